@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Runs every compiled test file with node's built-in test runner, in one run so the
+// runner prints one summary. Interop tests (real SIPp, baresip, Redis...) live under
+// test/interop and run after the unit tests in the same invocation.
+// Usage: node scripts/run-tests.mjs [filter-substring]
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+function collect(dir) {
+  let out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out = out.concat(collect(path));
+    else if (name.endsWith('.test.js')) out.push(path);
+  }
+  return out;
+}
+
+const filter = process.argv[2];
+const all = collect('dist/test').filter((f) => !filter || f.includes(filter));
+const unit = all.filter((f) => !f.includes('/interop/'));
+const interop = all.filter((f) => f.includes('/interop/'));
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...unit, ...interop], {
+  stdio: 'inherit',
+});
+process.exit(result.status ?? 1);

@@ -1,0 +1,58 @@
+/**
+ * The contract of the SIP stack's layers. message.ts, parser.ts and serializer.ts implement
+ * the message model; transport/, transaction/ and dialog/ code against these types only.
+ */
+
+/** A parsed SIP URI (RFC 3261 §19.1). Values are %-unescaped; serialize re-escapes. */
+export interface SipUri {
+  scheme: 'sip' | 'sips' | 'tel';
+  user?: string;
+  password?: string;
+  host: string;
+  port?: number;
+  /** URI parameters; a flag parameter (`;lr`) has the value null. Names lower-cased. */
+  params: Map<string, string | null>;
+  /** URI headers (`?subject=x`). */
+  headers: Map<string, string>;
+}
+
+/** name-addr / addr-spec with header parameters (From, To, Contact, Route...). */
+export interface NameAddr {
+  displayName?: string;
+  uri: SipUri;
+  /** Header parameters after the URI (`;tag=...`). Names lower-cased, flags null. */
+  params: Map<string, string | null>;
+}
+
+/** One Via value (RFC 3261 §20.42). */
+export interface Via {
+  /** e.g. 'UDP', 'TCP', 'TLS', 'WS' (upper-cased). */
+  transport: string;
+  host: string;
+  port?: number;
+  /** branch, received, rport (null when present without value), maddr, ttl... */
+  params: Map<string, string | null>;
+}
+
+export interface CSeq {
+  seq: number;
+  method: string;
+}
+
+/** Where a message came from or goes to, as the transport layer sees it. */
+export interface TransportAddress {
+  transport: 'udp' | 'tcp' | 'tls' | 'ws';
+  address: string;
+  port: number;
+}
+
+/** Thrown (and caught at the socket boundary) for protocol outcomes. */
+export class SipError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+  ) {
+    super(`${status} ${reason}`);
+    this.name = 'SipError';
+  }
+}

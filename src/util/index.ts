@@ -1,0 +1,1 @@
+export { type Clock, FakeClock, SystemClock, type TimerHandle } from './clock.js';

@@ -1,0 +1,31 @@
+/**
+ * The codec contract shared by the jitter buffer's receiver, the replay tool and the
+ * gateway. Decoders output mono 16-bit PCM at `sampleRate`; RTP timestamps advance at
+ * `rtpClockRate` (48000 for Opus whatever the decode rate, RFC 7587 §4.1).
+ */
+export interface AudioDecoder {
+  readonly name: string;
+  readonly sampleRate: number;
+  readonly rtpClockRate: number;
+  /** Decodes one RTP payload into PCM. */
+  decode(payload: Uint8Array): Int16Array;
+  /** Conceals one lost frame of `samples` samples (packet-loss concealment). */
+  conceal(samples: number): Int16Array;
+  /**
+   * Recovers the frame lost just before `nextPayload` from that packet's in-band FEC
+   * (Opus LBRR, RFC 6716 §2.1.7), or returns null when the packet carries none.
+   */
+  recoverFromNext?(nextPayload: Uint8Array, samples: number): Int16Array | null;
+  close(): void;
+}
+
+export interface AudioEncoder {
+  readonly name: string;
+  readonly sampleRate: number;
+  readonly rtpClockRate: number;
+  /** Encodes one frame of mono 16-bit PCM into one RTP payload. */
+  encode(pcm: Int16Array): Uint8Array;
+  /** Tells the encoder the loss rate the far end reports (RTCP), to size in-band FEC. */
+  setPacketLossPercent?(percent: number): void;
+  close(): void;
+}

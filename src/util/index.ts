@@ -1,1 +1,2 @@
 export { type Clock, FakeClock, SystemClock, type TimerHandle } from './clock.js';
+export { createLogger, type Logger, silentLogger } from './log.js';

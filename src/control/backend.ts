@@ -1,0 +1,69 @@
+/**
+ * What the control API needs from the gateway. The gateway implements it; the API only
+ * validates, authenticates and translates HTTP, so it can be tested against a fake backend.
+ */
+
+export interface StreamTargetRequest {
+  url: string;
+  dialect?: 'twilio' | 'stereo' | 'exotel';
+  sampleRate?: 8000 | 16000 | 24000;
+  customParameters?: Record<string, string>;
+}
+
+export interface OriginateRequest {
+  to: string;
+  from: string;
+  trunk?: string;
+  stream: StreamTargetRequest;
+  statusCallback?: string;
+  timeoutSeconds?: number;
+}
+
+export type CallState = 'initiated' | 'ringing' | 'answered' | 'completed';
+
+export interface CallSummary {
+  id: string;
+  direction: 'inbound' | 'outbound';
+  state: CallState;
+  from: string;
+  to: string;
+  trunk?: string;
+  startedAt: string;
+  answeredAt?: string;
+  endedAt?: string;
+}
+
+/** A summary plus live media statistics (RTP, jitter buffer, stream). */
+export interface CallDetail extends CallSummary {
+  media: Record<string, unknown>;
+}
+
+export interface CpsLimit {
+  key: string;
+  rate: number;
+  burst: number;
+}
+
+export interface DrainStatus {
+  draining: boolean;
+  activeCalls: number;
+}
+
+/** Outcome of an operation on one call: done, no such call, or refused with a reason. */
+export type CallOperationResult = { ok: true } | { ok: false; status: 404 | 409; error: string };
+
+export interface ControlBackend {
+  originate(request: OriginateRequest): Promise<CallSummary>;
+  listCalls(): CallSummary[];
+  getCall(id: string): CallDetail | undefined;
+  hangup(id: string): CallOperationResult;
+  sendDtmf(id: string, digits: string, durationMs: number): CallOperationResult;
+  /** Per-trunk, per-gateway health with every score input (trunks' snapshot objects). */
+  trunkHealth(): unknown[];
+  cpsLimits(): CpsLimit[];
+  /** Changes a limit at run time; false when the key names no configured bucket. */
+  setCpsLimit(limit: CpsLimit): boolean;
+  drain(): DrainStatus;
+  /** Ready to take calls: transports bound, config loaded, not draining. */
+  isReady(): boolean;
+}

@@ -1,0 +1,117 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Every Prometheus metric patchbay exports, on one registry per gateway instance (so
+ * tests can run several gateways in one process). The gateway updates them; /metrics
+ * serves `registry.metrics()`.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+
+  readonly activeCalls = new Gauge({
+    name: 'patchbay_active_calls',
+    help: 'Calls in progress',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+
+  readonly callsTotal = new Counter({
+    name: 'patchbay_calls_total',
+    help: 'Finished calls by trunk, direction and outcome',
+    labelNames: ['trunk', 'direction', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly callAttemptsTotal = new Counter({
+    name: 'patchbay_call_attempts_total',
+    help: 'Outbound attempts per gateway and final SIP status',
+    labelNames: ['trunk', 'gateway', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cpsRejectedTotal = new Counter({
+    name: 'patchbay_cps_rejected_total',
+    help: 'Calls refused by a CPS bucket',
+    labelNames: ['key'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cpsTokens = new Gauge({
+    name: 'patchbay_cps_tokens',
+    help: 'Tokens left in each CPS bucket',
+    labelNames: ['key'] as const,
+    registers: [this.registry],
+  });
+
+  readonly trunkScore = new Gauge({
+    name: 'patchbay_trunk_score',
+    help: 'Health score in [0,1] per trunk gateway',
+    labelNames: ['trunk', 'gateway'] as const,
+    registers: [this.registry],
+  });
+
+  readonly trunkMetric = new Gauge({
+    name: 'patchbay_trunk_health_input',
+    help: 'Inputs of the health score (asr, ccr, pdd_ms, ast_ms, acd_s, loss, jitter_ms, rtt_ms, mos)',
+    labelNames: ['trunk', 'gateway', 'input'] as const,
+    registers: [this.registry],
+  });
+
+  readonly jitterBufferDelay = new Histogram({
+    name: 'patchbay_jitter_buffer_delay_seconds',
+    help: 'Mean jitter-buffer delay of each finished call',
+    buckets: [0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5],
+    registers: [this.registry],
+  });
+
+  readonly concealedSamplesTotal = new Counter({
+    name: 'patchbay_concealed_samples_total',
+    help: 'Samples produced by packet-loss concealment',
+    registers: [this.registry],
+  });
+
+  readonly fecRecoveredTotal = new Counter({
+    name: 'patchbay_fec_recovered_frames_total',
+    help: 'Lost Opus frames recovered from in-band FEC',
+    registers: [this.registry],
+  });
+
+  readonly streamQueueDepth = new Gauge({
+    name: 'patchbay_stream_queue_frames',
+    help: 'Frames waiting in WebSocket send buffers and playout queues, summed over calls',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rtpToWebSocketLatency = new Histogram({
+    name: 'patchbay_rtp_to_websocket_seconds',
+    help: 'Time from an RTP packet arriving to its audio being written to the bot socket',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16],
+    registers: [this.registry],
+  });
+
+  readonly eventLoopLag = new Gauge({
+    name: 'patchbay_event_loop_lag_seconds',
+    help: 'Event-loop delay p99 over the last scrape interval',
+    registers: [this.registry],
+    collect: () => this.sampleEventLoopLag(),
+  });
+
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true)
+      collectDefaultMetrics({ register: this.registry, prefix: 'patchbay_' });
+    this.loopDelay.enable();
+  }
+
+  private sampleEventLoopLag(): void {
+    this.eventLoopLag.set(this.loopDelay.percentile(99) / 1e9);
+    this.loopDelay.reset();
+  }
+
+  close(): void {
+    this.loopDelay.disable();
+  }
+}

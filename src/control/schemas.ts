@@ -1,0 +1,75 @@
+/** JSON Schemas for the control API bodies and params; fastify validates with them and
+ * @fastify/swagger publishes them in the OpenAPI document. */
+
+const phoneNumber = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[+0-9A-Za-z*#._@:-]+$',
+} as const;
+
+export const originateBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['to', 'from', 'stream'],
+  properties: {
+    to: phoneNumber,
+    from: phoneNumber,
+    trunk: { type: 'string', minLength: 1, maxLength: 128 },
+    statusCallback: { type: 'string', format: 'uri', pattern: '^https?://' },
+    timeoutSeconds: { type: 'integer', minimum: 1, maximum: 300 },
+    stream: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      properties: {
+        url: { type: 'string', pattern: '^(wss?://|builtin:)' },
+        dialect: { type: 'string', enum: ['twilio', 'stereo', 'exotel'] },
+        sampleRate: { type: 'integer', enum: [8000, 16000, 24000] },
+        customParameters: {
+          type: 'object',
+          maxProperties: 32,
+          additionalProperties: { type: 'string', maxLength: 1024 },
+        },
+      },
+    },
+  },
+} as const;
+
+export const callIdParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 128 } },
+} as const;
+
+export const dtmfBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['digits'],
+  properties: {
+    // RFC 4733 §3.2 events 0-15: digits, *, #, A-D.
+    digits: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[0-9*#A-Da-d]+$' },
+    durationMs: { type: 'integer', minimum: 40, maximum: 2000, default: 160 },
+  },
+} as const;
+
+export const cpsParams = {
+  type: 'object',
+  required: ['key'],
+  properties: { key: { type: 'string', minLength: 1, maxLength: 256 } },
+} as const;
+
+export const cpsBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['rate', 'burst'],
+  properties: {
+    rate: { type: 'number', exclusiveMinimum: 0, maximum: 100000 },
+    burst: { type: 'integer', minimum: 1, maximum: 100000 },
+  },
+} as const;
+
+export const errorResponse = {
+  type: 'object',
+  properties: { error: { type: 'string' }, message: { type: 'string' } },
+} as const;

@@ -1,0 +1,124 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { Logger } from '../util/index.js';
+import type { CallOperationResult, ControlBackend, CpsLimit, OriginateRequest } from './backend.js';
+import type { GatewayMetrics } from './metrics.js';
+import { callIdParams, cpsBody, cpsParams, dtmfBody, errorResponse, originateBody } from './schemas.js';
+
+export interface ControlServerOptions {
+  backend: ControlBackend;
+  metrics: GatewayMetrics;
+  /** Bearer token required on /v1; undefined disables auth (only sensible on loopback). */
+  token?: string;
+  /** Require the token on /metrics too (default: open, for Prometheus scrapers). */
+  protectMetrics?: boolean;
+  logger?: Logger;
+}
+
+const UNAUTHENTICATED = new Set(['/healthz', '/readyz', '/openapi.json']);
+
+/** Compares digests so neither length nor content leaks through timing. */
+function tokenMatches(presented: string, expected: string): boolean {
+  const a = createHash('sha256').update(presented).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+function sendOperationResult(reply: FastifyReply, result: CallOperationResult): FastifyReply {
+  if (result.ok) return reply.code(204).send();
+  return reply.code(result.status).send({ error: result.error });
+}
+
+/** Builds the control API (not yet listening): the caller chooses address and port. */
+export async function createControlServer(options: ControlServerOptions): Promise<FastifyInstance> {
+  const { backend, metrics, token } = options;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 64 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'patchbay control API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    if (!token || UNAUTHENTICATED.has(path)) return;
+    if (path === '/metrics' && !options.protectMetrics) return;
+    const header = request.headers.authorization ?? '';
+    const presented = header.startsWith('Bearer ') ? header.slice(7) : '';
+    if (!presented || !tokenMatches(presented, token)) {
+      await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized' });
+    }
+  });
+
+  app.setErrorHandler(
+    (error: { validation?: unknown; statusCode?: number; message: string }, _request, reply) => {
+      if (error.validation) return reply.code(400).send({ error: 'bad_request', message: error.message });
+      const status = error.statusCode && error.statusCode < 500 ? error.statusCode : 500;
+      if (status === 500) options.logger?.error({ err: error }, 'control API handler failed');
+      return reply
+        .code(status)
+        .send({ error: status === 500 ? 'internal_error' : 'bad_request', message: error.message });
+    },
+  );
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) =>
+    backend.isReady() ? { status: 'ready' } : reply.code(503).send({ status: 'not_ready' }),
+  );
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+    reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.post<{ Body: OriginateRequest }>(
+    '/v1/calls',
+    { schema: { body: originateBody, response: { 400: errorResponse } } },
+    async (request, reply) => reply.code(201).send(await backend.originate(request.body)),
+  );
+  app.get('/v1/calls', async () => ({ calls: backend.listCalls() }));
+  app.get<{ Params: { id: string } }>(
+    '/v1/calls/:id',
+    { schema: { params: callIdParams } },
+    async (request, reply) => {
+      const call = backend.getCall(request.params.id);
+      return call ?? reply.code(404).send({ error: 'no such call' });
+    },
+  );
+  app.delete<{ Params: { id: string } }>(
+    '/v1/calls/:id',
+    { schema: { params: callIdParams } },
+    async (request, reply) => sendOperationResult(reply, backend.hangup(request.params.id)),
+  );
+  app.post<{ Params: { id: string }; Body: { digits: string; durationMs: number } }>(
+    '/v1/calls/:id/dtmf',
+    { schema: { params: callIdParams, body: dtmfBody } },
+    async (request, reply) =>
+      sendOperationResult(
+        reply,
+        backend.sendDtmf(request.params.id, request.body.digits, request.body.durationMs),
+      ),
+  );
+
+  app.get('/v1/trunks', async () => ({ trunks: backend.trunkHealth() }));
+  app.get('/v1/cps', async () => ({ limits: backend.cpsLimits() }));
+  app.put<{ Params: { key: string }; Body: Omit<CpsLimit, 'key'> }>(
+    '/v1/cps/:key',
+    { schema: { params: cpsParams, body: cpsBody } },
+    async (request, reply) => {
+      const limit = { key: request.params.key, ...request.body };
+      return backend.setCpsLimit(limit) ? limit : reply.code(404).send({ error: 'no such CPS bucket' });
+    },
+  );
+  app.post('/v1/admin/drain', async (_request, reply) => reply.code(202).send(backend.drain()));
+
+  return app;
+}

@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+// @ts-expect-error: the parser ships no type declarations
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import {
+  type CallSummary,
+  type ControlBackend,
+  type CpsLimit,
+  createControlServer,
+  GatewayMetrics,
+  type OriginateRequest,
+} from '../../src/control/index.js';
+
+const TOKEN = 'test-token';
+
+class FakeBackend implements ControlBackend {
+  calls = new Map<string, CallSummary>();
+  limits: CpsLimit[] = [{ key: 'trunk:carrier-a', rate: 10, burst: 5 }];
+  draining = false;
+  dtmfSent: string[] = [];
+
+  async originate(request: OriginateRequest): Promise<CallSummary> {
+    const call: CallSummary = {
+      id: `call-${this.calls.size + 1}`,
+      direction: 'outbound',
+      state: 'initiated',
+      from: request.from,
+      to: request.to,
+      startedAt: new Date(0).toISOString(),
+    };
+    this.calls.set(call.id, call);
+    return call;
+  }
+  listCalls(): CallSummary[] {
+    return [...this.calls.values()];
+  }
+  getCall(id: string) {
+    const call = this.calls.get(id);
+    return call && { ...call, media: { packetsReceived: 0 } };
+  }
+  hangup(id: string) {
+    return this.calls.delete(id)
+      ? ({ ok: true } as const)
+      : ({ ok: false, status: 404, error: 'no such call' } as const);
+  }
+  sendDtmf(id: string, digits: string) {
+    if (!this.calls.has(id)) return { ok: false, status: 404, error: 'no such call' } as const;
+    this.dtmfSent.push(digits);
+    return { ok: true } as const;
+  }
+  trunkHealth(): unknown[] {
+    return [{ trunk: 'carrier-a', score: 1 }];
+  }
+  cpsLimits(): CpsLimit[] {
+    return this.limits;
+  }
+  setCpsLimit(limit: CpsLimit): boolean {
+    const index = this.limits.findIndex((l) => l.key === limit.key);
+    if (index < 0) return false;
+    this.limits[index] = limit;
+    return true;
+  }
+  drain() {
+    this.draining = true;
+    return { draining: true, activeCalls: this.calls.size };
+  }
+  isReady(): boolean {
+    return !this.draining;
+  }
+}
+
+let app: FastifyInstance;
+let backend: FakeBackend;
+let metrics: GatewayMetrics;
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+before(async () => {
+  backend = new FakeBackend();
+  metrics = new GatewayMetrics();
+  app = await createControlServer({ backend, metrics, token: TOKEN });
+});
+after(async () => {
+  await app.close();
+  metrics.close();
+});
+
+test('the API refuses requests without the bearer token, but health stays open', async () => {
+  assert.equal((await app.inject({ method: 'GET', url: '/v1/calls' })).statusCode, 401);
+  const wrong = await app.inject({
+    method: 'GET',
+    url: '/v1/calls',
+    headers: { authorization: 'Bearer nope' },
+  });
+  assert.equal(wrong.statusCode, 401);
+  assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+  assert.equal((await app.inject({ method: 'GET', url: '/v1/calls', headers: auth })).statusCode, 200);
+});
+
+test('originate validates its body and answers 400 with the reason', async () => {
+  const missing = await app.inject({
+    method: 'POST',
+    url: '/v1/calls',
+    headers: auth,
+    payload: { to: '+15550100' },
+  });
+  assert.equal(missing.statusCode, 400);
+  assert.match(missing.json().message, /from|stream/);
+  const extra = await app.inject({
+    method: 'POST',
+    url: '/v1/calls',
+    headers: auth,
+    payload: { to: '+1', from: '+2', stream: { url: 'wss://bot' }, bogus: 1 },
+  });
+  assert.equal(extra.statusCode, 400);
+  const badJson = await app.inject({
+    method: 'POST',
+    url: '/v1/calls',
+    headers: { ...auth, 'content-type': 'application/json' },
+    payload: '{"to":',
+  });
+  assert.equal(badJson.statusCode, 400);
+  const ok = await app.inject({
+    method: 'POST',
+    url: '/v1/calls',
+    headers: auth,
+    payload: {
+      to: '+15550100',
+      from: '+15550199',
+      stream: { url: 'wss://bot.example/ws', dialect: 'twilio' },
+    },
+  });
+  assert.equal(ok.statusCode, 201);
+  assert.equal(ok.json().state, 'initiated');
+});
+
+test('call operations map to 204 and 404', async () => {
+  const created = await backend.originate({ to: '1', from: '2', stream: { url: 'wss://x' } });
+  const dtmf = await app.inject({
+    method: 'POST',
+    url: `/v1/calls/${created.id}/dtmf`,
+    headers: auth,
+    payload: { digits: '12#' },
+  });
+  assert.equal(dtmf.statusCode, 204);
+  assert.deepEqual(backend.dtmfSent, ['12#']);
+  const badDigits = await app.inject({
+    method: 'POST',
+    url: `/v1/calls/${created.id}/dtmf`,
+    headers: auth,
+    payload: { digits: '12x' },
+  });
+  assert.equal(badDigits.statusCode, 400);
+  assert.equal(
+    (await app.inject({ method: 'GET', url: `/v1/calls/${created.id}`, headers: auth })).statusCode,
+    200,
+  );
+  assert.equal(
+    (await app.inject({ method: 'DELETE', url: `/v1/calls/${created.id}`, headers: auth })).statusCode,
+    204,
+  );
+  assert.equal(
+    (await app.inject({ method: 'DELETE', url: `/v1/calls/${created.id}`, headers: auth })).statusCode,
+    404,
+  );
+});
+
+test('CPS limits change at run time and unknown buckets are 404', async () => {
+  const changed = await app.inject({
+    method: 'PUT',
+    url: '/v1/cps/trunk:carrier-a',
+    headers: auth,
+    payload: { rate: 20, burst: 10 },
+  });
+  assert.equal(changed.statusCode, 200);
+  assert.deepEqual(backend.limits[0], { key: 'trunk:carrier-a', rate: 20, burst: 10 });
+  const unknown = await app.inject({
+    method: 'PUT',
+    url: '/v1/cps/nope',
+    headers: auth,
+    payload: { rate: 1, burst: 1 },
+  });
+  assert.equal(unknown.statusCode, 404);
+  const negative = await app.inject({
+    method: 'PUT',
+    url: '/v1/cps/trunk:carrier-a',
+    headers: auth,
+    payload: { rate: -1, burst: 1 },
+  });
+  assert.equal(negative.statusCode, 400);
+});
+
+test('/metrics is valid Prometheus text and the OpenAPI document lists the API', async () => {
+  metrics.activeCalls.set({ direction: 'inbound' }, 3);
+  metrics.callsTotal.inc({ trunk: 'carrier-a', direction: 'inbound', outcome: 'completed' });
+  const response = await app.inject({ method: 'GET', url: '/metrics' });
+  assert.equal(response.statusCode, 200);
+  const families: Array<{ name: string; metrics: Array<{ value: string }> }> = parsePrometheusTextFormat(
+    response.body,
+  );
+  const active = families.find((f) => f.name === 'patchbay_active_calls');
+  assert.equal(active?.metrics[0]?.value, '3');
+  assert.ok(families.some((f) => f.name === 'patchbay_event_loop_lag_seconds'));
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+  assert.ok(doc.paths['/v1/calls'].post);
+  assert.ok(doc.paths['/v1/cps/{key}'].put);
+});
+
+test('drain flips readiness', async () => {
+  assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+  assert.equal((await app.inject({ method: 'POST', url: '/v1/admin/drain', headers: auth })).statusCode, 202);
+  assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 503);
+});

@@ -1,0 +1,1 @@
+export { dtmfFrequencies, EchoBot, type EchoBotOptions, toneMulaw } from './echo-bot.js';

@@ -1,0 +1,29 @@
+/** Signal checks shared by tests: tone power by Goertzel, and tone generation. */
+
+/** Relative power of `frequency` in `samples` (Goertzel algorithm), normalised by length. */
+export function tonePower(samples: ArrayLike<number>, sampleRate: number, frequency: number): number {
+  const coefficient = 2 * Math.cos((2 * Math.PI * frequency) / sampleRate);
+  let previous = 0;
+  let beforePrevious = 0;
+  for (let i = 0; i < samples.length; i++) {
+    const current = (samples[i] as number) + coefficient * previous - beforePrevious;
+    beforePrevious = previous;
+    previous = current;
+  }
+  const power =
+    previous * previous + beforePrevious * beforePrevious - coefficient * previous * beforePrevious;
+  return power / (samples.length * samples.length);
+}
+
+export function sine(
+  frequency: number,
+  sampleRate: number,
+  samples: number,
+  amplitude = 8000,
+  phase = 0,
+): Int16Array {
+  const out = new Int16Array(samples);
+  for (let i = 0; i < samples; i++)
+    out[i] = Math.round(amplitude * Math.sin(phase + (2 * Math.PI * frequency * i) / sampleRate));
+  return out;
+}

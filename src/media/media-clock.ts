@@ -1,0 +1,97 @@
+import type { Clock, TimerHandle } from '../util/index.js';
+
+/** Ticks missed by more than this many frames are dropped, not replayed (a stalled loop must not burst). */
+const MAX_CATCH_UP_TICKS = 5;
+
+export type TickListener = (tickMs: number) => void;
+
+/**
+ * The one media clock shared by all calls (DESIGN principle 3): one timer for the whole
+ * process, not one per call. Live, each tick is scheduled from an absolute deadline
+ * (start + n * frameMs) so timer lateness never accumulates into drift.
+ */
+export class MediaClock {
+  readonly frameMs: number;
+  private readonly listeners = new Set<TickListener>();
+  private timer: TimerHandle | undefined;
+  private startMs = 0;
+  private tickIndex = 0;
+  private skippedTicks = 0;
+  private listenerErrors = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    frameMs = 20,
+    private readonly onListenerError: (error: unknown) => void = () => {},
+  ) {
+    if (!(frameMs > 0)) throw new RangeError(`frameMs must be > 0, got ${frameMs}`);
+    this.frameMs = frameMs;
+  }
+
+  /** Adds a listener; returns its unsubscribe function. */
+  subscribe(fn: TickListener): () => void {
+    this.listeners.add(fn);
+    return () => {
+      this.listeners.delete(fn);
+    };
+  }
+
+  get running(): boolean {
+    return this.timer !== undefined;
+  }
+
+  /** Ticks dropped because the loop fell more than MAX_CATCH_UP_TICKS behind. */
+  get droppedTicks(): number {
+    return this.skippedTicks;
+  }
+
+  /** Listener exceptions caught (each also passed to onListenerError). */
+  get errors(): number {
+    return this.listenerErrors;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.startMs = this.clock.now();
+    this.tickIndex = 1;
+    this.schedule();
+  }
+
+  stop(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  /** Delivers one tick to every listener; a listener that throws does not stop the others. */
+  tick(nowMs: number): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(nowMs);
+      } catch (error) {
+        this.listenerErrors++;
+        this.onListenerError(error);
+      }
+    }
+  }
+
+  private schedule(): void {
+    const deadline = this.startMs + this.tickIndex * this.frameMs;
+    this.timer = this.clock.setTimer(deadline - this.clock.now(), () => this.onTimer());
+  }
+
+  private onTimer(): void {
+    if (!this.timer) return;
+    const now = this.clock.now();
+    const dueTicks = Math.floor((now - this.startMs) / this.frameMs) - this.tickIndex + 1;
+    if (dueTicks > MAX_CATCH_UP_TICKS) {
+      this.skippedTicks += dueTicks - MAX_CATCH_UP_TICKS;
+      this.tickIndex += dueTicks - MAX_CATCH_UP_TICKS;
+    }
+    const ticks = Math.min(Math.max(dueTicks, 1), MAX_CATCH_UP_TICKS);
+    for (let i = 0; i < ticks && this.timer; i++) {
+      this.tick(this.startMs + this.tickIndex * this.frameMs);
+      this.tickIndex++;
+    }
+    if (this.timer) this.schedule();
+  }
+}

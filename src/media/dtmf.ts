@@ -1,0 +1,223 @@
+/**
+ * RFC 4733 telephone-events (DTMF) over RTP: a receiver that reports each digit once and a
+ * sender that produces the packet train for a digit. Both are pure: no sockets, no timers.
+ */
+
+/** RFC 4733 §3.2: events 0-9, *, #, A-D. Event 16 (flash) and tones beyond are not digits. */
+const DIGITS = '0123456789*#ABCD';
+const EVENT_PAYLOAD_BYTES = 4;
+/** Timestamps of reported events remembered, to drop late retransmissions (RFC 4733 §2.5.1.4). */
+const REMEMBERED_EVENTS = 8;
+const READY_QUEUE_LIMIT = 4;
+/** With no packet for this long, an event whose end packets were all lost is reported anyway. */
+const DEFAULT_LOST_END_TIMEOUT_MS = 1000;
+
+export interface DtmfEvent {
+  digit: string;
+  durationMs: number;
+  /** Power level in -dBm0 (0 = loudest), RFC 4733 §2.3.4. */
+  volume: number;
+  /** RTP timestamp of the event start, identical in all of its packets (§2.5.1.2). */
+  startTimestamp: number;
+}
+
+export interface TelephoneEventPayload {
+  event: number;
+  end: boolean;
+  volume: number;
+  /** In RTP timestamp units. */
+  duration: number;
+}
+
+/** Parses the 4-byte event payload (RFC 4733 §2.3); undefined when too short. */
+export function parseTelephoneEvent(payload: Uint8Array): TelephoneEventPayload | undefined {
+  if (payload.length < EVENT_PAYLOAD_BYTES) return undefined;
+  const flags = payload[1]!;
+  return {
+    event: payload[0]!,
+    end: (flags & 0x80) !== 0,
+    volume: flags & 0x3f,
+    duration: (payload[2]! << 8) | payload[3]!,
+  };
+}
+
+export function serializeTelephoneEvent(event: TelephoneEventPayload): Uint8Array {
+  return Uint8Array.of(
+    event.event,
+    (event.end ? 0x80 : 0) | (event.volume & 0x3f),
+    (event.duration >> 8) & 0xff,
+    event.duration & 0xff,
+  );
+}
+
+export function digitToEvent(digit: string): number {
+  const code = DIGITS.indexOf(digit.toUpperCase());
+  if (code < 0 || digit.length !== 1) throw new RangeError(`not a DTMF digit: ${JSON.stringify(digit)}`);
+  return code;
+}
+
+export interface DtmfPacketIn {
+  payload: Uint8Array;
+  timestamp: number;
+  sequenceNumber: number;
+  marker: boolean;
+  arrivalMs: number;
+}
+
+interface OpenEvent {
+  timestamp: number;
+  digit: string;
+  duration: number;
+  volume: number;
+  lastArrivalMs: number;
+}
+
+export class DtmfReceiver {
+  private readonly clockRate: number;
+  private readonly lostEndTimeoutMs: number;
+  private open: OpenEvent | undefined;
+  private readonly reported: number[] = [];
+  private readonly ready: DtmfEvent[] = [];
+  private malformedCount = 0;
+
+  constructor(opts: { clockRate: number; lostEndTimeoutMs?: number }) {
+    if (!(opts.clockRate > 0)) throw new RangeError('clockRate must be > 0');
+    this.clockRate = opts.clockRate;
+    this.lostEndTimeoutMs = opts.lostEndTimeoutMs ?? DEFAULT_LOST_END_TIMEOUT_MS;
+  }
+
+  /** Payloads too short, or events that are not DTMF digits. */
+  get malformed(): number {
+    return this.malformedCount;
+  }
+
+  /**
+   * Feeds one telephone-event packet. Returns a digit once: on its first end packet, or,
+   * when all end packets were lost, when a packet with a new event timestamp arrives.
+   */
+  push(packet: DtmfPacketIn): DtmfEvent | undefined {
+    const parsed = parseTelephoneEvent(packet.payload);
+    const digit = parsed ? DIGITS[parsed.event] : undefined;
+    if (!parsed || digit === undefined) {
+      this.malformedCount++;
+      return this.ready.shift();
+    }
+    const timestamp = packet.timestamp >>> 0;
+    if (this.reported.includes(timestamp)) return this.ready.shift();
+
+    if (this.open && this.open.timestamp !== timestamp) this.finish(); // §2.5.1.5: new event, old one's end lost
+    if (!this.open) {
+      this.open = { timestamp, digit, duration: 0, volume: parsed.volume, lastArrivalMs: packet.arrivalMs };
+    }
+    const open = this.open;
+    open.lastArrivalMs = packet.arrivalMs;
+    // Updates may arrive reordered; the longest duration seen is the event's (§2.5.2.2).
+    if (parsed.duration >= open.duration) {
+      open.duration = parsed.duration;
+      open.volume = parsed.volume;
+    }
+    if (parsed.end) this.finish();
+    return this.ready.shift();
+  }
+
+  /** Call periodically (e.g. on the media clock): reports an event whose end never came. */
+  poll(nowMs: number): DtmfEvent | undefined {
+    if (this.open && nowMs - this.open.lastArrivalMs >= this.lostEndTimeoutMs) this.finish();
+    return this.ready.shift();
+  }
+
+  private finish(): void {
+    const open = this.open;
+    if (!open) return;
+    this.open = undefined;
+    this.reported.push(open.timestamp);
+    if (this.reported.length > REMEMBERED_EVENTS) this.reported.shift();
+    if (this.ready.length >= READY_QUEUE_LIMIT) this.ready.shift();
+    this.ready.push({
+      digit: open.digit,
+      durationMs: (open.duration * 1000) / this.clockRate,
+      volume: open.volume,
+      startTimestamp: open.timestamp,
+    });
+  }
+}
+
+export interface DtmfPacketOut {
+  payload: Uint8Array;
+  payloadType: number;
+  timestamp: number;
+  marker: boolean;
+  /** When to send this packet, in ms after the train's start. */
+  offsetMs: number;
+}
+
+export interface DtmfSendOptions {
+  /** Event duration; RFC 4733 §2.5.1.2 and ITU-T Q.24 want at least 40 ms. Default 100. */
+  durationMs?: number;
+  /** -dBm0, default 10. */
+  volume?: number;
+  /** Interval between updates: 50 ms per RFC 4733 §2.5.1.2, or the audio ptime. Default 50. */
+  updateIntervalMs?: number;
+  /** Silence between consecutive digits. Default 60 ms. */
+  gapMs?: number;
+}
+
+/** Three end packets with the same duration and timestamp (RFC 4733 §2.5.1.4). */
+const END_PACKET_COPIES = 3;
+const MAX_DURATION_UNITS = 0xffff;
+
+export class DtmfSender {
+  private readonly clockRate: number;
+  private readonly payloadType: number;
+
+  constructor(opts: { clockRate: number; payloadType: number }) {
+    if (!(opts.clockRate > 0)) throw new RangeError('clockRate must be > 0');
+    if (!Number.isInteger(opts.payloadType) || opts.payloadType < 0 || opts.payloadType > 127)
+      throw new RangeError(`bad payload type ${opts.payloadType}`);
+    this.clockRate = opts.clockRate;
+    this.payloadType = opts.payloadType;
+  }
+
+  /**
+   * The packet train for one digit starting at RTP `startTimestamp`: a start packet with the
+   * marker bit (§2.5.1.2), an update every interval, then three end packets back to back.
+   */
+  packetsForDigit(digit: string, startTimestamp: number, options: DtmfSendOptions = {}): DtmfPacketOut[] {
+    const event = digitToEvent(digit);
+    const durationMs = options.durationMs ?? 100;
+    const intervalMs = options.updateIntervalMs ?? 50;
+    const volume = options.volume ?? 10;
+    const totalUnits = Math.round((durationMs * this.clockRate) / 1000);
+    if (!(durationMs > 0) || totalUnits > MAX_DURATION_UNITS)
+      throw new RangeError(`DTMF duration ${durationMs} ms out of range`);
+    if (!(intervalMs > 0)) throw new RangeError('updateIntervalMs must be > 0');
+    if (!Number.isInteger(volume) || volume < 0 || volume > 63) throw new RangeError(`bad volume ${volume}`);
+    const timestamp = startTimestamp >>> 0;
+    const packets: DtmfPacketOut[] = [];
+    const packet = (offsetMs: number, units: number, end: boolean): DtmfPacketOut => ({
+      payload: serializeTelephoneEvent({ event, end, volume, duration: units }),
+      payloadType: this.payloadType,
+      timestamp,
+      marker: packets.length === 0,
+      offsetMs,
+    });
+    for (let offsetMs = 0; offsetMs < durationMs; offsetMs += intervalMs)
+      packets.push(packet(offsetMs, Math.round((offsetMs * this.clockRate) / 1000), false));
+    for (let copy = 0; copy < END_PACKET_COPIES; copy++) packets.push(packet(durationMs, totalUnits, true));
+    return packets;
+  }
+
+  /** Trains for several digits, each starting after the previous one's end plus the gap. */
+  packetsForDigits(digits: string, startTimestamp: number, options: DtmfSendOptions = {}): DtmfPacketOut[] {
+    const durationMs = options.durationMs ?? 100;
+    const stepMs = durationMs + (options.gapMs ?? 60);
+    const packets: DtmfPacketOut[] = [];
+    [...digits].forEach((digit, index) => {
+      const offset = index * stepMs;
+      const timestamp = startTimestamp + Math.round((offset * this.clockRate) / 1000);
+      for (const p of this.packetsForDigit(digit, timestamp, options))
+        packets.push({ ...p, offsetMs: p.offsetMs + offset });
+    });
+    return packets;
+  }
+}

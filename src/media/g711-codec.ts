@@ -1,0 +1,70 @@
+import type { AudioDecoder, AudioEncoder } from './codec.js';
+import { decodeAlaw, decodeMulaw, encodeAlaw, encodeMulaw } from './g711.js';
+import { G711Concealer } from './g711-plc.js';
+
+/** RTP/AVP encoding names (RFC 3551 §4.5.14): static payload types 0 and 8. */
+export type G711Law = 'PCMU' | 'PCMA';
+
+const G711_RATE = 8000;
+
+function checkLaw(law: G711Law): void {
+  if (law !== 'PCMU' && law !== 'PCMA') throw new TypeError(`not a G.711 law: ${String(law)}`);
+}
+
+/**
+ * G.711 decoder whose conceal() runs the Appendix I PLC. All output, decoded or concealed,
+ * passes through the concealer's history and so lags by G711Concealer.delaySamples (3.75 ms).
+ */
+export class G711Decoder implements AudioDecoder {
+  readonly name: G711Law;
+  readonly sampleRate = G711_RATE;
+  readonly rtpClockRate = G711_RATE;
+  private readonly concealer = new G711Concealer();
+  private closed = false;
+
+  constructor(law: G711Law) {
+    checkLaw(law);
+    this.name = law;
+  }
+
+  decode(payload: Uint8Array): Int16Array {
+    this.assertOpen();
+    const pcm = this.name === 'PCMU' ? decodeMulaw(payload) : decodeAlaw(payload);
+    return this.concealer.process(pcm);
+  }
+
+  /** `samples` must be a whole number of 10 ms frames (any G.711 ptime is). */
+  conceal(samples: number): Int16Array {
+    this.assertOpen();
+    return this.concealer.conceal(samples);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error(`${this.name} decoder is closed`);
+  }
+}
+
+export class G711Encoder implements AudioEncoder {
+  readonly name: G711Law;
+  readonly sampleRate = G711_RATE;
+  readonly rtpClockRate = G711_RATE;
+  private closed = false;
+
+  constructor(law: G711Law) {
+    checkLaw(law);
+    this.name = law;
+  }
+
+  encode(pcm: Int16Array): Uint8Array {
+    if (this.closed) throw new Error(`${this.name} encoder is closed`);
+    return this.name === 'PCMU' ? encodeMulaw(pcm) : encodeAlaw(pcm);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * ITU-T G.711 Appendix I packet-loss concealment (the reference "LowcFE" algorithm), on
+ * 8 kHz mono PCM. Good audio passes through a history buffer and comes out delayed by
+ * 3.75 ms (POVERLAP_MAX), which leaves room to overlap-add the synthetic signal into it.
+ * Lost audio is synthesized by repeating the last pitch period found in the history.
+ */
+
+const FRAME = 80; // 10 ms: the unit of erasure, attenuation and overlap growth (§I.2)
+const PITCH_MIN = 40; // 200 Hz
+const PITCH_MAX = 120; // 66.7 Hz
+const PITCH_DIFF = PITCH_MAX - PITCH_MIN;
+const POVERLAP_MAX = PITCH_MAX >> 2; // 3.75 ms output delay
+const HISTORY_LEN = PITCH_MAX * 3 + POVERLAP_MAX;
+const DECIMATION = 2; // coarse pitch search step
+const CORR_LEN = 160;
+const CORR_BUF_LEN = CORR_LEN + PITCH_MAX;
+const CORR_MIN_POWER = 250;
+const END_OVERLAP_INCREMENT = 32; // longer erasures get longer joins into good audio
+const ATTENUATION_PER_FRAME = 0.2; // 20% per 10 ms after the first 10 ms
+const ATTENUATION_PER_SAMPLE = ATTENUATION_PER_FRAME / FRAME;
+const MUTE_AFTER_FRAMES = 6; // silence after 60 ms
+
+function clampSample(value: number): number {
+  return Math.min(32767, Math.max(-32768, value));
+}
+
+export class G711Concealer {
+  static readonly frameSamples = FRAME;
+  static readonly delaySamples = POVERLAP_MAX;
+
+  private readonly history = new Int16Array(HISTORY_LEN);
+  private readonly pitchBuffer = new Float32Array(HISTORY_LEN);
+  private readonly lastQuarter = new Float32Array(POVERLAP_MAX);
+  /** Consecutive concealed 10 ms frames. */
+  private erasedFrames = 0;
+  private pitch = 0;
+  private pitchOverlap = 0;
+  /** Synthetic signal = pitchBuffer[pitchStart .. HISTORY_LEN) repeated; readOffset walks it. */
+  private pitchStart = 0;
+  private pitchLength = 0;
+  private readOffset = 0;
+
+  /**
+   * Feeds good audio (any length); returns it delayed by 3.75 ms, with the first samples after
+   * a loss cross-faded from the synthetic signal (Appendix I, "addtohistory").
+   */
+  process(samples: Int16Array): Int16Array {
+    const out = new Int16Array(samples.length);
+    for (let start = 0; start < samples.length; start += FRAME) {
+      const chunk = samples.slice(start, Math.min(samples.length, start + FRAME));
+      if (this.erasedFrames > 0) {
+        const overlap = Math.min(
+          chunk.length,
+          this.pitchOverlap + (this.erasedFrames - 1) * END_OVERLAP_INCREMENT,
+          FRAME,
+        );
+        const synthetic = new Int16Array(overlap);
+        this.readSynthetic(synthetic, 0, overlap);
+        this.overlapAddAtEnd(chunk, synthetic, overlap);
+        this.erasedFrames = 0;
+      }
+      this.saveSpeech(chunk);
+      out.set(chunk, start);
+    }
+    return out;
+  }
+
+  /** Synthesizes `samples` of lost audio; a multiple of 10 ms (80 samples). */
+  conceal(samples: number): Int16Array {
+    if (!Number.isInteger(samples) || samples < 0 || samples % FRAME !== 0)
+      throw new RangeError(`G.711 PLC conceals whole 10 ms frames, got ${samples} samples`);
+    const out = new Int16Array(samples);
+    for (let start = 0; start < samples; start += FRAME) {
+      const frame = out.subarray(start, start + FRAME);
+      this.concealFrame(frame);
+      this.saveSpeech(frame);
+    }
+    return out;
+  }
+
+  reset(): void {
+    this.history.fill(0);
+    this.erasedFrames = 0;
+  }
+
+  private concealFrame(out: Int16Array): void {
+    if (this.erasedFrames === 0) {
+      this.startConcealment();
+      this.readSynthetic(out, 0, FRAME);
+    } else if (this.erasedFrames <= 2) {
+      // Widen the repeated segment by one period at 10 and 20 ms: a single period repeated
+      // for long sounds buzzy (Appendix I, I.2.3).
+      const tail = new Int16Array(this.pitchOverlap);
+      const savedOffset = this.readOffset;
+      this.readSynthetic(tail, 0, this.pitchOverlap);
+      this.readOffset = savedOffset;
+      while (this.readOffset > this.pitch) this.readOffset -= this.pitch;
+      this.pitchLength += this.pitch;
+      this.pitchStart = HISTORY_LEN - this.pitchLength;
+      this.overlapAddIntoPitchBuffer();
+      this.readSynthetic(out, 0, FRAME);
+      const step = 1 / this.pitchOverlap;
+      for (let i = 0; i < this.pitchOverlap; i++) {
+        const rightWeight = (i + 1) * step;
+        out[i] = clampSample((1 - rightWeight) * tail[i]! + rightWeight * out[i]!);
+      }
+      this.attenuate(out);
+    } else if (this.erasedFrames >= MUTE_AFTER_FRAMES) {
+      out.fill(0);
+    } else {
+      this.readSynthetic(out, 0, FRAME);
+      this.attenuate(out);
+    }
+    this.erasedFrames++;
+  }
+
+  private startConcealment(): void {
+    for (let i = 0; i < HISTORY_LEN; i++) this.pitchBuffer[i] = this.history[i]!;
+    this.pitch = this.findPitch();
+    this.pitchOverlap = this.pitch >> 2; // overlap a quarter wavelength
+    this.lastQuarter.set(this.pitchBuffer.subarray(HISTORY_LEN - this.pitchOverlap, HISTORY_LEN));
+    this.readOffset = 0;
+    this.pitchLength = this.pitch;
+    this.pitchStart = HISTORY_LEN - this.pitchLength;
+    this.overlapAddIntoPitchBuffer();
+    // The history's last quarter wave is now the smoothed one the synthesis will follow.
+    for (let i = HISTORY_LEN - this.pitchOverlap; i < HISTORY_LEN; i++)
+      this.history[i] = this.pitchBuffer[i]!;
+  }
+
+  /** Smooths the period boundary: blends the original last quarter wave into the one before the period. */
+  private overlapAddIntoPitchBuffer(): void {
+    const count = this.pitchOverlap;
+    const step = 1 / count;
+    const source = this.pitchStart - count;
+    const target = HISTORY_LEN - count;
+    for (let i = 0; i < count; i++) {
+      const rightWeight = (i + 1) * step;
+      this.pitchBuffer[target + i] = clampSample(
+        (1 - rightWeight) * this.lastQuarter[i]! + rightWeight * this.pitchBuffer[source + i]!,
+      );
+    }
+  }
+
+  private readSynthetic(out: Int16Array, offset: number, count: number): void {
+    let written = 0;
+    while (written < count) {
+      const run = Math.min(this.pitchLength - this.readOffset, count - written);
+      const from = this.pitchStart + this.readOffset;
+      for (let i = 0; i < run; i++) out[offset + written + i] = Math.trunc(this.pitchBuffer[from + i]!);
+      this.readOffset += run;
+      if (this.readOffset === this.pitchLength) this.readOffset = 0;
+      written += run;
+    }
+  }
+
+  /** Linear fade: gain falls 20% per 10 ms, starting at the second lost frame. */
+  private attenuate(out: Int16Array): void {
+    let gain = 1 - (this.erasedFrames - 1) * ATTENUATION_PER_FRAME;
+    for (let i = 0; i < out.length; i++) {
+      out[i] = Math.trunc(out[i]! * Math.max(0, gain));
+      gain -= ATTENUATION_PER_SAMPLE;
+    }
+  }
+
+  /** Cross-fades from the (attenuated) synthetic signal into the first good audio. */
+  private overlapAddAtEnd(good: Int16Array, synthetic: Int16Array, count: number): void {
+    const step = 1 / count;
+    const gain = Math.max(0, 1 - (this.erasedFrames - 1) * ATTENUATION_PER_FRAME);
+    for (let i = 0; i < count; i++) {
+      const rightWeight = (i + 1) * step;
+      const leftWeight = (1 - rightWeight) * gain;
+      good[i] = clampSample(Math.trunc(leftWeight * synthetic[i]! + rightWeight * good[i]!));
+    }
+  }
+
+  /** Shifts `frame` into the history and replaces it with the history's delayed samples. */
+  private saveSpeech(frame: Int16Array): void {
+    const n = frame.length;
+    this.history.copyWithin(0, n);
+    this.history.set(frame, HISTORY_LEN - n);
+    frame.set(this.history.subarray(HISTORY_LEN - n - POVERLAP_MAX, HISTORY_LEN - POVERLAP_MAX));
+  }
+
+  /**
+   * Pitch period by normalized cross-correlation of the last 20 ms against the history,
+   * coarse on every other lag, then refined around the best (Appendix I, I.2.2).
+   */
+  private findPitch(): number {
+    const buffer = this.pitchBuffer;
+    const target = HISTORY_LEN - CORR_LEN;
+    const searchStart = HISTORY_LEN - CORR_BUF_LEN;
+    const correlation = (lag: number, step: number): number => {
+      let energy = 0;
+      let corr = 0;
+      for (let i = 0; i < CORR_LEN; i += step) {
+        const r = buffer[searchStart + lag + i]!;
+        energy += r * r;
+        corr += r * buffer[target + i]!;
+      }
+      return corr / Math.sqrt(Math.max(energy, CORR_MIN_POWER));
+    };
+    let bestLag = 0;
+    let best = correlation(0, DECIMATION);
+    for (let lag = DECIMATION; lag <= PITCH_DIFF; lag += DECIMATION) {
+      const c = correlation(lag, DECIMATION);
+      if (c >= best) {
+        best = c;
+        bestLag = lag;
+      }
+    }
+    const from = Math.max(0, bestLag - (DECIMATION - 1));
+    const to = Math.min(PITCH_DIFF, bestLag + (DECIMATION - 1));
+    bestLag = from;
+    best = correlation(from, 1);
+    for (let lag = from + 1; lag <= to; lag++) {
+      const c = correlation(lag, 1);
+      if (c > best) {
+        best = c;
+        bestLag = lag;
+      }
+    }
+    return PITCH_MAX - bestLag;
+  }
+}

@@ -96,7 +96,7 @@ test('PCMU and PCMA codecs: round trip within G.711 error, conceal uses the PLC'
     const encoder = new G711Encoder(law);
     const decoder = new G711Decoder(law);
     assert.equal(decoder.rtpClockRate, 8000);
-    let decoded = new Int16Array(0);
+    let decoded: Int16Array = new Int16Array(0);
     for (let n = 0; n < 10; n++) {
       const payload = encoder.encode(frame(n));
       assert.equal(payload.length, 160);

@@ -1,0 +1,5 @@
+export { PortAllocator } from './port-allocator.js';
+export { ReceiveStats, type ReportBlockValues } from './receive-stats.js';
+export { buildCompoundRtcp, ntpMiddle32, parseCompoundRtcp, wallMsToNtp } from './rtcp.js';
+export { RtpSession, type RtpSessionOptions } from './session.js';
+export type { ReceivedRtp, RemoteReceptionReport, RtpStreamStats } from './types.js';

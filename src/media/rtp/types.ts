@@ -1,0 +1,53 @@
+/** One RTP packet as delivered to listeners; arrivalMs comes from the injected clock. */
+export interface ReceivedRtp {
+  payloadType: number;
+  sequenceNumber: number;
+  timestamp: number;
+  ssrc: number;
+  marker: boolean;
+  payload: Uint8Array;
+  arrivalMs: number;
+}
+
+/** What the far end reports about the stream we send (its RTCP report block on our SSRC). */
+export interface RemoteReceptionReport {
+  /** 0..1, over the far end's last report interval. */
+  fractionLost: number;
+  packetsLost: number;
+  jitterMs: number;
+  receivedAtMs: number;
+}
+
+export interface RtpStreamStats {
+  /** Our SSRC. */
+  ssrc: number;
+  /** The SSRC we currently receive, if any. */
+  remoteSsrc: number | undefined;
+  packetsSent: number;
+  /** Payload octets sent (the RTCP SR octet count, RFC 3550 §6.4.1). */
+  bytesSent: number;
+  packetsReceived: number;
+  /** Payload octets received. */
+  bytesReceived: number;
+  /** Cumulative loss of the current source, RFC 3550 A.3 (duplicates not counted as received). */
+  packetsLost: number;
+  /** 0..1, over the last RTCP report interval (RFC 3550 A.3). */
+  fractionLost: number;
+  /** Interarrival jitter of the current source, RFC 3550 §6.4.1 / A.8. */
+  jitterMs: number;
+  /** From the last report block about us that carried LSR/DLSR (RFC 3550 §6.4.1). */
+  roundTripTimeMs: number | undefined;
+  duplicates: number;
+  outOfOrder: number;
+  /** Times the received SSRC changed (each change resets loss and jitter state). */
+  ssrcChanges: number;
+  /** Datagrams that were neither valid RTP nor valid RTCP, dropped. */
+  malformed: number;
+  /** Valid packets from a source other than the latched one, dropped (symmetric RTP). */
+  foreignPackets: number;
+  /** Exceptions thrown by onPacket listeners (isolated: other listeners still run). */
+  listenerErrors: number;
+  rtcpSent: number;
+  rtcpReceived: number;
+  remoteReport: RemoteReceptionReport | undefined;
+}

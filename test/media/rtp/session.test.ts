@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
+import { after, test } from 'node:test';
+import { RtpPacket } from 'rtp.js/packets';
+import { PortAllocator } from '../../../src/media/rtp/port-allocator.js';
+import { RtpSession } from '../../../src/media/rtp/session.js';
+import type { ReceivedRtp } from '../../../src/media/rtp/types.js';
+import { FakeClock } from '../../../src/util/index.js';
+
+const LOOPBACK = '127.0.0.1';
+const opened: Array<{ close(): void }> = [];
+after(() => {
+  for (const resource of opened) resource.close();
+});
+
+/** A random high range per test file run, so parallel runs rarely collide (bind retries cover the rest). */
+const base = 20000 + 2 * Math.floor(Math.random() * 10000);
+const ports = new PortAllocator(base, base + 199);
+
+async function openSession(clock: FakeClock, extra: { rtcpMux?: boolean; rtcpIntervalMs?: number } = {}) {
+  const session = await RtpSession.open({ portRange: ports, bindAddress: LOOPBACK, clock, ...extra });
+  opened.push(session);
+  return session;
+}
+
+async function rawSocket(): Promise<Socket> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, LOOPBACK, resolve));
+  opened.push({ close: () => socket.close() });
+  return socket;
+}
+
+/** Waits for socket I/O (event-driven, bounded): not a fixed sleep. */
+async function until(condition: () => boolean, what: string, limitMs = 2000): Promise<void> {
+  const deadline = performance.now() + limitMs;
+  while (!condition()) {
+    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+function rtpBytes(seq: number, ssrc: number, timestamp = seq * 160): Uint8Array {
+  const packet = new RtpPacket();
+  packet.setPayloadType(0);
+  packet.setSequenceNumber(seq);
+  packet.setTimestamp(timestamp);
+  packet.setSsrc(ssrc);
+  packet.setPayload(new DataView(new Uint8Array(160).fill(0xff).buffer));
+  const view = packet.getView();
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+test('port allocator: even RTP ports, bounded, released, round-robin', () => {
+  const allocator = new PortAllocator(30001, 30010);
+  assert.equal(allocator.capacity, 4); // 30002/3, 30004/5, 30006/7, 30008/9
+  const got = [allocator.reserve(), allocator.reserve(), allocator.reserve(), allocator.reserve()];
+  assert.deepEqual(got, [30002, 30004, 30006, 30008]);
+  assert.equal(allocator.reserve(), undefined);
+  allocator.release(30004);
+  assert.equal(allocator.available, 1);
+  assert.equal(allocator.reserve(), 30004);
+  assert.throws(() => new PortAllocator(30000, 30000), RangeError);
+  assert.throws(() => new PortAllocator(80, 30000), RangeError);
+});
+
+test('two sessions exchange RTP over loopback with stats on both sides', async () => {
+  const clock = new FakeClock();
+  const a = await openSession(clock);
+  const b = await openSession(clock);
+  assert.equal(a.localPort % 2, 0);
+  a.setRemote(LOOPBACK, b.localPort);
+  b.setRemote(LOOPBACK, a.localPort);
+  const received: ReceivedRtp[] = [];
+  b.onPacket((p) => received.push(p));
+  for (let i = 0; i < 50; i++) {
+    if (i === 20) continue; // one lost
+    a.send(new Uint8Array(160).fill(i), { payloadType: 0, timestamp: 1000 + i * 160, marker: i === 0 });
+  }
+  await until(() => received.length === 49, '49 packets');
+  assert.equal(received[0]!.marker, true);
+  assert.equal(received[0]!.payloadType, 0);
+  assert.equal(received[0]!.timestamp, 1000);
+  assert.equal(received[1]!.sequenceNumber, (received[0]!.sequenceNumber + 1) & 0xffff);
+  assert.equal(received[5]!.payload[0], 5);
+  assert.equal(received[0]!.ssrc, a.ssrc);
+  const bStats = b.stats();
+  assert.equal(bStats.packetsReceived, 49);
+  assert.equal(bStats.bytesReceived, 49 * 160);
+  assert.equal(bStats.remoteSsrc, a.ssrc);
+  assert.equal(a.stats().packetsSent, 49);
+  assert.equal(a.stats().bytesSent, 49 * 160);
+  // Sequence numbers are consecutive on the wire: the skipped send is not a gap.
+  assert.equal(bStats.packetsLost, 0);
+});
+
+test('RTCP: SR then RR carry loss, jitter and LSR/DLSR, giving the RTT (RFC 3550 §6.4.1)', async () => {
+  const clock = new FakeClock();
+  const a = await openSession(clock, { rtcpIntervalMs: 1_000_000 });
+  const b = await openSession(clock, { rtcpIntervalMs: 1_000_000 });
+  a.setRemote(LOOPBACK, b.localPort);
+  b.setRemote(LOOPBACK, a.localPort);
+  let bReceived = 0;
+  b.onPacket(() => bReceived++);
+  for (let i = 0; i < 10; i++) a.send(new Uint8Array(160), { payloadType: 0, timestamp: i * 160 });
+  await until(() => bReceived === 10, 'media');
+  a.sendReport(); // SR: a sent media
+  await until(() => b.stats().rtcpReceived === 1, 'SR at b');
+  clock.advance(250); // b holds the SR for 250 ms (DLSR)
+  b.sendReport(); // RR: b sent nothing
+  clock.advance(40); // 40 ms "on the wire" as a sees it
+  await until(() => a.stats().rtcpReceived === 1, 'RR at a');
+  const stats = a.stats();
+  assert.ok(stats.roundTripTimeMs !== undefined);
+  assert.ok(Math.abs(stats.roundTripTimeMs - 40) < 0.1, `rtt ${stats.roundTripTimeMs}`);
+  assert.deepEqual(
+    { lost: stats.remoteReport?.packetsLost, fraction: stats.remoteReport?.fractionLost },
+    { lost: 0, fraction: 0 },
+  );
+});
+
+test('periodic RTCP on the injected clock, over rtcp-mux, and BYE on close', async () => {
+  const clock = new FakeClock();
+  const a = await openSession(clock, { rtcpMux: true, rtcpIntervalMs: 5000 });
+  const b = await openSession(clock, { rtcpMux: true, rtcpIntervalMs: 5000 });
+  assert.equal(a.localRtcpPort, a.localPort);
+  a.setRemote(LOOPBACK, b.localPort);
+  b.setRemote(LOOPBACK, a.localPort);
+  clock.advance(7500); // the randomized interval is within [2.5 s, 7.5 s]
+  assert.equal(a.stats().rtcpSent, 1);
+  await until(() => b.stats().rtcpReceived === 1 && a.stats().rtcpReceived === 1, 'RRs');
+  assert.equal(b.stats().malformed, 0);
+  assert.equal(b.stats().packetsReceived, 0); // RTCP was not taken for RTP
+  a.close();
+  a.close(); // idempotent
+  assert.equal(a.closed, true);
+  assert.equal(a.stats().rtcpSent, 2); // the BYE compound
+  await until(() => b.stats().rtcpReceived === 2, 'BYE');
+  assert.throws(() => a.send(new Uint8Array(1), { payloadType: 0, timestamp: 0 }));
+});
+
+test('symmetric RTP: latch to the first source, drop foreign packets, re-latch after silence', async () => {
+  const clock = new FakeClock();
+  const b = await openSession(clock);
+  const peer = await rawSocket();
+  const intruder = await rawSocket();
+  b.setRemote(LOOPBACK, 9); // what SDP said; the real peer is behind a NAT
+  const atPeer: Buffer[] = [];
+  const atIntruder: Buffer[] = [];
+  peer.on('message', (m) => atPeer.push(m));
+  intruder.on('message', (m) => atIntruder.push(m));
+  let received = 0;
+  b.onPacket(() => received++);
+  peer.send(rtpBytes(1, 111), b.localPort, LOOPBACK);
+  await until(() => received === 1, 'first packet');
+  b.send(new Uint8Array(160), { payloadType: 0, timestamp: 0 });
+  await until(() => atPeer.length === 1, 'reply to the latched source');
+  intruder.send(rtpBytes(500, 222), b.localPort, LOOPBACK);
+  await until(() => b.stats().foreignPackets === 1, 'foreign packet dropped');
+  assert.equal(received, 1);
+  clock.advance(1500); // latched source silent > 1 s: NAT rebinding allowed
+  intruder.send(rtpBytes(501, 222), b.localPort, LOOPBACK);
+  await until(() => received === 2, 're-latch');
+  b.send(new Uint8Array(160), { payloadType: 0, timestamp: 160 });
+  await until(() => atIntruder.length === 1, 'reply to the new source');
+  assert.equal(b.stats().ssrcChanges, 1);
+  assert.equal(b.stats().remoteSsrc, 222);
+});
+
+test('SSRC change resets loss state; malformed datagrams are counted and dropped', async () => {
+  const clock = new FakeClock();
+  const b = await openSession(clock);
+  const peer = await rawSocket();
+  b.setRemote(LOOPBACK, 9);
+  let received = 0;
+  b.onPacket(() => {
+    received++;
+    if (received === 1) throw new Error('listener bug');
+  });
+  for (const seq of [10, 11, 13]) peer.send(rtpBytes(seq, 1), b.localPort, LOOPBACK);
+  await until(() => received === 3, 'first source');
+  assert.equal(b.stats().packetsLost, 1);
+  assert.equal(b.stats().listenerErrors, 1);
+  for (const seq of [7000, 7001]) peer.send(rtpBytes(seq, 2), b.localPort, LOOPBACK);
+  await until(() => received === 5, 'second source');
+  assert.equal(b.stats().packetsLost, 0);
+  assert.equal(b.stats().ssrcChanges, 1);
+  const garbage = [
+    Buffer.from('hello world'),
+    Buffer.alloc(2),
+    Buffer.from([0x80, 0, 0, 1, 0, 0]),
+    Buffer.alloc(40),
+  ];
+  const truncatedCsrc = Buffer.from(rtpBytes(7002, 2)).subarray(0, 14);
+  truncatedCsrc[0] = 0x8f; // claims 15 CSRCs that are not there
+  for (const datagram of [...garbage, truncatedCsrc]) peer.send(datagram, b.localPort, LOOPBACK);
+  await until(() => b.stats().malformed === 5, 'malformed counted');
+  assert.equal(received, 5);
+});

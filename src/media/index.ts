@@ -1,5 +1,20 @@
 export type { AudioDecoder, AudioEncoder } from './codec.js';
+export {
+  type DtmfEvent,
+  type DtmfPacketIn,
+  type DtmfPacketOut,
+  DtmfReceiver,
+  DtmfSender,
+  type DtmfSendOptions,
+  digitToEvent,
+  parseTelephoneEvent,
+  serializeTelephoneEvent,
+  type TelephoneEventPayload,
+} from './dtmf.js';
 export { ALAW_SILENCE, decodeAlaw, decodeMulaw, encodeAlaw, encodeMulaw, MULAW_SILENCE } from './g711.js';
+export { G711Decoder, G711Encoder, type G711Law } from './g711-codec.js';
+export { G711Concealer } from './g711-plc.js';
+export { MediaClock, type TickListener } from './media-clock.js';
 export {
   createOpusDecoder,
   createOpusEncoder,
@@ -9,4 +24,13 @@ export {
   type OpusSampleRate,
   opusPacketHasLbrr,
 } from './opus.js';
+export { DEFAULT_RESAMPLER_QUALITY, Resampler } from './resample.js';
+export {
+  PortAllocator,
+  type ReceivedRtp,
+  type RemoteReceptionReport,
+  RtpSession,
+  type RtpSessionOptions,
+  type RtpStreamStats,
+} from './rtp/index.js';
 export { decodeWav, encodeWav, type WavAudio } from './wav.js';

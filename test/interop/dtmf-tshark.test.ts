@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { DtmfSender } from '../../src/media/dtmf.js';
+import { PortAllocator } from '../../src/media/rtp/port-allocator.js';
+import { RtpSession } from '../../src/media/rtp/session.js';
+import { FakeClock } from '../../src/util/index.js';
+
+const LOOPBACK = '127.0.0.1';
+const PAYLOAD_TYPE = 101;
+
+function run(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { timeout: 30_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A libpcap file (LINKTYPE_RAW: IPv4) holding each datagram with its real UDP ports. */
+function pcapOfDatagrams(datagrams: Array<{ data: Buffer; srcPort: number; dstPort: number }>): Buffer {
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0);
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(65535, 16);
+  header.writeUInt32LE(101, 20); // LINKTYPE_RAW
+  const records = datagrams.map(({ data, srcPort, dstPort }, index) => {
+    const ip = Buffer.alloc(20);
+    ip.writeUInt8(0x45, 0);
+    ip.writeUInt16BE(20 + 8 + data.length, 2);
+    ip.writeUInt8(64, 8);
+    ip.writeUInt8(17, 9);
+    ip.set([127, 0, 0, 1], 12);
+    ip.set([127, 0, 0, 1], 16);
+    let sum = 0;
+    for (let i = 0; i < 20; i += 2) sum += ip.readUInt16BE(i);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+    ip.writeUInt16BE(~sum & 0xffff, 10);
+    const udp = Buffer.alloc(8);
+    udp.writeUInt16BE(srcPort, 0);
+    udp.writeUInt16BE(dstPort, 2);
+    udp.writeUInt16BE(8 + data.length, 4);
+    const record = Buffer.alloc(16);
+    record.writeUInt32LE(1_700_000_000, 0);
+    record.writeUInt32LE(index * 20_000, 4);
+    record.writeUInt32LE(28 + data.length, 8);
+    record.writeUInt32LE(28 + data.length, 12);
+    return Buffer.concat([record, ip, udp, data]);
+  });
+  return Buffer.concat([header, ...records]);
+}
+
+test('tshark decodes the RFC 4733 digits an RtpSession sent', async (t) => {
+  const probe = await run('tshark', ['--version']);
+  if (probe.code !== 0) {
+    if (process.env.CI) assert.fail('tshark is required in CI');
+    t.skip('tshark not installed');
+    return;
+  }
+  const clock = new FakeClock();
+  const base = 40000 + 2 * Math.floor(Math.random() * 5000);
+  const session = await RtpSession.open({
+    portRange: new PortAllocator(base, base + 99),
+    bindAddress: LOOPBACK,
+    clock,
+    rtcpIntervalMs: 1_000_000,
+  });
+  const receiver = createSocket('udp4');
+  const dir = mkdtempSync(join(tmpdir(), 'dtmf-tshark-'));
+  try {
+    await new Promise<void>((resolve) => receiver.bind(0, LOOPBACK, resolve));
+    const receiverPort = receiver.address().port;
+    const datagrams: Array<{ data: Buffer; srcPort: number; dstPort: number }> = [];
+    receiver.on('message', (data, rinfo) =>
+      datagrams.push({ data, srcPort: rinfo.port, dstPort: receiverPort }),
+    );
+    session.setRemote(LOOPBACK, receiverPort);
+
+    const digits = '159*#0D';
+    const packets = new DtmfSender({ clockRate: 8000, payloadType: PAYLOAD_TYPE }).packetsForDigits(
+      digits,
+      4000,
+    );
+    for (const packet of packets) {
+      clock.advanceTo(packet.offsetMs);
+      session.send(packet.payload, packet);
+    }
+    const deadline = performance.now() + 5000;
+    while (datagrams.length < packets.length && performance.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    assert.equal(datagrams.length, packets.length);
+
+    const file = join(dir, 'dtmf.pcap');
+    writeFileSync(file, pcapOfDatagrams(datagrams));
+    const result = await run('tshark', [
+      '-r',
+      file,
+      '-d',
+      `udp.port==${receiverPort},rtp`,
+      '-o',
+      `rtpevent.event_payload_type_value:${PAYLOAD_TYPE}`,
+      '-Y',
+      'rtpevent.end_of_event == 1',
+      '-T',
+      'fields',
+      '-e',
+      'rtp.timestamp',
+      '-e',
+      'rtpevent.event_id',
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    // Three end packets per digit (RFC 4733 §2.5.1.4); one digit per distinct timestamp.
+    const ends = new Map<string, string>();
+    for (const line of result.stdout.trim().split('\n')) {
+      const [timestamp, eventId] = line.split('\t');
+      if (timestamp && eventId) ends.set(timestamp, eventId);
+    }
+    const decoded = [...ends.values()].map((id) => '0123456789*#ABCD'[Number(id)]).join('');
+    assert.equal(decoded, digits);
+    assert.equal(result.stdout.trim().split('\n').length, digits.length * 3);
+  } finally {
+    session.close();
+    receiver.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

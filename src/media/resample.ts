@@ -53,8 +53,8 @@ export class Resampler {
   private readonly downFactor: number;
   private readonly taps: number;
   /** Phase-major filter bank: phase p's taps are filters[p * taps .. (p + 1) * taps). */
-  private readonly filters: Float32Array;
-  private work: Float32Array;
+  private readonly filters: Float64Array;
+  private work: Float64Array;
   /** Index of the input sample under the next output, relative to the next input chunk. */
   private nextIndex = 0;
   private phase = 0;
@@ -72,20 +72,20 @@ export class Resampler {
     this.downFactor = inRate / divisor;
     // Downsampling lowers the cutoff, so the filter gets proportionally longer (as speexdsp does).
     const stretch = Math.max(1, this.downFactor / this.upFactor);
-    this.taps = 2 * Math.ceil((params.taps * stretch) / 2);
+    this.taps = 4 * Math.ceil((params.taps * stretch) / 4);
     this.delaySamples = ((this.taps / 2) * this.upFactor) / this.downFactor;
     this.filters = this.designFilters(params.cutoff / stretch, kaiserBeta(params.stopbandDb));
-    this.work = new Float32Array(this.taps - 1 + 960);
+    this.work = new Float64Array(this.taps - 1 + 960);
   }
 
   /**
    * Output k sits at input time k*down/up - taps/2: a causal filter whose taps all lie at or
    * before the newest input, so each output is available as soon as its input arrives.
    */
-  private designFilters(cutoff: number, beta: number): Float32Array {
+  private designFilters(cutoff: number, beta: number): Float64Array {
     const { taps, upFactor } = this;
     const half = taps / 2;
-    const filters = new Float32Array(upFactor * taps);
+    const filters = new Float64Array(upFactor * taps);
     const windowNorm = besselI0(beta);
     for (let p = 0; p < upFactor; p++) {
       let sum = 0;
@@ -109,7 +109,7 @@ export class Resampler {
     const { taps, upFactor, downFactor, filters } = this;
     const history = taps - 1;
     if (this.work.length < history + input.length) {
-      const grown = new Float32Array(history + input.length);
+      const grown = new Float64Array(history + input.length);
       grown.set(this.work.subarray(0, history));
       this.work = grown;
     }
@@ -125,8 +125,18 @@ export class Resampler {
     let phase = this.phase;
     for (let k = 0; k < outputCount; k++) {
       const base = phase * taps;
-      let acc = 0;
-      for (let j = 0; j < taps; j++) acc += work[index + j]! * filters[base + j]!;
+      // Four accumulators break the add dependency chain (taps is always a multiple of 4).
+      let acc0 = 0;
+      let acc1 = 0;
+      let acc2 = 0;
+      let acc3 = 0;
+      for (let j = 0; j < taps; j += 4) {
+        acc0 += work[index + j]! * filters[base + j]!;
+        acc1 += work[index + j + 1]! * filters[base + j + 1]!;
+        acc2 += work[index + j + 2]! * filters[base + j + 2]!;
+        acc3 += work[index + j + 3]! * filters[base + j + 3]!;
+      }
+      const acc = acc0 + acc1 + acc2 + acc3;
       output[k] = acc >= 32767 ? 32767 : acc <= -32768 ? -32768 : Math.round(acc);
       phase += downFactor;
       while (phase >= upFactor) {

@@ -33,4 +33,4 @@ export {
   type RtpSessionOptions,
   type RtpStreamStats,
 } from './rtp/index.js';
-export { decodeWav, encodeWav, type WavAudio } from './wav.js';
+export { decodeWav, encodeWav, pcmBytes, WAV_HEADER_BYTES, type WavAudio, wavHeader } from './wav.js';

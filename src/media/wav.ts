@@ -11,23 +11,21 @@ export interface WavAudio {
 }
 
 const RIFF_HEADER_BYTES = 12;
+export const WAV_HEADER_BYTES = 44;
 const FMT_CHUNK_BYTES = 16;
 const WAVE_FORMAT_PCM = 1;
 /** WAVE_FORMAT_EXTENSIBLE: the real format is in its sub-format GUID's first two bytes. */
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 
-export function encodeWav(audio: WavAudio): Uint8Array {
-  const { sampleRate, channels, samples } = audio;
-  if (samples.length % channels !== 0)
-    throw new RangeError(`sample count ${samples.length} is not a multiple of ${channels} channels`);
-  const dataBytes = samples.length * 2;
-  const out = new Uint8Array(RIFF_HEADER_BYTES + 8 + FMT_CHUNK_BYTES + 8 + dataBytes);
-  const view = new DataView(out.buffer);
+/** The 44-byte header of a canonical PCM WAV holding `dataBytes` of samples. */
+export function wavHeader(sampleRate: number, channels: 1 | 2, dataBytes: number): Uint8Array {
+  const header = new Uint8Array(WAV_HEADER_BYTES);
+  const view = new DataView(header.buffer);
   const ascii = (at: number, text: string) => {
-    for (let i = 0; i < text.length; i++) out[at + i] = text.charCodeAt(i);
+    for (let i = 0; i < text.length; i++) header[at + i] = text.charCodeAt(i);
   };
   ascii(0, 'RIFF');
-  view.setUint32(4, out.length - 8, true);
+  view.setUint32(4, WAV_HEADER_BYTES - 8 + dataBytes, true);
   ascii(8, 'WAVE');
   ascii(12, 'fmt ');
   view.setUint32(16, FMT_CHUNK_BYTES, true);
@@ -39,7 +37,24 @@ export function encodeWav(audio: WavAudio): Uint8Array {
   view.setUint16(34, 16, true);
   ascii(36, 'data');
   view.setUint32(40, dataBytes, true);
-  for (let i = 0; i < samples.length; i++) view.setInt16(44 + i * 2, samples[i] as number, true);
+  return header;
+}
+
+/** Little-endian bytes of 16-bit samples, as a WAV data chunk holds them. */
+export function pcmBytes(samples: Int16Array): Uint8Array {
+  const out = new Uint8Array(samples.length * 2);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < samples.length; i++) view.setInt16(i * 2, samples[i] as number, true);
+  return out;
+}
+
+export function encodeWav(audio: WavAudio): Uint8Array {
+  const { sampleRate, channels, samples } = audio;
+  if (samples.length % channels !== 0)
+    throw new RangeError(`sample count ${samples.length} is not a multiple of ${channels} channels`);
+  const out = new Uint8Array(WAV_HEADER_BYTES + samples.length * 2);
+  out.set(wavHeader(sampleRate, channels, samples.length * 2));
+  out.set(pcmBytes(samples), WAV_HEADER_BYTES);
   return out;
 }
 

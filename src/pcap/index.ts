@@ -1,3 +1,14 @@
+export { replayMain } from './cli.js';
+export {
+  createDecoderFor,
+  type Impairment,
+  type MediaPipeline,
+  ObservedDecoder,
+  type PacketReceiver,
+  type ReceivedRtpPacket,
+  type ReceiverFactory,
+} from './pipeline.js';
+export { renderPlotHtml, Timeline, type TimelinePoint } from './plot.js';
 export {
   type CapturedFrame,
   type CaptureReadStats,
@@ -5,6 +16,7 @@ export {
   newReadStats,
   readCapture,
 } from './reader.js';
+export { type ReplayOptions, type ReplayReport, replayCapture, type StreamReport } from './replay.js';
 export { type ByteSource, FileSource, MemorySource } from './source.js';
 export {
   type CaptureScan,

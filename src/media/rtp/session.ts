@@ -99,6 +99,7 @@ export class RtpSession {
     malformed: 0,
     foreign: 0,
     listenerErrors: 0,
+    socketErrors: 0,
   };
   private rtcpSent = 0;
   private rtcpReceived = 0;
@@ -127,8 +128,11 @@ export class RtpSession {
     // Bad input never throws past the socket handler (DESIGN principle 5).
     rtpSocket.on('message', (msg, rinfo) => this.guard(() => this.onRtpPortMessage(msg, rinfo)));
     rtcpSocket?.on('message', (msg, rinfo) => this.guard(() => this.onRtcp(msg, rinfo)));
-    rtpSocket.on('error', () => {});
-    rtcpSocket?.on('error', () => {});
+    const onSocketError = () => {
+      this.counters.socketErrors++;
+    };
+    rtpSocket.on('error', onSocketError);
+    rtcpSocket?.on('error', onSocketError);
     this.scheduleReport();
   }
 
@@ -225,6 +229,7 @@ export class RtpSession {
       malformed: this.counters.malformed,
       foreignPackets: this.counters.foreign,
       listenerErrors: this.counters.listenerErrors,
+      socketErrors: this.counters.socketErrors,
       rtcpSent: this.rtcpSent,
       rtcpReceived: this.rtcpReceived,
       remoteReport: this.remoteReport,
@@ -244,9 +249,11 @@ export class RtpSession {
     };
     // Closing a socket cancels its pending sends: close once the BYE has left.
     let byeQueued = false;
-    this.guard(() => {
+    try {
       byeQueued = this.sendRtcp(true, closeSockets);
-    });
+    } catch {
+      this.counters.socketErrors++;
+    }
     if (!byeQueued) closeSockets();
   }
 
@@ -363,7 +370,11 @@ export class RtpSession {
     const delay = this.options.rtcpIntervalMs * (0.5 + Math.random());
     this.rtcpTimer = this.clock.setTimer(delay, () => {
       if (this.isClosed) return;
-      this.guard(() => this.sendRtcp(false));
+      try {
+        this.sendRtcp(false);
+      } catch {
+        this.counters.socketErrors++;
+      }
       this.scheduleReport();
     });
   }

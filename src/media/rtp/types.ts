@@ -47,6 +47,8 @@ export interface RtpStreamStats {
   foreignPackets: number;
   /** Exceptions thrown by onPacket listeners (isolated: other listeners still run). */
   listenerErrors: number;
+  /** Socket errors (send failures, and failures to build or send RTCP). */
+  socketErrors: number;
   rtcpSent: number;
   rtcpReceived: number;
   remoteReport: RemoteReceptionReport | undefined;

@@ -130,3 +130,73 @@ test('tshark decodes the RFC 4733 digits an RtpSession sent', async (t) => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('tshark decodes the compound RTCP (SR + SDES, then RR + SDES + BYE) an RtpSession sent', async (t) => {
+  const probe = await run('tshark', ['--version']);
+  if (probe.code !== 0) {
+    if (process.env.CI) assert.fail('tshark is required in CI');
+    t.skip('tshark not installed');
+    return;
+  }
+  const clock = new FakeClock();
+  const base = 50000 + 2 * Math.floor(Math.random() * 5000);
+  const session = await RtpSession.open({
+    portRange: new PortAllocator(base, base + 99),
+    bindAddress: LOOPBACK,
+    clock,
+    cname: 'patchbay-test',
+    rtcpIntervalMs: 1_000_000,
+  });
+  const rtpSink = createSocket('udp4');
+  const rtcpSink = createSocket('udp4');
+  const dir = mkdtempSync(join(tmpdir(), 'rtcp-tshark-'));
+  try {
+    await new Promise<void>((resolve) => rtpSink.bind(0, LOOPBACK, resolve));
+    await new Promise<void>((resolve) => rtcpSink.bind(0, LOOPBACK, resolve));
+    const rtcpPort = rtcpSink.address().port;
+    const datagrams: Array<{ data: Buffer; srcPort: number; dstPort: number }> = [];
+    rtcpSink.on('message', (data, rinfo) => datagrams.push({ data, srcPort: rinfo.port, dstPort: rtcpPort }));
+    session.setRemote(LOOPBACK, rtpSink.address().port, rtcpPort);
+    for (let i = 0; i < 5; i++) session.send(new Uint8Array(160), { payloadType: 0, timestamp: i * 160 });
+    session.sendReport();
+    session.close();
+    const deadline = performance.now() + 5000;
+    while (datagrams.length < 2 && performance.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    assert.equal(datagrams.length, 2);
+
+    const file = join(dir, 'rtcp.pcap');
+    writeFileSync(file, pcapOfDatagrams(datagrams));
+    const result = await run('tshark', [
+      '-r',
+      file,
+      '-d',
+      `udp.port==${rtcpPort},rtcp`,
+      '-T',
+      'fields',
+      '-e',
+      'rtcp.pt',
+      '-e',
+      'rtcp.sender.packetcount',
+      '-e',
+      'rtcp.sdes.text',
+      '-e',
+      '_ws.expert',
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const [sr, bye] = result.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split('\t'));
+    assert.deepEqual(sr?.slice(0, 3), ['200,202', '5', 'patchbay-test']);
+    assert.deepEqual(bye?.slice(0, 3), ['201,202,203', '', 'patchbay-test']);
+    // No malformed-packet or protocol warnings from the dissector.
+    assert.equal(sr?.[3] ?? '', '');
+    assert.equal(bye?.[3] ?? '', '');
+  } finally {
+    session.close();
+    rtpSink.close();
+    rtcpSink.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -51,6 +51,7 @@ export class ReceiveStats {
   update(sequenceNumber: number, timestamp: number, arrivalMs: number, payloadBytes: number): boolean {
     const seq = sequenceNumber & 0xffff;
     if (!this.started) {
+      // No probation (A.1's MIN_SEQUENTIAL): the session only feeds packets from its latched peer.
       this.started = true;
       this.restart(seq);
     } else {

@@ -186,6 +186,7 @@ export class RtpSession {
     };
   }
 
+  /** Sends one RTP packet; dropped (not counted) while no remote is known yet. */
   send(payload: Uint8Array, opts: { payloadType: number; timestamp: number; marker?: boolean }): void {
     this.assertOpen();
     const destination = this.rtpLatch.endpoint ?? this.signalledRtp;

@@ -221,3 +221,89 @@ export class DtmfSender {
     return packets;
   }
 }
+
+const DEFAULT_MAX_QUEUED_DIGITS = 64;
+
+interface ActiveTrain {
+  packets: DtmfPacketOut[];
+  next: number;
+  startMs: number;
+}
+
+/**
+ * Sends queued digits on the media clock: each digit starts at the audio stream's current
+ * RTP timestamp, so events share the audio timeline, and its packets go out as their offsets
+ * come due. While `active`, the caller sends no audio (RFC 4733 §2.5.1.1 and §2.5.1.2: the
+ * event replaces the audio it stands for).
+ */
+export class DtmfTransmitter {
+  private readonly sender: DtmfSender;
+  private readonly sendPacket: (
+    payload: Uint8Array,
+    opts: { payloadType: number; timestamp: number; marker: boolean },
+  ) => void;
+  private readonly options: DtmfSendOptions;
+  private readonly maxQueued: number;
+  private readonly queue: string[] = [];
+  private train: ActiveTrain | undefined;
+  private gapUntilMs = Number.NEGATIVE_INFINITY;
+
+  constructor(opts: {
+    sender: DtmfSender;
+    send: (payload: Uint8Array, opts: { payloadType: number; timestamp: number; marker: boolean }) => void;
+    options?: DtmfSendOptions;
+    maxQueuedDigits?: number;
+  }) {
+    this.sender = opts.sender;
+    this.sendPacket = opts.send;
+    this.options = opts.options ?? {};
+    this.maxQueued = opts.maxQueuedDigits ?? DEFAULT_MAX_QUEUED_DIGITS;
+  }
+
+  /** True while a digit's packets are being sent. */
+  get active(): boolean {
+    return this.train !== undefined;
+  }
+
+  get pendingDigits(): number {
+    return this.queue.length;
+  }
+
+  /** Queues digits; throws RangeError on a non-digit or when the bounded queue would overflow. */
+  enqueue(digits: string): void {
+    for (const digit of digits) digitToEvent(digit);
+    if (this.queue.length + digits.length > this.maxQueued)
+      throw new RangeError(`DTMF queue full (${this.maxQueued} digits)`);
+    this.queue.push(...digits);
+  }
+
+  /** Drops queued digits (the one in flight still ends properly, with its end packets). */
+  clear(): void {
+    this.queue.length = 0;
+  }
+
+  /** Call on every media-clock tick with the RTP timestamp the next audio frame would carry. */
+  tick(nowMs: number, audioTimestamp: number): void {
+    if (!this.train && this.queue.length > 0 && nowMs >= this.gapUntilMs) {
+      const digit = this.queue.shift()!;
+      this.train = {
+        packets: this.sender.packetsForDigit(digit, audioTimestamp, this.options),
+        next: 0,
+        startMs: nowMs,
+      };
+    }
+    const train = this.train;
+    if (!train) return;
+    while (
+      train.next < train.packets.length &&
+      train.packets[train.next]!.offsetMs <= nowMs - train.startMs
+    ) {
+      const packet = train.packets[train.next++]!;
+      this.sendPacket(packet.payload, packet);
+    }
+    if (train.next === train.packets.length) {
+      this.train = undefined;
+      this.gapUntilMs = nowMs + (this.options.gapMs ?? 60);
+    }
+  }
+}

@@ -6,6 +6,7 @@ export {
   DtmfReceiver,
   DtmfSender,
   type DtmfSendOptions,
+  DtmfTransmitter,
   digitToEvent,
   parseTelephoneEvent,
   serializeTelephoneEvent,

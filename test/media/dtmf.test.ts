@@ -5,6 +5,7 @@ import {
   type DtmfPacketIn,
   DtmfReceiver,
   DtmfSender,
+  DtmfTransmitter,
   parseTelephoneEvent,
   serializeTelephoneEvent,
 } from '../../src/media/dtmf.js';
@@ -153,4 +154,41 @@ test('malformed and non-digit payloads are counted, never thrown', () => {
   const flash = serializeTelephoneEvent({ event: 16, end: true, volume: 0, duration: 800 });
   assert.equal(receiver.push({ ...base, payload: flash }), undefined);
   assert.equal(receiver.malformed, 2);
+});
+
+test('transmitter: digits go out on media-clock ticks, on the audio timeline, one at a time', () => {
+  const sent: Array<{ payload: Uint8Array; timestamp: number; marker: boolean; atMs: number }> = [];
+  let now = 0;
+  const transmitter = new DtmfTransmitter({
+    sender: new DtmfSender({ clockRate: 8000, payloadType: 101 }),
+    send: (payload, opts) =>
+      sent.push({ payload, timestamp: opts.timestamp, marker: opts.marker, atMs: now }),
+    options: { durationMs: 100, updateIntervalMs: 20, gapMs: 40 },
+    maxQueuedDigits: 4,
+  });
+  transmitter.enqueue('47');
+  assert.throws(() => transmitter.enqueue('123'), RangeError);
+  assert.throws(() => transmitter.enqueue('x'), RangeError);
+  const activeAt: boolean[] = [];
+  for (let tick = 0; tick < 25; tick++) {
+    now = tick * 20;
+    transmitter.tick(now, 8000 + tick * 160);
+    activeAt.push(transmitter.active);
+  }
+  const receiver = new DtmfReceiver({ clockRate: 8000 });
+  const events = sent
+    .map((p, i) => receiver.push({ ...p, sequenceNumber: i, arrivalMs: p.atMs }))
+    .filter((e) => e !== undefined);
+  assert.deepEqual(
+    events.map((e) => [e.digit, e.durationMs, e.startTimestamp]),
+    [
+      ['4', 100, 8000],
+      // The first digit ends at 100 ms, then a 40 ms gap: the next starts on the 140 ms tick.
+      ['7', 100, 8000 + 7 * 160],
+    ],
+  );
+  assert.equal(sent.filter((p) => p.marker).length, 2);
+  assert.deepEqual(activeAt.slice(0, 6), [true, true, true, true, true, false]);
+  assert.equal(transmitter.pendingDigits, 0);
+  assert.equal(transmitter.active, false);
 });

@@ -103,6 +103,7 @@ export class RtpSession {
   };
   private rtcpSent = 0;
   private rtcpReceived = 0;
+  private remoteBye = false;
   private rtcpTimer: TimerHandle | undefined;
   private isClosed = false;
 
@@ -233,6 +234,7 @@ export class RtpSession {
       socketErrors: this.counters.socketErrors,
       rtcpSent: this.rtcpSent,
       rtcpReceived: this.rtcpReceived,
+      remoteBye: this.remoteBye,
       remoteReport: this.remoteReport,
     };
   }
@@ -313,6 +315,7 @@ export class RtpSession {
       if (this.source) this.counters.ssrcChanges++;
       this.source = new ReceiveStats(received.ssrc, this.options.clockRate);
       this.lastSr = undefined;
+      this.remoteBye = false;
     }
     const fresh = this.source.update(
       received.sequenceNumber,
@@ -346,6 +349,7 @@ export class RtpSession {
       return;
     }
     this.rtcpReceived++;
+    if (this.source && parsed.byeSsrcs.includes(this.source.ssrc)) this.remoteBye = true;
     if (parsed.senderReport && parsed.senderReport.ssrc === this.source?.ssrc)
       this.lastSr = { middle32: ntpMiddle32(parsed.senderReport.ntp), atMs: now };
     const aboutUs = parsed.aboutUs;

@@ -51,5 +51,7 @@ export interface RtpStreamStats {
   socketErrors: number;
   rtcpSent: number;
   rtcpReceived: number;
+  /** The current source said RTCP BYE (RFC 3550 §6.6): its media has ended. */
+  remoteBye: boolean;
   remoteReport: RemoteReceptionReport | undefined;
 }

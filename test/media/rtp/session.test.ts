@@ -116,6 +116,10 @@ test('RTCP: SR then RR carry loss, jitter and LSR/DLSR, giving the RTT (RFC 3550
     { lost: stats.remoteReport?.packetsLost, fraction: stats.remoteReport?.fractionLost },
     { lost: 0, fraction: 0 },
   );
+  const before = b.stats().rtcpReceived;
+  a.close(); // BYE from b's current source
+  await until(() => b.stats().rtcpReceived === before + 1, 'BYE at b');
+  assert.equal(b.stats().remoteBye, true);
 });
 
 test('periodic RTCP on the injected clock, over rtcp-mux, and BYE on close', async () => {
@@ -140,6 +144,8 @@ test('periodic RTCP on the injected clock, over rtcp-mux, and BYE on close', asy
   assert.equal(a.closed, true);
   assert.equal(a.stats().rtcpSent, sentByA + 1); // the BYE compound
   await until(() => b.stats().rtcpReceived === sentByA + 1, 'BYE');
+  // b never received media from a, so a's BYE is not about b's current source.
+  assert.equal(b.stats().remoteBye, false);
   assert.throws(() => a.send(new Uint8Array(1), { payloadType: 0, timestamp: 0 }));
 });
 

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { AudioDecoder } from '../../src/media/codec.js';
+import { decodeWav } from '../../src/media/wav.js';
+import { replayMain } from '../../src/pcap/cli.js';
+import type { Impairment, PacketReceiver, ReceivedRtpPacket } from '../../src/pcap/pipeline.js';
+import { replayCapture } from '../../src/pcap/replay.js';
+
+/**
+ * Stand-in receiver that tests replay's plumbing apart from the real jitter buffer: plays
+ * packets in sequence order after a fixed two-frame delay, concealing when one is missing.
+ */
+class InOrderReceiver implements PacketReceiver {
+  #queue: ReceivedRtpPacket[] = [];
+  #pending = new Int16Array(0);
+  #pulls = 0;
+  constructor(private readonly decoder: AudioDecoder) {}
+  insert(packet: ReceivedRtpPacket): void {
+    this.#queue.push(packet);
+    this.#queue.sort((a, b) => a.sequenceNumber - b.sequenceNumber);
+  }
+  pull(): Int16Array {
+    const frame = this.decoder.sampleRate / 50;
+    if (this.#pulls++ < 2) return new Int16Array(frame);
+    while (this.#pending.length < frame) {
+      const next = this.#queue.shift();
+      const pcm = next
+        ? this.decoder.decode(next.payload)
+        : this.decoder.conceal(frame - this.#pending.length);
+      const joined = new Int16Array(this.#pending.length + pcm.length);
+      joined.set(this.#pending);
+      joined.set(pcm, this.#pending.length);
+      this.#pending = joined;
+    }
+    const out = this.#pending.slice(0, frame);
+    this.#pending = this.#pending.slice(frame);
+    return out;
+  }
+  stats() {
+    return { bufferDelayMs: this.#queue.length * 20, targetDelayMs: 40 };
+  }
+}
+
+const receiverFactory = (decoder: AudioDecoder) => new InOrderReceiver(decoder);
+
+function withOutDir(run: (out: string) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const out = mkdtempSync(join(tmpdir(), 'replay-unit-'));
+    try {
+      await run(out);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  };
+}
+
+test(
+  'replays the SIPp capture: PCMA WAV with the leading delay trimmed, digit 1, report and plot',
+  withOutDir(async (out) => {
+    const report = await replayCapture({
+      input: 'fixtures/pcap/sipp-uac-pcap.pcapng',
+      outDir: out,
+      receiverFactory,
+    });
+    assert.equal(report.sipMessages, 6);
+    const audio = report.streams.find((s) => s.codec === 'PCMA');
+    assert.ok(audio?.wav);
+    assert.equal(audio.leadingDelayTrimmedMs, 40);
+    assert.equal(audio.concealedSamples, 0);
+    // 236 packets of 30 ms: RTP span plus one packet interval.
+    assert.equal(audio.wavSamples, 236 * 240);
+    assert.equal(decodeWav(readFileSync(audio.wav)).samples.length, 236 * 240);
+    assert.deepEqual(
+      report.streams.flatMap((s) => s.dtmf.map((d) => d.digit)),
+      ['1'],
+    );
+    const saved = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    assert.equal(saved.streams.length, 2);
+    const html = readFileSync(join(out, 'plot.html'), 'utf8');
+    assert.match(html, /<svg/);
+    assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org)/);
+  }),
+);
+
+test(
+  'selection by --ssrc and impairment before the buffer: a dropped packet is concealed',
+  withOutDir(async (out) => {
+    const dropTenth: Impairment = (packet, sendMs) =>
+      packet.sequenceNumber % 10 === 0 ? [] : [{ packet, arrivalMs: sendMs + 5 }];
+    const report = await replayCapture({
+      input: 'fixtures/pcap/baresip-opus.pcapng',
+      outDir: out,
+      receiverFactory,
+      ssrcs: [0xeb0ae8c1],
+      impairment: dropTenth,
+      impairSpec: 'test: every tenth sequence number',
+    });
+    assert.equal(report.streams.length, 1);
+    const stream = report.streams[0];
+    assert.equal(stream?.codec, 'opus');
+    assert.equal(stream?.sampleRate, 48000);
+    assert.equal(stream?.packets, 301);
+    assert.equal(stream?.packetsDelivered, 301 - 30);
+    assert.ok((stream?.concealedSamples ?? 0) >= 30 * 960);
+    assert.equal(report.impair, 'test: every tenth sequence number');
+  }),
+);
+
+test(
+  'a truncated capture is replayed up to the cut and reported',
+  withOutDir(async (out) => {
+    const whole = readFileSync('fixtures/pcap/sipp-uac-pcap.pcapng');
+    const cut = join(out, 'cut.pcapng');
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2) + 3));
+    const report = await replayCapture({ input: cut, outDir: join(out, 'o'), receiverFactory });
+    assert.equal(report.truncated, true);
+    assert.ok(report.streams.length >= 1);
+  }),
+);
+
+test('replayMain --help prints usage with examples; bad arguments give exit code 2', async () => {
+  const written: string[] = [];
+  const original = process.stdout.write.bind(process.stdout);
+  const originalErr = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
+  try {
+    assert.equal(await replayMain(['--help']), 0);
+    assert.equal(await replayMain([]), 2);
+    assert.equal(await replayMain(['--bogus', 'x.pcap']), 2);
+  } finally {
+    process.stdout.write = original;
+    process.stderr.write = originalErr;
+  }
+  assert.match(written.join(''), /Examples:[\s\S]*patchbay replay/);
+});

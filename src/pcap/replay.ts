@@ -132,12 +132,11 @@ async function startRun(info: RtpStreamInfo, options: ReplayOptions, clock: Fake
   const wav = decoder ? join(options.outDir, `${ssrcHex}.wav`) : undefined;
   const wavFd = wav ? openSync(wav, 'w') : undefined;
   if (wavFd !== undefined && decoder) writeSync(wavFd, wavHeader(decoder.sampleRate, 1, 0));
-  const clockRate = info.audio?.codec.clockRate ?? 8000;
   return {
     info,
     decoder,
     receiver: decoder && options.receiverFactory(decoder, clock),
-    dtmf: info.eventPayloadType === undefined ? undefined : new DtmfReceiver({ clockRate }),
+    dtmf: info.events && new DtmfReceiver({ clockRate: info.events.clockRate }),
     wavFd,
     timeline: new Timeline(),
     lastSendMs: 0,
@@ -204,7 +203,7 @@ function expectedSamples(run: StreamRun): number {
 function deliver(run: StreamRun, packet: ReceivedRtpPacket): void {
   run.report.packetsDelivered++;
   run.lastArrivalMs = packet.arrivalMs;
-  if (packet.payloadType === run.info.eventPayloadType) {
+  if (packet.payloadType === run.info.events?.payloadType) {
     const event = run.dtmf?.push(packet);
     if (event && run.report.dtmf.length < MAX_DTMF_EVENTS) run.report.dtmf.push(event);
   } else if (packet.payloadType === run.info.audio?.payloadType) {

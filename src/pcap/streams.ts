@@ -35,8 +35,8 @@ export interface RtpStreamInfo {
   lastMs: number;
   /** The stream's audio payload type and codec (undefined when it carries only events). */
   audio: { payloadType: number; codec: CodecMapping } | undefined;
-  /** Telephone-event (RFC 4733) payload type, when the stream carries any. */
-  eventPayloadType: number | undefined;
+  /** Telephone-event (RFC 4733) payload type and its clock, when the stream carries any. */
+  events: { payloadType: number; clockRate: number } | undefined;
 }
 
 export interface CaptureScan {
@@ -218,7 +218,7 @@ export function scanCapture(
         firstMs: frame.timestampMs,
         lastMs: frame.timestampMs,
         audio: undefined,
-        eventPayloadType: undefined,
+        events: undefined,
       };
       byKey.set(key, stream);
     }
@@ -233,7 +233,7 @@ export function scanCapture(
     const byCount = [...stream.payloadTypes.entries()].sort((a, b) => b[1] - a[1]);
     for (const [payloadType] of byCount) {
       const codec = resolveCodec(payloadType, sdpMap, scan.sdp, options);
-      if (isTelephoneEvent(codec)) stream.eventPayloadType ??= payloadType;
+      if (codec && isTelephoneEvent(codec)) stream.events ??= { payloadType, clockRate: codec.clockRate };
       else if (codec && !stream.audio) stream.audio = { payloadType, codec };
     }
     scan.streams.push(stream);

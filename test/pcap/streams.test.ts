@@ -66,7 +66,7 @@ test('scan of the SIPp capture maps codecs from its SDP and finds the event stre
   assert.equal(audio?.audio?.codec.encoding, 'PCMA');
   assert.equal(audio?.packets, 236);
   const events = scan.streams.find((s) => !s.audio);
-  assert.equal(events?.eventPayloadType, 101);
+  assert.deepEqual(events?.events, { payloadType: 101, clockRate: 8000 });
 });
 
 test('scan of the baresip capture finds two Opus streams from the SDP rtpmap', () => {

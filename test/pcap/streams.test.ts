@@ -77,3 +77,19 @@ test('scan of the baresip capture finds two Opus streams from the SDP rtpmap', (
     assert.equal(stream.packets, 301);
   }
 });
+
+test('corrupted captures never throw out of the scan (seeded byte flips)', () => {
+  const original = readFileSync('fixtures/pcap/sipp-uac-pcap.pcapng');
+  let state = 7;
+  const random = () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+  for (let round = 0; round < 30; round++) {
+    const damaged = Uint8Array.from(original);
+    for (let flips = 0; flips < 40; flips++)
+      damaged[Math.floor(random() * damaged.length)] = Math.floor(random() * 256);
+    const scan = scanCapture(new MemorySource(damaged));
+    assert.ok(scan.streams.length <= 256);
+  }
+});

@@ -2,6 +2,7 @@ export { replayMain } from './cli.js';
 export {
   createDecoderFor,
   type Impairment,
+  loadMediaPipeline,
   type MediaPipeline,
   ObservedDecoder,
   type PacketReceiver,
@@ -17,6 +18,7 @@ export {
   readCapture,
 } from './reader.js';
 export { type ReplayOptions, type ReplayReport, replayCapture, type StreamReport } from './replay.js';
+export { SequentialPlayout } from './sequential-playout.js';
 export { type ByteSource, FileSource, MemorySource } from './source.js';
 export {
   type CaptureScan,

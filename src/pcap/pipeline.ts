@@ -6,6 +6,7 @@ import type { AudioDecoder } from '../media/codec.js';
 import { G711Decoder } from '../media/g711-codec.js';
 import { createOpusDecoder } from '../media/opus.js';
 import type { Clock } from '../util/clock.js';
+import { SequentialPlayout } from './sequential-playout.js';
 
 /** One RTP packet as the receiver takes it (arrival on the injected clock). */
 export interface ReceivedRtpPacket {
@@ -106,8 +107,15 @@ export interface MediaPipeline {
   parseImpairment(spec: string): Impairment;
 }
 
+/**
+ * Until src/media has its jitter buffer (AudioReceiver) and impairment model, replay plays
+ * packets in sequence order (SequentialPlayout) and refuses --impair.
+ */
 export async function loadMediaPipeline(): Promise<MediaPipeline> {
-  throw new Error(
-    'the jitter buffer (src/media/jitter) and impairment model (src/media/impair) have not landed',
-  );
+  return {
+    receiverFactory: (decoder) => new SequentialPlayout(decoder),
+    parseImpairment: () => {
+      throw new Error('--impair needs the impairment model (src/media/impair.ts), not available yet');
+    },
+  };
 }

@@ -6,45 +6,11 @@ import { test } from 'node:test';
 import type { AudioDecoder } from '../../src/media/codec.js';
 import { decodeWav } from '../../src/media/wav.js';
 import { replayMain } from '../../src/pcap/cli.js';
-import type { Impairment, PacketReceiver, ReceivedRtpPacket } from '../../src/pcap/pipeline.js';
+import type { Impairment } from '../../src/pcap/pipeline.js';
 import { replayCapture } from '../../src/pcap/replay.js';
+import { SequentialPlayout } from '../../src/pcap/sequential-playout.js';
 
-/**
- * Stand-in receiver that tests replay's plumbing apart from the real jitter buffer: plays
- * packets in sequence order after a fixed two-frame delay, concealing when one is missing.
- */
-class InOrderReceiver implements PacketReceiver {
-  #queue: ReceivedRtpPacket[] = [];
-  #pending = new Int16Array(0);
-  #pulls = 0;
-  constructor(private readonly decoder: AudioDecoder) {}
-  insert(packet: ReceivedRtpPacket): void {
-    this.#queue.push(packet);
-    this.#queue.sort((a, b) => a.sequenceNumber - b.sequenceNumber);
-  }
-  pull(): Int16Array {
-    const frame = this.decoder.sampleRate / 50;
-    if (this.#pulls++ < 2) return new Int16Array(frame);
-    while (this.#pending.length < frame) {
-      const next = this.#queue.shift();
-      const pcm = next
-        ? this.decoder.decode(next.payload)
-        : this.decoder.conceal(frame - this.#pending.length);
-      const joined = new Int16Array(this.#pending.length + pcm.length);
-      joined.set(this.#pending);
-      joined.set(pcm, this.#pending.length);
-      this.#pending = joined;
-    }
-    const out = this.#pending.slice(0, frame);
-    this.#pending = this.#pending.slice(frame);
-    return out;
-  }
-  stats() {
-    return { bufferDelayMs: this.#queue.length * 20, targetDelayMs: 40 };
-  }
-}
-
-const receiverFactory = (decoder: AudioDecoder) => new InOrderReceiver(decoder);
+const receiverFactory = (decoder: AudioDecoder) => new SequentialPlayout(decoder);
 
 function withOutDir(run: (out: string) => Promise<void>): () => Promise<void> {
   return async () => {

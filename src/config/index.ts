@@ -1,0 +1,44 @@
+export { type CheckConfigIo, checkConfigMain } from './check-config.js';
+export { BUILTIN_TARGET_PREFIX, DEMO_BOT_URL, defaultConfig } from './default.js';
+export { ConfigError, type ConfigIssue, formatIssue, formatPath } from './errors.js';
+export { gatewayJsonSchema, schemaFileText, trunkJsonSchema } from './json-schema.js';
+export {
+  type Env,
+  loadConfig,
+  loadSipProfiles,
+  loadTrunkFile,
+  makeSnapshot,
+  type ParsedFile,
+  type ParseResult,
+  type PatchbayConfig,
+  parseConfigText,
+} from './loader.js';
+export { ConfigManager, type ConfigManagerOptions, type ReloadResult } from './manager.js';
+export {
+  type Cidr,
+  compileNumberPattern,
+  matchesNumber,
+  type NumberPattern,
+  parseCidr,
+  patternSpecificity,
+} from './patterns.js';
+export {
+  type CpsConfig,
+  type CpsLimit,
+  DEFAULT_FAILOVER_CODES,
+  type GatewayFileConfig,
+  type GatewayFileInput,
+  gatewayFileSchema,
+  type HealthConfig,
+  type InboundConfig,
+  NEVER_FAILOVER_CODES,
+  type OutboundConfig,
+  type OutboundGatewayConfig,
+  type OverflowConfig,
+  type ProbingConfig,
+  type RouteConfig,
+  type StreamTarget,
+  type TrunkConfig,
+  type TrunkFileInput,
+  trunkSchema,
+} from './schema.js';

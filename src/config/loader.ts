@@ -1,0 +1,241 @@
+/**
+ * YAML → validated config. Every problem (YAML syntax, types, unknown keys, bad CIDRs or
+ * patterns, missing `${VAR}` secrets) is collected with its YAML path and line:column so
+ * one run of check-config shows all of them.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { type ConfigIssue, formatPath } from './errors.js';
+import {
+  type GatewayFileConfig,
+  gatewayFileSchema,
+  type RouteConfig,
+  type TrunkConfig,
+  trunkSchema,
+} from './schema.js';
+
+type PathKey = string | number;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: ConfigIssue[] };
+
+/** A parsed file keeps a locator so checks across files can still name a line. */
+export type ParsedFile<T> =
+  | { ok: true; value: T; issueAt(path: readonly PathKey[], message: string): ConfigIssue }
+  | { ok: false; issues: ConfigIssue[] };
+
+/** The whole validated configuration: one immutable snapshot. */
+export interface PatchbayConfig {
+  readonly gateway: Readonly<GatewayFileConfig>;
+  readonly trunks: ReadonlyMap<string, Readonly<TrunkConfig>>;
+  /** Files the snapshot was built from (gateway file first), for watching. */
+  readonly files: readonly string[];
+}
+
+/** Finds the YAML node at `path`, or the deepest existing ancestor; `keyNode` prefers a map key. */
+function locateNode(root: Node | null, path: readonly PathKey[], keyNode = false): Node | null {
+  let node: Node | null = root;
+  for (const [depth, segment] of path.entries()) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
+      if (!pair) return node;
+      const isLast = depth === path.length - 1;
+      if (isLast && keyNode) return pair.key as Node;
+      const value = pair.value as Node | null;
+      if (!value) return pair.key as Node;
+      node = value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment] as Node | undefined;
+      if (!item) return node;
+      node = item;
+    } else {
+      return node;
+    }
+  }
+  return node;
+}
+
+const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** Replaces `${VAR}` in string values only (keys and numbers are left alone); records each missing VAR. */
+function substituteEnv(
+  value: unknown,
+  env: Env,
+  path: PathKey[],
+  missing: Array<{ path: PathKey[]; name: string }>,
+): unknown {
+  if (typeof value === 'string') {
+    return value.replace(ENV_REFERENCE, (whole, name: string) => {
+      const replacement = env[name];
+      if (replacement === undefined) {
+        missing.push({ path: [...path], name });
+        return whole;
+      }
+      return replacement;
+    });
+  }
+  if (Array.isArray(value))
+    return value.map((item, index) => substituteEnv(item, env, [...path, index], missing));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value))
+      out[key] = substituteEnv(item, env, [...path, key], missing);
+    return out;
+  }
+  return value;
+}
+
+/** Parses and validates one YAML text against a schema; never throws on bad input. */
+export function parseConfigText<S extends z.ZodType>(
+  text: string,
+  file: string,
+  schema: S,
+  env: Env,
+): ParsedFile<z.output<S>> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number | undefined) => lineCounter.linePos(offset ?? 0);
+  const issueAt = (path: readonly PathKey[], message: string, keyNode = false): ConfigIssue => {
+    const node = locateNode(doc.contents, path, keyNode);
+    const { line, col } = at(node?.range?.[0]);
+    return { file, path: formatPath(path), line, col, message };
+  };
+
+  if (doc.errors.length > 0) {
+    const issues = doc.errors.map((error) => {
+      const { line, col } = at(error.pos[0]);
+      return { file, path: '', line, col, message: `YAML: ${error.message.split('\n')[0]}` };
+    });
+    return { ok: false, issues };
+  }
+
+  const missing: Array<{ path: PathKey[]; name: string }> = [];
+  const substituted = substituteEnv(doc.toJS({ maxAliasCount: 100 }), env, [], missing);
+  const issues = missing.map((m) => issueAt(m.path, `environment variable ${m.name} is not set`));
+
+  const parsed = schema.safeParse(substituted);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const path = issue.path.filter((k): k is PathKey => typeof k !== 'symbol');
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) issues.push(issueAt([...path, key], `unknown key '${key}'`, true));
+      } else if (issue.code === 'invalid_type' && path.length > 0 && !doc.hasIn(path)) {
+        issues.push(issueAt(path, `missing required key (${issue.message})`));
+      } else {
+        issues.push(issueAt(path, issue.message));
+      }
+    }
+  }
+  if (issues.length > 0 || !parsed.success) {
+    issues.sort((a, b) => a.line - b.line || a.col - b.col);
+    return { ok: false, issues };
+  }
+  return { ok: true, value: parsed.data, issueAt };
+}
+
+async function readText(file: string): Promise<string | ConfigIssue> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    return { file, path: '', line: 1, col: 1, message: `cannot read: ${(error as Error).message}` };
+  }
+}
+
+export async function loadTrunkFile(file: string, env: Env): Promise<ParsedFile<TrunkConfig>> {
+  const text = await readText(file);
+  if (typeof text !== 'string') return { ok: false, issues: [text] };
+  return parseConfigText(text, file, trunkSchema, env);
+}
+
+/** Loads every `*.yaml`/`*.yml` in a sip-profiles directory; trunk names must be unique. */
+export async function loadSipProfiles(
+  dir: string,
+  env: Env,
+): Promise<ParseResult<Map<string, TrunkConfig>> & { files: string[] }> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort();
+  } catch (error) {
+    const issue = {
+      file: dir,
+      path: '',
+      line: 1,
+      col: 1,
+      message: `cannot read directory: ${(error as Error).message}`,
+    };
+    return { ok: false, issues: [issue], files: [] };
+  }
+  const files = names.map((n) => join(dir, n));
+  const trunks = new Map<string, TrunkConfig>();
+  const issues: ConfigIssue[] = [];
+  for (const file of files) {
+    const result = await loadTrunkFile(file, env);
+    if (!result.ok) {
+      issues.push(...result.issues);
+    } else if (trunks.has(result.value.name)) {
+      issues.push(result.issueAt(['name'], `duplicate trunk name '${result.value.name}'`));
+    } else {
+      trunks.set(result.value.name, result.value);
+    }
+  }
+  return issues.length > 0 ? { ok: false, issues, files } : { ok: true, value: trunks, files };
+}
+
+/** Checks references between files: routes naming trunks that do not exist. */
+function crossCheck(
+  gateway: Extract<ParsedFile<GatewayFileConfig>, { ok: true }>,
+  trunks: ReadonlyMap<string, TrunkConfig>,
+): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  gateway.value.routes.forEach((route: RouteConfig, index) => {
+    if (route.trunk !== undefined && !trunks.has(route.trunk)) {
+      const message = `unknown trunk '${route.trunk}' (known: ${[...trunks.keys()].join(', ') || 'none'})`;
+      issues.push(gateway.issueAt(['routes', index, 'trunk'], message));
+    }
+  });
+  return issues;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}
+
+/** Builds an immutable snapshot from an already-validated gateway config and its trunks. */
+export function makeSnapshot(
+  gateway: GatewayFileConfig,
+  trunks: Iterable<TrunkConfig>,
+  files: readonly string[] = [],
+): PatchbayConfig {
+  const byName = new Map<string, TrunkConfig>();
+  for (const trunk of trunks) byName.set(trunk.name, deepFreeze(trunk));
+  return Object.freeze({ gateway: deepFreeze(gateway), trunks: byName, files: Object.freeze([...files]) });
+}
+
+/** Loads the gateway file and the sip-profiles directory it names; all errors of all files at once. */
+export async function loadConfig(gatewayFile: string, env: Env): Promise<ParseResult<PatchbayConfig>> {
+  const text = await readText(gatewayFile);
+  if (typeof text !== 'string') return { ok: false, issues: [text] };
+  const gateway = parseConfigText(text, gatewayFile, gatewayFileSchema, env);
+  const profilesDir = resolve(
+    dirname(gatewayFile),
+    gateway.ok ? gateway.value.sipProfilesDir : 'sip-profiles',
+  );
+  const profiles = gateway.ok ? await loadSipProfiles(profilesDir, env) : undefined;
+  const issues = [
+    ...(gateway.ok ? [] : gateway.issues),
+    ...(profiles && !profiles.ok ? profiles.issues : []),
+  ];
+  if (gateway.ok && profiles?.ok) issues.push(...crossCheck(gateway, profiles.value));
+  if (issues.length > 0 || !gateway.ok || !profiles?.ok) return { ok: false, issues };
+  return {
+    ok: true,
+    value: makeSnapshot(gateway.value, profiles.value.values(), [gatewayFile, ...profiles.files]),
+  };
+}

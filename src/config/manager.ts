@@ -1,0 +1,151 @@
+/**
+ * Holds the current immutable config snapshot and replaces it only with a fully valid one.
+ * Calls keep the snapshot they started with (they hold a reference; snapshots are frozen).
+ */
+import { EventEmitter } from 'node:events';
+import { type FSWatcher, watch } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Clock, TimerHandle } from '../util/index.js';
+import { ConfigError } from './errors.js';
+import { type Env, loadConfig, type ParseResult, type PatchbayConfig } from './loader.js';
+
+export interface ConfigManagerOptions {
+  gatewayFile: string;
+  env: Env;
+  clock: Clock;
+  /** Quiet time after the last file event before reloading (editors write in bursts). */
+  debounceMs?: number;
+  /** Replaceable for tests; defaults to loadConfig. */
+  load?: (gatewayFile: string, env: Env) => Promise<ParseResult<PatchbayConfig>>;
+}
+
+export type ReloadResult =
+  | { ok: true; changed: boolean; config: PatchbayConfig }
+  | { ok: false; error: ConfigError };
+
+interface ConfigManagerEvents {
+  changed: [next: PatchbayConfig, previous: PatchbayConfig];
+  invalid: [error: ConfigError];
+}
+
+export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
+  private snapshot: PatchbayConfig;
+  private readonly options: Required<ConfigManagerOptions>;
+  private reloading: Promise<ReloadResult> | undefined;
+  private reloadAgain = false;
+  private watchers: FSWatcher[] = [];
+  private debounce: TimerHandle | undefined;
+  private closed = false;
+  private signalSource: NodeJS.EventEmitter | undefined;
+  private readonly onSignal = () => void this.reload();
+
+  private constructor(snapshot: PatchbayConfig, options: Required<ConfigManagerOptions>) {
+    super();
+    this.snapshot = snapshot;
+    this.options = options;
+  }
+
+  /** Loads the config; throws ConfigError listing every problem when it is invalid. */
+  static async open(options: ConfigManagerOptions): Promise<ConfigManager> {
+    const full = { debounceMs: 250, load: loadConfig, ...options };
+    const result = await full.load(full.gatewayFile, full.env);
+    if (!result.ok) throw new ConfigError(result.issues);
+    return new ConfigManager(result.value, full);
+  }
+
+  get current(): PatchbayConfig {
+    return this.snapshot;
+  }
+
+  /**
+   * Validates everything first; on error keeps the old snapshot and emits `invalid`.
+   * Overlapping calls are coalesced: one more load runs after the one in flight.
+   */
+  reload(): Promise<ReloadResult> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = this.runReloads().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  private async runReloads(): Promise<ReloadResult> {
+    let result: ReloadResult;
+    do {
+      this.reloadAgain = false;
+      result = await this.reloadOnce();
+    } while (this.reloadAgain && !this.closed);
+    return result;
+  }
+
+  private async reloadOnce(): Promise<ReloadResult> {
+    const loaded = await this.options.load(this.options.gatewayFile, this.options.env);
+    if (!loaded.ok) {
+      const error = new ConfigError(loaded.issues);
+      this.emit('invalid', error);
+      return { ok: false, error };
+    }
+    const previous = this.snapshot;
+    const changed = JSON.stringify(serialisable(loaded.value)) !== JSON.stringify(serialisable(previous));
+    if (changed && !this.closed) {
+      this.snapshot = loaded.value;
+      this.rewatch();
+      this.emit('changed', loaded.value, previous);
+    }
+    return { ok: true, changed, config: this.snapshot };
+  }
+
+  /** Reloads on SIGHUP (the conventional "re-read your config" signal). */
+  handleSignals(target: NodeJS.EventEmitter = process): void {
+    this.signalSource?.off('SIGHUP', this.onSignal);
+    this.signalSource = target;
+    target.on('SIGHUP', this.onSignal);
+  }
+
+  /** Watches the gateway file and every profile directory; reloads after debounceMs of quiet. */
+  watchFiles(): void {
+    this.rewatch(true);
+  }
+
+  /** Called by the watcher (and by tests): schedules a debounced reload on the injected clock. */
+  fileChanged(): void {
+    if (this.closed) return;
+    this.debounce?.cancel();
+    this.debounce = this.options.clock.setTimer(this.options.debounceMs, () => {
+      this.debounce = undefined;
+      void this.reload();
+    });
+  }
+
+  private rewatch(start = false): void {
+    if (!start && this.watchers.length === 0) return;
+    for (const watcher of this.watchers) watcher.close();
+    const paths = new Set([this.options.gatewayFile, ...this.snapshot.files.map((f) => dirname(f))]);
+    this.watchers = [];
+    for (const path of paths) {
+      try {
+        const watcher = watch(path, () => this.fileChanged());
+        watcher.on('error', () => this.fileChanged());
+        this.watchers.push(watcher);
+      } catch {
+        // A missing directory is reported by the next reload; nothing to watch yet.
+      }
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.debounce?.cancel();
+    for (const watcher of this.watchers) watcher.close();
+    this.watchers = [];
+    this.signalSource?.off('SIGHUP', this.onSignal);
+    this.signalSource = undefined;
+  }
+}
+
+function serialisable(config: PatchbayConfig): unknown {
+  return { gateway: config.gateway, trunks: [...config.trunks.entries()] };
+}

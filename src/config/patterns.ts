@@ -1,0 +1,73 @@
+import { isIPv4, isIPv6 } from 'node:net';
+
+/** A parsed CIDR block: family, network address text and prefix length. */
+export interface Cidr {
+  family: 'ipv4' | 'ipv6';
+  address: string;
+  prefix: number;
+}
+
+/** Parses `a.b.c.d/n` or `x::y/n` (a bare address means a host route). Returns undefined when invalid. */
+export function parseCidr(text: string): Cidr | undefined {
+  const slash = text.indexOf('/');
+  const address = slash < 0 ? text : text.slice(0, slash);
+  const prefixText = slash < 0 ? undefined : text.slice(slash + 1);
+  const family = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
+  if (!family) return undefined;
+  const maxPrefix = family === 'ipv4' ? 32 : 128;
+  if (prefixText === undefined) return { family, address, prefix: maxPrefix };
+  if (!/^\d{1,3}$/.test(prefixText)) return undefined;
+  const prefix = Number(prefixText);
+  if (prefix > maxPrefix) return undefined;
+  return { family, address, prefix };
+}
+
+/**
+ * A called-number pattern: exact (`+15551234567`), prefix (`+1*`), any (`*`) or a
+ * regular expression between slashes (`/^\+44(20|161)/`).
+ */
+export type NumberPattern =
+  | { kind: 'exact'; source: string; value: string }
+  | { kind: 'prefix'; source: string; prefix: string }
+  | { kind: 'regex'; source: string; regex: RegExp };
+
+/** Compiles a pattern; returns an explanation string when it is invalid. */
+export function compileNumberPattern(source: string): NumberPattern | string {
+  if (source.length >= 2 && source.startsWith('/') && source.endsWith('/')) {
+    try {
+      return { kind: 'regex', source, regex: new RegExp(source.slice(1, -1)) };
+    } catch (error) {
+      return `invalid regular expression: ${(error as Error).message}`;
+    }
+  }
+  const body = source.endsWith('*') ? source.slice(0, -1) : source;
+  if (!/^\+?[0-9#*a-zA-Z._-]*$/.test(body) || body.includes('*')) {
+    return "a number pattern is an exact number, a prefix ending in '*', or /regex/";
+  }
+  if (source.endsWith('*')) return { kind: 'prefix', source, prefix: body };
+  if (body.length === 0) return 'empty number pattern';
+  return { kind: 'exact', source, value: body };
+}
+
+export function matchesNumber(pattern: NumberPattern, number: string): boolean {
+  switch (pattern.kind) {
+    case 'exact':
+      return number === pattern.value;
+    case 'prefix':
+      return number.startsWith(pattern.prefix);
+    case 'regex':
+      return pattern.regex.test(number);
+  }
+}
+
+/** Specificity for choosing between several matching patterns: exact > longest prefix > regex. */
+export function patternSpecificity(pattern: NumberPattern): number {
+  switch (pattern.kind) {
+    case 'exact':
+      return 1_000_000;
+    case 'prefix':
+      return 1_000 + pattern.prefix.length;
+    case 'regex':
+      return 0;
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * The one definition of patchbay's configuration: the gateway file and one trunk file per
+ * carrier under sip-profiles/. Objects are strict so a misspelt key is an error, and every
+ * optional block has defaults (`prefault` parses `{}` so nested defaults apply).
+ */
+import { z } from 'zod';
+import { compileNumberPattern, parseCidr } from './patterns.js';
+
+/** RFC 3261 §21: codes on which trying the next gateway makes sense (plus timeouts and transport errors). */
+export const DEFAULT_FAILOVER_CODES: readonly number[] = [408, 480, 500, 502, 503, 504];
+/**
+ * Final answers about the callee, not the carrier: another gateway would only repeat them
+ * (404 Not Found, 486 Busy Here, 603 Decline), and retrying a declined call rings twice.
+ */
+export const NEVER_FAILOVER_CODES: ReadonlyMap<number, string> = new Map([
+  [404, 'the number does not exist; another carrier would say the same'],
+  [486, 'the callee is busy; retrying elsewhere would ring the callee again'],
+  [603, 'the callee declined; retrying elsewhere would ring the callee again'],
+]);
+
+const port = z.number().int().min(1).max(65535);
+const positiveMs = z.number().int().positive();
+const ratio = z.number().min(0).max(1);
+
+const cidr = z.string().refine((text) => parseCidr(text) !== undefined, {
+  message: 'not an IPv4 or IPv6 CIDR (e.g. 203.0.113.0/24 or 2001:db8::/32)',
+});
+
+const numberPattern = z.string().superRefine((text, ctx) => {
+  const compiled = compileNumberPattern(text);
+  if (typeof compiled === 'string') ctx.addIssue({ code: 'custom', message: compiled });
+});
+
+const transport = z.enum(['udp', 'tcp', 'tls']);
+const codec = z.enum(['PCMU', 'PCMA', 'opus', 'G722']);
+
+// ---------------------------------------------------------------- trunk file
+
+/** Token bucket limit: `rate` tokens per second, at most `burst` saved up. */
+export const cpsLimitSchema = z.strictObject({
+  rate: z.number().positive(),
+  burst: z.number().int().min(1),
+});
+
+export const overflowSchema = z
+  .strictObject({
+    /** reject: 503 + Retry-After; queue: wait for a token up to queueTimeoutMs; reroute: use rerouteTo. */
+    action: z.enum(['reject', 'queue', 'reroute']).default('reject'),
+    queueTimeoutMs: positiveMs.default(2000),
+    maxQueued: z.number().int().min(1).max(10_000).default(100),
+    /** Trunk name (outbound) or stream target URL (inbound) to use when the limit overflows. */
+    rerouteTo: z.string().min(1).optional(),
+  })
+  .refine((o) => o.action !== 'reroute' || o.rerouteTo !== undefined, {
+    message: "action 'reroute' needs rerouteTo",
+    path: ['rerouteTo'],
+  });
+
+export const cpsSchema = z.strictObject({
+  rate: z.number().positive().default(10),
+  burst: z.number().int().min(1).default(20),
+  perNumber: cpsLimitSchema.optional(),
+  overflow: overflowSchema.prefault({}),
+});
+
+const digestCredentials = z.strictObject({
+  username: z.string().min(1),
+  password: z.string().min(1),
+  realm: z.string().min(1).optional(),
+});
+
+export const inboundSchema = z.strictObject({
+  allowedCidrs: z.array(cidr).min(1),
+  /** Called numbers this trunk may deliver; empty means any. */
+  numbers: z.array(numberPattern).default([]),
+  auth: digestCredentials.optional(),
+  /** 403 answers; drop stays silent (cheaper against scanners). */
+  unknownSourceAction: z
+    .union([z.literal(403), z.literal('drop')], { error: "403 (answer Forbidden) or 'drop' (stay silent)" })
+    .default('drop'),
+});
+
+export const outboundGatewaySchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  host: z.string().min(1),
+  port: port.default(5060),
+  transport: transport.default('udp'),
+  /** Lower is tried first. */
+  priority: z.number().int().min(0).default(1),
+  /** Relative share within one priority, multiplied by the health score. */
+  weight: z.number().min(0).default(1),
+});
+
+const failoverCodes = z
+  .array(z.number().int().min(300).max(699))
+  .default([...DEFAULT_FAILOVER_CODES])
+  .superRefine((codes, ctx) => {
+    codes.forEach((code, index) => {
+      const why = NEVER_FAILOVER_CODES.get(code);
+      if (why)
+        ctx.addIssue({ code: 'custom', path: [index], message: `${code} must never fail over: ${why}` });
+    });
+  });
+
+export const outboundSchema = z.strictObject({
+  gateways: z.array(outboundGatewaySchema).min(1),
+  auth: digestCredentials.optional(),
+  /** Replaces the From user part (the caller ID the carrier will see). */
+  fromUser: z.string().min(1).optional(),
+  fromHost: z.string().min(1).optional(),
+  toHost: z.string().min(1).optional(),
+  /** Country calling code used to normalise national numbers to E.164 (e.g. "1", "44"). */
+  defaultCountry: z
+    .string()
+    .regex(/^[1-9][0-9]{0,2}$/, 'a country calling code without +, e.g. "44"')
+    .default('1'),
+  failoverCodes,
+  attemptTimeoutMs: positiveMs.default(8000),
+  maxAttempts: z.number().int().min(1).max(10).default(3),
+});
+
+export const probingSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  intervalMs: positiveMs.min(1000).default(30_000),
+  /** Random spread of each interval, ± this fraction, so gateways are not probed in lockstep. */
+  jitter: ratio.default(0.1),
+  failuresToMarkDown: z.number().int().min(1).default(3),
+  successesToMarkUp: z.number().int().min(1).default(2),
+  acceptedCodes: z.array(z.number().int().min(100).max(699)).min(1).default([200]),
+});
+
+const threshold = (warn: number, critical: number) =>
+  z
+    .strictObject({
+      warn: z.number().default(warn),
+      critical: z.number().default(critical),
+      warnPenalty: ratio.default(0.8),
+      criticalPenalty: ratio.default(0.3),
+    })
+    .prefault({});
+
+/** Thresholds for "higher is better" metrics are lower bounds, for the others upper bounds. */
+export const healthSchema = z.strictObject({
+  windowMs: positiveMs.default(600_000),
+  bucketMs: positiveMs.default(60_000),
+  minCalls: z.number().int().min(1).default(10),
+  minMediaSamples: z.number().int().min(1).default(5),
+  asr: threshold(0.5, 0.3),
+  ccr: threshold(0.9, 0.7),
+  pddMs: threshold(4000, 8000),
+  astMs: threshold(6000, 12_000),
+  acdSec: threshold(30, 10),
+  mos: threshold(3.6, 3.1),
+});
+
+export const trunkSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-zA-Z0-9_-]+$/, 'letters, digits, - and _ only'),
+    inbound: inboundSchema.optional(),
+    outbound: outboundSchema.optional(),
+    codecs: z.array(codec).min(1).default(['PCMU', 'PCMA']),
+    cps: cpsSchema.prefault({}),
+    maxConcurrentCalls: z.number().int().min(1).default(100),
+    probing: probingSchema.prefault({}),
+    health: healthSchema.prefault({}),
+  })
+  .refine((t) => t.inbound !== undefined || t.outbound !== undefined, {
+    message: 'a trunk needs an inbound or an outbound section',
+  });
+
+// ---------------------------------------------------------------- gateway file
+
+export const streamTargetSchema = z.strictObject({
+  /** ws:// or wss:// bot URL, or `builtin:echo` for the demo bot the gateway embeds. */
+  url: z.string().regex(/^(wss?:\/\/.+|builtin:[a-z-]+)$/, 'ws://, wss:// or builtin:<name>'),
+  dialect: z.enum(['twilio', 'stereo', 'exotel']).default('twilio'),
+  sampleRate: z.union([z.literal(8000), z.literal(16000), z.literal(24000)]).default(8000),
+  customParameters: z.record(z.string(), z.string()).default({}),
+  auth: z
+    .discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('bearer'), token: z.string().min(1) }),
+      z.strictObject({ type: z.literal('hmac'), secret: z.string().min(16) }),
+    ])
+    .optional(),
+  reconnect: z
+    .strictObject({
+      maxAttempts: z.number().int().min(0).max(20).default(0),
+      backoffMs: positiveMs.default(500),
+    })
+    .prefault({}),
+  connectTimeoutMs: positiveMs.default(5000),
+});
+
+export const routeSchema = z.strictObject({
+  /** Called-number pattern (see NumberPattern). */
+  match: numberPattern,
+  /** Restrict the route to calls arriving on this trunk. */
+  trunk: z.string().optional(),
+  target: streamTargetSchema,
+  cps: z
+    .strictObject({
+      rate: z.number().positive(),
+      burst: z.number().int().min(1),
+      overflow: overflowSchema.prefault({}),
+    })
+    .optional(),
+});
+
+const listenSchema = z.strictObject({
+  transport,
+  host: z.string().min(1).default('0.0.0.0'),
+  port: port.default(5060),
+  certFile: z.string().optional(),
+  keyFile: z.string().optional(),
+});
+
+export const gatewayFileSchema = z.strictObject({
+  listen: z
+    .array(
+      listenSchema.refine(
+        (l) => l.transport !== 'tls' || (l.certFile && l.keyFile),
+        'tls needs certFile and keyFile',
+      ),
+    )
+    .min(1)
+    .default([
+      { transport: 'udp', host: '0.0.0.0', port: 5060 },
+      { transport: 'tcp', host: '0.0.0.0', port: 5060 },
+    ]),
+  rtp: z
+    .strictObject({ portMin: port.default(10_000), portMax: port.default(20_000) })
+    .refine((r) => r.portMin < r.portMax, { message: 'portMin must be below portMax', path: ['portMax'] })
+    .prefault({}),
+  /** Address written into SDP c= lines when the host is behind NAT. */
+  publicAddress: z.string().optional(),
+  api: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: port.default(8080),
+      bearerToken: z.string().min(16).optional(),
+    })
+    .prefault({}),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  callRecords: z
+    .strictObject({ enabled: z.boolean().default(false), path: z.string().default('call-records.jsonl') })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      maxCalls: z.number().int().min(1).default(500),
+      maxCallDurationSec: z.number().int().min(1).default(14_400),
+      rtpInactivityTimeoutSec: z.number().int().min(1).default(30),
+      drainTimeoutSec: z.number().int().min(0).default(300),
+    })
+    .prefault({}),
+  routes: z.array(routeSchema).default([]),
+  /** Relative to the gateway file's directory. */
+  sipProfilesDir: z.string().default('sip-profiles'),
+});
+
+export type TrunkConfig = z.output<typeof trunkSchema>;
+export type InboundConfig = z.output<typeof inboundSchema>;
+export type OutboundConfig = z.output<typeof outboundSchema>;
+export type OutboundGatewayConfig = z.output<typeof outboundGatewaySchema>;
+export type ProbingConfig = z.output<typeof probingSchema>;
+export type HealthConfig = z.output<typeof healthSchema>;
+export type CpsConfig = z.output<typeof cpsSchema>;
+export type CpsLimit = z.output<typeof cpsLimitSchema>;
+export type OverflowConfig = z.output<typeof overflowSchema>;
+export type StreamTarget = z.output<typeof streamTargetSchema>;
+export type RouteConfig = z.output<typeof routeSchema>;
+export type GatewayFileConfig = z.output<typeof gatewayFileSchema>;
+export type TrunkFileInput = z.input<typeof trunkSchema>;
+export type GatewayFileInput = z.input<typeof gatewayFileSchema>;

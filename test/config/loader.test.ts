@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import {
+  checkConfigMain,
+  defaultConfig,
+  gatewayJsonSchema,
+  loadConfig,
+  loadSipProfiles,
+  loadTrunkFile,
+  parseConfigText,
+  schemaFileText,
+  trunkJsonSchema,
+  trunkSchema,
+} from '../../src/config/index.js';
+
+const fixtures = new URL('../../fixtures/config/', import.meta.url).pathname;
+const goodEnv = { API_TOKEN: 'token-of-sixteen-chars', CARRIER_A_PASSWORD: 's3cret' };
+
+describe('config loader', () => {
+  it('reports every error of the broken trunk file with path and line:column', async () => {
+    const result = await loadTrunkFile(`${fixtures}broken/sip-profiles-bad.yaml`, {});
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    const found = result.issues.map((i) => `${i.line}:${i.col} ${i.path}`);
+    assert.deepEqual(found, [
+      '5:7 inbound.allowedCidrs[1]', // bad CIDR
+      '6:21 inbound.numbers[1]', // bad regex pattern
+      '7:24 inbound.unknownSourceAction', // not 403|drop
+      '13:13 outbound.gateways[1].port', // wrong type
+      '14:24 outbound.failoverCodes[1]', // 486 never fails over
+      '17:15 outbound.auth.password', // missing ${MISSING_SECRET}
+      '18:3 outbound.retries', // unknown key
+      '20:9 cps.rate', // negative
+    ]);
+    const byPath = new Map(result.issues.map((i) => [i.path, i.message]));
+    assert.match(byPath.get('outbound.auth.password') ?? '', /MISSING_SECRET is not set/);
+    assert.match(byPath.get('outbound.retries') ?? '', /unknown key 'retries'/);
+    assert.match(
+      byPath.get('outbound.failoverCodes[1]') ?? '',
+      /486 must never fail over: the callee is busy/,
+    );
+    assert.ok(result.issues.every((i) => i.file.endsWith('sip-profiles-bad.yaml')));
+  });
+
+  it('reports YAML syntax errors with their position', async () => {
+    const result = await loadTrunkFile(`${fixtures}broken/syntax.yaml`, {});
+    assert.equal(result.ok, false);
+    if (!result.ok) assert.match(result.issues[0]?.message ?? '', /^YAML: /);
+  });
+
+  it('applies defaults and substitutes ${VAR} only in string values', async () => {
+    const result = await loadConfig(`${fixtures}good/patchbay.yaml`, goodEnv);
+    assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.issues));
+    const trunk = result.value.trunks.get('carrier-a');
+    assert.equal(trunk?.outbound?.auth?.password, 's3cret');
+    assert.deepEqual(trunk?.outbound?.failoverCodes, [408, 480, 500, 502, 503, 504]);
+    assert.equal(trunk?.outbound?.gateways[0]?.port, 5060);
+    assert.equal(trunk?.probing.failuresToMarkDown, 3);
+    assert.equal(result.value.gateway.api.bearerToken, goodEnv.API_TOKEN);
+    assert.equal(result.value.gateway.routes[1]?.target.dialect, 'twilio');
+    assert.ok(Object.isFrozen(result.value.gateway.routes[0]?.target));
+    assert.equal(result.value.files.length, 2);
+
+    const keys = parseConfigText(
+      'name: x\ninbound:\n  allowedCidrs: ["10.0.0.0/8"]\n  numbers: ["${N}"]\n',
+      'f',
+      trunkSchema,
+      {
+        N: '+44*',
+      },
+    );
+    assert.ok(keys.ok);
+    assert.deepEqual(keys.value.inbound?.numbers, ['+44*']);
+  });
+
+  it('rejects 404, 486 and 603 as failover codes with an explanation', () => {
+    const text = 'name: x\noutbound:\n  gateways: [{host: a}]\n  failoverCodes: [404, 503, 603]\n';
+    const result = parseConfigText(text, 'f.yaml', trunkSchema, {});
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.deepEqual(
+      result.issues.map((i) => i.path),
+      ['outbound.failoverCodes[0]', 'outbound.failoverCodes[2]'],
+    );
+    assert.match(result.issues[0]?.message ?? '', /does not exist/);
+  });
+
+  it('names a missing required key at its parent', async () => {
+    const missing = parseConfigText('name: x\noutbound:\n  maxAttempts: 2\n', 'f.yaml', trunkSchema, {});
+    assert.equal(missing.ok, false);
+    if (!missing.ok) {
+      assert.equal(missing.issues[0]?.path, 'outbound.gateways');
+      assert.equal(missing.issues[0]?.line, 3);
+      assert.match(missing.issues[0]?.message ?? '', /missing required key/);
+    }
+  });
+
+  it('collects errors from all files of a sip-profiles directory', async () => {
+    const result = await loadSipProfiles(`${fixtures}broken`, {});
+    assert.equal(result.ok, false);
+    if (!result.ok) {
+      const files = new Set(result.issues.map((i) => i.file.split('/').pop()));
+      assert.deepEqual([...files].sort(), ['sip-profiles-bad.yaml', 'syntax.yaml']);
+    }
+  });
+
+  it('the committed JSON Schemas are up to date (regenerate: npx tsx src/config/generate-schema.ts)', () => {
+    const dir = new URL('../../sip-profiles/', import.meta.url);
+    assert.equal(readFileSync(new URL('schema.json', dir), 'utf8'), schemaFileText(trunkJsonSchema()));
+    assert.equal(
+      readFileSync(new URL('gateway.schema.json', dir), 'utf8'),
+      schemaFileText(gatewayJsonSchema()),
+    );
+  });
+
+  it('the example trunks validate', async () => {
+    const dir = new URL('../../sip-profiles/', import.meta.url).pathname;
+    const result = await loadSipProfiles(dir, { EXAMPLE_CARRIER_PASSWORD: 'a', OFFICE_PBX_PASSWORD: 'b' });
+    assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.issues));
+  });
+
+  it('the embedded default listens on loopback and routes everything to the demo bot', () => {
+    const config = defaultConfig();
+    assert.deepEqual(
+      config.gateway.listen.map((l) => `${l.transport}:${l.host}:${l.port}`),
+      ['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060'],
+    );
+    assert.equal(config.gateway.routes[0]?.match, '*');
+    assert.equal(config.gateway.routes[0]?.target.url, 'builtin:echo');
+    assert.deepEqual(config.trunks.get('local')?.inbound?.allowedCidrs, ['127.0.0.0/8', '::1/128']);
+  });
+});
+
+describe('checkConfigMain', () => {
+  function capture() {
+    let text = '';
+    const stream = { write: (chunk: string) => ((text += chunk), true) } as unknown as NodeJS.WritableStream;
+    return { stream, text: () => text };
+  }
+
+  it('prints file:line:col path: message for each error and exits 1', async () => {
+    const out = capture();
+    const err = capture();
+    const code = await checkConfigMain([`${fixtures}broken/sip-profiles-bad.yaml`], {
+      stdout: out.stream,
+      stderr: err.stream,
+      env: {},
+    });
+    assert.equal(code, 1);
+    assert.match(err.text(), /sip-profiles-bad\.yaml:13:13 outbound\.gateways\[1\]\.port: /);
+    assert.match(err.text(), /8 error\(s\)/);
+  });
+
+  it('exits 0 with a summary for a valid gateway file, and prints help', async () => {
+    const out = capture();
+    const err = capture();
+    const io = { stdout: out.stream, stderr: err.stream, env: goodEnv };
+    assert.equal(await checkConfigMain([`${fixtures}good/patchbay.yaml`], io), 0, err.text());
+    assert.match(out.text(), /ok: .*2 route\(s\), 1 trunk\(s\)/);
+    assert.equal(await checkConfigMain(['--help'], io), 0);
+    assert.match(out.text(), /examples:/);
+    assert.equal(await checkConfigMain([], io), 2);
+  });
+});

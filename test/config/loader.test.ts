@@ -49,7 +49,7 @@ describe('config loader', () => {
     if (!result.ok) assert.match(result.issues[0]?.message ?? '', /^YAML: /);
   });
 
-  it('applies defaults and substitutes ${VAR} only in string values', async () => {
+  it('applies defaults and substitutes environment references only in string values', async () => {
     const result = await loadConfig(`${fixtures}good/patchbay.yaml`, goodEnv);
     assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.issues));
     const trunk = result.value.trunks.get('carrier-a');
@@ -63,7 +63,7 @@ describe('config loader', () => {
     assert.equal(result.value.files.length, 2);
 
     const keys = parseConfigText(
-      'name: x\ninbound:\n  allowedCidrs: ["10.0.0.0/8"]\n  numbers: ["${N}"]\n',
+      `name: x\ninbound:\n  allowedCidrs: ["10.0.0.0/8"]\n  numbers: ["\${N}"]\n`,
       'f',
       trunkSchema,
       {
@@ -135,7 +135,11 @@ describe('config loader', () => {
 describe('checkConfigMain', () => {
   function capture() {
     let text = '';
-    const stream = { write: (chunk: string) => ((text += chunk), true) } as unknown as NodeJS.WritableStream;
+    const write = (chunk: string) => {
+      text += chunk;
+      return true;
+    };
+    const stream = { write } as unknown as NodeJS.WritableStream;
     return { stream, text: () => text };
   }
 

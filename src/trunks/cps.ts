@@ -1,0 +1,263 @@
+/**
+ * Calls-per-second limiting with token buckets (rate tokens/s, at most `burst` saved).
+ * The store is async so a Redis store (one Lua script per take, shared by all nodes) can
+ * replace the in-memory one without changing callers.
+ */
+import type { Clock, TimerHandle } from '../util/index.js';
+
+export interface CpsKeyLimit {
+  key: string;
+  rate: number;
+  burst: number;
+}
+
+export interface CpsDecision {
+  allowed: boolean;
+  /** When not allowed: time until every bucket involved holds a token again. */
+  retryAfterMs: number;
+}
+
+export interface BucketSnapshot {
+  key: string;
+  rate: number;
+  burst: number;
+  tokens: number;
+}
+
+/**
+ * Where buckets live. `take` is atomic across all keys: a call takes one token from each
+ * bucket (trunk, number, route) or from none, so a rejected call never spends tokens.
+ */
+export interface CpsStore {
+  take(limits: readonly CpsKeyLimit[], nowMs: number): Promise<CpsDecision>;
+  snapshot(nowMs: number): Promise<BucketSnapshot[]>;
+}
+
+interface Bucket {
+  tokens: number;
+  lastMs: number;
+}
+
+/** Refills a bucket to `nowMs`. A clock that went backwards refills nothing and restarts from now. */
+function refill(bucket: Bucket, limit: CpsKeyLimit, nowMs: number): void {
+  const elapsedMs = Math.max(0, nowMs - bucket.lastMs);
+  bucket.tokens = Math.min(limit.burst, bucket.tokens + (elapsedMs * limit.rate) / 1000);
+  bucket.lastMs = nowMs;
+}
+
+/** In-memory buckets with a bounded key count. */
+export class MemoryCpsStore implements CpsStore {
+  private readonly buckets = new Map<string, Bucket & { limit: CpsKeyLimit }>();
+
+  constructor(private readonly maxKeys = 100_000) {}
+
+  /** Synchronous take for single-process use; `take` wraps it. */
+  takeNow(limits: readonly CpsKeyLimit[], nowMs: number): CpsDecision {
+    const buckets = limits.map((limit) => this.bucketFor(limit, nowMs));
+    let retryAfterMs = 0;
+    for (const [index, bucket] of buckets.entries()) {
+      const limit = limits[index]!;
+      if (bucket.tokens < 1)
+        retryAfterMs = Math.max(retryAfterMs, Math.ceil(((1 - bucket.tokens) * 1000) / limit.rate));
+    }
+    if (retryAfterMs > 0) return { allowed: false, retryAfterMs };
+    for (const bucket of buckets) bucket.tokens -= 1;
+    return { allowed: true, retryAfterMs: 0 };
+  }
+
+  take(limits: readonly CpsKeyLimit[], nowMs: number): Promise<CpsDecision> {
+    return Promise.resolve(this.takeNow(limits, nowMs));
+  }
+
+  snapshot(nowMs: number): Promise<BucketSnapshot[]> {
+    return Promise.resolve(
+      [...this.buckets.entries()].map(([key, bucket]) => {
+        refill(bucket, bucket.limit, nowMs);
+        return { key, rate: bucket.limit.rate, burst: bucket.limit.burst, tokens: bucket.tokens };
+      }),
+    );
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private bucketFor(limit: CpsKeyLimit, nowMs: number): Bucket {
+    let bucket = this.buckets.get(limit.key);
+    if (bucket) {
+      this.buckets.delete(limit.key); // re-insert: Map order doubles as least-recently-used order
+      bucket.limit = limit;
+      bucket.tokens = Math.min(bucket.tokens, limit.burst);
+    } else {
+      if (this.buckets.size >= this.maxKeys) this.evict(nowMs);
+      bucket = { tokens: limit.burst, lastMs: nowMs, limit };
+    }
+    this.buckets.set(limit.key, bucket);
+    refill(bucket, limit, nowMs);
+    return bucket;
+  }
+
+  /**
+   * Drops buckets that have refilled completely (idle: identical to a new bucket, so
+   * dropping them loses nothing); if none, the least recently used one.
+   */
+  private evict(nowMs: number): void {
+    for (const [key, bucket] of this.buckets) {
+      refill(bucket, bucket.limit, nowMs);
+      if (bucket.tokens >= bucket.limit.burst) this.buckets.delete(key);
+    }
+    if (this.buckets.size >= this.maxKeys) {
+      const oldest = this.buckets.keys().next();
+      if (!oldest.done) this.buckets.delete(oldest.value);
+    }
+  }
+}
+
+export type OverflowAction = 'reject' | 'queue' | 'reroute';
+
+export interface OverflowPolicy {
+  action: OverflowAction;
+  queueTimeoutMs: number;
+  maxQueued: number;
+  rerouteTo?: string | undefined;
+}
+
+export type Admission =
+  | { action: 'accept'; waitedMs: number }
+  /** RFC 3261 §20.33: Retry-After in whole seconds, rounded up. */
+  | {
+      action: 'reject';
+      status: 503;
+      retryAfterSec: number;
+      reason: 'cps_limit' | 'queue_full' | 'queue_timeout';
+    }
+  | { action: 'reroute'; target: string };
+
+interface Waiter {
+  limits: readonly CpsKeyLimit[];
+  deadlineMs: number;
+  enqueuedMs: number;
+  resolve(admission: Admission): void;
+  timer: TimerHandle | undefined;
+}
+
+/**
+ * Applies limits (with run-time overrides) and the overflow policy. Queued calls retry when
+ * their buckets should hold a token again, on the injected clock, until their deadline.
+ */
+export class CpsLimiter {
+  private readonly overrides = new Map<string, { rate: number; burst: number }>();
+  private readonly queued = new Set<Waiter>();
+
+  constructor(
+    private readonly store: CpsStore,
+    private readonly clock: Clock,
+    private readonly maxOverrides = 10_000,
+  ) {}
+
+  /** Run-time limit for a key (from the API); wins over the configured one. */
+  setLimit(key: string, rate: number, burst: number): void {
+    if (!(rate > 0) || !(burst >= 1)) throw new RangeError('rate must be > 0 and burst >= 1');
+    if (!this.overrides.has(key) && this.overrides.size >= this.maxOverrides) {
+      throw new RangeError(`at most ${this.maxOverrides} CPS overrides`);
+    }
+    this.overrides.set(key, { rate, burst });
+  }
+
+  clearLimit(key: string): boolean {
+    return this.overrides.delete(key);
+  }
+
+  effectiveLimits(limits: readonly CpsKeyLimit[]): CpsKeyLimit[] {
+    return limits.map((limit) => ({ ...limit, ...this.overrides.get(limit.key) }));
+  }
+
+  async admit(limits: readonly CpsKeyLimit[], policy: OverflowPolicy): Promise<Admission> {
+    const effective = this.effectiveLimits(limits);
+    const decision = await this.store.take(effective, this.clock.now());
+    if (decision.allowed) return { action: 'accept', waitedMs: 0 };
+    const retryAfterSec = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+    switch (policy.action) {
+      case 'reroute':
+        if (policy.rerouteTo !== undefined) return { action: 'reroute', target: policy.rerouteTo };
+        return { action: 'reject', status: 503, retryAfterSec, reason: 'cps_limit' };
+      case 'reject':
+        return { action: 'reject', status: 503, retryAfterSec, reason: 'cps_limit' };
+      case 'queue':
+        if (this.queued.size >= policy.maxQueued) {
+          return { action: 'reject', status: 503, retryAfterSec, reason: 'queue_full' };
+        }
+        return this.enqueue(effective, policy, decision.retryAfterMs);
+    }
+  }
+
+  get queueLength(): number {
+    return this.queued.size;
+  }
+
+  async snapshot(): Promise<{ buckets: BucketSnapshot[]; overrides: CpsKeyLimit[]; queued: number }> {
+    return {
+      buckets: await this.store.snapshot(this.clock.now()),
+      overrides: [...this.overrides.entries()].map(([key, limit]) => ({ key, ...limit })),
+      queued: this.queued.size,
+    };
+  }
+
+  /** Rejects every queued call (shutdown or drain). */
+  close(): void {
+    for (const waiter of this.queued)
+      this.finish(waiter, { action: 'reject', status: 503, retryAfterSec: 1, reason: 'queue_timeout' });
+  }
+
+  private enqueue(
+    limits: readonly CpsKeyLimit[],
+    policy: OverflowPolicy,
+    retryAfterMs: number,
+  ): Promise<Admission> {
+    const now = this.clock.now();
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        limits,
+        deadlineMs: now + policy.queueTimeoutMs,
+        enqueuedMs: now,
+        resolve,
+        timer: undefined,
+      };
+      this.queued.add(waiter);
+      this.schedule(waiter, retryAfterMs);
+    });
+  }
+
+  private schedule(waiter: Waiter, retryAfterMs: number): void {
+    const now = this.clock.now();
+    const wakeAt = Math.min(now + retryAfterMs, waiter.deadlineMs);
+    waiter.timer = this.clock.setTimer(wakeAt - now, () => void this.retry(waiter));
+  }
+
+  private async retry(waiter: Waiter): Promise<void> {
+    if (!this.queued.has(waiter)) return;
+    const now = this.clock.now();
+    const decision = await this.store.take(waiter.limits, now);
+    if (decision.allowed) {
+      this.finish(waiter, { action: 'accept', waitedMs: now - waiter.enqueuedMs });
+    } else if (now >= waiter.deadlineMs) {
+      const retryAfterSec = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+      this.finish(waiter, { action: 'reject', status: 503, retryAfterSec, reason: 'queue_timeout' });
+    } else {
+      this.schedule(waiter, decision.retryAfterMs);
+    }
+  }
+
+  private finish(waiter: Waiter, admission: Admission): void {
+    waiter.timer?.cancel();
+    this.queued.delete(waiter);
+    waiter.resolve(admission);
+  }
+}
+
+/** Bucket keys for one call: per trunk, per called number on that trunk, per route. */
+export const cpsKeys = {
+  trunk: (trunk: string) => `trunk:${trunk}`,
+  number: (trunk: string, number: string) => `number:${trunk}:${number}`,
+  route: (route: string) => `route:${route}`,
+};

@@ -1,0 +1,257 @@
+/**
+ * Gateway health over a sliding window of time buckets on the injected clock: the OpenSIPS
+ * qrouting set (ASR, CCR, PDD, AST, ACD) plus RTCP media quality (loss, jitter, RTT → MOS)
+ * and OPTIONS liveness. Each metric counts only with enough samples; a metric past its warn
+ * or critical threshold multiplies the score by that penalty (qrouting's dynamic weights).
+ */
+import type { HealthConfig } from '../config/index.js';
+import type { Clock } from '../util/index.js';
+import { estimateMos } from './mos.js';
+
+/** The outcome of one outbound attempt on this gateway. */
+export interface AttemptSample {
+  /** 2xx final answer (ASR numerator). */
+  answered: boolean;
+  /** Failed by the network or carrier (timeout, transport error, 408/5xx) — CCR's failures. */
+  networkFailure: boolean;
+  /** INVITE → first 18x (post-dial delay). */
+  pddMs?: number | undefined;
+  /** INVITE → 200 OK (setup time). */
+  setupMs?: number | undefined;
+}
+
+/** One call's (or one RTCP interval's) receive quality. */
+export interface MediaSample {
+  lossFraction: number;
+  jitterMs: number;
+  rttMs: number;
+}
+
+interface Bucket {
+  epoch: number;
+  seized: number;
+  answered: number;
+  completed: number;
+  pddSum: number;
+  pddCount: number;
+  setupSum: number;
+  setupCount: number;
+  durationSum: number;
+  durationCount: number;
+  lossSum: number;
+  jitterSum: number;
+  rttSum: number;
+  mediaCount: number;
+}
+
+function emptyBucket(epoch: number): Bucket {
+  return {
+    epoch,
+    seized: 0,
+    answered: 0,
+    completed: 0,
+    pddSum: 0,
+    pddCount: 0,
+    setupSum: 0,
+    setupCount: 0,
+    durationSum: 0,
+    durationCount: 0,
+    lossSum: 0,
+    jitterSum: 0,
+    rttSum: 0,
+    mediaCount: 0,
+  };
+}
+
+export type MetricName = 'asr' | 'ccr' | 'pddMs' | 'astMs' | 'acdSec' | 'mos';
+export type MetricLevel = 'ok' | 'warn' | 'critical' | 'insufficient';
+
+export interface MetricScore {
+  /** undefined when no samples at all. */
+  value: number | undefined;
+  samples: number;
+  minSamples: number;
+  level: MetricLevel;
+  /** Multiplier applied to the score (1 when ok or insufficient). */
+  penalty: number;
+}
+
+export type Liveness = 'unknown' | 'up' | 'down';
+
+export interface HealthSnapshot {
+  gatewayId: string;
+  /** False while OPTIONS probing marks the gateway down: the router skips it. */
+  available: boolean;
+  liveness: Liveness;
+  /** Product of the penalties, in [0, 1]; 0 when unavailable. */
+  score: number;
+  metrics: Record<MetricName, MetricScore>;
+  media: { lossFraction: number | undefined; jitterMs: number | undefined; rttMs: number | undefined };
+  window: { ms: number; calls: number; answered: number; completed: number };
+}
+
+/** Higher-is-better metrics; for the others (delays) a threshold is an upper bound. */
+const HIGHER_IS_BETTER: Record<MetricName, boolean> = {
+  asr: true,
+  ccr: true,
+  pddMs: false,
+  astMs: false,
+  acdSec: true,
+  mos: true,
+};
+
+export class GatewayHealth {
+  private readonly buckets: Bucket[];
+  private latestEpoch = Number.NEGATIVE_INFINITY;
+  private liveness: Liveness = 'unknown';
+
+  constructor(
+    readonly gatewayId: string,
+    private readonly config: HealthConfig,
+    private readonly clock: Clock,
+  ) {
+    const count = Math.max(1, Math.ceil(config.windowMs / config.bucketMs));
+    this.buckets = Array.from({ length: count }, () => emptyBucket(Number.NEGATIVE_INFINITY));
+  }
+
+  recordAttempt(sample: AttemptSample): void {
+    const bucket = this.currentBucket();
+    bucket.seized++;
+    if (sample.answered) bucket.answered++;
+    if (!sample.networkFailure) bucket.completed++;
+    if (sample.pddMs !== undefined && sample.pddMs >= 0) {
+      bucket.pddSum += sample.pddMs;
+      bucket.pddCount++;
+    }
+    if (sample.answered && sample.setupMs !== undefined && sample.setupMs >= 0) {
+      bucket.setupSum += sample.setupMs;
+      bucket.setupCount++;
+    }
+  }
+
+  /** An answered call ended after `durationSec` (ACD). */
+  recordCallEnded(durationSec: number): void {
+    if (!(durationSec >= 0)) return;
+    const bucket = this.currentBucket();
+    bucket.durationSum += durationSec;
+    bucket.durationCount++;
+  }
+
+  recordMedia(sample: MediaSample): void {
+    if (![sample.lossFraction, sample.jitterMs, sample.rttMs].every(Number.isFinite)) return;
+    const bucket = this.currentBucket();
+    bucket.lossSum += Math.min(1, Math.max(0, sample.lossFraction));
+    bucket.jitterSum += Math.max(0, sample.jitterMs);
+    bucket.rttSum += Math.max(0, sample.rttMs);
+    bucket.mediaCount++;
+  }
+
+  /** Fed by the OPTIONS prober. */
+  setLiveness(liveness: Liveness): void {
+    this.liveness = liveness;
+  }
+
+  get available(): boolean {
+    return this.liveness !== 'down';
+  }
+
+  score(): number {
+    return this.snapshot().score;
+  }
+
+  snapshot(): HealthSnapshot {
+    const total = this.windowTotals();
+    const { minCalls, minMediaSamples } = this.config;
+    const mean = (sum: number, count: number) => (count > 0 ? sum / count : undefined);
+    const media = {
+      lossFraction: mean(total.lossSum, total.mediaCount),
+      jitterMs: mean(total.jitterSum, total.mediaCount),
+      rttMs: mean(total.rttSum, total.mediaCount),
+    };
+    const mos =
+      media.lossFraction === undefined
+        ? undefined
+        : estimateMos({
+            lossFraction: media.lossFraction,
+            jitterMs: media.jitterMs ?? 0,
+            rttMs: media.rttMs ?? 0,
+          });
+    const metrics: Record<MetricName, MetricScore> = {
+      asr: this.judge('asr', mean(total.answered, total.seized), total.seized, minCalls),
+      ccr: this.judge('ccr', mean(total.completed, total.seized), total.seized, minCalls),
+      pddMs: this.judge('pddMs', mean(total.pddSum, total.pddCount), total.pddCount, minCalls),
+      astMs: this.judge('astMs', mean(total.setupSum, total.setupCount), total.setupCount, minCalls),
+      acdSec: this.judge(
+        'acdSec',
+        mean(total.durationSum, total.durationCount),
+        total.durationCount,
+        minCalls,
+      ),
+      mos: this.judge('mos', mos, total.mediaCount, minMediaSamples),
+    };
+    const penalties = Object.values(metrics).reduce((product, metric) => product * metric.penalty, 1);
+    return {
+      gatewayId: this.gatewayId,
+      available: this.available,
+      liveness: this.liveness,
+      score: this.available ? penalties : 0,
+      metrics,
+      media,
+      window: {
+        ms: this.config.windowMs,
+        calls: total.seized,
+        answered: total.answered,
+        completed: total.completed,
+      },
+    };
+  }
+
+  private judge(
+    name: MetricName,
+    value: number | undefined,
+    samples: number,
+    minSamples: number,
+  ): MetricScore {
+    if (value === undefined || samples < minSamples) {
+      return { value, samples, minSamples, level: 'insufficient', penalty: 1 };
+    }
+    const threshold = this.config[name];
+    const worse = (limit: number) => (HIGHER_IS_BETTER[name] ? value < limit : value > limit);
+    if (worse(threshold.critical))
+      return { value, samples, minSamples, level: 'critical', penalty: threshold.criticalPenalty };
+    if (worse(threshold.warn))
+      return { value, samples, minSamples, level: 'warn', penalty: threshold.warnPenalty };
+    return { value, samples, minSamples, level: 'ok', penalty: 1 };
+  }
+
+  private epochNow(): number {
+    // A monotonic clock never goes back; if one does, keep recording into the latest bucket.
+    return Math.max(Math.floor(this.clock.now() / this.config.bucketMs), this.latestEpoch);
+  }
+
+  private currentBucket(): Bucket {
+    const epoch = this.epochNow();
+    this.latestEpoch = epoch;
+    const index = ((epoch % this.buckets.length) + this.buckets.length) % this.buckets.length;
+    let bucket = this.buckets[index]!;
+    if (bucket.epoch !== epoch) {
+      bucket = emptyBucket(epoch);
+      this.buckets[index] = bucket;
+    }
+    return bucket;
+  }
+
+  /** Sums the buckets inside the window ending now (the current, partial bucket included). */
+  private windowTotals(): Bucket {
+    const epoch = this.epochNow();
+    const oldest = epoch - this.buckets.length + 1;
+    const total = emptyBucket(epoch);
+    for (const bucket of this.buckets) {
+      if (bucket.epoch < oldest || bucket.epoch > epoch) continue;
+      for (const key of Object.keys(total) as Array<keyof Bucket>) {
+        if (key !== 'epoch') total[key] += bucket[key];
+      }
+    }
+    return total;
+  }
+}

@@ -1,0 +1,46 @@
+export { addressToBigInt, CidrTable } from './cidr.js';
+export { type CallSlot, ConcurrencyLimiter } from './concurrency.js';
+export {
+  type Admission,
+  type BucketSnapshot,
+  type CpsDecision,
+  type CpsKeyLimit,
+  CpsLimiter,
+  type CpsStore,
+  cpsKeys,
+  MemoryCpsStore,
+  type OverflowAction,
+  type OverflowPolicy,
+} from './cps.js';
+export {
+  type AttemptSample,
+  GatewayHealth,
+  type HealthSnapshot,
+  type Liveness,
+  type MediaSample,
+  type MetricLevel,
+  type MetricName,
+  type MetricScore,
+} from './health.js';
+export { type InboundDecision, InboundMatcher } from './inbound.js';
+export { type CodecImpairment, type EModelInput, estimateMos, G711_PLC, mosFromR, rFactor } from './mos.js';
+export { normalizeE164, type OutboundIdentity, outboundIdentity } from './numbers.js';
+export {
+  OptionsProber,
+  type OptionsResult,
+  type ProbeSnapshot,
+  type ProbeTransition,
+  type SendOptions,
+} from './probe.js';
+export { HealthRegistry } from './registry.js';
+export {
+  type Attempt,
+  type AttemptOutcome,
+  AttemptPlan,
+  type AttemptRecord,
+  gatewayId,
+  type HealthView,
+  OutboundRouter,
+  type PlanResult,
+  seededRandom,
+} from './router.js';

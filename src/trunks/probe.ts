@@ -1,0 +1,151 @@
+/**
+ * OPTIONS liveness probing (RFC 3261 §11): one probe in flight per gateway, the next one
+ * scheduled a jittered interval after the previous finished, on the injected clock.
+ * `failuresToMarkDown` consecutive failures mark a gateway down, `successesToMarkUp`
+ * consecutive successes bring it back; the first success of an unknown gateway marks it up.
+ */
+import { EventEmitter } from 'node:events';
+import type { OutboundGatewayConfig, ProbingConfig } from '../config/index.js';
+import type { Clock, TimerHandle } from '../util/index.js';
+import type { Liveness } from './health.js';
+
+export type OptionsResult = { status: number } | 'timeout' | 'transport_error';
+
+/** Provided by the SIP layer: send one OPTIONS to the gateway and report how it ended. */
+export type SendOptions = (gateway: OutboundGatewayConfig) => Promise<OptionsResult>;
+
+export interface ProbeTransition {
+  gatewayId: string;
+  from: Liveness;
+  to: Liveness;
+  atMs: number;
+  /** The result that caused the transition, e.g. `503` or `timeout`. */
+  lastResult: string;
+}
+
+export interface ProbeSnapshot {
+  gatewayId: string;
+  state: Liveness;
+  consecutiveFailures: number;
+  consecutiveSuccesses: number;
+  lastResult: string | undefined;
+  lastProbeAtMs: number | undefined;
+  probes: number;
+}
+
+interface Probed {
+  gateway: OutboundGatewayConfig;
+  config: ProbingConfig;
+  snapshot: ProbeSnapshot;
+  timer: TimerHandle | undefined;
+  inFlight: boolean;
+  removed: boolean;
+}
+
+export class OptionsProber extends EventEmitter<{ transition: [ProbeTransition] }> {
+  private readonly gateways = new Map<string, Probed>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly sendOptions: SendOptions,
+    private readonly random: () => number = Math.random,
+  ) {
+    super();
+  }
+
+  /** Starts probing (first probe after a jittered fraction of the interval, to spread load). */
+  add(gatewayId: string, gateway: OutboundGatewayConfig, config: ProbingConfig): void {
+    this.remove(gatewayId);
+    const snapshot: ProbeSnapshot = {
+      gatewayId,
+      state: 'unknown',
+      consecutiveFailures: 0,
+      consecutiveSuccesses: 0,
+      lastResult: undefined,
+      lastProbeAtMs: undefined,
+      probes: 0,
+    };
+    const probed: Probed = { gateway, config, snapshot, timer: undefined, inFlight: false, removed: false };
+    this.gateways.set(gatewayId, probed);
+    if (config.enabled) this.schedule(probed, this.random() * config.intervalMs);
+  }
+
+  remove(gatewayId: string): void {
+    const probed = this.gateways.get(gatewayId);
+    if (!probed) return;
+    probed.removed = true;
+    probed.timer?.cancel();
+    this.gateways.delete(gatewayId);
+  }
+
+  state(gatewayId: string): Liveness | undefined {
+    return this.gateways.get(gatewayId)?.snapshot.state;
+  }
+
+  snapshot(): ProbeSnapshot[] {
+    return [...this.gateways.values()].map((p) => ({ ...p.snapshot }));
+  }
+
+  stop(): void {
+    for (const id of [...this.gateways.keys()]) this.remove(id);
+  }
+
+  /** Interval ± jitter·interval. */
+  private nextDelay(config: ProbingConfig): number {
+    return config.intervalMs * (1 + config.jitter * (2 * this.random() - 1));
+  }
+
+  private schedule(probed: Probed, delayMs: number): void {
+    probed.timer = this.clock.setTimer(delayMs, () => void this.probe(probed));
+  }
+
+  private async probe(probed: Probed): Promise<void> {
+    if (probed.removed || probed.inFlight) return;
+    probed.inFlight = true;
+    let result: OptionsResult;
+    try {
+      result = await this.sendOptions(probed.gateway);
+    } catch {
+      result = 'transport_error'; // a throwing sender must not stop probing
+    }
+    probed.inFlight = false;
+    if (probed.removed) return;
+    this.apply(probed, result);
+    this.schedule(probed, this.nextDelay(probed.config));
+  }
+
+  private apply(probed: Probed, result: OptionsResult): void {
+    const { snapshot, config } = probed;
+    const label = typeof result === 'string' ? result : String(result.status);
+    const success = typeof result !== 'string' && config.acceptedCodes.includes(result.status);
+    snapshot.probes++;
+    snapshot.lastResult = label;
+    snapshot.lastProbeAtMs = this.clock.now();
+    if (success) {
+      snapshot.consecutiveSuccesses++;
+      snapshot.consecutiveFailures = 0;
+    } else {
+      snapshot.consecutiveFailures++;
+      snapshot.consecutiveSuccesses = 0;
+    }
+    const from = snapshot.state;
+    let to = from;
+    if (
+      success &&
+      (from === 'unknown' || (from === 'down' && snapshot.consecutiveSuccesses >= config.successesToMarkUp))
+    ) {
+      to = 'up';
+    } else if (!success && from !== 'down' && snapshot.consecutiveFailures >= config.failuresToMarkDown) {
+      to = 'down';
+    }
+    if (to === from) return;
+    snapshot.state = to;
+    this.emit('transition', {
+      gatewayId: snapshot.gatewayId,
+      from,
+      to,
+      atMs: snapshot.lastProbeAtMs,
+      lastResult: label,
+    });
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Health of every outbound gateway of a config snapshot, fed by the prober, read by the
+ * router (`HealthView`) and by the API/metrics (`snapshot()`). `apply(config)` on reload
+ * keeps the history of gateways that still exist and drops the others.
+ */
+import type { PatchbayConfig } from '../config/index.js';
+import type { Clock } from '../util/index.js';
+import { GatewayHealth, type HealthSnapshot } from './health.js';
+import type { OptionsProber, ProbeTransition } from './probe.js';
+import { gatewayId, type HealthView } from './router.js';
+
+export class HealthRegistry implements HealthView {
+  private readonly gateways = new Map<string, GatewayHealth>();
+  private readonly onTransition = (t: ProbeTransition) => this.gateways.get(t.gatewayId)?.setLiveness(t.to);
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly prober?: OptionsProber,
+  ) {
+    prober?.on('transition', this.onTransition);
+  }
+
+  apply(config: PatchbayConfig): void {
+    const wanted = new Set<string>();
+    for (const trunk of config.trunks.values()) {
+      for (const gateway of trunk.outbound?.gateways ?? []) {
+        const id = gatewayId(trunk.name, gateway);
+        wanted.add(id);
+        // Thresholds may have changed: rebuild only when new; history survives a reload.
+        if (!this.gateways.has(id)) this.gateways.set(id, new GatewayHealth(id, trunk.health, this.clock));
+        this.prober?.add(id, gateway, trunk.probing);
+      }
+    }
+    for (const id of [...this.gateways.keys()]) {
+      if (wanted.has(id)) continue;
+      this.gateways.delete(id);
+      this.prober?.remove(id);
+    }
+  }
+
+  get(id: string): GatewayHealth | undefined {
+    return this.gateways.get(id);
+  }
+
+  health(id: string): { score: number; available: boolean } {
+    const gateway = this.gateways.get(id);
+    if (!gateway) return { score: 1, available: true };
+    const snapshot = gateway.snapshot();
+    return { score: snapshot.score, available: snapshot.available };
+  }
+
+  snapshot(): HealthSnapshot[] {
+    return [...this.gateways.values()].map((g) => g.snapshot());
+  }
+
+  close(): void {
+    this.prober?.off('transition', this.onTransition);
+    this.prober?.stop();
+  }
+}

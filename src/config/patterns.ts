@@ -60,14 +60,14 @@ export function matchesNumber(pattern: NumberPattern, number: string): boolean {
   }
 }
 
-/** Specificity for choosing between several matching patterns: exact > longest prefix > regex. */
+/** Specificity for choosing between matching patterns: exact > longest prefix > regex > catch-all `*`. */
 export function patternSpecificity(pattern: NumberPattern): number {
   switch (pattern.kind) {
     case 'exact':
       return 1_000_000;
     case 'prefix':
-      return 1_000 + pattern.prefix.length;
+      return pattern.prefix.length === 0 ? 0 : 1_000 + pattern.prefix.length;
     case 'regex':
-      return 0;
+      return 500;
   }
 }

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CpsLimiter, MemoryCpsStore, type OverflowPolicy } from '../../src/trunks/index.js';
+import { FakeClock } from '../../src/util/index.js';
+
+const trunk = { key: 'trunk:a', rate: 2, burst: 3 };
+const reject: OverflowPolicy = { action: 'reject', queueTimeoutMs: 1000, maxQueued: 2 };
+
+/** Lets the limiter's awaited store calls settle after a clock step. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('MemoryCpsStore token bucket', () => {
+  it('allows the burst at once, then the rate, with retryAfter computed from the deficit', () => {
+    const store = new MemoryCpsStore();
+    assert.deepEqual(
+      [0, 0, 0].map(() => store.takeNow([trunk], 0).allowed),
+      [true, true, true],
+    );
+    assert.deepEqual(store.takeNow([trunk], 0), { allowed: false, retryAfterMs: 500 });
+    assert.deepEqual(store.takeNow([trunk], 250), { allowed: false, retryAfterMs: 250 });
+    assert.equal(store.takeNow([trunk], 500).allowed, true);
+    assert.equal(store.takeNow([trunk], 500).allowed, false);
+  });
+
+  it('refills while idle but never beyond the burst, even after a long forward jump', () => {
+    const store = new MemoryCpsStore();
+    for (let i = 0; i < 3; i++) store.takeNow([trunk], 0);
+    const allowedAfterHour = [1, 2, 3, 4].map(() => store.takeNow([trunk], 3_600_000).allowed);
+    assert.deepEqual(allowedAfterHour, [true, true, true, false]);
+  });
+
+  it('a clock that jumps backwards refills nothing and refills from the new time on', () => {
+    const store = new MemoryCpsStore();
+    for (let i = 0; i < 3; i++) store.takeNow([trunk], 10_000);
+    assert.equal(store.takeNow([trunk], 5_000).allowed, false);
+    assert.equal(store.takeNow([trunk], 5_499).allowed, false);
+    assert.equal(store.takeNow([trunk], 5_500).allowed, true);
+  });
+
+  it('takes from every bucket or from none', () => {
+    const store = new MemoryCpsStore();
+    const number = { key: 'number:a:+1555', rate: 1, burst: 1 };
+    assert.equal(store.takeNow([trunk, number], 0).allowed, true);
+    assert.deepEqual(store.takeNow([trunk, number], 0), { allowed: false, retryAfterMs: 1000 });
+    // The trunk bucket was not charged by the refused call: two tokens remain.
+    assert.equal(store.takeNow([trunk], 0).allowed, true);
+    assert.equal(store.takeNow([trunk], 0).allowed, true);
+    assert.equal(store.takeNow([trunk], 0).allowed, false);
+  });
+
+  it('bounds its keys, evicting idle (full) buckets first, then the least recently used', () => {
+    const store = new MemoryCpsStore(2);
+    store.takeNow([{ key: 'a', rate: 1, burst: 5 }], 0);
+    store.takeNow([{ key: 'b', rate: 1, burst: 5 }], 0);
+    store.takeNow([{ key: 'c', rate: 1, burst: 5 }], 2000); // a and b are full again: both evicted
+    assert.equal(store.size, 1);
+    store.takeNow([{ key: 'd', rate: 1, burst: 5 }], 2000);
+    store.takeNow([{ key: 'e', rate: 1, burst: 5 }], 2000); // nothing idle: c (oldest) goes
+    assert.equal(store.size, 2);
+  });
+});
+
+describe('CpsLimiter', () => {
+  it('rejects with 503 and Retry-After rounded up to whole seconds', async () => {
+    const clock = new FakeClock();
+    const limiter = new CpsLimiter(new MemoryCpsStore(), clock);
+    const slow = { key: 'route:r', rate: 0.25, burst: 1 };
+    assert.equal((await limiter.admit([slow], reject)).action, 'accept');
+    assert.deepEqual(await limiter.admit([slow], reject), {
+      action: 'reject',
+      status: 503,
+      retryAfterSec: 4,
+      reason: 'cps_limit',
+    });
+  });
+
+  it('reroutes to the overflow target', async () => {
+    const limiter = new CpsLimiter(new MemoryCpsStore(), new FakeClock());
+    const policy: OverflowPolicy = {
+      action: 'reroute',
+      queueTimeoutMs: 1,
+      maxQueued: 1,
+      rerouteTo: 'backup',
+    };
+    const one = { key: 'k', rate: 1, burst: 1 };
+    await limiter.admit([one], policy);
+    assert.deepEqual(await limiter.admit([one], policy), { action: 'reroute', target: 'backup' });
+  });
+
+  it('queues on the injected clock up to the timeout, bounded by maxQueued', async () => {
+    const clock = new FakeClock();
+    const limiter = new CpsLimiter(new MemoryCpsStore(), clock);
+    const policy: OverflowPolicy = { action: 'queue', queueTimeoutMs: 800, maxQueued: 2 };
+    const one = { key: 'k', rate: 2, burst: 1 };
+    await limiter.admit([one], policy);
+    const outcomes: string[] = [];
+    const first = limiter.admit([one], policy).then((a) => outcomes.push(`first:${a.action}`));
+    const second = limiter.admit([one], policy).then((a) => outcomes.push(`second:${a.action}`));
+    await settle();
+    const third = await limiter.admit([one], policy);
+    assert.equal(third.action === 'reject' && third.reason, 'queue_full');
+    assert.equal(limiter.queueLength, 2);
+    clock.advance(500); // one token: the first waiter gets it
+    await settle();
+    clock.advance(300); // deadline of the second before the next token (at 1000 ms)
+    await settle();
+    await Promise.all([first, second]);
+    assert.deepEqual(outcomes.sort(), ['first:accept', 'second:reject']);
+    assert.equal(limiter.queueLength, 0);
+  });
+
+  it('setLimit overrides the configured limit at run time and shows in snapshot()', async () => {
+    const clock = new FakeClock();
+    const limiter = new CpsLimiter(new MemoryCpsStore(), clock);
+    limiter.setLimit('trunk:a', 1, 1);
+    assert.equal((await limiter.admit([trunk], reject)).action, 'accept');
+    assert.equal((await limiter.admit([trunk], reject)).action, 'reject');
+    const snapshot = await limiter.snapshot();
+    assert.deepEqual(snapshot.overrides, [{ key: 'trunk:a', rate: 1, burst: 1 }]);
+    assert.deepEqual(snapshot.buckets, [{ key: 'trunk:a', rate: 1, burst: 1, tokens: 0 }]);
+    assert.throws(() => limiter.setLimit('x', 0, 1), RangeError);
+    assert.equal(limiter.clearLimit('trunk:a'), true);
+  });
+});

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { gatewayFileSchema, makeSnapshot, trunkSchema } from '../../src/config/index.js';
+import {
+  CidrTable,
+  ConcurrencyLimiter,
+  InboundMatcher,
+  normalizeE164,
+  outboundIdentity,
+} from '../../src/trunks/index.js';
+
+describe('CidrTable', () => {
+  it('matches IPv4, IPv6 and IPv4-mapped addresses by longest prefix', () => {
+    const table = new CidrTable<string>();
+    table.add('10.0.0.0/8', 'wide');
+    table.add('10.1.2.0/24', 'narrow');
+    table.add('2001:db8::/32', 'v6');
+    table.add('2001:db8:1::/48', 'v6-narrow');
+    table.add('192.0.2.7', 'host');
+    table.add('0.0.0.0/0', 'any-v4');
+    assert.equal(table.lookup('10.1.2.3')?.value, 'narrow');
+    assert.equal(table.lookup('10.9.9.9')?.value, 'wide');
+    assert.equal(table.lookup('::ffff:10.1.2.200')?.value, 'narrow');
+    assert.equal(table.lookup('192.0.2.7')?.value, 'host');
+    assert.equal(table.lookup('192.0.2.8')?.value, 'any-v4');
+    assert.equal(table.lookup('2001:db8:1:2::5')?.value, 'v6-narrow');
+    assert.equal(table.lookup('2001:db8:ffff::1')?.value, 'v6');
+    assert.equal(table.lookup('2001:db9::1'), undefined);
+    assert.equal(table.lookup('not an ip'), undefined);
+    assert.throws(() => table.add('10.0.0.0/33', 'x'), RangeError);
+  });
+});
+
+describe('InboundMatcher', () => {
+  const carrier = trunkSchema.parse({
+    name: 'carrier',
+    inbound: { allowedCidrs: ['203.0.113.0/24'], numbers: ['+1555*'], unknownSourceAction: 403 },
+  });
+  const pbx = trunkSchema.parse({
+    name: 'pbx',
+    inbound: { allowedCidrs: ['203.0.113.10/32', '2001:db8::/32'] },
+  });
+  const gateway = gatewayFileSchema.parse({
+    routes: [
+      { match: '*', target: { url: 'builtin:echo' } },
+      { match: '+1555*', trunk: 'carrier', target: { url: 'wss://bot/a' } },
+      { match: '+15550100', target: { url: 'wss://bot/exact' } },
+      { match: '/^\\+44/', trunk: 'pbx', target: { url: 'wss://bot/uk' } },
+    ],
+  });
+  const matcher = new InboundMatcher(makeSnapshot(gateway, [carrier, pbx]));
+
+  it('picks the trunk by longest CIDR and the most specific route for it', () => {
+    const exact = matcher.match('203.0.113.9', '+15550100');
+    assert.ok(exact.ok);
+    assert.equal(exact.trunk.name, 'carrier');
+    assert.equal(exact.route.target.url, 'wss://bot/exact');
+    const prefix = matcher.match('203.0.113.9', '+15559999');
+    assert.ok(prefix.ok && prefix.route.target.url === 'wss://bot/a');
+    const pbxCall = matcher.match('203.0.113.10', '+442079460018');
+    assert.ok(pbxCall.ok && pbxCall.trunk.name === 'pbx' && pbxCall.routeIndex === 3);
+    const v6 = matcher.match('2001:db8::99', '+33123');
+    assert.ok(v6.ok && v6.route.target.url === 'builtin:echo');
+  });
+
+  it('refuses numbers a trunk does not own and unknown sources with the owner trunk action', () => {
+    const refused = matcher.match('203.0.113.9', '+442079460018');
+    assert.ok(!refused.ok && refused.reason === 'number_not_allowed' && refused.status === 403);
+    assert.deepEqual(matcher.match('198.51.100.1', '+15551234'), {
+      ok: false,
+      reason: 'unknown_source',
+      action: 403,
+    });
+    assert.deepEqual(matcher.match('198.51.100.1', '+4420'), {
+      ok: false,
+      reason: 'unknown_source',
+      action: 'drop',
+    });
+    assert.deepEqual(matcher.match('garbage', '+1555'), { ok: false, reason: 'unknown_source', action: 403 });
+  });
+});
+
+describe('numbers', () => {
+  it('normalises to E.164 with a default country', () => {
+    assert.equal(normalizeE164('+44 20 7946 0018', '1'), '+442079460018');
+    assert.equal(normalizeE164('0044 20 7946 0018', '1'), '+442079460018');
+    assert.equal(normalizeE164('020 7946 0018', '44'), '+442079460018');
+    assert.equal(normalizeE164('(555) 010-0100', '1'), '+15550100100');
+    assert.equal(normalizeE164('1 555 010 0100', '1'), '+15550100100');
+    assert.equal(normalizeE164('sip:alice', '1'), undefined);
+  });
+
+  it('rewrites From to the trunk caller ID and To to E.164', () => {
+    const trunk = trunkSchema.parse({
+      name: 'uk',
+      outbound: {
+        gateways: [{ host: 'g' }],
+        fromUser: '+442000000000',
+        defaultCountry: '44',
+        toHost: 'carrier.example',
+      },
+    });
+    assert.deepEqual(outboundIdentity(trunk, 'anonymous', '07700 900123'), {
+      fromUser: '+442000000000',
+      fromHost: undefined,
+      toUser: '+447700900123',
+      toHost: 'carrier.example',
+    });
+  });
+});
+
+describe('ConcurrencyLimiter', () => {
+  it('limits concurrent calls per key and cannot double-release', () => {
+    const limiter = new ConcurrencyLimiter();
+    const a = limiter.tryAcquire('trunk:x', 2);
+    const b = limiter.tryAcquire('trunk:x', 2);
+    assert.ok(a && b);
+    assert.equal(limiter.tryAcquire('trunk:x', 2), undefined);
+    assert.equal(a.release(), true);
+    assert.equal(a.release(), false);
+    assert.equal(limiter.inUse('trunk:x'), 1);
+    assert.ok(limiter.tryAcquire('trunk:x', 2));
+    assert.equal(limiter.tryAcquire('trunk:x', 2), undefined);
+    assert.deepEqual(limiter.snapshot(), [{ key: 'trunk:x', inUse: 2 }]);
+  });
+});

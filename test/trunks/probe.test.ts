@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { trunkSchema } from '../../src/config/index.js';
+import {
+  HealthRegistry,
+  OptionsProber,
+  type OptionsResult,
+  type ProbeTransition,
+  seededRandom,
+} from '../../src/trunks/index.js';
+import { FakeClock } from '../../src/util/index.js';
+
+const trunk = trunkSchema.parse({
+  name: 'carrier',
+  outbound: { gateways: [{ name: 'a', host: 'a.example' }] },
+  probing: {
+    intervalMs: 10_000,
+    jitter: 0,
+    failuresToMarkDown: 2,
+    successesToMarkUp: 2,
+    acceptedCodes: [200, 405],
+  },
+});
+const gateway = trunk.outbound!.gateways[0]!;
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Answers probes from a script, one result per probe. */
+function scripted(results: OptionsResult[]) {
+  let sent = 0;
+  const send = async () => {
+    const result = results[sent++];
+    if (result === undefined) throw new Error('script exhausted');
+    return result;
+  };
+  return { send, sent: () => sent };
+}
+
+describe('OptionsProber', () => {
+  it('marks up on the first success, down after N failures, up again after M successes', async () => {
+    const clock = new FakeClock();
+    const script = scripted([
+      { status: 405 },
+      'timeout',
+      { status: 503 },
+      { status: 200 },
+      'transport_error',
+      { status: 200 },
+      { status: 200 },
+    ]);
+    const prober = new OptionsProber(clock, script.send, () => 0);
+    const transitions: ProbeTransition[] = [];
+    prober.on('transition', (t) => transitions.push(t));
+    prober.add('carrier/a', gateway, trunk.probing);
+    for (let i = 0; i < 7; i++) {
+      clock.advance(i === 0 ? 0 : 10_000);
+      await settle();
+    }
+    assert.equal(script.sent(), 7);
+    assert.deepEqual(
+      transitions.map((t) => `${t.atMs} ${t.from}->${t.to} (${t.lastResult})`),
+      ['0 unknown->up (405)', '20000 up->down (503)', '60000 down->up (200)'],
+    );
+    const snapshot = prober.snapshot()[0];
+    assert.equal(snapshot?.consecutiveSuccesses, 2);
+    assert.equal(snapshot?.probes, 7);
+    prober.stop();
+    assert.equal(clock.pendingTimers(), 0);
+  });
+
+  it('spreads probes with jitter on the injected clock and never overlaps them', async () => {
+    const clock = new FakeClock();
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const sendTimes: number[] = [];
+    const send = () =>
+      new Promise<OptionsResult>((resolve) => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        sendTimes.push(clock.now());
+        clock.setTimer(3000, () => {
+          inFlight--;
+          resolve({ status: 200 });
+        });
+      });
+    const prober = new OptionsProber(clock, send, seededRandom(7));
+    prober.add('carrier/a', gateway, { ...trunk.probing, jitter: 0.2 });
+    for (let t = 0; t < 100_000; t += 500) {
+      clock.advance(500);
+      await settle();
+    }
+    assert.equal(maxInFlight, 1);
+    const gaps = sendTimes.slice(1).map((t, i) => t - (sendTimes[i] ?? 0) - 3000);
+    assert.ok(gaps.length >= 5);
+    assert.ok(
+      gaps.every((gap) => gap >= 8000 - 500 && gap <= 12_000 + 500),
+      `gaps ${gaps}`,
+    );
+    assert.ok(new Set(gaps).size > 1, 'intervals are jittered');
+    prober.stop();
+  });
+
+  it('feeds the health registry: a gateway marked down is unavailable to the router', async () => {
+    const clock = new FakeClock();
+    const script = scripted(['timeout', 'timeout']);
+    const prober = new OptionsProber(clock, script.send, () => 0);
+    const registry = new HealthRegistry(clock, prober);
+    registry.apply({ gateway: {} as never, trunks: new Map([['carrier', trunk]]), files: [] });
+    assert.deepEqual(registry.health('carrier/a'), { score: 1, available: true });
+    clock.advance(0);
+    await settle();
+    clock.advance(10_000);
+    await settle();
+    assert.deepEqual(registry.health('carrier/a'), { score: 0, available: false });
+    assert.equal(registry.snapshot()[0]?.liveness, 'down');
+    registry.close();
+  });
+});

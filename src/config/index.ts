@@ -22,6 +22,7 @@ export {
   parseCidr,
   patternSpecificity,
 } from './patterns.js';
+export { redactSecrets } from './redact.js';
 export {
   type CpsConfig,
   type CpsLimit,

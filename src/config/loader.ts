@@ -33,6 +33,8 @@ export interface PatchbayConfig {
   readonly trunks: ReadonlyMap<string, Readonly<TrunkConfig>>;
   /** Files the snapshot was built from (gateway file first), for watching. */
   readonly files: readonly string[];
+  /** The gateway file and the profiles directory (so a new trunk file is noticed too). */
+  readonly watchPaths: readonly string[];
 }
 
 /** Finds the YAML node at `path`, or the deepest existing ancestor; `keyNode` prefers a map key. */
@@ -212,10 +214,16 @@ export function makeSnapshot(
   gateway: GatewayFileConfig,
   trunks: Iterable<TrunkConfig>,
   files: readonly string[] = [],
+  watchPaths: readonly string[] = files,
 ): PatchbayConfig {
   const byName = new Map<string, TrunkConfig>();
   for (const trunk of trunks) byName.set(trunk.name, deepFreeze(trunk));
-  return Object.freeze({ gateway: deepFreeze(gateway), trunks: byName, files: Object.freeze([...files]) });
+  return Object.freeze({
+    gateway: deepFreeze(gateway),
+    trunks: byName,
+    files: Object.freeze([...files]),
+    watchPaths: Object.freeze([...watchPaths]),
+  });
 }
 
 /** Loads the gateway file and the sip-profiles directory it names; all errors of all files at once. */
@@ -236,6 +244,11 @@ export async function loadConfig(gatewayFile: string, env: Env): Promise<ParseRe
   if (issues.length > 0 || !gateway.ok || !profiles?.ok) return { ok: false, issues };
   return {
     ok: true,
-    value: makeSnapshot(gateway.value, profiles.value.values(), [gatewayFile, ...profiles.files]),
+    value: makeSnapshot(
+      gateway.value,
+      profiles.value.values(),
+      [gatewayFile, ...profiles.files],
+      [gatewayFile, profilesDir],
+    ),
   };
 }

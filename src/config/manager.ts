@@ -4,7 +4,6 @@
  */
 import { EventEmitter } from 'node:events';
 import { type FSWatcher, watch } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Clock, TimerHandle } from '../util/index.js';
 import { ConfigError } from './errors.js';
 import { type Env, loadConfig, type ParseResult, type PatchbayConfig } from './loader.js';
@@ -123,7 +122,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   private rewatch(start = false): void {
     if (!start && this.watchers.length === 0) return;
     for (const watcher of this.watchers) watcher.close();
-    const paths = new Set([this.options.gatewayFile, ...this.snapshot.files.map((f) => dirname(f))]);
+    const paths = new Set([this.options.gatewayFile, ...this.snapshot.watchPaths]);
     this.watchers = [];
     for (const path of paths) {
       try {

@@ -1,3 +1,4 @@
+export { type CallCpsLimits, callCpsLimits } from './call-limits.js';
 export { addressToBigInt, CidrTable } from './cidr.js';
 export { type CallSlot, ConcurrencyLimiter } from './concurrency.js';
 export {

@@ -9,6 +9,7 @@ import {
   loadSipProfiles,
   loadTrunkFile,
   parseConfigText,
+  redactSecrets,
   schemaFileText,
   trunkJsonSchema,
   trunkSchema,
@@ -61,6 +62,10 @@ describe('config loader', () => {
     assert.equal(result.value.gateway.routes[1]?.target.dialect, 'twilio');
     assert.ok(Object.isFrozen(result.value.gateway.routes[0]?.target));
     assert.equal(result.value.files.length, 2);
+    const shown = redactSecrets(result.value);
+    assert.equal(shown.gateway.api.bearerToken, '***');
+    assert.equal(shown.trunks.get('carrier-a')?.outbound?.auth?.password, '***');
+    assert.equal(shown.trunks.get('carrier-a')?.outbound?.auth?.username, 'acme');
 
     const keys = parseConfigText(
       `name: x\ninbound:\n  allowedCidrs: ["10.0.0.0/8"]\n  numbers: ["\${N}"]\n`,

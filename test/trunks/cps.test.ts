@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CpsLimiter, MemoryCpsStore, type OverflowPolicy } from '../../src/trunks/index.js';
+import { gatewayFileSchema, trunkSchema } from '../../src/config/index.js';
+import { CpsLimiter, callCpsLimits, MemoryCpsStore, type OverflowPolicy } from '../../src/trunks/index.js';
 import { FakeClock } from '../../src/util/index.js';
 
 const trunk = { key: 'trunk:a', rate: 2, burst: 3 };
@@ -120,5 +121,34 @@ describe('CpsLimiter', () => {
     assert.deepEqual(snapshot.buckets, [{ key: 'trunk:a', rate: 1, burst: 1, tokens: 0 }]);
     assert.throws(() => limiter.setLimit('x', 0, 1), RangeError);
     assert.equal(limiter.clearLimit('trunk:a'), true);
+  });
+});
+
+describe('callCpsLimits', () => {
+  it('combines trunk, per-number and route buckets; the route overflow policy wins', () => {
+    const trunk = trunkSchema.parse({
+      name: 'a',
+      inbound: { allowedCidrs: ['10.0.0.0/8'] },
+      cps: { rate: 5, burst: 10, perNumber: { rate: 1, burst: 2 } },
+    });
+    const gateway = gatewayFileSchema.parse({
+      routes: [
+        {
+          match: '*',
+          target: { url: 'builtin:echo' },
+          cps: { rate: 3, burst: 3, overflow: { action: 'queue' } },
+        },
+      ],
+    });
+    const route = gateway.routes[0]!;
+    assert.deepEqual(callCpsLimits(trunk, '+1555', { id: '0', config: route }), {
+      limits: [
+        { key: 'trunk:a', rate: 5, burst: 10 },
+        { key: 'number:a:+1555', rate: 1, burst: 2 },
+        { key: 'route:0', rate: 3, burst: 3 },
+      ],
+      overflow: { action: 'queue', queueTimeoutMs: 2000, maxQueued: 100 },
+    });
+    assert.equal(callCpsLimits(trunk, '+1555').overflow.action, 'reject');
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { trunkSchema } from '../../src/config/index.js';
+import { gatewayFileSchema, makeSnapshot, trunkSchema } from '../../src/config/index.js';
 import {
   HealthRegistry,
   OptionsProber,
@@ -104,7 +104,7 @@ describe('OptionsProber', () => {
     const script = scripted(['timeout', 'timeout']);
     const prober = new OptionsProber(clock, script.send, () => 0);
     const registry = new HealthRegistry(clock, prober);
-    registry.apply({ gateway: {} as never, trunks: new Map([['carrier', trunk]]), files: [] });
+    registry.apply(makeSnapshot(gatewayFileSchema.parse({}), [trunk]));
     assert.deepEqual(registry.health('carrier/a'), { score: 1, available: true });
     clock.advance(0);
     await settle();

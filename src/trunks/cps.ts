@@ -47,7 +47,7 @@ function refill(bucket: Bucket, limit: CpsKeyLimit, nowMs: number): void {
 
 /** In-memory buckets with a bounded key count. */
 export class MemoryCpsStore implements CpsStore {
-  private readonly buckets = new Map<string, Bucket & { limit: CpsKeyLimit }>();
+  private readonly buckets = new Map<string, Bucket & { limit: CpsKeyLimit; usedMs: number }>();
 
   constructor(private readonly maxKeys = 100_000) {}
 
@@ -83,33 +83,34 @@ export class MemoryCpsStore implements CpsStore {
   }
 
   private bucketFor(limit: CpsKeyLimit, nowMs: number): Bucket {
+    // No delete/re-insert for recency: V8 Maps rehash constantly when hot keys churn that way.
     let bucket = this.buckets.get(limit.key);
     if (bucket) {
-      this.buckets.delete(limit.key); // re-insert: Map order doubles as least-recently-used order
       bucket.limit = limit;
       bucket.tokens = Math.min(bucket.tokens, limit.burst);
+      bucket.usedMs = nowMs;
     } else {
       if (this.buckets.size >= this.maxKeys) this.evict(nowMs);
-      bucket = { tokens: limit.burst, lastMs: nowMs, limit };
+      bucket = { tokens: limit.burst, lastMs: nowMs, limit, usedMs: nowMs };
+      this.buckets.set(limit.key, bucket);
     }
-    this.buckets.set(limit.key, bucket);
     refill(bucket, limit, nowMs);
     return bucket;
   }
 
   /**
    * Drops buckets that have refilled completely (idle: identical to a new bucket, so
-   * dropping them loses nothing); if none, the least recently used one.
+   * dropping them loses nothing); if none, the least recently used 1% (amortises the scan).
    */
   private evict(nowMs: number): void {
     for (const [key, bucket] of this.buckets) {
       refill(bucket, bucket.limit, nowMs);
       if (bucket.tokens >= bucket.limit.burst) this.buckets.delete(key);
     }
-    if (this.buckets.size >= this.maxKeys) {
-      const oldest = this.buckets.keys().next();
-      if (!oldest.done) this.buckets.delete(oldest.value);
-    }
+    if (this.buckets.size < this.maxKeys) return;
+    const byAge = [...this.buckets.entries()].sort((a, b) => a[1].usedMs - b[1].usedMs);
+    const count = Math.max(1, Math.floor(this.maxKeys / 100));
+    for (const [key] of byAge.slice(0, count)) this.buckets.delete(key);
   }
 }
 

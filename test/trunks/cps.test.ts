@@ -49,15 +49,16 @@ describe('MemoryCpsStore token bucket', () => {
     assert.equal(store.takeNow([trunk], 0).allowed, false);
   });
 
-  it('bounds its keys, evicting idle (full) buckets first, then the least recently used', () => {
+  it('bounds its keys, evicting idle (full) buckets first, then the least recently used', async () => {
     const store = new MemoryCpsStore(2);
     store.takeNow([{ key: 'a', rate: 1, burst: 5 }], 0);
     store.takeNow([{ key: 'b', rate: 1, burst: 5 }], 0);
     store.takeNow([{ key: 'c', rate: 1, burst: 5 }], 2000); // a and b are full again: both evicted
     assert.equal(store.size, 1);
     store.takeNow([{ key: 'd', rate: 1, burst: 5 }], 2000);
-    store.takeNow([{ key: 'e', rate: 1, burst: 5 }], 2000); // nothing idle: c (oldest) goes
-    assert.equal(store.size, 2);
+    store.takeNow([{ key: 'c', rate: 1, burst: 5 }], 2500); // c used again: now d is the oldest
+    store.takeNow([{ key: 'e', rate: 1, burst: 5 }], 2500); // nothing idle: d goes
+    assert.deepEqual((await store.snapshot(2500)).map((b) => b.key).sort(), ['c', 'e']);
   });
 });
 

@@ -1,7 +1,10 @@
-/** Writes sip-profiles/schema.json and sip-profiles/gateway.schema.json: `npx tsx src/config/generate-schema.ts`. */
+/**
+ * Writes sip-profiles/schema.json and sip-profiles/gateway.schema.json.
+ * Run from the repository root: `npx tsx src/config/generate-schema.ts`.
+ */
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gatewayJsonSchema, schemaFileText, trunkJsonSchema } from './json-schema.js';
 
-const dir = new URL('../../sip-profiles/', import.meta.url);
-writeFileSync(new URL('schema.json', dir), schemaFileText(trunkJsonSchema()));
-writeFileSync(new URL('gateway.schema.json', dir), schemaFileText(gatewayJsonSchema()));
+writeFileSync(join('sip-profiles', 'schema.json'), schemaFileText(trunkJsonSchema()));
+writeFileSync(join('sip-profiles', 'gateway.schema.json'), schemaFileText(gatewayJsonSchema()));

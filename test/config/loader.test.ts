@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   checkConfigMain,
@@ -15,7 +16,8 @@ import {
   trunkSchema,
 } from '../../src/config/index.js';
 
-const fixtures = new URL('../../fixtures/config/', import.meta.url).pathname;
+/** Tests run from the repository root (tsx and the compiled dist/ run alike). */
+const fixtures = `${resolve('fixtures/config')}/`;
 const goodEnv = { API_TOKEN: 'token-of-sixteen-chars', CARRIER_A_PASSWORD: 's3cret' };
 
 describe('config loader', () => {
@@ -111,17 +113,18 @@ describe('config loader', () => {
   });
 
   it('the committed JSON Schemas are up to date (regenerate: npx tsx src/config/generate-schema.ts)', () => {
-    const dir = new URL('../../sip-profiles/', import.meta.url);
-    assert.equal(readFileSync(new URL('schema.json', dir), 'utf8'), schemaFileText(trunkJsonSchema()));
+    assert.equal(readFileSync('sip-profiles/schema.json', 'utf8'), schemaFileText(trunkJsonSchema()));
     assert.equal(
-      readFileSync(new URL('gateway.schema.json', dir), 'utf8'),
+      readFileSync('sip-profiles/gateway.schema.json', 'utf8'),
       schemaFileText(gatewayJsonSchema()),
     );
   });
 
   it('the example trunks validate', async () => {
-    const dir = new URL('../../sip-profiles/', import.meta.url).pathname;
-    const result = await loadSipProfiles(dir, { EXAMPLE_CARRIER_PASSWORD: 'a', OFFICE_PBX_PASSWORD: 'b' });
+    const result = await loadSipProfiles('sip-profiles', {
+      EXAMPLE_CARRIER_PASSWORD: 'a',
+      OFFICE_PBX_PASSWORD: 'b',
+    });
     assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.issues));
   });
 

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ConfigError, ConfigManager, loadConfig, type PatchbayConfig } from '../../src/config/index.js';
 import { FakeClock } from '../../src/util/index.js';
 
-const fixtures = new URL('../../fixtures/config/', import.meta.url).pathname;
+/** Tests run from the repository root (tsx and the compiled dist/ run alike). */
+const fixtures = `${resolve('fixtures/config')}/`;
 const env = { API_TOKEN: 'token-of-sixteen-chars', CARRIER_A_PASSWORD: 's3cret' };
 
 describe('ConfigManager', () => {

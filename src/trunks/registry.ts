@@ -11,6 +11,8 @@ import { gatewayId, type HealthView } from './router.js';
 
 export class HealthRegistry implements HealthView {
   private readonly gateways = new Map<string, GatewayHealth>();
+  /** Per gateway: the health and probing settings it was set up with, to notice changes. */
+  private readonly settings = new Map<string, { health: string; probing: string }>();
   private readonly onTransition = (t: ProbeTransition) => this.gateways.get(t.gatewayId)?.setLiveness(t.to);
 
   constructor(
@@ -26,14 +28,28 @@ export class HealthRegistry implements HealthView {
       for (const gateway of trunk.outbound?.gateways ?? []) {
         const id = gatewayId(trunk.name, gateway);
         wanted.add(id);
-        // Thresholds may have changed: rebuild only when new; history survives a reload.
-        if (!this.gateways.has(id)) this.gateways.set(id, new GatewayHealth(id, trunk.health, this.clock));
-        this.prober?.add(id, gateway, trunk.probing);
+        const next = {
+          health: JSON.stringify(trunk.health),
+          probing: JSON.stringify([gateway, trunk.probing]),
+        };
+        const previous = this.settings.get(id);
+        this.settings.set(id, next);
+        // History and probe state survive a reload unless their own settings changed.
+        if (previous?.health !== next.health) {
+          const health = new GatewayHealth(id, trunk.health, this.clock);
+          health.setLiveness(this.prober?.state(id) ?? 'unknown');
+          this.gateways.set(id, health);
+        }
+        if (previous?.probing !== next.probing) {
+          this.prober?.add(id, gateway, trunk.probing);
+          this.gateways.get(id)?.setLiveness('unknown');
+        }
       }
     }
     for (const id of [...this.gateways.keys()]) {
       if (wanted.has(id)) continue;
       this.gateways.delete(id);
+      this.settings.delete(id);
       this.prober?.remove(id);
     }
   }

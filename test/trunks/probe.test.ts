@@ -115,3 +115,34 @@ describe('OptionsProber', () => {
     registry.close();
   });
 });
+
+describe('HealthRegistry.apply on reload', () => {
+  it('keeps history and probe state for unchanged gateways, drops removed ones, resets changed ones', async () => {
+    const clock = new FakeClock();
+    const prober = new OptionsProber(
+      clock,
+      async () => ({ status: 200 }),
+      () => 0,
+    );
+    const registry = new HealthRegistry(clock, prober);
+    const gatewayFile = gatewayFileSchema.parse({});
+    registry.apply(makeSnapshot(gatewayFile, [trunk]));
+    clock.advance(0);
+    await settle();
+    registry.get('carrier/a')?.recordAttempt({ answered: true, networkFailure: false });
+    registry.apply(makeSnapshot(gatewayFile, [trunk]));
+    assert.equal(registry.get('carrier/a')?.snapshot().window.calls, 1);
+    assert.equal(prober.state('carrier/a'), 'up');
+
+    const retuned = trunkSchema.parse({ ...trunk, health: { minCalls: 1 } });
+    registry.apply(makeSnapshot(gatewayFile, [retuned]));
+    assert.equal(registry.get('carrier/a')?.snapshot().window.calls, 0);
+    assert.equal(registry.get('carrier/a')?.snapshot().liveness, 'up');
+
+    registry.apply(makeSnapshot(gatewayFile, []));
+    assert.equal(registry.get('carrier/a'), undefined);
+    assert.equal(prober.state('carrier/a'), undefined);
+    registry.close();
+    assert.equal(clock.pendingTimers(), 0);
+  });
+});

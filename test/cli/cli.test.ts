@@ -27,7 +27,7 @@ test('an unknown command is refused with the usage on stderr', () => {
 test('check-config prints every error of a broken trunk file with its line, exit 1', () => {
   const result = patchbay('check-config', 'fixtures/config/broken/sip-profiles-bad.yaml');
   assert.equal(result.status, 1);
-  const located = result.stdout
+  const located = result.stderr
     .split('\n')
     .filter((line) => /^fixtures\/config\/broken\/.+:\d+:\d+ /.test(line));
   assert.ok(located.length >= 5, `expected several located errors, got:\n${result.stderr}`);

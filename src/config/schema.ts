@@ -174,7 +174,11 @@ export const streamTargetSchema = z.strictObject({
   /** ws:// or wss:// bot URL, or `builtin:echo` for the demo bot the gateway embeds. */
   url: z.string().regex(/^(wss?:\/\/.+|builtin:[a-z-]+)$/, 'ws://, wss:// or builtin:<name>'),
   dialect: z.enum(['twilio', 'stereo', 'exotel']).default('twilio'),
-  sampleRate: z.union([z.literal(8000), z.literal(16000), z.literal(24000)]).default(8000),
+  sampleRate: z
+    .union([z.literal(8000), z.literal(16000), z.literal(24000)], {
+      error: 'sampleRate is 8000, 16000 or 24000',
+    })
+    .default(8000),
   customParameters: z.record(z.string(), z.string()).default({}),
   auth: z
     .discriminatedUnion('type', [

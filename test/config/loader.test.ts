@@ -46,6 +46,23 @@ describe('config loader', () => {
     assert.ok(result.issues.every((i) => i.file.endsWith('sip-profiles-bad.yaml')));
   });
 
+  it('reports every error of a broken gateway file, cross-field rules included', async () => {
+    const result = await loadConfig(`${fixtures}broken-gateway/patchbay.yaml`, {});
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.deepEqual(
+      result.issues.map((i) => `${i.line}:${i.col} ${i.path}: ${i.message}`),
+      [
+        '2:5 listen[0]: tls needs certFile and keyFile',
+        '6:12 rtp.portMax: portMin must be below portMax',
+        '7:11 logLevel: Invalid option: expected one of "trace"|"debug"|"info"|"warn"|"error"|"fatal"',
+        '11:12 routes[0].target.url: ws://, wss:// or builtin:<name>',
+        '13:19 routes[0].target.sampleRate: sampleRate is 8000, 16000 or 24000',
+        '17:35 routes[1].target.auth.secret: Too small: expected string to have >=16 characters',
+      ],
+    );
+  });
+
   it('reports YAML syntax errors with their position', async () => {
     const result = await loadTrunkFile(`${fixtures}broken/syntax.yaml`, {});
     assert.equal(result.ok, false);

@@ -130,11 +130,12 @@ export type Admission =
       action: 'reject';
       status: 503;
       retryAfterSec: number;
-      reason: 'cps_limit' | 'queue_full' | 'queue_timeout';
+      reason: 'cps_limit' | 'queue_full' | 'queue_timeout' | 'store_error';
     }
   | { action: 'reroute'; target: string };
 
 interface Waiter {
+  queueKey: string;
   limits: readonly CpsKeyLimit[];
   deadlineMs: number;
   enqueuedMs: number;
@@ -145,15 +146,19 @@ interface Waiter {
 /**
  * Applies limits (with run-time overrides) and the overflow policy. Queued calls retry when
  * their buckets should hold a token again, on the injected clock, until their deadline.
+ * A queue is identified by the call's first bucket (the trunk) and holds at most the
+ * policy's maxQueued calls; all queues together hold at most maxQueuedTotal.
  */
 export class CpsLimiter {
   private readonly overrides = new Map<string, { rate: number; burst: number }>();
-  private readonly queued = new Set<Waiter>();
+  private readonly queues = new Map<string, Set<Waiter>>();
+  private queuedTotal = 0;
 
   constructor(
     private readonly store: CpsStore,
     private readonly clock: Clock,
     private readonly maxOverrides = 10_000,
+    private readonly maxQueuedTotal = 10_000,
   ) {}
 
   /** Run-time limit for a key (from the API); wins over the configured one. */
@@ -184,33 +189,41 @@ export class CpsLimiter {
         return { action: 'reject', status: 503, retryAfterSec, reason: 'cps_limit' };
       case 'reject':
         return { action: 'reject', status: 503, retryAfterSec, reason: 'cps_limit' };
-      case 'queue':
-        if (this.queued.size >= policy.maxQueued) {
+      case 'queue': {
+        const queueKey = effective[0]?.key ?? '';
+        const queueLength = this.queues.get(queueKey)?.size ?? 0;
+        if (queueLength >= policy.maxQueued || this.queuedTotal >= this.maxQueuedTotal) {
           return { action: 'reject', status: 503, retryAfterSec, reason: 'queue_full' };
         }
-        return this.enqueue(effective, policy, decision.retryAfterMs);
+        return this.enqueue(queueKey, effective, policy, decision.retryAfterMs);
+      }
     }
   }
 
+  /** Calls waiting in every queue. */
   get queueLength(): number {
-    return this.queued.size;
+    return this.queuedTotal;
   }
 
   async snapshot(): Promise<{ buckets: BucketSnapshot[]; overrides: CpsKeyLimit[]; queued: number }> {
     return {
       buckets: await this.store.snapshot(this.clock.now()),
       overrides: [...this.overrides.entries()].map(([key, limit]) => ({ key, ...limit })),
-      queued: this.queued.size,
+      queued: this.queuedTotal,
     };
   }
 
   /** Rejects every queued call (shutdown or drain). */
   close(): void {
-    for (const waiter of this.queued)
-      this.finish(waiter, { action: 'reject', status: 503, retryAfterSec: 1, reason: 'queue_timeout' });
+    for (const queue of [...this.queues.values()]) {
+      for (const waiter of queue) {
+        this.finish(waiter, { action: 'reject', status: 503, retryAfterSec: 1, reason: 'queue_timeout' });
+      }
+    }
   }
 
   private enqueue(
+    queueKey: string,
     limits: readonly CpsKeyLimit[],
     policy: OverflowPolicy,
     retryAfterMs: number,
@@ -218,13 +231,17 @@ export class CpsLimiter {
     const now = this.clock.now();
     return new Promise((resolve) => {
       const waiter: Waiter = {
+        queueKey,
         limits,
         deadlineMs: now + policy.queueTimeoutMs,
         enqueuedMs: now,
         resolve,
         timer: undefined,
       };
-      this.queued.add(waiter);
+      const queue = this.queues.get(queueKey) ?? new Set<Waiter>();
+      queue.add(waiter);
+      this.queues.set(queueKey, queue);
+      this.queuedTotal++;
       this.schedule(waiter, retryAfterMs);
     });
   }
@@ -236,9 +253,16 @@ export class CpsLimiter {
   }
 
   private async retry(waiter: Waiter): Promise<void> {
-    if (!this.queued.has(waiter)) return;
+    if (!this.queues.get(waiter.queueKey)?.has(waiter)) return;
     const now = this.clock.now();
-    const decision = await this.store.take(waiter.limits, now);
+    let decision: CpsDecision;
+    try {
+      decision = await this.store.take(waiter.limits, now);
+    } catch {
+      // A shared store (Redis) that fails must not leave the call waiting forever.
+      this.finish(waiter, { action: 'reject', status: 503, retryAfterSec: 1, reason: 'store_error' });
+      return;
+    }
     if (decision.allowed) {
       this.finish(waiter, { action: 'accept', waitedMs: now - waiter.enqueuedMs });
     } else if (now >= waiter.deadlineMs) {
@@ -251,7 +275,11 @@ export class CpsLimiter {
 
   private finish(waiter: Waiter, admission: Admission): void {
     waiter.timer?.cancel();
-    this.queued.delete(waiter);
+    const queue = this.queues.get(waiter.queueKey);
+    if (queue?.delete(waiter)) {
+      this.queuedTotal--;
+      if (queue.size === 0) this.queues.delete(waiter.queueKey);
+    }
     waiter.resolve(admission);
   }
 }

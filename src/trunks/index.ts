@@ -39,6 +39,7 @@ export {
   type AttemptOutcome,
   AttemptPlan,
   type AttemptRecord,
+  attemptHealth,
   gatewayId,
   type HealthView,
   OutboundRouter,

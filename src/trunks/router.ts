@@ -24,6 +24,22 @@ export type AttemptOutcome =
   /** The caller hung up (CANCEL) or the call was stopped by us. */
   | 'cancelled';
 
+/**
+ * How an attempt counts for the gateway's health (qrouting's definitions): answered = 2xx;
+ * a network failure (CCR) = timeout, transport error, 408 or any 5xx. Answers about the
+ * callee (404, 486, 603...) and cancellations are the carrier doing its job.
+ */
+export function attemptHealth(outcome: AttemptOutcome): { answered: boolean; networkFailure: boolean } {
+  if (outcome === 'timeout' || outcome === 'transport_error')
+    return { answered: false, networkFailure: true };
+  if (outcome === 'cancelled') return { answered: false, networkFailure: false };
+  const { status } = outcome;
+  return {
+    answered: status >= 200 && status < 300,
+    networkFailure: status === 408 || (status >= 500 && status < 600),
+  };
+}
+
 export interface AttemptRecord {
   index: number;
   gatewayId: string;

@@ -111,6 +111,37 @@ describe('CpsLimiter', () => {
     assert.equal(limiter.queueLength, 0);
   });
 
+  it('bounds each trunk queue separately; a failing store and close() never leave a call waiting', async () => {
+    const clock = new FakeClock();
+    let failing = false;
+    const memory = new MemoryCpsStore();
+    const store = {
+      take: (limits: Parameters<MemoryCpsStore['take']>[0], now: number) =>
+        failing ? Promise.reject(new Error('redis down')) : memory.take(limits, now),
+      snapshot: (now: number) => memory.snapshot(now),
+    };
+    const limiter = new CpsLimiter(store, clock);
+    const policy: OverflowPolicy = { action: 'queue', queueTimeoutMs: 5000, maxQueued: 1 };
+    const a = { key: 'trunk:a', rate: 1, burst: 1 };
+    const b = { key: 'trunk:b', rate: 0.1, burst: 1 }; // next token in 10 s: sleeps until its deadline
+    await limiter.admit([a], policy);
+    await limiter.admit([b], policy);
+    const waitingA = limiter.admit([a], policy);
+    const waitingB = limiter.admit([b], policy);
+    await settle();
+    assert.equal(limiter.queueLength, 2);
+    const full = await limiter.admit([a], policy);
+    assert.equal(full.action === 'reject' && full.reason, 'queue_full');
+    failing = true;
+    clock.advance(1000);
+    const failed = await waitingA;
+    assert.equal(failed.action === 'reject' && failed.reason, 'store_error');
+    limiter.close();
+    const closed = await waitingB;
+    assert.equal(closed.action === 'reject' && closed.reason, 'queue_timeout');
+    assert.equal(limiter.queueLength, 0);
+  });
+
   it('setLimit overrides the configured limit at run time and shows in snapshot()', async () => {
     const clock = new FakeClock();
     const limiter = new CpsLimiter(new MemoryCpsStore(), clock);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { trunkSchema } from '../../src/config/index.js';
-import { type HealthView, OutboundRouter, seededRandom } from '../../src/trunks/index.js';
+import { attemptHealth, type HealthView, OutboundRouter, seededRandom } from '../../src/trunks/index.js';
 import { FakeClock } from '../../src/util/index.js';
 
 const trunk = trunkSchema.parse({
@@ -99,5 +99,26 @@ describe('OutboundRouter', () => {
     const plan = new OutboundRouter(view({}, all), new FakeClock()).plan(trunk);
     assert.equal(plan.next(), undefined);
     assert.equal(plan.result, 'exhausted');
+  });
+});
+
+describe('attemptHealth', () => {
+  it('counts timeouts, transport errors, 408 and 5xx as network failures, 2xx as answered', () => {
+    const table = [
+      { status: 200 },
+      { status: 486 },
+      { status: 408 },
+      { status: 503 },
+      'timeout',
+      'transport_error',
+      'cancelled',
+    ] as const;
+    assert.deepEqual(
+      table.map((o) => {
+        const { answered, networkFailure } = attemptHealth(o);
+        return `${answered ? 'A' : '-'}${networkFailure ? 'F' : '-'}`;
+      }),
+      ['A-', '--', '-F', '-F', '-F', '-F', '--'],
+    );
   });
 });

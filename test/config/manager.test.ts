@@ -35,7 +35,7 @@ describe('ConfigManager', () => {
     assert.equal(manager.current, before);
     assert.equal(invalid.length, 1);
     assert.equal(invalid[0]?.issues[0]?.path, 'bogus');
-    assert.equal(invalid[0]?.issues[0]?.line, 18);
+    assert.equal(invalid[0]?.issues[0]?.line, 19);
     manager.close();
   });
 
@@ -95,7 +95,7 @@ describe('ConfigManager', () => {
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
         assert.equal(error.issues[0]?.path, 'routes[0].trunk');
-        assert.equal(error.issues[0]?.line, 9);
+        assert.equal(error.issues[0]?.line, 10);
         assert.match(error.message, /unknown trunk 'nope'/);
         return true;
       },

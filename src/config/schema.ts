@@ -44,12 +44,19 @@ export const cpsLimitSchema = z.strictObject({
 
 export const overflowSchema = z
   .strictObject({
-    /** reject: 503 + Retry-After; queue: wait for a token up to queueTimeoutMs; reroute: use rerouteTo. */
-    action: z.enum(['reject', 'queue', 'reroute']).default('reject'),
+    action: z
+      .enum(['reject', 'queue', 'reroute'])
+      .default('reject')
+      .describe(
+        'reject: 503 + Retry-After; queue: wait for a token up to queueTimeoutMs; reroute: use rerouteTo.',
+      ),
     queueTimeoutMs: positiveMs.default(2000),
     maxQueued: z.number().int().min(1).max(10_000).default(100),
-    /** Trunk name (outbound) or stream target URL (inbound) to use when the limit overflows. */
-    rerouteTo: z.string().min(1).optional(),
+    rerouteTo: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Trunk name (outbound) or stream target URL (inbound) to use when the limit overflows.'),
   })
   .refine((o) => o.action !== 'reroute' || o.rerouteTo !== undefined, {
     message: "action 'reroute' needs rerouteTo",
@@ -70,14 +77,16 @@ const digestCredentials = z.strictObject({
 });
 
 export const inboundSchema = z.strictObject({
-  allowedCidrs: z.array(cidr).min(1),
-  /** Called numbers this trunk may deliver; empty means any. */
-  numbers: z.array(numberPattern).default([]),
+  allowedCidrs: z.array(cidr).min(1).describe('Source addresses of this carrier, IPv4 or IPv6 CIDR.'),
+  numbers: z
+    .array(numberPattern)
+    .default([])
+    .describe('Called numbers this trunk may deliver; empty means any.'),
   auth: digestCredentials.optional(),
-  /** 403 answers; drop stays silent (cheaper against scanners). */
   unknownSourceAction: z
     .union([z.literal(403), z.literal('drop')], { error: "403 (answer Forbidden) or 'drop' (stay silent)" })
-    .default('drop'),
+    .default('drop')
+    .describe('403 answers; drop stays silent (cheaper against scanners).'),
 });
 
 export const outboundGatewaySchema = z.strictObject({
@@ -85,10 +94,12 @@ export const outboundGatewaySchema = z.strictObject({
   host: z.string().min(1),
   port: port.default(5060),
   transport: transport.default('udp'),
-  /** Lower is tried first. */
-  priority: z.number().int().min(0).default(1),
-  /** Relative share within one priority, multiplied by the health score. */
-  weight: z.number().min(0).default(1),
+  priority: z.number().int().min(0).default(1).describe('Lower is tried first.'),
+  weight: z
+    .number()
+    .min(0)
+    .default(1)
+    .describe('Relative share within one priority, multiplied by the health score.'),
 });
 
 const failoverCodes = z
@@ -105,25 +116,33 @@ const failoverCodes = z
 export const outboundSchema = z.strictObject({
   gateways: z.array(outboundGatewaySchema).min(1),
   auth: digestCredentials.optional(),
-  /** Replaces the From user part (the caller ID the carrier will see). */
-  fromUser: z.string().min(1).optional(),
+  fromUser: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Replaces the From user part (the caller ID the carrier will see).'),
   fromHost: z.string().min(1).optional(),
   toHost: z.string().min(1).optional(),
-  /** Country calling code used to normalise national numbers to E.164 (e.g. "1", "44"). */
   defaultCountry: z
     .string()
     .regex(/^[1-9][0-9]{0,2}$/, 'a country calling code without +, e.g. "44"')
-    .default('1'),
-  failoverCodes,
-  attemptTimeoutMs: positiveMs.default(8000),
-  maxAttempts: z.number().int().min(1).max(10).default(3),
+    .default('1')
+    .describe('Country calling code used to normalise national numbers to E.164 (e.g. "1", "44").'),
+  failoverCodes: failoverCodes.describe(
+    'Final codes that try the next gateway (timeouts and transport errors always do); never 404, 486 or 603.',
+  ),
+  attemptTimeoutMs: positiveMs
+    .default(8000)
+    .describe('Give up on one gateway after this long without an answer.'),
+  maxAttempts: z.number().int().min(1).max(10).default(3).describe('Gateways tried per call at most.'),
 });
 
 export const probingSchema = z.strictObject({
   enabled: z.boolean().default(true),
   intervalMs: positiveMs.min(1000).default(30_000),
-  /** Random spread of each interval, ± this fraction, so gateways are not probed in lockstep. */
-  jitter: ratio.default(0.1),
+  jitter: ratio
+    .default(0.1)
+    .describe('Random spread of each interval, ± this fraction, so gateways are not probed in lockstep.'),
   failuresToMarkDown: z.number().int().min(1).default(3),
   successesToMarkUp: z.number().int().min(1).default(2),
   acceptedCodes: z.array(z.number().int().min(100).max(699)).min(1).default([200]),
@@ -171,8 +190,10 @@ export const trunkSchema = z
 // ---------------------------------------------------------------- gateway file
 
 export const streamTargetSchema = z.strictObject({
-  /** ws:// or wss:// bot URL, or `builtin:echo` for the demo bot the gateway embeds. */
-  url: z.string().regex(/^(wss?:\/\/.+|builtin:[a-z-]+)$/, 'ws://, wss:// or builtin:<name>'),
+  url: z
+    .string()
+    .regex(/^(wss?:\/\/.+|builtin:[a-z-]+)$/, 'ws://, wss:// or builtin:<name>')
+    .describe('ws:// or wss:// bot URL, or `builtin:echo` for the demo bot the gateway embeds.'),
   dialect: z.enum(['twilio', 'stereo', 'exotel']).default('twilio'),
   sampleRate: z
     .union([z.literal(8000), z.literal(16000), z.literal(24000)], {
@@ -196,10 +217,8 @@ export const streamTargetSchema = z.strictObject({
 });
 
 export const routeSchema = z.strictObject({
-  /** Called-number pattern (see NumberPattern). */
-  match: numberPattern,
-  /** Restrict the route to calls arriving on this trunk. */
-  trunk: z.string().optional(),
+  match: numberPattern.describe('Called-number pattern (see NumberPattern).'),
+  trunk: z.string().optional().describe('Restrict the route to calls arriving on this trunk.'),
   target: streamTargetSchema,
   cps: z
     .strictObject({
@@ -235,8 +254,10 @@ export const gatewayFileSchema = z.strictObject({
     .strictObject({ portMin: port.default(10_000), portMax: port.default(20_000) })
     .refine((r) => r.portMin < r.portMax, { message: 'portMin must be below portMax', path: ['portMax'] })
     .prefault({}),
-  /** Address written into SDP c= lines when the host is behind NAT. */
-  publicAddress: z.string().optional(),
+  publicAddress: z
+    .string()
+    .optional()
+    .describe('Address written into SDP c= lines when the host is behind NAT.'),
   api: z
     .strictObject({
       host: z.string().default('127.0.0.1'),
@@ -257,8 +278,7 @@ export const gatewayFileSchema = z.strictObject({
     })
     .prefault({}),
   routes: z.array(routeSchema).default([]),
-  /** Relative to the gateway file's directory. */
-  sipProfilesDir: z.string().default('sip-profiles'),
+  sipProfilesDir: z.string().default('sip-profiles').describe("Relative to the gateway file's directory."),
 });
 
 export type TrunkConfig = z.output<typeof trunkSchema>;

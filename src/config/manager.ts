@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { type FSWatcher, watch } from 'node:fs';
 import type { Clock, TimerHandle } from '../util/index.js';
+import { defaultConfig } from './default.js';
 import { ConfigError } from './errors.js';
 import { type Env, loadConfig, type ParseResult, type PatchbayConfig } from './loader.js';
 
@@ -50,6 +51,13 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     const result = await full.load(full.gatewayFile, full.env);
     if (!result.ok) throw new ConfigError(result.issues);
     return new ConfigManager(result.value, full);
+  }
+
+  /** The embedded demo config (`patchbay start` without --config): nothing to watch, reload keeps it. */
+  static embedded(clock: Clock): ConfigManager {
+    const snapshot = defaultConfig();
+    const load = async (): Promise<ParseResult<PatchbayConfig>> => ({ ok: true, value: snapshot });
+    return new ConfigManager(snapshot, { gatewayFile: '', env: {}, clock, debounceMs: 250, load });
   }
 
   get current(): PatchbayConfig {
@@ -122,7 +130,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   private rewatch(start = false): void {
     if (!start && this.watchers.length === 0) return;
     for (const watcher of this.watchers) watcher.close();
-    const paths = new Set([this.options.gatewayFile, ...this.snapshot.watchPaths]);
+    const paths = new Set([this.options.gatewayFile, ...this.snapshot.watchPaths].filter((p) => p !== ''));
     this.watchers = [];
     for (const path of paths) {
       try {

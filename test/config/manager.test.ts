@@ -88,6 +88,15 @@ describe('ConfigManager', () => {
     assert.equal(loads, 2);
   });
 
+  it('embedded() serves the demo config and reload keeps it', async () => {
+    const manager = ConfigManager.embedded(new FakeClock());
+    const before = manager.current;
+    assert.equal(before.gateway.routes[0]?.target.url, 'builtin:echo');
+    manager.watchFiles();
+    assert.deepEqual(await manager.reload(), { ok: true, changed: false, config: before });
+    manager.close();
+  });
+
   it('open() throws a ConfigError listing a route that names an unknown trunk', async () => {
     writeFileSync(gatewayFile, readFileSync(gatewayFile, 'utf8').replace('trunk: carrier-a', 'trunk: nope'));
     await assert.rejects(

@@ -60,9 +60,13 @@ function locateNode(root: Node | null, path: readonly PathKey[], keyNode = false
   return node;
 }
 
-const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+/** `${VAR}`, or `$${VAR}` for a literal `${VAR}`. */
+const ENV_REFERENCE = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
-/** Replaces `${VAR}` in string values only (keys and numbers are left alone); records each missing VAR. */
+/**
+ * Replaces `${VAR}` in string values only (keys and numbers are left alone); records each
+ * missing VAR. Substituted text is not scanned again, so secrets may contain `${`.
+ */
 function substituteEnv(
   value: unknown,
   env: Env,
@@ -70,7 +74,8 @@ function substituteEnv(
   missing: Array<{ path: PathKey[]; name: string }>,
 ): unknown {
   if (typeof value === 'string') {
-    return value.replace(ENV_REFERENCE, (whole, name: string) => {
+    return value.replace(ENV_REFERENCE, (whole, escaped: string, name: string) => {
+      if (escaped) return whole.slice(1);
       const replacement = env[name];
       if (replacement === undefined) {
         missing.push({ path: [...path], name });

@@ -87,15 +87,14 @@ describe('config loader', () => {
     assert.equal(shown.trunks.get('carrier-a')?.outbound?.auth?.username, 'acme');
 
     const keys = parseConfigText(
-      `name: x\ninbound:\n  allowedCidrs: ["10.0.0.0/8"]\n  numbers: ["\${N}"]\n`,
+      `name: x\ninbound:\n  allowedCidrs: ["10.0.0.0/8"]\n  numbers: ["\${N}"]\n  auth: {username: u, password: "$\${LITERAL}\${P}"}\n`,
       'f',
       trunkSchema,
-      {
-        N: '+44*',
-      },
+      { N: '+44*', P: `\${N}` },
     );
     assert.ok(keys.ok);
     assert.deepEqual(keys.value.inbound?.numbers, ['+44*']);
+    assert.equal(keys.value.inbound?.auth?.password, `\${LITERAL}\${N}`); // escape kept literal, no re-scan
   });
 
   it('rejects 404, 486 and 603 as failover codes with an explanation', () => {

@@ -11,7 +11,8 @@ Validates patchbay configuration and prints every problem with its line:
         (a trunk file is recognised by its top-level 'name' key)
   DIR   a sip-profiles directory: every *.yaml / *.yml in it
 
-\${VAR} references are resolved from the environment; a missing one is an error.
+\${VAR} references are resolved from the environment; a missing one is an error
+(write $\${VAR} for a literal \${VAR}).
 Exit status: 0 when valid, 1 on config errors, 2 on usage errors.
 
 examples:

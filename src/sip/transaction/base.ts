@@ -1,0 +1,113 @@
+import type { Clock, TimerHandle } from '../../util/index.js';
+
+/** Every state any of the four RFC 3261 §17 / RFC 6026 machines can be in. */
+export type TransactionState =
+  | 'calling'
+  | 'trying'
+  | 'proceeding'
+  | 'accepted'
+  | 'completed'
+  | 'confirmed'
+  | 'terminated';
+
+/**
+ * Timer values in ms (RFC 3261 §17.1.1.1, Table 4). Timer B/F/H/J/L/M default to 64*T1;
+ * D defaults to 32 s. On reliable transports D/I/J/K are 0 and A/E/G never start.
+ */
+export interface TimerProfile {
+  t1: number;
+  t2: number;
+  t4: number;
+  timerB?: number;
+  timerF?: number;
+  timerD?: number;
+}
+
+export const DEFAULT_TIMER_PROFILE: Readonly<TimerProfile> = { t1: 500, t2: 4000, t4: 5000 };
+
+/** Minimal shape of a response the state machines need: only the status class. */
+export interface StatusBearer {
+  status: number;
+}
+
+export type StateListener = (state: TransactionState, previous: TransactionState) => void;
+
+/** Shared plumbing: observable state and named timers on an injected clock. */
+export abstract class Transaction {
+  #state: TransactionState;
+  readonly #listeners: StateListener[] = [];
+  readonly #timers = new Map<string, TimerHandle>();
+
+  protected constructor(
+    initial: TransactionState,
+    protected readonly clock: Clock,
+    protected readonly profile: TimerProfile,
+    protected readonly reliable: boolean,
+  ) {
+    this.#state = initial;
+  }
+
+  get state(): TransactionState {
+    return this.#state;
+  }
+
+  get terminated(): boolean {
+    return this.#state === 'terminated';
+  }
+
+  onStateChange(listener: StateListener): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Number of timers still armed (for leak checks in tests). */
+  get activeTimers(): number {
+    return this.#timers.size;
+  }
+
+  /** Ends the transaction at once (TU abort, manager shutdown). Idempotent. */
+  terminate(): void {
+    if (this.#state === 'terminated') return;
+    for (const timer of this.#timers.values()) timer.cancel();
+    this.#timers.clear();
+    this.setState('terminated');
+  }
+
+  /** The transport failed to send (RFC 3261 §17.1.4 / §17.2.4): terminate and tell the TU. */
+  abstract transportError(error: unknown): void;
+
+  /** Sends through the transport; a synchronous throw or a rejected promise is a transport error. */
+  protected transmitWith<M>(send: (message: M) => Promise<void> | void, message: M): void {
+    try {
+      const pending = send(message);
+      if (pending) pending.catch((error: unknown) => this.transportError(error));
+    } catch (error) {
+      this.transportError(error);
+    }
+  }
+
+  protected setState(next: TransactionState): void {
+    const previous = this.#state;
+    if (previous === next) return;
+    this.#state = next;
+    for (const listener of this.#listeners) listener(next, previous);
+  }
+
+  protected startTimer(name: string, delayMs: number, fire: () => void): void {
+    this.cancelTimer(name);
+    const handle = this.clock.setTimer(delayMs, () => {
+      this.#timers.delete(name);
+      if (this.#state !== 'terminated') fire();
+    });
+    this.#timers.set(name, handle);
+  }
+
+  protected cancelTimer(name: string): void {
+    this.#timers.get(name)?.cancel();
+    this.#timers.delete(name);
+  }
+
+  /** 64*T1: Timers B, F, H, J, L and M (RFC 3261 Table 4, RFC 6026 §8.4). */
+  protected get transactionTimeout(): number {
+    return 64 * this.profile.t1;
+  }
+}

@@ -1,0 +1,26 @@
+export {
+  DEFAULT_TIMER_PROFILE,
+  type StateListener,
+  type StatusBearer,
+  type TimerProfile,
+  Transaction,
+  type TransactionState,
+} from './base.js';
+export { type ClientTransactionUser, InviteClientTransaction } from './invite-client.js';
+export { AUTO_TRYING_DELAY_MS, InviteServerTransaction } from './invite-server.js';
+export {
+  type ClientTransaction,
+  type ServerTransaction,
+  TransactionManager,
+  type TransactionManagerOptions,
+} from './manager.js';
+export {
+  BRANCH_MAGIC_COOKIE,
+  type MessageFactory,
+  type RequestView,
+  type ResponseView,
+  sentByOf,
+} from './message-view.js';
+export { NonInviteClientTransaction } from './non-invite-client.js';
+export { NonInviteServerTransaction } from './non-invite-server.js';
+export type { ServerTransactionUser } from './server-user.js';

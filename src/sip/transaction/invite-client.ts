@@ -1,0 +1,115 @@
+import type { Clock } from '../../util/index.js';
+import { type StatusBearer, type TimerProfile, Transaction } from './base.js';
+
+export interface ClientTransactionUser<Res> {
+  onProvisional?(response: Res): void;
+  /** First final response; for INVITE also every retransmitted 2xx (RFC 6026 §7.2). */
+  onFinal?(response: Res): void;
+  /** Timer B/F fired without a final response (RFC 3261 §17.1.1.2 / §17.1.2.2): treat as 408. */
+  onTimeout?(): void;
+  /** The transport could not send (RFC 3261 §17.1.4): treat as 503. */
+  onTransportError?(error: unknown): void;
+}
+
+export interface InviteClientOptions<Req, Res> {
+  request: Req;
+  clock: Clock;
+  profile: TimerProfile;
+  reliable: boolean;
+  /** Sends one message; a rejected promise is a transport error. */
+  send(message: Req): Promise<void> | void;
+  /** Builds the ACK for a non-2xx final response (RFC 3261 §17.1.1.3). */
+  createAck(response: Res): Req;
+  user: ClientTransactionUser<Res>;
+}
+
+/** INVITE client transaction, RFC 3261 §17.1.1 with the Accepted state of RFC 6026 §7.2. */
+export class InviteClientTransaction<Req, Res extends StatusBearer> extends Transaction {
+  readonly request: Req;
+  #ack: Req | undefined;
+  readonly #options: InviteClientOptions<Req, Res>;
+
+  constructor(options: InviteClientOptions<Req, Res>) {
+    super('calling', options.clock, options.profile, options.reliable);
+    this.request = options.request;
+    this.#options = options;
+  }
+
+  /** Sends the INVITE and arms timers A (unreliable only) and B. */
+  start(): void {
+    this.#transmit(this.request);
+    if (!this.reliable) this.#armTimerA(this.profile.t1);
+    this.startTimer('B', this.profile.timerB ?? this.transactionTimeout, () => {
+      // RFC 3261 §17.1.1.2: Timer B only matters while still Calling.
+      if (this.state !== 'calling') return;
+      this.terminate();
+      this.#options.user.onTimeout?.();
+    });
+  }
+
+  receiveResponse(response: Res): void {
+    const status = response.status;
+    switch (this.state) {
+      case 'calling':
+      case 'proceeding':
+        if (status < 200) {
+          this.cancelTimer('A');
+          this.setState('proceeding');
+          this.#options.user.onProvisional?.(response);
+        } else if (status < 300) {
+          this.#enterAccepted();
+          this.#options.user.onFinal?.(response);
+        } else {
+          this.#enterCompleted(response);
+          this.#options.user.onFinal?.(response);
+        }
+        return;
+      case 'accepted':
+        // RFC 6026 §7.2: 2xx retransmissions (and other forks' 2xx) go to the TU for its ACK.
+        if (status >= 200 && status < 300) this.#options.user.onFinal?.(response);
+        return;
+      case 'completed':
+        // RFC 3261 §17.1.1.2: a retransmitted final response is answered with the same ACK.
+        if (status >= 300 && this.#ack) this.#transmit(this.#ack);
+        return;
+      default:
+        return;
+    }
+  }
+
+  override transportError(error: unknown): void {
+    if (this.terminated) return;
+    this.terminate();
+    this.#options.user.onTransportError?.(error);
+  }
+
+  #armTimerA(interval: number): void {
+    // RFC 3261 §17.1.1.2: Timer A doubles each time, without the T2 cap.
+    this.startTimer('A', interval, () => {
+      if (this.state !== 'calling') return;
+      this.#transmit(this.request);
+      this.#armTimerA(interval * 2);
+    });
+  }
+
+  #enterAccepted(): void {
+    this.cancelTimer('A');
+    this.cancelTimer('B');
+    this.setState('accepted');
+    this.startTimer('M', this.transactionTimeout, () => this.terminate());
+  }
+
+  #enterCompleted(response: Res): void {
+    this.cancelTimer('A');
+    this.cancelTimer('B');
+    this.#ack = this.#options.createAck(response);
+    this.#transmit(this.#ack);
+    this.setState('completed');
+    const timerD = this.reliable ? 0 : (this.profile.timerD ?? 32_000);
+    this.startTimer('D', timerD, () => this.terminate());
+  }
+
+  #transmit(message: Req): void {
+    this.transmitWith(this.#options.send, message);
+  }
+}

@@ -1,0 +1,248 @@
+import type { Clock } from '../../util/index.js';
+import type { TransportAddress } from '../types.js';
+import { DEFAULT_TIMER_PROFILE, type TimerProfile } from './base.js';
+import { type ClientTransactionUser, InviteClientTransaction } from './invite-client.js';
+import { InviteServerTransaction } from './invite-server.js';
+import {
+  BRANCH_MAGIC_COOKIE,
+  type MessageFactory,
+  type RequestView,
+  type ResponseView,
+  sentByOf,
+} from './message-view.js';
+import { NonInviteClientTransaction } from './non-invite-client.js';
+import { NonInviteServerTransaction } from './non-invite-server.js';
+
+export type ClientTransaction<Req extends RequestView, Res extends ResponseView> =
+  | InviteClientTransaction<Req, Res>
+  | NonInviteClientTransaction<Req, Res>;
+export type ServerTransaction<Req extends RequestView, Res extends ResponseView> =
+  | InviteServerTransaction<Req, Res>
+  | NonInviteServerTransaction<Req, Res>;
+
+export interface TransactionManagerOptions<Req extends RequestView, Res extends ResponseView> {
+  clock: Clock;
+  factory: MessageFactory<Req, Res>;
+  send(message: Req | Res, destination: TransportAddress): Promise<void> | void;
+  isReliable(transport: TransportAddress['transport']): boolean;
+  /** A new request with its server transaction; the TU answers with `transaction.respond`. */
+  onRequest(request: Req, transaction: ServerTransaction<Req, Res>, source: TransportAddress): void;
+  /** An ACK that no transaction absorbs: the ACK for a 2xx (RFC 3261 §17.2.3, RFC 6026 §7.1). */
+  onAck?(ack: Req, source: TransportAddress): void;
+  /** The INVITE a CANCEL matched was answered 487 by the manager (RFC 3261 §9.2). */
+  onCancel?(invite: ServerTransaction<Req, Res>, cancel: Req): void;
+  /** A response matching no client transaction, e.g. a 2xx retransmission after Timer M. */
+  onStrayResponse?(response: Res, source: TransportAddress): void;
+  /** A server transaction gave up: Timer H fired or its response could not be sent. */
+  onServerFailure?(transaction: ServerTransaction<Req, Res>, reason: 'timeout' | 'transport'): void;
+  profile?: TimerProfile;
+  /** Upper bound on live transactions (client + server); beyond it requests get 503. */
+  maxTransactions?: number;
+}
+
+const DEFAULT_MAX_TRANSACTIONS = 50_000;
+
+/** Matches messages to transactions and owns their lifetimes (RFC 3261 §17.1.3, §17.2.3). */
+export class TransactionManager<Req extends RequestView, Res extends ResponseView> {
+  readonly #clients = new Map<string, ClientTransaction<Req, Res>>();
+  readonly #servers = new Map<string, ServerTransaction<Req, Res>>();
+  /** RFC 3261 §8.2.2.2: Call-ID + From tag + CSeq of tag-less requests being served. */
+  readonly #mergeKeys = new Map<string, string>();
+  readonly #options: TransactionManagerOptions<Req, Res>;
+  readonly #profile: TimerProfile;
+  readonly #maxTransactions: number;
+
+  constructor(options: TransactionManagerOptions<Req, Res>) {
+    this.#options = options;
+    this.#profile = options.profile ?? DEFAULT_TIMER_PROFILE;
+    this.#maxTransactions = options.maxTransactions ?? DEFAULT_MAX_TRANSACTIONS;
+  }
+
+  get clientCount(): number {
+    return this.#clients.size;
+  }
+
+  get serverCount(): number {
+    return this.#servers.size;
+  }
+
+  /** Live transactions plus merge-detection entries, for leak checks. */
+  get size(): number {
+    return this.#clients.size + this.#servers.size + this.#mergeKeys.size;
+  }
+
+  /**
+   * Starts a client transaction for `request` (its top Via must carry a fresh branch).
+   * ACK is not a transaction (RFC 3261 §17.1.1.3): send 2xx ACKs through the transport.
+   */
+  sendRequest(
+    request: Req,
+    destination: TransportAddress,
+    user: ClientTransactionUser<Res>,
+  ): ClientTransaction<Req, Res> {
+    if (request.method === 'ACK') throw new TypeError('ACK is sent outside transactions');
+    if (this.#clients.size + this.#servers.size >= this.#maxTransactions) {
+      throw new RangeError('too many live transactions');
+    }
+    const key = clientKey(request.topVia()?.params.get('branch'), request.method);
+    if (!key) throw new TypeError('request has no Via branch');
+    if (this.#clients.has(key)) throw new RangeError(`branch already in use: ${key}`);
+    const common = {
+      request,
+      clock: this.#options.clock,
+      profile: this.#profile,
+      reliable: this.#options.isReliable(destination.transport),
+      send: (message: Req) => this.#options.send(message, destination),
+      user,
+    };
+    const transaction: ClientTransaction<Req, Res> =
+      request.method === 'INVITE'
+        ? new InviteClientTransaction<Req, Res>({
+            ...common,
+            createAck: (response) => this.#options.factory.createAck(request, response),
+          })
+        : new NonInviteClientTransaction<Req, Res>(common);
+    this.#clients.set(key, transaction);
+    transaction.onStateChange((state) => {
+      if (state === 'terminated') this.#clients.delete(key);
+    });
+    transaction.start();
+    return transaction;
+  }
+
+  /** Routes a response to its client transaction (RFC 3261 §17.1.3). */
+  receiveResponse(response: Res, source: TransportAddress): void {
+    const key = clientKey(response.topVia()?.params.get('branch'), response.cseq().method);
+    const transaction = key ? this.#clients.get(key) : undefined;
+    if (transaction) transaction.receiveResponse(response);
+    else this.#options.onStrayResponse?.(response, source);
+  }
+
+  /** Routes a request to its server transaction or creates one (RFC 3261 §17.2.3). */
+  receiveRequest(request: Req, source: TransportAddress): void {
+    const via = request.topVia();
+    const branch = via?.params.get('branch');
+    // RFC 2543 peers without the magic cookie are not matched (optional per §17.2.3).
+    if (!via || !branch?.startsWith(BRANCH_MAGIC_COOKIE)) {
+      this.#replyStateless(request, 400, 'Missing Via branch', source);
+      return;
+    }
+    const sentBy = sentByOf(via);
+    if (request.method === 'ACK') {
+      this.#receiveAck(request, serverKey(branch, sentBy, 'INVITE'), source);
+      return;
+    }
+    const key = serverKey(branch, sentBy, request.method);
+    const existing = this.#servers.get(key);
+    if (existing) {
+      existing.receiveRetransmission();
+      return;
+    }
+    if (this.#clients.size + this.#servers.size >= this.#maxTransactions) {
+      this.#replyStateless(request, 503, 'Service Unavailable', source);
+      return;
+    }
+    const transaction = this.#createServer(request, key, source);
+    if (request.method === 'CANCEL') {
+      this.#cancel(request, transaction, serverKey(branch, sentBy, 'INVITE'));
+      return;
+    }
+    if (this.#isMerged(request, key)) {
+      transaction.respond(this.#options.factory.createResponse(request, 482, 'Loop Detected'));
+      return;
+    }
+    this.#options.onRequest(request, transaction, source);
+  }
+
+  /** Terminates every transaction (shutdown). */
+  close(): void {
+    for (const transaction of [...this.#clients.values(), ...this.#servers.values()]) {
+      transaction.terminate();
+    }
+  }
+
+  #receiveAck(ack: Req, inviteKey: string, source: TransportAddress): void {
+    const invite = this.#servers.get(inviteKey);
+    if (invite instanceof InviteServerTransaction && !invite.receiveAck()) return;
+    this.#options.onAck?.(ack, source);
+  }
+
+  /** RFC 3261 §9.2: 200 to the CANCEL, 487 to the INVITE if it is still pending. */
+  #cancel(cancel: Req, transaction: ServerTransaction<Req, Res>, inviteKey: string): void {
+    const invite = this.#servers.get(inviteKey);
+    const factory = this.#options.factory;
+    if (!invite) {
+      transaction.respond(factory.createResponse(cancel, 481, 'Call/Transaction Does Not Exist'));
+      return;
+    }
+    transaction.respond(factory.createResponse(cancel, 200, 'OK'));
+    if (invite.state !== 'proceeding') return;
+    invite.respond(factory.createResponse(invite.request, 487, 'Request Terminated'));
+    this.#options.onCancel?.(invite, cancel);
+  }
+
+  /** RFC 3261 §8.2.2.2: same Call-ID/From tag/CSeq without To tag on another branch. */
+  #isMerged(request: Req, key: string): boolean {
+    if (request.toTag()) return false;
+    const cseq = request.cseq();
+    const mergeKey = `${request.callId()}|${request.fromTag() ?? ''}|${cseq.seq}|${cseq.method}`;
+    const owner = this.#mergeKeys.get(mergeKey);
+    if (owner !== undefined && owner !== key && this.#servers.has(owner)) return true;
+    this.#mergeKeys.set(mergeKey, key);
+    const transaction = this.#servers.get(key);
+    transaction?.onStateChange((state) => {
+      if (state === 'terminated' && this.#mergeKeys.get(mergeKey) === key) this.#mergeKeys.delete(mergeKey);
+    });
+    return false;
+  }
+
+  #createServer(request: Req, key: string, source: TransportAddress): ServerTransaction<Req, Res> {
+    const factory = this.#options.factory;
+    const common = {
+      request,
+      clock: this.#options.clock,
+      profile: this.#profile,
+      reliable: this.#options.isReliable(source.transport),
+      send: (response: Res) => this.#options.send(response, source),
+    };
+    const transaction: ServerTransaction<Req, Res> =
+      request.method === 'INVITE'
+        ? new InviteServerTransaction<Req, Res>({
+            ...common,
+            createTrying: () => factory.createResponse(request, 100, 'Trying'),
+            user: {
+              onTimeout: () => this.#options.onServerFailure?.(transaction, 'timeout'),
+              onTransportError: () => this.#options.onServerFailure?.(transaction, 'transport'),
+            },
+          })
+        : new NonInviteServerTransaction<Req, Res>({
+            ...common,
+            user: { onTransportError: () => this.#options.onServerFailure?.(transaction, 'transport') },
+          });
+    this.#servers.set(key, transaction);
+    transaction.onStateChange((state) => {
+      if (state === 'terminated') this.#servers.delete(key);
+    });
+    return transaction;
+  }
+
+  #replyStateless(request: Req, status: number, reason: string, source: TransportAddress): void {
+    try {
+      const pending = this.#options.send(
+        this.#options.factory.createResponse(request, status, reason),
+        source,
+      );
+      if (pending) pending.catch(() => undefined); // stateless: nothing to tell anyone
+    } catch {
+      // stateless reply to bad input: a send failure has no one to report to
+    }
+  }
+}
+
+function clientKey(branch: string | null | undefined, method: string): string | undefined {
+  return branch ? `${branch}|${method}` : undefined;
+}
+
+function serverKey(branch: string, sentBy: string, method: string): string {
+  return `${branch}|${sentBy}|${method}`;
+}

@@ -1,0 +1,70 @@
+import type { Clock } from '../../util/index.js';
+import { type StatusBearer, type TimerProfile, Transaction } from './base.js';
+import type { ClientTransactionUser } from './invite-client.js';
+
+export interface NonInviteClientOptions<Req, Res> {
+  request: Req;
+  clock: Clock;
+  profile: TimerProfile;
+  reliable: boolean;
+  send(message: Req): Promise<void> | void;
+  user: ClientTransactionUser<Res>;
+}
+
+/** Non-INVITE client transaction, RFC 3261 §17.1.2. */
+export class NonInviteClientTransaction<Req, Res extends StatusBearer> extends Transaction {
+  readonly request: Req;
+  readonly #options: NonInviteClientOptions<Req, Res>;
+  readonly #user: ClientTransactionUser<Res>;
+
+  constructor(options: NonInviteClientOptions<Req, Res>) {
+    super('trying', options.clock, options.profile, options.reliable);
+    this.request = options.request;
+    this.#options = options;
+    this.#user = options.user;
+  }
+
+  /** Sends the request and arms timers E (unreliable only) and F. */
+  start(): void {
+    this.#transmit();
+    if (!this.reliable) this.#armTimerE(this.profile.t1);
+    this.startTimer('F', this.profile.timerF ?? this.transactionTimeout, () => {
+      this.terminate();
+      this.#user.onTimeout?.();
+    });
+  }
+
+  receiveResponse(response: Res): void {
+    if (this.state !== 'trying' && this.state !== 'proceeding') return; // Completed absorbs
+    if (response.status < 200) {
+      this.setState('proceeding');
+      this.#user.onProvisional?.(response);
+      return;
+    }
+    this.cancelTimer('E');
+    this.cancelTimer('F');
+    this.setState('completed');
+    this.#user.onFinal?.(response);
+    // RFC 3261 §17.1.2.2: Timer K buffers response retransmissions; zero on reliable transports.
+    this.startTimer('K', this.reliable ? 0 : this.profile.t4, () => this.terminate());
+  }
+
+  override transportError(error: unknown): void {
+    if (this.terminated) return;
+    this.terminate();
+    this.#user.onTransportError?.(error);
+  }
+
+  #armTimerE(interval: number): void {
+    this.startTimer('E', interval, () => {
+      this.#transmit();
+      // RFC 3261 §17.1.2.2: doubles up to T2 in Trying; once Proceeding, retransmit every T2.
+      const next = this.state === 'proceeding' ? this.profile.t2 : Math.min(interval * 2, this.profile.t2);
+      this.#armTimerE(next);
+    });
+  }
+
+  #transmit(): void {
+    this.transmitWith(this.#options.send, this.request);
+  }
+}

@@ -1,0 +1,56 @@
+import type { Clock } from '../../util/index.js';
+import { type StatusBearer, type TimerProfile, Transaction } from './base.js';
+import type { ServerTransactionUser } from './server-user.js';
+
+export interface NonInviteServerOptions<Req, Res> {
+  request: Req;
+  clock: Clock;
+  profile: TimerProfile;
+  reliable: boolean;
+  send(response: Res): Promise<void> | void;
+  user?: ServerTransactionUser;
+}
+
+/** Non-INVITE server transaction, RFC 3261 §17.2.2. */
+export class NonInviteServerTransaction<Req, Res extends StatusBearer> extends Transaction {
+  readonly request: Req;
+  #lastResponse: Res | undefined;
+  readonly #options: NonInviteServerOptions<Req, Res>;
+
+  constructor(options: NonInviteServerOptions<Req, Res>) {
+    super('trying', options.clock, options.profile, options.reliable);
+    this.request = options.request;
+    this.#options = options;
+  }
+
+  get lastResponse(): Res | undefined {
+    return this.#lastResponse;
+  }
+
+  respond(response: Res): void {
+    if (this.state !== 'trying' && this.state !== 'proceeding') {
+      throw new RangeError(`cannot respond in state ${this.state}`);
+    }
+    this.#lastResponse = response;
+    this.transmitWith(this.#options.send, response);
+    if (response.status < 200) {
+      this.setState('proceeding');
+      return;
+    }
+    this.setState('completed');
+    // RFC 3261 §17.2.2: Timer J absorbs request retransmissions; zero on reliable transports.
+    this.startTimer('J', this.reliable ? 0 : this.transactionTimeout, () => this.terminate());
+  }
+
+  /** Trying absorbs a retransmission; later states re-send the last response. */
+  receiveRetransmission(): void {
+    if (this.state === 'trying' || !this.#lastResponse) return;
+    this.transmitWith(this.#options.send, this.#lastResponse);
+  }
+
+  override transportError(error: unknown): void {
+    if (this.terminated) return;
+    this.terminate();
+    this.#options.user?.onTransportError?.(error);
+  }
+}

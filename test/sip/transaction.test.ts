@@ -1,0 +1,349 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  DEFAULT_TIMER_PROFILE,
+  InviteClientTransaction,
+  InviteServerTransaction,
+  NonInviteClientTransaction,
+  NonInviteServerTransaction,
+  type Transaction,
+  type TransactionState,
+} from '../../src/sip/transaction/index.js';
+import { FakeClock } from '../../src/util/index.js';
+
+interface FakeResponse {
+  status: number;
+}
+
+/** Records when each message was sent and every state the transaction went through. */
+function recorder() {
+  const sent: { at: number; message: string }[] = [];
+  const states: TransactionState[] = [];
+  const clock = new FakeClock();
+  return {
+    clock,
+    sent,
+    states,
+    send: (message: string | FakeResponse) => {
+      sent.push({ at: clock.now(), message: typeof message === 'string' ? message : String(message.status) });
+    },
+    watch(transaction: Transaction) {
+      states.push(transaction.state);
+      transaction.onStateChange((state) => states.push(state));
+    },
+  };
+}
+
+const profile = DEFAULT_TIMER_PROFILE;
+
+function inviteClient(reliable: boolean, events: string[] = []) {
+  const r = recorder();
+  const tx = new InviteClientTransaction<string, FakeResponse>({
+    request: 'INVITE',
+    clock: r.clock,
+    profile,
+    reliable,
+    send: r.send,
+    createAck: (response) => `ACK/${response.status}`,
+    user: {
+      onProvisional: (response) => events.push(`prov ${response.status}`),
+      onFinal: (response) => events.push(`final ${response.status}`),
+      onTimeout: () => events.push('timeout'),
+      onTransportError: () => events.push('transport-error'),
+    },
+  });
+  r.watch(tx);
+  tx.start();
+  return { ...r, tx, events };
+}
+
+describe('INVITE client transaction (RFC 3261 §17.1.1, RFC 6026)', () => {
+  it('retransmits on Timer A doubling without cap and times out on Timer B at 64*T1', () => {
+    const { clock, sent, states, events, tx } = inviteClient(false);
+    clock.advance(40_000);
+    assert.deepEqual(
+      sent.map((s) => s.at),
+      [0, 500, 1500, 3500, 7500, 15500, 31500],
+    );
+    assert.deepEqual(events, ['timeout']);
+    assert.deepEqual(states, ['calling', 'terminated']);
+    assert.equal(tx.activeTimers, 0);
+    assert.equal(clock.pendingTimers(), 0);
+  });
+
+  it('does not start Timer A on a reliable transport', () => {
+    const { clock, sent, events } = inviteClient(true);
+    clock.advance(32_000);
+    assert.equal(sent.length, 1);
+    assert.deepEqual(events, ['timeout']);
+  });
+
+  it('1xx stops retransmissions; Timer B is ignored once Proceeding', () => {
+    const { clock, sent, states, events, tx } = inviteClient(false);
+    clock.advance(600);
+    tx.receiveResponse({ status: 180 });
+    clock.advance(40_000);
+    assert.equal(sent.length, 2);
+    assert.deepEqual(events, ['prov 180']);
+    assert.deepEqual(states, ['calling', 'proceeding']);
+  });
+
+  it('ACKs a non-2xx final itself, re-ACKs retransmissions, and ends after Timer D (32 s)', () => {
+    const { clock, sent, states, events, tx } = inviteClient(false);
+    tx.receiveResponse({ status: 100 });
+    clock.advance(1000);
+    tx.receiveResponse({ status: 486 });
+    clock.advance(5000);
+    tx.receiveResponse({ status: 486 });
+    assert.deepEqual(
+      sent.map((s) => `${s.at} ${s.message}`),
+      ['0 INVITE', '1000 ACK/486', '6000 ACK/486'],
+    );
+    assert.deepEqual(events, ['prov 100', 'final 486']);
+    clock.advance(26_999); // Timer D was armed at t=1000
+    assert.equal(tx.state, 'completed');
+    clock.advance(1);
+    assert.deepEqual(states, ['calling', 'proceeding', 'completed', 'terminated']);
+  });
+
+  it('Timer D is zero on reliable transports', () => {
+    const { clock, tx } = inviteClient(true);
+    tx.receiveResponse({ status: 503 });
+    assert.equal(tx.state, 'completed');
+    clock.advance(0);
+    assert.equal(tx.state, 'terminated');
+  });
+
+  it('2xx enters Accepted, passes 2xx retransmissions to the TU, ends on Timer M', () => {
+    const { clock, sent, states, events, tx } = inviteClient(false);
+    tx.receiveResponse({ status: 200 });
+    clock.advance(4000);
+    tx.receiveResponse({ status: 200 });
+    tx.receiveResponse({ status: 486 });
+    assert.equal(sent.length, 1, 'no ACK for 2xx from the transaction');
+    assert.deepEqual(events, ['final 200', 'final 200']);
+    clock.advance(27_999);
+    assert.equal(tx.state, 'accepted');
+    clock.advance(1);
+    assert.deepEqual(states, ['calling', 'accepted', 'terminated']);
+  });
+
+  it('a transport failure terminates and tells the TU', async () => {
+    const events: string[] = [];
+    const clock = new FakeClock();
+    const tx = new InviteClientTransaction<string, FakeResponse>({
+      request: 'INVITE',
+      clock,
+      profile,
+      reliable: false,
+      send: () => Promise.reject(new Error('EHOSTUNREACH')),
+      createAck: () => 'ACK',
+      user: { onTransportError: () => events.push('transport-error') },
+    });
+    tx.start();
+    await Promise.resolve();
+    assert.deepEqual(events, ['transport-error']);
+    assert.equal(tx.state, 'terminated');
+    assert.equal(clock.pendingTimers(), 0);
+  });
+});
+
+function nonInviteClient(reliable: boolean, events: string[] = []) {
+  const r = recorder();
+  const tx = new NonInviteClientTransaction<string, FakeResponse>({
+    request: 'BYE',
+    clock: r.clock,
+    profile,
+    reliable,
+    send: r.send,
+    user: {
+      onProvisional: (response) => events.push(`prov ${response.status}`),
+      onFinal: (response) => events.push(`final ${response.status}`),
+      onTimeout: () => events.push('timeout'),
+    },
+  });
+  r.watch(tx);
+  tx.start();
+  return { ...r, tx, events };
+}
+
+describe('non-INVITE client transaction (RFC 3261 §17.1.2)', () => {
+  it('Timer E doubles up to T2, Timer F times out at 64*T1', () => {
+    const { clock, sent, states, events } = nonInviteClient(false);
+    clock.advance(40_000);
+    assert.deepEqual(
+      sent.map((s) => s.at),
+      [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500],
+    );
+    assert.deepEqual(events, ['timeout']);
+    assert.deepEqual(states, ['trying', 'terminated']);
+  });
+
+  it('retransmits every T2 once Proceeding', () => {
+    const { clock, sent, tx } = nonInviteClient(false);
+    clock.advance(100);
+    tx.receiveResponse({ status: 100 });
+    clock.advance(12_000);
+    // Fires at 500 (then next interval T2 because Proceeding), 4500, 8500, 12500 > 12100.
+    assert.deepEqual(
+      sent.map((s) => s.at),
+      [0, 500, 4500, 8500],
+    );
+  });
+
+  it('final response completes; Timer K = T4 absorbs retransmissions', () => {
+    const { clock, sent, states, events, tx } = nonInviteClient(false);
+    tx.receiveResponse({ status: 200 });
+    tx.receiveResponse({ status: 200 });
+    clock.advance(4999);
+    assert.equal(tx.state, 'completed');
+    clock.advance(1);
+    assert.deepEqual(states, ['trying', 'completed', 'terminated']);
+    assert.deepEqual(events, ['final 200']);
+    assert.equal(sent.length, 1);
+  });
+
+  it('reliable: no Timer E and Timer K is zero', () => {
+    const { clock, sent, tx } = nonInviteClient(true);
+    clock.advance(10_000);
+    assert.equal(sent.length, 1);
+    tx.receiveResponse({ status: 404 });
+    clock.advance(0);
+    assert.equal(tx.state, 'terminated');
+  });
+});
+
+function inviteServer(reliable: boolean, failures: string[] = []) {
+  const r = recorder();
+  const tx = new InviteServerTransaction<string, FakeResponse>({
+    request: 'INVITE',
+    clock: r.clock,
+    profile,
+    reliable,
+    send: r.send,
+    createTrying: () => ({ status: 100 }),
+    user: { onTimeout: () => failures.push('timeout') },
+  });
+  r.watch(tx);
+  return { ...r, tx, failures };
+}
+
+describe('INVITE server transaction (RFC 3261 §17.2.1, RFC 6026)', () => {
+  it('sends 100 Trying after 200 ms when the TU is silent, and re-sends it on retransmission', () => {
+    const { clock, sent, tx } = inviteServer(false);
+    clock.advance(199);
+    assert.equal(sent.length, 0);
+    clock.advance(1);
+    tx.receiveRetransmission();
+    assert.deepEqual(
+      sent.map((s) => `${s.at} ${s.message}`),
+      ['200 100', '200 100'],
+    );
+  });
+
+  it('no automatic 100 when the TU answered first', () => {
+    const { clock, sent, tx } = inviteServer(false);
+    tx.respond({ status: 180 });
+    clock.advance(1000);
+    assert.deepEqual(
+      sent.map((s) => s.message),
+      ['180'],
+    );
+  });
+
+  it('non-2xx final: Timer G doubles to T2, ACK confirms, Timer I (T4) terminates', () => {
+    const { clock, sent, states, tx } = inviteServer(false);
+    tx.respond({ status: 486 });
+    clock.advance(8000);
+    assert.deepEqual(
+      sent.map((s) => s.at),
+      [0, 500, 1500, 3500, 7500],
+    );
+    assert.equal(tx.receiveAck(), false);
+    clock.advance(4999);
+    assert.equal(tx.state, 'confirmed');
+    clock.advance(1);
+    assert.deepEqual(states, ['proceeding', 'completed', 'confirmed', 'terminated']);
+    assert.equal(sent.length, 5, 'no retransmission after the ACK');
+  });
+
+  it('Timer H fires at 64*T1 without an ACK and tells the TU', () => {
+    const { clock, sent, failures, tx } = inviteServer(false);
+    tx.respond({ status: 603 });
+    clock.advance(32_000);
+    assert.deepEqual(failures, ['timeout']);
+    assert.equal(tx.state, 'terminated');
+    assert.deepEqual(
+      sent.map((s) => s.at),
+      [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500],
+    );
+  });
+
+  it('reliable: no Timer G, Timer I is zero', () => {
+    const { clock, sent, tx } = inviteServer(true);
+    tx.respond({ status: 486 });
+    clock.advance(10_000);
+    assert.equal(sent.length, 1);
+    tx.receiveAck();
+    clock.advance(0);
+    assert.equal(tx.state, 'terminated');
+  });
+
+  it('2xx enters Accepted: absorbs INVITE retransmissions, lets the TU resend 2xx, passes the ACK up, ends on Timer L', () => {
+    const { clock, sent, states, tx } = inviteServer(false);
+    tx.respond({ status: 200 });
+    tx.receiveRetransmission();
+    tx.respond({ status: 200 });
+    assert.equal(tx.receiveAck(), true);
+    assert.equal(sent.length, 2);
+    clock.advance(31_999);
+    assert.equal(tx.state, 'accepted');
+    clock.advance(1);
+    assert.deepEqual(states, ['proceeding', 'accepted', 'terminated']);
+  });
+
+  it('refuses a response after completion', () => {
+    const { tx } = inviteServer(false);
+    tx.respond({ status: 486 });
+    assert.throws(() => tx.respond({ status: 200 }), RangeError);
+  });
+});
+
+describe('non-INVITE server transaction (RFC 3261 §17.2.2)', () => {
+  function nonInviteServer(reliable: boolean) {
+    const r = recorder();
+    const tx = new NonInviteServerTransaction<string, FakeResponse>({
+      request: 'BYE',
+      clock: r.clock,
+      profile,
+      reliable,
+      send: r.send,
+    });
+    r.watch(tx);
+    return { ...r, tx };
+  }
+
+  it('Trying absorbs retransmissions, Proceeding and Completed re-send the last response, Timer J = 64*T1', () => {
+    const { clock, sent, states, tx } = nonInviteServer(false);
+    tx.receiveRetransmission();
+    tx.respond({ status: 100 });
+    tx.receiveRetransmission();
+    tx.respond({ status: 200 });
+    tx.receiveRetransmission();
+    assert.deepEqual(
+      sent.map((s) => s.message),
+      ['100', '100', '200', '200'],
+    );
+    clock.advance(31_999);
+    assert.equal(tx.state, 'completed');
+    clock.advance(1);
+    assert.deepEqual(states, ['trying', 'proceeding', 'completed', 'terminated']);
+  });
+
+  it('reliable: Timer J is zero', () => {
+    const { clock, tx } = nonInviteServer(true);
+    tx.respond({ status: 200 });
+    clock.advance(0);
+    assert.equal(tx.state, 'terminated');
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * The UA core the gateway builds on: transport + transaction layer behind one object.
+ * It is a library: it originates and matches transactions, answers OPTIONS when asked to,
+ * and hands every new request to the application, which decides what to do with calls.
+ *
+ * It codes against small interfaces (EndpointTransport, EndpointMessageOps) that the
+ * transport layer and message model satisfy, so it can be tested without sockets.
+ */
+import type { Clock } from '../util/index.js';
+import {
+  type ClientTransaction,
+  type ClientTransactionUser,
+  type MessageFactory,
+  type RequestView,
+  type ResponseView,
+  type ServerTransaction,
+  type TimerProfile,
+  TransactionManager,
+} from './transaction/index.js';
+import type { TransportAddress } from './types.js';
+
+export interface EndpointTransport<Msg> {
+  send(message: Msg, destination: TransportAddress): Promise<void>;
+  onMessage(handler: (message: Msg, source: TransportAddress, local: TransportAddress) => void): void;
+  isReliable(transport: TransportAddress['transport']): boolean;
+}
+
+export interface EndpointMessageOps<Req extends RequestView, Res extends ResponseView>
+  extends MessageFactory<Req, Res> {
+  /** Prepends a Via with `sentBy` and a fresh z9hG4bK branch (RFC 3261 §8.1.1.7). */
+  addVia(request: Req, sentBy: TransportAddress): void;
+}
+
+export type RequestHandler<Req extends RequestView, Res extends ResponseView> = (
+  request: Req,
+  transaction: ServerTransaction<Req, Res>,
+  source: TransportAddress,
+) => void;
+
+export interface SipEndpointOptions<Req extends RequestView, Res extends ResponseView> {
+  transport: EndpointTransport<Req | Res>;
+  ops: EndpointMessageOps<Req, Res>;
+  clock: Clock;
+  /** The sent-by this endpoint advertises for a transport (RFC 3261 §18.1.1). */
+  sentBy(transport: TransportAddress['transport']): TransportAddress;
+  /**
+   * Status for an out-of-dialog OPTIONS (e.g. 200, or 503 while draining) or undefined to
+   * pass it to the request handler like any other request (RFC 3261 §11.2).
+   */
+  optionsStatus?: () => number | undefined;
+  profile?: TimerProfile;
+  maxTransactions?: number;
+}
+
+export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
+  readonly transactions: TransactionManager<Req, Res>;
+  #requestHandler: RequestHandler<Req, Res> | undefined;
+  #ackHandler: ((ack: Req, source: TransportAddress) => void) | undefined;
+  #strayResponseHandler: ((response: Res, source: TransportAddress) => void) | undefined;
+  readonly #options: SipEndpointOptions<Req, Res>;
+
+  constructor(options: SipEndpointOptions<Req, Res>) {
+    this.#options = options;
+    this.transactions = new TransactionManager<Req, Res>({
+      clock: options.clock,
+      factory: options.ops,
+      send: (message, destination) => options.transport.send(message, destination),
+      isReliable: (transport) => options.transport.isReliable(transport),
+      onRequest: (request, transaction, source) => this.#dispatch(request, transaction, source),
+      onAck: (ack, source) => this.#ackHandler?.(ack, source),
+      onStrayResponse: (response, source) => this.#strayResponseHandler?.(response, source),
+      ...(options.profile ? { profile: options.profile } : {}),
+      ...(options.maxTransactions ? { maxTransactions: options.maxTransactions } : {}),
+    });
+    options.transport.onMessage((message, source) => {
+      if (message.isRequest) this.transactions.receiveRequest(message, source);
+      else this.transactions.receiveResponse(message, source);
+    });
+  }
+
+  /** New requests (not ACK) with their server transaction; answer with `transaction.respond`. */
+  onRequest(handler: RequestHandler<Req, Res>): void {
+    this.#requestHandler = handler;
+  }
+
+  /** ACKs for 2xx responses, which belong to the dialog (RFC 3261 §13.3.1.4). */
+  onAck(handler: (ack: Req, source: TransportAddress) => void): void {
+    this.#ackHandler = handler;
+  }
+
+  /** Responses matching no transaction: 2xx retransmissions the UAC core must re-ACK. */
+  onStrayResponse(handler: (response: Res, source: TransportAddress) => void): void {
+    this.#strayResponseHandler = handler;
+  }
+
+  /** Adds a Via with a fresh branch and starts a client transaction to `destination`. */
+  sendRequest(
+    request: Req,
+    destination: TransportAddress,
+    user: ClientTransactionUser<Res>,
+  ): ClientTransaction<Req, Res> {
+    this.#options.ops.addVia(request, this.#options.sentBy(destination.transport));
+    return this.transactions.sendRequest(request, destination, user);
+  }
+
+  /** Sends the ACK for a 2xx outside any transaction (RFC 3261 §13.2.2.4, §17.1.1.3). */
+  sendAck(ack: Req, destination: TransportAddress): Promise<void> {
+    this.#options.ops.addVia(ack, this.#options.sentBy(destination.transport));
+    return this.#options.transport.send(ack, destination);
+  }
+
+  close(): void {
+    this.transactions.close();
+  }
+
+  #dispatch(request: Req, transaction: ServerTransaction<Req, Res>, source: TransportAddress): void {
+    const optionsStatus =
+      request.method === 'OPTIONS' && !request.toTag() ? this.#options.optionsStatus?.() : undefined;
+    if (optionsStatus !== undefined) {
+      transaction.respond(this.#options.ops.createResponse(request, optionsStatus));
+      return;
+    }
+    if (this.#requestHandler) {
+      this.#requestHandler(request, transaction, source);
+      return;
+    }
+    // RFC 3261 §8.2.1: with no application attached, refuse rather than leave it hanging.
+    transaction.respond(this.#options.ops.createResponse(request, 503, 'Service Unavailable'));
+  }
+}

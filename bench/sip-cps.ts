@@ -1,0 +1,90 @@
+/**
+ * Sustained INVITE-200-ACK-BYE calls per second under SIPp (`-sn uac -r N -m M`), stepping
+ * the rate up, against a UAS running in its own process so its CPU can be read from /proc.
+ *
+ *   npx tsx bench/sip-cps.ts [rates=200,400,600,800] [secondsPerStep=5]
+ *
+ * Baseline in the same run: SIPp uac against SIPp uas (`-sn uas`). The patchbay UAS row
+ * needs the SIP message model and transport layer (src/sip/message.ts, src/sip/transport/),
+ * which had not landed when this was written; see RESULTS-sip-cps.md.
+ */
+import { readFileSync } from 'node:fs';
+import { freePort, percentile, runSipp, type SippHandle, startSipp } from '../test/interop/helpers/sipp.js';
+
+const rates = (process.argv[2] ?? '200,400,600,800').split(',').map(Number);
+const secondsPerStep = Number(process.argv[3] ?? 5);
+/** Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s. */
+const TICKS_PER_SECOND = 100;
+
+/** utime + stime of a process, in seconds. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+interface StepRow {
+  rate: number;
+  calls: number;
+  successful: number;
+  failed: number;
+  achievedCps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  uasCpuPercent: number;
+}
+
+async function step(uasPid: number, uasPort: number, rate: number): Promise<StepRow> {
+  const calls = rate * secondsPerStep;
+  const cpuBefore = cpuSeconds(uasPid);
+  const started = performance.now();
+  const result = await runSipp({
+    scenario: 'uac',
+    remote: `127.0.0.1:${uasPort}`,
+    localPort: await freePort(),
+    calls,
+    rate,
+    timeoutMs: (secondsPerStep + 60) * 1000,
+    extraArgs: ['-recv_timeout', '10000'],
+  });
+  const wallSeconds = (performance.now() - started) / 1000;
+  const cpu = cpuSeconds(uasPid) - cpuBefore;
+  return {
+    rate,
+    calls,
+    successful: result.successfulCalls,
+    failed: result.failedCalls + (calls - result.successfulCalls - result.failedCalls),
+    achievedCps: result.successfulCalls / (result.elapsedMs / 1000),
+    p50: percentile(result.responseTimesMs, 50),
+    p95: percentile(result.responseTimesMs, 95),
+    p99: percentile(result.responseTimesMs, 99),
+    uasCpuPercent: (100 * cpu) / wallSeconds,
+  };
+}
+
+async function runAgainst(label: string, uas: SippHandle, uasPort: number): Promise<void> {
+  const pid = uas.pid;
+  if (pid === undefined) throw new Error(`${label}: UAS did not start`);
+  for (const rate of rates) {
+    const row = await step(pid, uasPort, rate);
+    console.log(
+      `| ${label} | ${row.rate} | ${row.calls} | ${row.successful} | ${row.failed} | ${row.achievedCps.toFixed(0)} | ` +
+        `${row.p50} / ${row.p95} / ${row.p99} | ${row.uasCpuPercent.toFixed(0)}% |`,
+    );
+  }
+}
+
+console.log(
+  `SIPp uac steps of ${secondsPerStep} s; response time = INVITE -> 200 (SIPp rtd, 1 ms resolution)\n`,
+);
+console.log('| UAS | target CPS | calls | ok | failed | achieved CPS | resp ms p50 / p95 / p99 | UAS CPU |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+const baselinePort = await freePort();
+const baseline = startSipp({ scenario: 'uas', localPort: baselinePort, timeoutMs: 600_000 });
+try {
+  await runAgainst('SIPp uas (baseline)', baseline, baselinePort);
+} finally {
+  await baseline.stop();
+}

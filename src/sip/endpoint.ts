@@ -48,6 +48,8 @@ export interface SipEndpointOptions<Req extends RequestView, Res extends Respons
    * pass it to the request handler like any other request (RFC 3261 §11.2).
    */
   optionsStatus?: () => number | undefined;
+  /** Malformed input or a failing handler; the message is dropped (or answered 500). */
+  onError?: (error: unknown, message: Req | Res) => void;
   profile?: TimerProfile;
   maxTransactions?: number;
 }
@@ -72,10 +74,7 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
       ...(options.profile ? { profile: options.profile } : {}),
       ...(options.maxTransactions ? { maxTransactions: options.maxTransactions } : {}),
     });
-    options.transport.onMessage((message, source) => {
-      if (message.isRequest) this.transactions.receiveRequest(message, source);
-      else this.transactions.receiveResponse(message, source);
-    });
+    options.transport.onMessage((message, source) => this.#receive(message, source));
   }
 
   /** New requests (not ACK) with their server transaction; answer with `transaction.respond`. */
@@ -113,6 +112,19 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
     this.transactions.close();
   }
 
+  /**
+   * Bad input never throws past the socket handler (a lazily parsed header may throw on
+   * access); a request whose handler fails gets a 500 if nothing was sent yet.
+   */
+  #receive(message: Req | Res, source: TransportAddress): void {
+    try {
+      if (message.isRequest) this.transactions.receiveRequest(message, source);
+      else this.transactions.receiveResponse(message, source);
+    } catch (error) {
+      this.#options.onError?.(error, message);
+    }
+  }
+
   #dispatch(request: Req, transaction: ServerTransaction<Req, Res>, source: TransportAddress): void {
     const optionsStatus =
       request.method === 'OPTIONS' && !request.toTag() ? this.#options.optionsStatus?.() : undefined;
@@ -121,7 +133,14 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
       return;
     }
     if (this.#requestHandler) {
-      this.#requestHandler(request, transaction, source);
+      try {
+        this.#requestHandler(request, transaction, source);
+      } catch (error) {
+        this.#options.onError?.(error, request);
+        if (transaction.state === 'proceeding' || transaction.state === 'trying') {
+          transaction.respond(this.#options.ops.createResponse(request, 500, 'Server Internal Error'));
+        }
+      }
       return;
     }
     // RFC 3261 §8.2.1: with no application attached, refuse rather than leave it hanging.

@@ -149,6 +149,31 @@ describe('SipEndpoint', () => {
     assert.deepEqual(transport.describe(), ['503']);
   });
 
+  it('a throwing handler gets its request answered 500 and nothing escapes the socket handler', () => {
+    const errors: unknown[] = [];
+    const clock = new FakeClock();
+    const transport = new LoopTransport();
+    const endpoint = new SipEndpoint<Request, Response>({
+      transport,
+      ops,
+      clock,
+      sentBy: (kind) => ({ ...local, transport: kind }),
+      onError: (error) => errors.push(error),
+    });
+    endpoint.onRequest(() => {
+      throw new Error('application bug');
+    });
+    transport.deliver(incoming('INVITE'));
+    const malformed = incoming('OPTIONS', 'call-2');
+    malformed.cseq = () => {
+      throw new Error('bad CSeq');
+    };
+    assert.doesNotThrow(() => transport.deliver(malformed));
+    assert.deepEqual(transport.describe(), ['500']);
+    assert.equal(errors.length, 2);
+    assert.equal(endpoint.transactions.serverCount, 1, 'no transaction left for the malformed request');
+  });
+
   it('passes 2xx retransmissions after Timer M to the stray handler so the UAC can re-ACK', () => {
     const { clock, transport, endpoint } = setup();
     const strays: number[] = [];

@@ -88,6 +88,17 @@ describe('INVITE client transaction (RFC 3261 §17.1.1, RFC 6026)', () => {
     assert.deepEqual(states, ['calling', 'proceeding']);
   });
 
+  it('gives up after the proceeding timeout when no final response ever comes', () => {
+    const { clock, events, tx } = inviteClient(false);
+    clock.advance(100);
+    tx.receiveResponse({ status: 180 });
+    clock.advance(179_999);
+    assert.equal(tx.state, 'proceeding');
+    clock.advance(1);
+    assert.deepEqual(events, ['prov 180', 'timeout']);
+    assert.equal(clock.pendingTimers(), 0);
+  });
+
   it('ACKs a non-2xx final itself, re-ACKs retransmissions, and ends after Timer D (32 s)', () => {
     const { clock, sent, states, events, tx } = inviteClient(false);
     tx.receiveResponse({ status: 100 });

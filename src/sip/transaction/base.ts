@@ -21,6 +21,12 @@ export interface TimerProfile {
   timerB?: number;
   timerF?: number;
   timerD?: number;
+  /**
+   * How long an INVITE client transaction may stay Proceeding without a final response.
+   * RFC 3261 leaves this to the TU (a UAC CANCELs; proxies use Timer C, §16.6, > 3 min);
+   * here it bounds the transaction so a silent peer cannot pin it forever. Default 180 s.
+   */
+  proceedingTimeout?: number;
 }
 
 export const DEFAULT_TIMER_PROFILE: Readonly<TimerProfile> = { t1: 500, t2: 4000, t4: 5000 };

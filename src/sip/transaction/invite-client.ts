@@ -54,6 +54,7 @@ export class InviteClientTransaction<Req, Res extends StatusBearer> extends Tran
       case 'proceeding':
         if (status < 200) {
           this.cancelTimer('A');
+          if (this.state === 'calling') this.#armProceedingTimeout();
           this.setState('proceeding');
           this.#options.user.onProvisional?.(response);
         } else if (status < 300) {
@@ -92,9 +93,17 @@ export class InviteClientTransaction<Req, Res extends StatusBearer> extends Tran
     });
   }
 
+  #armProceedingTimeout(): void {
+    this.startTimer('C', this.profile.proceedingTimeout ?? 180_000, () => {
+      this.terminate();
+      this.#options.user.onTimeout?.();
+    });
+  }
+
   #enterAccepted(): void {
     this.cancelTimer('A');
     this.cancelTimer('B');
+    this.cancelTimer('C');
     this.setState('accepted');
     this.startTimer('M', this.transactionTimeout, () => this.terminate());
   }
@@ -102,6 +111,7 @@ export class InviteClientTransaction<Req, Res extends StatusBearer> extends Tran
   #enterCompleted(response: Res): void {
     this.cancelTimer('A');
     this.cancelTimer('B');
+    this.cancelTimer('C');
     this.#ack = this.#options.createAck(response);
     this.#transmit(this.#ack);
     this.setState('completed');

@@ -142,12 +142,14 @@ export class TransactionManager<Req extends RequestView, Res extends ResponseVie
       this.#replyStateless(request, 503, 'Service Unavailable', source);
       return;
     }
+    // Read every header the layer needs before creating state, so a malformed one throws here.
+    const mergeKey = request.method === 'CANCEL' || request.toTag() ? undefined : mergeKeyOf(request);
     const transaction = this.#createServer(request, key, source);
     if (request.method === 'CANCEL') {
       this.#cancel(request, transaction, serverKey(branch, sentBy, 'INVITE'));
       return;
     }
-    if (this.#isMerged(request, key)) {
+    if (mergeKey !== undefined && this.#isMerged(mergeKey, key, transaction)) {
       transaction.respond(this.#options.factory.createResponse(request, 482, 'Loop Detected'));
       return;
     }
@@ -182,15 +184,11 @@ export class TransactionManager<Req extends RequestView, Res extends ResponseVie
   }
 
   /** RFC 3261 §8.2.2.2: same Call-ID/From tag/CSeq without To tag on another branch. */
-  #isMerged(request: Req, key: string): boolean {
-    if (request.toTag()) return false;
-    const cseq = request.cseq();
-    const mergeKey = `${request.callId()}|${request.fromTag() ?? ''}|${cseq.seq}|${cseq.method}`;
+  #isMerged(mergeKey: string, key: string, transaction: ServerTransaction<Req, Res>): boolean {
     const owner = this.#mergeKeys.get(mergeKey);
     if (owner !== undefined && owner !== key && this.#servers.has(owner)) return true;
     this.#mergeKeys.set(mergeKey, key);
-    const transaction = this.#servers.get(key);
-    transaction?.onStateChange((state) => {
+    transaction.onStateChange((state) => {
       if (state === 'terminated' && this.#mergeKeys.get(mergeKey) === key) this.#mergeKeys.delete(mergeKey);
     });
     return false;
@@ -237,6 +235,11 @@ export class TransactionManager<Req extends RequestView, Res extends ResponseVie
       // stateless reply to bad input: a send failure has no one to report to
     }
   }
+}
+
+function mergeKeyOf(request: RequestView): string {
+  const cseq = request.cseq();
+  return `${request.callId()}|${request.fromTag() ?? ''}|${cseq.seq}|${cseq.method}`;
 }
 
 function clientKey(branch: string | null | undefined, method: string): string | undefined {

@@ -79,7 +79,13 @@ export abstract class Transaction {
   }
 
   /** The transport failed to send (RFC 3261 §17.1.4 / §17.2.4): terminate and tell the TU. */
-  abstract transportError(error: unknown): void;
+  transportError(error: unknown): void {
+    if (this.#state === 'terminated') return;
+    this.terminate();
+    this.reportTransportError(error);
+  }
+
+  protected abstract reportTransportError(error: unknown): void;
 
   /** Sends through the transport; a synchronous throw or a rejected promise is a transport error. */
   protected transmitWith<M>(send: (message: M) => Promise<void> | void, message: M): void {

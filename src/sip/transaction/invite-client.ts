@@ -78,9 +78,7 @@ export class InviteClientTransaction<Req, Res extends StatusBearer> extends Tran
     }
   }
 
-  override transportError(error: unknown): void {
-    if (this.terminated) return;
-    this.terminate();
+  protected override reportTransportError(error: unknown): void {
     this.#options.user.onTransportError?.(error);
   }
 

@@ -84,9 +84,7 @@ export class InviteServerTransaction<Req, Res extends StatusBearer> extends Tran
     return false;
   }
 
-  override transportError(error: unknown): void {
-    if (this.terminated) return;
-    this.terminate();
+  protected override reportTransportError(error: unknown): void {
     this.#options.user?.onTransportError?.(error);
   }
 

@@ -49,9 +49,7 @@ export class NonInviteClientTransaction<Req, Res extends StatusBearer> extends T
     this.startTimer('K', this.reliable ? 0 : this.profile.t4, () => this.terminate());
   }
 
-  override transportError(error: unknown): void {
-    if (this.terminated) return;
-    this.terminate();
+  protected override reportTransportError(error: unknown): void {
     this.#user.onTransportError?.(error);
   }
 

@@ -48,9 +48,7 @@ export class NonInviteServerTransaction<Req, Res extends StatusBearer> extends T
     this.transmitWith(this.#options.send, this.#lastResponse);
   }
 
-  override transportError(error: unknown): void {
-    if (this.terminated) return;
-    this.terminate();
+  protected override reportTransportError(error: unknown): void {
     this.#options.user?.onTransportError?.(error);
   }
 }

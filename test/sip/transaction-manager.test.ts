@@ -167,6 +167,19 @@ describe('TransactionManager (RFC 3261 §17.1.3, §17.2.3)', () => {
     assert.equal(sent.at(-1), '481 CANCEL');
   });
 
+  it('CANCEL after the final response gets 200 only; ACK retransmissions in Confirmed are absorbed', () => {
+    const { manager, requests, sent, cancelled, acks } = setup();
+    const invite = new FakeRequest('INVITE', { branch: BRANCH });
+    manager.receiveRequest(invite, peer);
+    requests[0]?.tx.respond(new FakeResponse(486, invite));
+    manager.receiveRequest(new FakeRequest('CANCEL', { branch: BRANCH }), peer);
+    manager.receiveRequest(new FakeRequest('ACK', { branch: BRANCH }), peer);
+    manager.receiveRequest(new FakeRequest('ACK', { branch: BRANCH }), peer);
+    assert.deepEqual(sent, ['486 INVITE', '200 CANCEL']);
+    assert.deepEqual(cancelled, []);
+    assert.equal(acks.length, 0);
+  });
+
   it('answers a merged request with 482 (RFC 3261 §8.2.2.2)', () => {
     const { manager, requests, sent } = setup();
     manager.receiveRequest(new FakeRequest('INVITE', { branch: BRANCH }), peer);

@@ -35,3 +35,16 @@ export {
   type RtpStreamStats,
 } from './rtp/index.js';
 export { decodeWav, encodeWav, pcmBytes, WAV_HEADER_BYTES, type WavAudio, wavHeader } from './wav.js';
+export {
+  AudioReceiver,
+  accelerate,
+  type JitterBufferOptions,
+  type JitterStats,
+  mergeAfterConcealment,
+  type PlayoutDecision,
+  type PlayoutTrace,
+  preemptiveExpand,
+  type RtpPacketIn,
+  type StretchResult,
+  simulatePlayout,
+} from './jitter/index.js';

@@ -1,0 +1,293 @@
+/**
+ * The audio receive pipeline (NetEQ-style): packets go into a bounded buffer, the delay
+ * manager sets a target delay, and each pull() makes one playout decision and returns
+ * exactly one frame of PCM.
+ */
+import type { Clock } from '../../util/index.js';
+import type { AudioDecoder } from '../codec.js';
+import { DelayManager } from './delay-manager.js';
+import { type BufferedPacket, PacketBuffer, unwrapTimestamp } from './packet-buffer.js';
+import { accelerate, mergeAfterConcealment, preemptiveExpand } from './time-stretch.js';
+import type { JitterBufferOptions, JitterStats, PlayoutDecision, RtpPacketIn } from './types.js';
+
+export type { JitterBufferOptions, JitterStats, PlayoutDecision, RtpPacketIn } from './types.js';
+
+/** A timestamp step larger than this (seconds) is a new stream, not a gap. */
+const MAX_TIMESTAMP_JUMP_S = 10;
+/** After this much back-to-back concealment, play silence instead (NetEQ fades expand out). */
+const MAX_EXPAND_MS = 100;
+/** Concealment continuation crossfaded into the first decoded frame after an expand. */
+const MERGE_MS = 5;
+/** Buffer level smoothing per pull (NetEQ BufferLevelFilter). */
+const LEVEL_SMOOTHING = 0.9;
+/** Recently played timestamps remembered to tell duplicates from late packets. */
+const PLAYED_MEMORY = 64;
+
+export class AudioReceiver {
+  private decision: PlayoutDecision = 'comfort_silence';
+
+  private readonly frameMs: number;
+  private readonly frameSamples: number;
+  private readonly frameTicks: number;
+  private readonly delayManager: DelayManager;
+  private readonly buffer: PacketBuffer;
+  private readonly counters: JitterStats = {
+    jitterBufferDelay: 0,
+    jitterBufferEmittedCount: 0,
+    jitterBufferTargetDelay: 0,
+    concealedSamples: 0,
+    silentConcealedSamples: 0,
+    concealmentEvents: 0,
+    insertedSamplesForDeceleration: 0,
+    removedSamplesForAcceleration: 0,
+    packetsReceived: 0,
+    packetsDiscarded: 0,
+    packetsDuplicated: 0,
+    packetsLate: 0,
+    fecPacketsReceived: 0,
+    fecPacketsDiscarded: 0,
+    totalSamplesReceived: 0,
+  };
+  private ssrc: number | null = null;
+  private lastTimestamp: number | null = null;
+  /** Unwrapped timestamp of the next frame to play; null until the stream starts. */
+  private playoutTimestamp: number | null = null;
+  /** True while playing silence before a stream or talkspurt starts. */
+  private awaitingStart = true;
+  private pending = new Int16Array(0);
+  private filteredLevelMs = 0;
+  private concealing = false;
+  private expandedMs = 0;
+  /** Frames played without advancing the timeline (underrun), which a later jump may skip. */
+  private underrunFrames = 0;
+  private readonly played: number[] = [];
+
+  constructor(
+    private readonly decoder: AudioDecoder,
+    private readonly clock: Clock,
+    options: JitterBufferOptions = {},
+  ) {
+    this.frameMs = options.frameMs ?? 20;
+    this.frameSamples = Math.round((decoder.sampleRate * this.frameMs) / 1000);
+    this.frameTicks = Math.round((decoder.rtpClockRate * this.frameMs) / 1000);
+    this.delayManager = new DelayManager({
+      frameMs: this.frameMs,
+      minDelayMs: options.minDelayMs ?? 0,
+      maxDelayMs: options.maxDelayMs ?? 1000,
+      targetQuantile: options.targetQuantile ?? 0.95,
+      forgetFactor: options.forgetFactor ?? 0.995,
+    });
+    this.buffer = new PacketBuffer(options.maxPackets ?? 250);
+  }
+
+  insert(packet: RtpPacketIn): void {
+    this.counters.packetsReceived++;
+    if (this.ssrc !== packet.ssrc) this.restart(packet.ssrc);
+    let timestamp = unwrapTimestamp(packet.timestamp, this.lastTimestamp);
+    if (
+      this.lastTimestamp !== null &&
+      Math.abs(timestamp - this.lastTimestamp) > MAX_TIMESTAMP_JUMP_S * this.decoder.rtpClockRate
+    ) {
+      this.restart(packet.ssrc);
+      timestamp = unwrapTimestamp(packet.timestamp, null);
+    }
+    this.lastTimestamp = Math.max(this.lastTimestamp ?? timestamp, timestamp);
+    if (this.played.includes(timestamp)) {
+      this.counters.packetsDuplicated++;
+      return;
+    }
+    if (this.playoutTimestamp !== null && timestamp < this.playoutTimestamp) {
+      this.counters.packetsLate++;
+      this.counters.packetsDiscarded++;
+      return;
+    }
+    const outcome = this.buffer.insert({ packet, timestamp });
+    if (outcome === 'duplicate') {
+      this.counters.packetsDuplicated++;
+      return;
+    }
+    if (outcome === 'overflow') this.counters.packetsDiscarded++;
+    this.delayManager.update(packet.arrivalMs, (timestamp * 1000) / this.decoder.rtpClockRate);
+  }
+
+  pull(): Int16Array {
+    const levelMs = this.bufferLevelMs();
+    this.filteredLevelMs = LEVEL_SMOOTHING * this.filteredLevelMs + (1 - LEVEL_SMOOTHING) * levelMs;
+    let first = true;
+    while (this.pending.length < this.frameSamples) {
+      const decision = this.produce();
+      if (first) this.decision = decision;
+      first = false;
+    }
+    if (first) this.decision = 'normal';
+    const frame = this.pending.slice(0, this.frameSamples);
+    this.pending = this.pending.slice(this.frameSamples);
+    this.counters.totalSamplesReceived += frame.length;
+    return frame;
+  }
+
+  /** The decision that produced the frame returned by the last pull(). */
+  get lastDecision(): PlayoutDecision {
+    return this.decision;
+  }
+
+  stats(): JitterStats {
+    return { ...this.counters };
+  }
+
+  targetDelayMs(): number {
+    return this.delayManager.targetDelayMs();
+  }
+
+  /** Audio held: undecoded packets plus decoded samples not yet played. */
+  currentDelayMs(): number {
+    return this.bufferLevelMs();
+  }
+
+  private bufferLevelMs(): number {
+    return this.buffer.size * this.frameMs + (this.pending.length * 1000) / this.decoder.sampleRate;
+  }
+
+  private restart(ssrc: number): void {
+    this.ssrc = ssrc;
+    this.buffer.clear();
+    this.delayManager.reset();
+    this.lastTimestamp = null;
+    this.playoutTimestamp = null;
+    this.awaitingStart = true;
+    this.played.length = 0;
+  }
+
+  private produce(): PlayoutDecision {
+    const head = this.buffer.peek();
+    if (this.awaitingStart) {
+      // Talkspurt start: hold the first packet until it has waited the target delay.
+      if (!head || this.clock.now() - head.packet.arrivalMs + this.frameMs < this.targetDelayMs()) {
+        return this.comfortSilence();
+      }
+      this.awaitingStart = false;
+      this.playoutTimestamp = head.timestamp;
+      this.underrunFrames = 0;
+      return this.playPacket();
+    }
+    const expected = this.playoutTimestamp ?? 0;
+    if (head && head.timestamp === expected) return this.playPacket();
+    if (head) {
+      const gapFrames = (head.timestamp - expected) / this.frameTicks;
+      if (head.packet.marker || gapFrames <= this.underrunFrames) {
+        // The concealment already covered the gap (or a new talkspurt begins): jump to it.
+        this.playoutTimestamp = head.timestamp;
+        return this.playPacket();
+      }
+      const recovered = this.recoverFromFec(expected);
+      this.playoutTimestamp = expected + this.frameTicks;
+      return recovered ?? this.expand();
+    }
+    this.underrunFrames++;
+    if (this.expandedMs >= MAX_EXPAND_MS) {
+      this.awaitingStart = true;
+      return this.comfortSilence();
+    }
+    return this.expand();
+  }
+
+  private playPacket(): PlayoutDecision {
+    const entry = this.buffer.shift() as BufferedPacket;
+    const now = this.clock.now();
+    const pendingMs = (this.pending.length * 1000) / this.decoder.sampleRate;
+    let decoded: Int16Array;
+    const continuation = this.concealing
+      ? this.decoder.conceal(Math.round((this.decoder.sampleRate * MERGE_MS) / 1000))
+      : null;
+    try {
+      decoded = this.decoder.decode(entry.packet.payload);
+    } catch {
+      this.counters.packetsDiscarded++;
+      this.playoutTimestamp = entry.timestamp + this.frameTicks;
+      return this.expand();
+    }
+    this.playoutTimestamp =
+      entry.timestamp + Math.round((decoded.length * this.decoder.rtpClockRate) / this.decoder.sampleRate);
+    this.remember(entry.timestamp);
+    this.underrunFrames = 0;
+    this.expandedMs = 0;
+    const delaySeconds = (now - entry.packet.arrivalMs + pendingMs) / 1000;
+    this.counters.jitterBufferDelay += delaySeconds * decoded.length;
+    this.counters.jitterBufferEmittedCount += decoded.length;
+    this.counters.jitterBufferTargetDelay += (this.targetDelayMs() / 1000) * decoded.length;
+
+    if (continuation) {
+      this.concealing = false;
+      this.append(mergeAfterConcealment(continuation, decoded));
+      return 'merge';
+    }
+    const target = this.targetDelayMs();
+    const lowMs = 0.75 * target;
+    const highMs = Math.max(target, lowMs + this.frameMs);
+    if (this.filteredLevelMs >= highMs && this.buffer.size > 0) {
+      const { output, changedSamples } = accelerate(decoded, this.decoder.sampleRate);
+      if (changedSamples !== 0) {
+        this.counters.removedSamplesForAcceleration -= changedSamples;
+        this.filteredLevelMs += (changedSamples * 1000) / this.decoder.sampleRate;
+        this.append(output);
+        return 'accelerate';
+      }
+    } else if (this.filteredLevelMs < lowMs) {
+      const { output, changedSamples } = preemptiveExpand(decoded, this.decoder.sampleRate);
+      if (changedSamples !== 0) {
+        this.counters.insertedSamplesForDeceleration += changedSamples;
+        this.filteredLevelMs += (changedSamples * 1000) / this.decoder.sampleRate;
+        this.append(output);
+        return 'preemptive_expand';
+      }
+    }
+    this.append(decoded);
+    return 'normal';
+  }
+
+  /** Rebuilds the frame at `timestamp` from the next packet's in-band FEC when the decoder can. */
+  private recoverFromFec(timestamp: number): PlayoutDecision | null {
+    const next = this.buffer.find(timestamp + this.frameTicks);
+    if (!next || !this.decoder.recoverFromNext) return null;
+    const recovered = this.decoder.recoverFromNext(next.packet.payload, this.frameSamples);
+    if (!recovered) return null;
+    this.counters.fecPacketsReceived++;
+    this.append(recovered);
+    return 'expand';
+  }
+
+  private expand(): PlayoutDecision {
+    const concealed = this.decoder.conceal(this.frameSamples);
+    this.countConcealment(concealed.length, false);
+    this.expandedMs += this.frameMs;
+    this.append(concealed);
+    return 'expand';
+  }
+
+  private comfortSilence(): PlayoutDecision {
+    if (this.counters.packetsReceived > 0) this.countConcealment(this.frameSamples, true);
+    this.concealing = false;
+    this.append(new Int16Array(this.frameSamples));
+    return 'comfort_silence';
+  }
+
+  /** W3C: a concealment event starts when concealment follows normal playout. */
+  private countConcealment(samples: number, silent: boolean): void {
+    if (!this.concealing && !silent) this.counters.concealmentEvents++;
+    this.concealing = !silent;
+    this.counters.concealedSamples += samples;
+    if (silent) this.counters.silentConcealedSamples += samples;
+  }
+
+  private append(samples: Int16Array): void {
+    const joined = new Int16Array(this.pending.length + samples.length);
+    joined.set(this.pending, 0);
+    joined.set(samples, this.pending.length);
+    this.pending = joined;
+  }
+
+  private remember(timestamp: number): void {
+    this.played.push(timestamp);
+    if (this.played.length > PLAYED_MEMORY) this.played.shift();
+  }
+}

@@ -1,0 +1,56 @@
+export interface RtpPacketIn {
+  sequenceNumber: number;
+  timestamp: number;
+  ssrc: number;
+  marker: boolean;
+  payloadType: number;
+  payload: Uint8Array;
+  /** Arrival time on the injected clock (ms). */
+  arrivalMs: number;
+}
+
+export interface JitterBufferOptions {
+  /** Playout tick and packet duration (default 20). */
+  frameMs?: number;
+  minDelayMs?: number;
+  maxDelayMs?: number;
+  /** Quantile of the relative delay the target covers (default 0.95). */
+  targetQuantile?: number;
+  /** Per-packet histogram forget factor (default 0.995). */
+  forgetFactor?: number;
+  /** Bound on buffered packets (default 250, 5 s of 20 ms packets). */
+  maxPackets?: number;
+}
+
+export type PlayoutDecision =
+  | 'normal'
+  | 'expand'
+  | 'accelerate'
+  | 'preemptive_expand'
+  | 'merge'
+  | 'comfort_silence';
+
+/** W3C webrtc-stats RTCInboundRtpStreamStats fields for audio (cumulative counters). */
+export interface JitterStats {
+  /** Seconds, summed over emitted samples, from arrival to leaving the buffer. */
+  jitterBufferDelay: number;
+  /** Samples that left the buffer decoded (divide jitterBufferDelay by it for the mean). */
+  jitterBufferEmittedCount: number;
+  /** Seconds, target delay summed per emitted sample. */
+  jitterBufferTargetDelay: number;
+  concealedSamples: number;
+  silentConcealedSamples: number;
+  concealmentEvents: number;
+  insertedSamplesForDeceleration: number;
+  removedSamplesForAcceleration: number;
+  packetsReceived: number;
+  /** Late plus overflow discards (duplicates are not included, per W3C). */
+  packetsDiscarded: number;
+  packetsDuplicated: number;
+  /** Packets that arrived after their playout time (extension, also in packetsDiscarded). */
+  packetsLate: number;
+  fecPacketsReceived: number;
+  fecPacketsDiscarded: number;
+  /** Samples played, including concealed ones. */
+  totalSamplesReceived: number;
+}

@@ -15,6 +15,19 @@ export {
 export { ALAW_SILENCE, decodeAlaw, decodeMulaw, encodeAlaw, encodeMulaw, MULAW_SILENCE } from './g711.js';
 export { G711Decoder, G711Encoder, type G711Law } from './g711-codec.js';
 export { G711Concealer } from './g711-plc.js';
+export {
+  AudioReceiver,
+  accelerate,
+  type JitterBufferOptions,
+  type JitterStats,
+  mergeAfterConcealment,
+  type PlayoutDecision,
+  type PlayoutTrace,
+  preemptiveExpand,
+  type RtpPacketIn,
+  type StretchResult,
+  simulatePlayout,
+} from './jitter/index.js';
 export { MediaClock, type TickListener } from './media-clock.js';
 export {
   createOpusDecoder,
@@ -35,16 +48,3 @@ export {
   type RtpStreamStats,
 } from './rtp/index.js';
 export { decodeWav, encodeWav, pcmBytes, WAV_HEADER_BYTES, type WavAudio, wavHeader } from './wav.js';
-export {
-  AudioReceiver,
-  accelerate,
-  type JitterBufferOptions,
-  type JitterStats,
-  mergeAfterConcealment,
-  type PlayoutDecision,
-  type PlayoutTrace,
-  preemptiveExpand,
-  type RtpPacketIn,
-  type StretchResult,
-  simulatePlayout,
-} from './jitter/index.js';

@@ -16,6 +16,13 @@ export { ALAW_SILENCE, decodeAlaw, decodeMulaw, encodeAlaw, encodeMulaw, MULAW_S
 export { G711Decoder, G711Encoder, type G711Law } from './g711-codec.js';
 export { G711Concealer } from './g711-plc.js';
 export {
+  type ArrivedPacket,
+  type ImpairOptions,
+  impair,
+  parseImpairSpec,
+  type SentPacket,
+} from './impair.js';
+export {
   AudioReceiver,
   accelerate,
   type JitterBufferOptions,

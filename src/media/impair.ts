@@ -1,0 +1,155 @@
+/**
+ * Seeded network impairment model for replay and evaluation: Gilbert-Elliott bursty
+ * loss, Pareto or Gaussian jitter, reordering, duplication and sender clock drift.
+ * Pure: the same input and seed always give the same arrivals.
+ */
+import { SeededRandom } from '../util/index.js';
+
+export interface ImpairOptions {
+  /** Long-run loss percentage (0–100). */
+  lossPercent?: number;
+  /** Mean loss burst length in packets (≥ 1; 1 is independent loss). */
+  meanBurstLength?: number;
+  /** Mean extra one-way delay (ms) added as jitter. */
+  jitterMs?: number;
+  jitterDistribution?: 'pareto' | 'gaussian';
+  /** Percentage of packets held back by reorderDelayMs (so later ones overtake them). */
+  reorderPercent?: number;
+  reorderDelayMs?: number;
+  /** Percentage of packets delivered twice. */
+  duplicatePercent?: number;
+  /** Sender clock drift in parts per million (positive: the sender runs fast). */
+  driftPpm?: number;
+  /** Fixed one-way delay (ms) before jitter. */
+  baseDelayMs?: number;
+  seed?: number;
+}
+
+export interface SentPacket<P> {
+  packet: P;
+  sendMs: number;
+}
+
+export interface ArrivedPacket<P> {
+  packet: P;
+  arrivalMs: number;
+}
+
+/** Pareto tail index: heavy-tailed but with a finite variance. */
+const PARETO_SHAPE = 3;
+
+/**
+ * Gilbert-Elliott loss with a lossless good state and a lossy bad state: leaving bad
+ * with probability 1/burst gives the mean burst length; entering it with
+ * p·r/(1−p) gives the long-run loss rate p.
+ */
+class BurstLoss {
+  private bad = false;
+  private readonly enterBad: number;
+  private readonly leaveBad: number;
+
+  constructor(
+    lossFraction: number,
+    meanBurst: number,
+    private readonly random: SeededRandom,
+  ) {
+    this.leaveBad = 1 / Math.max(1, meanBurst);
+    this.enterBad = lossFraction >= 1 ? 1 : (lossFraction * this.leaveBad) / (1 - lossFraction);
+  }
+
+  lost(): boolean {
+    this.bad = this.bad ? !this.random.chance(this.leaveBad) : this.random.chance(this.enterBad);
+    return this.bad;
+  }
+}
+
+function jitterSample(random: SeededRandom, meanMs: number, distribution: 'pareto' | 'gaussian'): number {
+  if (meanMs <= 0) return 0;
+  if (distribution === 'gaussian') return Math.max(0, random.gaussian(meanMs, meanMs / 2));
+  // Shifted Pareto starting at 0 with mean scale/(shape−1).
+  const scale = meanMs * (PARETO_SHAPE - 1);
+  return random.pareto(scale, PARETO_SHAPE) - scale;
+}
+
+/** Applies the impairments to a send schedule and returns arrivals sorted by time. */
+export function impair<P>(sent: readonly SentPacket<P>[], options: ImpairOptions = {}): ArrivedPacket<P>[] {
+  const random = new SeededRandom(options.seed ?? 1);
+  const loss = new BurstLoss((options.lossPercent ?? 0) / 100, options.meanBurstLength ?? 1, random);
+  const distribution = options.jitterDistribution ?? 'pareto';
+  const jitterMs = options.jitterMs ?? 0;
+  const driftFactor = 1 + (options.driftPpm ?? 0) / 1e6;
+  const baseDelayMs = options.baseDelayMs ?? 0;
+  const arrivals: ArrivedPacket<P>[] = [];
+  for (const { packet, sendMs } of sent) {
+    if (loss.lost()) continue;
+    // A fast sender clock (positive ppm) means its media reaches us compressed in our time.
+    let arrivalMs = sendMs / driftFactor + baseDelayMs + jitterSample(random, jitterMs, distribution);
+    if (random.chance((options.reorderPercent ?? 0) / 100)) arrivalMs += options.reorderDelayMs ?? 40;
+    arrivals.push({ packet, arrivalMs });
+    if (random.chance((options.duplicatePercent ?? 0) / 100)) {
+      arrivals.push({ packet, arrivalMs: arrivalMs + 1 + jitterSample(random, jitterMs, distribution) });
+    }
+  }
+  return arrivals.sort((a, b) => a.arrivalMs - b.arrivalMs);
+}
+
+interface SpecKey {
+  option: keyof ImpairOptions;
+  min: number;
+  max: number;
+  integer?: boolean;
+}
+
+const SPEC_KEYS: Record<string, SpecKey> = {
+  loss: { option: 'lossPercent', min: 0, max: 100 },
+  burst: { option: 'meanBurstLength', min: 1, max: 1000 },
+  jitter: { option: 'jitterMs', min: 0, max: 10_000 },
+  reorder: { option: 'reorderPercent', min: 0, max: 100 },
+  dup: { option: 'duplicatePercent', min: 0, max: 100 },
+  drift: { option: 'driftPpm', min: -10_000, max: 10_000 },
+  delay: { option: 'baseDelayMs', min: 0, max: 60_000 },
+  seed: { option: 'seed', min: 0, max: 0xffffffff, integer: true },
+};
+
+/**
+ * Parses `loss=5,burst=2,jitter=40,reorder=1,dup=1,drift=100,seed=7[,dist=gaussian]`
+ * into ImpairOptions; throws an Error naming the offending item.
+ */
+export function parseImpairSpec(spec: string): ImpairOptions {
+  const options: ImpairOptions = {};
+  const seen = new Set<string>();
+  for (const item of spec.split(',').map((s) => s.trim())) {
+    if (item === '') continue;
+    const [key = '', value, ...rest] = item.split('=');
+    if (value === undefined || rest.length > 0 || value === '') {
+      throw new Error(`impairment "${item}": expected key=value`);
+    }
+    if (seen.has(key)) throw new Error(`impairment "${key}" given twice`);
+    seen.add(key);
+    if (key === 'dist') {
+      if (value !== 'pareto' && value !== 'gaussian') {
+        throw new Error(`impairment dist="${value}": expected pareto or gaussian`);
+      }
+      options.jitterDistribution = value;
+      continue;
+    }
+    const rule = SPEC_KEYS[key];
+    if (!rule) {
+      throw new Error(
+        `unknown impairment "${key}" (known: ${[...Object.keys(SPEC_KEYS), 'dist'].join(', ')})`,
+      );
+    }
+    const number = Number(value);
+    if (!Number.isFinite(number)) throw new Error(`impairment ${key}="${value}" is not a number`);
+    if (number < rule.min || number > rule.max) {
+      throw new Error(`impairment ${key}=${value} is out of range [${rule.min}, ${rule.max}]`);
+    }
+    if (rule.integer && !Number.isInteger(number))
+      throw new Error(`impairment ${key}=${value} must be an integer`);
+    (options as Record<string, number>)[rule.option] = number;
+  }
+  if (options.lossPercent === 100 && options.meanBurstLength !== undefined) {
+    throw new Error('impairment loss=100 leaves no bursts to shape; drop burst');
+  }
+  return options;
+}

@@ -167,6 +167,7 @@ export class AudioReceiver {
       }
       this.awaitingStart = false;
       this.playoutTimestamp = head.timestamp;
+      this.filteredLevelMs = this.bufferLevelMs();
       this.underrunFrames = 0;
       return this.playPacket();
     }
@@ -179,12 +180,17 @@ export class AudioReceiver {
         this.playoutTimestamp = head.timestamp;
         return this.playPacket();
       }
-      const recovered = this.recoverFromFec(expected);
-      this.playoutTimestamp = expected + this.frameTicks;
-      return recovered ?? this.expand();
     }
+    // The expected packet is missing. Conceal without advancing the timeline, so it can
+    // still play if it is only late; a later packet jumps over the gap once covered.
     this.underrunFrames++;
-    if (this.expandedMs >= MAX_EXPAND_MS) {
+    const recovered = this.recoverFromFec(expected);
+    if (recovered) {
+      this.playoutTimestamp = expected + this.frameTicks;
+      this.underrunFrames = 0;
+      return recovered;
+    }
+    if (!head && this.expandedMs >= MAX_EXPAND_MS) {
       this.awaitingStart = true;
       return this.comfortSilence();
     }

@@ -20,6 +20,7 @@ export function simulatePlayout(
   arrivals: readonly RtpPacketIn[],
   durationMs: number,
   options: JitterBufferOptions = {},
+  onPull?: (receiver: AudioReceiver) => void,
 ): PlayoutTrace {
   const frameMs = options.frameMs ?? 20;
   const sorted = [...arrivals].sort((a, b) => a.arrivalMs - b.arrivalMs);
@@ -38,6 +39,7 @@ export function simulatePlayout(
     receiver.pull();
     decisions.push(receiver.lastDecision);
     targets.push(receiver.targetDelayMs());
+    onPull?.(receiver);
   }
   return { receiver, decisions, targets };
 }

@@ -5,6 +5,11 @@
  */
 
 const BUCKET_MS = 5;
+/**
+ * Margin on top of the delay quantile: packets arrive anywhere within a playout tick, so
+ * on average half a frame passes between a packet's arrival and the pull that needs it.
+ */
+const TICK_MARGIN_FRAMES = 0.5;
 /** Window over which the fastest packet is the reference ("relative delay"). */
 const REFERENCE_WINDOW_MS = 2000;
 /** Bound on the reference window's entries (2 s of 10 ms packets, with margin). */
@@ -75,7 +80,7 @@ export class DelayManager {
     const forget = rising ? Math.min(this.options.forgetFactor, 0.97) : this.options.forgetFactor;
     for (let i = 0; i < this.histogram.length; i++) this.histogram[i] = (this.histogram[i] ?? 0) * forget;
     this.histogram[bucket] = (this.histogram[bucket] ?? 0) + (1 - forget);
-    this.target = this.clamp(this.quantileMs() + this.options.frameMs);
+    this.target = this.clamp(this.quantileMs() + this.options.frameMs * TICK_MARGIN_FRAMES);
   }
 
   private quantileMs(): number {

@@ -18,6 +18,8 @@ const MAX_TIMESTAMP_JUMP_S = 10;
 const MAX_EXPAND_MS = 100;
 /** Concealment continuation crossfaded into the first decoded frame after an expand. */
 const MERGE_MS = 5;
+/** Extra frames to wait for a missing packet when the buffer is below target. */
+const EXTRA_GAP_WAIT_FRAMES = 2;
 /** Buffer level smoothing per pull (NetEQ BufferLevelFilter). */
 const LEVEL_SMOOTHING = 0.9;
 /** Recently played timestamps remembered to tell duplicates from late packets. */
@@ -175,7 +177,7 @@ export class AudioReceiver {
     if (head && head.timestamp === expected) return this.playPacket();
     if (head) {
       const gapFrames = (head.timestamp - expected) / this.frameTicks;
-      if (head.packet.marker || gapFrames <= this.underrunFrames) {
+      if (head.packet.marker || (gapFrames <= this.underrunFrames && this.gapWaitOver(gapFrames))) {
         // The concealment already covered the gap (or a new talkspurt begins): jump to it.
         this.playoutTimestamp = head.timestamp;
         return this.playPacket();
@@ -195,6 +197,16 @@ export class AudioReceiver {
       return this.comfortSilence();
     }
     return this.expand();
+  }
+
+  /**
+   * Waits a little longer for a missing packet while the buffer is below target: it is
+   * more likely reordered than lost (NetEQ keeps expanding before declaring loss).
+   */
+  private gapWaitOver(gapFrames: number): boolean {
+    return (
+      this.bufferLevelMs() >= this.targetDelayMs() || this.underrunFrames >= gapFrames + EXTRA_GAP_WAIT_FRAMES
+    );
   }
 
   private playPacket(): PlayoutDecision {

@@ -142,3 +142,13 @@ test('stats are consistent: mean delay equals jitterBufferDelay / emitted, total
   assert.ok(meanDelay > 0 && meanDelay < 0.2);
   assert.ok(stats.jitterBufferTargetDelay > 0);
 });
+
+test('malformed input is counted as discarded, never thrown', () => {
+  const clock = new FakeClock();
+  const receiver = new AudioReceiver(sineDecoder(), clock);
+  receiver.insert(packet(0, Number.NaN));
+  receiver.insert(packet(1, 0, { timestamp: 1.5 }));
+  assert.equal(receiver.stats().packetsDiscarded, 2);
+  clock.advanceTo(20);
+  assert.equal(receiver.pull().length, 160);
+});

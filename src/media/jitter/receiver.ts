@@ -84,6 +84,10 @@ export class AudioReceiver {
 
   insert(packet: RtpPacketIn): void {
     this.counters.packetsReceived++;
+    if (!Number.isFinite(packet.arrivalMs) || !Number.isInteger(packet.timestamp) || !packet.payload) {
+      this.counters.packetsDiscarded++;
+      return;
+    }
     if (this.ssrc !== packet.ssrc) this.restart(packet.ssrc);
     let timestamp = unwrapTimestamp(packet.timestamp, this.lastTimestamp);
     if (

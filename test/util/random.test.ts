@@ -7,8 +7,14 @@ test('same seed gives the same sequence, different seeds differ', () => {
   const b = new SeededRandom(7);
   const c = new SeededRandom(8);
   const seqA = Array.from({ length: 5 }, () => a.next());
-  assert.deepEqual(seqA, Array.from({ length: 5 }, () => b.next()));
-  assert.notDeepEqual(seqA, Array.from({ length: 5 }, () => c.next()));
+  assert.deepEqual(
+    seqA,
+    Array.from({ length: 5 }, () => b.next()),
+  );
+  assert.notDeepEqual(
+    seqA,
+    Array.from({ length: 5 }, () => c.next()),
+  );
 });
 
 test('uniform values are in [0,1) with mean near 0.5', () => {

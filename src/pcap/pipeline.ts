@@ -4,9 +4,9 @@
  */
 import type { AudioDecoder } from '../media/codec.js';
 import { G711Decoder } from '../media/g711-codec.js';
+import { AudioReceiver } from '../media/jitter/receiver.js';
 import { createOpusDecoder } from '../media/opus.js';
 import type { Clock } from '../util/clock.js';
-import { SequentialPlayout } from './sequential-playout.js';
 
 /** One RTP packet as the receiver takes it (arrival on the injected clock). */
 export interface ReceivedRtpPacket {
@@ -108,14 +108,21 @@ export interface MediaPipeline {
 }
 
 /**
- * Until src/media has its jitter buffer (AudioReceiver) and impairment model, replay plays
- * packets in sequence order (SequentialPlayout) and refuses --impair.
+ * Replay runs on src/media's AudioReceiver. The batch impairment model (src/media/impair.ts
+ * `impair(sent[])`) does not yet fit replay's per-packet streaming, so --impair is refused.
  */
 export async function loadMediaPipeline(): Promise<MediaPipeline> {
   return {
-    receiverFactory: (decoder) => new SequentialPlayout(decoder),
+    receiverFactory: (decoder, clock) => {
+      const receiver = new AudioReceiver(decoder, clock);
+      return {
+        insert: (packet) => receiver.insert(packet),
+        pull: () => receiver.pull(),
+        stats: () => ({ ...receiver.stats() }),
+      };
+    },
     parseImpairment: () => {
-      throw new Error('--impair needs the impairment model (src/media/impair.ts), not available yet');
+      throw new Error('--impair is not wired yet: src/media/impair.ts is batch-only');
     },
   };
 }

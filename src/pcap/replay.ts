@@ -104,6 +104,8 @@ interface StreamRun {
   lastUnwrappedTimestamp: number;
   packetIntervalTicks: number;
   concealedAtLastTick: number;
+  /** Last cumulative receiver stats, to plot per-tick means (bounded: a few fields). */
+  previousStats: Map<string, number>;
   pulling: boolean;
 }
 
@@ -146,6 +148,7 @@ async function startRun(info: RtpStreamInfo, options: ReplayOptions, clock: Fake
     lastUnwrappedTimestamp: 0,
     packetIntervalTicks: 0,
     concealedAtLastTick: 0,
+    previousStats: new Map(),
     pulling: false,
     report: {
       key: info.key,
@@ -221,8 +224,8 @@ function tick(run: StreamRun, clock: FakeClock): void {
   const concealedNow = decoder.concealedSamples;
   run.timeline.add({
     tMs: clock.now(),
-    bufferDelayMs: numberField(stats, 'bufferDelayMs', 'currentDelayMs', 'delayMs'),
-    targetDelayMs: numberField(stats, 'targetDelayMs', 'targetMs'),
+    bufferDelayMs: numberField(stats, 'bufferDelayMs') ?? tickMean(run, stats, 'jitterBufferDelay'),
+    targetDelayMs: numberField(stats, 'targetDelayMs') ?? tickMean(run, stats, 'jitterBufferTargetDelay'),
     concealedSamples: concealedNow - run.concealedAtLastTick,
   });
   run.concealedAtLastTick = concealedNow;
@@ -235,6 +238,21 @@ function tick(run: StreamRun, clock: FakeClock): void {
   const kept = frame.subarray(0, Math.min(room, frame.length));
   if (kept.length > 0) writeSync(run.wavFd, pcmBytes(kept));
   run.report.wavSamples += kept.length;
+}
+
+/**
+ * Mean over the last tick of a W3C-style cumulative delay (seconds summed per emitted
+ * sample, as AudioReceiver's JitterStats keeps them), in ms.
+ */
+function tickMean(run: StreamRun, stats: ReceiverStatsView, field: string): number | undefined {
+  const total = numberField(stats, field);
+  const emitted = numberField(stats, 'jitterBufferEmittedCount');
+  if (total === undefined || emitted === undefined) return undefined;
+  const previous = run.previousStats.get(field) ?? 0;
+  const previousEmitted = run.previousStats.get(`${field}:emitted`) ?? 0;
+  run.previousStats.set(field, total);
+  run.previousStats.set(`${field}:emitted`, emitted);
+  return emitted > previousEmitted ? ((total - previous) / (emitted - previousEmitted)) * 1000 : undefined;
 }
 
 function numberField(stats: ReceiverStatsView, ...names: string[]): number | undefined {

@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { MediaLeg, type NegotiatedMedia } from '../../src/gateway/media-leg.js';
+import { G711Decoder, G711Encoder } from '../../src/media/g711-codec.js';
+import { MediaClock } from '../../src/media/media-clock.js';
+import { PortAllocator, type ReceivedRtp, RtpSession } from '../../src/media/rtp/index.js';
+import { FakeClock } from '../../src/util/clock.js';
+import { sine, tonePower } from '../helpers/audio.js';
+
+const BRIDGE_RATE = 16000;
+
+function randomRange(): PortAllocator {
+  const base = 20000 + 2 * Math.floor(Math.random() * 10000);
+  return new PortAllocator(base, base + 40);
+}
+
+/** Waits for loopback datagrams, bounded: yields to the event loop until `done` or 200 turns. */
+async function until(done: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 200 && !done(); turn++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+async function setup(name: 'PCMU' | 'PCMA' = 'PCMU') {
+  const clock = new FakeClock();
+  const mediaClock = new MediaClock(clock);
+  const portAllocator = randomRange();
+  const leg = await MediaLeg.open({
+    portAllocator,
+    bindAddress: '127.0.0.1',
+    clock,
+    mediaClock,
+    bridgeRate: BRIDGE_RATE,
+  });
+  const peer = await RtpSession.open({ portRange: randomRange(), bindAddress: '127.0.0.1', clock });
+  peer.setRemote('127.0.0.1', leg.localPort);
+  const received: ReceivedRtp[] = [];
+  peer.onPacket((packet) => received.push(packet));
+  const media = (codec: 'PCMU' | 'PCMA', direction?: NegotiatedMedia['direction']): NegotiatedMedia => ({
+    remoteAddress: '127.0.0.1',
+    remotePort: peer.localPort,
+    rtcpMux: false,
+    remoteRtcpPort: peer.localRtcpPort,
+    codec: { payloadType: codec === 'PCMU' ? 0 : 8, name: codec, clockRate: 8000, channels: 1 },
+    telephoneEvent: { payloadType: 101, clockRate: 8000 },
+    ptimeMs: 20,
+    ...(direction ? { direction } : {}),
+  });
+  await leg.start(media(name));
+  return { clock, mediaClock, portAllocator, leg, peer, received, media };
+}
+
+test('PCMU both ways: caller 440 Hz reaches the bot, bot 1 kHz reaches the caller with contiguous RTP', async () => {
+  const { clock, mediaClock, leg, peer, received } = await setup();
+  try {
+    const callerFrames: Int16Array[] = [];
+    leg.onCallerAudio((pcm) => callerFrames.push(pcm));
+    let botPhase = 0;
+    leg.setBotAudioSource(() => {
+      const frame = sine(1000, BRIDGE_RATE, 320, 8000, botPhase);
+      botPhase += (2 * Math.PI * 1000 * 320) / BRIDGE_RATE;
+      return frame;
+    });
+    const encoder = new G711Encoder('PCMU');
+    const tone = sine(440, 8000, 160 * 50);
+    for (let i = 0; i < 50; i++) {
+      const sentBefore = leg.stats().rtp?.packetsReceived ?? 0;
+      peer.send(encoder.encode(tone.subarray(i * 160, (i + 1) * 160)), {
+        payloadType: 0,
+        timestamp: i * 160,
+      });
+      await until(() => (leg.stats().rtp?.packetsReceived ?? 0) > sentBefore);
+      clock.advance(20);
+      mediaClock.tick(clock.now());
+    }
+    await until(() => received.length >= 50);
+
+    const late = callerFrames.slice(-20);
+    const joined = new Int16Array(late.length * 320);
+    for (const [i, frame] of late.entries()) joined.set(frame, i * 320);
+    assert.equal(late[0]?.length, 320);
+    assert.ok(tonePower(joined, BRIDGE_RATE, 440) > 100 * tonePower(joined, BRIDGE_RATE, 1000));
+
+    assert.equal(received.length, 50);
+    assert.equal(received[0]?.marker, true);
+    const decoder = new G711Decoder('PCMU');
+    for (let i = 1; i < received.length; i++) {
+      assert.equal(received[i]!.sequenceNumber, (received[i - 1]!.sequenceNumber + 1) & 0xffff);
+      assert.equal(received[i]!.timestamp, (received[i - 1]!.timestamp + 160) >>> 0);
+      assert.equal(received[i]!.marker, false);
+    }
+    const sent = decoder.decode(received[30]!.payload);
+    assert.ok(tonePower(sent, 8000, 1000) > 100 * tonePower(sent, 8000, 440));
+  } finally {
+    leg.close();
+    peer.close();
+  }
+});
+
+test('hold stops sending, unhold resumes with continuous timestamps; PCMU→PCMA', async () => {
+  const { clock, mediaClock, leg, peer, received, media } = await setup();
+  try {
+    leg.setBotAudioSource(() => sine(1000, BRIDGE_RATE, 320));
+    const tick = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        clock.advance(20);
+        mediaClock.tick(clock.now());
+      }
+    };
+    await tick(3);
+    await until(() => received.length >= 3);
+    await leg.update(media('PCMU', 'sendonly'));
+    await tick(5);
+    await leg.update(media('PCMA'));
+    await tick(2);
+    await until(() => received.length >= 5);
+    assert.equal(received.length, 5);
+    assert.equal(received[3]!.timestamp, (received[2]!.timestamp + 6 * 160) >>> 0);
+    assert.equal(received[3]!.marker, true);
+    assert.equal(received[3]!.payloadType, 8);
+    assert.equal(leg.stats().codec, 'PCMA/8000/8');
+  } finally {
+    leg.close();
+    peer.close();
+  }
+});
+
+test('sendDtmf sends RFC 4733 events for each digit', async () => {
+  const { clock, mediaClock, leg, peer, received } = await setup();
+  try {
+    leg.setBotAudioSource(() => sine(1000, BRIDGE_RATE, 320));
+    leg.sendDtmf('12');
+    for (let i = 0; i < 60; i++) {
+      clock.advance(20);
+      mediaClock.tick(clock.now());
+    }
+    await until(() => received.some((packet) => packet.payloadType === 0));
+    await until(() => false);
+    const events = received.filter((packet) => packet.payloadType === 101).map((packet) => packet.payload[0]);
+    assert.ok(events.includes(1));
+    assert.ok(events.includes(2));
+  } finally {
+    leg.close();
+    peer.close();
+  }
+});
+
+test('close is idempotent, releases the port and unsubscribes from the media clock', async () => {
+  const { clock, mediaClock, portAllocator, leg, peer, received } = await setup();
+  peer.close();
+  const before = portAllocator.available;
+  leg.close();
+  leg.close();
+  // The port is released once the RTCP BYE has left the socket.
+  await until(() => portAllocator.available > before);
+  assert.ok(portAllocator.available > before);
+  let pulls = 0;
+  leg.setBotAudioSource(() => {
+    pulls++;
+    return new Int16Array(320);
+  });
+  clock.advance(20);
+  mediaClock.tick(clock.now());
+  assert.equal(pulls, 0);
+  assert.equal(received.length, 0);
+});

@@ -33,6 +33,7 @@ export {
   type ProbeTransition,
   type SendOptions,
 } from './probe.js';
+export { RedisCpsStore, type RedisCpsStoreOptions, type RedisFailurePolicy } from './redis-cps-store.js';
 export { HealthRegistry } from './registry.js';
 export {
   type Attempt,

@@ -4,7 +4,7 @@
  * Exits non-zero when a profile misses its target, so it doubles as a check.
  * The experiment is exported so test/media/jitter-eval.test.ts runs short versions.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { type ImpairOptions, impair } from '../src/media/impair.js';
 import type { AudioDecoder } from '../src/media/index.js';
@@ -206,7 +206,8 @@ function main(): void {
   const table = formatTable(results);
   console.log(table);
   if (process.argv.includes('--write')) {
-    writeFileSync('bench/RESULTS-jitter-table.md', `${table}\n`);
+    mkdirSync('bench/out', { recursive: true });
+    writeFileSync('bench/out/jitter-table.md', `${table}\n`);
   }
   if (results.some((r) => !r.passed)) process.exitCode = 1;
 }

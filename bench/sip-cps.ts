@@ -6,7 +6,7 @@
  *
  * Baseline in the same run: SIPp uac against SIPp uas (`-sn uas`). The patchbay UAS row
  * needs the SIP message model and transport layer (src/sip/message.ts, src/sip/transport/),
- * which had not landed when this was written; see RESULTS-sip-cps.md.
+ * which had not landed when this was written; see bench/RESULTS.md.
  */
 import { readFileSync } from 'node:fs';
 import { freePort, percentile, runSipp, type SippHandle, startSipp } from '../test/interop/helpers/sipp.js';

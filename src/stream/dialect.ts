@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * What every wire dialect (twilio, stereo, exotel) implements: turning call events into
+ * WebSocket messages and bot messages into bridge actions. Dialects are pure: sequence
+ * counters and stream ids live in the dialect instance, sockets and timing in the bridge.
+ */
+
+/** One outgoing WebSocket message: text (JSON) or binary. */
+export type WireMessage = string | Uint8Array;
+
+/** Call metadata sent when a stream opens (Twilio `start`, jambonz `listen` metadata). */
+export interface StreamCallInfo {
+  callSid: string;
+  accountSid: string;
+  from?: string;
+  to?: string;
+  direction?: 'inbound' | 'outbound';
+  /** Per-route custom parameters (Twilio `<Parameter>`); values are strings. */
+  customParameters: Record<string, string>;
+}
+
+/**
+ * Patchbay's bot commands, outside Twilio's event names so Twilio bots never collide:
+ *   {"event":"patchbay","command":"dtmf","digits":"123#"}        send RFC 4733 digits
+ *   {"event":"patchbay","command":"hangup","reason":"done"}      end the call (BYE)
+ *   {"event":"patchbay","command":"transfer","target":"sip:a@b"} blind transfer (REFER)
+ */
+export type BotCommand =
+  | { command: 'dtmf'; digits: string }
+  | { command: 'hangup'; reason?: string }
+  | { command: 'transfer'; target: string };
+
+/** A bot message decoded by a dialect. `invalid` is logged and ignored by the bridge. */
+export type BotInput =
+  | { kind: 'audio'; pcm: Int16Array }
+  | { kind: 'mark'; name: string }
+  | { kind: 'clear' }
+  | { kind: 'command'; command: BotCommand }
+  | { kind: 'invalid'; reason: string };
+
+export interface StreamDialect {
+  readonly name: 'twilio' | 'stereo' | 'exotel';
+  /** Sample rate of the PCM the dialect sends and receives. */
+  readonly sampleRate: number;
+  /** Messages that open the stream (e.g. `connected` then `start`). */
+  open(call: StreamCallInfo): WireMessage[];
+  /** One 20 ms caller frame; `botFrame` is the bot audio played at the same instant. */
+  callerAudio(callerFrame: Int16Array, botFrame: Int16Array): WireMessage | undefined;
+  dtmf(digit: string): WireMessage | undefined;
+  markPlayed(name: string): WireMessage | undefined;
+  /** Patchbay extension events (VAD `speech_started`/`speech_stopped`). */
+  extensionEvent(name: string): WireMessage | undefined;
+  stop(): WireMessage | undefined;
+  parse(data: Uint8Array | string, isBinary: boolean): BotInput;
+}
+
+const DTMF_DIGITS = /^[0-9A-D*#]{1,32}$/;
+
+/** Validates a `{"event":"patchbay",...}` object shared by the JSON dialects. */
+export function parseBotCommand(message: Record<string, unknown>): BotInput {
+  const command = message.command;
+  if (command === 'dtmf') {
+    const digits = message.digits;
+    if (typeof digits !== 'string' || !DTMF_DIGITS.test(digits))
+      return { kind: 'invalid', reason: 'bad dtmf digits' };
+    return { kind: 'command', command: { command: 'dtmf', digits } };
+  }
+  if (command === 'hangup') {
+    const reason = typeof message.reason === 'string' ? message.reason : undefined;
+    return {
+      kind: 'command',
+      command: reason === undefined ? { command: 'hangup' } : { command: 'hangup', reason },
+    };
+  }
+  if (command === 'transfer') {
+    const target = message.target;
+    if (typeof target !== 'string' || !/^(sips?|tel):/.test(target))
+      return { kind: 'invalid', reason: 'bad transfer target' };
+    return { kind: 'command', command: { command: 'transfer', target } };
+  }
+  return { kind: 'invalid', reason: 'unknown patchbay command' };
+}
+
+/** Parses a JSON text message into an object, or explains why not. */
+export function parseJsonObject(data: Uint8Array | string): Record<string, unknown> | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof data === 'string' ? data : Buffer.from(data).toString('utf8'));
+  } catch {
+    return 'invalid JSON';
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
+  return value as Record<string, unknown>;
+}
+
+/** Twilio-style ids: a two-letter prefix and 32 hex digits (34 characters). */
+export function twilioStyleSid(prefix: string): string {
+  return prefix + randomBytes(16).toString('hex');
+}

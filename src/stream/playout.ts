@@ -1,0 +1,186 @@
+/**
+ * Paced playout of bot audio: the bot may produce audio at any speed (Pipecat sends at 2x
+ * real time, others send whole utterances at once); the caller leg pulls exactly one frame
+ * per media-clock tick. Pure: no timers, no I/O; time advances only through `pullFrame()`.
+ *
+ * Marks (Twilio Media Streams `mark`) sit in the queue between audio chunks and are
+ * released only once every sample queued before them has been handed to the caller leg.
+ *
+ * Overflow policy: the queue holds at most `maxQueueMs` of audio. Audio arriving while the
+ * queue is full is truncated (the newest samples are refused) and counted in
+ * `overflowSamples`; already queued audio, whose marks the bot is waiting for, is never cut.
+ */
+
+export interface PlayoutOptions {
+  sampleRate: number;
+  frameMs?: number;
+  /** Maximum queued audio; default 60 s. */
+  maxQueueMs?: number;
+  /** Maximum pending marks; a mark beyond this is echoed at once (and counted). */
+  maxPendingMarks?: number;
+  /** Length of the fade applied at underrun edges so silence starts and ends without a click. */
+  fadeMs?: number;
+}
+
+export interface PlayoutStats {
+  framesPlayed: number;
+  underrunFrames: number;
+  overflowSamples: number;
+  marksEchoed: number;
+  marksOverflowed: number;
+  clears: number;
+  queuedSamples: number;
+}
+
+export interface PulledFrame {
+  /** Exactly one frame of PCM (a fresh array the caller may keep). */
+  frame: Int16Array;
+  /** Marks whose preceding audio has now been fully handed out, in queue order. */
+  marks: string[];
+}
+
+type QueueItem = { kind: 'audio'; samples: Int16Array; offset: number } | { kind: 'mark'; name: string };
+
+export class Playout {
+  readonly sampleRate: number;
+  readonly frameSamples: number;
+  private readonly maxQueueSamples: number;
+  private readonly maxPendingMarks: number;
+  private readonly fadeSamples: number;
+  private readonly queue: QueueItem[] = [];
+  private queuedSamples = 0;
+  private pendingMarks = 0;
+  /** Last sample handed out, to fade from on underrun. */
+  private lastSample = 0;
+  /** True after a frame that ended in (faded) silence: the next audio fades in. */
+  private silent = true;
+  private readonly counters = {
+    framesPlayed: 0,
+    underrunFrames: 0,
+    overflowSamples: 0,
+    marksEchoed: 0,
+    marksOverflowed: 0,
+    clears: 0,
+  };
+
+  constructor(options: PlayoutOptions) {
+    const frameMs = options.frameMs ?? 20;
+    this.sampleRate = options.sampleRate;
+    this.frameSamples = Math.round((options.sampleRate * frameMs) / 1000);
+    this.maxQueueSamples = Math.round((options.sampleRate * (options.maxQueueMs ?? 60_000)) / 1000);
+    this.maxPendingMarks = options.maxPendingMarks ?? 1000;
+    this.fadeSamples = Math.max(1, Math.round((options.sampleRate * (options.fadeMs ?? 2)) / 1000));
+    if (!(this.frameSamples > 0)) throw new RangeError('frame must hold at least one sample');
+  }
+
+  get stats(): PlayoutStats {
+    return { ...this.counters, queuedSamples: this.queuedSamples };
+  }
+
+  /** Queued audio in milliseconds. */
+  get queuedMs(): number {
+    return (this.queuedSamples * 1000) / this.sampleRate;
+  }
+
+  /** Appends bot audio; returns how many samples were refused by the overflow policy. */
+  enqueue(samples: Int16Array): number {
+    const room = this.maxQueueSamples - this.queuedSamples;
+    const accepted = Math.min(room, samples.length);
+    const refused = samples.length - accepted;
+    this.counters.overflowSamples += refused;
+    if (accepted > 0) {
+      // Copy: the producer may reuse its buffer.
+      this.queue.push({ kind: 'audio', samples: samples.slice(0, accepted), offset: 0 });
+      this.queuedSamples += accepted;
+    }
+    return refused;
+  }
+
+  /**
+   * Queues a mark behind the audio queued so far (released by a later `pullFrame`). Returns
+   * marks to echo at once: only the mark itself, when the pending-mark bound is exceeded.
+   */
+  mark(name: string): string[] {
+    if (this.pendingMarks >= this.maxPendingMarks) {
+      this.counters.marksOverflowed++;
+      this.counters.marksEchoed++;
+      return [name];
+    }
+    this.queue.push({ kind: 'mark', name });
+    this.pendingMarks++;
+    return [];
+  }
+
+  /** Twilio `clear`: drops all queued audio now and returns every pending mark, in order. */
+  clear(): string[] {
+    const marks: string[] = [];
+    for (const item of this.queue) if (item.kind === 'mark') marks.push(item.name);
+    this.queue.length = 0;
+    this.queuedSamples = 0;
+    this.pendingMarks = 0;
+    this.counters.clears++;
+    this.counters.marksEchoed += marks.length;
+    return marks;
+  }
+
+  /** Hands out exactly one frame (called once per media-clock tick). */
+  pullFrame(): PulledFrame {
+    const frame = new Int16Array(this.frameSamples);
+    const marks = this.releaseLeadingMarks();
+    let filled = 0;
+    while (filled < frame.length) {
+      const head = this.queue[0];
+      if (!head) break;
+      if (head.kind === 'mark') {
+        // Audio before this mark is fully handed out once this frame is: release it now.
+        marks.push(head.name);
+        this.queue.shift();
+        this.pendingMarks--;
+        continue;
+      }
+      const take = Math.min(frame.length - filled, head.samples.length - head.offset);
+      frame.set(head.samples.subarray(head.offset, head.offset + take), filled);
+      head.offset += take;
+      filled += take;
+      this.queuedSamples -= take;
+      if (head.offset === head.samples.length) this.queue.shift();
+    }
+    marks.push(...this.releaseLeadingMarks());
+    this.counters.marksEchoed += marks.length;
+    this.shapeEdges(frame, filled);
+    this.counters.framesPlayed++;
+    return { frame, marks };
+  }
+
+  private releaseLeadingMarks(): string[] {
+    const marks: string[] = [];
+    let head = this.queue[0];
+    while (head?.kind === 'mark') {
+      marks.push(head.name);
+      this.queue.shift();
+      this.pendingMarks--;
+      head = this.queue[0];
+    }
+    return marks;
+  }
+
+  /** Fades in after silence and fades out into an underrun, so neither edge clicks. */
+  private shapeEdges(frame: Int16Array, filled: number): void {
+    if (filled > 0 && this.silent) {
+      const n = Math.min(this.fadeSamples, filled);
+      for (let i = 0; i < n; i++) frame[i] = Math.round(((frame[i] ?? 0) * (i + 1)) / (n + 1));
+    }
+    if (filled < frame.length) {
+      // An underrun is the queue running dry while audio was playing, not idle silence.
+      if (!this.silent) this.counters.underrunFrames++;
+      const from = filled > 0 ? (frame[filled - 1] ?? 0) : this.silent ? 0 : this.lastSample;
+      const n = Math.min(this.fadeSamples, frame.length - filled);
+      for (let i = 0; i < n; i++) frame[filled + i] = Math.round((from * (n - i - 1)) / n);
+      this.silent = true;
+      this.lastSample = 0;
+      return;
+    }
+    this.silent = false;
+    this.lastSample = frame[frame.length - 1] ?? 0;
+  }
+}

@@ -1,0 +1,122 @@
+import { decodeMulaw, encodeMulaw } from '../media/g711.js';
+import {
+  type BotInput,
+  parseBotCommand,
+  parseJsonObject,
+  type StreamCallInfo,
+  type StreamDialect,
+  twilioStyleSid,
+  type WireMessage,
+} from './dialect.js';
+
+const FRAME_MS = 20;
+
+/**
+ * Twilio Media Streams, exactly as documented (twilio.com/docs/voice/media-streams/websocket-messages):
+ * `connected` (no sequenceNumber), one `start` (sequenceNumber "1"), then `media`/`dtmf`/`mark`,
+ * finally `stop`. sequenceNumber, chunk and timestamp are strings; payload is base64 µ-law 8 kHz.
+ * Bot messages: `media`, `mark`, `clear` carrying our streamSid, plus `patchbay` commands.
+ */
+export class TwilioDialect implements StreamDialect {
+  readonly name = 'twilio';
+  readonly sampleRate = 8000;
+  readonly streamSid = twilioStyleSid('MZ');
+  private sequenceNumber = 0;
+  private chunk = 0;
+  private call: StreamCallInfo | undefined;
+
+  open(call: StreamCallInfo): WireMessage[] {
+    this.call = call;
+    const connected = JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' });
+    const start = JSON.stringify({
+      event: 'start',
+      sequenceNumber: this.nextSequence(),
+      start: {
+        accountSid: call.accountSid,
+        streamSid: this.streamSid,
+        callSid: call.callSid,
+        tracks: ['inbound'],
+        customParameters: call.customParameters,
+        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+      },
+      streamSid: this.streamSid,
+    });
+    return [connected, start];
+  }
+
+  callerAudio(callerFrame: Int16Array): WireMessage {
+    this.chunk++;
+    return JSON.stringify({
+      event: 'media',
+      sequenceNumber: this.nextSequence(),
+      media: {
+        track: 'inbound',
+        chunk: String(this.chunk),
+        timestamp: String((this.chunk - 1) * FRAME_MS),
+        payload: Buffer.from(encodeMulaw(callerFrame)).toString('base64'),
+      },
+      streamSid: this.streamSid,
+    });
+  }
+
+  dtmf(digit: string): WireMessage {
+    return JSON.stringify({
+      event: 'dtmf',
+      streamSid: this.streamSid,
+      sequenceNumber: this.nextSequence(),
+      dtmf: { track: 'inbound_track', digit },
+    });
+  }
+
+  markPlayed(name: string): WireMessage {
+    return JSON.stringify({
+      event: 'mark',
+      sequenceNumber: this.nextSequence(),
+      streamSid: this.streamSid,
+      mark: { name },
+    });
+  }
+
+  /** Carries no sequenceNumber so Twilio's own counters stay gap-free for strict bots. */
+  extensionEvent(name: string): WireMessage {
+    return JSON.stringify({ event: 'patchbay', streamSid: this.streamSid, patchbay: { type: name } });
+  }
+
+  stop(): WireMessage {
+    return JSON.stringify({
+      event: 'stop',
+      sequenceNumber: this.nextSequence(),
+      streamSid: this.streamSid,
+      stop: { accountSid: this.call?.accountSid ?? '', callSid: this.call?.callSid ?? '' },
+    });
+  }
+
+  parse(data: Uint8Array | string, isBinary: boolean): BotInput {
+    if (isBinary) return { kind: 'invalid', reason: 'binary frame in twilio mode' };
+    const message = parseJsonObject(data);
+    if (typeof message === 'string') return { kind: 'invalid', reason: message };
+    if (message.event === 'patchbay') return parseBotCommand(message);
+    if (message.streamSid !== this.streamSid) return { kind: 'invalid', reason: 'wrong streamSid' };
+    switch (message.event) {
+      case 'media': {
+        const payload = (message.media as { payload?: unknown } | undefined)?.payload;
+        if (typeof payload !== 'string') return { kind: 'invalid', reason: 'media without payload' };
+        return { kind: 'audio', pcm: decodeMulaw(Buffer.from(payload, 'base64')) };
+      }
+      case 'mark': {
+        const name = (message.mark as { name?: unknown } | undefined)?.name;
+        if (typeof name !== 'string') return { kind: 'invalid', reason: 'mark without name' };
+        return { kind: 'mark', name };
+      }
+      case 'clear':
+        return { kind: 'clear' };
+      default:
+        return { kind: 'invalid', reason: 'unknown event' };
+    }
+  }
+
+  private nextSequence(): string {
+    this.sequenceNumber++;
+    return String(this.sequenceNumber);
+  }
+}

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { createOpusDecoder, createOpusEncoder, type OpusSampleRate } from '../src/media/opus.js';
 import { decodeWav } from '../src/media/wav.js';
+import { seededRandom } from '../src/util/index.js';
 
 export const SPEECH_FIXTURE = 'fixtures/audio/speech-16k.wav';
 
@@ -36,18 +37,6 @@ export interface FecExperimentResult {
   /** The same, over the lost segments only. */
   lostSegmentSnrFecDb: number;
   lostSegmentSnrPlcDb: number;
-}
-
-/** mulberry32: tiny seeded PRNG so loss patterns repeat run to run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const SNR_FLOOR_DB = -10;

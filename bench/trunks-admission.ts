@@ -18,9 +18,8 @@ import {
   InboundMatcher,
   MemoryCpsStore,
   OutboundRouter,
-  seededRandom,
 } from '../src/trunks/index.js';
-import { FakeClock } from '../src/util/index.js';
+import { FakeClock, seededRandom } from '../src/util/index.js';
 
 const TRIALS = 31;
 const BATCH = 5_000;

@@ -45,5 +45,4 @@ export {
   type HealthView,
   OutboundRouter,
   type PlanResult,
-  seededRandom,
 } from './router.js';

@@ -1,3 +1,3 @@
 export { type Clock, FakeClock, SystemClock, type TimerHandle } from './clock.js';
 export { createLogger, type Logger, silentLogger } from './log.js';
-export { SeededRandom } from './random.js';
+export { SeededRandom, seededRandom } from './random.js';

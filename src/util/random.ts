@@ -53,3 +53,9 @@ export class SeededRandom {
     return -mean * Math.log(1 - this.next());
   }
 }
+
+/** A uniform [0, 1) source for APIs that take a plain `() => number` (routing, relays). */
+export function seededRandom(seed: number): () => number {
+  const random = new SeededRandom(seed);
+  return () => random.next();
+}

@@ -6,9 +6,8 @@ import {
   OptionsProber,
   type OptionsResult,
   type ProbeTransition,
-  seededRandom,
 } from '../../src/trunks/index.js';
-import { FakeClock } from '../../src/util/index.js';
+import { FakeClock, seededRandom } from '../../src/util/index.js';
 
 const trunk = trunkSchema.parse({
   name: 'carrier',

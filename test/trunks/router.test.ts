@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { trunkSchema } from '../../src/config/index.js';
-import { attemptHealth, type HealthView, OutboundRouter, seededRandom } from '../../src/trunks/index.js';
-import { FakeClock } from '../../src/util/index.js';
+import { attemptHealth, type HealthView, OutboundRouter } from '../../src/trunks/index.js';
+import { FakeClock, seededRandom } from '../../src/util/index.js';
 
 const trunk = trunkSchema.parse({
   name: 'c',

@@ -12,6 +12,7 @@
  * port), so the response goes to `received`:Via-port, i.e. back through the relay.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { seededRandom } from '../../../src/util/index.js';
 
 export interface LossyRelayOptions {
   target: { address: string; port: number };
@@ -28,18 +29,6 @@ export interface LossyRelayOptions {
 export interface RelayDirectionStats {
   forwarded: number;
   dropped: number;
-}
-
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export class LossyUdpRelay {

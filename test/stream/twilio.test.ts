@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decodeMulaw, encodeMulaw } from '../../src/media/index.js';
+import { TwilioDialect } from '../../src/stream/index.js';
+
+const call = { callSid: 'CA0123', accountSid: 'AC0123', customParameters: { lang: 'en' } };
+
+// biome-ignore lint/suspicious/noExplicitAny: the test walks arbitrary wire JSON and asserts on it
+function json(message: unknown): Record<string, any> {
+  assert.equal(typeof message, 'string');
+  return JSON.parse(message as string);
+}
+
+test('open sends connected, then one start with the documented fields and types', () => {
+  const dialect = new TwilioDialect();
+  const [connected, start] = dialect.open(call).map(json);
+  assert.deepEqual(connected, { event: 'connected', protocol: 'Call', version: '1.0.0' });
+  assert.equal(start?.event, 'start');
+  assert.equal(start?.sequenceNumber, '1');
+  assert.match(start?.streamSid, /^MZ[0-9a-f]{32}$/);
+  assert.equal(start?.start.streamSid, start?.streamSid);
+  assert.equal(start?.start.callSid, 'CA0123');
+  assert.deepEqual(start?.start.tracks, ['inbound']);
+  assert.deepEqual(start?.start.customParameters, { lang: 'en' });
+  assert.deepEqual(start?.start.mediaFormat, { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 });
+});
+
+test('media, dtmf, mark and stop carry string counters that advance without gaps', () => {
+  const dialect = new TwilioDialect();
+  dialect.open(call);
+  const frame = Int16Array.from({ length: 160 }, (_, i) => (i % 40) * 200 - 4000);
+  const first = json(dialect.callerAudio(frame, new Int16Array(160)));
+  const second = json(dialect.callerAudio(frame, new Int16Array(160)));
+  const digit = json(dialect.dtmf('5'));
+  const mark = json(dialect.markPlayed('m1'));
+  const stop = json(dialect.stop());
+  assert.deepEqual(
+    [first, second, digit, mark, stop].map((m) => m.sequenceNumber),
+    ['2', '3', '4', '5', '6'],
+  );
+  assert.deepEqual([first.media.chunk, second.media.chunk], ['1', '2']);
+  assert.deepEqual([first.media.timestamp, second.media.timestamp], ['0', '20']);
+  assert.equal(first.media.track, 'inbound');
+  const payload = Buffer.from(first.media.payload, 'base64');
+  assert.equal(payload.length, 160);
+  assert.deepEqual([...payload], [...encodeMulaw(frame)]);
+  assert.deepEqual(digit.dtmf, { track: 'inbound_track', digit: '5' });
+  assert.deepEqual(mark.mark, { name: 'm1' });
+  assert.equal(stop.event, 'stop');
+});
+
+test('bot media, mark, clear and patchbay commands parse; bad input is reported, never thrown', () => {
+  const dialect = new TwilioDialect();
+  dialect.open(call);
+  const sid = dialect.streamSid;
+  const pcm = Int16Array.from({ length: 160 }, (_, i) => i * 10);
+  const payload = Buffer.from(encodeMulaw(pcm)).toString('base64');
+  const audio = dialect.parse(JSON.stringify({ event: 'media', streamSid: sid, media: { payload } }), false);
+  assert.equal(audio.kind, 'audio');
+  if (audio.kind === 'audio') assert.deepEqual([...audio.pcm], [...decodeMulaw(encodeMulaw(pcm))]);
+  assert.deepEqual(
+    dialect.parse(JSON.stringify({ event: 'mark', streamSid: sid, mark: { name: 'x' } }), false),
+    {
+      kind: 'mark',
+      name: 'x',
+    },
+  );
+  assert.deepEqual(dialect.parse(JSON.stringify({ event: 'clear', streamSid: sid }), false), {
+    kind: 'clear',
+  });
+  assert.deepEqual(
+    dialect.parse(JSON.stringify({ event: 'patchbay', command: 'dtmf', digits: '12#' }), false),
+    {
+      kind: 'command',
+      command: { command: 'dtmf', digits: '12#' },
+    },
+  );
+  const invalid: Array<[string | Uint8Array, boolean]> = [
+    ['{not json', false],
+    ['[1,2]', false],
+    [JSON.stringify({ event: 'media', streamSid: 'MZwrong', media: { payload } }), false],
+    [JSON.stringify({ event: 'media', streamSid: sid }), false],
+    [JSON.stringify({ event: 'mark', streamSid: sid, mark: {} }), false],
+    [JSON.stringify({ event: 'bogus', streamSid: sid }), false],
+    [JSON.stringify({ event: 'patchbay', command: 'dtmf', digits: '12x' }), false],
+    [JSON.stringify({ event: 'patchbay', command: 'transfer', target: 'http://evil' }), false],
+    [new Uint8Array([1, 2, 3]), true],
+  ];
+  for (const [data, isBinary] of invalid) {
+    assert.equal(dialect.parse(data, isBinary).kind, 'invalid', String(data));
+  }
+});

@@ -36,21 +36,11 @@ function payloads(path: string): Uint8Array[] {
   return out;
 }
 
-// TODO: with src/media's adaptive AudioReceiver the lossless 30 ms-ptime capture comes out with
-// one 320-sample concealment at the start and 20 samples removed by acceleration, so it is
-// not yet sample-exact (it is with SequentialPlayout, see test/pcap/replay.test.ts).
-const todo = 'AudioReceiver conceals once and accelerates on this lossless capture';
-test('replay of SIPp g711a.pcap equals a straight G.711 decode, nothing concealed', {
-  skip,
-  todo,
-}, async () => {
+/** Replays g711a.pcap through `factory` and checks the WAV is a straight A-law decode of the payloads. */
+async function expectStraightDecode(factory: ReceiverFactory): Promise<void> {
   const out = mkdtempSync(join(tmpdir(), 'replay-g711a-'));
   try {
-    const report = await replayCapture({
-      input: G711A,
-      outDir: out,
-      receiverFactory: await receiverFactory(),
-    });
+    const report = await replayCapture({ input: G711A, outDir: out, receiverFactory: factory });
     assert.equal(report.streams.length, 1);
     const stream = report.streams[0];
     assert.ok(stream);
@@ -71,39 +61,21 @@ test('replay of SIPp g711a.pcap equals a straight G.711 decode, nothing conceale
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
-});
+}
 
-test('replay through SequentialPlayout of SIPp g711a.pcap is sample-exact', {
-  skip,
-}, async () => {
-  const out = mkdtempSync(join(tmpdir(), 'replay-g711a-'));
-  try {
-    const report = await replayCapture({
-      input: G711A,
-      outDir: out,
-      receiverFactory: (decoder) => new SequentialPlayout(decoder),
-    });
-    assert.equal(report.streams.length, 1);
-    const stream = report.streams[0];
-    assert.ok(stream);
-    assert.equal(stream.codec, 'PCMA');
-    assert.equal(stream.packets, 236);
-    assert.equal(stream.lostInCapture, 0);
-    assert.equal(stream.concealedSamples, 0);
-    const straight = decodeAlaw(Uint8Array.from(payloads(G711A).flatMap((p) => [...p])));
-    const wav = decodeWav(readFileSync(stream.wav as string));
-    assert.equal(wav.sampleRate, 8000);
-    assert.equal(wav.samples.length, straight.length);
-    // The G.711 decoder's Appendix I history delays all output by delaySamples (3.75 ms).
-    const lag = G711Concealer.delaySamples;
-    assert.deepEqual(wav.samples.subarray(lag), straight.subarray(0, straight.length - lag));
-    const saved = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
-    assert.equal(saved.streams[0].concealedSamples, 0);
-    assert.match(readFileSync(join(out, 'plot.html'), 'utf8'), /<svg/);
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
-});
+// TODO: with src/media's adaptive AudioReceiver the lossless 30 ms-ptime capture comes out with
+// one 320-sample concealment and 20 samples removed by acceleration, so it is not yet
+// sample-exact (it is with SequentialPlayout, below).
+const todo = 'AudioReceiver conceals once and accelerates on this lossless capture';
+test(
+  'replay of SIPp g711a.pcap equals a straight G.711 decode, nothing concealed',
+  { skip, todo },
+  async () => expectStraightDecode(await receiverFactory()),
+);
+
+test('replay through SequentialPlayout of SIPp g711a.pcap is sample-exact', { skip }, async () =>
+  expectStraightDecode((decoder) => new SequentialPlayout(decoder)),
+);
 
 test('replay of SIPp dtmf_2833_1.pcap reports digit 1 once', { skip }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'replay-dtmf-'));

@@ -9,9 +9,11 @@ import { DtmfSender } from '../../src/media/dtmf.js';
 import { PortAllocator } from '../../src/media/rtp/port-allocator.js';
 import { RtpSession } from '../../src/media/rtp/session.js';
 import { FakeClock } from '../../src/util/index.js';
+import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 
 const LOOPBACK = '127.0.0.1';
 const PAYLOAD_TYPE = 101;
+const skip = skipUnlessPresent(commandAvailable('tshark'), 'tshark not installed');
 
 function run(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -56,13 +58,7 @@ function pcapOfDatagrams(datagrams: Array<{ data: Buffer; srcPort: number; dstPo
   return Buffer.concat([header, ...records]);
 }
 
-test('tshark decodes the RFC 4733 digits an RtpSession sent', async (t) => {
-  const probe = await run('tshark', ['--version']);
-  if (probe.code !== 0) {
-    if (process.env.CI) assert.fail('tshark is required in CI');
-    t.skip('tshark not installed');
-    return;
-  }
+test('tshark decodes the RFC 4733 digits an RtpSession sent', { skip }, async () => {
   const clock = new FakeClock();
   const base = 40000 + 2 * Math.floor(Math.random() * 5000);
   const session = await RtpSession.open({
@@ -131,13 +127,9 @@ test('tshark decodes the RFC 4733 digits an RtpSession sent', async (t) => {
   }
 });
 
-test('tshark decodes the compound RTCP (SR + SDES, then RR + SDES + BYE) an RtpSession sent', async (t) => {
-  const probe = await run('tshark', ['--version']);
-  if (probe.code !== 0) {
-    if (process.env.CI) assert.fail('tshark is required in CI');
-    t.skip('tshark not installed');
-    return;
-  }
+test('tshark decodes the compound RTCP (SR + SDES, then RR + SDES + BYE) an RtpSession sent', {
+  skip,
+}, async () => {
   const clock = new FakeClock();
   const base = 50000 + 2 * Math.floor(Math.random() * 5000);
   const session = await RtpSession.open({

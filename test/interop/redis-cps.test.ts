@@ -1,19 +1,12 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisCpsStore } from '../../src/trunks/index.js';
+import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 
-function hasRedisServer(): boolean {
-  try {
-    execFileSync('redis-server', ['--version']);
-    return true;
-  } catch {
-    return false;
-  }
-}
-const available = hasRedisServer();
-if (!available && process.env.CI) throw new Error('redis-server missing in CI');
+const available = commandAvailable('redis-server');
+const skip = skipUnlessPresent(available, 'redis-server not installed');
 
 const port = 20_000 + Math.floor(Math.random() * 20_000);
 let server: ChildProcess | undefined;
@@ -40,7 +33,7 @@ after(() => {
   server?.kill();
 });
 
-test('two stores share one bucket; trunk+number take is all-or-nothing', { skip: !available }, async () => {
+test('two stores share one bucket; trunk+number take is all-or-nothing', { skip }, async () => {
   const client = redis!;
   const nodeA = new RedisCpsStore(client, { keyPrefix: 'a:' });
   const nodeB = new RedisCpsStore(client, { keyPrefix: 'a:' });
@@ -57,7 +50,7 @@ test('two stores share one bucket; trunk+number take is all-or-nothing', { skip:
 });
 
 test('Redis down: failClosed rejects with 1 s retry, failOpen allows and counts', {
-  skip: !available,
+  skip,
 }, async () => {
   const dead = new Redis({ port: 1, host: '127.0.0.1', maxRetriesPerRequest: 0, lazyConnect: true });
   const closed = new RedisCpsStore(dead, { failurePolicy: 'failClosed', commandTimeoutMs: 100 });

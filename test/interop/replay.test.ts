@@ -13,11 +13,12 @@ import { SequentialPlayout } from '../../src/pcap/sequential-playout.js';
 import { FileSource } from '../../src/pcap/source.js';
 import { parseRtp } from '../../src/pcap/streams.js';
 import { decodeUdpFrame } from '../../src/pcap/udp.js';
+import { skipUnlessPresent } from '../helpers/peers.js';
 
 const SIPP_CAPTURES = '/usr/share/sip-tester';
 const G711A = join(SIPP_CAPTURES, 'g711a.pcap');
 const DTMF_1 = join(SIPP_CAPTURES, 'dtmf_2833_1.pcap');
-const skip = !existsSync(G711A) && !process.env.CI ? 'SIPp captures not installed (sip-tester)' : false;
+const skip = skipUnlessPresent(existsSync(G711A), 'SIPp captures not installed (sip-tester)');
 
 async function receiverFactory(): Promise<ReceiverFactory> {
   return (await loadMediaPipeline()).receiverFactory;

@@ -9,6 +9,7 @@ import {
   parseTelephoneEvent,
   serializeTelephoneEvent,
 } from '../../src/media/dtmf.js';
+import { skipUnlessPresent } from '../helpers/peers.js';
 
 const CAPTURES = '/usr/share/sip-tester';
 
@@ -54,12 +55,12 @@ const CAPTURE_DIGITS: Array<[string, string]> = [
   ['dtmf_2833_pound.pcap', '#'],
 ];
 
-test('each SIPp capture reports its digit exactly once, with its duration', (t) => {
-  if (!existsSync(`${CAPTURES}/dtmf_2833_0.pcap`)) {
-    if (process.env.CI) assert.fail('SIPp captures missing');
-    t.skip('sip-tester captures not installed');
-    return;
-  }
+const skipCaptures = skipUnlessPresent(
+  existsSync(`${CAPTURES}/dtmf_2833_0.pcap`),
+  'sip-tester captures not installed',
+);
+
+test('each SIPp capture reports its digit exactly once, with its duration', { skip: skipCaptures }, () => {
   for (const [file, digit] of CAPTURE_DIGITS) {
     const receiver = new DtmfReceiver({ clockRate: 8000 });
     const packets = rtpPacketsFromPcap(`${CAPTURES}/${file}`);

@@ -9,12 +9,13 @@
  * SIPp exit codes: 0 all calls succeeded, 1 some failed, 97 exit by internal command,
  * 99 normal exit without calls processed, 255/254 fatal errors (see `man sipp`).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { commandAvailable, skipUnlessPresent } from '../../helpers/peers.js';
 
 export interface SippOptions {
   /** Built-in scenario (`-sn`), or a scenario file path (`-sf`) when it ends in `.xml`. */
@@ -66,7 +67,7 @@ export interface SippHandle {
 
 /** True when the `sipp` binary is on PATH. */
 export function sippAvailable(): boolean {
-  return spawnSync('sipp', ['-v'], { stdio: 'ignore' }).error === undefined;
+  return commandAvailable('sipp', ['-v']);
 }
 
 /**
@@ -74,8 +75,7 @@ export function sippAvailable(): boolean {
  * missing binary must fail the run.
  */
 export function skipWithoutSipp(): string | false {
-  if (sippAvailable() || process.env.CI) return false;
-  return 'sipp (Debian package sip-tester) is not installed';
+  return skipUnlessPresent(sippAvailable(), 'sipp (Debian package sip-tester) is not installed');
 }
 
 const MAX_CAPTURED_OUTPUT = 256 * 1024;

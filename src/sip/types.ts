@@ -3,9 +3,13 @@
  * the message model; transport/, transaction/ and dialog/ code against these types only.
  */
 
-/** A parsed SIP URI (RFC 3261 §19.1). Values are %-unescaped; serialize re-escapes. */
+/**
+ * A parsed URI (RFC 3261 §19.1). Values are %-unescaped; serialize re-escapes. Schemes other
+ * than sip/sips/tel are kept opaque (RFC 4475 §3.1.2.9: unknown schemes in headers are legal).
+ */
 export interface SipUri {
-  scheme: 'sip' | 'sips' | 'tel';
+  /** Lower-cased: 'sip', 'sips', 'tel' or any other scheme (then `opaque` holds the rest). */
+  scheme: string;
   user?: string;
   password?: string;
   host: string;
@@ -14,6 +18,8 @@ export interface SipUri {
   params: Map<string, string | null>;
   /** URI headers (`?subject=x`). */
   headers: Map<string, string>;
+  /** Everything after `scheme:` for schemes patchbay does not interpret. */
+  opaque?: string;
 }
 
 /** name-addr / addr-spec with header parameters (From, To, Contact, Route...). */

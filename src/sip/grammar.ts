@@ -1,0 +1,156 @@
+/**
+ * RFC 3261 §25 lexical helpers shared by the URI, header and message parsers:
+ * token tests, %-escaping, quoted strings and list splitting that respects quotes and <>.
+ */
+
+/** token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~") */
+const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
+
+export function isToken(text: string): boolean {
+  return TOKEN.test(text);
+}
+
+/** Thrown by the parsers; the transport answers `status` to requests it can answer. */
+export class SipParseError extends Error {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+    this.name = 'SipParseError';
+  }
+}
+
+/** Decodes %HH escapes (RFC 3261 §25.1 `escaped`); malformed escapes are a parse error. */
+export function percentDecode(text: string): string {
+  if (!text.includes('%')) return text;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    // Not UTF-8 (RFC 4475 §3.1.1.4 escnull: %00 is legal): decode byte by byte as latin1.
+    return text.replace(/%([0-9A-Fa-f]{2})/g, (_match, hex: string) =>
+      String.fromCharCode(Number.parseInt(hex, 16)),
+    );
+  }
+}
+
+/** unreserved = alphanum / mark (RFC 3261 §25.1). */
+const UNRESERVED = "A-Za-z0-9\\-_.!~*'()";
+const USER_SAFE = new RegExp(`[^${UNRESERVED}&=+$,;?/]`, 'g');
+const PASSWORD_SAFE = new RegExp(`[^${UNRESERVED}&=+$,]`, 'g');
+const PARAM_SAFE = new RegExp(`[^${UNRESERVED}\\[\\]/:&+$]`, 'g');
+const HEADER_SAFE = new RegExp(`[^${UNRESERVED}\\[\\]/?:+$]`, 'g');
+
+function escapeWith(pattern: RegExp, text: string): string {
+  return text.replace(pattern, (char) =>
+    Array.from(
+      Buffer.from(char, 'utf8'),
+      (byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`,
+    ).join(''),
+  );
+}
+
+export const escapeUser = (text: string): string => escapeWith(USER_SAFE, text);
+export const escapePassword = (text: string): string => escapeWith(PASSWORD_SAFE, text);
+export const escapeParam = (text: string): string => escapeWith(PARAM_SAFE, text);
+export const escapeHeader = (text: string): string => escapeWith(HEADER_SAFE, text);
+
+/**
+ * Index just past the closing quote of the quoted-string starting at `start` (a `"`),
+ * honouring quoted-pair backslash escapes (RFC 3261 §25.1). Throws when unterminated.
+ */
+export function endOfQuoted(text: string, start: number): number {
+  for (let i = start + 1; i < text.length; i++) {
+    const char = text[i];
+    if (char === '\\') i++;
+    else if (char === '"') return i + 1;
+  }
+  throw new SipParseError('unterminated quoted string');
+}
+
+export function unquote(text: string): string {
+  if (text.length >= 2 && text.startsWith('"') && text.endsWith('"')) {
+    return text.slice(1, -1).replace(/\\(.)/g, '$1');
+  }
+  return text;
+}
+
+export function quote(text: string): string {
+  return `"${text.replace(/(["\\])/g, '\\$1')}"`;
+}
+
+/**
+ * Splits a header value on `separator` outside quoted strings and <...> (RFC 3261 §7.3.1:
+ * comma-separated values; the same walk splits parameters on ';').
+ */
+export function splitOutside(text: string, separator: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (char === '"') {
+      i = endOfQuoted(text, i) - 1;
+    } else if (char === '<') {
+      depth++;
+    } else if (char === '>') {
+      depth = Math.max(0, depth - 1);
+    } else if (char === separator && depth === 0) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  return parts;
+}
+
+/** Comma-separated list values, trimmed, empty elements dropped (RFC 3261 §7.3.1). */
+export function splitList(value: string): string[] {
+  return splitOutside(value, ',')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
+}
+
+/**
+ * Parses `;name=value;flag` generic parameters (RFC 3261 §25.1 generic-param). Names are
+ * lower-cased; quoted values are unquoted; LWS around `;` and `=` is allowed.
+ */
+export function parseParams(text: string): Map<string, string | null> {
+  const params = new Map<string, string | null>();
+  for (const raw of splitOutside(text, ';')) {
+    const part = raw.trim();
+    if (part.length === 0) continue;
+    const equals = part.indexOf('=');
+    const name = (equals < 0 ? part : part.slice(0, equals)).trim().toLowerCase();
+    if (!isToken(name)) throw new SipParseError(`bad parameter name '${name}'`);
+    if (equals < 0) {
+      params.set(name, null);
+      continue;
+    }
+    const value = part.slice(equals + 1).trim();
+    if (value.startsWith('"')) {
+      if (endOfQuoted(value, 0) !== value.length) throw new SipParseError(`bad quoted parameter '${name}'`);
+      params.set(name, unquote(value));
+    } else {
+      params.set(name, value);
+    }
+  }
+  return params;
+}
+
+/** Serializes header parameters; values that are not tokens (or IPv6 refs) are quoted. */
+export function serializeParams(params: ReadonlyMap<string, string | null>): string {
+  let out = '';
+  for (const [name, value] of params) {
+    if (value === null) out += `;${name}`;
+    else if (
+      value === '' ||
+      isToken(value) ||
+      /^\[[0-9A-Fa-f:.]+\]$/.test(value) ||
+      /^[0-9A-Fa-f:.]+$/.test(value)
+    ) {
+      out += `;${name}=${value}`;
+    } else out += `;${name}=${quote(value)}`;
+  }
+  return out;
+}

@@ -1,0 +1,125 @@
+/**
+ * Building messages: responses (RFC 3261 §8.2.6), ACK for non-2xx (§17.1.1.3), Via with
+ * branch and rport (§8.1.1.7, RFC 3581), tags and Call-IDs.
+ */
+import { randomBytes } from 'node:crypto';
+import type { EndpointMessageOps } from './endpoint.js';
+import { SipRequest, SipResponse } from './message.js';
+import { BRANCH_MAGIC_COOKIE } from './transaction/index.js';
+import type { TransportAddress } from './types.js';
+
+/** RFC 3261 §21 reason phrases for the codes patchbay sends. */
+const REASONS: Record<number, string> = {
+  100: 'Trying',
+  180: 'Ringing',
+  181: 'Call Is Being Forwarded',
+  183: 'Session Progress',
+  200: 'OK',
+  202: 'Accepted',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  407: 'Proxy Authentication Required',
+  408: 'Request Timeout',
+  415: 'Unsupported Media Type',
+  416: 'Unsupported URI Scheme',
+  420: 'Bad Extension',
+  422: 'Session Interval Too Small',
+  480: 'Temporarily Unavailable',
+  481: 'Call/Transaction Does Not Exist',
+  482: 'Loop Detected',
+  483: 'Too Many Hops',
+  486: 'Busy Here',
+  487: 'Request Terminated',
+  488: 'Not Acceptable Here',
+  491: 'Request Pending',
+  500: 'Server Internal Error',
+  501: 'Not Implemented',
+  503: 'Service Unavailable',
+  504: 'Server Time-out',
+  505: 'Version Not Supported',
+  513: 'Message Too Large',
+  603: 'Decline',
+};
+
+export function reasonPhrase(status: number): string {
+  return REASONS[status] ?? (status < 300 ? 'OK' : 'Error');
+}
+
+/** Random identifiers with at least 32 bits of randomness (RFC 3261 §19.3). */
+export function randomToken(bytes = 8): string {
+  return randomBytes(bytes).toString('hex');
+}
+
+export function newBranch(): string {
+  return `${BRANCH_MAGIC_COOKIE}${randomToken(8)}`;
+}
+
+/**
+ * A response copying Via, From, To, Call-ID and CSeq (RFC 3261 §8.2.6.2). Every response
+ * above 100 gets the request's one local To tag, so provisional and final responses of a
+ * transaction agree. 100 Trying copies Timestamp (§8.2.6.1).
+ */
+export function createResponse(
+  request: SipRequest,
+  status: number,
+  reason = reasonPhrase(status),
+): SipResponse {
+  const response = new SipResponse(status, reason);
+  for (const via of request.getAll('via')) response.append('Via', via);
+  const from = request.get('from');
+  const to = request.get('to');
+  if (from !== undefined) response.append('From', from);
+  if (to !== undefined) {
+    const needsTag = status > 100 && !hasTag(request);
+    request.localTag ??= randomToken();
+    response.append('To', needsTag ? `${to};tag=${request.localTag}` : to);
+  }
+  const callId = request.get('call-id');
+  const cseq = request.get('cseq');
+  if (callId !== undefined) response.append('Call-ID', callId);
+  if (cseq !== undefined) response.append('CSeq', cseq);
+  const timestamp = request.get('timestamp');
+  if (status === 100 && timestamp !== undefined) response.append('Timestamp', timestamp);
+  return response;
+}
+
+function hasTag(request: SipRequest): boolean {
+  try {
+    return request.toTag() !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The ACK for a non-2xx final response: same Request-URI, Call-ID, From, CSeq number and top
+ * Via as the INVITE, the response's To (with its tag), the INVITE's Route (RFC 3261 §17.1.1.3).
+ */
+export function createAck(invite: SipRequest, response: SipResponse): SipRequest {
+  const ack = new SipRequest('ACK', invite.uri);
+  const topVia = invite.getAll('via')[0];
+  if (topVia !== undefined) ack.append('Via', topVia.split(',')[0] as string);
+  ack.append('Max-Forwards', '70');
+  ack.append('From', invite.get('from') ?? '');
+  ack.append('To', response.get('to') ?? invite.get('to') ?? '');
+  ack.append('Call-ID', invite.callId());
+  ack.append('CSeq', `${invite.cseq().seq} ACK`);
+  for (const route of invite.getAll('route')) ack.append('Route', route);
+  return ack;
+}
+
+/** RFC 3261 §18.1.1 sent-by with RFC 3581 `rport` asking the peer to answer our source port. */
+export function addVia(request: SipRequest, sentBy: TransportAddress): void {
+  const host = sentBy.address.includes(':') ? `[${sentBy.address}]` : sentBy.address;
+  request.prepend(
+    'Via',
+    `SIP/2.0/${sentBy.transport.toUpperCase()} ${host}:${sentBy.port};branch=${newBranch()};rport`,
+  );
+}
+
+/** The message operations the endpoint and transaction layer need. */
+export const messageOps: EndpointMessageOps<SipRequest, SipResponse> = { createResponse, createAck, addVia };

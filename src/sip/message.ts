@@ -1,0 +1,251 @@
+/**
+ * The SIP message model (RFC 3261 §7). Headers are kept as raw lines in arrival order and
+ * parsed lazily on first access, so headers the gateway never reads cost nothing; parsed
+ * values are cached until that header is modified.
+ */
+import { SipParseError, splitList } from './grammar.js';
+import type { CSeq, NameAddr, SipUri, Via } from './types.js';
+import { parseCSeq, parseNameAddr, parseUri, parseVia } from './uri.js';
+
+/** RFC 3261 §7.3.3 compact forms, plus RFC 3515/3892/4028/3265 ones seen on trunks. */
+const COMPACT_FORMS: Record<string, string> = {
+  i: 'call-id',
+  m: 'contact',
+  e: 'content-encoding',
+  l: 'content-length',
+  c: 'content-type',
+  f: 'from',
+  s: 'subject',
+  k: 'supported',
+  t: 'to',
+  v: 'via',
+  o: 'event',
+  r: 'refer-to',
+  b: 'referred-by',
+  u: 'allow-events',
+  x: 'session-expires',
+};
+
+/** Spellings that capitalising each word would get wrong. */
+const SPECIAL_NAMES: Record<string, string> = {
+  'call-id': 'Call-ID',
+  cseq: 'CSeq',
+  'www-authenticate': 'WWW-Authenticate',
+  'mime-version': 'MIME-Version',
+  rack: 'RAck',
+  rseq: 'RSeq',
+  'p-asserted-identity': 'P-Asserted-Identity',
+};
+
+/** Lower-case long form of a header name (compact forms expanded). */
+export function headerKey(name: string): string {
+  const lower = name.toLowerCase();
+  return COMPACT_FORMS[lower] ?? lower;
+}
+
+/** The canonical spelling written by the serializer. */
+export function canonicalHeaderName(name: string): string {
+  const key = headerKey(name);
+  return (
+    SPECIAL_NAMES[key] ??
+    key.replace(/(^|-)([a-z])/g, (_match, dash: string, char: string) => dash + char.toUpperCase())
+  );
+}
+
+export interface HeaderField {
+  /** Canonical spelling. */
+  name: string;
+  /** Lower-case long form, for matching. */
+  key: string;
+  value: string;
+}
+
+const EMPTY_BODY = Buffer.alloc(0);
+
+abstract class SipMessageBase {
+  readonly headers: HeaderField[] = [];
+  body: Buffer = EMPTY_BODY;
+  readonly #cache = new Map<string, unknown>();
+
+  get(name: string): string | undefined {
+    const key = headerKey(name);
+    return this.headers.find((header) => header.key === key)?.value;
+  }
+
+  /** Every line of a header, unsplit. */
+  getAll(name: string): string[] {
+    const key = headerKey(name);
+    return this.headers.filter((header) => header.key === key).map((header) => header.value);
+  }
+
+  /** Values of a list header (Via, Route, Contact, Supported...) across lines and commas. */
+  listValues(name: string): string[] {
+    return this.getAll(name).flatMap(splitList);
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  append(name: string, value: string): this {
+    this.#invalidate(name);
+    this.headers.push({ name: canonicalHeaderName(name), key: headerKey(name), value });
+    return this;
+  }
+
+  /** Inserts before the first line of the same header, or at the top (Via, Route: §8.1.1.7). */
+  prepend(name: string, value: string): this {
+    this.#invalidate(name);
+    const key = headerKey(name);
+    const index = this.headers.findIndex((header) => header.key === key);
+    this.headers.splice(Math.max(index, 0), 0, { name: canonicalHeaderName(name), key, value });
+    return this;
+  }
+
+  set(name: string, value: string): this {
+    const key = headerKey(name);
+    const index = this.headers.findIndex((header) => header.key === key);
+    if (index < 0) return this.append(name, value);
+    this.remove(name);
+    this.headers.splice(index, 0, { name: canonicalHeaderName(name), key, value });
+    return this;
+  }
+
+  /** Replaces every line of a list header with `values`, one per line, at its first position. */
+  setList(name: string, values: readonly string[]): this {
+    const key = headerKey(name);
+    const found = this.headers.findIndex((header) => header.key === key);
+    const index = found < 0 ? this.headers.length : found;
+    this.remove(name);
+    const fields = values.map((value) => ({ name: canonicalHeaderName(name), key, value }));
+    this.headers.splice(index, 0, ...fields);
+    return this;
+  }
+
+  remove(name: string): this {
+    this.#invalidate(name);
+    const key = headerKey(name);
+    for (let i = this.headers.length - 1; i >= 0; i--) {
+      if (this.headers[i]?.key === key) this.headers.splice(i, 1);
+    }
+    return this;
+  }
+
+  setBody(body: Buffer | string, contentType?: string): this {
+    this.body = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    if (contentType !== undefined) this.set('Content-Type', contentType);
+    else if (this.body.length === 0) this.remove('Content-Type');
+    return this;
+  }
+
+  vias(): Via[] {
+    return this.#cached('via', () => this.listValues('via').map(parseVia));
+  }
+
+  topVia(): Via | undefined {
+    return this.vias()[0];
+  }
+
+  cseq(): CSeq {
+    return this.#cached('cseq', () => parseCSeq(this.#single('cseq')));
+  }
+
+  callId(): string {
+    return this.#single('call-id').trim();
+  }
+
+  from(): NameAddr {
+    return this.#cached('from', () => parseNameAddr(this.#single('from')));
+  }
+
+  to(): NameAddr {
+    return this.#cached('to', () => parseNameAddr(this.#single('to')));
+  }
+
+  fromTag(): string | undefined {
+    return this.from().params.get('tag') ?? undefined;
+  }
+
+  toTag(): string | undefined {
+    return this.to().params.get('tag') ?? undefined;
+  }
+
+  /** Contact values; `*` (REGISTER) is not a name-addr and is skipped. */
+  contacts(): NameAddr[] {
+    return this.#cached('contact', () =>
+      this.listValues('contact')
+        .filter((value) => value !== '*')
+        .map(parseNameAddr),
+    );
+  }
+
+  /** Record-Route (or Route) values as name-addrs, in header order. */
+  routes(name: 'Route' | 'Record-Route'): NameAddr[] {
+    return this.#cached(headerKey(name), () => this.listValues(name).map(parseNameAddr));
+  }
+
+  contentType(): string | undefined {
+    return this.get('content-type')?.split(';')[0]?.trim().toLowerCase();
+  }
+
+  /** The single value of a header that must appear once (RFC 3261 §7.3.1). */
+  #single(key: string): string {
+    const values = this.getAll(key);
+    if (values.length !== 1) {
+      throw new SipParseError(
+        values.length === 0 ? `missing ${canonicalHeaderName(key)}` : `repeated ${canonicalHeaderName(key)}`,
+      );
+    }
+    return values[0] as string;
+  }
+
+  #cached<T>(key: string, parse: () => T): T {
+    if (this.#cache.has(key)) return this.#cache.get(key) as T;
+    const value = parse();
+    this.#cache.set(key, value);
+    return value;
+  }
+
+  #invalidate(name: string): void {
+    this.#cache.delete(headerKey(name));
+  }
+}
+
+export class SipRequest extends SipMessageBase {
+  readonly isRequest = true as const;
+  #parsedUri: SipUri | undefined;
+  /** Our To tag for responses to this request, so 1xx/2xx/4xx share one (RFC 3261 §8.2.6.2). */
+  localTag: string | undefined;
+  /** Set by the parser when the request line is unusable but the headers may still be answered. */
+  startLineError: Error | undefined;
+
+  constructor(
+    public method: string,
+    public uri: string,
+  ) {
+    super();
+  }
+
+  requestUri(): SipUri {
+    this.#parsedUri ??= parseUri(this.uri);
+    return this.#parsedUri;
+  }
+
+  setUri(uri: string): void {
+    this.uri = uri;
+    this.#parsedUri = undefined;
+  }
+}
+
+export class SipResponse extends SipMessageBase {
+  readonly isRequest = false as const;
+
+  constructor(
+    public status: number,
+    public reason: string,
+  ) {
+    super();
+  }
+}
+
+export type SipMessage = SipRequest | SipResponse;

@@ -1,0 +1,194 @@
+/**
+ * SIP message parser and serializer (RFC 3261 §7, §25). The parser checks what every layer
+ * depends on (start line, header syntax, Content-Length framing, the headers the transaction
+ * layer matches on) and leaves the rest to lazy accessors.
+ */
+import { isToken, SipParseError } from './grammar.js';
+import { type SipMessage, SipRequest, SipResponse } from './message.js';
+
+/** Larger than any sane SIP message; UDP datagrams are at most 65 507 bytes anyway. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 65_535;
+
+export interface ParseOptions {
+  maxMessageBytes?: number;
+  /**
+   * Datagram transports: a Content-Length beyond the data is an error (RFC 3261 §18.3) and a
+   * missing one means "the rest of the datagram". Stream transports frame by Content-Length.
+   */
+  datagram?: boolean;
+}
+
+const CRLF_CRLF = Buffer.from('\r\n\r\n');
+const LF_LF = Buffer.from('\n\n');
+
+/** Where the header section ends and the body starts, or undefined if not yet complete. */
+export function findHeaderEnd(data: Buffer, from = 0): { headerEnd: number; bodyStart: number } | undefined {
+  const crlf = data.indexOf(CRLF_CRLF, from);
+  const lf = data.indexOf(LF_LF, from);
+  // Bare LF line endings are tolerated on receipt (RFC 3261 §7.5 leniency).
+  if (lf >= 0 && (crlf < 0 || lf < crlf)) return { headerEnd: lf, bodyStart: lf + 2 };
+  if (crlf >= 0) return { headerEnd: crlf, bodyStart: crlf + 4 };
+  return undefined;
+}
+
+/**
+ * Parses one whole message. Throws SipParseError; when the request line and the headers
+ * needed to answer were readable, the error carries the request so the caller can send 400.
+ */
+export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessage {
+  const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  if (data.length > maxBytes)
+    throw new SipParseError(`message of ${data.length} bytes exceeds ${maxBytes}`, 513);
+  let start = 0;
+  // RFC 3261 §7.5: ignore CRLFs before the start line.
+  while (data[start] === 0x0d || data[start] === 0x0a) start++;
+  // A datagram is one message, so one whose blank line got lost still ends at the datagram.
+  const end =
+    findHeaderEnd(data, start) ?? (options.datagram !== false ? unterminatedEnd(data, start) : undefined);
+  if (!end) throw new SipParseError('no empty line after the headers');
+  const lines = unfold(data.toString('utf8', start, end.headerEnd).split(/\r?\n/));
+  const message = parseStartLine(lines[0] ?? '');
+  try {
+    for (let i = 1; i < lines.length; i++) addHeaderLine(message, lines[i] as string);
+    message.body = frameBody(message, data, end.bodyStart, options.datagram ?? true);
+    if (message.isRequest && message.startLineError) throw message.startLineError;
+    if (message.isRequest) checkRequestCore(message);
+    else checkResponseCore(message);
+  } catch (error) {
+    if (error instanceof SipParseError && message.isRequest)
+      throw new SipRequestError(error.message, error.status, message);
+    throw error;
+  }
+  return message;
+}
+
+function unterminatedEnd(data: Buffer, start: number): { headerEnd: number; bodyStart: number } | undefined {
+  if (data[data.length - 1] !== 0x0a) return undefined;
+  let end = data.length;
+  while (end > start && (data[end - 1] === 0x0a || data[end - 1] === 0x0d)) end--;
+  return { headerEnd: end, bodyStart: data.length };
+}
+
+/** A request that failed validation but whose headers were readable enough to answer. */
+export class SipRequestError extends SipParseError {
+  constructor(
+    message: string,
+    status: number,
+    readonly request: SipRequest,
+  ) {
+    super(message, status);
+  }
+}
+
+/** RFC 3261 §7.3.1: a line starting with whitespace continues the previous header. */
+function unfold(lines: string[]): string[] {
+  const out: string[] = [];
+  for (const line of lines) {
+    if ((line.startsWith(' ') || line.startsWith('\t')) && out.length > 1) {
+      out[out.length - 1] += ` ${line.trim()}`;
+    } else {
+      out.push(line);
+    }
+  }
+  return out;
+}
+
+const REQUEST_LINE = /^([^ ]+) ([^ ]+) SIP\/(\d+\.\d+)$/;
+const STATUS_LINE = /^SIP\/(\d+\.\d+) (\d{3})(?: (.*))?$/;
+
+function parseStartLine(line: string): SipMessage {
+  if (line.startsWith('SIP/')) {
+    const match = STATUS_LINE.exec(line);
+    const status = Number(match?.[2]);
+    if (!match || status < 100 || status > 699) throw new SipParseError(`bad status line '${line}'`);
+    if (match[1] !== '2.0') throw new SipParseError(`unsupported version ${match[1]}`, 505);
+    return new SipResponse(status, match[3] ?? '');
+  }
+  // RFC 4475 §3.1.2.5/§3.1.2.8/§3.1.2.9: exactly one SP between elements, none trailing.
+  const match = REQUEST_LINE.exec(line);
+  if (match?.[1] && match[2] && isToken(match[1])) {
+    const request = new SipRequest(match[1], match[2]);
+    if (match[3] !== '2.0')
+      request.startLineError = new SipParseError(`unsupported version SIP/${match[3]}`, 505);
+    return request;
+  }
+  // A mangled request line still ending in SIP/2.0 is answered 400 if the headers allow it.
+  const method = line.split(/\s/)[0] ?? '';
+  if (!/\sSIP\/2\.0\s*$/.test(line) || !isToken(method))
+    throw new SipParseError(`bad request line '${line}'`);
+  const request = new SipRequest(method, '');
+  request.startLineError = new SipParseError(`bad request line '${line}'`);
+  return request;
+}
+
+function addHeaderLine(message: SipMessage, line: string): void {
+  const colon = line.indexOf(':');
+  const name = line.slice(0, Math.max(colon, 0)).trimEnd();
+  if (colon <= 0 || !isToken(name)) throw new SipParseError(`bad header line '${line.slice(0, 40)}'`);
+  message.append(name, line.slice(colon + 1).trim());
+}
+
+function frameBody(message: SipMessage, data: Buffer, bodyStart: number, datagram: boolean): Buffer {
+  const available = data.length - bodyStart;
+  const lengths = message.getAll('content-length');
+  if (lengths.length === 0) {
+    if (datagram) return data.subarray(bodyStart);
+    return Buffer.alloc(0);
+  }
+  // RFC 4475 §3.1.2.11 mcl01 and §3.1.2.12 ncl: one non-negative integer only.
+  if (lengths.length > 1 || !/^\d{1,9}$/.test(lengths[0] ?? '')) {
+    throw new SipParseError(`bad Content-Length '${lengths.join(', ')}'`);
+  }
+  const length = Number(lengths[0]);
+  if (length > available)
+    throw new SipParseError(`Content-Length ${length} exceeds the ${available} bytes received`);
+  return data.subarray(bodyStart, bodyStart + length);
+}
+
+const SINGLE_HEADERS = ['call-id', 'cseq', 'from', 'to', 'max-forwards', 'content-type'] as const;
+
+/** What every request must carry to be matched and answered (RFC 3261 §8.1.1, §8.2.2). */
+function checkRequestCore(request: SipRequest): void {
+  for (const key of SINGLE_HEADERS) {
+    if (request.getAll(key).length > 1) throw new SipParseError(`repeated ${key} header`);
+  }
+  for (const key of ['call-id', 'cseq', 'from', 'to'] as const) {
+    if (!request.has(key)) throw new SipParseError(`missing ${key} header`);
+  }
+  if (request.vias().length === 0) throw new SipParseError('missing Via header');
+  request.from();
+  request.to();
+  request.contacts();
+  const cseq = request.cseq();
+  // RFC 4475 §3.1.2.17 mismatch01: the CSeq method must match the request method (§8.1.1.5).
+  if (cseq.method !== request.method)
+    throw new SipParseError('CSeq method does not match the request method');
+  const maxForwards = request.get('max-forwards');
+  if (maxForwards !== undefined && !/^\d{1,9}$/.test(maxForwards))
+    throw new SipParseError('bad Max-Forwards');
+  const uri = request.requestUri();
+  if (uri.scheme !== 'sip' && uri.scheme !== 'sips' && uri.scheme !== 'tel') {
+    throw new SipParseError(`unsupported URI scheme ${uri.scheme}`, 416);
+  }
+}
+
+function checkResponseCore(response: SipResponse): void {
+  if (response.vias().length === 0) throw new SipParseError('response without Via');
+  response.cseq();
+  response.from();
+  response.to();
+  response.callId();
+}
+
+/** Serializes with canonical names and a Content-Length computed from the body (§20.14). */
+export function serializeMessage(message: SipMessage): Buffer {
+  let head = message.isRequest
+    ? `${message.method} ${message.uri} SIP/2.0\r\n`
+    : `SIP/2.0 ${message.status} ${message.reason}\r\n`;
+  for (const header of message.headers) {
+    if (header.key !== 'content-length') head += `${header.name}: ${header.value}\r\n`;
+  }
+  head += `Content-Length: ${message.body.length}\r\n\r\n`;
+  if (message.body.length === 0) return Buffer.from(head, 'utf8');
+  return Buffer.concat([Buffer.from(head, 'utf8'), message.body]);
+}

@@ -1,0 +1,92 @@
+/**
+ * Frames SIP messages on a byte stream (TCP, TLS): partial and pipelined messages, framed by
+ * Content-Length, which stream transports must send (RFC 3261 §18.3, §20.14), and the RFC 5626
+ * §3.5.1 CRLF keep-alive (a double CRLF ping between messages).
+ */
+import { SipParseError } from './grammar.js';
+import type { SipMessage } from './message.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, findHeaderEnd, parseMessage } from './parser.js';
+
+export type StreamEvent =
+  | { kind: 'message'; message: SipMessage }
+  /** A framed message that failed to parse; the stream stays usable. */
+  | { kind: 'invalid'; error: SipParseError }
+  /** A CRLFCRLF ping; answer with a single CRLF pong. */
+  | { kind: 'ping' }
+  /** Framing is lost (oversized header section or body); close the connection. */
+  | { kind: 'fatal'; error: SipParseError };
+
+const CONTENT_LENGTH = /^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*$/im;
+
+export class SipStreamParser {
+  #buffer: Buffer = Buffer.alloc(0);
+  #lineBreakRun = 0;
+  readonly #maxMessageBytes: number;
+
+  constructor(maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {
+    this.#maxMessageBytes = maxMessageBytes;
+  }
+
+  /** Bytes held waiting for the rest of a message. */
+  get buffered(): number {
+    return this.#buffer.length;
+  }
+
+  push(chunk: Buffer): StreamEvent[] {
+    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    const events: StreamEvent[] = [];
+    for (;;) {
+      const event = this.#next();
+      if (!event) break;
+      events.push(event);
+      if (event.kind === 'fatal') {
+        this.#buffer = Buffer.alloc(0);
+        break;
+      }
+    }
+    return events;
+  }
+
+  #next(): StreamEvent | undefined {
+    let start = 0;
+    while (this.#buffer[start] === 0x0d || this.#buffer[start] === 0x0a) start++;
+    if (start > 0) {
+      // Count line-break bytes across chunks: four in a row between messages is a ping.
+      this.#lineBreakRun += start;
+      this.#buffer = this.#buffer.subarray(start);
+      if (this.#lineBreakRun >= 4) {
+        this.#lineBreakRun = 0;
+        return { kind: 'ping' };
+      }
+    }
+    if (this.#buffer.length === 0) return undefined;
+    const end = findHeaderEnd(this.#buffer);
+    if (!end) {
+      if (this.#buffer.length > this.#maxMessageBytes) return this.#fatal('header section too large');
+      return undefined;
+    }
+    const head = this.#buffer.toString('latin1', 0, end.headerEnd);
+    const length = Number(CONTENT_LENGTH.exec(head)?.[1] ?? 0);
+    const total = end.bodyStart + length;
+    if (total > this.#maxMessageBytes) return this.#fatal(`message of ${total} bytes too large`);
+    if (this.#buffer.length < total) return undefined;
+    this.#lineBreakRun = 0;
+    const data = this.#buffer.subarray(0, total);
+    this.#buffer = this.#buffer.subarray(total);
+    try {
+      return {
+        kind: 'message',
+        message: parseMessage(data, { datagram: false, maxMessageBytes: this.#maxMessageBytes }),
+      };
+    } catch (error) {
+      return {
+        kind: 'invalid',
+        error: error instanceof SipParseError ? error : new SipParseError(String(error)),
+      };
+    }
+  }
+
+  #fatal(reason: string): StreamEvent {
+    return { kind: 'fatal', error: new SipParseError(reason, 513) };
+  }
+}

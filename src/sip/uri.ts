@@ -1,0 +1,210 @@
+/**
+ * URIs, name-addr/addr-spec and Via values (RFC 3261 §19.1, §20.10, §20.42, §25.1).
+ * Parsed values are %-unescaped; the serializers re-escape what the grammar requires.
+ */
+import {
+  endOfQuoted,
+  escapeHeader,
+  escapeParam,
+  escapePassword,
+  escapeUser,
+  isToken,
+  parseParams,
+  percentDecode,
+  quote,
+  SipParseError,
+  serializeParams,
+  unquote,
+} from './grammar.js';
+import type { CSeq, NameAddr, SipUri, Via } from './types.js';
+
+const SCHEME = /^[a-z][a-z0-9+\-.]*$/;
+const HOSTNAME = /^[A-Za-z0-9\-.]+$/;
+const IPV6_REFERENCE = /^\[[0-9A-Fa-f:.]+\]$/;
+
+export function parseUri(text: string): SipUri {
+  // RFC 4475 §3.1.2.6/§3.1.2.7: LWS and <> are not part of a Request-URI or addr-spec.
+  if (/[\s<>"]/.test(text)) throw new SipParseError(`bad URI '${text}'`);
+  const colon = text.indexOf(':');
+  const scheme = text.slice(0, Math.max(colon, 0)).toLowerCase();
+  if (!SCHEME.test(scheme)) throw new SipParseError(`bad URI scheme in '${text}'`);
+  const rest = text.slice(colon + 1);
+  if (scheme === 'sip' || scheme === 'sips') return parseSipUri(scheme, rest);
+  if (scheme === 'tel') return parseTelUri(rest);
+  return { scheme, host: '', params: new Map(), headers: new Map(), opaque: rest };
+}
+
+function parseSipUri(scheme: string, rest: string): SipUri {
+  // user may contain ';' and '?' but never an unescaped '@' (RFC 3261 §25.1 user-unreserved).
+  const at = rest.indexOf('@');
+  const afterUser = rest.slice(at + 1);
+  const question = afterUser.indexOf('?');
+  const beforeHeaders = question < 0 ? afterUser : afterUser.slice(0, question);
+  const semicolon = beforeHeaders.indexOf(';');
+  const hostPort = semicolon < 0 ? beforeHeaders : beforeHeaders.slice(0, semicolon);
+  const uri: SipUri = {
+    scheme,
+    ...parseHostPort(hostPort),
+    params: semicolon < 0 ? new Map() : parseUriParams(beforeHeaders.slice(semicolon + 1)),
+    headers: question < 0 ? new Map() : parseUriHeaders(afterUser.slice(question + 1)),
+  };
+  if (at >= 0) {
+    const userInfo = rest.slice(0, at);
+    const passwordColon = userInfo.indexOf(':');
+    uri.user = percentDecode(passwordColon < 0 ? userInfo : userInfo.slice(0, passwordColon));
+    if (passwordColon >= 0) uri.password = percentDecode(userInfo.slice(passwordColon + 1));
+    if (uri.user.length === 0) throw new SipParseError('empty user in SIP URI');
+  }
+  return uri;
+}
+
+function parseTelUri(rest: string): SipUri {
+  const semicolon = rest.indexOf(';');
+  const number = semicolon < 0 ? rest : rest.slice(0, semicolon);
+  if (number.length === 0) throw new SipParseError('empty tel URI');
+  return {
+    scheme: 'tel',
+    user: percentDecode(number),
+    host: '',
+    params: semicolon < 0 ? new Map() : parseUriParams(rest.slice(semicolon + 1)),
+    headers: new Map(),
+  };
+}
+
+/** host[:port], allowing LWS around the colon as Via sent-by does (RFC 3261 §25.1 HCOLON-like). */
+export function parseHostPort(text: string): { host: string; port?: number } {
+  const trimmed = text.trim();
+  const bracketEnd = trimmed.startsWith('[') ? trimmed.indexOf(']') + 1 : 0;
+  const colon = trimmed.indexOf(':', bracketEnd);
+  const host = (colon < 0 ? trimmed : trimmed.slice(0, colon)).trim();
+  if (!(HOSTNAME.test(host) || IPV6_REFERENCE.test(host))) throw new SipParseError(`bad host '${host}'`);
+  if (colon < 0) return { host };
+  const portText = trimmed.slice(colon + 1).trim();
+  const port = Number(portText);
+  if (!/^\d{1,5}$/.test(portText) || port > 65535) throw new SipParseError(`bad port '${portText}'`);
+  return { host, port };
+}
+
+function parseUriParams(text: string): Map<string, string | null> {
+  const params = new Map<string, string | null>();
+  for (const part of text.split(';')) {
+    if (part.length === 0) continue;
+    const equals = part.indexOf('=');
+    const name = percentDecode(equals < 0 ? part : part.slice(0, equals)).toLowerCase();
+    params.set(name, equals < 0 ? null : percentDecode(part.slice(equals + 1)));
+  }
+  return params;
+}
+
+function parseUriHeaders(text: string): Map<string, string> {
+  const headers = new Map<string, string>();
+  for (const part of text.split('&')) {
+    if (part.length === 0) continue;
+    const equals = part.indexOf('=');
+    if (equals < 0) throw new SipParseError(`bad URI header '${part}'`);
+    headers.set(percentDecode(part.slice(0, equals)), percentDecode(part.slice(equals + 1)));
+  }
+  return headers;
+}
+
+export function serializeUri(uri: SipUri): string {
+  if (uri.opaque !== undefined) return `${uri.scheme}:${uri.opaque}`;
+  let out = `${uri.scheme}:`;
+  if (uri.scheme === 'tel') {
+    out += escapeUser(uri.user ?? '');
+  } else {
+    if (uri.user !== undefined) {
+      out += escapeUser(uri.user);
+      if (uri.password !== undefined) out += `:${escapePassword(uri.password)}`;
+      out += '@';
+    }
+    out += uri.host;
+    if (uri.port !== undefined) out += `:${uri.port}`;
+  }
+  for (const [name, value] of uri.params) {
+    out += value === null ? `;${escapeParam(name)}` : `;${escapeParam(name)}=${escapeParam(value)}`;
+  }
+  let separator = '?';
+  for (const [name, value] of uri.headers) {
+    out += `${separator}${escapeHeader(name)}=${escapeHeader(value)}`;
+    separator = '&';
+  }
+  return out;
+}
+
+/**
+ * name-addr or addr-spec with header parameters (RFC 3261 §20.10). In the addr-spec form
+ * everything after the first ';' is a header parameter, and a URI with ',', '?' or ';'
+ * must have been enclosed in <> (RFC 4475 §3.1.2.13 regbadct).
+ */
+export function parseNameAddr(text: string): NameAddr {
+  const value = text.trim();
+  let displayName: string | undefined;
+  let uriText: string;
+  let paramsText: string;
+  let angleStart = -1;
+  if (value.startsWith('"')) {
+    const end = endOfQuoted(value, 0);
+    displayName = unquote(value.slice(0, end));
+    angleStart = value.indexOf('<', end);
+    if (value.slice(end, angleStart).trim().length > 0 || angleStart < 0) {
+      throw new SipParseError('quoted display name must be followed by <URI>');
+    }
+  } else {
+    angleStart = value.indexOf('<');
+    if (angleStart > 0) {
+      const words = value.slice(0, angleStart).trim();
+      // RFC 4475 §3.1.2.16 baddn: an unquoted display name is a sequence of tokens.
+      if (!words.split(/\s+/).every(isToken)) throw new SipParseError(`bad display name '${words}'`);
+      displayName = words;
+    }
+  }
+  if (angleStart >= 0) {
+    const angleEnd = value.indexOf('>', angleStart);
+    if (angleEnd < 0) throw new SipParseError('unterminated <URI>');
+    uriText = value.slice(angleStart + 1, angleEnd);
+    paramsText = value.slice(angleEnd + 1);
+    if (paramsText.trim().length > 0 && !paramsText.trim().startsWith(';')) {
+      throw new SipParseError('garbage after <URI>');
+    }
+  } else {
+    const semicolon = value.indexOf(';');
+    uriText = (semicolon < 0 ? value : value.slice(0, semicolon)).trimEnd();
+    paramsText = semicolon < 0 ? '' : value.slice(semicolon);
+    if (/[?,]/.test(uriText)) throw new SipParseError('URI with ? or , must be enclosed in <>');
+  }
+  const nameAddr: NameAddr = { uri: parseUri(uriText), params: parseParams(paramsText) };
+  if (displayName !== undefined && displayName.length > 0) nameAddr.displayName = displayName;
+  return nameAddr;
+}
+
+export function serializeNameAddr(nameAddr: NameAddr): string {
+  const display = nameAddr.displayName === undefined ? '' : `${quote(nameAddr.displayName)} `;
+  return `${display}<${serializeUri(nameAddr.uri)}>${serializeParams(nameAddr.params)}`;
+}
+
+/** One Via value: `SIP / 2.0 / UDP host : port ;params` with LWS allowed (RFC 4475 wsinv). */
+export function parseVia(text: string): Via {
+  const match = /^\s*SIP\s*\/\s*2\.0\s*\/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s+([^;]+)(.*)$/is.exec(text);
+  if (!match) throw new SipParseError(`bad Via '${text}'`);
+  const [, transport = '', sentBy = '', params = ''] = match;
+  const via: Via = {
+    transport: transport.toUpperCase(),
+    ...parseHostPort(sentBy),
+    params: parseParams(params),
+  };
+  return via;
+}
+
+export function serializeVia(via: Via): string {
+  const port = via.port === undefined ? '' : `:${via.port}`;
+  return `SIP/2.0/${via.transport} ${via.host}${port}${serializeParams(via.params)}`;
+}
+
+/** CSeq sequence numbers are below 2**31 (RFC 3261 §8.1.1.5); RFC 4475 scalarlg exceeds it. */
+export function parseCSeq(text: string): CSeq {
+  const match = /^\s*(\d{1,10})\s+(\S+)\s*$/.exec(text);
+  const seq = Number(match?.[1]);
+  if (!match?.[2] || !isToken(match[2]) || seq >= 2 ** 31) throw new SipParseError(`bad CSeq '${text}'`);
+  return { seq, method: match[2] };
+}

@@ -1,0 +1,69 @@
+/**
+ * UAS request checks after parsing (RFC 3261 §8.2.1–§8.2.3): what a parsed but unacceptable
+ * request is answered with. The parser already rejects what breaks framing or matching.
+ */
+import type { SipRequest, SipResponse } from './message.js';
+
+export interface Rejection {
+  status: number;
+  /** Extra headers for the response, e.g. Unsupported (§8.2.2.3) or Accept (§21.4.13). */
+  headers?: Array<[string, string]>;
+}
+
+export interface UasCapabilities {
+  /** Option tags we support (Require values outside this list get 420). */
+  supported: readonly string[];
+  /** Body types we understand (others get 415). */
+  accept: readonly string[];
+}
+
+export const DEFAULT_CAPABILITIES: UasCapabilities = {
+  supported: ['timer', 'replaces', 'norefersub'],
+  accept: ['application/sdp'],
+};
+
+export function checkRequest(
+  request: SipRequest,
+  capabilities = DEFAULT_CAPABILITIES,
+): Rejection | undefined {
+  // RFC 4475 §3.1.2.10 escruri: headers in a Request-URI are meaningless to a UAS.
+  if (request.requestUri().headers.size > 0) return { status: 400 };
+  if (request.method === 'ACK' || request.method === 'CANCEL') return undefined;
+  // §8.2.2.3: unknown Require option tags get 420 listing them (RFC 4475 §3.3.1 bext01).
+  const unsupported = request
+    .listValues('require')
+    .filter((tag) => !capabilities.supported.includes(tag.toLowerCase()));
+  if (unsupported.length > 0) return { status: 420, headers: [['Unsupported', unsupported.join(', ')]] };
+  // §8.2.3: a body we cannot read gets 415 with what we accept (RFC 4475 §3.3.4 invut).
+  const contentType = request.contentType();
+  if (request.body.length > 0 && contentType !== undefined && !isAccepted(contentType, capabilities)) {
+    return { status: 415, headers: [['Accept', capabilities.accept.join(', ')]] };
+  }
+  // §21.4.7: an INVITE whose Accept excludes SDP cannot be answered (RFC 4475 §3.3.12 sdp01).
+  const accept = request.listValues('accept');
+  if (
+    request.method === 'INVITE' &&
+    accept.length > 0 &&
+    !accept.some((type) => acceptsAny(type, capabilities))
+  ) {
+    return { status: 406 };
+  }
+  return undefined;
+}
+
+function isAccepted(contentType: string, capabilities: UasCapabilities): boolean {
+  return contentType.startsWith('multipart/') || capabilities.accept.includes(contentType);
+}
+
+function acceptsAny(range: string, capabilities: UasCapabilities): boolean {
+  const type = range.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type === '*/*') return true;
+  if (type.endsWith('/*'))
+    return capabilities.accept.some((accepted) => accepted.startsWith(type.slice(0, -1)));
+  return capabilities.accept.includes(type);
+}
+
+/** RFC 3261 §8.1.3.3: a UAC discards responses carrying more than one Via (RFC 4475 bcast). */
+export function isResponseForUs(response: SipResponse): boolean {
+  return response.vias().length === 1;
+}

@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  parseMessage,
+  parseNameAddr,
+  parseUri,
+  parseVia,
+  SipParseError,
+  SipRequestError,
+  SipStreamParser,
+  serializeMessage,
+  serializeNameAddr,
+  serializeUri,
+} from '../../src/sip/index.js';
+
+const INVITE = [
+  'INVITE sip:+15551234567@gw.example.com;user=phone SIP/2.0',
+  'v: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1, SIP/2.0/TCP [2001:db8::1]:5070;branch=z9hG4bK2;received=192.0.2.9',
+  'f: "Smith, John \\"JJ\\"" <sip:john@example.com>;tag=abc',
+  't: <sip:+15551234567@gw.example.com>',
+  'i: call-1@example.com',
+  'CSeq: 1 INVITE',
+  'Max-Forwards: 70',
+  'm: <sip:john@192.0.2.1:5060;transport=udp>;expires=60, "B" <sip:b@h>',
+  'Subject: a folded',
+  '  header value',
+  'Record-Route: <sip:p1.example.com;lr>,<sip:p2.example.com;lr>',
+  'c: application/sdp',
+  'l: 5',
+  '',
+  'v=0\r\n',
+].join('\r\n');
+
+describe('SIP message parser (RFC 3261 §7, §25)', () => {
+  test('compact forms, folding, multi-value headers and quoted commas', () => {
+    const message = parseMessage(Buffer.from(INVITE));
+    assert.ok(message.isRequest);
+    assert.equal(message.get('Call-ID'), 'call-1@example.com');
+    assert.equal(message.get('subject'), 'a folded header value');
+    assert.equal(message.vias().length, 2);
+    assert.equal(message.vias()[1]?.host, '[2001:db8::1]');
+    assert.equal(message.vias()[1]?.port, 5070);
+    assert.equal(message.from().displayName, 'Smith, John "JJ"');
+    assert.equal(message.fromTag(), 'abc');
+    assert.equal(message.contacts().length, 2);
+    assert.equal(message.contacts()[0]?.params.get('expires'), '60');
+    assert.equal(message.routes('Record-Route').length, 2);
+    assert.equal(message.requestUri().params.get('user'), 'phone');
+    assert.equal(message.body.toString(), 'v=0\r\n');
+    assert.match(serializeMessage(message).toString(), /^Call-ID: call-1@example.com\r$/m);
+  });
+
+  test('Content-Length frames the body; extra datagram bytes are ignored', () => {
+    const message = parseMessage(Buffer.from(`${INVITE}garbage`));
+    assert.equal(message.body.length, 5);
+  });
+
+  test('a maximum message size', () => {
+    assert.throws(
+      () => parseMessage(Buffer.from(INVITE), { maxMessageBytes: 100 }),
+      (error) => error instanceof SipParseError && error.status === 513,
+    );
+  });
+
+  test('a readable but invalid request carries itself for a 400', () => {
+    const bad = INVITE.replace('CSeq: 1 INVITE', 'CSeq: 1 BYE');
+    assert.throws(
+      () => parseMessage(Buffer.from(bad)),
+      (error) =>
+        error instanceof SipRequestError && error.status === 400 && error.request.method === 'INVITE',
+    );
+  });
+
+  test('garbage never throws anything but SipParseError', () => {
+    const seeds = [INVITE, 'SIP/2.0 200 OK\r\n\r\n', '\r\n\r\n', 'INVITE\r\n\r\n'];
+    let state = 7;
+    for (let i = 0; i < 3000; i++) {
+      const seed = Buffer.from(seeds[i % seeds.length] ?? '');
+      state = (state * 1103515245 + 12345) >>> 0;
+      const mutated = Buffer.from(seed);
+      for (let j = 0; j < 4; j++) mutated[(state >>> (j * 3)) % mutated.length] = (state >>> (j * 5)) & 0xff;
+      try {
+        const message = parseMessage(mutated);
+        message.vias();
+      } catch (error) {
+        assert.ok(error instanceof SipParseError, String(error));
+      }
+    }
+  });
+});
+
+describe('URIs, name-addr and Via', () => {
+  test('URI parameters, headers and escapes round-trip', () => {
+    const uri = parseUri(
+      'sip:alice%20b:pw@example.com:5070;transport=tcp;lr?subject=hi%20there&priority=urgent',
+    );
+    assert.equal(uri.user, 'alice b');
+    assert.equal(uri.password, 'pw');
+    assert.equal(uri.port, 5070);
+    assert.equal(uri.params.get('lr'), null);
+    assert.equal(uri.headers.get('subject'), 'hi there');
+    assert.deepEqual(parseUri(serializeUri(uri)), uri);
+  });
+
+  test('tel URIs and opaque schemes', () => {
+    assert.equal(parseUri('tel:+15551234567;phone-context=+1').user, '+15551234567');
+    assert.equal(parseUri('urn:service:sos').opaque, 'service:sos');
+  });
+
+  test('addr-spec parameters belong to the header; name-addr ones to the URI', () => {
+    const addrSpec = parseNameAddr('sip:a@b;tag=1');
+    assert.equal(addrSpec.params.get('tag'), '1');
+    assert.equal(addrSpec.uri.params.size, 0);
+    const nameAddr = parseNameAddr('Bob <sip:a@b;transport=tcp>;tag=2');
+    assert.equal(nameAddr.displayName, 'Bob');
+    assert.equal(nameAddr.uri.params.get('transport'), 'tcp');
+    assert.equal(serializeNameAddr(nameAddr), '"Bob" <sip:a@b;transport=tcp>;tag=2');
+  });
+
+  test('Via with LWS and rport flag', () => {
+    const via = parseVia('SIP / 2.0 / udp host.example.com : 5062 ;branch=z9hG4bKx ;rport');
+    assert.equal(via.transport, 'UDP');
+    assert.equal(via.port, 5062);
+    assert.equal(via.params.get('rport'), null);
+  });
+});
+
+describe('TCP stream framing', () => {
+  const one = Buffer.from(INVITE);
+
+  test('partial and pipelined messages, byte by byte', () => {
+    const parser = new SipStreamParser();
+    const stream = Buffer.concat([one, Buffer.from('\r\n\r\n'), one]);
+    const kinds: string[] = [];
+    for (const byte of stream) for (const event of parser.push(Buffer.from([byte]))) kinds.push(event.kind);
+    assert.deepEqual(kinds, ['message', 'ping', 'message']);
+    assert.equal(parser.buffered, 0);
+  });
+
+  test('two messages in one chunk, then a bad one, then a good one', () => {
+    const parser = new SipStreamParser();
+    const bad = Buffer.from('BYE sip:x SIP/2.0\r\nContent-Length: 0\r\n\r\n');
+    const events = parser.push(Buffer.concat([one, one, bad, one]));
+    assert.deepEqual(
+      events.map((event) => event.kind),
+      ['message', 'message', 'invalid', 'message'],
+    );
+  });
+
+  test('an endless header section is fatal', () => {
+    const parser = new SipStreamParser(1000);
+    const events = parser.push(Buffer.alloc(2000, 'a'));
+    assert.equal(events[0]?.kind, 'fatal');
+  });
+});

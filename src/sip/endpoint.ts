@@ -59,6 +59,7 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
   #requestHandler: RequestHandler<Req, Res> | undefined;
   #ackHandler: ((ack: Req, source: TransportAddress) => void) | undefined;
   #strayResponseHandler: ((response: Res, source: TransportAddress) => void) | undefined;
+  #cancelHandler: ((invite: ServerTransaction<Req, Res>, cancel: Req) => void) | undefined;
   readonly #options: SipEndpointOptions<Req, Res>;
 
   constructor(options: SipEndpointOptions<Req, Res>) {
@@ -71,6 +72,7 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
       onRequest: (request, transaction, source) => this.#dispatch(request, transaction, source),
       onAck: (ack, source) => this.#ackHandler?.(ack, source),
       onStrayResponse: (response, source) => this.#strayResponseHandler?.(response, source),
+      onCancel: (invite, cancel) => this.#cancelHandler?.(invite, cancel),
       ...(options.profile ? { profile: options.profile } : {}),
       ...(options.maxTransactions ? { maxTransactions: options.maxTransactions } : {}),
     });
@@ -90,6 +92,11 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
   /** Responses matching no transaction: 2xx retransmissions the UAC core must re-ACK. */
   onStrayResponse(handler: (response: Res, source: TransportAddress) => void): void {
     this.#strayResponseHandler = handler;
+  }
+
+  /** An INVITE was cancelled; the transaction layer already answered 200 and 487 (§9.2). */
+  onCancel(handler: (invite: ServerTransaction<Req, Res>, cancel: Req) => void): void {
+    this.#cancelHandler = handler;
   }
 
   /** Adds a Via with a fresh branch and starts a client transaction to `destination`. */

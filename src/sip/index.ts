@@ -1,4 +1,13 @@
 export {
+  ALLOW,
+  type Authorizer,
+  checkSessionTimer,
+  InboundSession,
+  type OutboundOutcome,
+  OutboundSession,
+} from './call-legs.js';
+export { Dialog, dialogKey, uriDestination } from './dialog.js';
+export {
   type EndpointMessageOps,
   type EndpointTransport,
   type RequestHandler,
@@ -30,6 +39,14 @@ export {
   SipRequestError,
   serializeMessage,
 } from './parser.js';
+export {
+  DEFAULT_SESSION_TIMER,
+  type OfferAnswer,
+  Session,
+  type SessionState,
+  type SessionTimerConfig,
+  type TerminationCause,
+} from './session.js';
 export { SipStreamParser, type StreamEvent } from './stream-parser.js';
 export * from './transaction/index.js';
 export {
@@ -49,6 +66,7 @@ export {
   serializeUri,
   serializeVia,
 } from './uri.js';
+export { type CallOptions, SipUserAgent, type UserAgentOptions } from './user-agent.js';
 export {
   checkRequest,
   DEFAULT_CAPABILITIES,

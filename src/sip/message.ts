@@ -226,6 +226,14 @@ export class SipRequest extends SipMessageBase {
     super();
   }
 
+  /** A copy with the same start line, headers and body (for retries with new credentials). */
+  clone(): SipRequest {
+    const copy = new SipRequest(this.method, this.uri);
+    for (const header of this.headers) copy.headers.push({ ...header });
+    copy.body = this.body;
+    return copy;
+  }
+
   requestUri(): SipUri {
     this.#parsedUri ??= parseUri(this.uri);
     return this.#parsedUri;

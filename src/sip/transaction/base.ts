@@ -48,7 +48,7 @@ export abstract class Transaction {
     initial: TransactionState,
     protected readonly clock: Clock,
     protected readonly profile: TimerProfile,
-    protected readonly reliable: boolean,
+    readonly reliable: boolean,
   ) {
     this.#state = initial;
   }

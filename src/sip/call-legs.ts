@@ -1,0 +1,270 @@
+/**
+ * The two ways a session starts: an INVITE we answer (InboundSession, RFC 3261 §13.3) and an
+ * INVITE we send (OutboundSession, §13.2), with CANCEL (§9), digest retries and RFC 4028.
+ */
+import { Dialog } from './dialog.js';
+import { SipRequest, type SipResponse } from './message.js';
+import { createResponse } from './message-ops.js';
+import { DEFAULT_SESSION_TIMER, Session, type SessionHost, type SessionTimerConfig } from './session.js';
+import type { ClientTransaction, ServerTransaction } from './transaction/index.js';
+import type { TransportAddress } from './types.js';
+
+type InviteServer = ServerTransaction<SipRequest, SipResponse>;
+
+export class InboundSession extends Session {
+  cancelled = false;
+
+  constructor(
+    host: SessionHost,
+    invite: SipRequest,
+    readonly transaction: InviteServer,
+    readonly source: TransportAddress,
+    private readonly timerConfig: SessionTimerConfig = DEFAULT_SESSION_TIMER,
+  ) {
+    super(host, invite);
+    if (invite.body.length > 0) this.remoteSdp = invite.body.toString();
+  }
+
+  get pending(): boolean {
+    return this.state === 'initial' || this.state === 'early';
+  }
+
+  /** 180 Ringing or 183 Session Progress (with SDP for early media). */
+  progress(status = 180, sdp?: string): void {
+    if (!this.pending) return;
+    const response = this.#response(status);
+    if (sdp !== undefined) response.setBody(sdp, 'application/sdp');
+    this.state = 'early';
+    this.transaction.respond(response);
+  }
+
+  /**
+   * 200 OK with our SDP answer. RFC 4028 §9: if the caller asked for session timers we take
+   * its interval (answering 422 upstream when below Min-SE is `checkSessionTimer`'s job) and
+   * let the caller refresh, so a UAC without refresh support still gets `refresher=uac`.
+   */
+  accept(sdp: string): void {
+    if (!this.pending) return;
+    const response = this.#response(200);
+    response.append('Contact', this.host.contactHeader(this.source.transport));
+    response.append('Allow', ALLOW);
+    response.append('Supported', 'timer');
+    const expires = this.invite.get('session-expires');
+    if (expires !== undefined) {
+      const interval = Number(/^\s*(\d+)/.exec(expires)?.[1] ?? this.timerConfig.expires);
+      const refresher = this.invite.listValues('supported').includes('timer') ? 'uac' : 'uas';
+      response.append('Require', 'timer');
+      response.append(
+        'Session-Expires',
+        `${Math.max(interval, this.timerConfig.minSE)};refresher=${refresher}`,
+      );
+    }
+    response.setBody(sdp, 'application/sdp');
+    this.localSdp = sdp;
+    this.confirm(Dialog.forUas(this.invite, this.invite.localTag ?? '', this.source));
+    this.negotiateSessionTimer(response, 'uas');
+    this.send2xxUntilAcked(this.transaction, response, this.invite.cseq().seq);
+  }
+
+  reject(status: number, headers: Array<[string, string]> = []): void {
+    if (!this.pending) return;
+    const response = this.#response(status);
+    for (const [name, value] of headers) response.append(name, value);
+    this.transaction.respond(response);
+    this.terminate({ by: 'local', reason: 'rejected', status });
+  }
+
+  /** The caller sent CANCEL; the transaction layer already answered 487 (§9.2). */
+  receiveCancel(): void {
+    this.cancelled = true;
+    this.terminate({ by: 'remote', reason: 'cancel', status: 487 });
+  }
+
+  override async bye(reason = 'local hangup'): Promise<void> {
+    if (this.pending) {
+      this.reject(480);
+      return;
+    }
+    await super.bye(reason);
+  }
+
+  #response(status: number): SipResponse {
+    return createResponse(this.invite, status);
+  }
+}
+
+/** RFC 4028 §5/§8.1: a Session-Expires below our Min-SE is refused with 422 and our Min-SE. */
+export function checkSessionTimer(invite: SipRequest, config = DEFAULT_SESSION_TIMER): number | undefined {
+  const expires = invite.get('session-expires');
+  if (expires === undefined) return undefined;
+  const interval = Number(/^\s*(\d+)/.exec(expires)?.[1]);
+  return Number.isFinite(interval) && interval < config.minSE ? 422 : undefined;
+}
+
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY';
+
+export type OutboundOutcome =
+  | { kind: 'answered'; response: SipResponse }
+  | { kind: 'failed'; status: number; reason: string; response?: SipResponse; earlyMedia: boolean };
+
+export interface OutboundHost extends SessionHost {
+  /** Sends the INVITE (adds Via) and returns its client transaction. */
+  sendInvite(
+    invite: SipRequest,
+    destination: TransportAddress,
+    user: InviteUser,
+  ): ClientTransaction<SipRequest, SipResponse>;
+  /** Sends a CANCEL carrying the INVITE's Via (no new branch, §9.1). */
+  sendCancel(cancel: SipRequest, destination: TransportAddress): void;
+}
+
+export interface InviteUser {
+  onProvisional(response: SipResponse): void;
+  onFinal(response: SipResponse): void;
+  onTimeout(): void;
+  onTransportError(error: unknown): void;
+}
+
+/** Returns the Authorization header for a 401/407, or undefined to give up (RFC 3261 §22.2). */
+export type Authorizer = (challenge: SipResponse, request: SipRequest) => [string, string] | undefined;
+
+export class OutboundSession extends Session {
+  readonly outcome: Promise<OutboundOutcome>;
+  /** Fires on every provisional response (180/183, with or without SDP). */
+  onProgress: ((response: SipResponse) => void) | undefined;
+  #resolve!: (outcome: OutboundOutcome) => void;
+  #current: SipRequest;
+  #transaction: ClientTransaction<SipRequest, SipResponse> | undefined;
+  #provisionalSeen = false;
+  #earlyMedia = false;
+  #cancelWanted = false;
+  #authorized = false;
+  #ack: SipRequest | undefined;
+
+  constructor(
+    protected override readonly host: OutboundHost,
+    invite: SipRequest,
+    readonly destination: TransportAddress,
+    private readonly authorize?: Authorizer,
+  ) {
+    super(host, invite);
+    this.#current = invite;
+    this.localSdp = invite.body.length > 0 ? invite.body.toString() : undefined;
+    this.outcome = new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
+  }
+
+  start(): void {
+    this.#send(this.#current);
+  }
+
+  /** CANCEL (§9.1); it goes out once a provisional response has arrived. */
+  cancel(): void {
+    if (this.state !== 'initial' && this.state !== 'early') return;
+    this.#cancelWanted = true;
+    if (this.#provisionalSeen) this.#sendCancel();
+  }
+
+  /** A 2xx retransmission that no transaction matched any more: ACK it again (§13.2.2.4). */
+  resendAck(): void {
+    if (this.#ack && this.dialog) this.host.ack(this.#ack, this.dialog.destination());
+  }
+
+  override async bye(reason = 'local hangup'): Promise<void> {
+    if (this.state === 'initial' || this.state === 'early') {
+      this.cancel();
+      return;
+    }
+    await super.bye(reason);
+  }
+
+  #send(invite: SipRequest): void {
+    this.#current = invite;
+    this.#transaction = this.host.sendInvite(invite, this.destination, {
+      onProvisional: (response) => this.#provisional(response),
+      onFinal: (response) => this.#final(response),
+      onTimeout: () => this.#fail(408, 'timeout'),
+      onTransportError: () => this.#fail(503, 'transport error'),
+    });
+  }
+
+  #provisional(response: SipResponse): void {
+    if (response.status === 100) return;
+    this.#provisionalSeen = true;
+    if (response.body.length > 0) {
+      this.#earlyMedia = true;
+      this.remoteSdp = response.body.toString();
+    }
+    if (this.state === 'initial') this.state = 'early';
+    this.onProgress?.(response);
+    if (this.#cancelWanted) this.#sendCancel();
+  }
+
+  #final(response: SipResponse): void {
+    if (response.status >= 200 && response.status < 300) {
+      if (this.#ack) {
+        this.resendAck();
+        return;
+      }
+      const dialog = Dialog.forUac(this.#current, response, this.destination);
+      this.#ack = dialog.createRequest('ACK', this.#current.cseq().seq);
+      this.host.ack(this.#ack, dialog.destination());
+      if (response.body.length > 0) this.remoteSdp = response.body.toString();
+      this.confirm(dialog);
+      this.negotiateSessionTimer(response, 'uac');
+      this.#resolve({ kind: 'answered', response });
+      // §9.1: a 2xx that crossed our CANCEL still makes a call, which we now end.
+      if (this.#cancelWanted) void this.bye('cancelled');
+      return;
+    }
+    if ((response.status === 401 || response.status === 407) && !this.#authorized && this.authorize) {
+      const header = this.authorize(response, this.#current);
+      if (header) {
+        this.#authorized = true;
+        this.#send(this.#retry(header));
+        return;
+      }
+    }
+    this.#fail(response.status, response.reason, response);
+  }
+
+  /** Same Call-ID and From tag, next CSeq, credentials added (RFC 3261 §22.2). */
+  #retry([name, value]: [string, string]): SipRequest {
+    const retry = this.#current;
+    const next = retry.clone();
+    next.remove('via');
+    next.set('CSeq', `${retry.cseq().seq + 1} INVITE`);
+    next.set(name, value);
+    return next;
+  }
+
+  #fail(status: number, reason: string, response?: SipResponse): void {
+    this.#resolve({
+      kind: 'failed',
+      status,
+      reason,
+      earlyMedia: this.#earlyMedia,
+      ...(response ? { response } : {}),
+    });
+    this.terminate({ by: status === 487 ? 'local' : 'remote', reason, status });
+  }
+
+  #sendCancel(): void {
+    if (!this.#transaction || this.#transaction.state !== 'proceeding') return;
+    const invite = this.#current;
+    const cancel = createCancel(invite);
+    this.host.sendCancel(cancel, this.destination);
+  }
+}
+
+/** CANCEL: same Request-URI, Call-ID, From, To, CSeq number and top Via as the INVITE (§9.1). */
+function createCancel(invite: SipRequest): SipRequest {
+  const cancel = new SipRequest('CANCEL', invite.uri);
+  cancel.append('Via', invite.listValues('via')[0] ?? '');
+  for (const name of ['max-forwards', 'from', 'to', 'call-id', 'route']) {
+    for (const value of invite.getAll(name)) cancel.append(name, value);
+  }
+  cancel.append('CSeq', `${invite.cseq().seq} CANCEL`);
+  return cancel;
+}

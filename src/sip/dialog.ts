@@ -1,0 +1,134 @@
+/**
+ * Dialog state (RFC 3261 §12): identifiers, CSeq spaces, remote target and route set, and
+ * building in-dialog requests with loose or strict routing (§12.2.1.1, §16.12.1.2).
+ */
+import { isIP } from 'node:net';
+import { SipRequest, type SipResponse } from './message.js';
+import type { NameAddr, SipUri, TransportAddress } from './types.js';
+import { serializeNameAddr, serializeUri } from './uri.js';
+
+export class Dialog {
+  /** Next CSeq we send (§12.2.1.1). */
+  localSeq: number;
+  /** Highest CSeq received; lower ones are out of order (§12.2.2). */
+  remoteSeq: number | undefined;
+  remoteTarget: SipUri;
+
+  constructor(
+    readonly callId: string,
+    readonly localTag: string,
+    readonly remoteTag: string,
+    /** Our From/To URI with display name, without tag. */
+    readonly local: NameAddr,
+    readonly remote: NameAddr,
+    remoteTarget: SipUri,
+    /** Route set in the order requests carry it. */
+    readonly routeSet: readonly NameAddr[],
+    localSeq: number,
+    remoteSeq: number | undefined,
+    /** Where the dialog's peer was last reached, used when a target is not an IP literal. */
+    readonly peer: TransportAddress,
+  ) {
+    this.remoteTarget = remoteTarget;
+    this.localSeq = localSeq;
+    this.remoteSeq = remoteSeq;
+  }
+
+  get key(): string {
+    return dialogKey(this.callId, this.localTag, this.remoteTag);
+  }
+
+  /** UAS side, from the INVITE and our tag (§12.1.1). */
+  static forUas(invite: SipRequest, localTag: string, source: TransportAddress): Dialog {
+    const target = invite.contacts()[0]?.uri ?? invite.from().uri;
+    return new Dialog(
+      invite.callId(),
+      localTag,
+      invite.fromTag() ?? '',
+      withoutTag(invite.to()),
+      withoutTag(invite.from()),
+      target,
+      invite.routes('Record-Route'),
+      1,
+      invite.cseq().seq,
+      source,
+    );
+  }
+
+  /** UAC side, from our INVITE and a response with a To tag (§12.1.2). */
+  static forUac(invite: SipRequest, response: SipResponse, destination: TransportAddress): Dialog {
+    const target = response.contacts()[0]?.uri ?? invite.requestUri();
+    return new Dialog(
+      invite.callId(),
+      invite.fromTag() ?? '',
+      response.toTag() ?? '',
+      withoutTag(invite.from()),
+      withoutTag(invite.to()),
+      target,
+      [...response.routes('Record-Route')].reverse(),
+      invite.cseq().seq + 1,
+      undefined,
+      destination,
+    );
+  }
+
+  /** A request in this dialog with the next CSeq (ACK and CANCEL reuse the INVITE's, §13.2.2.4). */
+  createRequest(method: string, cseq = this.localSeq++): SipRequest {
+    const [first, ...rest] = this.routeSet;
+    const strict = first !== undefined && !first.uri.params.has('lr');
+    // §12.2.1.1: a strict first route becomes the Request-URI and the target goes last.
+    const requestUri = strict ? { ...first.uri, params: new Map(first.uri.params) } : this.remoteTarget;
+    const routes = strict ? [...rest, { uri: this.remoteTarget, params: new Map() }] : this.routeSet;
+    const request = new SipRequest(method, serializeUri(requestUri));
+    request.append('Max-Forwards', '70');
+    request.append('From', `${serializeNameAddr(this.local)};tag=${this.localTag}`);
+    request.append('To', `${serializeNameAddr(this.remote)};tag=${this.remoteTag}`);
+    request.append('Call-ID', this.callId);
+    request.append('CSeq', `${cseq} ${method}`);
+    for (const route of routes) request.append('Route', serializeNameAddr(route));
+    return request;
+  }
+
+  /** §12.2.2: out-of-order requests get 500; the remote CSeq only moves forward. */
+  acceptRemoteSeq(request: SipRequest): boolean {
+    if (request.method === 'ACK' || request.method === 'CANCEL') return true;
+    const seq = request.cseq().seq;
+    if (this.remoteSeq !== undefined && seq <= this.remoteSeq) return false;
+    this.remoteSeq = seq;
+    return true;
+  }
+
+  /** Target refresh from a re-INVITE or UPDATE Contact (§12.2.2, RFC 3311 §5.2). */
+  refreshTarget(message: SipRequest | SipResponse): void {
+    const contact = message.contacts()[0];
+    if (contact) this.remoteTarget = contact.uri;
+  }
+
+  /**
+   * Next hop: the first route (loose routing) or the remote target. patchbay does no DNS
+   * (RFC 3263); a host name falls back to the address the peer used.
+   */
+  destination(): TransportAddress {
+    const hop = this.routeSet[0]?.uri ?? this.remoteTarget;
+    return uriDestination(hop, this.peer);
+  }
+}
+
+export function dialogKey(callId: string, localTag: string, remoteTag: string): string {
+  return `${callId}|${localTag}|${remoteTag}`;
+}
+
+/** An IP-literal SIP URI as a transport address, else `fallback` (no RFC 3263 resolution). */
+export function uriDestination(uri: SipUri, fallback: TransportAddress): TransportAddress {
+  const host = uri.host.replace(/^\[|\]$/g, '');
+  if (isIP(host) === 0) return fallback;
+  const transportParam = uri.params.get('transport')?.toLowerCase();
+  const transport = transportParam === 'tcp' ? 'tcp' : transportParam === 'udp' ? 'udp' : fallback.transport;
+  return { transport, address: host, port: uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060) };
+}
+
+function withoutTag(nameAddr: NameAddr): NameAddr {
+  const params = new Map(nameAddr.params);
+  params.delete('tag');
+  return { ...nameAddr, params };
+}

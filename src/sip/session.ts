@@ -1,0 +1,285 @@
+/**
+ * INVITE sessions on top of dialogs: what a B2BUA leg does after the call is set up.
+ * In-dialog BYE, re-INVITE and UPDATE offers (hold, codec change), INFO, REFER, and RFC 4028
+ * session timers. InboundSession and OutboundSession add the two ways a session starts.
+ */
+import { EventEmitter } from 'node:events';
+import type { Clock, TimerHandle } from '../util/index.js';
+import type { Dialog } from './dialog.js';
+import type { SipRequest, SipResponse } from './message.js';
+import { createResponse } from './message-ops.js';
+import type { ServerTransaction } from './transaction/index.js';
+import type { TransportAddress } from './types.js';
+
+export type SessionState = 'initial' | 'early' | 'confirmed' | 'terminated';
+
+export interface TerminationCause {
+  by: 'local' | 'remote' | 'timeout' | 'error';
+  reason: string;
+  status?: number;
+}
+
+/** What the session needs from the user agent that owns it. */
+export interface SessionHost {
+  readonly clock: Clock;
+  readonly t1: number;
+  readonly t2: number;
+  contactHeader(transport: TransportAddress['transport']): string;
+  /** Sends an in-dialog request through a client transaction; 408/503 on timeout/transport failure. */
+  request(request: SipRequest, destination: TransportAddress): Promise<SipResponse>;
+  /** Sends an ACK for a 2xx (no transaction, RFC 3261 §13.2.2.4). */
+  ack(ack: SipRequest, destination: TransportAddress): void;
+  register(session: Session): void;
+  unregister(session: Session): void;
+}
+
+/** Answer to a re-INVITE/UPDATE offer: SDP, or a status such as 488 or 491. */
+export type OfferAnswer = { sdp: string } | { status: number };
+
+export interface SessionTimerConfig {
+  /** Session-Expires we ask for (RFC 4028 §4; default 1800 s). */
+  expires: number;
+  /** Smallest interval we accept (Min-SE, at least 90 s, §5). */
+  minSE: number;
+}
+
+export const DEFAULT_SESSION_TIMER: SessionTimerConfig = { expires: 1800, minSE: 90 };
+
+export interface SessionEvents {
+  terminated: [cause: TerminationCause];
+  confirmed: [];
+  info: [request: SipRequest];
+}
+
+export abstract class Session extends EventEmitter<SessionEvents> {
+  state: SessionState = 'initial';
+  dialog: Dialog | undefined;
+  /** The SDP the peer last sent (offer or answer). */
+  remoteSdp: string | undefined;
+  /** Called for re-INVITE/UPDATE offers; without a handler offers get 488. */
+  offerHandler: ((sdp: string, request: SipRequest) => OfferAnswer) | undefined;
+  #refreshTimer: TimerHandle | undefined;
+  #awaitingAck: { seq: number; timer: TimerHandle } | undefined;
+  #sessionExpires: { interval: number; refresher: 'local' | 'remote' } | undefined;
+  protected localSdp: string | undefined;
+
+  constructor(
+    protected readonly host: SessionHost,
+    readonly invite: SipRequest,
+  ) {
+    super();
+  }
+
+  get callId(): string {
+    return this.invite.callId();
+  }
+
+  /** Ends the call: BYE once confirmed (§15.1.1); subclasses handle earlier states. */
+  async bye(reason = 'local hangup'): Promise<void> {
+    const dialog = this.dialog;
+    if (this.state !== 'confirmed' || !dialog) return;
+    this.terminate({ by: 'local', reason });
+    await this.host.request(dialog.createRequest('BYE'), dialog.destination()).catch(() => undefined);
+  }
+
+  /** Sends a re-INVITE with a new offer (hold, unhold, codec change; RFC 3264 §8). */
+  async reinvite(sdp: string): Promise<SipResponse> {
+    const dialog = this.#confirmedDialog();
+    const request = dialog.createRequest('INVITE');
+    request.append('Contact', this.host.contactHeader(dialog.destination().transport));
+    request.setBody(sdp, 'application/sdp');
+    this.#addSessionTimerHeaders(request);
+    const response = await this.host.request(request, dialog.destination());
+    if (response.status >= 200 && response.status < 300) {
+      const ack = dialog.createRequest('ACK', request.cseq().seq);
+      this.host.ack(ack, dialog.destination());
+      this.localSdp = sdp;
+      if (response.body.length > 0) this.remoteSdp = response.body.toString();
+      dialog.refreshTarget(response);
+      this.#negotiateTimer(response, 'uac');
+    }
+    return response;
+  }
+
+  sendInfo(contentType: string, body: string): Promise<SipResponse> {
+    const dialog = this.#confirmedDialog();
+    const request = dialog.createRequest('INFO').setBody(body, contentType);
+    return this.host.request(request, dialog.destination());
+  }
+
+  /** Blind transfer (RFC 3515): REFER with Refer-To; the peer's NOTIFYs are answered 200. */
+  refer(target: string): Promise<SipResponse> {
+    const dialog = this.#confirmedDialog();
+    const request = dialog.createRequest('REFER');
+    request.append('Refer-To', `<${target}>`);
+    request.append('Contact', this.host.contactHeader(dialog.destination().transport));
+    return this.host.request(request, dialog.destination());
+  }
+
+  /** An in-dialog request from the peer (the user agent has matched the dialog). */
+  receiveRequest(request: SipRequest, transaction: ServerTransaction<SipRequest, SipResponse>): void {
+    const dialog = this.dialog;
+    if (!dialog) return;
+    if (!dialog.acceptRemoteSeq(request)) {
+      transaction.respond(createResponse(request, 500, 'Out of Order'));
+      return;
+    }
+    switch (request.method) {
+      case 'BYE':
+        transaction.respond(createResponse(request, 200));
+        this.terminate({ by: 'remote', reason: 'bye' });
+        return;
+      case 'INVITE':
+      case 'UPDATE':
+        this.#receiveOffer(request, transaction, dialog);
+        return;
+      case 'INFO':
+        transaction.respond(createResponse(request, 200));
+        this.emit('info', request);
+        return;
+      case 'OPTIONS':
+      case 'NOTIFY':
+        transaction.respond(createResponse(request, 200));
+        return;
+      default:
+        transaction.respond(createResponse(request, 501));
+    }
+  }
+
+  /** The ACK for a 2xx we sent arrived (the user agent matched the dialog). */
+  receiveAck(ack: SipRequest): void {
+    if (this.#awaitingAck?.seq === ack.cseq().seq) {
+      this.#awaitingAck.timer.cancel();
+      this.#awaitingAck = undefined;
+    }
+  }
+
+  terminate(cause: TerminationCause): void {
+    if (this.state === 'terminated') return;
+    this.state = 'terminated';
+    this.#refreshTimer?.cancel();
+    this.#awaitingAck?.timer.cancel();
+    this.host.unregister(this);
+    this.emit('terminated', cause);
+  }
+
+  /**
+   * RFC 3261 §13.3.1.4 with RFC 6026 §7.1: the UAS core retransmits its 2xx at T1, doubling up
+   * to T2, until the ACK arrives; after 64*T1 without one the session is torn down with BYE.
+   */
+  protected send2xxUntilAcked(
+    transaction: ServerTransaction<SipRequest, SipResponse>,
+    response: SipResponse,
+    seq: number,
+  ): void {
+    transaction.respond(response);
+    if (transaction.reliable) return;
+    const started = this.host.clock.now();
+    const schedule = (interval: number): void => {
+      const timer = this.host.clock.setTimer(interval, () => {
+        if (this.host.clock.now() - started >= 64 * this.host.t1 || transaction.state === 'terminated') {
+          this.#awaitingAck = undefined;
+          void this.bye('no ACK for 2xx');
+          return;
+        }
+        transaction.respond(response);
+        schedule(Math.min(interval * 2, this.host.t2));
+      });
+      this.#awaitingAck = { seq, timer };
+    };
+    schedule(this.host.t1);
+  }
+
+  protected confirm(dialog: Dialog): void {
+    this.dialog = dialog;
+    this.state = 'confirmed';
+    this.host.register(this);
+    this.emit('confirmed');
+  }
+
+  /**
+   * RFC 4028 §9/§10: from the 2xx (ours or theirs) learn the interval and who refreshes; the
+   * refresher re-INVITEs at half the interval, the other side sends BYE if nothing comes.
+   */
+  protected negotiateSessionTimer(message: SipRequest | SipResponse, role: 'uas' | 'uac'): void {
+    this.#negotiateTimer(message, role);
+  }
+
+  protected sessionTimerHeaders(): { interval: number; refresher: 'uac' | 'uas' } | undefined {
+    const timer = this.#sessionExpires;
+    if (!timer) return undefined;
+    return { interval: timer.interval, refresher: timer.refresher === 'local' ? 'uas' : 'uac' };
+  }
+
+  #negotiateTimer(message: SipRequest | SipResponse, role: 'uas' | 'uac'): void {
+    const header = message.get('session-expires');
+    const match = header ? /^\s*(\d+)\s*(?:;.*refresher\s*=\s*(uac|uas))?/i.exec(header) : null;
+    if (!match) return;
+    const interval = Number(match[1]);
+    const refresherRole = (match[2]?.toLowerCase() as 'uac' | 'uas' | undefined) ?? 'uac';
+    this.#sessionExpires = { interval, refresher: refresherRole === role ? 'local' : 'remote' };
+    this.#armRefresh();
+  }
+
+  #armRefresh(): void {
+    const timer = this.#sessionExpires;
+    this.#refreshTimer?.cancel();
+    if (!timer || this.state === 'terminated') return;
+    if (timer.refresher === 'local') {
+      this.#refreshTimer = this.host.clock.setTimer((timer.interval * 1000) / 2, () => {
+        if (this.localSdp !== undefined)
+          this.reinvite(this.localSdp).catch(() => this.bye('session refresh failed'));
+      });
+    } else {
+      // §10: BYE at expiry minus min(32 s, interval/3) if no refresh arrived.
+      const slack = Math.min(32, timer.interval / 3);
+      this.#refreshTimer = this.host.clock.setTimer((timer.interval - slack) * 1000, () => {
+        void this.bye('session timer expired');
+      });
+    }
+  }
+
+  #addSessionTimerHeaders(request: SipRequest): void {
+    const timer = this.#sessionExpires;
+    if (!timer) return;
+    request.set('Supported', 'timer');
+    request.set('Session-Expires', `${timer.interval};refresher=uac`);
+  }
+
+  #receiveOffer(
+    request: SipRequest,
+    transaction: ServerTransaction<SipRequest, SipResponse>,
+    dialog: Dialog,
+  ): void {
+    const offer = request.body.length > 0 ? request.body.toString() : undefined;
+    // An offer-less re-INVITE asks us to offer (RFC 3261 §14.2): resend our current SDP.
+    const answer: OfferAnswer =
+      offer === undefined
+        ? this.localSdp === undefined
+          ? { status: 488 }
+          : { sdp: this.localSdp }
+        : (this.offerHandler?.(offer, request) ?? { status: 488 });
+    if ('status' in answer) {
+      transaction.respond(createResponse(request, answer.status));
+      return;
+    }
+    if (offer !== undefined) this.remoteSdp = offer;
+    this.localSdp = answer.sdp;
+    dialog.refreshTarget(request);
+    const response = createResponse(request, 200);
+    response.append('Contact', this.host.contactHeader(dialog.destination().transport));
+    if (request.has('session-expires')) {
+      response.append('Require', 'timer');
+      response.append('Session-Expires', request.get('session-expires') ?? '');
+      this.#negotiateTimer(response, 'uas');
+    }
+    response.setBody(answer.sdp, 'application/sdp');
+    if (request.method === 'INVITE') this.send2xxUntilAcked(transaction, response, request.cseq().seq);
+    else transaction.respond(response);
+  }
+
+  #confirmedDialog(): Dialog {
+    if (this.state !== 'confirmed' || !this.dialog) throw new Error(`session is ${this.state}`);
+    return this.dialog;
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * The B2BUA's SIP user agent: transport + endpoint + dialogs. It turns new INVITEs into
+ * InboundSessions for the application, originates OutboundSessions, routes in-dialog
+ * requests, 2xx ACKs, CANCELs and stray 2xx retransmissions to their sessions, and answers
+ * everything else (OPTIONS 200, unknown dialogs 481, other methods 405).
+ */
+import type { Clock, Logger } from '../util/index.js';
+import {
+  ALLOW,
+  type Authorizer,
+  checkSessionTimer,
+  InboundSession,
+  type InviteUser,
+  OutboundSession,
+} from './call-legs.js';
+import { dialogKey } from './dialog.js';
+import { SipEndpoint } from './endpoint.js';
+import { SipRequest, type SipResponse } from './message.js';
+import { createResponse, messageOps, randomToken } from './message-ops.js';
+import { DEFAULT_SESSION_TIMER, type Session, type SessionTimerConfig } from './session.js';
+import { DEFAULT_TIMER_PROFILE, type ServerTransaction, type TimerProfile } from './transaction/index.js';
+import type { SipTransport } from './transport/index.js';
+import type { TransportAddress } from './types.js';
+import { checkRequest, DEFAULT_CAPABILITIES, isResponseForUs, type UasCapabilities } from './validate.js';
+
+export interface UserAgentOptions {
+  transport: SipTransport;
+  clock: Clock;
+  logger: Logger;
+  /** Host written in Via and Contact (a public address behind NAT); default: the bound one. */
+  advertisedHost?: string;
+  profile?: TimerProfile;
+  /** User-Agent / Server header value. */
+  product?: string;
+  capabilities?: UasCapabilities;
+  sessionTimer?: SessionTimerConfig;
+  /** Status for out-of-dialog OPTIONS and new INVITEs, e.g. 503 while draining. */
+  admissionStatus?: () => number | undefined;
+}
+
+export interface CallOptions {
+  requestUri: string;
+  destination: TransportAddress;
+  /** From and To as name-addr strings (`"Name" <sip:user@host>`); a From tag is added. */
+  from: string;
+  to: string;
+  sdp: string;
+  headers?: Array<[string, string]>;
+  authorize?: Authorizer;
+  /** Ask for RFC 4028 session timers (Session-Expires with our interval). */
+  sessionTimer?: boolean;
+}
+
+type InviteServer = ServerTransaction<SipRequest, SipResponse>;
+
+export class SipUserAgent {
+  readonly endpoint: SipEndpoint<SipRequest, SipResponse>;
+  readonly clock: Clock;
+  readonly t1: number;
+  readonly t2: number;
+  readonly #options: UserAgentOptions;
+  readonly #sessions = new Map<string, Session>();
+  readonly #pendingInvites = new Map<InviteServer, InboundSession>();
+  #inviteHandler: ((session: InboundSession) => void) | undefined;
+
+  constructor(options: UserAgentOptions) {
+    this.#options = options;
+    this.clock = options.clock;
+    const profile = options.profile ?? DEFAULT_TIMER_PROFILE;
+    this.t1 = profile.t1;
+    this.t2 = profile.t2;
+    this.endpoint = new SipEndpoint<SipRequest, SipResponse>({
+      transport: options.transport,
+      ops: messageOps,
+      clock: options.clock,
+      profile,
+      sentBy: (transport) => this.#advertised(transport),
+      optionsStatus: () => options.admissionStatus?.(),
+      onError: (error) => options.logger.warn({ err: error }, 'sip request failed'),
+    });
+    this.endpoint.onRequest((request, transaction, source) => this.#receive(request, transaction, source));
+    this.endpoint.onAck((ack) => this.#sessionFor(ack.callId(), ack.toTag(), ack.fromTag())?.receiveAck(ack));
+    this.endpoint.onCancel((invite) => this.#pendingInvites.get(invite)?.receiveCancel());
+    this.endpoint.onStrayResponse((response) => this.#stray(response));
+  }
+
+  /** New calls; the handler must answer (accept, reject or progress) the session. */
+  onInvite(handler: (session: InboundSession) => void): void {
+    this.#inviteHandler = handler;
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size + this.#pendingInvites.size;
+  }
+
+  /** Starts an outbound INVITE; watch `session.outcome`. */
+  call(options: CallOptions): OutboundSession {
+    const invite = new SipRequest('INVITE', options.requestUri);
+    const host = this.#advertised(options.destination.transport).address;
+    invite.append('Max-Forwards', '70');
+    invite.append('From', `${options.from};tag=${randomToken()}`);
+    invite.append('To', options.to);
+    invite.append('Call-ID', `${randomToken(12)}@${host}`);
+    invite.append('CSeq', '1 INVITE');
+    invite.append('Contact', this.contactHeader(options.destination.transport));
+    invite.append('Allow', ALLOW);
+    invite.append('Supported', 'timer');
+    if (options.sessionTimer) {
+      const config = this.#options.sessionTimer ?? DEFAULT_SESSION_TIMER;
+      invite.append('Session-Expires', String(config.expires));
+      invite.append('Min-SE', String(config.minSE));
+    }
+    if (this.#options.product) invite.append('User-Agent', this.#options.product);
+    for (const [name, value] of options.headers ?? []) invite.append(name, value);
+    invite.setBody(options.sdp, 'application/sdp');
+    const session = new OutboundSession(this, invite, options.destination, options.authorize);
+    session.start();
+    return session;
+  }
+
+  contactHeader(transport: TransportAddress['transport']): string {
+    const local = this.#advertised(transport);
+    const host = local.address.includes(':') ? `[${local.address}]` : local.address;
+    return `<sip:patchbay@${host}:${local.port}${transport === 'udp' ? '' : `;transport=${transport}`}>`;
+  }
+
+  request(request: SipRequest, destination: TransportAddress): Promise<SipResponse> {
+    return new Promise((resolve) => {
+      const synthetic = (status: number): void => resolve(createResponse(request, status));
+      try {
+        this.endpoint.sendRequest(request, destination, {
+          onFinal: resolve,
+          onTimeout: () => synthetic(408),
+          onTransportError: () => synthetic(503),
+        });
+      } catch {
+        synthetic(503);
+      }
+    });
+  }
+
+  ack(ack: SipRequest, destination: TransportAddress): void {
+    this.endpoint.sendAck(ack, destination).catch(() => undefined);
+  }
+
+  sendInvite(invite: SipRequest, destination: TransportAddress, user: InviteUser) {
+    return this.endpoint.sendRequest(invite, destination, user);
+  }
+
+  sendCancel(cancel: SipRequest, destination: TransportAddress): void {
+    try {
+      this.endpoint.transactions.sendRequest(cancel, destination, {});
+    } catch (error) {
+      this.#options.logger.debug({ err: error }, 'CANCEL not sent');
+    }
+  }
+
+  register(session: Session): void {
+    if (session.dialog) this.#sessions.set(session.dialog.key, session);
+  }
+
+  unregister(session: Session): void {
+    if (session.dialog && this.#sessions.get(session.dialog.key) === session)
+      this.#sessions.delete(session.dialog.key);
+  }
+
+  /** Drops every session without signalling (shutdown) and stops all timers. */
+  close(): void {
+    for (const session of [...this.#sessions.values(), ...this.#pendingInvites.values()]) {
+      session.terminate({ by: 'local', reason: 'shutdown' });
+    }
+    this.endpoint.close();
+  }
+
+  #advertised(transport: TransportAddress['transport']): TransportAddress {
+    const local = this.#options.transport.local(transport) ?? { transport, address: '127.0.0.1', port: 5060 };
+    return this.#options.advertisedHost ? { ...local, address: this.#options.advertisedHost } : local;
+  }
+
+  #sessionFor(
+    callId: string,
+    localTag: string | undefined,
+    remoteTag: string | undefined,
+  ): Session | undefined {
+    if (localTag === undefined || remoteTag === undefined) return undefined;
+    return this.#sessions.get(dialogKey(callId, localTag, remoteTag));
+  }
+
+  #receive(request: SipRequest, transaction: InviteServer, source: TransportAddress): void {
+    const respond = (status: number, headers: Array<[string, string]> = []): void => {
+      const response = createResponse(request, status);
+      for (const [name, value] of headers) response.append(name, value);
+      if (this.#options.product) response.append('Server', this.#options.product);
+      transaction.respond(response);
+    };
+    if (request.toTag() !== undefined) {
+      const session = this.#sessionFor(request.callId(), request.toTag(), request.fromTag());
+      if (session) session.receiveRequest(request, transaction);
+      else respond(481);
+      return;
+    }
+    const rejection = checkRequest(request, this.#options.capabilities ?? DEFAULT_CAPABILITIES);
+    if (rejection) {
+      respond(rejection.status, rejection.headers);
+      return;
+    }
+    if (request.method === 'OPTIONS') {
+      respond(200, [
+        ['Allow', ALLOW],
+        ['Accept', 'application/sdp'],
+        ['Supported', 'timer'],
+      ]);
+      return;
+    }
+    if (request.method !== 'INVITE') {
+      respond(405, [['Allow', ALLOW]]);
+      return;
+    }
+    const admission = this.#options.admissionStatus?.();
+    const config = this.#options.sessionTimer ?? DEFAULT_SESSION_TIMER;
+    if (admission !== undefined || !this.#inviteHandler) {
+      respond(admission ?? 503);
+      return;
+    }
+    if (checkSessionTimer(request, config) === 422) {
+      respond(422, [['Min-SE', String(config.minSE)]]);
+      return;
+    }
+    const session = new InboundSession(this, request, transaction, source, config);
+    this.#pendingInvites.set(transaction, session);
+    const settle = (): void => {
+      this.#pendingInvites.delete(transaction);
+    };
+    session.once('confirmed', settle);
+    session.once('terminated', settle);
+    this.#inviteHandler(session);
+  }
+
+  #stray(response: SipResponse): void {
+    if (!isResponseForUs(response) || response.status < 200 || response.status >= 300) return;
+    if (response.cseq().method !== 'INVITE') return;
+    const session = this.#sessionFor(response.callId(), response.fromTag(), response.toTag());
+    if (session instanceof OutboundSession) session.resendAck();
+  }
+}

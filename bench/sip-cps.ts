@@ -4,11 +4,13 @@
  *
  *   npx tsx bench/sip-cps.ts [rates=200,400,600,800] [secondsPerStep=5]
  *
- * Baseline in the same run: SIPp uac against SIPp uas (`-sn uas`). The patchbay UAS row
- * needs the SIP message model and transport layer (src/sip/message.ts, src/sip/transport/),
- * which had not landed when this was written; see bench/RESULTS.md.
+ * Baseline in the same run: SIPp uac against SIPp uas (`-sn uas`), then the same steps against
+ * the patchbay UAS (bench/lib/stack-uas.ts, the stack's SipUserAgent in its own process).
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { freePort, percentile, runSipp, type SippHandle, startSipp } from '../test/interop/helpers/sipp.js';
 
 const rates = (process.argv[2] ?? '200,400,600,800').split(',').map(Number);
@@ -67,13 +69,14 @@ async function step(uasPid: number, uasPort: number, rate: number): Promise<Step
 async function runAgainst(label: string, uas: SippHandle, uasPort: number): Promise<void> {
   const pid = uas.pid;
   if (pid === undefined) throw new Error(`${label}: UAS did not start`);
-  for (const rate of rates) {
-    const row = await step(pid, uasPort, rate);
-    console.log(
-      `| ${label} | ${row.rate} | ${row.calls} | ${row.successful} | ${row.failed} | ${row.achievedCps.toFixed(0)} | ` +
-        `${row.p50} / ${row.p95} / ${row.p99} | ${row.uasCpuPercent.toFixed(0)}% |`,
-    );
-  }
+  for (const rate of rates) printRow(label, await step(pid, uasPort, rate));
+}
+
+function printRow(label: string, row: StepRow): void {
+  console.log(
+    `| ${label} | ${row.rate} | ${row.calls} | ${row.successful} | ${row.failed} | ${row.achievedCps.toFixed(0)} | ` +
+      `${row.p50} / ${row.p95} / ${row.p99} | ${row.uasCpuPercent.toFixed(0)}% |`,
+  );
 }
 
 console.log(
@@ -87,4 +90,20 @@ try {
   await runAgainst('SIPp uas (baseline)', baseline, baselinePort);
 } finally {
   await baseline.stop();
+}
+
+const stackPort = await freePort();
+const stackScript = fileURLToPath(
+  new URL(`./lib/stack-uas${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+);
+const stack = spawn(process.execPath, [...process.execArgv, stackScript, String(stackPort)], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+try {
+  await once(stack.stdout, 'data');
+  const pid = stack.pid;
+  if (pid === undefined) throw new Error('patchbay UAS did not start');
+  for (const rate of rates) printRow('patchbay UAS', await step(pid, stackPort, rate));
+} finally {
+  stack.kill('SIGTERM');
 }

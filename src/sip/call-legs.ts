@@ -251,7 +251,7 @@ export class OutboundSession extends Session {
   }
 
   #sendCancel(): void {
-    if (!this.#transaction || this.#transaction.state !== 'proceeding') return;
+    if (this.#transaction?.state !== 'proceeding') return;
     const invite = this.#current;
     const cancel = createCancel(invite);
     this.host.sendCancel(cancel, this.destination);

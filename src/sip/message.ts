@@ -37,19 +37,32 @@ const SPECIAL_NAMES: Record<string, string> = {
   'p-asserted-identity': 'P-Asserted-Identity',
 };
 
+/** Memo of name → key and key → canonical name; bounded so hostile header names cannot grow it. */
+const keyMemo = new Map<string, string>();
+const canonicalMemo = new Map<string, string>();
+const MAX_MEMO = 2000;
+
+function remember(memo: Map<string, string>, name: string, value: string): string {
+  if (memo.size < MAX_MEMO) memo.set(name, value);
+  return value;
+}
+
 /** Lower-case long form of a header name (compact forms expanded). */
 export function headerKey(name: string): string {
+  const known = keyMemo.get(name);
+  if (known !== undefined) return known;
   const lower = name.toLowerCase();
-  return COMPACT_FORMS[lower] ?? lower;
+  return remember(keyMemo, name, COMPACT_FORMS[lower] ?? lower);
 }
 
 /** The canonical spelling written by the serializer. */
 export function canonicalHeaderName(name: string): string {
   const key = headerKey(name);
-  return (
-    SPECIAL_NAMES[key] ??
-    key.replace(/(^|-)([a-z])/g, (_match, dash: string, char: string) => dash + char.toUpperCase())
-  );
+  const known = canonicalMemo.get(key);
+  if (known !== undefined) return known;
+  const spelled =
+    SPECIAL_NAMES[key] ?? key.replace(/(^|-)([a-z])/g, (_match, dash: string, char: string) => dash + char.toUpperCase());
+  return remember(canonicalMemo, key, spelled);
 }
 
 export interface HeaderField {
@@ -88,8 +101,9 @@ abstract class SipMessageBase {
   }
 
   append(name: string, value: string): this {
-    this.#invalidate(name);
-    this.headers.push({ name: canonicalHeaderName(name), key: headerKey(name), value });
+    const key = headerKey(name);
+    this.#cache.delete(key);
+    this.headers.push({ name: canonicalHeaderName(key), key, value });
     return this;
   }
 

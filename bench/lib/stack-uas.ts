@@ -1,0 +1,24 @@
+/**
+ * A patchbay UAS in its own process for bench/sip-cps.ts: the SIP stack's user agent on
+ * 127.0.0.1:PORT/udp answering every INVITE 200 with SDP. Prints "ready" once listening.
+ *
+ *   node [loader] bench/lib/stack-uas.ts PORT
+ */
+import { SipTransport, SipUserAgent } from '../../src/sip/index.js';
+import { SystemClock, silentLogger } from '../../src/util/index.js';
+
+const SDP =
+  'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n';
+const port = Number(process.argv[2]);
+const transport = new SipTransport({
+  listen: [{ transport: 'udp', address: '127.0.0.1', port }],
+  logger: silentLogger,
+});
+await transport.start();
+const ua = new SipUserAgent({ transport, clock: new SystemClock(), logger: silentLogger });
+ua.onInvite((session) => session.accept(SDP));
+process.stdout.write('ready\n');
+process.on('SIGTERM', () => {
+  ua.close();
+  void transport.close().then(() => process.exit(0));
+});

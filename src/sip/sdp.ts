@@ -1,0 +1,424 @@
+/**
+ * SDP offer/answer for one audio stream (RFC 3264 over RFC 4566 SDP), via sdp-transform.
+ * Pure functions: the caller owns sockets, ports and the o= session id/version across a dialog.
+ */
+import { randomInt } from 'node:crypto';
+import * as sdpTransform from 'sdp-transform';
+
+export type AudioCodecName = 'PCMU' | 'PCMA' | 'opus';
+export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+export interface MediaDescription {
+  address: string;
+  port: number;
+  codec: {
+    name: AudioCodecName;
+    payloadType: number;
+    clockRate: number;
+    channels: number;
+    fmtp: Record<string, string>;
+  };
+  telephoneEvent?: { payloadType: number; clockRate: number };
+  ptime: number;
+  /** This side's direction attribute, as it wrote it (after the c=0.0.0.0 hold rule). */
+  direction: MediaDirection;
+  /** True only when both sides agreed on RTP/RTCP multiplexing (RFC 5761 §5.1.1). */
+  rtcpMux: boolean;
+  rtcpPort?: number;
+  opus?: { useInbandFec: boolean; maxAverageBitrate?: number; stereo: boolean };
+}
+
+export interface OfferOptions {
+  address: string;
+  port: number;
+  /** Preference order; the answerer should favour the first (RFC 3264 §5.1). */
+  codecs: AudioCodecName[];
+  ptime?: number;
+  direction?: MediaDirection;
+  rtcpMux?: boolean;
+  sessionId?: string | number;
+  sessionVersion?: number;
+  opus?: { useInbandFec: boolean; maxAverageBitrate?: number };
+}
+
+export interface AnswerOptions {
+  address: string;
+  port: number;
+  preferences: AudioCodecName[];
+  ptime?: number;
+  /** Accept an offered a=rtcp-mux (RFC 5761). Default true. */
+  rtcpMux?: boolean;
+  sessionId?: string | number;
+  sessionVersion?: number;
+}
+
+export type AnswerResult =
+  | { ok: true; answer: string; remote: MediaDescription; local: MediaDescription }
+  | { ok: false; status: 488 | 400; reason: string };
+
+export type ParseAnswerResult = { ok: true; remote: MediaDescription } | { ok: false; reason: string };
+
+interface CodecInfo {
+  payloadType: number;
+  clockRate: number;
+  channels: number;
+}
+
+const CODECS: Record<AudioCodecName, CodecInfo> = {
+  PCMU: { payloadType: 0, clockRate: 8000, channels: 1 },
+  PCMA: { payloadType: 8, clockRate: 8000, channels: 1 },
+  // RFC 7587 §7: opus is always signalled as opus/48000/2 whatever is actually sent.
+  opus: { payloadType: 111, clockRate: 48000, channels: 2 },
+};
+const TELEPHONE_EVENT_PT = { 8000: 101, 48000: 110 } as const;
+const DTMF_EVENTS = '0-16';
+const OPUS_MINPTIME = 'minptime=10';
+const DEFAULT_PTIME = 20;
+const MAX_SDP_LENGTH = 32 * 1024;
+const RTP_PROFILES = new Set(['RTP/AVP', 'RTP/AVPF']);
+
+type ParsedSdp = sdpTransform.SessionDescription;
+type ParsedMedia = ParsedSdp['media'][number];
+
+class MalformedSdp extends Error {}
+
+/** Our offer for one audio stream (RFC 3264 §5). */
+export function createOffer(options: OfferOptions): string {
+  const codecs = [...new Set(options.codecs)];
+  if (codecs.length === 0) throw new RangeError('createOffer needs at least one codec');
+  assertPort(options.port);
+  const rtcpMux = options.rtcpMux ?? false;
+  const rtp: ParsedMedia['rtp'] = [];
+  const fmtp: ParsedMedia['fmtp'] = [];
+  for (const name of codecs) {
+    const info = CODECS[name];
+    rtp.push({
+      payload: info.payloadType,
+      codec: name,
+      rate: info.clockRate,
+      ...channelsField(info.channels),
+    });
+    if (name === 'opus') fmtp.push({ payload: info.payloadType, config: opusFmtp(options.opus) });
+  }
+  // RFC 4733 §2.1: the event clock rate follows the audio clock, so opus gets its own 48 kHz entry.
+  const rates = codecs.includes('opus') ? ([8000, 48000] as const) : ([8000] as const);
+  for (const rate of rates) {
+    const payload = TELEPHONE_EVENT_PT[rate];
+    rtp.push({ payload, codec: 'telephone-event', rate });
+    fmtp.push({ payload, config: DTMF_EVENTS });
+  }
+  return writeSdp(options, {
+    type: 'audio',
+    port: options.port,
+    protocol: 'RTP/AVP',
+    payloads: rtp.map((entry) => entry.payload).join(' '),
+    rtp,
+    fmtp,
+    ptime: options.ptime ?? DEFAULT_PTIME,
+    direction: options.direction ?? 'sendrecv',
+    // RFC 5761 §5.1.3: keep a separate RTCP port ready in case the answer declines mux.
+    rtcp: { port: options.port + 1 },
+    ...(rtcpMux ? { rtcpMux: 'rtcp-mux' } : {}),
+  });
+}
+
+/** The same offer with the same o= session id and the version bumped (RFC 3264 §8), e.g. for hold. */
+export function createReoffer(previousSdp: string, options: OfferOptions): string {
+  return createOffer({ ...options, ...nextVersion(previousSdp) });
+}
+
+/** Session id and version+1 from our previous SDP, or undefined if it does not parse. */
+export function nextVersion(previousSdp: string): { sessionId: string; sessionVersion: number } | undefined {
+  try {
+    const origin = parseSdp(previousSdp).origin;
+    return { sessionId: String(origin.sessionId), sessionVersion: origin.sessionVersion + 1 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** UAS side: answer an offer (RFC 3264 §6). Never throws. */
+export function negotiateAnswer(offerSdp: string, local: AnswerOptions): AnswerResult {
+  let offer: ParsedSdp;
+  try {
+    offer = parseSdp(offerSdp);
+  } catch (error) {
+    return { ok: false, status: 400, reason: `malformed SDP: ${(error as Error).message}` };
+  }
+  let chosen: { index: number; remote: MediaDescription } | undefined;
+  let reason = 'no audio stream';
+  try {
+    for (const [index, media] of offer.media.entries()) {
+      if (media.type !== 'audio' || media.port === 0) continue;
+      if (!RTP_PROFILES.has(media.protocol)) {
+        reason = `unsupported audio profile ${media.protocol}`;
+        continue;
+      }
+      const remote = describeMedia(offer, media, local.preferences);
+      if (remote) {
+        chosen = { index, remote };
+        break;
+      }
+      reason = 'no common codec';
+    }
+  } catch (error) {
+    return { ok: false, status: 400, reason: `malformed SDP: ${(error as Error).message}` };
+  }
+  if (!chosen) return { ok: false, status: 488, reason };
+
+  const { remote } = chosen;
+  const offered = offer.media[chosen.index] as ParsedMedia;
+  const rtcpMux = remote.rtcpMux && (local.rtcpMux ?? true);
+  remote.rtcpMux = rtcpMux;
+  const opus = remote.codec.name === 'opus';
+  const localMedia: MediaDescription = {
+    address: local.address,
+    port: local.port,
+    codec: { ...remote.codec, fmtp: opus ? parseFmtp(opusFmtp(undefined)) : {} },
+    ...(remote.telephoneEvent ? { telephoneEvent: { ...remote.telephoneEvent } } : {}),
+    ptime: local.ptime ?? DEFAULT_PTIME,
+    direction: ANSWER_DIRECTION[remote.direction],
+    rtcpMux,
+    ...(rtcpMux ? {} : { rtcpPort: local.port + 1 }),
+    ...(opus ? { opus: { useInbandFec: true, stereo: false } } : {}),
+  };
+  const media = offer.media.map((m, index): ParsedMedia => {
+    if (index === chosen.index) return answerAudio(localMedia, offered.protocol, offered);
+    // RFC 3264 §6: every offered stream gets an m= line, declined ones with port 0.
+    return { type: m.type, port: 0, protocol: m.protocol, payloads: m.payloads ?? '', rtp: [], fmtp: [] };
+  });
+  return { ok: true, answer: writeSdp(local, ...media), remote, local: localMedia };
+}
+
+/** UAC side: read the answer to our offer. Never throws. */
+export function parseAnswer(answerSdp: string, offeredCodecs: AudioCodecName[]): ParseAnswerResult {
+  try {
+    const answer = parseSdp(answerSdp);
+    const media = answer.media.find((m) => m.type === 'audio' && m.port !== 0);
+    if (!media) return { ok: false, reason: 'audio stream rejected' };
+    // RFC 3264 §6.1: the answer lists its formats in its own preference order; use the first we offered.
+    const order = payloadList(media).flatMap((pt) => {
+      const codec = rtpmapOf(media, pt);
+      const name = offeredCodecs.find((n) => matches(n, codec));
+      return name ? [name] : [];
+    });
+    const remote = describeMedia(answer, media, order);
+    return remote ? { ok: true, remote } : { ok: false, reason: 'answer has none of the offered codecs' };
+  } catch (error) {
+    return { ok: false, reason: `malformed SDP: ${(error as Error).message}` };
+  }
+}
+
+/** RFC 3264 §6.1 direction table. */
+const ANSWER_DIRECTION: Record<MediaDirection, MediaDirection> = {
+  sendrecv: 'sendrecv',
+  sendonly: 'recvonly',
+  recvonly: 'sendonly',
+  inactive: 'inactive',
+};
+
+function parseSdp(text: string): ParsedSdp {
+  if (typeof text !== 'string' || text.length === 0) throw new MalformedSdp('empty body');
+  if (text.length > MAX_SDP_LENGTH) throw new MalformedSdp('body too large');
+  const lines = text.split(/\r?\n/).filter((line) => line !== '');
+  if (lines[0] !== 'v=0') throw new MalformedSdp('missing v=0');
+  const bad = lines.find((line) => !/^[a-z]=/.test(line));
+  if (bad !== undefined) throw new MalformedSdp(`bad line ${JSON.stringify(bad.slice(0, 40))}`);
+  const parsed = sdpTransform.parse(text);
+  if (!parsed.origin || typeof parsed.origin.sessionVersion !== 'number')
+    throw new MalformedSdp('bad o= line');
+  parsed.media ??= [];
+  for (const media of parsed.media) {
+    if (typeof media.port !== 'number' || !media.protocol) throw new MalformedSdp('bad m= line');
+  }
+  return parsed;
+}
+
+/** The remote stream as described by one m= block, using the first codec of `preferences` present. */
+function describeMedia(
+  sdp: ParsedSdp,
+  media: ParsedMedia,
+  preferences: AudioCodecName[],
+): MediaDescription | undefined {
+  const payloads = payloadList(media);
+  if (payloads.some((pt) => !Number.isInteger(pt) || pt < 0 || pt > 127)) {
+    throw new MalformedSdp('bad payload type');
+  }
+  let codec: MediaDescription['codec'] | undefined;
+  for (const name of preferences) {
+    const pt = payloads.find((p) => matches(name, rtpmapOf(media, p)));
+    if (pt === undefined) continue;
+    const info = CODECS[name];
+    const fmtp = media.fmtp.find((f) => f.payload === pt);
+    codec = {
+      name,
+      payloadType: pt,
+      clockRate: info.clockRate,
+      channels: info.channels,
+      fmtp: parseFmtp(fmtp?.config ?? ''),
+    };
+    break;
+  }
+  if (!codec) return undefined;
+
+  const address = media.connection?.ip ?? sdp.connection?.ip;
+  if (!address) throw new MalformedSdp('no c= line for audio');
+  const declared = (media.direction ?? sdp.direction ?? 'sendrecv') as MediaDirection;
+  const telephoneEvent = pickTelephoneEvent(media, payloads, codec.clockRate);
+  return {
+    address: address.split('/')[0] ?? address,
+    port: media.port,
+    codec,
+    ...(telephoneEvent ? { telephoneEvent } : {}),
+    ptime: positive(Number(media.ptime)) ?? DEFAULT_PTIME,
+    direction: address === '0.0.0.0' ? HOLD_DIRECTION[declared] : declared,
+    rtcpMux: media.rtcpMux === 'rtcp-mux',
+    ...(positive(media.rtcp?.port) ? { rtcpPort: media.rtcp?.port as number } : {}),
+    ...(codec.name === 'opus' ? { opus: opusParams(codec.fmtp) } : {}),
+  };
+}
+
+/** RFC 3264 §8.4: c=0.0.0.0 (RFC 2543 hold) means the sender does not want to receive. */
+const HOLD_DIRECTION: Record<MediaDirection, MediaDirection> = {
+  sendrecv: 'sendonly',
+  sendonly: 'sendonly',
+  recvonly: 'inactive',
+  inactive: 'inactive',
+};
+
+function pickTelephoneEvent(
+  media: ParsedMedia,
+  payloads: number[],
+  clockRate: number,
+): { payloadType: number; clockRate: number } | undefined {
+  const find = (rate: number) =>
+    payloads.find((pt) => {
+      const map = rtpmapOf(media, pt);
+      return map?.codec.toLowerCase() === 'telephone-event' && map.rate === rate;
+    });
+  // RFC 4733 §2.1 wants the audio clock; many opus peers only offer 8 kHz events, so fall back to that.
+  const rates = clockRate === 8000 ? [8000] : [clockRate, 8000];
+  for (const rate of rates) {
+    const payloadType = find(rate);
+    if (payloadType !== undefined) return { payloadType, clockRate: rate };
+  }
+  return undefined;
+}
+
+function answerAudio(local: MediaDescription, protocol: string, offered: ParsedMedia): ParsedMedia {
+  const { codec, telephoneEvent } = local;
+  const rtp: ParsedMedia['rtp'] = [
+    {
+      payload: codec.payloadType,
+      codec: codec.name,
+      rate: codec.clockRate,
+      ...channelsField(codec.channels),
+    },
+  ];
+  const fmtp: ParsedMedia['fmtp'] = [];
+  const codecFmtp = Object.entries(codec.fmtp).map(([key, value]) => `${key}=${value}`);
+  if (codecFmtp.length > 0) fmtp.push({ payload: codec.payloadType, config: codecFmtp.join(';') });
+  if (telephoneEvent) {
+    const pt = telephoneEvent.payloadType;
+    rtp.push({ payload: pt, codec: 'telephone-event', rate: telephoneEvent.clockRate });
+    // Echo the offered event range; without one RFC 4733 §2.4.1 implies 0-15.
+    const events = offered.fmtp.find((f) => f.payload === pt)?.config;
+    if (events) fmtp.push({ payload: pt, config: events });
+  }
+  return {
+    type: 'audio',
+    port: local.port,
+    protocol,
+    payloads: rtp.map((entry) => entry.payload).join(' '),
+    rtp,
+    fmtp,
+    ptime: local.ptime,
+    direction: local.direction,
+    ...(local.rtcpPort === undefined ? {} : { rtcp: { port: local.rtcpPort } }),
+    ...(local.rtcpMux ? { rtcpMux: 'rtcp-mux' } : {}),
+  };
+}
+
+function writeSdp(
+  session: { address: string; sessionId?: string | number; sessionVersion?: number },
+  ...media: ParsedMedia[]
+): string {
+  const ipVer = session.address.includes(':') ? 6 : 4;
+  return sdpTransform.write({
+    version: 0,
+    origin: {
+      username: 'patchbay',
+      // RFC 4566 §5.2: sess-id is a numeric string; random when the caller has none yet.
+      sessionId: String(session.sessionId ?? randomInt(1, 2 ** 47)),
+      sessionVersion: session.sessionVersion ?? 1,
+      netType: 'IN',
+      ipVer,
+      address: session.address,
+    },
+    name: 'patchbay',
+    connection: { version: ipVer, ip: session.address },
+    timing: { start: 0, stop: 0 },
+    media,
+  });
+}
+
+function payloadList(media: ParsedMedia): number[] {
+  return String(media.payloads ?? '')
+    .split(/\s+/)
+    .filter((token) => token !== '')
+    .map((token) => (/^\d+$/.test(token) ? Number(token) : Number.NaN));
+}
+
+/** The rtpmap for a payload type; RFC 3551 static types 0 and 8 need none. */
+function rtpmapOf(media: ParsedMedia, pt: number): { codec: string; rate?: number } | undefined {
+  const entry = media.rtp.find((r) => r.payload === pt);
+  if (entry) return entry;
+  if (pt === 0) return { codec: 'PCMU', rate: 8000 };
+  if (pt === 8) return { codec: 'PCMA', rate: 8000 };
+  return undefined;
+}
+
+function matches(name: AudioCodecName, map: { codec: string; rate?: number } | undefined): boolean {
+  return (
+    map !== undefined && map.codec.toLowerCase() === name.toLowerCase() && map.rate === CODECS[name].clockRate
+  );
+}
+
+function parseFmtp(config: string): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const part of config.split(';')) {
+    const eq = part.indexOf('=');
+    const key = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
+    if (key !== '') params[key] = eq < 0 ? '' : part.slice(eq + 1).trim();
+  }
+  return params;
+}
+
+function opusFmtp(opus: OfferOptions['opus']): string {
+  const params = [OPUS_MINPTIME];
+  if (opus?.useInbandFec ?? true) params.push('useinbandfec=1');
+  if (opus?.maxAverageBitrate !== undefined) params.push(`maxaveragebitrate=${opus.maxAverageBitrate}`);
+  return params.join(';');
+}
+
+/** RFC 7587 §6.1 receiver parameters. */
+function opusParams(fmtp: Record<string, string>): NonNullable<MediaDescription['opus']> {
+  const bitrate = positive(Number(fmtp.maxaveragebitrate));
+  return {
+    useInbandFec: fmtp.useinbandfec === '1',
+    ...(bitrate === undefined ? {} : { maxAverageBitrate: bitrate }),
+    stereo: fmtp.stereo === '1',
+  };
+}
+
+function channelsField(channels: number): { encoding?: number } {
+  return channels > 1 ? { encoding: channels } : {};
+}
+
+function positive(value: number | undefined): number | undefined {
+  return value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+function assertPort(port: number): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65534) throw new RangeError(`bad RTP port ${port}`);
+}

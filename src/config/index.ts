@@ -39,6 +39,7 @@ export {
   type ProbingConfig,
   type RouteConfig,
   type StreamTarget,
+  streamTargetSchema,
   type TrunkConfig,
   type TrunkFileInput,
   trunkSchema,

@@ -32,7 +32,8 @@ const numberPattern = z.string().superRefine((text, ctx) => {
 });
 
 const transport = z.enum(['udp', 'tcp', 'tls']);
-const codec = z.enum(['PCMU', 'PCMA', 'opus', 'G722']);
+// The codecs the media engine implements (src/media); G.722 is not one of them yet.
+const codec = z.enum(['PCMU', 'PCMA', 'opus']);
 
 // ---------------------------------------------------------------- trunk file
 

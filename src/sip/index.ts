@@ -39,6 +39,7 @@ export {
   SipRequestError,
   serializeMessage,
 } from './parser.js';
+export * from './sdp.js';
 export {
   DEFAULT_SESSION_TIMER,
   type OfferAnswer,
@@ -66,7 +67,12 @@ export {
   serializeUri,
   serializeVia,
 } from './uri.js';
-export { type CallOptions, SipUserAgent, type UserAgentOptions } from './user-agent.js';
+export {
+  type CallOptions,
+  SipUserAgent,
+  type UserAgentOptions,
+  type UserAgentTransport,
+} from './user-agent.js';
 export {
   checkRequest,
   DEFAULT_CAPABILITIES,

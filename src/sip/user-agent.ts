@@ -14,17 +14,21 @@ import {
   OutboundSession,
 } from './call-legs.js';
 import { dialogKey } from './dialog.js';
-import { SipEndpoint } from './endpoint.js';
-import { SipRequest, type SipResponse } from './message.js';
+import { type EndpointTransport, SipEndpoint } from './endpoint.js';
+import { type SipMessage, SipRequest, type SipResponse } from './message.js';
 import { createResponse, messageOps, randomToken } from './message-ops.js';
 import { DEFAULT_SESSION_TIMER, type Session, type SessionTimerConfig } from './session.js';
 import { DEFAULT_TIMER_PROFILE, type ServerTransaction, type TimerProfile } from './transaction/index.js';
-import type { SipTransport } from './transport/index.js';
 import type { TransportAddress } from './types.js';
 import { checkRequest, DEFAULT_CAPABILITIES, isResponseForUs, type UasCapabilities } from './validate.js';
 
+/** What the user agent needs of a transport: SipTransport, or an in-memory pair in unit tests. */
+export interface UserAgentTransport extends EndpointTransport<SipMessage> {
+  local(transport: TransportAddress['transport']): TransportAddress | undefined;
+}
+
 export interface UserAgentOptions {
-  transport: SipTransport;
+  transport: UserAgentTransport;
   clock: Clock;
   logger: Logger;
   /** Host written in Via and Contact (a public address behind NAT); default: the bound one. */
@@ -124,19 +128,29 @@ export class SipUserAgent {
     return `<sip:patchbay@${host}:${local.port}${transport === 'udp' ? '' : `;transport=${transport}`}>`;
   }
 
-  request(request: SipRequest, destination: TransportAddress): Promise<SipResponse> {
+  /** An out-of-transaction-user request: the final response, or why none came. */
+  send(
+    request: SipRequest,
+    destination: TransportAddress,
+  ): Promise<SipResponse | 'timeout' | 'transport_error'> {
     return new Promise((resolve) => {
-      const synthetic = (status: number): void => resolve(createResponse(request, status));
       try {
         this.endpoint.sendRequest(request, destination, {
           onFinal: resolve,
-          onTimeout: () => synthetic(408),
-          onTransportError: () => synthetic(503),
+          onTimeout: () => resolve('timeout'),
+          onTransportError: () => resolve('transport_error'),
         });
       } catch {
-        synthetic(503);
+        resolve('transport_error');
       }
     });
+  }
+
+  /** Like `send`, with timeouts and transport errors as 408/503 responses (RFC 3261 §8.1.3.1). */
+  async request(request: SipRequest, destination: TransportAddress): Promise<SipResponse> {
+    const outcome = await this.send(request, destination);
+    if (typeof outcome !== 'string') return outcome;
+    return createResponse(request, outcome === 'timeout' ? 408 : 503);
   }
 
   ack(ack: SipRequest, destination: TransportAddress): void {

@@ -28,8 +28,11 @@ export interface SipTransportOptions {
   listen: ListenSpec[];
   logger: Logger;
   maxMessageBytes?: number;
-  /** Flood protection hook: false drops a request from `source` before it reaches a transaction. */
-  allowRequest?(source: TransportAddress): boolean;
+  /**
+   * Admission hook (flood protection, silent drop of unknown sources): false drops a request
+   * before it reaches a transaction. It must not throw; it runs for every request.
+   */
+  allowRequest?(source: TransportAddress, request: SipRequest): boolean;
 }
 
 export interface TransportStats {
@@ -155,7 +158,7 @@ export class SipTransport implements EndpointTransport<SipMessage> {
     this.stats.received++;
     try {
       if (message.isRequest) {
-        if (this.#options.allowRequest && !this.#options.allowRequest(source)) {
+        if (this.#options.allowRequest && !this.#options.allowRequest(source, message)) {
           this.stats.rateLimited++;
           return;
         }

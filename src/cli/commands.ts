@@ -6,6 +6,11 @@ export interface Command {
 
 export const commands: Command[] = [
   {
+    name: 'start',
+    summary: 'run the gateway (no --config: the embedded demo with a built-in echo bot on 127.0.0.1:5060)',
+    run: async (argv) => (await import('../gateway/start.js')).startMain(argv),
+  },
+  {
     name: 'check-config',
     summary: 'validate a gateway file or sip-profiles directory and print every error with its line',
     run: async (argv) => (await import('../config/index.js')).checkConfigMain(argv),

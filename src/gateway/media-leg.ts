@@ -3,7 +3,7 @@
  * encode of the bot's audio towards the caller, RFC 4733 DTMF both ways. Driven by the
  * process-wide MediaClock (DESIGN principle 3), one tick per 20 ms frame.
  */
-import type { Logger } from 'pino';
+
 import type { AudioDecoder, AudioEncoder } from '../media/codec.js';
 import { type DtmfEvent, DtmfReceiver, DtmfSender, DtmfTransmitter } from '../media/dtmf.js';
 import { G711Encoder } from '../media/g711-codec.js';
@@ -19,6 +19,7 @@ import {
   type ReceiverStatsView,
 } from '../pcap/pipeline.js';
 import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/index.js';
 
 export type BridgeRate = 8000 | 16000 | 24000;
 

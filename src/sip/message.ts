@@ -61,7 +61,8 @@ export function canonicalHeaderName(name: string): string {
   const known = canonicalMemo.get(key);
   if (known !== undefined) return known;
   const spelled =
-    SPECIAL_NAMES[key] ?? key.replace(/(^|-)([a-z])/g, (_match, dash: string, char: string) => dash + char.toUpperCase());
+    SPECIAL_NAMES[key] ??
+    key.replace(/(^|-)([a-z])/g, (_match, dash: string, char: string) => dash + char.toUpperCase());
   return remember(canonicalMemo, key, spelled);
 }
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-// @ts-expect-error: the parser ships no type declarations
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import {
   type CallSummary,
@@ -195,9 +194,7 @@ test('/metrics is valid Prometheus text and the OpenAPI document lists the API',
   metrics.callsTotal.inc({ trunk: 'carrier-a', direction: 'inbound', outcome: 'completed' });
   const response = await app.inject({ method: 'GET', url: '/metrics' });
   assert.equal(response.statusCode, 200);
-  const families: Array<{ name: string; metrics: Array<{ value: string }> }> = parsePrometheusTextFormat(
-    response.body,
-  );
+  const families = parsePrometheusTextFormat(response.body);
   const active = families.find((f) => f.name === 'patchbay_active_calls');
   assert.equal(active?.metrics[0]?.value, '3');
   assert.ok(families.some((f) => f.name === 'patchbay_event_loop_lag_seconds'));

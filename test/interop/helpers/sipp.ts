@@ -11,11 +11,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commandAvailable, skipUnlessPresent } from '../../helpers/peers.js';
+
+/** Where Debian's sip-tester installs SIPp's sample captures. */
+export const SIPP_PCAP_DIR = '/usr/share/sip-tester';
 
 export interface SippOptions {
   /** Built-in scenario (`-sn`), or a scenario file path (`-sf`) when it ends in `.xml`. */
@@ -82,6 +85,8 @@ const MAX_CAPTURED_OUTPUT = 256 * 1024;
 
 export function startSipp(options: SippOptions): SippHandle {
   const dir = mkdtempSync(join(tmpdir(), 'patchbay-sipp-'));
+  // Built-in pcap scenarios (uac_pcap) open pcap/g711a.pcap relative to the working directory.
+  if (existsSync(SIPP_PCAP_DIR)) symlinkSync(SIPP_PCAP_DIR, join(dir, 'pcap'));
   const statFile = join(dir, 'stat.csv');
   const errorFile = join(dir, 'errors.log');
   const args = [

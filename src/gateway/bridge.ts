@@ -1,0 +1,111 @@
+/**
+ * Joins one call's media leg to its bot: caller frames go out through the dialect on every
+ * media-clock tick (with the bot frame played at the same instant, for stereo), bot audio
+ * is paced out of a Playout queue, marks are echoed when their audio has been sent, `clear`
+ * empties the queue at once, and DTMF flows both ways.
+ */
+import type { DtmfEvent } from '../media/dtmf.js';
+import { type BotInput, Playout, type PlayoutStats } from '../stream/index.js';
+import type { MediaLeg } from './media-leg.js';
+
+/** The bot side as the bridge sees it (a StreamConnection, or a fake in unit tests). */
+export interface BotLink {
+  sendCallerFrame(caller: Int16Array, bot: Int16Array): void;
+  sendDtmf(digit: string): void;
+  sendMarkPlayed(name: string): void;
+}
+
+export interface BridgeHooks {
+  hangup(reason: string): void;
+  transfer(target: string): void;
+  /** A bot command or message that could not be carried out (logged by the gateway). */
+  problem(reason: string): void;
+}
+
+export interface BridgeStats extends PlayoutStats {
+  botInputs: number;
+  dtmfFromCaller: number;
+  dtmfToCaller: number;
+}
+
+export class CallBridge {
+  readonly #playout: Playout;
+  #lastBotFrame: Int16Array;
+  #botInputs = 0;
+  #dtmfFromCaller = 0;
+  #dtmfToCaller = 0;
+
+  constructor(
+    private readonly media: MediaLeg,
+    private readonly link: BotLink,
+    sampleRate: number,
+    private readonly hooks: BridgeHooks,
+  ) {
+    this.#playout = new Playout({ sampleRate });
+    this.#lastBotFrame = new Int16Array(this.#playout.frameSamples);
+    media.setBotAudioSource(() => this.#pullBotFrame());
+    media.onCallerAudio((pcm) => link.sendCallerFrame(pcm, this.#lastBotFrame));
+    media.onDtmf((event: DtmfEvent) => this.onCallerDtmf(event.digit));
+  }
+
+  /** A digit from the caller, by RFC 4733 or SIP INFO. */
+  onCallerDtmf(digit: string): void {
+    this.#dtmfFromCaller++;
+    this.link.sendDtmf(digit);
+  }
+
+  /** Everything the bot sends, already decoded by the dialect. */
+  onBotInput(input: BotInput): void {
+    this.#botInputs++;
+    switch (input.kind) {
+      case 'audio':
+        this.#playout.enqueue(input.pcm);
+        return;
+      case 'mark':
+        for (const name of this.#playout.mark(input.name)) this.link.sendMarkPlayed(name);
+        return;
+      case 'clear':
+        for (const name of this.#playout.clear()) this.link.sendMarkPlayed(name);
+        return;
+      case 'command':
+        this.#command(input.command);
+        return;
+      case 'invalid':
+        this.hooks.problem(input.reason);
+    }
+  }
+
+  stats(): BridgeStats {
+    return {
+      ...this.#playout.stats,
+      botInputs: this.#botInputs,
+      dtmfFromCaller: this.#dtmfFromCaller,
+      dtmfToCaller: this.#dtmfToCaller,
+    };
+  }
+
+  #pullBotFrame(): Int16Array {
+    const { frame, marks } = this.#playout.pullFrame();
+    this.#lastBotFrame = frame;
+    for (const name of marks) this.link.sendMarkPlayed(name);
+    return frame;
+  }
+
+  #command(command: Extract<BotInput, { kind: 'command' }>['command']): void {
+    switch (command.command) {
+      case 'dtmf':
+        try {
+          this.media.sendDtmf(command.digits);
+          this.#dtmfToCaller += command.digits.length;
+        } catch (error) {
+          this.hooks.problem(`dtmf not sent: ${(error as Error).message}`);
+        }
+        return;
+      case 'hangup':
+        this.hooks.hangup(command.reason ?? 'bot hangup');
+        return;
+      case 'transfer':
+        this.hooks.transfer(command.target);
+    }
+  }
+}

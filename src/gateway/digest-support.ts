@@ -1,0 +1,71 @@
+/**
+ * Digest authentication at the trunk edge: a verifier per inbound trunk that requires it
+ * (401 with one challenge per algorithm, RFC 8760 §2.4) and an Authorizer answering 401/407
+ * for outbound trunks with credentials (RFC 3261 §22.2).
+ */
+import { randomBytes } from 'node:crypto';
+import type { TrunkConfig } from '../config/index.js';
+import { DigestClient, DigestVerifier, pickChallenge } from '../sip/digest.js';
+import type { Authorizer, SipRequest } from '../sip/index.js';
+import type { Clock } from '../util/index.js';
+
+export class DigestSupport {
+  /** Stateless nonces are HMACs under this process secret; a restart invalidates them (stale). */
+  readonly #secret = randomBytes(32).toString('hex');
+  readonly #verifiers = new Map<string, DigestVerifier>();
+
+  constructor(private readonly clock: Clock) {}
+
+  /** undefined when the trunk needs no auth or the INVITE's credentials verify. */
+  challengeInbound(
+    trunk: TrunkConfig,
+    invite: SipRequest,
+  ): { status: number; headers: Array<[string, string]> } | undefined {
+    const auth = trunk.inbound?.auth;
+    if (!auth) return undefined;
+    const realm = auth.realm ?? 'patchbay';
+    let verifier = this.#verifiers.get(`${trunk.name}|${realm}`);
+    if (!verifier) {
+      verifier = new DigestVerifier({ realm, secret: this.#secret, clock: this.clock });
+      this.#verifiers.set(`${trunk.name}|${realm}`, verifier);
+    }
+    const authorization = invite.get('authorization');
+    if (authorization !== undefined) {
+      const result = verifier.verify({
+        authorization,
+        method: invite.method,
+        uri: invite.uri,
+        lookupPassword: (username) => (username === auth.username ? auth.password : undefined),
+      });
+      if (result.ok) return undefined;
+      if (!result.stale) return { status: 403, headers: [] };
+    }
+    return {
+      status: 401,
+      headers: verifier.challenges().map((value) => ['WWW-Authenticate', value] as [string, string]),
+    };
+  }
+
+  authorizer(credentials: { username: string; password: string }): Authorizer {
+    const client = new DigestClient();
+    return (response, request) => {
+      const header = response.status === 407 ? 'proxy-authenticate' : 'www-authenticate';
+      const values = response.getAll(header);
+      if (values.length === 0) return undefined;
+      try {
+        const challenge = pickChallenge(values);
+        const value = client.authorize({
+          challenge,
+          method: request.method,
+          uri: request.uri,
+          username: credentials.username,
+          password: credentials.password,
+          body: request.body.toString(),
+        });
+        return [response.status === 407 ? 'Proxy-Authorization' : 'Authorization', value];
+      } catch {
+        return undefined;
+      }
+    };
+  }
+}

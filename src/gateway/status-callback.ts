@@ -1,0 +1,55 @@
+/**
+ * Call status events to the originator's callback URL: JSON POSTs, in order, each retried
+ * twice with a short timeout; a slow or dead receiver never blocks the call, and at most
+ * a handful of events wait per call.
+ */
+import type { Logger } from '../util/index.js';
+
+const TIMEOUT_MS = 3000;
+const ATTEMPTS = 3;
+const MAX_QUEUED = 16;
+
+export class StatusCallback {
+  #chain: Promise<void> = Promise.resolve();
+  #queued = 0;
+
+  constructor(
+    private readonly url: string,
+    private readonly logger: Logger,
+  ) {}
+
+  send(event: Record<string, unknown>): void {
+    if (this.#queued >= MAX_QUEUED) {
+      this.logger.warn({ url: this.url, event: event.status }, 'status callback queue full, event dropped');
+      return;
+    }
+    this.#queued++;
+    const body = JSON.stringify({ ...event, timestamp: new Date().toISOString() });
+    this.#chain = this.#chain.then(async () => {
+      await this.#post(body);
+      this.#queued--;
+    });
+  }
+
+  /** Resolves when every queued event has been delivered or given up on. */
+  flushed(): Promise<void> {
+    return this.#chain;
+  }
+
+  async #post(body: string): Promise<void> {
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      try {
+        const response = await fetch(this.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+          signal: AbortSignal.timeout(TIMEOUT_MS),
+        });
+        if (response.ok) return;
+        this.logger.warn({ url: this.url, status: response.status, attempt }, 'status callback refused');
+      } catch (error) {
+        this.logger.warn({ url: this.url, err: error, attempt }, 'status callback failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * A real `patchbay start --config` process for end-to-end tests: writes a gateway YAML and a
+ * trunk profile into a temp directory (free ports, loopback only), starts the compiled CLI,
+ * waits for its "patchbay started" log line, and stops it with a signal.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './sipp.js';
+
+const MAX_LOG_CHARS = 500_000;
+const CLI = join(import.meta.dirname, '../../../src/cli/index.js');
+
+export interface GatewayProcessOptions {
+  /** Route target URL for every number (e.g. the test bot's ws:// URL, or builtin:echo). */
+  botUrl: string;
+  dialect?: 'twilio' | 'stereo' | 'exotel';
+  sampleRate?: 8000 | 16000 | 24000;
+  /** Extra trunk files: name → YAML text (the loopback inbound trunk `local` is always written). */
+  trunks?: Record<string, string>;
+  /** Codecs of the loopback trunk. */
+  codecs?: string[];
+  /** Extra YAML appended to the gateway file (top-level keys). */
+  extraGatewayYaml?: string;
+  drainTimeoutSec?: number;
+}
+
+export interface GatewayProcess {
+  sipPort: number;
+  apiUrl: string;
+  dir: string;
+  gatewayFile: string;
+  recordsFile: string;
+  child: ChildProcess;
+  logs(): string;
+  /** Parsed call-record lines written so far. */
+  records(): Array<Record<string, unknown>>;
+  /** Sends `signal` and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export async function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'patchbay-e2e-'));
+  const sipPort = await freePort();
+  const apiPort = await freePort();
+  const rtpBase = 20000 + Math.floor(Math.random() * 20) * 1000;
+  const recordsFile = join(dir, 'calls.jsonl');
+  mkdirSync(join(dir, 'sip-profiles'));
+  writeFileSync(
+    join(dir, 'sip-profiles', 'local.yaml'),
+    [
+      'name: local',
+      'inbound:',
+      '  allowedCidrs: ["127.0.0.0/8"]',
+      '  unknownSourceAction: 403',
+      `codecs: [${(options.codecs ?? ['PCMU', 'PCMA', 'opus']).join(', ')}]`,
+      'cps: { rate: 200, burst: 200 }',
+      'maxConcurrentCalls: 200',
+      'probing: { enabled: false }',
+      '',
+    ].join('\n'),
+  );
+  for (const [name, yaml] of Object.entries(options.trunks ?? {}))
+    writeFileSync(join(dir, 'sip-profiles', `${name}.yaml`), yaml);
+  const gatewayFile = join(dir, 'gateway.yaml');
+  writeFileSync(
+    gatewayFile,
+    [
+      'listen:',
+      `  - { transport: udp, host: 127.0.0.1, port: ${sipPort} }`,
+      `  - { transport: tcp, host: 127.0.0.1, port: ${sipPort} }`,
+      `rtp: { portMin: ${rtpBase}, portMax: ${rtpBase + 998} }`,
+      `api: { host: 127.0.0.1, port: ${apiPort} }`,
+      'logLevel: info',
+      `callRecords: { enabled: true, path: ${JSON.stringify(recordsFile)} }`,
+      `limits: { drainTimeoutSec: ${options.drainTimeoutSec ?? 30}, rtpInactivityTimeoutSec: 30 }`,
+      'routes:',
+      `  - match: "*"`,
+      '    target:',
+      `      url: ${JSON.stringify(options.botUrl)}`,
+      `      dialect: ${options.dialect ?? 'twilio'}`,
+      `      sampleRate: ${options.sampleRate ?? 8000}`,
+      '      customParameters: { test: e2e }',
+      options.extraGatewayYaml ?? '',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(process.execPath, [CLI, 'start', '--config', gatewayFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output}`)), 15_000);
+    const onData = (chunk: Buffer): void => {
+      output = (output + chunk.toString()).slice(-MAX_LOG_CHARS);
+      if (output.includes('"patchbay started"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-MAX_LOG_CHARS);
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited with ${code}:\n${output}`));
+    });
+  });
+  return {
+    sipPort,
+    apiUrl: `http://127.0.0.1:${apiPort}`,
+    dir,
+    gatewayFile,
+    recordsFile,
+    child,
+    logs: () => output,
+    records: () =>
+      existsSync(recordsFile)
+        ? readFileSync(recordsFile, 'utf8')
+            .split('\n')
+            .filter((line) => line.length > 0)
+            .map((line) => JSON.parse(line) as Record<string, unknown>)
+        : [],
+    exited,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const code = await exited;
+      rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}

@@ -249,16 +249,16 @@ export class DigestVerifier {
     return { ok: true, username };
   }
 
+  /** time:salt:mac — the salt makes every challenge's nonce unique even within a millisecond. */
   #nonce(timestamp: number): string {
-    const time = timestamp.toString(16);
-    return Buffer.from(`${time}:${this.#mac(time)}`).toString('base64url');
+    const stamp = `${timestamp.toString(16)}:${randomBytes(6).toString('hex')}`;
+    return Buffer.from(`${stamp}:${this.#mac(stamp)}`).toString('base64url');
   }
 
   #nonceTime(nonce: string): number | undefined {
-    const [time = '', mac = ''] = Buffer.from(nonce, 'base64url').toString().split(':');
-    const expected = this.#mac(time);
-    if (mac.length !== expected.length || !timingSafeEqual(Buffer.from(mac), Buffer.from(expected)))
-      return undefined;
+    const [time = '', salt = '', mac = ''] = Buffer.from(nonce, 'base64url').toString().split(':');
+    const expected = this.#mac(`${time}:${salt}`);
+    if (mac.length !== expected.length || !timingSafeEqual(Buffer.from(mac), Buffer.from(expected))) return undefined;
     return Number.parseInt(time, 16);
   }
 

@@ -1,0 +1,285 @@
+/**
+ * Lifecycle of a real `patchbay start` process (issue 6, done-means 2 and the metrics part of
+ * 3): SIGTERM drains (calls in progress finish, new INVITEs and OPTIONS get 503, /readyz is
+ * 503, exit 0 after the last call), SIGHUP reloads routes for new calls only, and /metrics
+ * follows a call up and back down.
+ */
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import parsePrometheusTextFormat, { type PrometheusFamily } from 'parse-prometheus-text-format';
+import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
+import { type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
+import { freePort, startSipp } from './helpers/sipp.js';
+import { TestBot } from './helpers/test-bot.js';
+
+const skip = skipUnlessPresent(commandAvailable('sipp', ['-v']), 'needs sipp');
+
+/**
+ * An INVITE that must be refused with 503 (then ACKed on the INVITE's branch, RFC 3261
+ * §17.1.1.3): a SIPp "successful call" here is one that got exactly that.
+ */
+const EXPECT_503_SCENARIO = `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="INVITE expecting 503">
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: [service] <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="503"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+</scenario>
+`;
+
+let scenarioDir: string;
+
+before(() => {
+  scenarioDir = mkdtempSync(join(tmpdir(), 'patchbay-lifecycle-'));
+  writeFileSync(join(scenarioDir, 'expect-503.xml'), EXPECT_503_SCENARIO);
+});
+
+after(() => {
+  rmSync(scenarioDir, { recursive: true, force: true });
+});
+
+async function poll<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(50);
+  }
+}
+
+async function answeredCalls(gateway: GatewayProcess): Promise<number> {
+  const body = (await (await fetch(`${gateway.apiUrl}/v1/calls`)).json()) as {
+    calls: Array<{ state: string }>;
+  };
+  return body.calls.filter((call) => call.state === 'answered').length;
+}
+
+/** Status code of the answer to one out-of-dialog OPTIONS over UDP. */
+async function optionsStatus(sipPort: number): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  const local = socket.address().port;
+  const message = [
+    `OPTIONS sip:probe@127.0.0.1:${sipPort} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-lifecycle-${Date.now()}`,
+    'Max-Forwards: 70',
+    `From: <sip:probe@127.0.0.1:${local}>;tag=probe`,
+    `To: <sip:probe@127.0.0.1:${sipPort}>`,
+    `Call-ID: lifecycle-${Date.now()}@127.0.0.1`,
+    'CSeq: 1 OPTIONS',
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+  try {
+    const reply = new Promise<string>((resolve, reject) => {
+      socket.on('message', (data) => resolve(data.toString()));
+      setTimeout(() => reject(new Error('no answer to OPTIONS')), 3000);
+    });
+    socket.send(message, sipPort, '127.0.0.1');
+    const status = /^SIP\/2\.0 (\d{3})/.exec(await reply)?.[1];
+    return Number(status);
+  } finally {
+    socket.close();
+  }
+}
+
+async function uac(gateway: GatewayProcess, holdMs: number, calls = 1, rate = 10) {
+  return startSipp({
+    scenario: 'uac',
+    remote: `127.0.0.1:${gateway.sipPort}`,
+    localPort: await freePort(),
+    calls,
+    rate,
+    concurrentLimit: calls,
+    timeoutMs: 40_000,
+    extraArgs: ['-d', String(holdMs), '-s', '+15551230000'],
+  });
+}
+
+test('SIGTERM drains: calls in progress finish, new calls and OPTIONS get 503, exit 0', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const bot = await TestBot.start();
+  const gateway = await startGatewayProcess({ botUrl: bot.url, drainTimeoutSec: 20 });
+  try {
+    const first = await uac(gateway, 4000, 20, 20);
+    await poll('20 answered calls', 10_000, async () =>
+      (await answeredCalls(gateway)) === 20 ? true : undefined,
+    );
+    assert.equal((await fetch(`${gateway.apiUrl}/readyz`)).status, 200);
+    assert.equal(await optionsStatus(gateway.sipPort), 200);
+
+    gateway.child.kill('SIGTERM');
+    await poll('draining', 3000, async () =>
+      (await fetch(`${gateway.apiUrl}/readyz`)).status === 503 ? true : undefined,
+    );
+    assert.equal(await optionsStatus(gateway.sipPort), 503, 'OPTIONS while draining');
+    const refused = await startSipp({
+      scenario: join(scenarioDir, 'expect-503.xml'),
+      remote: `127.0.0.1:${gateway.sipPort}`,
+      localPort: await freePort(),
+      calls: 5,
+      rate: 50,
+      concurrentLimit: 5,
+      timeoutMs: 20_000,
+      extraArgs: ['-s', '+15551230001'],
+    }).result;
+    assert.equal(refused.successfulCalls, 5, `new calls while draining: ${refused.errors}`);
+    assert.equal(refused.failedCalls, 0);
+
+    const done = await first.result;
+    assert.equal(done.successfulCalls, 20, `${done.errors}\n${gateway.logs().slice(-3000)}`);
+    assert.equal(done.failedCalls, 0);
+    assert.equal(done.exitCode, 0);
+
+    // The records file is read before stop() removes the directory.
+    assert.equal(await gateway.exited, 0, 'exit code after the last call');
+    const records = gateway.records();
+    assert.equal(records.length, 20, 'one record per drained call, none for the refused ones');
+    assert.ok(
+      records.every((record) => record.hangupBy === 'caller' && record.answeredAt !== undefined),
+      JSON.stringify(records.map((record) => [record.hangupBy, record.disposition])),
+    );
+    assert.match(gateway.logs(), /"draining"/);
+  } finally {
+    await gateway.stop('SIGKILL');
+    await bot.close();
+  }
+});
+
+test('SIGHUP reload: new calls follow the new route, the call in progress stays', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const botA = await TestBot.start();
+  const botB = await TestBot.start();
+  const gateway = await startGatewayProcess({ botUrl: botA.url });
+  try {
+    const long = await uac(gateway, 6000);
+    const callA = await poll('the call at bot A', 5000, async () =>
+      botA.calls[0]?.streamSid ? botA.calls[0] : undefined,
+    );
+
+    const yaml = readFileSync(gateway.gatewayFile, 'utf8');
+    assert.ok(yaml.includes(botA.url));
+    writeFileSync(gateway.gatewayFile, yaml.replace(botA.url, botB.url));
+    gateway.child.kill('SIGHUP');
+    await poll('config reloaded', 5000, async () =>
+      gateway.logs().includes('"config reloaded"') ? true : undefined,
+    );
+
+    const short = await (await uac(gateway, 500)).result;
+    assert.equal(short.successfulCalls, 1, `${short.errors}\n${gateway.logs().slice(-3000)}`);
+    assert.equal(botB.calls.length, 1, 'the call after the reload went to bot B');
+    assert.equal(botA.calls.length, 1, 'bot A got no new call');
+    assert.equal(callA.stopped, false, 'the call in progress was not stopped by the reload');
+    assert.ok(long.pid !== undefined);
+
+    const longResult = await long.result;
+    assert.equal(longResult.successfulCalls, 1, longResult.errors);
+    await Promise.race([callA.closed, delay(3000)]);
+    assert.equal(callA.stopped, true, 'bot A got stop when its call ended normally');
+    const records = gateway.records();
+    assert.equal(records.length, 2);
+    assert.deepEqual(
+      records.map((record) => [record.stream, record.hangupBy]),
+      [
+        [botB.url, 'caller'],
+        [botA.url, 'caller'],
+      ],
+    );
+  } finally {
+    await gateway.stop();
+    await botA.close();
+    await botB.close();
+  }
+});
+
+function sampleSum(families: PrometheusFamily[], name: string, labels: Record<string, string> = {}): number {
+  const family = families.find((candidate) => candidate.name === name);
+  return (family?.metrics ?? [])
+    .filter((sample) => Object.entries(labels).every(([key, value]) => sample.labels?.[key] === value))
+    .reduce((sum, sample) => sum + Number(sample.value ?? 0), 0);
+}
+
+test('/metrics: active calls up during a call and back to 0, answered calls counted, loop lag', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const bot = await TestBot.start();
+  const gateway = await startGatewayProcess({ botUrl: bot.url });
+  const scrape = async () =>
+    parsePrometheusTextFormat(await (await fetch(`${gateway.apiUrl}/metrics`)).text());
+  try {
+    const before = await scrape();
+    assert.equal(sampleSum(before, 'patchbay_active_calls'), 0);
+    const answeredBefore = sampleSum(before, 'patchbay_calls_total', { outcome: 'answered' });
+
+    const call = await uac(gateway, 2000);
+    const during = await poll('an active call in /metrics', 5000, async () => {
+      const families = await scrape();
+      return sampleSum(families, 'patchbay_active_calls') === 1 ? families : undefined;
+    });
+    assert.equal(sampleSum(during, 'patchbay_active_calls', { direction: 'inbound' }), 1);
+    const result = await call.result;
+    assert.equal(result.successfulCalls, 1, result.errors);
+
+    const afterCall = await poll('no active call in /metrics', 5000, async () => {
+      const families = await scrape();
+      return sampleSum(families, 'patchbay_active_calls') === 0 ? families : undefined;
+    });
+    assert.equal(
+      sampleSum(afterCall, 'patchbay_calls_total', { outcome: 'answered', direction: 'inbound' }),
+      answeredBefore + 1,
+    );
+    const lag = afterCall.find((family) => family.name === 'patchbay_event_loop_lag_seconds');
+    assert.equal(lag?.type, 'GAUGE');
+    const value = Number(lag?.metrics[0]?.value);
+    assert.ok(Number.isFinite(value) && value >= 0, `event loop lag ${value}`);
+  } finally {
+    await gateway.stop();
+    await bot.close();
+  }
+});

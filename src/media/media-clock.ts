@@ -76,7 +76,9 @@ export class MediaClock {
 
   private schedule(): void {
     const deadline = this.startMs + this.tickIndex * this.frameMs;
-    this.timer = this.clock.setTimer(deadline - this.clock.now(), () => this.onTimer());
+    // Round up: libuv timers have whole-millisecond resolution and truncate, which would fire
+    // up to 1 ms early and tick before the deadline, adding that much jitter to every packet.
+    this.timer = this.clock.setTimer(Math.ceil(deadline - this.clock.now()), () => this.onTimer());
   }
 
   private onTimer(): void {

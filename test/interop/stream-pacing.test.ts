@@ -1,0 +1,286 @@
+/**
+ * Paced playout over the real path (issue 4, done-means 2 and 3): a Twilio-protocol bot on a
+ * real WebSocket sends audio faster than real time; the gateway's bridge (StreamConnection,
+ * CallBridge, MediaLeg on the shared MediaClock) plays it to a real UDP "caller" that
+ * timestamps every RTP packet. Checks: packets every 20 ms (p99 deviation), no gaps, no
+ * drops, no duplicated audio (sample-exact), marks echoed within 40 ms of their audio, and
+ * `clear` silencing the leg within one frame with every pending mark returned at once.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { CallBridge } from '../../src/gateway/bridge.js';
+import { MediaLeg } from '../../src/gateway/media-leg.js';
+import { decodeMulaw, encodeMulaw } from '../../src/media/g711.js';
+import { MediaClock } from '../../src/media/media-clock.js';
+import { PortAllocator } from '../../src/media/rtp/index.js';
+import { StreamConnection, TwilioDialect } from '../../src/stream/index.js';
+import { SystemClock, silentLogger } from '../../src/util/index.js';
+import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
+
+const skip = skipUnlessPresent(commandAvailable('tshark', ['-v']), 'needs tshark');
+
+const FRAME = 160;
+
+interface Arrival {
+  atMs: number;
+  seq: number;
+  payload: Buffer;
+}
+
+/** µ-law frames whose content identifies their index (a ramp of distinct tones), never silence. */
+function numberedFrames(count: number): Uint8Array[] {
+  return Array.from({ length: count }, (_, index) => {
+    const pcm = new Int16Array(FRAME);
+    const frequency = 300 + (index % 50) * 40;
+    for (let i = 0; i < FRAME; i++)
+      pcm[i] = Math.round(8000 * Math.sin((2 * Math.PI * frequency * i) / 8000) + (index % 7) * 300);
+    return encodeMulaw(pcm);
+  });
+}
+
+/**
+ * Kernel timestamps of the RTP packets to `port` (tshark on lo): the caller's view of pacing,
+ * free of this process's own event-loop delays in receiving them.
+ */
+function captureTimes(port: number): { ready: Promise<void>; stop(): Promise<Map<number, number>> } {
+  const tshark = spawn(
+    'tshark',
+    [
+      '-i',
+      'lo',
+      '-f',
+      `udp dst port ${port}`,
+      '-d',
+      `udp.port==${port},rtp`,
+      '-T',
+      'fields',
+      '-e',
+      'frame.time_epoch',
+      '-e',
+      'rtp.seq',
+      '-l',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  tshark.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const ready = new Promise<void>((resolve) => {
+    tshark.stderr.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('Capturing on')) resolve();
+    });
+    setTimeout(resolve, 5000);
+  });
+  const exited = new Promise<void>((resolve) => tshark.on('exit', () => resolve()));
+  return {
+    ready,
+    stop: async () => {
+      await delay(300);
+      tshark.kill('SIGINT');
+      await exited;
+      const times = new Map<number, number>();
+      for (const line of out.split('\n')) {
+        const [epoch, seq] = line.trim().split('\t');
+        if (epoch && seq) times.set(Number(seq), Number(epoch) * 1000);
+      }
+      return times;
+    },
+  };
+}
+
+async function harness() {
+  const clock = new SystemClock();
+  const mediaClock = new MediaClock(clock);
+  const base = 30000 + 2 * Math.floor(Math.random() * 5000);
+  const leg = await MediaLeg.open({
+    portAllocator: new PortAllocator(base, base + 20),
+    bindAddress: '127.0.0.1',
+    clock,
+    mediaClock,
+    bridgeRate: 8000,
+  });
+  const caller = createSocket('udp4');
+  await new Promise<void>((resolve) => caller.bind(0, '127.0.0.1', resolve));
+  const capture = captureTimes((caller.address() as AddressInfo).port);
+  await capture.ready;
+  const arrivals: Arrival[] = [];
+  caller.on('message', (data) => {
+    if (data.length < 12 || ((data[1] ?? 0) & 0x7f) !== 0) return;
+    arrivals.push({ atMs: performance.now(), seq: data.readUInt16BE(2), payload: data.subarray(12) });
+  });
+  await leg.start({
+    remoteAddress: '127.0.0.1',
+    remotePort: (caller.address() as AddressInfo).port,
+    rtcpMux: false,
+    codec: { payloadType: 0, name: 'PCMU', clockRate: 8000, channels: 1 },
+    ptimeMs: 20,
+  });
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const botSocket = new Promise<{
+    socket: WebSocket;
+    streamSid: string;
+    marks: Array<{ name: string; atMs: number }>;
+  }>((resolve) => {
+    server.on('connection', (socket) => {
+      const marks: Array<{ name: string; atMs: number }> = [];
+      socket.on('message', (data) => {
+        const message = JSON.parse(data.toString()) as {
+          event: string;
+          start?: { streamSid: string };
+          mark?: { name: string };
+        };
+        if (message.event === 'start') resolve({ socket, streamSid: message.start?.streamSid ?? '', marks });
+        if (message.event === 'mark') marks.push({ name: message.mark?.name ?? '', atMs: performance.now() });
+      });
+    });
+  });
+  let bridge: CallBridge | undefined;
+  const connection = new StreamConnection({
+    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    dialect: new TwilioDialect(),
+    call: { callSid: 'CA1', accountSid: 'AC1', customParameters: {} },
+    clock,
+    logger: silentLogger,
+    onBotInput: (input) => bridge?.onBotInput(input),
+    onClosed: () => undefined,
+  });
+  bridge = new CallBridge(leg, connection, 8000, {
+    hangup: () => undefined,
+    transfer: () => undefined,
+    problem: () => undefined,
+  });
+  mediaClock.start();
+  await connection.connect();
+  const bot = await botSocket;
+  const send = (event: Record<string, unknown>): void =>
+    bot.socket.send(JSON.stringify({ ...event, streamSid: bot.streamSid }));
+  return {
+    arrivals,
+    capture,
+    bot,
+    send,
+    close: async () => {
+      await capture.stop();
+      connection.close('done');
+      mediaClock.stop();
+      leg.close();
+      caller.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function isSilence(payload: Buffer): boolean {
+  const pcm = decodeMulaw(payload);
+  return pcm.every((sample) => Math.abs(sample) < 64);
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+for (const speed of [2, 10]) {
+  test(`bot audio sent at ${speed}x real time plays at real time: every 20 ms, sample-exact, mark within 40 ms`, {
+    skip,
+    timeout: 30_000,
+  }, async (t) => {
+    const h = await harness();
+    try {
+      const frames = numberedFrames(500); // 10 s
+      const chunk = 5; // 100 ms per message, sent every 100/speed ms
+      for (let index = 0; index < frames.length; index += chunk) {
+        const payload = Buffer.concat(frames.slice(index, index + chunk)).toString('base64');
+        h.send({ event: 'media', media: { payload } });
+        await delay(100 / speed);
+      }
+      h.send({ event: 'mark', mark: { name: 'end' } });
+      await delay(10_500 - (1000 * 10) / speed + 500);
+      const sounding = h.arrivals.filter((arrival) => !isSilence(arrival.payload));
+      // After the last frame Playout fades the last sample to zero (2 ms): that frame is no audio.
+      const fadeTail = sounding[frames.length];
+      if (fadeTail) assert.ok(isSilence(fadeTail.payload.subarray(16)), 'only a 2 ms fade follows the audio');
+      const audio = sounding.slice(0, frames.length);
+      assert.equal(sounding.length - (fadeTail ? 1 : 0), frames.length, 'every frame played once');
+      // The first and last frames carry Playout's anti-click fades; everything between is exact.
+      const inner = (list: Uint8Array[]): Buffer => Buffer.concat(list.slice(1, -1));
+      assert.ok(
+        inner(audio.map((arrival) => arrival.payload)).equals(inner(frames)),
+        'the audio is sample-exact, in order',
+      );
+      const first = h.arrivals.indexOf(audio[0] as Arrival);
+      const window = h.arrivals.slice(first, first + frames.length);
+      for (let i = 1; i < window.length; i++) {
+        assert.equal(
+          ((window[i]?.seq ?? 0) - (window[i - 1]?.seq ?? 0) + 65536) % 65536,
+          1,
+          'no sequence gap',
+        );
+      }
+      const deviations = window
+        .slice(1)
+        .map((arrival, i) => Math.abs(arrival.atMs - (window[i]?.atMs ?? 0) - 20));
+      const p99 = percentile(deviations, 99);
+      const mark = h.bot.marks.find((entry) => entry.name === 'end');
+      assert.ok(mark, 'the mark came back');
+      const lastAudioAt = audio.at(-1)?.atMs ?? 0;
+      const markLagMs = mark.atMs - lastAudioAt;
+      t.diagnostic(
+        `speed ${speed}x: inter-packet deviation p50 ${percentile(deviations, 50).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${Math.max(...deviations).toFixed(2)} ms; mark ${markLagMs.toFixed(1)} ms after the last audio packet`,
+      );
+      // The issue's 2 ms bound is for an idle machine (bench/RESULTS.md has those runs); tests
+      // share two cores with SIPp and tshark, so the test only guards against regressions.
+      assert.ok(p99 < 6, `p99 deviation ${p99.toFixed(2)} ms`);
+      assert.ok(markLagMs >= -1 && markLagMs < 40, `mark ${markLagMs.toFixed(1)} ms after its audio`);
+    } finally {
+      await h.close();
+    }
+  });
+}
+
+test('clear stops bot audio within one frame and returns every pending mark at once', {
+  timeout: 30_000,
+}, async (t) => {
+  const h = await harness();
+  try {
+    const frames = numberedFrames(500);
+    // 10 s of audio at once, with a mark after every second of it.
+    for (let second = 0; second < 10; second++) {
+      const payload = Buffer.concat(frames.slice(second * 50, second * 50 + 50)).toString('base64');
+      h.send({ event: 'media', media: { payload } });
+      h.send({ event: 'mark', mark: { name: `s${second + 1}` } });
+    }
+    await delay(2500);
+    const clearSentAt = performance.now();
+    h.send({ event: 'clear' });
+    await delay(500);
+    const marks = h.bot.marks;
+    const early = marks.filter((mark) => mark.atMs < clearSentAt).map((mark) => mark.name);
+    const afterClear = marks.filter((mark) => mark.atMs >= clearSentAt);
+    assert.deepEqual(early, ['s1', 's2'], 'marks for audio already played came back in time');
+    assert.deepEqual(
+      afterClear.map((mark) => mark.name),
+      ['s3', 's4', 's5', 's6', 's7', 's8', 's9', 's10'],
+    );
+    const spread = (afterClear.at(-1)?.atMs ?? 0) - (afterClear[0]?.atMs ?? 0);
+    const clearLatency = (afterClear[0]?.atMs ?? 0) - clearSentAt;
+    const lastAudio = h.arrivals.filter((arrival) => !isSilence(arrival.payload)).at(-1);
+    const audioAfterClearMs = (lastAudio?.atMs ?? 0) - clearSentAt;
+    t.diagnostic(
+      `clear: pending marks back ${clearLatency.toFixed(1)} ms after clear was sent, spread ${spread.toFixed(2)} ms; last bot audio packet ${audioAfterClearMs.toFixed(1)} ms after clear`,
+    );
+    assert.ok(spread < 5, `pending marks spread over ${spread.toFixed(1)} ms`);
+    assert.ok(audioAfterClearMs < 20, `bot audio continued ${audioAfterClearMs.toFixed(1)} ms after clear`);
+  } finally {
+    await h.close();
+  }
+});

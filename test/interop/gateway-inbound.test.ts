@@ -6,7 +6,6 @@
  * must have moved and the call record must be complete.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
@@ -16,6 +15,7 @@ import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
 import { freePort, startSipp } from './helpers/sipp.js';
 import { joinedAudio, TestBot } from './helpers/test-bot.js';
+import { captureUdp } from './helpers/tshark.js';
 
 const skip = skipUnlessPresent(
   commandAvailable('sipp', ['-v']) && commandAvailable('tshark', ['-v']),
@@ -37,51 +37,12 @@ after(async () => {
   await bot?.close();
 });
 
-/** RTP payloads (hex) sent to `port` on loopback, captured by tshark for `seconds`. */
-function captureRtp(port: number, seconds: number): { ready: Promise<void>; payloads: Promise<string[]> } {
-  const tshark = spawn(
-    'tshark',
-    [
-      '-i',
-      'lo',
-      '-a',
-      `duration:${seconds}`,
-      '-f',
-      `udp dst port ${port}`,
-      '-d',
-      `udp.port==${port},rtp`,
-      '-T',
-      'fields',
-      '-e',
-      'rtp.payload',
-      '-l',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  tshark.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  const ready = new Promise<void>((resolve) => {
-    tshark.stderr.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-      if (err.includes('Capturing on')) resolve();
-    });
-    setTimeout(resolve, 3000);
-  });
-  const payloads = new Promise<string[]>((resolve) =>
-    tshark.on('exit', () => resolve(out.split('\n').filter((line) => line.trim().length > 0))),
-  );
-  return { ready, payloads };
-}
-
 test('SIPp uac_pcap -> patchbay start -> Twilio bot: audio and DTMF both ways', {
   skip,
   timeout: 60_000,
 }, async () => {
   const mediaPort = await freePort();
-  const capture = captureRtp(mediaPort, 14);
+  const capture = captureUdp(mediaPort, ['rtp.payload']);
   await capture.ready;
   const sipp = startSipp({
     scenario: 'uac_pcap',
@@ -107,7 +68,7 @@ test('SIPp uac_pcap -> patchbay start -> Twilio bot: audio and DTMF both ways', 
   const energy = audio.reduce((sum, sample) => sum + Math.abs(sample), 0) / audio.length;
   assert.ok(energy > 100, `caller audio energy ${energy}`);
 
-  const payloads = await capture.payloads;
+  const payloads = (await capture.stop()).map(([payload]) => payload ?? '');
   const toSipp = Buffer.from(payloads.join('').replace(/:/g, ''), 'hex');
   assert.ok(toSipp.length > 8000, `${toSipp.length} bytes of RTP reached SIPp`);
   const pcm = decodeAlaw(toSipp);

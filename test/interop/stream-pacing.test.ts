@@ -7,7 +7,6 @@
  * `clear` silencing the leg within one frame with every pending mark returned at once.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
@@ -21,6 +20,7 @@ import { PortAllocator } from '../../src/media/rtp/index.js';
 import { StreamConnection, TwilioDialect } from '../../src/stream/index.js';
 import { SystemClock, silentLogger } from '../../src/util/index.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
+import { captureUdp } from './helpers/tshark.js';
 
 const skip = skipUnlessPresent(commandAvailable('tshark', ['-v']), 'needs tshark');
 
@@ -43,60 +43,9 @@ function numberedFrames(count: number): Uint8Array[] {
   });
 }
 
-/**
- * Kernel timestamps of the RTP packets to `port` (tshark on lo): the caller's view of pacing,
- * free of this process's own event-loop delays in receiving them.
- */
-function captureTimes(port: number): { ready: Promise<void>; stop(): Promise<Map<number, number>> } {
-  const tshark = spawn(
-    'tshark',
-    [
-      '-i',
-      'lo',
-      '-f',
-      `udp dst port ${port}`,
-      '-d',
-      `udp.port==${port},rtp`,
-      '-T',
-      'fields',
-      '-e',
-      'frame.time_epoch',
-      '-e',
-      'rtp.seq',
-      '-l',
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  tshark.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  const ready = new Promise<void>((resolve) => {
-    tshark.stderr.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('Capturing on')) resolve();
-    });
-    setTimeout(resolve, 5000);
-  });
-  const exited = new Promise<void>((resolve) => tshark.on('exit', () => resolve()));
-  return {
-    ready,
-    stop: async () => {
-      await delay(300);
-      tshark.kill('SIGINT');
-      await exited;
-      const times = new Map<number, number>();
-      for (const line of out.split('\n')) {
-        const [epoch, seq] = line.trim().split('\t');
-        if (epoch && seq) times.set(Number(seq), Number(epoch) * 1000);
-      }
-      return times;
-    },
-  };
-}
-
-async function harness() {
+async function harness(
+  tshark: { fields: string[]; options?: string[] } = { fields: ['frame.time_epoch', 'rtp.seq'] },
+) {
   const clock = new SystemClock();
   const mediaClock = new MediaClock(clock);
   const base = 30000 + 2 * Math.floor(Math.random() * 5000);
@@ -109,7 +58,7 @@ async function harness() {
   });
   const caller = createSocket('udp4');
   await new Promise<void>((resolve) => caller.bind(0, '127.0.0.1', resolve));
-  const capture = captureTimes((caller.address() as AddressInfo).port);
+  const capture = captureUdp((caller.address() as AddressInfo).port, tshark.fields, tshark.options);
   await capture.ready;
   const arrivals: Arrival[] = [];
   caller.on('message', (data) => {
@@ -121,6 +70,7 @@ async function harness() {
     remotePort: (caller.address() as AddressInfo).port,
     rtcpMux: false,
     codec: { payloadType: 0, name: 'PCMU', clockRate: 8000, channels: 1 },
+    telephoneEvent: { payloadType: 101, clockRate: 8000 },
     ptimeMs: 20,
   });
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -280,6 +230,33 @@ test('clear stops bot audio within one frame and returns every pending mark at o
     );
     assert.ok(spread < 5, `pending marks spread over ${spread.toFixed(1)} ms`);
     assert.ok(audioAfterClearMs < 20, `bot audio continued ${audioAfterClearMs.toFixed(1)} ms after clear`);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a bot DTMF command becomes RFC 4733 events that tshark decodes as the same digits', {
+  skip,
+  timeout: 30_000,
+}, async () => {
+  const h = await harness({
+    fields: ['rtpevent.event_id', 'rtpevent.end_of_event', 'rtp.timestamp'],
+    options: ['-o', 'rtpevent.event_payload_type_value:101'],
+  });
+  try {
+    h.send({ event: 'patchbay', command: 'dtmf', digits: '19*#' });
+    await delay(2500);
+    const events = (await h.capture.stop()).filter(([id]) => id !== undefined && id !== '');
+    // One digit per distinct event timestamp, once each, in order (end packets are sent 3 times).
+    const digits = new Map<string, string>();
+    for (const [id, , timestamp] of events)
+      if (timestamp && !digits.has(timestamp)) digits.set(timestamp, id ?? '');
+    const names = [...digits.values()].map((id) => '0123456789*#ABCD'[Number(id)]);
+    assert.deepEqual(names, ['1', '9', '*', '#']);
+    assert.ok(
+      events.some(([, end]) => end === '1'),
+      'events carry the end bit',
+    );
   } finally {
     await h.close();
   }

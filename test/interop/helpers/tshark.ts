@@ -1,0 +1,58 @@
+/**
+ * Live tshark capture on loopback for interop tests: the RTP (or RFC 4733) fields of every
+ * packet sent to one UDP port, as the kernel saw them (so timing excludes our event loop).
+ */
+import { spawn } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
+
+export interface Capture {
+  /** Resolves once tshark is capturing. */
+  ready: Promise<void>;
+  /** Stops the capture (after a short grace period) and returns one field array per packet. */
+  stop(): Promise<string[][]>;
+}
+
+/** `options` are extra tshark arguments, e.g. `-o rtpevent.event_payload_type_value:101`. */
+export function captureUdp(port: number, fields: string[], options: string[] = []): Capture {
+  const args = [
+    '-i',
+    'lo',
+    '-f',
+    `udp dst port ${port}`,
+    '-d',
+    `udp.port==${port},rtp`,
+    ...options,
+    '-T',
+    'fields',
+    '-l',
+  ];
+  for (const field of fields) args.push('-e', field);
+  const tshark = spawn('tshark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  tshark.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const ready = new Promise<void>((resolve) => {
+    tshark.stderr.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('Capturing on')) resolve();
+    });
+    setTimeout(resolve, 5000);
+  });
+  const exited = new Promise<void>((resolve) => tshark.on('exit', () => resolve()));
+  let result: Promise<string[][]> | undefined;
+  return {
+    ready,
+    stop: () => {
+      result ??= (async () => {
+        await delay(300);
+        tshark.kill('SIGINT');
+        await exited;
+        return out
+          .split('\n')
+          .filter((line) => line.trim().length > 0)
+          .map((line) => line.split('\t'));
+      })();
+      return result;
+    },
+  };
+}

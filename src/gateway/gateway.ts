@@ -167,7 +167,7 @@ export class Gateway implements ControlBackend, GatewayContext {
     call.state = 'completed';
     call.endedAtWall = this.clock.wallNow();
     call.hangupBy = by;
-    call.disposition = reason;
+    call.disposition ??= reason;
     if (sipStatus !== undefined) call.sipStatus ??= sipStatus;
     if (by !== 'caller' && by !== 'callee') void call.session?.bye(reason).catch(() => undefined);
     call.freezeMedia();

@@ -51,14 +51,21 @@ export async function handleInbound(ctx: GatewayContext, session: InboundSession
     const by = cause.by === 'remote' ? 'caller' : 'gateway';
     ctx.endCall(call, by, cause.reason, cause.status);
   });
+  /** Refuses the INVITE; the call record keeps why (endCall runs from 'terminated'). */
+  const refuse = (status: number, reason: string, headers: Array<[string, string]> = []): void => {
+    call.disposition = reason;
+    call.sipStatus = status;
+    session.reject(status, headers);
+  };
 
   const limits = callCpsLimits(trunk, called, { id: String(routeIndex), config: route });
   const admission = await ctx.cps.admit(limits.limits, limits.overflow);
   if (admission.action !== 'accept') {
     ctx.metrics.cpsRejectedTotal.inc({ key: limits.limits[0]?.key ?? trunk.name });
     const retryAfter = admission.action === 'reject' ? admission.retryAfterSec : 1;
-    session.reject(503, [['Retry-After', String(retryAfter)]]);
-    ctx.endCall(call, 'gateway', 'cps_limit', 503);
+    refuse(503, admission.action === 'reject' ? admission.reason : 'cps_reroute', [
+      ['Retry-After', String(retryAfter)],
+    ]);
     return;
   }
   if (session.state === 'terminated') return;
@@ -66,8 +73,7 @@ export async function handleInbound(ctx: GatewayContext, session: InboundSession
   const offer = session.remoteSdp;
   if (offer === undefined) {
     // An offer-less INVITE (RFC 3264 §5) would need our offer in the 200; carriers always offer.
-    session.reject(488);
-    ctx.endCall(call, 'gateway', 'no SDP offer', 488);
+    refuse(488, 'no SDP offer');
     return;
   }
   try {
@@ -78,8 +84,7 @@ export async function handleInbound(ctx: GatewayContext, session: InboundSession
       preferences: trunk.codecs,
     });
     if (!negotiation.ok) {
-      session.reject(negotiation.status);
-      ctx.endCall(call, 'gateway', negotiation.reason, negotiation.status);
+      refuse(negotiation.status, negotiation.reason);
       return;
     }
     call.codec = negotiation.remote.codec.name;
@@ -94,7 +99,7 @@ export async function handleInbound(ctx: GatewayContext, session: InboundSession
     ctx.metrics.callsTotal.inc({ direction: 'inbound', trunk: trunk.name, outcome: 'answered' });
   } catch (error) {
     ctx.logger.warn({ err: error, callId: call.id }, 'inbound call setup failed');
-    session.reject(503);
-    ctx.endCall(call, 'gateway', `setup failed: ${(error as Error).message}`, 503);
+    refuse(503, `setup failed: ${(error as Error).message}`);
+    ctx.endCall(call, 'gateway', call.disposition ?? 'setup failed', 503);
   }
 }

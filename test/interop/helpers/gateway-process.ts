@@ -24,6 +24,8 @@ export interface GatewayProcessOptions {
   /** Extra YAML appended to the gateway file (top-level keys). */
   extraGatewayYaml?: string;
   drainTimeoutSec?: number;
+  /** CPS of the loopback trunk (default 200/s, burst 200). */
+  cps?: { rate: number; burst: number };
 }
 
 export interface GatewayProcess {
@@ -56,7 +58,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       '  allowedCidrs: ["127.0.0.0/8"]',
       '  unknownSourceAction: 403',
       `codecs: [${(options.codecs ?? ['PCMU', 'PCMA', 'opus']).join(', ')}]`,
-      'cps: { rate: 200, burst: 200 }',
+      `cps: { rate: ${options.cps?.rate ?? 200}, burst: ${options.cps?.burst ?? 200} }`,
       'maxConcurrentCalls: 200',
       'probing: { enabled: false }',
       '',

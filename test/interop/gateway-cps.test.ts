@@ -1,0 +1,89 @@
+/**
+ * CPS limit under SIPp load (issue 5, done-means 3), against a real `patchbay start`: SIPp
+ * offers twice the trunk's rate for 30 s; accepted calls follow the token bucket (rate plus
+ * the burst at the start), every other INVITE gets 503 with Retry-After (the scenario fails a
+ * call otherwise), the gateway survives, and halving the limit through the API mid-run takes
+ * effect within a second.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
+import { freePort, skipWithoutSipp, startSipp } from './helpers/sipp.js';
+import { TestBot } from './helpers/test-bot.js';
+
+const skip = skipWithoutSipp();
+const SCENARIO = join(import.meta.dirname, '../../../fixtures/sipp/uac_cps.xml');
+const RATE = 10;
+const BURST = 5;
+const SECONDS = 30;
+const CHANGE_AT_S = 15;
+const NEW_RATE = 5;
+
+test(`SIPp at 2x the trunk CPS for ${SECONDS} s: the bucket holds, the rest get 503 + Retry-After`, {
+  skip,
+  timeout: 90_000,
+}, async (t) => {
+  const bot = await TestBot.start();
+  let gateway: GatewayProcess | undefined;
+  try {
+    gateway = await startGatewayProcess({ botUrl: bot.url, cps: { rate: RATE, burst: BURST } });
+    const api = gateway.apiUrl;
+    const sipp = startSipp({
+      scenario: SCENARIO,
+      remote: `127.0.0.1:${gateway.sipPort}`,
+      localPort: await freePort(),
+      calls: 2 * RATE * SECONDS,
+      rate: 2 * RATE,
+      timeoutMs: (SECONDS + 30) * 1000,
+    });
+    const started = Date.now();
+    await delay(CHANGE_AT_S * 1000);
+    const changedAt = Date.now();
+    const put = await fetch(`${api}/v1/cps/${encodeURIComponent('trunk:local')}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ rate: NEW_RATE, burst: BURST }),
+    });
+    assert.ok(put.ok, `PUT /v1/cps answered ${put.status}`);
+    const result = await sipp.result;
+    assert.equal(
+      result.failedCalls,
+      0,
+      `every call answered or refused with Retry-After\n${result.errors.slice(0, 1500)}`,
+    );
+    assert.equal(
+      result.successfulCalls,
+      2 * RATE * SECONDS,
+      `sipp: ${result.successfulCalls} ok, ${result.failedCalls} failed, ${result.createdCalls} created, timed out ${result.timedOut}`,
+    );
+    assert.ok((await fetch(`${api}/healthz`)).ok, 'the gateway is still up');
+
+    await delay(500);
+    const records = gateway.records();
+    const accepted = records
+      .filter((record) => record.answeredAt !== undefined)
+      .map((record) => Date.parse(String(record.startedAt)));
+    const refused = records.filter((record) => record.disposition === 'cps_limit').length;
+    const inWindow = (from: number, to: number): number =>
+      accepted.filter((at) => at >= from && at < to).length;
+    const firstPhase = inWindow(started, changedAt);
+    const secondPhase = inWindow(changedAt + 1000, started + SECONDS * 1000);
+    const expectedFirst = BURST + RATE * ((changedAt - started) / 1000);
+    const expectedSecond = NEW_RATE * ((started + SECONDS * 1000 - changedAt - 1000) / 1000);
+    t.diagnostic(
+      `accepted ${accepted.length}, refused ${refused}; before the change ${firstPhase} (expected ${expectedFirst.toFixed(0)}), ` +
+        `from 1 s after it ${secondPhase} (expected ${expectedSecond.toFixed(0)})`,
+    );
+    assert.equal(accepted.length + refused, 2 * RATE * SECONDS, 'every INVITE was answered or refused');
+    assert.ok(Math.abs(firstPhase - expectedFirst) <= 0.05 * expectedFirst + 1, `first phase ${firstPhase}`);
+    assert.ok(
+      Math.abs(secondPhase - expectedSecond) <= 0.05 * expectedSecond + 1,
+      `second phase ${secondPhase}`,
+    );
+  } finally {
+    await gateway?.stop();
+    await bot.close();
+  }
+});

@@ -276,6 +276,13 @@ export const gatewayFileSchema = z.strictObject({
       maxCallDurationSec: z.number().int().min(1).default(14_400),
       rtpInactivityTimeoutSec: z.number().int().min(1).default(30),
       drainTimeoutSec: z.number().int().min(0).default(300),
+      requestsPerSourcePerSec: z
+        .number()
+        .positive()
+        .default(200)
+        .describe(
+          'SIP requests per second one source address may send (burst twice that); beyond it they are dropped.',
+        ),
     })
     .prefault({}),
   routes: z.array(routeSchema).default([]),

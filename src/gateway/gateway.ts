@@ -46,6 +46,7 @@ import type { Call } from './call.js';
 import { CallRecordWriter } from './call-records.js';
 import type { GatewayContext, HangupParty } from './context.js';
 import { DigestSupport } from './digest-support.js';
+import { SourceRateLimiter } from './flood.js';
 import { handleInbound } from './inbound.js';
 import { OriginateError, originate } from './outbound.js';
 import { sendOptionsProbe } from './probe.js';
@@ -84,6 +85,7 @@ export class Gateway implements ControlBackend, GatewayContext {
   #api: FastifyInstance | undefined;
   #echoBot: EchoBot | undefined;
   #sweep: TimerHandle | undefined;
+  #flood!: SourceRateLimiter;
   #draining = false;
   #drained: (() => void) | undefined;
 
@@ -301,6 +303,7 @@ export class Gateway implements ControlBackend, GatewayContext {
 
   async #start(): Promise<void> {
     const config = this.config().gateway;
+    this.#flood = new SourceRateLimiter(this.clock, config.limits.requestsPerSourcePerSec);
     const listen = config.listen.flatMap((spec) =>
       spec.transport === 'udp' || spec.transport === 'tcp'
         ? [{ transport: spec.transport, address: spec.host, port: spec.port }]
@@ -351,8 +354,10 @@ export class Gateway implements ControlBackend, GatewayContext {
    * Transport admission (before any transaction state): requests from sources no trunk
    * knows are dropped silently when the trunk set says so, which costs scanners nothing.
    * In-dialog requests always pass: outbound carriers send BYE from their own addresses.
+   * Before all that, each source address is rate limited (flood protection).
    */
   #allowRequest(address: string, request: SipRequest): boolean {
+    if (!this.#flood.allow(address)) return false;
     if (request.toTag() !== undefined || request.method === 'ACK' || request.method === 'CANCEL') return true;
     const decision = this.#inbound.match(address, request.requestUri().user ?? '');
     return !(decision.ok === false && decision.reason === 'unknown_source' && decision.action === 'drop');

@@ -1,0 +1,41 @@
+/**
+ * Per-source request rate limit (flood protection at the transport's admission hook): a
+ * token bucket per source address, in a bounded map (least recently seen evicted), so a
+ * scanner or a looping peer costs a Map lookup per datagram and cannot grow memory.
+ */
+import type { Clock } from '../util/index.js';
+
+interface Bucket {
+  tokens: number;
+  updatedMs: number;
+}
+
+export class SourceRateLimiter {
+  readonly #buckets = new Map<string, Bucket>();
+  dropped = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly ratePerSec: number,
+    private readonly burst = ratePerSec * 2,
+    private readonly maxSources = 10_000,
+  ) {}
+
+  allow(source: string): boolean {
+    const now = this.clock.now();
+    const bucket = this.#buckets.get(source) ?? { tokens: this.burst, updatedMs: now };
+    // Re-insert so the map's order is least recently seen first.
+    this.#buckets.delete(source);
+    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.updatedMs) * this.ratePerSec) / 1000);
+    bucket.updatedMs = now;
+    this.#buckets.set(source, bucket);
+    if (this.#buckets.size > this.maxSources)
+      this.#buckets.delete(this.#buckets.keys().next().value as string);
+    if (bucket.tokens < 1) {
+      this.dropped++;
+      return false;
+    }
+    bucket.tokens -= 1;
+    return true;
+  }
+}

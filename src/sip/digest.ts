@@ -258,7 +258,8 @@ export class DigestVerifier {
   #nonceTime(nonce: string): number | undefined {
     const [time = '', salt = '', mac = ''] = Buffer.from(nonce, 'base64url').toString().split(':');
     const expected = this.#mac(`${time}:${salt}`);
-    if (mac.length !== expected.length || !timingSafeEqual(Buffer.from(mac), Buffer.from(expected))) return undefined;
+    if (mac.length !== expected.length || !timingSafeEqual(Buffer.from(mac), Buffer.from(expected)))
+      return undefined;
     return Number.parseInt(time, 16);
   }
 

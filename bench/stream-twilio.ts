@@ -17,11 +17,11 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { CallBridge } from '../src/gateway/bridge.js';
+import { attachBot } from '../src/gateway/bridge.js';
 import { MediaLeg } from '../src/gateway/media-leg.js';
 import { MediaClock } from '../src/media/media-clock.js';
 import { PortAllocator } from '../src/media/rtp/index.js';
-import { StreamConnection, TwilioDialect } from '../src/stream/index.js';
+import { type StreamConnection, TwilioDialect } from '../src/stream/index.js';
 import { SystemClock, silentLogger } from '../src/util/index.js';
 
 const calls = Number(process.argv[2] ?? 50);
@@ -133,20 +133,13 @@ async function gatewayPath(): Promise<PathUnderTest> {
   }
   const connect = async (wsPort: number): Promise<void> => {
     for (const [call, leg] of legs.entries()) {
-      let bridge: CallBridge | undefined;
-      const connection = new StreamConnection({
+      const { connection } = attachBot(leg, {
         url: `ws://127.0.0.1:${wsPort}/?call=${call}`,
         dialect: new TwilioDialect(),
         call: { callSid: `CA${call}`, accountSid: 'AC', customParameters: {} },
         clock,
         logger: silentLogger,
-        onBotInput: (input) => bridge?.onBotInput(input),
         onClosed: () => undefined,
-      });
-      bridge = new CallBridge(leg, connection, 8000, {
-        hangup: () => undefined,
-        transfer: () => undefined,
-        problem: () => undefined,
       });
       await connection.connect();
       connections.push(connection);

@@ -5,7 +5,13 @@
  * empties the queue at once, and DTMF flows both ways.
  */
 import type { DtmfEvent } from '../media/dtmf.js';
-import { type BotInput, Playout, type PlayoutStats } from '../stream/index.js';
+import {
+  type BotInput,
+  Playout,
+  type PlayoutStats,
+  StreamConnection,
+  type StreamConnectionOptions,
+} from '../stream/index.js';
 import type { MediaLeg } from './media-leg.js';
 
 /** The bot side as the bridge sees it (a StreamConnection, or a fake in unit tests). */
@@ -108,4 +114,21 @@ export class CallBridge {
         this.hooks.transfer(command.target);
     }
   }
+}
+
+const IGNORE: BridgeHooks = { hangup: () => undefined, transfer: () => undefined, problem: () => undefined };
+
+/**
+ * A bot connection bridged to `leg`. The bridge exists before the socket opens, so nothing
+ * the bot sends first is lost; call `connection.connect()` next.
+ */
+export function attachBot(
+  leg: MediaLeg,
+  options: Omit<StreamConnectionOptions, 'onBotInput'>,
+  hooks: BridgeHooks = IGNORE,
+): { connection: StreamConnection; bridge: CallBridge } {
+  let bridge: CallBridge | undefined;
+  const connection = new StreamConnection({ ...options, onBotInput: (input) => bridge?.onBotInput(input) });
+  bridge = new CallBridge(leg, connection, options.dialect.sampleRate, hooks);
+  return { connection, bridge };
 }

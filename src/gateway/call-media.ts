@@ -6,8 +6,8 @@
 import type { StreamTarget } from '../config/index.js';
 import type { InboundSession, Session } from '../sip/index.js';
 import { type AudioCodecName, type MediaDescription, negotiateAnswer, nextVersion } from '../sip/sdp.js';
-import { createDialect, StreamConnection } from '../stream/index.js';
-import { CallBridge } from './bridge.js';
+import { createDialect, type StreamConnection } from '../stream/index.js';
+import { attachBot } from './bridge.js';
 import type { Call } from './call.js';
 import type { GatewayContext } from './context.js';
 import { type BridgeRate, MediaLeg, type NegotiatedMedia } from './media-leg.js';
@@ -55,48 +55,46 @@ export async function connectBot(
 ): Promise<StreamConnection> {
   const url = ctx.resolveTargetUrl(target.url);
   call.streamUrl = target.url;
-  const dialect = createDialect(target.dialect, target.sampleRate);
-  let bridge: CallBridge | undefined;
-  const connection = new StreamConnection({
-    url,
-    dialect,
-    call: {
-      callSid: call.id,
-      accountSid: ctx.accountSid,
-      from: call.from,
-      to: call.to,
-      direction: call.direction,
-      customParameters: target.customParameters,
-    },
-    clock: ctx.clock,
-    logger: ctx.logger.child({ callId: call.id }),
-    connectTimeoutMs: target.connectTimeoutMs,
-    ...(target.auth
-      ? {
-          auth:
-            target.auth.type === 'bearer'
-              ? { kind: 'bearer' as const, token: target.auth.token }
-              : { kind: 'hmac' as const, secret: target.auth.secret },
-        }
-      : {}),
-    reconnect: {
-      policy: target.reconnect.maxAttempts > 0 ? 'reconnect' : 'hangup',
-      maxRetries: target.reconnect.maxAttempts,
-      backoffMs: target.reconnect.backoffMs,
-    },
-    onBotInput: (input) => bridge?.onBotInput(input),
-    onClosed: (reason) => ctx.endCall(call, 'gateway', `stream ${reason}`),
-  });
   const leg = call.media;
-  // The bridge exists before the socket opens so nothing the bot sends first is lost.
-  if (leg) {
-    bridge = new CallBridge(leg, connection, dialect.sampleRate, {
+  if (!leg) throw new Error('no media leg');
+  const { connection, bridge } = attachBot(
+    leg,
+    {
+      url,
+      dialect: createDialect(target.dialect, target.sampleRate),
+      call: {
+        callSid: call.id,
+        accountSid: ctx.accountSid,
+        from: call.from,
+        to: call.to,
+        direction: call.direction,
+        customParameters: target.customParameters,
+      },
+      clock: ctx.clock,
+      logger: ctx.logger.child({ callId: call.id }),
+      connectTimeoutMs: target.connectTimeoutMs,
+      ...(target.auth
+        ? {
+            auth:
+              target.auth.type === 'bearer'
+                ? { kind: 'bearer' as const, token: target.auth.token }
+                : { kind: 'hmac' as const, secret: target.auth.secret },
+          }
+        : {}),
+      reconnect: {
+        policy: target.reconnect.maxAttempts > 0 ? 'reconnect' : 'hangup',
+        maxRetries: target.reconnect.maxAttempts,
+        backoffMs: target.reconnect.backoffMs,
+      },
+      onClosed: (reason) => ctx.endCall(call, 'gateway', `stream ${reason}`),
+    },
+    {
       hangup: (reason) => ctx.endCall(call, 'bot', reason),
       transfer: (targetUri) => void call.session?.refer(targetUri).catch(() => undefined),
       problem: (reason) => ctx.logger.warn({ callId: call.id, reason }, 'bot message ignored'),
-    });
-    call.bridge = bridge;
-  }
+    },
+  );
+  call.bridge = bridge;
   call.stream = connection;
   await connection.connect();
   return connection;

@@ -33,10 +33,17 @@ export class G711Decoder implements AudioDecoder {
     return this.concealer.process(pcm);
   }
 
-  /** `samples` must be a whole number of 10 ms frames (any G.711 ptime is). */
+  /**
+   * Appendix I conceals whole 10 ms frames. A shorter request (the jitter buffer's 5 ms merge
+   * continuation) gets the head of a whole frame; the rest is dropped, a 5 ms skip inside a
+   * loss event that the next good frame's overlap-add smooths.
+   */
   conceal(samples: number): Int16Array {
     this.assertOpen();
-    return this.concealer.conceal(samples);
+    const frame = G711Concealer.frameSamples;
+    const whole = Math.ceil(samples / frame) * frame;
+    const out = this.concealer.conceal(whole);
+    return whole === samples ? out : out.slice(0, samples);
   }
 
   close(): void {

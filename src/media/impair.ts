@@ -71,26 +71,53 @@ function jitterSample(random: SeededRandom, meanMs: number, distribution: 'paret
   return random.pareto(scale, PARETO_SHAPE) - scale;
 }
 
-/** Applies the impairments to a send schedule and returns arrivals sorted by time. */
-export function impair<P>(sent: readonly SentPacket<P>[], options: ImpairOptions = {}): ArrivedPacket<P>[] {
-  const random = new SeededRandom(options.seed ?? 1);
-  const loss = new BurstLoss((options.lossPercent ?? 0) / 100, options.meanBurstLength ?? 1, random);
-  const distribution = options.jitterDistribution ?? 'pareto';
-  const jitterMs = options.jitterMs ?? 0;
-  const driftFactor = 1 + (options.driftPpm ?? 0) / 1e6;
-  const baseDelayMs = options.baseDelayMs ?? 0;
-  const arrivals: ArrivedPacket<P>[] = [];
-  for (const { packet, sendMs } of sent) {
-    if (loss.lost()) continue;
+/**
+ * The model one packet at a time, for streaming use (pcap replay): each sent packet yields
+ * zero (lost), one, or two (duplicated) arrivals. Drift is measured from the first packet.
+ */
+export class Impairer {
+  readonly #random: SeededRandom;
+  readonly #loss: BurstLoss;
+  readonly #options: ImpairOptions;
+  readonly #driftFactor: number;
+  #firstSendMs: number | undefined;
+
+  constructor(options: ImpairOptions = {}) {
+    this.#options = options;
+    this.#random = new SeededRandom(options.seed ?? 1);
+    this.#loss = new BurstLoss((options.lossPercent ?? 0) / 100, options.meanBurstLength ?? 1, this.#random);
+    this.#driftFactor = 1 + (options.driftPpm ?? 0) / 1e6;
+  }
+
+  apply<P>(packet: P, sendMs: number): ArrivedPacket<P>[] {
+    const options = this.#options;
+    const random = this.#random;
+    const distribution = options.jitterDistribution ?? 'pareto';
+    const jitterMs = options.jitterMs ?? 0;
+    this.#firstSendMs ??= sendMs;
+    if (this.#loss.lost()) return [];
     // A fast sender clock (positive ppm) means its media reaches us compressed in our time.
-    let arrivalMs = sendMs / driftFactor + baseDelayMs + jitterSample(random, jitterMs, distribution);
+    const sentSinceFirst = (sendMs - this.#firstSendMs) / this.#driftFactor;
+    let arrivalMs =
+      this.#firstSendMs +
+      sentSinceFirst +
+      (options.baseDelayMs ?? 0) +
+      jitterSample(random, jitterMs, distribution);
     if (random.chance((options.reorderPercent ?? 0) / 100)) arrivalMs += options.reorderDelayMs ?? 40;
-    arrivals.push({ packet, arrivalMs });
+    const arrivals = [{ packet, arrivalMs }];
     if (random.chance((options.duplicatePercent ?? 0) / 100)) {
       arrivals.push({ packet, arrivalMs: arrivalMs + 1 + jitterSample(random, jitterMs, distribution) });
     }
+    return arrivals;
   }
-  return arrivals.sort((a, b) => a.arrivalMs - b.arrivalMs);
+}
+
+/** Applies the impairments to a send schedule and returns arrivals sorted by time. */
+export function impair<P>(sent: readonly SentPacket<P>[], options: ImpairOptions = {}): ArrivedPacket<P>[] {
+  const impairer = new Impairer(options);
+  return sent
+    .flatMap(({ packet, sendMs }) => impairer.apply(packet, sendMs))
+    .sort((a, b) => a.arrivalMs - b.arrivalMs);
 }
 
 interface SpecKey {

@@ -17,6 +17,7 @@ export { G711Decoder, G711Encoder, type G711Law } from './g711-codec.js';
 export { G711Concealer } from './g711-plc.js';
 export {
   type ArrivedPacket,
+  Impairer,
   type ImpairOptions,
   impair,
   parseImpairSpec,

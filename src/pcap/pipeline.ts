@@ -4,6 +4,7 @@
  */
 import type { AudioDecoder } from '../media/codec.js';
 import { G711Decoder } from '../media/g711-codec.js';
+import { Impairer, parseImpairSpec } from '../media/impair.js';
 import { AudioReceiver } from '../media/jitter/receiver.js';
 import { createOpusDecoder } from '../media/opus.js';
 import type { Clock } from '../util/clock.js';
@@ -107,10 +108,7 @@ export interface MediaPipeline {
   parseImpairment(spec: string): Impairment;
 }
 
-/**
- * Replay runs on src/media's AudioReceiver. The batch impairment model (src/media/impair.ts
- * `impair(sent[])`) does not yet fit replay's per-packet streaming, so --impair is refused.
- */
+/** Replay runs on src/media's AudioReceiver, with the seeded model of src/media/impair.ts. */
 export async function loadMediaPipeline(): Promise<MediaPipeline> {
   return {
     receiverFactory: (decoder, clock) => {
@@ -121,8 +119,9 @@ export async function loadMediaPipeline(): Promise<MediaPipeline> {
         stats: () => ({ ...receiver.stats() }),
       };
     },
-    parseImpairment: () => {
-      throw new Error('--impair is not wired yet: src/media/impair.ts is batch-only');
+    parseImpairment: (spec) => {
+      const impairer = new Impairer(parseImpairSpec(spec));
+      return (packet, sendMs) => impairer.apply(packet, sendMs);
     },
   };
 }

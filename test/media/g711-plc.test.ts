@@ -111,3 +111,11 @@ test('PCMU and PCMA codecs: round trip within G.711 error, conceal uses the PLC'
     assert.throws(() => encoder.encode(new Int16Array(160)));
   }
 });
+
+test('the decoder conceals a 5 ms merge continuation (shorter than a PLC frame)', () => {
+  const decoder = new G711Decoder('PCMU');
+  decoder.decode(new Uint8Array(160).fill(0x20));
+  const out = decoder.conceal(40);
+  assert.equal(out.length, 40);
+  assert.equal(decoder.decode(new Uint8Array(160).fill(0x20)).length, 160);
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { impair, parseImpairSpec } from '../../src/media/index.js';
+import { Impairer, impair, parseImpairSpec } from '../../src/media/index.js';
 
 const sent = Array.from({ length: 20000 }, (_, i) => ({ packet: i, sendMs: i * 20 }));
 
@@ -78,4 +78,21 @@ test('parseImpairSpec reads the replay syntax and rejects bad input clearly', ()
   assert.throws(() => parseImpairSpec('loss'), /expected key=value/);
   assert.throws(() => parseImpairSpec('loss=1,loss=2'), /twice/);
   assert.throws(() => parseImpairSpec('dist=uniform'), /pareto or gaussian/);
+});
+
+test('the streaming Impairer gives the batch model arrivals, packet by packet', () => {
+  const options = {
+    lossPercent: 5,
+    meanBurstLength: 2,
+    jitterMs: 40,
+    reorderPercent: 1,
+    duplicatePercent: 1,
+    driftPpm: 100,
+    seed: 7,
+  };
+  const impairer = new Impairer(options);
+  const streamed = sent
+    .flatMap(({ packet, sendMs }) => impairer.apply(packet, sendMs))
+    .sort((a, b) => a.arrivalMs - b.arrivalMs);
+  assert.deepEqual(streamed, impair(sent, options));
 });

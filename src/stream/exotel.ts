@@ -1,0 +1,153 @@
+import {
+  type BotInput,
+  parseBotCommand,
+  parseJsonObject,
+  type StreamCallInfo,
+  type StreamDialect,
+  twilioStyleSid,
+  type WireMessage,
+} from './dialect.js';
+import { decodeL16, encodeL16, type PcmStreamRate } from './stereo.js';
+
+const FRAME_MS = 20;
+/** Exotel wants bot chunks in multiples of 320 bytes (20 ms at 8 kHz); others play with gaps. */
+export const EXOTEL_CHUNK_ALIGN_BYTES = 320;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Exotel's Voicebot (bidirectional) applet, as described in developer.exotel.com/docs/agentstream/
+ * (websocket-protocol, stream-voicebot-applet) and Exotel support article 3000108630:
+ * - `connected` (`{"event":"connected"}`), one `start` (`sequence_number` "1", `stream_sid`,
+ *   `start.{stream_sid,call_sid,account_sid,from,to,custom_parameters,media_format}` with
+ *   `media_format` `{encoding:"audio/x-raw", sample_rate:"8000", bit_rate:"16"}` as strings),
+ *   then `media` (`media.{chunk,timestamp,payload}`), `dtmf` (`dtmf.digit`), `mark`
+ *   (`mark.name`), finally `stop` (`stop.{call_sid,account_sid,reason}`). Counters are strings.
+ * - Payloads are base64 of raw 16-bit little-endian mono PCM at 8/16/24 kHz. Exotel itself sends
+ *   ~100 ms chunks; we send one 20 ms frame per message (320/640/960 bytes, all multiples of 320),
+ *   `chunk` counting from 1 and `timestamp` the chunk's start in ms, as Twilio does.
+ * - From the bot: `media` (`media.payload`), `mark` (`mark.name`), `clear`, each with our
+ *   `stream_sid`, plus `{"event":"patchbay",...}` commands. A media chunk that is not a multiple
+ *   of 320 bytes is played anyway (Exotel plays it too, with a gap) and counted in
+ *   `unalignedChunks`; a payload that is not base64, or an odd byte count, is invalid.
+ */
+export class ExotelDialect implements StreamDialect {
+  readonly name = 'exotel';
+  readonly sampleRate: PcmStreamRate;
+  readonly streamSid = twilioStyleSid('MZ');
+  /** Bot media chunks accepted although not a multiple of 320 bytes. */
+  unalignedChunks = 0;
+  private sequenceNumber = 0;
+  private chunk = 0;
+  private call: StreamCallInfo | undefined;
+
+  constructor(sampleRate: PcmStreamRate) {
+    this.sampleRate = sampleRate;
+  }
+
+  open(call: StreamCallInfo): WireMessage[] {
+    this.call = call;
+    const start = JSON.stringify({
+      event: 'start',
+      sequence_number: this.nextSequence(),
+      stream_sid: this.streamSid,
+      start: {
+        stream_sid: this.streamSid,
+        call_sid: call.callSid,
+        account_sid: call.accountSid,
+        from: call.from,
+        to: call.to,
+        custom_parameters: call.customParameters,
+        media_format: { encoding: 'audio/x-raw', sample_rate: String(this.sampleRate), bit_rate: '16' },
+      },
+    });
+    return [JSON.stringify({ event: 'connected' }), start];
+  }
+
+  callerAudio(callerFrame: Int16Array): WireMessage {
+    this.chunk++;
+    return JSON.stringify({
+      event: 'media',
+      sequence_number: this.nextSequence(),
+      stream_sid: this.streamSid,
+      media: {
+        chunk: String(this.chunk),
+        timestamp: String((this.chunk - 1) * FRAME_MS),
+        payload: Buffer.from(encodeL16(callerFrame)).toString('base64'),
+      },
+    });
+  }
+
+  dtmf(digit: string): WireMessage {
+    return JSON.stringify({
+      event: 'dtmf',
+      sequence_number: this.nextSequence(),
+      stream_sid: this.streamSid,
+      dtmf: { digit },
+    });
+  }
+
+  markPlayed(name: string): WireMessage {
+    return JSON.stringify({
+      event: 'mark',
+      sequence_number: this.nextSequence(),
+      stream_sid: this.streamSid,
+      mark: { name },
+    });
+  }
+
+  /** No sequence_number, so Exotel's own counters stay gap-free (as in twilio mode). */
+  extensionEvent(name: string): WireMessage {
+    return JSON.stringify({ event: 'patchbay', stream_sid: this.streamSid, patchbay: { type: name } });
+  }
+
+  stop(): WireMessage {
+    return JSON.stringify({
+      event: 'stop',
+      sequence_number: this.nextSequence(),
+      stream_sid: this.streamSid,
+      stop: {
+        call_sid: this.call?.callSid ?? '',
+        account_sid: this.call?.accountSid ?? '',
+        reason: 'stopped',
+      },
+    });
+  }
+
+  parse(data: Uint8Array | string, isBinary: boolean): BotInput {
+    if (isBinary) return { kind: 'invalid', reason: 'binary frame in exotel mode' };
+    const message = parseJsonObject(data);
+    if (typeof message === 'string') return { kind: 'invalid', reason: message };
+    if (message.event === 'patchbay') return parseBotCommand(message);
+    if (message.stream_sid !== this.streamSid) return { kind: 'invalid', reason: 'wrong stream_sid' };
+    switch (message.event) {
+      case 'media':
+        return this.parseMedia((message.media as { payload?: unknown } | undefined)?.payload);
+      case 'mark': {
+        const name = (message.mark as { name?: unknown } | undefined)?.name;
+        if (typeof name !== 'string') return { kind: 'invalid', reason: 'mark without name' };
+        return { kind: 'mark', name };
+      }
+      case 'clear':
+        return { kind: 'clear' };
+      default:
+        return { kind: 'invalid', reason: 'unknown event' };
+    }
+  }
+
+  private parseMedia(payload: unknown): BotInput {
+    if (typeof payload !== 'string') return { kind: 'invalid', reason: 'media without payload' };
+    // Node's base64 decoder skips bad characters silently; check the alphabet first.
+    if (payload.length === 0 || payload.length % 4 !== 0 || !BASE64.test(payload))
+      return { kind: 'invalid', reason: 'media payload is not base64' };
+    const bytes = Buffer.from(payload, 'base64');
+    const pcm = decodeL16(bytes);
+    if (!pcm) return { kind: 'invalid', reason: 'odd-length PCM payload' };
+    if (bytes.length % EXOTEL_CHUNK_ALIGN_BYTES !== 0) this.unalignedChunks++;
+    return { kind: 'audio', pcm };
+  }
+
+  private nextSequence(): string {
+    this.sequenceNumber++;
+    return String(this.sequenceNumber);
+  }
+}

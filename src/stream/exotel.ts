@@ -44,8 +44,11 @@ export class ExotelDialect implements StreamDialect {
     this.sampleRate = sampleRate;
   }
 
+  /** Also called again on a reconnect: a new socket is a new stream, counted from 1 again. */
   open(call: StreamCallInfo): WireMessage[] {
     this.call = call;
+    this.sequenceNumber = 0;
+    this.chunk = 0;
     const start = JSON.stringify({
       event: 'start',
       sequence_number: this.nextSequence(),

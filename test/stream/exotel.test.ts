@@ -147,3 +147,13 @@ test('bad bot input is reported invalid, never thrown', () => {
   for (const [label, data, isBinary] of cases)
     assert.equal(dialect.parse(data, isBinary).kind, 'invalid', label);
 });
+
+test('a reopen (reconnect) starts the counters again from 1', () => {
+  const dialect = new ExotelDialect(8000);
+  dialect.open(call);
+  dialect.callerAudio(new Int16Array(160));
+  const [, start] = dialect.open(call).map(json);
+  assert.equal(start?.sequence_number, '1');
+  const media = json(dialect.callerAudio(new Int16Array(160)));
+  assert.deepEqual([media.sequence_number, media.media.chunk, media.media.timestamp], ['2', '1', '0']);
+});

@@ -3,7 +3,10 @@
  * answered, authenticate by bearer token or HMAC signature, send through the call's dialect,
  * and never let a slow or vanished backend stall the media clock: caller audio waits in a
  * small bounded queue whose oldest frames are dropped (and counted) while the socket's own
- * buffer is over its bound; control messages (marks, DTMF, stop) are never dropped.
+ * buffer is over its bound; control messages (marks, DTMF, stop) are never dropped while the
+ * socket is open. Bot messages that fail the dialect's parse are counted, logged at most every
+ * 5 s and not passed on; a message over 1 MiB makes ws close with 1009 (RFC 6455 §7.4.1), and
+ * the call then follows its reconnect policy like any other lost backend.
  */
 import WebSocket from 'ws';
 import type { Clock, Logger, TimerHandle } from '../util/index.js';
@@ -27,7 +30,10 @@ export interface StreamConnectionOptions {
   /** Socket buffer above which caller audio is queued (and then dropped); default 256 KiB. */
   maxBufferedBytes?: number;
   onBotInput(input: BotInput): void;
-  /** The stream is gone for good (backend closed and no reconnect left, or close() called). */
+  /**
+   * The backend is gone for good: `backend-gone (<close code>[, why])` under the hangup policy,
+   * `backend-gone (<n> reconnects failed)` after the last retry. Not called for close().
+   */
   onClosed(reason: string): void;
   reconnect?: { policy: 'hangup' | 'reconnect'; maxRetries?: number; backoffMs?: number };
 }
@@ -62,6 +68,8 @@ export class StreamConnection {
   #closed = false;
   #lastInvalidLog = -Infinity;
   #retryTimer: TimerHandle | undefined;
+  /** Why ws is closing the current socket, when it told us before 'close' (an oversized message). */
+  #failure: string | undefined;
 
   constructor(options: StreamConnectionOptions) {
     this.#options = options;
@@ -164,9 +172,17 @@ export class StreamConnection {
 
   #attach(socket: WebSocket): void {
     this.#socket = socket;
+    this.#failure = undefined;
     socket.on('message', (data, isBinary) => this.#receive(data as Buffer, isBinary));
-    // Late errors are followed by 'close'; logging them is enough.
-    socket.on('error', (error) => this.#options.logger.warn({ err: error.message }, 'bot socket error'));
+    // Late errors are followed by 'close', which applies the reconnect policy.
+    socket.on('error', (error: Error & { code?: string }) => {
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        // ws has already answered 1009 (RFC 6455 §7.4.1) and is closing: the bot broke the limit.
+        this.stats.invalidMessages++;
+        this.#failure = `1009, message over ${MAX_INBOUND_BYTES} bytes`;
+      }
+      this.#options.logger.warn({ err: error.message }, 'bot socket error');
+    });
     socket.on('close', (code) => this.#lost(socket, code));
   }
 
@@ -188,34 +204,64 @@ export class StreamConnection {
           'bot message ignored',
         );
       }
+      return;
     }
-    this.#options.onBotInput(input);
+    try {
+      this.#options.onBotInput(input);
+    } catch (error) {
+      // A throw here would escape the ws receiver and take the process down.
+      this.#options.logger.error(
+        { err: (error as Error).message, kind: input.kind },
+        'bot input handler failed',
+      );
+    }
   }
 
   /** The backend went away: hang up, or reconnect with a fresh `start` (bounded retries). */
   #lost(socket: WebSocket, code: number): void {
     if (this.#socket !== socket || this.#closed) return;
     this.#socket = undefined;
+    this.stats.droppedFrames += this.#queue.length;
     this.#queue.length = 0;
+    this.stats.queueDepth = 0;
+    // Our own close code when we know why; the peer's (or 1006) otherwise.
+    const why = this.#failure ?? String(code);
     const reconnect = this.#options.reconnect;
+    this.#options.logger.warn({ code, why, policy: reconnect?.policy ?? 'hangup' }, 'bot socket lost');
     if (reconnect?.policy !== 'reconnect') {
-      this.#closed = true;
-      this.#options.onClosed(`backend closed (${code})`);
+      this.#finish(`backend-gone (${why})`);
       return;
     }
-    this.#retry(reconnect.maxRetries ?? 3, reconnect.backoffMs ?? 250);
+    const retries = reconnect.maxRetries ?? 3;
+    this.#retry(retries, retries, reconnect.backoffMs ?? 250);
   }
 
-  #retry(attemptsLeft: number, backoffMs: number): void {
+  /** Exponential backoff from `backoffMs`; each success starts a fresh budget at the next loss. */
+  #retry(retries: number, attemptsLeft: number, backoffMs: number): void {
+    if (this.#closed) return;
     if (attemptsLeft <= 0) {
-      this.#closed = true;
-      this.#options.onClosed('backend gone, reconnects exhausted');
+      this.#finish(`backend-gone (${retries} reconnects failed)`);
       return;
     }
     this.#retryTimer = this.#options.clock.setTimer(backoffMs, () => {
-      this.stats.reconnects++;
-      this.connect().catch(() => this.#retry(attemptsLeft - 1, backoffMs * 2));
+      this.connect().then(
+        () => {
+          this.stats.reconnects++;
+        },
+        (error: Error) => {
+          this.#options.logger.warn(
+            { err: error.message, attemptsLeft: attemptsLeft - 1 },
+            'bot reconnect failed',
+          );
+          this.#retry(retries, attemptsLeft - 1, backoffMs * 2);
+        },
+      );
     });
+  }
+
+  #finish(reason: string): void {
+    this.#closed = true;
+    this.#options.onClosed(reason);
   }
 
   #control(message: WireMessage | undefined): void {
@@ -239,6 +285,6 @@ export class StreamConnection {
     const socket = this.#socket;
     if (!socket || socket.readyState !== WebSocket.OPEN) return;
     socket.send(message);
-    this.stats.bytesSent += typeof message === 'string' ? message.length : message.byteLength;
+    this.stats.bytesSent += typeof message === 'string' ? Buffer.byteLength(message) : message.byteLength;
   }
 }

@@ -25,8 +25,11 @@ export class TwilioDialect implements StreamDialect {
   private chunk = 0;
   private call: StreamCallInfo | undefined;
 
+  /** Also called again on a reconnect: a new socket is a new stream, counted from 1 again. */
   open(call: StreamCallInfo): WireMessage[] {
     this.call = call;
+    this.sequenceNumber = 0;
+    this.chunk = 0;
     const connected = JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' });
     const start = JSON.stringify({
       event: 'start',

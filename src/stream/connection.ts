@@ -129,7 +129,8 @@ export class StreamConnection {
       this.#flush();
       const stop = this.#options.dialect.stop();
       if (stop !== undefined) socket.send(stop);
-      socket.close(1000, reason.slice(0, 120));
+      // A close reason is at most 123 bytes (RFC 6455 §5.5); ws throws past that, so keep it ASCII.
+      socket.close(1000, reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 120));
     } else {
       socket.terminate();
     }

@@ -125,7 +125,7 @@ test('connect resolves after connected and start; frames, DTMF, marks, extension
     h.connection.sendMarkPlayed('m1');
     h.connection.sendExtension('speech_started');
     const peerClosed = new Promise<number>((resolve) => bot.peers[0]?.connection.once('close', resolve));
-    h.connection.close('caller hung up');
+    h.connection.close(`caller hung up ${'\u00e9'.repeat(200)}`);
     assert.equal(await peerClosed, 1000);
     assert.deepEqual(bot.events(), ['connected', 'start', 'media', 'dtmf', 'mark', 'patchbay', 'stop']);
     const sequence = (bot.peers[0]?.messages ?? []).map((m) => m.sequenceNumber).filter(Boolean);
@@ -217,7 +217,7 @@ test('a bot that stops reading costs dropped caller audio, counted, and never bl
     assert.ok(droppedFrames > 0, 'frames were dropped');
     assert.equal(framesSent + droppedFrames + queueDepth, total, 'every frame sent, dropped or queued');
     assert.ok(queueDepth <= 25, `queue bounded (${queueDepth})`);
-    assert.ok(slowest < 20, `slowest sendCallerFrame ${slowest.toFixed(2)} ms`);
+    assert.ok(slowest < 50, `slowest sendCallerFrame ${slowest.toFixed(2)} ms`);
 
     // Control messages still go out (into the socket's buffer) while audio is being dropped.
     const bytes = h.connection.stats.bytesSent;

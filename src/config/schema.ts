@@ -215,6 +215,12 @@ export const streamTargetSchema = z.strictObject({
     })
     .prefault({}),
   connectTimeoutMs: positiveMs.default(5000),
+  vad: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Send {"event":"patchbay","patchbay":{"type":"speech_started"|"speech_stopped"}} when the caller starts/stops talking, from a gateway-side detector (8 and 16 kHz streams). Off by default: strict Twilio bots do not expect it.',
+    ),
 });
 
 export const routeSchema = z.strictObject({

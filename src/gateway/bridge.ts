@@ -11,6 +11,7 @@ import {
   type PlayoutStats,
   StreamConnection,
   type StreamConnectionOptions,
+  VoiceActivityDetector,
 } from '../stream/index.js';
 import type { MediaLeg } from './media-leg.js';
 
@@ -19,6 +20,7 @@ export interface BotLink {
   sendCallerFrame(caller: Int16Array, bot: Int16Array): void;
   sendDtmf(digit: string): void;
   sendMarkPlayed(name: string): void;
+  sendExtension(name: string): void;
 }
 
 export interface BridgeHooks {
@@ -46,11 +48,17 @@ export class CallBridge {
     private readonly link: BotLink,
     sampleRate: number,
     private readonly hooks: BridgeHooks,
+    /** Gateway-side VAD: `speech_started`/`speech_stopped` extension events to the bot. */
+    vad?: VoiceActivityDetector,
   ) {
     this.#playout = new Playout({ sampleRate });
     this.#lastBotFrame = new Int16Array(this.#playout.frameSamples);
     media.setBotAudioSource(() => this.#pullBotFrame());
-    media.onCallerAudio((pcm) => link.sendCallerFrame(pcm, this.#lastBotFrame));
+    media.onCallerAudio((pcm) => {
+      link.sendCallerFrame(pcm, this.#lastBotFrame);
+      const event = vad?.process(pcm);
+      if (event) link.sendExtension(event);
+    });
     media.onDtmf((event: DtmfEvent) => this.onCallerDtmf(event.digit));
   }
 
@@ -126,9 +134,14 @@ export function attachBot(
   leg: MediaLeg,
   options: Omit<StreamConnectionOptions, 'onBotInput'>,
   hooks: BridgeHooks = IGNORE,
+  vad = false,
 ): { connection: StreamConnection; bridge: CallBridge } {
   let bridge: CallBridge | undefined;
   const connection = new StreamConnection({ ...options, onBotInput: (input) => bridge?.onBotInput(input) });
-  bridge = new CallBridge(leg, connection, options.dialect.sampleRate, hooks);
+  const rate = options.dialect.sampleRate;
+  // The detector runs at 8 or 16 kHz; a 24 kHz stream has none (documented in the schema).
+  const detector =
+    vad && (rate === 8000 || rate === 16000) ? new VoiceActivityDetector({ sampleRate: rate }) : undefined;
+  bridge = new CallBridge(leg, connection, rate, hooks, detector);
   return { connection, bridge };
 }

@@ -93,6 +93,7 @@ export async function connectBot(
       transfer: (targetUri) => void call.session?.refer(targetUri).catch(() => undefined),
       problem: (reason) => ctx.logger.warn({ callId: call.id, reason }, 'bot message ignored'),
     },
+    target.vad,
   );
   call.bridge = bridge;
   call.stream = connection;

@@ -1,4 +1,6 @@
 import type { StreamDialect } from './dialect.js';
+import { ExotelDialect } from './exotel.js';
+import { StereoDialect } from './stereo.js';
 import { TwilioDialect } from './twilio.js';
 
 export { signRequest, verifySignature } from './auth.js';
@@ -16,8 +18,11 @@ export {
   type StreamDialect,
   type WireMessage,
 } from './dialect.js';
+export { EXOTEL_CHUNK_ALIGN_BYTES, ExotelDialect } from './exotel.js';
 export { Playout, type PlayoutOptions, type PlayoutStats, type PulledFrame } from './playout.js';
+export { decodeL16, encodeL16, type PcmStreamRate, StereoDialect } from './stereo.js';
 export { TwilioDialect } from './twilio.js';
+export { type VadEvent, type VadOptions, VoiceActivityDetector } from './vad.js';
 
 /** The dialect a route asks for; stereo and exotel carry PCM at the route's sample rate. */
 export function createDialect(
@@ -27,7 +32,9 @@ export function createDialect(
   switch (name) {
     case 'twilio':
       return new TwilioDialect();
-    default:
-      throw new Error(`the ${name} dialect (${sampleRate} Hz) is not available in this build`);
+    case 'stereo':
+      return new StereoDialect(sampleRate);
+    case 'exotel':
+      return new ExotelDialect(sampleRate);
   }
 }

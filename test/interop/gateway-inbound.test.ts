@@ -72,7 +72,7 @@ test('SIPp uac_pcap -> patchbay start -> Twilio bot: audio and DTMF both ways', 
   const toSipp = Buffer.from(payloads.join('').replace(/:/g, ''), 'hex');
   assert.ok(toSipp.length > 8000, `${toSipp.length} bytes of RTP reached SIPp`);
   const pcm = decodeAlaw(toSipp);
-  assert.ok(tonePower(pcm, 1000, 8000) > 10 * tonePower(pcm, 440, 8000), 'the bot tone reached SIPp');
+  assert.ok(tonePower(pcm, 8000, 1000) > 10 * tonePower(pcm, 8000, 440), 'the bot tone reached SIPp');
 
   const metrics = parsePrometheusTextFormat(await (await fetch(`${gateway.apiUrl}/metrics`)).text());
   const callsTotal = metrics.find((family) => family.name === 'patchbay_calls_total');

@@ -12,6 +12,7 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { decodeAlaw } from '../../src/media/g711.js';
 import { tonePower } from '../helpers/audio.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
+import { TwilioStrictChecker } from '../helpers/twilio-strict.js';
 import { type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
 import { freePort, startSipp } from './helpers/sipp.js';
 import { joinedAudio, TestBot } from './helpers/test-bot.js';
@@ -59,6 +60,7 @@ test('SIPp uac_pcap -> patchbay start -> Twilio bot: audio and DTMF both ways', 
   assert.ok(call, 'the bot was connected');
   await Promise.race([call.closed, delay(3000)]);
   assert.equal(call.stopped, true, 'the bot got stop');
+  assert.deepEqual(TwilioStrictChecker.checkAll(call.messages), [], 'strict Twilio protocol on a real call');
   assert.deepEqual(call.digits, ['1'], 'the DTMF capture arrived once');
   assert.deepEqual(call.customParameters, { test: 'e2e' });
   assert.ok(call.marks.includes('tone-done'), 'the mark came back after the tone played');

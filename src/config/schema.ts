@@ -258,7 +258,18 @@ export const gatewayFileSchema = z.strictObject({
       { transport: 'tcp', host: '0.0.0.0', port: 5060 },
     ]),
   rtp: z
-    .strictObject({ portMin: port.default(10_000), portMax: port.default(20_000) })
+    .strictObject({
+      portMin: port.default(10_000),
+      portMax: port.default(20_000),
+      pacingLeadMs: z
+        .number()
+        .min(0)
+        .max(5)
+        .default(2)
+        .describe(
+          'The media clock wakes this early and waits out the rest precisely: RTP leaves within ~0.2 ms of its 20 ms slot instead of ~2 ms, for about 10% of one core while calls are up. 0 turns it off.',
+        ),
+    })
     .refine((r) => r.portMin < r.portMax, { message: 'portMin must be below portMax', path: ['portMax'] })
     .prefault({}),
   publicAddress: z

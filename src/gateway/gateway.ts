@@ -93,8 +93,11 @@ export class Gateway implements ControlBackend, GatewayContext {
     this.#config = options.config;
     this.clock = options.clock ?? new SystemClock();
     this.logger = options.logger;
-    this.mediaClock = new MediaClock(this.clock, 20, (error) =>
-      this.logger.error({ err: error }, 'media tick failed'),
+    this.mediaClock = new MediaClock(
+      this.clock,
+      20,
+      (error) => this.logger.error({ err: error }, 'media tick failed'),
+      options.config.current.gateway.rtp.pacingLeadMs,
     );
     this.cps = new CpsLimiter(new MemoryCpsStore(), this.clock);
     this.prober = new OptionsProber(this.clock, (gateway) => sendOptionsProbe(this.ua, gateway));

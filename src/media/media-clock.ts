@@ -23,6 +23,11 @@ export class MediaClock {
     private readonly clock: Clock,
     frameMs = 20,
     private readonly onListenerError: (error: unknown) => void = () => {},
+    /**
+     * Live only: wake this many ms before each deadline and wait out the rest in a tight loop,
+     * trading up to leadMs of CPU per tick for ticks that do not inherit the timer's jitter.
+     */
+    private readonly leadMs = 0,
   ) {
     if (!(frameMs > 0)) throw new RangeError(`frameMs must be > 0, got ${frameMs}`);
     this.frameMs = frameMs;
@@ -78,7 +83,19 @@ export class MediaClock {
     const deadline = this.startMs + this.tickIndex * this.frameMs;
     // Round up: libuv timers have whole-millisecond resolution and truncate, which would fire
     // up to 1 ms early and tick before the deadline, adding that much jitter to every packet.
-    this.timer = this.clock.setTimer(Math.ceil(deadline - this.clock.now()), () => this.onTimer());
+    this.timer = this.clock.setTimer(Math.ceil(deadline - this.leadMs - this.clock.now()), () => {
+      this.waitUntil(deadline);
+      this.onTimer();
+    });
+  }
+
+  /** Spins for at most leadMs (bounded by real time, so a frozen test clock cannot hang it). */
+  private waitUntil(deadline: number): void {
+    if (this.leadMs <= 0 || this.listeners.size === 0) return;
+    const giveUp = performance.now() + this.leadMs + 1;
+    while (this.clock.now() < deadline && performance.now() < giveUp) {
+      // busy wait: sub-millisecond precision that timers cannot give
+    }
   }
 
   private onTimer(): void {

@@ -53,7 +53,8 @@ interface HarnessOptions {
 async function harness(options: HarnessOptions = {}) {
   const tshark = options.tshark ?? { fields: ['frame.time_epoch', 'rtp.seq'] };
   const clock = new SystemClock();
-  const mediaClock = options.mediaClock ?? new MediaClock(clock);
+  // Lead 2 ms as the gateway's default rtp.pacingLeadMs.
+  const mediaClock = options.mediaClock ?? new MediaClock(clock, 20, undefined, 2);
   const base = 30000 + 2 * Math.floor(Math.random() * 5000);
   const leg = await MediaLeg.open({
     portAllocator: new PortAllocator(base, base + 20),
@@ -278,7 +279,7 @@ test('a bot DTMF command becomes RFC 4733 events that tshark decodes as the same
  * - the good call beside them plays its bot audio sample-exact throughout.
  */
 test('bad bot input never disturbs the process or the other calls', { skip, timeout: 30_000 }, async () => {
-  const mediaClock = new MediaClock(new SystemClock());
+  const mediaClock = new MediaClock(new SystemClock(), 20, undefined, 2);
   const good = await harness({ mediaClock });
   const junk = await harness({ mediaClock });
   const oversized = await harness({ mediaClock });

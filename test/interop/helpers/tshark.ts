@@ -12,20 +12,19 @@ export interface Capture {
   stop(): Promise<string[][]>;
 }
 
-/** `options` are extra tshark arguments, e.g. `-o rtpevent.event_payload_type_value:101`. */
-export function captureUdp(port: number, fields: string[], options: string[] = []): Capture {
-  const args = [
-    '-i',
-    'lo',
-    '-f',
-    `udp dst port ${port}`,
-    '-d',
-    `udp.port==${port},rtp`,
-    ...options,
-    '-T',
-    'fields',
-    '-l',
-  ];
+/**
+ * `port` is one UDP port or an inclusive range; `options` are extra tshark arguments, e.g.
+ * `-o rtpevent.event_payload_type_value:101`.
+ */
+export function captureUdp(
+  port: number | [number, number],
+  fields: string[],
+  options: string[] = [],
+): Capture {
+  const [low, high] = typeof port === 'number' ? [port, port] : port;
+  const filter = low === high ? `udp dst port ${low}` : `udp dst portrange ${low}-${high}`;
+  const ports = low === high ? `${low}` : `${low}-${high}`;
+  const args = ['-i', 'lo', '-f', filter, '-d', `udp.port==${ports},rtp`, ...options, '-T', 'fields', '-l'];
   for (const field of fields) args.push('-e', field);
   const tshark = spawn('tshark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -6,7 +6,7 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../util/index.js';
-import { endOfQuoted, unquote } from './grammar.js';
+import { endOfQuoted, quote, unquote } from './grammar.js';
 
 export type DigestAlgorithm = 'MD5' | 'MD5-sess' | 'SHA-256' | 'SHA-256-sess';
 const ALGORITHMS: readonly DigestAlgorithm[] = ['MD5', 'MD5-sess', 'SHA-256', 'SHA-256-sess'];
@@ -20,8 +20,11 @@ export interface DigestChallenge {
   stale: boolean;
 }
 
-/** `Digest a=b, c="d"` → lower-cased names → unquoted values. Throws on anything else. */
-export function parseDigestParams(headerValue: string): Map<string, string> {
+/**
+ * `Digest a=b, c="d"` → lower-cased names → unquoted values (RFC 7616 §3.3 auth-params:
+ * token or quoted-string with backslash escapes). Throws on anything else.
+ */
+function parseDigestParams(headerValue: string): Map<string, string> {
   const match = /^\s*Digest\s+/i.exec(headerValue);
   if (!match) throw new Error('not a Digest header');
   const params = new Map<string, string>();
@@ -36,7 +39,8 @@ export function parseDigestParams(headerValue: string): Map<string, string> {
       value = unquote(rest.slice(0, end));
       rest = rest.slice(end);
     } else {
-      const token = /^[^\s,]*/.exec(rest)?.[0] ?? '';
+      const token = /^[^\s,"]*/.exec(rest)?.[0] ?? '';
+      if (token === '') throw new Error(`empty Digest parameter ${name[1]}`);
       value = token;
       rest = rest.slice(token.length);
     }
@@ -46,14 +50,20 @@ export function parseDigestParams(headerValue: string): Map<string, string> {
   return params;
 }
 
+function parseAlgorithm(name: string | undefined): DigestAlgorithm | undefined {
+  // RFC 7616 §3.3: absent means MD5.
+  const wanted = (name ?? 'MD5').toLowerCase();
+  return ALGORITHMS.find((known) => known.toLowerCase() === wanted);
+}
+
+/** A WWW-Authenticate / Proxy-Authenticate value. Throws on non-Digest, garbage or unknown algorithms. */
 export function parseChallenge(headerValue: string): DigestChallenge {
   const params = parseDigestParams(headerValue);
   const realm = params.get('realm');
   const nonce = params.get('nonce');
   if (realm === undefined || nonce === undefined) throw new Error('challenge without realm or nonce');
-  const algorithmName = params.get('algorithm') ?? 'MD5';
-  const algorithm = ALGORITHMS.find((known) => known.toLowerCase() === algorithmName.toLowerCase());
-  if (!algorithm) throw new Error(`unsupported digest algorithm ${algorithmName}`);
+  const algorithm = parseAlgorithm(params.get('algorithm'));
+  if (!algorithm) throw new Error(`unsupported digest algorithm ${params.get('algorithm')}`);
   const opaque = params.get('opaque');
   return {
     realm,
@@ -68,7 +78,43 @@ export function parseChallenge(headerValue: string): DigestChallenge {
   };
 }
 
-/** RFC 8760 §2.4: of several challenges, the strongest algorithm we support wins. */
+export interface DigestCredentials {
+  username: string;
+  realm: string;
+  nonce: string;
+  uri: string;
+  response: string;
+  algorithm: DigestAlgorithm;
+  /** Absent only in RFC 2069 style answers; then nc and cnonce are absent too. */
+  qop?: string;
+  nc?: string;
+  cnonce?: string;
+  opaque?: string;
+}
+
+/** An Authorization / Proxy-Authorization value. Throws on non-Digest, garbage or missing fields. */
+export function parseCredentials(headerValue: string): DigestCredentials {
+  const params = parseDigestParams(headerValue);
+  const required = ['username', 'realm', 'nonce', 'uri', 'response'].map((name) => {
+    const value = params.get(name);
+    if (value === undefined) throw new Error(`credentials without ${name}`);
+    return value;
+  });
+  const [username = '', realm = '', nonce = '', uri = '', response = ''] = required;
+  const algorithm = parseAlgorithm(params.get('algorithm'));
+  if (!algorithm) throw new Error(`unsupported digest algorithm ${params.get('algorithm')}`);
+  const optional: Partial<DigestCredentials> = {};
+  for (const name of ['qop', 'nc', 'cnonce', 'opaque'] as const) {
+    const value = params.get(name);
+    if (value !== undefined) optional[name] = name === 'qop' ? value.toLowerCase() : value;
+  }
+  // RFC 7616 §3.4: with a qop, nc and cnonce are mandatory.
+  if (optional.qop !== undefined && (optional.nc === undefined || optional.cnonce === undefined))
+    throw new Error('credentials with qop but without nc or cnonce');
+  return { username, realm, nonce, uri, response, algorithm, ...optional };
+}
+
+/** RFC 8760 §2.4: of several challenges (one per algorithm), the strongest we support wins. */
 export function pickChallenge(values: readonly string[]): DigestChallenge {
   const parsed = values.flatMap((value) => {
     try {
@@ -82,9 +128,9 @@ export function pickChallenge(values: readonly string[]): DigestChallenge {
   return best;
 }
 
-function hash(algorithm: DigestAlgorithm, text: string): string {
+function hash(algorithm: DigestAlgorithm, data: string | Uint8Array): string {
   return createHash(algorithm.startsWith('SHA-256') ? 'sha256' : 'md5')
-    .update(text)
+    .update(data)
     .digest('hex');
 }
 
@@ -99,10 +145,11 @@ interface ResponseInput {
   qop: string | undefined;
   method: string;
   uri: string;
-  body: string;
+  /** Hashed only for qop=auth-int (RFC 7616 §3.4.3). */
+  body: string | Uint8Array;
 }
 
-/** RFC 7616 §3.4.1–§3.4.3 (RFC 2617 §3.2.2 when no qop). */
+/** RFC 7616 §3.4.1–§3.4.3 (RFC 2069 / RFC 2617 §3.2.2.1 when no qop). */
 export function digestResponse(input: ResponseInput): string {
   let ha1 = hash(input.algorithm, `${input.username}:${input.realm}:${input.password}`);
   if (input.algorithm.endsWith('-sess')) ha1 = hash(input.algorithm, `${ha1}:${input.nonce}:${input.cnonce}`);
@@ -121,38 +168,48 @@ export interface AuthorizeInput {
   uri: string;
   username: string;
   password: string;
-  body?: string;
+  /** The message body, for qop=auth-int. */
+  body?: string | Uint8Array;
   /** Fixed cnonce for tests; random otherwise. */
   cnonce?: string;
 }
 
-/** Answers challenges, counting nonce uses (nc) per nonce (RFC 7616 §3.4). */
+const MAX_CLIENT_NONCES = 100;
+
+/** Answers challenges for one dialog or registration, counting uses (nc) per nonce (RFC 7616 §3.4). */
 export class DigestClient {
   readonly #nonceCounts = new Map<string, number>();
 
+  /** The Authorization / Proxy-Authorization value. Throws if the challenge offers only unknown qops. */
   authorize(input: AuthorizeInput): string {
     const { challenge } = input;
+    // auth is preferred; auth-int only when it is all that is offered; no qop → RFC 2069.
     const qop = challenge.qop.includes('auth')
       ? 'auth'
       : challenge.qop.includes('auth-int')
         ? 'auth-int'
         : undefined;
+    if (qop === undefined && challenge.qop.length > 0)
+      throw new Error(`no supported qop in ${challenge.qop.join(',')}`);
     const count = (this.#nonceCounts.get(challenge.nonce) ?? 0) + 1;
-    if (this.#nonceCounts.size > 100) this.#nonceCounts.clear();
+    this.#nonceCounts.delete(challenge.nonce);
     this.#nonceCounts.set(challenge.nonce, count);
+    if (this.#nonceCounts.size > MAX_CLIENT_NONCES)
+      this.#nonceCounts.delete(this.#nonceCounts.keys().next().value as string);
     const nc = count.toString(16).padStart(8, '0');
     const cnonce = input.cnonce ?? randomBytes(12).toString('hex');
     const response = digestResponse({ ...input, ...challenge, cnonce, nc, qop, body: input.body ?? '' });
+    // RFC 7616 §3.4: algorithm, qop and nc are tokens, everything else quoted-string.
     const parts = [
-      `username="${input.username}"`,
-      `realm="${challenge.realm}"`,
-      `nonce="${challenge.nonce}"`,
-      `uri="${input.uri}"`,
+      `username=${quote(input.username)}`,
+      `realm=${quote(challenge.realm)}`,
+      `nonce=${quote(challenge.nonce)}`,
+      `uri=${quote(input.uri)}`,
       `response="${response}"`,
       `algorithm=${challenge.algorithm}`,
     ];
-    if (challenge.opaque !== undefined) parts.push(`opaque="${challenge.opaque}"`);
-    if (qop !== undefined) parts.push(`qop=${qop}`, `nc=${nc}`, `cnonce="${cnonce}"`);
+    if (challenge.opaque !== undefined) parts.push(`opaque=${quote(challenge.opaque)}`);
+    if (qop !== undefined) parts.push(`qop=${qop}`, `nc=${nc}`, `cnonce=${quote(cnonce)}`);
     return `Digest ${parts.join(', ')}`;
   }
 }
@@ -162,90 +219,101 @@ export interface DigestVerifierOptions {
   /** Key of the stateless nonces (HMAC over their timestamp). */
   secret: string;
   clock: Clock;
+  /** Nonce lifetime; older nonces with a correct response are stale (default 300000). */
   nonceTtlMs?: number;
+  /** Offered and accepted algorithms, strongest first (default SHA-256, MD5). */
   algorithms?: DigestAlgorithm[];
 }
 
 export type VerifyResult = { ok: true; username: string } | { ok: false; stale: boolean; reason: string };
 
+export interface VerifyInput {
+  authorization: string;
+  method: string;
+  /** The Request-URI; when given, the credentials' uri must equal it. */
+  uri?: string;
+  lookupPassword(username: string): string | undefined;
+}
+
 const MAX_TRACKED_NONCES = 10_000;
 
+/** Constant-time equality that also survives inputs of different byte lengths. */
+function safeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+const fail = (reason: string, stale = false): VerifyResult => ({ ok: false, stale, reason });
+
+/** Challenges and checks credentials with stateless HMAC nonces (RFC 7616 §3.3, §5.4–§5.5). */
 export class DigestVerifier {
-  /** Last nonce count seen per nonce, to refuse replays (bounded, oldest evicted). */
+  /** Last nonce count seen per nonce, to refuse replays (bounded, least recently used evicted). */
   readonly #lastNc = new Map<string, number>();
+  readonly #algorithms: readonly DigestAlgorithm[];
 
-  constructor(private readonly options: DigestVerifierOptions) {}
+  constructor(private readonly options: DigestVerifierOptions) {
+    this.#algorithms = options.algorithms ?? ['SHA-256', 'MD5'];
+  }
 
-  /** One WWW-Authenticate value per algorithm, strongest first (RFC 8760 §2.4). */
-  challenges(): string[] {
+  /**
+   * One WWW-Authenticate value per algorithm, strongest first (RFC 8760 §2.4). After a stale
+   * verify result pass stale: true so the client retries without asking for a password.
+   */
+  challenges(options: { stale?: boolean } = {}): string[] {
     const nonce = this.#nonce(this.options.clock.wallNow());
-    return (this.options.algorithms ?? ['SHA-256', 'MD5']).map(
+    const stale = options.stale ? ', stale=true' : '';
+    return this.#algorithms.map(
       (algorithm) =>
-        `Digest realm="${this.options.realm}", nonce="${nonce}", algorithm=${algorithm}, qop="auth"`,
+        `Digest realm=${quote(this.options.realm)}, nonce="${nonce}", algorithm=${algorithm}, qop="auth"${stale}`,
     );
   }
 
-  verify(input: {
-    authorization: string;
-    method: string;
-    uri?: string;
-    lookupPassword(username: string): string | undefined;
-  }): VerifyResult {
-    let params: Map<string, string>;
+  /** Never throws on bad input: malformed credentials are ok:false. */
+  verify(input: VerifyInput): VerifyResult {
+    let credentials: DigestCredentials;
     try {
-      params = parseDigestParams(input.authorization);
+      credentials = parseCredentials(input.authorization);
     } catch (error) {
-      return { ok: false, stale: false, reason: (error as Error).message };
+      return fail((error as Error).message);
     }
-    const username = params.get('username');
-    const nonce = params.get('nonce') ?? '';
-    const uri = params.get('uri');
-    const response = params.get('response') ?? '';
-    const algorithm = ALGORITHMS.find(
-      (known) => known.toLowerCase() === (params.get('algorithm') ?? 'MD5').toLowerCase(),
-    );
-    if (!username || !uri || !algorithm) return { ok: false, stale: false, reason: 'incomplete credentials' };
-    if (params.get('realm') !== this.options.realm) return { ok: false, stale: false, reason: 'wrong realm' };
-    if (input.uri !== undefined && uri !== input.uri)
-      return { ok: false, stale: false, reason: 'uri mismatch' };
-    const issued = this.#nonceTime(nonce);
-    if (issued === undefined) return { ok: false, stale: false, reason: 'forged nonce' };
+    const { username, nonce, uri, algorithm, qop, nc = '', cnonce = '' } = credentials;
+    if (credentials.realm !== this.options.realm) return fail('wrong realm');
+    if (!this.#algorithms.includes(algorithm)) return fail(`algorithm ${algorithm} not offered`);
+    // We offer qop="auth" only; RFC 7616 §3.4 obliges the client to echo it (no RFC 2069 downgrade).
+    if (qop !== 'auth') return fail(`qop ${qop ?? '(none)'} not offered`);
+    if (!/^[0-9a-f]{8}$/i.test(nc)) return fail('malformed nonce count');
+    if (input.uri !== undefined && uri !== input.uri) return fail('uri mismatch');
     const password = input.lookupPassword(username);
-    if (password === undefined) return { ok: false, stale: false, reason: 'unknown user' };
-    const qop = params.get('qop');
-    const nc = params.get('nc') ?? '';
+    if (password === undefined) return fail('unknown user');
     const expected = digestResponse({
       algorithm,
       username,
       password,
       realm: this.options.realm,
       nonce,
-      cnonce: params.get('cnonce') ?? '',
+      cnonce,
       nc,
       qop,
       method: input.method,
       uri,
       body: '',
     });
-    if (
-      expected.length !== response.length ||
-      !timingSafeEqual(Buffer.from(expected), Buffer.from(response))
-    ) {
-      return { ok: false, stale: false, reason: 'wrong response' };
-    }
-    // A correct answer to an expired nonce is stale: the client retries without asking the user.
-    if (this.options.clock.wallNow() - issued > (this.options.nonceTtlMs ?? 300_000)) {
-      return { ok: false, stale: true, reason: 'nonce expired' };
-    }
-    if (qop !== undefined) {
-      const count = Number.parseInt(nc, 16);
-      if (!(count > (this.#lastNc.get(nonce) ?? 0)))
-        return { ok: false, stale: false, reason: 'replayed nonce count' };
-      this.#lastNc.delete(nonce);
-      this.#lastNc.set(nonce, count);
-      if (this.#lastNc.size > MAX_TRACKED_NONCES)
-        this.#lastNc.delete(this.#lastNc.keys().next().value as string);
-    }
+    const digestOk = safeEqual(expected, credentials.response.toLowerCase());
+    const issued = this.#nonceTime(nonce);
+    // RFC 7616 §3.3: stale only when the nonce is bad but the digest is right for it, i.e. the
+    // client knows the password. Covers expired nonces and those of a previous process secret.
+    if (issued === undefined) return digestOk ? fail('unknown nonce', true) : fail('forged nonce');
+    if (!digestOk) return fail('wrong response');
+    if (this.options.clock.wallNow() - issued > (this.options.nonceTtlMs ?? 300_000))
+      return fail('nonce expired', true);
+    // RFC 7616 §5.5: each request with a nonce must carry a larger nc than the last.
+    const count = Number.parseInt(nc, 16);
+    if (count <= (this.#lastNc.get(nonce) ?? 0)) return fail('replayed nonce count');
+    this.#lastNc.delete(nonce);
+    this.#lastNc.set(nonce, count);
+    if (this.#lastNc.size > MAX_TRACKED_NONCES)
+      this.#lastNc.delete(this.#lastNc.keys().next().value as string);
     return { ok: true, username };
   }
 
@@ -257,9 +325,7 @@ export class DigestVerifier {
 
   #nonceTime(nonce: string): number | undefined {
     const [time = '', salt = '', mac = ''] = Buffer.from(nonce, 'base64url').toString().split(':');
-    const expected = this.#mac(`${time}:${salt}`);
-    if (mac.length !== expected.length || !timingSafeEqual(Buffer.from(mac), Buffer.from(expected)))
-      return undefined;
+    if (!safeEqual(mac, this.#mac(`${time}:${salt}`))) return undefined;
     return Number.parseInt(time, 16);
   }
 

@@ -249,7 +249,9 @@ const fail = (reason: string, stale = false): VerifyResult => ({ ok: false, stal
 /** Challenges and checks credentials with stateless HMAC nonces (RFC 7616 §3.3, §5.4–§5.5). */
 export class DigestVerifier {
   /** Last nonce count seen per nonce, to refuse replays (bounded, least recently used evicted). */
-  readonly #lastNc = new Map<string, number>();
+  readonly #lastNc = new Map<string, { nc: number; issued: number }>();
+  /** Newest issue time among evicted nonces: unknown nonces this old may be replays of them. */
+  #evictedUpTo = Number.NEGATIVE_INFINITY;
   readonly #algorithms: readonly DigestAlgorithm[];
 
   constructor(private readonly options: DigestVerifierOptions) {
@@ -308,12 +310,18 @@ export class DigestVerifier {
     if (this.options.clock.wallNow() - issued > (this.options.nonceTtlMs ?? 300_000))
       return fail('nonce expired', true);
     // RFC 7616 §5.5: each request with a nonce must carry a larger nc than the last.
+    const seen = this.#lastNc.get(nonce);
+    // Its count may have been evicted: a fresh nonce costs the client one round trip, not a prompt.
+    if (seen === undefined && issued <= this.#evictedUpTo) return fail('nonce forgotten', true);
     const count = Number.parseInt(nc, 16);
-    if (count <= (this.#lastNc.get(nonce) ?? 0)) return fail('replayed nonce count');
+    if (count <= (seen?.nc ?? 0)) return fail('replayed nonce count');
     this.#lastNc.delete(nonce);
-    this.#lastNc.set(nonce, count);
-    if (this.#lastNc.size > MAX_TRACKED_NONCES)
-      this.#lastNc.delete(this.#lastNc.keys().next().value as string);
+    this.#lastNc.set(nonce, { nc: count, issued });
+    if (this.#lastNc.size > MAX_TRACKED_NONCES) {
+      const [oldest, entry] = this.#lastNc.entries().next().value as [string, { issued: number }];
+      this.#lastNc.delete(oldest);
+      this.#evictedUpTo = Math.max(this.#evictedUpTo, entry.issued);
+    }
     return { ok: true, username };
   }
 

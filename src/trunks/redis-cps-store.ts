@@ -32,6 +32,22 @@ end
 return {allowed, retry}
 `;
 
+/** KEYS = bucket keys; ARGV = rate, burst per key. Refilled tokens as strings (Lua numbers reply as integers). */
+const SNAPSHOT_SCRIPT = `
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local out = {}
+for i, key in ipairs(KEYS) do
+  local rate = tonumber(ARGV[i * 2 - 1])
+  local burst = tonumber(ARGV[i * 2])
+  local state = redis.call('HMGET', key, 'tokens', 'last')
+  local have = tonumber(state[1]) or burst
+  local last = tonumber(state[2]) or now
+  out[i] = tostring(math.min(burst, have + math.max(0, now - last) * rate / 1000))
+end
+return out
+`;
+
 export type RedisFailurePolicy = 'failOpen' | 'failClosed';
 
 export interface RedisCpsStoreOptions {
@@ -41,9 +57,16 @@ export interface RedisCpsStoreOptions {
   commandTimeoutMs?: number;
   /** Idle buckets expire after this (a full bucket is identical to a missing one). */
   idleTtlMs?: number;
+  /**
+   * failOpen only: decides while Redis is unreachable, e.g. a MemoryCpsStore fed this node's
+   * share of each rate. Without it failOpen admits every call until Redis is back.
+   */
+  localFallback?: CpsStore;
+  /** How many recently used keys snapshot() reports (oldest first out). */
+  maxSnapshotKeys?: number;
 }
 
-type CpsCommand = (...args: (string | number)[]) => Promise<[number, number]>;
+type CpsCommand = (...args: (string | number)[]) => Promise<unknown>;
 
 /** Retry-After for failClosed: RFC 3261 §20.33, one second. */
 const FAIL_CLOSED_RETRY_MS = 1000;
@@ -53,7 +76,11 @@ export class RedisCpsStore implements CpsStore {
   private readonly failurePolicy: RedisFailurePolicy;
   private readonly commandTimeoutMs: number;
   private readonly idleTtlMs: number;
-  /** Takes decided by the failure policy because Redis failed or timed out. */
+  private readonly localFallback: CpsStore | undefined;
+  private readonly maxSnapshotKeys: number;
+  /** Keys this node took from, with the limit last used, for snapshot(). Bounded. */
+  private readonly seen = new Map<string, CpsKeyLimit>();
+  /** Takes decided by the failure policy because Redis failed, timed out or was not connected. */
   failures = 0;
 
   constructor(
@@ -64,37 +91,82 @@ export class RedisCpsStore implements CpsStore {
     this.failurePolicy = options.failurePolicy ?? 'failOpen';
     this.commandTimeoutMs = options.commandTimeoutMs ?? 200;
     this.idleTtlMs = options.idleTtlMs ?? 60_000;
-    // defineCommand sends EVALSHA and falls back to EVAL on NOSCRIPT.
+    this.localFallback = options.localFallback;
+    this.maxSnapshotKeys = options.maxSnapshotKeys ?? 1000;
+    // defineCommand sends EVALSHA and falls back to EVAL on NOSCRIPT (a restarted Redis).
     redis.defineCommand('patchbayCpsTake', { lua: TAKE_SCRIPT });
+    redis.defineCommand('patchbayCpsSnapshot', { lua: SNAPSHOT_SCRIPT });
   }
 
-  /** `nowMs` is ignored: the script uses Redis server time (see file comment). */
-  async take(limits: readonly CpsKeyLimit[], _nowMs: number): Promise<CpsDecision> {
+  /** `nowMs` is ignored by Redis (it uses server time, see file comment); the fallback uses it. */
+  async take(limits: readonly CpsKeyLimit[], nowMs: number): Promise<CpsDecision> {
     if (limits.length === 0) return { allowed: true, retryAfterMs: 0 };
+    this.remember(limits);
     const args: (string | number)[] = [limits.length];
     for (const limit of limits) args.push(this.keyPrefix + limit.key);
     args.push(this.idleTtlMs);
     for (const limit of limits) args.push(limit.rate, limit.burst);
-    const command = (this.redis as unknown as { patchbayCpsTake: CpsCommand }).patchbayCpsTake;
-    let timer: NodeJS.Timeout | undefined;
+    let reply: unknown;
     try {
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('redis cps timeout')), this.commandTimeoutMs);
-      });
-      const [allowed, retryAfterMs] = await Promise.race([command.apply(this.redis, args), timeout]);
-      return { allowed: allowed === 1, retryAfterMs };
+      reply = await this.call('patchbayCpsTake', args);
     } catch {
-      this.failures += 1;
-      return this.failurePolicy === 'failOpen'
-        ? { allowed: true, retryAfterMs: 0 }
-        : { allowed: false, retryAfterMs: FAIL_CLOSED_RETRY_MS };
+      return this.failed(limits, nowMs);
+    }
+    const [allowed, retryAfterMs] = reply as [number, number];
+    return { allowed: allowed === 1, retryAfterMs };
+  }
+
+  /**
+   * The shared Redis state (on Redis time) of the buckets this node used most recently; other
+   * nodes' keys are not listed. Rejects when Redis is unreachable: a stale or local view
+   * would misreport the cluster.
+   */
+  async snapshot(_nowMs: number): Promise<BucketSnapshot[]> {
+    const limits = [...this.seen.values()];
+    if (limits.length === 0) return [];
+    const args: (string | number)[] = [limits.length];
+    for (const limit of limits) args.push(this.keyPrefix + limit.key);
+    for (const limit of limits) args.push(limit.rate, limit.burst);
+    const tokens = (await this.call('patchbayCpsSnapshot', args)) as string[];
+    return limits.map((limit, index) => ({ ...limit, tokens: Number(tokens[index]) }));
+  }
+
+  /**
+   * Runs a script with a deadline. Only sends while connected: commands issued while ioredis
+   * reconnects would sit in its unbounded offline queue, and every call would wait out the
+   * timeout instead of getting the failure policy at once.
+   */
+  private async call(name: string, args: (string | number)[]): Promise<unknown> {
+    if (this.redis.status === 'wait') void this.redis.connect().catch(() => undefined); // lazyConnect
+    if (this.redis.status !== 'ready') throw new Error(`redis ${this.redis.status}`);
+    const command = (this.redis as unknown as Record<string, CpsCommand>)[name]!;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('redis cps timeout')), this.commandTimeoutMs);
+    });
+    try {
+      // A command that loses the race still settles later; race() has already handled it.
+      return await Promise.race([command.apply(this.redis, args), timeout]);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  /** Buckets live in Redis and are shared; a per-node snapshot would be misleading. */
-  snapshot(_nowMs: number): Promise<BucketSnapshot[]> {
-    return Promise.resolve([]);
+  private failed(limits: readonly CpsKeyLimit[], nowMs: number): Promise<CpsDecision> {
+    this.failures += 1;
+    if (this.failurePolicy === 'failClosed') {
+      return Promise.resolve({ allowed: false, retryAfterMs: FAIL_CLOSED_RETRY_MS });
+    }
+    return this.localFallback?.take(limits, nowMs) ?? Promise.resolve({ allowed: true, retryAfterMs: 0 });
+  }
+
+  private remember(limits: readonly CpsKeyLimit[]): void {
+    for (const limit of limits) {
+      if (!this.seen.has(limit.key) && this.seen.size >= this.maxSnapshotKeys) {
+        const oldest = this.seen.keys().next();
+        if (!oldest.done) this.seen.delete(oldest.value);
+      }
+      this.seen.set(limit.key, limit);
+    }
   }
 }

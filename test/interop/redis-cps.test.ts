@@ -1,42 +1,127 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Redis } from 'ioredis';
-import { RedisCpsStore } from '../../src/trunks/index.js';
+import { Redis, type RedisOptions } from 'ioredis';
+import {
+  type Admission,
+  type CpsKeyLimit,
+  CpsLimiter,
+  MemoryCpsStore,
+  type OverflowPolicy,
+  RedisCpsStore,
+} from '../../src/trunks/index.js';
+import { FakeClock, SystemClock } from '../../src/util/index.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 
 const available = commandAvailable('redis-server');
 const skip = skipUnlessPresent(available, 'redis-server not installed');
+const reject: OverflowPolicy = { action: 'reject', queueTimeoutMs: 0, maxQueued: 0 };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const port = 20_000 + Math.floor(Math.random() * 20_000);
-let server: ChildProcess | undefined;
+async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const address = probe.address();
+  probe.close();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** A throwaway redis-server on loopback: no persistence, files in a temp dir. */
+class RedisServer {
+  private process: ChildProcess | undefined;
+  private readonly dir = mkdtempSync(join(tmpdir(), 'patchbay-redis-'));
+
+  constructor(readonly port: number) {}
+
+  /** Starts and waits (bounded) until it answers PING. */
+  async start(): Promise<void> {
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    this.process = spawn('redis-server', [...args, '--dir', this.dir], { stdio: 'ignore' });
+    for (let attempt = 0; attempt < 100; attempt++) {
+      // A fresh client per attempt: a disconnected ioredis client never reconnects by itself.
+      const probe = new Redis({
+        port: this.port,
+        host: '127.0.0.1',
+        lazyConnect: true,
+        retryStrategy: () => null,
+      });
+      probe.on('error', () => undefined);
+      const reply = await probe.ping().catch(() => '');
+      probe.disconnect();
+      if (reply === 'PONG') return;
+      await sleep(20);
+    }
+    throw new Error(`redis-server on ${this.port} did not start`);
+  }
+
+  /** SIGKILL, as a crash would: no clean shutdown, no goodbye to clients. */
+  async kill(): Promise<void> {
+    const child = this.process;
+    this.process = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Short timeouts and a fast fixed reconnect so the outage test stays quick. */
+function client(port: number, options: RedisOptions = {}): Redis {
+  const redis = new Redis({
+    port,
+    host: '127.0.0.1',
+    connectTimeout: 200,
+    commandTimeout: 200,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => 50,
+    ...options,
+  });
+  // Connection errors while Redis is down are expected; the store applies its policy.
+  redis.on('error', () => undefined);
+  return redis;
+}
+
+async function ready(redis: Redis, withinMs = 3000): Promise<void> {
+  for (let waited = 0; redis.status !== 'ready'; waited += 20) {
+    if (waited > withinMs) throw new Error(`redis client still ${redis.status}`);
+    await sleep(20);
+  }
+}
+
+let server: RedisServer | undefined;
 let redis: Redis | undefined;
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
 before(async () => {
+  process.on('unhandledRejection', onUnhandled);
   if (!available) return;
-  server = spawn('redis-server', [
-    '--port',
-    String(port),
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--bind',
-    '127.0.0.1',
-  ]);
-  redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
-  for (let attempt = 0; attempt < 50 && redis.status !== 'ready'; attempt++)
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  server = new RedisServer(await freePort());
+  await server.start();
+  redis = client(server.port);
+  await ready(redis);
 });
-after(() => {
+after(async () => {
+  process.off('unhandledRejection', onUnhandled);
   redis?.disconnect();
-  server?.kill();
+  await server?.stop();
 });
 
 test('two stores share one bucket; trunk+number take is all-or-nothing', { skip }, async () => {
-  const client = redis!;
-  const nodeA = new RedisCpsStore(client, { keyPrefix: 'a:' });
-  const nodeB = new RedisCpsStore(client, { keyPrefix: 'a:' });
+  const shared = redis!;
+  const nodeA = new RedisCpsStore(shared, { keyPrefix: 'a:' });
+  const nodeB = new RedisCpsStore(shared, { keyPrefix: 'a:' });
   const limits = [
     { key: 'trunk', rate: 1, burst: 5 },
     { key: 'number', rate: 1, burst: 100 },
@@ -44,22 +129,145 @@ test('two stores share one bucket; trunk+number take is all-or-nothing', { skip 
   const results: boolean[] = [];
   for (let i = 0; i < 8; i++) results.push((await (i % 2 ? nodeA : nodeB).take(limits, 0)).allowed);
   assert.equal(results.filter(Boolean).length, 5);
-  assert.ok(Number(await client.hget('a:number', 'tokens')) < 96);
+  assert.ok(Number(await shared.hget('a:number', 'tokens')) < 96);
   const changed = await nodeA.take([{ key: 'trunk', rate: 1, burst: 1000 }], 0);
   assert.equal(changed.allowed, false, 'burst raise does not mint tokens already spent');
 });
 
-test('Redis down: failClosed rejects with 1 s retry, failOpen allows and counts', {
+test('snapshot reports the shared Redis buckets this node used', { skip }, async () => {
+  const nodeA = new RedisCpsStore(redis!, { keyPrefix: 'snap:', maxSnapshotKeys: 2 });
+  const nodeB = new RedisCpsStore(redis!, { keyPrefix: 'snap:' });
+  assert.deepEqual(await nodeA.snapshot(0), []);
+  const limit = { key: 'trunk', rate: 0.001, burst: 10 };
+  for (let i = 0; i < 3; i++) await nodeA.take([limit], 0);
+  for (let i = 0; i < 4; i++) await nodeB.take([limit], 0);
+  const [bucket] = await nodeA.snapshot(0);
+  assert.equal(bucket?.key, 'trunk');
+  assert.ok(bucket.tokens >= 3 && bucket.tokens < 3.01, `10 - 7 takes from two nodes, got ${bucket.tokens}`);
+  await nodeA.take([{ key: 'b', rate: 1, burst: 1 }], 0);
+  await nodeA.take([{ key: 'c', rate: 1, burst: 1 }], 0);
+  const keys = (await nodeA.snapshot(0)).map((b) => b.key);
+  assert.deepEqual(keys, ['b', 'c'], 'bounded: the oldest key is dropped');
+});
+
+test('two limiters on one Redis at 3x the rate for 3 s admit burst + 3 x rate (±5%)', { skip }, async () => {
+  const rate = 100;
+  const burst = 50;
+  const durationMs = 3000;
+  const limits: CpsKeyLimit[] = [{ key: 'trunk:carrier', rate, burst }];
+  const clock = new SystemClock();
+  // Two nodes: separate connections, stores and limiters, one shared key.
+  const clients = [client(server!.port), client(server!.port)];
+  await Promise.all(clients.map((c) => ready(c)));
+  const nodes = clients.map(
+    (c) => new CpsLimiter(new RedisCpsStore(c, { keyPrefix: 'load:', commandTimeoutMs: 500 }), clock),
+  );
+  const admitted = [0, 0];
+  const rejected = [0, 0];
+  const pending: Promise<void>[] = [];
+  const offer = (node: number) =>
+    nodes[node]!.admit(limits, reject).then((admission: Admission) => {
+      if (admission.action === 'accept') admitted[node]! += 1;
+      else if (admission.action === 'reject' && admission.reason === 'cps_limit') rejected[node]! += 1;
+    });
+  // Each node offers 3 x rate per second, paced on the real clock in 5 ms ticks.
+  const perNodeRate = 3 * rate;
+  const start = clock.now();
+  let offered = 0;
+  for (let elapsed = 0; elapsed < durationMs; elapsed = clock.now() - start) {
+    const due = Math.floor((elapsed * perNodeRate) / 1000);
+    for (; offered < due; offered++) pending.push(offer(0), offer(1));
+    await sleep(5);
+  }
+  await Promise.all(pending);
+  for (const c of clients) c.disconnect();
+  const total = admitted[0]! + admitted[1]!;
+  const expected = burst + (rate * durationMs) / 1000;
+  assert.ok(offered >= perNodeRate * 3 * 0.95, `offered ${offered} per node`);
+  assert.ok(Math.abs(total - expected) <= expected * 0.05, `admitted ${total}, expected ${expected} ±5%`);
+  assert.ok(admitted[0]! > 0 && admitted[1]! > 0, `both nodes admit: ${admitted.join('/')}`);
+  assert.equal(total + rejected[0]! + rejected[1]!, 2 * offered, 'every offer decided, none by failure');
+});
+
+test('Redis killed mid-run: failOpen admits (local fallback), failClosed rejects; limits return after restart', {
   skip,
 }, async () => {
-  const dead = new Redis({ port: 1, host: '127.0.0.1', maxRetriesPerRequest: 0, lazyConnect: true });
-  const closed = new RedisCpsStore(dead, { failurePolicy: 'failClosed', commandTimeoutMs: 100 });
-  const open = new RedisCpsStore(dead, { failurePolicy: 'failOpen', commandTimeoutMs: 100 });
-  assert.deepEqual(await closed.take([{ key: 'k', rate: 1, burst: 1 }], 0), {
-    allowed: false,
-    retryAfterMs: 1000,
+  const limits: CpsKeyLimit[] = [{ key: 'trunk:carrier', rate: 0.1, burst: 3 }];
+  const clock = new FakeClock();
+  const c = client(server!.port);
+  await ready(c);
+  const open = new RedisCpsStore(c, { keyPrefix: 'open:', failurePolicy: 'failOpen', commandTimeoutMs: 200 });
+  const fallbackStore = new RedisCpsStore(c, {
+    keyPrefix: 'fallback:',
+    failurePolicy: 'failOpen',
+    commandTimeoutMs: 200,
+    localFallback: new MemoryCpsStore(),
   });
-  assert.equal((await open.take([{ key: 'k', rate: 1, burst: 1 }], 0)).allowed, true);
+  const closed = new RedisCpsStore(c, {
+    keyPrefix: 'closed:',
+    failurePolicy: 'failClosed',
+    commandTimeoutMs: 200,
+  });
+  const stores = { open, fallbackStore, closed };
+  const limiters = Object.fromEntries(
+    Object.entries(stores).map(([name, store]) => [name, new CpsLimiter(store, clock)]),
+  ) as Record<keyof typeof stores, CpsLimiter>;
+  const run = async (limiter: CpsLimiter, calls: number) => {
+    const admissions: Admission[] = [];
+    for (let i = 0; i < calls; i++) admissions.push(await limiter.admit(limits, reject));
+    return admissions;
+  };
+  const accepted = (admissions: Admission[]) => admissions.filter((a) => a.action === 'accept').length;
+
+  // Redis up: every limiter enforces the shared bucket (burst 3).
+  for (const limiter of Object.values(limiters)) assert.equal(accepted(await run(limiter, 6)), 3);
+
+  // Crash mid-run, with takes in flight.
+  const inFlight = [limiters.open, limiters.fallbackStore, limiters.closed].map((limiter) => run(limiter, 5));
+  await server!.kill();
+  const [, fallbackInFlight] = await Promise.all(inFlight);
+  const started = performance.now();
+  const down = {
+    open: await run(limiters.open, 20),
+    fallback: await run(limiters.fallbackStore, 20),
+    closed: await run(limiters.closed, 20),
+  };
+  const elapsed = performance.now() - started;
+  assert.equal(accepted(down.open), 20, 'failOpen without fallback admits everything');
+  // The Redis bucket was empty, so only the local bucket admits: its burst, once, across both runs.
+  assert.equal(
+    accepted(fallbackInFlight ?? []) + accepted(down.fallback),
+    3,
+    'failOpen with a local bucket still limits on this node',
+  );
+  assert.equal(accepted(down.closed), 0, 'failClosed rejects');
+  assert.deepEqual(down.closed[0], { action: 'reject', status: 503, retryAfterSec: 1, reason: 'cps_limit' });
+  assert.ok(elapsed < 1000, `60 decisions while down took ${elapsed.toFixed(0)} ms: no waiting on timeouts`);
+  for (const store of Object.values(stores)) assert.ok(store.failures >= 20);
+  await assert.rejects(open.snapshot(0), /redis/, 'snapshot does not invent state');
+
+  // Same port, fresh (empty) server: clients reconnect and the shared bucket applies again.
+  await server!.start();
+  await ready(c);
+  const failuresBefore = Object.values(stores).map((store) => store.failures);
+  for (const limiter of Object.values(limiters)) assert.equal(accepted(await run(limiter, 6)), 3);
+  assert.deepEqual(
+    Object.values(stores).map((store) => store.failures),
+    failuresBefore,
+    'decided by Redis again',
+  );
+  assert.equal(Number(await c.hget('closed:trunk:carrier', 'tokens')) < 1, true);
+  c.disconnect();
+  assert.deepEqual(unhandled, [], 'no unhandled rejections');
+});
+
+test('never-connected client (lazyConnect, nothing listening): policy decides at once', async () => {
+  const dead = client(await freePort(), { lazyConnect: true });
+  const closed = new RedisCpsStore(dead, { failurePolicy: 'failClosed' });
+  const open = new RedisCpsStore(dead, { failurePolicy: 'failOpen' });
+  const limits = [{ key: 'k', rate: 1, burst: 1 }];
+  assert.deepEqual(await closed.take(limits, 0), { allowed: false, retryAfterMs: 1000 });
+  assert.equal((await open.take(limits, 0)).allowed, true);
   assert.equal(open.failures, 1);
   dead.disconnect();
 });

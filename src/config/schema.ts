@@ -141,6 +141,11 @@ export const outboundSchema = z.strictObject({
 export const probingSchema = z.strictObject({
   enabled: z.boolean().default(true),
   intervalMs: positiveMs.min(1000).default(30_000),
+  timeoutMs: positiveMs
+    .default(5000)
+    .describe(
+      'A probe with no final answer after this long counts as failed (the OPTIONS transaction itself runs to Timer F, 32 s).',
+    ),
   jitter: ratio
     .default(0.1)
     .describe('Random spread of each interval, ± this fraction, so gateways are not probed in lockstep.'),

@@ -7,7 +7,7 @@ import type { CallDetail, CallState, CallSummary } from '../control/backend.js';
 import type { RtpStreamStats } from '../media/rtp/index.js';
 import type { Session } from '../sip/index.js';
 import type { StreamConnection } from '../stream/index.js';
-import { estimateMos } from '../trunks/index.js';
+import { estimateMos, type MediaSample } from '../trunks/index.js';
 import type { Clock } from '../util/index.js';
 import type { CallBridge } from './bridge.js';
 import type { MediaLeg } from './media-leg.js';
@@ -104,12 +104,26 @@ export class Call {
     this.finalMedia ??= this.mediaStats();
   }
 
+  /**
+   * Receive quality of the carrier leg (RFC 3550 §6.4.1 loss and jitter as we measured them,
+   * RTT from the carrier's RTCP), or undefined when no RTP arrived. An unmeasured RTT (a peer
+   * sending no RTCP) counts as 0, so such a call is judged on loss and jitter alone.
+   */
+  mediaQuality(): MediaSample | undefined {
+    const rtp = this.mediaStats().rtp as RtpStreamStats | undefined;
+    const expected = (rtp?.packetsReceived ?? 0) + (rtp?.packetsLost ?? 0);
+    if (!rtp || expected === 0) return undefined;
+    return {
+      lossFraction: rtp.packetsLost / expected,
+      jitterMs: rtp.jitterMs,
+      rttMs: rtp.roundTripTimeMs ?? 0,
+    };
+  }
+
   /** The call-record line (one JSON object per call). */
   record(): Record<string, unknown> {
     const media = this.mediaStats();
-    const rtp = media.rtp as RtpStreamStats | undefined;
-    const expected = (rtp?.packetsReceived ?? 0) + (rtp?.packetsLost ?? 0);
-    const lossFraction = expected > 0 ? (rtp?.packetsLost ?? 0) / expected : 0;
+    const quality = this.mediaQuality();
     const durationMs =
       this.answeredAtWall && this.endedAtWall ? Math.max(0, this.endedAtWall - this.answeredAtWall) : 0;
     return {
@@ -133,7 +147,7 @@ export class Call {
       sipStatus: this.sipStatus,
       media,
       mos: this.answeredAtWall
-        ? estimateMos({ lossFraction, jitterMs: rtp?.jitterMs ?? 0, rttMs: rtp?.roundTripTimeMs ?? 0 })
+        ? estimateMos(quality ?? { lossFraction: 0, jitterMs: 0, rttMs: 0 })
         : undefined,
     };
   }

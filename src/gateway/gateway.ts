@@ -182,6 +182,7 @@ export class Gateway implements ControlBackend, GatewayContext {
     if (this.#calls.delete(call.id)) this.metrics.activeCalls.dec({ direction: call.direction });
     this.#remember(call);
     this.#recordMediaQuality(call);
+    if (wasAnswered) this.#recordGatewayHealth(call);
     if (!wasAnswered)
       this.metrics.callsTotal.inc({
         direction: call.direction,
@@ -412,6 +413,22 @@ export class Gateway implements ControlBackend, GatewayContext {
     if (jitter?.concealedSamples) this.metrics.concealedSamplesTotal.inc(jitter.concealedSamples);
     const fec = call.finalMedia?.fecRecovered;
     if (typeof fec === 'number' && fec > 0) this.metrics.fecRecoveredTotal.inc(fec);
+  }
+
+  /**
+   * An answered outbound call tells its gateway's health window how long it lasted (ACD) and
+   * how its media arrived (loss, jitter, RTT → MOS); the attempts fed ASR, CCR, PDD and AST.
+   */
+  #recordGatewayHealth(call: Call): void {
+    if (call.direction !== 'outbound') return;
+    const answering = call.attempts.at(-1);
+    const health = answering ? this.health.get(answering.gateway) : undefined;
+    if (!health || !call.answeredAtWall) return;
+    health.recordCallEnded(
+      Math.max(0, (call.endedAtWall ?? call.answeredAtWall) - call.answeredAtWall) / 1000,
+    );
+    const quality = call.mediaQuality();
+    if (quality) health.recordMedia(quality);
   }
 
   #remember(call: Call): void {

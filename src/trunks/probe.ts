@@ -102,16 +102,31 @@ export class OptionsProber extends EventEmitter<{ transition: [ProbeTransition] 
   private async probe(probed: Probed): Promise<void> {
     if (probed.removed || probed.inFlight) return;
     probed.inFlight = true;
-    let result: OptionsResult;
-    try {
-      result = await this.sendOptions(probed.gateway);
-    } catch {
-      result = 'transport_error'; // a throwing sender must not stop probing
-    }
+    const result = await this.sendWithTimeout(probed);
     probed.inFlight = false;
     if (probed.removed) return;
     this.apply(probed, result);
     this.schedule(probed, this.nextDelay(probed.config));
+  }
+
+  /**
+   * A silent gateway must be marked down in failuresToMarkDown × (interval + timeout), not in
+   * multiples of Timer F (64·T1 = 32 s, RFC 3261 §17.1.2.2), so the probe gets its own deadline.
+   */
+  private async sendWithTimeout(probed: Probed): Promise<OptionsResult> {
+    let timer: TimerHandle | undefined;
+    const deadline = new Promise<OptionsResult>((resolve) => {
+      timer = this.clock.setTimer(probed.config.timeoutMs, () => resolve('timeout'));
+    });
+    try {
+      // A throwing sender must not stop probing.
+      const sent = Promise.resolve()
+        .then(() => this.sendOptions(probed.gateway))
+        .catch((): OptionsResult => 'transport_error');
+      return await Promise.race([sent, deadline]);
+    } finally {
+      timer?.cancel();
+    }
   }
 
   private apply(probed: Probed, result: OptionsResult): void {

@@ -98,6 +98,31 @@ describe('OptionsProber', () => {
     prober.stop();
   });
 
+  it('a gateway that never answers is marked down on the probe deadline, not Timer F', async () => {
+    const clock = new FakeClock();
+    let sent = 0;
+    const silent = () => {
+      sent++;
+      return new Promise<OptionsResult>(() => undefined);
+    };
+    const prober = new OptionsProber(clock, silent, () => 0);
+    const transitions: ProbeTransition[] = [];
+    prober.on('transition', (t) => transitions.push(t));
+    prober.add('carrier/a', gateway, { ...trunk.probing, timeoutMs: 2000 });
+    for (let t = 0; t <= 30_000; t += 500) {
+      clock.advance(t === 0 ? 0 : 500);
+      await settle();
+    }
+    // Probes at 0, 12 000 and 24 000 ms; each times out 2 s later; the second one marks down.
+    assert.equal(sent, 3);
+    assert.deepEqual(
+      transitions.map((t) => `${t.atMs} ${t.from}->${t.to} (${t.lastResult})`),
+      ['14000 unknown->down (timeout)'],
+    );
+    prober.stop();
+    assert.equal(clock.pendingTimers(), 0);
+  });
+
   it('feeds the health registry: a gateway marked down is unavailable to the router', async () => {
     const clock = new FakeClock();
     const script = scripted(['timeout', 'timeout']);

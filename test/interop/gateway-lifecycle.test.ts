@@ -217,15 +217,36 @@ test('SIGHUP reload: new calls follow the new route, the call in progress stays'
     assert.equal(callA.stopped, false, 'the call in progress was not stopped by the reload');
     assert.ok(long.pid !== undefined);
 
+    // A broken trunk file (issue 5, done-means 4): the reload is refused with file and line,
+    // and the running config (routes to bot B) stays.
+    const trunkFile = join(gateway.dir, 'sip-profiles', 'local.yaml');
+    writeFileSync(
+      trunkFile,
+      `${readFileSync(trunkFile, 'utf8')}colour: blue\n`.replace('127.0.0.0/8', '127.0.0.0/40'),
+    );
+    gateway.child.kill('SIGHUP');
+    const refusal = await poll('reload refused', 5000, async () =>
+      gateway
+        .logs()
+        .split('\n')
+        .find((line) => line.includes('"config reload refused"')),
+    );
+    assert.match(refusal, /local\.yaml:3:\d+ inbound\.allowedCidrs\[0\]: not an IPv4 or IPv6 CIDR/, refusal);
+    assert.match(refusal, /local\.yaml:9:1 colour: unknown key/, refusal);
+    const afterBroken = await (await uac(gateway, 300)).result;
+    assert.equal(afterBroken.successfulCalls, 1, afterBroken.errors);
+    assert.equal(botB.calls.length, 2, 'the old config still routes to bot B');
+
     const longResult = await long.result;
     assert.equal(longResult.successfulCalls, 1, longResult.errors);
     await Promise.race([callA.closed, delay(3000)]);
     assert.equal(callA.stopped, true, 'bot A got stop when its call ended normally');
     const records = gateway.records();
-    assert.equal(records.length, 2);
+    assert.equal(records.length, 3);
     assert.deepEqual(
       records.map((record) => [record.stream, record.hangupBy]),
       [
+        [botB.url, 'caller'],
         [botB.url, 'caller'],
         [botA.url, 'caller'],
       ],

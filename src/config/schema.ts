@@ -272,7 +272,7 @@ export const gatewayFileSchema = z.strictObject({
         .max(5)
         .default(2)
         .describe(
-          'The media clock wakes this early and waits out the rest precisely: RTP leaves within ~0.2 ms of its 20 ms slot instead of ~2 ms, for about 10% of one core while calls are up. 0 turns it off.',
+          'The media clock wakes this early and waits out the rest precisely (a futex sleep, not a busy loop): each tick lands within ~0.1 ms of its 20 ms slot instead of ~1.5 ms. 0 turns it off.',
         ),
     })
     .refine((r) => r.portMin < r.portMax, { message: 'portMin must be below portMax', path: ['portMax'] })

@@ -5,7 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { createOpusDecoder, createOpusEncoder, type OpusSampleRate } from '../src/media/opus.js';
+import {
+  createOpusDecoder,
+  createOpusEncoder,
+  type OpusSampleRate,
+  opusPacketHasLbrr,
+} from '../src/media/opus.js';
 import { decodeWav } from '../src/media/wav.js';
 import { seededRandom } from '../src/util/index.js';
 
@@ -26,11 +31,14 @@ export interface FecExperimentResult {
   lostWithNext: number;
   recoveredFromFec: number;
   /**
-   * The same two counts over voiced lost frames only: SILK sends LBRR only for frames
-   * its VAD marked active (RFC 6716 §4.2.4), so lost silence is always left to PLC.
+   * The same two counts over lost frames whose next packet carries LBRR (opusPacketHasLbrr):
+   * SILK codes LBRR only for frames its VAD marked active (RFC 6716 §4.2.4, libopus: speech
+   * activity above 30%), so a frame lost in a pause has no FEC to recover it and PLC fills it.
    */
-  voicedLostWithNext: number;
-  voicedRecoveredFromFec: number;
+  lostWithFecInNext: number;
+  recoveredWhereFecSent: number;
+  /** Loudest (RMS, dBFS) of the lost frames that had no FEC to recover them: how much they mattered. */
+  loudestUnrecoverableDbfs: number;
   /** Segmental SNR against the lossless decode, over all voiced segments. */
   segmentalSnrFecDb: number;
   segmentalSnrPlcDb: number;
@@ -43,6 +51,12 @@ const SNR_FLOOR_DB = -10;
 const SNR_CEILING_DB = 35;
 /** Segments quieter than this (mean square of the reference) are silence and skipped. */
 const SILENT_SEGMENT_POWER = 10 * 10;
+
+function rmsDbfs(pcm: Int16Array, start: number, length: number): number {
+  let sum = 0;
+  for (let i = start; i < start + length; i++) sum += (pcm[i] ?? 0) ** 2;
+  return 10 * Math.log10(Math.max(sum / length, 1e-9) / 32768 ** 2);
+}
 
 /** Per-segment SNR clamped to [-10, 35] dB, the usual segmental SNR convention. */
 function segmentSnrDb(reference: Int16Array, test: Int16Array, start: number, length: number): number {
@@ -115,8 +129,9 @@ export async function runFecExperiment(options: FecExperimentOptions): Promise<F
   const plcDecoder = await createOpusDecoder({ sampleRate: options.sampleRate });
   let lostWithNext = 0;
   let recoveredFromFec = 0;
-  let voicedLostWithNext = 0;
-  let voicedRecoveredFromFec = 0;
+  let lostWithFecInNext = 0;
+  let recoveredWhereFecSent = 0;
+  let loudestUnrecoverableDbfs = Number.NEGATIVE_INFINITY;
   const lostSegments: number[] = [];
   for (let f = 0; f < frames; f++) {
     const packet = packets[f] as Uint8Array;
@@ -132,9 +147,14 @@ export async function runFecExperiment(options: FecExperimentOptions): Promise<F
     if (next) lostWithNext++;
     const recovered = next ? fecDecoder.recoverFromNext(next, frameSamples) : null;
     if (recovered) recoveredFromFec++;
-    if (next && isVoiced(options.pcm, offset, frameSamples)) {
-      voicedLostWithNext++;
-      if (recovered) voicedRecoveredFromFec++;
+    if (next && opusPacketHasLbrr(next)) {
+      lostWithFecInNext++;
+      if (recovered) recoveredWhereFecSent++;
+    } else {
+      loudestUnrecoverableDbfs = Math.max(
+        loudestUnrecoverableDbfs,
+        rmsDbfs(options.pcm, offset, frameSamples),
+      );
     }
     withFec.set(recovered ?? fecDecoder.conceal(frameSamples), offset);
     plcOnly.set(plcDecoder.conceal(frameSamples), offset);
@@ -147,8 +167,9 @@ export async function runFecExperiment(options: FecExperimentOptions): Promise<F
     lostFrames: lostSegments.length,
     lostWithNext,
     recoveredFromFec,
-    voicedLostWithNext,
-    voicedRecoveredFromFec,
+    lostWithFecInNext,
+    recoveredWhereFecSent,
+    loudestUnrecoverableDbfs,
     segmentalSnrFecDb: segmentalSnrDb(reference, withFec, frameSamples),
     segmentalSnrPlcDb: segmentalSnrDb(reference, plcOnly, frameSamples),
     lostSegmentSnrFecDb: segmentalSnrDb(reference, withFec, frameSamples, lostSegments),
@@ -176,7 +197,8 @@ async function main(): Promise<void> {
   );
   console.log(
     `recovered from FEC: ${result.recoveredFromFec}/${result.lostWithNext} (${percent(result.recoveredFromFec, result.lostWithNext)}); ` +
-      `voiced lost frames: ${result.voicedRecoveredFromFec}/${result.voicedLostWithNext} (${percent(result.voicedRecoveredFromFec, result.voicedLostWithNext)})`,
+      `where the next packet carried FEC: ${result.recoveredWhereFecSent}/${result.lostWithFecInNext} (${percent(result.recoveredWhereFecSent, result.lostWithFecInNext)}); ` +
+      `the loudest lost frame without FEC was ${result.loudestUnrecoverableDbfs.toFixed(1)} dBFS RMS`,
   );
   console.log(
     `segmental SNR vs lossless, all voiced segments: FEC+PLC ${db(result.segmentalSnrFecDb)}, PLC only ${db(result.segmentalSnrPlcDb)}`,

@@ -6,13 +6,12 @@
 
 import type { AudioDecoder, AudioEncoder } from '../media/codec.js';
 import { type DtmfEvent, DtmfReceiver, DtmfSender, DtmfTransmitter } from '../media/dtmf.js';
-import { G711Encoder } from '../media/g711-codec.js';
+import { G711Decoder, G711Encoder } from '../media/g711-codec.js';
 import type { MediaClock } from '../media/media-clock.js';
-import { createOpusEncoder } from '../media/opus.js';
+import { createOpusDecoder, createOpusEncoder } from '../media/opus.js';
 import { Resampler } from '../media/resample.js';
 import { type PortAllocator, type ReceivedRtp, RtpSession, type RtpStreamStats } from '../media/rtp/index.js';
 import {
-  createDecoderFor,
   loadMediaPipeline,
   ObservedDecoder,
   type PacketReceiver,
@@ -56,7 +55,14 @@ export interface MediaLegStats {
   handlerErrors: number;
 }
 
-const OPUS_ENCODE_RATE = 48000;
+/**
+ * Opus runs at the bridge rate in both directions (libopus codes 8, 16 and 24 kHz natively; the
+ * RTP clock stays 48 kHz, RFC 7587 §4.1), so no resampler sits on the Opus path. The encoder uses
+ * complexity 5 and 24 kbit/s: bench/RESULTS.md measured ~800 µs a frame at complexity 10 and
+ * 48 kHz through WASM (~20 calls per core), and LBRR (FEC) needs >= 24 kbit/s at 16 kHz or
+ * libopus silently sends none.
+ */
+const OPUS_ENCODER = { complexity: 5, bitrate: 24_000, fec: true } as const;
 /** Bounds on the Opus encoder's expected-loss setting (libopus accepts 0..100). */
 const MAX_OPUS_LOSS_PERCENT = 30;
 const MIN_OPUS_LOSS_PERCENT = 1;
@@ -70,6 +76,28 @@ interface CodecChain {
   encoder: AudioEncoder;
   fromBridge: Resampler | undefined;
   samplesPerFrame: number;
+}
+
+/** The encoder for audio towards the carrier in `codec`, fed at `bridgeRate`. */
+export async function carrierEncoderFor(
+  codec: 'PCMU' | 'PCMA' | 'opus',
+  bridgeRate: BridgeRate,
+): Promise<AudioEncoder> {
+  if (codec === 'opus')
+    return createOpusEncoder({
+      ...OPUS_ENCODER,
+      sampleRate: bridgeRate,
+      packetLossPercent: MIN_OPUS_LOSS_PERCENT,
+    });
+  return new G711Encoder(codec);
+}
+
+/** The decoder for the carrier's `codec`; Opus decodes straight to `bridgeRate`. */
+export async function carrierDecoderFor(
+  codec: 'PCMU' | 'PCMA' | 'opus',
+  bridgeRate: BridgeRate,
+): Promise<AudioDecoder> {
+  return codec === 'opus' ? createOpusDecoder({ sampleRate: bridgeRate }) : new G711Decoder(codec);
 }
 
 function resamplerBetween(inRate: number, outRate: number): Resampler | undefined {
@@ -202,18 +230,9 @@ export class MediaLeg {
   }
 
   private async buildChain(media: NegotiatedMedia, codecKey: string): Promise<CodecChain> {
-    const inner = await createDecoderFor(media.codec.name);
-    if (!inner) throw new Error(`unsupported codec ${media.codec.name}`);
-    const decoder = new ObservedDecoder(inner);
     const bridgeRate = this.options.bridgeRate;
-    const encoder =
-      media.codec.name === 'opus'
-        ? await createOpusEncoder({
-            sampleRate: OPUS_ENCODE_RATE,
-            fec: true,
-            packetLossPercent: MIN_OPUS_LOSS_PERCENT,
-          })
-        : new G711Encoder(media.codec.name);
+    const decoder = new ObservedDecoder(await carrierDecoderFor(media.codec.name, bridgeRate));
+    const encoder = await carrierEncoderFor(media.codec.name, bridgeRate);
     return {
       codecKey,
       decoder,

@@ -83,7 +83,17 @@ export const inboundSchema = z.strictObject({
     .array(numberPattern)
     .default([])
     .describe('Called numbers this trunk may deliver; empty means any.'),
-  auth: digestCredentials.optional(),
+  auth: digestCredentials
+    .extend({
+      algorithms: z
+        .array(z.enum(['SHA-256', 'MD5']))
+        .min(1)
+        .default(['SHA-256', 'MD5'])
+        .describe(
+          'Challenges offered, one WWW-Authenticate each, in this order (RFC 8760 §2.4). Callers that answer only the first challenge and only know MD5 (SIPp, older PBXs) need [MD5].',
+        ),
+    })
+    .optional(),
   unknownSourceAction: z
     .union([z.literal(403), z.literal('drop')], { error: "403 (answer Forbidden) or 'drop' (stay silent)" })
     .default('drop')

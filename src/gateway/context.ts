@@ -42,7 +42,7 @@ export interface GatewayContext {
   authenticate(
     trunk: TrunkConfig,
     session: InboundSession,
-  ): { status: number; headers: Array<[string, string]> } | undefined;
+  ): { status: number; headers: Array<[string, string]>; reason?: string } | undefined;
   /** Answers 401/407 challenges of an outbound trunk with its credentials. */
   digestAuthorizer(credentials: { username: string; password: string }): Authorizer;
   /** Adds a live call (false when the gateway is at maxCalls). */

@@ -20,14 +20,20 @@ export class DigestSupport {
   challengeInbound(
     trunk: TrunkConfig,
     invite: SipRequest,
-  ): { status: number; headers: Array<[string, string]> } | undefined {
+  ): { status: number; headers: Array<[string, string]>; reason?: string } | undefined {
     const auth = trunk.inbound?.auth;
     if (!auth) return undefined;
     const realm = auth.realm ?? 'patchbay';
-    let verifier = this.#verifiers.get(`${trunk.name}|${realm}`);
+    const key = `${trunk.name}|${realm}|${auth.algorithms.join(',')}`;
+    let verifier = this.#verifiers.get(key);
     if (!verifier) {
-      verifier = new DigestVerifier({ realm, secret: this.#secret, clock: this.clock });
-      this.#verifiers.set(`${trunk.name}|${realm}`, verifier);
+      verifier = new DigestVerifier({
+        realm,
+        secret: this.#secret,
+        clock: this.clock,
+        algorithms: [...auth.algorithms],
+      });
+      this.#verifiers.set(key, verifier);
     }
     const authorization = invite.get('authorization');
     if (authorization !== undefined) {
@@ -38,7 +44,7 @@ export class DigestSupport {
         lookupPassword: (username) => (username === auth.username ? auth.password : undefined),
       });
       if (result.ok) return undefined;
-      if (!result.stale) return { status: 403, headers: [] };
+      if (!result.stale) return { status: 403, headers: [], reason: result.reason };
     }
     return {
       status: 401,

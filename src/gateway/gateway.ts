@@ -151,7 +151,7 @@ export class Gateway implements ControlBackend, GatewayContext {
   authenticate(
     trunk: TrunkConfig,
     session: InboundSession,
-  ): { status: number; headers: Array<[string, string]> } | undefined {
+  ): { status: number; headers: Array<[string, string]>; reason?: string } | undefined {
     return this.#digest.challengeInbound(trunk, session.invite);
   }
 

@@ -35,7 +35,10 @@ export async function handleInbound(ctx: GatewayContext, session: InboundSession
 
   const challenge = ctx.authenticate(trunk, session);
   if (challenge) {
-    ctx.metrics.callsTotal.inc({ direction: 'inbound', trunk: trunk.name, outcome: 'auth_challenge' });
+    const outcome = challenge.status === 403 ? 'auth_failed' : 'auth_challenge';
+    ctx.metrics.callsTotal.inc({ direction: 'inbound', trunk: trunk.name, outcome });
+    if (challenge.reason)
+      ctx.logger.warn({ trunk: trunk.name, reason: challenge.reason }, 'digest credentials refused');
     session.reject(challenge.status, challenge.headers);
     return;
   }

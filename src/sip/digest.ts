@@ -7,6 +7,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../util/index.js';
 import { endOfQuoted, quote, unquote } from './grammar.js';
+import { parseUri } from './uri.js';
 
 export type DigestAlgorithm = 'MD5' | 'MD5-sess' | 'SHA-256' | 'SHA-256-sess';
 const ALGORITHMS: readonly DigestAlgorithm[] = ['MD5', 'MD5-sess', 'SHA-256', 'SHA-256-sess'];
@@ -246,6 +247,28 @@ function safeEqual(a: string, b: string): boolean {
 
 const fail = (reason: string, stale = false): VerifyResult => ({ ok: false, stale, reason });
 
+/**
+ * Whether the credentials' digest-uri names the request's target (RFC 3261 §22.4). Equal
+ * strings, or SIP URIs with the same scheme, host and port: SIPp and some PBXs put the domain
+ * (`sip:host:port`) there rather than the full Request-URI, and a proxy may have rewritten the
+ * user part. The nonce, its count and the method still bind the response to this request.
+ */
+function sameTarget(credentialsUri: string, requestUri: string): boolean {
+  if (credentialsUri === requestUri) return true;
+  try {
+    const [a, b] = [parseUri(credentialsUri), parseUri(requestUri)];
+    if (a.opaque !== undefined || b.opaque !== undefined) return false;
+    const defaultPort = (scheme: string) => (scheme === 'sips' ? 5061 : 5060);
+    return (
+      a.scheme === b.scheme &&
+      a.host.toLowerCase() === b.host.toLowerCase() &&
+      (a.port ?? defaultPort(a.scheme)) === (b.port ?? defaultPort(b.scheme))
+    );
+  } catch {
+    return false;
+  }
+}
+
 /** Challenges and checks credentials with stateless HMAC nonces (RFC 7616 §3.3, §5.4–§5.5). */
 export class DigestVerifier {
   /** Last nonce count seen per nonce, to refuse replays (bounded, least recently used evicted). */
@@ -285,7 +308,8 @@ export class DigestVerifier {
     // We offer qop="auth" only; RFC 7616 §3.4 obliges the client to echo it (no RFC 2069 downgrade).
     if (qop !== 'auth') return fail(`qop ${qop ?? '(none)'} not offered`);
     if (!/^[0-9a-f]{8}$/i.test(nc)) return fail('malformed nonce count');
-    if (input.uri !== undefined && uri !== input.uri) return fail('uri mismatch');
+    if (input.uri !== undefined && !sameTarget(uri, input.uri))
+      return fail(`uri mismatch: ${uri} in credentials, ${input.uri} requested`);
     const password = input.lookupPassword(username);
     if (password === undefined) return fail('unknown user');
     const expected = digestResponse({

@@ -290,12 +290,26 @@ describe('client and verifier', () => {
     assert.deepEqual(check(otherRealm), { ok: false, stale: false, reason: 'wrong realm' });
     const header = authorize('s3cret');
     assert.deepEqual(
-      verifier.verify({ authorization: header, method: 'INVITE', uri: 'sip:x@gw', lookupPassword }),
+      verifier.verify({ authorization: header, method: 'INVITE', uri: 'sip:+1555@other-gw', lookupPassword }),
       {
         ok: false,
         stale: false,
-        reason: 'uri mismatch',
+        reason: 'uri mismatch: sip:+1555@gw in credentials, sip:+1555@other-gw requested',
       },
+    );
+    // The same target with another user part (a rewritten Request-URI, or a UA that puts the
+    // domain there, as SIPp does) is the same resource (RFC 3261 §22.4).
+    const domainOnly = new DigestClient().authorize({
+      challenge: parseChallenge(verifier.challenges()[0] ?? ''),
+      method: 'INVITE',
+      uri: 'sip:GW:5060',
+      username: 'trunk1',
+      password: 's3cret',
+    });
+    assert.equal(
+      verifier.verify({ authorization: domainOnly, method: 'INVITE', uri: 'sip:+1555@gw', lookupPassword })
+        .ok,
+      true,
     );
     const shaOnly = new DigestVerifier({ realm: 'carrier', secret: 'k', clock, algorithms: ['SHA-256'] });
     const md5Answer = new DigestClient().authorize({

@@ -24,6 +24,8 @@ export interface GatewayProcessOptions {
   /** Extra YAML appended to the gateway file (top-level keys). */
   extraGatewayYaml?: string;
   drainTimeoutSec?: number;
+  /** Digest credentials the loopback trunk demands of callers (RFC 3261 §22). */
+  inboundAuth?: { username: string; password: string; algorithms?: Array<'SHA-256' | 'MD5'> };
   /** CPS of the loopback trunk (default 200/s, burst 200). */
   cps?: { rate: number; burst: number };
 }
@@ -57,6 +59,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       'inbound:',
       '  allowedCidrs: ["127.0.0.0/8"]',
       '  unknownSourceAction: 403',
+      ...(options.inboundAuth ? [`  auth: ${JSON.stringify(options.inboundAuth)}`] : []),
       `codecs: [${(options.codecs ?? ['PCMU', 'PCMA', 'opus']).join(', ')}]`,
       `cps: { rate: ${options.cps?.rate ?? 200}, burst: ${options.cps?.burst ?? 200} }`,
       'maxConcurrentCalls: 200',

@@ -17,12 +17,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { attachBot } from '../src/gateway/bridge.js';
-import { MediaLeg } from '../src/gateway/media-leg.js';
 import { MediaClock } from '../src/media/media-clock.js';
 import { PortAllocator } from '../src/media/rtp/index.js';
 import { TwilioDialect } from '../src/stream/index.js';
 import { SystemClock, silentLogger } from '../src/util/index.js';
 import { captureUdp } from '../test/interop/helpers/tshark.js';
+import { openLoopbackPcmuLeg } from './lib/loopback-leg.js';
 
 const runs = Number(process.argv[2] ?? 3);
 const FRAMES = 500;
@@ -81,24 +81,14 @@ async function measure(speed: number): Promise<{ bridge: SlotStats; floor: SlotS
   const bridgeCapture = captureUdp(ports.bridgePort, ['frame.time_epoch', 'rtp.seq']);
   const floorCapture = captureUdp(ports.floorPort, ['frame.time_epoch']);
   await Promise.all([bridgeCapture.ready, floorCapture.ready]);
-  // tshark reports "Capturing on" a moment before its filter sees packets.
-  await new Promise((resolve) => setTimeout(resolve, 500));
   const clock = new SystemClock();
   const mediaClock = new MediaClock(clock, 20, undefined, 2);
   const base = 40000 + 2 * Math.floor(Math.random() * 2000);
-  const leg = await MediaLeg.open({
+  const leg = await openLoopbackPcmuLeg({
     portAllocator: new PortAllocator(base, base + 20),
-    bindAddress: '127.0.0.1',
     clock,
     mediaClock,
-    bridgeRate: 8000,
-  });
-  await leg.start({
-    remoteAddress: '127.0.0.1',
     remotePort: ports.bridgePort,
-    rtcpMux: false,
-    codec: { payloadType: 0, name: 'PCMU', clockRate: 8000, channels: 1 },
-    ptimeMs: 20,
   });
   const { connection } = attachBot(leg, {
     url: `ws://127.0.0.1:${ports.wsPort}`,

@@ -18,11 +18,12 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { attachBot } from '../src/gateway/bridge.js';
-import { MediaLeg } from '../src/gateway/media-leg.js';
+import type { MediaLeg } from '../src/gateway/media-leg.js';
 import { MediaClock } from '../src/media/media-clock.js';
 import { PortAllocator } from '../src/media/rtp/index.js';
 import { type StreamConnection, TwilioDialect } from '../src/stream/index.js';
 import { SystemClock, silentLogger } from '../src/util/index.js';
+import { openLoopbackPcmuLeg } from './lib/loopback-leg.js';
 
 const calls = Number(process.argv[2] ?? 50);
 const seconds = Number(process.argv[3] ?? 10);
@@ -115,21 +116,8 @@ async function gatewayPath(): Promise<PathUnderTest> {
   const legs: MediaLeg[] = [];
   const connections: StreamConnection[] = [];
   for (let call = 0; call < calls; call++) {
-    const leg = await MediaLeg.open({
-      portAllocator: allocator,
-      bindAddress: '127.0.0.1',
-      clock,
-      mediaClock,
-      bridgeRate: 8000,
-    });
-    await leg.start({
-      remoteAddress: '127.0.0.1',
-      remotePort: 9, // discard: the bot plays silence to the caller
-      rtcpMux: false,
-      codec: { payloadType: 0, name: 'PCMU', clockRate: 8000, channels: 1 },
-      ptimeMs: 20,
-    });
-    legs.push(leg);
+    // Port 9 (discard): the bot plays silence to the caller.
+    legs.push(await openLoopbackPcmuLeg({ portAllocator: allocator, clock, mediaClock, remotePort: 9 }));
   }
   const connect = async (wsPort: number): Promise<void> => {
     for (const [call, leg] of legs.entries()) {

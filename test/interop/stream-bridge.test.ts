@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { openLoopbackPcmuLeg } from '../../bench/lib/loopback-leg.js';
 import { attachBot } from '../../src/gateway/bridge.js';
-import { MediaLeg } from '../../src/gateway/media-leg.js';
 import { decodeMulaw, encodeMulaw } from '../../src/media/g711.js';
 import { MediaClock } from '../../src/media/media-clock.js';
 import { PortAllocator } from '../../src/media/rtp/index.js';
@@ -59,31 +59,21 @@ async function harness(options: HarnessOptions = {}) {
   // Lead 2 ms as the gateway's default rtp.pacingLeadMs.
   const mediaClock = options.mediaClock ?? new MediaClock(clock, 20, undefined, 2);
   const base = 30000 + 2 * Math.floor(Math.random() * 5000);
-  const leg = await MediaLeg.open({
-    portAllocator: new PortAllocator(base, base + 20),
-    bindAddress: '127.0.0.1',
-    clock,
-    mediaClock,
-    bridgeRate: 8000,
-  });
   const caller = createSocket('udp4');
   await new Promise<void>((resolve) => caller.bind(0, '127.0.0.1', resolve));
   const capture = captureUdp((caller.address() as AddressInfo).port, tshark.fields, tshark.options);
   await capture.ready;
-  // tshark reports "Capturing on" a moment before its filter sees packets.
-  await delay(500);
   const arrivals: Arrival[] = [];
   caller.on('message', (data) => {
     if (data.length < 12 || ((data[1] ?? 0) & 0x7f) !== 0) return;
     arrivals.push({ atMs: performance.now(), seq: data.readUInt16BE(2), payload: data.subarray(12) });
   });
-  await leg.start({
-    remoteAddress: '127.0.0.1',
+  const leg = await openLoopbackPcmuLeg({
+    portAllocator: new PortAllocator(base, base + 20),
+    clock,
+    mediaClock,
     remotePort: (caller.address() as AddressInfo).port,
-    rtcpMux: false,
-    codec: { payloadType: 0, name: 'PCMU', clockRate: 8000, channels: 1 },
-    telephoneEvent: { payloadType: 101, clockRate: 8000 },
-    ptimeMs: 20,
+    telephoneEventPayloadType: 101,
   });
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));

@@ -33,7 +33,8 @@ export function captureUdp(
   });
   const ready = new Promise<void>((resolve) => {
     tshark.stderr.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('Capturing on')) resolve();
+      // tshark says "Capturing on" a moment before its filter sees packets.
+      if (chunk.toString().includes('Capturing on')) setTimeout(resolve, 500);
     });
     setTimeout(resolve, 5000);
   });

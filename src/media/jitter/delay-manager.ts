@@ -1,7 +1,12 @@
 /**
- * Target playout delay from the relative arrival delay of packets (NetEQ DelayManager):
- * each packet's delay is measured against the fastest packet of a recent window, binned
- * into a histogram with exponential forgetting, and the target is a quantile of it.
+ * Target buffer level from the relative arrival delay of packets (NetEQ DelayManager):
+ * each packet's delay is measured against the fastest packet of a recent window and binned
+ * into a histogram with exponential forgetting. A playout delay D (from the fastest packet)
+ * makes late exactly the packets with a relative delay above D, so D is a quantile of the
+ * histogram; the quantile itself follows the late rate actually seen (after NetEQ's
+ * UnderrunOptimizer). What the receiver can steer is its buffer level, and at a steady D
+ * the buffer holds D − E[min(d, D)] of audio (every packet waits D minus its own delay), so
+ * the target level is the quantile minus the mean relative delay, and never below one packet.
  */
 
 const BUCKET_MS = 5;
@@ -14,13 +19,32 @@ const TICK_MARGIN_FRAMES = 0.5;
 const REFERENCE_WINDOW_MS = 2000;
 /** Bound on the reference window's entries (2 s of 10 ms packets, with margin). */
 const MAX_REFERENCE_ENTRIES = 512;
+/**
+ * The first n observations are averaged (weight START_WEIGHT / (n + 1)) until that is less
+ * than the forget factor's, so a stream start is learned at once and then held steady
+ * (NetEQ's start forget weight).
+ */
+const START_WEIGHT = 1;
+/** Per-packet forgetting of the late-rate estimate (~10 s of 20 ms packets). */
+const LATE_FORGET = 0.998;
+/** Per-packet factor on the quantile's miss probability (1 − quantile) while late packets exceed the goal. */
+const MISS_DOWN = 0.99;
+/** Per-packet factor back while late packets are below half the goal: slower than going up. */
+const MISS_UP = 1.002;
+/** A one-packet floor minus this: the level read just before a decode still holds that packet. */
+const PACKET_FLOOR_SLACK_MS = 10;
 
 export interface DelayManagerOptions {
   frameMs: number;
   minDelayMs: number;
   maxDelayMs: number;
+  /** Quantile of the relative delay covered while the late rate is at or below its goal. */
   targetQuantile: number;
-  /** Per-packet decay of old observations when delays are falling (slow adaptation down). */
+  /** Highest quantile the late-rate feedback may raise the target quantile to. */
+  maxTargetQuantile: number;
+  /** Fraction of packets allowed to arrive after their playout time. */
+  lateRateGoal: number;
+  /** Per-packet decay of old observations in the histogram. */
   forgetFactor: number;
 }
 
@@ -31,25 +55,54 @@ interface ArrivalSample {
 
 export class DelayManager {
   private readonly histogram: Float64Array;
+  /** Observations since the last reset: the forget factor ramps up over the first ones. */
+  private observed = 0;
   private readonly recent: ArrivalSample[] = [];
+  /** Target level from the histogram, before the one-packet floor and the clamp. */
+  private histogramTarget: number;
   private target: number;
+  private packetMs: number;
+  /** Recent fraction of late packets, exponentially forgotten. */
+  private lateRate = 0;
+  /** Quantile in use: targetQuantile, raised while the late rate is above the goal. */
+  private quantile: number;
 
   constructor(private readonly options: DelayManagerOptions) {
     this.histogram = new Float64Array(Math.ceil(options.maxDelayMs / BUCKET_MS) + 1);
+    this.packetMs = options.frameMs;
+    this.quantile = options.targetQuantile;
+    this.histogramTarget = options.minDelayMs;
     this.target = options.minDelayMs;
     this.reset();
+  }
+
+  /**
+   * The stream's packet duration: less than one packet buffered means an underrun on
+   * every packet (NetEQ's target is at least one packet).
+   */
+  setPacketMs(packetMs: number): void {
+    if (packetMs === this.packetMs || !(packetMs > 0)) return;
+    this.packetMs = packetMs;
+    this.updateTarget();
   }
 
   /** Forgets the history, e.g. on a new stream (SSRC change, timestamp jump). */
   reset(): void {
     this.histogram.fill(0);
     this.histogram[0] = 1;
+    this.observed = 0;
     this.recent.length = 0;
-    this.target = this.clamp(this.options.frameMs);
+    this.lateRate = 0;
+    this.quantile = this.options.targetQuantile;
+    this.histogramTarget = this.options.frameMs;
+    this.updateTarget();
   }
 
-  /** Records one arrival; `mediaMs` is the packet's RTP timestamp in milliseconds (unwrapped). */
-  update(arrivalMs: number, mediaMs: number): number {
+  /**
+   * Records one arrival, late ones included (they are the delays the target failed to
+   * cover); `mediaMs` is the packet's RTP timestamp in milliseconds (unwrapped).
+   */
+  update(arrivalMs: number, mediaMs: number, late: boolean): number {
     const transitMs = arrivalMs - mediaMs;
     while (this.recent.length > 0) {
       const oldest = this.recent[0];
@@ -64,23 +117,50 @@ export class DelayManager {
     let fastest = transitMs;
     for (const sample of this.recent) fastest = Math.min(fastest, sample.transitMs);
     const relativeDelayMs = transitMs - fastest;
+    this.followLateRate(late);
     this.observe(relativeDelayMs);
+    this.updateTarget();
     return relativeDelayMs;
+  }
+
+  /** The quantile of the relative delay the target currently covers. */
+  targetQuantile(): number {
+    return this.quantile;
   }
 
   targetDelayMs(): number {
     return this.target;
   }
 
+  /**
+   * Late-rate feedback: a fixed quantile of a histogram under-covers a heavy tail (its top
+   * is estimated from a handful of samples) and the start of a stream, so while more than
+   * lateRateGoal of the packets come late the quantile rises, and it falls back once they
+   * are well below the goal.
+   */
+  private followLateRate(late: boolean): void {
+    this.lateRate = LATE_FORGET * this.lateRate + (1 - LATE_FORGET) * (late ? 1 : 0);
+    let miss = 1 - this.quantile;
+    if (this.lateRate > this.options.lateRateGoal) miss *= MISS_DOWN;
+    else if (this.lateRate < this.options.lateRateGoal / 2) miss *= MISS_UP;
+    const minMiss = 1 - this.options.maxTargetQuantile;
+    const maxMiss = 1 - this.options.targetQuantile;
+    this.quantile = 1 - Math.min(maxMiss, Math.max(minMiss, miss));
+  }
+
   private observe(relativeDelayMs: number): void {
     const bucket = Math.min(this.histogram.length - 1, Math.max(0, Math.ceil(relativeDelayMs / BUCKET_MS)));
-    // Adapt upward quickly: a delay above the current target gets a larger weight,
-    // so one spike lifts the quantile within a few packets (NetEQ's faster attack).
-    const rising = bucket * BUCKET_MS + this.options.frameMs > this.target;
-    const forget = rising ? Math.min(this.options.forgetFactor, 0.97) : this.options.forgetFactor;
+    this.observed++;
+    const forget = Math.min(this.options.forgetFactor, 1 - START_WEIGHT / (this.observed + 1));
     for (let i = 0; i < this.histogram.length; i++) this.histogram[i] = (this.histogram[i] ?? 0) * forget;
     this.histogram[bucket] = (this.histogram[bucket] ?? 0) + (1 - forget);
-    this.target = this.clamp(this.quantileMs() + this.options.frameMs * TICK_MARGIN_FRAMES);
+    const playoutMs = this.quantileMs();
+    this.histogramTarget =
+      playoutMs - this.meanWaitedMs(playoutMs) + this.options.frameMs * TICK_MARGIN_FRAMES;
+  }
+
+  private updateTarget(): void {
+    this.target = this.clamp(Math.max(this.histogramTarget, this.packetMs - PACKET_FLOOR_SLACK_MS));
   }
 
   private quantileMs(): number {
@@ -89,9 +169,21 @@ export class DelayManager {
     let cumulative = 0;
     for (let i = 0; i < this.histogram.length; i++) {
       cumulative += this.histogram[i] ?? 0;
-      if (cumulative >= this.options.targetQuantile * total) return i * BUCKET_MS;
+      if (cumulative >= this.quantile * total) return i * BUCKET_MS;
     }
     return (this.histogram.length - 1) * BUCKET_MS;
+  }
+
+  /** E[min(d, playoutMs)]: how long, on average, packets took of a playout delay playoutMs. */
+  private meanWaitedMs(playoutMs: number): number {
+    let total = 0;
+    let sum = 0;
+    for (let i = 0; i < this.histogram.length; i++) {
+      const weight = this.histogram[i] ?? 0;
+      total += weight;
+      sum += weight * Math.min(playoutMs, i * BUCKET_MS);
+    }
+    return total > 0 ? sum / total : 0;
   }
 
   private clamp(delayMs: number): number {

@@ -26,6 +26,13 @@ export class PacketBuffer {
     return this.packets[0];
   }
 
+  /** Arrival time of the packet that arrived last (-Infinity when empty). */
+  lastArrivalMs(): number {
+    let last = Number.NEGATIVE_INFINITY;
+    for (const p of this.packets) last = Math.max(last, p.packet.arrivalMs);
+    return last;
+  }
+
   find(timestamp: number): BufferedPacket | undefined {
     return this.packets.find((p) => p.timestamp === timestamp);
   }

@@ -19,9 +19,11 @@ const MAX_EXPAND_MS = 100;
 /** Concealment continuation crossfaded into the first decoded frame after an expand. */
 const MERGE_MS = 5;
 /** Extra frames to wait for a missing packet when the buffer is below target. */
-const EXTRA_GAP_WAIT_FRAMES = 2;
-/** Buffer level smoothing per pull (NetEQ BufferLevelFilter). */
+const EXTRA_GAP_WAIT_FRAMES = 1;
+/** Buffer level smoothing per decoded packet (NetEQ BufferLevelFilter). */
 const LEVEL_SMOOTHING = 0.9;
+/** Longest packet duration believed from a timestamp step (RFC 3551 §4.5 frames are ≤ 120 ms in practice). */
+const MAX_PACKET_MS = 120;
 /** Recently played timestamps remembered to tell duplicates from late packets. */
 const PLAYED_MEMORY = 64;
 
@@ -31,6 +33,9 @@ export class AudioReceiver {
   private readonly frameMs: number;
   private readonly frameSamples: number;
   private readonly frameTicks: number;
+  /** RTP ticks per packet, from consecutive packets' timestamps (NetEQ packet_length_samples). */
+  private packetTicks: number;
+  private lastSequence: number | null = null;
   private readonly delayManager: DelayManager;
   private readonly buffer: PacketBuffer;
   private readonly counters: JitterStats = {
@@ -72,12 +77,15 @@ export class AudioReceiver {
     this.frameMs = options.frameMs ?? 20;
     this.frameSamples = Math.round((decoder.sampleRate * this.frameMs) / 1000);
     this.frameTicks = Math.round((decoder.rtpClockRate * this.frameMs) / 1000);
+    this.packetTicks = this.frameTicks;
     this.delayManager = new DelayManager({
       frameMs: this.frameMs,
       minDelayMs: options.minDelayMs ?? 0,
       maxDelayMs: options.maxDelayMs ?? 1000,
-      targetQuantile: options.targetQuantile ?? 0.95,
-      forgetFactor: options.forgetFactor ?? 0.995,
+      targetQuantile: options.targetQuantile ?? 0.99,
+      maxTargetQuantile: options.maxTargetQuantile ?? 0.995,
+      lateRateGoal: options.lateRateGoal ?? 0.005,
+      forgetFactor: options.forgetFactor ?? 0.998,
     });
     this.buffer = new PacketBuffer(options.maxPackets ?? 250);
   }
@@ -97,6 +105,7 @@ export class AudioReceiver {
       this.restart(packet.ssrc);
       timestamp = unwrapTimestamp(packet.timestamp, null);
     }
+    this.learnPacketDuration(packet.sequenceNumber, timestamp);
     this.lastTimestamp = Math.max(this.lastTimestamp ?? timestamp, timestamp);
     if (this.played.includes(timestamp)) {
       this.counters.packetsDuplicated++;
@@ -105,6 +114,7 @@ export class AudioReceiver {
     if (this.playoutTimestamp !== null && timestamp < this.playoutTimestamp) {
       this.counters.packetsLate++;
       this.counters.packetsDiscarded++;
+      this.delayManager.update(packet.arrivalMs, (timestamp * 1000) / this.decoder.rtpClockRate, true);
       return;
     }
     const outcome = this.buffer.insert({ packet, timestamp });
@@ -113,12 +123,10 @@ export class AudioReceiver {
       return;
     }
     if (outcome === 'overflow') this.counters.packetsDiscarded++;
-    this.delayManager.update(packet.arrivalMs, (timestamp * 1000) / this.decoder.rtpClockRate);
+    this.delayManager.update(packet.arrivalMs, (timestamp * 1000) / this.decoder.rtpClockRate, false);
   }
 
   pull(): Int16Array {
-    const levelMs = this.bufferLevelMs();
-    this.filteredLevelMs = LEVEL_SMOOTHING * this.filteredLevelMs + (1 - LEVEL_SMOOTHING) * levelMs;
     let first = true;
     while (this.pending.length < this.frameSamples) {
       const decision = this.produce();
@@ -150,8 +158,40 @@ export class AudioReceiver {
     return this.bufferLevelMs();
   }
 
+  /**
+   * Audio held: decoded samples not yet played plus the buffered packets at their real
+   * duration, except that the packet that arrived last counts only for as long as it has
+   * waited, up to its duration (after NetEQ's span with waiting time). That keeps the level
+   * continuous when a packet lands just before or just after a pull, which otherwise swings
+   * it by a whole packet (30 ms packets on 20 ms pulls read 30 to 70 ms at a steady delay).
+   */
   private bufferLevelMs(): number {
-    return this.buffer.size * this.frameMs + (this.pending.length * 1000) / this.decoder.sampleRate;
+    const pendingMs = (this.pending.length * 1000) / this.decoder.sampleRate;
+    if (this.buffer.size === 0) return pendingMs;
+    const packetMs = this.packetMs();
+    const waitedMs = Math.min(packetMs, Math.max(0, this.clock.now() - this.buffer.lastArrivalMs()));
+    return pendingMs + (this.buffer.size - 1) * packetMs + waitedMs;
+  }
+
+  private packetMs(): number {
+    return (this.packetTicks * 1000) / this.decoder.rtpClockRate;
+  }
+
+  /** A timestamp step between consecutive sequence numbers is one packet's duration. */
+  private learnPacketDuration(sequenceNumber: number, timestamp: number): void {
+    const previous = this.lastSequence;
+    this.lastSequence = sequenceNumber;
+    if (previous === null || this.lastTimestamp === null || ((previous + 1) & 0xffff) !== sequenceNumber)
+      return;
+    const ticks = timestamp - this.lastTimestamp;
+    if (
+      ticks <= 0 ||
+      ticks > (MAX_PACKET_MS * this.decoder.rtpClockRate) / 1000 ||
+      ticks === this.packetTicks
+    )
+      return;
+    this.packetTicks = ticks;
+    this.delayManager.setPacketMs(this.packetMs());
   }
 
   private restart(ssrc: number): void {
@@ -159,6 +199,7 @@ export class AudioReceiver {
     this.buffer.clear();
     this.delayManager.reset();
     this.lastTimestamp = null;
+    this.lastSequence = null;
     this.playoutTimestamp = null;
     this.awaitingStart = true;
     this.played.length = 0;
@@ -192,7 +233,7 @@ export class AudioReceiver {
     this.underrunFrames++;
     const recovered = this.recoverFromFec(expected);
     if (recovered) {
-      this.playoutTimestamp = expected + this.frameTicks;
+      this.playoutTimestamp = expected + this.packetTicks;
       this.underrunFrames = 0;
       return recovered;
     }
@@ -214,6 +255,10 @@ export class AudioReceiver {
   }
 
   private playPacket(): PlayoutDecision {
+    // The level is filtered once per decision, as it stands before the packet is decoded,
+    // so how packets of one duration line up with pulls of another does not bias it.
+    this.filteredLevelMs =
+      LEVEL_SMOOTHING * this.filteredLevelMs + (1 - LEVEL_SMOOTHING) * this.bufferLevelMs();
     const entry = this.buffer.shift() as BufferedPacket;
     const now = this.clock.now();
     const pendingMs = (this.pending.length * 1000) / this.decoder.sampleRate;
@@ -225,7 +270,7 @@ export class AudioReceiver {
       decoded = this.decoder.decode(entry.packet.payload);
     } catch {
       this.counters.packetsDiscarded++;
-      this.playoutTimestamp = entry.timestamp + this.frameTicks;
+      this.playoutTimestamp = entry.timestamp + this.packetTicks;
       return this.expand();
     }
     this.playoutTimestamp =
@@ -243,9 +288,7 @@ export class AudioReceiver {
       this.append(mergeAfterConcealment(continuation, decoded));
       return 'merge';
     }
-    const target = this.targetDelayMs();
-    const lowMs = 0.75 * target;
-    const highMs = Math.max(target, lowMs + this.frameMs);
+    const { lowMs, highMs } = this.levelLimits();
     if (this.filteredLevelMs >= highMs && this.buffer.size > 0) {
       const { output, changedSamples } = accelerate(decoded, this.decoder.sampleRate);
       if (changedSamples !== 0) {
@@ -267,9 +310,23 @@ export class AudioReceiver {
     return 'normal';
   }
 
+  /**
+   * Time-stretch limits on the filtered level (NetEQ DecisionLogic): preemptive expand
+   * below 3/4 of the target, accelerate at the target, but never closer than a pull plus
+   * a packet above the low limit: at a decision the level still holds the packet about to
+   * be decoded and whatever partial frame is left, so it swings by that much without any
+   * jitter (30 ms packets on 20 ms pulls read 30 to 70 ms at a steady 30 ms delay).
+   */
+  private levelLimits(): { lowMs: number; highMs: number } {
+    const target = this.targetDelayMs();
+    const lowMs = 0.75 * target;
+    const band = this.frameMs + this.packetMs() - 20;
+    return { lowMs, highMs: Math.max(target, lowMs + band) };
+  }
+
   /** Rebuilds the frame at `timestamp` from the next packet's in-band FEC when the decoder can. */
   private recoverFromFec(timestamp: number): PlayoutDecision | null {
-    const next = this.buffer.find(timestamp + this.frameTicks);
+    const next = this.buffer.find(timestamp + this.packetTicks);
     if (!next || !this.decoder.recoverFromNext) return null;
     const recovered = this.decoder.recoverFromNext(next.packet.payload, this.frameSamples);
     if (!recovered) return null;

@@ -14,10 +14,18 @@ export interface JitterBufferOptions {
   frameMs?: number;
   minDelayMs?: number;
   maxDelayMs?: number;
-  /** Quantile of the relative delay the target covers (default 0.95). */
+  /** Quantile of the relative delay the target covers while late packets are within lateRateGoal (default 0.99). */
   targetQuantile?: number;
-  /** Per-packet histogram forget factor (default 0.995). */
+  /** Per-packet histogram forget factor (default 0.998, ~10 s of 20 ms packets). */
   forgetFactor?: number;
+  /**
+   * Late-rate feedback: while more than this fraction of packets arrives after its playout
+   * time, the quantile is raised from targetQuantile towards maxTargetQuantile, and lowered
+   * back once late packets are below half of it (default 0.005).
+   */
+  lateRateGoal?: number;
+  /** Upper bound of the late-rate feedback on the quantile (default 0.995). */
+  maxTargetQuantile?: number;
   /** Bound on buffered packets (default 250, 5 s of 20 ms packets). */
   maxPackets?: number;
 }

@@ -5,7 +5,13 @@
  */
 import type { StreamTarget } from '../config/index.js';
 import type { InboundSession, Session } from '../sip/index.js';
-import { type AudioCodecName, type MediaDescription, negotiateAnswer, nextVersion } from '../sip/sdp.js';
+import {
+  type AudioCodecName,
+  type MediaDescription,
+  negotiateAnswer,
+  nextVersion,
+  sameDescription,
+} from '../sip/sdp.js';
 import { createDialect, type StreamConnection } from '../stream/index.js';
 import { attachBot } from './bridge.js';
 import type { Call } from './call.js';
@@ -113,7 +119,8 @@ export function handleReoffers(
   session.offerHandler = (offer) => {
     const leg = call.media;
     if (!leg) return { status: 488 };
-    // RFC 3264 §8: a new answer keeps our o= session id and bumps its version.
+    // RFC 3264 §8: a new answer keeps our o= session id and bumps its version; an unchanged
+    // one is sent again as it was.
     const result = negotiateAnswer(offer, {
       address: ctx.mediaAddress,
       port: leg.localPort,
@@ -121,12 +128,12 @@ export function handleReoffers(
       ...nextVersion(previous),
     });
     if (!result.ok) return { status: result.status };
-    previous = result.answer;
+    if (!sameDescription(result.answer, previous)) previous = result.answer;
     call.codec = result.remote.codec.name;
     leg.update(negotiatedMedia(result.remote)).catch((error: unknown) => {
       ctx.logger.warn({ err: error, callId: call.id }, 're-INVITE media update failed');
     });
-    return { sdp: result.answer };
+    return { sdp: previous };
   };
   // SIP INFO DTMF (application/dtmf-relay) from carriers that do not send RFC 4733.
   session.on('info', (request) => {

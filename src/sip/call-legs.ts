@@ -139,7 +139,7 @@ export class OutboundSession extends Session {
   #earlyMedia = false;
   #cancelWanted = false;
   #authorized = false;
-  #ack: SipRequest | undefined;
+  #intervalRaised = false;
 
   constructor(
     protected override readonly host: OutboundHost,
@@ -164,11 +164,6 @@ export class OutboundSession extends Session {
     if (this.state !== 'initial' && this.state !== 'early') return;
     this.#cancelWanted = true;
     if (this.#provisionalSeen) this.#sendCancel();
-  }
-
-  /** A 2xx retransmission that no transaction matched any more: ACK it again (§13.2.2.4). */
-  resendAck(): void {
-    if (this.#ack && this.dialog) this.host.ack(this.#ack, this.dialog.destination());
   }
 
   override async bye(reason = 'local hangup'): Promise<void> {
@@ -203,13 +198,12 @@ export class OutboundSession extends Session {
 
   #final(response: SipResponse): void {
     if (response.status >= 200 && response.status < 300) {
-      if (this.#ack) {
-        this.resendAck();
+      if (this.dialog) {
+        this.resendAck(response.cseq().seq);
         return;
       }
       const dialog = Dialog.forUac(this.#current, response, this.destination);
-      this.#ack = dialog.createRequest('ACK', this.#current.cseq().seq);
-      this.host.ack(this.#ack, dialog.destination());
+      this.acknowledge(dialog.createRequest('ACK', this.#current.cseq().seq), dialog.destination());
       if (response.body.length > 0) this.remoteSdp = response.body.toString();
       this.confirm(dialog);
       this.negotiateSessionTimer(response, 'uac');
@@ -222,20 +216,40 @@ export class OutboundSession extends Session {
       const header = this.authorize(response, this.#current);
       if (header) {
         this.#authorized = true;
-        this.#send(this.#retry(header));
+        this.#send(this.#retry([header]));
         return;
       }
+    }
+    const minSE = this.#sessionIntervalTooSmall(response);
+    if (minSE !== undefined) {
+      this.#intervalRaised = true;
+      // RFC 4028 §6: retry once with Session-Expires (and Min-SE) raised to the peer's Min-SE.
+      this.#send(
+        this.#retry([
+          ['Session-Expires', String(minSE)],
+          ['Min-SE', String(minSE)],
+        ]),
+      );
+      return;
     }
     this.#fail(response.status, response.reason, response);
   }
 
-  /** Same Call-ID and From tag, next CSeq, credentials added (RFC 3261 §22.2). */
-  #retry([name, value]: [string, string]): SipRequest {
+  /** The Min-SE of a 422 to our session-timer INVITE, once (RFC 4028 §6); else undefined. */
+  #sessionIntervalTooSmall(response: SipResponse): number | undefined {
+    if (response.status !== 422 || this.#intervalRaised || !this.#current.get('session-expires'))
+      return undefined;
+    const minSE = Number.parseInt(response.get('min-se') ?? '', 10);
+    return minSE > 0 ? minSE : undefined;
+  }
+
+  /** Same Call-ID and From tag, next CSeq, `headers` set (credentials §22.2, intervals RFC 4028 §6). */
+  #retry(headers: Array<[string, string]>): SipRequest {
     const retry = this.#current;
     const next = retry.clone();
     next.remove('via');
     next.set('CSeq', `${retry.cseq().seq + 1} INVITE`);
-    next.set(name, value);
+    for (const [name, value] of headers) next.set(name, value);
     return next;
   }
 

@@ -110,8 +110,12 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
   }
 
   /** Sends the ACK for a 2xx outside any transaction (RFC 3261 §13.2.2.4, §17.1.1.3). */
+  /**
+   * Sends a 2xx ACK (its own transaction, RFC 3261 §17.1.1.3). A retransmitted 2xx is answered
+   * with the same ACK (§13.2.2.4), so the Via is added only the first time.
+   */
   sendAck(ack: Req, destination: TransportAddress): Promise<void> {
-    this.#options.ops.addVia(ack, this.#options.sentBy(destination.transport));
+    if (!ack.topVia()) this.#options.ops.addVia(ack, this.#options.sentBy(destination.transport));
     return this.#options.transport.send(ack, destination);
   }
 

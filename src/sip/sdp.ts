@@ -137,6 +137,17 @@ export function nextVersion(previousSdp: string): { sessionId: string; sessionVe
   }
 }
 
+/**
+ * Whether two descriptions differ only in their o= line: then RFC 3264 §8 wants the earlier one
+ * sent again, version unchanged (a session refresh repeats the offer and must not look like a
+ * media change).
+ */
+export function sameDescription(a: string, b: string): boolean {
+  const withoutOrigin = (sdp: string) => sdp.split(/\r?\n/).filter((line) => !line.startsWith('o='));
+  const [left, right] = [withoutOrigin(a), withoutOrigin(b)];
+  return left.length === right.length && left.every((line, i) => line === right[i]);
+}
+
 /** UAS side: answer an offer (RFC 3264 §6). Never throws. */
 export function negotiateAnswer(offerSdp: string, local: AnswerOptions): AnswerResult {
   let offer: ParsedSdp;

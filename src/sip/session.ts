@@ -61,6 +61,8 @@ export abstract class Session extends EventEmitter<SessionEvents> {
   #refreshTimer: TimerHandle | undefined;
   #awaitingAck: { seq: number; timer: TimerHandle } | undefined;
   #sessionExpires: { interval: number; refresher: 'local' | 'remote' } | undefined;
+  /** The ACK for the 2xx of our latest INVITE, kept for that 2xx's retransmissions. */
+  #lastAck: SipRequest | undefined;
   protected localSdp: string | undefined;
 
   constructor(
@@ -91,14 +93,28 @@ export abstract class Session extends EventEmitter<SessionEvents> {
     this.#addSessionTimerHeaders(request);
     const response = await this.host.request(request, dialog.destination());
     if (response.status >= 200 && response.status < 300) {
-      const ack = dialog.createRequest('ACK', request.cseq().seq);
-      this.host.ack(ack, dialog.destination());
+      this.acknowledge(dialog.createRequest('ACK', request.cseq().seq), dialog.destination());
       this.localSdp = sdp;
       if (response.body.length > 0) this.remoteSdp = response.body.toString();
       dialog.refreshTarget(response);
       this.#negotiateTimer(response, 'uac');
     }
     return response;
+  }
+
+  /**
+   * A retransmission of the 2xx to our INVITE with CSeq `seq` (its ACK was lost): the same ACK
+   * again, as the UAS resends the 2xx until one arrives (RFC 3261 §13.2.2.4, §13.3.1.4).
+   */
+  resendAck(seq: number): void {
+    const ack = this.#lastAck;
+    if (ack && this.dialog && ack.cseq().seq === seq) this.host.ack(ack, this.dialog.destination());
+  }
+
+  /** ACKs the 2xx to our INVITE and keeps the ACK for its retransmissions. */
+  protected acknowledge(ack: SipRequest, destination: TransportAddress): void {
+    this.#lastAck = ack;
+    this.host.ack(ack, destination);
   }
 
   sendInfo(contentType: string, body: string): Promise<SipResponse> {
@@ -174,10 +190,12 @@ export abstract class Session extends EventEmitter<SessionEvents> {
   ): void {
     transaction.respond(response);
     if (transaction.reliable) return;
-    const started = this.host.clock.now();
+    const giveUpAt = this.host.clock.now() + 64 * this.host.t1;
     const schedule = (interval: number): void => {
-      const timer = this.host.clock.setTimer(interval, () => {
-        if (this.host.clock.now() - started >= 64 * this.host.t1 || transaction.state === 'terminated') {
+      // The last wait is cut short so the BYE goes out at 64*T1, not at the next retransmission.
+      const wait = Math.min(interval, giveUpAt - this.host.clock.now());
+      const timer = this.host.clock.setTimer(wait, () => {
+        if (this.host.clock.now() >= giveUpAt || transaction.state === 'terminated') {
           this.#awaitingAck = undefined;
           void this.bye('no ACK for 2xx');
           return;
@@ -226,10 +244,7 @@ export abstract class Session extends EventEmitter<SessionEvents> {
     this.#refreshTimer?.cancel();
     if (!timer || this.state === 'terminated') return;
     if (timer.refresher === 'local') {
-      this.#refreshTimer = this.host.clock.setTimer((timer.interval * 1000) / 2, () => {
-        if (this.localSdp !== undefined)
-          this.reinvite(this.localSdp).catch(() => this.bye('session refresh failed'));
-      });
+      this.#refreshTimer = this.host.clock.setTimer((timer.interval * 1000) / 2, () => void this.#refresh());
     } else {
       // §10: BYE at expiry minus min(32 s, interval/3) if no refresh arrived.
       const slack = Math.min(32, timer.interval / 3);
@@ -237,6 +252,25 @@ export abstract class Session extends EventEmitter<SessionEvents> {
         void this.bye('session timer expired');
       });
     }
+  }
+
+  /**
+   * A refresh re-INVITE. Its 2xx re-arms the timer (#negotiateTimer). A 408 or 481 means the
+   * dialog is gone (RFC 3261 §14.1, RFC 4028 §10): BYE. Any other refusal (491 glare, 500...)
+   * leaves the session as it was; the refresh is tried again an eighth of the interval later, still
+   * before the peer's expiry BYE at interval - min(32, interval/3).
+   */
+  async #refresh(): Promise<void> {
+    const timer = this.#sessionExpires;
+    if (this.localSdp === undefined || !timer || this.state !== 'confirmed') return;
+    const response = await this.reinvite(this.localSdp).catch(() => undefined);
+    if (response && response.status >= 200 && response.status < 300) return;
+    if (!response || response.status === 408 || response.status === 481) {
+      await this.bye('session refresh failed');
+      return;
+    }
+    if (this.state === 'confirmed')
+      this.#refreshTimer = this.host.clock.setTimer((timer.interval * 1000) / 8, () => void this.#refresh());
   }
 
   #addSessionTimerHeaders(request: SipRequest): void {

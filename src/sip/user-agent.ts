@@ -134,9 +134,16 @@ export class SipUserAgent {
     destination: TransportAddress,
   ): Promise<SipResponse | 'timeout' | 'transport_error'> {
     return new Promise((resolve) => {
+      let settled = false;
       try {
         this.endpoint.sendRequest(request, destination, {
-          onFinal: resolve,
+          // A re-INVITE's transaction passes on 2xx retransmissions (RFC 6026 Accepted state):
+          // they mean our ACK was lost, and the session sends it again.
+          onFinal: (response) => {
+            if (settled) this.#stray(response);
+            settled = true;
+            resolve(response);
+          },
           onTimeout: () => resolve('timeout'),
           onTransportError: () => resolve('transport_error'),
         });
@@ -254,6 +261,6 @@ export class SipUserAgent {
     if (!isResponseForUs(response) || response.status < 200 || response.status >= 300) return;
     if (response.cseq().method !== 'INVITE') return;
     const session = this.#sessionFor(response.callId(), response.fromTag(), response.toTag());
-    if (session instanceof OutboundSession) session.resendAck();
+    session?.resendAck(response.cseq().seq);
   }
 }

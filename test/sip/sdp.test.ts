@@ -8,6 +8,7 @@ import {
   negotiateAnswer,
   nextVersion,
   parseAnswer,
+  sameDescription,
 } from '../../src/sip/sdp.js';
 
 const sdp = (...lines: string[]): string => `${lines.join('\r\n')}\r\n`;
@@ -458,6 +459,14 @@ describe('re-offers (RFC 3264 §8)', () => {
     const long = TWILIO.replace('o=root 1851245436', 'o=root 98765432109876543210');
     assert.equal(nextVersion(long)?.sessionId, '98765432109876543210');
     assert.equal(nextVersion('nope'), undefined);
+  });
+
+  test('sameDescription ignores only the o= line (RFC 3264 §8: an unchanged answer keeps its version)', () => {
+    const first = answerOf(TWILIO, { sessionId: 7, sessionVersion: 1 });
+    const refresh = answerOf(TWILIO, { sessionId: 7, sessionVersion: 2 });
+    assert.equal(sameDescription(first.answer, refresh.answer), true);
+    const hold = answerOf(holdOffer('198.51.100.7', 'sendonly'), { sessionId: 7, sessionVersion: 2 });
+    assert.equal(sameDescription(first.answer, hold.answer), false);
   });
 
   test('an answer to a re-INVITE can carry the bumped version', () => {

@@ -233,8 +233,7 @@ function tick(run: StreamRun, clock: FakeClock): void {
     run.report.leadingDelayTrimmedMs += TICK_MS;
     return;
   }
-  const sentAll = clock.now() >= run.lastSendMs + TICK_MS;
-  const room = sentAll ? Math.max(0, expectedSamples(run) - run.report.wavSamples) : frame.length;
+  const room = allSent(run) ? Math.max(0, expectedSamples(run) - run.report.wavSamples) : frame.length;
   const kept = frame.subarray(0, Math.min(room, frame.length));
   if (kept.length > 0) writeSync(run.wavFd, pcmBytes(kept));
   run.report.wavSamples += kept.length;
@@ -263,10 +262,21 @@ function numberField(stats: ReceiverStatsView, ...names: string[]): number | und
   return undefined;
 }
 
+/**
+ * Whether the capture holds no more of this stream (the scan counted its packets). A pause
+ * between packets is not the end: with 30 ms packets on 20 ms pulls, a pull often comes
+ * before the next packet is sent, and trimming the WAV there drops audio still to come
+ * and conceals past the real end.
+ */
+function allSent(run: StreamRun): boolean {
+  return run.report.packets >= run.info.packets;
+}
+
 function isDone(run: StreamRun, nowMs: number): boolean {
-  if (nowMs < run.lastSendMs + TICK_MS) return false;
+  const drained = nowMs > Math.max(run.lastSendMs, run.lastArrivalMs) + DRAIN_MS;
+  if (!allSent(run)) return drained;
   const full = run.decoder !== undefined && run.report.wavSamples >= expectedSamples(run);
-  return full || nowMs > Math.max(run.lastSendMs, run.lastArrivalMs) + DRAIN_MS;
+  return full || drained;
 }
 
 /** Pulls every 20 ms of virtual time from the stream's first packet until it is done. */

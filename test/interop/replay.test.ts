@@ -64,14 +64,8 @@ async function expectStraightDecode(factory: ReceiverFactory): Promise<void> {
   }
 }
 
-// TODO: with src/media's adaptive AudioReceiver the lossless 30 ms-ptime capture comes out with
-// one 320-sample concealment and 20 samples removed by acceleration, so it is not yet
-// sample-exact (it is with SequentialPlayout, below).
-const todo = 'AudioReceiver conceals once and accelerates on this lossless capture';
-test(
-  'replay of SIPp g711a.pcap equals a straight G.711 decode, nothing concealed',
-  { skip, todo },
-  async () => expectStraightDecode(await receiverFactory()),
+test('replay of SIPp g711a.pcap equals a straight G.711 decode, nothing concealed', { skip }, async () =>
+  expectStraightDecode(await receiverFactory()),
 );
 
 test('replay through SequentialPlayout of SIPp g711a.pcap is sample-exact', { skip }, async () =>

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { AudioDecoder } from '../../src/media/index.js';
 import { AudioReceiver, simulatePlayout } from '../../src/media/jitter/index.js';
 import { FakeClock } from '../../src/util/index.js';
 import { packet, sineDecoder } from './jitter-helpers.js';
@@ -154,3 +155,71 @@ test('malformed input is counted as discarded, never thrown', () => {
   clock.advanceTo(20);
   assert.equal(receiver.pull().length, 160);
 });
+
+/** Decodes a packet to a ramp continuing the previous one: sample k of packet i is i·n + k (mod 2^15). */
+function rampDecoder(): AudioDecoder {
+  return {
+    name: 'ramp',
+    sampleRate: 8000,
+    rtpClockRate: 8000,
+    decode: (payload) => {
+      const index = (payload[0] ?? 0) | ((payload[1] ?? 0) << 8) | ((payload[2] ?? 0) << 16);
+      return Int16Array.from({ length: payload.length }, (_, k) => (index * payload.length + k) % 0x8000);
+    },
+    conceal: (samples) => new Int16Array(samples).fill(-1),
+    close: () => {},
+  };
+}
+
+/**
+ * `packetMs` packets sent every `packetMs` with ±1 ms uniform jitter, starting `phaseMs`
+ * after a 20 ms pull; returns the decisions and the PCM of every pull.
+ */
+function cleanStream(packetMs: number, phaseMs: number, seconds: number) {
+  const samples = packetMs * 8;
+  const clock = new FakeClock(0);
+  const receiver = new AudioReceiver(rampDecoder(), clock);
+  let seed = Math.round(phaseMs * 1000) + 1;
+  const uniform = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const arrivals = Array.from({ length: Math.floor((seconds * 1000) / packetMs) }, (_, i) => {
+    const payload = new Uint8Array(samples);
+    payload.set([i & 0xff, (i >> 8) & 0xff, (i >> 16) & 0xff]);
+    return packet(i, phaseMs + i * packetMs + 1 + (2 * uniform() - 1), { timestamp: i * samples, payload });
+  }).sort((a, b) => a.arrivalMs - b.arrivalMs);
+  const decisions: string[] = [];
+  const frames: Int16Array[] = [];
+  let next = 0;
+  for (let t = 20; t <= seconds * 1000; t += 20) {
+    for (let p = arrivals[next]; p && p.arrivalMs <= t; p = arrivals[++next]) {
+      clock.advanceTo(p.arrivalMs);
+      receiver.insert(p);
+    }
+    clock.advanceTo(t);
+    frames.push(receiver.pull());
+    decisions.push(receiver.lastDecision);
+  }
+  return { decisions, frames };
+}
+
+for (const packetMs of [20, 30, 60]) {
+  test(`a clean ${packetMs} ms stream with ±1 ms jitter is never time-stretched, at any phase to the pulls`, () => {
+    for (let phaseMs = 0.3; phaseMs < 20; phaseMs += 0.7) {
+      const { decisions, frames } = cleanStream(packetMs, phaseMs, 30);
+      const after = decisions.slice(50);
+      const stretched = after.filter((d) => d !== 'normal');
+      assert.deepEqual(
+        stretched,
+        [],
+        `phase ${phaseMs} ms: ${stretched.length} of ${after.length} pulls not normal`,
+      );
+      const pcm = frames.slice(50).flatMap((f) => [...f]);
+      for (let i = 1; i < pcm.length; i++) {
+        if (pcm[i] !== ((pcm[i - 1] ?? 0) + 1) % 0x8000)
+          assert.fail(`phase ${phaseMs} ms: sample ${i} is ${pcm[i]} after ${pcm[i - 1]}`);
+      }
+    }
+  });
+}

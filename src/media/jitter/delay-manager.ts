@@ -6,7 +6,9 @@
  * histogram; the quantile itself follows the late rate actually seen (after NetEQ's
  * UnderrunOptimizer). What the receiver can steer is its buffer level, and at a steady D
  * the buffer holds D − E[min(d, D)] of audio (every packet waits D minus its own delay), so
- * the target level is the quantile minus the mean relative delay, and never below one packet.
+ * the target level is the quantile minus the mean relative delay. No one-packet floor: the
+ * receiver counts the newest packet only for as long as it has waited, so a stream played
+ * just in time reads a level near zero whatever its packet duration.
  */
 
 const BUCKET_MS = 5;
@@ -31,8 +33,6 @@ const LATE_FORGET = 0.998;
 const MISS_DOWN = 0.99;
 /** Per-packet factor back while late packets are below half the goal: slower than going up. */
 const MISS_UP = 1.002;
-/** A one-packet floor minus this: the level read just before a decode still holds that packet. */
-const PACKET_FLOOR_SLACK_MS = 10;
 
 export interface DelayManagerOptions {
   frameMs: number;
@@ -58,10 +58,9 @@ export class DelayManager {
   /** Observations since the last reset: the forget factor ramps up over the first ones. */
   private observed = 0;
   private readonly recent: ArrivalSample[] = [];
-  /** Target level from the histogram, before the one-packet floor and the clamp. */
+  /** Target level from the histogram, before the clamp. */
   private histogramTarget: number;
   private target: number;
-  private packetMs: number;
   /** Recent fraction of late packets, exponentially forgotten. */
   private lateRate = 0;
   /** Quantile in use: targetQuantile, raised while the late rate is above the goal. */
@@ -69,21 +68,10 @@ export class DelayManager {
 
   constructor(private readonly options: DelayManagerOptions) {
     this.histogram = new Float64Array(Math.ceil(options.maxDelayMs / BUCKET_MS) + 1);
-    this.packetMs = options.frameMs;
     this.quantile = options.targetQuantile;
     this.histogramTarget = options.minDelayMs;
     this.target = options.minDelayMs;
     this.reset();
-  }
-
-  /**
-   * The stream's packet duration: less than one packet buffered means an underrun on
-   * every packet (NetEQ's target is at least one packet).
-   */
-  setPacketMs(packetMs: number): void {
-    if (packetMs === this.packetMs || !(packetMs > 0)) return;
-    this.packetMs = packetMs;
-    this.updateTarget();
   }
 
   /** Forgets the history, e.g. on a new stream (SSRC change, timestamp jump). */
@@ -160,7 +148,7 @@ export class DelayManager {
   }
 
   private updateTarget(): void {
-    this.target = this.clamp(Math.max(this.histogramTarget, this.packetMs - PACKET_FLOOR_SLACK_MS));
+    this.target = this.clamp(this.histogramTarget);
   }
 
   private quantileMs(): number {

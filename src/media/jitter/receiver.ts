@@ -20,6 +20,12 @@ const MAX_EXPAND_MS = 100;
 const MERGE_MS = 5;
 /** Extra frames to wait for a missing packet when the buffer is below target. */
 const EXTRA_GAP_WAIT_FRAMES = 1;
+/**
+ * Once the level fell below the low limit, preemptive expand goes on until it is this far
+ * above: one pitch period can land the level just over the limit, where ±1 ms of jitter
+ * would trigger it again and again on a clean stream.
+ */
+const STRETCH_HYSTERESIS_MS = 5;
 /** Buffer level smoothing per decoded packet (NetEQ BufferLevelFilter). */
 const LEVEL_SMOOTHING = 0.9;
 /** Longest packet duration believed from a timestamp step (RFC 3551 §4.5 frames are ≤ 120 ms in practice). */
@@ -64,6 +70,8 @@ export class AudioReceiver {
   private pending = new Int16Array(0);
   private filteredLevelMs = 0;
   private concealing = false;
+  /** Preemptive expand is under way: it goes on to STRETCH_HYSTERESIS_MS above the low limit. */
+  private raising = false;
   private expandedMs = 0;
   /** Frames played without advancing the timeline (underrun), which a later jump may skip. */
   private underrunFrames = 0;
@@ -184,14 +192,7 @@ export class AudioReceiver {
     if (previous === null || this.lastTimestamp === null || ((previous + 1) & 0xffff) !== sequenceNumber)
       return;
     const ticks = timestamp - this.lastTimestamp;
-    if (
-      ticks <= 0 ||
-      ticks > (MAX_PACKET_MS * this.decoder.rtpClockRate) / 1000 ||
-      ticks === this.packetTicks
-    )
-      return;
-    this.packetTicks = ticks;
-    this.delayManager.setPacketMs(this.packetMs());
+    if (ticks > 0 && ticks <= (MAX_PACKET_MS * this.decoder.rtpClockRate) / 1000) this.packetTicks = ticks;
   }
 
   private restart(ssrc: number): void {
@@ -297,8 +298,9 @@ export class AudioReceiver {
         this.append(output);
         return 'accelerate';
       }
-    } else if (this.filteredLevelMs < lowMs) {
+    } else if (this.filteredLevelMs < lowMs + (this.raising ? STRETCH_HYSTERESIS_MS : 0)) {
       const { output, changedSamples } = preemptiveExpand(decoded, this.decoder.sampleRate);
+      this.raising = true;
       if (changedSamples !== 0) {
         this.counters.insertedSamplesForDeceleration += changedSamples;
         this.filteredLevelMs += (changedSamples * 1000) / this.decoder.sampleRate;
@@ -306,6 +308,7 @@ export class AudioReceiver {
         return 'preemptive_expand';
       }
     }
+    this.raising = false;
     this.append(decoded);
     return 'normal';
   }

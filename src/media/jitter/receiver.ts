@@ -290,6 +290,8 @@ export class AudioReceiver {
       return 'merge';
     }
     const { lowMs, highMs } = this.levelLimits();
+    const raise = this.filteredLevelMs < lowMs + (this.raising ? STRETCH_HYSTERESIS_MS : 0);
+    this.raising = false;
     if (this.filteredLevelMs >= highMs && this.buffer.size > 0) {
       const { output, changedSamples } = accelerate(decoded, this.decoder.sampleRate);
       if (changedSamples !== 0) {
@@ -298,9 +300,9 @@ export class AudioReceiver {
         this.append(output);
         return 'accelerate';
       }
-    } else if (this.filteredLevelMs < lowMs + (this.raising ? STRETCH_HYSTERESIS_MS : 0)) {
-      const { output, changedSamples } = preemptiveExpand(decoded, this.decoder.sampleRate);
+    } else if (raise) {
       this.raising = true;
+      const { output, changedSamples } = preemptiveExpand(decoded, this.decoder.sampleRate);
       if (changedSamples !== 0) {
         this.counters.insertedSamplesForDeceleration += changedSamples;
         this.filteredLevelMs += (changedSamples * 1000) / this.decoder.sampleRate;
@@ -308,30 +310,31 @@ export class AudioReceiver {
         return 'preemptive_expand';
       }
     }
-    this.raising = false;
     this.append(decoded);
     return 'normal';
   }
 
   /**
    * Time-stretch limits on the filtered level (NetEQ DecisionLogic): preemptive expand
-   * below 3/4 of the target, accelerate at the target, but never closer than a pull plus
-   * a packet above the low limit: at a decision the level still holds the packet about to
-   * be decoded and whatever partial frame is left, so it swings by that much without any
-   * jitter (30 ms packets on 20 ms pulls read 30 to 70 ms at a steady 30 ms delay).
+   * below 3/4 of the target, accelerate at the target, but never closer than a packet (or
+   * a pull, if longer) above the low limit: decisions come once per packet, and what is
+   * left of the previous packet at that moment swings the level by up to a packet without
+   * any jitter (30 ms packets on 20 ms pulls leave 0 or 10 ms).
    */
   private levelLimits(): { lowMs: number; highMs: number } {
     const target = this.targetDelayMs();
     const lowMs = 0.75 * target;
-    const band = this.frameMs + this.packetMs() - 20;
-    return { lowMs, highMs: Math.max(target, lowMs + band) };
+    return { lowMs, highMs: Math.max(target, lowMs + Math.max(this.frameMs, this.packetMs())) };
   }
 
   /** Rebuilds the frame at `timestamp` from the next packet's in-band FEC when the decoder can. */
   private recoverFromFec(timestamp: number): PlayoutDecision | null {
     const next = this.buffer.find(timestamp + this.packetTicks);
     if (!next || !this.decoder.recoverFromNext) return null;
-    const recovered = this.decoder.recoverFromNext(next.packet.payload, this.frameSamples);
+    const packetSamples = Math.round(
+      (this.packetTicks * this.decoder.sampleRate) / this.decoder.rtpClockRate,
+    );
+    const recovered = this.decoder.recoverFromNext(next.packet.payload, packetSamples);
     if (!recovered) return null;
     this.counters.fecPacketsReceived++;
     this.append(recovered);

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { attachBot } from '../src/gateway/bridge.js';
 import type { MediaLeg } from '../src/gateway/media-leg.js';
+import type { JitterStats } from '../src/media/index.js';
 import { MediaClock } from '../src/media/media-clock.js';
 import { PortAllocator } from '../src/media/rtp/index.js';
 import { type StreamConnection, TwilioDialect } from '../src/stream/index.js';
@@ -83,13 +84,18 @@ interface Row {
   p95: number;
   p99: number;
   matched: number;
+  /** W3C jitterBufferDelay / jitterBufferEmittedCount over all calls, ms (gateway path only). */
+  jitterDelayMs?: number;
+  /** Samples concealed, inserted or removed by time-stretching, % of samples played (gateway path only). */
+  alteredPercent?: number;
 }
 
 interface PathUnderTest {
   ports: number[];
   /** Opens the per-call WebSockets to the farm and starts media. */
   connect(wsPort: number): Promise<void>;
-  close(): Promise<void>;
+  /** Stops the path; the gateway path reports its jitter-buffer figures. */
+  close(): Promise<Pick<Row, 'jitterDelayMs' | 'alteredPercent'>>;
 }
 
 async function measure(setup: () => Promise<PathUnderTest>): Promise<Row> {
@@ -103,9 +109,9 @@ async function measure(setup: () => Promise<PathUnderTest>): Promise<Row> {
   const cpuBefore = cpuMs();
   const latency = await farm.run();
   const cpu = cpuMs() - cpuBefore;
-  await path.close();
+  const jitter = await path.close();
   farm.child.kill();
-  return { cpuMsPerCallSecond: cpu / (calls * seconds), heapKbPerCall: heapPerCall, ...latency };
+  return { cpuMsPerCallSecond: cpu / (calls * seconds), heapKbPerCall: heapPerCall, ...latency, ...jitter };
 }
 
 async function gatewayPath(): Promise<PathUnderTest> {
@@ -139,8 +145,26 @@ async function gatewayPath(): Promise<PathUnderTest> {
     connect,
     close: async () => {
       mediaClock.stop();
+      let delaySeconds = 0;
+      let emitted = 0;
+      let altered = 0;
+      let played = 0;
+      for (const leg of legs) {
+        const stats = leg.stats().jitterBuffer as Partial<JitterStats> | undefined;
+        delaySeconds += stats?.jitterBufferDelay ?? 0;
+        emitted += stats?.jitterBufferEmittedCount ?? 0;
+        altered +=
+          (stats?.concealedSamples ?? 0) +
+          (stats?.insertedSamplesForDeceleration ?? 0) +
+          (stats?.removedSamplesForAcceleration ?? 0);
+        played += stats?.totalSamplesReceived ?? 0;
+      }
       for (const connection of connections) connection.close('done');
       for (const leg of legs) leg.close();
+      return {
+        jitterDelayMs: (1000 * delaySeconds) / Math.max(1, emitted),
+        alteredPercent: (100 * altered) / Math.max(1, played),
+      };
     },
   };
 }
@@ -184,6 +208,7 @@ async function bareForwarder(): Promise<PathUnderTest> {
     close: async () => {
       for (const ws of webSockets) ws.close();
       for (const socket of sockets) socket.close();
+      return {};
     },
   };
 }
@@ -203,16 +228,17 @@ console.log(
   `${calls} concurrent calls x ${seconds} s, ${rounds} rounds (medians); Node ${process.version}\n`,
 );
 console.log(
-  '| path | CPU ms per call-second | heap KiB per call | RTP->WS latency ms p50 / p95 / p99 | frames matched |',
+  '| path | CPU ms per call-second | heap KiB per call | RTP->WS latency ms p50 / p95 / p99 | frames matched | jitter buffer mean delay ms | audio concealed or stretched |',
 );
-console.log('| --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
 for (const [label, rows] of [
   ['bare forwarder (floor)', results.floor],
   ['twilio path', results.twilio],
 ] as const) {
   console.log(
     `| ${label} | ${median(rows.map((r) => r.cpuMsPerCallSecond)).toFixed(3)} | ${median(rows.map((r) => r.heapKbPerCall)).toFixed(0)} | ` +
-      `${median(rows.map((r) => r.p50)).toFixed(1)} / ${median(rows.map((r) => r.p95)).toFixed(1)} / ${median(rows.map((r) => r.p99)).toFixed(1)} | ${median(rows.map((r) => r.matched))} |`,
+      `${median(rows.map((r) => r.p50)).toFixed(1)} / ${median(rows.map((r) => r.p95)).toFixed(1)} / ${median(rows.map((r) => r.p99)).toFixed(1)} | ${median(rows.map((r) => r.matched))} | ` +
+      `${median(rows.map((r) => r.jitterDelayMs ?? Number.NaN)).toFixed(1)} | ${median(rows.map((r) => r.alteredPercent ?? Number.NaN)).toFixed(2)}% |`,
   );
 }
 const ratio =

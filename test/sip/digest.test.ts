@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import {
+  type DigestChallenge,
   DigestClient,
   DigestVerifier,
   digestResponse,
@@ -233,8 +234,16 @@ describe('client and verifier', () => {
   const uri = 'sip:+1555@gw';
 
   function authorize(password: string, challengeIndex = 0, client = new DigestClient()): string {
-    const challenge = parseChallenge(verifier.challenges()[challengeIndex] ?? '');
-    return client.authorize({ challenge, method: 'INVITE', uri, username: 'trunk1', password });
+    return answer(parseChallenge(verifier.challenges()[challengeIndex] ?? ''), client, password);
+  }
+  /** trunk1's INVITE credentials for `challenge`. */
+  function answer(
+    challenge: DigestChallenge,
+    client = new DigestClient(),
+    password = 's3cret',
+    target = uri,
+  ): string {
+    return client.authorize({ challenge, method: 'INVITE', uri: target, username: 'trunk1', password });
   }
   const check = (authorization: string, method = 'INVITE', v = verifier) =>
     v.verify({ authorization, method, uri, lookupPassword });
@@ -261,13 +270,7 @@ describe('client and verifier', () => {
     const client = new DigestClient();
     const challenge = parseChallenge(verifier.challenges()[0] ?? '');
     for (let i = 0; i < 3; i++) {
-      const header = client.authorize({
-        challenge,
-        method: 'INVITE',
-        uri,
-        username: 'trunk1',
-        password: 's3cret',
-      });
+      const header = answer(challenge, client);
       assert.equal(check(header).ok, true);
     }
   });
@@ -299,13 +302,12 @@ describe('client and verifier', () => {
     );
     // The same target with another user part (a rewritten Request-URI, or a UA that puts the
     // domain there, as SIPp does) is the same resource (RFC 3261 §22.4).
-    const domainOnly = new DigestClient().authorize({
-      challenge: parseChallenge(verifier.challenges()[0] ?? ''),
-      method: 'INVITE',
-      uri: 'sip:GW:5060',
-      username: 'trunk1',
-      password: 's3cret',
-    });
+    const domainOnly = answer(
+      parseChallenge(verifier.challenges()[0] ?? ''),
+      undefined,
+      's3cret',
+      'sip:GW:5060',
+    );
     assert.equal(
       verifier.verify({ authorization: domainOnly, method: 'INVITE', uri: 'sip:+1555@gw', lookupPassword })
         .ok,
@@ -339,20 +341,8 @@ describe('client and verifier', () => {
   test('a replayed or lower nonce count is refused', () => {
     const client = new DigestClient();
     const challenge = parseChallenge(verifier.challenges()[0] ?? '');
-    const first = client.authorize({
-      challenge,
-      method: 'INVITE',
-      uri,
-      username: 'trunk1',
-      password: 's3cret',
-    });
-    const second = client.authorize({
-      challenge,
-      method: 'INVITE',
-      uri,
-      username: 'trunk1',
-      password: 's3cret',
-    });
+    const first = answer(challenge, client);
+    const second = answer(challenge, client);
     assert.equal(check(second).ok, true);
     assert.deepEqual(check(second), { ok: false, stale: false, reason: 'replayed nonce count' });
     assert.deepEqual(check(first), { ok: false, stale: false, reason: 'replayed nonce count' });
@@ -382,13 +372,7 @@ describe('client and verifier', () => {
   test("another process's nonce with the right password is stale (restart), not forged", () => {
     const before = new DigestVerifier({ realm: 'carrier', secret: 'old', clock });
     const challenge = parseChallenge(before.challenges()[0] ?? '');
-    const header = new DigestClient().authorize({
-      challenge,
-      method: 'INVITE',
-      uri,
-      username: 'trunk1',
-      password: 's3cret',
-    });
+    const header = answer(challenge);
     assert.deepEqual(check(header), { ok: false, stale: true, reason: 'unknown nonce' });
   });
 
@@ -397,26 +381,13 @@ describe('client and verifier', () => {
     const v = new DigestVerifier({ realm: 'carrier', secret: 's', clock: local });
     const oldChallenge = parseChallenge(v.challenges()[0] ?? '');
     const client = new DigestClient();
-    const answerOld = () =>
-      client.authorize({
-        challenge: oldChallenge,
-        method: 'INVITE',
-        uri,
-        username: 'trunk1',
-        password: 's3cret',
-      });
+    const answerOld = () => answer(oldChallenge, client);
     const used = answerOld();
     assert.equal(check(used, 'INVITE', v).ok, true);
     local.advance(1);
     for (let i = 0; i < 10_000; i++) {
       const challenge = parseChallenge(v.challenges()[1] ?? '');
-      const header = new DigestClient().authorize({
-        challenge,
-        method: 'INVITE',
-        uri,
-        username: 'trunk1',
-        password: 's3cret',
-      });
+      const header = answer(challenge);
       assert.equal(check(header, 'INVITE', v).ok, true);
     }
     assert.deepEqual(check(used, 'INVITE', v), { ok: false, stale: true, reason: 'nonce forgotten' });
@@ -424,13 +395,7 @@ describe('client and verifier', () => {
     assert.equal(check(authorize('s3cret', 0), 'INVITE', v).ok, false);
     const fresh = parseChallenge(v.challenges()[0] ?? '');
     local.advance(1);
-    const header = new DigestClient().authorize({
-      challenge: fresh,
-      method: 'INVITE',
-      uri,
-      username: 'trunk1',
-      password: 's3cret',
-    });
+    const header = answer(fresh);
     assert.equal(check(header, 'INVITE', v).ok, true);
   });
 

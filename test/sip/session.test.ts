@@ -450,6 +450,8 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
   });
 
   describe('6. CANCEL before the answer (RFC 3261 §9)', () => {
+    const CANCELLED_AFTER_RINGING = ['INVITE', '180 INVITE', 'CANCEL', '200 CANCEL', '487 INVITE', 'ACK'];
+
     it('CANCEL after 180: 200 to CANCEL, 487 to INVITE, ACK, outcome 487', async () => {
       const { clock, network, uac, uas, ring } = setup();
       const { outbound, inbound } = await ring();
@@ -458,14 +460,7 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
       await flush();
       outbound.cancel();
       await flush();
-      assert.deepEqual(network.describe(), [
-        'INVITE',
-        '180 INVITE',
-        'CANCEL',
-        '200 CANCEL',
-        '487 INVITE',
-        'ACK',
-      ]);
+      assert.deepEqual(network.describe(), CANCELLED_AFTER_RINGING);
       const outcome = await outbound.outcome;
       assert.equal(outcome.kind, 'failed');
       assert.equal(outcome.kind === 'failed' && outcome.status, 487);
@@ -490,14 +485,7 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
       assert.deepEqual(network.describe(), ['INVITE']);
       inbound.progress(180);
       await flush();
-      assert.deepEqual(network.describe(), [
-        'INVITE',
-        '180 INVITE',
-        'CANCEL',
-        '200 CANCEL',
-        '487 INVITE',
-        'ACK',
-      ]);
+      assert.deepEqual(network.describe(), CANCELLED_AFTER_RINGING);
       const outcome = await outbound.outcome;
       assert.equal(outcome.kind === 'failed' && outcome.status, 487);
     });

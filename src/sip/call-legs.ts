@@ -125,6 +125,9 @@ export interface InviteUser {
   onTransportError(error: unknown): void;
 }
 
+/** Extra forks answered with 2xx that a call ACKs and ends; a bound against a runaway forker. */
+const MAX_EXTRA_FORKS = 16;
+
 /** Returns the Authorization header for a 401/407, or undefined to give up (RFC 3261 §22.2). */
 export type Authorizer = (challenge: SipResponse, request: SipRequest) => [string, string] | undefined;
 
@@ -140,6 +143,8 @@ export class OutboundSession extends Session {
   #cancelWanted = false;
   #authorized = false;
   #intervalRaised = false;
+  /** ACKs of extra forks' dialogs, by To tag, for their 2xx retransmissions. */
+  readonly #forks = new Map<string, { ack: SipRequest; destination: TransportAddress }>();
 
   constructor(
     protected override readonly host: OutboundHost,
@@ -199,7 +204,8 @@ export class OutboundSession extends Session {
   #final(response: SipResponse): void {
     if (response.status >= 200 && response.status < 300) {
       if (this.dialog) {
-        this.resendAck(response.cseq().seq);
+        if (response.toTag() === this.dialog.remoteTag) this.resendAck(response.cseq().seq);
+        else this.#endForkedDialog(response);
         return;
       }
       const dialog = Dialog.forUac(this.#current, response, this.destination);
@@ -233,6 +239,27 @@ export class OutboundSession extends Session {
       return;
     }
     this.#fail(response.status, response.reason, response);
+  }
+
+  /**
+   * A 2xx from another fork of a forked INVITE (a new To tag) after we answered the first: it
+   * is a dialog too, so it is ACKed and ended with BYE (RFC 3261 §13.2.2.4). Its retransmissions
+   * get the same ACK until the BYE's transaction is done.
+   */
+  #endForkedDialog(response: SipResponse): void {
+    const toTag = response.toTag();
+    if (!toTag) return;
+    const known = this.#forks.get(toTag);
+    if (known) {
+      this.host.ack(known.ack, known.destination);
+      return;
+    }
+    if (this.#forks.size >= MAX_EXTRA_FORKS) return;
+    const fork = Dialog.forUac(this.#current, response, this.destination);
+    const ack = fork.createRequest('ACK', this.#current.cseq().seq);
+    this.#forks.set(toTag, { ack, destination: fork.destination() });
+    this.host.ack(ack, fork.destination());
+    void this.host.request(fork.createRequest('BYE'), fork.destination()).catch(() => undefined);
   }
 
   /** The Min-SE of a 422 to our session-timer INVITE, once (RFC 4028 §6); else undefined. */

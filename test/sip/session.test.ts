@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { InboundSession, OutboundOutcome, OutboundSession } from '../../src/sip/call-legs.js';
 import type { SipMessage, SipRequest } from '../../src/sip/message.js';
+import { parseMessage, serializeMessage } from '../../src/sip/parser.js';
 import {
   createOffer,
   createReoffer,
@@ -204,6 +205,27 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
       assert.equal(network.log.length, sent);
     });
   }
+
+  it('1. a 2xx from a second fork is ACKed on its own dialog and ended with BYE (§13.2.2.4)', async () => {
+    const { clock, network, answered } = setup();
+    const { outbound, inbound } = await answered();
+    const first = network.log.find(isResponse(200, 'INVITE'));
+    assert.ok(first);
+    const firstTag = first.message.isRequest ? '' : (first.message.toTag() ?? '');
+    // What a forking proxy would pass on from another branch: the same 200 with a new To tag.
+    const forked = parseMessage(
+      Buffer.from(serializeMessage(first.message).toString().replace(`tag=${firstTag}`, 'tag=fork2')),
+    );
+    network.transmit(forked, BOB, ALICE);
+    network.transmit(forked, BOB, ALICE); // and its retransmission
+    await run(clock, 4 * T1);
+    const toFork = (method: string) =>
+      network.log.filter((r) => isRequest(method)(r) && r.message.toTag() === 'fork2').length;
+    assert.equal(toFork('ACK'), 2, 'each copy of the forked 2xx is ACKed');
+    assert.equal(toFork('BYE'), 1, 'the extra dialog is ended once');
+    assert.equal(outbound.state, 'confirmed', 'the first dialog is untouched');
+    assert.equal(inbound.state, 'confirmed');
+  });
 
   describe('2. 2xx retransmission until ACK (RFC 3261 §13.3.1.4)', () => {
     it('the UAS resends 200 at T1 after a lost ACK; the re-sent ACK stops it', async () => {

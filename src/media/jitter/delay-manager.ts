@@ -49,15 +49,32 @@ export interface DelayManagerOptions {
 }
 
 interface ArrivalSample {
+  index: number;
   arrivalMs: number;
   transitMs: number;
 }
 
+/** Below this the lazily applied decay is folded into the weights (far from underflow). */
+const RESCALE_BELOW = 1e-100;
+
 export class DelayManager {
   private readonly histogram: Float64Array;
   /** Observations since the last reset: the forget factor ramps up over the first ones. */
+  /**
+   * Forgetting is applied lazily: the true weight of bucket i is histogram[i] * decay, and a
+   * new observation is added divided by decay, so an update costs O(1) instead of touching
+   * every bucket (the histogram spans maxDelayMs in 5 ms buckets).
+   */
+  private decay = 1;
+  /** Sum of the stored (undecayed) weights. */
+  private storedTotal = 1;
   private observed = 0;
-  private readonly recent: ArrivalSample[] = [];
+  /**
+   * Candidates for the fastest packet of the reference window, increasing in transit time
+   * (a sliding-window minimum): the fastest is at `head`. Compacted when half is stale.
+   */
+  private readonly fastest: ArrivalSample[] = [];
+  private head = 0;
   /** Target level from the histogram, before the clamp. */
   private histogramTarget: number;
   private target: number;
@@ -78,8 +95,11 @@ export class DelayManager {
   reset(): void {
     this.histogram.fill(0);
     this.histogram[0] = 1;
+    this.decay = 1;
+    this.storedTotal = 1;
     this.observed = 0;
-    this.recent.length = 0;
+    this.fastest.length = 0;
+    this.head = 0;
     this.lateRate = 0;
     this.quantile = this.options.targetQuantile;
     this.histogramTarget = this.options.frameMs;
@@ -92,19 +112,7 @@ export class DelayManager {
    */
   update(arrivalMs: number, mediaMs: number, late: boolean): number {
     const transitMs = arrivalMs - mediaMs;
-    while (this.recent.length > 0) {
-      const oldest = this.recent[0];
-      if (
-        !oldest ||
-        (arrivalMs - oldest.arrivalMs <= REFERENCE_WINDOW_MS && this.recent.length < MAX_REFERENCE_ENTRIES)
-      )
-        break;
-      this.recent.shift();
-    }
-    this.recent.push({ arrivalMs, transitMs });
-    let fastest = transitMs;
-    for (const sample of this.recent) fastest = Math.min(fastest, sample.transitMs);
-    const relativeDelayMs = transitMs - fastest;
+    const relativeDelayMs = transitMs - this.fastestTransit(arrivalMs, transitMs);
     this.followLateRate(late);
     this.observe(relativeDelayMs);
     this.updateTarget();
@@ -140,38 +148,70 @@ export class DelayManager {
     const bucket = Math.min(this.histogram.length - 1, Math.max(0, Math.ceil(relativeDelayMs / BUCKET_MS)));
     this.observed++;
     const forget = Math.min(this.options.forgetFactor, 1 - START_WEIGHT / (this.observed + 1));
-    for (let i = 0; i < this.histogram.length; i++) this.histogram[i] = (this.histogram[i] ?? 0) * forget;
-    this.histogram[bucket] = (this.histogram[bucket] ?? 0) + (1 - forget);
-    const playoutMs = this.quantileMs();
-    this.histogramTarget =
-      playoutMs - this.meanWaitedMs(playoutMs) + this.options.frameMs * TICK_MARGIN_FRAMES;
+    this.decay *= forget;
+    const added = (1 - forget) / this.decay;
+    this.histogram[bucket] = (this.histogram[bucket] ?? 0) + added;
+    this.storedTotal += added;
+    if (this.decay < RESCALE_BELOW) this.rescale();
+    const { playoutMs, meanWaitedMs } = this.quantileAndMeanWait();
+    this.histogramTarget = playoutMs - meanWaitedMs + this.options.frameMs * TICK_MARGIN_FRAMES;
+  }
+
+  private rescale(): void {
+    for (let i = 0; i < this.histogram.length; i++) this.histogram[i] = (this.histogram[i] ?? 0) * this.decay;
+    this.storedTotal *= this.decay;
+    this.decay = 1;
+  }
+
+  /**
+   * The fastest transit among the last MAX_REFERENCE_ENTRIES packets within REFERENCE_WINDOW_MS,
+   * this one included.
+   */
+  private fastestTransit(arrivalMs: number, transitMs: number): number {
+    const index = this.observed;
+    const window = this.fastest;
+    while (window.length > this.head && (window.at(-1)?.transitMs ?? Number.NEGATIVE_INFINITY) >= transitMs)
+      window.pop();
+    window.push({ index, arrivalMs, transitMs });
+    for (let oldest = window[this.head]; oldest; oldest = window[this.head]) {
+      if (arrivalMs - oldest.arrivalMs <= REFERENCE_WINDOW_MS && index - oldest.index < MAX_REFERENCE_ENTRIES)
+        break;
+      this.head++;
+    }
+    if (this.head > 64 && this.head * 2 > window.length) {
+      window.splice(0, this.head);
+      this.head = 0;
+    }
+    return window[this.head]?.transitMs ?? transitMs;
   }
 
   private updateTarget(): void {
     this.target = this.clamp(this.histogramTarget);
   }
 
-  private quantileMs(): number {
-    let total = 0;
-    for (const weight of this.histogram) total += weight;
+  /**
+   * The quantile bucket's delay D and E[min(d, D)] (how long, on average, packets took of a
+   * playout delay D) in one pass; the lazy decay cancels out of both.
+   */
+  private quantileAndMeanWait(): { playoutMs: number; meanWaitedMs: number } {
+    const total = this.storedTotal;
+    const threshold = this.quantile * total;
     let cumulative = 0;
-    for (let i = 0; i < this.histogram.length; i++) {
-      cumulative += this.histogram[i] ?? 0;
-      if (cumulative >= this.quantile * total) return i * BUCKET_MS;
-    }
-    return (this.histogram.length - 1) * BUCKET_MS;
-  }
-
-  /** E[min(d, playoutMs)]: how long, on average, packets took of a playout delay playoutMs. */
-  private meanWaitedMs(playoutMs: number): number {
-    let total = 0;
-    let sum = 0;
+    let weightedBuckets = 0;
+    let k = this.histogram.length - 1;
     for (let i = 0; i < this.histogram.length; i++) {
       const weight = this.histogram[i] ?? 0;
-      total += weight;
-      sum += weight * Math.min(playoutMs, i * BUCKET_MS);
+      cumulative += weight;
+      weightedBuckets += weight * i;
+      if (cumulative >= threshold) {
+        k = i;
+        break;
+      }
     }
-    return total > 0 ? sum / total : 0;
+    const playoutMs = k * BUCKET_MS;
+    const meanWaitedMs =
+      total > 0 ? (weightedBuckets * BUCKET_MS + playoutMs * Math.max(0, total - cumulative)) / total : 0;
+    return { playoutMs, meanWaitedMs };
   }
 
   private clamp(delayMs: number): number {

@@ -47,8 +47,9 @@ test('POST /v1/calls fails over 503 -> 200, streams on answer, and reports every
         carrier: [
           'name: carrier',
           'outbound:',
+          // Gateway a by host name: resolved through the OS (A/AAAA; no RFC 3263 SRV/NAPTR).
           '  gateways:',
-          `    - { name: a, host: 127.0.0.1, port: ${portA}, priority: 1 }`,
+          `    - { name: a, host: localhost, port: ${portA}, priority: 1 }`,
           `    - { name: b, host: 127.0.0.1, port: ${portB}, priority: 2 }`,
           '  attemptTimeoutMs: 5000',
           'codecs: [PCMU, PCMA]',

@@ -23,6 +23,7 @@ export class InboundSession extends Session {
   ) {
     super(host, invite);
     if (invite.body.length > 0) this.remoteSdp = invite.body.toString();
+    this.peerAllow = invite.get('allow');
   }
 
   get pending(): boolean {
@@ -211,6 +212,7 @@ export class OutboundSession extends Session {
       const dialog = Dialog.forUac(this.#current, response, this.destination);
       this.acknowledge(dialog.createRequest('ACK', this.#current.cseq().seq), dialog.destination());
       if (response.body.length > 0) this.remoteSdp = response.body.toString();
+      this.peerAllow = response.get('allow');
       this.confirm(dialog);
       this.negotiateSessionTimer(response, 'uac');
       this.#resolve({ kind: 'answered', response });

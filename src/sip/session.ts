@@ -64,6 +64,8 @@ export abstract class Session extends EventEmitter<SessionEvents> {
   /** The ACK for the 2xx of our latest INVITE, kept for that 2xx's retransmissions. */
   #lastAck: SipRequest | undefined;
   protected localSdp: string | undefined;
+  /** The peer's Allow header (its INVITE, or its 2xx to ours): whether it takes UPDATE. */
+  protected peerAllow: string | undefined;
 
   constructor(
     protected readonly host: SessionHost,
@@ -115,6 +117,23 @@ export abstract class Session extends EventEmitter<SessionEvents> {
   protected acknowledge(ack: SipRequest, destination: TransportAddress): void {
     this.#lastAck = ack;
     this.host.ack(ack, destination);
+  }
+
+  /**
+   * A session refresh by UPDATE without an offer (RFC 4028 §9, RFC 3311 §5.1): no SDP is
+   * renegotiated, so neither side's media is touched. Its 2xx re-arms the session timer.
+   */
+  async update(): Promise<SipResponse> {
+    const dialog = this.#confirmedDialog();
+    const request = dialog.createRequest('UPDATE');
+    request.append('Contact', this.host.contactHeader(dialog.destination().transport));
+    this.#addSessionTimerHeaders(request);
+    const response = await this.host.request(request, dialog.destination());
+    if (response.status >= 200 && response.status < 300) {
+      dialog.refreshTarget(response);
+      this.#negotiateTimer(response, 'uac');
+    }
+    return response;
   }
 
   sendInfo(contentType: string, body: string): Promise<SipResponse> {
@@ -263,7 +282,9 @@ export abstract class Session extends EventEmitter<SessionEvents> {
   async #refresh(): Promise<void> {
     const timer = this.#sessionExpires;
     if (this.localSdp === undefined || !timer || this.state !== 'confirmed') return;
-    const response = await this.reinvite(this.localSdp).catch(() => undefined);
+    // UPDATE when the peer takes it: no offer, so no media renegotiation; else re-INVITE.
+    const viaUpdate = /\bUPDATE\b/i.test(this.peerAllow ?? '');
+    const response = await (viaUpdate ? this.update() : this.reinvite(this.localSdp)).catch(() => undefined);
     if (response && response.status >= 200 && response.status < 300) return;
     if (!response || response.status === 408 || response.status === 481) {
       await this.bye('session refresh failed');
@@ -286,6 +307,15 @@ export abstract class Session extends EventEmitter<SessionEvents> {
     dialog: Dialog,
   ): void {
     const offer = request.body.length > 0 ? request.body.toString() : undefined;
+    // An offer-less UPDATE (a session refresh) is answered without SDP (RFC 3311 §5.2).
+    if (offer === undefined && request.method === 'UPDATE') {
+      const response = createResponse(request, 200);
+      response.append('Contact', this.host.contactHeader(dialog.destination().transport));
+      this.#answerSessionTimer(request, response);
+      dialog.refreshTarget(request);
+      transaction.respond(response);
+      return;
+    }
     // An offer-less re-INVITE asks us to offer (RFC 3261 §14.2): resend our current SDP.
     const answer: OfferAnswer =
       offer === undefined
@@ -302,14 +332,18 @@ export abstract class Session extends EventEmitter<SessionEvents> {
     dialog.refreshTarget(request);
     const response = createResponse(request, 200);
     response.append('Contact', this.host.contactHeader(dialog.destination().transport));
-    if (request.has('session-expires')) {
-      response.append('Require', 'timer');
-      response.append('Session-Expires', request.get('session-expires') ?? '');
-      this.#negotiateTimer(response, 'uas');
-    }
+    this.#answerSessionTimer(request, response);
     response.setBody(answer.sdp, 'application/sdp');
     if (request.method === 'INVITE') this.send2xxUntilAcked(transaction, response, request.cseq().seq);
     else transaction.respond(response);
+  }
+
+  /** A refresh request's Session-Expires is taken as it is and echoed (RFC 4028 §9). */
+  #answerSessionTimer(request: SipRequest, response: SipResponse): void {
+    if (!request.has('session-expires')) return;
+    response.append('Require', 'timer');
+    response.append('Session-Expires', request.get('session-expires') ?? '');
+    this.#negotiateTimer(response, 'uas');
   }
 
   #confirmedDialog(): Dialog {

@@ -84,6 +84,12 @@ const isResponse = (status: number, method: string) => (record: WireRecord) =>
 const inDialog = (method: string) => (message: SipMessage) =>
   message.isRequest && message.method === method && message.toTag() !== undefined;
 
+/** Makes the peer look like one that does not take UPDATE. */
+const withoutUpdateInAllow = (message: SipMessage): void => {
+  const allow = message.get('allow');
+  if (allow) message.set('Allow', allow.replace(/,\s*UPDATE\b|\bUPDATE\s*,\s*/i, ''));
+};
+
 interface Setup {
   uacTimer?: SessionTimerConfig;
   uasTimer?: SessionTimerConfig;
@@ -373,31 +379,42 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
   describe('5. RFC 4028 session timers', () => {
     const timer90: SessionTimerConfig = { expires: 90, minSE: 90 };
 
-    it('refresher=uac re-INVITEs every SE/2 and the call survives several intervals', async () => {
-      const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
-      const { outbound, inbound } = await answered({ sessionTimer: true });
-      const ok = network.log.find(isResponse(200, 'INVITE'))?.message;
-      assert.match(ok?.get('session-expires') ?? '', /^90;refresher=uac$/);
-      assert.equal(ok?.get('require'), 'timer');
+    for (const method of ['UPDATE', 'INVITE'] as const) {
+      it(`refresher=uac refreshes every SE/2 by ${method} and the call survives several intervals`, async () => {
+        const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
+        // A peer whose Allow lacks UPDATE is refreshed by re-INVITE (RFC 4028 §9).
+        if (method === 'INVITE') network.rewrite = withoutUpdateInAllow;
+        const { outbound, inbound } = await answered({ sessionTimer: true });
+        const ok = network.log.find(isResponse(200, 'INVITE'))?.message;
+        assert.match(ok?.get('session-expires') ?? '', /^90;refresher=uac$/);
+        assert.equal(ok?.get('require'), 'timer');
 
-      await run(clock, 4 * 90_000, 100);
-      const refreshes = network.log.filter((record) => inDialog('INVITE')(record.message));
-      assert.deepEqual(
-        refreshes.map((record) => record.at),
-        [1, 2, 3, 4, 5, 6, 7, 8].map((k) => k * 45_000),
-      );
-      for (const { message } of refreshes)
-        assert.match(message.get('session-expires') ?? '', /^90;refresher=uac/);
-      assert.equal(network.log.filter(isRequest('BYE')).length, 0);
-      assert.equal(outbound.state, 'confirmed');
-      assert.equal(inbound.state, 'confirmed');
-      // A refresh repeats the offer, so the answer's o= version stays put (RFC 3264 §8).
-      assert.equal(originVersion(outbound.remoteSdp), 1);
-    });
+        await run(clock, 4 * 90_000, 100);
+        const refreshes = network.log.filter((record) => inDialog(method)(record.message));
+        assert.deepEqual(
+          refreshes.map((record) => record.at),
+          [1, 2, 3, 4, 5, 6, 7, 8].map((k) => k * 45_000),
+        );
+        for (const { message } of refreshes)
+          assert.match(message.get('session-expires') ?? '', /^90;refresher=uac/);
+        assert.equal(network.log.filter(isRequest('BYE')).length, 0);
+        assert.equal(outbound.state, 'confirmed');
+        assert.equal(inbound.state, 'confirmed');
+        if (method === 'UPDATE') {
+          // No offer, so no answer: the 200s to the UPDATEs carry no SDP (RFC 3311 §5.2).
+          const answers = network.log.filter(isResponse(200, 'UPDATE'));
+          assert.equal(answers.length, 8);
+          assert.ok(answers.every(({ message }) => message.body.length === 0));
+        } else {
+          // A refresh repeats the offer, so the answer's o= version stays put (RFC 3264 §8).
+          assert.equal(originVersion(outbound.remoteSdp), 1);
+        }
+      });
+    }
 
     it('when refreshes are lost the non-refresher sends BYE at SE - min(32, SE/3)', async () => {
       const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
-      network.drop = inDialog('INVITE');
+      network.drop = (message) => inDialog('INVITE')(message) || inDialog('UPDATE')(message);
       const { outbound, inbound } = await answered({ sessionTimer: true });
       const inboundEnded = causeOf(inbound);
       const outboundEnded = causeOf(outbound);
@@ -412,6 +429,7 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
 
     it('a refresh answered 481 ends the call with BYE; one answered 491 is tried again', async () => {
       const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
+      network.rewrite = withoutUpdateInAllow; // refreshes by re-INVITE, which the offer handler answers
       const { outbound, inbound } = await answered({ sessionTimer: true });
       const answer = inbound.offerHandler;
       let refusals = [491];

@@ -34,6 +34,8 @@ export class MemoryNetwork {
   readonly errors: unknown[] = [];
   /** Return true to lose the message (it is still logged, with `dropped`). */
   drop: DropFilter | undefined;
+  /** Edits a message on the wire (after parsing, before logging and delivery). */
+  rewrite: ((message: SipMessage, from: TransportAddress, to: TransportAddress) => void) | undefined;
   readonly #nodes = new Map<string, MemoryTransport>();
 
   constructor(
@@ -64,6 +66,7 @@ export class MemoryNetwork {
       this.errors.push(error);
       return;
     }
+    this.rewrite?.(copy, from, to);
     const dropped = this.drop?.(copy, from, to) ?? false;
     this.log.push({ at: this.clock.now(), from, to, message: copy, dropped });
     const target = this.#nodes.get(key(to));

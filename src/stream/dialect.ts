@@ -82,6 +82,48 @@ export function parseBotCommand(message: Record<string, unknown>): BotInput {
   return { kind: 'invalid', reason: 'unknown patchbay command' };
 }
 
+/** A bot mark: its name must be a string. */
+export function markInput(name: unknown): BotInput {
+  return typeof name === 'string' ? { kind: 'mark', name } : { kind: 'invalid', reason: 'mark without name' };
+}
+
+/** How a Twilio-shaped dialect names its stream id and carries bot audio. */
+export interface EventWire {
+  /** For reasons: 'twilio', 'exotel'. */
+  mode: string;
+  /** The stream id's field name ('streamSid', 'stream_sid') and this stream's value. */
+  streamIdField: string;
+  streamId: string;
+  /** Decodes a `media` event's payload (already known to be a string). */
+  media(payload: string): BotInput;
+}
+
+/**
+ * The bot events Twilio and the dialects shaped after it (Exotel) share: JSON text only,
+ * `patchbay` commands, then `media`, `mark` and `clear` carrying this stream's id.
+ */
+export function parseStreamEvent(data: Uint8Array | string, isBinary: boolean, wire: EventWire): BotInput {
+  if (isBinary) return { kind: 'invalid', reason: `binary frame in ${wire.mode} mode` };
+  const message = parseJsonObject(data);
+  if (typeof message === 'string') return { kind: 'invalid', reason: message };
+  if (message.event === 'patchbay') return parseBotCommand(message);
+  if (message[wire.streamIdField] !== wire.streamId)
+    return { kind: 'invalid', reason: `wrong ${wire.streamIdField}` };
+  switch (message.event) {
+    case 'media': {
+      const payload = (message.media as { payload?: unknown } | undefined)?.payload;
+      if (typeof payload !== 'string') return { kind: 'invalid', reason: 'media without payload' };
+      return wire.media(payload);
+    }
+    case 'mark':
+      return markInput((message.mark as { name?: unknown } | undefined)?.name);
+    case 'clear':
+      return { kind: 'clear' };
+    default:
+      return { kind: 'invalid', reason: 'unknown event' };
+  }
+}
+
 /** Parses a JSON text message into an object, or explains why not. */
 export function parseJsonObject(data: Uint8Array | string): Record<string, unknown> | string {
   let value: unknown;

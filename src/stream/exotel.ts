@@ -1,7 +1,6 @@
 import {
   type BotInput,
-  parseBotCommand,
-  parseJsonObject,
+  parseStreamEvent,
   type StreamCallInfo,
   type StreamDialect,
   twilioStyleSid,
@@ -117,28 +116,15 @@ export class ExotelDialect implements StreamDialect {
   }
 
   parse(data: Uint8Array | string, isBinary: boolean): BotInput {
-    if (isBinary) return { kind: 'invalid', reason: 'binary frame in exotel mode' };
-    const message = parseJsonObject(data);
-    if (typeof message === 'string') return { kind: 'invalid', reason: message };
-    if (message.event === 'patchbay') return parseBotCommand(message);
-    if (message.stream_sid !== this.streamSid) return { kind: 'invalid', reason: 'wrong stream_sid' };
-    switch (message.event) {
-      case 'media':
-        return this.parseMedia((message.media as { payload?: unknown } | undefined)?.payload);
-      case 'mark': {
-        const name = (message.mark as { name?: unknown } | undefined)?.name;
-        if (typeof name !== 'string') return { kind: 'invalid', reason: 'mark without name' };
-        return { kind: 'mark', name };
-      }
-      case 'clear':
-        return { kind: 'clear' };
-      default:
-        return { kind: 'invalid', reason: 'unknown event' };
-    }
+    return parseStreamEvent(data, isBinary, {
+      mode: 'exotel',
+      streamIdField: 'stream_sid',
+      streamId: this.streamSid,
+      media: (payload) => this.parseMedia(payload),
+    });
   }
 
-  private parseMedia(payload: unknown): BotInput {
-    if (typeof payload !== 'string') return { kind: 'invalid', reason: 'media without payload' };
+  private parseMedia(payload: string): BotInput {
     // Node's base64 decoder skips bad characters silently; check the alphabet first.
     if (payload.length === 0 || payload.length % 4 !== 0 || !BASE64.test(payload))
       return { kind: 'invalid', reason: 'media payload is not base64' };

@@ -1,5 +1,6 @@
 import {
   type BotInput,
+  markInput,
   parseBotCommand,
   parseJsonObject,
   type StreamCallInfo,
@@ -104,11 +105,8 @@ export class StereoDialect implements StreamDialect {
     const message = parseJsonObject(data);
     if (typeof message === 'string') return { kind: 'invalid', reason: message };
     switch (message.type) {
-      case 'mark': {
-        const name = (message.data as { name?: unknown } | undefined)?.name;
-        if (typeof name !== 'string') return { kind: 'invalid', reason: 'mark without name' };
-        return { kind: 'mark', name };
-      }
+      case 'mark':
+        return markInput((message.data as { name?: unknown } | undefined)?.name);
       case 'clear':
       case 'killAudio':
         return { kind: 'clear' };

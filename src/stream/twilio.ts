@@ -1,8 +1,7 @@
 import { decodeMulaw, encodeMulaw } from '../media/g711.js';
 import {
   type BotInput,
-  parseBotCommand,
-  parseJsonObject,
+  parseStreamEvent,
   type StreamCallInfo,
   type StreamDialect,
   twilioStyleSid,
@@ -95,27 +94,12 @@ export class TwilioDialect implements StreamDialect {
   }
 
   parse(data: Uint8Array | string, isBinary: boolean): BotInput {
-    if (isBinary) return { kind: 'invalid', reason: 'binary frame in twilio mode' };
-    const message = parseJsonObject(data);
-    if (typeof message === 'string') return { kind: 'invalid', reason: message };
-    if (message.event === 'patchbay') return parseBotCommand(message);
-    if (message.streamSid !== this.streamSid) return { kind: 'invalid', reason: 'wrong streamSid' };
-    switch (message.event) {
-      case 'media': {
-        const payload = (message.media as { payload?: unknown } | undefined)?.payload;
-        if (typeof payload !== 'string') return { kind: 'invalid', reason: 'media without payload' };
-        return { kind: 'audio', pcm: decodeMulaw(Buffer.from(payload, 'base64')) };
-      }
-      case 'mark': {
-        const name = (message.mark as { name?: unknown } | undefined)?.name;
-        if (typeof name !== 'string') return { kind: 'invalid', reason: 'mark without name' };
-        return { kind: 'mark', name };
-      }
-      case 'clear':
-        return { kind: 'clear' };
-      default:
-        return { kind: 'invalid', reason: 'unknown event' };
-    }
+    return parseStreamEvent(data, isBinary, {
+      mode: 'twilio',
+      streamIdField: 'streamSid',
+      streamId: this.streamSid,
+      media: (payload) => ({ kind: 'audio', pcm: decodeMulaw(Buffer.from(payload, 'base64')) }),
+    });
   }
 
   private nextSequence(): string {

@@ -120,12 +120,16 @@ export class Call {
     };
   }
 
+  /** Answer to hangup (0 until both happened). */
+  answeredDurationMs(): number {
+    return this.answeredAtWall && this.endedAtWall ? Math.max(0, this.endedAtWall - this.answeredAtWall) : 0;
+  }
+
   /** The call-record line (one JSON object per call). */
   record(): Record<string, unknown> {
     const media = this.mediaStats();
     const quality = this.mediaQuality();
-    const durationMs =
-      this.answeredAtWall && this.endedAtWall ? Math.max(0, this.endedAtWall - this.answeredAtWall) : 0;
+    const durationMs = this.answeredDurationMs();
     return {
       id: this.id,
       sipCallId: this.sipCallId,

@@ -14,6 +14,7 @@ import type {
 } from '../trunks/index.js';
 import type { Clock, Logger } from '../util/index.js';
 import type { Call } from './call.js';
+import type { AuthChallenge } from './digest-support.js';
 
 export type HangupParty = NonNullable<Call['hangupBy']>;
 
@@ -39,10 +40,7 @@ export interface GatewayContext {
   /** `builtin:echo` → the embedded bot's ws:// URL; other URLs unchanged. */
   resolveTargetUrl(url: string): string;
   /** A 401 challenge when the trunk requires digest auth and the INVITE lacks valid credentials. */
-  authenticate(
-    trunk: TrunkConfig,
-    session: InboundSession,
-  ): { status: number; headers: Array<[string, string]>; reason?: string } | undefined;
+  authenticate(trunk: TrunkConfig, session: InboundSession): AuthChallenge | undefined;
   /** Answers 401/407 challenges of an outbound trunk with its credentials. */
   digestAuthorizer(credentials: { username: string; password: string }): Authorizer;
   /** Adds a live call (false when the gateway is at maxCalls). */

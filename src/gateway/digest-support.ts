@@ -9,6 +9,14 @@ import { DigestClient, DigestVerifier, pickChallenge } from '../sip/digest.js';
 import type { Authorizer, SipRequest } from '../sip/index.js';
 import type { Clock } from '../util/index.js';
 
+/** What an inbound INVITE without valid credentials is answered: 401 with challenges, or 403. */
+export interface AuthChallenge {
+  status: number;
+  headers: Array<[string, string]>;
+  /** Why credentials were refused (for the log), on a 403. */
+  reason?: string;
+}
+
 export class DigestSupport {
   /** Stateless nonces are HMACs under this process secret; a restart invalidates them (stale). */
   readonly #secret = randomBytes(32).toString('hex');
@@ -17,10 +25,7 @@ export class DigestSupport {
   constructor(private readonly clock: Clock) {}
 
   /** undefined when the trunk needs no auth or the INVITE's credentials verify. */
-  challengeInbound(
-    trunk: TrunkConfig,
-    invite: SipRequest,
-  ): { status: number; headers: Array<[string, string]>; reason?: string } | undefined {
+  challengeInbound(trunk: TrunkConfig, invite: SipRequest): AuthChallenge | undefined {
     const auth = trunk.inbound?.auth;
     if (!auth) return undefined;
     const realm = auth.realm ?? 'patchbay';

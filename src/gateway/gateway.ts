@@ -45,7 +45,7 @@ import { type Clock, type Logger, SystemClock, type TimerHandle } from '../util/
 import type { Call } from './call.js';
 import { CallRecordWriter } from './call-records.js';
 import type { GatewayContext, HangupParty } from './context.js';
-import { DigestSupport } from './digest-support.js';
+import { type AuthChallenge, DigestSupport } from './digest-support.js';
 import { SourceRateLimiter } from './flood.js';
 import { handleInbound } from './inbound.js';
 import { OriginateError, originate } from './outbound.js';
@@ -148,10 +148,7 @@ export class Gateway implements ControlBackend, GatewayContext {
     return url;
   }
 
-  authenticate(
-    trunk: TrunkConfig,
-    session: InboundSession,
-  ): { status: number; headers: Array<[string, string]>; reason?: string } | undefined {
+  authenticate(trunk: TrunkConfig, session: InboundSession): AuthChallenge | undefined {
     return this.#digest.challengeInbound(trunk, session.invite);
   }
 
@@ -424,9 +421,7 @@ export class Gateway implements ControlBackend, GatewayContext {
     const answering = call.attempts.at(-1);
     const health = answering ? this.health.get(answering.gateway) : undefined;
     if (!health || !call.answeredAtWall) return;
-    health.recordCallEnded(
-      Math.max(0, (call.endedAtWall ?? call.answeredAtWall) - call.answeredAtWall) / 1000,
-    );
+    health.recordCallEnded(call.answeredDurationMs() / 1000);
     const quality = call.mediaQuality();
     if (quality) health.recordMedia(quality);
   }

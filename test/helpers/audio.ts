@@ -1,4 +1,4 @@
-/** Signal checks shared by tests: tone power by Goertzel, and tone generation. */
+/** Signal checks shared by tests: tone power by Goertzel, tone generation, joining frames. */
 
 /** Relative power of `frequency` in `samples` (Goertzel algorithm), normalised by length. */
 export function tonePower(samples: ArrayLike<number>, sampleRate: number, frequency: number): number {
@@ -13,6 +13,17 @@ export function tonePower(samples: ArrayLike<number>, sampleRate: number, freque
   const power =
     previous * previous + beforePrevious * beforePrevious - coefficient * previous * beforePrevious;
   return power / (samples.length * samples.length);
+}
+
+/** The frames end to end, as one buffer. */
+export function concatPcm(parts: readonly Int16Array[]): Int16Array {
+  const out = new Int16Array(parts.reduce((n, part) => n + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }
 
 export function sine(

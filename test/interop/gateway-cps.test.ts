@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
-import { freePort, skipWithoutSipp, startSipp } from './helpers/sipp.js';
+import { callGateway, type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
+import { skipWithoutSipp } from './helpers/sipp.js';
 import { TestBot } from './helpers/test-bot.js';
 
 const skip = skipWithoutSipp();
@@ -30,10 +30,8 @@ test(`SIPp at 2x the trunk CPS for ${SECONDS} s: the bucket holds, the rest get 
   try {
     gateway = await startGatewayProcess({ botUrl: bot.url, cps: { rate: RATE, burst: BURST } });
     const api = gateway.apiUrl;
-    const sipp = startSipp({
+    const sipp = await callGateway(gateway, {
       scenario: SCENARIO,
-      remote: `127.0.0.1:${gateway.sipPort}`,
-      localPort: await freePort(),
       calls: 2 * RATE * SECONDS,
       rate: 2 * RATE,
       timeoutMs: (SECONDS + 30) * 1000,

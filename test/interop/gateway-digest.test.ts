@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
-import { freePort, skipWithoutSipp, startSipp } from './helpers/sipp.js';
+import { callGateway, type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
+import { skipWithoutSipp } from './helpers/sipp.js';
 import { TestBot } from './helpers/test-bot.js';
 
 const skip = skipWithoutSipp();
@@ -26,15 +26,17 @@ test('a trunk with digest auth: SIPp answers the 401 and is connected; a wrong p
       // SIPp 3.6 answers only the first challenge and knows only MD5.
       inboundAuth: { username: 'carrier-a', password: 's3cret', algorithms: ['MD5'] },
     });
+    const target = gateway;
     const call = async (password: string) =>
-      startSipp({
-        scenario: UAC_DIGEST,
-        remote: `127.0.0.1:${gateway?.sipPort}`,
-        localPort: await freePort(),
-        calls: 1,
-        timeoutMs: 20_000,
-        extraArgs: ['-au', 'carrier-a', '-ap', password, '-d', '1000', '-s', '15551230000'],
-      }).result;
+      (
+        await callGateway(target, {
+          scenario: UAC_DIGEST,
+          calls: 1,
+          timeoutMs: 20_000,
+          extraArgs: ['-au', 'carrier-a', '-ap', password, '-d', '1000'],
+          to: '15551230000',
+        })
+      ).result;
 
     const good = await call('s3cret');
     assert.equal(good.successfulCalls, 1, `${good.errors}\n${gateway.logs().slice(-3000)}`);

@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { seededRandom } from '../../src/util/index.js';
-import { type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
-import { freePort, skipWithoutSipp, startSipp } from './helpers/sipp.js';
+import { callGateway, type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
+import { skipWithoutSipp } from './helpers/sipp.js';
 import { TestBot } from './helpers/test-bot.js';
 
 const skip = skipWithoutSipp();
@@ -118,13 +118,11 @@ test('a call survives a storm of malformed SIP, TCP garbage and RTP noise from a
   let gateway: GatewayProcess | undefined;
   try {
     gateway = await startGatewayProcess({ botUrl: bot.url });
-    const caller = startSipp({
+    const caller = await callGateway(gateway, {
       scenario: 'uac_pcap',
-      remote: `127.0.0.1:${gateway.sipPort}`,
-      localPort: await freePort(),
       calls: 1,
       timeoutMs: 40_000,
-      extraArgs: ['-s', '+15551230000'],
+      to: '+15551230000',
     });
     for (let i = 0; i < 50 && !bot.calls[0]?.streamSid; i++) await delay(100);
     assert.ok(bot.calls[0]?.streamSid, 'the call is up before the storm');
@@ -140,14 +138,15 @@ test('a call survives a storm of malformed SIP, TCP garbage and RTP noise from a
 
     const metrics = await (await fetch(`${gateway.apiUrl}/metrics`)).text();
     assert.match(metrics, /patchbay_calls_total\{direction="inbound",trunk="local",outcome="answered"\} 1/);
-    const after = await startSipp({
-      scenario: 'uac',
-      remote: `127.0.0.1:${gateway.sipPort}`,
-      localPort: await freePort(),
-      calls: 1,
-      timeoutMs: 20_000,
-      extraArgs: ['-d', '300', '-s', '+15551230000'],
-    }).result;
+    const after = await (
+      await callGateway(gateway, {
+        scenario: 'uac',
+        calls: 1,
+        timeoutMs: 20_000,
+        extraArgs: ['-d', '300'],
+        to: '+15551230000',
+      })
+    ).result;
     assert.equal(after.successfulCalls, 1, after.errors);
     const errors = gateway
       .logs()

@@ -13,8 +13,8 @@ import { decodeAlaw } from '../../src/media/g711.js';
 import { tonePower } from '../helpers/audio.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { TwilioStrictChecker } from '../helpers/twilio-strict.js';
-import { type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
-import { freePort, startSipp } from './helpers/sipp.js';
+import { callGateway, type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
+import { freePort } from './helpers/sipp.js';
 import { joinedAudio, TestBot } from './helpers/test-bot.js';
 import { captureUdp } from './helpers/tshark.js';
 
@@ -45,13 +45,12 @@ test('SIPp uac_pcap -> patchbay start -> Twilio bot: audio and DTMF both ways', 
   const mediaPort = await freePort();
   const capture = captureUdp(mediaPort, ['rtp.payload']);
   await capture.ready;
-  const sipp = startSipp({
+  const sipp = await callGateway(gateway, {
     scenario: 'uac_pcap',
-    remote: `127.0.0.1:${gateway.sipPort}`,
-    localPort: await freePort(),
     calls: 1,
     timeoutMs: 40_000,
-    extraArgs: ['-mp', String(mediaPort), '-s', '+15551230000'],
+    extraArgs: ['-mp', String(mediaPort)],
+    to: '+15551230000',
   });
   const result = await sipp.result;
   assert.equal(result.successfulCalls, 1, `${result.errors}\n${gateway.logs().slice(-3000)}`);

@@ -13,8 +13,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import parsePrometheusTextFormat, { type PrometheusFamily } from 'parse-prometheus-text-format';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
-import { type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
-import { freePort, startSipp } from './helpers/sipp.js';
+import { callGateway, type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
 import { TestBot } from './helpers/test-bot.js';
 
 const skip = skipUnlessPresent(commandAvailable('sipp', ['-v']), 'needs sipp');
@@ -125,15 +124,14 @@ async function optionsStatus(sipPort: number): Promise<number> {
 }
 
 async function uac(gateway: GatewayProcess, holdMs: number, calls = 1, rate = 10) {
-  return startSipp({
+  return callGateway(gateway, {
     scenario: 'uac',
-    remote: `127.0.0.1:${gateway.sipPort}`,
-    localPort: await freePort(),
     calls,
     rate,
     concurrentLimit: calls,
     timeoutMs: 40_000,
-    extraArgs: ['-d', String(holdMs), '-s', '+15551230000'],
+    extraArgs: ['-d', String(holdMs)],
+    to: '+15551230000',
   });
 }
 
@@ -156,16 +154,16 @@ test('SIGTERM drains: calls in progress finish, new calls and OPTIONS get 503, e
       (await fetch(`${gateway.apiUrl}/readyz`)).status === 503 ? true : undefined,
     );
     assert.equal(await optionsStatus(gateway.sipPort), 503, 'OPTIONS while draining');
-    const refused = await startSipp({
-      scenario: join(scenarioDir, 'expect-503.xml'),
-      remote: `127.0.0.1:${gateway.sipPort}`,
-      localPort: await freePort(),
-      calls: 5,
-      rate: 50,
-      concurrentLimit: 5,
-      timeoutMs: 20_000,
-      extraArgs: ['-s', '+15551230001'],
-    }).result;
+    const refused = await (
+      await callGateway(gateway, {
+        scenario: join(scenarioDir, 'expect-503.xml'),
+        calls: 5,
+        rate: 50,
+        concurrentLimit: 5,
+        timeoutMs: 20_000,
+        to: '+15551230001',
+      })
+    ).result;
     assert.equal(refused.successfulCalls, 5, `new calls while draining: ${refused.errors}`);
     assert.equal(refused.failedCalls, 0);
 

@@ -57,16 +57,22 @@ test('drift compresses or stretches the arrival timeline by the ppm', () => {
   assert.ok(Math.abs((slow.at(-1)?.arrivalMs ?? 0) - span * (1 + 100e-6)) < 0.1);
 });
 
+/** The replay example `loss=5,burst=2,jitter=40,reorder=1,dup=1,drift=100,seed=7`, parsed. */
+const EVERY_IMPAIRMENT = {
+  lossPercent: 5,
+  meanBurstLength: 2,
+  jitterMs: 40,
+  reorderPercent: 1,
+  duplicatePercent: 1,
+  driftPpm: 100,
+  seed: 7,
+};
+
 test('parseImpairSpec reads the replay syntax and rejects bad input clearly', () => {
-  assert.deepEqual(parseImpairSpec('loss=5,burst=2,jitter=40,reorder=1,dup=1,drift=100,seed=7'), {
-    lossPercent: 5,
-    meanBurstLength: 2,
-    jitterMs: 40,
-    reorderPercent: 1,
-    duplicatePercent: 1,
-    driftPpm: 100,
-    seed: 7,
-  });
+  assert.deepEqual(
+    parseImpairSpec('loss=5,burst=2,jitter=40,reorder=1,dup=1,drift=100,seed=7'),
+    EVERY_IMPAIRMENT,
+  );
   assert.deepEqual(parseImpairSpec('jitter=20,dist=gaussian'), {
     jitterMs: 20,
     jitterDistribution: 'gaussian',
@@ -81,15 +87,7 @@ test('parseImpairSpec reads the replay syntax and rejects bad input clearly', ()
 });
 
 test('the streaming Impairer gives the batch model arrivals, packet by packet', () => {
-  const options = {
-    lossPercent: 5,
-    meanBurstLength: 2,
-    jitterMs: 40,
-    reorderPercent: 1,
-    duplicatePercent: 1,
-    driftPpm: 100,
-    seed: 7,
-  };
+  const options = EVERY_IMPAIRMENT;
   const impairer = new Impairer(options);
   const streamed = sent
     .flatMap(({ packet, sendMs }) => impairer.apply(packet, sendMs))

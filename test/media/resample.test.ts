@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Resampler } from '../../src/media/resample.js';
-import { sine, tonePower } from '../helpers/audio.js';
+import { concatPcm, sine, tonePower } from '../helpers/audio.js';
 
 const RATES = [8000, 16000, 24000, 48000];
 
@@ -9,13 +9,7 @@ function inFrames(resampler: Resampler, input: Int16Array, frameSamples: number)
   const parts: Int16Array[] = [];
   for (let i = 0; i < input.length; i += frameSamples)
     parts.push(resampler.process(input.subarray(i, i + frameSamples)));
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatPcm(parts);
 }
 
 test('1 kHz through 8k -> 16k -> 48k -> 8k keeps frequency and amplitude (SNR > 40 dB)', () => {

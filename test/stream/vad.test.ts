@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type VadEvent, VoiceActivityDetector } from '../../src/stream/vad.js';
 import { seededRandom } from '../../src/util/index.js';
-import { sine } from '../helpers/audio.js';
+import { concatPcm, sine } from '../helpers/audio.js';
 
 const dbfs = (db: number) => 32768 * 10 ** (db / 20);
 
@@ -27,15 +27,7 @@ function whiteNoise(ms: number, rate: number, db: number, seed = 1): Int16Array 
   return out;
 }
 
-function concat(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
+const concat = (...parts: Int16Array[]): Int16Array => concatPcm(parts);
 
 function add(a: Int16Array, b: Int16Array): Int16Array {
   return a.map((value, i) => Math.max(-32768, Math.min(32767, value + (b[i] ?? 0))));

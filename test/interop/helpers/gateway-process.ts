@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './sipp.js';
+import { freePort, type SippHandle, type SippOptions, startSipp } from './sipp.js';
 
 const MAX_LOG_CHARS = 500_000;
 const CLI = join(import.meta.dirname, '../../../src/cli/index.js');
@@ -43,6 +43,23 @@ export interface GatewayProcess {
   /** Sends `signal` and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   exited: Promise<number | null>;
+}
+
+/**
+ * A SIPp caller (from a free loopback port) towards `gateway`; with `to`, it calls that number
+ * (`-s`), else the scenario's own Request-URI user.
+ */
+export async function callGateway(
+  gateway: GatewayProcess,
+  options: Omit<SippOptions, 'remote' | 'localPort'> & { to?: string },
+): Promise<SippHandle> {
+  const { to, extraArgs = [], ...rest } = options;
+  return startSipp({
+    ...rest,
+    remote: `127.0.0.1:${gateway.sipPort}`,
+    localPort: await freePort(),
+    extraArgs: to === undefined ? extraArgs : [...extraArgs, '-s', to],
+  });
 }
 
 export async function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {

@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { decodeMulaw, encodeMulaw } from '../../../src/media/g711.js';
-import { sine } from '../../helpers/audio.js';
+import { concatPcm, sine } from '../../helpers/audio.js';
 
 export interface BotCall {
   messages: string[];
@@ -113,12 +113,5 @@ export class TestBot {
 
 /** All caller audio of a call as one buffer. */
 export function joinedAudio(call: BotCall): Int16Array {
-  const total = call.callerAudio.reduce((sum, frame) => sum + frame.length, 0);
-  const out = new Int16Array(total);
-  let offset = 0;
-  for (const frame of call.callerAudio) {
-    out.set(frame, offset);
-    offset += frame.length;
-  }
-  return out;
+  return concatPcm(call.callerAudio);
 }

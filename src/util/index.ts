@@ -1,3 +1,4 @@
 export { type Clock, FakeClock, SystemClock, type TimerHandle } from './clock.js';
+export { type EventMap, type ListenerErrorSink, TypedEmitter } from './emitter.js';
 export { createLogger, type Logger, silentLogger } from './log.js';
 export { SeededRandom, seededRandom } from './random.js';

@@ -1,5 +1,5 @@
 /**
- * CPU per 20 ms frame of a call's whole media chain as MediaLeg runs it (issue 3, done-means 4),
+ * CPU per 20 ms frame of a call's whole media chain as MediaLeg runs it,
  * for PCMU and Opus, at the two bridge rates bots use (8 kHz for twilio, 16 kHz for stereo and
  * exotel), and the calls per core that implies. Pure compute on a FakeClock, no sockets (the
  * socket cost is in bench/media-rtp.ts):

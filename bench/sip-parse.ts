@@ -50,12 +50,12 @@ const OK = Buffer.from(
     '',
   ].join('\r\n'),
 );
-// Run from the repository root, with ../shared beside it as in CI.
-const shared = join(process.cwd(), '../shared/fixtures/sip/rfc4475/valid');
+// Run from the repository root.
+const torture = join(process.cwd(), 'fixtures/sip/rfc4475/valid');
 const messages: Array<[string, Buffer]> = [
   ['carrier INVITE with SDP', INVITE],
   ['200 OK to BYE', OK],
-  ['RFC 4475 longreq (large headers)', readFileSync(join(shared, 'longreq.dat'))],
+  ['RFC 4475 longreq (large headers)', readFileSync(join(torture, 'longreq.dat'))],
 ];
 
 function readCore(message: SipMessage): void {

@@ -1,5 +1,5 @@
 /**
- * Pacing of bot audio towards the caller (issue 4, done-means 2): a bot sends 10 s of audio at
+ * Pacing of bot audio towards the caller: a bot sends 10 s of audio at
  * 2x and at 10x real time; how evenly does the bridge put it on the wire? Measured next to a
  * bare pacer (bench/lib/bare-pacer.ts: the same MediaClock sending a packet per tick and nothing
  * else) in the same run. Slot error = |gap between consecutive packets − 20 ms|.

@@ -1,6 +1,6 @@
 /**
  * CPU per call-second, memory per call and RTP-to-WebSocket latency of the `twilio` stream
- * path, next to a bare RTP-to-WebSocket forwarder measured in the same run (issue 4).
+ * path, next to a bare RTP-to-WebSocket forwarder measured in the same run.
  *
  *   node --expose-gc --import tsx bench/stream-twilio.ts [calls=50] [seconds=10] [rounds=3]
  *

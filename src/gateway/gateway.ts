@@ -371,7 +371,7 @@ export class Gateway implements ControlBackend, GatewayContext {
     this.logger.info({ files: next.files }, 'config reloaded');
   }
 
-  /** Max call duration and RTP inactivity (issue 6 lifecycle), checked once a second. */
+  /** Max call duration and RTP inactivity, checked once a second. */
   #scheduleSweep(): void {
     this.#sweep = this.clock.setTimer(SWEEP_MS, () => {
       const limits = this.config().gateway.limits;

@@ -1,5 +1,5 @@
 /**
- * An inbound call (issue 6): trunk by source address, digest if the trunk asks for it, route
+ * An inbound call: trunk by source address, digest if the trunk asks for it, route
  * by called number, concurrency and CPS, SDP negotiation, 180 while the bot connects, then
  * 200 with the answer and media bridged both ways.
  */

@@ -1,7 +1,7 @@
 /**
  * The carrier-side media of one call: RTP socket, jitter-buffered decode towards the bot,
  * encode of the bot's audio towards the caller, RFC 4733 DTMF both ways. Driven by the
- * process-wide MediaClock (DESIGN principle 3), one tick per 20 ms frame.
+ * process-wide MediaClock, one tick per 20 ms frame.
  */
 
 import type { AudioDecoder, AudioEncoder } from '../media/codec.js';

@@ -1,6 +1,6 @@
 /**
- * An outbound call from `POST /v1/calls` (issue 6): pick a trunk, limit CPS, walk the
- * trunk's gateways with serial failover (issue 5's AttemptPlan), and on answer open the bot
+ * An outbound call from `POST /v1/calls` : pick a trunk, limit CPS, walk the
+ * trunk's gateways with serial failover (the router's AttemptPlan), and on answer open the bot
  * stream and bridge media. Status events go to the optional callback URL.
  */
 import { type StreamTarget, streamTargetSchema, type TrunkConfig } from '../config/index.js';

@@ -1,4 +1,4 @@
-/** OPTIONS pings for trunk liveness (issue 5's OptionsProber), sent through the user agent. */
+/** OPTIONS pings for trunk liveness (the trunks' OptionsProber), sent through the user agent. */
 import type { OutboundGatewayConfig } from '../config/index.js';
 import { randomToken, SipRequest, type SipUserAgent } from '../sip/index.js';
 import type { OptionsResult } from '../trunks/index.js';

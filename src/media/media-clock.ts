@@ -11,7 +11,7 @@ const SPIN_MS = 0.2;
 export type TickListener = (tickMs: number) => void;
 
 /**
- * The one media clock shared by all calls (DESIGN principle 3): one timer for the whole
+ * The one media clock shared by all calls: one timer for the whole
  * process, not one per call. Live, each tick is scheduled from an absolute deadline
  * (start + n * frameMs) so timer lateness never accumulates into drift.
  */

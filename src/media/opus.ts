@@ -1,6 +1,6 @@
 /**
  * Opus (RFC 6716) for RTP (RFC 7587) over libopus-wasm: the one binding measured here that
- * exposes in-band FEC decode and PLC of an arbitrary frame size (DESIGN.md, Dependencies).
+ * exposes in-band FEC decode and PLC of an arbitrary frame size (README, Dependencies).
  * RTP timestamps always run at 48 kHz whatever the decode rate (RFC 7587 §4.1).
  */
 import {
@@ -170,7 +170,7 @@ class OpusDecoder implements OpusAudioDecoder {
       if (pcm.length > 0) this.#lastFrameSamples = pcm.length;
       return pcm;
     } catch (error) {
-      // Network input: a malformed payload is concealed, not thrown (DESIGN.md principle 5).
+      // Network input: a malformed payload is concealed, not thrown (bad network input never throws).
       if (!isOpusError(error)) throw error;
       this.invalidPackets++;
       return handle.decodePacketLoss(this.#lastFrameSamples);

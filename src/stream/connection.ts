@@ -1,5 +1,5 @@
 /**
- * One call's WebSocket to its bot (issue 4): connect with a timeout before the call is
+ * One call's WebSocket to its bot: connect with a timeout before the call is
  * answered, authenticate by bearer token or HMAC signature, send through the call's dialect,
  * and never let a slow or vanished backend stall the media clock: caller audio waits in a
  * small bounded queue whose oldest frames are dropped (and counted) while the socket's own

@@ -1,5 +1,5 @@
 /**
- * A small gateway-side voice-activity detector (issue 4) so a bot can barge in before its
+ * A small gateway-side voice-activity detector so a bot can barge in before its
  * ASR answers: frame energy against an adaptive noise floor, plus the zero-crossing rate to
  * turn away broadband noise (white noise crosses zero at about half the sample rate, voiced
  * speech well under 1.5 kHz; the classic Rabiner–Sambur pair of features). Pure: feed it

@@ -1,6 +1,6 @@
 /**
  * A strict Twilio Media Streams checker, written from Twilio's public documentation
- * (twilio.com/docs/voice/media-streams/websocket-messages) and DESIGN.md's wire rules. Feed it
+ * (twilio.com/docs/voice/media-streams/websocket-messages) and the wire rules in README.md. Feed it
  * every message the gateway sends to a bot, in order; it reports every deviation it sees:
  * order (`connected`, one `start`, `media`/`dtmf`/`mark`, `stop` last), exact field sets,
  * JSON types (counters and timestamps are strings, `mediaFormat` numbers are numbers),

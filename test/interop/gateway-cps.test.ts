@@ -1,5 +1,5 @@
 /**
- * CPS limit under SIPp load (issue 5, done-means 3), against a real `patchbay start`: SIPp
+ * CPS limit under SIPp load, against a real `patchbay start`: SIPp
  * offers twice the trunk's rate for 30 s; accepted calls follow the token bucket (rate plus
  * the burst at the start), every other INVITE gets 503 with Retry-After (the scenario fails a
  * call otherwise), the gateway survives, and halving the limit through the API mid-run takes

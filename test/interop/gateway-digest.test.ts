@@ -1,5 +1,5 @@
 /**
- * Inbound digest authentication against a real `patchbay start` (issue 5 scope: a trunk's
+ * Inbound digest authentication against a real `patchbay start` (a trunk's
  * optional digest auth): a trunk that demands credentials answers SIPp's first INVITE with 401
  * (RFC 3261 §22.2, the trunk's `algorithms` offered, RFC 8760 §2.4); SIPp answers the challenge
  * with its own MD5 digest and the call reaches the bot. Wrong credentials get 403 and no bot call.

@@ -1,5 +1,5 @@
 /**
- * Bad input against a real `patchbay start` while a call is up (DESIGN principle: bad input
+ * Bad input against a real `patchbay start` while a call is up (bad input
  * never crashes the process and never loses a call in progress). SIPp plays a caller
  * (g711a.pcap, 8 s, then BYE) while another loopback address throws at the gateway:
  * seeded byte mutations of the RFC 4475 messages and of an INVITE over UDP, the same over a
@@ -20,7 +20,7 @@ import { skipWithoutSipp } from './helpers/sipp.js';
 import { TestBot } from './helpers/test-bot.js';
 
 const skip = skipWithoutSipp();
-const RFC4475 = join(import.meta.dirname, '../../../../shared/fixtures/sip/rfc4475');
+const RFC4475 = join(import.meta.dirname, '../../../fixtures/sip/rfc4475');
 /** The attacker's address: another loopback address, so the per-source flood limit (which
  * protects the gateway from exactly this) does not also throttle the legitimate caller. */
 const HOSTILE = '127.0.0.2';

@@ -1,5 +1,5 @@
 /**
- * End to end against a real `patchbay start` process (issue 6, done-means 1a and 3): SIPp
+ * End to end against a real `patchbay start` process: SIPp
  * places a call that plays SIPp's g711a.pcap and a DTMF '1' capture; a Twilio-protocol bot
  * receives the audio (compared with a straight decode of the capture) and the digit, plays a
  * 1 kHz tone back, and the tone is captured on SIPp's RTP port with tshark. Then /metrics

@@ -1,7 +1,6 @@
 /**
- * Lifecycle of a real `patchbay start` process (issue 6, done-means 2 and the metrics part of
- * 3): SIGTERM drains (calls in progress finish, new INVITEs and OPTIONS get 503, /readyz is
- * 503, exit 0 after the last call), SIGHUP reloads routes for new calls only, and /metrics
+ * Lifecycle of a real `patchbay start` process: SIGTERM drains (calls in progress finish, new
+ * INVITEs and OPTIONS get 503, /readyz is 503, exit 0 after the last call), SIGHUP reloads routes for new calls only, and /metrics
  * follows a call up and back down.
  */
 import assert from 'node:assert/strict';
@@ -215,7 +214,7 @@ test('SIGHUP reload: new calls follow the new route, the call in progress stays'
     assert.equal(callA.stopped, false, 'the call in progress was not stopped by the reload');
     assert.ok(long.pid !== undefined);
 
-    // A broken trunk file (issue 5, done-means 4): the reload is refused with file and line,
+    // A broken trunk file: the reload is refused with file and line,
     // and the running config (routes to bot B) stays.
     const trunkFile = join(gateway.dir, 'sip-profiles', 'local.yaml');
     writeFileSync(

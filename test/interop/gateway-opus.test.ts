@@ -1,5 +1,5 @@
 /**
- * baresip offering only Opus (issue 6, done-means 1b) against a real `patchbay start`: the
+ * baresip offering only Opus against a real `patchbay start`: the
  * caller plays a 440 Hz tone (aufile), the gateway answers with opus and transcodes for a
  * Twilio bot (µ-law 8 kHz) that must hear 440 Hz; the bot's 1 kHz reply is encoded to Opus
  * and, captured with tshark on baresip's RTP port and decoded, must be 1 kHz.

@@ -1,5 +1,5 @@
 /**
- * Outbound call through the control API (issue 6, done-means 1c) against a real `patchbay
+ * Outbound call through the control API against a real `patchbay
  * start`: SIPp plays two carrier gateways of one trunk, the first answering 503, the second
  * (SIPp's uas) 200. The call fails over, the bot stream opens on answer, the API shows the
  * call with live media stats, and the status callback receives initiated, ringing, answered

@@ -1,5 +1,5 @@
 /**
- * SIPp against the patchbay SIP stack over real loopback sockets (issue 2, done-means 2, 3):
+ * SIPp against the patchbay SIP stack over real loopback sockets:
  * SIPp uac -> patchbay UAS and patchbay UAC -> SIPp uas over UDP and TCP, 200 calls at
  * 50 calls/s, 0 failed; and SIPp uac through a relay dropping 10% of datagrams.
  */

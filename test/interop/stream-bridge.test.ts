@@ -1,5 +1,5 @@
 /**
- * Paced playout over the real path (issue 4, done-means 2 and 3): a Twilio-protocol bot on a
+ * Paced playout over the real path: a Twilio-protocol bot on a
  * real WebSocket sends audio faster than real time; the gateway's bridge (StreamConnection,
  * CallBridge, MediaLeg on the shared MediaClock) plays it to a real UDP "caller" that
  * timestamps every RTP packet. Checks: packets every 20 ms (p99 deviation), no gaps, no
@@ -308,7 +308,7 @@ test('a bot DTMF command becomes RFC 4733 events that tshark decodes as the same
 });
 
 /**
- * Bad bot input (issue 4, done-means 6), four calls on one shared media clock:
+ * Bad bot input, four calls on one shared media clock:
  * - junk: invalid JSON, unknown events, a wrong streamSid and a binary frame are each ignored
  *   and counted (`invalidMessages`), and the call goes on;
  * - oversized: a message over 1 MiB makes `ws` close that bot's socket (1009); the call then

@@ -1,5 +1,5 @@
 /**
- * Stereo over the real path (issue 4, done-means 4): a caller sends 440 Hz PCMU RTP to a
+ * Stereo over the real path: a caller sends 440 Hz PCMU RTP to a
  * MediaLeg while the bot, on a real WebSocket in the `stereo` dialect, sends 1 kHz L16; the
  * bot's binary frames must carry 440 Hz on the left and 1 kHz on the right, at 8 and 16 kHz.
  * Each frame holds both channels of one media-clock tick, so they are aligned by construction;

@@ -1,5 +1,5 @@
 /**
- * Health-scored routing against real carriers (issue 5, done-means 2): three SIPp processes act
+ * Health-scored routing against real carriers: three SIPp processes act
  * as the gateways of one trunk behind a real `patchbay start`, all at one priority. "refuses"
  * answers every INVITE with 503, "slow" answers after 4 s, "healthy" at once. Calls placed
  * through POST /v1/calls must fail over 503 → another gateway; the refusing and the slow

@@ -1,5 +1,5 @@
 /**
- * RFC 4475 torture tests, table-driven over ../shared/fixtures/sip/rfc4475. Valid messages
+ * RFC 4475 torture tests, table-driven over fixtures/sip/rfc4475. Valid messages
  * parse and round-trip; every invalid one states what RFC 4475 expects and is sent over a
  * real UDP socket to the stack's user agent, which must answer (or drop) accordingly.
  */
@@ -19,7 +19,7 @@ import {
 } from '../../src/sip/index.js';
 import { SystemClock, silentLogger } from '../../src/util/index.js';
 
-const FIXTURES = join(import.meta.dirname, '../../../../shared/fixtures/sip/rfc4475');
+const FIXTURES = join(import.meta.dirname, '../../../fixtures/sip/rfc4475');
 
 function fixture(kind: 'valid' | 'invalid', name: string): Buffer {
   return readFileSync(join(FIXTURES, kind, name));

@@ -126,7 +126,7 @@ export class RtpSession {
       rtcpIntervalMs: options.rtcpIntervalMs ?? DEFAULT_RTCP_INTERVAL_MS,
       relatchAfterMs: options.relatchAfterMs ?? DEFAULT_RELATCH_AFTER_MS,
     };
-    // Bad input never throws past the socket handler (DESIGN principle 5).
+    // Bad input never throws past the socket handler.
     rtpSocket.on('message', (msg, rinfo) => this.guard(() => this.onRtpPortMessage(msg, rinfo)));
     rtcpSocket?.on('message', (msg, rinfo) => this.guard(() => this.onRtcp(msg, rinfo)));
     const onSocketError = () => {

@@ -15,8 +15,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { RtpPacket } from 'rtp.js/packets';
-import { type BridgeRate, carrierDecoderFor, carrierEncoderFor } from '../src/gateway/media-leg.js';
-import { AudioReceiver, decodeWav, Resampler } from '../src/media/index.js';
+import {
+  AudioReceiver,
+  type BridgeRate,
+  carrierDecoderFor,
+  carrierEncoderFor,
+  decodeWav,
+  Resampler,
+} from '../src/media/index.js';
 import { FakeClock } from '../src/util/index.js';
 
 const rounds = Number(process.argv[2] ?? 5);

@@ -18,8 +18,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { attachBot } from '../src/gateway/bridge.js';
-import type { MediaLeg } from '../src/gateway/media-leg.js';
-import type { JitterStats } from '../src/media/index.js';
+import type { MediaLeg } from '../src/media/index.js';
 import { MediaClock } from '../src/media/media-clock.js';
 import { PortAllocator } from '../src/media/rtp/index.js';
 import { type StreamConnection, TwilioDialect } from '../src/stream/index.js';
@@ -159,7 +158,7 @@ async function gatewayPath(): Promise<PathUnderTest> {
       let altered = 0;
       let played = 0;
       for (const leg of legs) {
-        const stats = leg.stats().jitterBuffer as Partial<JitterStats> | undefined;
+        const stats = leg.stats().jitterBuffer;
         delaySeconds += stats?.jitterBufferDelay ?? 0;
         emitted += stats?.jitterBufferEmittedCount ?? 0;
         altered +=

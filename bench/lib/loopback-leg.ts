@@ -2,8 +2,9 @@
  * A MediaLeg on loopback sending PCMU to `remotePort`, as the gateway opens one for a G.711 call
  * with an 8 kHz bridge. Shared by the stream benches and test/interop/stream-bridge.test.ts.
  */
-import { MediaLeg } from '../../src/gateway/media-leg.js';
+
 import type { MediaClock } from '../../src/media/media-clock.js';
+import { MediaLeg } from '../../src/media/media-leg.js';
 import type { PortAllocator } from '../../src/media/rtp/index.js';
 import type { Clock } from '../../src/util/index.js';
 

@@ -33,9 +33,9 @@ export interface CallSummary {
   endedAt?: string;
 }
 
-/** A summary plus live media statistics (RTP, jitter buffer, stream). */
-export interface CallDetail extends CallSummary {
-  media: Record<string, unknown>;
+/** A summary plus live media statistics (RTP, jitter buffer, stream), as the gateway types them. */
+export interface CallDetail<Media extends object = object> extends CallSummary {
+  media: Media;
 }
 
 export interface CpsLimit {

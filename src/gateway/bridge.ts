@@ -13,7 +13,7 @@ import {
   type StreamConnectionOptions,
   VoiceActivityDetector,
 } from '../stream/index.js';
-import type { MediaLeg } from './media-leg.js';
+import type { CallMediaLeg } from './ports.js';
 
 /** The bot side as the bridge sees it (a StreamConnection, or a fake in unit tests). */
 export interface BotLink {
@@ -30,6 +30,12 @@ export interface BridgeHooks {
   problem(reason: string): void;
 }
 
+/** Seconds from an RTP packet's arrival to its audio's write on the bot socket, per frame. */
+export interface FrameLatencyProbe {
+  now(): number;
+  observe(seconds: number): void;
+}
+
 export interface BridgeStats extends PlayoutStats {
   botInputs: number;
   dtmfFromCaller: number;
@@ -44,22 +50,24 @@ export class CallBridge {
   #dtmfToCaller = 0;
 
   constructor(
-    private readonly media: MediaLeg,
+    private readonly media: CallMediaLeg,
     private readonly link: BotLink,
     sampleRate: number,
     private readonly hooks: BridgeHooks,
     /** Gateway-side VAD: `speech_started`/`speech_stopped` extension events to the bot. */
     vad?: VoiceActivityDetector,
+    latency?: FrameLatencyProbe,
   ) {
     this.#playout = new Playout({ sampleRate });
     this.#lastBotFrame = new Int16Array(this.#playout.frameSamples);
-    media.setBotAudioSource(() => this.#pullBotFrame());
-    media.onCallerAudio((pcm) => {
+    media.attachBotAudio(() => this.#pullBotFrame());
+    media.on('callerAudio', (pcm, arrivalMs) => {
       link.sendCallerFrame(pcm, this.#lastBotFrame);
+      if (latency && arrivalMs !== undefined) latency.observe((latency.now() - arrivalMs) / 1000);
       const event = vad?.process(pcm);
       if (event) link.sendExtension(event);
     });
-    media.onDtmf((event: DtmfEvent) => this.onCallerDtmf(event.digit));
+    media.on('dtmf', (event: DtmfEvent) => this.onCallerDtmf(event.digit));
   }
 
   /** A digit from the caller, by RFC 4733 or SIP INFO. */
@@ -131,10 +139,11 @@ const IGNORE: BridgeHooks = { hangup: () => undefined, transfer: () => undefined
  * the bot sends first is lost; call `connection.connect()` next.
  */
 export function attachBot(
-  leg: MediaLeg,
+  leg: CallMediaLeg,
   options: Omit<StreamConnectionOptions, 'onBotInput'>,
   hooks: BridgeHooks = IGNORE,
   vad = false,
+  latency?: FrameLatencyProbe,
 ): { connection: StreamConnection; bridge: CallBridge } {
   let bridge: CallBridge | undefined;
   const connection = new StreamConnection({ ...options, onBotInput: (input) => bridge?.onBotInput(input) });
@@ -142,6 +151,6 @@ export function attachBot(
   // The detector runs at 8 or 16 kHz; a 24 kHz stream has none (documented in the schema).
   const detector =
     vad && (rate === 8000 || rate === 16000) ? new VoiceActivityDetector({ sampleRate: rate }) : undefined;
-  bridge = new CallBridge(leg, connection, rate, hooks, detector);
+  bridge = new CallBridge(leg, connection, rate, hooks, detector, latency);
   return { connection, bridge };
 }

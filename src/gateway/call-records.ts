@@ -4,6 +4,7 @@
  * dropped rather than growing memory without limit.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
+import type { CallRecord } from './call-record.js';
 
 const MAX_PENDING_BYTES = 8 << 20;
 
@@ -20,7 +21,7 @@ export class CallRecordWriter {
     return new CallRecordWriter(stream);
   }
 
-  write(record: Record<string, unknown>): void {
+  write(record: CallRecord): void {
     if (this.stream.writableLength > MAX_PENDING_BYTES) {
       this.dropped++;
       return;

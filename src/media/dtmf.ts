@@ -166,8 +166,16 @@ export interface DtmfSendOptions {
 const END_PACKET_COPIES = 3;
 const MAX_DURATION_UNITS = 0xffff;
 
+/** RFC 4733 §2.3.5: an event's duration is a 16-bit count of RTP clock units. */
+function assertEventDuration(durationMs: number, clockRate: number): number {
+  const units = Math.round((durationMs * clockRate) / 1000);
+  if (!(durationMs > 0) || units > MAX_DURATION_UNITS)
+    throw new RangeError(`DTMF duration ${durationMs} ms out of range`);
+  return units;
+}
+
 export class DtmfSender {
-  private readonly clockRate: number;
+  readonly clockRate: number;
   private readonly payloadType: number;
 
   constructor(opts: { clockRate: number; payloadType: number }) {
@@ -187,9 +195,7 @@ export class DtmfSender {
     const durationMs = options.durationMs ?? 100;
     const intervalMs = options.updateIntervalMs ?? 50;
     const volume = options.volume ?? 10;
-    const totalUnits = Math.round((durationMs * this.clockRate) / 1000);
-    if (!(durationMs > 0) || totalUnits > MAX_DURATION_UNITS)
-      throw new RangeError(`DTMF duration ${durationMs} ms out of range`);
+    const totalUnits = assertEventDuration(durationMs, this.clockRate);
     if (!(intervalMs > 0)) throw new RangeError('updateIntervalMs must be > 0');
     if (!Number.isInteger(volume) || volume < 0 || volume > 63) throw new RangeError(`bad volume ${volume}`);
     const timestamp = startTimestamp >>> 0;
@@ -244,7 +250,7 @@ export class DtmfTransmitter {
   ) => void;
   private readonly options: DtmfSendOptions;
   private readonly maxQueued: number;
-  private readonly queue: string[] = [];
+  private readonly queue: Array<{ digit: string; durationMs: number | undefined }> = [];
   private train: ActiveTrain | undefined;
   private gapUntilMs = Number.NEGATIVE_INFINITY;
 
@@ -269,12 +275,16 @@ export class DtmfTransmitter {
     return this.queue.length;
   }
 
-  /** Queues digits; throws RangeError on a non-digit or when the bounded queue would overflow. */
-  enqueue(digits: string): void {
+  /**
+   * Queues digits, each lasting `durationMs` (default: the transmitter's option); throws
+   * RangeError on a non-digit, a duration out of range or when the bounded queue would overflow.
+   */
+  enqueue(digits: string, durationMs?: number): void {
     for (const digit of digits) digitToEvent(digit);
+    if (durationMs !== undefined) assertEventDuration(durationMs, this.sender.clockRate);
     if (this.queue.length + digits.length > this.maxQueued)
       throw new RangeError(`DTMF queue full (${this.maxQueued} digits)`);
-    this.queue.push(...digits);
+    for (const digit of digits) this.queue.push({ digit, durationMs });
   }
 
   /** Drops queued digits (the one in flight still ends properly, with its end packets). */
@@ -285,9 +295,10 @@ export class DtmfTransmitter {
   /** Call on every media-clock tick with the RTP timestamp the next audio frame would carry. */
   tick(nowMs: number, audioTimestamp: number): void {
     if (!this.train && this.queue.length > 0 && nowMs >= this.gapUntilMs) {
-      const digit = this.queue.shift()!;
+      const { digit, durationMs } = this.queue.shift()!;
+      const options = durationMs === undefined ? this.options : { ...this.options, durationMs };
       this.train = {
-        packets: this.sender.packetsForDigit(digit, audioTimestamp, this.options),
+        packets: this.sender.packetsForDigit(digit, audioTimestamp, options),
         next: 0,
         startMs: nowMs,
       };

@@ -1,3 +1,4 @@
+export { type BridgeRate, carrierDecoderFor, carrierEncoderFor } from './carrier-codecs.js';
 export type { AudioDecoder, AudioEncoder } from './codec.js';
 export {
   type DtmfEvent,
@@ -37,6 +38,14 @@ export {
   simulatePlayout,
 } from './jitter/index.js';
 export { MediaClock, type TickListener } from './media-clock.js';
+export {
+  MediaLeg,
+  type MediaLegEvents,
+  type MediaLegOptions,
+  type MediaLegStats,
+  type NegotiatedMedia,
+} from './media-leg.js';
+export { ObservedDecoder } from './observed-decoder.js';
 export {
   createOpusDecoder,
   createOpusEncoder,

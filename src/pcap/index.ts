@@ -4,9 +4,7 @@ export {
   type Impairment,
   loadMediaPipeline,
   type MediaPipeline,
-  ObservedDecoder,
   type PacketReceiver,
-  type ReceivedRtpPacket,
   type ReceiverFactory,
 } from './pipeline.js';
 export { renderPlotHtml, Timeline, type TimelinePoint } from './plot.js';

@@ -7,27 +7,20 @@ import { G711Decoder } from '../media/g711-codec.js';
 import { Impairer, parseImpairSpec } from '../media/impair.js';
 import { AudioReceiver } from '../media/jitter/receiver.js';
 import { createOpusDecoder } from '../media/opus.js';
+import type { ReceivedRtp } from '../media/rtp/index.js';
 import type { Clock } from '../util/clock.js';
 
-/** One RTP packet as the receiver takes it (arrival on the injected clock). */
-export interface ReceivedRtpPacket {
-  sequenceNumber: number;
-  timestamp: number;
-  ssrc: number;
-  marker: boolean;
-  payloadType: number;
-  payload: Uint8Array;
-  arrivalMs: number;
-}
-
-/** The jitter-buffer statistics replay plots; other fields go to the report as they are. */
+/**
+ * The receive statistics replay plots and reports: AudioReceiver's JitterStats, or the simpler
+ * fields of a test receiver such as SequentialPlayout; they go to the report as they are.
+ */
 export interface ReceiverStatsView {
   [field: string]: unknown;
 }
 
 /** The receive side replay drives: `src/media/jitter/receiver.ts`'s AudioReceiver. */
 export interface PacketReceiver {
-  insert(packet: ReceivedRtpPacket): void;
+  insert(packet: ReceivedRtp): void;
   /** One 20 ms frame of PCM at the decoder's rate, called once per 20 ms tick. */
   pull(): Int16Array;
   stats(): ReceiverStatsView;
@@ -55,51 +48,6 @@ export async function createDecoderFor(encoding: string): Promise<AudioDecoder |
   if (name === 'PCMU' || name === 'PCMA') return new G711Decoder(name);
   if (name === 'OPUS') return createOpusDecoder({ sampleRate: OPUS_REPLAY_RATE });
   return undefined;
-}
-
-/**
- * Wraps a decoder to see what the receiver asked of it: whether real audio has been decoded
- * yet (the end of the jitter buffer's initial delay) and how much was concealed or recovered.
- */
-export class ObservedDecoder implements AudioDecoder {
-  decodedFrames = 0;
-  concealedSamples = 0;
-  recoveredSamples = 0;
-  readonly recoverFromNext?: (nextPayload: Uint8Array, samples: number) => Int16Array | null;
-
-  constructor(private readonly inner: AudioDecoder) {
-    const recover = inner.recoverFromNext?.bind(inner);
-    if (recover)
-      this.recoverFromNext = (nextPayload, samples) => {
-        const recovered = recover(nextPayload, samples);
-        if (recovered) this.recoveredSamples += recovered.length;
-        return recovered;
-      };
-  }
-
-  get name(): string {
-    return this.inner.name;
-  }
-  get sampleRate(): number {
-    return this.inner.sampleRate;
-  }
-  get rtpClockRate(): number {
-    return this.inner.rtpClockRate;
-  }
-
-  decode(payload: Uint8Array): Int16Array {
-    this.decodedFrames++;
-    return this.inner.decode(payload);
-  }
-
-  conceal(samples: number): Int16Array {
-    this.concealedSamples += samples;
-    return this.inner.conceal(samples);
-  }
-
-  close(): void {
-    this.inner.close();
-  }
 }
 
 /** The live media modules replay runs on. */

@@ -12,14 +12,14 @@
 import { closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DtmfEvent, DtmfReceiver } from '../media/dtmf.js';
+import { ObservedDecoder } from '../media/observed-decoder.js';
+import type { ReceivedRtp } from '../media/rtp/index.js';
 import { pcmBytes, WAV_HEADER_BYTES, wavHeader } from '../media/wav.js';
 import { FakeClock } from '../util/clock.js';
 import {
   createDecoderFor,
   type Impairment,
-  ObservedDecoder,
   type PacketReceiver,
-  type ReceivedRtpPacket,
   type ReceiverFactory,
   type ReceiverStatsView,
 } from './pipeline.js';
@@ -111,7 +111,7 @@ interface StreamRun {
 
 interface InFlight {
   run: StreamRun;
-  packet: ReceivedRtpPacket;
+  packet: ReceivedRtp;
   arrivalMs: number;
 }
 
@@ -175,7 +175,7 @@ async function startRun(info: RtpStreamInfo, options: ReplayOptions, clock: Fake
 }
 
 /** Counts capture-side losses and the stream's timestamp span, in send (capture) order. */
-function noteSent(run: StreamRun, packet: ReceivedRtpPacket): void {
+function noteSent(run: StreamRun, packet: ReceivedRtp): void {
   run.report.packets++;
   if (run.highestSequence === undefined) run.highestSequence = packet.sequenceNumber;
   const gap = (packet.sequenceNumber - run.highestSequence + 0x10000) % 0x10000;
@@ -203,7 +203,7 @@ function expectedSamples(run: StreamRun): number {
   return Math.round((ticks * decoder.sampleRate) / decoder.rtpClockRate);
 }
 
-function deliver(run: StreamRun, packet: ReceivedRtpPacket): void {
+function deliver(run: StreamRun, packet: ReceivedRtp): void {
   run.report.packetsDelivered++;
   run.lastArrivalMs = packet.arrivalMs;
   if (packet.payloadType === run.info.events?.payloadType) {
@@ -360,7 +360,7 @@ export async function replayCapture(options: ReplayOptions): Promise<ReplayRepor
       runs.set(info.key, run);
     }
     if (!run.pulling && !run.report.skipped) schedulePulls(run, clock);
-    const packet: ReceivedRtpPacket = { ...rtp, arrivalMs: sendMs };
+    const packet: ReceivedRtp = { ...rtp, arrivalMs: sendMs };
     run.lastSendMs = sendMs;
     noteSent(run, packet);
     const deliveries = options.impairment

@@ -1,10 +1,10 @@
 /**
- * Fallback receiver for replay while src/media has no jitter buffer: plays packets in
- * sequence order after a fixed start delay, conceals an empty or gapped queue one 20 ms
+ * A plain receiver for replay tests: plays packets in sequence order after a fixed start delay, conceals an empty or gapped queue one 20 ms
  * frame at a time. No adaptive delay, no FEC, no time-stretching.
  */
 import type { AudioDecoder } from '../media/codec.js';
-import type { PacketReceiver, ReceivedRtpPacket } from './pipeline.js';
+import type { ReceivedRtp } from '../media/rtp/index.js';
+import type { PacketReceiver } from './pipeline.js';
 
 const START_DELAY_FRAMES = 2;
 const FRAME_MS = 20;
@@ -17,7 +17,7 @@ function sequenceBefore(a: number, b: number): boolean {
 }
 
 export class SequentialPlayout implements PacketReceiver {
-  #queue: ReceivedRtpPacket[] = [];
+  #queue: ReceivedRtp[] = [];
   #pending = new Int16Array(0);
   #pulls = 0;
   #nextSequence: number | undefined;
@@ -29,7 +29,7 @@ export class SequentialPlayout implements PacketReceiver {
     this.#lastPacketSamples = (decoder.sampleRate * FRAME_MS) / 1000;
   }
 
-  insert(packet: ReceivedRtpPacket): void {
+  insert(packet: ReceivedRtp): void {
     if (this.#nextSequence !== undefined && sequenceBefore(packet.sequenceNumber, this.#nextSequence)) {
       this.#droppedLate++;
       return;
@@ -37,7 +37,7 @@ export class SequentialPlayout implements PacketReceiver {
     let at = this.#queue.length;
     while (
       at > 0 &&
-      sequenceBefore(packet.sequenceNumber, (this.#queue[at - 1] as ReceivedRtpPacket).sequenceNumber)
+      sequenceBefore(packet.sequenceNumber, (this.#queue[at - 1] as ReceivedRtp).sequenceNumber)
     )
       at--;
     if (this.#queue[at - 1]?.sequenceNumber === packet.sequenceNumber) return; // duplicate

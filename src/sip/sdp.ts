@@ -5,8 +5,9 @@
 import { randomInt } from 'node:crypto';
 import * as sdpTransform from 'sdp-transform';
 
-export type AudioCodecName = 'PCMU' | 'PCMA' | 'opus';
-export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+import type { AudioCodecName, MediaDirection } from '../util/index.js';
+
+export type { AudioCodecName, MediaDirection };
 
 export interface MediaDescription {
   address: string;

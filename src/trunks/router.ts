@@ -119,6 +119,18 @@ export class AttemptPlan {
     return { ...candidate, timeoutMs: outbound.attemptTimeoutMs, index };
   }
 
+  /** Ends the plan early (the caller's deadline passed, or the call ended), logging why. */
+  stop(lastOutcome: AttemptOutcome, reason: string): void {
+    if (this.state !== 'pending') return;
+    const previous = this.attempts.at(-1);
+    if (previous && previous.endedAtMs === undefined) {
+      previous.endedAtMs = this.clock.now();
+      previous.outcome = typeof lastOutcome === 'string' ? lastOutcome : String(lastOutcome.status);
+      previous.reason = reason;
+    }
+    this.state = 'failed';
+  }
+
   private decide(outcome: AttemptOutcome): { stop?: PlanResult; reason: string } {
     if (outcome === 'timeout' || outcome === 'transport_error') return { reason: `${outcome}: failover` };
     if (outcome === 'cancelled') return { stop: 'failed', reason: 'cancelled' };

@@ -1,29 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type BotLink, CallBridge } from '../../src/gateway/bridge.js';
-import type { MediaLeg } from '../../src/gateway/media-leg.js';
 import { VoiceActivityDetector } from '../../src/stream/index.js';
 import { sine } from '../helpers/audio.js';
-
-/** The parts of MediaLeg the bridge touches, driven by hand. */
-function fakeLeg() {
-  const leg = {
-    caller: undefined as ((pcm: Int16Array, tickMs: number) => void) | undefined,
-    pullBot: undefined as (() => Int16Array) | undefined,
-    sent: [] as string[],
-    setBotAudioSource(pull: () => Int16Array) {
-      leg.pullBot = pull;
-    },
-    onCallerAudio(fn: (pcm: Int16Array, tickMs: number) => void) {
-      leg.caller = fn;
-    },
-    onDtmf() {},
-    sendDtmf(digits: string) {
-      leg.sent.push(digits);
-    },
-  };
-  return leg;
-}
+import { FakeMediaLeg } from '../helpers/fake-media-leg.js';
 
 function recordingLink(): BotLink & { events: string[] } {
   const events: string[] = [];
@@ -39,34 +19,31 @@ function recordingLink(): BotLink & { events: string[] } {
 const ignore = { hangup: () => undefined, transfer: () => undefined, problem: () => undefined };
 
 test('with VAD on, the bot hears speech_started and speech_stopped around the caller talking', () => {
-  const leg = fakeLeg();
+  const leg = new FakeMediaLeg();
   const link = recordingLink();
-  new CallBridge(
-    leg as unknown as MediaLeg,
-    link,
-    8000,
-    ignore,
-    new VoiceActivityDetector({ sampleRate: 8000 }),
-  );
+  new CallBridge(leg, link, 8000, ignore, new VoiceActivityDetector({ sampleRate: 8000 }));
   const silence = new Int16Array(160);
-  for (let i = 0; i < 50; i++) leg.caller?.(silence, i * 20);
+  for (let i = 0; i < 50; i++) leg.playCaller(silence, i * 20);
   for (let i = 0; i < 50; i++)
-    leg.caller?.(sine(300, 8000, 160, 8000, i * 160 * ((2 * Math.PI * 300) / 8000)), 1000 + i * 20);
-  for (let i = 0; i < 50; i++) leg.caller?.(silence, 2000 + i * 20);
+    leg.playCaller(sine(300, 8000, 160, 8000, i * 160 * ((2 * Math.PI * 300) / 8000)), 1000 + i * 20);
+  for (let i = 0; i < 50; i++) leg.playCaller(silence, 2000 + i * 20);
   assert.deepEqual(link.events, ['speech_started', 'speech_stopped']);
 });
 
 test('without VAD no extension events; marks wait for their audio; bot DTMF reaches the leg', () => {
-  const leg = fakeLeg();
+  const leg = new FakeMediaLeg();
   const link = recordingLink();
-  const bridge = new CallBridge(leg as unknown as MediaLeg, link, 8000, ignore);
-  leg.caller?.(sine(300, 8000, 160, 8000), 0);
+  const bridge = new CallBridge(leg, link, 8000, ignore);
+  leg.playCaller(sine(300, 8000, 160, 8000), 0);
   bridge.onBotInput({ kind: 'audio', pcm: new Int16Array(320).fill(1000) });
   bridge.onBotInput({ kind: 'mark', name: 'm1' });
   bridge.onBotInput({ kind: 'command', command: { command: 'dtmf', digits: '12' } });
-  leg.pullBot?.();
+  leg.pullBot();
   assert.deepEqual(link.events, []);
-  leg.pullBot?.();
+  leg.pullBot();
   assert.deepEqual(link.events, ['mark:m1']);
-  assert.deepEqual(leg.sent, ['12']);
+  assert.deepEqual(
+    leg.dtmfSent.map((sent) => sent.digits),
+    ['12'],
+  );
 });

@@ -94,7 +94,7 @@ test('SIPp uac_pcap -> patchbay start -> Twilio bot: audio and DTMF both ways', 
     'endedAt',
     'setupMs',
     'codec',
-    'disposition',
+    'end',
     'media',
     'mos',
   ]) {

@@ -177,7 +177,7 @@ test('SIGTERM drains: calls in progress finish, new calls and OPTIONS get 503, e
     assert.equal(records.length, 20, 'one record per drained call, none for the refused ones');
     assert.ok(
       records.every((record) => record.hangupBy === 'caller' && record.answeredAt !== undefined),
-      JSON.stringify(records.map((record) => [record.hangupBy, record.disposition])),
+      JSON.stringify(records.map((record) => [record.hangupBy, record.end])),
     );
     assert.match(gateway.logs(), /"draining"/);
   } finally {

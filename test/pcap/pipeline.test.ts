@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ObservedDecoder } from '../../src/media/observed-decoder.js';
 import { createOpusEncoder } from '../../src/media/opus.js';
-import { createDecoderFor, ObservedDecoder } from '../../src/pcap/pipeline.js';
+import { createDecoderFor } from '../../src/pcap/pipeline.js';
 import { sine } from '../helpers/audio.js';
 
 test('decoders by SDP encoding name; unknown codecs give undefined', async () => {
@@ -31,8 +32,8 @@ test('ObservedDecoder counts decodes, concealment and FEC recovery it passes thr
   const recovered = observed.recoverFromNext?.(packets[7] as Uint8Array, 960);
   assert.equal(recovered?.length, 960);
   assert.deepEqual(
-    [observed.decodedFrames, observed.concealedSamples, observed.recoveredSamples],
-    [6, 960, 960],
+    [observed.decodedFrames, observed.concealedSamples, observed.recoveredSamples, observed.recoveredFrames],
+    [6, 960, 960, 1],
   );
   assert.equal(
     new ObservedDecoder(await createDecoderFor('PCMU').then((d) => d!)).recoverFromNext,

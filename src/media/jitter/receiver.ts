@@ -76,6 +76,7 @@ export class AudioReceiver {
   /** Frames played without advancing the timeline (underrun), which a later jump may skip. */
   private underrunFrames = 0;
   private readonly played: number[] = [];
+  private newestPlayedArrival: number | undefined;
 
   constructor(
     private readonly decoder: AudioDecoder,
@@ -146,6 +147,15 @@ export class AudioReceiver {
     this.pending = this.pending.slice(this.frameSamples);
     this.counters.totalSamplesReceived += frame.length;
     return frame;
+  }
+
+  /**
+   * Arrival time of the newest packet whose audio is in the frame the last pull() returned, or
+   * undefined when that frame was concealment or silence: the frame's latency through the buffer.
+   */
+  get lastFrameArrivalMs(): number | undefined {
+    const decision = this.decision;
+    return decision === 'expand' || decision === 'comfort_silence' ? undefined : this.newestPlayedArrival;
   }
 
   /** The decision that produced the frame returned by the last pull(). */
@@ -277,6 +287,7 @@ export class AudioReceiver {
     this.playoutTimestamp =
       entry.timestamp + Math.round((decoded.length * this.decoder.rtpClockRate) / this.decoder.sampleRate);
     this.remember(entry.timestamp);
+    this.newestPlayedArrival = entry.packet.arrivalMs;
     this.underrunFrames = 0;
     this.expandedMs = 0;
     const delaySeconds = (now - entry.packet.arrivalMs + pendingMs) / 1000;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MediaLeg, type NegotiatedMedia } from '../../src/gateway/media-leg.js';
 import { G711Decoder, G711Encoder } from '../../src/media/g711-codec.js';
 import { MediaClock } from '../../src/media/media-clock.js';
+import { MediaLeg, type NegotiatedMedia } from '../../src/media/media-leg.js';
 import { PortAllocator, type ReceivedRtp, RtpSession } from '../../src/media/rtp/index.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { sine, tonePower } from '../helpers/audio.js';
@@ -52,9 +52,9 @@ test('PCMU both ways: caller 440 Hz reaches the bot, bot 1 kHz reaches the calle
   const { clock, mediaClock, leg, peer, received } = await setup();
   try {
     const callerFrames: Int16Array[] = [];
-    leg.onCallerAudio((pcm) => callerFrames.push(pcm));
+    leg.on('callerAudio', (pcm) => callerFrames.push(pcm));
     let botPhase = 0;
-    leg.setBotAudioSource(() => {
+    leg.attachBotAudio(() => {
       const frame = sine(1000, BRIDGE_RATE, 320, 8000, botPhase);
       botPhase += (2 * Math.PI * 1000 * 320) / BRIDGE_RATE;
       return frame;
@@ -98,7 +98,7 @@ test('PCMU both ways: caller 440 Hz reaches the bot, bot 1 kHz reaches the calle
 test('hold stops sending, unhold resumes with continuous timestamps; PCMU→PCMA', async () => {
   const { clock, mediaClock, leg, peer, received, media } = await setup();
   try {
-    leg.setBotAudioSource(() => sine(1000, BRIDGE_RATE, 320));
+    leg.attachBotAudio(() => sine(1000, BRIDGE_RATE, 320));
     const tick = async (count: number) => {
       for (let i = 0; i < count; i++) {
         clock.advance(20);
@@ -126,7 +126,7 @@ test('hold stops sending, unhold resumes with continuous timestamps; PCMU→PCMA
 test('sendDtmf sends RFC 4733 events for each digit', async () => {
   const { clock, mediaClock, leg, peer, received } = await setup();
   try {
-    leg.setBotAudioSource(() => sine(1000, BRIDGE_RATE, 320));
+    leg.attachBotAudio(() => sine(1000, BRIDGE_RATE, 320));
     leg.sendDtmf('12');
     for (let i = 0; i < 60; i++) {
       clock.advance(20);
@@ -153,7 +153,7 @@ test('close is idempotent, releases the port and unsubscribes from the media clo
   await until(() => portAllocator.available > before);
   assert.ok(portAllocator.available > before);
   let pulls = 0;
-  leg.setBotAudioSource(() => {
+  leg.attachBotAudio(() => {
     pulls++;
     return new Int16Array(320);
   });

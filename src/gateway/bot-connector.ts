@@ -1,0 +1,78 @@
+/**
+ * The real BotConnector: a WebSocket to the route's bot in its dialect, bridged to the call's
+ * media leg. The bridge exists before the socket opens, so nothing the bot sends first is lost.
+ */
+import { BUILTIN_TARGET_PREFIX, type StreamTarget } from '../config/index.js';
+import { createDialect } from '../stream/index.js';
+import type { Clock, Logger } from '../util/index.js';
+import { attachBot, type FrameLatencyProbe } from './bridge.js';
+import type { BotCallInfo, BotConnector, BotHooks, BotStream, CallMediaLeg } from './ports.js';
+
+/** The `accountSid` of Twilio `start` messages. */
+const ACCOUNT_SID = `AC${'0'.repeat(32)}`;
+
+export interface WebSocketBotsOptions {
+  clock: Clock;
+  logger: Logger;
+  /** The embedded demo bot's ws:// URL, when it runs (`builtin:echo` routes). */
+  builtinUrl(): string | undefined;
+  /** Caller-audio latency per frame (RTP arrival → bot socket write). */
+  latency: FrameLatencyProbe;
+}
+
+export class WebSocketBots implements BotConnector {
+  readonly #options: WebSocketBotsOptions;
+
+  constructor(options: WebSocketBotsOptions) {
+    this.#options = options;
+  }
+
+  connect(call: BotCallInfo, target: StreamTarget, leg: CallMediaLeg, hooks: BotHooks): BotStream {
+    const logger = this.#options.logger.child({ callId: call.callSid });
+    const { connection, bridge } = attachBot(
+      leg,
+      {
+        url: this.#resolve(target.url),
+        dialect: createDialect(target.dialect, target.sampleRate),
+        call: { ...call, accountSid: ACCOUNT_SID, customParameters: target.customParameters },
+        clock: this.#options.clock,
+        logger,
+        connectTimeoutMs: target.connectTimeoutMs,
+        ...(target.auth
+          ? {
+              auth:
+                target.auth.type === 'bearer'
+                  ? { kind: 'bearer' as const, token: target.auth.token }
+                  : { kind: 'hmac' as const, secret: target.auth.secret },
+            }
+          : {}),
+        reconnect: {
+          policy: target.reconnect.maxAttempts > 0 ? 'reconnect' : 'hangup',
+          maxRetries: target.reconnect.maxAttempts,
+          backoffMs: target.reconnect.backoffMs,
+        },
+        onClosed: (reason) => hooks.gone(`stream ${reason}`),
+      },
+      {
+        hangup: (reason) => hooks.hangup(reason),
+        transfer: (uri) => hooks.transfer(uri),
+        problem: (reason) => logger.warn({ reason }, 'bot message ignored'),
+      },
+      target.vad,
+      this.#options.latency,
+    );
+    return {
+      ready: connection.connect(),
+      callerDtmf: (digit) => bridge.onCallerDtmf(digit),
+      close: (reason) => connection.close(reason),
+      stats: () => bridge.stats(),
+    };
+  }
+
+  #resolve(url: string): string {
+    if (!url.startsWith(BUILTIN_TARGET_PREFIX)) return url;
+    const builtin = this.#options.builtinUrl();
+    if (!builtin) throw new Error(`${url} is not running`);
+    return builtin;
+  }
+}

@@ -1,0 +1,533 @@
+/**
+ * One call, one owner. The controller drives an inbound or an outbound call from the first
+ * SIP message to its single typed end, holds every part that carries it (the SIP session,
+ * the media leg, the bot stream, its admission slot), and tells the rest of the gateway what
+ * happened through events: metrics, call records, trunk health and status callbacks subscribe.
+ *
+ * Ending is one ordered step (`#finish`): the SIP side first (reject, CANCEL or BYE), then
+ * `stop` to the bot while the media still runs, media stats frozen, the media leg closed, the
+ * slot given back, and `ended` emitted once with the record.
+ */
+import { randomUUID } from 'node:crypto';
+import type { StreamTarget, TrunkConfig } from '../config/index.js';
+import type { CallDetail, CallState, CallSummary } from '../control/backend.js';
+import type { BridgeRate } from '../media/index.js';
+import type { InboundSession, OutboundSession, Session, TerminationCause } from '../sip/index.js';
+import { negotiateAnswer } from '../sip/sdp.js';
+import { callCpsLimits, estimateMos } from '../trunks/index.js';
+import type { Clock, Logger, TimerHandle } from '../util/index.js';
+import { TypedEmitter } from '../util/index.js';
+import { boundedDetail, type CallEnd, type CallEndCause, hangupPartyOf } from './call-end.js';
+import { handleReoffers, negotiatedMedia } from './call-media.js';
+import { type AttemptRecord, attemptRecords, type CallMediaRecord, type CallRecord } from './call-record.js';
+import { type DialResult, dialOutbound } from './outbound-dial.js';
+import type {
+  BotConnector,
+  BotStream,
+  CallAdmission,
+  CallMediaLeg,
+  InboundPolicy,
+  MediaLegFactory,
+  OutboundDialer,
+} from './ports.js';
+import { receiveQuality } from './quality.js';
+
+export interface CallPorts {
+  clock: Clock;
+  logger: Logger;
+  mediaLegs: MediaLegFactory;
+  bots: BotConnector;
+  admission: CallAdmission;
+  inbound: InboundPolicy;
+  outbound: OutboundDialer;
+  /** The address written in our SDP. */
+  mediaAddress: string;
+  /** Answered calls end after this long (`limits.maxCallDurationSec`). */
+  maxDurationMs: number;
+  /** Answered calls with no RTP for this long end (`limits.rtpInactivityTimeoutSec`). */
+  rtpInactivityMs: number;
+}
+
+/** An outbound call as the control API asks for it, its trunk and stream already resolved. */
+export interface OutboundRequest {
+  trunk: TrunkConfig;
+  target: StreamTarget;
+  from: string;
+  to: string;
+  ringTimeoutMs: number;
+}
+
+/** Extra facts that go with a state change, for status callbacks. */
+export interface StateInfo {
+  end?: CallEnd;
+  hangupBy?: string;
+  durationMs?: number;
+}
+
+export interface CallControllerEvents {
+  /** The call holds a gateway place and a trunk slot (and will have a record). */
+  admitted: [];
+  state: [state: CallState, info: StateInfo];
+  /** One outbound attempt finished: `status` is its final SIP status (408 for a timeout). */
+  attempt: [attempt: { trunk: string; gatewayId: string; status: number }];
+  answered: [];
+  /** Exactly once. `record` is undefined for a call refused before it was admitted. */
+  ended: [end: CallEnd, record: CallRecord | undefined];
+}
+
+const SUPERVISION_INTERVAL_MS = 1000;
+/** RFC 3261 §21.5.4: how long a refused caller should wait before retrying. */
+const CONCURRENCY_RETRY_AFTER_SEC = '5';
+
+export class CallController extends TypedEmitter<CallControllerEvents> {
+  readonly id = randomUUID();
+  readonly direction: 'inbound' | 'outbound';
+  readonly from: string;
+  readonly to: string;
+  readonly #ports: CallPorts;
+  readonly #startedAtMs: number;
+  readonly #startedAtWall: number;
+  #state: CallState = 'initiated';
+  #trunk: string | undefined;
+  #route: string | undefined;
+  #streamUrl: string | undefined;
+  #codec: string | undefined;
+  #session: Session | undefined;
+  #leg: CallMediaLeg | undefined;
+  #bot: BotStream | undefined;
+  #releaseSlot: (() => void) | undefined;
+  #attempts: AttemptRecord[] = [];
+  #answeredAtWall: number | undefined;
+  #setupMs: number | undefined;
+  #end: CallEnd | undefined;
+  #endedAtWall: number | undefined;
+  #finalMedia: CallMediaRecord | undefined;
+  #supervision: TimerHandle | undefined;
+
+  private constructor(ports: CallPorts, direction: 'inbound' | 'outbound', from: string, to: string) {
+    super((event, error) =>
+      ports.logger.error({ err: error, event, callId: this.id }, 'call listener failed'),
+    );
+    this.#ports = ports;
+    this.direction = direction;
+    this.from = from;
+    this.to = to;
+    this.#startedAtMs = ports.clock.now();
+    this.#startedAtWall = ports.clock.wallNow();
+  }
+
+  /**
+   * A new inbound INVITE. The caller subscribes to the returned controller's events, then
+   * calls `run()`; everything from trunk matching to the 200 happens there.
+   */
+  static inbound(ports: CallPorts, session: InboundSession): { call: CallController; run(): Promise<void> } {
+    const invite = session.invite;
+    const called = invite.requestUri().user ?? invite.to().uri.user ?? '';
+    const call = new CallController(ports, 'inbound', invite.from().uri.user ?? '', called);
+    call.#session = session;
+    return { call, run: () => call.#guarded(() => call.#runInbound(session)) };
+  }
+
+  /** A call the control API places; `run()` admits it and dials in the background. */
+  static outbound(
+    ports: CallPorts,
+    request: OutboundRequest,
+  ): { call: CallController; run(): Promise<void> } {
+    const call = new CallController(ports, 'outbound', request.from, request.to);
+    call.#trunk = request.trunk.name;
+    return { call, run: () => call.#guarded(() => call.#runOutbound(request)) };
+  }
+
+  get state(): CallState {
+    return this.#state;
+  }
+
+  get ended(): boolean {
+    return this.#end !== undefined;
+  }
+
+  get sipCallId(): string | undefined {
+    return this.#session?.callId;
+  }
+
+  /** Ends the call from outside (API, drain, shutdown); no-op once ended. */
+  hangup(cause: Extract<CallEndCause, 'api_hangup' | 'drain_timeout' | 'shutdown'>): void {
+    this.#finish({ cause });
+  }
+
+  /** RFC 4733 digits towards the caller; an error message when they cannot be sent. */
+  sendDtmf(digits: string, durationMs?: number): string | undefined {
+    if (this.#state !== 'answered' || !this.#leg) return `call is ${this.#state}`;
+    try {
+      this.#leg.sendDtmf(digits, durationMs);
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+
+  summary(): CallSummary {
+    return {
+      id: this.id,
+      direction: this.direction,
+      state: this.#state,
+      from: this.from,
+      to: this.to,
+      ...(this.#trunk ? { trunk: this.#trunk } : {}),
+      startedAt: new Date(this.#startedAtWall).toISOString(),
+      ...(this.#answeredAtWall ? { answeredAt: new Date(this.#answeredAtWall).toISOString() } : {}),
+      ...(this.#endedAtWall ? { endedAt: new Date(this.#endedAtWall).toISOString() } : {}),
+    };
+  }
+
+  detail(): CallDetail<CallMediaRecord> {
+    return { ...this.summary(), media: this.#mediaRecord() };
+  }
+
+  // ------------------------------------------------------------------ inbound
+
+  async #runInbound(session: InboundSession): Promise<void> {
+    const ports = this.#ports;
+    const decision = ports.inbound.match(session.source.address, this.to);
+    if (!decision.ok) {
+      // 'drop' sources never get here: the transport's admission hook drops them.
+      if (decision.reason === 'unknown_source')
+        return this.#refuse({ cause: 'rejected_source', sipStatus: 403 });
+      const cause = decision.reason === 'no_route' ? 'rejected_route' : 'rejected_number';
+      return this.#refuse({ cause, sipStatus: decision.status });
+    }
+    const { trunk, route, routeIndex } = decision;
+    this.#trunk = trunk.name;
+    this.#route = route.match;
+    const challenge = ports.inbound.authenticate(trunk, session.invite);
+    if (challenge) {
+      const cause = challenge.status === 403 ? 'auth_failed' : 'auth_challenge';
+      const end: CallEnd = {
+        cause,
+        sipStatus: challenge.status,
+        ...(challenge.reason ? { detail: challenge.reason } : {}),
+      };
+      return this.#refuse(end, challenge.headers);
+    }
+    if (!this.#admit(trunk))
+      return this.#refuse({ cause: 'rejected_concurrency', sipStatus: 503 }, [
+        ['Retry-After', CONCURRENCY_RETRY_AFTER_SEC],
+      ]);
+    session.once('terminated', (cause) => this.#onTerminated(cause));
+    const limits = callCpsLimits(trunk, this.to, { id: String(routeIndex), config: route });
+    const cps = await ports.admission.cps(limits.limits, limits.overflow);
+    if (cps.action !== 'accept') {
+      const retryAfter = cps.action === 'reject' ? cps.retryAfterSec : 1;
+      const detail = cps.action === 'reject' ? cps.reason : 'cps_reroute';
+      return this.#refuse({ cause: 'rejected_cps', sipStatus: 503, detail }, [
+        ['Retry-After', String(retryAfter)],
+      ]);
+    }
+    if (this.ended) return;
+    const offer = session.remoteSdp;
+    // An offer-less INVITE (RFC 3264 §5) would need our offer in the 200; carriers always offer.
+    if (offer === undefined)
+      return this.#refuse({ cause: 'no_common_codec', sipStatus: 488, detail: 'no SDP offer' });
+    const leg = await this.#openLeg(route.target);
+    if (this.ended) return;
+    const negotiation = negotiateAnswer(offer, {
+      address: ports.mediaAddress,
+      port: leg.localPort,
+      preferences: trunk.codecs,
+    });
+    if (!negotiation.ok)
+      return this.#refuse({
+        cause: 'no_common_codec',
+        sipStatus: negotiation.status,
+        detail: negotiation.reason,
+      });
+    this.#codec = negotiation.remote.codec.name;
+    session.progress(180);
+    this.#setState('ringing');
+    if (!(await this.#connectBot(route.target))) return;
+    await leg.start(negotiatedMedia(negotiation.remote));
+    if (this.ended) return;
+    this.#watchReoffers(session, trunk, negotiation.answer);
+    session.accept(negotiation.answer);
+    this.#markAnswered();
+  }
+
+  /** Refuses the INVITE (the SIP answer goes out in #finish) and ends the call. */
+  #refuse(end: CallEnd, headers: Array<[string, string]> = []): void {
+    this.#finish(end, headers);
+  }
+
+  // ------------------------------------------------------------------ outbound
+
+  /** Admits the call (throws OutboundRefusal when full), then dials in the background. */
+  async #runOutbound(request: OutboundRequest): Promise<void> {
+    const { trunk } = request;
+    if (!this.#admit(trunk)) {
+      this.#finish({ cause: 'rejected_concurrency', sipStatus: 503 });
+      throw new OutboundRefusal('call limit reached');
+    }
+    const limits = callCpsLimits(trunk, this.to);
+    const cps = await this.#ports.admission.cps(limits.limits, limits.overflow);
+    if (cps.action !== 'accept') {
+      this.#finish({
+        cause: 'rejected_cps',
+        sipStatus: 503,
+        detail: cps.action === 'reject' ? cps.reason : 'cps_reroute',
+      });
+      throw new OutboundRefusal('CPS limit reached');
+    }
+    this.#setState('initiated');
+    void this.#guarded(() => this.#dial(request));
+  }
+
+  async #dial(request: OutboundRequest): Promise<void> {
+    const { trunk, target } = request;
+    const leg = await this.#openLeg(target);
+    const result: DialResult = await dialOutbound(this.#ports, {
+      trunk,
+      from: this.from,
+      to: this.to,
+      localPort: leg.localPort,
+      ringTimeoutMs: request.ringTimeoutMs,
+      isEnded: () => this.ended,
+      onSession: (session) => {
+        this.#session = session;
+      },
+      onRinging: () => {
+        if (this.#state === 'initiated') this.#setState('ringing');
+      },
+      onAttempt: (attempt) => this.safeEmit('attempt', attempt),
+    });
+    this.#attempts = attemptRecords(
+      result.plan.attempts,
+      this.#ports.clock.wallNow() - this.#ports.clock.now(),
+    );
+    if (this.ended) return;
+    if (result.kind === 'failed') return this.#finish(result.end);
+    const session = result.session;
+    session.once('terminated', (cause) => this.#onTerminated(cause));
+    if (!result.answer.ok)
+      return this.#finish({
+        cause: 'no_common_codec',
+        sipStatus: 488,
+        detail: `bad SDP answer: ${result.answer.reason}`,
+      });
+    this.#codec = result.answer.remote.codec.name;
+    await leg.start(negotiatedMedia(result.answer.remote));
+    this.#watchReoffers(session, trunk, result.offer);
+    this.#markAnswered();
+    await this.#connectBot(target);
+  }
+
+  // ------------------------------------------------------------------ shared steps
+
+  #admit(trunk: TrunkConfig): boolean {
+    const slot = this.#ports.admission.admit(trunk);
+    if (!slot.ok) return false;
+    this.#releaseSlot = () => slot.release();
+    this.safeEmit('admitted');
+    return true;
+  }
+
+  async #openLeg(target: StreamTarget): Promise<CallMediaLeg> {
+    const leg = await this.#ports.mediaLegs.open(this.id, bridgeRateOf(target));
+    if (this.ended) leg.close();
+    else this.#leg = leg;
+    return leg;
+  }
+
+  /** Connects the bot; false (and the call ended) when it does not answer. */
+  async #connectBot(target: StreamTarget): Promise<boolean> {
+    const leg = this.#leg;
+    if (!leg || this.ended) return false;
+    this.#streamUrl = target.url;
+    try {
+      const bot = this.#ports.bots.connect(
+        { callSid: this.id, from: this.from, to: this.to, direction: this.direction },
+        target,
+        leg,
+        {
+          hangup: (reason) => this.#finish({ cause: 'bot_hangup', detail: boundedDetail(reason) }),
+          transfer: (uri) => void this.#session?.refer(uri).catch(() => undefined),
+          gone: (reason) => this.#finish({ cause: 'bot_gone', detail: boundedDetail(reason) }),
+        },
+      );
+      this.#bot = bot;
+      await bot.ready;
+    } catch (error) {
+      this.#finish({
+        cause: 'bot_unreachable',
+        sipStatus: 503,
+        detail: boundedDetail((error as Error).message),
+      });
+      return false;
+    }
+    return !this.ended;
+  }
+
+  #watchReoffers(session: Session, trunk: TrunkConfig, localSdp: string): void {
+    handleReoffers(session, {
+      mediaAddress: this.#ports.mediaAddress,
+      preferences: trunk.codecs,
+      localSdp,
+      leg: () => this.#leg,
+      onCodec: (codec) => {
+        this.#codec = codec;
+      },
+      onInfoDigit: (digit) => this.#bot?.callerDtmf(digit),
+      logger: this.#ports.logger.child({ callId: this.id }),
+    });
+  }
+
+  #markAnswered(): void {
+    this.#answeredAtWall = this.#ports.clock.wallNow();
+    this.#setupMs = Math.round(this.#ports.clock.now() - this.#startedAtMs);
+    this.#setState('answered');
+    this.safeEmit('answered');
+    this.#supervise();
+  }
+
+  /** Max duration and RTP inactivity, checked once a second while answered. */
+  #supervise(): void {
+    this.#supervision = this.#ports.clock.setTimer(SUPERVISION_INTERVAL_MS, () => {
+      if (this.ended) return;
+      const ageMs = this.#ports.clock.now() - this.#startedAtMs;
+      const inactiveMs = this.#leg?.stats().inactiveMs ?? 0;
+      if (ageMs > this.#ports.maxDurationMs) return this.#finish({ cause: 'max_duration' });
+      if (inactiveMs > this.#ports.rtpInactivityMs) return this.#finish({ cause: 'rtp_timeout' });
+      this.#supervise();
+    });
+  }
+
+  #onTerminated(termination: TerminationCause): void {
+    this.#finish(endOfTermination(termination, this.direction));
+  }
+
+  #setState(state: CallState, info: StateInfo = {}): void {
+    this.#state = state;
+    this.safeEmit('state', state, info);
+  }
+
+  /** Runs a flow; anything it throws ends the call with cause `error` instead of escaping. */
+  async #guarded(flow: () => Promise<void>): Promise<void> {
+    try {
+      await flow();
+    } catch (error) {
+      if (error instanceof OutboundRefusal) throw error;
+      this.#ports.logger.warn({ err: error, callId: this.id }, 'call setup failed');
+      this.#finish({ cause: 'error', sipStatus: 503, detail: boundedDetail((error as Error).message) });
+    }
+  }
+
+  // ------------------------------------------------------------------ the end
+
+  #finish(end: CallEnd, rejectHeaders: Array<[string, string]> = []): void {
+    if (this.#end) return;
+    this.#end = end;
+    this.#endedAtWall = this.#ports.clock.wallNow();
+    this.#supervision?.cancel();
+    this.#endSignalling(end, rejectHeaders);
+    this.#bot?.close(end.cause);
+    this.#finalMedia = this.#mediaRecord();
+    this.#leg?.close();
+    const admitted = this.#releaseSlot !== undefined;
+    this.#releaseSlot?.();
+    this.#setState('completed', {
+      end,
+      hangupBy: hangupPartyOf(end.cause),
+      durationMs: this.#answeredDurationMs(),
+    });
+    this.#ports.logger.info(
+      { callId: this.id, sipCallId: this.sipCallId, cause: end.cause, detail: end.detail },
+      'call ended',
+    );
+    this.safeEmit('ended', end, admitted ? this.#record(end) : undefined);
+    this.removeAllListeners();
+  }
+
+  /** The SIP side of an end: a final response, a CANCEL or a BYE, unless the peer ended it. */
+  #endSignalling(end: CallEnd, rejectHeaders: Array<[string, string]>): void {
+    const session = this.#session;
+    if (!session || session.state === 'terminated') return;
+    const party = hangupPartyOf(end.cause);
+    if (party === 'caller' && this.direction === 'inbound') return;
+    if (party === 'callee' && this.direction === 'outbound' && this.#state === 'answered') return;
+    if (this.direction === 'inbound' && (session as InboundSession).pending) {
+      (session as InboundSession).reject(end.sipStatus ?? 500, rejectHeaders);
+      return;
+    }
+    if (this.direction === 'outbound' && this.#state !== 'answered') {
+      (session as OutboundSession).cancel();
+      return;
+    }
+    void session.bye(end.cause).catch(() => undefined);
+  }
+
+  #mediaRecord(): CallMediaRecord {
+    if (this.#finalMedia) return this.#finalMedia;
+    const leg = this.#leg?.stats();
+    return {
+      ...(leg?.rtp ? { rtp: leg.rtp } : {}),
+      ...(leg?.jitterBuffer ? { jitterBuffer: leg.jitterBuffer } : {}),
+      ...(leg ? { codec: leg.codec, fecRecoveredFrames: leg.fecRecoveredFrames } : {}),
+      ...(this.#bot ? { stream: this.#bot.stats() } : {}),
+    };
+  }
+
+  #answeredDurationMs(): number {
+    return this.#answeredAtWall && this.#endedAtWall
+      ? Math.max(0, this.#endedAtWall - this.#answeredAtWall)
+      : 0;
+  }
+
+  #record(end: CallEnd): CallRecord {
+    const media = this.#mediaRecord();
+    const iso = (wall: number | undefined): string | undefined =>
+      wall === undefined ? undefined : new Date(wall).toISOString();
+    return {
+      id: this.id,
+      sipCallId: this.sipCallId,
+      direction: this.direction,
+      from: this.from,
+      to: this.to,
+      trunk: this.#trunk,
+      route: this.#route,
+      stream: this.#streamUrl,
+      startedAt: new Date(this.#startedAtWall).toISOString(),
+      answeredAt: iso(this.#answeredAtWall),
+      endedAt: new Date(this.#endedAtWall ?? this.#ports.clock.wallNow()).toISOString(),
+      setupMs: this.#setupMs,
+      durationMs: this.#answeredDurationMs(),
+      attempts: this.#attempts,
+      codec: this.#codec,
+      end,
+      hangupBy: hangupPartyOf(end.cause),
+      media,
+      mos: this.#answeredAtWall
+        ? estimateMos(receiveQuality(media.rtp) ?? { lossFraction: 0, jitterMs: 0, rttMs: 0 })
+        : undefined,
+    };
+  }
+}
+
+/** An outbound call refused before dialling (the API answers 503). */
+export class OutboundRefusal extends Error {}
+
+function bridgeRateOf(target: StreamTarget): BridgeRate {
+  return target.dialect === 'twilio' ? 8000 : target.sampleRate;
+}
+
+/** Local session ends the SIP layer decides on its own (RFC 4028 refresh, lost 2xx ACK). */
+const SESSION_EXPIRY_REASONS = new Set(['session timer expired', 'session refresh failed', 'no ACK for 2xx']);
+
+function endOfTermination(termination: TerminationCause, direction: 'inbound' | 'outbound'): CallEnd {
+  const status = termination.status === undefined ? {} : { sipStatus: termination.status };
+  if (termination.by === 'remote') {
+    if (termination.reason === 'cancel') return { cause: 'caller_cancel', ...status };
+    return { cause: direction === 'inbound' ? 'caller_bye' : 'callee_bye', ...status };
+  }
+  if (SESSION_EXPIRY_REASONS.has(termination.reason))
+    return { cause: 'session_expired', detail: termination.reason };
+  if (termination.reason === 'shutdown') return { cause: 'shutdown' };
+  return { cause: 'error', ...status, detail: boundedDetail(termination.reason) };
+}

@@ -1,0 +1,94 @@
+/**
+ * How a call ended: one bounded cause (safe as a metric label), the SIP status that went with
+ * it, and free-text detail for logs and call records only. Every call reaches exactly one.
+ */
+
+/**
+ * Every cause, in one list so metrics and docs can enumerate them:
+ * - the parties: `caller_bye` (inbound carrier leg hung up), `caller_cancel` (it cancelled
+ *   before answer), `callee_bye` (outbound carrier leg hung up), `bot_hangup`, `api_hangup`;
+ * - outbound attempts: `no_answer` (ring timeout, 408, 480, 487), `busy` (486, 600),
+ *   `declined` (603), `failover_exhausted` (every gateway failed otherwise);
+ * - refusals before answer: `rejected_source`, `rejected_number`, `rejected_route`,
+ *   `auth_challenge` (401 sent, the caller may retry), `auth_failed`, `rejected_cps`,
+ *   `rejected_concurrency`, `draining`, `no_common_codec` (488), `bot_unreachable`;
+ * - the gateway: `bot_gone` (the bot's socket was lost for good), `rtp_timeout`,
+ *   `max_duration`, `session_expired` (RFC 4028 refresh or 2xx ACK failed), `drain_timeout`,
+ *   `shutdown`, `transfer` (the carrier took the call away with REFER), `error`.
+ */
+export const CALL_END_CAUSES = [
+  'caller_bye',
+  'caller_cancel',
+  'callee_bye',
+  'bot_hangup',
+  'api_hangup',
+  'no_answer',
+  'busy',
+  'declined',
+  'failover_exhausted',
+  'rejected_source',
+  'rejected_number',
+  'rejected_route',
+  'auth_challenge',
+  'auth_failed',
+  'rejected_cps',
+  'rejected_concurrency',
+  'draining',
+  'no_common_codec',
+  'bot_unreachable',
+  'bot_gone',
+  'rtp_timeout',
+  'max_duration',
+  'session_expired',
+  'drain_timeout',
+  'shutdown',
+  'error',
+] as const;
+
+export type CallEndCause = (typeof CALL_END_CAUSES)[number];
+
+export interface CallEnd {
+  cause: CallEndCause;
+  /** The final SIP status we sent or received, when the end had one. */
+  sipStatus?: number;
+  /** Free text (a reason phrase, an error message): records and logs only, never a label. */
+  detail?: string;
+}
+
+/** Who ended the call, as call records and status callbacks name it. */
+export type HangupParty = 'caller' | 'callee' | 'bot' | 'api' | 'gateway';
+
+export function hangupPartyOf(cause: CallEndCause): HangupParty {
+  switch (cause) {
+    case 'caller_bye':
+    case 'caller_cancel':
+      return 'caller';
+    case 'callee_bye':
+    case 'no_answer':
+    case 'busy':
+    case 'declined':
+    case 'failover_exhausted':
+      return 'callee';
+    case 'bot_hangup':
+      return 'bot';
+    case 'api_hangup':
+      return 'api';
+    default:
+      return 'gateway';
+  }
+}
+
+/** The cause of an outbound call whose last attempt got a final non-2xx `status`. */
+export function causeOfFinalStatus(status: number): CallEndCause {
+  if (status === 486 || status === 600) return 'busy';
+  if (status === 603) return 'declined';
+  if (status === 408 || status === 480 || status === 487) return 'no_answer';
+  return 'failover_exhausted';
+}
+
+const MAX_DETAIL = 160;
+
+/** Free text from the network or an exception, made safe for a record: printable, bounded. */
+export function boundedDetail(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, MAX_DETAIL);
+}

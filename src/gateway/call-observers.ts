@@ -1,0 +1,88 @@
+/**
+ * What the gateway does when a call reports: Prometheus metrics, the call record, the
+ * answering gateway's health window and the originator's status callback. Each subscribes to
+ * the call's events; none of them can break the call (the controller's emitter is safe).
+ */
+import type { GatewayMetrics } from '../control/metrics.js';
+import { cpsKeys, type HealthRegistry } from '../trunks/index.js';
+import type { Logger } from '../util/index.js';
+import type { CallController } from './call-controller.js';
+import type { CallRecord } from './call-record.js';
+import type { CallRecordWriter } from './call-records.js';
+import { receiveQuality } from './quality.js';
+import { StatusCallback } from './status-callback.js';
+
+export interface CallObservers {
+  metrics: GatewayMetrics;
+  health: HealthRegistry;
+  records: CallRecordWriter | undefined;
+  logger: Logger;
+  statusCallback?: string;
+}
+
+export function observeCall(call: CallController, observers: CallObservers): void {
+  const { metrics } = observers;
+  const direction = call.direction;
+  let trunk = 'unknown';
+  let answered = false;
+  call.once('admitted', () => {
+    trunk = call.summary().trunk ?? 'unknown';
+    metrics.activeCalls.inc({ direction });
+  });
+  call.on('attempt', (attempt) =>
+    metrics.callAttemptsTotal.inc({
+      trunk: attempt.trunk,
+      gateway: attempt.gatewayId,
+      status: String(attempt.status),
+    }),
+  );
+  call.once('answered', () => {
+    answered = true;
+    metrics.callsTotal.inc({ direction, trunk, outcome: 'answered' });
+  });
+  call.once('ended', (end, record) => {
+    const endTrunk = call.summary().trunk ?? 'unknown';
+    if (!answered) metrics.callsTotal.inc({ direction, trunk: endTrunk, outcome: end.cause });
+    if (end.cause === 'rejected_cps') metrics.cpsRejectedTotal.inc({ key: cpsKeys.trunk(endTrunk) });
+    if (!record) return;
+    metrics.activeCalls.dec({ direction });
+    recordMediaQuality(metrics, record);
+    if (answered) recordGatewayHealth(observers.health, record);
+    observers.records?.write(record);
+  });
+  if (observers.statusCallback) {
+    const callback = new StatusCallback(observers.statusCallback, observers.logger);
+    call.on('state', (status, info) =>
+      callback.send({
+        callId: call.id,
+        status,
+        ...(info.end ? { reason: info.end.cause, sipStatus: info.end.sipStatus } : {}),
+        ...(info.hangupBy ? { hangupBy: info.hangupBy } : {}),
+        ...(info.durationMs === undefined ? {} : { durationMs: info.durationMs }),
+      }),
+    );
+  }
+}
+
+function recordMediaQuality(metrics: GatewayMetrics, record: CallRecord): void {
+  const jitter = record.media.jitterBuffer;
+  if (jitter && jitter.jitterBufferEmittedCount > 0)
+    metrics.jitterBufferDelay.observe(jitter.jitterBufferDelay / jitter.jitterBufferEmittedCount);
+  if (jitter && jitter.concealedSamples > 0) metrics.concealedSamplesTotal.inc(jitter.concealedSamples);
+  const recovered = record.media.fecRecoveredFrames ?? 0;
+  if (recovered > 0) metrics.fecRecoveredTotal.inc(recovered);
+}
+
+/**
+ * An answered outbound call tells its gateway's health window how long it lasted (ACD) and
+ * how its media arrived (loss, jitter, RTT → MOS); the attempts fed ASR, CCR, PDD and AST.
+ */
+function recordGatewayHealth(health: HealthRegistry, record: CallRecord): void {
+  if (record.direction !== 'outbound') return;
+  const answering = record.attempts.at(-1);
+  const gateway = answering ? health.get(answering.gateway) : undefined;
+  if (!gateway) return;
+  gateway.recordCallEnded(record.durationMs / 1000);
+  const quality = receiveQuality(record.media.rtp);
+  if (quality) gateway.recordMedia(quality);
+}

@@ -1,0 +1,63 @@
+/**
+ * The call record: one JSON line per admitted call, written once when it ends. Declared field
+ * by field so what operators parse is what the code writes.
+ */
+import type { JitterStats, RtpStreamStats } from '../media/index.js';
+import type { AttemptRecord as PlannedAttempt } from '../trunks/index.js';
+import type { BridgeStats } from './bridge.js';
+import type { CallEnd, HangupParty } from './call-end.js';
+
+/** One outbound attempt: which gateway, when, how it ended and why the plan went on or not. */
+export interface AttemptRecord {
+  gateway: string;
+  startedAt: string;
+  durationMs: number;
+  /** Final SIP status, or `timeout` / `transport_error` / `cancelled`. */
+  outcome: string;
+  /** The router's decision after it ("503 is a failover code", "answered"...). */
+  reason: string | undefined;
+}
+
+export interface CallMediaRecord {
+  rtp?: RtpStreamStats;
+  jitterBuffer?: JitterStats;
+  codec?: string;
+  /** Lost Opus frames rebuilt from in-band FEC. */
+  fecRecoveredFrames?: number;
+  stream?: BridgeStats;
+}
+
+export interface CallRecord {
+  id: string;
+  sipCallId: string | undefined;
+  direction: 'inbound' | 'outbound';
+  from: string;
+  to: string;
+  trunk: string | undefined;
+  route: string | undefined;
+  stream: string | undefined;
+  startedAt: string;
+  answeredAt: string | undefined;
+  endedAt: string;
+  setupMs: number | undefined;
+  /** Answer to hang-up; 0 for a call never answered. */
+  durationMs: number;
+  attempts: AttemptRecord[];
+  codec: string | undefined;
+  end: CallEnd;
+  hangupBy: HangupParty;
+  media: CallMediaRecord;
+  /** E-model MOS of the carrier leg's receive side, for answered calls. */
+  mos: number | undefined;
+}
+
+/** The router's attempt log as a record carries it (no gateway credentials). */
+export function attemptRecords(planned: readonly PlannedAttempt[], wallOffsetMs: number): AttemptRecord[] {
+  return planned.map((attempt) => ({
+    gateway: attempt.gatewayId,
+    startedAt: new Date(attempt.startedAtMs + wallOffsetMs).toISOString(),
+    durationMs: Math.round((attempt.endedAtMs ?? attempt.startedAtMs) - attempt.startedAtMs),
+    outcome: attempt.outcome ?? 'pending',
+    reason: attempt.reason,
+  }));
+}

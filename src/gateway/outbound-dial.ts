@@ -1,0 +1,116 @@
+/**
+ * The outbound dialling loop: walk the trunk's failover plan one gateway at a time, each
+ * attempt bounded by its own timeout and by the call's ring deadline, feeding every attempt
+ * to its gateway's health window (ASR, CCR, PDD, AST).
+ */
+import type { TrunkConfig } from '../config/index.js';
+import type { OutboundOutcome, OutboundSession } from '../sip/index.js';
+import { createOffer, type ParseAnswerResult, parseAnswer } from '../sip/sdp.js';
+import { type AttemptOutcome, type AttemptPlan, attemptHealth, outboundIdentity } from '../trunks/index.js';
+import type { Clock } from '../util/index.js';
+import { boundedDetail, type CallEnd, causeOfFinalStatus } from './call-end.js';
+import type { OutboundDialer } from './ports.js';
+
+export interface DialRequest {
+  trunk: TrunkConfig;
+  from: string;
+  to: string;
+  /** Our RTP port, for the offer. */
+  localPort: number;
+  ringTimeoutMs: number;
+  /** The call ended meanwhile (API hangup, shutdown): stop after the attempt in flight. */
+  isEnded(): boolean;
+  onSession(session: OutboundSession): void;
+  onRinging(): void;
+  onAttempt(attempt: { trunk: string; gatewayId: string; status: number }): void;
+}
+
+export type DialResult = { plan: AttemptPlan } & (
+  | { kind: 'answered'; session: OutboundSession; offer: string; answer: ParseAnswerResult }
+  | { kind: 'failed'; end: CallEnd }
+);
+
+export async function dialOutbound(
+  ports: { clock: Clock; mediaAddress: string; outbound: OutboundDialer },
+  request: DialRequest,
+): Promise<DialResult> {
+  const { clock } = ports;
+  const { trunk } = request;
+  const offer = createOffer({ address: ports.mediaAddress, port: request.localPort, codecs: trunk.codecs });
+  const identity = outboundIdentity(trunk, request.from, request.to);
+  const plan = ports.outbound.plan(trunk);
+  const deadline = clock.now() + request.ringTimeoutMs;
+  let attempt = plan.next();
+  let last: { outcome: OutboundOutcome; timedOut: boolean } | undefined;
+  while (attempt && !request.isEnded()) {
+    const gateway = attempt.gateway;
+    const host = identity.toHost ?? gateway.host;
+    const started = clock.now();
+    const session = ports.outbound.dial(trunk, {
+      requestUri: `sip:${identity.toUser}@${host}:${gateway.port}`,
+      destination: {
+        transport: gateway.transport === 'tcp' ? 'tcp' : 'udp',
+        address: gateway.host,
+        port: gateway.port,
+      },
+      from: `<sip:${identity.fromUser}@${identity.fromHost ?? ports.mediaAddress}>`,
+      to: `<sip:${identity.toUser}@${host}>`,
+      sdp: offer,
+      sessionTimer: true,
+    });
+    request.onSession(session);
+    let pddMs: number | undefined;
+    session.onProgress = () => {
+      pddMs ??= clock.now() - started;
+      request.onRinging();
+    };
+    let timedOut = false;
+    const attemptTimer = clock.setTimer(Math.min(attempt.timeoutMs, Math.max(0, deadline - started)), () => {
+      timedOut = true;
+      session.cancel();
+    });
+    const outcome = await session.outcome;
+    attemptTimer.cancel();
+    last = { outcome, timedOut };
+    const routed = routerOutcome(outcome, timedOut);
+    const answered = outcome.kind === 'answered';
+    ports.outbound.health(attempt.gatewayId)?.recordAttempt({
+      ...attemptHealth(routed),
+      pddMs,
+      setupMs: answered ? clock.now() - started : undefined,
+    });
+    const status = answered ? outcome.response.status : outcome.status;
+    request.onAttempt({ trunk: trunk.name, gatewayId: attempt.gatewayId, status });
+    if (!answered && clock.now() >= deadline) {
+      plan.stop(routed, 'ring timeout');
+      break;
+    }
+    attempt = plan.next(routed);
+    if (answered)
+      return {
+        plan,
+        kind: 'answered',
+        session,
+        offer,
+        answer: parseAnswer(outcome.response.body.toString(), trunk.codecs),
+      };
+  }
+  return { plan, kind: 'failed', end: failedEnd(last) };
+}
+
+/** How the last attempt's failure ends the call. */
+function failedEnd(last: { outcome: OutboundOutcome; timedOut: boolean } | undefined): CallEnd {
+  if (!last || last.outcome.kind === 'answered')
+    return { cause: 'failover_exhausted', sipStatus: 480, detail: 'no gateway' };
+  const { status, reason } = last.outcome;
+  if (last.timedOut) return { cause: 'no_answer', sipStatus: status, detail: 'ring timeout' };
+  return { cause: causeOfFinalStatus(status), sipStatus: status, detail: boundedDetail(reason) };
+}
+
+function routerOutcome(outcome: OutboundOutcome, timedOut: boolean): AttemptOutcome {
+  if (outcome.kind === 'answered') return { status: outcome.response.status };
+  if (timedOut) return 'timeout';
+  if (outcome.status === 408 && outcome.reason === 'timeout') return 'timeout';
+  if (outcome.status === 503 && outcome.reason === 'transport error') return 'transport_error';
+  return { status: outcome.status, earlyMedia: outcome.earlyMedia };
+}

@@ -1,0 +1,93 @@
+/**
+ * The narrow ports a CallController is built from. The gateway passes real ones (the SIP user
+ * agent, RTP media legs, WebSocket bots, trunk limits); call-flow tests pass fakes, so every
+ * call flow runs in-process on a FakeClock.
+ */
+import type { StreamTarget, TrunkConfig } from '../config/index.js';
+import type { BridgeRate, MediaLegEvents, MediaLegStats, NegotiatedMedia } from '../media/index.js';
+import type { CallOptions, OutboundSession, SipRequest } from '../sip/index.js';
+import type {
+  AttemptPlan,
+  Admission as CpsAdmission,
+  CpsKeyLimit,
+  GatewayHealth,
+  InboundDecision,
+  OverflowPolicy,
+} from '../trunks/index.js';
+import type { BridgeStats } from './bridge.js';
+import type { AuthChallenge } from './digest-support.js';
+
+/** What a call needs of its media leg (MediaLeg; a fake in call-flow tests). */
+export interface CallMediaLeg {
+  readonly localPort: number;
+  start(media: NegotiatedMedia): Promise<void>;
+  update(media: NegotiatedMedia): Promise<void>;
+  sendDtmf(digits: string, durationMs?: number): void;
+  stats(): MediaLegStats;
+  close(): void;
+  attachBotAudio(pull: () => Int16Array): void;
+  on<K extends keyof MediaLegEvents & string>(
+    event: K,
+    listener: (...args: MediaLegEvents[K]) => void,
+  ): unknown;
+}
+
+export interface MediaLegFactory {
+  /** Binds an RTP port for `callId`, bridged to the bot at `bridgeRate`. */
+  open(callId: string, bridgeRate: BridgeRate): Promise<CallMediaLeg>;
+}
+
+/** Who the bot is told the call is (Twilio `start`). */
+export interface BotCallInfo {
+  callSid: string;
+  from: string;
+  to: string;
+  direction: 'inbound' | 'outbound';
+}
+
+/** What the bot asks of the call, and how its socket ends. */
+export interface BotHooks {
+  hangup(reason: string): void;
+  transfer(target: string): void;
+  /** The socket is gone for good (after the route's reconnect policy). */
+  gone(reason: string): void;
+}
+
+/** A bot stream bridged to a call's media leg. */
+export interface BotStream {
+  /** Resolves once the socket is open; rejects on timeout or refusal. */
+  readonly ready: Promise<void>;
+  /** A digit the caller sent by SIP INFO (RFC 4733 digits come through the media leg). */
+  callerDtmf(digit: string): void;
+  /** Sends `stop` and closes; idempotent. */
+  close(reason: string): void;
+  stats(): BridgeStats;
+}
+
+export interface BotConnector {
+  connect(call: BotCallInfo, target: StreamTarget, leg: CallMediaLeg, hooks: BotHooks): BotStream;
+}
+
+/** A place among the gateway's calls and one of the trunk's concurrency slots. */
+export type CallSlot =
+  | { ok: true; release(): void }
+  | { ok: false; cause: 'rejected_concurrency' | 'draining' };
+
+export interface CallAdmission {
+  admit(trunk: TrunkConfig): CallSlot;
+  cps(limits: readonly CpsKeyLimit[], overflow: OverflowPolicy): Promise<CpsAdmission>;
+}
+
+/** Inbound policy: which trunk and route an INVITE belongs to, and its digest check. */
+export interface InboundPolicy {
+  match(sourceAddress: string, called: string): InboundDecision;
+  /** A 401/403 answer when the trunk requires credentials the INVITE lacks. */
+  authenticate(trunk: TrunkConfig, invite: SipRequest): AuthChallenge | undefined;
+}
+
+/** Outbound: the failover plan, each gateway's health, and the SIP user agent's dialling. */
+export interface OutboundDialer {
+  plan(trunk: TrunkConfig): AttemptPlan;
+  health(gatewayId: string): GatewayHealth | undefined;
+  dial(trunk: TrunkConfig, options: CallOptions): OutboundSession;
+}

@@ -1,0 +1,292 @@
+/**
+ * The carrier-side media of one call: RTP socket, jitter-buffered decode towards the bot,
+ * encode of the bot's audio towards the caller, RFC 4733 DTMF both ways. Driven by the
+ * process-wide MediaClock, one tick per 20 ms frame.
+ */
+import type { AudioCodecName, Clock, Logger, MediaDirection } from '../util/index.js';
+import { TypedEmitter } from '../util/index.js';
+import {
+  type BridgeRate,
+  carrierDecoderFor,
+  carrierEncoderFor,
+  MAX_OPUS_LOSS_PERCENT,
+  MIN_OPUS_LOSS_PERCENT,
+  resamplerBetween,
+} from './carrier-codecs.js';
+import type { AudioEncoder } from './codec.js';
+import { type DtmfEvent, DtmfReceiver, DtmfSender, DtmfTransmitter } from './dtmf.js';
+import { AudioReceiver, type JitterStats } from './jitter/index.js';
+import type { MediaClock } from './media-clock.js';
+import { ObservedDecoder } from './observed-decoder.js';
+import type { Resampler } from './resample.js';
+import { type PortAllocator, type ReceivedRtp, RtpSession, type RtpStreamStats } from './rtp/index.js';
+
+export interface NegotiatedMedia {
+  remoteAddress: string;
+  remotePort: number;
+  remoteRtcpPort?: number;
+  rtcpMux: boolean;
+  codec: { payloadType: number; name: AudioCodecName; clockRate: number; channels: number };
+  telephoneEvent?: { payloadType: number; clockRate: number };
+  ptimeMs: number;
+  /** The far end's direction attribute; we send only when it receives. Default 'sendrecv'. */
+  direction?: MediaDirection;
+}
+
+export interface MediaLegOptions {
+  portAllocator: PortAllocator;
+  bindAddress: string;
+  clock: Clock;
+  mediaClock: MediaClock;
+  logger?: Logger;
+  bridgeRate: BridgeRate;
+}
+
+export interface MediaLegStats {
+  rtp: RtpStreamStats | undefined;
+  jitterBuffer: JitterStats | undefined;
+  /** `name/clockRate/payloadType` of the running codec, or 'none' before start. */
+  codec: string;
+  /** Lost Opus frames rebuilt from in-band FEC (0 for G.711). */
+  fecRecoveredFrames: number;
+  inactiveMs: number;
+  handlerErrors: number;
+}
+
+export interface MediaLegEvents {
+  /**
+   * One frame of caller audio at the bridge rate, every tick. `arrivalMs` is when the newest
+   * packet in it arrived (undefined for concealment or silence), for the frame's latency.
+   */
+  callerAudio: [pcm: Int16Array, arrivalMs: number | undefined];
+  /** An RFC 4733 digit from the caller. */
+  dtmf: [event: DtmfEvent];
+}
+
+/** Everything that depends on the negotiated codec; rebuilt when a re-INVITE changes it. */
+interface CodecChain {
+  codecKey: string;
+  decoder: ObservedDecoder;
+  receiver: AudioReceiver;
+  toBridge: Resampler | undefined;
+  encoder: AudioEncoder;
+  fromBridge: Resampler | undefined;
+  samplesPerFrame: number;
+}
+
+export class MediaLeg extends TypedEmitter<MediaLegEvents> {
+  readonly #session: RtpSession;
+  readonly #options: MediaLegOptions;
+  #media: NegotiatedMedia | undefined;
+  #chain: CodecChain | undefined;
+  #dtmfReceiver: DtmfReceiver | undefined;
+  #dtmfTransmitter: DtmfTransmitter | undefined;
+  #unsubscribeTick: (() => void) | undefined;
+  #unsubscribePacket: (() => void) | undefined;
+  #botAudio: (() => Int16Array) | undefined;
+  #sendTimestamp = 0;
+  /** RFC 3551 §4.1: marker on the first packet of a talkspurt (start, after DTMF, after hold). */
+  #markNext = true;
+  #lastRtpMs: number;
+  #handlerErrors = 0;
+  #closed = false;
+
+  private constructor(session: RtpSession, options: MediaLegOptions) {
+    super();
+    this.#session = session;
+    this.#options = options;
+    this.#lastRtpMs = options.clock.now();
+  }
+
+  /** Binds the RTP port first so the SDP answer can name it. */
+  static async open(options: MediaLegOptions): Promise<MediaLeg> {
+    const session = await RtpSession.open({
+      portRange: options.portAllocator,
+      bindAddress: options.bindAddress,
+      clock: options.clock,
+    });
+    return new MediaLeg(session, options);
+  }
+
+  get localPort(): number {
+    return this.#session.localPort;
+  }
+
+  /**
+   * The one source of audio towards the caller, pulled once per tick. A second source is an
+   * error rather than a silent replacement.
+   */
+  attachBotAudio(pull: () => Int16Array): void {
+    if (this.#botAudio) throw new Error('media leg already has a bot audio source');
+    this.#botAudio = pull;
+  }
+
+  async start(media: NegotiatedMedia): Promise<void> {
+    await this.#apply(media);
+    this.#unsubscribePacket ??= this.#session.onPacket((packet) => this.#guard(() => this.#onRtp(packet)));
+    this.#unsubscribeTick ??= this.#options.mediaClock.subscribe((tickMs) =>
+      this.#guard(() => this.#onTick(tickMs)),
+    );
+  }
+
+  /** Re-INVITE: new remote, codec or direction. The send timestamp stays continuous. */
+  async update(media: NegotiatedMedia): Promise<void> {
+    const wasSending = this.#sending;
+    await this.#apply(media);
+    if (!wasSending && this.#sending) this.#markNext = true;
+  }
+
+  /**
+   * RFC 4733 digits towards the caller, each `durationMs` long (default 100 ms); throws
+   * RangeError on a bad digit or duration or a full queue, Error without telephone-event.
+   */
+  sendDtmf(digits: string, durationMs?: number): void {
+    if (!this.#dtmfTransmitter) throw new Error('no telephone-event negotiated');
+    this.#dtmfTransmitter.enqueue(digits, durationMs);
+  }
+
+  stats(): MediaLegStats {
+    const chain = this.#chain;
+    return {
+      rtp: this.#closed ? undefined : this.#session.stats(),
+      jitterBuffer: chain?.receiver.stats(),
+      codec: chain?.codecKey ?? 'none',
+      fecRecoveredFrames: chain?.decoder.recoveredFrames ?? 0,
+      inactiveMs: this.#options.clock.now() - this.#lastRtpMs,
+      handlerErrors: this.#handlerErrors,
+    };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unsubscribeTick?.();
+    this.#unsubscribePacket?.();
+    this.#closeChain();
+    this.#session.close();
+    this.removeAllListeners();
+  }
+
+  get #sending(): boolean {
+    const direction = this.#media?.direction ?? 'sendrecv';
+    return direction === 'sendrecv' || direction === 'recvonly';
+  }
+
+  async #apply(media: NegotiatedMedia): Promise<void> {
+    const codecKey = `${media.codec.name}/${media.codec.clockRate}/${media.codec.payloadType}`;
+    if (this.#chain?.codecKey !== codecKey) {
+      const chain = await this.#buildChain(media, codecKey);
+      this.#closeChain();
+      this.#chain = chain;
+    }
+    const event = media.telephoneEvent;
+    if (event && (this.#media?.telephoneEvent?.payloadType !== event.payloadType || !this.#dtmfTransmitter)) {
+      this.#dtmfReceiver = new DtmfReceiver({ clockRate: event.clockRate });
+      this.#dtmfTransmitter = new DtmfTransmitter({
+        sender: new DtmfSender({ clockRate: event.clockRate, payloadType: event.payloadType }),
+        send: (payload, opts) => this.#session.send(payload, opts),
+      });
+    } else if (!event) {
+      this.#dtmfReceiver = undefined;
+      this.#dtmfTransmitter = undefined;
+    }
+    this.#session.setRemote(
+      media.remoteAddress,
+      media.remotePort,
+      media.rtcpMux ? undefined : media.remoteRtcpPort,
+    );
+    this.#media = media;
+  }
+
+  async #buildChain(media: NegotiatedMedia, codecKey: string): Promise<CodecChain> {
+    const bridgeRate = this.#options.bridgeRate;
+    const decoder = new ObservedDecoder(await carrierDecoderFor(media.codec.name, bridgeRate));
+    const encoder = await carrierEncoderFor(media.codec.name, bridgeRate);
+    return {
+      codecKey,
+      decoder,
+      receiver: new AudioReceiver(decoder, this.#options.clock),
+      toBridge: resamplerBetween(decoder.sampleRate, bridgeRate),
+      encoder,
+      fromBridge: resamplerBetween(bridgeRate, encoder.sampleRate),
+      samplesPerFrame: (encoder.rtpClockRate * this.#options.mediaClock.frameMs) / 1000,
+    };
+  }
+
+  #closeChain(): void {
+    this.#chain?.decoder.close();
+    this.#chain?.encoder.close();
+    this.#chain = undefined;
+  }
+
+  #onRtp(packet: ReceivedRtp): void {
+    const media = this.#media;
+    const chain = this.#chain;
+    if (!media || !chain) return;
+    this.#lastRtpMs = packet.arrivalMs;
+    if (media.telephoneEvent && packet.payloadType === media.telephoneEvent.payloadType) {
+      const event = this.#dtmfReceiver?.push(packet);
+      if (event) this.safeEmit('dtmf', event);
+      return;
+    }
+    if (packet.payloadType !== media.codec.payloadType) return;
+    chain.receiver.insert(packet);
+  }
+
+  #onTick(tickMs: number): void {
+    const chain = this.#chain;
+    if (!chain || this.#closed) return;
+    const lostEnd = this.#dtmfReceiver?.poll(tickMs);
+    if (lostEnd) this.safeEmit('dtmf', lostEnd);
+    const decoded = chain.receiver.pull();
+    const pcm = chain.toBridge ? chain.toBridge.process(decoded) : decoded;
+    this.safeEmit('callerAudio', pcm, chain.receiver.lastFrameArrivalMs);
+    this.#sendFrame(chain, tickMs);
+  }
+
+  #sendFrame(chain: CodecChain, tickMs: number): void {
+    const bot = this.#botAudio?.();
+    if (!this.#sending) {
+      this.#sendTimestamp = (this.#sendTimestamp + chain.samplesPerFrame) >>> 0;
+      return;
+    }
+    this.#adaptOpusLoss(chain);
+    const transmitter = this.#dtmfTransmitter;
+    transmitter?.tick(tickMs, this.#sendTimestamp);
+    if (transmitter?.active) {
+      // RFC 4733 §2.5.1.1: the event replaces the audio; the next talkspurt is marked.
+      this.#markNext = true;
+    } else if (bot && this.#media) {
+      const pcm = chain.fromBridge ? chain.fromBridge.process(bot) : bot;
+      const payload = chain.encoder.encode(pcm);
+      this.#session.send(payload, {
+        payloadType: this.#media.codec.payloadType,
+        timestamp: this.#sendTimestamp,
+        marker: this.#markNext,
+      });
+      this.#markNext = false;
+    } else {
+      this.#markNext = true;
+    }
+    this.#sendTimestamp = (this.#sendTimestamp + chain.samplesPerFrame) >>> 0;
+  }
+
+  /** Opus in-band FEC sized to the loss the far end reports over RTCP (RFC 7587 §3.3). */
+  #adaptOpusLoss(chain: CodecChain): void {
+    const report = this.#session.stats().remoteReport;
+    if (!report || !chain.encoder.setPacketLossPercent) return;
+    const percent = Math.round(report.fractionLost * 100);
+    chain.encoder.setPacketLossPercent(
+      Math.min(MAX_OPUS_LOSS_PERCENT, Math.max(MIN_OPUS_LOSS_PERCENT, percent)),
+    );
+  }
+
+  #guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#handlerErrors++;
+      this.#options.logger?.warn({ err: error }, 'media leg handler failed');
+    }
+  }
+}

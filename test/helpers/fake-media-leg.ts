@@ -1,0 +1,69 @@
+/**
+ * A media leg without sockets, for bridge and call-flow tests: the test plays caller frames
+ * and DTMF into it, pulls the bot's audio out of it, and sees what the call asked of it.
+ */
+import type { DtmfEvent } from '../../src/media/dtmf.js';
+import type { MediaLegEvents, MediaLegStats, NegotiatedMedia } from '../../src/media/index.js';
+import { TypedEmitter } from '../../src/util/index.js';
+
+export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
+  readonly localPort: number;
+  readonly started: NegotiatedMedia[] = [];
+  readonly updates: NegotiatedMedia[] = [];
+  readonly dtmfSent: Array<{ digits: string; durationMs: number | undefined }> = [];
+  closed = false;
+  /** Milliseconds since RTP last arrived, as stats() reports it. */
+  inactiveMs = 0;
+  #botAudio: (() => Int16Array) | undefined;
+
+  constructor(localPort = 40000) {
+    super();
+    this.localPort = localPort;
+  }
+
+  attachBotAudio(pull: () => Int16Array): void {
+    if (this.#botAudio) throw new Error('media leg already has a bot audio source');
+    this.#botAudio = pull;
+  }
+
+  async start(media: NegotiatedMedia): Promise<void> {
+    this.started.push(media);
+  }
+
+  async update(media: NegotiatedMedia): Promise<void> {
+    this.updates.push(media);
+  }
+
+  sendDtmf(digits: string, durationMs?: number): void {
+    this.dtmfSent.push({ digits, durationMs });
+  }
+
+  stats(): MediaLegStats {
+    return {
+      rtp: undefined,
+      jitterBuffer: undefined,
+      codec: this.started.at(-1)?.codec.name ?? 'none',
+      fecRecoveredFrames: 0,
+      inactiveMs: this.inactiveMs,
+      handlerErrors: 0,
+    };
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  /** A frame of caller audio, as if decoded from RTP that arrived at `arrivalMs`. */
+  playCaller(pcm: Int16Array, arrivalMs?: number): void {
+    this.safeEmit('callerAudio', pcm, arrivalMs);
+  }
+
+  playDtmf(event: DtmfEvent): void {
+    this.safeEmit('dtmf', event);
+  }
+
+  /** The frame the bot side would send to the caller on this tick. */
+  pullBot(): Int16Array | undefined {
+    return this.#botAudio?.();
+  }
+}

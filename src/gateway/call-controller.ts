@@ -216,19 +216,18 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     session.once('terminated', (cause) => this.#onTerminated(cause));
     const limits = callCpsLimits(trunk, this.to, { id: String(routeIndex), config: route });
     const cps = await ports.admission.cps(limits.limits, limits.overflow);
-    if (cps.action !== 'accept') {
-      const retryAfter = cps.action === 'reject' ? cps.retryAfterSec : 1;
-      const detail = cps.action === 'reject' ? cps.reason : 'cps_reroute';
-      return this.#refuse({ cause: 'rejected_cps', sipStatus: 503, detail }, [
-        ['Retry-After', String(retryAfter)],
+    if (cps.action === 'reject')
+      return this.#refuse({ cause: 'rejected_cps', sipStatus: 503, detail: cps.reason }, [
+        ['Retry-After', String(cps.retryAfterSec)],
       ]);
-    }
+    // Overflow 'reroute' on an inbound route names another stream target URL.
+    const target = cps.action === 'reroute' ? { ...route.target, url: cps.target } : route.target;
     if (this.ended) return;
     const offer = session.remoteSdp;
     // An offer-less INVITE (RFC 3264 §5) would need our offer in the 200; carriers always offer.
     if (offer === undefined)
       return this.#refuse({ cause: 'no_common_codec', sipStatus: 488, detail: 'no SDP offer' });
-    const leg = await this.#openLeg(route.target);
+    const leg = await this.#openLeg(target);
     if (this.ended) return;
     const negotiation = negotiateAnswer(offer, {
       address: ports.mediaAddress,
@@ -244,7 +243,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     this.#codec = negotiation.remote.codec.name;
     session.progress(180);
     this.#setState('ringing');
-    if (!(await this.#connectBot(route.target))) return;
+    if (!(await this.#connectBot(target))) return;
     await leg.start(negotiatedMedia(negotiation.remote));
     if (this.ended) return;
     this.#watchReoffers(session, trunk, negotiation.answer);
@@ -261,23 +260,22 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
 
   /** Admits the call (throws OutboundRefusal when full), then dials in the background. */
   async #runOutbound(request: OutboundRequest): Promise<void> {
-    const { trunk } = request;
-    if (!this.#admit(trunk)) {
+    if (!this.#admit(request.trunk)) {
       this.#finish({ cause: 'rejected_concurrency', sipStatus: 503 });
       throw new OutboundRefusal('call limit reached');
     }
-    const limits = callCpsLimits(trunk, this.to);
+    const limits = callCpsLimits(request.trunk, this.to);
     const cps = await this.#ports.admission.cps(limits.limits, limits.overflow);
-    if (cps.action !== 'accept') {
-      this.#finish({
-        cause: 'rejected_cps',
-        sipStatus: 503,
-        detail: cps.action === 'reject' ? cps.reason : 'cps_reroute',
-      });
+    // Overflow 'reroute' on an outbound trunk names another trunk to dial through.
+    const trunk = cps.action === 'reroute' ? this.#ports.outbound.trunk(cps.target) : request.trunk;
+    if (cps.action === 'reject' || !trunk) {
+      const detail = cps.action === 'reject' ? cps.reason : 'reroute trunk has no outbound section';
+      this.#finish({ cause: 'rejected_cps', sipStatus: 503, detail });
       throw new OutboundRefusal('CPS limit reached');
     }
+    this.#trunk = trunk.name;
     this.#setState('initiated');
-    void this.#guarded(() => this.#dial(request));
+    void this.#guarded(() => this.#dial({ ...request, trunk }));
   }
 
   async #dial(request: OutboundRequest): Promise<void> {

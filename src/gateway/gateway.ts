@@ -17,6 +17,7 @@ import {
   HealthRegistry,
   InboundMatcher,
   MemoryCpsStore,
+  type MetricName,
   OptionsProber,
   OutboundRouter,
 } from '../trunks/index.js';
@@ -38,6 +39,16 @@ export interface GatewayOptions {
 }
 
 const GAUGE_INTERVAL_MS = 1000;
+
+/** Health-score inputs as `patchbay_trunk_health_input`'s `input` label names them. */
+const HEALTH_INPUT_LABELS: Record<MetricName, string> = {
+  asr: 'asr',
+  ccr: 'ccr',
+  pddMs: 'pdd_ms',
+  astMs: 'ast_ms',
+  acdSec: 'acd_s',
+  mos: 'mos',
+};
 
 export class Gateway {
   readonly clock: Clock;
@@ -179,11 +190,11 @@ export class Gateway {
   async #start(): Promise<void> {
     const config = this.config().gateway;
     const flood = new SourceRateLimiter(this.clock, config.limits.requestsPerSourcePerSec);
-    const listen = config.listen.map((spec) => {
-      if (spec.transport !== 'udp' && spec.transport !== 'tcp')
-        throw new Error(`listen: transport ${spec.transport} is not supported (udp and tcp are)`);
-      return { transport: spec.transport, address: spec.host, port: spec.port };
-    });
+    const listen = config.listen.map((spec) => ({
+      transport: spec.transport,
+      address: spec.host,
+      port: spec.port,
+    }));
     this.#transport = new SipTransport({
       listen,
       logger: this.logger,
@@ -275,6 +286,10 @@ export class Gateway {
       },
       outbound: {
         plan: (trunk) => this.#router.plan(trunk),
+        trunk: (name) => {
+          const trunk = this.config().trunks.get(name);
+          return trunk?.outbound ? trunk : undefined;
+        },
         health: (gatewayId) => this.health.get(gatewayId),
         dial: (trunk, options) =>
           ua.call({
@@ -336,7 +351,23 @@ export class Gateway {
     for (const snapshot of this.health.snapshot()) {
       const [trunk = '', gateway = ''] = snapshot.gatewayId.split('/');
       this.metrics.trunkScore.set({ trunk, gateway }, snapshot.score);
+      const inputs: Array<[string, number | undefined]> = [
+        ...Object.entries(snapshot.metrics).map(
+          ([name, score]) =>
+            [HEALTH_INPUT_LABELS[name as MetricName], score.value] as [string, number | undefined],
+        ),
+        ['loss', snapshot.media.lossFraction],
+        ['jitter_ms', snapshot.media.jitterMs],
+        ['rtt_ms', snapshot.media.rttMs],
+      ];
+      for (const [input, value] of inputs)
+        if (value !== undefined) this.metrics.trunkMetric.set({ trunk, gateway, input }, value);
     }
+    void this.cps.snapshot().then(({ buckets }) => {
+      // Per-number buckets are as many as the numbers called: not a label set to export.
+      for (const bucket of buckets)
+        if (!bucket.key.startsWith('number:')) this.metrics.cpsTokens.set({ key: bucket.key }, bucket.tokens);
+    }, (error: unknown) => this.logger.debug({ err: error }, 'CPS snapshot failed'));
   }
 }
 

@@ -90,4 +90,6 @@ export interface OutboundDialer {
   plan(trunk: TrunkConfig): AttemptPlan;
   health(gatewayId: string): GatewayHealth | undefined;
   dial(trunk: TrunkConfig, options: CallOptions): OutboundSession;
+  /** A trunk with an outbound section, by name (CPS overflow 'reroute'). */
+  trunk(name: string): TrunkConfig | undefined;
 }

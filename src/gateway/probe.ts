@@ -7,7 +7,7 @@ export async function sendOptionsProbe(
   ua: SipUserAgent,
   gateway: OutboundGatewayConfig,
 ): Promise<OptionsResult> {
-  const transport = gateway.transport === 'tcp' ? 'tcp' : 'udp';
+  const transport = gateway.transport;
   const target = `sip:${gateway.host}:${gateway.port}`;
   const request = new SipRequest('OPTIONS', target);
   request.append('Max-Forwards', '70');

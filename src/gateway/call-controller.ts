@@ -17,7 +17,13 @@ import { negotiateAnswer } from '../sip/sdp.js';
 import { callCpsLimits, estimateMos } from '../trunks/index.js';
 import type { Clock, Logger, TimerHandle } from '../util/index.js';
 import { TypedEmitter } from '../util/index.js';
-import { boundedDetail, type CallEnd, type CallEndCause, hangupPartyOf } from './call-end.js';
+import {
+  boundedDetail,
+  type CallEnd,
+  type CallEndCause,
+  type HangupParty,
+  hangupPartyOf,
+} from './call-end.js';
 import { handleReoffers, negotiatedMedia } from './call-media.js';
 import { type AttemptRecord, attemptRecords, type CallMediaRecord, type CallRecord } from './call-record.js';
 import { type DialResult, dialOutbound } from './outbound-dial.js';
@@ -60,7 +66,7 @@ export interface OutboundRequest {
 /** Extra facts that go with a state change, for status callbacks. */
 export interface StateInfo {
   end?: CallEnd;
-  hangupBy?: string;
+  hangupBy?: HangupParty;
   durationMs?: number;
 }
 

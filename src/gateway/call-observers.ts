@@ -56,7 +56,8 @@ export function observeCall(call: CallController, observers: CallObservers): voi
       callback.send({
         callId: call.id,
         status,
-        ...(info.end ? { reason: info.end.cause, sipStatus: info.end.sipStatus } : {}),
+        ...(info.end ? { reason: info.end.cause } : {}),
+        ...(info.end?.sipStatus === undefined ? {} : { sipStatus: info.end.sipStatus }),
         ...(info.hangupBy ? { hangupBy: info.hangupBy } : {}),
         ...(info.durationMs === undefined ? {} : { durationMs: info.durationMs }),
       }),

@@ -363,11 +363,15 @@ export class Gateway {
       for (const [input, value] of inputs)
         if (value !== undefined) this.metrics.trunkMetric.set({ trunk, gateway, input }, value);
     }
-    void this.cps.snapshot().then(({ buckets }) => {
-      // Per-number buckets are as many as the numbers called: not a label set to export.
-      for (const bucket of buckets)
-        if (!bucket.key.startsWith('number:')) this.metrics.cpsTokens.set({ key: bucket.key }, bucket.tokens);
-    }, (error: unknown) => this.logger.debug({ err: error }, 'CPS snapshot failed'));
+    void this.cps.snapshot().then(
+      ({ buckets }) => {
+        // Per-number buckets are as many as the numbers called: not a label set to export.
+        for (const bucket of buckets)
+          if (!bucket.key.startsWith('number:'))
+            this.metrics.cpsTokens.set({ key: bucket.key }, bucket.tokens);
+      },
+      (error: unknown) => this.logger.debug({ err: error }, 'CPS snapshot failed'),
+    );
   }
 }
 

@@ -3,7 +3,20 @@
  * twice with a short timeout; a slow or dead receiver never blocks the call, and at most
  * a handful of events wait per call.
  */
+import type { CallState } from '../control/backend.js';
 import type { Logger } from '../util/index.js';
+import type { CallEndCause, HangupParty } from './call-end.js';
+
+/** One status event as the originator's callback receives it (plus a `timestamp`). */
+export interface StatusEvent {
+  callId: string;
+  status: CallState;
+  /** On `completed`: how the call ended. */
+  reason?: CallEndCause;
+  sipStatus?: number;
+  hangupBy?: HangupParty;
+  durationMs?: number;
+}
 
 const TIMEOUT_MS = 3000;
 const ATTEMPTS = 3;
@@ -18,7 +31,7 @@ export class StatusCallback {
     private readonly logger: Logger,
   ) {}
 
-  send(event: Record<string, unknown>): void {
+  send(event: StatusEvent): void {
     if (this.#queued >= MAX_QUEUED) {
       this.logger.warn({ url: this.url, event: event.status }, 'status callback queue full, event dropped');
       return;

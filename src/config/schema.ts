@@ -314,6 +314,17 @@ export const gatewayFileSchema = z.strictObject({
         ),
     })
     .prefault({}),
+  cluster: z
+    .strictObject({
+      redis: z
+        .string()
+        .regex(/^rediss?:\/\//, 'redis:// or rediss:// URL')
+        .describe(
+          'CPS buckets shared by every node through this Redis (redis://[:password@]host:port/db, rediss:// for TLS). While it is unreachable each node decides on its own buckets.',
+        ),
+    })
+    .optional()
+    .describe('Absent: every limit lives in this process.'),
   routes: z.array(routeSchema).default([]),
   sipProfilesDir: z.string().default('sip-profiles').describe("Relative to the gateway file's directory."),
 });

@@ -5,6 +5,7 @@
  */
 import { networkInterfaces } from 'node:os';
 import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
 import { BUILTIN_TARGET_PREFIX, type ConfigManager, type PatchbayConfig } from '../config/index.js';
 import { GatewayMetrics } from '../control/metrics.js';
 import { createControlServer } from '../control/server.js';
@@ -20,6 +21,7 @@ import {
   type MetricName,
   OptionsProber,
   OutboundRouter,
+  RedisCpsStore,
 } from '../trunks/index.js';
 import { type Clock, type Logger, SystemClock, type TimerHandle } from '../util/index.js';
 import { WebSocketBots } from './bot-connector.js';
@@ -72,6 +74,7 @@ export class Gateway {
   #echoBot: EchoBot | undefined;
   #gauges: TimerHandle | undefined;
   #draining = false;
+  readonly #redis: Redis | undefined;
 
   private constructor(options: GatewayOptions) {
     this.#config = options.config;
@@ -83,7 +86,12 @@ export class Gateway {
       (error) => this.logger.error({ err: error }, 'media tick failed'),
       options.config.current.gateway.rtp.pacingLeadMs,
     );
-    this.cps = new CpsLimiter(new MemoryCpsStore(), this.clock);
+    const cluster = options.config.current.gateway.cluster;
+    this.#redis = cluster ? this.#connectRedis(cluster.redis) : undefined;
+    const store = this.#redis
+      ? new RedisCpsStore(this.#redis, { failurePolicy: 'failOpen', localFallback: new MemoryCpsStore() })
+      : new MemoryCpsStore();
+    this.cps = new CpsLimiter(store, this.clock);
     this.#prober = new OptionsProber(this.clock, (gateway) => sendOptionsProbe(this.#userAgent, gateway));
     this.health = new HealthRegistry(this.clock, this.#prober);
     this.#inbound = new InboundMatcher(options.config.current);
@@ -172,10 +180,27 @@ export class Gateway {
     await this.#api?.close();
     await this.#echoBot?.close();
     await this.#records?.close();
+    this.#redis?.disconnect();
     this.metrics.close();
   }
 
   // ------------------------------------------------------------------ internals
+
+  /** A Redis client that says once when it loses the server and once when it is back. */
+  #connectRedis(url: string): Redis {
+    const redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    let down = false;
+    redis.on('error', (error: Error) => {
+      if (down) return;
+      down = true;
+      this.logger.warn({ err: error.message }, 'redis unreachable: CPS buckets are local until it is back');
+    });
+    redis.on('ready', () => {
+      if (down) this.logger.info({}, 'redis reachable again: CPS buckets are shared');
+      down = false;
+    });
+    return redis;
+  }
 
   get #userAgent(): SipUserAgent {
     if (!this.#ua) throw new Error('gateway not started');

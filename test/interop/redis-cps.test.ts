@@ -11,12 +11,14 @@ import {
   type Admission,
   type CpsKeyLimit,
   CpsLimiter,
+  cpsKeys,
   MemoryCpsStore,
   type OverflowPolicy,
   RedisCpsStore,
 } from '../../src/trunks/index.js';
 import { FakeClock, SystemClock } from '../../src/util/index.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
+import { callGateway, startGatewayProcess } from './helpers/gateway-process.js';
 
 const available = commandAvailable('redis-server');
 const skip = skipUnlessPresent(available, 'redis-server not installed');
@@ -271,3 +273,34 @@ test('never-connected client (lazyConnect, nothing listening): policy decides at
   assert.equal(open.failures, 1);
   dead.disconnect();
 });
+
+test('patchbay start with cluster.redis takes its trunk CPS tokens from the shared Redis', {
+  skip,
+}, async () => {
+  const key = `patchbay:cps:${cpsKeys.trunk('local')}`;
+  const gateway = await startGatewayProcess({
+    botUrl: 'builtin:echo',
+    cps: { rate: 1, burst: 5 },
+    extraGatewayYaml: `cluster:\n  redis: redis://127.0.0.1:${server!.port}\n`,
+  });
+  try {
+    const first = await callGateway(gateway, { scenario: 'uac', calls: 1, timeoutMs: 20_000 });
+    assert.equal((await first.result).successfulCalls, 1, 'a call while Redis has tokens');
+    assert.ok(Number(await redis!.hget(key, 'tokens')) < 5, 'the call took its token from Redis');
+    // Another node spent the bucket: no refill until a time far ahead (the script's `last`).
+    await redis!.hset(key, 'tokens', '0', 'last', String(Number.MAX_SAFE_INTEGER));
+    const second = await callGateway(gateway, { scenario: 'uac', calls: 1, timeoutMs: 20_000 });
+    const refused = await second.result;
+    assert.equal(refused.successfulCalls, 0, 'refused while the shared bucket is empty');
+    await waitFor(() =>
+      gateway.records().some((record) => (record.end as { cause?: string }).cause === 'rejected_cps'),
+    );
+  } finally {
+    await gateway.stop();
+  }
+});
+
+async function waitFor(done: () => boolean): Promise<void> {
+  for (let attempt = 0; attempt < 100 && !done(); attempt++) await sleep(50);
+  assert.ok(done(), 'condition reached within 5 s');
+}

@@ -43,6 +43,7 @@ export * from './sdp.js';
 export {
   DEFAULT_SESSION_TIMER,
   type OfferAnswer,
+  type OfferAnswerer,
   Session,
   type SessionState,
   type SessionTimerConfig,

@@ -15,8 +15,12 @@ const transport = new SipTransport({
   logger: silentLogger,
 });
 await transport.start();
-const ua = new SipUserAgent({ transport, clock: new SystemClock(), logger: silentLogger });
-ua.onInvite((session) => session.accept(SDP));
+const ua = new SipUserAgent({
+  transport,
+  clock: new SystemClock(),
+  logger: silentLogger,
+  onInvite: (session) => session.accept(SDP),
+});
 process.stdout.write('ready\n');
 process.on('SIGTERM', () => {
   ua.close();

@@ -2,9 +2,8 @@
  * Holds the current immutable config snapshot and replaces it only with a fully valid one.
  * Calls keep the snapshot they started with (they hold a reference; snapshots are frozen).
  */
-import { EventEmitter } from 'node:events';
 import { type FSWatcher, watch } from 'node:fs';
-import type { Clock, TimerHandle } from '../util/index.js';
+import { type Clock, type TimerHandle, TypedEmitter } from '../util/index.js';
 import { defaultConfig } from './default.js';
 import { ConfigError } from './errors.js';
 import { type Env, loadConfig, type ParseResult, type PatchbayConfig } from './loader.js';
@@ -28,21 +27,21 @@ interface ConfigManagerEvents {
   invalid: [error: ConfigError];
 }
 
-export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
-  private snapshot: PatchbayConfig;
-  private readonly options: Required<ConfigManagerOptions>;
-  private reloading: Promise<ReloadResult> | undefined;
-  private reloadAgain = false;
-  private watchers: FSWatcher[] = [];
-  private debounce: TimerHandle | undefined;
-  private closed = false;
-  private signalSource: NodeJS.EventEmitter | undefined;
-  private readonly onSignal = () => void this.reload();
+export class ConfigManager extends TypedEmitter<ConfigManagerEvents> {
+  #snapshot: PatchbayConfig;
+  readonly #options: Required<ConfigManagerOptions>;
+  #reloading: Promise<ReloadResult> | undefined;
+  #reloadAgain = false;
+  #watchers: FSWatcher[] = [];
+  #debounce: TimerHandle | undefined;
+  #closed = false;
+  #signalSource: NodeJS.EventEmitter | undefined;
+  readonly #onSignal = () => void this.reload();
 
   private constructor(snapshot: PatchbayConfig, options: Required<ConfigManagerOptions>) {
     super();
-    this.snapshot = snapshot;
-    this.options = options;
+    this.#snapshot = snapshot;
+    this.#options = options;
   }
 
   /** Loads the config; throws ConfigError listing every problem when it is invalid. */
@@ -61,7 +60,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   }
 
   get current(): PatchbayConfig {
-    return this.snapshot;
+    return this.#snapshot;
   }
 
   /**
@@ -69,74 +68,74 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    * Overlapping calls are coalesced: one more load runs after the one in flight.
    */
   reload(): Promise<ReloadResult> {
-    if (this.reloading) {
-      this.reloadAgain = true;
-      return this.reloading;
+    if (this.#reloading) {
+      this.#reloadAgain = true;
+      return this.#reloading;
     }
-    this.reloading = this.runReloads().finally(() => {
-      this.reloading = undefined;
+    this.#reloading = this.#runReloads().finally(() => {
+      this.#reloading = undefined;
     });
-    return this.reloading;
+    return this.#reloading;
   }
 
-  private async runReloads(): Promise<ReloadResult> {
+  async #runReloads(): Promise<ReloadResult> {
     let result: ReloadResult;
     do {
-      this.reloadAgain = false;
-      result = await this.reloadOnce();
-    } while (this.reloadAgain && !this.closed);
+      this.#reloadAgain = false;
+      result = await this.#reloadOnce();
+    } while (this.#reloadAgain && !this.#closed);
     return result;
   }
 
-  private async reloadOnce(): Promise<ReloadResult> {
-    const loaded = await this.options.load(this.options.gatewayFile, this.options.env);
+  async #reloadOnce(): Promise<ReloadResult> {
+    const loaded = await this.#options.load(this.#options.gatewayFile, this.#options.env);
     if (!loaded.ok) {
       const error = new ConfigError(loaded.issues);
-      this.emit('invalid', error);
+      this.safeEmit('invalid', error);
       return { ok: false, error };
     }
-    const previous = this.snapshot;
+    const previous = this.#snapshot;
     const changed = JSON.stringify(serialisable(loaded.value)) !== JSON.stringify(serialisable(previous));
-    if (changed && !this.closed) {
-      this.snapshot = loaded.value;
-      this.rewatch();
-      this.emit('changed', loaded.value, previous);
+    if (changed && !this.#closed) {
+      this.#snapshot = loaded.value;
+      this.#rewatch();
+      this.safeEmit('changed', loaded.value, previous);
     }
-    return { ok: true, changed, config: this.snapshot };
+    return { ok: true, changed, config: this.#snapshot };
   }
 
   /** Reloads on SIGHUP (the conventional "re-read your config" signal). */
   handleSignals(target: NodeJS.EventEmitter = process): void {
-    this.signalSource?.off('SIGHUP', this.onSignal);
-    this.signalSource = target;
-    target.on('SIGHUP', this.onSignal);
+    this.#signalSource?.off('SIGHUP', this.#onSignal);
+    this.#signalSource = target;
+    target.on('SIGHUP', this.#onSignal);
   }
 
   /** Watches the gateway file and every profile directory; reloads after debounceMs of quiet. */
   watchFiles(): void {
-    this.rewatch(true);
+    this.#rewatch(true);
   }
 
   /** Called by the watcher (and by tests): schedules a debounced reload on the injected clock. */
   fileChanged(): void {
-    if (this.closed) return;
-    this.debounce?.cancel();
-    this.debounce = this.options.clock.setTimer(this.options.debounceMs, () => {
-      this.debounce = undefined;
+    if (this.#closed) return;
+    this.#debounce?.cancel();
+    this.#debounce = this.#options.clock.setTimer(this.#options.debounceMs, () => {
+      this.#debounce = undefined;
       void this.reload();
     });
   }
 
-  private rewatch(start = false): void {
-    if (!start && this.watchers.length === 0) return;
-    for (const watcher of this.watchers) watcher.close();
-    const paths = new Set([this.options.gatewayFile, ...this.snapshot.watchPaths].filter((p) => p !== ''));
-    this.watchers = [];
+  #rewatch(start = false): void {
+    if (!start && this.#watchers.length === 0) return;
+    for (const watcher of this.#watchers) watcher.close();
+    const paths = new Set([this.#options.gatewayFile, ...this.#snapshot.watchPaths].filter((p) => p !== ''));
+    this.#watchers = [];
     for (const path of paths) {
       try {
         const watcher = watch(path, () => this.fileChanged());
         watcher.on('error', () => this.fileChanged());
-        this.watchers.push(watcher);
+        this.#watchers.push(watcher);
       } catch {
         // A missing directory is reported by the next reload; nothing to watch yet.
       }
@@ -144,12 +143,12 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   }
 
   close(): void {
-    this.closed = true;
-    this.debounce?.cancel();
-    for (const watcher of this.watchers) watcher.close();
-    this.watchers = [];
-    this.signalSource?.off('SIGHUP', this.onSignal);
-    this.signalSource = undefined;
+    this.#closed = true;
+    this.#debounce?.cancel();
+    for (const watcher of this.#watchers) watcher.close();
+    this.#watchers = [];
+    this.#signalSource?.off('SIGHUP', this.#onSignal);
+    this.#signalSource = undefined;
   }
 }
 

@@ -12,7 +12,13 @@ import { randomUUID } from 'node:crypto';
 import type { StreamTarget, TrunkConfig } from '../config/index.js';
 import type { CallDetail, CallState, CallSummary } from '../control/backend.js';
 import type { BridgeRate } from '../media/index.js';
-import type { InboundSession, OutboundSession, Session, TerminationCause } from '../sip/index.js';
+import type {
+  InboundSession,
+  OfferAnswerer,
+  OutboundSession,
+  Session,
+  TerminationCause,
+} from '../sip/index.js';
 import { negotiateAnswer } from '../sip/sdp.js';
 import { callCpsLimits, estimateMos } from '../trunks/index.js';
 import type { Clock, Logger, TimerHandle } from '../util/index.js';
@@ -24,7 +30,7 @@ import {
   type HangupParty,
   hangupPartyOf,
 } from './call-end.js';
-import { handleReoffers, negotiatedMedia } from './call-media.js';
+import { negotiatedMedia, reofferAnswerer, watchInfoDigits } from './call-media.js';
 import { type AttemptRecord, attemptRecords, type CallMediaRecord, type CallRecord } from './call-record.js';
 import { type DialResult, dialOutbound } from './outbound-dial.js';
 import type {
@@ -252,8 +258,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     if (!(await this.#connectBot(target))) return;
     await leg.start(negotiatedMedia(negotiation.remote));
     if (this.ended) return;
-    this.#watchReoffers(session, trunk, negotiation.answer);
-    session.accept(negotiation.answer);
+    this.#watchInfoDigits(session);
+    session.accept(negotiation.answer, this.#reofferAnswerer(trunk, negotiation.answer));
     this.#markAnswered();
   }
 
@@ -301,6 +307,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
         if (this.#state === 'initiated') this.#setState('ringing');
       },
       onAttempt: (attempt) => this.safeEmit('attempt', attempt),
+      reofferAnswerer: (localSdp) => this.#reofferAnswerer(trunk, localSdp),
     });
     this.#attempts = attemptRecords(
       result.plan.attempts,
@@ -318,7 +325,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       });
     this.#codec = result.answer.remote.codec.name;
     await leg.start(negotiatedMedia(result.answer.remote));
-    this.#watchReoffers(session, trunk, result.offer);
+    this.#watchInfoDigits(session);
     this.#markAnswered();
     await this.#connectBot(target);
   }
@@ -369,8 +376,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     return !this.ended;
   }
 
-  #watchReoffers(session: Session, trunk: TrunkConfig, localSdp: string): void {
-    handleReoffers(session, {
+  #reofferAnswerer(trunk: TrunkConfig, localSdp: string): OfferAnswerer {
+    return reofferAnswerer({
       mediaAddress: this.#ports.mediaAddress,
       preferences: trunk.codecs,
       localSdp,
@@ -378,9 +385,12 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       onCodec: (codec) => {
         this.#codec = codec;
       },
-      onInfoDigit: (digit) => this.#bot?.callerDtmf(digit),
       logger: this.#ports.logger.child({ callId: this.id }),
     });
+  }
+
+  #watchInfoDigits(session: Session): void {
+    watchInfoDigits(session, (digit) => this.#bot?.callerDtmf(digit));
   }
 
   #markAnswered(): void {

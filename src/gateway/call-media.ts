@@ -3,7 +3,7 @@
  * re-INVITE / UPDATE offers answered on the same port with a new codec or direction.
  */
 import type { NegotiatedMedia } from '../media/index.js';
-import type { Session } from '../sip/index.js';
+import type { OfferAnswerer, Session } from '../sip/index.js';
 import {
   type AudioCodecName,
   type MediaDescription,
@@ -39,15 +39,13 @@ export interface ReofferContext {
   localSdp: string;
   leg(): CallMediaLeg | undefined;
   onCodec(codec: AudioCodecName): void;
-  /** A digit from SIP INFO (application/dtmf-relay), for carriers that do not send RFC 4733. */
-  onInfoDigit(digit: string): void;
   logger: Logger;
 }
 
-/** Re-INVITE / UPDATE offers on an answered call: same port, new codec or direction. */
-export function handleReoffers(session: Session, context: ReofferContext): void {
+/** Answers re-INVITE / UPDATE offers on an answered call: same port, new codec or direction. */
+export function reofferAnswerer(context: ReofferContext): OfferAnswerer {
   let previous = context.localSdp;
-  session.offerHandler = (offer) => {
+  return (offer) => {
     const leg = context.leg();
     if (!leg) return { status: 488 };
     // RFC 3264 §8: a new answer keeps our o= session id and bumps its version; an unchanged
@@ -66,8 +64,12 @@ export function handleReoffers(session: Session, context: ReofferContext): void 
     });
     return { sdp: previous };
   };
+}
+
+/** Digits from SIP INFO (application/dtmf-relay), for carriers that do not send RFC 4733. */
+export function watchInfoDigits(session: Session, onInfoDigit: (digit: string) => void): void {
   session.on('info', (request) => {
     const digit = /Signal\s*=\s*([0-9A-D*#])/i.exec(request.body.toString())?.[1];
-    if (digit) context.onInfoDigit(digit.toUpperCase());
+    if (digit) onInfoDigit(digit.toUpperCase());
   });
 }

@@ -236,8 +236,8 @@ export class Gateway {
       ...(config.publicAddress ? { advertisedHost: config.publicAddress } : {}),
       product: 'patchbay/0.1',
       admissionStatus: () => (this.#draining ? 503 : undefined),
+      onInvite: (session) => this.#onInvite(session),
     });
-    this.#ua.onInvite((session) => this.#onInvite(session));
     this.#ports = this.#buildPorts(
       new PortAllocator(config.rtp.portMin, config.rtp.portMax),
       bindAddress,

@@ -4,7 +4,7 @@
  * to its gateway's health window (ASR, CCR, PDD, AST).
  */
 import type { TrunkConfig } from '../config/index.js';
-import type { OutboundOutcome, OutboundSession } from '../sip/index.js';
+import type { OfferAnswerer, OutboundOutcome, OutboundSession } from '../sip/index.js';
 import { createOffer, type ParseAnswerResult, parseAnswer } from '../sip/sdp.js';
 import { type AttemptOutcome, type AttemptPlan, attemptHealth, outboundIdentity } from '../trunks/index.js';
 import type { Clock } from '../util/index.js';
@@ -23,6 +23,8 @@ export interface DialRequest {
   onSession(session: OutboundSession): void;
   onRinging(): void;
   onAttempt(attempt: { trunk: string; gatewayId: string; status: number }): void;
+  /** Answers the callee's re-INVITE/UPDATE offers once answered; `localSdp` is our offer. */
+  reofferAnswerer(localSdp: string): OfferAnswerer;
 }
 
 export type DialResult = { plan: AttemptPlan } & (
@@ -57,13 +59,14 @@ export async function dialOutbound(
       to: `<sip:${identity.toUser}@${host}>`,
       sdp: offer,
       sessionTimer: true,
+      answerOffer: request.reofferAnswerer(offer),
     });
     request.onSession(session);
     let pddMs: number | undefined;
-    session.onProgress = () => {
+    session.on('progress', () => {
       pddMs ??= clock.now() - started;
       request.onRinging();
-    };
+    });
     let timedOut = false;
     const attemptTimer = clock.setTimer(Math.min(attempt.timeoutMs, Math.max(0, deadline - started)), () => {
       timedOut = true;
@@ -110,7 +113,6 @@ function failedEnd(last: { outcome: OutboundOutcome; timedOut: boolean } | undef
 function routerOutcome(outcome: OutboundOutcome, timedOut: boolean): AttemptOutcome {
   if (outcome.kind === 'answered') return { status: outcome.response.status };
   if (timedOut) return 'timeout';
-  if (outcome.status === 408 && outcome.reason === 'timeout') return 'timeout';
-  if (outcome.status === 503 && outcome.reason === 'transport error') return 'transport_error';
+  if (outcome.cause !== 'response') return outcome.cause;
   return { status: outcome.status, earlyMedia: outcome.earlyMedia };
 }

@@ -44,22 +44,20 @@ const PARETO_SHAPE = 3;
  * p·r/(1−p) gives the long-run loss rate p.
  */
 class BurstLoss {
-  private bad = false;
-  private readonly enterBad: number;
-  private readonly leaveBad: number;
+  #bad = false;
+  readonly #enterBad: number;
+  readonly #leaveBad: number;
+  readonly #random: SeededRandom;
 
-  constructor(
-    lossFraction: number,
-    meanBurst: number,
-    private readonly random: SeededRandom,
-  ) {
-    this.leaveBad = 1 / Math.max(1, meanBurst);
-    this.enterBad = lossFraction >= 1 ? 1 : (lossFraction * this.leaveBad) / (1 - lossFraction);
+  constructor(lossFraction: number, meanBurst: number, random: SeededRandom) {
+    this.#random = random;
+    this.#leaveBad = 1 / Math.max(1, meanBurst);
+    this.#enterBad = lossFraction >= 1 ? 1 : (lossFraction * this.#leaveBad) / (1 - lossFraction);
   }
 
   lost(): boolean {
-    this.bad = this.bad ? !this.random.chance(this.leaveBad) : this.random.chance(this.enterBad);
-    return this.bad;
+    this.#bad = this.#bad ? !this.#random.chance(this.#leaveBad) : this.#random.chance(this.#enterBad);
+    return this.#bad;
   }
 }
 

@@ -4,24 +4,36 @@
  */
 import { Dialog } from './dialog.js';
 import { SipRequest, type SipResponse } from './message.js';
-import { createResponse } from './message-ops.js';
-import { DEFAULT_SESSION_TIMER, Session, type SessionHost, type SessionTimerConfig } from './session.js';
+import { boundedReasonPhrase, createResponse, reasonPhrase } from './message-ops.js';
+import {
+  DEFAULT_SESSION_TIMER,
+  formatSessionExpires,
+  type OfferAnswerer,
+  parseSessionExpires,
+  Session,
+  type SessionEvents,
+  type SessionHost,
+  type SessionTimerConfig,
+} from './session.js';
 import type { ClientTransaction, ServerTransaction } from './transaction/index.js';
 import type { TransportAddress } from './types.js';
+import type { Rejection } from './validate.js';
 
 type InviteServer = ServerTransaction<SipRequest, SipResponse>;
 
 export class InboundSession extends Session {
   cancelled = false;
+  readonly #timerConfig: SessionTimerConfig;
 
   constructor(
     host: SessionHost,
     invite: SipRequest,
     readonly transaction: InviteServer,
     readonly source: TransportAddress,
-    private readonly timerConfig: SessionTimerConfig = DEFAULT_SESSION_TIMER,
+    timerConfig: SessionTimerConfig = DEFAULT_SESSION_TIMER,
   ) {
     super(host, invite);
+    this.#timerConfig = timerConfig;
     if (invite.body.length > 0) this.remoteSdp = invite.body.toString();
     this.peerAllow = invite.get('allow');
   }
@@ -40,29 +52,29 @@ export class InboundSession extends Session {
   }
 
   /**
-   * 200 OK with our SDP answer. RFC 4028 §9: if the caller asked for session timers we take
-   * its interval (answering 422 upstream when below Min-SE is `checkSessionTimer`'s job) and
-   * let the caller refresh, so a UAC without refresh support still gets `refresher=uac`.
+   * 200 OK with our SDP answer; `answerOffer` answers the peer's later offers (without it they
+   * get 488). RFC 4028 §9: if the caller asked for session timers we take its interval
+   * (answering 422 upstream when below Min-SE is `checkSessionTimer`'s job). A caller that
+   * supports timers keeps the refresher it chose (the caller by default) and gets Require:
+   * timer; one that does not (a proxy added Session-Expires) cannot refresh, so we do.
    */
-  accept(sdp: string): void {
+  accept(sdp: string, answerOffer?: OfferAnswerer): void {
     if (!this.pending) return;
     const response = this.#response(200);
     response.append('Contact', this.host.contactHeader(this.source.transport));
     response.append('Allow', ALLOW);
     response.append('Supported', 'timer');
-    const expires = this.invite.get('session-expires');
-    if (expires !== undefined) {
-      const interval = Number(/^\s*(\d+)/.exec(expires)?.[1] ?? this.timerConfig.expires);
-      const refresher = this.invite.listValues('supported').includes('timer') ? 'uac' : 'uas';
-      response.append('Require', 'timer');
-      response.append(
-        'Session-Expires',
-        `${Math.max(interval, this.timerConfig.minSE)};refresher=${refresher}`,
-      );
+    const requested = parseSessionExpires(this.invite.get('session-expires'));
+    if (requested) {
+      const callerRefreshes = this.invite.listValues('supported').includes('timer');
+      if (callerRefreshes) response.append('Require', 'timer');
+      const interval = Math.max(requested.interval, this.#timerConfig.minSE);
+      const refresher = callerRefreshes ? (requested.refresher ?? 'uac') : 'uas';
+      response.append('Session-Expires', formatSessionExpires(interval, refresher));
     }
     response.setBody(sdp, 'application/sdp');
     this.localSdp = sdp;
-    this.confirm(Dialog.forUas(this.invite, this.invite.localTag ?? '', this.source));
+    this.confirm(Dialog.forUas(this.invite, this.invite.localTag ?? '', this.source), answerOffer);
     this.negotiateSessionTimer(response, 'uas');
     this.send2xxUntilAcked(this.transaction, response, this.invite.cseq().seq);
   }
@@ -94,19 +106,50 @@ export class InboundSession extends Session {
   }
 }
 
-/** RFC 4028 §5/§8.1: a Session-Expires below our Min-SE is refused with 422 and our Min-SE. */
-export function checkSessionTimer(invite: SipRequest, config = DEFAULT_SESSION_TIMER): number | undefined {
-  const expires = invite.get('session-expires');
-  if (expires === undefined) return undefined;
-  const interval = Number(/^\s*(\d+)/.exec(expires)?.[1]);
-  return Number.isFinite(interval) && interval < config.minSE ? 422 : undefined;
+/**
+ * RFC 4028 §5/§8.1: a Session-Expires below our Min-SE is refused with 422 and our Min-SE;
+ * one that is not delta-seconds with parameters is a malformed request (RFC 3261 §21.4.1).
+ */
+export function checkSessionTimer(invite: SipRequest, config = DEFAULT_SESSION_TIMER): Rejection | undefined {
+  const header = invite.get('session-expires');
+  if (header === undefined) return undefined;
+  const expires = parseSessionExpires(header);
+  if (!expires) return { status: 400 };
+  if (expires.interval < config.minSE) return { status: 422, headers: [['Min-SE', String(config.minSE)]] };
+  return undefined;
 }
 
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY';
 
-export type OutboundOutcome =
-  | { kind: 'answered'; response: SipResponse }
-  | { kind: 'failed'; status: number; reason: string; response?: SipResponse; earlyMedia: boolean };
+/**
+ * An attempt that ended without a 2xx, as a failover log records it: the final status and its
+ * Reason-Phrase (control characters removed, at most 64 characters). `cause` says where they
+ * come from: the peer's final response, or no response at all, which RFC 3261 §8.1.3.1 treats
+ * as 408 (Timer B, §17.1.1.2) or 503 (transport error) with their §21 phrases.
+ */
+export type OutboundFailure = {
+  kind: 'failed';
+  /** A provisional response carried SDP before the failure. */
+  earlyMedia: boolean;
+} & AttemptFailure;
+
+type AttemptFailure = { status: number; reason: string } & (
+  | { cause: 'response'; response: SipResponse }
+  | { cause: 'timeout' | 'transport_error' }
+);
+
+export type OutboundOutcome = { kind: 'answered'; response: SipResponse } | OutboundFailure;
+
+export interface OutboundSessionEvents extends SessionEvents {
+  /** Every provisional response but 100 (180/183, with or without SDP). */
+  progress: [response: SipResponse];
+}
+
+export interface OutboundSessionOptions {
+  authorize?: Authorizer;
+  /** Answers the peer's re-INVITE/UPDATE offers once the call is up; without it they get 488. */
+  answerOffer?: OfferAnswerer;
+}
 
 export interface OutboundHost extends SessionHost {
   /** Sends the INVITE (adds Via) and returns its client transaction. */
@@ -132,10 +175,9 @@ const MAX_EXTRA_FORKS = 16;
 /** Returns the Authorization header for a 401/407, or undefined to give up (RFC 3261 §22.2). */
 export type Authorizer = (challenge: SipResponse, request: SipRequest) => [string, string] | undefined;
 
-export class OutboundSession extends Session {
+export class OutboundSession extends Session<OutboundSessionEvents> {
   readonly outcome: Promise<OutboundOutcome>;
-  /** Fires on every provisional response (180/183, with or without SDP). */
-  onProgress: ((response: SipResponse) => void) | undefined;
+  readonly #options: OutboundSessionOptions;
   #resolve!: (outcome: OutboundOutcome) => void;
   #current: SipRequest;
   #transaction: ClientTransaction<SipRequest, SipResponse> | undefined;
@@ -151,9 +193,10 @@ export class OutboundSession extends Session {
     protected override readonly host: OutboundHost,
     invite: SipRequest,
     readonly destination: TransportAddress,
-    private readonly authorize?: Authorizer,
+    options: OutboundSessionOptions = {},
   ) {
     super(host, invite);
+    this.#options = options;
     this.#current = invite;
     this.localSdp = invite.body.length > 0 ? invite.body.toString() : undefined;
     this.outcome = new Promise((resolve) => {
@@ -185,8 +228,9 @@ export class OutboundSession extends Session {
     this.#transaction = this.host.sendInvite(invite, this.destination, {
       onProvisional: (response) => this.#provisional(response),
       onFinal: (response) => this.#final(response),
-      onTimeout: () => this.#fail(408, 'timeout'),
-      onTransportError: () => this.#fail(503, 'transport error'),
+      onTimeout: () => this.#fail({ cause: 'timeout', status: 408, reason: reasonPhrase(408) }),
+      onTransportError: () =>
+        this.#fail({ cause: 'transport_error', status: 503, reason: reasonPhrase(503) }),
     });
   }
 
@@ -198,7 +242,7 @@ export class OutboundSession extends Session {
       this.remoteSdp = response.body.toString();
     }
     if (this.state === 'initial') this.state = 'early';
-    this.onProgress?.(response);
+    this.safeEmit('progress', response);
     if (this.#cancelWanted) this.#sendCancel();
   }
 
@@ -213,15 +257,16 @@ export class OutboundSession extends Session {
       this.acknowledge(dialog.createRequest('ACK', this.#current.cseq().seq), dialog.destination());
       if (response.body.length > 0) this.remoteSdp = response.body.toString();
       this.peerAllow = response.get('allow');
-      this.confirm(dialog);
+      this.confirm(dialog, this.#options.answerOffer);
       this.negotiateSessionTimer(response, 'uac');
       this.#resolve({ kind: 'answered', response });
       // §9.1: a 2xx that crossed our CANCEL still makes a call, which we now end.
       if (this.#cancelWanted) void this.bye('cancelled');
       return;
     }
-    if ((response.status === 401 || response.status === 407) && !this.#authorized && this.authorize) {
-      const header = this.authorize(response, this.#current);
+    const authorize = this.#options.authorize;
+    if ((response.status === 401 || response.status === 407) && !this.#authorized && authorize) {
+      const header = authorize(response, this.#current);
       if (header) {
         this.#authorized = true;
         this.#send(this.#retry([header]));
@@ -240,7 +285,12 @@ export class OutboundSession extends Session {
       );
       return;
     }
-    this.#fail(response.status, response.reason, response);
+    this.#fail({
+      cause: 'response',
+      status: response.status,
+      reason: boundedReasonPhrase(response.reason, response.status),
+      response,
+    });
   }
 
   /**
@@ -268,8 +318,8 @@ export class OutboundSession extends Session {
   #sessionIntervalTooSmall(response: SipResponse): number | undefined {
     if (response.status !== 422 || this.#intervalRaised || !this.#current.get('session-expires'))
       return undefined;
-    const minSE = Number.parseInt(response.get('min-se') ?? '', 10);
-    return minSE > 0 ? minSE : undefined;
+    const minSE = parseSessionExpires(response.get('min-se'))?.interval;
+    return minSE !== undefined && minSE > 0 ? minSE : undefined;
   }
 
   /** Same Call-ID and From tag, next CSeq, `headers` set (credentials §22.2, intervals RFC 4028 §6). */
@@ -282,14 +332,9 @@ export class OutboundSession extends Session {
     return next;
   }
 
-  #fail(status: number, reason: string, response?: SipResponse): void {
-    this.#resolve({
-      kind: 'failed',
-      status,
-      reason,
-      earlyMedia: this.#earlyMedia,
-      ...(response ? { response } : {}),
-    });
+  #fail(failure: AttemptFailure): void {
+    this.#resolve({ kind: 'failed', earlyMedia: this.#earlyMedia, ...failure });
+    const { status, reason } = failure;
     this.terminate({ by: status === 487 ? 'local' : 'remote', reason, status });
   }
 

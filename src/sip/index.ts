@@ -1,82 +1,28 @@
 export {
-  ALLOW,
   type Authorizer,
-  checkSessionTimer,
   InboundSession,
   type OutboundOutcome,
   OutboundSession,
 } from './call-legs.js';
-export { Dialog, dialogKey, uriDestination } from './dialog.js';
+export { Dialog } from './dialog.js';
+export { DigestClient, DigestVerifier, pickChallenge } from './digest.js';
+export { SipParseError } from './grammar.js';
+export { type SipMessage, SipRequest, SipResponse } from './message.js';
+export { randomToken } from './message-ops.js';
+export { parseMessage, SipRequestError, serializeMessage } from './parser.js';
 export {
-  type EndpointMessageOps,
-  type EndpointTransport,
-  type RequestHandler,
-  SipEndpoint,
-  type SipEndpointOptions,
-} from './endpoint.js';
-export { isToken, SipParseError, splitList } from './grammar.js';
-export {
-  canonicalHeaderName,
-  type HeaderField,
-  headerKey,
-  type SipMessage,
-  SipRequest,
-  SipResponse,
-} from './message.js';
-export {
-  addVia,
-  createAck,
-  createResponse,
-  messageOps,
-  newBranch,
-  randomToken,
-  reasonPhrase,
-} from './message-ops.js';
-export {
-  DEFAULT_MAX_MESSAGE_BYTES,
-  type ParseOptions,
-  parseMessage,
-  SipRequestError,
-  serializeMessage,
-} from './parser.js';
-export * from './sdp.js';
-export {
-  DEFAULT_SESSION_TIMER,
-  type OfferAnswer,
-  Session,
-  type SessionState,
-  type SessionTimerConfig,
-  type TerminationCause,
-} from './session.js';
-export { SipStreamParser, type StreamEvent } from './stream-parser.js';
-export * from './transaction/index.js';
-export {
-  type ListenSpec,
-  SipTransport,
-  type SipTransportOptions,
-  type TransportStats,
-} from './transport/index.js';
-export * from './types.js';
-export {
-  parseCSeq,
-  parseHostPort,
-  parseNameAddr,
-  parseUri,
-  parseVia,
-  serializeNameAddr,
-  serializeUri,
-  serializeVia,
-} from './uri.js';
-export {
-  type CallOptions,
-  SipUserAgent,
-  type UserAgentOptions,
-  type UserAgentTransport,
-} from './user-agent.js';
-export {
-  checkRequest,
-  DEFAULT_CAPABILITIES,
-  isResponseForUs,
-  type Rejection,
-  type UasCapabilities,
-} from './validate.js';
+  type AudioCodecName,
+  createOffer,
+  type MediaDescription,
+  negotiateAnswer,
+  nextVersion,
+  type ParseAnswerResult,
+  parseAnswer,
+  sameDescription,
+} from './sdp.js';
+export { type OfferAnswerer, Session, type TerminationCause } from './session.js';
+export { SipStreamParser } from './stream-parser.js';
+export { SipTransport } from './transport/index.js';
+export { parseNameAddr, parseUri, parseVia, serializeNameAddr, serializeUri } from './uri.js';
+export { type CallOptions, SipUserAgent } from './user-agent.js';
+export { isResponseForUs } from './validate.js';

@@ -49,6 +49,19 @@ export function reasonPhrase(status: number): string {
   return REASONS[status] ?? (status < 300 ? 'OK' : 'Error');
 }
 
+/** Enough for any RFC 3261 §21 phrase and a carrier's short note. */
+const MAX_REASON_PHRASE = 64;
+
+/**
+ * A peer's Reason-Phrase fit for logs and call records: control and format characters (bidi
+ * overrides included) become spaces, runs of white space one, at most MAX_REASON_PHRASE code
+ * points; the §21 phrase of `status` when nothing is left.
+ */
+export function boundedReasonPhrase(phrase: string, status: number): string {
+  const printable = phrase.replace(/[\p{Cc}\p{Cf}\s]+/gu, ' ').trim();
+  return Array.from(printable).slice(0, MAX_REASON_PHRASE).join('').trimEnd() || reasonPhrase(status);
+}
+
 /** Random identifiers with at least 32 bits of randomness (RFC 3261 §19.3). */
 export function randomToken(bytes = 8): string {
   return randomBytes(bytes).toString('hex');

@@ -3,8 +3,7 @@
  * In-dialog BYE, re-INVITE and UPDATE offers (hold, codec change), INFO, REFER, and RFC 4028
  * session timers. InboundSession and OutboundSession add the two ways a session starts.
  */
-import { EventEmitter } from 'node:events';
-import type { Clock, TimerHandle } from '../util/index.js';
+import { type Clock, type EventMap, type TimerHandle, TypedEmitter } from '../util/index.js';
 import type { Dialog } from './dialog.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { createResponse } from './message-ops.js';
@@ -36,6 +35,13 @@ export interface SessionHost {
 /** Answer to a re-INVITE/UPDATE offer: SDP, or a status such as 488 or 491. */
 export type OfferAnswer = { sdp: string } | { status: number };
 
+/**
+ * Answers the peer's re-INVITE/UPDATE offers (RFC 3264 §8). Exactly one answerer per session,
+ * fixed when the dialog is confirmed: `InboundSession.accept(sdp, answerOffer)` or
+ * `CallOptions.answerOffer`, so no later caller can replace it. Without one, offers get 488.
+ */
+export type OfferAnswerer = (offer: string, request: SipRequest) => OfferAnswer;
+
 export interface SessionTimerConfig {
   /** Session-Expires we ask for (RFC 4028 §4; default 1800 s). */
   expires: number;
@@ -45,19 +51,53 @@ export interface SessionTimerConfig {
 
 export const DEFAULT_SESSION_TIMER: SessionTimerConfig = { expires: 1800, minSE: 90 };
 
+/**
+ * The longest interval a timer holds (2^31 - 1 ms): a longer Session-Expires would fire at
+ * once. Reading a longer one as this is a reduction, which RFC 4028 §9 allows a UAS.
+ */
+const MAX_SESSION_INTERVAL = Math.floor(0x7fffffff / 1000);
+
+export interface SessionExpires {
+  /** delta-seconds, at most MAX_SESSION_INTERVAL. */
+  interval: number;
+  refresher: 'uac' | 'uas' | undefined;
+}
+
+/**
+ * Session-Expires (RFC 4028 §4): `delta-seconds *(SEMI se-params)`, se-params being
+ * `refresher=uac|uas` or a generic-param. Min-SE has the same shape without refresher, so
+ * `interval` is its value too. Undefined when the header is absent or malformed.
+ */
+export function parseSessionExpires(value: string | undefined): SessionExpires | undefined {
+  if (value === undefined) return undefined;
+  const [delta = '', ...params] = value.split(';');
+  if (!/^\s*\d{1,10}\s*$/.test(delta)) return undefined;
+  let refresher: SessionExpires['refresher'];
+  for (const param of params) {
+    const [name = '', paramValue = ''] = param.split('=').map((part) => part.trim().toLowerCase());
+    if (name === 'refresher' && (paramValue === 'uac' || paramValue === 'uas')) refresher = paramValue;
+  }
+  return { interval: Math.min(Number(delta), MAX_SESSION_INTERVAL), refresher };
+}
+
+export function formatSessionExpires(interval: number, refresher: 'uac' | 'uas'): string {
+  return `${interval};refresher=${refresher}`;
+}
+
 export interface SessionEvents {
   terminated: [cause: TerminationCause];
   confirmed: [];
   info: [request: SipRequest];
 }
 
-export abstract class Session extends EventEmitter<SessionEvents> {
+export abstract class Session<
+  Events extends EventMap<Events> & SessionEvents = SessionEvents,
+> extends TypedEmitter<Events> {
   state: SessionState = 'initial';
   dialog: Dialog | undefined;
   /** The SDP the peer last sent (offer or answer). */
   remoteSdp: string | undefined;
-  /** Called for re-INVITE/UPDATE offers; without a handler offers get 488. */
-  offerHandler: ((sdp: string, request: SipRequest) => OfferAnswer) | undefined;
+  #answerOffer: OfferAnswerer | undefined;
   #refreshTimer: TimerHandle | undefined;
   #awaitingAck: { seq: number; timer: TimerHandle } | undefined;
   #sessionExpires: { interval: number; refresher: 'local' | 'remote' } | undefined;
@@ -170,7 +210,7 @@ export abstract class Session extends EventEmitter<SessionEvents> {
         return;
       case 'INFO':
         transaction.respond(createResponse(request, 200));
-        this.emit('info', request);
+        this.#emit('info', request);
         return;
       case 'OPTIONS':
       case 'NOTIFY':
@@ -195,7 +235,12 @@ export abstract class Session extends EventEmitter<SessionEvents> {
     this.#refreshTimer?.cancel();
     this.#awaitingAck?.timer.cancel();
     this.host.unregister(this);
-    this.emit('terminated', cause);
+    this.#emit('terminated', cause);
+  }
+
+  /** Emits a base event; a subclass's event map extends SessionEvents, which TS cannot see here. */
+  #emit<K extends keyof SessionEvents>(event: K, ...args: SessionEvents[K]): void {
+    (this as Session).safeEmit(event, ...args);
   }
 
   /**
@@ -227,11 +272,13 @@ export abstract class Session extends EventEmitter<SessionEvents> {
     schedule(this.host.t1);
   }
 
-  protected confirm(dialog: Dialog): void {
+  /** The dialog is up; from now on `answerOffer` answers the peer's offers. */
+  protected confirm(dialog: Dialog, answerOffer: OfferAnswerer | undefined): void {
     this.dialog = dialog;
+    this.#answerOffer = answerOffer;
     this.state = 'confirmed';
     this.host.register(this);
-    this.emit('confirmed');
+    this.#emit('confirmed');
   }
 
   /**
@@ -242,19 +289,11 @@ export abstract class Session extends EventEmitter<SessionEvents> {
     this.#negotiateTimer(message, role);
   }
 
-  protected sessionTimerHeaders(): { interval: number; refresher: 'uac' | 'uas' } | undefined {
-    const timer = this.#sessionExpires;
-    if (!timer) return undefined;
-    return { interval: timer.interval, refresher: timer.refresher === 'local' ? 'uas' : 'uac' };
-  }
-
   #negotiateTimer(message: SipRequest | SipResponse, role: 'uas' | 'uac'): void {
-    const header = message.get('session-expires');
-    const match = header ? /^\s*(\d+)\s*(?:;.*refresher\s*=\s*(uac|uas))?/i.exec(header) : null;
-    if (!match) return;
-    const interval = Number(match[1]);
-    const refresherRole = (match[2]?.toLowerCase() as 'uac' | 'uas' | undefined) ?? 'uac';
-    this.#sessionExpires = { interval, refresher: refresherRole === role ? 'local' : 'remote' };
+    const expires = parseSessionExpires(message.get('session-expires'));
+    if (!expires) return;
+    const refresher = expires.refresher ?? 'uac';
+    this.#sessionExpires = { interval: expires.interval, refresher: refresher === role ? 'local' : 'remote' };
     this.#armRefresh();
   }
 
@@ -298,7 +337,7 @@ export abstract class Session extends EventEmitter<SessionEvents> {
     const timer = this.#sessionExpires;
     if (!timer) return;
     request.set('Supported', 'timer');
-    request.set('Session-Expires', `${timer.interval};refresher=uac`);
+    request.set('Session-Expires', formatSessionExpires(timer.interval, 'uac'));
   }
 
   #receiveOffer(
@@ -322,7 +361,7 @@ export abstract class Session extends EventEmitter<SessionEvents> {
         ? this.localSdp === undefined
           ? { status: 488 }
           : { sdp: this.localSdp }
-        : (this.offerHandler?.(offer, request) ?? { status: 488 });
+        : (this.#answerOffer?.(offer, request) ?? { status: 488 });
     if ('status' in answer) {
       transaction.respond(createResponse(request, answer.status));
       return;
@@ -338,11 +377,12 @@ export abstract class Session extends EventEmitter<SessionEvents> {
     else transaction.respond(response);
   }
 
-  /** A refresh request's Session-Expires is taken as it is and echoed (RFC 4028 §9). */
+  /** A refresh request's interval and refresher are taken as they are (RFC 4028 §9). */
   #answerSessionTimer(request: SipRequest, response: SipResponse): void {
-    if (!request.has('session-expires')) return;
+    const expires = parseSessionExpires(request.get('session-expires'));
+    if (!expires) return;
     response.append('Require', 'timer');
-    response.append('Session-Expires', request.get('session-expires') ?? '');
+    response.append('Session-Expires', formatSessionExpires(expires.interval, expires.refresher ?? 'uac'));
     this.#negotiateTimer(response, 'uas');
   }
 

@@ -1,6 +1,6 @@
 /**
- * The contract of the SIP stack's layers. message.ts, parser.ts and serializer.ts implement
- * the message model; transport/, transaction/ and dialog/ code against these types only.
+ * The contract of the SIP stack's layers: message.ts and parser.ts implement the message
+ * model; transport/, transaction/ and dialog.ts code against these types only.
  */
 
 /**
@@ -50,15 +50,4 @@ export interface TransportAddress {
   transport: 'udp' | 'tcp' | 'tls' | 'ws';
   address: string;
   port: number;
-}
-
-/** Thrown (and caught at the socket boundary) for protocol outcomes. */
-export class SipError extends Error {
-  constructor(
-    readonly status: number,
-    readonly reason: string,
-  ) {
-    super(`${status} ${reason}`);
-    this.name = 'SipError';
-  }
 }

@@ -17,7 +17,12 @@ import { dialogKey } from './dialog.js';
 import { type EndpointTransport, SipEndpoint } from './endpoint.js';
 import { type SipMessage, SipRequest, type SipResponse } from './message.js';
 import { createResponse, messageOps, randomToken } from './message-ops.js';
-import { DEFAULT_SESSION_TIMER, type Session, type SessionTimerConfig } from './session.js';
+import {
+  DEFAULT_SESSION_TIMER,
+  type OfferAnswerer,
+  type Session,
+  type SessionTimerConfig,
+} from './session.js';
 import { DEFAULT_TIMER_PROFILE, type ServerTransaction, type TimerProfile } from './transaction/index.js';
 import type { TransportAddress } from './types.js';
 import { checkRequest, DEFAULT_CAPABILITIES, isResponseForUs, type UasCapabilities } from './validate.js';
@@ -40,6 +45,11 @@ export interface UserAgentOptions {
   sessionTimer?: SessionTimerConfig;
   /** Status for out-of-dialog OPTIONS and new INVITEs, e.g. 503 while draining. */
   admissionStatus?: () => number | undefined;
+  /**
+   * The one handler of new calls: it must answer the session (progress, accept or reject).
+   * If it throws, the INVITE gets 500.
+   */
+  onInvite: (session: InboundSession) => void;
 }
 
 export interface CallOptions {
@@ -51,6 +61,8 @@ export interface CallOptions {
   sdp: string;
   headers?: Array<[string, string]>;
   authorize?: Authorizer;
+  /** Answers the peer's re-INVITE/UPDATE offers once the call is up; without it they get 488. */
+  answerOffer?: OfferAnswerer;
   /** Ask for RFC 4028 session timers (Session-Expires with our interval). */
   sessionTimer?: boolean;
 }
@@ -65,7 +77,6 @@ export class SipUserAgent {
   readonly #options: UserAgentOptions;
   readonly #sessions = new Map<string, Session>();
   readonly #pendingInvites = new Map<InviteServer, InboundSession>();
-  #inviteHandler: ((session: InboundSession) => void) | undefined;
 
   constructor(options: UserAgentOptions) {
     this.#options = options;
@@ -88,16 +99,11 @@ export class SipUserAgent {
     this.endpoint.onStrayResponse((response) => this.#stray(response));
   }
 
-  /** New calls; the handler must answer (accept, reject or progress) the session. */
-  onInvite(handler: (session: InboundSession) => void): void {
-    this.#inviteHandler = handler;
-  }
-
   get sessionCount(): number {
     return this.#sessions.size + this.#pendingInvites.size;
   }
 
-  /** Starts an outbound INVITE; watch `session.outcome`. */
+  /** Starts an outbound INVITE; watch `session.outcome` and the session's `progress` events. */
   call(options: CallOptions): OutboundSession {
     const invite = new SipRequest('INVITE', options.requestUri);
     const host = this.#advertised(options.destination.transport).address;
@@ -117,7 +123,10 @@ export class SipUserAgent {
     if (this.#options.product) invite.append('User-Agent', this.#options.product);
     for (const [name, value] of options.headers ?? []) invite.append(name, value);
     invite.setBody(options.sdp, 'application/sdp');
-    const session = new OutboundSession(this, invite, options.destination, options.authorize);
+    const session = new OutboundSession(this, invite, options.destination, {
+      ...(options.authorize ? { authorize: options.authorize } : {}),
+      ...(options.answerOffer ? { answerOffer: options.answerOffer } : {}),
+    });
     session.start();
     return session;
   }
@@ -239,12 +248,13 @@ export class SipUserAgent {
     }
     const admission = this.#options.admissionStatus?.();
     const config = this.#options.sessionTimer ?? DEFAULT_SESSION_TIMER;
-    if (admission !== undefined || !this.#inviteHandler) {
-      respond(admission ?? 503);
+    if (admission !== undefined) {
+      respond(admission);
       return;
     }
-    if (checkSessionTimer(request, config) === 422) {
-      respond(422, [['Min-SE', String(config.minSE)]]);
+    const timerRejection = checkSessionTimer(request, config);
+    if (timerRejection) {
+      respond(timerRejection.status, timerRejection.headers);
       return;
     }
     const session = new InboundSession(this, request, transaction, source, config);
@@ -254,7 +264,13 @@ export class SipUserAgent {
     };
     session.once('confirmed', settle);
     session.once('terminated', settle);
-    this.#inviteHandler(session);
+    try {
+      this.#options.onInvite(session);
+    } catch (error) {
+      // Unanswered, the INVITE would stay pending and its session tracked until shutdown.
+      this.#options.logger.error({ err: error }, 'INVITE handler failed');
+      session.reject(500);
+    }
   }
 
   #stray(response: SipResponse): void {

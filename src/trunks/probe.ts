@@ -4,9 +4,8 @@
  * `failuresToMarkDown` consecutive failures mark a gateway down, `successesToMarkUp`
  * consecutive successes bring it back; the first success of an unknown gateway marks it up.
  */
-import { EventEmitter } from 'node:events';
 import type { OutboundGatewayConfig, ProbingConfig } from '../config/index.js';
-import type { Clock, TimerHandle } from '../util/index.js';
+import { type Clock, type TimerHandle, TypedEmitter } from '../util/index.js';
 import type { Liveness } from './health.js';
 
 export type OptionsResult = { status: number } | 'timeout' | 'transport_error';
@@ -42,15 +41,17 @@ interface Probed {
   removed: boolean;
 }
 
-export class OptionsProber extends EventEmitter<{ transition: [ProbeTransition] }> {
-  private readonly gateways = new Map<string, Probed>();
+export class OptionsProber extends TypedEmitter<{ transition: [ProbeTransition] }> {
+  readonly #gateways = new Map<string, Probed>();
+  readonly #clock: Clock;
+  readonly #sendOptions: SendOptions;
+  readonly #random: () => number;
 
-  constructor(
-    private readonly clock: Clock,
-    private readonly sendOptions: SendOptions,
-    private readonly random: () => number = Math.random,
-  ) {
+  constructor(clock: Clock, sendOptions: SendOptions, random: () => number = Math.random) {
     super();
+    this.#clock = clock;
+    this.#sendOptions = sendOptions;
+    this.#random = random;
   }
 
   /** Starts probing (first probe after a jittered fraction of the interval, to spread load). */
@@ -66,62 +67,62 @@ export class OptionsProber extends EventEmitter<{ transition: [ProbeTransition] 
       probes: 0,
     };
     const probed: Probed = { gateway, config, snapshot, timer: undefined, inFlight: false, removed: false };
-    this.gateways.set(gatewayId, probed);
-    if (config.enabled) this.schedule(probed, this.random() * config.intervalMs);
+    this.#gateways.set(gatewayId, probed);
+    if (config.enabled) this.#schedule(probed, this.#random() * config.intervalMs);
   }
 
   remove(gatewayId: string): void {
-    const probed = this.gateways.get(gatewayId);
+    const probed = this.#gateways.get(gatewayId);
     if (!probed) return;
     probed.removed = true;
     probed.timer?.cancel();
-    this.gateways.delete(gatewayId);
+    this.#gateways.delete(gatewayId);
   }
 
   state(gatewayId: string): Liveness | undefined {
-    return this.gateways.get(gatewayId)?.snapshot.state;
+    return this.#gateways.get(gatewayId)?.snapshot.state;
   }
 
   snapshot(): ProbeSnapshot[] {
-    return [...this.gateways.values()].map((p) => ({ ...p.snapshot }));
+    return [...this.#gateways.values()].map((p) => ({ ...p.snapshot }));
   }
 
   stop(): void {
-    for (const id of [...this.gateways.keys()]) this.remove(id);
+    for (const id of [...this.#gateways.keys()]) this.remove(id);
   }
 
   /** Interval ± jitter·interval. */
-  private nextDelay(config: ProbingConfig): number {
-    return config.intervalMs * (1 + config.jitter * (2 * this.random() - 1));
+  #nextDelay(config: ProbingConfig): number {
+    return config.intervalMs * (1 + config.jitter * (2 * this.#random() - 1));
   }
 
-  private schedule(probed: Probed, delayMs: number): void {
-    probed.timer = this.clock.setTimer(delayMs, () => void this.probe(probed));
+  #schedule(probed: Probed, delayMs: number): void {
+    probed.timer = this.#clock.setTimer(delayMs, () => void this.#probe(probed));
   }
 
-  private async probe(probed: Probed): Promise<void> {
+  async #probe(probed: Probed): Promise<void> {
     if (probed.removed || probed.inFlight) return;
     probed.inFlight = true;
-    const result = await this.sendWithTimeout(probed);
+    const result = await this.#sendWithTimeout(probed);
     probed.inFlight = false;
     if (probed.removed) return;
-    this.apply(probed, result);
-    this.schedule(probed, this.nextDelay(probed.config));
+    this.#apply(probed, result);
+    this.#schedule(probed, this.#nextDelay(probed.config));
   }
 
   /**
    * A silent gateway must be marked down in failuresToMarkDown × (interval + timeout), not in
    * multiples of Timer F (64·T1 = 32 s, RFC 3261 §17.1.2.2), so the probe gets its own deadline.
    */
-  private async sendWithTimeout(probed: Probed): Promise<OptionsResult> {
+  async #sendWithTimeout(probed: Probed): Promise<OptionsResult> {
     let timer: TimerHandle | undefined;
     const deadline = new Promise<OptionsResult>((resolve) => {
-      timer = this.clock.setTimer(probed.config.timeoutMs, () => resolve('timeout'));
+      timer = this.#clock.setTimer(probed.config.timeoutMs, () => resolve('timeout'));
     });
     try {
       // A throwing sender must not stop probing.
       const sent = Promise.resolve()
-        .then(() => this.sendOptions(probed.gateway))
+        .then(() => this.#sendOptions(probed.gateway))
         .catch((): OptionsResult => 'transport_error');
       return await Promise.race([sent, deadline]);
     } finally {
@@ -129,13 +130,13 @@ export class OptionsProber extends EventEmitter<{ transition: [ProbeTransition] 
     }
   }
 
-  private apply(probed: Probed, result: OptionsResult): void {
+  #apply(probed: Probed, result: OptionsResult): void {
     const { snapshot, config } = probed;
     const label = typeof result === 'string' ? result : String(result.status);
     const success = typeof result !== 'string' && config.acceptedCodes.includes(result.status);
     snapshot.probes++;
     snapshot.lastResult = label;
-    snapshot.lastProbeAtMs = this.clock.now();
+    snapshot.lastProbeAtMs = this.#clock.now();
     if (success) {
       snapshot.consecutiveSuccesses++;
       snapshot.consecutiveFailures = 0;
@@ -155,7 +156,7 @@ export class OptionsProber extends EventEmitter<{ transition: [ProbeTransition] 
     }
     if (to === from) return;
     snapshot.state = to;
-    this.emit('transition', {
+    this.safeEmit('transition', {
       gatewayId: snapshot.gatewayId,
       from,
       to,

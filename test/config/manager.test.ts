@@ -28,7 +28,8 @@ describe('ConfigManager', () => {
     const before = manager.current;
     const invalid: ConfigError[] = [];
     manager.on('invalid', (error) => invalid.push(error));
-    manager.on('changed', () => assert.fail('must not change'));
+    const changed: PatchbayConfig[] = [];
+    manager.on('changed', (next) => changed.push(next));
     writeFileSync(trunkFile, `${readFileSync(trunkFile, 'utf8')}bogus: 1\n`);
     const result = await manager.reload();
     assert.equal(result.ok, false);
@@ -36,6 +37,22 @@ describe('ConfigManager', () => {
     assert.equal(invalid.length, 1);
     assert.equal(invalid[0]?.issues[0]?.path, 'bogus');
     assert.equal(invalid[0]?.issues[0]?.line, 19);
+    assert.deepEqual(changed, []);
+    manager.close();
+  });
+
+  it('a throwing changed listener neither fails the reload nor keeps the next listener from it', async () => {
+    const manager = await ConfigManager.open({ gatewayFile, env, clock: new FakeClock() });
+    const seen: number[] = [];
+    manager.on('changed', () => {
+      throw new Error('subscriber bug');
+    });
+    manager.on('changed', (next) => seen.push(next.trunks.get('carrier-a')?.cps.rate ?? 0));
+    writeFileSync(trunkFile, readFileSync(trunkFile, 'utf8').replace('rate: 5', 'rate: 7'));
+    const result = await manager.reload();
+    assert.ok(result.ok && result.changed);
+    assert.deepEqual(seen, [7]);
+    assert.equal(manager.current.trunks.get('carrier-a')?.cps.rate, 7);
     manager.close();
   });
 

@@ -133,8 +133,12 @@ describe('RFC 4475 invalid and semantic messages, answered by a UAS over UDP', (
   });
   const client = createSocket('udp4');
   // The real user agent: INVITEs are answered 200, REGISTER 405 (a gateway is no registrar).
-  const ua = new SipUserAgent({ transport, clock: new SystemClock(), logger: silentLogger });
-  ua.onInvite((session) => session.accept('v=0\r\n'));
+  const ua = new SipUserAgent({
+    transport,
+    clock: new SystemClock(),
+    logger: silentLogger,
+    onInvite: (session) => session.accept('v=0\r\n'),
+  });
 
   before(async () => {
     await transport.start();

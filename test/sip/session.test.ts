@@ -1,160 +1,55 @@
 /**
- * Session-level tests: two real SipUserAgents on one FakeClock, joined by an in-memory UDP
- * network that serializes and re-parses every message. Covers call setup and BYE, 2xx
- * retransmission until ACK (RFC 3261 §13.3.1.4), hold/unhold re-INVITEs (RFC 3264 §8.4),
- * UPDATE (RFC 3311), RFC 4028 session timers and CANCEL (§9).
+ * Session-level tests between two user agents (helpers/session-pair.ts). Covers call setup
+ * and BYE, 2xx retransmission until ACK (RFC 3261 §13.3.1.4), hold/unhold re-INVITEs
+ * (RFC 3264 §8.4), UPDATE (RFC 3311), RFC 4028 session timers and CANCEL (§9).
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import type { InboundSession, OutboundOutcome, OutboundSession } from '../../src/sip/call-legs.js';
-import type { SipMessage, SipRequest } from '../../src/sip/message.js';
+import type { OutboundOutcome } from '../../src/sip/call-legs.js';
+import type { SipRequest } from '../../src/sip/message.js';
 import { parseMessage, serializeMessage } from '../../src/sip/parser.js';
+import { parseSessionExpires, type SessionTimerConfig } from '../../src/sip/session.js';
+import type { WireRecord } from './helpers/memory-transport.js';
 import {
-  createOffer,
-  createReoffer,
-  type MediaDirection,
-  negotiateAnswer,
-  nextVersion,
-} from '../../src/sip/sdp.js';
-import type { OfferAnswer, SessionTimerConfig, TerminationCause } from '../../src/sip/session.js';
-import type { TransportAddress } from '../../src/sip/types.js';
-import { type CallOptions, SipUserAgent } from '../../src/sip/user-agent.js';
-import { FakeClock, silentLogger } from '../../src/util/index.js';
-import { MemoryNetwork, type WireRecord } from './helpers/memory-transport.js';
+  ALICE,
+  answerer,
+  BOB,
+  causeOf,
+  closePairs,
+  direction,
+  flush,
+  inDialog,
+  isRequest,
+  isResponse,
+  offer,
+  originVersion,
+  run,
+  setup,
+  T1,
+  T2,
+  withoutUpdateInAllow,
+} from './helpers/session-pair.js';
 
-const ALICE: TransportAddress = { transport: 'udp', address: '127.0.0.1', port: 5060 };
-const BOB: TransportAddress = { transport: 'udp', address: '127.0.0.1', port: 5070 };
-const T1 = 500;
-const T2 = 4000;
+afterEach(closePairs);
 
-function offer(direction: MediaDirection = 'sendrecv', previous?: string): string {
-  const options = { address: '127.0.0.1', port: 40000, codecs: ['PCMU' as const], direction };
-  return previous
-    ? createReoffer(previous, options)
-    : createOffer({ ...options, sessionId: 1, sessionVersion: 1 });
-}
-
-function originVersion(sdp: string | undefined): number {
-  return Number(/^o=\S+ \S+ (\d+)/m.exec(sdp ?? '')?.[1]);
-}
-
-function direction(sdp: string | undefined): string | undefined {
-  return /^a=(sendrecv|sendonly|recvonly|inactive)\s*$/m.exec(sdp ?? '')?.[1];
-}
-
-/**
- * An answerer keeping its o= session id across the dialog; the version goes up by one only
- * when the answer changes (RFC 3264 §8), so a session refresh with the same offer keeps it.
- */
-function answerer(): (offerSdp: string) => OfferAnswer {
-  let previous: string | undefined;
-  return (offerSdp) => {
-    const local = { address: '127.0.0.1', port: 50000, preferences: ['PCMU' as const] };
-    const origin = previous ? nextVersion(previous) : { sessionId: '2', sessionVersion: 1 };
-    const result = negotiateAnswer(offerSdp, { ...local, ...origin });
-    if (!result.ok) return { status: result.status };
-    const unchanged = previous !== undefined && withoutOrigin(previous) === withoutOrigin(result.answer);
-    if (!unchanged) previous = result.answer;
-    return { sdp: previous ?? result.answer };
-  };
-}
-
-function withoutOrigin(sdp: string): string {
-  return sdp.replace(/^o=.*$/m, '');
-}
-
-/** Lets every queued delivery (microtasks) and the promise chains they start run. */
-function flush(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Advances virtual time in steps, delivering messages between steps. */
-async function run(clock: FakeClock, ms: number, step = 10): Promise<void> {
-  for (let done = 0; done < ms; done += step) {
-    clock.advance(Math.min(step, ms - done));
-    await flush();
-  }
-}
-
-const isRequest = (method: string) => (record: WireRecord) =>
-  record.message.isRequest && record.message.method === method;
-const isResponse = (status: number, method: string) => (record: WireRecord) =>
-  !record.message.isRequest && record.message.status === status && record.message.cseq().method === method;
-/** An in-dialog request (it has a To tag). */
-const inDialog = (method: string) => (message: SipMessage) =>
-  message.isRequest && message.method === method && message.toTag() !== undefined;
-
-/** Makes the peer look like one that does not take UPDATE. */
-const withoutUpdateInAllow = (message: SipMessage): void => {
-  const allow = message.get('allow');
-  if (allow) message.set('Allow', allow.replace(/,\s*UPDATE\b|\bUPDATE\s*,\s*/i, ''));
-};
-
-interface Setup {
-  uacTimer?: SessionTimerConfig;
-  uasTimer?: SessionTimerConfig;
-}
-
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const cleanup of cleanups.splice(0)) cleanup();
-});
-
-function setup(options: Setup = {}) {
-  const clock = new FakeClock();
-  const network = new MemoryNetwork(clock);
-  const agent = (local: TransportAddress, sessionTimer?: SessionTimerConfig) =>
-    new SipUserAgent({
-      transport: network.bind(local),
-      clock,
-      logger: silentLogger,
-      ...(sessionTimer ? { sessionTimer } : {}),
+describe('parseSessionExpires (RFC 4028 §4)', () => {
+  it('reads delta-seconds and the refresher among generic parameters', () => {
+    assert.deepEqual(parseSessionExpires('1800'), { interval: 1800, refresher: undefined });
+    assert.deepEqual(parseSessionExpires(' 90 ;foo=bar; Refresher = UAS'), {
+      interval: 90,
+      refresher: 'uas',
     });
-  const uac = agent(ALICE, options.uacTimer);
-  const uas = agent(BOB, options.uasTimer);
-  const incoming: InboundSession[] = [];
-  uas.onInvite((session) => incoming.push(session));
-  cleanups.push(() => {
-    uac.close();
-    uas.close();
-    assert.deepEqual(network.errors, []);
+    assert.deepEqual(parseSessionExpires('120;refresher=uac;x'), { interval: 120, refresher: 'uac' });
+    assert.deepEqual(parseSessionExpires('120;refresher=proxy'), { interval: 120, refresher: undefined });
   });
-  const call = (extra: Partial<CallOptions> = {}): OutboundSession =>
-    uac.call({
-      requestUri: 'sip:bob@127.0.0.1:5070',
-      destination: BOB,
-      from: '"Alice" <sip:alice@127.0.0.1>',
-      to: '<sip:bob@127.0.0.1>',
-      sdp: offer(),
-      ...extra,
-    });
-  /** Call, receive the INVITE at the UAS and return it with the UAC session. */
-  const ring = async (extra: Partial<CallOptions> = {}) => {
-    const outbound = call(extra);
-    await flush();
-    const inbound = incoming.at(-1);
-    assert.ok(inbound, 'the UAS got the INVITE');
-    return { outbound, inbound };
-  };
-  /** A confirmed call whose UAS answers re-offers with `answerer()`. */
-  const answered = async (extra: Partial<CallOptions> = {}) => {
-    const { outbound, inbound } = await ring(extra);
-    const answer = answerer();
-    inbound.offerHandler = answer;
-    const first = answer(inbound.remoteSdp ?? '');
-    assert.ok('sdp' in first);
-    inbound.accept(first.sdp);
-    await flush();
-    const outcome = await outbound.outcome;
-    assert.equal(outcome.kind, 'answered');
-    return { outbound, inbound };
-  };
-  return { clock, network, uac, uas, incoming, call, ring, answered };
-}
 
-function causeOf(session: InboundSession | OutboundSession): Promise<TerminationCause> {
-  return new Promise((resolve) => session.once('terminated', resolve));
-}
+  it('caps an interval at what a timer holds and refuses what is not delta-seconds', () => {
+    assert.equal(parseSessionExpires('4294967295')?.interval, 2147483);
+    for (const bad of [undefined, '', 'soon', '-5', '90abc', '1.5', '12345678901', ';refresher=uac']) {
+      assert.equal(parseSessionExpires(bad), undefined, String(bad));
+    }
+  });
+});
 
 describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () => {
   it('1. basic call: INVITE, 180, 200 with SDP, ACK reaches the UAS', async () => {
@@ -163,14 +58,14 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
     assert.equal(inbound.state, 'initial');
     assert.equal(originVersion(inbound.remoteSdp), 1);
     const progress: number[] = [];
-    outbound.onProgress = (response) => progress.push(response.status);
+    outbound.on('progress', (response) => progress.push(response.status));
 
     inbound.progress(180);
     await flush();
     assert.deepEqual(progress, [180]);
     assert.equal(outbound.state, 'early');
 
-    const answer = answerer()(inbound.remoteSdp ?? '');
+    const answer = answerer()(inbound.remoteSdp ?? '', inbound.invite);
     assert.ok('sdp' in answer);
     inbound.accept(answer.sdp);
     await flush();
@@ -348,8 +243,7 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
 
   it('3. a re-INVITE the UAS cannot answer gets 488 and leaves the call up', async () => {
     const { answered } = setup();
-    const { outbound, inbound } = await answered();
-    inbound.offerHandler = undefined;
+    const { outbound, inbound } = await answered({}, () => undefined);
     const response = outbound.reinvite(offer('sendonly', offer()));
     await flush();
     assert.equal((await response).status, 488);
@@ -430,13 +324,11 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
     it('a refresh answered 481 ends the call with BYE; one answered 491 is tried again', async () => {
       const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
       network.rewrite = withoutUpdateInAllow; // refreshes by re-INVITE, which the offer handler answers
-      const { outbound, inbound } = await answered({ sessionTimer: true });
-      const answer = inbound.offerHandler;
       let refusals = [491];
-      inbound.offerHandler = (sdp, request) => {
+      const { outbound } = await answered({ sessionTimer: true }, (answer) => (sdp, request) => {
         const status = refusals.shift();
-        return status === undefined ? (answer?.(sdp, request) ?? { status: 488 }) : { status };
-      };
+        return status === undefined ? answer(sdp, request) : { status };
+      });
       // 491 at 45 s, the retry an eighth of the interval later (56.25 s) succeeds, before the
       // peer's expiry BYE at 60 s.
       await run(clock, 80_000, 250);

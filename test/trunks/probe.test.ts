@@ -66,6 +66,26 @@ describe('OptionsProber', () => {
     assert.equal(clock.pendingTimers(), 0);
   });
 
+  it('a throwing transition listener does not stop probing', async () => {
+    const clock = new FakeClock();
+    const script = scripted([{ status: 200 }, 'timeout', 'timeout', { status: 200 }]);
+    const prober = new OptionsProber(clock, script.send, () => 0);
+    const transitions: string[] = [];
+    prober.on('transition', () => {
+      throw new Error('subscriber bug');
+    });
+    prober.on('transition', (t) => transitions.push(t.to));
+    prober.add('carrier/a', gateway, trunk.probing);
+    for (let i = 0; i < 4; i++) {
+      clock.advance(i === 0 ? 0 : 10_000);
+      await settle();
+    }
+    assert.equal(script.sent(), 4);
+    assert.deepEqual(transitions, ['up', 'down']);
+    assert.equal(prober.state('carrier/a'), 'down');
+    prober.stop();
+  });
+
   it('spreads probes with jitter on the injected clock and never overlaps them', async () => {
     const clock = new FakeClock();
     let inFlight = 0;

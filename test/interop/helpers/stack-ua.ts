@@ -42,6 +42,15 @@ export async function startStackUa(kind: 'udp' | 'tcp', answer = true): Promise<
     clock: new SystemClock(),
     logger: silentLogger,
     product: 'patchbay-test',
+    // A UA that only calls out turns INVITEs away as unavailable.
+    onInvite: answer
+      ? (session) => {
+          session.progress(180);
+          session.accept(ANSWER_SDP);
+          handle.answered++;
+          session.once('terminated', () => handle.ended++);
+        }
+      : (session) => session.reject(503),
   });
   const handle: StackUa = {
     ua,
@@ -54,14 +63,6 @@ export async function startStackUa(kind: 'udp' | 'tcp', answer = true): Promise<
       await transport.close();
     },
   };
-  if (answer) {
-    ua.onInvite((session) => {
-      session.progress(180);
-      session.accept(ANSWER_SDP);
-      handle.answered++;
-      session.once('terminated', () => handle.ended++);
-    });
-  }
   return handle;
 }
 

@@ -1,0 +1,166 @@
+/**
+ * How a session starts, between two user agents (helpers/session-pair.ts): the INVITE handler,
+ * what a failed attempt reports, RFC 4028 §9 answers to the caller's Session-Expires, and who
+ * answers later offers.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import type { SipMessage } from '../../src/sip/message.js';
+import {
+  answerer,
+  closePairs,
+  direction,
+  flush,
+  inDialog,
+  isRequest,
+  isResponse,
+  offer,
+  run,
+  setup,
+  T1,
+} from './helpers/session-pair.js';
+
+afterEach(closePairs);
+
+const timer90 = { expires: 90, minSE: 90 };
+
+describe('InboundSession and the INVITE handler', () => {
+  it('an INVITE handler that throws gets the INVITE a 500, and the user agent forgets it', async () => {
+    const { network, uas, call } = setup({
+      onInvite: () => {
+        throw new Error('handler bug');
+      },
+    });
+    const session = call();
+    await flush();
+    const outcome = await session.outcome;
+    assert.equal(outcome.kind === 'failed' && outcome.status, 500);
+    assert.ok(network.log.some(isResponse(500, 'INVITE')));
+    assert.equal(uas.sessionCount, 0);
+  });
+
+  it('a throwing confirmed listener does not keep accept() from sending its 200', async () => {
+    const errors: unknown[] = [];
+    const { call } = setup({
+      onInvite: (session) => {
+        session.on('confirmed', () => {
+          throw new Error('subscriber bug');
+        });
+        session.on('confirmed', () => errors.push('second listener ran'));
+        const answer = answerer()(session.remoteSdp ?? '', session.invite);
+        assert.ok('sdp' in answer);
+        session.accept(answer.sdp);
+      },
+    });
+    const outcome = call().outcome;
+    await flush();
+    assert.equal((await outcome).kind, 'answered');
+    assert.deepEqual(errors, ['second listener ran']);
+  });
+
+  it('a malformed Session-Expires gets 400 and never reaches the handler (RFC 3261 §21.4.1)', async () => {
+    const { network, incoming, call } = setup();
+    call({ headers: [['Session-Expires', 'soon;refresher=uac']] });
+    await flush();
+    assert.ok(network.log.some(isResponse(400, 'INVITE')));
+    assert.equal(incoming.length, 0);
+  });
+});
+
+describe('RFC 4028 §9: the 200 to a Session-Expires request', () => {
+  it("keeps the caller's refresher=uas: the UAS refreshes and the call survives", async () => {
+    const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
+    const { outbound, inbound } = await answered({ headers: [['Session-Expires', '90;refresher=uas']] });
+    const ok = network.log.find(isResponse(200, 'INVITE'))?.message;
+    assert.equal(ok?.get('session-expires'), '90;refresher=uas');
+    await run(clock, 2 * 90_000, 100);
+    const refreshes = network.log.filter((record) => inDialog('UPDATE')(record.message));
+    assert.deepEqual(
+      refreshes.map((record) => [record.at, record.from.port]),
+      [1, 2, 3, 4].map((k) => [k * 45_000, 5070]),
+    );
+    assert.equal(network.log.filter(isRequest('BYE')).length, 0);
+    assert.equal(outbound.state, 'confirmed');
+    assert.equal(inbound.state, 'confirmed');
+  });
+
+  it('to a caller without Supported: timer: refresher=uas and no Require: timer', async () => {
+    const { network, answered } = setup({ uasTimer: timer90 });
+    network.rewrite = (message) => {
+      if (message.isRequest && message.method === 'INVITE') message.remove('supported');
+    };
+    await answered({ headers: [['Session-Expires', '90;refresher=uac']] });
+    const ok = network.log.find(isResponse(200, 'INVITE'))?.message;
+    assert.equal(ok?.get('session-expires'), '90;refresher=uas');
+    assert.equal(ok?.get('require'), undefined);
+  });
+
+  it('an interval longer than a timer can hold (2^31 ms) is answered reduced to one it can', async () => {
+    // Armed as asked, the 4294967295 s timer would overflow and fire at once: BYE right away.
+    const { network, answered } = setup();
+    await answered({ headers: [['Session-Expires', '4294967295']] });
+    const ok = network.log.find(isResponse(200, 'INVITE'))?.message;
+    assert.equal(ok?.get('session-expires'), '2147483;refresher=uac');
+  });
+});
+
+describe('OutboundSession outcomes and offers', () => {
+  const rejectWith = (reason: string) => (message: SipMessage) => {
+    if (!message.isRequest && message.status === 486) message.reason = reason;
+  };
+
+  it("a failed attempt reports the peer's status and its Reason-Phrase, cleaned and bounded", async () => {
+    const { network, ring } = setup();
+    network.rewrite = rejectWith(`Busy\u0007 Here\u202e ${'x'.repeat(200)}`);
+    const { outbound, inbound } = await ring();
+    inbound.reject(486);
+    await flush();
+    const outcome = await outbound.outcome;
+    assert.ok(outcome.kind === 'failed' && outcome.cause === 'response');
+    assert.equal(outcome.status, 486);
+    assert.equal(outcome.reason, `Busy Here ${'x'.repeat(54)}`);
+    assert.equal(outcome.response.status, 486);
+  });
+
+  it('an empty Reason-Phrase is reported as the RFC 3261 §21 phrase', async () => {
+    const { network, ring } = setup();
+    network.rewrite = rejectWith('\t');
+    const { outbound, inbound } = await ring();
+    inbound.reject(486);
+    await flush();
+    const outcome = await outbound.outcome;
+    assert.ok(outcome.kind === 'failed');
+    assert.deepEqual([outcome.cause, outcome.status, outcome.reason], ['response', 486, 'Busy Here']);
+  });
+
+  it('no answer at all is a timeout: 408 Request Timeout after Timer B (§17.1.1.2)', async () => {
+    const { clock, network, call } = setup();
+    network.drop = (message) => message.isRequest;
+    const session = call();
+    await run(clock, 64 * T1 + 1000, 500);
+    const outcome = await session.outcome;
+    assert.ok(outcome.kind === 'failed');
+    assert.deepEqual(
+      [outcome.cause, outcome.status, outcome.reason, outcome.earlyMedia],
+      ['timeout', 408, 'Request Timeout', false],
+    );
+  });
+
+  it('the answerOffer of the call options answers the callee re-INVITE; without one it is 488', async () => {
+    for (const answerOffer of [answerer(), undefined]) {
+      const { answered } = setup();
+      const { outbound, inbound } = await answered(answerOffer ? { answerOffer } : {});
+      const response = inbound.reinvite(offer('sendonly', outbound.remoteSdp));
+      await flush();
+      if (answerOffer) {
+        assert.equal((await response).status, 200);
+        assert.equal(direction(outbound.remoteSdp), 'sendonly');
+        assert.equal(direction(inbound.remoteSdp), 'recvonly');
+      } else {
+        assert.equal((await response).status, 488);
+      }
+      assert.equal(outbound.state, 'confirmed');
+      closePairs();
+    }
+  });
+});

@@ -12,11 +12,17 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
   readonly updates: NegotiatedMedia[] = [];
   readonly dtmfSent: Array<{ digits: string; durationMs: number | undefined }> = [];
   closed = false;
+  /** How many times close() was called (a call closes its leg once). */
+  closeCount = 0;
   /** Milliseconds since RTP last arrived, as stats() reports it. */
   inactiveMs = 0;
   #botAudio: (() => Int16Array) | undefined;
 
-  constructor(localPort = 40000) {
+  /** `journal` gets 'media.close' on the first close, for tests that check teardown order. */
+  constructor(
+    localPort = 40000,
+    readonly journal?: string[],
+  ) {
     super();
     this.localPort = localPort;
   }
@@ -50,7 +56,9 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
   }
 
   close(): void {
+    if (!this.closed) this.journal?.push('media.close');
     this.closed = true;
+    this.closeCount++;
   }
 
   /** A frame of caller audio, as if decoded from RTP that arrived at `arrivalMs`. */

@@ -1,0 +1,237 @@
+/**
+ * Inbound call flows end to end in-process: a carrier SipUserAgent calls the gateway-side
+ * user agent, whose INVITE handler runs a CallController on fake media legs and bots, the
+ * real trunk limiters and matcher, all on one FakeClock (see helpers/call-harness.ts).
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import type { OutboundSession } from '../../src/sip/call-legs.js';
+import type { SipResponse } from '../../src/sip/message.js';
+import {
+  CALLED,
+  CARRIER_A,
+  CARRIER_RTP_PORT,
+  CallHarness,
+  flush,
+  type HarnessOptions,
+} from './helpers/call-harness.js';
+
+let harness: CallHarness | undefined;
+afterEach(() => {
+  harness?.close();
+  harness = undefined;
+});
+
+function setup(options: HarnessOptions = {}) {
+  harness = new CallHarness(options);
+  const carrier = harness.carrier(CARRIER_A);
+  return { harness, carrier };
+}
+
+/** The final response the carrier's INVITE got. */
+async function finalStatus(session: OutboundSession): Promise<number> {
+  const outcome = await session.outcome;
+  return outcome.kind === 'answered' ? outcome.response.status : outcome.status;
+}
+
+function retryAfter(responses: SipResponse[], status: number): string | undefined {
+  return responses.find((response) => response.status === status)?.get('retry-after');
+}
+
+describe('inbound call flows (carrier UA → gateway UA → CallController)', () => {
+  it('answers with 180 then 200, starts media on the negotiated codec, and ends once on the carrier BYE (bot closed before media)', async () => {
+    const { harness, carrier } = setup();
+    harness.bots.behaviour = 'pending';
+    const provisional: number[] = [];
+    const outbound = carrier.call({ codecs: ['PCMA'] });
+    outbound.on('progress', (response) => provisional.push(response.status));
+    await flush();
+
+    const observed = harness.observed(0);
+    assert.deepEqual(provisional, [180], 'ringing while the bot connects');
+    assert.equal(observed.call.state, 'ringing');
+    const bot = harness.bots.connected[0];
+    assert.ok(bot);
+    assert.deepEqual(bot.call, {
+      callSid: observed.call.id,
+      from: '+15551230000',
+      to: CALLED,
+      direction: 'inbound',
+    });
+    assert.equal(harness.legs[0]?.started.length, 0, 'no media before the bot is there');
+
+    bot.open();
+    await flush();
+    assert.equal((await outbound.outcome).kind, 'answered');
+    assert.deepEqual(
+      harness.inviteResponses(CARRIER_A).map((record) => record.message.status),
+      [180, 200],
+    );
+    assert.ok(observed.events.includes('answered'));
+    const leg = harness.legs[0];
+    assert.ok(leg);
+    assert.equal(leg.started.length, 1);
+    assert.equal(leg.started[0]?.codec.name, 'PCMA');
+    assert.equal(leg.started[0]?.codec.payloadType, 8);
+    assert.equal(leg.started[0]?.remotePort, CARRIER_RTP_PORT);
+    assert.match(outbound.remoteSdp ?? '', new RegExp(`^m=audio ${leg.localPort} RTP/AVP 8`, 'm'));
+
+    await outbound.bye();
+    await flush();
+    assert.equal(observed.ends.length, 1, 'exactly one end');
+    const [{ end, record } = assert.fail('ended')] = observed.ends;
+    assert.equal(end.cause, 'caller_bye');
+    assert.ok(record, 'an admitted call has a record');
+    assert.equal(record.codec, 'PCMA');
+    assert.equal(record.hangupBy, 'caller');
+    assert.equal(record.trunk, 'carrier');
+    assert.equal(record.stream, 'ws://bot.test/stream');
+    assert.deepEqual(
+      harness.journal,
+      ['bot.close', 'media.close'],
+      'stop to the bot while the media still runs',
+    );
+    assert.deepEqual(bot.closeReasons, ['caller_bye']);
+    assert.equal(leg.closeCount, 1);
+    assert.equal(harness.concurrency.inUse('carrier'), 0, 'slot given back');
+    assert.equal(harness.registry.size, 0);
+    assert.equal(harness.gatewayUa.sessionCount, 0);
+  });
+
+  for (const failure of ['refused', 'timed out'] as const) {
+    it(`answers 503 with cause bot_unreachable when the bot connect is ${failure}, and closes the media leg`, async () => {
+      const { harness, carrier } = setup();
+      harness.bots.behaviour = failure === 'refused' ? 'refuse' : 'pending';
+      const outbound = carrier.call();
+      await flush();
+      if (failure === 'timed out') harness.bots.connected[0]?.refuse('connect timeout after 5000 ms');
+      await flush();
+
+      assert.equal(await finalStatus(outbound), 503);
+      const observed = harness.observed(0);
+      const [{ end, record } = assert.fail('ended')] = observed.ends;
+      assert.equal(end.cause, 'bot_unreachable');
+      assert.equal(end.sipStatus, 503);
+      assert.match(end.detail ?? '', failure === 'refused' ? /connection refused/ : /connect timeout/);
+      assert.ok(record, 'the call was admitted, so it has a record');
+      assert.equal(record.answeredAt, undefined);
+      assert.equal(harness.legs[0]?.closed, true, 'media leg closed');
+      assert.equal(harness.legs[0]?.started.length, 0);
+      assert.equal(harness.concurrency.inUse('carrier'), 0);
+      assert.ok(!observed.events.includes('answered'));
+    });
+  }
+
+  it('refuses the second of two INVITEs in the same instant with 503 + Retry-After when the trunk CPS is 1/1 (rejected_cps, with a record)', async () => {
+    const { harness, carrier } = setup({ trunk: { cps: { rate: 1, burst: 1 } } });
+    const first = carrier.call();
+    const second = carrier.call();
+    await flush();
+    await flush();
+
+    assert.equal(harness.clock.now(), 0, 'both in one virtual instant');
+    assert.equal((await first.outcome).kind, 'answered');
+    assert.equal(await finalStatus(second), 503);
+    const refusal = harness.inviteResponses(CARRIER_A).find((r) => r.message.status === 503);
+    assert.ok(refusal);
+    assert.equal(refusal.message.callId(), second.callId);
+    const seconds = Number(retryAfter([refusal.message], 503));
+    assert.ok(Number.isInteger(seconds) && seconds >= 1, `Retry-After is whole seconds (got ${seconds})`);
+
+    const refused = harness.calls.find((observed) => observed.call.sipCallId === second.callId);
+    assert.ok(refused);
+    const [{ end, record } = assert.fail('ended')] = refused.ends;
+    assert.equal(end.cause, 'rejected_cps');
+    assert.equal(end.sipStatus, 503);
+    assert.deepEqual(refused.events.slice(0, 1), ['admitted'], 'admitted, then refused');
+    assert.ok(record, 'admitted calls get a record even when CPS refuses them');
+    assert.equal(record.end.cause, 'rejected_cps');
+    assert.equal(harness.concurrency.inUse('carrier'), 1, 'only the answered call holds a slot');
+    await first.bye();
+    await flush();
+  });
+
+  it('refuses a call beyond maxConcurrentCalls with 503 + Retry-After (rejected_concurrency, no record)', async () => {
+    const { harness, carrier } = setup({ trunk: { maxConcurrentCalls: 1 } });
+    const first = carrier.call();
+    await flush();
+    assert.equal((await first.outcome).kind, 'answered');
+
+    const second = carrier.call();
+    await flush();
+    assert.equal(await finalStatus(second), 503);
+    const responses = harness.inviteResponses(CARRIER_A).map((r) => r.message);
+    assert.equal(retryAfter(responses, 503), '5');
+    const refused = harness.observed(1);
+    const [{ end, record } = { end: undefined, record: undefined }] = refused.ends;
+    assert.equal(end?.cause, 'rejected_concurrency');
+    assert.equal(record, undefined, 'never admitted, so no record');
+    assert.ok(!refused.events.includes('admitted'));
+    assert.equal(harness.legs.length, 1, 'no media leg opened for the refused call');
+    assert.equal(harness.registry.size, 1);
+    await first.bye();
+    await flush();
+  });
+
+  it('a carrier CANCEL while the bot connects ends caller_cancel with 487 and leaks nothing', async () => {
+    const { harness, carrier } = setup({ trunk: { maxConcurrentCalls: 1 } });
+    harness.bots.behaviour = 'pending';
+    const outbound = carrier.call();
+    await flush();
+    assert.equal(outbound.state, 'early', 'the 180 arrived, so CANCEL can go out');
+
+    outbound.cancel();
+    await flush();
+    assert.equal(await finalStatus(outbound), 487);
+    const observed = harness.observed(0);
+    const [{ end, record } = assert.fail('ended')] = observed.ends;
+    assert.equal(end.cause, 'caller_cancel');
+    assert.equal(record?.hangupBy, 'caller');
+    const leg = harness.legs[0];
+    const bot = harness.bots.connected[0];
+    assert.ok(leg && bot);
+    assert.equal(leg.closed, true);
+    assert.equal(bot.closed, true);
+    assert.equal(harness.concurrency.inUse('carrier'), 0);
+    assert.equal(harness.gatewayUa.sessionCount, 0);
+
+    // The bot opening late must not revive the call.
+    bot.open();
+    await flush();
+    assert.equal(leg.started.length, 0);
+    assert.equal(observed.ends.length, 1);
+    assert.ok(!harness.inviteResponses(CARRIER_A).some((r) => r.message.status === 200));
+
+    // The slot is free: the next call takes it.
+    harness.bots.behaviour = 'open';
+    const next = carrier.call();
+    await flush();
+    assert.equal((await next.outcome).kind, 'answered');
+    await next.bye();
+    await flush();
+  });
+
+  it('while draining, a new INVITE gets 503 and the call in progress finishes normally', async () => {
+    const { harness, carrier } = setup();
+    const inProgress = carrier.call();
+    await flush();
+    assert.equal((await inProgress.outcome).kind, 'answered');
+
+    harness.draining = true;
+    let empty = false;
+    harness.registry.whenEmpty(() => {
+      empty = true;
+    });
+    const refused = carrier.call();
+    await flush();
+    assert.equal(await finalStatus(refused), 503);
+    assert.equal(harness.calls.length, 1, 'no controller for the refused INVITE');
+    assert.equal(harness.observed(0).call.state, 'answered', 'the call in progress goes on');
+    assert.equal(empty, false);
+
+    await inProgress.bye();
+    await flush();
+    assert.equal(harness.observed(0).ends[0]?.end.cause, 'caller_bye');
+    assert.equal(empty, true, 'drain completes when the last call ends');
+  });
+});

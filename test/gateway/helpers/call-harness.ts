@@ -1,0 +1,290 @@
+/**
+ * In-process call flows: a gateway-side SipUserAgent whose INVITE handler builds a
+ * CallController from test ports (FakeMediaLeg, FakeBots, the real trunk limiters, matcher,
+ * router and health registry), and carrier-side SipUserAgents the test drives, all on one
+ * FakeClock over the in-memory SIP network. The gateway side mirrors what Gateway wires:
+ * registry add on `admitted`, remove on `ended`, observeCall with real metrics, 503 to new
+ * INVITEs while draining.
+ */
+import assert from 'node:assert/strict';
+import {
+  type GatewayFileInput,
+  gatewayFileSchema,
+  makeSnapshot,
+  type PatchbayConfig,
+  type TrunkConfig,
+  type TrunkFileInput,
+  trunkSchema,
+} from '../../../src/config/index.js';
+import { GatewayMetrics } from '../../../src/control/metrics.js';
+import {
+  CallController,
+  type CallPorts,
+  type OutboundRequest,
+} from '../../../src/gateway/call-controller.js';
+import type { CallEnd } from '../../../src/gateway/call-end.js';
+import { observeCall } from '../../../src/gateway/call-observers.js';
+import type { CallRecord } from '../../../src/gateway/call-record.js';
+import { CallRegistry } from '../../../src/gateway/call-registry.js';
+import { DigestSupport } from '../../../src/gateway/digest-support.js';
+import type { InboundSession, OutboundSession } from '../../../src/sip/call-legs.js';
+import type { SipResponse } from '../../../src/sip/message.js';
+import { type AudioCodecName, createOffer, negotiateAnswer } from '../../../src/sip/sdp.js';
+import type { TransportAddress } from '../../../src/sip/types.js';
+import { SipUserAgent } from '../../../src/sip/user-agent.js';
+import {
+  ConcurrencyLimiter,
+  CpsLimiter,
+  HealthRegistry,
+  InboundMatcher,
+  MemoryCpsStore,
+  OutboundRouter,
+} from '../../../src/trunks/index.js';
+import { FakeClock, silentLogger } from '../../../src/util/index.js';
+import { FakeMediaLeg } from '../../helpers/fake-media-leg.js';
+import { MemoryNetwork, type WireRecord } from '../../sip/helpers/memory-transport.js';
+import { FakeBots } from './fake-bots.js';
+
+export const GATEWAY: TransportAddress = { transport: 'udp', address: '127.0.0.1', port: 5060 };
+export const CARRIER_A: TransportAddress = { transport: 'udp', address: '127.0.0.1', port: 5070 };
+export const CARRIER_B: TransportAddress = { transport: 'udp', address: '127.0.0.2', port: 5070 };
+export const CALLED = '+15550100';
+export const BOT_URL = 'ws://bot.test/stream';
+/** The port the carriers write into their SDP. */
+export const CARRIER_RTP_PORT = 30000;
+
+/** Lets every queued delivery (microtasks) and the promise chains they start run. */
+export function flush(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Advances virtual time in steps, delivering messages between steps. */
+export async function run(clock: FakeClock, ms: number, step = 100): Promise<void> {
+  for (let done = 0; done < ms; done += step) {
+    clock.advance(Math.min(step, ms - done));
+    await flush();
+  }
+}
+
+/** One call as the gateway side saw it, event by event. */
+export interface ObservedCall {
+  call: CallController;
+  /** Event names in order ('admitted', 'state:ringing', 'answered', 'ended'...). */
+  events: string[];
+  ends: Array<{ end: CallEnd; record: CallRecord | undefined }>;
+}
+
+/** A carrier's SIP user agent: the INVITEs it received, answered by `onInvite` when given. */
+export interface Carrier {
+  ua: SipUserAgent;
+  address: TransportAddress;
+  incoming: InboundSession[];
+  /** INVITEs towards the gateway, as a carrier delivering a call. */
+  call(options?: { to?: string; codecs?: AudioCodecName[] }): OutboundSession;
+}
+
+export interface HarnessOptions {
+  trunk?: Partial<TrunkFileInput>;
+  limits?: NonNullable<GatewayFileInput['limits']>;
+}
+
+export class CallHarness {
+  readonly clock = new FakeClock();
+  readonly network = new MemoryNetwork(this.clock);
+  readonly journal: string[] = [];
+  readonly bots = new FakeBots(this.journal);
+  readonly legs: FakeMediaLeg[] = [];
+  readonly calls: ObservedCall[] = [];
+  readonly metrics = new GatewayMetrics({ processMetrics: false });
+  readonly registry = new CallRegistry();
+  readonly concurrency = new ConcurrencyLimiter();
+  readonly cps = new CpsLimiter(new MemoryCpsStore(), this.clock);
+  readonly health = new HealthRegistry(this.clock);
+  readonly config: PatchbayConfig;
+  readonly trunk: TrunkConfig;
+  readonly ports: CallPorts;
+  readonly gatewayUa: SipUserAgent;
+  /** New INVITEs get 503 and admission refuses, as Gateway.drain() does. */
+  draining = false;
+  readonly #carriers: Carrier[] = [];
+
+  constructor(options: HarnessOptions = {}) {
+    this.trunk = trunkSchema.parse({
+      name: 'carrier',
+      inbound: { allowedCidrs: ['127.0.0.0/8'] },
+      outbound: {
+        gateways: [
+          { name: 'a', host: CARRIER_A.address, port: CARRIER_A.port, priority: 1 },
+          { name: 'b', host: CARRIER_B.address, port: CARRIER_B.port, priority: 2 },
+        ],
+      },
+      ...options.trunk,
+    });
+    const gatewayFile = gatewayFileSchema.parse({
+      limits: { maxCallDurationSec: 3600, rtpInactivityTimeoutSec: 30, ...options.limits },
+      routes: [{ match: '*', target: { url: BOT_URL } }],
+    });
+    this.config = makeSnapshot(gatewayFile, [this.trunk]);
+    this.health.apply(this.config);
+    const limits = gatewayFile.limits;
+    const inbound = new InboundMatcher(this.config);
+    const digest = new DigestSupport(this.clock);
+    const router = new OutboundRouter(this.health, this.clock, () => 0);
+    this.gatewayUa = new SipUserAgent({
+      transport: this.network.bind(GATEWAY),
+      clock: this.clock,
+      logger: silentLogger,
+      admissionStatus: () => (this.draining ? 503 : undefined),
+      onInvite: (session) => {
+        const { call, run: runCall } = CallController.inbound(this.ports, session);
+        this.#observe(call);
+        void runCall();
+      },
+    });
+    const ua = this.gatewayUa;
+    this.ports = {
+      clock: this.clock,
+      logger: silentLogger,
+      mediaAddress: GATEWAY.address,
+      maxDurationMs: limits.maxCallDurationSec * 1000,
+      rtpInactivityMs: limits.rtpInactivityTimeoutSec * 1000,
+      mediaLegs: {
+        open: async () => {
+          const leg = new FakeMediaLeg(40000 + 2 * this.legs.length, this.journal);
+          this.legs.push(leg);
+          return leg;
+        },
+      },
+      bots: this.bots,
+      admission: {
+        admit: (trunk) => {
+          if (this.draining) return { ok: false, cause: 'draining' };
+          const slot = this.concurrency.tryAcquire(trunk.name, trunk.maxConcurrentCalls);
+          return slot
+            ? { ok: true, release: () => slot.release() }
+            : { ok: false, cause: 'rejected_concurrency' };
+        },
+        cps: (cpsLimits, overflow) => this.cps.admit(cpsLimits, overflow),
+      },
+      inbound: {
+        match: (address, called) => inbound.match(address, called),
+        authenticate: (trunk, invite) => digest.challengeInbound(trunk, invite),
+      },
+      outbound: {
+        plan: (trunk) => router.plan(trunk),
+        health: (gatewayId) => this.health.get(gatewayId),
+        dial: (_trunk, callOptions) => ua.call(callOptions),
+        trunk: (name) => {
+          const trunk = this.config.trunks.get(name);
+          return trunk?.outbound ? trunk : undefined;
+        },
+      },
+    };
+  }
+
+  /** A carrier bound at `address`; `onInvite` answers the gateway's INVITEs to it. */
+  carrier(address: TransportAddress, onInvite?: (session: InboundSession) => void): Carrier {
+    const incoming: InboundSession[] = [];
+    const ua = new SipUserAgent({
+      transport: this.network.bind(address),
+      clock: this.clock,
+      logger: silentLogger,
+      onInvite: (session) => {
+        incoming.push(session);
+        onInvite?.(session);
+      },
+    });
+    const carrier: Carrier = {
+      ua,
+      address,
+      incoming,
+      call: ({ to = CALLED, codecs = ['PCMA' as AudioCodecName] } = {}) =>
+        ua.call({
+          requestUri: `sip:${to}@${GATEWAY.address}:${GATEWAY.port}`,
+          destination: GATEWAY,
+          from: `<sip:+15551230000@${address.address}>`,
+          to: `<sip:${to}@${GATEWAY.address}>`,
+          sdp: createOffer({ address: address.address, port: CARRIER_RTP_PORT, codecs }),
+        }),
+    };
+    this.#carriers.push(carrier);
+    return carrier;
+  }
+
+  /** An outbound call as the control API places it, observed like the gateway does. */
+  originate(to = '+15559876543'): { observed: ObservedCall; run: Promise<void> } {
+    const request: OutboundRequest = {
+      trunk: this.trunk,
+      target: this.config.gateway.routes[0]?.target ?? assert.fail('no route'),
+      from: '+15551230000',
+      to,
+      ringTimeoutMs: 60_000,
+    };
+    const { call, run: runCall } = CallController.outbound(this.ports, request);
+    const observed = this.#observe(call);
+    return { observed, run: runCall() };
+  }
+
+  /** The one call the gateway saw at `index`, failing the test when there is none. */
+  observed(index: number): ObservedCall {
+    return this.calls[index] ?? assert.fail(`no call #${index}`);
+  }
+
+  /** Final responses to INVITEs the gateway sent back to `carrier`. */
+  inviteResponses(to: TransportAddress): Array<WireRecord & { message: SipResponse }> {
+    return this.network.log.filter(
+      (record): record is WireRecord & { message: SipResponse } =>
+        !record.message.isRequest &&
+        record.message.cseq().method === 'INVITE' &&
+        record.message.status >= 180 &&
+        record.to.address === to.address &&
+        record.to.port === to.port,
+    );
+  }
+
+  /** Stops every user agent and checks the wire carried only well-formed messages. */
+  close(): void {
+    for (const carrier of this.#carriers) carrier.ua.close();
+    this.gatewayUa.close();
+    this.health.close();
+    this.cps.close();
+    this.metrics.close();
+    assert.deepEqual(this.network.errors, []);
+  }
+
+  #observe(call: CallController): ObservedCall {
+    const observed: ObservedCall = { call, events: [], ends: [] };
+    this.calls.push(observed);
+    call.once('admitted', () => this.registry.add(call));
+    observeCall(call, {
+      metrics: this.metrics,
+      health: this.health,
+      records: undefined,
+      logger: silentLogger,
+    });
+    call.on('admitted', () => observed.events.push('admitted'));
+    call.on('state', (state) => observed.events.push(`state:${state}`));
+    call.on('attempt', (attempt) => observed.events.push(`attempt:${attempt.status}`));
+    call.on('answered', () => observed.events.push('answered'));
+    call.on('ended', (end, record) => {
+      observed.events.push('ended');
+      observed.ends.push({ end, record });
+      this.registry.remove(call);
+    });
+    return observed;
+  }
+}
+
+/** A carrier's answer to the gateway's offer: 180, then 200 with SDP in `codec`. */
+export function answerWith(codec: AudioCodecName): (session: InboundSession) => void {
+  return (session) => {
+    session.progress(180);
+    const answer = negotiateAnswer(session.remoteSdp ?? '', {
+      address: '127.0.0.2',
+      port: CARRIER_RTP_PORT,
+      preferences: [codec],
+    });
+    assert.ok(answer.ok, 'the gateway offered the carrier a codec it takes');
+    session.accept(answer.answer);
+  };
+}

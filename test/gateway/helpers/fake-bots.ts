@@ -1,0 +1,87 @@
+/**
+ * A BotConnector without sockets, for call-flow tests: each connect() returns a FakeBot whose
+ * `ready` the test settles (or leaves pending), and every close goes into a shared journal so
+ * tests can assert what was torn down in which order.
+ */
+import type { StreamTarget } from '../../../src/config/index.js';
+import type { BridgeStats } from '../../../src/gateway/bridge.js';
+import type {
+  BotCallInfo,
+  BotConnector,
+  BotHooks,
+  BotStream,
+  CallMediaLeg,
+} from '../../../src/gateway/ports.js';
+
+/** How a new bot's `ready` settles: at once, refused at once, or when the test says. */
+export type BotBehaviour = 'open' | 'refuse' | 'pending';
+
+export class FakeBot implements BotStream {
+  readonly ready: Promise<void>;
+  readonly closeReasons: string[] = [];
+  #resolve!: () => void;
+  #reject!: (error: Error) => void;
+
+  constructor(
+    readonly call: BotCallInfo,
+    readonly target: StreamTarget,
+    readonly hooks: BotHooks,
+    readonly journal: string[],
+  ) {
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  /** The socket opened. */
+  open(): void {
+    this.#resolve();
+  }
+
+  /** The connect timed out or was refused. */
+  refuse(message: string): void {
+    this.#reject(new Error(message));
+  }
+
+  callerDtmf(): void {}
+
+  close(reason: string): void {
+    if (this.closeReasons.length === 0) this.journal.push('bot.close');
+    this.closeReasons.push(reason);
+  }
+
+  get closed(): boolean {
+    return this.closeReasons.length > 0;
+  }
+
+  stats(): BridgeStats {
+    return {
+      framesPlayed: 0,
+      underrunFrames: 0,
+      overflowSamples: 0,
+      marksEchoed: 0,
+      marksOverflowed: 0,
+      clears: 0,
+      queuedSamples: 0,
+      botInputs: 0,
+      dtmfFromCaller: 0,
+      dtmfToCaller: 0,
+    };
+  }
+}
+
+export class FakeBots implements BotConnector {
+  readonly connected: FakeBot[] = [];
+  behaviour: BotBehaviour = 'open';
+
+  constructor(readonly journal: string[]) {}
+
+  connect(call: BotCallInfo, target: StreamTarget, _leg: CallMediaLeg, hooks: BotHooks): BotStream {
+    const bot = new FakeBot(call, target, hooks, this.journal);
+    this.connected.push(bot);
+    if (this.behaviour === 'open') bot.open();
+    if (this.behaviour === 'refuse') bot.refuse('connection refused');
+    return bot;
+  }
+}

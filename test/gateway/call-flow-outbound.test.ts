@@ -1,0 +1,150 @@
+/**
+ * Outbound call flows in-process: the CallController dials through the gateway-side user
+ * agent, carrier user agents on two addresses answer with scripted responses, and the real
+ * OutboundRouter walks the trunk's failover plan. Also checks that free text from a carrier
+ * (its Reason-Phrase) stays in `end.detail` and never reaches a metric label.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { CALL_END_CAUSES, type CallEndCause } from '../../src/gateway/call-end.js';
+import type { SipMessage } from '../../src/sip/message.js';
+import {
+  answerWith,
+  CARRIER_A,
+  CARRIER_B,
+  CallHarness,
+  flush,
+  type HarnessOptions,
+} from './helpers/call-harness.js';
+
+let harness: CallHarness | undefined;
+afterEach(() => {
+  harness?.close();
+  harness = undefined;
+});
+
+function setup(options: HarnessOptions = {}): CallHarness {
+  harness = new CallHarness(options);
+  return harness;
+}
+
+const ASCII = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:!?()[]{}<>"=/\\';
+
+/**
+ * A deterministic 200-character Reason-Phrase: printable ASCII, with spaces and UTF-8 mixed
+ * in after the first 20 characters (the part the test looks for).
+ */
+function randomPhrase(seed: number): string {
+  let state = seed;
+  let phrase = '';
+  while (phrase.length < 200) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    const alphabet = phrase.length < 20 ? ASCII.replace(' ', '') : `${ASCII}é✓ß`;
+    phrase += alphabet[(state >>> 8) % alphabet.length];
+  }
+  return phrase;
+}
+
+describe('outbound call flows (CallController → gateway UA → carrier UAs)', () => {
+  it('fails over from a gateway answering 503 to the next one, which answers; the record lists both attempts', async () => {
+    const h = setup();
+    const first = h.carrier(CARRIER_A, (session) => session.reject(503));
+    const second = h.carrier(CARRIER_B, answerWith('PCMU'));
+    const { observed, run } = h.originate();
+    await run;
+    await flush();
+    await flush();
+
+    assert.equal(first.incoming.length, 1);
+    assert.equal(second.incoming.length, 1);
+    assert.equal(observed.call.state, 'answered');
+    assert.deepEqual(
+      observed.events.filter((event) => event.startsWith('attempt') || event === 'answered'),
+      ['attempt:503', 'attempt:200', 'answered'],
+    );
+    assert.equal(h.legs[0]?.started[0]?.codec.name, 'PCMU');
+    assert.equal(h.legs[0]?.started[0]?.remoteAddress, '127.0.0.2', 'media goes to the answering carrier');
+    assert.equal(h.bots.connected.length, 1, 'the bot is connected once answered');
+
+    const callee = second.incoming[0] ?? assert.fail('carrier B session');
+    await callee.bye();
+    await flush();
+    const [{ end, record } = assert.fail('ended')] = observed.ends;
+    assert.equal(end.cause, 'callee_bye');
+    assert.ok(record);
+    assert.deepEqual(
+      record.attempts.map(({ gateway, outcome, reason }) => ({ gateway, outcome, reason })),
+      [
+        { gateway: 'carrier/a', outcome: '503', reason: '503 is a failover code' },
+        { gateway: 'carrier/b', outcome: '200', reason: 'answered' },
+      ],
+    );
+    assert.equal(record.codec, 'PCMU');
+    assert.deepEqual(h.journal, ['bot.close', 'media.close']);
+    assert.equal(h.concurrency.inUse('carrier'), 0);
+  });
+
+  const failures: Array<{ status: number; cause: CallEndCause }> = [
+    { status: 500, cause: 'failover_exhausted' },
+    { status: 486, cause: 'busy' },
+    { status: 603, cause: 'declined' },
+  ];
+  for (const { status, cause } of failures) {
+    it(`a ${status} with a 200-character random Reason-Phrase ends ${cause}; the phrase is only in end.detail, never in a label`, async () => {
+      const h = setup({
+        trunk: { outbound: { gateways: [{ name: 'a', host: CARRIER_A.address, port: CARRIER_A.port }] } },
+      });
+      const phrase = randomPhrase(status);
+      assert.equal(phrase.length, 200);
+      h.carrier(CARRIER_A, (session) => session.reject(status));
+      h.network.rewrite = (message: SipMessage) => {
+        if (!message.isRequest && message.status === status) message.reason = phrase;
+      };
+      // An answered inbound call and a refused one on the same metrics, for more label values.
+      const caller = h.carrier(CARRIER_B);
+      const answered = caller.call();
+      await flush();
+      assert.equal((await answered.outcome).kind, 'answered');
+      await answered.bye();
+      h.bots.behaviour = 'refuse';
+      caller.call();
+      await flush();
+
+      const { observed, run } = h.originate();
+      await run;
+      await flush();
+      await flush();
+      const [{ end, record } = assert.fail('ended')] = observed.ends;
+      assert.ok((CALL_END_CAUSES as readonly string[]).includes(end.cause));
+      assert.equal(end.cause, cause);
+      assert.equal(end.sipStatus, status);
+      assert.ok(end.detail !== undefined && end.detail.length <= 160, 'detail is bounded');
+      const probe = phrase.slice(0, 20);
+      assert.ok(end.detail.startsWith(probe), 'the phrase (its start, at least) is in the detail');
+      assert.ok(record);
+      const withoutDetail = JSON.stringify({ ...record, end: { ...record.end, detail: undefined } });
+      assert.ok(!withoutDetail.includes(probe), 'the phrase is nowhere else in the record');
+      assert.deepEqual(
+        record.attempts.map((attempt) => attempt.outcome),
+        [String(status)],
+      );
+
+      const exposition = await h.metrics.registry.metrics();
+      assert.ok(!exposition.includes(probe), 'the phrase is in no metric');
+      const allowed = new Set<string>([...CALL_END_CAUSES, 'answered']);
+      const calls = await h.metrics.callsTotal.get();
+      const outcomes = calls.values.map((value) => String(value.labels.outcome));
+      assert.deepEqual(new Set(outcomes), new Set(['answered', 'bot_unreachable', cause]));
+      for (const outcome of outcomes) assert.ok(allowed.has(outcome), `outcome label ${outcome}`);
+      for (const value of calls.values) {
+        assert.equal(value.labels.trunk, 'carrier');
+        assert.ok(value.labels.direction === 'inbound' || value.labels.direction === 'outbound');
+      }
+      const attempts = await h.metrics.callAttemptsTotal.get();
+      assert.deepEqual(
+        attempts.values.map((value) => value.labels),
+        [{ trunk: 'carrier', gateway: 'carrier/a', status: String(status) }],
+      );
+    });
+  }
+});

@@ -1,0 +1,70 @@
+/**
+ * Answered calls the gateway ends on its own: max call duration and RTP inactivity, driven by
+ * FakeClock time; the carrier gets a BYE and the call one end.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import type { TerminationCause } from '../../src/sip/session.js';
+import { CARRIER_A, CallHarness, flush, GATEWAY, type HarnessOptions, run } from './helpers/call-harness.js';
+
+let harness: CallHarness | undefined;
+afterEach(() => {
+  harness?.close();
+  harness = undefined;
+});
+
+/** An answered inbound call, and how the carrier's side of it ends. */
+async function answeredCall(options: HarnessOptions) {
+  harness = new CallHarness(options);
+  const carrier = harness.carrier(CARRIER_A);
+  const session = carrier.call();
+  const carrierEnd = new Promise<TerminationCause>((resolve) => session.once('terminated', resolve));
+  await flush();
+  assert.equal((await session.outcome).kind, 'answered');
+  const leg = harness.legs[0] ?? assert.fail('media leg');
+  return { harness, session, carrierEnd, leg, observed: harness.observed(0) };
+}
+
+function byesToCarrier(h: CallHarness): number {
+  return h.network.log.filter(
+    (record) =>
+      record.message.isRequest &&
+      record.message.method === 'BYE' &&
+      record.from.port === GATEWAY.port &&
+      record.to.port === CARRIER_A.port,
+  ).length;
+}
+
+describe('call supervision (FakeClock)', () => {
+  it('ends an answered call at limits.maxCallDurationSec with max_duration and a BYE to the carrier', async () => {
+    const { harness, carrierEnd, leg, observed } = await answeredCall({ limits: { maxCallDurationSec: 60 } });
+    await run(harness.clock, 59_000, 500);
+    assert.equal(observed.ends.length, 0, 'still up before the limit');
+
+    await run(harness.clock, 2_000, 500);
+    assert.equal(observed.ends.length, 1);
+    assert.equal(observed.ends[0]?.end.cause, 'max_duration');
+    assert.equal(observed.ends[0]?.record?.hangupBy, 'gateway');
+    assert.equal(byesToCarrier(harness), 1);
+    assert.deepEqual(await carrierEnd, { by: 'remote', reason: 'bye' });
+    assert.equal(leg.closed, true);
+    assert.equal(harness.gatewayUa.sessionCount, 0);
+  });
+
+  it('ends an answered call whose RTP stopped for longer than rtpInactivityTimeoutSec with rtp_timeout and a BYE', async () => {
+    const { harness, carrierEnd, leg, observed } = await answeredCall({
+      limits: { rtpInactivityTimeoutSec: 30 },
+    });
+    leg.inactiveMs = 29_000;
+    await run(harness.clock, 3_000, 500);
+    assert.equal(observed.ends.length, 0, 'within the inactivity limit');
+
+    leg.inactiveMs = 30_500;
+    await run(harness.clock, 1_000, 500);
+    assert.equal(observed.ends.length, 1);
+    assert.equal(observed.ends[0]?.end.cause, 'rtp_timeout');
+    assert.equal(byesToCarrier(harness), 1);
+    assert.deepEqual(await carrierEnd, { by: 'remote', reason: 'bye' });
+    assert.deepEqual(harness.journal, ['bot.close', 'media.close']);
+  });
+});

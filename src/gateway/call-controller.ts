@@ -221,10 +221,9 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       };
       return this.#refuse(end, challenge.headers);
     }
-    if (!this.#admit(trunk))
-      return this.#refuse({ cause: 'rejected_concurrency', sipStatus: 503 }, [
-        ['Retry-After', CONCURRENCY_RETRY_AFTER_SEC],
-      ]);
+    const refusal = this.#admit(trunk);
+    if (refusal)
+      return this.#refuse({ cause: refusal, sipStatus: 503 }, [['Retry-After', CONCURRENCY_RETRY_AFTER_SEC]]);
     session.once('terminated', (cause) => this.#onTerminated(cause));
     const limits = callCpsLimits(trunk, this.to, { id: String(routeIndex), config: route });
     const cps = await ports.admission.cps(limits.limits, limits.overflow);
@@ -272,9 +271,10 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
 
   /** Admits the call (throws OutboundRefusal when full), then dials in the background. */
   async #runOutbound(request: OutboundRequest): Promise<void> {
-    if (!this.#admit(request.trunk)) {
-      this.#finish({ cause: 'rejected_concurrency', sipStatus: 503 });
-      throw new OutboundRefusal('call limit reached');
+    const refusal = this.#admit(request.trunk);
+    if (refusal) {
+      this.#finish({ cause: refusal, sipStatus: 503 });
+      throw new OutboundRefusal(refusal === 'draining' ? 'draining' : 'call limit reached');
     }
     const limits = callCpsLimits(request.trunk, this.to);
     const cps = await this.#ports.admission.cps(limits.limits, limits.overflow);
@@ -332,12 +332,13 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
 
   // ------------------------------------------------------------------ shared steps
 
-  #admit(trunk: TrunkConfig): boolean {
+  /** Takes a gateway place and a trunk slot; the refusal's cause when there is none. */
+  #admit(trunk: TrunkConfig): 'rejected_concurrency' | 'draining' | undefined {
     const slot = this.#ports.admission.admit(trunk);
-    if (!slot.ok) return false;
+    if (!slot.ok) return slot.cause;
     this.#releaseSlot = () => slot.release();
     this.safeEmit('admitted');
-    return true;
+    return undefined;
   }
 
   async #openLeg(target: StreamTarget): Promise<CallMediaLeg> {

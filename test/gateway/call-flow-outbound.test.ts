@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import { OutboundRefusal } from '../../src/gateway/call-controller.js';
 import { CALL_END_CAUSES, type CallEndCause } from '../../src/gateway/call-end.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import {
@@ -82,6 +83,27 @@ describe('outbound call flows (CallController → gateway UA → carrier UAs)', 
     assert.equal(record.codec, 'PCMU');
     assert.deepEqual(h.journal, ['bot.close', 'media.close']);
     assert.equal(h.concurrency.inUse('carrier'), 0);
+  });
+
+  it('an outbound call the admission refuses while draining ends draining, not rejected_concurrency', async () => {
+    const h = setup();
+    const carrier = h.carrier(CARRIER_A, answerWith('PCMU'));
+    h.draining = true;
+    const { observed, run } = h.originate();
+    await assert.rejects(
+      run,
+      (error: Error) => error instanceof OutboundRefusal && /draining/.test(error.message),
+    );
+    const [{ end, record } = assert.fail('ended')] = observed.ends;
+    assert.equal(end.cause, 'draining');
+    assert.equal(end.sipStatus, 503);
+    assert.equal(record, undefined, 'never admitted');
+    assert.equal(carrier.incoming.length, 0, 'nothing dialled');
+    const calls = await h.metrics.callsTotal.get();
+    assert.deepEqual(
+      calls.values.map((value) => value.labels.outcome),
+      ['draining'],
+    );
   });
 
   const failures: Array<{ status: number; cause: CallEndCause }> = [

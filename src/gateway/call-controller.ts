@@ -325,6 +325,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       });
     this.#codec = result.answer.remote.codec.name;
     await leg.start(negotiatedMedia(result.answer.remote));
+    if (this.ended) return;
     this.#watchInfoDigits(session);
     this.#markAnswered();
     await this.#connectBot(target);

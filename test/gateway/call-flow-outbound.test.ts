@@ -85,6 +85,27 @@ describe('outbound call flows (CallController → gateway UA → carrier UAs)', 
     assert.equal(h.concurrency.inUse('carrier'), 0);
   });
 
+  it('a callee BYE while the media leg is still starting ends the call for good: it is not marked answered afterwards', async () => {
+    const h = setup();
+    h.holdMediaStart = true;
+    const callee = h.carrier(CARRIER_A, answerWith('PCMU'));
+    const { observed, run } = h.originate();
+    await run;
+    await flush();
+    const session = callee.incoming[0] ?? assert.fail('carrier A session');
+    assert.equal(session.state, 'confirmed');
+    await session.bye();
+    await flush();
+    assert.equal(observed.ends[0]?.end.cause, 'callee_bye');
+
+    const leg = h.legs[0] ?? assert.fail('media leg');
+    leg.releaseStart();
+    await flush();
+    assert.equal(observed.call.state, 'completed');
+    assert.equal(observed.call.summary().answeredAt, undefined);
+    assert.equal(h.bots.connected.length, 0, 'no bot for an ended call');
+  });
+
   it('an outbound call the admission refuses while draining ends draining, not rejected_concurrency', async () => {
     const h = setup();
     const carrier = h.carrier(CARRIER_A, answerWith('PCMU'));

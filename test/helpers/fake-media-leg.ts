@@ -17,6 +17,8 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
   /** Milliseconds since RTP last arrived, as stats() reports it. */
   inactiveMs = 0;
   #botAudio: (() => Int16Array) | undefined;
+  #startGate: Promise<void> | undefined;
+  #releaseStart: (() => void) | undefined;
 
   /** `journal` gets 'media.close' on the first close, for tests that check teardown order. */
   constructor(
@@ -32,7 +34,19 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
     this.#botAudio = pull;
   }
 
+  /** Makes start() wait for releaseStart(), like a real leg still setting up its socket. */
+  holdStart(): void {
+    this.#startGate = new Promise((resolve) => {
+      this.#releaseStart = resolve;
+    });
+  }
+
+  releaseStart(): void {
+    this.#releaseStart?.();
+  }
+
   async start(media: NegotiatedMedia): Promise<void> {
+    await this.#startGate;
     this.started.push(media);
   }
 

@@ -104,6 +104,8 @@ export class CallHarness {
   readonly trunk: TrunkConfig;
   readonly ports: CallPorts;
   readonly gatewayUa: SipUserAgent;
+  /** New media legs hold start() until the test calls releaseStart() on them. */
+  holdMediaStart = false;
   /** New INVITEs get 503 and admission refuses, as Gateway.drain() does. */
   draining = false;
   readonly #carriers: Carrier[] = [];
@@ -151,6 +153,7 @@ export class CallHarness {
       mediaLegs: {
         open: async () => {
           const leg = new FakeMediaLeg(40000 + 2 * this.legs.length, this.journal);
+          if (this.holdMediaStart) leg.holdStart();
           this.legs.push(leg);
           return leg;
         },

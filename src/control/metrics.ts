@@ -84,6 +84,12 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly botSocketPausesTotal = new Counter({
+    name: 'patchbay_bot_socket_pauses_total',
+    help: 'Times a bot socket stopped being read because the bot used its per-loop-turn message budget',
+    registers: [this.registry],
+  });
+
   readonly rtpToWebSocketLatency = new Histogram({
     name: 'patchbay_rtp_to_websocket_seconds',
     help: 'Time from an RTP packet arriving to its audio being written to the bot socket',

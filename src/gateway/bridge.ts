@@ -84,7 +84,7 @@ export class CallBridge {
         this.#playout.enqueue(input.pcm);
         return;
       case 'mark':
-        for (const name of this.#playout.mark(input.name)) this.link.sendMarkPlayed(name);
+        this.#playout.mark(input.name);
         return;
       case 'clear':
         for (const name of this.#playout.clear()) this.link.sendMarkPlayed(name);

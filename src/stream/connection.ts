@@ -1,17 +1,28 @@
 /**
- * One call's WebSocket to its bot: connect with a timeout before the call is
- * answered, authenticate by bearer token or HMAC signature, send through the call's dialect,
- * and never let a slow or vanished backend stall the media clock: caller audio waits in a
- * small bounded queue whose oldest frames are dropped (and counted) while the socket's own
- * buffer is over its bound; control messages (marks, DTMF, stop) are never dropped while the
- * socket is open. Bot messages that fail the dialect's parse are counted, logged at most every
- * 5 s and not passed on; a message over 1 MiB makes ws close with 1009 (RFC 6455 §7.4.1), and
- * the call then follows its reconnect policy like any other lost backend.
+ * One call's WebSocket to its bot: connect with a timeout before the call is answered,
+ * authenticate by bearer token or HMAC signature, send through the call's dialect, and never
+ * let one bot cost another call a frame.
+ *
+ * Outbound: caller audio waits in a small bounded queue whose oldest frames are dropped (and
+ * counted) while the socket's own buffer is over its bound; control messages (marks, DTMF,
+ * stop) are never dropped while the socket is open.
+ *
+ * Inbound: a bot gets at most MESSAGES_PER_TURN messages handled per event-loop turn. Once it
+ * has used them the socket is paused (ws stops reading, so TCP flow control pushes back on the
+ * bot) and resumed on the next turn; messages already read past the budget wait in a queue of
+ * MAX_QUEUED_INBOUND, in order, and only a burst beyond that is dropped (counted). Messages
+ * that fail the dialect's parse are counted and logged at most every 5 s; a message over 1 MiB
+ * makes ws close with 1009 (RFC 6455 §7.4.1), and the call then follows its reconnect policy.
+ *
+ * After `stop` (close()), nothing the bot sends is parsed: it is counted and dropped at the
+ * socket, and a bot that does not answer our close frame within CLOSE_TIMEOUT_MS is cut off,
+ * which releases whatever is still buffered for it.
  */
 import WebSocket from 'ws';
 import type { Clock, Logger, TimerHandle } from '../util/index.js';
 import { signRequest } from './auth.js';
 import type { BotInput, StreamCallInfo, StreamDialect, WireMessage } from './dialect.js';
+import { RateLimitedWarning } from './rate-limited-warning.js';
 
 export type StreamAuth =
   | { kind: 'bearer'; token: string }
@@ -32,9 +43,16 @@ export interface StreamConnectionOptions {
   onBotInput(input: BotInput): void;
   /**
    * The backend is gone for good: `backend-gone (<close code>[, why])` under the hangup policy,
-   * `backend-gone (<n> reconnects failed)` after the last retry. Not called for close().
+   * `backend-gone (<n> reconnects failed)` when the last retry could not connect,
+   * `backend-gone (<close code>, <n> reconnects used)` when the socket of the last one is lost.
+   * Not called for close().
    */
   onClosed(reason: string): void;
+  /**
+   * `maxRetries` (default 3) bounds the reconnects over the whole call, successful or not, so a
+   * bot that accepts and then drops each socket cannot keep a call reconnecting. The wait
+   * before each attempt starts at `backoffMs` (default 250) and doubles, up to MAX_BACKOFF_MS.
+   */
   reconnect?: { policy: 'hangup' | 'reconnect'; maxRetries?: number; backoffMs?: number };
 }
 
@@ -46,11 +64,32 @@ export interface StreamConnectionStats {
   invalidMessages: number;
   reconnects: number;
   queueDepth: number;
+  /** Times the bot's socket was paused for using its per-turn message budget. */
+  paused: number;
+  /** Bot messages dropped unparsed because the inbound queue was full. */
+  messagesDropped: number;
+  /** Bot messages that arrived, or were still waiting, after `stop`: dropped unparsed. */
+  messagesAfterStop: number;
 }
 
 const MAX_QUEUED_FRAMES = 25;
 const MAX_INBOUND_BYTES = 1 << 20;
-const INVALID_LOG_INTERVAL_MS = 5000;
+/** Bot messages handled per event-loop turn; a 20 ms media message per turn is plenty. */
+const MESSAGES_PER_TURN = 32;
+/**
+ * Bot messages read past the budget that wait for later turns. Pausing stops the reads, so
+ * only the rest of the TCP chunk being parsed (64 KiB) lands here: 2048 covers a chunk of the
+ * shortest valid bot messages (about 40 bytes), so only a flood of smaller junk is dropped.
+ */
+const MAX_QUEUED_INBOUND = 2048;
+/** How long a bot has to answer our close frame (RFC 6455 §5.5.1) before the socket is cut. */
+const CLOSE_TIMEOUT_MS = 1000;
+const MAX_BACKOFF_MS = 10_000;
+
+interface InboundMessage {
+  data: Buffer;
+  isBinary: boolean;
+}
 
 export class StreamConnection {
   readonly stats: StreamConnectionStats = {
@@ -61,18 +100,34 @@ export class StreamConnection {
     invalidMessages: 0,
     reconnects: 0,
     queueDepth: 0,
+    paused: 0,
+    messagesDropped: 0,
+    messagesAfterStop: 0,
   };
   readonly #options: StreamConnectionOptions;
   readonly #queue: WireMessage[] = [];
+  readonly #inbound: InboundMessage[] = [];
+  readonly #invalidWarning: RateLimitedWarning;
+  readonly #droppedWarning: RateLimitedWarning;
   #socket: WebSocket | undefined;
   #closed = false;
-  #lastInvalidLog = -Infinity;
+  #budget = MESSAGES_PER_TURN;
+  #turnScheduled = false;
+  /** The close code of a socket lost while its messages still wait in the inbound queue. */
+  #lostCode: number | undefined;
+  #reconnectsLeft: number;
+  #backoffMs: number;
   #retryTimer: TimerHandle | undefined;
+  #closeTimer: TimerHandle | undefined;
   /** Why ws is closing the current socket, when it told us before 'close' (an oversized message). */
   #failure: string | undefined;
 
   constructor(options: StreamConnectionOptions) {
     this.#options = options;
+    this.#reconnectsLeft = options.reconnect?.maxRetries ?? 3;
+    this.#backoffMs = options.reconnect?.backoffMs ?? 250;
+    this.#invalidWarning = new RateLimitedWarning(options.logger, options.clock, 'bot message ignored');
+    this.#droppedWarning = new RateLimitedWarning(options.logger, options.clock, 'bot message burst dropped');
   }
 
   get sampleRate(): number {
@@ -118,22 +173,39 @@ export class StreamConnection {
     this.#control(this.#options.dialect.extensionEvent(name));
   }
 
-  /** Sends `stop` and closes with 1000; no onClosed callback for a close we asked for. */
+  /**
+   * Sends `stop` and closes with 1000; no onClosed callback for a close we asked for. From here
+   * on bot messages are dropped unparsed, and a bot that does not complete the close handshake
+   * within CLOSE_TIMEOUT_MS is cut off.
+   */
   close(reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#retryTimer?.cancel();
+    this.stats.messagesAfterStop += this.#inbound.length;
+    this.#inbound.length = 0;
+    this.#lostCode = undefined;
     const socket = this.#socket;
     if (!socket) return;
-    if (socket.readyState === WebSocket.OPEN) {
-      this.#flush();
-      const stop = this.#options.dialect.stop();
-      if (stop !== undefined) socket.send(stop);
-      // A close reason is at most 123 bytes (RFC 6455 §5.5); ws throws past that, so keep it ASCII.
-      socket.close(1000, reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 120));
-    } else {
+    if (socket.readyState !== WebSocket.OPEN) {
       socket.terminate();
+      return;
     }
+    this.#flush();
+    this.stats.droppedFrames += this.#queue.length;
+    this.#queue.length = 0;
+    this.stats.queueDepth = 0;
+    const stop = this.#options.dialect.stop();
+    if (stop !== undefined) socket.send(stop);
+    // A close reason is at most 123 bytes (RFC 6455 §5.5); ws throws past that, so keep it ASCII.
+    socket.close(1000, reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 120));
+    this.#closeTimer = this.#options.clock.setTimer(CLOSE_TIMEOUT_MS, () => {
+      this.#options.logger.warn(
+        { timeoutMs: CLOSE_TIMEOUT_MS, buffered: socket.bufferedAmount },
+        'bot did not complete the close handshake; socket cut',
+      );
+      socket.terminate();
+    });
   }
 
   #open(): Promise<WebSocket> {
@@ -143,17 +215,18 @@ export class StreamConnection {
     if (options.auth?.kind === 'hmac') {
       headers[options.auth.header ?? 'X-Patchbay-Signature'] = signRequest(options.auth.secret, options.url);
     }
+    // The handshake timeout is ours, on the injected clock, not ws's own timer.
     const socket = new WebSocket(options.url, {
       headers,
       maxPayload: MAX_INBOUND_BYTES,
       perMessageDeflate: false,
-      handshakeTimeout: options.connectTimeoutMs ?? 3000,
       ...(options.ca ? { ca: options.ca } : {}),
     });
+    const timeoutMs = options.connectTimeoutMs ?? 3000;
     return new Promise((resolve, reject) => {
-      const timer = options.clock.setTimer(options.connectTimeoutMs ?? 3000, () => {
+      const timer = options.clock.setTimer(timeoutMs, () => {
         socket.terminate();
-        reject(new Error(`bot did not answer within ${options.connectTimeoutMs ?? 3000} ms`));
+        reject(new Error(`bot did not answer within ${timeoutMs} ms`));
       });
       socket.once('open', () => {
         timer.cancel();
@@ -174,7 +247,7 @@ export class StreamConnection {
   #attach(socket: WebSocket): void {
     this.#socket = socket;
     this.#failure = undefined;
-    socket.on('message', (data, isBinary) => this.#receive(data as Buffer, isBinary));
+    socket.on('message', (data, isBinary) => this.#arrived(socket, data as Buffer, isBinary));
     // Late errors are followed by 'close', which applies the reconnect policy.
     socket.on('error', (error: Error & { code?: string }) => {
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
@@ -184,27 +257,68 @@ export class StreamConnection {
       }
       this.#options.logger.warn({ err: error.message }, 'bot socket error');
     });
-    socket.on('close', (code) => this.#lost(socket, code));
+    socket.on('close', (code) => this.#socketClosed(socket, code));
   }
 
-  #receive(data: Buffer, isBinary: boolean): void {
+  /** Every bot message, straight from ws: handled now, queued for a later turn, or dropped. */
+  #arrived(socket: WebSocket, data: Buffer, isBinary: boolean): void {
     this.stats.messagesReceived++;
+    if (this.#closed) {
+      this.stats.messagesAfterStop++;
+      if (this.stats.messagesAfterStop === 1) this.#options.logger.warn({}, 'bot message after stop dropped');
+      this.#spend();
+    } else if (this.#budget > 0 && this.#inbound.length === 0) {
+      this.#spend();
+      this.#receive(data, isBinary);
+    } else if (this.#inbound.length < MAX_QUEUED_INBOUND) {
+      this.#inbound.push({ data, isBinary });
+    } else {
+      this.stats.messagesDropped++;
+      this.#droppedWarning.warn({ dropped: this.stats.messagesDropped, queued: this.#inbound.length });
+    }
+    if (this.#budget <= 0 && !socket.isPaused && socket.readyState === WebSocket.OPEN) {
+      socket.pause();
+      this.stats.paused++;
+    }
+  }
+
+  /** Uses one message of this turn's budget; the first use in a turn schedules the next turn. */
+  #spend(): void {
+    this.#budget--;
+    if (this.#turnScheduled) return;
+    this.#turnScheduled = true;
+    setImmediate(this.#nextTurn);
+  }
+
+  /** A new loop turn: a fresh budget for queued messages, then reading again once they are done. */
+  readonly #nextTurn = (): void => {
+    this.#turnScheduled = false;
+    this.#budget = MESSAGES_PER_TURN;
+    while (this.#budget > 0 && this.#inbound.length > 0) {
+      const message = this.#inbound.shift() as InboundMessage;
+      this.#spend();
+      this.#receive(message.data, message.isBinary);
+    }
+    if (this.#inbound.length > 0) return;
+    if (this.#lostCode !== undefined) {
+      const code = this.#lostCode;
+      this.#lostCode = undefined;
+      this.#lost(code);
+      return;
+    }
+    if (this.#budget > 0 && this.#socket?.isPaused) this.#socket.resume();
+  };
+
+  #receive(data: Buffer, isBinary: boolean): void {
     let input: BotInput;
     try {
-      input = this.#options.dialect.parse(isBinary ? new Uint8Array(data) : data.toString('utf8'), isBinary);
+      input = this.#options.dialect.parse(isBinary ? data : data.toString('utf8'), isBinary);
     } catch (error) {
       input = { kind: 'invalid', reason: (error as Error).message };
     }
     if (input.kind === 'invalid') {
       this.stats.invalidMessages++;
-      const now = this.#options.clock.now();
-      if (now - this.#lastInvalidLog >= INVALID_LOG_INTERVAL_MS) {
-        this.#lastInvalidLog = now;
-        this.#options.logger.warn(
-          { reason: input.reason, invalid: this.stats.invalidMessages },
-          'bot message ignored',
-        );
-      }
+      this.#invalidWarning.warn({ reason: input.reason, invalid: this.stats.invalidMessages });
       return;
     }
     try {
@@ -218,9 +332,23 @@ export class StreamConnection {
     }
   }
 
-  /** The backend went away: hang up, or reconnect with a fresh `start` (bounded retries). */
-  #lost(socket: WebSocket, code: number): void {
-    if (this.#socket !== socket || this.#closed) return;
+  #socketClosed(socket: WebSocket, code: number): void {
+    if (this.#socket !== socket) return;
+    if (this.#closed) {
+      this.#closeTimer?.cancel();
+      this.#socket = undefined;
+      return;
+    }
+    // What the bot sent before it went away is still the call's: hand it on first.
+    if (this.#inbound.length > 0) {
+      this.#lostCode = code;
+      return;
+    }
+    this.#lost(code);
+  }
+
+  /** The backend went away: hang up, or reconnect with a fresh `start` (bounded per call). */
+  #lost(code: number): void {
     this.#socket = undefined;
     this.stats.droppedFrames += this.#queue.length;
     this.#queue.length = 0;
@@ -228,22 +356,31 @@ export class StreamConnection {
     // Our own close code when we know why; the peer's (or 1006) otherwise.
     const why = this.#failure ?? String(code);
     const reconnect = this.#options.reconnect;
-    this.#options.logger.warn({ code, why, policy: reconnect?.policy ?? 'hangup' }, 'bot socket lost');
+    this.#options.logger.warn(
+      { code, why, policy: reconnect?.policy ?? 'hangup', reconnectsLeft: this.#reconnectsLeft },
+      'bot socket lost',
+    );
     if (reconnect?.policy !== 'reconnect') {
       this.#finish(`backend-gone (${why})`);
       return;
     }
-    const retries = reconnect.maxRetries ?? 3;
-    this.#retry(retries, retries, reconnect.backoffMs ?? 250);
-  }
-
-  /** Exponential backoff from `backoffMs`; each success starts a fresh budget at the next loss. */
-  #retry(retries: number, attemptsLeft: number, backoffMs: number): void {
-    if (this.#closed) return;
-    if (attemptsLeft <= 0) {
-      this.#finish(`backend-gone (${retries} reconnects failed)`);
+    if (this.#reconnectsLeft <= 0) {
+      this.#finish(`backend-gone (${why}, ${reconnect.maxRetries ?? 3} reconnects used)`);
       return;
     }
+    this.#retry();
+  }
+
+  /** One reconnect attempt after the backoff; a failed one retries while the call has any left. */
+  #retry(): void {
+    if (this.#closed) return;
+    if (this.#reconnectsLeft <= 0) {
+      this.#finish(`backend-gone (${this.#options.reconnect?.maxRetries ?? 3} reconnects failed)`);
+      return;
+    }
+    this.#reconnectsLeft--;
+    const backoffMs = this.#backoffMs;
+    this.#backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
     this.#retryTimer = this.#options.clock.setTimer(backoffMs, () => {
       this.connect().then(
         () => {
@@ -251,10 +388,10 @@ export class StreamConnection {
         },
         (error: Error) => {
           this.#options.logger.warn(
-            { err: error.message, attemptsLeft: attemptsLeft - 1 },
+            { err: error.message, reconnectsLeft: this.#reconnectsLeft },
             'bot reconnect failed',
           );
-          this.#retry(retries, attemptsLeft - 1, backoffMs * 2);
+          this.#retry();
         },
       );
     });

@@ -124,11 +124,26 @@ export function parseStreamEvent(data: Uint8Array | string, isBinary: boolean, w
   }
 }
 
-/** Parses a JSON text message into an object, or explains why not. */
+/** JSON's insignificant whitespace (RFC 8259 §2): space, tab, line feed, carriage return. */
+function isJsonWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
+}
+
+/**
+ * Parses a JSON text message into an object, or explains why not. Text that cannot open an
+ * object is refused from its first character, before JSON.parse builds (and throws) anything.
+ */
 export function parseJsonObject(data: Uint8Array | string): Record<string, unknown> | string {
+  const text =
+    typeof data === 'string'
+      ? data
+      : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
+  let first = 0;
+  while (first < text.length && isJsonWhitespace(text.charCodeAt(first))) first++;
+  if (text.charCodeAt(first) !== 0x7b) return 'not a JSON object';
   let value: unknown;
   try {
-    value = JSON.parse(typeof data === 'string' ? data : Buffer.from(data).toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     return 'invalid JSON';
   }

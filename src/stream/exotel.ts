@@ -35,9 +35,9 @@ export class ExotelDialect implements StreamDialect {
   readonly streamSid = twilioStyleSid('MZ');
   /** Bot media chunks accepted although not a multiple of 320 bytes. */
   unalignedChunks = 0;
-  private sequenceNumber = 0;
-  private chunk = 0;
-  private call: StreamCallInfo | undefined;
+  #sequenceNumber = 0;
+  #chunk = 0;
+  #call: StreamCallInfo | undefined;
 
   constructor(sampleRate: PcmStreamRate) {
     this.sampleRate = sampleRate;
@@ -45,12 +45,12 @@ export class ExotelDialect implements StreamDialect {
 
   /** Also called again on a reconnect: a new socket is a new stream, counted from 1 again. */
   open(call: StreamCallInfo): WireMessage[] {
-    this.call = call;
-    this.sequenceNumber = 0;
-    this.chunk = 0;
+    this.#call = call;
+    this.#sequenceNumber = 0;
+    this.#chunk = 0;
     const start = JSON.stringify({
       event: 'start',
-      sequence_number: this.nextSequence(),
+      sequence_number: this.#nextSequence(),
       stream_sid: this.streamSid,
       start: {
         stream_sid: this.streamSid,
@@ -66,14 +66,14 @@ export class ExotelDialect implements StreamDialect {
   }
 
   callerAudio(callerFrame: Int16Array): WireMessage {
-    this.chunk++;
+    this.#chunk++;
     return JSON.stringify({
       event: 'media',
-      sequence_number: this.nextSequence(),
+      sequence_number: this.#nextSequence(),
       stream_sid: this.streamSid,
       media: {
-        chunk: String(this.chunk),
-        timestamp: String((this.chunk - 1) * FRAME_MS),
+        chunk: String(this.#chunk),
+        timestamp: String((this.#chunk - 1) * FRAME_MS),
         payload: Buffer.from(encodeL16(callerFrame)).toString('base64'),
       },
     });
@@ -82,7 +82,7 @@ export class ExotelDialect implements StreamDialect {
   dtmf(digit: string): WireMessage {
     return JSON.stringify({
       event: 'dtmf',
-      sequence_number: this.nextSequence(),
+      sequence_number: this.#nextSequence(),
       stream_sid: this.streamSid,
       dtmf: { digit },
     });
@@ -91,7 +91,7 @@ export class ExotelDialect implements StreamDialect {
   markPlayed(name: string): WireMessage {
     return JSON.stringify({
       event: 'mark',
-      sequence_number: this.nextSequence(),
+      sequence_number: this.#nextSequence(),
       stream_sid: this.streamSid,
       mark: { name },
     });
@@ -105,11 +105,11 @@ export class ExotelDialect implements StreamDialect {
   stop(): WireMessage {
     return JSON.stringify({
       event: 'stop',
-      sequence_number: this.nextSequence(),
+      sequence_number: this.#nextSequence(),
       stream_sid: this.streamSid,
       stop: {
-        call_sid: this.call?.callSid ?? '',
-        account_sid: this.call?.accountSid ?? '',
+        call_sid: this.#call?.callSid ?? '',
+        account_sid: this.#call?.accountSid ?? '',
         reason: 'stopped',
       },
     });
@@ -120,11 +120,11 @@ export class ExotelDialect implements StreamDialect {
       mode: 'exotel',
       streamIdField: 'stream_sid',
       streamId: this.streamSid,
-      media: (payload) => this.parseMedia(payload),
+      media: (payload) => this.#parseMedia(payload),
     });
   }
 
-  private parseMedia(payload: string): BotInput {
+  #parseMedia(payload: string): BotInput {
     // Node's base64 decoder skips bad characters silently; check the alphabet first.
     if (payload.length === 0 || payload.length % 4 !== 0 || !BASE64.test(payload))
       return { kind: 'invalid', reason: 'media payload is not base64' };
@@ -135,8 +135,8 @@ export class ExotelDialect implements StreamDialect {
     return { kind: 'audio', pcm };
   }
 
-  private nextSequence(): string {
-    this.sequenceNumber++;
-    return String(this.sequenceNumber);
+  #nextSequence(): string {
+    this.#sequenceNumber++;
+    return String(this.#sequenceNumber);
   }
 }

@@ -9,17 +9,24 @@
  * Overflow policy: the queue holds at most `maxQueueMs` of audio. Audio arriving while the
  * queue is full is truncated (the newest samples are refused) and counted in
  * `overflowSamples`; already queued audio, whose marks the bot is waiting for, is never cut.
+ * At most `maxPendingMarks` marks wait at once; a mark beyond that is refused (counted in
+ * `marksRefused`, never echoed), because a Twilio bot takes each echo to mean its audio has
+ * been heard, so an echo may neither come early nor overtake an earlier mark.
  */
+import type { Clock, Logger } from '../util/index.js';
+import { RateLimitedWarning } from './rate-limited-warning.js';
 
 export interface PlayoutOptions {
   sampleRate: number;
   frameMs?: number;
   /** Maximum queued audio; default 60 s. */
   maxQueueMs?: number;
-  /** Maximum pending marks; a mark beyond this is echoed at once (and counted). */
+  /** Maximum pending marks (default 1000); a mark beyond this is refused and never echoed. */
   maxPendingMarks?: number;
   /** Length of the fade applied at underrun edges so silence starts and ends without a click. */
   fadeMs?: number;
+  /** Where refused marks are reported, at most every 5 s. */
+  log?: { logger: Logger; clock: Clock };
 }
 
 export interface PlayoutStats {
@@ -27,7 +34,7 @@ export interface PlayoutStats {
   underrunFrames: number;
   overflowSamples: number;
   marksEchoed: number;
-  marksOverflowed: number;
+  marksRefused: number;
   clears: number;
   queuedSamples: number;
 }
@@ -44,22 +51,23 @@ type QueueItem = { kind: 'audio'; samples: Int16Array; offset: number } | { kind
 export class Playout {
   readonly sampleRate: number;
   readonly frameSamples: number;
-  private readonly maxQueueSamples: number;
-  private readonly maxPendingMarks: number;
-  private readonly fadeSamples: number;
-  private readonly queue: QueueItem[] = [];
-  private queuedSamples = 0;
-  private pendingMarks = 0;
+  readonly #maxQueueSamples: number;
+  readonly #maxPendingMarks: number;
+  readonly #fadeSamples: number;
+  readonly #queue: QueueItem[] = [];
+  readonly #refusedMarkWarning: RateLimitedWarning | undefined;
+  #queuedSamples = 0;
+  #pendingMarks = 0;
   /** Last sample handed out, to fade from on underrun. */
-  private lastSample = 0;
+  #lastSample = 0;
   /** True after a frame that ended in (faded) silence: the next audio fades in. */
-  private silent = true;
-  private readonly counters = {
+  #silent = true;
+  readonly #counters = {
     framesPlayed: 0,
     underrunFrames: 0,
     overflowSamples: 0,
     marksEchoed: 0,
-    marksOverflowed: 0,
+    marksRefused: 0,
     clears: 0,
   };
 
@@ -67,120 +75,121 @@ export class Playout {
     const frameMs = options.frameMs ?? 20;
     this.sampleRate = options.sampleRate;
     this.frameSamples = Math.round((options.sampleRate * frameMs) / 1000);
-    this.maxQueueSamples = Math.round((options.sampleRate * (options.maxQueueMs ?? 60_000)) / 1000);
-    this.maxPendingMarks = options.maxPendingMarks ?? 1000;
-    this.fadeSamples = Math.max(1, Math.round((options.sampleRate * (options.fadeMs ?? 2)) / 1000));
+    this.#maxQueueSamples = Math.round((options.sampleRate * (options.maxQueueMs ?? 60_000)) / 1000);
+    this.#maxPendingMarks = options.maxPendingMarks ?? 1000;
+    this.#fadeSamples = Math.max(1, Math.round((options.sampleRate * (options.fadeMs ?? 2)) / 1000));
+    this.#refusedMarkWarning =
+      options.log && new RateLimitedWarning(options.log.logger, options.log.clock, 'bot mark refused');
     if (!(this.frameSamples > 0)) throw new RangeError('frame must hold at least one sample');
   }
 
   get stats(): PlayoutStats {
-    return { ...this.counters, queuedSamples: this.queuedSamples };
+    return { ...this.#counters, queuedSamples: this.#queuedSamples };
   }
 
   /** Queued audio in milliseconds. */
   get queuedMs(): number {
-    return (this.queuedSamples * 1000) / this.sampleRate;
+    return (this.#queuedSamples * 1000) / this.sampleRate;
   }
 
   /** Appends bot audio; returns how many samples were refused by the overflow policy. */
   enqueue(samples: Int16Array): number {
-    const room = this.maxQueueSamples - this.queuedSamples;
+    const room = this.#maxQueueSamples - this.#queuedSamples;
     const accepted = Math.min(room, samples.length);
     const refused = samples.length - accepted;
-    this.counters.overflowSamples += refused;
+    this.#counters.overflowSamples += refused;
     if (accepted > 0) {
       // Copy: the producer may reuse its buffer.
-      this.queue.push({ kind: 'audio', samples: samples.slice(0, accepted), offset: 0 });
-      this.queuedSamples += accepted;
+      this.#queue.push({ kind: 'audio', samples: samples.slice(0, accepted), offset: 0 });
+      this.#queuedSamples += accepted;
     }
     return refused;
   }
 
   /**
    * Queues a mark behind the audio queued so far (released by a later `pullFrame`). Returns
-   * marks to echo at once: only the mark itself, when the pending-mark bound is exceeded.
+   * false, and the mark is never echoed, when `maxPendingMarks` marks are already waiting.
    */
-  mark(name: string): string[] {
-    if (this.pendingMarks >= this.maxPendingMarks) {
-      this.counters.marksOverflowed++;
-      this.counters.marksEchoed++;
-      return [name];
+  mark(name: string): boolean {
+    if (this.#pendingMarks >= this.#maxPendingMarks) {
+      this.#counters.marksRefused++;
+      this.#refusedMarkWarning?.warn({ pending: this.#pendingMarks, refused: this.#counters.marksRefused });
+      return false;
     }
-    this.queue.push({ kind: 'mark', name });
-    this.pendingMarks++;
-    return [];
+    this.#queue.push({ kind: 'mark', name });
+    this.#pendingMarks++;
+    return true;
   }
 
   /** Twilio `clear`: drops all queued audio now and returns every pending mark, in order. */
   clear(): string[] {
     const marks: string[] = [];
-    for (const item of this.queue) if (item.kind === 'mark') marks.push(item.name);
-    this.queue.length = 0;
-    this.queuedSamples = 0;
-    this.pendingMarks = 0;
-    this.counters.clears++;
-    this.counters.marksEchoed += marks.length;
+    for (const item of this.#queue) if (item.kind === 'mark') marks.push(item.name);
+    this.#queue.length = 0;
+    this.#queuedSamples = 0;
+    this.#pendingMarks = 0;
+    this.#counters.clears++;
+    this.#counters.marksEchoed += marks.length;
     return marks;
   }
 
   /** Hands out exactly one frame (called once per media-clock tick). */
   pullFrame(): PulledFrame {
     const frame = new Int16Array(this.frameSamples);
-    const marks = this.releaseLeadingMarks();
+    const marks: string[] = [];
+    this.#releaseLeadingMarks(marks);
     let filled = 0;
     while (filled < frame.length) {
-      const head = this.queue[0];
+      const head = this.#queue[0];
       if (!head) break;
       if (head.kind === 'mark') {
         // Audio before this mark is fully handed out once this frame is: release it now.
         marks.push(head.name);
-        this.queue.shift();
-        this.pendingMarks--;
+        this.#queue.shift();
+        this.#pendingMarks--;
         continue;
       }
       const take = Math.min(frame.length - filled, head.samples.length - head.offset);
       frame.set(head.samples.subarray(head.offset, head.offset + take), filled);
       head.offset += take;
       filled += take;
-      this.queuedSamples -= take;
-      if (head.offset === head.samples.length) this.queue.shift();
+      this.#queuedSamples -= take;
+      if (head.offset === head.samples.length) this.#queue.shift();
     }
-    marks.push(...this.releaseLeadingMarks());
-    this.counters.marksEchoed += marks.length;
-    this.shapeEdges(frame, filled);
-    this.counters.framesPlayed++;
+    this.#releaseLeadingMarks(marks);
+    this.#counters.marksEchoed += marks.length;
+    this.#shapeEdges(frame, filled);
+    this.#counters.framesPlayed++;
     return { frame, marks };
   }
 
-  private releaseLeadingMarks(): string[] {
-    const marks: string[] = [];
-    let head = this.queue[0];
+  #releaseLeadingMarks(marks: string[]): void {
+    let head = this.#queue[0];
     while (head?.kind === 'mark') {
       marks.push(head.name);
-      this.queue.shift();
-      this.pendingMarks--;
-      head = this.queue[0];
+      this.#queue.shift();
+      this.#pendingMarks--;
+      head = this.#queue[0];
     }
-    return marks;
   }
 
   /** Fades in after silence and fades out into an underrun, so neither edge clicks. */
-  private shapeEdges(frame: Int16Array, filled: number): void {
-    if (filled > 0 && this.silent) {
-      const n = Math.min(this.fadeSamples, filled);
+  #shapeEdges(frame: Int16Array, filled: number): void {
+    if (filled > 0 && this.#silent) {
+      const n = Math.min(this.#fadeSamples, filled);
       for (let i = 0; i < n; i++) frame[i] = Math.round(((frame[i] ?? 0) * (i + 1)) / (n + 1));
     }
     if (filled < frame.length) {
       // An underrun is the queue running dry while audio was playing, not idle silence.
-      if (!this.silent) this.counters.underrunFrames++;
-      const from = filled > 0 ? (frame[filled - 1] ?? 0) : this.silent ? 0 : this.lastSample;
-      const n = Math.min(this.fadeSamples, frame.length - filled);
+      if (!this.#silent) this.#counters.underrunFrames++;
+      const from = filled > 0 ? (frame[filled - 1] ?? 0) : this.#silent ? 0 : this.#lastSample;
+      const n = Math.min(this.#fadeSamples, frame.length - filled);
       for (let i = 0; i < n; i++) frame[filled + i] = Math.round((from * (n - i - 1)) / n);
-      this.silent = true;
-      this.lastSample = 0;
+      this.#silent = true;
+      this.#lastSample = 0;
       return;
     }
-    this.silent = false;
-    this.lastSample = frame[frame.length - 1] ?? 0;
+    this.#silent = false;
+    this.#lastSample = frame[frame.length - 1] ?? 0;
   }
 }

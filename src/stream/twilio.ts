@@ -20,19 +20,19 @@ export class TwilioDialect implements StreamDialect {
   readonly name = 'twilio';
   readonly sampleRate = 8000;
   readonly streamSid = twilioStyleSid('MZ');
-  private sequenceNumber = 0;
-  private chunk = 0;
-  private call: StreamCallInfo | undefined;
+  #sequenceNumber = 0;
+  #chunk = 0;
+  #call: StreamCallInfo | undefined;
 
   /** Also called again on a reconnect: a new socket is a new stream, counted from 1 again. */
   open(call: StreamCallInfo): WireMessage[] {
-    this.call = call;
-    this.sequenceNumber = 0;
-    this.chunk = 0;
+    this.#call = call;
+    this.#sequenceNumber = 0;
+    this.#chunk = 0;
     const connected = JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' });
     const start = JSON.stringify({
       event: 'start',
-      sequenceNumber: this.nextSequence(),
+      sequenceNumber: this.#nextSequence(),
       start: {
         accountSid: call.accountSid,
         streamSid: this.streamSid,
@@ -47,14 +47,14 @@ export class TwilioDialect implements StreamDialect {
   }
 
   callerAudio(callerFrame: Int16Array): WireMessage {
-    this.chunk++;
+    this.#chunk++;
     return JSON.stringify({
       event: 'media',
-      sequenceNumber: this.nextSequence(),
+      sequenceNumber: this.#nextSequence(),
       media: {
         track: 'inbound',
-        chunk: String(this.chunk),
-        timestamp: String((this.chunk - 1) * FRAME_MS),
+        chunk: String(this.#chunk),
+        timestamp: String((this.#chunk - 1) * FRAME_MS),
         payload: Buffer.from(encodeMulaw(callerFrame)).toString('base64'),
       },
       streamSid: this.streamSid,
@@ -65,7 +65,7 @@ export class TwilioDialect implements StreamDialect {
     return JSON.stringify({
       event: 'dtmf',
       streamSid: this.streamSid,
-      sequenceNumber: this.nextSequence(),
+      sequenceNumber: this.#nextSequence(),
       dtmf: { track: 'inbound_track', digit },
     });
   }
@@ -73,7 +73,7 @@ export class TwilioDialect implements StreamDialect {
   markPlayed(name: string): WireMessage {
     return JSON.stringify({
       event: 'mark',
-      sequenceNumber: this.nextSequence(),
+      sequenceNumber: this.#nextSequence(),
       streamSid: this.streamSid,
       mark: { name },
     });
@@ -87,9 +87,9 @@ export class TwilioDialect implements StreamDialect {
   stop(): WireMessage {
     return JSON.stringify({
       event: 'stop',
-      sequenceNumber: this.nextSequence(),
+      sequenceNumber: this.#nextSequence(),
       streamSid: this.streamSid,
-      stop: { accountSid: this.call?.accountSid ?? '', callSid: this.call?.callSid ?? '' },
+      stop: { accountSid: this.#call?.accountSid ?? '', callSid: this.#call?.callSid ?? '' },
     });
   }
 
@@ -102,8 +102,8 @@ export class TwilioDialect implements StreamDialect {
     });
   }
 
-  private nextSequence(): string {
-    this.sequenceNumber++;
-    return String(this.sequenceNumber);
+  #nextSequence(): string {
+    this.#sequenceNumber++;
+    return String(this.#sequenceNumber);
   }
 }

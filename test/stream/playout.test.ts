@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Playout } from '../../src/stream/index.js';
+import { FakeClock, silentLogger } from '../../src/util/index.js';
 
 /** 20 ms frames of 8 kHz audio whose samples count up, so order and gaps are visible. */
 function ramp(start: number, samples: number): Int16Array {
@@ -26,7 +27,7 @@ test('audio enqueued faster than real time comes out one frame per pull, in orde
 test('a mark is released only with the frame that hands out the last sample queued before it', () => {
   const playout = new Playout({ sampleRate: 8000 });
   playout.enqueue(ramp(0, 400)); // 50 ms: frames 1-2 full, frame 3 half
-  assert.deepEqual(playout.mark('after-50ms'), []);
+  assert.equal(playout.mark('after-50ms'), true);
   playout.enqueue(ramp(400, 160));
   assert.deepEqual(playout.pullFrame().marks, []);
   assert.deepEqual(playout.pullFrame().marks, []);
@@ -77,11 +78,34 @@ test('the queue is bounded: audio beyond maxQueueMs is refused and counted, queu
   assert.equal(playout.queuedMs, 100);
 });
 
-test('pending marks are bounded: beyond the limit a mark is echoed at once', () => {
+test('pending marks are bounded: beyond the limit a mark is refused, never echoed early or out of order', () => {
   const playout = new Playout({ sampleRate: 8000, maxPendingMarks: 2 });
-  playout.enqueue(ramp(0, 1600));
-  assert.deepEqual(playout.mark('1'), []);
-  assert.deepEqual(playout.mark('2'), []);
-  assert.deepEqual(playout.mark('3'), ['3']);
-  assert.equal(playout.stats.marksOverflowed, 1);
+  playout.enqueue(ramp(0, 160));
+  assert.equal(playout.mark('1'), true);
+  playout.enqueue(ramp(160, 160));
+  assert.equal(playout.mark('2'), true);
+  assert.equal(playout.mark('3'), false);
+  assert.equal(playout.stats.marksRefused, 1);
+  assert.deepEqual(playout.pullFrame().marks, ['1']);
+  // One mark has been echoed, so there is room again, behind '2'.
+  assert.equal(playout.mark('4'), true);
+  assert.deepEqual(playout.pullFrame().marks, ['2', '4']);
+  assert.equal(playout.stats.marksEchoed, 3);
+});
+
+test('a refused mark is logged at most every 5 s, with the count suppressed in between', () => {
+  const clock = new FakeClock();
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = { ...silentLogger, warn: (fields: object) => lines.push(fields as Record<string, unknown>) };
+  const playout = new Playout({ sampleRate: 8000, maxPendingMarks: 1, log: { logger, clock } });
+  playout.mark('kept');
+  for (let i = 0; i < 1000; i++) playout.mark(`refused-${i}`);
+  clock.advance(5000);
+  playout.mark('refused-late');
+  assert.equal(playout.stats.marksRefused, 1001);
+  assert.deepEqual(
+    lines.map((line) => line.suppressed),
+    [0, 999],
+  );
+  assert.deepEqual(playout.pullFrame().marks, ['kept']);
 });

@@ -90,3 +90,13 @@ test('bot media, mark, clear and patchbay commands parse; bad input is reported,
     assert.equal(dialect.parse(data, isBinary).kind, 'invalid', String(data));
   }
 });
+
+test('text that cannot open a JSON object is refused by its first character; whitespace before it is fine', () => {
+  const dialect = new TwilioDialect();
+  const refused = { kind: 'invalid', reason: 'not a JSON object' };
+  assert.deepEqual(dialect.parse('x'.repeat(1000), false), refused);
+  assert.deepEqual(dialect.parse('"{a string}"', false), refused);
+  assert.deepEqual(dialect.parse('', false), refused);
+  const clear = JSON.stringify({ event: 'clear', streamSid: dialect.streamSid });
+  assert.deepEqual(dialect.parse(` \r\n\t${clear}`, false), { kind: 'clear' });
+});

@@ -86,7 +86,7 @@ export class GatewayMetrics {
 
   readonly botSocketPausesTotal = new Counter({
     name: 'patchbay_bot_socket_pauses_total',
-    help: 'Times a bot socket stopped being read because the bot used its per-loop-turn message budget',
+    help: 'Times a bot socket stopped being read because the bot used its per-loop-turn message budget (added when the call ends)',
     registers: [this.registry],
   });
 

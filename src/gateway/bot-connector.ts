@@ -65,7 +65,7 @@ export class WebSocketBots implements BotConnector {
       ready: connection.connect(),
       callerDtmf: (digit) => bridge.onCallerDtmf(digit),
       close: (reason) => connection.close(reason),
-      stats: () => bridge.stats(),
+      stats: () => ({ ...bridge.stats(), socketPauses: connection.stats.paused }),
     };
   }
 

@@ -13,6 +13,7 @@ import {
   type StreamConnectionOptions,
   VoiceActivityDetector,
 } from '../stream/index.js';
+import type { Clock, Logger } from '../util/index.js';
 import type { CallMediaLeg } from './ports.js';
 
 /** The bot side as the bridge sees it (a StreamConnection, or a fake in unit tests). */
@@ -42,23 +43,37 @@ export interface BridgeStats extends PlayoutStats {
   dtmfToCaller: number;
 }
 
+export interface CallBridgeOptions {
+  media: CallMediaLeg;
+  link: BotLink;
+  sampleRate: number;
+  hooks: BridgeHooks;
+  /** Gateway-side VAD: `speech_started`/`speech_stopped` extension events to the bot. */
+  vad?: VoiceActivityDetector;
+  latency?: FrameLatencyProbe;
+  /** Where refused marks are reported (rate limited). */
+  log?: { logger: Logger; clock: Clock };
+}
+
 export class CallBridge {
+  readonly #media: CallMediaLeg;
+  readonly #link: BotLink;
+  readonly #hooks: BridgeHooks;
   readonly #playout: Playout;
   #lastBotFrame: Int16Array;
   #botInputs = 0;
   #dtmfFromCaller = 0;
   #dtmfToCaller = 0;
 
-  constructor(
-    private readonly media: CallMediaLeg,
-    private readonly link: BotLink,
-    sampleRate: number,
-    private readonly hooks: BridgeHooks,
-    /** Gateway-side VAD: `speech_started`/`speech_stopped` extension events to the bot. */
-    vad?: VoiceActivityDetector,
-    latency?: FrameLatencyProbe,
-  ) {
-    this.#playout = new Playout({ sampleRate });
+  constructor(options: CallBridgeOptions) {
+    const { media, link, vad, latency } = options;
+    this.#media = media;
+    this.#link = link;
+    this.#hooks = options.hooks;
+    this.#playout = new Playout({
+      sampleRate: options.sampleRate,
+      ...(options.log ? { log: options.log } : {}),
+    });
     this.#lastBotFrame = new Int16Array(this.#playout.frameSamples);
     media.attachBotAudio(() => this.#pullBotFrame());
     media.on('callerAudio', (pcm, arrivalMs) => {
@@ -73,7 +88,7 @@ export class CallBridge {
   /** A digit from the caller, by RFC 4733 or SIP INFO. */
   onCallerDtmf(digit: string): void {
     this.#dtmfFromCaller++;
-    this.link.sendDtmf(digit);
+    this.#link.sendDtmf(digit);
   }
 
   /** Everything the bot sends, already decoded by the dialect. */
@@ -87,13 +102,13 @@ export class CallBridge {
         this.#playout.mark(input.name);
         return;
       case 'clear':
-        for (const name of this.#playout.clear()) this.link.sendMarkPlayed(name);
+        for (const name of this.#playout.clear()) this.#link.sendMarkPlayed(name);
         return;
       case 'command':
         this.#command(input.command);
         return;
       case 'invalid':
-        this.hooks.problem(input.reason);
+        this.#hooks.problem(input.reason);
     }
   }
 
@@ -109,7 +124,7 @@ export class CallBridge {
   #pullBotFrame(): Int16Array {
     const { frame, marks } = this.#playout.pullFrame();
     this.#lastBotFrame = frame;
-    for (const name of marks) this.link.sendMarkPlayed(name);
+    for (const name of marks) this.#link.sendMarkPlayed(name);
     return frame;
   }
 
@@ -117,17 +132,17 @@ export class CallBridge {
     switch (command.command) {
       case 'dtmf':
         try {
-          this.media.sendDtmf(command.digits);
+          this.#media.sendDtmf(command.digits);
           this.#dtmfToCaller += command.digits.length;
         } catch (error) {
-          this.hooks.problem(`dtmf not sent: ${(error as Error).message}`);
+          this.#hooks.problem(`dtmf not sent: ${(error as Error).message}`);
         }
         return;
       case 'hangup':
-        this.hooks.hangup(command.reason ?? 'bot hangup');
+        this.#hooks.hangup(command.reason ?? 'bot hangup');
         return;
       case 'transfer':
-        this.hooks.transfer(command.target);
+        this.#hooks.transfer(command.target);
     }
   }
 }
@@ -151,6 +166,14 @@ export function attachBot(
   // The detector runs at 8 or 16 kHz; a 24 kHz stream has none (documented in the schema).
   const detector =
     vad && (rate === 8000 || rate === 16000) ? new VoiceActivityDetector({ sampleRate: rate }) : undefined;
-  bridge = new CallBridge(leg, connection, rate, hooks, detector, latency);
+  bridge = new CallBridge({
+    media: leg,
+    link: connection,
+    sampleRate: rate,
+    hooks,
+    ...(detector ? { vad: detector } : {}),
+    ...(latency ? { latency } : {}),
+    log: { logger: options.logger, clock: options.clock },
+  });
   return { connection, bridge };
 }

@@ -70,6 +70,8 @@ function recordMediaQuality(metrics: GatewayMetrics, record: CallRecord): void {
   if (jitter && jitter.jitterBufferEmittedCount > 0)
     metrics.jitterBufferDelay.observe(jitter.jitterBufferDelay / jitter.jitterBufferEmittedCount);
   if (jitter && jitter.concealedSamples > 0) metrics.concealedSamplesTotal.inc(jitter.concealedSamples);
+  const pauses = record.media.stream?.socketPauses ?? 0;
+  if (pauses > 0) metrics.botSocketPausesTotal.inc(pauses);
   const recovered = record.media.fecRecoveredFrames ?? 0;
   if (recovered > 0) metrics.fecRecoveredTotal.inc(recovered);
 }

@@ -4,8 +4,8 @@
  */
 import type { JitterStats, RtpStreamStats } from '../media/index.js';
 import type { AttemptRecord as PlannedAttempt } from '../trunks/index.js';
-import type { BridgeStats } from './bridge.js';
 import type { CallEnd, HangupParty } from './call-end.js';
+import type { BotStreamStats } from './ports.js';
 
 /** One outbound attempt: which gateway, when, how it ended and why the plan went on or not. */
 export interface AttemptRecord {
@@ -24,7 +24,7 @@ export interface CallMediaRecord {
   codec?: string;
   /** Lost Opus frames rebuilt from in-band FEC. */
   fecRecoveredFrames?: number;
-  stream?: BridgeStats;
+  stream?: BotStreamStats;
 }
 
 export interface CallRecord {

@@ -53,6 +53,11 @@ export interface BotHooks {
   gone(reason: string): void;
 }
 
+export interface BotStreamStats extends BridgeStats {
+  /** Times the bot's socket was paused for sending more than its per-turn message budget. */
+  socketPauses: number;
+}
+
 /** A bot stream bridged to a call's media leg. */
 export interface BotStream {
   /** Resolves once the socket is open; rejects on timeout or refusal. */
@@ -61,7 +66,7 @@ export interface BotStream {
   callerDtmf(digit: string): void;
   /** Sends `stop` and closes; idempotent. */
   close(reason: string): void;
-  stats(): BridgeStats;
+  stats(): BotStreamStats;
 }
 
 export interface BotConnector {

@@ -21,7 +21,13 @@ const ignore = { hangup: () => undefined, transfer: () => undefined, problem: ()
 test('with VAD on, the bot hears speech_started and speech_stopped around the caller talking', () => {
   const leg = new FakeMediaLeg();
   const link = recordingLink();
-  new CallBridge(leg, link, 8000, ignore, new VoiceActivityDetector({ sampleRate: 8000 }));
+  new CallBridge({
+    media: leg,
+    link,
+    sampleRate: 8000,
+    hooks: ignore,
+    vad: new VoiceActivityDetector({ sampleRate: 8000 }),
+  });
   const silence = new Int16Array(160);
   for (let i = 0; i < 50; i++) leg.playCaller(silence, i * 20);
   for (let i = 0; i < 50; i++)
@@ -33,7 +39,7 @@ test('with VAD on, the bot hears speech_started and speech_stopped around the ca
 test('without VAD no extension events; marks wait for their audio; bot DTMF reaches the leg', () => {
   const leg = new FakeMediaLeg();
   const link = recordingLink();
-  const bridge = new CallBridge(leg, link, 8000, ignore);
+  const bridge = new CallBridge({ media: leg, link, sampleRate: 8000, hooks: ignore });
   leg.playCaller(sine(300, 8000, 160, 8000), 0);
   bridge.onBotInput({ kind: 'audio', pcm: new Int16Array(320).fill(1000) });
   bridge.onBotInput({ kind: 'mark', name: 'm1' });

@@ -4,12 +4,12 @@
  * tests can assert what was torn down in which order.
  */
 import type { StreamTarget } from '../../../src/config/index.js';
-import type { BridgeStats } from '../../../src/gateway/bridge.js';
 import type {
   BotCallInfo,
   BotConnector,
   BotHooks,
   BotStream,
+  BotStreamStats,
   CallMediaLeg,
 } from '../../../src/gateway/ports.js';
 
@@ -55,18 +55,19 @@ export class FakeBot implements BotStream {
     return this.closeReasons.length > 0;
   }
 
-  stats(): BridgeStats {
+  stats(): BotStreamStats {
     return {
       framesPlayed: 0,
       underrunFrames: 0,
       overflowSamples: 0,
       marksEchoed: 0,
-      marksOverflowed: 0,
+      marksRefused: 0,
       clears: 0,
       queuedSamples: 0,
       botInputs: 0,
       dtmfFromCaller: 0,
       dtmfToCaller: 0,
+      socketPauses: 0,
     };
   }
 }

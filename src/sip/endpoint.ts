@@ -7,6 +7,7 @@
  * transport layer and message model satisfy, so it can be tested without sockets.
  */
 import type { Clock } from '../util/index.js';
+import { SipParseError } from './grammar.js';
 import {
   type ClientTransaction,
   type ClientTransactionUser,
@@ -133,7 +134,16 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
       else this.transactions.receiveResponse(message, source);
     } catch (error) {
       this.#options.onError?.(error, message);
+      // Headers the parser did not check broke before a transaction existed: answer statelessly.
+      if (message.isRequest && message.method !== 'ACK' && error instanceof SipParseError) {
+        this.#options.transport.send(this.#rejection(message, error), source).catch(() => undefined);
+      }
     }
+  }
+
+  /** RFC 3261 §8.2: a request with a header we cannot parse is answered 400 saying which. */
+  #rejection(request: Req, error: SipParseError): Res {
+    return this.#options.ops.createResponse(request, 400, `Bad Request (${error.summary})`);
   }
 
   #dispatch(request: Req, transaction: ServerTransaction<Req, Res>, source: TransportAddress): void {
@@ -148,9 +158,13 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
         this.#requestHandler(request, transaction, source);
       } catch (error) {
         this.#options.onError?.(error, request);
-        if (transaction.state === 'proceeding' || transaction.state === 'trying') {
-          transaction.respond(this.#options.ops.createResponse(request, 500, 'Server Internal Error'));
-        }
+        if (transaction.state !== 'proceeding' && transaction.state !== 'trying') return;
+        // A header that fails to parse while the application reads it is the peer's fault.
+        transaction.respond(
+          error instanceof SipParseError
+            ? this.#rejection(request, error)
+            : this.#options.ops.createResponse(request, 500, 'Server Internal Error'),
+        );
       }
       return;
     }

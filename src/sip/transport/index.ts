@@ -181,7 +181,7 @@ export class SipTransport implements EndpointTransport<SipMessage> {
     if (!(error instanceof SipParseError) || request.getAll('via').length === 0) return;
     try {
       const response = createResponse(request, error.status);
-      response.append('Warning', `399 patchbay "${reason.replace(/["\\\r\n]/g, ' ').slice(0, 100)}"`);
+      response.append('Warning', `399 patchbay "${error.summary}"`);
       this.send(response, source).catch(() => undefined);
     } catch {
       // Headers too broken to build a response from: dropping is all that is left.

@@ -18,11 +18,20 @@ import {
   type TimerProfile,
   TransactionManager,
 } from './transaction/index.js';
-import type { TransportAddress } from './types.js';
+import type { TransportAddress, Via } from './types.js';
+
+/**
+ * Whether a request with this method and top Via matches a live server transaction
+ * (RFC 3261 §17.2.3), asked by a transport before parsing so retransmissions skip its rate limit.
+ */
+export type RetransmissionProbe = (method: string, topVia: Via) => boolean;
 
 export interface EndpointTransport<Msg> {
   send(message: Msg, destination: TransportAddress): Promise<void>;
-  onMessage(handler: (message: Msg, source: TransportAddress, local: TransportAddress) => void): void;
+  onMessage(
+    handler: (message: Msg, source: TransportAddress, local: TransportAddress) => void,
+    isRetransmission?: RetransmissionProbe,
+  ): void;
   isReliable(transport: TransportAddress['transport']): boolean;
 }
 
@@ -77,7 +86,10 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
       ...(options.profile ? { profile: options.profile } : {}),
       ...(options.maxTransactions ? { maxTransactions: options.maxTransactions } : {}),
     });
-    options.transport.onMessage((message, source) => this.#receive(message, source));
+    options.transport.onMessage(
+      (message, source) => this.#receive(message, source),
+      (method, topVia) => this.transactions.matchesServerTransaction(method, topVia),
+    );
   }
 
   /** New requests (not ACK) with their server transaction; answer with `transaction.respond`. */

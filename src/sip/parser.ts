@@ -4,7 +4,9 @@
  * layer matches on) and leaves the rest to lazy accessors.
  */
 import { isToken, SipParseError } from './grammar.js';
-import { type SipMessage, SipRequest, SipResponse } from './message.js';
+import { headerKey, type SipMessage, SipRequest, SipResponse } from './message.js';
+import type { Via } from './types.js';
+import { parseVia } from './uri.js';
 
 /** Larger than any sane SIP message; UDP datagrams are at most 65 507 bytes anyway. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 65_535;
@@ -39,9 +41,8 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   if (data.length > maxBytes)
     throw new SipParseError(`message of ${data.length} bytes exceeds ${maxBytes}`, 513);
-  let start = 0;
   // RFC 3261 §7.5: ignore CRLFs before the start line.
-  while (data[start] === 0x0d || data[start] === 0x0a) start++;
+  const start = skipLineBreaks(data, 0);
   // A datagram is one message, so one whose blank line got lost still ends at the datagram.
   const end =
     findHeaderEnd(data, start) ?? (options.datagram !== false ? unterminatedEnd(data, start) : undefined);
@@ -67,6 +68,60 @@ function unterminatedEnd(data: Buffer, start: number): { headerEnd: number; body
   let end = data.length;
   while (end > start && (data[end - 1] === 0x0a || data[end - 1] === 0x0d)) end--;
   return { headerEnd: end, bodyStart: data.length };
+}
+
+/** What a message's first line says, read without parsing it. */
+export type StartLineSniff = { kind: 'response' } | { kind: 'request'; method: string };
+
+const SNIFF_REQUEST_LINE = /^([A-Za-z0-9\-.!%*_+`'~]+) .* SIP\/\d+\.\d+\s*$/;
+const SNIFF_STATUS_LINE = /^SIP\/\d+\.\d+ \d{3}/;
+
+/**
+ * Whether `data` starts like a SIP message (RFC 3261 §7.1, §7.2: a request line or a status
+ * line), and its method: cheap enough to run on every datagram before the rate limit and
+ * the parse, so garbage costs one line's look. Undefined means it cannot be SIP.
+ */
+export function sniffStartLine(data: Buffer): StartLineSniff | undefined {
+  const line = firstLine(data, skipLineBreaks(data, 0));
+  if (line === undefined) return undefined;
+  if (SNIFF_STATUS_LINE.test(line)) return { kind: 'response' };
+  const method = SNIFF_REQUEST_LINE.exec(line)?.[1];
+  return method === undefined ? undefined : { kind: 'request', method };
+}
+
+/**
+ * The top Via of a message, read by scanning header lines only up to the first Via
+ * (§17.2.3 matching needs its branch and sent-by), or undefined if it cannot be read.
+ */
+export function sniffTopVia(data: Buffer): Via | undefined {
+  let start = data.indexOf(0x0a, skipLineBreaks(data, 0)) + 1;
+  while (start > 0 && start < data.length) {
+    const line = firstLine(data, start);
+    if (line === undefined || line === '') return undefined;
+    const colon = line.indexOf(':');
+    if (colon > 0 && headerKey(line.slice(0, colon).trimEnd()) === 'via') {
+      try {
+        return parseVia((line.slice(colon + 1).split(',')[0] ?? '').trim());
+      } catch {
+        return undefined;
+      }
+    }
+    start = data.indexOf(0x0a, start) + 1;
+  }
+  return undefined;
+}
+
+function skipLineBreaks(data: Buffer, from: number): number {
+  let start = from;
+  while (data[start] === 0x0d || data[start] === 0x0a) start++;
+  return start;
+}
+
+/** The line starting at `start` without its CRLF, or undefined if no line break follows. */
+function firstLine(data: Buffer, start: number): string | undefined {
+  const end = data.indexOf(0x0a, start);
+  if (end < 0) return undefined;
+  return data.toString('latin1', start, end > start && data[end - 1] === 0x0d ? end - 1 : end);
 }
 
 /** A request that failed validation but whose headers were readable enough to answer. */

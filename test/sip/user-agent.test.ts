@@ -39,8 +39,12 @@ describe('SipUserAgent: headers that break when read', () => {
       it(`${method} with '${header}' is answered 400 naming the header, not 500`, async () => {
         const clock = new FakeClock();
         const network = new MemoryNetwork(clock);
-        const ua = new SipUserAgent({ transport: network.bind(UAS), clock, logger: silentLogger });
-        ua.onInvite((session) => session.reject(486));
+        const ua = new SipUserAgent({
+          transport: network.bind(UAS),
+          clock,
+          logger: silentLogger,
+          onInvite: (session) => session.reject(486),
+        });
         const peer = network.bind(PEER);
         const answers: SipResponse[] = [];
         peer.onMessage((message) => {

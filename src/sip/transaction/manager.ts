@@ -1,5 +1,5 @@
 import type { Clock } from '../../util/index.js';
-import type { TransportAddress } from '../types.js';
+import type { TransportAddress, Via } from '../types.js';
 import { DEFAULT_TIMER_PROFILE, type TimerProfile } from './base.js';
 import { type ClientTransactionUser, InviteClientTransaction } from './invite-client.js';
 import { InviteServerTransaction } from './invite-server.js';
@@ -116,6 +116,13 @@ export class TransactionManager<Req extends RequestView, Res extends ResponseVie
     const transaction = key ? this.#clients.get(key) : undefined;
     if (transaction) transaction.receiveResponse(response);
     else this.#options.onStrayResponse?.(response, source);
+  }
+
+  /** Whether a request would match a live server transaction (§17.2.3; an ACK, its INVITE's). */
+  matchesServerTransaction(method: string, topVia: Via): boolean {
+    const branch = topVia.params.get('branch');
+    if (!branch?.startsWith(BRANCH_MAGIC_COOKIE)) return false;
+    return this.#servers.has(serverKey(branch, sentByOf(topVia), method === 'ACK' ? 'INVITE' : method));
   }
 
   /** Routes a request to its server transaction or creates one (RFC 3261 §17.2.3). */

@@ -17,6 +17,7 @@ import {
   type ServerTransaction,
   type TimerProfile,
   TransactionManager,
+  type TransactionMemoryLimits,
 } from './transaction/index.js';
 import type { TransportAddress, Via } from './types.js';
 
@@ -62,6 +63,8 @@ export interface SipEndpointOptions<Req extends RequestView, Res extends Respons
   onError?: (error: unknown, message: Req | Res) => void;
   profile?: TimerProfile;
   maxTransactions?: number;
+  /** Bytes server transactions may hold, per source and in all (beyond: 503). */
+  transactionMemory?: Partial<TransactionMemoryLimits>;
 }
 
 export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
@@ -85,6 +88,7 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
       onCancel: (invite, cancel) => this.#cancelHandler?.(invite, cancel),
       ...(options.profile ? { profile: options.profile } : {}),
       ...(options.maxTransactions ? { maxTransactions: options.maxTransactions } : {}),
+      ...(options.transactionMemory ? { memory: options.transactionMemory } : {}),
     });
     options.transport.onMessage(
       (message, source) => this.#receive(message, source),

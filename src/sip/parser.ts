@@ -47,7 +47,7 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   const end =
     findHeaderEnd(data, start) ?? (options.datagram !== false ? unterminatedEnd(data, start) : undefined);
   if (!end) throw new SipParseError('no empty line after the headers');
-  const lines = unfold(data.toString('utf8', start, end.headerEnd).split(/\r?\n/));
+  const lines = unfold(headerLines(data, start, end.headerEnd));
   const message = parseStartLine(lines[0] ?? '');
   try {
     for (let i = 1; i < lines.length; i++) addHeaderLine(message, lines[i] as string);
@@ -135,6 +135,22 @@ export class SipRequestError extends SipParseError {
   }
 }
 
+/**
+ * The header section's lines, each decoded on its own (no UTF-8 sequence contains LF): a
+ * substring of one big decoded string would keep all of it alive for as long as any one
+ * header value is kept (a Via copied into a stored response, a Call-ID in a dialog).
+ */
+function headerLines(data: Buffer, start: number, end: number): string[] {
+  const lines: string[] = [];
+  for (let from = start; from <= end; ) {
+    const lf = data.indexOf(0x0a, from);
+    const next = lf < 0 || lf > end ? end : lf;
+    lines.push(data.toString('utf8', from, next > from && data[next - 1] === 0x0d ? next - 1 : next));
+    from = next + 1;
+  }
+  return lines;
+}
+
 /** RFC 3261 §7.3.1: a line starting with whitespace continues the previous header. */
 function unfold(lines: string[]): string[] {
   const out: string[] = [];
@@ -186,10 +202,7 @@ function addHeaderLine(message: SipMessage, line: string): void {
 function frameBody(message: SipMessage, data: Buffer, bodyStart: number, datagram: boolean): Buffer {
   const available = data.length - bodyStart;
   const lengths = message.getAll('content-length');
-  if (lengths.length === 0) {
-    if (datagram) return data.subarray(bodyStart);
-    return Buffer.alloc(0);
-  }
+  if (lengths.length === 0) return detach(data, bodyStart, datagram ? data.length : bodyStart);
   // RFC 4475 §3.1.2.11 mcl01 and §3.1.2.12 ncl: one non-negative integer only.
   if (lengths.length > 1 || !/^\d{1,9}$/.test(lengths[0] ?? '')) {
     throw new SipParseError(`bad Content-Length '${lengths.join(', ')}'`);
@@ -197,7 +210,14 @@ function frameBody(message: SipMessage, data: Buffer, bodyStart: number, datagra
   const length = Number(lengths[0]);
   if (length > available)
     throw new SipParseError(`Content-Length ${length} exceeds the ${available} bytes received`);
-  return data.subarray(bodyStart, bodyStart + length);
+  return detach(data, bodyStart, bodyStart + length);
+}
+
+const EMPTY_BODY = Buffer.alloc(0);
+
+/** A copy of the body: a view (even an empty one) would keep the whole received buffer alive. */
+function detach(data: Buffer, start: number, end: number): Buffer {
+  return end > start ? Buffer.from(data.subarray(start, end)) : EMPTY_BODY;
 }
 
 const SINGLE_HEADERS = ['call-id', 'cseq', 'from', 'to', 'max-forwards', 'content-type'] as const;

@@ -10,9 +10,12 @@ export { type ClientTransactionUser, InviteClientTransaction } from './invite-cl
 export { AUTO_TRYING_DELAY_MS, InviteServerTransaction } from './invite-server.js';
 export {
   type ClientTransaction,
+  DEFAULT_TRANSACTION_MEMORY,
   type ServerTransaction,
   TransactionManager,
+  type TransactionManagerEvents,
   type TransactionManagerOptions,
+  type TransactionMemoryLimits,
 } from './manager.js';
 export {
   BRANCH_MAGIC_COOKIE,

@@ -10,7 +10,6 @@ export { type ClientTransactionUser, InviteClientTransaction } from './invite-cl
 export { AUTO_TRYING_DELAY_MS, InviteServerTransaction } from './invite-server.js';
 export {
   type ClientTransaction,
-  DEFAULT_TRANSACTION_MEMORY,
   type ServerTransaction,
   TransactionManager,
   type TransactionManagerEvents,

@@ -50,7 +50,7 @@ export interface TransactionMemoryLimits {
 }
 
 const DEFAULT_MAX_TRANSACTIONS = 50_000;
-export const DEFAULT_TRANSACTION_MEMORY: Readonly<TransactionMemoryLimits> = {
+const DEFAULT_TRANSACTION_MEMORY: Readonly<TransactionMemoryLimits> = {
   maxBytesPerSource: 8 << 20,
   maxBytes: 64 << 20,
 };

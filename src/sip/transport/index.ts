@@ -32,7 +32,7 @@ import { serializeVia } from '../uri.js';
 import { DEFAULT_TCP_LIMITS, type TcpCloseReason, type TcpLimits, TcpPool } from './tcp.js';
 import { readUdpDrops } from './udp-drops.js';
 
-export { DEFAULT_TCP_LIMITS, TCP_CLOSE_REASONS, type TcpCloseReason, type TcpLimits } from './tcp.js';
+export type { TcpCloseReason, TcpLimits } from './tcp.js';
 
 export interface ListenSpec {
   transport: 'udp' | 'tcp';
@@ -42,7 +42,7 @@ export interface ListenSpec {
 }
 
 /** SO_RCVBUF asked for on SIP UDP sockets: room for a burst at a few thousand datagrams/s. */
-export const DEFAULT_UDP_RECEIVE_BUFFER_BYTES = 4 << 20;
+const DEFAULT_UDP_RECEIVE_BUFFER_BYTES = 4 << 20;
 
 export interface SipTransportOptions {
   listen: ListenSpec[];

@@ -325,6 +325,66 @@ export const gatewayFileSchema = z.strictObject({
     })
     .optional()
     .describe('Absent: every limit lives in this process.'),
+  sip: z
+    .strictObject({
+      udpReceiveBufferBytes: z
+        .number()
+        .int()
+        .min(65_536)
+        .default(4 << 20)
+        .describe(
+          'SO_RCVBUF of the SIP UDP socket; the kernel caps it at net.core.rmem_max (the size it granted is logged at start). Beyond it, datagrams are dropped by the kernel and counted in patchbay_sip_socket_drops_total.',
+        ),
+      tcp: z
+        .strictObject({
+          idleTimeoutSec: z
+            .number()
+            .positive()
+            .default(300)
+            .describe(
+              'A TCP connection with no complete SIP message (or CRLF keep-alive) for this long is closed.',
+            ),
+          headerTimeoutSec: z
+            .number()
+            .positive()
+            .default(10)
+            .describe(
+              "A TCP connection whose message headers are not complete this long after the message's first byte is closed (slow clients).",
+            ),
+          maxConnectionsPerSource: z
+            .number()
+            .int()
+            .min(1)
+            .default(64)
+            .describe('TCP connections one address may hold; more are closed at accept.'),
+          maxConnections: z
+            .number()
+            .int()
+            .min(1)
+            .default(1024)
+            .describe('TCP connections in all; more are closed at accept.'),
+        })
+        .prefault({}),
+      transactionMemory: z
+        .strictObject({
+          maxBytesPerSource: z
+            .number()
+            .int()
+            .min(65_536)
+            .default(8 << 20)
+            .describe(
+              'Bytes of requests and stored responses one address may have held by SIP transactions; beyond it its new requests get 503.',
+            ),
+          maxBytes: z
+            .number()
+            .int()
+            .min(65_536)
+            .default(64 << 20)
+            .describe('Bytes held by all SIP transactions; beyond it new requests get 503.'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   routes: z.array(routeSchema).default([]),
   sipProfilesDir: z.string().default('sip-profiles').describe("Relative to the gateway file's directory."),
 });

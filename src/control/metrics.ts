@@ -104,9 +104,39 @@ export class GatewayMetrics {
     collect: () => this.sampleEventLoopLag(),
   });
 
-  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  readonly sipShedTotal = new Counter({
+    name: 'patchbay_sip_shed_total',
+    help: 'SIP messages refused unserved, by reason (rate_limited, oversize, malformed, unknown_source, overload, memory)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
 
-  constructor(options: { processMetrics?: boolean } = {}) {
+  readonly sipTcpClosedTotal = new Counter({
+    name: 'patchbay_sip_tcp_closed_total',
+    help: 'SIP TCP connections the gateway closed, by reason (idle, header_timeout, per_source_limit, total_limit, rejected_source, framing_error)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly sipSocketDropsTotal = new Counter({
+    name: 'patchbay_sip_socket_drops_total',
+    help: 'Datagrams the kernel dropped on the SIP UDP socket (receive buffer full), read from /proc on scrape',
+    registers: [this.registry],
+    collect: () => this.#collectSocketDrops(),
+  });
+
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  readonly #readSocketDrops: (() => Promise<number | undefined>) | undefined;
+  #socketDropsSeen = 0;
+
+  /**
+   * `sipSocketDrops` reads the kernel's drop count of the SIP UDP socket (the transport's
+   * `udpSocketDrops`), asked on each scrape.
+   */
+  constructor(
+    options: { processMetrics?: boolean; sipSocketDrops?: () => Promise<number | undefined> } = {},
+  ) {
+    this.#readSocketDrops = options.sipSocketDrops;
     if (options.processMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: 'patchbay_' });
     this.loopDelay.enable();
@@ -115,6 +145,15 @@ export class GatewayMetrics {
   private sampleEventLoopLag(): void {
     this.eventLoopLag.set(this.loopDelay.percentile(99) / 1e9);
     this.loopDelay.reset();
+  }
+
+  /** The kernel's count only grows while the socket lives; a smaller one means a new socket. */
+  async #collectSocketDrops(): Promise<void> {
+    const drops = await this.#readSocketDrops?.();
+    if (drops === undefined) return;
+    const increase = drops >= this.#socketDropsSeen ? drops - this.#socketDropsSeen : drops;
+    this.#socketDropsSeen = drops;
+    if (increase > 0) this.sipSocketDropsTotal.inc(increase);
   }
 
   close(): void {

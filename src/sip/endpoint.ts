@@ -7,6 +7,7 @@
  * transport layer and message model satisfy, so it can be tested without sockets.
  */
 import type { Clock } from '../util/index.js';
+import { SipParseError } from './grammar.js';
 import {
   type ClientTransaction,
   type ClientTransactionUser,
@@ -16,12 +17,22 @@ import {
   type ServerTransaction,
   type TimerProfile,
   TransactionManager,
+  type TransactionMemoryLimits,
 } from './transaction/index.js';
-import type { TransportAddress } from './types.js';
+import type { TransportAddress, Via } from './types.js';
+
+/**
+ * Whether a request with this method and top Via matches a live server transaction
+ * (RFC 3261 §17.2.3), asked by a transport before parsing so retransmissions skip its rate limit.
+ */
+export type RetransmissionProbe = (method: string, topVia: Via) => boolean;
 
 export interface EndpointTransport<Msg> {
   send(message: Msg, destination: TransportAddress): Promise<void>;
-  onMessage(handler: (message: Msg, source: TransportAddress, local: TransportAddress) => void): void;
+  onMessage(
+    handler: (message: Msg, source: TransportAddress, local: TransportAddress) => void,
+    isRetransmission?: RetransmissionProbe,
+  ): void;
   isReliable(transport: TransportAddress['transport']): boolean;
 }
 
@@ -52,6 +63,8 @@ export interface SipEndpointOptions<Req extends RequestView, Res extends Respons
   onError?: (error: unknown, message: Req | Res) => void;
   profile?: TimerProfile;
   maxTransactions?: number;
+  /** Bytes server transactions may hold, per source and in all (beyond: 503). */
+  transactionMemory?: Partial<TransactionMemoryLimits>;
 }
 
 export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
@@ -75,8 +88,12 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
       onCancel: (invite, cancel) => this.#cancelHandler?.(invite, cancel),
       ...(options.profile ? { profile: options.profile } : {}),
       ...(options.maxTransactions ? { maxTransactions: options.maxTransactions } : {}),
+      ...(options.transactionMemory ? { memory: options.transactionMemory } : {}),
     });
-    options.transport.onMessage((message, source) => this.#receive(message, source));
+    options.transport.onMessage(
+      (message, source) => this.#receive(message, source),
+      (method, topVia) => this.transactions.matchesServerTransaction(method, topVia),
+    );
   }
 
   /** New requests (not ACK) with their server transaction; answer with `transaction.respond`. */
@@ -133,7 +150,16 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
       else this.transactions.receiveResponse(message, source);
     } catch (error) {
       this.#options.onError?.(error, message);
+      // Headers the parser did not check broke before a transaction existed: answer statelessly.
+      if (message.isRequest && message.method !== 'ACK' && error instanceof SipParseError) {
+        this.#options.transport.send(this.#rejection(message, error), source).catch(() => undefined);
+      }
     }
+  }
+
+  /** RFC 3261 §8.2: a request with a header we cannot parse is answered 400 saying which. */
+  #rejection(request: Req, error: SipParseError): Res {
+    return this.#options.ops.createResponse(request, 400, `Bad Request (${error.summary})`);
   }
 
   #dispatch(request: Req, transaction: ServerTransaction<Req, Res>, source: TransportAddress): void {
@@ -148,9 +174,13 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
         this.#requestHandler(request, transaction, source);
       } catch (error) {
         this.#options.onError?.(error, request);
-        if (transaction.state === 'proceeding' || transaction.state === 'trying') {
-          transaction.respond(this.#options.ops.createResponse(request, 500, 'Server Internal Error'));
-        }
+        if (transaction.state !== 'proceeding' && transaction.state !== 'trying') return;
+        // A header that fails to parse while the application reads it is the peer's fault.
+        transaction.respond(
+          error instanceof SipParseError
+            ? this.#rejection(request, error)
+            : this.#options.ops.createResponse(request, 500, 'Server Internal Error'),
+        );
       }
       return;
     }

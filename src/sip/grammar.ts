@@ -19,6 +19,11 @@ export class SipParseError extends Error {
     super(message);
     this.name = 'SipParseError';
   }
+
+  /** The message made safe for a reason phrase or Warning text: one line, no quotes, short. */
+  get summary(): string {
+    return this.message.replace(/["\\\r\n]/g, ' ').slice(0, 100);
+  }
 }
 
 /** Decodes %HH escapes (RFC 3261 §25.1 `escaped`); malformed escapes are a parse error. */

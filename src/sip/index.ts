@@ -22,7 +22,8 @@ export {
 } from './sdp.js';
 export { type OfferAnswerer, Session, type TerminationCause } from './session.js';
 export { SipStreamParser } from './stream-parser.js';
-export { SipTransport } from './transport/index.js';
+export { SipTransport, type TcpCloseReason } from './transport/index.js';
+export type { ShedReason } from './types.js';
 export { parseNameAddr, parseUri, parseVia, serializeNameAddr, serializeUri } from './uri.js';
 export { type CallOptions, SipUserAgent } from './user-agent.js';
 export { isResponseForUs } from './validate.js';

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { EndpointMessageOps } from './endpoint.js';
-import { SipRequest, SipResponse } from './message.js';
+import { type SipMessage, SipRequest, SipResponse } from './message.js';
 import { BRANCH_MAGIC_COOKIE } from './transaction/index.js';
 import type { TransportAddress } from './types.js';
 
@@ -134,5 +134,17 @@ export function addVia(request: SipRequest, sentBy: TransportAddress): void {
   );
 }
 
+/** About the bytes a message holds in memory: its header lines and body, close to its wire size. */
+export function byteSize(message: SipMessage): number {
+  let bytes = message.body.length + (message.isRequest ? message.uri.length : message.reason.length) + 16;
+  for (const header of message.headers) bytes += header.name.length + header.value.length + 4;
+  return bytes;
+}
+
 /** The message operations the endpoint and transaction layer need. */
-export const messageOps: EndpointMessageOps<SipRequest, SipResponse> = { createResponse, createAck, addVia };
+export const messageOps: EndpointMessageOps<SipRequest, SipResponse> = {
+  createResponse,
+  createAck,
+  addVia,
+  byteSize,
+};

@@ -94,7 +94,14 @@ abstract class SipMessageBase {
 
   /** Values of a list header (Via, Route, Contact, Supported...) across lines and commas. */
   listValues(name: string): string[] {
-    return this.getAll(name).flatMap(splitList);
+    try {
+      return this.getAll(name).flatMap(splitList);
+    } catch (error) {
+      // Name the header, so the 400 tells the peer what to fix.
+      if (error instanceof SipParseError)
+        throw new SipParseError(`${canonicalHeaderName(name)}: ${error.message}`, error.status);
+      throw error;
+    }
   }
 
   has(name: string): boolean {

@@ -4,7 +4,9 @@
  * layer matches on) and leaves the rest to lazy accessors.
  */
 import { isToken, SipParseError } from './grammar.js';
-import { type SipMessage, SipRequest, SipResponse } from './message.js';
+import { headerKey, type SipMessage, SipRequest, SipResponse } from './message.js';
+import type { Via } from './types.js';
+import { parseVia } from './uri.js';
 
 /** Larger than any sane SIP message; UDP datagrams are at most 65 507 bytes anyway. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 65_535;
@@ -39,14 +41,13 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   if (data.length > maxBytes)
     throw new SipParseError(`message of ${data.length} bytes exceeds ${maxBytes}`, 513);
-  let start = 0;
   // RFC 3261 §7.5: ignore CRLFs before the start line.
-  while (data[start] === 0x0d || data[start] === 0x0a) start++;
+  const start = skipLineBreaks(data, 0);
   // A datagram is one message, so one whose blank line got lost still ends at the datagram.
   const end =
     findHeaderEnd(data, start) ?? (options.datagram !== false ? unterminatedEnd(data, start) : undefined);
   if (!end) throw new SipParseError('no empty line after the headers');
-  const lines = unfold(data.toString('utf8', start, end.headerEnd).split(/\r?\n/));
+  const lines = unfold(headerLines(data, start, end.headerEnd));
   const message = parseStartLine(lines[0] ?? '');
   try {
     for (let i = 1; i < lines.length; i++) addHeaderLine(message, lines[i] as string);
@@ -69,6 +70,60 @@ function unterminatedEnd(data: Buffer, start: number): { headerEnd: number; body
   return { headerEnd: end, bodyStart: data.length };
 }
 
+/** What a message's first line says, read without parsing it. */
+export type StartLineSniff = { kind: 'response' } | { kind: 'request'; method: string };
+
+const SNIFF_REQUEST_LINE = /^([A-Za-z0-9\-.!%*_+`'~]+) .* SIP\/\d+\.\d+\s*$/;
+const SNIFF_STATUS_LINE = /^SIP\/\d+\.\d+ \d{3}/;
+
+/**
+ * Whether `data` starts like a SIP message (RFC 3261 §7.1, §7.2: a request line or a status
+ * line), and its method: cheap enough to run on every datagram before the rate limit and
+ * the parse, so garbage costs one line's look. Undefined means it cannot be SIP.
+ */
+export function sniffStartLine(data: Buffer): StartLineSniff | undefined {
+  const line = firstLine(data, skipLineBreaks(data, 0));
+  if (line === undefined) return undefined;
+  if (SNIFF_STATUS_LINE.test(line)) return { kind: 'response' };
+  const method = SNIFF_REQUEST_LINE.exec(line)?.[1];
+  return method === undefined ? undefined : { kind: 'request', method };
+}
+
+/**
+ * The top Via of a message, read by scanning header lines only up to the first Via
+ * (§17.2.3 matching needs its branch and sent-by), or undefined if it cannot be read.
+ */
+export function sniffTopVia(data: Buffer): Via | undefined {
+  let start = data.indexOf(0x0a, skipLineBreaks(data, 0)) + 1;
+  while (start > 0 && start < data.length) {
+    const line = firstLine(data, start);
+    if (line === undefined || line === '') return undefined;
+    const colon = line.indexOf(':');
+    if (colon > 0 && headerKey(line.slice(0, colon).trimEnd()) === 'via') {
+      try {
+        return parseVia((line.slice(colon + 1).split(',')[0] ?? '').trim());
+      } catch {
+        return undefined;
+      }
+    }
+    start = data.indexOf(0x0a, start) + 1;
+  }
+  return undefined;
+}
+
+function skipLineBreaks(data: Buffer, from: number): number {
+  let start = from;
+  while (data[start] === 0x0d || data[start] === 0x0a) start++;
+  return start;
+}
+
+/** The line starting at `start` without its CRLF, or undefined if no line break follows. */
+function firstLine(data: Buffer, start: number): string | undefined {
+  const end = data.indexOf(0x0a, start);
+  if (end < 0) return undefined;
+  return data.toString('latin1', start, end > start && data[end - 1] === 0x0d ? end - 1 : end);
+}
+
 /** A request that failed validation but whose headers were readable enough to answer. */
 export class SipRequestError extends SipParseError {
   constructor(
@@ -78,6 +133,22 @@ export class SipRequestError extends SipParseError {
   ) {
     super(message, status);
   }
+}
+
+/**
+ * The header section's lines, each decoded on its own (no UTF-8 sequence contains LF): a
+ * substring of one big decoded string would keep all of it alive for as long as any one
+ * header value is kept (a Via copied into a stored response, a Call-ID in a dialog).
+ */
+function headerLines(data: Buffer, start: number, end: number): string[] {
+  const lines: string[] = [];
+  for (let from = start; from <= end; ) {
+    const lf = data.indexOf(0x0a, from);
+    const next = lf < 0 || lf > end ? end : lf;
+    lines.push(data.toString('utf8', from, next > from && data[next - 1] === 0x0d ? next - 1 : next));
+    from = next + 1;
+  }
+  return lines;
 }
 
 /** RFC 3261 §7.3.1: a line starting with whitespace continues the previous header. */
@@ -131,10 +202,7 @@ function addHeaderLine(message: SipMessage, line: string): void {
 function frameBody(message: SipMessage, data: Buffer, bodyStart: number, datagram: boolean): Buffer {
   const available = data.length - bodyStart;
   const lengths = message.getAll('content-length');
-  if (lengths.length === 0) {
-    if (datagram) return data.subarray(bodyStart);
-    return Buffer.alloc(0);
-  }
+  if (lengths.length === 0) return detach(data, bodyStart, datagram ? data.length : bodyStart);
   // RFC 4475 §3.1.2.11 mcl01 and §3.1.2.12 ncl: one non-negative integer only.
   if (lengths.length > 1 || !/^\d{1,9}$/.test(lengths[0] ?? '')) {
     throw new SipParseError(`bad Content-Length '${lengths.join(', ')}'`);
@@ -142,7 +210,14 @@ function frameBody(message: SipMessage, data: Buffer, bodyStart: number, datagra
   const length = Number(lengths[0]);
   if (length > available)
     throw new SipParseError(`Content-Length ${length} exceeds the ${available} bytes received`);
-  return data.subarray(bodyStart, bodyStart + length);
+  return detach(data, bodyStart, bodyStart + length);
+}
+
+const EMPTY_BODY = Buffer.alloc(0);
+
+/** A copy of the body: a view (even an empty one) would keep the whole received buffer alive. */
+function detach(data: Buffer, start: number, end: number): Buffer {
+  return end > start ? Buffer.from(data.subarray(start, end)) : EMPTY_BODY;
 }
 
 const SINGLE_HEADERS = ['call-id', 'cseq', 'from', 'to', 'max-forwards', 'content-type'] as const;

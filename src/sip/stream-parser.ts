@@ -21,10 +21,16 @@ const CONTENT_LENGTH = /^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*$/im;
 export class SipStreamParser {
   #buffer: Buffer = Buffer.alloc(0);
   #lineBreakRun = 0;
+  #headersPending = false;
   readonly #maxMessageBytes: number;
 
   constructor(maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {
     this.#maxMessageBytes = maxMessageBytes;
+  }
+
+  /** Whether a message has started whose header section is not complete yet (slow-client deadline). */
+  get headersPending(): boolean {
+    return this.#headersPending;
   }
 
   /** Bytes held waiting for the rest of a message. */
@@ -48,6 +54,7 @@ export class SipStreamParser {
   }
 
   #next(): StreamEvent | undefined {
+    this.#headersPending = false;
     let start = 0;
     while (this.#buffer[start] === 0x0d || this.#buffer[start] === 0x0a) start++;
     if (start > 0) {
@@ -63,6 +70,7 @@ export class SipStreamParser {
     const end = findHeaderEnd(this.#buffer);
     if (!end) {
       if (this.#buffer.length > this.#maxMessageBytes) return this.#fatal('header section too large');
+      this.#headersPending = true;
       return undefined;
     }
     const head = this.#buffer.toString('latin1', 0, end.headerEnd);

@@ -51,3 +51,18 @@ export interface TransportAddress {
   address: string;
   port: number;
 }
+
+/**
+ * Why a request was refused without being served (a bounded set: a metric label). The
+ * transport sheds before or after parsing (rate_limited, oversize, malformed, unknown_source),
+ * the transaction layer when it is full (overload) or holds too many bytes (memory).
+ */
+export const SHED_REASONS = [
+  'rate_limited',
+  'oversize',
+  'malformed',
+  'unknown_source',
+  'overload',
+  'memory',
+] as const;
+export type ShedReason = (typeof SHED_REASONS)[number];

@@ -23,7 +23,12 @@ import {
   type Session,
   type SessionTimerConfig,
 } from './session.js';
-import { DEFAULT_TIMER_PROFILE, type ServerTransaction, type TimerProfile } from './transaction/index.js';
+import {
+  DEFAULT_TIMER_PROFILE,
+  type ServerTransaction,
+  type TimerProfile,
+  type TransactionMemoryLimits,
+} from './transaction/index.js';
 import type { TransportAddress } from './types.js';
 import { checkRequest, DEFAULT_CAPABILITIES, isResponseForUs, type UasCapabilities } from './validate.js';
 
@@ -50,6 +55,8 @@ export interface UserAgentOptions {
    * If it throws, the INVITE gets 500.
    */
   onInvite: (session: InboundSession) => void;
+  /** Bytes server transactions may hold, per source and in all (beyond: 503, shed as `memory`). */
+  transactionMemory?: Partial<TransactionMemoryLimits>;
 }
 
 export interface CallOptions {
@@ -92,6 +99,7 @@ export class SipUserAgent {
       sentBy: (transport) => this.#advertised(transport),
       optionsStatus: () => options.admissionStatus?.(),
       onError: (error) => options.logger.warn({ err: error }, 'sip request failed'),
+      ...(options.transactionMemory ? { transactionMemory: options.transactionMemory } : {}),
     });
     this.endpoint.onRequest((request, transaction, source) => this.#receive(request, transaction, source));
     this.endpoint.onAck((ack) => this.#sessionFor(ack.callId(), ack.toTag(), ack.fromTag())?.receiveAck(ack));

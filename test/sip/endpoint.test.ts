@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type EndpointMessageOps, type EndpointTransport, SipEndpoint } from '../../src/sip/endpoint.js';
+import { SipParseError } from '../../src/sip/grammar.js';
 import type { RequestView, ResponseView } from '../../src/sip/transaction/index.js';
 import type { CSeq, TransportAddress, Via } from '../../src/sip/types.js';
 import { FakeClock } from '../../src/util/index.js';
@@ -172,6 +173,17 @@ describe('SipEndpoint', () => {
     assert.deepEqual(transport.describe(), ['500']);
     assert.equal(errors.length, 2);
     assert.equal(endpoint.transactions.serverCount, 1, 'no transaction left for the malformed request');
+  });
+
+  it('a header that fails to parse before any transaction exists is answered 400 statelessly', () => {
+    const { transport, endpoint } = setup();
+    const malformed = incoming('OPTIONS');
+    malformed.fromTag = () => {
+      throw new SipParseError('unterminated quoted string');
+    };
+    assert.doesNotThrow(() => transport.deliver(malformed));
+    assert.deepEqual(transport.describe(), ['400']);
+    assert.equal(endpoint.transactions.serverCount, 0);
   });
 
   it('passes 2xx retransmissions after Timer M to the stray handler so the UAC can re-ACK', () => {

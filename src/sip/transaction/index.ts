@@ -12,7 +12,9 @@ export {
   type ClientTransaction,
   type ServerTransaction,
   TransactionManager,
+  type TransactionManagerEvents,
   type TransactionManagerOptions,
+  type TransactionMemoryLimits,
 } from './manager.js';
 export {
   BRANCH_MAGIC_COOKIE,

@@ -12,23 +12,32 @@ export interface InviteServerOptions<Req, Res> {
   reliable: boolean;
   send(response: Res): Promise<void> | void;
   /** Builds the automatic 100 Trying for the INVITE. */
-  createTrying(): Res;
+  createTrying(request: Req): Res;
   user?: ServerTransactionUser;
 }
 
-/** INVITE server transaction, RFC 3261 §17.2.1 with the Accepted state of RFC 6026 §7.1. */
+/**
+ * INVITE server transaction, RFC 3261 §17.2.1 with the Accepted state of RFC 6026 §7.1. It
+ * holds the INVITE only while Proceeding (a CANCEL answers it 487, §9.2); after the final
+ * response ACKs match on the branch key alone and retransmissions need only that response.
+ */
 export class InviteServerTransaction<Req, Res extends StatusBearer> extends Transaction {
-  readonly request: Req;
+  #request: Req | undefined;
   #lastResponse: Res | undefined;
-  readonly #options: InviteServerOptions<Req, Res>;
+  readonly #options: Omit<InviteServerOptions<Req, Res>, 'request'>;
 
-  constructor(options: InviteServerOptions<Req, Res>) {
+  constructor({ request, ...options }: InviteServerOptions<Req, Res>) {
     super('proceeding', options.clock, options.profile, options.reliable);
-    this.request = options.request;
+    this.#request = request;
     this.#options = options;
     this.startTimer('trying', AUTO_TRYING_DELAY_MS, () => {
-      if (!this.#lastResponse) this.respond(options.createTrying());
+      if (!this.#lastResponse && this.#request) this.respond(options.createTrying(this.#request));
     });
+  }
+
+  /** The INVITE, until the final response is sent. */
+  get request(): Req | undefined {
+    return this.#request;
   }
 
   /** The final or provisional response last sent, if any. */
@@ -49,6 +58,7 @@ export class InviteServerTransaction<Req, Res extends StatusBearer> extends Tran
     this.#lastResponse = response;
     this.#send(response);
     if (status < 200) return;
+    this.#request = undefined;
     if (status < 300) {
       this.setState('accepted');
       this.startTimer('L', this.transactionTimeout, () => this.terminate());

@@ -1,5 +1,5 @@
-import type { Clock } from '../../util/index.js';
-import type { TransportAddress } from '../types.js';
+import { type Clock, TypedEmitter } from '../../util/index.js';
+import type { ShedReason, TransportAddress, Via } from '../types.js';
 import { DEFAULT_TIMER_PROFILE, type TimerProfile } from './base.js';
 import { type ClientTransactionUser, InviteClientTransaction } from './invite-client.js';
 import { InviteServerTransaction } from './invite-server.js';
@@ -38,12 +38,37 @@ export interface TransactionManagerOptions<Req extends RequestView, Res extends 
   profile?: TimerProfile;
   /** Upper bound on live transactions (client + server); beyond it requests get 503. */
   maxTransactions?: number;
+  /** Bytes server transactions may hold (requests and stored responses), per source and in all. */
+  memory?: Partial<TransactionMemoryLimits>;
+}
+
+export interface TransactionMemoryLimits {
+  /** Beyond it a source's new requests get 503 (shed as `memory`). */
+  maxBytesPerSource: number;
+  /** Beyond it every new request gets 503 (shed as `memory`). */
+  maxBytes: number;
 }
 
 const DEFAULT_MAX_TRANSACTIONS = 50_000;
+const DEFAULT_TRANSACTION_MEMORY: Readonly<TransactionMemoryLimits> = {
+  maxBytesPerSource: 8 << 20,
+  maxBytes: 64 << 20,
+};
 
-/** Matches messages to transactions and owns their lifetimes (RFC 3261 §17.1.3, §17.2.3). */
-export class TransactionManager<Req extends RequestView, Res extends ResponseView> {
+export interface TransactionManagerEvents {
+  /** A request was answered 503 unserved: too many transactions, or too many bytes held. */
+  shed: [reason: Extract<ShedReason, 'overload' | 'memory'>];
+}
+
+/**
+ * Matches messages to transactions and owns their lifetimes (RFC 3261 §17.1.3, §17.2.3), and
+ * bounds what server transactions hold: each is charged the bytes of the request it keeps
+ * (until its final response) and of its stored response, per source address and in total.
+ */
+export class TransactionManager<
+  Req extends RequestView,
+  Res extends ResponseView,
+> extends TypedEmitter<TransactionManagerEvents> {
   readonly #clients = new Map<string, ClientTransaction<Req, Res>>();
   readonly #servers = new Map<string, ServerTransaction<Req, Res>>();
   /** RFC 3261 §8.2.2.2: Call-ID + From tag + CSeq of tag-less requests being served. */
@@ -51,11 +76,21 @@ export class TransactionManager<Req extends RequestView, Res extends ResponseVie
   readonly #options: TransactionManagerOptions<Req, Res>;
   readonly #profile: TimerProfile;
   readonly #maxTransactions: number;
+  readonly #memory: TransactionMemoryLimits;
+  readonly #bytesBySource = new Map<string, number>();
+  #bytesHeld = 0;
 
   constructor(options: TransactionManagerOptions<Req, Res>) {
+    super();
     this.#options = options;
     this.#profile = options.profile ?? DEFAULT_TIMER_PROFILE;
     this.#maxTransactions = options.maxTransactions ?? DEFAULT_MAX_TRANSACTIONS;
+    this.#memory = { ...DEFAULT_TRANSACTION_MEMORY, ...options.memory };
+  }
+
+  /** Bytes of requests and responses server transactions hold now. */
+  get bytesHeld(): number {
+    return this.#bytesHeld;
   }
 
   get clientCount(): number {
@@ -118,6 +153,13 @@ export class TransactionManager<Req extends RequestView, Res extends ResponseVie
     else this.#options.onStrayResponse?.(response, source);
   }
 
+  /** Whether a request would match a live server transaction (§17.2.3; an ACK, its INVITE's). */
+  matchesServerTransaction(method: string, topVia: Via): boolean {
+    const branch = topVia.params.get('branch');
+    if (!branch?.startsWith(BRANCH_MAGIC_COOKIE)) return false;
+    return this.#servers.has(serverKey(branch, sentByOf(topVia), method === 'ACK' ? 'INVITE' : method));
+  }
+
   /** Routes a request to its server transaction or creates one (RFC 3261 §17.2.3). */
   receiveRequest(request: Req, source: TransportAddress): void {
     const via = request.topVia();
@@ -138,13 +180,17 @@ export class TransactionManager<Req extends RequestView, Res extends ResponseVie
       existing.receiveRetransmission();
       return;
     }
-    if (this.#clients.size + this.#servers.size >= this.#maxTransactions) {
+    const requestBytes = this.#options.factory.byteSize?.(request) ?? 0;
+    const shed = this.#shedReason(requestBytes, source.address);
+    if (shed) {
+      this.safeEmit('shed', shed);
       this.#replyStateless(request, 503, 'Service Unavailable', source);
       return;
     }
     // Read every header the layer needs before creating state, so a malformed one throws here.
     const mergeKey = request.method === 'CANCEL' || request.toTag() ? undefined : mergeKeyOf(request);
     const transaction = this.#createServer(request, key, source);
+    this.#chargeWhileAlive(transaction, requestBytes, source.address);
     if (request.method === 'CANCEL') {
       this.#cancel(request, transaction, serverKey(branch, sentBy, 'INVITE'));
       return;
@@ -179,7 +225,7 @@ export class TransactionManager<Req extends RequestView, Res extends ResponseVie
     }
     transaction.respond(factory.createResponse(cancel, 200, 'OK'));
     if (invite.state !== 'proceeding') return;
-    invite.respond(factory.createResponse(invite.request, 487, 'Request Terminated'));
+    if (invite.request) invite.respond(factory.createResponse(invite.request, 487, 'Request Terminated'));
     this.#options.onCancel?.(invite, cancel);
   }
 
@@ -207,7 +253,7 @@ export class TransactionManager<Req extends RequestView, Res extends ResponseVie
       request.method === 'INVITE'
         ? new InviteServerTransaction<Req, Res>({
             ...common,
-            createTrying: () => factory.createResponse(request, 100, 'Trying'),
+            createTrying: (invite) => factory.createResponse(invite, 100, 'Trying'),
             user: {
               onTimeout: () => this.#options.onServerFailure?.(transaction, 'timeout'),
               onTransportError: () => this.#options.onServerFailure?.(transaction, 'transport'),
@@ -222,6 +268,36 @@ export class TransactionManager<Req extends RequestView, Res extends ResponseVie
       if (state === 'terminated') this.#servers.delete(key);
     });
     return transaction;
+  }
+
+  #shedReason(requestBytes: number, address: string): 'overload' | 'memory' | undefined {
+    if (this.#clients.size + this.#servers.size >= this.#maxTransactions) return 'overload';
+    const { maxBytes, maxBytesPerSource } = this.#memory;
+    if (this.#bytesHeld + requestBytes > maxBytes) return 'memory';
+    if ((this.#bytesBySource.get(address) ?? 0) + requestBytes > maxBytesPerSource) return 'memory';
+    return undefined;
+  }
+
+  /**
+   * Charges a server transaction the request it holds; when it answers finally (and drops
+   * the request) the charge becomes its stored response; when it ends, nothing.
+   */
+  #chargeWhileAlive(transaction: ServerTransaction<Req, Res>, requestBytes: number, address: string): void {
+    let charged = 0;
+    const recharge = (bytes: number): void => {
+      const delta = bytes - charged;
+      charged = bytes;
+      this.#bytesHeld += delta;
+      const bySource = (this.#bytesBySource.get(address) ?? 0) + delta;
+      if (bySource > 0) this.#bytesBySource.set(address, bySource);
+      else this.#bytesBySource.delete(address);
+    };
+    recharge(requestBytes);
+    transaction.onStateChange((state) => {
+      if (state === 'terminated') recharge(0);
+      else if (!transaction.request && transaction.lastResponse)
+        recharge(this.#options.factory.byteSize?.(transaction.lastResponse) ?? 0);
+    });
   }
 
   #replyStateless(request: Req, status: number, reason: string, source: TransportAddress): void {

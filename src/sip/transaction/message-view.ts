@@ -28,6 +28,8 @@ export interface MessageFactory<Req extends RequestView, Res extends ResponseVie
   createResponse(request: Req, status: number, reason?: string): Res;
   /** The ACK for a non-2xx final response (RFC 3261 §17.1.1.3). */
   createAck(invite: Req, response: Res): Req;
+  /** About the bytes a message occupies, for the transaction layer's memory bound. */
+  byteSize?(message: Req | Res): number;
 }
 
 /** RFC 3261 §8.1.1.7: branches from compliant implementations start with this cookie. */

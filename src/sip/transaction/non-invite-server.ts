@@ -11,16 +11,25 @@ export interface NonInviteServerOptions<Req, Res> {
   user?: ServerTransactionUser;
 }
 
-/** Non-INVITE server transaction, RFC 3261 §17.2.2. */
+/**
+ * Non-INVITE server transaction, RFC 3261 §17.2.2. Once the final response is sent it keeps
+ * only that response: retransmissions need nothing else, and a large request is not held
+ * for Timer J.
+ */
 export class NonInviteServerTransaction<Req, Res extends StatusBearer> extends Transaction {
-  readonly request: Req;
+  #request: Req | undefined;
   #lastResponse: Res | undefined;
-  readonly #options: NonInviteServerOptions<Req, Res>;
+  readonly #options: Omit<NonInviteServerOptions<Req, Res>, 'request'>;
 
-  constructor(options: NonInviteServerOptions<Req, Res>) {
+  constructor({ request, ...options }: NonInviteServerOptions<Req, Res>) {
     super('trying', options.clock, options.profile, options.reliable);
-    this.request = options.request;
+    this.#request = request;
     this.#options = options;
+  }
+
+  /** The request, until the final response is sent. */
+  get request(): Req | undefined {
+    return this.#request;
   }
 
   get lastResponse(): Res | undefined {
@@ -37,6 +46,7 @@ export class NonInviteServerTransaction<Req, Res extends StatusBearer> extends T
       this.setState('proceeding');
       return;
     }
+    this.#request = undefined;
     this.setState('completed');
     // RFC 3261 §17.2.2: Timer J absorbs request retransmissions; zero on reliable transports.
     this.startTimer('J', this.reliable ? 0 : this.transactionTimeout, () => this.terminate());

@@ -2,20 +2,37 @@
  * The SIP transport layer (RFC 3261 §18): UDP and TCP listeners behind one send/receive
  * interface for the endpoint. Received requests get Via `received`/`rport` (§18.2.1,
  * RFC 3581 §4). Responses always go back to the request's source address and port, as if
- * rport had been asked for: carriers behind NAT need it and nothing else is reachable. Requests that parse but are malformed are answered 400/416/505 here, other
- * garbage is dropped and counted; nothing thrown by parsing escapes the socket handler.
+ * rport had been asked for: carriers behind NAT need it and nothing else is reachable.
+ *
+ * Admission runs cheapest first, so hostile traffic costs as little as possible: a datagram
+ * over the size bound or not starting like SIP is dropped unparsed; a request (other than an
+ * ACK or a retransmission of a live server transaction, which the transaction layer absorbs)
+ * must pass the per-source `allowSource` hook before a datagram is parsed (on TCP, once the
+ * stream is framed); a parsed request must pass `allowRequest`. Requests that parse but are malformed are answered 400/416/505 here. Every
+ * refusal is counted by reason (`shed` event); nothing thrown by parsing escapes the socket
+ * handler.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import type { Logger } from '../../util/index.js';
-import type { EndpointTransport } from '../endpoint.js';
+import { type Clock, type Logger, SystemClock, TypedEmitter } from '../../util/index.js';
+import type { EndpointTransport, RetransmissionProbe } from '../endpoint.js';
 import { SipParseError } from '../grammar.js';
 import type { SipMessage, SipRequest } from '../message.js';
 import { createResponse } from '../message-ops.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, parseMessage, SipRequestError, serializeMessage } from '../parser.js';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  parseMessage,
+  SipRequestError,
+  serializeMessage,
+  sniffStartLine,
+  sniffTopVia,
+} from '../parser.js';
 import type { StreamEvent } from '../stream-parser.js';
-import type { TransportAddress } from '../types.js';
+import type { ShedReason, TransportAddress, Via } from '../types.js';
 import { serializeVia } from '../uri.js';
-import { TcpPool } from './tcp.js';
+import { DEFAULT_TCP_LIMITS, type TcpCloseReason, type TcpLimits, TcpPool } from './tcp.js';
+import { readUdpDrops } from './udp-drops.js';
+
+export type { TcpCloseReason, TcpLimits } from './tcp.js';
 
 export interface ListenSpec {
   transport: 'udp' | 'tcp';
@@ -24,12 +41,27 @@ export interface ListenSpec {
   port: number;
 }
 
+/** SO_RCVBUF asked for on SIP UDP sockets: room for a burst at a few thousand datagrams/s. */
+const DEFAULT_UDP_RECEIVE_BUFFER_BYTES = 4 << 20;
+
 export interface SipTransportOptions {
   listen: ListenSpec[];
   logger: Logger;
+  /** Drives the TCP idle and header deadlines; default the system clock. */
+  clock?: Clock;
   maxMessageBytes?: number;
+  /** SO_RCVBUF for UDP sockets; the kernel caps it at net.core.rmem_max. */
+  udpReceiveBufferBytes?: number;
+  tcp?: Partial<TcpLimits>;
+  /** Accept-time admission of a TCP connection: false closes it before anything is read. */
+  allowConnection?(source: TransportAddress): boolean;
   /**
-   * Admission hook (flood protection, silent drop of unknown sources): false drops a request
+   * Per-source admission before parsing (flood protection): false drops the request unread.
+   * Not asked for ACKs or retransmissions of live server transactions. Must not throw.
+   */
+  allowSource?(source: TransportAddress): boolean;
+  /**
+   * Admission after parsing (silent drop of sources no trunk knows): false drops a request
    * before it reaches a transaction. It must not throw; it runs for every request.
    */
   allowRequest?(source: TransportAddress, request: SipRequest): boolean;
@@ -38,23 +70,47 @@ export interface SipTransportOptions {
 export interface TransportStats {
   received: number;
   sent: number;
-  malformed: number;
-  rateLimited: number;
   sendErrors: number;
+  /** Requests refused unserved, by reason. */
+  shed: Record<ShedReason, number>;
+  /** Connections the TCP pool closed on its own, by reason. */
+  tcpClosed: Record<TcpCloseReason, number>;
+}
+
+export interface SipTransportEvents {
+  /** A message was refused unserved (one event each; a bounded reason for a metric label). */
+  shed: [reason: ShedReason];
+  /** The TCP pool closed a connection on its own. */
+  tcpClosed: [reason: TcpCloseReason];
 }
 
 type MessageHandler = (message: SipMessage, source: TransportAddress, local: TransportAddress) => void;
 
-export class SipTransport implements EndpointTransport<SipMessage> {
-  readonly stats: TransportStats = { received: 0, sent: 0, malformed: 0, rateLimited: 0, sendErrors: 0 };
+export class SipTransport extends TypedEmitter<SipTransportEvents> implements EndpointTransport<SipMessage> {
+  readonly stats: TransportStats = {
+    received: 0,
+    sent: 0,
+    sendErrors: 0,
+    shed: { rate_limited: 0, oversize: 0, malformed: 0, unknown_source: 0, overload: 0, memory: 0 },
+    tcpClosed: {
+      idle: 0,
+      header_timeout: 0,
+      per_source_limit: 0,
+      total_limit: 0,
+      rejected_source: 0,
+      framing_error: 0,
+    },
+  };
   readonly #options: SipTransportOptions;
   readonly #maxBytes: number;
   #udp: UdpSocket | undefined;
   #udpLocal: TransportAddress | undefined;
   #tcp: TcpPool | undefined;
   #handler: MessageHandler | undefined;
+  #isRetransmission: RetransmissionProbe | undefined;
 
   constructor(options: SipTransportOptions) {
+    super();
     this.#options = options;
     this.#maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   }
@@ -71,12 +127,22 @@ export class SipTransport implements EndpointTransport<SipMessage> {
     return transport === 'udp' ? this.#udpLocal : transport === 'tcp' ? this.#tcp?.local : undefined;
   }
 
-  onMessage(handler: MessageHandler): void {
+  onMessage(handler: MessageHandler, isRetransmission?: RetransmissionProbe): void {
     this.#handler = handler;
+    this.#isRetransmission = isRetransmission;
   }
 
   isReliable(transport: TransportAddress['transport']): boolean {
     return transport !== 'udp';
+  }
+
+  /**
+   * Datagrams the kernel dropped on the SIP UDP socket because its receive buffer was full,
+   * read from /proc on demand (a scrape); undefined without a UDP socket or off Linux.
+   */
+  async udpSocketDrops(): Promise<number | undefined> {
+    const local = this.#udpLocal;
+    return local ? readUdpDrops(local.address, local.port) : undefined;
   }
 
   async send(message: SipMessage, destination: TransportAddress): Promise<void> {
@@ -100,9 +166,10 @@ export class SipTransport implements EndpointTransport<SipMessage> {
   }
 
   #listenUdp(spec: ListenSpec): Promise<void> {
+    const requested = this.#options.udpReceiveBufferBytes ?? DEFAULT_UDP_RECEIVE_BUFFER_BYTES;
     const socket = createSocket({
       type: spec.address.includes(':') ? 'udp6' : 'udp4',
-      recvBufferSize: 4 << 20,
+      recvBufferSize: requested,
     });
     this.#udp = socket;
     socket.on('message', (data, info) => {
@@ -115,17 +182,34 @@ export class SipTransport implements EndpointTransport<SipMessage> {
       socket.bind(spec.port, spec.address, () => {
         socket.off('error', reject);
         this.#udpLocal = { transport: 'udp', address: spec.address, port: socket.address().port };
+        this.#logReceiveBuffer(socket, requested);
         resolve();
       });
     });
   }
 
+  /** Linux reports twice what it granted (bookkeeping overhead), capped at net.core.rmem_max. */
+  #logReceiveBuffer(socket: UdpSocket, requested: number): void {
+    const achieved = socket.getRecvBufferSize();
+    const log = { requested, achieved, local: this.#udpLocal };
+    if (achieved < requested)
+      this.#options.logger.warn(log, 'sip udp receive buffer smaller than asked; raise net.core.rmem_max');
+    else this.#options.logger.info(log, 'sip udp receive buffer');
+  }
+
   async #listenTcp(spec: ListenSpec): Promise<void> {
-    this.#tcp = new TcpPool(
-      { onEvent: (event, remote, local) => this.#receiveStreamEvent(event, remote, local) },
-      this.#options.logger,
-      this.#maxBytes,
-    );
+    this.#tcp = new TcpPool({
+      clock: this.#options.clock ?? new SystemClock(),
+      logger: this.#options.logger,
+      maxMessageBytes: this.#maxBytes,
+      limits: { ...DEFAULT_TCP_LIMITS, ...this.#options.tcp },
+      onEvent: (event, remote, local) => this.#receiveStreamEvent(event, remote, local),
+      onClosed: (reason) => {
+        this.stats.tcpClosed[reason]++;
+        this.safeEmit('tcpClosed', reason);
+      },
+      ...(this.#options.allowConnection ? { allowConnection: this.#options.allowConnection } : {}),
+    });
     await this.#tcp.listen(spec.address, spec.port);
   }
 
@@ -142,6 +226,11 @@ export class SipTransport implements EndpointTransport<SipMessage> {
   #receiveDatagram(data: Buffer, source: TransportAddress, local: TransportAddress): void {
     // RFC 5626 §4.4.1: a CRLF keep-alive datagram carries no message.
     if (data.length <= 4 && data.toString('latin1').trim() === '') return;
+    const refusal = this.#screenDatagram(data, source);
+    if (refusal) {
+      this.#shed(refusal);
+      return;
+    }
     try {
       this.#deliver(parseMessage(data, { datagram: true, maxMessageBytes: this.#maxBytes }), source, local);
     } catch (error) {
@@ -149,9 +238,43 @@ export class SipTransport implements EndpointTransport<SipMessage> {
     }
   }
 
+  /** The checks that cost less than a parse: size, a SIP start line, the per-source limit. */
+  #screenDatagram(data: Buffer, source: TransportAddress): ShedReason | undefined {
+    if (data.length > this.#maxBytes) return 'oversize';
+    const start = sniffStartLine(data);
+    if (!start) return 'malformed';
+    if (start.kind === 'request' && !this.#admit(source, start.method, () => sniffTopVia(data)))
+      return 'rate_limited';
+    return undefined;
+  }
+
   #receiveStreamEvent(event: StreamEvent, source: TransportAddress, local: TransportAddress): void {
-    if (event.kind === 'message') this.#deliver(event.message, source, local);
-    else if (event.kind === 'invalid' || event.kind === 'fatal') this.#rejectMalformed(event.error, source);
+    if (event.kind === 'message') {
+      const message = event.message;
+      if (!message.isRequest || this.#admit(source, message.method, () => message.topVia()))
+        this.#deliver(message, source, local);
+      else this.#shed('rate_limited');
+    } else if (event.kind === 'fatal') this.#shed('oversize');
+    else if (event.kind === 'invalid') this.#rejectMalformed(event.error, source);
+  }
+
+  /**
+   * The per-source limit, before parsing. ACKs and retransmissions of a live server
+   * transaction pass: the transaction layer absorbs them at no new cost (§17.2.1: an ACK
+   * stops Timer G; a retransmitted request re-sends the stored response), and dropping them
+   * would only make us retransmit more.
+   */
+  #admit(source: TransportAddress, method: string, topVia: () => Via | undefined): boolean {
+    const allowSource = this.#options.allowSource;
+    if (!allowSource || method === 'ACK') return true;
+    const via = this.#isRetransmission ? topVia() : undefined;
+    if (via && this.#isRetransmission?.(method, via)) return true;
+    return allowSource(source);
+  }
+
+  #shed(reason: ShedReason): void {
+    this.stats.shed[reason]++;
+    this.safeEmit('shed', reason);
   }
 
   #deliver(message: SipMessage, source: TransportAddress, local: TransportAddress): void {
@@ -159,29 +282,28 @@ export class SipTransport implements EndpointTransport<SipMessage> {
     try {
       if (message.isRequest) {
         if (this.#options.allowRequest && !this.#options.allowRequest(source, message)) {
-          this.stats.rateLimited++;
+          this.#shed('unknown_source');
           return;
         }
         stampReceived(message, source);
       }
       this.#handler?.(message, source, local);
     } catch (error) {
-      this.stats.malformed++;
       this.#options.logger.warn({ err: error, source }, 'sip message handler failed');
     }
   }
 
   /** Answers what can be answered (§8.2: 400, 416, 505), drops everything else. */
   #rejectMalformed(error: unknown, source: TransportAddress): void {
-    this.stats.malformed++;
+    this.#shed(error instanceof SipParseError && error.status === 513 ? 'oversize' : 'malformed');
     const reason = error instanceof Error ? error.message : String(error);
     this.#options.logger.debug({ source, reason }, 'malformed sip message');
     if (!(error instanceof SipRequestError) || error.request.method === 'ACK') return;
     const request = error.request;
-    if (!(error instanceof SipParseError) || request.getAll('via').length === 0) return;
+    if (request.getAll('via').length === 0) return;
     try {
       const response = createResponse(request, error.status);
-      response.append('Warning', `399 patchbay "${reason.replace(/["\\\r\n]/g, ' ').slice(0, 100)}"`);
+      response.append('Warning', `399 patchbay "${error.summary}"`);
       this.send(response, source).catch(() => undefined);
     } catch {
       // Headers too broken to build a response from: dropping is all that is left.

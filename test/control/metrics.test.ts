@@ -1,0 +1,17 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { GatewayMetrics } from '../../src/control/metrics.js';
+
+it('patchbay_sip_socket_drops_total follows the kernel count read on each scrape, across a new socket', async () => {
+  const readings = [5, 12, 3];
+  const metrics = new GatewayMetrics({
+    processMetrics: false,
+    sipSocketDrops: () => Promise.resolve(readings.shift()),
+  });
+  const scrape = async (): Promise<string | undefined> =>
+    /^patchbay_sip_socket_drops_total (\d+)$/m.exec(await metrics.registry.metrics())?.[1];
+  assert.equal(await scrape(), '5');
+  assert.equal(await scrape(), '12');
+  assert.equal(await scrape(), '15', 'a new socket starts from zero: its 3 drops add up');
+  metrics.close();
+});

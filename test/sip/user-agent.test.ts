@@ -1,0 +1,63 @@
+/**
+ * What a user agent answers to requests whose headers only fail when read: a header the
+ * parser does not check (Require, Accept) breaking while the request is validated is the
+ * peer's fault, answered 400 naming the header, never 500 (RFC 3261 §8.2).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { SipResponse } from '../../src/sip/message.js';
+import { parseMessage } from '../../src/sip/parser.js';
+import type { TransportAddress } from '../../src/sip/types.js';
+import { SipUserAgent } from '../../src/sip/user-agent.js';
+import { FakeClock, silentLogger } from '../../src/util/index.js';
+import { MemoryNetwork } from './helpers/memory-transport.js';
+
+const UAS: TransportAddress = { transport: 'udp', address: '127.0.0.1', port: 5100 };
+const PEER: TransportAddress = { transport: 'udp', address: '127.0.0.2', port: 5128 };
+
+function request(method: string, header: string): Buffer {
+  return Buffer.from(
+    [
+      `${method} sip:sink@127.0.0.1:5100 SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.2:5128;branch=z9hG4bK-${method}-${header.length}`,
+      'Max-Forwards: 70',
+      'From: <sip:a@127.0.0.2>;tag=1',
+      'To: <sip:sink@127.0.0.1>',
+      `Call-ID: ${method}@repro`,
+      `CSeq: 1 ${method}`,
+      header,
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n'),
+  );
+}
+
+describe('SipUserAgent: headers that break when read', () => {
+  for (const header of ['Require: "foo', 'Accept: "foo']) {
+    for (const method of ['OPTIONS', 'INVITE', 'BYE']) {
+      it(`${method} with '${header}' is answered 400 naming the header, not 500`, async () => {
+        const clock = new FakeClock();
+        const network = new MemoryNetwork(clock);
+        const ua = new SipUserAgent({
+          transport: network.bind(UAS),
+          clock,
+          logger: silentLogger,
+          onInvite: (session) => session.reject(486),
+        });
+        const peer = network.bind(PEER);
+        const answers: SipResponse[] = [];
+        peer.onMessage((message) => {
+          if (!message.isRequest) answers.push(message);
+        });
+        network.transmit(parseMessage(request(method, header)), PEER, UAS);
+        await new Promise((resolve) => setImmediate(resolve));
+        const final = answers.find((answer) => answer.status >= 200);
+        assert.equal(final?.status, 400);
+        const name = header.split(':')[0] as string;
+        assert.match(final.reason, new RegExp(`${name}: unterminated quoted string`));
+        ua.close();
+      });
+    }
+  }
+});

@@ -55,7 +55,9 @@ const HEALTH_INPUT_LABELS: Record<MetricName, string> = {
 export class Gateway {
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly metrics = new GatewayMetrics();
+  readonly metrics = new GatewayMetrics({
+    sipSocketDrops: () => this.#transport?.udpSocketDrops() ?? Promise.resolve(undefined),
+  });
   readonly calls = new CallRegistry();
   readonly cps: CpsLimiter;
   readonly health: HealthRegistry;
@@ -220,12 +222,26 @@ export class Gateway {
       address: spec.host,
       port: spec.port,
     }));
+    const sip = config.sip;
     this.#transport = new SipTransport({
       listen,
       logger: this.logger,
-      allowRequest: (source, request) =>
-        flood.allow(source.address) && this.#admitSource(source.address, request),
+      clock: this.clock,
+      udpReceiveBufferBytes: sip.udpReceiveBufferBytes,
+      tcp: {
+        idleTimeoutMs: sip.tcp.idleTimeoutSec * 1000,
+        headerTimeoutMs: sip.tcp.headerTimeoutSec * 1000,
+        maxConnectionsPerSource: sip.tcp.maxConnectionsPerSource,
+        maxConnections: sip.tcp.maxConnections,
+      },
+      // Before parsing: the per-source rate (ACKs and retransmissions of live transactions
+      // bypass it in the transport, so a flooder's ACKs still stop its 503 retransmissions).
+      allowSource: (source) => flood.allow(source.address),
+      allowConnection: (source) => this.#inbound.admitsSource(source.address),
+      allowRequest: (source, request) => this.#admitSource(source.address, request),
     });
+    this.#transport.on('shed', (reason) => this.metrics.sipShedTotal.inc({ reason }));
+    this.#transport.on('tcpClosed', (reason) => this.metrics.sipTcpClosedTotal.inc({ reason }));
     await this.#transport.start();
     const bindAddress = listen[0]?.address ?? '0.0.0.0';
     const mediaAddress = config.publicAddress ?? advertisableAddress(bindAddress);
@@ -236,8 +252,10 @@ export class Gateway {
       ...(config.publicAddress ? { advertisedHost: config.publicAddress } : {}),
       product: 'patchbay/0.1',
       admissionStatus: () => (this.#draining ? 503 : undefined),
+      transactionMemory: sip.transactionMemory,
       onInvite: (session) => this.#onInvite(session),
     });
+    this.#ua.endpoint.transactions.on('shed', (reason) => this.metrics.sipShedTotal.inc({ reason }));
     this.#ports = this.#buildPorts(
       new PortAllocator(config.rtp.portMin, config.rtp.portMax),
       bindAddress,

@@ -63,6 +63,17 @@ export class InboundMatcher {
     }));
   }
 
+  /**
+   * Whether anything from `sourceAddress` could be answered, before any request is read (a
+   * TCP connection at accept): a trunk's source, or some trunk answers unknown sources 403.
+   */
+  admitsSource(sourceAddress: string): boolean {
+    return (
+      this.sources.lookup(sourceAddress) !== undefined ||
+      this.numberOwners.some(({ trunk }) => trunk.inbound?.unknownSourceAction === 403)
+    );
+  }
+
   match(sourceAddress: string, calledNumber: string): InboundDecision {
     const trunk = this.sources.lookup(sourceAddress)?.value;
     if (!trunk) {

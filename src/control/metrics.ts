@@ -101,23 +101,37 @@ export class GatewayMetrics {
     name: 'patchbay_event_loop_lag_seconds',
     help: 'Event-loop delay p99 over the last scrape interval',
     registers: [this.registry],
-    collect: () => this.sampleEventLoopLag(),
+    collect: () => this.#sampleEventLoopLag(),
   });
 
-  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  readonly rtpSocketDropsTotal: Counter = new Counter({
+    name: 'patchbay_rtp_socket_drops_total',
+    help: 'Datagrams the kernel dropped on RTP/RTCP sockets of live calls because the receive buffer was full, sampled at each scrape',
+    registers: [this.registry],
+    collect: () => this.rtpSocketDropsTotal.inc(this.#sampleRtpSocketDrops()),
+  });
 
-  constructor(options: { processMetrics?: boolean } = {}) {
+  readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  readonly #sampleRtpSocketDrops: () => number;
+
+  /**
+   * `sampleRtpSocketDrops` returns the kernel drops on RTP sockets since its previous call
+   * (RtpSession.sampleSocketDrops summed over the live sessions, with one readUdpDrops table);
+   * it runs once per scrape.
+   */
+  constructor(options: { processMetrics?: boolean; sampleRtpSocketDrops?: () => number } = {}) {
+    this.#sampleRtpSocketDrops = options.sampleRtpSocketDrops ?? (() => 0);
     if (options.processMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: 'patchbay_' });
-    this.loopDelay.enable();
+    this.#loopDelay.enable();
   }
 
-  private sampleEventLoopLag(): void {
-    this.eventLoopLag.set(this.loopDelay.percentile(99) / 1e9);
-    this.loopDelay.reset();
+  #sampleEventLoopLag(): void {
+    this.eventLoopLag.set(this.#loopDelay.percentile(99) / 1e9);
+    this.#loopDelay.reset();
   }
 
   close(): void {
-    this.loopDelay.disable();
+    this.#loopDelay.disable();
   }
 }

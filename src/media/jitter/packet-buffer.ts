@@ -3,10 +3,10 @@
  * Sequence numbers are not used for ordering, so 65535→0 wrap needs no special case;
  * the 32-bit timestamp is unwrapped against the last one seen.
  */
-import type { RtpPacketIn } from './types.js';
+import type { ReceivedRtp } from '../rtp/types.js';
 
 export interface BufferedPacket {
-  packet: RtpPacketIn;
+  packet: ReceivedRtp;
   /** RTP timestamp unwrapped to a monotonic integer (RFC 3550 §5.1 wraps at 2^32). */
   timestamp: number;
 }

@@ -5,12 +5,13 @@
  */
 import type { Clock } from '../../util/index.js';
 import type { AudioDecoder } from '../codec.js';
+import type { ReceivedRtp } from '../rtp/types.js';
 import { DelayManager } from './delay-manager.js';
 import { type BufferedPacket, PacketBuffer, unwrapTimestamp } from './packet-buffer.js';
 import { accelerate, mergeAfterConcealment, preemptiveExpand } from './time-stretch.js';
-import type { JitterBufferOptions, JitterStats, PlayoutDecision, RtpPacketIn } from './types.js';
+import type { JitterBufferOptions, JitterStats, PlayoutDecision } from './types.js';
 
-export type { JitterBufferOptions, JitterStats, PlayoutDecision, RtpPacketIn } from './types.js';
+export type { JitterBufferOptions, JitterStats, PlayoutDecision } from './types.js';
 
 /** A timestamp step larger than this (seconds) is a new stream, not a gap. */
 const MAX_TIMESTAMP_JUMP_S = 10;
@@ -99,7 +100,7 @@ export class AudioReceiver {
     this.buffer = new PacketBuffer(options.maxPackets ?? 250);
   }
 
-  insert(packet: RtpPacketIn): void {
+  insert(packet: ReceivedRtp): void {
     this.counters.packetsReceived++;
     if (!Number.isFinite(packet.arrivalMs) || !Number.isInteger(packet.timestamp) || !packet.payload) {
       this.counters.packetsDiscarded++;

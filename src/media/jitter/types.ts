@@ -1,14 +1,3 @@
-export interface RtpPacketIn {
-  sequenceNumber: number;
-  timestamp: number;
-  ssrc: number;
-  marker: boolean;
-  payloadType: number;
-  payload: Uint8Array;
-  /** Arrival time on the injected clock (ms). */
-  arrivalMs: number;
-}
-
 export interface JitterBufferOptions {
   /** Playout tick and packet duration (default 20). */
   frameMs?: number;

@@ -4,4 +4,4 @@ export { ReceiveStats, type ReportBlockValues } from './receive-stats.js';
 export { buildCompoundRtcp, ntpMiddle32, parseCompoundRtcp, wallMsToNtp } from './rtcp.js';
 export { RtpSession, type RtpSessionOptions } from './session.js';
 export { readUdpDrops, type UdpDropTable } from './socket-drops.js';
-export type { MediaDirection, ReceivedRtp, RemoteReceptionReport, RtpStreamStats } from './types.js';
+export type { ReceivedRtp, RemoteReceptionReport, RtpStreamStats } from './types.js';

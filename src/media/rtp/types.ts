@@ -12,9 +12,6 @@ export interface ReceivedRtp {
   arrivalMs: number;
 }
 
-/** A stream's SDP direction (RFC 3264 §6.1): whether each side sends RTP (hold is sendonly or inactive). */
-export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
-
 /** What the far end reports about the stream we send (its RTCP report block on our SSRC). */
 export interface RemoteReceptionReport {
   /** 0..1, over the far end's last report interval. */

@@ -35,7 +35,7 @@ export {
   type StretchResult,
   simulatePlayout,
 } from './jitter/index.js';
-export { MediaClock, type TickListener } from './media-clock.js';
+export { MediaClock, type MediaClockEvents, type MediaClockStats } from './media-clock.js';
 export {
   MediaLeg,
   type MediaLegEvents,

@@ -8,7 +8,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { type ImpairOptions, impair } from '../src/media/impair.js';
 import type { AudioDecoder } from '../src/media/index.js';
-import { type RtpPacketIn, simulatePlayout } from '../src/media/jitter/index.js';
+import { simulatePlayout } from '../src/media/jitter/index.js';
+import type { ReceivedRtp } from '../src/media/rtp/index.js';
 
 const FRAME_MS = 20;
 const SAMPLES_PER_FRAME = 160;
@@ -95,15 +96,15 @@ export function buildTrace(
   profile: Profile,
   seconds: number,
   seed: number,
-): ReturnType<typeof impair<RtpPacketIn>> {
+): ReturnType<typeof impair<ReceivedRtp>> {
   const total = Math.round((seconds * 1000) / FRAME_MS);
-  const arrivals: ReturnType<typeof impair<RtpPacketIn>> = [];
+  const arrivals: ReturnType<typeof impair<ReceivedRtp>> = [];
   let start = 0;
   profile.segments.forEach((segment, index) => {
     const end = index === profile.segments.length - 1 ? total : start + Math.round(segment.fraction * total);
     const sent = [];
     for (let i = start; i < end; i++) {
-      const packet: RtpPacketIn = {
+      const packet: ReceivedRtp = {
         sequenceNumber: i & 0xffff,
         timestamp: (1000 + i * SAMPLES_PER_FRAME) >>> 0,
         ssrc: 42,

@@ -3,12 +3,12 @@
  * for PCMU and Opus, at the two bridge rates bots use (8 kHz for twilio, 16 kHz for stereo and
  * exotel), and the calls per core that implies. Pure compute on a FakeClock, no sockets (the
  * socket cost is in bench/media-rtp.ts):
- *  receive: rtp.js parse -> AudioReceiver.insert (jitter buffer) -> pull (decode, PLC/stretch
+ *  receive: parseRtp (as RtpSession) -> AudioReceiver.insert (jitter buffer) -> pull (decode, PLC/stretch
  *           decisions) -> resample decoder rate -> bridge rate
  *  send:    resample bridge rate -> encoder rate -> encode -> rtp.js packet (as RtpSession.send),
  *           with the gateway's own codecs (carrierEncoderFor/carrierDecoderFor: Opus runs at the
  *           bridge rate, complexity 5, so the Opus path has no resampler)
- * Baseline in the same run: rtp.js parse plus a copy of the payload, what a bare forwarder does.
+ * Baseline in the same run: parseRtp plus a copy of the payload, what a bare forwarder does.
  * Speech: fixtures/audio/speech-16k.wav, 20 s (looped), pre-encoded as the carrier would send it.
  *
  *   npx tsx bench/media-chain.ts [rounds=5]
@@ -21,16 +21,17 @@ import {
   carrierDecoderFor,
   carrierEncoderFor,
   decodeWav,
+  parseRtp,
   Resampler,
 } from '../src/media/index.js';
-import { FakeClock } from '../src/util/index.js';
+import { type AudioCodecName, FakeClock } from '../src/util/index.js';
 
 const rounds = Number(process.argv[2] ?? 5);
 const FRAMES = 1000;
 const FRAME_MS = 20;
 
 interface CodecCase {
-  name: 'PCMU' | 'opus';
+  name: AudioCodecName;
   payloadType: number;
   rtpClockRate: number;
 }
@@ -88,10 +89,6 @@ function timing(samples: number[]): Timing {
   };
 }
 
-function parse(bytes: Uint8Array): RtpPacket {
-  return new RtpPacket(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-}
-
 async function receiveRound(
   codec: CodecCase,
   packets: Uint8Array[],
@@ -105,17 +102,8 @@ async function receiveRound(
   for (const bytes of packets) {
     clock.advance(FRAME_MS);
     const started = performance.now();
-    const packet = parse(bytes);
-    const view = packet.getPayload();
-    receiver.insert({
-      sequenceNumber: packet.getSequenceNumber(),
-      timestamp: packet.getTimestamp(),
-      ssrc: packet.getSsrc(),
-      marker: packet.getMarker(),
-      payloadType: packet.getPayloadType(),
-      payload: new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
-      arrivalMs: clock.now(),
-    });
+    const packet = parseRtp(bytes, clock.now());
+    if (packet) receiver.insert(packet);
     const decoded = receiver.pull();
     toBridge?.process(decoded);
     times.push(performance.now() - started);
@@ -152,8 +140,8 @@ function floorRound(packets: Uint8Array[]): number[] {
   const copy = new Uint8Array(1500);
   return packets.map((bytes) => {
     const started = performance.now();
-    const view = parse(bytes).getPayload();
-    copy.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+    const packet = parseRtp(bytes, 0);
+    if (packet) copy.set(packet.payload);
     return performance.now() - started;
   });
 }

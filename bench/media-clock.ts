@@ -13,7 +13,7 @@ const seconds = Number(process.argv[2] ?? 10);
 async function run(leadMs: number): Promise<string> {
   const clock = new MediaClock(new SystemClock(), 20, () => undefined, leadMs);
   const ticks: number[] = [];
-  clock.subscribe(() => ticks.push(performance.now()));
+  clock.on('tick', () => ticks.push(performance.now()));
   const cpuBefore = process.cpuUsage();
   clock.start();
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));

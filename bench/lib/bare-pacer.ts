@@ -16,7 +16,7 @@ const packet = Buffer.alloc(172);
 packet[0] = 0x80;
 let sequence = 0;
 const clock = new MediaClock(new SystemClock(), 20, undefined, 2);
-clock.subscribe(() => {
+clock.on('tick', () => {
   packet.writeUInt16BE(sequence++ & 0xffff, 2);
   socket.send(packet, port, '127.0.0.1');
   if (sequence >= packets) {

@@ -101,7 +101,7 @@ export class GatewayMetrics {
     name: 'patchbay_event_loop_lag_seconds',
     help: 'Event-loop delay p99 over the last scrape interval',
     registers: [this.registry],
-    collect: () => this.sampleEventLoopLag(),
+    collect: () => this.#sampleEventLoopLag(),
   });
 
   readonly sipShedTotal = new Counter({
@@ -125,26 +125,41 @@ export class GatewayMetrics {
     collect: () => this.#collectSocketDrops(),
   });
 
-  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  readonly rtpSocketDropsTotal: Counter = new Counter({
+    name: 'patchbay_rtp_socket_drops_total',
+    help: 'Datagrams the kernel dropped on RTP/RTCP sockets of live calls because the receive buffer was full, sampled at each scrape',
+    registers: [this.registry],
+    collect: () => this.rtpSocketDropsTotal.inc(this.#sampleRtpSocketDrops()),
+  });
+
+  readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
   readonly #readSocketDrops: (() => Promise<number | undefined>) | undefined;
+  readonly #sampleRtpSocketDrops: () => number;
   #socketDropsSeen = 0;
 
   /**
    * `sipSocketDrops` reads the kernel's drop count of the SIP UDP socket (the transport's
-   * `udpSocketDrops`), asked on each scrape.
+   * `udpSocketDrops`), asked on each scrape. `sampleRtpSocketDrops` returns the kernel drops on
+   * RTP sockets since its previous call (RtpSession.sampleSocketDrops summed over the live
+   * sessions, with one readUdpDrops table); it runs once per scrape.
    */
   constructor(
-    options: { processMetrics?: boolean; sipSocketDrops?: () => Promise<number | undefined> } = {},
+    options: {
+      processMetrics?: boolean;
+      sipSocketDrops?: () => Promise<number | undefined>;
+      sampleRtpSocketDrops?: () => number;
+    } = {},
   ) {
     this.#readSocketDrops = options.sipSocketDrops;
+    this.#sampleRtpSocketDrops = options.sampleRtpSocketDrops ?? (() => 0);
     if (options.processMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: 'patchbay_' });
-    this.loopDelay.enable();
+    this.#loopDelay.enable();
   }
 
-  private sampleEventLoopLag(): void {
-    this.eventLoopLag.set(this.loopDelay.percentile(99) / 1e9);
-    this.loopDelay.reset();
+  #sampleEventLoopLag(): void {
+    this.eventLoopLag.set(this.#loopDelay.percentile(99) / 1e9);
+    this.#loopDelay.reset();
   }
 
   /** The kernel's count only grows while the socket lives; a smaller one means a new socket. */
@@ -157,6 +172,6 @@ export class GatewayMetrics {
   }
 
   close(): void {
-    this.loopDelay.disable();
+    this.#loopDelay.disable();
   }
 }

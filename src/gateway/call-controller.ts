@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { StreamTarget, TrunkConfig } from '../config/index.js';
 import type { CallDetail, CallState, CallSummary } from '../control/backend.js';
-import type { BridgeRate } from '../media/index.js';
+import type { BridgeRate, UdpDropTable } from '../media/index.js';
 import type {
   InboundSession,
   OfferAnswerer,
@@ -176,6 +176,11 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     } catch (error) {
       return (error as Error).message;
     }
+  }
+
+  /** Kernel drops on this call's RTP sockets since the last sample. */
+  sampleSocketDrops(table: UdpDropTable): number {
+    return this.#leg?.sampleSocketDrops(table) ?? 0;
   }
 
   summary(): CallSummary {

@@ -10,7 +10,7 @@ import { BUILTIN_TARGET_PREFIX, type ConfigManager, type PatchbayConfig } from '
 import { GatewayMetrics } from '../control/metrics.js';
 import { createControlServer } from '../control/server.js';
 import { EchoBot } from '../demo/index.js';
-import { MediaClock, MediaLeg, PortAllocator } from '../media/index.js';
+import { MediaClock, MediaLeg, PortAllocator, readUdpDrops } from '../media/index.js';
 import { type InboundSession, type SipRequest, SipTransport, SipUserAgent } from '../sip/index.js';
 import {
   ConcurrencyLimiter,
@@ -57,6 +57,12 @@ export class Gateway {
   readonly logger: Logger;
   readonly metrics = new GatewayMetrics({
     sipSocketDrops: () => this.#transport?.udpSocketDrops() ?? Promise.resolve(undefined),
+    sampleRtpSocketDrops: () => {
+      const live = this.calls.live();
+      if (live.length === 0) return 0;
+      const table = readUdpDrops();
+      return live.reduce((drops, call) => drops + call.sampleSocketDrops(table), 0);
+    },
   });
   readonly calls = new CallRegistry();
   readonly cps: CpsLimiter;

@@ -4,7 +4,13 @@
  * call flow runs in-process on a FakeClock.
  */
 import type { StreamTarget, TrunkConfig } from '../config/index.js';
-import type { BridgeRate, MediaLegEvents, MediaLegStats, NegotiatedMedia } from '../media/index.js';
+import type {
+  BridgeRate,
+  MediaLegEvents,
+  MediaLegStats,
+  NegotiatedMedia,
+  UdpDropTable,
+} from '../media/index.js';
 import type { CallOptions, OutboundSession, SipRequest } from '../sip/index.js';
 import type {
   AttemptPlan,
@@ -26,6 +32,8 @@ export interface CallMediaLeg {
   stats(): MediaLegStats;
   close(): void;
   attachBotAudio(pull: () => Int16Array): void;
+  /** Kernel drops on the leg's sockets since the last sample (one /proc read for all legs). */
+  sampleSocketDrops(table: UdpDropTable): number;
   on<K extends keyof MediaLegEvents & string>(
     event: K,
     listener: (...args: MediaLegEvents[K]) => void,

@@ -2,6 +2,7 @@
  * RFC 4733 telephone-events (DTMF) over RTP: a receiver that reports each digit once and a
  * sender that produces the packet train for a digit. Both are pure: no sockets, no timers.
  */
+import type { ReceivedRtp } from './rtp/types.js';
 
 /** RFC 4733 §3.2: events 0-9, *, #, A-D. Event 16 (flash) and tones beyond are not digits. */
 const DIGITS = '0123456789*#ABCD';
@@ -56,14 +57,6 @@ export function digitToEvent(digit: string): number {
   return code;
 }
 
-export interface DtmfPacketIn {
-  payload: Uint8Array;
-  timestamp: number;
-  sequenceNumber: number;
-  marker: boolean;
-  arrivalMs: number;
-}
-
 interface OpenEvent {
   timestamp: number;
   digit: string;
@@ -95,7 +88,7 @@ export class DtmfReceiver {
    * Feeds one telephone-event packet. Returns a digit once: on its first end packet, or,
    * when all end packets were lost, when a packet with a new event timestamp arrives.
    */
-  push(packet: DtmfPacketIn): DtmfEvent | undefined {
+  push(packet: ReceivedRtp): DtmfEvent | undefined {
     const parsed = parseTelephoneEvent(packet.payload);
     const digit = parsed ? DIGITS[parsed.event] : undefined;
     if (!parsed || digit === undefined) {

@@ -2,7 +2,6 @@ export { type BridgeRate, carrierDecoderFor, carrierEncoderFor } from './carrier
 export type { AudioDecoder, AudioEncoder } from './codec.js';
 export {
   type DtmfEvent,
-  type DtmfPacketIn,
   type DtmfPacketOut,
   DtmfReceiver,
   DtmfSender,
@@ -33,11 +32,10 @@ export {
   type PlayoutDecision,
   type PlayoutTrace,
   preemptiveExpand,
-  type RtpPacketIn,
   type StretchResult,
   simulatePlayout,
 } from './jitter/index.js';
-export { MediaClock, type TickListener } from './media-clock.js';
+export { MediaClock, type MediaClockEvents, type MediaClockStats } from './media-clock.js';
 export {
   MediaLeg,
   type MediaLegEvents,
@@ -58,10 +56,13 @@ export {
 export { DEFAULT_RESAMPLER_QUALITY, Resampler } from './resample.js';
 export {
   PortAllocator,
+  parseRtp,
   type ReceivedRtp,
   type RemoteReceptionReport,
   RtpSession,
   type RtpSessionOptions,
   type RtpStreamStats,
+  readUdpDrops,
+  type UdpDropTable,
 } from './rtp/index.js';
 export { decodeWav, encodeWav, pcmBytes, WAV_HEADER_BYTES, type WavAudio, wavHeader } from './wav.js';

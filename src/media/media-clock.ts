@@ -1,97 +1,116 @@
 import type { Clock, TimerHandle } from '../util/index.js';
+import { TypedEmitter } from '../util/index.js';
 
-/** Ticks missed by more than this many frames are dropped, not replayed (a stalled loop must not burst). */
-const MAX_CATCH_UP_TICKS = 5;
+/**
+ * How far behind the clock still catches up: the ticks missed while the event loop was busy
+ * (a burst from one peer stalls it 300-600 ms) run back to back with their own tick times, so
+ * every call's frames come late but none is lost. Further behind, the oldest ticks are skipped
+ * (and counted): a loop that stalled for seconds must not replay them all at once.
+ */
+const MAX_CATCH_UP_MS = 1000;
 
 /** Never notified: waiting on it is a precise sleep (see MediaClock.waitUntil). */
 const SLEEP_CELL = new Int32Array(new SharedArrayBuffer(4));
 /** The tail of the wait done by polling the clock, where a timed futex wait is too coarse. */
 const SPIN_MS = 0.2;
 
-export type TickListener = (tickMs: number) => void;
+export interface MediaClockEvents {
+  /** One frame is due; tickMs is its deadline on the injected clock (start + n * frameMs). */
+  tick: [tickMs: number];
+}
+
+export interface MediaClockStats {
+  /** Ticks delivered. */
+  ticks: number;
+  /** Ticks delivered a whole frame or more after their deadline (caught up after a stall). */
+  lateTicks: number;
+  /** Ticks never delivered: the loop fell more than MAX_CATCH_UP_MS behind. */
+  ticksSkipped: number;
+  /** Timer firings whose ticks took longer than a frame to run (the listeners overran). */
+  overruns: number;
+  /** Tick listeners that threw (each also passed to onListenerError). */
+  listenerErrors: number;
+}
 
 /**
- * The one media clock shared by all calls: one timer for the whole
- * process, not one per call. Live, each tick is scheduled from an absolute deadline
- * (start + n * frameMs) so timer lateness never accumulates into drift.
+ * The one media clock shared by all calls: one timer for the whole process, not one per call,
+ * emitting `tick` per frame. Live, each tick is scheduled from an absolute deadline
+ * (start + n * frameMs) so timer lateness never accumulates into drift. One emit per frame
+ * for the whole process: TypedEmitter's emit allocates nothing, and the timer callback is
+ * bound once.
  */
-export class MediaClock {
+export class MediaClock extends TypedEmitter<MediaClockEvents> {
   readonly frameMs: number;
-  private readonly listeners = new Set<TickListener>();
-  private timer: TimerHandle | undefined;
-  private startMs = 0;
-  private tickIndex = 0;
-  private skippedTicks = 0;
-  private listenerErrors = 0;
+  readonly #clock: Clock;
+  readonly #leadMs: number;
+  readonly #maxCatchUpTicks: number;
+  readonly #stats: MediaClockStats;
+  #timer: TimerHandle | undefined;
+  #startMs = 0;
+  #tickIndex = 0;
+  #deadline = 0;
 
   constructor(
-    private readonly clock: Clock,
+    clock: Clock,
     frameMs = 20,
-    private readonly onListenerError: (error: unknown) => void = () => {},
+    onListenerError: (error: unknown) => void = () => {},
     /**
      * Live only: wake this many ms before each deadline and wait out the rest precisely (see
      * waitUntil), so ticks do not inherit the timer's jitter. The thread is blocked, not busy.
      */
-    private readonly leadMs = 0,
+    leadMs = 0,
   ) {
     if (!(frameMs > 0)) throw new RangeError(`frameMs must be > 0, got ${frameMs}`);
-    this.frameMs = frameMs;
-  }
-
-  /** Adds a listener; returns its unsubscribe function. */
-  subscribe(fn: TickListener): () => void {
-    this.listeners.add(fn);
-    return () => {
-      this.listeners.delete(fn);
+    const stats: MediaClockStats = {
+      ticks: 0,
+      lateTicks: 0,
+      ticksSkipped: 0,
+      overruns: 0,
+      listenerErrors: 0,
     };
+    super((_event, error) => {
+      stats.listenerErrors++;
+      onListenerError(error);
+    });
+    this.#stats = stats;
+    this.#clock = clock;
+    this.frameMs = frameMs;
+    this.#leadMs = leadMs;
+    this.#maxCatchUpTicks = Math.max(1, Math.round(MAX_CATCH_UP_MS / frameMs));
   }
 
   get running(): boolean {
-    return this.timer !== undefined;
+    return this.#timer !== undefined;
   }
 
-  /** Ticks dropped because the loop fell more than MAX_CATCH_UP_TICKS behind. */
-  get droppedTicks(): number {
-    return this.skippedTicks;
-  }
-
-  /** Listener exceptions caught (each also passed to onListenerError). */
-  get errors(): number {
-    return this.listenerErrors;
+  stats(): MediaClockStats {
+    return { ...this.#stats };
   }
 
   start(): void {
-    if (this.timer) return;
-    this.startMs = this.clock.now();
-    this.tickIndex = 1;
-    this.schedule();
+    if (this.#timer) return;
+    this.#startMs = this.#clock.now();
+    this.#tickIndex = 1;
+    this.#schedule();
   }
 
   stop(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
+    this.#timer?.cancel();
+    this.#timer = undefined;
   }
 
-  /** Delivers one tick to every listener; a listener that throws does not stop the others. */
-  tick(nowMs: number): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(nowMs);
-      } catch (error) {
-        this.listenerErrors++;
-        this.onListenerError(error);
-      }
-    }
+  /** Delivers one tick to every listener (replay and tests drive it by hand). */
+  tick(tickMs: number): void {
+    this.#stats.ticks++;
+    this.safeEmit('tick', tickMs);
   }
 
-  private schedule(): void {
-    const deadline = this.startMs + this.tickIndex * this.frameMs;
+  #schedule(): void {
+    this.#deadline = this.#startMs + this.#tickIndex * this.frameMs;
     // Round up: libuv timers have whole-millisecond resolution and truncate, which would fire
     // up to 1 ms early and tick before the deadline, adding that much jitter to every packet.
-    this.timer = this.clock.setTimer(Math.ceil(deadline - this.leadMs - this.clock.now()), () => {
-      this.waitUntil(deadline);
-      this.onTimer();
-    });
+    const delay = Math.ceil(this.#deadline - this.#leadMs - this.#clock.now());
+    this.#timer = this.#clock.setTimer(delay, this.#onTimer);
   }
 
   /**
@@ -100,29 +119,34 @@ export class MediaClock {
    * SPIN_MS are polled. A pure busy loop cost ~10% of a core, and polling performance.now()
    * allocates in Node 20: ~10 MB/s of garbage whose scavenges landed on ticks.
    */
-  private waitUntil(deadline: number): void {
-    if (this.leadMs <= 0 || this.listeners.size === 0) return;
+  #waitUntil(deadline: number): void {
+    if (this.#leadMs <= 0 || this.listenerCount('tick') === 0) return;
     const start = performance.now();
-    const end = start + Math.min(this.leadMs + 1, deadline - this.clock.now());
+    const end = start + Math.min(this.#leadMs + 1, deadline - this.#clock.now());
     if (end - start > SPIN_MS) Atomics.wait(SLEEP_CELL, 0, 0, end - start - SPIN_MS);
     while (performance.now() < end) {
       // the last SPIN_MS: a futex wake-up can be that late
     }
   }
 
-  private onTimer(): void {
-    if (!this.timer) return;
-    const now = this.clock.now();
-    const dueTicks = Math.floor((now - this.startMs) / this.frameMs) - this.tickIndex + 1;
-    if (dueTicks > MAX_CATCH_UP_TICKS) {
-      this.skippedTicks += dueTicks - MAX_CATCH_UP_TICKS;
-      this.tickIndex += dueTicks - MAX_CATCH_UP_TICKS;
+  /** Runs every tick due by now, each with its own deadline, up to the catch-up bound. */
+  readonly #onTimer = (): void => {
+    this.#waitUntil(this.#deadline);
+    if (!this.#timer) return;
+    const now = this.#clock.now();
+    const due = Math.floor((now - this.#startMs) / this.frameMs) - this.#tickIndex + 1;
+    if (due > this.#maxCatchUpTicks) {
+      this.#stats.ticksSkipped += due - this.#maxCatchUpTicks;
+      this.#tickIndex += due - this.#maxCatchUpTicks;
     }
-    const ticks = Math.min(Math.max(dueTicks, 1), MAX_CATCH_UP_TICKS);
-    for (let i = 0; i < ticks && this.timer; i++) {
-      this.tick(this.startMs + this.tickIndex * this.frameMs);
-      this.tickIndex++;
+    const ticks = Math.min(Math.max(due, 1), this.#maxCatchUpTicks);
+    for (let i = 0; i < ticks && this.#timer; i++) {
+      const tickMs = this.#startMs + this.#tickIndex * this.frameMs;
+      if (now - tickMs >= this.frameMs) this.#stats.lateTicks++;
+      this.tick(tickMs);
+      this.#tickIndex++;
     }
-    if (this.timer) this.schedule();
-  }
+    if (this.#clock.now() - now > this.frameMs) this.#stats.overruns++;
+    if (this.#timer) this.#schedule();
+  };
 }

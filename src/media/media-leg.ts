@@ -19,7 +19,13 @@ import { AudioReceiver, type JitterStats } from './jitter/index.js';
 import type { MediaClock } from './media-clock.js';
 import { ObservedDecoder } from './observed-decoder.js';
 import type { Resampler } from './resample.js';
-import { type PortAllocator, type ReceivedRtp, RtpSession, type RtpStreamStats } from './rtp/index.js';
+import {
+  type PortAllocator,
+  type ReceivedRtp,
+  RtpSession,
+  type RtpStreamStats,
+  type UdpDropTable,
+} from './rtp/index.js';
 
 export interface NegotiatedMedia {
   remoteAddress: string;
@@ -81,7 +87,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   #chain: CodecChain | undefined;
   #dtmfReceiver: DtmfReceiver | undefined;
   #dtmfTransmitter: DtmfTransmitter | undefined;
-  #unsubscribeTick: (() => void) | undefined;
+  #ticking = false;
   #unsubscribePacket: (() => void) | undefined;
   #botAudio: (() => Int16Array) | undefined;
   #sendTimestamp = 0;
@@ -124,9 +130,8 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   async start(media: NegotiatedMedia): Promise<void> {
     await this.#apply(media);
     this.#unsubscribePacket ??= this.#session.onPacket((packet) => this.#guard(() => this.#onRtp(packet)));
-    this.#unsubscribeTick ??= this.#options.mediaClock.subscribe((tickMs) =>
-      this.#guard(() => this.#onTick(tickMs)),
-    );
+    if (!this.#ticking) this.#options.mediaClock.on('tick', this.#tick);
+    this.#ticking = true;
   }
 
   /** Re-INVITE: new remote, codec or direction. The send timestamp stays continuous. */
@@ -145,6 +150,11 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     this.#dtmfTransmitter.enqueue(digits, durationMs);
   }
 
+  /** Kernel drops on this leg's sockets since the last call, from one /proc read shared by all legs. */
+  sampleSocketDrops(table: UdpDropTable): number {
+    return this.#session.sampleSocketDrops(table);
+  }
+
   stats(): MediaLegStats {
     const chain = this.#chain;
     return {
@@ -160,12 +170,15 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#unsubscribeTick?.();
+    this.#options.mediaClock.off('tick', this.#tick);
     this.#unsubscribePacket?.();
     this.#closeChain();
     this.#session.close();
     this.removeAllListeners();
   }
+
+  /** Bound once, so the clock's listener list is not touched per tick. */
+  readonly #tick = (tickMs: number): void => this.#guard(() => this.#onTick(tickMs));
 
   get #sending(): boolean {
     const direction = this.#media?.direction ?? 'sendrecv';

@@ -22,8 +22,6 @@ export {
   type CaptureScan,
   type CodecMapping,
   isSipMessage,
-  parseRtp,
-  type RtpHeader,
   type RtpStreamInfo,
   type ScanOptions,
   scanCapture,

@@ -13,7 +13,7 @@ import { closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } fr
 import { join } from 'node:path';
 import { type DtmfEvent, DtmfReceiver } from '../media/dtmf.js';
 import { ObservedDecoder } from '../media/observed-decoder.js';
-import type { ReceivedRtp } from '../media/rtp/index.js';
+import { parseRtp, type ReceivedRtp } from '../media/rtp/index.js';
 import { pcmBytes, WAV_HEADER_BYTES, wavHeader } from '../media/wav.js';
 import { FakeClock } from '../util/clock.js';
 import {
@@ -26,7 +26,7 @@ import {
 import { type PlotStream, renderPlotHtml, Timeline } from './plot.js';
 import { newReadStats, readCapture } from './reader.js';
 import { FileSource } from './source.js';
-import { parseRtp, type RtpStreamInfo, scanCapture, streamKey } from './streams.js';
+import { type RtpStreamInfo, scanCapture, streamKey } from './streams.js';
 import { decodeUdpFrame } from './udp.js';
 
 export interface ReplayOptions {
@@ -346,12 +346,12 @@ export async function replayCapture(options: ReplayOptions): Promise<ReplayRepor
       options.onProgress(source.position / size);
     const datagram = decodeUdpFrame(frame.linkType, frame.data);
     if (typeof datagram === 'string') continue;
-    const rtp = parseRtp(datagram.payload);
-    if (!rtp) continue;
-    const info = streamsByKey.get(streamKey(rtp.ssrc, datagram));
-    if (!info) continue;
     // Captures may step back slightly (multi-queue NICs): time never goes backwards here.
     const sendMs = Math.max(lastTimeMs, frame.timestampMs - t0Ms);
+    const packet = parseRtp(datagram.payload, sendMs);
+    if (!packet) continue;
+    const info = streamsByKey.get(streamKey(packet.ssrc, datagram));
+    if (!info) continue;
     lastTimeMs = sendMs;
     advanceTo(sendMs);
     let run = runs.get(info.key);
@@ -360,7 +360,6 @@ export async function replayCapture(options: ReplayOptions): Promise<ReplayRepor
       runs.set(info.key, run);
     }
     if (!run.pulling && !run.report.skipped) schedulePulls(run, clock);
-    const packet: ReceivedRtp = { ...rtp, arrivalMs: sendMs };
     run.lastSendMs = sendMs;
     noteSent(run, packet);
     const deliveries = options.impairment

@@ -3,18 +3,10 @@
  * payload types to codecs from the SDP seen in the capture, else static types (RFC 3551).
  */
 import sdpTransform from 'sdp-transform';
+import { parseRtp } from '../media/rtp/index.js';
 import { type CaptureReadStats, newReadStats, readCapture } from './reader.js';
 import type { ByteSource } from './source.js';
 import { decodeUdpFrame, type UdpDatagram, type UdpEndpoint } from './udp.js';
-
-export interface RtpHeader {
-  marker: boolean;
-  payloadType: number;
-  sequenceNumber: number;
-  timestamp: number;
-  ssrc: number;
-  payload: Uint8Array;
-}
 
 export interface CodecMapping {
   /** Encoding name as in SDP a=rtpmap (PCMU, PCMA, opus, telephone-event...). */
@@ -74,35 +66,6 @@ export function isSipMessage(payload: Uint8Array): boolean {
     'latin1',
   );
   return SIP_STATUS_LINE.test(head) || SIP_REQUEST_LINE.test(head);
-}
-
-/**
- * RTP fixed header (RFC 3550 §5.1) when the datagram plausibly is RTP: version 2, CSRCs,
- * extension and padding inside the packet, and not RTCP: second byte 192-223 is RTCP's
- * packet-type range (RFC 5761 §4), which marker + payload types 64-95 would collide with.
- */
-export function parseRtp(bytes: Uint8Array): RtpHeader | undefined {
-  if (bytes.length < 12) return undefined;
-  const first = bytes[0] as number;
-  const second = bytes[1] as number;
-  if (first >> 6 !== 2 || (second >= 192 && second <= 223)) return undefined;
-  const data = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let offset = 12 + (first & 0x0f) * 4;
-  if (first & 0x10) {
-    if (offset + 4 > bytes.length) return undefined;
-    offset += 4 + data.getUint16(offset + 2) * 4; // RFC 3550 §5.3.1 header extension
-  }
-  let end = bytes.length;
-  if (first & 0x20) end -= bytes[bytes.length - 1] as number; // §5.1 padding count
-  if (offset > end) return undefined;
-  return {
-    marker: (second & 0x80) !== 0,
-    payloadType: second & 0x7f,
-    sequenceNumber: data.getUint16(2),
-    timestamp: data.getUint32(4),
-    ssrc: data.getUint32(8),
-    payload: bytes.subarray(offset, end),
-  };
 }
 
 export function streamKey(ssrc: number, datagram: UdpDatagram): string {
@@ -199,7 +162,7 @@ export function scanCapture(
       scan.sdp.learn(datagram.payload);
       continue;
     }
-    const rtp = parseRtp(datagram.payload);
+    const rtp = parseRtp(datagram.payload, frame.timestampMs);
     if (!rtp) continue;
     const key = streamKey(rtp.ssrc, datagram);
     let stream = byKey.get(key);

@@ -58,6 +58,10 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
     this.dtmfSent.push({ digits, durationMs });
   }
 
+  sampleSocketDrops(): number {
+    return 0;
+  }
+
   stats(): MediaLegStats {
     return {
       rtp: undefined,

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { decodeAlaw } from '../../src/media/g711.js';
 import { G711Concealer } from '../../src/media/g711-plc.js';
+import { parseRtp } from '../../src/media/rtp/index.js';
 import { decodeWav } from '../../src/media/wav.js';
 import { loadMediaPipeline, type ReceiverFactory } from '../../src/pcap/pipeline.js';
 import { readCapture } from '../../src/pcap/reader.js';
 import { replayCapture } from '../../src/pcap/replay.js';
 import { SequentialPlayout } from '../../src/pcap/sequential-playout.js';
 import { FileSource } from '../../src/pcap/source.js';
-import { parseRtp } from '../../src/pcap/streams.js';
 import { decodeUdpFrame } from '../../src/pcap/udp.js';
 import { skipUnlessPresent } from '../helpers/peers.js';
 
@@ -30,7 +30,7 @@ function payloads(path: string): Uint8Array[] {
   const source = new FileSource(path);
   for (const frame of readCapture(source)) {
     const datagram = decodeUdpFrame(frame.linkType, frame.data);
-    const rtp = typeof datagram === 'string' ? undefined : parseRtp(datagram.payload);
+    const rtp = typeof datagram === 'string' ? undefined : parseRtp(datagram.payload, frame.timestampMs);
     if (rtp) out.push(rtp.payload);
   }
   source.close();

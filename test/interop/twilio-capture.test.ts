@@ -12,13 +12,13 @@ import { test } from 'node:test';
 import { DtmfReceiver } from '../../src/media/dtmf.js';
 import { decodeAlaw, decodeMulaw } from '../../src/media/g711.js';
 import { G711Concealer } from '../../src/media/g711-plc.js';
+import { parseRtp, type ReceivedRtp } from '../../src/media/rtp/index.js';
 import { decodeWav } from '../../src/media/wav.js';
 import { loadMediaPipeline, type ReceiverFactory } from '../../src/pcap/pipeline.js';
 import { readCapture } from '../../src/pcap/reader.js';
 import { replayCapture } from '../../src/pcap/replay.js';
 import { SequentialPlayout } from '../../src/pcap/sequential-playout.js';
 import { FileSource } from '../../src/pcap/source.js';
-import { parseRtp, type RtpHeader } from '../../src/pcap/streams.js';
 import { decodeUdpFrame } from '../../src/pcap/udp.js';
 import { TwilioDialect } from '../../src/stream/index.js';
 import { skipUnlessPresent } from '../helpers/peers.js';
@@ -42,14 +42,14 @@ const call = {
   customParameters: { from: 'sipp' },
 };
 
-/** Every RTP packet of a capture, with its capture time. */
-function rtpPackets(path: string): { rtp: RtpHeader; ms: number }[] {
-  const out: { rtp: RtpHeader; ms: number }[] = [];
+/** Every RTP packet of a capture, arriving at its capture time. */
+function rtpPackets(path: string): ReceivedRtp[] {
+  const out: ReceivedRtp[] = [];
   const source = new FileSource(path);
   for (const frame of readCapture(source)) {
     const datagram = decodeUdpFrame(frame.linkType, frame.data);
-    const rtp = typeof datagram === 'string' ? undefined : parseRtp(datagram.payload);
-    if (rtp) out.push({ rtp, ms: frame.timestampMs });
+    const rtp = typeof datagram === 'string' ? undefined : parseRtp(datagram.payload, frame.timestampMs);
+    if (rtp) out.push(rtp);
   }
   source.close();
   return out;
@@ -60,10 +60,10 @@ function capturedDigits(file: string): string[] {
   const receiver = new DtmfReceiver({ clockRate: 8000 });
   const digits: string[] = [];
   let lastMs = 0;
-  for (const { rtp, ms } of rtpPackets(join(SIPP_CAPTURES, file))) {
+  for (const rtp of rtpPackets(join(SIPP_CAPTURES, file))) {
     if (rtp.payloadType !== EVENT_PAYLOAD_TYPE) continue;
-    lastMs = ms;
-    const event = receiver.push({ ...rtp, arrivalMs: ms });
+    lastMs = rtp.arrivalMs;
+    const event = receiver.push(rtp);
     if (event) digits.push(event.digit);
   }
   const late = receiver.poll(lastMs + 10_000);
@@ -173,7 +173,7 @@ test('µ-law payloads sent for g711a.pcap match a straight A-law decode within r
   const frames = await callerFrames((decoder) => new SequentialPlayout(decoder));
   const messages = twilioStream(frames, []);
   assert.deepEqual(TwilioStrictChecker.checkAll(messages), []);
-  const payloads = rtpPackets(G711A).map(({ rtp }) => rtp.payload);
+  const payloads = rtpPackets(G711A).map((rtp) => rtp.payload);
   const straight = decodeAlaw(Buffer.concat(payloads));
   const sent = sentAudio(messages);
   // The G.711 decoder's Appendix I history delays its output by delaySamples.

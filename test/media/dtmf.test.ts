@@ -1,51 +1,34 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import {
-  type DtmfPacketIn,
   DtmfReceiver,
   DtmfSender,
   DtmfTransmitter,
   parseTelephoneEvent,
   serializeTelephoneEvent,
 } from '../../src/media/dtmf.js';
+import { parseRtp, type ReceivedRtp } from '../../src/media/rtp/index.js';
+import { readCapture } from '../../src/pcap/reader.js';
+import { FileSource } from '../../src/pcap/source.js';
+import { decodeUdpFrame } from '../../src/pcap/udp.js';
 import { skipUnlessPresent } from '../helpers/peers.js';
 
 const CAPTURES = '/usr/share/sip-tester';
 
-/**
- * Minimal libpcap walker for this test only (src/pcap is another area's work): Ethernet,
- * IPv4, UDP, then the RTP fixed header. Enough for SIPp's dtmf_2833_*.pcap captures.
- */
-function rtpPacketsFromPcap(path: string): DtmfPacketIn[] {
-  const file = readFileSync(path);
-  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
-  const magic = view.getUint32(0, true);
-  assert.ok(magic === 0xa1b2c3d4 || magic === 0xd4c3b2a1, 'libpcap microsecond capture');
-  const little = magic === 0xa1b2c3d4;
-  assert.equal(view.getUint32(20, little), 1, 'Ethernet link type');
-  const packets: DtmfPacketIn[] = [];
-  let offset = 24;
+/** The RTP packets of a capture, arriving at their capture time. */
+function rtpPacketsFromPcap(path: string): ReceivedRtp[] {
+  const source = new FileSource(path);
+  const packets: ReceivedRtp[] = [];
   let firstMs: number | undefined;
-  while (offset + 16 <= file.length) {
-    const ms = view.getUint32(offset, little) * 1000 + view.getUint32(offset + 4, little) / 1000;
-    const captured = view.getUint32(offset + 8, little);
-    const frame = file.subarray(offset + 16, offset + 16 + captured);
-    offset += 16 + captured;
-    if (frame.length < 14 + 20 + 8 + 12 || frame[12] !== 0x08 || frame[13] !== 0x00) continue;
-    const ipHeader = (frame[14]! & 0x0f) * 4;
-    if (frame[14 + 9] !== 17) continue;
-    const rtp = frame.subarray(14 + ipHeader + 8);
-    const csrcCount = rtp[0]! & 0x0f;
-    firstMs ??= ms;
-    packets.push({
-      marker: (rtp[1]! & 0x80) !== 0,
-      sequenceNumber: (rtp[2]! << 8) | rtp[3]!,
-      timestamp: ((rtp[4]! << 24) | (rtp[5]! << 16) | (rtp[6]! << 8) | rtp[7]!) >>> 0,
-      payload: rtp.subarray(12 + 4 * csrcCount),
-      arrivalMs: ms - firstMs,
-    });
+  for (const frame of readCapture(source)) {
+    const datagram = decodeUdpFrame(frame.linkType, frame.data);
+    firstMs ??= frame.timestampMs;
+    const rtp =
+      typeof datagram === 'string' ? undefined : parseRtp(datagram.payload, frame.timestampMs - firstMs);
+    if (rtp) packets.push(rtp);
   }
+  source.close();
   return packets;
 }
 
@@ -73,8 +56,10 @@ test('each SIPp capture reports its digit exactly once, with its duration', { sk
   }
 });
 
-function toReceived(packets: ReturnType<DtmfSender['packetsForDigit']>, seq0 = 100): DtmfPacketIn[] {
+function toReceived(packets: ReturnType<DtmfSender['packetsForDigit']>, seq0 = 100): ReceivedRtp[] {
   return packets.map((p, i) => ({
+    payloadType: 101,
+    ssrc: 1,
     payload: p.payload,
     timestamp: p.timestamp,
     marker: p.marker,
@@ -150,7 +135,7 @@ test('all end packets lost: reported on the next event, or on timeout', () => {
 
 test('malformed and non-digit payloads are counted, never thrown', () => {
   const receiver = new DtmfReceiver({ clockRate: 8000 });
-  const base = { timestamp: 1, sequenceNumber: 1, marker: true, arrivalMs: 0 };
+  const base = { payloadType: 101, ssrc: 1, timestamp: 1, sequenceNumber: 1, marker: true, arrivalMs: 0 };
   assert.equal(receiver.push({ ...base, payload: new Uint8Array(2) }), undefined);
   const flash = serializeTelephoneEvent({ event: 16, end: true, volume: 0, duration: 800 });
   assert.equal(receiver.push({ ...base, payload: flash }), undefined);
@@ -178,7 +163,7 @@ test('transmitter: digits go out on media-clock ticks, on the audio timeline, on
   }
   const receiver = new DtmfReceiver({ clockRate: 8000 });
   const events = sent
-    .map((p, i) => receiver.push({ ...p, sequenceNumber: i, arrivalMs: p.atMs }))
+    .map((p, i) => receiver.push({ ...p, payloadType: 101, ssrc: 1, sequenceNumber: i, arrivalMs: p.atMs }))
     .filter((e) => e !== undefined);
   assert.deepEqual(
     events.map((e) => [e.digit, e.durationMs, e.startTimestamp]),

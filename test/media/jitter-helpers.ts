@@ -1,5 +1,5 @@
 import type { AudioDecoder } from '../../src/media/index.js';
-import type { RtpPacketIn } from '../../src/media/jitter/index.js';
+import type { ReceivedRtp } from '../../src/media/rtp/index.js';
 
 /** 8 kHz test decoder: each payload decodes to a 200 Hz sine frame; concealment is a quieter sine. */
 export function sineDecoder(): AudioDecoder & { concealCalls: number } {
@@ -24,7 +24,7 @@ export function sineDecoder(): AudioDecoder & { concealCalls: number } {
   };
 }
 
-export function packet(index: number, arrivalMs: number, overrides: Partial<RtpPacketIn> = {}): RtpPacketIn {
+export function packet(index: number, arrivalMs: number, overrides: Partial<ReceivedRtp> = {}): ReceivedRtp {
   return {
     sequenceNumber: index & 0xffff,
     timestamp: (index * 160) >>> 0,

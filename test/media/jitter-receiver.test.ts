@@ -223,3 +223,21 @@ for (const packetMs of [20, 30, 60]) {
     }
   });
 }
+
+test('a packet the playout point has passed is discarded, not played by rewinding', () => {
+  const decoder = sineDecoder();
+  const decoded: number[] = [];
+  const decode = decoder.decode;
+  decoder.decode = (payload) => {
+    decoded.push(payload[0] ?? -1);
+    return decode(payload);
+  };
+  // Packet 3 decodes to 40 ms although the timestamps step 20 ms: it covers packet 4, which
+  // is already buffered (all ten arrive in one burst).
+  const arrivals = Array.from({ length: 10 }, (_, i) =>
+    packet(i, 5, { payload: new Uint8Array(i === 3 ? 320 : 160).fill(i) }),
+  );
+  const { receiver } = simulatePlayout(decoder, arrivals, 400);
+  assert.deepEqual(decoded, [0, 1, 2, 3, 5, 6, 7, 8, 9]);
+  assert.equal(receiver.stats().packetsDiscarded, 1);
+});

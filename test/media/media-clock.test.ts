@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MediaClock } from '../../src/media/media-clock.js';
-import { FakeClock } from '../../src/util/index.js';
+import { type Clock, FakeClock } from '../../src/util/index.js';
 
 test('ticks at exact absolute deadlines', () => {
   const clock = new FakeClock(1000);
   const media = new MediaClock(clock, 20);
   const ticks: number[] = [];
   const seen: number[] = [];
-  media.subscribe((tickMs) => {
+  media.on('tick', (tickMs) => {
     ticks.push(tickMs);
     seen.push(clock.now());
   });
@@ -19,55 +19,117 @@ test('ticks at exact absolute deadlines', () => {
   assert.equal(media.frameMs, 20);
 });
 
-test('one timer for the whole clock, whatever the number of subscribers', () => {
+test('one timer for the whole clock, whatever the number of listeners', () => {
   const clock = new FakeClock();
   const media = new MediaClock(clock);
-  for (let i = 0; i < 100; i++) media.subscribe(() => {});
+  for (let i = 0; i < 100; i++) media.on('tick', () => {});
   media.start();
   assert.equal(clock.pendingTimers(), 1);
   media.stop();
   assert.equal(clock.pendingTimers(), 0);
 });
 
-test('a late timer catches up missed ticks, bounded, without drifting', () => {
-  const clock = new FakeClock();
-  const media = new MediaClock(clock, 20);
-  const ticks: number[] = [];
-  media.subscribe((t) => ticks.push(t));
-  // Intercept setTimer so that one firing comes `lateBy` ms after its deadline.
+/** Makes the next timer firings of `clock` come late, as when the event loop is busy. */
+function stallable(clock: FakeClock): { stallNextTimer(ms: number): void } {
   const original = clock.setTimer.bind(clock);
-  let lateBy = 50;
+  let lateBy = 0;
   clock.setTimer = (ms, fn) => {
     const extra = lateBy;
     lateBy = 0;
     return original(ms + extra, fn);
   };
+  return {
+    stallNextTimer: (ms) => {
+      lateBy = ms;
+    },
+  };
+}
+
+test('a stall delays ticks but loses none: the missed ones run back to back with their own times', () => {
+  const clock = new FakeClock();
+  const media = new MediaClock(clock, 20);
+  const ticks: number[] = [];
+  const seenAt: number[] = [];
+  media.on('tick', (t) => {
+    ticks.push(t);
+    seenAt.push(clock.now());
+  });
+  const loop = stallable(clock);
+  loop.stallNextTimer(50);
   media.start();
   clock.advance(120);
   assert.deepEqual(ticks, [20, 40, 60, 80, 100, 120]);
 
-  // A stall of 1 s: only 5 ticks are replayed at once, the other 46 are dropped and counted.
+  // One peer's burst holds the loop for 500 ms: the timer armed at 120 fires on time (140),
+  // the next one 500 ms late, and runs the 25 ticks it missed at once.
   ticks.length = 0;
-  lateBy = 1000;
-  clock.advance(1100);
-  assert.equal(media.droppedTicks, 46);
-  // The timer armed at 120 fires on time (140); the next one comes 1 s late.
-  assert.deepEqual(ticks.slice(0, 6), [140, 1080, 1100, 1120, 1140, 1160]);
-  assert.equal(ticks.at(-1), 1220);
-  // Deadlines stay on the 20 ms grid.
+  seenAt.length = 0;
+  loop.stallNextTimer(500);
+  clock.advance(700);
+  assert.deepEqual(
+    ticks,
+    Array.from({ length: 35 }, (_, i) => 140 + 20 * i),
+  );
+  assert.equal(seenAt.filter((at) => at === 660).length, 26, 'the missed ticks and the one due, at once');
+  // Late: 20 and 40 of the first stall, and the 25 missed in this one.
+  assert.deepEqual(media.stats(), {
+    ticks: 41,
+    lateTicks: 27,
+    ticksSkipped: 0,
+    overruns: 0,
+    listenerErrors: 0,
+  });
+});
+
+test('beyond a second behind, the oldest ticks are skipped and counted, and the grid holds', () => {
+  const clock = new FakeClock();
+  const media = new MediaClock(clock, 20);
+  const ticks: number[] = [];
+  media.on('tick', (t) => ticks.push(t));
+  const loop = stallable(clock);
+  media.start();
+  clock.advance(20);
+  loop.stallNextTimer(3000);
+  clock.advance(3100);
+  // 40 was armed before the stall; the timer for 60 fires at 3060 with 151 ticks due: the
+  // last 50 (one second) run, the 101 before them are skipped.
+  assert.equal(media.stats().ticksSkipped, 101);
+  assert.deepEqual(ticks.slice(0, 4), [20, 40, 2080, 2100]);
+  assert.equal(ticks.at(-1), 3120);
   assert.ok(ticks.every((t) => t % 20 === 0));
 });
 
-test('unsubscribe stops delivery; stop() stops the timer', () => {
+test('listeners that overrun a frame are counted', () => {
+  const fake = new FakeClock();
+  let workMs = 0;
+  // Time as the listeners see it: the fake clock plus the work done inside ticks.
+  const clock: Clock = {
+    now: () => fake.now() + workMs,
+    wallNow: () => fake.wallNow() + workMs,
+    setTimer: (ms, fn) => fake.setTimer(ms, fn),
+  };
+  const media = new MediaClock(clock, 20);
+  let ticks = 0;
+  media.on('tick', () => {
+    if (++ticks === 2) workMs += 30; // one tick's work takes 30 ms
+  });
+  media.start();
+  fake.advance(100);
+  assert.equal(media.stats().overruns, 1);
+  assert.equal(media.stats().ticksSkipped, 0);
+});
+
+test('off() stops delivery; stop() stops the timer', () => {
   const clock = new FakeClock();
   const media = new MediaClock(clock);
   let a = 0;
   let b = 0;
-  const unsubscribeA = media.subscribe(() => a++);
-  media.subscribe(() => b++);
+  const countA = () => a++;
+  media.on('tick', countA);
+  media.on('tick', () => b++);
   media.start();
   clock.advance(40);
-  unsubscribeA();
+  media.off('tick', countA);
   clock.advance(40);
   assert.equal(a, 2);
   assert.equal(b, 4);
@@ -76,26 +138,26 @@ test('unsubscribe stops delivery; stop() stops the timer', () => {
   assert.equal(b, 4);
 });
 
-test('a throwing subscriber is isolated and reported', () => {
+test('a throwing listener is isolated and reported', () => {
   const clock = new FakeClock();
   const errors: unknown[] = [];
   const media = new MediaClock(clock, 20, (error) => errors.push(error));
   let good = 0;
-  media.subscribe(() => {
+  media.on('tick', () => {
     throw new Error('boom');
   });
-  media.subscribe(() => good++);
+  media.on('tick', () => good++);
   media.start();
   clock.advance(60);
   assert.equal(good, 3);
   assert.equal(errors.length, 3);
-  assert.equal(media.errors, 3);
+  assert.equal(media.stats().listenerErrors, 3);
 });
 
-test('tick() drives subscribers manually (replay)', () => {
+test('tick() drives listeners manually (replay)', () => {
   const media = new MediaClock(new FakeClock());
   const ticks: number[] = [];
-  media.subscribe((t) => ticks.push(t));
+  media.on('tick', (t) => ticks.push(t));
   media.tick(5);
   media.tick(25);
   assert.deepEqual(ticks, [5, 25]);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { MemorySource } from '../../src/pcap/source.js';
-import { isSipMessage, parseRtp, scanCapture } from '../../src/pcap/streams.js';
+import { isSipMessage, scanCapture } from '../../src/pcap/streams.js';
 
 const ascii = (text: string) => Uint8Array.from(Buffer.from(text, 'latin1'));
 
@@ -11,50 +11,6 @@ test('SIP request and status lines are recognised, other text is not', () => {
   assert.ok(isSipMessage(ascii('SIP/2.0 200 OK\r\n')));
   assert.ok(!isSipMessage(ascii('HTTP/1.1 200 OK\r\n')));
   assert.ok(!isSipMessage(Uint8Array.of(0x80, 0x00, 0, 1)));
-});
-
-test('RTP header parse: CSRCs, extension and padding; RTCP and bad versions rejected', () => {
-  const base = [0x80, 0x08, 0x12, 0x34, 0, 0, 0x01, 0x00, 0xde, 0xad, 0xbe, 0xef];
-  const plain = parseRtp(Uint8Array.from([...base, 1, 2, 3]));
-  assert.deepEqual(plain && { ...plain, payload: [...plain.payload] }, {
-    marker: false,
-    payloadType: 8,
-    sequenceNumber: 0x1234,
-    timestamp: 256,
-    ssrc: 0xdeadbeef,
-    payload: [1, 2, 3],
-  });
-  // One CSRC, a one-word extension, two bytes of padding.
-  const full = Uint8Array.from([
-    0xb1,
-    0xe0,
-    ...base.slice(2),
-    0,
-    0,
-    0,
-    9,
-    0xbe,
-    0xde,
-    0,
-    1,
-    7,
-    7,
-    7,
-    7,
-    5,
-    6,
-    0,
-    2,
-  ]);
-  const parsed = parseRtp(full);
-  assert.equal(parsed?.marker, true);
-  assert.equal(parsed?.payloadType, 96);
-  assert.deepEqual([...(parsed?.payload ?? [])], [5, 6]);
-  for (const rtcpType of [200, 201, 202, 203, 204])
-    assert.equal(parseRtp(Uint8Array.from([0x80, rtcpType, ...base.slice(2)])), undefined);
-  assert.equal(parseRtp(Uint8Array.from([0x40, ...base.slice(1)])), undefined);
-  assert.equal(parseRtp(Uint8Array.from([0xa0, 0x08, ...base.slice(2), 1, 40])), undefined); // padding > packet
-  assert.equal(parseRtp(Uint8Array.of(0x80, 0)), undefined);
 });
 
 test('scan of the SIPp capture maps codecs from its SDP and finds the event stream', () => {

@@ -3,10 +3,10 @@
  * Sequence numbers are not used for ordering, so 65535→0 wrap needs no special case;
  * the 32-bit timestamp is unwrapped against the last one seen.
  */
-import type { RtpPacketIn } from './types.js';
+import type { ReceivedRtp } from '../rtp/types.js';
 
 export interface BufferedPacket {
-  packet: RtpPacketIn;
+  packet: ReceivedRtp;
   /** RTP timestamp unwrapped to a monotonic integer (RFC 3550 §5.1 wraps at 2^32). */
   timestamp: number;
 }
@@ -14,45 +14,49 @@ export interface BufferedPacket {
 export type InsertOutcome = 'inserted' | 'duplicate' | 'overflow';
 
 export class PacketBuffer {
-  private readonly packets: BufferedPacket[] = [];
+  readonly #packets: BufferedPacket[] = [];
 
-  constructor(private readonly capacity: number) {}
+  readonly #capacity: number;
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
 
   get size(): number {
-    return this.packets.length;
+    return this.#packets.length;
   }
 
   peek(): BufferedPacket | undefined {
-    return this.packets[0];
+    return this.#packets[0];
   }
 
   /** Arrival time of the packet that arrived last (-Infinity when empty). */
   lastArrivalMs(): number {
     let last = Number.NEGATIVE_INFINITY;
-    for (const p of this.packets) last = Math.max(last, p.packet.arrivalMs);
+    for (const p of this.#packets) last = Math.max(last, p.packet.arrivalMs);
     return last;
   }
 
   find(timestamp: number): BufferedPacket | undefined {
-    return this.packets.find((p) => p.timestamp === timestamp);
+    return this.#packets.find((p) => p.timestamp === timestamp);
   }
 
   shift(): BufferedPacket | undefined {
-    return this.packets.shift();
+    return this.#packets.shift();
   }
 
   clear(): void {
-    this.packets.length = 0;
+    this.#packets.length = 0;
   }
 
   /** Inserts in timestamp order; on overflow the oldest packet is dropped (and reported). */
   insert(entry: BufferedPacket): InsertOutcome {
-    let index = this.packets.length;
-    while (index > 0 && (this.packets[index - 1]?.timestamp ?? 0) > entry.timestamp) index--;
-    if (this.packets[index - 1]?.timestamp === entry.timestamp) return 'duplicate';
-    this.packets.splice(index, 0, entry);
-    if (this.packets.length > this.capacity) {
-      this.packets.shift();
+    let index = this.#packets.length;
+    while (index > 0 && (this.#packets[index - 1]?.timestamp ?? 0) > entry.timestamp) index--;
+    if (this.#packets[index - 1]?.timestamp === entry.timestamp) return 'duplicate';
+    this.#packets.splice(index, 0, entry);
+    if (this.#packets.length > this.#capacity) {
+      this.#packets.shift();
       return 'overflow';
     }
     return 'inserted';
@@ -61,8 +65,8 @@ export class PacketBuffer {
   /** Removes packets older than `timestamp` and returns how many were removed. */
   dropOlderThan(timestamp: number): number {
     let dropped = 0;
-    while ((this.packets[0]?.timestamp ?? Number.POSITIVE_INFINITY) < timestamp) {
-      this.packets.shift();
+    while ((this.#packets[0]?.timestamp ?? Number.POSITIVE_INFINITY) < timestamp) {
+      this.#packets.shift();
       dropped++;
     }
     return dropped;

@@ -5,12 +5,13 @@
  */
 import type { Clock } from '../../util/index.js';
 import type { AudioDecoder } from '../codec.js';
+import type { ReceivedRtp } from '../rtp/types.js';
 import { DelayManager } from './delay-manager.js';
 import { type BufferedPacket, PacketBuffer, unwrapTimestamp } from './packet-buffer.js';
 import { accelerate, mergeAfterConcealment, preemptiveExpand } from './time-stretch.js';
-import type { JitterBufferOptions, JitterStats, PlayoutDecision, RtpPacketIn } from './types.js';
+import type { JitterBufferOptions, JitterStats, PlayoutDecision } from './types.js';
 
-export type { JitterBufferOptions, JitterStats, PlayoutDecision, RtpPacketIn } from './types.js';
+export type { JitterBufferOptions, JitterStats, PlayoutDecision } from './types.js';
 
 /** A timestamp step larger than this (seconds) is a new stream, not a gap. */
 const MAX_TIMESTAMP_JUMP_S = 10;
@@ -34,17 +35,17 @@ const MAX_PACKET_MS = 120;
 const PLAYED_MEMORY = 64;
 
 export class AudioReceiver {
-  private decision: PlayoutDecision = 'comfort_silence';
+  #decision: PlayoutDecision = 'comfort_silence';
 
-  private readonly frameMs: number;
-  private readonly frameSamples: number;
-  private readonly frameTicks: number;
+  readonly #frameMs: number;
+  readonly #frameSamples: number;
+  readonly #frameTicks: number;
   /** RTP ticks per packet, from consecutive packets' timestamps (NetEQ packet_length_samples). */
-  private packetTicks: number;
-  private lastSequence: number | null = null;
-  private readonly delayManager: DelayManager;
-  private readonly buffer: PacketBuffer;
-  private readonly counters: JitterStats = {
+  #packetTicks: number;
+  #lastSequence: number | null = null;
+  readonly #delayManager: DelayManager;
+  readonly #buffer: PacketBuffer;
+  readonly #counters: JitterStats = {
     jitterBufferDelay: 0,
     jitterBufferEmittedCount: 0,
     jitterBufferTargetDelay: 0,
@@ -58,37 +59,37 @@ export class AudioReceiver {
     packetsDuplicated: 0,
     packetsLate: 0,
     fecPacketsReceived: 0,
-    fecPacketsDiscarded: 0,
     totalSamplesReceived: 0,
   };
-  private ssrc: number | null = null;
-  private lastTimestamp: number | null = null;
+  #ssrc: number | null = null;
+  #lastTimestamp: number | null = null;
   /** Unwrapped timestamp of the next frame to play; null until the stream starts. */
-  private playoutTimestamp: number | null = null;
+  #playoutTimestamp: number | null = null;
   /** True while playing silence before a stream or talkspurt starts. */
-  private awaitingStart = true;
-  private pending = new Int16Array(0);
-  private filteredLevelMs = 0;
-  private concealing = false;
+  #awaitingStart = true;
+  #pending = new Int16Array(0);
+  #filteredLevelMs = 0;
+  #concealing = false;
   /** Preemptive expand is under way: it goes on to STRETCH_HYSTERESIS_MS above the low limit. */
-  private raising = false;
-  private expandedMs = 0;
+  #raising = false;
+  #expandedMs = 0;
   /** Frames played without advancing the timeline (underrun), which a later jump may skip. */
-  private underrunFrames = 0;
-  private readonly played: number[] = [];
-  private newestPlayedArrival: number | undefined;
+  #underrunFrames = 0;
+  readonly #played: number[] = [];
+  #newestPlayedArrival: number | undefined;
 
-  constructor(
-    private readonly decoder: AudioDecoder,
-    private readonly clock: Clock,
-    options: JitterBufferOptions = {},
-  ) {
-    this.frameMs = options.frameMs ?? 20;
-    this.frameSamples = Math.round((decoder.sampleRate * this.frameMs) / 1000);
-    this.frameTicks = Math.round((decoder.rtpClockRate * this.frameMs) / 1000);
-    this.packetTicks = this.frameTicks;
-    this.delayManager = new DelayManager({
-      frameMs: this.frameMs,
+  readonly #decoder: AudioDecoder;
+  readonly #clock: Clock;
+
+  constructor(decoder: AudioDecoder, clock: Clock, options: JitterBufferOptions = {}) {
+    this.#decoder = decoder;
+    this.#clock = clock;
+    this.#frameMs = options.frameMs ?? 20;
+    this.#frameSamples = Math.round((decoder.sampleRate * this.#frameMs) / 1000);
+    this.#frameTicks = Math.round((decoder.rtpClockRate * this.#frameMs) / 1000);
+    this.#packetTicks = this.#frameTicks;
+    this.#delayManager = new DelayManager({
+      frameMs: this.#frameMs,
       minDelayMs: options.minDelayMs ?? 0,
       maxDelayMs: options.maxDelayMs ?? 1000,
       targetQuantile: options.targetQuantile ?? 0.99,
@@ -96,56 +97,56 @@ export class AudioReceiver {
       lateRateGoal: options.lateRateGoal ?? 0.005,
       forgetFactor: options.forgetFactor ?? 0.998,
     });
-    this.buffer = new PacketBuffer(options.maxPackets ?? 250);
+    this.#buffer = new PacketBuffer(options.maxPackets ?? 250);
   }
 
-  insert(packet: RtpPacketIn): void {
-    this.counters.packetsReceived++;
+  insert(packet: ReceivedRtp): void {
+    this.#counters.packetsReceived++;
     if (!Number.isFinite(packet.arrivalMs) || !Number.isInteger(packet.timestamp) || !packet.payload) {
-      this.counters.packetsDiscarded++;
+      this.#counters.packetsDiscarded++;
       return;
     }
-    if (this.ssrc !== packet.ssrc) this.restart(packet.ssrc);
-    let timestamp = unwrapTimestamp(packet.timestamp, this.lastTimestamp);
+    if (this.#ssrc !== packet.ssrc) this.#restart(packet.ssrc);
+    let timestamp = unwrapTimestamp(packet.timestamp, this.#lastTimestamp);
     if (
-      this.lastTimestamp !== null &&
-      Math.abs(timestamp - this.lastTimestamp) > MAX_TIMESTAMP_JUMP_S * this.decoder.rtpClockRate
+      this.#lastTimestamp !== null &&
+      Math.abs(timestamp - this.#lastTimestamp) > MAX_TIMESTAMP_JUMP_S * this.#decoder.rtpClockRate
     ) {
-      this.restart(packet.ssrc);
+      this.#restart(packet.ssrc);
       timestamp = unwrapTimestamp(packet.timestamp, null);
     }
-    this.learnPacketDuration(packet.sequenceNumber, timestamp);
-    this.lastTimestamp = Math.max(this.lastTimestamp ?? timestamp, timestamp);
-    if (this.played.includes(timestamp)) {
-      this.counters.packetsDuplicated++;
+    this.#learnPacketDuration(packet.sequenceNumber, timestamp);
+    this.#lastTimestamp = Math.max(this.#lastTimestamp ?? timestamp, timestamp);
+    if (this.#played.includes(timestamp)) {
+      this.#counters.packetsDuplicated++;
       return;
     }
-    if (this.playoutTimestamp !== null && timestamp < this.playoutTimestamp) {
-      this.counters.packetsLate++;
-      this.counters.packetsDiscarded++;
-      this.delayManager.update(packet.arrivalMs, (timestamp * 1000) / this.decoder.rtpClockRate, true);
+    if (this.#playoutTimestamp !== null && timestamp < this.#playoutTimestamp) {
+      this.#counters.packetsLate++;
+      this.#counters.packetsDiscarded++;
+      this.#delayManager.update(packet.arrivalMs, (timestamp * 1000) / this.#decoder.rtpClockRate, true);
       return;
     }
-    const outcome = this.buffer.insert({ packet, timestamp });
+    const outcome = this.#buffer.insert({ packet, timestamp });
     if (outcome === 'duplicate') {
-      this.counters.packetsDuplicated++;
+      this.#counters.packetsDuplicated++;
       return;
     }
-    if (outcome === 'overflow') this.counters.packetsDiscarded++;
-    this.delayManager.update(packet.arrivalMs, (timestamp * 1000) / this.decoder.rtpClockRate, false);
+    if (outcome === 'overflow') this.#counters.packetsDiscarded++;
+    this.#delayManager.update(packet.arrivalMs, (timestamp * 1000) / this.#decoder.rtpClockRate, false);
   }
 
   pull(): Int16Array {
     let first = true;
-    while (this.pending.length < this.frameSamples) {
-      const decision = this.produce();
-      if (first) this.decision = decision;
+    while (this.#pending.length < this.#frameSamples) {
+      const decision = this.#produce();
+      if (first) this.#decision = decision;
       first = false;
     }
-    if (first) this.decision = 'normal';
-    const frame = this.pending.slice(0, this.frameSamples);
-    this.pending = this.pending.slice(this.frameSamples);
-    this.counters.totalSamplesReceived += frame.length;
+    if (first) this.#decision = 'normal';
+    const frame = this.#pending.slice(0, this.#frameSamples);
+    this.#pending = this.#pending.slice(this.#frameSamples);
+    this.#counters.totalSamplesReceived += frame.length;
     return frame;
   }
 
@@ -154,26 +155,26 @@ export class AudioReceiver {
    * undefined when that frame was concealment or silence: the frame's latency through the buffer.
    */
   get lastFrameArrivalMs(): number | undefined {
-    const decision = this.decision;
-    return decision === 'expand' || decision === 'comfort_silence' ? undefined : this.newestPlayedArrival;
+    const decision = this.#decision;
+    return decision === 'expand' || decision === 'comfort_silence' ? undefined : this.#newestPlayedArrival;
   }
 
   /** The decision that produced the frame returned by the last pull(). */
   get lastDecision(): PlayoutDecision {
-    return this.decision;
+    return this.#decision;
   }
 
   stats(): JitterStats {
-    return { ...this.counters };
+    return { ...this.#counters };
   }
 
   targetDelayMs(): number {
-    return this.delayManager.targetDelayMs();
+    return this.#delayManager.targetDelayMs();
   }
 
   /** Audio held: undecoded packets plus decoded samples not yet played. */
   currentDelayMs(): number {
-    return this.bufferLevelMs();
+    return this.#bufferLevelMs();
   }
 
   /**
@@ -183,145 +184,150 @@ export class AudioReceiver {
    * continuous when a packet lands just before or just after a pull, which otherwise swings
    * it by a whole packet (30 ms packets on 20 ms pulls read 30 to 70 ms at a steady delay).
    */
-  private bufferLevelMs(): number {
-    const pendingMs = (this.pending.length * 1000) / this.decoder.sampleRate;
-    if (this.buffer.size === 0) return pendingMs;
-    const packetMs = this.packetMs();
-    const waitedMs = Math.min(packetMs, Math.max(0, this.clock.now() - this.buffer.lastArrivalMs()));
-    return pendingMs + (this.buffer.size - 1) * packetMs + waitedMs;
+  #bufferLevelMs(): number {
+    const pendingMs = (this.#pending.length * 1000) / this.#decoder.sampleRate;
+    if (this.#buffer.size === 0) return pendingMs;
+    const packetMs = this.#packetMs();
+    const waitedMs = Math.min(packetMs, Math.max(0, this.#clock.now() - this.#buffer.lastArrivalMs()));
+    return pendingMs + (this.#buffer.size - 1) * packetMs + waitedMs;
   }
 
-  private packetMs(): number {
-    return (this.packetTicks * 1000) / this.decoder.rtpClockRate;
+  #packetMs(): number {
+    return (this.#packetTicks * 1000) / this.#decoder.rtpClockRate;
   }
 
   /** A timestamp step between consecutive sequence numbers is one packet's duration. */
-  private learnPacketDuration(sequenceNumber: number, timestamp: number): void {
-    const previous = this.lastSequence;
-    this.lastSequence = sequenceNumber;
-    if (previous === null || this.lastTimestamp === null || ((previous + 1) & 0xffff) !== sequenceNumber)
+  #learnPacketDuration(sequenceNumber: number, timestamp: number): void {
+    const previous = this.#lastSequence;
+    this.#lastSequence = sequenceNumber;
+    if (previous === null || this.#lastTimestamp === null || ((previous + 1) & 0xffff) !== sequenceNumber)
       return;
-    const ticks = timestamp - this.lastTimestamp;
-    if (ticks > 0 && ticks <= (MAX_PACKET_MS * this.decoder.rtpClockRate) / 1000) this.packetTicks = ticks;
+    const ticks = timestamp - this.#lastTimestamp;
+    if (ticks > 0 && ticks <= (MAX_PACKET_MS * this.#decoder.rtpClockRate) / 1000) this.#packetTicks = ticks;
   }
 
-  private restart(ssrc: number): void {
-    this.ssrc = ssrc;
-    this.buffer.clear();
-    this.delayManager.reset();
-    this.lastTimestamp = null;
-    this.lastSequence = null;
-    this.playoutTimestamp = null;
-    this.awaitingStart = true;
-    this.played.length = 0;
+  #restart(ssrc: number): void {
+    this.#ssrc = ssrc;
+    this.#buffer.clear();
+    this.#delayManager.reset();
+    this.#lastTimestamp = null;
+    this.#lastSequence = null;
+    this.#playoutTimestamp = null;
+    this.#awaitingStart = true;
+    this.#played.length = 0;
   }
 
-  private produce(): PlayoutDecision {
-    const head = this.buffer.peek();
-    if (this.awaitingStart) {
+  #produce(): PlayoutDecision {
+    if (this.#awaitingStart) {
+      const head = this.#buffer.peek();
       // Talkspurt start: hold the first packet until it has waited the target delay.
-      if (!head || this.clock.now() - head.packet.arrivalMs + this.frameMs < this.targetDelayMs()) {
-        return this.comfortSilence();
+      if (!head || this.#clock.now() - head.packet.arrivalMs + this.#frameMs < this.targetDelayMs()) {
+        return this.#comfortSilence();
       }
-      this.awaitingStart = false;
-      this.playoutTimestamp = head.timestamp;
-      this.filteredLevelMs = this.bufferLevelMs();
-      this.underrunFrames = 0;
-      return this.playPacket();
+      this.#awaitingStart = false;
+      this.#playoutTimestamp = head.timestamp;
+      this.#filteredLevelMs = this.#bufferLevelMs();
+      this.#underrunFrames = 0;
+      return this.#playPacket();
     }
-    const expected = this.playoutTimestamp ?? 0;
-    if (head && head.timestamp === expected) return this.playPacket();
+    const expected = this.#playoutTimestamp ?? 0;
+    // Packets the playout point has passed (the one before decoded longer than its timestamp
+    // step) are discarded, not played by rewinding the timeline (NetEQ DiscardOldPackets).
+    this.#counters.packetsDiscarded += this.#buffer.dropOlderThan(expected);
+    const head = this.#buffer.peek();
+    if (head && head.timestamp === expected) return this.#playPacket();
     if (head) {
-      const gapFrames = (head.timestamp - expected) / this.frameTicks;
-      if (head.packet.marker || (gapFrames <= this.underrunFrames && this.gapWaitOver(gapFrames))) {
+      const gapFrames = (head.timestamp - expected) / this.#frameTicks;
+      if (head.packet.marker || (gapFrames <= this.#underrunFrames && this.#gapWaitOver(gapFrames))) {
         // The concealment already covered the gap (or a new talkspurt begins): jump to it.
-        this.playoutTimestamp = head.timestamp;
-        return this.playPacket();
+        this.#playoutTimestamp = head.timestamp;
+        return this.#playPacket();
       }
     }
     // The expected packet is missing. Conceal without advancing the timeline, so it can
     // still play if it is only late; a later packet jumps over the gap once covered.
-    this.underrunFrames++;
-    const recovered = this.recoverFromFec(expected);
+    this.#underrunFrames++;
+    const recovered = this.#recoverFromFec(expected);
     if (recovered) {
-      this.playoutTimestamp = expected + this.packetTicks;
-      this.underrunFrames = 0;
+      this.#playoutTimestamp = expected + this.#packetTicks;
+      this.#underrunFrames = 0;
       return recovered;
     }
-    if (!head && this.expandedMs >= MAX_EXPAND_MS) {
-      this.awaitingStart = true;
-      return this.comfortSilence();
+    if (!head && this.#expandedMs >= MAX_EXPAND_MS) {
+      this.#awaitingStart = true;
+      return this.#comfortSilence();
     }
-    return this.expand();
+    return this.#expand();
   }
 
   /**
    * Waits a little longer for a missing packet while the buffer is below target: it is
    * more likely reordered than lost (NetEQ keeps expanding before declaring loss).
    */
-  private gapWaitOver(gapFrames: number): boolean {
+  #gapWaitOver(gapFrames: number): boolean {
     return (
-      this.bufferLevelMs() >= this.targetDelayMs() || this.underrunFrames >= gapFrames + EXTRA_GAP_WAIT_FRAMES
+      this.#bufferLevelMs() >= this.targetDelayMs() ||
+      this.#underrunFrames >= gapFrames + EXTRA_GAP_WAIT_FRAMES
     );
   }
 
-  private playPacket(): PlayoutDecision {
+  #playPacket(): PlayoutDecision {
     // The level is filtered once per decision, as it stands before the packet is decoded,
     // so how packets of one duration line up with pulls of another does not bias it.
-    this.filteredLevelMs =
-      LEVEL_SMOOTHING * this.filteredLevelMs + (1 - LEVEL_SMOOTHING) * this.bufferLevelMs();
-    const entry = this.buffer.shift() as BufferedPacket;
-    const now = this.clock.now();
-    const pendingMs = (this.pending.length * 1000) / this.decoder.sampleRate;
+    this.#filteredLevelMs =
+      LEVEL_SMOOTHING * this.#filteredLevelMs + (1 - LEVEL_SMOOTHING) * this.#bufferLevelMs();
+    const entry = this.#buffer.shift() as BufferedPacket;
+    const now = this.#clock.now();
+    const pendingMs = (this.#pending.length * 1000) / this.#decoder.sampleRate;
     let decoded: Int16Array;
-    const continuation = this.concealing
-      ? this.decoder.conceal(Math.round((this.decoder.sampleRate * MERGE_MS) / 1000))
+    const continuation = this.#concealing
+      ? this.#decoder.conceal(Math.round((this.#decoder.sampleRate * MERGE_MS) / 1000))
       : null;
     try {
-      decoded = this.decoder.decode(entry.packet.payload);
+      decoded = this.#decoder.decode(entry.packet.payload);
     } catch {
-      this.counters.packetsDiscarded++;
-      this.playoutTimestamp = entry.timestamp + this.packetTicks;
-      return this.expand();
+      this.#counters.packetsDiscarded++;
+      this.#playoutTimestamp = entry.timestamp + this.#packetTicks;
+      return this.#expand();
     }
-    this.playoutTimestamp =
-      entry.timestamp + Math.round((decoded.length * this.decoder.rtpClockRate) / this.decoder.sampleRate);
-    this.remember(entry.timestamp);
-    this.newestPlayedArrival = entry.packet.arrivalMs;
-    this.underrunFrames = 0;
-    this.expandedMs = 0;
+    this.#playoutTimestamp =
+      entry.timestamp + Math.round((decoded.length * this.#decoder.rtpClockRate) / this.#decoder.sampleRate);
+    this.#remember(entry.timestamp);
+    this.#newestPlayedArrival = entry.packet.arrivalMs;
+    this.#underrunFrames = 0;
+    this.#expandedMs = 0;
     const delaySeconds = (now - entry.packet.arrivalMs + pendingMs) / 1000;
-    this.counters.jitterBufferDelay += delaySeconds * decoded.length;
-    this.counters.jitterBufferEmittedCount += decoded.length;
-    this.counters.jitterBufferTargetDelay += (this.targetDelayMs() / 1000) * decoded.length;
+    this.#counters.jitterBufferDelay += delaySeconds * decoded.length;
+    this.#counters.jitterBufferEmittedCount += decoded.length;
+    this.#counters.jitterBufferTargetDelay += (this.targetDelayMs() / 1000) * decoded.length;
 
     if (continuation) {
-      this.concealing = false;
-      this.append(mergeAfterConcealment(continuation, decoded));
+      this.#concealing = false;
+      this.#append(mergeAfterConcealment(continuation, decoded));
       return 'merge';
     }
-    const { lowMs, highMs } = this.levelLimits();
-    const raise = this.filteredLevelMs < lowMs + (this.raising ? STRETCH_HYSTERESIS_MS : 0);
-    this.raising = false;
-    if (this.filteredLevelMs >= highMs && this.buffer.size > 0) {
-      const { output, changedSamples } = accelerate(decoded, this.decoder.sampleRate);
+    const { lowMs, highMs } = this.#levelLimits();
+    const raise = this.#filteredLevelMs < lowMs + (this.#raising ? STRETCH_HYSTERESIS_MS : 0);
+    this.#raising = false;
+    if (this.#filteredLevelMs >= highMs && this.#buffer.size > 0) {
+      const { output, changedSamples } = accelerate(decoded, this.#decoder.sampleRate);
       if (changedSamples !== 0) {
-        this.counters.removedSamplesForAcceleration -= changedSamples;
-        this.filteredLevelMs += (changedSamples * 1000) / this.decoder.sampleRate;
-        this.append(output);
+        this.#counters.removedSamplesForAcceleration -= changedSamples;
+        this.#filteredLevelMs += (changedSamples * 1000) / this.#decoder.sampleRate;
+        this.#append(output);
         return 'accelerate';
       }
     } else if (raise) {
-      this.raising = true;
-      const { output, changedSamples } = preemptiveExpand(decoded, this.decoder.sampleRate);
+      this.#raising = true;
+      const { output, changedSamples } = preemptiveExpand(decoded, this.#decoder.sampleRate);
       if (changedSamples !== 0) {
-        this.counters.insertedSamplesForDeceleration += changedSamples;
-        this.filteredLevelMs += (changedSamples * 1000) / this.decoder.sampleRate;
-        this.append(output);
+        this.#counters.insertedSamplesForDeceleration += changedSamples;
+        this.#filteredLevelMs += (changedSamples * 1000) / this.#decoder.sampleRate;
+        this.#append(output);
         return 'preemptive_expand';
       }
     }
-    this.append(decoded);
+    this.#append(decoded);
     return 'normal';
   }
 
@@ -332,58 +338,58 @@ export class AudioReceiver {
    * left of the previous packet at that moment swings the level by up to a packet without
    * any jitter (30 ms packets on 20 ms pulls leave 0 or 10 ms).
    */
-  private levelLimits(): { lowMs: number; highMs: number } {
+  #levelLimits(): { lowMs: number; highMs: number } {
     const target = this.targetDelayMs();
     const lowMs = 0.75 * target;
-    return { lowMs, highMs: Math.max(target, lowMs + Math.max(this.frameMs, this.packetMs())) };
+    return { lowMs, highMs: Math.max(target, lowMs + Math.max(this.#frameMs, this.#packetMs())) };
   }
 
   /** Rebuilds the frame at `timestamp` from the next packet's in-band FEC when the decoder can. */
-  private recoverFromFec(timestamp: number): PlayoutDecision | null {
-    const next = this.buffer.find(timestamp + this.packetTicks);
-    if (!next || !this.decoder.recoverFromNext) return null;
+  #recoverFromFec(timestamp: number): PlayoutDecision | null {
+    const next = this.#buffer.find(timestamp + this.#packetTicks);
+    if (!next || !this.#decoder.recoverFromNext) return null;
     const packetSamples = Math.round(
-      (this.packetTicks * this.decoder.sampleRate) / this.decoder.rtpClockRate,
+      (this.#packetTicks * this.#decoder.sampleRate) / this.#decoder.rtpClockRate,
     );
-    const recovered = this.decoder.recoverFromNext(next.packet.payload, packetSamples);
+    const recovered = this.#decoder.recoverFromNext(next.packet.payload, packetSamples);
     if (!recovered) return null;
-    this.counters.fecPacketsReceived++;
-    this.append(recovered);
+    this.#counters.fecPacketsReceived++;
+    this.#append(recovered);
     return 'expand';
   }
 
-  private expand(): PlayoutDecision {
-    const concealed = this.decoder.conceal(this.frameSamples);
-    this.countConcealment(concealed.length, false);
-    this.expandedMs += this.frameMs;
-    this.append(concealed);
+  #expand(): PlayoutDecision {
+    const concealed = this.#decoder.conceal(this.#frameSamples);
+    this.#countConcealment(concealed.length, false);
+    this.#expandedMs += this.#frameMs;
+    this.#append(concealed);
     return 'expand';
   }
 
-  private comfortSilence(): PlayoutDecision {
-    if (this.counters.packetsReceived > 0) this.countConcealment(this.frameSamples, true);
-    this.concealing = false;
-    this.append(new Int16Array(this.frameSamples));
+  #comfortSilence(): PlayoutDecision {
+    if (this.#counters.packetsReceived > 0) this.#countConcealment(this.#frameSamples, true);
+    this.#concealing = false;
+    this.#append(new Int16Array(this.#frameSamples));
     return 'comfort_silence';
   }
 
   /** W3C: a concealment event starts when concealment follows normal playout. */
-  private countConcealment(samples: number, silent: boolean): void {
-    if (!this.concealing && !silent) this.counters.concealmentEvents++;
-    this.concealing = !silent;
-    this.counters.concealedSamples += samples;
-    if (silent) this.counters.silentConcealedSamples += samples;
+  #countConcealment(samples: number, silent: boolean): void {
+    if (!this.#concealing && !silent) this.#counters.concealmentEvents++;
+    this.#concealing = !silent;
+    this.#counters.concealedSamples += samples;
+    if (silent) this.#counters.silentConcealedSamples += samples;
   }
 
-  private append(samples: Int16Array): void {
-    const joined = new Int16Array(this.pending.length + samples.length);
-    joined.set(this.pending, 0);
-    joined.set(samples, this.pending.length);
-    this.pending = joined;
+  #append(samples: Int16Array): void {
+    const joined = new Int16Array(this.#pending.length + samples.length);
+    joined.set(this.#pending, 0);
+    joined.set(samples, this.#pending.length);
+    this.#pending = joined;
   }
 
-  private remember(timestamp: number): void {
-    this.played.push(timestamp);
-    if (this.played.length > PLAYED_MEMORY) this.played.shift();
+  #remember(timestamp: number): void {
+    this.#played.push(timestamp);
+    if (this.#played.length > PLAYED_MEMORY) this.#played.shift();
   }
 }

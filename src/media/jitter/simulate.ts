@@ -5,8 +5,9 @@
  */
 import { FakeClock } from '../../util/index.js';
 import type { AudioDecoder } from '../codec.js';
+import type { ReceivedRtp } from '../rtp/types.js';
 import { AudioReceiver } from './receiver.js';
-import type { JitterBufferOptions, PlayoutDecision, RtpPacketIn } from './types.js';
+import type { JitterBufferOptions, PlayoutDecision } from './types.js';
 
 export interface PlayoutTrace {
   receiver: AudioReceiver;
@@ -17,7 +18,7 @@ export interface PlayoutTrace {
 
 export function simulatePlayout(
   decoder: AudioDecoder,
-  arrivals: readonly RtpPacketIn[],
+  arrivals: readonly ReceivedRtp[],
   durationMs: number,
   options: JitterBufferOptions = {},
   onPull?: (receiver: AudioReceiver) => void,

@@ -1,14 +1,3 @@
-export interface RtpPacketIn {
-  sequenceNumber: number;
-  timestamp: number;
-  ssrc: number;
-  marker: boolean;
-  payloadType: number;
-  payload: Uint8Array;
-  /** Arrival time on the injected clock (ms). */
-  arrivalMs: number;
-}
-
 export interface JitterBufferOptions {
   /** Playout tick and packet duration (default 20). */
   frameMs?: number;
@@ -52,13 +41,13 @@ export interface JitterStats {
   insertedSamplesForDeceleration: number;
   removedSamplesForAcceleration: number;
   packetsReceived: number;
-  /** Late plus overflow discards (duplicates are not included, per W3C). */
+  /** Late, overflow and overtaken discards (duplicates are not included, per W3C). */
   packetsDiscarded: number;
   packetsDuplicated: number;
   /** Packets that arrived after their playout time (extension, also in packetsDiscarded). */
   packetsLate: number;
+  /** Lost frames rebuilt from the next packet's in-band FEC (Opus LBRR); FEC never needed is not counted. */
   fecPacketsReceived: number;
-  fecPacketsDiscarded: number;
   /** Samples played, including concealed ones. */
   totalSamplesReceived: number;
 }

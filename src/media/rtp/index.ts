@@ -1,5 +1,7 @@
+export { parseRtp } from './parse.js';
 export { PortAllocator } from './port-allocator.js';
 export { ReceiveStats, type ReportBlockValues } from './receive-stats.js';
 export { buildCompoundRtcp, ntpMiddle32, parseCompoundRtcp, wallMsToNtp } from './rtcp.js';
 export { RtpSession, type RtpSessionOptions } from './session.js';
+export { readUdpDrops, type UdpDropTable } from './socket-drops.js';
 export type { ReceivedRtp, RemoteReceptionReport, RtpStreamStats } from './types.js';

@@ -1,7 +1,8 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { isRtcp, isRtp, RtpPacket } from 'rtp.js/packets';
+import { RtpPacket } from 'rtp.js/packets';
 import type { Clock, TimerHandle } from '../../util/index.js';
+import { isRtcpPacketType, parseRtp } from './parse.js';
 import type { PortAllocator } from './port-allocator.js';
 import { ReceiveStats } from './receive-stats.js';
 import {
@@ -11,6 +12,7 @@ import {
   parseCompoundRtcp,
   wallMsToNtp,
 } from './rtcp.js';
+import { readUdpDrops, type UdpDropTable } from './socket-drops.js';
 import type { ReceivedRtp, RemoteReceptionReport, RtpStreamStats } from './types.js';
 
 /** RFC 3550 §6.2: 5 s is the recommended minimum report interval. */
@@ -20,6 +22,27 @@ const DEFAULT_RELATCH_AFTER_MS = 1000;
 /** Bound on bind retries when ports of the range are taken by other processes. */
 const MAX_BIND_ATTEMPTS = 16;
 const MAX_LISTENERS = 16;
+/** RTCP's fixed header plus the sender SSRC (RFC 3550 §6.4.1), the shortest datagram we parse. */
+const MIN_DATAGRAM_BYTES = 8;
+/**
+ * Larger datagrams are dropped unparsed: audio RTP fits an Ethernet frame (G.711 20 ms is
+ * 172 bytes, an Opus frame at most 1275 bytes, RFC 6716 §3.2.1), and a flood of large junk
+ * must cost a length check, not a parse.
+ */
+const MAX_DATAGRAM_BYTES = 1500;
+/**
+ * SO_RCVBUF asked for the RTP socket. Linux doubles it for bookkeeping (caps the request at
+ * net.core.rmem_max: raise that sysctl if it is lower) and charges each datagram its buffer
+ * size, ~830 bytes for a 172-byte G.711 packet, 16 KiB for an 8 KB one. So the 512 KiB this
+ * gives hold ~600 of the call's own packets (12 s of audio, against 5 s at the 208 KiB
+ * default) or ~30 large junk datagrams: a stalled event loop or a burst at the port no
+ * longer costs the call its audio. It is a limit, not an allocation: memory is used only
+ * while datagrams wait, so hundreds of idle calls cost nothing, and the worst case (every
+ * buffer full at once) is bounded by net.ipv4.udp_mem.
+ */
+const RTP_RECEIVE_BUFFER_BYTES = 256 * 1024;
+/** RTCP is one compound packet every few seconds: a quarter of the RTP socket's buffer is plenty. */
+const RTCP_RECEIVE_BUFFER_BYTES = 64 * 1024;
 
 export interface RtpSessionOptions {
   portRange: PortAllocator;
@@ -40,13 +63,12 @@ interface Endpoint {
   port: number;
 }
 
-interface Latch {
-  endpoint: Endpoint | undefined;
-  lastSeenMs: number;
-}
-
 function sameEndpoint(a: Endpoint | undefined, rinfo: RemoteInfo): boolean {
   return a !== undefined && a.address === rinfo.address && a.port === rinfo.port;
+}
+
+function udpSocket(bindAddress: string, recvBufferSize: number): Socket {
+  return createSocket({ type: bindAddress.includes(':') ? 'udp6' : 'udp4', recvBufferSize });
 }
 
 function bindSocket(socket: Socket, port: number, address: string): Promise<void> {
@@ -61,38 +83,44 @@ function bindSocket(socket: Socket, port: number, address: string): Promise<void
 }
 
 /**
- * One RTP stream pair over UDP, with RTCP. Symmetric RTP (RFC 4961, and the NAT practice
- * of SBCs), latching rules:
+ * One RTP stream pair over UDP, with RTCP. Symmetric RTP and RTCP (RFC 4961, and the NAT
+ * practice of SBCs), latching rules:
  *  1. Until media arrives, we send to the address the SDP gave (setRemote).
- *  2. The first valid RTP packet latches the RTP destination to its source address/port;
- *     RTCP latches separately on the first valid RTCP packet.
- *  3. Packets from other sources are dropped (counted as foreignPackets), unless the latched
+ *  2. The first valid RTP packet latches the RTP destination to its source address/port.
+ *  3. RTP from other sources is dropped (counted as foreignPackets), unless the latched
  *     source has been silent for relatchAfterMs: then the new source is latched.
- *  4. setRemote() (a re-INVITE) clears the latch and starts again at rule 1.
+ *  4. RTCP follows the media source, so nobody else can end or skew the call with a forged
+ *     BYE or report. With rtcp-mux only the latched RTP source itself (RFC 5761 §4: one
+ *     5-tuple). Otherwise the SDP's RTCP endpoint, or the first RTCP from the latched RTP
+ *     source's address (its port behind a NAT is anybody's guess); that RTCP source holds
+ *     until the RTP latch moves. Before RTP latches, only the SDP's endpoint. Other RTCP is
+ *     dropped and counted as foreignPackets.
+ *  5. setRemote() (a re-INVITE) clears the latches and starts again at rule 1.
  */
 export class RtpSession {
   readonly localPort: number;
   readonly ssrc: number;
-  private readonly rtpSocket: Socket;
-  private readonly rtcpSocket: Socket | undefined;
-  private readonly options: Required<Omit<RtpSessionOptions, 'portRange' | 'bindAddress' | 'clock' | 'ssrc'>>;
-  private readonly clock: Clock;
-  private readonly portRange: PortAllocator;
-  private readonly listeners = new Set<(packet: ReceivedRtp) => void>();
-  private signalledRtp: Endpoint | undefined;
-  private signalledRtcp: Endpoint | undefined;
-  private rtpLatch: Latch = { endpoint: undefined, lastSeenMs: 0 };
-  private rtcpLatch: Latch = { endpoint: undefined, lastSeenMs: 0 };
-  private source: ReceiveStats | undefined;
-  private sequenceNumber = randomInt(0x10000);
-  private lastSent: { timestamp: number; atMs: number } | undefined;
-  private packetsSent = 0;
-  private bytesSent = 0;
-  private sentSinceReport = false;
-  private lastSr: { middle32: number; atMs: number } | undefined;
-  private rttMs: number | undefined;
-  private remoteReport: RemoteReceptionReport | undefined;
-  private counters = {
+  readonly #rtpSocket: Socket;
+  readonly #rtcpSocket: Socket | undefined;
+  readonly #options: Required<Omit<RtpSessionOptions, 'portRange' | 'bindAddress' | 'clock' | 'ssrc'>>;
+  readonly #clock: Clock;
+  readonly #portRange: PortAllocator;
+  readonly #listeners = new Set<(packet: ReceivedRtp) => void>();
+  #signalledRtp: Endpoint | undefined;
+  #signalledRtcp: Endpoint | undefined;
+  #rtpSource: Endpoint | undefined;
+  #rtpSourceSeenMs = 0;
+  #rtcpSource: Endpoint | undefined;
+  #source: ReceiveStats | undefined;
+  #sequenceNumber = randomInt(0x10000);
+  #lastSent: { timestamp: number; atMs: number } | undefined;
+  #packetsSent = 0;
+  #bytesSent = 0;
+  #sentSinceReport = false;
+  #lastSr: { middle32: number; atMs: number } | undefined;
+  #rttMs: number | undefined;
+  #remoteReport: RemoteReceptionReport | undefined;
+  #counters = {
     packetsReceived: 0,
     bytesReceived: 0,
     ssrcChanges: 0,
@@ -101,11 +129,12 @@ export class RtpSession {
     listenerErrors: 0,
     socketErrors: 0,
   };
-  private rtcpSent = 0;
-  private rtcpReceived = 0;
-  private remoteBye = false;
-  private rtcpTimer: TimerHandle | undefined;
-  private isClosed = false;
+  #rtcpSent = 0;
+  #rtcpReceived = 0;
+  #remoteBye = false;
+  #rtcpTimer: TimerHandle | undefined;
+  #isClosed = false;
+  #socketDrops = 0;
 
   private constructor(
     options: RtpSessionOptions,
@@ -113,28 +142,27 @@ export class RtpSession {
     rtpSocket: Socket,
     rtcpSocket: Socket | undefined,
   ) {
-    this.clock = options.clock;
-    this.portRange = options.portRange;
+    this.#clock = options.clock;
+    this.#portRange = options.portRange;
     this.localPort = localPort;
-    this.rtpSocket = rtpSocket;
-    this.rtcpSocket = rtcpSocket;
+    this.#rtpSocket = rtpSocket;
+    this.#rtcpSocket = rtcpSocket;
     this.ssrc = (options.ssrc ?? randomBytes(4).readUInt32BE(0)) >>> 0;
-    this.options = {
+    this.#options = {
       rtcpMux: options.rtcpMux ?? false,
       clockRate: options.clockRate ?? 8000,
       cname: options.cname ?? `patchbay-${randomBytes(6).toString('hex')}`,
       rtcpIntervalMs: options.rtcpIntervalMs ?? DEFAULT_RTCP_INTERVAL_MS,
       relatchAfterMs: options.relatchAfterMs ?? DEFAULT_RELATCH_AFTER_MS,
     };
-    // Bad input never throws past the socket handler.
-    rtpSocket.on('message', (msg, rinfo) => this.guard(() => this.onRtpPortMessage(msg, rinfo)));
-    rtcpSocket?.on('message', (msg, rinfo) => this.guard(() => this.onRtcp(msg, rinfo)));
+    rtpSocket.on('message', (msg, rinfo) => this.#onRtpPortMessage(msg, rinfo));
+    rtcpSocket?.on('message', (msg, rinfo) => this.#onRtcpPortMessage(msg, rinfo));
     const onSocketError = () => {
-      this.counters.socketErrors++;
+      this.#counters.socketErrors++;
     };
     rtpSocket.on('error', onSocketError);
     rtcpSocket?.on('error', onSocketError);
-    this.scheduleReport();
+    this.#scheduleReport();
   }
 
   /** Binds an even port from the range (and the odd one above unless rtcp-mux). */
@@ -142,10 +170,10 @@ export class RtpSession {
     for (let attempt = 0; attempt < MAX_BIND_ATTEMPTS; attempt++) {
       const port = options.portRange.reserve();
       if (port === undefined) throw new RangeError('RTP port range exhausted');
-      const rtpSocket = createSocket({ type: options.bindAddress.includes(':') ? 'udp6' : 'udp4' });
+      const rtpSocket = udpSocket(options.bindAddress, RTP_RECEIVE_BUFFER_BYTES);
       const rtcpSocket = options.rtcpMux
         ? undefined
-        : createSocket({ type: options.bindAddress.includes(':') ? 'udp6' : 'udp4' });
+        : udpSocket(options.bindAddress, RTCP_RECEIVE_BUFFER_BYTES);
       try {
         await bindSocket(rtpSocket, port, options.bindAddress);
         if (rtcpSocket) await bindSocket(rtcpSocket, port + 1, options.bindAddress);
@@ -161,51 +189,51 @@ export class RtpSession {
   }
 
   get closed(): boolean {
-    return this.isClosed;
+    return this.#isClosed;
   }
 
   get localRtcpPort(): number {
-    return this.options.rtcpMux ? this.localPort : this.localPort + 1;
+    return this.#options.rtcpMux ? this.localPort : this.localPort + 1;
   }
 
   /** The far end from SDP: RTCP goes to rtcpPort, else port+1, or port itself with rtcp-mux. */
   setRemote(address: string, port: number, rtcpPort?: number): void {
-    this.assertOpen();
-    this.signalledRtp = { address, port };
-    this.signalledRtcp = { address, port: rtcpPort ?? (this.options.rtcpMux ? port : port + 1) };
-    this.rtpLatch = { endpoint: undefined, lastSeenMs: 0 };
-    this.rtcpLatch = { endpoint: undefined, lastSeenMs: 0 };
+    this.#assertOpen();
+    this.#signalledRtp = { address, port };
+    this.#signalledRtcp = { address, port: rtcpPort ?? (this.#options.rtcpMux ? port : port + 1) };
+    this.#rtpSource = undefined;
+    this.#rtcpSource = undefined;
   }
 
   /** Adds a listener for received RTP; returns its removal function. */
   onPacket(fn: (packet: ReceivedRtp) => void): () => void {
-    this.assertOpen();
-    if (this.listeners.size >= MAX_LISTENERS) throw new RangeError('too many RTP listeners');
-    this.listeners.add(fn);
+    this.#assertOpen();
+    if (this.#listeners.size >= MAX_LISTENERS) throw new RangeError('too many RTP listeners');
+    this.#listeners.add(fn);
     return () => {
-      this.listeners.delete(fn);
+      this.#listeners.delete(fn);
     };
   }
 
   /** Sends one RTP packet; dropped (not counted) while no remote is known yet. */
   send(payload: Uint8Array, opts: { payloadType: number; timestamp: number; marker?: boolean }): void {
-    this.assertOpen();
-    const destination = this.rtpLatch.endpoint ?? this.signalledRtp;
+    this.#assertOpen();
+    const destination = this.#rtpSource ?? this.#signalledRtp;
     if (!destination) return;
     const packet = new RtpPacket();
     packet.setPayloadType(opts.payloadType);
-    packet.setSequenceNumber(this.sequenceNumber);
+    packet.setSequenceNumber(this.#sequenceNumber);
     packet.setTimestamp(opts.timestamp >>> 0);
     packet.setSsrc(this.ssrc);
     packet.setMarker(opts.marker ?? false);
     packet.setPayload(new DataView(payload.buffer, payload.byteOffset, payload.byteLength));
     const view = packet.getView();
-    this.sequenceNumber = (this.sequenceNumber + 1) & 0xffff;
-    this.lastSent = { timestamp: opts.timestamp >>> 0, atMs: this.clock.now() };
-    this.packetsSent++;
-    this.bytesSent += payload.byteLength;
-    this.sentSinceReport = true;
-    this.rtpSocket.send(
+    this.#sequenceNumber = (this.#sequenceNumber + 1) & 0xffff;
+    this.#lastSent = { timestamp: opts.timestamp >>> 0, atMs: this.#clock.now() };
+    this.#packetsSent++;
+    this.#bytesSent += payload.byteLength;
+    this.#sentSinceReport = true;
+    this.#rtpSocket.send(
       new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
       destination.port,
       destination.address,
@@ -213,218 +241,247 @@ export class RtpSession {
   }
 
   stats(): RtpStreamStats {
-    const source = this.source;
+    const source = this.#source;
     return {
       ssrc: this.ssrc,
       remoteSsrc: source?.ssrc,
-      packetsSent: this.packetsSent,
-      bytesSent: this.bytesSent,
-      packetsReceived: this.counters.packetsReceived,
-      bytesReceived: this.counters.bytesReceived,
+      packetsSent: this.#packetsSent,
+      bytesSent: this.#bytesSent,
+      packetsReceived: this.#counters.packetsReceived,
+      bytesReceived: this.#counters.bytesReceived,
       packetsLost: source?.cumulativeLost ?? 0,
       fractionLost: source?.fractionLost ?? 0,
       jitterMs: source?.jitterMs ?? 0,
-      roundTripTimeMs: this.rttMs,
+      roundTripTimeMs: this.#rttMs,
       duplicates: source?.duplicates ?? 0,
       outOfOrder: source?.outOfOrder ?? 0,
-      ssrcChanges: this.counters.ssrcChanges,
-      malformed: this.counters.malformed,
-      foreignPackets: this.counters.foreign,
-      listenerErrors: this.counters.listenerErrors,
-      socketErrors: this.counters.socketErrors,
-      rtcpSent: this.rtcpSent,
-      rtcpReceived: this.rtcpReceived,
-      remoteBye: this.remoteBye,
-      remoteReport: this.remoteReport,
+      ssrcChanges: this.#counters.ssrcChanges,
+      malformed: this.#counters.malformed,
+      foreignPackets: this.#counters.foreign,
+      socketDrops: this.#socketDrops,
+      listenerErrors: this.#counters.listenerErrors,
+      socketErrors: this.#counters.socketErrors,
+      rtcpSent: this.#rtcpSent,
+      rtcpReceived: this.#rtcpReceived,
+      remoteBye: this.#remoteBye,
+      remoteReport: this.#remoteReport,
     };
+  }
+
+  /**
+   * Reads the kernel's drop count of this session's sockets from `table` (read it once per
+   * metrics scrape with readUdpDrops and pass it to every session) and returns the drops since
+   * the previous sample, to add to a counter; the running total is stats().socketDrops. Drops
+   * after the last sample before close() are not seen: the count dies with the socket.
+   */
+  sampleSocketDrops(table: UdpDropTable = readUdpDrops()): number {
+    if (this.#isClosed) return 0;
+    const rtcpDrops = this.#rtcpSocket ? (table.get(this.localPort + 1) ?? 0) : 0;
+    const total = (table.get(this.localPort) ?? 0) + rtcpDrops;
+    const added = Math.max(0, total - this.#socketDrops);
+    this.#socketDrops += added;
+    return added;
   }
 
   /** Sends RTCP BYE (RFC 3550 §6.6), closes the sockets and returns the port. Idempotent. */
   close(): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
-    this.rtcpTimer?.cancel();
-    this.listeners.clear();
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    this.#rtcpTimer?.cancel();
+    this.#listeners.clear();
     const closeSockets = () => {
-      this.rtpSocket.close();
-      this.rtcpSocket?.close();
-      this.portRange.release(this.localPort);
+      this.#rtpSocket.close();
+      this.#rtcpSocket?.close();
+      this.#portRange.release(this.localPort);
     };
     // Closing a socket cancels its pending sends: close once the BYE has left.
     let byeQueued = false;
     try {
-      byeQueued = this.sendRtcp(true, closeSockets);
+      byeQueued = this.#sendRtcp(true, closeSockets);
     } catch {
-      this.counters.socketErrors++;
+      this.#counters.socketErrors++;
     }
     if (!byeQueued) closeSockets();
   }
 
-  private assertOpen(): void {
-    if (this.isClosed) throw new Error('RtpSession is closed');
+  #assertOpen(): void {
+    if (this.#isClosed) throw new Error('RtpSession is closed');
   }
 
-  private guard(fn: () => void): void {
+  /** The cheapest test first, so a flood of junk or oversize datagrams costs no parsing. */
+  #plausible(msg: Buffer): boolean {
+    if (msg.length >= MIN_DATAGRAM_BYTES && msg.length <= MAX_DATAGRAM_BYTES && (msg[0] as number) >> 6 === 2)
+      return true;
+    this.#counters.malformed++;
+    return false;
+  }
+
+  // Both handlers catch everything: bad input never throws past the socket handler.
+  #onRtpPortMessage(msg: Buffer, rinfo: RemoteInfo): void {
+    if (this.#isClosed || !this.#plausible(msg)) return;
     try {
-      fn();
+      if (this.#options.rtcpMux && isRtcpPacketType(msg[1] as number)) this.#onRtcp(msg, rinfo);
+      else this.#onRtp(msg, rinfo);
     } catch {
-      this.counters.malformed++;
+      this.#counters.malformed++;
     }
   }
 
-  private onRtpPortMessage(msg: Buffer, rinfo: RemoteInfo): void {
-    if (this.isClosed) return;
-    const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
-    if (this.options.rtcpMux && msg.byteLength >= 4 && isRtcp(view)) this.onRtcp(msg, rinfo);
-    else this.onRtp(view, rinfo);
+  #onRtcpPortMessage(msg: Buffer, rinfo: RemoteInfo): void {
+    if (this.#isClosed || !this.#plausible(msg)) return;
+    try {
+      this.#onRtcp(msg, rinfo);
+    } catch {
+      this.#counters.malformed++;
+    }
   }
 
-  /** Decides whether a valid packet's source is (or now becomes) the latched one. */
-  private acceptSource(latch: Latch, rinfo: RemoteInfo, now: number): boolean {
-    if (!sameEndpoint(latch.endpoint, rinfo)) {
-      if (latch.endpoint && now - latch.lastSeenMs < this.options.relatchAfterMs) return false;
-      latch.endpoint = { address: rinfo.address, port: rinfo.port };
+  /** Rules 2 and 3: whether RTP from `rinfo` is (or now becomes) the latched source. */
+  #acceptRtpSource(rinfo: RemoteInfo, now: number): boolean {
+    if (!sameEndpoint(this.#rtpSource, rinfo)) {
+      if (this.#rtpSource && now - this.#rtpSourceSeenMs < this.#options.relatchAfterMs) return false;
+      this.#rtpSource = { address: rinfo.address, port: rinfo.port };
+      this.#rtcpSource = undefined; // rule 4: RTCP follows the media source
     }
-    latch.lastSeenMs = now;
+    this.#rtpSourceSeenMs = now;
     return true;
   }
 
-  private onRtp(view: DataView, rinfo: RemoteInfo): void {
-    if (view.byteLength < 12 || !isRtp(view)) {
-      this.counters.malformed++;
+  /** Rule 4: whether RTCP from `rinfo` comes from the media source (checked before parsing). */
+  #fromRtcpSource(rinfo: RemoteInfo): boolean {
+    if (this.#options.rtcpMux) return sameEndpoint(this.#rtpSource ?? this.#signalledRtp, rinfo);
+    if (this.#rtcpSource) return sameEndpoint(this.#rtcpSource, rinfo);
+    return this.#rtpSource
+      ? this.#rtpSource.address === rinfo.address
+      : sameEndpoint(this.#signalledRtcp, rinfo);
+  }
+
+  #onRtp(msg: Buffer, rinfo: RemoteInfo): void {
+    const now = this.#clock.now();
+    const received = parseRtp(msg, now);
+    if (!received) {
+      this.#counters.malformed++;
       return;
     }
-    const packet = new RtpPacket(view);
-    const now = this.clock.now();
-    if (!this.acceptSource(this.rtpLatch, rinfo, now)) {
-      this.counters.foreign++;
+    if (!this.#acceptRtpSource(rinfo, now)) {
+      this.#counters.foreign++;
       return;
     }
-    const payloadView = packet.getPayload();
-    const received: ReceivedRtp = {
-      payloadType: packet.getPayloadType(),
-      sequenceNumber: packet.getSequenceNumber(),
-      timestamp: packet.getTimestamp(),
-      ssrc: packet.getSsrc(),
-      marker: packet.getMarker(),
-      payload: new Uint8Array(payloadView.buffer, payloadView.byteOffset, payloadView.byteLength),
-      arrivalMs: now,
-    };
-    if (!this.source || this.source.ssrc !== received.ssrc) {
+    if (!this.#source || this.#source.ssrc !== received.ssrc) {
       // A new SSRC is a new source (RFC 3550 §8.2): its sequence and jitter state start over.
-      if (this.source) this.counters.ssrcChanges++;
-      this.source = new ReceiveStats(received.ssrc, this.options.clockRate);
-      this.lastSr = undefined;
-      this.remoteBye = false;
+      if (this.#source) this.#counters.ssrcChanges++;
+      this.#source = new ReceiveStats(received.ssrc, this.#options.clockRate);
+      this.#lastSr = undefined;
+      this.#remoteBye = false;
     }
-    const fresh = this.source.update(
+    const fresh = this.#source.update(
       received.sequenceNumber,
       received.timestamp,
       now,
       received.payload.length,
     );
-    this.counters.packetsReceived++;
-    this.counters.bytesReceived += received.payload.length;
+    this.#counters.packetsReceived++;
+    this.#counters.bytesReceived += received.payload.length;
     if (!fresh) return; // duplicates, and a restart jump until confirmed, are not delivered
-    for (const listener of this.listeners) {
+    for (const listener of this.#listeners) {
       try {
         listener(received);
       } catch {
-        this.counters.listenerErrors++;
+        this.#counters.listenerErrors++;
       }
     }
   }
 
-  private onRtcp(msg: Buffer, rinfo: RemoteInfo): void {
-    if (this.isClosed) return;
-    const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
-    if (msg.byteLength < 8 || !isRtcp(view)) {
-      this.counters.malformed++;
+  #onRtcp(msg: Buffer, rinfo: RemoteInfo): void {
+    if (!isRtcpPacketType(msg[1] as number)) {
+      this.#counters.malformed++;
       return;
     }
-    const parsed = parseCompoundRtcp(view, this.ssrc);
-    const now = this.clock.now();
-    if (!this.acceptSource(this.rtcpLatch, rinfo, now)) {
-      this.counters.foreign++;
+    if (!this.#fromRtcpSource(rinfo)) {
+      this.#counters.foreign++;
       return;
     }
-    this.rtcpReceived++;
-    if (this.source && parsed.byeSsrcs.includes(this.source.ssrc)) this.remoteBye = true;
-    if (parsed.senderReport && parsed.senderReport.ssrc === this.source?.ssrc)
-      this.lastSr = { middle32: ntpMiddle32(parsed.senderReport.ntp), atMs: now };
+    const parsed = parseCompoundRtcp(new DataView(msg.buffer, msg.byteOffset, msg.byteLength), this.ssrc);
+    // Valid RTCP latches its source (a no-op with rtcp-mux, where RTCP follows the RTP latch).
+    if (!this.#options.rtcpMux) this.#rtcpSource ??= { address: rinfo.address, port: rinfo.port };
+    const now = this.#clock.now();
+    this.#rtcpReceived++;
+    if (this.#source && parsed.byeSsrcs.includes(this.#source.ssrc)) this.#remoteBye = true;
+    if (parsed.senderReport && parsed.senderReport.ssrc === this.#source?.ssrc)
+      this.#lastSr = { middle32: ntpMiddle32(parsed.senderReport.ntp), atMs: now };
     const aboutUs = parsed.aboutUs;
     if (aboutUs) {
-      this.remoteReport = {
+      this.#remoteReport = {
         fractionLost: aboutUs.getFractionLost() / 256,
         packetsLost: aboutUs.getTotalLost(),
-        jitterMs: (aboutUs.getJitter() * 1000) / this.options.clockRate,
+        jitterMs: (aboutUs.getJitter() * 1000) / this.#options.clockRate,
         receivedAtMs: now,
       };
       const lsr = aboutUs.getLastSRTimestamp();
       if (lsr !== 0) {
         // RFC 3550 §6.4.1: RTT = A - LSR - DLSR, in 1/65536 s, modulo 2^32.
-        const arrival = ntpMiddle32(wallMsToNtp(this.clock.wallNow()));
+        const arrival = ntpMiddle32(wallMsToNtp(this.#clock.wallNow()));
         const rtt = (arrival - lsr - aboutUs.getDelaySinceLastSR()) >>> 0;
-        if (rtt < 0x80000000) this.rttMs = (rtt * 1000) / 65536;
+        if (rtt < 0x80000000) this.#rttMs = (rtt * 1000) / 65536;
       }
     }
   }
 
   /** RFC 3550 §6.3.5: randomize each interval over [0.5, 1.5] x the nominal one. */
-  private scheduleReport(): void {
-    const delay = this.options.rtcpIntervalMs * (0.5 + Math.random());
-    this.rtcpTimer = this.clock.setTimer(delay, () => {
-      if (this.isClosed) return;
+  #scheduleReport(): void {
+    const delay = this.#options.rtcpIntervalMs * (0.5 + Math.random());
+    this.#rtcpTimer = this.#clock.setTimer(delay, () => {
+      if (this.#isClosed) return;
       try {
-        this.sendRtcp(false);
+        this.#sendRtcp(false);
       } catch {
-        this.counters.socketErrors++;
+        this.#counters.socketErrors++;
       }
-      this.scheduleReport();
+      this.#scheduleReport();
     });
   }
 
   /** Sends an RTCP report now (besides the periodic ones), e.g. after a re-INVITE. */
   sendReport(): void {
-    this.assertOpen();
-    this.sendRtcp(false);
+    this.#assertOpen();
+    this.#sendRtcp(false);
   }
 
   /** Returns whether a packet was queued (then `sent` runs once it has left). */
-  private sendRtcp(bye: boolean, sent?: () => void): boolean {
-    const destination = this.rtcpLatch.endpoint ?? this.signalledRtcp;
+  #sendRtcp(bye: boolean, sent?: () => void): boolean {
+    const destination = (this.#options.rtcpMux ? this.#rtpSource : this.#rtcpSource) ?? this.#signalledRtcp;
     if (!destination) return false;
-    const now = this.clock.now();
+    const now = this.#clock.now();
     let reportBlock: OutgoingReportBlock | undefined;
-    if (this.source) {
+    if (this.#source) {
       reportBlock = {
-        ssrc: this.source.ssrc,
-        ...this.source.makeReportBlock(),
-        lastSr: this.lastSr?.middle32 ?? 0,
-        delaySinceLastSr: this.lastSr ? Math.floor(((now - this.lastSr.atMs) * 65536) / 1000) : 0,
+        ssrc: this.#source.ssrc,
+        ...this.#source.makeReportBlock(),
+        lastSr: this.#lastSr?.middle32 ?? 0,
+        delaySinceLastSr: this.#lastSr ? Math.floor(((now - this.#lastSr.atMs) * 65536) / 1000) : 0,
       };
     }
     const bytes = buildCompoundRtcp({
       ssrc: this.ssrc,
-      cname: this.options.cname,
+      cname: this.#options.cname,
       sender:
-        this.sentSinceReport && this.lastSent
+        this.#sentSinceReport && this.#lastSent
           ? {
-              ntp: wallMsToNtp(this.clock.wallNow()),
+              ntp: wallMsToNtp(this.#clock.wallNow()),
               // §6.4.1: the RTP time matching the NTP time, extrapolated from the last packet.
               rtpTimestamp:
-                this.lastSent.timestamp +
-                Math.round(((now - this.lastSent.atMs) * this.options.clockRate) / 1000),
-              packetCount: this.packetsSent,
-              octetCount: this.bytesSent,
+                this.#lastSent.timestamp +
+                Math.round(((now - this.#lastSent.atMs) * this.#options.clockRate) / 1000),
+              packetCount: this.#packetsSent,
+              octetCount: this.#bytesSent,
             }
           : undefined,
       reportBlock,
       bye,
     });
-    this.sentSinceReport = false;
-    this.rtcpSent++;
-    (this.rtcpSocket ?? this.rtpSocket).send(bytes, destination.port, destination.address, () => sent?.());
+    this.#sentSinceReport = false;
+    this.#rtcpSent++;
+    (this.#rtcpSocket ?? this.#rtpSocket).send(bytes, destination.port, destination.address, () => sent?.());
     return true;
   }
 }

@@ -1,4 +1,7 @@
-/** One RTP packet as delivered to listeners; arrivalMs comes from the injected clock. */
+/**
+ * The one received-RTP type (RFC 3550 §5.1 fields): what RtpSession delivers, the jitter
+ * buffer takes and replay reads from captures. arrivalMs is on the injected clock.
+ */
 export interface ReceivedRtp {
   payloadType: number;
   sequenceNumber: number;
@@ -41,10 +44,15 @@ export interface RtpStreamStats {
   outOfOrder: number;
   /** Times the received SSRC changed (each change resets loss and jitter state). */
   ssrcChanges: number;
-  /** Datagrams that were neither valid RTP nor valid RTCP, dropped. */
+  /** Datagrams that were neither valid RTP nor valid RTCP, or larger than audio ever is, dropped. */
   malformed: number;
-  /** Valid packets from a source other than the latched one, dropped (symmetric RTP). */
+  /** RTP and RTCP from a source other than the latched one, dropped (symmetric RTP and RTCP). */
   foreignPackets: number;
+  /**
+   * Datagrams the kernel dropped on this session's sockets because their receive buffer was
+   * full, as of the last sampleSocketDrops() (not read by stats(), which runs per frame).
+   */
+  socketDrops: number;
   /** Exceptions thrown by onPacket listeners (isolated: other listeners still run). */
   listenerErrors: number;
   /** Socket errors (send failures, and failures to build or send RTCP). */

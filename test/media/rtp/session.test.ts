@@ -238,3 +238,68 @@ test('random datagrams (seeded fuzz) never throw and are all accounted for', asy
   assert.ok(b.stats().malformed > 0);
   assert.equal(b.closed, false);
 });
+
+/** RTCP BYE (RFC 3550 §6.6) for one SSRC: V=2, SC=1, PT=203, length 1. */
+function byeBytes(ssrc: number): Buffer {
+  const bye = Buffer.from([0x81, 0xcb, 0x00, 0x01, 0, 0, 0, 0]);
+  bye.writeUInt32BE(ssrc, 4);
+  return bye;
+}
+
+async function rawSocketAt(address: string): Promise<Socket> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, address, resolve));
+  opened.push({ close: () => socket.close() });
+  return socket;
+}
+
+test('RTCP is latched like RTP: a BYE from a foreign port or address is dropped and counted', async () => {
+  const clock = new FakeClock();
+  const b = await openSession(clock, { rtcpIntervalMs: 1_000_000 });
+  const peerRtp = await rawSocket();
+  const peerRtcp = await rawSocket();
+  const intruder = await rawSocket(); // same address as the caller, another port
+  const farIntruder = await rawSocketAt('127.0.0.2');
+  b.setRemote(LOOPBACK, 9);
+  let received = 0;
+  b.onPacket(() => received++);
+  peerRtp.send(rtpBytes(1, 111), b.localPort, LOOPBACK);
+  await until(() => received === 1, 'media latched');
+  // Before the caller's first RTCP: another address may not take the RTCP latch.
+  farIntruder.send(byeBytes(111), b.localRtcpPort, LOOPBACK);
+  await until(() => b.stats().foreignPackets === 1, 'RTCP from another address dropped');
+  // The caller's RTCP (from its own port, as behind a NAT) latches, from the media's address.
+  peerRtcp.send(byeBytes(999), b.localRtcpPort, LOOPBACK);
+  await until(() => b.stats().rtcpReceived === 1, 'caller RTCP accepted');
+  // Seconds later (RTCP comes every few seconds): a BYE naming the caller from a foreign port.
+  for (let i = 2; i < 100; i++) {
+    clock.advance(20);
+    peerRtp.send(rtpBytes(i, 111), b.localPort, LOOPBACK);
+  }
+  await until(() => received === 99, 'media flowing');
+  intruder.send(byeBytes(111), b.localRtcpPort, LOOPBACK);
+  await until(() => b.stats().foreignPackets === 2, 'RTCP from a foreign port dropped');
+  assert.equal(b.stats().remoteBye, false);
+  assert.equal(b.stats().rtcpReceived, 1);
+  // The caller's own BYE still counts.
+  peerRtcp.send(byeBytes(111), b.localRtcpPort, LOOPBACK);
+  await until(() => b.stats().remoteBye, 'caller BYE');
+});
+
+test('rtcp-mux: RTCP only from the latched RTP source itself (RFC 5761)', async () => {
+  const clock = new FakeClock();
+  const b = await openSession(clock, { rtcpMux: true, rtcpIntervalMs: 1_000_000 });
+  const peer = await rawSocket();
+  const intruder = await rawSocket();
+  b.setRemote(LOOPBACK, 9);
+  let received = 0;
+  b.onPacket(() => received++);
+  peer.send(rtpBytes(1, 111), b.localPort, LOOPBACK);
+  await until(() => received === 1, 'media latched');
+  clock.advance(2000); // the RTP latch alone would now let a new source take over
+  intruder.send(byeBytes(111), b.localPort, LOOPBACK);
+  await until(() => b.stats().foreignPackets === 1, 'foreign RTCP dropped');
+  assert.equal(b.stats().remoteBye, false);
+  peer.send(byeBytes(111), b.localPort, LOOPBACK);
+  await until(() => b.stats().remoteBye, 'caller BYE over the RTP port');
+});

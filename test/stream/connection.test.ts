@@ -114,6 +114,25 @@ function harness(url: string, options: Partial<StreamConnectionOptions> = {}): H
   return { connection, clock, inputs, closed, logs };
 }
 
+/**
+ * Runs `body` on a connection to a fresh TestBot that has received `connected` and `start`;
+ * the bot is closed afterwards whatever happens.
+ */
+async function withStartedStream(
+  options: Partial<StreamConnectionOptions>,
+  body: (bot: TestBot, h: Harness) => Promise<void>,
+): Promise<void> {
+  const bot = await TestBot.start();
+  const h = harness(bot.url, options);
+  try {
+    await h.connection.connect();
+    await until(() => bot.events().length === 2, 'start');
+    await body(bot, h);
+  } finally {
+    await bot.close();
+  }
+}
+
 async function listen(server: Server | ReturnType<typeof createHttpServer>): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
@@ -275,22 +294,15 @@ test('caller audio before connect or after close is dropped and counted, never t
   assert.equal(h.connection.stats.bytesSent, 0);
 });
 
-test('hangup policy: the bot closing mid-call ends the call with backend-gone', async () => {
-  const bot = await TestBot.start();
-  const h = harness(bot.url, { reconnect: { policy: 'hangup' } });
-  try {
-    await h.connection.connect();
-    await until(() => bot.events().length === 2, 'start');
+test('hangup policy: the bot closing mid-call ends the call with backend-gone', () =>
+  withStartedStream({ reconnect: { policy: 'hangup' } }, async (bot, h) => {
     bot.peers[0]?.connection.close(1011, 'bot crashed');
     await until(() => h.closed.length === 1, 'onClosed');
     assert.match(h.closed[0] ?? '', /^backend-gone \(1011\)$/);
     assert.equal(h.clock.pendingTimers(), 0, 'no reconnect armed');
     assert.equal(bot.peers.length, 1, 'no reconnect');
     assert.equal(h.closed.length, 1, 'onClosed once');
-  } finally {
-    await bot.close();
-  }
-});
+  }));
 
 test('reconnect policy: a new socket gets a fresh connected and start, counted from 1', async () => {
   const bot = await TestBot.start();
@@ -362,12 +374,8 @@ test('close() during the reconnect backoff stops retrying and reports nothing', 
   }
 });
 
-test('invalid JSON, unknown events, a wrong streamSid and binary frames are counted and not passed on', async () => {
-  const bot = await TestBot.start();
-  const h = harness(bot.url);
-  try {
-    await h.connection.connect();
-    await until(() => bot.events().length === 2, 'start');
+test('invalid JSON, unknown events, a wrong streamSid and binary frames are counted and not passed on', () =>
+  withStartedStream({}, async (bot, h) => {
     const peer = bot.peers[0] as BotPeer;
     const streamSid = peer.messages[1]?.streamSid as string;
     peer.connection.send('{not json');
@@ -381,10 +389,7 @@ test('invalid JSON, unknown events, a wrong streamSid and binary frames are coun
     assert.equal(h.connection.stats.messagesReceived, 5);
     assert.deepEqual(h.closed, []);
     h.connection.close('done');
-  } finally {
-    await bot.close();
-  }
-});
+  }));
 
 test('a throwing onBotInput is contained: the connection keeps receiving', async () => {
   const bot = await TestBot.start();
@@ -410,12 +415,8 @@ test('a throwing onBotInput is contained: the connection keeps receiving', async
   }
 });
 
-test('a message over 1 MiB is refused with 1009 and counted; the reconnect policy keeps the call', async () => {
-  const bot = await TestBot.start();
-  const h = harness(bot.url, { reconnect: { policy: 'reconnect', backoffMs: 20 } });
-  try {
-    await h.connection.connect();
-    await until(() => bot.events().length === 2, 'start');
+test('a message over 1 MiB is refused with 1009 and counted; the reconnect policy keeps the call', () =>
+  withStartedStream({ reconnect: { policy: 'reconnect', backoffMs: 20 } }, async (bot, h) => {
     const closedWith = new Promise<number>((resolve) => bot.peers[0]?.connection.once('close', resolve));
     bot.peers[0]?.connection.send(`{"event":"media","pad":"${'x'.repeat(1 << 20)}"}`);
     assert.equal(await closedWith, 1009);
@@ -432,17 +433,10 @@ test('a message over 1 MiB is refused with 1009 and counted; the reconnect polic
     await until(() => hangup.closed.length === 1, 'hangup');
     assert.match(hangup.closed[0] ?? '', /^backend-gone \(1009, message over 1048576 bytes\)$/);
     h.connection.close('done');
-  } finally {
-    await bot.close();
-  }
-});
+  }));
 
-test('a burst of 10,000 bot messages is handled a bounded number per loop turn, in order, the socket paused in between', async () => {
-  const bot = await TestBot.start();
-  const h = harness(bot.url);
-  try {
-    await h.connection.connect();
-    await until(() => bot.events().length === 2, 'start');
+test('a burst of 10,000 bot messages is handled a bounded number per loop turn, in order, the socket paused in between', () =>
+  withStartedStream({}, async (bot, h) => {
     const streamSid = bot.streamSid();
     const handled = () => h.inputs.length + h.connection.stats.invalidMessages;
     let handledBefore = 0;
@@ -473,17 +467,10 @@ test('a burst of 10,000 bot messages is handled a bounded number per loop turn, 
       'every mark, in order',
     );
     assert.equal(logCount(h, 'bot message ignored'), 1, 'invalid messages logged at most every 5 s');
-  } finally {
-    await bot.close();
-  }
-});
+  }));
 
-test('tiny messages beyond the inbound queue are dropped and counted, never handled in one turn', async () => {
-  const bot = await TestBot.start();
-  const h = harness(bot.url);
-  try {
-    await h.connection.connect();
-    await until(() => bot.events().length === 2, 'start');
+test('tiny messages beyond the inbound queue are dropped and counted, never handled in one turn', () =>
+  withStartedStream({}, async (bot, h) => {
     // 3 bytes each on the wire: one 64 KiB read holds far more than the queue.
     for (let i = 0; i < 10_000; i++) bot.peers[0]?.connection.send('x');
     const { stats } = h.connection;
@@ -496,17 +483,10 @@ test('tiny messages beyond the inbound queue are dropped and counted, never hand
     bot.peers[0]?.connection.send(JSON.stringify({ event: 'clear', streamSid: bot.streamSid() }));
     await until(() => h.inputs.length === 1, 'the call goes on');
     assert.deepEqual(h.inputs, [{ kind: 'clear' }]);
-  } finally {
-    await bot.close();
-  }
-});
+  }));
 
-test('after stop nothing the bot sends is parsed or passed on: counted, logged once, then the close completes', async () => {
-  const bot = await TestBot.start();
-  const h = harness(bot.url);
-  try {
-    await h.connection.connect();
-    await until(() => bot.events().length === 2, 'start');
+test('after stop nothing the bot sends is parsed or passed on: counted, logged once, then the close completes', () =>
+  withStartedStream({}, async (bot, h) => {
     const peer = bot.peers[0] as BotPeer;
     const dtmf = JSON.stringify({ event: 'patchbay', command: 'dtmf', digits: '1' });
     peer.connection.on('message', (data) => {
@@ -521,10 +501,7 @@ test('after stop nothing the bot sends is parsed or passed on: counted, logged o
     assert.equal(logCount(h, 'bot message after stop dropped'), 1);
     await until(() => h.clock.pendingTimers() === 0, 'the close timeout cancelled by the completed close');
     assert.equal(logCount(h, 'bot did not complete the close handshake; socket cut'), 0);
-  } finally {
-    await bot.close();
-  }
-});
+  }));
 
 test('a bot hangup amid a burst: what was queued behind it is dropped, never handled on the ended call', async () => {
   const bot = await TestBot.start();
@@ -555,12 +532,8 @@ test('a bot hangup amid a burst: what was queued behind it is dropped, never han
   }
 });
 
-test('a bot that never answers our close frame is cut off after the close timeout', async () => {
-  const bot = await TestBot.start();
-  const h = harness(bot.url);
-  try {
-    await h.connection.connect();
-    await until(() => bot.events().length === 2, 'start');
+test('a bot that never answers our close frame is cut off after the close timeout', () =>
+  withStartedStream({}, async (bot, h) => {
     const peer = bot.peers[0] as BotPeer;
     const botSocket = pauseReading(peer);
     const peerClosed = new Promise<number>((resolve) => peer.connection.once('close', resolve));
@@ -574,10 +547,7 @@ test('a bot that never answers our close frame is cut off after the close timeou
     botSocket.resume();
     await peerClosed;
     assert.equal(h.clock.pendingTimers(), 0);
-  } finally {
-    await bot.close();
-  }
-});
+  }));
 
 test('reconnects are bounded over the whole call: a bot that drops every socket after start gets maxRetries', async () => {
   const bot = await TestBot.start();

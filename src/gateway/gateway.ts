@@ -24,6 +24,7 @@ import {
   RedisCpsStore,
 } from '../trunks/index.js';
 import { type Clock, type Logger, SystemClock, type TimerHandle } from '../util/index.js';
+import { GatewayAdmission } from './admission.js';
 import { WebSocketBots } from './bot-connector.js';
 import { CallController, type CallPorts, type OutboundRequest } from './call-controller.js';
 import { observeCall } from './call-observers.js';
@@ -69,7 +70,7 @@ export class Gateway {
   readonly health: HealthRegistry;
   readonly #config: ConfigManager;
   readonly #mediaClock: MediaClock;
-  readonly #concurrency = new ConcurrencyLimiter();
+  readonly #admission: GatewayAdmission;
   readonly #prober: OptionsProber;
   readonly #digest: DigestSupport;
   readonly #router: OutboundRouter;
@@ -81,7 +82,6 @@ export class Gateway {
   #api: FastifyInstance | undefined;
   #echoBot: EchoBot | undefined;
   #gauges: TimerHandle | undefined;
-  #draining = false;
   readonly #redis: Redis | undefined;
 
   private constructor(options: GatewayOptions) {
@@ -100,6 +100,12 @@ export class Gateway {
       ? new RedisCpsStore(this.#redis, { failurePolicy: 'failOpen', localFallback: new MemoryCpsStore() })
       : new MemoryCpsStore();
     this.cps = new CpsLimiter(store, this.clock);
+    this.#admission = new GatewayAdmission({
+      concurrency: new ConcurrencyLimiter(),
+      cps: this.cps,
+      liveCalls: () => this.calls.size,
+      maxCalls: () => this.config().gateway.limits.maxCalls,
+    });
     this.#prober = new OptionsProber(this.clock, (gateway) => sendOptionsProbe(this.#userAgent, gateway));
     this.health = new HealthRegistry(this.clock, this.#prober);
     this.#inbound = new InboundMatcher(options.config.current);
@@ -133,7 +139,7 @@ export class Gateway {
   }
 
   get draining(): boolean {
-    return this.#draining;
+    return this.#admission.draining;
   }
 
   get activeCalls(): number {
@@ -141,7 +147,7 @@ export class Gateway {
   }
 
   isReady(): boolean {
-    return !this.#draining && this.#transport !== undefined;
+    return !this.#admission.draining && this.#transport !== undefined;
   }
 
   /** Places an outbound call; throws OutboundRefusal when it cannot be admitted. */
@@ -154,7 +160,7 @@ export class Gateway {
 
   /** New INVITEs and OPTIONS get 503 from now on; calls in progress go on. */
   drain(): void {
-    this.#draining = true;
+    this.#admission.drain();
   }
 
   /**
@@ -257,7 +263,7 @@ export class Gateway {
       logger: this.logger,
       ...(config.publicAddress ? { advertisedHost: config.publicAddress } : {}),
       product: 'patchbay/0.1',
-      admissionStatus: () => (this.#draining ? 503 : undefined),
+      admissionStatus: () => (this.#admission.draining ? 503 : undefined),
       transactionMemory: sip.transactionMemory,
       onInvite: (session) => this.#onInvite(session),
     });
@@ -318,17 +324,7 @@ export class Gateway {
           observe: (seconds) => this.metrics.rtpToWebSocketLatency.observe(seconds),
         },
       }),
-      admission: {
-        admit: (trunk) => {
-          if (this.#draining) return { ok: false, cause: 'draining' };
-          if (this.calls.size >= limits().maxCalls) return { ok: false, cause: 'rejected_concurrency' };
-          const slot = this.#concurrency.tryAcquire(trunk.name, trunk.maxConcurrentCalls);
-          return slot
-            ? { ok: true, release: () => slot.release() }
-            : { ok: false, cause: 'rejected_concurrency' };
-        },
-        cps: (cpsLimits, overflow) => this.cps.admit(cpsLimits, overflow),
-      },
+      admission: this.#admission,
       inbound: {
         match: (address, called) => this.#inbound.match(address, called),
         authenticate: (trunk, invite) => this.#digest.challengeInbound(trunk, invite),

@@ -217,7 +217,7 @@ describe('inbound call flows (carrier UA → gateway UA → CallController)', ()
     await flush();
     assert.equal((await inProgress.outcome).kind, 'answered');
 
-    harness.draining = true;
+    harness.admission.drain();
     let empty = false;
     harness.registry.whenEmpty(() => {
       empty = true;

@@ -109,7 +109,7 @@ describe('outbound call flows (CallController → gateway UA → carrier UAs)', 
   it('an outbound call the admission refuses while draining ends draining, not rejected_concurrency', async () => {
     const h = setup();
     const carrier = h.carrier(CARRIER_A, answerWith('PCMU'));
-    h.draining = true;
+    h.admission.drain();
     const { observed, run } = h.originate();
     await assert.rejects(
       run,

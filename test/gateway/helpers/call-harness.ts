@@ -17,6 +17,7 @@ import {
   trunkSchema,
 } from '../../../src/config/index.js';
 import { GatewayMetrics } from '../../../src/control/metrics.js';
+import { GatewayAdmission } from '../../../src/gateway/admission.js';
 import {
   CallController,
   type CallPorts,
@@ -106,8 +107,8 @@ export class CallHarness {
   readonly gatewayUa: SipUserAgent;
   /** New media legs hold start() until the test calls releaseStart() on them. */
   holdMediaStart = false;
-  /** New INVITEs get 503 and admission refuses, as Gateway.drain() does. */
-  draining = false;
+  /** Gateway's own admission: drain() refuses new calls (and new INVITEs get 503). */
+  readonly admission: GatewayAdmission;
   readonly #carriers: Carrier[] = [];
 
   constructor(options: HarnessOptions = {}) {
@@ -129,6 +130,12 @@ export class CallHarness {
     this.config = makeSnapshot(gatewayFile, [this.trunk]);
     this.health.apply(this.config);
     const limits = gatewayFile.limits;
+    this.admission = new GatewayAdmission({
+      concurrency: this.concurrency,
+      cps: this.cps,
+      liveCalls: () => this.registry.size,
+      maxCalls: () => limits.maxCalls,
+    });
     const inbound = new InboundMatcher(this.config);
     const digest = new DigestSupport(this.clock);
     const router = new OutboundRouter(this.health, this.clock, () => 0);
@@ -136,7 +143,7 @@ export class CallHarness {
       transport: this.network.bind(GATEWAY),
       clock: this.clock,
       logger: silentLogger,
-      admissionStatus: () => (this.draining ? 503 : undefined),
+      admissionStatus: () => (this.admission.draining ? 503 : undefined),
       onInvite: (session) => {
         const { call, run: runCall } = CallController.inbound(this.ports, session);
         this.#observe(call);
@@ -159,16 +166,7 @@ export class CallHarness {
         },
       },
       bots: this.bots,
-      admission: {
-        admit: (trunk) => {
-          if (this.draining) return { ok: false, cause: 'draining' };
-          const slot = this.concurrency.tryAcquire(trunk.name, trunk.maxConcurrentCalls);
-          return slot
-            ? { ok: true, release: () => slot.release() }
-            : { ok: false, cause: 'rejected_concurrency' };
-        },
-        cps: (cpsLimits, overflow) => this.cps.admit(cpsLimits, overflow),
-      },
+      admission: this.admission,
       inbound: {
         match: (address, called) => inbound.match(address, called),
         authenticate: (trunk, invite) => digest.challengeInbound(trunk, invite),

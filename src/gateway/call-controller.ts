@@ -20,18 +20,25 @@ import type {
   TerminationCause,
 } from '../sip/index.js';
 import { negotiateAnswer } from '../sip/sdp.js';
-import { callCpsLimits, estimateMos } from '../trunks/index.js';
+import { callCpsLimits } from '../trunks/index.js';
 import type { Clock, Logger, TimerHandle } from '../util/index.js';
 import { TypedEmitter } from '../util/index.js';
 import {
   boundedDetail,
   type CallEnd,
   type CallEndCause,
-  type HangupParty,
+  endOfTermination,
   hangupPartyOf,
 } from './call-end.js';
 import { negotiatedMedia, reofferAnswerer, watchInfoDigits } from './call-media.js';
-import { type AttemptRecord, attemptRecords, type CallMediaRecord, type CallRecord } from './call-record.js';
+import {
+  type AttemptRecord,
+  answeredDurationMs,
+  attemptRecords,
+  buildCallRecord,
+  type CallMediaRecord,
+  type CallRecord,
+} from './call-record.js';
 import { type DialResult, dialOutbound } from './outbound-dial.js';
 import type {
   BotConnector,
@@ -42,7 +49,6 @@ import type {
   MediaLegFactory,
   OutboundDialer,
 } from './ports.js';
-import { receiveQuality } from './quality.js';
 
 export interface CallPorts {
   clock: Clock;
@@ -72,7 +78,6 @@ export interface OutboundRequest {
 /** Extra facts that go with a state change, for status callbacks. */
 export interface StateInfo {
   end?: CallEnd;
-  hangupBy?: HangupParty;
   durationMs?: number;
 }
 
@@ -209,9 +214,9 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     if (!decision.ok) {
       // 'drop' sources never get here: the transport's admission hook drops them.
       if (decision.reason === 'unknown_source')
-        return this.#refuse({ cause: 'rejected_source', sipStatus: 403 });
+        return this.#finish({ cause: 'rejected_source', sipStatus: 403 });
       const cause = decision.reason === 'no_route' ? 'rejected_route' : 'rejected_number';
-      return this.#refuse({ cause, sipStatus: decision.status });
+      return this.#finish({ cause, sipStatus: decision.status });
     }
     const { trunk, route, routeIndex } = decision;
     this.#trunk = trunk.name;
@@ -224,16 +229,16 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
         sipStatus: challenge.status,
         ...(challenge.reason ? { detail: challenge.reason } : {}),
       };
-      return this.#refuse(end, challenge.headers);
+      return this.#finish(end, challenge.headers);
     }
     const refusal = this.#admit(trunk);
     if (refusal)
-      return this.#refuse({ cause: refusal, sipStatus: 503 }, [['Retry-After', CONCURRENCY_RETRY_AFTER_SEC]]);
+      return this.#finish({ cause: refusal, sipStatus: 503 }, [['Retry-After', CONCURRENCY_RETRY_AFTER_SEC]]);
     session.once('terminated', (cause) => this.#onTerminated(cause));
     const limits = callCpsLimits(trunk, this.to, { id: String(routeIndex), config: route });
     const cps = await ports.admission.cps(limits.limits, limits.overflow);
     if (cps.action === 'reject')
-      return this.#refuse({ cause: 'rejected_cps', sipStatus: 503, detail: cps.reason }, [
+      return this.#finish({ cause: 'rejected_cps', sipStatus: 503, detail: cps.reason }, [
         ['Retry-After', String(cps.retryAfterSec)],
       ]);
     // Overflow 'reroute' on an inbound route names another stream target URL.
@@ -242,7 +247,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     const offer = session.remoteSdp;
     // An offer-less INVITE (RFC 3264 §5) would need our offer in the 200; carriers always offer.
     if (offer === undefined)
-      return this.#refuse({ cause: 'no_common_codec', sipStatus: 488, detail: 'no SDP offer' });
+      return this.#finish({ cause: 'no_common_codec', sipStatus: 488, detail: 'no SDP offer' });
     const leg = await this.#openLeg(target);
     if (this.ended) return;
     const negotiation = negotiateAnswer(offer, {
@@ -251,7 +256,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       preferences: trunk.codecs,
     });
     if (!negotiation.ok)
-      return this.#refuse({
+      return this.#finish({
         cause: 'no_common_codec',
         sipStatus: negotiation.status,
         detail: negotiation.reason,
@@ -265,11 +270,6 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     this.#watchInfoDigits(session);
     session.accept(negotiation.answer, this.#reofferAnswerer(trunk, negotiation.answer));
     this.#markAnswered();
-  }
-
-  /** Refuses the INVITE (the SIP answer goes out in #finish) and ends the call. */
-  #refuse(end: CallEnd, headers: Array<[string, string]> = []): void {
-    this.#finish(end, headers);
   }
 
   // ------------------------------------------------------------------ outbound
@@ -455,7 +455,6 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     this.#releaseSlot?.();
     this.#setState('completed', {
       end,
-      hangupBy: hangupPartyOf(end.cause),
       durationMs: this.#answeredDurationMs(),
     });
     this.#ports.logger.info(
@@ -496,16 +495,11 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   }
 
   #answeredDurationMs(): number {
-    return this.#answeredAtWall && this.#endedAtWall
-      ? Math.max(0, this.#endedAtWall - this.#answeredAtWall)
-      : 0;
+    return answeredDurationMs(this.#answeredAtWall, this.#endedAtWall);
   }
 
   #record(end: CallEnd): CallRecord {
-    const media = this.#mediaRecord();
-    const iso = (wall: number | undefined): string | undefined =>
-      wall === undefined ? undefined : new Date(wall).toISOString();
-    return {
+    return buildCallRecord({
       id: this.id,
       sipCallId: this.sipCallId,
       direction: this.direction,
@@ -514,20 +508,15 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       trunk: this.#trunk,
       route: this.#route,
       stream: this.#streamUrl,
-      startedAt: new Date(this.#startedAtWall).toISOString(),
-      answeredAt: iso(this.#answeredAtWall),
-      endedAt: new Date(this.#endedAtWall ?? this.#ports.clock.wallNow()).toISOString(),
+      startedAtWall: this.#startedAtWall,
+      answeredAtWall: this.#answeredAtWall,
+      endedAtWall: this.#endedAtWall ?? this.#ports.clock.wallNow(),
       setupMs: this.#setupMs,
-      durationMs: this.#answeredDurationMs(),
       attempts: this.#attempts,
       codec: this.#codec,
       end,
-      hangupBy: hangupPartyOf(end.cause),
-      media,
-      mos: this.#answeredAtWall
-        ? estimateMos(receiveQuality(media.rtp) ?? { lossFraction: 0, jitterMs: 0, rttMs: 0 })
-        : undefined,
-    };
+      media: this.#mediaRecord(),
+    });
   }
 }
 
@@ -536,19 +525,4 @@ export class OutboundRefusal extends Error {}
 
 function bridgeRateOf(target: StreamTarget): BridgeRate {
   return target.dialect === 'twilio' ? 8000 : target.sampleRate;
-}
-
-/** Local session ends the SIP layer decides on its own (RFC 4028 refresh, lost 2xx ACK). */
-const SESSION_EXPIRY_REASONS = new Set(['session timer expired', 'session refresh failed', 'no ACK for 2xx']);
-
-function endOfTermination(termination: TerminationCause, direction: 'inbound' | 'outbound'): CallEnd {
-  const status = termination.status === undefined ? {} : { sipStatus: termination.status };
-  if (termination.by === 'remote') {
-    if (termination.reason === 'cancel') return { cause: 'caller_cancel', ...status };
-    return { cause: direction === 'inbound' ? 'caller_bye' : 'callee_bye', ...status };
-  }
-  if (SESSION_EXPIRY_REASONS.has(termination.reason))
-    return { cause: 'session_expired', detail: termination.reason };
-  if (termination.reason === 'shutdown') return { cause: 'shutdown' };
-  return { cause: 'error', ...status, detail: boundedDetail(termination.reason) };
 }

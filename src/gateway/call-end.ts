@@ -2,6 +2,7 @@
  * How a call ended: one bounded cause (safe as a metric label), the SIP status that went with
  * it, and free-text detail for logs and call records only. Every call reaches exactly one.
  */
+import type { TerminationCause } from '../sip/index.js';
 
 /**
  * Every cause, in one list so metrics and docs can enumerate them:
@@ -91,4 +92,20 @@ const MAX_DETAIL = 160;
 /** Free text from the network or an exception, made safe for a record: printable, bounded. */
 export function boundedDetail(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, '?').slice(0, MAX_DETAIL);
+}
+
+/** Local session ends the SIP layer decides on its own (RFC 4028 refresh, lost 2xx ACK). */
+const SESSION_EXPIRY_REASONS = new Set(['session timer expired', 'session refresh failed', 'no ACK for 2xx']);
+
+/** How a SIP session's own end (a BYE, a CANCEL, a refresh failure) ends its call. */
+export function endOfTermination(termination: TerminationCause, direction: 'inbound' | 'outbound'): CallEnd {
+  const status = termination.status === undefined ? {} : { sipStatus: termination.status };
+  if (termination.by === 'remote') {
+    if (termination.reason === 'cancel') return { cause: 'caller_cancel', ...status };
+    return { cause: direction === 'inbound' ? 'caller_bye' : 'callee_bye', ...status };
+  }
+  if (SESSION_EXPIRY_REASONS.has(termination.reason))
+    return { cause: 'session_expired', detail: termination.reason };
+  if (termination.reason === 'shutdown') return { cause: 'shutdown' };
+  return { cause: 'error', ...status, detail: boundedDetail(termination.reason) };
 }

@@ -7,6 +7,7 @@ import type { GatewayMetrics } from '../control/metrics.js';
 import { cpsKeys, type HealthRegistry } from '../trunks/index.js';
 import type { Logger } from '../util/index.js';
 import type { CallController } from './call-controller.js';
+import { hangupPartyOf } from './call-end.js';
 import type { CallRecord } from './call-record.js';
 import type { CallRecordWriter } from './call-records.js';
 import { receiveQuality } from './quality.js';
@@ -23,12 +24,8 @@ export interface CallObservers {
 export function observeCall(call: CallController, observers: CallObservers): void {
   const { metrics } = observers;
   const direction = call.direction;
-  let trunk = 'unknown';
-  let answered = false;
-  call.once('admitted', () => {
-    trunk = call.summary().trunk ?? 'unknown';
-    metrics.activeCalls.inc({ direction });
-  });
+  const trunk = (): string => call.summary().trunk ?? 'unknown';
+  call.once('admitted', () => metrics.activeCalls.inc({ direction }));
   call.on('attempt', (attempt) =>
     metrics.callAttemptsTotal.inc({
       trunk: attempt.trunk,
@@ -36,14 +33,12 @@ export function observeCall(call: CallController, observers: CallObservers): voi
       status: String(attempt.status),
     }),
   );
-  call.once('answered', () => {
-    answered = true;
-    metrics.callsTotal.inc({ direction, trunk, outcome: 'answered' });
-  });
+  call.once('answered', () => metrics.callsTotal.inc({ direction, trunk: trunk(), outcome: 'answered' }));
   call.once('ended', (end, record) => {
-    const endTrunk = call.summary().trunk ?? 'unknown';
-    if (!answered) metrics.callsTotal.inc({ direction, trunk: endTrunk, outcome: end.cause });
-    if (end.cause === 'rejected_cps') metrics.cpsRejectedTotal.inc({ key: cpsKeys.trunk(endTrunk) });
+    // Answered calls were counted on answer; the rest are counted by how they ended.
+    const answered = record?.answeredAt !== undefined;
+    if (!answered) metrics.callsTotal.inc({ direction, trunk: trunk(), outcome: end.cause });
+    if (end.cause === 'rejected_cps') metrics.cpsRejectedTotal.inc({ key: cpsKeys.trunk(trunk()) });
     if (!record) return;
     metrics.activeCalls.dec({ direction });
     recordMediaQuality(metrics, record);
@@ -58,7 +53,7 @@ export function observeCall(call: CallController, observers: CallObservers): voi
         status,
         ...(info.end ? { reason: info.end.cause } : {}),
         ...(info.end?.sipStatus === undefined ? {} : { sipStatus: info.end.sipStatus }),
-        ...(info.hangupBy ? { hangupBy: info.hangupBy } : {}),
+        ...(info.end ? { hangupBy: hangupPartyOf(info.end.cause) } : {}),
         ...(info.durationMs === undefined ? {} : { durationMs: info.durationMs }),
       }),
     );

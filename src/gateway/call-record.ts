@@ -3,9 +3,10 @@
  * by field so what operators parse is what the code writes.
  */
 import type { JitterStats, RtpStreamStats } from '../media/index.js';
-import type { AttemptRecord as PlannedAttempt } from '../trunks/index.js';
-import type { CallEnd, HangupParty } from './call-end.js';
+import { estimateMos, type AttemptRecord as PlannedAttempt } from '../trunks/index.js';
+import { type CallEnd, type HangupParty, hangupPartyOf } from './call-end.js';
 import type { BotStreamStats } from './ports.js';
+import { receiveQuality } from './quality.js';
 
 /** One outbound attempt: which gateway, when, how it ended and why the plan went on or not. */
 export interface AttemptRecord {
@@ -49,6 +50,64 @@ export interface CallRecord {
   media: CallMediaRecord;
   /** E-model MOS of the carrier leg's receive side, for answered calls. */
   mos: number | undefined;
+}
+
+/** What a call knows when it ends; the record derives the rest (duration, party, MOS). */
+export interface CallFacts {
+  id: string;
+  sipCallId: string | undefined;
+  direction: 'inbound' | 'outbound';
+  from: string;
+  to: string;
+  trunk: string | undefined;
+  route: string | undefined;
+  stream: string | undefined;
+  startedAtWall: number;
+  answeredAtWall: number | undefined;
+  endedAtWall: number;
+  setupMs: number | undefined;
+  attempts: AttemptRecord[];
+  codec: string | undefined;
+  end: CallEnd;
+  media: CallMediaRecord;
+}
+
+export function buildCallRecord(facts: CallFacts): CallRecord {
+  const { answeredAtWall, media } = facts;
+  return {
+    id: facts.id,
+    sipCallId: facts.sipCallId,
+    direction: facts.direction,
+    from: facts.from,
+    to: facts.to,
+    trunk: facts.trunk,
+    route: facts.route,
+    stream: facts.stream,
+    startedAt: new Date(facts.startedAtWall).toISOString(),
+    answeredAt: answeredAtWall === undefined ? undefined : new Date(answeredAtWall).toISOString(),
+    endedAt: new Date(facts.endedAtWall).toISOString(),
+    setupMs: facts.setupMs,
+    durationMs: answeredDurationMs(answeredAtWall, facts.endedAtWall),
+    attempts: facts.attempts,
+    codec: facts.codec,
+    end: facts.end,
+    hangupBy: hangupPartyOf(facts.end.cause),
+    media,
+    mos:
+      answeredAtWall === undefined
+        ? undefined
+        : estimateMos(receiveQuality(media.rtp) ?? { lossFraction: 0, jitterMs: 0, rttMs: 0 }),
+  };
+}
+
+/** Answer to hang-up, in ms; 0 until both happened. */
+export function answeredDurationMs(
+  answeredAtWall: number | undefined,
+  endedAtWall: number | undefined,
+): number {
+  return answeredAtWall !== undefined && endedAtWall !== undefined
+    ? Math.max(0, endedAtWall - answeredAtWall)
+    : 0;
 }
 
 /** The router's attempt log as a record carries it (no gateway credentials). */

@@ -183,6 +183,11 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     }
   }
 
+  /** Bot audio waiting to be played to the caller, in samples. */
+  queuedBotSamples(): number {
+    return this.#bot?.stats().queuedSamples ?? 0;
+  }
+
   /** Kernel drops on this call's RTP sockets since the last sample. */
   sampleSocketDrops(table: UdpDropTable): number {
     return this.#leg?.sampleSocketDrops(table) ?? 0;

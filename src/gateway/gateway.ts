@@ -391,7 +391,7 @@ export class Gateway {
 
   #updateGauges(): void {
     let queued = 0;
-    for (const call of this.calls.live()) queued += call.detail().media.stream?.queuedSamples ?? 0;
+    for (const call of this.calls.live()) queued += call.queuedBotSamples();
     this.metrics.streamQueueDepth.set({ direction: 'to_caller' }, Math.round(queued / 160));
     for (const snapshot of this.health.snapshot()) {
       const [trunk = '', gateway = ''] = snapshot.gatewayId.split('/');

@@ -3,7 +3,7 @@
  * media leg. The bridge exists before the socket opens, so nothing the bot sends first is lost.
  */
 import { BUILTIN_TARGET_PREFIX, type StreamTarget } from '../config/index.js';
-import { createDialect } from '../stream/index.js';
+import { createDialect, RateLimitedWarning } from '../stream/index.js';
 import type { Clock, Logger } from '../util/index.js';
 import { attachBot, type FrameLatencyProbe } from './bridge.js';
 import type { BotCallInfo, BotConnector, BotHooks, BotStream, CallMediaLeg } from './ports.js';
@@ -29,6 +29,8 @@ export class WebSocketBots implements BotConnector {
 
   connect(call: BotCallInfo, target: StreamTarget, leg: CallMediaLeg, hooks: BotHooks): BotStream {
     const logger = this.#options.logger.child({ callId: call.callSid });
+    // A bot can send thousands of commands that cannot be carried out (bad DTMF) per second.
+    const problems = new RateLimitedWarning(logger, this.#options.clock, 'bot command not carried out');
     const { connection, bridge } = attachBot(
       leg,
       {
@@ -56,7 +58,7 @@ export class WebSocketBots implements BotConnector {
       {
         hangup: (reason) => hooks.hangup(reason),
         transfer: (uri) => hooks.transfer(uri),
-        problem: (reason) => logger.warn({ reason }, 'bot message ignored'),
+        problem: (reason) => problems.warn({ reason }),
       },
       target.vad,
       this.#options.latency,

@@ -38,3 +38,4 @@ export function createDialect(
       return new ExotelDialect(sampleRate);
   }
 }
+export { RateLimitedWarning } from './rate-limited-warning.js';

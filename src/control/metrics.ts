@@ -93,7 +93,8 @@ export class GatewayMetrics {
   readonly rtpToWebSocketLatency = new Histogram({
     name: 'patchbay_rtp_to_websocket_seconds',
     help: 'Time from an RTP packet arriving to its audio being written to the bot socket',
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16],
+    // 10 ms steps around the usual jitter-buffer delays, so a p50 can be read off to a frame.
+    buckets: [0.001, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.12, 0.16, 0.24, 0.32],
     registers: [this.registry],
   });
 

@@ -62,6 +62,39 @@ export async function callGateway(
   });
 }
 
+export interface PatchbayChild {
+  child: ChildProcess;
+  /** The last ~500 kB of its stdout and stderr. */
+  logs(): string;
+  exited: Promise<number | null>;
+}
+
+/** Starts the compiled CLI with `args` and resolves once it logs "patchbay started". */
+export async function spawnPatchbay(args: readonly string[]): Promise<PatchbayChild> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output}`)), 15_000);
+    const onData = (chunk: Buffer): void => {
+      output = (output + chunk.toString()).slice(-MAX_LOG_CHARS);
+      if (output.includes('"patchbay started"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-MAX_LOG_CHARS);
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited with ${code}:\n${output}`));
+    });
+  });
+  return { child, logs: () => output, exited };
+}
+
 export async function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'patchbay-e2e-'));
   const sipPort = await freePort();
@@ -109,29 +142,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       '',
     ].join('\n'),
   );
-  const child = spawn(process.execPath, [CLI, 'start', '--config', gatewayFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output}`)), 15_000);
-    const onData = (chunk: Buffer): void => {
-      output = (output + chunk.toString()).slice(-MAX_LOG_CHARS);
-      if (output.includes('"patchbay started"')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-MAX_LOG_CHARS);
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited with ${code}:\n${output}`));
-    });
-  });
+  const { child, logs, exited } = await spawnPatchbay(['start', '--config', gatewayFile]);
   return {
     sipPort,
     apiUrl: `http://127.0.0.1:${apiPort}`,
@@ -139,7 +150,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
     gatewayFile,
     recordsFile,
     child,
-    logs: () => output,
+    logs,
     records: () =>
       existsSync(recordsFile)
         ? readFileSync(recordsFile, 'utf8')

@@ -20,7 +20,7 @@ import type {
   TerminationCause,
 } from '../sip/index.js';
 import { negotiateAnswer } from '../sip/sdp.js';
-import { callCpsLimits } from '../trunks/index.js';
+import { type AttemptPlan, callCpsLimits } from '../trunks/index.js';
 import type { Clock, Logger, TimerHandle } from '../util/index.js';
 import { TypedEmitter } from '../util/index.js';
 import {
@@ -32,7 +32,6 @@ import {
 } from './call-end.js';
 import { negotiatedMedia, reofferAnswerer, watchInfoDigits } from './call-media.js';
 import {
-  type AttemptRecord,
   answeredDurationMs,
   attemptRecords,
   buildCallRecord,
@@ -113,7 +112,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   #leg: CallMediaLeg | undefined;
   #bot: BotStream | undefined;
   #releaseSlot: (() => void) | undefined;
-  #attempts: AttemptRecord[] = [];
+  #plan: AttemptPlan | undefined;
   #answeredAtWall: number | undefined;
   #setupMs: number | undefined;
   #end: CallEnd | undefined;
@@ -303,8 +302,12 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   async #dial(request: OutboundRequest): Promise<void> {
     const { trunk, target } = request;
     const leg = await this.#openLeg(target);
+    if (this.ended) return;
+    const plan = this.#ports.outbound.plan(trunk);
+    this.#plan = plan;
     const result: DialResult = await dialOutbound(this.#ports, {
       trunk,
+      plan,
       from: this.from,
       to: this.to,
       localPort: leg.localPort,
@@ -319,10 +322,6 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       onAttempt: (attempt) => this.safeEmit('attempt', attempt),
       reofferAnswerer: (localSdp) => this.#reofferAnswerer(trunk, localSdp),
     });
-    this.#attempts = attemptRecords(
-      result.plan.attempts,
-      this.#ports.clock.wallNow() - this.#ports.clock.now(),
-    );
     if (this.ended) return;
     if (result.kind === 'failed') return this.#finish(result.end);
     const session = result.session;
@@ -452,6 +451,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     this.#end = end;
     this.#endedAtWall = this.#ports.clock.wallNow();
     this.#supervision?.cancel();
+    // An attempt still ringing when the call ends is cancelled by the signalling below.
+    this.#plan?.stop('cancelled', `call ended: ${end.cause}`);
     this.#endSignalling(end, rejectHeaders);
     this.#bot?.close(end.cause);
     this.#finalMedia = this.#mediaRecord();
@@ -517,7 +518,9 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       answeredAtWall: this.#answeredAtWall,
       endedAtWall: this.#endedAtWall ?? this.#ports.clock.wallNow(),
       setupMs: this.#setupMs,
-      attempts: this.#attempts,
+      attempts: this.#plan
+        ? attemptRecords(this.#plan.attempts, this.#ports.clock.wallNow() - this.#ports.clock.now())
+        : [],
       codec: this.#codec,
       end,
       media: this.#mediaRecord(),

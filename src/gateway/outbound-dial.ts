@@ -13,6 +13,8 @@ import type { OutboundDialer } from './ports.js';
 
 export interface DialRequest {
   trunk: TrunkConfig;
+  /** The trunk's failover plan; the caller keeps it, so a call ended mid-dial still has its attempts. */
+  plan: AttemptPlan;
   from: string;
   to: string;
   /** Our RTP port, for the offer. */
@@ -27,20 +29,18 @@ export interface DialRequest {
   reofferAnswerer(localSdp: string): OfferAnswerer;
 }
 
-export type DialResult = { plan: AttemptPlan } & (
+export type DialResult =
   | { kind: 'answered'; session: OutboundSession; offer: string; answer: ParseAnswerResult }
-  | { kind: 'failed'; end: CallEnd }
-);
+  | { kind: 'failed'; end: CallEnd };
 
 export async function dialOutbound(
   ports: { clock: Clock; mediaAddress: string; outbound: OutboundDialer },
   request: DialRequest,
 ): Promise<DialResult> {
   const { clock } = ports;
-  const { trunk } = request;
+  const { trunk, plan } = request;
   const offer = createOffer({ address: ports.mediaAddress, port: request.localPort, codecs: trunk.codecs });
   const identity = outboundIdentity(trunk, request.from, request.to);
-  const plan = ports.outbound.plan(trunk);
   const deadline = clock.now() + request.ringTimeoutMs;
   let attempt = plan.next();
   let last: { outcome: OutboundOutcome; timedOut: boolean } | undefined;
@@ -91,14 +91,13 @@ export async function dialOutbound(
     attempt = plan.next(routed);
     if (answered)
       return {
-        plan,
         kind: 'answered',
         session,
         offer,
         answer: parseAnswer(outcome.response.body.toString(), trunk.codecs),
       };
   }
-  return { plan, kind: 'failed', end: failedEnd(last) };
+  return { kind: 'failed', end: failedEnd(last) };
 }
 
 /** How the last attempt's failure ends the call. */

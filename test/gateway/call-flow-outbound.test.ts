@@ -106,6 +106,28 @@ describe('outbound call flows (CallController → gateway UA → carrier UAs)', 
     assert.equal(h.bots.connected.length, 0, 'no bot for an ended call');
   });
 
+  it('an API hangup while the carrier rings cancels the INVITE; the record keeps that attempt as cancelled', async () => {
+    const h = setup();
+    const ringing = h.carrier(CARRIER_A, (session) => session.progress(180));
+    const { observed, run } = h.originate();
+    await run;
+    await flush();
+    assert.equal(observed.call.state, 'ringing');
+    const carrierSide = ringing.incoming[0] ?? assert.fail('carrier A session');
+
+    observed.call.hangup('api_hangup');
+    await flush();
+    assert.equal(carrierSide.state, 'terminated', 'the carrier got CANCEL');
+    const [{ end, record } = assert.fail('ended')] = observed.ends;
+    assert.equal(end.cause, 'api_hangup');
+    assert.ok(record);
+    assert.deepEqual(
+      record.attempts.map(({ gateway, outcome, reason }) => ({ gateway, outcome, reason })),
+      [{ gateway: 'carrier/a', outcome: 'cancelled', reason: 'call ended: api_hangup' }],
+    );
+    assert.equal(h.concurrency.inUse('carrier'), 0);
+  });
+
   it('an outbound call the admission refuses while draining ends draining, not rejected_concurrency', async () => {
     const h = setup();
     const carrier = h.carrier(CARRIER_A, answerWith('PCMU'));

@@ -48,8 +48,21 @@ export type RequestHandler<Req extends RequestView, Res extends ResponseView> = 
   source: TransportAddress,
 ) => void;
 
+/** What the application above the endpoint is told; each hook has exactly one owner, given at construction. */
+export interface EndpointApplication<Req extends RequestView, Res extends ResponseView> {
+  /** New requests (not ACK) with their server transaction; answer with `transaction.respond`. */
+  onRequest: RequestHandler<Req, Res>;
+  /** ACKs for 2xx responses, which belong to the dialog (RFC 3261 §13.3.1.4). */
+  onAck?(ack: Req, source: TransportAddress): void;
+  /** Responses matching no transaction: 2xx retransmissions the UAC core must re-ACK. */
+  onStrayResponse?(response: Res, source: TransportAddress): void;
+  /** An INVITE was cancelled; the transaction layer already answered 200 and 487 (§9.2). */
+  onCancel?(invite: ServerTransaction<Req, Res>, cancel: Req): void;
+}
+
 export interface SipEndpointOptions<Req extends RequestView, Res extends ResponseView> {
   transport: EndpointTransport<Req | Res>;
+  application: EndpointApplication<Req, Res>;
   ops: EndpointMessageOps<Req, Res>;
   clock: Clock;
   /** The sent-by this endpoint advertises for a transport (RFC 3261 §18.1.1). */
@@ -69,23 +82,20 @@ export interface SipEndpointOptions<Req extends RequestView, Res extends Respons
 
 export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
   readonly transactions: TransactionManager<Req, Res>;
-  #requestHandler: RequestHandler<Req, Res> | undefined;
-  #ackHandler: ((ack: Req, source: TransportAddress) => void) | undefined;
-  #strayResponseHandler: ((response: Res, source: TransportAddress) => void) | undefined;
-  #cancelHandler: ((invite: ServerTransaction<Req, Res>, cancel: Req) => void) | undefined;
   readonly #options: SipEndpointOptions<Req, Res>;
 
   constructor(options: SipEndpointOptions<Req, Res>) {
     this.#options = options;
+    const { application } = options;
     this.transactions = new TransactionManager<Req, Res>({
       clock: options.clock,
       factory: options.ops,
       send: (message, destination) => options.transport.send(message, destination),
       isReliable: (transport) => options.transport.isReliable(transport),
       onRequest: (request, transaction, source) => this.#dispatch(request, transaction, source),
-      onAck: (ack, source) => this.#ackHandler?.(ack, source),
-      onStrayResponse: (response, source) => this.#strayResponseHandler?.(response, source),
-      onCancel: (invite, cancel) => this.#cancelHandler?.(invite, cancel),
+      onAck: (ack, source) => application.onAck?.(ack, source),
+      onStrayResponse: (response, source) => application.onStrayResponse?.(response, source),
+      onCancel: (invite, cancel) => application.onCancel?.(invite, cancel),
       ...(options.profile ? { profile: options.profile } : {}),
       ...(options.maxTransactions ? { maxTransactions: options.maxTransactions } : {}),
       ...(options.transactionMemory ? { memory: options.transactionMemory } : {}),
@@ -94,26 +104,6 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
       (message, source) => this.#receive(message, source),
       (method, topVia) => this.transactions.matchesServerTransaction(method, topVia),
     );
-  }
-
-  /** New requests (not ACK) with their server transaction; answer with `transaction.respond`. */
-  onRequest(handler: RequestHandler<Req, Res>): void {
-    this.#requestHandler = handler;
-  }
-
-  /** ACKs for 2xx responses, which belong to the dialog (RFC 3261 §13.3.1.4). */
-  onAck(handler: (ack: Req, source: TransportAddress) => void): void {
-    this.#ackHandler = handler;
-  }
-
-  /** Responses matching no transaction: 2xx retransmissions the UAC core must re-ACK. */
-  onStrayResponse(handler: (response: Res, source: TransportAddress) => void): void {
-    this.#strayResponseHandler = handler;
-  }
-
-  /** An INVITE was cancelled; the transaction layer already answered 200 and 487 (§9.2). */
-  onCancel(handler: (invite: ServerTransaction<Req, Res>, cancel: Req) => void): void {
-    this.#cancelHandler = handler;
   }
 
   /** Adds a Via with a fresh branch and starts a client transaction to `destination`. */
@@ -169,22 +159,17 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
       transaction.respond(this.#options.ops.createResponse(request, optionsStatus));
       return;
     }
-    if (this.#requestHandler) {
-      try {
-        this.#requestHandler(request, transaction, source);
-      } catch (error) {
-        this.#options.onError?.(error, request);
-        if (transaction.state !== 'proceeding' && transaction.state !== 'trying') return;
-        // A header that fails to parse while the application reads it is the peer's fault.
-        transaction.respond(
-          error instanceof SipParseError
-            ? this.#rejection(request, error)
-            : this.#options.ops.createResponse(request, 500, 'Server Internal Error'),
-        );
-      }
-      return;
+    try {
+      this.#options.application.onRequest(request, transaction, source);
+    } catch (error) {
+      this.#options.onError?.(error, request);
+      if (transaction.state !== 'proceeding' && transaction.state !== 'trying') return;
+      // A header that fails to parse while the application reads it is the peer's fault.
+      transaction.respond(
+        error instanceof SipParseError
+          ? this.#rejection(request, error)
+          : this.#options.ops.createResponse(request, 500, 'Server Internal Error'),
+      );
     }
-    // RFC 3261 §8.2.1: with no application attached, refuse rather than leave it hanging.
-    transaction.respond(this.#options.ops.createResponse(request, 503, 'Service Unavailable'));
   }
 }

@@ -93,6 +93,12 @@ export class SipUserAgent {
     this.t2 = profile.t2;
     this.endpoint = new SipEndpoint<SipRequest, SipResponse>({
       transport: options.transport,
+      application: {
+        onRequest: (request, transaction, source) => this.#receive(request, transaction, source),
+        onAck: (ack) => this.#sessionFor(ack.callId(), ack.toTag(), ack.fromTag())?.receiveAck(ack),
+        onCancel: (invite) => this.#pendingInvites.get(invite)?.receiveCancel(),
+        onStrayResponse: (response) => this.#stray(response),
+      },
       ops: messageOps,
       clock: options.clock,
       profile,
@@ -101,10 +107,6 @@ export class SipUserAgent {
       onError: (error) => options.logger.warn({ err: error }, 'sip request failed'),
       ...(options.transactionMemory ? { transactionMemory: options.transactionMemory } : {}),
     });
-    this.endpoint.onRequest((request, transaction, source) => this.#receive(request, transaction, source));
-    this.endpoint.onAck((ack) => this.#sessionFor(ack.callId(), ack.toTag(), ack.fromTag())?.receiveAck(ack));
-    this.endpoint.onCancel((invite) => this.#pendingInvites.get(invite)?.receiveCancel());
-    this.endpoint.onStrayResponse((response) => this.#stray(response));
   }
 
   get sessionCount(): number {

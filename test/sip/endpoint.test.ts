@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type EndpointMessageOps, type EndpointTransport, SipEndpoint } from '../../src/sip/endpoint.js';
+import {
+  type EndpointApplication,
+  type EndpointMessageOps,
+  type EndpointTransport,
+  SipEndpoint,
+  type SipEndpointOptions,
+} from '../../src/sip/endpoint.js';
 import { SipParseError } from '../../src/sip/grammar.js';
 import type { RequestView, ResponseView } from '../../src/sip/transaction/index.js';
 import type { CSeq, TransportAddress, Via } from '../../src/sip/types.js';
@@ -87,15 +93,24 @@ class LoopTransport implements EndpointTransport<Request | Response> {
 const local: TransportAddress = { transport: 'udp', address: '127.0.0.1', port: 5060 };
 const remote: TransportAddress = { transport: 'udp', address: '127.0.0.1', port: 5070 };
 
-function setup(optionsStatus?: () => number | undefined) {
+/** Answers every request 200 unless the test's application says otherwise. */
+const answerOk: EndpointApplication<Request, Response> = {
+  onRequest: (request, transaction) => transaction.respond(new Response(200, request)),
+};
+
+function setup(
+  application: EndpointApplication<Request, Response> = answerOk,
+  extra: Partial<SipEndpointOptions<Request, Response>> = {},
+) {
   const clock = new FakeClock();
   const transport = new LoopTransport();
   const endpoint = new SipEndpoint<Request, Response>({
     transport,
+    application,
     ops,
     clock,
     sentBy: (kind) => ({ ...local, transport: kind }),
-    ...(optionsStatus ? { optionsStatus } : {}),
+    ...extra,
   });
   return { clock, transport, endpoint };
 }
@@ -122,12 +137,13 @@ describe('SipEndpoint', () => {
   });
 
   it('serves a UAS call: INVITE -> 180/200, 2xx ACK to the app, BYE -> 200, nothing left behind', () => {
-    const { clock, transport, endpoint } = setup();
     const acks: string[] = [];
-    endpoint.onAck((ack) => acks.push(ack.callId()));
-    endpoint.onRequest((request, transaction) => {
-      if (request.method === 'INVITE') transaction.respond(new Response(180, request));
-      transaction.respond(new Response(200, request));
+    const { clock, transport, endpoint } = setup({
+      onAck: (ack) => acks.push(ack.callId()),
+      onRequest: (request, transaction) => {
+        if (request.method === 'INVITE') transaction.respond(new Response(180, request));
+        transaction.respond(new Response(200, request));
+      },
     });
     transport.deliver(incoming('INVITE'));
     transport.deliver(incoming('ACK', 'call-1', 'to-tag'));
@@ -139,31 +155,21 @@ describe('SipEndpoint', () => {
   });
 
   it('auto-answers out-of-dialog OPTIONS with the hook status, e.g. 503 while draining', () => {
-    const { transport } = setup(() => 503);
+    const { transport } = setup(answerOk, { optionsStatus: () => 503 });
     transport.deliver(incoming('OPTIONS'));
-    assert.deepEqual(transport.describe(), ['503']);
-  });
-
-  it('refuses requests with 503 when no application is attached', () => {
-    const { transport } = setup();
-    transport.deliver(incoming('INVITE'));
     assert.deepEqual(transport.describe(), ['503']);
   });
 
   it('a throwing handler gets its request answered 500 and nothing escapes the socket handler', () => {
     const errors: unknown[] = [];
-    const clock = new FakeClock();
-    const transport = new LoopTransport();
-    const endpoint = new SipEndpoint<Request, Response>({
-      transport,
-      ops,
-      clock,
-      sentBy: (kind) => ({ ...local, transport: kind }),
-      onError: (error) => errors.push(error),
-    });
-    endpoint.onRequest(() => {
-      throw new Error('application bug');
-    });
+    const { transport, endpoint } = setup(
+      {
+        onRequest: () => {
+          throw new Error('application bug');
+        },
+      },
+      { onError: (error) => errors.push(error) },
+    );
     transport.deliver(incoming('INVITE'));
     const malformed = incoming('OPTIONS', 'call-2');
     malformed.cseq = () => {
@@ -187,9 +193,11 @@ describe('SipEndpoint', () => {
   });
 
   it('passes 2xx retransmissions after Timer M to the stray handler so the UAC can re-ACK', () => {
-    const { clock, transport, endpoint } = setup();
     const strays: number[] = [];
-    endpoint.onStrayResponse((response) => strays.push(response.status));
+    const { clock, transport, endpoint } = setup({
+      ...answerOk,
+      onStrayResponse: (response) => strays.push(response.status),
+    });
     const invite = new Request('INVITE');
     endpoint.sendRequest(invite, remote, {});
     transport.deliver(new Response(200, invite));

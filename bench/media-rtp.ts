@@ -98,7 +98,7 @@ async function measureReceive(): Promise<{ baseline: number[]; pipeline: number[
   const resampler = new Resampler(8000, 16000);
   let pipelineCount = 0;
   let sink = 0;
-  session.onPacket((packet) => {
+  session.on('packet', (packet) => {
     const wideband = resampler.process(decoder.decode(packet.payload));
     sink += wideband[0] ?? 0;
     pipelineCount++;

@@ -88,7 +88,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   #dtmfReceiver: DtmfReceiver | undefined;
   #dtmfTransmitter: DtmfTransmitter | undefined;
   #ticking = false;
-  #unsubscribePacket: (() => void) | undefined;
+  #listening = false;
   #botAudio: (() => Int16Array) | undefined;
   #sendTimestamp = 0;
   /** RFC 3551 §4.1: marker on the first packet of a talkspurt (start, after DTMF, after hold). */
@@ -129,7 +129,8 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
 
   async start(media: NegotiatedMedia): Promise<void> {
     await this.#apply(media);
-    this.#unsubscribePacket ??= this.#session.onPacket((packet) => this.#guard(() => this.#onRtp(packet)));
+    if (!this.#listening) this.#session.on('packet', this.#onPacket);
+    this.#listening = true;
     if (!this.#ticking) this.#options.mediaClock.on('tick', this.#tick);
     this.#ticking = true;
   }
@@ -171,14 +172,16 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#options.mediaClock.off('tick', this.#tick);
-    this.#unsubscribePacket?.();
+    this.#session.off('packet', this.#onPacket);
     this.#closeChain();
     this.#session.close();
     this.removeAllListeners();
   }
 
-  /** Bound once, so the clock's listener list is not touched per tick. */
-  readonly #tick = (tickMs: number): void => this.#guard(() => this.#onTick(tickMs));
+  // Bound once, so the clock's and the session's listener lists are not touched per frame,
+  // and guarded without a closure per call.
+  readonly #tick = (tickMs: number): void => this.#guard(this.#onTick, tickMs);
+  readonly #onPacket = (packet: ReceivedRtp): void => this.#guard(this.#onRtp, packet);
 
   get #sending(): boolean {
     const direction = this.#media?.direction ?? 'sendrecv';
@@ -294,9 +297,9 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     );
   }
 
-  #guard(fn: () => void): void {
+  #guard<T>(handler: (this: MediaLeg, argument: T) => void, argument: T): void {
     try {
-      fn();
+      handler.call(this, argument);
     } catch (error) {
       this.#handlerErrors++;
       this.#options.logger?.warn({ err: error }, 'media leg handler failed');

@@ -33,7 +33,7 @@ async function setup(name: 'PCMU' | 'PCMA' = 'PCMU') {
   const peer = await RtpSession.open({ portRange: randomRange(), bindAddress: '127.0.0.1', clock });
   peer.setRemote('127.0.0.1', leg.localPort);
   const received: ReceivedRtp[] = [];
-  peer.onPacket((packet) => received.push(packet));
+  peer.on('packet', (packet) => received.push(packet));
   const media = (codec: 'PCMU' | 'PCMA', direction?: NegotiatedMedia['direction']): NegotiatedMedia => ({
     remoteAddress: '127.0.0.1',
     remotePort: peer.localPort,

@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { RtpPacket } from 'rtp.js/packets';
-import type { Clock, TimerHandle } from '../../util/index.js';
+import { type Clock, type TimerHandle, TypedEmitter } from '../../util/index.js';
 import { isRtcpPacketType, parseRtp } from './parse.js';
 import type { PortAllocator } from './port-allocator.js';
 import { ReceiveStats } from './receive-stats.js';
@@ -21,7 +21,6 @@ const DEFAULT_RTCP_INTERVAL_MS = 5000;
 const DEFAULT_RELATCH_AFTER_MS = 1000;
 /** Bound on bind retries when ports of the range are taken by other processes. */
 const MAX_BIND_ATTEMPTS = 16;
-const MAX_LISTENERS = 16;
 /** RTCP's fixed header plus the sender SSRC (RFC 3550 §6.4.1), the shortest datagram we parse. */
 const MIN_DATAGRAM_BYTES = 8;
 /**
@@ -97,7 +96,12 @@ function bindSocket(socket: Socket, port: number, address: string): Promise<void
  *     dropped and counted as foreignPackets.
  *  5. setRemote() (a re-INVITE) clears the latches and starts again at rule 1.
  */
-export class RtpSession {
+export interface RtpSessionEvents {
+  /** A fresh RTP packet from the latched source (duplicates are not delivered). */
+  packet: [packet: ReceivedRtp];
+}
+
+export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   readonly localPort: number;
   readonly ssrc: number;
   readonly #rtpSocket: Socket;
@@ -105,7 +109,6 @@ export class RtpSession {
   readonly #options: Required<Omit<RtpSessionOptions, 'portRange' | 'bindAddress' | 'clock' | 'ssrc'>>;
   readonly #clock: Clock;
   readonly #portRange: PortAllocator;
-  readonly #listeners = new Set<(packet: ReceivedRtp) => void>();
   #signalledRtp: Endpoint | undefined;
   #signalledRtcp: Endpoint | undefined;
   #rtpSource: Endpoint | undefined;
@@ -142,6 +145,10 @@ export class RtpSession {
     rtpSocket: Socket,
     rtcpSocket: Socket | undefined,
   ) {
+    // A listener that throws is counted; the packet still reaches the others.
+    super(() => {
+      this.#counters.listenerErrors++;
+    });
     this.#clock = options.clock;
     this.#portRange = options.portRange;
     this.localPort = localPort;
@@ -203,16 +210,6 @@ export class RtpSession {
     this.#signalledRtcp = { address, port: rtcpPort ?? (this.#options.rtcpMux ? port : port + 1) };
     this.#rtpSource = undefined;
     this.#rtcpSource = undefined;
-  }
-
-  /** Adds a listener for received RTP; returns its removal function. */
-  onPacket(fn: (packet: ReceivedRtp) => void): () => void {
-    this.#assertOpen();
-    if (this.#listeners.size >= MAX_LISTENERS) throw new RangeError('too many RTP listeners');
-    this.#listeners.add(fn);
-    return () => {
-      this.#listeners.delete(fn);
-    };
   }
 
   /** Sends one RTP packet; dropped (not counted) while no remote is known yet. */
@@ -288,7 +285,7 @@ export class RtpSession {
     if (this.#isClosed) return;
     this.#isClosed = true;
     this.#rtcpTimer?.cancel();
-    this.#listeners.clear();
+    this.removeAllListeners();
     const closeSockets = () => {
       this.#rtpSocket.close();
       this.#rtcpSocket?.close();
@@ -383,13 +380,7 @@ export class RtpSession {
     this.#counters.packetsReceived++;
     this.#counters.bytesReceived += received.payload.length;
     if (!fresh) return; // duplicates, and a restart jump until confirmed, are not delivered
-    for (const listener of this.#listeners) {
-      try {
-        listener(received);
-      } catch {
-        this.#counters.listenerErrors++;
-      }
-    }
+    this.safeEmit('packet', received);
   }
 
   #onRtcp(msg: Buffer, rinfo: RemoteInfo): void {

@@ -53,7 +53,7 @@ export interface RtpStreamStats {
    * full, as of the last sampleSocketDrops() (not read by stats(), which runs per frame).
    */
   socketDrops: number;
-  /** Exceptions thrown by onPacket listeners (isolated: other listeners still run). */
+  /** Exceptions thrown by `packet` listeners (isolated: other listeners still run). */
   listenerErrors: number;
   /** Socket errors (send failures, and failures to build or send RTCP). */
   socketErrors: number;

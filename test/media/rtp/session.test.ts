@@ -71,7 +71,7 @@ test('two sessions exchange RTP over loopback with stats on both sides', async (
   a.setRemote(LOOPBACK, b.localPort);
   b.setRemote(LOOPBACK, a.localPort);
   const received: ReceivedRtp[] = [];
-  b.onPacket((p) => received.push(p));
+  b.on('packet', (p) => received.push(p));
   for (let i = 0; i < 50; i++) {
     if (i === 20) continue; // one lost
     a.send(new Uint8Array(160).fill(i), { payloadType: 0, timestamp: 1000 + i * 160, marker: i === 0 });
@@ -100,7 +100,7 @@ test('RTCP: SR then RR carry loss, jitter and LSR/DLSR, giving the RTT (RFC 3550
   a.setRemote(LOOPBACK, b.localPort);
   b.setRemote(LOOPBACK, a.localPort);
   let bReceived = 0;
-  b.onPacket(() => bReceived++);
+  b.on('packet', () => bReceived++);
   for (let i = 0; i < 10; i++) a.send(new Uint8Array(160), { payloadType: 0, timestamp: i * 160 });
   await until(() => bReceived === 10, 'media');
   a.sendReport(); // SR: a sent media
@@ -160,7 +160,7 @@ test('symmetric RTP: latch to the first source, drop foreign packets, re-latch a
   peer.on('message', (m) => atPeer.push(m));
   intruder.on('message', (m) => atIntruder.push(m));
   let received = 0;
-  b.onPacket(() => received++);
+  b.on('packet', () => received++);
   peer.send(rtpBytes(1, 111), b.localPort, LOOPBACK);
   await until(() => received === 1, 'first packet');
   b.send(new Uint8Array(160), { payloadType: 0, timestamp: 0 });
@@ -183,7 +183,7 @@ test('SSRC change resets loss state; malformed datagrams are counted and dropped
   const peer = await rawSocket();
   b.setRemote(LOOPBACK, 9);
   let received = 0;
-  b.onPacket(() => {
+  b.on('packet', () => {
     received++;
     if (received === 1) throw new Error('listener bug');
   });
@@ -262,7 +262,7 @@ test('RTCP is latched like RTP: a BYE from a foreign port or address is dropped 
   const farIntruder = await rawSocketAt('127.0.0.2');
   b.setRemote(LOOPBACK, 9);
   let received = 0;
-  b.onPacket(() => received++);
+  b.on('packet', () => received++);
   peerRtp.send(rtpBytes(1, 111), b.localPort, LOOPBACK);
   await until(() => received === 1, 'media latched');
   // Before the caller's first RTCP: another address may not take the RTCP latch.
@@ -293,7 +293,7 @@ test('rtcp-mux: RTCP only from the latched RTP source itself (RFC 5761)', async 
   const intruder = await rawSocket();
   b.setRemote(LOOPBACK, 9);
   let received = 0;
-  b.onPacket(() => received++);
+  b.on('packet', () => received++);
   peer.send(rtpBytes(1, 111), b.localPort, LOOPBACK);
   await until(() => received === 1, 'media latched');
   clock.advance(2000); // the RTP latch alone would now let a new source take over

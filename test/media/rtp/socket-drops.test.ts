@@ -60,7 +60,7 @@ async function openSession(): Promise<{ session: RtpSession; received: () => num
   sessions.push(session);
   session.setRemote(LOOPBACK, 9);
   let received = 0;
-  session.onPacket(() => received++);
+  session.on('packet', () => received++);
   return { session, received: () => received };
 }
 

@@ -52,51 +52,28 @@ export interface CallRecord {
   mos: number | undefined;
 }
 
-/** What a call knows when it ends; the record derives the rest (duration, party, MOS). */
-export interface CallFacts {
-  id: string;
-  sipCallId: string | undefined;
-  direction: 'inbound' | 'outbound';
-  from: string;
-  to: string;
-  trunk: string | undefined;
-  route: string | undefined;
-  stream: string | undefined;
+/** What a call knows when it ends, as the record says it; times as wall-clock milliseconds. */
+export interface CallFacts
+  extends Omit<CallRecord, 'startedAt' | 'answeredAt' | 'endedAt' | 'durationMs' | 'hangupBy' | 'mos'> {
   startedAtWall: number;
   answeredAtWall: number | undefined;
   endedAtWall: number;
-  setupMs: number | undefined;
-  attempts: AttemptRecord[];
-  codec: string | undefined;
-  end: CallEnd;
-  media: CallMediaRecord;
 }
 
+/** The record of a finished call: its facts, plus what derives from them (duration, party, MOS). */
 export function buildCallRecord(facts: CallFacts): CallRecord {
-  const { answeredAtWall, media } = facts;
+  const { startedAtWall, answeredAtWall, endedAtWall, ...known } = facts;
   return {
-    id: facts.id,
-    sipCallId: facts.sipCallId,
-    direction: facts.direction,
-    from: facts.from,
-    to: facts.to,
-    trunk: facts.trunk,
-    route: facts.route,
-    stream: facts.stream,
-    startedAt: new Date(facts.startedAtWall).toISOString(),
+    ...known,
+    startedAt: new Date(startedAtWall).toISOString(),
     answeredAt: answeredAtWall === undefined ? undefined : new Date(answeredAtWall).toISOString(),
-    endedAt: new Date(facts.endedAtWall).toISOString(),
-    setupMs: facts.setupMs,
-    durationMs: answeredDurationMs(answeredAtWall, facts.endedAtWall),
-    attempts: facts.attempts,
-    codec: facts.codec,
-    end: facts.end,
+    endedAt: new Date(endedAtWall).toISOString(),
+    durationMs: answeredDurationMs(answeredAtWall, endedAtWall),
     hangupBy: hangupPartyOf(facts.end.cause),
-    media,
     mos:
       answeredAtWall === undefined
         ? undefined
-        : estimateMos(receiveQuality(media.rtp) ?? { lossFraction: 0, jitterMs: 0, rttMs: 0 }),
+        : estimateMos(receiveQuality(facts.media.rtp) ?? { lossFraction: 0, jitterMs: 0, rttMs: 0 }),
   };
 }
 

@@ -8,13 +8,12 @@ import type { DtmfEvent } from '../media/dtmf.js';
 import {
   type BotInput,
   Playout,
-  type PlayoutStats,
   StreamConnection,
   type StreamConnectionOptions,
   VoiceActivityDetector,
 } from '../stream/index.js';
 import type { Clock, Logger } from '../util/index.js';
-import type { CallMediaLeg } from './ports.js';
+import type { BridgeStats, CallMediaLeg } from './ports.js';
 
 /** The bot side as the bridge sees it (a StreamConnection, or a fake in unit tests). */
 export interface BotLink {
@@ -35,12 +34,6 @@ export interface BridgeHooks {
 export interface FrameLatencyProbe {
   now(): number;
   observe(seconds: number): void;
-}
-
-export interface BridgeStats extends PlayoutStats {
-  botInputs: number;
-  dtmfFromCaller: number;
-  dtmfToCaller: number;
 }
 
 export interface CallBridgeOptions {

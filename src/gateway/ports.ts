@@ -12,6 +12,7 @@ import type {
   UdpDropTable,
 } from '../media/index.js';
 import type { CallOptions, OutboundSession, SipRequest } from '../sip/index.js';
+import type { PlayoutStats } from '../stream/index.js';
 import type {
   AttemptPlan,
   Admission as CpsAdmission,
@@ -20,7 +21,6 @@ import type {
   InboundDecision,
   OverflowPolicy,
 } from '../trunks/index.js';
-import type { BridgeStats } from './bridge.js';
 import type { AuthChallenge } from './digest-support.js';
 
 /** What a call needs of its media leg (MediaLeg; a fake in call-flow tests). */
@@ -59,6 +59,13 @@ export interface BotHooks {
   transfer(target: string): void;
   /** The socket is gone for good (after the route's reconnect policy). */
   gone(reason: string): void;
+}
+
+/** What the bridge counted between the media leg and the bot. */
+export interface BridgeStats extends PlayoutStats {
+  botInputs: number;
+  dtmfFromCaller: number;
+  dtmfToCaller: number;
 }
 
 export interface BotStreamStats extends BridgeStats {

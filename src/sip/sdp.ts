@@ -17,7 +17,8 @@ export interface MediaDescription {
     payloadType: number;
     clockRate: number;
     channels: number;
-    fmtp: Record<string, string>;
+    /** The a=fmtp parameters by lower-case name: an open set per format (RFC 4566 §6). */
+    fmtp: ReadonlyMap<string, string>;
   };
   telephoneEvent?: { payloadType: number; clockRate: number };
   ptime: number;
@@ -186,7 +187,7 @@ export function negotiateAnswer(offerSdp: string, local: AnswerOptions): AnswerR
   const localMedia: MediaDescription = {
     address: local.address,
     port: local.port,
-    codec: { ...remote.codec, fmtp: opus ? parseFmtp(opusFmtp(undefined)) : {} },
+    codec: { ...remote.codec, fmtp: opus ? parseFmtp(opusFmtp(undefined)) : new Map() },
     ...(remote.telephoneEvent ? { telephoneEvent: { ...remote.telephoneEvent } } : {}),
     ptime: local.ptime ?? DEFAULT_PTIME,
     direction: ANSWER_DIRECTION[remote.direction],
@@ -328,7 +329,7 @@ function answerAudio(local: MediaDescription, protocol: string, offered: ParsedM
     },
   ];
   const fmtp: ParsedMedia['fmtp'] = [];
-  const codecFmtp = Object.entries(codec.fmtp).map(([key, value]) => `${key}=${value}`);
+  const codecFmtp = [...codec.fmtp].map(([key, value]) => `${key}=${value}`);
   if (codecFmtp.length > 0) fmtp.push({ payload: codec.payloadType, config: codecFmtp.join(';') });
   if (telephoneEvent) {
     const pt = telephoneEvent.payloadType;
@@ -396,12 +397,12 @@ function matches(name: AudioCodecName, map: { codec: string; rate?: number } | u
   );
 }
 
-function parseFmtp(config: string): Record<string, string> {
-  const params: Record<string, string> = {};
+function parseFmtp(config: string): Map<string, string> {
+  const params = new Map<string, string>();
   for (const part of config.split(';')) {
     const eq = part.indexOf('=');
     const key = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
-    if (key !== '') params[key] = eq < 0 ? '' : part.slice(eq + 1).trim();
+    if (key !== '') params.set(key, eq < 0 ? '' : part.slice(eq + 1).trim());
   }
   return params;
 }
@@ -414,12 +415,12 @@ function opusFmtp(opus: OfferOptions['opus']): string {
 }
 
 /** RFC 7587 §6.1 receiver parameters. */
-function opusParams(fmtp: Record<string, string>): NonNullable<MediaDescription['opus']> {
-  const bitrate = positive(Number(fmtp.maxaveragebitrate));
+function opusParams(fmtp: ReadonlyMap<string, string>): NonNullable<MediaDescription['opus']> {
+  const bitrate = positive(Number(fmtp.get('maxaveragebitrate')));
   return {
-    useInbandFec: fmtp.useinbandfec === '1',
+    useInbandFec: fmtp.get('useinbandfec') === '1',
     ...(bitrate === undefined ? {} : { maxAverageBitrate: bitrate }),
-    stereo: fmtp.stereo === '1',
+    stereo: fmtp.get('stereo') === '1',
   };
 }
 

@@ -181,7 +181,7 @@ describe('negotiateAnswer: real-world offers', () => {
     assert.deepEqual(remote, {
       address: '127.0.0.1',
       port: 6000,
-      codec: { name: 'PCMA', payloadType: 8, clockRate: 8000, channels: 1, fmtp: {} },
+      codec: { name: 'PCMA', payloadType: 8, clockRate: 8000, channels: 1, fmtp: new Map() },
       telephoneEvent: { payloadType: 101, clockRate: 8000 },
       ptime: 20,
       direction: 'sendrecv',
@@ -210,7 +210,7 @@ describe('negotiateAnswer: real-world offers', () => {
     assert.equal(remote.codec.name, 'opus');
     assert.equal(remote.codec.payloadType, 111);
     assert.equal(remote.codec.channels, 2);
-    assert.equal(remote.codec.fmtp['sprop-stereo'], '1');
+    assert.equal(remote.codec.fmtp.get('sprop-stereo'), '1');
     assert.deepEqual(remote.opus, { useInbandFec: true, maxAverageBitrate: 32000, stereo: true });
     assert.deepEqual(remote.telephoneEvent, { payloadType: 101, clockRate: 48000 });
     assert.equal(remote.rtcpMux, true);

@@ -30,7 +30,11 @@ export class WebSocketBots implements BotConnector {
   connect(call: BotCallInfo, target: StreamTarget, leg: CallMediaLeg, hooks: BotHooks): BotStream {
     const logger = this.#options.logger.child({ callId: call.callSid });
     // A bot can send thousands of commands that cannot be carried out (bad DTMF) per second.
-    const problems = new RateLimitedWarning(logger, this.#options.clock, 'bot command not carried out');
+    const problems = new RateLimitedWarning<{ reason: string }>(
+      logger,
+      this.#options.clock,
+      'bot command not carried out',
+    );
     const { connection, bridge } = attachBot(
       leg,
       {

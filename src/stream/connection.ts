@@ -28,6 +28,14 @@ export type StreamAuth =
   | { kind: 'bearer'; token: string }
   | { kind: 'hmac'; secret: string; header?: string };
 
+/** The handshake header that proves the call is ours, when the route asks for one. */
+function authHeaders(auth: StreamAuth | undefined, url: string): Record<string, string> {
+  if (auth?.kind === 'bearer') return { Authorization: `Bearer ${auth.token}` };
+  if (auth?.kind === 'hmac')
+    return { [auth.header ?? 'X-Patchbay-Signature']: signRequest(auth.secret, url) };
+  return {};
+}
+
 export interface StreamConnectionOptions {
   url: string;
   dialect: StreamDialect;
@@ -107,8 +115,8 @@ export class StreamConnection {
   readonly #options: StreamConnectionOptions;
   readonly #queue: WireMessage[] = [];
   readonly #inbound: InboundMessage[] = [];
-  readonly #invalidWarning: RateLimitedWarning;
-  readonly #droppedWarning: RateLimitedWarning;
+  readonly #invalidWarning: RateLimitedWarning<{ reason: string; invalid: number }>;
+  readonly #droppedWarning: RateLimitedWarning<{ dropped: number; queued: number }>;
   #socket: WebSocket | undefined;
   #closed = false;
   #budget = MESSAGES_PER_TURN;
@@ -210,14 +218,9 @@ export class StreamConnection {
 
   #open(): Promise<WebSocket> {
     const options = this.#options;
-    const headers: Record<string, string> = {};
-    if (options.auth?.kind === 'bearer') headers.Authorization = `Bearer ${options.auth.token}`;
-    if (options.auth?.kind === 'hmac') {
-      headers[options.auth.header ?? 'X-Patchbay-Signature'] = signRequest(options.auth.secret, options.url);
-    }
     // The handshake timeout is ours, on the injected clock, not ws's own timer.
     const socket = new WebSocket(options.url, {
-      headers,
+      headers: authHeaders(options.auth, options.url),
       maxPayload: MAX_INBOUND_BYTES,
       perMessageDeflate: false,
       ...(options.ca ? { ca: options.ca } : {}),

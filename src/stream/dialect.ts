@@ -57,8 +57,30 @@ export interface StreamDialect {
 
 const DTMF_DIGITS = /^[0-9A-D*#]{1,32}$/;
 
+/** The fields of a `{"event":"patchbay",...}` command, unchecked until parseBotCommand validates them. */
+export interface BotCommandFields {
+  command?: unknown;
+  digits?: unknown;
+  reason?: unknown;
+  target?: unknown;
+}
+
+/**
+ * A bot's JSON message as parsed: the fields any dialect reads (Twilio and Exotel name the
+ * message in `event`, jambonz in `type`), each unchecked until the dialect validates it.
+ */
+export interface BotMessage extends BotCommandFields {
+  event?: unknown;
+  type?: unknown;
+  streamSid?: unknown;
+  stream_sid?: unknown;
+  media?: unknown;
+  mark?: unknown;
+  data?: unknown;
+}
+
 /** Validates a `{"event":"patchbay",...}` object shared by the JSON dialects. */
-export function parseBotCommand(message: Record<string, unknown>): BotInput {
+export function parseBotCommand(message: BotCommandFields): BotInput {
   const command = message.command;
   if (command === 'dtmf') {
     const digits = message.digits;
@@ -91,8 +113,8 @@ export function markInput(name: unknown): BotInput {
 export interface EventWire {
   /** For reasons: 'twilio', 'exotel'. */
   mode: string;
-  /** The stream id's field name ('streamSid', 'stream_sid') and this stream's value. */
-  streamIdField: string;
+  /** The stream id's field name and this stream's value. */
+  streamIdField: 'streamSid' | 'stream_sid';
   streamId: string;
   /** Decodes a `media` event's payload (already known to be a string). */
   media(payload: string): BotInput;
@@ -133,7 +155,7 @@ function isJsonWhitespace(code: number): boolean {
  * Parses a JSON text message into an object, or explains why not. Text that cannot open an
  * object is refused from its first character, before JSON.parse builds (and throws) anything.
  */
-export function parseJsonObject(data: Uint8Array | string): Record<string, unknown> | string {
+export function parseJsonObject(data: Uint8Array | string): BotMessage | string {
   const text =
     typeof data === 'string'
       ? data
@@ -148,7 +170,7 @@ export function parseJsonObject(data: Uint8Array | string): Record<string, unkno
     return 'invalid JSON';
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
-  return value as Record<string, unknown>;
+  return value as BotMessage;
 }
 
 /** Twilio-style ids: a two-letter prefix and 32 hex digits (34 characters). */

@@ -55,7 +55,7 @@ export class Playout {
   readonly #maxPendingMarks: number;
   readonly #fadeSamples: number;
   readonly #queue: QueueItem[] = [];
-  readonly #refusedMarkWarning: RateLimitedWarning | undefined;
+  readonly #refusedMarkWarning: RateLimitedWarning<{ pending: number; refused: number }> | undefined;
   #queuedSamples = 0;
   #pendingMarks = 0;
   /** Last sample handed out, to fade from on underrun. */

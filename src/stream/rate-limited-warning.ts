@@ -3,8 +3,9 @@ import type { Clock, Logger } from '../util/index.js';
 /**
  * One warning that a misbehaving bot can trigger thousands of times a second: logged at most
  * once per interval, each line carrying how many were suppressed since the previous one.
+ * `Fields` is the shape of what each warning logs beside that count.
  */
-export class RateLimitedWarning {
+export class RateLimitedWarning<Fields extends object> {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #message: string;
@@ -19,7 +20,7 @@ export class RateLimitedWarning {
     this.#intervalMs = intervalMs;
   }
 
-  warn(fields: Record<string, unknown>): void {
+  warn(fields: Fields): void {
     const now = this.#clock.now();
     if (now - this.#lastLoggedAt < this.#intervalMs) {
       this.#suppressed++;

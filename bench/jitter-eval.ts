@@ -13,7 +13,7 @@ import type { ReceivedRtp } from '../src/media/rtp/index.js';
 
 const FRAME_MS = 20;
 const SAMPLES_PER_FRAME = 160;
-const BENCH_OPTIONS = JSON.parse(process.env.JITTER_OPTIONS ?? '{}');
+const BENCH_OPTIONS = JSON.parse(process.env['JITTER_OPTIONS'] ?? '{}');
 
 export interface Profile {
   name: string;

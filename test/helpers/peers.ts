@@ -10,5 +10,5 @@ export function commandAvailable(command: string, versionArgs: string[] = ['--ve
  * never on CI, where the test must run and fail so a missing install step is caught.
  */
 export function skipUnlessPresent(present: boolean, missing: string): string | false {
-  return present || process.env.CI ? false : missing;
+  return present || process.env['CI'] ? false : missing;
 }

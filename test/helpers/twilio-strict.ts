@@ -76,7 +76,7 @@ export class TwilioStrictChecker {
       this.fail('not a JSON object');
       return;
     }
-    const event = parsed.event;
+    const event = parsed['event'];
     if (typeof event !== 'string') {
       this.fail('event is not a string');
       return;
@@ -119,8 +119,8 @@ export class TwilioStrictChecker {
 
   private checkConnected(message: Json): void {
     this.exactFields(message, ['event', 'protocol', 'version'], '');
-    if (message.protocol !== 'Call') this.fail('protocol is not "Call"');
-    if (message.version !== '1.0.0') this.fail('version is not "1.0.0"');
+    if (message['protocol'] !== 'Call') this.fail('protocol is not "Call"');
+    if (message['version'] !== '1.0.0') this.fail('version is not "1.0.0"');
   }
 
   private checkStart(message: Json): void {
@@ -133,28 +133,29 @@ export class TwilioStrictChecker {
       ['accountSid', 'streamSid', 'callSid', 'tracks', 'customParameters', 'mediaFormat'],
       'start.',
     );
-    if (start.streamSid !== message.streamSid) this.fail('start.streamSid differs from streamSid');
+    if (start['streamSid'] !== message['streamSid']) this.fail('start.streamSid differs from streamSid');
     this.callSid = this.nonEmptyString(start, 'callSid', 'start.');
     this.accountSid = this.nonEmptyString(start, 'accountSid', 'start.');
-    const tracks = start.tracks;
+    const tracks = start['tracks'];
     if (
       !Array.isArray(tracks) ||
       tracks.length === 0 ||
       !tracks.every((t) => t === 'inbound' || t === 'outbound')
     )
       this.fail('start.tracks is not a non-empty array of "inbound"/"outbound"');
-    const custom = start.customParameters;
+    const custom = start['customParameters'];
     if (!isObject(custom) || !Object.values(custom).every((v) => typeof v === 'string'))
       this.fail('start.customParameters is not an object of strings');
-    const format = start.mediaFormat;
+    const format = start['mediaFormat'];
     if (!isObject(format)) {
       this.fail('start.mediaFormat is not an object');
       return;
     }
     this.exactFields(format, ['encoding', 'sampleRate', 'channels'], 'start.mediaFormat.');
-    if (format.encoding !== 'audio/x-mulaw') this.fail('start.mediaFormat.encoding is not "audio/x-mulaw"');
-    if (format.sampleRate !== 8000) this.fail('start.mediaFormat.sampleRate is not the number 8000');
-    if (format.channels !== 1) this.fail('start.mediaFormat.channels is not the number 1');
+    if (format['encoding'] !== 'audio/x-mulaw')
+      this.fail('start.mediaFormat.encoding is not "audio/x-mulaw"');
+    if (format['sampleRate'] !== 8000) this.fail('start.mediaFormat.sampleRate is not the number 8000');
+    if (format['channels'] !== 1) this.fail('start.mediaFormat.channels is not the number 1');
   }
 
   private checkMedia(message: Json): void {
@@ -162,7 +163,7 @@ export class TwilioStrictChecker {
     const media = this.object(message, 'media');
     if (!media) return;
     this.exactFields(media, ['track', 'chunk', 'timestamp', 'payload'], 'media.');
-    if (media.track !== 'inbound') this.fail('media.track is not "inbound"');
+    if (media['track'] !== 'inbound') this.fail('media.track is not "inbound"');
     const chunk = this.decimal(media, 'chunk', 'media.');
     if (chunk !== undefined && chunk !== this.expectedChunk)
       this.fail(`media.chunk ${chunk}, expected ${this.expectedChunk}`);
@@ -175,7 +176,7 @@ export class TwilioStrictChecker {
         this.fail(`media.timestamp ${timestamp}, expected ${this.lastTimestamp + FRAME_MS}`);
       this.lastTimestamp = timestamp;
     }
-    const payload = media.payload;
+    const payload = media['payload'];
     if (typeof payload !== 'string') {
       this.fail('media.payload is not a string');
       return;
@@ -193,8 +194,8 @@ export class TwilioStrictChecker {
     const dtmf = this.object(message, 'dtmf');
     if (!dtmf) return;
     this.exactFields(dtmf, ['track', 'digit'], 'dtmf.');
-    if (dtmf.track !== 'inbound_track') this.fail('dtmf.track is not "inbound_track"');
-    if (typeof dtmf.digit !== 'string' || !DTMF_DIGIT.test(dtmf.digit))
+    if (dtmf['track'] !== 'inbound_track') this.fail('dtmf.track is not "inbound_track"');
+    if (typeof dtmf['digit'] !== 'string' || !DTMF_DIGIT.test(dtmf['digit']))
       this.fail('dtmf.digit is not one DTMF digit');
   }
 
@@ -203,7 +204,7 @@ export class TwilioStrictChecker {
     const mark = this.object(message, 'mark');
     if (!mark) return;
     this.exactFields(mark, ['name'], 'mark.');
-    if (typeof mark.name !== 'string') this.fail('mark.name is not a string');
+    if (typeof mark['name'] !== 'string') this.fail('mark.name is not a string');
   }
 
   private checkStop(message: Json): void {
@@ -212,8 +213,8 @@ export class TwilioStrictChecker {
     const stop = this.object(message, 'stop');
     if (!stop) return;
     this.exactFields(stop, ['accountSid', 'callSid'], 'stop.');
-    if (stop.accountSid !== this.accountSid) this.fail('stop.accountSid differs from start');
-    if (stop.callSid !== this.callSid) this.fail('stop.callSid differs from start');
+    if (stop['accountSid'] !== this.accountSid) this.fail('stop.accountSid differs from start');
+    if (stop['callSid'] !== this.callSid) this.fail('stop.callSid differs from start');
   }
 
   /** Fields every message after `connected` has: event, sequenceNumber, streamSid, body. */
@@ -223,7 +224,7 @@ export class TwilioStrictChecker {
     if (sequence !== undefined && sequence !== this.expectedSequence)
       this.fail(`sequenceNumber ${sequence}, expected ${this.expectedSequence}`);
     this.expectedSequence = (sequence ?? this.expectedSequence) + 1;
-    const sid = message.streamSid;
+    const sid = message['streamSid'];
     if (typeof sid !== 'string' || !STREAM_SID.test(sid)) {
       this.fail('streamSid is not MZ + 32 hex digits');
       return;

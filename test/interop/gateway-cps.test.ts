@@ -61,10 +61,10 @@ test(`SIPp at 2x the trunk CPS for ${SECONDS} s: the bucket holds, the rest get 
     await delay(500);
     const records = gateway.records();
     const accepted = records
-      .filter((record) => record.answeredAt !== undefined)
-      .map((record) => Date.parse(String(record.startedAt)));
+      .filter((record) => record['answeredAt'] !== undefined)
+      .map((record) => Date.parse(String(record['startedAt'])));
     const refused = records.filter(
-      (record) => (record.end as { cause?: string } | undefined)?.cause === 'rejected_cps',
+      (record) => (record['end'] as { cause?: string } | undefined)?.cause === 'rejected_cps',
     ).length;
     const inWindow = (from: number, to: number): number =>
       accepted.filter((at) => at >= from && at < to).length;

@@ -78,7 +78,9 @@ test('SIPp uac_pcap -> patchbay start -> Twilio bot: audio and DTMF both ways', 
   const metrics = parsePrometheusTextFormat(await (await fetch(`${gateway.apiUrl}/metrics`)).text());
   const callsTotal = metrics.find((family) => family.name === 'patchbay_calls_total');
   assert.ok(
-    callsTotal?.metrics.some((sample) => sample.labels?.outcome === 'answered' && Number(sample.value) >= 1),
+    callsTotal?.metrics.some(
+      (sample) => sample.labels?.['outcome'] === 'answered' && Number(sample.value) >= 1,
+    ),
   );
 
   const record = gateway.records().at(-1);
@@ -100,6 +102,6 @@ test('SIPp uac_pcap -> patchbay start -> Twilio bot: audio and DTMF both ways', 
   ]) {
     assert.notEqual(record[field], undefined, `call record field ${field}`);
   }
-  assert.equal(record.codec, 'PCMA');
-  assert.equal(record.hangupBy, 'caller');
+  assert.equal(record['codec'], 'PCMA');
+  assert.equal(record['hangupBy'], 'caller');
 });

@@ -176,8 +176,8 @@ test('SIGTERM drains: calls in progress finish, new calls and OPTIONS get 503, e
     const records = gateway.records();
     assert.equal(records.length, 20, 'one record per drained call, none for the refused ones');
     assert.ok(
-      records.every((record) => record.hangupBy === 'caller' && record.answeredAt !== undefined),
-      JSON.stringify(records.map((record) => [record.hangupBy, record.end])),
+      records.every((record) => record['hangupBy'] === 'caller' && record['answeredAt'] !== undefined),
+      JSON.stringify(records.map((record) => [record['hangupBy'], record['end']])),
     );
     assert.match(gateway.logs(), /"draining"/);
   } finally {
@@ -241,7 +241,7 @@ test('SIGHUP reload: new calls follow the new route, the call in progress stays'
     const records = gateway.records();
     assert.equal(records.length, 3);
     assert.deepEqual(
-      records.map((record) => [record.stream, record.hangupBy]),
+      records.map((record) => [record['stream'], record['hangupBy']]),
       [
         [botB.url, 'caller'],
         [botB.url, 'caller'],

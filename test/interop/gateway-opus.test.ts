@@ -99,7 +99,7 @@ test('baresip (Opus only) -> patchbay start -> Twilio bot: transcoded both ways'
     await delay(500);
     const record = gateway.records().at(-1);
     assert.ok(record, `a call record\n${baresipOut.slice(-2000)}`);
-    assert.equal(record.codec, 'opus');
+    assert.equal(record['codec'], 'opus');
     const call = bot.calls.at(-1);
     assert.ok(call, 'the bot was connected');
     const heard = joinedAudio(call).subarray(8000, 8000 * 4);

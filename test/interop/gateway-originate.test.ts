@@ -71,23 +71,23 @@ test('POST /v1/calls fails over 503 -> 200, streams on answer, and reports every
     });
     assert.equal(created.status, 201, await created.clone().text());
     const { id } = (await created.json()) as { id: string };
-    for (let i = 0; i < 100 && !statuses.some((s) => s.status === 'answered'); i++) await delay(100);
+    for (let i = 0; i < 100 && !statuses.some((s) => s['status'] === 'answered'); i++) await delay(100);
     await delay(1000);
     const live = (await (await fetch(`${gateway.apiUrl}/v1/calls/${id}`)).json()) as {
       state: string;
       media: Record<string, unknown>;
     };
     assert.equal(live.state, 'answered');
-    assert.ok(live.media.rtp, 'live media stats while answered');
+    assert.ok(live.media['rtp'], 'live media stats while answered');
     const hangup = await fetch(`${gateway.apiUrl}/v1/calls/${id}`, { method: 'DELETE' });
     assert.equal(hangup.status, 204);
-    for (let i = 0; i < 50 && !statuses.some((s) => s.status === 'completed'); i++) await delay(100);
+    for (let i = 0; i < 50 && !statuses.some((s) => s['status'] === 'completed'); i++) await delay(100);
 
     assert.deepEqual(
-      statuses.map((s) => s.status),
+      statuses.map((s) => s['status']),
       ['initiated', 'ringing', 'answered', 'completed'],
     );
-    assert.ok(statuses.every((s) => s.callId === id));
+    assert.ok(statuses.every((s) => s['callId'] === id));
     const botCall = bot.calls.at(-1);
     assert.ok(botCall, 'the bot stream opened on answer');
     const start = JSON.parse(botCall.messages.find((m) => m.includes('"start"')) ?? '{}') as {
@@ -98,17 +98,17 @@ test('POST /v1/calls fails over 503 -> 200, streams on answer, and reports every
     assert.equal(carrierBResult.successfulCalls, 1, carrierBResult.errors);
     assert.equal((await carrierA.result).successfulCalls, 1, 'carrier A saw its 503 ACKed');
     await delay(300);
-    const record = gateway.records().find((r) => r.id === id);
+    const record = gateway.records().find((r) => r['id'] === id);
     assert.ok(record, 'a call record');
     assert.deepEqual(
-      (record.attempts as Array<{ gateway: string; outcome: string }>).map((a) => [a.gateway, a.outcome]),
+      (record['attempts'] as Array<{ gateway: string; outcome: string }>).map((a) => [a.gateway, a.outcome]),
       [
         ['carrier/a', '503'],
         ['carrier/b', '200'],
       ],
     );
-    assert.equal(record.direction, 'outbound');
-    assert.equal(record.hangupBy, 'api');
+    assert.equal(record['direction'], 'outbound');
+    assert.equal(record['hangupBy'], 'api');
   } finally {
     await gateway?.stop();
     await carrierA.stop();

@@ -293,7 +293,7 @@ test('patchbay start with cluster.redis takes its trunk CPS tokens from the shar
     const refused = await second.result;
     assert.equal(refused.successfulCalls, 0, 'refused while the shared bucket is empty');
     await waitFor(() =>
-      gateway.records().some((record) => (record.end as { cause?: string }).cause === 'rejected_cps'),
+      gateway.records().some((record) => (record['end'] as { cause?: string }).cause === 'rejected_cps'),
     );
   } finally {
     await gateway.stop();

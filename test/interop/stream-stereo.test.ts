@@ -84,8 +84,8 @@ for (const rate of [8000, 16000] as const) {
         await delay(20);
       }
       await delay(300);
-      assert.equal(metadata?.mixType, 'stereo');
-      assert.equal(metadata?.sampleRate, rate);
+      assert.equal(metadata?.['mixType'], 'stereo');
+      assert.equal(metadata?.['sampleRate'], rate);
       const samples = (rate * 20) / 1000;
       const left = new Int16Array(frames.length * samples);
       const right = new Int16Array(frames.length * samples);

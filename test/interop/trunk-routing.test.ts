@@ -109,9 +109,9 @@ test('three SIPp carriers: failover, score-weighted traffic shift, OPTIONS down/
     /** Waits (bounded) for the call records of `ids` and returns their attempts. */
     const attemptsOf = async (ids: string[]): Promise<Attempt[][]> => {
       for (let i = 0; i < 200; i++) {
-        const records = new Map(process.records().map((r) => [r.id as string, r]));
+        const records = new Map(process.records().map((r) => [r['id'] as string, r]));
         if (ids.every((id) => records.has(id)))
-          return ids.map((id) => (records.get(id)?.attempts ?? []) as Attempt[]);
+          return ids.map((id) => (records.get(id)?.['attempts'] ?? []) as Attempt[]);
         await delay(100);
       }
       throw new Error('call records missing');
@@ -146,8 +146,8 @@ test('three SIPp carriers: failover, score-weighted traffic shift, OPTIONS down/
       async () => {
         const view = await health();
         if (
-          view.get('refuses')?.metrics.asr?.level === 'critical' &&
-          view.get('slow')?.metrics.astMs?.level === 'critical'
+          view.get('refuses')?.metrics['asr']?.level === 'critical' &&
+          view.get('slow')?.metrics['astMs']?.level === 'critical'
         )
           return true;
         learning.push(await place());

@@ -113,7 +113,7 @@ function events(messages: string[], event: string): Record<string, any>[] {
 }
 
 function sentAudio(messages: string[]): Int16Array {
-  const payloads = events(messages, 'media').map((m) => Buffer.from(m.media.payload, 'base64'));
+  const payloads = events(messages, 'media').map((m) => Buffer.from(m['media'].payload, 'base64'));
   return decodeMulaw(Buffer.concat(payloads));
 }
 
@@ -138,7 +138,7 @@ test('SIPp g711a.pcap and dtmf_2833_1.pcap through the real receive pipeline: no
   const messages = twilioStream(frames, digits);
   assert.deepEqual(TwilioStrictChecker.checkAll(messages), []);
   assert.deepEqual(
-    events(messages, 'dtmf').map((m) => m.dtmf.digit),
+    events(messages, 'dtmf').map((m) => m['dtmf'].digit),
     ['1'],
   );
   assert.equal(events(messages, 'media').length, frames.length);
@@ -161,7 +161,7 @@ test('every SIPp dtmf_2833 capture in turn: the bot gets 0-9, *, # in order, onc
   const messages = twilioStream(frames, digits);
   assert.deepEqual(TwilioStrictChecker.checkAll(messages), []);
   assert.deepEqual(
-    events(messages, 'dtmf').map((m) => m.dtmf.digit),
+    events(messages, 'dtmf').map((m) => m['dtmf'].digit),
     ALL_DIGITS,
   );
 });

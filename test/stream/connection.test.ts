@@ -62,11 +62,11 @@ class TestBot {
   }
 
   events(index = 0): string[] {
-    return (this.peers[index]?.messages ?? []).map((m) => m.event);
+    return (this.peers[index]?.messages ?? []).map((m) => m['event']);
   }
 
   streamSid(index = 0): string {
-    return this.peers[index]?.messages[1]?.streamSid as string;
+    return this.peers[index]?.messages[1]?.['streamSid'] as string;
   }
 
   async close(): Promise<void> {
@@ -171,8 +171,8 @@ test('connect resolves after connected and start; frames, DTMF, marks, extension
     await until(() => bot.events().length >= 2, 'open messages');
     assert.deepEqual(bot.events(), ['connected', 'start']);
     const start = bot.peers[0]?.messages[1] as Json;
-    assert.equal(start.start.callSid, 'CA0123');
-    assert.deepEqual(start.start.customParameters, { lang: 'en' });
+    assert.equal(start['start'].callSid, 'CA0123');
+    assert.deepEqual(start['start'].customParameters, { lang: 'en' });
 
     h.connection.sendCallerFrame(frame, frame);
     h.connection.sendDtmf('5');
@@ -182,7 +182,7 @@ test('connect resolves after connected and start; frames, DTMF, marks, extension
     h.connection.close(`caller hung up ${'\u00e9'.repeat(200)}`);
     assert.equal(await peerClosed, 1000);
     assert.deepEqual(bot.events(), ['connected', 'start', 'media', 'dtmf', 'mark', 'patchbay', 'stop']);
-    const sequence = (bot.peers[0]?.messages ?? []).map((m) => m.sequenceNumber).filter(Boolean);
+    const sequence = (bot.peers[0]?.messages ?? []).map((m) => m['sequenceNumber']).filter(Boolean);
     assert.deepEqual(sequence, ['1', '2', '3', '4', '5'], 'patchbay extension events carry no counter');
     assert.equal(h.connection.stats.framesSent, 1);
     assert.ok(h.connection.stats.bytesSent > 500);
@@ -316,12 +316,12 @@ test('reconnect policy: a new socket gets a fresh connected and start, counted f
     await until(() => bot.events(1).length === 2, 'second start');
     assert.deepEqual(bot.events(1), ['connected', 'start']);
     const [first, second] = [bot.peers[0]?.messages[1], bot.peers[1]?.messages[1]] as Json[];
-    assert.equal(second?.sequenceNumber, '1');
-    assert.equal(second?.start.callSid, first?.start.callSid);
+    assert.equal(second?.['sequenceNumber'], '1');
+    assert.equal(second?.['start'].callSid, first?.['start'].callSid);
     await until(() => h.connection.stats.reconnects === 1, 'reconnect counted');
     h.connection.sendCallerFrame(frame, frame);
     await until(() => bot.events(1).length === 3, 'media on the new socket');
-    assert.equal(bot.peers[1]?.messages[2]?.media.chunk, '1');
+    assert.equal(bot.peers[1]?.messages[2]?.['media'].chunk, '1');
     assert.deepEqual(h.closed, []);
     h.connection.close('done');
   } finally {
@@ -377,7 +377,7 @@ test('close() during the reconnect backoff stops retrying and reports nothing', 
 test('invalid JSON, unknown events, a wrong streamSid and binary frames are counted and not passed on', () =>
   withStartedStream({}, async (bot, h) => {
     const peer = bot.peers[0] as BotPeer;
-    const streamSid = peer.messages[1]?.streamSid as string;
+    const streamSid = peer.messages[1]?.['streamSid'] as string;
     peer.connection.send('{not json');
     peer.connection.send(JSON.stringify({ event: 'dance', streamSid }));
     peer.connection.send(JSON.stringify({ event: 'mark', streamSid: 'MZwrong', mark: { name: 'x' } }));
@@ -404,7 +404,7 @@ test('a throwing onBotInput is contained: the connection keeps receiving', async
     await h.connection.connect();
     await until(() => bot.events().length === 2, 'start');
     const peer = bot.peers[0] as BotPeer;
-    const streamSid = peer.messages[1]?.streamSid as string;
+    const streamSid = peer.messages[1]?.['streamSid'] as string;
     peer.connection.send(JSON.stringify({ event: 'clear', streamSid }));
     peer.connection.send(JSON.stringify({ event: 'clear', streamSid }));
     await until(() => calls === 2, 'both messages');

@@ -53,20 +53,20 @@ for (const rate of [8000, 16000, 24000] as PcmStreamRate[]) {
     const mark = json(dialect.markPlayed('m1'));
     const stop = json(dialect.stop());
     assert.deepEqual(
-      [first, second, digit, mark, stop].map((m) => m.sequence_number),
+      [first, second, digit, mark, stop].map((m) => m['sequence_number']),
       ['2', '3', '4', '5', '6'],
     );
-    assert.deepEqual([first.media.chunk, second.media.chunk], ['1', '2']);
-    assert.deepEqual([first.media.timestamp, second.media.timestamp], ['0', '20']);
-    const payload = Buffer.from(first.media.payload, 'base64');
+    assert.deepEqual([first['media'].chunk, second['media'].chunk], ['1', '2']);
+    assert.deepEqual([first['media'].timestamp, second['media'].timestamp], ['0', '20']);
+    const payload = Buffer.from(first['media'].payload, 'base64');
     assert.equal(payload.length, (rate / 50) * 2);
     assert.equal(payload.length % 320, 0);
     assert.deepEqual([...payload], [...encodeL16(frame)]);
     assert.equal(payload.readInt16LE(2), frame[1]);
-    assert.deepEqual(digit.dtmf, { digit: '7' });
-    assert.deepEqual(mark.mark, { name: 'm1' });
-    assert.deepEqual(stop.stop, { call_sid: 'CA0123', account_sid: 'AC0123', reason: 'stopped' });
-    for (const m of [first, second, digit, mark, stop]) assert.equal(m.stream_sid, dialect.streamSid);
+    assert.deepEqual(digit['dtmf'], { digit: '7' });
+    assert.deepEqual(mark['mark'], { name: 'm1' });
+    assert.deepEqual(stop['stop'], { call_sid: 'CA0123', account_sid: 'AC0123', reason: 'stopped' });
+    for (const m of [first, second, digit, mark, stop]) assert.equal(m['stream_sid'], dialect.streamSid);
   });
 }
 
@@ -79,7 +79,7 @@ test('extension events carry no sequence_number', () => {
     stream_sid: dialect.streamSid,
     patchbay: { type: 'speech_started' },
   });
-  assert.equal(json(dialect.markPlayed('a')).sequence_number, '2');
+  assert.equal(json(dialect.markPlayed('a'))['sequence_number'], '2');
 });
 
 test('bot media, mark, clear and patchbay commands parse', () => {
@@ -153,7 +153,10 @@ test('a reopen (reconnect) starts the counters again from 1', () => {
   dialect.open(call);
   dialect.callerAudio(new Int16Array(160));
   const [, start] = dialect.open(call).map(json);
-  assert.equal(start?.sequence_number, '1');
+  assert.equal(start?.['sequence_number'], '1');
   const media = json(dialect.callerAudio(new Int16Array(160)));
-  assert.deepEqual([media.sequence_number, media.media.chunk, media.media.timestamp], ['2', '1', '0']);
+  assert.deepEqual(
+    [media['sequence_number'], media['media'].chunk, media['media'].timestamp],
+    ['2', '1', '0'],
+  );
 });

@@ -104,7 +104,7 @@ test('a refused mark is logged at most every 5 s, with the count suppressed in b
   playout.mark('refused-late');
   assert.equal(playout.stats.marksRefused, 1001);
   assert.deepEqual(
-    lines.map((line) => line.suppressed),
+    lines.map((line) => line['suppressed']),
     [0, 999],
   );
   assert.deepEqual(playout.pullFrame().marks, ['kept']);

@@ -15,14 +15,18 @@ test('open sends connected, then one start with the documented fields and types'
   const dialect = new TwilioDialect();
   const [connected, start] = dialect.open(call).map(json);
   assert.deepEqual(connected, { event: 'connected', protocol: 'Call', version: '1.0.0' });
-  assert.equal(start?.event, 'start');
-  assert.equal(start?.sequenceNumber, '1');
-  assert.match(start?.streamSid, /^MZ[0-9a-f]{32}$/);
-  assert.equal(start?.start.streamSid, start?.streamSid);
-  assert.equal(start?.start.callSid, 'CA0123');
-  assert.deepEqual(start?.start.tracks, ['inbound']);
-  assert.deepEqual(start?.start.customParameters, { lang: 'en' });
-  assert.deepEqual(start?.start.mediaFormat, { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 });
+  assert.equal(start?.['event'], 'start');
+  assert.equal(start?.['sequenceNumber'], '1');
+  assert.match(start?.['streamSid'], /^MZ[0-9a-f]{32}$/);
+  assert.equal(start?.['start'].streamSid, start?.['streamSid']);
+  assert.equal(start?.['start'].callSid, 'CA0123');
+  assert.deepEqual(start?.['start'].tracks, ['inbound']);
+  assert.deepEqual(start?.['start'].customParameters, { lang: 'en' });
+  assert.deepEqual(start?.['start'].mediaFormat, {
+    encoding: 'audio/x-mulaw',
+    sampleRate: 8000,
+    channels: 1,
+  });
 });
 
 test('media, dtmf, mark and stop carry string counters that advance without gaps', () => {
@@ -35,18 +39,18 @@ test('media, dtmf, mark and stop carry string counters that advance without gaps
   const mark = json(dialect.markPlayed('m1'));
   const stop = json(dialect.stop());
   assert.deepEqual(
-    [first, second, digit, mark, stop].map((m) => m.sequenceNumber),
+    [first, second, digit, mark, stop].map((m) => m['sequenceNumber']),
     ['2', '3', '4', '5', '6'],
   );
-  assert.deepEqual([first.media.chunk, second.media.chunk], ['1', '2']);
-  assert.deepEqual([first.media.timestamp, second.media.timestamp], ['0', '20']);
-  assert.equal(first.media.track, 'inbound');
-  const payload = Buffer.from(first.media.payload, 'base64');
+  assert.deepEqual([first['media'].chunk, second['media'].chunk], ['1', '2']);
+  assert.deepEqual([first['media'].timestamp, second['media'].timestamp], ['0', '20']);
+  assert.equal(first['media'].track, 'inbound');
+  const payload = Buffer.from(first['media'].payload, 'base64');
   assert.equal(payload.length, 160);
   assert.deepEqual([...payload], [...encodeMulaw(frame)]);
-  assert.deepEqual(digit.dtmf, { track: 'inbound_track', digit: '5' });
-  assert.deepEqual(mark.mark, { name: 'm1' });
-  assert.equal(stop.event, 'stop');
+  assert.deepEqual(digit['dtmf'], { track: 'inbound_track', digit: '5' });
+  assert.deepEqual(mark['mark'], { name: 'm1' });
+  assert.equal(stop['event'], 'stop');
 });
 
 test('bot media, mark, clear and patchbay commands parse; bad input is reported, never thrown', () => {

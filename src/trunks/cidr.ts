@@ -36,7 +36,7 @@ interface Block<T> {
 
 /** A table of CIDR → value; `lookup` returns the value of the longest matching prefix. */
 export class CidrTable<T> {
-  private readonly blocks: Block<T>[] = [];
+  readonly #blocks: Block<T>[] = [];
 
   /** Throws RangeError for text that is not a CIDR (config validation catches these first). */
   add(cidr: string, value: T): void {
@@ -48,14 +48,14 @@ export class CidrTable<T> {
     const bits = address.family === 'ipv4' ? 32 : 128;
     const all = (1n << BigInt(bits)) - 1n;
     const mask = prefix === 0 ? 0n : (all << BigInt(bits - prefix)) & all;
-    this.blocks.push({ family: address.family, network: address.value & mask, mask, prefix, value });
+    this.#blocks.push({ family: address.family, network: address.value & mask, mask, prefix, value });
   }
 
   lookup(address: string): { value: T; prefix: number } | undefined {
     const parsed = addressToBigInt(address);
     if (!parsed) return undefined;
     let best: Block<T> | undefined;
-    for (const block of this.blocks) {
+    for (const block of this.#blocks) {
       if (block.family !== parsed.family || (parsed.value & block.mask) !== block.network) continue;
       if (!best || block.prefix > best.prefix) best = block;
     }

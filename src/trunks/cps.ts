@@ -47,13 +47,17 @@ function refill(bucket: Bucket, limit: CpsKeyLimit, nowMs: number): void {
 
 /** In-memory buckets with a bounded key count. */
 export class MemoryCpsStore implements CpsStore {
-  private readonly buckets = new Map<string, Bucket & { limit: CpsKeyLimit; usedMs: number }>();
+  readonly #buckets = new Map<string, Bucket & { limit: CpsKeyLimit; usedMs: number }>();
 
-  constructor(private readonly maxKeys = 100_000) {}
+  readonly #maxKeys: number;
+
+  constructor(maxKeys = 100_000) {
+    this.#maxKeys = maxKeys;
+  }
 
   /** Synchronous take for single-process use; `take` wraps it. */
   takeNow(limits: readonly CpsKeyLimit[], nowMs: number): CpsDecision {
-    const buckets = limits.map((limit) => this.bucketFor(limit, nowMs));
+    const buckets = limits.map((limit) => this.#bucketFor(limit, nowMs));
     let retryAfterMs = 0;
     for (const [index, bucket] of buckets.entries()) {
       const limit = limits[index]!;
@@ -71,7 +75,7 @@ export class MemoryCpsStore implements CpsStore {
 
   snapshot(nowMs: number): Promise<BucketSnapshot[]> {
     return Promise.resolve(
-      [...this.buckets.entries()].map(([key, bucket]) => {
+      [...this.#buckets.entries()].map(([key, bucket]) => {
         refill(bucket, bucket.limit, nowMs);
         return { key, rate: bucket.limit.rate, burst: bucket.limit.burst, tokens: bucket.tokens };
       }),
@@ -79,20 +83,20 @@ export class MemoryCpsStore implements CpsStore {
   }
 
   get size(): number {
-    return this.buckets.size;
+    return this.#buckets.size;
   }
 
-  private bucketFor(limit: CpsKeyLimit, nowMs: number): Bucket {
+  #bucketFor(limit: CpsKeyLimit, nowMs: number): Bucket {
     // No delete/re-insert for recency: V8 Maps rehash constantly when hot keys churn that way.
-    let bucket = this.buckets.get(limit.key);
+    let bucket = this.#buckets.get(limit.key);
     if (bucket) {
       bucket.limit = limit;
       bucket.tokens = Math.min(bucket.tokens, limit.burst);
       bucket.usedMs = nowMs;
     } else {
-      if (this.buckets.size >= this.maxKeys) this.evict(nowMs);
+      if (this.#buckets.size >= this.#maxKeys) this.#evict(nowMs);
       bucket = { tokens: limit.burst, lastMs: nowMs, limit, usedMs: nowMs };
-      this.buckets.set(limit.key, bucket);
+      this.#buckets.set(limit.key, bucket);
     }
     refill(bucket, limit, nowMs);
     return bucket;
@@ -102,15 +106,15 @@ export class MemoryCpsStore implements CpsStore {
    * Drops buckets that have refilled completely (idle: identical to a new bucket, so
    * dropping them loses nothing); if none, the least recently used 1% (amortises the scan).
    */
-  private evict(nowMs: number): void {
-    for (const [key, bucket] of this.buckets) {
+  #evict(nowMs: number): void {
+    for (const [key, bucket] of this.#buckets) {
       refill(bucket, bucket.limit, nowMs);
-      if (bucket.tokens >= bucket.limit.burst) this.buckets.delete(key);
+      if (bucket.tokens >= bucket.limit.burst) this.#buckets.delete(key);
     }
-    if (this.buckets.size < this.maxKeys) return;
-    const byAge = [...this.buckets.entries()].sort((a, b) => a[1].usedMs - b[1].usedMs);
-    const count = Math.max(1, Math.floor(this.maxKeys / 100));
-    for (const [key] of byAge.slice(0, count)) this.buckets.delete(key);
+    if (this.#buckets.size < this.#maxKeys) return;
+    const byAge = [...this.#buckets.entries()].sort((a, b) => a[1].usedMs - b[1].usedMs);
+    const count = Math.max(1, Math.floor(this.#maxKeys / 100));
+    for (const [key] of byAge.slice(0, count)) this.#buckets.delete(key);
   }
 }
 
@@ -150,37 +154,42 @@ interface Waiter {
  * policy's maxQueued calls; all queues together hold at most maxQueuedTotal.
  */
 export class CpsLimiter {
-  private readonly overrides = new Map<string, { rate: number; burst: number }>();
-  private readonly queues = new Map<string, Set<Waiter>>();
-  private queuedTotal = 0;
+  readonly #overrides = new Map<string, { rate: number; burst: number }>();
+  readonly #queues = new Map<string, Set<Waiter>>();
+  #queuedTotal = 0;
 
-  constructor(
-    private readonly store: CpsStore,
-    private readonly clock: Clock,
-    private readonly maxOverrides = 10_000,
-    private readonly maxQueuedTotal = 10_000,
-  ) {}
+  readonly #store: CpsStore;
+  readonly #clock: Clock;
+  readonly #maxOverrides: number;
+  readonly #maxQueuedTotal: number;
+
+  constructor(store: CpsStore, clock: Clock, maxOverrides = 10_000, maxQueuedTotal = 10_000) {
+    this.#store = store;
+    this.#clock = clock;
+    this.#maxOverrides = maxOverrides;
+    this.#maxQueuedTotal = maxQueuedTotal;
+  }
 
   /** Run-time limit for a key (from the API); wins over the configured one. */
   setLimit(key: string, rate: number, burst: number): void {
     if (!(rate > 0) || !(burst >= 1)) throw new RangeError('rate must be > 0 and burst >= 1');
-    if (!this.overrides.has(key) && this.overrides.size >= this.maxOverrides) {
-      throw new RangeError(`at most ${this.maxOverrides} CPS overrides`);
+    if (!this.#overrides.has(key) && this.#overrides.size >= this.#maxOverrides) {
+      throw new RangeError(`at most ${this.#maxOverrides} CPS overrides`);
     }
-    this.overrides.set(key, { rate, burst });
+    this.#overrides.set(key, { rate, burst });
   }
 
   clearLimit(key: string): boolean {
-    return this.overrides.delete(key);
+    return this.#overrides.delete(key);
   }
 
   effectiveLimits(limits: readonly CpsKeyLimit[]): CpsKeyLimit[] {
-    return limits.map((limit) => ({ ...limit, ...this.overrides.get(limit.key) }));
+    return limits.map((limit) => ({ ...limit, ...this.#overrides.get(limit.key) }));
   }
 
   async admit(limits: readonly CpsKeyLimit[], policy: OverflowPolicy): Promise<Admission> {
     const effective = this.effectiveLimits(limits);
-    const decision = await this.store.take(effective, this.clock.now());
+    const decision = await this.#store.take(effective, this.#clock.now());
     if (decision.allowed) return { action: 'accept', waitedMs: 0 };
     const retryAfterSec = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
     switch (policy.action) {
@@ -191,44 +200,44 @@ export class CpsLimiter {
         return { action: 'reject', status: 503, retryAfterSec, reason: 'cps_limit' };
       case 'queue': {
         const queueKey = effective[0]?.key ?? '';
-        const queueLength = this.queues.get(queueKey)?.size ?? 0;
-        if (queueLength >= policy.maxQueued || this.queuedTotal >= this.maxQueuedTotal) {
+        const queueLength = this.#queues.get(queueKey)?.size ?? 0;
+        if (queueLength >= policy.maxQueued || this.#queuedTotal >= this.#maxQueuedTotal) {
           return { action: 'reject', status: 503, retryAfterSec, reason: 'queue_full' };
         }
-        return this.enqueue(queueKey, effective, policy, decision.retryAfterMs);
+        return this.#enqueue(queueKey, effective, policy, decision.retryAfterMs);
       }
     }
   }
 
   /** Calls waiting in every queue. */
   get queueLength(): number {
-    return this.queuedTotal;
+    return this.#queuedTotal;
   }
 
   async snapshot(): Promise<{ buckets: BucketSnapshot[]; overrides: CpsKeyLimit[]; queued: number }> {
     return {
-      buckets: await this.store.snapshot(this.clock.now()),
-      overrides: [...this.overrides.entries()].map(([key, limit]) => ({ key, ...limit })),
-      queued: this.queuedTotal,
+      buckets: await this.#store.snapshot(this.#clock.now()),
+      overrides: [...this.#overrides.entries()].map(([key, limit]) => ({ key, ...limit })),
+      queued: this.#queuedTotal,
     };
   }
 
   /** Rejects every queued call (shutdown or drain). */
   close(): void {
-    for (const queue of [...this.queues.values()]) {
+    for (const queue of [...this.#queues.values()]) {
       for (const waiter of queue) {
-        this.finish(waiter, { action: 'reject', status: 503, retryAfterSec: 1, reason: 'queue_timeout' });
+        this.#finish(waiter, { action: 'reject', status: 503, retryAfterSec: 1, reason: 'queue_timeout' });
       }
     }
   }
 
-  private enqueue(
+  #enqueue(
     queueKey: string,
     limits: readonly CpsKeyLimit[],
     policy: OverflowPolicy,
     retryAfterMs: number,
   ): Promise<Admission> {
-    const now = this.clock.now();
+    const now = this.#clock.now();
     return new Promise((resolve) => {
       const waiter: Waiter = {
         queueKey,
@@ -238,47 +247,47 @@ export class CpsLimiter {
         resolve,
         timer: undefined,
       };
-      const queue = this.queues.get(queueKey) ?? new Set<Waiter>();
+      const queue = this.#queues.get(queueKey) ?? new Set<Waiter>();
       queue.add(waiter);
-      this.queues.set(queueKey, queue);
-      this.queuedTotal++;
-      this.schedule(waiter, retryAfterMs);
+      this.#queues.set(queueKey, queue);
+      this.#queuedTotal++;
+      this.#schedule(waiter, retryAfterMs);
     });
   }
 
-  private schedule(waiter: Waiter, retryAfterMs: number): void {
-    const now = this.clock.now();
+  #schedule(waiter: Waiter, retryAfterMs: number): void {
+    const now = this.#clock.now();
     const wakeAt = Math.min(now + retryAfterMs, waiter.deadlineMs);
-    waiter.timer = this.clock.setTimer(wakeAt - now, () => void this.retry(waiter));
+    waiter.timer = this.#clock.setTimer(wakeAt - now, () => void this.#retry(waiter));
   }
 
-  private async retry(waiter: Waiter): Promise<void> {
-    if (!this.queues.get(waiter.queueKey)?.has(waiter)) return;
-    const now = this.clock.now();
+  async #retry(waiter: Waiter): Promise<void> {
+    if (!this.#queues.get(waiter.queueKey)?.has(waiter)) return;
+    const now = this.#clock.now();
     let decision: CpsDecision;
     try {
-      decision = await this.store.take(waiter.limits, now);
+      decision = await this.#store.take(waiter.limits, now);
     } catch {
       // A shared store (Redis) that fails must not leave the call waiting forever.
-      this.finish(waiter, { action: 'reject', status: 503, retryAfterSec: 1, reason: 'store_error' });
+      this.#finish(waiter, { action: 'reject', status: 503, retryAfterSec: 1, reason: 'store_error' });
       return;
     }
     if (decision.allowed) {
-      this.finish(waiter, { action: 'accept', waitedMs: now - waiter.enqueuedMs });
+      this.#finish(waiter, { action: 'accept', waitedMs: now - waiter.enqueuedMs });
     } else if (now >= waiter.deadlineMs) {
       const retryAfterSec = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-      this.finish(waiter, { action: 'reject', status: 503, retryAfterSec, reason: 'queue_timeout' });
+      this.#finish(waiter, { action: 'reject', status: 503, retryAfterSec, reason: 'queue_timeout' });
     } else {
-      this.schedule(waiter, decision.retryAfterMs);
+      this.#schedule(waiter, decision.retryAfterMs);
     }
   }
 
-  private finish(waiter: Waiter, admission: Admission): void {
+  #finish(waiter: Waiter, admission: Admission): void {
     waiter.timer?.cancel();
-    const queue = this.queues.get(waiter.queueKey);
+    const queue = this.#queues.get(waiter.queueKey);
     if (queue?.delete(waiter)) {
-      this.queuedTotal--;
-      if (queue.size === 0) this.queues.delete(waiter.queueKey);
+      this.#queuedTotal--;
+      if (queue.size === 0) this.#queues.delete(waiter.queueKey);
     }
     waiter.resolve(admission);
   }

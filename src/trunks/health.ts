@@ -101,21 +101,26 @@ const HIGHER_IS_BETTER: Record<MetricName, boolean> = {
 };
 
 export class GatewayHealth {
-  private readonly buckets: Bucket[];
-  private latestEpoch = Number.NEGATIVE_INFINITY;
-  private liveness: Liveness = 'unknown';
+  readonly #buckets: Bucket[];
+  #latestEpoch = Number.NEGATIVE_INFINITY;
+  #liveness: Liveness = 'unknown';
+
+  readonly #config: HealthConfig;
+  readonly #clock: Clock;
 
   constructor(
     readonly gatewayId: string,
-    private readonly config: HealthConfig,
-    private readonly clock: Clock,
+    config: HealthConfig,
+    clock: Clock,
   ) {
+    this.#config = config;
+    this.#clock = clock;
     const count = Math.max(1, Math.ceil(config.windowMs / config.bucketMs));
-    this.buckets = Array.from({ length: count }, () => emptyBucket(Number.NEGATIVE_INFINITY));
+    this.#buckets = Array.from({ length: count }, () => emptyBucket(Number.NEGATIVE_INFINITY));
   }
 
   recordAttempt(sample: AttemptSample): void {
-    const bucket = this.currentBucket();
+    const bucket = this.#currentBucket();
     bucket.seized++;
     if (sample.answered) bucket.answered++;
     if (!sample.networkFailure) bucket.completed++;
@@ -132,14 +137,14 @@ export class GatewayHealth {
   /** An answered call ended after `durationSec` (ACD). */
   recordCallEnded(durationSec: number): void {
     if (!(durationSec >= 0)) return;
-    const bucket = this.currentBucket();
+    const bucket = this.#currentBucket();
     bucket.durationSum += durationSec;
     bucket.durationCount++;
   }
 
   recordMedia(sample: MediaSample): void {
     if (![sample.lossFraction, sample.jitterMs, sample.rttMs].every(Number.isFinite)) return;
-    const bucket = this.currentBucket();
+    const bucket = this.#currentBucket();
     bucket.lossSum += Math.min(1, Math.max(0, sample.lossFraction));
     bucket.jitterSum += Math.max(0, sample.jitterMs);
     bucket.rttSum += Math.max(0, sample.rttMs);
@@ -148,11 +153,11 @@ export class GatewayHealth {
 
   /** Fed by the OPTIONS prober. */
   setLiveness(liveness: Liveness): void {
-    this.liveness = liveness;
+    this.#liveness = liveness;
   }
 
   get available(): boolean {
-    return this.liveness !== 'down';
+    return this.#liveness !== 'down';
   }
 
   score(): number {
@@ -160,8 +165,8 @@ export class GatewayHealth {
   }
 
   snapshot(): HealthSnapshot {
-    const total = this.windowTotals();
-    const { minCalls, minMediaSamples } = this.config;
+    const total = this.#windowTotals();
+    const { minCalls, minMediaSamples } = this.#config;
     const mean = (sum: number, count: number) => (count > 0 ? sum / count : undefined);
     const media = {
       lossFraction: mean(total.lossSum, total.mediaCount),
@@ -177,28 +182,28 @@ export class GatewayHealth {
             rttMs: media.rttMs ?? 0,
           });
     const metrics: Record<MetricName, MetricScore> = {
-      asr: this.judge('asr', mean(total.answered, total.seized), total.seized, minCalls),
-      ccr: this.judge('ccr', mean(total.completed, total.seized), total.seized, minCalls),
-      pddMs: this.judge('pddMs', mean(total.pddSum, total.pddCount), total.pddCount, minCalls),
-      astMs: this.judge('astMs', mean(total.setupSum, total.setupCount), total.setupCount, minCalls),
-      acdSec: this.judge(
+      asr: this.#judge('asr', mean(total.answered, total.seized), total.seized, minCalls),
+      ccr: this.#judge('ccr', mean(total.completed, total.seized), total.seized, minCalls),
+      pddMs: this.#judge('pddMs', mean(total.pddSum, total.pddCount), total.pddCount, minCalls),
+      astMs: this.#judge('astMs', mean(total.setupSum, total.setupCount), total.setupCount, minCalls),
+      acdSec: this.#judge(
         'acdSec',
         mean(total.durationSum, total.durationCount),
         total.durationCount,
         minCalls,
       ),
-      mos: this.judge('mos', mos, total.mediaCount, minMediaSamples),
+      mos: this.#judge('mos', mos, total.mediaCount, minMediaSamples),
     };
     const penalties = Object.values(metrics).reduce((product, metric) => product * metric.penalty, 1);
     return {
       gatewayId: this.gatewayId,
       available: this.available,
-      liveness: this.liveness,
+      liveness: this.#liveness,
       score: this.available ? penalties : 0,
       metrics,
       media,
       window: {
-        ms: this.config.windowMs,
+        ms: this.#config.windowMs,
         calls: total.seized,
         answered: total.answered,
         completed: total.completed,
@@ -206,16 +211,11 @@ export class GatewayHealth {
     };
   }
 
-  private judge(
-    name: MetricName,
-    value: number | undefined,
-    samples: number,
-    minSamples: number,
-  ): MetricScore {
+  #judge(name: MetricName, value: number | undefined, samples: number, minSamples: number): MetricScore {
     if (value === undefined || samples < minSamples) {
       return { value, samples, minSamples, level: 'insufficient', penalty: 1 };
     }
-    const threshold = this.config[name];
+    const threshold = this.#config[name];
     const worse = (limit: number) => (HIGHER_IS_BETTER[name] ? value < limit : value > limit);
     if (worse(threshold.critical))
       return { value, samples, minSamples, level: 'critical', penalty: threshold.criticalPenalty };
@@ -224,29 +224,29 @@ export class GatewayHealth {
     return { value, samples, minSamples, level: 'ok', penalty: 1 };
   }
 
-  private epochNow(): number {
+  #epochNow(): number {
     // A monotonic clock never goes back; if one does, keep recording into the latest bucket.
-    return Math.max(Math.floor(this.clock.now() / this.config.bucketMs), this.latestEpoch);
+    return Math.max(Math.floor(this.#clock.now() / this.#config.bucketMs), this.#latestEpoch);
   }
 
-  private currentBucket(): Bucket {
-    const epoch = this.epochNow();
-    this.latestEpoch = epoch;
-    const index = ((epoch % this.buckets.length) + this.buckets.length) % this.buckets.length;
-    let bucket = this.buckets[index]!;
+  #currentBucket(): Bucket {
+    const epoch = this.#epochNow();
+    this.#latestEpoch = epoch;
+    const index = ((epoch % this.#buckets.length) + this.#buckets.length) % this.#buckets.length;
+    let bucket = this.#buckets[index]!;
     if (bucket.epoch !== epoch) {
       bucket = emptyBucket(epoch);
-      this.buckets[index] = bucket;
+      this.#buckets[index] = bucket;
     }
     return bucket;
   }
 
   /** Sums the buckets inside the window ending now (the current, partial bucket included). */
-  private windowTotals(): Bucket {
-    const epoch = this.epochNow();
-    const oldest = epoch - this.buckets.length + 1;
+  #windowTotals(): Bucket {
+    const epoch = this.#epochNow();
+    const oldest = epoch - this.#buckets.length + 1;
     const total = emptyBucket(epoch);
-    for (const bucket of this.buckets) {
+    for (const bucket of this.#buckets) {
       if (bucket.epoch < oldest || bucket.epoch > epoch) continue;
       for (const key of Object.keys(total) as Array<keyof Bucket>) {
         if (key !== 'epoch') total[key] += bucket[key];

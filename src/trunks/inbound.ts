@@ -43,20 +43,20 @@ function bestMatch<T extends { pattern: NumberPattern }>(items: readonly T[], nu
 
 /** Built once per config snapshot; lookups allocate nothing but the result. */
 export class InboundMatcher {
-  private readonly sources = new CidrTable<TrunkConfig>();
-  private readonly trunkNumbers = new Map<string, NumberPattern[]>();
-  private readonly numberOwners: Array<{ pattern: NumberPattern; trunk: TrunkConfig }> = [];
-  private readonly routes: CompiledRoute[];
+  readonly #sources = new CidrTable<TrunkConfig>();
+  readonly #trunkNumbers = new Map<string, NumberPattern[]>();
+  readonly #numberOwners: Array<{ pattern: NumberPattern; trunk: TrunkConfig }> = [];
+  readonly #routes: CompiledRoute[];
 
   constructor(config: PatchbayConfig) {
     for (const trunk of config.trunks.values()) {
       if (!trunk.inbound) continue;
-      for (const cidr of trunk.inbound.allowedCidrs) this.sources.add(cidr, trunk);
+      for (const cidr of trunk.inbound.allowedCidrs) this.#sources.add(cidr, trunk);
       const patterns = trunk.inbound.numbers.map(compile);
-      this.trunkNumbers.set(trunk.name, patterns);
-      for (const pattern of patterns) this.numberOwners.push({ pattern, trunk });
+      this.#trunkNumbers.set(trunk.name, patterns);
+      for (const pattern of patterns) this.#numberOwners.push({ pattern, trunk });
     }
-    this.routes = config.gateway.routes.map((route, index) => ({
+    this.#routes = config.gateway.routes.map((route, index) => ({
       route,
       index,
       pattern: compile(route.match),
@@ -69,22 +69,24 @@ export class InboundMatcher {
    */
   admitsSource(sourceAddress: string): boolean {
     return (
-      this.sources.lookup(sourceAddress) !== undefined ||
-      this.numberOwners.some(({ trunk }) => trunk.inbound?.unknownSourceAction === 403)
+      this.#sources.lookup(sourceAddress) !== undefined ||
+      this.#numberOwners.some(({ trunk }) => trunk.inbound?.unknownSourceAction === 403)
     );
   }
 
   match(sourceAddress: string, calledNumber: string): InboundDecision {
-    const trunk = this.sources.lookup(sourceAddress)?.value;
+    const trunk = this.#sources.lookup(sourceAddress)?.value;
     if (!trunk) {
-      const owner = bestMatch(this.numberOwners, calledNumber)?.trunk;
+      const owner = bestMatch(this.#numberOwners, calledNumber)?.trunk;
       return { ok: false, reason: 'unknown_source', action: owner?.inbound?.unknownSourceAction ?? 'drop' };
     }
-    const allowed = this.trunkNumbers.get(trunk.name) ?? [];
+    const allowed = this.#trunkNumbers.get(trunk.name) ?? [];
     if (allowed.length > 0 && !allowed.some((p) => matchesNumber(p, calledNumber))) {
       return { ok: false, reason: 'number_not_allowed', trunk, status: 403 };
     }
-    const candidates = this.routes.filter((r) => r.route.trunk === undefined || r.route.trunk === trunk.name);
+    const candidates = this.#routes.filter(
+      (r) => r.route.trunk === undefined || r.route.trunk === trunk.name,
+    );
     const route = bestMatch(candidates, calledNumber);
     if (!route) return { ok: false, reason: 'no_route', trunk, status: 404 };
     return { ok: true, trunk, route: route.route, routeIndex: route.index };

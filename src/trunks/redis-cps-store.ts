@@ -72,27 +72,27 @@ type CpsCommand = (...args: (string | number)[]) => Promise<unknown>;
 const FAIL_CLOSED_RETRY_MS = 1000;
 
 export class RedisCpsStore implements CpsStore {
-  private readonly keyPrefix: string;
-  private readonly failurePolicy: RedisFailurePolicy;
-  private readonly commandTimeoutMs: number;
-  private readonly idleTtlMs: number;
-  private readonly localFallback: CpsStore | undefined;
-  private readonly maxSnapshotKeys: number;
+  readonly #keyPrefix: string;
+  readonly #failurePolicy: RedisFailurePolicy;
+  readonly #commandTimeoutMs: number;
+  readonly #idleTtlMs: number;
+  readonly #localFallback: CpsStore | undefined;
+  readonly #maxSnapshotKeys: number;
   /** Keys this node took from, with the limit last used, for snapshot(). Bounded. */
-  private readonly seen = new Map<string, CpsKeyLimit>();
+  readonly #seen = new Map<string, CpsKeyLimit>();
   /** Takes decided by the failure policy because Redis failed, timed out or was not connected. */
   failures = 0;
 
-  constructor(
-    private readonly redis: Redis,
-    options: RedisCpsStoreOptions = {},
-  ) {
-    this.keyPrefix = options.keyPrefix ?? 'patchbay:cps:';
-    this.failurePolicy = options.failurePolicy ?? 'failOpen';
-    this.commandTimeoutMs = options.commandTimeoutMs ?? 200;
-    this.idleTtlMs = options.idleTtlMs ?? 60_000;
-    this.localFallback = options.localFallback;
-    this.maxSnapshotKeys = options.maxSnapshotKeys ?? 1000;
+  readonly #redis: Redis;
+
+  constructor(redis: Redis, options: RedisCpsStoreOptions = {}) {
+    this.#redis = redis;
+    this.#keyPrefix = options.keyPrefix ?? 'patchbay:cps:';
+    this.#failurePolicy = options.failurePolicy ?? 'failOpen';
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? 200;
+    this.#idleTtlMs = options.idleTtlMs ?? 60_000;
+    this.#localFallback = options.localFallback;
+    this.#maxSnapshotKeys = options.maxSnapshotKeys ?? 1000;
     // defineCommand sends EVALSHA and falls back to EVAL on NOSCRIPT (a restarted Redis).
     redis.defineCommand('patchbayCpsTake', { lua: TAKE_SCRIPT });
     redis.defineCommand('patchbayCpsSnapshot', { lua: SNAPSHOT_SCRIPT });
@@ -101,16 +101,16 @@ export class RedisCpsStore implements CpsStore {
   /** `nowMs` is ignored by Redis (it uses server time, see file comment); the fallback uses it. */
   async take(limits: readonly CpsKeyLimit[], nowMs: number): Promise<CpsDecision> {
     if (limits.length === 0) return { allowed: true, retryAfterMs: 0 };
-    this.remember(limits);
+    this.#remember(limits);
     const args: (string | number)[] = [limits.length];
-    for (const limit of limits) args.push(this.keyPrefix + limit.key);
-    args.push(this.idleTtlMs);
+    for (const limit of limits) args.push(this.#keyPrefix + limit.key);
+    args.push(this.#idleTtlMs);
     for (const limit of limits) args.push(limit.rate, limit.burst);
     let reply: unknown;
     try {
-      reply = await this.call('patchbayCpsTake', args);
+      reply = await this.#call('patchbayCpsTake', args);
     } catch {
-      return this.failed(limits, nowMs);
+      return this.#failed(limits, nowMs);
     }
     const [allowed, retryAfterMs] = reply as [number, number];
     return { allowed: allowed === 1, retryAfterMs };
@@ -122,12 +122,12 @@ export class RedisCpsStore implements CpsStore {
    * would misreport the cluster.
    */
   async snapshot(_nowMs: number): Promise<BucketSnapshot[]> {
-    const limits = [...this.seen.values()];
+    const limits = [...this.#seen.values()];
     if (limits.length === 0) return [];
     const args: (string | number)[] = [limits.length];
-    for (const limit of limits) args.push(this.keyPrefix + limit.key);
+    for (const limit of limits) args.push(this.#keyPrefix + limit.key);
     for (const limit of limits) args.push(limit.rate, limit.burst);
-    const tokens = (await this.call('patchbayCpsSnapshot', args)) as string[];
+    const tokens = (await this.#call('patchbayCpsSnapshot', args)) as string[];
     return limits.map((limit, index) => ({ ...limit, tokens: Number(tokens[index]) }));
   }
 
@@ -136,37 +136,37 @@ export class RedisCpsStore implements CpsStore {
    * reconnects would sit in its unbounded offline queue, and every call would wait out the
    * timeout instead of getting the failure policy at once.
    */
-  private async call(name: string, args: (string | number)[]): Promise<unknown> {
-    if (this.redis.status === 'wait') void this.redis.connect().catch(() => undefined); // lazyConnect
-    if (this.redis.status !== 'ready') throw new Error(`redis ${this.redis.status}`);
-    const command = (this.redis as unknown as Record<string, CpsCommand>)[name]!;
+  async #call(name: string, args: (string | number)[]): Promise<unknown> {
+    if (this.#redis.status === 'wait') void this.#redis.connect().catch(() => undefined); // lazyConnect
+    if (this.#redis.status !== 'ready') throw new Error(`redis ${this.#redis.status}`);
+    const command = (this.#redis as unknown as Record<string, CpsCommand>)[name]!;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('redis cps timeout')), this.commandTimeoutMs);
+      timer = setTimeout(() => reject(new Error('redis cps timeout')), this.#commandTimeoutMs);
     });
     try {
       // A command that loses the race still settles later; race() has already handled it.
-      return await Promise.race([command.apply(this.redis, args), timeout]);
+      return await Promise.race([command.apply(this.#redis, args), timeout]);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private failed(limits: readonly CpsKeyLimit[], nowMs: number): Promise<CpsDecision> {
+  #failed(limits: readonly CpsKeyLimit[], nowMs: number): Promise<CpsDecision> {
     this.failures += 1;
-    if (this.failurePolicy === 'failClosed') {
+    if (this.#failurePolicy === 'failClosed') {
       return Promise.resolve({ allowed: false, retryAfterMs: FAIL_CLOSED_RETRY_MS });
     }
-    return this.localFallback?.take(limits, nowMs) ?? Promise.resolve({ allowed: true, retryAfterMs: 0 });
+    return this.#localFallback?.take(limits, nowMs) ?? Promise.resolve({ allowed: true, retryAfterMs: 0 });
   }
 
-  private remember(limits: readonly CpsKeyLimit[]): void {
+  #remember(limits: readonly CpsKeyLimit[]): void {
     for (const limit of limits) {
-      if (!this.seen.has(limit.key) && this.seen.size >= this.maxSnapshotKeys) {
-        const oldest = this.seen.keys().next();
-        if (!oldest.done) this.seen.delete(oldest.value);
+      if (!this.#seen.has(limit.key) && this.#seen.size >= this.#maxSnapshotKeys) {
+        const oldest = this.#seen.keys().next();
+        if (!oldest.done) this.#seen.delete(oldest.value);
       }
-      this.seen.set(limit.key, limit);
+      this.#seen.set(limit.key, limit);
     }
   }
 }

@@ -10,16 +10,18 @@ import type { OptionsProber, ProbeTransition } from './probe.js';
 import { gatewayId, type HealthView } from './router.js';
 
 export class HealthRegistry implements HealthView {
-  private readonly gateways = new Map<string, GatewayHealth>();
+  readonly #gateways = new Map<string, GatewayHealth>();
   /** Per gateway: the health and probing settings it was set up with, to notice changes. */
-  private readonly settings = new Map<string, { health: string; probing: string }>();
-  private readonly onTransition = (t: ProbeTransition) => this.gateways.get(t.gatewayId)?.setLiveness(t.to);
+  readonly #settings = new Map<string, { health: string; probing: string }>();
+  readonly #onTransition = (t: ProbeTransition) => this.#gateways.get(t.gatewayId)?.setLiveness(t.to);
 
-  constructor(
-    private readonly clock: Clock,
-    private readonly prober?: OptionsProber,
-  ) {
-    prober?.on('transition', this.onTransition);
+  readonly #clock: Clock;
+  readonly #prober: OptionsProber | undefined;
+
+  constructor(clock: Clock, prober?: OptionsProber) {
+    this.#clock = clock;
+    this.#prober = prober;
+    prober?.on('transition', this.#onTransition);
   }
 
   apply(config: PatchbayConfig): void {
@@ -32,45 +34,45 @@ export class HealthRegistry implements HealthView {
           health: JSON.stringify(trunk.health),
           probing: JSON.stringify([gateway, trunk.probing]),
         };
-        const previous = this.settings.get(id);
-        this.settings.set(id, next);
+        const previous = this.#settings.get(id);
+        this.#settings.set(id, next);
         // History and probe state survive a reload unless their own settings changed.
         if (previous?.health !== next.health) {
-          const health = new GatewayHealth(id, trunk.health, this.clock);
-          health.setLiveness(this.prober?.state(id) ?? 'unknown');
-          this.gateways.set(id, health);
+          const health = new GatewayHealth(id, trunk.health, this.#clock);
+          health.setLiveness(this.#prober?.state(id) ?? 'unknown');
+          this.#gateways.set(id, health);
         }
         if (previous?.probing !== next.probing) {
-          this.prober?.add(id, gateway, trunk.probing);
-          this.gateways.get(id)?.setLiveness('unknown');
+          this.#prober?.add(id, gateway, trunk.probing);
+          this.#gateways.get(id)?.setLiveness('unknown');
         }
       }
     }
-    for (const id of [...this.gateways.keys()]) {
+    for (const id of [...this.#gateways.keys()]) {
       if (wanted.has(id)) continue;
-      this.gateways.delete(id);
-      this.settings.delete(id);
-      this.prober?.remove(id);
+      this.#gateways.delete(id);
+      this.#settings.delete(id);
+      this.#prober?.remove(id);
     }
   }
 
   get(id: string): GatewayHealth | undefined {
-    return this.gateways.get(id);
+    return this.#gateways.get(id);
   }
 
   health(id: string): { score: number; available: boolean } {
-    const gateway = this.gateways.get(id);
+    const gateway = this.#gateways.get(id);
     if (!gateway) return { score: 1, available: true };
     const snapshot = gateway.snapshot();
     return { score: snapshot.score, available: snapshot.available };
   }
 
   snapshot(): HealthSnapshot[] {
-    return [...this.gateways.values()].map((g) => g.snapshot());
+    return [...this.#gateways.values()].map((g) => g.snapshot());
   }
 
   close(): void {
-    this.prober?.off('transition', this.onTransition);
-    this.prober?.stop();
+    this.#prober?.off('transition', this.#onTransition);
+    this.#prober?.stop();
   }
 }

@@ -68,17 +68,21 @@ export interface Attempt {
 /** One call's walk through its candidates. */
 export class AttemptPlan {
   readonly attempts: AttemptRecord[] = [];
-  private cursor = 0;
-  private state: PlanResult = 'pending';
+  #cursor = 0;
+  #state: PlanResult = 'pending';
+
+  readonly #clock: Clock;
 
   constructor(
     readonly trunk: TrunkConfig,
     readonly candidates: ReadonlyArray<{ gatewayId: string; gateway: OutboundGatewayConfig }>,
-    private readonly clock: Clock,
-  ) {}
+    clock: Clock,
+  ) {
+    this.#clock = clock;
+  }
 
   get result(): PlanResult {
-    return this.state;
+    return this.#state;
   }
 
   /**
@@ -86,32 +90,32 @@ export class AttemptPlan {
    * previous attempt; returns the next attempt, or undefined when the plan is over.
    */
   next(lastOutcome?: AttemptOutcome): Attempt | undefined {
-    if (this.state !== 'pending') return undefined;
+    if (this.#state !== 'pending') return undefined;
     const previous = this.attempts.at(-1);
     if (previous) {
       if (lastOutcome === undefined) throw new TypeError('next() needs the outcome of the previous attempt');
-      const decision = this.decide(lastOutcome);
-      previous.endedAtMs = this.clock.now();
+      const decision = this.#decide(lastOutcome);
+      previous.endedAtMs = this.#clock.now();
       previous.outcome = typeof lastOutcome === 'string' ? lastOutcome : String(lastOutcome.status);
       previous.reason = decision.reason;
       if (decision.stop) {
-        this.state = decision.stop;
+        this.#state = decision.stop;
         return undefined;
       }
     }
     const outbound = this.trunk.outbound;
-    const candidate = this.candidates[this.cursor];
+    const candidate = this.candidates[this.#cursor];
     if (!outbound || !candidate || this.attempts.length >= outbound.maxAttempts) {
-      this.state = 'exhausted';
+      this.#state = 'exhausted';
       if (previous) previous.reason = `${previous.reason}; no attempts left`;
       return undefined;
     }
-    this.cursor++;
+    this.#cursor++;
     const index = this.attempts.length;
     this.attempts.push({
       index,
       ...candidate,
-      startedAtMs: this.clock.now(),
+      startedAtMs: this.#clock.now(),
       endedAtMs: undefined,
       outcome: undefined,
       reason: undefined,
@@ -121,17 +125,17 @@ export class AttemptPlan {
 
   /** Ends the plan early (the caller's deadline passed, or the call ended), logging why. */
   stop(lastOutcome: AttemptOutcome, reason: string): void {
-    if (this.state !== 'pending') return;
+    if (this.#state !== 'pending') return;
     const previous = this.attempts.at(-1);
     if (previous && previous.endedAtMs === undefined) {
-      previous.endedAtMs = this.clock.now();
+      previous.endedAtMs = this.#clock.now();
       previous.outcome = typeof lastOutcome === 'string' ? lastOutcome : String(lastOutcome.status);
       previous.reason = reason;
     }
-    this.state = 'failed';
+    this.#state = 'failed';
   }
 
-  private decide(outcome: AttemptOutcome): { stop?: PlanResult; reason: string } {
+  #decide(outcome: AttemptOutcome): { stop?: PlanResult; reason: string } {
     if (outcome === 'timeout' || outcome === 'transport_error') return { reason: `${outcome}: failover` };
     if (outcome === 'cancelled') return { stop: 'failed', reason: 'cancelled' };
     const { status, earlyMedia } = outcome;
@@ -144,15 +148,20 @@ export class AttemptPlan {
 }
 
 export class OutboundRouter {
-  constructor(
-    private readonly healthView: HealthView,
-    private readonly clock: Clock,
-    private readonly random: () => number = Math.random,
-  ) {}
+  readonly #healthView: HealthView;
+  readonly #clock: Clock;
+
+  readonly #random: () => number;
+
+  constructor(healthView: HealthView, clock: Clock, random: () => number = Math.random) {
+    this.#random = random;
+    this.#healthView = healthView;
+    this.#clock = clock;
+  }
 
   /** Orders the trunk's available gateways; an empty plan ends at once as 'exhausted'. */
   plan(trunk: TrunkConfig): AttemptPlan {
-    return new AttemptPlan(trunk, this.order(trunk), this.clock);
+    return new AttemptPlan(trunk, this.order(trunk), this.#clock);
   }
 
   order(trunk: TrunkConfig): Array<{ gatewayId: string; gateway: OutboundGatewayConfig }> {
@@ -162,32 +171,32 @@ export class OutboundRouter {
     >();
     for (const gateway of trunk.outbound?.gateways ?? []) {
       const id = gatewayId(trunk.name, gateway);
-      const { score, available } = this.healthView.health(id);
+      const { score, available } = this.#healthView.health(id);
       if (!available) continue;
       const group = byPriority.get(gateway.priority) ?? [];
       group.push({ gatewayId: id, gateway, weight: gateway.weight * Math.max(0, score) });
       byPriority.set(gateway.priority, group);
     }
     const priorities = [...byPriority.keys()].sort((a, b) => a - b);
-    return priorities.flatMap((priority) => this.weightedShuffle(byPriority.get(priority) ?? []));
+    return priorities.flatMap((priority) => this.#weightedShuffle(byPriority.get(priority) ?? []));
   }
 
   /** Weighted draw without replacement; when every remaining weight is 0, equal chances. */
-  private weightedShuffle<T extends { weight: number }>(items: T[]): Array<Omit<T, 'weight'>> {
+  #weightedShuffle<T extends { weight: number }>(items: T[]): Array<Omit<T, 'weight'>> {
     const remaining = [...items];
     const ordered: Array<Omit<T, 'weight'>> = [];
     while (remaining.length > 0) {
       const total = remaining.reduce((sum, item) => sum + item.weight, 0);
       let pick = remaining.length - 1;
       if (total > 0) {
-        let target = this.random() * total;
+        let target = this.#random() * total;
         pick = remaining.findIndex((item) => {
           target -= item.weight;
           return target < 0;
         });
         if (pick < 0) pick = remaining.length - 1;
       } else {
-        pick = Math.min(remaining.length - 1, Math.floor(this.random() * remaining.length));
+        pick = Math.min(remaining.length - 1, Math.floor(this.#random() * remaining.length));
       }
       const [chosen] = remaining.splice(pick, 1);
       if (chosen) {

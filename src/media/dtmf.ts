@@ -66,22 +66,22 @@ interface OpenEvent {
 }
 
 export class DtmfReceiver {
-  private readonly clockRate: number;
-  private readonly lostEndTimeoutMs: number;
-  private open: OpenEvent | undefined;
-  private readonly reported: number[] = [];
-  private readonly ready: DtmfEvent[] = [];
-  private malformedCount = 0;
+  readonly #clockRate: number;
+  readonly #lostEndTimeoutMs: number;
+  #open: OpenEvent | undefined;
+  readonly #reported: number[] = [];
+  readonly #ready: DtmfEvent[] = [];
+  #malformedCount = 0;
 
   constructor(opts: { clockRate: number; lostEndTimeoutMs?: number }) {
     if (!(opts.clockRate > 0)) throw new RangeError('clockRate must be > 0');
-    this.clockRate = opts.clockRate;
-    this.lostEndTimeoutMs = opts.lostEndTimeoutMs ?? DEFAULT_LOST_END_TIMEOUT_MS;
+    this.#clockRate = opts.clockRate;
+    this.#lostEndTimeoutMs = opts.lostEndTimeoutMs ?? DEFAULT_LOST_END_TIMEOUT_MS;
   }
 
   /** Payloads too short, or events that are not DTMF digits. */
   get malformed(): number {
-    return this.malformedCount;
+    return this.#malformedCount;
   }
 
   /**
@@ -92,43 +92,43 @@ export class DtmfReceiver {
     const parsed = parseTelephoneEvent(packet.payload);
     const digit = parsed ? DIGITS[parsed.event] : undefined;
     if (!parsed || digit === undefined) {
-      this.malformedCount++;
-      return this.ready.shift();
+      this.#malformedCount++;
+      return this.#ready.shift();
     }
     const timestamp = packet.timestamp >>> 0;
-    if (this.reported.includes(timestamp)) return this.ready.shift();
+    if (this.#reported.includes(timestamp)) return this.#ready.shift();
 
-    if (this.open && this.open.timestamp !== timestamp) this.finish(); // §2.5.1.5: new event, old one's end lost
-    if (!this.open) {
-      this.open = { timestamp, digit, duration: 0, volume: parsed.volume, lastArrivalMs: packet.arrivalMs };
+    if (this.#open && this.#open.timestamp !== timestamp) this.#finish(); // §2.5.1.5: new event, old one's end lost
+    if (!this.#open) {
+      this.#open = { timestamp, digit, duration: 0, volume: parsed.volume, lastArrivalMs: packet.arrivalMs };
     }
-    const open = this.open;
+    const open = this.#open;
     open.lastArrivalMs = packet.arrivalMs;
     // Updates may arrive reordered; the longest duration seen is the event's (§2.5.2.2).
     if (parsed.duration >= open.duration) {
       open.duration = parsed.duration;
       open.volume = parsed.volume;
     }
-    if (parsed.end) this.finish();
-    return this.ready.shift();
+    if (parsed.end) this.#finish();
+    return this.#ready.shift();
   }
 
   /** Call periodically (e.g. on the media clock): reports an event whose end never came. */
   poll(nowMs: number): DtmfEvent | undefined {
-    if (this.open && nowMs - this.open.lastArrivalMs >= this.lostEndTimeoutMs) this.finish();
-    return this.ready.shift();
+    if (this.#open && nowMs - this.#open.lastArrivalMs >= this.#lostEndTimeoutMs) this.#finish();
+    return this.#ready.shift();
   }
 
-  private finish(): void {
-    const open = this.open;
+  #finish(): void {
+    const open = this.#open;
     if (!open) return;
-    this.open = undefined;
-    this.reported.push(open.timestamp);
-    if (this.reported.length > REMEMBERED_EVENTS) this.reported.shift();
-    if (this.ready.length >= READY_QUEUE_LIMIT) this.ready.shift();
-    this.ready.push({
+    this.#open = undefined;
+    this.#reported.push(open.timestamp);
+    if (this.#reported.length > REMEMBERED_EVENTS) this.#reported.shift();
+    if (this.#ready.length >= READY_QUEUE_LIMIT) this.#ready.shift();
+    this.#ready.push({
       digit: open.digit,
-      durationMs: (open.duration * 1000) / this.clockRate,
+      durationMs: (open.duration * 1000) / this.#clockRate,
       volume: open.volume,
       startTimestamp: open.timestamp,
     });
@@ -169,14 +169,14 @@ function assertEventDuration(durationMs: number, clockRate: number): number {
 
 export class DtmfSender {
   readonly clockRate: number;
-  private readonly payloadType: number;
+  readonly #payloadType: number;
 
   constructor(opts: { clockRate: number; payloadType: number }) {
     if (!(opts.clockRate > 0)) throw new RangeError('clockRate must be > 0');
     if (!Number.isInteger(opts.payloadType) || opts.payloadType < 0 || opts.payloadType > 127)
       throw new RangeError(`bad payload type ${opts.payloadType}`);
     this.clockRate = opts.clockRate;
-    this.payloadType = opts.payloadType;
+    this.#payloadType = opts.payloadType;
   }
 
   /**
@@ -195,7 +195,7 @@ export class DtmfSender {
     const packets: DtmfPacketOut[] = [];
     const packet = (offsetMs: number, units: number, end: boolean): DtmfPacketOut => ({
       payload: serializeTelephoneEvent({ event, end, volume, duration: units }),
-      payloadType: this.payloadType,
+      payloadType: this.#payloadType,
       timestamp,
       marker: packets.length === 0,
       offsetMs,
@@ -236,16 +236,16 @@ interface ActiveTrain {
  * event replaces the audio it stands for).
  */
 export class DtmfTransmitter {
-  private readonly sender: DtmfSender;
-  private readonly sendPacket: (
+  readonly #sender: DtmfSender;
+  readonly #sendPacket: (
     payload: Uint8Array,
     opts: { payloadType: number; timestamp: number; marker: boolean },
   ) => void;
-  private readonly options: DtmfSendOptions;
-  private readonly maxQueued: number;
-  private readonly queue: Array<{ digit: string; durationMs: number | undefined }> = [];
-  private train: ActiveTrain | undefined;
-  private gapUntilMs = Number.NEGATIVE_INFINITY;
+  readonly #options: DtmfSendOptions;
+  readonly #maxQueued: number;
+  readonly #queue: Array<{ digit: string; durationMs: number | undefined }> = [];
+  #train: ActiveTrain | undefined;
+  #gapUntilMs = Number.NEGATIVE_INFINITY;
 
   constructor(opts: {
     sender: DtmfSender;
@@ -253,19 +253,19 @@ export class DtmfTransmitter {
     options?: DtmfSendOptions;
     maxQueuedDigits?: number;
   }) {
-    this.sender = opts.sender;
-    this.sendPacket = opts.send;
-    this.options = opts.options ?? {};
-    this.maxQueued = opts.maxQueuedDigits ?? DEFAULT_MAX_QUEUED_DIGITS;
+    this.#sender = opts.sender;
+    this.#sendPacket = opts.send;
+    this.#options = opts.options ?? {};
+    this.#maxQueued = opts.maxQueuedDigits ?? DEFAULT_MAX_QUEUED_DIGITS;
   }
 
   /** True while a digit's packets are being sent. */
   get active(): boolean {
-    return this.train !== undefined;
+    return this.#train !== undefined;
   }
 
   get pendingDigits(): number {
-    return this.queue.length;
+    return this.#queue.length;
   }
 
   /**
@@ -274,40 +274,40 @@ export class DtmfTransmitter {
    */
   enqueue(digits: string, durationMs?: number): void {
     for (const digit of digits) digitToEvent(digit);
-    if (durationMs !== undefined) assertEventDuration(durationMs, this.sender.clockRate);
-    if (this.queue.length + digits.length > this.maxQueued)
-      throw new RangeError(`DTMF queue full (${this.maxQueued} digits)`);
-    for (const digit of digits) this.queue.push({ digit, durationMs });
+    if (durationMs !== undefined) assertEventDuration(durationMs, this.#sender.clockRate);
+    if (this.#queue.length + digits.length > this.#maxQueued)
+      throw new RangeError(`DTMF queue full (${this.#maxQueued} digits)`);
+    for (const digit of digits) this.#queue.push({ digit, durationMs });
   }
 
   /** Drops queued digits (the one in flight still ends properly, with its end packets). */
   clear(): void {
-    this.queue.length = 0;
+    this.#queue.length = 0;
   }
 
   /** Call on every media-clock tick with the RTP timestamp the next audio frame would carry. */
   tick(nowMs: number, audioTimestamp: number): void {
-    if (!this.train && this.queue.length > 0 && nowMs >= this.gapUntilMs) {
-      const { digit, durationMs } = this.queue.shift()!;
-      const options = durationMs === undefined ? this.options : { ...this.options, durationMs };
-      this.train = {
-        packets: this.sender.packetsForDigit(digit, audioTimestamp, options),
+    if (!this.#train && this.#queue.length > 0 && nowMs >= this.#gapUntilMs) {
+      const { digit, durationMs } = this.#queue.shift()!;
+      const options = durationMs === undefined ? this.#options : { ...this.#options, durationMs };
+      this.#train = {
+        packets: this.#sender.packetsForDigit(digit, audioTimestamp, options),
         next: 0,
         startMs: nowMs,
       };
     }
-    const train = this.train;
+    const train = this.#train;
     if (!train) return;
     while (
       train.next < train.packets.length &&
       train.packets[train.next]!.offsetMs <= nowMs - train.startMs
     ) {
       const packet = train.packets[train.next++]!;
-      this.sendPacket(packet.payload, packet);
+      this.#sendPacket(packet.payload, packet);
     }
     if (train.next === train.packets.length) {
-      this.train = undefined;
-      this.gapUntilMs = nowMs + (this.options.gapMs ?? 60);
+      this.#train = undefined;
+      this.#gapUntilMs = nowMs + (this.#options.gapMs ?? 60);
     }
   }
 }

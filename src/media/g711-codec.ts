@@ -20,8 +20,8 @@ export class G711Decoder implements AudioDecoder {
   readonly name: G711Law;
   readonly sampleRate = G711_RATE;
   readonly rtpClockRate = G711_RATE;
-  private readonly concealer = new G711Concealer();
-  private closed = false;
+  readonly #concealer = new G711Concealer();
+  #closed = false;
 
   constructor(law: G711Law) {
     checkLaw(law);
@@ -29,9 +29,9 @@ export class G711Decoder implements AudioDecoder {
   }
 
   decode(payload: Uint8Array): Int16Array {
-    this.assertOpen();
+    this.#assertOpen();
     const pcm = this.name === 'PCMU' ? decodeMulaw(payload) : decodeAlaw(payload);
-    return this.concealer.process(pcm);
+    return this.#concealer.process(pcm);
   }
 
   /**
@@ -40,19 +40,19 @@ export class G711Decoder implements AudioDecoder {
    * loss event that the next good frame's overlap-add smooths.
    */
   conceal(samples: number): Int16Array {
-    this.assertOpen();
+    this.#assertOpen();
     const frame = G711Concealer.frameSamples;
     const whole = Math.ceil(samples / frame) * frame;
-    const out = this.concealer.conceal(whole);
+    const out = this.#concealer.conceal(whole);
     return whole === samples ? out : out.slice(0, samples);
   }
 
   close(): void {
-    this.closed = true;
+    this.#closed = true;
   }
 
-  private assertOpen(): void {
-    if (this.closed) throw new Error(`${this.name} decoder is closed`);
+  #assertOpen(): void {
+    if (this.#closed) throw new Error(`${this.name} decoder is closed`);
   }
 }
 
@@ -60,7 +60,7 @@ export class G711Encoder implements AudioEncoder {
   readonly name: G711Law;
   readonly sampleRate = G711_RATE;
   readonly rtpClockRate = G711_RATE;
-  private closed = false;
+  #closed = false;
 
   constructor(law: G711Law) {
     checkLaw(law);
@@ -68,11 +68,11 @@ export class G711Encoder implements AudioEncoder {
   }
 
   encode(pcm: Int16Array): Uint8Array {
-    if (this.closed) throw new Error(`${this.name} encoder is closed`);
+    if (this.#closed) throw new Error(`${this.name} encoder is closed`);
     return this.name === 'PCMU' ? encodeMulaw(pcm) : encodeAlaw(pcm);
   }
 
   close(): void {
-    this.closed = true;
+    this.#closed = true;
   }
 }

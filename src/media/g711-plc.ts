@@ -28,17 +28,17 @@ export class G711Concealer {
   static readonly frameSamples = FRAME;
   static readonly delaySamples = POVERLAP_MAX;
 
-  private readonly history = new Int16Array(HISTORY_LEN);
-  private readonly pitchBuffer = new Float32Array(HISTORY_LEN);
-  private readonly lastQuarter = new Float32Array(POVERLAP_MAX);
+  readonly #history = new Int16Array(HISTORY_LEN);
+  readonly #pitchBuffer = new Float32Array(HISTORY_LEN);
+  readonly #lastQuarter = new Float32Array(POVERLAP_MAX);
   /** Consecutive concealed 10 ms frames. */
-  private erasedFrames = 0;
-  private pitch = 0;
-  private pitchOverlap = 0;
+  #erasedFrames = 0;
+  #pitch = 0;
+  #pitchOverlap = 0;
   /** Synthetic signal = pitchBuffer[pitchStart .. HISTORY_LEN) repeated; readOffset walks it. */
-  private pitchStart = 0;
-  private pitchLength = 0;
-  private readOffset = 0;
+  #pitchStart = 0;
+  #pitchLength = 0;
+  #readOffset = 0;
 
   /**
    * Feeds good audio (any length); returns it delayed by 3.75 ms, with the first samples after
@@ -48,18 +48,18 @@ export class G711Concealer {
     const out = new Int16Array(samples.length);
     for (let start = 0; start < samples.length; start += FRAME) {
       const chunk = samples.slice(start, Math.min(samples.length, start + FRAME));
-      if (this.erasedFrames > 0) {
+      if (this.#erasedFrames > 0) {
         const overlap = Math.min(
           chunk.length,
-          this.pitchOverlap + (this.erasedFrames - 1) * END_OVERLAP_INCREMENT,
+          this.#pitchOverlap + (this.#erasedFrames - 1) * END_OVERLAP_INCREMENT,
           FRAME,
         );
         const synthetic = new Int16Array(overlap);
-        this.readSynthetic(synthetic, 0, overlap);
-        this.overlapAddAtEnd(chunk, synthetic, overlap);
-        this.erasedFrames = 0;
+        this.#readSynthetic(synthetic, 0, overlap);
+        this.#overlapAddAtEnd(chunk, synthetic, overlap);
+        this.#erasedFrames = 0;
       }
-      this.saveSpeech(chunk);
+      this.#saveSpeech(chunk);
       out.set(chunk, start);
     }
     return out;
@@ -72,91 +72,91 @@ export class G711Concealer {
     const out = new Int16Array(samples);
     for (let start = 0; start < samples; start += FRAME) {
       const frame = out.subarray(start, start + FRAME);
-      this.concealFrame(frame);
-      this.saveSpeech(frame);
+      this.#concealFrame(frame);
+      this.#saveSpeech(frame);
     }
     return out;
   }
 
   reset(): void {
-    this.history.fill(0);
-    this.erasedFrames = 0;
+    this.#history.fill(0);
+    this.#erasedFrames = 0;
   }
 
-  private concealFrame(out: Int16Array): void {
-    if (this.erasedFrames === 0) {
-      this.startConcealment();
-      this.readSynthetic(out, 0, FRAME);
-    } else if (this.erasedFrames <= 2) {
+  #concealFrame(out: Int16Array): void {
+    if (this.#erasedFrames === 0) {
+      this.#startConcealment();
+      this.#readSynthetic(out, 0, FRAME);
+    } else if (this.#erasedFrames <= 2) {
       // Widen the repeated segment by one period at 10 and 20 ms: a single period repeated
       // for long sounds buzzy (Appendix I, I.2.3).
-      const tail = new Int16Array(this.pitchOverlap);
-      const savedOffset = this.readOffset;
-      this.readSynthetic(tail, 0, this.pitchOverlap);
-      this.readOffset = savedOffset;
-      while (this.readOffset > this.pitch) this.readOffset -= this.pitch;
-      this.pitchLength += this.pitch;
-      this.pitchStart = HISTORY_LEN - this.pitchLength;
-      this.overlapAddIntoPitchBuffer();
-      this.readSynthetic(out, 0, FRAME);
-      const step = 1 / this.pitchOverlap;
-      for (let i = 0; i < this.pitchOverlap; i++) {
+      const tail = new Int16Array(this.#pitchOverlap);
+      const savedOffset = this.#readOffset;
+      this.#readSynthetic(tail, 0, this.#pitchOverlap);
+      this.#readOffset = savedOffset;
+      while (this.#readOffset > this.#pitch) this.#readOffset -= this.#pitch;
+      this.#pitchLength += this.#pitch;
+      this.#pitchStart = HISTORY_LEN - this.#pitchLength;
+      this.#overlapAddIntoPitchBuffer();
+      this.#readSynthetic(out, 0, FRAME);
+      const step = 1 / this.#pitchOverlap;
+      for (let i = 0; i < this.#pitchOverlap; i++) {
         const rightWeight = (i + 1) * step;
         out[i] = clampSample((1 - rightWeight) * tail[i]! + rightWeight * out[i]!);
       }
-      this.attenuate(out);
-    } else if (this.erasedFrames >= MUTE_AFTER_FRAMES) {
+      this.#attenuate(out);
+    } else if (this.#erasedFrames >= MUTE_AFTER_FRAMES) {
       out.fill(0);
     } else {
-      this.readSynthetic(out, 0, FRAME);
-      this.attenuate(out);
+      this.#readSynthetic(out, 0, FRAME);
+      this.#attenuate(out);
     }
-    this.erasedFrames++;
+    this.#erasedFrames++;
   }
 
-  private startConcealment(): void {
-    for (let i = 0; i < HISTORY_LEN; i++) this.pitchBuffer[i] = this.history[i]!;
-    this.pitch = this.findPitch();
-    this.pitchOverlap = this.pitch >> 2; // overlap a quarter wavelength
-    this.lastQuarter.set(this.pitchBuffer.subarray(HISTORY_LEN - this.pitchOverlap, HISTORY_LEN));
-    this.readOffset = 0;
-    this.pitchLength = this.pitch;
-    this.pitchStart = HISTORY_LEN - this.pitchLength;
-    this.overlapAddIntoPitchBuffer();
+  #startConcealment(): void {
+    for (let i = 0; i < HISTORY_LEN; i++) this.#pitchBuffer[i] = this.#history[i]!;
+    this.#pitch = this.#findPitch();
+    this.#pitchOverlap = this.#pitch >> 2; // overlap a quarter wavelength
+    this.#lastQuarter.set(this.#pitchBuffer.subarray(HISTORY_LEN - this.#pitchOverlap, HISTORY_LEN));
+    this.#readOffset = 0;
+    this.#pitchLength = this.#pitch;
+    this.#pitchStart = HISTORY_LEN - this.#pitchLength;
+    this.#overlapAddIntoPitchBuffer();
     // The history's last quarter wave is now the smoothed one the synthesis will follow.
-    for (let i = HISTORY_LEN - this.pitchOverlap; i < HISTORY_LEN; i++)
-      this.history[i] = this.pitchBuffer[i]!;
+    for (let i = HISTORY_LEN - this.#pitchOverlap; i < HISTORY_LEN; i++)
+      this.#history[i] = this.#pitchBuffer[i]!;
   }
 
   /** Smooths the period boundary: blends the original last quarter wave into the one before the period. */
-  private overlapAddIntoPitchBuffer(): void {
-    const count = this.pitchOverlap;
+  #overlapAddIntoPitchBuffer(): void {
+    const count = this.#pitchOverlap;
     const step = 1 / count;
-    const source = this.pitchStart - count;
+    const source = this.#pitchStart - count;
     const target = HISTORY_LEN - count;
     for (let i = 0; i < count; i++) {
       const rightWeight = (i + 1) * step;
-      this.pitchBuffer[target + i] = clampSample(
-        (1 - rightWeight) * this.lastQuarter[i]! + rightWeight * this.pitchBuffer[source + i]!,
+      this.#pitchBuffer[target + i] = clampSample(
+        (1 - rightWeight) * this.#lastQuarter[i]! + rightWeight * this.#pitchBuffer[source + i]!,
       );
     }
   }
 
-  private readSynthetic(out: Int16Array, offset: number, count: number): void {
+  #readSynthetic(out: Int16Array, offset: number, count: number): void {
     let written = 0;
     while (written < count) {
-      const run = Math.min(this.pitchLength - this.readOffset, count - written);
-      const from = this.pitchStart + this.readOffset;
-      for (let i = 0; i < run; i++) out[offset + written + i] = Math.trunc(this.pitchBuffer[from + i]!);
-      this.readOffset += run;
-      if (this.readOffset === this.pitchLength) this.readOffset = 0;
+      const run = Math.min(this.#pitchLength - this.#readOffset, count - written);
+      const from = this.#pitchStart + this.#readOffset;
+      for (let i = 0; i < run; i++) out[offset + written + i] = Math.trunc(this.#pitchBuffer[from + i]!);
+      this.#readOffset += run;
+      if (this.#readOffset === this.#pitchLength) this.#readOffset = 0;
       written += run;
     }
   }
 
   /** Linear fade: gain falls 20% per 10 ms, starting at the second lost frame. */
-  private attenuate(out: Int16Array): void {
-    let gain = 1 - (this.erasedFrames - 1) * ATTENUATION_PER_FRAME;
+  #attenuate(out: Int16Array): void {
+    let gain = 1 - (this.#erasedFrames - 1) * ATTENUATION_PER_FRAME;
     for (let i = 0; i < out.length; i++) {
       out[i] = Math.trunc(out[i]! * Math.max(0, gain));
       gain -= ATTENUATION_PER_SAMPLE;
@@ -164,9 +164,9 @@ export class G711Concealer {
   }
 
   /** Cross-fades from the (attenuated) synthetic signal into the first good audio. */
-  private overlapAddAtEnd(good: Int16Array, synthetic: Int16Array, count: number): void {
+  #overlapAddAtEnd(good: Int16Array, synthetic: Int16Array, count: number): void {
     const step = 1 / count;
-    const gain = Math.max(0, 1 - (this.erasedFrames - 1) * ATTENUATION_PER_FRAME);
+    const gain = Math.max(0, 1 - (this.#erasedFrames - 1) * ATTENUATION_PER_FRAME);
     for (let i = 0; i < count; i++) {
       const rightWeight = (i + 1) * step;
       const leftWeight = (1 - rightWeight) * gain;
@@ -175,19 +175,19 @@ export class G711Concealer {
   }
 
   /** Shifts `frame` into the history and replaces it with the history's delayed samples. */
-  private saveSpeech(frame: Int16Array): void {
+  #saveSpeech(frame: Int16Array): void {
     const n = frame.length;
-    this.history.copyWithin(0, n);
-    this.history.set(frame, HISTORY_LEN - n);
-    frame.set(this.history.subarray(HISTORY_LEN - n - POVERLAP_MAX, HISTORY_LEN - POVERLAP_MAX));
+    this.#history.copyWithin(0, n);
+    this.#history.set(frame, HISTORY_LEN - n);
+    frame.set(this.#history.subarray(HISTORY_LEN - n - POVERLAP_MAX, HISTORY_LEN - POVERLAP_MAX));
   }
 
   /**
    * Pitch period by normalized cross-correlation of the last 20 ms against the history,
    * coarse on every other lag, then refined around the best (Appendix I, I.2.2).
    */
-  private findPitch(): number {
-    const buffer = this.pitchBuffer;
+  #findPitch(): number {
+    const buffer = this.#pitchBuffer;
     const target = HISTORY_LEN - CORR_LEN;
     const searchStart = HISTORY_LEN - CORR_BUF_LEN;
     const correlation = (lag: number, step: number): number => {

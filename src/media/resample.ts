@@ -49,15 +49,15 @@ export class Resampler {
   readonly outRate: number;
   /** Group delay of the filter, in output samples (the output lags the input by this much). */
   readonly delaySamples: number;
-  private readonly upFactor: number;
-  private readonly downFactor: number;
-  private readonly taps: number;
+  readonly #upFactor: number;
+  readonly #downFactor: number;
+  readonly #taps: number;
   /** Phase-major filter bank: phase p's taps are filters[p * taps .. (p + 1) * taps). */
-  private readonly filters: Float64Array;
-  private work: Float64Array;
+  readonly #filters: Float64Array;
+  #work: Float64Array;
   /** Index of the input sample under the next output, relative to the next input chunk. */
-  private nextIndex = 0;
-  private phase = 0;
+  #nextIndex = 0;
+  #phase = 0;
 
   constructor(inRate: number, outRate: number, options: { quality?: number } = {}) {
     if (!SUPPORTED_RATES.has(inRate) || !SUPPORTED_RATES.has(outRate))
@@ -68,22 +68,23 @@ export class Resampler {
     this.inRate = inRate;
     this.outRate = outRate;
     const divisor = gcd(inRate, outRate);
-    this.upFactor = outRate / divisor;
-    this.downFactor = inRate / divisor;
+    this.#upFactor = outRate / divisor;
+    this.#downFactor = inRate / divisor;
     // Downsampling lowers the cutoff, so the filter gets proportionally longer (as speexdsp does).
-    const stretch = Math.max(1, this.downFactor / this.upFactor);
-    this.taps = 4 * Math.ceil((params.taps * stretch) / 4);
-    this.delaySamples = ((this.taps / 2) * this.upFactor) / this.downFactor;
-    this.filters = this.designFilters(params.cutoff / stretch, kaiserBeta(params.stopbandDb));
-    this.work = new Float64Array(this.taps - 1 + 960);
+    const stretch = Math.max(1, this.#downFactor / this.#upFactor);
+    this.#taps = 4 * Math.ceil((params.taps * stretch) / 4);
+    this.delaySamples = ((this.#taps / 2) * this.#upFactor) / this.#downFactor;
+    this.#filters = this.#designFilters(params.cutoff / stretch, kaiserBeta(params.stopbandDb));
+    this.#work = new Float64Array(this.#taps - 1 + 960);
   }
 
   /**
    * Output k sits at input time k*down/up - taps/2: a causal filter whose taps all lie at or
    * before the newest input, so each output is available as soon as its input arrives.
    */
-  private designFilters(cutoff: number, beta: number): Float64Array {
-    const { taps, upFactor } = this;
+  #designFilters(cutoff: number, beta: number): Float64Array {
+    const taps = this.#taps;
+    const upFactor = this.#upFactor;
     const half = taps / 2;
     const filters = new Float64Array(upFactor * taps);
     const windowNorm = besselI0(beta);
@@ -106,23 +107,26 @@ export class Resampler {
   }
 
   process(input: Int16Array): Int16Array {
-    const { taps, upFactor, downFactor, filters } = this;
+    const taps = this.#taps;
+    const upFactor = this.#upFactor;
+    const downFactor = this.#downFactor;
+    const filters = this.#filters;
     const history = taps - 1;
-    if (this.work.length < history + input.length) {
+    if (this.#work.length < history + input.length) {
       const grown = new Float64Array(history + input.length);
-      grown.set(this.work.subarray(0, history));
-      this.work = grown;
+      grown.set(this.#work.subarray(0, history));
+      this.#work = grown;
     }
-    const work = this.work;
+    const work = this.#work;
     for (let n = 0; n < input.length; n++) work[history + n] = input[n] ?? 0;
 
     const outputCount =
-      this.nextIndex < input.length
-        ? Math.ceil(((input.length - this.nextIndex) * upFactor - this.phase) / downFactor)
+      this.#nextIndex < input.length
+        ? Math.ceil(((input.length - this.#nextIndex) * upFactor - this.#phase) / downFactor)
         : 0;
     const output = new Int16Array(outputCount);
-    let index = this.nextIndex;
-    let phase = this.phase;
+    let index = this.#nextIndex;
+    let phase = this.#phase;
     for (let k = 0; k < outputCount; k++) {
       const base = phase * taps;
       // Four accumulators break the add dependency chain (taps is always a multiple of 4).
@@ -144,16 +148,16 @@ export class Resampler {
         index++;
       }
     }
-    this.nextIndex = index - input.length;
-    this.phase = phase;
+    this.#nextIndex = index - input.length;
+    this.#phase = phase;
     // Keep the newest taps-1 samples as history for the next chunk.
     work.copyWithin(0, input.length, input.length + history);
     return output;
   }
 
   reset(): void {
-    this.work.fill(0);
-    this.nextIndex = 0;
-    this.phase = 0;
+    this.#work.fill(0);
+    this.#nextIndex = 0;
+    this.#phase = 0;
   }
 }

@@ -58,52 +58,55 @@ interface ArrivalSample {
 const RESCALE_BELOW = 1e-100;
 
 export class DelayManager {
-  private readonly histogram: Float64Array;
+  readonly #histogram: Float64Array;
   /** Observations since the last reset: the forget factor ramps up over the first ones. */
   /**
    * Forgetting is applied lazily: the true weight of bucket i is histogram[i] * decay, and a
    * new observation is added divided by decay, so an update costs O(1) instead of touching
    * every bucket (the histogram spans maxDelayMs in 5 ms buckets).
    */
-  private decay = 1;
+  #decay = 1;
   /** Sum of the stored (undecayed) weights. */
-  private storedTotal = 1;
-  private observed = 0;
+  #storedTotal = 1;
+  #observed = 0;
   /**
    * Candidates for the fastest packet of the reference window, increasing in transit time
    * (a sliding-window minimum): the fastest is at `head`. Compacted when half is stale.
    */
-  private readonly fastest: ArrivalSample[] = [];
-  private head = 0;
+  readonly #fastest: ArrivalSample[] = [];
+  #head = 0;
   /** Target level from the histogram, before the clamp. */
-  private histogramTarget: number;
-  private target: number;
+  #histogramTarget: number;
+  #target: number;
   /** Recent fraction of late packets, exponentially forgotten. */
-  private lateRate = 0;
+  #lateRate = 0;
   /** Quantile in use: targetQuantile, raised while the late rate is above the goal. */
-  private quantile: number;
+  #quantile: number;
 
-  constructor(private readonly options: DelayManagerOptions) {
-    this.histogram = new Float64Array(Math.ceil(options.maxDelayMs / BUCKET_MS) + 1);
-    this.quantile = options.targetQuantile;
-    this.histogramTarget = options.minDelayMs;
-    this.target = options.minDelayMs;
+  readonly #options: DelayManagerOptions;
+
+  constructor(options: DelayManagerOptions) {
+    this.#options = options;
+    this.#histogram = new Float64Array(Math.ceil(options.maxDelayMs / BUCKET_MS) + 1);
+    this.#quantile = options.targetQuantile;
+    this.#histogramTarget = options.minDelayMs;
+    this.#target = options.minDelayMs;
     this.reset();
   }
 
   /** Forgets the history, e.g. on a new stream (SSRC change, timestamp jump). */
   reset(): void {
-    this.histogram.fill(0);
-    this.histogram[0] = 1;
-    this.decay = 1;
-    this.storedTotal = 1;
-    this.observed = 0;
-    this.fastest.length = 0;
-    this.head = 0;
-    this.lateRate = 0;
-    this.quantile = this.options.targetQuantile;
-    this.histogramTarget = this.options.frameMs;
-    this.updateTarget();
+    this.#histogram.fill(0);
+    this.#histogram[0] = 1;
+    this.#decay = 1;
+    this.#storedTotal = 1;
+    this.#observed = 0;
+    this.#fastest.length = 0;
+    this.#head = 0;
+    this.#lateRate = 0;
+    this.#quantile = this.#options.targetQuantile;
+    this.#histogramTarget = this.#options.frameMs;
+    this.#updateTarget();
   }
 
   /**
@@ -112,20 +115,20 @@ export class DelayManager {
    */
   update(arrivalMs: number, mediaMs: number, late: boolean): number {
     const transitMs = arrivalMs - mediaMs;
-    const relativeDelayMs = transitMs - this.fastestTransit(arrivalMs, transitMs);
-    this.followLateRate(late);
-    this.observe(relativeDelayMs);
-    this.updateTarget();
+    const relativeDelayMs = transitMs - this.#fastestTransit(arrivalMs, transitMs);
+    this.#followLateRate(late);
+    this.#observe(relativeDelayMs);
+    this.#updateTarget();
     return relativeDelayMs;
   }
 
   /** The quantile of the relative delay the target currently covers. */
   targetQuantile(): number {
-    return this.quantile;
+    return this.#quantile;
   }
 
   targetDelayMs(): number {
-    return this.target;
+    return this.#target;
   }
 
   /**
@@ -134,73 +137,74 @@ export class DelayManager {
    * lateRateGoal of the packets come late the quantile rises, and it falls back once they
    * are well below the goal.
    */
-  private followLateRate(late: boolean): void {
-    this.lateRate = LATE_FORGET * this.lateRate + (1 - LATE_FORGET) * (late ? 1 : 0);
-    let miss = 1 - this.quantile;
-    if (this.lateRate > this.options.lateRateGoal) miss *= MISS_DOWN;
-    else if (this.lateRate < this.options.lateRateGoal / 2) miss *= MISS_UP;
-    const minMiss = 1 - this.options.maxTargetQuantile;
-    const maxMiss = 1 - this.options.targetQuantile;
-    this.quantile = 1 - Math.min(maxMiss, Math.max(minMiss, miss));
+  #followLateRate(late: boolean): void {
+    this.#lateRate = LATE_FORGET * this.#lateRate + (1 - LATE_FORGET) * (late ? 1 : 0);
+    let miss = 1 - this.#quantile;
+    if (this.#lateRate > this.#options.lateRateGoal) miss *= MISS_DOWN;
+    else if (this.#lateRate < this.#options.lateRateGoal / 2) miss *= MISS_UP;
+    const minMiss = 1 - this.#options.maxTargetQuantile;
+    const maxMiss = 1 - this.#options.targetQuantile;
+    this.#quantile = 1 - Math.min(maxMiss, Math.max(minMiss, miss));
   }
 
-  private observe(relativeDelayMs: number): void {
-    const bucket = Math.min(this.histogram.length - 1, Math.max(0, Math.ceil(relativeDelayMs / BUCKET_MS)));
-    this.observed++;
-    const forget = Math.min(this.options.forgetFactor, 1 - START_WEIGHT / (this.observed + 1));
-    this.decay *= forget;
-    const added = (1 - forget) / this.decay;
-    this.histogram[bucket] = (this.histogram[bucket] ?? 0) + added;
-    this.storedTotal += added;
-    if (this.decay < RESCALE_BELOW) this.rescale();
-    const { playoutMs, meanWaitedMs } = this.quantileAndMeanWait();
-    this.histogramTarget = playoutMs - meanWaitedMs + this.options.frameMs * TICK_MARGIN_FRAMES;
+  #observe(relativeDelayMs: number): void {
+    const bucket = Math.min(this.#histogram.length - 1, Math.max(0, Math.ceil(relativeDelayMs / BUCKET_MS)));
+    this.#observed++;
+    const forget = Math.min(this.#options.forgetFactor, 1 - START_WEIGHT / (this.#observed + 1));
+    this.#decay *= forget;
+    const added = (1 - forget) / this.#decay;
+    this.#histogram[bucket] = (this.#histogram[bucket] ?? 0) + added;
+    this.#storedTotal += added;
+    if (this.#decay < RESCALE_BELOW) this.#rescale();
+    const { playoutMs, meanWaitedMs } = this.#quantileAndMeanWait();
+    this.#histogramTarget = playoutMs - meanWaitedMs + this.#options.frameMs * TICK_MARGIN_FRAMES;
   }
 
-  private rescale(): void {
-    for (let i = 0; i < this.histogram.length; i++) this.histogram[i] = (this.histogram[i] ?? 0) * this.decay;
-    this.storedTotal *= this.decay;
-    this.decay = 1;
+  #rescale(): void {
+    for (let i = 0; i < this.#histogram.length; i++)
+      this.#histogram[i] = (this.#histogram[i] ?? 0) * this.#decay;
+    this.#storedTotal *= this.#decay;
+    this.#decay = 1;
   }
 
   /**
    * The fastest transit among the last MAX_REFERENCE_ENTRIES packets within REFERENCE_WINDOW_MS,
    * this one included.
    */
-  private fastestTransit(arrivalMs: number, transitMs: number): number {
-    const index = this.observed;
-    const window = this.fastest;
-    while (window.length > this.head && (window.at(-1)?.transitMs ?? Number.NEGATIVE_INFINITY) >= transitMs)
+  #fastestTransit(arrivalMs: number, transitMs: number): number {
+    const index = this.#observed;
+    const window = this.#fastest;
+    while (window.length > this.#head && (window.at(-1)?.transitMs ?? Number.NEGATIVE_INFINITY) >= transitMs)
       window.pop();
     window.push({ index, arrivalMs, transitMs });
-    for (let oldest = window[this.head]; oldest; oldest = window[this.head]) {
+    for (let oldest = window[this.#head]; oldest; oldest = window[this.#head]) {
       if (arrivalMs - oldest.arrivalMs <= REFERENCE_WINDOW_MS && index - oldest.index < MAX_REFERENCE_ENTRIES)
         break;
-      this.head++;
+      this.#head++;
     }
-    if (this.head > 64 && this.head * 2 > window.length) {
-      window.splice(0, this.head);
-      this.head = 0;
+    if (this.#head > 64 && this.#head * 2 > window.length) {
+      window.splice(0, this.#head);
+      this.#head = 0;
     }
-    return window[this.head]?.transitMs ?? transitMs;
+    return window[this.#head]?.transitMs ?? transitMs;
   }
 
-  private updateTarget(): void {
-    this.target = this.clamp(this.histogramTarget);
+  #updateTarget(): void {
+    this.#target = this.#clamp(this.#histogramTarget);
   }
 
   /**
    * The quantile bucket's delay D and E[min(d, D)] (how long, on average, packets took of a
    * playout delay D) in one pass; the lazy decay cancels out of both.
    */
-  private quantileAndMeanWait(): { playoutMs: number; meanWaitedMs: number } {
-    const total = this.storedTotal;
-    const threshold = this.quantile * total;
+  #quantileAndMeanWait(): { playoutMs: number; meanWaitedMs: number } {
+    const total = this.#storedTotal;
+    const threshold = this.#quantile * total;
     let cumulative = 0;
     let weightedBuckets = 0;
-    let k = this.histogram.length - 1;
-    for (let i = 0; i < this.histogram.length; i++) {
-      const weight = this.histogram[i] ?? 0;
+    let k = this.#histogram.length - 1;
+    for (let i = 0; i < this.#histogram.length; i++) {
+      const weight = this.#histogram[i] ?? 0;
       cumulative += weight;
       weightedBuckets += weight * i;
       if (cumulative >= threshold) {
@@ -214,7 +218,7 @@ export class DelayManager {
     return { playoutMs, meanWaitedMs };
   }
 
-  private clamp(delayMs: number): number {
-    return Math.min(this.options.maxDelayMs, Math.max(this.options.minDelayMs, delayMs));
+  #clamp(delayMs: number): number {
+    return Math.min(this.#options.maxDelayMs, Math.max(this.#options.minDelayMs, delayMs));
   }
 }

@@ -6,8 +6,8 @@
 export class PortAllocator {
   readonly min: number;
   readonly max: number;
-  private readonly inUse = new Set<number>();
-  private next: number;
+  readonly #inUse = new Set<number>();
+  #next: number;
 
   constructor(min: number, max: number) {
     if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1024 || max > 65535)
@@ -16,7 +16,7 @@ export class PortAllocator {
     // The last even port needs its odd RTCP partner inside the range.
     this.max = max - ((max + 1) % 2);
     if (this.max - 1 < this.min) throw new RangeError(`RTP port range ${min}..${max} holds no even/odd pair`);
-    this.next = this.min;
+    this.#next = this.min;
   }
 
   /** Number of RTP ports (pairs) the range holds. */
@@ -25,16 +25,16 @@ export class PortAllocator {
   }
 
   get available(): number {
-    return this.capacity - this.inUse.size;
+    return this.capacity - this.#inUse.size;
   }
 
   /** An even port not handed out yet, or undefined when the range is exhausted. */
   reserve(): number | undefined {
     for (let tried = 0; tried < this.capacity; tried++) {
-      const port = this.next;
-      this.next = port + 2 > this.max - 1 ? this.min : port + 2;
-      if (!this.inUse.has(port)) {
-        this.inUse.add(port);
+      const port = this.#next;
+      this.#next = port + 2 > this.max - 1 ? this.min : port + 2;
+      if (!this.#inUse.has(port)) {
+        this.#inUse.add(port);
         return port;
       }
     }
@@ -42,6 +42,6 @@ export class PortAllocator {
   }
 
   release(port: number): void {
-    this.inUse.delete(port);
+    this.#inUse.delete(port);
   }
 }

@@ -73,10 +73,14 @@ export interface EchoBotOptions {
 }
 
 export class EchoBot {
+  readonly #server: WebSocketServer;
+
   private constructor(
-    private readonly server: WebSocketServer,
+    server: WebSocketServer,
     readonly url: string,
-  ) {}
+  ) {
+    this.#server = server;
+  }
 
   static async start(options: EchoBotOptions = {}): Promise<EchoBot> {
     const server = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 64 * 1024 });
@@ -91,8 +95,8 @@ export class EchoBot {
   }
 
   async close(): Promise<void> {
-    for (const client of this.server.clients) client.terminate();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const client of this.#server.clients) client.terminate();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }
 

@@ -12,7 +12,11 @@ export class CallRecordWriter {
   dropped = 0;
   written = 0;
 
-  private constructor(private readonly stream: WriteStream | NodeJS.WriteStream) {}
+  readonly #stream: WriteStream | NodeJS.WriteStream;
+
+  private constructor(stream: WriteStream | NodeJS.WriteStream) {
+    this.#stream = stream;
+  }
 
   /** `-` or `stdout` writes to standard output; anything else is a file path. */
   static open(target: string): CallRecordWriter {
@@ -22,16 +26,16 @@ export class CallRecordWriter {
   }
 
   write(record: CallRecord): void {
-    if (this.stream.writableLength > MAX_PENDING_BYTES) {
+    if (this.#stream.writableLength > MAX_PENDING_BYTES) {
       this.dropped++;
       return;
     }
-    this.stream.write(`${JSON.stringify(record)}\n`);
+    this.#stream.write(`${JSON.stringify(record)}\n`);
     this.written++;
   }
 
   close(): Promise<void> {
-    if (this.stream === process.stdout) return Promise.resolve();
-    return new Promise((resolve) => (this.stream as WriteStream).end(() => resolve()));
+    if (this.#stream === process.stdout) return Promise.resolve();
+    return new Promise((resolve) => (this.#stream as WriteStream).end(() => resolve()));
   }
 }

@@ -22,7 +22,11 @@ export class DigestSupport {
   readonly #secret = randomBytes(32).toString('hex');
   readonly #verifiers = new Map<string, DigestVerifier>();
 
-  constructor(private readonly clock: Clock) {}
+  readonly #clock: Clock;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
 
   /** undefined when the trunk needs no auth or the INVITE's credentials verify. */
   challengeInbound(trunk: TrunkConfig, invite: SipRequest): AuthChallenge | undefined {
@@ -35,7 +39,7 @@ export class DigestSupport {
       verifier = new DigestVerifier({
         realm,
         secret: this.#secret,
-        clock: this.clock,
+        clock: this.#clock,
         algorithms: [...auth.algorithms],
       });
       this.#verifiers.set(key, verifier);

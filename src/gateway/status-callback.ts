@@ -26,14 +26,17 @@ export class StatusCallback {
   #chain: Promise<void> = Promise.resolve();
   #queued = 0;
 
-  constructor(
-    private readonly url: string,
-    private readonly logger: Logger,
-  ) {}
+  readonly #url: string;
+  readonly #logger: Logger;
+
+  constructor(url: string, logger: Logger) {
+    this.#url = url;
+    this.#logger = logger;
+  }
 
   send(event: StatusEvent): void {
     if (this.#queued >= MAX_QUEUED) {
-      this.logger.warn({ url: this.url, event: event.status }, 'status callback queue full, event dropped');
+      this.#logger.warn({ url: this.#url, event: event.status }, 'status callback queue full, event dropped');
       return;
     }
     this.#queued++;
@@ -52,16 +55,16 @@ export class StatusCallback {
   async #post(body: string): Promise<void> {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       try {
-        const response = await fetch(this.url, {
+        const response = await fetch(this.#url, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body,
           signal: AbortSignal.timeout(TIMEOUT_MS),
         });
         if (response.ok) return;
-        this.logger.warn({ url: this.url, status: response.status, attempt }, 'status callback refused');
+        this.#logger.warn({ url: this.#url, status: response.status, attempt }, 'status callback refused');
       } catch (error) {
-        this.logger.warn({ url: this.url, err: error, attempt }, 'status callback failed');
+        this.#logger.warn({ url: this.#url, err: error, attempt }, 'status callback failed');
       }
     }
   }

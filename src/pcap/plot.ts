@@ -18,15 +18,19 @@ export class Timeline {
   #stride = 1;
   #seen = 0;
 
-  constructor(private readonly capacity = 2000) {}
+  readonly #capacity: number;
+
+  constructor(capacity = 2000) {
+    this.#capacity = capacity;
+  }
 
   add(point: TimelinePoint): void {
     // A concealment is always kept so the plot never hides one.
     if (this.#seen++ % this.#stride !== 0 && point.concealedSamples === 0) return;
     this.points.push(point);
-    if (this.points.length >= this.capacity) {
+    if (this.points.length >= this.#capacity) {
       const kept = this.points.filter((p, i) => i % 2 === 0 || p.concealedSamples > 0);
-      this.points.splice(0, this.points.length, ...kept.slice(-Math.floor(this.capacity / 2)));
+      this.points.splice(0, this.points.length, ...kept.slice(-Math.floor(this.#capacity / 2)));
       this.#stride *= 2;
     }
   }

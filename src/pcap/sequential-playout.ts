@@ -25,7 +25,10 @@ export class SequentialPlayout implements PacketReceiver {
   #droppedLate = 0;
   #lastPacketSamples: number;
 
-  constructor(private readonly decoder: AudioDecoder) {
+  readonly #decoder: AudioDecoder;
+
+  constructor(decoder: AudioDecoder) {
+    this.#decoder = decoder;
     this.#lastPacketSamples = (decoder.sampleRate * FRAME_MS) / 1000;
   }
 
@@ -46,7 +49,7 @@ export class SequentialPlayout implements PacketReceiver {
   }
 
   pull(): Int16Array {
-    const frame = (this.decoder.sampleRate * FRAME_MS) / 1000;
+    const frame = (this.#decoder.sampleRate * FRAME_MS) / 1000;
     if (this.#pulls++ < START_DELAY_FRAMES) return new Int16Array(frame);
     while (this.#pending.length < frame) this.#append(this.#nextPcm(frame - this.#pending.length));
     const out = this.#pending.slice(0, frame);
@@ -69,15 +72,15 @@ export class SequentialPlayout implements PacketReceiver {
     if (head && inOrder) {
       this.#queue.shift();
       this.#nextSequence = (head.sequenceNumber + 1) & 0xffff;
-      const pcm = this.decoder.decode(head.payload);
+      const pcm = this.#decoder.decode(head.payload);
       if (pcm.length > 0) this.#lastPacketSamples = pcm.length;
       return pcm;
     }
     this.#concealedFrames++;
-    if (!head || this.#nextSequence === undefined) return this.decoder.conceal(missing); // underrun: wait
+    if (!head || this.#nextSequence === undefined) return this.#decoder.conceal(missing); // underrun: wait
     // A gap before the head: conceal one packet's worth and move past the missing packet.
     this.#nextSequence = (this.#nextSequence + 1) & 0xffff;
-    return this.decoder.conceal(this.#lastPacketSamples);
+    return this.#decoder.conceal(this.#lastPacketSamples);
   }
 
   #append(pcm: Int16Array): void {

@@ -18,12 +18,15 @@ export class MemorySource implements ByteSource {
   position = 0;
   readonly size: number;
 
-  constructor(private readonly bytes: Uint8Array) {
+  readonly #bytes: Uint8Array;
+
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
     this.size = bytes.length;
   }
 
   read(length: number): Uint8Array {
-    const out = this.bytes.subarray(this.position, this.position + length);
+    const out = this.#bytes.subarray(this.position, this.position + length);
     this.position += out.length;
     return out;
   }

@@ -277,7 +277,10 @@ export class DigestVerifier {
   #evictedUpTo = Number.NEGATIVE_INFINITY;
   readonly #algorithms: readonly DigestAlgorithm[];
 
-  constructor(private readonly options: DigestVerifierOptions) {
+  readonly #options: DigestVerifierOptions;
+
+  constructor(options: DigestVerifierOptions) {
+    this.#options = options;
     this.#algorithms = options.algorithms ?? ['SHA-256', 'MD5'];
   }
 
@@ -286,11 +289,11 @@ export class DigestVerifier {
    * verify result pass stale: true so the client retries without asking for a password.
    */
   challenges(options: { stale?: boolean } = {}): string[] {
-    const nonce = this.#nonce(this.options.clock.wallNow());
+    const nonce = this.#nonce(this.#options.clock.wallNow());
     const stale = options.stale ? ', stale=true' : '';
     return this.#algorithms.map(
       (algorithm) =>
-        `Digest realm=${quote(this.options.realm)}, nonce="${nonce}", algorithm=${algorithm}, qop="auth"${stale}`,
+        `Digest realm=${quote(this.#options.realm)}, nonce="${nonce}", algorithm=${algorithm}, qop="auth"${stale}`,
     );
   }
 
@@ -303,7 +306,7 @@ export class DigestVerifier {
       return fail((error as Error).message);
     }
     const { username, nonce, uri, algorithm, qop, nc = '', cnonce = '' } = credentials;
-    if (credentials.realm !== this.options.realm) return fail('wrong realm');
+    if (credentials.realm !== this.#options.realm) return fail('wrong realm');
     if (!this.#algorithms.includes(algorithm)) return fail(`algorithm ${algorithm} not offered`);
     // We offer qop="auth" only; RFC 7616 §3.4 obliges the client to echo it (no RFC 2069 downgrade).
     if (qop !== 'auth') return fail(`qop ${qop ?? '(none)'} not offered`);
@@ -316,7 +319,7 @@ export class DigestVerifier {
       algorithm,
       username,
       password,
-      realm: this.options.realm,
+      realm: this.#options.realm,
       nonce,
       cnonce,
       nc,
@@ -331,7 +334,7 @@ export class DigestVerifier {
     // client knows the password. Covers expired nonces and those of a previous process secret.
     if (issued === undefined) return digestOk ? fail('unknown nonce', true) : fail('forged nonce');
     if (!digestOk) return fail('wrong response');
-    if (this.options.clock.wallNow() - issued > (this.options.nonceTtlMs ?? 300_000))
+    if (this.#options.clock.wallNow() - issued > (this.#options.nonceTtlMs ?? 300_000))
       return fail('nonce expired', true);
     // RFC 7616 §5.5: each request with a nonce must carry a larger nc than the last.
     const seen = this.#lastNc.get(nonce);
@@ -362,6 +365,6 @@ export class DigestVerifier {
   }
 
   #mac(text: string): string {
-    return createHmac('sha256', this.options.secret).update(text).digest('hex').slice(0, 32);
+    return createHmac('sha256', this.#options.secret).update(text).digest('hex').slice(0, 32);
   }
 }

@@ -40,32 +40,32 @@ interface PendingTimer {
  * when advance() or advanceTo() moves time past them.
  */
 export class FakeClock implements Clock {
-  private current: number;
-  private readonly wallOffset: number;
-  private timers: PendingTimer[] = [];
-  private nextOrder = 0;
+  #current: number;
+  readonly #wallOffset: number;
+  #timers: PendingTimer[] = [];
+  #nextOrder = 0;
 
   constructor(startMs = 0, wallStartMs = Date.UTC(2026, 0, 1)) {
-    this.current = startMs;
-    this.wallOffset = wallStartMs - startMs;
+    this.#current = startMs;
+    this.#wallOffset = wallStartMs - startMs;
   }
 
   now(): number {
-    return this.current;
+    return this.#current;
   }
 
   wallNow(): number {
-    return this.current + this.wallOffset;
+    return this.#current + this.#wallOffset;
   }
 
   setTimer(delayMs: number, fn: () => void): TimerHandle {
     const timer: PendingTimer = {
-      at: this.current + Math.max(0, delayMs),
-      order: this.nextOrder++,
+      at: this.#current + Math.max(0, delayMs),
+      order: this.#nextOrder++,
       fn,
       cancelled: false,
     };
-    this.timers.push(timer);
+    this.#timers.push(timer);
     return {
       cancel: () => {
         timer.cancelled = true;
@@ -75,29 +75,29 @@ export class FakeClock implements Clock {
 
   /** Number of timers still pending (not fired, not cancelled). */
   pendingTimers(): number {
-    return this.timers.filter((t) => !t.cancelled).length;
+    return this.#timers.filter((t) => !t.cancelled).length;
   }
 
   advance(ms: number): void {
     if (ms < 0) throw new RangeError('FakeClock cannot go backwards');
-    this.advanceTo(this.current + ms);
+    this.advanceTo(this.#current + ms);
   }
 
   /** Moves time to `target`, firing each due timer at its own due time. */
   advanceTo(target: number): void {
-    if (target < this.current) throw new RangeError('FakeClock cannot go backwards');
+    if (target < this.#current) throw new RangeError('FakeClock cannot go backwards');
     for (;;) {
-      this.timers = this.timers.filter((t) => !t.cancelled);
+      this.#timers = this.#timers.filter((t) => !t.cancelled);
       let next: PendingTimer | undefined;
-      for (const t of this.timers) {
+      for (const t of this.#timers) {
         if (t.at <= target && (!next || t.at < next.at || (t.at === next.at && t.order < next.order)))
           next = t;
       }
       if (!next) break;
-      this.current = Math.max(this.current, next.at);
+      this.#current = Math.max(this.#current, next.at);
       next.cancelled = true;
       next.fn();
     }
-    this.current = target;
+    this.#current = target;
   }
 }

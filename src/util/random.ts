@@ -3,17 +3,17 @@
  * probe jitter and tests are reproducible for a given seed.
  */
 export class SeededRandom {
-  private state: number;
-  private spareGaussian: number | null = null;
+  #state: number;
+  #spareGaussian: number | null = null;
 
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.#state = seed >>> 0;
   }
 
   /** Uniform in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
+    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
+    let t = this.#state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
@@ -31,15 +31,15 @@ export class SeededRandom {
 
   /** Normal deviate (Box-Muller, the second value of each pair is kept for the next call). */
   gaussian(mean = 0, stdDev = 1): number {
-    if (this.spareGaussian !== null) {
-      const z = this.spareGaussian;
-      this.spareGaussian = null;
+    if (this.#spareGaussian !== null) {
+      const z = this.#spareGaussian;
+      this.#spareGaussian = null;
       return mean + stdDev * z;
     }
     const u = 1 - this.next();
     const v = this.next();
     const radius = Math.sqrt(-2 * Math.log(u));
-    this.spareGaussian = radius * Math.sin(2 * Math.PI * v);
+    this.#spareGaussian = radius * Math.sin(2 * Math.PI * v);
     return mean + stdDev * radius * Math.cos(2 * Math.PI * v);
   }
 

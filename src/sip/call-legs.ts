@@ -181,9 +181,10 @@ export class OutboundSession extends Session<OutboundSessionEvents> {
   #resolve!: (outcome: OutboundOutcome) => void;
   #current: SipRequest;
   #transaction: ClientTransaction<SipRequest, SipResponse> | undefined;
-  #provisionalSeen = false;
   #earlyMedia = false;
   #cancelWanted = false;
+  /** The INVITE transaction a CANCEL was sent for (a retried INVITE is a new one). */
+  #cancelled: ClientTransaction<SipRequest, SipResponse> | undefined;
   #authorized = false;
   #intervalRaised = false;
   /** ACKs of extra forks' dialogs, by To tag, for their 2xx retransmissions. */
@@ -212,7 +213,7 @@ export class OutboundSession extends Session<OutboundSessionEvents> {
   cancel(): void {
     if (this.state !== 'initial' && this.state !== 'early') return;
     this.#cancelWanted = true;
-    if (this.#provisionalSeen) this.#sendCancel();
+    this.#sendCancel();
   }
 
   override async bye(reason = 'local hangup'): Promise<void> {
@@ -235,15 +236,15 @@ export class OutboundSession extends Session<OutboundSessionEvents> {
   }
 
   #provisional(response: SipResponse): void {
+    // RFC 3261 §9.1: any provisional response, 100 Trying included, lets the CANCEL go.
+    if (this.#cancelWanted) this.#sendCancel();
     if (response.status === 100) return;
-    this.#provisionalSeen = true;
     if (response.body.length > 0) {
       this.#earlyMedia = true;
       this.remoteSdp = response.body.toString();
     }
     if (this.state === 'initial') this.state = 'early';
     this.safeEmit('progress', response);
-    if (this.#cancelWanted) this.#sendCancel();
   }
 
   #final(response: SipResponse): void {
@@ -338,8 +339,11 @@ export class OutboundSession extends Session<OutboundSessionEvents> {
     this.terminate({ by: status === 487 ? 'local' : 'remote', reason, status });
   }
 
+  /** Once per INVITE transaction, and only in Proceeding (after a provisional response, §9.1). */
   #sendCancel(): void {
-    if (this.#transaction?.state !== 'proceeding') return;
+    const transaction = this.#transaction;
+    if (transaction?.state !== 'proceeding' || this.#cancelled === transaction) return;
+    this.#cancelled = transaction;
     const invite = this.#current;
     const cancel = createCancel(invite);
     this.host.sendCancel(cancel, this.destination);

@@ -421,5 +421,25 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
       const outcome = await outbound.outcome;
       assert.equal(outcome.kind === 'failed' && outcome.status, 487);
     });
+
+    it('100 Trying is a provisional response too: the CANCEL goes at once, and only once (§9.1)', async () => {
+      const { clock, network, ring } = setup();
+      const { outbound, inbound } = await ring();
+      outbound.cancel();
+      await run(clock, 300); // the UAS's transaction sends 100 Trying after 200 ms of silence
+      assert.deepEqual(network.describe(), [
+        'INVITE',
+        '100 INVITE',
+        'CANCEL',
+        '200 CANCEL',
+        '487 INVITE',
+        'ACK',
+      ]);
+      inbound.progress(180);
+      await flush();
+      assert.equal(network.log.filter(isRequest('CANCEL')).length, 1);
+      const outcome = await outbound.outcome;
+      assert.equal(outcome.kind === 'failed' && outcome.status, 487);
+    });
   });
 });

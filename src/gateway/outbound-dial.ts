@@ -7,7 +7,7 @@ import type { TrunkConfig } from '../config/index.js';
 import type { OfferAnswerer, OutboundOutcome, OutboundSession } from '../sip/index.js';
 import { createOffer, type ParseAnswerResult, parseAnswer } from '../sip/sdp.js';
 import { type AttemptOutcome, type AttemptPlan, attemptHealth, outboundIdentity } from '../trunks/index.js';
-import type { Clock } from '../util/index.js';
+import type { Clock, TimerHandle } from '../util/index.js';
 import { boundedDetail, type CallEnd, causeOfFinalStatus } from './call-end.js';
 import type { OutboundDialer } from './ports.js';
 
@@ -43,7 +43,7 @@ export async function dialOutbound(
   const identity = outboundIdentity(trunk, request.from, request.to);
   const deadline = clock.now() + request.ringTimeoutMs;
   let attempt = plan.next();
-  let last: { outcome: OutboundOutcome; timedOut: boolean } | undefined;
+  let last: OutboundOutcome | 'timeout' | undefined;
   while (attempt && !request.isEnded()) {
     const gateway = attempt.gateway;
     const host = identity.toHost ?? gateway.host;
@@ -63,33 +63,41 @@ export async function dialOutbound(
     });
     request.onSession(session);
     let pddMs: number | undefined;
+    let timedOut = false;
     session.on('progress', () => {
+      if (timedOut) return;
       pddMs ??= clock.now() - started;
       request.onRinging();
     });
-    let timedOut = false;
-    const attemptTimer = clock.setTimer(Math.min(attempt.timeoutMs, Math.max(0, deadline - started)), () => {
-      timedOut = true;
-      session.cancel();
+    // The attempt ends at its timeout, not at Timer B or C: the session sends its CANCEL as soon
+    // as the gateway has answered anything (RFC 3261 §9.1) and ends a 2xx that comes later.
+    const timeoutMs = Math.min(attempt.timeoutMs, Math.max(0, deadline - started));
+    let attemptTimer: TimerHandle | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      attemptTimer = clock.setTimer(timeoutMs, () => {
+        timedOut = true;
+        session.cancel();
+        resolve('timeout');
+      });
     });
-    const outcome = await session.outcome;
-    attemptTimer.cancel();
-    last = { outcome, timedOut };
-    const routed = routerOutcome(outcome, timedOut);
-    const answered = outcome.kind === 'answered';
+    const outcome = await Promise.race([session.outcome, timeout]);
+    attemptTimer?.cancel();
+    last = outcome;
+    const routed = routerOutcome(outcome);
+    const answered = outcome !== 'timeout' && outcome.kind === 'answered';
     ports.outbound.health(attempt.gatewayId)?.recordAttempt({
       ...attemptHealth(routed),
       pddMs,
       setupMs: answered ? clock.now() - started : undefined,
     });
-    const status = answered ? outcome.response.status : outcome.status;
+    const status = outcome === 'timeout' ? 408 : answered ? outcome.response.status : outcome.status;
     request.onAttempt({ trunk: trunk.name, gatewayId: attempt.gatewayId, status });
     if (!answered && clock.now() >= deadline) {
       plan.stop(routed, 'ring timeout');
       break;
     }
     attempt = plan.next(routed);
-    if (answered)
+    if (outcome !== 'timeout' && outcome.kind === 'answered')
       return {
         kind: 'answered',
         session,
@@ -101,17 +109,17 @@ export async function dialOutbound(
 }
 
 /** How the last attempt's failure ends the call. */
-function failedEnd(last: { outcome: OutboundOutcome; timedOut: boolean } | undefined): CallEnd {
-  if (!last || last.outcome.kind === 'answered')
+function failedEnd(last: OutboundOutcome | 'timeout' | undefined): CallEnd {
+  if (last === 'timeout') return { cause: 'no_answer', sipStatus: 408, detail: 'ring timeout' };
+  if (!last || last.kind === 'answered')
     return { cause: 'failover_exhausted', sipStatus: 480, detail: 'no gateway' };
-  const { status, reason } = last.outcome;
-  if (last.timedOut) return { cause: 'no_answer', sipStatus: status, detail: 'ring timeout' };
+  const { status, reason } = last;
   return { cause: causeOfFinalStatus(status), sipStatus: status, detail: boundedDetail(reason) };
 }
 
-function routerOutcome(outcome: OutboundOutcome, timedOut: boolean): AttemptOutcome {
+function routerOutcome(outcome: OutboundOutcome | 'timeout'): AttemptOutcome {
+  if (outcome === 'timeout') return 'timeout';
   if (outcome.kind === 'answered') return { status: outcome.response.status };
-  if (timedOut) return 'timeout';
   if (outcome.cause !== 'response') return outcome.cause;
   return { status: outcome.status, earlyMedia: outcome.earlyMedia };
 }

@@ -16,6 +16,7 @@ import {
   CallHarness,
   flush,
   type HarnessOptions,
+  run as runFor,
 } from './helpers/call-harness.js';
 
 let harness: CallHarness | undefined;
@@ -147,6 +148,38 @@ describe('outbound call flows (CallController → gateway UA → carrier UAs)', 
       calls.values.map((value) => value.labels.outcome),
       ['draining'],
     );
+  });
+
+  it('a gateway that never answers fails over at the attempt timeout, not at Timer B', async () => {
+    const h = setup({
+      trunk: {
+        outbound: {
+          gateways: [
+            { name: 'a', host: CARRIER_A.address, port: CARRIER_A.port, priority: 1 },
+            { name: 'b', host: CARRIER_B.address, port: CARRIER_B.port, priority: 2 },
+          ],
+          attemptTimeoutMs: 2000,
+        },
+      },
+    });
+    // Carrier A is mute: not even its 100 Trying reaches the gateway, so no CANCEL may go (§9.1).
+    h.network.drop = (message, from) => !message.isRequest && from.address === CARRIER_A.address;
+    const silent = h.carrier(CARRIER_A);
+    const answering = h.carrier(CARRIER_B, answerWith('PCMU'));
+    const { observed, run } = h.originate();
+    await run;
+    await flush();
+    await runFor(h.clock, 2000);
+    await flush();
+    assert.equal(silent.incoming.length, 1);
+    assert.equal(answering.incoming.length, 1);
+    assert.equal(observed.call.state, 'answered');
+    assert.equal(observed.call.summary().answeredAt !== undefined, true);
+    assert.deepEqual(
+      observed.events.filter((event) => event.startsWith('attempt')),
+      ['attempt:408', 'attempt:200'],
+    );
+    assert.ok(!h.network.log.some((r) => r.message.isRequest && r.message.method === 'CANCEL'));
   });
 
   const failures: Array<{ status: number; cause: CallEndCause }> = [

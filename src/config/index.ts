@@ -27,6 +27,8 @@ export {
   type CpsConfig,
   type CpsLimit,
   DEFAULT_FAILOVER_CODES,
+  type DnsCacheConfig,
+  type DnsConfig,
   type GatewayFileConfig,
   type GatewayFileInput,
   gatewayFileSchema,

@@ -22,6 +22,21 @@ export function parseCidr(text: string): Cidr | undefined {
   return { family, address, prefix };
 }
 
+/** A DNS server as node:dns `setServers` takes it: `address`, `address:port` or `[ipv6]:port`. */
+export function isDnsServer(text: string): boolean {
+  const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(text);
+  if (bracketed) return isIPv6(bracketed[1] ?? '') && validPort(bracketed[2]);
+  if (isIPv4(text) || isIPv6(text)) return true;
+  const colon = text.lastIndexOf(':');
+  return colon > 0 && isIPv4(text.slice(0, colon)) && validPort(text.slice(colon + 1));
+}
+
+function validPort(text: string | undefined): boolean {
+  if (text === undefined) return true;
+  const port = Number(text);
+  return /^\d{1,5}$/.test(text) && port >= 1 && port <= 65535;
+}
+
 /**
  * A called-number pattern: exact (`+15551234567`), prefix (`+1*`), any (`*`) or a
  * regular expression between slashes (`/^\+44(20|161)/`).

@@ -4,7 +4,7 @@
  * optional block has defaults (`prefault` parses `{}` so nested defaults apply).
  */
 import { z } from 'zod';
-import { compileNumberPattern, parseCidr } from './patterns.js';
+import { compileNumberPattern, isDnsServer, parseCidr } from './patterns.js';
 
 /** RFC 3261 §21: codes on which trying the next gateway makes sense (plus timeouts and transport errors). */
 export const DEFAULT_FAILOVER_CODES: readonly number[] = [408, 480, 500, 502, 503, 504];
@@ -106,8 +106,12 @@ export const inboundSchema = z.strictObject({
 
 export const outboundGatewaySchema = z.strictObject({
   name: z.string().min(1).optional(),
-  host: z.string().min(1),
-  port: port.default(5060),
+  host: z.string().min(1).describe('IP address or DNS name.'),
+  port: port
+    .optional()
+    .describe(
+      'Absent for a DNS name: its targets come from NAPTR and SRV (RFC 3263); absent for an IP address: 5060.',
+    ),
   transport: transport.default('udp'),
   priority: z.number().int().min(0).default(1).describe('Lower is tried first.'),
   weight: z
@@ -255,6 +259,58 @@ export const routeSchema = z.strictObject({
     .optional(),
 });
 
+/** How outbound gateways given by DNS name are resolved (RFC 3263) and how long answers are kept. */
+export const dnsSchema = z.strictObject({
+  servers: z
+    .array(
+      z.string().refine(isDnsServer, {
+        message: 'an IP address with an optional port: 10.0.0.2, 127.0.0.1:5353 or [::1]:5353',
+      }),
+    )
+    .min(1)
+    .optional()
+    .describe('DNS servers to ask; absent: the system resolvers (/etc/resolv.conf). /etc/hosts is not read.'),
+  timeoutMs: positiveMs.default(2000).describe('Wait this long for one answer before asking again.'),
+  tries: z.number().int().min(1).max(5).default(2).describe('Queries per lookup before it fails.'),
+  cache: z
+    .strictObject({
+      minTtlSec: z
+        .number()
+        .int()
+        .min(1)
+        .default(10)
+        .describe(
+          'Answers are kept at least this long; NAPTR and SRV answers (node:dns does not report their TTL) exactly this long.',
+        ),
+      maxTtlSec: z.number().int().min(1).default(3600).describe('Answers are kept at most this long.'),
+      negativeTtlSec: z
+        .number()
+        .int()
+        .min(1)
+        .default(30)
+        .describe('NXDOMAIN, no records, or a failing server: remembered this long before asking again.'),
+      maxStaleSec: z
+        .number()
+        .int()
+        .min(0)
+        .default(86_400)
+        .describe(
+          'While the DNS server fails, an expired answer is still used up to this long after it expired (RFC 8767); 0 never.',
+        ),
+      maxEntries: z
+        .number()
+        .int()
+        .min(16)
+        .default(1000)
+        .describe('Names kept per record type (NAPTR, SRV, A, AAAA); the least recently used go first.'),
+    })
+    .refine((cache) => cache.minTtlSec <= cache.maxTtlSec, {
+      message: 'minTtlSec must not exceed maxTtlSec',
+      path: ['maxTtlSec'],
+    })
+    .prefault({}),
+});
+
 const listenSchema = z.strictObject({
   transport,
   host: z.string().min(1).default('0.0.0.0'),
@@ -325,6 +381,7 @@ export const gatewayFileSchema = z.strictObject({
     })
     .optional()
     .describe('Absent: every limit lives in this process.'),
+  dns: dnsSchema.prefault({}),
   sip: z
     .strictObject({
       udpReceiveBufferBytes: z
@@ -401,5 +458,7 @@ export type OverflowConfig = z.output<typeof overflowSchema>;
 export type StreamTarget = z.output<typeof streamTargetSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
 export type GatewayFileConfig = z.output<typeof gatewayFileSchema>;
+export type DnsConfig = z.output<typeof dnsSchema>;
+export type DnsCacheConfig = DnsConfig['cache'];
 export type TrunkFileInput = z.input<typeof trunkSchema>;
 export type GatewayFileInput = z.input<typeof gatewayFileSchema>;

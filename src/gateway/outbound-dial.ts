@@ -49,11 +49,11 @@ export async function dialOutbound(
     const host = identity.toHost ?? gateway.host;
     const started = clock.now();
     const session = ports.outbound.dial(trunk, {
-      requestUri: `sip:${identity.toUser}@${host}:${gateway.port}`,
+      requestUri: `sip:${identity.toUser}@${host}:${gateway.port ?? 5060}`,
       destination: {
         transport: gateway.transport === 'tcp' ? 'tcp' : 'udp',
         address: gateway.host,
-        port: gateway.port,
+        port: gateway.port ?? 5060,
       },
       from: `<sip:${identity.fromUser}@${identity.fromHost ?? ports.mediaAddress}>`,
       to: `<sip:${identity.toUser}@${host}>`,

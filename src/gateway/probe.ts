@@ -8,7 +8,7 @@ export async function sendOptionsProbe(
   gateway: OutboundGatewayConfig,
 ): Promise<OptionsResult> {
   const transport = gateway.transport;
-  const target = `sip:${gateway.host}:${gateway.port}`;
+  const target = `sip:${gateway.host}:${gateway.port ?? 5060}`;
   const request = new SipRequest('OPTIONS', target);
   request.append('Max-Forwards', '70');
   request.append('From', `<sip:patchbay@${gateway.host}>;tag=${randomToken()}`);
@@ -16,6 +16,6 @@ export async function sendOptionsProbe(
   request.append('Call-ID', randomToken(12));
   request.append('CSeq', '1 OPTIONS');
   request.append('Contact', ua.contactHeader(transport));
-  const outcome = await ua.send(request, { transport, address: gateway.host, port: gateway.port });
+  const outcome = await ua.send(request, { transport, address: gateway.host, port: gateway.port ?? 5060 });
   return typeof outcome === 'string' ? outcome : { status: outcome.status };
 }

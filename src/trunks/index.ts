@@ -13,6 +13,7 @@ export {
   type OverflowAction,
   type OverflowPolicy,
 } from './cps.js';
+export { CachingDns, type DnsClient, nodeDnsClient } from './dns.js';
 export {
   type AttemptSample,
   GatewayHealth,
@@ -24,6 +25,7 @@ export {
   type MetricScore,
 } from './health.js';
 export { type InboundDecision, InboundMatcher } from './inbound.js';
+export { MAX_TARGETS_PER_GATEWAY, ServerLocator } from './locate.js';
 export { type CodecImpairment, type EModelInput, estimateMos, G711_PLC, mosFromR, rFactor } from './mos.js';
 export { normalizeE164, type OutboundIdentity, outboundIdentity } from './numbers.js';
 export {

@@ -8,8 +8,10 @@
 import type { OutboundGatewayConfig, TrunkConfig } from '../config/index.js';
 import type { Clock } from '../util/index.js';
 
+/** `<trunk>/<name>`, or `<trunk>/<host>[:<port>]` for a gateway without a name. */
 export function gatewayId(trunk: string, gateway: OutboundGatewayConfig): string {
-  return `${trunk}/${gateway.name ?? `${gateway.host}:${gateway.port}`}`;
+  const written = gateway.port === undefined ? gateway.host : `${gateway.host}:${gateway.port}`;
+  return `${trunk}/${gateway.name ?? written}`;
 }
 
 /** How an attempt ended, as reported by the SIP layer. */

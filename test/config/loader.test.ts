@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import {
   checkConfigMain,
   defaultConfig,
+  gatewayFileSchema,
   gatewayJsonSchema,
   loadConfig,
   loadSipProfiles,
@@ -75,7 +76,10 @@ describe('config loader', () => {
     const trunk = result.value.trunks.get('carrier-a');
     assert.equal(trunk?.outbound?.auth?.password, 's3cret');
     assert.deepEqual(trunk?.outbound?.failoverCodes, [408, 480, 500, 502, 503, 504]);
-    assert.equal(trunk?.outbound?.gateways[0]?.port, 5060);
+    // No port: the gateway's targets come from NAPTR/SRV (RFC 3263), so none is filled in.
+    assert.equal(trunk?.outbound?.gateways[0]?.port, undefined);
+    assert.equal(result.value.gateway.dns.servers, undefined);
+    assert.equal(result.value.gateway.dns.cache.maxStaleSec, 86_400);
     assert.equal(trunk?.probing.failuresToMarkDown, 3);
     assert.equal(result.value.gateway.api.bearerToken, goodEnv.API_TOKEN);
     assert.equal(result.value.gateway.routes[1]?.target.dialect, 'twilio');
@@ -95,6 +99,30 @@ describe('config loader', () => {
     assert.ok(keys.ok);
     assert.deepEqual(keys.value.inbound?.numbers, ['+44*']);
     assert.equal(keys.value.inbound?.auth?.password, `\${LITERAL}\${N}`); // escape kept literal, no re-scan
+  });
+
+  it('accepts DNS servers as address[:port] and reports bad ones and a TTL floor above the ceiling', () => {
+    const good = parseConfigText(
+      'dns:\n  servers: ["127.0.0.1:5353", "10.0.0.2", "[::1]:53", "::1"]\n',
+      'gateway.yaml',
+      gatewayFileSchema,
+      {},
+    );
+    assert.ok(good.ok, good.ok ? '' : JSON.stringify(good.issues));
+    assert.deepEqual(good.value.dns.servers, ['127.0.0.1:5353', '10.0.0.2', '[::1]:53', '::1']);
+    const bad = parseConfigText(
+      'dns:\n  servers: ["dns.example", "127.0.0.1:0", "[::1]:99999"]\n  cache: { minTtlSec: 60, maxTtlSec: 30 }\n',
+      'gateway.yaml',
+      gatewayFileSchema,
+      {},
+    );
+    assert.equal(bad.ok, false);
+    if (bad.ok) return;
+    assert.deepEqual(
+      bad.issues.map((i) => `${i.line}:${i.col} ${i.path}`),
+      ['2:13 dns.servers[0]', '2:28 dns.servers[1]', '2:43 dns.servers[2]', '3:38 dns.cache.maxTtlSec'],
+    );
+    assert.match(bad.issues[0]?.message ?? '', /an IP address with an optional port/);
   });
 
   it('rejects 404, 486 and 603 as failover codes with an explanation', () => {

@@ -17,9 +17,11 @@ import {
   HealthRegistry,
   InboundMatcher,
   MemoryCpsStore,
+  nodeDnsClient,
   OutboundRouter,
+  ServerLocator,
 } from '../src/trunks/index.js';
-import { FakeClock, seededRandom } from '../src/util/index.js';
+import { FakeClock, seededRandom, silentLogger } from '../src/util/index.js';
 
 const TRIALS = 31;
 const BATCH = 5_000;
@@ -48,10 +50,10 @@ const trunks = Array.from({ length: 50 }, (_, t) =>
     inbound: { allowedCidrs: [`10.${t}.0.0/16`, `10.${t}.1.0/24`, `2001:db8:${t.toString(16)}::/48`] },
     outbound: {
       gateways: [
-        { name: 'a', host: 'a', priority: 1 },
-        { name: 'b', host: 'b', priority: 1, weight: 2 },
-        { name: 'c', host: 'c', priority: 2 },
-        { name: 'd', host: 'd', priority: 3 },
+        { name: 'a', host: '192.0.2.1', priority: 1 },
+        { name: 'b', host: '192.0.2.2', priority: 1, weight: 2 },
+        { name: 'c', host: '192.0.2.3', priority: 2 },
+        { name: 'd', host: '192.0.2.4', priority: 3 },
       ],
     },
     cps: { rate: 1e9, burst: 1e9, perNumber: { rate: 1e9, burst: 1e9 } },
@@ -67,9 +69,16 @@ const gateway = gatewayFileSchema.parse({
 const config = makeSnapshot(gateway, trunks);
 const matcher = new InboundMatcher(config);
 const store = new MemoryCpsStore();
-const registry = new HealthRegistry(clock);
+// Gateways given by IP address: the locator never asks DNS.
+const locator = new ServerLocator({
+  dns: nodeDnsClient(gateway.dns),
+  clock,
+  logger: silentLogger,
+  config: gateway.dns.cache,
+});
+const registry = new HealthRegistry(clock, locator);
 registry.apply(config);
-const router = new OutboundRouter(registry, clock, seededRandom(1));
+const router = new OutboundRouter(registry, locator, clock, seededRandom(1));
 const health = new GatewayHealth('bench/a', trunks[0]!.health, clock);
 const numbers = Array.from({ length: 10_000 }, (_, n) => `+1555${String(n).padStart(7, '0')}`);
 const baselineCounts = new Map<string, number>();

@@ -25,7 +25,7 @@ export class GatewayMetrics {
 
   readonly callAttemptsTotal = new Counter({
     name: 'patchbay_call_attempts_total',
-    help: 'Outbound attempts per gateway and final SIP status',
+    help: 'Outbound attempts per gateway (or SRV target) and final SIP status, or dns_failure',
     labelNames: ['trunk', 'gateway', 'status'] as const,
     registers: [this.registry],
   });

@@ -84,8 +84,11 @@ export interface CallControllerEvents {
   /** The call holds a gateway place and a trunk slot (and will have a record). */
   admitted: [];
   state: [state: CallState, info: StateInfo];
-  /** One outbound attempt finished: `status` is its final SIP status (408 for a timeout). */
-  attempt: [attempt: { trunk: string; gatewayId: string; status: number }];
+  /**
+   * One outbound attempt finished: `status` is its final SIP status (408 for a timeout), or
+   * `dns_failure` when the target's name did not resolve and nothing was sent.
+   */
+  attempt: [attempt: { trunk: string; gatewayId: string; status: number | 'dns_failure' }];
   answered: [];
   /** Exactly once. `record` is undefined for a call refused before it was admitted. */
   ended: [end: CallEnd, record: CallRecord | undefined];

@@ -9,7 +9,8 @@ import type { TerminationCause } from '../sip/index.js';
  * - the parties: `caller_bye` (inbound carrier leg hung up), `caller_cancel` (it cancelled
  *   before answer), `callee_bye` (outbound carrier leg hung up), `bot_hangup`, `api_hangup`;
  * - outbound attempts: `no_answer` (ring timeout, 408, 480, 487), `busy` (486, 600),
- *   `declined` (603), `failover_exhausted` (every gateway failed otherwise);
+ *   `declined` (603), `failover_exhausted` (every gateway failed otherwise), `dns_failure`
+ *   (the last gateway tried had a DNS name that did not resolve: NXDOMAIN, SERVFAIL, timeout);
  * - refusals before answer: `rejected_source`, `rejected_number`, `rejected_route`,
  *   `auth_challenge` (401 sent, the caller may retry), `auth_failed`, `rejected_cps`,
  *   `rejected_concurrency`, `draining`, `no_common_codec` (488), `bot_unreachable`;
@@ -27,6 +28,7 @@ export const CALL_END_CAUSES = [
   'busy',
   'declined',
   'failover_exhausted',
+  'dns_failure',
   'rejected_source',
   'rejected_number',
   'rejected_route',

@@ -19,9 +19,11 @@ import {
   InboundMatcher,
   MemoryCpsStore,
   type MetricName,
+  nodeDnsClient,
   OptionsProber,
   OutboundRouter,
   RedisCpsStore,
+  ServerLocator,
 } from '../trunks/index.js';
 import { type Clock, type Logger, SystemClock, type TimerHandle } from '../util/index.js';
 import { GatewayAdmission } from './admission.js';
@@ -72,6 +74,7 @@ export class Gateway {
   readonly #mediaClock: MediaClock;
   readonly #admission: GatewayAdmission;
   readonly #prober: OptionsProber;
+  readonly #locator: ServerLocator;
   readonly #digest: DigestSupport;
   readonly #router: OutboundRouter;
   #inbound: InboundMatcher;
@@ -106,10 +109,20 @@ export class Gateway {
       liveCalls: () => this.calls.size,
       maxCalls: () => this.config().gateway.limits.maxCalls,
     });
-    this.#prober = new OptionsProber(this.clock, (gateway) => sendOptionsProbe(this.#userAgent, gateway));
-    this.health = new HealthRegistry(this.clock, this.#prober);
+    // DNS settings are read at start; a reload keeps them.
+    const dns = options.config.current.gateway.dns;
+    this.#locator = new ServerLocator({
+      dns: nodeDnsClient(dns),
+      clock: this.clock,
+      logger: this.logger,
+      config: dns.cache,
+    });
+    this.#prober = new OptionsProber(this.clock, (target) =>
+      sendOptionsProbe(this.#userAgent, this.#locator, target),
+    );
+    this.health = new HealthRegistry(this.clock, this.#locator, this.#prober);
     this.#inbound = new InboundMatcher(options.config.current);
-    this.#router = new OutboundRouter(this.health, this.clock);
+    this.#router = new OutboundRouter(this.health, this.#locator, this.clock);
     this.#digest = new DigestSupport(this.clock);
   }
 
@@ -188,6 +201,7 @@ export class Gateway {
     this.#mediaClock.stop();
     this.#prober.stop();
     this.health.close();
+    this.#locator.close();
     this.cps.close();
     this.#ua?.close();
     await this.#transport?.close();
@@ -394,7 +408,10 @@ export class Gateway {
     for (const call of this.calls.live()) queued += call.queuedBotSamples();
     this.metrics.streamQueueDepth.set({ direction: 'to_caller' }, Math.round(queued / 160));
     for (const snapshot of this.health.snapshot()) {
-      const [trunk = '', gateway = ''] = snapshot.gatewayId.split('/');
+      // `<trunk>/<gateway>` or, for an SRV target, `<trunk>/<gateway>/<host>:<port>`.
+      const slash = snapshot.gatewayId.indexOf('/');
+      const trunk = snapshot.gatewayId.slice(0, slash);
+      const gateway = snapshot.gatewayId.slice(slash + 1);
       this.metrics.trunkScore.set({ trunk, gateway }, snapshot.score);
       const inputs: Array<[string, number | undefined]> = [
         ...Object.entries(snapshot.metrics).map(

@@ -1,12 +1,22 @@
 /**
- * The outbound dialling loop: walk the trunk's failover plan one gateway at a time, each
- * attempt bounded by its own timeout and by the call's ring deadline, feeding every attempt
- * to its gateway's health window (ASR, CCR, PDD, AST).
+ * The outbound dialling loop: walk the trunk's failover plan one target at a time (a gateway,
+ * or one SRV target of a gateway given by DNS name), each attempt bounded by its own timeout
+ * and by the call's ring deadline, feeding every attempt to its target's health window (ASR,
+ * CCR, PDD, AST). An attempt whose name did not resolve sends nothing and fails over.
  */
 import type { TrunkConfig } from '../config/index.js';
-import type { OfferAnswerer, OutboundOutcome, OutboundSession } from '../sip/index.js';
+import type { OfferAnswerer, OutboundOutcome, OutboundSession, SipResponse } from '../sip/index.js';
 import { createOffer, type ParseAnswerResult, parseAnswer } from '../sip/sdp.js';
-import { type AttemptOutcome, type AttemptPlan, attemptHealth, outboundIdentity } from '../trunks/index.js';
+import {
+  type Attempt,
+  type AttemptDestination,
+  type AttemptOutcome,
+  type AttemptPlan,
+  type AttemptSample,
+  attemptHealth,
+  type OutboundIdentity,
+  outboundIdentity,
+} from '../trunks/index.js';
 import type { Clock, TimerHandle } from '../util/index.js';
 import { boundedDetail, type CallEnd, causeOfFinalStatus } from './call-end.js';
 import type { OutboundDialer } from './ports.js';
@@ -24,7 +34,8 @@ export interface DialRequest {
   isEnded(): boolean;
   onSession(session: OutboundSession): void;
   onRinging(): void;
-  onAttempt(attempt: { trunk: string; gatewayId: string; status: number }): void;
+  /** `status` is the final SIP status, or `dns_failure` when nothing could be sent. */
+  onAttempt(attempt: { trunk: string; gatewayId: string; status: number | 'dns_failure' }): void;
   /** Answers the callee's re-INVITE/UPDATE offers once answered; `localSdp` is our offer. */
   reofferAnswerer(localSdp: string): OfferAnswerer;
 }
@@ -33,92 +44,141 @@ export type DialResult =
   | { kind: 'answered'; session: OutboundSession; offer: string; answer: ParseAnswerResult }
   | { kind: 'failed'; end: CallEnd };
 
-export async function dialOutbound(
-  ports: { clock: Clock; mediaAddress: string; outbound: OutboundDialer },
-  request: DialRequest,
-): Promise<DialResult> {
+type DialPorts = { clock: Clock; mediaAddress: string; outbound: OutboundDialer };
+
+/** How the last attempt ended: a final answer, its timeout, or a name that did not resolve. */
+type LastAttempt =
+  | { kind: 'failed'; outcome: Extract<OutboundOutcome, { kind: 'failed' }> }
+  | { kind: 'timeout' }
+  | { kind: 'dns_failure'; detail: string };
+
+/** One attempt, as the plan, the health window, metrics and the call's end see it. */
+interface Tried {
+  routed: AttemptOutcome;
+  /** Undefined for an answered attempt. */
+  last: LastAttempt | undefined;
+  status: number | 'dns_failure';
+  timing: Pick<AttemptSample, 'pddMs' | 'setupMs'>;
+  answered: { session: OutboundSession; response: SipResponse } | undefined;
+}
+
+export async function dialOutbound(ports: DialPorts, request: DialRequest): Promise<DialResult> {
   const { clock } = ports;
   const { trunk, plan } = request;
   const offer = createOffer({ address: ports.mediaAddress, port: request.localPort, codecs: trunk.codecs });
   const identity = outboundIdentity(trunk, request.from, request.to);
   const deadline = clock.now() + request.ringTimeoutMs;
-  let attempt = plan.next();
-  let last: OutboundOutcome | 'timeout' | undefined;
+  let attempt = await plan.next();
+  let last: LastAttempt | undefined;
   while (attempt && !request.isEnded()) {
-    const gateway = attempt.gateway;
-    const host = identity.toHost ?? gateway.host;
-    const started = clock.now();
-    const session = ports.outbound.dial(trunk, {
-      requestUri: `sip:${identity.toUser}@${host}:${gateway.port ?? 5060}`,
-      destination: {
-        transport: gateway.transport === 'tcp' ? 'tcp' : 'udp',
-        address: gateway.host,
-        port: gateway.port ?? 5060,
-      },
-      from: `<sip:${identity.fromUser}@${identity.fromHost ?? ports.mediaAddress}>`,
-      to: `<sip:${identity.toUser}@${host}>`,
-      sdp: offer,
-      sessionTimer: true,
-      answerOffer: request.reofferAnswerer(offer),
-    });
-    request.onSession(session);
-    let pddMs: number | undefined;
-    let timedOut = false;
-    session.on('progress', () => {
-      if (timedOut) return;
-      pddMs ??= clock.now() - started;
-      request.onRinging();
-    });
-    // The attempt ends at its timeout, not at Timer B or C: the session sends its CANCEL as soon
-    // as the gateway has answered anything (RFC 3261 §9.1) and ends a 2xx that comes later.
-    const timeoutMs = Math.min(attempt.timeoutMs, Math.max(0, deadline - started));
-    let attemptTimer: TimerHandle | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      attemptTimer = clock.setTimer(timeoutMs, () => {
-        timedOut = true;
-        session.cancel();
-        resolve('timeout');
-      });
-    });
-    const outcome = await Promise.race([session.outcome, timeout]);
-    attemptTimer?.cancel();
-    last = outcome;
-    const routed = routerOutcome(outcome);
-    const answered = outcome !== 'timeout' && outcome.kind === 'answered';
-    ports.outbound.health(attempt.gatewayId)?.recordAttempt({
-      ...attemptHealth(routed),
-      pddMs,
-      setupMs: answered ? clock.now() - started : undefined,
-    });
-    const status = outcome === 'timeout' ? 408 : answered ? outcome.response.status : outcome.status;
-    request.onAttempt({ trunk: trunk.name, gatewayId: attempt.gatewayId, status });
-    if (!answered && clock.now() >= deadline) {
-      plan.stop(routed, 'ring timeout');
+    const tried: Tried = attempt.destination.ok
+      ? await dialTarget(ports, request, { attempt, to: attempt.destination.to, identity, offer, deadline })
+      : {
+          routed: 'dns_failure',
+          last: { kind: 'dns_failure', detail: attempt.destination.detail },
+          status: 'dns_failure',
+          timing: {},
+          answered: undefined,
+        };
+    last = tried.last;
+    ports.outbound
+      .health(attempt.gatewayId)
+      ?.recordAttempt({ ...attemptHealth(tried.routed), ...tried.timing });
+    request.onAttempt({ trunk: trunk.name, gatewayId: attempt.gatewayId, status: tried.status });
+    if (!tried.answered && clock.now() >= deadline) {
+      plan.stop(tried.routed, 'ring timeout');
       break;
     }
-    attempt = plan.next(routed);
-    if (outcome !== 'timeout' && outcome.kind === 'answered')
+    attempt = await plan.next(tried.routed);
+    if (tried.answered)
       return {
         kind: 'answered',
-        session,
+        session: tried.answered.session,
         offer,
-        answer: parseAnswer(outcome.response.body.toString(), trunk.codecs),
+        answer: parseAnswer(tried.answered.response.body.toString(), trunk.codecs),
       };
   }
   return { kind: 'failed', end: failedEnd(last) };
 }
 
+interface TargetAttempt {
+  attempt: Attempt;
+  to: AttemptDestination;
+  identity: OutboundIdentity;
+  offer: string;
+  deadline: number;
+}
+
+/** Sends the INVITE to one target and waits for its outcome, within the attempt's timeout. */
+async function dialTarget(ports: DialPorts, request: DialRequest, target: TargetAttempt): Promise<Tried> {
+  const { clock } = ports;
+  const { attempt, to, identity } = target;
+  const gateway = attempt.gateway;
+  // RFC 3263: the Request-URI keeps the name as configured; only the destination is resolved.
+  const host = identity.toHost ?? gateway.host;
+  const hostPort = gateway.port === undefined ? host : `${host}:${gateway.port}`;
+  const started = clock.now();
+  const session = ports.outbound.dial(request.trunk, {
+    requestUri: `sip:${identity.toUser}@${hostPort}`,
+    destination: {
+      transport: gateway.transport === 'tcp' ? 'tcp' : 'udp',
+      address: to.address,
+      port: to.port,
+    },
+    from: `<sip:${identity.fromUser}@${identity.fromHost ?? ports.mediaAddress}>`,
+    to: `<sip:${identity.toUser}@${host}>`,
+    sdp: target.offer,
+    sessionTimer: true,
+    answerOffer: request.reofferAnswerer(target.offer),
+  });
+  request.onSession(session);
+  let pddMs: number | undefined;
+  let timedOut = false;
+  session.on('progress', () => {
+    if (timedOut) return;
+    pddMs ??= clock.now() - started;
+    request.onRinging();
+  });
+  // The attempt ends at its timeout, not at Timer B or C: the session sends its CANCEL as soon
+  // as the target has answered anything (RFC 3261 §9.1) and ends a 2xx that comes later.
+  let attemptTimer: TimerHandle | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    attemptTimer = clock.setTimer(Math.min(attempt.timeoutMs, Math.max(0, target.deadline - started)), () => {
+      timedOut = true;
+      session.cancel();
+      resolve('timeout');
+    });
+  });
+  const outcome = await Promise.race([session.outcome, timeout]);
+  attemptTimer?.cancel();
+  if (outcome === 'timeout')
+    return {
+      routed: 'timeout',
+      last: { kind: 'timeout' },
+      status: 408,
+      timing: { pddMs },
+      answered: undefined,
+    };
+  const answered = outcome.kind === 'answered';
+  return {
+    routed: routerOutcome(outcome),
+    last: outcome.kind === 'answered' ? undefined : { kind: 'failed', outcome },
+    status: answered ? outcome.response.status : outcome.status,
+    timing: { pddMs, setupMs: answered ? clock.now() - started : undefined },
+    answered: answered ? { session, response: outcome.response } : undefined,
+  };
+}
+
 /** How the last attempt's failure ends the call. */
-function failedEnd(last: OutboundOutcome | 'timeout' | undefined): CallEnd {
-  if (last === 'timeout') return { cause: 'no_answer', sipStatus: 408, detail: 'ring timeout' };
-  if (!last || last.kind === 'answered')
-    return { cause: 'failover_exhausted', sipStatus: 480, detail: 'no gateway' };
-  const { status, reason } = last;
+function failedEnd(last: LastAttempt | undefined): CallEnd {
+  if (!last) return { cause: 'failover_exhausted', sipStatus: 480, detail: 'no gateway' };
+  if (last.kind === 'dns_failure') return { cause: 'dns_failure', detail: boundedDetail(last.detail) };
+  if (last.kind === 'timeout') return { cause: 'no_answer', sipStatus: 408, detail: 'ring timeout' };
+  const { status, reason } = last.outcome;
   return { cause: causeOfFinalStatus(status), sipStatus: status, detail: boundedDetail(reason) };
 }
 
-function routerOutcome(outcome: OutboundOutcome | 'timeout'): AttemptOutcome {
-  if (outcome === 'timeout') return 'timeout';
+function routerOutcome(outcome: OutboundOutcome): AttemptOutcome {
   if (outcome.kind === 'answered') return { status: outcome.response.status };
   if (outcome.cause !== 'response') return outcome.cause;
   return { status: outcome.status, earlyMedia: outcome.earlyMedia };

@@ -1,21 +1,23 @@
 /** OPTIONS pings for trunk liveness (the trunks' OptionsProber), sent through the user agent. */
-import type { OutboundGatewayConfig } from '../config/index.js';
 import { randomToken, SipRequest, type SipUserAgent } from '../sip/index.js';
-import type { OptionsResult } from '../trunks/index.js';
+import type { GatewayTarget, OptionsResult, ServerLocator } from '../trunks/index.js';
 
 export async function sendOptionsProbe(
   ua: SipUserAgent,
-  gateway: OutboundGatewayConfig,
+  locator: ServerLocator,
+  target: GatewayTarget,
 ): Promise<OptionsResult> {
-  const transport = gateway.transport;
-  const target = `sip:${gateway.host}:${gateway.port ?? 5060}`;
-  const request = new SipRequest('OPTIONS', target);
+  const resolved = await locator.address(target.host);
+  if (!resolved.ok) return 'dns_failure';
+  const transport = target.transport;
+  const uri = `sip:${target.host}:${target.port}`;
+  const request = new SipRequest('OPTIONS', uri);
   request.append('Max-Forwards', '70');
-  request.append('From', `<sip:patchbay@${gateway.host}>;tag=${randomToken()}`);
-  request.append('To', `<${target}>`);
+  request.append('From', `<sip:patchbay@${target.host}>;tag=${randomToken()}`);
+  request.append('To', `<${uri}>`);
   request.append('Call-ID', randomToken(12));
   request.append('CSeq', '1 OPTIONS');
   request.append('Contact', ua.contactHeader(transport));
-  const outcome = await ua.send(request, { transport, address: gateway.host, port: gateway.port ?? 5060 });
+  const outcome = await ua.send(request, { transport, address: resolved.address, port: target.port });
   return typeof outcome === 'string' ? outcome : { status: outcome.status };
 }

@@ -39,6 +39,7 @@ export { RedisCpsStore, type RedisCpsStoreOptions, type RedisFailurePolicy } fro
 export { HealthRegistry } from './registry.js';
 export {
   type Attempt,
+  type AttemptDestination,
   type AttemptOutcome,
   AttemptPlan,
   type AttemptRecord,
@@ -48,3 +49,4 @@ export {
   OutboundRouter,
   type PlanResult,
 } from './router.js';
+export type { GatewayTarget } from './targets.js';

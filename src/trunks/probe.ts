@@ -4,14 +4,16 @@
  * `failuresToMarkDown` consecutive failures mark a gateway down, `successesToMarkUp`
  * consecutive successes bring it back; the first success of an unknown gateway marks it up.
  */
-import type { OutboundGatewayConfig, ProbingConfig } from '../config/index.js';
+import type { ProbingConfig } from '../config/index.js';
 import { type Clock, type TimerHandle, TypedEmitter } from '../util/index.js';
 import type { Liveness } from './health.js';
+import type { GatewayTarget } from './targets.js';
 
-export type OptionsResult = { status: number } | 'timeout' | 'transport_error';
+/** `dns_failure`: the target's name has no address (RFC 3263 §4.2). */
+export type OptionsResult = { status: number } | 'timeout' | 'transport_error' | 'dns_failure';
 
-/** Provided by the SIP layer: send one OPTIONS to the gateway and report how it ended. */
-export type SendOptions = (gateway: OutboundGatewayConfig) => Promise<OptionsResult>;
+/** Provided by the SIP layer: send one OPTIONS to the target and report how it ended. */
+export type SendOptions = (target: GatewayTarget) => Promise<OptionsResult>;
 
 export interface ProbeTransition {
   gatewayId: string;
@@ -33,7 +35,7 @@ export interface ProbeSnapshot {
 }
 
 interface Probed {
-  gateway: OutboundGatewayConfig;
+  target: GatewayTarget;
   config: ProbingConfig;
   snapshot: ProbeSnapshot;
   timer: TimerHandle | undefined;
@@ -55,7 +57,7 @@ export class OptionsProber extends TypedEmitter<{ transition: [ProbeTransition] 
   }
 
   /** Starts probing (first probe after a jittered fraction of the interval, to spread load). */
-  add(gatewayId: string, gateway: OutboundGatewayConfig, config: ProbingConfig): void {
+  add(gatewayId: string, target: GatewayTarget, config: ProbingConfig): void {
     this.remove(gatewayId);
     const snapshot: ProbeSnapshot = {
       gatewayId,
@@ -66,7 +68,7 @@ export class OptionsProber extends TypedEmitter<{ transition: [ProbeTransition] 
       lastProbeAtMs: undefined,
       probes: 0,
     };
-    const probed: Probed = { gateway, config, snapshot, timer: undefined, inFlight: false, removed: false };
+    const probed: Probed = { target, config, snapshot, timer: undefined, inFlight: false, removed: false };
     this.#gateways.set(gatewayId, probed);
     if (config.enabled) this.#schedule(probed, this.#random() * config.intervalMs);
   }
@@ -122,7 +124,7 @@ export class OptionsProber extends TypedEmitter<{ transition: [ProbeTransition] 
     try {
       // A throwing sender must not stop probing.
       const sent = Promise.resolve()
-        .then(() => this.#sendOptions(probed.gateway))
+        .then(() => this.#sendOptions(probed.target))
         .catch((): OptionsResult => 'transport_error');
       return await Promise.race([sent, deadline]);
     } finally {

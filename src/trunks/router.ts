@@ -1,12 +1,16 @@
 /**
- * Outbound routing with serial failover. Candidates are ordered by priority (lower first),
+ * Outbound routing with serial failover. Gateways are ordered by priority (lower first),
  * then within one priority by a weighted random draw without replacement, weight × health
- * score. Gateways marked down by probing are skipped. Failover happens only on the trunk's
- * failover codes, timeouts and transport errors, never after early media, never on
- * 404/486/603 (the schema refuses those), and stops after maxAttempts.
+ * score. A gateway given by DNS name without a port is expanded, when the plan reaches it,
+ * into its SRV targets, ordered the same way by SRV priority and weight × the target's score
+ * (RFC 2782's selection); each target is one attempt. Gateways and targets marked down by
+ * probing are skipped. Failover happens only on the trunk's failover codes, timeouts,
+ * transport errors and DNS failures, never after early media, never on 404/486/603 (the
+ * schema refuses those), and stops after maxAttempts.
  */
 import type { OutboundGatewayConfig, TrunkConfig } from '../config/index.js';
 import type { Clock } from '../util/index.js';
+import { type AddressAnswer, type ServerLocator, targetId } from './locate.js';
 
 /** `<trunk>/<name>`, or `<trunk>/<host>[:<port>]` for a gateway without a name. */
 export function gatewayId(trunk: string, gateway: OutboundGatewayConfig): string {
@@ -23,16 +27,18 @@ export type AttemptOutcome =
     }
   | 'timeout'
   | 'transport_error'
+  /** The gateway's name, or its target's, did not resolve (RFC 3263): nothing was sent. */
+  | 'dns_failure'
   /** The caller hung up (CANCEL) or the call was stopped by us. */
   | 'cancelled';
 
 /**
  * How an attempt counts for the gateway's health (qrouting's definitions): answered = 2xx;
- * a network failure (CCR) = timeout, transport error, 408 or any 5xx. Answers about the
+ * a network failure (CCR) = timeout, transport error, DNS failure, 408 or any 5xx. Answers about the
  * callee (404, 486, 603...) and cancellations are the carrier doing its job.
  */
 export function attemptHealth(outcome: AttemptOutcome): { answered: boolean; networkFailure: boolean } {
-  if (outcome === 'timeout' || outcome === 'transport_error')
+  if (outcome === 'timeout' || outcome === 'transport_error' || outcome === 'dns_failure')
     return { answered: false, networkFailure: true };
   if (outcome === 'cancelled') return { answered: false, networkFailure: false };
   const { status } = outcome;
@@ -44,6 +50,7 @@ export function attemptHealth(outcome: AttemptOutcome): { answered: boolean; net
 
 export interface AttemptRecord {
   index: number;
+  /** The target's id: the gateway's, or `<gatewayId>/<host>:<port>` for an SRV target. */
   gatewayId: string;
   gateway: OutboundGatewayConfig;
   startedAtMs: number;
@@ -56,8 +63,15 @@ export interface AttemptRecord {
 export type PlanResult = 'pending' | 'answered' | 'failed' | 'exhausted';
 
 export interface HealthView {
-  /** Score in [0, 1] and availability for a gateway id (unknown gateways: score 1, available). */
+  /** Score in [0, 1] and availability for a gateway or target id (unknown ids: score 1, available). */
   health(gatewayId: string): { score: number; available: boolean };
+}
+
+/** Where an attempt goes: the target's host and port and the address to send to. */
+export interface AttemptDestination {
+  host: string;
+  port: number;
+  address: string;
 }
 
 export interface Attempt {
@@ -65,21 +79,41 @@ export interface Attempt {
   gateway: OutboundGatewayConfig;
   timeoutMs: number;
   index: number;
+  /** The destination, or why DNS could not give one (then the attempt ends as 'dns_failure'). */
+  destination: { ok: true; to: AttemptDestination } | { ok: false; detail: string };
 }
 
-/** One call's walk through its candidates. */
+interface Candidate {
+  gatewayId: string;
+  gateway: OutboundGatewayConfig;
+}
+
+/** A target to try, or a gateway whose lookup failed (one 'dns_failure' attempt). */
+type PlannedTarget = Candidate & ({ host: string; port: number } | { failure: string });
+
+/** What a plan asks as it goes: a gateway's ordered targets, a target's address. */
+interface TargetSource {
+  targets(candidate: Candidate): Promise<PlannedTarget[]>;
+  address(host: string): Promise<AddressAnswer>;
+}
+
+/** One call's walk through its gateways and their targets. */
 export class AttemptPlan {
   readonly attempts: AttemptRecord[] = [];
-  #cursor = 0;
-  #state: PlanResult = 'pending';
-
+  readonly #trunk: TrunkConfig;
+  readonly #gateways: Candidate[];
+  readonly #source: TargetSource;
   readonly #clock: Clock;
+  /** The targets of the gateway being tried, in order. */
+  #queued: PlannedTarget[] = [];
+  #state: PlanResult = 'pending';
+  /** Why the attempt in flight found no address, for its record. */
+  #dnsDetail: string | undefined;
 
-  constructor(
-    readonly trunk: TrunkConfig,
-    readonly candidates: ReadonlyArray<{ gatewayId: string; gateway: OutboundGatewayConfig }>,
-    clock: Clock,
-  ) {
+  constructor(trunk: TrunkConfig, gateways: readonly Candidate[], source: TargetSource, clock: Clock) {
+    this.#trunk = trunk;
+    this.#gateways = [...gateways];
+    this.#source = source;
     this.#clock = clock;
   }
 
@@ -91,38 +125,43 @@ export class AttemptPlan {
    * First call: no outcome, returns the first attempt. Later calls: the outcome of the
    * previous attempt; returns the next attempt, or undefined when the plan is over.
    */
-  next(lastOutcome?: AttemptOutcome): Attempt | undefined {
+  async next(lastOutcome?: AttemptOutcome): Promise<Attempt | undefined> {
     if (this.#state !== 'pending') return undefined;
     const previous = this.attempts.at(-1);
     if (previous) {
       if (lastOutcome === undefined) throw new TypeError('next() needs the outcome of the previous attempt');
       const decision = this.#decide(lastOutcome);
       previous.endedAtMs = this.#clock.now();
-      previous.outcome = typeof lastOutcome === 'string' ? lastOutcome : String(lastOutcome.status);
+      previous.outcome = outcomeLabel(lastOutcome);
       previous.reason = decision.reason;
       if (decision.stop) {
         this.#state = decision.stop;
         return undefined;
       }
     }
-    const outbound = this.trunk.outbound;
-    const candidate = this.candidates[this.#cursor];
-    if (!outbound || !candidate || this.attempts.length >= outbound.maxAttempts) {
+    const outbound = this.#trunk.outbound;
+    const startedAtMs = this.#clock.now();
+    const planned =
+      outbound && this.attempts.length < outbound.maxAttempts ? await this.#nextTarget() : undefined;
+    if (!outbound || !planned) {
       this.#state = 'exhausted';
       if (previous) previous.reason = `${previous.reason}; no attempts left`;
       return undefined;
     }
-    this.#cursor++;
+    const destination = await this.#destination(planned);
+    this.#dnsDetail = destination.ok ? undefined : destination.detail;
     const index = this.attempts.length;
+    const { gatewayId, gateway } = planned;
     this.attempts.push({
       index,
-      ...candidate,
-      startedAtMs: this.#clock.now(),
+      gatewayId,
+      gateway,
+      startedAtMs,
       endedAtMs: undefined,
       outcome: undefined,
       reason: undefined,
     });
-    return { ...candidate, timeoutMs: outbound.attemptTimeoutMs, index };
+    return { gatewayId, gateway, timeoutMs: outbound.attemptTimeoutMs, index, destination };
   }
 
   /** Ends the plan early (the caller's deadline passed, or the call ended), logging why. */
@@ -131,62 +170,119 @@ export class AttemptPlan {
     const previous = this.attempts.at(-1);
     if (previous && previous.endedAtMs === undefined) {
       previous.endedAtMs = this.#clock.now();
-      previous.outcome = typeof lastOutcome === 'string' ? lastOutcome : String(lastOutcome.status);
+      previous.outcome = outcomeLabel(lastOutcome);
       previous.reason = reason;
     }
     this.#state = 'failed';
   }
 
+  async #nextTarget(): Promise<PlannedTarget | undefined> {
+    while (this.#queued.length === 0) {
+      const gateway = this.#gateways.shift();
+      if (!gateway) return undefined;
+      this.#queued = await this.#source.targets(gateway);
+    }
+    return this.#queued.shift();
+  }
+
+  async #destination(planned: PlannedTarget): Promise<Attempt['destination']> {
+    if ('failure' in planned) return { ok: false, detail: planned.failure };
+    const address = await this.#source.address(planned.host);
+    if (!address.ok) return address;
+    return { ok: true, to: { host: planned.host, port: planned.port, address: address.address } };
+  }
+
   #decide(outcome: AttemptOutcome): { stop?: PlanResult; reason: string } {
     if (outcome === 'timeout' || outcome === 'transport_error') return { reason: `${outcome}: failover` };
+    if (outcome === 'dns_failure') return { reason: `dns_failure (${this.#dnsDetail}): failover` };
     if (outcome === 'cancelled') return { stop: 'failed', reason: 'cancelled' };
     const { status, earlyMedia } = outcome;
     if (status >= 200 && status < 300) return { stop: 'answered', reason: 'answered' };
     if (earlyMedia) return { stop: 'failed', reason: `${status} after early media: no failover` };
-    if (this.trunk.outbound?.failoverCodes.includes(status))
+    if (this.#trunk.outbound?.failoverCodes.includes(status))
       return { reason: `${status} is a failover code` };
     return { stop: 'failed', reason: `${status} is final (not a failover code)` };
   }
 }
 
+function outcomeLabel(outcome: AttemptOutcome): string {
+  return typeof outcome === 'string' ? outcome : String(outcome.status);
+}
+
 export class OutboundRouter {
   readonly #healthView: HealthView;
+  readonly #locator: ServerLocator;
   readonly #clock: Clock;
-
   readonly #random: () => number;
 
-  constructor(healthView: HealthView, clock: Clock, random: () => number = Math.random) {
-    this.#random = random;
+  constructor(
+    healthView: HealthView,
+    locator: ServerLocator,
+    clock: Clock,
+    random: () => number = Math.random,
+  ) {
     this.#healthView = healthView;
+    this.#locator = locator;
     this.#clock = clock;
+    this.#random = random;
   }
 
   /** Orders the trunk's available gateways; an empty plan ends at once as 'exhausted'. */
   plan(trunk: TrunkConfig): AttemptPlan {
-    return new AttemptPlan(trunk, this.order(trunk), this.#clock);
+    return new AttemptPlan(
+      trunk,
+      this.order(trunk),
+      {
+        targets: (candidate) => this.#targets(candidate),
+        address: (host) => this.#locator.address(host),
+      },
+      this.#clock,
+    );
   }
 
-  order(trunk: TrunkConfig): Array<{ gatewayId: string; gateway: OutboundGatewayConfig }> {
-    const byPriority = new Map<
-      number,
-      Array<{ gatewayId: string; gateway: OutboundGatewayConfig; weight: number }>
-    >();
-    for (const gateway of trunk.outbound?.gateways ?? []) {
-      const id = gatewayId(trunk.name, gateway);
-      const { score, available } = this.#healthView.health(id);
+  order(trunk: TrunkConfig): Candidate[] {
+    const gateways = (trunk.outbound?.gateways ?? []).map((gateway) => ({
+      gatewayId: gatewayId(trunk.name, gateway),
+      gateway,
+      priority: gateway.priority,
+      weight: gateway.weight,
+    }));
+    return this.#orderAvailable(gateways).map(({ gatewayId, gateway }) => ({ gatewayId, gateway }));
+  }
+
+  /** The gateway's available targets in the order to try them, or its DNS failure. */
+  async #targets(candidate: Candidate): Promise<PlannedTarget[]> {
+    const answer = await this.#locator.targets(candidate.gateway);
+    if (!answer.ok) return [{ ...candidate, failure: answer.detail }];
+    const targets = answer.targets.map((target) => ({
+      gatewayId: targetId(candidate.gatewayId, candidate.gateway, target),
+      gateway: candidate.gateway,
+      host: target.host,
+      port: target.port,
+      priority: target.priority,
+      weight: target.weight,
+    }));
+    return this.#orderAvailable(targets).map(({ priority: _p, weight: _w, ...target }) => target);
+  }
+
+  /** Drops what is marked down; orders by priority, then weight × score draws within one. */
+  #orderAvailable<T extends { gatewayId: string; priority: number; weight: number }>(items: T[]): T[] {
+    const byPriority = new Map<number, T[]>();
+    for (const item of items) {
+      const { score, available } = this.#healthView.health(item.gatewayId);
       if (!available) continue;
-      const group = byPriority.get(gateway.priority) ?? [];
-      group.push({ gatewayId: id, gateway, weight: gateway.weight * Math.max(0, score) });
-      byPriority.set(gateway.priority, group);
+      const group = byPriority.get(item.priority) ?? [];
+      group.push({ ...item, weight: item.weight * Math.max(0, score) });
+      byPriority.set(item.priority, group);
     }
     const priorities = [...byPriority.keys()].sort((a, b) => a - b);
     return priorities.flatMap((priority) => this.#weightedShuffle(byPriority.get(priority) ?? []));
   }
 
   /** Weighted draw without replacement; when every remaining weight is 0, equal chances. */
-  #weightedShuffle<T extends { weight: number }>(items: T[]): Array<Omit<T, 'weight'>> {
+  #weightedShuffle<T extends { weight: number }>(items: T[]): T[] {
     const remaining = [...items];
-    const ordered: Array<Omit<T, 'weight'>> = [];
+    const ordered: T[] = [];
     while (remaining.length > 0) {
       const total = remaining.reduce((sum, item) => sum + item.weight, 0);
       let pick = remaining.length - 1;
@@ -201,10 +297,7 @@ export class OutboundRouter {
         pick = Math.min(remaining.length - 1, Math.floor(this.#random() * remaining.length));
       }
       const [chosen] = remaining.splice(pick, 1);
-      if (chosen) {
-        const { weight: _weight, ...rest } = chosen;
-        ordered.push(rest);
-      }
+      if (chosen) ordered.push(chosen);
     }
     return ordered;
   }

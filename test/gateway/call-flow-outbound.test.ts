@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { OutboundRefusal } from '../../src/gateway/call-controller.js';
 import { CALL_END_CAUSES, type CallEndCause } from '../../src/gateway/call-end.js';
-import type { SipMessage } from '../../src/sip/message.js';
+import type { SipMessage, SipRequest } from '../../src/sip/message.js';
+import { FakeDns } from '../trunks/helpers/fake-dns.js';
 import {
   answerWith,
   CARRIER_A,
@@ -180,6 +181,103 @@ describe('outbound call flows (CallController → gateway UA → carrier UAs)', 
       ['attempt:408', 'attempt:200'],
     );
     assert.ok(!h.network.log.some((r) => r.message.isRequest && r.message.method === 'CANCEL'));
+  });
+
+  it('a gateway given by DNS name: its first SRV target never answers, the call fails over on the attempt timeout to the second', async () => {
+    const dns = new FakeDns();
+    dns.addService('carrier.test', [
+      { host: 'a.carrier.test', port: CARRIER_A.port, priority: 10, weight: 1, address: CARRIER_A.address },
+      { host: 'b.carrier.test', port: CARRIER_B.port, priority: 20, weight: 1, address: CARRIER_B.address },
+    ]);
+    const h = setup({
+      dns,
+      trunk: { outbound: { gateways: [{ name: 'srv', host: 'carrier.test' }], attemptTimeoutMs: 2000 } },
+    });
+    const silent = h.carrier(CARRIER_A);
+    const answering = h.carrier(CARRIER_B, answerWith('PCMU'));
+    const { observed, run } = h.originate();
+    await run;
+    await flush();
+    await runFor(h.clock, 2500);
+
+    assert.equal(silent.incoming.length, 1);
+    assert.equal(answering.incoming.length, 1);
+    assert.equal(observed.call.state, 'answered');
+    const invites = h.network.log
+      .filter((r) => r.message.isRequest && r.message.method === 'INVITE')
+      .map((r) => `${r.to.address} ${(r.message as SipRequest).uri}`);
+    assert.deepEqual(
+      [...new Set(invites)],
+      [
+        `${CARRIER_A.address} sip:+15559876543@carrier.test`,
+        `${CARRIER_B.address} sip:+15559876543@carrier.test`,
+      ],
+      'the Request-URI keeps the name (RFC 3263); only the destination is resolved',
+    );
+    const first = 'carrier/srv/a.carrier.test:5070';
+    const second = 'carrier/srv/b.carrier.test:5070';
+    assert.equal(h.health.get(first)?.snapshot().metrics.ccr.value, 0, 'the timeout counts against a');
+    assert.equal(h.health.get(second)?.snapshot().metrics.asr.value, 1);
+
+    await (answering.incoming[0] ?? assert.fail('b session')).bye();
+    await flush();
+    const record = observed.ends[0]?.record ?? assert.fail('record');
+    assert.deepEqual(
+      record.attempts.map(({ gateway, outcome, durationMs }) => ({ gateway, outcome, durationMs })),
+      [
+        { gateway: first, outcome: 'timeout', durationMs: 2000 },
+        { gateway: second, outcome: '200', durationMs: 0 },
+      ],
+    );
+  });
+
+  it('a gateway whose name does not resolve is a dns_failure attempt: nothing is sent, the next gateway answers; alone, the call ends dns_failure', async () => {
+    const h = setup({
+      trunk: {
+        outbound: {
+          gateways: [
+            { name: 'gone', host: 'gone.test', priority: 1 },
+            { name: 'a', host: CARRIER_A.address, port: CARRIER_A.port, priority: 2 },
+          ],
+        },
+      },
+    });
+    h.carrier(CARRIER_A, answerWith('PCMU'));
+    const answered = h.originate();
+    await answered.run;
+    await flush();
+    assert.equal(answered.observed.call.state, 'answered');
+    assert.deepEqual(
+      answered.observed.events.filter((e) => e.startsWith('attempt')),
+      ['attempt:dns_failure', 'attempt:200'],
+    );
+    answered.observed.call.hangup('api_hangup');
+    await flush();
+    const kept = answered.observed.ends[0]?.record?.attempts[0];
+    assert.deepEqual(
+      [kept?.gateway, kept?.outcome, kept?.reason],
+      ['carrier/gone/gone.test:5060', 'dns_failure', 'dns_failure (A/AAAA gone.test: ENOTFOUND): failover'],
+    );
+    h.close();
+
+    const alone = setup({ trunk: { outbound: { gateways: [{ name: 'gone', host: 'gone.test' }] } } });
+    const failed = alone.originate();
+    await failed.run;
+    await flush();
+    const [{ end, record } = assert.fail('ended')] = failed.observed.ends;
+    assert.deepEqual(end, { cause: 'dns_failure', detail: 'A/AAAA gone.test: ENOTFOUND' });
+    assert.match(record?.attempts[0]?.reason ?? '', /; no attempts left$/);
+    assert.equal(alone.network.log.length, 0, 'no SIP message sent');
+    const attempts = await alone.metrics.callAttemptsTotal.get();
+    assert.deepEqual(
+      attempts.values.map((value) => value.labels.status),
+      ['dns_failure'],
+    );
+    const calls = await alone.metrics.callsTotal.get();
+    assert.deepEqual(
+      calls.values.map((value) => value.labels.outcome),
+      ['dns_failure'],
+    );
   });
 
   const failures: Array<{ status: number; cause: CallEndCause }> = [

@@ -2,16 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gatewayFileSchema, makeSnapshot, trunkSchema } from '../../src/config/index.js';
 import {
+  type GatewayTarget,
   HealthRegistry,
   OptionsProber,
   type OptionsResult,
   type ProbeTransition,
 } from '../../src/trunks/index.js';
 import { FakeClock, seededRandom } from '../../src/util/index.js';
+import { fakeLocator } from './helpers/fake-dns.js';
 
 const trunk = trunkSchema.parse({
   name: 'carrier',
-  outbound: { gateways: [{ name: 'a', host: 'a.example' }] },
+  outbound: { gateways: [{ name: 'a', host: 'a.example', port: 5060 }] },
   probing: {
     intervalMs: 10_000,
     jitter: 0,
@@ -20,7 +22,7 @@ const trunk = trunkSchema.parse({
     acceptedCodes: [200, 405],
   },
 });
-const gateway = trunk.outbound!.gateways[0]!;
+const target: GatewayTarget = { id: 'carrier/a', host: 'a.example', port: 5060, transport: 'udp' };
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 /** Answers probes from a script, one result per probe. */
@@ -49,7 +51,7 @@ describe('OptionsProber', () => {
     const prober = new OptionsProber(clock, script.send, () => 0);
     const transitions: ProbeTransition[] = [];
     prober.on('transition', (t) => transitions.push(t));
-    prober.add('carrier/a', gateway, trunk.probing);
+    prober.add('carrier/a', target, trunk.probing);
     for (let i = 0; i < 7; i++) {
       clock.advance(i === 0 ? 0 : 10_000);
       await settle();
@@ -75,7 +77,7 @@ describe('OptionsProber', () => {
       throw new Error('subscriber bug');
     });
     prober.on('transition', (t) => transitions.push(t.to));
-    prober.add('carrier/a', gateway, trunk.probing);
+    prober.add('carrier/a', target, trunk.probing);
     for (let i = 0; i < 4; i++) {
       clock.advance(i === 0 ? 0 : 10_000);
       await settle();
@@ -102,7 +104,7 @@ describe('OptionsProber', () => {
         });
       });
     const prober = new OptionsProber(clock, send, seededRandom(7));
-    prober.add('carrier/a', gateway, { ...trunk.probing, jitter: 0.2 });
+    prober.add('carrier/a', target, { ...trunk.probing, jitter: 0.2 });
     for (let t = 0; t < 100_000; t += 500) {
       clock.advance(500);
       await settle();
@@ -128,7 +130,7 @@ describe('OptionsProber', () => {
     const prober = new OptionsProber(clock, silent, () => 0);
     const transitions: ProbeTransition[] = [];
     prober.on('transition', (t) => transitions.push(t));
-    prober.add('carrier/a', gateway, { ...trunk.probing, timeoutMs: 2000 });
+    prober.add('carrier/a', target, { ...trunk.probing, timeoutMs: 2000 });
     for (let t = 0; t <= 30_000; t += 500) {
       clock.advance(t === 0 ? 0 : 500);
       await settle();
@@ -147,7 +149,7 @@ describe('OptionsProber', () => {
     const clock = new FakeClock();
     const script = scripted(['timeout', 'timeout']);
     const prober = new OptionsProber(clock, script.send, () => 0);
-    const registry = new HealthRegistry(clock, prober);
+    const registry = new HealthRegistry(clock, fakeLocator(clock), prober);
     registry.apply(makeSnapshot(gatewayFileSchema.parse({}), [trunk]));
     assert.deepEqual(registry.health('carrier/a'), { score: 1, available: true });
     clock.advance(0);
@@ -168,7 +170,7 @@ describe('HealthRegistry.apply on reload', () => {
       async () => ({ status: 200 }),
       () => 0,
     );
-    const registry = new HealthRegistry(clock, prober);
+    const registry = new HealthRegistry(clock, fakeLocator(clock), prober);
     const gatewayFile = gatewayFileSchema.parse({});
     registry.apply(makeSnapshot(gatewayFile, [trunk]));
     clock.advance(0);

@@ -40,10 +40,12 @@ import {
   InboundMatcher,
   MemoryCpsStore,
   OutboundRouter,
+  type ServerLocator,
 } from '../../../src/trunks/index.js';
 import { FakeClock, silentLogger } from '../../../src/util/index.js';
 import { FakeMediaLeg } from '../../helpers/fake-media-leg.js';
 import { MemoryNetwork, type WireRecord } from '../../sip/helpers/memory-transport.js';
+import { FakeDns, fakeLocator } from '../../trunks/helpers/fake-dns.js';
 import { FakeBots } from './fake-bots.js';
 
 export const GATEWAY: TransportAddress = { transport: 'udp', address: '127.0.0.1', port: 5060 };
@@ -86,6 +88,8 @@ export interface Carrier {
 
 export interface HarnessOptions {
   trunk?: Partial<TrunkFileInput>;
+  /** Records for gateways given by DNS name, in place before the trunk is applied. */
+  dns?: FakeDns;
   limits?: NonNullable<GatewayFileInput['limits']>;
 }
 
@@ -100,7 +104,10 @@ export class CallHarness {
   readonly registry = new CallRegistry();
   readonly concurrency = new ConcurrencyLimiter();
   readonly cps = new CpsLimiter(new MemoryCpsStore(), this.clock);
-  readonly health = new HealthRegistry(this.clock);
+  /** DNS as the gateway's locator sees it; gateways given by address never ask it. */
+  readonly dns: FakeDns;
+  readonly locator: ServerLocator;
+  readonly health: HealthRegistry;
   readonly config: PatchbayConfig;
   readonly trunk: TrunkConfig;
   readonly ports: CallPorts;
@@ -112,6 +119,9 @@ export class CallHarness {
   readonly #carriers: Carrier[] = [];
 
   constructor(options: HarnessOptions = {}) {
+    this.dns = options.dns ?? new FakeDns();
+    this.locator = fakeLocator(this.clock, this.dns);
+    this.health = new HealthRegistry(this.clock, this.locator);
     this.trunk = trunkSchema.parse({
       name: 'carrier',
       inbound: { allowedCidrs: ['127.0.0.0/8'] },
@@ -138,7 +148,7 @@ export class CallHarness {
     });
     const inbound = new InboundMatcher(this.config);
     const digest = new DigestSupport(this.clock);
-    const router = new OutboundRouter(this.health, this.clock, () => 0);
+    const router = new OutboundRouter(this.health, this.locator, this.clock, () => 0);
     this.gatewayUa = new SipUserAgent({
       transport: this.network.bind(GATEWAY),
       clock: this.clock,
@@ -248,6 +258,7 @@ export class CallHarness {
     for (const carrier of this.#carriers) carrier.ua.close();
     this.gatewayUa.close();
     this.health.close();
+    this.locator.close();
     this.cps.close();
     this.metrics.close();
     assert.deepEqual(this.network.errors, []);

@@ -47,7 +47,8 @@ test('POST /v1/calls fails over 503 -> 200, streams on answer, and reports every
         carrier: [
           'name: carrier',
           'outbound:',
-          // Gateway a by host name: resolved through the OS (A/AAAA; no RFC 3263 SRV/NAPTR).
+          // Gateway a by host name with a port: A/AAAA only (RFC 3263 §4.2); localhost is
+          // the loopback address without asking DNS (RFC 6761).
           '  gateways:',
           `    - { name: a, host: localhost, port: ${portA}, priority: 1 }`,
           `    - { name: b, host: 127.0.0.1, port: ${portB}, priority: 2 }`,

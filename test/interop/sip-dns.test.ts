@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type DnsmasqHandle, skipWithoutDnsmasq, startDnsmasq } from './helpers/dnsmasq.js';
-import { type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
+import { type GatewayProcess, placeCall, startGatewayProcess } from './helpers/gateway-process.js';
 import { freePort, type SippHandle, skipWithoutSipp, startSipp } from './helpers/sipp.js';
 
 const skip = skipWithoutSipp() || skipWithoutDnsmasq();
@@ -101,30 +101,17 @@ test('named gateway: NAPTR -> SRV failover at the attempt timeout, per-target he
       },
     });
     const api = gateway.apiUrl;
-    const process_ = gateway;
+    const started = gateway;
     const ids = {
       missing: 'named/missing/missing.test:5060',
       frozen: `named/carrier/frozen.trunk.test:${frozenPort}`,
       live: `named/carrier/live.trunk.test:${livePort}`,
     };
-    const place = async (): Promise<string> => {
-      const response = await fetch(`${api}/v1/calls`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          to: '+15551230000',
-          from: '+15559870000',
-          trunk: 'named',
-          stream: { url: 'builtin:echo' },
-        }),
-      });
-      assert.equal(response.status, 201, await response.clone().text());
-      return ((await response.json()) as { id: string }).id;
-    };
+    const place = () => placeCall(started, 'named');
     /** The call's record, once written (the live carrier hangs up 1 s after answering). */
     const recordOf = async (id: string): Promise<CallRecordView> => {
       for (let i = 0; i < 100; i++) {
-        const found = process_.records().find((r) => r['id'] === id);
+        const found = started.records().find((r) => r['id'] === id);
         if (found) return found as unknown as CallRecordView;
         await delay(100);
       }

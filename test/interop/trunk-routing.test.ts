@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
+import { type GatewayProcess, placeCall, startGatewayProcess } from './helpers/gateway-process.js';
 import { freePort, type SippHandle, skipWithoutSipp, startSipp } from './helpers/sipp.js';
 
 const skip = skipWithoutSipp();
@@ -92,20 +92,7 @@ test('three SIPp carriers: failover, score-weighted traffic shift, OPTIONS down/
       const body = (await (await fetch(`${api}/v1/trunks`)).json()) as { trunks: TrunkHealth[] };
       return new Map(body.trunks.map((t) => [t.gatewayId.replace('routing/', ''), t]));
     };
-    const place = async (): Promise<string> => {
-      const response = await fetch(`${api}/v1/calls`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          to: '+15551230000',
-          from: '+15559870000',
-          trunk: 'routing',
-          stream: { url: 'builtin:echo' },
-        }),
-      });
-      assert.equal(response.status, 201, await response.clone().text());
-      return ((await response.json()) as { id: string }).id;
-    };
+    const place = () => placeCall(process, 'routing');
     /** Waits (bounded) for the call records of `ids` and returns their attempts. */
     const attemptsOf = async (ids: string[]): Promise<Attempt[][]> => {
       for (let i = 0; i < 200; i++) {

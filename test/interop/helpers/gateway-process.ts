@@ -95,6 +95,22 @@ export async function spawnPatchbay(args: readonly string[]): Promise<PatchbayCh
   return { child, logs: () => output, exited };
 }
 
+/** POST /v1/calls through `trunk` to the embedded echo bot; resolves with the call's id. */
+export async function placeCall(gateway: GatewayProcess, trunk: string): Promise<string> {
+  const response = await fetch(`${gateway.apiUrl}/v1/calls`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      to: '+15551230000',
+      from: '+15559870000',
+      trunk,
+      stream: { url: 'builtin:echo' },
+    }),
+  });
+  if (response.status !== 201) throw new Error(`POST /v1/calls: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { id: string }).id;
+}
+
 export async function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'patchbay-e2e-'));
   const sipPort = await freePort();

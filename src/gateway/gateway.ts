@@ -3,9 +3,9 @@
  * keeps the registry of calls in progress, and implements drain, reload and stop. A call's
  * own life is its CallController's; metrics, records, health and callbacks subscribe to it.
  */
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
+import { Cluster, defaultApiUrl, defaultNodeId, NodeLoad } from '../cluster/index.js';
 import { BUILTIN_TARGET_PREFIX, type ConfigManager, type PatchbayConfig } from '../config/index.js';
 import { GatewayMetrics } from '../control/metrics.js';
 import { createControlServer } from '../control/server.js';
@@ -21,7 +21,6 @@ import {
   type MetricName,
   OptionsProber,
   OutboundRouter,
-  RedisCpsStore,
 } from '../trunks/index.js';
 import { type Clock, type Logger, SystemClock, type TimerHandle } from '../util/index.js';
 import { GatewayAdmission } from './admission.js';
@@ -56,16 +55,10 @@ const HEALTH_INPUT_LABELS: Record<MetricName, string> = {
 export class Gateway {
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly metrics = new GatewayMetrics({
-    sipSocketDrops: () => this.#transport?.udpSocketDrops() ?? Promise.resolve(undefined),
-    sampleRtpSocketDrops: () => {
-      const live = this.calls.live();
-      if (live.length === 0) return 0;
-      const table = readUdpDrops();
-      return live.reduce((drops, call) => drops + call.sampleSocketDrops(table), 0);
-    },
-  });
+  readonly metrics: GatewayMetrics;
   readonly calls = new CallRegistry();
+  /** This node's membership of a cluster (`cluster` in the config); undefined alone. */
+  readonly cluster: Cluster | undefined;
   readonly cps: CpsLimiter;
   readonly health: HealthRegistry;
   readonly #config: ConfigManager;
@@ -82,7 +75,7 @@ export class Gateway {
   #api: FastifyInstance | undefined;
   #echoBot: EchoBot | undefined;
   #gauges: TimerHandle | undefined;
-  readonly #redis: Redis | undefined;
+  readonly #nodeLoad: NodeLoad;
 
   private constructor(options: GatewayOptions) {
     this.#config = options.config;
@@ -94,20 +87,34 @@ export class Gateway {
       (error) => this.logger.error({ err: error }, 'media tick failed'),
       options.config.current.gateway.rtp.pacingLeadMs,
     );
-    const cluster = options.config.current.gateway.cluster;
-    this.#redis = cluster ? this.#connectRedis(cluster.redis) : undefined;
-    const store = this.#redis
-      ? new RedisCpsStore(this.#redis, { failurePolicy: 'failOpen', localFallback: new MemoryCpsStore() })
-      : new MemoryCpsStore();
-    this.cps = new CpsLimiter(store, this.clock);
+    this.#prober = new OptionsProber(this.clock, (gateway) => sendOptionsProbe(this.#userAgent, gateway));
+    this.health = new HealthRegistry(this.clock, this.#prober);
+    this.cluster = this.#joinCluster();
+    this.metrics = new GatewayMetrics({
+      sipSocketDrops: () => this.#transport?.udpSocketDrops() ?? Promise.resolve(undefined),
+      sampleRtpSocketDrops: () => {
+        const live = this.calls.live();
+        if (live.length === 0) return 0;
+        const table = readUdpDrops();
+        return live.reduce((drops, call) => drops + call.sampleSocketDrops(table), 0);
+      },
+      ...(this.cluster ? { cluster: this.cluster } : {}),
+    });
+    this.cps = new CpsLimiter(this.cluster?.cps ?? new MemoryCpsStore(), this.clock);
     this.#admission = new GatewayAdmission({
       concurrency: new ConcurrencyLimiter(),
+      leases: this.cluster?.leases,
       cps: this.cps,
       liveCalls: () => this.calls.size,
       maxCalls: () => this.config().gateway.limits.maxCalls,
     });
-    this.#prober = new OptionsProber(this.clock, (gateway) => sendOptionsProbe(this.#userAgent, gateway));
-    this.health = new HealthRegistry(this.clock, this.#prober);
+    this.#nodeLoad = new NodeLoad({
+      clock: this.clock,
+      activeCalls: () => this.calls.size,
+      maxCalls: () => this.config().gateway.limits.maxCalls,
+      draining: () => this.#admission.draining,
+      overload: () => this.config().gateway.limits.overload,
+    });
     this.#inbound = new InboundMatcher(options.config.current);
     this.#router = new OutboundRouter(this.health, this.clock);
     this.#digest = new DigestSupport(this.clock);
@@ -164,11 +171,17 @@ export class Gateway {
   }
 
   /**
-   * SIGTERM: refuse new calls (503), let calls in progress finish up to `timeoutMs`, then
-   * end the rest. Resolves when no call is left.
+   * SIGTERM: refuse new calls (503, OPTIONS too), let calls in progress finish up to
+   * `timeoutMs`, then end the rest. Resolves when no call is left and this node has left its
+   * cluster.
    */
   async drainAndWait(timeoutMs: number): Promise<void> {
     this.drain();
+    await this.#callsEnded(timeoutMs);
+    await this.cluster?.leave();
+  }
+
+  async #callsEnded(timeoutMs: number): Promise<void> {
     if (this.calls.size === 0) return;
     await new Promise<void>((resolve) => {
       const timer = this.clock.setTimer(timeoutMs, () => {
@@ -185,6 +198,7 @@ export class Gateway {
   async stop(): Promise<void> {
     this.#gauges?.cancel();
     for (const call of this.calls.live()) call.hangup('shutdown');
+    await this.cluster?.leave();
     this.#mediaClock.stop();
     this.#prober.stop();
     this.health.close();
@@ -194,26 +208,31 @@ export class Gateway {
     await this.#api?.close();
     await this.#echoBot?.close();
     await this.#records?.close();
-    this.#redis?.disconnect();
+    this.cluster?.close();
+    this.#nodeLoad.close();
     this.metrics.close();
   }
 
   // ------------------------------------------------------------------ internals
 
-  /** A Redis client that says once when it loses the server and once when it is back. */
-  #connectRedis(url: string): Redis {
-    const redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
-    let down = false;
-    redis.on('error', (error: Error) => {
-      if (down) return;
-      down = true;
-      this.logger.warn({ err: error.message }, 'redis unreachable: CPS buckets are local until it is back');
+  /** The cluster this node joins when the config has a `cluster` section. */
+  #joinCluster(): Cluster | undefined {
+    const { cluster, listen, api } = this.config().gateway;
+    if (!cluster) return undefined;
+    return new Cluster({
+      config: cluster,
+      nodeId: cluster.nodeId ?? defaultNodeId(hostname(), listen[0]?.port ?? 5060),
+      apiUrl: cluster.apiUrl ?? defaultApiUrl(api),
+      apiToken: api.bearerToken,
+      clock: this.clock,
+      logger: this.logger,
+      health: this.health,
+      load: () => ({
+        calls: this.calls.size,
+        maxCalls: this.config().gateway.limits.maxCalls,
+        draining: this.#admission.draining,
+      }),
     });
-    redis.on('ready', () => {
-      if (down) this.logger.info({}, 'redis reachable again: CPS buckets are shared');
-      down = false;
-    });
-    return redis;
   }
 
   get #userAgent(): SipUserAgent {
@@ -264,6 +283,8 @@ export class Gateway {
       ...(config.publicAddress ? { advertisedHost: config.publicAddress } : {}),
       product: 'patchbay/0.1',
       admissionStatus: () => (this.#admission.draining ? 503 : undefined),
+      optionsStatus: () => this.#nodeLoad.optionsStatus(),
+      optionsHeaders: () => this.#nodeLoad.headers(),
       transactionMemory: sip.transactionMemory,
       onInvite: (session) => this.#onInvite(session),
     });
@@ -289,6 +310,7 @@ export class Gateway {
     this.#config.on('changed', (next) => this.#applyConfig(next));
     this.#config.on('invalid', (error) => this.logger.error({ err: error.message }, 'config reload refused'));
     this.#scheduleGauges();
+    this.cluster?.start();
   }
 
   #buildPorts(portAllocator: PortAllocator, bindAddress: string, mediaAddress: string): CallPorts {

@@ -22,6 +22,7 @@ export {
   type MetricLevel,
   type MetricName,
   type MetricScore,
+  type WindowTotals,
 } from './health.js';
 export { type InboundDecision, InboundMatcher } from './inbound.js';
 export { type CodecImpairment, type EModelInput, estimateMos, G711_PLC, mosFromR, rFactor } from './mos.js';
@@ -33,7 +34,6 @@ export {
   type ProbeTransition,
   type SendOptions,
 } from './probe.js';
-export { RedisCpsStore, type RedisCpsStoreOptions, type RedisFailurePolicy } from './redis-cps-store.js';
 export { HealthRegistry } from './registry.js';
 export {
   type Attempt,

@@ -5,7 +5,7 @@
  */
 import type { PatchbayConfig } from '../config/index.js';
 import type { Clock } from '../util/index.js';
-import { GatewayHealth, type HealthSnapshot } from './health.js';
+import { GatewayHealth, type HealthSnapshot, type WindowTotals } from './health.js';
 import type { OptionsProber, ProbeTransition } from './probe.js';
 import { gatewayId, type HealthView } from './router.js';
 
@@ -65,6 +65,16 @@ export class HealthRegistry implements HealthView {
     if (!gateway) return { score: 1, available: true };
     const snapshot = gateway.snapshot();
     return { score: snapshot.score, available: snapshot.available };
+  }
+
+  /** Each gateway's own window sums, for the other nodes of a cluster. */
+  ownTotals(): Array<{ gatewayId: string; totals: WindowTotals }> {
+    return [...this.#gateways.values()].map((g) => ({ gatewayId: g.gatewayId, totals: g.ownTotals() }));
+  }
+
+  /** The other nodes' sums for one gateway (unknown gateways are ignored). */
+  setPeerTotals(gatewayId: string, totals: readonly WindowTotals[]): void {
+    this.#gateways.get(gatewayId)?.setPeerTotals(totals);
   }
 
   snapshot(): HealthSnapshot[] {

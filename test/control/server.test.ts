@@ -31,19 +31,19 @@ class FakeBackend implements ControlBackend {
     this.calls.set(call.id, call);
     return call;
   }
-  listCalls(): CallSummary[] {
-    return [...this.calls.values()];
+  async listCalls() {
+    return { calls: [...this.calls.values()] };
   }
   getCall(id: string) {
     const call = this.calls.get(id);
     return call && { ...call, media: { packetsReceived: 0 } };
   }
-  hangup(id: string) {
+  async hangup(id: string) {
     return this.calls.delete(id)
       ? ({ ok: true } as const)
       : ({ ok: false, status: 404, error: 'no such call' } as const);
   }
-  sendDtmf(id: string, digits: string) {
+  async sendDtmf(id: string, digits: string) {
     if (!this.calls.has(id)) return { ok: false, status: 404, error: 'no such call' } as const;
     this.dtmfSent.push(digits);
     return { ok: true } as const;

@@ -56,7 +56,8 @@ export class Cluster {
   readonly #health: SharedHealth;
   #liveNodes = 1;
   #timer: TimerHandle | undefined;
-  #beating = false;
+  /** The heartbeat in flight: a second request waits for it rather than sending another. */
+  #beating: Promise<void> | undefined;
   #left = false;
   #closed = false;
 
@@ -111,15 +112,17 @@ export class Cluster {
   }
 
   /** One heartbeat now; resolves when done (a failure only means Redis is away). */
-  async heartbeat(): Promise<void> {
-    if (this.#beating || this.#left || this.#closed) return;
-    this.#beating = true;
-    try {
-      await this.#beat();
-      await this.#health.share();
-    } finally {
-      this.#beating = false;
-    }
+  heartbeat(): Promise<void> {
+    if (this.#left || this.#closed) return Promise.resolve();
+    this.#beating ??= (async () => {
+      try {
+        await this.#beat();
+        await this.#health.share();
+      } finally {
+        this.#beating = undefined;
+      }
+    })();
+    return this.#beating;
   }
 
   /**

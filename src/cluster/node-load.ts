@@ -84,7 +84,8 @@ export class NodeLoad {
   #schedule(): void {
     const windowMs = (this.#options.overload()?.windowSec ?? 5) * 1000;
     this.#timer = this.#options.clock.setTimer(windowMs, () => {
-      this.#lastWindowP99Ms = this.#histogram.percentile(99) / 1e6;
+      const p99Ns = this.#histogram.percentile(99);
+      this.#lastWindowP99Ms = Number.isFinite(p99Ns) ? p99Ns / 1e6 : 0;
       this.#histogram.reset();
       this.#schedule();
     });

@@ -12,7 +12,8 @@
 #   node b    127.0.0.3:PB_NODE_B_SIP_PORT, API 127.0.0.3:PB_NODE_B_API_PORT   5060, 8080
 # The trunk `proxy` admits calls from Kamailio only; PB_TRUNK_CPS, PB_TRUNK_BURST and
 # PB_TRUNK_MAX_CALLS set its cluster-wide limits (default 50, 50, 200); PB_API_TOKEN the
-# control API token every node shares (default: a fixed development token). Calls go to the
+# control API token every node shares (default: a fixed development token); PB_FR_TIMER_MS how
+# long Kamailio waits for a node's first answer before failing over (2000). Calls go to the
 # built-in echo bot (PB_BOT_URL for another).
 #
 # Files go to PB_WORKDIR (default: a new temp dir): configs, one log per process and a pid file
@@ -120,6 +121,7 @@ for node in a b; do wait_for "node $node" http_ok "http://${sip_host[$node]}:${a
 } >"$work/dispatcher.list"
 kamailio -DD -E -f "${PB_KAMAILIO_CFG:-$here/kamailio/kamailio.cfg}" -Y "$work" -m 64 -M 8 \
   -A "LISTEN=udp:$proxy_host:$proxy_port" -A "DISPATCHER_LIST=\"$work/dispatcher.list\"" \
+  -A "FR_TIMER=${PB_FR_TIMER_MS:-2000}" \
   >"$work/kamailio.log" 2>&1 &
 echo $! >"$work/kamailio.pid"
 wait_for kamailio sip_ok "$proxy_host:$proxy_port"

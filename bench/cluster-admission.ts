@@ -9,9 +9,6 @@
  *
  * Run: npm run build && npx tsx bench/cluster-admission.ts   (needs redis-server on PATH)
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { Cluster, RedisLink } from '../src/cluster/index.js';
 import { type ClusterConfig, trunkSchema } from '../src/config/index.js';
@@ -19,6 +16,8 @@ import type { CallSummary } from '../src/control/index.js';
 import { GatewayAdmission } from '../src/gateway/admission.js';
 import { ConcurrencyLimiter, CpsLimiter, callCpsLimits, MemoryCpsStore } from '../src/trunks/index.js';
 import { SystemClock, silentLogger } from '../src/util/index.js';
+import { RedisServer } from '../test/interop/helpers/redis-server.js';
+import { freePort } from '../test/interop/helpers/sipp.js';
 
 const CALLS = 2000;
 const IN_FLIGHT = 32;
@@ -30,34 +29,6 @@ const trunk = trunkSchema.parse({
   cps: { rate: 1e6, burst: 1e6, perNumber: { rate: 1e6, burst: 1e6 } },
   maxConcurrentCalls: 100_000,
 });
-
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const address = probe.address();
-  probe.close();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    const pong = await probe.ping().catch(() => '');
-    probe.disconnect();
-    if (pong === 'PONG') return child;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('redis-server did not start');
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -132,9 +103,9 @@ async function scriptCalls(redis: Redis): Promise<number> {
   return calls;
 }
 
-const port = await freePort();
-const server = await startRedis(port);
-const url = `redis://127.0.0.1:${port}`;
+const server = new RedisServer(await freePort());
+await server.start();
+const url = `redis://127.0.0.1:${server.port}`;
 const config: ClusterConfig = { redis: url, leaseTtlMs: 15_000, heartbeatMs: 2000, localCpsShare: 'divide' };
 const link = RedisLink.connect(url, { commandTimeoutMs: 2000 });
 const cluster = new Cluster({
@@ -190,5 +161,5 @@ try {
 } finally {
   stats.disconnect();
   cluster.close();
-  server.kill('SIGKILL');
+  await server.stop();
 }

@@ -50,9 +50,9 @@ interface Bucket {
  */
 export type WindowTotals = Omit<Bucket, 'epoch'>;
 
-function emptyBucket(epoch: number): Bucket {
+/** A window with no calls in it. */
+export function emptyWindowTotals(): WindowTotals {
   return {
-    epoch,
     seized: 0,
     answered: 0,
     completed: 0,
@@ -67,6 +67,10 @@ function emptyBucket(epoch: number): Bucket {
     rttSum: 0,
     mediaCount: 0,
   };
+}
+
+function emptyBucket(epoch: number): Bucket {
+  return { epoch, ...emptyWindowTotals() };
 }
 
 export type MetricName = 'asr' | 'ccr' | 'pddMs' | 'astMs' | 'acdSec' | 'mos';

@@ -15,6 +15,7 @@ export {
 } from './cps.js';
 export {
   type AttemptSample,
+  emptyWindowTotals,
   GatewayHealth,
   type HealthSnapshot,
   type Liveness,

@@ -5,7 +5,7 @@ import { after, afterEach, before, test } from 'node:test';
 import { Cluster, type ClusterSlot, type LeaseRequest, RedisLink } from '../../src/cluster/index.js';
 import type { ClusterConfig } from '../../src/config/index.js';
 import type { CallSummary } from '../../src/control/index.js';
-import type { WindowTotals } from '../../src/trunks/index.js';
+import { emptyWindowTotals, type WindowTotals } from '../../src/trunks/index.js';
 import { SystemClock, silentLogger } from '../../src/util/index.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { RedisServer } from './helpers/redis-server.js';
@@ -49,21 +49,7 @@ class FakeHealth {
 }
 
 function totals(seized: number): WindowTotals {
-  return {
-    seized,
-    answered: seized,
-    completed: seized,
-    pddSum: 0,
-    pddCount: 0,
-    setupSum: 0,
-    setupCount: 0,
-    durationSum: 0,
-    durationCount: 0,
-    lossSum: 0,
-    jitterSum: 0,
-    rttSum: 0,
-    mediaCount: 0,
-  };
+  return { ...emptyWindowTotals(), seized, answered: seized, completed: seized };
 }
 
 async function startNode(

@@ -16,20 +16,12 @@ import { FakeClock, SystemClock } from '../../src/util/index.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { callGateway, startGatewayProcess } from './helpers/gateway-process.js';
 import { RedisServer } from './helpers/redis-server.js';
+import { freePort } from './helpers/sipp.js';
 
 const available = commandAvailable('redis-server');
 const skip = skipUnlessPresent(available, 'redis-server not installed');
 const reject: OverflowPolicy = { action: 'reject', queueTimeoutMs: 0, maxQueued: 0 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const address = probe.address();
-  probe.close();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 /** Short timeouts and a fast fixed reconnect so the outage test stays quick. */
 function client(port: number, options: RedisOptions = {}): Redis {

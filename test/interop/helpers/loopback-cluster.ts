@@ -4,7 +4,7 @@
  * addresses from the script's `READY` line, the nodes' call records, and a bounded stop.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './sipp.js';
@@ -33,12 +33,17 @@ export interface ClusterRecord {
 export interface LoopbackCluster {
   /** `host:port` of Kamailio. */
   proxy: string;
+  redisUrl: string;
   token: string;
   workdir: string;
   nodes: Record<NodeName, { sip: string; api: string }>;
   /** Finished calls' records of one node. */
   records(node: NodeName): ClusterRecord[];
+  /** One node's log lines (pino JSON), parsed; lines that are not JSON are skipped. */
+  logLines(node: NodeName): Array<{ time: number; msg: string; cause?: string }>;
   pid(process: `node-${NodeName}` | 'kamailio' | 'redis'): number;
+  /** Rewrites the trunk's concurrent-call cap; both nodes pick it up by hot reload (resolves then). */
+  setTrunkMaxCalls(maxCalls: number): Promise<void>;
   output(): string;
   stop(): Promise<void>;
 }
@@ -84,33 +89,53 @@ export async function startLoopbackCluster(
   };
   child.stderr?.on('data', append);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const ready = await new Promise<{ proxy: string; nodes: Record<NodeName, { sip: string; api: string }> }>(
-    (resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`cluster did not start:\n${output}`)), startTimeoutMs);
-      child.stdout?.on('data', (chunk: Buffer) => {
-        append(chunk);
-        const line = output.split('\n').find((text) => text.startsWith('READY '));
-        if (!line) return;
-        clearTimeout(timer);
-        resolve(JSON.parse(line.slice('READY '.length)));
-      });
-      void exited.then(() => {
-        clearTimeout(timer);
-        reject(new Error(`run-loopback.sh exited:\n${output}\n${logs(workdir)}`));
-      });
-    },
-  ).catch(async (error: unknown) => {
+  const ready = await new Promise<{
+    proxy: string;
+    redis: string;
+    nodes: Record<NodeName, { sip: string; api: string }>;
+  }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`cluster did not start:\n${output}`)), startTimeoutMs);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      append(chunk);
+      const line = output.split('\n').find((text) => text.startsWith('READY '));
+      if (!line) return;
+      clearTimeout(timer);
+      resolve(JSON.parse(line.slice('READY '.length)));
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`run-loopback.sh exited:\n${output}\n${logs(workdir)}`));
+    });
+  }).catch(async (error: unknown) => {
     await stopGroup(child, exited);
     rmSync(workdir, { recursive: true, force: true });
     throw error;
   });
   return {
     proxy: ready.proxy,
+    redisUrl: ready.redis,
     token,
     workdir,
     nodes: ready.nodes,
     records: (node) => readRecords(join(workdir, `node-${node}-calls.jsonl`)),
+    logLines: (node) => readLogLines(join(workdir, `node-${node}.log`)),
     pid: (name) => Number(readFileSync(join(workdir, `${name}.pid`), 'utf8')),
+    setTrunkMaxCalls: async (maxCalls) => {
+      const file = join(workdir, 'profiles', 'proxy.yaml');
+      const since = Date.now();
+      writeFileSync(
+        file,
+        readFileSync(file, 'utf8').replace(/^maxConcurrentCalls: .*$/m, `maxConcurrentCalls: ${maxCalls}`),
+      );
+      const reloaded = (node: NodeName) =>
+        readLogLines(join(workdir, `node-${node}.log`)).some(
+          (line) => line.msg === 'config reloaded' && line.time >= since,
+        );
+      for (let waited = 0; !(reloaded('a') && reloaded('b')); waited += 50) {
+        if (waited > 10_000) throw new Error('the nodes did not reload the trunk file');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
     output: () => `${output}\n${logs(workdir)}`,
     stop: async () => {
       await stopGroup(child, exited);
@@ -139,6 +164,19 @@ function readRecords(path: string): ClusterRecord[] {
     .split('\n')
     .filter((line) => line.length > 0)
     .map((line) => JSON.parse(line) as ClusterRecord);
+}
+
+function readLogLines(path: string): Array<{ time: number; msg: string; cause?: string }> {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as { time: number; msg: string; cause?: string }];
+      } catch {
+        return [];
+      }
+    });
 }
 
 /** The tail of each process log, for a failure message. */

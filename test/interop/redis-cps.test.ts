@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Redis, type RedisOptions } from 'ioredis';
 import { RedisCpsStore, RedisLink } from '../../src/cluster/index.js';

@@ -10,8 +10,8 @@ import type { AdmittedCall, CallAdmission, CallSlot } from './ports.js';
 
 export interface GatewayAdmissionOptions {
   concurrency: ConcurrencyLimiter;
-  /** Cluster-wide trunk caps as leases; undefined: this node's own count decides. */
-  leases?: ClusterLeases | undefined;
+  /** Cluster-wide trunk caps as leases (ClusterLeases); undefined: this node's own count decides. */
+  leases?: Pick<ClusterLeases, 'acquire'> | undefined;
   cps: CpsLimiter;
   /** Calls in progress on this node. */
   liveCalls(): number;

@@ -3,7 +3,8 @@
  * front of two `patchbay start` nodes sharing one real Redis, started by deploy/run-loopback.sh.
  * SIPp calls through Kamailio: the calls split between the nodes, the trunk's CPS limit and
  * concurrent-call cap hold for both nodes together, any node lists and hangs up any node's call,
- * a node killed with SIGKILL gives its slots back within the lease TTL, and a node drained with
+ * nodes keep answering while Redis is down and re-register their calls when it is back, a node
+ * killed with SIGKILL gives its slots back within the lease TTL, and a node drained with
  * SIGTERM refuses OPTIONS at once, finishes its calls and leaves the cluster.
  */
 import assert from 'node:assert/strict';
@@ -17,6 +18,7 @@ import {
   type NodeName,
   startLoopbackCluster,
 } from './helpers/loopback-cluster.js';
+import { RedisServer } from './helpers/redis-server.js';
 import { optionsAnswer, optionsStatus } from './helpers/sip-options.js';
 import { freePort, skipWithoutSipp, startSipp } from './helpers/sipp.js';
 
@@ -32,6 +34,13 @@ const HELD_CALLS = 8;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let cluster: LoopbackCluster | undefined;
+/** The Redis started again by the Redis test, on the same port (not the script's process). */
+let replacementRedis: RedisServer | undefined;
+
+interface CallList {
+  calls: Array<{ id: string; from: string; state: string; node?: string }>;
+  complete?: boolean;
+}
 
 before(async () => {
   if (skip) return;
@@ -45,6 +54,7 @@ before(async () => {
 });
 after(async () => {
   await cluster?.stop();
+  await replacementRedis?.stop();
 });
 
 async function api(node: NodeName, method: string, path: string, body?: object): Promise<Response> {
@@ -264,6 +274,57 @@ test('registry: any node lists every call; DELETE and DTMF on the other node rea
     assert.equal(gone.status, 404);
   } finally {
     await sipp.stop();
+  }
+});
+
+test('Redis stopped: nodes answer calls on local state; Redis back empty: live calls re-registered, hang-up across nodes works again', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const redisUp = async (node: NodeName) => metric(node, /^patchbay_cluster_redis_up /);
+  process.kill(cluster!.pid('redis'), 'SIGKILL');
+  await waitFor(
+    async () => ((await redisUp('a')) === 0 && (await redisUp('b')) === 0 ? true : undefined),
+    'patchbay_cluster_redis_up 0 on both nodes',
+  );
+  const caller = startSipp({
+    scenario: join(FIXTURES, 'uac_proxy_wait_bye.xml'),
+    remote: cluster!.proxy,
+    localPort: await freePort(),
+    calls: 1,
+    timeoutMs: 40_000,
+    extraArgs: ['-recv_timeout', '30000'],
+  });
+  try {
+    const owner = await waitFor(async () => {
+      for (const node of ['a', 'b'] as const) {
+        const body = (await (await api(node, 'GET', '/v1/calls')).json()) as CallList;
+        const call = body.calls.find((item) => item.from === 'sipp' && item.state === 'answered');
+        if (call) {
+          assert.equal(body.complete, false, 'a node alone says its list is partial');
+          return { node, id: call.id };
+        }
+      }
+      return undefined;
+    }, 'a call answered while Redis is down');
+    const other: NodeName = owner.node === 'a' ? 'b' : 'a';
+    replacementRedis = new RedisServer(Number(new URL(cluster!.redisUrl).port));
+    await replacementRedis.start();
+    await waitFor(
+      async () => ((await redisUp('a')) === 1 && (await redisUp('b')) === 1 ? true : undefined),
+      'patchbay_cluster_redis_up 1 on both nodes',
+    );
+    // The owner's next heartbeat puts the call back into the (empty) registry.
+    await waitFor(async () => {
+      const body = (await (await api(other, 'GET', '/v1/calls')).json()) as CallList;
+      return body.complete !== false && body.calls.some((call) => call.id === owner.id) ? true : undefined;
+    }, 'the call listed by the other node again');
+    const hangup = await api(other, 'DELETE', `/v1/calls/${owner.id}`);
+    assert.equal(hangup.status, 204, await hangup.text());
+    const result = await caller.result;
+    assert.equal(result.successfulCalls, 1, `the caller got BYE\n${result.errors}`);
+  } finally {
+    await caller.stop();
   }
 });
 

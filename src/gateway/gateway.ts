@@ -172,16 +172,11 @@ export class Gateway {
 
   /**
    * SIGTERM: refuse new calls (503, OPTIONS too), let calls in progress finish up to
-   * `timeoutMs`, then end the rest. Resolves when no call is left and this node has left its
-   * cluster.
+   * `timeoutMs`, then end the rest. Resolves when no call is left (`stop()` then leaves the
+   * cluster).
    */
   async drainAndWait(timeoutMs: number): Promise<void> {
     this.drain();
-    await this.#callsEnded(timeoutMs);
-    await this.cluster?.leave();
-  }
-
-  async #callsEnded(timeoutMs: number): Promise<void> {
     if (this.calls.size === 0) return;
     await new Promise<void>((resolve) => {
       const timer = this.clock.setTimer(timeoutMs, () => {

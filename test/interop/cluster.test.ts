@@ -99,6 +99,18 @@ async function startProxyCaller(options: { rate: number; calls: number; holdMs: 
   });
 }
 
+/** One call through Kamailio that stays up until the gateway sends BYE (uac_proxy_wait_bye.xml). */
+async function startCallerAwaitingBye() {
+  return startSipp({
+    scenario: join(FIXTURES, 'uac_proxy_wait_bye.xml'),
+    remote: cluster!.proxy,
+    localPort: await freePort(),
+    calls: 1,
+    timeoutMs: 40_000,
+    extraArgs: ['-recv_timeout', '30000'],
+  });
+}
+
 /** SIPp through Kamailio; resolves with its result once every call ended. */
 async function callThroughProxy(options: { rate: number; calls: number; holdMs: number; timeoutMs: number }) {
   const sipp = await startProxyCaller(options);
@@ -234,14 +246,7 @@ test('registry: any node lists every call; DELETE and DTMF on the other node rea
   skip,
   timeout: 60_000,
 }, async () => {
-  const sipp = startSipp({
-    scenario: join(FIXTURES, 'uac_proxy_wait_bye.xml'),
-    remote: cluster!.proxy,
-    localPort: await freePort(),
-    calls: 1,
-    timeoutMs: 30_000,
-    extraArgs: ['-recv_timeout', '20000'],
-  });
+  const sipp = await startCallerAwaitingBye();
   try {
     const listed = await waitFor(async () => {
       const body = (await (await api('a', 'GET', '/v1/calls')).json()) as {
@@ -287,14 +292,7 @@ test('Redis stopped: nodes answer calls on local state; Redis back empty: live c
     async () => ((await redisUp('a')) === 0 && (await redisUp('b')) === 0 ? true : undefined),
     'patchbay_cluster_redis_up 0 on both nodes',
   );
-  const caller = startSipp({
-    scenario: join(FIXTURES, 'uac_proxy_wait_bye.xml'),
-    remote: cluster!.proxy,
-    localPort: await freePort(),
-    calls: 1,
-    timeoutMs: 40_000,
-    extraArgs: ['-recv_timeout', '30000'],
-  });
+  const caller = await startCallerAwaitingBye();
   try {
     const owner = await waitFor(async () => {
       for (const node of ['a', 'b'] as const) {

@@ -24,6 +24,7 @@ export {
 } from './patterns.js';
 export { redactSecrets } from './redact.js';
 export {
+  type ClusterConfig,
   type CpsConfig,
   type CpsLimit,
   DEFAULT_FAILOVER_CODES,

@@ -317,134 +317,200 @@ const listenSchema = z.strictObject({
   port: port.default(5060),
 });
 
-export const gatewayFileSchema = z.strictObject({
-  listen: z
-    .array(listenSchema)
-    .min(1)
-    .default([
-      { transport: 'udp', host: '0.0.0.0', port: 5060 },
-      { transport: 'tcp', host: '0.0.0.0', port: 5060 },
-    ]),
-  rtp: z
-    .strictObject({
-      portMin: port.default(10_000),
-      portMax: port.default(20_000),
-      pacingLeadMs: z
-        .number()
-        .min(0)
-        .max(5)
-        .default(2)
-        .describe(
-          'The media clock wakes this early and waits out the rest precisely (a futex sleep, not a busy loop): each tick lands within ~0.1 ms of its 20 ms slot instead of ~1.5 ms. 0 turns it off.',
-        ),
-    })
-    .refine((r) => r.portMin < r.portMax, { message: 'portMin must be below portMax', path: ['portMax'] })
-    .prefault({}),
-  publicAddress: z
-    .string()
-    .optional()
-    .describe('Address written into SDP c= lines when the host is behind NAT.'),
-  api: z
-    .strictObject({
-      host: z.string().default('127.0.0.1'),
-      port: port.default(8080),
-      bearerToken: z.string().min(16).optional(),
-    })
-    .prefault({}),
-  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
-  callRecords: z
-    .strictObject({ enabled: z.boolean().default(false), path: z.string().default('call-records.jsonl') })
-    .prefault({}),
-  limits: z
-    .strictObject({
-      maxCalls: z.number().int().min(1).default(500),
-      maxCallDurationSec: z.number().int().min(1).default(14_400),
-      rtpInactivityTimeoutSec: z.number().int().min(1).default(30),
-      drainTimeoutSec: z.number().int().min(0).default(300),
-      requestsPerSourcePerSec: z
-        .number()
-        .positive()
-        .default(200)
-        .describe(
-          'SIP requests per second one source address may send (burst twice that); beyond it they are dropped.',
-        ),
-    })
-    .prefault({}),
-  cluster: z
-    .strictObject({
-      redis: z
-        .string()
-        .regex(/^rediss?:\/\//, 'redis:// or rediss:// URL')
-        .describe(
-          'CPS buckets shared by every node through this Redis (redis://[:password@]host:port/db, rediss:// for TLS). While it is unreachable each node decides on its own buckets.',
-        ),
-    })
-    .optional()
-    .describe('Absent: every limit lives in this process.'),
-  dns: dnsSchema.prefault({}),
-  sip: z
-    .strictObject({
-      udpReceiveBufferBytes: z
-        .number()
-        .int()
-        .min(65_536)
-        .default(4 << 20)
-        .describe(
-          'SO_RCVBUF of the SIP UDP socket; the kernel caps it at net.core.rmem_max (the size it granted is logged at start). Beyond it, datagrams are dropped by the kernel and counted in patchbay_sip_socket_drops_total.',
-        ),
-      tcp: z
-        .strictObject({
-          idleTimeoutSec: z
-            .number()
-            .positive()
-            .default(300)
-            .describe(
-              'A TCP connection with no complete SIP message (or CRLF keep-alive) for this long is closed.',
-            ),
-          headerTimeoutSec: z
-            .number()
-            .positive()
-            .default(10)
-            .describe(
-              "A TCP connection whose message headers are not complete this long after the message's first byte is closed (slow clients).",
-            ),
-          maxConnectionsPerSource: z
-            .number()
-            .int()
-            .min(1)
-            .default(64)
-            .describe('TCP connections one address may hold; more are closed at accept.'),
-          maxConnections: z
-            .number()
-            .int()
-            .min(1)
-            .default(1024)
-            .describe('TCP connections in all; more are closed at accept.'),
-        })
-        .prefault({}),
-      transactionMemory: z
-        .strictObject({
-          maxBytesPerSource: z
-            .number()
-            .int()
-            .min(65_536)
-            .default(8 << 20)
-            .describe(
-              'Bytes of requests and stored responses one address may have held by SIP transactions; beyond it its new requests get 503.',
-            ),
-          maxBytes: z
-            .number()
-            .int()
-            .min(65_536)
-            .default(64 << 20)
-            .describe('Bytes held by all SIP transactions; beyond it new requests get 503.'),
-        })
-        .prefault({}),
-    })
-    .prefault({}),
-  routes: z.array(routeSchema).default([]),
-  sipProfilesDir: z.string().default('sip-profiles').describe("Relative to the gateway file's directory."),
-});
+export const gatewayFileSchema = z
+  .strictObject({
+    listen: z
+      .array(listenSchema)
+      .min(1)
+      .default([
+        { transport: 'udp', host: '0.0.0.0', port: 5060 },
+        { transport: 'tcp', host: '0.0.0.0', port: 5060 },
+      ]),
+    rtp: z
+      .strictObject({
+        portMin: port.default(10_000),
+        portMax: port.default(20_000),
+        pacingLeadMs: z
+          .number()
+          .min(0)
+          .max(5)
+          .default(2)
+          .describe(
+            'The media clock wakes this early and waits out the rest precisely (a futex sleep, not a busy loop): each tick lands within ~0.1 ms of its 20 ms slot instead of ~1.5 ms. 0 turns it off.',
+          ),
+      })
+      .refine((r) => r.portMin < r.portMax, { message: 'portMin must be below portMax', path: ['portMax'] })
+      .prefault({}),
+    publicAddress: z
+      .string()
+      .optional()
+      .describe('Address written into SDP c= lines when the host is behind NAT.'),
+    api: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        port: port.default(8080),
+        bearerToken: z.string().min(16).optional(),
+      })
+      .prefault({}),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+    callRecords: z
+      .strictObject({ enabled: z.boolean().default(false), path: z.string().default('call-records.jsonl') })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        maxCalls: z.number().int().min(1).default(500),
+        maxCallDurationSec: z.number().int().min(1).default(14_400),
+        rtpInactivityTimeoutSec: z.number().int().min(1).default(30),
+        drainTimeoutSec: z.number().int().min(0).default(300),
+        requestsPerSourcePerSec: z
+          .number()
+          .positive()
+          .default(200)
+          .describe(
+            'SIP requests per second one source address may send (burst twice that); beyond it they are dropped.',
+          ),
+        overload: z
+          .strictObject({
+            eventLoopDelayP99Ms: z
+              .number()
+              .positive()
+              .describe('Overloaded while the p99 event-loop delay over the last window exceeds this.'),
+            windowSec: z.number().int().min(1).max(60).default(5),
+          })
+          .optional()
+          .describe(
+            'OPTIONS to the node are answered 503 while overloaded (as while draining or at maxCalls), so a balancer probing with OPTIONS sends new calls elsewhere. Absent: load alone never turns OPTIONS to 503.',
+          ),
+      })
+      .prefault({}),
+    cluster: z
+      .strictObject({
+        redis: z
+          .string()
+          .regex(/^rediss?:\/\//, 'redis:// or rediss:// URL')
+          .describe(
+            'The Redis every node shares (redis://[:password@]host:port/db, rediss:// for TLS): CPS buckets, concurrency leases, live nodes, the call registry and trunk health samples. While it is unreachable each node decides on local state.',
+          ),
+        nodeId: z
+          .string()
+          .regex(/^[A-Za-z0-9._:-]{1,64}$/, 'letters, digits and . _ : - (at most 64)')
+          .optional()
+          .describe("This node's name in the cluster. Default: host name and first SIP port (host:5060)."),
+        apiUrl: z
+          .url({ protocol: /^https?$/ })
+          .optional()
+          .describe(
+            "Where other nodes reach this node's control API to forward a hang-up or DTMF for a call it owns. Default: http://api.host:api.port (api.host must then not be a wildcard address).",
+          ),
+        leaseTtlMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(15_000)
+          .describe(
+            "A node's liveness, its calls' concurrency leases and registry entries expire this long after its last heartbeat: a dead node's slots free themselves within it.",
+          ),
+        heartbeatMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(2000)
+          .describe(
+            'How often a node renews its liveness, leases and registry entries and shares trunk health.',
+          ),
+        localCpsShare: z
+          .enum(['divide', 'full'])
+          .default('divide')
+          .describe(
+            "While Redis is unreachable: 'divide' gives each node rate/N (and each trunk's concurrency cap/N, rounded up), N the live nodes last seen; 'full' the whole rate to every node.",
+          ),
+        maxCalls: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe('Calls in progress across every node together (limits.maxCalls stays per node).'),
+      })
+      .refine((c) => c.heartbeatMs * 2 <= c.leaseTtlMs, {
+        message: 'heartbeatMs must be at most half of leaseTtlMs (a lease must survive a missed heartbeat)',
+        path: ['heartbeatMs'],
+      })
+      .optional()
+      .describe('Absent: every limit, lease and call lives in this process.'),
+    dns: dnsSchema.prefault({}),
+    sip: z
+      .strictObject({
+        udpReceiveBufferBytes: z
+          .number()
+          .int()
+          .min(65_536)
+          .default(4 << 20)
+          .describe(
+            'SO_RCVBUF of the SIP UDP socket; the kernel caps it at net.core.rmem_max (the size it granted is logged at start). Beyond it, datagrams are dropped by the kernel and counted in patchbay_sip_socket_drops_total.',
+          ),
+        tcp: z
+          .strictObject({
+            idleTimeoutSec: z
+              .number()
+              .positive()
+              .default(300)
+              .describe(
+                'A TCP connection with no complete SIP message (or CRLF keep-alive) for this long is closed.',
+              ),
+            headerTimeoutSec: z
+              .number()
+              .positive()
+              .default(10)
+              .describe(
+                "A TCP connection whose message headers are not complete this long after the message's first byte is closed (slow clients).",
+              ),
+            maxConnectionsPerSource: z
+              .number()
+              .int()
+              .min(1)
+              .default(64)
+              .describe('TCP connections one address may hold; more are closed at accept.'),
+            maxConnections: z
+              .number()
+              .int()
+              .min(1)
+              .default(1024)
+              .describe('TCP connections in all; more are closed at accept.'),
+          })
+          .prefault({}),
+        transactionMemory: z
+          .strictObject({
+            maxBytesPerSource: z
+              .number()
+              .int()
+              .min(65_536)
+              .default(8 << 20)
+              .describe(
+                'Bytes of requests and stored responses one address may have held by SIP transactions; beyond it its new requests get 503.',
+              ),
+            maxBytes: z
+              .number()
+              .int()
+              .min(65_536)
+              .default(64 << 20)
+              .describe('Bytes held by all SIP transactions; beyond it new requests get 503.'),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    routes: z.array(routeSchema).default([]),
+    sipProfilesDir: z.string().default('sip-profiles').describe("Relative to the gateway file's directory."),
+  })
+  .superRefine((gateway, context) => {
+    // Other nodes forward hang-ups to this address: a wildcard bind names no reachable host.
+    const wildcard = gateway.api.host === '0.0.0.0' || gateway.api.host === '::';
+    if (gateway.cluster && gateway.cluster.apiUrl === undefined && wildcard)
+      context.addIssue({
+        code: 'custom',
+        path: ['cluster', 'apiUrl'],
+        message: 'required when api.host is a wildcard address: the URL other nodes reach this API at',
+      });
+  });
 
 export type TrunkConfig = z.output<typeof trunkSchema>;
 export type InboundConfig = z.output<typeof inboundSchema>;
@@ -462,3 +528,4 @@ export type DnsConfig = z.output<typeof dnsSchema>;
 export type DnsCacheConfig = DnsConfig['cache'];
 export type TrunkFileInput = z.input<typeof trunkSchema>;
 export type GatewayFileInput = z.input<typeof gatewayFileSchema>;
+export type ClusterConfig = NonNullable<GatewayFileConfig['cluster']>;

@@ -31,6 +31,26 @@ export interface CallSummary {
   startedAt: string;
   answeredAt?: string;
   endedAt?: string;
+  /** The cluster node that owns the call (clustered gateways only). */
+  node?: string;
+}
+
+export interface CallList {
+  calls: CallSummary[];
+  /** False when a clustered node could list only some calls (its cluster Redis unreachable). */
+  complete?: boolean;
+}
+
+/**
+ * Names the node that forwarded an operation on a call to the call's owner, so the owner never
+ * forwards it again.
+ */
+export const FORWARDED_HEADER = 'x-patchbay-forwarded-by';
+
+/** How the request reached this node. */
+export interface RequestOrigin {
+  /** Forwarded by another node: answer for local calls only. */
+  forwarded: boolean;
 }
 
 /** A summary plus live media statistics (RTP, jitter buffer, stream), as the gateway types them. */
@@ -49,15 +69,27 @@ export interface DrainStatus {
   activeCalls: number;
 }
 
-/** Outcome of an operation on one call: done, no such call, or refused with a reason. */
-export type CallOperationResult = { ok: true } | { ok: false; status: 404 | 409; error: string };
+/**
+ * Outcome of an operation on one call: done, no such call, refused with a reason, or (in a
+ * cluster) the owning node or the call registry could not be reached.
+ */
+export type CallOperationResult =
+  | { ok: true }
+  | { ok: false; status: 404 | 409 | 502 | 503 | 504; error: string };
 
 export interface ControlBackend {
   originate(request: OriginateRequest): Promise<CallSummary>;
-  listCalls(): CallSummary[];
+  /** In a cluster: every node's calls, each naming its node. */
+  listCalls(): Promise<CallList>;
   getCall(id: string): CallDetail | undefined;
-  hangup(id: string): CallOperationResult;
-  sendDtmf(id: string, digits: string, durationMs: number): CallOperationResult;
+  /** In a cluster, a call owned by another node is forwarded there (unless already forwarded). */
+  hangup(id: string, origin: RequestOrigin): Promise<CallOperationResult>;
+  sendDtmf(
+    id: string,
+    digits: string,
+    durationMs: number,
+    origin: RequestOrigin,
+  ): Promise<CallOperationResult>;
   /** Per-trunk, per-gateway health with every score input (trunks' snapshot objects). */
   trunkHealth(): unknown[];
   cpsLimits(): CpsLimit[];

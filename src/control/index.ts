@@ -1,5 +1,6 @@
 export type {
   CallDetail,
+  CallList,
   CallOperationResult,
   CallState,
   CallSummary,
@@ -7,7 +8,9 @@ export type {
   CpsLimit,
   DrainStatus,
   OriginateRequest,
+  RequestOrigin,
   StreamTargetRequest,
 } from './backend.js';
+export { FORWARDED_HEADER } from './backend.js';
 export { GatewayMetrics } from './metrics.js';
 export { type ControlServerOptions, createControlServer } from './server.js';

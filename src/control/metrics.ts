@@ -133,6 +133,10 @@ export class GatewayMetrics {
     collect: () => this.rtpSocketDropsTotal.inc(this.#sampleRtpSocketDrops()),
   });
 
+  /** Registered only on a clustered node: alone, neither gauge would measure anything. */
+  readonly clusterRedisUp: Gauge | undefined;
+  readonly clusterNodes: Gauge | undefined;
+
   readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
   readonly #readSocketDrops: (() => Promise<number | undefined>) | undefined;
   readonly #sampleRtpSocketDrops: () => number;
@@ -149,6 +153,7 @@ export class GatewayMetrics {
       processMetrics?: boolean;
       sipSocketDrops?: () => Promise<number | undefined>;
       sampleRtpSocketDrops?: () => number;
+      cluster?: { readonly redisUp: boolean; readonly liveNodes: number };
     } = {},
   ) {
     this.#readSocketDrops = options.sipSocketDrops;
@@ -156,6 +161,21 @@ export class GatewayMetrics {
     if (options.processMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: 'patchbay_' });
     this.#loopDelay.enable();
+    const cluster = options.cluster;
+    if (cluster) {
+      this.clusterRedisUp = new Gauge({
+        name: 'patchbay_cluster_redis_up',
+        help: "1 while this node's cluster Redis answers, 0 while it decides on local state",
+        registers: [this.registry],
+        collect: () => this.clusterRedisUp?.set(cluster.redisUp ? 1 : 0),
+      });
+      this.clusterNodes = new Gauge({
+        name: 'patchbay_cluster_nodes',
+        help: 'Live cluster nodes at the last heartbeat that reached Redis (N of the local rate/N fallback)',
+        registers: [this.registry],
+        collect: () => this.clusterNodes?.set(cluster.liveNodes),
+      });
+    }
   }
 
   #sampleEventLoopLag(): void {

@@ -1,8 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../util/index.js';
-import type { CallOperationResult, ControlBackend, CpsLimit, OriginateRequest } from './backend.js';
+import {
+  type CallOperationResult,
+  type ControlBackend,
+  type CpsLimit,
+  FORWARDED_HEADER,
+  type OriginateRequest,
+  type RequestOrigin,
+} from './backend.js';
 import type { GatewayMetrics } from './metrics.js';
 import { callIdParams, cpsBody, cpsParams, dtmfBody, errorResponse, originateBody } from './schemas.js';
 
@@ -23,6 +30,10 @@ function tokenMatches(presented: string, expected: string): boolean {
   const a = createHash('sha256').update(presented).digest();
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b);
+}
+
+function originOf(request: FastifyRequest): RequestOrigin {
+  return { forwarded: request.headers[FORWARDED_HEADER] !== undefined };
 }
 
 function sendOperationResult(reply: FastifyReply, result: CallOperationResult): FastifyReply {
@@ -84,7 +95,7 @@ export async function createControlServer(options: ControlServerOptions): Promis
     { schema: { body: originateBody, response: { 400: errorResponse } } },
     async (request, reply) => reply.code(201).send(await backend.originate(request.body)),
   );
-  app.get('/v1/calls', async () => ({ calls: backend.listCalls() }));
+  app.get('/v1/calls', async () => backend.listCalls());
   app.get<{ Params: { id: string } }>(
     '/v1/calls/:id',
     { schema: { params: callIdParams } },
@@ -96,7 +107,8 @@ export async function createControlServer(options: ControlServerOptions): Promis
   app.delete<{ Params: { id: string } }>(
     '/v1/calls/:id',
     { schema: { params: callIdParams } },
-    async (request, reply) => sendOperationResult(reply, backend.hangup(request.params.id)),
+    async (request, reply) =>
+      sendOperationResult(reply, await backend.hangup(request.params.id, originOf(request))),
   );
   app.post<{ Params: { id: string }; Body: { digits: string; durationMs: number } }>(
     '/v1/calls/:id/dtmf',
@@ -104,7 +116,12 @@ export async function createControlServer(options: ControlServerOptions): Promis
     async (request, reply) =>
       sendOperationResult(
         reply,
-        backend.sendDtmf(request.params.id, request.body.digits, request.body.durationMs),
+        await backend.sendDtmf(
+          request.params.id,
+          request.body.digits,
+          request.body.durationMs,
+          originOf(request),
+        ),
       ),
   );
 

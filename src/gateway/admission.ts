@@ -1,13 +1,17 @@
 /**
  * Whether this node takes a new call: not while draining, not past `limits.maxCalls` calls in
- * progress, not past the trunk's concurrent-call cap; then the call's CPS buckets decide.
+ * progress or being admitted, not past the trunk's concurrent-call cap (a lease shared by every
+ * node when clustered, else this node's count); then the call's CPS buckets decide.
  */
+import type { ClusterLeases } from '../cluster/index.js';
 import type { TrunkConfig } from '../config/index.js';
 import type { ConcurrencyLimiter, CpsKeyLimit, CpsLimiter, OverflowPolicy } from '../trunks/index.js';
-import type { CallAdmission, CallSlot } from './ports.js';
+import type { AdmittedCall, CallAdmission, CallSlot } from './ports.js';
 
 export interface GatewayAdmissionOptions {
   concurrency: ConcurrencyLimiter;
+  /** Cluster-wide trunk caps as leases (ClusterLeases); undefined: this node's own count decides. */
+  leases?: Pick<ClusterLeases, 'acquire'> | undefined;
   cps: CpsLimiter;
   /** Calls in progress on this node. */
   liveCalls(): number;
@@ -18,6 +22,8 @@ export interface GatewayAdmissionOptions {
 export class GatewayAdmission implements CallAdmission {
   readonly #options: GatewayAdmissionOptions;
   #draining = false;
+  /** Admissions waiting for a lease: counted against maxCalls before they are live calls. */
+  #pending = 0;
 
   constructor(options: GatewayAdmissionOptions) {
     this.#options = options;
@@ -32,12 +38,31 @@ export class GatewayAdmission implements CallAdmission {
     this.#draining = true;
   }
 
-  admit(trunk: TrunkConfig): CallSlot {
+  async admit(trunk: TrunkConfig, call: AdmittedCall): Promise<CallSlot> {
     if (this.#draining) return { ok: false, cause: 'draining' };
-    if (this.#options.liveCalls() >= this.#options.maxCalls())
+    if (this.#options.liveCalls() + this.#pending >= this.#options.maxCalls())
       return { ok: false, cause: 'rejected_concurrency' };
-    const slot = this.#options.concurrency.tryAcquire(trunk.name, trunk.maxConcurrentCalls);
-    return slot ? { ok: true, release: () => slot.release() } : { ok: false, cause: 'rejected_concurrency' };
+    const leases = this.#options.leases;
+    if (!leases) {
+      const slot = this.#options.concurrency.tryAcquire(trunk.name, trunk.maxConcurrentCalls);
+      return slot
+        ? { ok: true, release: () => slot.release() }
+        : { ok: false, cause: 'rejected_concurrency' };
+    }
+    this.#pending++;
+    try {
+      const lease = await leases.acquire({
+        callId: call.id,
+        trunk: trunk.name,
+        trunkMax: trunk.maxConcurrentCalls,
+        summary: () => call.summary(),
+      });
+      return lease.ok
+        ? { ok: true, release: () => lease.release() }
+        : { ok: false, cause: 'rejected_concurrency' };
+    } finally {
+      this.#pending--;
+    }
   }
 
   cps(limits: readonly CpsKeyLimit[], overflow: OverflowPolicy) {

@@ -238,10 +238,12 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       };
       return this.#finish(end, challenge.headers);
     }
-    const refusal = this.#admit(trunk);
+    // Before admission waits (a cluster lease is a Redis round trip): a CANCEL meanwhile ends the call.
+    session.once('terminated', (cause) => this.#onTerminated(cause));
+    const refusal = await this.#admit(trunk);
     if (refusal)
       return this.#finish({ cause: refusal, sipStatus: 503 }, [['Retry-After', CONCURRENCY_RETRY_AFTER_SEC]]);
-    session.once('terminated', (cause) => this.#onTerminated(cause));
+    if (this.ended) return;
     const limits = callCpsLimits(trunk, this.to, { id: String(routeIndex), config: route });
     const cps = await ports.admission.cps(limits.limits, limits.overflow);
     if (cps.action === 'reject')
@@ -283,11 +285,12 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
 
   /** Admits the call (throws OutboundRefusal when full), then dials in the background. */
   async #runOutbound(request: OutboundRequest): Promise<void> {
-    const refusal = this.#admit(request.trunk);
+    const refusal = await this.#admit(request.trunk);
     if (refusal) {
       this.#finish({ cause: refusal, sipStatus: 503 });
       throw new OutboundRefusal(refusal === 'draining' ? 'draining' : 'call limit reached');
     }
+    if (this.ended) throw new OutboundRefusal('ended while waiting for admission');
     const limits = callCpsLimits(request.trunk, this.to);
     const cps = await this.#ports.admission.cps(limits.limits, limits.overflow);
     // Overflow 'reroute' on an outbound trunk names another trunk to dial through.
@@ -345,10 +348,17 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
 
   // ------------------------------------------------------------------ shared steps
 
-  /** Takes a gateway place and a trunk slot; the refusal's cause when there is none. */
-  #admit(trunk: TrunkConfig): 'rejected_concurrency' | 'draining' | undefined {
-    const slot = this.#ports.admission.admit(trunk);
+  /**
+   * Takes a gateway place and a trunk slot; the refusal's cause when there is none. A call that
+   * ended while it waited gives its slot straight back and is not admitted.
+   */
+  async #admit(trunk: TrunkConfig): Promise<'rejected_concurrency' | 'draining' | undefined> {
+    const slot = await this.#ports.admission.admit(trunk, this);
     if (!slot.ok) return slot.cause;
+    if (this.ended) {
+      slot.release();
+      return undefined;
+    }
     this.#releaseSlot = () => slot.release();
     this.safeEmit('admitted');
     return undefined;

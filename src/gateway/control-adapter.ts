@@ -2,15 +2,19 @@
  * The control API's view of the gateway: it validates what the API asks, finds the call in
  * the registry and passes the request on. HTTP itself lives in src/control.
  */
+
+import type { Cluster } from '../cluster/index.js';
 import { streamTargetSchema, type TrunkConfig } from '../config/index.js';
 import type {
   CallDetail,
+  CallList,
   CallOperationResult,
   CallSummary,
   ControlBackend,
   CpsLimit,
   DrainStatus,
   OriginateRequest,
+  RequestOrigin,
 } from '../control/backend.js';
 import { cpsKeys } from '../trunks/index.js';
 import { OutboundRefusal } from './call-controller.js';
@@ -58,24 +62,45 @@ export class GatewayControl implements ControlBackend {
     }
   }
 
-  listCalls(): CallSummary[] {
-    return this.#gateway.calls.live().map((call) => call.summary());
+  /** In a cluster: this node's calls as they are now, then the other nodes' from the registry. */
+  async listCalls(): Promise<CallList> {
+    const local = this.#gateway.calls.live().map((call) => call.summary());
+    const cluster = this.#gateway.cluster;
+    if (!cluster) return { calls: local };
+    const own = local.map((call) => ({ ...call, node: cluster.nodeId }));
+    try {
+      const others = (await cluster.calls.list())
+        .filter((entry) => entry.node !== cluster.nodeId)
+        .map((entry) => ({ ...entry.call, node: entry.node }));
+      return { calls: [...own, ...others] };
+    } catch {
+      return { calls: own, complete: false };
+    }
   }
 
   getCall(id: string): CallDetail | undefined {
     return this.#gateway.calls.detail(id);
   }
 
-  hangup(id: string): CallOperationResult {
+  async hangup(id: string, origin: RequestOrigin): Promise<CallOperationResult> {
     const call = this.#gateway.calls.get(id);
-    if (!call) return { ok: false, status: 404, error: 'no such active call' };
+    if (!call) return this.#onOwner(id, origin, 'DELETE', `/v1/calls/${encodeURIComponent(id)}`);
     call.hangup('api_hangup');
     return { ok: true };
   }
 
-  sendDtmf(id: string, digits: string, durationMs: number): CallOperationResult {
+  async sendDtmf(
+    id: string,
+    digits: string,
+    durationMs: number,
+    origin: RequestOrigin,
+  ): Promise<CallOperationResult> {
     const call = this.#gateway.calls.get(id);
-    if (!call) return { ok: false, status: 404, error: 'no such active call' };
+    if (!call)
+      return this.#onOwner(id, origin, 'POST', `/v1/calls/${encodeURIComponent(id)}/dtmf`, {
+        digits,
+        durationMs,
+      });
     const refusal = call.sendDtmf(digits, durationMs);
     return refusal === undefined ? { ok: true } : { ok: false, status: 409, error: refusal };
   }
@@ -110,6 +135,28 @@ export class GatewayControl implements ControlBackend {
     return this.#gateway.isReady();
   }
 
+  /** A call this node does not hold: forwarded once to the node the cluster registry names. */
+  async #onOwner(
+    id: string,
+    origin: RequestOrigin,
+    method: 'DELETE' | 'POST',
+    path: string,
+    body?: object,
+  ): Promise<CallOperationResult> {
+    const missing: CallOperationResult = { ok: false, status: 404, error: 'no such active call' };
+    const cluster: Cluster | undefined = this.#gateway.cluster;
+    if (!cluster || origin.forwarded) return missing;
+    const owner = await cluster.calls.owner(id).catch(() => null);
+    if (owner === null) return { ok: false, status: 503, error: 'cluster call registry unreachable' };
+    if (!owner || owner.node === cluster.nodeId) return missing;
+    const answer = await cluster.calls.forward(owner, method, path, body);
+    if (!answer.ok) return answer;
+    if (answer.status >= 200 && answer.status < 300) return { ok: true };
+    if (answer.status === 404 || answer.status === 409)
+      return { ok: false, status: answer.status, error: `node ${owner.node}: ${errorText(answer.body)}` };
+    return { ok: false, status: 502, error: `node ${owner.node} answered ${answer.status}` };
+  }
+
   #pickTrunk(name: string | undefined): TrunkConfig {
     const trunks = this.#gateway.config().trunks;
     if (name !== undefined) {
@@ -121,4 +168,10 @@ export class GatewayControl implements ControlBackend {
     if (!first) throw new OriginateError(404, 'no trunk has an outbound section');
     return first;
   }
+}
+
+/** The `error` text of a control API error body, or a generic one. */
+function errorText(body: unknown): string {
+  const error = (body as { error?: unknown } | undefined)?.error;
+  return typeof error === 'string' ? error : 'refused';
 }

@@ -3,9 +3,9 @@
  * keeps the registry of calls in progress, and implements drain, reload and stop. A call's
  * own life is its CallController's; metrics, records, health and callbacks subscribe to it.
  */
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
+import { Cluster, defaultApiUrl, defaultNodeId, NodeLoad } from '../cluster/index.js';
 import { BUILTIN_TARGET_PREFIX, type ConfigManager, type PatchbayConfig } from '../config/index.js';
 import { GatewayMetrics } from '../control/metrics.js';
 import { createControlServer } from '../control/server.js';
@@ -22,7 +22,6 @@ import {
   nodeDnsClient,
   OptionsProber,
   OutboundRouter,
-  RedisCpsStore,
   ServerLocator,
 } from '../trunks/index.js';
 import { type Clock, type Logger, SystemClock, type TimerHandle } from '../util/index.js';
@@ -58,16 +57,10 @@ const HEALTH_INPUT_LABELS: Record<MetricName, string> = {
 export class Gateway {
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly metrics = new GatewayMetrics({
-    sipSocketDrops: () => this.#transport?.udpSocketDrops() ?? Promise.resolve(undefined),
-    sampleRtpSocketDrops: () => {
-      const live = this.calls.live();
-      if (live.length === 0) return 0;
-      const table = readUdpDrops();
-      return live.reduce((drops, call) => drops + call.sampleSocketDrops(table), 0);
-    },
-  });
+  readonly metrics: GatewayMetrics;
   readonly calls = new CallRegistry();
+  /** This node's membership of a cluster (`cluster` in the config); undefined alone. */
+  readonly cluster: Cluster | undefined;
   readonly cps: CpsLimiter;
   readonly health: HealthRegistry;
   readonly #config: ConfigManager;
@@ -85,7 +78,7 @@ export class Gateway {
   #api: FastifyInstance | undefined;
   #echoBot: EchoBot | undefined;
   #gauges: TimerHandle | undefined;
-  readonly #redis: Redis | undefined;
+  readonly #nodeLoad: NodeLoad;
 
   private constructor(options: GatewayOptions) {
     this.#config = options.config;
@@ -97,18 +90,6 @@ export class Gateway {
       (error) => this.logger.error({ err: error }, 'media tick failed'),
       options.config.current.gateway.rtp.pacingLeadMs,
     );
-    const cluster = options.config.current.gateway.cluster;
-    this.#redis = cluster ? this.#connectRedis(cluster.redis) : undefined;
-    const store = this.#redis
-      ? new RedisCpsStore(this.#redis, { failurePolicy: 'failOpen', localFallback: new MemoryCpsStore() })
-      : new MemoryCpsStore();
-    this.cps = new CpsLimiter(store, this.clock);
-    this.#admission = new GatewayAdmission({
-      concurrency: new ConcurrencyLimiter(),
-      cps: this.cps,
-      liveCalls: () => this.calls.size,
-      maxCalls: () => this.config().gateway.limits.maxCalls,
-    });
     // DNS settings are read at start; a reload keeps them.
     const dns = options.config.current.gateway.dns;
     this.#locator = new ServerLocator({
@@ -121,6 +102,32 @@ export class Gateway {
       sendOptionsProbe(this.#userAgent, this.#locator, target),
     );
     this.health = new HealthRegistry(this.clock, this.#locator, this.#prober);
+    this.cluster = this.#joinCluster();
+    this.metrics = new GatewayMetrics({
+      sipSocketDrops: () => this.#transport?.udpSocketDrops() ?? Promise.resolve(undefined),
+      sampleRtpSocketDrops: () => {
+        const live = this.calls.live();
+        if (live.length === 0) return 0;
+        const table = readUdpDrops();
+        return live.reduce((drops, call) => drops + call.sampleSocketDrops(table), 0);
+      },
+      ...(this.cluster ? { cluster: this.cluster } : {}),
+    });
+    this.cps = new CpsLimiter(this.cluster?.cps ?? new MemoryCpsStore(), this.clock);
+    this.#admission = new GatewayAdmission({
+      concurrency: new ConcurrencyLimiter(),
+      leases: this.cluster?.leases,
+      cps: this.cps,
+      liveCalls: () => this.calls.size,
+      maxCalls: () => this.config().gateway.limits.maxCalls,
+    });
+    this.#nodeLoad = new NodeLoad({
+      clock: this.clock,
+      activeCalls: () => this.calls.size,
+      maxCalls: () => this.config().gateway.limits.maxCalls,
+      draining: () => this.#admission.draining,
+      overload: () => this.config().gateway.limits.overload,
+    });
     this.#inbound = new InboundMatcher(options.config.current);
     this.#router = new OutboundRouter(this.health, this.#locator, this.clock);
     this.#digest = new DigestSupport(this.clock);
@@ -177,8 +184,9 @@ export class Gateway {
   }
 
   /**
-   * SIGTERM: refuse new calls (503), let calls in progress finish up to `timeoutMs`, then
-   * end the rest. Resolves when no call is left.
+   * SIGTERM: refuse new calls (503, OPTIONS too), let calls in progress finish up to
+   * `timeoutMs`, then end the rest. Resolves when no call is left (`stop()` then leaves the
+   * cluster).
    */
   async drainAndWait(timeoutMs: number): Promise<void> {
     this.drain();
@@ -198,6 +206,7 @@ export class Gateway {
   async stop(): Promise<void> {
     this.#gauges?.cancel();
     for (const call of this.calls.live()) call.hangup('shutdown');
+    await this.cluster?.leave();
     this.#mediaClock.stop();
     this.#prober.stop();
     this.health.close();
@@ -208,26 +217,31 @@ export class Gateway {
     await this.#api?.close();
     await this.#echoBot?.close();
     await this.#records?.close();
-    this.#redis?.disconnect();
+    this.cluster?.close();
+    this.#nodeLoad.close();
     this.metrics.close();
   }
 
   // ------------------------------------------------------------------ internals
 
-  /** A Redis client that says once when it loses the server and once when it is back. */
-  #connectRedis(url: string): Redis {
-    const redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
-    let down = false;
-    redis.on('error', (error: Error) => {
-      if (down) return;
-      down = true;
-      this.logger.warn({ err: error.message }, 'redis unreachable: CPS buckets are local until it is back');
+  /** The cluster this node joins when the config has a `cluster` section. */
+  #joinCluster(): Cluster | undefined {
+    const { cluster, listen, api } = this.config().gateway;
+    if (!cluster) return undefined;
+    return new Cluster({
+      config: cluster,
+      nodeId: cluster.nodeId ?? defaultNodeId(hostname(), listen[0]?.port ?? 5060),
+      apiUrl: cluster.apiUrl ?? defaultApiUrl(api),
+      apiToken: api.bearerToken,
+      clock: this.clock,
+      logger: this.logger,
+      health: this.health,
+      load: () => ({
+        calls: this.calls.size,
+        maxCalls: this.config().gateway.limits.maxCalls,
+        draining: this.#admission.draining,
+      }),
     });
-    redis.on('ready', () => {
-      if (down) this.logger.info({}, 'redis reachable again: CPS buckets are shared');
-      down = false;
-    });
-    return redis;
   }
 
   get #userAgent(): SipUserAgent {
@@ -278,6 +292,8 @@ export class Gateway {
       ...(config.publicAddress ? { advertisedHost: config.publicAddress } : {}),
       product: 'patchbay/0.1',
       admissionStatus: () => (this.#admission.draining ? 503 : undefined),
+      optionsStatus: () => this.#nodeLoad.optionsStatus(),
+      optionsHeaders: () => this.#nodeLoad.headers(),
       transactionMemory: sip.transactionMemory,
       onInvite: (session) => this.#onInvite(session),
     });
@@ -303,6 +319,7 @@ export class Gateway {
     this.#config.on('changed', (next) => this.#applyConfig(next));
     this.#config.on('invalid', (error) => this.logger.error({ err: error.message }, 'config reload refused'));
     this.#scheduleGauges();
+    this.cluster?.start();
   }
 
   #buildPorts(portAllocator: PortAllocator, bindAddress: string, mediaAddress: string): CallPorts {

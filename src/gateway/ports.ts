@@ -4,6 +4,7 @@
  * call flow runs in-process on a FakeClock.
  */
 import type { StreamTarget, TrunkConfig } from '../config/index.js';
+import type { CallSummary } from '../control/index.js';
 import type {
   BridgeRate,
   MediaLegEvents,
@@ -93,8 +94,15 @@ export type CallSlot =
   | { ok: true; release(): void }
   | { ok: false; cause: 'rejected_concurrency' | 'draining' };
 
+/** The call asking for a slot: a cluster lists it in its call registry while it holds one. */
+export interface AdmittedCall {
+  readonly id: string;
+  summary(): CallSummary;
+}
+
 export interface CallAdmission {
-  admit(trunk: TrunkConfig): CallSlot;
+  /** Async: in a cluster the slot is a lease in Redis (one round trip). */
+  admit(trunk: TrunkConfig, call: AdmittedCall): Promise<CallSlot>;
   cps(limits: readonly CpsKeyLimit[], overflow: OverflowPolicy): Promise<CpsAdmission>;
 }
 

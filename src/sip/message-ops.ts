@@ -97,6 +97,10 @@ export function createResponse(
   if (cseq !== undefined) response.append('CSeq', cseq);
   const timestamp = request.get('timestamp');
   if (status === 100 && timestamp !== undefined) response.append('Timestamp', timestamp);
+  // RFC 3261 §12.1.1: a response that establishes a dialog carries the request's Record-Route,
+  // so the caller's in-dialog requests pass the proxies that asked to stay on the path.
+  if (request.method === 'INVITE' && status > 100 && status < 300 && !hasTag(request))
+    for (const route of request.getAll('record-route')) response.append('Record-Route', route);
   return response;
 }
 

@@ -51,6 +51,13 @@ export interface UserAgentOptions {
   /** Status for out-of-dialog OPTIONS and new INVITEs, e.g. 503 while draining. */
   admissionStatus?: () => number | undefined;
   /**
+   * Status for out-of-dialog OPTIONS when a load balancer should hear more than admissionStatus
+   * says (e.g. 503 at the node's call limit); undefined answers 200. Default: admissionStatus.
+   */
+  optionsStatus?: () => number | undefined;
+  /** Headers added to every answer to an out-of-dialog OPTIONS (e.g. the node's load). */
+  optionsHeaders?: () => Array<[string, string]>;
+  /**
    * The one handler of new calls: it must answer the session (progress, accept or reject).
    * If it throws, the INVITE gets 500.
    */
@@ -103,7 +110,6 @@ export class SipUserAgent {
       clock: options.clock,
       profile,
       sentBy: (transport) => this.#advertised(transport),
-      optionsStatus: () => options.admissionStatus?.(),
       onError: (error) => options.logger.warn({ err: error }, 'sip request failed'),
       ...(options.transactionMemory ? { transactionMemory: options.transactionMemory } : {}),
     });
@@ -245,11 +251,14 @@ export class SipUserAgent {
       return;
     }
     if (request.method === 'OPTIONS') {
-      respond(200, [
+      const status = (this.#options.optionsStatus ?? this.#options.admissionStatus)?.() ?? 200;
+      const load = this.#options.optionsHeaders?.() ?? [];
+      const capabilities: Array<[string, string]> = [
         ['Allow', ALLOW],
         ['Accept', 'application/sdp'],
         ['Supported', 'timer'],
-      ]);
+      ];
+      respond(status, status === 200 ? [...capabilities, ...load] : load);
       return;
     }
     if (request.method !== 'INVITE') {

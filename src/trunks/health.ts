@@ -44,9 +44,15 @@ interface Bucket {
   mediaCount: number;
 }
 
-function emptyBucket(epoch: number): Bucket {
+/**
+ * A window's sums, without its position in time: what a node shares with the other nodes of a
+ * cluster, which add it to their own window (the score then judges every node's calls).
+ */
+export type WindowTotals = Omit<Bucket, 'epoch'>;
+
+/** A window with no calls in it. */
+export function emptyWindowTotals(): WindowTotals {
   return {
-    epoch,
     seized: 0,
     answered: 0,
     completed: 0,
@@ -61,6 +67,10 @@ function emptyBucket(epoch: number): Bucket {
     rttSum: 0,
     mediaCount: 0,
   };
+}
+
+function emptyBucket(epoch: number): Bucket {
+  return { epoch, ...emptyWindowTotals() };
 }
 
 export type MetricName = 'asr' | 'ccr' | 'pddMs' | 'astMs' | 'acdSec' | 'mos';
@@ -104,6 +114,7 @@ export class GatewayHealth {
   readonly #buckets: Bucket[];
   #latestEpoch = Number.NEGATIVE_INFINITY;
   #liveness: Liveness = 'unknown';
+  #peerTotals: readonly WindowTotals[] = [];
 
   readonly #config: HealthConfig;
   readonly #clock: Clock;
@@ -151,6 +162,17 @@ export class GatewayHealth {
     bucket.mediaCount++;
   }
 
+  /** This node's own sums over the window ending now (for sharing). */
+  ownTotals(): WindowTotals {
+    const { epoch: _epoch, ...totals } = this.#windowTotals();
+    return totals;
+  }
+
+  /** Other nodes' latest window sums, added to this node's own in every snapshot; [] alone. */
+  setPeerTotals(totals: readonly WindowTotals[]): void {
+    this.#peerTotals = totals;
+  }
+
   /** Fed by the OPTIONS prober. */
   setLiveness(liveness: Liveness): void {
     this.#liveness = liveness;
@@ -166,6 +188,7 @@ export class GatewayHealth {
 
   snapshot(): HealthSnapshot {
     const total = this.#windowTotals();
+    for (const peer of this.#peerTotals) addTotals(total, peer);
     const { minCalls, minMediaSamples } = this.#config;
     const mean = (sum: number, count: number) => (count > 0 ? sum / count : undefined);
     const media = {
@@ -248,10 +271,18 @@ export class GatewayHealth {
     const total = emptyBucket(epoch);
     for (const bucket of this.#buckets) {
       if (bucket.epoch < oldest || bucket.epoch > epoch) continue;
-      for (const key of Object.keys(total) as Array<keyof Bucket>) {
-        if (key !== 'epoch') total[key] += bucket[key];
-      }
+      addTotals(total, bucket);
     }
     return total;
+  }
+}
+
+/** Adds `from`'s sums into `into` (a bucket's `epoch`, when `into` is one, is not a sum). */
+function addTotals(into: WindowTotals, from: WindowTotals): void {
+  for (const key of Object.keys(into) as Array<keyof WindowTotals | 'epoch'>) {
+    if (key === 'epoch') continue;
+    const value = from[key];
+    // Peer totals come from other processes: a missing or non-numeric field adds nothing.
+    if (typeof value === 'number' && Number.isFinite(value)) into[key] += value;
   }
 }

@@ -16,6 +16,7 @@ export {
 export { CachingDns, type DnsClient, nodeDnsClient } from './dns.js';
 export {
   type AttemptSample,
+  emptyWindowTotals,
   GatewayHealth,
   type HealthSnapshot,
   type Liveness,
@@ -23,6 +24,7 @@ export {
   type MetricLevel,
   type MetricName,
   type MetricScore,
+  type WindowTotals,
 } from './health.js';
 export { type InboundDecision, InboundMatcher } from './inbound.js';
 export { MAX_TARGETS_PER_GATEWAY, ServerLocator } from './locate.js';
@@ -35,7 +37,6 @@ export {
   type ProbeTransition,
   type SendOptions,
 } from './probe.js';
-export { RedisCpsStore, type RedisCpsStoreOptions, type RedisFailurePolicy } from './redis-cps-store.js';
 export { HealthRegistry } from './registry.js';
 export {
   type Attempt,

@@ -7,7 +7,7 @@
  */
 import type { PatchbayConfig } from '../config/index.js';
 import type { Clock } from '../util/index.js';
-import { GatewayHealth, type HealthSnapshot } from './health.js';
+import { GatewayHealth, type HealthSnapshot, type WindowTotals } from './health.js';
 import { fixedTarget, type ServerLocator } from './locate.js';
 import type { OptionsProber, ProbeTransition } from './probe.js';
 import { gatewayId, type HealthView } from './router.js';
@@ -60,6 +60,16 @@ export class HealthRegistry implements HealthView {
       score: Math.max(...snapshots.map((snapshot) => snapshot.score)),
       available: snapshots.some((snapshot) => snapshot.available),
     };
+  }
+
+  /** Each target's own window sums, for the other nodes of a cluster. */
+  ownTotals(): Array<{ gatewayId: string; totals: WindowTotals }> {
+    return [...this.#targets.values()].map((t) => ({ gatewayId: t.gatewayId, totals: t.ownTotals() }));
+  }
+
+  /** The other nodes' sums for one target (unknown targets are ignored). */
+  setPeerTotals(gatewayId: string, totals: readonly WindowTotals[]): void {
+    this.#targets.get(gatewayId)?.setPeerTotals(totals);
   }
 
   snapshot(): HealthSnapshot[] {

@@ -9,6 +9,7 @@ import {
   createControlServer,
   GatewayMetrics,
   type OriginateRequest,
+  type RequestOrigin,
 } from '../../src/control/index.js';
 
 const TOKEN = 'test-token';
@@ -31,19 +32,21 @@ class FakeBackend implements ControlBackend {
     this.calls.set(call.id, call);
     return call;
   }
-  listCalls(): CallSummary[] {
-    return [...this.calls.values()];
+  async listCalls() {
+    return { calls: [...this.calls.values()] };
   }
   getCall(id: string) {
     const call = this.calls.get(id);
     return call && { ...call, media: { packetsReceived: 0 } };
   }
-  hangup(id: string) {
+  origins: RequestOrigin[] = [];
+  async hangup(id: string, origin: RequestOrigin) {
+    this.origins.push(origin);
     return this.calls.delete(id)
       ? ({ ok: true } as const)
       : ({ ok: false, status: 404, error: 'no such call' } as const);
   }
-  sendDtmf(id: string, digits: string) {
+  async sendDtmf(id: string, digits: string) {
     if (!this.calls.has(id)) return { ok: false, status: 404, error: 'no such call' } as const;
     this.dtmfSent.push(digits);
     return { ok: true } as const;
@@ -162,6 +165,17 @@ test('call operations map to 204 and 404', async () => {
     (await app.inject({ method: 'DELETE', url: `/v1/calls/${created.id}`, headers: auth })).statusCode,
     404,
   );
+});
+
+test('a hang-up forwarded by another cluster node says so to the backend (no second hop)', async () => {
+  backend.origins = [];
+  await app.inject({ method: 'DELETE', url: '/v1/calls/nope', headers: auth });
+  await app.inject({
+    method: 'DELETE',
+    url: '/v1/calls/nope',
+    headers: { ...auth, 'x-patchbay-forwarded-by': 'node-a' },
+  });
+  assert.deepEqual(backend.origins, [{ forwarded: false }, { forwarded: true }]);
 });
 
 test('CPS limits change at run time and unknown buckets are 404', async () => {

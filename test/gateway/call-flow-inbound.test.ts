@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import type { ClusterSlot } from '../../src/cluster/index.js';
 import type { OutboundSession } from '../../src/sip/call-legs.js';
 import type { SipResponse } from '../../src/sip/message.js';
 import {
@@ -171,6 +172,29 @@ describe('inbound call flows (carrier UA → gateway UA → CallController)', ()
     assert.equal(harness.registry.size, 1);
     await first.bye();
     await flush();
+  });
+
+  it('a call ended while its cluster lease is pending is never admitted; the lease granted late is given straight back', async () => {
+    let grant: ((slot: ClusterSlot) => void) | undefined;
+    let released = 0;
+    const { harness, carrier } = setup({
+      leases: { acquire: () => new Promise<ClusterSlot>((resolve) => (grant = resolve)) },
+    });
+    const outbound = carrier.call();
+    await flush();
+    assert.ok(grant, 'the lease was asked for');
+    const observed = harness.observed(0);
+    observed.call.hangup('shutdown');
+    await flush();
+    const [{ end, record } = assert.fail('ended')] = observed.ends;
+    assert.equal(end.cause, 'shutdown');
+    assert.equal(record, undefined, 'never admitted: no call record');
+    grant({ ok: true, release: () => released++ });
+    await flush();
+    assert.equal(released, 1, 'the late lease is released at once');
+    assert.equal(harness.registry.size, 0);
+    assert.equal(harness.legs.length, 0, 'no media leg for a call that never got its slot');
+    assert.ok((await finalStatus(outbound)) >= 500, 'the caller got a final error response');
   });
 
   it('a carrier CANCEL while the bot connects ends caller_cancel with 487 and leaks nothing', async () => {

@@ -4,7 +4,6 @@
  * follows a call up and back down.
  */
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import parsePrometheusTextFormat, { type PrometheusFamily } from 'parse-prometheus-text-format';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { callGateway, type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
+import { optionsStatus } from './helpers/sip-options.js';
 import { TestBot } from './helpers/test-bot.js';
 
 const skip = skipUnlessPresent(commandAvailable('sipp', ['-v']), 'needs sipp');
@@ -90,36 +90,6 @@ async function answeredCalls(gateway: GatewayProcess): Promise<number> {
     calls: Array<{ state: string }>;
   };
   return body.calls.filter((call) => call.state === 'answered').length;
-}
-
-/** Status code of the answer to one out-of-dialog OPTIONS over UDP. */
-async function optionsStatus(sipPort: number): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-  const local = socket.address().port;
-  const message = [
-    `OPTIONS sip:probe@127.0.0.1:${sipPort} SIP/2.0`,
-    `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-lifecycle-${Date.now()}`,
-    'Max-Forwards: 70',
-    `From: <sip:probe@127.0.0.1:${local}>;tag=probe`,
-    `To: <sip:probe@127.0.0.1:${sipPort}>`,
-    `Call-ID: lifecycle-${Date.now()}@127.0.0.1`,
-    'CSeq: 1 OPTIONS',
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
-  try {
-    const reply = new Promise<string>((resolve, reject) => {
-      socket.on('message', (data) => resolve(data.toString()));
-      setTimeout(() => reject(new Error('no answer to OPTIONS')), 3000);
-    });
-    socket.send(message, sipPort, '127.0.0.1');
-    const status = /^SIP\/2\.0 (\d{3})/.exec(await reply)?.[1];
-    return Number(status);
-  } finally {
-    socket.close();
-  }
 }
 
 async function uac(gateway: GatewayProcess, holdMs: number, calls = 1, rate = 10) {

@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis, type RedisOptions } from 'ioredis';
+import { RedisCpsStore, RedisLink } from '../../src/cluster/index.js';
 import {
   type Admission,
   type CpsKeyLimit,
@@ -14,69 +9,17 @@ import {
   cpsKeys,
   MemoryCpsStore,
   type OverflowPolicy,
-  RedisCpsStore,
 } from '../../src/trunks/index.js';
 import { FakeClock, SystemClock } from '../../src/util/index.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { callGateway, startGatewayProcess } from './helpers/gateway-process.js';
+import { RedisServer } from './helpers/redis-server.js';
+import { freePort } from './helpers/sipp.js';
 
 const available = commandAvailable('redis-server');
 const skip = skipUnlessPresent(available, 'redis-server not installed');
 const reject: OverflowPolicy = { action: 'reject', queueTimeoutMs: 0, maxQueued: 0 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const address = probe.address();
-  probe.close();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-/** A throwaway redis-server on loopback: no persistence, files in a temp dir. */
-class RedisServer {
-  private process: ChildProcess | undefined;
-  private readonly dir = mkdtempSync(join(tmpdir(), 'patchbay-redis-'));
-
-  constructor(readonly port: number) {}
-
-  /** Starts and waits (bounded) until it answers PING. */
-  async start(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-    this.process = spawn('redis-server', [...args, '--dir', this.dir], { stdio: 'ignore' });
-    for (let attempt = 0; attempt < 100; attempt++) {
-      // A fresh client per attempt: a disconnected ioredis client never reconnects by itself.
-      const probe = new Redis({
-        port: this.port,
-        host: '127.0.0.1',
-        lazyConnect: true,
-        retryStrategy: () => null,
-      });
-      probe.on('error', () => undefined);
-      const reply = await probe.ping().catch(() => '');
-      probe.disconnect();
-      if (reply === 'PONG') return;
-      await sleep(20);
-    }
-    throw new Error(`redis-server on ${this.port} did not start`);
-  }
-
-  /** SIGKILL, as a crash would: no clean shutdown, no goodbye to clients. */
-  async kill(): Promise<void> {
-    const child = this.process;
-    this.process = undefined;
-    if (!child || child.exitCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  async stop(): Promise<void> {
-    await this.kill();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
 
 /** Short timeouts and a fast fixed reconnect so the outage test stays quick. */
 function client(port: number, options: RedisOptions = {}): Redis {
@@ -122,8 +65,8 @@ after(async () => {
 
 test('two stores share one bucket; trunk+number take is all-or-nothing', { skip }, async () => {
   const shared = redis!;
-  const nodeA = new RedisCpsStore(shared, { keyPrefix: 'a:' });
-  const nodeB = new RedisCpsStore(shared, { keyPrefix: 'a:' });
+  const nodeA = new RedisCpsStore(new RedisLink(shared), { keyPrefix: 'a:' });
+  const nodeB = new RedisCpsStore(new RedisLink(shared), { keyPrefix: 'a:' });
   const limits = [
     { key: 'trunk', rate: 1, burst: 5 },
     { key: 'number', rate: 1, burst: 100 },
@@ -137,8 +80,8 @@ test('two stores share one bucket; trunk+number take is all-or-nothing', { skip 
 });
 
 test('snapshot reports the shared Redis buckets this node used', { skip }, async () => {
-  const nodeA = new RedisCpsStore(redis!, { keyPrefix: 'snap:', maxSnapshotKeys: 2 });
-  const nodeB = new RedisCpsStore(redis!, { keyPrefix: 'snap:' });
+  const nodeA = new RedisCpsStore(new RedisLink(redis!), { keyPrefix: 'snap:', maxSnapshotKeys: 2 });
+  const nodeB = new RedisCpsStore(new RedisLink(redis!), { keyPrefix: 'snap:' });
   assert.deepEqual(await nodeA.snapshot(0), []);
   const limit = { key: 'trunk', rate: 0.001, burst: 10 };
   for (let i = 0; i < 3; i++) await nodeA.take([limit], 0);
@@ -162,7 +105,11 @@ test('two limiters on one Redis at 3x the rate for 3 s admit burst + 3 x rate (Â
   const clients = [client(server!.port), client(server!.port)];
   await Promise.all(clients.map((c) => ready(c)));
   const nodes = clients.map(
-    (c) => new CpsLimiter(new RedisCpsStore(c, { keyPrefix: 'load:', commandTimeoutMs: 500 }), clock),
+    (c) =>
+      new CpsLimiter(
+        new RedisCpsStore(new RedisLink(c, { commandTimeoutMs: 500 }), { keyPrefix: 'load:' }),
+        clock,
+      ),
   );
   const admitted = [0, 0];
   const rejected = [0, 0];
@@ -198,18 +145,14 @@ test('Redis killed mid-run: failOpen admits (local fallback), failClosed rejects
   const clock = new FakeClock();
   const c = client(server!.port);
   await ready(c);
-  const open = new RedisCpsStore(c, { keyPrefix: 'open:', failurePolicy: 'failOpen', commandTimeoutMs: 200 });
-  const fallbackStore = new RedisCpsStore(c, {
+  const link = new RedisLink(c, { commandTimeoutMs: 200 });
+  const open = new RedisCpsStore(link, { keyPrefix: 'open:', failurePolicy: 'failOpen' });
+  const fallbackStore = new RedisCpsStore(link, {
     keyPrefix: 'fallback:',
     failurePolicy: 'failOpen',
-    commandTimeoutMs: 200,
     localFallback: new MemoryCpsStore(),
   });
-  const closed = new RedisCpsStore(c, {
-    keyPrefix: 'closed:',
-    failurePolicy: 'failClosed',
-    commandTimeoutMs: 200,
-  });
+  const closed = new RedisCpsStore(link, { keyPrefix: 'closed:', failurePolicy: 'failClosed' });
   const stores = { open, fallbackStore, closed };
   const limiters = Object.fromEntries(
     Object.entries(stores).map(([name, store]) => [name, new CpsLimiter(store, clock)]),
@@ -265,8 +208,9 @@ test('Redis killed mid-run: failOpen admits (local fallback), failClosed rejects
 
 test('never-connected client (lazyConnect, nothing listening): policy decides at once', async () => {
   const dead = client(await freePort(), { lazyConnect: true });
-  const closed = new RedisCpsStore(dead, { failurePolicy: 'failClosed' });
-  const open = new RedisCpsStore(dead, { failurePolicy: 'failOpen' });
+  const link = new RedisLink(dead);
+  const closed = new RedisCpsStore(link, { failurePolicy: 'failClosed' });
+  const open = new RedisCpsStore(link, { failurePolicy: 'failOpen' });
   const limits = [{ key: 'k', rate: 1, burst: 1 }];
   assert.deepEqual(await closed.take(limits, 0), { allowed: false, retryAfterMs: 1000 });
   assert.equal((await open.take(limits, 0)).allowed, true);

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Dialog, parseMessage, type SipRequest, type SipResponse } from '../../src/sip/index.js';
+import { createResponse } from '../../src/sip/message-ops.js';
 
 const INVITE_AT_BOB = [
   'INVITE sip:bob@client.biloxi.example.com SIP/2.0',
@@ -149,5 +150,17 @@ describe('RFC 3665 §3.2 dialogs', () => {
     );
     assert.deepEqual(dialog.destination(), PEER, 'a route set still decides the next hop');
     assert.equal(dialog.createRequest('BYE').uri, 'sip:alice@192.0.2.7:5070');
+  });
+});
+
+describe('RFC 3261 §12.1.1: a dialog-creating response carries the Record-Route', () => {
+  test('180 and 200 to the INVITE copy it in order; 100 and other responses do not', () => {
+    const invite = request(INVITE_AT_BOB);
+    for (const status of [180, 200])
+      assert.deepEqual(createResponse(invite, status).getAll('record-route'), [
+        '<sip:ss2.biloxi.example.com;lr>, <sip:ss1.atlanta.example.com;lr>',
+      ]);
+    assert.deepEqual(createResponse(invite, 100).getAll('record-route'), []);
+    assert.deepEqual(createResponse(invite, 486).getAll('record-route'), []);
   });
 });

@@ -13,6 +13,25 @@ function healthConfig(overrides: Record<string, unknown> = {}) {
 }
 
 describe('GatewayHealth', () => {
+  it('scores on its own window plus the peer sums other cluster nodes shared', () => {
+    const clock = new FakeClock();
+    const health = new GatewayHealth('t/a', healthConfig(), clock);
+    health.recordAttempt({ answered: true, networkFailure: false });
+    health.recordAttempt({ answered: false, networkFailure: true });
+    const own = health.ownTotals();
+    assert.equal(own.seized, 2);
+    assert.equal(health.snapshot().metrics.asr.level, 'insufficient');
+    // Another node saw 6 calls, none answered: together 8 seized, ASR 1/8.
+    health.setPeerTotals([{ ...own, seized: 6, answered: 0, completed: 0 }]);
+    const snapshot = health.snapshot();
+    assert.deepEqual(snapshot.window, { ms: 3000, calls: 8, answered: 1, completed: 1 });
+    assert.equal(snapshot.metrics.asr.value, 1 / 8);
+    assert.ok(snapshot.score < 1, 'the cluster-wide ASR penalises the gateway');
+    assert.equal(health.ownTotals().seized, 2, 'peer sums are never shared back');
+    health.setPeerTotals([]);
+    assert.equal(health.snapshot().window.calls, 2);
+  });
+
   it('computes ASR, CCR, PDD, AST, ACD over the window, with minimum samples and penalties', () => {
     const clock = new FakeClock();
     const health = new GatewayHealth('t/a', healthConfig(), clock);

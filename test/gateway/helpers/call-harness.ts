@@ -17,7 +17,7 @@ import {
   trunkSchema,
 } from '../../../src/config/index.js';
 import { GatewayMetrics } from '../../../src/control/metrics.js';
-import { GatewayAdmission } from '../../../src/gateway/admission.js';
+import { GatewayAdmission, type GatewayAdmissionOptions } from '../../../src/gateway/admission.js';
 import {
   CallController,
   type CallPorts,
@@ -91,6 +91,8 @@ export interface HarnessOptions {
   /** Records for gateways given by DNS name, in place before the trunk is applied. */
   dns?: FakeDns;
   limits?: NonNullable<GatewayFileInput['limits']>;
+  /** Cluster leases in place of the local concurrency count. */
+  leases?: GatewayAdmissionOptions['leases'];
 }
 
 export class CallHarness {
@@ -142,6 +144,7 @@ export class CallHarness {
     const limits = gatewayFile.limits;
     this.admission = new GatewayAdmission({
       concurrency: this.concurrency,
+      leases: options.leases,
       cps: this.cps,
       liveCalls: () => this.registry.size,
       maxCalls: () => limits.maxCalls,

@@ -3,8 +3,8 @@
  * call atomically, or from none. The script uses the Redis server's clock (`TIME`), not the
  * caller's `nowMs`, so nodes with skewed clocks still share one bucket correctly.
  */
-import type { Redis } from 'ioredis';
-import type { BucketSnapshot, CpsDecision, CpsKeyLimit, CpsStore } from './cps.js';
+import type { BucketSnapshot, CpsDecision, CpsKeyLimit, CpsStore } from '../trunks/index.js';
+import type { RedisLink } from './redis-link.js';
 
 /** KEYS = bucket keys; ARGV = ttlMs, then rate, burst per key. Returns {allowed, retryAfterMs}. */
 const TAKE_SCRIPT = `
@@ -53,8 +53,6 @@ export type RedisFailurePolicy = 'failOpen' | 'failClosed';
 export interface RedisCpsStoreOptions {
   keyPrefix?: string;
   failurePolicy?: RedisFailurePolicy;
-  /** Upper bound on one take; a slower Redis counts as a failure. */
-  commandTimeoutMs?: number;
   /** Idle buckets expire after this (a full bucket is identical to a missing one). */
   idleTtlMs?: number;
   /**
@@ -66,15 +64,13 @@ export interface RedisCpsStoreOptions {
   maxSnapshotKeys?: number;
 }
 
-type CpsCommand = (...args: (string | number)[]) => Promise<unknown>;
-
 /** Retry-After for failClosed: RFC 3261 §20.33, one second. */
 const FAIL_CLOSED_RETRY_MS = 1000;
 
 export class RedisCpsStore implements CpsStore {
+  readonly #link: RedisLink;
   readonly #keyPrefix: string;
   readonly #failurePolicy: RedisFailurePolicy;
-  readonly #commandTimeoutMs: number;
   readonly #idleTtlMs: number;
   readonly #localFallback: CpsStore | undefined;
   readonly #maxSnapshotKeys: number;
@@ -83,32 +79,26 @@ export class RedisCpsStore implements CpsStore {
   /** Takes decided by the failure policy because Redis failed, timed out or was not connected. */
   failures = 0;
 
-  readonly #redis: Redis;
-
-  constructor(redis: Redis, options: RedisCpsStoreOptions = {}) {
-    this.#redis = redis;
+  constructor(link: RedisLink, options: RedisCpsStoreOptions = {}) {
+    this.#link = link;
     this.#keyPrefix = options.keyPrefix ?? 'patchbay:cps:';
     this.#failurePolicy = options.failurePolicy ?? 'failOpen';
-    this.#commandTimeoutMs = options.commandTimeoutMs ?? 200;
     this.#idleTtlMs = options.idleTtlMs ?? 60_000;
     this.#localFallback = options.localFallback;
     this.#maxSnapshotKeys = options.maxSnapshotKeys ?? 1000;
-    // defineCommand sends EVALSHA and falls back to EVAL on NOSCRIPT (a restarted Redis).
-    redis.defineCommand('patchbayCpsTake', { lua: TAKE_SCRIPT });
-    redis.defineCommand('patchbayCpsSnapshot', { lua: SNAPSHOT_SCRIPT });
+    link.defineScript('patchbayCpsTake', TAKE_SCRIPT);
+    link.defineScript('patchbayCpsSnapshot', SNAPSHOT_SCRIPT);
   }
 
   /** `nowMs` is ignored by Redis (it uses server time, see file comment); the fallback uses it. */
   async take(limits: readonly CpsKeyLimit[], nowMs: number): Promise<CpsDecision> {
     if (limits.length === 0) return { allowed: true, retryAfterMs: 0 };
     this.#remember(limits);
-    const args: (string | number)[] = [limits.length];
-    for (const limit of limits) args.push(this.#keyPrefix + limit.key);
-    args.push(this.#idleTtlMs);
+    const args: number[] = [this.#idleTtlMs];
     for (const limit of limits) args.push(limit.rate, limit.burst);
     let reply: unknown;
     try {
-      reply = await this.#call('patchbayCpsTake', args);
+      reply = await this.#link.run('patchbayCpsTake', this.#keys(limits), args);
     } catch {
       return this.#failed(limits, nowMs);
     }
@@ -124,32 +114,14 @@ export class RedisCpsStore implements CpsStore {
   async snapshot(_nowMs: number): Promise<BucketSnapshot[]> {
     const limits = [...this.#seen.values()];
     if (limits.length === 0) return [];
-    const args: (string | number)[] = [limits.length];
-    for (const limit of limits) args.push(this.#keyPrefix + limit.key);
+    const args: number[] = [];
     for (const limit of limits) args.push(limit.rate, limit.burst);
-    const tokens = (await this.#call('patchbayCpsSnapshot', args)) as string[];
+    const tokens = (await this.#link.run('patchbayCpsSnapshot', this.#keys(limits), args)) as string[];
     return limits.map((limit, index) => ({ ...limit, tokens: Number(tokens[index]) }));
   }
 
-  /**
-   * Runs a script with a deadline. Only sends while connected: commands issued while ioredis
-   * reconnects would sit in its unbounded offline queue, and every call would wait out the
-   * timeout instead of getting the failure policy at once.
-   */
-  async #call(name: string, args: (string | number)[]): Promise<unknown> {
-    if (this.#redis.status === 'wait') void this.#redis.connect().catch(() => undefined); // lazyConnect
-    if (this.#redis.status !== 'ready') throw new Error(`redis ${this.#redis.status}`);
-    const command = (this.#redis as unknown as Record<string, CpsCommand>)[name]!;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('redis cps timeout')), this.#commandTimeoutMs);
-    });
-    try {
-      // A command that loses the race still settles later; race() has already handled it.
-      return await Promise.race([command.apply(this.#redis, args), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  #keys(limits: readonly CpsKeyLimit[]): string[] {
+    return limits.map((limit) => this.#keyPrefix + limit.key);
   }
 
   #failed(limits: readonly CpsKeyLimit[], nowMs: number): Promise<CpsDecision> {

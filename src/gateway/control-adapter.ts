@@ -4,7 +4,7 @@
  */
 
 import type { Cluster } from '../cluster/index.js';
-import { streamTargetSchema, type TrunkConfig } from '../config/index.js';
+import { type PatchbayConfig, streamTargetSchema, type TrunkConfig } from '../config/index.js';
 import type {
   CallDetail,
   CallList,
@@ -16,9 +16,23 @@ import type {
   OriginateRequest,
   RequestOrigin,
 } from '../control/backend.js';
-import { cpsKeys } from '../trunks/index.js';
-import { OutboundRefusal } from './call-controller.js';
-import type { Gateway } from './gateway.js';
+import { type CpsLimiter, cpsKeys, type HealthRegistry } from '../trunks/index.js';
+import { type CallController, OutboundRefusal, type OutboundRequest } from './call-controller.js';
+import type { CallRegistry } from './call-registry.js';
+
+/** What the control API needs of the gateway (the Gateway satisfies it; nothing else is reached). */
+export interface ControlledGateway {
+  readonly calls: CallRegistry;
+  readonly cluster: Cluster | undefined;
+  readonly cps: CpsLimiter;
+  readonly health: HealthRegistry;
+  readonly draining: boolean;
+  readonly activeCalls: number;
+  config(): PatchbayConfig;
+  drain(): void;
+  isReady(): boolean;
+  originate(request: OutboundRequest, statusCallback?: string): Promise<CallController>;
+}
 
 /** Fastify answers a thrown error with its `status`. */
 export class OriginateError extends Error {
@@ -33,9 +47,9 @@ export class OriginateError extends Error {
 const DEFAULT_RING_TIMEOUT_SEC = 60;
 
 export class GatewayControl implements ControlBackend {
-  readonly #gateway: Gateway;
+  readonly #gateway: ControlledGateway;
 
-  constructor(gateway: Gateway) {
+  constructor(gateway: ControlledGateway) {
     this.#gateway = gateway;
   }
 

@@ -22,7 +22,18 @@ export {
 } from './sdp.js';
 export { type OfferAnswerer, Session, type TerminationCause } from './session.js';
 export { SipStreamParser } from './stream-parser.js';
-export { SipTransport, type TcpCloseReason } from './transport/index.js';
+export {
+  type ListenSpec,
+  SipTransport,
+  type StreamTransport,
+  type TcpCloseReason,
+  TLS_HANDSHAKE_FAILURES,
+  type TlsClientPolicy,
+  type TlsCredentials,
+  type TlsDirection,
+  type TlsHandshakeFailure,
+  type TlsListenerOptions,
+} from './transport/index.js';
 export type { ShedReason } from './types.js';
 export { parseNameAddr, parseUri, parseVia, serializeNameAddr, serializeUri } from './uri.js';
 export { type CallOptions, SipUserAgent } from './user-agent.js';

@@ -1,7 +1,8 @@
 /**
  * Frames SIP messages on a byte stream (TCP, TLS): partial and pipelined messages, framed by
  * Content-Length, which stream transports must send (RFC 3261 §18.3, §20.14), and the RFC 5626
- * §3.5.1 CRLF keep-alive (a double CRLF ping between messages).
+ * §3.5.1 CRLF keep-alive: a double CRLF ping between messages on a connection the peer opened,
+ * a single CRLF pong on one we opened (only the side that opened a flow pings, §4.4.1).
  */
 import { SipParseError } from './grammar.js';
 import type { SipMessage } from './message.js';
@@ -13,6 +14,8 @@ export type StreamEvent =
   | { kind: 'invalid'; error: SipParseError }
   /** A CRLFCRLF ping; answer with a single CRLF pong. */
   | { kind: 'ping' }
+  /** A CRLF pong answering our ping (a parser for a connection we opened). */
+  | { kind: 'pong' }
   /** Framing is lost (oversized header section or body); close the connection. */
   | { kind: 'fatal'; error: SipParseError };
 
@@ -23,9 +26,12 @@ export class SipStreamParser {
   #lineBreakRun = 0;
   #headersPending = false;
   readonly #maxMessageBytes: number;
+  readonly #keepalive: { kind: 'ping' | 'pong'; bytes: number };
 
-  constructor(maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {
+  /** `opener`: this side opened the connection, so line breaks between messages are pongs. */
+  constructor(maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES, opener = false) {
     this.#maxMessageBytes = maxMessageBytes;
+    this.#keepalive = opener ? { kind: 'pong', bytes: 2 } : { kind: 'ping', bytes: 4 };
   }
 
   /** Whether a message has started whose header section is not complete yet (slow-client deadline). */
@@ -58,12 +64,12 @@ export class SipStreamParser {
     let start = 0;
     while (this.#buffer[start] === 0x0d || this.#buffer[start] === 0x0a) start++;
     if (start > 0) {
-      // Count line-break bytes across chunks: four in a row between messages is a ping.
+      // Count line-break bytes across chunks: four in a row between messages is a ping, two a pong.
       this.#lineBreakRun += start;
       this.#buffer = this.#buffer.subarray(start);
-      if (this.#lineBreakRun >= 4) {
+      if (this.#lineBreakRun >= this.#keepalive.bytes) {
         this.#lineBreakRun = 0;
-        return { kind: 'ping' };
+        return { kind: this.#keepalive.kind };
       }
     }
     if (this.#buffer.length === 0) return undefined;

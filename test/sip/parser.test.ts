@@ -137,6 +137,14 @@ describe('TCP stream framing', () => {
     assert.equal(parser.buffered, 0);
   });
 
+  test('on a connection we opened, each CRLF between messages is a pong (RFC 5626 §4.4.1)', () => {
+    const parser = new SipStreamParser(undefined, true);
+    const kinds = [Buffer.from('\r\n'), Buffer.from('\r'), Buffer.from('\n'), one].flatMap((chunk) =>
+      parser.push(chunk).map((event) => event.kind),
+    );
+    assert.deepEqual(kinds, ['pong', 'pong', 'message']);
+  });
+
   test('two messages in one chunk, then a bad one, then a good one', () => {
     const parser = new SipStreamParser();
     const bad = Buffer.from('BYE sip:x SIP/2.0\r\nContent-Length: 0\r\n\r\n');

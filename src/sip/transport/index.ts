@@ -1,6 +1,7 @@
 /**
- * The SIP transport layer (RFC 3261 §18): UDP and TCP listeners behind one send/receive
- * interface for the endpoint. Received requests get Via `received`/`rport` (§18.2.1,
+ * The SIP transport layer (RFC 3261 §18): UDP, TCP and TLS (§26.2) listeners behind one
+ * send/receive interface for the endpoint; TCP and TLS share one connection layer
+ * (stream-pool.ts) and one connection budget. Received requests get Via `received`/`rport` (§18.2.1,
  * RFC 3581 §4). Responses always go back to the request's source address and port, as if
  * rport had been asked for: carriers behind NAT need it and nothing else is reachable.
  *
@@ -13,6 +14,7 @@
  * handler.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { isIP } from 'node:net';
 import { type Clock, type Logger, SystemClock, TypedEmitter } from '../../util/index.js';
 import type { EndpointTransport, RetransmissionProbe } from '../endpoint.js';
 import { SipParseError } from '../grammar.js';
@@ -29,17 +31,47 @@ import {
 import type { StreamEvent } from '../stream-parser.js';
 import type { ShedReason, TransportAddress, Via } from '../types.js';
 import { serializeVia } from '../uri.js';
-import { DEFAULT_TCP_LIMITS, type TcpCloseReason, type TcpLimits, TcpPool } from './tcp.js';
+import {
+  ConnectionBudget,
+  DEFAULT_TCP_LIMITS,
+  type StreamConnector,
+  StreamPool,
+  type StreamTransport,
+  TCP_CLOSE_REASONS,
+  type TcpCloseReason,
+  type TcpLimits,
+  tcpConnector,
+} from './stream-pool.js';
+import {
+  DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+  TLS_HANDSHAKE_FAILURES,
+  type TlsClientPolicy,
+  TlsConnector,
+  type TlsCredentials,
+  type TlsDirection,
+  type TlsHandshakeFailure,
+  type TlsListenerOptions,
+} from './tls.js';
 import { readUdpDrops } from './udp-drops.js';
 
-export type { TcpCloseReason, TcpLimits } from './tcp.js';
+export type { StreamTransport, TcpCloseReason, TcpLimits } from './stream-pool.js';
+export {
+  TLS_HANDSHAKE_FAILURES,
+  type TlsClientPolicy,
+  type TlsCredentials,
+  type TlsDirection,
+  type TlsHandshakeFailure,
+  type TlsListenerOptions,
+} from './tls.js';
 
-export interface ListenSpec {
-  transport: 'udp' | 'tcp';
-  address: string;
-  /** 0 picks a free port; see `local()` for the bound one. */
-  port: number;
-}
+export type ListenSpec =
+  | {
+      transport: 'udp' | 'tcp';
+      address: string;
+      /** 0 picks a free port; see `local()` for the bound one. */
+      port: number;
+    }
+  | { transport: 'tls'; address: string; port: number; tls: TlsListenerOptions };
 
 /** SO_RCVBUF asked for on SIP UDP sockets: room for a burst at a few thousand datagrams/s. */
 const DEFAULT_UDP_RECEIVE_BUFFER_BYTES = 4 << 20;
@@ -52,8 +84,14 @@ export interface SipTransportOptions {
   maxMessageBytes?: number;
   /** SO_RCVBUF for UDP sockets; the kernel caps it at net.core.rmem_max. */
   udpReceiveBufferBytes?: number;
+  /** Limits of TCP and TLS connections (one budget for both). */
   tcp?: Partial<TcpLimits>;
-  /** Accept-time admission of a TCP connection: false closes it before anything is read. */
+  /**
+   * TLS handshakes and how to check the servers we connect to (default: the system CAs and the
+   * destination's host). With it, TLS can be sent without a TLS listener.
+   */
+  tls?: { handshakeTimeoutMs?: number; clientPolicy?(destination: TransportAddress): TlsClientPolicy };
+  /** Accept-time admission of a TCP or TLS connection: false closes it before anything is read. */
   allowConnection?(source: TransportAddress): boolean;
   /**
    * Per-source admission before parsing (flood protection): false drops the request unread.
@@ -73,15 +111,18 @@ export interface TransportStats {
   sendErrors: number;
   /** Requests refused unserved, by reason. */
   shed: Record<ShedReason, number>;
-  /** Connections the TCP pool closed on its own, by reason. */
+  /** TCP and TLS connections the pools closed on their own, by reason. */
   tcpClosed: Record<TcpCloseReason, number>;
+  tlsHandshakeFailures: Record<TlsHandshakeFailure, number>;
 }
 
 export interface SipTransportEvents {
   /** A message was refused unserved (one event each; a bounded reason for a metric label). */
   shed: [reason: ShedReason];
-  /** The TCP pool closed a connection on its own. */
-  tcpClosed: [reason: TcpCloseReason];
+  /** A TCP or TLS pool closed a connection on its own. */
+  tcpClosed: [reason: TcpCloseReason, transport: StreamTransport];
+  /** A TLS handshake failed (the connection is gone); `detail` is free text for logs only. */
+  tlsHandshakeFailed: [reason: TlsHandshakeFailure, direction: TlsDirection, detail: string];
 }
 
 type MessageHandler = (message: SipMessage, source: TransportAddress, local: TransportAddress) => void;
@@ -92,20 +133,17 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
     sent: 0,
     sendErrors: 0,
     shed: { rate_limited: 0, oversize: 0, malformed: 0, unknown_source: 0, overload: 0, memory: 0 },
-    tcpClosed: {
-      idle: 0,
-      header_timeout: 0,
-      per_source_limit: 0,
-      total_limit: 0,
-      rejected_source: 0,
-      framing_error: 0,
-    },
+    tcpClosed: zeroCounts(TCP_CLOSE_REASONS),
+    tlsHandshakeFailures: zeroCounts(TLS_HANDSHAKE_FAILURES),
   };
   readonly #options: SipTransportOptions;
   readonly #maxBytes: number;
+  readonly #streamLimits: TcpLimits;
+  readonly #budget: ConnectionBudget;
   #udp: UdpSocket | undefined;
   #udpLocal: TransportAddress | undefined;
-  #tcp: TcpPool | undefined;
+  readonly #streams = new Map<StreamTransport, StreamPool>();
+  #tls: TlsConnector | undefined;
   #handler: MessageHandler | undefined;
   #isRetransmission: RetransmissionProbe | undefined;
 
@@ -113,18 +151,31 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
     super();
     this.#options = options;
     this.#maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#streamLimits = { ...DEFAULT_TCP_LIMITS, ...options.tcp };
+    this.#budget = new ConnectionBudget(this.#streamLimits);
   }
 
   async start(): Promise<void> {
     for (const spec of this.#options.listen) {
       if (spec.transport === 'udp') await this.#listenUdp(spec);
-      else await this.#listenTcp(spec);
+      else
+        await this.#streamPool(spec.transport, spec.transport === 'tls' ? spec.tls : undefined).listen(
+          spec.address,
+          spec.port,
+        );
     }
+    if (this.#options.tls && !this.#streams.has('tls')) this.#streamPool('tls', undefined);
   }
 
   /** The bound address of a transport, for Via sent-by and Contact. */
   local(transport: TransportAddress['transport']): TransportAddress | undefined {
-    return transport === 'udp' ? this.#udpLocal : transport === 'tcp' ? this.#tcp?.local : undefined;
+    if (transport === 'udp') return this.#udpLocal;
+    return transport === 'ws' ? undefined : this.#streams.get(transport)?.local;
+  }
+
+  /** New TLS connections present these (a reload); connections already up keep theirs. */
+  setTlsCredentials(credentials: TlsCredentials): void {
+    this.#tls?.setCredentials(credentials);
   }
 
   onMessage(handler: MessageHandler, isRetransmission?: RetransmissionProbe): void {
@@ -148,8 +199,9 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
   async send(message: SipMessage, destination: TransportAddress): Promise<void> {
     const data = serializeMessage(message);
     try {
+      const pool = destination.transport === 'udp' ? undefined : this.#streamPoolFor(destination.transport);
       if (destination.transport === 'udp') await this.#sendUdp(data, destination);
-      else if (destination.transport === 'tcp' && this.#tcp) await this.#tcp.send(data, destination);
+      else if (pool) await pool.send(data, destination);
       else throw new Error(`no ${destination.transport} transport`);
       this.stats.sent++;
     } catch (error) {
@@ -159,7 +211,7 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
   }
 
   async close(): Promise<void> {
-    await this.#tcp?.close();
+    for (const pool of this.#streams.values()) await pool.close();
     const udp = this.#udp;
     this.#udp = undefined;
     if (udp) await new Promise<void>((resolve) => udp.close(() => resolve()));
@@ -197,20 +249,45 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
     else this.#options.logger.info(log, 'sip udp receive buffer');
   }
 
-  async #listenTcp(spec: ListenSpec): Promise<void> {
-    this.#tcp = new TcpPool({
-      clock: this.#options.clock ?? new SystemClock(),
+  #streamPoolFor(transport: 'tcp' | 'tls' | 'ws'): StreamPool | undefined {
+    return transport === 'ws' ? undefined : this.#streams.get(transport);
+  }
+
+  /** The pool of a stream transport; TLS needs listener credentials to accept connections. */
+  #streamPool(transport: StreamTransport, listener: TlsListenerOptions | undefined): StreamPool {
+    const clock = this.#options.clock ?? new SystemClock();
+    const pool = new StreamPool({
+      connector: transport === 'tls' ? this.#tlsConnector(clock, listener) : tcpConnector,
+      budget: this.#budget,
+      clock,
       logger: this.#options.logger,
       maxMessageBytes: this.#maxBytes,
-      limits: { ...DEFAULT_TCP_LIMITS, ...this.#options.tcp },
+      limits: this.#streamLimits,
       onEvent: (event, remote, local) => this.#receiveStreamEvent(event, remote, local),
       onClosed: (reason) => {
         this.stats.tcpClosed[reason]++;
-        this.safeEmit('tcpClosed', reason);
+        this.safeEmit('tcpClosed', reason, transport);
       },
       ...(this.#options.allowConnection ? { allowConnection: this.#options.allowConnection } : {}),
     });
-    await this.#tcp.listen(spec.address, spec.port);
+    this.#streams.set(transport, pool);
+    return pool;
+  }
+
+  #tlsConnector(clock: Clock, listener: TlsListenerOptions | undefined): StreamConnector {
+    const options = this.#options.tls;
+    this.#tls = new TlsConnector({
+      clock,
+      handshakeTimeoutMs: options?.handshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+      ...(listener ? { listener } : {}),
+      clientPolicy:
+        options?.clientPolicy ?? ((destination) => ({ serverName: destination.address, verify: true })),
+    });
+    this.#tls.on('handshakeFailed', (reason, direction, detail) => {
+      this.stats.tlsHandshakeFailures[reason]++;
+      this.safeEmit('tlsHandshakeFailed', reason, direction, detail);
+    });
+    return this.#tls;
   }
 
   #sendUdp(data: Buffer, destination: TransportAddress): Promise<void> {
@@ -285,12 +362,26 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
           this.#shed('unknown_source');
           return;
         }
+        this.#reuseConnection(message, source);
         stampReceived(message, source);
       }
       this.#handler?.(message, source, local);
     } catch (error) {
       this.#options.logger.warn({ err: error, source }, 'sip message handler failed');
     }
+  }
+
+  /**
+   * A peer that connected from another port than the one it listens on (its Via sent-by)
+   * gets requests for that port over this connection while it is open (RFC 5923 §5): TLS
+   * phones and NATed peers often cannot take a connection in. Only the peer's own address.
+   */
+  #reuseConnection(request: SipRequest, source: TransportAddress): void {
+    const pool = source.transport === 'udp' ? undefined : this.#streamPoolFor(source.transport);
+    const via = pool ? request.topVia() : undefined;
+    if (!pool || via?.port === undefined || via.port === source.port) return;
+    const host = via.host.replace(/^\[|\]$/g, '');
+    if (isIP(host) !== 0 && host === source.address) pool.alias(source, via.port);
   }
 
   /** Answers what can be answered (§8.2: 400, 416, 505), drops everything else. */
@@ -309,6 +400,10 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
       // Headers too broken to build a response from: dropping is all that is left.
     }
   }
+}
+
+function zeroCounts<K extends string>(keys: readonly K[]): Record<K, number> {
+  return Object.fromEntries(keys.map((key) => [key, 0])) as Record<K, number>;
 }
 
 /** §18.2.1 and RFC 3581 §4: record where the request really came from in its top Via. */

@@ -1,0 +1,416 @@
+/**
+ * Connections for SIP over TCP and TLS (RFC 3261 §18.1.1, §18.2.2, §26.2): one listener, a pool
+ * of connections keyed by remote address so requests and responses reuse them, CRLF keep-alive
+ * (RFC 5626 §3.5.1: pings on connections the peer opened are answered with a pong; connections
+ * we opened are pinged, §4.4.1). What makes a socket ready for SIP — nothing for TCP, the
+ * handshake for TLS — is a `StreamConnector`'s business (tcp below, tls.ts).
+ *
+ * A connection costs a file descriptor (and for TLS a handshake), so the pool bounds them:
+ * unwanted sources are closed at accept, before any handshake; connections per source and in
+ * total are capped (one `ConnectionBudget` shared by TCP and TLS); a connection with no complete
+ * message for `idleTimeoutMs` is closed (§18: servers may close idle connections), and so is one
+ * whose message headers do not complete within `headerTimeoutMs` (a slow client trickling bytes).
+ */
+import { createServer, type Server, Socket } from 'node:net';
+import type { Clock, Logger, TimerHandle } from '../../util/index.js';
+import { SipStreamParser, type StreamEvent } from '../stream-parser.js';
+import type { TransportAddress } from '../types.js';
+
+export type StreamTransport = 'tcp' | 'tls';
+
+export interface TcpLimits {
+  /** A connection with no complete message (or keep-alive) for this long is closed. */
+  idleTimeoutMs: number;
+  /** A message whose header section is not complete this long after its first byte closes the connection. */
+  headerTimeoutMs: number;
+  /** Connections from one address; more are closed at accept. */
+  maxConnectionsPerSource: number;
+  /** Connections in all; more are closed at accept. */
+  maxConnections: number;
+  /** CRLF pings on connections we opened (RFC 5626 §4.4.1); 0 sends none. */
+  keepaliveIntervalMs: number;
+}
+
+export const DEFAULT_TCP_LIMITS: Readonly<TcpLimits> = {
+  idleTimeoutMs: 300_000,
+  headerTimeoutMs: 10_000,
+  maxConnectionsPerSource: 64,
+  maxConnections: 1024,
+  keepaliveIntervalMs: 100_000,
+};
+
+/** RFC 5626 §4.4.1: a flow whose pong does not come back within 10 s has failed. */
+const PONG_TIMEOUT_MS = 10_000;
+
+/** Why the pool closed a connection (a bounded set: a metric label). */
+export const TCP_CLOSE_REASONS = [
+  'idle',
+  'header_timeout',
+  'per_source_limit',
+  'total_limit',
+  'rejected_source',
+  'framing_error',
+  'keepalive_timeout',
+] as const;
+export type TcpCloseReason = (typeof TCP_CLOSE_REASONS)[number];
+
+/** How a socket becomes ready for SIP. Both promises reject when it cannot (the pool drops it). */
+export interface StreamConnector {
+  readonly transport: StreamTransport;
+  /** An accepted socket, admitted by the pool: the socket to read SIP from. */
+  accept(socket: Socket): Promise<Socket>;
+  /** A new connection to `destination`. */
+  connect(destination: TransportAddress): Promise<Socket>;
+}
+
+/** Plain TCP: an accepted socket is ready as it is. */
+export const tcpConnector: StreamConnector = {
+  transport: 'tcp',
+  accept: (socket) => Promise.resolve(socket),
+  connect: connectTcp,
+};
+
+/** A TCP connection to `destination` (a host name is resolved by the OS). */
+export function connectTcp(destination: TransportAddress): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = new Socket();
+    const fail = (error: Error): void => {
+      socket.destroy();
+      reject(error);
+    };
+    socket.once('error', fail);
+    socket.connect(destination.port, destination.address, () => {
+      socket.off('error', fail);
+      resolve(socket);
+    });
+  });
+}
+
+/** Connections per source address and in all, counted across the pools that share it. */
+export class ConnectionBudget {
+  readonly #perSource = new Map<string, number>();
+  readonly #limits: Pick<TcpLimits, 'maxConnectionsPerSource' | 'maxConnections'>;
+  #total = 0;
+
+  constructor(limits: Pick<TcpLimits, 'maxConnectionsPerSource' | 'maxConnections'>) {
+    this.#limits = limits;
+  }
+
+  get total(): number {
+    return this.#total;
+  }
+
+  /** Why a new connection from `address` is one too many, if it is. */
+  refusal(address: string): 'per_source_limit' | 'total_limit' | undefined {
+    if ((this.#perSource.get(address) ?? 0) >= this.#limits.maxConnectionsPerSource)
+      return 'per_source_limit';
+    if (this.#total >= this.#limits.maxConnections) return 'total_limit';
+    return undefined;
+  }
+
+  /** Counts `socket` against `address` until it closes. */
+  hold(address: string, socket: Socket): void {
+    this.#total++;
+    this.#perSource.set(address, (this.#perSource.get(address) ?? 0) + 1);
+    socket.once('close', () => {
+      this.#total--;
+      const count = (this.#perSource.get(address) ?? 1) - 1;
+      if (count > 0) this.#perSource.set(address, count);
+      else this.#perSource.delete(address);
+    });
+  }
+}
+
+export interface StreamPoolOptions {
+  connector: StreamConnector;
+  budget: ConnectionBudget;
+  clock: Clock;
+  logger: Logger;
+  maxMessageBytes: number;
+  limits: TcpLimits;
+  onEvent(event: StreamEvent, remote: TransportAddress, local: TransportAddress): void;
+  /** The pool closed a connection on its own. */
+  onClosed(reason: TcpCloseReason): void;
+  /** Accept-time admission: false closes the connection before anything is read. */
+  allowConnection?(source: TransportAddress): boolean;
+}
+
+const CRLF = Buffer.from('\r\n');
+const PING = Buffer.from('\r\n\r\n');
+
+function keyOf(address: string, port: number): string {
+  return `${address}|${port}`;
+}
+
+/** One connection's timers: an idle check re-armed lazily, a header deadline while one is pending. */
+class Deadlines {
+  lastActivityMs: number;
+  readonly #clock: Clock;
+  readonly #limits: TcpLimits;
+  readonly #expire: (reason: TcpCloseReason) => void;
+  #idle: TimerHandle | undefined;
+  #header: TimerHandle | undefined;
+
+  constructor(clock: Clock, limits: TcpLimits, expire: (reason: TcpCloseReason) => void) {
+    this.#clock = clock;
+    this.#limits = limits;
+    this.#expire = expire;
+    this.lastActivityMs = clock.now();
+    this.#armIdle(limits.idleTimeoutMs);
+  }
+
+  /** Called after each chunk: arm the header deadline when a message's headers are pending. */
+  track(headersPending: boolean): void {
+    if (!headersPending) {
+      this.#header?.cancel();
+      this.#header = undefined;
+    } else if (!this.#header) {
+      this.#header = this.#clock.setTimer(this.#limits.headerTimeoutMs, () => this.#expire('header_timeout'));
+    }
+  }
+
+  cancel(): void {
+    this.#idle?.cancel();
+    this.#header?.cancel();
+  }
+
+  /** Activity only moves a timestamp; the timer re-arms for the rest when it fires. */
+  #armIdle(delayMs: number): void {
+    this.#idle = this.#clock.setTimer(delayMs, () => {
+      const quietMs = this.#clock.now() - this.lastActivityMs;
+      if (quietMs >= this.#limits.idleTimeoutMs) this.#expire('idle');
+      else this.#armIdle(this.#limits.idleTimeoutMs - quietMs);
+    });
+  }
+}
+
+/**
+ * RFC 5626 §4.4.1 on a connection we opened: a ping every interval. A peer that has answered
+ * a pong on this connection must answer each later ping within 10 s, or the connection has
+ * failed; one that never pongs (not every server does) is left to the idle timeout.
+ */
+class Keepalive {
+  readonly #clock: Clock;
+  readonly #intervalMs: number;
+  readonly #ping: () => void;
+  readonly #failed: () => void;
+  #peerPongs = false;
+  #next: TimerHandle | undefined;
+  #pongDeadline: TimerHandle | undefined;
+
+  constructor(clock: Clock, intervalMs: number, ping: () => void, failed: () => void) {
+    this.#clock = clock;
+    this.#intervalMs = intervalMs;
+    this.#ping = ping;
+    this.#failed = failed;
+    this.#schedule();
+  }
+
+  pong(): void {
+    this.#peerPongs = true;
+    this.#pongDeadline?.cancel();
+    this.#pongDeadline = undefined;
+  }
+
+  cancel(): void {
+    this.#next?.cancel();
+    this.#pongDeadline?.cancel();
+  }
+
+  #schedule(): void {
+    this.#next = this.#clock.setTimer(this.#intervalMs, () => {
+      this.#ping();
+      if (this.#peerPongs) this.#pongDeadline ??= this.#clock.setTimer(PONG_TIMEOUT_MS, this.#failed);
+      this.#schedule();
+    });
+  }
+}
+
+interface Connection {
+  socket: Socket;
+  /** Its key in the pool and every alias that leads to it. */
+  keys: Set<string>;
+}
+
+export class StreamPool {
+  /** By remote address and port, as the socket sees it. */
+  readonly #connections = new Map<string, Connection>();
+  /** Other names of a connection: the host name it was dialled by, a peer's own listening port. */
+  readonly #aliases = new Map<string, Connection>();
+  /** Connections being opened, so concurrent sends to one destination share one. */
+  readonly #opening = new Map<string, Promise<Connection>>();
+  readonly #options: StreamPoolOptions;
+  #server: Server | undefined;
+  #local: TransportAddress | undefined;
+  #closed = false;
+
+  constructor(options: StreamPoolOptions) {
+    this.#options = options;
+  }
+
+  get local(): TransportAddress | undefined {
+    return this.#local;
+  }
+
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  listen(address: string, port: number): Promise<TransportAddress> {
+    const server = createServer((socket) => this.#accept(socket));
+    this.#server = server;
+    const transport = this.#options.connector.transport;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, address, () => {
+        server.off('error', reject);
+        server.on('error', (error) =>
+          this.#options.logger.error({ err: error }, `sip ${transport} listener error`),
+        );
+        const bound = server.address();
+        const boundPort = typeof bound === 'object' && bound ? bound.port : port;
+        this.#local = { transport, address, port: boundPort };
+        resolve(this.#local);
+      });
+    });
+  }
+
+  /**
+   * Writes on the connection to `destination` (by its address, or a name it is known by),
+   * opening one if none exists (§18.1.1).
+   */
+  async send(data: Buffer, destination: TransportAddress): Promise<void> {
+    const key = keyOf(destination.address, destination.port);
+    const connection =
+      this.#connections.get(key) ?? this.#aliases.get(key) ?? (await this.#open(key, destination));
+    connection.socket.write(data);
+  }
+
+  /**
+   * RFC 5923 §5 connection reuse: requests to `port` on the address `remote` connected from go
+   * over that connection while it is open. Only the peer's own address can be claimed, so a
+   * client cannot draw away requests meant for anyone else.
+   */
+  alias(remote: TransportAddress, port: number): void {
+    const connection = this.#connections.get(keyOf(remote.address, remote.port));
+    const key = keyOf(remote.address, port);
+    if (connection && !this.#connections.has(key)) this.#setAlias(key, connection);
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    for (const connection of this.#connections.values()) connection.socket.destroy();
+    this.#connections.clear();
+    this.#aliases.clear();
+    const server = this.#server;
+    this.#server = undefined;
+    return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
+
+  #open(key: string, destination: TransportAddress): Promise<Connection> {
+    const pending = this.#opening.get(key);
+    if (pending) return pending;
+    const opening = this.#options.connector
+      .connect(destination)
+      .then((socket) => {
+        const connection = this.#adopt(socket, true);
+        if (!connection) throw new Error(`${this.#options.connector.transport} connection to ${key} closed`);
+        if (!connection.keys.has(key)) this.#setAlias(key, connection);
+        return connection;
+      })
+      .finally(() => this.#opening.delete(key));
+    this.#opening.set(key, opening);
+    return opening;
+  }
+
+  #setAlias(key: string, connection: Connection): void {
+    connection.keys.add(key);
+    this.#aliases.set(key, connection);
+  }
+
+  #accept(socket: Socket): void {
+    const address = socket.remoteAddress;
+    const refusal = address === undefined ? undefined : this.#refusal(address, socket.remotePort ?? 0);
+    if (refusal) {
+      socket.destroy();
+      this.#options.onClosed(refusal);
+      return;
+    }
+    if (address !== undefined) this.#options.budget.hold(address, socket);
+    this.#options.connector.accept(socket).then(
+      (ready) => this.#adopt(ready, false),
+      () => socket.destroy(),
+    );
+  }
+
+  /** Accept-time admission: nothing is read from (or handshaken with) a refused connection. */
+  #refusal(address: string, port: number): TcpCloseReason | undefined {
+    const transport = this.#options.connector.transport;
+    if (this.#options.allowConnection?.({ transport, address, port }) === false) return 'rejected_source';
+    return this.#options.budget.refusal(address);
+  }
+
+  #adopt(socket: Socket, opened: boolean): Connection | undefined {
+    const remoteAddress = socket.remoteAddress;
+    const remotePort = socket.remotePort;
+    if (remoteAddress === undefined || remotePort === undefined || this.#closed || socket.destroyed) {
+      socket.destroy();
+      return undefined;
+    }
+    const { clock, connector, limits, logger, maxMessageBytes } = this.#options;
+    const transport = connector.transport;
+    const key = keyOf(remoteAddress, remotePort);
+    const remote: TransportAddress = { transport, address: remoteAddress, port: remotePort };
+    const local: TransportAddress = {
+      transport,
+      address: socket.localAddress ?? '',
+      port: socket.localPort ?? 0,
+    };
+    const connection: Connection = { socket, keys: new Set([key]) };
+    const close = (reason: TcpCloseReason): void => {
+      logger.debug({ remote: key, reason }, `sip ${transport} connection closed`);
+      socket.destroy();
+      this.#options.onClosed(reason);
+    };
+    const parser = new SipStreamParser(maxMessageBytes, opened);
+    const deadlines = new Deadlines(clock, limits, close);
+    const keepalive =
+      opened && limits.keepaliveIntervalMs > 0
+        ? new Keepalive(
+            clock,
+            limits.keepaliveIntervalMs,
+            () => socket.write(PING),
+            () => close('keepalive_timeout'),
+          )
+        : undefined;
+    if (opened) this.#options.budget.hold(remoteAddress, socket);
+    this.#connections.set(key, connection);
+    socket.setNoDelay(true);
+    socket.on('error', (error) =>
+      logger.debug({ err: error, remote: key }, `sip ${transport} connection error`),
+    );
+    socket.on('close', () => {
+      deadlines.cancel();
+      keepalive?.cancel();
+      for (const name of connection.keys) {
+        if (this.#connections.get(name) === connection) this.#connections.delete(name);
+        if (this.#aliases.get(name) === connection) this.#aliases.delete(name);
+      }
+    });
+    socket.on('data', (chunk: Buffer) => {
+      for (const event of parser.push(chunk)) {
+        if (event.kind === 'ping') socket.write(CRLF);
+        if (event.kind === 'pong') keepalive?.pong();
+        if (event.kind === 'fatal') {
+          logger.warn({ remote: key, reason: event.error.message }, `sip ${transport} framing lost, closing`);
+          close('framing_error');
+        } else if (event.kind !== 'invalid') {
+          deadlines.lastActivityMs = clock.now();
+        }
+        this.#options.onEvent(event, remote, local);
+      }
+      if (!socket.destroyed) deadlines.track(parser.headersPending);
+    });
+    return connection;
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * SIP over TLS on real loopback sockets with a throwaway PKI: messages both ways, server
+ * verification (untrusted CA, a name the certificate does not carry), handshake deadlines on a
+ * FakeClock, client certificates, and certificate rotation that leaves connections up alone.
+ * Each handshake failure is counted once with its bounded reason and direction.
+ */
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { after, afterEach, before, describe, it } from 'node:test';
+import type { SipRequest } from '../../../src/sip/message.js';
+import { createResponse } from '../../../src/sip/message-ops.js';
+import { serializeMessage } from '../../../src/sip/parser.js';
+import type { SipTransport, TlsDirection, TlsHandshakeFailure } from '../../../src/sip/transport/index.js';
+import { skipUnlessPresent } from '../../helpers/peers.js';
+import { type Leaf, opensslAvailable, TestPki } from '../../helpers/test-pki.js';
+import {
+  closeAll,
+  closed,
+  nextMessage,
+  options,
+  rawTcp,
+  rawTlsClient,
+  tlsClient,
+  tlsServer,
+} from '../helpers/tls-peers.js';
+
+const skip = skipUnlessPresent(opensslAvailable, 'needs openssl');
+
+describe('SIP over TLS', { skip }, () => {
+  let pki: TestPki;
+  let stranger: TestPki;
+  let localhost: Leaf;
+
+  before(() => {
+    pki = TestPki.create();
+    stranger = TestPki.create('stranger-ca');
+    localhost = pki.issue('localhost', { san: ['DNS:localhost', 'IP:127.0.0.1'] });
+  });
+  after(() => {
+    pki.close();
+    stranger.close();
+  });
+  afterEach(closeAll);
+
+  function failures(transport: SipTransport): Array<[TlsHandshakeFailure, TlsDirection]> {
+    const seen: Array<[TlsHandshakeFailure, TlsDirection]> = [];
+    transport.on('tlsHandshakeFailed', (reason, direction) => seen.push([reason, direction]));
+    return seen;
+  }
+
+  it('carries a request in and its response back over one verified connection, reused by host name', async () => {
+    const server = await tlsServer(localhost);
+    const client = await tlsClient({ serverName: 'localhost', ca: pki.ca.cert, verify: true });
+    const destination = { transport: 'tls' as const, address: 'localhost', port: server.port };
+    const first = nextMessage(server.transport);
+    await client.transport.send(options('one'), destination);
+    const { message, source } = await first;
+    assert.equal(source.transport, 'tls');
+    const answered = nextMessage(client.transport);
+    await server.transport.send(createResponse(message as SipRequest, 200), source);
+    assert.equal(((await answered).message as { status?: number }).status, 200);
+    const second = nextMessage(server.transport);
+    await client.transport.send(options('two'), destination);
+    assert.equal((await second).source.port, source.port, 'the second request reused the connection');
+  });
+
+  it('opens one connection for sends racing to a destination', async () => {
+    const server = await tlsServer(localhost);
+    const client = await tlsClient({ serverName: 'localhost', ca: pki.ca.cert, verify: true });
+    const ports: number[] = [];
+    server.transport.onMessage((_message, source) => ports.push(source.port));
+    const destination = { transport: 'tls' as const, address: '127.0.0.1', port: server.port };
+    await Promise.all(['a', 'b', 'c'].map((branch) => client.transport.send(options(branch), destination)));
+    while (ports.length < 3) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(new Set(ports).size, 1);
+  });
+
+  it('refuses a server whose certificate chains to a CA it does not trust', async () => {
+    const server = await tlsServer(stranger.issue('localhost', { san: ['DNS:localhost'] }));
+    const client = await tlsClient({ serverName: 'localhost', ca: pki.ca.cert, verify: true });
+    const seen = failures(client.transport);
+    await assert.rejects(
+      client.transport.send(options('x'), { transport: 'tls', address: '127.0.0.1', port: server.port }),
+    );
+    assert.deepEqual(seen, [['certificate', 'outbound']]);
+    assert.equal(client.transport.stats.tlsHandshakeFailures.certificate, 1);
+  });
+
+  it('refuses a trusted certificate that does not name the gateway host (RFC 5922), unless verification is off', async () => {
+    const server = await tlsServer(pki.issue('other', { san: ['DNS:other.example'] }));
+    const destination = { transport: 'tls' as const, address: '127.0.0.1', port: server.port };
+    const strict = await tlsClient({ serverName: 'carrier.example', ca: pki.ca.cert, verify: true });
+    const seen = failures(strict.transport);
+    await assert.rejects(strict.transport.send(options('x'), destination), /not for carrier\.example/);
+    assert.deepEqual(seen, [['name_mismatch', 'outbound']]);
+    const lab = await tlsClient({ serverName: 'carrier.example', verify: false });
+    const delivered = nextMessage(server.transport);
+    await lab.transport.send(options('y'), destination);
+    assert.equal((await delivered).source.transport, 'tls');
+  });
+
+  it('accepts a server named by a sip: URI subjectAltName (RFC 5922 §7.1)', async () => {
+    const server = await tlsServer(pki.issue('uri', { san: ['URI:sip:carrier.example'] }));
+    const client = await tlsClient({ serverName: 'carrier.example', ca: pki.ca.cert, verify: true });
+    const delivered = nextMessage(server.transport);
+    await client.transport.send(options('x'), { transport: 'tls', address: '127.0.0.1', port: server.port });
+    assert.equal((await delivered).message.isRequest, true);
+  });
+
+  it('closes a connection whose handshake does not finish in time, counted as timeout', async () => {
+    const server = await tlsServer(localhost, { handshakeTimeoutMs: 2_000 });
+    const seen = failures(server.transport);
+    const silent = rawTcp(server.port);
+    await new Promise((resolve) => silent.once('connect', resolve));
+    // The handshake starts in the tick after accept; let the pool take the socket first.
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    server.clock.advance(1_999);
+    assert.equal(silent.closed, false);
+    server.clock.advance(1);
+    await closed(silent);
+    assert.deepEqual(seen, [['timeout', 'inbound']]);
+  });
+
+  it('counts a peer that speaks plain SIP to the TLS port as a protocol failure', async () => {
+    const server = await tlsServer(localhost);
+    const seen = failures(server.transport);
+    const plain = rawTcp(server.port);
+    plain.write('OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n\r\n');
+    await closed(plain);
+    assert.deepEqual(seen, [['protocol', 'inbound']]);
+  });
+
+  it('requires a client certificate from its CA when asked (mutual TLS); our client presents its own', async () => {
+    const server = await tlsServer(localhost, { requireClientCert: true, ca: pki.ca.cert });
+    const seen = failures(server.transport);
+    const anonymous = await rawTlsClient(server.port, { ca: pki.ca.cert });
+    anonymous.on('error', () => undefined);
+    await closed(anonymous);
+    assert.deepEqual(seen, [['certificate', 'inbound']]);
+    const gateway = await tlsServer(pki.issue('gateway', { san: ['DNS:gateway.example'] }), {
+      clientPolicy: () => ({ serverName: 'localhost', ca: pki.ca.cert, verify: true }),
+    });
+    const delivered = nextMessage(server.transport);
+    await gateway.transport.send(options('m'), { transport: 'tls', address: '127.0.0.1', port: server.port });
+    assert.equal((await delivered).source.transport, 'tls');
+  });
+
+  it('presents rotated credentials to new connections while an established one carries on', async () => {
+    const server = await tlsServer(localhost);
+    const before = await rawTlsClient(server.port, { ca: pki.ca.cert });
+    assert.equal(before.getPeerX509Certificate()?.serialNumber, localhost.serial);
+    const renewed = pki.issue('renewed', { san: ['DNS:localhost'] });
+    server.transport.setTlsCredentials({ cert: renewed.cert, key: renewed.key });
+    const after = await rawTlsClient(server.port, { ca: pki.ca.cert });
+    assert.equal(after.getPeerX509Certificate()?.serialNumber, renewed.serial);
+    assert.notEqual(new X509Certificate(renewed.cert).fingerprint256, localhost.fingerprint256);
+    const delivered = nextMessage(server.transport);
+    before.write(serializeMessage(options('still-up')));
+    assert.equal((await delivered).message.isRequest, true, 'the old connection still carries SIP');
+  });
+});

@@ -61,7 +61,9 @@ export class InboundSession extends Session {
   accept(sdp: string, answerOffer?: OfferAnswerer): void {
     if (!this.pending) return;
     const response = this.#response(200);
-    response.append('Contact', this.host.contactHeader(this.source.transport));
+    // RFC 3261 §12.1.1: a dialog set up with a SIPS Request-URI gets a SIPS Contact.
+    const secure = this.invite.requestUri().scheme === 'sips';
+    response.append('Contact', this.host.contactHeader(this.source.transport, secure));
     response.append('Allow', ALLOW);
     response.append('Supported', 'timer');
     const requested = parseSessionExpires(this.invite.get('session-expires'));

@@ -105,6 +105,14 @@ export class Dialog {
   }
 
   /**
+   * A SIPS dialog (RFC 3261 §12.1.1, §12.1.2): the peer's target is a SIPS URI, which it must
+   * be when the dialog was set up with one (§8.1.1.8). Our Contact in it is SIPS too.
+   */
+  get secure(): boolean {
+    return this.remoteTarget.scheme === 'sips';
+  }
+
+  /**
    * Next hop: the first route (loose routing) or the remote target. patchbay does no DNS
    * (RFC 3263); a host name falls back to the address the peer used.
    */
@@ -122,9 +130,15 @@ export function dialogKey(callId: string, localTag: string, remoteTag: string): 
 export function uriDestination(uri: SipUri, fallback: TransportAddress): TransportAddress {
   const host = uri.host.replace(/^\[|\]$/g, '');
   if (isIP(host) === 0) return fallback;
-  const transportParam = uri.params.get('transport')?.toLowerCase();
-  const transport = transportParam === 'tcp' ? 'tcp' : transportParam === 'udp' ? 'udp' : fallback.transport;
-  return { transport, address: host, port: uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060) };
+  const transport = uriTransport(uri) ?? fallback.transport;
+  return { transport, address: host, port: uri.port ?? (transport === 'tls' ? 5061 : 5060) };
+}
+
+/** A `sips:` URI means TLS (RFC 5630 §3.1); else its transport parameter, when we speak it. */
+function uriTransport(uri: SipUri): TransportAddress['transport'] | undefined {
+  if (uri.scheme === 'sips') return 'tls';
+  const param = uri.params.get('transport')?.toLowerCase();
+  return param === 'udp' || param === 'tcp' || param === 'tls' ? param : undefined;
 }
 
 function withoutTag(nameAddr: NameAddr): NameAddr {

@@ -23,7 +23,8 @@ export interface SessionHost {
   readonly clock: Clock;
   readonly t1: number;
   readonly t2: number;
-  contactHeader(transport: TransportAddress['transport']): string;
+  /** Our Contact for `transport`; `secure` (a SIPS dialog) makes it a SIPS URI over TLS. */
+  contactHeader(transport: TransportAddress['transport'], secure?: boolean): string;
   /** Sends an in-dialog request through a client transaction; 408/503 on timeout/transport failure. */
   request(request: SipRequest, destination: TransportAddress): Promise<SipResponse>;
   /** Sends an ACK for a 2xx (no transaction, RFC 3261 §13.2.2.4). */
@@ -130,7 +131,7 @@ export abstract class Session<
   async reinvite(sdp: string): Promise<SipResponse> {
     const dialog = this.#confirmedDialog();
     const request = dialog.createRequest('INVITE');
-    request.append('Contact', this.host.contactHeader(dialog.destination().transport));
+    request.append('Contact', this.#contact(dialog));
     request.setBody(sdp, 'application/sdp');
     this.#addSessionTimerHeaders(request);
     const response = await this.host.request(request, dialog.destination());
@@ -166,7 +167,7 @@ export abstract class Session<
   async update(): Promise<SipResponse> {
     const dialog = this.#confirmedDialog();
     const request = dialog.createRequest('UPDATE');
-    request.append('Contact', this.host.contactHeader(dialog.destination().transport));
+    request.append('Contact', this.#contact(dialog));
     this.#addSessionTimerHeaders(request);
     const response = await this.host.request(request, dialog.destination());
     if (response.status >= 200 && response.status < 300) {
@@ -187,7 +188,7 @@ export abstract class Session<
     const dialog = this.#confirmedDialog();
     const request = dialog.createRequest('REFER');
     request.append('Refer-To', `<${target}>`);
-    request.append('Contact', this.host.contactHeader(dialog.destination().transport));
+    request.append('Contact', this.#contact(dialog));
     return this.host.request(request, dialog.destination());
   }
 
@@ -349,7 +350,7 @@ export abstract class Session<
     // An offer-less UPDATE (a session refresh) is answered without SDP (RFC 3311 §5.2).
     if (offer === undefined && request.method === 'UPDATE') {
       const response = createResponse(request, 200);
-      response.append('Contact', this.host.contactHeader(dialog.destination().transport));
+      response.append('Contact', this.#contact(dialog));
       this.#answerSessionTimer(request, response);
       dialog.refreshTarget(request);
       transaction.respond(response);
@@ -370,7 +371,7 @@ export abstract class Session<
     this.localSdp = answer.sdp;
     dialog.refreshTarget(request);
     const response = createResponse(request, 200);
-    response.append('Contact', this.host.contactHeader(dialog.destination().transport));
+    response.append('Contact', this.#contact(dialog));
     this.#answerSessionTimer(request, response);
     response.setBody(answer.sdp, 'application/sdp');
     if (request.method === 'INVITE') this.send2xxUntilAcked(transaction, response, request.cseq().seq);
@@ -384,6 +385,10 @@ export abstract class Session<
     response.append('Require', 'timer');
     response.append('Session-Expires', formatSessionExpires(expires.interval, expires.refresher ?? 'uac'));
     this.#negotiateTimer(response, 'uas');
+  }
+
+  #contact(dialog: Dialog): string {
+    return this.host.contactHeader(dialog.destination().transport, dialog.secure);
   }
 
   #confirmedDialog(): Dialog {

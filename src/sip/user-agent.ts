@@ -147,9 +147,14 @@ export class SipUserAgent {
     return session;
   }
 
-  contactHeader(transport: TransportAddress['transport']): string {
+  /**
+   * Our Contact for `transport`: `transport=tls` over TLS, or, in a SIPS dialog over TLS
+   * (`secure`), a SIPS URI (RFC 3261 §12.1.1; RFC 5630 §3.1: sips: already means TLS).
+   */
+  contactHeader(transport: TransportAddress['transport'], secure = false): string {
     const local = this.#advertised(transport);
     const host = local.address.includes(':') ? `[${local.address}]` : local.address;
+    if (secure && transport === 'tls') return `<sips:patchbay@${host}:${local.port}>`;
     return `<sip:patchbay@${host}:${local.port}${transport === 'udp' ? '' : `;transport=${transport}`}>`;
   }
 

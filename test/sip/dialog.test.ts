@@ -164,3 +164,19 @@ describe('RFC 3261 §12.1.1: a dialog-creating response carries the Record-Route
     assert.deepEqual(createResponse(invite, 486).getAll('record-route'), []);
   });
 });
+
+describe('TLS targets (RFC 5630)', () => {
+  const tlsInvite = (contact: string) =>
+    request(
+      INVITE_AT_BOB.replace(/^Record-Route:.*\r\n/m, '').replace(/^Contact: .*$/m, `Contact: <${contact}>`),
+    );
+
+  test('a sips: target or transport=tls is reached over TLS, on 5061 by default', () => {
+    const sips = Dialog.forUas(tlsInvite('sips:alice@192.0.2.7'), '1', PEER);
+    assert.deepEqual(sips.destination(), { transport: 'tls', address: '192.0.2.7', port: 5061 });
+    assert.equal(sips.secure, true, 'a SIPS dialog');
+    const param = Dialog.forUas(tlsInvite('sip:alice@192.0.2.7:5071;transport=TLS'), '1', PEER);
+    assert.deepEqual(param.destination(), { transport: 'tls', address: '192.0.2.7', port: 5071 });
+    assert.equal(param.secure, false, 'sip: over TLS is not a SIPS dialog');
+  });
+});

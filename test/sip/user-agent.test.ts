@@ -61,3 +61,37 @@ describe('SipUserAgent: headers that break when read', () => {
     }
   }
 });
+
+describe('SipUserAgent over TLS', () => {
+  const UAS_TLS: TransportAddress = { transport: 'tls', address: '127.0.0.1', port: 5101 };
+  const PEER_TLS: TransportAddress = { transport: 'tls', address: '127.0.0.2', port: 5129 };
+
+  for (const [scheme, contact] of [
+    ['sips', '<sips:patchbay@127.0.0.1:5101>'],
+    ['sip', '<sip:patchbay@127.0.0.1:5101;transport=tls>'],
+  ] as const) {
+    it(`answers a ${scheme}: INVITE over TLS with Contact ${contact} (RFC 3261 §12.1.1)`, async () => {
+      const clock = new FakeClock();
+      const network = new MemoryNetwork(clock);
+      const ua = new SipUserAgent({
+        transport: network.bind(UAS_TLS),
+        clock,
+        logger: silentLogger,
+        onInvite: (session) => session.accept('v=0\r\n'),
+      });
+      const peer = network.bind(PEER_TLS);
+      const answers: SipResponse[] = [];
+      peer.onMessage((message) => {
+        if (!message.isRequest) answers.push(message);
+      });
+      const invite = request('INVITE', `Contact: <${scheme}:a@127.0.0.2:5129>`)
+        .toString()
+        .replace('sip:sink@', `${scheme}:sink@`)
+        .replace('SIP/2.0/UDP', 'SIP/2.0/TLS');
+      network.transmit(parseMessage(Buffer.from(invite)), PEER_TLS, UAS_TLS);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(answers.find((answer) => answer.status === 200)?.get('contact'), contact);
+      ua.close();
+    });
+  }
+});

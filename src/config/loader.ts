@@ -15,6 +15,7 @@ import {
   type TrunkConfig,
   trunkSchema,
 } from './schema.js';
+import { readListenerTlsFiles, readTrunkTlsFiles, type TlsFiles } from './tls-files.js';
 
 type PathKey = string | number;
 
@@ -35,6 +36,8 @@ export interface PatchbayConfig {
   readonly files: readonly string[];
   /** The gateway file and the profiles directory (so a new trunk file is noticed too). */
   readonly watchPaths: readonly string[];
+  /** PEM text of every TLS file the config names, by the absolute path it now holds. */
+  readonly tlsFiles: ReadonlyMap<string, string>;
 }
 
 /** Finds the YAML node at `path`, or the deepest existing ancestor; `keyNode` prefers a map key. */
@@ -161,7 +164,7 @@ export async function loadTrunkFile(file: string, env: Env): Promise<ParsedFile<
 export async function loadSipProfiles(
   dir: string,
   env: Env,
-): Promise<ParseResult<Map<string, TrunkConfig>> & { files: string[] }> {
+): Promise<ParseResult<Map<string, TrunkConfig>> & { files: string[]; tlsFiles: TlsFiles }> {
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort();
@@ -173,10 +176,11 @@ export async function loadSipProfiles(
       col: 1,
       message: `cannot read directory: ${(error as Error).message}`,
     };
-    return { ok: false, issues: [issue], files: [] };
+    return { ok: false, issues: [issue], files: [], tlsFiles: new Map() };
   }
   const files = names.map((n) => join(dir, n));
   const trunks = new Map<string, TrunkConfig>();
+  const tlsFiles: TlsFiles = new Map();
   const issues: ConfigIssue[] = [];
   for (const file of files) {
     const result = await loadTrunkFile(file, env);
@@ -186,17 +190,32 @@ export async function loadSipProfiles(
       issues.push(result.issueAt(['name'], `duplicate trunk name '${result.value.name}'`));
     } else {
       trunks.set(result.value.name, result.value);
+      const tls = await readTrunkTlsFiles(result.value, file, result.issueAt);
+      issues.push(...tls.issues);
+      for (const [path, pem] of tls.files) tlsFiles.set(path, pem);
     }
   }
-  return issues.length > 0 ? { ok: false, issues, files } : { ok: true, value: trunks, files };
+  return issues.length > 0
+    ? { ok: false, issues, files, tlsFiles }
+    : { ok: true, value: trunks, files, tlsFiles };
 }
 
-/** Checks references between files: routes naming trunks that do not exist. */
+/**
+ * Checks references between files: routes naming trunks that do not exist; trunks dialling
+ * over TLS without a TLS listener (the Contact carriers send in-dialog requests to).
+ */
 function crossCheck(
   gateway: Extract<ParsedFile<GatewayFileConfig>, { ok: true }>,
   trunks: ReadonlyMap<string, TrunkConfig>,
 ): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
+  const dialsTls = [...trunks.values()].find((trunk) =>
+    trunk.outbound?.gateways.some((outbound) => outbound.transport === 'tls'),
+  );
+  if (dialsTls && !gateway.value.listen.some((listen) => listen.transport === 'tls')) {
+    const message = `trunk '${dialsTls.name}' dials over TLS: add a listen entry with transport: tls (its Contact takes the carrier's in-dialog requests)`;
+    issues.push(gateway.issueAt(['listen'], message));
+  }
   gateway.value.routes.forEach((route: RouteConfig, index) => {
     if (route.trunk !== undefined && !trunks.has(route.trunk)) {
       const message = `unknown trunk '${route.trunk}' (known: ${[...trunks.keys()].join(', ') || 'none'})`;
@@ -220,6 +239,7 @@ export function makeSnapshot(
   trunks: Iterable<TrunkConfig>,
   files: readonly string[] = [],
   watchPaths: readonly string[] = files,
+  tlsFiles: ReadonlyMap<string, string> = new Map(),
 ): PatchbayConfig {
   const byName = new Map<string, TrunkConfig>();
   for (const trunk of trunks) byName.set(trunk.name, deepFreeze(trunk));
@@ -228,6 +248,7 @@ export function makeSnapshot(
     trunks: byName,
     files: Object.freeze([...files]),
     watchPaths: Object.freeze([...watchPaths]),
+    tlsFiles,
   });
 }
 
@@ -241,8 +262,12 @@ export async function loadConfig(gatewayFile: string, env: Env): Promise<ParseRe
     gateway.ok ? gateway.value.sipProfilesDir : 'sip-profiles',
   );
   const profiles = gateway.ok ? await loadSipProfiles(profilesDir, env) : undefined;
+  const listenerTls = gateway.ok
+    ? await readListenerTlsFiles(gateway.value, gatewayFile, gateway.issueAt)
+    : undefined;
   const issues = [
     ...(gateway.ok ? [] : gateway.issues),
+    ...(listenerTls?.issues ?? []),
     ...(profiles && !profiles.ok ? profiles.issues : []),
   ];
   if (gateway.ok && profiles?.ok) issues.push(...crossCheck(gateway, profiles.value));
@@ -254,6 +279,7 @@ export async function loadConfig(gatewayFile: string, env: Env): Promise<ParseRe
       profiles.value.values(),
       [gatewayFile, ...profiles.files],
       [gatewayFile, profilesDir],
+      new Map([...(listenerTls?.files ?? []), ...profiles.tlsFiles]),
     ),
   };
 }

@@ -2,6 +2,7 @@
  * Holds the current immutable config snapshot and replaces it only with a fully valid one.
  * Calls keep the snapshot they started with (they hold a reference; snapshots are frozen).
  */
+import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { type Clock, type TimerHandle, TypedEmitter } from '../util/index.js';
 import { defaultConfig } from './default.js';
@@ -152,6 +153,11 @@ export class ConfigManager extends TypedEmitter<ConfigManagerEvents> {
   }
 }
 
+/** What a reload compares; TLS files by digest, so a renewed certificate is a change. */
 function serialisable(config: PatchbayConfig): unknown {
-  return { gateway: config.gateway, trunks: [...config.trunks.entries()] };
+  const tls = [...config.tlsFiles].map(([path, pem]) => [
+    path,
+    createHash('sha256').update(pem).digest('hex'),
+  ]);
+  return { gateway: config.gateway, trunks: [...config.trunks.entries()], tls };
 }

@@ -31,11 +31,11 @@ const numberPattern = z.string().superRefine((text, ctx) => {
   if (typeof compiled === 'string') ctx.addIssue({ code: 'custom', message: compiled });
 });
 
-// SIP over TLS is not implemented yet: refused at load rather than silently run as UDP.
-const transport = z.enum(['udp', 'tcp'], {
-  error: (issue) =>
-    `transport must be udp or tcp (got ${JSON.stringify(issue.input)}; SIP over TLS is not supported yet)`,
+const transport = z.enum(['udp', 'tcp', 'tls'], {
+  error: (issue) => `transport must be udp, tcp or tls (got ${JSON.stringify(issue.input)})`,
 });
+/** A PEM file; the loader reads it (relative to the file that names it) and fails on what it cannot use. */
+const pemFile = (what: string) => z.string().min(1).describe(what);
 // The codecs the media engine implements (src/media); G.722 is not one of them yet.
 const codec = z.enum(['PCMU', 'PCMA', 'opus']);
 
@@ -102,24 +102,52 @@ export const inboundSchema = z.strictObject({
     .union([z.literal(403), z.literal('drop')], { error: "403 (answer Forbidden) or 'drop' (stay silent)" })
     .default('drop')
     .describe('403 answers; drop stays silent (cheaper against scanners).'),
+  transports: z
+    .array(transport)
+    .min(1)
+    .default(['udp', 'tcp', 'tls'])
+    .describe(
+      'Transports this trunk may call in over, e.g. [tls]; a new request over another is refused like an unknown source (unknownSourceAction).',
+    ),
 });
 
-export const outboundGatewaySchema = z.strictObject({
-  name: z.string().min(1).optional(),
-  host: z.string().min(1).describe('IP address or DNS name.'),
-  port: port
-    .optional()
-    .describe(
-      'Absent for a DNS name: its targets come from NAPTR and SRV (RFC 3263); absent for an IP address: 5060.',
-    ),
-  transport: transport.default('udp'),
-  priority: z.number().int().min(0).default(1).describe('Lower is tried first.'),
-  weight: z
-    .number()
-    .min(0)
-    .default(1)
-    .describe('Relative share within one priority, multiplied by the health score.'),
-});
+export const outboundGatewaySchema = z
+  .strictObject({
+    name: z.string().min(1).optional(),
+    host: z
+      .string()
+      .min(1)
+      .describe('IP address or DNS name; over TLS, the name its certificate must carry.'),
+    port: port
+      .optional()
+      .describe(
+        'Absent for a DNS name: its targets come from NAPTR and SRV (RFC 3263); absent for an IP address: 5060, 5061 over TLS.',
+      ),
+    transport: transport.default('udp'),
+    priority: z.number().int().min(0).default(1).describe('Lower is tried first.'),
+    weight: z
+      .number()
+      .min(0)
+      .default(1)
+      .describe('Relative share within one priority, multiplied by the health score.'),
+    tlsCaFile: pemFile(
+      "CAs the gateway's certificate must chain to, relative to this trunk file's directory; default the system CAs.",
+    ).optional(),
+    tlsVerify: z
+      .boolean()
+      .default(true)
+      .describe(
+        'false accepts any certificate under any name (labs only); true checks the chain and that it names host (RFC 5922).',
+      ),
+  })
+  .refine((g) => g.transport === 'tls' || g.tlsCaFile === undefined, {
+    message: 'tlsCaFile needs transport: tls',
+    path: ['tlsCaFile'],
+  })
+  .refine((g) => g.transport === 'tls' || g.tlsVerify, {
+    message: 'tlsVerify needs transport: tls',
+    path: ['tlsVerify'],
+  });
 
 const failoverCodes = z
   .array(z.number().int().min(300).max(699))
@@ -311,17 +339,52 @@ export const dnsSchema = z.strictObject({
     .prefault({}),
 });
 
-const listenSchema = z.strictObject({
-  transport,
-  host: z.string().min(1).default('0.0.0.0'),
-  port: port.default(5060),
+const listenHost = z.string().min(1).default('0.0.0.0');
+
+const tlsListenSchema = z.strictObject({
+  certFile: pemFile(
+    "Certificate chain (leaf first), relative to the gateway file's directory; re-read on SIGHUP.",
+  ),
+  keyFile: pemFile('Unencrypted private key of certFile; re-read on SIGHUP.'),
+  caFile: pemFile('CAs client certificates must chain to; default the system CAs.').optional(),
+  requireClientCert: z
+    .boolean()
+    .default(false)
+    .describe('Refuse clients without a certificate that chains to caFile (mutual TLS); applies at start.'),
 });
+
+const listenSchema = z.discriminatedUnion(
+  'transport',
+  [
+    z.strictObject({ transport: z.enum(['udp', 'tcp']), host: listenHost, port: port.default(5060) }),
+    z.strictObject({
+      transport: z.literal('tls'),
+      host: listenHost,
+      port: port.default(5061),
+      tls: tlsListenSchema,
+    }),
+  ],
+  {
+    error: (issue) =>
+      `transport must be udp, tcp or tls (got ${JSON.stringify((issue.input as { transport?: unknown } | undefined)?.transport)})`,
+  },
+);
 
 export const gatewayFileSchema = z
   .strictObject({
     listen: z
       .array(listenSchema)
       .min(1)
+      .superRefine((entries, ctx) => {
+        entries.forEach((entry, index) => {
+          if (entries.findIndex((other) => other.transport === entry.transport) < index)
+            ctx.addIssue({
+              code: 'custom',
+              path: [index, 'transport'],
+              message: `one ${entry.transport} listener only: the gateway binds one socket per transport`,
+            });
+        });
+      })
       .default([
         { transport: 'udp', host: '0.0.0.0', port: 5060 },
         { transport: 'tcp', host: '0.0.0.0', port: 5060 },
@@ -476,6 +539,25 @@ export const gatewayFileSchema = z
               .min(1)
               .default(1024)
               .describe('TCP connections in all; more are closed at accept.'),
+            keepaliveIntervalSec: z
+              .number()
+              .min(0)
+              .default(100)
+              .describe(
+                'CRLF pings on connections the gateway opened (RFC 5626 §4.4.1); a peer that has answered one pong and then misses one for 10 s is closed. 0 sends none.',
+              ),
+          })
+          .prefault({})
+          .describe('TCP connections, TLS ones included (one budget for both).'),
+        tls: z
+          .strictObject({
+            handshakeTimeoutSec: z
+              .number()
+              .positive()
+              .default(10)
+              .describe(
+                'A TLS connection whose handshake has not finished this long after it opened is closed.',
+              ),
           })
           .prefault({}),
         transactionMemory: z

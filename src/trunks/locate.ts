@@ -2,9 +2,10 @@
  * Locating a gateway's SIP servers (RFC 3263 §4) for its configured transport:
  * - an IP address, or a name with a port, is one target (§4.2: a port means no SRV);
  * - a name without a port: NAPTR (§4.1) picks the SRV name for the transport
- *   (`SIP+D2U` → `_sip._udp`, `SIP+D2T` → `_sip._tcp`), or the SRV name is built from it when
- *   no NAPTR record offers the transport; the SRV records are the targets (RFC 2782; the router
- *   orders them by priority and weight); with no SRV records, the name itself at 5060;
+ *   (`SIP+D2U` → `_sip._udp`, `SIP+D2T` → `_sip._tcp`, `SIPS+D2T` → `_sips._tcp`), or the SRV
+ *   name is built from it when no NAPTR record offers the transport; the SRV records are the
+ *   targets (RFC 2782; the router orders them by priority and weight); with no SRV records, the
+ *   name itself at 5060 (5061 over TLS);
  * - each target's address is an A record, else an AAAA record, asked when it is tried.
  * `localhost` is the loopback address without asking DNS (RFC 6761 §6.3).
  */
@@ -19,6 +20,7 @@ const TRANSPORTS: Record<GatewayTransport, { naptrService: string; srvPrefix: st
   {
     udp: { naptrService: 'SIP+D2U', srvPrefix: '_sip._udp', defaultPort: 5060 },
     tcp: { naptrService: 'SIP+D2T', srvPrefix: '_sip._tcp', defaultPort: 5060 },
+    tls: { naptrService: 'SIPS+D2T', srvPrefix: '_sips._tcp', defaultPort: 5061 },
   };
 
 /** SRV targets kept per gateway: its health and probing state is per target, so bounded. */

@@ -54,7 +54,7 @@ describe('config loader', () => {
     assert.deepEqual(
       result.issues.map((i) => `${i.line}:${i.col} ${i.path}: ${i.message}`),
       [
-        '2:16 listen[0].transport: transport must be udp or tcp (got "tls"; SIP over TLS is not supported yet)',
+        '2:16 listen[0].transport: transport must be udp, tcp or tls (got "sctp")',
         '6:12 rtp.portMax: portMin must be below portMax',
         '7:11 logLevel: Invalid option: expected one of "trace"|"debug"|"info"|"warn"|"error"|"fatal"',
         '11:12 routes[0].target.url: ws://, wss:// or builtin:<name>',

@@ -90,7 +90,7 @@ const results = [
     baselineCounts.set(key, (baselineCounts.get(key) ?? 0) + 1);
   }),
   measure('inbound: CIDR + route match', (i) => {
-    const decision = matcher.match(`10.${i % 50}.1.${i % 250}`, numbers[i % numbers.length]!);
+    const decision = matcher.match(`10.${i % 50}.1.${i % 250}`, numbers[i % numbers.length]!, 'udp');
     if (decision.ok) sink++;
   }),
   measure('cps: take trunk+number+route', (i) => {

@@ -114,8 +114,15 @@ export class GatewayMetrics {
 
   readonly sipTcpClosedTotal = new Counter({
     name: 'patchbay_sip_tcp_closed_total',
-    help: 'SIP TCP connections the gateway closed, by reason (idle, header_timeout, per_source_limit, total_limit, rejected_source, framing_error)',
-    labelNames: ['reason'] as const,
+    help: 'SIP TCP connections (plain or TLS, the transport label) the gateway closed, by reason (idle, header_timeout, per_source_limit, total_limit, rejected_source, framing_error, keepalive_timeout)',
+    labelNames: ['reason', 'transport'] as const,
+    registers: [this.registry],
+  });
+
+  readonly sipTlsHandshakeFailuresTotal = new Counter({
+    name: 'patchbay_sip_tls_handshake_failures_total',
+    help: 'SIP TLS handshakes that failed, by direction (inbound, outbound) and reason (timeout, certificate, name_mismatch, protocol, closed)',
+    labelNames: ['direction', 'reason'] as const,
     registers: [this.registry],
   });
 

@@ -217,11 +217,15 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
 
   async #runInbound(session: InboundSession): Promise<void> {
     const ports = this.#ports;
-    const decision = ports.inbound.match(session.source.address, this.to);
+    const decision = ports.inbound.match(session.source.address, this.to, session.source.transport);
     if (!decision.ok) {
       // 'drop' sources never get here: the transport's admission hook drops them.
       if (decision.reason === 'unknown_source')
-        return this.#finish({ cause: 'rejected_source', sipStatus: 403 });
+        return this.#finish({
+          cause: 'rejected_source',
+          sipStatus: 403,
+          ...(decision.detail ? { detail: decision.detail } : {}),
+        });
       const cause = decision.reason === 'no_route' ? 'rejected_route' : 'rejected_number';
       return this.#finish({ cause, sipStatus: decision.status });
     }

@@ -12,6 +12,7 @@ import { createControlServer } from '../control/server.js';
 import { EchoBot } from '../demo/index.js';
 import { MediaClock, MediaLeg, PortAllocator, readUdpDrops } from '../media/index.js';
 import { type InboundSession, type SipRequest, SipTransport, SipUserAgent } from '../sip/index.js';
+import type { TransportAddress } from '../sip/types.js';
 import {
   ConcurrencyLimiter,
   CpsLimiter,
@@ -35,6 +36,7 @@ import { GatewayControl } from './control-adapter.js';
 import { DigestSupport } from './digest-support.js';
 import { SourceRateLimiter } from './flood.js';
 import { sendOptionsProbe } from './probe.js';
+import { listenSpecs, reloadTlsCredentials, tlsClientPolicy } from './sip-tls.js';
 
 export interface GatewayOptions {
   config: ConfigManager;
@@ -150,7 +152,7 @@ export class Gateway {
 
   /** Bound SIP and API addresses (ports resolved when configured as 0). */
   addresses(): { sip: Array<{ transport: string; address: string; port: number }>; api: string | undefined } {
-    const sip = (['udp', 'tcp'] as const).flatMap((kind) => {
+    const sip = (['udp', 'tcp', 'tls'] as const).flatMap((kind) => {
       const local = this.#transport?.local(kind);
       return local ? [local] : [];
     });
@@ -257,11 +259,7 @@ export class Gateway {
   async #start(): Promise<void> {
     const config = this.config().gateway;
     const flood = new SourceRateLimiter(this.clock, config.limits.requestsPerSourcePerSec);
-    const listen = config.listen.map((spec) => ({
-      transport: spec.transport,
-      address: spec.host,
-      port: spec.port,
-    }));
+    const listen = listenSpecs(this.config());
     const sip = config.sip;
     this.#transport = new SipTransport({
       listen,
@@ -273,15 +271,28 @@ export class Gateway {
         headerTimeoutMs: sip.tcp.headerTimeoutSec * 1000,
         maxConnectionsPerSource: sip.tcp.maxConnectionsPerSource,
         maxConnections: sip.tcp.maxConnections,
+        keepaliveIntervalMs: sip.tcp.keepaliveIntervalSec * 1000,
+      },
+      tls: {
+        handshakeTimeoutMs: sip.tls.handshakeTimeoutSec * 1000,
+        clientPolicy: (destination) => tlsClientPolicy(this.config(), destination),
       },
       // Before parsing: the per-source rate (ACKs and retransmissions of live transactions
       // bypass it in the transport, so a flooder's ACKs still stop its 503 retransmissions).
       allowSource: (source) => flood.allow(source.address),
-      allowConnection: (source) => this.#inbound.admitsSource(source.address),
-      allowRequest: (source, request) => this.#admitSource(source.address, request),
+      allowConnection: (source) => this.#inbound.admitsSource(source.address, source.transport),
+      allowRequest: (source, request) => this.#admitSource(source, request),
     });
     this.#transport.on('shed', (reason) => this.metrics.sipShedTotal.inc({ reason }));
-    this.#transport.on('tcpClosed', (reason) => this.metrics.sipTcpClosedTotal.inc({ reason }));
+    this.#transport.on('tcpClosed', (reason, transport) =>
+      this.metrics.sipTcpClosedTotal.inc({ reason, transport }),
+    );
+    this.#transport.on('tlsHandshakeFailed', (reason, direction, detail) => {
+      this.metrics.sipTlsHandshakeFailuresTotal.inc({ reason, direction });
+      // Outbound failures are ours to fix (a gateway's CA or name); inbound ones may be scanners.
+      if (direction === 'outbound') this.logger.warn({ reason, detail }, 'sip tls handshake failed');
+      else this.logger.debug({ reason, detail }, 'sip tls handshake failed');
+    });
     await this.#transport.start();
     const bindAddress = listen[0]?.address ?? '0.0.0.0';
     const mediaAddress = config.publicAddress ?? advertisableAddress(bindAddress);
@@ -316,7 +327,7 @@ export class Gateway {
       logger: this.logger,
     });
     await this.#api.listen({ host: config.api.host, port: config.api.port });
-    this.#config.on('changed', (next) => this.#applyConfig(next));
+    this.#config.on('changed', (next, previous) => this.#applyConfig(next, previous));
     this.#config.on('invalid', (error) => this.logger.error({ err: error.message }, 'config reload refused'));
     this.#scheduleGauges();
     this.cluster?.start();
@@ -357,7 +368,7 @@ export class Gateway {
       }),
       admission: this.#admission,
       inbound: {
-        match: (address, called) => this.#inbound.match(address, called),
+        match: (address, called, transport) => this.#inbound.match(address, called, transport),
         authenticate: (trunk, invite) => this.#digest.challengeInbound(trunk, invite),
       },
       outbound: {
@@ -400,16 +411,17 @@ export class Gateway {
    * knows are dropped silently when the trunk set says so, which costs scanners nothing.
    * In-dialog requests always pass: outbound carriers send BYE from their own addresses.
    */
-  #admitSource(address: string, request: SipRequest): boolean {
+  #admitSource(source: TransportAddress, request: SipRequest): boolean {
     if (request.toTag() !== undefined || request.method === 'ACK' || request.method === 'CANCEL') return true;
-    const decision = this.#inbound.match(address, request.requestUri().user ?? '');
+    const decision = this.#inbound.match(source.address, request.requestUri().user ?? '', source.transport);
     return !(decision.ok === false && decision.reason === 'unknown_source' && decision.action === 'drop');
   }
 
   /** Reload: new calls see the new snapshot; calls in progress keep theirs. */
-  #applyConfig(next: PatchbayConfig): void {
+  #applyConfig(next: PatchbayConfig, previous: PatchbayConfig): void {
     this.#inbound = new InboundMatcher(next);
     this.health.apply(next);
+    reloadTlsCredentials(this.#transport, next, previous, this.logger);
     this.logger.info({ files: next.files }, 'config reloaded');
   }
 

@@ -20,6 +20,7 @@ import {
 import type { Clock, TimerHandle } from '../util/index.js';
 import { boundedDetail, type CallEnd, causeOfFinalStatus } from './call-end.js';
 import type { OutboundDialer } from './ports.js';
+import { gatewayDestination, uriTransportParam } from './sip-tls.js';
 
 export interface DialRequest {
   trunk: TrunkConfig;
@@ -119,12 +120,8 @@ async function dialTarget(ports: DialPorts, request: DialRequest, target: Target
   const hostPort = gateway.port === undefined ? host : `${host}:${gateway.port}`;
   const started = clock.now();
   const session = ports.outbound.dial(request.trunk, {
-    requestUri: `sip:${identity.toUser}@${hostPort}`,
-    destination: {
-      transport: gateway.transport === 'tcp' ? 'tcp' : 'udp',
-      address: to.address,
-      port: to.port,
-    },
+    requestUri: `sip:${identity.toUser}@${hostPort}${uriTransportParam(gateway.transport)}`,
+    destination: gatewayDestination(gateway.transport, to.address, to.port, gateway.host),
     from: `<sip:${identity.fromUser}@${identity.fromHost ?? ports.mediaAddress}>`,
     to: `<sip:${identity.toUser}@${host}>`,
     sdp: target.offer,

@@ -108,7 +108,7 @@ export interface CallAdmission {
 
 /** Inbound policy: which trunk and route an INVITE belongs to, and its digest check. */
 export interface InboundPolicy {
-  match(sourceAddress: string, called: string): InboundDecision;
+  match(sourceAddress: string, called: string, transport: string): InboundDecision;
   /** A 401/403 answer when the trunk requires credentials the INVITE lacks. */
   authenticate(trunk: TrunkConfig, invite: SipRequest): AuthChallenge | undefined;
 }

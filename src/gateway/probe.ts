@@ -1,6 +1,7 @@
 /** OPTIONS pings for trunk liveness (the trunks' OptionsProber), sent through the user agent. */
 import { randomToken, SipRequest, type SipUserAgent } from '../sip/index.js';
 import type { GatewayTarget, OptionsResult, ServerLocator } from '../trunks/index.js';
+import { gatewayDestination, uriTransportParam } from './sip-tls.js';
 
 export async function sendOptionsProbe(
   ua: SipUserAgent,
@@ -10,7 +11,7 @@ export async function sendOptionsProbe(
   const resolved = await locator.address(target.host);
   if (!resolved.ok) return 'dns_failure';
   const transport = target.transport;
-  const uri = `sip:${target.host}:${target.port}`;
+  const uri = `sip:${target.host}:${target.port}${uriTransportParam(transport)}`;
   const request = new SipRequest('OPTIONS', uri);
   request.append('Max-Forwards', '70');
   request.append('From', `<sip:patchbay@${target.host}>;tag=${randomToken()}`);
@@ -18,6 +19,7 @@ export async function sendOptionsProbe(
   request.append('Call-ID', randomToken(12));
   request.append('CSeq', '1 OPTIONS');
   request.append('Contact', ua.contactHeader(transport));
-  const outcome = await ua.send(request, { transport, address: resolved.address, port: target.port });
+  const destination = gatewayDestination(transport, resolved.address, target.port, target.domain);
+  const outcome = await ua.send(request, destination);
   return typeof outcome === 'string' ? outcome : { status: outcome.status };
 }

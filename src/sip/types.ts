@@ -50,6 +50,11 @@ export interface TransportAddress {
   transport: 'udp' | 'tcp' | 'tls' | 'ws';
   address: string;
   port: number;
+  /**
+   * Over TLS, the name a server we connect to must have a certificate for (RFC 5922 §4: the
+   * SIP domain that was resolved to `address`); default `address` itself.
+   */
+  serverName?: string;
 }
 
 /**

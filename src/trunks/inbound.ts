@@ -1,6 +1,8 @@
 /**
  * Inbound classification: source IP → trunk (longest CIDR match), then called number →
- * route (most specific pattern; ties go to the earlier route).
+ * route (most specific pattern; ties go to the earlier route). A trunk's source calling over
+ * a transport the trunk does not take (`inbound.transports`, e.g. TLS only) is treated as an
+ * unknown source: 403 or silence, as the trunk says.
  */
 import {
   compileNumberPattern,
@@ -15,8 +17,11 @@ import { CidrTable } from './cidr.js';
 
 export type InboundDecision =
   | { ok: true; trunk: TrunkConfig; route: RouteConfig; routeIndex: number }
-  /** Answer `403` or `drop` silently; the action comes from the trunk that owns the number, else drop. */
-  | { ok: false; reason: 'unknown_source'; action: 403 | 'drop' }
+  /**
+   * Answer `403` or `drop` silently; the action comes from the trunk that owns the number, else
+   * drop (or from the trunk whose source used a transport it does not take, said in `detail`).
+   */
+  | { ok: false; reason: 'unknown_source'; action: 403 | 'drop'; detail?: string }
   | { ok: false; reason: 'number_not_allowed' | 'no_route'; trunk: TrunkConfig; status: 403 | 404 };
 
 interface CompiledRoute {
@@ -39,6 +44,10 @@ function bestMatch<T extends { pattern: NumberPattern }>(items: readonly T[], nu
     if (!best || patternSpecificity(item.pattern) > patternSpecificity(best.pattern)) best = item;
   }
   return best;
+}
+
+function takes(trunk: TrunkConfig, transport: string): boolean {
+  return trunk.inbound?.transports.some((allowed) => allowed === transport) ?? false;
 }
 
 /** Built once per config snapshot; lookups allocate nothing but the result. */
@@ -64,21 +73,30 @@ export class InboundMatcher {
   }
 
   /**
-   * Whether anything from `sourceAddress` could be answered, before any request is read (a
-   * TCP connection at accept): a trunk's source, or some trunk answers unknown sources 403.
+   * Whether anything from `sourceAddress` over `transport` could be answered, before any
+   * request is read (a TCP or TLS connection at accept): a trunk's source over a transport it
+   * takes, or a source some trunk would answer 403.
    */
-  admitsSource(sourceAddress: string): boolean {
-    return (
-      this.#sources.lookup(sourceAddress) !== undefined ||
-      this.#numberOwners.some(({ trunk }) => trunk.inbound?.unknownSourceAction === 403)
-    );
+  admitsSource(sourceAddress: string, transport: string): boolean {
+    const trunk = this.#sources.lookup(sourceAddress)?.value;
+    if (trunk) return takes(trunk, transport) || trunk.inbound?.unknownSourceAction === 403;
+    return this.#numberOwners.some(({ trunk: owner }) => owner.inbound?.unknownSourceAction === 403);
   }
 
-  match(sourceAddress: string, calledNumber: string): InboundDecision {
+  match(sourceAddress: string, calledNumber: string, transport: string): InboundDecision {
     const trunk = this.#sources.lookup(sourceAddress)?.value;
     if (!trunk) {
       const owner = bestMatch(this.#numberOwners, calledNumber)?.trunk;
       return { ok: false, reason: 'unknown_source', action: owner?.inbound?.unknownSourceAction ?? 'drop' };
+    }
+    if (!takes(trunk, transport)) {
+      const detail = `trunk ${trunk.name} takes ${trunk.inbound?.transports.join(', ')}, not ${transport}`;
+      return {
+        ok: false,
+        reason: 'unknown_source',
+        action: trunk.inbound?.unknownSourceAction ?? 'drop',
+        detail,
+      };
     }
     const allowed = this.#trunkNumbers.get(trunk.name) ?? [];
     if (allowed.length > 0 && !allowed.some((p) => matchesNumber(p, calledNumber))) {

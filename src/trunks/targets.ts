@@ -16,6 +16,8 @@ export interface GatewayTarget {
   host: string;
   port: number;
   transport: GatewayTransport;
+  /** The gateway's host as configured: over TLS, the name its certificate must carry (RFC 5922 §4). */
+  domain: string;
 }
 
 interface Watch {
@@ -61,7 +63,8 @@ export class GatewayTargets extends TypedEmitter<{ changed: [] }> {
   /** The gateway's targets as last looked up; a fixed gateway's at once. */
   of(id: string, gateway: OutboundGatewayConfig): GatewayTarget[] {
     const fixed = fixedTarget(gateway);
-    if (fixed) return [{ id, host: fixed.host, port: fixed.port, transport: gateway.transport }];
+    if (fixed)
+      return [{ id, host: fixed.host, port: fixed.port, transport: gateway.transport, domain: gateway.host }];
     return this.#watches.get(id)?.targets ?? [];
   }
 
@@ -87,6 +90,7 @@ export class GatewayTargets extends TypedEmitter<{ changed: [] }> {
           host: target.host,
           port: target.port,
           transport: watch.gateway.transport,
+          domain: watch.gateway.host,
         }))
         .sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
       if (JSON.stringify(targets) !== JSON.stringify(watch.targets)) {

@@ -51,32 +51,62 @@ describe('InboundMatcher', () => {
   const matcher = new InboundMatcher(makeSnapshot(gateway, [carrier, pbx]));
 
   it('picks the trunk by longest CIDR and the most specific route for it', () => {
-    const exact = matcher.match('203.0.113.9', '+15550100');
+    const exact = matcher.match('203.0.113.9', '+15550100', 'udp');
     assert.ok(exact.ok);
     assert.equal(exact.trunk.name, 'carrier');
     assert.equal(exact.route.target.url, 'wss://bot/exact');
-    const prefix = matcher.match('203.0.113.9', '+15559999');
+    const prefix = matcher.match('203.0.113.9', '+15559999', 'udp');
     assert.ok(prefix.ok && prefix.route.target.url === 'wss://bot/a');
-    const pbxCall = matcher.match('203.0.113.10', '+442079460018');
+    const pbxCall = matcher.match('203.0.113.10', '+442079460018', 'udp');
     assert.ok(pbxCall.ok && pbxCall.trunk.name === 'pbx' && pbxCall.routeIndex === 3);
-    const v6 = matcher.match('2001:db8::99', '+33123');
+    const v6 = matcher.match('2001:db8::99', '+33123', 'udp');
     assert.ok(v6.ok && v6.route.target.url === 'builtin:echo');
   });
 
   it('refuses numbers a trunk does not own and unknown sources with the owner trunk action', () => {
-    const refused = matcher.match('203.0.113.9', '+442079460018');
+    const refused = matcher.match('203.0.113.9', '+442079460018', 'udp');
     assert.ok(!refused.ok && refused.reason === 'number_not_allowed' && refused.status === 403);
-    assert.deepEqual(matcher.match('198.51.100.1', '+15551234'), {
+    assert.deepEqual(matcher.match('198.51.100.1', '+15551234', 'udp'), {
       ok: false,
       reason: 'unknown_source',
       action: 403,
     });
-    assert.deepEqual(matcher.match('198.51.100.1', '+4420'), {
+    assert.deepEqual(matcher.match('198.51.100.1', '+4420', 'udp'), {
       ok: false,
       reason: 'unknown_source',
       action: 'drop',
     });
-    assert.deepEqual(matcher.match('garbage', '+1555'), { ok: false, reason: 'unknown_source', action: 403 });
+    assert.deepEqual(matcher.match('garbage', '+1555', 'udp'), {
+      ok: false,
+      reason: 'unknown_source',
+      action: 403,
+    });
+  });
+});
+
+describe('InboundMatcher: trunks that take TLS only', () => {
+  const secure = (unknownSourceAction: 403 | 'drop') =>
+    trunkSchema.parse({
+      name: 'secure',
+      inbound: { allowedCidrs: ['198.51.100.0/24'], unknownSourceAction, transports: ['tls'] },
+    });
+  const gateway = gatewayFileSchema.parse({ routes: [{ match: '*', target: { url: 'builtin:echo' } }] });
+
+  it('treats the trunk calling over another transport as an unknown source, with its own action', () => {
+    const dropping = new InboundMatcher(makeSnapshot(gateway, [secure('drop')]));
+    assert.equal(dropping.match('198.51.100.7', '+1555', 'tls').ok, true);
+    assert.deepEqual(dropping.match('198.51.100.7', '+1555', 'udp'), {
+      ok: false,
+      reason: 'unknown_source',
+      action: 'drop',
+      detail: 'trunk secure takes tls, not udp',
+    });
+    assert.equal(dropping.admitsSource('198.51.100.7', 'tcp'), false, 'a TCP connection is closed at accept');
+    assert.equal(dropping.admitsSource('198.51.100.7', 'tls'), true);
+    const answering = new InboundMatcher(makeSnapshot(gateway, [secure(403)]));
+    assert.equal(answering.admitsSource('198.51.100.7', 'tcp'), true, 'it will hear its 403');
+    const refusal = answering.match('198.51.100.7', '+1555', 'tcp');
+    assert.equal(!refusal.ok && refusal.reason === 'unknown_source' && refusal.action, 403);
   });
 });
 

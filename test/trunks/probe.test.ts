@@ -22,7 +22,13 @@ const trunk = trunkSchema.parse({
     acceptedCodes: [200, 405],
   },
 });
-const target: GatewayTarget = { id: 'carrier/a', host: 'a.example', port: 5060, transport: 'udp' };
+const target: GatewayTarget = {
+  id: 'carrier/a',
+  host: 'a.example',
+  port: 5060,
+  transport: 'udp',
+  domain: 'a.example',
+};
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 /** Answers probes from a script, one result per probe. */

@@ -281,7 +281,8 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
       handshakeTimeoutMs: options?.handshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
       ...(listener ? { listener } : {}),
       clientPolicy:
-        options?.clientPolicy ?? ((destination) => ({ serverName: destination.address, verify: true })),
+        options?.clientPolicy ??
+        ((destination) => ({ serverName: destination.serverName ?? destination.address, verify: true })),
     });
     this.#tls.on('handshakeFailed', (reason, direction, detail) => {
       this.stats.tlsHandshakeFailures[reason]++;

@@ -181,7 +181,7 @@ export class CallHarness {
       bots: this.bots,
       admission: this.admission,
       inbound: {
-        match: (address, called) => inbound.match(address, called),
+        match: (address, called, transport) => inbound.match(address, called, transport),
         authenticate: (trunk, invite) => digest.challengeInbound(trunk, invite),
       },
       outbound: {

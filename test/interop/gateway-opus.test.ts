@@ -5,8 +5,7 @@
  * and, captured with tshark on baresip's RTP port and decoded, must be 1 kHz.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -14,6 +13,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createOpusDecoder } from '../../src/media/opus.js';
 import { tonePower } from '../helpers/audio.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
+import { startBaresip } from './helpers/baresip.js';
 import { startGatewayProcess } from './helpers/gateway-process.js';
 import { freePort } from './helpers/sipp.js';
 import { joinedAudio, TestBot } from './helpers/test-bot.js';
@@ -35,70 +35,23 @@ test('baresip (Opus only) -> patchbay start -> Twilio bot: transcoded both ways'
   const gateway = await startGatewayProcess({ botUrl: bot.url, codecs: ['opus', 'PCMU'] });
   const sipPort = await freePort();
   const rtpBase = 26000 + 2 * Math.floor(Math.random() * 1000);
-  const tone = join(dir, 'tone.wav');
-  spawnSync('sox', [
-    '-n',
-    '-r',
-    '48000',
-    '-c',
-    '1',
-    '-b',
-    '16',
-    tone,
-    'synth',
-    '6',
-    'sine',
-    '440',
-    'vol',
-    '0.3',
-  ]);
-  const config = join(dir, 'a');
-  mkdirSync(config);
-  writeFileSync(
-    join(config, 'config'),
-    [
-      'poll_method epoll',
-      `sip_listen 127.0.0.1:${sipPort}`,
-      'net_interface 127.0.0.1',
-      'audio_player ausine,nil',
-      `audio_source aufile,${tone}`,
-      'audio_alert ausine,nil',
-      `rtp_ports ${rtpBase}-${rtpBase + 10}`,
-      'module_path /usr/lib/baresip/modules',
-      'module account.so',
-      'module menu.so',
-      'module opus.so',
-      'module aufile.so',
-      'module ausine.so',
-      'opus_bitrate 24000',
-      'opus_stereo no',
-      'opus_sprop_stereo no',
-      'ausrc_srate 48000',
-      'auplay_srate 48000',
-      'ausrc_channels 1',
-      'auplay_channels 1',
-      '',
-    ].join('\n'),
-  );
-  writeFileSync(join(config, 'accounts'), `<sip:a@127.0.0.1:${sipPort}>;regint=0\n`);
   const toBaresip = captureUdp([rtpBase, rtpBase + 10], ['rtp.payload']);
   await toBaresip.ready;
-  const baresip = spawn(
-    'baresip',
-    ['-f', config, '-t', '9', '-e', `/dial sip:+15551230000@127.0.0.1:${gateway.sipPort}`],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let baresipOut = '';
-  baresip.stdout.on('data', (chunk: Buffer) => {
-    baresipOut += chunk.toString();
+  const baresip = startBaresip({
+    dir,
+    sipPort,
+    rtpBase,
+    toneHz: 440,
+    codecs: ['opus'],
+    extraConfig: ['opus_bitrate 24000', 'opus_stereo no', 'opus_sprop_stereo no'],
+    seconds: 9,
+    dial: `sip:+15551230000@127.0.0.1:${gateway.sipPort}`,
   });
   try {
-    await new Promise((resolve) => baresip.on('exit', resolve));
+    await baresip.exited;
     await delay(500);
     const record = gateway.records().at(-1);
-    assert.ok(record, `a call record\n${baresipOut.slice(-2000)}`);
+    assert.ok(record, `a call record\n${baresip.output().slice(-2000)}`);
     assert.equal(record['codec'], 'opus');
     const call = bot.calls.at(-1);
     assert.ok(call, 'the bot was connected');
@@ -119,7 +72,7 @@ test('baresip (Opus only) -> patchbay start -> Twilio bot: transcoded both ways'
       'the bot tone reached baresip',
     );
   } finally {
-    baresip.kill();
+    baresip.child.kill();
     await toBaresip.stop();
     await gateway.stop();
     await bot.close();

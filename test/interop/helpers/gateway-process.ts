@@ -28,10 +28,16 @@ export interface GatewayProcessOptions {
   inboundAuth?: { username: string; password: string; algorithms?: Array<'SHA-256' | 'MD5'> };
   /** CPS of the loopback trunk (default 200/s, burst 200). */
   cps?: { rate: number; burst: number };
+  /** A TLS listener too (files as the gateway file names them, absolute or relative to its directory). */
+  tls?: { certFile: string; keyFile: string };
+  /** Transports the loopback trunk takes (default all). */
+  inboundTransports?: Array<'udp' | 'tcp' | 'tls'>;
 }
 
 export interface GatewayProcess {
   sipPort: number;
+  /** The TLS listener's port (0 without one). */
+  tlsPort: number;
   apiUrl: string;
   dir: string;
   gatewayFile: string;
@@ -114,6 +120,7 @@ export async function placeCall(gateway: GatewayProcess, trunk: string): Promise
 export async function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'patchbay-e2e-'));
   const sipPort = await freePort();
+  const tlsPort = options.tls ? await freePort() : 0;
   const apiPort = await freePort();
   const rtpBase = 20000 + Math.floor(Math.random() * 20) * 1000;
   const recordsFile = join(dir, 'calls.jsonl');
@@ -125,6 +132,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       'inbound:',
       '  allowedCidrs: ["127.0.0.0/8"]',
       '  unknownSourceAction: 403',
+      ...(options.inboundTransports ? [`  transports: [${options.inboundTransports.join(', ')}]`] : []),
       ...(options.inboundAuth ? [`  auth: ${JSON.stringify(options.inboundAuth)}`] : []),
       `codecs: [${(options.codecs ?? ['PCMU', 'PCMA', 'opus']).join(', ')}]`,
       `cps: { rate: ${options.cps?.rate ?? 200}, burst: ${options.cps?.burst ?? 200} }`,
@@ -142,6 +150,14 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       'listen:',
       `  - { transport: udp, host: 127.0.0.1, port: ${sipPort} }`,
       `  - { transport: tcp, host: 127.0.0.1, port: ${sipPort} }`,
+      ...(options.tls
+        ? [
+            `  - transport: tls`,
+            `    host: 127.0.0.1`,
+            `    port: ${tlsPort}`,
+            `    tls: { certFile: ${JSON.stringify(options.tls.certFile)}, keyFile: ${JSON.stringify(options.tls.keyFile)} }`,
+          ]
+        : []),
       `rtp: { portMin: ${rtpBase}, portMax: ${rtpBase + 998} }`,
       `api: { host: 127.0.0.1, port: ${apiPort} }`,
       'logLevel: info',
@@ -161,6 +177,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
   const { child, logs, exited } = await spawnPatchbay(['start', '--config', gatewayFile]);
   return {
     sipPort,
+    tlsPort,
     apiUrl: `http://127.0.0.1:${apiPort}`,
     dir,
     gatewayFile,

@@ -1,8 +1,10 @@
 /**
  * Live tshark capture on loopback for interop tests: the RTP (or RFC 4733) fields of every
- * packet sent to one UDP port, as the kernel saw them (so timing excludes our event loop).
+ * packet sent to one UDP port, as the kernel saw them (so timing excludes our event loop), or
+ * the fields of any packets a capture filter takes.
  */
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 
 export interface Capture {
@@ -24,7 +26,34 @@ export function captureUdp(
   const [low, high] = typeof port === 'number' ? [port, port] : port;
   const filter = low === high ? `udp dst port ${low}` : `udp dst portrange ${low}-${high}`;
   const ports = low === high ? `${low}` : `${low}-${high}`;
-  const args = ['-i', 'lo', '-f', filter, '-d', `udp.port==${ports},rtp`, ...options, '-T', 'fields', '-l'];
+  return capture(filter, ['-d', `udp.port==${ports},rtp`, ...options], fields);
+}
+
+/**
+ * Every packet on `lo` that the BPF `filter` takes. With `probeTcpPort` (a listener on
+ * 127.0.0.1 inside the filter), `ready` waits until tshark has seen a probe connection to it,
+ * so nothing after it is missed; the probe's packets carry no payload.
+ */
+export function captureLoopback(
+  filter: string,
+  fields: string[],
+  options: string[] = [],
+  probeTcpPort?: number,
+): Capture {
+  const started = capture(filter, options, fields);
+  if (probeTcpPort === undefined) return started;
+  const ready = started.ready.then(async () => {
+    for (let attempt = 0; attempt < 50 && started.packets() === 0; attempt++) {
+      const probe = connect(probeTcpPort, '127.0.0.1', () => probe.destroy());
+      probe.on('error', () => undefined);
+      await delay(100);
+    }
+  });
+  return { ready, stop: started.stop };
+}
+
+function capture(filter: string, options: string[], fields: string[]): Capture & { packets(): number } {
+  const args = ['-i', 'lo', '-f', filter, ...options, '-T', 'fields', '-l'];
   for (const field of fields) args.push('-e', field);
   const tshark = spawn('tshark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -42,6 +71,7 @@ export function captureUdp(
   let result: Promise<string[][]> | undefined;
   return {
     ready,
+    packets: () => out.split('\n').length - 1,
     stop: () => {
       result ??= (async () => {
         await delay(300);

@@ -1,0 +1,114 @@
+/**
+ * A baresip user agent for interop tests: its own config directory (loopback only, a tone file
+ * as the microphone, no sound card), calling out (`dial`) or answering every call (`answer`),
+ * optionally over TLS: baresip listens for TLS on its SIP port + 1, trusts `caFile` and, to
+ * accept TLS, presents `certificatePem` (certificate and key in one PEM, as libre reads it).
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface BaresipOptions {
+  /** A directory of its own for the config and the tone file. */
+  dir: string;
+  sipPort: number;
+  /** RTP ports rtpBase..rtpBase+10. */
+  rtpBase: number;
+  /** Frequency of the tone baresip sends (Hz). */
+  toneHz: number;
+  /** Codec modules; default g711 (PCMU, PCMA). */
+  codecs?: string[];
+  extraConfig?: string[];
+  /** Quit after this many seconds (a call in progress is hung up with BYE). */
+  seconds: number;
+  /** Call this URI at start. */
+  dial?: string;
+  /** Answer incoming calls at once. */
+  answer?: boolean;
+  /** The account's user part (baresip answers requests for it only); default `a`. */
+  user?: string;
+  tls?: { caFile: string; certificatePem?: string };
+}
+
+export interface Baresip {
+  child: ChildProcess;
+  /** Its TLS port (SIP port + 1). */
+  tlsPort: number;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+export function startBaresip(options: BaresipOptions): Baresip {
+  const { dir, sipPort, rtpBase } = options;
+  const tone = join(dir, 'tone.wav');
+  const toneSeconds = String(options.seconds + 2);
+  spawnSync('sox', [
+    '-n',
+    '-r',
+    '48000',
+    '-c',
+    '1',
+    '-b',
+    '16',
+    tone,
+    'synth',
+    toneSeconds,
+    'sine',
+    String(options.toneHz),
+    'vol',
+    '0.3',
+  ]);
+  const config = join(dir, 'baresip');
+  mkdirSync(config, { recursive: true });
+  const certificate = options.tls?.certificatePem;
+  if (certificate) writeFileSync(join(config, 'cert.pem'), certificate);
+  writeFileSync(
+    join(config, 'config'),
+    [
+      'poll_method epoll',
+      `sip_listen 127.0.0.1:${sipPort}`,
+      ...(options.tls ? [`sip_cafile ${options.tls.caFile}`] : []),
+      ...(certificate ? [`sip_certificate ${join(config, 'cert.pem')}`] : []),
+      'net_interface 127.0.0.1',
+      'audio_player ausine,nil',
+      `audio_source aufile,${tone}`,
+      'audio_alert ausine,nil',
+      `rtp_ports ${rtpBase}-${rtpBase + 10}`,
+      'module_path /usr/lib/baresip/modules',
+      'module account.so',
+      'module menu.so',
+      ...(options.codecs ?? ['g711']).map((codec) => `module ${codec}.so`),
+      'module aufile.so',
+      'module ausine.so',
+      'ausrc_srate 48000',
+      'auplay_srate 48000',
+      'ausrc_channels 1',
+      'auplay_channels 1',
+      ...(options.extraConfig ?? []),
+      '',
+    ].join('\n'),
+  );
+  const transport = options.tls ? ';transport=tls' : '';
+  const answer = options.answer ? ';answermode=auto' : '';
+  const user = options.user ?? 'a';
+  writeFileSync(
+    join(config, 'accounts'),
+    `<sip:${user}@127.0.0.1:${sipPort}${transport}>${answer};regint=0\n`,
+  );
+  const args = [
+    '-f',
+    config,
+    '-t',
+    String(options.seconds),
+    ...(options.dial ? ['-e', `/dial ${options.dial}`] : []),
+  ];
+  const child = spawn('baresip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const collect = (chunk: Buffer): void => {
+    output = (output + chunk.toString()).slice(-100_000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, tlsPort: sipPort + 1, output: () => output, exited };
+}

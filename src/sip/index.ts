@@ -25,13 +25,8 @@ export { SipStreamParser } from './stream-parser.js';
 export {
   type ListenSpec,
   SipTransport,
-  type StreamTransport,
   type TcpCloseReason,
-  TLS_HANDSHAKE_FAILURES,
   type TlsClientPolicy,
-  type TlsCredentials,
-  type TlsDirection,
-  type TlsHandshakeFailure,
   type TlsListenerOptions,
 } from './transport/index.js';
 export type { ShedReason } from './types.js';

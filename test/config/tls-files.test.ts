@@ -7,35 +7,33 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterEach, before, describe, it } from 'node:test';
 import { ConfigManager, loadConfig } from '../../src/config/index.js';
 import { FakeClock } from '../../src/util/index.js';
-import { skipUnlessPresent } from '../helpers/peers.js';
-import { type Leaf, opensslAvailable, TestPki } from '../helpers/test-pki.js';
+import { type Leaf, pkiForSuite, skipWithoutOpenssl } from '../helpers/test-pki.js';
 
-const skip = skipUnlessPresent(opensslAvailable, 'needs openssl');
-
-describe('TLS files in the config', { skip }, () => {
-  let pki: TestPki;
-  let leaf: Leaf;
+describe('TLS files in the config', { skip: skipWithoutOpenssl }, () => {
+  const certs = pkiForSuite();
   let other: Leaf;
 
+  const dirs: string[] = [];
   before(() => {
-    pki = TestPki.create();
-    leaf = pki.issue('gateway', { san: ['DNS:gateway.example'] });
-    other = pki.issue('other', { san: ['DNS:other.example'] });
+    other = certs.pki.issue('other', { san: ['DNS:other.example'] });
   });
-  after(() => pki.close());
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
 
   /** A gateway dir with `certs/` holding the leaf, CA and the other key, and one trunk file. */
   function layout(gatewayYaml: string, trunkYaml: string): { dir: string; gatewayFile: string } {
     const dir = mkdtempSync(join(tmpdir(), 'patchbay-tls-config-'));
+    dirs.push(dir);
     mkdirSync(join(dir, 'certs'));
     mkdirSync(join(dir, 'sip-profiles'));
-    copyFileSync(leaf.certFile, join(dir, 'certs', 'gateway.crt'));
-    copyFileSync(leaf.keyFile, join(dir, 'certs', 'gateway.key'));
+    copyFileSync(certs.localhost.certFile, join(dir, 'certs', 'gateway.crt'));
+    copyFileSync(certs.localhost.keyFile, join(dir, 'certs', 'gateway.key'));
     copyFileSync(other.keyFile, join(dir, 'certs', 'other.key'));
-    copyFileSync(pki.ca.certFile, join(dir, 'sip-profiles', 'carrier-ca.pem'));
+    copyFileSync(certs.pki.ca.certFile, join(dir, 'sip-profiles', 'carrier-ca.pem'));
     const gatewayFile = join(dir, 'gateway.yaml');
     writeFileSync(gatewayFile, gatewayYaml);
     writeFileSync(join(dir, 'sip-profiles', 'carrier.yaml'), trunkYaml);
@@ -61,21 +59,17 @@ describe('TLS files in the config', { skip }, () => {
       ].join('\n'),
       TRUNK,
     );
-    try {
-      const result = await loadConfig(gatewayFile, {});
-      assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.issues));
-      const listen = result.value.gateway.listen[0];
-      assert.equal(listen?.transport, 'tls');
-      if (listen?.transport !== 'tls') return;
-      assert.equal(listen.port, 5061, 'TLS listens on 5061 by default');
-      assert.equal(listen.tls.certFile, join(dir, 'certs', 'gateway.crt'));
-      assert.equal(result.value.tlsFiles.get(listen.tls.keyFile), leaf.key);
-      const gateway = result.value.trunks.get('carrier')?.outbound?.gateways[0];
-      assert.equal(gateway?.tlsCaFile, join(dir, 'sip-profiles', 'carrier-ca.pem'));
-      assert.equal(result.value.tlsFiles.get(gateway?.tlsCaFile ?? ''), pki.ca.cert);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const result = await loadConfig(gatewayFile, {});
+    assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.issues));
+    const listen = result.value.gateway.listen[0];
+    assert.equal(listen?.transport, 'tls');
+    if (listen?.transport !== 'tls') return;
+    assert.equal(listen.port, 5061, 'TLS listens on 5061 by default');
+    assert.equal(listen.tls.certFile, join(dir, 'certs', 'gateway.crt'));
+    assert.equal(result.value.tlsFiles.get(listen.tls.keyFile), certs.localhost.key);
+    const gateway = result.value.trunks.get('carrier')?.outbound?.gateways[0];
+    assert.equal(gateway?.tlsCaFile, join(dir, 'sip-profiles', 'carrier-ca.pem'));
+    assert.equal(result.value.tlsFiles.get(gateway?.tlsCaFile ?? ''), certs.pki.ca.cert);
   });
 
   it('names the file, path and line of every unusable file, without key material', async () => {
@@ -91,26 +85,22 @@ describe('TLS files in the config', { skip }, () => {
       ].join('\n'),
       TRUNK.replace('carrier-ca.pem', '../certs/gateway.key'),
     );
-    try {
-      const result = await loadConfig(gatewayFile, {});
-      assert.equal(result.ok, false);
-      if (result.ok) return;
-      assert.deepEqual(
-        result.issues.map((issue) => `${issue.file.slice(dir.length + 1)}:${issue.line} ${issue.path}`),
-        [
-          'gateway.yaml:5 listen[0].tls.keyFile',
-          'gateway.yaml:6 listen[0].tls.caFile',
-          'sip-profiles/carrier.yaml:4 outbound.gateways[0].tlsCaFile',
-        ],
-      );
-      const messages = result.issues.map((issue) => issue.message).join('\n');
-      assert.match(messages, /other\.key is not the private key of .*gateway\.crt/);
-      assert.match(messages, /cannot read .*missing\.pem: ENOENT/);
-      assert.match(messages, /gateway\.key: not a PEM certificate/);
-      assert.doesNotMatch(messages, /PRIVATE KEY|BEGIN/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const result = await loadConfig(gatewayFile, {});
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.deepEqual(
+      result.issues.map((issue) => `${issue.file.slice(dir.length + 1)}:${issue.line} ${issue.path}`),
+      [
+        'gateway.yaml:5 listen[0].tls.keyFile',
+        'gateway.yaml:6 listen[0].tls.caFile',
+        'sip-profiles/carrier.yaml:4 outbound.gateways[0].tlsCaFile',
+      ],
+    );
+    const messages = result.issues.map((issue) => issue.message).join('\n');
+    assert.match(messages, /other\.key is not the private key of .*gateway\.crt/);
+    assert.match(messages, /cannot read .*missing\.pem: ENOENT/);
+    assert.match(messages, /gateway\.key: not a PEM certificate/);
+    assert.doesNotMatch(messages, /PRIVATE KEY|BEGIN/);
   });
 
   it('refuses TLS settings on a non-TLS gateway, and a TLS gateway without a TLS listener', async () => {
@@ -118,21 +108,14 @@ describe('TLS files in the config', { skip }, () => {
       'listen:\n  - { transport: udp }\n',
       'name: lab\noutbound:\n  gateways:\n    - { host: a.example, tlsVerify: false }\n',
     );
-    try {
-      const refused = await loadConfig(gatewayFile, {});
-      assert.equal(refused.ok, false);
-      if (!refused.ok) assert.match(refused.issues[0]?.message ?? '', /tlsVerify needs transport: tls/);
-      writeFileSync(join(dir, 'sip-profiles', 'carrier.yaml'), TRUNK);
-      const noListener = await loadConfig(gatewayFile, {});
-      assert.equal(noListener.ok, false);
-      if (!noListener.ok)
-        assert.match(
-          noListener.issues[0]?.message ?? '',
-          /trunk 'carrier' dials over TLS: add a listen entry/,
-        );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const refused = await loadConfig(gatewayFile, {});
+    assert.equal(refused.ok, false);
+    if (!refused.ok) assert.match(refused.issues[0]?.message ?? '', /tlsVerify needs transport: tls/);
+    writeFileSync(join(dir, 'sip-profiles', 'carrier.yaml'), TRUNK);
+    const noListener = await loadConfig(gatewayFile, {});
+    assert.equal(noListener.ok, false);
+    if (!noListener.ok)
+      assert.match(noListener.issues[0]?.message ?? '', /trunk 'carrier' dials over TLS: add a listen entry/);
   });
 
   it('a reload that finds a renewed certificate is a change, with the same config text', async () => {
@@ -144,7 +127,7 @@ describe('TLS files in the config', { skip }, () => {
     try {
       const unchanged = await manager.reload();
       assert.ok(unchanged.ok && !unchanged.changed);
-      const renewed = pki.issue('renewed', { san: ['DNS:gateway.example'] });
+      const renewed = certs.pki.issue('renewed', { san: ['DNS:localhost'] });
       writeFileSync(join(dir, 'certs', 'gateway.crt'), readFileSync(renewed.certFile));
       writeFileSync(join(dir, 'certs', 'gateway.key'), readFileSync(renewed.keyFile));
       const result = await manager.reload();
@@ -152,7 +135,6 @@ describe('TLS files in the config', { skip }, () => {
       assert.equal(manager.current.tlsFiles.get(join(dir, 'certs', 'gateway.crt')), renewed.cert);
     } finally {
       manager.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

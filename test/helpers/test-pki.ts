@@ -8,7 +8,8 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { commandAvailable } from './peers.js';
+import { after, before } from 'node:test';
+import { commandAvailable, skipUnlessPresent } from './peers.js';
 
 export interface PemPair {
   cert: string;
@@ -31,6 +32,21 @@ export interface LeafOptions {
 }
 
 export const opensslAvailable = commandAvailable('openssl', ['version']);
+export const skipWithoutOpenssl = skipUnlessPresent(opensslAvailable, 'needs openssl');
+
+/**
+ * For a describe block: a PKI and its `localhost` certificate (DNS:localhost, IP:127.0.0.1),
+ * made before the block's tests and removed after them.
+ */
+export function pkiForSuite(): { readonly pki: TestPki; readonly localhost: Leaf } {
+  const suite = {} as { pki: TestPki; localhost: Leaf };
+  before(() => {
+    suite.pki = TestPki.create();
+    suite.localhost = suite.pki.issue('localhost', { san: ['DNS:localhost', 'IP:127.0.0.1'] });
+  });
+  after(() => suite.pki.close());
+  return suite;
+}
 
 function openssl(args: string[], cwd: string): void {
   const result = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
@@ -50,49 +66,14 @@ export class TestPki {
   /** A new CA in a new temp directory. */
   static create(caName = 'test-ca'): TestPki {
     const dir = mkdtempSync(join(tmpdir(), 'patchbay-pki-'));
-    openssl(
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        `${caName}.key`,
-        '-out',
-        `${caName}.crt`,
-        '-days',
-        '2',
-        '-subj',
-        `/CN=${caName}`,
-      ],
-      dir,
-    );
+    openssl(['req', '-x509', ...newKey(caName, caName), '-out', `${caName}.crt`, '-days', '2'], dir);
     return new TestPki(dir, readPair(dir, caName));
   }
 
   /** A leaf certificate signed by this CA, good for TLS servers and clients. */
   issue(name: string, options: LeafOptions = {}): Leaf {
     const { san = [], commonName = name } = options;
-    openssl(
-      [
-        'req',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        `${name}.key`,
-        '-out',
-        `${name}.csr`,
-        '-subj',
-        `/CN=${commonName}`,
-      ],
-      this.dir,
-    );
+    openssl(['req', ...newKey(name, commonName), '-out', `${name}.csr`], this.dir);
     const extensions = [
       'basicConstraints=CA:FALSE',
       'extendedKeyUsage=serverAuth,clientAuth',
@@ -128,6 +109,21 @@ export class TestPki {
   close(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** `openssl req` arguments for a new unencrypted P-256 key `name.key` and the subject CN. */
+function newKey(name: string, commonName: string): string[] {
+  return [
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-subj',
+    `/CN=${commonName}`,
+  ];
 }
 
 function readPair(dir: string, name: string): PemPair {

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
+import { type GatewayProcess, placeCall, startGatewayProcess } from './helpers/gateway-process.js';
 import { freePort, skipWithoutSipp, startSipp } from './helpers/sipp.js';
 import { TestBot } from './helpers/test-bot.js';
 
@@ -59,19 +59,10 @@ test('POST /v1/calls fails over 503 -> 200, streams on answer, and reports every
         ].join('\n'),
       },
     });
-    const created = await fetch(`${gateway.apiUrl}/v1/calls`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        to: '+15551230000',
-        from: '+15559870000',
-        trunk: 'carrier',
-        stream: { url: bot.url },
-        statusCallback: `http://127.0.0.1:${(callback.address() as AddressInfo).port}/status`,
-      }),
+    const id = await placeCall(gateway, 'carrier', {
+      streamUrl: bot.url,
+      statusCallback: `http://127.0.0.1:${(callback.address() as AddressInfo).port}/status`,
     });
-    assert.equal(created.status, 201, await created.clone().text());
-    const { id } = (await created.json()) as { id: string };
     for (let i = 0; i < 100 && !statuses.some((s) => s['status'] === 'answered'); i++) await delay(100);
     await delay(1000);
     const live = (await (await fetch(`${gateway.apiUrl}/v1/calls/${id}`)).json()) as {

@@ -21,7 +21,7 @@ import { concatPcm, tonePower } from '../helpers/audio.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { type Leaf, opensslAvailable, TestPki } from '../helpers/test-pki.js';
 import { startBaresip } from './helpers/baresip.js';
-import { type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
+import { type GatewayProcess, placeCall, startGatewayProcess } from './helpers/gateway-process.js';
 import { freePort } from './helpers/sipp.js';
 import { type BotCall, joinedAudio, TestBot } from './helpers/test-bot.js';
 import { type Capture, captureLoopback } from './helpers/tshark.js';
@@ -251,18 +251,7 @@ describe('SIP over TLS with patchbay start', { skip, timeout: 90_000 }, () => {
     try {
       await until(() => carrierUa.output().includes('baresip is ready'), 'baresip to start');
       const calls = bot.calls.length;
-      const created = await fetch(`${gateway.apiUrl}/v1/calls`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          to: '+15551230000',
-          from: '+15559870000',
-          trunk: 'carrier',
-          stream: { url: bot.url },
-        }),
-      });
-      assert.equal(created.status, 201, await created.clone().text());
-      const { id } = (await created.json()) as { id: string };
+      const id = await placeCall(gateway, 'carrier', { streamUrl: bot.url });
       await until(() => (bot.calls[calls]?.callerAudio.length ?? 0) > 75, 'carrier audio at the bot');
       const heard = joinedAudio(bot.calls[calls] as BotCall).subarray(2000);
       assert.ok(

@@ -54,15 +54,8 @@ import {
 } from './tls.js';
 import { readUdpDrops } from './udp-drops.js';
 
-export type { StreamTransport, TcpCloseReason, TcpLimits } from './stream-pool.js';
-export {
-  TLS_HANDSHAKE_FAILURES,
-  type TlsClientPolicy,
-  type TlsCredentials,
-  type TlsDirection,
-  type TlsHandshakeFailure,
-  type TlsListenerOptions,
-} from './tls.js';
+export type { TcpCloseReason, TcpLimits } from './stream-pool.js';
+export type { TlsClientPolicy, TlsDirection, TlsHandshakeFailure, TlsListenerOptions } from './tls.js';
 
 export type ListenSpec =
   | {

@@ -101,8 +101,16 @@ export async function spawnPatchbay(args: readonly string[]): Promise<PatchbayCh
   return { child, logs: () => output, exited };
 }
 
-/** POST /v1/calls through `trunk` to the embedded echo bot; resolves with the call's id. */
-export async function placeCall(gateway: GatewayProcess, trunk: string): Promise<string> {
+/**
+ * POST /v1/calls through `trunk` to `streamUrl` (default the embedded echo bot), with a
+ * status callback if given; resolves with the call's id.
+ */
+export async function placeCall(
+  gateway: GatewayProcess,
+  trunk: string,
+  options: { streamUrl?: string; statusCallback?: string } = {},
+): Promise<string> {
+  const { streamUrl = 'builtin:echo', statusCallback } = options;
   const response = await fetch(`${gateway.apiUrl}/v1/calls`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -110,7 +118,8 @@ export async function placeCall(gateway: GatewayProcess, trunk: string): Promise
       to: '+15551230000',
       from: '+15559870000',
       trunk,
-      stream: { url: 'builtin:echo' },
+      stream: { url: streamUrl },
+      ...(statusCallback ? { statusCallback } : {}),
     }),
   });
   if (response.status !== 201) throw new Error(`POST /v1/calls: ${response.status} ${await response.text()}`);

@@ -6,15 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { createServer, type TLSSocket } from 'node:tls';
 import type { SipRequest } from '../../../src/sip/message.js';
 import { createResponse } from '../../../src/sip/message-ops.js';
 import { serializeMessage } from '../../../src/sip/parser.js';
 import type { TransportAddress } from '../../../src/sip/types.js';
 import { FakeClock } from '../../../src/util/index.js';
-import { skipUnlessPresent } from '../../helpers/peers.js';
-import { type Leaf, opensslAvailable, TestPki } from '../../helpers/test-pki.js';
+import { pkiForSuite, skipWithoutOpenssl } from '../../helpers/test-pki.js';
 import {
   closeAll,
   closed,
@@ -27,22 +26,13 @@ import {
   tlsServer,
 } from '../helpers/tls-peers.js';
 
-const skip = skipUnlessPresent(opensslAvailable, 'needs openssl');
-
-describe('SIP stream connections over TLS', { skip }, () => {
-  let pki: TestPki;
-  let localhost: Leaf;
-
-  before(() => {
-    pki = TestPki.create();
-    localhost = pki.issue('localhost', { san: ['DNS:localhost', 'IP:127.0.0.1'] });
-  });
-  after(() => pki.close());
+describe('SIP stream connections over TLS', { skip: skipWithoutOpenssl }, () => {
+  const certs = pkiForSuite();
   afterEach(closeAll);
 
   it('answers a CRLF ping on a connection the peer opened with a CRLF pong', async () => {
-    const server = await tlsServer(localhost);
-    const client = await rawTlsClient(server.port, { ca: pki.ca.cert });
+    const server = await tlsServer(certs.localhost);
+    const client = await rawTlsClient(server.port, { ca: certs.pki.ca.cert });
     const pong = read(client, 2);
     client.write('\r\n\r\n');
     assert.equal(await pong, '\r\n');
@@ -53,11 +43,13 @@ describe('SIP stream connections over TLS', { skip }, () => {
     const connection = new Promise<TLSSocket>((resolve) => {
       connected = resolve;
     });
-    const carrier = createServer({ cert: localhost.cert, key: localhost.key }, (socket) => connected(socket));
+    const carrier = createServer({ cert: certs.localhost.cert, key: certs.localhost.key }, (socket) =>
+      connected(socket),
+    );
     await new Promise<void>((resolve) => carrier.listen(0, '127.0.0.1', resolve));
     const port = (carrier.address() as { port: number }).port;
     const clock = new FakeClock();
-    const client = await tlsClient({ serverName: 'localhost', ca: pki.ca.cert, verify: true }, clock, {
+    const client = await tlsClient({ serverName: 'localhost', ca: certs.pki.ca.cert, verify: true }, clock, {
       keepaliveIntervalMs: 1_000,
       idleTimeoutMs: 1_000_000,
     });
@@ -98,8 +90,8 @@ describe('SIP stream connections over TLS', { skip }, () => {
   });
 
   it('sends requests for the port a peer listens on over the connection it opened (RFC 5923)', async () => {
-    const server = await tlsServer(localhost);
-    const peer = await rawTlsClient(server.port, { ca: pki.ca.cert });
+    const server = await tlsServer(certs.localhost);
+    const peer = await rawTlsClient(server.port, { ca: certs.pki.ca.cert });
     const delivered = nextMessage(server.transport);
     peer.write(serializeMessage(options('alias', 'SIP/2.0/TLS 127.0.0.1:5999')));
     await delivered;
@@ -108,7 +100,7 @@ describe('SIP stream connections over TLS', { skip }, () => {
     await server.transport.send(request, { transport: 'tls', address: '127.0.0.1', port: 5999 });
     assert.match(await arrived, /branch=z9hG4bK-back/);
 
-    const liar = await rawTlsClient(server.port, { ca: pki.ca.cert });
+    const liar = await rawTlsClient(server.port, { ca: certs.pki.ca.cert });
     const claimed = nextMessage(server.transport);
     liar.write(serializeMessage(options('liar', 'SIP/2.0/TLS 127.0.0.9:5998')));
     await claimed;
@@ -120,7 +112,7 @@ describe('SIP stream connections over TLS', { skip }, () => {
 
   it('counts TCP and TLS connections, handshakes in progress included, against one budget', async () => {
     const accepted: Array<() => void> = [];
-    const server = await tlsServer(localhost, {
+    const server = await tlsServer(certs.localhost, {
       withTcp: true,
       limits: { maxConnectionsPerSource: 2 },
       allowConnection: () => {
@@ -155,8 +147,8 @@ describe('SIP stream connections over TLS', { skip }, () => {
   });
 
   it('reuses the connection to a gateway dialled by host name for requests to its address', async () => {
-    const server = await tlsServer(localhost);
-    const client = await tlsClient({ serverName: 'localhost', ca: pki.ca.cert, verify: true });
+    const server = await tlsServer(certs.localhost);
+    const client = await tlsClient({ serverName: 'localhost', ca: certs.pki.ca.cert, verify: true });
     const sources: TransportAddress[] = [];
     server.transport.onMessage((_message, source) => sources.push(source));
     await client.transport.send(options('by-name'), {

@@ -11,8 +11,7 @@ import type { SipRequest } from '../../../src/sip/message.js';
 import { createResponse } from '../../../src/sip/message-ops.js';
 import { serializeMessage } from '../../../src/sip/parser.js';
 import type { SipTransport, TlsDirection, TlsHandshakeFailure } from '../../../src/sip/transport/index.js';
-import { skipUnlessPresent } from '../../helpers/peers.js';
-import { type Leaf, opensslAvailable, TestPki } from '../../helpers/test-pki.js';
+import { pkiForSuite, skipWithoutOpenssl, TestPki } from '../../helpers/test-pki.js';
 import {
   closeAll,
   closed,
@@ -24,22 +23,14 @@ import {
   tlsServer,
 } from '../helpers/tls-peers.js';
 
-const skip = skipUnlessPresent(opensslAvailable, 'needs openssl');
-
-describe('SIP over TLS', { skip }, () => {
-  let pki: TestPki;
+describe('SIP over TLS', { skip: skipWithoutOpenssl }, () => {
+  const certs = pkiForSuite();
   let stranger: TestPki;
-  let localhost: Leaf;
 
   before(() => {
-    pki = TestPki.create();
     stranger = TestPki.create('stranger-ca');
-    localhost = pki.issue('localhost', { san: ['DNS:localhost', 'IP:127.0.0.1'] });
   });
-  after(() => {
-    pki.close();
-    stranger.close();
-  });
+  after(() => stranger.close());
   afterEach(closeAll);
 
   function failures(transport: SipTransport): Array<[TlsHandshakeFailure, TlsDirection]> {
@@ -49,8 +40,8 @@ describe('SIP over TLS', { skip }, () => {
   }
 
   it('carries a request in and its response back over one verified connection, reused by host name', async () => {
-    const server = await tlsServer(localhost);
-    const client = await tlsClient({ serverName: 'localhost', ca: pki.ca.cert, verify: true });
+    const server = await tlsServer(certs.localhost);
+    const client = await tlsClient({ serverName: 'localhost', ca: certs.pki.ca.cert, verify: true });
     const destination = { transport: 'tls' as const, address: 'localhost', port: server.port };
     const first = nextMessage(server.transport);
     await client.transport.send(options('one'), destination);
@@ -65,8 +56,8 @@ describe('SIP over TLS', { skip }, () => {
   });
 
   it('opens one connection for sends racing to a destination', async () => {
-    const server = await tlsServer(localhost);
-    const client = await tlsClient({ serverName: 'localhost', ca: pki.ca.cert, verify: true });
+    const server = await tlsServer(certs.localhost);
+    const client = await tlsClient({ serverName: 'localhost', ca: certs.pki.ca.cert, verify: true });
     const ports: number[] = [];
     server.transport.onMessage((_message, source) => ports.push(source.port));
     const destination = { transport: 'tls' as const, address: '127.0.0.1', port: server.port };
@@ -77,7 +68,7 @@ describe('SIP over TLS', { skip }, () => {
 
   it('refuses a server whose certificate chains to a CA it does not trust', async () => {
     const server = await tlsServer(stranger.issue('localhost', { san: ['DNS:localhost'] }));
-    const client = await tlsClient({ serverName: 'localhost', ca: pki.ca.cert, verify: true });
+    const client = await tlsClient({ serverName: 'localhost', ca: certs.pki.ca.cert, verify: true });
     const seen = failures(client.transport);
     await assert.rejects(
       client.transport.send(options('x'), { transport: 'tls', address: '127.0.0.1', port: server.port }),
@@ -87,9 +78,9 @@ describe('SIP over TLS', { skip }, () => {
   });
 
   it('refuses a trusted certificate that does not name the gateway host (RFC 5922), unless verification is off', async () => {
-    const server = await tlsServer(pki.issue('other', { san: ['DNS:other.example'] }));
+    const server = await tlsServer(certs.pki.issue('other', { san: ['DNS:other.example'] }));
     const destination = { transport: 'tls' as const, address: '127.0.0.1', port: server.port };
-    const strict = await tlsClient({ serverName: 'carrier.example', ca: pki.ca.cert, verify: true });
+    const strict = await tlsClient({ serverName: 'carrier.example', ca: certs.pki.ca.cert, verify: true });
     const seen = failures(strict.transport);
     await assert.rejects(strict.transport.send(options('x'), destination), /not for carrier\.example/);
     assert.deepEqual(seen, [['name_mismatch', 'outbound']]);
@@ -100,15 +91,15 @@ describe('SIP over TLS', { skip }, () => {
   });
 
   it('accepts a server named by a sip: URI subjectAltName (RFC 5922 §7.1)', async () => {
-    const server = await tlsServer(pki.issue('uri', { san: ['URI:sip:carrier.example'] }));
-    const client = await tlsClient({ serverName: 'carrier.example', ca: pki.ca.cert, verify: true });
+    const server = await tlsServer(certs.pki.issue('uri', { san: ['URI:sip:carrier.example'] }));
+    const client = await tlsClient({ serverName: 'carrier.example', ca: certs.pki.ca.cert, verify: true });
     const delivered = nextMessage(server.transport);
     await client.transport.send(options('x'), { transport: 'tls', address: '127.0.0.1', port: server.port });
     assert.equal((await delivered).message.isRequest, true);
   });
 
   it('closes a connection whose handshake does not finish in time, counted as timeout', async () => {
-    const server = await tlsServer(localhost, { handshakeTimeoutMs: 2_000 });
+    const server = await tlsServer(certs.localhost, { handshakeTimeoutMs: 2_000 });
     const seen = failures(server.transport);
     const silent = rawTcp(server.port);
     await new Promise((resolve) => silent.once('connect', resolve));
@@ -122,7 +113,7 @@ describe('SIP over TLS', { skip }, () => {
   });
 
   it('counts a peer that speaks plain SIP to the TLS port as a protocol failure', async () => {
-    const server = await tlsServer(localhost);
+    const server = await tlsServer(certs.localhost);
     const seen = failures(server.transport);
     const plain = rawTcp(server.port);
     plain.write('OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n\r\n');
@@ -131,14 +122,14 @@ describe('SIP over TLS', { skip }, () => {
   });
 
   it('requires a client certificate from its CA when asked (mutual TLS); our client presents its own', async () => {
-    const server = await tlsServer(localhost, { requireClientCert: true, ca: pki.ca.cert });
+    const server = await tlsServer(certs.localhost, { requireClientCert: true, ca: certs.pki.ca.cert });
     const seen = failures(server.transport);
-    const anonymous = await rawTlsClient(server.port, { ca: pki.ca.cert });
+    const anonymous = await rawTlsClient(server.port, { ca: certs.pki.ca.cert });
     anonymous.on('error', () => undefined);
     await closed(anonymous);
     assert.deepEqual(seen, [['certificate', 'inbound']]);
-    const gateway = await tlsServer(pki.issue('gateway', { san: ['DNS:gateway.example'] }), {
-      clientPolicy: () => ({ serverName: 'localhost', ca: pki.ca.cert, verify: true }),
+    const gateway = await tlsServer(certs.pki.issue('gateway', { san: ['DNS:gateway.example'] }), {
+      clientPolicy: () => ({ serverName: 'localhost', ca: certs.pki.ca.cert, verify: true }),
     });
     const delivered = nextMessage(server.transport);
     await gateway.transport.send(options('m'), { transport: 'tls', address: '127.0.0.1', port: server.port });
@@ -146,14 +137,14 @@ describe('SIP over TLS', { skip }, () => {
   });
 
   it('presents rotated credentials to new connections while an established one carries on', async () => {
-    const server = await tlsServer(localhost);
-    const before = await rawTlsClient(server.port, { ca: pki.ca.cert });
-    assert.equal(before.getPeerX509Certificate()?.serialNumber, localhost.serial);
-    const renewed = pki.issue('renewed', { san: ['DNS:localhost'] });
+    const server = await tlsServer(certs.localhost);
+    const before = await rawTlsClient(server.port, { ca: certs.pki.ca.cert });
+    assert.equal(before.getPeerX509Certificate()?.serialNumber, certs.localhost.serial);
+    const renewed = certs.pki.issue('renewed', { san: ['DNS:localhost'] });
     server.transport.setTlsCredentials({ cert: renewed.cert, key: renewed.key });
-    const after = await rawTlsClient(server.port, { ca: pki.ca.cert });
+    const after = await rawTlsClient(server.port, { ca: certs.pki.ca.cert });
     assert.equal(after.getPeerX509Certificate()?.serialNumber, renewed.serial);
-    assert.notEqual(new X509Certificate(renewed.cert).fingerprint256, localhost.fingerprint256);
+    assert.notEqual(new X509Certificate(renewed.cert).fingerprint256, certs.localhost.fingerprint256);
     const delivered = nextMessage(server.transport);
     before.write(serializeMessage(options('still-up')));
     assert.equal((await delivered).message.isRequest, true, 'the old connection still carries SIP');

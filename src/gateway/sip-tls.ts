@@ -60,7 +60,7 @@ export function uriTransportParam(transport: string): string {
 
 /** After a reload: new TLS connections present the certificate now on disk, if it changed. */
 export function reloadTlsCredentials(
-  transport: SipTransport | undefined,
+  transport: Pick<SipTransport, 'setTlsCredentials'> | undefined,
   next: PatchbayConfig,
   previous: PatchbayConfig,
   logger: Logger,

@@ -34,14 +34,11 @@ import { serializeVia } from '../uri.js';
 import {
   ConnectionBudget,
   DEFAULT_TCP_LIMITS,
-  type StreamConnector,
-  StreamPool,
-  type StreamTransport,
   TCP_CLOSE_REASONS,
   type TcpCloseReason,
   type TcpLimits,
-  tcpConnector,
-} from './stream-pool.js';
+} from './stream-limits.js';
+import { type StreamConnector, StreamPool, type StreamTransport, tcpConnector } from './stream-pool.js';
 import {
   DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
   TLS_HANDSHAKE_FAILURES,
@@ -54,7 +51,7 @@ import {
 } from './tls.js';
 import { readUdpDrops } from './udp-drops.js';
 
-export type { TcpCloseReason, TcpLimits } from './stream-pool.js';
+export type { TcpCloseReason, TcpLimits } from './stream-limits.js';
 export type { TlsClientPolicy, TlsDirection, TlsHandshakeFailure, TlsListenerOptions } from './tls.js';
 
 export type ListenSpec =

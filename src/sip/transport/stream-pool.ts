@@ -9,50 +9,22 @@
  * unwanted sources are closed at accept, before any handshake; connections per source and in
  * total are capped (one `ConnectionBudget` shared by TCP and TLS); a connection with no complete
  * message for `idleTimeoutMs` is closed (§18: servers may close idle connections), and so is one
- * whose message headers do not complete within `headerTimeoutMs` (a slow client trickling bytes).
+ * whose message headers do not complete within `headerTimeoutMs` (a slow client trickling
+ * bytes). The limits and timers live in stream-limits.ts.
  */
 import { createServer, type Server, Socket } from 'node:net';
-import type { Clock, Logger, TimerHandle } from '../../util/index.js';
+import type { Clock, Logger } from '../../util/index.js';
 import { SipStreamParser, type StreamEvent } from '../stream-parser.js';
 import type { TransportAddress } from '../types.js';
+import {
+  type ConnectionBudget,
+  Deadlines,
+  Keepalive,
+  type TcpCloseReason,
+  type TcpLimits,
+} from './stream-limits.js';
 
 export type StreamTransport = 'tcp' | 'tls';
-
-export interface TcpLimits {
-  /** A connection with no complete message (or keep-alive) for this long is closed. */
-  idleTimeoutMs: number;
-  /** A message whose header section is not complete this long after its first byte closes the connection. */
-  headerTimeoutMs: number;
-  /** Connections from one address; more are closed at accept. */
-  maxConnectionsPerSource: number;
-  /** Connections in all; more are closed at accept. */
-  maxConnections: number;
-  /** CRLF pings on connections we opened (RFC 5626 §4.4.1); 0 sends none. */
-  keepaliveIntervalMs: number;
-}
-
-export const DEFAULT_TCP_LIMITS: Readonly<TcpLimits> = {
-  idleTimeoutMs: 300_000,
-  headerTimeoutMs: 10_000,
-  maxConnectionsPerSource: 64,
-  maxConnections: 1024,
-  keepaliveIntervalMs: 100_000,
-};
-
-/** RFC 5626 §4.4.1: a flow whose pong does not come back within 10 s has failed. */
-const PONG_TIMEOUT_MS = 10_000;
-
-/** Why the pool closed a connection (a bounded set: a metric label). */
-export const TCP_CLOSE_REASONS = [
-  'idle',
-  'header_timeout',
-  'per_source_limit',
-  'total_limit',
-  'rejected_source',
-  'framing_error',
-  'keepalive_timeout',
-] as const;
-export type TcpCloseReason = (typeof TCP_CLOSE_REASONS)[number];
 
 /** How a socket becomes ready for SIP. Both promises reject when it cannot (the pool drops it). */
 export interface StreamConnector {
@@ -86,41 +58,6 @@ export function connectTcp(destination: TransportAddress): Promise<Socket> {
   });
 }
 
-/** Connections per source address and in all, counted across the pools that share it. */
-export class ConnectionBudget {
-  readonly #perSource = new Map<string, number>();
-  readonly #limits: Pick<TcpLimits, 'maxConnectionsPerSource' | 'maxConnections'>;
-  #total = 0;
-
-  constructor(limits: Pick<TcpLimits, 'maxConnectionsPerSource' | 'maxConnections'>) {
-    this.#limits = limits;
-  }
-
-  get total(): number {
-    return this.#total;
-  }
-
-  /** Why a new connection from `address` is one too many, if it is. */
-  refusal(address: string): 'per_source_limit' | 'total_limit' | undefined {
-    if ((this.#perSource.get(address) ?? 0) >= this.#limits.maxConnectionsPerSource)
-      return 'per_source_limit';
-    if (this.#total >= this.#limits.maxConnections) return 'total_limit';
-    return undefined;
-  }
-
-  /** Counts `socket` against `address` until it closes. */
-  hold(address: string, socket: Socket): void {
-    this.#total++;
-    this.#perSource.set(address, (this.#perSource.get(address) ?? 0) + 1);
-    socket.once('close', () => {
-      this.#total--;
-      const count = (this.#perSource.get(address) ?? 1) - 1;
-      if (count > 0) this.#perSource.set(address, count);
-      else this.#perSource.delete(address);
-    });
-  }
-}
-
 export interface StreamPoolOptions {
   connector: StreamConnector;
   budget: ConnectionBudget;
@@ -142,94 +79,12 @@ function keyOf(address: string, port: number): string {
   return `${address}|${port}`;
 }
 
-/** One connection's timers: an idle check re-armed lazily, a header deadline while one is pending. */
-class Deadlines {
-  lastActivityMs: number;
-  readonly #clock: Clock;
-  readonly #limits: TcpLimits;
-  readonly #expire: (reason: TcpCloseReason) => void;
-  #idle: TimerHandle | undefined;
-  #header: TimerHandle | undefined;
-
-  constructor(clock: Clock, limits: TcpLimits, expire: (reason: TcpCloseReason) => void) {
-    this.#clock = clock;
-    this.#limits = limits;
-    this.#expire = expire;
-    this.lastActivityMs = clock.now();
-    this.#armIdle(limits.idleTimeoutMs);
-  }
-
-  /** Called after each chunk: arm the header deadline when a message's headers are pending. */
-  track(headersPending: boolean): void {
-    if (!headersPending) {
-      this.#header?.cancel();
-      this.#header = undefined;
-    } else if (!this.#header) {
-      this.#header = this.#clock.setTimer(this.#limits.headerTimeoutMs, () => this.#expire('header_timeout'));
-    }
-  }
-
-  cancel(): void {
-    this.#idle?.cancel();
-    this.#header?.cancel();
-  }
-
-  /** Activity only moves a timestamp; the timer re-arms for the rest when it fires. */
-  #armIdle(delayMs: number): void {
-    this.#idle = this.#clock.setTimer(delayMs, () => {
-      const quietMs = this.#clock.now() - this.lastActivityMs;
-      if (quietMs >= this.#limits.idleTimeoutMs) this.#expire('idle');
-      else this.#armIdle(this.#limits.idleTimeoutMs - quietMs);
-    });
-  }
-}
-
-/**
- * RFC 5626 §4.4.1 on a connection we opened: a ping every interval. A peer that has answered
- * a pong on this connection must answer each later ping within 10 s, or the connection has
- * failed; one that never pongs (not every server does) is left to the idle timeout.
- */
-class Keepalive {
-  readonly #clock: Clock;
-  readonly #intervalMs: number;
-  readonly #ping: () => void;
-  readonly #failed: () => void;
-  #peerPongs = false;
-  #next: TimerHandle | undefined;
-  #pongDeadline: TimerHandle | undefined;
-
-  constructor(clock: Clock, intervalMs: number, ping: () => void, failed: () => void) {
-    this.#clock = clock;
-    this.#intervalMs = intervalMs;
-    this.#ping = ping;
-    this.#failed = failed;
-    this.#schedule();
-  }
-
-  pong(): void {
-    this.#peerPongs = true;
-    this.#pongDeadline?.cancel();
-    this.#pongDeadline = undefined;
-  }
-
-  cancel(): void {
-    this.#next?.cancel();
-    this.#pongDeadline?.cancel();
-  }
-
-  #schedule(): void {
-    this.#next = this.#clock.setTimer(this.#intervalMs, () => {
-      this.#ping();
-      if (this.#peerPongs) this.#pongDeadline ??= this.#clock.setTimer(PONG_TIMEOUT_MS, this.#failed);
-      this.#schedule();
-    });
-  }
-}
-
 interface Connection {
   socket: Socket;
   /** Its key in the pool and every alias that leads to it. */
   keys: Set<string>;
+  /** The listening port its peer claimed (RFC 5923); one at a time, so claims cannot pile up. */
+  peerAlias?: string;
 }
 
 export class StreamPool {
@@ -239,6 +94,8 @@ export class StreamPool {
   readonly #aliases = new Map<string, Connection>();
   /** Connections being opened, so concurrent sends to one destination share one. */
   readonly #opening = new Map<string, Promise<Connection>>();
+  /** Accepted sockets not ready yet (a TLS handshake in progress). */
+  readonly #accepting = new Set<Socket>();
   readonly #options: StreamPoolOptions;
   #server: Server | undefined;
   #local: TransportAddress | undefined;
@@ -294,11 +151,15 @@ export class StreamPool {
   alias(remote: TransportAddress, port: number): void {
     const connection = this.#connections.get(keyOf(remote.address, remote.port));
     const key = keyOf(remote.address, port);
-    if (connection && !this.#connections.has(key)) this.#setAlias(key, connection);
+    if (!connection || connection.peerAlias === key || this.#connections.has(key)) return;
+    if (connection.peerAlias !== undefined) this.#dropAlias(connection.peerAlias, connection);
+    connection.peerAlias = key;
+    this.#setAlias(key, connection);
   }
 
   close(): Promise<void> {
     this.#closed = true;
+    for (const socket of this.#accepting) socket.destroy();
     for (const connection of this.#connections.values()) connection.socket.destroy();
     this.#connections.clear();
     this.#aliases.clear();
@@ -328,6 +189,11 @@ export class StreamPool {
     this.#aliases.set(key, connection);
   }
 
+  #dropAlias(key: string, connection: Connection): void {
+    connection.keys.delete(key);
+    if (this.#aliases.get(key) === connection) this.#aliases.delete(key);
+  }
+
   #accept(socket: Socket): void {
     const address = socket.remoteAddress;
     const refusal = address === undefined ? undefined : this.#refusal(address, socket.remotePort ?? 0);
@@ -337,10 +203,14 @@ export class StreamPool {
       return;
     }
     if (address !== undefined) this.#options.budget.hold(address, socket);
-    this.#options.connector.accept(socket).then(
-      (ready) => this.#adopt(ready, false),
-      () => socket.destroy(),
-    );
+    this.#accepting.add(socket);
+    this.#options.connector
+      .accept(socket)
+      .then(
+        (ready) => this.#adopt(ready, false),
+        () => socket.destroy(),
+      )
+      .finally(() => this.#accepting.delete(socket));
   }
 
   /** Accept-time admission: nothing is read from (or handshaken with) a refused connection. */
@@ -394,7 +264,7 @@ export class StreamPool {
       keepalive?.cancel();
       for (const name of connection.keys) {
         if (this.#connections.get(name) === connection) this.#connections.delete(name);
-        if (this.#aliases.get(name) === connection) this.#aliases.delete(name);
+        this.#dropAlias(name, connection);
       }
     });
     socket.on('data', (chunk: Buffer) => {

@@ -89,7 +89,7 @@ describe('SIP stream connections over TLS', { skip: skipWithoutOpenssl }, () => 
     }
   });
 
-  it('sends requests for the port a peer listens on over the connection it opened (RFC 5923)', async () => {
+  it('sends requests for the port a peer listens on over the connection it opened (RFC 5923), one port per connection', async () => {
     const server = await tlsServer(certs.localhost);
     const peer = await rawTlsClient(server.port, { ca: certs.pki.ca.cert });
     const delivered = nextMessage(server.transport);
@@ -99,6 +99,17 @@ describe('SIP stream connections over TLS', { skip: skipWithoutOpenssl }, () => 
     const arrived = read(peer, serializeMessage(request).length);
     await server.transport.send(request, { transport: 'tls', address: '127.0.0.1', port: 5999 });
     assert.match(await arrived, /branch=z9hG4bK-back/);
+
+    const moved = nextMessage(server.transport);
+    peer.write(serializeMessage(options('moved', 'SIP/2.0/TLS 127.0.0.1:5997')));
+    await moved;
+    await assert.rejects(
+      server.transport.send(request, { transport: 'tls', address: '127.0.0.1', port: 5999 }),
+      'a connection speaks for one claimed port at a time',
+    );
+    const again = read(peer, serializeMessage(request).length);
+    await server.transport.send(request, { transport: 'tls', address: '127.0.0.1', port: 5997 });
+    assert.match(await again, /branch=z9hG4bK-back/);
 
     const liar = await rawTlsClient(server.port, { ca: certs.pki.ca.cert });
     const claimed = nextMessage(server.transport);

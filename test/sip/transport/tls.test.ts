@@ -112,6 +112,15 @@ describe('SIP over TLS', { skip: skipWithoutOpenssl }, () => {
     assert.deepEqual(seen, [['timeout', 'inbound']]);
   });
 
+  it('closes connections still in their handshake when it closes', async () => {
+    const server = await tlsServer(certs.localhost, { handshakeTimeoutMs: 60_000 });
+    const pending = rawTcp(server.port);
+    await new Promise((resolve) => pending.once('connect', resolve));
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    await server.transport.close();
+    await closed(pending);
+  });
+
   it('counts a peer that speaks plain SIP to the TLS port as a protocol failure', async () => {
     const server = await tlsServer(certs.localhost);
     const seen = failures(server.transport);

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { connect, type TLSSocket } from 'node:tls';
+import type { CallRecord } from '../../src/gateway/call-record.js';
 import { decodeMulaw } from '../../src/media/g711.js';
 import { concatPcm, tonePower } from '../helpers/audio.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
@@ -95,6 +96,9 @@ describe('SIP over TLS with patchbay start', { skip, timeout: 90_000 }, () => {
     });
   });
 
+  /** The gateway's call records (JSON lines of CallRecord). */
+  const records = (): CallRecord[] => gateway.records() as unknown as CallRecord[];
+
   after(async () => {
     await gateway?.stop();
     await bot?.close();
@@ -134,9 +138,9 @@ describe('SIP over TLS with patchbay start', { skip, timeout: 90_000 }, () => {
     await caller.exited;
     await delay(500);
     const rows = await wire.stop();
-    const record = gateway.records().at(-1);
+    const record = records().at(-1);
     assert.equal(record?.direction, 'inbound', caller.output().slice(-2000));
-    assert.equal((record?.end as { cause?: string } | undefined)?.cause, 'caller_bye');
+    assert.equal(record?.end.cause, 'caller_bye');
     assert.equal(record?.codec, 'PCMU');
     const call = bot.calls[calls];
     assert.ok(call, 'the bot was connected');
@@ -223,12 +227,7 @@ describe('SIP over TLS with patchbay start', { skip, timeout: 90_000 }, () => {
 
     await caller.exited;
     await delay(500);
-    const record = gateway.records().at(-1);
-    assert.equal(
-      (record?.end as { cause?: string } | undefined)?.cause,
-      'caller_bye',
-      'the call ended normally',
-    );
+    assert.equal(records().at(-1)?.end.cause, 'caller_bye', 'the call ended normally');
     assert.ok(
       call.callerAudio.length - framesAtReload > 100,
       `${call.callerAudio.length - framesAtReload} frames of caller audio after the reload`,
@@ -260,11 +259,11 @@ describe('SIP over TLS with patchbay start', { skip, timeout: 90_000 }, () => {
       );
       const hangup = await fetch(`${gateway.apiUrl}/v1/calls/${id}`, { method: 'DELETE' });
       assert.equal(hangup.status, 204);
-      await until(() => gateway.records().some((r) => r.id === id), 'the call record');
-      const record = gateway.records().find((r) => r.id === id) ?? {};
-      assert.equal((record.end as { cause?: string } | undefined)?.cause, 'api_hangup');
+      await until(() => records().some((r) => r.id === id), 'the call record');
+      const record = records().find((r) => r.id === id);
+      assert.equal(record?.end.cause, 'api_hangup');
       assert.deepEqual(
-        (record.attempts as Array<{ gateway: string; outcome: string }>).map((a) => [a.gateway, a.outcome]),
+        record?.attempts.map((a) => [a.gateway, a.outcome]),
         [['carrier/tls', '200']],
       );
       await until(() => /terminated|closed/i.test(carrierUa.output()), 'baresip to see the BYE', 5_000);

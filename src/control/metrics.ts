@@ -114,7 +114,7 @@ export class GatewayMetrics {
 
   readonly sipTcpClosedTotal = new Counter({
     name: 'patchbay_sip_tcp_closed_total',
-    help: 'SIP TCP connections (plain or TLS, the transport label) the gateway closed, by reason (idle, header_timeout, per_source_limit, total_limit, rejected_source, framing_error, keepalive_timeout)',
+    help: 'SIP TCP connections (plain or TLS, the transport label) the gateway closed, by reason (idle, header_timeout, per_source_limit, total_limit, rejected_source, framing_error, keepalive_timeout, send_backlog)',
     labelNames: ['reason', 'transport'] as const,
     registers: [this.registry],
   });

@@ -28,6 +28,9 @@ export const DEFAULT_TCP_LIMITS: Readonly<TcpLimits> = {
   keepaliveIntervalMs: 100_000,
 };
 
+/** Bytes we may have written to a connection that its peer has not read; beyond, it is closed. */
+export const MAX_SEND_BACKLOG_BYTES = 1 << 20;
+
 /** RFC 5626 §4.4.1: a flow whose pong does not come back within 10 s has failed. */
 const PONG_TIMEOUT_MS = 10_000;
 
@@ -40,6 +43,7 @@ export const TCP_CLOSE_REASONS = [
   'rejected_source',
   'framing_error',
   'keepalive_timeout',
+  'send_backlog',
 ] as const;
 export type TcpCloseReason = (typeof TCP_CLOSE_REASONS)[number];
 

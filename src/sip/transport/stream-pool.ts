@@ -20,6 +20,7 @@ import {
   type ConnectionBudget,
   Deadlines,
   Keepalive,
+  MAX_SEND_BACKLOG_BYTES,
   type TcpCloseReason,
   type TcpLimits,
 } from './stream-limits.js';
@@ -81,6 +82,8 @@ function keyOf(address: string, port: number): string {
 
 interface Connection {
   socket: Socket;
+  /** Destroys the socket and counts why (the pool closing a connection on its own). */
+  close(reason: TcpCloseReason): void;
   /** Its key in the pool and every alias that leads to it. */
   keys: Set<string>;
   /** The listening port its peer claimed (RFC 5923); one at a time, so claims cannot pile up. */
@@ -109,10 +112,6 @@ export class StreamPool {
     return this.#local;
   }
 
-  get size(): number {
-    return this.#connections.size;
-  }
-
   listen(address: string, port: number): Promise<TransportAddress> {
     const server = createServer((socket) => this.#accept(socket));
     this.#server = server;
@@ -134,13 +133,19 @@ export class StreamPool {
 
   /**
    * Writes on the connection to `destination` (by its address, or a name it is known by),
-   * opening one if none exists (§18.1.1).
+   * opening one if none is open (§18.1.1); rejects when the write fails, so the transaction
+   * sees a transport error (§17.1.4) instead of waiting for a timeout. A peer that has left
+   * more than MAX_SEND_BACKLOG_BYTES unread is cut off rather than buffered for without end.
    */
   async send(data: Buffer, destination: TransportAddress): Promise<void> {
     const key = keyOf(destination.address, destination.port);
-    const connection =
-      this.#connections.get(key) ?? this.#aliases.get(key) ?? (await this.#open(key, destination));
-    connection.socket.write(data);
+    const known = this.#connections.get(key) ?? this.#aliases.get(key);
+    const connection = known?.socket.writable ? known : await this.#open(key, destination);
+    const written = new Promise<void>((resolve, reject) =>
+      connection.socket.write(data, (error) => (error ? reject(error) : resolve())),
+    );
+    if (connection.socket.writableLength > MAX_SEND_BACKLOG_BYTES) connection.close('send_backlog');
+    await written;
   }
 
   /**
@@ -236,12 +241,12 @@ export class StreamPool {
       address: socket.localAddress ?? '',
       port: socket.localPort ?? 0,
     };
-    const connection: Connection = { socket, keys: new Set([key]) };
     const close = (reason: TcpCloseReason): void => {
       logger.debug({ remote: key, reason }, `sip ${transport} connection closed`);
       socket.destroy();
       this.#options.onClosed(reason);
     };
+    const connection: Connection = { socket, keys: new Set([key]), close };
     const parser = new SipStreamParser(maxMessageBytes, opened);
     const deadlines = new Deadlines(clock, limits, close);
     const keepalive =

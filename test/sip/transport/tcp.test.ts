@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
+import { parseMessage } from '../../../src/sip/parser.js';
 import { SipTransport, type TcpCloseReason, type TcpLimits } from '../../../src/sip/transport/index.js';
 import type { TransportAddress } from '../../../src/sip/types.js';
 import { FakeClock, silentLogger } from '../../../src/util/index.js';
@@ -135,6 +136,25 @@ describe('SIP TCP pool bounds', () => {
     const overTotal = await open('127.0.0.4');
     await closedByPeer(overTotal);
     assert.deepEqual(closed, ['per_source_limit', 'total_limit']);
+  });
+
+  it('cuts off a peer that stops reading once a megabyte waits for it, instead of buffering without end', async () => {
+    const { transport, closed, open } = await setup({});
+    const reader = await open();
+    const handled = new Promise<TransportAddress>((resolve) =>
+      transport.onMessage((_m, source) => resolve(source)),
+    );
+    reader.write(OPTIONS);
+    const source = await handled;
+    reader.pause();
+    const big = parseMessage(
+      Buffer.from(`${OPTIONS.replace('Content-Length: 0', 'Content-Length: 60000')}${'x'.repeat(60000)}`),
+    );
+    for (let i = 0; i < 1000 && closed.length === 0; i++) {
+      transport.send(big, source).catch(() => undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.deepEqual(closed, ['send_backlog']);
   });
 
   it('closes connections from sources the admission hook refuses before reading anything', async () => {

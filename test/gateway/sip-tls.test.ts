@@ -6,7 +6,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gatewayFileSchema, makeSnapshot, type PatchbayConfig, trunkSchema } from '../../src/config/index.js';
-import { listenSpecs, reloadTlsCredentials, tlsClientPolicy } from '../../src/gateway/sip-tls.js';
+import {
+  gatewayDestination,
+  listenSpecs,
+  reloadTlsCredentials,
+  tlsClientPolicy,
+} from '../../src/gateway/sip-tls.js';
 import type { TlsCredentials } from '../../src/sip/transport/tls.js';
 import { silentLogger } from '../../src/util/index.js';
 
@@ -37,11 +42,14 @@ describe('gateway TLS settings', () => {
   it('checks a trunk gateway with its own CA and host name, others against the system CAs', () => {
     const snapshot = config('CERT');
     const destination = { transport: 'tls' as const, port: 5061 };
-    assert.deepEqual(tlsClientPolicy(snapshot, { ...destination, address: 'sbc.carrier.example' }), {
+    // An SRV target's address: verified as the gateway's domain (RFC 5922 §4).
+    const resolved = gatewayDestination('tls', '203.0.113.5', 5063, 'SBC.carrier.example');
+    assert.deepEqual(tlsClientPolicy(snapshot, resolved), {
       serverName: 'SBC.carrier.example',
       verify: true,
       ca: 'CARRIER CA',
     });
+    assert.equal(gatewayDestination('udp', '203.0.113.5', 5060, 'sbc').serverName, undefined);
     assert.deepEqual(tlsClientPolicy(snapshot, { ...destination, address: '192.0.2.9' }), {
       serverName: '192.0.2.9',
       verify: false,

@@ -67,6 +67,28 @@ describe('ServerLocator (RFC 3263)', () => {
     assert.equal(answer.expiresAtMs, 10_000, 'SRV and NAPTR answers are kept minTtlSec');
   });
 
+  it('over TLS: SIPS+D2T to _sips._tcp, and an address or a name without SRV on 5061', async () => {
+    const { dns, locator } = setup();
+    dns.naptrRecords.set('carrier.test', [
+      naptr('SIP+D2U', '_sip._udp.carrier.test', 10),
+      naptr('SIPS+D2T', '_sips._tcp.secure.carrier.test', 20),
+    ]);
+    dns.srvRecords.set('_sips._tcp.secure.carrier.test', [
+      { name: 's1.carrier.test', port: 5063, priority: 1, weight: 1 },
+    ]);
+    const named = await locator.targets(gateway({ host: 'carrier.test', transport: 'tls' }));
+    assert.deepEqual(named.ok && named.targets, [
+      { host: 's1.carrier.test', port: 5063, priority: 1, weight: 1 },
+    ]);
+    const plain = await locator.targets(gateway({ host: 'plain.test', transport: 'tls' }));
+    assert.deepEqual(plain.ok && plain.targets, [{ host: 'plain.test', port: 5061, priority: 0, weight: 1 }]);
+    assert.equal(dns.count('SRV _sips._tcp.plain.test'), 1);
+    const address = await locator.targets(gateway({ host: '192.0.2.7', transport: 'tls' }));
+    assert.deepEqual(address.ok && address.targets, [
+      { host: '192.0.2.7', port: 5061, priority: 0, weight: 1 },
+    ]);
+  });
+
   it('with no SRV records, the name itself at 5060 (§4.2)', async () => {
     const { locator } = setup();
     const answer = await locator.targets(gateway({ host: 'plain.test' }));

@@ -65,4 +65,10 @@ export {
   readUdpDrops,
   type UdpDropTable,
 } from './rtp/index.js';
+export {
+  REPLAY_WINDOW,
+  type SrtpDropReason,
+  type SrtpKeying,
+  SrtpSession,
+} from './srtp/index.js';
 export { decodeWav, encodeWav, pcmBytes, WAV_HEADER_BYTES, type WavAudio, wavHeader } from './wav.js';

@@ -6,6 +6,21 @@ import { randomInt } from 'node:crypto';
 import * as sdpTransform from 'sdp-transform';
 
 import type { AudioCodecName, MediaDirection } from '../util/index.js';
+import {
+  CODECS,
+  channelsField,
+  DTMF_EVENTS,
+  matches,
+  type OpusParams,
+  opusFmtp,
+  opusParams,
+  parseFmtp,
+  payloadList,
+  pickTelephoneEvent,
+  positive,
+  rtpmapOf,
+  TELEPHONE_EVENT_PT,
+} from './sdp-formats.js';
 
 export type { AudioCodecName, MediaDirection };
 
@@ -27,7 +42,7 @@ export interface MediaDescription {
   /** True only when both sides agreed on RTP/RTCP multiplexing (RFC 5761 §5.1.1). */
   rtcpMux: boolean;
   rtcpPort?: number;
-  opus?: { useInbandFec: boolean; maxAverageBitrate?: number; stereo: boolean };
+  opus?: OpusParams;
 }
 
 export interface OfferOptions {
@@ -60,21 +75,6 @@ export type AnswerResult =
 
 export type ParseAnswerResult = { ok: true; remote: MediaDescription } | { ok: false; reason: string };
 
-interface CodecInfo {
-  payloadType: number;
-  clockRate: number;
-  channels: number;
-}
-
-const CODECS: Record<AudioCodecName, CodecInfo> = {
-  PCMU: { payloadType: 0, clockRate: 8000, channels: 1 },
-  PCMA: { payloadType: 8, clockRate: 8000, channels: 1 },
-  // RFC 7587 §7: opus is always signalled as opus/48000/2 whatever is actually sent.
-  opus: { payloadType: 111, clockRate: 48000, channels: 2 },
-};
-const TELEPHONE_EVENT_PT = { 8000: 101, 48000: 110 } as const;
-const DTMF_EVENTS = '0-16';
-const OPUS_MINPTIME = 'minptime=10';
 const DEFAULT_PTIME = 20;
 const MAX_SDP_LENGTH = 32 * 1024;
 const RTP_PROFILES = new Set(['RTP/AVP', 'RTP/AVPF']);
@@ -299,25 +299,6 @@ const HOLD_DIRECTION: Record<MediaDirection, MediaDirection> = {
   inactive: 'inactive',
 };
 
-function pickTelephoneEvent(
-  media: ParsedMedia,
-  payloads: number[],
-  clockRate: number,
-): { payloadType: number; clockRate: number } | undefined {
-  const find = (rate: number) =>
-    payloads.find((pt) => {
-      const map = rtpmapOf(media, pt);
-      return map?.codec.toLowerCase() === 'telephone-event' && map.rate === rate;
-    });
-  // RFC 4733 §2.1 wants the audio clock; many opus peers only offer 8 kHz events, so fall back to that.
-  const rates = clockRate === 8000 ? [8000] : [clockRate, 8000];
-  for (const rate of rates) {
-    const payloadType = find(rate);
-    if (payloadType !== undefined) return { payloadType, clockRate: rate };
-  }
-  return undefined;
-}
-
 function answerAudio(local: MediaDescription, protocol: string, offered: ParsedMedia): ParsedMedia {
   const { codec, telephoneEvent } = local;
   const rtp: ParsedMedia['rtp'] = [
@@ -373,63 +354,6 @@ function writeSdp(
     timing: { start: 0, stop: 0 },
     media,
   });
-}
-
-function payloadList(media: ParsedMedia): number[] {
-  return String(media.payloads ?? '')
-    .split(/\s+/)
-    .filter((token) => token !== '')
-    .map((token) => (/^\d+$/.test(token) ? Number(token) : Number.NaN));
-}
-
-/** The rtpmap for a payload type; RFC 3551 static types 0 and 8 need none. */
-function rtpmapOf(media: ParsedMedia, pt: number): { codec: string; rate?: number } | undefined {
-  const entry = media.rtp.find((r) => r.payload === pt);
-  if (entry) return entry;
-  if (pt === 0) return { codec: 'PCMU', rate: 8000 };
-  if (pt === 8) return { codec: 'PCMA', rate: 8000 };
-  return undefined;
-}
-
-function matches(name: AudioCodecName, map: { codec: string; rate?: number } | undefined): boolean {
-  return (
-    map !== undefined && map.codec.toLowerCase() === name.toLowerCase() && map.rate === CODECS[name].clockRate
-  );
-}
-
-function parseFmtp(config: string): Map<string, string> {
-  const params = new Map<string, string>();
-  for (const part of config.split(';')) {
-    const eq = part.indexOf('=');
-    const key = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
-    if (key !== '') params.set(key, eq < 0 ? '' : part.slice(eq + 1).trim());
-  }
-  return params;
-}
-
-function opusFmtp(opus: OfferOptions['opus']): string {
-  const params = [OPUS_MINPTIME];
-  if (opus?.useInbandFec ?? true) params.push('useinbandfec=1');
-  if (opus?.maxAverageBitrate !== undefined) params.push(`maxaveragebitrate=${opus.maxAverageBitrate}`);
-  return params.join(';');
-}
-
-/** RFC 7587 §6.1 receiver parameters. */
-function opusParams(fmtp: ReadonlyMap<string, string>): NonNullable<MediaDescription['opus']> {
-  const bitrate = positive(Number(fmtp.get('maxaveragebitrate')));
-  return {
-    useInbandFec: fmtp.get('useinbandfec') === '1',
-    ...(bitrate === undefined ? {} : { maxAverageBitrate: bitrate }),
-    stereo: fmtp.get('stereo') === '1',
-  };
-}
-
-function channelsField(channels: number): { encoding?: number } {
-  return channels > 1 ? { encoding: channels } : {};
-}
-
-function positive(value: number | undefined): number | undefined {
-  return value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
 function assertPort(port: number): void {

@@ -2,6 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { RtpPacket } from 'rtp.js/packets';
 import { type Clock, type TimerHandle, TypedEmitter } from '../../util/index.js';
+import { SrtpFilter, type SrtpKeying } from '../srtp/index.js';
 import { RtpLatch } from './latch.js';
 import { isRtcpPacketType, parseRtp } from './parse.js';
 import type { PortAllocator } from './port-allocator.js';
@@ -113,6 +114,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   #rtcpReceived = 0;
   #remoteBye = false;
   #rtcpTimer: TimerHandle | undefined;
+  readonly #srtp = new SrtpFilter();
   #isClosed = false;
   #socketDrops = 0;
 
@@ -187,6 +189,15 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     this.#latch.setRemote(address, port, rtcpPort);
   }
 
+  /**
+   * SRTP keys from SDES (a re-INVITE re-keys in place), or undefined for plain RTP: from now on
+   * RTP and RTCP are protected before they are sent and checked before they are parsed.
+   */
+  setSrtp(keying: SrtpKeying | undefined): void {
+    this.#assertOpen();
+    this.#srtp.setKeys(keying);
+  }
+
   /** Sends one RTP packet; dropped (not counted) while no remote is known yet. */
   send(payload: Uint8Array, opts: { payloadType: number; timestamp: number; marker?: boolean }): void {
     this.#assertOpen();
@@ -206,7 +217,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     this.#bytesSent += payload.byteLength;
     this.#sentSinceReport = true;
     this.#rtpSocket.send(
-      new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
+      this.#srtp.protectRtp(new Uint8Array(view.buffer, view.byteOffset, view.byteLength)),
       destination.port,
       destination.address,
     );
@@ -237,6 +248,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       rtcpReceived: this.#rtcpReceived,
       remoteBye: this.#remoteBye,
       remoteReport: this.#remoteReport,
+      srtp: this.#srtp.stats(),
     };
   }
 
@@ -308,9 +320,18 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     }
   }
 
+  /** RFC 3711 §3.3, §3.4: under SRTP nothing unauthenticated is parsed, latched or counted as media. */
+  #unprotect(msg: Buffer, kind: 'rtp' | 'rtcp'): Buffer | undefined {
+    const clear = kind === 'rtp' ? this.#srtp.unprotectRtp(msg) : this.#srtp.unprotectRtcp(msg);
+    if (clear === 'malformed') this.#counters.malformed++;
+    return typeof clear === 'string' ? undefined : clear;
+  }
+
   #onRtp(msg: Buffer, rinfo: RemoteInfo): void {
+    const clear = this.#unprotect(msg, 'rtp');
+    if (!clear) return;
     const now = this.#clock.now();
-    const received = parseRtp(msg, now);
+    const received = parseRtp(clear, now);
     if (!received) {
       this.#counters.malformed++;
       return;
@@ -347,7 +368,12 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       this.#counters.foreign++;
       return;
     }
-    const parsed = parseCompoundRtcp(new DataView(msg.buffer, msg.byteOffset, msg.byteLength), this.ssrc);
+    const clear = this.#unprotect(msg, 'rtcp');
+    if (!clear) return;
+    const parsed = parseCompoundRtcp(
+      new DataView(clear.buffer, clear.byteOffset, clear.byteLength),
+      this.ssrc,
+    );
     this.#latch.latchRtcp(rinfo);
     const now = this.#clock.now();
     this.#rtcpReceived++;
@@ -426,7 +452,8 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     });
     this.#sentSinceReport = false;
     this.#rtcpSent++;
-    (this.#rtcpSocket ?? this.#rtpSocket).send(bytes, destination.port, destination.address, () => sent?.());
+    const wire = this.#srtp.protectRtcp(bytes);
+    (this.#rtcpSocket ?? this.#rtpSocket).send(wire, destination.port, destination.address, () => sent?.());
     return true;
   }
 }

@@ -28,6 +28,8 @@ export interface GatewayProcessOptions {
   inboundAuth?: { username: string; password: string; algorithms?: Array<'SHA-256' | 'MD5'> };
   /** CPS of the loopback trunk (default 200/s, burst 200). */
   cps?: { rate: number; burst: number };
+  /** `media.encryption` of the loopback trunk (default none). */
+  encryption?: 'none' | 'optional' | 'required';
 }
 
 export interface GatewayProcess {
@@ -127,6 +129,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       '  unknownSourceAction: 403',
       ...(options.inboundAuth ? [`  auth: ${JSON.stringify(options.inboundAuth)}`] : []),
       `codecs: [${(options.codecs ?? ['PCMU', 'PCMA', 'opus']).join(', ')}]`,
+      ...(options.encryption ? [`media: { encryption: ${options.encryption} }`] : []),
       `cps: { rate: ${options.cps?.rate ?? 200}, burst: ${options.cps?.burst ?? 200} }`,
       'maxConcurrentCalls: 200',
       'probing: { enabled: false }',

@@ -7,15 +7,15 @@
  * the same wire check finds its tone. A plain offer to the required trunk gets 488.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { decodeMulaw } from '../../src/media/g711.js';
-import { decodeWav } from '../../src/media/wav.js';
-import { tonePower } from '../helpers/audio.js';
+import { decodeWav, encodeWav } from '../../src/media/wav.js';
+import { sine, tonePower } from '../helpers/audio.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { startGatewayProcess } from './helpers/gateway-process.js';
 import { freePort } from './helpers/sipp.js';
@@ -23,10 +23,8 @@ import { type BotCall, joinedAudio, TestBot } from './helpers/test-bot.js';
 import { type Capture, captureUdp } from './helpers/tshark.js';
 
 const skip = skipUnlessPresent(
-  commandAvailable('baresip', ['-h']) &&
-    commandAvailable('sox', ['--version']) &&
-    commandAvailable('tshark', ['-v']),
-  'needs baresip, sox and tshark',
+  commandAvailable('baresip', ['-h']) && commandAvailable('tshark', ['-v']),
+  'needs baresip and tshark',
 );
 
 const CALLER_TONE_HZ = 440;
@@ -152,22 +150,10 @@ test('baresip srtp-mand -> patchbay (encryption: required): SRTP both ways, no t
     },
   });
   const tone = join(root, 'tone.wav');
-  spawnSync('sox', [
-    '-n',
-    '-r',
-    '8000',
-    '-c',
-    '1',
-    '-b',
-    '16',
+  writeFileSync(
     tone,
-    'synth',
-    '6',
-    'sine',
-    `${CALLER_TONE_HZ}`,
-    'vol',
-    '0.3',
-  ]);
+    encodeWav({ sampleRate: 8000, channels: 1, samples: sine(CALLER_TONE_HZ, 8000, 6 * 8000) }),
+  );
   const uri = `sip:+15551230000@127.0.0.1:${gateway.sipPort}`;
   const agents: Baresip[] = [];
   const captures: Capture[] = [];

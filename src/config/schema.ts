@@ -224,12 +224,22 @@ export const healthSchema = z.strictObject({
   mos: threshold(3.6, 3.1),
 });
 
+export const trunkMediaSchema = z.strictObject({
+  encryption: z
+    .enum(['none', 'optional', 'required'])
+    .default('none')
+    .describe(
+      'SRTP with SDES keys (RFC 3711, RFC 4568) on this carrier leg. none: plain RTP only (an RTP/SAVP-only offer gets 488); optional: RTP/SAVP when the carrier offers it, plain otherwise, and our offers propose SRTP as an RFC 5939 capability; required: RTP/SAVP only (a plain offer gets 488).',
+    ),
+});
+
 export const trunkSchema = z
   .strictObject({
     name: z.string().regex(/^[a-zA-Z0-9_-]+$/, 'letters, digits, - and _ only'),
     inbound: inboundSchema.optional(),
     outbound: outboundSchema.optional(),
     codecs: z.array(codec).min(1).default(['PCMU', 'PCMA']),
+    media: trunkMediaSchema.prefault({}),
     cps: cpsSchema.prefault({}),
     maxConcurrentCalls: z.number().int().min(1).default(100),
     probing: probingSchema.prefault({}),

@@ -77,6 +77,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly srtpDroppedTotal = new Counter({
+    name: 'patchbay_srtp_dropped_total',
+    help: 'SRTP and SRTCP packets dropped on carrier legs, by reason (auth: bad authentication tag, replay: replayed or older than the 128-packet window, expired: beyond the key lifetime), added when the call ends',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly streamQueueDepth = new Gauge({
     name: 'patchbay_stream_queue_frames',
     help: 'Frames waiting in WebSocket send buffers and playout queues, summed over calls',

@@ -12,13 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { StreamTarget, TrunkConfig } from '../config/index.js';
 import type { CallDetail, CallState, CallSummary } from '../control/backend.js';
 import type { BridgeRate, UdpDropTable } from '../media/index.js';
-import type {
-  InboundSession,
-  OfferAnswerer,
-  OutboundSession,
-  Session,
-  TerminationCause,
-} from '../sip/index.js';
+import type { InboundSession, OfferAnswerer, Session, TerminationCause } from '../sip/index.js';
 import { negotiateAnswer } from '../sip/sdp.js';
 import { type AttemptPlan, callCpsLimits } from '../trunks/index.js';
 import type { Clock, Logger, TimerHandle } from '../util/index.js';
@@ -30,7 +24,7 @@ import {
   endOfTermination,
   hangupPartyOf,
 } from './call-end.js';
-import { negotiatedMedia, reofferAnswerer, watchInfoDigits } from './call-media.js';
+import { negotiatedMedia, refusalCause, reofferAnswerer, watchInfoDigits } from './call-media.js';
 import {
   answeredDurationMs,
   attemptRecords,
@@ -267,10 +261,11 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       address: ports.mediaAddress,
       port: leg.localPort,
       preferences: trunk.codecs,
+      encryption: trunk.media.encryption,
     });
     if (!negotiation.ok)
       return this.#finish({
-        cause: 'no_common_codec',
+        cause: refusalCause(negotiation),
         sipStatus: negotiation.status,
         detail: negotiation.reason,
       });
@@ -278,7 +273,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     session.progress(180);
     this.#setState('ringing');
     if (!(await this.#connectBot(target))) return;
-    await leg.start(negotiatedMedia(negotiation.remote));
+    await leg.start(negotiatedMedia(negotiation.remote, negotiation.local.crypto));
     if (this.ended) return;
     this.#watchInfoDigits(session);
     session.accept(negotiation.answer, this.#reofferAnswerer(trunk, negotiation.answer));
@@ -338,12 +333,12 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     session.once('terminated', (cause) => this.#onTerminated(cause));
     if (!result.answer.ok)
       return this.#finish({
-        cause: 'no_common_codec',
+        cause: refusalCause(result.answer),
         sipStatus: 488,
         detail: `bad SDP answer: ${result.answer.reason}`,
       });
     this.#codec = result.answer.remote.codec.name;
-    await leg.start(negotiatedMedia(result.answer.remote));
+    await leg.start(negotiatedMedia(result.answer.remote, result.answer.localCrypto));
     if (this.ended) return;
     this.#watchInfoDigits(session);
     this.#markAnswered();
@@ -408,6 +403,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     return reofferAnswerer({
       mediaAddress: this.#ports.mediaAddress,
       preferences: trunk.codecs,
+      encryption: trunk.media.encryption,
       localSdp,
       leg: () => this.#leg,
       onCodec: (codec) => {
@@ -499,10 +495,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       (session as InboundSession).reject(end.sipStatus ?? 500, rejectHeaders);
       return;
     }
-    if (this.direction === 'outbound' && this.#state !== 'answered') {
-      (session as OutboundSession).cancel();
-      return;
-    }
+    // An outbound session CANCELs while early and BYEs once its 2xx came, also when we refuse
+    // that 2xx's answer (no common codec, no SRTP): bye() does both.
     void session.bye(end.cause).catch(() => undefined);
   }
 

@@ -13,7 +13,8 @@ import type { TerminationCause } from '../sip/index.js';
  *   (the last gateway tried had a DNS name that did not resolve: NXDOMAIN, SERVFAIL, timeout);
  * - refusals before answer: `rejected_source`, `rejected_number`, `rejected_route`,
  *   `auth_challenge` (401 sent, the caller may retry), `auth_failed`, `rejected_cps`,
- *   `rejected_concurrency`, `draining`, `no_common_codec` (488), `bot_unreachable`;
+ *   `rejected_concurrency`, `draining`, `no_common_codec` (488), `encryption_mismatch` (488: the
+ *   offer or answer does not meet the trunk's `media.encryption`), `bot_unreachable`;
  * - the gateway: `bot_gone` (the bot's socket was lost for good), `rtp_timeout`,
  *   `max_duration`, `session_expired` (RFC 4028 refresh or 2xx ACK failed), `drain_timeout`,
  *   `shutdown`, `transfer` (the carrier took the call away with REFER), `error`.
@@ -38,6 +39,7 @@ export const CALL_END_CAUSES = [
   'rejected_concurrency',
   'draining',
   'no_common_codec',
+  'encryption_mismatch',
   'bot_unreachable',
   'bot_gone',
   'rtp_timeout',

@@ -1,9 +1,10 @@
 /**
  * SDP on an established call: the negotiated description as the media leg takes it, and
- * re-INVITE / UPDATE offers answered on the same port with a new codec or direction.
+ * re-INVITE / UPDATE offers answered on the same port with a new codec, direction or SRTP key.
  */
 import type { NegotiatedMedia } from '../media/index.js';
 import type { OfferAnswerer, Session } from '../sip/index.js';
+import type { SdesCrypto } from '../sip/sdes.js';
 import {
   type AudioCodecName,
   type MediaDescription,
@@ -11,10 +12,12 @@ import {
   nextVersion,
   sameDescription,
 } from '../sip/sdp.js';
-import type { Logger } from '../util/index.js';
+import type { Logger, MediaEncryption } from '../util/index.js';
 import type { CallMediaLeg } from './ports.js';
 
-export function negotiatedMedia(remote: MediaDescription): NegotiatedMedia {
+/** The media leg's view of a negotiation; `localCrypto` is our SDES key when the far end's is in `remote`. */
+export function negotiatedMedia(remote: MediaDescription, localCrypto?: SdesCrypto): NegotiatedMedia {
+  const remoteCrypto = remote.crypto;
   return {
     remoteAddress: remote.address,
     remotePort: remote.port,
@@ -29,12 +32,31 @@ export function negotiatedMedia(remote: MediaDescription): NegotiatedMedia {
     ...(remote.telephoneEvent ? { telephoneEvent: remote.telephoneEvent } : {}),
     ptimeMs: remote.ptime,
     direction: remote.direction,
+    ...(remoteCrypto && localCrypto
+      ? {
+          srtp: {
+            suite: remoteCrypto.suite,
+            sendKey: localCrypto.key,
+            receiveKey: remoteCrypto.key,
+            ...(remoteCrypto.lifetime === undefined ? {} : { receiveLifetime: remoteCrypto.lifetime }),
+          },
+        }
+      : {}),
   };
+}
+
+/** How a refused offer or unusable answer ends the call: over SRTP, or over codecs. */
+export function refusalCause(refusal: {
+  encryptionMismatch?: true;
+}): 'encryption_mismatch' | 'no_common_codec' {
+  return refusal.encryptionMismatch ? 'encryption_mismatch' : 'no_common_codec';
 }
 
 export interface ReofferContext {
   mediaAddress: string;
   preferences: AudioCodecName[];
+  /** The trunk's `media.encryption`. */
+  encryption: MediaEncryption;
   /** The SDP we last sent (offer or answer). */
   localSdp: string;
   leg(): CallMediaLeg | undefined;
@@ -42,7 +64,10 @@ export interface ReofferContext {
   logger: Logger;
 }
 
-/** Answers re-INVITE / UPDATE offers on an answered call: same port, new codec or direction. */
+/**
+ * Answers re-INVITE / UPDATE offers on an answered call: same port, new codec or direction, new
+ * SRTP keys from the far end (ours are kept for the same suite, so a refresh changes nothing).
+ */
 export function reofferAnswerer(context: ReofferContext): OfferAnswerer {
   let previous = context.localSdp;
   return (offer) => {
@@ -54,12 +79,14 @@ export function reofferAnswerer(context: ReofferContext): OfferAnswerer {
       address: context.mediaAddress,
       port: leg.localPort,
       preferences: context.preferences,
+      encryption: context.encryption,
+      previousSdp: previous,
       ...nextVersion(previous),
     });
     if (!result.ok) return { status: result.status };
     if (!sameDescription(result.answer, previous)) previous = result.answer;
     context.onCodec(result.remote.codec.name);
-    leg.update(negotiatedMedia(result.remote)).catch((error: unknown) => {
+    leg.update(negotiatedMedia(result.remote, result.local.crypto)).catch((error: unknown) => {
       context.logger.warn({ err: error }, 're-INVITE media update failed');
     });
     return { sdp: previous };

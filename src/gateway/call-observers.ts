@@ -69,6 +69,9 @@ function recordMediaQuality(metrics: GatewayMetrics, record: CallRecord): void {
   if (pauses > 0) metrics.botSocketPausesTotal.inc(pauses);
   const recovered = record.media.fecRecoveredFrames ?? 0;
   if (recovered > 0) metrics.fecRecoveredTotal.inc(recovered);
+  const dropped = record.media.rtp?.srtp?.dropped;
+  for (const reason of ['auth', 'replay', 'expired'] as const)
+    if (dropped && dropped[reason] > 0) metrics.srtpDroppedTotal.inc({ reason }, dropped[reason]);
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import type { TrunkConfig } from '../config/index.js';
 import type { OfferAnswerer, OutboundOutcome, OutboundSession, SipResponse } from '../sip/index.js';
+import { newSdesOffer } from '../sip/sdes.js';
 import { createOffer, type ParseAnswerResult, parseAnswer } from '../sip/sdp.js';
 import {
   type Attempt,
@@ -66,12 +67,20 @@ interface Tried {
 export async function dialOutbound(ports: DialPorts, request: DialRequest): Promise<DialResult> {
   const { clock } = ports;
   const { trunk, plan } = request;
-  const offer = createOffer({ address: ports.mediaAddress, port: request.localPort, codecs: trunk.codecs });
+  const encryption = trunk.media.encryption;
   const identity = outboundIdentity(trunk, request.from, request.to);
   const deadline = clock.now() + request.ringTimeoutMs;
   let attempt = await plan.next();
   let last: LastAttempt | undefined;
   while (attempt && !request.isEnded()) {
+    // Fresh SRTP keys per attempt: a gateway that refused the call must not hold the next one's key.
+    const srtp = encryption === 'none' ? undefined : newSdesOffer(encryption);
+    const offer = createOffer({
+      address: ports.mediaAddress,
+      port: request.localPort,
+      codecs: trunk.codecs,
+      ...(srtp ? { srtp } : {}),
+    });
     const tried: Tried = attempt.destination.ok
       ? await dialTarget(ports, request, { attempt, to: attempt.destination.to, identity, offer, deadline })
       : {
@@ -96,7 +105,7 @@ export async function dialOutbound(ports: DialPorts, request: DialRequest): Prom
         kind: 'answered',
         session: tried.answered.session,
         offer,
-        answer: parseAnswer(tried.answered.response.body.toString(), trunk.codecs),
+        answer: parseAnswer(tried.answered.response.body.toString(), trunk.codecs, srtp),
       };
   }
   return { kind: 'failed', end: failedEnd(last) };

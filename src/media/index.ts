@@ -65,4 +65,13 @@ export {
   readUdpDrops,
   type UdpDropTable,
 } from './rtp/index.js';
+export {
+  REPLAY_WINDOW,
+  type SrtpDropCounts,
+  type SrtpDropReason,
+  SrtpFilter,
+  type SrtpKeying,
+  SrtpSession,
+  type SrtpStats,
+} from './srtp/index.js';
 export { decodeWav, encodeWav, pcmBytes, WAV_HEADER_BYTES, type WavAudio, wavHeader } from './wav.js';

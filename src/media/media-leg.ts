@@ -26,6 +26,7 @@ import {
   type RtpStreamStats,
   type UdpDropTable,
 } from './rtp/index.js';
+import type { SrtpKeying } from './srtp/index.js';
 
 export interface NegotiatedMedia {
   remoteAddress: string;
@@ -37,6 +38,8 @@ export interface NegotiatedMedia {
   ptimeMs: number;
   /** The far end's direction attribute; we send only when it receives. Default 'sendrecv'. */
   direction?: MediaDirection;
+  /** SDES keys when the m= line is RTP/SAVP; a later update without them turns SRTP off. */
+  srtp?: SrtpKeying;
 }
 
 export interface MediaLegOptions {
@@ -135,7 +138,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     this.#ticking = true;
   }
 
-  /** Re-INVITE: new remote, codec or direction. The send timestamp stays continuous. */
+  /** Re-INVITE: new remote, codec, direction or SRTP keys. The send timestamp stays continuous. */
   async update(media: NegotiatedMedia): Promise<void> {
     const wasSending = this.#sending;
     await this.#apply(media);
@@ -206,6 +209,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
       this.#dtmfReceiver = undefined;
       this.#dtmfTransmitter = undefined;
     }
+    this.#session.setSrtp(media.srtp);
     this.#session.setRemote(
       media.remoteAddress,
       media.remotePort,

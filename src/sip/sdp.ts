@@ -5,7 +5,32 @@
 import { randomInt } from 'node:crypto';
 import * as sdpTransform from 'sdp-transform';
 
-import type { AudioCodecName, MediaDirection } from '../util/index.js';
+import type { AudioCodecName, MediaDirection, MediaEncryption } from '../util/index.js';
+import {
+  answeredSecurity,
+  answerSecurity,
+  capabilityAttributes,
+  type SdesCrypto,
+  type SdesKeys,
+  type SdesOffer,
+  type SecurityResult,
+  sdpCrypto,
+} from './sdes.js';
+import {
+  CODECS,
+  channelsField,
+  DTMF_EVENTS,
+  matches,
+  type OpusParams,
+  opusFmtp,
+  opusParams,
+  parseFmtp,
+  payloadList,
+  pickTelephoneEvent,
+  positive,
+  rtpmapOf,
+  TELEPHONE_EVENT_PT,
+} from './sdp-formats.js';
 
 export type { AudioCodecName, MediaDirection };
 
@@ -27,7 +52,9 @@ export interface MediaDescription {
   /** True only when both sides agreed on RTP/RTCP multiplexing (RFC 5761 §5.1.1). */
   rtcpMux: boolean;
   rtcpPort?: number;
-  opus?: { useInbandFec: boolean; maxAverageBitrate?: number; stereo: boolean };
+  opus?: OpusParams;
+  /** This side's SRTP key (RFC 4568); absent for plain RTP. */
+  crypto?: SdesCrypto;
 }
 
 export interface OfferOptions {
@@ -41,6 +68,8 @@ export interface OfferOptions {
   sessionId?: string | number;
   sessionVersion?: number;
   opus?: { useInbandFec: boolean; maxAverageBitrate?: number };
+  /** SRTP keys to offer (sdes.ts `newSdesOffer`); absent: plain RTP/AVP. */
+  srtp?: SdesOffer;
 }
 
 export interface AnswerOptions {
@@ -52,32 +81,24 @@ export interface AnswerOptions {
   rtcpMux?: boolean;
   sessionId?: string | number;
   sessionVersion?: number;
+  /** The trunk's SRTP policy; default 'none' (plain RTP only). */
+  encryption?: MediaEncryption;
+  /** Our previous SDP on this call: its SRTP key for the chosen suite is kept, not replaced. */
+  previousSdp?: string;
 }
 
+/** `encryptionMismatch`: refused over SRTP (profile or a=crypto), not over codecs. */
 export type AnswerResult =
   | { ok: true; answer: string; remote: MediaDescription; local: MediaDescription }
-  | { ok: false; status: 488 | 400; reason: string };
+  | { ok: false; status: 488 | 400; reason: string; encryptionMismatch?: true };
 
-export type ParseAnswerResult = { ok: true; remote: MediaDescription } | { ok: false; reason: string };
+/** `localCrypto` is our offered key the answer accepted, for what we send. */
+export type ParseAnswerResult =
+  | { ok: true; remote: MediaDescription; localCrypto?: SdesCrypto }
+  | { ok: false; reason: string; encryptionMismatch?: true };
 
-interface CodecInfo {
-  payloadType: number;
-  clockRate: number;
-  channels: number;
-}
-
-const CODECS: Record<AudioCodecName, CodecInfo> = {
-  PCMU: { payloadType: 0, clockRate: 8000, channels: 1 },
-  PCMA: { payloadType: 8, clockRate: 8000, channels: 1 },
-  // RFC 7587 §7: opus is always signalled as opus/48000/2 whatever is actually sent.
-  opus: { payloadType: 111, clockRate: 48000, channels: 2 },
-};
-const TELEPHONE_EVENT_PT = { 8000: 101, 48000: 110 } as const;
-const DTMF_EVENTS = '0-16';
-const OPUS_MINPTIME = 'minptime=10';
 const DEFAULT_PTIME = 20;
 const MAX_SDP_LENGTH = 32 * 1024;
-const RTP_PROFILES = new Set(['RTP/AVP', 'RTP/AVPF']);
 
 type ParsedSdp = sdpTransform.SessionDescription;
 type ParsedMedia = ParsedSdp['media'][number];
@@ -109,10 +130,11 @@ export function createOffer(options: OfferOptions): string {
     rtp.push({ payload, codec: 'telephone-event', rate });
     fmtp.push({ payload, config: DTMF_EVENTS });
   }
+  const srtp = options.srtp;
   return writeSdp(options, {
     type: 'audio',
     port: options.port,
-    protocol: 'RTP/AVP',
+    protocol: srtp?.mode === 'required' ? 'RTP/SAVP' : 'RTP/AVP',
     payloads: rtp.map((entry) => entry.payload).join(' '),
     rtp,
     fmtp,
@@ -121,6 +143,8 @@ export function createOffer(options: OfferOptions): string {
     // RFC 5761 §5.1.3: keep a separate RTCP port ready in case the answer declines mux.
     rtcp: { port: options.port + 1 },
     ...(rtcpMux ? { rtcpMux: 'rtcp-mux' } : {}),
+    ...(srtp?.mode === 'required' ? { crypto: srtp.crypto.map(sdpCrypto) } : {}),
+    ...(srtp?.mode === 'optional' ? { invalid: capabilityAttributes(srtp.crypto) } : {}),
   });
 }
 
@@ -158,28 +182,31 @@ export function negotiateAnswer(offerSdp: string, local: AnswerOptions): AnswerR
   } catch (error) {
     return { ok: false, status: 400, reason: `malformed SDP: ${(error as Error).message}` };
   }
-  let chosen: { index: number; remote: MediaDescription } | undefined;
-  let reason = 'no audio stream';
+  let chosen: { index: number; remote: MediaDescription; keys: SdesKeys | undefined } | undefined;
+  let refusal: Extract<SecurityResult, { ok: false }> = { ok: false, reason: 'no audio stream' };
   try {
+    const previous = local.previousSdp === undefined ? undefined : audioOf(local.previousSdp);
     for (const [index, media] of offer.media.entries()) {
       if (media.type !== 'audio' || media.port === 0) continue;
-      if (!RTP_PROFILES.has(media.protocol)) {
-        reason = `unsupported audio profile ${media.protocol}`;
+      const security = answerSecurity(media, local.encryption ?? 'none', previous);
+      if (!security.ok) {
+        refusal = security;
         continue;
       }
       const remote = describeMedia(offer, media, local.preferences);
       if (remote) {
-        chosen = { index, remote };
+        chosen = { index, remote, keys: security.keys };
         break;
       }
-      reason = 'no common codec';
+      refusal = { ok: false, reason: 'no common codec' };
     }
   } catch (error) {
     return { ok: false, status: 400, reason: `malformed SDP: ${(error as Error).message}` };
   }
-  if (!chosen) return { ok: false, status: 488, reason };
+  if (!chosen) return { ...refusal, status: 488 };
 
-  const { remote } = chosen;
+  const { remote, keys } = chosen;
+  if (keys) remote.crypto = keys.remote;
   const offered = offer.media[chosen.index] as ParsedMedia;
   const rtcpMux = remote.rtcpMux && (local.rtcpMux ?? true);
   remote.rtcpMux = rtcpMux;
@@ -194,6 +221,7 @@ export function negotiateAnswer(offerSdp: string, local: AnswerOptions): AnswerR
     rtcpMux,
     ...(rtcpMux ? {} : { rtcpPort: local.port + 1 }),
     ...(opus ? { opus: { useInbandFec: true, stereo: false } } : {}),
+    ...(keys ? { crypto: keys.local } : {}),
   };
   const media = offer.media.map((m, index): ParsedMedia => {
     if (index === chosen.index) return answerAudio(localMedia, offered.protocol, offered);
@@ -203,12 +231,18 @@ export function negotiateAnswer(offerSdp: string, local: AnswerOptions): AnswerR
   return { ok: true, answer: writeSdp(local, ...media), remote, local: localMedia };
 }
 
-/** UAC side: read the answer to our offer. Never throws. */
-export function parseAnswer(answerSdp: string, offeredCodecs: AudioCodecName[]): ParseAnswerResult {
+/** UAC side: read the answer to our offer (`srtp`: the keys we offered). Never throws. */
+export function parseAnswer(
+  answerSdp: string,
+  offeredCodecs: AudioCodecName[],
+  srtp?: SdesOffer,
+): ParseAnswerResult {
   try {
     const answer = parseSdp(answerSdp);
     const media = answer.media.find((m) => m.type === 'audio' && m.port !== 0);
     if (!media) return { ok: false, reason: 'audio stream rejected' };
+    const security = answeredSecurity(media, srtp);
+    if (!security.ok) return security;
     // RFC 3264 §6.1: the answer lists its formats in its own preference order; use the first we offered.
     const order = payloadList(media).flatMap((pt) => {
       const codec = rtpmapOf(media, pt);
@@ -216,7 +250,10 @@ export function parseAnswer(answerSdp: string, offeredCodecs: AudioCodecName[]):
       return name ? [name] : [];
     });
     const remote = describeMedia(answer, media, order);
-    return remote ? { ok: true, remote } : { ok: false, reason: 'answer has none of the offered codecs' };
+    if (!remote) return { ok: false, reason: 'answer has none of the offered codecs' };
+    if (!security.keys) return { ok: true, remote };
+    remote.crypto = security.keys.remote;
+    return { ok: true, remote, localCrypto: security.keys.local };
   } catch (error) {
     return { ok: false, reason: `malformed SDP: ${(error as Error).message}` };
   }
@@ -245,6 +282,15 @@ function parseSdp(text: string): ParsedSdp {
     if (typeof media.port !== 'number' || !media.protocol) throw new MalformedSdp('bad m= line');
   }
   return parsed;
+}
+
+/** The first audio m= block of an SDP we wrote, or undefined if it does not parse. */
+function audioOf(sdp: string): ParsedMedia | undefined {
+  try {
+    return parseSdp(sdp).media.find((m) => m.type === 'audio');
+  } catch {
+    return undefined;
+  }
 }
 
 /** The remote stream as described by one m= block, using the first codec of `preferences` present. */
@@ -299,25 +345,6 @@ const HOLD_DIRECTION: Record<MediaDirection, MediaDirection> = {
   inactive: 'inactive',
 };
 
-function pickTelephoneEvent(
-  media: ParsedMedia,
-  payloads: number[],
-  clockRate: number,
-): { payloadType: number; clockRate: number } | undefined {
-  const find = (rate: number) =>
-    payloads.find((pt) => {
-      const map = rtpmapOf(media, pt);
-      return map?.codec.toLowerCase() === 'telephone-event' && map.rate === rate;
-    });
-  // RFC 4733 §2.1 wants the audio clock; many opus peers only offer 8 kHz events, so fall back to that.
-  const rates = clockRate === 8000 ? [8000] : [clockRate, 8000];
-  for (const rate of rates) {
-    const payloadType = find(rate);
-    if (payloadType !== undefined) return { payloadType, clockRate: rate };
-  }
-  return undefined;
-}
-
 function answerAudio(local: MediaDescription, protocol: string, offered: ParsedMedia): ParsedMedia {
   const { codec, telephoneEvent } = local;
   const rtp: ParsedMedia['rtp'] = [
@@ -349,6 +376,7 @@ function answerAudio(local: MediaDescription, protocol: string, offered: ParsedM
     direction: local.direction,
     ...(local.rtcpPort === undefined ? {} : { rtcp: { port: local.rtcpPort } }),
     ...(local.rtcpMux ? { rtcpMux: 'rtcp-mux' } : {}),
+    ...(local.crypto ? { crypto: [sdpCrypto(local.crypto)] } : {}),
   };
 }
 
@@ -373,63 +401,6 @@ function writeSdp(
     timing: { start: 0, stop: 0 },
     media,
   });
-}
-
-function payloadList(media: ParsedMedia): number[] {
-  return String(media.payloads ?? '')
-    .split(/\s+/)
-    .filter((token) => token !== '')
-    .map((token) => (/^\d+$/.test(token) ? Number(token) : Number.NaN));
-}
-
-/** The rtpmap for a payload type; RFC 3551 static types 0 and 8 need none. */
-function rtpmapOf(media: ParsedMedia, pt: number): { codec: string; rate?: number } | undefined {
-  const entry = media.rtp.find((r) => r.payload === pt);
-  if (entry) return entry;
-  if (pt === 0) return { codec: 'PCMU', rate: 8000 };
-  if (pt === 8) return { codec: 'PCMA', rate: 8000 };
-  return undefined;
-}
-
-function matches(name: AudioCodecName, map: { codec: string; rate?: number } | undefined): boolean {
-  return (
-    map !== undefined && map.codec.toLowerCase() === name.toLowerCase() && map.rate === CODECS[name].clockRate
-  );
-}
-
-function parseFmtp(config: string): Map<string, string> {
-  const params = new Map<string, string>();
-  for (const part of config.split(';')) {
-    const eq = part.indexOf('=');
-    const key = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
-    if (key !== '') params.set(key, eq < 0 ? '' : part.slice(eq + 1).trim());
-  }
-  return params;
-}
-
-function opusFmtp(opus: OfferOptions['opus']): string {
-  const params = [OPUS_MINPTIME];
-  if (opus?.useInbandFec ?? true) params.push('useinbandfec=1');
-  if (opus?.maxAverageBitrate !== undefined) params.push(`maxaveragebitrate=${opus.maxAverageBitrate}`);
-  return params.join(';');
-}
-
-/** RFC 7587 §6.1 receiver parameters. */
-function opusParams(fmtp: ReadonlyMap<string, string>): NonNullable<MediaDescription['opus']> {
-  const bitrate = positive(Number(fmtp.get('maxaveragebitrate')));
-  return {
-    useInbandFec: fmtp.get('useinbandfec') === '1',
-    ...(bitrate === undefined ? {} : { maxAverageBitrate: bitrate }),
-    stereo: fmtp.get('stereo') === '1',
-  };
-}
-
-function channelsField(channels: number): { encoding?: number } {
-  return channels > 1 ? { encoding: channels } : {};
-}
-
-function positive(value: number | undefined): number | undefined {
-  return value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
 function assertPort(port: number): void {

@@ -1,5 +1,14 @@
 export { type Clock, FakeClock, SystemClock, type TimerHandle } from './clock.js';
 export { type EventMap, type ListenerErrorSink, TypedEmitter } from './emitter.js';
 export { createLogger, type Logger, silentLogger } from './log.js';
-export type { AudioCodecName, MediaDirection } from './media-types.js';
+export {
+  type AudioCodecName,
+  type MediaDirection,
+  type MediaEncryption,
+  SRTP_MASTER_KEY_BYTES,
+  SRTP_MASTER_SALT_BYTES,
+  SRTP_SUITES,
+  type SrtpSuiteName,
+} from './media-types.js';
 export { SeededRandom, seededRandom } from './random.js';
+export { SecretBytes } from './secret.js';

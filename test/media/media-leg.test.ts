@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { G711Decoder, G711Encoder } from '../../src/media/g711-codec.js';
 import { MediaClock } from '../../src/media/media-clock.js';
 import { MediaLeg, type NegotiatedMedia } from '../../src/media/media-leg.js';
 import { PortAllocator, type ReceivedRtp, RtpSession } from '../../src/media/rtp/index.js';
 import { FakeClock } from '../../src/util/clock.js';
+import { SecretBytes } from '../../src/util/index.js';
 import { sine, tonePower } from '../helpers/audio.js';
 
 const BRIDGE_RATE = 16000;
@@ -117,6 +119,40 @@ test('hold stops sending, unhold resumes with continuous timestamps; PCMU→PCMA
     assert.equal(received[3]!.marker, true);
     assert.equal(received[3]!.payloadType, 8);
     assert.equal(leg.stats().codec, 'PCMA/8000/8');
+  } finally {
+    leg.close();
+    peer.close();
+  }
+});
+
+test('SRTP from the negotiated keys both ways; a re-INVITE re-keys, and one without keys goes plain', async () => {
+  const { clock, mediaClock, leg, peer, received, media } = await setup();
+  try {
+    leg.attachBotAudio(() => sine(1000, BRIDGE_RATE, 320));
+    const suite = 'AES_CM_128_HMAC_SHA1_32' as const;
+    const key = () => new SecretBytes(randomBytes(30));
+    const tick = async (count: number, expected: number) => {
+      for (let i = 0; i < count; i++) {
+        clock.advance(20);
+        mediaClock.tick(clock.now());
+      }
+      await until(() => received.length >= expected);
+    };
+    const [ours, theirs, ours2] = [key(), key(), key()];
+    await leg.update({ ...media('PCMU'), srtp: { suite, sendKey: ours, receiveKey: theirs } });
+    peer.setSrtp({ suite, sendKey: theirs, receiveKey: ours });
+    await tick(3, 3);
+    peer.send(new Uint8Array(160), { payloadType: 0, timestamp: 0 });
+    await until(() => (leg.stats().rtp?.packetsReceived ?? 0) === 1);
+    await leg.update({ ...media('PCMU'), srtp: { suite, sendKey: ours2, receiveKey: theirs } });
+    peer.setSrtp({ suite, sendKey: theirs, receiveKey: ours2 });
+    await tick(3, 6);
+    await leg.update(media('PCMU'));
+    peer.setSrtp(undefined);
+    await tick(3, 9);
+    assert.equal(received.length, 9);
+    assert.deepEqual(peer.stats().srtp?.dropped, { auth: 0, replay: 0, expired: 0 });
+    assert.deepEqual(leg.stats().rtp?.srtp, { suite, dropped: { auth: 0, replay: 0, expired: 0 } });
   } finally {
     leg.close();
     peer.close();

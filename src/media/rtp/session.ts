@@ -2,6 +2,8 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { RtpPacket } from 'rtp.js/packets';
 import { type Clock, type TimerHandle, TypedEmitter } from '../../util/index.js';
+import { SrtpFilter, type SrtpKeying } from '../srtp/index.js';
+import { RtpLatch } from './latch.js';
 import { isRtcpPacketType, parseRtp } from './parse.js';
 import type { PortAllocator } from './port-allocator.js';
 import { ReceiveStats } from './receive-stats.js';
@@ -57,15 +59,6 @@ export interface RtpSessionOptions {
   relatchAfterMs?: number;
 }
 
-interface Endpoint {
-  address: string;
-  port: number;
-}
-
-function sameEndpoint(a: Endpoint | undefined, rinfo: RemoteInfo): boolean {
-  return a !== undefined && a.address === rinfo.address && a.port === rinfo.port;
-}
-
 function udpSocket(bindAddress: string, recvBufferSize: number): Socket {
   return createSocket({ type: bindAddress.includes(':') ? 'udp6' : 'udp4', recvBufferSize });
 }
@@ -81,26 +74,15 @@ function bindSocket(socket: Socket, port: number, address: string): Promise<void
   });
 }
 
-/**
- * One RTP stream pair over UDP, with RTCP. Symmetric RTP and RTCP (RFC 4961, and the NAT
- * practice of SBCs), latching rules:
- *  1. Until media arrives, we send to the address the SDP gave (setRemote).
- *  2. The first valid RTP packet latches the RTP destination to its source address/port.
- *  3. RTP from other sources is dropped (counted as foreignPackets), unless the latched
- *     source has been silent for relatchAfterMs: then the new source is latched.
- *  4. RTCP follows the media source, so nobody else can end or skew the call with a forged
- *     BYE or report. With rtcp-mux only the latched RTP source itself (RFC 5761 §4: one
- *     5-tuple). Otherwise the SDP's RTCP endpoint, or the first RTCP from the latched RTP
- *     source's address (its port behind a NAT is anybody's guess); that RTCP source holds
- *     until the RTP latch moves. Before RTP latches, only the SDP's endpoint. Other RTCP is
- *     dropped and counted as foreignPackets.
- *  5. setRemote() (a re-INVITE) clears the latches and starts again at rule 1.
- */
 export interface RtpSessionEvents {
   /** A fresh RTP packet from the latched source (duplicates are not delivered). */
   packet: [packet: ReceivedRtp];
 }
 
+/**
+ * One RTP stream pair over UDP, with RTCP, its destinations and accepted sources following the
+ * symmetric latching rules of RtpLatch (latch.ts).
+ */
 export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   readonly localPort: number;
   readonly ssrc: number;
@@ -109,11 +91,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   readonly #options: Required<Omit<RtpSessionOptions, 'portRange' | 'bindAddress' | 'clock' | 'ssrc'>>;
   readonly #clock: Clock;
   readonly #portRange: PortAllocator;
-  #signalledRtp: Endpoint | undefined;
-  #signalledRtcp: Endpoint | undefined;
-  #rtpSource: Endpoint | undefined;
-  #rtpSourceSeenMs = 0;
-  #rtcpSource: Endpoint | undefined;
+  readonly #latch: RtpLatch;
   #source: ReceiveStats | undefined;
   #sequenceNumber = randomInt(0x10000);
   #lastSent: { timestamp: number; atMs: number } | undefined;
@@ -136,6 +114,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   #rtcpReceived = 0;
   #remoteBye = false;
   #rtcpTimer: TimerHandle | undefined;
+  readonly #srtp = new SrtpFilter();
   #isClosed = false;
   #socketDrops = 0;
 
@@ -162,6 +141,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       rtcpIntervalMs: options.rtcpIntervalMs ?? DEFAULT_RTCP_INTERVAL_MS,
       relatchAfterMs: options.relatchAfterMs ?? DEFAULT_RELATCH_AFTER_MS,
     };
+    this.#latch = new RtpLatch(this.#options.rtcpMux, this.#options.relatchAfterMs);
     rtpSocket.on('message', (msg, rinfo) => this.#onRtpPortMessage(msg, rinfo));
     rtcpSocket?.on('message', (msg, rinfo) => this.#onRtcpPortMessage(msg, rinfo));
     const onSocketError = () => {
@@ -206,16 +186,22 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   /** The far end from SDP: RTCP goes to rtcpPort, else port+1, or port itself with rtcp-mux. */
   setRemote(address: string, port: number, rtcpPort?: number): void {
     this.#assertOpen();
-    this.#signalledRtp = { address, port };
-    this.#signalledRtcp = { address, port: rtcpPort ?? (this.#options.rtcpMux ? port : port + 1) };
-    this.#rtpSource = undefined;
-    this.#rtcpSource = undefined;
+    this.#latch.setRemote(address, port, rtcpPort);
+  }
+
+  /**
+   * SRTP keys from SDES (a re-INVITE re-keys in place), or undefined for plain RTP: from now on
+   * RTP and RTCP are protected before they are sent and checked before they are parsed.
+   */
+  setSrtp(keying: SrtpKeying | undefined): void {
+    this.#assertOpen();
+    this.#srtp.setKeys(keying);
   }
 
   /** Sends one RTP packet; dropped (not counted) while no remote is known yet. */
   send(payload: Uint8Array, opts: { payloadType: number; timestamp: number; marker?: boolean }): void {
     this.#assertOpen();
-    const destination = this.#rtpSource ?? this.#signalledRtp;
+    const destination = this.#latch.rtpDestination;
     if (!destination) return;
     const packet = new RtpPacket();
     packet.setPayloadType(opts.payloadType);
@@ -231,7 +217,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     this.#bytesSent += payload.byteLength;
     this.#sentSinceReport = true;
     this.#rtpSocket.send(
-      new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
+      this.#srtp.protectRtp(new Uint8Array(view.buffer, view.byteOffset, view.byteLength)),
       destination.port,
       destination.address,
     );
@@ -262,6 +248,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       rtcpReceived: this.#rtcpReceived,
       remoteBye: this.#remoteBye,
       remoteReport: this.#remoteReport,
+      srtp: this.#srtp.stats(),
     };
   }
 
@@ -333,34 +320,23 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     }
   }
 
-  /** Rules 2 and 3: whether RTP from `rinfo` is (or now becomes) the latched source. */
-  #acceptRtpSource(rinfo: RemoteInfo, now: number): boolean {
-    if (!sameEndpoint(this.#rtpSource, rinfo)) {
-      if (this.#rtpSource && now - this.#rtpSourceSeenMs < this.#options.relatchAfterMs) return false;
-      this.#rtpSource = { address: rinfo.address, port: rinfo.port };
-      this.#rtcpSource = undefined; // rule 4: RTCP follows the media source
-    }
-    this.#rtpSourceSeenMs = now;
-    return true;
-  }
-
-  /** Rule 4: whether RTCP from `rinfo` comes from the media source (checked before parsing). */
-  #fromRtcpSource(rinfo: RemoteInfo): boolean {
-    if (this.#options.rtcpMux) return sameEndpoint(this.#rtpSource ?? this.#signalledRtp, rinfo);
-    if (this.#rtcpSource) return sameEndpoint(this.#rtcpSource, rinfo);
-    return this.#rtpSource
-      ? this.#rtpSource.address === rinfo.address
-      : sameEndpoint(this.#signalledRtcp, rinfo);
+  /** RFC 3711 §3.3, §3.4: under SRTP nothing unauthenticated is parsed, latched or counted as media. */
+  #unprotect(msg: Buffer, kind: 'rtp' | 'rtcp'): Buffer | undefined {
+    const clear = kind === 'rtp' ? this.#srtp.unprotectRtp(msg) : this.#srtp.unprotectRtcp(msg);
+    if (clear === 'malformed') this.#counters.malformed++;
+    return typeof clear === 'string' ? undefined : clear;
   }
 
   #onRtp(msg: Buffer, rinfo: RemoteInfo): void {
+    const clear = this.#unprotect(msg, 'rtp');
+    if (!clear) return;
     const now = this.#clock.now();
-    const received = parseRtp(msg, now);
+    const received = parseRtp(clear, now);
     if (!received) {
       this.#counters.malformed++;
       return;
     }
-    if (!this.#acceptRtpSource(rinfo, now)) {
+    if (!this.#latch.acceptRtp(rinfo, now)) {
       this.#counters.foreign++;
       return;
     }
@@ -388,13 +364,17 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       this.#counters.malformed++;
       return;
     }
-    if (!this.#fromRtcpSource(rinfo)) {
+    if (!this.#latch.acceptsRtcpFrom(rinfo)) {
       this.#counters.foreign++;
       return;
     }
-    const parsed = parseCompoundRtcp(new DataView(msg.buffer, msg.byteOffset, msg.byteLength), this.ssrc);
-    // Valid RTCP latches its source (a no-op with rtcp-mux, where RTCP follows the RTP latch).
-    if (!this.#options.rtcpMux) this.#rtcpSource ??= { address: rinfo.address, port: rinfo.port };
+    const clear = this.#unprotect(msg, 'rtcp');
+    if (!clear) return;
+    const parsed = parseCompoundRtcp(
+      new DataView(clear.buffer, clear.byteOffset, clear.byteLength),
+      this.ssrc,
+    );
+    this.#latch.latchRtcp(rinfo);
     const now = this.#clock.now();
     this.#rtcpReceived++;
     if (this.#source && parsed.byeSsrcs.includes(this.#source.ssrc)) this.#remoteBye = true;
@@ -440,7 +420,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
 
   /** Returns whether a packet was queued (then `sent` runs once it has left). */
   #sendRtcp(bye: boolean, sent?: () => void): boolean {
-    const destination = (this.#options.rtcpMux ? this.#rtpSource : this.#rtcpSource) ?? this.#signalledRtcp;
+    const destination = this.#latch.rtcpDestination;
     if (!destination) return false;
     const now = this.#clock.now();
     let reportBlock: OutgoingReportBlock | undefined;
@@ -472,7 +452,8 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     });
     this.#sentSinceReport = false;
     this.#rtcpSent++;
-    (this.#rtcpSocket ?? this.#rtpSocket).send(bytes, destination.port, destination.address, () => sent?.());
+    const wire = this.#srtp.protectRtcp(bytes);
+    (this.#rtcpSocket ?? this.#rtpSocket).send(wire, destination.port, destination.address, () => sent?.());
     return true;
   }
 }

@@ -1,3 +1,5 @@
+import type { SrtpStats } from '../srtp/index.js';
+
 /**
  * The one received-RTP type (RFC 3550 §5.1 fields): what RtpSession delivers, the jitter
  * buffer takes and replay reads from captures. arrivalMs is on the injected clock.
@@ -62,4 +64,6 @@ export interface RtpStreamStats {
   /** The current source said RTCP BYE (RFC 3550 §6.6): its media has ended. */
   remoteBye: boolean;
   remoteReport: RemoteReceptionReport | undefined;
+  /** SRTP suite and refused packets; undefined for a session that never used SRTP. */
+  srtp: SrtpStats | undefined;
 }

@@ -30,6 +30,7 @@ import { CallRegistry } from '../../../src/gateway/call-registry.js';
 import { DigestSupport } from '../../../src/gateway/digest-support.js';
 import type { InboundSession, OutboundSession } from '../../../src/sip/call-legs.js';
 import type { SipResponse } from '../../../src/sip/message.js';
+import type { SdesOffer } from '../../../src/sip/sdes.js';
 import { type AudioCodecName, createOffer, negotiateAnswer } from '../../../src/sip/sdp.js';
 import type { TransportAddress } from '../../../src/sip/types.js';
 import { SipUserAgent } from '../../../src/sip/user-agent.js';
@@ -83,7 +84,7 @@ export interface Carrier {
   address: TransportAddress;
   incoming: InboundSession[];
   /** INVITEs towards the gateway, as a carrier delivering a call. */
-  call(options?: { to?: string; codecs?: AudioCodecName[] }): OutboundSession;
+  call(options?: { to?: string; codecs?: AudioCodecName[]; srtp?: SdesOffer }): OutboundSession;
 }
 
 export interface HarnessOptions {
@@ -212,13 +213,18 @@ export class CallHarness {
       ua,
       address,
       incoming,
-      call: ({ to = CALLED, codecs = ['PCMA' as AudioCodecName] } = {}) =>
+      call: ({ to = CALLED, codecs = ['PCMA' as AudioCodecName], srtp } = {}) =>
         ua.call({
           requestUri: `sip:${to}@${GATEWAY.address}:${GATEWAY.port}`,
           destination: GATEWAY,
           from: `<sip:+15551230000@${address.address}>`,
           to: `<sip:${to}@${GATEWAY.address}>`,
-          sdp: createOffer({ address: address.address, port: CARRIER_RTP_PORT, codecs }),
+          sdp: createOffer({
+            address: address.address,
+            port: CARRIER_RTP_PORT,
+            codecs,
+            ...(srtp ? { srtp } : {}),
+          }),
         }),
     };
     this.#carriers.push(carrier);
@@ -290,14 +296,18 @@ export class CallHarness {
   }
 }
 
-/** A carrier's answer to the gateway's offer: 180, then 200 with SDP in `codec`. */
-export function answerWith(codec: AudioCodecName): (session: InboundSession) => void {
+/** A carrier's answer to the gateway's offer: 180, then 200 with SDP in `codec` (and SRTP per `encryption`). */
+export function answerWith(
+  codec: AudioCodecName,
+  encryption: 'none' | 'optional' | 'required' = 'none',
+): (session: InboundSession) => void {
   return (session) => {
     session.progress(180);
     const answer = negotiateAnswer(session.remoteSdp ?? '', {
       address: '127.0.0.2',
       port: CARRIER_RTP_PORT,
       preferences: [codec],
+      encryption,
     });
     assert.ok(answer.ok, 'the gateway offered the carrier a codec it takes');
     session.accept(answer.answer);

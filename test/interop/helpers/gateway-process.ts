@@ -32,6 +32,8 @@ export interface GatewayProcessOptions {
   tls?: { certFile: string; keyFile: string };
   /** Transports the loopback trunk takes (default all). */
   inboundTransports?: Array<'udp' | 'tcp' | 'tls'>;
+  /** `media.encryption` of the loopback trunk (default none). */
+  encryption?: 'none' | 'optional' | 'required';
 }
 
 export interface GatewayProcess {
@@ -144,6 +146,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       ...(options.inboundTransports ? [`  transports: [${options.inboundTransports.join(', ')}]`] : []),
       ...(options.inboundAuth ? [`  auth: ${JSON.stringify(options.inboundAuth)}`] : []),
       `codecs: [${(options.codecs ?? ['PCMU', 'PCMA', 'opus']).join(', ')}]`,
+      ...(options.encryption ? [`media: { encryption: ${options.encryption} }`] : []),
       `cps: { rate: ${options.cps?.rate ?? 200}, burst: ${options.cps?.burst ?? 200} }`,
       'maxConcurrentCalls: 200',
       'probing: { enabled: false }',

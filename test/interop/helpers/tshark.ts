@@ -7,11 +7,20 @@ import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 
+/** Output quiet this long means tshark has caught up with the traffic; never wait beyond the bound. */
+const QUIET_MS = 500;
+const MAX_CATCH_UP_MS = 10_000;
+
 export interface Capture {
   /** Resolves once tshark is capturing. */
   ready: Promise<void>;
-  /** Stops the capture (after a short grace period) and returns one field array per packet. */
-  stop(): Promise<string[][]>;
+  /**
+   * Stops the capture (after a short grace period) and returns one field array per packet.
+   * With `untilQuiet`, for traffic that has ended: first waits until tshark's output has been
+   * quiet for 500 ms (at most 10 s), since a tshark starved of CPU on a loaded machine prints
+   * seconds behind the wire and would lose what it has not printed yet.
+   */
+  stop(options?: { untilQuiet?: boolean }): Promise<string[][]>;
 }
 
 /**
@@ -72,9 +81,14 @@ function capture(filter: string, options: string[], fields: string[]): Capture &
   return {
     ready,
     packets: () => out.split('\n').length - 1,
-    stop: () => {
+    stop: (options = {}) => {
       result ??= (async () => {
         await delay(300);
+        let seen = options.untilQuiet ? -1 : out.length;
+        for (let waited = 0; out.length !== seen && waited < MAX_CATCH_UP_MS; waited += QUIET_MS) {
+          seen = out.length;
+          await delay(QUIET_MS);
+        }
         tshark.kill('SIGINT');
         await exited;
         return out

@@ -1,0 +1,61 @@
+/**
+ * An RTP session's SRTP state: plain RTP until keys are set, SRTP and SRTCP once they are
+ * (RFC 3711), re-keyed in place by a re-INVITE, with counts of what it refused. Its drops are
+ * per call and never end one: a forged, replayed or expired packet is counted and skipped.
+ */
+import type { SrtpSuiteName } from '../../util/index.js';
+import { type SrtpDropReason, type SrtpKeying, SrtpSession } from './srtp-session.js';
+
+export interface SrtpDropCounts {
+  auth: number;
+  replay: number;
+  expired: number;
+}
+
+export interface SrtpStats {
+  /** The suite in use, or the last one if a re-INVITE turned SRTP off. */
+  suite: SrtpSuiteName;
+  /** SRTP and SRTCP packets refused: bad tag, replayed or too old, beyond the key lifetime. */
+  dropped: SrtpDropCounts;
+}
+
+export class SrtpFilter {
+  #session: SrtpSession | undefined;
+  #lastSuite: SrtpSuiteName | undefined;
+  readonly #dropped: SrtpDropCounts = { auth: 0, replay: 0, expired: 0 };
+
+  /** New keys (kept crypto state carries on, see SrtpSession.rekey), or undefined for plain RTP. */
+  setKeys(keying: SrtpKeying | undefined): void {
+    if (!keying) this.#session = undefined;
+    else if (this.#session) this.#session.rekey(keying);
+    else this.#session = new SrtpSession(keying);
+    this.#lastSuite = keying?.suite ?? this.#lastSuite;
+  }
+
+  protectRtp(packet: Uint8Array): Uint8Array {
+    return this.#session ? this.#session.protectRtp(packet) : packet;
+  }
+
+  protectRtcp(packet: Uint8Array): Uint8Array {
+    return this.#session ? this.#session.protectRtcp(packet) : packet;
+  }
+
+  /** The clear packet, or 'malformed' / 'dropped' (the latter counted here by reason). */
+  unprotectRtp(packet: Buffer): Buffer | 'malformed' | 'dropped' {
+    return this.#session ? this.#count(this.#session.unprotectRtp(packet)) : packet;
+  }
+
+  unprotectRtcp(packet: Buffer): Buffer | 'malformed' | 'dropped' {
+    return this.#session ? this.#count(this.#session.unprotectRtcp(packet)) : packet;
+  }
+
+  stats(): SrtpStats | undefined {
+    return this.#lastSuite ? { suite: this.#lastSuite, dropped: { ...this.#dropped } } : undefined;
+  }
+
+  #count(result: Buffer | SrtpDropReason): Buffer | 'malformed' | 'dropped' {
+    if (Buffer.isBuffer(result) || result === 'malformed') return result;
+    this.#dropped[result]++;
+    return 'dropped';
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * SRTP and SRTCP for one RTP session (RFC 3711): our stream protected with our master key, the
+ * far end's streams checked and decrypted with theirs. Keys come from SDES (RFC 4568), one per
+ * direction, so one master key covers every SSRC of its direction (the SSRC is in the IV).
+ *
+ * Receiving follows §3.3 in its order: estimate the index (Appendix A), refuse replays (§3.3.2)
+ * before spending an HMAC, check the tag, decrypt in place, and only then move the rollover
+ * counter and the replay window, so a forged packet changes nothing.
+ */
+import type { SecretBytes, SrtpSuiteName } from '../../util/index.js';
+import { ReplayWindow } from './replay.js';
+import { StreamCrypto } from './stream-crypto.js';
+
+/** What a protected packet turned out to be when it is not delivered. */
+export type SrtpDropReason = 'auth' | 'replay' | 'expired' | 'malformed';
+
+export interface SrtpKeying {
+  suite: SrtpSuiteName;
+  /** Our master key || master salt, from our a=crypto. */
+  sendKey: SecretBytes;
+  /** The far end's master key || master salt, from its a=crypto. */
+  receiveKey: SecretBytes;
+  /**
+   * The far end's key lifetime in packets (RFC 4568 §6.1), counted for SRTP and SRTCP each:
+   * packets beyond it are dropped until a re-INVITE brings a new key.
+   */
+  receiveLifetime?: number;
+}
+
+/** RFC 3711 §9.2: a master key protects at most 2^48 SRTP and 2^31 SRTCP packets. */
+const MAX_RTP_PACKETS = 2 ** 48;
+const MAX_RTCP_PACKETS = 2 ** 31;
+const RTP_HEADER_BYTES = 12;
+/** RTCP's header and sender SSRC stay in the clear (§3.4). */
+const RTCP_CLEAR_BYTES = 8;
+const SRTCP_INDEX_BYTES = 4;
+const E_FLAG = 0x80000000;
+const SEQ_MODULUS = 0x10000;
+const HALF_SEQ = 0x8000;
+/** Far-end SSRCs whose rollover state is kept (a source change keeps a few old ones in reach). */
+const MAX_SOURCES = 4;
+
+interface KeyCrypto {
+  key: SecretBytes;
+  rtp: StreamCrypto;
+  rtcp: StreamCrypto;
+}
+
+/** Appendix A state of one far-end SSRC. */
+interface SourceState {
+  roc: number;
+  highestSeq: number;
+  window: ReplayWindow;
+}
+
+function keyCrypto(key: SecretBytes, suite: SrtpSuiteName): KeyCrypto {
+  return {
+    key,
+    rtp: new StreamCrypto(key.bytes, suite, 'rtp'),
+    rtcp: new StreamCrypto(key.bytes, suite, 'rtcp'),
+  };
+}
+
+/** §5.1 of RFC 3550: fixed header, CSRCs and the extension; undefined if the packet is shorter. */
+function rtpHeaderLength(packet: Uint8Array, available: number): number | undefined {
+  if (available < RTP_HEADER_BYTES) return undefined;
+  const first = packet[0] as number;
+  let length = RTP_HEADER_BYTES + 4 * (first & 0x0f);
+  if (first & 0x10) {
+    if (available < length + 4) return undefined;
+    length += 4 + 4 * (((packet[length + 2] as number) << 8) | (packet[length + 3] as number));
+  }
+  return length <= available ? length : undefined;
+}
+
+/** Keeps a map to `limit` entries by dropping the oldest inserted. */
+function remember<V>(map: Map<number, V>, key: number, value: V, limit: number): void {
+  if (map.size >= limit && !map.has(key)) {
+    const oldest = map.keys().next();
+    if (!oldest.done) map.delete(oldest.value);
+  }
+  map.set(key, value);
+}
+
+export class SrtpSession {
+  #suite: SrtpSuiteName;
+  #send: KeyCrypto;
+  #receive: KeyCrypto;
+  #rtpPacketsLeft = MAX_RTP_PACKETS;
+  #rtcpPacketsLeft = MAX_RTCP_PACKETS;
+  // Our stream: the rollover counter follows our sequence numbers (§3.3.1).
+  #sendRoc = 0;
+  #lastSentSeq: number | undefined;
+  /** §3.4: 31 bits, from 0, one per SRTCP packet sent. */
+  #srtcpIndex = 0;
+  readonly #sources = new Map<number, SourceState>();
+  readonly #rtcpWindows = new Map<number, ReplayWindow>();
+  readonly #roc = Buffer.alloc(4);
+
+  constructor(keying: SrtpKeying) {
+    this.#suite = keying.suite;
+    this.#send = keyCrypto(keying.sendKey, keying.suite);
+    this.#receive = keyCrypto(keying.receiveKey, keying.suite);
+    this.#setLifetime(keying.receiveLifetime);
+  }
+
+  get suite(): SrtpSuiteName {
+    return this.#suite;
+  }
+
+  /**
+   * New keys from a re-INVITE. A key that did not change keeps its crypto; the rollover
+   * counters, SRTCP index and replay windows carry on, since the SSRCs and sequence numbers do.
+   */
+  rekey(keying: SrtpKeying): void {
+    const suiteChanged = keying.suite !== this.#suite;
+    this.#suite = keying.suite;
+    if (suiteChanged || !keying.sendKey.equals(this.#send.key))
+      this.#send = keyCrypto(keying.sendKey, keying.suite);
+    if (suiteChanged || !keying.receiveKey.equals(this.#receive.key)) {
+      this.#receive = keyCrypto(keying.receiveKey, keying.suite);
+      this.#setLifetime(keying.receiveLifetime);
+    }
+  }
+
+  /** §3.3: a serialised RTP packet in, the SRTP packet (payload encrypted, tag appended) out. */
+  protectRtp(packet: Uint8Array): Buffer {
+    const headerLength = rtpHeaderLength(packet, packet.length);
+    if (headerLength === undefined) throw new RangeError('not an RTP packet');
+    const view = Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength);
+    const seq = view.readUInt16BE(2);
+    if (this.#lastSentSeq !== undefined && seq < this.#lastSentSeq && this.#lastSentSeq - seq > HALF_SEQ)
+      this.#sendRoc = (this.#sendRoc + 1) >>> 0;
+    this.#lastSentSeq = seq;
+    const crypto = this.#send.rtp;
+    const out = Buffer.allocUnsafe(packet.length + crypto.tagBytes);
+    out.set(packet);
+    crypto.crypt(out, headerLength, packet.length, view.readUInt32BE(8), this.#sendRoc, seq);
+    this.#roc.writeUInt32BE(this.#sendRoc);
+    crypto.mac(out.subarray(0, packet.length), this.#roc).copy(out, packet.length, 0, crypto.tagBytes);
+    return out;
+  }
+
+  /** §3.4: a compound RTCP packet in; encrypted after its first 8 bytes, E || index and tag appended. */
+  protectRtcp(packet: Uint8Array): Buffer {
+    if (packet.length < RTCP_CLEAR_BYTES) throw new RangeError('not an RTCP packet');
+    const crypto = this.#send.rtcp;
+    const index = this.#srtcpIndex;
+    this.#srtcpIndex = (index + 1) % MAX_RTCP_PACKETS;
+    const trailerAt = packet.length;
+    const out = Buffer.allocUnsafe(trailerAt + SRTCP_INDEX_BYTES + crypto.tagBytes);
+    out.set(packet);
+    crypto.crypt(out, RTCP_CLEAR_BYTES, trailerAt, out.readUInt32BE(4), index >>> 16, index & 0xffff);
+    out.writeUInt32BE((E_FLAG | index) >>> 0, trailerAt);
+    const authenticatedEnd = trailerAt + SRTCP_INDEX_BYTES;
+    crypto.mac(out.subarray(0, authenticatedEnd)).copy(out, authenticatedEnd, 0, crypto.tagBytes);
+    return out;
+  }
+
+  /** §3.3: the RTP packet decrypted in place (a view of `packet` without the tag), or why not. */
+  unprotectRtp(packet: Buffer): Buffer | SrtpDropReason {
+    const crypto = this.#receive.rtp;
+    const end = packet.length - crypto.tagBytes;
+    const headerLength = rtpHeaderLength(packet, end);
+    if (headerLength === undefined) return 'malformed';
+    if (this.#rtpPacketsLeft <= 0) return 'expired';
+    const seq = packet.readUInt16BE(2);
+    const ssrc = packet.readUInt32BE(8);
+    const source = this.#sources.get(ssrc);
+    const roc = source ? estimateRoc(source, seq) : 0;
+    if (roc < 0) return 'replay';
+    const index = roc * SEQ_MODULUS + seq;
+    if (source && !source.window.accepts(index)) return 'replay';
+    this.#roc.writeUInt32BE(roc);
+    if (!crypto.verify(crypto.mac(packet.subarray(0, end), this.#roc), packet.subarray(end))) return 'auth';
+    crypto.crypt(packet, headerLength, end, ssrc, roc, seq);
+    this.#rtpPacketsLeft--;
+    const state = source ?? { roc, highestSeq: seq, window: new ReplayWindow() };
+    if (!source) remember(this.#sources, ssrc, state, MAX_SOURCES);
+    advance(state, roc, seq);
+    state.window.mark(index);
+    return packet.subarray(0, end);
+  }
+
+  /** §3.4: the compound RTCP packet decrypted in place (without index and tag), or why not. */
+  unprotectRtcp(packet: Buffer): Buffer | SrtpDropReason {
+    const crypto = this.#receive.rtcp;
+    const authenticatedEnd = packet.length - crypto.tagBytes;
+    const trailerAt = authenticatedEnd - SRTCP_INDEX_BYTES;
+    if (trailerAt < RTCP_CLEAR_BYTES) return 'malformed';
+    if (this.#rtcpPacketsLeft <= 0) return 'expired';
+    const trailer = packet.readUInt32BE(trailerAt);
+    const index = trailer & ~E_FLAG;
+    const ssrc = packet.readUInt32BE(4);
+    const window = this.#rtcpWindows.get(ssrc);
+    if (window && !window.accepts(index)) return 'replay';
+    const mac = crypto.mac(packet.subarray(0, authenticatedEnd));
+    if (!crypto.verify(mac, packet.subarray(authenticatedEnd))) return 'auth';
+    // E = 0: sent authenticated but unencrypted (§3.4), so there is nothing to decrypt.
+    if (trailer & E_FLAG)
+      crypto.crypt(packet, RTCP_CLEAR_BYTES, trailerAt, ssrc, index >>> 16, index & 0xffff);
+    this.#rtcpPacketsLeft--;
+    const marked = window ?? new ReplayWindow();
+    if (!window) remember(this.#rtcpWindows, ssrc, marked, MAX_SOURCES);
+    marked.mark(index);
+    return packet.subarray(0, trailerAt);
+  }
+
+  #setLifetime(lifetime: number | undefined): void {
+    this.#rtpPacketsLeft = Math.min(lifetime ?? MAX_RTP_PACKETS, MAX_RTP_PACKETS);
+    this.#rtcpPacketsLeft = Math.min(lifetime ?? MAX_RTCP_PACKETS, MAX_RTCP_PACKETS);
+  }
+}
+
+/** Appendix A: the ROC the sender used for `seq`, guessed from the highest sequence seen (s_l). */
+function estimateRoc(source: SourceState, seq: number): number {
+  if (source.highestSeq < HALF_SEQ) return seq - source.highestSeq > HALF_SEQ ? source.roc - 1 : source.roc;
+  return source.highestSeq - HALF_SEQ > seq ? source.roc + 1 : source.roc;
+}
+
+/** §3.3.1: after authentication, s_l and the ROC move forward (never back). */
+function advance(source: SourceState, roc: number, seq: number): void {
+  if (roc === source.roc + 1) {
+    source.roc = roc;
+    source.highestSeq = seq;
+  } else if (roc === source.roc && seq > source.highestSeq) {
+    source.highestSeq = seq;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Key bytes that must never reach a log line, a call record or an error message: serialising
+ * or inspecting a SecretBytes shows `[redacted]`; only `bytes` (read where the key is used)
+ * gives the key itself.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { inspect } from 'node:util';
+
+const REDACTED = '[redacted]';
+
+export class SecretBytes {
+  readonly #bytes: Buffer;
+
+  constructor(bytes: Uint8Array) {
+    this.#bytes = Buffer.from(bytes);
+  }
+
+  get bytes(): Buffer {
+    return this.#bytes;
+  }
+
+  get length(): number {
+    return this.#bytes.length;
+  }
+
+  equals(other: SecretBytes): boolean {
+    return other.length === this.length && timingSafeEqual(other.#bytes, this.#bytes);
+  }
+
+  toJSON(): string {
+    return REDACTED;
+  }
+
+  toString(): string {
+    return REDACTED;
+  }
+
+  [inspect.custom](): string {
+    return REDACTED;
+  }
+}

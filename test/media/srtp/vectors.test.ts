@@ -1,0 +1,114 @@
+/**
+ * Known answers: RFC 3711 Appendix B.2 (AES-CM keystream) and B.3 (key derivation), and the
+ * reference packets libsrtp validates itself against (its `srtp_validate`), which pin the whole
+ * SRTP and SRTCP transform byte for byte.
+ */
+import assert from 'node:assert/strict';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { AesCounterMode, deriveKey, deriveSessionKeys, SrtpSession } from '../../../src/media/srtp/index.js';
+import { SecretBytes } from '../../../src/util/index.js';
+
+const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'hex');
+
+describe('RFC 3711 B.2: AES-CM keystream', () => {
+  test('blocks 0-2 and 0xfeff-0xff01 of the B.2 counter', () => {
+    const aes = new AesCounterMode(hex('2B7E151628AED2A6ABF7158809CF4F3C'));
+    const iv = hex('F0F1F2F3F4F5F6F7F8F9FAFBFCFD0000');
+    const keystream = Buffer.alloc(0xff02 * 16);
+    aes.xor(iv, keystream);
+    const block = (n: number) =>
+      keystream
+        .subarray(n * 16, n * 16 + 16)
+        .toString('hex')
+        .toUpperCase();
+    assert.equal(block(0x0000), 'E03EAD0935C95E80E166B16DD92B4EB4');
+    assert.equal(block(0x0001), 'D23513162B02D0F72A43A2FE4A5F97AB');
+    assert.equal(block(0x0002), '41E95B3BB0A2E8DD477901E4FCA894C0');
+    assert.equal(block(0xfeff), 'EC8CDF7398607CB0F2D21675EA9EA1E4');
+    assert.equal(block(0xff00), '362B7C3C6773516318A077D7FC5073AE');
+    assert.equal(block(0xff01), '6A2CC3787889374FBEB4C81B17BA6C44');
+  });
+
+  test('matches aes-128-ctr for any length and offset', () => {
+    for (let trial = 0; trial < 50; trial++) {
+      const key = randomBytes(16);
+      const iv = Buffer.concat([randomBytes(14), Buffer.alloc(2)]);
+      const data = randomBytes(1 + trial * 97);
+      const start = trial % 13;
+      const expected = Buffer.from(data);
+      const ctr = createCipheriv('aes-128-ctr', key, iv).update(data.subarray(start));
+      ctr.copy(expected, start);
+      new AesCounterMode(key).xor(iv, data, start);
+      assert.deepEqual(data, expected, `trial ${trial}`);
+    }
+  });
+
+  test('refuses more than 2^16 blocks for one IV', () => {
+    const aes = new AesCounterMode(Buffer.alloc(16));
+    assert.throws(() => aes.xor(Buffer.alloc(16), Buffer.alloc(0x10000 * 16 + 1)), RangeError);
+  });
+});
+
+describe('RFC 3711 B.3: key derivation', () => {
+  const master = hex('E1F97A0D3E018BE0D64FA32C06DE4139 0EC675AD498AFEEBB6960B3AABE6');
+
+  test('cipher key, cipher salt and authentication key', () => {
+    const keys = deriveSessionKeys(master, 'rtp');
+    assert.equal(keys.cipherKey.toString('hex').toUpperCase(), 'C61E7A93744F39EE10734AFE3FF7A087');
+    assert.equal(keys.salt.toString('hex').toUpperCase(), '30CBBC08863D8C85D49DB34A9AE1');
+    assert.equal(keys.authKey.toString('hex').toUpperCase(), 'CEBE321F6FF7716B6FD4AB49AF256A156D38BAA4');
+  });
+
+  test('the 94-byte authentication key B.3 lists', () => {
+    const prf = new AesCounterMode(master.subarray(0, 16));
+    const authKey = deriveKey(prf, master.subarray(16), 0x01, 94);
+    assert.deepEqual(
+      authKey,
+      hex(`CEBE321F6FF7716B6FD4AB49AF256A15 6D38BAA48F0A0ACF3C34E2359E6CDBCE
+           E049646C43D9327AD175578EF7227098 6371C10C9A369AC2F94A8C5FBCDDDC25
+           6D6E919A48B610EF17C2041E47403576 6B68642C59BBFC2F34DB60DBDFB2`),
+    );
+  });
+
+  test('SRTCP keys use their own labels', () => {
+    assert.notDeepEqual(
+      deriveSessionKeys(master, 'rtcp').cipherKey,
+      deriveSessionKeys(master, 'rtp').cipherKey,
+    );
+  });
+
+  test('a master key that is not 30 bytes is refused', () => {
+    assert.throws(() => deriveSessionKeys(Buffer.alloc(29), 'rtp'), RangeError);
+  });
+});
+
+describe('libsrtp reference packets (SSRC 0xcafebabe, the B.3 master key)', () => {
+  const key = new SecretBytes(hex('E1F97A0D3E018BE0D64FA32C06DE4139 0EC675AD498AFEEBB6960B3AABE6'));
+  const session = (suite: 'AES_CM_128_HMAC_SHA1_80' | 'AES_CM_128_HMAC_SHA1_32') =>
+    new SrtpSession({ suite, sendKey: key, receiveKey: key });
+  const rtp = hex(`800f1234decafbadcafebabe ${'ab'.repeat(16)}`);
+  const srtp80 = hex('800f1234decafbadcafebabe 4e55dc4ce79978d88ca4d215949d2402 b78d6acc99ea179b8dbb');
+  const rtcp = hex(`81c8000bcafebabe ${'ab'.repeat(16)}`);
+  // libsrtp numbers its first SRTCP packet 1; RFC 3711 §3.4 starts at 0, so ours is the second.
+  const srtcp = hex('81c8000bcafebabe 7128035be487b9bdbef89041f977a5a8 80000001 993e08cd54d6c1230798');
+
+  test('AES_CM_128_HMAC_SHA1_80 protects and unprotects the reference RTP packet', () => {
+    assert.deepEqual(session('AES_CM_128_HMAC_SHA1_80').protectRtp(rtp), srtp80);
+    assert.deepEqual(session('AES_CM_128_HMAC_SHA1_80').unprotectRtp(Buffer.from(srtp80)), rtp);
+  });
+
+  test('AES_CM_128_HMAC_SHA1_32 has the same ciphertext and a 4-byte tag', () => {
+    const srtp32 = srtp80.subarray(0, srtp80.length - 6);
+    assert.deepEqual(session('AES_CM_128_HMAC_SHA1_32').protectRtp(rtp), srtp32);
+    assert.deepEqual(session('AES_CM_128_HMAC_SHA1_32').unprotectRtp(Buffer.from(srtp32)), rtp);
+  });
+
+  test('SRTCP: the reference packet (E set, index 1) both ways', () => {
+    const sender = session('AES_CM_128_HMAC_SHA1_80');
+    const first = sender.protectRtcp(rtcp);
+    assert.equal(first.readUInt32BE(rtcp.length), 0x80000000, 'E flag and index 0');
+    assert.deepEqual(sender.protectRtcp(rtcp), srtcp);
+    assert.deepEqual(session('AES_CM_128_HMAC_SHA1_80').unprotectRtcp(Buffer.from(srtcp)), rtcp);
+  });
+});

@@ -69,9 +69,15 @@ export interface PatchbayChild {
   exited: Promise<number | null>;
 }
 
-/** Starts the compiled CLI with `args` and resolves once it logs "patchbay started". */
-export async function spawnPatchbay(args: readonly string[]): Promise<PatchbayChild> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts the compiled CLI with `args` (and `nodeArgs` before it, e.g. `--cpu-prof`) and resolves
+ * once it logs "patchbay started".
+ */
+export async function spawnPatchbay(
+  args: readonly string[],
+  nodeArgs: readonly string[] = [],
+): Promise<PatchbayChild> {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {

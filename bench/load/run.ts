@@ -12,9 +12,9 @@
  * after the call's previous one), missing frames and failed calls. The bare forwarder
  * (bench/lib/bare-forwarder.ts) carries the same N with the same callers and bot. Steps double
  * until the gateway saturates (loss > 0.5 %, caller->bot p99 > 200 ms, or a failed call) or
- * the maximum; then the gateway runs the highest sustained N again under --cpu-prof and the
- * profile's self time is summarised by source file. Everything runs on loopback; every child
- * process and socket is closed at the end, also on Ctrl-C.
+ * the maximum; then the gateway runs the highest sustained N (or the first step, if none was)
+ * again under --cpu-prof and the profile's self time is summarised by source file. Everything
+ * runs on loopback; every child process and socket is closed at the end, also on Ctrl-C.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -142,14 +142,17 @@ for (const result of results) {
   console.log(`${result.calls} calls: ${state}${ratio} (loadavg at start ${result.loadavg})`);
 }
 
-let profile: (ProfileSummary & { calls: number }) | undefined;
-if (highestSustained !== undefined && !values['skip-profile']) {
+// The highest sustained step; on a box too busy to sustain any, the first one (said so).
+const profiledCalls = highestSustained ?? results[0]?.calls;
+let profile: (ProfileSummary & { calls: number; sustained: boolean }) | undefined;
+if (profiledCalls !== undefined && !values['skip-profile']) {
   const profileDir = mkdtempSync(join(tmpdir(), 'patchbay-load-profile-'));
-  await measureStep('patchbay', highestSustained, bot, { ...options, profileDir });
+  await measureStep('patchbay', profiledCalls, bot, { ...options, profileDir });
   const file = profileIn(profileDir);
   if (file) {
-    profile = { ...summariseProfile(file), calls: highestSustained };
-    console.log(`\n${profileLines(profile, highestSustained)}`);
+    profile = { ...summariseProfile(file), calls: profiledCalls, sustained: highestSustained !== undefined };
+    console.log(`\n${profileLines(profile, profiledCalls)}`);
+    if (!profile.sustained) console.log('(no step was sustained: this is the first, saturated one)');
   } else console.log(`\nno .cpuprofile was written into ${profileDir}`);
   rmSync(profileDir, { recursive: true, force: true });
 }

@@ -2,7 +2,10 @@
  * Self time by source file from a V8 `.cpuprofile` (what `node --cpu-prof` writes): each
  * sample's duration goes to the function it landed in, and functions are grouped by their
  * script. Compiled gateway files are named by their TypeScript source (dist/src/x.js ->
- * src/x.ts); V8's pseudo-functions ((garbage collector), (program), (idle)) keep their names.
+ * src/x.ts), packages from `node_modules/` on; functions without a script are V8's
+ * pseudo-functions ((garbage collector), (program), (idle)) or builtins, named
+ * `(native) name`. The profile's sample times are CLOCK_MONOTONIC microseconds, the bench's
+ * clock, so only the samples inside the measured window count.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -15,6 +18,8 @@ interface ProfileNode {
 
 interface CpuProfile {
   nodes: ProfileNode[];
+  /** CLOCK_MONOTONIC microseconds. */
+  startTime: number;
   samples: number[];
   /** Microseconds from the previous sample (the first from startTime). */
   timeDeltas: number[];
@@ -38,22 +43,35 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/d
 
 /** A stable name for where a function lives. */
 function fileOf(frame: ProfileNode['callFrame']): string {
-  if (frame.url === '') return frame.functionName.startsWith('(') ? frame.functionName : '(native)';
+  if (frame.url === '')
+    return frame.functionName.startsWith('(') ? frame.functionName : `(native) ${frame.functionName}`;
   if (!frame.url.startsWith('file://')) return frame.url;
-  const path = relative(REPO_ROOT, fileURLToPath(frame.url));
-  return path.startsWith('dist/src/') || path.startsWith('dist/bench/')
-    ? path.slice('dist/'.length).replace(/\.js$/, '.ts')
-    : path;
+  const path = fileURLToPath(frame.url);
+  // node_modules may be a link to another checkout: name packages from node_modules/ on.
+  const modules = path.lastIndexOf('/node_modules/');
+  if (modules >= 0) return path.slice(modules + 1);
+  const local = relative(REPO_ROOT, path);
+  return local.startsWith('dist/') ? local.slice('dist/'.length).replace(/\.js$/, '.ts') : local;
 }
 
-export function summariseProfile(path: string, top = 15): ProfileSummary {
+/** Self time by file of the samples taken within [window.startUs, window.endUs). */
+export function summariseProfile(
+  path: string,
+  window: { startUs: number; endUs: number },
+  top = 15,
+): ProfileSummary {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
   const fileById = new Map(profile.nodes.map((node) => [node.id, fileOf(node.callFrame)]));
   const selfUs = new Map<string, number>();
+  let sampledAtUs = profile.startTime + (profile.timeDeltas[0] ?? 0);
   // Sample i lasts until sample i+1 (as Chrome DevTools counts it).
   for (let i = 0; i + 1 < profile.samples.length; i++) {
-    const file = fileById.get(profile.samples[i] ?? -1) ?? '(unknown)';
-    selfUs.set(file, (selfUs.get(file) ?? 0) + (profile.timeDeltas[i + 1] ?? 0));
+    const durationUs = profile.timeDeltas[i + 1] ?? 0;
+    if (sampledAtUs >= window.startUs && sampledAtUs < window.endUs) {
+      const file = fileById.get(profile.samples[i] ?? -1) ?? '(unknown)';
+      selfUs.set(file, (selfUs.get(file) ?? 0) + durationUs);
+    }
+    sampledAtUs += durationUs;
   }
   const idleUs = selfUs.get('(idle)') ?? 0;
   selfUs.delete('(idle)');

@@ -144,13 +144,15 @@ for (const result of results) {
 
 // The highest sustained step; on a box too busy to sustain any, the first one (said so).
 const profiledCalls = highestSustained ?? results[0]?.calls;
-let profile: (ProfileSummary & { calls: number; sustained: boolean }) | undefined;
+let profile: (ProfileSummary & { calls: number; sustained: boolean; step: StepFigures }) | undefined;
 if (profiledCalls !== undefined && !values['skip-profile']) {
   const profileDir = mkdtempSync(join(tmpdir(), 'patchbay-load-profile-'));
-  await measureStep('patchbay', profiledCalls, bot, { ...options, profileDir });
+  const step = await measureStep('patchbay', profiledCalls, bot, { ...options, profileDir });
   const file = profileIn(profileDir);
   if (file) {
-    profile = { ...summariseProfile(file), calls: profiledCalls, sustained: highestSustained !== undefined };
+    const sustained = highestSustained !== undefined;
+    profile = { ...summariseProfile(file, step.window), calls: profiledCalls, sustained, step };
+    console.log(`\nthe profiled step (under --cpu-prof):\n${TABLE_HEADER}\n${tableRow(step)}`);
     console.log(`\n${profileLines(profile, profiledCalls)}`);
     if (!profile.sustained) console.log('(no step was sustained: this is the first, saturated one)');
   } else console.log(`\nno .cpuprofile was written into ${profileDir}`);

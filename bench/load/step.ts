@@ -49,6 +49,8 @@ export interface StepFigures {
   botToCaller: DirectionFigures;
   /** How far the load generator itself fell behind its send deadlines (not the system's doing). */
   senderLagMaxMs: number;
+  /** The measured window, CLOCK_MONOTONIC µs (a --cpu-prof profile's clock). */
+  window: { startUs: number; endUs: number };
 }
 
 /** What is open right now, so an interrupted run can close it all. */
@@ -134,6 +136,7 @@ export async function measureStep(
       callerToBot: direction(callerFigures.sentInWindow, botReport.callerToBot),
       botToCaller: direction(botReport.echoed, callerFigures.botToCaller),
       senderLagMaxMs: callerFigures.senderLagMaxMs,
+      window: { startUs, endUs },
     };
   } finally {
     await untrack(callers);

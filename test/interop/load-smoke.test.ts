@@ -54,7 +54,7 @@ test('5 calls through patchbay (profiled) and through the bare forwarder: no los
     assertStep(patchbay);
     const profile = profileIn(profileDir);
     assert.ok(profile, 'the gateway wrote a .cpuprofile');
-    const summary = summariseProfile(profile);
+    const summary = summariseProfile(profile, patchbay.window);
     assert.ok(summary.busyMs > 0 && summary.top.length > 0, 'the profile has self time');
     assert.ok(
       summary.top.some((row) => row.file.startsWith('src/')),

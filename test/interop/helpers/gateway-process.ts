@@ -28,6 +28,13 @@ export interface GatewayProcessOptions {
   inboundAuth?: { username: string; password: string; algorithms?: Array<'SHA-256' | 'MD5'> };
   /** CPS of the loopback trunk (default 200/s, burst 200). */
   cps?: { rate: number; burst: number };
+  /**
+   * Concurrent calls the node and the loopback trunk admit (default: the node's 500, the
+   * trunk's 200); sizes the RTP range for them and lets one caller address send their requests.
+   */
+  maxCalls?: number;
+  /** Node flags for the gateway process (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 export interface GatewayProcess {
@@ -106,6 +113,13 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
   const sipPort = await freePort();
   const apiPort = await freePort();
   const rtpBase = 20000 + Math.floor(Math.random() * 20) * 1000;
+  // Each call holds an even RTP port and the odd one above.
+  const rtpPorts = Math.max(998, 2 * (options.maxCalls ?? 0) + 200);
+  // One address places every call (INVITEs, ACKs, then all the BYEs at once): not a flood.
+  const callLimits =
+    options.maxCalls === undefined
+      ? ''
+      : `, maxCalls: ${options.maxCalls}, requestsPerSourcePerSec: ${Math.max(200, options.maxCalls)}`;
   const recordsFile = join(dir, 'calls.jsonl');
   mkdirSync(join(dir, 'sip-profiles'));
   writeFileSync(
@@ -118,7 +132,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       ...(options.inboundAuth ? [`  auth: ${JSON.stringify(options.inboundAuth)}`] : []),
       `codecs: [${(options.codecs ?? ['PCMU', 'PCMA', 'opus']).join(', ')}]`,
       `cps: { rate: ${options.cps?.rate ?? 200}, burst: ${options.cps?.burst ?? 200} }`,
-      'maxConcurrentCalls: 200',
+      `maxConcurrentCalls: ${options.maxCalls ?? 200}`,
       'probing: { enabled: false }',
       '',
     ].join('\n'),
@@ -132,11 +146,11 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       'listen:',
       `  - { transport: udp, host: 127.0.0.1, port: ${sipPort} }`,
       `  - { transport: tcp, host: 127.0.0.1, port: ${sipPort} }`,
-      `rtp: { portMin: ${rtpBase}, portMax: ${rtpBase + 998} }`,
+      `rtp: { portMin: ${rtpBase}, portMax: ${rtpBase + rtpPorts} }`,
       `api: { host: 127.0.0.1, port: ${apiPort} }`,
       'logLevel: info',
       `callRecords: { enabled: true, path: ${JSON.stringify(recordsFile)} }`,
-      `limits: { drainTimeoutSec: ${options.drainTimeoutSec ?? 30}, rtpInactivityTimeoutSec: 30 }`,
+      `limits: { drainTimeoutSec: ${options.drainTimeoutSec ?? 30}, rtpInactivityTimeoutSec: 30${callLimits} }`,
       'routes:',
       `  - match: "*"`,
       '    target:',
@@ -148,7 +162,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       '',
     ].join('\n'),
   );
-  const { child, logs, exited } = await spawnPatchbay(['start', '--config', gatewayFile]);
+  const { child, logs, exited } = await spawnPatchbay(['start', '--config', gatewayFile], options.nodeArgs);
   return {
     sipPort,
     apiUrl: `http://127.0.0.1:${apiPort}`,

@@ -12,9 +12,10 @@
  * after the call's previous one), missing frames and failed calls. The bare forwarder
  * (bench/lib/bare-forwarder.ts) carries the same N with the same callers and bot. Steps double
  * until the gateway saturates (loss > 0.5 %, caller->bot p99 > 200 ms, or a failed call) or
- * the maximum; then the gateway runs the highest sustained N (or the first step, if none was)
- * again under --cpu-prof and the profile's self time is summarised by source file. Everything
- * runs on loopback; every child process and socket is closed at the end, also on Ctrl-C.
+ * the maximum (an explicit --steps list runs every step); then the gateway runs the highest
+ * sustained N (or the first step, if none was; or --profile-at) again under --cpu-prof and
+ * the profile's self time is summarised by source file. Everything runs on loopback; every
+ * child process and socket is closed at the end, also on Ctrl-C.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -27,14 +28,16 @@ import { closeEverything, measureStep, type StepFigures, saturationReasons, trac
 
 const HELP = `usage: node dist/bench/load/run.js [options]   (after npm run build)
 
-  --steps LIST      call counts to run, e.g. 50,100,200 (default: --start doubling to --max)
+  --steps LIST      run exactly these call counts, saturated or not, e.g. 50,100,200
+                    (default: --start doubling to --max, stopping at the first saturated step)
   --start N         first step (default 50)
   --max N           last step at most (default 1600)
+  --profile-at N    profile N calls (default: the highest sustained step, else the first)
   --warmup SEC      per step, before the window (default 5)
   --window SEC      measured window per step (default 20)
   --cps N           INVITEs per second while setting up (default 100)
   --skip-forwarder  measure the gateway only
-  --skip-profile    no --cpu-prof run at the highest sustained step
+  --skip-profile    no --cpu-prof run
   --out FILE        JSON results (default: a file in the temp folder, printed at the end)
 `;
 
@@ -46,6 +49,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '5' },
     window: { type: 'string', default: '20' },
     cps: { type: 'string', default: '100' },
+    'profile-at': { type: 'string' },
     'skip-forwarder': { type: 'boolean', default: false },
     'skip-profile': { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -131,8 +135,8 @@ for (const calls of steps) {
     cpuRatio: forwarder ? cpuRatio(patchbay, forwarder) : undefined,
     saturation,
   });
-  if (saturation.length > 0) break;
-  highestSustained = calls;
+  if (saturation.length === 0) highestSustained = Math.max(highestSustained ?? 0, calls);
+  else if (!values.steps) break;
 }
 
 console.log('');
@@ -146,18 +150,21 @@ for (const result of results) {
 }
 
 // The highest sustained step; on a box too busy to sustain any, the first one (said so).
-const profiledCalls = highestSustained ?? results[0]?.calls;
+const profiledCalls = values['profile-at']
+  ? Math.round(positive('profile-at', values['profile-at']))
+  : (highestSustained ?? results[0]?.calls);
 let profile: (ProfileSummary & { calls: number; sustained: boolean; step: StepFigures }) | undefined;
 if (profiledCalls !== undefined && !values['skip-profile']) {
   const profileDir = mkdtempSync(join(tmpdir(), 'patchbay-load-profile-'));
   const step = await measureStep('patchbay', profiledCalls, bot, { ...options, profileDir });
   const file = profileIn(profileDir);
   if (file) {
-    const sustained = highestSustained !== undefined;
+    const sustained = saturationReasons(step).length === 0;
     profile = { ...summariseProfile(file, step.window), calls: profiledCalls, sustained, step };
     console.log(`\nthe profiled step (under --cpu-prof):\n${TABLE_HEADER}\n${tableRow(step)}`);
     console.log(`\n${profileLines(profile, profiledCalls)}`);
-    if (!profile.sustained) console.log('(no step was sustained: this is the first, saturated one)');
+    if (!values['profile-at'] && highestSustained === undefined)
+      console.log('(no step was sustained: this is the first one)');
   } else console.log(`\nno .cpuprofile was written into ${profileDir}`);
   rmSync(profileDir, { recursive: true, force: true });
 }

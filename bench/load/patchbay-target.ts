@@ -13,6 +13,7 @@ import type { SystemUnderTest, TargetStatus } from './targets.js';
 /** Answers still missing this long after the last INVITE count as failed calls. */
 const SETUP_GRACE_MS = 10_000;
 const BYE_TIMEOUT_MS = 5000;
+const SCRAPE_TIMEOUT_MS = 15_000;
 /** Past this the gateway is killed: its drain is 2 s and nothing is left to drain. */
 const STOP_TIMEOUT_MS = 15_000;
 
@@ -119,10 +120,18 @@ export class PatchbayTarget implements SystemUnderTest {
     return session;
   }
 
+  /** NaN when the gateway does not answer within SCRAPE_TIMEOUT_MS. */
   async #scrapeLagMs(): Promise<number> {
-    const text = await (await fetch(`${this.#gateway.apiUrl}/metrics`)).text();
-    const line = text.split('\n').find((entry) => entry.startsWith('patchbay_event_loop_lag_seconds '));
-    return line ? Number(line.split(' ')[1]) * 1000 : Number.NaN;
+    try {
+      const response = await fetch(`${this.#gateway.apiUrl}/metrics`, {
+        signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS),
+      });
+      const text = await response.text();
+      const line = text.split('\n').find((entry) => entry.startsWith('patchbay_event_loop_lag_seconds '));
+      return line ? Number(line.split(' ')[1]) * 1000 : Number.NaN;
+    } catch {
+      return Number.NaN;
+    }
   }
 
   async #stop(): Promise<void> {

@@ -30,8 +30,10 @@ export class FrameStats {
   #late = 0;
   #maxUs = 0;
 
-  /** Counts frames sent in [startUs, endUs) from now on; forgets the previous window. */
+  /** Counts frames sent in [startUs, endUs) from now on; forgets the previous window and calls. */
   setWindow(startUs: number, endUs: number): void {
+    this.#lastFrame.clear();
+    this.#lastArrivalUs.clear();
     this.#windowStartUs = startUs;
     this.#windowEndUs = endUs;
     this.#histogram.fill(0);
@@ -46,12 +48,12 @@ export class FrameStats {
 
   /**
    * Records a frame, named by its caller send time `frameUs` and measured from `sentUs` (the
-   * send time of this direction); false if the call already had this frame or a later one.
-   * Frame times keep growing across steps, so a call index reused by the next step starts fresh.
+   * send time of this direction); false if the call already had this frame or a later one, or
+   * if its times are impossible (sent after it arrived: a garbled tag that passed its checksum).
    */
   observe(call: number, frameUs: number, sentUs: number, arrivalUs: number): boolean {
     const last = this.#lastFrame.get(call);
-    if (last !== undefined && frameUs <= last) return false;
+    if ((last !== undefined && frameUs <= last) || frameUs > sentUs || sentUs > arrivalUs) return false;
     const previousArrival = this.#lastArrivalUs.get(call);
     this.#lastFrame.set(call, frameUs);
     this.#lastArrivalUs.set(call, arrivalUs);

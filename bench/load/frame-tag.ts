@@ -25,13 +25,14 @@ export const FILL_CODE = 0x30;
 const CALL_DIGITS = 4;
 /** 48-bit microseconds: 8.9 years of uptime. */
 const TIME_DIGITS = 12;
-const CHECK_DIGITS = 2;
+/** 16 bits: a copy that time-stretching garbled passes for intact once in 65,536. */
+const CHECK_DIGITS = 4;
 const CALL_AT = SYNC.length;
 const CALLER_SENT_AT = CALL_AT + CALL_DIGITS;
 const BOT_SENT_AT = CALLER_SENT_AT + TIME_DIGITS;
 const CHECK_AT = BOT_SENT_AT + TIME_DIGITS;
 const TAG_BYTES = CHECK_AT + CHECK_DIGITS;
-/** Where the copies start in a caller's frame: 0..41 and 80..121 of 160 bytes. */
+/** Where the copies start in a caller's 160-byte frame: half a frame apart (each is TAG_BYTES = 36 long). */
 export const TAG_OFFSETS = [0, 80] as const;
 
 export interface FrameTag {
@@ -69,7 +70,7 @@ function readDigits(payload: Buffer, at: number, digits: number): number {
 /** A rolling hash of the field digits (position-weighted, so swapped digits are caught too). */
 function checksum(payload: Buffer, at: number): number {
   let sum = 0;
-  for (let i = at + CALL_AT; i < at + CHECK_AT; i++) sum = (sum * 31 + (payload[i] ?? 0)) & 0xff;
+  for (let i = at + CALL_AT; i < at + CHECK_AT; i++) sum = (sum * 31 + (payload[i] ?? 0)) & 0xffff;
   return sum;
 }
 

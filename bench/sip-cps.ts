@@ -9,22 +9,12 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort, percentile, runSipp, type SippHandle, startSipp } from '../test/interop/helpers/sipp.js';
+import { cpuSeconds } from './lib/proc-stat.js';
 
 const rates = (process.argv[2] ?? '200,400,600,800').split(',').map(Number);
 const secondsPerStep = Number(process.argv[3] ?? 5);
-/** Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s. */
-const TICKS_PER_SECOND = 100;
-
-/** utime + stime of a process, in seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
 
 interface StepRow {
   rate: number;

@@ -34,6 +34,13 @@ export interface GatewayProcessOptions {
   inboundTransports?: Array<'udp' | 'tcp' | 'tls'>;
   /** `media.encryption` of the loopback trunk (default none). */
   encryption?: 'none' | 'optional' | 'required';
+  /**
+   * Concurrent calls the node and the loopback trunk admit (default: the node's 500, the
+   * trunk's 200); sizes the RTP range for them and lets one caller address send their requests.
+   */
+  maxCalls?: number;
+  /** Node flags for the gateway process (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 export interface GatewayProcess {
@@ -77,9 +84,15 @@ export interface PatchbayChild {
   exited: Promise<number | null>;
 }
 
-/** Starts the compiled CLI with `args` and resolves once it logs "patchbay started". */
-export async function spawnPatchbay(args: readonly string[]): Promise<PatchbayChild> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts the compiled CLI with `args` (and `nodeArgs` before it, e.g. `--cpu-prof`) and resolves
+ * once it logs "patchbay started".
+ */
+export async function spawnPatchbay(
+  args: readonly string[],
+  nodeArgs: readonly string[] = [],
+): Promise<PatchbayChild> {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
@@ -134,6 +147,13 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
   const tlsPort = options.tls ? await freePort() : 0;
   const apiPort = await freePort();
   const rtpBase = 20000 + Math.floor(Math.random() * 20) * 1000;
+  // Each call holds an even RTP port and the odd one above.
+  const rtpPorts = Math.max(998, 2 * (options.maxCalls ?? 0) + 200);
+  // One address places every call (INVITEs, ACKs, then all the BYEs at once): not a flood.
+  const callLimits =
+    options.maxCalls === undefined
+      ? ''
+      : `, maxCalls: ${options.maxCalls}, requestsPerSourcePerSec: ${Math.max(200, options.maxCalls)}`;
   const recordsFile = join(dir, 'calls.jsonl');
   mkdirSync(join(dir, 'sip-profiles'));
   writeFileSync(
@@ -148,7 +168,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       `codecs: [${(options.codecs ?? ['PCMU', 'PCMA', 'opus']).join(', ')}]`,
       ...(options.encryption ? [`media: { encryption: ${options.encryption} }`] : []),
       `cps: { rate: ${options.cps?.rate ?? 200}, burst: ${options.cps?.burst ?? 200} }`,
-      'maxConcurrentCalls: 200',
+      `maxConcurrentCalls: ${options.maxCalls ?? 200}`,
       'probing: { enabled: false }',
       '',
     ].join('\n'),
@@ -170,11 +190,11 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
             `    tls: { certFile: ${JSON.stringify(options.tls.certFile)}, keyFile: ${JSON.stringify(options.tls.keyFile)} }`,
           ]
         : []),
-      `rtp: { portMin: ${rtpBase}, portMax: ${rtpBase + 998} }`,
+      `rtp: { portMin: ${rtpBase}, portMax: ${rtpBase + rtpPorts} }`,
       `api: { host: 127.0.0.1, port: ${apiPort} }`,
       'logLevel: info',
       `callRecords: { enabled: true, path: ${JSON.stringify(recordsFile)} }`,
-      `limits: { drainTimeoutSec: ${options.drainTimeoutSec ?? 30}, rtpInactivityTimeoutSec: 30 }`,
+      `limits: { drainTimeoutSec: ${options.drainTimeoutSec ?? 30}, rtpInactivityTimeoutSec: 30${callLimits} }`,
       'routes:',
       `  - match: "*"`,
       '    target:',
@@ -186,7 +206,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       '',
     ].join('\n'),
   );
-  const { child, logs, exited } = await spawnPatchbay(['start', '--config', gatewayFile]);
+  const { child, logs, exited } = await spawnPatchbay(['start', '--config', gatewayFile], options.nodeArgs);
   return {
     sipPort,
     tlsPort,

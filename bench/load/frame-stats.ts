@@ -1,0 +1,90 @@
+/**
+ * One direction of the load bench's audio as its receiver sees it: frames whose send time
+ * falls in the measured window are counted once each (a frame concealment repeated is not
+ * counted twice), with their one-way latency in a fixed histogram (bounded memory at any
+ * call count) and the frames that came more than LATE_GAP_MS after the call's previous one.
+ */
+
+/** A frame arriving this long after the call's previous frame is a gap the listener hears. */
+export const LATE_GAP_MS = 60;
+const BIN_US = 100;
+const BINS = 50_000; // 0.1 ms bins up to 5 s; slower frames land in the last bin
+
+/** What a receiver measured over the window (the sender's count gives the missing frames). */
+export interface ReceivedFigures {
+  received: number;
+  late: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export class FrameStats {
+  readonly #histogram = new Uint32Array(BINS);
+  /** Per call: the latest frame seen (by its caller send time) and when it arrived. */
+  readonly #lastFrame = new Map<number, number>();
+  readonly #lastArrivalUs = new Map<number, number>();
+  #windowStartUs = Number.POSITIVE_INFINITY;
+  #windowEndUs = Number.POSITIVE_INFINITY;
+  #received = 0;
+  #late = 0;
+  #maxUs = 0;
+
+  /** Counts frames sent in [startUs, endUs) from now on; forgets the previous window and calls. */
+  setWindow(startUs: number, endUs: number): void {
+    this.#lastFrame.clear();
+    this.#lastArrivalUs.clear();
+    this.#windowStartUs = startUs;
+    this.#windowEndUs = endUs;
+    this.#histogram.fill(0);
+    this.#received = 0;
+    this.#late = 0;
+    this.#maxUs = 0;
+  }
+
+  inWindow(sentUs: number): boolean {
+    return sentUs >= this.#windowStartUs && sentUs < this.#windowEndUs;
+  }
+
+  /**
+   * Records a frame, named by its caller send time `frameUs` and measured from `sentUs` (the
+   * send time of this direction); false if the call already had this frame or a later one, or
+   * if its times are impossible (sent after it arrived: a garbled tag that passed its checksum).
+   */
+  observe(call: number, frameUs: number, sentUs: number, arrivalUs: number): boolean {
+    const last = this.#lastFrame.get(call);
+    if ((last !== undefined && frameUs <= last) || frameUs > sentUs || sentUs > arrivalUs) return false;
+    const previousArrival = this.#lastArrivalUs.get(call);
+    this.#lastFrame.set(call, frameUs);
+    this.#lastArrivalUs.set(call, arrivalUs);
+    if (!this.inWindow(sentUs)) return true;
+    this.#received++;
+    if (previousArrival !== undefined && arrivalUs - previousArrival > LATE_GAP_MS * 1000) this.#late++;
+    const latencyUs = Math.max(0, arrivalUs - sentUs);
+    this.#maxUs = Math.max(this.#maxUs, latencyUs);
+    this.#histogram[Math.min(BINS - 1, Math.floor(latencyUs / BIN_US))]!++;
+    return true;
+  }
+
+  figures(): ReceivedFigures {
+    return {
+      received: this.#received,
+      late: this.#late,
+      p50Ms: this.#percentileMs(0.5),
+      p99Ms: this.#percentileMs(0.99),
+      maxMs: this.#received > 0 ? this.#maxUs / 1000 : Number.NaN,
+    };
+  }
+
+  /** The upper edge of the bin holding the p-quantile; NaN without frames. */
+  #percentileMs(p: number): number {
+    if (this.#received === 0) return Number.NaN;
+    const rank = Math.ceil(p * this.#received);
+    let seen = 0;
+    for (let bin = 0; bin < BINS; bin++) {
+      seen += this.#histogram[bin] ?? 0;
+      if (seen >= rank) return ((bin + 1) * BIN_US) / 1000;
+    }
+    return this.#maxUs / 1000;
+  }
+}

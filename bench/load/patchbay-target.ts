@@ -1,0 +1,145 @@
+/**
+ * The gateway as the load bench drives it: a real `patchbay start --config` process (the
+ * compiled CLI; run `npm run build` first) with the loopback trunk and one route to the bot,
+ * called over SIP/UDP by a user agent built on our own stack, one INVITE per caller socket.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { OutboundSession } from '../../src/sip/index.js';
+import { createOffer, parseAnswer } from '../../src/sip/sdp.js';
+import { type GatewayProcess, startGatewayProcess } from '../../test/interop/helpers/gateway-process.js';
+import { type StackUa, startStackUa } from '../../test/interop/helpers/stack-ua.js';
+import type { SystemUnderTest, TargetStatus } from './targets.js';
+
+/** Answers still missing this long after the last INVITE count as failed calls. */
+const SETUP_GRACE_MS = 10_000;
+const BYE_TIMEOUT_MS = 5000;
+const SCRAPE_TIMEOUT_MS = 15_000;
+/** Past this the gateway is killed: its drain is 2 s and nothing is left to drain. */
+const STOP_TIMEOUT_MS = 15_000;
+
+export interface PatchbayTargetOptions {
+  botUrl: string;
+  /** Calls this gateway must admit (node and trunk limits). */
+  maxCalls: number;
+  /** INVITEs per second while setting up (the trunk's CPS bucket allows as many). */
+  cps: number;
+  /** Runs the gateway under `--cpu-prof`, writing its profile into this folder on exit. */
+  profileDir?: string;
+}
+
+export class PatchbayTarget implements SystemUnderTest {
+  readonly #gateway: GatewayProcess;
+  readonly #ua: StackUa;
+  readonly #cps: number;
+  readonly #sessions: OutboundSession[] = [];
+  #dropped = 0;
+  #closing: Promise<void> | undefined;
+
+  private constructor(gateway: GatewayProcess, ua: StackUa, cps: number) {
+    this.#gateway = gateway;
+    this.#ua = ua;
+    this.#cps = cps;
+  }
+
+  static async start(options: PatchbayTargetOptions): Promise<PatchbayTarget> {
+    const gateway = await startGatewayProcess({
+      botUrl: options.botUrl,
+      codecs: ['PCMU'],
+      cps: { rate: options.cps, burst: options.cps },
+      maxCalls: options.maxCalls,
+      drainTimeoutSec: 2,
+      ...(options.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] } : {}),
+    });
+    return new PatchbayTarget(gateway, await startStackUa('udp', false), options.cps);
+  }
+
+  get pid(): number {
+    return this.#gateway.child.pid ?? 0;
+  }
+
+  async connect(
+    callerPorts: readonly number[],
+    connected: (call: number, remotePort: number) => void,
+  ): Promise<number> {
+    let answered = 0;
+    let setupOver = false;
+    const outcomes: Array<Promise<void>> = [];
+    const started = performance.now();
+    for (const [call, rtpPort] of callerPorts.entries()) {
+      const wait = started + (call * 1000) / this.#cps - performance.now();
+      if (wait > 0) await delay(wait);
+      if (this.#closing) break;
+      const session = this.#invite(rtpPort);
+      outcomes.push(
+        session.outcome.then((outcome) => {
+          if (outcome.kind !== 'answered') return;
+          const answer = parseAnswer(session.remoteSdp ?? '', ['PCMU']);
+          if (setupOver || !answer.ok) {
+            void session.bye('not measured').catch(() => undefined);
+            return;
+          }
+          answered++;
+          connected(call, answer.remote.port);
+        }),
+      );
+    }
+    await Promise.race([Promise.all(outcomes), delay(SETUP_GRACE_MS)]);
+    setupOver = true;
+    return callerPorts.length - answered;
+  }
+
+  async resetLag(): Promise<void> {
+    await this.#scrapeLagMs();
+  }
+
+  async status(): Promise<TargetStatus> {
+    // The gauge is the p99 since the previous scrape (src/control/metrics.ts).
+    return { lagP99Ms: await this.#scrapeLagMs(), dropped: this.#dropped };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#stop();
+    return this.#closing;
+  }
+
+  #invite(rtpPort: number): OutboundSession {
+    const { sipPort } = this.#gateway;
+    const session = this.#ua.ua.call({
+      requestUri: `sip:load@127.0.0.1:${sipPort}`,
+      destination: { transport: 'udp', address: '127.0.0.1', port: sipPort },
+      from: `<sip:caller@127.0.0.1:${this.#ua.port}>`,
+      to: `<sip:load@127.0.0.1:${sipPort}>`,
+      sdp: createOffer({ address: '127.0.0.1', port: rtpPort, codecs: ['PCMU'], rtcpMux: true }),
+    });
+    this.#sessions.push(session);
+    session.once('confirmed', () =>
+      session.once('terminated', () => {
+        if (!this.#closing) this.#dropped++;
+      }),
+    );
+    return session;
+  }
+
+  /** NaN when the gateway does not answer within SCRAPE_TIMEOUT_MS. */
+  async #scrapeLagMs(): Promise<number> {
+    try {
+      const response = await fetch(`${this.#gateway.apiUrl}/metrics`, {
+        signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS),
+      });
+      const text = await response.text();
+      const line = text.split('\n').find((entry) => entry.startsWith('patchbay_event_loop_lag_seconds '));
+      return line ? Number(line.split(' ')[1]) * 1000 : Number.NaN;
+    } catch {
+      return Number.NaN;
+    }
+  }
+
+  async #stop(): Promise<void> {
+    const byes = this.#sessions.filter((session) => session.state === 'confirmed').map((s) => s.bye());
+    await Promise.race([Promise.allSettled(byes), delay(BYE_TIMEOUT_MS)]);
+    await this.#ua.close();
+    const killer = setTimeout(() => this.#gateway.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    await this.#gateway.stop();
+    clearTimeout(killer);
+  }
+}

@@ -1,0 +1,47 @@
+/** The load bench's table rows and profile lines, as markdown (pasted into bench/RESULTS.md). */
+import type { ProfileSummary } from './profile.js';
+import type { StepFigures } from './step.js';
+
+export const TABLE_HEADER = [
+  '| calls | system | CPU ms per call-s | CPU % of a core | RSS MiB | RSS KiB per call | loop lag p99 ms | caller->bot p50 / p99 ms | bot->caller p50 / p99 ms | late c->b / b->c | missing c->b / b->c | failed |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+].join('\n');
+
+function fixed(value: number, digits = 1): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
+}
+
+export function tableRow(step: StepFigures): string {
+  const { callerToBot: up, botToCaller: down } = step;
+  const cells = [
+    step.calls,
+    step.system,
+    fixed(step.cpuMsPerCallSecond, 2),
+    fixed(step.cpuPercent, 0),
+    fixed(step.rssMiB, 0),
+    fixed(step.rssKiBPerCall, 0),
+    fixed(step.loopLagP99Ms),
+    `${fixed(up.p50Ms)} / ${fixed(up.p99Ms)}`,
+    `${fixed(down.p50Ms)} / ${fixed(down.p99Ms)}`,
+    `${up.late} / ${down.late}`,
+    `${up.missing} / ${down.missing} of ${up.sent} / ${down.sent}`,
+    step.failed,
+  ];
+  return `| ${cells.join(' | ')} |`;
+}
+
+/** patchbay / forwarder CPU per call-second. */
+export function cpuRatio(patchbay: StepFigures, forwarder: StepFigures): number {
+  return patchbay.cpuMsPerCallSecond / forwarder.cpuMsPerCallSecond;
+}
+
+export function profileLines(summary: ProfileSummary, calls: number): string {
+  return [
+    `CPU profile of the gateway (node --cpu-prof) at ${calls} calls, samples of the measured window only:`,
+    `busy ${fixed(summary.busyMs / 1000)} s, idle ${fixed(summary.idleMs / 1000)} s. Self time by file, top ${summary.top.length}:`,
+    '',
+    '| file | self ms | % of busy |',
+    '| --- | --- | --- |',
+    ...summary.top.map((row) => `| ${row.file} | ${fixed(row.selfMs, 0)} | ${fixed(row.percent)} |`),
+  ].join('\n');
+}

@@ -1,0 +1,192 @@
+/**
+ * The load bench: how many concurrent calls one gateway process carries, and at what cost per
+ * call, next to the simplest honest RTP <-> WebSocket forwarder measured in the same run.
+ *
+ *   npm run build && node dist/bench/load/run.js [options]
+ *
+ * Each step sets up N calls over SIP/UDP into a real `patchbay start` process (route: the echo
+ * bot in bench/load/echo-bot.ts, Twilio Media Streams), sends tagged 20 ms PCMU both ways
+ * through the gateway and the bot, and measures over a window after a warm-up: the gateway's
+ * CPU per call-second and RSS (from /proc), its event-loop delay p99 (its /metrics), one-way
+ * latency caller->bot and bot->caller (p50/p99, same host clock), late frames (more than 60 ms
+ * after the call's previous one), missing frames and failed calls. The bare forwarder
+ * (bench/lib/bare-forwarder.ts) carries the same N with the same callers and bot. Steps double
+ * until the gateway saturates (loss > 0.5 %, caller->bot p99 > 200 ms, or a failed call) or
+ * the maximum (an explicit --steps list runs every step); then the gateway runs the highest
+ * sustained N (or the first step, if none was; or --profile-at) again under --cpu-prof and
+ * the profile's self time is summarised by source file. Everything runs on loopback; every
+ * child process and socket is closed at the end, also on Ctrl-C.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { EchoBotProcess } from './bot-process.js';
+import { type ProfileSummary, profileIn, summariseProfile } from './profile.js';
+import { cpuRatio, profileLines, TABLE_HEADER, tableRow } from './report.js';
+import { closeEverything, measureStep, type StepFigures, saturationReasons, track } from './step.js';
+
+const HELP = `usage: node dist/bench/load/run.js [options]   (after npm run build)
+
+  --steps LIST      run exactly these call counts, saturated or not, e.g. 50,100,200
+                    (default: --start doubling to --max, stopping at the first saturated step)
+  --start N         first step (default 50)
+  --max N           last step at most (default 1600)
+  --profile-at N    profile N calls (default: the highest sustained step, else the first)
+  --warmup SEC      per step, before the window (default 5)
+  --window SEC      measured window per step (default 20)
+  --cps N           INVITEs per second while setting up (default 100)
+  --skip-forwarder  measure the gateway only
+  --skip-profile    no --cpu-prof run
+  --out FILE        JSON results (default: a file in the temp folder, printed at the end)
+`;
+
+const { values } = parseArgs({
+  options: {
+    steps: { type: 'string' },
+    start: { type: 'string', default: '50' },
+    max: { type: 'string', default: '1600' },
+    warmup: { type: 'string', default: '5' },
+    window: { type: 'string', default: '20' },
+    cps: { type: 'string', default: '100' },
+    'profile-at': { type: 'string' },
+    'skip-forwarder': { type: 'boolean', default: false },
+    'skip-profile': { type: 'boolean', default: false },
+    out: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+
+function positive(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) {
+    process.stderr.write(`--${name} must be a positive number, got '${text}'\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
+function stepList(): number[] {
+  if (values.steps) return values.steps.split(',').map((text) => Math.round(positive('steps', text)));
+  const steps: number[] = [];
+  const max = positive('max', values.max);
+  for (let calls = Math.round(positive('start', values.start)); calls <= max; calls *= 2) steps.push(calls);
+  return steps;
+}
+
+const steps = stepList();
+const options = {
+  warmupSec: positive('warmup', values.warmup),
+  windowSec: positive('window', values.window),
+  cps: positive('cps', values.cps),
+};
+const out =
+  values.out ?? join(tmpdir(), `patchbay-load-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+
+process.once('SIGINT', () => {
+  process.stderr.write('\ninterrupted: closing every call, socket and child process\n');
+  void closeEverything().then(() => process.exit(130));
+});
+
+const load = (): string =>
+  loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ');
+const loadBefore = load();
+console.log(
+  `patchbay load bench: Node ${process.version}, ${cpus().length} CPUs, loadavg ${loadBefore}; ` +
+    `warm-up ${options.warmupSec} s, window ${options.windowSec} s, steps ${steps.join(', ')}\n`,
+);
+console.log(TABLE_HEADER);
+
+interface StepResult {
+  calls: number;
+  loadavg: string;
+  patchbay: StepFigures;
+  forwarder: StepFigures | undefined;
+  cpuRatio: number | undefined;
+  saturation: string[];
+}
+
+const results: StepResult[] = [];
+const bot = track(await EchoBotProcess.start());
+// Unmeasured: the callers' and the bot's code gets compiled before the first step, so their
+// start-up stalls (bursts of late frames) do not fall on the first gateway's jitter buffers.
+await measureStep('forwarder', steps[0] ?? 10, bot, { ...options, warmupSec: 1, windowSec: 3 });
+let highestSustained: number | undefined;
+for (const calls of steps) {
+  const loadAtStep = load();
+  const patchbay = await measureStep('patchbay', calls, bot, options);
+  console.log(tableRow(patchbay));
+  const forwarder = values['skip-forwarder']
+    ? undefined
+    : await measureStep('forwarder', calls, bot, options);
+  if (forwarder) console.log(tableRow(forwarder));
+  const saturation = saturationReasons(patchbay);
+  results.push({
+    calls,
+    loadavg: loadAtStep,
+    patchbay,
+    forwarder,
+    cpuRatio: forwarder ? cpuRatio(patchbay, forwarder) : undefined,
+    saturation,
+  });
+  if (saturation.length === 0) highestSustained = Math.max(highestSustained ?? 0, calls);
+  else if (!values.steps) break;
+}
+
+console.log('');
+for (const result of results) {
+  const ratio =
+    result.cpuRatio === undefined
+      ? ''
+      : `, patchbay/forwarder CPU per call-second ${result.cpuRatio.toFixed(2)}x`;
+  const state = result.saturation.length > 0 ? `saturated (${result.saturation.join('; ')})` : 'sustained';
+  console.log(`${result.calls} calls: ${state}${ratio} (loadavg at start ${result.loadavg})`);
+}
+
+// The highest sustained step; on a box too busy to sustain any, the first one (said so).
+const profiledCalls = values['profile-at']
+  ? Math.round(positive('profile-at', values['profile-at']))
+  : (highestSustained ?? results[0]?.calls);
+let profile: (ProfileSummary & { calls: number; sustained: boolean; step: StepFigures }) | undefined;
+if (profiledCalls !== undefined && !values['skip-profile']) {
+  const profileDir = mkdtempSync(join(tmpdir(), 'patchbay-load-profile-'));
+  const step = await measureStep('patchbay', profiledCalls, bot, { ...options, profileDir });
+  const file = profileIn(profileDir);
+  if (file) {
+    const sustained = saturationReasons(step).length === 0;
+    profile = { ...summariseProfile(file, step.window), calls: profiledCalls, sustained, step };
+    console.log(`\nthe profiled step (under --cpu-prof):\n${TABLE_HEADER}\n${tableRow(step)}`);
+    console.log(`\n${profileLines(profile, profiledCalls)}`);
+    if (!values['profile-at'] && highestSustained === undefined)
+      console.log('(no step was sustained: this is the first one)');
+  } else console.log(`\nno .cpuprofile was written into ${profileDir}`);
+  rmSync(profileDir, { recursive: true, force: true });
+}
+
+await closeEverything();
+writeFileSync(
+  out,
+  `${JSON.stringify(
+    {
+      node: process.version,
+      cpus: cpus().length,
+      loadavgBefore: loadBefore,
+      loadavgAfter: load(),
+      options: { ...options, steps },
+      steps: results,
+      highestSustained,
+      profile,
+    },
+    null,
+    2,
+  )}\n`,
+);
+console.log(
+  `\nhighest sustained: ${highestSustained ?? 'none'} calls; loadavg after ${load()}; JSON: ${out}`,
+);

@@ -1,0 +1,157 @@
+/**
+ * One step of the load bench: N calls into one system under test (a fresh gateway or bare
+ * forwarder process), a warm-up, then a measured window in which the system's CPU (from
+ * /proc), its memory, its event-loop delay and both directions of audio are measured.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { cpuSeconds, rssBytes } from '../lib/proc-stat.js';
+import type { EchoBotProcess } from './bot-process.js';
+import type { ReceivedFigures } from './frame-stats.js';
+import { nowUs } from './frame-tag.js';
+import { PatchbayTarget } from './patchbay-target.js';
+import { RtpCallers } from './rtp-callers.js';
+import { ForwarderTarget, type SystemUnderTest } from './targets.js';
+
+/** After the window, frames still in flight get this long to arrive. */
+const IN_FLIGHT_GRACE_MS = 1000;
+
+export type SystemKind = 'patchbay' | 'forwarder';
+
+export interface StepOptions {
+  warmupSec: number;
+  windowSec: number;
+  /** INVITEs per second while setting up the gateway's calls. */
+  cps: number;
+  /** The gateway runs under --cpu-prof and writes its profile here on exit. */
+  profileDir?: string;
+}
+
+export interface DirectionFigures extends ReceivedFigures {
+  sent: number;
+  /** Sent in the window and never received intact. */
+  missing: number;
+  lossPercent: number;
+}
+
+export interface StepFigures {
+  system: SystemKind;
+  calls: number;
+  /** Calls that could not be set up, plus calls that ended before the bench hung up. */
+  failed: number;
+  cpuMsPerCallSecond: number;
+  /** Of one core, over the window. */
+  cpuPercent: number;
+  rssMiB: number;
+  /** Resident memory with the calls minus before them, per call. */
+  rssKiBPerCall: number;
+  loopLagP99Ms: number;
+  callerToBot: DirectionFigures;
+  botToCaller: DirectionFigures;
+  /** How far the load generator itself fell behind its send deadlines (not the system's doing). */
+  senderLagMaxMs: number;
+  /** The measured window, CLOCK_MONOTONIC µs (a --cpu-prof profile's clock). */
+  window: { startUs: number; endUs: number };
+}
+
+/** What is open right now, so an interrupted run can close it all. */
+const open = new Set<{ close(): unknown }>();
+
+export async function closeEverything(): Promise<void> {
+  await Promise.allSettled([...open].map(async (resource) => resource.close()));
+  open.clear();
+}
+
+export function track<T extends { close(): unknown }>(resource: T): T {
+  open.add(resource);
+  return resource;
+}
+
+async function untrack(resource: { close(): unknown }): Promise<void> {
+  open.delete(resource);
+  await resource.close();
+}
+
+function direction(sent: number, received: ReceivedFigures): DirectionFigures {
+  const missing = Math.max(0, sent - received.received);
+  return { ...received, sent, missing, lossPercent: sent > 0 ? (100 * missing) / sent : Number.NaN };
+}
+
+async function sleepUntilUs(targetUs: number): Promise<void> {
+  const waitMs = (targetUs - nowUs()) / 1000;
+  if (waitMs > 0) await delay(waitMs);
+}
+
+export async function measureStep(
+  system: SystemKind,
+  calls: number,
+  bot: EchoBotProcess,
+  options: StepOptions,
+): Promise<StepFigures> {
+  const callers = track(await RtpCallers.open(calls));
+  let target: SystemUnderTest | undefined;
+  try {
+    target = track(
+      system === 'patchbay'
+        ? await PatchbayTarget.start({
+            botUrl: bot.url,
+            maxCalls: calls,
+            cps: options.cps,
+            ...(options.profileDir ? { profileDir: options.profileDir } : {}),
+          })
+        : await ForwarderTarget.start(bot.url),
+    );
+    const pid = target.pid;
+    // The first /metrics scrape compiles its route: done here, not at the window's start.
+    await target.resetLag();
+    const idleRss = rssBytes(pid);
+    const failedSetups = await target.connect(callers.ports, (call, port) => callers.connect(call, port));
+    const connected = calls - failedSetups;
+    const startUs = nowUs() + options.warmupSec * 1e6;
+    const endUs = startUs + options.windowSec * 1e6;
+    callers.setWindow(startUs, endUs);
+    bot.setWindow(startUs, endUs);
+
+    await sleepUntilUs(startUs);
+    const cpuBefore = cpuSeconds(pid);
+    const wallBefore = performance.now();
+    // Not awaited before the window: an overloaded gateway may answer its scrape late.
+    const lagReset = target.resetLag();
+    await sleepUntilUs(endUs);
+    const cpu = cpuSeconds(pid) - cpuBefore;
+    const wallSeconds = (performance.now() - wallBefore) / 1000;
+    const rss = rssBytes(pid);
+    await lagReset;
+    const status = await target.status();
+    await delay(IN_FLIGHT_GRACE_MS);
+
+    const botReport = await bot.report();
+    const callerFigures = callers.figures();
+    return {
+      system,
+      calls,
+      failed: failedSetups + status.dropped,
+      cpuMsPerCallSecond: (1000 * cpu) / (Math.max(1, connected) * wallSeconds),
+      cpuPercent: (100 * cpu) / wallSeconds,
+      rssMiB: rss / 2 ** 20,
+      rssKiBPerCall: (rss - idleRss) / 1024 / Math.max(1, connected),
+      loopLagP99Ms: status.lagP99Ms,
+      callerToBot: direction(callerFigures.sentInWindow, botReport.callerToBot),
+      botToCaller: direction(botReport.echoed, callerFigures.botToCaller),
+      senderLagMaxMs: callerFigures.senderLagMaxMs,
+      window: { startUs, endUs },
+    };
+  } finally {
+    await untrack(callers);
+    if (target) await untrack(target);
+  }
+}
+
+/** Why a gateway step counts as saturated, or an empty list. */
+export function saturationReasons(step: StepFigures): string[] {
+  const reasons: string[] = [];
+  const loss = Math.max(step.callerToBot.lossPercent, step.botToCaller.lossPercent);
+  if (!(loss <= 0.5)) reasons.push(`loss ${loss.toFixed(2)} % > 0.5 %`);
+  if (!(step.callerToBot.p99Ms <= 200)) reasons.push(`caller->bot p99 ${step.callerToBot.p99Ms} ms > 200 ms`);
+  if (step.failed > 0) reasons.push(`${step.failed} failed calls`);
+  return reasons;
+}

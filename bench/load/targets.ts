@@ -1,0 +1,82 @@
+/**
+ * What the load bench measures: a process bridging callers' RTP to the bot. Two kinds: the
+ * real gateway (patchbay-target.ts) and the bare forwarder (bench/lib/bare-forwarder.ts), the
+ * floor its CPU is compared with.
+ */
+import { LineChild } from './child.js';
+
+export interface TargetStatus {
+  /** Event-loop delay p99 since the previous resetLag(), ms. */
+  lagP99Ms: number;
+  /** Calls that ended before the bench hung up. */
+  dropped: number;
+}
+
+export interface SystemUnderTest {
+  readonly pid: number;
+  /**
+   * Sets up one call per caller port and calls `connected` with where each answered call
+   * wants its RTP; resolves with the number of calls that could not be set up.
+   */
+  connect(
+    callerPorts: readonly number[],
+    connected: (call: number, remotePort: number) => void,
+  ): Promise<number>;
+  /** Starts a fresh event-loop delay measurement. */
+  resetLag(): Promise<void>;
+  status(): Promise<TargetStatus>;
+  /** Ends every call and stops the process; idempotent. */
+  close(): Promise<void>;
+}
+
+/** The bare forwarder, in its own process, with one stream per call to the bot. */
+export class ForwarderTarget implements SystemUnderTest {
+  readonly #child: LineChild;
+
+  private constructor(child: LineChild) {
+    this.#child = child;
+  }
+
+  static async start(botUrl: string): Promise<ForwarderTarget> {
+    const child = new LineChild('../lib/bare-forwarder', [botUrl]);
+    try {
+      await child.next<{ ready: true }>();
+      return new ForwarderTarget(child);
+    } catch (error) {
+      await child.close();
+      throw error;
+    }
+  }
+
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  async connect(
+    callerPorts: readonly number[],
+    connected: (call: number, remotePort: number) => void,
+  ): Promise<number> {
+    this.#child.send(`open ${callerPorts.length}`);
+    const { ports } = await this.#child.next<{ ports: Array<number | null> }>();
+    let failed = 0;
+    for (const [call, port] of ports.entries()) {
+      if (port === null) failed++;
+      else connected(call, port);
+    }
+    return failed;
+  }
+
+  async resetLag(): Promise<void> {
+    await this.status();
+  }
+
+  async status(): Promise<TargetStatus> {
+    this.#child.send('status');
+    const { lagP99Ms, closedEarly } = await this.#child.next<{ lagP99Ms: number; closedEarly: number }>();
+    return { lagP99Ms, dropped: closedEarly };
+  }
+
+  close(): Promise<void> {
+    return this.#child.close();
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The load bench (bench/load) in small: 5 calls through a real `patchbay start` process (run
+ * under --cpu-prof, so the profile summary is exercised too) and through the bare forwarder,
+ * a short window each. Checks that no frame is lost either way and that every figure the
+ * bench reports is a number; timings are the bench's business, not this test's.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { EchoBotProcess } from '../../bench/load/bot-process.js';
+import { profileIn, summariseProfile } from '../../bench/load/profile.js';
+import {
+  closeEverything,
+  type DirectionFigures,
+  measureStep,
+  type StepFigures,
+} from '../../bench/load/step.js';
+
+const CALLS = 5;
+const OPTIONS = { warmupSec: 1, windowSec: 4, cps: 50 };
+
+let bot: EchoBotProcess;
+before(async () => {
+  bot = await EchoBotProcess.start();
+});
+after(async () => {
+  await bot.close();
+  await closeEverything();
+});
+
+function assertDirection(name: string, figures: DirectionFigures): void {
+  // 5 calls x 50 frames/s x 4 s, less what a busy machine shifts out of the window.
+  assert.ok(figures.sent >= CALLS * 50 * 2, `${name}: ${figures.sent} frames sent`);
+  assert.equal(figures.missing, 0, `${name}: ${figures.missing} of ${figures.sent} frames missing`);
+  for (const key of ['p50Ms', 'p99Ms', 'maxMs', 'late'] as const)
+    assert.ok(Number.isFinite(figures[key]), `${name}.${key} is ${figures[key]}`);
+}
+
+function assertStep(step: StepFigures): void {
+  assert.equal(step.failed, 0, `${step.system}: failed calls`);
+  for (const key of ['cpuMsPerCallSecond', 'cpuPercent', 'rssMiB', 'rssKiBPerCall', 'loopLagP99Ms'] as const)
+    assert.ok(Number.isFinite(step[key]), `${step.system}.${key} is ${step[key]}`);
+  assert.ok(step.cpuMsPerCallSecond > 0, `${step.system} used no CPU`);
+  assertDirection(`${step.system} caller->bot`, step.callerToBot);
+  assertDirection(`${step.system} bot->caller`, step.botToCaller);
+}
+
+test('5 calls through patchbay (profiled) and through the bare forwarder: no loss, every figure a number', async () => {
+  const profileDir = mkdtempSync(join(tmpdir(), 'patchbay-load-smoke-'));
+  try {
+    const patchbay = await measureStep('patchbay', CALLS, bot, { ...OPTIONS, profileDir });
+    assertStep(patchbay);
+    const profile = profileIn(profileDir);
+    assert.ok(profile, 'the gateway wrote a .cpuprofile');
+    const summary = summariseProfile(profile, patchbay.window);
+    assert.ok(summary.busyMs > 0 && summary.top.length > 0, 'the profile has self time');
+    assert.ok(
+      summary.top.some((row) => row.file.startsWith('src/')),
+      `gateway sources in the top files: ${summary.top.map((row) => row.file).join(', ')}`,
+    );
+    assertStep(await measureStep('forwarder', CALLS, bot, OPTIONS));
+  } finally {
+    rmSync(profileDir, { recursive: true, force: true });
+  }
+});

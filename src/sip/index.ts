@@ -11,6 +11,14 @@ export { type SipMessage, SipRequest, SipResponse } from './message.js';
 export { randomToken } from './message-ops.js';
 export { parseMessage, SipRequestError, serializeMessage } from './parser.js';
 export {
+  REGISTRATION_FAILURES,
+  RegistrationClient,
+  type RegistrationFailure,
+  type RegistrationOptions,
+  type RegistrationState,
+  type RegistrationStatus,
+} from './registration.js';
+export {
   type AudioCodecName,
   createOffer,
   type MediaDescription,
@@ -30,6 +38,6 @@ export {
   type TlsListenerOptions,
 } from './transport/index.js';
 export type { ShedReason } from './types.js';
-export { parseNameAddr, parseUri, parseVia, serializeNameAddr, serializeUri } from './uri.js';
+export { parseHostPort, parseNameAddr, parseUri, parseVia, serializeNameAddr, serializeUri } from './uri.js';
 export { type CallOptions, SipUserAgent } from './user-agent.js';
 export { isResponseForUs } from './validate.js';

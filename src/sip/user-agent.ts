@@ -15,6 +15,7 @@ import {
 } from './call-legs.js';
 import { dialogKey } from './dialog.js';
 import { type EndpointTransport, SipEndpoint } from './endpoint.js';
+import { escapeUser } from './grammar.js';
 import { type SipMessage, SipRequest, type SipResponse } from './message.js';
 import { createResponse, messageOps, randomToken } from './message-ops.js';
 import {
@@ -149,13 +150,15 @@ export class SipUserAgent {
 
   /**
    * Our Contact for `transport`: `transport=tls` over TLS, or, in a SIPS dialog over TLS
-   * (`secure`), a SIPS URI (RFC 3261 §12.1.1; RFC 5630 §3.1: sips: already means TLS).
+   * (`secure`), a SIPS URI (RFC 3261 §12.1.1; RFC 5630 §3.1: sips: already means TLS). A
+   * registration passes its own user part (RFC 3261 §10.2.1).
    */
-  contactHeader(transport: TransportAddress['transport'], secure = false): string {
+  contactHeader(transport: TransportAddress['transport'], secure = false, user = 'patchbay'): string {
     const local = this.#advertised(transport);
     const host = local.address.includes(':') ? `[${local.address}]` : local.address;
-    if (secure && transport === 'tls') return `<sips:patchbay@${host}:${local.port}>`;
-    return `<sip:patchbay@${host}:${local.port}${transport === 'udp' ? '' : `;transport=${transport}`}>`;
+    const userPart = escapeUser(user);
+    if (secure && transport === 'tls') return `<sips:${userPart}@${host}:${local.port}>`;
+    return `<sip:${userPart}@${host}:${local.port}${transport === 'udp' ? '' : `;transport=${transport}`}>`;
   }
 
   /** An out-of-transaction-user request: the final response, or why none came. */

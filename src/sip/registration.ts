@@ -1,0 +1,331 @@
+/**
+ * A registration (RFC 3261 §10.2): keeps our Contact bound to an address-of-record at a
+ * registrar. Every REGISTER of the binding shares one Call-ID with an increasing CSeq
+ * (§10.2.4); challenges are answered with digest (§22.2, one DigestClient counting nonce uses);
+ * the interval the registrar grants (our Contact's `expires`, else Expires, §10.2.4) is
+ * refreshed at half its length; 423 is retried with the registrar's Min-Expires (§10.2.8);
+ * failures are retried after a capped, jittered exponential backoff (as RFC 5626 §4.5 does for
+ * flows), never sooner than a Retry-After (§21.5.4); `stop()` removes the binding (Expires: 0,
+ * §10.2.2).
+ */
+import type { Clock, TimerHandle } from '../util/index.js';
+import { TypedEmitter } from '../util/index.js';
+import { type DigestChallenge, DigestClient, pickChallenge } from './digest.js';
+import { SipRequest, type SipResponse } from './message.js';
+import { boundedReasonPhrase, randomToken } from './message-ops.js';
+import type { NameAddr, TransportAddress } from './types.js';
+
+/** Why a registration attempt failed: a bounded set (a metric label); details go in `detail`. */
+export const REGISTRATION_FAILURES = [
+  'timeout',
+  'transport_error',
+  /** 401/407 again after our credentials, a challenge we cannot answer (another realm), or 403. */
+  'auth_rejected',
+  /** 423 more often than MAX_INTERVAL_RETRIES, or without a usable Min-Expires. */
+  'interval_too_brief',
+  /** Any other final status (404, 5xx, 6xx...). */
+  'rejected',
+  /** A 2xx without a usable interval for our binding (expires=0 or not a number). */
+  'bad_response',
+] as const;
+export type RegistrationFailure = (typeof REGISTRATION_FAILURES)[number];
+
+export type RegistrationState = 'unregistered' | 'registering' | 'registered' | 'failed';
+
+export type RegistrationStatus = { failures: number } & (
+  | { state: 'unregistered' | 'registering' }
+  | { state: 'registered'; expiresSec: number; expiresAt: string }
+  | { state: 'failed'; cause: RegistrationFailure; detail: string; retryAt: string }
+);
+
+export interface RegistrationEvents {
+  state: [status: RegistrationStatus];
+  /** The outcome of each attempt to register (first, refresh or retry), for counting. */
+  attempt: [result: 'registered' | RegistrationFailure];
+}
+
+/** What a registration needs of the user agent (SipUserAgent). */
+export interface RegistrarLink {
+  send(
+    request: SipRequest,
+    destination: TransportAddress,
+  ): Promise<SipResponse | 'timeout' | 'transport_error'>;
+  contactHeader(transport: TransportAddress['transport'], secure?: boolean, user?: string): string;
+}
+
+export interface RegistrationOptions {
+  link: RegistrarLink;
+  clock: Clock;
+  /** Where REGISTERs are sent (the address may be a host name the transport resolves). */
+  registrar: TransportAddress;
+  /** The Request-URI: the registrar's domain, without user part (§10.2). */
+  registrarUri: string;
+  /** The address-of-record, in To and From. */
+  aor: string;
+  username: string;
+  password: string;
+  /** Only challenges for this realm are answered (the password is not offered to others). */
+  realm?: string;
+  /** The interval asked for, in seconds. */
+  expiresSec: number;
+  /** The user part of our Contact, so calls the registrar sends on this binding can be told apart. */
+  contactUser: string;
+  /** Backoff after the first failure, doubling per failure up to `maxMs`. */
+  backoff?: { baseMs: number; maxMs: number };
+  /** In [0, 1); spreads retries of many registrations (default Math.random). */
+  random?: () => number;
+  userAgent?: string;
+}
+
+const DEFAULT_BACKOFF = { baseMs: 1000, maxMs: 300_000 };
+/** Each retry waits 75–100 % of its backoff step, so steps still grow strictly. */
+const JITTER = 0.25;
+/** RFC 3261 §10.2.8 lets the registrar raise the interval; three raises in a row is a loop. */
+const MAX_INTERVAL_RETRIES = 3;
+/** delta-seconds is 32 bits (§25.1); a day is far beyond what a trunk asks for. */
+const MAX_EXPIRES_SEC = 86_400;
+/** Challenges answered per REGISTER: a stale up-front answer, a fresh one, one stale nonce. */
+const MAX_CHALLENGES = 3;
+
+/** How the next REGISTER answers the registrar's last challenge. */
+interface Answer {
+  header: 'Authorization' | 'Proxy-Authorization';
+  challenge: DigestChallenge;
+}
+
+type Exchange =
+  | { ok: true; response: SipResponse }
+  | { ok: false; cause: RegistrationFailure; detail: string; retryAfterSec?: number };
+
+export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
+  readonly #options: RegistrationOptions;
+  readonly #digest = new DigestClient();
+  readonly #callId: string;
+  readonly #fromTag = randomToken();
+  #cseq = 0;
+  #expiresSec: number;
+  /** The last challenge, answered up front on the next REGISTER (§22.3) until it goes stale. */
+  #challenge: Answer | undefined;
+  /** Monotonic time until which the registrar may hold a binding of ours. */
+  #boundUntil = Number.NEGATIVE_INFINITY;
+  #status: RegistrationStatus = { state: 'unregistered', failures: 0 };
+  #timer: TimerHandle | undefined;
+  #inFlight: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #started = false;
+
+  constructor(options: RegistrationOptions) {
+    super();
+    this.#options = options;
+    this.#expiresSec = options.expiresSec;
+    const host = options.registrar.address;
+    this.#callId = `${randomToken(12)}@${host.includes(':') ? `[${host}]` : host}`;
+  }
+
+  get status(): RegistrationStatus {
+    return this.#status;
+  }
+
+  get callId(): string {
+    return this.#callId;
+  }
+
+  /** Sends the first REGISTER now. */
+  start(): void {
+    if (this.#started || this.#stopping) return;
+    this.#started = true;
+    this.#attempt();
+  }
+
+  /**
+   * Removes the binding (REGISTER with Expires: 0) if one may exist, after an attempt in
+   * flight has settled, and stops refreshing. Idempotent; resolves when the registrar answered
+   * or the transaction gave up.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#unregister();
+    return this.#stopping;
+  }
+
+  /** Stops every timer without signalling (shutdown after `stop`, or when the transport is gone). */
+  close(): void {
+    this.#stopping ??= Promise.resolve();
+    this.#timer?.cancel();
+  }
+
+  #attempt(): void {
+    this.#timer = undefined;
+    if (this.#stopping) return;
+    this.#setStatus({ state: 'registering', failures: this.#status.failures });
+    this.#inFlight = this.#exchange(this.#expiresSec).then((outcome) => this.#settle(outcome));
+  }
+
+  #settle(outcome: Exchange): void {
+    this.#inFlight = undefined;
+    if (this.#stopping) return;
+    const granted = outcome.ok ? this.#granted(outcome.response) : undefined;
+    if (outcome.ok && granted !== undefined && granted > 0) {
+      const clock = this.#options.clock;
+      this.#boundUntil = clock.now() + granted * 1000;
+      this.#setStatus({
+        state: 'registered',
+        failures: 0,
+        expiresSec: granted,
+        expiresAt: new Date(clock.wallNow() + granted * 1000).toISOString(),
+      });
+      this.safeEmit('attempt', 'registered');
+      // Half the interval leaves room for a whole failed transaction (Timer F, 32 s) and a retry.
+      this.#timer = clock.setTimer((granted * 1000) / 2, () => this.#attempt());
+      return;
+    }
+    const failure: Exchange & { ok: false } = outcome.ok
+      ? { ok: false, cause: 'bad_response', detail: 'the registrar answered 2xx without keeping our binding' }
+      : outcome;
+    this.#fail(failure);
+  }
+
+  #fail(failure: { cause: RegistrationFailure; detail: string; retryAfterSec?: number }): void {
+    const failures = this.#status.failures + 1;
+    const { baseMs, maxMs } = this.#options.backoff ?? DEFAULT_BACKOFF;
+    const step = Math.min(maxMs, baseMs * 2 ** Math.min(failures - 1, 30));
+    const jittered = step * (1 - JITTER * (this.#options.random ?? Math.random)());
+    const delayMs = Math.min(maxMs, Math.max(jittered, (failure.retryAfterSec ?? 0) * 1000));
+    const clock = this.#options.clock;
+    this.#setStatus({
+      state: 'failed',
+      failures,
+      cause: failure.cause,
+      detail: failure.detail,
+      retryAt: new Date(clock.wallNow() + delayMs).toISOString(),
+    });
+    this.safeEmit('attempt', failure.cause);
+    this.#timer = clock.setTimer(delayMs, () => this.#attempt());
+  }
+
+  async #unregister(): Promise<void> {
+    this.#timer?.cancel();
+    // A REGISTER in flight may bind us even if its answer is lost; a failed refresh leaves
+    // the earlier binding in place until it lapses.
+    const inFlight = this.#inFlight;
+    await inFlight;
+    if (inFlight || this.#options.clock.now() < this.#boundUntil) await this.#exchange(0);
+    this.#boundUntil = Number.NEGATIVE_INFINITY;
+    if (this.#started) this.#setStatus({ state: 'unregistered', failures: 0 });
+  }
+
+  /** One REGISTER and the retries it takes (challenges, 423), to a final outcome. */
+  async #exchange(expiresSec: number): Promise<Exchange> {
+    let answeredFresh = false;
+    let challenges = 0;
+    let intervalRetries = 0;
+    let expires = expiresSec;
+    for (;;) {
+      const request = this.#build(expires);
+      const outcome = await this.#options.link.send(request, this.#options.registrar);
+      if (typeof outcome === 'string') return { ok: false, cause: outcome, detail: outcome };
+      const { status } = outcome;
+      if (status >= 200 && status < 300) return { ok: true, response: outcome };
+      const detail = `${status} ${boundedReasonPhrase(outcome.reason, status)}`;
+      if (status === 401 || status === 407) {
+        const challenge = this.#readChallenge(outcome);
+        if (typeof challenge === 'string')
+          return { ok: false, cause: 'auth_rejected', detail: `${detail}: ${challenge}` };
+        // A fresh challenge already answered with our password, and refused again: wrong credentials.
+        if ((answeredFresh && !challenge.challenge.stale) || challenges >= MAX_CHALLENGES)
+          return { ok: false, cause: 'auth_rejected', detail };
+        answeredFresh = true;
+        challenges++;
+        this.#challenge = challenge;
+        continue;
+      }
+      if (status === 423 && expires > 0) {
+        const minimum = Number(outcome.get('min-expires')?.trim());
+        if (
+          !Number.isInteger(minimum) ||
+          minimum <= expires ||
+          minimum > MAX_EXPIRES_SEC ||
+          intervalRetries >= MAX_INTERVAL_RETRIES
+        )
+          return {
+            ok: false,
+            cause: 'interval_too_brief',
+            detail: `${detail} (Min-Expires ${outcome.get('min-expires') ?? 'absent'})`,
+          };
+        intervalRetries++;
+        expires = minimum;
+        this.#expiresSec = minimum;
+        continue;
+      }
+      const retryAfter = Number(outcome.get('retry-after')?.split(/[;(]/)[0]?.trim());
+      return {
+        ok: false,
+        cause: status === 403 ? 'auth_rejected' : 'rejected',
+        detail,
+        ...(Number.isInteger(retryAfter) && retryAfter > 0 ? { retryAfterSec: retryAfter } : {}),
+      };
+    }
+  }
+
+  #build(expiresSec: number): SipRequest {
+    const options = this.#options;
+    const request = new SipRequest('REGISTER', options.registrarUri);
+    this.#cseq++;
+    request.append('Max-Forwards', '70');
+    request.append('From', `<${options.aor}>;tag=${this.#fromTag}`);
+    request.append('To', `<${options.aor}>`);
+    request.append('Call-ID', this.#callId);
+    request.append('CSeq', `${this.#cseq} REGISTER`);
+    request.append(
+      'Contact',
+      options.link.contactHeader(options.registrar.transport, false, options.contactUser),
+    );
+    request.append('Expires', String(expiresSec));
+    if (options.userAgent) request.append('User-Agent', options.userAgent);
+    if (this.#challenge) {
+      const value = this.#digest.authorize({
+        challenge: this.#challenge.challenge,
+        method: 'REGISTER',
+        uri: options.registrarUri,
+        username: options.username,
+        password: options.password,
+      });
+      request.append(this.#challenge.header, value);
+    }
+    return request;
+  }
+
+  /** The challenge to answer, or why it cannot be answered. */
+  #readChallenge(response: SipResponse): Answer | string {
+    const proxy = response.status === 407;
+    const values = response.getAll(proxy ? 'proxy-authenticate' : 'www-authenticate');
+    let challenge: DigestChallenge;
+    try {
+      challenge = pickChallenge(values);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    const realm = this.#options.realm;
+    if (realm !== undefined && challenge.realm !== realm)
+      return `challenge for realm '${challenge.realm}', configured '${realm}'`;
+    return { header: proxy ? 'Proxy-Authorization' : 'Authorization', challenge };
+  }
+
+  /** Seconds granted to our Contact: its `expires` parameter, else the Expires header (§10.2.4). */
+  #granted(response: SipResponse): number | undefined {
+    let contacts: NameAddr[];
+    try {
+      contacts = response.contacts();
+    } catch {
+      contacts = [];
+    }
+    const ours = contacts.find((contact) => contact.uri.user === this.#options.contactUser);
+    const text = ours?.params.get('expires') ?? response.get('expires') ?? String(this.#expiresSec);
+    const seconds = Number(text.trim());
+    return Number.isInteger(seconds) && seconds >= 0 ? Math.min(seconds, MAX_EXPIRES_SEC) : undefined;
+  }
+
+  #setStatus(status: RegistrationStatus): void {
+    this.#status = status;
+    this.safeEmit('state', status);
+  }
+}

@@ -1,0 +1,329 @@
+/**
+ * RegistrationClient against a scripted registrar on the in-memory SIP network, on a
+ * FakeClock: digest challenge, granted intervals and refresh timing, one Call-ID with
+ * increasing CSeq (RFC 3261 §10.2.4), 423 (§10.2.8), backoff after failures, unregister.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { DigestVerifier } from '../../src/sip/digest.js';
+import type { SipRequest, SipResponse } from '../../src/sip/message.js';
+import { createResponse } from '../../src/sip/message-ops.js';
+import {
+  RegistrationClient,
+  type RegistrationOptions,
+  type RegistrationStatus,
+} from '../../src/sip/registration.js';
+import type { TransportAddress } from '../../src/sip/types.js';
+import { SipUserAgent } from '../../src/sip/user-agent.js';
+import { FakeClock, silentLogger } from '../../src/util/index.js';
+import { MemoryNetwork } from './helpers/memory-transport.js';
+
+const US: TransportAddress = { transport: 'udp', address: '127.0.0.1', port: 5060 };
+const REGISTRAR: TransportAddress = { transport: 'udp', address: '127.0.0.9', port: 5090 };
+const REALM = 'registrar.test';
+const PASSWORD = 's3cret';
+const CONTACT_USER = 'pb-0123abcd';
+
+type Script = (request: SipRequest, index: number) => SipResponse | undefined;
+
+/** Lets queued deliveries and the promise chains they start run. */
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Advances virtual time in steps, delivering what was sent before each step. */
+async function run(clock: FakeClock, ms: number, step = 100): Promise<void> {
+  for (let done = 0; done < ms; done += step) {
+    await flush();
+    clock.advance(Math.min(step, ms - done));
+  }
+  await flush();
+}
+
+/** A 200 binding our Contact with `expires` as its parameter (or, with `header`, as Expires). */
+function ok(request: SipRequest, expires: number, header = false): SipResponse {
+  const response = createResponse(request, 200);
+  const contact = request.get('contact') ?? '';
+  response.append('Contact', header ? contact : `${contact};expires=${expires}`);
+  if (header) response.append('Expires', String(expires));
+  return response;
+}
+
+let cleanup: Array<() => void> = [];
+afterEach(() => {
+  for (const close of cleanup) close();
+  cleanup = [];
+});
+
+/** `registrar` builds the registrar's answers (it may need the clock, e.g. for digest nonces). */
+function setup(registrar: (clock: FakeClock) => Script, options: Partial<RegistrationOptions> = {}) {
+  const clock = new FakeClock();
+  const script = registrar(clock);
+  const network = new MemoryNetwork(clock);
+  const ua = new SipUserAgent({
+    transport: network.bind(US),
+    clock,
+    logger: silentLogger,
+    onInvite: () => {},
+  });
+  const registrarTransport = network.bind(REGISTRAR);
+  const requests: Array<{ at: number; request: SipRequest }> = [];
+  registrarTransport.onMessage((message, source) => {
+    if (!message.isRequest) return;
+    requests.push({ at: clock.now(), request: message });
+    const response = script(message, requests.length - 1);
+    if (response) network.transmit(response, REGISTRAR, source);
+  });
+  const client = new RegistrationClient({
+    link: ua,
+    clock,
+    registrar: REGISTRAR,
+    registrarUri: `sip:${REGISTRAR.address}:${REGISTRAR.port}`,
+    aor: `sip:trunk-user@${REGISTRAR.address}`,
+    username: 'trunk-user',
+    password: PASSWORD,
+    expiresSec: 60,
+    contactUser: CONTACT_USER,
+    random: () => 0,
+    ...options,
+  });
+  const states: RegistrationStatus[] = [];
+  const attempts: string[] = [];
+  client.on('state', (status) => states.push(status));
+  client.on('attempt', (result) => attempts.push(result));
+  cleanup.push(() => {
+    client.close();
+    ua.close();
+  });
+  return { clock, network, client, requests, states, attempts };
+}
+
+/** A registrar challenging every REGISTER without valid credentials for `password`. */
+function digestRegistrar(clock: FakeClock, grant: (request: SipRequest) => SipResponse): Script {
+  const verifier = new DigestVerifier({
+    realm: REALM,
+    secret: 'registrar-secret',
+    clock,
+    algorithms: ['MD5'],
+  });
+  return (request) => {
+    const authorization = request.get('authorization');
+    const result = authorization
+      ? verifier.verify({
+          authorization,
+          method: request.method,
+          uri: request.uri,
+          lookupPassword: (user) => (user === 'trunk-user' ? PASSWORD : undefined),
+        })
+      : undefined;
+    if (result?.ok) return grant(request);
+    const challenge = createResponse(request, 401);
+    for (const value of verifier.challenges({ stale: result?.stale === true }))
+      challenge.append('WWW-Authenticate', value);
+    return challenge;
+  };
+}
+
+function cseqs(requests: Array<{ request: SipRequest }>): number[] {
+  return requests.map(({ request }) => request.cseq().seq);
+}
+
+function state(client: RegistrationClient): RegistrationStatus['state'] {
+  return client.status.state;
+}
+
+describe('RegistrationClient (RFC 3261 §10.2)', () => {
+  it('answers the 401 with digest and is registered for the interval granted to its Contact', async () => {
+    const { clock, client, requests, states, attempts } = setup((c) =>
+      digestRegistrar(c, (request) => ok(request, 50)),
+    );
+    client.start();
+    await run(clock, 100);
+
+    assert.equal(requests.length, 2);
+    const [first, second] = requests.map(({ request }) => request);
+    assert.ok(first && second);
+    assert.equal(first.get('authorization'), undefined);
+    assert.match(second.get('authorization') ?? '', /^Digest username="trunk-user", realm="registrar.test"/);
+    assert.equal(first.uri, 'sip:127.0.0.9:5090', 'the Request-URI is the registrar domain, no user');
+    assert.equal(first.to().uri.user, 'trunk-user');
+    assert.equal(first.contacts()[0]?.uri.user, CONTACT_USER, 'our Contact carries the unique user part');
+    assert.equal(first.get('expires'), '60');
+    assert.equal(second.callId(), first.callId(), 'one Call-ID for the binding');
+    assert.deepEqual(cseqs(requests), [1, 2], 'CSeq goes up with every REGISTER');
+    assert.ok(!second.get('authorization')?.includes(PASSWORD), 'the password never goes on the wire');
+
+    const status = client.status;
+    assert.equal(status.state, 'registered');
+    assert.equal(status.state === 'registered' && status.expiresSec, 50, 'the Contact expires param wins');
+    assert.deepEqual(
+      states.map((s) => s.state),
+      ['registering', 'registered'],
+    );
+    assert.deepEqual(attempts, ['registered']);
+  });
+
+  it('refreshes at half the granted interval with the same Call-ID, the next CSeq and the last nonce', async () => {
+    // The registrar grants 40 s through the Expires header, less than the 60 s asked.
+    const { clock, client, requests } = setup((c) => digestRegistrar(c, (request) => ok(request, 40, true)));
+    client.start();
+    await run(clock, 19_900);
+    assert.equal(requests.length, 2, 'nothing before half of 40 s');
+    await run(clock, 200);
+    assert.equal(requests.length, 3, 'one refresh at 20 s, answered without a new challenge');
+    assert.equal(requests[2]?.at, 20_000);
+    assert.equal(requests[2]?.request.callId(), requests[0]?.request.callId());
+    assert.deepEqual(cseqs(requests), [1, 2, 3]);
+    assert.match(requests[2]?.request.get('authorization') ?? '', /nc=00000002/, 'the nonce is used again');
+    await run(clock, 20_000);
+    assert.equal(requests.length, 4, 'and again 20 s later');
+    assert.equal(state(client), 'registered');
+  });
+
+  it('retries a 423 with the Min-Expires and keeps asking for it on refreshes', async () => {
+    const { clock, client, requests } = setup(() => (request) => {
+      if (Number(request.get('expires')) < 120) {
+        const brief = createResponse(request, 423);
+        brief.append('Min-Expires', '120');
+        return brief;
+      }
+      return ok(request, 120);
+    });
+    client.start();
+    await run(clock, 100);
+    assert.deepEqual(
+      requests.map(({ request }) => request.get('expires')),
+      ['60', '120'],
+    );
+    assert.equal(state(client), 'registered');
+    await run(clock, 60_000);
+    assert.equal(requests[2]?.request.get('expires'), '120', 'the refresh asks for the raised interval');
+  });
+
+  it('gives up on a 423 whose Min-Expires does not go up', async () => {
+    const { clock, client, attempts } = setup(() => (request) => {
+      const brief = createResponse(request, 423);
+      brief.append('Min-Expires', '30');
+      return brief;
+    });
+    client.start();
+    await run(clock, 100);
+    const status = client.status;
+    assert.equal(status.state, 'failed');
+    assert.equal(status.state === 'failed' && status.cause, 'interval_too_brief');
+    assert.deepEqual(attempts, ['interval_too_brief']);
+  });
+
+  it('backs off exponentially up to the cap after failures, and resets once registered', async () => {
+    let failing = true;
+    const { clock, client, requests, attempts } = setup(
+      () => (request) => (failing ? createResponse(request, 503) : ok(request, 60)),
+      { backoff: { baseMs: 1000, maxMs: 5000 } },
+    );
+    client.start();
+    await run(clock, 20_000);
+    const gaps = requests.slice(1).map(({ at }, index) => at - (requests[index]?.at ?? 0));
+    assert.deepEqual(gaps.slice(0, 5), [1000, 2000, 4000, 5000, 5000]);
+    assert.ok(attempts.every((result) => result === 'rejected'));
+    const status = client.status;
+    assert.equal(status.state === 'failed' && status.detail, '503 Service Unavailable');
+    assert.equal(status.failures, requests.length);
+
+    failing = false;
+    await run(clock, 5000);
+    assert.equal(state(client), 'registered');
+    assert.equal(client.status.failures, 0);
+  });
+
+  it('waits at least the Retry-After of a 503 and spreads retries with jitter', async () => {
+    const { clock, client, requests } = setup(
+      () => (request) => {
+        const busy = createResponse(request, 503);
+        busy.append('Retry-After', '20');
+        return busy;
+      },
+      { random: () => 0.99 },
+    );
+    client.start();
+    await run(clock, 30_000);
+    assert.deepEqual(
+      requests.map(({ at }) => at),
+      [0, 20_000],
+    );
+  });
+
+  it('counts a registrar that never answers as a timeout (Timer F) and retries', async () => {
+    const { clock, client, requests, attempts } = setup(() => () => undefined);
+    client.start();
+    await run(clock, 32_500, 500);
+    assert.deepEqual(attempts, ['timeout']);
+    assert.equal(state(client), 'failed');
+    const sent = requests.filter(({ request }) => request.cseq().seq === 1).length;
+    assert.ok(sent > 1, 'UDP retransmissions of the same REGISTER');
+    await run(clock, 1000);
+    assert.equal(requests.at(-1)?.request.cseq().seq, 2, 'the retry is a new REGISTER');
+  });
+
+  it('stops at a second 401 for wrong credentials (auth_rejected) and does not loop', async () => {
+    const { clock, client, requests, attempts } = setup(
+      (c) => digestRegistrar(c, (request) => ok(request, 60)),
+      { password: 'wrong' },
+    );
+    client.start();
+    await run(clock, 500);
+    assert.equal(requests.length, 2);
+    assert.deepEqual(attempts, ['auth_rejected']);
+  });
+
+  it('does not answer a challenge for another realm than the configured one', async () => {
+    const { clock, client, requests, attempts } = setup(
+      (c) => digestRegistrar(c, (request) => ok(request, 60)),
+      { realm: 'other.test' },
+    );
+    client.start();
+    await run(clock, 500);
+    assert.equal(requests.length, 1, 'no credentials sent');
+    assert.deepEqual(attempts, ['auth_rejected']);
+    const status = client.status;
+    assert.match(status.state === 'failed' ? status.detail : '', /realm 'registrar.test'/);
+  });
+
+  it('unregisters with Expires: 0 on stop, on the same Call-ID, and sends nothing after', async () => {
+    const { clock, client, requests, states } = setup(
+      () => (request) => ok(request, Number(request.get('expires'))),
+    );
+    client.start();
+    await run(clock, 100);
+    assert.equal(state(client), 'registered');
+    const stopped = client.stop();
+    await run(clock, 100);
+    await stopped;
+    const last = requests.at(-1)?.request;
+    assert.equal(last?.get('expires'), '0');
+    assert.equal(last?.callId(), requests[0]?.request.callId());
+    assert.deepEqual(cseqs(requests), [1, 2]);
+    assert.equal(states.at(-1)?.state, 'unregistered');
+    await run(clock, 120_000, 1000);
+    assert.equal(requests.length, 2, 'no refresh after stop');
+    assert.equal(client.stop(), stopped, 'stop is idempotent');
+  });
+
+  it('a stop while the first REGISTER is in flight waits for it, then unregisters', async () => {
+    const { clock, client, requests } = setup(() => (request) => ok(request, Number(request.get('expires'))));
+    client.start();
+    const stopped = client.stop();
+    await run(clock, 200);
+    await stopped;
+    assert.deepEqual(
+      requests.map(({ request }) => request.get('expires')),
+      ['60', '0'],
+    );
+    assert.equal(state(client), 'unregistered');
+  });
+
+  it('sends nothing on stop when never registered', async () => {
+    const { clock, client, requests } = setup(() => (request) => createResponse(request, 404));
+    await client.stop();
+    client.start();
+    await run(clock, 5000);
+    assert.equal(requests.length, 0);
+  });
+});

@@ -1,3 +1,4 @@
+export { type CallerIdConfig, callerIdSchema } from './caller-id-schema.js';
 export { type CheckConfigIo, checkConfigMain } from './check-config.js';
 export { BUILTIN_TARGET_PREFIX, DEMO_BOT_URL, defaultConfig } from './default.js';
 export { ConfigError, type ConfigIssue, formatIssue, formatPath } from './errors.js';
@@ -15,11 +16,14 @@ export {
 } from './loader.js';
 export { ConfigManager, type ConfigManagerOptions, type ReloadResult } from './manager.js';
 export {
+  type CallerIdentity,
   type Cidr,
   compileNumberPattern,
   matchesNumber,
   type NumberPattern,
+  parseCallerIdentity,
   parseCidr,
+  parseHostAndPort,
   patternSpecificity,
 } from './patterns.js';
 export { redactSecrets } from './redact.js';
@@ -40,6 +44,7 @@ export {
   type OutboundGatewayConfig,
   type OverflowConfig,
   type ProbingConfig,
+  type RegisterConfig,
   type RouteConfig,
   type StreamTarget,
   streamTargetSchema,

@@ -86,3 +86,34 @@ export function patternSpecificity(pattern: NumberPattern): number {
       return 500;
   }
 }
+
+/** `host` or `host:port`, the host a name, an IPv4 address or a bracketed IPv6 reference. */
+export function parseHostAndPort(text: string): { host: string; port: number | undefined } | undefined {
+  const match = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?$/.exec(text);
+  if (!match?.[1]) return undefined;
+  const port = match[2] === undefined ? undefined : Number(match[2]);
+  if (port !== undefined && (port < 1 || port > 65535)) return undefined;
+  return { host: match[1], port };
+}
+
+/** A caller identity: an E.164 number, or a SIP/SIPS URI written between <> as it is. */
+export type CallerIdentity = { kind: 'e164'; number: string } | { kind: 'uri'; uri: string };
+
+/** ITU-T E.164: +, a non-zero country code digit, at most 15 digits in all. */
+const E164 = /^\+[1-9][0-9]{1,14}$/;
+/**
+ * A SIP URI that is safe to write into a header (RFC 3261 §25.1 userinfo without password,
+ * host, port, URI parameters). No URI headers (`?`), no comma (it would start a second header
+ * value), no white space, quotes, <> or control characters: nothing can end the header or the
+ * name-addr early, so a value from the API cannot inject a header.
+ */
+const SIP_IDENTITY =
+  /^sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$;/%]+@)?(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?(?:;[A-Za-z0-9\-_.!~*'()%[\]/:&+$]+(?:=[A-Za-z0-9\-_.!~*'()%[\]/:&+$]+)?)*$/i;
+const MAX_IDENTITY_LENGTH = 256;
+
+export function parseCallerIdentity(text: string): CallerIdentity | undefined {
+  if (text.length > MAX_IDENTITY_LENGTH) return undefined;
+  if (E164.test(text)) return { kind: 'e164', number: text };
+  if (SIP_IDENTITY.test(text)) return { kind: 'uri', uri: text };
+  return undefined;
+}

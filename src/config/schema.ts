@@ -4,7 +4,8 @@
  * optional block has defaults (`prefault` parses `{}` so nested defaults apply).
  */
 import { z } from 'zod';
-import { compileNumberPattern, isDnsServer, parseCidr } from './patterns.js';
+import { callerIdSchema } from './caller-id-schema.js';
+import { compileNumberPattern, isDnsServer, parseCidr, parseHostAndPort } from './patterns.js';
 
 /** RFC 3261 §21: codes on which trying the next gateway makes sense (plus timeouts and transport errors). */
 export const DEFAULT_FAILOVER_CODES: readonly number[] = [408, 480, 500, 502, 503, 504];
@@ -79,6 +80,39 @@ const digestCredentials = z.strictObject({
   username: z.string().min(1),
   password: z.string().min(1),
   realm: z.string().min(1).optional(),
+});
+
+/** A registration-based trunk (RFC 3261 §10): we register at the carrier, which sends calls to our Contact. */
+export const registerSchema = digestCredentials.extend({
+  registrar: z
+    .string()
+    .refine((text) => parseHostAndPort(text) !== undefined, {
+      message: 'host or host:port (an IPv6 address in brackets)',
+    })
+    .describe(
+      'The registrar as host[:port] (port 5060 by default): REGISTER goes to sip:host[:port] for the address-of-record sip:username@host (RFC 3261 §10.2).',
+    ),
+  realm: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Only challenges for this realm are answered; absent: any realm the registrar names.'),
+  expires: z
+    .number()
+    .int()
+    .min(1)
+    .max(86_400)
+    .default(3600)
+    .describe(
+      'Seconds asked for; the registrar may grant less (refreshed at half of what it grants) or ask for more with 423 Min-Expires.',
+    ),
+  // Registering over TLS (server name, CAs, a sips Contact) is not implemented yet.
+  transport: z
+    .enum(['udp', 'tcp'], {
+      error: (issue) =>
+        `transport must be udp or tcp (got ${JSON.stringify(issue.input)}; registration over TLS is not supported yet)`,
+    })
+    .default('udp'),
 });
 
 export const inboundSchema = z.strictObject({
@@ -182,6 +216,21 @@ export const outboundSchema = z.strictObject({
     .default(8000)
     .describe('Give up on one gateway after this long without an answer.'),
   maxAttempts: z.number().int().min(1).max(10).default(3).describe('Gateways tried per call at most.'),
+  register: registerSchema
+    .optional()
+    .describe(
+      "Register at the carrier (RFC 3261 §10): calls it sends to our registered Contact are this trunk's calls, from any source address.",
+    ),
+  callerId: callerIdSchema
+    .extend({
+      remotePartyId: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Also send Remote-Party-ID (draft-ietf-sip-privacy-04) with the asserted identity, for carriers that predate RFC 3325.',
+        ),
+    })
+    .prefault({}),
 });
 
 export const probingSchema = z.strictObject({
@@ -242,6 +291,12 @@ export const trunkSchema = z
     media: trunkMediaSchema.prefault({}),
     cps: cpsSchema.prefault({}),
     maxConcurrentCalls: z.number().int().min(1).default(100),
+    trustPai: z
+      .boolean()
+      .default(false)
+      .describe(
+        "The carrier is in our trust domain (RFC 3325 §2.3): the P-Asserted-Identity of its calls is passed to the bot. Other trunks' P-Asserted-Identity is dropped.",
+      ),
     probing: probingSchema.prefault({}),
     health: healthSchema.prefault({}),
   })
@@ -606,6 +661,7 @@ export const gatewayFileSchema = z
 
 export type TrunkConfig = z.output<typeof trunkSchema>;
 export type InboundConfig = z.output<typeof inboundSchema>;
+export type RegisterConfig = z.output<typeof registerSchema>;
 export type OutboundConfig = z.output<typeof outboundSchema>;
 export type OutboundGatewayConfig = z.output<typeof outboundGatewaySchema>;
 export type ProbingConfig = z.output<typeof probingSchema>;

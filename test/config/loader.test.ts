@@ -137,6 +137,69 @@ describe('config loader', () => {
     assert.match(result.issues[0]?.message ?? '', /does not exist/);
   });
 
+  it('reads a registration trunk and caller-ID options, and names each bad value at its line', () => {
+    const good = parseConfigText(
+      [
+        'name: reg',
+        'trustPai: true',
+        'outbound:',
+        '  gateways: [{host: sip.carrier.example}]',
+        `  register: {registrar: "sip.carrier.example:5080", username: u, password: "\${P}"}`,
+        '  callerId:',
+        '    assertedIdentity: "+15551230000"',
+        '    privacy: [id]',
+        '    diversion: {identity: "sip:+15559990000@carrier.example;user=phone"}',
+        '',
+      ].join('\n'),
+      'reg.yaml',
+      trunkSchema,
+      { P: 's3cret' },
+    );
+    assert.ok(good.ok, good.ok ? '' : JSON.stringify(good.issues));
+    assert.deepEqual(good.value.outbound?.register, {
+      registrar: 'sip.carrier.example:5080',
+      username: 'u',
+      password: 's3cret',
+      expires: 3600,
+      transport: 'udp',
+    });
+    assert.equal(good.value.outbound?.callerId.diversion?.reason, 'unconditional');
+    assert.equal(good.value.outbound?.callerId.remotePartyId, false);
+    assert.equal(good.value.trustPai, true);
+    assert.equal(redactSecrets(good.value).outbound?.register?.password, '***');
+
+    const bad = parseConfigText(
+      [
+        'name: reg',
+        'outbound:',
+        '  gateways: [{host: a}]',
+        '  register: {registrar: "sip:host", username: u, password: p, expires: 0}',
+        '  callerId:',
+        '    assertedIdentity: "sip:a@b\\r\\nX-Injected: 1"',
+        '    privacy: [none, id]',
+        '    diversion: {identity: "<sip:a@b>", reason: bored}',
+        '',
+      ].join('\n'),
+      'reg.yaml',
+      trunkSchema,
+      {},
+    );
+    assert.equal(bad.ok, false);
+    if (bad.ok) return;
+    assert.deepEqual(
+      bad.issues.map((i) => `${i.line} ${i.path}`),
+      [
+        '4 outbound.register.registrar',
+        '4 outbound.register.expires',
+        '6 outbound.callerId.assertedIdentity',
+        '7 outbound.callerId.privacy',
+        '8 outbound.callerId.diversion.identity',
+        '8 outbound.callerId.diversion.reason',
+      ],
+    );
+    assert.match(bad.issues[2]?.message ?? '', /a SIP URI .* or an E\.164 number/);
+  });
+
   it('names a missing required key at its parent', async () => {
     const missing = parseConfigText('name: x\noutbound:\n  maxAttempts: 2\n', 'f.yaml', trunkSchema, {});
     assert.equal(missing.ok, false);

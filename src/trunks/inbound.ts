@@ -1,8 +1,9 @@
 /**
- * Inbound classification: source IP → trunk (longest CIDR match), then called number →
- * route (most specific pattern; ties go to the earlier route). A trunk's source calling over
- * a transport the trunk does not take (`inbound.transports`, e.g. TLS only) is treated as an
- * unknown source: 403 or silence, as the trunk says.
+ * Inbound classification: the Request-URI user → a registration trunk (the registrar sends
+ * calls to the Contact we registered), else source IP → trunk (longest CIDR match); then
+ * called number → route (most specific pattern; ties go to the earlier route). A trunk's
+ * source calling over a transport the trunk does not take (`inbound.transports`, e.g. TLS
+ * only) is treated as an unknown source: 403 or silence, as the trunk says.
  */
 import {
   compileNumberPattern,
@@ -14,6 +15,7 @@ import {
   type TrunkConfig,
 } from '../config/index.js';
 import { CidrTable } from './cidr.js';
+import { registrationContactUser } from './registration-contact.js';
 
 export type InboundDecision =
   | { ok: true; trunk: TrunkConfig; route: RouteConfig; routeIndex: number }
@@ -56,15 +58,26 @@ export class InboundMatcher {
   readonly #trunkNumbers = new Map<string, NumberPattern[]>();
   readonly #numberOwners: Array<{ pattern: NumberPattern; trunk: TrunkConfig }> = [];
   readonly #routes: CompiledRoute[];
+  /** Registration trunks by the user part of the Contact they register. */
+  readonly #registrations = new Map<string, TrunkConfig>();
+  /** A registrar may open TCP connections from addresses we cannot know in advance. */
+  readonly #registersOverTcp: boolean;
 
   constructor(config: PatchbayConfig) {
+    let registersOverTcp = false;
     for (const trunk of config.trunks.values()) {
+      const register = trunk.outbound?.register;
+      if (register) {
+        this.#registrations.set(registrationContactUser(trunk.name, register), trunk);
+        registersOverTcp ||= register.transport === 'tcp';
+      }
       if (!trunk.inbound) continue;
       for (const cidr of trunk.inbound.allowedCidrs) this.#sources.add(cidr, trunk);
       const patterns = trunk.inbound.numbers.map(compile);
       this.#trunkNumbers.set(trunk.name, patterns);
       for (const pattern of patterns) this.#numberOwners.push({ pattern, trunk });
     }
+    this.#registersOverTcp = registersOverTcp;
     this.#routes = config.gateway.routes.map((route, index) => ({
       route,
       index,
@@ -78,18 +91,41 @@ export class InboundMatcher {
    * takes, or a source some trunk would answer 403.
    */
   admitsSource(sourceAddress: string, transport: string): boolean {
+    if (transport === 'tcp' && this.#registersOverTcp) return true;
     const trunk = this.#sources.lookup(sourceAddress)?.value;
     if (trunk) return takes(trunk, transport) || trunk.inbound?.unknownSourceAction === 403;
     return this.#numberOwners.some(({ trunk: owner }) => owner.inbound?.unknownSourceAction === 403);
   }
 
-  match(sourceAddress: string, calledNumber: string, transport: string): InboundDecision {
-    const trunk = this.#sources.lookup(sourceAddress)?.value;
+  /**
+   * The number an INVITE calls: its Request-URI user, but on a registration, whose
+   * Request-URI the registrar rewrote to our Contact (RFC 3261 §10.3, §16.5), the To user:
+   * the address-of-record or number the caller dialled.
+   */
+  calledNumber(requestUser: string | undefined, toUser: string | undefined): string {
+    if (requestUser !== undefined && this.#registrations.has(requestUser)) return toUser ?? requestUser;
+    return requestUser ?? toUser ?? '';
+  }
+
+  /**
+   * The trunk and route of a request to `requestUser` calling `calledNumber`. A Request-URI
+   * naming a registration's Contact is that trunk's call whatever its source and transport
+   * (the registrar's addresses are not known in advance, and it reaches us as our Contact
+   * says); anything else is matched by source address and the trunk's transports.
+   */
+  match(
+    sourceAddress: string,
+    calledNumber: string,
+    transport: string,
+    requestUser = calledNumber,
+  ): InboundDecision {
+    const registered = this.#registrations.get(requestUser);
+    const trunk = registered ?? this.#sources.lookup(sourceAddress)?.value;
     if (!trunk) {
       const owner = bestMatch(this.#numberOwners, calledNumber)?.trunk;
       return { ok: false, reason: 'unknown_source', action: owner?.inbound?.unknownSourceAction ?? 'drop' };
     }
-    if (!takes(trunk, transport)) {
+    if (!registered && !takes(trunk, transport)) {
       const detail = `trunk ${trunk.name} takes ${trunk.inbound?.transports.join(', ')}, not ${transport}`;
       return {
         ok: false,

@@ -37,6 +37,7 @@ export {
   type ProbeTransition,
   type SendOptions,
 } from './probe.js';
+export { registrationContactUser } from './registration-contact.js';
 export { HealthRegistry } from './registry.js';
 export {
   type Attempt,

@@ -7,6 +7,7 @@ import {
   InboundMatcher,
   normalizeE164,
   outboundIdentity,
+  registrationContactUser,
 } from '../../src/trunks/index.js';
 
 describe('CidrTable', () => {
@@ -80,6 +81,56 @@ describe('InboundMatcher', () => {
       ok: false,
       reason: 'unknown_source',
       action: 403,
+    });
+  });
+
+  describe('registration trunks', () => {
+    const register = { registrar: 'sip.carrier.example', username: 'u', password: 'p' };
+    const registered = trunkSchema.parse({
+      name: 'registered',
+      outbound: { gateways: [{ host: 'sip.carrier.example' }], register },
+    });
+    const overTcp = trunkSchema.parse({
+      name: 'over-tcp',
+      outbound: { gateways: [{ host: 'h' }], register: { ...register, transport: 'tcp' } },
+    });
+    const contact = registrationContactUser('registered', registered.outbound?.register ?? assert.fail());
+    const withRegistration = new InboundMatcher(makeSnapshot(gateway, [carrier, pbx, registered]));
+
+    it('match a Request-URI naming the registered Contact from any source, before source CIDRs', () => {
+      const fromAnywhere = withRegistration.match('198.51.100.1', '+15550100', 'udp', contact);
+      assert.ok(fromAnywhere.ok && fromAnywhere.trunk.name === 'registered');
+      assert.equal(fromAnywhere.route.target.url, 'wss://bot/exact');
+      const fromCarrierCidr = withRegistration.match('203.0.113.9', '+442079460018', 'tcp', contact);
+      assert.ok(fromCarrierCidr.ok && fromCarrierCidr.trunk.name === 'registered');
+      assert.equal(withRegistration.match('198.51.100.1', '+4420', 'udp', 'pb-guessed').ok, false);
+    });
+
+    it('call the To user, since the registrar rewrote the Request-URI to our Contact', () => {
+      assert.equal(withRegistration.calledNumber(contact, '+15550100'), '+15550100');
+      assert.equal(withRegistration.calledNumber('+15550199', '+15550100'), '+15550199');
+      assert.equal(withRegistration.calledNumber(undefined, '+15550100'), '+15550100');
+    });
+
+    it('have a Contact user that only their credentials give, stable across loads', () => {
+      assert.match(contact, /^pb-[0-9a-f]{24}$/);
+      const again = trunkSchema.parse({
+        name: 'registered',
+        outbound: { gateways: [{ host: 'x' }], register },
+      });
+      assert.equal(registrationContactUser('registered', again.outbound?.register ?? assert.fail()), contact);
+      const otherPassword = { ...register, password: 'q', expires: 60, transport: 'udp' as const };
+      assert.notEqual(registrationContactUser('registered', otherPassword), contact);
+    });
+
+    it('admit TCP connections from any source only when a trunk registers over TCP', () => {
+      assert.equal(withRegistration.admitsSource('198.51.100.1', 'tcp'), true, 'carrier answers 403');
+      const dropping = new InboundMatcher(makeSnapshot(gateway, [pbx, registered]));
+      assert.equal(dropping.admitsSource('198.51.100.1', 'tcp'), false);
+      assert.equal(
+        new InboundMatcher(makeSnapshot(gateway, [pbx, overTcp])).admitsSource('198.51.100.1', 'tcp'),
+        true,
+      );
     });
   });
 });

@@ -58,6 +58,25 @@ export interface CallDetail<Media extends object = object> extends CallSummary {
   media: Media;
 }
 
+/** A registration-based trunk's binding at its registrar (RFC 3261 §10). */
+export interface TrunkRegistration {
+  trunk: string;
+  /** host[:port] as configured. */
+  registrar: string;
+  /** The address-of-record registered. */
+  aor: string;
+  state: 'unregistered' | 'registering' | 'registered' | 'failed';
+  /** Attempts failed in a row. */
+  failures: number;
+  /** registered: the interval granted and when it lapses. */
+  expiresSec?: number;
+  expiresAt?: string;
+  /** failed: why (a fixed list), the registrar's answer, and when the next attempt goes. */
+  cause?: string;
+  detail?: string;
+  retryAt?: string;
+}
+
 export interface CpsLimit {
   key: string;
   rate: number;
@@ -92,6 +111,8 @@ export interface ControlBackend {
   ): Promise<CallOperationResult>;
   /** Per-trunk, per-gateway health with every score input (trunks' snapshot objects). */
   trunkHealth(): unknown[];
+  /** Registration-based trunks and their state. */
+  trunkRegistrations(): TrunkRegistration[];
   cpsLimits(): CpsLimit[];
   /** Changes a limit at run time; false when the key names no configured bucket. */
   setCpsLimit(limit: CpsLimit): boolean;

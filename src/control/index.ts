@@ -10,6 +10,7 @@ export type {
   OriginateRequest,
   RequestOrigin,
   StreamTargetRequest,
+  TrunkRegistration,
 } from './backend.js';
 export { FORWARDED_HEADER } from './backend.js';
 export { GatewayMetrics } from './metrics.js';

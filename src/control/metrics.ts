@@ -58,6 +58,20 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly trunkRegistered = new Gauge({
+    name: 'patchbay_trunk_registered',
+    help: 'Registration-based trunks: 1 while registered at their registrar, else 0',
+    labelNames: ['trunk'] as const,
+    registers: [this.registry],
+  });
+
+  readonly registrationsTotal = new Counter({
+    name: 'patchbay_registrations_total',
+    help: 'Attempts to register a trunk (first, refresh or retry) by result: registered, timeout, transport_error, auth_rejected, interval_too_brief, rejected, bad_response',
+    labelNames: ['trunk', 'result'] as const,
+    registers: [this.registry],
+  });
+
   readonly jitterBufferDelay = new Histogram({
     name: 'patchbay_jitter_buffer_delay_seconds',
     help: 'Mean jitter-buffer delay of each finished call',

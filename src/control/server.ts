@@ -125,7 +125,10 @@ export async function createControlServer(options: ControlServerOptions): Promis
       ),
   );
 
-  app.get('/v1/trunks', async () => ({ trunks: backend.trunkHealth() }));
+  app.get('/v1/trunks', async () => ({
+    trunks: backend.trunkHealth(),
+    registrations: backend.trunkRegistrations(),
+  }));
   app.get('/v1/cps', async () => ({ limits: backend.cpsLimits() }));
   app.put<{ Params: { key: string }; Body: Omit<CpsLimit, 'key'> }>(
     '/v1/cps/:key',

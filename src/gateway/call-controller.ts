@@ -135,7 +135,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
    */
   static inbound(ports: CallPorts, session: InboundSession): { call: CallController; run(): Promise<void> } {
     const invite = session.invite;
-    const called = invite.requestUri().user ?? invite.to().uri.user ?? '';
+    const called = ports.inbound.calledNumber(invite.requestUri().user, invite.to().uri.user);
     const call = new CallController(ports, 'inbound', invite.from().uri.user ?? '', called);
     call.#session = session;
     return { call, run: () => call.#guarded(() => call.#runInbound(session)) };
@@ -211,7 +211,13 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
 
   async #runInbound(session: InboundSession): Promise<void> {
     const ports = this.#ports;
-    const decision = ports.inbound.match(session.source.address, this.to, session.source.transport);
+    const requestUser = session.invite.requestUri().user ?? this.to;
+    const decision = ports.inbound.match(
+      session.source.address,
+      this.to,
+      session.source.transport,
+      requestUser,
+    );
     if (!decision.ok) {
       // 'drop' sources never get here: the transport's admission hook drops them.
       if (decision.reason === 'unknown_source')

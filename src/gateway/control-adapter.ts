@@ -15,6 +15,7 @@ import type {
   DrainStatus,
   OriginateRequest,
   RequestOrigin,
+  TrunkRegistration,
 } from '../control/backend.js';
 import { type CpsLimiter, cpsKeys, type HealthRegistry } from '../trunks/index.js';
 import { type CallController, OutboundRefusal, type OutboundRequest } from './call-controller.js';
@@ -32,6 +33,8 @@ export interface ControlledGateway {
   drain(): void;
   isReady(): boolean;
   originate(request: OutboundRequest, statusCallback?: string): Promise<CallController>;
+  /** Registration-based trunks and their state. */
+  registrations(): TrunkRegistration[];
 }
 
 /** Fastify answers a thrown error with its `status`. */
@@ -121,6 +124,10 @@ export class GatewayControl implements ControlBackend {
 
   trunkHealth(): unknown[] {
     return this.#gateway.health.snapshot();
+  }
+
+  trunkRegistrations(): TrunkRegistration[] {
+    return this.#gateway.registrations();
   }
 
   cpsLimits(): CpsLimit[] {

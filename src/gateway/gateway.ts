@@ -7,6 +7,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { Cluster, defaultApiUrl, defaultNodeId, NodeLoad } from '../cluster/index.js';
 import { BUILTIN_TARGET_PREFIX, type ConfigManager, type PatchbayConfig } from '../config/index.js';
+import type { TrunkRegistration } from '../control/backend.js';
 import { GatewayMetrics } from '../control/metrics.js';
 import { createControlServer } from '../control/server.js';
 import { EchoBot } from '../demo/index.js';
@@ -36,6 +37,7 @@ import { GatewayControl } from './control-adapter.js';
 import { DigestSupport } from './digest-support.js';
 import { SourceRateLimiter } from './flood.js';
 import { sendOptionsProbe } from './probe.js';
+import { TrunkRegistrations } from './registrations.js';
 import { listenSpecs, reloadTlsCredentials, tlsClientPolicy } from './sip-tls.js';
 
 export interface GatewayOptions {
@@ -45,6 +47,9 @@ export interface GatewayOptions {
 }
 
 const GAUGE_INTERVAL_MS = 1000;
+/** How long stop waits for registrars to confirm our bindings are removed. */
+const UNREGISTER_TIMEOUT_MS = 2000;
+const PRODUCT = 'patchbay/0.1';
 
 /** Health-score inputs as `patchbay_trunk_health_input`'s `input` label names them. */
 const HEALTH_INPUT_LABELS: Record<MetricName, string> = {
@@ -75,6 +80,7 @@ export class Gateway {
   #inbound: InboundMatcher;
   #transport: SipTransport | undefined;
   #ua: SipUserAgent | undefined;
+  #registrations: TrunkRegistrations | undefined;
   #ports: CallPorts | undefined;
   #records: CallRecordWriter | undefined;
   #api: FastifyInstance | undefined;
@@ -180,9 +186,18 @@ export class Gateway {
     return call;
   }
 
-  /** New INVITEs and OPTIONS get 503 from now on; calls in progress go on. */
+  /** Registration-based trunks and their state. */
+  registrations(): TrunkRegistration[] {
+    return this.#registrations?.list() ?? [];
+  }
+
+  /**
+   * New INVITEs and OPTIONS get 503 from now on; calls in progress go on. Registrations are
+   * removed, so registrars stop sending calls here.
+   */
   drain(): void {
     this.#admission.drain();
+    void this.#registrations?.stop(UNREGISTER_TIMEOUT_MS);
   }
 
   /**
@@ -214,6 +229,8 @@ export class Gateway {
     this.health.close();
     this.#locator.close();
     this.cps.close();
+    await this.#registrations?.stop(UNREGISTER_TIMEOUT_MS);
+    this.#registrations?.close();
     this.#ua?.close();
     await this.#transport?.close();
     await this.#api?.close();
@@ -301,7 +318,7 @@ export class Gateway {
       clock: this.clock,
       logger: this.logger,
       ...(config.publicAddress ? { advertisedHost: config.publicAddress } : {}),
-      product: 'patchbay/0.1',
+      product: PRODUCT,
       admissionStatus: () => (this.#admission.draining ? 503 : undefined),
       optionsStatus: () => this.#nodeLoad.optionsStatus(),
       optionsHeaders: () => this.#nodeLoad.headers(),
@@ -309,6 +326,13 @@ export class Gateway {
       onInvite: (session) => this.#onInvite(session),
     });
     this.#ua.endpoint.transactions.on('shed', (reason) => this.metrics.sipShedTotal.inc({ reason }));
+    this.#registrations = new TrunkRegistrations({
+      link: this.#ua,
+      clock: this.clock,
+      logger: this.logger,
+      metrics: this.metrics,
+      userAgent: PRODUCT,
+    });
     this.#ports = this.#buildPorts(
       new PortAllocator(config.rtp.portMin, config.rtp.portMax),
       bindAddress,
@@ -327,6 +351,7 @@ export class Gateway {
       logger: this.logger,
     });
     await this.#api.listen({ host: config.api.host, port: config.api.port });
+    this.#registrations.apply(this.config());
     this.#config.on('changed', (next, previous) => this.#applyConfig(next, previous));
     this.#config.on('invalid', (error) => this.logger.error({ err: error.message }, 'config reload refused'));
     this.#scheduleGauges();
@@ -368,7 +393,9 @@ export class Gateway {
       }),
       admission: this.#admission,
       inbound: {
-        match: (address, called, transport) => this.#inbound.match(address, called, transport),
+        calledNumber: (requestUser, toUser) => this.#inbound.calledNumber(requestUser, toUser),
+        match: (address, called, transport, requestUser) =>
+          this.#inbound.match(address, called, transport, requestUser),
         authenticate: (trunk, invite) => this.#digest.challengeInbound(trunk, invite),
       },
       outbound: {
@@ -422,6 +449,7 @@ export class Gateway {
     this.#inbound = new InboundMatcher(next);
     this.health.apply(next);
     reloadTlsCredentials(this.#transport, next, previous, this.logger);
+    this.#registrations?.apply(next);
     this.logger.info({ files: next.files }, 'config reloaded');
   }
 

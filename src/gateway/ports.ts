@@ -108,7 +108,10 @@ export interface CallAdmission {
 
 /** Inbound policy: which trunk and route an INVITE belongs to, and its digest check. */
 export interface InboundPolicy {
-  match(sourceAddress: string, called: string, transport: string): InboundDecision;
+  /** The number an INVITE calls: its Request-URI user, or the To user on a registration. */
+  calledNumber(requestUser: string | undefined, toUser: string | undefined): string;
+  /** The trunk (by registered Contact `requestUser`, else by source and transport) and route of a call. */
+  match(sourceAddress: string, called: string, transport: string, requestUser: string): InboundDecision;
   /** A 401/403 answer when the trunk requires credentials the INVITE lacks. */
   authenticate(trunk: TrunkConfig, invite: SipRequest): AuthChallenge | undefined;
 }

@@ -12,6 +12,7 @@ export { randomToken } from './message-ops.js';
 export { parseMessage, SipRequestError, serializeMessage } from './parser.js';
 export {
   REGISTRATION_FAILURES,
+  type RegistrarLink,
   RegistrationClient,
   type RegistrationFailure,
   type RegistrationOptions,

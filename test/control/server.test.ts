@@ -10,6 +10,7 @@ import {
   GatewayMetrics,
   type OriginateRequest,
   type RequestOrigin,
+  type TrunkRegistration,
 } from '../../src/control/index.js';
 
 const TOKEN = 'test-token';
@@ -53,6 +54,19 @@ class FakeBackend implements ControlBackend {
   }
   trunkHealth(): unknown[] {
     return [{ trunk: 'carrier-a', score: 1 }];
+  }
+  trunkRegistrations(): TrunkRegistration[] {
+    return [
+      {
+        trunk: 'registered',
+        registrar: 'sip.carrier.example',
+        aor: 'sip:u@sip.carrier.example',
+        state: 'registered',
+        failures: 0,
+        expiresSec: 600,
+        expiresAt: new Date(0).toISOString(),
+      },
+    ];
   }
   cpsLimits(): CpsLimit[] {
     return this.limits;
@@ -176,6 +190,13 @@ test('a hang-up forwarded by another cluster node says so to the backend (no sec
     headers: { ...auth, 'x-patchbay-forwarded-by': 'node-a' },
   });
   assert.deepEqual(backend.origins, [{ forwarded: false }, { forwarded: true }]);
+});
+
+test('/v1/trunks lists the gateways health and the registrations', async () => {
+  const body = (await app.inject({ method: 'GET', url: '/v1/trunks', headers: auth })).json();
+  assert.deepEqual(body.trunks, backend.trunkHealth());
+  assert.equal(body.registrations[0]?.trunk, 'registered');
+  assert.equal(body.registrations[0]?.state, 'registered');
 });
 
 test('CPS limits change at run time and unknown buckets are 404', async () => {

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { DigestVerifier } from '../../src/sip/digest.js';
 import type { SipRequest, SipResponse } from '../../src/sip/message.js';
 import { createResponse } from '../../src/sip/message-ops.js';
 import {
@@ -16,6 +15,7 @@ import {
 import type { TransportAddress } from '../../src/sip/types.js';
 import { SipUserAgent } from '../../src/sip/user-agent.js';
 import { FakeClock, silentLogger } from '../../src/util/index.js';
+import { digestChallenger, FakeRegistrar, grant, type RegistrarScript } from './helpers/fake-registrar.js';
 import { MemoryNetwork } from './helpers/memory-transport.js';
 
 const US: TransportAddress = { transport: 'udp', address: '127.0.0.1', port: 5060 };
@@ -23,8 +23,6 @@ const REGISTRAR: TransportAddress = { transport: 'udp', address: '127.0.0.9', po
 const REALM = 'registrar.test';
 const PASSWORD = 's3cret';
 const CONTACT_USER = 'pb-0123abcd';
-
-type Script = (request: SipRequest, index: number) => SipResponse | undefined;
 
 /** Lets queued deliveries and the promise chains they start run. */
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -38,15 +36,6 @@ async function run(clock: FakeClock, ms: number, step = 100): Promise<void> {
   await flush();
 }
 
-/** A 200 binding our Contact with `expires` as its parameter (or, with `header`, as Expires). */
-function ok(request: SipRequest, expires: number, header = false): SipResponse {
-  const response = createResponse(request, 200);
-  const contact = request.get('contact') ?? '';
-  response.append('Contact', header ? contact : `${contact};expires=${expires}`);
-  if (header) response.append('Expires', String(expires));
-  return response;
-}
-
 let cleanup: Array<() => void> = [];
 afterEach(() => {
   for (const close of cleanup) close();
@@ -54,9 +43,8 @@ afterEach(() => {
 });
 
 /** `registrar` builds the registrar's answers (it may need the clock, e.g. for digest nonces). */
-function setup(registrar: (clock: FakeClock) => Script, options: Partial<RegistrationOptions> = {}) {
+function setup(script: (clock: FakeClock) => RegistrarScript, options: Partial<RegistrationOptions> = {}) {
   const clock = new FakeClock();
-  const script = registrar(clock);
   const network = new MemoryNetwork(clock);
   const ua = new SipUserAgent({
     transport: network.bind(US),
@@ -64,14 +52,8 @@ function setup(registrar: (clock: FakeClock) => Script, options: Partial<Registr
     logger: silentLogger,
     onInvite: () => {},
   });
-  const registrarTransport = network.bind(REGISTRAR);
-  const requests: Array<{ at: number; request: SipRequest }> = [];
-  registrarTransport.onMessage((message, source) => {
-    if (!message.isRequest) return;
-    requests.push({ at: clock.now(), request: message });
-    const response = script(message, requests.length - 1);
-    if (response) network.transmit(response, REGISTRAR, source);
-  });
+  const registrar = new FakeRegistrar(network, REGISTRAR, script(clock));
+  const { requests } = registrar;
   const client = new RegistrationClient({
     link: ua,
     clock,
@@ -93,33 +75,14 @@ function setup(registrar: (clock: FakeClock) => Script, options: Partial<Registr
     client.close();
     ua.close();
   });
-  return { clock, network, client, requests, states, attempts };
+  return { clock, network, client, registrar, requests, states, attempts };
 }
 
-/** A registrar challenging every REGISTER without valid credentials for `password`. */
-function digestRegistrar(clock: FakeClock, grant: (request: SipRequest) => SipResponse): Script {
-  const verifier = new DigestVerifier({
-    realm: REALM,
-    secret: 'registrar-secret',
-    clock,
-    algorithms: ['MD5'],
-  });
-  return (request) => {
-    const authorization = request.get('authorization');
-    const result = authorization
-      ? verifier.verify({
-          authorization,
-          method: request.method,
-          uri: request.uri,
-          lookupPassword: (user) => (user === 'trunk-user' ? PASSWORD : undefined),
-        })
-      : undefined;
-    if (result?.ok) return grant(request);
-    const challenge = createResponse(request, 401);
-    for (const value of verifier.challenges({ stale: result?.stale === true }))
-      challenge.append('WWW-Authenticate', value);
-    return challenge;
-  };
+function digestRegistrar(
+  clock: FakeClock,
+  onAuthorized: (request: SipRequest) => SipResponse,
+): RegistrarScript {
+  return digestChallenger(clock, { realm: REALM, username: 'trunk-user', password: PASSWORD }, onAuthorized);
 }
 
 function cseqs(requests: Array<{ request: SipRequest }>): number[] {
@@ -133,7 +96,7 @@ function state(client: RegistrationClient): RegistrationStatus['state'] {
 describe('RegistrationClient (RFC 3261 §10.2)', () => {
   it('answers the 401 with digest and is registered for the interval granted to its Contact', async () => {
     const { clock, client, requests, states, attempts } = setup((c) =>
-      digestRegistrar(c, (request) => ok(request, 50)),
+      digestRegistrar(c, (request) => grant(request, 50)),
     );
     client.start();
     await run(clock, 100);
@@ -163,7 +126,9 @@ describe('RegistrationClient (RFC 3261 §10.2)', () => {
 
   it('refreshes at half the granted interval with the same Call-ID, the next CSeq and the last nonce', async () => {
     // The registrar grants 40 s through the Expires header, less than the 60 s asked.
-    const { clock, client, requests } = setup((c) => digestRegistrar(c, (request) => ok(request, 40, true)));
+    const { clock, client, requests } = setup((c) =>
+      digestRegistrar(c, (request) => grant(request, 40, true)),
+    );
     client.start();
     await run(clock, 19_900);
     assert.equal(requests.length, 2, 'nothing before half of 40 s');
@@ -179,20 +144,17 @@ describe('RegistrationClient (RFC 3261 §10.2)', () => {
   });
 
   it('retries a 423 with the Min-Expires and keeps asking for it on refreshes', async () => {
-    const { clock, client, requests } = setup(() => (request) => {
+    const { clock, client, registrar, requests } = setup(() => (request) => {
       if (Number(request.get('expires')) < 120) {
         const brief = createResponse(request, 423);
         brief.append('Min-Expires', '120');
         return brief;
       }
-      return ok(request, 120);
+      return grant(request, 120);
     });
     client.start();
     await run(clock, 100);
-    assert.deepEqual(
-      requests.map(({ request }) => request.get('expires')),
-      ['60', '120'],
-    );
+    assert.deepEqual(registrar.expires(), ['60', '120']);
     assert.equal(state(client), 'registered');
     await run(clock, 60_000);
     assert.equal(requests[2]?.request.get('expires'), '120', 'the refresh asks for the raised interval');
@@ -215,7 +177,7 @@ describe('RegistrationClient (RFC 3261 §10.2)', () => {
   it('backs off exponentially up to the cap after failures, and resets once registered', async () => {
     let failing = true;
     const { clock, client, requests, attempts } = setup(
-      () => (request) => (failing ? createResponse(request, 503) : ok(request, 60)),
+      () => (request) => (failing ? createResponse(request, 503) : grant(request, 60)),
       { backoff: { baseMs: 1000, maxMs: 5000 } },
     );
     client.start();
@@ -264,7 +226,7 @@ describe('RegistrationClient (RFC 3261 §10.2)', () => {
 
   it('stops at a second 401 for wrong credentials (auth_rejected) and does not loop', async () => {
     const { clock, client, requests, attempts } = setup(
-      (c) => digestRegistrar(c, (request) => ok(request, 60)),
+      (c) => digestRegistrar(c, (request) => grant(request, 60)),
       { password: 'wrong' },
     );
     client.start();
@@ -275,7 +237,7 @@ describe('RegistrationClient (RFC 3261 §10.2)', () => {
 
   it('does not answer a challenge for another realm than the configured one', async () => {
     const { clock, client, requests, attempts } = setup(
-      (c) => digestRegistrar(c, (request) => ok(request, 60)),
+      (c) => digestRegistrar(c, (request) => grant(request, 60)),
       { realm: 'other.test' },
     );
     client.start();
@@ -288,7 +250,7 @@ describe('RegistrationClient (RFC 3261 §10.2)', () => {
 
   it('unregisters with Expires: 0 on stop, on the same Call-ID, and sends nothing after', async () => {
     const { clock, client, requests, states } = setup(
-      () => (request) => ok(request, Number(request.get('expires'))),
+      () => (request) => grant(request, Number(request.get('expires'))),
     );
     client.start();
     await run(clock, 100);
@@ -307,15 +269,14 @@ describe('RegistrationClient (RFC 3261 §10.2)', () => {
   });
 
   it('a stop while the first REGISTER is in flight waits for it, then unregisters', async () => {
-    const { clock, client, requests } = setup(() => (request) => ok(request, Number(request.get('expires'))));
+    const { clock, client, registrar } = setup(
+      () => (request) => grant(request, Number(request.get('expires'))),
+    );
     client.start();
     const stopped = client.stop();
     await run(clock, 200);
     await stopped;
-    assert.deepEqual(
-      requests.map(({ request }) => request.get('expires')),
-      ['60', '0'],
-    );
+    assert.deepEqual(registrar.expires(), ['60', '0']);
     assert.equal(state(client), 'unregistered');
   });
 

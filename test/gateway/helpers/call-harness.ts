@@ -83,8 +83,20 @@ export interface Carrier {
   ua: SipUserAgent;
   address: TransportAddress;
   incoming: InboundSession[];
-  /** INVITEs towards the gateway, as a carrier delivering a call. */
-  call(options?: { to?: string; codecs?: AudioCodecName[]; srtp?: SdesOffer }): OutboundSession;
+  /**
+   * INVITEs towards the gateway, as a carrier delivering a call: to `to`, with the Request-URI
+   * user `requestUser` (default `to`; a registrar puts our Contact there), extra `headers` and
+   * an SDES `srtp` offer.
+   */
+  call(options?: CarrierCallOptions): OutboundSession;
+}
+
+export interface CarrierCallOptions {
+  to?: string;
+  requestUser?: string;
+  codecs?: AudioCodecName[];
+  headers?: Array<[string, string]>;
+  srtp?: SdesOffer;
 }
 
 export interface HarnessOptions {
@@ -182,7 +194,9 @@ export class CallHarness {
       bots: this.bots,
       admission: this.admission,
       inbound: {
-        match: (address, called, transport) => inbound.match(address, called, transport),
+        calledNumber: (requestUser, toUser) => inbound.calledNumber(requestUser, toUser),
+        match: (address, called, transport, requestUser) =>
+          inbound.match(address, called, transport, requestUser),
         authenticate: (trunk, invite) => digest.challengeInbound(trunk, invite),
       },
       outbound: {
@@ -213,9 +227,16 @@ export class CallHarness {
       ua,
       address,
       incoming,
-      call: ({ to = CALLED, codecs = ['PCMA' as AudioCodecName], srtp } = {}) =>
+      call: ({
+        to = CALLED,
+        requestUser = to,
+        codecs = ['PCMA' as AudioCodecName],
+        headers = [],
+        srtp,
+      } = {}) =>
         ua.call({
-          requestUri: `sip:${to}@${GATEWAY.address}:${GATEWAY.port}`,
+          requestUri: `sip:${requestUser}@${GATEWAY.address}:${GATEWAY.port}`,
+          headers,
           destination: GATEWAY,
           from: `<sip:+15551230000@${address.address}>`,
           to: `<sip:${to}@${GATEWAY.address}>`,

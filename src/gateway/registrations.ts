@@ -1,0 +1,175 @@
+/**
+ * The registrations of registration-based trunks (`outbound.register`): one RegistrationClient
+ * per trunk, started at start and on reload (a trunk whose registration settings changed gets
+ * a new one; the old binding is removed), all removed on drain and stop. Each one's state goes
+ * to `patchbay_trunk_registered`, each attempt to `patchbay_registrations_total`, and the
+ * state changes to the log (never the password).
+ */
+import { type PatchbayConfig, parseHostAndPort, type RegisterConfig } from '../config/index.js';
+import type { TrunkRegistration } from '../control/backend.js';
+import type { GatewayMetrics } from '../control/metrics.js';
+import {
+  type RegistrarLink,
+  RegistrationClient,
+  type RegistrationStatus,
+  serializeUri,
+} from '../sip/index.js';
+import { registrationContactUser } from '../trunks/index.js';
+import type { Clock, Logger } from '../util/index.js';
+
+export interface TrunkRegistrationsOptions {
+  link: RegistrarLink;
+  clock: Clock;
+  logger: Logger;
+  metrics: GatewayMetrics;
+  userAgent: string;
+}
+
+interface Running {
+  /** The settings it was made from: a reload with other settings replaces it. */
+  settings: string;
+  registrar: string;
+  aor: string;
+  client: RegistrationClient;
+}
+
+export class TrunkRegistrations {
+  readonly #options: TrunkRegistrationsOptions;
+  readonly #running = new Map<string, Running>();
+  /** Bindings being removed; a trunk's new registration waits for its old one's Expires: 0. */
+  readonly #retiring = new Map<string, Promise<void>>();
+  #config: PatchbayConfig | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: TrunkRegistrationsOptions) {
+    this.#options = options;
+  }
+
+  /** Starts the registrations `config` asks for and removes those it no longer does. */
+  apply(config: PatchbayConfig): void {
+    if (this.#stopping) return;
+    this.#config = config;
+    for (const [trunk, running] of this.#running) {
+      const register = config.trunks.get(trunk)?.outbound?.register;
+      if (!register || settingsOf(register) !== running.settings) this.#retire(trunk, running);
+    }
+    this.#startWanted();
+  }
+
+  /** Each registration's state, for `GET /v1/trunks`. */
+  list(): TrunkRegistration[] {
+    return [...this.#running].map(([trunk, { registrar, aor, client }]) => ({
+      trunk,
+      registrar,
+      aor,
+      ...client.status,
+    }));
+  }
+
+  /**
+   * Removes every binding (drain or stop) and starts no new one. Resolves when each registrar
+   * answered, or after `timeoutMs` (an unreachable registrar cannot hold up the exit).
+   */
+  stop(timeoutMs: number): Promise<void> {
+    this.#stopping ??= new Promise<void>((resolve) => {
+      const timer = this.#options.clock.setTimer(timeoutMs, resolve);
+      const pending = [...this.#running.values()].map(({ client }) => client.stop());
+      void Promise.all([...pending, ...this.#retiring.values()]).then(() => {
+        timer.cancel();
+        resolve();
+      });
+    });
+    return this.#stopping;
+  }
+
+  /** Stops every timer without signalling (after `stop`, before the transport closes). */
+  close(): void {
+    for (const { client } of this.#running.values()) client.close();
+  }
+
+  #startWanted(): void {
+    const config = this.#config;
+    if (this.#stopping || !config) return;
+    for (const trunk of config.trunks.values()) {
+      const register = trunk.outbound?.register;
+      if (register && !this.#running.has(trunk.name) && !this.#retiring.has(trunk.name))
+        this.#start(trunk.name, register);
+    }
+  }
+
+  /** Removes a binding the config no longer has (or has with other settings). */
+  #retire(trunk: string, running: Running): void {
+    this.#running.delete(trunk);
+    running.client.removeAllListeners();
+    this.#options.metrics.trunkRegistered.remove({ trunk });
+    this.#options.logger.info({ trunk }, 'trunk registration removed by reload');
+    const stopped = running.client.stop().then(() => {
+      running.client.close();
+      this.#retiring.delete(trunk);
+      this.#startWanted();
+    });
+    this.#retiring.set(trunk, stopped);
+  }
+
+  #start(trunk: string, register: RegisterConfig): void {
+    const { clock, logger, metrics, link } = this.#options;
+    const target = parseHostAndPort(register.registrar);
+    if (!target) return; // the schema refuses such a registrar
+    const address = target.host.replace(/^\[(.*)\]$/, '$1');
+    const aor = serializeUri({
+      scheme: 'sip',
+      user: register.username,
+      host: target.host,
+      params: new Map(),
+      headers: new Map(),
+    });
+    const client = new RegistrationClient({
+      link,
+      clock,
+      registrar: { transport: register.transport, address, port: target.port ?? 5060 },
+      registrarUri: `sip:${register.registrar}`,
+      aor,
+      username: register.username,
+      password: register.password,
+      ...(register.realm ? { realm: register.realm } : {}),
+      expiresSec: register.expires,
+      contactUser: registrationContactUser(trunk, register),
+      userAgent: this.#options.userAgent,
+    });
+    const log = logger.child({ trunk, registrar: register.registrar, aor });
+    let registered = false;
+    client.on('state', (status) => {
+      metrics.trunkRegistered.set({ trunk }, status.state === 'registered' ? 1 : 0);
+      logTransition(log, status, registered);
+      registered = status.state === 'registered';
+    });
+    client.on('attempt', (result) => metrics.registrationsTotal.inc({ trunk, result }));
+    this.#running.set(trunk, { settings: settingsOf(register), registrar: register.registrar, aor, client });
+    client.start();
+  }
+}
+
+function settingsOf(register: RegisterConfig): string {
+  return JSON.stringify(register);
+}
+
+/** One line per change of state; refreshes of a registered trunk only at debug level. */
+function logTransition(log: Logger, status: RegistrationStatus, wasRegistered: boolean): void {
+  switch (status.state) {
+    case 'registered':
+      if (wasRegistered) log.debug({ expiresSec: status.expiresSec }, 'trunk registration refreshed');
+      else log.info({ expiresSec: status.expiresSec, expiresAt: status.expiresAt }, 'trunk registered');
+      return;
+    case 'failed':
+      log.warn(
+        { cause: status.cause, detail: status.detail, failures: status.failures, retryAt: status.retryAt },
+        'trunk registration failed',
+      );
+      return;
+    case 'unregistered':
+      log.info({}, 'trunk unregistered');
+      return;
+    case 'registering':
+      return;
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * TrunkRegistrations on a FakeClock over the in-memory SIP network: a registration per trunk
+ * with `outbound.register`, its state in the metrics and the API list, reloads that change
+ * or drop it (the old binding removed before the new one is made), and stop.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import {
+  gatewayFileSchema,
+  makeSnapshot,
+  type PatchbayConfig,
+  type TrunkFileInput,
+  trunkSchema,
+} from '../../src/config/index.js';
+import { GatewayMetrics } from '../../src/control/metrics.js';
+import { TrunkRegistrations } from '../../src/gateway/registrations.js';
+import { createResponse } from '../../src/sip/message-ops.js';
+import type { TransportAddress } from '../../src/sip/types.js';
+import { SipUserAgent } from '../../src/sip/user-agent.js';
+import { registrationContactUser } from '../../src/trunks/index.js';
+import { FakeClock, silentLogger } from '../../src/util/index.js';
+import { FakeRegistrar, grant, type RegistrarScript } from '../sip/helpers/fake-registrar.js';
+import { MemoryNetwork } from '../sip/helpers/memory-transport.js';
+import { flush, run } from './helpers/call-harness.js';
+
+const US: TransportAddress = { transport: 'udp', address: '127.0.0.1', port: 5060 };
+const REGISTRAR: TransportAddress = { transport: 'udp', address: '127.0.0.9', port: 5090 };
+const REGISTER = { registrar: '127.0.0.9:5090', username: 'u', password: 'p', expires: 60 };
+
+function config(...trunks: TrunkFileInput[]): PatchbayConfig {
+  return makeSnapshot(
+    gatewayFileSchema.parse({}),
+    trunks.map((trunk) => trunkSchema.parse(trunk)),
+  );
+}
+
+function registeringTrunk(name: string, register: Partial<typeof REGISTER> = {}): TrunkFileInput {
+  return { name, outbound: { gateways: [{ host: 'g' }], register: { ...REGISTER, ...register } } };
+}
+
+let closeAll: (() => void) | undefined;
+afterEach(() => {
+  closeAll?.();
+  closeAll = undefined;
+});
+
+/** `script` answers each REGISTER (default: grant what was asked). */
+function setup(script: RegistrarScript = (request) => grant(request, Number(request.get('expires')))) {
+  const clock = new FakeClock();
+  const network = new MemoryNetwork(clock);
+  const ua = new SipUserAgent({
+    transport: network.bind(US),
+    clock,
+    logger: silentLogger,
+    onInvite: () => {},
+  });
+  const registrar = new FakeRegistrar(network, REGISTRAR, script);
+  const metrics = new GatewayMetrics({ processMetrics: false });
+  const registrations = new TrunkRegistrations({
+    link: ua,
+    clock,
+    logger: silentLogger,
+    metrics,
+    userAgent: 'patchbay/test',
+  });
+  closeAll = () => {
+    registrations.close();
+    ua.close();
+    metrics.close();
+  };
+  return { clock, registrar, metrics, registrations };
+}
+
+async function gauge(metrics: GatewayMetrics): Promise<Record<string, number>> {
+  const values = (await metrics.trunkRegistered.get()).values;
+  return Object.fromEntries(values.map((value) => [String(value.labels.trunk), value.value]));
+}
+
+async function counted(metrics: GatewayMetrics): Promise<string[]> {
+  const values = (await metrics.registrationsTotal.get()).values;
+  return values.map((value) => `${value.labels.trunk} ${value.labels.result} ${value.value}`);
+}
+
+describe('TrunkRegistrations', () => {
+  it('registers each trunk with outbound.register and reports it in the gauge, the counter and the list', async () => {
+    const { clock, registrar, metrics, registrations } = setup();
+    registrations.apply(
+      config(registeringTrunk('reg'), { name: 'plain', inbound: { allowedCidrs: ['10.0.0.0/8'] } }),
+    );
+    await run(clock, 100);
+
+    assert.equal(registrar.requests.length, 1);
+    const request = registrar.requests[0]?.request;
+    assert.equal(request?.uri, 'sip:127.0.0.9:5090');
+    assert.equal(request?.to().uri.user, 'u');
+    const contact = request?.contacts()[0]?.uri.user;
+    assert.equal(
+      contact,
+      registrationContactUser(
+        'reg',
+        trunkSchema.parse(registeringTrunk('reg')).outbound?.register ?? assert.fail(),
+      ),
+    );
+    assert.equal(request?.get('user-agent'), 'patchbay/test');
+    assert.deepEqual(await gauge(metrics), { reg: 1 });
+    assert.deepEqual(await counted(metrics), ['reg registered 1']);
+    const [listed] = registrations.list();
+    assert.equal(listed?.trunk, 'reg');
+    assert.equal(listed?.state, 'registered');
+    assert.equal(listed?.aor, 'sip:u@127.0.0.9');
+    assert.equal(listed?.expiresSec, 60);
+  });
+
+  it('counts failures by cause and shows 0 while not registered', async () => {
+    const { clock, metrics, registrations } = setup((request) => createResponse(request, 403));
+    registrations.apply(config(registeringTrunk('reg')));
+    await run(clock, 100);
+    assert.deepEqual(await gauge(metrics), { reg: 0 });
+    assert.deepEqual(await counted(metrics), ['reg auth_rejected 1']);
+    const [listed] = registrations.list();
+    assert.equal(listed?.state, 'failed');
+    assert.equal(listed?.cause, 'auth_rejected');
+    assert.equal(listed?.detail, '403 Forbidden');
+  });
+
+  it('on reload keeps an unchanged registration, and replaces a changed one only after its Expires: 0', async () => {
+    const { clock, registrar, metrics, registrations } = setup();
+    registrations.apply(config(registeringTrunk('reg')));
+    await run(clock, 100);
+    registrations.apply(config(registeringTrunk('reg')));
+    await run(clock, 100);
+    assert.deepEqual(registrar.expires(), ['60']);
+
+    registrations.apply(config(registeringTrunk('reg', { expires: 120 })));
+    await run(clock, 100);
+    assert.deepEqual(registrar.expires(), ['60', '0', '120']);
+    const [unregister, register] = registrar.requests.slice(1).map(({ request }) => request);
+    assert.notEqual(unregister?.callId(), register?.callId(), 'a new registration, a new Call-ID');
+    assert.deepEqual(await gauge(metrics), { reg: 1 });
+
+    registrations.apply(config({ name: 'plain', inbound: { allowedCidrs: ['10.0.0.0/8'] } }));
+    await run(clock, 100);
+    assert.deepEqual(registrar.expires(), ['60', '0', '120', '0']);
+    assert.deepEqual(await gauge(metrics), {}, 'a removed trunk leaves no gauge behind');
+    assert.deepEqual(registrations.list(), []);
+  });
+
+  it('stop removes every binding and no reload starts one again', async () => {
+    const { clock, registrar, metrics, registrations } = setup();
+    registrations.apply(config(registeringTrunk('a'), registeringTrunk('b', { username: 'v' })));
+    await run(clock, 100);
+    const stopped = registrations.stop(2000);
+    await flush();
+    await run(clock, 100);
+    await stopped;
+    assert.deepEqual(registrar.expires(), ['60', '60', '0', '0']);
+    assert.deepEqual(await gauge(metrics), { a: 0, b: 0 });
+    registrations.apply(config(registeringTrunk('c')));
+    await run(clock, 60_000, 1000);
+    assert.equal(registrar.requests.length, 4);
+  });
+
+  it('stop gives up on a registrar that does not answer after its timeout', async () => {
+    let answering = true;
+    const { clock, registrations } = setup((request) => (answering ? grant(request, 60) : undefined));
+    registrations.apply(config(registeringTrunk('reg')));
+    await run(clock, 100);
+    answering = false;
+    let done = false;
+    void registrations.stop(2000).then(() => {
+      done = true;
+    });
+    await run(clock, 1900);
+    assert.equal(done, false);
+    await run(clock, 200);
+    assert.equal(done, true);
+  });
+});

@@ -4,6 +4,14 @@ export {
   type OutboundOutcome,
   OutboundSession,
 } from './call-legs.js';
+export {
+  ANONYMOUS_FROM,
+  type CallerIdentityHeaders,
+  callerIdHeaders,
+  isAnonymous,
+  type OutboundCallerId,
+  readCallerIdentity,
+} from './caller-id.js';
 export { Dialog } from './dialog.js';
 export { DigestClient, DigestVerifier, pickChallenge } from './digest.js';
 export { SipParseError } from './grammar.js';

@@ -1,0 +1,128 @@
+/**
+ * Caller identity headers: P-Asserted-Identity (RFC 3325 §9.1), Privacy (RFC 3323 §4.2),
+ * Diversion (RFC 5806) and Remote-Party-ID (draft-ietf-sip-privacy-04) written on an outbound
+ * INVITE, and the identity headers of an inbound INVITE read as bounded, printable text.
+ */
+import { isToken } from './grammar.js';
+import type { SipRequest } from './message.js';
+import { parseNameAddr, serializeNameAddr } from './uri.js';
+
+/** RFC 3323 §4.1.1.3: the From of a call whose caller asked not to be identified. */
+export const ANONYMOUS_FROM = '"Anonymous" <sip:anonymous@anonymous.invalid>';
+
+export interface OutboundCallerId {
+  /** The asserted caller, a SIP or tel URI. */
+  assertedIdentity?: string;
+  /** priv-values (`id`, `user`, `header`, `session`, `critical`, `none`). */
+  privacy?: readonly string[];
+  /** Where the call was diverted from, with an RFC 5806 diversion-reason. */
+  diversion?: { uri: string; reason: string };
+  /** Also send the asserted identity as Remote-Party-ID, for carriers older than RFC 3325. */
+  remotePartyId?: boolean;
+}
+
+/** Any printable ASCII but the characters that end a URI inside <> or a header value early. */
+const SAFE_URI = /^[!#-;=?-~]+$/;
+
+/** A URI to write between <>; throws on anything that could end the header or the name-addr. */
+function safeUri(uri: string): string {
+  if (!SAFE_URI.test(uri) || uri.includes(','))
+    throw new RangeError(`unsafe URI in a caller-ID header: ${JSON.stringify(uri)}`);
+  return uri;
+}
+
+function safeToken(value: string): string {
+  if (!isToken(value)) throw new RangeError(`not a token in a caller-ID header: ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Whether `privacy` asks that the caller not be identified to the callee (RFC 3323 §4.2, RFC 3325 §9.3). */
+export function isAnonymous(privacy: readonly string[] | undefined): boolean {
+  return privacy?.some((value) => value === 'id' || value === 'user') ?? false;
+}
+
+/**
+ * The caller-ID headers of an outbound INVITE. Throws RangeError on a value that is not safe
+ * to write (CR, LF, white space, quotes, <>, commas; non-token privacy values or reasons):
+ * callers validate first, this is the last line against header injection.
+ */
+export function callerIdHeaders(callerId: OutboundCallerId): Array<[string, string]> {
+  const headers: Array<[string, string]> = [];
+  const asserted = callerId.assertedIdentity === undefined ? undefined : safeUri(callerId.assertedIdentity);
+  if (asserted !== undefined) headers.push(['P-Asserted-Identity', `<${asserted}>`]);
+  if (callerId.privacy && callerId.privacy.length > 0)
+    headers.push(['Privacy', callerId.privacy.map(safeToken).join(';')]);
+  if (callerId.diversion) {
+    const { uri, reason } = callerId.diversion;
+    headers.push(['Diversion', `<${safeUri(uri)}>;reason=${safeToken(reason)};counter=1`]);
+  }
+  if (callerId.remotePartyId && asserted !== undefined) {
+    const privacy = isAnonymous(callerId.privacy) ? 'full' : 'off';
+    headers.push(['Remote-Party-ID', `<${asserted}>;party=calling;screen=yes;privacy=${privacy}`]);
+  }
+  return headers;
+}
+
+/** The identity headers of an inbound INVITE, each as one line of printable text. */
+export interface CallerIdentityHeaders {
+  /** From without its tag. */
+  from?: string;
+  assertedIdentity?: string;
+  privacy?: string;
+  diversion?: string;
+}
+
+/** Longer header text is left out: an identity is a URI or two, not a story. */
+export const MAX_IDENTITY_TEXT = 512;
+/** RFC 3325 §9.1 allows one SIP and one tel URI; Diversion lists one entry per hop. */
+const MAX_VALUES = 4;
+
+/**
+ * Reads From, P-Asserted-Identity, Privacy and Diversion. Name-addrs are parsed and written
+ * again (so nothing but the URI, display name and parameters passes), values that do not parse
+ * are skipped, control and format characters become spaces, and a header whose text is over
+ * MAX_IDENTITY_TEXT characters is left out. Never throws.
+ */
+export function readCallerIdentity(request: SipRequest): CallerIdentityHeaders {
+  const identity: CallerIdentityHeaders = {};
+  const set = (name: keyof CallerIdentityHeaders, text: string | undefined): void => {
+    const clean = text?.replace(/[\p{Cc}\p{Cf}]+/gu, ' ').trim();
+    if (clean && clean.length <= MAX_IDENTITY_TEXT) identity[name] = clean;
+  };
+  set(
+    'from',
+    nameAddrs([request.get('from') ?? ''], (params) => params.delete('tag')),
+  );
+  set('assertedIdentity', nameAddrs(listOf(request, 'p-asserted-identity')));
+  set('diversion', nameAddrs(listOf(request, 'diversion')));
+  const privacy = request
+    .getAll('privacy')
+    .flatMap((value) => value.split(';'))
+    .map((value) => value.trim())
+    .filter(isToken);
+  set('privacy', privacy.slice(0, MAX_VALUES * 2).join(';'));
+  return identity;
+}
+
+function listOf(request: SipRequest, name: string): string[] {
+  try {
+    return request.listValues(name);
+  } catch {
+    return [];
+  }
+}
+
+/** The values that parse as name-addrs, written again and joined with ", ". */
+function nameAddrs(values: readonly string[], edit?: (params: Map<string, string | null>) => void): string {
+  const written: string[] = [];
+  for (const value of values.slice(0, MAX_VALUES)) {
+    try {
+      const nameAddr = parseNameAddr(value);
+      edit?.(nameAddr.params);
+      written.push(serializeNameAddr(nameAddr));
+    } catch {
+      // Not a name-addr: the bot gets the others.
+    }
+  }
+  return written.join(', ');
+}

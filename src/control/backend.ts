@@ -10,11 +10,19 @@ export interface StreamTargetRequest {
   customParameters?: Record<string, string>;
 }
 
+/** Caller-ID headers for one call, over the trunk's own (validated by the gateway). */
+export interface CallerIdRequest {
+  assertedIdentity?: string;
+  privacy?: string[];
+  diversion?: { identity: string; reason?: string };
+}
+
 export interface OriginateRequest {
   to: string;
   from: string;
   trunk?: string;
   stream: StreamTargetRequest;
+  callerId?: CallerIdRequest;
   statusCallback?: string;
   timeoutSeconds?: number;
 }

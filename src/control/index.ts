@@ -1,5 +1,6 @@
 export type {
   CallDetail,
+  CallerIdRequest,
   CallList,
   CallOperationResult,
   CallState,

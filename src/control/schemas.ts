@@ -18,6 +18,24 @@ export const originateBody = {
     trunk: { type: 'string', minLength: 1, maxLength: 128 },
     statusCallback: { type: 'string', format: 'uri', pattern: '^https?://' },
     timeoutSeconds: { type: 'integer', minimum: 1, maximum: 300 },
+    // Shape and size only; the gateway checks the values against the trunk config's rules.
+    callerId: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        assertedIdentity: { type: 'string', maxLength: 256 },
+        privacy: { type: 'array', maxItems: 6, items: { type: 'string', maxLength: 16 } },
+        diversion: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['identity'],
+          properties: {
+            identity: { type: 'string', maxLength: 256 },
+            reason: { type: 'string', maxLength: 32 },
+          },
+        },
+      },
+    },
     stream: {
       type: 'object',
       additionalProperties: false,

@@ -28,6 +28,7 @@ export class WebSocketBots implements BotConnector {
   }
 
   connect(call: BotCallInfo, target: StreamTarget, leg: CallMediaLeg, hooks: BotHooks): BotStream {
+    const { callerIdentity, ...info } = call;
     const logger = this.#options.logger.child({ callId: call.callSid });
     // A bot can send thousands of commands that cannot be carried out (bad DTMF) per second.
     const problems = new RateLimitedWarning<{ reason: string }>(
@@ -40,7 +41,12 @@ export class WebSocketBots implements BotConnector {
       {
         url: this.#resolve(target.url),
         dialect: createDialect(target.dialect, target.sampleRate),
-        call: { ...call, accountSid: ACCOUNT_SID, customParameters: target.customParameters },
+        call: {
+          ...info,
+          accountSid: ACCOUNT_SID,
+          // The route's own parameters win over the caller's headers.
+          customParameters: { ...callerIdentity, ...target.customParameters },
+        },
         clock: this.#options.clock,
         logger,
         connectTimeoutMs: target.connectTimeoutMs,

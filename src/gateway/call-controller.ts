@@ -32,6 +32,11 @@ import {
   type CallMediaRecord,
   type CallRecord,
 } from './call-record.js';
+import {
+  type CallerIdentityParameters,
+  type CallerIdOverride,
+  callerIdentityParameters,
+} from './caller-id.js';
 import { type DialResult, dialOutbound } from './outbound-dial.js';
 import type {
   BotConnector,
@@ -66,6 +71,8 @@ export interface OutboundRequest {
   from: string;
   to: string;
   ringTimeoutMs: number;
+  /** This call's caller-ID headers, over the trunk's `outbound.callerId`. */
+  callerId?: CallerIdOverride;
 }
 
 /** Extra facts that go with a state change, for status callbacks. */
@@ -105,6 +112,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   #route: string | undefined;
   #streamUrl: string | undefined;
   #codec: string | undefined;
+  /** An inbound caller's identity headers, for the bot. */
+  #callerIdentity: CallerIdentityParameters | undefined;
   #session: Session | undefined;
   #leg: CallMediaLeg | undefined;
   #bot: BotStream | undefined;
@@ -232,6 +241,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     const { trunk, route, routeIndex } = decision;
     this.#trunk = trunk.name;
     this.#route = route.match;
+    this.#callerIdentity = callerIdentityParameters(session.invite, trunk);
     const challenge = ports.inbound.authenticate(trunk, session.invite);
     if (challenge) {
       const cause = challenge.status === 403 ? 'auth_failed' : 'auth_challenge';
@@ -323,6 +333,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       to: this.to,
       localPort: leg.localPort,
       ringTimeoutMs: request.ringTimeoutMs,
+      ...(request.callerId ? { callerId: request.callerId } : {}),
       isEnded: () => this.ended,
       onSession: (session) => {
         this.#session = session;
@@ -383,7 +394,13 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     this.#streamUrl = target.url;
     try {
       const bot = this.#ports.bots.connect(
-        { callSid: this.id, from: this.from, to: this.to, direction: this.direction },
+        {
+          callSid: this.id,
+          from: this.from,
+          to: this.to,
+          direction: this.direction,
+          ...(this.#callerIdentity ? { callerIdentity: this.#callerIdentity } : {}),
+        },
         target,
         leg,
         {

@@ -4,7 +4,12 @@
  */
 
 import type { Cluster } from '../cluster/index.js';
-import { type PatchbayConfig, streamTargetSchema, type TrunkConfig } from '../config/index.js';
+import {
+  callerIdSchema,
+  type PatchbayConfig,
+  streamTargetSchema,
+  type TrunkConfig,
+} from '../config/index.js';
 import type {
   CallDetail,
   CallList,
@@ -61,6 +66,11 @@ export class GatewayControl implements ControlBackend {
     const trunk = this.#pickTrunk(request.trunk);
     const target = streamTargetSchema.safeParse(request.stream);
     if (!target.success) throw new OriginateError(400, target.error.issues[0]?.message ?? 'bad stream');
+    const callerId = callerIdSchema.safeParse(request.callerId ?? {});
+    if (!callerId.success) {
+      const issue = callerId.error.issues[0];
+      throw new OriginateError(400, `callerId.${issue?.path.join('.')}: ${issue?.message ?? 'invalid'}`);
+    }
     try {
       const call = await this.#gateway.originate(
         {
@@ -69,6 +79,7 @@ export class GatewayControl implements ControlBackend {
           from: request.from,
           to: request.to,
           ringTimeoutMs: (request.timeoutSeconds ?? DEFAULT_RING_TIMEOUT_SEC) * 1000,
+          callerId: callerId.data,
         },
         request.statusCallback,
       );

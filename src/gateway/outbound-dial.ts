@@ -20,6 +20,7 @@ import {
 } from '../trunks/index.js';
 import type { Clock, TimerHandle } from '../util/index.js';
 import { boundedDetail, type CallEnd, causeOfFinalStatus } from './call-end.js';
+import { type CallerIdOverride, type OutboundCaller, outboundCaller } from './caller-id.js';
 import type { OutboundDialer } from './ports.js';
 import { gatewayDestination, uriTransportParam } from './sip-tls.js';
 
@@ -32,6 +33,7 @@ export interface DialRequest {
   /** Our RTP port, for the offer. */
   localPort: number;
   ringTimeoutMs: number;
+  callerId?: CallerIdOverride;
   /** The call ended meanwhile (API hangup, shutdown): stop after the attempt in flight. */
   isEnded(): boolean;
   onSession(session: OutboundSession): void;
@@ -69,6 +71,8 @@ export async function dialOutbound(ports: DialPorts, request: DialRequest): Prom
   const { trunk, plan } = request;
   const encryption = trunk.media.encryption;
   const identity = outboundIdentity(trunk, request.from, request.to);
+  const fromHost = identity.fromHost ?? ports.mediaAddress;
+  const caller = outboundCaller(trunk, request.callerId, `sip:${identity.fromUser}@${fromHost}`, fromHost);
   const deadline = clock.now() + request.ringTimeoutMs;
   let attempt = await plan.next();
   let last: LastAttempt | undefined;
@@ -82,7 +86,14 @@ export async function dialOutbound(ports: DialPorts, request: DialRequest): Prom
       ...(srtp ? { srtp } : {}),
     });
     const tried: Tried = attempt.destination.ok
-      ? await dialTarget(ports, request, { attempt, to: attempt.destination.to, identity, offer, deadline })
+      ? await dialTarget(ports, request, {
+          attempt,
+          to: attempt.destination.to,
+          identity,
+          caller,
+          offer,
+          deadline,
+        })
       : {
           routed: 'dns_failure',
           last: { kind: 'dns_failure', detail: attempt.destination.detail },
@@ -115,6 +126,7 @@ interface TargetAttempt {
   attempt: Attempt;
   to: AttemptDestination;
   identity: OutboundIdentity;
+  caller: OutboundCaller;
   offer: string;
   deadline: number;
 }
@@ -131,8 +143,9 @@ async function dialTarget(ports: DialPorts, request: DialRequest, target: Target
   const session = ports.outbound.dial(request.trunk, {
     requestUri: `sip:${identity.toUser}@${hostPort}${uriTransportParam(gateway.transport)}`,
     destination: gatewayDestination(gateway.transport, to.address, to.port, gateway.host),
-    from: `<sip:${identity.fromUser}@${identity.fromHost ?? ports.mediaAddress}>`,
+    from: target.caller.from,
     to: `<sip:${identity.toUser}@${host}>`,
+    headers: target.caller.headers,
     sdp: target.offer,
     sessionTimer: true,
     answerOffer: request.reofferAnswerer(target.offer),

@@ -22,6 +22,7 @@ import type {
   InboundDecision,
   OverflowPolicy,
 } from '../trunks/index.js';
+import type { CallerIdentityParameters } from './caller-id.js';
 import type { AuthChallenge } from './digest-support.js';
 
 /** What a call needs of its media leg (MediaLeg; a fake in call-flow tests). */
@@ -52,6 +53,8 @@ export interface BotCallInfo {
   from: string;
   to: string;
   direction: 'inbound' | 'outbound';
+  /** An inbound caller's identity headers, added to the `start` custom parameters. */
+  callerIdentity?: CallerIdentityParameters;
 }
 
 /** What the bot asks of the call, and how its socket ends. */

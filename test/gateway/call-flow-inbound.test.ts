@@ -58,6 +58,7 @@ describe('inbound call flows (carrier UA → gateway UA → CallController)', ()
       from: '+15551230000',
       to: CALLED,
       direction: 'inbound',
+      callerIdentity: { sipFrom: '<sip:+15551230000@127.0.0.1>' },
     });
     assert.equal(harness.legs[0]?.started.length, 0, 'no media before the bot is there');
 

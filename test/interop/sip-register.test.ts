@@ -142,10 +142,21 @@ test('registers at Kamailio (423, digest), refreshes, re-registers after a resta
       /INVITE for sip:trunk-user@.* relayed to sip:pb-[0-9a-f]{24}@127\.0\.0\.1:/,
     );
     assert.equal(bot.calls.length, 1, 'the call reached the bot');
+    // The caller's identity headers in the bot's start (the trunk is trusted with PAI).
+    const {
+      sipFrom,
+      sipPAssertedIdentity,
+      sipPrivacy,
+      test: routeParameter,
+    } = bot.calls[0]?.customParameters ?? {};
+    assert.match(sipFrom ?? '', /^"SIPp caller" <sip:\+15551230000@127\.0\.0\.1:\d+>$/);
+    assert.equal(sipPAssertedIdentity, '<sip:+15551230000@127.0.0.1;user=phone>');
+    assert.equal(sipPrivacy, 'none');
+    assert.equal(routeParameter, 'e2e', "the route's own parameters are still there");
     await waitFor('the call record', async () => running.records().length === 1, 5000);
-    const [record] = running.records();
-    assert.equal(record?.trunk, 'kamailio', "the registration trunk's call, not the loopback trunk's");
-    assert.equal(record?.to, AOR_USER, 'the called number is the To user');
+    const { trunk, to } = running.records()[0] ?? {};
+    assert.equal(trunk, 'kamailio', "the registration trunk's call, not the loopback trunk's");
+    assert.equal(to, AOR_USER, 'the called number is the To user');
 
     // Stopping removes the binding (REGISTER with Expires: 0).
     await running.stop();

@@ -253,13 +253,17 @@ export class CallHarness {
   }
 
   /** An outbound call as the control API places it, observed like the gateway does. */
-  originate(to = '+15559876543'): { observed: ObservedCall; run: Promise<void> } {
+  originate(
+    to = '+15559876543',
+    callerId?: OutboundRequest['callerId'],
+  ): { observed: ObservedCall; run: Promise<void> } {
     const request: OutboundRequest = {
       trunk: this.trunk,
       target: this.config.gateway.routes[0]?.target ?? assert.fail('no route'),
       from: '+15551230000',
       to,
       ringTimeoutMs: 60_000,
+      ...(callerId ? { callerId } : {}),
     };
     const { call, run: runCall } = CallController.outbound(this.ports, request);
     const observed = this.#observe(call);

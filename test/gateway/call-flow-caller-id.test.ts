@@ -1,0 +1,111 @@
+/**
+ * Caller ID through whole calls, in-process (helpers/call-harness.ts): the identity headers an
+ * outbound INVITE carries from the trunk's `outbound.callerId` and a call's overrides (an
+ * anonymous call's From and P-Asserted-Identity, RFC 3323 §4.1.1.3 / RFC 3325), and the
+ * caller identity an inbound call hands the bot, P-Asserted-Identity only from trusted trunks.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import type { TrunkFileInput } from '../../src/config/index.js';
+import type { InboundSession } from '../../src/sip/call-legs.js';
+import { answerWith, CARRIER_A, CallHarness, flush } from './helpers/call-harness.js';
+
+const OUTBOUND: TrunkFileInput['outbound'] = {
+  gateways: [{ name: 'a', host: CARRIER_A.address, port: CARRIER_A.port }],
+  fromHost: 'pbx.example',
+  callerId: {
+    assertedIdentity: '+15550001111',
+    diversion: { identity: 'sip:+15559990000@pbx.example;user=phone', reason: 'no-answer' },
+    remotePartyId: true,
+  },
+};
+
+const IDENTITY_HEADERS: Array<[string, string]> = [
+  ['P-Asserted-Identity', '<sip:+15551230000@carrier.example;user=phone>'],
+  ['Privacy', 'id'],
+  ['Diversion', '<sip:+15559990000@carrier.example>;reason=user-busy;counter=1'],
+];
+
+let harness: CallHarness | undefined;
+afterEach(() => {
+  harness?.close();
+  harness = undefined;
+});
+
+async function dialled(trunk: Partial<TrunkFileInput>, callerId?: Parameters<CallHarness['originate']>[1]) {
+  harness = new CallHarness({ trunk });
+  const carrier = harness.carrier(CARRIER_A, answerWith('PCMA'));
+  const { observed, run } = harness.originate('+15559876543', callerId);
+  await run;
+  await flush();
+  const invite = (carrier.incoming[0] ?? assert.fail('the carrier got no INVITE')).invite;
+  assert.equal(observed.call.state, 'answered');
+  return invite;
+}
+
+describe('caller ID on outbound calls', () => {
+  it("sends the trunk's P-Asserted-Identity, Diversion and Remote-Party-ID, E.164 numbers as user=phone URIs", async () => {
+    const invite = await dialled({ outbound: OUTBOUND });
+    assert.equal(invite.from().uri.user, '+15551230000');
+    assert.equal(invite.get('p-asserted-identity'), '<sip:+15550001111@pbx.example;user=phone>');
+    assert.equal(
+      invite.get('diversion'),
+      '<sip:+15559990000@pbx.example;user=phone>;reason=no-answer;counter=1',
+    );
+    assert.equal(
+      invite.get('remote-party-id'),
+      '<sip:+15550001111@pbx.example;user=phone>;party=calling;screen=yes;privacy=off',
+    );
+    assert.equal(invite.get('privacy'), undefined);
+  });
+
+  it('a call asking for Privacy: id goes out as Anonymous with the real caller asserted', async () => {
+    const invite = await dialled(
+      { outbound: { ...OUTBOUND, callerId: {} } },
+      { privacy: ['id'], diversion: { identity: '+15557770000', reason: 'unconditional' } },
+    );
+    assert.equal(invite.get('from')?.replace(/;tag=.*/, ''), '"Anonymous" <sip:anonymous@anonymous.invalid>');
+    assert.equal(invite.get('p-asserted-identity'), '<sip:+15551230000@pbx.example>');
+    assert.equal(invite.get('privacy'), 'id');
+    assert.equal(
+      invite.get('diversion'),
+      '<sip:+15557770000@pbx.example;user=phone>;reason=unconditional;counter=1',
+    );
+  });
+
+  it("a call's override replaces the trunk's values field by field", async () => {
+    const invite = await dialled({ outbound: OUTBOUND }, { assertedIdentity: 'sip:sales@pbx.example' });
+    assert.equal(invite.get('p-asserted-identity'), '<sip:sales@pbx.example>');
+    assert.match(invite.get('diversion') ?? '', /^<sip:\+15559990000@pbx\.example;user=phone>/);
+  });
+});
+
+describe('caller identity handed to the bot', () => {
+  async function inboundCall(trustPai: boolean) {
+    harness = new CallHarness({ trunk: { trustPai } });
+    const carrier = harness.carrier(CARRIER_A, (_session: InboundSession) => undefined);
+    const call = carrier.call({ headers: IDENTITY_HEADERS });
+    await flush();
+    assert.equal((await call.outcome).kind, 'answered');
+    const bot = harness.bots.connected[0] ?? assert.fail('no bot');
+    await call.bye();
+    await flush();
+    return bot.call.callerIdentity;
+  }
+
+  it('gives From, P-Asserted-Identity, Privacy and Diversion from a trusted trunk', async () => {
+    assert.deepEqual(await inboundCall(true), {
+      sipFrom: '<sip:+15551230000@127.0.0.1>',
+      sipPAssertedIdentity: '<sip:+15551230000@carrier.example;user=phone>',
+      sipPrivacy: 'id',
+      sipDiversion: '<sip:+15559990000@carrier.example>;reason=user-busy;counter=1',
+    });
+  });
+
+  it('drops the P-Asserted-Identity of a trunk outside the trust domain (RFC 3325 §2.3)', async () => {
+    const identity = await inboundCall(false);
+    assert.equal(identity?.sipPAssertedIdentity, undefined);
+    assert.equal(identity?.sipPrivacy, 'id');
+    assert.ok(identity?.sipFrom);
+  });
+});

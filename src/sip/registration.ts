@@ -25,7 +25,7 @@ export const REGISTRATION_FAILURES = [
   'interval_too_brief',
   /** Any other final status (404, 5xx, 6xx...). */
   'rejected',
-  /** A 2xx without a usable interval for our binding (expires=0 or not a number). */
+  /** A 2xx without a usable interval for our binding (expires=0 or not a number), or a challenge without a qop we know. */
   'bad_response',
 ] as const;
 export type RegistrationFailure = (typeof REGISTRATION_FAILURES)[number];
@@ -126,10 +126,6 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
     return this.#status;
   }
 
-  get callId(): string {
-    return this.#callId;
-  }
-
   /** Sends the first REGISTER now. */
   start(): void {
     if (this.#started || this.#stopping) return;
@@ -213,8 +209,20 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
     if (this.#started) this.#setStatus({ state: 'unregistered', failures: 0 });
   }
 
-  /** One REGISTER and the retries it takes (challenges, 423), to a final outcome. */
+  /** One REGISTER and the retries it takes (challenges, 423), to a final outcome; never rejects. */
   async #exchange(expiresSec: number): Promise<Exchange> {
+    try {
+      return await this.#exchangeUntilFinal(expiresSec);
+    } catch (error) {
+      // A challenge DigestClient cannot answer (no qop it knows) throws while the request is
+      // built; forget it, so the retry asks afresh instead of failing the same way unsent.
+      this.#challenge = undefined;
+      const detail = boundedReasonPhrase((error as Error).message, 500);
+      return { ok: false, cause: 'bad_response', detail };
+    }
+  }
+
+  async #exchangeUntilFinal(expiresSec: number): Promise<Exchange> {
     let answeredFresh = false;
     let challenges = 0;
     let intervalRetries = 0;
@@ -229,7 +237,11 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
       if (status === 401 || status === 407) {
         const challenge = this.#readChallenge(outcome);
         if (typeof challenge === 'string')
-          return { ok: false, cause: 'auth_rejected', detail: `${detail}: ${challenge}` };
+          return {
+            ok: false,
+            cause: 'auth_rejected',
+            detail: `${detail}: ${boundedReasonPhrase(challenge, status)}`,
+          };
         // A fresh challenge already answered with our password, and refused again: wrong credentials.
         if ((answeredFresh && !challenge.challenge.stale) || challenges >= MAX_CHALLENGES)
           return { ok: false, cause: 'auth_rejected', detail };
@@ -249,7 +261,7 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
           return {
             ok: false,
             cause: 'interval_too_brief',
-            detail: `${detail} (Min-Expires ${outcome.get('min-expires') ?? 'absent'})`,
+            detail: `${detail} (Min-Expires ${Number.isInteger(minimum) ? minimum : 'missing or invalid'})`,
           };
         intervalRetries++;
         expires = minimum;

@@ -248,6 +248,22 @@ describe('RegistrationClient (RFC 3261 §10.2)', () => {
     assert.match(status.state === 'failed' ? status.detail : '', /realm 'registrar.test'/);
   });
 
+  it('fails a challenge it cannot answer (no known qop) and retries later instead of stalling', async () => {
+    const { clock, client, requests, attempts } = setup(() => (request) => {
+      const challenge = createResponse(request, 401);
+      challenge.append('WWW-Authenticate', 'Digest realm="r", nonce="n", qop="auth-conf"');
+      return challenge;
+    });
+    client.start();
+    await run(clock, 500);
+    assert.deepEqual(attempts, ['bad_response']);
+    const status = client.status;
+    assert.match(status.state === 'failed' ? status.detail : '', /no supported qop/);
+    await run(clock, 1000);
+    assert.equal(requests.length, 2, 'the retry is sent, without the challenge it could not answer');
+    assert.equal(requests[1]?.request.get('authorization'), undefined);
+  });
+
   it('unregisters with Expires: 0 on stop, on the same Call-ID, and sends nothing after', async () => {
     const { clock, client, requests, states } = setup(
       () => (request) => grant(request, Number(request.get('expires'))),

@@ -15,16 +15,11 @@ import {
 import { GatewayMetrics } from '../../src/control/metrics.js';
 import { TrunkRegistrations } from '../../src/gateway/registrations.js';
 import { createResponse } from '../../src/sip/message-ops.js';
-import type { TransportAddress } from '../../src/sip/types.js';
-import { SipUserAgent } from '../../src/sip/user-agent.js';
 import { registrationContactUser } from '../../src/trunks/index.js';
-import { FakeClock, silentLogger } from '../../src/util/index.js';
-import { FakeRegistrar, grant, type RegistrarScript } from '../sip/helpers/fake-registrar.js';
-import { MemoryNetwork } from '../sip/helpers/memory-transport.js';
+import { silentLogger } from '../../src/util/index.js';
+import { grant, type RegistrarScript, registrarScene } from '../sip/helpers/fake-registrar.js';
 import { flush, run } from './helpers/call-harness.js';
 
-const US: TransportAddress = { transport: 'udp', address: '127.0.0.1', port: 5060 };
-const REGISTRAR: TransportAddress = { transport: 'udp', address: '127.0.0.9', port: 5090 };
 const REGISTER = { registrar: '127.0.0.9:5090', username: 'u', password: 'p', expires: 60 };
 
 function config(...trunks: TrunkFileInput[]): PatchbayConfig {
@@ -46,15 +41,7 @@ afterEach(() => {
 
 /** `script` answers each REGISTER (default: grant what was asked). */
 function setup(script: RegistrarScript = (request) => grant(request, Number(request.get('expires')))) {
-  const clock = new FakeClock();
-  const network = new MemoryNetwork(clock);
-  const ua = new SipUserAgent({
-    transport: network.bind(US),
-    clock,
-    logger: silentLogger,
-    onInvite: () => {},
-  });
-  const registrar = new FakeRegistrar(network, REGISTRAR, script);
+  const { clock, ua, registrar } = registrarScene(() => script);
   const metrics = new GatewayMetrics({ processMetrics: false });
   const registrations = new TrunkRegistrations({
     link: ua,

@@ -12,14 +12,15 @@ import {
   type RegistrationOptions,
   type RegistrationStatus,
 } from '../../src/sip/registration.js';
-import type { TransportAddress } from '../../src/sip/types.js';
-import { SipUserAgent } from '../../src/sip/user-agent.js';
-import { FakeClock, silentLogger } from '../../src/util/index.js';
-import { digestChallenger, FakeRegistrar, grant, type RegistrarScript } from './helpers/fake-registrar.js';
-import { MemoryNetwork } from './helpers/memory-transport.js';
+import type { FakeClock } from '../../src/util/index.js';
+import {
+  digestChallenger,
+  grant,
+  REGISTRAR,
+  type RegistrarScript,
+  registrarScene,
+} from './helpers/fake-registrar.js';
 
-const US: TransportAddress = { transport: 'udp', address: '127.0.0.1', port: 5060 };
-const REGISTRAR: TransportAddress = { transport: 'udp', address: '127.0.0.9', port: 5090 };
 const REALM = 'registrar.test';
 const PASSWORD = 's3cret';
 const CONTACT_USER = 'pb-0123abcd';
@@ -44,15 +45,7 @@ afterEach(() => {
 
 /** `registrar` builds the registrar's answers (it may need the clock, e.g. for digest nonces). */
 function setup(script: (clock: FakeClock) => RegistrarScript, options: Partial<RegistrationOptions> = {}) {
-  const clock = new FakeClock();
-  const network = new MemoryNetwork(clock);
-  const ua = new SipUserAgent({
-    transport: network.bind(US),
-    clock,
-    logger: silentLogger,
-    onInvite: () => {},
-  });
-  const registrar = new FakeRegistrar(network, REGISTRAR, script(clock));
+  const { clock, network, ua, registrar } = registrarScene(script);
   const { requests } = registrar;
   const client = new RegistrationClient({
     link: ua,

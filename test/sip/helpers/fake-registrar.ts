@@ -6,8 +6,13 @@ import { DigestVerifier } from '../../../src/sip/digest.js';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.js';
 import { createResponse } from '../../../src/sip/message-ops.js';
 import type { TransportAddress } from '../../../src/sip/types.js';
-import type { FakeClock } from '../../../src/util/index.js';
-import type { MemoryNetwork } from './memory-transport.js';
+import { SipUserAgent } from '../../../src/sip/user-agent.js';
+import { FakeClock, silentLogger } from '../../../src/util/index.js';
+import { MemoryNetwork } from './memory-transport.js';
+
+/** Where the registering user agent and the registrar of `registrarScene` are bound. */
+export const US: TransportAddress = { transport: 'udp', address: '127.0.0.1', port: 5060 };
+export const REGISTRAR: TransportAddress = { transport: 'udp', address: '127.0.0.9', port: 5090 };
 
 export type RegistrarScript = (request: SipRequest, index: number) => SipResponse | undefined;
 
@@ -66,4 +71,21 @@ export function digestChallenger(
       challenge.append('WWW-Authenticate', value);
     return challenge;
   };
+}
+
+/**
+ * A user agent at US and a FakeRegistrar at REGISTRAR on one FakeClock's in-memory network;
+ * `script` is made with the clock (digest nonces need it). Close `ua` when done.
+ */
+export function registrarScene(script: (clock: FakeClock) => RegistrarScript) {
+  const clock = new FakeClock();
+  const network = new MemoryNetwork(clock);
+  const ua = new SipUserAgent({
+    transport: network.bind(US),
+    clock,
+    logger: silentLogger,
+    onInvite: () => {},
+  });
+  const registrar = new FakeRegistrar(network, REGISTRAR, script(clock));
+  return { clock, network, ua, registrar };
 }

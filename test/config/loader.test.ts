@@ -231,6 +231,7 @@ describe('config loader', () => {
     const result = await loadSipProfiles('sip-profiles', {
       EXAMPLE_CARRIER_PASSWORD: 'a',
       OFFICE_PBX_PASSWORD: 'b',
+      EXAMPLE_REGISTRATION_PASSWORD: 'c',
     });
     assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.issues));
   });

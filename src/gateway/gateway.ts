@@ -47,8 +47,6 @@ export interface GatewayOptions {
 }
 
 const GAUGE_INTERVAL_MS = 1000;
-/** How long stop waits for registrars to confirm our bindings are removed. */
-const UNREGISTER_TIMEOUT_MS = 2000;
 const PRODUCT = 'patchbay/0.1';
 
 /** Health-score inputs as `patchbay_trunk_health_input`'s `input` label names them. */
@@ -197,7 +195,7 @@ export class Gateway {
    */
   drain(): void {
     this.#admission.drain();
-    void this.#registrations?.stop(UNREGISTER_TIMEOUT_MS);
+    void this.#registrations?.stop();
   }
 
   /**
@@ -229,7 +227,7 @@ export class Gateway {
     this.health.close();
     this.#locator.close();
     this.cps.close();
-    await this.#registrations?.stop(UNREGISTER_TIMEOUT_MS);
+    await this.#registrations?.stop();
     this.#registrations?.close();
     this.#ua?.close();
     await this.#transport?.close();

@@ -25,6 +25,9 @@ export interface TrunkRegistrationsOptions {
   userAgent: string;
 }
 
+/** How long `stop` waits for registrars to confirm our bindings are removed. */
+const UNREGISTER_TIMEOUT_MS = 2000;
+
 interface Running {
   /** The settings it was made from: a reload with other settings replaces it. */
   settings: string;
@@ -70,7 +73,7 @@ export class TrunkRegistrations {
    * Removes every binding (drain or stop) and starts no new one. Resolves when each registrar
    * answered, or after `timeoutMs` (an unreachable registrar cannot hold up the exit).
    */
-  stop(timeoutMs: number): Promise<void> {
+  stop(timeoutMs = UNREGISTER_TIMEOUT_MS): Promise<void> {
     this.#stopping ??= new Promise<void>((resolve) => {
       const timer = this.#options.clock.setTimer(timeoutMs, resolve);
       const pending = [...this.#running.values()].map(({ client }) => client.stop());

@@ -61,7 +61,9 @@ test('SIPp uac_pcap -> patchbay start -> Twilio bot: audio and DTMF both ways', 
   assert.equal(call.stopped, true, 'the bot got stop');
   assert.deepEqual(TwilioStrictChecker.checkAll(call.messages), [], 'strict Twilio protocol on a real call');
   assert.deepEqual(call.digits, ['1'], 'the DTMF capture arrived once');
-  assert.deepEqual(call.customParameters, { test: 'e2e' });
+  const { sipFrom, ...routeParameters } = call.customParameters;
+  assert.deepEqual(routeParameters, { test: 'e2e' });
+  assert.match(sipFrom ?? '', /^"sipp" <sip:sipp@127\.0\.0\.1:\d+>$/, "the caller's From, for the bot");
   assert.ok(call.marks.includes('tone-done'), 'the mark came back after the tone played');
   // g711a.pcap is ~7 s of speech: at least 6 s of caller audio reached the bot, not silence.
   const audio = joinedAudio(call);

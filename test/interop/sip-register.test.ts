@@ -21,7 +21,7 @@ import { TestBot } from './helpers/test-bot.js';
 const skip = skipWithoutSipp() || skipWithoutKamailio();
 const FIXTURES = join(import.meta.dirname, '../../../fixtures');
 const REGISTRAR_CFG = join(FIXTURES, 'kamailio/registrar.cfg');
-const UAC_VIA_PROXY = join(FIXTURES, 'sipp/uac_via_proxy.xml');
+const UAC_PROXY = join(FIXTURES, 'sipp/uac_proxy.xml');
 const AOR_USER = 'trunk-user';
 
 const trunkYaml = (kamailioPort: number): string =>
@@ -128,7 +128,7 @@ test('registers at Kamailio (423, digest), refreshes, re-registers after a resta
 
     // A caller reaches the registered address-of-record through Kamailio.
     const sipp = startSipp({
-      scenario: UAC_VIA_PROXY,
+      scenario: UAC_PROXY,
       remote: `127.0.0.1:${kamailioPort}`,
       localPort: await freePort(),
       calls: 1,
@@ -149,7 +149,7 @@ test('registers at Kamailio (423, digest), refreshes, re-registers after a resta
       sipPrivacy,
       test: routeParameter,
     } = bot.calls[0]?.customParameters ?? {};
-    assert.match(sipFrom ?? '', /^"SIPp caller" <sip:\+15551230000@127\.0\.0\.1:\d+>$/);
+    assert.match(sipFrom ?? '', /^"sipp" <sip:sipp@127\.0\.0\.1:\d+>$/);
     assert.equal(sipPAssertedIdentity, '<sip:+15551230000@127.0.0.1;user=phone>');
     assert.equal(sipPrivacy, 'none');
     assert.equal(routeParameter, 'e2e', "the route's own parameters are still there");

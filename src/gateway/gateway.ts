@@ -113,6 +113,7 @@ export class Gateway {
         const table = readUdpDrops();
         return live.reduce((drops, call) => drops + call.sampleSocketDrops(table), 0);
       },
+      mediaClockStats: () => this.#mediaClock.stats(),
       ...(this.cluster ? { cluster: this.cluster } : {}),
     });
     this.cps = new CpsLimiter(this.cluster?.cps ?? new MemoryCpsStore(), this.clock);

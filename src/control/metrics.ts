@@ -1,6 +1,14 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
+/** The media clock's cumulative counts (MediaClockStats), read on each scrape. */
+export interface MediaClockCounts {
+  ticks: number;
+  lateTicks: number;
+  ticksSkipped: number;
+  overruns: number;
+}
+
 /**
  * Every Prometheus metric patchbay exports, on one registry per gateway instance (so
  * tests can run several gateways in one process). The gateway updates them; /metrics
@@ -161,6 +169,21 @@ export class GatewayMetrics {
     collect: () => this.rtpSocketDropsTotal.inc(this.#sampleRtpSocketDrops()),
   });
 
+  readonly mediaClockTicksTotal: Counter<'outcome'> = new Counter({
+    name: 'patchbay_media_clock_ticks_total',
+    help: "20 ms ticks of the media clock every call's audio runs on, by outcome: on_time (less than a frame after its deadline), late (a frame or more after it: run back to back to catch up after the event loop stalled, so every call's frames went out late but none was lost), skipped (never run because the loop fell more than 1 s behind: every call lost that frame); read from the clock on each scrape",
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+    collect: () => this.#collectMediaClockTicks(),
+  });
+
+  readonly mediaClockOverrunsTotal: Counter = new Counter({
+    name: 'patchbay_media_clock_overruns_total',
+    help: 'Media-clock timer firings whose ticks took longer than a frame (20 ms) to run, so the next tick started late; read from the clock on each scrape',
+    registers: [this.registry],
+    collect: () => this.#collectMediaClockOverruns(),
+  });
+
   /** Registered only on a clustered node: alone, neither gauge would measure anything. */
   readonly clusterRedisUp: Gauge | undefined;
   readonly clusterNodes: Gauge | undefined;
@@ -168,13 +191,17 @@ export class GatewayMetrics {
   readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
   readonly #readSocketDrops: (() => Promise<number | undefined>) | undefined;
   readonly #sampleRtpSocketDrops: () => number;
+  readonly #mediaClockStats: (() => MediaClockCounts) | undefined;
+  /** The clock's counts at the previous scrape: counters grow by the difference. */
+  readonly #mediaClockSeen: MediaClockCounts = { ticks: 0, lateTicks: 0, ticksSkipped: 0, overruns: 0 };
   #socketDropsSeen = 0;
 
   /**
    * `sipSocketDrops` reads the kernel's drop count of the SIP UDP socket (the transport's
    * `udpSocketDrops`), asked on each scrape. `sampleRtpSocketDrops` returns the kernel drops on
    * RTP sockets since its previous call (RtpSession.sampleSocketDrops summed over the live
-   * sessions, with one readUdpDrops table); it runs once per scrape.
+   * sessions, with one readUdpDrops table); it runs once per scrape. `mediaClockStats` returns
+   * the shared media clock's cumulative counts (MediaClock.stats).
    */
   constructor(
     options: {
@@ -182,10 +209,12 @@ export class GatewayMetrics {
       sipSocketDrops?: () => Promise<number | undefined>;
       sampleRtpSocketDrops?: () => number;
       cluster?: { readonly redisUp: boolean; readonly liveNodes: number };
+      mediaClockStats?: () => MediaClockCounts;
     } = {},
   ) {
     this.#readSocketDrops = options.sipSocketDrops;
     this.#sampleRtpSocketDrops = options.sampleRtpSocketDrops ?? (() => 0);
+    this.#mediaClockStats = options.mediaClockStats;
     if (options.processMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: 'patchbay_' });
     this.#loopDelay.enable();
@@ -218,6 +247,26 @@ export class GatewayMetrics {
     const increase = drops >= this.#socketDropsSeen ? drops - this.#socketDropsSeen : drops;
     this.#socketDropsSeen = drops;
     if (increase > 0) this.sipSocketDropsTotal.inc(increase);
+  }
+
+  #collectMediaClockTicks(): void {
+    const counts = this.#mediaClockStats?.();
+    if (!counts) return;
+    const seen = this.#mediaClockSeen;
+    const onTime = counts.ticks - counts.lateTicks - (seen.ticks - seen.lateTicks);
+    this.mediaClockTicksTotal.inc({ outcome: 'on_time' }, onTime);
+    this.mediaClockTicksTotal.inc({ outcome: 'late' }, counts.lateTicks - seen.lateTicks);
+    this.mediaClockTicksTotal.inc({ outcome: 'skipped' }, counts.ticksSkipped - seen.ticksSkipped);
+    seen.ticks = counts.ticks;
+    seen.lateTicks = counts.lateTicks;
+    seen.ticksSkipped = counts.ticksSkipped;
+  }
+
+  #collectMediaClockOverruns(): void {
+    const counts = this.#mediaClockStats?.();
+    if (!counts) return;
+    this.mediaClockOverrunsTotal.inc(counts.overruns - this.#mediaClockSeen.overruns);
+    this.#mediaClockSeen.overruns = counts.overruns;
   }
 
   close(): void {

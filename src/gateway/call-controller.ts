@@ -499,10 +499,11 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       end,
       durationMs: this.#answeredDurationMs(),
     });
-    this.#ports.logger.info(
-      { callId: this.id, sipCallId: this.sipCallId, cause: end.cause, detail: end.detail },
-      'call ended',
-    );
+    // A call refused before admission is one line per INVITE a flooder sends: the gateway
+    // reports refusals in a rate-limited summary (call-observers.ts), so here only at debug.
+    const fields = { callId: this.id, sipCallId: this.sipCallId, cause: end.cause, detail: end.detail };
+    if (admitted) this.#ports.logger.info(fields, 'call ended');
+    else this.#ports.logger.debug(fields, 'call refused');
     this.safeEmit('ended', end, admitted ? this.#record(end) : undefined);
     this.removeAllListeners();
   }

@@ -4,20 +4,31 @@
  * the call's events; none of them can break the call (the controller's emitter is safe).
  */
 import type { GatewayMetrics } from '../control/metrics.js';
+import type { RateLimitedWarning } from '../stream/index.js';
 import { cpsKeys, type HealthRegistry } from '../trunks/index.js';
 import type { Logger } from '../util/index.js';
 import type { CallController } from './call-controller.js';
-import { hangupPartyOf } from './call-end.js';
+import { type CallEndCause, hangupPartyOf } from './call-end.js';
 import type { CallRecord } from './call-record.js';
 import type { CallRecordWriter } from './call-records.js';
 import { receiveQuality } from './quality.js';
 import { StatusCallback } from './status-callback.js';
+
+/** What the rate-limited 'calls refused' warning logs of the latest refusal. */
+export interface RefusedCall {
+  callId: string;
+  trunk: string;
+  cause: CallEndCause;
+  detail: string | undefined;
+}
 
 export interface CallObservers {
   metrics: GatewayMetrics;
   health: HealthRegistry;
   records: CallRecordWriter | undefined;
   logger: Logger;
+  /** Calls refused before admission (a flood is one per INVITE): logged at most every 5 s. */
+  refusals: RateLimitedWarning<RefusedCall>;
   statusCallback?: string;
 }
 
@@ -39,7 +50,10 @@ export function observeCall(call: CallController, observers: CallObservers): voi
     const answered = record?.answeredAt !== undefined;
     if (!answered) metrics.callsTotal.inc({ direction, trunk: trunk(), outcome: end.cause });
     if (end.cause === 'rejected_cps') metrics.cpsRejectedTotal.inc({ key: cpsKeys.trunk(trunk()) });
-    if (!record) return;
+    if (!record) {
+      observers.refusals.warn({ callId: call.id, trunk: trunk(), cause: end.cause, detail: end.detail });
+      return;
+    }
     metrics.activeCalls.dec({ direction });
     recordMediaQuality(metrics, record);
     if (answered) recordGatewayHealth(observers.health, record);

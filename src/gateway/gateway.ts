@@ -14,6 +14,7 @@ import { EchoBot } from '../demo/index.js';
 import { MediaClock, MediaLeg, PortAllocator, readUdpDrops } from '../media/index.js';
 import { type InboundSession, type SipRequest, SipTransport, SipUserAgent } from '../sip/index.js';
 import type { TransportAddress } from '../sip/types.js';
+import { RateLimitedWarning } from '../stream/index.js';
 import {
   ConcurrencyLimiter,
   CpsLimiter,
@@ -30,7 +31,7 @@ import { type Clock, type Logger, SystemClock, type TimerHandle } from '../util/
 import { GatewayAdmission } from './admission.js';
 import { WebSocketBots } from './bot-connector.js';
 import { CallController, type CallPorts, type OutboundRequest } from './call-controller.js';
-import { observeCall } from './call-observers.js';
+import { observeCall, type RefusedCall } from './call-observers.js';
 import { CallRecordWriter } from './call-records.js';
 import { CallRegistry } from './call-registry.js';
 import { GatewayControl } from './control-adapter.js';
@@ -74,6 +75,7 @@ export class Gateway {
   readonly #prober: OptionsProber;
   readonly #locator: ServerLocator;
   readonly #digest: DigestSupport;
+  readonly #refusals: RateLimitedWarning<RefusedCall>;
   readonly #router: OutboundRouter;
   #inbound: InboundMatcher;
   #transport: SipTransport | undefined;
@@ -117,6 +119,7 @@ export class Gateway {
         const table = readUdpDrops();
         return live.reduce((drops, call) => drops + call.sampleSocketDrops(table), 0);
       },
+      mediaClockStats: () => this.#mediaClock.stats(),
       ...(this.cluster ? { cluster: this.cluster } : {}),
     });
     this.cps = new CpsLimiter(this.cluster?.cps ?? new MemoryCpsStore(), this.clock);
@@ -137,6 +140,7 @@ export class Gateway {
     this.#inbound = new InboundMatcher(options.config.current);
     this.#router = new OutboundRouter(this.health, this.#locator, this.clock);
     this.#digest = new DigestSupport(this.clock);
+    this.#refusals = new RateLimitedWarning(this.logger, this.clock, 'calls refused');
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -426,6 +430,7 @@ export class Gateway {
       health: this.health,
       records: this.#records,
       logger: this.logger,
+      refusals: this.#refusals,
       ...(statusCallback ? { statusCallback } : {}),
     });
     call.once('ended', () => this.calls.remove(call));

@@ -6,6 +6,10 @@ import { TypedEmitter } from '../util/index.js';
  * (a burst from one peer stalls it 300-600 ms) run back to back with their own tick times, so
  * every call's frames come late but none is lost. Further behind, the oldest ticks are skipped
  * (and counted): a loop that stalled for seconds must not replay them all at once.
+ *
+ * The catch-up waits one loop turn: a timer that fires late runs before the I/O poll, so the
+ * RTP that arrived during the stall still waits in the sockets; ticks run then would conceal
+ * frames that are only unread (and the jitter buffer would later cut the delay that added).
  */
 const MAX_CATCH_UP_MS = 1000;
 
@@ -49,6 +53,8 @@ export class MediaClock extends TypedEmitter<MediaClockEvents> {
   #startMs = 0;
   #tickIndex = 0;
   #deadline = 0;
+  /** True while a late firing waits for the I/O poll before catching up. */
+  #catchUpPending = false;
 
   constructor(
     clock: Clock,
@@ -97,6 +103,7 @@ export class MediaClock extends TypedEmitter<MediaClockEvents> {
   stop(): void {
     this.#timer?.cancel();
     this.#timer = undefined;
+    this.#catchUpPending = false;
   }
 
   /** Delivers one tick to every listener (replay and tests drive it by hand). */
@@ -135,6 +142,13 @@ export class MediaClock extends TypedEmitter<MediaClockEvents> {
     if (!this.#timer) return;
     const now = this.#clock.now();
     const due = Math.floor((now - this.#startMs) / this.frameMs) - this.#tickIndex + 1;
+    if (due > 1 && !this.#catchUpPending) {
+      // A whole frame behind: let the poll phase of this turn read what arrived, then catch up.
+      this.#catchUpPending = true;
+      this.#timer = this.#clock.setTimer(0, this.#onTimer);
+      return;
+    }
+    this.#catchUpPending = false;
     if (due > this.#maxCatchUpTicks) {
       this.#stats.ticksSkipped += due - this.#maxCatchUpTicks;
       this.#tickIndex += due - this.#maxCatchUpTicks;

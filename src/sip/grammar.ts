@@ -12,11 +12,16 @@ export function isToken(text: string): boolean {
 
 /** Thrown by the parsers; the transport answers `status` to requests it can answer. */
 export class SipParseError extends Error {
-  constructor(
-    message: string,
-    readonly status = 400,
-  ) {
+  readonly status: number;
+
+  constructor(message: string, status = 400) {
+    // Hostile input throws these by the thousand and a stack trace, the costly part of an
+    // Error, would only show the parser: none is captured.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = stackTraceLimit;
+    this.status = status;
     this.name = 'SipParseError';
   }
 

@@ -7,10 +7,13 @@
  * counted) while the socket's own buffer is over its bound; control messages (marks, DTMF,
  * stop) are never dropped while the socket is open.
  *
- * Inbound: a bot gets at most MESSAGES_PER_TURN messages handled per event-loop turn. Once it
- * has used them the socket is paused (ws stops reading, so TCP flow control pushes back on the
- * bot) and resumed on the next turn; messages already read past the budget wait in a queue of
- * MAX_QUEUED_INBOUND, in order, and only a burst beyond that is dropped (counted). Messages
+ * Inbound: ws hands over one bot message per event-loop turn (`allowSynchronousEvents: false`:
+ * each further message of a read waits for the next turn), so a burst never holds the loop
+ * for more than one message. A bot gets at most MESSAGES_PER_WINDOW messages handled per
+ * WINDOW_MS; once it has used them the socket is paused (ws stops reading, so TCP flow control
+ * pushes back on the bot) and resumed in the next window. Messages ws had already read wait in
+ * a queue of MAX_QUEUED_INBOUND, in order, handled one per turn in the next windows; only a
+ * burst beyond that is dropped (counted). Messages
  * that fail the dialect's parse are counted and logged at most every 5 s; a message over 1 MiB
  * makes ws close with 1009 (RFC 6455 §7.4.1), and the call then follows its reconnect policy.
  *
@@ -82,12 +85,17 @@ export interface StreamConnectionStats {
 
 const MAX_QUEUED_FRAMES = 25;
 const MAX_INBOUND_BYTES = 1 << 20;
-/** Bot messages handled per event-loop turn; a 20 ms media message per turn is plenty. */
-const MESSAGES_PER_TURN = 32;
 /**
- * Bot messages read past the budget that wait for later turns. Pausing stops the reads, so
- * only the rest of the TCP chunk being parsed (64 KiB) lands here: 2048 covers a chunk of the
- * shortest valid bot messages (about 40 bytes), so only a flood of smaller junk is dropped.
+ * Bot messages handled per window of one media frame: a bot sends one 20 ms media message per
+ * frame, or a whole utterance at 1,600 messages a second; a flood costs at most this much.
+ */
+const MESSAGES_PER_WINDOW = 32;
+const WINDOW_MS = 20;
+/**
+ * Bot messages read past the budget that wait for later windows. Pausing stops the reads, so
+ * only the rest of what ws has read (a 64 KiB TCP chunk, and its 16 KiB write buffer) lands
+ * here: 2048 covers that much of the shortest valid bot messages (about 40 bytes), so only a
+ * flood of smaller junk is dropped.
  */
 const MAX_QUEUED_INBOUND = 2048;
 /** How long a bot has to answer our close frame (RFC 6455 §5.5.1) before the socket is cut. */
@@ -119,8 +127,10 @@ export class StreamConnection {
   readonly #droppedWarning: RateLimitedWarning<{ dropped: number; queued: number }>;
   #socket: WebSocket | undefined;
   #closed = false;
-  #budget = MESSAGES_PER_TURN;
-  #turnScheduled = false;
+  #budget = 0;
+  #windowStartMs = -Infinity;
+  /** Resumes a socket paused for its budget, at the start of the next window. */
+  #nextWindowTimer: TimerHandle | undefined;
   /** The close code of a socket lost while its messages still wait in the inbound queue. */
   #lostCode: number | undefined;
   #reconnectsLeft: number;
@@ -190,6 +200,7 @@ export class StreamConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#retryTimer?.cancel();
+    this.#nextWindowTimer?.cancel();
     this.stats.messagesAfterStop += this.#inbound.length;
     this.#inbound.length = 0;
     this.#lostCode = undefined;
@@ -223,6 +234,8 @@ export class StreamConnection {
       headers: authHeaders(options.auth, options.url),
       maxPayload: MAX_INBOUND_BYTES,
       perMessageDeflate: false,
+      // One message per loop turn: a read of 64 KiB of tiny messages is not parsed in one go.
+      allowSynchronousEvents: false,
       ...(options.ca ? { ca: options.ca } : {}),
     });
     const timeoutMs = options.connectTimeoutMs ?? 3000;
@@ -263,15 +276,17 @@ export class StreamConnection {
     socket.on('close', (code) => this.#socketClosed(socket, code));
   }
 
-  /** Every bot message, straight from ws: handled now, queued for a later turn, or dropped. */
+  /** Every bot message, straight from ws: handled now, queued for a later window, or dropped. */
   #arrived(socket: WebSocket, data: Buffer, isBinary: boolean): void {
     this.stats.messagesReceived++;
     if (this.#closed) {
       this.stats.messagesAfterStop++;
       if (this.stats.messagesAfterStop === 1) this.#options.logger.warn({}, 'bot message after stop dropped');
-      this.#spend();
-    } else if (this.#budget > 0 && this.#inbound.length === 0) {
-      this.#spend();
+      return;
+    }
+    this.#refill();
+    if (this.#budget > 0 && this.#inbound.length === 0) {
+      this.#budget--;
       this.#receive(data, isBinary);
     } else if (this.#inbound.length < MAX_QUEUED_INBOUND) {
       this.#inbound.push({ data, isBinary });
@@ -279,37 +294,53 @@ export class StreamConnection {
       this.stats.messagesDropped++;
       this.#droppedWarning.warn({ dropped: this.stats.messagesDropped, queued: this.#inbound.length });
     }
-    if (this.#budget <= 0 && !socket.isPaused && socket.readyState === WebSocket.OPEN) {
+    if (this.#budget > 0) return;
+    if (!socket.isPaused && socket.readyState === WebSocket.OPEN) {
       socket.pause();
       this.stats.paused++;
     }
+    this.#awaitNextWindow();
   }
 
-  /** Uses one message of this turn's budget; the first use in a turn schedules the next turn. */
-  #spend(): void {
-    this.#budget--;
-    if (this.#turnScheduled) return;
-    this.#turnScheduled = true;
-    setImmediate(this.#nextTurn);
+  /** A fresh budget once the current window is over (windows start with the first message). */
+  #refill(): void {
+    const now = this.#options.clock.now();
+    if (now - this.#windowStartMs < WINDOW_MS) return;
+    this.#windowStartMs = now;
+    this.#budget = MESSAGES_PER_WINDOW;
   }
 
-  /** A new loop turn: a fresh budget for queued messages, then reading again once they are done. */
-  readonly #nextTurn = (): void => {
-    this.#turnScheduled = false;
-    this.#budget = MESSAGES_PER_TURN;
-    while (this.#budget > 0 && this.#inbound.length > 0) {
-      const message = this.#inbound.shift() as InboundMessage;
-      this.#spend();
+  #awaitNextWindow(): void {
+    if (this.#nextWindowTimer || this.#closed) return;
+    const waitMs = this.#windowStartMs + WINDOW_MS - this.#options.clock.now();
+    this.#nextWindowTimer = this.#options.clock.setTimer(waitMs, () => {
+      this.#nextWindowTimer = undefined;
+      this.#refill();
+      this.#drain();
+    });
+  }
+
+  /**
+   * Hands on one queued message per loop turn while the window's budget lasts; once the queue
+   * is empty, reads again (or applies a close that came while messages were queued).
+   */
+  readonly #drain = (): void => {
+    if (this.#closed) return;
+    const message = this.#inbound.shift();
+    if (message) {
+      this.#budget--;
       this.#receive(message.data, message.isBinary);
+      if (this.#budget > 0) setImmediate(this.#drain);
+      else this.#awaitNextWindow();
+      return;
     }
-    if (this.#inbound.length > 0) return;
     if (this.#lostCode !== undefined) {
       const code = this.#lostCode;
       this.#lostCode = undefined;
       this.#lost(code);
       return;
     }
-    if (this.#budget > 0 && this.#socket?.isPaused) this.#socket.resume();
+    if (this.#socket?.isPaused) this.#socket.resume();
   };
 
   #receive(data: Buffer, isBinary: boolean): void {

@@ -104,9 +104,25 @@ export function parseBotCommand(message: BotCommandFields): BotInput {
   return { kind: 'invalid', reason: 'unknown patchbay command' };
 }
 
-/** A bot mark: its name must be a string. */
+/**
+ * Longest mark name accepted, in UTF-8 bytes. A mark is held until its audio has played and
+ * then echoed, so its name is memory and output a bot controls: 1000 pending marks hold at
+ * most 256 KB. Twilio documents no limit; real bots use short ids.
+ */
+export const MAX_MARK_NAME_BYTES = 256;
+
+/**
+ * A bot mark: its name must be a string of at most MAX_MARK_NAME_BYTES. A longer one is
+ * refused as invalid (counted, never echoed): cutting it would echo a name the bot never sent.
+ */
 export function markInput(name: unknown): BotInput {
-  return typeof name === 'string' ? { kind: 'mark', name } : { kind: 'invalid', reason: 'mark without name' };
+  if (typeof name !== 'string') return { kind: 'invalid', reason: 'mark without name' };
+  // A string of n UTF-16 units is n to 3n bytes of UTF-8: count bytes only when it matters.
+  const tooLong =
+    name.length > MAX_MARK_NAME_BYTES ||
+    (name.length * 3 > MAX_MARK_NAME_BYTES && Buffer.byteLength(name, 'utf8') > MAX_MARK_NAME_BYTES);
+  if (tooLong) return { kind: 'invalid', reason: `mark name over ${MAX_MARK_NAME_BYTES} bytes` };
+  return { kind: 'mark', name };
 }
 
 /** How a Twilio-shaped dialect names its stream id and carries bot audio. */

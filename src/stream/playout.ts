@@ -12,6 +12,11 @@
  * At most `maxPendingMarks` marks wait at once; a mark beyond that is refused (counted in
  * `marksRefused`, never echoed), because a Twilio bot takes each echo to mean its audio has
  * been heard, so an echo may neither come early nor overtake an earlier mark.
+ *
+ * Marks whose audio is done (or that a `clear` released) are echoed at most
+ * `maxMarksPerFrame` per frame, the rest in the next frames, in order: each echo is a socket
+ * write, and a thousand of them in one tick held every call's media for tens of milliseconds.
+ * They still count as pending until handed out, so `clear` cannot grow the backlog.
  */
 import type { Clock, Logger } from '../util/index.js';
 import { RateLimitedWarning } from './rate-limited-warning.js';
@@ -23,6 +28,8 @@ export interface PlayoutOptions {
   maxQueueMs?: number;
   /** Maximum pending marks (default 1000); a mark beyond this is refused and never echoed. */
   maxPendingMarks?: number;
+  /** Marks handed out per frame at most (default 10); the rest follow in the next frames. */
+  maxMarksPerFrame?: number;
   /** Length of the fade applied at underrun edges so silence starts and ends without a click. */
   fadeMs?: number;
   /** Where refused marks are reported, at most every 5 s. */
@@ -42,7 +49,10 @@ export interface PlayoutStats {
 export interface PulledFrame {
   /** Exactly one frame of PCM (a fresh array the caller may keep). */
   frame: Int16Array;
-  /** Marks whose preceding audio has now been fully handed out, in queue order. */
+  /**
+   * Marks whose preceding audio has been fully handed out, in queue order: at most
+   * `maxMarksPerFrame`, the oldest first; later ones come with the next frames.
+   */
   marks: string[];
 }
 
@@ -53,10 +63,14 @@ export class Playout {
   readonly frameSamples: number;
   readonly #maxQueueSamples: number;
   readonly #maxPendingMarks: number;
+  readonly #maxMarksPerFrame: number;
   readonly #fadeSamples: number;
   readonly #queue: QueueItem[] = [];
+  /** Marks whose audio is done, waiting for their turn to be echoed (in order). */
+  readonly #dueMarks: string[] = [];
   readonly #refusedMarkWarning: RateLimitedWarning<{ pending: number; refused: number }> | undefined;
   #queuedSamples = 0;
+  /** Marks in the queue plus marks due: what maxPendingMarks bounds. */
   #pendingMarks = 0;
   /** Last sample handed out, to fade from on underrun. */
   #lastSample = 0;
@@ -77,6 +91,7 @@ export class Playout {
     this.frameSamples = Math.round((options.sampleRate * frameMs) / 1000);
     this.#maxQueueSamples = Math.round((options.sampleRate * (options.maxQueueMs ?? 60_000)) / 1000);
     this.#maxPendingMarks = options.maxPendingMarks ?? 1000;
+    this.#maxMarksPerFrame = options.maxMarksPerFrame ?? 10;
     this.#fadeSamples = Math.max(1, Math.round((options.sampleRate * (options.fadeMs ?? 2)) / 1000));
     this.#refusedMarkWarning =
       options.log && new RateLimitedWarning(options.log.logger, options.log.clock, 'bot mark refused');
@@ -121,32 +136,30 @@ export class Playout {
     return true;
   }
 
-  /** Twilio `clear`: drops all queued audio now and returns every pending mark, in order. */
+  /**
+   * Twilio `clear`: drops all queued audio now; every pending mark is due at once and handed
+   * out in order, up to `maxMarksPerFrame` now and the rest with the next frames.
+   */
   clear(): string[] {
-    const marks: string[] = [];
-    for (const item of this.#queue) if (item.kind === 'mark') marks.push(item.name);
+    for (const item of this.#queue) if (item.kind === 'mark') this.#dueMarks.push(item.name);
     this.#queue.length = 0;
     this.#queuedSamples = 0;
-    this.#pendingMarks = 0;
     this.#counters.clears++;
-    this.#counters.marksEchoed += marks.length;
-    return marks;
+    return this.#handOutDueMarks();
   }
 
   /** Hands out exactly one frame (called once per media-clock tick). */
   pullFrame(): PulledFrame {
     const frame = new Int16Array(this.frameSamples);
-    const marks: string[] = [];
-    this.#releaseLeadingMarks(marks);
+    this.#releaseLeadingMarks();
     let filled = 0;
     while (filled < frame.length) {
       const head = this.#queue[0];
       if (!head) break;
       if (head.kind === 'mark') {
-        // Audio before this mark is fully handed out once this frame is: release it now.
-        marks.push(head.name);
+        // Audio before this mark is fully handed out once this frame is: it is due now.
+        this.#dueMarks.push(head.name);
         this.#queue.shift();
-        this.#pendingMarks--;
         continue;
       }
       const take = Math.min(frame.length - filled, head.samples.length - head.offset);
@@ -156,21 +169,29 @@ export class Playout {
       this.#queuedSamples -= take;
       if (head.offset === head.samples.length) this.#queue.shift();
     }
-    this.#releaseLeadingMarks(marks);
-    this.#counters.marksEchoed += marks.length;
+    this.#releaseLeadingMarks();
     this.#shapeEdges(frame, filled);
     this.#counters.framesPlayed++;
-    return { frame, marks };
+    return { frame, marks: this.#handOutDueMarks() };
   }
 
-  #releaseLeadingMarks(marks: string[]): void {
+  /** Marks at the head of the queue have no audio left before them: they are due. */
+  #releaseLeadingMarks(): void {
     let head = this.#queue[0];
     while (head?.kind === 'mark') {
-      marks.push(head.name);
+      this.#dueMarks.push(head.name);
       this.#queue.shift();
-      this.#pendingMarks--;
       head = this.#queue[0];
     }
+  }
+
+  /** The oldest due marks, at most maxMarksPerFrame of them; they stop counting as pending. */
+  #handOutDueMarks(): string[] {
+    if (this.#dueMarks.length === 0) return [];
+    const marks = this.#dueMarks.splice(0, this.#maxMarksPerFrame);
+    this.#pendingMarks -= marks.length;
+    this.#counters.marksEchoed += marks.length;
+    return marks;
   }
 
   /** Fades in after silence and fades out into an underrun, so neither edge clicks. */

@@ -29,3 +29,30 @@ test('RTP socket drops are sampled on each scrape and add up', async () => {
   assert.match(await metrics.registry.metrics(), /^patchbay_rtp_socket_drops_total 5$/m);
   metrics.close();
 });
+
+test('media-clock ticks are counted by outcome and overruns on their own, growing by what the clock counted since the last scrape', async () => {
+  const readings = [
+    { ticks: 100, lateTicks: 0, ticksSkipped: 0, overruns: 0 },
+    { ticks: 160, lateTicks: 12, ticksSkipped: 0, overruns: 1 },
+    { ticks: 260, lateTicks: 62, ticksSkipped: 7, overruns: 3 },
+  ];
+  let current = readings[0];
+  const metrics = new GatewayMetrics({ processMetrics: false, mediaClockStats: () => current! });
+  const scrape = async () => {
+    const text = await metrics.registry.metrics();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1]);
+    return [
+      value(/^patchbay_media_clock_ticks_total\{outcome="on_time"\} (\d+)$/m),
+      value(/^patchbay_media_clock_ticks_total\{outcome="late"\} (\d+)$/m),
+      value(/^patchbay_media_clock_ticks_total\{outcome="skipped"\} (\d+)$/m),
+      value(/^patchbay_media_clock_overruns_total (\d+)$/m),
+    ];
+  };
+  assert.deepEqual(await scrape(), [100, 0, 0, 0]);
+  current = readings[1];
+  assert.deepEqual(await scrape(), [148, 12, 0, 1]);
+  current = readings[2];
+  assert.deepEqual(await scrape(), [198, 62, 7, 3]);
+  assert.deepEqual(await scrape(), [198, 62, 7, 3], 'nothing new: nothing added');
+  metrics.close();
+});

@@ -171,6 +171,21 @@ describe('inbound call flows (carrier UA → gateway UA → CallController)', ()
     assert.ok(!refused.events.includes('admitted'));
     assert.equal(harness.legs.length, 1, 'no media leg opened for the refused call');
     assert.equal(harness.registry.size, 1);
+    // Refusals are one log line per 5 s, however many INVITEs a flooder sends.
+    for (let i = 0; i < 5; i++) carrier.call();
+    await flush();
+    assert.deepEqual(
+      harness.refusalLines.map((line) => ({ ...line, callId: undefined })),
+      [
+        {
+          callId: undefined,
+          trunk: 'carrier',
+          cause: 'rejected_concurrency',
+          detail: undefined,
+          suppressed: 0,
+        },
+      ],
+    );
     await first.bye();
     await flush();
   });

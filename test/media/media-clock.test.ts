@@ -81,6 +81,26 @@ test('a stall delays ticks but loses none: the missed ones run back to back with
   });
 });
 
+test('after a stall the catch-up waits a turn, so what arrived during the stall is read before the ticks', () => {
+  const clock = new FakeClock();
+  const media = new MediaClock(clock, 20);
+  const events: string[] = [];
+  media.on('tick', (t) => events.push(`tick ${t}`));
+  const loop = stallable(clock);
+  media.start();
+  loop.stallNextTimer(100);
+  clock.advance(20);
+  // RTP that arrived during the stall: read in the same turn as the late timer fires, after it.
+  clock.setTimer(120, () => events.push('packets read'));
+  clock.advance(120);
+  assert.deepEqual(events, [
+    'tick 20',
+    'packets read',
+    ...Array.from({ length: 6 }, (_, i) => `tick ${40 + 20 * i}`),
+  ]);
+  assert.equal(media.stats().lateTicks, 5);
+});
+
 test('beyond a second behind, the oldest ticks are skipped and counted, and the grid holds', () => {
   const clock = new FakeClock();
   const media = new MediaClock(clock, 20);

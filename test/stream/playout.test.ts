@@ -93,6 +93,34 @@ test('pending marks are bounded: beyond the limit a mark is refused, never echoe
   assert.equal(playout.stats.marksEchoed, 3);
 });
 
+test('marks due together are handed out at most maxMarksPerFrame per frame, in order, and stay pending until then', () => {
+  const playout = new Playout({ sampleRate: 8000, maxPendingMarks: 30, maxMarksPerFrame: 10 });
+  playout.enqueue(ramp(0, 160));
+  for (let i = 0; i < 25; i++) playout.mark(`m${i}`);
+  const names = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `m${from + i}`);
+  assert.deepEqual(playout.pullFrame().marks, names(0, 10));
+  // 15 are still due: with 30 allowed, 15 more fit and the 16th is refused.
+  for (let i = 25; i < 40; i++) assert.equal(playout.mark(`m${i}`), true);
+  assert.equal(playout.mark('m40'), false);
+  assert.deepEqual(playout.pullFrame().marks, names(10, 20));
+  assert.deepEqual(playout.pullFrame().marks, names(20, 30));
+  assert.deepEqual(playout.pullFrame().marks, names(30, 40));
+  assert.deepEqual(playout.pullFrame().marks, []);
+  assert.equal(playout.stats.marksEchoed, 40);
+});
+
+test('clear makes every pending mark due: the first maxMarksPerFrame at once, the rest with the next frames', () => {
+  const playout = new Playout({ sampleRate: 8000, maxMarksPerFrame: 2 });
+  for (let i = 0; i < 5; i++) {
+    playout.enqueue(ramp(0, 800));
+    playout.mark(`m${i}`);
+  }
+  assert.deepEqual(playout.clear(), ['m0', 'm1']);
+  playout.mark('after');
+  assert.deepEqual(playout.pullFrame().marks, ['m2', 'm3']);
+  assert.deepEqual(playout.pullFrame().marks, ['m4', 'after']);
+});
+
 test('a refused mark is logged at most every 5 s, with the count suppressed in between', () => {
   const clock = new FakeClock();
   const lines: Array<Record<string, unknown>> = [];

@@ -95,6 +95,18 @@ test('bot media, mark, clear and patchbay commands parse; bad input is reported,
   }
 });
 
+test('a mark name of 256 UTF-8 bytes is accepted; one byte more is refused as invalid, not cut', () => {
+  const dialect = new TwilioDialect();
+  const mark = (name: string) =>
+    dialect.parse(JSON.stringify({ event: 'mark', streamSid: dialect.streamSid, mark: { name } }), false);
+  assert.deepEqual(mark('a'.repeat(256)), { kind: 'mark', name: 'a'.repeat(256) });
+  // 128 two-byte characters are 256 bytes; 86 three-byte ones are 258.
+  assert.deepEqual(mark('é'.repeat(128)), { kind: 'mark', name: 'é'.repeat(128) });
+  const refused = { kind: 'invalid', reason: 'mark name over 256 bytes' };
+  assert.deepEqual(mark('a'.repeat(257)), refused);
+  assert.deepEqual(mark('€'.repeat(86)), refused);
+});
+
 test('text that cannot open a JSON object is refused by its first character; whitespace before it is fine', () => {
   const dialect = new TwilioDialect();
   const refused = { kind: 'invalid', reason: 'not a JSON object' };

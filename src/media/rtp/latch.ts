@@ -4,7 +4,8 @@
  *  1. Until media arrives, we send to the address the SDP gave (setRemote).
  *  2. The first valid RTP packet latches the RTP destination to its source address/port.
  *  3. RTP from other sources is dropped (counted as foreignPackets), unless the latched
- *     source has been silent for relatchAfterMs: then the new source is latched.
+ *     source has been silent for relatchAfterMs and the new source has sent RELATCH_PACKETS
+ *     packets of one stream in a row: then the new source is latched.
  *  4. RTCP follows the media source, so nobody else can end or skew the call with a forged
  *     BYE or report. With rtcp-mux only the latched RTP source itself (RFC 5761 §4: one
  *     5-tuple). Otherwise the SDP's RTCP endpoint, or the first RTCP from the latched RTP
@@ -20,6 +21,15 @@ export interface Endpoint {
   port: number;
 }
 
+/**
+ * A source that is not the latched one must send this many packets of one stream (one SSRC,
+ * consecutive sequence numbers, from one address and port) before it takes over from a silent
+ * latched source. A caller whose NAT binding moved sends exactly that; junk from strangers,
+ * each datagram with its own SSRC and sequence, never does — also not right after our own
+ * event loop stalled, when the caller's next packets wait behind the junk.
+ */
+const RELATCH_PACKETS = 3;
+
 function sameEndpoint(a: Endpoint | undefined, rinfo: RemoteInfo): boolean {
   return a !== undefined && a.address === rinfo.address && a.port === rinfo.port;
 }
@@ -32,6 +42,8 @@ export class RtpLatch {
   #rtpSource: Endpoint | undefined;
   #rtpSourceSeenMs = 0;
   #rtcpSource: Endpoint | undefined;
+  /** The stream that may take over from a silent latched source (rule 3). */
+  #candidate: (Endpoint & { ssrc: number; nextSequence: number; packets: number }) | undefined;
 
   constructor(rtcpMux: boolean, relatchAfterMs: number) {
     this.#rtcpMux = rtcpMux;
@@ -44,6 +56,7 @@ export class RtpLatch {
     this.#signalledRtcp = { address, port: rtcpPort ?? (this.#rtcpMux ? port : port + 1) };
     this.#rtpSource = undefined;
     this.#rtcpSource = undefined;
+    this.#candidate = undefined;
   }
 
   get rtpDestination(): Endpoint | undefined {
@@ -54,13 +67,17 @@ export class RtpLatch {
     return (this.#rtcpMux ? this.#rtpSource : this.#rtcpSource) ?? this.#signalledRtcp;
   }
 
-  /** Rules 2 and 3: whether RTP from `rinfo` is (or now becomes) the latched source. */
-  acceptRtp(rinfo: RemoteInfo, now: number): boolean {
+  /** Rules 2 and 3: whether a valid RTP packet from `rinfo` is (or now becomes) from the latched source. */
+  acceptRtp(rinfo: RemoteInfo, ssrc: number, sequenceNumber: number, now: number): boolean {
     if (!sameEndpoint(this.#rtpSource, rinfo)) {
-      if (this.#rtpSource && now - this.#rtpSourceSeenMs < this.#relatchAfterMs) return false;
+      if (this.#rtpSource) {
+        if (now - this.#rtpSourceSeenMs < this.#relatchAfterMs) return false;
+        if (!this.#candidateStreams(rinfo, ssrc, sequenceNumber)) return false;
+      }
       this.#rtpSource = { address: rinfo.address, port: rinfo.port };
       this.#rtcpSource = undefined; // rule 4: RTCP follows the media source
     }
+    this.#candidate = undefined;
     this.#rtpSourceSeenMs = now;
     return true;
   }
@@ -77,5 +94,24 @@ export class RtpLatch {
   /** Valid RTCP latches its source (a no-op with rtcp-mux, where RTCP follows the RTP latch). */
   latchRtcp(rinfo: RemoteInfo): void {
     if (!this.#rtcpMux) this.#rtcpSource ??= { address: rinfo.address, port: rinfo.port };
+  }
+
+  /** Counts the candidate's packets in a row; a packet of any other stream starts a new candidate. */
+  #candidateStreams(rinfo: RemoteInfo, ssrc: number, sequenceNumber: number): boolean {
+    const previous = this.#candidate;
+    const continues =
+      previous !== undefined &&
+      sameEndpoint(previous, rinfo) &&
+      previous.ssrc === ssrc &&
+      previous.nextSequence === sequenceNumber;
+    const packets = continues ? previous.packets + 1 : 1;
+    this.#candidate = {
+      address: rinfo.address,
+      port: rinfo.port,
+      ssrc,
+      nextSequence: (sequenceNumber + 1) & 0xffff,
+      packets,
+    };
+    return packets >= RELATCH_PACKETS;
   }
 }

@@ -336,7 +336,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       this.#counters.malformed++;
       return;
     }
-    if (!this.#latch.acceptRtp(rinfo, now)) {
+    if (!this.#latch.acceptRtp(rinfo, received.ssrc, received.sequenceNumber, now)) {
       this.#counters.foreign++;
       return;
     }

@@ -34,6 +34,7 @@ import type { SdesOffer } from '../../../src/sip/sdes.js';
 import { type AudioCodecName, createOffer, negotiateAnswer } from '../../../src/sip/sdp.js';
 import type { TransportAddress } from '../../../src/sip/types.js';
 import { SipUserAgent } from '../../../src/sip/user-agent.js';
+import { RateLimitedWarning } from '../../../src/stream/index.js';
 import {
   ConcurrencyLimiter,
   CpsLimiter,
@@ -117,6 +118,8 @@ export class CallHarness {
   readonly calls: ObservedCall[] = [];
   readonly metrics = new GatewayMetrics({ processMetrics: false });
   readonly registry = new CallRegistry();
+  /** What the gateway's rate-limited 'calls refused' warning logged. */
+  readonly refusalLines: object[] = [];
   readonly concurrency = new ConcurrencyLimiter();
   readonly cps = new CpsLimiter(new MemoryCpsStore(), this.clock);
   /** DNS as the gateway's locator sees it; gateways given by address never ask it. */
@@ -132,6 +135,11 @@ export class CallHarness {
   /** Gateway's own admission: drain() refuses new calls (and new INVITEs get 503). */
   readonly admission: GatewayAdmission;
   readonly #carriers: Carrier[] = [];
+  readonly #refusals = new RateLimitedWarning(
+    { ...silentLogger, warn: (fields) => this.refusalLines.push(fields) },
+    this.clock,
+    'calls refused',
+  );
 
   constructor(options: HarnessOptions = {}) {
     this.dns = options.dns ?? new FakeDns();
@@ -307,6 +315,7 @@ export class CallHarness {
       health: this.health,
       records: undefined,
       logger: silentLogger,
+      refusals: this.#refusals,
     });
     call.on('admitted', () => observed.events.push('admitted'));
     call.on('state', (state) => observed.events.push(`state:${state}`));

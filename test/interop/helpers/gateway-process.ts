@@ -10,11 +10,18 @@ import { join } from 'node:path';
 import { freePort, type SippHandle, type SippOptions, startSipp } from './sipp.js';
 
 const MAX_LOG_CHARS = 500_000;
-const CLI = join(import.meta.dirname, '../../../src/cli/index.js');
+/** The compiled CLI, also when this helper runs from source under tsx (a bench): build first. */
+const CLI = join(
+  import.meta.dirname,
+  import.meta.url.endsWith('.ts') ? '../../../dist' : '../../..',
+  'src/cli/index.js',
+);
 
 export interface GatewayProcessOptions {
   /** Route target URL for every number (e.g. the test bot's ws:// URL, or builtin:echo). */
   botUrl: string;
+  /** Routes ahead of the catch-all one to `botUrl`: a called-number pattern and its bot's URL. */
+  routes?: Array<{ match: string; url: string }>;
   dialect?: 'twilio' | 'stereo' | 'exotel';
   sampleRate?: 8000 | 16000 | 24000;
   /** Extra trunk files: name → YAML text (the loopback inbound trunk `local` is always written). */
@@ -41,6 +48,8 @@ export interface GatewayProcessOptions {
   maxCalls?: number;
   /** Node flags for the gateway process (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
+  /** `limits.requestsPerSourcePerSec` (default: the gateway's, or enough for `maxCalls`). */
+  requestsPerSourcePerSec?: number;
 }
 
 export interface GatewayProcess {
@@ -150,10 +159,15 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
   // Each call holds an even RTP port and the odd one above.
   const rtpPorts = Math.max(998, 2 * (options.maxCalls ?? 0) + 200);
   // One address places every call (INVITEs, ACKs, then all the BYEs at once): not a flood.
-  const callLimits =
-    options.maxCalls === undefined
-      ? ''
-      : `, maxCalls: ${options.maxCalls}, requestsPerSourcePerSec: ${Math.max(200, options.maxCalls)}`;
+  const requestsPerSource =
+    options.requestsPerSourcePerSec ??
+    (options.maxCalls === undefined ? undefined : Math.max(200, options.maxCalls));
+  const callLimits = [
+    ...(options.maxCalls === undefined ? [] : [`maxCalls: ${options.maxCalls}`]),
+    ...(requestsPerSource === undefined ? [] : [`requestsPerSourcePerSec: ${requestsPerSource}`]),
+  ]
+    .map((limit) => `, ${limit}`)
+    .join('');
   const recordsFile = join(dir, 'calls.jsonl');
   mkdirSync(join(dir, 'sip-profiles'));
   writeFileSync(
@@ -196,12 +210,14 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       `callRecords: { enabled: true, path: ${JSON.stringify(recordsFile)} }`,
       `limits: { drainTimeoutSec: ${options.drainTimeoutSec ?? 30}, rtpInactivityTimeoutSec: 30${callLimits} }`,
       'routes:',
-      `  - match: "*"`,
-      '    target:',
-      `      url: ${JSON.stringify(options.botUrl)}`,
-      `      dialect: ${options.dialect ?? 'twilio'}`,
-      `      sampleRate: ${options.sampleRate ?? 8000}`,
-      '      customParameters: { test: e2e }',
+      ...[...(options.routes ?? []), { match: '*', url: options.botUrl }].flatMap((route) => [
+        `  - match: ${JSON.stringify(route.match)}`,
+        '    target:',
+        `      url: ${JSON.stringify(route.url)}`,
+        `      dialect: ${options.dialect ?? 'twilio'}`,
+        `      sampleRate: ${options.sampleRate ?? 8000}`,
+        '      customParameters: { test: e2e }',
+      ]),
       options.extraGatewayYaml ?? '',
       '',
     ].join('\n'),

@@ -25,17 +25,19 @@ export interface Capture {
 
 /**
  * `port` is one UDP port or an inclusive range; `options` are extra tshark arguments, e.g.
- * `-o rtpevent.event_payload_type_value:101`.
+ * `-o rtpevent.event_payload_type_value:101`; with `fromHost`, only packets from that address.
  */
 export function captureUdp(
   port: number | [number, number],
   fields: string[],
   options: string[] = [],
+  fromHost?: string,
 ): Capture {
   const [low, high] = typeof port === 'number' ? [port, port] : port;
-  const filter = low === high ? `udp dst port ${low}` : `udp dst portrange ${low}-${high}`;
-  const ports = low === high ? `${low}` : `${low}-${high}`;
-  return capture(filter, ['-d', `udp.port==${ports},rtp`, ...options], fields);
+  const ports = low === high ? `udp dst port ${low}` : `udp dst portrange ${low}-${high}`;
+  const filter = fromHost === undefined ? ports : `${ports} and src host ${fromHost}`;
+  const decodeAs = low === high ? `${low}` : `${low}-${high}`;
+  return capture(filter, ['-d', `udp.port==${decodeAs},rtp`, ...options], fields);
 }
 
 /**

@@ -169,13 +169,38 @@ test('symmetric RTP: latch to the first source, drop foreign packets, re-latch a
   intruder.send(rtpBytes(500, 222), b.localPort, LOOPBACK);
   await until(() => b.stats().foreignPackets === 1, 'foreign packet dropped');
   assert.equal(received, 1);
-  clock.advance(1500); // latched source silent > 1 s: NAT rebinding allowed
-  intruder.send(rtpBytes(501, 222), b.localPort, LOOPBACK);
+  clock.advance(1500); // latched source silent > 1 s: NAT rebinding allowed, after 3 packets in a row
+  for (const seq of [501, 502]) intruder.send(rtpBytes(seq, 222), b.localPort, LOOPBACK);
+  await until(() => b.stats().foreignPackets === 3, 'the first two packets of the new stream dropped');
+  intruder.send(rtpBytes(503, 222), b.localPort, LOOPBACK);
   await until(() => received === 2, 're-latch');
   b.send(new Uint8Array(160), { payloadType: 0, timestamp: 160 });
   await until(() => atIntruder.length === 1, 'reply to the new source');
   assert.equal(b.stats().ssrcChanges, 1);
   assert.equal(b.stats().remoteSsrc, 222);
+});
+
+test('a silent latched source is not taken over by junk: valid RTP with a new SSRC or sequence each time', async () => {
+  const clock = new FakeClock();
+  const b = await openSession(clock);
+  const peer = await rawSocket();
+  const strangers = [await rawSocket(), await rawSocket()];
+  b.setRemote(LOOPBACK, 9);
+  let received = 0;
+  b.onPacket(() => received++);
+  peer.send(rtpBytes(1, 111), b.localPort, LOOPBACK);
+  await until(() => received === 1, 'media latched');
+  // As after a stall of our own event loop: the caller's next packets wait behind the junk.
+  clock.advance(1500);
+  for (let i = 0; i < 30; i++) {
+    const sameSourceNewStream = i % 3 === 0;
+    const socket = strangers[i % 2] as Socket;
+    socket.send(rtpBytes(sameSourceNewStream ? 7 : 1000 + i, 0x1000 + i), b.localPort, LOOPBACK);
+  }
+  await until(() => b.stats().foreignPackets === 30, 'all junk dropped');
+  peer.send(rtpBytes(2, 111), b.localPort, LOOPBACK);
+  await until(() => received === 2, 'the caller still latched');
+  assert.equal(b.stats().ssrcChanges, 0);
 });
 
 test('SSRC change resets loss state; malformed datagrams are counted and dropped', async () => {

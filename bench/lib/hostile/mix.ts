@@ -209,10 +209,10 @@ class Carrier {
   /** The next event named `name` (or an `error` event), within `timeoutMs`. */
   async next(name: string, timeoutMs: number): Promise<Record<string, unknown>> {
     for (const started = performance.now(); performance.now() - started < timeoutMs; await delay(20)) {
-      const at = this.#events.findIndex((event) => event.event === name || event.event === 'error');
+      const at = this.#events.findIndex((event) => event['event'] === name || event['event'] === 'error');
       if (at < 0) continue;
       const [event] = this.#events.splice(at, 1) as [Record<string, unknown>];
-      if (event.event === 'error') throw new Error(`carrier: ${String(event.message)}`);
+      if (event['event'] === 'error') throw new Error(`carrier: ${String(event['message'])}`);
       return event;
     }
     throw new Error(`carrier: no ${name} within ${timeoutMs} ms`);

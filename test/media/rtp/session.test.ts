@@ -187,7 +187,7 @@ test('a silent latched source is not taken over by junk: valid RTP with a new SS
   const strangers = [await rawSocket(), await rawSocket()];
   b.setRemote(LOOPBACK, 9);
   let received = 0;
-  b.onPacket(() => received++);
+  b.on('packet', () => received++);
   peer.send(rtpBytes(1, 111), b.localPort, LOOPBACK);
   await until(() => received === 1, 'media latched');
   // As after a stall of our own event loop: the caller's next packets wait behind the junk.

@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,8 @@ const CALLER_TONE_HZ = 440;
 const BOT_TONE_HZ = 1000;
 const SRTP_TAG_BYTES = 10;
 const PCMU_FRAME_BYTES = 160;
+const PROBE_INTERVAL_MS = 200;
+const PROBE_LIMIT_MS = 20_000;
 
 /** The share of the signal's power at `frequency`: about 0.5 for a pure tone, about 1/n for noise. */
 function toneShare(samples: Int16Array, frequency: number): number {
@@ -120,6 +123,23 @@ function heardByBaresip(ua: Baresip): Int16Array {
   return decodeWav(readFileSync(join(ua.dir, 'dump', dump))).samples;
 }
 
+/**
+ * Waits (bounded) until `capture` prints a probe datagram sent to `port`: `ready` alone can
+ * resolve before a tshark starved of CPU sees packets. The probe's 4-byte payload is no frame.
+ */
+async function capturing(capture: Capture, port: number): Promise<void> {
+  const probe = createSocket('udp4');
+  try {
+    for (let waited = 0; capture.packets() === 0; waited += PROBE_INTERVAL_MS) {
+      if (waited > PROBE_LIMIT_MS) assert.fail(`tshark saw nothing on port ${port}`);
+      probe.send(Buffer.from('800000000000000000000000ffffffff', 'hex'), port, '127.0.0.1');
+      await delay(PROBE_INTERVAL_MS);
+    }
+  } finally {
+    probe.close();
+  }
+}
+
 /** The bot call whose Twilio `start` carried `callSid`. */
 function botCallOf(bot: TestBot, callSid: unknown): BotCall {
   const call = bot.calls.find((candidate) =>
@@ -165,6 +185,7 @@ test('baresip srtp-mand -> patchbay (encryption: required): SRTP both ways, no t
     const toPlain = captureUdp([plainRtp, plainRtp + 10], fields);
     captures.push(toSecure, toPlain);
     await Promise.all([toSecure.ready, toPlain.ready]);
+    await Promise.all([capturing(toSecure, secureRtp), capturing(toPlain, plainRtp)]);
     const secureUa = await baresip({
       root,
       name: 'srtp',

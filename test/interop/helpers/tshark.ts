@@ -14,6 +14,8 @@ const MAX_CATCH_UP_MS = 10_000;
 export interface Capture {
   /** Resolves once tshark is capturing. */
   ready: Promise<void>;
+  /** Packets printed so far (for a probe that checks tshark really sees the port). */
+  packets(): number;
   /**
    * Stops the capture (after a short grace period) and returns one field array per packet.
    * With `untilQuiet`, for traffic that has ended: first waits until tshark's output has been
@@ -60,10 +62,10 @@ export function captureLoopback(
       await delay(100);
     }
   });
-  return { ready, stop: started.stop };
+  return { ready, packets: started.packets, stop: started.stop };
 }
 
-function capture(filter: string, options: string[], fields: string[]): Capture & { packets(): number } {
+function capture(filter: string, options: string[], fields: string[]): Capture {
   const args = ['-i', 'lo', '-f', filter, ...options, '-T', 'fields', '-l'];
   for (const field of fields) args.push('-e', field);
   const tshark = spawn('tshark', args, { stdio: ['ignore', 'pipe', 'pipe'] });

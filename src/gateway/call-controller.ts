@@ -11,69 +11,43 @@
 import { randomUUID } from 'node:crypto';
 import type { StreamTarget, TrunkConfig } from '../config/index.js';
 import type { CallDetail, CallState, CallSummary } from '../control/backend.js';
-import type { BridgeRate, UdpDropTable } from '../media/index.js';
+import type { UdpDropTable } from '../media/index.js';
 import type { InboundSession, OfferAnswerer, Session, TerminationCause } from '../sip/index.js';
 import { negotiateAnswer } from '../sip/sdp.js';
 import { type AttemptPlan, callCpsLimits } from '../trunks/index.js';
-import type { Clock, Logger, TimerHandle } from '../util/index.js';
+import type { TimerHandle } from '../util/index.js';
 import { TypedEmitter } from '../util/index.js';
 import {
   boundedDetail,
   type CallEnd,
   type CallEndCause,
   endOfTermination,
-  hangupPartyOf,
+  endSignalling,
 } from './call-end.js';
-import { negotiatedMedia, refusalCause, reofferAnswerer, watchInfoDigits } from './call-media.js';
+import {
+  bridgeRateOf,
+  negotiatedMedia,
+  refusalCause,
+  reofferAnswerer,
+  watchInfoDigits,
+} from './call-media.js';
 import {
   answeredDurationMs,
   attemptRecords,
   buildCallRecord,
   type CallMediaRecord,
   type CallRecord,
+  mediaRecordOf,
 } from './call-record.js';
-import {
-  type CallerIdentityParameters,
-  type CallerIdOverride,
-  callerIdentityParameters,
-} from './caller-id.js';
+import { type CallerIdentityParameters, callerIdentityParameters } from './caller-id.js';
 import { type DialResult, dialOutbound } from './outbound-dial.js';
-import type {
-  BotConnector,
-  BotStream,
-  CallAdmission,
-  CallMediaLeg,
-  InboundPolicy,
-  MediaLegFactory,
-  OutboundDialer,
+import {
+  type BotStream,
+  type CallMediaLeg,
+  type CallPorts,
+  OutboundRefusal,
+  type OutboundRequest,
 } from './ports.js';
-
-export interface CallPorts {
-  clock: Clock;
-  logger: Logger;
-  mediaLegs: MediaLegFactory;
-  bots: BotConnector;
-  admission: CallAdmission;
-  inbound: InboundPolicy;
-  outbound: OutboundDialer;
-  /** The address written in our SDP. */
-  mediaAddress: string;
-  /** Answered calls end after this long (`limits.maxCallDurationSec`). */
-  maxDurationMs: number;
-  /** Answered calls with no RTP for this long end (`limits.rtpInactivityTimeoutSec`). */
-  rtpInactivityMs: number;
-}
-
-/** An outbound call as the control API asks for it, its trunk and stream already resolved. */
-export interface OutboundRequest {
-  trunk: TrunkConfig;
-  target: StreamTarget;
-  from: string;
-  to: string;
-  ringTimeoutMs: number;
-  /** This call's caller-ID headers, over the trunk's `outbound.callerId`. */
-  callerId?: CallerIdOverride;
-}
 
 /** Extra facts that go with a state change, for status callbacks. */
 export interface StateInfo {
@@ -489,7 +463,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     this.#supervision?.cancel();
     // An attempt still ringing when the call ends is cancelled by the signalling below.
     this.#plan?.stop('cancelled', `call ended: ${end.cause}`);
-    this.#endSignalling(end, rejectHeaders);
+    if (this.#session)
+      endSignalling(this.#session, this.direction, this.#state === 'answered', end, rejectHeaders);
     this.#bot?.close(end.cause);
     this.#finalMedia = this.#mediaRecord();
     this.#leg?.close();
@@ -508,31 +483,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     this.removeAllListeners();
   }
 
-  /** The SIP side of an end: a final response, a CANCEL or a BYE, unless the peer ended it. */
-  #endSignalling(end: CallEnd, rejectHeaders: Array<[string, string]>): void {
-    const session = this.#session;
-    if (!session || session.state === 'terminated') return;
-    const party = hangupPartyOf(end.cause);
-    if (party === 'caller' && this.direction === 'inbound') return;
-    if (party === 'callee' && this.direction === 'outbound' && this.#state === 'answered') return;
-    if (this.direction === 'inbound' && (session as InboundSession).pending) {
-      (session as InboundSession).reject(end.sipStatus ?? 500, rejectHeaders);
-      return;
-    }
-    // An outbound session CANCELs while early and BYEs once its 2xx came, also when we refuse
-    // that 2xx's answer (no common codec, no SRTP): bye() does both.
-    void session.bye(end.cause).catch(() => undefined);
-  }
-
   #mediaRecord(): CallMediaRecord {
-    if (this.#finalMedia) return this.#finalMedia;
-    const leg = this.#leg?.stats();
-    return {
-      ...(leg?.rtp ? { rtp: leg.rtp } : {}),
-      ...(leg?.jitterBuffer ? { jitterBuffer: leg.jitterBuffer } : {}),
-      ...(leg ? { codec: leg.codec, fecRecoveredFrames: leg.fecRecoveredFrames } : {}),
-      ...(this.#bot ? { stream: this.#bot.stats() } : {}),
-    };
+    return this.#finalMedia ?? mediaRecordOf(this.#leg?.stats(), this.#bot?.stats());
   }
 
   #answeredDurationMs(): number {
@@ -561,11 +513,4 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       media: this.#mediaRecord(),
     });
   }
-}
-
-/** An outbound call refused before dialling (the API answers 503). */
-export class OutboundRefusal extends Error {}
-
-function bridgeRateOf(target: StreamTarget): BridgeRate {
-  return target.dialect === 'twilio' ? 8000 : target.sampleRate;
 }

@@ -2,7 +2,7 @@
  * How a call ended: one bounded cause (safe as a metric label), the SIP status that went with
  * it, and free-text detail for logs and call records only. Every call reaches exactly one.
  */
-import type { TerminationCause } from '../sip/index.js';
+import type { InboundSession, Session, TerminationCause } from '../sip/index.js';
 
 /**
  * Every cause, in one list so metrics and docs can enumerate them:
@@ -112,4 +112,27 @@ export function endOfTermination(termination: TerminationCause, direction: 'inbo
     return { cause: 'session_expired', detail: termination.reason };
   if (termination.reason === 'shutdown') return { cause: 'shutdown' };
   return { cause: 'error', ...status, detail: boundedDetail(termination.reason) };
+}
+
+/**
+ * The SIP side of an end: a final response to a pending inbound INVITE, else CANCEL while early
+ * or BYE once a 2xx came (also when we refuse that 2xx's answer: bye() does both); nothing when
+ * the peer ended the call itself.
+ */
+export function endSignalling(
+  session: Session,
+  direction: 'inbound' | 'outbound',
+  answered: boolean,
+  end: CallEnd,
+  rejectHeaders: Array<[string, string]>,
+): void {
+  if (session.state === 'terminated') return;
+  const party = hangupPartyOf(end.cause);
+  if (party === 'caller' && direction === 'inbound') return;
+  if (party === 'callee' && direction === 'outbound' && answered) return;
+  if (direction === 'inbound' && (session as InboundSession).pending) {
+    (session as InboundSession).reject(end.sipStatus ?? 500, rejectHeaders);
+    return;
+  }
+  void session.bye(end.cause).catch(() => undefined);
 }

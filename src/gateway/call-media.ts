@@ -2,7 +2,8 @@
  * SDP on an established call: the negotiated description as the media leg takes it, and
  * re-INVITE / UPDATE offers answered on the same port with a new codec, direction or SRTP key.
  */
-import type { NegotiatedMedia } from '../media/index.js';
+import type { StreamTarget } from '../config/index.js';
+import type { BridgeRate, NegotiatedMedia } from '../media/index.js';
 import type { OfferAnswerer, Session } from '../sip/index.js';
 import type { SdesCrypto } from '../sip/sdes.js';
 import {
@@ -99,4 +100,9 @@ export function watchInfoDigits(session: Session, onInfoDigit: (digit: string) =
     const digit = /Signal\s*=\s*([0-9A-D*#])/i.exec(request.body.toString())?.[1];
     if (digit) onInfoDigit(digit.toUpperCase());
   });
+}
+
+/** The bridge's sample rate for a stream target: Twilio's protocol is 8 kHz µ-law only. */
+export function bridgeRateOf(target: StreamTarget): BridgeRate {
+  return target.dialect === 'twilio' ? 8000 : target.sampleRate;
 }

@@ -2,7 +2,7 @@
  * The call record: one JSON line per admitted call, written once when it ends. Declared field
  * by field so what operators parse is what the code writes.
  */
-import type { JitterStats, RtpStreamStats } from '../media/index.js';
+import type { JitterStats, MediaLegStats, RtpStreamStats } from '../media/index.js';
 import { estimateMos, type AttemptRecord as PlannedAttempt } from '../trunks/index.js';
 import { type CallEnd, type HangupParty, hangupPartyOf } from './call-end.js';
 import type { BotStreamStats } from './ports.js';
@@ -96,4 +96,17 @@ export function attemptRecords(planned: readonly PlannedAttempt[], wallOffsetMs:
     outcome: attempt.outcome ?? 'pending',
     reason: attempt.reason,
   }));
+}
+
+/** What a call's media leg and bot stream counted, as the record and `/v1/calls/:id` show it. */
+export function mediaRecordOf(
+  leg: MediaLegStats | undefined,
+  stream: BotStreamStats | undefined,
+): CallMediaRecord {
+  return {
+    ...(leg?.rtp ? { rtp: leg.rtp } : {}),
+    ...(leg?.jitterBuffer ? { jitterBuffer: leg.jitterBuffer } : {}),
+    ...(leg ? { codec: leg.codec, fecRecoveredFrames: leg.fecRecoveredFrames } : {}),
+    ...(stream ? { stream } : {}),
+  };
 }

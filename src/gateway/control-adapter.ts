@@ -23,8 +23,9 @@ import type {
   TrunkRegistration,
 } from '../control/backend.js';
 import { type CpsLimiter, cpsKeys, type HealthRegistry } from '../trunks/index.js';
-import { type CallController, OutboundRefusal, type OutboundRequest } from './call-controller.js';
+import type { CallController } from './call-controller.js';
 import type { CallRegistry } from './call-registry.js';
+import { OutboundRefusal, type OutboundRequest } from './ports.js';
 
 /** What the control API needs of the gateway (the Gateway satisfies it; nothing else is reached). */
 export interface ControlledGateway {

@@ -30,13 +30,14 @@ import {
 import { type Clock, type Logger, SystemClock, type TimerHandle } from '../util/index.js';
 import { GatewayAdmission } from './admission.js';
 import { WebSocketBots } from './bot-connector.js';
-import { CallController, type CallPorts, type OutboundRequest } from './call-controller.js';
+import { CallController } from './call-controller.js';
 import { observeCall, type RefusedCall } from './call-observers.js';
 import { CallRecordWriter } from './call-records.js';
 import { CallRegistry } from './call-registry.js';
 import { GatewayControl } from './control-adapter.js';
 import { DigestSupport } from './digest-support.js';
 import { SourceRateLimiter } from './flood.js';
+import type { CallPorts, OutboundRequest } from './ports.js';
 import { sendOptionsProbe } from './probe.js';
 import { TrunkRegistrations } from './registrations.js';
 import { listenSpecs, reloadTlsCredentials, tlsClientPolicy } from './sip-tls.js';

@@ -22,7 +22,8 @@ import type {
   InboundDecision,
   OverflowPolicy,
 } from '../trunks/index.js';
-import type { CallerIdentityParameters } from './caller-id.js';
+import type { Clock, Logger } from '../util/index.js';
+import type { CallerIdentityParameters, CallerIdOverride } from './caller-id.js';
 import type { AuthChallenge } from './digest-support.js';
 
 /** What a call needs of its media leg (MediaLeg; a fake in call-flow tests). */
@@ -127,3 +128,33 @@ export interface OutboundDialer {
   /** A trunk with an outbound section, by name (CPS overflow 'reroute'). */
   trunk(name: string): TrunkConfig | undefined;
 }
+
+export interface CallPorts {
+  clock: Clock;
+  logger: Logger;
+  mediaLegs: MediaLegFactory;
+  bots: BotConnector;
+  admission: CallAdmission;
+  inbound: InboundPolicy;
+  outbound: OutboundDialer;
+  /** The address written in our SDP. */
+  mediaAddress: string;
+  /** Answered calls end after this long (`limits.maxCallDurationSec`). */
+  maxDurationMs: number;
+  /** Answered calls with no RTP for this long end (`limits.rtpInactivityTimeoutSec`). */
+  rtpInactivityMs: number;
+}
+
+/** An outbound call as the control API asks for it, its trunk and stream already resolved. */
+export interface OutboundRequest {
+  trunk: TrunkConfig;
+  target: StreamTarget;
+  from: string;
+  to: string;
+  ringTimeoutMs: number;
+  /** This call's caller-ID headers, over the trunk's `outbound.callerId`. */
+  callerId?: CallerIdOverride;
+}
+
+/** An outbound call refused before dialling (the API answers 503). */
+export class OutboundRefusal extends Error {}

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { OutboundRefusal } from '../../src/gateway/call-controller.js';
 import { CALL_END_CAUSES, type CallEndCause } from '../../src/gateway/call-end.js';
+import { OutboundRefusal } from '../../src/gateway/ports.js';
 import type { SipMessage, SipRequest } from '../../src/sip/message.js';
 import { FakeDns } from '../trunks/helpers/fake-dns.js';
 import {

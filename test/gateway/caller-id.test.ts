@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gatewayFileSchema, makeSnapshot, parseCallerIdentity, trunkSchema } from '../../src/config/index.js';
 import type { OriginateRequest } from '../../src/control/backend.js';
-import type { OutboundRequest } from '../../src/gateway/call-controller.js';
 import { outboundCaller } from '../../src/gateway/caller-id.js';
 import { type ControlledGateway, GatewayControl, OriginateError } from '../../src/gateway/control-adapter.js';
+import type { OutboundRequest } from '../../src/gateway/ports.js';
 
 const trunk = trunkSchema.parse({
   name: 'carrier',

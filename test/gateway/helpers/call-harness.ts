@@ -18,16 +18,13 @@ import {
 } from '../../../src/config/index.js';
 import { GatewayMetrics } from '../../../src/control/metrics.js';
 import { GatewayAdmission, type GatewayAdmissionOptions } from '../../../src/gateway/admission.js';
-import {
-  CallController,
-  type CallPorts,
-  type OutboundRequest,
-} from '../../../src/gateway/call-controller.js';
+import { CallController } from '../../../src/gateway/call-controller.js';
 import type { CallEnd } from '../../../src/gateway/call-end.js';
 import { observeCall } from '../../../src/gateway/call-observers.js';
 import type { CallRecord } from '../../../src/gateway/call-record.js';
 import { CallRegistry } from '../../../src/gateway/call-registry.js';
 import { DigestSupport } from '../../../src/gateway/digest-support.js';
+import type { CallPorts, OutboundRequest } from '../../../src/gateway/ports.js';
 import type { InboundSession, OutboundSession } from '../../../src/sip/call-legs.js';
 import type { SipResponse } from '../../../src/sip/message.js';
 import type { SdesOffer } from '../../../src/sip/sdes.js';

@@ -5,7 +5,9 @@
  */
 import { z } from 'zod';
 import { callerIdSchema } from './caller-id-schema.js';
-import { compileNumberPattern, isDnsServer, parseCidr, parseHostAndPort } from './patterns.js';
+import { clusterSchema, dnsSchema, sipSchema } from './gateway-sections.js';
+import { compileNumberPattern, parseCidr, parseHostAndPort } from './patterns.js';
+import { port, positiveMs } from './primitives.js';
 
 /** RFC 3261 §21: codes on which trying the next gateway makes sense (plus timeouts and transport errors). */
 export const DEFAULT_FAILOVER_CODES: readonly number[] = [408, 480, 500, 502, 503, 504];
@@ -19,8 +21,6 @@ export const NEVER_FAILOVER_CODES: ReadonlyMap<number, string> = new Map([
   [603, 'the callee declined; retrying elsewhere would ring the callee again'],
 ]);
 
-const port = z.number().int().min(1).max(65535);
-const positiveMs = z.number().int().positive();
 const ratio = z.number().min(0).max(1);
 
 const cidr = z.string().refine((text) => parseCidr(text) !== undefined, {
@@ -352,58 +352,6 @@ export const routeSchema = z.strictObject({
     .optional(),
 });
 
-/** How outbound gateways given by DNS name are resolved (RFC 3263) and how long answers are kept. */
-export const dnsSchema = z.strictObject({
-  servers: z
-    .array(
-      z.string().refine(isDnsServer, {
-        message: 'an IP address with an optional port: 10.0.0.2, 127.0.0.1:5353 or [::1]:5353',
-      }),
-    )
-    .min(1)
-    .optional()
-    .describe('DNS servers to ask; absent: the system resolvers (/etc/resolv.conf). /etc/hosts is not read.'),
-  timeoutMs: positiveMs.default(2000).describe('Wait this long for one answer before asking again.'),
-  tries: z.number().int().min(1).max(5).default(2).describe('Queries per lookup before it fails.'),
-  cache: z
-    .strictObject({
-      minTtlSec: z
-        .number()
-        .int()
-        .min(1)
-        .default(10)
-        .describe(
-          'Answers are kept at least this long; NAPTR and SRV answers (node:dns does not report their TTL) exactly this long.',
-        ),
-      maxTtlSec: z.number().int().min(1).default(3600).describe('Answers are kept at most this long.'),
-      negativeTtlSec: z
-        .number()
-        .int()
-        .min(1)
-        .default(30)
-        .describe('NXDOMAIN, no records, or a failing server: remembered this long before asking again.'),
-      maxStaleSec: z
-        .number()
-        .int()
-        .min(0)
-        .default(86_400)
-        .describe(
-          'While the DNS server fails, an expired answer is still used up to this long after it expired (RFC 8767); 0 never.',
-        ),
-      maxEntries: z
-        .number()
-        .int()
-        .min(16)
-        .default(1000)
-        .describe('Names kept per record type (NAPTR, SRV, A, AAAA); the least recently used go first.'),
-    })
-    .refine((cache) => cache.minTtlSec <= cache.maxTtlSec, {
-      message: 'minTtlSec must not exceed maxTtlSec',
-      path: ['maxTtlSec'],
-    })
-    .prefault({}),
-});
-
 const listenHost = z.string().min(1).default('0.0.0.0');
 
 const tlsListenSchema = z.strictObject({
@@ -511,140 +459,9 @@ export const gatewayFileSchema = z
           ),
       })
       .prefault({}),
-    cluster: z
-      .strictObject({
-        redis: z
-          .string()
-          .regex(/^rediss?:\/\//, 'redis:// or rediss:// URL')
-          .describe(
-            'The Redis every node shares (redis://[:password@]host:port/db, rediss:// for TLS): CPS buckets, concurrency leases, live nodes, the call registry and trunk health samples. While it is unreachable each node decides on local state.',
-          ),
-        nodeId: z
-          .string()
-          .regex(/^[A-Za-z0-9._:-]{1,64}$/, 'letters, digits and . _ : - (at most 64)')
-          .optional()
-          .describe("This node's name in the cluster. Default: host name and first SIP port (host:5060)."),
-        apiUrl: z
-          .url({ protocol: /^https?$/ })
-          .optional()
-          .describe(
-            "Where other nodes reach this node's control API to forward a hang-up or DTMF for a call it owns. Default: http://api.host:api.port (api.host must then not be a wildcard address).",
-          ),
-        leaseTtlMs: z
-          .number()
-          .int()
-          .min(1000)
-          .default(15_000)
-          .describe(
-            "A node's liveness, its calls' concurrency leases and registry entries expire this long after its last heartbeat: a dead node's slots free themselves within it.",
-          ),
-        heartbeatMs: z
-          .number()
-          .int()
-          .min(100)
-          .default(2000)
-          .describe(
-            'How often a node renews its liveness, leases and registry entries and shares trunk health.',
-          ),
-        localCpsShare: z
-          .enum(['divide', 'full'])
-          .default('divide')
-          .describe(
-            "While Redis is unreachable: 'divide' gives each node rate/N (and each trunk's concurrency cap/N, rounded up), N the live nodes last seen; 'full' the whole rate to every node.",
-          ),
-        maxCalls: z
-          .number()
-          .int()
-          .min(1)
-          .optional()
-          .describe('Calls in progress across every node together (limits.maxCalls stays per node).'),
-      })
-      .refine((c) => c.heartbeatMs * 2 <= c.leaseTtlMs, {
-        message: 'heartbeatMs must be at most half of leaseTtlMs (a lease must survive a missed heartbeat)',
-        path: ['heartbeatMs'],
-      })
-      .optional()
-      .describe('Absent: every limit, lease and call lives in this process.'),
+    cluster: clusterSchema,
     dns: dnsSchema.prefault({}),
-    sip: z
-      .strictObject({
-        udpReceiveBufferBytes: z
-          .number()
-          .int()
-          .min(65_536)
-          .default(4 << 20)
-          .describe(
-            'SO_RCVBUF of the SIP UDP socket; the kernel caps it at net.core.rmem_max (the size it granted is logged at start). Beyond it, datagrams are dropped by the kernel and counted in patchbay_sip_socket_drops_total.',
-          ),
-        tcp: z
-          .strictObject({
-            idleTimeoutSec: z
-              .number()
-              .positive()
-              .default(300)
-              .describe(
-                'A TCP connection with no complete SIP message (or CRLF keep-alive) for this long is closed.',
-              ),
-            headerTimeoutSec: z
-              .number()
-              .positive()
-              .default(10)
-              .describe(
-                "A TCP connection whose message headers are not complete this long after the message's first byte is closed (slow clients).",
-              ),
-            maxConnectionsPerSource: z
-              .number()
-              .int()
-              .min(1)
-              .default(64)
-              .describe('TCP connections one address may hold; more are closed at accept.'),
-            maxConnections: z
-              .number()
-              .int()
-              .min(1)
-              .default(1024)
-              .describe('TCP connections in all; more are closed at accept.'),
-            keepaliveIntervalSec: z
-              .number()
-              .min(0)
-              .default(100)
-              .describe(
-                'CRLF pings on connections the gateway opened (RFC 5626 §4.4.1); a peer that has answered one pong and then misses one for 10 s is closed. 0 sends none.',
-              ),
-          })
-          .prefault({})
-          .describe('TCP connections, TLS ones included (one budget for both).'),
-        tls: z
-          .strictObject({
-            handshakeTimeoutSec: z
-              .number()
-              .positive()
-              .default(10)
-              .describe(
-                'A TLS connection whose handshake has not finished this long after it opened is closed.',
-              ),
-          })
-          .prefault({}),
-        transactionMemory: z
-          .strictObject({
-            maxBytesPerSource: z
-              .number()
-              .int()
-              .min(65_536)
-              .default(8 << 20)
-              .describe(
-                'Bytes of requests and stored responses one address may have held by SIP transactions; beyond it its new requests get 503.',
-              ),
-            maxBytes: z
-              .number()
-              .int()
-              .min(65_536)
-              .default(64 << 20)
-              .describe('Bytes held by all SIP transactions; beyond it new requests get 503.'),
-          })
-          .prefault({}),
-      })
-      .prefault({}),
+    sip: sipSchema,
     routes: z.array(routeSchema).default([]),
     sipProfilesDir: z.string().default('sip-profiles').describe("Relative to the gateway file's directory."),
   })

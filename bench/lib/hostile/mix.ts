@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, type ChildProcessByStdio, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createInterface, type Interface } from 'node:readline';
+import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,7 @@ import type { CallRecord } from '../../../src/gateway/call-record.js';
 import { callGateway, startGatewayProcess } from '../../../test/interop/helpers/gateway-process.js';
 import { type Capture, captureUdp } from '../../../test/interop/helpers/tshark.js';
 import { HostileBots, type HostileBotsReport } from './bots.js';
-import type { CarrierReport } from './carrier.js';
+import type { CarrierEvent, CarrierReport } from './carrier.js';
 import { type InviteFloodReport, runInviteFlood } from './invite-flood.js';
 import { loopbackSources } from './pace.js';
 import { type RtpJunkReport, runRtpJunk } from './rtp-junk.js';
@@ -186,34 +186,32 @@ export function readRssKb(pid: number): number {
 /** The carrier process and its JSON-line conversation. */
 class Carrier {
   readonly #child: ChildProcessByStdio<Writable, Readable, null>;
-  readonly #lines: Interface;
-  readonly #events: Array<Record<string, unknown>> = [];
+  readonly #events: CarrierEvent[] = [];
 
   constructor() {
-    const script = fileURLToPath(
-      new URL(`./carrier${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
-    );
-    const loader = script.endsWith('.ts') ? process.execArgv : [];
     const options = { address: CARRIER, probeAddress: PROBER, maxLifeMs: 600_000 };
-    this.#child = spawn(process.execPath, [...loader, script, JSON.stringify(options)], {
+    this.#child = spawn(process.execPath, [...libScript('hostile/carrier'), JSON.stringify(options)], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
-    this.#lines = createInterface({ input: this.#child.stdout });
-    this.#lines.on('line', (line) => this.#events.push(JSON.parse(line) as Record<string, unknown>));
+    createInterface({ input: this.#child.stdout }).on('line', (line) =>
+      this.#events.push(JSON.parse(line) as CarrierEvent),
+    );
   }
 
   send(command: object): void {
     this.#child.stdin.write(`${JSON.stringify(command)}\n`);
   }
 
-  /** The next event named `name` (or an `error` event), within `timeoutMs`. */
-  async next(name: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  /** The next event named `name`, within `timeoutMs`; an `error` event throws. */
+  async next<Name extends CarrierEvent['event']>(
+    name: Name,
+    timeoutMs: number,
+  ): Promise<Extract<CarrierEvent, { event: Name }>> {
     for (const started = performance.now(); performance.now() - started < timeoutMs; await delay(20)) {
-      const at = this.#events.findIndex((event) => event['event'] === name || event['event'] === 'error');
-      if (at < 0) continue;
-      const [event] = this.#events.splice(at, 1) as [Record<string, unknown>];
-      if (event['event'] === 'error') throw new Error(`carrier: ${String(event['message'])}`);
-      return event;
+      const at = this.#events.findIndex((event) => event.event === name || event.event === 'error');
+      const event = this.#events.splice(at, at < 0 ? 0 : 1)[0];
+      if (event?.event === 'error') throw new Error(`carrier: ${event.message}`);
+      if (event) return event as Extract<CarrierEvent, { event: Name }>;
     }
     throw new Error(`carrier: no ${name} within ${timeoutMs} ms`);
   }
@@ -232,10 +230,7 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
   let inboundCapture: Capture | undefined;
   let pacer: ChildProcess | undefined;
   try {
-    const { botUrl, witnessPort } = (await carrier.next('ready', 15_000)) as {
-      botUrl: string;
-      witnessPort: number;
-    };
+    const { botUrl, witnessPort } = await carrier.next('ready', 15_000);
     capture = captureUdp(witnessPort, CAPTURE_FIELDS);
     gateway = await startGatewayProcess({
       botUrl: bots.url('sink'),
@@ -260,7 +255,7 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
       gatewayPort: gateway.sipPort,
       numbers: [NUMBERS.witness, NUMBERS.junk, NUMBERS.marks],
     });
-    const witness = (await carrier.next('calls', 20_000)) as { rtpPort: number; rtcpPort: number };
+    const witness = await carrier.next('calls', 20_000);
     inboundCapture = captureUdp(witness.rtpPort, CAPTURE_FIELDS, [], CARRIER);
     await Promise.all([capture.ready, inboundCapture.ready]);
     for (let i = 0; i < 100 && !(bots.started('junk') && bots.started('marks')); i++) await delay(50);
@@ -356,13 +351,13 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
     await delay(AFTER_MS);
     clearInterval(rssTimer);
     const endMs = epochMs();
-    const [captured, inbound] = (await Promise.all([capture.stop(), inboundCapture.stop()])).map(
-      parseCapture,
-    ) as [CapturedRtp[], CapturedRtp[]];
+    const [captured, inbound] = (
+      await Promise.all([capture.stop({ untilQuiet: true }), inboundCapture.stop({ untilQuiet: true })])
+    ).map(parseCapture) as [CapturedRtp[], CapturedRtp[]];
     const arrivals = captured.filter((arrival) => arrival.ssrc !== PACER_SSRC);
     const floorArrivals = captured.filter((arrival) => arrival.ssrc === PACER_SSRC);
     carrier.send({ cmd: 'finish' });
-    const { report } = (await carrier.next('report', 20_000)) as { report: CarrierReport };
+    const { report } = await carrier.next('report', 20_000);
     const windows = phases.map((phase, i) => ({ ...phase, toMs: phases[i + 1]?.atMs ?? endMs }));
     await delay(500);
     const text = await (await fetch(`${gateway.apiUrl}/metrics`)).text();

@@ -10,10 +10,11 @@
  */
 import { type ChildProcess, type ChildProcessByStdio, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { CallRecord } from '../../../src/gateway/call-record.js';
 import { callGateway, startGatewayProcess } from '../../../test/interop/helpers/gateway-process.js';
 import { type Capture, captureUdp } from '../../../test/interop/helpers/tshark.js';
@@ -48,7 +49,16 @@ export interface HostileMixOptions {
   rtpJunkPerSec: number;
   /** Each burst: `badMessages` from the junk bot and `marks` from the marks bot. */
   bots: { badMessages: number; marks: number; bursts: number };
+  /** Node flags for the gateway process (`--cpu-prof`, `--trace-gc`: its output is in `gatewayLogs`). */
+  gatewayNodeArgs?: string[];
   log?: (line: string) => void;
+}
+
+export interface LoopPhase {
+  name: string;
+  stalls: number;
+  maxWallMs: number;
+  maxOwnMs: number;
 }
 
 export type GapSummary = Pick<
@@ -95,6 +105,14 @@ export interface HostileMixReport {
     bots: HostileBotsReport;
   };
   gateway: { running: boolean; errorLines: string[] };
+  /** The gateway's output (the last 500 kB), when `gatewayNodeArgs` asked for more than logs. */
+  gatewayLogs: string | undefined;
+  /**
+   * The gateway's event loop per phase, from loop-watch.ts inside it: waits over 40 ms, the
+   * longest in wall time, and the longest its own work can have held the loop (the smaller of
+   * wall and CPU time: CPU well under wall is the process descheduled, not busy).
+   */
+  gatewayLoop: LoopPhase[];
   /** Share of one core used during the attack by the gateway, and by this process (the attack and the bots). */
   cpu: { gatewayPercent: number; attackPercent: number };
 }
@@ -162,6 +180,27 @@ function parseCapture(rows: string[][]): CapturedRtp[] {
     timestamp: Number(timestamp),
     codes: codesOf(Buffer.from((payload ?? '').replaceAll(':', ''), 'hex')),
   }));
+}
+
+/** Loaded into the gateway (plain node, compiled code): the compiled module also from a tsx run. */
+const LOOP_WATCH = pathToFileURL(
+  join(
+    import.meta.dirname,
+    import.meta.url.endsWith('.ts') ? '../../../dist/bench/lib/hostile' : '.',
+    'loop-watch.js',
+  ),
+).href;
+
+/** `loop-stall <epoch ms> <wall ms> <cpu ms>` lines (loop-watch.ts) between fromMs and toMs. */
+function summarizeLoop(name: string, logs: string, fromMs: number, toMs: number): LoopPhase {
+  const phase: LoopPhase = { name, stalls: 0, maxWallMs: 0, maxOwnMs: 0 };
+  for (const [, at, wall, cpu] of logs.matchAll(/^loop-stall (\d+) ([\d.]+) ([\d.]+)$/gm)) {
+    if (Number(at) < fromMs || Number(at) >= toMs) continue;
+    phase.stalls++;
+    phase.maxWallMs = Math.max(phase.maxWallMs, Number(wall));
+    phase.maxOwnMs = Math.max(phase.maxOwnMs, Math.min(Number(wall), Number(cpu)));
+  }
+  return phase;
 }
 
 /** A helper script of this folder's parent (bench/lib) as a command line, from source or compiled. */
@@ -242,6 +281,7 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
       ],
       trunks: TRUNKS,
       codecs: ['PCMU'],
+      nodeArgs: ['--import', LOOP_WATCH, ...(options.gatewayNodeArgs ?? [])],
       requestsPerSourcePerSec: options.requestsPerSourcePerSec,
       extraGatewayYaml: `sip: { tcp: { idleTimeoutSec: ${options.tcp.idleTimeoutSec}, headerTimeoutSec: ${options.tcp.headerTimeoutSec} } }`,
     });
@@ -362,6 +402,7 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
     await delay(500);
     const text = await (await fetch(`${gateway.apiUrl}/metrics`)).text();
     const records = gateway.records() as unknown as CallRecord[];
+    const gatewayLogs = gateway.logs();
     const metrics = Object.fromEntries(
       [...text.matchAll(METRICS)].map((m) => [m[1] as string, Number(m[3])]),
     );
@@ -383,6 +424,8 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
       metrics,
       sent: { sipFuzz, flood, tcp, rtpJunk, bots: bots.report },
       cpu,
+      gatewayLogs: options.gatewayNodeArgs ? gateway.logs() : undefined,
+      gatewayLoop: windows.map((w) => summarizeLoop(w.name, gatewayLogs, w.atMs, w.toMs)),
       gateway: {
         running: gateway.child.exitCode === null,
         errorLines: gateway

@@ -46,6 +46,13 @@ export interface CarrierReport {
   endedByGateway: number;
 }
 
+/** What the carrier prints, one JSON object a line. */
+export type CarrierEvent =
+  | { event: 'ready'; botUrl: string; witnessPort: number }
+  | { event: 'calls'; rtpPort: number; rtcpPort: number }
+  | { event: 'report'; report: CarrierReport }
+  | { event: 'error'; message: string };
+
 interface CarrierCall {
   session: OutboundSession;
   rtp: UdpSocket;
@@ -60,8 +67,8 @@ interface CarrierCall {
 const PROBE_INTERVAL_MS = 100;
 const options = JSON.parse(process.argv[2] ?? '{}') as CarrierOptions;
 const clock = new SystemClock();
-const print = (object: object): void => {
-  process.stdout.write(`${JSON.stringify(object)}\n`);
+const print = (event: CarrierEvent): void => {
+  process.stdout.write(`${JSON.stringify(event)}\n`);
 };
 
 const bot = await EchoBot.start({ echoDelayMs: 0 });
@@ -200,11 +207,8 @@ createInterface({ input: process.stdin })
           for (const number of command.numbers ?? []) await placeCall(gatewayPort, number);
           await startProber(gatewayPort);
           const witness = calls[0];
-          print({
-            event: 'calls',
-            rtpPort: witness?.remotePort,
-            rtcpPort: witness?.remoteRtcpPort,
-          });
+          if (!witness) throw new Error('no call placed');
+          print({ event: 'calls', rtpPort: witness.remotePort, rtcpPort: witness.remoteRtcpPort });
         } catch (error) {
           print({ event: 'error', message: (error as Error).message });
         }

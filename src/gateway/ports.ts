@@ -7,6 +7,7 @@ import type { StreamTarget, TrunkConfig } from '../config/index.js';
 import type { CallSummary } from '../control/index.js';
 import type {
   BridgeRate,
+  JitterDelayBounds,
   MediaLegEvents,
   MediaLegStats,
   NegotiatedMedia,
@@ -44,8 +45,8 @@ export interface CallMediaLeg {
 }
 
 export interface MediaLegFactory {
-  /** Binds an RTP port for `callId`, bridged to the bot at `bridgeRate`. */
-  open(callId: string, bridgeRate: BridgeRate): Promise<CallMediaLeg>;
+  /** Binds an RTP port for `callId`, bridged to the bot at `bridgeRate`, buffering within `jitterBuffer`. */
+  open(callId: string, bridgeRate: BridgeRate, jitterBuffer: JitterDelayBounds): Promise<CallMediaLeg>;
 }
 
 /** Who the bot is told the call is (Twilio `start`). */

@@ -27,6 +27,7 @@ export {
   AudioReceiver,
   accelerate,
   type JitterBufferOptions,
+  type JitterDelayBounds,
   type JitterStats,
   mergeAfterConcealment,
   type PlayoutDecision,

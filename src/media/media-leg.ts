@@ -15,7 +15,7 @@ import {
 } from './carrier-codecs.js';
 import type { AudioEncoder } from './codec.js';
 import { type DtmfEvent, DtmfReceiver, DtmfSender, DtmfTransmitter } from './dtmf.js';
-import { AudioReceiver, type JitterStats } from './jitter/index.js';
+import { AudioReceiver, type JitterDelayBounds, type JitterStats } from './jitter/index.js';
 import type { MediaClock } from './media-clock.js';
 import { ObservedDecoder } from './observed-decoder.js';
 import type { Resampler } from './resample.js';
@@ -49,6 +49,8 @@ export interface MediaLegOptions {
   mediaClock: MediaClock;
   logger?: Logger;
   bridgeRate: BridgeRate;
+  /** Bounds of the jitter buffer's target delay (the trunk's `media.jitterBuffer`). */
+  jitterBuffer?: JitterDelayBounds;
 }
 
 export interface MediaLegStats {
@@ -225,7 +227,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     return {
       codecKey,
       decoder,
-      receiver: new AudioReceiver(decoder, this.#options.clock),
+      receiver: new AudioReceiver(decoder, this.#options.clock, this.#options.jitterBuffer),
       toBridge: resamplerBetween(decoder.sampleRate, bridgeRate),
       encoder,
       fromBridge: resamplerBetween(bridgeRate, encoder.sampleRate),

@@ -137,6 +137,29 @@ describe('config loader', () => {
     assert.match(result.issues[0]?.message ?? '', /does not exist/);
   });
 
+  it("reads a trunk's jitter buffer bounds and names a floor above the ceiling at its line", () => {
+    const good = parseConfigText(
+      'name: x\noutbound:\n  gateways: [{host: a}]\nmedia:\n  jitterBuffer: {minDelayMs: 60}\n',
+      'f.yaml',
+      trunkSchema,
+      {},
+    );
+    assert.ok(good.ok);
+    if (good.ok) assert.deepEqual(good.value.media.jitterBuffer, { minDelayMs: 60, maxDelayMs: 1000 });
+    const bad = parseConfigText(
+      'name: x\noutbound:\n  gateways: [{host: a}]\nmedia:\n  jitterBuffer: {minDelayMs: 300, maxDelayMs: 200}\n',
+      'f.yaml',
+      trunkSchema,
+      {},
+    );
+    assert.equal(bad.ok, false);
+    if (bad.ok) return;
+    assert.deepEqual(
+      bad.issues.map((i) => `${i.line} ${i.path} ${i.message}`),
+      ['5 media.jitterBuffer.minDelayMs minDelayMs must not exceed maxDelayMs'],
+    );
+  });
+
   it('reads a registration trunk and caller-ID options, and names each bad value at its line', () => {
     const good = parseConfigText(
       [

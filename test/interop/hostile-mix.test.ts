@@ -9,8 +9,8 @@
  * (the same media clock, nothing else to do). A machine that let the pacer and the witness's
  * own sender keep every 20 ms slot within 60 ms must let the gateway do nearly as well under
  * attack: no witness gap over 60 ms beyond the pacer's own lateness (what the machine imposed
- * on any process in those seconds), no frame lost on the way through gateway, bot and back, no
- * skipped tick, every OPTIONS answered within 200 ms, the call placed mid-attack answered
+ * on any process in those seconds), no frame lost on the way through gateway (its jitter
+ * buffer floored at 60 ms), bot and back, no skipped tick, every OPTIONS answered within 200 ms, the call placed mid-attack answered
  * without an INVITE retransmission, one 503 per refused INVITE (no Timer G storm). On a
  * machine whose other load stalled the pacer or the sender too, those bounds say nothing about
  * the gateway and are reported, not judged. Always: every frame the gateway sent arrives,
@@ -32,6 +32,13 @@ const skip = skipUnlessPresent(
 const MAX_GAP_MS = 60;
 const OPTIONS_DEADLINE_MS = 200;
 const FRAME_MS = 20;
+/**
+ * The witness trunk's jitter buffer floor, as deep as the gap bound: a frame lost through the
+ * bot then means the gateway held a frame back longer than the bound allows, not that the
+ * adaptive buffer, tuned on the quiet baseline, met the witness's own scheduling jitter on a
+ * shared 2-core machine (it conceals, then time-compresses the delay away, by design).
+ */
+const JITTER_FLOOR_MS = MAX_GAP_MS;
 
 test('a witness call and a well-behaved source go through the hostile mix unharmed', {
   skip,
@@ -47,6 +54,7 @@ test('a witness call and a well-behaved source go through the hostile mix unharm
     tcp: { idle: 100, slow: 100, idleTimeoutSec: 4, headerTimeoutSec: 2 },
     rtpJunkPerSec: 600,
     bots: { badMessages: 10_000, marks: 10_000, bursts: 1 },
+    jitterFloorMs: JITTER_FLOOR_MS,
     log: (line) => t.diagnostic(line),
   });
   const [, hostile, after] = report.witness;

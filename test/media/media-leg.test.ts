@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { G711Decoder, G711Encoder } from '../../src/media/g711-codec.js';
+import type { JitterDelayBounds } from '../../src/media/jitter/index.js';
 import { MediaClock } from '../../src/media/media-clock.js';
 import { MediaLeg, type NegotiatedMedia } from '../../src/media/media-leg.js';
 import { PortAllocator, type ReceivedRtp, RtpSession } from '../../src/media/rtp/index.js';
@@ -21,7 +22,7 @@ async function until(done: () => boolean): Promise<void> {
   for (let turn = 0; turn < 200 && !done(); turn++) await new Promise((resolve) => setImmediate(resolve));
 }
 
-async function setup(name: 'PCMU' | 'PCMA' = 'PCMU') {
+async function setup(name: 'PCMU' | 'PCMA' = 'PCMU', jitterBuffer: JitterDelayBounds = {}) {
   const clock = new FakeClock();
   const mediaClock = new MediaClock(clock);
   const portAllocator = randomRange();
@@ -31,6 +32,7 @@ async function setup(name: 'PCMU' | 'PCMA' = 'PCMU') {
     clock,
     mediaClock,
     bridgeRate: BRIDGE_RATE,
+    jitterBuffer,
   });
   const peer = await RtpSession.open({ portRange: randomRange(), bindAddress: '127.0.0.1', clock });
   peer.setRemote('127.0.0.1', leg.localPort);
@@ -95,6 +97,31 @@ test('PCMU both ways: caller 440 Hz reaches the bot, bot 1 kHz reaches the calle
     leg.close();
     peer.close();
   }
+});
+
+test("the trunk's jitter buffer floor holds the target delay up on a steady caller", async () => {
+  /** Mean target delay in ms over what the buffer emitted, after 50 steady packets. */
+  const meanTargetMs = async (jitterBuffer: JitterDelayBounds) => {
+    const { clock, mediaClock, leg, peer } = await setup('PCMU', jitterBuffer);
+    try {
+      leg.attachBotAudio(() => new Int16Array(320));
+      for (let i = 0; i < 50; i++) {
+        const before = leg.stats().rtp?.packetsReceived ?? 0;
+        peer.send(new Uint8Array(160).fill(0xff), { payloadType: 0, timestamp: i * 160 });
+        await until(() => (leg.stats().rtp?.packetsReceived ?? 0) > before);
+        clock.advance(20);
+        mediaClock.tick(clock.now());
+      }
+      const stats = leg.stats().jitterBuffer;
+      assert.ok(stats && stats.jitterBufferEmittedCount > 0);
+      return (1000 * stats.jitterBufferTargetDelay) / stats.jitterBufferEmittedCount;
+    } finally {
+      leg.close();
+      peer.close();
+    }
+  };
+  assert.ok((await meanTargetMs({})) < 40);
+  assert.ok((await meanTargetMs({ minDelayMs: 60 })) >= 60);
 });
 
 test('hold stops sending, unhold resumes with continuous timestamps; PCMU→PCMA', async () => {

@@ -51,6 +51,11 @@ export interface HostileMixOptions {
   bots: { badMessages: number; marks: number; bursts: number };
   /** Node flags for the gateway process (`--cpu-prof`, `--trace-gc`: its output is in `gatewayLogs`). */
   gatewayNodeArgs?: string[];
+  /**
+   * `media.jitterBuffer.minDelayMs` of the witness's trunk (default 0: the adaptive buffer
+   * alone, which conceals and then time-compresses whenever jitter it has not yet seen arrives).
+   */
+  jitterFloorMs?: number;
   log?: (line: string) => void;
 }
 
@@ -281,6 +286,7 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
       ],
       trunks: TRUNKS,
       codecs: ['PCMU'],
+      jitterFloorMs: options.jitterFloorMs ?? 0,
       nodeArgs: ['--import', LOOP_WATCH, ...(options.gatewayNodeArgs ?? [])],
       requestsPerSourcePerSec: options.requestsPerSourcePerSec,
       extraGatewayYaml: `sip: { tcp: { idleTimeoutSec: ${options.tcp.idleTimeoutSec}, headerTimeoutSec: ${options.tcp.headerTimeoutSec} } }`,

@@ -1,4 +1,4 @@
 export { AudioReceiver } from './receiver.js';
 export { type PlayoutTrace, simulatePlayout } from './simulate.js';
 export { accelerate, mergeAfterConcealment, preemptiveExpand, type StretchResult } from './time-stretch.js';
-export type { JitterBufferOptions, JitterStats, PlayoutDecision } from './types.js';
+export type { JitterBufferOptions, JitterDelayBounds, JitterStats, PlayoutDecision } from './types.js';

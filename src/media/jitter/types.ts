@@ -19,6 +19,9 @@ export interface JitterBufferOptions {
   maxPackets?: number;
 }
 
+/** The bounds of the target delay a trunk may set (its `media.jitterBuffer`). */
+export type JitterDelayBounds = Pick<JitterBufferOptions, 'minDelayMs' | 'maxDelayMs'>;
+
 export type PlayoutDecision =
   | 'normal'
   | 'expand'

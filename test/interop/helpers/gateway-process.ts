@@ -41,6 +41,8 @@ export interface GatewayProcessOptions {
   inboundTransports?: Array<'udp' | 'tcp' | 'tls'>;
   /** `media.encryption` of the loopback trunk (default none). */
   encryption?: 'none' | 'optional' | 'required';
+  /** `media.jitterBuffer.minDelayMs` of the loopback trunk (default 0: adaptive only). */
+  jitterFloorMs?: number;
   /**
    * Concurrent calls the node and the loopback trunk admit (default: the node's 500, the
    * trunk's 200); sizes the RTP range for them and lets one caller address send their requests.
@@ -180,7 +182,9 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       ...(options.inboundTransports ? [`  transports: [${options.inboundTransports.join(', ')}]`] : []),
       ...(options.inboundAuth ? [`  auth: ${JSON.stringify(options.inboundAuth)}`] : []),
       `codecs: [${(options.codecs ?? ['PCMU', 'PCMA', 'opus']).join(', ')}]`,
-      ...(options.encryption ? [`media: { encryption: ${options.encryption} }`] : []),
+      'media:',
+      `  encryption: ${options.encryption ?? 'none'}`,
+      `  jitterBuffer: { minDelayMs: ${options.jitterFloorMs ?? 0} }`,
       `cps: { rate: ${options.cps?.rate ?? 200}, burst: ${options.cps?.burst ?? 200} }`,
       `maxConcurrentCalls: ${options.maxCalls ?? 200}`,
       'probing: { enabled: false }',

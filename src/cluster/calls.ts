@@ -71,7 +71,7 @@ export class ClusterCalls {
   /** Sends `method path` to the owner's control API with the shared token. */
   async forward(
     owner: CallOwner,
-    method: 'DELETE' | 'POST',
+    method: 'GET' | 'DELETE' | 'POST',
     path: string,
     body?: object,
   ): Promise<ForwardResult> {

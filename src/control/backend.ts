@@ -100,15 +100,18 @@ export interface DrainStatus {
  * Outcome of an operation on one call: done, no such call, refused with a reason, or (in a
  * cluster) the owning node or the call registry could not be reached.
  */
-export type CallOperationResult =
-  | { ok: true }
-  | { ok: false; status: 404 | 409 | 502 | 503 | 504; error: string };
+export type CallOperationResult = { ok: true } | CallOperationFailure;
+export type CallOperationFailure = { ok: false; status: 404 | 409 | 502 | 503 | 504; error: string };
+
+/** One call's detail, from this node or (in a cluster) from the node that owns it. */
+export type CallLookupResult = { ok: true; call: CallDetail } | CallOperationFailure;
 
 export interface ControlBackend {
   originate(request: OriginateRequest): Promise<CallSummary>;
   /** In a cluster: every node's calls, each naming its node. */
   listCalls(): Promise<CallList>;
-  getCall(id: string): CallDetail | undefined;
+  /** A call this node does not know is looked up on its owner, as for hangup. */
+  getCall(id: string, origin: RequestOrigin): Promise<CallLookupResult>;
   /** In a cluster, a call owned by another node is forwarded there (unless already forwarded). */
   hangup(id: string, origin: RequestOrigin): Promise<CallOperationResult>;
   sendDtmf(

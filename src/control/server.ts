@@ -100,8 +100,8 @@ export async function createControlServer(options: ControlServerOptions): Promis
     '/v1/calls/:id',
     { schema: { params: callIdParams } },
     async (request, reply) => {
-      const call = backend.getCall(request.params.id);
-      return call ?? reply.code(404).send({ error: 'no such call' });
+      const result = await backend.getCall(request.params.id, originOf(request));
+      return result.ok ? result.call : reply.code(result.status).send({ error: result.error });
     },
   );
   app.delete<{ Params: { id: string } }>(

@@ -13,6 +13,8 @@ import {
 import type {
   CallDetail,
   CallList,
+  CallLookupResult,
+  CallOperationFailure,
   CallOperationResult,
   CallSummary,
   ControlBackend,
@@ -107,13 +109,20 @@ export class GatewayControl implements ControlBackend {
     }
   }
 
-  getCall(id: string): CallDetail | undefined {
-    return this.#gateway.calls.detail(id);
+  async getCall(id: string, origin: RequestOrigin): Promise<CallLookupResult> {
+    const call = this.#gateway.calls.detail(id);
+    if (call) return { ok: true, call };
+    const answer = await this.#onOwner(id, origin, 'GET', `/v1/calls/${encodeURIComponent(id)}`);
+    if (!answer.ok) return answer;
+    if (!isCallDetail(answer.body))
+      return { ok: false, status: 502, error: `node ${answer.node} sent no call` };
+    return { ok: true, call: { ...answer.body, node: answer.node } };
   }
 
   async hangup(id: string, origin: RequestOrigin): Promise<CallOperationResult> {
     const call = this.#gateway.calls.get(id);
-    if (!call) return this.#onOwner(id, origin, 'DELETE', `/v1/calls/${encodeURIComponent(id)}`);
+    if (!call)
+      return okOrFailure(await this.#onOwner(id, origin, 'DELETE', `/v1/calls/${encodeURIComponent(id)}`));
     call.hangup('api_hangup');
     return { ok: true };
   }
@@ -126,10 +135,12 @@ export class GatewayControl implements ControlBackend {
   ): Promise<CallOperationResult> {
     const call = this.#gateway.calls.get(id);
     if (!call)
-      return this.#onOwner(id, origin, 'POST', `/v1/calls/${encodeURIComponent(id)}/dtmf`, {
-        digits,
-        durationMs,
-      });
+      return okOrFailure(
+        await this.#onOwner(id, origin, 'POST', `/v1/calls/${encodeURIComponent(id)}/dtmf`, {
+          digits,
+          durationMs,
+        }),
+      );
     const refusal = call.sendDtmf(digits, durationMs);
     return refusal === undefined ? { ok: true } : { ok: false, status: 409, error: refusal };
   }
@@ -168,15 +179,18 @@ export class GatewayControl implements ControlBackend {
     return this.#gateway.isReady();
   }
 
-  /** A call this node does not hold: forwarded once to the node the cluster registry names. */
+  /**
+   * A call this node does not hold: forwarded once to the node the cluster registry names; a
+   * 2xx answer's body is passed back.
+   */
   async #onOwner(
     id: string,
     origin: RequestOrigin,
-    method: 'DELETE' | 'POST',
+    method: 'GET' | 'DELETE' | 'POST',
     path: string,
     body?: object,
-  ): Promise<CallOperationResult> {
-    const missing: CallOperationResult = { ok: false, status: 404, error: 'no such active call' };
+  ): Promise<OwnerAnswer> {
+    const missing: CallOperationFailure = { ok: false, status: 404, error: 'no such call' };
     const cluster: Cluster | undefined = this.#gateway.cluster;
     if (!cluster || origin.forwarded) return missing;
     const owner = await cluster.calls.owner(id).catch(() => null);
@@ -184,7 +198,7 @@ export class GatewayControl implements ControlBackend {
     if (!owner || owner.node === cluster.nodeId) return missing;
     const answer = await cluster.calls.forward(owner, method, path, body);
     if (!answer.ok) return answer;
-    if (answer.status >= 200 && answer.status < 300) return { ok: true };
+    if (answer.status >= 200 && answer.status < 300) return { ok: true, body: answer.body, node: owner.node };
     if (answer.status === 404 || answer.status === 409)
       return { ok: false, status: answer.status, error: `node ${owner.node}: ${errorText(answer.body)}` };
     return { ok: false, status: 502, error: `node ${owner.node} answered ${answer.status}` };
@@ -201,6 +215,20 @@ export class GatewayControl implements ControlBackend {
     if (!first) throw new OriginateError(404, 'no trunk has an outbound section');
     return first;
   }
+}
+
+/** The owning node's 2xx answer to a forwarded operation, with its body. */
+type OwnerAnswer = { ok: true; body: unknown; node: string } | CallOperationFailure;
+
+/** A forwarded operation's outcome; the owner's body is not needed. */
+function okOrFailure(answer: OwnerAnswer): CallOperationResult {
+  return answer.ok ? { ok: true } : answer;
+}
+
+/** The owner's answer to `GET /v1/calls/:id`: an object naming a call. */
+function isCallDetail(body: unknown): body is CallDetail {
+  const call = body as Partial<CallDetail> | null | undefined;
+  return typeof call?.id === 'string' && typeof call.media === 'object' && call.media !== null;
 }
 
 /** The `error` text of a control API error body, or a generic one. */

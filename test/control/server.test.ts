@@ -36,11 +36,14 @@ class FakeBackend implements ControlBackend {
   async listCalls() {
     return { calls: [...this.calls.values()] };
   }
-  getCall(id: string) {
-    const call = this.calls.get(id);
-    return call && { ...call, media: { packetsReceived: 0 } };
-  }
   origins: RequestOrigin[] = [];
+  async getCall(id: string, origin: RequestOrigin) {
+    this.origins.push(origin);
+    const call = this.calls.get(id);
+    return call
+      ? ({ ok: true, call: { ...call, media: { packetsReceived: 0 } } } as const)
+      : ({ ok: false, status: 404, error: 'no such call' } as const);
+  }
   async hangup(id: string, origin: RequestOrigin) {
     this.origins.push(origin);
     return this.calls.delete(id)

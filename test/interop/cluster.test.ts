@@ -264,6 +264,12 @@ test('registry: any node lists every call; DELETE and DTMF on the other node rea
       `node-${owner}`,
       'listed with its owner',
     );
+    const detail = await api(other, 'GET', `/v1/calls/${listed.id}`);
+    const detailBody = (await detail.json()) as { id?: string; node?: string; media?: object };
+    assert.equal(detail.status, 200, `detail forwarded: ${JSON.stringify(detailBody)}`);
+    assert.equal(detailBody.id, listed.id);
+    assert.equal(detailBody.node, `node-${owner}`, 'the detail names its owner');
+    assert.equal(typeof detailBody.media, 'object', "the owner's media statistics");
     const dtmf = await api(other, 'POST', `/v1/calls/${listed.id}/dtmf`, { digits: '1' });
     assert.equal(dtmf.status, 204, `DTMF forwarded: ${await dtmf.text()}`);
     const hangup = await api(other, 'DELETE', `/v1/calls/${listed.id}`);

@@ -1,20 +1,32 @@
 /**
  * Sustained INVITE-200-ACK-BYE calls per second under SIPp (`-sn uac -r N -m M`), stepping
- * the rate up, against a UAS running in its own process so its CPU can be read from /proc.
+ * the rate up, against three UAS, each in its own process so its CPU can be read from /proc:
  *
- *   npx tsx bench/sip-cps.ts [rates=200,400,600,800] [secondsPerStep=5]
+ * - SIPp's own uas (`-sn uas`): the baseline, in the same run;
+ * - the patchbay SIP stack alone (bench/lib/stack-uas.ts: the stack's SipUserAgent answering
+ *   every INVITE 200 with SDP);
+ * - a real `patchbay start` (compiled: `npm run build` first) with a bot WebSocket per call:
+ *   INVITE -> media leg -> WebSocket open to the echo bot (bench/load/echo-bot.ts, its own
+ *   process) -> Twilio `connected`/`start` -> 200 -> ACK -> held `holdMs` -> BYE. After each
+ *   step the gateway's `patchbay_active_calls` must be back at 0 (no call left stuck).
  *
- * Baseline in the same run: SIPp uac against SIPp uas (`-sn uas`), then the same steps against
- * the patchbay UAS (bench/lib/stack-uas.ts, the stack's SipUserAgent in its own process).
+ *   npx tsx bench/sip-cps.ts [rates=200,400,600,800] [secondsPerStep=5] [holdMs=0] [targets=sipp,stack,gateway]
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { startGatewayProcess } from '../test/interop/helpers/gateway-process.js';
 import { freePort, percentile, runSipp, type SippHandle, startSipp } from '../test/interop/helpers/sipp.js';
 import { cpuSeconds } from './lib/proc-stat.js';
+import { EchoBotProcess } from './load/bot-process.js';
 
 const rates = (process.argv[2] ?? '200,400,600,800').split(',').map(Number);
 const secondsPerStep = Number(process.argv[3] ?? 5);
+const holdMs = Number(process.argv[4] ?? 0);
+const targets = new Set((process.argv[5] ?? 'sipp,stack,gateway').split(','));
+/** How long a step's last calls may take to end before the gateway's active calls are read. */
+const SETTLE_MS = 5000;
 
 interface StepRow {
   rate: number;
@@ -26,11 +38,23 @@ interface StepRow {
   p95: number;
   p99: number;
   uasCpuPercent: number;
+  /** CPU of the bot process, when there is one. */
+  botCpuPercent?: number;
+  /** The gateway's active calls once the step has settled (a call left stuck shows here). */
+  activeAfter?: number;
 }
 
-async function step(uasPid: number, uasPort: number, rate: number): Promise<StepRow> {
+/** What a step measures besides SIPp's own figures. */
+interface StepProbe {
+  pid: number;
+  botPid?: number;
+  activeCalls?: () => Promise<number>;
+}
+
+async function step(probe: StepProbe, uasPort: number, rate: number): Promise<StepRow> {
   const calls = rate * secondsPerStep;
-  const cpuBefore = cpuSeconds(uasPid);
+  const cpuBefore = cpuSeconds(probe.pid);
+  const botCpuBefore = probe.botPid ? cpuSeconds(probe.botPid) : 0;
   const started = performance.now();
   const result = await runSipp({
     scenario: 'uac',
@@ -39,10 +63,16 @@ async function step(uasPid: number, uasPort: number, rate: number): Promise<Step
     calls,
     rate,
     timeoutMs: (secondsPerStep + 60) * 1000,
-    extraArgs: ['-recv_timeout', '10000'],
+    extraArgs: ['-recv_timeout', '10000', '-d', String(holdMs)],
   });
   const wallSeconds = (performance.now() - started) / 1000;
-  const cpu = cpuSeconds(uasPid) - cpuBefore;
+  const cpu = cpuSeconds(probe.pid) - cpuBefore;
+  const botCpu = probe.botPid ? cpuSeconds(probe.botPid) - botCpuBefore : undefined;
+  let activeAfter: number | undefined;
+  if (probe.activeCalls) {
+    await delay(SETTLE_MS);
+    activeAfter = await probe.activeCalls();
+  }
   return {
     rate,
     calls,
@@ -53,47 +83,91 @@ async function step(uasPid: number, uasPort: number, rate: number): Promise<Step
     p95: percentile(result.responseTimesMs, 95),
     p99: percentile(result.responseTimesMs, 99),
     uasCpuPercent: (100 * cpu) / wallSeconds,
+    ...(botCpu === undefined ? {} : { botCpuPercent: (100 * botCpu) / wallSeconds }),
+    ...(activeAfter === undefined ? {} : { activeAfter }),
   };
 }
 
 async function runAgainst(label: string, uas: SippHandle, uasPort: number): Promise<void> {
   const pid = uas.pid;
   if (pid === undefined) throw new Error(`${label}: UAS did not start`);
-  for (const rate of rates) printRow(label, await step(pid, uasPort, rate));
+  for (const rate of rates) printRow(label, await step({ pid }, uasPort, rate));
 }
 
 function printRow(label: string, row: StepRow): void {
   console.log(
     `| ${label} | ${row.rate} | ${row.calls} | ${row.successful} | ${row.failed} | ${row.achievedCps.toFixed(0)} | ` +
-      `${row.p50} / ${row.p95} / ${row.p99} | ${row.uasCpuPercent.toFixed(0)}% |`,
+      `${row.p50} / ${row.p95} / ${row.p99} | ${row.uasCpuPercent.toFixed(0)}% | ` +
+      `${row.botCpuPercent === undefined ? '–' : `${row.botCpuPercent.toFixed(0)}%`} | ${row.activeAfter ?? '–'} |`,
   );
 }
 
 console.log(
-  `SIPp uac steps of ${secondsPerStep} s; response time = INVITE -> 200 (SIPp rtd, 1 ms resolution)\n`,
+  `SIPp uac steps of ${secondsPerStep} s, calls held ${holdMs} ms; response time = INVITE -> 200 (SIPp rtd, 1 ms resolution)\n`,
 );
-console.log('| UAS | target CPS | calls | ok | failed | achieved CPS | resp ms p50 / p95 / p99 | UAS CPU |');
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-const baselinePort = await freePort();
-const baseline = startSipp({ scenario: 'uas', localPort: baselinePort, timeoutMs: 600_000 });
-try {
-  await runAgainst('SIPp uas (baseline)', baseline, baselinePort);
-} finally {
-  await baseline.stop();
+console.log(
+  '| UAS | target CPS | calls | ok | failed | achieved CPS | resp ms p50 / p95 / p99 | UAS CPU | bot CPU | active after |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+if (targets.has('sipp')) {
+  const baselinePort = await freePort();
+  const baseline = startSipp({ scenario: 'uas', localPort: baselinePort, timeoutMs: 600_000 });
+  try {
+    await runAgainst('SIPp uas (baseline)', baseline, baselinePort);
+  } finally {
+    await baseline.stop();
+  }
 }
 
-const stackPort = await freePort();
-const stackScript = fileURLToPath(
-  new URL(`./lib/stack-uas${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
-);
-const stack = spawn(process.execPath, [...process.execArgv, stackScript, String(stackPort)], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-try {
-  await once(stack.stdout, 'data');
-  const pid = stack.pid;
-  if (pid === undefined) throw new Error('patchbay UAS did not start');
-  for (const rate of rates) printRow('patchbay UAS', await step(pid, stackPort, rate));
-} finally {
-  stack.kill('SIGTERM');
+if (targets.has('stack')) {
+  const stackPort = await freePort();
+  const stackScript = fileURLToPath(
+    new URL(`./lib/stack-uas${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+  );
+  const stack = spawn(process.execPath, [...process.execArgv, stackScript, String(stackPort)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    await once(stack.stdout, 'data');
+    const pid = stack.pid;
+    if (pid === undefined) throw new Error('patchbay UAS did not start');
+    for (const rate of rates) printRow('patchbay SIP stack', await step({ pid }, stackPort, rate));
+  } finally {
+    stack.kill('SIGTERM');
+  }
+}
+
+if (targets.has('gateway')) {
+  const top = Math.max(...rates);
+  const bot = await EchoBotProcess.start();
+  // Room for every call of the top step at once, and the one SIPp source's requests.
+  const concurrent = Math.ceil(top * (1 + holdMs / 1000)) * 2;
+  const gateway = await startGatewayProcess({
+    botUrl: bot.url,
+    codecs: ['PCMU'],
+    cps: { rate: top * 2, burst: top * 2 },
+    maxCalls: concurrent,
+    requestsPerSourcePerSec: top * 20,
+    drainTimeoutSec: 2,
+  });
+  const activeCalls = async () => {
+    const text = await (await fetch(`${gateway.apiUrl}/metrics`)).text();
+    // One series per direction.
+    return [...text.matchAll(/^patchbay_active_calls\{[^}]*\} (\S+)$/gm)].reduce(
+      (sum, [, value]) => sum + Number(value),
+      0,
+    );
+  };
+  try {
+    const pid = gateway.child.pid;
+    if (pid === undefined) throw new Error('patchbay start did not start');
+    for (const rate of rates)
+      printRow(
+        'patchbay start + bot WebSocket',
+        await step({ pid, botPid: bot.pid, activeCalls }, gateway.sipPort, rate),
+      );
+  } finally {
+    await gateway.stop();
+    await bot.close();
+  }
 }

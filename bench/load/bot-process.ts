@@ -33,6 +33,10 @@ export class EchoBotProcess {
     }
   }
 
+  get pid(): number {
+    return this.#child.pid;
+  }
+
   /** Counts frames sent within [startUs, endUs) (CLOCK_MONOTONIC µs) from now on. */
   setWindow(startUs: number, endUs: number): void {
     this.#child.send(`window ${startUs} ${endUs}`);

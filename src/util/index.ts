@@ -1,6 +1,6 @@
 export { type Clock, FakeClock, SystemClock, type TimerHandle } from './clock.js';
 export { type EventMap, type ListenerErrorSink, TypedEmitter } from './emitter.js';
-export { createLogger, type Logger, silentLogger } from './log.js';
+export { createLogger, type LogBindings, type Logger, silentLogger } from './log.js';
 export {
   type AudioCodecName,
   type MediaDirection,

@@ -4,12 +4,20 @@ import { pino } from 'pino';
  * The logger every module takes: pino's shape, so a pino child can be passed directly and
  * tests can pass `silentLogger`. Call-scoped loggers are children carrying `callId`.
  */
+/** What a child logger stamps on each of its lines: the call, or the trunk's registration. */
+export interface LogBindings {
+  callId?: string;
+  trunk?: string;
+  registrar?: string;
+  aor?: string;
+}
+
 export interface Logger {
   debug(obj: object, msg?: string): void;
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
-  child(bindings: Record<string, unknown>): Logger;
+  child(bindings: LogBindings): Logger;
 }
 
 /** Secrets that must never reach a log line, wherever they appear in a logged object. */

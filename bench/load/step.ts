@@ -24,6 +24,8 @@ export interface StepOptions {
   cps: number;
   /** The gateway runs under --cpu-prof and writes its profile here on exit. */
   profileDir?: string;
+  /** Floor of the gateway trunk's jitter buffer (`media.jitterBuffer.minDelayMs`); default 0. */
+  jitterFloorMs?: number;
 }
 
 export interface DirectionFigures extends ReceivedFigures {
@@ -97,6 +99,7 @@ export async function measureStep(
             maxCalls: calls,
             cps: options.cps,
             ...(options.profileDir ? { profileDir: options.profileDir } : {}),
+            ...(options.jitterFloorMs ? { jitterFloorMs: options.jitterFloorMs } : {}),
           })
         : await ForwarderTarget.start(bot.url),
     );

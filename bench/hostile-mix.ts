@@ -75,6 +75,7 @@ function figures(report: HostileMixReport): Array<[string, number]> {
     ['gateway loop stalls >40 ms', loop?.stalls ?? 0],
     ['gateway longest stall ms (wall)', loop?.maxWallMs ?? 0],
     ['gateway longest stall ms (own: min of wall, CPU)', loop?.maxOwnMs ?? 0],
+    ['gateway longest time descheduled in a stall ms', loop?.maxDescheduledMs ?? 0],
     ['media ticks late', metric('patchbay_media_clock_ticks_total', 'outcome="late"')],
     ['media ticks skipped', metric('patchbay_media_clock_ticks_total', 'outcome="skipped"')],
     ['SIP shed rate_limited', metric('patchbay_sip_shed_total', 'reason="rate_limited"')],

@@ -64,6 +64,12 @@ export interface LoopPhase {
   stalls: number;
   maxWallMs: number;
   maxOwnMs: number;
+  /**
+   * The longest time the gateway's loop was held while the process was not running at all
+   * (a stall's wall time less the process's CPU time in it, all threads counted, so a lower
+   * bound): what a shared machine imposed on the gateway, not what the gateway did.
+   */
+  maxDescheduledMs: number;
 }
 
 export type GapSummary = Pick<
@@ -198,12 +204,13 @@ const LOOP_WATCH = pathToFileURL(
 
 /** `loop-stall <epoch ms> <wall ms> <cpu ms>` lines (loop-watch.ts) between fromMs and toMs. */
 function summarizeLoop(name: string, logs: string, fromMs: number, toMs: number): LoopPhase {
-  const phase: LoopPhase = { name, stalls: 0, maxWallMs: 0, maxOwnMs: 0 };
+  const phase: LoopPhase = { name, stalls: 0, maxWallMs: 0, maxOwnMs: 0, maxDescheduledMs: 0 };
   for (const [, at, wall, cpu] of logs.matchAll(/^loop-stall (\d+) ([\d.]+) ([\d.]+)$/gm)) {
     if (Number(at) < fromMs || Number(at) >= toMs) continue;
     phase.stalls++;
     phase.maxWallMs = Math.max(phase.maxWallMs, Number(wall));
     phase.maxOwnMs = Math.max(phase.maxOwnMs, Math.min(Number(wall), Number(cpu)));
+    phase.maxDescheduledMs = Math.max(phase.maxDescheduledMs, Number(wall) - Number(cpu));
   }
   return phase;
 }

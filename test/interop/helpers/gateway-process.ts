@@ -52,6 +52,8 @@ export interface GatewayProcessOptions {
   nodeArgs?: string[];
   /** `limits.requestsPerSourcePerSec` (default: the gateway's, or enough for `maxCalls`). */
   requestsPerSourcePerSec?: number;
+  /** `limits.rtpInactivityTimeoutSec` (default 30). */
+  rtpInactivityTimeoutSec?: number;
 }
 
 export interface GatewayProcess {
@@ -212,7 +214,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       `api: { host: 127.0.0.1, port: ${apiPort} }`,
       'logLevel: info',
       `callRecords: { enabled: true, path: ${JSON.stringify(recordsFile)} }`,
-      `limits: { drainTimeoutSec: ${options.drainTimeoutSec ?? 30}, rtpInactivityTimeoutSec: 30${callLimits} }`,
+      `limits: { drainTimeoutSec: ${options.drainTimeoutSec ?? 30}, rtpInactivityTimeoutSec: ${options.rtpInactivityTimeoutSec ?? 30}${callLimits} }`,
       'routes:',
       ...[...(options.routes ?? []), { match: '*', url: options.botUrl }].flatMap((route) => [
         `  - match: ${JSON.stringify(route.match)}`,

@@ -1,6 +1,8 @@
 /**
- * A loopback UDP relay that drops a seeded fraction of datagrams in each direction,
- * to prove that calls complete through SIP retransmissions (RFC 3261 §17.1.1.2, §17.2.1).
+ * A loopback UDP relay that drops a seeded fraction of datagrams in each direction, and may
+ * delay each by a seeded random time (jitter that also reorders, as netem's delay jitter does):
+ * to prove that calls complete through SIP retransmissions (RFC 3261 §17.1.1.2, §17.2.1), and
+ * that a call's audio survives an impaired carrier network.
  *
  *   client --> [relay.port] --(may drop)--> target
  *   client <-- [relay.port] <--(may drop)-- target   (replies arrive on the upstream socket)
@@ -18,8 +20,10 @@ export interface LossyRelayOptions {
   target: { address: string; port: number };
   /** Fraction of datagrams dropped per direction, 0..1. */
   lossRate: number;
-  /** Seed of the drop decisions, so a run is reproducible. */
+  /** Seed of the drop and delay decisions, so a run is reproducible. */
   seed: number;
+  /** Each datagram forwarded after a uniform random delay in [0, jitterMs); default 0. */
+  jitterMs?: number;
   /** Where the client-facing socket binds; default 127.0.0.1, any port. */
   listen?: { address: string; port: number };
   /** Where the target-facing socket binds; default 127.0.0.1, any port. */
@@ -35,20 +39,28 @@ export class LossyUdpRelay {
   readonly toTarget: RelayDirectionStats = { forwarded: 0, dropped: 0 };
   readonly toClient: RelayDirectionStats = { forwarded: 0, dropped: 0 };
   #client: RemoteInfo | undefined;
+  #target: { address: string; port: number };
+  #closed = false;
 
   private constructor(
     private readonly clientSide: Socket,
     private readonly targetSide: Socket,
-    private readonly options: LossyRelayOptions,
+    options: LossyRelayOptions,
   ) {
+    this.#target = options.target;
     const random = seededRandom(options.seed);
     const drop = () => random() < options.lossRate;
+    const jitterMs = options.jitterMs ?? 0;
+    const forward = (socket: Socket, data: Buffer, to: { address: string; port: number }): void => {
+      if (jitterMs <= 0) socket.send(data, to.port, to.address);
+      else setTimeout(() => this.#send(socket, data, to), random() * jitterMs);
+    };
     clientSide.on('message', (data, from) => {
       this.#client = from;
       if (drop()) this.toTarget.dropped++;
       else {
         this.toTarget.forwarded++;
-        targetSide.send(data, options.target.port, options.target.address);
+        forward(targetSide, data, this.#target);
       }
     });
     targetSide.on('message', (data) => {
@@ -57,7 +69,7 @@ export class LossyUdpRelay {
       if (drop()) this.toClient.dropped++;
       else {
         this.toClient.forwarded++;
-        clientSide.send(data, client.port, client.address);
+        forward(clientSide, data, client);
       }
     });
   }
@@ -79,13 +91,28 @@ export class LossyUdpRelay {
     return this.clientSide.address().port;
   }
 
+  /** The port the target sees datagrams come from (and answers to). */
+  get upstreamPort(): number {
+    return this.targetSide.address().port;
+  }
+
   get target(): { address: string; port: number } {
-    return this.options.target;
+    return this.#target;
+  }
+
+  /** Forwards to another target from now on (e.g. the port a far end answered with). */
+  retarget(target: { address: string; port: number }): void {
+    this.#target = target;
   }
 
   close(): void {
+    this.#closed = true;
     this.clientSide.close();
     this.targetSide.close();
+  }
+
+  #send(socket: Socket, data: Buffer, to: { address: string; port: number }): void {
+    if (!this.#closed) socket.send(data, to.port, to.address);
   }
 }
 

@@ -76,6 +76,12 @@ export class RtpCallers {
     if (stream) stream.remotePort = remotePort;
   }
 
+  /** Stops sending call `call`'s frames (its call ended); `connect` starts a new stream. */
+  disconnect(call: number): void {
+    const stream = this.#streams[call];
+    if (stream) stream.remotePort = undefined;
+  }
+
   /** One window for both directions: frames sent and echoes received are counted by send time. */
   setWindow(startUs: number, endUs: number): void {
     this.#botToCaller.setWindow(startUs, endUs);

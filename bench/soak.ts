@@ -1,0 +1,200 @@
+/**
+ * Soak: a real `patchbay start` (compiled: `npm run build` first) carrying N calls with churn
+ * for a long time: each call lasts a random 30–90 s of 20 ms PCMU both ways to the echo bot
+ * (its own process), then hangs up and a new call takes its place. Every 10 s the gateway's
+ * own /metrics gives RSS, heap, open file descriptors, active handles and timers and active
+ * calls. At the end: the slopes after warm-up (MB per 10 minutes, by least squares), and
+ * after the load has stopped and every call has ended, what is left above the idle figures
+ * taken before the first call (sockets, handles, timers, calls): leaks.
+ *
+ *   npx tsx bench/soak.ts [--minutes 30] [--calls 100] [--hold 30-90] [--warmup-minutes 5]
+ */
+
+import { setTimeout as delay } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import type { OutboundSession } from '../src/sip/index.js';
+import { createOffer, parseAnswer } from '../src/sip/sdp.js';
+import { seededRandom } from '../src/util/index.js';
+import { startGatewayProcess } from '../test/interop/helpers/gateway-process.js';
+import { startStackUa } from '../test/interop/helpers/stack-ua.js';
+import { EchoBotProcess } from './load/bot-process.js';
+import { RtpCallers } from './load/rtp-callers.js';
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '30' },
+    calls: { type: 'string', default: '100' },
+    hold: { type: 'string', default: '30-90' },
+    'warmup-minutes': { type: 'string', default: '5' },
+    seed: { type: 'string', default: '1' },
+  },
+});
+const minutes = Number(values.minutes);
+const calls = Number(values.calls);
+const [holdMinSec = 30, holdMaxSec = 90] = (values.hold ?? '30-90').split('-').map(Number);
+const warmupMs = Number(values['warmup-minutes']) * 60_000;
+const SAMPLE_MS = 10_000;
+/** After the load: how long the calls may take to end (BYEs answered, records written). */
+const SETTLE_MS = 60_000;
+
+interface Sample {
+  atMs: number;
+  rssMiB: number;
+  heapMiB: number;
+  fds: number;
+  handles: number;
+  timers: number;
+  activeCalls: number;
+}
+
+const SERIES = {
+  rssMiB: ['patchbay_process_resident_memory_bytes', 1 / 2 ** 20],
+  heapMiB: ['patchbay_nodejs_heap_size_used_bytes', 1 / 2 ** 20],
+  fds: ['patchbay_process_open_fds', 1],
+  handles: ['patchbay_nodejs_active_handles_total', 1],
+  timers: ['patchbay_nodejs_active_resources{type="Timeout"}', 1],
+  activeCalls: ['patchbay_active_calls', 1],
+} as const;
+
+async function sample(apiUrl: string, atMs: number): Promise<Sample> {
+  const text = await (await fetch(`${apiUrl}/metrics`)).text();
+  // A series given without labels sums all of its labelled lines.
+  const value = (series: string) =>
+    text
+      .split('\n')
+      .filter(
+        (entry) =>
+          entry.startsWith(`${series} `) || (!series.includes('{') && entry.startsWith(`${series}{`)),
+      )
+      .reduce((sum, entry) => sum + Number(entry.slice(entry.lastIndexOf(' ') + 1)), 0);
+  const out = { atMs } as Sample;
+  for (const [key, [series, scale]] of Object.entries(SERIES))
+    out[key as keyof typeof SERIES] = value(series) * scale;
+  return out;
+}
+
+/** Least-squares slope of `key` over the samples, per 10 minutes. */
+function slopePer10Min(samples: Sample[], key: keyof typeof SERIES): number {
+  const n = samples.length;
+  if (n < 2) return Number.NaN;
+  const meanX = samples.reduce((sum, s) => sum + s.atMs, 0) / n;
+  const meanY = samples.reduce((sum, s) => sum + s[key], 0) / n;
+  let numerator = 0;
+  let denominator = 0;
+  for (const s of samples) {
+    numerator += (s.atMs - meanX) * (s[key] - meanY);
+    denominator += (s.atMs - meanX) ** 2;
+  }
+  return (numerator / denominator) * 600_000;
+}
+
+const bot = await EchoBotProcess.start();
+const gateway = await startGatewayProcess({
+  botUrl: bot.url,
+  codecs: ['PCMU'],
+  maxCalls: calls * 2,
+  cps: { rate: 50, burst: 50 },
+  drainTimeoutSec: 5,
+});
+const ua = await startStackUa('udp', false);
+const callers = await RtpCallers.open(calls);
+const random = seededRandom(Number(values.seed));
+const started = performance.now();
+const endAt = started + minutes * 60_000;
+const counts = { placed: 0, answered: 0, failed: 0, endedEarly: 0, completed: 0 };
+
+function invite(slot: number): OutboundSession {
+  const { sipPort } = gateway;
+  return ua.ua.call({
+    requestUri: `sip:soak@127.0.0.1:${sipPort}`,
+    destination: { transport: 'udp', address: '127.0.0.1', port: sipPort },
+    from: `<sip:caller${slot}@127.0.0.1:${ua.port}>`,
+    to: `<sip:soak@127.0.0.1:${sipPort}>`,
+    sdp: createOffer({
+      address: '127.0.0.1',
+      port: callers.ports[slot] ?? 0,
+      codecs: ['PCMU'],
+      rtcpMux: true,
+    }),
+  });
+}
+
+/** One caller slot: call, hold 30–90 s, hang up, again until the end. */
+async function runSlot(slot: number): Promise<void> {
+  // Spread the first calls over the first 10 s.
+  await delay((slot * 10_000) / calls);
+  while (performance.now() < endAt) {
+    counts.placed++;
+    const session = invite(slot);
+    const outcome = await session.outcome;
+    const answer = parseAnswer(session.remoteSdp ?? '', ['PCMU']);
+    if (outcome.kind !== 'answered' || !answer.ok) {
+      counts.failed++;
+      await delay(1000);
+      continue;
+    }
+    counts.answered++;
+    callers.connect(slot, answer.remote.port);
+    const holdMs = (holdMinSec + random() * (holdMaxSec - holdMinSec)) * 1000;
+    const ended = new Promise<'ended'>((resolve) => session.once('terminated', () => resolve('ended')));
+    const early = await Promise.race([ended, delay(Math.min(holdMs, endAt - performance.now()))]);
+    callers.disconnect(slot);
+    if (early === 'ended') counts.endedEarly++;
+    else {
+      await session.bye().catch(() => undefined);
+      counts.completed++;
+    }
+  }
+}
+
+await delay(2000);
+const idle = await sample(gateway.apiUrl, 0);
+console.log(`idle: ${JSON.stringify(idle)}`);
+const samples: Sample[] = [];
+const sampler = setInterval(() => {
+  void sample(gateway.apiUrl, performance.now() - started).then((s) => {
+    samples.push(s);
+    console.log(
+      `${(s.atMs / 60_000).toFixed(1)} min: ${s.activeCalls} calls, RSS ${s.rssMiB.toFixed(1)} MiB, heap ${s.heapMiB.toFixed(1)} MiB, ${s.fds} fds, ${s.handles} handles, ${s.timers} timers`,
+    );
+  });
+}, SAMPLE_MS);
+await Promise.all(Array.from({ length: calls }, (_, slot) => runSlot(slot)));
+clearInterval(sampler);
+
+// The load has stopped: wait for every call to end, then compare with the idle figures.
+let after = await sample(gateway.apiUrl, performance.now() - started);
+for (let waited = 0; after.activeCalls > 0 && waited < SETTLE_MS; waited += 1000) {
+  await delay(1000);
+  after = await sample(gateway.apiUrl, performance.now() - started);
+}
+// The last calls' SIP transactions live on for Timer J (32 s over UDP, RFC 3261 §17.2.2).
+await delay(40_000);
+after = await sample(gateway.apiUrl, performance.now() - started);
+const listed = (await (await fetch(`${gateway.apiUrl}/v1/calls`)).json()) as { calls?: unknown[] };
+const records = gateway.records().length;
+
+const steady = samples.filter((s) => s.atMs >= warmupMs);
+console.log('\n| figure | value |\n| --- | --- |');
+const rows: Array<[string, string]> = [
+  ['calls placed / answered / failed', `${counts.placed} / ${counts.answered} / ${counts.failed}`],
+  ['calls ended before their hang-up (by the gateway)', String(counts.endedEarly)],
+  ['call records written', String(records)],
+  [
+    'RSS idle → peak → after MiB',
+    `${idle.rssMiB.toFixed(1)} → ${Math.max(...samples.map((s) => s.rssMiB)).toFixed(1)} → ${after.rssMiB.toFixed(1)}`,
+  ],
+  ['RSS slope after warm-up, MiB per 10 min', slopePer10Min(steady, 'rssMiB').toFixed(2)],
+  ['heap slope after warm-up, MiB per 10 min', slopePer10Min(steady, 'heapMiB').toFixed(2)],
+  ['fds slope after warm-up, per 10 min', slopePer10Min(steady, 'fds').toFixed(2)],
+  ['active calls after the load', `${after.activeCalls} (API lists ${listed.calls?.length ?? '?'})`],
+  ['open fds idle → after', `${idle.fds} → ${after.fds}`],
+  ['active handles idle → after', `${idle.handles} → ${after.handles}`],
+  ['timers idle → after', `${idle.timers} → ${after.timers}`],
+];
+for (const [name, value] of rows) console.log(`| ${name} | ${value} |`);
+
+callers.close();
+await ua.close();
+await gateway.stop();
+await bot.close();

@@ -31,8 +31,7 @@ function g711Packet(seq: number): Buffer {
  * Sends the datagrams from a worker thread while this thread is blocked, as when the event
  * loop is busy with another call's burst: whatever the socket's receive buffer cannot hold,
  * the kernel drops. Returns once every send has completed (bounded by a 20 s wait: starting a
- * worker on a loaded machine can take seconds), with the
- * first send error if any.
+ * worker on a loaded machine can take seconds), with the first send error if any.
  */
 async function floodWhileBlocked(port: number, datagrams: Buffer[]): Promise<void> {
   const done = new Int32Array(new SharedArrayBuffer(4));

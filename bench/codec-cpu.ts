@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { decodeMulaw, encodeMulaw } from '../src/media/g711.js';
 import { createOpusDecoder, createOpusEncoder } from '../src/media/opus.js';
-import { Resampler } from '../src/media/resample.js';
 import { decodeWav } from '../src/media/wav.js';
+import { PolyphaseResampler } from './lib/polyphase-resampler.js';
 import { SPEECH_FIXTURE } from './opus-fec.js';
 
 interface Operation {
@@ -32,8 +32,8 @@ async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 40);
   const perRound = Number(process.argv[3] ?? 250);
   const speech16k = decodeWav(readFileSync(SPEECH_FIXTURE)).samples;
-  const speech48k = new Resampler(16000, 48000).process(speech16k);
-  const speech8k = new Resampler(16000, 8000).process(speech16k);
+  const speech48k = new PolyphaseResampler(16000, 48000).process(speech16k);
+  const speech8k = new PolyphaseResampler(16000, 8000).process(speech16k);
   const pcm8k = frames(speech8k, 160);
   const pcm16k = frames(speech16k, 320);
   const pcm48k = frames(speech48k, 960);

@@ -25,6 +25,7 @@ import {
   Resampler,
 } from '../src/media/index.js';
 import { type AudioCodecName, FakeClock } from '../src/util/index.js';
+import { PolyphaseResampler } from './lib/polyphase-resampler.js';
 
 const rounds = Number(process.argv[2] ?? 5);
 const FRAMES = 1000;
@@ -41,11 +42,13 @@ const CASES: CodecCase[] = [
   { name: 'opus', payloadType: 111, rtpClockRate: 48000 },
 ];
 
-const resampler = (from: number, to: number) => (from === to ? undefined : new Resampler(from, to));
+const resampler = async (from: number, to: number) =>
+  from === to ? undefined : await Resampler.create(from, to);
 
 function speechAt(rate: number): Int16Array {
   const wav = decodeWav(readFileSync('fixtures/audio/speech-16k.wav'));
-  const pcm = resampler(wav.sampleRate, rate)?.process(wav.samples) ?? wav.samples;
+  const pcm =
+    wav.sampleRate === rate ? wav.samples : new PolyphaseResampler(wav.sampleRate, rate).process(wav.samples);
   const looped = new Int16Array((FRAMES * FRAME_MS * rate) / 1000);
   for (let at = 0; at < looped.length; at += pcm.length) looped.set(pcm.subarray(0, looped.length - at), at);
   return looped;
@@ -97,7 +100,7 @@ async function receiveRound(
   const decoder = await carrierDecoderFor(codec.name, bridgeRate);
   const clock = new FakeClock();
   const receiver = new AudioReceiver(decoder, clock);
-  const toBridge = resampler(decoder.sampleRate, bridgeRate);
+  const toBridge = await resampler(decoder.sampleRate, bridgeRate);
   const times: number[] = [];
   for (const bytes of packets) {
     clock.advance(FRAME_MS);
@@ -114,7 +117,7 @@ async function receiveRound(
 
 async function sendRound(codec: CodecCase, bridgeRate: BridgeRate): Promise<number[]> {
   const encoder = await carrierEncoderFor(codec.name, bridgeRate);
-  const fromBridge = resampler(bridgeRate, encoder.sampleRate);
+  const fromBridge = await resampler(bridgeRate, encoder.sampleRate);
   const bot = speechAt(bridgeRate);
   const samples = (bridgeRate * FRAME_MS) / 1000;
   const times: number[] = [];

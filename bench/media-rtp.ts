@@ -95,7 +95,7 @@ async function measureReceive(): Promise<{ baseline: number[]; pipeline: number[
     rtcpIntervalMs: 3_600_000,
   });
   const decoder = new G711Decoder('PCMU');
-  const resampler = new Resampler(8000, 16000);
+  const resampler = await Resampler.create(8000, 16000);
   let pipelineCount = 0;
   let sink = 0;
   session.on('packet', (packet) => {
@@ -164,7 +164,7 @@ async function measureSend(): Promise<{ baseline: number[]; pipeline: number[] }
 }
 
 /** Frame-by-frame timing of the pure compute (no sockets), for median and p99. */
-function timeCompute(): { receive: number[]; send: number[] } {
+async function timeCompute(): Promise<{ receive: number[]; send: number[] }> {
   const frames = 20_000;
   const packets: DataView[] = [];
   for (let i = 0; i < 256; i++) {
@@ -177,7 +177,7 @@ function timeCompute(): { receive: number[]; send: number[] } {
   }
   const stats = new ReceiveStats(1, 8000);
   const decoder = new G711Decoder('PCMU');
-  const resampler = new Resampler(8000, 16000);
+  const resampler = await Resampler.create(8000, 16000);
   const encoder = new G711Encoder('PCMU');
   const pcm = new Int16Array(160).map((_, i) => Math.round(8000 * Math.sin(i / 5)));
   const receive: number[] = [];
@@ -211,37 +211,12 @@ function timeCompute(): { receive: number[]; send: number[] } {
 }
 
 /** Median and p99 of per-frame samples; with a handful of per-trial samples, p99 is the worst trial. */
-/** Per-frame µs of the resampler alone, for each direction the AI side uses. */
-function timeResamplers(): Array<[string, number[]]> {
-  const pairs: Array<[number, number]> = [
-    [8000, 16000],
-    [16000, 8000],
-    [8000, 24000],
-    [24000, 8000],
-    [48000, 8000],
-    [8000, 48000],
-  ];
-  return pairs.map(([inRate, outRate]) => {
-    const resampler = new Resampler(inRate, outRate);
-    const input = new Int16Array(inRate / FRAMES_PER_SECOND).map((_, i) =>
-      Math.round(8000 * Math.sin(i / 3)),
-    );
-    const times: number[] = [];
-    for (let i = 0; i < 5000; i++) {
-      const start = process.hrtime.bigint();
-      resampler.process(input);
-      if (i >= 500) times.push(Number(process.hrtime.bigint() - start) / 1000);
-    }
-    return [`resample ${inRate / 1000}k -> ${outRate / 1000}k (quality 4)`, times];
-  });
-}
-
 function row(name: string, values: number[]): string {
   const sorted = [...values].sort((a, b) => a - b);
   return `| ${name} | ${percentile(sorted, 50).toFixed(2)} | ${percentile(sorted, 99).toFixed(2)} |`;
 }
 
-const compute = timeCompute();
+const compute = await timeCompute();
 const receive = await measureReceive();
 const send = await measureSend();
 
@@ -268,7 +243,6 @@ console.log('| path | median µs | p99 µs |');
 console.log('| --- | --- | --- |');
 console.log(row('parse + stats + PCMU decode/PLC history + resample 8k->16k', compute.receive));
 console.log(row('PCMU encode + RTP serialize', compute.send));
-for (const [name, times] of timeResamplers()) console.log(row(name, times));
 console.log(
   `\nImplied calls per core (one receive + one send stream per call, 50 frames/s each): ` +
     `${Math.floor(1_000_000 / perCallUsPerSecond)} (${(perCallUsPerSecond / 1000).toFixed(2)} ms CPU per call-second)`,

@@ -44,6 +44,6 @@ export async function carrierDecoderFor(
   return codec === 'opus' ? createOpusDecoder({ sampleRate: bridgeRate }) : new G711Decoder(codec);
 }
 
-export function resamplerBetween(inRate: number, outRate: number): Resampler | undefined {
-  return inRate === outRate ? undefined : new Resampler(inRate, outRate);
+export async function resamplerBetween(inRate: number, outRate: number): Promise<Resampler | undefined> {
+  return inRate === outRate ? undefined : Resampler.create(inRate, outRate);
 }

@@ -68,6 +68,7 @@ export interface MediaLegEvents {
   /**
    * One frame of caller audio at the bridge rate, every tick. `arrivalMs` is when the newest
    * packet in it arrived (undefined for concealment or silence), for the frame's latency.
+   * `pcm` is a buffer the leg reuses for the next frame: use it now, or copy it.
    */
   callerAudio: [pcm: Int16Array, arrivalMs: number | undefined];
   /** An RFC 4733 digit from the caller. */
@@ -228,9 +229,9 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
       codecKey,
       decoder,
       receiver: new AudioReceiver(decoder, this.#options.clock, this.#options.jitterBuffer),
-      toBridge: resamplerBetween(decoder.sampleRate, bridgeRate),
+      toBridge: await resamplerBetween(decoder.sampleRate, bridgeRate),
       encoder,
-      fromBridge: resamplerBetween(bridgeRate, encoder.sampleRate),
+      fromBridge: await resamplerBetween(bridgeRate, encoder.sampleRate),
       samplesPerFrame: (encoder.rtpClockRate * this.#options.mediaClock.frameMs) / 1000,
     };
   }
@@ -238,6 +239,8 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   #closeChain(): void {
     this.#chain?.decoder.close();
     this.#chain?.encoder.close();
+    this.#chain?.toBridge?.close();
+    this.#chain?.fromBridge?.close();
     this.#chain = undefined;
   }
 

@@ -56,7 +56,7 @@ test('PCMU both ways: caller 440 Hz reaches the bot, bot 1 kHz reaches the calle
   const { clock, mediaClock, leg, peer, received } = await setup();
   try {
     const callerFrames: Int16Array[] = [];
-    leg.on('callerAudio', (pcm) => callerFrames.push(pcm));
+    leg.on('callerAudio', (pcm) => callerFrames.push(pcm.slice()));
     let botPhase = 0;
     leg.attachBotAudio(() => {
       const frame = sine(1000, BRIDGE_RATE, 320, 8000, botPhase);

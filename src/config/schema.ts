@@ -197,7 +197,17 @@ const failoverCodes = z
 
 export const outboundSchema = z.strictObject({
   gateways: z.array(outboundGatewaySchema).min(1),
-  auth: digestCredentials.optional(),
+  auth: digestCredentials
+    .extend({
+      realm: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "Only the carrier's 401/407 challenges for this realm are answered; absent: any realm it names.",
+        ),
+    })
+    .optional(),
   fromUser: z
     .string()
     .min(1)

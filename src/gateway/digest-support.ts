@@ -61,14 +61,15 @@ export class DigestSupport {
     };
   }
 
-  authorizer(credentials: { username: string; password: string }): Authorizer {
+  /** With `realm`, only challenges for it are answered (another realm's 401/407 ends the attempt). */
+  authorizer(credentials: { username: string; password: string; realm?: string | undefined }): Authorizer {
     const client = new DigestClient();
     return (response, request) => {
       const header = response.status === 407 ? 'proxy-authenticate' : 'www-authenticate';
       const values = response.getAll(header);
       if (values.length === 0) return undefined;
       try {
-        const challenge = pickChallenge(values);
+        const challenge = pickChallenge(values, credentials.realm);
         const value = client.authorize({
           challenge,
           method: request.method,

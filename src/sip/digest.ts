@@ -115,8 +115,12 @@ export function parseCredentials(headerValue: string): DigestCredentials {
   return { username, realm, nonce, uri, response, algorithm, ...optional };
 }
 
-/** RFC 8760 §2.4: of several challenges (one per algorithm), the strongest we support wins. */
-export function pickChallenge(values: readonly string[]): DigestChallenge {
+/**
+ * RFC 8760 §2.4: of several challenges (one per algorithm), the strongest we support wins.
+ * With `realm`, only challenges for that realm count (RFC 3261 §22.2: credentials belong to a
+ * realm, so the password is never offered to another one). Throws when none is usable.
+ */
+export function pickChallenge(values: readonly string[], realm?: string): DigestChallenge {
   const parsed = values.flatMap((value) => {
     try {
       return [parseChallenge(value)];
@@ -124,9 +128,12 @@ export function pickChallenge(values: readonly string[]): DigestChallenge {
       return [];
     }
   });
-  const best = parsed.find((c) => c.algorithm.startsWith('SHA-256')) ?? parsed[0];
-  if (!best) throw new Error('no usable Digest challenge');
-  return best;
+  const usable = realm === undefined ? parsed : parsed.filter((c) => c.realm === realm);
+  const best = usable.find((c) => c.algorithm.startsWith('SHA-256')) ?? usable[0];
+  if (best) return best;
+  const offered = [...new Set(parsed.map((c) => `'${c.realm}'`))].join(', ');
+  if (parsed.length > 0) throw new Error(`challenge for realm ${offered}, configured '${realm}'`);
+  throw new Error('no usable Digest challenge');
 }
 
 function hash(algorithm: DigestAlgorithm, data: string | Uint8Array): string {

@@ -312,13 +312,10 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
     const values = response.getAll(proxy ? 'proxy-authenticate' : 'www-authenticate');
     let challenge: DigestChallenge;
     try {
-      challenge = pickChallenge(values);
+      challenge = pickChallenge(values, this.#options.realm);
     } catch (error) {
       return (error as Error).message;
     }
-    const realm = this.#options.realm;
-    if (realm !== undefined && challenge.realm !== realm)
-      return `challenge for realm '${challenge.realm}', configured '${realm}'`;
     return { header: proxy ? 'Proxy-Authorization' : 'Authorization', challenge };
   }
 

@@ -164,6 +164,15 @@ describe('parsing', () => {
     assert.throws(() => pickChallenge(['Basic realm="x"']), /no usable Digest challenge/);
     assert.throws(() => pickChallenge([]), /no usable Digest challenge/);
   });
+
+  test('pickChallenge with a realm takes only challenges for it (RFC 3261 §22.2)', () => {
+    const other = 'Digest realm="other", nonce="1", algorithm=SHA-256, qop="auth"';
+    const ours = 'Digest realm="ours", nonce="2", algorithm=MD5, qop="auth"';
+    assert.equal(pickChallenge([other, ours], 'ours').nonce, '2');
+    assert.equal(pickChallenge([other, ours]).nonce, '1');
+    assert.throws(() => pickChallenge([other], 'ours'), /challenge for realm 'other', configured 'ours'/);
+    assert.throws(() => pickChallenge(['Basic realm="ours"'], 'ours'), /no usable Digest challenge/);
+  });
 });
 
 describe('client', () => {

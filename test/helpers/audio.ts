@@ -15,6 +15,13 @@ export function tonePower(samples: ArrayLike<number>, sampleRate: number, freque
   return power / (samples.length * samples.length);
 }
 
+/** The share of the signal's power at `frequency`: about 0.5 for a pure tone, about 1/n for noise. */
+export function toneShare(samples: Int16Array, frequency: number, sampleRate = 8000): number {
+  let energy = 0;
+  for (const sample of samples) energy += sample * sample;
+  return energy === 0 ? 0 : tonePower(samples, sampleRate, frequency) / (energy / samples.length);
+}
+
 /** The frames end to end, as one buffer. */
 export function concatPcm(parts: readonly Int16Array[]): Int16Array {
   const out = new Int16Array(parts.reduce((n, part) => n + part.length, 0));

@@ -16,7 +16,7 @@ import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { decodeMulaw } from '../../src/media/g711.js';
 import { decodeWav, encodeWav } from '../../src/media/wav.js';
-import { sine, tonePower } from '../helpers/audio.js';
+import { sine, tonePower, toneShare } from '../helpers/audio.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { startGatewayProcess } from './helpers/gateway-process.js';
 import { freePort } from './helpers/sipp.js';
@@ -34,13 +34,6 @@ const SRTP_TAG_BYTES = 10;
 const PCMU_FRAME_BYTES = 160;
 const PROBE_INTERVAL_MS = 200;
 const PROBE_LIMIT_MS = 20_000;
-
-/** The share of the signal's power at `frequency`: about 0.5 for a pure tone, about 1/n for noise. */
-function toneShare(samples: Int16Array, frequency: number): number {
-  let energy = 0;
-  for (const sample of samples) energy += sample * sample;
-  return energy === 0 ? 0 : tonePower(samples, 8000, frequency) / (energy / samples.length);
-}
 
 interface Baresip {
   dir: string;

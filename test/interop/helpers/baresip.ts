@@ -1,12 +1,16 @@
 /**
  * A baresip user agent for interop tests: its own config directory (loopback only, a tone file
  * as the microphone, no sound card), calling out (`dial`) or answering every call (`answer`),
- * optionally over TLS: baresip listens for TLS on its SIP port + 1, trusts `caFile` and, to
- * accept TLS, presents `certificatePem` (certificate and key in one PEM, as libre reads it).
+ * optionally over TLS: baresip listens for TLS on its SIP port + 1, trusts `caFile` and
+ * presents `certificatePem` (certificate and key in one PEM, as libre reads it) to accept TLS,
+ * and as its client certificate when a server asks for one. With `mediaenc` (`srtp-mand`...)
+ * its media is SRTP; with `dumpDecoded` the audio it decodes is written under dir/dump, for
+ * `decodedAudio` once the call has ended (the file is complete when baresip closes it).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { decodeWav, type WavAudio } from '../../../src/media/wav.js';
 
 export interface BaresipOptions {
   /** A directory of its own for the config and the tone file. */
@@ -28,6 +32,10 @@ export interface BaresipOptions {
   /** The account's user part (baresip answers requests for it only); default `a`. */
   user?: string;
   tls?: { caFile: string; certificatePem?: string };
+  /** The account's media encryption, e.g. `srtp-mand` (RFC 4568 SDES, RTP/SAVP only). */
+  mediaenc?: string;
+  /** Write the audio it decodes to dir/dump (the sndfile module). */
+  dumpDecoded?: boolean;
 }
 
 export interface Baresip {
@@ -61,6 +69,8 @@ export function startBaresip(options: BaresipOptions): Baresip {
   const config = join(dir, 'baresip');
   mkdirSync(config, { recursive: true });
   const certificate = options.tls?.certificatePem;
+  const dump = join(dir, 'dump');
+  if (options.dumpDecoded) mkdirSync(dump, { recursive: true });
   if (certificate) writeFileSync(join(config, 'cert.pem'), certificate);
   writeFileSync(
     join(config, 'config'),
@@ -75,11 +85,14 @@ export function startBaresip(options: BaresipOptions): Baresip {
       'audio_alert ausine,nil',
       `rtp_ports ${rtpBase}-${rtpBase + 10}`,
       'module_path /usr/lib/baresip/modules',
+      // mediaenc modules register before account.so reads `mediaenc=` from the accounts file.
+      ...(options.mediaenc ? ['module srtp.so'] : []),
       'module account.so',
       'module menu.so',
       ...(options.codecs ?? ['g711']).map((codec) => `module ${codec}.so`),
       'module aufile.so',
       'module ausine.so',
+      ...(options.dumpDecoded ? ['module sndfile.so', `snd_path ${dump}`] : []),
       'ausrc_srate 48000',
       'auplay_srate 48000',
       'ausrc_channels 1',
@@ -90,10 +103,11 @@ export function startBaresip(options: BaresipOptions): Baresip {
   );
   const transport = options.tls ? ';transport=tls' : '';
   const answer = options.answer ? ';answermode=auto' : '';
+  const mediaenc = options.mediaenc ? `;mediaenc=${options.mediaenc}` : '';
   const user = options.user ?? 'a';
   writeFileSync(
     join(config, 'accounts'),
-    `<sip:${user}@127.0.0.1:${sipPort}${transport}>${answer};regint=0\n`,
+    `<sip:${user}@127.0.0.1:${sipPort}${transport}>${answer}${mediaenc};regint=0\n`,
   );
   const args = [
     '-f',
@@ -111,4 +125,10 @@ export function startBaresip(options: BaresipOptions): Baresip {
   child.stderr?.on('data', collect);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, tlsPort: sipPort + 1, output: () => output, exited };
+}
+
+/** What a baresip started with `dumpDecoded` in `dir` decoded (its sndfile `-dec.wav`). */
+export function decodedAudio(dir: string): WavAudio | undefined {
+  const file = readdirSync(join(dir, 'dump')).find((name) => name.endsWith('-dec.wav'));
+  return file === undefined ? undefined : decodeWav(readFileSync(join(dir, 'dump', file)));
 }

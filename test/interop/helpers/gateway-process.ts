@@ -35,8 +35,11 @@ export interface GatewayProcessOptions {
   inboundAuth?: { username: string; password: string; algorithms?: Array<'SHA-256' | 'MD5'> };
   /** CPS of the loopback trunk (default 200/s, burst 200). */
   cps?: { rate: number; burst: number };
-  /** A TLS listener too (files as the gateway file names them, absolute or relative to its directory). */
-  tls?: { certFile: string; keyFile: string };
+  /**
+   * A TLS listener too (files as the gateway file names them, absolute or relative to its
+   * directory); with `requireClientCert`, clients must present a certificate chaining to `caFile`.
+   */
+  tls?: { certFile: string; keyFile: string; caFile?: string; requireClientCert?: boolean };
   /** Transports the loopback trunk takes (default all). */
   inboundTransports?: Array<'udp' | 'tcp' | 'tls'>;
   /** `media.encryption` of the loopback trunk (default none). */
@@ -154,6 +157,12 @@ export async function placeCall(
   return ((await response.json()) as { id: string }).id;
 }
 
+/** The client-certificate keys of a TLS listener, as `, key: value` YAML. */
+function tlsClients(tls: NonNullable<GatewayProcessOptions['tls']>): string {
+  const ca = tls.caFile === undefined ? '' : `, caFile: ${JSON.stringify(tls.caFile)}`;
+  return tls.requireClientCert ? `${ca}, requireClientCert: true` : ca;
+}
+
 export async function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'patchbay-e2e-'));
   const sipPort = await freePort();
@@ -207,7 +216,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
             `  - transport: tls`,
             `    host: 127.0.0.1`,
             `    port: ${tlsPort}`,
-            `    tls: { certFile: ${JSON.stringify(options.tls.certFile)}, keyFile: ${JSON.stringify(options.tls.keyFile)} }`,
+            `    tls: { certFile: ${JSON.stringify(options.tls.certFile)}, keyFile: ${JSON.stringify(options.tls.keyFile)}${tlsClients(options.tls)} }`,
           ]
         : []),
       `rtp: { portMin: ${rtpBase}, portMax: ${rtpBase + rtpPorts} }`,

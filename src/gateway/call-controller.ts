@@ -355,7 +355,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   }
 
   async #openLeg(target: StreamTarget, trunk: TrunkConfig): Promise<CallMediaLeg> {
-    const leg = await this.#ports.mediaLegs.open(this.id, bridgeRateOf(target), trunk.media.jitterBuffer);
+    const leg = await this.#ports.mediaLegs.open(this.id, bridgeRateOf(target), trunk.media);
     if (this.ended) leg.close();
     else this.#leg = leg;
     return leg;

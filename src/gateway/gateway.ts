@@ -375,7 +375,7 @@ export class Gateway {
         return limits().rtpInactivityTimeoutSec * 1000;
       },
       mediaLegs: {
-        open: (callId, bridgeRate, jitterBuffer) =>
+        open: (callId, bridgeRate, { jitterBuffer, encryption }) =>
           MediaLeg.open({
             portAllocator,
             bindAddress,
@@ -384,6 +384,7 @@ export class Gateway {
             logger: this.logger.child({ callId }),
             bridgeRate,
             jitterBuffer,
+            encryption,
           }),
       },
       bots: new WebSocketBots({

@@ -23,7 +23,7 @@ import type {
   InboundDecision,
   OverflowPolicy,
 } from '../trunks/index.js';
-import type { Clock, Logger } from '../util/index.js';
+import type { Clock, Logger, MediaEncryption } from '../util/index.js';
 import type { CallerIdentityParameters, CallerIdOverride } from './caller-id.js';
 import type { AuthChallenge } from './digest-support.js';
 
@@ -45,8 +45,15 @@ export interface CallMediaLeg {
 }
 
 export interface MediaLegFactory {
-  /** Binds an RTP port for `callId`, bridged to the bot at `bridgeRate`, buffering within `jitterBuffer`. */
-  open(callId: string, bridgeRate: BridgeRate, jitterBuffer: JitterDelayBounds): Promise<CallMediaLeg>;
+  /**
+   * Binds an RTP port for `callId`, bridged to the bot at `bridgeRate`, with the trunk's media
+   * policy: its jitter buffer bounds, and whether only SRTP is taken (`encryption`).
+   */
+  open(
+    callId: string,
+    bridgeRate: BridgeRate,
+    media: { jitterBuffer: JitterDelayBounds; encryption: MediaEncryption },
+  ): Promise<CallMediaLeg>;
 }
 
 /** Who the bot is told the call is (Twilio `start`). */

@@ -3,7 +3,7 @@
  * encode of the bot's audio towards the caller, RFC 4733 DTMF both ways. Driven by the
  * process-wide MediaClock, one tick per 20 ms frame.
  */
-import type { AudioCodecName, Clock, Logger, MediaDirection } from '../util/index.js';
+import type { AudioCodecName, Clock, Logger, MediaDirection, MediaEncryption } from '../util/index.js';
 import { TypedEmitter } from '../util/index.js';
 import {
   type BridgeRate,
@@ -51,6 +51,11 @@ export interface MediaLegOptions {
   bridgeRate: BridgeRate;
   /** Bounds of the jitter buffer's target delay (the trunk's `media.jitterBuffer`). */
   jitterBuffer?: JitterDelayBounds;
+  /**
+   * The trunk's `media.encryption`: `required` takes nothing as plain RTP, also before `start`
+   * brings the keys (an outbound call's media ahead of its 200 OK).
+   */
+  encryption?: MediaEncryption;
 }
 
 export interface MediaLegStats {
@@ -116,6 +121,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
       portRange: options.portAllocator,
       bindAddress: options.bindAddress,
       clock: options.clock,
+      srtpRequired: options.encryption === 'required',
     });
     return new MediaLeg(session, options);
   }

@@ -132,6 +132,8 @@ describe('outbound calls and media.encryption', () => {
       assert.match(offer ?? '', /m=audio \d+ RTP\/SAVP .*\r\n(a=.*\r\n)*a=crypto:1 /);
     assert.equal(sdpKeys(offers[0]).length, 2, 'one key per suite');
     assert.equal(new Set([...sdpKeys(offers[0]), ...sdpKeys(offers[1])]).size, 4, 'no key offered twice');
+    // Opened before the answer with the policy, so SRTP ahead of the 200 OK is not taken as RTP.
+    assert.equal(h.legPolicies[0]?.encryption, 'required');
     const srtp = h.legs[0]?.started[0]?.srtp ?? assert.fail('SRTP keys on the leg');
     const callee = second.incoming[0] ?? assert.fail('callee');
     assert.equal(base64(srtp.sendKey), sdpKeys(offers[1])[0]);

@@ -57,6 +57,8 @@ export interface RtpSessionOptions {
   ssrc?: number;
   rtcpIntervalMs?: number;
   relatchAfterMs?: number;
+  /** Only SRTP: until `setSrtp` gives keys, every packet is dropped (see SrtpFilter). */
+  srtpRequired?: boolean;
 }
 
 function udpSocket(bindAddress: string, recvBufferSize: number): Socket {
@@ -88,7 +90,9 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   readonly ssrc: number;
   readonly #rtpSocket: Socket;
   readonly #rtcpSocket: Socket | undefined;
-  readonly #options: Required<Omit<RtpSessionOptions, 'portRange' | 'bindAddress' | 'clock' | 'ssrc'>>;
+  readonly #options: Required<
+    Omit<RtpSessionOptions, 'portRange' | 'bindAddress' | 'clock' | 'ssrc' | 'srtpRequired'>
+  >;
   readonly #clock: Clock;
   readonly #portRange: PortAllocator;
   readonly #latch: RtpLatch;
@@ -114,7 +118,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   #rtcpReceived = 0;
   #remoteBye = false;
   #rtcpTimer: TimerHandle | undefined;
-  readonly #srtp = new SrtpFilter();
+  readonly #srtp: SrtpFilter;
   #isClosed = false;
   #socketDrops = 0;
 
@@ -129,6 +133,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       this.#counters.listenerErrors++;
     });
     this.#clock = options.clock;
+    this.#srtp = new SrtpFilter({ keysRequired: options.srtpRequired ?? false });
     this.#portRange = options.portRange;
     this.localPort = localPort;
     this.#rtpSocket = rtpSocket;

@@ -21,8 +21,19 @@ export interface SrtpStats {
 
 export class SrtpFilter {
   #session: SrtpSession | undefined;
+  readonly #keysRequired: boolean;
   #lastSuite: SrtpSuiteName | undefined;
   readonly #dropped: SrtpDropCounts = { auth: 0, replay: 0, expired: 0 };
+
+  /**
+   * With `keysRequired` (a leg that may only carry SRTP), packets that arrive while no keys are
+   * set are not taken as plain RTP: they cannot be authenticated, so they are dropped and
+   * counted as `auth` (RFC 3711 §3.3). An outbound call's media can arrive ahead of the
+   * 200 OK whose answer carries the key.
+   */
+  constructor(options: { keysRequired?: boolean } = {}) {
+    this.#keysRequired = options.keysRequired ?? false;
+  }
 
   /** New keys (kept crypto state carries on, see SrtpSession.rekey), or undefined for plain RTP. */
   setKeys(keying: SrtpKeying | undefined): void {
@@ -42,15 +53,19 @@ export class SrtpFilter {
 
   /** The clear packet, or 'malformed' / 'dropped' (the latter counted here by reason). */
   unprotectRtp(packet: Buffer): Buffer | 'malformed' | 'dropped' {
-    return this.#session ? this.#count(this.#session.unprotectRtp(packet)) : packet;
+    return this.#session ? this.#count(this.#session.unprotectRtp(packet)) : this.#unkeyed(packet);
   }
 
   unprotectRtcp(packet: Buffer): Buffer | 'malformed' | 'dropped' {
-    return this.#session ? this.#count(this.#session.unprotectRtcp(packet)) : packet;
+    return this.#session ? this.#count(this.#session.unprotectRtcp(packet)) : this.#unkeyed(packet);
   }
 
   stats(): SrtpStats | undefined {
     return this.#lastSuite ? { suite: this.#lastSuite, dropped: { ...this.#dropped } } : undefined;
+  }
+
+  #unkeyed(packet: Buffer): Buffer | 'malformed' | 'dropped' {
+    return this.#keysRequired ? this.#count('auth') : packet;
   }
 
   #count(result: Buffer | SrtpDropReason): Buffer | 'malformed' | 'dropped' {

@@ -112,6 +112,8 @@ export class CallHarness {
   readonly journal: string[] = [];
   readonly bots = new FakeBots(this.journal);
   readonly legs: FakeMediaLeg[] = [];
+  /** The trunk media policy each leg was opened with (same order as `legs`). */
+  readonly legPolicies: Array<Parameters<CallPorts['mediaLegs']['open']>[2]> = [];
   readonly calls: ObservedCall[] = [];
   readonly metrics = new GatewayMetrics({ processMetrics: false });
   readonly registry = new CallRegistry();
@@ -189,7 +191,8 @@ export class CallHarness {
       maxDurationMs: limits.maxCallDurationSec * 1000,
       rtpInactivityMs: limits.rtpInactivityTimeoutSec * 1000,
       mediaLegs: {
-        open: async () => {
+        open: async (_callId, _bridgeRate, policy) => {
+          this.legPolicies.push(policy);
           const leg = new FakeMediaLeg(40000 + 2 * this.legs.length, this.journal);
           if (this.holdMediaStart) leg.holdStart();
           this.legs.push(leg);

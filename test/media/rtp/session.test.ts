@@ -18,7 +18,10 @@ after(() => {
 const base = 20000 + 2 * Math.floor(Math.random() * 10000);
 const ports = new PortAllocator(base, base + 199);
 
-async function openSession(clock: FakeClock, extra: { rtcpMux?: boolean; rtcpIntervalMs?: number } = {}) {
+async function openSession(
+  clock: FakeClock,
+  extra: { rtcpMux?: boolean; rtcpIntervalMs?: number; srtpRequired?: boolean } = {},
+) {
   const session = await RtpSession.open({ portRange: ports, bindAddress: LOOPBACK, clock, ...extra });
   opened.push(session);
   return session;
@@ -382,4 +385,41 @@ test('SRTP: protected on the wire, checked before parsing; forged, replayed and 
   await until(() => received.length === 2, 're-keyed packet at b');
   assert.ok(received[1]!.payload.every((byte) => byte === 0x66));
   assert.equal(a.stats().srtp?.suite, suite);
+});
+
+test('SRTP required: packets ahead of the keys are dropped as unauthenticated, not taken as plain RTP', async () => {
+  const clock = new FakeClock();
+  const suite = 'AES_CM_128_HMAC_SHA1_80' as const;
+  const [keyA, keyB] = [new SecretBytes(randomBytes(30)), new SecretBytes(randomBytes(30))];
+  const a = await openSession(clock, { rtcpIntervalMs: 1_000_000 });
+  // An outbound leg before its 200 OK: the answer's key is not known yet.
+  const required = await openSession(clock, { rtcpIntervalMs: 1_000_000, srtpRequired: true });
+  const plain = await openSession(clock, { rtcpIntervalMs: 1_000_000 });
+  a.setSrtp({ suite, sendKey: keyA, receiveKey: keyB });
+  const relay = await rawSocket();
+  const wire: Buffer[] = [];
+  relay.on('message', (msg) => wire.push(msg));
+  a.setRemote(LOOPBACK, relay.address().port);
+  const received: ReceivedRtp[] = [];
+  required.on('packet', (p) => received.push(p));
+
+  a.send(new Uint8Array(160).fill(0x55), { payloadType: 0, timestamp: 160 });
+  await until(() => wire.length === 1, 'SRTP at the relay');
+  // Then a runt from the same socket: once it is counted malformed, the SRTP packet was handled.
+  relay.send(wire[0] as Buffer, required.localPort, LOOPBACK);
+  relay.send(Buffer.from([0]), required.localPort, LOOPBACK);
+  await until(() => required.stats().malformed === 1, 'both datagrams handled');
+  assert.equal(required.stats().packetsReceived, 0);
+  assert.equal(received.length, 0);
+  // The baseline without the policy takes the same packet as plain RTP.
+  relay.send(wire[0] as Buffer, plain.localPort, LOOPBACK);
+  await until(() => plain.stats().packetsReceived === 1, 'the SRTP packet taken as RTP without the policy');
+
+  required.setSrtp({ suite, sendKey: keyB, receiveKey: keyA });
+  assert.deepEqual(required.stats().srtp?.dropped, { auth: 1, replay: 0, expired: 0 });
+  a.send(new Uint8Array(160).fill(0x66), { payloadType: 0, timestamp: 320 });
+  await until(() => wire.length === 2, 'second packet at the relay');
+  relay.send(wire[1] as Buffer, required.localPort, LOOPBACK);
+  await until(() => received.length === 1, 'SRTP taken once the keys are set');
+  assert.ok(received[0]?.payload.every((byte) => byte === 0x66));
 });

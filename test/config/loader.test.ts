@@ -255,8 +255,13 @@ describe('config loader', () => {
       EXAMPLE_CARRIER_PASSWORD: 'a',
       OFFICE_PBX_PASSWORD: 'b',
       EXAMPLE_REGISTRATION_PASSWORD: 'c',
+      EXAMPLE_SECURE_TRUNK_PASSWORD: 'd',
     });
     assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.issues));
+    const secure = result.value.get('secure-carrier');
+    assert.equal(secure?.media.encryption, 'required');
+    assert.equal(secure?.outbound?.auth?.realm, 'carrier.example');
+    assert.equal(secure?.outbound?.callerId?.assertedIdentity, '+15550123');
   });
 
   it('the embedded default listens on loopback and routes everything to the demo bot', () => {

@@ -22,9 +22,8 @@ import type { WavAudio } from '../../src/media/wav.js';
 import { tonePower, toneShare } from '../helpers/audio.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { type Leaf, opensslAvailable, TestPki } from '../helpers/test-pki.js';
-import { type Baresip, decodedAudio, startBaresip } from './helpers/baresip.js';
+import { type Baresip, decodedAudio, freeSipPorts, startBaresip } from './helpers/baresip.js';
 import { type GatewayProcess, placeCall, startGatewayProcess } from './helpers/gateway-process.js';
-import { freePort } from './helpers/sipp.js';
 import { type BotCall, joinedAudio, TestBot } from './helpers/test-bot.js';
 import { type Capture, captureLoopback } from './helpers/tshark.js';
 
@@ -47,9 +46,15 @@ const SIP_VERSION_HEX = Buffer.from('SIP/2.0').toString('hex');
 const TLS_HANDSHAKE = '1603';
 const TLS_APPLICATION_DATA = '170303';
 
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+/** `what` may be a function, for a message with the state at the time it failed. */
+async function until(
+  condition: () => boolean,
+  what: string | (() => string),
+  timeoutMs = 15_000,
+): Promise<void> {
   for (let waited = 0; !condition(); waited += 100) {
-    if (waited >= timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    if (waited >= timeoutMs)
+      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await delay(100);
   }
 }
@@ -86,7 +91,7 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
     dir = mkdtempSync(join(tmpdir(), 'patchbay-secure-trunk-'));
     const leaf = pki.issue('patchbay', { san: ['DNS:localhost', 'IP:127.0.0.1'] });
     carrier = pki.issue('carrier', { san: ['IP:127.0.0.1'] });
-    carrierSipPort = await freePort();
+    carrierSipPort = await freeSipPorts();
     bot = await TestBot.start({ reply: { frequency: BOT_TONE_HZ, durationMs: 6000 } });
     gateway = await startGatewayProcess({
       botUrl: bot.url,
@@ -149,7 +154,7 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
     mkdirSync(home);
     const ua = startBaresip({
       dir: home,
-      sipPort: await freePort(),
+      sipPort: await freeSipPorts(),
       rtpBase: rtp[0],
       toneHz: CARRIER_TONE_HZ,
       seconds: 6,
@@ -199,12 +204,18 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
       answer: true,
       user: '+15551230000',
     });
-    await until(() => ua.output().includes('baresip is ready'), 'baresip to start');
+    await until(
+      () => ua.output().includes('baresip is ready'),
+      () => `baresip to start\n${ua.output().slice(-1500)}`,
+    );
     const id = await placeCall(gateway, 'carrier', { streamUrl: bot.url });
     await until(() => (botCallOf(bot, id)?.callerAudio.length ?? 0) > 150, '3 s of carrier audio at the bot');
     const hangup = await fetch(`${gateway.apiUrl}/v1/calls/${id}`, { method: 'DELETE' });
     assert.equal(hangup.status, 204);
-    await until(() => /terminated|closed/i.test(ua.output()), 'baresip to see the BYE');
+    await until(
+      () => /terminated|closed/i.test(ua.output()),
+      () => `baresip to see the BYE\n${ua.output().slice(-1500)}`,
+    );
     ua.child.kill();
     await ua.exited;
     await until(() => records().some((r) => r.id === id), 'the call record');
@@ -265,7 +276,7 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
     await ua.exited;
     await until(
       () => records().some((r) => r.end.cause === 'encryption_mismatch'),
-      `the plain offer to be refused\n${ua.output().slice(-1500)}\n${JSON.stringify(records().at(-1))}`,
+      () => `the plain offer to be refused\n${ua.output().slice(-1500)}`,
     );
     const mismatch = records().find((r) => r.end.cause === 'encryption_mismatch');
     assert.equal(mismatch?.end.sipStatus, 488);

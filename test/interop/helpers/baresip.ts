@@ -9,8 +9,10 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { decodeWav, type WavAudio } from '../../../src/media/wav.js';
+import { freePort } from './sipp.js';
 
 export interface BaresipOptions {
   /** A directory of its own for the config and the tone file. */
@@ -131,4 +133,18 @@ export function startBaresip(options: BaresipOptions): Baresip {
 export function decodedAudio(dir: string): WavAudio | undefined {
   const file = readdirSync(join(dir, 'dump')).find((name) => name.endsWith('-dec.wav'));
   return file === undefined ? undefined : decodeWav(readFileSync(join(dir, 'dump', file)));
+}
+
+/** A SIP port (UDP and TCP) whose TLS port above it, where baresip listens too, is free as well. */
+export async function freeSipPorts(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await freePort();
+    const tlsFree = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port + 1, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (tlsFree) return port;
+  }
+  throw new Error('no free SIP and TLS port pair');
 }

@@ -83,8 +83,19 @@ const digestCredentials = z.strictObject({
   realm: z.string().min(1).optional(),
 });
 
+/** Credentials we answer a peer's 401/407 with (RFC 3261 §22.2), for one realm when it is named. */
+const answeringCredentials = digestCredentials.extend({
+  realm: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Only 401/407 challenges for this realm are answered (the password is offered to no other); absent: any realm the peer names.',
+    ),
+});
+
 /** A registration-based trunk (RFC 3261 §10): we register at the carrier, which sends calls to our Contact. */
-export const registerSchema = digestCredentials.extend({
+export const registerSchema = answeringCredentials.extend({
   registrar: z
     .string()
     .refine((text) => parseHostAndPort(text) !== undefined, {
@@ -93,11 +104,6 @@ export const registerSchema = digestCredentials.extend({
     .describe(
       'The registrar as host[:port] (port 5060 by default): REGISTER goes to sip:host[:port] for the address-of-record sip:username@host (RFC 3261 §10.2).',
     ),
-  realm: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('Only challenges for this realm are answered; absent: any realm the registrar names.'),
   expires: z
     .number()
     .int()
@@ -197,17 +203,7 @@ const failoverCodes = z
 
 export const outboundSchema = z.strictObject({
   gateways: z.array(outboundGatewaySchema).min(1),
-  auth: digestCredentials
-    .extend({
-      realm: z
-        .string()
-        .min(1)
-        .optional()
-        .describe(
-          "Only the carrier's 401/407 challenges for this realm are answered; absent: any realm it names.",
-        ),
-    })
-    .optional(),
+  auth: answeringCredentials.optional(),
   fromUser: z
     .string()
     .min(1)

@@ -25,7 +25,7 @@ import { type Leaf, opensslAvailable, TestPki } from '../helpers/test-pki.js';
 import { type Baresip, decodedAudio, freeSipPorts, startBaresip } from './helpers/baresip.js';
 import { type GatewayProcess, placeCall, startGatewayProcess } from './helpers/gateway-process.js';
 import { type BotCall, joinedAudio, TestBot } from './helpers/test-bot.js';
-import { type Capture, captureLoopback } from './helpers/tshark.js';
+import { type Capture, captureLoopback, readTlsPayloads } from './helpers/tshark.js';
 
 const skip = skipUnlessPresent(
   opensslAvailable &&
@@ -40,11 +40,6 @@ const BOT_TONE_HZ = 1000;
 const PCMU_FRAME_BYTES = 160;
 /** AES_CM_128_HMAC_SHA1_80's tag (RFC 4568 §6.2.1). */
 const SRTP_TAG_BYTES = 10;
-/** "SIP/2.0" as tshark prints payload bytes. */
-const SIP_VERSION_HEX = Buffer.from('SIP/2.0').toString('hex');
-/** TLS records (RFC 8446 §5.1): handshake (22), application data (23, legacy version 3.3). */
-const TLS_HANDSHAKE = '1603';
-const TLS_APPLICATION_DATA = '170303';
 
 /** `what` may be a function, for a message with the state at the time it failed. */
 async function until(
@@ -284,16 +279,10 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
 
   it('on the wire: no SIP in clear on the TLS ports, only SRTP in which no tone shows as G.711', async () => {
     const rows = await wire.stop({ untilQuiet: true });
-    const tcp = rows.flatMap(([payload]) => (payload ? [payload.replace(/:/g, '')] : []));
-    assert.ok(
-      tcp.some((payload) => payload.startsWith(TLS_HANDSHAKE)),
-      'the capture saw handshakes',
-    );
-    assert.ok(
-      tcp.filter((payload) => payload.startsWith(TLS_APPLICATION_DATA)).length >= 10,
-      'TLS application data on the TLS ports (both calls)',
-    );
-    assert.ok(!tcp.some((payload) => payload.includes(SIP_VERSION_HEX)), 'no SIP in clear on the TLS ports');
+    const tls = readTlsPayloads(rows.flatMap(([payload]) => (payload ? [payload] : [])));
+    assert.ok(tls.handshakes > 0, 'the capture saw handshakes');
+    assert.ok(tls.applicationData >= 10, 'TLS application data on the TLS ports (both calls)');
+    assert.equal(tls.plaintextSip, 0, 'no SIP in clear on the TLS ports');
     // RTP proper on the even ports (odd ones carry SRTCP), in both directions.
     const media = rows
       .filter(

@@ -104,3 +104,26 @@ function capture(filter: string, options: string[], fields: string[]): Capture {
     },
   };
 }
+
+/** "SIP/2.0" as tshark prints payload bytes. */
+const SIP_VERSION_HEX = Buffer.from('SIP/2.0').toString('hex');
+/** A TLS handshake record (RFC 8446 §5.1: type 22), as the ClientHello starts. */
+const TLS_HANDSHAKE = '1603';
+/** A TLS 1.2/1.3 record of application data (type 23, legacy version 3.3). */
+const TLS_APPLICATION_DATA = '170303';
+
+/** What TCP payloads (`tcp.payload` as tshark prints it) on a TLS port hold. */
+export function readTlsPayloads(payloads: readonly string[]): {
+  handshakes: number;
+  applicationData: number;
+  /** Segments with "SIP/2.0" in clear. */
+  plaintextSip: number;
+} {
+  const hex = payloads.map((payload) => payload.replace(/:/g, ''));
+  const count = (test: (payload: string) => boolean) => hex.filter(test).length;
+  return {
+    handshakes: count((payload) => payload.startsWith(TLS_HANDSHAKE)),
+    applicationData: count((payload) => payload.startsWith(TLS_APPLICATION_DATA)),
+    plaintextSip: count((payload) => payload.includes(SIP_VERSION_HEX)),
+  };
+}

@@ -80,6 +80,8 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
   const rtp = [rtpPorts(0), rtpPorts(1)] as const;
   let wire: Capture;
   const agents: Baresip[] = [];
+  /** The carrier that answers our outbound call, holding its ports from the start. */
+  let answering: { ua: Baresip; home: string };
 
   before(async () => {
     pki = TestPki.create();
@@ -87,6 +89,18 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
     const leaf = pki.issue('patchbay', { san: ['DNS:localhost', 'IP:127.0.0.1'] });
     carrier = pki.issue('carrier', { san: ['IP:127.0.0.1'] });
     carrierSipPort = await freeSipPorts();
+    answering = await carrierUa('outbound', {
+      sipPort: carrierSipPort,
+      rtpBase: rtp[1],
+      seconds: 80,
+      answer: true,
+      user: '+15551230000',
+    });
+    const { ua } = answering;
+    await until(
+      () => ua.output().includes('baresip is ready'),
+      () => `baresip to start\n${ua.output().slice(-1500)}`,
+    );
     bot = await TestBot.start({ reply: { frequency: BOT_TONE_HZ, durationMs: 6000 } });
     gateway = await startGatewayProcess({
       botUrl: bot.url,
@@ -112,14 +126,13 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
         ].join('\n'),
       },
     });
-    // One tshark for the file (it takes seconds to start): both TLS ports and both baresips' RTP.
+    // One tshark for the file (it takes seconds to start): both TLS ports, and the RTP between
+    // the gateway and the baresips (not that of other processes on the machine).
     const ranges = rtp.map((base) => `${base}-${base + 10}`);
+    const [rtpMin, rtpMax] = gateway.rtpPorts;
+    const media = `(${ranges.map((range) => `udp portrange ${range}`).join(' or ')}) and udp portrange ${rtpMin}-${rtpMax}`;
     wire = captureLoopback(
-      [
-        `tcp port ${gateway.tlsPort}`,
-        `tcp port ${carrierSipPort + 1}`,
-        ...ranges.map((range) => `udp portrange ${range}`),
-      ].join(' or '),
+      `tcp port ${gateway.tlsPort} or tcp port ${carrierSipPort + 1} or (${media})`,
       ['tcp.payload', 'udp.srcport', 'udp.dstport', 'rtp.payload'],
       ranges.flatMap((range) => ['-d', `udp.port==${range},rtp`]),
       gateway.tlsPort,
@@ -192,17 +205,7 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
   });
 
   it('outbound: POST /v1/calls over TLS with SRTP to a baresip that answers, audio both ways', async () => {
-    const { ua, home } = await carrierUa('outbound', {
-      sipPort: carrierSipPort,
-      rtpBase: rtp[1],
-      seconds: 20,
-      answer: true,
-      user: '+15551230000',
-    });
-    await until(
-      () => ua.output().includes('baresip is ready'),
-      () => `baresip to start\n${ua.output().slice(-1500)}`,
-    );
+    const { ua, home } = answering;
     const id = await placeCall(gateway, 'carrier', { streamUrl: bot.url });
     await until(() => (botCallOf(bot, id)?.callerAudio.length ?? 0) > 150, '3 s of carrier audio at the bot');
     const hangup = await fetch(`${gateway.apiUrl}/v1/calls/${id}`, { method: 'DELETE' });
@@ -292,7 +295,12 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
       .map(([, , , payload]) => Buffer.from((payload ?? '').replace(/:/g, ''), 'hex'));
     const srtp = media.filter((payload) => payload.length === PCMU_FRAME_BYTES + SRTP_TAG_BYTES);
     assert.ok(srtp.length > 400, `${srtp.length} SRTP packets (two calls, both ways)`);
-    assert.equal(media.length - srtp.length, 0, 'no RTP payload of another size (plain PCMU is 160 bytes)');
+    const others = media.filter((payload) => payload.length !== PCMU_FRAME_BYTES + SRTP_TAG_BYTES);
+    assert.deepEqual(
+      [...new Set(others.map((payload) => payload.length))],
+      [],
+      'no RTP payload of another size (plain PCMU is 160 bytes)',
+    );
     const asMulaw = decodeMulaw(Buffer.concat(srtp.map((payload) => payload.subarray(0, PCMU_FRAME_BYTES))));
     const shares = [CARRIER_TONE_HZ, BOT_TONE_HZ].map((tone) => toneShare(asMulaw, tone));
     console.log(

@@ -63,6 +63,8 @@ export interface GatewayProcess {
   sipPort: number;
   /** The TLS listener's port (0 without one). */
   tlsPort: number;
+  /** Its `rtp.portMin` and `rtp.portMax`, for a capture of its media only. */
+  rtpPorts: [number, number];
   apiUrl: string;
   dir: string;
   gatewayFile: string;
@@ -241,6 +243,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
   return {
     sipPort,
     tlsPort,
+    rtpPorts: [rtpBase, rtpBase + rtpPorts],
     apiUrl: `http://127.0.0.1:${apiPort}`,
     dir,
     gatewayFile,

@@ -3,16 +3,26 @@
  * optional digest auth): a trunk that demands credentials answers SIPp's first INVITE with 401
  * (RFC 3261 §22.2, the trunk's `algorithms` offered, RFC 8760 §2.4); SIPp answers the challenge
  * with its own MD5 digest and the call reaches the bot. Wrong credentials get 403 and no bot call.
+ * Outbound, two SIPp carriers challenge our INVITE (fixtures/sipp/carrier_digest.xml): the one
+ * whose realm is not the trunk's `outbound.auth.realm` gets no credentials (its 401 fails the
+ * attempt over), the other checks our answer and connects the call.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { callGateway, type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
-import { skipWithoutSipp } from './helpers/sipp.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  callGateway,
+  type GatewayProcess,
+  placeCall,
+  startGatewayProcess,
+} from './helpers/gateway-process.js';
+import { freePort, skipWithoutSipp, startSipp } from './helpers/sipp.js';
 import { TestBot } from './helpers/test-bot.js';
 
 const skip = skipWithoutSipp();
 const UAC_DIGEST = join(import.meta.dirname, '../../../fixtures/sipp/uac_digest.xml');
+const CARRIER_DIGEST = join(import.meta.dirname, '../../../fixtures/sipp/carrier_digest.xml');
 
 test('a trunk with digest auth: SIPp answers the 401 and is connected; a wrong password gets 403', {
   skip,
@@ -48,6 +58,71 @@ test('a trunk with digest auth: SIPp answers the 401 and is connected; a wrong p
     assert.equal(bot.calls.length, 1, 'no bot call for the refused caller');
   } finally {
     await gateway?.stop();
+    await bot.close();
+  }
+});
+
+test('outbound digest: only the challenge for outbound.auth.realm is answered', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const [portA, portB] = [await freePort(), await freePort()];
+  const carrier = (port: number, realm: string) =>
+    startSipp({
+      scenario: CARRIER_DIGEST,
+      localPort: port,
+      calls: 1,
+      timeoutMs: 40_000,
+      extraArgs: ['-key', 'realm', realm],
+    });
+  const elsewhere = carrier(portA, 'elsewhere.example');
+  const sbc = carrier(portB, 'carrier.example');
+  const bot = await TestBot.start();
+  let gateway: GatewayProcess | undefined;
+  try {
+    gateway = await startGatewayProcess({
+      botUrl: bot.url,
+      trunks: {
+        carrier: [
+          'name: carrier',
+          'outbound:',
+          '  gateways:',
+          `    - { name: elsewhere, host: 127.0.0.1, port: ${portA}, priority: 1 }`,
+          `    - { name: sbc, host: 127.0.0.1, port: ${portB}, priority: 2 }`,
+          '  auth: { username: patchbay, password: s3cret, realm: carrier.example }',
+          '  failoverCodes: [401, 503]',
+          'codecs: [PCMU]',
+          'probing: { enabled: false }',
+          '',
+        ].join('\n'),
+      },
+    });
+    const running = gateway;
+    const id = await placeCall(running, 'carrier', { streamUrl: bot.url });
+    for (let i = 0; i < 100 && bot.calls.length === 0; i++) await delay(100);
+    assert.equal(bot.calls.length, 1, `the call was answered\n${running.logs().slice(-3000)}`);
+    const hangup = await fetch(`${running.apiUrl}/v1/calls/${id}`, { method: 'DELETE' });
+    assert.equal(hangup.status, 204);
+    const [other, answered] = [await elsewhere.result, await sbc.result];
+    assert.equal(answered.successfulCalls, 1, answered.errors);
+    // Its wait for an INVITE with credentials ran out (SIPp counts the jump as a failed call).
+    assert.match(other.errors, /receive timeout/, 'the other realm saw no INVITE with credentials');
+    for (let i = 0; i < 50 && !running.records().some((r) => r['id'] === id); i++) await delay(100);
+    const record = running.records().find((r) => r['id'] === id);
+    assert.deepEqual(
+      ((record?.['attempts'] ?? []) as Array<{ gateway: string; outcome: string }>).map((a) => [
+        a.gateway,
+        a.outcome,
+      ]),
+      [
+        ['carrier/elsewhere', '401'],
+        ['carrier/sbc', '200'],
+      ],
+    );
+  } finally {
+    await gateway?.stop();
+    await elsewhere.stop();
+    await sbc.stop();
     await bot.close();
   }
 });

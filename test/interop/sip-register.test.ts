@@ -34,6 +34,7 @@ const trunkYaml = (kamailioPort: number): string =>
     `    registrar: "127.0.0.1:${kamailioPort}"`,
     `    username: ${AOR_USER}`,
     '    password: s3cret',
+    '    realm: 127.0.0.1', // Kamailio challenges for the To domain
     '    expires: 2',
     '    transport: tcp',
     'probing: { enabled: false }',

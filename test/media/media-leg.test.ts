@@ -13,7 +13,7 @@ import { sine, tonePower } from '../helpers/audio.js';
 const BRIDGE_RATE = 16000;
 
 function randomRange(): PortAllocator {
-  const base = 20000 + 2 * Math.floor(Math.random() * 10000);
+  const base = 20000 + 2 * Math.floor(Math.random() * 6000); // below the ephemeral ports (32768+)
   return new PortAllocator(base, base + 40);
 }
 

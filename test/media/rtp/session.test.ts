@@ -15,7 +15,7 @@ after(() => {
 });
 
 /** A random high range per test file run, so parallel runs rarely collide (bind retries cover the rest). */
-const base = 20000 + 2 * Math.floor(Math.random() * 10000);
+const base = 20000 + 2 * Math.floor(Math.random() * 6000); // below the ephemeral ports (32768+)
 const ports = new PortAllocator(base, base + 199);
 
 async function openSession(

@@ -10,7 +10,7 @@ import { FakeClock } from '../../../src/util/index.js';
 
 const LOOPBACK = '127.0.0.1';
 const onLinux = existsSync('/proc/net/udp');
-const base = 20000 + 2 * Math.floor(Math.random() * 10000);
+const base = 20000 + 2 * Math.floor(Math.random() * 6000); // below the ephemeral ports (32768+)
 const ports = new PortAllocator(base, base + 99);
 const sessions: RtpSession[] = [];
 after(() => {

@@ -13,8 +13,10 @@
 # The trunk `proxy` admits calls from Kamailio only; PB_TRUNK_CPS, PB_TRUNK_BURST and
 # PB_TRUNK_MAX_CALLS set its cluster-wide limits (default 50, 50, 200); PB_API_TOKEN the
 # control API token every node shares (default: a fixed development token); PB_FR_TIMER_MS how
-# long Kamailio waits for a node's first answer before failing over (2000). Calls go to the
-# built-in echo bot (PB_BOT_URL for another).
+# long Kamailio waits for a node's first answer before failing over (2000), PB_DIALOG_FR_TIMER_MS
+# the same for in-dialog requests (2000). PB_TAKEOVER_DEAD_AFTER_MS turns call takeover on
+# (cluster.takeover, with that deadAfterMs). Calls go to the built-in echo bot (PB_BOT_URL
+# for another).
 #
 # Files go to PB_WORKDIR (default: a new temp dir): configs, one log per process and a pid file
 # per process (redis.pid, node-a.pid, node-b.pid, kamailio.pid). PB_KAMAILIO_CFG runs another
@@ -90,6 +92,9 @@ maxConcurrentCalls: ${PB_TRUNK_MAX_CALLS:-200}
 probing: { enabled: false }
 YAML
 
+takeover=""
+[[ -n "${PB_TAKEOVER_DEAD_AFTER_MS:-}" ]] &&
+  takeover="  takeover: { enabled: true, deadAfterMs: $PB_TAKEOVER_DEAD_AFTER_MS }"
 for node in a b; do
   cat >"$work/node-$node.yaml" <<YAML
 listen:
@@ -104,6 +109,7 @@ cluster:
   nodeId: node-$node
   heartbeatMs: ${PB_HEARTBEAT_MS:-1000}
   leaseTtlMs: ${PB_LEASE_TTL_MS:-5000}
+$takeover
 routes:
   - match: "*"
     target: { url: "$bot_url" }
@@ -121,7 +127,7 @@ for node in a b; do wait_for "node $node" http_ok "http://${sip_host[$node]}:${a
 } >"$work/dispatcher.list"
 kamailio -DD -E -f "${PB_KAMAILIO_CFG:-$here/kamailio/kamailio.cfg}" -Y "$work" -m 64 -M 8 \
   -A "LISTEN=udp:$proxy_host:$proxy_port" -A "DISPATCHER_LIST=\"$work/dispatcher.list\"" \
-  -A "FR_TIMER=${PB_FR_TIMER_MS:-2000}" \
+  -A "FR_TIMER=${PB_FR_TIMER_MS:-2000}" -A "DIALOG_FR_TIMER=${PB_DIALOG_FR_TIMER_MS:-2000}" \
   >"$work/kamailio.log" 2>&1 &
 echo $! >"$work/kamailio.pid"
 wait_for kamailio sip_ok "$proxy_host:$proxy_port"

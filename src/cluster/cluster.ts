@@ -12,6 +12,7 @@
 import type { ClusterConfig } from '../config/index.js';
 import { type CpsStore, MemoryCpsStore } from '../trunks/index.js';
 import type { Clock, Logger, TimerHandle } from '../util/index.js';
+import { CallSnapshots } from './call-snapshots.js';
 import { ClusterCalls } from './calls.js';
 import { ClusterLeases } from './leases.js';
 import { LocalShareCpsStore } from './local-share.js';
@@ -51,6 +52,8 @@ export class Cluster {
   readonly cps: CpsStore;
   readonly leases: ClusterLeases;
   readonly calls: ClusterCalls;
+  /** Call takeover's store (`cluster.takeover.enabled`); undefined when off. */
+  readonly snapshots: CallSnapshots | undefined;
   readonly #options: ClusterOptions;
   readonly #link: RedisLink;
   readonly #health: SharedHealth;
@@ -93,6 +96,9 @@ export class Cluster {
       logger,
     });
     this.calls = new ClusterCalls({ link, nodeId, token: options.apiToken });
+    this.snapshots = config.takeover?.enabled
+      ? new CallSnapshots({ link, nodeId, deadAfterMs: config.takeover.deadAfterMs })
+      : undefined;
     this.#health = new SharedHealth(link, options.health, nodeId, config.leaseTtlMs);
   }
 

@@ -1,4 +1,11 @@
 export {
+  CallSnapshots,
+  type CallSnapshotsOptions,
+  type ClaimedCall,
+  type ClaimResult,
+  type SnapshotWrite,
+} from './call-snapshots.js';
+export {
   type CallOwner,
   ClusterCalls,
   type ForwardResult,

@@ -103,6 +103,35 @@ export const clusterSchema = z
       .min(1)
       .optional()
       .describe('Calls in progress across every node together (limits.maxCalls stays per node).'),
+    takeover: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Answered calls survive the death of their node: each node keeps a snapshot of its answered calls in Redis, and when a node's takeover heartbeat expires the live nodes claim its calls and resume them (a re-INVITE to the carrier, a new bot stream with the same callSid).",
+          ),
+        deadAfterMs: z
+          .number()
+          .int()
+          .min(300)
+          .max(60_000)
+          .default(1500)
+          .describe(
+            'A node that has not renewed its takeover heartbeat for this long is dead and its calls are claimed (it renews every third of it). Shorter: a shorter audio gap; longer: fewer false takeovers of a node stalled by load.',
+          ),
+        snapshotIntervalMs: z
+          .number()
+          .int()
+          .min(100)
+          .max(10_000)
+          .default(500)
+          .describe(
+            "How often a node writes what changed in its calls' snapshots and their RTP positions to Redis (off the media path, one round trip for all calls).",
+          ),
+      })
+      .optional()
+      .describe('Absent: a call ends with the node that carries it.'),
   })
   .refine((c) => c.heartbeatMs * 2 <= c.leaseTtlMs, {
     message: 'heartbeatMs must be at most half of leaseTtlMs (a lease must survive a missed heartbeat)',

@@ -48,6 +48,7 @@ export {
   type RouteConfig,
   type StreamTarget,
   streamTargetSchema,
+  type TakeoverConfig,
   type TrunkConfig,
   type TrunkFileInput,
   trunkSchema,

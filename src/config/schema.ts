@@ -492,3 +492,4 @@ export type DnsCacheConfig = DnsConfig['cache'];
 export type TrunkFileInput = z.input<typeof trunkSchema>;
 export type GatewayFileInput = z.input<typeof gatewayFileSchema>;
 export type ClusterConfig = NonNullable<GatewayFileConfig['cluster']>;
+export type TakeoverConfig = NonNullable<ClusterConfig['takeover']>;

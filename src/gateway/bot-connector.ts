@@ -28,7 +28,7 @@ export class WebSocketBots implements BotConnector {
   }
 
   connect(call: BotCallInfo, target: StreamTarget, leg: CallMediaLeg, hooks: BotHooks): BotStream {
-    const { callerIdentity, ...info } = call;
+    const { callerIdentity, resumed, ...info } = call;
     const logger = this.#options.logger.child({ callId: call.callSid });
     // A bot can send thousands of commands that cannot be carried out (bad DTMF) per second.
     const problems = new RateLimitedWarning<{ reason: string }>(
@@ -45,7 +45,11 @@ export class WebSocketBots implements BotConnector {
           ...info,
           accountSid: ACCOUNT_SID,
           // The route's own parameters win over the caller's headers.
-          customParameters: { ...callerIdentity, ...target.customParameters },
+          customParameters: {
+            ...callerIdentity,
+            ...target.customParameters,
+            ...(resumed ? { resumed: 'true' } : {}),
+          },
         },
         clock: this.#options.clock,
         logger,

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { StreamTarget, TrunkConfig } from '../config/index.js';
 import type { CallDetail, CallState, CallSummary } from '../control/backend.js';
-import type { UdpDropTable } from '../media/index.js';
+import type { RtpPosition, UdpDropTable } from '../media/index.js';
 import type { InboundSession, OfferAnswerer, Session, TerminationCause } from '../sip/index.js';
 import { negotiateAnswer } from '../sip/sdp.js';
 import { type AttemptPlan, callCpsLimits } from '../trunks/index.js';
@@ -38,6 +38,7 @@ import {
   type CallMediaRecord,
   type CallRecord,
   mediaRecordOf,
+  type TakeoverRecord,
 } from './call-record.js';
 import { type CallerIdentityParameters, callerIdentityParameters } from './caller-id.js';
 import { type DialResult, dialOutbound } from './outbound-dial.js';
@@ -47,6 +48,8 @@ import {
   type CallPorts,
   OutboundRefusal,
   type OutboundRequest,
+  type ResumedCall,
+  type TakeoverView,
 } from './ports.js';
 
 /** Extra facts that go with a state change, for status callbacks. */
@@ -74,7 +77,7 @@ const SUPERVISION_INTERVAL_MS = 1000;
 const CONCURRENCY_RETRY_AFTER_SEC = '5';
 
 export class CallController extends TypedEmitter<CallControllerEvents> {
-  readonly id = randomUUID();
+  readonly id: string;
   readonly direction: 'inbound' | 'outbound';
   readonly from: string;
   readonly to: string;
@@ -84,7 +87,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   #state: CallState = 'initiated';
   #trunk: string | undefined;
   #route: string | undefined;
-  #streamUrl: string | undefined;
+  #target: StreamTarget | undefined;
   #codec: string | undefined;
   /** An inbound caller's identity headers, for the bot. */
   #callerIdentity: CallerIdentityParameters | undefined;
@@ -99,8 +102,16 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   #endedAtWall: number | undefined;
   #finalMedia: CallMediaRecord | undefined;
   #supervision: TimerHandle | undefined;
+  #takeover: TakeoverRecord | undefined;
 
-  private constructor(ports: CallPorts, direction: 'inbound' | 'outbound', from: string, to: string) {
+  /** `resumed`: a call taken over from another node keeps its id and start. */
+  private constructor(
+    ports: CallPorts,
+    direction: 'inbound' | 'outbound',
+    from: string,
+    to: string,
+    resumed?: { id: string; startedAtWall: number },
+  ) {
     super((event, error) =>
       ports.logger.error({ err: error, event, callId: this.id }, 'call listener failed'),
     );
@@ -108,8 +119,9 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     this.direction = direction;
     this.from = from;
     this.to = to;
-    this.#startedAtMs = ports.clock.now();
-    this.#startedAtWall = ports.clock.wallNow();
+    this.id = resumed?.id ?? randomUUID();
+    this.#startedAtWall = resumed?.startedAtWall ?? ports.clock.wallNow();
+    this.#startedAtMs = ports.clock.now() - (ports.clock.wallNow() - this.#startedAtWall);
   }
 
   /**
@@ -132,6 +144,16 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     const call = new CallController(ports, 'outbound', request.from, request.to);
     call.#trunk = request.trunk.name;
     return { call, run: () => call.#guarded(() => call.#runOutbound(request)) };
+  }
+
+  /**
+   * An answered call another node carried until it died (call-takeover.ts): same id, parties
+   * and times; `resumed.resume` brings its carrier leg and media back here, then a new bot
+   * stream opens with the same callSid.
+   */
+  static resumed(ports: CallPorts, resumed: ResumedCall): { call: CallController; run(): Promise<void> } {
+    const call = new CallController(ports, resumed.direction, resumed.from, resumed.to, resumed);
+    return { call, run: () => call.#guarded(() => call.#runResumed(resumed)) };
   }
 
   get state(): CallState {
@@ -188,6 +210,16 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
 
   detail(): CallDetail<CallMediaRecord> {
     return { ...this.summary(), media: this.#mediaRecord() };
+  }
+
+  /** What another node needs to continue this call (call-snapshot.ts); undefined unless answered. */
+  takeoverView(): TakeoverView | undefined {
+    const [session, leg, target, trunk] = [this.#session, this.#leg, this.#target, this.#trunk];
+    if (this.#state !== 'answered' || !session?.dialog || !leg || !target || !trunk) return undefined;
+    const { id, direction, from, to } = this;
+    const [route, codec, callerIdentity] = [this.#route, this.#codec, this.#callerIdentity];
+    const times = { startedAtWall: this.#startedAtWall, answeredAtWall: this.#answeredAtWall ?? 0 };
+    return { id, direction, from, to, trunk, route, target, codec, callerIdentity, ...times, session, leg };
   }
 
   // ------------------------------------------------------------------ inbound
@@ -336,6 +368,28 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     await this.#connectBot(target);
   }
 
+  // ------------------------------------------------------------------ resumed
+
+  async #runResumed(resumed: ResumedCall): Promise<void> {
+    [this.#trunk, this.#route, this.#codec] = [resumed.trunk.name, resumed.route, resumed.codec];
+    [this.#callerIdentity, this.#takeover] = [resumed.callerIdentity, resumed.takeover];
+    const refusal = await this.#admit(resumed.trunk);
+    if (refusal || this.ended) return this.#finish({ cause: refusal ?? 'error', detail: 'takeover refused' });
+    const leg = await this.#openLeg(resumed.target, resumed.trunk, resumed.position);
+    if (this.ended) return;
+    const { session, done } = resumed.resume(leg, (localSdp) =>
+      this.#reofferAnswerer(resumed.trunk, localSdp),
+    );
+    this.#session = session;
+    session.once('terminated', (cause) => this.#onTerminated(cause));
+    this.#watchInfoDigits(session);
+    this.#answeredAtWall = resumed.answeredAtWall;
+    this.#setState('answered');
+    this.#supervise();
+    if (!(await done)) return this.#finish({ cause: 'error', detail: 'takeover re-INVITE refused' });
+    await this.#connectBot(resumed.target, true);
+  }
+
   // ------------------------------------------------------------------ shared steps
 
   /**
@@ -354,18 +408,22 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     return undefined;
   }
 
-  async #openLeg(target: StreamTarget, trunk: TrunkConfig): Promise<CallMediaLeg> {
-    const leg = await this.#ports.mediaLegs.open(this.id, bridgeRateOf(target), trunk.media);
+  async #openLeg(
+    target: StreamTarget,
+    trunk: TrunkConfig,
+    continueFrom?: RtpPosition,
+  ): Promise<CallMediaLeg> {
+    const leg = await this.#ports.mediaLegs.open(this.id, bridgeRateOf(target), trunk.media, continueFrom);
     if (this.ended) leg.close();
     else this.#leg = leg;
     return leg;
   }
 
   /** Connects the bot; false (and the call ended) when it does not answer. */
-  async #connectBot(target: StreamTarget): Promise<boolean> {
+  async #connectBot(target: StreamTarget, resumed = false): Promise<boolean> {
     const leg = this.#leg;
     if (!leg || this.ended) return false;
-    this.#streamUrl = target.url;
+    this.#target = target;
     try {
       const bot = this.#ports.bots.connect(
         {
@@ -374,6 +432,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
           to: this.to,
           direction: this.direction,
           ...(this.#callerIdentity ? { callerIdentity: this.#callerIdentity } : {}),
+          ...(resumed ? { resumed } : {}),
         },
         target,
         leg,
@@ -500,7 +559,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       to: this.to,
       trunk: this.#trunk,
       route: this.#route,
-      stream: this.#streamUrl,
+      stream: this.#target?.url,
       startedAtWall: this.#startedAtWall,
       answeredAtWall: this.#answeredAtWall,
       endedAtWall: this.#endedAtWall ?? this.#ports.clock.wallNow(),
@@ -511,6 +570,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       codec: this.#codec,
       end,
       media: this.#mediaRecord(),
+      takeover: this.#takeover,
     });
   }
 }

@@ -28,6 +28,16 @@ export interface CallMediaRecord {
   stream?: BotStreamStats;
 }
 
+/** A call another node took over when the one carrying it died. */
+export interface TakeoverRecord {
+  /** The node that took it over (and wrote this record). */
+  node: string;
+  /** The node that died. */
+  fromNode: string;
+  /** From the dead node's last snapshot to the carrier's answer to the re-INVITE, in ms. */
+  gapMs: number;
+}
+
 export interface CallRecord {
   id: string;
   sipCallId: string | undefined;
@@ -50,6 +60,8 @@ export interface CallRecord {
   media: CallMediaRecord;
   /** E-model MOS of the carrier leg's receive side, for answered calls. */
   mos: number | undefined;
+  /** Set when the call was taken over from a dead node; media counts are then this node's only. */
+  takeover: TakeoverRecord | undefined;
 }
 
 /** What a call knows when it ends, as the record says it; times as wall-clock milliseconds. */

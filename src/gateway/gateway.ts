@@ -34,6 +34,7 @@ import { CallController } from './call-controller.js';
 import { observeCall, type RefusedCall } from './call-observers.js';
 import { CallRecordWriter } from './call-records.js';
 import { CallRegistry } from './call-registry.js';
+import { CallTakeover } from './call-takeover.js';
 import { GatewayControl } from './control-adapter.js';
 import { DigestSupport } from './digest-support.js';
 import { SourceRateLimiter } from './flood.js';
@@ -88,6 +89,7 @@ export class Gateway {
   #echoBot: EchoBot | undefined;
   #gauges: TimerHandle | undefined;
   readonly #nodeLoad: NodeLoad;
+  #takeover: CallTakeover | undefined;
 
   private constructor(options: GatewayOptions) {
     this.#config = options.config;
@@ -225,6 +227,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     this.#gauges?.cancel();
+    await this.#takeover?.close();
     for (const call of this.calls.live()) call.hangup('shutdown');
     await this.cluster?.leave();
     this.#mediaClock.stop();
@@ -327,6 +330,7 @@ export class Gateway {
       optionsHeaders: () => this.#nodeLoad.headers(),
       transactionMemory: sip.transactionMemory,
       onInvite: (session) => this.#onInvite(session),
+      onUnknownDialog: (held) => this.#takeover?.hold(held) ?? false,
     });
     this.#ua.endpoint.transactions.on('shed', (reason) => this.metrics.sipShedTotal.inc({ reason }));
     this.#registrations = new TrunkRegistrations({
@@ -359,6 +363,40 @@ export class Gateway {
     this.#config.on('invalid', (error) => this.logger.error({ err: error.message }, 'config reload refused'));
     this.#scheduleGauges();
     this.cluster?.start();
+    this.#takeover = this.#startTakeover(mediaAddress);
+  }
+
+  /** Call takeover (`cluster.takeover.enabled`): snapshots out, dead nodes' calls in. */
+  #startTakeover(mediaAddress: string): CallTakeover | undefined {
+    const snapshots = this.cluster?.snapshots;
+    const config = this.config().gateway.cluster?.takeover;
+    if (!snapshots || !config || !this.cluster) return undefined;
+    const takeover = new CallTakeover({
+      snapshots,
+      config,
+      nodeId: snapshots.nodeId,
+      clock: this.clock,
+      logger: this.logger,
+      resumeContext: () => ({
+        ua: this.#userAgent,
+        clock: this.clock,
+        config: this.config(),
+        mediaAddress,
+        frameMs: this.#mediaClock.frameMs,
+        nodeId: snapshots.nodeId,
+      }),
+      liveCalls: () => this.calls.live(),
+      room: () => this.config().gateway.limits.maxCalls - this.calls.size,
+      draining: () => this.#admission.draining,
+      adopt: (resumed) => {
+        const { call, run } = CallController.resumed(this.#callPorts, resumed);
+        this.#observe(call);
+        void run();
+        return call;
+      },
+    });
+    takeover.start();
+    return takeover;
   }
 
   #buildPorts(portAllocator: PortAllocator, bindAddress: string, mediaAddress: string): CallPorts {
@@ -375,8 +413,9 @@ export class Gateway {
         return limits().rtpInactivityTimeoutSec * 1000;
       },
       mediaLegs: {
-        open: (callId, bridgeRate, { jitterBuffer, encryption }) =>
+        open: (callId, bridgeRate, { jitterBuffer, encryption }, continueFrom) =>
           MediaLeg.open({
+            ...(continueFrom ? { continueFrom } : {}),
             portAllocator,
             bindAddress,
             clock: this.clock,

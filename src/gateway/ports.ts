@@ -11,9 +11,10 @@ import type {
   MediaLegEvents,
   MediaLegStats,
   NegotiatedMedia,
+  RtpPosition,
   UdpDropTable,
 } from '../media/index.js';
-import type { CallOptions, OutboundSession, SipRequest } from '../sip/index.js';
+import type { CallOptions, OfferAnswerer, OutboundSession, Session, SipRequest } from '../sip/index.js';
 import type { PlayoutStats } from '../stream/index.js';
 import type {
   AttemptPlan,
@@ -24,6 +25,7 @@ import type {
   OverflowPolicy,
 } from '../trunks/index.js';
 import type { Clock, Logger, MediaEncryption } from '../util/index.js';
+import type { TakeoverRecord } from './call-record.js';
 import type { CallerIdentityParameters, CallerIdOverride } from './caller-id.js';
 import type { AuthChallenge } from './digest-support.js';
 
@@ -34,6 +36,8 @@ export interface CallMediaLeg {
   update(media: NegotiatedMedia): Promise<void>;
   sendDtmf(digits: string, durationMs?: number): void;
   stats(): MediaLegStats;
+  /** The stream towards the caller now: SSRC, next sequence number and timestamp. */
+  position(): RtpPosition;
   close(): void;
   attachBotAudio(pull: () => Int16Array): void;
   /** Kernel drops on the leg's sockets since the last sample (one /proc read for all legs). */
@@ -48,11 +52,13 @@ export interface MediaLegFactory {
   /**
    * Binds an RTP port for `callId`, bridged to the bot at `bridgeRate`, with the trunk's media
    * policy: its jitter buffer bounds, and whether only SRTP is taken (`encryption`).
+   * `continueFrom` continues the stream another node sent (call takeover).
    */
   open(
     callId: string,
     bridgeRate: BridgeRate,
     media: { jitterBuffer: JitterDelayBounds; encryption: MediaEncryption },
+    continueFrom?: RtpPosition,
   ): Promise<CallMediaLeg>;
 }
 
@@ -64,6 +70,8 @@ export interface BotCallInfo {
   direction: 'inbound' | 'outbound';
   /** An inbound caller's identity headers, added to the `start` custom parameters. */
   callerIdentity?: CallerIdentityParameters;
+  /** The call was taken over from a dead node: `start` says so (custom parameter `resumed`). */
+  resumed?: true;
 }
 
 /** What the bot asks of the call, and how its socket ends. */
@@ -162,6 +170,43 @@ export interface OutboundRequest {
   ringTimeoutMs: number;
   /** This call's caller-ID headers, over the trunk's `outbound.callerId`. */
   callerId?: CallerIdOverride;
+}
+
+/** The facts of an answered call as a snapshot carries them, common to both ends of a takeover. */
+interface AnsweredCallFacts {
+  id: string;
+  direction: 'inbound' | 'outbound';
+  from: string;
+  to: string;
+  route: string | undefined;
+  target: StreamTarget;
+  codec: string | undefined;
+  callerIdentity: CallerIdentityParameters | undefined;
+  startedAtWall: number;
+  answeredAtWall: number;
+}
+
+/** An answered call as its controller shows it to the snapshot writer (call-snapshot.ts). */
+export interface TakeoverView extends AnsweredCallFacts {
+  trunk: string;
+  session: Session;
+  leg: Pick<CallMediaLeg, 'position'>;
+}
+
+/** A call claimed from a dead node, as CallController.resumed runs it (call-takeover.ts). */
+export interface ResumedCall extends AnsweredCallFacts {
+  trunk: TrunkConfig;
+  /** The caller's stream as the dead node last sent it, moved on by the time since. */
+  position: RtpPosition;
+  takeover: TakeoverRecord;
+  /**
+   * The dialog continued on this node with `leg`'s port (registered at once, so an in-dialog
+   * request finds it); `done` resolves true once media runs and the carrier took the re-INVITE.
+   */
+  resume(
+    leg: CallMediaLeg,
+    answerer: (localSdp: string) => OfferAnswerer,
+  ): { session: Session; done: Promise<boolean> };
 }
 
 /** An outbound call refused before dialling (the API answers 503). */

@@ -43,6 +43,7 @@ export {
   type MediaLegOptions,
   type MediaLegStats,
   type NegotiatedMedia,
+  type RtpPosition,
 } from './media-leg.js';
 export { ObservedDecoder } from './observed-decoder.js';
 export {

@@ -42,6 +42,13 @@ export interface NegotiatedMedia {
   srtp?: SrtpKeying;
 }
 
+/** Where the stream towards the caller stands: what a node continuing the call sends next. */
+export interface RtpPosition {
+  ssrc: number;
+  sequenceNumber: number;
+  timestamp: number;
+}
+
 export interface MediaLegOptions {
   portAllocator: PortAllocator;
   bindAddress: string;
@@ -56,6 +63,8 @@ export interface MediaLegOptions {
    * brings the keys (an outbound call's media ahead of its 200 OK).
    */
   encryption?: MediaEncryption;
+  /** Continue a stream another node sent (call takeover): same SSRC, from this position on. */
+  continueFrom?: RtpPosition;
 }
 
 export interface MediaLegStats {
@@ -113,6 +122,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     this.#session = session;
     this.#options = options;
     this.#lastRtpMs = options.clock.now();
+    if (options.continueFrom) this.#sendTimestamp = options.continueFrom.timestamp >>> 0;
   }
 
   /** Binds the RTP port first so the SDP answer can name it. */
@@ -122,12 +132,24 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
       bindAddress: options.bindAddress,
       clock: options.clock,
       srtpRequired: options.encryption === 'required',
+      ...(options.continueFrom
+        ? { ssrc: options.continueFrom.ssrc, sequenceNumber: options.continueFrom.sequenceNumber }
+        : {}),
     });
     return new MediaLeg(session, options);
   }
 
   get localPort(): number {
     return this.#session.localPort;
+  }
+
+  /** The stream towards the caller now (for a snapshot another node could continue from). */
+  position(): RtpPosition {
+    return {
+      ssrc: this.#session.ssrc,
+      sequenceNumber: this.#session.nextSequenceNumber,
+      timestamp: this.#sendTimestamp,
+    };
   }
 
   /**

@@ -5,7 +5,24 @@
 import { isIP } from 'node:net';
 import { SipRequest, type SipResponse } from './message.js';
 import type { NameAddr, SipUri, TransportAddress } from './types.js';
-import { serializeNameAddr, serializeUri } from './uri.js';
+import { parseNameAddr, parseUri, serializeNameAddr, serializeUri } from './uri.js';
+
+/**
+ * A confirmed dialog as plain JSON: what another node needs to continue it (call takeover)
+ * with the same identifiers, CSeq spaces, route set and targets.
+ */
+export interface DialogState {
+  callId: string;
+  localTag: string;
+  remoteTag: string;
+  local: string;
+  remote: string;
+  remoteTarget: string;
+  routeSet: string[];
+  localSeq: number;
+  remoteSeq: number | undefined;
+  peer: TransportAddress;
+}
 
 export class Dialog {
   /** Next CSeq we send (§12.2.1.1). */
@@ -32,6 +49,37 @@ export class Dialog {
     this.remoteTarget = remoteTarget;
     this.localSeq = localSeq;
     this.remoteSeq = remoteSeq;
+  }
+
+  /** Throws SipParseError on a state whose URIs do not parse. */
+  static fromState(state: DialogState): Dialog {
+    return new Dialog(
+      state.callId,
+      state.localTag,
+      state.remoteTag,
+      parseNameAddr(state.local),
+      parseNameAddr(state.remote),
+      parseUri(state.remoteTarget),
+      state.routeSet.map(parseNameAddr),
+      state.localSeq,
+      state.remoteSeq,
+      state.peer,
+    );
+  }
+
+  state(): DialogState {
+    return {
+      callId: this.callId,
+      localTag: this.localTag,
+      remoteTag: this.remoteTag,
+      local: serializeNameAddr(this.local),
+      remote: serializeNameAddr(this.remote),
+      remoteTarget: serializeUri(this.remoteTarget),
+      routeSet: this.routeSet.map(serializeNameAddr),
+      localSeq: this.localSeq,
+      remoteSeq: this.remoteSeq,
+      peer: this.peer,
+    };
   }
 
   get key(): string {

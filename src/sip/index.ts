@@ -12,7 +12,7 @@ export {
   type OutboundCallerId,
   readCallerIdentity,
 } from './caller-id.js';
-export { Dialog } from './dialog.js';
+export { Dialog, type DialogState } from './dialog.js';
 export { DigestClient, DigestVerifier, pickChallenge } from './digest.js';
 export { SipParseError } from './grammar.js';
 export { type SipMessage, SipRequest, SipResponse } from './message.js';
@@ -27,6 +27,7 @@ export {
   type RegistrationState,
   type RegistrationStatus,
 } from './registration.js';
+export { ResumedSession } from './resumed-session.js';
 export {
   type AudioCodecName,
   createOffer,
@@ -48,5 +49,5 @@ export {
 } from './transport/index.js';
 export type { ShedReason } from './types.js';
 export { parseHostPort, parseNameAddr, parseUri, parseVia, serializeNameAddr, serializeUri } from './uri.js';
-export { type CallOptions, SipUserAgent } from './user-agent.js';
+export { type CallOptions, type HeldRequest, SipUserAgent } from './user-agent.js';
 export { isResponseForUs } from './validate.js';

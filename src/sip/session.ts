@@ -119,6 +119,11 @@ export abstract class Session<
     return this.invite.callId();
   }
 
+  /** The SDP we last sent (offer or answer), for a snapshot of the call. */
+  get lastLocalSdp(): string | undefined {
+    return this.localSdp;
+  }
+
   /** Ends the call: BYE once confirmed (§15.1.1); subclasses handle earlier states. */
   async bye(reason = 'local hangup'): Promise<void> {
     const dialog = this.dialog;

@@ -13,11 +13,12 @@ import {
   type InviteUser,
   OutboundSession,
 } from './call-legs.js';
-import { dialogKey } from './dialog.js';
+import { type DialogState, dialogKey } from './dialog.js';
 import { type EndpointTransport, SipEndpoint } from './endpoint.js';
 import { escapeUser } from './grammar.js';
 import { type SipMessage, SipRequest, type SipResponse } from './message.js';
 import { createResponse, messageOps, randomToken } from './message-ops.js';
+import { ResumedSession } from './resumed-session.js';
 import {
   DEFAULT_SESSION_TIMER,
   type OfferAnswerer,
@@ -65,6 +66,20 @@ export interface UserAgentOptions {
   onInvite: (session: InboundSession) => void;
   /** Bytes server transactions may hold, per source and in all (beyond: 503, shed as `memory`). */
   transactionMemory?: Partial<TransactionMemoryLimits>;
+  /**
+   * An in-dialog request for a dialog this agent does not hold (a call another node may have
+   * carried): true when the handler takes it (and delivers or answers it later); false for
+   * the usual 481.
+   */
+  onUnknownDialog?: (held: HeldRequest) => boolean;
+}
+
+/** An in-dialog request waiting for its dialog (call takeover), its transaction still open. */
+export interface HeldRequest {
+  readonly request: SipRequest;
+  /** Hands the request to its dialog's session if one is registered now; false when none is. */
+  deliver(): boolean;
+  respond(status: number, headers?: Array<[string, string]>): void;
 }
 
 export interface CallOptions {
@@ -146,6 +161,15 @@ export class SipUserAgent {
     });
     session.start();
     return session;
+  }
+
+  /** Continues a dialog another node set up (call takeover); `open()` registers it. */
+  resume(
+    state: DialogState,
+    sdp: { local: string; remote: string },
+    answerOffer?: OfferAnswerer,
+  ): ResumedSession {
+    return new ResumedSession(this, state, sdp, answerOffer);
   }
 
   /**
@@ -250,7 +274,7 @@ export class SipUserAgent {
     if (request.toTag() !== undefined) {
       const session = this.#sessionFor(request.callId(), request.toTag(), request.fromTag());
       if (session) session.receiveRequest(request, transaction);
-      else respond(481);
+      else if (!this.#options.onUnknownDialog?.(this.#held(request, transaction, respond))) respond(481);
       return;
     }
     const rejection = checkRequest(request, this.#options.capabilities ?? DEFAULT_CAPABILITIES);
@@ -298,6 +322,22 @@ export class SipUserAgent {
       this.#options.logger.error({ err: error }, 'INVITE handler failed');
       session.reject(500);
     }
+  }
+
+  #held(
+    request: SipRequest,
+    transaction: InviteServer,
+    respond: (status: number, headers?: Array<[string, string]>) => void,
+  ): HeldRequest {
+    return {
+      request,
+      deliver: () => {
+        const session = this.#sessionFor(request.callId(), request.toTag(), request.fromTag());
+        session?.receiveRequest(request, transaction);
+        return session !== undefined;
+      },
+      respond,
+    };
   }
 
   #stray(response: SipResponse): void {

@@ -62,6 +62,10 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
     return 0;
   }
 
+  position(): { ssrc: number; sequenceNumber: number; timestamp: number } {
+    return { ssrc: 1, sequenceNumber: 0, timestamp: 0 };
+  }
+
   stats(): MediaLegStats {
     return {
       rtp: undefined,

@@ -55,6 +55,8 @@ export interface RtpSessionOptions {
   clockRate?: number;
   cname?: string;
   ssrc?: number;
+  /** The first sequence number sent (a stream continued from another node); default random. */
+  sequenceNumber?: number;
   rtcpIntervalMs?: number;
   relatchAfterMs?: number;
   /** Only SRTP: until `setSrtp` gives keys, every packet is dropped (see SrtpFilter). */
@@ -91,7 +93,10 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   readonly #rtpSocket: Socket;
   readonly #rtcpSocket: Socket | undefined;
   readonly #options: Required<
-    Omit<RtpSessionOptions, 'portRange' | 'bindAddress' | 'clock' | 'ssrc' | 'srtpRequired'>
+    Omit<
+      RtpSessionOptions,
+      'portRange' | 'bindAddress' | 'clock' | 'ssrc' | 'srtpRequired' | 'sequenceNumber'
+    >
   >;
   readonly #clock: Clock;
   readonly #portRange: PortAllocator;
@@ -139,6 +144,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     this.#rtpSocket = rtpSocket;
     this.#rtcpSocket = rtcpSocket;
     this.ssrc = (options.ssrc ?? randomBytes(4).readUInt32BE(0)) >>> 0;
+    if (options.sequenceNumber !== undefined) this.#sequenceNumber = options.sequenceNumber & 0xffff;
     this.#options = {
       rtcpMux: options.rtcpMux ?? false,
       clockRate: options.clockRate ?? 8000,
@@ -178,6 +184,11 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       }
     }
     throw new RangeError(`no free RTP port pair after ${MAX_BIND_ATTEMPTS} attempts`);
+  }
+
+  /** The sequence number the next packet sent carries. */
+  get nextSequenceNumber(): number {
+    return this.#sequenceNumber;
   }
 
   get closed(): boolean {

@@ -1,0 +1,138 @@
+/**
+ * The Lua scripts of call takeover, one round trip each, on the Redis server's clock like the
+ * rest of the cluster's scripts (scripts.ts). A dead node's keys are only known once its id is
+ * read, so the claim scripts name them from the prefix: every one shares the `{patchbay}` hash
+ * tag, so on a Redis Cluster they are all in the one slot the declared keys are in.
+ *
+ * Data (P = `{patchbay}:takeover:`):
+ *   P alive       sorted set  node id -> expiry of its takeover heartbeat (ms, server time)
+ *   P draining    set         nodes that take no calls over (they drain)
+ *   P owner       hash        SIP Call-ID -> the node that carries the call now
+ *   P snap:NODE   hash        SIP Call-ID -> the call's snapshot (JSON, written when it changes)
+ *   P pos:NODE    hash        SIP Call-ID -> the call's RTP position (JSON, every interval)
+ */
+import { KEY_PREFIX } from './scripts.js';
+
+export const TAKEOVER_PREFIX = `${KEY_PREFIX}takeover:`;
+
+export const takeoverKeys = {
+  alive: `${TAKEOVER_PREFIX}alive`,
+  draining: `${TAKEOVER_PREFIX}draining`,
+  owner: `${TAKEOVER_PREFIX}owner`,
+  snapshots: (node: string) => `${TAKEOVER_PREFIX}snap:${node}`,
+  positions: (node: string) => `${TAKEOVER_PREFIX}pos:${node}`,
+};
+
+/** How long a node's snapshots outlive its last write: nobody resumes calls older than this. */
+export const SNAPSHOT_RETENTION_MS = 60_000;
+
+const NOW = `
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local prefix = '${TAKEOVER_PREFIX}'
+local function take(from, id, node)
+  local snap = redis.call('HGET', prefix .. 'snap:' .. from, id)
+  local pos = redis.call('HGET', prefix .. 'pos:' .. from, id) or ''
+  redis.call('HDEL', prefix .. 'snap:' .. from, id)
+  redis.call('HDEL', prefix .. 'pos:' .. from, id)
+  if not snap then return nil end
+  redis.call('HSET', prefix .. 'owner', id, node)
+  redis.call('HSET', prefix .. 'snap:' .. node, id, snap)
+  redis.call('HSET', prefix .. 'pos:' .. node, id, pos)
+  redis.call('PEXPIRE', prefix .. 'snap:' .. node, ${SNAPSHOT_RETENTION_MS})
+  redis.call('PEXPIRE', prefix .. 'pos:' .. node, ${SNAPSHOT_RETENTION_MS})
+  return {id, snap, pos}
+end
+`;
+
+/**
+ * A node's snapshot writes. KEYS: owner, this node's snapshots, its positions. ARGV: node id,
+ * count, then (Call-ID, snapshot or '' when unchanged, position) per call. Returns {lost,
+ * missing}: calls another node owns now (this node was taken for dead), and calls whose
+ * snapshot Redis does not have (lost with a restart), to be sent whole next time.
+ */
+export const WRITE_SNAPSHOTS = `
+local node, count = ARGV[1], tonumber(ARGV[2])
+local lost, missing = {}, {}
+for i = 0, count - 1 do
+  local id, snap, pos = ARGV[3 + i * 3], ARGV[4 + i * 3], ARGV[5 + i * 3]
+  local owner = redis.call('HGET', KEYS[1], id)
+  if owner and owner ~= node then
+    lost[#lost + 1] = id
+  else
+    redis.call('HSET', KEYS[1], id, node)
+    if snap ~= '' then redis.call('HSET', KEYS[2], id, snap)
+    elseif redis.call('HEXISTS', KEYS[2], id) == 0 then missing[#missing + 1] = id end
+    redis.call('HSET', KEYS[3], id, pos)
+  end
+end
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ${SNAPSHOT_RETENTION_MS}) end
+return {lost, missing}
+`;
+
+/** A call that ended. KEYS: owner, this node's snapshots, positions. ARGV: node id, Call-ID. */
+export const REMOVE_SNAPSHOT = `
+if redis.call('HGET', KEYS[1], ARGV[2]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[2]) end
+redis.call('HDEL', KEYS[2], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[2])
+return 1
+`;
+
+/**
+ * A node's takeover heartbeat, and its claims. KEYS: alive, draining, owner. ARGV: node id,
+ * dead-after ms, most calls to claim, draining (1/0). Each call of a dead node goes to one live,
+ * not draining node chosen by rendezvous hashing (the highest sha1 of Call-ID and node id), so
+ * every node agrees on it without talking to the others and the calls spread evenly; the
+ * chosen node moves it into its own hashes here, atomically. A dead node with no call left is
+ * forgotten. Returns a flat list of (Call-ID, snapshot, position) claimed.
+ */
+export const TAKEOVER_BEAT = `${NOW}
+local node, dead_after, max_claims = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZADD', KEYS[1], now + dead_after, node)
+if ARGV[4] == '1' then redis.call('SADD', KEYS[2], node) else redis.call('SREM', KEYS[2], node) end
+local candidates = {}
+for _, n in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')) do
+  if redis.call('SISMEMBER', KEYS[2], n) == 0 then candidates[#candidates + 1] = n end
+end
+local out = {}
+for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)) do
+  local snaps = prefix .. 'snap:' .. dead
+  for _, id in ipairs(redis.call('HKEYS', snaps)) do
+    if #out >= max_claims * 3 then break end
+    local best, chosen = nil, nil
+    for _, n in ipairs(candidates) do
+      local h = redis.sha1hex(id .. '|' .. n)
+      if best == nil or h > best then best, chosen = h, n end
+    end
+    if chosen == node then
+      local claimed = take(dead, id, node)
+      if claimed then for _, v in ipairs(claimed) do out[#out + 1] = v end end
+    end
+  end
+  if redis.call('HLEN', snaps) == 0 then
+    redis.call('ZREM', KEYS[1], dead)
+    redis.call('SREM', KEYS[2], dead)
+    redis.call('DEL', prefix .. 'pos:' .. dead)
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ${SNAPSHOT_RETENTION_MS})
+return out
+`;
+
+/**
+ * One call claimed now, for an in-dialog request that reached this node before the heartbeat
+ * claimed it. KEYS: alive, owner. ARGV: node id, Call-ID. Returns {'claimed', snapshot,
+ * position}, {'mine'} (this node owns it already), {'alive', node} (its owner still beats) or
+ * {'unknown'}.
+ */
+export const CLAIM_CALL = `${NOW}
+local node, id = ARGV[1], ARGV[2]
+local owner = redis.call('HGET', KEYS[2], id)
+if not owner then return {'unknown'} end
+if owner == node then return {'mine'} end
+local expiry = redis.call('ZSCORE', KEYS[1], owner)
+if expiry and tonumber(expiry) >= now then return {'alive', owner} end
+local claimed = take(owner, id, node)
+if not claimed then return {'unknown'} end
+return {'claimed', claimed[2], claimed[3]}
+`;

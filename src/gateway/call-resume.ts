@@ -1,0 +1,96 @@
+/**
+ * A claimed snapshot turned into a call this node runs (CallController.resumed): the trunk and
+ * bot credentials from this node's config, the RTP position moved on by the time since the
+ * dead node's last write, and the resume step itself: the dialog registered here, our media
+ * started towards the caller's last address, and a re-INVITE (next CSeq, same dialog, our
+ * Contact as the new target, RFC 3261 §14.1) offering our new port in the next o= version
+ * (RFC 3264 §8). Its 2xx answer may move the caller's media; a refusal ends the call.
+ */
+import type { PatchbayConfig, StreamTarget } from '../config/index.js';
+import type { SipUserAgent } from '../sip/index.js';
+import { negotiateAnswer, nextVersion, parseAnswer } from '../sip/sdp.js';
+import type { Clock } from '../util/index.js';
+import { negotiatedMedia } from './call-media.js';
+import type { TakeoverRecord } from './call-record.js';
+import {
+  type CallSnapshot,
+  callerIdentityOf,
+  continuedPosition,
+  type SnapshotPosition,
+} from './call-snapshot.js';
+import type { ResumedCall } from './ports.js';
+
+export interface ResumeContext {
+  ua: SipUserAgent;
+  clock: Clock;
+  config: PatchbayConfig;
+  mediaAddress: string;
+  frameMs: number;
+  nodeId: string;
+}
+
+/** A ResumedCall for the snapshot, or why this node cannot run it. */
+export function resumedCall(
+  context: ResumeContext,
+  snapshot: CallSnapshot,
+  position: SnapshotPosition,
+): { ok: true; call: ResumedCall } | { ok: false; reason: string } {
+  const trunk = context.config.trunks.get(snapshot.call.trunk);
+  if (!trunk) return { ok: false, reason: `trunk ${snapshot.call.trunk} is not configured here` };
+  const target = targetWithCredentials(context.config, snapshot.target);
+  const answerOptions = { address: context.mediaAddress, preferences: trunk.codecs };
+  const probe = negotiateAnswer(snapshot.sdp.remote, { ...answerOptions, port: 9 });
+  if (!probe.ok) return { ok: false, reason: `snapshot SDP: ${probe.reason}` };
+  const takeover: TakeoverRecord = { node: context.nodeId, fromNode: snapshot.node, gapMs: 0 };
+  const { call } = snapshot;
+  return {
+    ok: true,
+    call: {
+      ...call,
+      route: call.route,
+      codec: call.codec,
+      callerIdentity: callerIdentityOf(snapshot),
+      trunk,
+      target,
+      position: continuedPosition(
+        position,
+        context.clock.wallNow(),
+        probe.remote.codec.clockRate,
+        context.frameMs,
+      ),
+      takeover,
+      resume: (leg, answerer) => {
+        const negotiation = negotiateAnswer(snapshot.sdp.remote, {
+          ...answerOptions,
+          port: leg.localPort,
+          previousSdp: snapshot.sdp.local,
+          ...nextVersion(snapshot.sdp.local),
+        });
+        if (!negotiation.ok) throw new Error(`snapshot SDP: ${negotiation.reason}`);
+        const offer = negotiation.answer;
+        const dialog = { ...snapshot.dialog, remoteSeq: snapshot.dialog.remoteSeq };
+        const session = context.ua.resume(dialog, snapshot.sdp, answerer(offer));
+        session.open();
+        const done = (async () => {
+          await leg.start(negotiatedMedia(negotiation.remote));
+          const response = await session.reinvite(offer);
+          takeover.gapMs = Math.max(0, Math.round(context.clock.wallNow() - position.atWall));
+          if (response.status < 200 || response.status >= 300) return false;
+          const answer = parseAnswer(response.body.toString(), trunk.codecs);
+          if (answer.ok) await leg.update(negotiatedMedia(answer.remote));
+          return true;
+        })();
+        return { session, done };
+      },
+    },
+  };
+}
+
+/**
+ * The snapshot's bot target with the credentials of this node's route to the same URL: they
+ * never go to Redis.
+ */
+function targetWithCredentials(config: PatchbayConfig, target: Omit<StreamTarget, 'auth'>): StreamTarget {
+  const route = config.gateway.routes.find((candidate) => candidate.target.url === target.url);
+  return route?.target.auth ? { ...target, auth: route.target.auth } : target;
+}

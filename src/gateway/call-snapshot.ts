@@ -1,0 +1,154 @@
+/**
+ * What another node needs to continue an answered call, as written to Redis and read back:
+ * the carrier dialog (identifiers, CSeq spaces, route set, targets), both SDPs, the bot stream
+ * target (without its credentials: the node resuming the call takes them from its own route),
+ * the call's identity and times; and, apart because it changes every frame, the RTP position
+ * of the stream towards the caller. A snapshot read back is validated field by field: one
+ * written by another version, or damaged, is refused rather than half used.
+ */
+import { z } from 'zod';
+import { streamTargetSchema } from '../config/index.js';
+import type { RtpPosition } from '../media/index.js';
+import type { DialogState } from '../sip/index.js';
+import type { CallerIdentityParameters } from './caller-id.js';
+import type { TakeoverView } from './ports.js';
+
+/** Bounds on what a snapshot may hold: an SDP, a route set, a header value. */
+const MAX_SDP_CHARS = 16_384;
+const MAX_ROUTES = 16;
+const text = z.string().max(2048);
+
+const snapshotSchema = z.object({
+  v: z.literal(1),
+  /** The node carrying the call when the snapshot was written. */
+  node: text,
+  call: z.object({
+    id: text,
+    direction: z.enum(['inbound', 'outbound']),
+    from: text,
+    to: text,
+    trunk: text,
+    route: text.optional(),
+    codec: text.optional(),
+    callerIdentity: z.record(z.string().max(32), text).optional(),
+    startedAtWall: z.number(),
+    answeredAtWall: z.number(),
+  }),
+  target: streamTargetSchema.omit({ auth: true }),
+  dialog: z.object({
+    callId: text,
+    localTag: text,
+    remoteTag: text,
+    local: text,
+    remote: text,
+    remoteTarget: text,
+    routeSet: z.array(text).max(MAX_ROUTES),
+    localSeq: z.number().int().min(0),
+    remoteSeq: z.number().int().min(0).optional(),
+    peer: z.object({
+      transport: z.enum(['udp', 'tcp', 'tls', 'ws']),
+      address: text,
+      port: z.number().int().min(1).max(65_535),
+    }),
+  }),
+  sdp: z.object({ local: z.string().max(MAX_SDP_CHARS), remote: z.string().max(MAX_SDP_CHARS) }),
+});
+
+const positionSchema = z.object({
+  ssrc: z.number().int().min(0).max(0xffff_ffff),
+  sequenceNumber: z.number().int().min(0).max(0xffff),
+  timestamp: z.number().int().min(0).max(0xffff_ffff),
+  /** Wall-clock ms when the position was read. */
+  atWall: z.number(),
+});
+
+export type CallSnapshot = z.output<typeof snapshotSchema>;
+export type SnapshotPosition = z.output<typeof positionSchema>;
+
+/**
+ * An answered call's snapshot (JSON), or undefined when it cannot be continued elsewhere: its
+ * session has no SDP yet, or its media is SRTP (the keys are not shared between nodes).
+ */
+export function snapshotOf(view: TakeoverView, node: string): string | undefined {
+  const { session, leg, target, trunk, ...facts } = view;
+  const dialog: DialogState | undefined = session.dialog?.state();
+  const local = session.lastLocalSdp;
+  const remote = session.remoteSdp;
+  if (!dialog || local === undefined || remote === undefined || /^a=crypto:/m.test(remote)) return undefined;
+  const { auth: _credentials, ...publicTarget } = target;
+  const snapshot: CallSnapshot = {
+    v: 1,
+    node,
+    call: {
+      id: facts.id,
+      direction: facts.direction,
+      from: facts.from,
+      to: facts.to,
+      trunk,
+      ...(facts.route === undefined ? {} : { route: facts.route }),
+      ...(facts.codec === undefined ? {} : { codec: facts.codec }),
+      ...(facts.callerIdentity ? { callerIdentity: { ...facts.callerIdentity } } : {}),
+      startedAtWall: facts.startedAtWall,
+      answeredAtWall: facts.answeredAtWall,
+    },
+    target: publicTarget,
+    dialog: { ...dialog, ...(dialog.remoteSeq === undefined ? {} : { remoteSeq: dialog.remoteSeq }) },
+    sdp: { local, remote },
+  };
+  return JSON.stringify(snapshot);
+}
+
+export function positionOf(leg: TakeoverView['leg'], atWall: number): string {
+  const position: SnapshotPosition = { ...leg.position(), atWall };
+  return JSON.stringify(position);
+}
+
+/** A stored snapshot and position, or the reason they cannot be used. */
+export function parseSnapshot(
+  snapshotText: string,
+  positionText: string,
+): { ok: true; snapshot: CallSnapshot; position: SnapshotPosition } | { ok: false; reason: string } {
+  const snapshot = snapshotSchema.safeParse(safeJson(snapshotText));
+  if (!snapshot.success) return { ok: false, reason: 'malformed snapshot' };
+  const position = positionSchema.safeParse(safeJson(positionText));
+  if (!position.success) return { ok: false, reason: 'malformed RTP position' };
+  return { ok: true, snapshot: snapshot.data, position: position.data };
+}
+
+/** The caller identity parameters as the bot's `start` carries them. */
+export function callerIdentityOf(snapshot: CallSnapshot): CallerIdentityParameters | undefined {
+  return snapshot.call.callerIdentity as CallerIdentityParameters | undefined;
+}
+
+/**
+ * Packets the dead node may have sent beyond one per frame since the position was read (RFC
+ * 4733 end packets are sent three times), so the continued sequence never goes backwards.
+ */
+const SEQUENCE_MARGIN = 5;
+
+/**
+ * Where the continued stream starts, `nowWall` later: the timestamp moves with the wall clock
+ * at the codec's RTP rate (RFC 3550 §5.1), the sequence number by one per frame, so the
+ * caller sees the gap as lost packets of one stream rather than a new one.
+ */
+export function continuedPosition(
+  position: SnapshotPosition,
+  nowWall: number,
+  rtpClockRate: number,
+  frameMs: number,
+): RtpPosition {
+  const elapsedMs = Math.max(0, nowWall - position.atWall);
+  return {
+    ssrc: position.ssrc,
+    sequenceNumber: (position.sequenceNumber + Math.ceil(elapsedMs / frameMs) + SEQUENCE_MARGIN) & 0xffff,
+    timestamp: (position.timestamp + Math.round((elapsedMs * rtpClockRate) / 1000)) >>> 0,
+  };
+}
+
+function safeJson(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * Call takeover on this node (`cluster.takeover`): the answered calls' snapshots written to
+ * Redis when they change (their RTP positions every `snapshotIntervalMs`, one round trip for
+ * all, never on the media path), the takeover heartbeat every third of `deadAfterMs` with the
+ * claims of dead nodes' calls, and each claimed call resumed here (call-resume.ts).
+ *
+ * In-dialog requests the balancer sends here for a call this node does not hold (its node died;
+ * deploy/kamailio fails them over) are held, not refused: the call is claimed at once if its
+ * node is already counted dead, or as soon as it is, and the request then goes to the resumed
+ * call. One whose call no live node can have (unknown, or still owned by a live node after
+ * `deadAfterMs` more) gets 481, which lets the balancer try the next node.
+ *
+ * A node counted dead that was only stalled learns at its next write that its calls are owned
+ * elsewhere: it lets them go without signalling (the new owner holds the dialog).
+ */
+import type { CallSnapshots, ClaimedCall } from '../cluster/index.js';
+import type { TakeoverConfig } from '../config/index.js';
+import type { HeldRequest } from '../sip/index.js';
+import type { Clock, Logger, TimerHandle } from '../util/index.js';
+import type { CallController } from './call-controller.js';
+import { type ResumeContext, resumedCall } from './call-resume.js';
+import { parseSnapshot, positionOf, snapshotOf } from './call-snapshot.js';
+import type { ResumedCall } from './ports.js';
+
+/** In-dialog requests held at once for calls not here yet; beyond, they get 481 at once. */
+const MAX_HELD_REQUESTS = 1000;
+/** How often a held request looks again for its call. */
+const HOLD_POLL_MS = 100;
+/** A held request waits this long past `deadAfterMs` for its call's node to be counted dead. */
+const HOLD_MARGIN_MS = 2000;
+
+export interface CallTakeoverOptions {
+  snapshots: CallSnapshots;
+  config: TakeoverConfig;
+  nodeId: string;
+  clock: Clock;
+  logger: Logger;
+  resumeContext(): ResumeContext;
+  liveCalls(): readonly CallController[];
+  /** Calls this node can still take (limits.maxCalls less those in progress). */
+  room(): number;
+  draining(): boolean;
+  /** Runs a resumed call as the gateway runs its own (registry, records, metrics). */
+  adopt(call: ResumedCall): CallController;
+}
+
+export class CallTakeover {
+  readonly #options: CallTakeoverOptions;
+  /** The snapshot text last written per SIP Call-ID (what Redis holds). */
+  readonly #written = new Map<string, string>();
+  /** Calls being resumed, by SIP Call-ID. */
+  readonly #resuming = new Set<string>();
+  #held = 0;
+  #writeTimer: TimerHandle | undefined;
+  #beatTimer: TimerHandle | undefined;
+  #closed = false;
+
+  constructor(options: CallTakeoverOptions) {
+    this.#options = options;
+  }
+
+  start(): void {
+    this.#scheduleWrite();
+    this.#scheduleBeat();
+  }
+
+  /**
+   * The node stops (its calls are about to be hung up): their snapshots go, so no node resumes
+   * a call ended on purpose. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#writeTimer?.cancel();
+    this.#beatTimer?.cancel();
+    const removals = [...this.#written.keys()].map((sipCallId) => this.#options.snapshots.remove(sipCallId));
+    this.#written.clear();
+    await Promise.allSettled(removals);
+  }
+
+  /** The user agent's hook for an in-dialog request with no dialog here. */
+  hold(held: HeldRequest): boolean {
+    if (this.#closed || this.#held >= MAX_HELD_REQUESTS) return false;
+    this.#held++;
+    void this.#wait(held).finally(() => this.#held--);
+    return true;
+  }
+
+  #scheduleWrite(): void {
+    this.#writeTimer = this.#options.clock.setTimer(this.#options.config.snapshotIntervalMs, () => {
+      void this.#write().finally(() => {
+        if (!this.#closed) this.#scheduleWrite();
+      });
+    });
+  }
+
+  #scheduleBeat(): void {
+    this.#beatTimer = this.#options.clock.setTimer(Math.floor(this.#options.config.deadAfterMs / 3), () => {
+      void this.#beat().finally(() => {
+        if (!this.#closed) this.#scheduleBeat();
+      });
+    });
+  }
+
+  async #write(): Promise<void> {
+    const { snapshots, nodeId, clock } = this.#options;
+    const writes = [];
+    const current = new Map<string, { call: CallController; text: string }>();
+    for (const call of this.#options.liveCalls()) {
+      const view = call.takeoverView();
+      const text = view && snapshotOf(view, nodeId);
+      const sipCallId = view?.session.callId;
+      if (!view || !text || !sipCallId) continue;
+      current.set(sipCallId, { call, text });
+      const changed = this.#written.get(sipCallId) !== text;
+      writes.push({
+        sipCallId,
+        snapshot: changed ? text : undefined,
+        position: positionOf(view.leg, clock.wallNow()),
+      });
+    }
+    const ended = [...this.#written.keys()].filter((sipCallId) => !current.has(sipCallId));
+    try {
+      for (const sipCallId of ended) {
+        await snapshots.remove(sipCallId);
+        this.#written.delete(sipCallId);
+      }
+      if (writes.length === 0) return;
+      const { lost, missing } = await snapshots.write(writes);
+      for (const { sipCallId } of writes) {
+        const entry = current.get(sipCallId);
+        if (entry) this.#written.set(sipCallId, entry.text);
+      }
+      for (const sipCallId of missing) this.#written.delete(sipCallId);
+      for (const sipCallId of lost) this.#letGo(sipCallId, current.get(sipCallId)?.call);
+    } catch {
+      // Redis away: the cluster link has said so; the next write sends what changed meanwhile.
+    }
+  }
+
+  /** Another node owns the call now: this one stops carrying it, without BYE. */
+  #letGo(sipCallId: string, call: CallController | undefined): void {
+    this.#written.delete(sipCallId);
+    const session = call?.takeoverView()?.session;
+    if (!session) return;
+    this.#options.logger.warn(
+      { callId: call?.id, sipCallId },
+      'call taken over by another node: letting it go',
+    );
+    session.terminate({ by: 'local', reason: 'taken over by another node' });
+  }
+
+  async #beat(): Promise<void> {
+    const { snapshots, draining, room } = this.#options;
+    try {
+      const claimed = await snapshots.beat(Math.max(0, room()), draining());
+      for (const call of claimed) this.#resume(call);
+    } catch {
+      // Redis away: no takeover heartbeat, so other nodes may take this one's calls meanwhile.
+    }
+  }
+
+  #resume(claimed: ClaimedCall): void {
+    const { logger } = this.#options;
+    const parsed = parseSnapshot(claimed.snapshot, claimed.position);
+    const built = parsed.ok
+      ? resumedCall(this.#options.resumeContext(), parsed.snapshot, parsed.position)
+      : parsed;
+    if (!built.ok) {
+      logger.warn({ sipCallId: claimed.sipCallId, reason: built.reason }, 'claimed call not resumed');
+      return;
+    }
+    this.#resuming.add(claimed.sipCallId);
+    // Claimed, it is in this node's hashes: removed when it ends, like the calls answered here.
+    this.#written.set(claimed.sipCallId, claimed.snapshot);
+    const call = this.#options.adopt(built.call);
+    call.once('state', () => this.#resuming.delete(claimed.sipCallId));
+    call.once('ended', () => this.#resuming.delete(claimed.sipCallId));
+    logger.info(
+      { callId: call.id, sipCallId: claimed.sipCallId, fromNode: built.call.takeover.fromNode },
+      'taking over call',
+    );
+  }
+
+  /** Holds `held` until its call is resumed here (then delivers it) or cannot be (481). */
+  async #wait(held: HeldRequest): Promise<void> {
+    const { clock, snapshots, config } = this.#options;
+    const sipCallId = held.request.callId();
+    const deadline = clock.now() + config.deadAfterMs + HOLD_MARGIN_MS;
+    while (!this.#closed && clock.now() < deadline) {
+      if (held.deliver()) return;
+      if (!this.#resuming.has(sipCallId)) {
+        const claim = await snapshots.claim(sipCallId).catch(() => undefined);
+        if (claim?.kind === 'unknown') break;
+        if (claim?.kind === 'claimed') {
+          this.#resume(claim.call);
+          continue;
+        }
+      }
+      await new Promise<void>((resolve) => clock.setTimer(HOLD_POLL_MS, resolve));
+    }
+    if (!held.deliver()) respondSafely(held, 481);
+  }
+}
+
+/** A held request's transaction may have ended meanwhile (shutdown). */
+function respondSafely(held: HeldRequest, status: number): void {
+  try {
+    held.respond(status);
+  } catch {
+    // Nothing left to answer.
+  }
+}

@@ -71,8 +71,12 @@ export function resumedCall(
         const dialog = { ...snapshot.dialog, remoteSeq: snapshot.dialog.remoteSeq };
         const session = context.ua.resume(dialog, snapshot.sdp, answerer(offer));
         session.open();
+        // A held BYE may end the call as soon as the dialog is registered: nothing more to do then.
+        const ended = (): boolean => session.state === 'terminated';
         const done = (async () => {
+          if (ended()) return false;
           await leg.start(negotiatedMedia(negotiation.remote));
+          if (ended()) return false;
           const response = await session.reinvite(offer);
           takeover.gapMs = Math.max(0, Math.round(context.clock.wallNow() - position.atWall));
           if (response.status < 200 || response.status >= 300) return false;

@@ -50,6 +50,8 @@ export class CallTakeover {
   readonly #written = new Map<string, string>();
   /** Calls being resumed, by SIP Call-ID. */
   readonly #resuming = new Set<string>();
+  /** Held requests by SIP Call-ID: each delivers its request when the dialog is here (true). */
+  readonly #waiting = new Map<string, Set<() => boolean>>();
   #held = 0;
   #writeTimer: TimerHandle | undefined;
   #beatTimer: TimerHandle | undefined;
@@ -174,7 +176,12 @@ export class CallTakeover {
     // Claimed, it is in this node's hashes: removed when it ends, like the calls answered here.
     this.#written.set(claimed.sipCallId, claimed.snapshot);
     const call = this.#options.adopt(built.call);
-    call.once('state', () => this.#resuming.delete(claimed.sipCallId));
+    // The first state is `answered`, right after the dialog is registered and before the
+    // re-INVITE goes out: held requests go in now, so a BYE ends the call rather than racing it.
+    call.once('state', () => {
+      this.#resuming.delete(claimed.sipCallId);
+      for (const deliver of this.#waiting.get(claimed.sipCallId) ?? []) deliver();
+    });
     call.once('ended', () => this.#resuming.delete(claimed.sipCallId));
     logger.info(
       { callId: call.id, sipCallId: claimed.sipCallId, fromNode: built.call.takeover.fromNode },
@@ -197,9 +204,30 @@ export class CallTakeover {
           continue;
         }
       }
-      await new Promise<void>((resolve) => clock.setTimer(HOLD_POLL_MS, resolve));
+      if (await this.#delivered(sipCallId, held)) return;
     }
     if (!held.deliver()) respondSafely(held, 481);
+  }
+
+  /** Waits one poll interval for `held`'s call to be resumed here; true once delivered. */
+  #delivered(sipCallId: string, held: HeldRequest): Promise<boolean> {
+    const waiting = this.#waiting.get(sipCallId) ?? new Set<() => boolean>();
+    this.#waiting.set(sipCallId, waiting);
+    return new Promise((resolve) => {
+      const settle = (delivered: boolean): void => {
+        timer.cancel();
+        waiting.delete(deliver);
+        if (waiting.size === 0) this.#waiting.delete(sipCallId);
+        resolve(delivered);
+      };
+      const deliver = (): boolean => {
+        const delivered = held.deliver();
+        if (delivered) settle(true);
+        return delivered;
+      };
+      const timer = this.#options.clock.setTimer(HOLD_POLL_MS, () => settle(false));
+      waiting.add(deliver);
+    });
   }
 }
 

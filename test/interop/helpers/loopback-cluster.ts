@@ -20,6 +20,12 @@ export interface LoopbackClusterOptions {
   trunkMaxCalls: number;
   heartbeatMs?: number;
   leaseTtlMs?: number;
+  /** Turns `cluster.takeover` on with this deadAfterMs. */
+  takeoverDeadAfterMs?: number;
+  /** The nodes' bot (default: the built-in echo bot). */
+  botUrl?: string;
+  /** Kamailio's wait for a node's answer to an in-dialog request before failover. */
+  dialogFrTimerMs?: number;
 }
 
 export interface ClusterRecord {
@@ -76,6 +82,11 @@ export async function startLoopbackCluster(
     PB_DRAIN_TIMEOUT_SEC: '3',
     // A shared 2-core CI machine can starve a node for seconds: fail over on silence, not on load.
     PB_FR_TIMER_MS: '6000',
+    ...(options.takeoverDeadAfterMs
+      ? { PB_TAKEOVER_DEAD_AFTER_MS: String(options.takeoverDeadAfterMs) }
+      : {}),
+    ...(options.botUrl ? { PB_BOT_URL: options.botUrl } : {}),
+    ...(options.dialogFrTimerMs ? { PB_DIALOG_FR_TIMER_MS: String(options.dialogFrTimerMs) } : {}),
   };
   // Its own process group: stop() can end the script and everything it started at once.
   const child: ChildProcess = spawn('bash', [SCRIPT], {

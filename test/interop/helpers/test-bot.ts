@@ -14,6 +14,7 @@ export interface BotCall {
   digits: string[];
   marks: string[];
   streamSid: string | undefined;
+  callSid: string | undefined;
   customParameters: Record<string, string>;
   socket: WebSocket;
   stopped: boolean;
@@ -22,7 +23,7 @@ export interface BotCall {
 
 interface TwilioMessage {
   event: string;
-  start?: { streamSid: string; customParameters: Record<string, string> };
+  start?: { streamSid: string; callSid: string; customParameters: Record<string, string> };
   media?: { payload: string };
   dtmf?: { digit: string };
   mark?: { name: string };
@@ -31,6 +32,8 @@ interface TwilioMessage {
 export interface TestBotOptions {
   /** Tone played to the caller on `start` (Hz, ms); none when undefined. */
   reply?: { frequency: number; durationMs: number };
+  /** A tone streamed in real time (one 20 ms frame every 20 ms) from `start` until the socket closes. */
+  stream?: { frequency: number };
 }
 
 export class TestBot {
@@ -62,6 +65,7 @@ export class TestBot {
       digits: [],
       marks: [],
       streamSid: undefined,
+      callSid: undefined,
       customParameters: {},
       socket,
       stopped: false,
@@ -79,7 +83,9 @@ export class TestBot {
       switch (message.event) {
         case 'start': {
           call.streamSid = message.start?.streamSid;
+          call.callSid = message.start?.callSid;
           call.customParameters = message.start?.customParameters ?? {};
+          if (options.stream) this.#streamTone(call, options.stream.frequency);
           if (options.reply) this.#playTone(call, options.reply.frequency, options.reply.durationMs);
           break;
         }
@@ -96,6 +102,15 @@ export class TestBot {
           call.stopped = true;
       }
     });
+  }
+
+  #streamTone(call: BotCall, frequency: number): void {
+    const frame = Buffer.from(encodeMulaw(sine(frequency, 8000, 160, 8000))).toString('base64');
+    const message = JSON.stringify({ event: 'media', streamSid: call.streamSid, media: { payload: frame } });
+    const timer = setInterval(() => {
+      if (call.socket.readyState === call.socket.OPEN) call.socket.send(message);
+    }, 20);
+    call.socket.once('close', () => clearInterval(timer));
   }
 
   #playTone(call: BotCall, frequency: number, durationMs: number): void {

@@ -40,7 +40,8 @@ import {
   mediaRecordOf,
   type TakeoverRecord,
 } from './call-record.js';
-import { type CallerIdentityParameters, callerIdentityParameters } from './caller-id.js';
+import type { CallerIdentityParameters } from './caller-id.js';
+import { screenInbound } from './inbound-screen.js';
 import { type DialResult, dialOutbound } from './outbound-dial.js';
 import {
   type BotStream,
@@ -226,38 +227,12 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
 
   async #runInbound(session: InboundSession): Promise<void> {
     const ports = this.#ports;
-    const requestUser = session.invite.requestUri().user ?? this.to;
-    const decision = ports.inbound.match(
-      session.source.address,
-      this.to,
-      session.source.transport,
-      requestUser,
-    );
-    if (!decision.ok) {
-      // 'drop' sources never get here: the transport's admission hook drops them.
-      if (decision.reason === 'unknown_source')
-        return this.#finish({
-          cause: 'rejected_source',
-          sipStatus: 403,
-          ...(decision.detail ? { detail: decision.detail } : {}),
-        });
-      const cause = decision.reason === 'no_route' ? 'rejected_route' : 'rejected_number';
-      return this.#finish({ cause, sipStatus: decision.status });
-    }
-    const { trunk, route, routeIndex } = decision;
-    this.#trunk = trunk.name;
-    this.#route = route.match;
-    this.#callerIdentity = callerIdentityParameters(session.invite, trunk);
-    const challenge = ports.inbound.authenticate(trunk, session.invite);
-    if (challenge) {
-      const cause = challenge.status === 403 ? 'auth_failed' : 'auth_challenge';
-      const end: CallEnd = {
-        cause,
-        sipStatus: challenge.status,
-        ...(challenge.reason ? { detail: challenge.reason } : {}),
-      };
-      return this.#finish(end, challenge.headers);
-    }
+    const screen = screenInbound(ports.inbound, session, this.to);
+    const matched = screen.ok ? screen : screen.matched;
+    [this.#trunk, this.#route] = [matched?.trunk.name, matched?.route.match];
+    this.#callerIdentity = matched?.callerIdentity;
+    if (!screen.ok) return this.#finish(screen.end, screen.headers);
+    const { trunk, route, routeIndex } = screen;
     // Before admission waits (a cluster lease is a Redis round trip): a CANCEL meanwhile ends the call.
     session.once('terminated', (cause) => this.#onTerminated(cause));
     const refusal = await this.#admit(trunk);

@@ -21,13 +21,12 @@ import {
   HealthRegistry,
   InboundMatcher,
   MemoryCpsStore,
-  type MetricName,
   nodeDnsClient,
   OptionsProber,
   OutboundRouter,
   ServerLocator,
 } from '../trunks/index.js';
-import { type Clock, type Logger, SystemClock, type TimerHandle } from '../util/index.js';
+import { type Clock, type Logger, SystemClock } from '../util/index.js';
 import { GatewayAdmission } from './admission.js';
 import { WebSocketBots } from './bot-connector.js';
 import { CallController } from './call-controller.js';
@@ -38,6 +37,7 @@ import { CallTakeover } from './call-takeover.js';
 import { GatewayControl } from './control-adapter.js';
 import { DigestSupport } from './digest-support.js';
 import { SourceRateLimiter } from './flood.js';
+import { scheduleGauges } from './gauges.js';
 import type { CallPorts, OutboundRequest } from './ports.js';
 import { sendOptionsProbe } from './probe.js';
 import { TrunkRegistrations } from './registrations.js';
@@ -49,18 +49,7 @@ export interface GatewayOptions {
   clock?: Clock;
 }
 
-const GAUGE_INTERVAL_MS = 1000;
 const PRODUCT = 'patchbay/0.1';
-
-/** Health-score inputs as `patchbay_trunk_health_input`'s `input` label names them. */
-const HEALTH_INPUT_LABELS: Record<MetricName, string> = {
-  asr: 'asr',
-  ccr: 'ccr',
-  pddMs: 'pdd_ms',
-  astMs: 'ast_ms',
-  acdSec: 'acd_s',
-  mos: 'mos',
-};
 
 export class Gateway {
   readonly clock: Clock;
@@ -87,7 +76,7 @@ export class Gateway {
   #records: CallRecordWriter | undefined;
   #api: FastifyInstance | undefined;
   #echoBot: EchoBot | undefined;
-  #gauges: TimerHandle | undefined;
+  #gauges: { cancel(): void } | undefined;
   readonly #nodeLoad: NodeLoad;
   #takeover: CallTakeover | undefined;
 
@@ -361,7 +350,14 @@ export class Gateway {
     this.#registrations.apply(this.config());
     this.#config.on('changed', (next, previous) => this.#applyConfig(next, previous));
     this.#config.on('invalid', (error) => this.logger.error({ err: error.message }, 'config reload refused'));
-    this.#scheduleGauges();
+    this.#gauges = scheduleGauges({
+      clock: this.clock,
+      logger: this.logger,
+      metrics: this.metrics,
+      calls: this.calls,
+      health: this.health,
+      cps: this.cps,
+    });
     this.cluster?.start();
     this.#takeover = this.#startTakeover(mediaAddress);
   }
@@ -496,46 +492,6 @@ export class Gateway {
     reloadTlsCredentials(this.#transport, next, previous, this.logger);
     this.#registrations?.apply(next);
     this.logger.info({ files: next.files }, 'config reloaded');
-  }
-
-  #scheduleGauges(): void {
-    this.#gauges = this.clock.setTimer(GAUGE_INTERVAL_MS, () => {
-      this.#updateGauges();
-      this.#scheduleGauges();
-    });
-  }
-
-  #updateGauges(): void {
-    let queued = 0;
-    for (const call of this.calls.live()) queued += call.queuedBotSamples();
-    this.metrics.streamQueueDepth.set({ direction: 'to_caller' }, Math.round(queued / 160));
-    for (const snapshot of this.health.snapshot()) {
-      // `<trunk>/<gateway>` or, for an SRV target, `<trunk>/<gateway>/<host>:<port>`.
-      const slash = snapshot.gatewayId.indexOf('/');
-      const trunk = snapshot.gatewayId.slice(0, slash);
-      const gateway = snapshot.gatewayId.slice(slash + 1);
-      this.metrics.trunkScore.set({ trunk, gateway }, snapshot.score);
-      const inputs: Array<[string, number | undefined]> = [
-        ...Object.entries(snapshot.metrics).map(
-          ([name, score]) =>
-            [HEALTH_INPUT_LABELS[name as MetricName], score.value] as [string, number | undefined],
-        ),
-        ['loss', snapshot.media.lossFraction],
-        ['jitter_ms', snapshot.media.jitterMs],
-        ['rtt_ms', snapshot.media.rttMs],
-      ];
-      for (const [input, value] of inputs)
-        if (value !== undefined) this.metrics.trunkMetric.set({ trunk, gateway, input }, value);
-    }
-    void this.cps.snapshot().then(
-      ({ buckets }) => {
-        // Per-number buckets are as many as the numbers called: not a label set to export.
-        for (const bucket of buckets)
-          if (!bucket.key.startsWith('number:'))
-            this.metrics.cpsTokens.set({ key: bucket.key }, bucket.tokens);
-      },
-      (error: unknown) => this.logger.debug({ err: error }, 'CPS snapshot failed'),
-    );
   }
 }
 

@@ -73,13 +73,16 @@ export class CallSnapshots {
     ]);
   }
 
-  /** Renews this node's heartbeat and claims at most `maxClaims` calls of dead nodes. */
-  async beat(maxClaims: number, draining: boolean): Promise<ClaimedCall[]> {
+  /**
+   * Renews this node's heartbeat and claims at most `maxClaims` calls of dead nodes; with
+   * `takesNone` (draining, or full) the others share the dead nodes' calls without it.
+   */
+  async beat(maxClaims: number, takesNone: boolean): Promise<ClaimedCall[]> {
     const { link, nodeId, deadAfterMs } = this.#options;
     const reply = (await link.run(
       'patchbayTakeoverBeat',
       [takeoverKeys.alive, takeoverKeys.draining, takeoverKeys.owner],
-      [nodeId, deadAfterMs, maxClaims, draining ? 1 : 0],
+      [nodeId, deadAfterMs, maxClaims, takesNone ? 1 : 0],
     )) as string[];
     const claimed: ClaimedCall[] = [];
     for (let i = 0; i + 2 < reply.length; i += 3)

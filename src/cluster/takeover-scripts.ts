@@ -6,7 +6,7 @@
  *
  * Data (P = `{patchbay}:takeover:`):
  *   P alive       sorted set  node id -> expiry of its takeover heartbeat (ms, server time)
- *   P draining    set         nodes that take no calls over (they drain)
+ *   P draining    set         nodes that take no calls over (they drain, or have no room)
  *   P owner       hash        SIP Call-ID -> the node that carries the call now
  *   P snap:NODE   hash        SIP Call-ID -> the call's snapshot (JSON, written when it changes)
  *   P pos:NODE    hash        SIP Call-ID -> the call's RTP position (JSON, every interval)
@@ -80,7 +80,7 @@ return 1
 
 /**
  * A node's takeover heartbeat, and its claims. KEYS: alive, draining, owner. ARGV: node id,
- * dead-after ms, most calls to claim, draining (1/0). Each call of a dead node goes to one live,
+ * dead-after ms, most calls to claim, taking none (1/0: draining or full). Each call of a dead node goes to one live,
  * not draining node chosen by rendezvous hashing (the highest sha1 of Call-ID and node id), so
  * every node agrees on it without talking to the others and the calls spread evenly; the
  * chosen node moves it into its own hashes here, atomically. A dead node with no call left is

@@ -155,7 +155,9 @@ export class CallTakeover {
   async #beat(): Promise<void> {
     const { snapshots, draining, room } = this.#options;
     try {
-      const claimed = await snapshots.beat(Math.max(0, room()), draining());
+      // A node without room is left out of the choice, so the others get its share.
+      const free = Math.max(0, room());
+      const claimed = await snapshots.beat(free, draining() || free === 0);
       for (const call of claimed) this.#resume(call);
     } catch {
       // Redis away: no takeover heartbeat, so other nodes may take this one's calls meanwhile.

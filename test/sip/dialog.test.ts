@@ -6,7 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Dialog, parseMessage, type SipRequest, type SipResponse } from '../../src/sip/index.js';
+import {
+  Dialog,
+  parseMessage,
+  type SipRequest,
+  type SipResponse,
+  serializeMessage,
+} from '../../src/sip/index.js';
 import { createResponse } from '../../src/sip/message-ops.js';
 
 const INVITE_AT_BOB = [
@@ -178,5 +184,24 @@ describe('TLS targets (RFC 5630)', () => {
     const param = Dialog.forUas(tlsInvite('sip:alice@192.0.2.7:5071;transport=TLS'), '1', PEER);
     assert.deepEqual(param.destination(), { transport: 'tls', address: '192.0.2.7', port: 5071 });
     assert.equal(param.secure, false, 'sip: over TLS is not a SIPS dialog');
+  });
+});
+
+describe('dialog state (call takeover)', () => {
+  test('a dialog continued from its state sends the requests the original would', () => {
+    const original = Dialog.forUas(request(INVITE_AT_BOB), '314159', PEER);
+    original.createRequest('INFO');
+    const state = JSON.parse(JSON.stringify(original.state()));
+    const continued = Dialog.fromState(state);
+    assert.equal(continued.key, original.key);
+    assert.deepEqual(continued.destination(), original.destination());
+    const bye = (dialog: Dialog) => serializeMessage(dialog.createRequest('BYE')).toString();
+    assert.equal(bye(continued), bye(original));
+    assert.equal(continued.remoteSeq, 1);
+  });
+
+  test('a state whose URIs do not parse is refused', () => {
+    const state = { ...Dialog.forUas(request(INVITE_AT_BOB), '1', PEER).state(), remoteTarget: '<<' };
+    assert.throws(() => Dialog.fromState(state));
   });
 });

@@ -1,0 +1,111 @@
+/**
+ * The takeover scripts on a real Redis: a dead node's calls are claimed by the live nodes
+ * exactly once each and spread between them; a node counted dead that writes again learns which
+ * of its calls are owned elsewhere; an in-dialog request's on-demand claim waits for the owner
+ * to be dead; a removed call is not claimed.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { CallSnapshots, RedisLink } from '../../src/cluster/index.js';
+import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
+import { RedisServer } from './helpers/redis-server.js';
+import { freePort } from './helpers/sipp.js';
+
+const skip = skipUnlessPresent(commandAvailable('redis-server', ['-v']), 'redis-server not installed');
+const DEAD_AFTER_MS = 300;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let server: RedisServer | undefined;
+const links: RedisLink[] = [];
+
+before(async () => {
+  if (skip) return;
+  server = new RedisServer(await freePort());
+  await server.start();
+});
+after(async () => {
+  for (const link of links) link.close();
+  await server?.stop();
+});
+
+/** Each test starts on an empty Redis: one test's nodes are dead nodes to the next. */
+async function flush(): Promise<void> {
+  const client = new Redis({ port: server!.port, host: '127.0.0.1' });
+  await client.flushall();
+  client.disconnect();
+}
+
+async function node(nodeId: string): Promise<CallSnapshots> {
+  const client = new Redis({ port: server!.port, host: '127.0.0.1' });
+  const link = new RedisLink(client);
+  links.push(link);
+  for (let waited = 0; client.status !== 'ready'; waited += 20) {
+    if (waited > 3000) throw new Error('redis client not ready');
+    await sleep(20);
+  }
+  return new CallSnapshots({ link, nodeId, deadAfterMs: DEAD_AFTER_MS });
+}
+
+const write = (sipCallId: string) => ({ sipCallId, snapshot: `{"call":"${sipCallId}"}`, position: '{}' });
+
+test('a dead node’s calls are claimed once each, spread over the live nodes', { skip }, async () => {
+  await flush();
+  const [dead, x, y] = [await node('dead'), await node('x'), await node('y')];
+  await dead.beat(0, false);
+  const calls = Array.from({ length: 40 }, (_, i) => `call-${i}@carrier`);
+  assert.deepEqual(await dead.write(calls.map(write)), { lost: [], missing: [] });
+  await x.beat(100, false);
+  await y.beat(100, false);
+  assert.deepEqual(
+    [...(await x.beat(100, false)), ...(await y.beat(100, false))],
+    [],
+    'nothing while it beats',
+  );
+  await sleep(DEAD_AFTER_MS + 50);
+  await y.beat(0, false); // both beat every deadAfterMs / 3: both are alive when x claims
+  const claimedX = await x.beat(100, false);
+  const claimedY = await y.beat(100, false);
+  const ids = [...claimedX, ...claimedY].map((call) => call.sipCallId).sort();
+  assert.deepEqual(ids, [...calls].sort(), 'every call claimed, none twice');
+  assert.ok(claimedX.length >= 8 && claimedY.length >= 8, `spread ${claimedX.length}/${claimedY.length}`);
+  assert.equal(claimedX[0]?.snapshot, `{"call":"${claimedX[0]?.sipCallId}"}`);
+  assert.deepEqual([...(await x.beat(100, false)), ...(await y.beat(100, false))], [], 'claimed once');
+
+  // The "dead" node was only stalled: its next write names the calls it lost.
+  const { lost } = await dead.write(
+    calls.slice(0, 3).map((sipCallId) => ({ ...write(sipCallId), snapshot: undefined })),
+  );
+  assert.deepEqual(lost, calls.slice(0, 3));
+});
+
+test('on-demand claim: alive owner, then dead owner; removed and unknown calls', { skip }, async () => {
+  await flush();
+  const [owner, taker] = [await node('owner'), await node('taker')];
+  await owner.beat(0, false);
+  await taker.beat(0, false);
+  await owner.write([write('held@carrier'), write('ended@carrier')]);
+  await owner.remove('ended@carrier');
+  assert.deepEqual(await taker.claim('held@carrier'), { kind: 'alive', node: 'owner' });
+  assert.deepEqual(await taker.claim('ended@carrier'), { kind: 'unknown' });
+  assert.deepEqual(await owner.claim('held@carrier'), { kind: 'mine' });
+  await sleep(DEAD_AFTER_MS + 50);
+  const claim = await taker.claim('held@carrier');
+  assert.equal(claim.kind, 'claimed');
+  assert.deepEqual(await taker.claim('held@carrier'), { kind: 'mine' });
+  assert.deepEqual(await taker.beat(10, false), [], 'the claimed call is not claimed again');
+});
+
+test('a draining node and a node without room claim nothing', { skip }, async () => {
+  await flush();
+  const [dead, draining, full] = [await node('dead2'), await node('draining'), await node('full')];
+  await dead.beat(0, false);
+  await dead.write([write('a@carrier'), write('b@carrier')]);
+  await draining.beat(10, true);
+  await sleep(DEAD_AFTER_MS + 50);
+  assert.deepEqual(await draining.beat(10, true), []);
+  assert.deepEqual(await full.beat(0, false), []);
+  assert.deepEqual(await draining.beat(10, true), [], 'not even when the only other node has no room');
+  const claimed = await full.beat(10, false);
+  assert.deepEqual(claimed.map((call) => call.sipCallId).sort(), ['a@carrier', 'b@carrier']);
+});

@@ -47,6 +47,7 @@ export const CALL_END_CAUSES = [
   'session_expired',
   'drain_timeout',
   'shutdown',
+  'taken_over',
   'error',
 ] as const;
 
@@ -99,6 +100,9 @@ export function boundedDetail(text: string): string {
 }
 
 /** Local session ends the SIP layer decides on its own (RFC 4028 refresh, lost 2xx ACK). */
+/** How a node lets go of a call another node took over (call-takeover.ts): no BYE, its own cause. */
+export const TAKEN_OVER_REASON = 'taken over by another node';
+
 const SESSION_EXPIRY_REASONS = new Set(['session timer expired', 'session refresh failed', 'no ACK for 2xx']);
 
 /** How a SIP session's own end (a BYE, a CANCEL, a refresh failure) ends its call. */
@@ -111,6 +115,7 @@ export function endOfTermination(termination: TerminationCause, direction: 'inbo
   if (SESSION_EXPIRY_REASONS.has(termination.reason))
     return { cause: 'session_expired', detail: termination.reason };
   if (termination.reason === 'shutdown') return { cause: 'shutdown' };
+  if (termination.reason === TAKEN_OVER_REASON) return { cause: 'taken_over' };
   return { cause: 'error', ...status, detail: boundedDetail(termination.reason) };
 }
 

@@ -118,7 +118,7 @@ export const clusterSchema = z
           .max(60_000)
           .default(1500)
           .describe(
-            'A node that has not renewed its takeover heartbeat for this long is dead and its calls are claimed (it renews every third of it). Shorter: a shorter audio gap; longer: fewer false takeovers of a node stalled by load.',
+            'A node that has not renewed its takeover heartbeat for this long is dead and its calls are claimed (it renews every fifth of it). Shorter: a shorter audio gap; longer: fewer false takeovers of a node stalled by load.',
           ),
         snapshotIntervalMs: z
           .number()

@@ -361,8 +361,9 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     this.#answeredAtWall = resumed.answeredAtWall;
     this.#setState('answered');
     this.#supervise();
-    if (!(await done)) return this.#finish({ cause: 'error', detail: 'takeover re-INVITE refused' });
-    await this.#connectBot(resumed.target, true);
+    // The bot's new stream opens while the carrier answers the re-INVITE: one round trip less gap.
+    const [reinvited] = await Promise.all([done, this.#connectBot(resumed.target, true)]);
+    if (!reinvited) this.#finish({ cause: 'error', detail: 'takeover re-INVITE refused' });
   }
 
   // ------------------------------------------------------------------ shared steps

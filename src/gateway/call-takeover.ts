@@ -1,7 +1,7 @@
 /**
  * Call takeover on this node (`cluster.takeover`): the answered calls' snapshots written to
  * Redis when they change (their RTP positions every `snapshotIntervalMs`, one round trip for
- * all, never on the media path), the takeover heartbeat every third of `deadAfterMs` with the
+ * all, never on the media path), the takeover heartbeat every fifth of `deadAfterMs` with the
  * claims of dead nodes' calls, and each claimed call resumed here (call-resume.ts).
  *
  * In-dialog requests the balancer sends here for a call this node does not hold (its node died;
@@ -23,6 +23,11 @@ import { type ResumeContext, resumedCall } from './call-resume.js';
 import { parseSnapshot, positionOf, snapshotOf } from './call-snapshot.js';
 import type { ResumedCall } from './ports.js';
 
+/**
+ * Takeover heartbeats per `deadAfterMs`: a dead node is counted dead at most 1/5 of it early or
+ * late, and its calls are claimed at most 1/5 of it after that.
+ */
+const BEATS_PER_DEAD_AFTER = 5;
 /** In-dialog requests held at once for calls not here yet; beyond, they get 481 at once. */
 const MAX_HELD_REQUESTS = 1000;
 /** How often a held request looks again for its call. */
@@ -98,7 +103,8 @@ export class CallTakeover {
   }
 
   #scheduleBeat(): void {
-    this.#beatTimer = this.#options.clock.setTimer(Math.floor(this.#options.config.deadAfterMs / 3), () => {
+    const { deadAfterMs } = this.#options.config;
+    this.#beatTimer = this.#options.clock.setTimer(Math.floor(deadAfterMs / BEATS_PER_DEAD_AFTER), () => {
       void this.#beat().finally(() => {
         if (!this.#closed) this.#scheduleBeat();
       });

@@ -249,7 +249,8 @@ test('the calls of a node killed with SIGKILL come back on the other node', {
   }
   const p50 = Math.round(percentile(gaps, 50));
   const max = Math.round(Math.max(...gaps));
-  console.log(`takeover audio gap over ${gaps.length} calls: p50 ${p50} ms, max ${max} ms`);
+  const all = gaps.map((gap) => Math.round(gap)).join(', ');
+  console.log(`takeover audio gap over ${gaps.length} calls: p50 ${p50} ms, max ${max} ms (${all})`);
 
   // The bot: one new `start` per resumed call, same callSid, marked resumed.
   const resumedStarts = bot!.calls.slice(startsBefore);

@@ -36,11 +36,13 @@ import {
   attemptRecords,
   buildCallRecord,
   type CallMediaRecord,
+  type CallProgress,
   type CallRecord,
+  callSummary,
   mediaRecordOf,
-  type TakeoverRecord,
+  newCallProgress,
+  progressFacts,
 } from './call-record.js';
-import type { CallerIdentityParameters } from './caller-id.js';
 import { screenInbound } from './inbound-screen.js';
 import { type DialResult, dialOutbound } from './outbound-dial.js';
 import {
@@ -73,6 +75,10 @@ export interface CallControllerEvents {
   ended: [end: CallEnd, record: CallRecord | undefined];
 }
 
+/** A controller and the flow that runs it, started once the caller has subscribed. */
+type CallRun = { call: CallController; run(): Promise<void> };
+type CallParties = Pick<CallController, 'direction' | 'from' | 'to'>;
+
 const SUPERVISION_INTERVAL_MS = 1000;
 /** RFC 3261 §21.5.4: how long a refused caller should wait before retrying. */
 const CONCURRENCY_RETRY_AFTER_SEC = '5';
@@ -86,40 +92,23 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   readonly #startedAtMs: number;
   readonly #startedAtWall: number;
   #state: CallState = 'initiated';
-  #trunk: string | undefined;
-  #route: string | undefined;
-  #target: StreamTarget | undefined;
-  #codec: string | undefined;
-  /** An inbound caller's identity headers, for the bot. */
-  #callerIdentity: CallerIdentityParameters | undefined;
+  readonly #progress: CallProgress = newCallProgress();
   #session: Session | undefined;
   #leg: CallMediaLeg | undefined;
   #bot: BotStream | undefined;
   #releaseSlot: (() => void) | undefined;
   #plan: AttemptPlan | undefined;
-  #answeredAtWall: number | undefined;
-  #setupMs: number | undefined;
   #end: CallEnd | undefined;
-  #endedAtWall: number | undefined;
   #finalMedia: CallMediaRecord | undefined;
   #supervision: TimerHandle | undefined;
-  #takeover: TakeoverRecord | undefined;
 
   /** `resumed`: a call taken over from another node keeps its id and start. */
-  private constructor(
-    ports: CallPorts,
-    direction: 'inbound' | 'outbound',
-    from: string,
-    to: string,
-    resumed?: { id: string; startedAtWall: number },
-  ) {
+  private constructor(ports: CallPorts, call: CallParties, resumed?: { id: string; startedAtWall: number }) {
     super((event, error) =>
       ports.logger.error({ err: error, event, callId: this.id }, 'call listener failed'),
     );
     this.#ports = ports;
-    this.direction = direction;
-    this.from = from;
-    this.to = to;
+    [this.direction, this.from, this.to] = [call.direction, call.from, call.to];
     this.id = resumed?.id ?? randomUUID();
     this.#startedAtWall = resumed?.startedAtWall ?? ports.clock.wallNow();
     this.#startedAtMs = ports.clock.now() - (ports.clock.wallNow() - this.#startedAtWall);
@@ -129,21 +118,22 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
    * A new inbound INVITE. The caller subscribes to the returned controller's events, then
    * calls `run()`; everything from trunk matching to the 200 happens there.
    */
-  static inbound(ports: CallPorts, session: InboundSession): { call: CallController; run(): Promise<void> } {
+  static inbound(ports: CallPorts, session: InboundSession): CallRun {
     const invite = session.invite;
     const called = ports.inbound.calledNumber(invite.requestUri().user, invite.to().uri.user);
-    const call = new CallController(ports, 'inbound', invite.from().uri.user ?? '', called);
+    const call = new CallController(ports, {
+      direction: 'inbound',
+      from: invite.from().uri.user ?? '',
+      to: called,
+    });
     call.#session = session;
     return { call, run: () => call.#guarded(() => call.#runInbound(session)) };
   }
 
   /** A call the control API places; `run()` admits it and dials in the background. */
-  static outbound(
-    ports: CallPorts,
-    request: OutboundRequest,
-  ): { call: CallController; run(): Promise<void> } {
-    const call = new CallController(ports, 'outbound', request.from, request.to);
-    call.#trunk = request.trunk.name;
+  static outbound(ports: CallPorts, request: OutboundRequest): CallRun {
+    const call = new CallController(ports, { direction: 'outbound', from: request.from, to: request.to });
+    call.#progress.trunk = request.trunk.name;
     return { call, run: () => call.#guarded(() => call.#runOutbound(request)) };
   }
 
@@ -152,8 +142,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
    * and times; `resumed.resume` brings its carrier leg and media back here, then a new bot
    * stream opens with the same callSid.
    */
-  static resumed(ports: CallPorts, resumed: ResumedCall): { call: CallController; run(): Promise<void> } {
-    const call = new CallController(ports, resumed.direction, resumed.from, resumed.to, resumed);
+  static resumed(ports: CallPorts, resumed: ResumedCall): CallRun {
+    const call = new CallController(ports, resumed, resumed);
     return { call, run: () => call.#guarded(() => call.#runResumed(resumed)) };
   }
 
@@ -196,17 +186,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   }
 
   summary(): CallSummary {
-    return {
-      id: this.id,
-      direction: this.direction,
-      state: this.#state,
-      from: this.from,
-      to: this.to,
-      ...(this.#trunk ? { trunk: this.#trunk } : {}),
-      startedAt: new Date(this.#startedAtWall).toISOString(),
-      ...(this.#answeredAtWall ? { answeredAt: new Date(this.#answeredAtWall).toISOString() } : {}),
-      ...(this.#endedAtWall ? { endedAt: new Date(this.#endedAtWall).toISOString() } : {}),
-    };
+    return callSummary(this, this.#state, this.#startedAtWall, this.#progress);
   }
 
   detail(): CallDetail<CallMediaRecord> {
@@ -215,12 +195,9 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
 
   /** What another node needs to continue this call (call-snapshot.ts); undefined unless answered. */
   takeoverView(): TakeoverView | undefined {
-    const [session, leg, target, trunk] = [this.#session, this.#leg, this.#target, this.#trunk];
-    if (this.#state !== 'answered' || !session?.dialog || !leg || !target || !trunk) return undefined;
-    const { id, direction, from, to } = this;
-    const [route, codec, callerIdentity] = [this.#route, this.#codec, this.#callerIdentity];
-    const times = { startedAtWall: this.#startedAtWall, answeredAtWall: this.#answeredAtWall ?? 0 };
-    return { id, direction, from, to, trunk, route, target, codec, callerIdentity, ...times, session, leg };
+    const [session, leg] = [this.#session, this.#leg];
+    if (this.#state !== 'answered' || !session?.dialog || !leg) return undefined;
+    return { call: this, progress: this.#progress, startedAtWall: this.#startedAtWall, session, leg };
   }
 
   // ------------------------------------------------------------------ inbound
@@ -229,8 +206,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     const ports = this.#ports;
     const screen = screenInbound(ports.inbound, session, this.to);
     const matched = screen.ok ? screen : screen.matched;
-    [this.#trunk, this.#route] = [matched?.trunk.name, matched?.route.match];
-    this.#callerIdentity = matched?.callerIdentity;
+    this.#progress.callerIdentity = matched?.callerIdentity;
+    [this.#progress.trunk, this.#progress.route] = [matched?.trunk.name, matched?.route.match];
     if (!screen.ok) return this.#finish(screen.end, screen.headers);
     const { trunk, route, routeIndex } = screen;
     // Before admission waits (a cluster lease is a Redis round trip): a CANCEL meanwhile ends the call.
@@ -266,7 +243,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
         sipStatus: negotiation.status,
         detail: negotiation.reason,
       });
-    this.#codec = negotiation.remote.codec.name;
+    this.#progress.codec = negotiation.remote.codec.name;
     session.progress(180);
     this.#setState('ringing');
     if (!(await this.#connectBot(target))) return;
@@ -296,7 +273,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       this.#finish({ cause: 'rejected_cps', sipStatus: 503, detail });
       throw new OutboundRefusal('CPS limit reached');
     }
-    this.#trunk = trunk.name;
+    this.#progress.trunk = trunk.name;
     this.#setState('initiated');
     void this.#guarded(() => this.#dial({ ...request, trunk }));
   }
@@ -327,16 +304,14 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     });
     if (this.ended) return;
     if (result.kind === 'failed') return this.#finish(result.end);
-    const session = result.session;
+    const { session, answer } = result;
     session.once('terminated', (cause) => this.#onTerminated(cause));
-    if (!result.answer.ok)
-      return this.#finish({
-        cause: refusalCause(result.answer),
-        sipStatus: 488,
-        detail: `bad SDP answer: ${result.answer.reason}`,
-      });
-    this.#codec = result.answer.remote.codec.name;
-    await leg.start(negotiatedMedia(result.answer.remote, result.answer.localCrypto));
+    if (!answer.ok) {
+      const detail = `bad SDP answer: ${answer.reason}`;
+      return this.#finish({ cause: refusalCause(answer), sipStatus: 488, detail });
+    }
+    this.#progress.codec = answer.remote.codec.name;
+    await leg.start(negotiatedMedia(answer.remote, answer.localCrypto));
     if (this.ended) return;
     this.#watchInfoDigits(session);
     this.#markAnswered();
@@ -346,19 +321,18 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   // ------------------------------------------------------------------ resumed
 
   async #runResumed(resumed: ResumedCall): Promise<void> {
-    [this.#trunk, this.#route, this.#codec] = [resumed.trunk.name, resumed.route, resumed.codec];
-    [this.#callerIdentity, this.#takeover] = [resumed.callerIdentity, resumed.takeover];
+    const { route, codec, callerIdentity, takeover } = resumed;
+    Object.assign(this.#progress, { trunk: resumed.trunk.name, route, codec, callerIdentity, takeover });
     const refusal = await this.#admit(resumed.trunk);
     if (refusal || this.ended) return this.#finish({ cause: refusal ?? 'error', detail: 'takeover refused' });
     const leg = await this.#openLeg(resumed.target, resumed.trunk, resumed.position);
     if (this.ended) return;
-    const { session, done } = resumed.resume(leg, (localSdp) =>
-      this.#reofferAnswerer(resumed.trunk, localSdp),
-    );
+    const answerer = (localSdp: string) => this.#reofferAnswerer(resumed.trunk, localSdp);
+    const { session, done } = resumed.resume(leg, answerer);
     this.#session = session;
     session.once('terminated', (cause) => this.#onTerminated(cause));
     this.#watchInfoDigits(session);
-    this.#answeredAtWall = resumed.answeredAtWall;
+    this.#progress.answeredAtWall = resumed.answeredAtWall;
     this.#setState('answered');
     this.#supervise();
     // The bot's new stream opens while the carrier answers the re-INVITE: one round trip less gap.
@@ -384,12 +358,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     return undefined;
   }
 
-  async #openLeg(
-    target: StreamTarget,
-    trunk: TrunkConfig,
-    continueFrom?: RtpPosition,
-  ): Promise<CallMediaLeg> {
-    const leg = await this.#ports.mediaLegs.open(this.id, bridgeRateOf(target), trunk.media, continueFrom);
+  async #openLeg(target: StreamTarget, trunk: TrunkConfig, from?: RtpPosition): Promise<CallMediaLeg> {
+    const leg = await this.#ports.mediaLegs.open(this.id, bridgeRateOf(target), trunk.media, from);
     if (this.ended) leg.close();
     else this.#leg = leg;
     return leg;
@@ -399,7 +369,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   async #connectBot(target: StreamTarget, resumed = false): Promise<boolean> {
     const leg = this.#leg;
     if (!leg || this.ended) return false;
-    this.#target = target;
+    this.#progress.target = target;
     try {
       const bot = this.#ports.bots.connect(
         {
@@ -407,7 +377,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
           from: this.from,
           to: this.to,
           direction: this.direction,
-          ...(this.#callerIdentity ? { callerIdentity: this.#callerIdentity } : {}),
+          ...(this.#progress.callerIdentity ? { callerIdentity: this.#progress.callerIdentity } : {}),
           ...(resumed ? { resumed } : {}),
         },
         target,
@@ -421,11 +391,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       this.#bot = bot;
       await bot.ready;
     } catch (error) {
-      this.#finish({
-        cause: 'bot_unreachable',
-        sipStatus: 503,
-        detail: boundedDetail((error as Error).message),
-      });
+      const detail = boundedDetail((error as Error).message);
+      this.#finish({ cause: 'bot_unreachable', sipStatus: 503, detail });
       return false;
     }
     return !this.ended;
@@ -439,7 +406,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       localSdp,
       leg: () => this.#leg,
       onCodec: (codec) => {
-        this.#codec = codec;
+        this.#progress.codec = codec;
       },
       logger: this.#ports.logger.child({ callId: this.id }),
     });
@@ -450,8 +417,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   }
 
   #markAnswered(): void {
-    this.#answeredAtWall = this.#ports.clock.wallNow();
-    this.#setupMs = Math.round(this.#ports.clock.now() - this.#startedAtMs);
+    this.#progress.answeredAtWall = this.#ports.clock.wallNow();
+    this.#progress.setupMs = Math.round(this.#ports.clock.now() - this.#startedAtMs);
     this.#setState('answered');
     this.safeEmit('answered');
     this.#supervise();
@@ -494,7 +461,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   #finish(end: CallEnd, rejectHeaders: Array<[string, string]> = []): void {
     if (this.#end) return;
     this.#end = end;
-    this.#endedAtWall = this.#ports.clock.wallNow();
+    this.#progress.endedAtWall = this.#ports.clock.wallNow();
     this.#supervision?.cancel();
     // An attempt still ringing when the call ends is cancelled by the signalling below.
     this.#plan?.stop('cancelled', `call ended: ${end.cause}`);
@@ -523,30 +490,22 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   }
 
   #answeredDurationMs(): number {
-    return answeredDurationMs(this.#answeredAtWall, this.#endedAtWall);
+    return answeredDurationMs(this.#progress.answeredAtWall, this.#progress.endedAtWall);
   }
 
   #record(end: CallEnd): CallRecord {
+    const { clock } = this.#ports;
     return buildCallRecord({
       id: this.id,
       sipCallId: this.sipCallId,
       direction: this.direction,
       from: this.from,
       to: this.to,
-      trunk: this.#trunk,
-      route: this.#route,
-      stream: this.#target?.url,
       startedAtWall: this.#startedAtWall,
-      answeredAtWall: this.#answeredAtWall,
-      endedAtWall: this.#endedAtWall ?? this.#ports.clock.wallNow(),
-      setupMs: this.#setupMs,
-      attempts: this.#plan
-        ? attemptRecords(this.#plan.attempts, this.#ports.clock.wallNow() - this.#ports.clock.now())
-        : [],
-      codec: this.#codec,
+      ...progressFacts(this.#progress, clock.wallNow()),
+      attempts: this.#plan ? attemptRecords(this.#plan.attempts, clock.wallNow() - clock.now()) : [],
       end,
       media: this.#mediaRecord(),
-      takeover: this.#takeover,
     });
   }
 }

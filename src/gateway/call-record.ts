@@ -2,9 +2,12 @@
  * The call record: one JSON line per admitted call, written once when it ends. Declared field
  * by field so what operators parse is what the code writes.
  */
+import type { StreamTarget } from '../config/index.js';
+import type { CallState, CallSummary } from '../control/backend.js';
 import type { JitterStats, MediaLegStats, RtpStreamStats } from '../media/index.js';
 import { estimateMos, type AttemptRecord as PlannedAttempt } from '../trunks/index.js';
 import { type CallEnd, type HangupParty, hangupPartyOf } from './call-end.js';
+import type { CallerIdentityParameters } from './caller-id.js';
 import type { BotStreamStats } from './ports.js';
 import { receiveQuality } from './quality.js';
 
@@ -120,5 +123,75 @@ export function mediaRecordOf(
     ...(leg?.jitterBuffer ? { jitterBuffer: leg.jitterBuffer } : {}),
     ...(leg ? { codec: leg.codec, fecRecoveredFrames: leg.fecRecoveredFrames } : {}),
     ...(stream ? { stream } : {}),
+  };
+}
+
+/** What a call learns as it runs, in one place: its summary, its record and its snapshot read it. */
+export interface CallProgress {
+  trunk: string | undefined;
+  route: string | undefined;
+  target: StreamTarget | undefined;
+  codec: string | undefined;
+  /** An inbound caller's identity headers, for the bot. */
+  callerIdentity: CallerIdentityParameters | undefined;
+  answeredAtWall: number | undefined;
+  setupMs: number | undefined;
+  endedAtWall: number | undefined;
+  takeover: TakeoverRecord | undefined;
+}
+
+export function newCallProgress(): CallProgress {
+  return {
+    trunk: undefined,
+    route: undefined,
+    target: undefined,
+    codec: undefined,
+    callerIdentity: undefined,
+    answeredAtWall: undefined,
+    setupMs: undefined,
+    endedAtWall: undefined,
+    takeover: undefined,
+  };
+}
+
+/** A call as the control API lists it. */
+export function callSummary(
+  call: Pick<CallSummary, 'id' | 'direction' | 'from' | 'to'>,
+  state: CallState,
+  startedAtWall: number,
+  progress: CallProgress,
+): CallSummary {
+  const { trunk, answeredAtWall, endedAtWall } = progress;
+  return {
+    id: call.id,
+    direction: call.direction,
+    state,
+    from: call.from,
+    to: call.to,
+    ...(trunk ? { trunk } : {}),
+    startedAt: new Date(startedAtWall).toISOString(),
+    ...(answeredAtWall ? { answeredAt: new Date(answeredAtWall).toISOString() } : {}),
+    ...(endedAtWall ? { endedAt: new Date(endedAtWall).toISOString() } : {}),
+  };
+}
+
+/** The record's facts that come from the call's progress (`nowWall` if it has not ended). */
+export function progressFacts(
+  progress: CallProgress,
+  nowWall: number,
+): Pick<
+  CallFacts,
+  'trunk' | 'route' | 'stream' | 'answeredAtWall' | 'endedAtWall' | 'setupMs' | 'codec' | 'takeover'
+> {
+  const { trunk, route, target, answeredAtWall, endedAtWall, setupMs, codec, takeover } = progress;
+  return {
+    trunk,
+    route,
+    stream: target?.url,
+    answeredAtWall,
+    endedAtWall: endedAtWall ?? nowWall,
+    setupMs,
+    codec,
+    takeover,
   };
 }

@@ -70,26 +70,28 @@ export type SnapshotPosition = z.output<typeof positionSchema>;
  * session has no SDP yet, or its media is SRTP (the keys are not shared between nodes).
  */
 export function snapshotOf(view: TakeoverView, node: string): string | undefined {
-  const { session, leg, target, trunk, ...facts } = view;
+  const { session, call, progress } = view;
+  const { trunk, target, answeredAtWall } = progress;
   const dialog: DialogState | undefined = session.dialog?.state();
   const local = session.lastLocalSdp;
   const remote = session.remoteSdp;
-  if (!dialog || local === undefined || remote === undefined || /^a=crypto:/m.test(remote)) return undefined;
+  if (!dialog || !trunk || !target || answeredAtWall === undefined) return undefined;
+  if (local === undefined || remote === undefined || /^a=crypto:/m.test(remote)) return undefined;
   const { auth: _credentials, ...publicTarget } = target;
   const snapshot: CallSnapshot = {
     v: 1,
     node,
     call: {
-      id: facts.id,
-      direction: facts.direction,
-      from: facts.from,
-      to: facts.to,
+      id: call.id,
+      direction: call.direction,
+      from: call.from,
+      to: call.to,
       trunk,
-      ...(facts.route === undefined ? {} : { route: facts.route }),
-      ...(facts.codec === undefined ? {} : { codec: facts.codec }),
-      ...(facts.callerIdentity ? { callerIdentity: { ...facts.callerIdentity } } : {}),
-      startedAtWall: facts.startedAtWall,
-      answeredAtWall: facts.answeredAtWall,
+      ...(progress.route === undefined ? {} : { route: progress.route }),
+      ...(progress.codec === undefined ? {} : { codec: progress.codec }),
+      ...(progress.callerIdentity ? { callerIdentity: { ...progress.callerIdentity } } : {}),
+      startedAtWall: view.startedAtWall,
+      answeredAtWall,
     },
     target: publicTarget,
     dialog: { ...dialog, ...(dialog.remoteSeq === undefined ? {} : { remoteSeq: dialog.remoteSeq }) },

@@ -25,7 +25,7 @@ import type {
   OverflowPolicy,
 } from '../trunks/index.js';
 import type { Clock, Logger, MediaEncryption } from '../util/index.js';
-import type { TakeoverRecord } from './call-record.js';
+import type { CallProgress, TakeoverRecord } from './call-record.js';
 import type { CallerIdentityParameters, CallerIdOverride } from './caller-id.js';
 import type { AuthChallenge } from './digest-support.js';
 
@@ -172,8 +172,17 @@ export interface OutboundRequest {
   callerId?: CallerIdOverride;
 }
 
-/** The facts of an answered call as a snapshot carries them, common to both ends of a takeover. */
-interface AnsweredCallFacts {
+/** An answered call as its controller shows it to the snapshot writer (call-snapshot.ts). */
+export interface TakeoverView {
+  call: { id: string; direction: 'inbound' | 'outbound'; from: string; to: string };
+  progress: CallProgress;
+  startedAtWall: number;
+  session: Session;
+  leg: Pick<CallMediaLeg, 'position'>;
+}
+
+/** A call claimed from a dead node, as CallController.resumed runs it (call-takeover.ts). */
+export interface ResumedCall {
   id: string;
   direction: 'inbound' | 'outbound';
   from: string;
@@ -184,17 +193,6 @@ interface AnsweredCallFacts {
   callerIdentity: CallerIdentityParameters | undefined;
   startedAtWall: number;
   answeredAtWall: number;
-}
-
-/** An answered call as its controller shows it to the snapshot writer (call-snapshot.ts). */
-export interface TakeoverView extends AnsweredCallFacts {
-  trunk: string;
-  session: Session;
-  leg: Pick<CallMediaLeg, 'position'>;
-}
-
-/** A call claimed from a dead node, as CallController.resumed runs it (call-takeover.ts). */
-export interface ResumedCall extends AnsweredCallFacts {
   trunk: TrunkConfig;
   /** The caller's stream as the dead node last sent it, moved on by the time since. */
   position: RtpPosition;

@@ -44,17 +44,19 @@ function view(remoteSdp = SDP): TakeoverView {
   const dialog = Dialog.forUas(INVITE, 'ourtag', { transport: 'udp', address: '127.0.0.1', port: 5060 });
   const session = { dialog, lastLocalSdp: SDP, remoteSdp, callId: dialog.callId } as unknown as Session;
   return {
-    id: 'sid-1',
-    direction: 'inbound',
-    from: 'caller',
-    to: '1000',
-    trunk: 'proxy',
-    route: '*',
-    target: TARGET,
-    codec: 'PCMU',
-    callerIdentity: { sipFrom: '<sip:caller@127.0.0.1>' },
+    call: { id: 'sid-1', direction: 'inbound', from: 'caller', to: '1000' },
+    progress: {
+      trunk: 'proxy',
+      route: '*',
+      target: TARGET,
+      codec: 'PCMU',
+      callerIdentity: { sipFrom: '<sip:caller@127.0.0.1>' },
+      answeredAtWall: 2000,
+      setupMs: 100,
+      endedAtWall: undefined,
+      takeover: undefined,
+    },
     startedAtWall: 1000,
-    answeredAtWall: 2000,
     session,
     leg: { position: () => ({ ssrc: 0xdeadbeef, sequenceNumber: 65_530, timestamp: 0xffff_ff00 }) },
   };

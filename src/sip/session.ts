@@ -141,10 +141,11 @@ export abstract class Session<
     this.#addSessionTimerHeaders(request);
     const response = await this.host.request(request, dialog.destination());
     if (response.status >= 200 && response.status < 300) {
+      // The 2xx's Contact is the new target (RFC 3261 §12.2.1.2): its ACK already goes there.
+      dialog.refreshTarget(response);
       this.acknowledge(dialog.createRequest('ACK', request.cseq().seq), dialog.destination());
       this.localSdp = sdp;
       if (response.body.length > 0) this.remoteSdp = response.body.toString();
-      dialog.refreshTarget(response);
       this.#negotiateTimer(response, 'uac');
     }
     return response;

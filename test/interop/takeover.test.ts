@@ -5,8 +5,9 @@
  * Ten calls are answered and spread over both nodes; node a is killed with SIGKILL. Every call
  * it carried comes back on node b: the caller hears the bot again on the same RTP stream (same
  * SSRC, the sequence moving on by about the gap), the bot gets a new `start` with the same
- * callSid marked `resumed`. A BYE sent while node a is dead still ends its call with 200; the
- * calls on node b never notice; every call ends with one record.
+ * callSid marked `resumed`. A BYE sent while node a is dead still ends its call with 200, and a
+ * re-INVITE sent meanwhile is answered 200 by node b; the calls on node b never notice; every
+ * call ends with one record.
  */
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
@@ -206,15 +207,20 @@ test('the calls of a node killed with SIGKILL come back on the other node', {
   );
   const onA = callers.filter((caller) => caller.received.at(-1)?.from === NODE_A);
   const onB = callers.filter((caller) => caller.received.at(-1)?.from === NODE_B);
-  assert.ok(onA.length >= 2 && onB.length >= 1, `calls spread a=${onA.length} b=${onB.length}`);
+  assert.ok(onA.length >= 3 && onB.length >= 1, `calls spread a=${onA.length} b=${onB.length}`);
   assert.equal(onA.length + onB.length, CALLS);
-  const [byeInGap, ...resumed] = onA as [Caller, ...Caller[]];
+  const [byeInGap, reinviteInGap, ...others] = onA as [Caller, Caller, ...Caller[]];
+  const resumed = [reinviteInGap, ...others];
   const startsBefore = bot!.calls.length;
 
   const killedAt = performance.now();
   process.kill(cluster!.pid('node-a'), 'SIGKILL');
   // The caller hangs up while its node is dead: Kamailio fails the BYE over to node b.
   const byeStatus = hangUp(byeInGap);
+  // Another re-INVITEs (a session refresh with its SDP unchanged) while its node is dead.
+  const reinviteStatus = reinviteInGap.session
+    .reinvite(reinviteInGap.session.lastLocalSdp ?? '')
+    .then((response) => response.status);
 
   await waitFor(
     () => resumed.every((caller) => tonesFrom(caller, NODE_B, killedAt).length >= 5),
@@ -222,6 +228,7 @@ test('the calls of a node killed with SIGKILL come back on the other node', {
     15_000,
   );
   assert.equal(await byeStatus, 200, 'a BYE sent during the gap is answered 200');
+  assert.equal(await reinviteStatus, 200, 'a re-INVITE sent during the gap is answered 200');
 
   const gaps: number[] = [];
   for (const caller of resumed) {

@@ -231,6 +231,7 @@ test('the calls of a node killed with SIGKILL come back on the other node', {
   assert.equal(await reinviteStatus, 200, 'a re-INVITE sent during the gap is answered 200');
 
   const gaps: number[] = [];
+  const jumps: string[] = [];
   for (const caller of resumed) {
     const before = caller.received.filter((packet) => packet.from === NODE_A && packet.atMs < killedAt + 100);
     const lastToneBefore = before.filter((packet) => packet.tone).at(-1);
@@ -244,6 +245,7 @@ test('the calls of a node killed with SIGKILL come back on the other node', {
     assert.equal(firstAfter.ssrc, lastBefore.ssrc, `call ${caller.index}: same SSRC after takeover`);
     const sequenceJump = (firstAfter.sequence - lastBefore.sequence + 0x10000) & 0xffff;
     const silentMs = firstAfter.atMs - lastBefore.atMs;
+    jumps.push(`${sequenceJump} packets / ${Math.round(silentMs)} ms`);
     assert.ok(
       sequenceJump >= 1 && sequenceJump <= Math.ceil(silentMs / 20) + 20,
       `call ${caller.index}: sequence jumped ${sequenceJump} over ${Math.round(silentMs)} ms`,
@@ -258,6 +260,7 @@ test('the calls of a node killed with SIGKILL come back on the other node', {
   const max = Math.round(Math.max(...gaps));
   const all = gaps.map((gap) => Math.round(gap)).join(', ');
   console.log(`takeover audio gap over ${gaps.length} calls: p50 ${p50} ms, max ${max} ms (${all})`);
+  console.log(`RTP sequence jump over the silence: ${jumps.join(', ')}`);
 
   // The bot: one new `start` per resumed call, same callSid, marked resumed.
   const resumedStarts = bot!.calls.slice(startsBefore);

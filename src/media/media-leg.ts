@@ -85,6 +85,8 @@ interface CodecChain {
   codecKey: string;
   decoder: ObservedDecoder;
   receiver: AudioReceiver;
+  /** The frame the receiver writes each tick, reused. */
+  callerFrame: Int16Array;
   toBridge: Resampler | undefined;
   encoder: AudioEncoder;
   fromBridge: Resampler | undefined;
@@ -231,10 +233,12 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     const bridgeRate = this.#options.bridgeRate;
     const decoder = new ObservedDecoder(await carrierDecoderFor(media.codec.name, bridgeRate));
     const encoder = await carrierEncoderFor(media.codec.name, bridgeRate);
+    const receiver = new AudioReceiver(decoder, this.#options.clock, this.#options.jitterBuffer);
     return {
       codecKey,
       decoder,
-      receiver: new AudioReceiver(decoder, this.#options.clock, this.#options.jitterBuffer),
+      receiver,
+      callerFrame: new Int16Array(receiver.frameSamples),
       toBridge: await resamplerBetween(decoder.sampleRate, bridgeRate),
       encoder,
       fromBridge: await resamplerBetween(bridgeRate, encoder.sampleRate),
@@ -269,7 +273,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     if (!chain || this.#closed) return;
     const lostEnd = this.#dtmfReceiver?.poll(tickMs);
     if (lostEnd) this.safeEmit('dtmf', lostEnd);
-    const decoded = chain.receiver.pull();
+    const decoded = chain.receiver.pull(chain.callerFrame);
     const pcm = chain.toBridge ? chain.toBridge.process(decoded) : decoded;
     this.safeEmit('callerAudio', pcm, chain.receiver.lastFrameArrivalMs);
     this.#sendFrame(chain, tickMs);

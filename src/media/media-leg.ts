@@ -106,6 +106,8 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   #sendTimestamp = 0;
   /** RFC 3551 §4.1: marker on the first packet of a talkspurt (start, after DTMF, after hold). */
   #markNext = true;
+  /** The audio packet's header fields, one object reused for every frame. */
+  readonly #sendOptions = { payloadType: 0, timestamp: 0, marker: false };
   #lastRtpMs: number;
   #handlerErrors = 0;
   #closed = false;
@@ -293,12 +295,11 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
       this.#markNext = true;
     } else if (bot && this.#media) {
       const pcm = chain.fromBridge ? chain.fromBridge.process(bot) : bot;
-      const payload = chain.encoder.encode(pcm);
-      this.#session.send(payload, {
-        payloadType: this.#media.codec.payloadType,
-        timestamp: this.#sendTimestamp,
-        marker: this.#markNext,
-      });
+      const options = this.#sendOptions;
+      options.payloadType = this.#media.codec.payloadType;
+      options.timestamp = this.#sendTimestamp;
+      options.marker = this.#markNext;
+      this.#session.send(chain.encoder.encode(pcm), options);
       this.#markNext = false;
     } else {
       this.#markNext = true;
@@ -308,8 +309,9 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
 
   /** Opus in-band FEC sized to the loss the far end reports over RTCP (RFC 7587 §3.3). */
   #adaptOpusLoss(chain: CodecChain): void {
-    const report = this.#session.stats().remoteReport;
-    if (!report || !chain.encoder.setPacketLossPercent) return;
+    if (!chain.encoder.setPacketLossPercent) return;
+    const report = this.#session.remoteReport;
+    if (!report) return;
     const percent = Math.round(report.fractionLost * 100);
     chain.encoder.setPacketLossPercent(
       Math.min(MAX_OPUS_LOSS_PERCENT, Math.max(MIN_OPUS_LOSS_PERCENT, percent)),

@@ -60,6 +60,7 @@ export {
   parseRtp,
   type ReceivedRtp,
   type RemoteReceptionReport,
+  RtpPacketWriter,
   RtpSession,
   type RtpSessionOptions,
   type RtpStreamStats,

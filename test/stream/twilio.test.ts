@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeMulaw, encodeMulaw } from '../../src/media/index.js';
 import { TwilioDialect } from '../../src/stream/index.js';
+import { stringifiedMediaMessage } from '../helpers/twilio-media.js';
 
 const call = { callSid: 'CA0123', accountSid: 'AC0123', customParameters: { lang: 'en' } };
 
@@ -58,17 +59,7 @@ test('media messages are byte for byte what JSON.stringify gives for the documen
   dialect.open(call);
   const frame = Int16Array.from({ length: 160 }, (_, i) => Math.round(Math.sin(i / 5) * 12000));
   for (let chunk = 1; chunk <= 1001; chunk++) {
-    const expected = JSON.stringify({
-      event: 'media',
-      sequenceNumber: String(chunk + 1),
-      media: {
-        track: 'inbound',
-        chunk: String(chunk),
-        timestamp: String((chunk - 1) * 20),
-        payload: Buffer.from(encodeMulaw(frame)).toString('base64'),
-      },
-      streamSid: dialect.streamSid,
-    });
+    const expected = stringifiedMediaMessage(dialect.streamSid, chunk + 1, chunk, encodeMulaw(frame));
     const message =
       chunk % 2 === 0 ? dialect.callerAudio(frame) : dialect.callerAudioText(frame).toString('utf8');
     assert.equal(message, expected, `chunk ${chunk}`);

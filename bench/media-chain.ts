@@ -5,7 +5,7 @@
  * socket cost is in bench/media-rtp.ts):
  *  receive: parseRtp (as RtpSession) -> AudioReceiver.insert (jitter buffer) -> pull (decode, PLC/stretch
  *           decisions) -> resample decoder rate -> bridge rate
- *  send:    resample bridge rate -> encoder rate -> encode -> rtp.js packet (as RtpSession.send),
+ *  send:    resample bridge rate -> encoder rate -> encode -> RtpPacketWriter (as RtpSession.send),
  *           with the gateway's own codecs (carrierEncoderFor/carrierDecoderFor: Opus runs at the
  *           bridge rate, complexity 5, so the Opus path has no resampler)
  * Baseline in the same run: parseRtp plus a copy of the payload, what a bare forwarder does.
@@ -23,6 +23,7 @@ import {
   decodeWav,
   parseRtp,
   Resampler,
+  RtpPacketWriter,
 } from '../src/media/index.js';
 import { type AudioCodecName, FakeClock } from '../src/util/index.js';
 import { PolyphaseResampler } from './lib/polyphase-resampler.js';
@@ -120,19 +121,21 @@ async function sendRound(codec: CodecCase, bridgeRate: BridgeRate): Promise<numb
   const fromBridge = await resampler(bridgeRate, encoder.sampleRate);
   const bot = speechAt(bridgeRate);
   const samples = (bridgeRate * FRAME_MS) / 1000;
+  const writer = new RtpPacketWriter();
   const times: number[] = [];
   for (let frame = 0; frame < FRAMES; frame++) {
     const pcm = bot.subarray(frame * samples, (frame + 1) * samples);
     const started = performance.now();
     const payload = encoder.encode(fromBridge ? fromBridge.process(pcm) : pcm);
-    // As RtpSession.send builds each packet.
-    const packet = new RtpPacket();
-    packet.setPayloadType(codec.payloadType);
-    packet.setSequenceNumber(frame);
-    packet.setTimestamp((frame * codec.rtpClockRate * FRAME_MS) / 1000);
-    packet.setSsrc(0x4321);
-    packet.setPayload(new DataView(payload.buffer, payload.byteOffset, payload.byteLength));
-    packet.getView();
+    // As RtpSession.send writes each packet.
+    writer.write(
+      payload,
+      codec.payloadType,
+      false,
+      frame & 0xffff,
+      (frame * codec.rtpClockRate * FRAME_MS) / 1000,
+      0x4321,
+    );
     times.push(performance.now() - started);
   }
   encoder.close();

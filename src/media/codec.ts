@@ -2,6 +2,10 @@
  * The codec contract shared by the jitter buffer's receiver, the replay tool and the
  * gateway. Decoders output mono 16-bit PCM at `sampleRate`; RTP timestamps advance at
  * `rtpClockRate` (48000 for Opus whatever the decode rate, RFC 7587 §4.1).
+ *
+ * What decode, conceal, recoverFromNext and encode return may be a buffer the codec reuses
+ * (G.711 does, so a frame allocates nothing): read it before the next call of the same
+ * method, and copy what must be kept.
  */
 export interface AudioDecoder {
   readonly name: string;

@@ -15,12 +15,16 @@ function checkLaw(law: G711Law): void {
 /**
  * G.711 decoder whose conceal() runs the Appendix I PLC. All output, decoded or concealed,
  * passes through the concealer's history and so lags by G711Concealer.delaySamples (3.75 ms).
+ * Output goes to buffers the decoder owns (one for decode, one for conceal), valid until the
+ * next call of the same method: a 20 ms frame allocates nothing.
  */
 export class G711Decoder implements AudioDecoder {
   readonly name: G711Law;
   readonly sampleRate = G711_RATE;
   readonly rtpClockRate = G711_RATE;
   readonly #concealer = new G711Concealer();
+  #decoded = new Int16Array(0);
+  #concealed = new Int16Array(0);
   #closed = false;
 
   constructor(law: G711Law) {
@@ -30,8 +34,11 @@ export class G711Decoder implements AudioDecoder {
 
   decode(payload: Uint8Array): Int16Array {
     this.#assertOpen();
-    const pcm = this.name === 'PCMU' ? decodeMulaw(payload) : decodeAlaw(payload);
-    return this.#concealer.process(pcm);
+    if (this.#decoded.length !== payload.length) this.#decoded = new Int16Array(payload.length);
+    const pcm = this.#decoded;
+    if (this.name === 'PCMU') decodeMulaw(payload, pcm);
+    else decodeAlaw(payload, pcm);
+    return this.#concealer.process(pcm, pcm);
   }
 
   /**
@@ -43,8 +50,10 @@ export class G711Decoder implements AudioDecoder {
     this.#assertOpen();
     const frame = G711Concealer.frameSamples;
     const whole = Math.ceil(samples / frame) * frame;
-    const out = this.#concealer.conceal(whole);
-    return whole === samples ? out : out.slice(0, samples);
+    if (this.#concealed.length !== whole) this.#concealed = new Int16Array(whole);
+    const out = this.#concealed;
+    this.#concealer.conceal(whole, out);
+    return whole === samples ? out : out.subarray(0, samples);
   }
 
   close(): void {
@@ -56,10 +65,12 @@ export class G711Decoder implements AudioDecoder {
   }
 }
 
+/** G.711 encoder writing into a payload buffer it owns, valid until the next encode(). */
 export class G711Encoder implements AudioEncoder {
   readonly name: G711Law;
   readonly sampleRate = G711_RATE;
   readonly rtpClockRate = G711_RATE;
+  #payload = new Uint8Array(0);
   #closed = false;
 
   constructor(law: G711Law) {
@@ -69,7 +80,8 @@ export class G711Encoder implements AudioEncoder {
 
   encode(pcm: Int16Array): Uint8Array {
     if (this.#closed) throw new Error(`${this.name} encoder is closed`);
-    return this.name === 'PCMU' ? encodeMulaw(pcm) : encodeAlaw(pcm);
+    if (this.#payload.length !== pcm.length) this.#payload = new Uint8Array(pcm.length);
+    return this.name === 'PCMU' ? encodeMulaw(pcm, this.#payload) : encodeAlaw(pcm, this.#payload);
   }
 
   close(): void {

@@ -31,6 +31,8 @@ export class G711Concealer {
   readonly #history = new Int16Array(HISTORY_LEN);
   readonly #pitchBuffer = new Float32Array(HISTORY_LEN);
   readonly #lastQuarter = new Float32Array(POVERLAP_MAX);
+  /** Scratch for the synthetic signal joined into good audio (at most one 10 ms frame). */
+  readonly #synthetic = new Int16Array(FRAME);
   /** Consecutive concealed 10 ms frames. */
   #erasedFrames = 0;
   #pitch = 0;
@@ -41,39 +43,41 @@ export class G711Concealer {
   #readOffset = 0;
 
   /**
-   * Feeds good audio (any length); returns it delayed by 3.75 ms, with the first samples after
-   * a loss cross-faded from the synthetic signal (Appendix I, "addtohistory").
+   * Feeds good audio (any length); writes it to `out` (which may be `samples` itself) delayed
+   * by 3.75 ms, with the first samples after a loss cross-faded from the synthetic signal
+   * (Appendix I, "addtohistory"). Pass a reused `out` on the hot path: nothing is allocated.
    */
-  process(samples: Int16Array): Int16Array {
-    const out = new Int16Array(samples.length);
+  process(samples: Int16Array, out: Int16Array = new Int16Array(samples.length)): Int16Array {
+    if (out.length < samples.length) throw new RangeError('G.711 PLC output buffer too small');
+    if (out !== samples) out.set(samples);
     for (let start = 0; start < samples.length; start += FRAME) {
-      const chunk = samples.slice(start, Math.min(samples.length, start + FRAME));
+      const length = Math.min(samples.length - start, FRAME);
       if (this.#erasedFrames > 0) {
         const overlap = Math.min(
-          chunk.length,
+          length,
           this.#pitchOverlap + (this.#erasedFrames - 1) * END_OVERLAP_INCREMENT,
           FRAME,
         );
-        const synthetic = new Int16Array(overlap);
-        this.#readSynthetic(synthetic, 0, overlap);
-        this.#overlapAddAtEnd(chunk, synthetic, overlap);
+        this.#readSynthetic(this.#synthetic, 0, overlap);
+        this.#overlapAddAtEnd(out, start, overlap);
         this.#erasedFrames = 0;
       }
-      this.#saveSpeech(chunk);
-      out.set(chunk, start);
+      this.#saveSpeech(out, start, length);
     }
     return out;
   }
 
-  /** Synthesizes `samples` of lost audio; a multiple of 10 ms (80 samples). */
-  conceal(samples: number): Int16Array {
+  /**
+   * Synthesizes `samples` of lost audio, a multiple of 10 ms (80 samples), into `out` (reuse
+   * one on the hot path).
+   */
+  conceal(samples: number, out: Int16Array = new Int16Array(samples)): Int16Array {
     if (!Number.isInteger(samples) || samples < 0 || samples % FRAME !== 0)
       throw new RangeError(`G.711 PLC conceals whole 10 ms frames, got ${samples} samples`);
-    const out = new Int16Array(samples);
+    if (out.length < samples) throw new RangeError('G.711 PLC output buffer too small');
     for (let start = 0; start < samples; start += FRAME) {
-      const frame = out.subarray(start, start + FRAME);
-      this.#concealFrame(frame);
-      this.#saveSpeech(frame);
+      this.#concealFrame(out, start);
+      this.#saveSpeech(out, start, FRAME);
     }
     return out;
   }
@@ -83,14 +87,14 @@ export class G711Concealer {
     this.#erasedFrames = 0;
   }
 
-  #concealFrame(out: Int16Array): void {
+  #concealFrame(out: Int16Array, at: number): void {
     if (this.#erasedFrames === 0) {
       this.#startConcealment();
-      this.#readSynthetic(out, 0, FRAME);
+      this.#readSynthetic(out, at, FRAME);
     } else if (this.#erasedFrames <= 2) {
       // Widen the repeated segment by one period at 10 and 20 ms: a single period repeated
       // for long sounds buzzy (Appendix I, I.2.3).
-      const tail = new Int16Array(this.#pitchOverlap);
+      const tail = this.#synthetic;
       const savedOffset = this.#readOffset;
       this.#readSynthetic(tail, 0, this.#pitchOverlap);
       this.#readOffset = savedOffset;
@@ -98,18 +102,18 @@ export class G711Concealer {
       this.#pitchLength += this.#pitch;
       this.#pitchStart = HISTORY_LEN - this.#pitchLength;
       this.#overlapAddIntoPitchBuffer();
-      this.#readSynthetic(out, 0, FRAME);
+      this.#readSynthetic(out, at, FRAME);
       const step = 1 / this.#pitchOverlap;
       for (let i = 0; i < this.#pitchOverlap; i++) {
         const rightWeight = (i + 1) * step;
-        out[i] = clampSample((1 - rightWeight) * tail[i]! + rightWeight * out[i]!);
+        out[at + i] = clampSample((1 - rightWeight) * tail[i]! + rightWeight * out[at + i]!);
       }
-      this.#attenuate(out);
+      this.#attenuate(out, at);
     } else if (this.#erasedFrames >= MUTE_AFTER_FRAMES) {
-      out.fill(0);
+      out.fill(0, at, at + FRAME);
     } else {
-      this.#readSynthetic(out, 0, FRAME);
-      this.#attenuate(out);
+      this.#readSynthetic(out, at, FRAME);
+      this.#attenuate(out, at);
     }
     this.#erasedFrames++;
   }
@@ -118,7 +122,8 @@ export class G711Concealer {
     for (let i = 0; i < HISTORY_LEN; i++) this.#pitchBuffer[i] = this.#history[i]!;
     this.#pitch = this.#findPitch();
     this.#pitchOverlap = this.#pitch >> 2; // overlap a quarter wavelength
-    this.#lastQuarter.set(this.#pitchBuffer.subarray(HISTORY_LEN - this.#pitchOverlap, HISTORY_LEN));
+    for (let i = 0; i < this.#pitchOverlap; i++)
+      this.#lastQuarter[i] = this.#pitchBuffer[HISTORY_LEN - this.#pitchOverlap + i]!;
     this.#readOffset = 0;
     this.#pitchLength = this.#pitch;
     this.#pitchStart = HISTORY_LEN - this.#pitchLength;
@@ -154,32 +159,37 @@ export class G711Concealer {
     }
   }
 
-  /** Linear fade: gain falls 20% per 10 ms, starting at the second lost frame. */
-  #attenuate(out: Int16Array): void {
+  /** Linear fade over the 10 ms frame at `at`: gain falls 20% per 10 ms, from the second lost frame. */
+  #attenuate(out: Int16Array, at: number): void {
     let gain = 1 - (this.#erasedFrames - 1) * ATTENUATION_PER_FRAME;
-    for (let i = 0; i < out.length; i++) {
+    for (let i = at; i < at + FRAME; i++) {
       out[i] = Math.trunc(out[i]! * Math.max(0, gain));
       gain -= ATTENUATION_PER_SAMPLE;
     }
   }
 
-  /** Cross-fades from the (attenuated) synthetic signal into the first good audio. */
-  #overlapAddAtEnd(good: Int16Array, synthetic: Int16Array, count: number): void {
+  /** Cross-fades from the (attenuated) synthetic signal into the first good audio at `at`. */
+  #overlapAddAtEnd(good: Int16Array, at: number, count: number): void {
+    const synthetic = this.#synthetic;
     const step = 1 / count;
     const gain = Math.max(0, 1 - (this.#erasedFrames - 1) * ATTENUATION_PER_FRAME);
     for (let i = 0; i < count; i++) {
       const rightWeight = (i + 1) * step;
       const leftWeight = (1 - rightWeight) * gain;
-      good[i] = clampSample(Math.trunc(leftWeight * synthetic[i]! + rightWeight * good[i]!));
+      good[at + i] = clampSample(Math.trunc(leftWeight * synthetic[i]! + rightWeight * good[at + i]!));
     }
   }
 
-  /** Shifts `frame` into the history and replaces it with the history's delayed samples. */
-  #saveSpeech(frame: Int16Array): void {
-    const n = frame.length;
-    this.#history.copyWithin(0, n);
-    this.#history.set(frame, HISTORY_LEN - n);
-    frame.set(this.#history.subarray(HISTORY_LEN - n - POVERLAP_MAX, HISTORY_LEN - POVERLAP_MAX));
+  /**
+   * Shifts `samples[at .. at+length)` into the history and replaces them with the history's
+   * delayed samples.
+   */
+  #saveSpeech(samples: Int16Array, at: number, length: number): void {
+    const history = this.#history;
+    history.copyWithin(0, length);
+    for (let i = 0; i < length; i++) history[HISTORY_LEN - length + i] = samples[at + i]!;
+    const delayed = HISTORY_LEN - length - POVERLAP_MAX;
+    for (let i = 0; i < length; i++) samples[at + i] = history[delayed + i]!;
   }
 
   /**

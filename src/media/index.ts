@@ -61,6 +61,7 @@ export {
   parseRtp,
   type ReceivedRtp,
   type RemoteReceptionReport,
+  RtpPacketWriter,
   RtpSession,
   type RtpSessionOptions,
   type RtpStreamStats,

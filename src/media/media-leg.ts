@@ -94,6 +94,8 @@ interface CodecChain {
   codecKey: string;
   decoder: ObservedDecoder;
   receiver: AudioReceiver;
+  /** The frame the receiver writes each tick, reused. */
+  callerFrame: Int16Array;
   toBridge: Resampler | undefined;
   encoder: AudioEncoder;
   fromBridge: Resampler | undefined;
@@ -113,6 +115,8 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   #sendTimestamp = 0;
   /** RFC 3551 §4.1: marker on the first packet of a talkspurt (start, after DTMF, after hold). */
   #markNext = true;
+  /** The audio packet's header fields, one object reused for every frame. */
+  readonly #sendOptions = { payloadType: 0, timestamp: 0, marker: false };
   #lastRtpMs: number;
   #handlerErrors = 0;
   #closed = false;
@@ -253,10 +257,12 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     const bridgeRate = this.#options.bridgeRate;
     const decoder = new ObservedDecoder(await carrierDecoderFor(media.codec.name, bridgeRate));
     const encoder = await carrierEncoderFor(media.codec.name, bridgeRate);
+    const receiver = new AudioReceiver(decoder, this.#options.clock, this.#options.jitterBuffer);
     return {
       codecKey,
       decoder,
-      receiver: new AudioReceiver(decoder, this.#options.clock, this.#options.jitterBuffer),
+      receiver,
+      callerFrame: new Int16Array(receiver.frameSamples),
       toBridge: await resamplerBetween(decoder.sampleRate, bridgeRate),
       encoder,
       fromBridge: await resamplerBetween(bridgeRate, encoder.sampleRate),
@@ -291,7 +297,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     if (!chain || this.#closed) return;
     const lostEnd = this.#dtmfReceiver?.poll(tickMs);
     if (lostEnd) this.safeEmit('dtmf', lostEnd);
-    const decoded = chain.receiver.pull();
+    const decoded = chain.receiver.pull(chain.callerFrame);
     const pcm = chain.toBridge ? chain.toBridge.process(decoded) : decoded;
     this.safeEmit('callerAudio', pcm, chain.receiver.lastFrameArrivalMs);
     this.#sendFrame(chain, tickMs);
@@ -311,12 +317,11 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
       this.#markNext = true;
     } else if (bot && this.#media) {
       const pcm = chain.fromBridge ? chain.fromBridge.process(bot) : bot;
-      const payload = chain.encoder.encode(pcm);
-      this.#session.send(payload, {
-        payloadType: this.#media.codec.payloadType,
-        timestamp: this.#sendTimestamp,
-        marker: this.#markNext,
-      });
+      const options = this.#sendOptions;
+      options.payloadType = this.#media.codec.payloadType;
+      options.timestamp = this.#sendTimestamp;
+      options.marker = this.#markNext;
+      this.#session.send(chain.encoder.encode(pcm), options);
       this.#markNext = false;
     } else {
       this.#markNext = true;
@@ -326,8 +331,9 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
 
   /** Opus in-band FEC sized to the loss the far end reports over RTCP (RFC 7587 §3.3). */
   #adaptOpusLoss(chain: CodecChain): void {
-    const report = this.#session.stats().remoteReport;
-    if (!report || !chain.encoder.setPacketLossPercent) return;
+    if (!chain.encoder.setPacketLossPercent) return;
+    const report = this.#session.remoteReport;
+    if (!report) return;
     const percent = Math.round(report.fractionLost * 100);
     chain.encoder.setPacketLossPercent(
       Math.min(MAX_OPUS_LOSS_PERCENT, Math.max(MIN_OPUS_LOSS_PERCENT, percent)),

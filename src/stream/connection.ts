@@ -84,6 +84,8 @@ export interface StreamConnectionStats {
 }
 
 const MAX_QUEUED_FRAMES = 25;
+/** ws send options for a text message handed over as bytes, made once. */
+const TEXT_FRAME = { binary: false } as const;
 const MAX_INBOUND_BYTES = 1 << 20;
 /**
  * Bot messages handled per window of one media frame: a bot sends one 20 ms media message per
@@ -125,6 +127,7 @@ export class StreamConnection {
   readonly #inbound: InboundMessage[] = [];
   readonly #invalidWarning: RateLimitedWarning<{ reason: string; invalid: number }>;
   readonly #droppedWarning: RateLimitedWarning<{ dropped: number; queued: number }>;
+  readonly #maxBufferedBytes: number;
   #socket: WebSocket | undefined;
   #closed = false;
   #budget = 0;
@@ -142,6 +145,7 @@ export class StreamConnection {
 
   constructor(options: StreamConnectionOptions) {
     this.#options = options;
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? 256 * 1024;
     this.#reconnectsLeft = options.reconnect?.maxRetries ?? 3;
     this.#backoffMs = options.reconnect?.backoffMs ?? 250;
     this.#invalidWarning = new RateLimitedWarning(options.logger, options.clock, 'bot message ignored');
@@ -164,14 +168,25 @@ export class StreamConnection {
   }
 
   sendCallerFrame(caller: Int16Array, bot: Int16Array): void {
-    const message = this.#options.dialect.callerAudio(caller, bot);
+    const dialect = this.#options.dialect;
+    const text = dialect.callerAudioText?.(caller, bot);
+    const message = text ?? dialect.callerAudio(caller, bot);
     if (message === undefined) return;
     const socket = this.#socket;
     if (!socket || socket.readyState !== WebSocket.OPEN) {
       this.stats.droppedFrames++;
       return;
     }
-    this.#queue.push(message);
+    if (text && this.#queue.length === 0 && socket.bufferedAmount <= this.#maxBufferedBytes) {
+      // Sent at once: ws copies it into the masked client frame (RFC 6455 §5.3), so the
+      // dialect may overwrite its buffer with the next frame.
+      socket.send(text, TEXT_FRAME);
+      this.stats.bytesSent += text.length;
+      this.stats.framesSent++;
+      return;
+    }
+    // A frame that has to wait is queued as its own copy.
+    this.#queue.push(text ? text.toString('utf8') : message);
     while (this.#queue.length > MAX_QUEUED_FRAMES) {
       this.#queue.shift();
       this.stats.droppedFrames++;
@@ -444,8 +459,7 @@ export class StreamConnection {
 
   #flush(): void {
     const socket = this.#socket;
-    const limit = this.#options.maxBufferedBytes ?? 256 * 1024;
-    while (socket && this.#queue.length > 0 && socket.bufferedAmount <= limit) {
+    while (socket && this.#queue.length > 0 && socket.bufferedAmount <= this.#maxBufferedBytes) {
       const message = this.#queue.shift() as WireMessage;
       this.#sendNow(message);
       this.stats.framesSent++;

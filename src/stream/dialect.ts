@@ -31,7 +31,10 @@ export type BotCommand =
   | { command: 'hangup'; reason?: string }
   | { command: 'transfer'; target: string };
 
-/** A bot message decoded by a dialect. `invalid` is logged and ignored by the bridge. */
+/**
+ * A bot message decoded by a dialect. `invalid` is logged and ignored by the bridge. An
+ * `audio` input (object and PCM) may be reused for the dialect's next message: copy to keep.
+ */
 export type BotInput =
   | { kind: 'audio'; pcm: Int16Array }
   | { kind: 'mark'; name: string }
@@ -47,6 +50,12 @@ export interface StreamDialect {
   open(call: StreamCallInfo): WireMessage[];
   /** One 20 ms caller frame; `botFrame` is the bot audio played at the same instant. */
   callerAudio(callerFrame: Int16Array, botFrame: Int16Array): WireMessage | undefined;
+  /**
+   * The hot path's form of callerAudio for a dialect whose frames are text: the same message,
+   * byte for byte, as UTF-8 in a buffer the dialect reuses for its next frame (send or copy it
+   * at once). A dialect without it has its callerAudio sent as it is.
+   */
+  callerAudioText?(callerFrame: Int16Array, botFrame: Int16Array): Buffer;
   dtmf(digit: string): WireMessage | undefined;
   markPlayed(name: string): WireMessage | undefined;
   /** Patchbay extension events (VAD `speech_started`/`speech_stopped`). */

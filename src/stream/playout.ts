@@ -46,15 +46,18 @@ export interface PlayoutStats {
   queuedSamples: number;
 }
 
+/** What pullFrame hands out: the object and its frame are reused by the next pullFrame. */
 export interface PulledFrame {
-  /** Exactly one frame of PCM (a fresh array the caller may keep). */
+  /** Exactly one frame of PCM, valid until the next pullFrame (copy it to keep it). */
   frame: Int16Array;
   /**
    * Marks whose preceding audio has been fully handed out, in queue order: at most
    * `maxMarksPerFrame`, the oldest first; later ones come with the next frames.
    */
-  marks: string[];
+  marks: readonly string[];
 }
+
+const NO_MARKS: readonly string[] = Object.freeze([]);
 
 type QueueItem = { kind: 'audio'; samples: Int16Array; offset: number } | { kind: 'mark'; name: string };
 
@@ -72,6 +75,7 @@ export class Playout {
   #queuedSamples = 0;
   /** Marks in the queue plus marks due: what maxPendingMarks bounds. */
   #pendingMarks = 0;
+  readonly #pulled: PulledFrame;
   /** Last sample handed out, to fade from on underrun. */
   #lastSample = 0;
   /** True after a frame that ended in (faded) silence: the next audio fades in. */
@@ -96,6 +100,7 @@ export class Playout {
     this.#refusedMarkWarning =
       options.log && new RateLimitedWarning(options.log.logger, options.log.clock, 'bot mark refused');
     if (!(this.frameSamples > 0)) throw new RangeError('frame must hold at least one sample');
+    this.#pulled = { frame: new Int16Array(this.frameSamples), marks: NO_MARKS };
   }
 
   get stats(): PlayoutStats {
@@ -140,7 +145,7 @@ export class Playout {
    * Twilio `clear`: drops all queued audio now; every pending mark is due at once and handed
    * out in order, up to `maxMarksPerFrame` now and the rest with the next frames.
    */
-  clear(): string[] {
+  clear(): readonly string[] {
     for (const item of this.#queue) if (item.kind === 'mark') this.#dueMarks.push(item.name);
     this.#queue.length = 0;
     this.#queuedSamples = 0;
@@ -150,7 +155,8 @@ export class Playout {
 
   /** Hands out exactly one frame (called once per media-clock tick). */
   pullFrame(): PulledFrame {
-    const frame = new Int16Array(this.frameSamples);
+    const pulled = this.#pulled;
+    const frame = pulled.frame;
     this.#releaseLeadingMarks();
     let filled = 0;
     while (filled < frame.length) {
@@ -163,16 +169,19 @@ export class Playout {
         continue;
       }
       const take = Math.min(frame.length - filled, head.samples.length - head.offset);
-      frame.set(head.samples.subarray(head.offset, head.offset + take), filled);
+      // A loop rather than set(subarray): a view would be an allocation per frame.
+      for (let i = 0; i < take; i++) frame[filled + i] = head.samples[head.offset + i] as number;
       head.offset += take;
       filled += take;
       this.#queuedSamples -= take;
       if (head.offset === head.samples.length) this.#queue.shift();
     }
     this.#releaseLeadingMarks();
+    frame.fill(0, filled); // the reused frame still holds the previous one's samples
     this.#shapeEdges(frame, filled);
     this.#counters.framesPlayed++;
-    return { frame, marks: this.#handOutDueMarks() };
+    pulled.marks = this.#handOutDueMarks();
+    return pulled;
   }
 
   /** Marks at the head of the queue have no audio left before them: they are due. */
@@ -186,8 +195,8 @@ export class Playout {
   }
 
   /** The oldest due marks, at most maxMarksPerFrame of them; they stop counting as pending. */
-  #handOutDueMarks(): string[] {
-    if (this.#dueMarks.length === 0) return [];
+  #handOutDueMarks(): readonly string[] {
+    if (this.#dueMarks.length === 0) return NO_MARKS;
     const marks = this.#dueMarks.splice(0, this.#maxMarksPerFrame);
     this.#pendingMarks -= marks.length;
     this.#counters.marksEchoed += marks.length;

@@ -1,14 +1,25 @@
 import { decodeMulaw, encodeMulaw } from '../media/g711.js';
 import {
   type BotInput,
+  type EventWire,
   parseStreamEvent,
   type StreamCallInfo,
   type StreamDialect,
   twilioStyleSid,
   type WireMessage,
 } from './dialect.js';
+import { asciiPiece, MessageWriter } from './message-writer.js';
 
 const FRAME_MS = 20;
+
+/**
+ * The `media` message as JSON.stringify writes it for
+ * {event, sequenceNumber, media: {track, chunk, timestamp, payload}, streamSid}, in pieces.
+ */
+const MEDIA_HEAD = asciiPiece('{"event":"media","sequenceNumber":"');
+const MEDIA_CHUNK = asciiPiece('","media":{"track":"inbound","chunk":"');
+const MEDIA_TIMESTAMP = asciiPiece('","timestamp":"');
+const MEDIA_PAYLOAD = asciiPiece('","payload":"');
 
 /**
  * Twilio Media Streams, exactly as documented (twilio.com/docs/voice/media-streams/websocket-messages):
@@ -23,6 +34,19 @@ export class TwilioDialect implements StreamDialect {
   #sequenceNumber = 0;
   #chunk = 0;
   #call: StreamCallInfo | undefined;
+  readonly #message = new MessageWriter();
+  readonly #mediaTail = asciiPiece(`"},"streamSid":"${this.streamSid}"}`);
+  #mulaw = new Uint8Array(0);
+  /** Bot media decodes into these, reused: base64 into bytes, µ-law into PCM. */
+  #botBytes = Buffer.alloc(0);
+  #botPcm = new Int16Array(0);
+  readonly #botAudio: Extract<BotInput, { kind: 'audio' }> = { kind: 'audio', pcm: this.#botPcm };
+  readonly #wire: EventWire = {
+    mode: 'twilio',
+    streamIdField: 'streamSid',
+    streamId: this.streamSid,
+    media: (payload) => this.#decodeBotMedia(payload),
+  };
 
   /** Also called again on a reconnect: a new socket is a new stream, counted from 1 again. */
   open(call: StreamCallInfo): WireMessage[] {
@@ -47,18 +71,25 @@ export class TwilioDialect implements StreamDialect {
   }
 
   callerAudio(callerFrame: Int16Array): WireMessage {
+    return this.callerAudioText(callerFrame).toString('latin1');
+  }
+
+  callerAudioText(callerFrame: Int16Array): Buffer {
     this.#chunk++;
-    return JSON.stringify({
-      event: 'media',
-      sequenceNumber: this.#nextSequence(),
-      media: {
-        track: 'inbound',
-        chunk: String(this.#chunk),
-        timestamp: String((this.#chunk - 1) * FRAME_MS),
-        payload: Buffer.from(encodeMulaw(callerFrame)).toString('base64'),
-      },
-      streamSid: this.streamSid,
-    });
+    this.#sequenceNumber++;
+    if (this.#mulaw.length !== callerFrame.length) this.#mulaw = new Uint8Array(callerFrame.length);
+    return this.#message
+      .begin()
+      .piece(MEDIA_HEAD)
+      .decimal(this.#sequenceNumber)
+      .piece(MEDIA_CHUNK)
+      .decimal(this.#chunk)
+      .piece(MEDIA_TIMESTAMP)
+      .decimal((this.#chunk - 1) * FRAME_MS)
+      .piece(MEDIA_PAYLOAD)
+      .base64(encodeMulaw(callerFrame, this.#mulaw))
+      .piece(this.#mediaTail)
+      .message();
   }
 
   dtmf(digit: string): WireMessage {
@@ -94,12 +125,19 @@ export class TwilioDialect implements StreamDialect {
   }
 
   parse(data: Uint8Array | string, isBinary: boolean): BotInput {
-    return parseStreamEvent(data, isBinary, {
-      mode: 'twilio',
-      streamIdField: 'streamSid',
-      streamId: this.streamSid,
-      media: (payload) => ({ kind: 'audio', pcm: decodeMulaw(Buffer.from(payload, 'base64')) }),
-    });
+    return parseStreamEvent(data, isBinary, this.#wire);
+  }
+
+  /** Base64 (decoded as leniently as Buffer.from does) into reused bytes, µ-law into reused PCM. */
+  #decodeBotMedia(payload: string): BotInput {
+    const length = Buffer.byteLength(payload, 'base64');
+    if (this.#botBytes.length !== length) this.#botBytes = Buffer.alloc(length);
+    const written = this.#botBytes.write(payload, 0, 'base64');
+    // Fewer bytes than estimated only for malformed base64 (whitespace, stray characters).
+    const bytes = written === length ? this.#botBytes : this.#botBytes.subarray(0, written);
+    if (this.#botPcm.length !== written) this.#botPcm = new Int16Array(written);
+    this.#botAudio.pcm = decodeMulaw(bytes, this.#botPcm);
+    return this.#botAudio;
   }
 
   #nextSequence(): string {

@@ -4,6 +4,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { encodeMulaw } from '../../src/media/index.js';
 import {
   type BotInput,
   StreamConnection,
@@ -278,6 +279,44 @@ test('a bot that stops reading costs dropped caller audio, counted, and never bl
     h.connection.sendDtmf('1');
     assert.ok(h.connection.stats.bytesSent > bytes, 'mark and dtmf were written');
     assert.deepEqual(h.closed, []);
+    h.connection.close('done');
+  } finally {
+    await bot.close();
+  }
+});
+
+test('frames queued behind a slow bot are their own copies: each arrives whole, once, in order', async () => {
+  const bot = await TestBot.start();
+  const h = harness(bot.url, { maxBufferedBytes: 2048 });
+  try {
+    await h.connection.connect();
+    await until(() => bot.peers.length === 1, 'connection');
+    const socket = pauseReading(bot.peers[0] as BotPeer);
+    // Until the kernel's buffers and ws's are full and frames queue (bounded).
+    for (let i = 0; h.connection.stats.queueDepth < 20 && i < 50_000; i++) {
+      h.connection.sendCallerFrame(frame, frame);
+      if (i % 100 === 99) await nextTurn();
+    }
+    assert.ok(h.connection.stats.queueDepth > 0, 'frames were queued');
+    socket.resume();
+    // The queue drains as later frames are sent, the way the media clock drives it.
+    for (let i = 0; h.connection.stats.queueDepth > 0 && i < 1000; i++) {
+      await nextTurn();
+      h.connection.sendCallerFrame(frame, frame);
+    }
+    const { framesSent } = h.connection.stats;
+    await until(() => (bot.peers[0]?.messages.length ?? 0) === framesSent + 2, 'every sent frame');
+    const media = (bot.peers[0]?.messages ?? []).slice(2);
+    const payload = Buffer.from(encodeMulaw(frame)).toString('base64');
+    let previous = 0;
+    for (const message of media) {
+      const sequence = Number(message['sequenceNumber']);
+      assert.ok(sequence > previous, `sequence ${sequence} after ${previous}`);
+      previous = sequence;
+      assert.equal(message['media'].chunk, String(sequence - 1));
+      assert.equal(message['media'].timestamp, String((sequence - 2) * 20));
+      assert.equal(message['media'].payload, payload);
+    }
     h.connection.close('done');
   } finally {
     await bot.close();

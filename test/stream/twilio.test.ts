@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeMulaw, encodeMulaw } from '../../src/media/index.js';
 import { TwilioDialect } from '../../src/stream/index.js';
+import { stringifiedMediaMessage } from '../helpers/twilio-media.js';
 
 const call = { callSid: 'CA0123', accountSid: 'AC0123', customParameters: { lang: 'en' } };
 
@@ -51,6 +52,43 @@ test('media, dtmf, mark and stop carry string counters that advance without gaps
   assert.deepEqual(digit['dtmf'], { track: 'inbound_track', digit: '5' });
   assert.deepEqual(mark['mark'], { name: 'm1' });
   assert.equal(stop['event'], 'stop');
+});
+
+test('media messages are byte for byte what JSON.stringify gives for the documented fields, across digit carries', () => {
+  const dialect = new TwilioDialect();
+  dialect.open(call);
+  const frame = Int16Array.from({ length: 160 }, (_, i) => Math.round(Math.sin(i / 5) * 12000));
+  for (let chunk = 1; chunk <= 1001; chunk++) {
+    const expected = stringifiedMediaMessage(dialect.streamSid, chunk + 1, chunk, encodeMulaw(frame));
+    const message =
+      chunk % 2 === 0 ? dialect.callerAudio(frame) : dialect.callerAudioText(frame).toString('utf8');
+    assert.equal(message, expected, `chunk ${chunk}`);
+  }
+});
+
+test('bot media decodes through reused buffers exactly as Buffer.from would, malformed base64 included', () => {
+  const dialect = new TwilioDialect();
+  dialect.open(call);
+  const media = (payload: string) =>
+    dialect.parse(
+      JSON.stringify({ event: 'media', streamSid: dialect.streamSid, media: { payload } }),
+      false,
+    );
+  const mulaw = Uint8Array.from({ length: 160 }, (_, i) => (i * 37) & 0xff);
+  const good = Buffer.from(mulaw).toString('base64');
+  for (const payload of [
+    good,
+    good.slice(0, 100),
+    ` ${good.slice(0, 40)}\n${good.slice(40)}`,
+    'QUJD*',
+    '',
+    good,
+  ]) {
+    const input = media(payload);
+    assert.equal(input.kind, 'audio');
+    if (input.kind === 'audio')
+      assert.deepEqual([...input.pcm], [...decodeMulaw(Buffer.from(payload, 'base64'))]);
+  }
 });
 
 test('bot media, mark, clear and patchbay commands parse; bad input is reported, never thrown', () => {

@@ -8,6 +8,7 @@ import type { AudioDecoder } from '../codec.js';
 import type { ReceivedRtp } from '../rtp/types.js';
 import { DelayManager } from './delay-manager.js';
 import { type BufferedPacket, PacketBuffer, unwrapTimestamp } from './packet-buffer.js';
+import { SampleFifo } from './sample-fifo.js';
 import { accelerate, mergeAfterConcealment, preemptiveExpand } from './time-stretch.js';
 import type { JitterBufferOptions, JitterStats, PlayoutDecision } from './types.js';
 
@@ -67,7 +68,8 @@ export class AudioReceiver {
   #playoutTimestamp: number | null = null;
   /** True while playing silence before a stream or talkspurt starts. */
   #awaitingStart = true;
-  #pending = new Int16Array(0);
+  /** Decoded samples not yet played. */
+  readonly #pending: SampleFifo;
   #filteredLevelMs = 0;
   #concealing = false;
   /** Preemptive expand is under way: it goes on to STRETCH_HYSTERESIS_MS above the low limit. */
@@ -88,6 +90,8 @@ export class AudioReceiver {
     this.#frameSamples = Math.round((decoder.sampleRate * this.#frameMs) / 1000);
     this.#frameTicks = Math.round((decoder.rtpClockRate * this.#frameMs) / 1000);
     this.#packetTicks = this.#frameTicks;
+    // Room for a frame left over plus a long packet, stretched: growing past it is rare.
+    this.#pending = new SampleFifo(4 * this.#frameSamples);
     this.#delayManager = new DelayManager({
       frameMs: this.#frameMs,
       minDelayMs: options.minDelayMs ?? 0,
@@ -136,7 +140,14 @@ export class AudioReceiver {
     this.#delayManager.update(packet.arrivalMs, (timestamp * 1000) / this.#decoder.rtpClockRate, false);
   }
 
-  pull(): Int16Array {
+  /** Samples in each frame pull() returns. */
+  get frameSamples(): number {
+    return this.#frameSamples;
+  }
+
+  /** The next frame of audio, written into `out` (pass a reused one on the hot path). */
+  pull(out: Int16Array = new Int16Array(this.#frameSamples)): Int16Array {
+    if (out.length !== this.#frameSamples) throw new RangeError(`pull takes ${this.#frameSamples} samples`);
     let first = true;
     while (this.#pending.length < this.#frameSamples) {
       const decision = this.#produce();
@@ -144,10 +155,9 @@ export class AudioReceiver {
       first = false;
     }
     if (first) this.#decision = 'normal';
-    const frame = this.#pending.slice(0, this.#frameSamples);
-    this.#pending = this.#pending.slice(this.#frameSamples);
-    this.#counters.totalSamplesReceived += frame.length;
-    return frame;
+    this.#pending.read(out);
+    this.#counters.totalSamplesReceived += out.length;
+    return out;
   }
 
   /**
@@ -303,7 +313,7 @@ export class AudioReceiver {
 
     if (continuation) {
       this.#concealing = false;
-      this.#append(mergeAfterConcealment(continuation, decoded));
+      this.#pending.write(mergeAfterConcealment(continuation, decoded));
       return 'merge';
     }
     const { lowMs, highMs } = this.#levelLimits();
@@ -314,7 +324,7 @@ export class AudioReceiver {
       if (changedSamples !== 0) {
         this.#counters.removedSamplesForAcceleration -= changedSamples;
         this.#filteredLevelMs += (changedSamples * 1000) / this.#decoder.sampleRate;
-        this.#append(output);
+        this.#pending.write(output);
         return 'accelerate';
       }
     } else if (raise) {
@@ -323,11 +333,11 @@ export class AudioReceiver {
       if (changedSamples !== 0) {
         this.#counters.insertedSamplesForDeceleration += changedSamples;
         this.#filteredLevelMs += (changedSamples * 1000) / this.#decoder.sampleRate;
-        this.#append(output);
+        this.#pending.write(output);
         return 'preemptive_expand';
       }
     }
-    this.#append(decoded);
+    this.#pending.write(decoded);
     return 'normal';
   }
 
@@ -354,7 +364,7 @@ export class AudioReceiver {
     const recovered = this.#decoder.recoverFromNext(next.packet.payload, packetSamples);
     if (!recovered) return null;
     this.#counters.fecPacketsReceived++;
-    this.#append(recovered);
+    this.#pending.write(recovered);
     return 'expand';
   }
 
@@ -362,14 +372,14 @@ export class AudioReceiver {
     const concealed = this.#decoder.conceal(this.#frameSamples);
     this.#countConcealment(concealed.length, false);
     this.#expandedMs += this.#frameMs;
-    this.#append(concealed);
+    this.#pending.write(concealed);
     return 'expand';
   }
 
   #comfortSilence(): PlayoutDecision {
     if (this.#counters.packetsReceived > 0) this.#countConcealment(this.#frameSamples, true);
     this.#concealing = false;
-    this.#append(new Int16Array(this.#frameSamples));
+    this.#pending.writeSilence(this.#frameSamples);
     return 'comfort_silence';
   }
 
@@ -379,13 +389,6 @@ export class AudioReceiver {
     this.#concealing = !silent;
     this.#counters.concealedSamples += samples;
     if (silent) this.#counters.silentConcealedSamples += samples;
-  }
-
-  #append(samples: Int16Array): void {
-    const joined = new Int16Array(this.#pending.length + samples.length);
-    joined.set(this.#pending, 0);
-    joined.set(samples, this.#pending.length);
-    this.#pending = joined;
   }
 
   #remember(timestamp: number): void {

@@ -5,3 +5,4 @@ export { buildCompoundRtcp, ntpMiddle32, parseCompoundRtcp, wallMsToNtp } from '
 export { RtpSession, type RtpSessionOptions } from './session.js';
 export { readUdpDrops, type UdpDropTable } from './socket-drops.js';
 export type { ReceivedRtp, RemoteReceptionReport, RtpStreamStats } from './types.js';
+export { RTP_HEADER_BYTES, RtpPacketWriter, writeRtpHeader } from './writer.js';

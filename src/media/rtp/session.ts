@@ -1,6 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { RtpPacket } from 'rtp.js/packets';
 import { type Clock, type TimerHandle, TypedEmitter } from '../../util/index.js';
 import { SrtpFilter, type SrtpKeying } from '../srtp/index.js';
 import { RtpLatch } from './latch.js';
@@ -16,6 +15,7 @@ import {
 } from './rtcp.js';
 import { readUdpDrops, type UdpDropTable } from './socket-drops.js';
 import type { ReceivedRtp, RemoteReceptionReport, RtpStreamStats } from './types.js';
+import { RtpPacketWriter } from './writer.js';
 
 /** RFC 3550 §6.2: 5 s is the recommended minimum report interval. */
 const DEFAULT_RTCP_INTERVAL_MS = 5000;
@@ -103,7 +103,10 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   readonly #latch: RtpLatch;
   #source: ReceiveStats | undefined;
   #sequenceNumber = randomInt(0x10000);
-  #lastSent: { timestamp: number; atMs: number } | undefined;
+  readonly #writer = new RtpPacketWriter();
+  /** RTP timestamp and clock time of the last packet sent, for the sender report. */
+  #lastSentTimestamp = 0;
+  #lastSentAtMs = 0;
   #packetsSent = 0;
   #bytesSent = 0;
   #sentSinceReport = false;
@@ -219,24 +222,47 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     this.#assertOpen();
     const destination = this.#latch.rtpDestination;
     if (!destination) return;
-    const packet = new RtpPacket();
-    packet.setPayloadType(opts.payloadType);
-    packet.setSequenceNumber(this.#sequenceNumber);
-    packet.setTimestamp(opts.timestamp >>> 0);
-    packet.setSsrc(this.ssrc);
-    packet.setMarker(opts.marker ?? false);
-    packet.setPayload(new DataView(payload.buffer, payload.byteOffset, payload.byteLength));
-    const view = packet.getView();
+    const timestamp = opts.timestamp >>> 0;
+    const packet = this.#writer.write(
+      payload,
+      opts.payloadType,
+      opts.marker ?? false,
+      this.#sequenceNumber,
+      timestamp,
+      this.ssrc,
+    );
     this.#sequenceNumber = (this.#sequenceNumber + 1) & 0xffff;
-    this.#lastSent = { timestamp: opts.timestamp >>> 0, atMs: this.#clock.now() };
+    this.#lastSentTimestamp = timestamp;
+    this.#lastSentAtMs = this.#clock.now();
     this.#packetsSent++;
     this.#bytesSent += payload.byteLength;
     this.#sentSinceReport = true;
-    this.#rtpSocket.send(
-      this.#srtp.protectRtp(new Uint8Array(view.buffer, view.byteOffset, view.byteLength)),
-      destination.port,
-      destination.address,
-    );
+    this.#writer.hold();
+    try {
+      this.#rtpSocket.send(
+        this.#srtp.protectRtp(packet),
+        destination.port,
+        destination.address,
+        this.#rtpSent,
+      );
+    } catch (error) {
+      this.#writer.release();
+      throw error;
+    }
+  }
+
+  /**
+   * Bound once, the send callback of every RTP packet: the writer's buffer is free again. With
+   * a callback the socket reports a failed send here instead of as an 'error' event.
+   */
+  readonly #rtpSent = (error: Error | null): void => {
+    this.#writer.release();
+    if (error) this.#counters.socketErrors++;
+  };
+
+  /** The far end's latest RTCP reception report about our stream, without building stats(). */
+  get remoteReport(): RemoteReceptionReport | undefined {
+    return this.#remoteReport;
   }
 
   stats(): RtpStreamStats {
@@ -451,18 +477,17 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     const bytes = buildCompoundRtcp({
       ssrc: this.ssrc,
       cname: this.#options.cname,
-      sender:
-        this.#sentSinceReport && this.#lastSent
-          ? {
-              ntp: wallMsToNtp(this.#clock.wallNow()),
-              // §6.4.1: the RTP time matching the NTP time, extrapolated from the last packet.
-              rtpTimestamp:
-                this.#lastSent.timestamp +
-                Math.round(((now - this.#lastSent.atMs) * this.#options.clockRate) / 1000),
-              packetCount: this.#packetsSent,
-              octetCount: this.#bytesSent,
-            }
-          : undefined,
+      sender: this.#sentSinceReport
+        ? {
+            ntp: wallMsToNtp(this.#clock.wallNow()),
+            // §6.4.1: the RTP time matching the NTP time, extrapolated from the last packet.
+            rtpTimestamp:
+              this.#lastSentTimestamp +
+              Math.round(((now - this.#lastSentAtMs) * this.#options.clockRate) / 1000),
+            packetCount: this.#packetsSent,
+            octetCount: this.#bytesSent,
+          }
+        : undefined,
       reportBlock,
       bye,
     });

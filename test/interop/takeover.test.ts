@@ -10,14 +10,21 @@
  * call ends with one record.
  */
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
 import { after, before, test } from 'node:test';
-import { decodeMulaw } from '../../src/media/g711.js';
-import { type OutboundSession, SipTransport, SipUserAgent } from '../../src/sip/index.js';
-import { createOffer, negotiateAnswer, parseAnswer } from '../../src/sip/sdp.js';
-import { SystemClock, silentLogger } from '../../src/util/index.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { type LoopbackCluster, startLoopbackCluster } from './helpers/loopback-cluster.js';
+import {
+  type CallerAgent,
+  closeCaller,
+  hangUp as hangUpCall,
+  longestTonePause,
+  placeRtpCall,
+  type RtpCaller,
+  startCallerAgent,
+  takeoverGap,
+  tonesFrom,
+} from './helpers/rtp-caller.js';
+import { percentile } from './helpers/sipp.js';
 import { TestBot } from './helpers/test-bot.js';
 
 const skip = skipUnlessPresent(
@@ -28,33 +35,12 @@ const CALLS = 10;
 const DEAD_AFTER_MS = 1500;
 const NODE_A = '127.0.0.2';
 const NODE_B = '127.0.0.3';
-/** A µ-law frame whose mean magnitude is above this carries the bot's tone (silence is 0). */
-const TONE_LEVEL = 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface Received {
-  atMs: number;
-  from: string;
-  ssrc: number;
-  sequence: number;
-  timestamp: number;
-  tone: boolean;
-}
-
-interface Caller {
-  index: number;
-  session: OutboundSession;
-  rtp: Socket;
-  target: { address: string; port: number };
-  received: Received[];
-  sender: NodeJS.Timeout;
-}
 
 let cluster: LoopbackCluster | undefined;
 let bot: TestBot | undefined;
-let transport: SipTransport | undefined;
-let ua: SipUserAgent | undefined;
-const callers: Caller[] = [];
+let agent: CallerAgent | undefined;
+const callers: RtpCaller[] = [];
 
 before(async () => {
   if (skip) return;
@@ -69,114 +55,25 @@ before(async () => {
     dialogFrTimerMs: 1000,
     botUrl: bot.url,
   });
-  transport = new SipTransport({
-    listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }],
-    logger: silentLogger,
-  });
-  await transport.start();
-  ua = new SipUserAgent({
-    transport,
-    clock: new SystemClock(),
-    logger: silentLogger,
-    onInvite: (session) => session.reject(603),
-  });
+  agent = await startCallerAgent();
 });
 
 after(async () => {
-  for (const caller of callers) {
-    clearInterval(caller.sender);
-    caller.rtp.close();
-  }
-  ua?.close();
-  await transport?.close();
+  for (const caller of callers) closeCaller(caller);
+  await agent?.close();
   await cluster?.stop();
   await bot?.close();
 });
 
 /** One call through Kamailio; RTP out every 20 ms to wherever the latest SDP says. */
-async function placeCall(index: number): Promise<Caller> {
-  const rtp = createSocket('udp4');
-  rtp.on('error', () => undefined);
-  await new Promise<void>((resolve) => rtp.bind(0, '127.0.0.1', resolve));
-  const rtpPort = rtp.address().port;
-  const [host, port] = cluster!.proxy.split(':') as [string, string];
-  let version = 1;
-  const answerFor = (offer: string) =>
-    negotiateAnswer(offer, {
-      address: '127.0.0.1',
-      port: rtpPort,
-      preferences: ['PCMU'],
-      sessionVersion: ++version,
-    });
-  const session = ua!.call({
-    requestUri: `sip:1000@${host}:${port}`,
-    destination: { transport: 'udp', address: host, port: Number(port) },
-    from: `<sip:caller${index}@127.0.0.1:${transport!.local('udp')?.port}>`,
-    to: `<sip:1000@${host}:${port}>`,
-    sdp: createOffer({ address: '127.0.0.1', port: rtpPort, codecs: ['PCMU'] }),
-    // The taking-over node's re-INVITE moves our RTP to its new port.
-    answerOffer: (offer) => {
-      const answer = answerFor(offer);
-      if (!answer.ok) return { status: 488 };
-      caller.target = { address: answer.remote.address, port: answer.remote.port };
-      return { sdp: answer.answer };
-    },
-  });
-  const caller: Caller = {
-    index,
-    session,
-    rtp,
-    target: { address: '127.0.0.1', port: 9 },
-    received: [],
-    sender: setInterval(() => undefined, 1000),
-  };
-  rtp.on('message', (packet, rinfo) => {
-    const payload = decodeMulaw(packet.subarray(12));
-    let sum = 0;
-    for (const sample of payload) sum += Math.abs(sample);
-    caller.received.push({
-      atMs: performance.now(),
-      from: rinfo.address,
-      ssrc: packet.readUInt32BE(8),
-      sequence: packet.readUInt16BE(2),
-      timestamp: packet.readUInt32BE(4),
-      tone: payload.length > 0 && sum / payload.length > TONE_LEVEL,
-    });
-  });
-  const outcome = await session.outcome;
-  assert.equal(outcome.kind, 'answered', `call ${index} was not answered`);
-  if (outcome.kind !== 'answered') return caller;
-  const answer = parseAnswer(outcome.response.body.toString(), ['PCMU']);
-  assert.ok(answer.ok);
-  caller.target = { address: answer.remote.address, port: answer.remote.port };
-  // µ-law silence, 20 ms a packet, our own SSRC and sequence.
-  let sequence = 0;
-  const packet = Buffer.alloc(12 + 160, 0xff);
-  packet[0] = 0x80;
-  packet.writeUInt32BE(0x1234_0000 + index, 8);
-  clearInterval(caller.sender);
-  caller.sender = setInterval(() => {
-    packet.writeUInt16BE(sequence++ & 0xffff, 2);
-    packet.writeUInt32BE((sequence * 160) >>> 0, 4);
-    rtp.send(packet, caller.target.port, caller.target.address);
-  }, 20);
+async function placeCall(index: number): Promise<RtpCaller> {
+  const caller = await placeRtpCall(agent!, cluster!.proxy, index);
+  assert.ok(caller.answeredBy, `call ${index} was not answered`);
   return caller;
 }
 
 /** Sends BYE in the caller's dialog; its final status. */
-async function hangUp(caller: Caller): Promise<number> {
-  const dialog = caller.session.dialog;
-  assert.ok(dialog);
-  const bye = dialog.createRequest('BYE');
-  const destination = dialog.destination();
-  caller.session.terminate({ by: 'local', reason: 'test hangup' });
-  const response = await ua!.request(bye, destination);
-  clearInterval(caller.sender);
-  return response.status;
-}
-
-const tonesFrom = (caller: Caller, address: string, sinceMs = 0) =>
-  caller.received.filter((packet) => packet.tone && packet.from === address && packet.atMs >= sinceMs);
+const hangUp = (caller: RtpCaller): Promise<number> => hangUpCall(agent!, caller);
 
 async function waitFor(condition: () => boolean, what: string, withinMs: number): Promise<void> {
   const deadline = performance.now() + withinMs;
@@ -186,11 +83,6 @@ async function waitFor(condition: () => boolean, what: string, withinMs: number)
     await sleep(50);
   }
 }
-
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-};
 
 test('the calls of a node killed with SIGKILL come back on the other node', {
   skip,
@@ -209,7 +101,7 @@ test('the calls of a node killed with SIGKILL come back on the other node', {
   const onB = callers.filter((caller) => caller.received.at(-1)?.from === NODE_B);
   assert.ok(onA.length >= 3 && onB.length >= 1, `calls spread a=${onA.length} b=${onB.length}`);
   assert.equal(onA.length + onB.length, CALLS);
-  const [byeInGap, reinviteInGap, ...others] = onA as [Caller, Caller, ...Caller[]];
+  const [byeInGap, reinviteInGap, ...others] = onA as [RtpCaller, RtpCaller, ...RtpCaller[]];
   const resumed = [reinviteInGap, ...others];
   const startsBefore = bot!.calls.length;
 
@@ -233,24 +125,17 @@ test('the calls of a node killed with SIGKILL come back on the other node', {
   const gaps: number[] = [];
   const jumps: string[] = [];
   for (const caller of resumed) {
-    const before = caller.received.filter((packet) => packet.from === NODE_A && packet.atMs < killedAt + 100);
-    const lastToneBefore = before.filter((packet) => packet.tone).at(-1);
-    const firstToneAfter = tonesFrom(caller, NODE_B, killedAt)[0];
-    assert.ok(lastToneBefore && firstToneAfter);
-    const gapMs = firstToneAfter.atMs - lastToneBefore.atMs;
-    gaps.push(gapMs);
+    const gap = takeoverGap(caller, { from: NODE_A, to: NODE_B, killedAtMs: killedAt });
+    assert.ok(gap);
+    gaps.push(gap.gapMs);
     // One continuous stream: the same SSRC, the sequence and timestamp moving on over the gap.
-    const lastBefore = before.at(-1)!;
-    const firstAfter = caller.received.find((packet) => packet.from === NODE_B)!;
-    assert.equal(firstAfter.ssrc, lastBefore.ssrc, `call ${caller.index}: same SSRC after takeover`);
-    const sequenceJump = (firstAfter.sequence - lastBefore.sequence + 0x10000) & 0xffff;
-    const silentMs = firstAfter.atMs - lastBefore.atMs;
+    assert.equal(gap.ssrcAfter, gap.ssrcBefore, `call ${caller.index}: same SSRC after takeover`);
+    const { sequenceJump, silentMs, timestampJump } = gap;
     jumps.push(`${sequenceJump} packets / ${Math.round(silentMs)} ms`);
     assert.ok(
       sequenceJump >= 1 && sequenceJump <= Math.ceil(silentMs / 20) + 20,
       `call ${caller.index}: sequence jumped ${sequenceJump} over ${Math.round(silentMs)} ms`,
     );
-    const timestampJump = (firstAfter.timestamp - lastBefore.timestamp) >>> 0;
     assert.ok(
       timestampJump > 0 && timestampJump < ((silentMs + 1000) * 8000) / 1000,
       `call ${caller.index}: timestamp jumped ${timestampJump} over ${Math.round(silentMs)} ms`,
@@ -275,9 +160,7 @@ test('the calls of a node killed with SIGKILL come back on the other node', {
 
   // The calls node b carried all along never stopped.
   for (const caller of onB) {
-    const tones = caller.received.filter((packet) => packet.tone && packet.atMs > killedAt);
-    let longest = 0;
-    for (let i = 1; i < tones.length; i++) longest = Math.max(longest, tones[i]!.atMs - tones[i - 1]!.atMs);
+    const longest = longestTonePause(caller, killedAt);
     assert.ok(longest < 1000, `call ${caller.index} on node b paused ${Math.round(longest)} ms`);
     assert.equal(new Set(caller.received.map((packet) => packet.ssrc)).size, 1);
   }

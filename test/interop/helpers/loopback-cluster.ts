@@ -9,7 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './sipp.js';
 
-const SCRIPT = join(import.meta.dirname, '../../../../deploy/run-loopback.sh');
+/** The script from dist/test/interop/helpers (compiled tests) or test/interop/helpers (tsx, benches). */
+const SCRIPT =
+  ['../../..', '../../../..']
+    .map((up) => join(import.meta.dirname, up, 'deploy/run-loopback.sh'))
+    .find((path) => existsSync(path)) ?? 'deploy/run-loopback.sh';
 const MAX_LOG_CHARS = 200_000;
 
 export type NodeName = 'a' | 'b';

@@ -25,3 +25,4 @@ export {
 export { RedisCpsStore, type RedisCpsStoreOptions, type RedisFailurePolicy } from './redis-cps-store.js';
 export { RedisLink, type RedisLinkEvents, type RedisLinkOptions } from './redis-link.js';
 export { type ShareableHealth, SharedHealth } from './shared-health.js';
+export { takeoverKeys } from './takeover-scripts.js';

@@ -66,7 +66,9 @@ interface RunResult {
   /** Claims of calls node a did not carry, or a resumed call without one claim. */
   claimMismatches: number;
   /** Call index -> why it was lost. */
-  lost: Array<{ index: number; why: string; byeStatus: number }>;
+  lost: Array<{ index: number; why: string; byeStatus: number; answeredBeforeKillMs: number }>;
+  /** The shortest time from a snapshotted call's 200 OK to the kill. */
+  youngestSnapshottedMs: number;
   byeNot200: number;
   recordMismatches: number;
   gapsMs: number[];
@@ -187,7 +189,12 @@ async function oneRun(run: number, killDelay: number | 'answered', agent: Caller
           : claims.has(id)
             ? 'claimed, no tone from node b'
             : 'snapshotted, never claimed';
-      return { index: caller.index, why, byeStatus: lostStatuses[i]! };
+      return {
+        index: caller.index,
+        why,
+        byeStatus: lostStatuses[i]!,
+        answeredBeforeKillMs: killedAt - caller.answeredAtMs!,
+      };
     });
 
     await waitUntil(() => cluster!.records('b').length >= kept.length, 10_000);
@@ -208,6 +215,7 @@ async function oneRun(run: number, killDelay: number | 'answered', agent: Caller
       answered: answered.length,
       onA: onA.length,
       snapshotted: snapshotted.length,
+      youngestSnapshottedMs: Math.min(...snapshotted.map((caller) => killedAt - caller.answeredAtMs!)),
       takenOver: takenOver.length,
       claimedTwice: [...claims.values()].filter((count) => count > 1).length,
       claimMismatches,
@@ -228,10 +236,15 @@ const round = (ms: number) => (Number.isFinite(ms) ? Math.round(ms) : '-');
 
 function runLine(result: RunResult): string {
   const delay = result.killDelay === 'answered' ? 'at answer' : `+${Math.round(result.killDelay)} ms`;
-  const lost = result.lost.map((call) => `#${call.index} ${call.why} (BYE ${call.byeStatus})`).join('; ');
+  const lost = result.lost
+    .map(
+      (call) =>
+        `#${call.index} answered ${round(call.answeredBeforeKillMs)} ms before the kill, ${call.why} (BYE ${call.byeStatus})`,
+    )
+    .join('; ');
   return (
     `run ${String(result.run).padStart(2)} kill ${delay.padEnd(9)} answered ${result.answered} ` +
-    `on a ${result.onA} snapshotted ${result.snapshotted} taken over ${result.takenOver} ` +
+    `on a ${result.onA} snapshotted ${result.snapshotted} (youngest ${round(result.youngestSnapshottedMs)} ms) taken over ${result.takenOver} ` +
     `claimed twice ${result.claimedTwice} claim mismatches ${result.claimMismatches} ` +
     `BYE not 200 ${result.byeNot200} record mismatches ${result.recordMismatches} ` +
     `gap p50 ${round(percentile(result.gapsMs, 50))} max ${round(Math.max(...result.gapsMs))} ms ` +
@@ -285,6 +298,14 @@ async function main(): Promise<void> {
     [
       'calls lost',
       `${sum((result) => result.lost.length)} (${[...lostWhy].map(([why, n]) => `${n}: ${why}`).join('; ') || '-'})`,
+    ],
+    [
+      'lost calls: oldest answer before the kill ms',
+      round(Math.max(...results.flatMap((result) => result.lost.map((call) => call.answeredBeforeKillMs)))),
+    ],
+    [
+      'snapshotted calls: youngest answer before the kill ms',
+      round(Math.min(...results.map((result) => result.youngestSnapshottedMs))),
     ],
     ['BYE not 200 (kept calls)', sum((result) => result.byeNot200)],
     ['record mismatches (node b)', sum((result) => result.recordMismatches)],

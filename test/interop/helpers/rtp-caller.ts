@@ -30,6 +30,8 @@ export interface RtpCaller {
   target: { address: string; port: number };
   /** Media address of the node that answered (the 200 OK's SDP); undefined if not answered. */
   answeredBy: string | undefined;
+  /** `performance.now()` when the 200 OK arrived. */
+  answeredAtMs: number | undefined;
   received: ReceivedPacket[];
   sender: NodeJS.Timeout;
 }
@@ -98,6 +100,7 @@ export async function placeRtpCall(agent: CallerAgent, proxy: string, index: num
     rtp,
     target: { address: '127.0.0.1', port: 9 },
     answeredBy: undefined,
+    answeredAtMs: undefined,
     received: [],
     sender: setInterval(() => undefined, 1000),
   };
@@ -121,6 +124,7 @@ export async function placeRtpCall(agent: CallerAgent, proxy: string, index: num
   if (!answer.ok) throw new Error(`call ${index}: unusable SDP answer`);
   caller.target = { address: answer.remote.address, port: answer.remote.port };
   caller.answeredBy = answer.remote.address;
+  caller.answeredAtMs = performance.now();
   // µ-law silence, 20 ms a packet, our own SSRC and sequence.
   let sequence = 0;
   const packet = Buffer.alloc(12 + 160, 0xff);

@@ -19,7 +19,11 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { takeoverKeys } from '../src/cluster/index.js';
 import { SeededRandom } from '../src/util/index.js';
-import { type LoopbackCluster, startLoopbackCluster } from '../test/interop/helpers/loopback-cluster.js';
+import {
+  type LoopbackCluster,
+  startLoopbackCluster,
+  takeoverClusterOptions,
+} from '../test/interop/helpers/loopback-cluster.js';
 import {
   type CallerAgent,
   closeCaller,
@@ -85,21 +89,12 @@ async function waitUntil(condition: () => boolean, withinMs: number): Promise<bo
   return true;
 }
 
-async function snapshottedOn(redisUrl: string, node: string): Promise<Set<string>> {
+/** One short-lived client for a read of the cluster's Redis. */
+async function readRedis<T>(redisUrl: string, read: (redis: Redis) => Promise<T>): Promise<T> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();
-    return new Set(await redis.hkeys(takeoverKeys.snapshots(node)));
-  } finally {
-    redis.disconnect();
-  }
-}
-
-async function ownersIn(redisUrl: string): Promise<Record<string, string>> {
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    return await redis.hgetall(takeoverKeys.owner);
+    return await read(redis);
   } finally {
     redis.disconnect();
   }
@@ -110,16 +105,7 @@ async function oneRun(run: number, killDelay: number | 'answered', agent: Caller
   let cluster: LoopbackCluster | undefined;
   const callers: RtpCaller[] = [];
   try {
-    cluster = await startLoopbackCluster({
-      trunkCps: 50,
-      trunkBurst: 50,
-      trunkMaxCalls: 200,
-      heartbeatMs: 500,
-      leaseTtlMs: 3000,
-      takeoverDeadAfterMs: DEAD_AFTER_MS,
-      dialogFrTimerMs: 1000,
-      botUrl: bot.url,
-    });
+    cluster = await startLoopbackCluster(takeoverClusterOptions(bot.url, DEAD_AFTER_MS));
     for (let index = 0; index < CALLS; index++) {
       callers.push(await placeRtpCall(agent, cluster.proxy, index));
       if (index < CALLS - 1) await sleep(50);
@@ -138,7 +124,9 @@ async function oneRun(run: number, killDelay: number | 'answered', agent: Caller
     const killedAt = performance.now();
     process.kill(cluster.pid('node-a'), 'SIGKILL');
     // Node a writes nothing more, and node b claims only once node a is `deadAfterMs` silent.
-    const snapshots = await snapshottedOn(cluster.redisUrl, 'node-a');
+    const snapshots = new Set(
+      await readRedis(cluster.redisUrl, (redis) => redis.hkeys(takeoverKeys.snapshots('node-a'))),
+    );
     const snapshotted = onA.filter((caller) => snapshots.has(caller.session.callId));
     const resumedWithin = (caller: RtpCaller) => tonesFrom(caller, NODE_B, killedAt).length >= 5;
     await waitUntil(() => snapshotted.every(resumedWithin), RESUME_WITHIN_MS);
@@ -153,7 +141,7 @@ async function oneRun(run: number, killDelay: number | 'answered', agent: Caller
       if (line.msg === 'claimed call not resumed' && line.sipCallId)
         notResumed.set(line.sipCallId, line.reason ?? 'not resumed');
     }
-    const owners = await ownersIn(cluster.redisUrl);
+    const owners = await readRedis(cluster.redisUrl, (redis) => redis.hgetall(takeoverKeys.owner));
     const onAIds = new Set(onA.map((caller) => caller.session.callId));
     let claimMismatches = [...claims.keys()].filter((id) => !onAIds.has(id)).length;
     for (const caller of takenOver) {

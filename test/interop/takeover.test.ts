@@ -12,7 +12,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
-import { type LoopbackCluster, startLoopbackCluster } from './helpers/loopback-cluster.js';
+import {
+  type LoopbackCluster,
+  startLoopbackCluster,
+  takeoverClusterOptions,
+} from './helpers/loopback-cluster.js';
 import {
   type CallerAgent,
   closeCaller,
@@ -45,16 +49,7 @@ const callers: RtpCaller[] = [];
 before(async () => {
   if (skip) return;
   bot = await TestBot.start({ stream: { frequency: 400 } });
-  cluster = await startLoopbackCluster({
-    trunkCps: 50,
-    trunkBurst: 50,
-    trunkMaxCalls: 200,
-    heartbeatMs: 500,
-    leaseTtlMs: 3000,
-    takeoverDeadAfterMs: DEAD_AFTER_MS,
-    dialogFrTimerMs: 1000,
-    botUrl: bot.url,
-  });
+  cluster = await startLoopbackCluster(takeoverClusterOptions(bot.url, DEAD_AFTER_MS));
   agent = await startCallerAgent();
 });
 

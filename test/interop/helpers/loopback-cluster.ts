@@ -32,6 +32,23 @@ export interface LoopbackClusterOptions {
   dialogFrTimerMs?: number;
 }
 
+/**
+ * The takeover scenario's cluster (test/interop/takeover.test.ts, bench/takeover-repeat.ts):
+ * takeover on, heartbeats and leases short, in-dialog failover after 1 s, calls to `botUrl`.
+ */
+export function takeoverClusterOptions(botUrl: string, deadAfterMs: number): LoopbackClusterOptions {
+  return {
+    trunkCps: 50,
+    trunkBurst: 50,
+    trunkMaxCalls: 200,
+    heartbeatMs: 500,
+    leaseTtlMs: 3000,
+    takeoverDeadAfterMs: deadAfterMs,
+    dialogFrTimerMs: 1000,
+    botUrl,
+  };
+}
+
 export interface ClusterRecord {
   id: string;
   startedAt: string;

@@ -4,7 +4,8 @@
  * callers built from the SIP stack that send RTP and record every packet they get back.
  * Ten calls are answered and spread over both nodes; node a is killed with SIGKILL. Every call
  * it carried comes back on node b: the caller hears the bot again on the same RTP stream (same
- * SSRC, the sequence moving on by about the gap), the bot gets a new `start` with the same
+ * SSRC, the sequence moving on by about the gap, at the caller's socket and in a tshark capture
+ * of what the nodes sent), the bot gets a new `start` with the same
  * callSid marked `resumed`. A BYE sent while node a is dead still ends its call with 200, and a
  * re-INVITE sent meanwhile is answered 200 by node b; the calls on node b never notice; every
  * call ends with one record.
@@ -30,10 +31,11 @@ import {
 } from './helpers/rtp-caller.js';
 import { percentile } from './helpers/sipp.js';
 import { TestBot } from './helpers/test-bot.js';
+import { type Capture, captureLoopback } from './helpers/tshark.js';
 
 const skip = skipUnlessPresent(
-  ['kamailio', 'redis-server'].every((command) => commandAvailable(command, ['-v'])),
-  'kamailio or redis-server not installed',
+  ['kamailio', 'redis-server', 'tshark'].every((command) => commandAvailable(command, ['-v'])),
+  'kamailio, redis-server or tshark not installed',
 );
 const CALLS = 10;
 const DEAD_AFTER_MS = 1500;
@@ -44,6 +46,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let cluster: LoopbackCluster | undefined;
 let bot: TestBot | undefined;
 let agent: CallerAgent | undefined;
+/** What the nodes (127.0.0.2 and .3) send over UDP, as the carrier's side of the wire sees it. */
+let wire: Capture | undefined;
 const callers: RtpCaller[] = [];
 
 before(async () => {
@@ -51,9 +55,16 @@ before(async () => {
   bot = await TestBot.start({ stream: { frequency: 400 } });
   cluster = await startLoopbackCluster(takeoverClusterOptions(bot.url, DEAD_AFTER_MS));
   agent = await startCallerAgent();
+  wire = captureLoopback(
+    `udp and src net ${NODE_A}/31`,
+    ['udp.dstport', 'rtp.ssrc', 'rtp.seq'],
+    ['-o', 'rtp.heuristic_rtp:TRUE'],
+  );
+  await wire.ready;
 });
 
 after(async () => {
+  await wire?.stop();
   for (const caller of callers) closeCaller(caller);
   await agent?.close();
   await cluster?.stop();
@@ -180,6 +191,30 @@ test('the calls of a node killed with SIGKILL come back on the other node', {
     assert.equal(record.takeover?.fromNode, 'node-a');
     assert.ok(record.answeredAt);
   }
+  // On the wire (tshark), each resumed call is one RTP stream: one SSRC, and its sequence
+  // numbers step by one except for a single jump over the gap.
+  const packets = (await wire!.stop({ untilQuiet: true })).filter(([, ssrc]) => ssrc);
+  for (const [index, caller] of resumed.entries()) {
+    const port = String(caller.rtp.address().port);
+    const stream = packets.filter(([dstport]) => dstport === port);
+    assert.ok(stream.length > 20, `call ${caller.index}: ${stream.length} RTP packets captured`);
+    assert.equal(
+      new Set(stream.map(([, ssrc]) => ssrc)).size,
+      1,
+      `call ${caller.index}: one SSRC on the wire`,
+    );
+    const jumps: number[] = [];
+    for (let i = 1; i < stream.length; i++) {
+      const step = (Number(stream[i]![2]) - Number(stream[i - 1]![2]) + 0x10000) & 0xffff;
+      if (step !== 1) jumps.push(step);
+    }
+    assert.equal(jumps.length, 1, `call ${caller.index}: sequence breaks on the wire ${jumps.join(', ')}`);
+    assert.ok(
+      (jumps[0] ?? 0) <= Math.ceil((gaps[index] ?? 0) / 20) + 20,
+      `call ${caller.index}: a jump of ${jumps[0]} over a ${Math.round(gaps[index] ?? 0)} ms gap`,
+    );
+  }
+
   const claims = cluster!
     .logLines('b')
     .filter((line) => line.msg === 'taking over call')

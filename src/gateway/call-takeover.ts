@@ -61,6 +61,9 @@ export class CallTakeover {
   #held = 0;
   #writeTimer: TimerHandle | undefined;
   #beatTimer: TimerHandle | undefined;
+  /** A write is in flight; `#writeAgain`: another was asked for meanwhile. */
+  #writing = false;
+  #writeAgain = false;
   #closed = false;
 
   constructor(options: CallTakeoverOptions) {
@@ -94,11 +97,36 @@ export class CallTakeover {
     return true;
   }
 
+  /**
+   * A call was just answered: its first snapshot goes out now rather than at the next interval,
+   * so a node that dies right after the answer does not take the call with it.
+   */
+  answered(): void {
+    if (this.#closed) return;
+    if (this.#writing) {
+      this.#writeAgain = true;
+      return;
+    }
+    this.#writeTimer?.cancel();
+    this.#runWrite();
+  }
+
   #scheduleWrite(): void {
-    this.#writeTimer = this.#options.clock.setTimer(this.#options.config.snapshotIntervalMs, () => {
-      void this.#write().finally(() => {
-        if (!this.#closed) this.#scheduleWrite();
-      });
+    this.#writeTimer = this.#options.clock.setTimer(this.#options.config.snapshotIntervalMs, () =>
+      this.#runWrite(),
+    );
+  }
+
+  /** One write at a time; the next is scheduled once it is done (at once if one was asked for). */
+  #runWrite(): void {
+    this.#writing = true;
+    void this.#write().finally(() => {
+      this.#writing = false;
+      if (this.#closed) return;
+      if (this.#writeAgain) {
+        this.#writeAgain = false;
+        this.#runWrite();
+      } else this.#scheduleWrite();
     });
   }
 

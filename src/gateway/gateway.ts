@@ -463,6 +463,7 @@ export class Gateway {
   /** Registry, metrics, records and health follow the call through its events. */
   #observe(call: CallController, statusCallback?: string): void {
     call.once('admitted', () => this.calls.add(call));
+    call.once('answered', () => this.#takeover?.answered());
     observeCall(call, {
       metrics: this.metrics,
       health: this.health,

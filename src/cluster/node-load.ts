@@ -9,12 +9,17 @@
  * Overloaded means a `limits.overload` threshold was crossed over the last complete window:
  * the p99 event-loop delay (`eventLoopDelayP99Ms`), or the share of media-clock ticks that ran
  * a frame or more late or were skipped (`mediaClockLateShare`). Each window decides until the
- * next one closes.
+ * next one closes; the media clock's share also counts as soon as the window in progress has
+ * MIN_TICKS_TO_JUDGE ticks over it, so a burst of calls is refused from its first fifth of a
+ * second behind rather than admitted until the window closes.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Clock, TimerHandle } from '../util/index.js';
 
 export const LOAD_HEADER = 'X-Patchbay-Calls';
+
+/** Ticks due (200 ms at 20 ms) before the window in progress can make the node overloaded. */
+const MIN_TICKS_TO_JUDGE = 10;
 
 /** The part of `perf_hooks`' IntervalHistogram used here; tests pass a fake. */
 export interface DelayHistogram {
@@ -92,9 +97,11 @@ export class NodeLoad {
       return (
         overload.eventLoopDelayP99Ms !== undefined && this.#lastWindowP99Ms > overload.eventLoopDelayP99Ms
       );
-    return (
-      overload.mediaClockLateShare !== undefined && this.#lastWindowLateShare > overload.mediaClockLateShare
-    );
+    const threshold = overload.mediaClockLateShare;
+    if (threshold === undefined) return false;
+    if (this.#lastWindowLateShare > threshold) return true;
+    const current = this.#ticksSince(this.#ticksSeen);
+    return current.due >= MIN_TICKS_TO_JUDGE && current.late / current.due > threshold;
   }
 
   get overloaded(): boolean {
@@ -139,12 +146,16 @@ export class NodeLoad {
 
   /** The window's late share: ticks run late or skipped over every tick that fell due. */
   #closeTickWindow(): number {
+    const { due, late } = this.#ticksSince(this.#ticksSeen);
+    this.#ticksSeen = this.#options.mediaClockTicks?.() ?? this.#ticksSeen;
+    return due > 0 ? late / due : 0;
+  }
+
+  /** Ticks that fell due since `seen`, and how many of them ran late or were skipped. */
+  #ticksSince(seen: TickCounts): { due: number; late: number } {
     const counts = this.#options.mediaClockTicks?.();
-    if (!counts) return 0;
-    const seen = this.#ticksSeen;
-    this.#ticksSeen = { ...counts };
+    if (!counts) return { due: 0, late: 0 };
     const skipped = counts.ticksSkipped - seen.ticksSkipped;
-    const due = counts.ticks - seen.ticks + skipped;
-    return due > 0 ? (counts.lateTicks - seen.lateTicks + skipped) / due : 0;
+    return { due: counts.ticks - seen.ticks + skipped, late: counts.lateTicks - seen.lateTicks + skipped };
   }
 }

@@ -83,6 +83,7 @@ test('overload: the share of media-clock ticks run late or skipped in the last w
   ticks.ticks = 45;
   ticks.lateTicks = 5;
   ticks.ticksSkipped = 5;
+  assert.equal(load.overloadedBy('media_clock'), false, 'the window in progress: 20 %, not over');
   clock.advance(1000);
   assert.equal(load.mediaClockLateShare, 0.2);
   assert.equal(load.condition(), 'ok', 'the event-loop delay has no threshold here');
@@ -122,5 +123,21 @@ test('overload: either signal alone is enough, and each reports on its own', () 
   ticks.ticksSkipped += 40;
   clock.advance(1000);
   assert.deepEqual([load.overloadedBy('event_loop_delay'), load.overloadedBy('media_clock')], [false, true]);
+  load.close();
+});
+
+test('overload: the window in progress counts for the media clock once 10 ticks fell due in it', () => {
+  const { clock, ticks, load } = setup({ mediaClockLateShare: 0.2, windowSec: 5 });
+  ticks.ticks = 5;
+  ticks.lateTicks = 5;
+  assert.equal(load.overloaded, false, 'five ticks are too few to judge');
+  ticks.ticks = 10;
+  ticks.lateTicks = 6;
+  assert.equal(load.overloaded, true, '6 of 10 late, 1 s into a 5 s window');
+  clock.advance(5000);
+  assert.equal(load.mediaClockLateShare, 0.6);
+  ticks.ticks += 250;
+  clock.advance(5000);
+  assert.equal(load.overloaded, false, 'a window on time clears it');
   load.close();
 });

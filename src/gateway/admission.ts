@@ -1,8 +1,9 @@
 /**
  * Whether this node takes a new call: not while draining, not while overloaded (the event loop
  * or the media clock fell behind over the last window: more calls would take the time the
- * calls in progress need), not past `limits.maxCalls` calls in progress or being admitted, not past the trunk's concurrent-call cap (a lease shared by every
- * node when clustered, else this node's count); then the call's CPS buckets decide.
+ * calls in progress need), not past `limits.maxCalls` calls in progress or being admitted, not
+ * past the trunk's concurrent-call cap (a lease shared by every node when clustered, else this
+ * node's count); then the call's CPS buckets decide.
  */
 import type { ClusterLeases } from '../cluster/index.js';
 import type { TrunkConfig } from '../config/index.js';

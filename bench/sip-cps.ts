@@ -11,10 +11,14 @@
  *   step, how long until the gateway's `patchbay_active_calls` is back at 0 (a call still
  *   active 45 s later is stuck).
  *
- *   npx tsx bench/sip-cps.ts [rates=200,400,600,800] [secondsPerStep=5] [holdMs=0] [targets=sipp,stack,gateway]
+ *   With `overload` (a JSON `limits.overload`, e.g. '{"mediaClockLateShare":0.1,"windowSec":1}'),
+ *   the gateway refuses new INVITEs with 503 while its event loop or media clock falls behind.
+ *
+ *   npx tsx bench/sip-cps.ts [rates=200,400,600,800] [secondsPerStep=5] [holdMs=0] [targets=sipp,stack,gateway] [overload]
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { loadavg } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { startGatewayProcess } from '../test/interop/helpers/gateway-process.js';
@@ -26,6 +30,7 @@ const rates = (process.argv[2] ?? '200,400,600,800').split(',').map(Number);
 const secondsPerStep = Number(process.argv[3] ?? 5);
 const holdMs = Number(process.argv[4] ?? 0);
 const targets = new Set((process.argv[5] ?? 'sipp,stack,gateway').split(','));
+const overload = process.argv[6] === undefined ? undefined : JSON.parse(process.argv[6]);
 /**
  * How long a step's calls may take to end once SIPp is done: past Timer H (32 s, a 200 never
  * ACKed, RFC 3261 §13.3.1.4) and the bot's connect timeout, a call still active is stuck.
@@ -46,6 +51,10 @@ interface StepRow {
   botCpuPercent?: number;
   /** Seconds after SIPp ended until the gateway had no call active, or the calls left at the limit. */
   settled?: string;
+  /** INVITEs the gateway refused as overloaded (503, `rejected_overload`) in the step. */
+  refusedOverload?: number;
+  /** 1-minute load average of the machine when the step started. */
+  loadavg: number;
 }
 
 /** What a step measures besides SIPp's own figures. */
@@ -53,6 +62,8 @@ interface StepProbe {
   pid: number;
   botPid?: number;
   activeCalls?: () => Promise<number>;
+  /** `patchbay_calls_total{outcome="rejected_overload"}` so far. */
+  refusedOverload?: () => Promise<number>;
 }
 
 /** Polls the active calls once a second until none is left, or the limit. */
@@ -69,6 +80,8 @@ async function settle(activeCalls: () => Promise<number>): Promise<string> {
 
 async function step(probe: StepProbe, uasPort: number, rate: number): Promise<StepRow> {
   const calls = rate * secondsPerStep;
+  const load = loadavg()[0] ?? 0;
+  const refusedBefore = (await probe.refusedOverload?.()) ?? 0;
   const cpuBefore = cpuSeconds(probe.pid);
   const botCpuBefore = probe.botPid ? cpuSeconds(probe.botPid) : 0;
   const started = performance.now();
@@ -85,6 +98,7 @@ async function step(probe: StepProbe, uasPort: number, rate: number): Promise<St
   const cpu = cpuSeconds(probe.pid) - cpuBefore;
   const botCpu = probe.botPid ? cpuSeconds(probe.botPid) - botCpuBefore : undefined;
   const settled = probe.activeCalls ? await settle(probe.activeCalls) : undefined;
+  const refused = probe.refusedOverload ? (await probe.refusedOverload()) - refusedBefore : undefined;
   return {
     rate,
     calls,
@@ -97,6 +111,8 @@ async function step(probe: StepProbe, uasPort: number, rate: number): Promise<St
     uasCpuPercent: (100 * cpu) / wallSeconds,
     ...(botCpu === undefined ? {} : { botCpuPercent: (100 * botCpu) / wallSeconds }),
     ...(settled === undefined ? {} : { settled }),
+    ...(refused === undefined ? {} : { refusedOverload: refused }),
+    loadavg: load,
   };
 }
 
@@ -110,17 +126,21 @@ function printRow(label: string, row: StepRow): void {
   console.log(
     `| ${label} | ${row.rate} | ${row.calls} | ${row.successful} | ${row.failed} | ${row.achievedCps.toFixed(0)} | ` +
       `${row.p50} / ${row.p95} / ${row.p99} | ${row.uasCpuPercent.toFixed(0)}% | ` +
-      `${row.botCpuPercent === undefined ? '–' : `${row.botCpuPercent.toFixed(0)}%`} | ${row.settled ?? '–'} |`,
+      `${row.botCpuPercent === undefined ? '–' : `${row.botCpuPercent.toFixed(0)}%`} | ${row.settled ?? '–'} | ` +
+      `${row.refusedOverload ?? '–'} | ${row.loadavg.toFixed(1)} |`,
   );
 }
 
 console.log(
-  `SIPp uac steps of ${secondsPerStep} s, calls held ${holdMs} ms; response time = INVITE -> 200 (SIPp rtd, 1 ms resolution)\n`,
+  `SIPp uac steps of ${secondsPerStep} s, calls held ${holdMs} ms; response time = INVITE -> 200 (SIPp rtd, 1 ms resolution)` +
+    `${overload === undefined ? '' : `; limits.overload ${JSON.stringify(overload)}`}; loadavg ${loadavg()
+      .map((load) => load.toFixed(1))
+      .join(' ')}\n`,
 );
 console.log(
-  '| UAS | target CPS | calls | ok | failed | achieved CPS | resp ms p50 / p95 / p99 | UAS CPU | bot CPU | calls ended after |',
+  '| UAS | target CPS | calls | ok | failed | achieved CPS | resp ms p50 / p95 / p99 | UAS CPU | bot CPU | calls ended after | 503 overload | loadavg |',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 if (targets.has('sipp')) {
   const baselinePort = await freePort();
   const baseline = startSipp({ scenario: 'uas', localPort: baselinePort, timeoutMs: 600_000 });
@@ -161,22 +181,24 @@ if (targets.has('gateway')) {
     maxCalls: concurrent,
     requestsPerSourcePerSec: top * 20,
     drainTimeoutSec: 2,
+    ...(overload === undefined ? {} : { overload }),
   });
-  const activeCalls = async () => {
+  /** The sum of a metric's series whose labels match. */
+  const metricSum = async (series: RegExp) => {
     const text = await (await fetch(`${gateway.apiUrl}/metrics`)).text();
-    // One series per direction.
-    return [...text.matchAll(/^patchbay_active_calls\{[^}]*\} (\S+)$/gm)].reduce(
-      (sum, [, value]) => sum + Number(value),
-      0,
-    );
+    return [...text.matchAll(series)].reduce((sum, [, value]) => sum + Number(value), 0);
   };
+  // One series per direction.
+  const activeCalls = () => metricSum(/^patchbay_active_calls\{[^}]*\} (\S+)$/gm);
+  const refusedOverload = () =>
+    metricSum(/^patchbay_calls_total\{[^}]*outcome="rejected_overload"[^}]*\} (\S+)$/gm);
   try {
     const pid = gateway.child.pid;
     if (pid === undefined) throw new Error('patchbay start did not start');
     for (const rate of rates)
       printRow(
-        'patchbay start + bot WebSocket',
-        await step({ pid, botPid: bot.pid, activeCalls }, gateway.sipPort, rate),
+        `patchbay start + bot WebSocket${overload === undefined ? '' : ' (limits.overload)'}`,
+        await step({ pid, botPid: bot.pid, activeCalls, refusedOverload }, gateway.sipPort, rate),
       );
   } finally {
     await gateway.stop();

@@ -20,7 +20,10 @@ export {
   type NodeCondition,
   NodeLoad,
   type NodeLoadOptions,
+  OVERLOAD_SIGNALS,
+  type OverloadSignal,
   type OverloadThresholds,
+  type TickCounts,
 } from './node-load.js';
 export { RedisCpsStore, type RedisCpsStoreOptions, type RedisFailurePolicy } from './redis-cps-store.js';
 export { RedisLink, type RedisLinkEvents, type RedisLinkOptions } from './redis-link.js';

@@ -1,14 +1,25 @@
 /**
- * The node's health as a SIP load balancer sees it: OPTIONS to the node are answered 503 while
- * it drains, holds `limits.maxCalls` calls or is overloaded (the p99 event-loop delay of the
- * last window over `limits.overload.eventLoopDelayP99Ms`), 200 otherwise; either answer carries
- * the load in `X-Patchbay-Calls: <active>/<max>`. Kamailio's dispatcher probes with OPTIONS
- * and stops sending new calls to a destination whose probe fails.
+ * The node's health as a SIP load balancer and its own admission see it. OPTIONS to the node
+ * are answered 503 while it drains, holds `limits.maxCalls` calls or is overloaded, 200
+ * otherwise; either answer carries the load in `X-Patchbay-Calls: <active>/<max>`. Kamailio's
+ * dispatcher probes with OPTIONS and stops sending new calls to a destination whose probe
+ * fails. While overloaded the gateway also refuses new INVITEs (GatewayAdmission), so the calls
+ * in progress keep the event loop and the media clock they need.
+ *
+ * Overloaded means a `limits.overload` threshold was crossed over the last complete window:
+ * the p99 event-loop delay (`eventLoopDelayP99Ms`), or the share of media-clock ticks that ran
+ * a frame or more late or were skipped (`mediaClockLateShare`). Each window decides until the
+ * next one closes; the media clock's share also counts as soon as the window in progress has
+ * MIN_TICKS_TO_JUDGE ticks over it, so a burst of calls is refused from its first fifth of a
+ * second behind rather than admitted until the window closes.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Clock, TimerHandle } from '../util/index.js';
 
 export const LOAD_HEADER = 'X-Patchbay-Calls';
+
+/** Ticks due (200 ms at 20 ms) before the window in progress can make the node overloaded. */
+const MIN_TICKS_TO_JUDGE = 10;
 
 /** The part of `perf_hooks`' IntervalHistogram used here; tests pass a fake. */
 export interface DelayHistogram {
@@ -19,9 +30,22 @@ export interface DelayHistogram {
 }
 
 export interface OverloadThresholds {
-  eventLoopDelayP99Ms: number;
+  eventLoopDelayP99Ms?: number | undefined;
+  /** Late plus skipped ticks over all ticks due in the window, above which the node is overloaded. */
+  mediaClockLateShare?: number | undefined;
   windowSec: number;
 }
+
+/** The media clock's cumulative tick counts (MediaClockStats). */
+export interface TickCounts {
+  ticks: number;
+  lateTicks: number;
+  ticksSkipped: number;
+}
+
+/** What can make the node overloaded; the `signal` label of `patchbay_overloaded`. */
+export const OVERLOAD_SIGNALS = ['event_loop_delay', 'media_clock'] as const;
+export type OverloadSignal = (typeof OVERLOAD_SIGNALS)[number];
 
 export interface NodeLoadOptions {
   clock: Clock;
@@ -29,8 +53,10 @@ export interface NodeLoadOptions {
   /** `limits.maxCalls` as the current config says. */
   maxCalls(): number;
   draining(): boolean;
-  /** `limits.overload` as the current config says; undefined: load never turns OPTIONS to 503. */
+  /** `limits.overload` as the current config says; undefined: load never refuses. */
   overload(): OverloadThresholds | undefined;
+  /** The shared media clock's counts; without it the media-clock signal never fires. */
+  mediaClockTicks?(): TickCounts;
   histogram?: DelayHistogram;
 }
 
@@ -41,12 +67,15 @@ export class NodeLoad {
   readonly #histogram: DelayHistogram;
   #timer: TimerHandle | undefined;
   #lastWindowP99Ms = 0;
+  #lastWindowLateShare = 0;
+  #ticksSeen: TickCounts = { ticks: 0, lateTicks: 0, ticksSkipped: 0 };
   #closed = false;
 
   constructor(options: NodeLoadOptions) {
     this.#options = options;
     this.#histogram = options.histogram ?? monitorEventLoopDelay({ resolution: 10 });
     this.#histogram.enable();
+    this.#ticksSeen = options.mediaClockTicks?.() ?? this.#ticksSeen;
     this.#schedule();
   }
 
@@ -55,11 +84,34 @@ export class NodeLoad {
     return this.#lastWindowP99Ms;
   }
 
+  /** Late and skipped media-clock ticks over the ticks due in the last complete window. */
+  get mediaClockLateShare(): number {
+    return this.#lastWindowLateShare;
+  }
+
+  /** Whether `signal` crossed its threshold over the last window (false when it has none). */
+  overloadedBy(signal: OverloadSignal): boolean {
+    const overload = this.#options.overload();
+    if (!overload) return false;
+    if (signal === 'event_loop_delay')
+      return (
+        overload.eventLoopDelayP99Ms !== undefined && this.#lastWindowP99Ms > overload.eventLoopDelayP99Ms
+      );
+    const threshold = overload.mediaClockLateShare;
+    if (threshold === undefined) return false;
+    if (this.#lastWindowLateShare > threshold) return true;
+    const current = this.#ticksSince(this.#ticksSeen);
+    return current.due >= MIN_TICKS_TO_JUDGE && current.late / current.due > threshold;
+  }
+
+  get overloaded(): boolean {
+    return OVERLOAD_SIGNALS.some((signal) => this.overloadedBy(signal));
+  }
+
   condition(): NodeCondition {
     if (this.#options.draining()) return 'draining';
     if (this.#options.activeCalls() >= this.#options.maxCalls()) return 'full';
-    const overload = this.#options.overload();
-    if (overload && this.#lastWindowP99Ms > overload.eventLoopDelayP99Ms) return 'overloaded';
+    if (this.overloaded) return 'overloaded';
     return 'ok';
   }
 
@@ -80,14 +132,30 @@ export class NodeLoad {
     this.#histogram.disable();
   }
 
-  /** One window at a time: the window's p99 decides until the next one closes. */
+  /** One window at a time: the window's figures decide until the next one closes. */
   #schedule(): void {
     const windowMs = (this.#options.overload()?.windowSec ?? 5) * 1000;
     this.#timer = this.#options.clock.setTimer(windowMs, () => {
       const p99Ns = this.#histogram.percentile(99);
       this.#lastWindowP99Ms = Number.isFinite(p99Ns) ? p99Ns / 1e6 : 0;
       this.#histogram.reset();
+      this.#lastWindowLateShare = this.#closeTickWindow();
       this.#schedule();
     });
+  }
+
+  /** The window's late share: ticks run late or skipped over every tick that fell due. */
+  #closeTickWindow(): number {
+    const { due, late } = this.#ticksSince(this.#ticksSeen);
+    this.#ticksSeen = this.#options.mediaClockTicks?.() ?? this.#ticksSeen;
+    return due > 0 ? late / due : 0;
+  }
+
+  /** Ticks that fell due since `seen`, and how many of them ran late or were skipped. */
+  #ticksSince(seen: TickCounts): { due: number; late: number } {
+    const counts = this.#options.mediaClockTicks?.();
+    if (!counts) return { due: 0, late: 0 };
+    const skipped = counts.ticksSkipped - seen.ticksSkipped;
+    return { due: counts.ticks - seen.ticks + skipped, late: counts.lateTicks - seen.lateTicks + skipped };
   }
 }

@@ -448,12 +448,37 @@ export const gatewayFileSchema = z
             eventLoopDelayP99Ms: z
               .number()
               .positive()
+              .optional()
               .describe('Overloaded while the p99 event-loop delay over the last window exceeds this.'),
+            mediaClockLateShare: z
+              .number()
+              .gt(0)
+              .max(1)
+              .optional()
+              .describe(
+                "Overloaded while more than this share of the last window's media-clock ticks ran late (a frame or more after their slot) or were skipped.",
+              ),
             windowSec: z.number().int().min(1).max(60).default(5),
+            retryAfterSec: z
+              .number()
+              .int()
+              .min(1)
+              .max(3600)
+              .default(5)
+              .describe(
+                'Retry-After of the 503 that refuses a new INVITE while overloaded (RFC 3261 §21.5.4).',
+              ),
           })
+          .refine(
+            (overload) =>
+              overload.eventLoopDelayP99Ms !== undefined || overload.mediaClockLateShare !== undefined,
+            {
+              message: 'give eventLoopDelayP99Ms, mediaClockLateShare or both',
+            },
+          )
           .optional()
           .describe(
-            'OPTIONS to the node are answered 503 while overloaded (as while draining or at maxCalls), so a balancer probing with OPTIONS sends new calls elsewhere. Absent: load alone never turns OPTIONS to 503.',
+            'While overloaded (a threshold crossed over the last window), new INVITEs are refused with 503 and Retry-After (cause rejected_overload) and OPTIONS to the node are answered 503 (as while draining or at maxCalls), so calls in progress keep their media clock and a balancer sends new calls elsewhere. Absent: load alone never refuses.',
           ),
       })
       .prefault({}),

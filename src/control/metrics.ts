@@ -184,6 +184,17 @@ export class GatewayMetrics {
     collect: () => this.#collectMediaClockOverruns(),
   });
 
+  readonly overloaded: Gauge<'signal'> = new Gauge({
+    name: 'patchbay_overloaded',
+    help: 'By signal (event_loop_delay, media_clock): 1 while its limits.overload threshold was crossed over the last window, so new INVITEs get 503 and OPTIONS 503; else 0 (always 0 without a threshold)',
+    labelNames: ['signal'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const [signal, overloaded] of this.#overloadSignals())
+        this.overloaded.set({ signal }, overloaded ? 1 : 0);
+    },
+  });
+
   /** Registered only on a clustered node: alone, neither gauge would measure anything. */
   readonly clusterRedisUp: Gauge | undefined;
   readonly clusterNodes: Gauge | undefined;
@@ -192,6 +203,7 @@ export class GatewayMetrics {
   readonly #readSocketDrops: (() => Promise<number | undefined>) | undefined;
   readonly #sampleRtpSocketDrops: () => number;
   readonly #mediaClockStats: (() => MediaClockCounts) | undefined;
+  readonly #overloadSignals: () => ReadonlyArray<readonly [signal: string, overloaded: boolean]>;
   /** The clock's counts at the previous scrape: counters grow by the difference. */
   readonly #mediaClockSeen: MediaClockCounts = { ticks: 0, lateTicks: 0, ticksSkipped: 0, overruns: 0 };
   #socketDropsSeen = 0;
@@ -201,7 +213,8 @@ export class GatewayMetrics {
    * `udpSocketDrops`), asked on each scrape. `sampleRtpSocketDrops` returns the kernel drops on
    * RTP sockets since its previous call (RtpSession.sampleSocketDrops summed over the live
    * sessions, with one readUdpDrops table); it runs once per scrape. `mediaClockStats` returns
-   * the shared media clock's cumulative counts (MediaClock.stats).
+   * the shared media clock's cumulative counts (MediaClock.stats); `overloadSignals` each
+   * overload signal (a fixed list, NodeLoad's) and whether it is over its threshold.
    */
   constructor(
     options: {
@@ -210,11 +223,13 @@ export class GatewayMetrics {
       sampleRtpSocketDrops?: () => number;
       cluster?: { readonly redisUp: boolean; readonly liveNodes: number };
       mediaClockStats?: () => MediaClockCounts;
+      overloadSignals?: () => ReadonlyArray<readonly [signal: string, overloaded: boolean]>;
     } = {},
   ) {
     this.#readSocketDrops = options.sipSocketDrops;
     this.#sampleRtpSocketDrops = options.sampleRtpSocketDrops ?? (() => 0);
     this.#mediaClockStats = options.mediaClockStats;
+    this.#overloadSignals = options.overloadSignals ?? (() => []);
     if (options.processMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: 'patchbay_' });
     this.#loopDelay.enable();

@@ -1,7 +1,9 @@
 /**
- * Whether this node takes a new call: not while draining, not past `limits.maxCalls` calls in
- * progress or being admitted, not past the trunk's concurrent-call cap (a lease shared by every
- * node when clustered, else this node's count); then the call's CPS buckets decide.
+ * Whether this node takes a new call: not while draining, not while overloaded (the event loop
+ * or the media clock fell behind over the last window: more calls would take the time the
+ * calls in progress need), not past `limits.maxCalls` calls in progress or being admitted, not
+ * past the trunk's concurrent-call cap (a lease shared by every node when clustered, else this
+ * node's count); then the call's CPS buckets decide.
  */
 import type { ClusterLeases } from '../cluster/index.js';
 import type { TrunkConfig } from '../config/index.js';
@@ -17,7 +19,21 @@ export interface GatewayAdmissionOptions {
   liveCalls(): number;
   /** `limits.maxCalls` as the current config says. */
   maxCalls(): number;
+  /**
+   * The Retry-After (seconds) of the 503 while the node is overloaded (`limits.overload`, see
+   * NodeLoad), else undefined; absent: load never refuses.
+   */
+  overloadRetryAfterSec?(): number | undefined;
 }
+
+/** RFC 3261 §21.5.4: how long a caller refused for want of a slot should wait before retrying. */
+const CONCURRENCY_RETRY_AFTER_SEC = 5;
+
+const full: CallSlot = {
+  ok: false,
+  cause: 'rejected_concurrency',
+  retryAfterSec: CONCURRENCY_RETRY_AFTER_SEC,
+};
 
 export class GatewayAdmission implements CallAdmission {
   readonly #options: GatewayAdmissionOptions;
@@ -39,15 +55,15 @@ export class GatewayAdmission implements CallAdmission {
   }
 
   async admit(trunk: TrunkConfig, call: AdmittedCall): Promise<CallSlot> {
-    if (this.#draining) return { ok: false, cause: 'draining' };
-    if (this.#options.liveCalls() + this.#pending >= this.#options.maxCalls())
-      return { ok: false, cause: 'rejected_concurrency' };
+    if (this.#draining) return { ok: false, cause: 'draining', retryAfterSec: CONCURRENCY_RETRY_AFTER_SEC };
+    const overloadRetryAfterSec = this.#options.overloadRetryAfterSec?.();
+    if (overloadRetryAfterSec !== undefined)
+      return { ok: false, cause: 'rejected_overload', retryAfterSec: overloadRetryAfterSec };
+    if (this.#options.liveCalls() + this.#pending >= this.#options.maxCalls()) return full;
     const leases = this.#options.leases;
     if (!leases) {
       const slot = this.#options.concurrency.tryAcquire(trunk.name, trunk.maxConcurrentCalls);
-      return slot
-        ? { ok: true, release: () => slot.release() }
-        : { ok: false, cause: 'rejected_concurrency' };
+      return slot ? { ok: true, release: () => slot.release() } : full;
     }
     this.#pending++;
     try {
@@ -57,9 +73,7 @@ export class GatewayAdmission implements CallAdmission {
         trunkMax: trunk.maxConcurrentCalls,
         summary: () => call.summary(),
       });
-      return lease.ok
-        ? { ok: true, release: () => lease.release() }
-        : { ok: false, cause: 'rejected_concurrency' };
+      return lease.ok ? { ok: true, release: () => lease.release() } : full;
     } finally {
       this.#pending--;
     }

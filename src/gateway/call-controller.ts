@@ -49,6 +49,7 @@ import {
   type BotStream,
   type CallMediaLeg,
   type CallPorts,
+  type CallSlot,
   OutboundRefusal,
   type OutboundRequest,
   type ResumedCall,
@@ -80,8 +81,16 @@ type CallRun = { call: CallController; run(): Promise<void> };
 type CallParties = Pick<CallController, 'direction' | 'from' | 'to'>;
 
 const SUPERVISION_INTERVAL_MS = 1000;
-/** RFC 3261 §21.5.4: how long a refused caller should wait before retrying. */
-const CONCURRENCY_RETRY_AFTER_SEC = '5';
+
+/** Why admission refused a call, and the Retry-After its 503 carries (RFC 3261 §21.5.4). */
+type AdmissionRefusal = Extract<CallSlot, { ok: false }>;
+
+/** What the control API tells the client of an outbound call admission refused. */
+const OUTBOUND_REFUSALS: Record<AdmissionRefusal['cause'], string> = {
+  draining: 'draining',
+  rejected_concurrency: 'call limit reached',
+  rejected_overload: 'node overloaded',
+};
 
 export class CallController extends TypedEmitter<CallControllerEvents> {
   readonly id: string;
@@ -214,7 +223,9 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     session.once('terminated', (cause) => this.#onTerminated(cause));
     const refusal = await this.#admit(trunk);
     if (refusal)
-      return this.#finish({ cause: refusal, sipStatus: 503 }, [['Retry-After', CONCURRENCY_RETRY_AFTER_SEC]]);
+      return this.#finish({ cause: refusal.cause, sipStatus: 503 }, [
+        ['Retry-After', String(refusal.retryAfterSec)],
+      ]);
     if (this.ended) return;
     const limits = callCpsLimits(trunk, this.to, { id: String(routeIndex), config: route });
     const cps = await ports.admission.cps(limits.limits, limits.overflow);
@@ -260,8 +271,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   async #runOutbound(request: OutboundRequest): Promise<void> {
     const refusal = await this.#admit(request.trunk);
     if (refusal) {
-      this.#finish({ cause: refusal, sipStatus: 503 });
-      throw new OutboundRefusal(refusal === 'draining' ? 'draining' : 'call limit reached');
+      this.#finish({ cause: refusal.cause, sipStatus: 503 });
+      throw new OutboundRefusal(OUTBOUND_REFUSALS[refusal.cause]);
     }
     if (this.ended) throw new OutboundRefusal('ended while waiting for admission');
     const limits = callCpsLimits(request.trunk, this.to);
@@ -324,7 +335,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     const { route, codec, callerIdentity, takeover } = resumed;
     Object.assign(this.#progress, { trunk: resumed.trunk.name, route, codec, callerIdentity, takeover });
     const refusal = await this.#admit(resumed.trunk);
-    if (refusal || this.ended) return this.#finish({ cause: refusal ?? 'error', detail: 'takeover refused' });
+    if (refusal || this.ended)
+      return this.#finish({ cause: refusal?.cause ?? 'error', detail: 'takeover refused' });
     const leg = await this.#openLeg(resumed.target, resumed.trunk, resumed.position);
     if (this.ended) return;
     const answerer = (localSdp: string) => this.#reofferAnswerer(resumed.trunk, localSdp);
@@ -343,12 +355,12 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   // ------------------------------------------------------------------ shared steps
 
   /**
-   * Takes a gateway place and a trunk slot; the refusal's cause when there is none. A call that
+   * Takes a gateway place and a trunk slot; the refusal (cause, Retry-After) when there is none. A call that
    * ended while it waited gives its slot straight back and is not admitted.
    */
-  async #admit(trunk: TrunkConfig): Promise<'rejected_concurrency' | 'draining' | undefined> {
+  async #admit(trunk: TrunkConfig): Promise<AdmissionRefusal | undefined> {
     const slot = await this.#ports.admission.admit(trunk, this);
-    if (!slot.ok) return slot.cause;
+    if (!slot.ok) return slot;
     if (this.ended) {
       slot.release();
       return undefined;

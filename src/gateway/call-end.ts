@@ -13,7 +13,8 @@ import type { InboundSession, Session, TerminationCause } from '../sip/index.js'
  *   (the last gateway tried had a DNS name that did not resolve: NXDOMAIN, SERVFAIL, timeout);
  * - refusals before answer: `rejected_source`, `rejected_number`, `rejected_route`,
  *   `auth_challenge` (401 sent, the caller may retry), `auth_failed`, `rejected_cps`,
- *   `rejected_concurrency`, `draining`, `no_common_codec` (488), `encryption_mismatch` (488: the
+ *   `rejected_concurrency`, `rejected_overload` (the node's event loop or media clock fell
+ *   behind over the last window, `limits.overload`), `draining`, `no_common_codec` (488), `encryption_mismatch` (488: the
  *   offer or answer does not meet the trunk's `media.encryption`), `bot_unreachable`;
  * - the gateway: `bot_gone` (the bot's socket was lost for good), `rtp_timeout`,
  *   `max_duration`, `session_expired` (RFC 4028 refresh or 2xx ACK failed), `drain_timeout`,
@@ -37,6 +38,7 @@ export const CALL_END_CAUSES = [
   'auth_failed',
   'rejected_cps',
   'rejected_concurrency',
+  'rejected_overload',
   'draining',
   'no_common_codec',
   'encryption_mismatch',

@@ -5,7 +5,7 @@
  */
 import { hostname, networkInterfaces } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { Cluster, defaultApiUrl, defaultNodeId, NodeLoad } from '../cluster/index.js';
+import { Cluster, defaultApiUrl, defaultNodeId, NodeLoad, OVERLOAD_SIGNALS } from '../cluster/index.js';
 import { BUILTIN_TARGET_PREFIX, type ConfigManager, type PatchbayConfig } from '../config/index.js';
 import type { TrunkRegistration } from '../control/backend.js';
 import { GatewayMetrics } from '../control/metrics.js';
@@ -112,6 +112,8 @@ export class Gateway {
         return live.reduce((drops, call) => drops + call.sampleSocketDrops(table), 0);
       },
       mediaClockStats: () => this.#mediaClock.stats(),
+      overloadSignals: () =>
+        OVERLOAD_SIGNALS.map((signal) => [signal, this.#nodeLoad.overloadedBy(signal)] as const),
       ...(this.cluster ? { cluster: this.cluster } : {}),
     });
     this.cps = new CpsLimiter(this.cluster?.cps ?? new MemoryCpsStore(), this.clock);
@@ -121,6 +123,8 @@ export class Gateway {
       cps: this.cps,
       liveCalls: () => this.calls.size,
       maxCalls: () => this.config().gateway.limits.maxCalls,
+      overloadRetryAfterSec: () =>
+        this.#nodeLoad.overloaded ? this.config().gateway.limits.overload?.retryAfterSec : undefined,
     });
     this.#nodeLoad = new NodeLoad({
       clock: this.clock,
@@ -128,6 +132,7 @@ export class Gateway {
       maxCalls: () => this.config().gateway.limits.maxCalls,
       draining: () => this.#admission.draining,
       overload: () => this.config().gateway.limits.overload,
+      mediaClockTicks: () => this.#mediaClock.stats(),
     });
     this.#inbound = new InboundMatcher(options.config.current);
     this.#router = new OutboundRouter(this.health, this.#locator, this.clock);

@@ -112,7 +112,7 @@ export interface BotConnector {
 /** A place among the gateway's calls and one of the trunk's concurrency slots. */
 export type CallSlot =
   | { ok: true; release(): void }
-  | { ok: false; cause: 'rejected_concurrency' | 'draining' };
+  | { ok: false; cause: 'rejected_concurrency' | 'draining' | 'rejected_overload'; retryAfterSec: number };
 
 /** The call asking for a slot: a cluster lists it in its call registry while it holds one. */
 export interface AdmittedCall {

@@ -253,6 +253,8 @@ export abstract class Session<
   /**
    * RFC 3261 §13.3.1.4 with RFC 6026 §7.1: the UAS core retransmits its 2xx at T1, doubling up
    * to T2, until the ACK arrives; after 64*T1 without one the session is torn down with BYE.
+   * Over TCP or TLS the transport carries the 2xx and it is sent once, but an ACK that never
+   * comes (the caller died, or never sends one) ends the session at 64*T1 all the same.
    */
   protected send2xxUntilAcked(
     transaction: ServerTransaction<SipRequest, SipResponse>,
@@ -260,7 +262,14 @@ export abstract class Session<
     seq: number,
   ): void {
     transaction.respond(response);
-    if (transaction.reliable) return;
+    if (transaction.reliable) {
+      const timer = this.host.clock.setTimer(64 * this.host.t1, () => {
+        this.#awaitingAck = undefined;
+        void this.bye('no ACK for 2xx');
+      });
+      this.#awaitingAck = { seq, timer };
+      return;
+    }
     const giveUpAt = this.host.clock.now() + 64 * this.host.t1;
     const schedule = (interval: number): void => {
       // The last wait is cut short so the BYE goes out at 64*T1, not at the next retransmission.

@@ -99,6 +99,17 @@ export interface CallOptions {
 
 type InviteServer = ServerTransaction<SipRequest, SipResponse>;
 
+/**
+ * INVITEs handed to the application that are remembered (Call-ID, From tag, CSeq), oldest
+ * forgotten first: ~100 bytes each, so a few MB, and some minutes of calls at hundreds per second.
+ */
+const MAX_REMEMBERED_INVITES = 32_768;
+
+/** What identifies an INVITE apart from its branch (RFC 3261 §8.2.2.2). */
+function inviteIdentity(invite: SipRequest): string {
+  return `${invite.callId()}\n${invite.fromTag() ?? ''}\n${invite.cseq().seq}`;
+}
+
 export class SipUserAgent {
   readonly endpoint: SipEndpoint<SipRequest, SipResponse>;
   readonly clock: Clock;
@@ -107,6 +118,8 @@ export class SipUserAgent {
   readonly #options: UserAgentOptions;
   readonly #sessions = new Map<string, Session>();
   readonly #pendingInvites = new Map<InviteServer, InboundSession>();
+  /** Identities of the INVITEs already handed to `onInvite` (see #isStaleInvite). */
+  readonly #seenInvites = new Set<string>();
 
   constructor(options: UserAgentOptions) {
     this.#options = options;
@@ -308,6 +321,10 @@ export class SipUserAgent {
       respond(timerRejection.status, timerRejection.headers);
       return;
     }
+    if (this.#isStaleInvite(request)) {
+      respond(482);
+      return;
+    }
     const session = new InboundSession(this, request, transaction, source, config);
     this.#pendingInvites.set(transaction, session);
     const settle = (): void => {
@@ -338,6 +355,24 @@ export class SipUserAgent {
       },
       respond,
     };
+  }
+
+  /**
+   * An INVITE we already handed to the application whose transaction is gone (it met none): a
+   * retransmission read after its transaction ended, e.g. from a socket backlog while the
+   * process was overloaded. As a new call it would be answered to a caller that gave up long
+   * ago, hold a media leg and a bot until Timer H, and feed the overload that delayed it; it is
+   * refused as a merged request instead (RFC 3261 §8.2.2.2: 482). Remembers the others.
+   */
+  #isStaleInvite(invite: SipRequest): boolean {
+    const identity = inviteIdentity(invite);
+    if (this.#seenInvites.has(identity)) return true;
+    this.#seenInvites.add(identity);
+    if (this.#seenInvites.size > MAX_REMEMBERED_INVITES) {
+      const oldest = this.#seenInvites.values().next().value;
+      if (oldest !== undefined) this.#seenInvites.delete(oldest);
+    }
+    return false;
   }
 
   #stray(response: SipResponse): void {

@@ -25,15 +25,17 @@ function setup(overload?: OverloadThresholds) {
   const clock = new FakeClock();
   const histogram = new FakeHistogram();
   const state = { calls: 0, maxCalls: 3, draining: false };
+  const ticks = { ticks: 0, lateTicks: 0, ticksSkipped: 0 };
   const load = new NodeLoad({
     clock,
     histogram,
+    mediaClockTicks: () => ({ ...ticks }),
     activeCalls: () => state.calls,
     maxCalls: () => state.maxCalls,
     draining: () => state.draining,
     overload: () => overload,
   });
-  return { clock, histogram, state, load };
+  return { clock, histogram, state, ticks, load };
 }
 
 test('OPTIONS: 200 with the load header, 503 at maxCalls and while draining', () => {
@@ -71,5 +73,71 @@ test('without overload thresholds the delay alone never refuses', () => {
   histogram.p99Ns = 5e9;
   clock.advance(5000);
   assert.equal(load.condition(), 'ok');
+  load.close();
+});
+
+test('overload: the share of media-clock ticks run late or skipped in the last window, against its threshold', () => {
+  const { clock, histogram, ticks, load } = setup({ mediaClockLateShare: 0.2, windowSec: 1 });
+  histogram.p99Ns = 5e9;
+  // 50 ticks due in a second: 5 late, 5 skipped (45 delivered) is 20 %, not over.
+  ticks.ticks = 45;
+  ticks.lateTicks = 5;
+  ticks.ticksSkipped = 5;
+  assert.equal(load.overloadedBy('media_clock'), false, 'the window in progress: 20 %, not over');
+  clock.advance(1000);
+  assert.equal(load.mediaClockLateShare, 0.2);
+  assert.equal(load.condition(), 'ok', 'the event-loop delay has no threshold here');
+  assert.equal(load.overloadedBy('event_loop_delay'), false);
+  // Next second: 40 delivered of which 10 late, and 10 skipped: 20 of 50.
+  ticks.ticks += 40;
+  ticks.lateTicks += 10;
+  ticks.ticksSkipped += 10;
+  clock.advance(1000);
+  assert.equal(load.mediaClockLateShare, 0.4);
+  assert.equal(load.overloadedBy('media_clock'), true);
+  assert.equal(load.overloaded, true);
+  assert.equal(load.condition(), 'overloaded');
+  assert.equal(load.optionsStatus(), 503);
+  // A window of ticks on time clears it; so does a window without any tick.
+  ticks.ticks += 50;
+  clock.advance(1000);
+  assert.equal(load.overloaded, false);
+  clock.advance(1000);
+  assert.equal(load.mediaClockLateShare, 0);
+  load.close();
+});
+
+test('overload: either signal alone is enough, and each reports on its own', () => {
+  const { clock, histogram, ticks, load } = setup({
+    eventLoopDelayP99Ms: 100,
+    mediaClockLateShare: 0.5,
+    windowSec: 1,
+  });
+  histogram.p99Ns = 150e6;
+  ticks.ticks = 50;
+  clock.advance(1000);
+  assert.deepEqual([load.overloadedBy('event_loop_delay'), load.overloadedBy('media_clock')], [true, false]);
+  assert.equal(load.condition(), 'overloaded');
+  histogram.p99Ns = 1e6;
+  ticks.ticks += 10;
+  ticks.ticksSkipped += 40;
+  clock.advance(1000);
+  assert.deepEqual([load.overloadedBy('event_loop_delay'), load.overloadedBy('media_clock')], [false, true]);
+  load.close();
+});
+
+test('overload: the window in progress counts for the media clock once 10 ticks fell due in it', () => {
+  const { clock, ticks, load } = setup({ mediaClockLateShare: 0.2, windowSec: 5 });
+  ticks.ticks = 5;
+  ticks.lateTicks = 5;
+  assert.equal(load.overloaded, false, 'five ticks are too few to judge');
+  ticks.ticks = 10;
+  ticks.lateTicks = 6;
+  assert.equal(load.overloaded, true, '6 of 10 late, 1 s into a 5 s window');
+  clock.advance(5000);
+  assert.equal(load.mediaClockLateShare, 0.6);
+  ticks.ticks += 250;
+  clock.advance(5000);
+  assert.equal(load.overloaded, false, 'a window on time clears it');
   load.close();
 });

@@ -125,6 +125,38 @@ describe('config loader', () => {
     assert.match(bad.issues[0]?.message ?? '', /an IP address with an optional port/);
   });
 
+  it('limits.overload: defaults, a share above 1 and a section without any threshold refused with their paths', () => {
+    const good = parseConfigText(
+      'limits:\n  overload: { mediaClockLateShare: 0.1 }\n',
+      'g.yaml',
+      gatewayFileSchema,
+      {},
+    );
+    assert.ok(good.ok, good.ok ? '' : JSON.stringify(good.issues));
+    assert.deepEqual(good.value.limits.overload, {
+      mediaClockLateShare: 0.1,
+      windowSec: 5,
+      retryAfterSec: 5,
+    });
+    const bad = parseConfigText(
+      'limits:\n  overload: { mediaClockLateShare: 1.5, retryAfterSec: 0 }\n',
+      'g.yaml',
+      gatewayFileSchema,
+      {},
+    );
+    assert.equal(bad.ok, false);
+    if (bad.ok) return;
+    assert.deepEqual(
+      bad.issues.map((i) => i.path),
+      ['limits.overload.mediaClockLateShare', 'limits.overload.retryAfterSec'],
+    );
+    const empty = parseConfigText('limits:\n  overload: { windowSec: 2 }\n', 'g.yaml', gatewayFileSchema, {});
+    assert.equal(empty.ok, false);
+    if (empty.ok) return;
+    assert.match(empty.issues[0]?.message ?? '', /give eventLoopDelayP99Ms, mediaClockLateShare or both/);
+    assert.equal(empty.issues[0]?.path, 'limits.overload');
+  });
+
   it('rejects 404, 486 and 603 as failover codes with an explanation', () => {
     const text = 'name: x\noutbound:\n  gateways: [{host: a}]\n  failoverCodes: [404, 503, 603]\n';
     const result = parseConfigText(text, 'f.yaml', trunkSchema, {});

@@ -44,7 +44,7 @@ test('with cluster leases: the lease decides the trunk cap, and admissions in fl
   const second = admission.admit(trunk, call('c2'));
   assert.deepEqual(
     await admission.admit(trunk, call('c3')),
-    { ok: false, cause: 'rejected_concurrency' },
+    { ok: false, cause: 'rejected_concurrency', retryAfterSec: 5 },
     'two in flight fill maxCalls 2',
   );
   assert.deepEqual(
@@ -59,9 +59,42 @@ test('with cluster leases: the lease decides the trunk cap, and admissions in fl
   grants[1]?.({ ok: false, scope: 'trunk' });
   const granted = await first;
   assert.equal(granted.ok, true);
-  assert.deepEqual(await second, { ok: false, cause: 'rejected_concurrency' });
+  assert.deepEqual(await second, { ok: false, cause: 'rejected_concurrency', retryAfterSec: 5 });
   if (granted.ok) granted.release();
   assert.equal(released, 1);
   admission.drain();
-  assert.deepEqual(await admission.admit(trunk, call('c4')), { ok: false, cause: 'draining' });
+  assert.deepEqual(await admission.admit(trunk, call('c4')), {
+    ok: false,
+    cause: 'draining',
+    retryAfterSec: 5,
+  });
+});
+
+test('while overloaded every new call is refused with the configured Retry-After, before any slot is taken', async () => {
+  let retryAfterSec: number | undefined = 7;
+  const concurrency = new ConcurrencyLimiter();
+  const admission = new GatewayAdmission({
+    concurrency,
+    cps: new CpsLimiter(new MemoryCpsStore(), new FakeClock()),
+    liveCalls: () => 0,
+    maxCalls: () => 2,
+    overloadRetryAfterSec: () => retryAfterSec,
+  });
+  assert.deepEqual(await admission.admit(trunk, call('c1')), {
+    ok: false,
+    cause: 'rejected_overload',
+    retryAfterSec: 7,
+  });
+  assert.equal(concurrency.inUse('t'), 0);
+  retryAfterSec = undefined;
+  const slot = await admission.admit(trunk, call('c2'));
+  assert.equal(slot.ok, true, 'taken again once the node is no longer overloaded');
+  if (slot.ok) slot.release();
+  admission.drain();
+  retryAfterSec = 7;
+  assert.deepEqual(
+    await admission.admit(trunk, call('c3')),
+    { ok: false, cause: 'draining', retryAfterSec: 5 },
+    'draining is told first',
+  );
 });

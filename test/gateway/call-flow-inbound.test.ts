@@ -190,6 +190,38 @@ describe('inbound call flows (carrier UA → gateway UA → CallController)', ()
     await flush();
   });
 
+  it('refuses a new INVITE while the node is overloaded with 503 + the configured Retry-After (rejected_overload, no leg, no record), and takes calls again after', async () => {
+    let overloadRetryAfterSec: number | undefined = 9;
+    const { harness, carrier } = setup({ overloadRetryAfterSec: () => overloadRetryAfterSec });
+    const refused = carrier.call();
+    await flush();
+    assert.equal(await finalStatus(refused), 503);
+    assert.equal(
+      retryAfter(
+        harness.inviteResponses(CARRIER_A).map((r) => r.message),
+        503,
+      ),
+      '9',
+    );
+    const [{ end, record } = { end: undefined, record: undefined }] = harness.observed(0).ends;
+    assert.deepEqual(end, { cause: 'rejected_overload', sipStatus: 503 });
+    assert.equal(record, undefined, 'never admitted, so no record');
+    assert.equal(harness.legs.length, 0, 'no media leg, no bot: a refusal costs no media');
+    assert.equal(harness.bots.connected.length, 0);
+    const calls = await harness.metrics.callsTotal.get();
+    assert.deepEqual(
+      calls.values.map((value) => [value.labels.outcome, value.value]),
+      [['rejected_overload', 1]],
+    );
+
+    overloadRetryAfterSec = undefined;
+    const taken = carrier.call();
+    await flush();
+    assert.equal((await taken.outcome).kind, 'answered');
+    await taken.bye();
+    await flush();
+  });
+
   it('a call ended while its cluster lease is pending is never admitted; the lease granted late is given straight back', async () => {
     let grant: ((slot: ClusterSlot) => void) | undefined;
     let released = 0;

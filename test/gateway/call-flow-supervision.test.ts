@@ -1,5 +1,6 @@
 /**
- * Answered calls the gateway ends on its own: max call duration and RTP inactivity, driven by
+ * Answered calls the gateway ends on its own: max call duration, RTP inactivity and a 2xx never
+ * ACKed, driven by
  * FakeClock time; the carrier gets a BYE and the call one end.
  */
 import assert from 'node:assert/strict';
@@ -66,5 +67,26 @@ describe('call supervision (FakeClock)', () => {
     assert.equal(byesToCarrier(harness), 1);
     assert.deepEqual(await carrierEnd, { by: 'remote', reason: 'bye' });
     assert.deepEqual(harness.journal, ['bot.close', 'media.close']);
+  });
+
+  it('ends an answered call whose ACK never came at 64*T1 (Timer H, RFC 3261 §13.3.1.4) with session_expired, a BYE and a complete record', async () => {
+    harness = new CallHarness({ limits: { rtpInactivityTimeoutSec: 3600 } });
+    const h = harness;
+    h.network.drop = (message) => message.isRequest && message.method === 'ACK';
+    const session = h.carrier(CARRIER_A).call();
+    await flush();
+    assert.equal((await session.outcome).kind, 'answered');
+    const observed = h.observed(0);
+    await run(h.clock, 31_000, 500);
+    assert.equal(observed.ends.length, 0, 'the 2xx is still retransmitted');
+    await run(h.clock, 2_000, 500);
+    assert.equal(observed.ends.length, 1);
+    const [{ end, record } = { end: undefined, record: undefined }] = observed.ends;
+    assert.deepEqual(end, { cause: 'session_expired', detail: 'no ACK for 2xx' });
+    assert.equal(record?.hangupBy, 'gateway');
+    assert.ok(record?.answeredAt && record.endedAt, 'answered and ended in the record');
+    assert.equal(byesToCarrier(h), 1);
+    assert.equal(h.registry.size, 0);
+    assert.equal(h.gatewayUa.sessionCount, 0);
   });
 });

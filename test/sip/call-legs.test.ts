@@ -58,6 +58,27 @@ describe('InboundSession and the INVITE handler', () => {
     assert.deepEqual(errors, ['second listener ran']);
   });
 
+  it('an INVITE retransmission read after its transaction ended gets 482 and never makes a second session (RFC 3261 §8.2.2.2)', async () => {
+    const { clock, network, incoming, answered } = setup();
+    const { outbound } = await answered();
+    await outbound.bye();
+    await run(clock, 64 * T1 + 1000, 500);
+    const invite = network.log.find(isRequest('INVITE'));
+    assert.ok(invite?.message.isRequest);
+    // The same INVITE, branch and all, as a socket backlog would hand it over a minute late.
+    network.transmit(invite.message, invite.from, invite.to);
+    await flush();
+    assert.equal(incoming.length, 1, 'no second call');
+    assert.equal(network.log.filter(isResponse(482, 'INVITE')).length, 1);
+    // A new INVITE of the same dialog attempt (next CSeq, as after a 401) is a call as ever.
+    const retried = invite.message.clone();
+    retried.set('CSeq', '2 INVITE');
+    retried.set('Via', 'SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-retried');
+    network.transmit(retried, invite.from, invite.to);
+    await flush();
+    assert.equal(incoming.length, 2);
+  });
+
   it('a malformed Session-Expires gets 400 and never reaches the handler (RFC 3261 §21.4.1)', async () => {
     const { network, incoming, call } = setup();
     call({ headers: [['Session-Expires', 'soon;refresher=uac']] });

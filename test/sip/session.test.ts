@@ -185,6 +185,32 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
       assert.deepEqual(await outboundEnded, { by: 'remote', reason: 'bye' });
     });
 
+    it('over TCP the 2xx goes once, and without an ACK the UAS still gives up with BYE at 64*T1', async () => {
+      const { clock, network, answered } = setup({ transport: 'tcp' });
+      network.drop = (message) => message.isRequest && message.method === 'ACK';
+      const { outbound, inbound } = await answered();
+      const inboundEnded = causeOf(inbound);
+      const outboundEnded = causeOf(outbound);
+      await run(clock, 64 * T1 - 100, 100);
+      assert.equal(inbound.state, 'confirmed', 'up until 64*T1');
+      await run(clock, 200, 100);
+      assert.deepEqual(
+        network.log.filter(isResponse(200, 'INVITE')).map((record) => record.at),
+        [0],
+        'the transport carries the 2xx: no retransmission',
+      );
+      assert.equal(network.log.find(isRequest('BYE'))?.at, 64 * T1);
+      assert.deepEqual(await inboundEnded, { by: 'local', reason: 'no ACK for 2xx' });
+      assert.deepEqual(await outboundEnded, { by: 'remote', reason: 'bye' });
+    });
+
+    it('an ACK over TCP cancels the give-up: the session stays up', async () => {
+      const { clock, answered } = setup({ transport: 'tcp' });
+      const { inbound } = await answered();
+      await run(clock, 64 * T1 + T2, 500);
+      assert.equal(inbound.state, 'confirmed');
+    });
+
     it('a lost ACK for a re-INVITE 2xx is re-sent when the 2xx is retransmitted', async () => {
       const { clock, network, answered } = setup();
       const { outbound, inbound } = await answered();

@@ -104,6 +104,8 @@ export interface HarnessOptions {
   limits?: NonNullable<GatewayFileInput['limits']>;
   /** Cluster leases in place of the local concurrency count. */
   leases?: GatewayAdmissionOptions['leases'];
+  /** The node's overload as NodeLoad reports it: the Retry-After while overloaded. */
+  overloadRetryAfterSec?: GatewayAdmissionOptions['overloadRetryAfterSec'];
 }
 
 export class CallHarness {
@@ -168,6 +170,7 @@ export class CallHarness {
       cps: this.cps,
       liveCalls: () => this.registry.size,
       maxCalls: () => limits.maxCalls,
+      ...(options.overloadRetryAfterSec ? { overloadRetryAfterSec: options.overloadRetryAfterSec } : {}),
     });
     const inbound = new InboundMatcher(this.config);
     const digest = new DigestSupport(this.clock);

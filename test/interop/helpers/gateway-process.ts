@@ -57,6 +57,13 @@ export interface GatewayProcessOptions {
   requestsPerSourcePerSec?: number;
   /** `limits.rtpInactivityTimeoutSec` (default 30). */
   rtpInactivityTimeoutSec?: number;
+  /** `limits.overload` (default none: load never refuses). */
+  overload?: {
+    eventLoopDelayP99Ms?: number;
+    mediaClockLateShare?: number;
+    windowSec?: number;
+    retryAfterSec?: number;
+  };
 }
 
 export interface GatewayProcess {
@@ -180,6 +187,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
   const callLimits = [
     ...(options.maxCalls === undefined ? [] : [`maxCalls: ${options.maxCalls}`]),
     ...(requestsPerSource === undefined ? [] : [`requestsPerSourcePerSec: ${requestsPerSource}`]),
+    ...(options.overload === undefined ? [] : [`overload: ${JSON.stringify(options.overload)}`]),
   ]
     .map((limit) => `, ${limit}`)
     .join('');

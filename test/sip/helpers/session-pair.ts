@@ -97,6 +97,8 @@ export interface Setup {
   uasTimer?: SessionTimerConfig;
   /** The UAS's INVITE handler; by default it collects the sessions in `incoming`. */
   onInvite?: (session: InboundSession) => void;
+  /** Both user agents on this transport (default udp; tcp is reliable: no retransmissions). */
+  transport?: TransportAddress['transport'];
 }
 
 const cleanups: Array<() => void> = [];
@@ -118,8 +120,10 @@ export function setup(options: Setup = {}) {
       ...(sessionTimer ? { sessionTimer } : {}),
       onInvite: options.onInvite ?? ((session) => incoming.push(session)),
     });
-  const uac = agent(ALICE, options.uacTimer);
-  const uas = agent(BOB, options.uasTimer);
+  const transport = options.transport ?? 'udp';
+  const bob = { ...BOB, transport };
+  const uac = agent({ ...ALICE, transport }, options.uacTimer);
+  const uas = agent(bob, options.uasTimer);
   cleanups.push(() => {
     uac.close();
     uas.close();
@@ -128,7 +132,7 @@ export function setup(options: Setup = {}) {
   const call = (extra: Partial<CallOptions> = {}): OutboundSession =>
     uac.call({
       requestUri: 'sip:bob@127.0.0.1:5070',
-      destination: BOB,
+      destination: bob,
       from: '"Alice" <sip:alice@127.0.0.1>',
       to: '<sip:bob@127.0.0.1>',
       sdp: offer(),

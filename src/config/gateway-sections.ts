@@ -1,6 +1,7 @@
 /**
  * Sections of the gateway file that stand on their own: the cluster's shared state, DNS for
- * gateways given by name, and the SIP transport limits (schema.ts assembles the file).
+ * gateways given by name, the SIP transport limits and the node's call limits (schema.ts
+ * assembles the file).
  */
 import { z } from 'zod';
 import { isDnsServer } from './patterns.js';
@@ -215,5 +216,57 @@ export const sipSchema = z
           .describe('Bytes held by all SIP transactions; beyond it new requests get 503.'),
       })
       .prefault({}),
+  })
+  .prefault({});
+
+/** Per-node call limits, timeouts and the overload admission. */
+export const limitsSchema = z
+  .strictObject({
+    maxCalls: z.number().int().min(1).default(500),
+    maxCallDurationSec: z.number().int().min(1).default(14_400),
+    rtpInactivityTimeoutSec: z.number().int().min(1).default(30),
+    drainTimeoutSec: z.number().int().min(0).default(300),
+    requestsPerSourcePerSec: z
+      .number()
+      .positive()
+      .default(200)
+      .describe(
+        'SIP requests per second one source address may send (burst twice that); beyond it they are dropped.',
+      ),
+    overload: z
+      .strictObject({
+        eventLoopDelayP99Ms: z
+          .number()
+          .positive()
+          .optional()
+          .describe('Overloaded while the p99 event-loop delay over the last window exceeds this.'),
+        mediaClockLateShare: z
+          .number()
+          .gt(0)
+          .max(1)
+          .optional()
+          .describe(
+            "Overloaded while more than this share of the last window's media-clock ticks ran late (a frame or more after their slot) or were skipped.",
+          ),
+        windowSec: z.number().int().min(1).max(60).default(5),
+        retryAfterSec: z
+          .number()
+          .int()
+          .min(1)
+          .max(3600)
+          .default(5)
+          .describe('Retry-After of the 503 that refuses a new INVITE while overloaded (RFC 3261 §21.5.4).'),
+      })
+      .refine(
+        (overload) =>
+          overload.eventLoopDelayP99Ms !== undefined || overload.mediaClockLateShare !== undefined,
+        {
+          message: 'give eventLoopDelayP99Ms, mediaClockLateShare or both',
+        },
+      )
+      .optional()
+      .describe(
+        'While overloaded (a threshold crossed over the last window), new INVITEs are refused with 503 and Retry-After (cause rejected_overload) and OPTIONS to the node are answered 503 (as while draining or at maxCalls), so calls in progress keep their media clock and a balancer sends new calls elsewhere. Absent: load alone never refuses.',
+      ),
   })
   .prefault({});

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { callerIdSchema } from './caller-id-schema.js';
-import { clusterSchema, dnsSchema, sipSchema } from './gateway-sections.js';
+import { clusterSchema, dnsSchema, limitsSchema, sipSchema } from './gateway-sections.js';
 import { compileNumberPattern, parseCidr, parseHostAndPort } from './patterns.js';
 import { port, positiveMs } from './primitives.js';
 import { trunkMediaSchema } from './trunk-media-schema.js';
@@ -430,58 +430,7 @@ export const gatewayFileSchema = z
     callRecords: z
       .strictObject({ enabled: z.boolean().default(false), path: z.string().default('call-records.jsonl') })
       .prefault({}),
-    limits: z
-      .strictObject({
-        maxCalls: z.number().int().min(1).default(500),
-        maxCallDurationSec: z.number().int().min(1).default(14_400),
-        rtpInactivityTimeoutSec: z.number().int().min(1).default(30),
-        drainTimeoutSec: z.number().int().min(0).default(300),
-        requestsPerSourcePerSec: z
-          .number()
-          .positive()
-          .default(200)
-          .describe(
-            'SIP requests per second one source address may send (burst twice that); beyond it they are dropped.',
-          ),
-        overload: z
-          .strictObject({
-            eventLoopDelayP99Ms: z
-              .number()
-              .positive()
-              .optional()
-              .describe('Overloaded while the p99 event-loop delay over the last window exceeds this.'),
-            mediaClockLateShare: z
-              .number()
-              .gt(0)
-              .max(1)
-              .optional()
-              .describe(
-                "Overloaded while more than this share of the last window's media-clock ticks ran late (a frame or more after their slot) or were skipped.",
-              ),
-            windowSec: z.number().int().min(1).max(60).default(5),
-            retryAfterSec: z
-              .number()
-              .int()
-              .min(1)
-              .max(3600)
-              .default(5)
-              .describe(
-                'Retry-After of the 503 that refuses a new INVITE while overloaded (RFC 3261 §21.5.4).',
-              ),
-          })
-          .refine(
-            (overload) =>
-              overload.eventLoopDelayP99Ms !== undefined || overload.mediaClockLateShare !== undefined,
-            {
-              message: 'give eventLoopDelayP99Ms, mediaClockLateShare or both',
-            },
-          )
-          .optional()
-          .describe(
-            'While overloaded (a threshold crossed over the last window), new INVITEs are refused with 503 and Retry-After (cause rejected_overload) and OPTIONS to the node are answered 503 (as while draining or at maxCalls), so calls in progress keep their media clock and a balancer sends new calls elsewhere. Absent: load alone never refuses.',
-          ),
-      })
-      .prefault({}),
+    limits: limitsSchema,
     cluster: clusterSchema,
     dns: dnsSchema.prefault({}),
     sip: sipSchema,

@@ -24,6 +24,7 @@ import {
   endOfTermination,
   endSignalling,
 } from './call-end.js';
+import type { CallControllerEvents, StateInfo } from './call-events.js';
 import {
   bridgeRateOf,
   negotiatedMedia,
@@ -46,51 +47,22 @@ import {
 import { screenInbound } from './inbound-screen.js';
 import { type DialResult, dialOutbound } from './outbound-dial.js';
 import {
+  type AdmissionRefusal,
   type BotStream,
   type CallMediaLeg,
   type CallPorts,
-  type CallSlot,
+  OUTBOUND_REFUSALS,
   OutboundRefusal,
   type OutboundRequest,
   type ResumedCall,
   type TakeoverView,
 } from './ports.js';
 
-/** Extra facts that go with a state change, for status callbacks. */
-export interface StateInfo {
-  end?: CallEnd;
-  durationMs?: number;
-}
-
-export interface CallControllerEvents {
-  /** The call holds a gateway place and a trunk slot (and will have a record). */
-  admitted: [];
-  state: [state: CallState, info: StateInfo];
-  /**
-   * One outbound attempt finished: `status` is its final SIP status (408 for a timeout), or
-   * `dns_failure` when the target's name did not resolve and nothing was sent.
-   */
-  attempt: [attempt: { trunk: string; gatewayId: string; status: number | 'dns_failure' }];
-  answered: [];
-  /** Exactly once. `record` is undefined for a call refused before it was admitted. */
-  ended: [end: CallEnd, record: CallRecord | undefined];
-}
-
 /** A controller and the flow that runs it, started once the caller has subscribed. */
 type CallRun = { call: CallController; run(): Promise<void> };
 type CallParties = Pick<CallController, 'direction' | 'from' | 'to'>;
 
 const SUPERVISION_INTERVAL_MS = 1000;
-
-/** Why admission refused a call, and the Retry-After its 503 carries (RFC 3261 §21.5.4). */
-type AdmissionRefusal = Extract<CallSlot, { ok: false }>;
-
-/** What the control API tells the client of an outbound call admission refused. */
-const OUTBOUND_REFUSALS: Record<AdmissionRefusal['cause'], string> = {
-  draining: 'draining',
-  rejected_concurrency: 'call limit reached',
-  rejected_overload: 'node overloaded',
-};
 
 export class CallController extends TypedEmitter<CallControllerEvents> {
   readonly id: string;

@@ -11,7 +11,7 @@ import type { TrunkRegistration } from '../control/backend.js';
 import { GatewayMetrics } from '../control/metrics.js';
 import { createControlServer } from '../control/server.js';
 import { EchoBot } from '../demo/index.js';
-import { MediaClock, MediaLeg, PortAllocator, readUdpDrops } from '../media/index.js';
+import { MediaClock, PortAllocator, readUdpDrops } from '../media/index.js';
 import { type InboundSession, type SipRequest, SipTransport, SipUserAgent } from '../sip/index.js';
 import type { TransportAddress } from '../sip/types.js';
 import { RateLimitedWarning } from '../stream/index.js';
@@ -28,9 +28,9 @@ import {
 } from '../trunks/index.js';
 import { type Clock, type Logger, SystemClock } from '../util/index.js';
 import { GatewayAdmission } from './admission.js';
-import { WebSocketBots } from './bot-connector.js';
 import { CallController } from './call-controller.js';
 import { observeCall, type RefusedCall } from './call-observers.js';
+import { buildCallPorts } from './call-ports.js';
 import { CallRecordWriter } from './call-records.js';
 import { CallRegistry } from './call-registry.js';
 import { CallTakeover } from './call-takeover.js';
@@ -334,11 +334,23 @@ export class Gateway {
       metrics: this.metrics,
       userAgent: PRODUCT,
     });
-    this.#ports = this.#buildPorts(
-      new PortAllocator(config.rtp.portMin, config.rtp.portMax),
+    this.#ports = buildCallPorts({
+      clock: this.clock,
+      logger: this.logger,
+      metrics: this.metrics,
+      config: () => this.config(),
+      userAgent: this.#ua,
+      mediaClock: this.#mediaClock,
+      portAllocator: new PortAllocator(config.rtp.portMin, config.rtp.portMax),
       bindAddress,
       mediaAddress,
-    );
+      builtinBotUrl: () => this.#echoBot?.url,
+      admission: this.#admission,
+      inbound: () => this.#inbound,
+      digest: this.#digest,
+      router: this.#router,
+      health: this.health,
+    });
     this.#mediaClock.start();
     this.health.apply(this.config());
     if (config.routes.some((route) => route.target.url.startsWith(BUILTIN_TARGET_PREFIX))) {
@@ -398,65 +410,6 @@ export class Gateway {
     });
     takeover.start();
     return takeover;
-  }
-
-  #buildPorts(portAllocator: PortAllocator, bindAddress: string, mediaAddress: string): CallPorts {
-    const limits = () => this.config().gateway.limits;
-    const ua = this.#userAgent;
-    return {
-      clock: this.clock,
-      logger: this.logger,
-      mediaAddress,
-      get maxDurationMs() {
-        return limits().maxCallDurationSec * 1000;
-      },
-      get rtpInactivityMs() {
-        return limits().rtpInactivityTimeoutSec * 1000;
-      },
-      mediaLegs: {
-        open: (callId, bridgeRate, { jitterBuffer, encryption }, continueFrom) =>
-          MediaLeg.open({
-            ...(continueFrom ? { continueFrom } : {}),
-            portAllocator,
-            bindAddress,
-            clock: this.clock,
-            mediaClock: this.#mediaClock,
-            logger: this.logger.child({ callId }),
-            bridgeRate,
-            jitterBuffer,
-            encryption,
-          }),
-      },
-      bots: new WebSocketBots({
-        clock: this.clock,
-        logger: this.logger,
-        builtinUrl: () => this.#echoBot?.url,
-        latency: {
-          now: () => this.clock.now(),
-          observe: (seconds) => this.metrics.rtpToWebSocketLatency.observe(seconds),
-        },
-      }),
-      admission: this.#admission,
-      inbound: {
-        calledNumber: (requestUser, toUser) => this.#inbound.calledNumber(requestUser, toUser),
-        match: (address, called, transport, requestUser) =>
-          this.#inbound.match(address, called, transport, requestUser),
-        authenticate: (trunk, invite) => this.#digest.challengeInbound(trunk, invite),
-      },
-      outbound: {
-        plan: (trunk) => this.#router.plan(trunk),
-        trunk: (name) => {
-          const trunk = this.config().trunks.get(name);
-          return trunk?.outbound ? trunk : undefined;
-        },
-        health: (gatewayId) => this.health.get(gatewayId),
-        dial: (trunk, options) =>
-          ua.call({
-            ...options,
-            ...(trunk.outbound?.auth ? { authorize: this.#digest.authorizer(trunk.outbound.auth) } : {}),
-          }),
-      },
-    };
   }
 
   #onInvite(session: InboundSession): void {

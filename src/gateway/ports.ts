@@ -207,5 +207,15 @@ export interface ResumedCall {
   ): { session: Session; done: Promise<boolean> };
 }
 
+/** Why admission refused a call, and the Retry-After its 503 carries (RFC 3261 §21.5.4). */
+export type AdmissionRefusal = Extract<CallSlot, { ok: false }>;
+
+/** What the control API tells the client of an outbound call admission refused. */
+export const OUTBOUND_REFUSALS: Record<AdmissionRefusal['cause'], string> = {
+  draining: 'draining',
+  rejected_concurrency: 'call limit reached',
+  rejected_overload: 'node overloaded',
+};
+
 /** An outbound call refused before dialling (the API answers 503). */
 export class OutboundRefusal extends Error {}

@@ -1,0 +1,24 @@
+/** What a CallController tells the rest of the gateway, as typed events (call-observers.ts listens). */
+import type { CallState } from '../control/backend.js';
+import type { CallEnd } from './call-end.js';
+import type { CallRecord } from './call-record.js';
+
+/** Extra facts that go with a state change, for status callbacks. */
+export interface StateInfo {
+  end?: CallEnd;
+  durationMs?: number;
+}
+
+export interface CallControllerEvents {
+  /** The call holds a gateway place and a trunk slot (and will have a record). */
+  admitted: [];
+  state: [state: CallState, info: StateInfo];
+  /**
+   * One outbound attempt finished: `status` is its final SIP status (408 for a timeout), or
+   * `dns_failure` when the target's name did not resolve and nothing was sent.
+   */
+  attempt: [attempt: { trunk: string; gatewayId: string; status: number | 'dns_failure' }];
+  answered: [];
+  /** Exactly once. `record` is undefined for a call refused before it was admitted. */
+  ended: [end: CallEnd, record: CallRecord | undefined];
+}

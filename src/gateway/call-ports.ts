@@ -1,0 +1,95 @@
+/**
+ * The gateway's composition root for calls: the CallPorts every CallController is built from,
+ * wired to this node's parts (media clock and RTP ports, bot connector, admission, trunk
+ * matching, routing, digest). Limits are read through the config on each use, so a reload
+ * applies to the next call.
+ */
+import type { PatchbayConfig } from '../config/index.js';
+import type { GatewayMetrics } from '../control/metrics.js';
+import { type MediaClock, MediaLeg, type PortAllocator } from '../media/index.js';
+import type { SipUserAgent } from '../sip/index.js';
+import type { HealthRegistry, InboundMatcher, OutboundRouter } from '../trunks/index.js';
+import type { Clock, Logger } from '../util/index.js';
+import { WebSocketBots } from './bot-connector.js';
+import type { DigestSupport } from './digest-support.js';
+import type { CallAdmission, CallPorts } from './ports.js';
+
+export interface CallPortsParts {
+  clock: Clock;
+  logger: Logger;
+  metrics: GatewayMetrics;
+  config: () => PatchbayConfig;
+  userAgent: SipUserAgent;
+  mediaClock: MediaClock;
+  portAllocator: PortAllocator;
+  /** Where RTP sockets bind, and the address SDP names. */
+  bindAddress: string;
+  mediaAddress: string;
+  /** The embedded demo bot's URL, once started. */
+  builtinBotUrl: () => string | undefined;
+  admission: CallAdmission;
+  /** The current matcher (replaced on reload). */
+  inbound: () => InboundMatcher;
+  digest: DigestSupport;
+  router: OutboundRouter;
+  health: HealthRegistry;
+}
+
+export function buildCallPorts(parts: CallPortsParts): CallPorts {
+  const { clock, logger, config, userAgent, digest } = parts;
+  const limits = () => config().gateway.limits;
+  return {
+    clock,
+    logger,
+    mediaAddress: parts.mediaAddress,
+    get maxDurationMs() {
+      return limits().maxCallDurationSec * 1000;
+    },
+    get rtpInactivityMs() {
+      return limits().rtpInactivityTimeoutSec * 1000;
+    },
+    mediaLegs: {
+      open: (callId, bridgeRate, { jitterBuffer, encryption }, continueFrom) =>
+        MediaLeg.open({
+          ...(continueFrom ? { continueFrom } : {}),
+          portAllocator: parts.portAllocator,
+          bindAddress: parts.bindAddress,
+          clock,
+          mediaClock: parts.mediaClock,
+          logger: logger.child({ callId }),
+          bridgeRate,
+          jitterBuffer,
+          encryption,
+        }),
+    },
+    bots: new WebSocketBots({
+      clock,
+      logger,
+      builtinUrl: parts.builtinBotUrl,
+      latency: {
+        now: () => clock.now(),
+        observe: (seconds) => parts.metrics.rtpToWebSocketLatency.observe(seconds),
+      },
+    }),
+    admission: parts.admission,
+    inbound: {
+      calledNumber: (requestUser, toUser) => parts.inbound().calledNumber(requestUser, toUser),
+      match: (address, called, transport, requestUser) =>
+        parts.inbound().match(address, called, transport, requestUser),
+      authenticate: (trunk, invite) => digest.challengeInbound(trunk, invite),
+    },
+    outbound: {
+      plan: (trunk) => parts.router.plan(trunk),
+      trunk: (name) => {
+        const trunk = config().trunks.get(name);
+        return trunk?.outbound ? trunk : undefined;
+      },
+      health: (gatewayId) => parts.health.get(gatewayId),
+      dial: (trunk, options) =>
+        userAgent.call({
+          ...options,
+          ...(trunk.outbound?.auth ? { authorize: digest.authorizer(trunk.outbound.auth) } : {}),
+        }),
+    },
+  };
+}

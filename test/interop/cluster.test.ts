@@ -168,14 +168,14 @@ function idealBucketAdmits(attempts: readonly number[], rate: number, burst: num
   return admitted;
 }
 
-test('CPS: 17 calls/s through Kamailio for 10 s; both nodes together admit as one 10/s bucket would (±5%), split 35-65%', {
+test('CPS: 17 calls/s through Kamailio for 20 s; both nodes together admit as one 10/s bucket would (±5%), split 35-65%', {
   skip,
-  timeout: 60_000,
+  timeout: 90_000,
 }, async () => {
   const before = seenIds();
   const countBefore = await answeredCount();
   const startedAt = Date.now();
-  const result = await callThroughProxy({ rate: 17, calls: 170, holdMs: 300, timeoutMs: 40_000 });
+  const result = await callThroughProxy({ rate: 17, calls: 340, holdMs: 300, timeoutMs: 60_000 });
   assert.equal(result.failedCalls, 0, `every call answered or refused with 503\n${result.errors}`);
   const admitted = await answeredSince(before, countBefore);
   // Every INVITE a node decided: the admitted calls' starts and the CPS refusals' log times
@@ -288,30 +288,40 @@ test('registry: any node lists every call; DELETE and DTMF on the other node rea
   }
 });
 
-test('Redis stopped: nodes answer calls on local state; Redis back empty: live calls re-registered, hang-up across nodes works again', {
+test('Redis stopped for 10 s: a call in progress stays up, new calls flow on local state; Redis back empty: live calls re-registered, hang-up across nodes works again', {
   skip,
-  timeout: 60_000,
+  timeout: 90_000,
 }, async () => {
   const redisUp = async (node: NodeName) => metric(node, /^patchbay_cluster_redis_up /);
-  process.kill(cluster!.pid('redis'), 'SIGKILL');
-  await waitFor(
-    async () => ((await redisUp('a')) === 0 && (await redisUp('b')) === 0 ? true : undefined),
-    'patchbay_cluster_redis_up 0 on both nodes',
-  );
+  // A call in progress before the outage, kept through it.
   const caller = await startCallerAwaitingBye();
   try {
     const owner = await waitFor(async () => {
       for (const node of ['a', 'b'] as const) {
         const body = (await (await api(node, 'GET', '/v1/calls')).json()) as CallList;
         const call = body.calls.find((item) => item.from === 'sipp' && item.state === 'answered');
-        if (call) {
-          assert.equal(body.complete, false, 'a node alone says its list is partial');
-          return { node, id: call.id };
-        }
+        if (call) return { node, id: call.id };
       }
       return undefined;
-    }, 'a call answered while Redis is down');
+    }, 'a call answered before the outage');
     const other: NodeName = owner.node === 'a' ? 'b' : 'a';
+    process.kill(cluster!.pid('redis'), 'SIGKILL');
+    const stoppedAt = performance.now();
+    await waitFor(
+      async () => ((await redisUp('a')) === 0 && (await redisUp('b')) === 0 ? true : undefined),
+      'patchbay_cluster_redis_up 0 on both nodes',
+    );
+    const alone = (await (await api(owner.node, 'GET', '/v1/calls')).json()) as CallList;
+    assert.equal(alone.complete, false, 'a node alone says its list is partial');
+    assert.ok(
+      alone.calls.some((call) => call.id === owner.id),
+      'the call in progress is still up',
+    );
+    // New calls keep flowing on local limits while Redis is away (2/s, well under rate/N).
+    const during = await callThroughProxy({ rate: 2, calls: 16, holdMs: 300, timeoutMs: 30_000 });
+    assert.equal(during.successfulCalls, 16, `calls during the outage\n${during.errors}`);
+    const outageMs = performance.now() - stoppedAt;
+    if (outageMs < 10_000) await new Promise((resolve) => setTimeout(resolve, 10_000 - outageMs));
     replacementRedis = new RedisServer(Number(new URL(cluster!.redisUrl).port));
     await replacementRedis.start();
     await waitFor(
@@ -326,7 +336,11 @@ test('Redis stopped: nodes answer calls on local state; Redis back empty: live c
     const hangup = await api(other, 'DELETE', `/v1/calls/${owner.id}`);
     assert.equal(hangup.status, 204, await hangup.text());
     const result = await caller.result;
-    assert.equal(result.successfulCalls, 1, `the caller got BYE\n${result.errors}`);
+    assert.equal(
+      result.successfulCalls,
+      1,
+      `the caller got BYE only now, after the outage\n${result.errors}`,
+    );
   } finally {
     await caller.stop();
   }

@@ -5,6 +5,7 @@
  */
 import type { BucketSnapshot, CpsDecision, CpsKeyLimit, CpsStore } from '../trunks/index.js';
 import type { RedisLink } from './redis-link.js';
+import { KEY_PREFIX } from './scripts.js';
 
 /** KEYS = bucket keys; ARGV = ttlMs, then rate, burst per key. Returns {allowed, retryAfterMs}. */
 const TAKE_SCRIPT = `
@@ -51,6 +52,10 @@ return out
 export type RedisFailurePolicy = 'failOpen' | 'failClosed';
 
 export interface RedisCpsStoreOptions {
+  /**
+   * Default `{patchbay}:cps:`: the hash tag puts every bucket in one Redis Cluster slot, so one
+   * script may take from a call's trunk, number and route buckets together.
+   */
   keyPrefix?: string;
   failurePolicy?: RedisFailurePolicy;
   /** Idle buckets expire after this (a full bucket is identical to a missing one). */
@@ -81,7 +86,7 @@ export class RedisCpsStore implements CpsStore {
 
   constructor(link: RedisLink, options: RedisCpsStoreOptions = {}) {
     this.#link = link;
-    this.#keyPrefix = options.keyPrefix ?? 'patchbay:cps:';
+    this.#keyPrefix = options.keyPrefix ?? `${KEY_PREFIX}cps:`;
     this.#failurePolicy = options.failurePolicy ?? 'failOpen';
     this.#idleTtlMs = options.idleTtlMs ?? 60_000;
     this.#localFallback = options.localFallback;

@@ -11,6 +11,7 @@
  *   P lease:trunk:NAME sorted set  call id -> expiry: the trunk's calls
  *   P calls            hash        call id -> JSON {node, call}; its expiry is the call's score in lease:all
  *   P health:GATEWAY   hash        node id -> "expiry|JSON window totals"
+ *   P cps:KEY          hash        a CPS bucket {tokens, last} (redis-cps-store.ts)
  */
 
 export const KEY_PREFIX = '{patchbay}:';

@@ -221,7 +221,7 @@ test('never-connected client (lazyConnect, nothing listening): policy decides at
 test('patchbay start with cluster.redis takes its trunk CPS tokens from the shared Redis', {
   skip,
 }, async () => {
-  const key = `patchbay:cps:${cpsKeys.trunk('local')}`;
+  const key = `{patchbay}:cps:${cpsKeys.trunk('local')}`;
   const gateway = await startGatewayProcess({
     botUrl: 'builtin:echo',
     cps: { rate: 1, burst: 5 },

@@ -152,8 +152,10 @@ describe('SIP hardening on real sockets', () => {
       finals <= answered.size * 1.1,
       `${finals} 503s for ${answered.size} admitted INVITEs: no Timer G storm`,
     );
+    // On a 2-core box the flood's sender and the gateway share the cores with the prober: a
+    // 50 ms floor, still a quarter of the 200 ms a balancer's OPTIONS probe allows.
     assert.ok(
-      underFlood < Math.max(baseline * 5, 20),
+      underFlood < Math.max(baseline * 5, 50),
       `OPTIONS p95 ${underFlood.toFixed(1)} ms under flood vs ${baseline.toFixed(1)} ms before`,
     );
     flooder.close();

@@ -25,17 +25,16 @@ import {
   takeoverClusterOptions,
 } from '../test/interop/helpers/loopback-cluster.js';
 import {
-  type CallerAgent,
   closeCaller,
   hangUp,
   longestTonePause,
   placeRtpCall,
   type RtpCaller,
-  startCallerAgent,
   takeoverGap,
   tonesFrom,
 } from '../test/interop/helpers/rtp-caller.js';
 import { percentile } from '../test/interop/helpers/sipp.js';
+import { type StackUa, startStackUa } from '../test/interop/helpers/stack-ua.js';
 import { TestBot } from '../test/interop/helpers/test-bot.js';
 
 const { values } = parseArgs({
@@ -100,7 +99,7 @@ async function readRedis<T>(redisUrl: string, read: (redis: Redis) => Promise<T>
   }
 }
 
-async function oneRun(run: number, killDelay: number | 'answered', agent: CallerAgent): Promise<RunResult> {
+async function oneRun(run: number, killDelay: number | 'answered', agent: StackUa): Promise<RunResult> {
   const bot = await TestBot.start({ stream: { frequency: 400 } });
   let cluster: LoopbackCluster | undefined;
   const callers: RtpCaller[] = [];
@@ -244,7 +243,7 @@ async function main(): Promise<void> {
   const random = new SeededRandom(SEED);
   const load = loadavg().map((value) => value.toFixed(2));
   console.log(`takeover-repeat: ${RUNS} runs x ${CALLS} calls, seed ${SEED}, load average ${load.join(' ')}`);
-  const agent = await startCallerAgent();
+  const agent = await startStackUa('udp', false);
   const results: RunResult[] = [];
   let failedRuns = 0;
   try {

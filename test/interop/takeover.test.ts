@@ -19,17 +19,16 @@ import {
   takeoverClusterOptions,
 } from './helpers/loopback-cluster.js';
 import {
-  type CallerAgent,
   closeCaller,
   hangUp as hangUpCall,
   longestTonePause,
   placeRtpCall,
   type RtpCaller,
-  startCallerAgent,
   takeoverGap,
   tonesFrom,
 } from './helpers/rtp-caller.js';
 import { percentile } from './helpers/sipp.js';
+import { type StackUa, startStackUa } from './helpers/stack-ua.js';
 import { TestBot } from './helpers/test-bot.js';
 import { type Capture, captureLoopback } from './helpers/tshark.js';
 
@@ -45,7 +44,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let cluster: LoopbackCluster | undefined;
 let bot: TestBot | undefined;
-let agent: CallerAgent | undefined;
+let agent: StackUa | undefined;
 /** What the nodes (127.0.0.2 and .3) send over UDP, as the carrier's side of the wire sees it. */
 let wire: Capture | undefined;
 const callers: RtpCaller[] = [];
@@ -54,7 +53,7 @@ before(async () => {
   if (skip) return;
   bot = await TestBot.start({ stream: { frequency: 400 } });
   cluster = await startLoopbackCluster(takeoverClusterOptions(bot.url, DEAD_AFTER_MS));
-  agent = await startCallerAgent();
+  agent = await startStackUa('udp', false);
   wire = captureLoopback(
     `udp and src net ${NODE_A}/31`,
     ['udp.dstport', 'rtp.ssrc', 'rtp.seq'],

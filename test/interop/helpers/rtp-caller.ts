@@ -7,9 +7,9 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { decodeMulaw } from '../../../src/media/g711.js';
-import { type OutboundSession, SipTransport, SipUserAgent } from '../../../src/sip/index.js';
+import type { OutboundSession } from '../../../src/sip/index.js';
 import { createOffer, negotiateAnswer, parseAnswer } from '../../../src/sip/sdp.js';
-import { SystemClock, silentLogger } from '../../../src/util/index.js';
+import type { StackUa } from './stack-ua.js';
 
 /** A µ-law frame whose mean magnitude is above this carries the bot's tone (silence is 0). */
 const TONE_LEVEL = 1000;
@@ -36,37 +36,8 @@ export interface RtpCaller {
   sender: NodeJS.Timeout;
 }
 
-/** The SIP side every caller shares: one UDP transport and user agent on 127.0.0.1. */
-export interface CallerAgent {
-  transport: SipTransport;
-  ua: SipUserAgent;
-  close(): Promise<void>;
-}
-
-export async function startCallerAgent(): Promise<CallerAgent> {
-  const transport = new SipTransport({
-    listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }],
-    logger: silentLogger,
-  });
-  await transport.start();
-  const ua = new SipUserAgent({
-    transport,
-    clock: new SystemClock(),
-    logger: silentLogger,
-    onInvite: (session) => session.reject(603),
-  });
-  return {
-    transport,
-    ua,
-    close: async () => {
-      ua.close();
-      await transport.close();
-    },
-  };
-}
-
 /** One call to `sip:1000@proxy`; RTP out every 20 ms once answered. Resolves on its outcome. */
-export async function placeRtpCall(agent: CallerAgent, proxy: string, index: number): Promise<RtpCaller> {
+export async function placeRtpCall(agent: StackUa, proxy: string, index: number): Promise<RtpCaller> {
   const rtp = createSocket('udp4');
   rtp.on('error', () => undefined);
   await new Promise<void>((resolve) => rtp.bind(0, '127.0.0.1', resolve));
@@ -83,7 +54,7 @@ export async function placeRtpCall(agent: CallerAgent, proxy: string, index: num
   const session = agent.ua.call({
     requestUri: `sip:1000@${host}:${port}`,
     destination: { transport: 'udp', address: host, port: Number(port) },
-    from: `<sip:caller${index}@127.0.0.1:${agent.transport.local('udp')?.port}>`,
+    from: `<sip:caller${index}@127.0.0.1:${agent.port}>`,
     to: `<sip:1000@${host}:${port}>`,
     sdp: createOffer({ address: '127.0.0.1', port: rtpPort, codecs: ['PCMU'] }),
     // The taking-over node's re-INVITE moves our RTP to its new port.
@@ -139,7 +110,7 @@ export async function placeRtpCall(agent: CallerAgent, proxy: string, index: num
 }
 
 /** Sends BYE in the caller's dialog and stops its RTP; the BYE's final status. */
-export async function hangUp(agent: CallerAgent, caller: RtpCaller): Promise<number> {
+export async function hangUp(agent: StackUa, caller: RtpCaller): Promise<number> {
   const dialog = caller.session.dialog;
   if (!dialog) throw new Error(`call ${caller.index} has no dialog to hang up`);
   const bye = dialog.createRequest('BYE');

@@ -15,6 +15,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CallRecord } from '../../src/gateway/index.js';
 import { encodeMulaw } from '../../src/media/g711.js';
+import { RTP_HEADER_BYTES, writeRtpHeader } from '../../src/media/rtp/index.js';
 import type { OutboundSession, TerminationCause } from '../../src/sip/index.js';
 import { createOffer, parseAnswer } from '../../src/sip/sdp.js';
 import { sine, tonePower } from '../helpers/audio.js';
@@ -52,18 +53,14 @@ after(async () => {
 /** A carrier behind the relay: an RTP socket sending a continuous tone every 20 ms. */
 class ToneCaller {
   readonly #socket: Socket;
-  readonly #frame = Buffer.alloc(12 + FRAME_SAMPLES);
+  /** 1 kHz at 8 kHz repeats every 8 samples, so every 160-sample frame is the same audio. */
+  readonly #payload = encodeMulaw(sine(TONE_HZ, 8000, FRAME_SAMPLES));
   #sequence = 1000;
   #timestamp = 160_000;
   #timer: NodeJS.Timeout | undefined;
 
   private constructor(socket: Socket) {
     this.#socket = socket;
-    // 1 kHz at 8 kHz repeats every 8 samples, so every 160-sample frame is the same audio.
-    this.#frame.set(encodeMulaw(sine(TONE_HZ, 8000, FRAME_SAMPLES)), 12);
-    this.#frame[0] = 0x80; // RFC 3550 §5.1: version 2, no padding, extension or CSRC
-    this.#frame[1] = 0; // PCMU
-    this.#frame.writeUInt32BE(0x5eed, 8);
   }
 
   static async open(): Promise<ToneCaller> {
@@ -80,11 +77,14 @@ class ToneCaller {
     this.#timer = setInterval(() => {
       const due = Math.floor((performance.now() - startedAt) / 20) + 1;
       for (; sent < due; sent++) {
-        this.#frame.writeUInt16BE(this.#sequence, 2);
-        this.#frame.writeUInt32BE(this.#timestamp, 4);
+        // A packet of its own each: dgram may still hold the previous one when a catch-up
+        // sends several in one turn.
+        const packet = Buffer.alloc(RTP_HEADER_BYTES + FRAME_SAMPLES);
+        writeRtpHeader(packet, 0, false, this.#sequence, this.#timestamp, 0x5eed); // PCMU
+        packet.set(this.#payload, RTP_HEADER_BYTES);
         this.#sequence = (this.#sequence + 1) & 0xffff;
         this.#timestamp = (this.#timestamp + FRAME_SAMPLES) >>> 0;
-        this.#socket.send(this.#frame, port, '127.0.0.1');
+        this.#socket.send(packet, port, '127.0.0.1');
       }
     }, 5);
   }

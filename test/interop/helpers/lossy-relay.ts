@@ -52,7 +52,7 @@ export class LossyUdpRelay {
     const drop = () => random() < options.lossRate;
     const jitterMs = options.jitterMs ?? 0;
     const forward = (socket: Socket, data: Buffer, to: { address: string; port: number }): void => {
-      if (jitterMs <= 0) socket.send(data, to.port, to.address);
+      if (jitterMs <= 0) this.#send(socket, data, to);
       else setTimeout(() => this.#send(socket, data, to), random() * jitterMs);
     };
     clientSide.on('message', (data, from) => {

@@ -14,10 +14,12 @@
  * the limit); 0.2 is the rate of test/interop/hostile-mix.test.ts. `--jitter-floor` is the
  * witness trunk's `media.jitterBuffer.minDelayMs` (the test's is 60).
  */
+
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { percentile } from '../test/interop/helpers/sipp.js';
 import { type HostileMixReport, runHostileMix } from './lib/hostile/mix.js';
+import { metricSum } from './lib/metrics.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,10 +41,7 @@ function figures(report: HostileMixReport): Array<[string, number]> {
   const [, inbound] = report.inbound;
   const [, options] = report.options;
   const [, loop] = report.gatewayLoop;
-  const metric = (name: string, label = '') =>
-    Object.entries(report.metrics)
-      .filter(([series]) => (series === name || series.startsWith(`${name}{`)) && series.includes(label))
-      .reduce((sum, [, value]) => sum + value, 0);
+  const metric = (name: string, label = '') => metricSum(report.metrics, name, label);
   const histogram = witness?.gapHistogram ?? [];
   return [
     ['witness packets', witness?.packets ?? 0],

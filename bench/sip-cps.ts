@@ -23,6 +23,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { startGatewayProcess } from '../test/interop/helpers/gateway-process.js';
 import { freePort, percentile, runSipp, type SippHandle, startSipp } from '../test/interop/helpers/sipp.js';
+import { metricSum, scrapeMetrics } from './lib/metrics.js';
 import { cpuSeconds } from './lib/proc-stat.js';
 import { EchoBotProcess } from './load/bot-process.js';
 
@@ -183,15 +184,10 @@ if (targets.has('gateway')) {
     drainTimeoutSec: 2,
     ...(overload === undefined ? {} : { overload }),
   });
-  /** The sum of a metric's series whose labels match. */
-  const metricSum = async (series: RegExp) => {
-    const text = await (await fetch(`${gateway.apiUrl}/metrics`)).text();
-    return [...text.matchAll(series)].reduce((sum, [, value]) => sum + Number(value), 0);
-  };
   // One series per direction.
-  const activeCalls = () => metricSum(/^patchbay_active_calls\{[^}]*\} (\S+)$/gm);
-  const refusedOverload = () =>
-    metricSum(/^patchbay_calls_total\{[^}]*outcome="rejected_overload"[^}]*\} (\S+)$/gm);
+  const activeCalls = async () => metricSum(await scrapeMetrics(gateway.apiUrl), 'patchbay_active_calls');
+  const refusedOverload = async () =>
+    metricSum(await scrapeMetrics(gateway.apiUrl), 'patchbay_calls_total', 'outcome="rejected_overload"');
   try {
     const pid = gateway.child.pid;
     if (pid === undefined) throw new Error('patchbay start did not start');

@@ -17,6 +17,7 @@ import { createOffer, parseAnswer } from '../src/sip/sdp.js';
 import { seededRandom } from '../src/util/index.js';
 import { startGatewayProcess } from '../test/interop/helpers/gateway-process.js';
 import { startStackUa } from '../test/interop/helpers/stack-ua.js';
+import { metricSum, scrapeMetrics } from './lib/metrics.js';
 import { EchoBotProcess } from './load/bot-process.js';
 import { RtpCallers } from './load/rtp-callers.js';
 
@@ -47,29 +48,21 @@ interface Sample {
   activeCalls: number;
 }
 
+/** Each figure: its metric, a label its series must carry ('' for all), and a scale. */
 const SERIES = {
-  rssMiB: ['patchbay_process_resident_memory_bytes', 1 / 2 ** 20],
-  heapMiB: ['patchbay_nodejs_heap_size_used_bytes', 1 / 2 ** 20],
-  fds: ['patchbay_process_open_fds', 1],
-  handles: ['patchbay_nodejs_active_handles_total', 1],
-  timers: ['patchbay_nodejs_active_resources{type="Timeout"}', 1],
-  activeCalls: ['patchbay_active_calls', 1],
+  rssMiB: ['patchbay_process_resident_memory_bytes', '', 1 / 2 ** 20],
+  heapMiB: ['patchbay_nodejs_heap_size_used_bytes', '', 1 / 2 ** 20],
+  fds: ['patchbay_process_open_fds', '', 1],
+  handles: ['patchbay_nodejs_active_handles_total', '', 1],
+  timers: ['patchbay_nodejs_active_resources', 'type="Timeout"', 1],
+  activeCalls: ['patchbay_active_calls', '', 1],
 } as const;
 
 async function sample(apiUrl: string, atMs: number): Promise<Sample> {
-  const text = await (await fetch(`${apiUrl}/metrics`)).text();
-  // A series given without labels sums all of its labelled lines.
-  const value = (series: string) =>
-    text
-      .split('\n')
-      .filter(
-        (entry) =>
-          entry.startsWith(`${series} `) || (!series.includes('{') && entry.startsWith(`${series}{`)),
-      )
-      .reduce((sum, entry) => sum + Number(entry.slice(entry.lastIndexOf(' ') + 1)), 0);
+  const samples = await scrapeMetrics(apiUrl);
   const out = { atMs } as Sample;
-  for (const [key, [series, scale]] of Object.entries(SERIES))
-    out[key as keyof typeof SERIES] = value(series) * scale;
+  for (const [key, [name, label, scale]] of Object.entries(SERIES))
+    out[key as keyof typeof SERIES] = metricSum(samples, name, label) * scale;
   return out;
 }
 

@@ -23,6 +23,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runHostileMix } from '../../bench/lib/hostile/mix.js';
 import { type Arrival, summarizeWitness } from '../../bench/lib/hostile/witness-report.js';
+import { metricSum } from '../../bench/lib/metrics.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { sippAvailable } from './helpers/sipp.js';
 
@@ -118,11 +119,7 @@ test('a witness call and a well-behaved source go through the hostile mix unharm
   );
 
   // Every defence was exercised, and /metrics shows it.
-  const metric = (name: string, label = '') =>
-    Object.entries(report.metrics)
-      .filter(([series]) => series.startsWith(`${name}{`) || series === name)
-      .filter(([series]) => series.includes(label))
-      .reduce((sum, [, value]) => sum + value, 0);
+  const metric = (name: string, label = '') => metricSum(report.metrics, name, label);
   assert.ok(metric('patchbay_sip_shed_total', 'reason="rate_limited"') > 0);
   assert.ok(metric('patchbay_sip_shed_total', 'reason="malformed"') > 0);
   assert.ok(metric('patchbay_sip_tcp_closed_total', 'reason="idle"') > 0);

@@ -177,9 +177,10 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
   const sipPort = await freePort();
   const tlsPort = options.tls ? await freePort() : 0;
   const apiPort = await freePort();
-  const rtpBase = 20000 + Math.floor(Math.random() * 20) * 1000;
   // Each call holds an even RTP port and the odd one above.
   const rtpPorts = Math.max(998, 2 * (options.maxCalls ?? 0) + 200);
+  // The whole range below the kernel's ephemeral ports (32768 up), where sockets of other tests land.
+  const rtpBase = 20000 + 2 * Math.floor((Math.random() * (32768 - 20000 - rtpPorts)) / 2);
   // One address places every call (INVITEs, ACKs, then all the BYEs at once): not a flood.
   const requestsPerSource =
     options.requestsPerSourcePerSec ??

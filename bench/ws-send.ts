@@ -3,7 +3,7 @@
  * in the sending process (the gateway's side) for
  *  - JSON.stringify of a fresh object with base64 from Buffer.toString, sent as a string (what
  *    the twilio dialect did before),
- *  - TwilioDialect.callerAudioText: the message written from a template into a reused buffer,
+ *  - TwilioDialect.callerAudioFrame: the message written from a template into a reused buffer,
  *    sent as a text frame the way StreamConnection sends it,
  *  - the floor: one prebuilt message Buffer sent again and again.
  * All over a real loopback WebSocket as patchbay uses it (client side, so ws masks every frame),
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
       sequence++;
       socket.send(stringifiedMediaMessage(dialect.streamSid, sequence, chunk, encodeMulaw(frame)));
     },
-    'template into reused buffer (now)': () => socket.send(dialect.callerAudioText(frame), TEXT_FRAME),
+    'template into reused buffer (now)': () => socket.send(dialect.callerAudioFrame(frame), TEXT_FRAME),
   };
 
   let sent = 0;

@@ -86,6 +86,7 @@ export interface StreamConnectionStats {
 const MAX_QUEUED_FRAMES = 25;
 /** ws send options for a text message handed over as bytes, made once. */
 const TEXT_FRAME = { binary: false } as const;
+const BINARY_FRAME = { binary: true } as const;
 const MAX_INBOUND_BYTES = 1 << 20;
 /**
  * Bot messages handled per window of one media frame: a bot sends one 20 ms media message per
@@ -169,24 +170,24 @@ export class StreamConnection {
 
   sendCallerFrame(caller: Int16Array, bot: Int16Array): void {
     const dialect = this.#options.dialect;
-    const text = dialect.callerAudioText?.(caller, bot);
-    const message = text ?? dialect.callerAudio(caller, bot);
-    if (message === undefined) return;
+    // Written even when it cannot be sent: a dropped frame still counts in the stream's
+    // chunk, sequence and timestamp counters, as it would have on the wire.
+    const frame = dialect.callerAudioFrame(caller, bot);
     const socket = this.#socket;
     if (!socket || socket.readyState !== WebSocket.OPEN) {
       this.stats.droppedFrames++;
       return;
     }
-    if (text && this.#queue.length === 0 && socket.bufferedAmount <= this.#maxBufferedBytes) {
+    if (this.#queue.length === 0 && socket.bufferedAmount <= this.#maxBufferedBytes) {
       // Sent at once: ws copies it into the masked client frame (RFC 6455 §5.3), so the
       // dialect may overwrite its buffer with the next frame.
-      socket.send(text, TEXT_FRAME);
-      this.stats.bytesSent += text.length;
+      socket.send(frame, dialect.binaryFrames ? BINARY_FRAME : TEXT_FRAME);
+      this.stats.bytesSent += frame.length;
       this.stats.framesSent++;
       return;
     }
     // A frame that has to wait is queued as its own copy.
-    this.#queue.push(text ? text.toString('utf8') : message);
+    this.#queue.push(dialect.binaryFrames ? Buffer.from(frame) : frame.toString('utf8'));
     while (this.#queue.length > MAX_QUEUED_FRAMES) {
       this.#queue.shift();
       this.stats.droppedFrames++;

@@ -48,14 +48,18 @@ export interface StreamDialect {
   readonly sampleRate: number;
   /** Messages that open the stream (e.g. `connected` then `start`). */
   open(call: StreamCallInfo): WireMessage[];
-  /** One 20 ms caller frame; `botFrame` is the bot audio played at the same instant. */
-  callerAudio(callerFrame: Int16Array, botFrame: Int16Array): WireMessage | undefined;
+  /** Whether caller frames travel as binary WebSocket messages (else as text). */
+  readonly binaryFrames: boolean;
   /**
-   * The hot path's form of callerAudio for a dialect whose frames are text: the same message,
-   * byte for byte, as UTF-8 in a buffer the dialect reuses for its next frame (send or copy it
-   * at once). A dialect without it has its callerAudio sent as it is.
+   * One 20 ms caller frame, as a message of its own; `botFrame` is the bot audio played at the
+   * same instant.
    */
-  callerAudioText?(callerFrame: Int16Array, botFrame: Int16Array): Buffer;
+  callerAudio(callerFrame: Int16Array, botFrame: Int16Array): WireMessage;
+  /**
+   * The hot path's form of callerAudio: the same message, byte for byte (UTF-8 for text), in a
+   * buffer the dialect reuses for its next frame, so send or copy it at once.
+   */
+  callerAudioFrame(callerFrame: Int16Array, botFrame: Int16Array): Buffer;
   dtmf(digit: string): WireMessage | undefined;
   markPlayed(name: string): WireMessage | undefined;
   /** Patchbay extension events (VAD `speech_started`/`speech_stopped`). */

@@ -6,9 +6,18 @@ import {
   twilioStyleSid,
   type WireMessage,
 } from './dialect.js';
+import { asciiPiece, MessageWriter } from './message-writer.js';
 import { decodeL16, encodeL16, type PcmStreamRate } from './stereo.js';
 
 const FRAME_MS = 20;
+/**
+ * The `media` message as JSON.stringify writes it for
+ * {event, sequence_number, stream_sid, media: {chunk, timestamp, payload}}, in pieces.
+ */
+const MEDIA_HEAD = asciiPiece('{"event":"media","sequence_number":"');
+const MEDIA_TIMESTAMP = asciiPiece('","timestamp":"');
+const MEDIA_PAYLOAD = asciiPiece('","payload":"');
+const MEDIA_TAIL = asciiPiece('"}}');
 /** Exotel wants bot chunks in multiples of 320 bytes (20 ms at 8 kHz); others play with gaps. */
 export const EXOTEL_CHUNK_ALIGN_BYTES = 320;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -32,12 +41,20 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 export class ExotelDialect implements StreamDialect {
   readonly name = 'exotel';
   readonly sampleRate: PcmStreamRate;
+  readonly binaryFrames = false;
   readonly streamSid = twilioStyleSid('MZ');
   /** Bot media chunks accepted although not a multiple of 320 bytes. */
   unalignedChunks = 0;
   #sequenceNumber = 0;
   #chunk = 0;
   #call: StreamCallInfo | undefined;
+  readonly #message = new MessageWriter();
+  readonly #mediaChunk = asciiPiece(`","stream_sid":"${this.streamSid}","media":{"chunk":"`);
+  /** Caller PCM encodes into #l16; bot base64 decodes into #botBytes, then #botPcm: all reused. */
+  #l16 = new Uint8Array(0);
+  #botBytes = Buffer.alloc(0);
+  #botPcm: Int16Array = new Int16Array(0);
+  readonly #botAudio: Extract<BotInput, { kind: 'audio' }> = { kind: 'audio', pcm: this.#botPcm };
 
   constructor(sampleRate: PcmStreamRate) {
     this.sampleRate = sampleRate;
@@ -66,17 +83,25 @@ export class ExotelDialect implements StreamDialect {
   }
 
   callerAudio(callerFrame: Int16Array): WireMessage {
+    return this.callerAudioFrame(callerFrame).toString('latin1');
+  }
+
+  callerAudioFrame(callerFrame: Int16Array): Buffer {
     this.#chunk++;
-    return JSON.stringify({
-      event: 'media',
-      sequence_number: this.#nextSequence(),
-      stream_sid: this.streamSid,
-      media: {
-        chunk: String(this.#chunk),
-        timestamp: String((this.#chunk - 1) * FRAME_MS),
-        payload: Buffer.from(encodeL16(callerFrame)).toString('base64'),
-      },
-    });
+    this.#sequenceNumber++;
+    if (this.#l16.length !== callerFrame.length * 2) this.#l16 = new Uint8Array(callerFrame.length * 2);
+    return this.#message
+      .begin()
+      .piece(MEDIA_HEAD)
+      .decimal(this.#sequenceNumber)
+      .piece(this.#mediaChunk)
+      .decimal(this.#chunk)
+      .piece(MEDIA_TIMESTAMP)
+      .decimal((this.#chunk - 1) * FRAME_MS)
+      .piece(MEDIA_PAYLOAD)
+      .base64(encodeL16(callerFrame, this.#l16))
+      .piece(MEDIA_TAIL)
+      .message();
   }
 
   dtmf(digit: string): WireMessage {
@@ -128,11 +153,15 @@ export class ExotelDialect implements StreamDialect {
     // Node's base64 decoder skips bad characters silently; check the alphabet first.
     if (payload.length === 0 || payload.length % 4 !== 0 || !BASE64.test(payload))
       return { kind: 'invalid', reason: 'media payload is not base64' };
-    const bytes = Buffer.from(payload, 'base64');
-    const pcm = decodeL16(bytes);
+    const length = Buffer.byteLength(payload, 'base64');
+    if (this.#botBytes.length !== length) this.#botBytes = Buffer.alloc(length);
+    this.#botBytes.write(payload, 0, 'base64');
+    const pcm = decodeL16(this.#botBytes, this.#botPcm);
     if (!pcm) return { kind: 'invalid', reason: 'odd-length PCM payload' };
-    if (bytes.length % EXOTEL_CHUNK_ALIGN_BYTES !== 0) this.unalignedChunks++;
-    return { kind: 'audio', pcm };
+    if (length % EXOTEL_CHUNK_ALIGN_BYTES !== 0) this.unalignedChunks++;
+    this.#botPcm = pcm;
+    this.#botAudio.pcm = pcm;
+    return this.#botAudio;
   }
 
   #nextSequence(): string {

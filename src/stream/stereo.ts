@@ -10,20 +10,31 @@ import {
 
 export type PcmStreamRate = 8000 | 16000 | 24000;
 
-/** Little-endian 16-bit PCM bytes of `pcm` (L16 as jambonz and Exotel carry it). */
-export function encodeL16(pcm: Int16Array): Uint8Array {
-  const bytes = new Uint8Array(pcm.length * 2);
-  const view = new DataView(bytes.buffer);
-  for (let i = 0; i < pcm.length; i++) view.setInt16(i * 2, pcm[i] as number, true);
-  return bytes;
+/**
+ * Little-endian 16-bit PCM bytes of `pcm` (L16 as jambonz and Exotel carry it), written into
+ * `out` (its first 2 * pcm.length bytes) when one is given.
+ */
+export function encodeL16(pcm: Int16Array, out = new Uint8Array(pcm.length * 2)): Uint8Array {
+  for (let i = 0; i < pcm.length; i++) {
+    const sample = pcm[i] as number;
+    out[2 * i] = sample & 0xff;
+    out[2 * i + 1] = (sample >> 8) & 0xff;
+  }
+  return out;
 }
 
-/** Samples of little-endian 16-bit PCM; undefined for an odd byte count (half a sample). */
-export function decodeL16(bytes: Uint8Array): Int16Array | undefined {
+/**
+ * Samples of little-endian 16-bit PCM, written into `out` when it has exactly as many samples;
+ * undefined for an odd byte count (half a sample).
+ */
+export function decodeL16(bytes: Uint8Array, out?: Int16Array): Int16Array | undefined {
   if (bytes.length % 2 !== 0) return undefined;
-  const pcm = new Int16Array(bytes.length / 2);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < pcm.length; i++) pcm[i] = view.getInt16(i * 2, true);
+  const samples = bytes.length / 2;
+  const pcm = out?.length === samples ? out : new Int16Array(samples);
+  for (let i = 0; i < samples; i++) {
+    // The high byte shifted to the top of the int32 and back sign-extends it.
+    pcm[i] = (((bytes[2 * i + 1] as number) << 24) >> 16) | (bytes[2 * i] as number);
+  }
   return pcm;
 }
 
@@ -43,6 +54,11 @@ export function decodeL16(bytes: Uint8Array): Int16Array | undefined {
 export class StereoDialect implements StreamDialect {
   readonly name = 'stereo';
   readonly sampleRate: PcmStreamRate;
+  readonly binaryFrames = true;
+  /** Caller frames interleave into this, and binary bot frames decode into #botPcm: both reused. */
+  #frame = Buffer.alloc(0);
+  #botPcm: Int16Array = new Int16Array(0);
+  readonly #botAudio: Extract<BotInput, { kind: 'audio' }> = { kind: 'audio', pcm: this.#botPcm };
 
   constructor(sampleRate: PcmStreamRate) {
     this.sampleRate = sampleRate;
@@ -68,11 +84,19 @@ export class StereoDialect implements StreamDialect {
    * caller frame sets the length: a short bot frame is padded with silence, a long one cut.
    */
   callerAudio(callerFrame: Int16Array, botFrame: Int16Array): WireMessage {
-    const bytes = new Uint8Array(callerFrame.length * 4);
-    const view = new DataView(bytes.buffer);
+    return Buffer.from(this.callerAudioFrame(callerFrame, botFrame));
+  }
+
+  callerAudioFrame(callerFrame: Int16Array, botFrame: Int16Array): Buffer {
+    if (this.#frame.length !== callerFrame.length * 4) this.#frame = Buffer.alloc(callerFrame.length * 4);
+    const bytes = this.#frame;
     for (let i = 0; i < callerFrame.length; i++) {
-      view.setInt16(i * 4, callerFrame[i] as number, true);
-      view.setInt16(i * 4 + 2, botFrame[i] ?? 0, true);
+      const caller = callerFrame[i] as number;
+      const bot = botFrame[i] ?? 0;
+      bytes[4 * i] = caller & 0xff;
+      bytes[4 * i + 1] = (caller >> 8) & 0xff;
+      bytes[4 * i + 2] = bot & 0xff;
+      bytes[4 * i + 3] = (bot >> 8) & 0xff;
     }
     return bytes;
   }
@@ -98,9 +122,11 @@ export class StereoDialect implements StreamDialect {
     if (isBinary) {
       const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
       if (bytes.length === 0) return { kind: 'invalid', reason: 'empty audio frame' };
-      const pcm = decodeL16(bytes);
+      const pcm = decodeL16(bytes, this.#botPcm);
       if (!pcm) return { kind: 'invalid', reason: 'odd-length L16 frame' };
-      return { kind: 'audio', pcm };
+      this.#botPcm = pcm;
+      this.#botAudio.pcm = pcm;
+      return this.#botAudio;
     }
     const message = parseJsonObject(data);
     if (typeof message === 'string') return { kind: 'invalid', reason: message };

@@ -30,6 +30,7 @@ const MEDIA_PAYLOAD = asciiPiece('","payload":"');
 export class TwilioDialect implements StreamDialect {
   readonly name = 'twilio';
   readonly sampleRate = 8000;
+  readonly binaryFrames = false;
   readonly streamSid = twilioStyleSid('MZ');
   #sequenceNumber = 0;
   #chunk = 0;
@@ -71,10 +72,10 @@ export class TwilioDialect implements StreamDialect {
   }
 
   callerAudio(callerFrame: Int16Array): WireMessage {
-    return this.callerAudioText(callerFrame).toString('latin1');
+    return this.callerAudioFrame(callerFrame).toString('latin1');
   }
 
-  callerAudioText(callerFrame: Int16Array): Buffer {
+  callerAudioFrame(callerFrame: Int16Array): Buffer {
     this.#chunk++;
     this.#sequenceNumber++;
     if (this.#mulaw.length !== callerFrame.length) this.#mulaw = new Uint8Array(callerFrame.length);

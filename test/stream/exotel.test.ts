@@ -160,3 +160,38 @@ test('a reopen (reconnect) starts the counters again from 1', () => {
     ['2', '1', '0'],
   );
 });
+
+test('the reused media message is byte for byte what JSON.stringify writes, frame after frame', () => {
+  const dialect = new ExotelDialect(16000);
+  dialect.open(call);
+  for (let chunk = 1; chunk <= 3; chunk++) {
+    const frame = Int16Array.from({ length: 320 }, (_, i) => ((i * 97 * chunk) % 65536) - 32768);
+    const expected = JSON.stringify({
+      event: 'media',
+      sequence_number: String(chunk + 1),
+      stream_sid: dialect.streamSid,
+      media: { chunk: String(chunk), timestamp: String((chunk - 1) * 20), payload: b64(encodeL16(frame)) },
+    });
+    assert.equal(dialect.callerAudioFrame(frame).toString('utf8'), expected);
+  }
+});
+
+test('bot media decodes into reused PCM, signed and little-endian', () => {
+  const dialect = new ExotelDialect(8000);
+  dialect.open(call);
+  const pcm = Int16Array.from([0, 1, -1, 32767, -32768, 256, -256, 12345]);
+  const parse = (samples: Int16Array) =>
+    dialect.parse(
+      JSON.stringify({
+        event: 'media',
+        stream_sid: dialect.streamSid,
+        media: { payload: b64(encodeL16(samples)) },
+      }),
+      false,
+    );
+  const first = parse(pcm);
+  assert.equal(first.kind, 'audio');
+  assert.deepEqual([...(first.kind === 'audio' ? first.pcm : [])], [...pcm]);
+  const second = parse(pcm.map((sample) => -sample));
+  assert.deepEqual([...(second.kind === 'audio' ? second.pcm : [])], [...pcm.map((sample) => -sample)]);
+});

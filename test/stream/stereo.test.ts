@@ -54,6 +54,11 @@ test('callerAudio interleaves caller left and bot right as L16 little-endian', (
   assert.ok(frame instanceof Uint8Array);
   // Bot frame shorter than the caller's: padded with silence.
   assert.deepEqual([...frame], [1, 0, 0x00, 0x80, 0xfe, 0xff, 0xff, 0x7f, 0x34, 0x12, 0, 0]);
+  // The hot path's form: the same bytes in a buffer reused frame after frame.
+  const reused = dialect.callerAudioFrame(caller, bot);
+  assert.deepEqual([...reused], [...frame]);
+  assert.equal(dialect.callerAudioFrame(Int16Array.of(-32768, 0, 0), caller), reused);
+  assert.deepEqual([...reused.subarray(0, 4)], [0x00, 0x80, 1, 0]);
 });
 
 test('bot binary L16 is audio; odd length, empty and bad JSON are invalid, never thrown', () => {

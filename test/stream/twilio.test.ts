@@ -61,7 +61,7 @@ test('media messages are byte for byte what JSON.stringify gives for the documen
   for (let chunk = 1; chunk <= 1001; chunk++) {
     const expected = stringifiedMediaMessage(dialect.streamSid, chunk + 1, chunk, encodeMulaw(frame));
     const message =
-      chunk % 2 === 0 ? dialect.callerAudio(frame) : dialect.callerAudioText(frame).toString('utf8');
+      chunk % 2 === 0 ? dialect.callerAudio(frame) : dialect.callerAudioFrame(frame).toString('utf8');
     assert.equal(message, expected, `chunk ${chunk}`);
   }
 });

@@ -7,19 +7,24 @@
  * in progress keep the event loop and the media clock they need.
  *
  * Overloaded means a `limits.overload` threshold was crossed over the last complete window:
- * the p99 event-loop delay (`eventLoopDelayP99Ms`), or the share of media-clock ticks that ran
- * a frame or more late or were skipped (`mediaClockLateShare`). Each window decides until the
- * next one closes; the media clock's share also counts as soon as the window in progress has
- * MIN_TICKS_TO_JUDGE ticks over it, so a burst of calls is refused from its first fifth of a
- * second behind rather than admitted until the window closes.
+ * the p99 event-loop delay (`eventLoopDelayP99Ms`), the share of media-clock ticks that ran
+ * a frame or more late or were skipped (`mediaClockLateShare`), or the share of time the event
+ * loop was busy (`eventLoopUtilization`, the thread's CPU as Node counts it). The first two say
+ * calls are already suffering; utilization says so before they do, so a node refusing on it
+ * refuses before the media clock falls behind. Each window decides until the next one closes;
+ * the media clock's share and the utilization also count as soon as the window in progress is
+ * MIN_JUDGED_MS old, so a burst of calls is refused from its first fifth of a second rather
+ * than admitted until the window closes.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { type EventLoopUtilization, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Clock, TimerHandle } from '../util/index.js';
 
 export const LOAD_HEADER = 'X-Patchbay-Calls';
 
-/** Ticks due (200 ms at 20 ms) before the window in progress can make the node overloaded. */
-const MIN_TICKS_TO_JUDGE = 10;
+/** How old the window in progress is before its figures can make the node overloaded. */
+const MIN_JUDGED_MS = 200;
+/** Ticks due in MIN_JUDGED_MS (the media clock's frame is 20 ms). */
+const MIN_TICKS_TO_JUDGE = MIN_JUDGED_MS / 20;
 
 /** The part of `perf_hooks`' IntervalHistogram used here; tests pass a fake. */
 export interface DelayHistogram {
@@ -33,6 +38,8 @@ export interface OverloadThresholds {
   eventLoopDelayP99Ms?: number | undefined;
   /** Late plus skipped ticks over all ticks due in the window, above which the node is overloaded. */
   mediaClockLateShare?: number | undefined;
+  /** The event loop's busy share of the window (0-1), above which the node is overloaded. */
+  eventLoopUtilization?: number | undefined;
   windowSec: number;
 }
 
@@ -44,7 +51,7 @@ export interface TickCounts {
 }
 
 /** What can make the node overloaded; the `signal` label of `patchbay_overloaded`. */
-export const OVERLOAD_SIGNALS = ['event_loop_delay', 'media_clock'] as const;
+export const OVERLOAD_SIGNALS = ['event_loop_delay', 'media_clock', 'event_loop_utilization'] as const;
 export type OverloadSignal = (typeof OVERLOAD_SIGNALS)[number];
 
 export interface NodeLoadOptions {
@@ -58,6 +65,8 @@ export interface NodeLoadOptions {
   /** The shared media clock's counts; without it the media-clock signal never fires. */
   mediaClockTicks?(): TickCounts;
   histogram?: DelayHistogram;
+  /** The loop's cumulative idle and active time (perf_hooks' eventLoopUtilization); tests pass a fake. */
+  utilization?: () => Pick<EventLoopUtilization, 'idle' | 'active'>;
 }
 
 export type NodeCondition = 'ok' | 'draining' | 'full' | 'overloaded';
@@ -69,6 +78,9 @@ export class NodeLoad {
   #lastWindowP99Ms = 0;
   #lastWindowLateShare = 0;
   #ticksSeen: TickCounts = { ticks: 0, lateTicks: 0, ticksSkipped: 0 };
+  readonly #utilization: () => Pick<EventLoopUtilization, 'idle' | 'active'>;
+  #lastWindowUtilization = 0;
+  #utilizationSeen: Pick<EventLoopUtilization, 'idle' | 'active'>;
   #closed = false;
 
   constructor(options: NodeLoadOptions) {
@@ -76,6 +88,8 @@ export class NodeLoad {
     this.#histogram = options.histogram ?? monitorEventLoopDelay({ resolution: 10 });
     this.#histogram.enable();
     this.#ticksSeen = options.mediaClockTicks?.() ?? this.#ticksSeen;
+    this.#utilization = options.utilization ?? (() => performance.eventLoopUtilization());
+    this.#utilizationSeen = this.#utilization();
     this.#schedule();
   }
 
@@ -89,6 +103,11 @@ export class NodeLoad {
     return this.#lastWindowLateShare;
   }
 
+  /** The event loop's busy share of the last complete window. */
+  get eventLoopUtilization(): number {
+    return this.#lastWindowUtilization;
+  }
+
   /** Whether `signal` crossed its threshold over the last window (false when it has none). */
   overloadedBy(signal: OverloadSignal): boolean {
     const overload = this.#options.overload();
@@ -97,6 +116,13 @@ export class NodeLoad {
       return (
         overload.eventLoopDelayP99Ms !== undefined && this.#lastWindowP99Ms > overload.eventLoopDelayP99Ms
       );
+    if (signal === 'event_loop_utilization') {
+      const busyShare = overload.eventLoopUtilization;
+      if (busyShare === undefined) return false;
+      if (this.#lastWindowUtilization > busyShare) return true;
+      const current = this.#utilizationSince(this.#utilizationSeen);
+      return current.elapsedMs >= MIN_JUDGED_MS && current.share > busyShare;
+    }
     const threshold = overload.mediaClockLateShare;
     if (threshold === undefined) return false;
     if (this.#lastWindowLateShare > threshold) return true;
@@ -140,6 +166,8 @@ export class NodeLoad {
       this.#lastWindowP99Ms = Number.isFinite(p99Ns) ? p99Ns / 1e6 : 0;
       this.#histogram.reset();
       this.#lastWindowLateShare = this.#closeTickWindow();
+      this.#lastWindowUtilization = this.#utilizationSince(this.#utilizationSeen).share;
+      this.#utilizationSeen = this.#utilization();
       this.#schedule();
     });
   }
@@ -149,6 +177,17 @@ export class NodeLoad {
     const { due, late } = this.#ticksSince(this.#ticksSeen);
     this.#ticksSeen = this.#options.mediaClockTicks?.() ?? this.#ticksSeen;
     return due > 0 ? late / due : 0;
+  }
+
+  /** The loop's busy share of the time since `seen`, and how long that is. */
+  #utilizationSince(seen: Pick<EventLoopUtilization, 'idle' | 'active'>): {
+    share: number;
+    elapsedMs: number;
+  } {
+    const now = this.#utilization();
+    const active = now.active - seen.active;
+    const elapsedMs = active + now.idle - seen.idle;
+    return { share: elapsedMs > 0 ? active / elapsedMs : 0, elapsedMs };
   }
 
   /** Ticks that fell due since `seen`, and how many of them ran late or were skipped. */

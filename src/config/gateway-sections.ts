@@ -248,6 +248,14 @@ export const limitsSchema = z
           .describe(
             "Overloaded while more than this share of the last window's media-clock ticks ran late (a frame or more after their slot) or were skipped.",
           ),
+        eventLoopUtilization: z
+          .number()
+          .gt(0)
+          .lt(1)
+          .optional()
+          .describe(
+            "Overloaded while the event loop was busy for more than this share of the last window (Node's event-loop utilization: the main thread's CPU). A leading signal: a node refusing at 0.8 refuses before the media clock falls behind, where the other two say calls already suffer.",
+          ),
         windowSec: z.number().int().min(1).max(60).default(5),
         retryAfterSec: z
           .number()
@@ -259,9 +267,11 @@ export const limitsSchema = z
       })
       .refine(
         (overload) =>
-          overload.eventLoopDelayP99Ms !== undefined || overload.mediaClockLateShare !== undefined,
+          overload.eventLoopDelayP99Ms !== undefined ||
+          overload.mediaClockLateShare !== undefined ||
+          overload.eventLoopUtilization !== undefined,
         {
-          message: 'give eventLoopDelayP99Ms, mediaClockLateShare or both',
+          message: 'give at least one of eventLoopDelayP99Ms, mediaClockLateShare and eventLoopUtilization',
         },
       )
       .optional()

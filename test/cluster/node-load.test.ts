@@ -26,16 +26,18 @@ function setup(overload?: OverloadThresholds) {
   const histogram = new FakeHistogram();
   const state = { calls: 0, maxCalls: 3, draining: false };
   const ticks = { ticks: 0, lateTicks: 0, ticksSkipped: 0 };
+  const loop = { idle: 0, active: 0 };
   const load = new NodeLoad({
     clock,
     histogram,
+    utilization: () => ({ ...loop }),
     mediaClockTicks: () => ({ ...ticks }),
     activeCalls: () => state.calls,
     maxCalls: () => state.maxCalls,
     draining: () => state.draining,
     overload: () => overload,
   });
-  return { clock, histogram, state, ticks, load };
+  return { clock, histogram, state, ticks, loop, load };
 }
 
 test('OPTIONS: 200 with the load header, 503 at maxCalls and while draining', () => {
@@ -139,5 +141,37 @@ test('overload: the window in progress counts for the media clock once 10 ticks 
   ticks.ticks += 250;
   clock.advance(5000);
   assert.equal(load.overloaded, false, 'a window on time clears it');
+  load.close();
+});
+
+test('overload: a busy share of the loop over eventLoopUtilization refuses, from the window in progress once 200 ms old', () => {
+  const { clock, loop, load } = setup({ eventLoopUtilization: 0.8, windowSec: 1 });
+  // The loop busy 90 % of the first 100 ms: too young to judge.
+  loop.active += 90;
+  loop.idle += 10;
+  clock.advance(100);
+  assert.equal(load.condition(), 'ok');
+  loop.active += 90;
+  loop.idle += 10;
+  clock.advance(100);
+  assert.equal(load.condition(), 'overloaded', '90 % busy over 200 ms of the window in progress');
+  assert.equal(load.overloadedBy('event_loop_utilization'), true);
+  assert.equal(load.overloadedBy('media_clock'), false);
+  // The rest of the window idle: 180 of 1000 ms busy closes it at 0.18.
+  loop.idle += 800;
+  clock.advance(800);
+  assert.equal(load.eventLoopUtilization, 0.18);
+  assert.equal(load.condition(), 'ok');
+  // A window busy 85 % overloads until the next one closes.
+  loop.active += 850;
+  loop.idle += 150;
+  clock.advance(1000);
+  assert.equal(load.eventLoopUtilization, 0.85);
+  loop.idle += 100;
+  clock.advance(100);
+  assert.equal(load.condition(), 'overloaded');
+  loop.idle += 900;
+  clock.advance(900);
+  assert.equal(load.condition(), 'ok');
   load.close();
 });

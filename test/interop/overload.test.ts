@@ -69,6 +69,7 @@ before(async () => {
     overload: {
       eventLoopDelayP99Ms: 100,
       mediaClockLateShare: 0.05,
+      eventLoopUtilization: 0.8,
       windowSec: 1,
       retryAfterSec: RETRY_AFTER_SEC,
     },

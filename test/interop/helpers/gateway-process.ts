@@ -61,6 +61,7 @@ export interface GatewayProcessOptions {
   overload?: {
     eventLoopDelayP99Ms?: number;
     mediaClockLateShare?: number;
+    eventLoopUtilization?: number;
     windowSec?: number;
     retryAfterSec?: number;
   };

@@ -38,7 +38,7 @@ let cluster: LoopbackCluster | undefined;
 let replacementRedis: RedisServer | undefined;
 
 interface CallList {
-  calls: Array<{ id: string; from: string; state: string; node?: string }>;
+  calls: Array<{ id: string; from: string; to: string; state: string; node?: string }>;
   complete?: boolean;
 }
 
@@ -102,15 +102,23 @@ async function startProxyCaller(options: { rate: number; calls: number; holdMs: 
 }
 
 /** One call through Kamailio that stays up until the gateway sends BYE (uac_proxy_wait_bye.xml). */
+let callersAwaitingBye = 0;
+
+/**
+ * One SIPp call through Kamailio that stays up until the gateway hangs up, to a number of its
+ * own (`called`), so a test finds this call among any an earlier test left behind.
+ */
 async function startCallerAwaitingBye() {
-  return startSipp({
+  const called = `+1555010${String(++callersAwaitingBye).padStart(4, '0')}`;
+  const sipp = await startSipp({
     scenario: join(FIXTURES, 'uac_proxy_wait_bye.xml'),
     remote: cluster!.proxy,
     localPort: await freePort(),
     calls: 1,
     timeoutMs: 40_000,
-    extraArgs: ['-recv_timeout', '30000'],
+    extraArgs: ['-recv_timeout', '30000', '-s', called],
   });
+  return Object.assign(sipp, { called });
 }
 
 /** SIPp through Kamailio; resolves with its result once every call ended. */
@@ -252,9 +260,9 @@ test('registry: any node lists every call; DELETE and DTMF on the other node rea
   try {
     const listed = await waitFor(async () => {
       const body = (await (await api('a', 'GET', '/v1/calls')).json()) as {
-        calls: Array<{ id: string; node?: string; state: string; from: string }>;
+        calls: Array<{ id: string; node?: string; state: string; to: string }>;
       };
-      return body.calls.find((call) => call.from === 'sipp' && call.state === 'answered');
+      return body.calls.find((call) => call.to === sipp.called && call.state === 'answered');
     }, 'the call listed on node a');
     const owner = listed.node === 'node-a' ? 'a' : 'b';
     const other: NodeName = owner === 'a' ? 'b' : 'a';
@@ -301,7 +309,7 @@ test('Redis stopped for 10 s: a call in progress stays up, new calls flow on loc
     const owner = await waitFor(async () => {
       for (const node of ['a', 'b'] as const) {
         const body = (await (await api(node, 'GET', '/v1/calls')).json()) as CallList;
-        const call = body.calls.find((item) => item.from === 'sipp' && item.state === 'answered');
+        const call = body.calls.find((item) => item.to === caller.called && item.state === 'answered');
         if (call) return { node, id: call.id };
       }
       return undefined;

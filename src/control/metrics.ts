@@ -184,9 +184,23 @@ export class GatewayMetrics {
     collect: () => this.#collectMediaClockOverruns(),
   });
 
+  readonly takeoversTotal = new Counter({
+    name: 'patchbay_takeovers_total',
+    help: "Calls this node claimed from a dead node (cluster.takeover), by outcome: resumed (the carrier took the re-INVITE and media runs here), ended (the call ended before its re-INVITE was answered: a BYE held through the gap, or no room on this node), refused (the carrier refused the re-INVITE; the call ends with a record), unusable (the claimed snapshot could not be resumed; logged)",
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly takeoverGap = new Histogram({
+    name: 'patchbay_takeover_gap_seconds',
+    help: "Resumed calls: from the dead node's last RTP position written to Redis to the carrier's answer to this node's re-INVITE (the caller's gap at most, the record's takeover.gapMs)",
+    buckets: [0.5, 1, 1.5, 2, 3, 5, 10],
+    registers: [this.registry],
+  });
+
   readonly overloaded: Gauge<'signal'> = new Gauge({
     name: 'patchbay_overloaded',
-    help: 'By signal (event_loop_delay, media_clock): 1 while its limits.overload threshold was crossed over the last window, so new INVITEs get 503 and OPTIONS 503; else 0 (always 0 without a threshold)',
+    help: 'By signal (event_loop_delay, media_clock, event_loop_utilization): 1 while its limits.overload threshold was crossed over the last window, so new INVITEs get 503 and OPTIONS 503; else 0 (always 0 without a threshold)',
     labelNames: ['signal'] as const,
     registers: [this.registry],
     collect: () => {

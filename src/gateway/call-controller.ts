@@ -321,6 +321,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     this.#supervise();
     // The bot's new stream opens while the carrier answers the re-INVITE: one round trip less gap.
     const [reinvited] = await Promise.all([done, this.#connectBot(resumed.target, true)]);
+    this.safeEmit('resumed', { outcome: reinvited ? 'resumed' : 'refused', gapMs: takeover.gapMs });
     if (!reinvited) this.#finish({ cause: 'error', detail: 'takeover re-INVITE refused' });
   }
 

@@ -19,6 +19,12 @@ export interface CallControllerEvents {
    */
   attempt: [attempt: { trunk: string; gatewayId: string; status: number | 'dns_failure' }];
   answered: [];
+  /**
+   * A call taken over from a dead node, once the carrier answered its re-INVITE: `resumed`
+   * (the carrier took it; `gapMs` is the record's takeover.gapMs) or `refused` (the call ends
+   * next). Not at all for a call that ended first.
+   */
+  resumed: [outcome: { outcome: 'resumed' | 'refused'; gapMs: number }];
   /** Exactly once. `record` is undefined for a call refused before it was admitted. */
   ended: [end: CallEnd, record: CallRecord | undefined];
 }

@@ -74,6 +74,20 @@ export function observeCall(call: CallController, observers: CallObservers): voi
   }
 }
 
+/** A call claimed from a dead node: counted once, by how its takeover went. */
+export function observeTakeover(call: CallController, metrics: GatewayMetrics): void {
+  let settled = false;
+  call.once('resumed', ({ outcome, gapMs }) => {
+    settled = true;
+    metrics.takeoversTotal.inc({ outcome });
+    if (outcome === 'resumed') metrics.takeoverGap.observe(gapMs / 1000);
+  });
+  // Before its re-INVITE was answered: a BYE held through the gap, or no room on this node.
+  call.once('ended', () => {
+    if (!settled) metrics.takeoversTotal.inc({ outcome: 'ended' });
+  });
+}
+
 function recordMediaQuality(metrics: GatewayMetrics, record: CallRecord): void {
   const jitter = record.media.jitterBuffer;
   if (jitter && jitter.jitterBufferEmittedCount > 0)

@@ -48,6 +48,8 @@ export interface CallTakeoverOptions {
   draining(): boolean;
   /** Runs a resumed call as the gateway runs its own (registry, records, metrics). */
   adopt(call: ResumedCall): CallController;
+  /** A claimed call whose snapshot cannot be resumed (counted; the call is lost). */
+  unusable(): void;
 }
 
 export class CallTakeover {
@@ -207,6 +209,7 @@ export class CallTakeover {
       : parsed;
     if (!built.ok) {
       logger.warn({ sipCallId: claimed.sipCallId, reason: built.reason }, 'claimed call not resumed');
+      this.#options.unusable();
       return;
     }
     this.#resuming.add(claimed.sipCallId);

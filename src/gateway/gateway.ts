@@ -29,7 +29,7 @@ import {
 import { type Clock, type Logger, SystemClock } from '../util/index.js';
 import { GatewayAdmission } from './admission.js';
 import { CallController } from './call-controller.js';
-import { observeCall, type RefusedCall } from './call-observers.js';
+import { observeCall, observeTakeover, type RefusedCall } from './call-observers.js';
 import { buildCallPorts } from './call-ports.js';
 import { CallRecordWriter } from './call-records.js';
 import { CallRegistry } from './call-registry.js';
@@ -404,9 +404,11 @@ export class Gateway {
       adopt: (resumed) => {
         const { call, run } = CallController.resumed(this.#callPorts, resumed);
         this.#observe(call);
+        observeTakeover(call, this.metrics);
         void run();
         return call;
       },
+      unusable: () => this.metrics.takeoversTotal.inc({ outcome: 'unusable' }),
     });
     takeover.start();
     return takeover;

@@ -93,6 +93,8 @@ it('node B resumes node A’s answered call: re-INVITE in the dialog, same strea
   const { call, run: runResumed } = CallController.resumed(harness.ports, built.call);
   const records: Array<CallRecord | undefined> = [];
   call.on('ended', (_end, record) => records.push(record));
+  const resumed: Array<{ outcome: string; gapMs: number }> = [];
+  call.on('resumed', (outcome) => resumed.push(outcome));
   void runResumed();
   await run(harness.clock, 200);
 
@@ -111,6 +113,11 @@ it('node B resumes node A’s answered call: re-INVITE in the dialog, same strea
   resumedBot.open();
   await flush();
   assert.equal(call.state, 'answered');
+  assert.deepEqual(
+    resumed.map(({ outcome }) => outcome),
+    ['resumed'],
+    'told once that the carrier took the re-INVITE',
+  );
 
   // The carrier's BYE follows the refreshed target to node B.
   await outbound.bye();
@@ -123,5 +130,6 @@ it('node B resumes node A’s answered call: re-INVITE in the dialog, same strea
     { ...records[0]?.takeover, gapMs: undefined },
     { node: 'node-b', fromNode: 'node-a', gapMs: undefined },
   );
+  assert.equal(resumed[0]?.gapMs, records[0]?.takeover?.gapMs, 'the gap the record keeps');
   nodeB.close();
 });

@@ -10,8 +10,10 @@
  * re-INVITE sent meanwhile is answered 200 by node b; the calls on node b never notice; every
  * call ends with one record.
  */
+
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { metricSum, scrapeMetrics } from '../../bench/lib/metrics.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import {
   type LoopbackCluster,
@@ -190,6 +192,12 @@ test('the calls of a node killed with SIGKILL come back on the other node', {
     assert.equal(record.takeover?.fromNode, 'node-a');
     assert.ok(record.answeredAt);
   }
+  const metrics = await scrapeMetrics(cluster!.nodes.b.api);
+  // The call whose BYE came in the gap ended before its re-INVITE; the others resumed.
+  assert.equal(metricSum(metrics, 'patchbay_takeovers_total', 'outcome="resumed"'), resumed.length);
+  assert.equal(metricSum(metrics, 'patchbay_takeovers_total', 'outcome="ended"'), 1);
+  assert.equal(metricSum(metrics, 'patchbay_takeovers_total'), onA.length);
+  assert.equal(metricSum(metrics, 'patchbay_takeover_gap_seconds_count'), resumed.length);
   // On the wire (tshark), each resumed call is one RTP stream: one SSRC, and its sequence
   // numbers step by one except for a single jump over the gap.
   const packets = (await wire!.stop({ untilQuiet: true })).filter(([, ssrc]) => ssrc);

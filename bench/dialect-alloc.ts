@@ -12,8 +12,8 @@
  */
 import { G711Encoder } from '../src/media/index.js';
 import {
-  encodeL16,
   ExotelDialect,
+  encodeL16,
   type PcmStreamRate,
   StereoDialect,
   type StreamDialect,

@@ -153,7 +153,10 @@ describe('config loader', () => {
     const empty = parseConfigText('limits:\n  overload: { windowSec: 2 }\n', 'g.yaml', gatewayFileSchema, {});
     assert.equal(empty.ok, false);
     if (empty.ok) return;
-    assert.match(empty.issues[0]?.message ?? '', /give at least one of eventLoopDelayP99Ms, mediaClockLateShare and eventLoopUtilization/);
+    assert.match(
+      empty.issues[0]?.message ?? '',
+      /give at least one of eventLoopDelayP99Ms, mediaClockLateShare and eventLoopUtilization/,
+    );
     assert.equal(empty.issues[0]?.path, 'limits.overload');
   });
 

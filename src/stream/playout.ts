@@ -17,9 +17,29 @@
  * `maxMarksPerFrame` per frame, the rest in the next frames, in order: each echo is a socket
  * write, and a thousand of them in one tick held every call's media for tens of milliseconds.
  * They still count as pending until handed out, so `clear` cannot grow the backlog.
+ *
+ * Standing delay: when the bot streams in real time and the queue nevertheless stayed deeper
+ * than `standingTargetMs` for a whole window (see StandingDelay: after a stall of our loop),
+ * the excess is dropped, one whole silent frame after each played one at most (silence plays
+ * at up to twice its speed), so the caller hears the bot's next words on time again. Only
+ * frames whose every sample is within the silence threshold go (set from the bot's own
+ * level), so speech is never cut; marks inside dropped audio are due when it is passed, in
+ * order, as if it had played. Audio a bot sends ahead of real time (a burst, a faster pace)
+ * is not trimmed, neither while it piles up nor while it drains: only a depth that stood
+ * through a whole window of real-time pace is.
  */
 import type { Clock, Logger } from '../util/index.js';
 import { RateLimitedWarning } from './rate-limited-warning.js';
+import { StandingDelay } from './standing-delay.js';
+
+/** Peak below which a frame is silence whatever the bot's level (-50 dBFS): TTS noise floors. */
+const SILENCE_FLOOR = 100;
+/** Peak at or above which a frame is never silence (-30 dBFS), however loud the bot is. */
+const SILENCE_CEILING = 1000;
+/** Silence relative to the bot's recent peak level: 40 dB below it. */
+const SILENCE_BELOW_LEVEL = 100;
+/** Per played frame, the bot's level falls by this factor (halves in ~2.8 s) unless renewed. */
+const LEVEL_DECAY = 0.995;
 
 export interface PlayoutOptions {
   sampleRate: number;
@@ -32,6 +52,8 @@ export interface PlayoutOptions {
   maxMarksPerFrame?: number;
   /** Length of the fade applied at underrun edges so silence starts and ends without a click. */
   fadeMs?: number;
+  /** Queue depth a real-time bot is trimmed back to after standing delay built up (default 80). */
+  standingTargetMs?: number;
   /** Where refused marks are reported, at most every 5 s. */
   log?: { logger: Logger; clock: Clock };
 }
@@ -43,6 +65,8 @@ export interface PlayoutStats {
   marksEchoed: number;
   marksRefused: number;
   clears: number;
+  /** Silent frames dropped to remove standing delay behind a real-time bot. */
+  trimmedFrames: number;
   queuedSamples: number;
 }
 
@@ -80,6 +104,9 @@ export class Playout {
   #lastSample = 0;
   /** True after a frame that ended in (faded) silence: the next audio fades in. */
   #silent = true;
+  readonly #standingDelay: StandingDelay;
+  /** Decaying peak of the bot's played audio, which sets the silence threshold. */
+  #botLevel = 0;
   readonly #counters = {
     framesPlayed: 0,
     underrunFrames: 0,
@@ -87,6 +114,7 @@ export class Playout {
     marksEchoed: 0,
     marksRefused: 0,
     clears: 0,
+    trimmedFrames: 0,
   };
 
   constructor(options: PlayoutOptions) {
@@ -101,6 +129,8 @@ export class Playout {
       options.log && new RateLimitedWarning(options.log.logger, options.log.clock, 'bot mark refused');
     if (!(this.frameSamples > 0)) throw new RangeError('frame must hold at least one sample');
     this.#pulled = { frame: new Int16Array(this.frameSamples), marks: NO_MARKS };
+    const targetSamples = Math.round((options.sampleRate * (options.standingTargetMs ?? 80)) / 1000);
+    this.#standingDelay = new StandingDelay(this.frameSamples, targetSamples);
   }
 
   get stats(): PlayoutStats {
@@ -148,6 +178,7 @@ export class Playout {
   clear(): readonly string[] {
     for (const item of this.#queue) if (item.kind === 'mark') this.#dueMarks.push(item.name);
     this.#queue.length = 0;
+    this.#standingDelay.removed(this.#queuedSamples);
     this.#queuedSamples = 0;
     this.#counters.clears++;
     return this.#handOutDueMarks();
@@ -158,8 +189,29 @@ export class Playout {
     const pulled = this.#pulled;
     const frame = pulled.frame;
     this.#releaseLeadingMarks();
-    let filled = 0;
-    while (filled < frame.length) {
+    const filled = this.#take(frame);
+    if (this.#standingDelay.budget >= this.frameSamples && this.#nextFrameIsSilent()) {
+      this.#take(undefined);
+      this.#standingDelay.removed(this.frameSamples);
+      this.#counters.trimmedFrames++;
+    }
+    this.#releaseLeadingMarks();
+    frame.fill(0, filled); // the reused frame still holds the previous one's samples
+    this.#shapeEdges(frame, filled);
+    this.#counters.framesPlayed++;
+    this.#standingDelay.pulled(this.#queuedSamples);
+    pulled.marks = this.#handOutDueMarks();
+    return pulled;
+  }
+
+  /**
+   * Takes up to one frame of audio off the queue into `into` (or drops it, without one),
+   * making due the marks it passes; returns how many samples it took.
+   */
+  #take(into: Int16Array | undefined): number {
+    let taken = 0;
+    let peak = 0;
+    while (taken < this.frameSamples) {
       const head = this.#queue[0];
       if (!head) break;
       if (head.kind === 'mark') {
@@ -168,20 +220,44 @@ export class Playout {
         this.#queue.shift();
         continue;
       }
-      const take = Math.min(frame.length - filled, head.samples.length - head.offset);
+      const take = Math.min(this.frameSamples - taken, head.samples.length - head.offset);
       // A loop rather than set(subarray): a view would be an allocation per frame.
-      for (let i = 0; i < take; i++) frame[filled + i] = head.samples[head.offset + i] as number;
+      if (into) {
+        for (let i = 0; i < take; i++) {
+          const sample = head.samples[head.offset + i] as number;
+          into[taken + i] = sample;
+          if (sample > peak) peak = sample;
+          else if (-sample > peak) peak = -sample;
+        }
+      }
       head.offset += take;
-      filled += take;
+      taken += take;
       this.#queuedSamples -= take;
       if (head.offset === head.samples.length) this.#queue.shift();
     }
-    this.#releaseLeadingMarks();
-    frame.fill(0, filled); // the reused frame still holds the previous one's samples
-    this.#shapeEdges(frame, filled);
-    this.#counters.framesPlayed++;
-    pulled.marks = this.#handOutDueMarks();
-    return pulled;
+    if (into) this.#botLevel = Math.max(peak, this.#botLevel * LEVEL_DECAY);
+    return taken;
+  }
+
+  /** A whole frame is queued and every sample of it is silence for this bot. */
+  #nextFrameIsSilent(): boolean {
+    if (this.#queuedSamples < this.frameSamples) return false;
+    const threshold = Math.min(
+      SILENCE_CEILING,
+      Math.max(SILENCE_FLOOR, this.#botLevel / SILENCE_BELOW_LEVEL),
+    );
+    let seen = 0;
+    for (let item = 0; item < this.#queue.length && seen < this.frameSamples; item++) {
+      const audio = this.#queue[item];
+      if (audio?.kind !== 'audio') continue;
+      const end = Math.min(audio.samples.length, audio.offset + this.frameSamples - seen);
+      for (let i = audio.offset; i < end; i++) {
+        const sample = audio.samples[i] as number;
+        if (sample > threshold || -sample > threshold) return false;
+      }
+      seen += end - audio.offset;
+    }
+    return true;
   }
 
   /** Marks at the head of the queue have no audio left before them: they are due. */

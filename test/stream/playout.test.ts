@@ -137,3 +137,159 @@ test('a refused mark is logged at most every 5 s, with the count suppressed in b
   );
   assert.deepEqual(playout.pullFrame().marks, ['kept']);
 });
+
+/**
+ * A bot that talks: frame `i` (20 ms at 8 kHz) is speech for 360 ms, then 140 ms of near
+ * silence (a TTS noise floor). Every sample of a speech frame is 2000 + i, so the frames that
+ * reach the caller can be read back in order.
+ */
+const SPEECH_BASE = 2000;
+function talkingFrame(i: number, speechFrames = 18, cycleFrames = 25): Int16Array {
+  const speech = i % cycleFrames < speechFrames;
+  return Int16Array.from({ length: 160 }, (_, k) => (speech ? SPEECH_BASE + i : k % 2 === 0 ? 30 : -30));
+}
+
+/** The speech frame ids a frame carries (its middle sample, clear of fades), or undefined. */
+function speechId(frame: Int16Array): number | undefined {
+  const sample = frame[80] ?? 0;
+  return sample >= SPEECH_BASE ? sample - SPEECH_BASE : undefined;
+}
+
+/**
+ * A bot streaming in real time (one frame per tick) for `seconds`, with the media clock
+ * skipping `stallFrames` ticks after the first 5 s: the bot's frames of that time arrive
+ * with no pull between them. Returns the depth after each pull and the speech ids played.
+ */
+function realTimeBotWithStall(
+  playout: Playout,
+  seconds: number,
+  stallFrames: number,
+  frameAt: (i: number) => Int16Array = (i) => talkingFrame(i),
+): { depthMs: number[]; played: number[]; sent: number[] } {
+  const depthMs: number[] = [];
+  const played: number[] = [];
+  const sent: number[] = [];
+  let next = 0;
+  const send = () => {
+    const frame = frameAt(next++);
+    const id = speechId(frame);
+    if (id !== undefined) sent.push(id);
+    playout.enqueue(frame);
+  };
+  for (let tick = 0; tick < seconds * 50; tick++) {
+    if (tick === 250) for (let i = 0; i < stallFrames; i++) send();
+    send();
+    const id = speechId(playout.pullFrame().frame);
+    if (id !== undefined) played.push(id);
+    depthMs.push(playout.queuedMs);
+  }
+  return { depthMs, played, sent };
+}
+
+test('a real-time bot after a 1 s stall is trimmed back to the target in its silences, speech intact', () => {
+  const playout = new Playout({ sampleRate: 8000 });
+  const { depthMs, played, sent } = realTimeBotWithStall(playout, 20, 50);
+  assert.equal(depthMs[249], 0);
+  assert.equal(depthMs[250], 1000, 'the stall leaves a second standing');
+  const back = depthMs.findIndex((ms, tick) => tick > 250 && ms <= 80);
+  assert.ok(back > 250, 'back to the target');
+  // A 2.4 s window to see the delay stand, then 46 silent frames to drop, one per played
+  // frame: 4 in each of the bot's 140 ms pauses, one every 500 ms: back within 8 s.
+  assert.ok((back - 250) * 20 <= 8000, `back after ${(back - 250) * 20} ms`);
+  assert.ok(
+    depthMs.slice(back).every((ms) => ms <= 80),
+    'and stays there',
+  );
+  assert.equal(playout.stats.trimmedFrames, 46);
+  // Every speech frame sent before the last 80 ms still queued came out, in order.
+  assert.deepEqual(played, sent.slice(0, played.length));
+  assert.ok(sent.length - played.length <= 4);
+});
+
+test('a bot that streams speech without pauses is never trimmed: only silence goes', () => {
+  const playout = new Playout({ sampleRate: 8000 });
+  const { depthMs, played, sent } = realTimeBotWithStall(playout, 10, 50, (i) => talkingFrame(i, 25));
+  assert.equal(playout.stats.trimmedFrames, 0);
+  assert.equal(depthMs.at(-1), 1000);
+  assert.deepEqual(played, sent.slice(0, played.length));
+});
+
+test('audio sent ahead of real time is never trimmed: a 10 s burst in 200 ms, or a bot at 2x', () => {
+  // 500 frames in 10 pulls, then silence from the bot while they play.
+  const burst = new Playout({ sampleRate: 8000 });
+  const out: number[] = [];
+  let next = 0;
+  for (let tick = 0; tick < 700; tick++) {
+    if (tick < 10) for (let i = 0; i < 50; i++) burst.enqueue(talkingFrame(next++));
+    const id = speechId(burst.pullFrame().frame);
+    if (id !== undefined) out.push(id);
+  }
+  assert.equal(burst.stats.trimmedFrames, 0);
+  assert.equal(burst.stats.framesPlayed - burst.stats.underrunFrames, 700 - 1);
+  const sent = Array.from({ length: 500 }, (_, i) => speechId(talkingFrame(i))).filter(
+    (id) => id !== undefined,
+  );
+  assert.deepEqual(out, sent);
+
+  // Pipecat's pace: each 4 s utterance at 2x real time, the next one once the queue drained.
+  const fast = new Playout({ sampleRate: 8000 });
+  next = 0;
+  for (let utterance = 0; utterance < 5; utterance++) {
+    for (let tick = 0; tick < 100 || fast.queuedMs > 0; tick++) {
+      if (tick < 100) for (let i = 0; i < 2; i++) fast.enqueue(talkingFrame(next++));
+      fast.pullFrame();
+    }
+  }
+  assert.equal(fast.stats.trimmedFrames, 0);
+  assert.equal(fast.stats.framesPlayed - fast.stats.underrunFrames, 1000);
+});
+
+test('marks inside trimmed audio are echoed in order once their audio is passed, never early', () => {
+  const playout = new Playout({ sampleRate: 8000, maxPendingMarks: 1000 });
+  let enqueued = 0;
+  let next = 0;
+  const echoed: number[] = [];
+  const check = (marks: readonly string[]) => {
+    const consumed = enqueued - playout.stats.queuedSamples;
+    for (const name of marks) {
+      const mark = Number(name);
+      // Mark `i` follows frame i: due exactly when the queue has moved past that frame.
+      assert.ok((mark + 1) * 160 <= consumed, `mark ${mark} early`);
+      echoed.push(mark);
+    }
+    assert.equal(echoed.length, Math.floor(consumed / 160), 'every passed mark echoed at once');
+  };
+  const send = () => {
+    enqueued += playout.enqueue(talkingFrame(next)) === 0 ? 160 : 0;
+    playout.mark(String(next++));
+  };
+  for (let tick = 0; tick < 1000; tick++) {
+    if (tick === 250) for (let i = 0; i < 50; i++) send();
+    send();
+    check(playout.pullFrame().marks);
+  }
+  assert.equal(playout.stats.trimmedFrames, 46);
+  assert.deepEqual(
+    echoed,
+    Array.from({ length: echoed.length }, (_, i) => i),
+  );
+});
+
+test('clear takes the standing delay with the audio: what the bot sends next is judged afresh', () => {
+  const playout = new Playout({ sampleRate: 8000 });
+  realTimeBotWithStall(playout, 10, 50);
+  const trimmed = playout.stats.trimmedFrames;
+  assert.ok(trimmed > 0 && trimmed < 46, `clear halfway through trimming (${trimmed} frames)`);
+  playout.clear();
+  // The bot goes on in real time with a 100 ms cushion (20 ms above the target), starting
+  // with a pause: nothing of it may go until it has stood for a window.
+  for (let i = 0; i < 5; i++) playout.enqueue(talkingFrame(18 + i));
+  for (let tick = 0; tick < 500; tick++) {
+    playout.enqueue(talkingFrame(23 + tick));
+    playout.pullFrame();
+    if (tick < 120)
+      assert.equal(playout.stats.trimmedFrames, trimmed, 'nothing left of the old standing delay');
+  }
+  assert.equal(playout.stats.trimmedFrames, trimmed + 1);
+  assert.equal(playout.queuedMs, 80);
+});

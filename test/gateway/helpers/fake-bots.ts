@@ -63,6 +63,7 @@ export class FakeBot implements BotStream {
       marksEchoed: 0,
       marksRefused: 0,
       clears: 0,
+      trimmedFrames: 0,
       queuedSamples: 0,
       botInputs: 0,
       dtmfFromCaller: 0,

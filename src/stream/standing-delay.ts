@@ -1,0 +1,91 @@
+/**
+ * Tells standing delay in the playout queue apart from audio a bot sent ahead on purpose.
+ *
+ * A bot that streams in real time keeps the queue near empty. When our event loop stalls and
+ * media-clock ticks are skipped (or the bot's socket delivers a second of audio at once), the
+ * queue keeps that second for the rest of the call: arrivals and playout run at the same pace
+ * again, so nothing ever drains it, and every later word reaches the caller that much late.
+ * A bot that sends ahead (a TTS burst of 10 s in 200 ms, Pipecat at 2x) also leaves a deep
+ * queue, but it arrives faster than it plays and then stops: that lead is the bot's to keep.
+ *
+ * So, over a sliding window of whole blocks of frames (no wall clock: time is pulled frames),
+ * when the queue's depth stayed within PACE_BAND_FRAMES of itself the whole window (what
+ * arrived kept pace with what played, in every part of it: a bot ahead of real time or
+ * draining moves the depth by its whole lead, a stall by its length) and never fell below
+ * `target` plus some depth D, that D stood for the whole window: it is the budget the playout
+ * may drop (silent frames only, see Playout).
+ *
+ * Depths are kept as if nothing had been dropped (the depth plus everything removed so far),
+ * so a drop lowers the window's minimum at once, without waiting for the window to pass, and
+ * a real-time bot's depth stays steady while it is trimmed.
+ */
+
+/** Frames per block: the window slides a block (200 ms) at a time. */
+const BLOCK_FRAMES = 10;
+/** Blocks per window: 2.4 s, long enough that one stall or burst does not look like pace. */
+const WINDOW_BLOCKS = 12;
+/**
+ * How far the depth may move over a window and still count as real-time pace: 200 ms, for
+ * socket jitter and bots that send 100 ms chunks; a bot 10% ahead moves it 240 ms.
+ */
+const PACE_BAND_FRAMES = 10;
+
+export class StandingDelay {
+  readonly #targetSamples: number;
+  readonly #paceBandSamples: number;
+  /** Per block of the window (a ring): the least and the greatest depth seen. */
+  readonly #blockMinDepth = new Float64Array(WINDOW_BLOCKS);
+  readonly #blockMaxDepth = new Float64Array(WINDOW_BLOCKS);
+  #nextBlock = 0;
+  #blocksFilled = 0;
+  #minDepth = Number.POSITIVE_INFINITY;
+  #maxDepth = 0;
+  #pulls = 0;
+  /** Samples removed other than by playing (trimmed or cleared): depth offset. */
+  #removed = 0;
+  #budget = 0;
+
+  constructor(frameSamples: number, targetSamples: number) {
+    this.#targetSamples = targetSamples;
+    this.#paceBandSamples = frameSamples * PACE_BAND_FRAMES;
+  }
+
+  /** Samples the playout may still drop as standing delay. */
+  get budget(): number {
+    return this.#budget;
+  }
+
+  /** Audio taken out of the queue without being played (dropped as standing delay, or cleared). */
+  removed(samples: number): void {
+    this.#removed += samples;
+    this.#budget = Math.max(0, this.#budget - samples);
+  }
+
+  /** Once per pulled frame, with the depth the queue is left with. */
+  pulled(depthSamples: number): void {
+    const depth = depthSamples + this.#removed;
+    if (depth < this.#minDepth) this.#minDepth = depth;
+    if (depth > this.#maxDepth) this.#maxDepth = depth;
+    if (++this.#pulls < BLOCK_FRAMES) return;
+    this.#blockMinDepth[this.#nextBlock] = this.#minDepth;
+    this.#blockMaxDepth[this.#nextBlock] = this.#maxDepth;
+    this.#nextBlock = (this.#nextBlock + 1) % WINDOW_BLOCKS;
+    this.#blocksFilled = Math.min(WINDOW_BLOCKS, this.#blocksFilled + 1);
+    this.#minDepth = Number.POSITIVE_INFINITY;
+    this.#maxDepth = 0;
+    this.#pulls = 0;
+    this.#budget = this.#blocksFilled === WINDOW_BLOCKS ? this.#standingSamples() : 0;
+  }
+
+  /** The depth the whole window stood above the target, when the bot kept real-time pace. */
+  #standingSamples(): number {
+    let minDepth = Number.POSITIVE_INFINITY;
+    let maxDepth = 0;
+    for (let i = 0; i < WINDOW_BLOCKS; i++) {
+      minDepth = Math.min(minDepth, this.#blockMinDepth[i] ?? 0);
+      maxDepth = Math.max(maxDepth, this.#blockMaxDepth[i] ?? 0);
+    }
+    if (maxDepth - minDepth > this.#paceBandSamples) return 0;
+    return Math.max(0, minDepth - this.#removed - this.#targetSamples);
+  }
+}

@@ -119,6 +119,12 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly playoutTrimmedFramesTotal = new Counter({
+    name: 'patchbay_playout_trimmed_frames_total',
+    help: 'Silent 20 ms frames of bot audio dropped from playout queues to remove standing delay behind a bot streaming in real time, as after an event-loop stall (added when the call ends)',
+    registers: [this.registry],
+  });
+
   readonly rtpToWebSocketLatency = new Histogram({
     name: 'patchbay_rtp_to_websocket_seconds',
     help: 'Time from an RTP packet arriving to its audio being written to the bot socket',

@@ -95,6 +95,8 @@ function recordMediaQuality(metrics: GatewayMetrics, record: CallRecord): void {
   if (jitter && jitter.concealedSamples > 0) metrics.concealedSamplesTotal.inc(jitter.concealedSamples);
   const pauses = record.media.stream?.socketPauses ?? 0;
   if (pauses > 0) metrics.botSocketPausesTotal.inc(pauses);
+  const trimmed = record.media.stream?.trimmedFrames ?? 0;
+  if (trimmed > 0) metrics.playoutTrimmedFramesTotal.inc(trimmed);
   const recovered = record.media.fecRecoveredFrames ?? 0;
   if (recovered > 0) metrics.fecRecoveredTotal.inc(recovered);
   const dropped = record.media.rtp?.srtp?.dropped;

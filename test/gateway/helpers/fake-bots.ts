@@ -19,6 +19,8 @@ export type BotBehaviour = 'open' | 'refuse' | 'pending';
 export class FakeBot implements BotStream {
   readonly ready: Promise<void>;
   readonly closeReasons: string[] = [];
+  /** What stats() reports beyond zeros, as the bot stream would have counted it. */
+  readonly counted: Partial<BotStreamStats> = {};
   #resolve!: () => void;
   #reject!: (error: Error) => void;
 
@@ -69,6 +71,7 @@ export class FakeBot implements BotStream {
       dtmfFromCaller: 0,
       dtmfToCaller: 0,
       socketPauses: 0,
+      ...this.counted,
     };
   }
 }

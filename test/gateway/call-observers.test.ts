@@ -1,0 +1,22 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CARRIER_A, CallHarness, flush } from './helpers/call-harness.js';
+
+test('what the bot stream counted reaches the record and, when the call ends, the metrics', async () => {
+  const h = new CallHarness();
+  try {
+    const outbound = h.carrier(CARRIER_A).call();
+    await flush();
+    assert.equal((await outbound.outcome).kind, 'answered');
+    const bot = h.bots.connected[0] ?? assert.fail('no bot');
+    Object.assign(bot.counted, { socketPauses: 2, trimmedFrames: 46 });
+    await outbound.bye();
+    await flush();
+    const [{ record } = assert.fail('ended')] = h.observed(0).ends;
+    assert.equal(record?.media.stream?.trimmedFrames, 46);
+    assert.equal((await h.metrics.playoutTrimmedFramesTotal.get()).values[0]?.value, 46);
+    assert.equal((await h.metrics.botSocketPausesTotal.get()).values[0]?.value, 2);
+  } finally {
+    h.close();
+  }
+});

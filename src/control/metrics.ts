@@ -177,7 +177,7 @@ export class GatewayMetrics {
 
   readonly mediaClockTicksTotal: Counter<'outcome'> = new Counter({
     name: 'patchbay_media_clock_ticks_total',
-    help: "20 ms ticks of the media clock every call's audio runs on, by outcome: on_time (less than a frame after its deadline), late (a frame or more after it: run back to back to catch up after the event loop stalled, so every call's frames went out late but none was lost), skipped (never run because the loop fell more than 1 s behind: every call lost that frame); read from the clock on each scrape",
+    help: "20 ms ticks of the media clock every call's audio runs on, by outcome: on_time (less than a frame after its deadline), late (a frame or more after it: run to catch up after the event loop stalled, so every call's frames went out late but none was lost), skipped (never run because the loop fell more than 1 s behind: every call lost that frame); read from the clock on each scrape",
     labelNames: ['outcome'] as const,
     registers: [this.registry],
     collect: () => this.#collectMediaClockTicks(),

@@ -3,13 +3,15 @@ import { TypedEmitter } from '../util/index.js';
 
 /**
  * How far behind the clock still catches up: the ticks missed while the event loop was busy
- * (a burst from one peer stalls it 300-600 ms) run back to back with their own tick times, so
+ * (a burst from one peer stalls it 300-600 ms) run with their own tick times, so
  * every call's frames come late but none is lost. Further behind, the oldest ticks are skipped
  * (and counted): a loop that stalled for seconds must not replay them all at once.
  *
  * The catch-up waits one loop turn: a timer that fires late runs before the I/O poll, so the
  * RTP that arrived during the stall still waits in the sockets; ticks run then would conceal
  * frames that are only unread (and the jitter buffer would later cut the delay that added).
+ * It then runs in slices of at most a frame of work, each a loop turn after the last, so SIP
+ * and RTP are read between them.
  */
 const MAX_CATCH_UP_MS = 1000;
 
@@ -53,7 +55,7 @@ export class MediaClock extends TypedEmitter<MediaClockEvents> {
   #startMs = 0;
   #tickIndex = 0;
   #deadline = 0;
-  /** True while a late firing waits for the I/O poll before catching up. */
+  /** True while a late firing, or the next slice of a catch-up, waits for the I/O poll. */
   #catchUpPending = false;
 
   constructor(
@@ -136,7 +138,13 @@ export class MediaClock extends TypedEmitter<MediaClockEvents> {
     }
   }
 
-  /** Runs every tick due by now, each with its own deadline, up to the catch-up bound. */
+  /**
+   * Runs the ticks due by now, each with its own deadline, up to the catch-up bound, in slices
+   * of at most a frame of work: after a stall, 50 ticks of every call's work back to back
+   * would leave SIP and RTP unread for as long, so a slice that would run past a frame yields
+   * the loop (a zero timer: the poll phase reads the sockets first) and the next slice goes on
+   * from the next tick, with what fell due meanwhile.
+   */
   readonly #onTimer = (): void => {
     this.#waitUntil(this.#deadline);
     if (!this.#timer) return;
@@ -144,8 +152,7 @@ export class MediaClock extends TypedEmitter<MediaClockEvents> {
     const due = Math.floor((now - this.#startMs) / this.frameMs) - this.#tickIndex + 1;
     if (due > 1 && !this.#catchUpPending) {
       // A whole frame behind: let the poll phase of this turn read what arrived, then catch up.
-      this.#catchUpPending = true;
-      this.#timer = this.#clock.setTimer(0, this.#onTimer);
+      this.#yieldThenCatchUp();
       return;
     }
     this.#catchUpPending = false;
@@ -154,13 +161,29 @@ export class MediaClock extends TypedEmitter<MediaClockEvents> {
       this.#tickIndex += due - this.#maxCatchUpTicks;
     }
     const ticks = Math.min(Math.max(due, 1), this.#maxCatchUpTicks);
-    for (let i = 0; i < ticks && this.#timer; i++) {
+    let ran = 0;
+    let tickStart = now;
+    while (ran < ticks && this.#timer) {
       const tickMs = this.#startMs + this.#tickIndex * this.frameMs;
       if (now - tickMs >= this.frameMs) this.#stats.lateTicks++;
       this.tick(tickMs);
       this.#tickIndex++;
+      ran++;
+      if (ran === ticks) break;
+      // Another tick as long as the last one would take this slice past a frame: yield first.
+      const tickEnd = this.#clock.now();
+      if (tickEnd - now + (tickEnd - tickStart) > this.frameMs) break;
+      tickStart = tickEnd;
     }
     if (this.#clock.now() - now > this.frameMs) this.#stats.overruns++;
-    if (this.#timer) this.#schedule();
+    if (!this.#timer) return;
+    if (ran < ticks) this.#yieldThenCatchUp();
+    else this.#schedule();
   };
+
+  /** The next firing runs in a later loop turn, after the poll phase, and catches up at once. */
+  #yieldThenCatchUp(): void {
+    this.#catchUpPending = true;
+    this.#timer = this.#clock.setTimer(0, this.#onTimer);
+  }
 }

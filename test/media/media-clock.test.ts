@@ -119,6 +119,86 @@ test('beyond a second behind, the oldest ticks are skipped and counted, and the 
   assert.ok(ticks.every((t) => t % 20 === 0));
 });
 
+/** A clock whose time, as the media clock reads it, also advances by the work its ticks do. */
+function working(fake: FakeClock): { clock: Clock; work(ms: number): void } {
+  let workMs = 0;
+  return {
+    clock: {
+      now: () => fake.now() + workMs,
+      wallNow: () => fake.wallNow() + workMs,
+      setTimer: (ms, fn) => fake.setTimer(ms, fn),
+    },
+    work: (ms) => {
+      workMs += ms;
+    },
+  };
+}
+
+test('after a stall the catch-up runs in slices of at most a frame of work, reading I/O between them', () => {
+  const fake = new FakeClock();
+  const { clock, work } = working(fake);
+  const media = new MediaClock(clock, 20);
+  const ticks: number[] = [];
+  // The sockets, read in every loop turn (a zero timer re-armed) from the catch-up's start.
+  let reads = 0;
+  const poll = () => {
+    if (++reads < 20) fake.setTimer(0, poll);
+  };
+  /** Late ticks by the number of socket reads before them: one entry per slice. */
+  const slices = new Map<number, number>();
+  media.on('tick', (t) => {
+    ticks.push(t);
+    if (clock.now() - t >= 20) slices.set(reads, (slices.get(reads) ?? 0) + 1);
+    work(4); // every call's work: 4 ms a tick
+    if (t === 60) fake.setTimer(0, poll);
+  });
+  const loop = stallable(fake);
+  media.start();
+  fake.advance(20);
+  // The timer armed at 40 (for 60) fires 500 ms late: 26 ticks are due, and more fall due
+  // while they run (4 ms each).
+  loop.stallNextTimer(500);
+  fake.advance(600);
+
+  assert.deepEqual(
+    ticks,
+    Array.from({ length: ticks.length }, (_, i) => 20 * (i + 1)),
+    'every tick once, in order, on the grid',
+  );
+  // Slices of 5 ticks (a frame of work), the sockets read between each and the next.
+  assert.deepEqual([...slices.values()], [5, 5, 5, 5, 5, 5, 1]);
+  const stats = media.stats();
+  assert.equal(stats.lateTicks, 31);
+  assert.equal(stats.ticksSkipped, 0);
+  assert.equal(stats.overruns, 0, 'no slice ran past a frame');
+});
+
+test('a catch-up in slices still skips, and counts, what falls more than a second behind', () => {
+  const fake = new FakeClock();
+  const { clock, work } = working(fake);
+  const media = new MediaClock(clock, 20);
+  const ticks: number[] = [];
+  media.on('tick', (t) => {
+    ticks.push(t);
+    work(4);
+  });
+  const loop = stallable(fake);
+  media.start();
+  fake.advance(20);
+  loop.stallNextTimer(3000);
+  fake.advance(3200);
+  const stats = media.stats();
+  // 151 ticks due when the timer for 40 fires at 3040: the 101 oldest are skipped.
+  assert.ok(stats.ticksSkipped >= 101, `skipped ${stats.ticksSkipped}`);
+  assert.ok(
+    ticks.every((t, i) => i === 0 || t > (ticks[i - 1] ?? 0)),
+    'in order, none twice',
+  );
+  assert.ok(ticks.every((t) => t % 20 === 0));
+  assert.equal(stats.ticks, ticks.length);
+  assert.equal(ticks.length + stats.ticksSkipped, (ticks.at(-1) ?? 0) / 20, 'every tick run or skipped');
+});
+
 test('listeners that overrun a frame are counted', () => {
   const fake = new FakeClock();
   let workMs = 0;

@@ -19,7 +19,7 @@
  * They still count as pending until handed out, so `clear` cannot grow the backlog.
  *
  * Standing delay: when the bot streams in real time and the queue nevertheless stayed deeper
- * than `standingTargetMs` for a whole window (see StandingDelay: after a stall of our loop),
+ * than STANDING_TARGET_MS for a whole window (see StandingDelay: after a stall of our loop),
  * the excess is dropped, one whole silent frame after each played one at most (silence plays
  * at up to twice its speed), so the caller hears the bot's next words on time again. Only
  * frames whose every sample is within the silence threshold go (set from the bot's own
@@ -32,6 +32,8 @@ import type { Clock, Logger } from '../util/index.js';
 import { RateLimitedWarning } from './rate-limited-warning.js';
 import { StandingDelay } from './standing-delay.js';
 
+/** What standing delay is trimmed back to: a real-time bot's socket jitter fits in it. */
+const STANDING_TARGET_MS = 80;
 /** Peak below which a frame is silence whatever the bot's level (-50 dBFS): TTS noise floors. */
 const SILENCE_FLOOR = 100;
 /** Peak at or above which a frame is never silence (-30 dBFS), however loud the bot is. */
@@ -52,8 +54,6 @@ export interface PlayoutOptions {
   maxMarksPerFrame?: number;
   /** Length of the fade applied at underrun edges so silence starts and ends without a click. */
   fadeMs?: number;
-  /** Queue depth a real-time bot is trimmed back to after standing delay built up (default 80). */
-  standingTargetMs?: number;
   /** Where refused marks are reported, at most every 5 s. */
   log?: { logger: Logger; clock: Clock };
 }
@@ -129,7 +129,7 @@ export class Playout {
       options.log && new RateLimitedWarning(options.log.logger, options.log.clock, 'bot mark refused');
     if (!(this.frameSamples > 0)) throw new RangeError('frame must hold at least one sample');
     this.#pulled = { frame: new Int16Array(this.frameSamples), marks: NO_MARKS };
-    const targetSamples = Math.round((options.sampleRate * (options.standingTargetMs ?? 80)) / 1000);
+    const targetSamples = Math.round((options.sampleRate * STANDING_TARGET_MS) / 1000);
     this.#standingDelay = new StandingDelay(this.frameSamples, targetSamples);
   }
 

@@ -15,6 +15,9 @@
  * `target` plus some depth D, that D stood for the whole window: it is the budget the playout
  * may drop (silent frames only, see Playout).
  *
+ * From here, a bot that first sends ahead and then streams at exactly real-time pace for a
+ * whole window looks like a stall: its pauses are shortened too (never its speech).
+ *
  * Depths are kept as if nothing had been dropped (the depth plus everything removed so far),
  * so a drop lowers the window's minimum at once, without waiting for the window to pass, and
  * a real-time bot's depth stays steady while it is trimmed.

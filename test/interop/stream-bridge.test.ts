@@ -3,8 +3,9 @@
  * real WebSocket sends audio faster than real time; the gateway's bridge (StreamConnection,
  * CallBridge, MediaLeg on the shared MediaClock) plays it to a real UDP "caller" that
  * timestamps every RTP packet. Checks: packets every 20 ms (p99 deviation), no gaps, no
- * drops, no duplicated audio (sample-exact), marks echoed within 40 ms of their audio, and
- * `clear` silencing the leg within one frame with every pending mark returned at once.
+ * drops, no duplicated audio (sample-exact), marks echoed within 40 ms of their audio,
+ * `clear` silencing the leg within one frame with every pending mark returned at once, and a
+ * bot streaming in real time heard on time again after the loop stalled.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -96,7 +97,7 @@ async function harness(options: HarnessOptions = {}) {
       });
     });
   });
-  const { connection } = attachBot(leg, {
+  const { connection, bridge } = attachBot(leg, {
     url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
     dialect: new TwilioDialect(),
     call: { callSid: 'CA1', accountSid: 'AC1', customParameters: {} },
@@ -117,6 +118,7 @@ async function harness(options: HarnessOptions = {}) {
     bot,
     send,
     connection,
+    bridge,
     closedReasons,
     close: async () => {
       await capture.stop();
@@ -240,6 +242,69 @@ for (const speed of [2, 10]) {
     }
   });
 }
+
+test('a bot streaming in real time is heard on time again after a 1.5 s stall: pauses trimmed, words intact', {
+  timeout: 40_000,
+}, async (t) => {
+  const h = await harness();
+  let sender: NodeJS.Timeout | undefined;
+  try {
+    // 300 ms of speech, 200 ms of digital silence, for 18 s, sent as a real-time bot does:
+    // every 20 ms, what is due by then (after a stall, all it owes at once, as TCP delivers).
+    const tones = numberedFrames(900);
+    const silence = encodeMulaw(new Int16Array(FRAME));
+    const frames = tones.map((tone, i) => (i % 25 < 15 ? tone : silence));
+    const startedAt = performance.now();
+    let sent = 0;
+    sender = setInterval(() => {
+      const due = Math.min(frames.length, Math.floor((performance.now() - startedAt) / 20));
+      if (due > sent) {
+        h.send({
+          event: 'media',
+          media: { payload: Buffer.concat(frames.slice(sent, due)).toString('base64') },
+        });
+        sent = due;
+      }
+      if (sent === frames.length) clearInterval(sender);
+    }, 20);
+    await delay(3000);
+    // The stall: the loop is held 1.5 s; the media clock skips the ticks beyond 1 s behind.
+    const stallEnd = performance.now() + 1500;
+    while (performance.now() < stallEnd) {
+      // held
+    }
+    // The queued bot audio, every 100 ms while the bot streams.
+    const depthMs: number[] = [];
+    while (sent < frames.length) {
+      await delay(100);
+      depthMs.push((h.bridge.stats().queuedSamples / 8000) * 1000);
+    }
+    await delay(1000);
+    const stats = h.bridge.stats();
+    const peakMs = Math.max(...depthMs);
+    const finalMs = Math.min(...depthMs.slice(-20));
+    t.diagnostic(
+      `after the stall: bot audio standing ${peakMs.toFixed(0)} ms at most, ${finalMs.toFixed(0)} ms at least in the stream's last 2 s; ${stats.trimmedFrames} silent frames trimmed, ${stats.underrunFrames} underruns`,
+    );
+    assert.ok(peakMs >= 400, `the stall left ${peakMs.toFixed(0)} ms standing`);
+    assert.ok(finalMs <= 160, `${finalMs.toFixed(0)} ms still standing at the end`);
+    assert.ok(stats.trimmedFrames > 0);
+    // Every word reached the caller, in order and exact. Past its first 2 ms: a frame after an
+    // underrun fades in, and an underrun frame fades out of the last sample before it.
+    const spoken = frames.filter((frame) => frame !== silence);
+    const heard = h.arrivals.filter((arrival) => !isSilence(arrival.payload.subarray(16)));
+    assert.equal(heard.length, spoken.length, 'every speech frame played once');
+    assert.ok(
+      heard.every((arrival, i) =>
+        arrival.payload.subarray(16).equals(Buffer.from(spoken[i] ?? []).subarray(16)),
+      ),
+      'speech sample-exact, in order',
+    );
+  } finally {
+    clearInterval(sender);
+    await h.close();
+  }
+});
 
 test('clear stops bot audio within one frame and returns every pending mark at once', {
   timeout: 30_000,

@@ -1,10 +1,10 @@
 /**
  * A call resumed on another node, in process: a carrier calls node A (the harness's gateway
- * UA), the call's snapshot is read back, node A goes away, and node B (a second user agent on
- * the same in-memory network) resumes it: a re-INVITE in the same dialog with B's Contact and
- * the next CSeq and o= version, the stream continued with the same SSRC, a bot stream with the
- * same callSid marked resumed, and the carrier's later BYE reaching B and ending the call with
- * one record that names the takeover.
+ * UA), or node A calls a callee, the call's snapshot is read back, node A goes away, and node
+ * B (a second user agent on the same in-memory network) resumes it: a re-INVITE in the same
+ * dialog with B's Contact and the next CSeq and o= version, the stream continued with the same
+ * SSRC, a bot stream with the same callSid marked resumed, and the far end's later BYE reaching
+ * B and ending the call with one record that names the takeover.
  */
 import assert from 'node:assert/strict';
 import { afterEach, it } from 'node:test';
@@ -14,6 +14,7 @@ import { resumedCall } from '../../src/gateway/call-resume.js';
 import { parseSnapshot, positionOf, snapshotOf } from '../../src/gateway/call-snapshot.js';
 import type { SipRequest } from '../../src/sip/message.js';
 import { createOffer, negotiateAnswer } from '../../src/sip/sdp.js';
+import type { OfferAnswer, OfferAnswerer } from '../../src/sip/session.js';
 import type { TransportAddress } from '../../src/sip/types.js';
 import { SipUserAgent } from '../../src/sip/user-agent.js';
 import { silentLogger } from '../../src/util/index.js';
@@ -34,52 +35,48 @@ afterEach(() => {
   harness = undefined;
 });
 
-it('node B resumes node A’s answered call: re-INVITE in the dialog, same stream, same callSid', async () => {
-  harness = new CallHarness();
-  const carrier = harness.carrier(CARRIER_A);
-  const offers: SipRequest[] = [];
-  const outbound = carrier.ua.call({
-    requestUri: `sip:${CALLED}@${GATEWAY.address}:${GATEWAY.port}`,
-    destination: GATEWAY,
-    from: `<sip:+15551230000@${CARRIER_A.address}>`,
-    to: `<sip:${CALLED}@${GATEWAY.address}>`,
-    sdp: createOffer({ address: CARRIER_A.address, port: CARRIER_RTP_PORT, codecs: ['PCMU'] }),
-    answerOffer: (offer, request) => {
-      offers.push(request);
-      const answer = negotiateAnswer(offer, {
-        address: CARRIER_A.address,
-        port: CARRIER_RTP_PORT,
-        preferences: ['PCMU'],
-      });
-      return answer.ok ? { sdp: answer.answer } : { status: 488 };
-    },
+/** The carrier's (or callee's) answer to an offer from the gateway. */
+function carrierAnswer(offer: string): OfferAnswer {
+  const answer = negotiateAnswer(offer, {
+    address: CARRIER_A.address,
+    port: CARRIER_RTP_PORT,
+    preferences: ['PCMU'],
   });
-  await flush();
-  harness.bots.connected[0]?.open();
-  await flush();
-  assert.equal((await outbound.outcome).kind, 'answered');
-  const original = harness.observed(0).call;
+  return answer.ok ? { sdp: answer.answer } : { status: 488 };
+}
+
+/** Answers offers as carrierAnswer does, keeping each request that carried one. */
+function answeringOffers(offers: SipRequest[]): OfferAnswerer {
+  return (offer, request) => {
+    offers.push(request);
+    return carrierAnswer(offer);
+  };
+}
+
+/**
+ * Node A goes away without a word 1 s after `original`'s snapshot was read; node B (a second
+ * user agent on the same in-memory network) resumes the call from it.
+ */
+async function resumeOnNodeB(h: CallHarness, original: CallController) {
   const view = original.takeoverView();
   assert.ok(view);
   const snapshot = snapshotOf(view, 'node-a');
   assert.ok(snapshot);
-  const parsed = parseSnapshot(snapshot, positionOf(view.leg, harness.clock.wallNow()));
+  const parsed = parseSnapshot(snapshot, positionOf(view.leg, h.clock.wallNow()));
   assert.ok(parsed.ok);
-
-  // Node A dies (its UA drops the dialog without a word); node B picks the call up 1 s later.
-  harness.gatewayUa.close();
-  await run(harness.clock, 1000);
+  h.gatewayUa.close();
+  await run(h.clock, 1000);
   const nodeB = new SipUserAgent({
-    transport: harness.network.bind(NODE_B),
-    clock: harness.clock,
+    transport: h.network.bind(NODE_B),
+    clock: h.clock,
     logger: silentLogger,
     onInvite: (session) => session.reject(503),
   });
   const built = resumedCall(
     {
       ua: nodeB,
-      clock: harness.clock,
-      config: harness.config,
+      clock: h.clock,
+      config: h.config,
       mediaAddress: NODE_B.address,
       frameMs: 20,
       nodeId: 'node-b',
@@ -90,24 +87,16 @@ it('node B resumes node A’s answered call: re-INVITE in the dialog, same strea
   assert.ok(built.ok);
   assert.equal(built.call.position.ssrc, 1, 'the same SSRC');
   assert.ok(built.call.position.sequenceNumber >= 50, 'the sequence moved on by the second since');
-  const { call, run: runResumed } = CallController.resumed(harness.ports, built.call);
+  const { call, run: runResumed } = CallController.resumed(h.ports, built.call);
   const records: Array<CallRecord | undefined> = [];
   call.on('ended', (_end, record) => records.push(record));
   const resumed: Array<{ outcome: string; gapMs: number }> = [];
   call.on('resumed', (outcome) => resumed.push(outcome));
   void runResumed();
-  await run(harness.clock, 200);
-
+  await run(h.clock, 200);
   assert.equal(call.id, original.id, 'the same callSid');
-  const reinvite = offers[0];
-  assert.ok(reinvite, 'the carrier got a re-INVITE');
-  assert.equal(reinvite.callId(), outbound.callId);
-  assert.equal(reinvite.cseq().seq, 1, 'node A had sent nothing in the dialog: its first CSeq');
-  assert.match(reinvite.get('contact') ?? '', /127\.0\.0\.9:5060/);
-  assert.match(reinvite.body.toString(), /^o=\S+ \S+ 2 IN IP4/m, 'the next o= version');
-  assert.match(reinvite.body.toString(), /^c=IN IP4 127\.0\.0\.9/m);
-  const resumedBot = harness.bots.connected[1];
-  assert.ok(resumedBot);
+  const resumedBot = h.bots.connected.at(-1);
+  assert.ok(resumedBot && resumedBot !== h.bots.connected[0], 'a new bot stream');
   assert.equal(resumedBot.call.callSid, original.id);
   assert.equal(resumedBot.call.resumed, true);
   resumedBot.open();
@@ -116,20 +105,89 @@ it('node B resumes node A’s answered call: re-INVITE in the dialog, same strea
   assert.deepEqual(
     resumed.map(({ outcome }) => outcome),
     ['resumed'],
-    'told once that the carrier took the re-INVITE',
+    'told once that the far end took the re-INVITE',
   );
+  return { call, nodeB, records, resumed };
+}
 
-  // The carrier's BYE follows the refreshed target to node B.
-  await outbound.bye();
-  await run(harness.clock, 200);
-  assert.equal(call.state, 'completed');
+/** The re-INVITE node B sent: in the dialog, its Contact, the next o= version, its media address. */
+function assertTakeoverReinvite(reinvite: SipRequest | undefined, callId: string, cseq: number): void {
+  assert.ok(reinvite, 'the far end got a re-INVITE');
+  assert.equal(reinvite.callId(), callId);
+  assert.equal(reinvite.cseq().seq, cseq);
+  assert.match(reinvite.get('contact') ?? '', /127\.0\.0\.9:5060/);
+  assert.match(reinvite.body.toString(), /^o=\S+ \S+ 2 IN IP4/m, 'the next o= version');
+  assert.match(reinvite.body.toString(), /^c=IN IP4 127\.0\.0\.9/m);
+}
+
+/** The one record names the takeover and keeps the gap the event reported. */
+function assertTakeoverRecord(
+  records: Array<CallRecord | undefined>,
+  resumed: Array<{ gapMs: number }>,
+  id: string,
+  cause: string,
+): void {
   assert.equal(records.length, 1);
-  assert.equal(records[0]?.end.cause, 'caller_bye');
-  assert.equal(records[0]?.id, original.id);
+  assert.equal(records[0]?.end.cause, cause);
+  assert.equal(records[0]?.id, id);
   assert.deepEqual(
     { ...records[0]?.takeover, gapMs: undefined },
     { node: 'node-b', fromNode: 'node-a', gapMs: undefined },
   );
   assert.equal(resumed[0]?.gapMs, records[0]?.takeover?.gapMs, 'the gap the record keeps');
+}
+
+it('node B resumes node A’s answered call: re-INVITE in the dialog, same stream, same callSid', async () => {
+  harness = new CallHarness();
+  const carrier = harness.carrier(CARRIER_A);
+  const offers: SipRequest[] = [];
+  const outbound = carrier.ua.call({
+    requestUri: `sip:${CALLED}@${GATEWAY.address}:${GATEWAY.port}`,
+    destination: GATEWAY,
+    from: `<sip:+15551230000@${CARRIER_A.address}>`,
+    to: `<sip:${CALLED}@${GATEWAY.address}>`,
+    sdp: createOffer({ address: CARRIER_A.address, port: CARRIER_RTP_PORT, codecs: ['PCMU'] }),
+    answerOffer: answeringOffers(offers),
+  });
+  await flush();
+  harness.bots.connected[0]?.open();
+  await flush();
+  assert.equal((await outbound.outcome).kind, 'answered');
+  const original = harness.observed(0).call;
+  const { call, nodeB, records, resumed } = await resumeOnNodeB(harness, original);
+  // Node A had sent nothing in the dialog: node B's re-INVITE is its first CSeq.
+  assertTakeoverReinvite(offers[0], outbound.callId, 1);
+
+  // The carrier's BYE follows the refreshed target to node B.
+  await outbound.bye();
+  await run(harness.clock, 200);
+  assert.equal(call.state, 'completed');
+  assertTakeoverRecord(records, resumed, original.id, 'caller_bye');
+  nodeB.close();
+});
+
+it('node B resumes node A’s answered outbound call: the callee gets the re-INVITE, and its BYE ends the call on node B', async () => {
+  harness = new CallHarness();
+  const offers: SipRequest[] = [];
+  const callee = harness.carrier(CARRIER_A, (session) => {
+    const answer = carrierAnswer(session.remoteSdp ?? '');
+    assert.ok('sdp' in answer && answer.sdp);
+    session.accept(answer.sdp, answeringOffers(offers));
+  });
+  const { observed, run: placed } = harness.originate();
+  await placed;
+  await flush();
+  harness.bots.connected[0]?.open();
+  await flush();
+  assert.equal(observed.call.state, 'answered');
+  const calleeSession = callee.incoming[0] ?? assert.fail('the callee got the INVITE');
+  const { call, nodeB, records, resumed } = await resumeOnNodeB(harness, observed.call);
+  // Node A's INVITE was CSeq 1 (its ACK shares it): the re-INVITE takes the next.
+  assertTakeoverReinvite(offers[0], calleeSession.callId, 2);
+
+  await calleeSession.bye();
+  await run(harness.clock, 200);
+  assert.equal(call.state, 'completed');
+  assertTakeoverRecord(records, resumed, observed.call.id, 'callee_bye');
   nodeB.close();
 });

@@ -41,6 +41,7 @@ import { scheduleGauges } from './gauges.js';
 import type { CallPorts, OutboundRequest } from './ports.js';
 import { sendOptionsProbe } from './probe.js';
 import { TrunkRegistrations } from './registrations.js';
+import { startOnlyChanges } from './reload-scope.js';
 import { listenSpecs, reloadTlsCredentials, tlsClientPolicy } from './sip-tls.js';
 
 export interface GatewayOptions {
@@ -453,6 +454,9 @@ export class Gateway {
     reloadTlsCredentials(this.#transport, next, previous, this.logger);
     this.#registrations?.apply(next);
     this.logger.info({ files: next.files }, 'config reloaded');
+    const kept = startOnlyChanges(previous.gateway, next.gateway);
+    if (kept.length > 0)
+      this.logger.warn({ settings: kept }, 'changed settings that apply at start are kept until a restart');
   }
 }
 

@@ -167,6 +167,16 @@ function assertEventDuration(durationMs: number, clockRate: number): number {
   return units;
 }
 
+/**
+ * Throws RangeError on a non-digit or a duration out of range: what a DtmfTransmitter refuses
+ * of `digits` before looking at its queue (also checked where the transmitter runs elsewhere,
+ * so the caller gets the error at once).
+ */
+export function assertDtmfDigits(digits: string, durationMs: number | undefined, clockRate: number): void {
+  for (const digit of digits) digitToEvent(digit);
+  if (durationMs !== undefined) assertEventDuration(durationMs, clockRate);
+}
+
 export class DtmfSender {
   readonly clockRate: number;
   readonly #payloadType: number;
@@ -273,8 +283,7 @@ export class DtmfTransmitter {
    * RangeError on a non-digit, a duration out of range or when the bounded queue would overflow.
    */
   enqueue(digits: string, durationMs?: number): void {
-    for (const digit of digits) digitToEvent(digit);
-    if (durationMs !== undefined) assertEventDuration(durationMs, this.#sender.clockRate);
+    assertDtmfDigits(digits, durationMs, this.#sender.clockRate);
     if (this.#queue.length + digits.length > this.#maxQueued)
       throw new RangeError(`DTMF queue full (${this.#maxQueued} digits)`);
     for (const digit of digits) this.#queue.push({ digit, durationMs });

@@ -1,6 +1,7 @@
 export { type BridgeRate, carrierDecoderFor, carrierEncoderFor } from './carrier-codecs.js';
 export type { AudioDecoder, AudioEncoder } from './codec.js';
 export {
+  assertDtmfDigits,
   type DtmfEvent,
   type DtmfPacketOut,
   DtmfReceiver,

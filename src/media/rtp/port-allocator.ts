@@ -9,14 +9,18 @@ export class PortAllocator {
   readonly #inUse = new Set<number>();
   #next: number;
 
-  constructor(min: number, max: number) {
+  /** `first`: where the round-robin starts (a range taken over from an owner that died). */
+  constructor(min: number, max: number, first?: number) {
     if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1024 || max > 65535)
       throw new RangeError(`RTP port range must be integers within 1024..65535, got ${min}..${max}`);
     this.min = min + (min % 2);
     // The last even port needs its odd RTCP partner inside the range.
     this.max = max - ((max + 1) % 2);
     if (this.max - 1 < this.min) throw new RangeError(`RTP port range ${min}..${max} holds no even/odd pair`);
-    this.#next = this.min;
+    this.#next =
+      first !== undefined && first >= this.min && first < this.max
+        ? first - ((first - this.min) % 2)
+        : this.min;
   }
 
   /** Number of RTP ports (pairs) the range holds. */

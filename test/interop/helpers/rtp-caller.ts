@@ -100,6 +100,7 @@ export async function placeRtpCall(agent: StackUa, proxy: string, index: number)
   let sequence = 0;
   const packet = Buffer.alloc(12 + 160, 0xff);
   packet[0] = 0x80;
+  packet[1] = 0; // no marker, payload type 0 (PCMU): the silence is audio the gateway plays on
   packet.writeUInt32BE(0x1234_0000 + index, 8);
   caller.sender = setInterval(() => {
     packet.writeUInt16BE(sequence++ & 0xffff, 2);

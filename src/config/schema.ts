@@ -22,6 +22,11 @@ export const NEVER_FAILOVER_CODES: ReadonlyMap<number, string> = new Map([
   [603, 'the callee declined; retrying elsewhere would ring the callee again'],
 ]);
 
+/** Media worker threads at most: a node has no more cores than this worth sharing calls over. */
+const MAX_MEDIA_WORKERS = 64;
+/** A worker's slice of the RTP range: room for a few calls' even/odd pairs at the least. */
+const MIN_PORTS_PER_WORKER = 8;
+
 const ratio = z.number().min(0).max(1);
 
 const cidr = z.string().refine((text) => parseCidr(text) !== undefined, {
@@ -415,6 +420,19 @@ export const gatewayFileSchema = z
       })
       .refine((r) => r.portMin < r.portMax, { message: 'portMin must be below portMax', path: ['portMax'] })
       .prefault({}),
+    media: z
+      .strictObject({
+        workers: z
+          .number()
+          .int()
+          .min(0)
+          .max(MAX_MEDIA_WORKERS)
+          .default(0)
+          .describe(
+            "Media worker threads. 0: every call's media (RTP sockets, jitter buffer, codecs, media clock, bot WebSocket) runs on the main thread with SIP and the API. N: N threads share the calls (each new call goes to the one carrying fewest), each with its own media clock and an equal slice of rtp.portMin..portMax; SIP, the API and admission stay on the main thread. A thread that dies ends only its own calls (cause media_worker_failed) and is replaced.",
+          ),
+      })
+      .prefault({}),
     publicAddress: z
       .string()
       .optional()
@@ -438,6 +456,14 @@ export const gatewayFileSchema = z
     sipProfilesDir: z.string().default('sip-profiles').describe("Relative to the gateway file's directory."),
   })
   .superRefine((gateway, context) => {
+    // Each media worker binds its calls' ports from its own slice of the range.
+    const { portMin, portMax } = gateway.rtp;
+    if (gateway.media.workers > 0 && (portMax - portMin + 1) / gateway.media.workers < MIN_PORTS_PER_WORKER)
+      context.addIssue({
+        code: 'custom',
+        path: ['media', 'workers'],
+        message: `rtp.portMin..portMax must hold at least ${MIN_PORTS_PER_WORKER} ports per media worker`,
+      });
     // Other nodes forward hang-ups to this address: a wildcard bind names no reachable host.
     const wildcard = gateway.api.host === '0.0.0.0' || gateway.api.host === '::';
     if (gateway.cluster && gateway.cluster.apiUrl === undefined && wildcard)

@@ -39,7 +39,7 @@ export class WebSocketBots implements BotConnector {
     const { connection, bridge } = attachBot(
       leg,
       {
-        url: this.#resolve(target.url),
+        url: resolveBotUrl(target.url, this.#options.builtinUrl),
         dialect: createDialect(target.dialect, target.sampleRate),
         call: {
           ...info,
@@ -84,11 +84,12 @@ export class WebSocketBots implements BotConnector {
       stats: () => ({ ...bridge.stats(), socketPauses: connection.stats.paused }),
     };
   }
+}
 
-  #resolve(url: string): string {
-    if (!url.startsWith(BUILTIN_TARGET_PREFIX)) return url;
-    const builtin = this.#options.builtinUrl();
-    if (!builtin) throw new Error(`${url} is not running`);
-    return builtin;
-  }
+/** A route's target URL, with `builtin:` ones the embedded demo bot's ws:// URL; throws when it is not running. */
+export function resolveBotUrl(url: string, builtinUrl: () => string | undefined): string {
+  if (!url.startsWith(BUILTIN_TARGET_PREFIX)) return url;
+  const builtin = builtinUrl();
+  if (!builtin) throw new Error(`${url} is not running`);
+  return builtin;
 }

@@ -51,6 +51,7 @@ import {
   type BotStream,
   type CallMediaLeg,
   type CallPorts,
+  MediaWorkerLost,
   OUTBOUND_REFUSALS,
   OutboundRefusal,
   type OutboundRequest,
@@ -347,6 +348,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     const leg = await this.#ports.mediaLegs.open(this.id, bridgeRateOf(target), trunk.media, from);
     if (this.ended) leg.close();
     else this.#leg = leg;
+    void leg.lost?.then((detail) => this.#finish({ cause: 'media_worker_failed', detail }));
     return leg;
   }
 
@@ -437,7 +439,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     } catch (error) {
       if (error instanceof OutboundRefusal) throw error;
       this.#ports.logger.warn({ err: error, callId: this.id }, 'call setup failed');
-      this.#finish({ cause: 'error', sipStatus: 503, detail: boundedDetail((error as Error).message) });
+      const cause = error instanceof MediaWorkerLost ? 'media_worker_failed' : 'error';
+      this.#finish({ cause, sipStatus: 503, detail: boundedDetail((error as Error).message) });
     }
   }
 

@@ -13,6 +13,7 @@ import type { Clock, Logger } from '../util/index.js';
 import { WebSocketBots } from './bot-connector.js';
 import type { DigestSupport } from './digest-support.js';
 import type { CallAdmission, CallPorts } from './ports.js';
+import type { MediaWorkers } from './worker/media-workers.js';
 
 export interface CallPortsParts {
   clock: Clock;
@@ -22,6 +23,8 @@ export interface CallPortsParts {
   userAgent: SipUserAgent;
   mediaClock: MediaClock;
   portAllocator: PortAllocator;
+  /** `media.workers` > 0: the workers open the legs and connect the bots, not this thread. */
+  mediaWorkers: MediaWorkers | undefined;
   /** Where RTP sockets bind, and the address SDP names. */
   bindAddress: string;
   mediaAddress: string;
@@ -48,7 +51,7 @@ export function buildCallPorts(parts: CallPortsParts): CallPorts {
     get rtpInactivityMs() {
       return limits().rtpInactivityTimeoutSec * 1000;
     },
-    mediaLegs: {
+    mediaLegs: parts.mediaWorkers ?? {
       open: (callId, bridgeRate, { jitterBuffer, encryption }, continueFrom) =>
         MediaLeg.open({
           ...(continueFrom ? { continueFrom } : {}),
@@ -62,15 +65,17 @@ export function buildCallPorts(parts: CallPortsParts): CallPorts {
           encryption,
         }),
     },
-    bots: new WebSocketBots({
-      clock,
-      logger,
-      builtinUrl: parts.builtinBotUrl,
-      latency: {
-        now: () => clock.now(),
-        observe: (seconds) => parts.metrics.rtpToWebSocketLatency.observe(seconds),
-      },
-    }),
+    bots:
+      parts.mediaWorkers ??
+      new WebSocketBots({
+        clock,
+        logger,
+        builtinUrl: parts.builtinBotUrl,
+        latency: {
+          now: () => clock.now(),
+          observe: (seconds) => parts.metrics.rtpToWebSocketLatency.observe(seconds),
+        },
+      }),
     admission: parts.admission,
     inbound: {
       calledNumber: (requestUser, toUser) => parts.inbound().calledNumber(requestUser, toUser),

@@ -43,6 +43,7 @@ import { sendOptionsProbe } from './probe.js';
 import { TrunkRegistrations } from './registrations.js';
 import { startOnlyChanges } from './reload-scope.js';
 import { listenSpecs, reloadTlsCredentials, tlsClientPolicy } from './sip-tls.js';
+import { MediaWorkers } from './worker/media-workers.js';
 
 export interface GatewayOptions {
   config: ConfigManager;
@@ -80,6 +81,8 @@ export class Gateway {
   #gauges: { cancel(): void } | undefined;
   readonly #nodeLoad: NodeLoad;
   #takeover: CallTakeover | undefined;
+  /** `media.workers` > 0: the threads carrying the calls' media (else this thread's media clock does). */
+  #mediaWorkers: MediaWorkers | undefined;
 
   private constructor(options: GatewayOptions) {
     this.#config = options.config;
@@ -112,7 +115,7 @@ export class Gateway {
         const table = readUdpDrops();
         return live.reduce((drops, call) => drops + call.sampleSocketDrops(table), 0);
       },
-      mediaClockStats: () => this.#mediaClock.stats(),
+      mediaClockStats: () => this.#mediaClockStats(),
       overloadSignals: () =>
         OVERLOAD_SIGNALS.map((signal) => [signal, this.#nodeLoad.overloadedBy(signal)] as const),
       ...(this.cluster ? { cluster: this.cluster } : {}),
@@ -133,7 +136,7 @@ export class Gateway {
       maxCalls: () => this.config().gateway.limits.maxCalls,
       draining: () => this.#admission.draining,
       overload: () => this.config().gateway.limits.overload,
-      mediaClockTicks: () => this.#mediaClock.stats(),
+      mediaClockTicks: () => this.#mediaClockStats(),
     });
     this.#inbound = new InboundMatcher(options.config.current);
     this.#router = new OutboundRouter(this.health, this.#locator, this.clock);
@@ -164,6 +167,11 @@ export class Gateway {
     });
     const api = this.#api?.server.address();
     return { sip, api: api && typeof api === 'object' ? `http://${api.address}:${api.port}` : undefined };
+  }
+
+  /** The media worker threads (`media.workers` > 0), else undefined. */
+  get mediaWorkers(): MediaWorkers | undefined {
+    return this.#mediaWorkers;
   }
 
   get draining(): boolean {
@@ -226,6 +234,7 @@ export class Gateway {
     for (const call of this.calls.live()) call.hangup('shutdown');
     await this.cluster?.leave();
     this.#mediaClock.stop();
+    await this.#mediaWorkers?.stop();
     this.#prober.stop();
     this.health.close();
     this.#locator.close();
@@ -243,6 +252,11 @@ export class Gateway {
   }
 
   // ------------------------------------------------------------------ internals
+
+  /** The media clock's counts: this thread's, or every media worker's summed. */
+  #mediaClockStats() {
+    return this.#mediaWorkers?.clockStats() ?? this.#mediaClock.stats();
+  }
 
   /** The cluster this node joins when the config has a `cluster` section. */
   #joinCluster(): Cluster | undefined {
@@ -335,6 +349,22 @@ export class Gateway {
       metrics: this.metrics,
       userAgent: PRODUCT,
     });
+    const { workers } = config.media;
+    this.#mediaWorkers =
+      workers > 0
+        ? new MediaWorkers({
+            workers,
+            portMin: config.rtp.portMin,
+            portMax: config.rtp.portMax,
+            bindAddress,
+            pacingLeadMs: config.rtp.pacingLeadMs,
+            logLevel: config.logLevel,
+            clock: this.clock,
+            logger: this.logger,
+            builtinBotUrl: () => this.#echoBot?.url,
+            observeLatency: (seconds) => this.metrics.rtpToWebSocketLatency.observe(seconds),
+          })
+        : undefined;
     this.#ports = buildCallPorts({
       clock: this.clock,
       logger: this.logger,
@@ -343,6 +373,7 @@ export class Gateway {
       userAgent: this.#ua,
       mediaClock: this.#mediaClock,
       portAllocator: new PortAllocator(config.rtp.portMin, config.rtp.portMax),
+      mediaWorkers: this.#mediaWorkers,
       bindAddress,
       mediaAddress,
       builtinBotUrl: () => this.#echoBot?.url,
@@ -352,7 +383,7 @@ export class Gateway {
       router: this.#router,
       health: this.health,
     });
-    this.#mediaClock.start();
+    if (!this.#mediaWorkers) this.#mediaClock.start();
     this.health.apply(this.config());
     if (config.routes.some((route) => route.target.url.startsWith(BUILTIN_TARGET_PREFIX))) {
       this.#echoBot = await EchoBot.start({ logger: this.logger });

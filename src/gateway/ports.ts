@@ -46,7 +46,15 @@ export interface CallMediaLeg {
     event: K,
     listener: (...args: MediaLegEvents[K]) => void,
   ): unknown;
+  /**
+   * Resolves (with a detail for the record) when the media worker carrying this leg died, so
+   * the call must end (`media.workers`); absent for a leg on the main thread.
+   */
+  readonly lost?: Promise<string>;
 }
+
+/** A media step that failed because the media worker carrying it died. */
+export class MediaWorkerLost extends Error {}
 
 export interface MediaLegFactory {
   /**

@@ -10,6 +10,8 @@ export interface LogBindings {
   trunk?: string;
   registrar?: string;
   aor?: string;
+  /** The first RTP port of a media worker's slice (`media.workers`): which thread logged. */
+  mediaWorker?: number;
 }
 
 export interface Logger {

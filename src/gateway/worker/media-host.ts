@@ -1,0 +1,216 @@
+/**
+ * The worker side of `media.workers`: the calls one media worker carries. It binds their RTP
+ * sockets from its own port slice, runs them on its own MediaClock, connects their bots there
+ * (StreamConnection, CallBridge and Playout live next to the leg, so frames never leave the
+ * thread), and reports every REPORT_INTERVAL_MS what the main thread shows and counts.
+ */
+import {
+  type MediaClock,
+  MediaLeg,
+  type PortAllocator,
+  readUdpDrops,
+  type UdpDropTable,
+} from '../../media/index.js';
+import type { Clock, Logger, TimerHandle } from '../../util/index.js';
+import { WebSocketBots } from '../bot-connector.js';
+import type { BotStream } from '../ports.js';
+import { LatencyBatch } from './latency-batch.js';
+import {
+  type FromWorker,
+  type LegReport,
+  REPORT_INTERVAL_MS,
+  type ToWorker,
+  type WorkerRequest,
+} from './protocol.js';
+
+/** The end of a MessagePort (or a worker's parentPort) the host talks through. */
+export interface HostPort {
+  postMessage(message: FromWorker): void;
+  on(event: 'message', listener: (message: ToWorker) => void): unknown;
+  close(): void;
+}
+
+export interface MediaHostOptions {
+  port: HostPort;
+  clock: Clock;
+  logger: Logger;
+  mediaClock: MediaClock;
+  portAllocator: PortAllocator;
+  bindAddress: string;
+  /** Kernel UDP drops by port (readUdpDrops); replaced in tests. */
+  readDrops?: () => UdpDropTable;
+}
+
+interface HostedCall {
+  leg: MediaLeg;
+  bot: BotStream | undefined;
+}
+
+export class MediaHost {
+  readonly #options: MediaHostOptions;
+  readonly #calls = new Map<string, HostedCall>();
+  readonly #latencies = new LatencyBatch();
+  readonly #bots: WebSocketBots;
+  #reportTimer: TimerHandle | undefined;
+  #stopped = false;
+
+  constructor(options: MediaHostOptions) {
+    this.#options = options;
+    this.#bots = new WebSocketBots({
+      clock: options.clock,
+      logger: options.logger,
+      // The main thread resolves `builtin:` targets before they get here.
+      builtinUrl: () => undefined,
+      latency: { now: () => options.clock.now(), observe: (seconds) => this.#latencies.observe(seconds) },
+    });
+    options.port.on('message', (message) => this.#onMessage(message));
+    options.mediaClock.start();
+    this.#scheduleReport();
+  }
+
+  /** Closes every call, stops the clock and the port: nothing is left to keep the thread alive. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#reportTimer?.cancel();
+    for (const [callId, call] of this.#calls) {
+      call.bot?.close('shutdown');
+      this.#close(callId);
+    }
+    this.#options.mediaClock.stop();
+    this.#options.port.close();
+  }
+
+  #onMessage(message: ToWorker): void {
+    if (this.#stopped) return;
+    switch (message.kind) {
+      case 'open':
+      case 'start':
+      case 'update':
+        void this.#answer(message);
+        return;
+      case 'sendDtmf':
+        this.#sendDtmf(message.callId, message.digits, message.durationMs);
+        return;
+      case 'close':
+        this.#close(message.callId);
+        return;
+      case 'connectBot':
+        this.#connectBot(message);
+        return;
+      case 'callerDtmf':
+        this.#calls.get(message.callId)?.bot?.callerDtmf(message.digit);
+        return;
+      case 'closeBot':
+        this.#calls.get(message.callId)?.bot?.close(message.reason);
+        return;
+      case 'stop':
+        this.stop();
+    }
+  }
+
+  /** Runs one request and replies with its result or its error message. */
+  async #answer(message: WorkerRequest): Promise<void> {
+    const { request, callId } = message;
+    try {
+      if (message.kind === 'open') {
+        const leg = await this.#open(message);
+        this.#post({ kind: 'reply', request, localPort: leg.localPort, position: leg.position() });
+        return;
+      }
+      const leg = this.#calls.get(callId)?.leg;
+      if (!leg) throw new Error('media leg closed');
+      await (message.kind === 'start' ? leg.start(message.media) : leg.update(message.media));
+      this.#post({ kind: 'reply', request });
+    } catch (error) {
+      this.#post({ kind: 'reply', request, error: (error as Error).message });
+    }
+  }
+
+  async #open(message: Extract<WorkerRequest, { kind: 'open' }>): Promise<MediaLeg> {
+    const { callId, bridgeRate, media, continueFrom } = message;
+    const options = this.#options;
+    const leg = await MediaLeg.open({
+      ...(continueFrom ? { continueFrom } : {}),
+      portAllocator: options.portAllocator,
+      bindAddress: options.bindAddress,
+      clock: options.clock,
+      mediaClock: options.mediaClock,
+      logger: options.logger.child({ callId }),
+      bridgeRate,
+      jitterBuffer: media.jitterBuffer,
+      encryption: media.encryption,
+    });
+    if (this.#stopped) {
+      leg.close();
+      throw new Error('media worker stopping');
+    }
+    leg.on('dtmf', (event) => this.#post({ kind: 'dtmf', callId, event }));
+    this.#calls.set(callId, { leg, bot: undefined });
+    return leg;
+  }
+
+  #sendDtmf(callId: string, digits: string, durationMs: number | undefined): void {
+    try {
+      this.#calls.get(callId)?.leg.sendDtmf(digits, durationMs);
+    } catch (error) {
+      // The main thread checked digits and duration; what is left is a full queue.
+      this.#options.logger.warn({ callId, err: (error as Error).message }, 'DTMF not sent');
+    }
+  }
+
+  #connectBot(message: Extract<ToWorker, { kind: 'connectBot' }>): void {
+    const { callId } = message;
+    const call = this.#calls.get(callId);
+    if (!call) {
+      this.#post({ kind: 'botFailed', callId, error: 'media leg closed' });
+      return;
+    }
+    try {
+      call.bot = this.#bots.connect(message.call, message.target, call.leg, {
+        hangup: (reason) => this.#post({ kind: 'botHangup', callId, reason }),
+        transfer: (target) => this.#post({ kind: 'botTransfer', callId, target }),
+        gone: (reason) => this.#post({ kind: 'botGone', callId, reason }),
+      });
+    } catch (error) {
+      this.#post({ kind: 'botFailed', callId, error: (error as Error).message });
+      return;
+    }
+    call.bot.ready.then(
+      () => this.#post({ kind: 'botReady', callId }),
+      (error: unknown) => this.#post({ kind: 'botFailed', callId, error: (error as Error).message }),
+    );
+  }
+
+  #close(callId: string): void {
+    this.#calls.get(callId)?.leg.close();
+    this.#calls.delete(callId);
+  }
+
+  #scheduleReport(): void {
+    this.#reportTimer = this.#options.clock.setTimer(REPORT_INTERVAL_MS, () => {
+      this.#report();
+      if (!this.#stopped) this.#scheduleReport();
+    });
+  }
+
+  /** One message for all the worker's calls and metrics: never one per call per interval. */
+  #report(): void {
+    const drops = this.#calls.size > 0 ? (this.#options.readDrops ?? readUdpDrops)() : undefined;
+    const legs: LegReport[] = [];
+    for (const [callId, { leg, bot }] of this.#calls) {
+      const socketDrops = drops ? leg.sampleSocketDrops(drops) : 0;
+      legs.push({ callId, stats: leg.stats(), position: leg.position(), socketDrops, bot: bot?.stats() });
+    }
+    this.#post({
+      kind: 'report',
+      legs,
+      clock: this.#options.mediaClock.stats(),
+      latencies: this.#latencies.take(),
+    });
+  }
+
+  #post(message: FromWorker): void {
+    this.#options.port.postMessage(message);
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * `media.workers: N`: N worker threads carry the calls' media, so one node uses N cores for
+ * it while SIP, the API, admission and every CallController stay on the main thread. Each
+ * worker owns an equal slice of the RTP port range (no two bind the same port), its own media
+ * clock and its calls' bot sockets; a new call goes to the worker carrying fewest. A worker
+ * that dies ends its own calls (cause `media_worker_failed`) and is replaced in its slot.
+ */
+import { Worker } from 'node:worker_threads';
+import type { StreamTarget } from '../../config/index.js';
+import type { BridgeRate, JitterDelayBounds, MediaClockStats, RtpPosition } from '../../media/index.js';
+import type { Clock, Logger, MediaEncryption, TimerHandle } from '../../util/index.js';
+import { resolveBotUrl } from '../bot-connector.js';
+import type {
+  BotCallInfo,
+  BotConnector,
+  BotHooks,
+  BotStream,
+  CallMediaLeg,
+  MediaLegFactory,
+} from '../ports.js';
+import type { MediaWorkerData } from './protocol.js';
+import { RemoteMediaLeg } from './remote-leg.js';
+import { WorkerChannel } from './worker-channel.js';
+
+/** A slot whose worker died within this long of starting waits as long before the next one. */
+const RESTART_BACKOFF_MS = 1000;
+/** How long stop() waits for a worker to end on its own before terminating it. */
+const STOP_GRACE_MS = 3000;
+
+export interface MediaWorkersOptions {
+  workers: number;
+  portMin: number;
+  portMax: number;
+  bindAddress: string;
+  pacingLeadMs: number;
+  logLevel: string;
+  clock: Clock;
+  logger: Logger;
+  /** The embedded echo bot's URL (it runs on the main thread), for `builtin:` targets. */
+  builtinBotUrl(): string | undefined;
+  /** Each frame's RTP-arrival-to-bot-socket latency, as the workers report them. */
+  observeLatency(seconds: number): void;
+}
+
+interface Slot {
+  data: MediaWorkerData;
+  worker: Worker | undefined;
+  channel: WorkerChannel | undefined;
+  startedAtMs: number;
+  /** The clock counts of the slot's dead workers plus its live one's last report. */
+  clock: MediaClockStats;
+  /** The live worker's clock counts at its last report (counted once into `clock`). */
+  liveClock: MediaClockStats;
+  restart: TimerHandle | undefined;
+}
+
+const ZERO_CLOCK: MediaClockStats = {
+  ticks: 0,
+  lateTicks: 0,
+  ticksSkipped: 0,
+  overruns: 0,
+  listenerErrors: 0,
+};
+
+/**
+ * The worker entry: the compiled JS under dist. Under tsx (tests and benches run from source)
+ * the TypeScript one, loaded by a bootstrap that registers tsx in the thread first: Node 20
+ * applies neither the parent's loader nor an `--import` loader to a worker's entry.
+ */
+function workerEntry(): { entry: URL | string; eval: boolean } {
+  if (!import.meta.url.endsWith('.ts'))
+    return { entry: new URL('./media-worker.js', import.meta.url), eval: false };
+  const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const entry = JSON.stringify(new URL('./media-worker.ts', import.meta.url).href);
+  return { entry: `import(${api}).then((tsx) => { tsx.register(); return import(${entry}); })`, eval: true };
+}
+
+const WORKER_ENTRY = workerEntry();
+
+export class MediaWorkers implements MediaLegFactory, BotConnector {
+  readonly #options: MediaWorkersOptions;
+  readonly #slots: Slot[];
+  #stopping = false;
+
+  constructor(options: MediaWorkersOptions) {
+    this.#options = options;
+    this.#slots = portSlices(options.portMin, options.portMax, options.workers).map(([portMin, portMax]) => ({
+      data: {
+        portMin,
+        portMax,
+        bindAddress: options.bindAddress,
+        pacingLeadMs: options.pacingLeadMs,
+        logLevel: options.logLevel,
+      },
+      worker: undefined,
+      channel: undefined,
+      startedAtMs: 0,
+      clock: { ...ZERO_CLOCK },
+      liveClock: { ...ZERO_CLOCK },
+      restart: undefined,
+    }));
+    for (const slot of this.#slots) this.#spawn(slot);
+  }
+
+  /** The live workers (a test ends one through it to see its calls end). */
+  get threads(): readonly Worker[] {
+    return this.#slots.flatMap((slot) => (slot.worker ? [slot.worker] : []));
+  }
+
+  open(
+    callId: string,
+    bridgeRate: BridgeRate,
+    media: { jitterBuffer: JitterDelayBounds; encryption: MediaEncryption },
+    continueFrom?: RtpPosition,
+  ): Promise<CallMediaLeg> {
+    let least: { slot: Slot; channel: WorkerChannel } | undefined;
+    for (const slot of this.#slots) {
+      const channel = slot.channel;
+      if (channel && !channel.failed && (!least || channel.calls < least.channel.calls))
+        least = { slot, channel };
+    }
+    if (!least) return Promise.reject(new Error('no media worker running'));
+    const { slot, channel } = least;
+    return channel.open(callId, bridgeRate, media, continueFrom).then((leg) => {
+      // A replacement worker hands out ports after this one, not the dead calls' ports again.
+      slot.data.firstPort = leg.localPort + 2;
+      return leg;
+    });
+  }
+
+  /** The bot connects inside the worker that carries the leg. */
+  connect(call: BotCallInfo, target: StreamTarget, leg: CallMediaLeg, hooks: BotHooks): BotStream {
+    if (!(leg instanceof RemoteMediaLeg)) throw new Error('the media leg is not a media worker’s');
+    const url = resolveBotUrl(target.url, this.#options.builtinBotUrl);
+    return leg.connectBot(call, { ...target, url }, hooks);
+  }
+
+  /** Every worker's media clock counts summed, dead workers' included: they only grow. */
+  clockStats(): MediaClockStats {
+    const total = { ...ZERO_CLOCK };
+    for (const { clock } of this.#slots)
+      for (const key of Object.keys(total) as Array<keyof MediaClockStats>) total[key] += clock[key];
+    return total;
+  }
+
+  /** Tells every worker to close its calls and end; terminates those that do not in time. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await Promise.all(
+      this.#slots.map(async (slot) => {
+        slot.restart?.cancel();
+        const { worker, channel } = slot;
+        if (!worker) return;
+        const exited = new Promise((resolve) => worker.once('exit', resolve));
+        channel?.stop();
+        const timer = setTimeout(() => void worker.terminate(), STOP_GRACE_MS);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+
+  #spawn(slot: Slot): void {
+    slot.restart = undefined;
+    const worker = new Worker(WORKER_ENTRY.entry, { workerData: slot.data, eval: WORKER_ENTRY.eval });
+    const channel = new WorkerChannel(worker, this.#options.clock, {
+      clock: (stats) => this.#countClock(slot, stats),
+      latencies: (seconds) => {
+        for (const value of seconds) this.#options.observeLatency(value);
+      },
+    });
+    [slot.worker, slot.channel, slot.startedAtMs] = [worker, channel, this.#options.clock.now()];
+    slot.liveClock = { ...ZERO_CLOCK };
+    worker.once('online', () =>
+      this.#options.logger.info(
+        { portMin: slot.data.portMin, portMax: slot.data.portMax },
+        'media worker started',
+      ),
+    );
+    worker.on('error', (error) =>
+      this.#options.logger.error({ err: error, portMin: slot.data.portMin }, 'media worker failed'),
+    );
+    worker.once('exit', (code) => this.#onExit(slot, worker, code));
+  }
+
+  #countClock(slot: Slot, stats: MediaClockStats): void {
+    for (const key of Object.keys(stats) as Array<keyof MediaClockStats>) {
+      slot.clock[key] += stats[key] - slot.liveClock[key];
+      slot.liveClock[key] = stats[key];
+    }
+  }
+
+  #onExit(slot: Slot, worker: Worker, code: number): void {
+    if (slot.worker !== worker) return;
+    const lived = this.#options.clock.now() - slot.startedAtMs;
+    slot.channel?.fail(`media worker exited with code ${code}`);
+    [slot.worker, slot.channel] = [undefined, undefined];
+    if (this.#stopping) return;
+    this.#options.logger.error({ code, portMin: slot.data.portMin }, 'media worker exited: replacing it');
+    if (lived >= RESTART_BACKOFF_MS) this.#spawn(slot);
+    else slot.restart = this.#options.clock.setTimer(RESTART_BACKOFF_MS, () => this.#spawn(slot));
+  }
+}
+
+/** `portMin..portMax` in `count` disjoint slices, each starting on an even port (RTP). */
+export function portSlices(portMin: number, portMax: number, count: number): Array<[number, number]> {
+  const size = Math.floor((portMax - portMin + 1) / count / 2) * 2;
+  return Array.from({ length: count }, (_, index) => {
+    const start = portMin + index * size;
+    return [start, index === count - 1 ? portMax : start + size - 1];
+  });
+}

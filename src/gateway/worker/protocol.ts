@@ -1,0 +1,90 @@
+/**
+ * What the main thread and a media worker say to each other (`media.workers`). Plain objects,
+ * structured-cloned: one message per call step (open, start, update, DTMF, bot connect, close)
+ * and one report per worker every REPORT_INTERVAL_MS carrying every call's stats and the
+ * metrics the media fed. Audio frames never cross: they stay inside the worker.
+ */
+import type { StreamTarget } from '../../config/index.js';
+import type {
+  BridgeRate,
+  DtmfEvent,
+  JitterDelayBounds,
+  MediaClockStats,
+  MediaLegStats,
+  NegotiatedMedia,
+  RtpPosition,
+} from '../../media/index.js';
+import type { MediaEncryption } from '../../util/index.js';
+import type { BotCallInfo, BotStreamStats } from '../ports.js';
+
+/** How often a worker reports its calls' stats and its metrics. */
+export const REPORT_INTERVAL_MS = 500;
+
+/** What a worker is started with (`workerData`). */
+export interface MediaWorkerData {
+  /** The worker's own slice of `rtp.portMin..portMax`. */
+  portMin: number;
+  portMax: number;
+  /**
+   * Where the slice's round-robin starts: after the last port the slot's previous worker gave
+   * out, so a carrier still sending to a dead call's port does not reach a new call.
+   */
+  firstPort?: number;
+  bindAddress: string;
+  pacingLeadMs: number;
+  logLevel: string;
+}
+
+/** A step the main thread waits for: the worker answers with a `reply` of the same `request`. */
+export type WorkerRequest =
+  | {
+      kind: 'open';
+      request: number;
+      callId: string;
+      bridgeRate: BridgeRate;
+      media: { jitterBuffer: JitterDelayBounds; encryption: MediaEncryption };
+      continueFrom?: RtpPosition;
+    }
+  | { kind: 'start' | 'update'; request: number; callId: string; media: NegotiatedMedia };
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** A request as its sender writes it; the channel numbers it. */
+export type WorkerRequestBody = DistributiveOmit<WorkerRequest, 'request'>;
+
+export type ToWorker =
+  | WorkerRequest
+  | { kind: 'sendDtmf'; callId: string; digits: string; durationMs?: number }
+  | { kind: 'close'; callId: string }
+  /** `target.url` is already resolved (no `builtin:` left: the echo bot runs on the main thread). */
+  | { kind: 'connectBot'; callId: string; call: BotCallInfo; target: StreamTarget }
+  | { kind: 'callerDtmf'; callId: string; digit: string }
+  | { kind: 'closeBot'; callId: string; reason: string }
+  /** Close every call and let the thread end on its own. */
+  | { kind: 'stop' };
+
+/** One call's figures as of `report` time. */
+export interface LegReport {
+  callId: string;
+  stats: MediaLegStats;
+  position: RtpPosition;
+  /** Kernel drops on the call's sockets since the previous report. */
+  socketDrops: number;
+  bot: BotStreamStats | undefined;
+}
+
+export type FromWorker =
+  | { kind: 'reply'; request: number; localPort?: number; position?: RtpPosition; error?: string }
+  | { kind: 'dtmf'; callId: string; event: DtmfEvent }
+  | { kind: 'botReady'; callId: string }
+  | { kind: 'botFailed'; callId: string; error: string }
+  | { kind: 'botHangup' | 'botGone'; callId: string; reason: string }
+  | { kind: 'botTransfer'; callId: string; target: string }
+  | {
+      kind: 'report';
+      legs: LegReport[];
+      /** The worker's media clock, cumulative. */
+      clock: MediaClockStats;
+      /** RTP-arrival-to-bot-socket latencies (seconds) of the frames sent since the last report. */
+      latencies: Float64Array;
+    };

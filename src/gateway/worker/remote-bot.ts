@@ -1,0 +1,90 @@
+/**
+ * A call's bot stream as the main thread holds it when a media worker runs the bot socket:
+ * `ready` settles on the worker's word, the bot's hang-up, transfer and loss come back as
+ * messages to the call's hooks, and `stats` is the worker's last report.
+ */
+import type { BotHooks, BotStream, BotStreamStats } from '../ports.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+
+/** The figures of a bot stream the worker has not reported yet. */
+const NO_BOT_STATS: BotStreamStats = {
+  framesPlayed: 0,
+  underrunFrames: 0,
+  overflowSamples: 0,
+  marksEchoed: 0,
+  marksRefused: 0,
+  clears: 0,
+  trimmedFrames: 0,
+  queuedSamples: 0,
+  botInputs: 0,
+  dtmfFromCaller: 0,
+  dtmfToCaller: 0,
+  socketPauses: 0,
+};
+
+type BotMessage = Exclude<Extract<FromWorker, { callId: string }>, { kind: 'dtmf' }>;
+
+export class RemoteBotStream implements BotStream {
+  readonly ready: Promise<void>;
+  readonly #callId: string;
+  readonly #link: { send(message: ToWorker): void };
+  readonly #hooks: BotHooks;
+  readonly #reported: () => BotStreamStats | undefined;
+  #settle: { resolve(): void; reject(error: Error): void } | undefined;
+  #closed = false;
+
+  constructor(
+    callId: string,
+    link: { send(message: ToWorker): void },
+    hooks: BotHooks,
+    reported: () => BotStreamStats | undefined,
+  ) {
+    this.#callId = callId;
+    this.#link = link;
+    this.#hooks = hooks;
+    this.#reported = reported;
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#settle = { resolve, reject };
+    });
+  }
+
+  callerDtmf(digit: string): void {
+    if (!this.#closed) this.#link.send({ kind: 'callerDtmf', callId: this.#callId, digit });
+  }
+
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#link.send({ kind: 'closeBot', callId: this.#callId, reason });
+  }
+
+  stats(): BotStreamStats {
+    return this.#reported() ?? { ...NO_BOT_STATS };
+  }
+
+  receive(message: BotMessage): void {
+    switch (message.kind) {
+      case 'botReady':
+        this.#settle?.resolve();
+        this.#settle = undefined;
+        return;
+      case 'botFailed':
+        this.fail(message.error);
+        return;
+      case 'botHangup':
+        this.#hooks.hangup(message.reason);
+        return;
+      case 'botTransfer':
+        this.#hooks.transfer(message.target);
+        return;
+      case 'botGone':
+        this.#hooks.gone(message.reason);
+    }
+  }
+
+  /** The socket will never open (refused, or its worker died). */
+  fail(detail: string): void {
+    this.#settle?.reject(new Error(detail));
+    this.#settle = undefined;
+  }
+}

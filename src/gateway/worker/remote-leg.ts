@@ -1,0 +1,185 @@
+/**
+ * A call's media leg as the main thread holds it when a media worker carries the media: the
+ * CallMediaLeg the controller drives, with each step sent to the worker and the figures
+ * (`stats`, `position`, socket drops, the bot's stats) read from what the worker last
+ * reported, at most REPORT_INTERVAL_MS old.
+ */
+
+import type { StreamTarget } from '../../config/index.js';
+import {
+  assertDtmfDigits,
+  type DtmfEvent,
+  type MediaLegEvents,
+  type MediaLegStats,
+  type NegotiatedMedia,
+  type RtpPosition,
+} from '../../media/index.js';
+import { type Clock, TypedEmitter } from '../../util/index.js';
+import type { BotCallInfo, BotHooks, BotStream, CallMediaLeg } from '../ports.js';
+import type { FromWorker, LegReport, ToWorker, WorkerRequestBody } from './protocol.js';
+import { RemoteBotStream } from './remote-bot.js';
+
+/** What a remote leg needs of the channel to its worker. */
+export interface LegLink {
+  send(message: ToWorker): void;
+  /** Resolves with the worker's reply; rejects with its error, or when the worker dies. */
+  request(message: WorkerRequestBody): Promise<Extract<FromWorker, { kind: 'reply' }>>;
+  /** The leg is closed: the channel forgets it. */
+  release(callId: string): void;
+}
+
+/** The one leg event that crosses from the worker: a caller's RFC 4733 digit. */
+class DtmfEvents extends TypedEmitter<Pick<MediaLegEvents, 'dtmf'>> {
+  digit(event: DtmfEvent): void {
+    this.safeEmit('dtmf', event);
+  }
+}
+
+export class RemoteMediaLeg implements CallMediaLeg {
+  readonly callId: string;
+  readonly localPort: number;
+  readonly lost: Promise<string>;
+  readonly #link: LegLink;
+  readonly #clock: Clock;
+  readonly #events = new DtmfEvents();
+  #markLost: (detail: string) => void = () => undefined;
+  #media: NegotiatedMedia | undefined;
+  #report: LegReport | undefined;
+  /** When the main thread got `#report` (or opened the leg, before the first one). */
+  #reportAtMs: number;
+  #position: RtpPosition;
+  #socketDrops = 0;
+  #bot: RemoteBotStream | undefined;
+  #closed = false;
+
+  constructor(
+    callId: string,
+    opened: { localPort: number; position: RtpPosition },
+    link: LegLink,
+    clock: Clock,
+  ) {
+    this.callId = callId;
+    this.localPort = opened.localPort;
+    this.#position = opened.position;
+    this.#link = link;
+    this.#clock = clock;
+    this.#reportAtMs = clock.now();
+    this.lost = new Promise((resolve) => {
+      this.#markLost = resolve;
+    });
+  }
+
+  async start(media: NegotiatedMedia): Promise<void> {
+    await this.#link.request({ kind: 'start', callId: this.callId, media });
+    this.#media = media;
+  }
+
+  async update(media: NegotiatedMedia): Promise<void> {
+    await this.#link.request({ kind: 'update', callId: this.callId, media });
+    this.#media = media;
+  }
+
+  /**
+   * Checked here as MediaLeg checks it (telephone-event negotiated, digits, duration), so the
+   * API answers at once; only a full queue is found in the worker, which logs it.
+   */
+  sendDtmf(digits: string, durationMs?: number): void {
+    const event = this.#media?.telephoneEvent;
+    if (!event) throw new Error('no telephone-event negotiated');
+    assertDtmfDigits(digits, durationMs, event.clockRate);
+    this.#link.send({
+      kind: 'sendDtmf',
+      callId: this.callId,
+      digits,
+      ...(durationMs === undefined ? {} : { durationMs }),
+    });
+  }
+
+  stats(): MediaLegStats {
+    const sinceReport = this.#clock.now() - this.#reportAtMs;
+    const stats = this.#report?.stats;
+    if (!stats)
+      return {
+        rtp: undefined,
+        jitterBuffer: undefined,
+        codec: 'none',
+        fecRecoveredFrames: 0,
+        inactiveMs: sinceReport,
+        handlerErrors: 0,
+      };
+    return { ...stats, inactiveMs: stats.inactiveMs + sinceReport };
+  }
+
+  /**
+   * The reported position moved on by the time since, as a continuing node moves it
+   * (call-snapshot.ts): one packet per frame, the clock rate's samples per millisecond.
+   */
+  position(): RtpPosition {
+    const media = this.#media;
+    if (!media) return { ...this.#position };
+    const elapsedMs = Math.max(0, this.#clock.now() - this.#reportAtMs);
+    return {
+      ssrc: this.#position.ssrc,
+      sequenceNumber: (this.#position.sequenceNumber + Math.floor(elapsedMs / media.ptimeMs)) & 0xffff,
+      timestamp: (this.#position.timestamp + Math.round((elapsedMs * media.codec.clockRate) / 1000)) >>> 0,
+    };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#link.send({ kind: 'close', callId: this.callId });
+    this.#link.release(this.callId);
+    this.#events.removeAllListeners();
+  }
+
+  /** The bot's audio is joined to the leg inside the worker (connectBot). */
+  attachBotAudio(): void {
+    throw new Error('a media worker joins the bot audio to the leg');
+  }
+
+  /** The drops the worker counted on the leg's sockets since the previous sample. */
+  sampleSocketDrops(): number {
+    const drops = this.#socketDrops;
+    this.#socketDrops = 0;
+    return drops;
+  }
+
+  on<K extends keyof MediaLegEvents & string>(
+    event: K,
+    listener: (...args: MediaLegEvents[K]) => void,
+  ): this {
+    // Caller audio is per frame: it never leaves the worker.
+    if (event !== 'dtmf') throw new Error(`media leg event ${event} stays in the media worker`);
+    this.#events.on('dtmf', listener as (event: DtmfEvent) => void);
+    return this;
+  }
+
+  /** The bot, connected in the worker to this leg. */
+  connectBot(call: BotCallInfo, target: StreamTarget, hooks: BotHooks): BotStream {
+    if (this.#closed) throw new Error('media leg closed');
+    this.#bot = new RemoteBotStream(this.callId, this.#link, hooks, () => this.#report?.bot);
+    this.#link.send({ kind: 'connectBot', callId: this.callId, call, target });
+    return this.#bot;
+  }
+
+  /** A message from the worker about this call. */
+  receive(message: Extract<FromWorker, { callId: string }>): void {
+    if (message.kind === 'dtmf') this.#events.digit(message.event);
+    else this.#bot?.receive(message);
+  }
+
+  /** The worker's periodic figures for this call. */
+  receiveReport(report: LegReport): void {
+    this.#report = report;
+    this.#reportAtMs = this.#clock.now();
+    this.#position = report.position;
+    this.#socketDrops += report.socketDrops;
+  }
+
+  /** The worker carrying this leg died: its bot is gone and the call must end. */
+  fail(detail: string): void {
+    this.#bot?.fail(detail);
+    this.#markLost(detail);
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The main thread's end of one media worker's port: numbers the requests and settles them on
+ * the worker's replies, hands each call's messages to its RemoteMediaLeg, and passes the
+ * worker's periodic report on. When the worker dies, `fail` ends everything it carried.
+ */
+import type { BridgeRate, JitterDelayBounds, MediaClockStats, RtpPosition } from '../../media/index.js';
+import type { Clock, MediaEncryption } from '../../util/index.js';
+import { MediaWorkerLost } from '../ports.js';
+import type { FromWorker, ToWorker, WorkerRequest, WorkerRequestBody } from './protocol.js';
+import { type LegLink, RemoteMediaLeg } from './remote-leg.js';
+
+/** The main thread's end of a worker's port (a Worker, or a MessagePort in tests). */
+export interface ChannelPort {
+  postMessage(message: ToWorker): void;
+  on(event: 'message', listener: (message: FromWorker) => void): unknown;
+}
+
+/** Where a worker's report goes besides its calls: the gateway's metrics. */
+export interface ReportSink {
+  clock(stats: MediaClockStats): void;
+  latencies(seconds: Float64Array): void;
+}
+
+type Reply = Extract<FromWorker, { kind: 'reply' }>;
+
+export class WorkerChannel {
+  readonly #port: ChannelPort;
+  readonly #clock: Clock;
+  readonly #sink: ReportSink;
+  readonly #legs = new Map<string, RemoteMediaLeg>();
+  readonly #pending = new Map<number, { resolve(reply: Reply): void; reject(error: Error): void }>();
+  #nextRequest = 1;
+  #failure: string | undefined;
+
+  constructor(port: ChannelPort, clock: Clock, sink: ReportSink) {
+    this.#port = port;
+    this.#clock = clock;
+    this.#sink = sink;
+    port.on('message', (message) => this.#receive(message));
+  }
+
+  /** Calls this worker carries (placement: the least loaded worker takes the next call). */
+  get calls(): number {
+    return this.#legs.size;
+  }
+
+  get failed(): boolean {
+    return this.#failure !== undefined;
+  }
+
+  async open(
+    callId: string,
+    bridgeRate: BridgeRate,
+    media: { jitterBuffer: JitterDelayBounds; encryption: MediaEncryption },
+    continueFrom?: RtpPosition,
+  ): Promise<RemoteMediaLeg> {
+    const reply = await this.#request({
+      kind: 'open',
+      callId,
+      bridgeRate,
+      media: { jitterBuffer: media.jitterBuffer, encryption: media.encryption },
+      ...(continueFrom ? { continueFrom } : {}),
+    });
+    const { localPort, position } = reply;
+    if (localPort === undefined || !position) throw new Error('media worker opened no port');
+    const leg = new RemoteMediaLeg(callId, { localPort, position }, this.#link, this.#clock);
+    this.#legs.set(callId, leg);
+    return leg;
+  }
+
+  /** Asks the worker to close its calls and end. */
+  stop(): void {
+    if (!this.failed) this.#port.postMessage({ kind: 'stop' });
+  }
+
+  /** The worker is gone: every pending step fails and every call it carried is lost. */
+  fail(detail: string): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = detail;
+    for (const leg of this.#legs.values()) leg.fail(detail);
+    this.#legs.clear();
+    for (const pending of this.#pending.values()) pending.reject(new MediaWorkerLost(detail));
+    this.#pending.clear();
+  }
+
+  readonly #link: LegLink = {
+    send: (message) => {
+      if (!this.failed) this.#port.postMessage(message);
+    },
+    request: (message) => this.#request(message),
+    release: (callId) => {
+      this.#legs.delete(callId);
+    },
+  };
+
+  #request(message: WorkerRequestBody): Promise<Reply> {
+    if (this.#failure !== undefined) return Promise.reject(new MediaWorkerLost(this.#failure));
+    const request = this.#nextRequest++;
+    return new Promise<Reply>((resolve, reject) => {
+      this.#pending.set(request, { resolve, reject });
+      this.#port.postMessage({ ...message, request } as WorkerRequest);
+    });
+  }
+
+  #receive(message: FromWorker): void {
+    if (this.failed) return;
+    switch (message.kind) {
+      case 'reply': {
+        const pending = this.#pending.get(message.request);
+        this.#pending.delete(message.request);
+        if (message.error === undefined) pending?.resolve(message);
+        else pending?.reject(new Error(message.error));
+        return;
+      }
+      case 'report':
+        for (const report of message.legs) this.#legs.get(report.callId)?.receiveReport(report);
+        this.#sink.clock(message.clock);
+        this.#sink.latencies(message.latencies);
+        return;
+      default:
+        this.#legs.get(message.callId)?.receive(message);
+    }
+  }
+}

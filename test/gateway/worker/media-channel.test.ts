@@ -1,0 +1,177 @@
+/**
+ * The media worker protocol without threads: a MediaHost on one end of a MessageChannel and the
+ * main thread's WorkerChannel on the other, both on a FakeClock, the leg on a real loopback
+ * socket. Covers each step crossing as a message, the proxy's checks made at once, figures read
+ * from the periodic report, and a dead worker failing what it carried.
+ */
+import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { streamTargetSchema } from '../../../src/config/index.js';
+import { MediaWorkerLost } from '../../../src/gateway/ports.js';
+import { type HostPort, MediaHost } from '../../../src/gateway/worker/media-host.js';
+import { REPORT_INTERVAL_MS } from '../../../src/gateway/worker/protocol.js';
+import type { RemoteMediaLeg } from '../../../src/gateway/worker/remote-leg.js';
+import { type ChannelPort, WorkerChannel } from '../../../src/gateway/worker/worker-channel.js';
+import {
+  MediaClock,
+  type MediaClockStats,
+  type NegotiatedMedia,
+  PortAllocator,
+} from '../../../src/media/index.js';
+import { FakeClock, silentLogger } from '../../../src/util/index.js';
+
+const PORT_MIN = 41_000 + Math.floor(Math.random() * 500) * 4;
+const NO_HOOKS = { hangup: () => undefined, transfer: () => undefined, gone: () => undefined };
+
+let clock: FakeClock;
+let ports: { port1: MessagePort; port2: MessagePort };
+let host: MediaHost;
+let channel: WorkerChannel;
+let peer: Socket;
+let reports: Array<{ clock: MediaClockStats; latencies: number }>;
+let reported: () => Promise<void>;
+
+beforeEach(async () => {
+  clock = new FakeClock();
+  ports = new MessageChannel();
+  peer = createSocket('udp4');
+  await new Promise<void>((resolve) => peer.bind(0, '127.0.0.1', resolve));
+  host = new MediaHost({
+    port: ports.port2 as unknown as HostPort,
+    clock,
+    logger: silentLogger,
+    mediaClock: new MediaClock(clock),
+    portAllocator: new PortAllocator(PORT_MIN, PORT_MIN + 9),
+    bindAddress: '127.0.0.1',
+    readDrops: () => new Map([[PORT_MIN, 3]]),
+  });
+  reports = [];
+  let onReport = (): void => undefined;
+  channel = new WorkerChannel(ports.port1 as unknown as ChannelPort, clock, {
+    clock: (stats) => reports.push({ clock: stats, latencies: 0 }),
+    latencies: (seconds) => {
+      const last = reports.at(-1);
+      if (last) last.latencies = seconds.length;
+      onReport();
+    },
+  });
+  reported = () =>
+    new Promise<void>((resolve) => {
+      onReport = resolve;
+      clock.advance(REPORT_INTERVAL_MS);
+    });
+});
+
+afterEach(() => {
+  host.stop();
+  ports.port1.close();
+  peer.close();
+});
+
+function pcmuTo(socket: Socket, telephoneEvent = true): NegotiatedMedia {
+  return {
+    remoteAddress: '127.0.0.1',
+    remotePort: socket.address().port,
+    rtcpMux: true,
+    codec: { payloadType: 0, name: 'PCMU', clockRate: 8000, channels: 1 },
+    ...(telephoneEvent ? { telephoneEvent: { payloadType: 101, clockRate: 8000 } } : {}),
+    ptimeMs: 20,
+  };
+}
+
+async function openLeg(): Promise<RemoteMediaLeg> {
+  return channel.open('call-1', 8000, {
+    jitterBuffer: { minDelayMs: 0, maxDelayMs: 200 },
+    encryption: 'none',
+  });
+}
+
+describe('media worker protocol (MessageChannel, no threads)', () => {
+  it('opens the leg in the host’s port slice and starts it', async () => {
+    const leg = await openLeg();
+    assert.equal(leg.localPort, PORT_MIN);
+    assert.equal(channel.calls, 1);
+    assert.equal(leg.stats().codec, 'none', 'nothing reported yet');
+    await leg.start(pcmuTo(peer));
+    await reported();
+    assert.equal(leg.stats().codec, 'PCMU/8000/0', 'the report carries the running codec');
+    assert.ok((reports.at(-1)?.clock.ticks ?? 0) > 0, 'the host’s media clock ticks');
+  });
+
+  it('checks DTMF at once as the leg would, and sends it as one message', async () => {
+    const leg = await openLeg();
+    assert.throws(() => leg.sendDtmf('1'), /no telephone-event negotiated/);
+    await leg.start(pcmuTo(peer));
+    assert.throws(() => leg.sendDtmf('X'), RangeError);
+    assert.throws(() => leg.sendDtmf('1', 0), RangeError);
+    const event = new Promise<void>((resolve) =>
+      peer.on('message', (packet) => {
+        if ((packet[1] ?? 0) % 128 === 101) resolve();
+      }),
+    );
+    leg.sendDtmf('5');
+    // Messages keep their order: once the update is answered, the host has the digit.
+    await leg.update(pcmuTo(peer));
+    clock.advance(100);
+    await event;
+  });
+
+  it('reads socket drops and the extrapolated position from the reports', async () => {
+    const leg = await openLeg();
+    await leg.start(pcmuTo(peer));
+    await reported();
+    assert.equal(leg.sampleSocketDrops(), 3, 'the host’s sample since the last report');
+    assert.equal(leg.sampleSocketDrops(), 0, 'taken once');
+    const position = leg.position();
+    clock.advance(100);
+    const later = leg.position();
+    assert.equal(later.ssrc, position.ssrc);
+    assert.equal((later.timestamp - position.timestamp) >>> 0, 800, '100 ms of 8 kHz');
+    assert.equal((later.sequenceNumber - position.sequenceNumber) & 0xffff, 5, 'one packet per 20 ms');
+    assert.ok(leg.stats().inactiveMs >= 100, 'inactivity keeps counting between reports');
+  });
+
+  it('keeps caller audio and the bot’s audio inside the worker', async () => {
+    const leg = await openLeg();
+    assert.throws(() => leg.on('callerAudio', () => undefined), /stays in the media worker/);
+    assert.throws(() => leg.attachBotAudio(), /media worker/);
+    leg.on('dtmf', () => undefined);
+  });
+
+  it('rejects a bot the worker cannot reach', async () => {
+    const leg = await openLeg();
+    const target = streamTargetSchema.parse({
+      url: 'ws://127.0.0.1:1/refused',
+      reconnect: { maxAttempts: 0 },
+    });
+    const bot = leg.connectBot(
+      { callSid: 'call-1', from: 'a', to: 'b', direction: 'inbound' },
+      target,
+      NO_HOOKS,
+    );
+    await assert.rejects(bot.ready);
+    assert.equal(bot.stats().framesPlayed, 0);
+  });
+
+  it('a dead worker fails its calls and their pending steps, and refuses new ones', async () => {
+    const leg = await openLeg();
+    const update = leg.update(pcmuTo(peer));
+    channel.fail('media worker exited with code 1');
+    await assert.rejects(update, MediaWorkerLost);
+    assert.equal(await leg.lost, 'media worker exited with code 1');
+    assert.equal(channel.calls, 0);
+    await assert.rejects(openLeg(), MediaWorkerLost);
+  });
+
+  it('closing the leg releases it on both sides', async () => {
+    const leg = await openLeg();
+    leg.close();
+    leg.close();
+    assert.equal(channel.calls, 0);
+    await assert.rejects(leg.start(pcmuTo(peer)), /media leg closed/);
+    const again = await openLeg();
+    assert.equal(again.localPort, PORT_MIN + 2, 'round-robin: the next port');
+  });
+});

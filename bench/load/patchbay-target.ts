@@ -30,6 +30,8 @@ export interface PatchbayTargetOptions {
   profileDir?: string;
   /** Floor of the trunk's jitter buffer target (`media.jitterBuffer.minDelayMs`). */
   jitterFloorMs?: number;
+  /** `media.workers` of the gateway (default 0: media on its main thread). */
+  mediaWorkers?: number;
 }
 
 export class PatchbayTarget implements SystemUnderTest {
@@ -54,6 +56,7 @@ export class PatchbayTarget implements SystemUnderTest {
       maxCalls: options.maxCalls,
       drainTimeoutSec: 2,
       ...(options.jitterFloorMs ? { jitterFloorMs: options.jitterFloorMs } : {}),
+      ...(options.mediaWorkers === undefined ? {} : { mediaWorkers: options.mediaWorkers }),
       ...(options.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] } : {}),
     });
     return new PatchbayTarget(gateway, await startStackUa('udp', false), options.cps);

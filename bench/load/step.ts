@@ -26,6 +26,8 @@ export interface StepOptions {
   profileDir?: string;
   /** Floor of the gateway trunk's jitter buffer (`media.jitterBuffer.minDelayMs`); default 0. */
   jitterFloorMs?: number;
+  /** The gateway's `media.workers` (default 0: media on its main thread). */
+  mediaWorkers?: number;
 }
 
 export interface DirectionFigures extends ReceivedFigures {
@@ -100,6 +102,7 @@ export async function measureStep(
             cps: options.cps,
             ...(options.profileDir ? { profileDir: options.profileDir } : {}),
             ...(options.jitterFloorMs ? { jitterFloorMs: options.jitterFloorMs } : {}),
+            ...(options.mediaWorkers === undefined ? {} : { mediaWorkers: options.mediaWorkers }),
           })
         : await ForwarderTarget.start(bot.url),
     );

@@ -70,3 +70,7 @@ test('5 calls through patchbay (profiled) and through the bare forwarder: no los
     rmSync(profileDir, { recursive: true, force: true });
   }
 });
+
+test('5 calls through patchbay with media.workers: 2: no loss, every figure a number', async () => {
+  assertStep(await measureStep('patchbay', CALLS, bot, { ...OPTIONS, mediaWorkers: 2 }));
+});

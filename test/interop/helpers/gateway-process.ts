@@ -51,6 +51,8 @@ export interface GatewayProcessOptions {
    * trunk's 200); sizes the RTP range for them and lets one caller address send their requests.
    */
   maxCalls?: number;
+  /** `media.workers`: media worker threads (default 0: media on the main thread). */
+  mediaWorkers?: number;
   /** Node flags for the gateway process (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
   /** `limits.requestsPerSourcePerSec` (default: the gateway's, or enough for `maxCalls`). */
@@ -232,6 +234,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
           ]
         : []),
       `rtp: { portMin: ${rtpBase}, portMax: ${rtpBase + rtpPorts} }`,
+      ...(options.mediaWorkers === undefined ? [] : [`media: { workers: ${options.mediaWorkers} }`]),
       `api: { host: 127.0.0.1, port: ${apiPort} }`,
       'logLevel: info',
       `callRecords: { enabled: true, path: ${JSON.stringify(recordsFile)} }`,

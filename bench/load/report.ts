@@ -15,7 +15,7 @@ export function tableRow(step: StepFigures): string {
   const { callerToBot: up, botToCaller: down } = step;
   const cells = [
     step.calls,
-    step.system,
+    step.mediaWorkers > 0 ? `${step.system}, ${step.mediaWorkers} media workers` : step.system,
     fixed(step.cpuMsPerCallSecond, 2),
     fixed(step.cpuPercent, 0),
     fixed(step.rssMiB, 0),

@@ -36,6 +36,8 @@ const HELP = `usage: node dist/bench/load/run.js [options]   (after npm run buil
   --warmup SEC      per step, before the window (default 5)
   --window SEC      measured window per step (default 20)
   --cps N           INVITEs per second while setting up (default 100)
+  --workers N       the gateway's media.workers: N media worker threads (default 0: media
+                    on its main thread)
   --skip-forwarder  measure the gateway only
   --skip-profile    no --cpu-prof run
   --out FILE        JSON results (default: a file in the temp folder, printed at the end)
@@ -49,6 +51,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '5' },
     window: { type: 'string', default: '20' },
     cps: { type: 'string', default: '100' },
+    workers: { type: 'string', default: '0' },
     'profile-at': { type: 'string' },
     'skip-forwarder': { type: 'boolean', default: false },
     'skip-profile': { type: 'boolean', default: false },
@@ -79,10 +82,16 @@ function stepList(): number[] {
 }
 
 const steps = stepList();
+const mediaWorkers = Number(values.workers);
+if (!Number.isInteger(mediaWorkers) || mediaWorkers < 0) {
+  process.stderr.write(`--workers must be a whole number >= 0, got '${values.workers}'\n`);
+  process.exit(2);
+}
 const options = {
   warmupSec: positive('warmup', values.warmup),
   windowSec: positive('window', values.window),
   cps: positive('cps', values.cps),
+  mediaWorkers,
 };
 const out =
   values.out ?? join(tmpdir(), `patchbay-load-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
@@ -99,7 +108,8 @@ const load = (): string =>
 const loadBefore = load();
 console.log(
   `patchbay load bench: Node ${process.version}, ${cpus().length} CPUs, loadavg ${loadBefore}; ` +
-    `warm-up ${options.warmupSec} s, window ${options.windowSec} s, steps ${steps.join(', ')}\n`,
+    `warm-up ${options.warmupSec} s, window ${options.windowSec} s, steps ${steps.join(', ')}, ` +
+    `gateway media.workers ${mediaWorkers}\n`,
 );
 console.log(TABLE_HEADER);
 

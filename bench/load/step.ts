@@ -39,6 +39,8 @@ export interface DirectionFigures extends ReceivedFigures {
 
 export interface StepFigures {
   system: SystemKind;
+  /** The gateway's `media.workers` (0 for the forwarder). */
+  mediaWorkers: number;
   calls: number;
   /** Calls that could not be set up, plus calls that ended before the bench hung up. */
   failed: number;
@@ -134,6 +136,7 @@ export async function measureStep(
     const callerFigures = callers.figures();
     return {
       system,
+      mediaWorkers: system === 'patchbay' ? (options.mediaWorkers ?? 0) : 0,
       calls,
       failed: failedSetups + status.dropped,
       cpuMsPerCallSecond: (1000 * cpu) / (Math.max(1, connected) * wallSeconds),

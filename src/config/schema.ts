@@ -429,7 +429,7 @@ export const gatewayFileSchema = z
           .max(MAX_MEDIA_WORKERS)
           .default(0)
           .describe(
-            "Media worker threads. 0: every call's media (RTP sockets, jitter buffer, codecs, media clock, bot WebSocket) runs on the main thread with SIP and the API. N: N threads share the calls (each new call goes to the one carrying fewest), each with its own media clock and an equal slice of rtp.portMin..portMax; SIP, the API and admission stay on the main thread. A thread that dies ends only its own calls (cause media_worker_failed) and is replaced.",
+            "Media worker threads. 0: every call's media (RTP sockets, jitter buffer, codecs, media clock, bot WebSocket) runs on the main thread with SIP and the API. N: N threads share the calls (each new call goes to the one carrying fewest), each with its own media clock and an equal slice of rtp.portMin..portMax; SIP, the API and admission stay on the main thread. A thread that dies ends only its own calls (cause media_worker_failed) and is replaced. Read at start; a reload keeps it.",
           ),
       })
       .prefault({}),

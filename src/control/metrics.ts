@@ -170,14 +170,14 @@ export class GatewayMetrics {
 
   readonly rtpSocketDropsTotal: Counter = new Counter({
     name: 'patchbay_rtp_socket_drops_total',
-    help: 'Datagrams the kernel dropped on RTP/RTCP sockets of live calls because the receive buffer was full, sampled at each scrape',
+    help: 'Datagrams the kernel dropped on RTP/RTCP sockets of live calls because the receive buffer was full, sampled at each scrape (with media.workers, by each worker every 500 ms)',
     registers: [this.registry],
     collect: () => this.rtpSocketDropsTotal.inc(this.#sampleRtpSocketDrops()),
   });
 
   readonly mediaClockTicksTotal: Counter<'outcome'> = new Counter({
     name: 'patchbay_media_clock_ticks_total',
-    help: "20 ms ticks of the media clock every call's audio runs on, by outcome: on_time (less than a frame after its deadline), late (a frame or more after it: run to catch up after the event loop stalled, so every call's frames went out late but none was lost), skipped (never run because the loop fell more than 1 s behind: every call lost that frame); read from the clock on each scrape",
+    help: "20 ms ticks of the media clock every call's audio runs on, by outcome: on_time (less than a frame after its deadline), late (a frame or more after it: run to catch up after the event loop stalled, so every call's frames went out late but none was lost), skipped (never run because the loop fell more than 1 s behind: every call lost that frame); read from the clock on each scrape (with media.workers, every worker's clock summed as of its last report)",
     labelNames: ['outcome'] as const,
     registers: [this.registry],
     collect: () => this.#collectMediaClockTicks(),
@@ -185,7 +185,7 @@ export class GatewayMetrics {
 
   readonly mediaClockOverrunsTotal: Counter = new Counter({
     name: 'patchbay_media_clock_overruns_total',
-    help: 'Media-clock timer firings whose ticks took longer than a frame (20 ms) to run, so the next tick started late; read from the clock on each scrape',
+    help: "Media-clock timer firings whose ticks took longer than a frame (20 ms) to run, so the next tick started late; read from the clock on each scrape (with media.workers, every worker's clock summed as of its last report)",
     registers: [this.registry],
     collect: () => this.#collectMediaClockOverruns(),
   });

@@ -130,7 +130,7 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
 
   /** The bot connects inside the worker that carries the leg. */
   connect(call: BotCallInfo, target: StreamTarget, leg: CallMediaLeg, hooks: BotHooks): BotStream {
-    if (!(leg instanceof RemoteMediaLeg)) throw new Error('the media leg is not a media worker’s');
+    if (!(leg instanceof RemoteMediaLeg)) throw new Error('the media leg is not carried by a media worker');
     const url = resolveBotUrl(target.url, this.#options.builtinBotUrl);
     return leg.connectBot(call, { ...target, url }, hooks);
   }

@@ -51,7 +51,10 @@ export interface GatewayProcessOptions {
    * trunk's 200); sizes the RTP range for them and lets one caller address send their requests.
    */
   maxCalls?: number;
-  /** `media.workers`: media worker threads (default 0: media on the main thread). */
+  /**
+   * `media.workers`: media worker threads. Default: PATCHBAY_TEST_MEDIA_WORKERS when set (to run
+   * the interop suite with its calls' media in worker threads), else the gateway's 0.
+   */
   mediaWorkers?: number;
   /** Node flags for the gateway process (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
@@ -175,6 +178,16 @@ function tlsClients(tls: NonNullable<GatewayProcessOptions['tls']>): string {
   return tls.requireClientCert ? `${ca}, requireClientCert: true` : ca;
 }
 
+/** PATCHBAY_TEST_MEDIA_WORKERS as a worker count, or undefined when unset. */
+function testMediaWorkers(): number | undefined {
+  const text = process.env['PATCHBAY_TEST_MEDIA_WORKERS'];
+  if (text === undefined || text === '') return undefined;
+  const workers = Number(text);
+  if (!Number.isInteger(workers) || workers < 0)
+    throw new Error(`PATCHBAY_TEST_MEDIA_WORKERS=${text}: not a count`);
+  return workers;
+}
+
 export async function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'patchbay-e2e-'));
   const sipPort = await freePort();
@@ -195,6 +208,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
   ]
     .map((limit) => `, ${limit}`)
     .join('');
+  const mediaWorkers = options.mediaWorkers ?? testMediaWorkers();
   const recordsFile = join(dir, 'calls.jsonl');
   mkdirSync(join(dir, 'sip-profiles'));
   writeFileSync(
@@ -234,7 +248,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
           ]
         : []),
       `rtp: { portMin: ${rtpBase}, portMax: ${rtpBase + rtpPorts} }`,
-      ...(options.mediaWorkers === undefined ? [] : [`media: { workers: ${options.mediaWorkers} }`]),
+      ...(mediaWorkers === undefined ? [] : [`media: { workers: ${mediaWorkers} }`]),
       `api: { host: 127.0.0.1, port: ${apiPort} }`,
       'logLevel: info',
       `callRecords: { enabled: true, path: ${JSON.stringify(recordsFile)} }`,

@@ -102,6 +102,22 @@ export interface BotStreamStats extends BridgeStats {
   socketPauses: number;
 }
 
+/** The figures of a bot stream that has counted nothing yet. */
+export const NO_BOT_STREAM_STATS: Readonly<BotStreamStats> = {
+  framesPlayed: 0,
+  underrunFrames: 0,
+  overflowSamples: 0,
+  marksEchoed: 0,
+  marksRefused: 0,
+  clears: 0,
+  trimmedFrames: 0,
+  queuedSamples: 0,
+  botInputs: 0,
+  dtmfFromCaller: 0,
+  dtmfToCaller: 0,
+  socketPauses: 0,
+};
+
 /** A bot stream bridged to a call's media leg. */
 export interface BotStream {
   /** Resolves once the socket is open; rejects on timeout or refusal. */

@@ -9,12 +9,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ConfigManager, gatewayFileSchema, makeSnapshot, trunkSchema } from '../../src/config/index.js';
-import { Gateway } from '../../src/gateway/index.js';
+import type { Gateway } from '../../src/gateway/index.js';
 import { type OutboundSession, SipTransport, SipUserAgent } from '../../src/sip/index.js';
 import { FakeClock, SystemClock, silentLogger } from '../../src/util/index.js';
 import { freePort } from '../interop/helpers/sipp.js';
 import { ANSWER_SDP } from '../interop/helpers/stack-ua.js';
+import { startLoopbackGateway } from './helpers/loopback-gateway.js';
 
 // Short, because advancing the FakeClock also runs every 20 ms media tick of the call in between.
 const DRAIN_TIMEOUT_MS = 2000;
@@ -28,29 +28,7 @@ const clock = new FakeClock();
 
 before(async () => {
   sipPort = await freePort();
-  const snapshot = makeSnapshot(
-    gatewayFileSchema.parse({
-      listen: [{ transport: 'udp', host: '127.0.0.1', port: sipPort }],
-      api: { host: '127.0.0.1', port: await freePort() },
-      routes: [{ match: '*', target: { url: 'builtin:echo' } }],
-      callRecords: { enabled: true, path: recordsFile },
-    }),
-    [
-      trunkSchema.parse({
-        name: 'local',
-        inbound: { allowedCidrs: ['127.0.0.0/8'] },
-        probing: { enabled: false },
-      }),
-    ],
-    [],
-  );
-  const config = await ConfigManager.open({
-    gatewayFile: '',
-    env: {},
-    clock,
-    load: async () => ({ ok: true, value: snapshot }),
-  });
-  gateway = await Gateway.start({ config, logger: silentLogger, clock });
+  gateway = await startLoopbackGateway({ clock, sipPort, recordsFile });
   const transport = new SipTransport({
     listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }],
     logger: silentLogger,

@@ -3,24 +3,8 @@
  * `ready` settles on the worker's word, the bot's hang-up, transfer and loss come back as
  * messages to the call's hooks, and `stats` is the worker's last report.
  */
-import type { BotHooks, BotStream, BotStreamStats } from '../ports.js';
+import { type BotHooks, type BotStream, type BotStreamStats, NO_BOT_STREAM_STATS } from '../ports.js';
 import type { FromWorker, ToWorker } from './protocol.js';
-
-/** The figures of a bot stream the worker has not reported yet. */
-const NO_BOT_STATS: BotStreamStats = {
-  framesPlayed: 0,
-  underrunFrames: 0,
-  overflowSamples: 0,
-  marksEchoed: 0,
-  marksRefused: 0,
-  clears: 0,
-  trimmedFrames: 0,
-  queuedSamples: 0,
-  botInputs: 0,
-  dtmfFromCaller: 0,
-  dtmfToCaller: 0,
-  socketPauses: 0,
-};
 
 type BotMessage = Exclude<Extract<FromWorker, { callId: string }>, { kind: 'dtmf' }>;
 
@@ -59,7 +43,7 @@ export class RemoteBotStream implements BotStream {
   }
 
   stats(): BotStreamStats {
-    return this.#reported() ?? { ...NO_BOT_STATS };
+    return this.#reported() ?? { ...NO_BOT_STREAM_STATS };
   }
 
   receive(message: BotMessage): void {

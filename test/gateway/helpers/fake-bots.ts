@@ -4,13 +4,14 @@
  * tests can assert what was torn down in which order.
  */
 import type { StreamTarget } from '../../../src/config/index.js';
-import type {
-  BotCallInfo,
-  BotConnector,
-  BotHooks,
-  BotStream,
-  BotStreamStats,
-  CallMediaLeg,
+import {
+  type BotCallInfo,
+  type BotConnector,
+  type BotHooks,
+  type BotStream,
+  type BotStreamStats,
+  type CallMediaLeg,
+  NO_BOT_STREAM_STATS,
 } from '../../../src/gateway/ports.js';
 
 /** How a new bot's `ready` settles: at once, refused at once, or when the test says. */
@@ -58,21 +59,7 @@ export class FakeBot implements BotStream {
   }
 
   stats(): BotStreamStats {
-    return {
-      framesPlayed: 0,
-      underrunFrames: 0,
-      overflowSamples: 0,
-      marksEchoed: 0,
-      marksRefused: 0,
-      clears: 0,
-      trimmedFrames: 0,
-      queuedSamples: 0,
-      botInputs: 0,
-      dtmfFromCaller: 0,
-      dtmfToCaller: 0,
-      socketPauses: 0,
-      ...this.counted,
-    };
+    return { ...NO_BOT_STREAM_STATS, ...this.counted };
   }
 }
 

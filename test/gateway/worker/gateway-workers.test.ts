@@ -11,13 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { ConfigManager, gatewayFileSchema, makeSnapshot, trunkSchema } from '../../../src/config/index.js';
-import { Gateway } from '../../../src/gateway/index.js';
+import type { Gateway } from '../../../src/gateway/index.js';
 import { portSlices } from '../../../src/gateway/worker/media-workers.js';
-import { SystemClock, silentLogger } from '../../../src/util/index.js';
+import { SystemClock } from '../../../src/util/index.js';
 import { closeCaller, placeRtpCall, type RtpCaller } from '../../interop/helpers/rtp-caller.js';
 import { freePort } from '../../interop/helpers/sipp.js';
 import { type StackUa, startStackUa } from '../../interop/helpers/stack-ua.js';
+import { startLoopbackGateway } from '../helpers/loopback-gateway.js';
 
 const PORT_MIN = 30_000 + Math.floor(Math.random() * 100) * 100;
 const PORT_MAX = PORT_MIN + 99;
@@ -33,31 +33,12 @@ before(async () => {
   const sipPort = await freePort();
   proxy = `127.0.0.1:${sipPort}`;
   const clock = new SystemClock();
-  const snapshot = makeSnapshot(
-    gatewayFileSchema.parse({
-      listen: [{ transport: 'udp', host: '127.0.0.1', port: sipPort }],
-      api: { host: '127.0.0.1', port: await freePort() },
-      rtp: { portMin: PORT_MIN, portMax: PORT_MAX },
-      media: { workers: 2 },
-      routes: [{ match: '*', target: { url: 'builtin:echo' } }],
-      callRecords: { enabled: true, path: recordsFile },
-    }),
-    [
-      trunkSchema.parse({
-        name: 'local',
-        inbound: { allowedCidrs: ['127.0.0.0/8'] },
-        probing: { enabled: false },
-      }),
-    ],
-    [],
-  );
-  const config = await ConfigManager.open({
-    gatewayFile: '',
-    env: {},
+  gateway = await startLoopbackGateway({
     clock,
-    load: async () => ({ ok: true, value: snapshot }),
+    sipPort,
+    recordsFile,
+    extra: { rtp: { portMin: PORT_MIN, portMax: PORT_MAX }, media: { workers: 2 } },
   });
-  gateway = await Gateway.start({ config, logger: silentLogger, clock });
   agent = await startStackUa('udp', false);
 });
 

@@ -18,6 +18,7 @@ import { LatencyBatch } from './latency-batch.js';
 import {
   type FromWorker,
   type LegReport,
+  mediaFromWire,
   REPORT_INTERVAL_MS,
   type ToWorker,
   type WorkerRequest,
@@ -120,7 +121,8 @@ export class MediaHost {
       }
       const leg = this.#calls.get(callId)?.leg;
       if (!leg) throw new Error('media leg closed');
-      await (message.kind === 'start' ? leg.start(message.media) : leg.update(message.media));
+      const media = mediaFromWire(message.media);
+      await (message.kind === 'start' ? leg.start(media) : leg.update(media));
       this.#post({ kind: 'reply', request });
     } catch (error) {
       this.#post({ kind: 'reply', request, error: (error as Error).message });

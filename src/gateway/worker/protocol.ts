@@ -13,8 +13,9 @@ import type {
   MediaLegStats,
   NegotiatedMedia,
   RtpPosition,
+  SrtpKeying,
 } from '../../media/index.js';
-import type { MediaEncryption } from '../../util/index.js';
+import { type MediaEncryption, SecretBytes } from '../../util/index.js';
 import type { BotCallInfo, BotStreamStats } from '../ports.js';
 
 /** How often a worker reports its calls' stats and its metrics. */
@@ -35,6 +36,29 @@ export interface MediaWorkerData {
   logLevel: string;
 }
 
+/**
+ * NegotiatedMedia as it crosses: SDES keys as plain bytes (a SecretBytes keeps them in a private
+ * field, which structured clone does not copy). They go from thread to thread, never to a log.
+ */
+export type WireMedia = Omit<NegotiatedMedia, 'srtp'> & {
+  srtp?: Omit<SrtpKeying, 'sendKey' | 'receiveKey'> & { sendKey: Uint8Array; receiveKey: Uint8Array };
+};
+
+export function mediaToWire(media: NegotiatedMedia): WireMedia {
+  const { srtp, ...rest } = media;
+  if (!srtp) return rest;
+  return { ...rest, srtp: { ...srtp, sendKey: srtp.sendKey.bytes, receiveKey: srtp.receiveKey.bytes } };
+}
+
+export function mediaFromWire(media: WireMedia): NegotiatedMedia {
+  const { srtp, ...rest } = media;
+  if (!srtp) return rest;
+  return {
+    ...rest,
+    srtp: { ...srtp, sendKey: new SecretBytes(srtp.sendKey), receiveKey: new SecretBytes(srtp.receiveKey) },
+  };
+}
+
 /** A step the main thread waits for: the worker answers with a `reply` of the same `request`. */
 export type WorkerRequest =
   | {
@@ -45,7 +69,7 @@ export type WorkerRequest =
       media: { jitterBuffer: JitterDelayBounds; encryption: MediaEncryption };
       continueFrom?: RtpPosition;
     }
-  | { kind: 'start' | 'update'; request: number; callId: string; media: NegotiatedMedia };
+  | { kind: 'start' | 'update'; request: number; callId: string; media: WireMedia };
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 

@@ -16,7 +16,13 @@ import {
 } from '../../media/index.js';
 import { type Clock, TypedEmitter } from '../../util/index.js';
 import type { BotCallInfo, BotHooks, BotStream, CallMediaLeg } from '../ports.js';
-import type { FromWorker, LegReport, ToWorker, WorkerRequestBody } from './protocol.js';
+import {
+  type FromWorker,
+  type LegReport,
+  mediaToWire,
+  type ToWorker,
+  type WorkerRequestBody,
+} from './protocol.js';
 import { RemoteBotStream } from './remote-bot.js';
 
 /** What a remote leg needs of the channel to its worker. */
@@ -70,12 +76,12 @@ export class RemoteMediaLeg implements CallMediaLeg {
   }
 
   async start(media: NegotiatedMedia): Promise<void> {
-    await this.#link.request({ kind: 'start', callId: this.callId, media });
+    await this.#link.request({ kind: 'start', callId: this.callId, media: mediaToWire(media) });
     this.#media = media;
   }
 
   async update(media: NegotiatedMedia): Promise<void> {
-    await this.#link.request({ kind: 'update', callId: this.callId, media });
+    await this.#link.request({ kind: 'update', callId: this.callId, media: mediaToWire(media) });
     this.#media = media;
   }
 

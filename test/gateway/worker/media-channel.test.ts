@@ -20,7 +20,7 @@ import {
   type NegotiatedMedia,
   PortAllocator,
 } from '../../../src/media/index.js';
-import { FakeClock, silentLogger } from '../../../src/util/index.js';
+import { FakeClock, SecretBytes, silentLogger } from '../../../src/util/index.js';
 
 const PORT_MIN = 41_000 + Math.floor(Math.random() * 500) * 4;
 const NO_HOOKS = { hangup: () => undefined, transfer: () => undefined, gone: () => undefined };
@@ -98,6 +98,17 @@ describe('media worker protocol (MessageChannel, no threads)', () => {
     await reported();
     assert.equal(leg.stats().codec, 'PCMU/8000/0', 'the report carries the running codec');
     assert.ok((reports.at(-1)?.clock.ticks ?? 0) > 0, 'the host’s media clock ticks');
+  });
+
+  it('carries SDES keys across (structured clone drops a SecretBytes’ private bytes)', async () => {
+    const leg = await openLeg();
+    const key = (fill: number) => new SecretBytes(Buffer.alloc(30, fill));
+    await leg.start({
+      ...pcmuTo(peer),
+      srtp: { suite: 'AES_CM_128_HMAC_SHA1_80', sendKey: key(1), receiveKey: key(2) },
+    });
+    await reported();
+    assert.equal(leg.stats().rtp?.srtp?.suite, 'AES_CM_128_HMAC_SHA1_80');
   });
 
   it('checks DTMF at once as the leg would, and sends it as one message', async () => {

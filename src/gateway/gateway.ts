@@ -11,7 +11,7 @@ import type { TrunkRegistration } from '../control/backend.js';
 import { GatewayMetrics } from '../control/metrics.js';
 import { createControlServer } from '../control/server.js';
 import { EchoBot } from '../demo/index.js';
-import { MediaClock, PortAllocator, readUdpDrops } from '../media/index.js';
+import { MediaClock, PortAllocator, readUdpDrops, type UdpDropTable } from '../media/index.js';
 import { type InboundSession, type SipRequest, SipTransport, SipUserAgent } from '../sip/index.js';
 import type { TransportAddress } from '../sip/types.js';
 import { RateLimitedWarning } from '../stream/index.js';
@@ -43,7 +43,7 @@ import { sendOptionsProbe } from './probe.js';
 import { TrunkRegistrations } from './registrations.js';
 import { startOnlyChanges } from './reload-scope.js';
 import { listenSpecs, reloadTlsCredentials, tlsClientPolicy } from './sip-tls.js';
-import { MediaWorkers } from './worker/media-workers.js';
+import { type MediaWorkers, startMediaWorkers } from './worker/media-workers.js';
 
 export interface GatewayOptions {
   config: ConfigManager;
@@ -52,6 +52,7 @@ export interface GatewayOptions {
 }
 
 const PRODUCT = 'patchbay/0.1';
+const NO_UDP_DROPS: UdpDropTable = new Map();
 
 export class Gateway {
   readonly clock: Clock;
@@ -112,7 +113,8 @@ export class Gateway {
       sampleRtpSocketDrops: () => {
         const live = this.calls.live();
         if (live.length === 0) return 0;
-        const table = readUdpDrops();
+        // Media workers sample their own calls' sockets (the legs here ignore the table).
+        const table = this.#mediaWorkers ? NO_UDP_DROPS : readUdpDrops();
         return live.reduce((drops, call) => drops + call.sampleSocketDrops(table), 0);
       },
       mediaClockStats: () => this.#mediaClockStats(),
@@ -349,22 +351,13 @@ export class Gateway {
       metrics: this.metrics,
       userAgent: PRODUCT,
     });
-    const { workers } = config.media;
-    this.#mediaWorkers =
-      workers > 0
-        ? new MediaWorkers({
-            workers,
-            portMin: config.rtp.portMin,
-            portMax: config.rtp.portMax,
-            bindAddress,
-            pacingLeadMs: config.rtp.pacingLeadMs,
-            logLevel: config.logLevel,
-            clock: this.clock,
-            logger: this.logger,
-            builtinBotUrl: () => this.#echoBot?.url,
-            observeLatency: (seconds) => this.metrics.rtpToWebSocketLatency.observe(seconds),
-          })
-        : undefined;
+    this.#mediaWorkers = startMediaWorkers(config, {
+      bindAddress,
+      clock: this.clock,
+      logger: this.logger,
+      builtinBotUrl: () => this.#echoBot?.url,
+      observeLatency: (seconds) => this.metrics.rtpToWebSocketLatency.observe(seconds),
+    });
     this.#ports = buildCallPorts({
       clock: this.clock,
       logger: this.logger,

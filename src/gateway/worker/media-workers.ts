@@ -6,7 +6,7 @@
  * that dies ends its own calls (cause `media_worker_failed`) and is replaced in its slot.
  */
 import { Worker } from 'node:worker_threads';
-import type { StreamTarget } from '../../config/index.js';
+import type { GatewayFileConfig, StreamTarget } from '../../config/index.js';
 import type { BridgeRate, JitterDelayBounds, MediaClockStats, RtpPosition } from '../../media/index.js';
 import type { Clock, Logger, MediaEncryption, TimerHandle } from '../../util/index.js';
 import { resolveBotUrl } from '../bot-connector.js';
@@ -200,6 +200,17 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
     if (lived >= RESTART_BACKOFF_MS) this.#spawn(slot);
     else slot.restart = this.#options.clock.setTimer(RESTART_BACKOFF_MS, () => this.#spawn(slot));
   }
+}
+
+/** The gateway file's `media.workers` threads, or undefined for 0 (media on the main thread). */
+export function startMediaWorkers(
+  config: GatewayFileConfig,
+  parts: Pick<MediaWorkersOptions, 'bindAddress' | 'clock' | 'logger' | 'builtinBotUrl' | 'observeLatency'>,
+): MediaWorkers | undefined {
+  const { workers } = config.media;
+  if (workers === 0) return undefined;
+  const { portMin, portMax, pacingLeadMs } = config.rtp;
+  return new MediaWorkers({ ...parts, workers, portMin, portMax, pacingLeadMs, logLevel: config.logLevel });
 }
 
 /** `portMin..portMax` in `count` disjoint slices, each starting on an even port (RTP). */

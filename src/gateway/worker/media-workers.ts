@@ -153,9 +153,9 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
         if (!worker) return;
         const exited = new Promise((resolve) => worker.once('exit', resolve));
         channel?.stop();
-        const timer = setTimeout(() => void worker.terminate(), STOP_GRACE_MS);
+        const timer = this.#options.clock.setTimer(STOP_GRACE_MS, () => void worker.terminate());
         await exited;
-        clearTimeout(timer);
+        timer.cancel();
       }),
     );
   }

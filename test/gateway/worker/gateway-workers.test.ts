@@ -6,7 +6,7 @@
  * one record), the worker is replaced, a new call then works, and stop() ends every thread.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -87,6 +87,7 @@ async function metric(name: string): Promise<number> {
 }
 
 function records(): Array<{ id: string; end: { cause: string; detail?: string }; media: { rtp?: unknown } }> {
+  if (!existsSync(recordsFile)) return [];
   return readFileSync(recordsFile, 'utf8')
     .trim()
     .split('\n')
@@ -121,6 +122,8 @@ describe('media.workers: 2 (in-process gateway, real worker threads)', () => {
     await (workers.threads[0] ?? assert.fail('worker 0')).terminate();
     await bye;
     await eventually('the dead worker’s call ended', () => live.calls.size === 1);
+    // The record writer appends through a stream: the line lands a moment later.
+    await eventually('its record', () => records().length === 1);
     const [ended] = records();
     assert.equal(ended?.end.cause, 'media_worker_failed');
     assert.match(ended?.end.detail ?? '', /media worker exited/);

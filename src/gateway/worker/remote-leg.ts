@@ -25,6 +25,9 @@ import {
 } from './protocol.js';
 import { RemoteBotStream } from './remote-bot.js';
 
+/** The worker's media clock frame: a leg sends one packet per tick. */
+const FRAME_MS = 20;
+
 /** What a remote leg needs of the channel to its worker. */
 export interface LegLink {
   send(message: ToWorker): void;
@@ -126,7 +129,7 @@ export class RemoteMediaLeg implements CallMediaLeg {
     const elapsedMs = Math.max(0, this.#clock.now() - this.#reportAtMs);
     return {
       ssrc: this.#position.ssrc,
-      sequenceNumber: (this.#position.sequenceNumber + Math.floor(elapsedMs / media.ptimeMs)) & 0xffff,
+      sequenceNumber: (this.#position.sequenceNumber + Math.floor(elapsedMs / FRAME_MS)) & 0xffff,
       timestamp: (this.#position.timestamp + Math.round((elapsedMs * media.codec.clockRate) / 1000)) >>> 0,
     };
   }

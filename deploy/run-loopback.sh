@@ -16,7 +16,7 @@
 # long Kamailio waits for a node's first answer before failing over (2000), PB_DIALOG_FR_TIMER_MS
 # the same for in-dialog requests (2000). PB_TAKEOVER_DEAD_AFTER_MS turns call takeover on
 # (cluster.takeover, with that deadAfterMs). Calls go to the built-in echo bot (PB_BOT_URL
-# for another).
+# for another). PB_MEDIA_WORKERS is each node's media.workers (default 0).
 #
 # Files go to PB_WORKDIR (default: a new temp dir): configs, one log per process and a pid file
 # per process (redis.pid, node-a.pid, node-b.pid, kamailio.pid). PB_KAMAILIO_CFG runs another
@@ -100,6 +100,7 @@ for node in a b; do
 listen:
   - { transport: udp, host: ${sip_host[$node]}, port: ${sip_port[$node]} }
 rtp: { portMin: ${rtp_min[$node]}, portMax: $((rtp_min[$node] + 998)) }
+media: { workers: ${PB_MEDIA_WORKERS:-0} }
 api: { host: ${sip_host[$node]}, port: ${api_port[$node]}, bearerToken: "$token" }
 logLevel: ${PB_LOG_LEVEL:-info}
 callRecords: { enabled: true, path: "$work/node-$node-calls.jsonl" }

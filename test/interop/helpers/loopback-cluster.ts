@@ -107,6 +107,10 @@ export async function startLoopbackCluster(
       ? { PB_TAKEOVER_DEAD_AFTER_MS: String(options.takeoverDeadAfterMs) }
       : {}),
     ...(options.botUrl ? { PB_BOT_URL: options.botUrl } : {}),
+    // The interop suite run with media workers (gateway-process.ts) runs the cluster's nodes so too.
+    ...(process.env['PATCHBAY_TEST_MEDIA_WORKERS']
+      ? { PB_MEDIA_WORKERS: process.env['PATCHBAY_TEST_MEDIA_WORKERS'] }
+      : {}),
     ...(options.dialogFrTimerMs ? { PB_DIALOG_FR_TIMER_MS: String(options.dialogFrTimerMs) } : {}),
   };
   // Its own process group: stop() can end the script and everything it started at once.

@@ -9,6 +9,7 @@ import type { GatewayFileConfig } from '../config/index.js';
 const START_ONLY = [
   'listen',
   'rtp',
+  'media',
   'publicAddress',
   'api',
   'logLevel',

@@ -22,9 +22,9 @@ test('a reload names the start-only settings it changed, and nothing it applies'
   assert.deepEqual(startOnlyChanges(before, renewed), []);
   // Mutual TLS, the RTP range and the log level are fixed at start.
   const changed = gatewayFile(
-    `${TLS_LISTEN('cert.pem', true)}rtp: { portMin: 20000, portMax: 40000 }\nlogLevel: debug\napi: { bearerToken: a-secret-token-of-length }\n`,
+    `${TLS_LISTEN('cert.pem', true)}rtp: { portMin: 20000, portMax: 40000 }\nmedia: { workers: 2 }\nlogLevel: debug\napi: { bearerToken: a-secret-token-of-length }\n`,
   );
   const names = startOnlyChanges(before, changed);
-  assert.deepEqual(names, ['listen', 'rtp', 'api', 'logLevel']);
+  assert.deepEqual(names, ['listen', 'rtp', 'media', 'api', 'logLevel']);
   assert.ok(!JSON.stringify(names).includes('secret'), 'names only, never values');
 });

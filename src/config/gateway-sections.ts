@@ -3,6 +3,7 @@
  * gateways given by name, the SIP transport limits and the node's call limits (schema.ts
  * assembles the file).
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { isDnsServer } from './patterns.js';
 import { positiveMs } from './primitives.js';
@@ -280,3 +281,22 @@ export const limitsSchema = z
       ),
   })
   .prefault({});
+
+/** Media worker threads at most: a node has no more cores than this worth sharing calls over. */
+const MAX_MEDIA_WORKERS = 64;
+
+export const mediaSchema = z
+  .strictObject({
+    workers: z
+      .union([z.literal('auto'), z.number().int().min(0).max(MAX_MEDIA_WORKERS)])
+      .default('auto')
+      .describe(
+        "Media worker threads. 'auto' (the default): one per core the process may use (os.availableParallelism()). N: N threads share the calls (each new call goes to the one carrying fewest), each with its own media clock and an equal slice of rtp.portMin..portMax, each owning its calls' RTP sockets, jitter buffers, codecs and bot WebSockets; SIP, the API and admission stay on the main thread, so neither SIP floods nor the main thread's garbage collection reach a call's audio. A thread that dies ends only its own calls (cause media_worker_failed) and is replaced. 0: every call's media runs on the main thread with SIP and the API. Read at start; a reload keeps it.",
+      ),
+  })
+  .prefault({});
+
+/** How many media worker threads `media.workers` asks for on this machine (0: none). */
+export function mediaWorkerCount(media: { workers: number | 'auto' }): number {
+  return media.workers === 'auto' ? Math.min(availableParallelism(), MAX_MEDIA_WORKERS) : media.workers;
+}

@@ -2,6 +2,7 @@ export { type CallerIdConfig, callerIdSchema } from './caller-id-schema.js';
 export { type CheckConfigIo, checkConfigMain } from './check-config.js';
 export { BUILTIN_TARGET_PREFIX, DEMO_BOT_URL, defaultConfig } from './default.js';
 export { ConfigError, type ConfigIssue, formatIssue, formatPath } from './errors.js';
+export { mediaWorkerCount } from './gateway-sections.js';
 export { gatewayJsonSchema, schemaFileText, trunkJsonSchema } from './json-schema.js';
 export {
   type Env,

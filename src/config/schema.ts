@@ -5,7 +5,14 @@
  */
 import { z } from 'zod';
 import { callerIdSchema } from './caller-id-schema.js';
-import { clusterSchema, dnsSchema, limitsSchema, sipSchema } from './gateway-sections.js';
+import {
+  clusterSchema,
+  dnsSchema,
+  limitsSchema,
+  mediaSchema,
+  mediaWorkerCount,
+  sipSchema,
+} from './gateway-sections.js';
 import { compileNumberPattern, parseCidr, parseHostAndPort } from './patterns.js';
 import { port, positiveMs } from './primitives.js';
 import { trunkMediaSchema } from './trunk-media-schema.js';
@@ -22,8 +29,6 @@ export const NEVER_FAILOVER_CODES: ReadonlyMap<number, string> = new Map([
   [603, 'the callee declined; retrying elsewhere would ring the callee again'],
 ]);
 
-/** Media worker threads at most: a node has no more cores than this worth sharing calls over. */
-const MAX_MEDIA_WORKERS = 64;
 /** A worker's slice of the RTP range: room for a few calls' even/odd pairs at the least. */
 const MIN_PORTS_PER_WORKER = 8;
 
@@ -420,19 +425,7 @@ export const gatewayFileSchema = z
       })
       .refine((r) => r.portMin < r.portMax, { message: 'portMin must be below portMax', path: ['portMax'] })
       .prefault({}),
-    media: z
-      .strictObject({
-        workers: z
-          .number()
-          .int()
-          .min(0)
-          .max(MAX_MEDIA_WORKERS)
-          .default(0)
-          .describe(
-            "Media worker threads. 0: every call's media (RTP sockets, jitter buffer, codecs, media clock, bot WebSocket) runs on the main thread with SIP and the API. N: N threads share the calls (each new call goes to the one carrying fewest), each with its own media clock and an equal slice of rtp.portMin..portMax; SIP, the API and admission stay on the main thread. A thread that dies ends only its own calls (cause media_worker_failed) and is replaced. Read at start; a reload keeps it.",
-          ),
-      })
-      .prefault({}),
+    media: mediaSchema,
     publicAddress: z
       .string()
       .optional()
@@ -458,7 +451,8 @@ export const gatewayFileSchema = z
   .superRefine((gateway, context) => {
     // Each media worker binds its calls' ports from its own slice of the range.
     const { portMin, portMax } = gateway.rtp;
-    if (gateway.media.workers > 0 && (portMax - portMin + 1) / gateway.media.workers < MIN_PORTS_PER_WORKER)
+    const workers = mediaWorkerCount(gateway.media);
+    if (workers > 0 && (portMax - portMin + 1) / workers < MIN_PORTS_PER_WORKER)
       context.addIssue({
         code: 'custom',
         path: ['media', 'workers'],

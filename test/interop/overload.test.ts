@@ -63,6 +63,9 @@ before(async () => {
     cps: { rate: 1000, burst: 1000 },
     // Capacity is not what refuses here: the node's own load is.
     maxCalls: 1000,
+    // One media thread beside the SIP thread: the offers below pass its capacity on any 2-core
+    // machine (with a worker per core a quiet one carried 400 calls at once).
+    mediaWorkers: 1,
     drainTimeoutSec: 2,
     // As deep as the gap bound: a frame lost then means the gateway held it back longer.
     jitterFloorMs: MAX_GAP_MS,

@@ -6,7 +6,7 @@
  * that dies ends its own calls (cause `media_worker_failed`) and is replaced in its slot.
  */
 import { Worker } from 'node:worker_threads';
-import type { GatewayFileConfig, StreamTarget } from '../../config/index.js';
+import { type GatewayFileConfig, mediaWorkerCount, type StreamTarget } from '../../config/index.js';
 import type { BridgeRate, JitterDelayBounds, MediaClockStats, RtpPosition } from '../../media/index.js';
 import type { Clock, Logger, MediaEncryption, TimerHandle } from '../../util/index.js';
 import { resolveBotUrl } from '../bot-connector.js';
@@ -207,7 +207,7 @@ export function startMediaWorkers(
   config: GatewayFileConfig,
   parts: Pick<MediaWorkersOptions, 'bindAddress' | 'clock' | 'logger' | 'builtinBotUrl' | 'observeLatency'>,
 ): MediaWorkers | undefined {
-  const { workers } = config.media;
+  const workers = mediaWorkerCount(config.media);
   if (workers === 0) return undefined;
   const { portMin, portMax, pacingLeadMs } = config.rtp;
   return new MediaWorkers({ ...parts, workers, portMin, portMax, pacingLeadMs, logLevel: config.logLevel });

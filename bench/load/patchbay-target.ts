@@ -8,7 +8,8 @@ import type { OutboundSession } from '../../src/sip/index.js';
 import { createOffer, parseAnswer } from '../../src/sip/sdp.js';
 import { type GatewayProcess, startGatewayProcess } from '../../test/interop/helpers/gateway-process.js';
 import { type StackUa, startStackUa } from '../../test/interop/helpers/stack-ua.js';
-import type { SystemUnderTest, TargetStatus } from './targets.js';
+import { parseMetrics } from '../lib/metrics.js';
+import type { SystemUnderTest, TargetStatus, WorkerShare } from './targets.js';
 
 /** Answers still missing this long after the last INVITE count as failed calls. */
 const SETUP_GRACE_MS = 10_000;
@@ -98,12 +99,24 @@ export class PatchbayTarget implements SystemUnderTest {
   }
 
   async resetLag(): Promise<void> {
-    await this.#scrapeLagMs();
+    await this.#scrape();
   }
 
   async status(): Promise<TargetStatus> {
-    // The gauge is the p99 since the previous scrape (src/control/metrics.ts).
-    return { lagP99Ms: await this.#scrapeLagMs(), dropped: this.#dropped };
+    // Both gauges are since the previous scrape (src/control/metrics.ts).
+    const samples = await this.#scrape();
+    const lag = samples?.['patchbay_event_loop_lag_seconds'];
+    const workers: WorkerShare[] = [];
+    for (let index = 0; samples && `patchbay_media_worker_calls{worker="${index}"}` in samples; index++)
+      workers.push({
+        calls: samples[`patchbay_media_worker_calls{worker="${index}"}`] ?? 0,
+        busyShare: samples[`patchbay_media_worker_busy_ratio{worker="${index}"}`] ?? 0,
+      });
+    return {
+      lagP99Ms: lag === undefined ? Number.NaN : lag * 1000,
+      dropped: this.#dropped,
+      ...(workers.length > 0 ? { workers } : {}),
+    };
   }
 
   close(): Promise<void> {
@@ -129,17 +142,15 @@ export class PatchbayTarget implements SystemUnderTest {
     return session;
   }
 
-  /** NaN when the gateway does not answer within SCRAPE_TIMEOUT_MS. */
-  async #scrapeLagMs(): Promise<number> {
+  /** Every series of one /metrics scrape; undefined when the gateway does not answer in time. */
+  async #scrape(): Promise<Record<string, number> | undefined> {
     try {
       const response = await fetch(`${this.#gateway.apiUrl}/metrics`, {
         signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS),
       });
-      const text = await response.text();
-      const line = text.split('\n').find((entry) => entry.startsWith('patchbay_event_loop_lag_seconds '));
-      return line ? Number(line.split(' ')[1]) * 1000 : Number.NaN;
+      return parseMetrics(await response.text());
     } catch {
-      return Number.NaN;
+      return undefined;
     }
   }
 

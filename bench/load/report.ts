@@ -30,6 +30,22 @@ export function tableRow(step: StepFigures): string {
   return `| ${cells.join(' | ')} |`;
 }
 
+/**
+ * How the calls and the work split over the media workers: each worker's calls and busy share,
+ * and the largest distance of a worker's busy share from the workers' mean.
+ */
+export function workerSplitLine(step: StepFigures): string | undefined {
+  const workers = step.workers;
+  if (!workers || workers.length === 0) return undefined;
+  const mean = workers.reduce((sum, worker) => sum + worker.busyShare, 0) / workers.length;
+  const spread = Math.max(...workers.map((worker) => Math.abs(worker.busyShare - mean)));
+  return (
+    `${step.calls} calls over ${workers.length} media workers: calls ${workers.map((w) => w.calls).join(' / ')}, ` +
+    `busy ${workers.map((w) => fixed(100 * w.busyShare, 0)).join(' / ')} % of a core, ` +
+    `each within ${mean > 0 ? fixed((100 * spread) / mean, 0) : 'n/a'} % of the mean`
+  );
+}
+
 /** patchbay / forwarder CPU per call-second. */
 export function cpuRatio(patchbay: StepFigures, forwarder: StepFigures): number {
   return patchbay.cpuMsPerCallSecond / forwarder.cpuMsPerCallSecond;

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EchoBotProcess } from './bot-process.js';
 import { type ProfileSummary, profileIn, summariseProfile } from './profile.js';
-import { cpuRatio, profileLines, TABLE_HEADER, tableRow } from './report.js';
+import { cpuRatio, profileLines, TABLE_HEADER, tableRow, workerSplitLine } from './report.js';
 import { closeEverything, measureStep, type StepFigures, saturationReasons, track } from './step.js';
 
 const HELP = `usage: node dist/bench/load/run.js [options]   (after npm run build)
@@ -157,6 +157,8 @@ for (const result of results) {
       : `, patchbay/forwarder CPU per call-second ${result.cpuRatio.toFixed(2)}x`;
   const state = result.saturation.length > 0 ? `saturated (${result.saturation.join('; ')})` : 'sustained';
   console.log(`${result.calls} calls: ${state}${ratio} (loadavg at start ${result.loadavg})`);
+  const split = workerSplitLine(result.patchbay);
+  if (split) console.log(`  ${split}`);
 }
 
 // The highest sustained step; on a box too busy to sustain any, the first one (said so).

@@ -10,7 +10,7 @@ import type { ReceivedFigures } from './frame-stats.js';
 import { nowUs } from './frame-tag.js';
 import { PatchbayTarget } from './patchbay-target.js';
 import { RtpCallers } from './rtp-callers.js';
-import { ForwarderTarget, type SystemUnderTest } from './targets.js';
+import { ForwarderTarget, type SystemUnderTest, type WorkerShare } from './targets.js';
 
 /** After the window, frames still in flight get this long to arrive. */
 const IN_FLIGHT_GRACE_MS = 1000;
@@ -51,6 +51,8 @@ export interface StepFigures {
   /** Resident memory with the calls minus before them, per call. */
   rssKiBPerCall: number;
   loopLagP99Ms: number;
+  /** Per media worker: calls carried and its thread's busy share over the window. */
+  workers?: WorkerShare[];
   callerToBot: DirectionFigures;
   botToCaller: DirectionFigures;
   /** How far the load generator itself fell behind its send deadlines (not the system's doing). */
@@ -144,6 +146,7 @@ export async function measureStep(
       rssMiB: rss / 2 ** 20,
       rssKiBPerCall: (rss - idleRss) / 1024 / Math.max(1, connected),
       loopLagP99Ms: status.lagP99Ms,
+      ...(status.workers ? { workers: status.workers } : {}),
       callerToBot: direction(callerFigures.sentInWindow, botReport.callerToBot),
       botToCaller: direction(botReport.echoed, callerFigures.botToCaller),
       senderLagMaxMs: callerFigures.senderLagMaxMs,

@@ -10,6 +10,13 @@ export interface TargetStatus {
   lagP99Ms: number;
   /** Calls that ended before the bench hung up. */
   dropped: number;
+  /** Per media worker (a gateway with them): its calls, and its busy share since resetLag(). */
+  workers?: WorkerShare[];
+}
+
+export interface WorkerShare {
+  calls: number;
+  busyShare: number;
 }
 
 export interface SystemUnderTest {

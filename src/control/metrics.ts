@@ -215,6 +215,10 @@ export class GatewayMetrics {
     },
   });
 
+  /** Registered only with media workers: in one thread, neither would measure anything. */
+  readonly mediaWorkerCalls: Gauge<'worker'> | undefined;
+  readonly mediaWorkerBusy: Gauge<'worker'> | undefined;
+
   /** Registered only on a clustered node: alone, neither gauge would measure anything. */
   readonly clusterRedisUp: Gauge | undefined;
   readonly clusterNodes: Gauge | undefined;
@@ -242,6 +246,8 @@ export class GatewayMetrics {
       sipSocketDrops?: () => Promise<number | undefined>;
       sampleRtpSocketDrops?: () => number;
       cluster?: { readonly redisUp: boolean; readonly liveNodes: number };
+      /** Per media worker (when the node has them): its calls and busy share since the last scrape. */
+      mediaWorkerLoad?: () => ReadonlyArray<{ calls: number; busyShare: number }>;
       mediaClockStats?: () => MediaClockCounts;
       overloadSignals?: () => ReadonlyArray<readonly [signal: string, overloaded: boolean]>;
     } = {},
@@ -253,6 +259,29 @@ export class GatewayMetrics {
     if (options.processMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: 'patchbay_' });
     this.#loopDelay.enable();
+    const workerLoad = options.mediaWorkerLoad;
+    if (workerLoad) {
+      // One scrape reads both: the busy share is since the previous read.
+      const collect = (): void => {
+        for (const [index, { calls, busyShare }] of workerLoad().entries()) {
+          this.mediaWorkerCalls?.set({ worker: String(index) }, calls);
+          this.mediaWorkerBusy?.set({ worker: String(index) }, busyShare);
+        }
+      };
+      this.mediaWorkerCalls = new Gauge({
+        name: 'patchbay_media_worker_calls',
+        help: 'Calls whose media the media worker thread (by slot, 0 to media.workers - 1) carries now',
+        labelNames: ['worker'] as const,
+        registers: [this.registry],
+        collect,
+      });
+      this.mediaWorkerBusy = new Gauge({
+        name: 'patchbay_media_worker_busy_ratio',
+        help: "The media worker thread's event loop busy share (0-1) since the previous scrape (its event-loop utilization: the thread's CPU as Node counts it); 0 while a dead worker is replaced",
+        labelNames: ['worker'] as const,
+        registers: [this.registry],
+      });
+    }
     const cluster = options.cluster;
     if (cluster) {
       this.clusterRedisUp = new Gauge({

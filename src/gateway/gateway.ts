@@ -6,7 +6,12 @@
 import { hostname, networkInterfaces } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { Cluster, defaultApiUrl, defaultNodeId, NodeLoad, OVERLOAD_SIGNALS } from '../cluster/index.js';
-import { BUILTIN_TARGET_PREFIX, type ConfigManager, type PatchbayConfig } from '../config/index.js';
+import {
+  BUILTIN_TARGET_PREFIX,
+  type ConfigManager,
+  mediaWorkerCount,
+  type PatchbayConfig,
+} from '../config/index.js';
 import type { TrunkRegistration } from '../control/backend.js';
 import { GatewayMetrics } from '../control/metrics.js';
 import { createControlServer } from '../control/server.js';
@@ -121,6 +126,9 @@ export class Gateway {
       overloadSignals: () =>
         OVERLOAD_SIGNALS.map((signal) => [signal, this.#nodeLoad.overloadedBy(signal)] as const),
       ...(this.cluster ? { cluster: this.cluster } : {}),
+      ...(mediaWorkerCount(options.config.current.gateway.media) > 0
+        ? { mediaWorkerLoad: () => this.#mediaWorkers?.load() ?? [] }
+        : {}),
     });
     this.cps = new CpsLimiter(this.cluster?.cps ?? new MemoryCpsStore(), this.clock);
     this.#admission = new GatewayAdmission({

@@ -5,6 +5,7 @@
  * clock and its calls' bot sockets; a new call goes to the worker carrying fewest. A worker
  * that dies ends its own calls (cause `media_worker_failed`) and is replaced in its slot.
  */
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { type GatewayFileConfig, mediaWorkerCount, type StreamTarget } from '../../config/index.js';
 import type { BridgeRate, JitterDelayBounds, MediaClockStats, RtpPosition } from '../../media/index.js';
@@ -52,6 +53,15 @@ interface Slot {
   /** The live worker's clock counts at its last report (counted once into `clock`). */
   liveClock: MediaClockStats;
   restart: TimerHandle | undefined;
+  /** The live worker's event-loop utilization at the previous load() (undefined: none yet). */
+  utilizationSeen: EventLoopUtilization | undefined;
+}
+
+/** One worker slot's share of the node's media (`patchbay_media_worker_*`). */
+export interface MediaWorkerLoad {
+  calls: number;
+  /** The worker's event loop busy share (0-1) since the previous load(); 0 while it is replaced. */
+  busyShare: number;
 }
 
 const ZERO_CLOCK: MediaClockStats = {
@@ -98,6 +108,7 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
       clock: { ...ZERO_CLOCK },
       liveClock: { ...ZERO_CLOCK },
       restart: undefined,
+      utilizationSeen: undefined,
     }));
     for (const slot of this.#slots) this.#spawn(slot);
   }
@@ -133,6 +144,26 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
     if (!(leg instanceof RemoteMediaLeg)) throw new Error('the media leg is not carried by a media worker');
     const url = resolveBotUrl(target.url, this.#options.builtinBotUrl);
     return leg.connectBot(call, { ...target, url }, hooks);
+  }
+
+  /**
+   * Per worker slot, in slot order: the calls it carries and how busy its thread was since the
+   * previous call (read from the main thread: worker.performance, no message).
+   */
+  load(): MediaWorkerLoad[] {
+    return this.#slots.map((slot) => {
+      const calls = slot.channel?.calls ?? 0;
+      if (!slot.worker) return { calls, busyShare: 0 };
+      const utilization = slot.worker.performance.eventLoopUtilization();
+      const since = slot.utilizationSeen
+        ? slot.worker.performance.eventLoopUtilization(utilization, slot.utilizationSeen)
+        : utilization;
+      slot.utilizationSeen = utilization;
+      // Read from another thread, a reading races the worker's loop by a fraction of a
+      // millisecond: over a very short interval the share can fall outside 0-1, or be NaN.
+      const share = Number.isFinite(since.utilization) ? Math.min(1, Math.max(0, since.utilization)) : 0;
+      return { calls, busyShare: share };
+    });
   }
 
   /** Every worker's media clock counts summed, dead workers' included: they only grow. */
@@ -171,6 +202,7 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
     });
     [slot.worker, slot.channel, slot.startedAtMs] = [worker, channel, this.#options.clock.now()];
     slot.liveClock = { ...ZERO_CLOCK };
+    slot.utilizationSeen = undefined;
     worker.once('online', () =>
       this.#options.logger.info(
         { portMin: slot.data.portMin, portMax: slot.data.portMax },

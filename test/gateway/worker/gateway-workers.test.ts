@@ -86,6 +86,22 @@ async function metric(name: string): Promise<number> {
     .reduce((sum, value) => sum + value.value, 0);
 }
 
+/** patchbay_media_worker_calls and _busy_ratio by worker label, from one scrape. */
+async function workerGauges(): Promise<{ calls: Record<string, number>; busy: Record<string, number> }> {
+  const metrics = await (gateway ?? assert.fail('gateway')).metrics.registry.getMetricsAsJSON();
+  const byWorker = (name: string) =>
+    Object.fromEntries(
+      (metrics.find((entry) => entry.name === name)?.values ?? []).map((value) => [
+        String(value.labels['worker']),
+        value.value,
+      ]),
+    );
+  return {
+    calls: byWorker('patchbay_media_worker_calls'),
+    busy: byWorker('patchbay_media_worker_busy_ratio'),
+  };
+}
+
 function records(): Array<{ id: string; end: { cause: string; detail?: string }; media: { rtp?: unknown } }> {
   if (!existsSync(recordsFile)) return [];
   return readFileSync(recordsFile, 'utf8')
@@ -115,6 +131,16 @@ describe('media.workers: 2 (in-process gateway, real worker threads)', () => {
       async () => (await metric('patchbay_rtp_to_websocket_seconds')) > 0,
     );
     assert.ok((await metric('patchbay_media_clock_ticks_total')) > 0, 'worker clocks counted');
+    // Each worker's share: one call each, and a thread that did some work since the last scrape.
+    // The busy share is since the previous scrape (just above): give the threads a moment.
+    await delay(500);
+    const perWorker = await workerGauges();
+    assert.deepEqual(perWorker.calls, { '0': 1, '1': 1 });
+    for (const worker of ['0', '1'])
+      assert.ok(
+        (perWorker.busy[worker] ?? 0) > 0 && (perWorker.busy[worker] ?? 1) < 1,
+        `worker ${worker} busy share`,
+      );
 
     const lostCaller = workerOf(first) === 0 ? first : second;
     const keptCaller = lostCaller === first ? second : first;

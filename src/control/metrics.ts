@@ -277,7 +277,7 @@ export class GatewayMetrics {
       });
       this.mediaWorkerBusy = new Gauge({
         name: 'patchbay_media_worker_busy_ratio',
-        help: "The media worker thread's event loop busy share (0-1) since the previous scrape (its event-loop utilization: the thread's CPU as Node counts it); 0 while a dead worker is replaced",
+        help: "The media worker thread's event loop busy share (0-1) since the previous scrape (its event-loop utilization). It counts the media clock's precise wait before each tick (up to rtp.pacingLeadMs + 1 ms of every 20 ms) as busy, so it is an upper bound of the thread's CPU; 0 while a dead worker is replaced",
         labelNames: ['worker'] as const,
         registers: [this.registry],
       });

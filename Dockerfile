@@ -19,7 +19,8 @@ COPY --from=build /app/dist/src ./dist/src
 COPY package.json ./
 COPY sip-profiles ./sip-profiles
 USER node
-# SIP over UDP and TCP, the control API, and the default RTP port range.
-EXPOSE 5060/udp 5060/tcp 8080/tcp 10000-10999/udp
+# SIP over UDP and TCP, the control API, and the default RTP port range (rtp.portMin..portMax,
+# split between the media worker threads).
+EXPOSE 5060/udp 5060/tcp 8080/tcp 10000-20000/udp
 ENTRYPOINT ["node", "dist/src/cli/index.js"]
 CMD ["start"]

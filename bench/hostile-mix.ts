@@ -8,18 +8,25 @@
  * /metrics; then the median of each figure over the runs. The whole report of every run goes
  * to `--out` (JSON). Runs the compiled gateway: `npm run build` first.
  *
- *   npx tsx bench/hostile-mix.ts [--seconds 120] [--runs 3] [--seed 1] [--scale 1] [--jitter-floor 0] [--out FILE]
+ *   npx tsx bench/hostile-mix.ts [--seconds 120] [--runs 3] [--seed 1] [--scale 1] [--jitter-floor 0] [--out FILE] [--trace DIR]
  *
  * `--scale` multiplies the SIP and RTP rates and the per-source limit (the flood stays at 10x
  * the limit); 0.2 is the rate of test/interop/hostile-mix.test.ts. `--jitter-floor` is the
- * witness trunk's `media.jitterBuffer.minDelayMs` (the test's is 60).
+ * witness trunk's `media.jitterBuffer.minDelayMs` (the test's is 60). `--trace` runs the gateway
+ * under `--cpu-prof` with gc-watch.ts, keeps each run's profile and output in DIR/run-N, and
+ * prints what filled the attack's stalls (stall-trace.ts): the CPU profile and the GC add load
+ * of their own, so a traced run's figures are not comparable with an untraced one's. More node
+ * flags for the gateway go in HOSTILE_GATEWAY_NODE_ARGS (space-separated).
  */
 
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { percentile } from '../test/interop/helpers/sipp.js';
-import { type HostileMixReport, runHostileMix } from './lib/hostile/mix.js';
+import { type HostileMixReport, runHostileMix, stallTraceArgs } from './lib/hostile/mix.js';
+import { stallTotals, traceStalls } from './lib/hostile/stall-trace.js';
 import { metricSum } from './lib/metrics.js';
+import { profileIn } from './load/profile.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +36,7 @@ const { values } = parseArgs({
     scale: { type: 'string', default: '1' },
     'jitter-floor': { type: 'string', default: '0' },
     out: { type: 'string' },
+    trace: { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
@@ -75,6 +83,8 @@ function figures(report: HostileMixReport): Array<[string, number]> {
     ['gateway longest stall ms (wall)', loop?.maxWallMs ?? 0],
     ['gateway longest stall ms (own: min of wall, CPU)', loop?.maxOwnMs ?? 0],
     ['gateway longest time descheduled in a stall ms', loop?.maxDescheduledMs ?? 0],
+    ["gateway longest stall ms (main thread's CPU)", loop?.maxMainThreadMs ?? 0],
+    ['gateway longest wait for a CPU in a stall ms (main thread)', loop?.maxRunQueueMs ?? 0],
     ['media ticks late', metric('patchbay_media_clock_ticks_total', 'outcome="late"')],
     ['media ticks skipped', metric('patchbay_media_clock_ticks_total', 'outcome="skipped"')],
     ['SIP shed rate_limited', metric('patchbay_sip_shed_total', 'reason="rate_limited"')],
@@ -100,7 +110,12 @@ function figures(report: HostileMixReport): Array<[string, number]> {
 }
 
 const reports: HostileMixReport[] = [];
+/** A traced run's stalls over this long (own time) are explained one by one. */
+const TRACED_STALL_MS = 25;
+
 for (let run = 0; run < Number(values.runs); run++) {
+  const traceDir = values.trace ? join(values.trace, `run-${run + 1}`) : undefined;
+  if (traceDir) mkdirSync(traceDir, { recursive: true });
   const report = await runHostileMix({
     seed: Number(values.seed) + run,
     baselineMs: 5000,
@@ -112,6 +127,7 @@ for (let run = 0; run < Number(values.runs); run++) {
     rtpJunkPerSec: 3000 * scale,
     bots: { badMessages: 10_000, marks: 10_000, bursts: Math.max(1, Math.round(seconds / 20)) },
     jitterFloorMs: Number(values['jitter-floor']),
+    gatewayNodeArgs: gatewayNodeArgs(traceDir),
     log: (line) => console.error(`[run ${run + 1}] ${line}`),
   });
   reports.push(report);
@@ -121,6 +137,33 @@ for (let run = 0; run < Number(values.runs); run++) {
       .join('; ')}`,
   );
   if (values.out) writeFileSync(values.out, JSON.stringify(reports, null, 1));
+  if (traceDir) printTrace(traceDir, report);
+}
+
+/** `--trace`'s flags, and any in HOSTILE_GATEWAY_NODE_ARGS (space-separated, e.g. `--trace-gc`). */
+function gatewayNodeArgs(traceDir: string | undefined): string[] | undefined {
+  const extra = process.env['HOSTILE_GATEWAY_NODE_ARGS']?.split(' ').filter(Boolean) ?? [];
+  const args = [...(traceDir ? stallTraceArgs(traceDir) : []), ...extra];
+  return args.length > 0 ? args : undefined;
+}
+
+/** Each stall of the run's attack phase with its GC and busiest functions, then their sum. */
+function printTrace(dir: string, report: HostileMixReport): void {
+  const logs = report.gatewayLogs ?? '';
+  writeFileSync(join(dir, 'gateway.log'), logs);
+  const hostile = report.phases.find((phase) => phase.name === 'hostile') ?? { atMs: 0, toMs: 0 };
+  const traces = traceStalls(logs, profileIn(dir), hostile, TRACED_STALL_MS);
+  writeFileSync(join(dir, 'stalls.json'), JSON.stringify(traces, null, 1));
+  for (const trace of traces) {
+    const gc = Object.entries(trace.gcMs).map(([kind, ms]) => `${kind} ${round(ms)}`);
+    const top = trace.top.slice(0, 4).map(([name, ms]) => `${name} ${round(ms)}`);
+    console.log(
+      `stall at ${trace.atMs}: wall ${trace.wallMs} cpu ${trace.cpuMs} main thread ${trace.mainThreadMs} ` +
+        `run queue ${trace.runQueueMs}; gc [${gc.join(', ')}]; ${top.join('; ')}`,
+    );
+  }
+  console.log(`stall time by function (${traces.length} stalls):`);
+  for (const [name, ms] of stallTotals(traces).slice(0, 20)) console.log(`  ${round(ms)} ${name}`);
 }
 
 const names = figures(reports[0] as HostileMixReport).map(([name]) => name);

@@ -13,10 +13,11 @@ import { fileURLToPath } from 'node:url';
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string };
+  callFrame: { functionName: string; url: string; lineNumber?: number };
+  children?: number[];
 }
 
-interface CpuProfile {
+export interface CpuProfile {
   nodes: ProfileNode[];
   /** CLOCK_MONOTONIC microseconds. */
   startTime: number;
@@ -52,6 +53,13 @@ function fileOf(frame: ProfileNode['callFrame']): string {
   if (modules >= 0) return path.slice(modules + 1);
   const local = relative(REPO_ROOT, path);
   return local.startsWith('dist/') ? local.slice('dist/'.length).replace(/\.js$/, '.ts') : local;
+}
+
+/** A function's name and where it lives (its file and line). */
+export function frameName(frame: ProfileNode['callFrame']): string {
+  const file = fileOf(frame);
+  if (frame.url === '') return file;
+  return `${frame.functionName || '(anonymous)'} ${file}:${(frame.lineNumber ?? -1) + 1}`;
 }
 
 /** Self time by file of the samples taken within [window.startUs, window.endUs). */

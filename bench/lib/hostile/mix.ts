@@ -70,6 +70,13 @@ export interface LoopPhase {
    * bound): what a shared machine imposed on the gateway, not what the gateway did.
    */
   maxDescheduledMs: number;
+  /**
+   * The longest the gateway's main thread was on a CPU in one stall (its own loop work, GC
+   * pauses included; -1 off Linux): `maxOwnMs` also counts the other threads' CPU time.
+   */
+  maxMainThreadMs: number;
+  /** The longest the main thread waited on a run queue, ready to run, in one stall (-1 off Linux). */
+  maxRunQueueMs: number;
 }
 
 export type GapSummary = Pick<
@@ -124,6 +131,8 @@ export interface HostileMixReport {
    * wall and CPU time: CPU well under wall is the process descheduled, not busy).
    */
   gatewayLoop: LoopPhase[];
+  /** Each phase's window, epoch ms (baseline, hostile, after). */
+  phases: Array<{ name: string; atMs: number; toMs: number }>;
   /** Share of one core used during the attack by the gateway, and by this process (the attack and the bots). */
   cpu: { gatewayPercent: number; attackPercent: number };
 }
@@ -202,15 +211,37 @@ const LOOP_WATCH = pathToFileURL(
   ),
 ).href;
 
-/** `loop-stall <epoch ms> <wall ms> <cpu ms>` lines (loop-watch.ts) between fromMs and toMs. */
+/**
+ * Node flags that trace the gateway's stalls into `profileDir` (its `--cpu-prof` profile, written
+ * on exit) and its output (gc-watch.ts's lines): for `gatewayNodeArgs`, read by stall-trace.ts.
+ */
+export function stallTraceArgs(profileDir: string): string[] {
+  const gcWatch = LOOP_WATCH.replace(/loop-watch\.js$/, 'gc-watch.js');
+  return ['--import', gcWatch, '--trace-gc', '--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+}
+
+/** A loop-watch.ts line: epoch ms, wall ms, process CPU ms, main thread on a CPU ms, on a run queue ms. */
+export const LOOP_STALL = /^loop-stall (\d+) ([\d.]+) ([\d.]+) (-?[\d.]+) (-?[\d.]+)$/gm;
+
+/** `loop-stall <epoch ms> <wall ms> <cpu ms> <main ms> <runq ms>` lines (loop-watch.ts) between fromMs and toMs. */
 function summarizeLoop(name: string, logs: string, fromMs: number, toMs: number): LoopPhase {
-  const phase: LoopPhase = { name, stalls: 0, maxWallMs: 0, maxOwnMs: 0, maxDescheduledMs: 0 };
-  for (const [, at, wall, cpu] of logs.matchAll(/^loop-stall (\d+) ([\d.]+) ([\d.]+)$/gm)) {
+  const phase: LoopPhase = {
+    name,
+    stalls: 0,
+    maxWallMs: 0,
+    maxOwnMs: 0,
+    maxDescheduledMs: 0,
+    maxMainThreadMs: -1,
+    maxRunQueueMs: -1,
+  };
+  for (const [, at, wall, cpu, main, runQueue] of logs.matchAll(LOOP_STALL)) {
     if (Number(at) < fromMs || Number(at) >= toMs) continue;
     phase.stalls++;
     phase.maxWallMs = Math.max(phase.maxWallMs, Number(wall));
     phase.maxOwnMs = Math.max(phase.maxOwnMs, Math.min(Number(wall), Number(cpu)));
     phase.maxDescheduledMs = Math.max(phase.maxDescheduledMs, Number(wall) - Number(cpu));
+    phase.maxMainThreadMs = Math.max(phase.maxMainThreadMs, Number(main));
+    phase.maxRunQueueMs = Math.max(phase.maxRunQueueMs, Number(runQueue));
   }
   return phase;
 }
@@ -439,6 +470,7 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
       cpu,
       gatewayLogs: options.gatewayNodeArgs ? gateway.logs() : undefined,
       gatewayLoop: windows.map((w) => summarizeLoop(w.name, gatewayLogs, w.atMs, w.toMs)),
+      phases: windows,
       gateway: {
         running: gateway.child.exitCode === null,
         errorLines: gateway

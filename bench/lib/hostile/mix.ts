@@ -72,10 +72,10 @@ export interface LoopPhase {
   maxDescheduledMs: number;
   /**
    * The longest the gateway's main thread was on a CPU in one stall (its own loop work, GC
-   * pauses included; -1 off Linux): `maxOwnMs` also counts the other threads' CPU time.
+   * pauses included; 0 off Linux): `maxOwnMs` also counts the other threads' CPU time.
    */
   maxMainThreadMs: number;
-  /** The longest the main thread waited on a run queue, ready to run, in one stall (-1 off Linux). */
+  /** The longest the main thread waited on a run queue, ready to run, in one stall (0 off Linux). */
   maxRunQueueMs: number;
 }
 
@@ -231,8 +231,8 @@ function summarizeLoop(name: string, logs: string, fromMs: number, toMs: number)
     maxWallMs: 0,
     maxOwnMs: 0,
     maxDescheduledMs: 0,
-    maxMainThreadMs: -1,
-    maxRunQueueMs: -1,
+    maxMainThreadMs: 0,
+    maxRunQueueMs: 0,
   };
   for (const [, at, wall, cpu, main, runQueue] of logs.matchAll(LOOP_STALL)) {
     if (Number(at) < fromMs || Number(at) >= toMs) continue;

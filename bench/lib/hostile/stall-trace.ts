@@ -61,7 +61,10 @@ function overlapMs(from: number, to: number, start: number, end: number): number
   return Math.max(0, Math.min(to, end) - Math.max(from, start));
 }
 
-/** The stalls in `window` (epoch ms) whose main thread was on a CPU at least `minOwnMs`, explained. */
+/**
+ * The stalls in `window` (epoch ms) whose own time by the old measure (the smaller of wall and
+ * the process's CPU time, every thread) is at least `minOwnMs`, explained.
+ */
 export function traceStalls(
   logs: string,
   profilePath: string | undefined,

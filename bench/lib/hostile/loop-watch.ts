@@ -6,8 +6,11 @@
  * on a CPU, and the time the main thread was ready to run but waited for a CPU (both from
  * /proc/thread-self/schedstat, Linux; -1 elsewhere). So a stall is told apart from being
  * descheduled on a shared machine: the gateway's own loop work is the main thread's time.
+ * Media worker threads load it too (`--import` applies to workers): it watches the main thread,
+ * the one with SIP, only.
  */
 import { readFileSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
 
 const CHECK_MS = 10;
 const STALL_MS = 40;
@@ -22,23 +25,27 @@ function mainThreadTimes(): [number, number] {
   }
 }
 
-let lastWall = performance.now();
-let lastCpu = process.cpuUsage();
-let lastMain = mainThreadTimes();
-setInterval(() => {
-  const now = performance.now();
-  const cpu = process.cpuUsage(lastCpu);
-  const main = mainThreadTimes();
-  const wallMs = now - lastWall;
-  if (wallMs > STALL_MS) {
-    const cpuMs = (cpu.user + cpu.system) / 1000;
-    const [onCpuMs, waitingMs] = main[0] < 0 ? [-1, -1] : [main[0] - lastMain[0], main[1] - lastMain[1]];
-    const at = performance.timeOrigin + lastWall;
-    process.stderr.write(
-      `loop-stall ${at.toFixed(0)} ${wallMs.toFixed(1)} ${cpuMs.toFixed(1)} ${onCpuMs.toFixed(1)} ${waitingMs.toFixed(1)}\n`,
-    );
-  }
-  lastWall = now;
-  lastCpu = process.cpuUsage();
-  lastMain = mainThreadTimes();
-}, CHECK_MS).unref();
+function watch(): void {
+  let lastWall = performance.now();
+  let lastCpu = process.cpuUsage();
+  let lastMain = mainThreadTimes();
+  setInterval(() => {
+    const now = performance.now();
+    const cpu = process.cpuUsage(lastCpu);
+    const main = mainThreadTimes();
+    const wallMs = now - lastWall;
+    if (wallMs > STALL_MS) {
+      const cpuMs = (cpu.user + cpu.system) / 1000;
+      const [onCpuMs, waitingMs] = main[0] < 0 ? [-1, -1] : [main[0] - lastMain[0], main[1] - lastMain[1]];
+      const at = performance.timeOrigin + lastWall;
+      process.stderr.write(
+        `loop-stall ${at.toFixed(0)} ${wallMs.toFixed(1)} ${cpuMs.toFixed(1)} ${onCpuMs.toFixed(1)} ${waitingMs.toFixed(1)}\n`,
+      );
+    }
+    lastWall = now;
+    lastCpu = process.cpuUsage();
+    lastMain = mainThreadTimes();
+  }, CHECK_MS).unref();
+}
+
+if (isMainThread) watch();

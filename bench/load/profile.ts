@@ -62,15 +62,34 @@ export function frameName(frame: ProfileNode['callFrame']): string {
   return `${frame.functionName || '(anonymous)'} ${file}:${(frame.lineNumber ?? -1) + 1}`;
 }
 
-/** Self time by file of the samples taken within [window.startUs, window.endUs). */
+/**
+ * Self time by file of the samples taken within [window.startUs, window.endUs), summed over
+ * the profiles given (one per thread: a gateway with media workers writes one for each).
+ */
 export function summariseProfile(
-  path: string,
+  paths: string | readonly string[],
   window: { startUs: number; endUs: number },
   top = 15,
 ): ProfileSummary {
+  const selfUs = new Map<string, number>();
+  for (const path of typeof paths === 'string' ? [paths] : paths) addSelfTime(path, window, selfUs);
+  const idleUs = selfUs.get('(idle)') ?? 0;
+  selfUs.delete('(idle)');
+  const busyUs = [...selfUs.values()].reduce((sum, us) => sum + us, 0);
+  const rows = [...selfUs.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([file, us]) => ({ file, selfMs: us / 1000, percent: (100 * us) / Math.max(1, busyUs) }));
+  return { profile: [paths].flat().join(', '), busyMs: busyUs / 1000, idleMs: idleUs / 1000, top: rows };
+}
+
+function addSelfTime(
+  path: string,
+  window: { startUs: number; endUs: number },
+  selfUs: Map<string, number>,
+): void {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
   const fileById = new Map(profile.nodes.map((node) => [node.id, fileOf(node.callFrame)]));
-  const selfUs = new Map<string, number>();
   let sampledAtUs = profile.startTime + (profile.timeDeltas[0] ?? 0);
   // Sample i lasts until sample i+1 (as Chrome DevTools counts it).
   for (let i = 0; i + 1 < profile.samples.length; i++) {
@@ -81,18 +100,19 @@ export function summariseProfile(
     }
     sampledAtUs += durationUs;
   }
-  const idleUs = selfUs.get('(idle)') ?? 0;
-  selfUs.delete('(idle)');
-  const busyUs = [...selfUs.values()].reduce((sum, us) => sum + us, 0);
-  const rows = [...selfUs.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, top)
-    .map(([file, us]) => ({ file, selfMs: us / 1000, percent: (100 * us) / Math.max(1, busyUs) }));
-  return { profile: path, busyMs: busyUs / 1000, idleMs: idleUs / 1000, top: rows };
 }
 
-/** The one `.cpuprofile` a process wrote into `dir`. */
+/**
+ * The `.cpuprofile` files a process wrote into `dir`, one per thread; Node names each
+ * CPU.<date>.<time>.<pid>.<thread id>.<sequence>.cpuprofile, the main thread's id being 0.
+ */
+export function profilesIn(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((entry) => entry.endsWith('.cpuprofile'))
+    .map((entry) => join(dir, entry));
+}
+
+/** The main thread's `.cpuprofile` in `dir` (thread id 0). */
 export function profileIn(dir: string): string | undefined {
-  const name = readdirSync(dir).find((entry) => entry.endsWith('.cpuprofile'));
-  return name === undefined ? undefined : join(dir, name);
+  return profilesIn(dir).find((path) => path.split('.').at(-3) === '0');
 }

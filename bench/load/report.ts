@@ -54,7 +54,7 @@ export function cpuRatio(patchbay: StepFigures, forwarder: StepFigures): number 
 export function profileLines(summary: ProfileSummary, calls: number): string {
   return [
     `CPU profile of the gateway (node --cpu-prof) at ${calls} calls, samples of the measured window only:`,
-    `busy ${fixed(summary.busyMs / 1000)} s, idle ${fixed(summary.idleMs / 1000)} s. Self time by file, top ${summary.top.length}:`,
+    `every thread summed: busy ${fixed(summary.busyMs / 1000)} s, idle ${fixed(summary.idleMs / 1000)} s. Self time by file, top ${summary.top.length}:`,
     '',
     '| file | self ms | % of busy |',
     '| --- | --- | --- |',

@@ -22,7 +22,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EchoBotProcess } from './bot-process.js';
-import { type ProfileSummary, profileIn, summariseProfile } from './profile.js';
+import { type ProfileSummary, profilesIn, summariseProfile } from './profile.js';
 import { cpuRatio, profileLines, TABLE_HEADER, tableRow, workerSplitLine } from './report.js';
 import { closeEverything, measureStep, type StepFigures, saturationReasons, track } from './step.js';
 
@@ -169,10 +169,11 @@ let profile: (ProfileSummary & { calls: number; sustained: boolean; step: StepFi
 if (profiledCalls !== undefined && !values['skip-profile']) {
   const profileDir = mkdtempSync(join(tmpdir(), 'patchbay-load-profile-'));
   const step = await measureStep('patchbay', profiledCalls, bot, { ...options, profileDir });
-  const file = profileIn(profileDir);
-  if (file) {
+  // Every thread's: with media workers the calls' work is in theirs, not the main thread's.
+  const files = profilesIn(profileDir);
+  if (files.length > 0) {
     const sustained = saturationReasons(step).length === 0;
-    profile = { ...summariseProfile(file, step.window), calls: profiledCalls, sustained, step };
+    profile = { ...summariseProfile(files, step.window), calls: profiledCalls, sustained, step };
     console.log(`\nthe profiled step (under --cpu-prof):\n${TABLE_HEADER}\n${tableRow(step)}`);
     console.log(`\n${profileLines(profile, profiledCalls)}`);
     if (!values['profile-at'] && highestSustained === undefined)

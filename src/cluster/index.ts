@@ -23,6 +23,7 @@ export {
   OVERLOAD_SIGNALS,
   type OverloadSignal,
   type OverloadThresholds,
+  type ThreadUtilization,
   type TickCounts,
 } from './node-load.js';
 export { RedisCpsStore, type RedisCpsStoreOptions, type RedisFailurePolicy } from './redis-cps-store.js';

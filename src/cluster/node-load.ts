@@ -67,6 +67,15 @@ export interface NodeLoadOptions {
   histogram?: DelayHistogram;
   /** The loop's cumulative idle and active time (perf_hooks' eventLoopUtilization); tests pass a fake. */
   utilization?: () => Pick<EventLoopUtilization, 'idle' | 'active'>;
+  /** The same for each other thread that carries calls (media workers), by its thread id. */
+  threadUtilizations?: () => ReadonlyArray<ThreadUtilization>;
+}
+
+/** A thread's cumulative event-loop idle and active time; `threadId` tells a replaced thread apart. */
+export interface ThreadUtilization {
+  threadId: number;
+  idle: number;
+  active: number;
 }
 
 export type NodeCondition = 'ok' | 'draining' | 'full' | 'overloaded';
@@ -81,6 +90,8 @@ export class NodeLoad {
   readonly #utilization: () => Pick<EventLoopUtilization, 'idle' | 'active'>;
   #lastWindowUtilization = 0;
   #utilizationSeen: Pick<EventLoopUtilization, 'idle' | 'active'>;
+  /** The other threads' readings at the window's start, by thread id. */
+  #threadsSeen = new Map<number, ThreadUtilization>();
   #closed = false;
 
   constructor(options: NodeLoadOptions) {
@@ -90,6 +101,7 @@ export class NodeLoad {
     this.#ticksSeen = options.mediaClockTicks?.() ?? this.#ticksSeen;
     this.#utilization = options.utilization ?? (() => performance.eventLoopUtilization());
     this.#utilizationSeen = this.#utilization();
+    this.#threadsSeen = this.#threadReadings();
     this.#schedule();
   }
 
@@ -103,7 +115,7 @@ export class NodeLoad {
     return this.#lastWindowLateShare;
   }
 
-  /** The event loop's busy share of the last complete window. */
+  /** The busiest event loop's share of the last complete window (the main thread's or a media worker's). */
   get eventLoopUtilization(): number {
     return this.#lastWindowUtilization;
   }
@@ -168,6 +180,7 @@ export class NodeLoad {
       this.#lastWindowLateShare = this.#closeTickWindow();
       this.#lastWindowUtilization = this.#utilizationSince(this.#utilizationSeen).share;
       this.#utilizationSeen = this.#utilization();
+      this.#threadsSeen = this.#threadReadings();
       this.#schedule();
     });
   }
@@ -179,15 +192,24 @@ export class NodeLoad {
     return due > 0 ? late / due : 0;
   }
 
-  /** The loop's busy share of the time since `seen`, and how long that is. */
+  /**
+   * The busiest loop's share of the time since `seen` (the main thread's, or another thread's
+   * since the window's start or its own, if it is newer), and how long the main thread's is.
+   */
   #utilizationSince(seen: Pick<EventLoopUtilization, 'idle' | 'active'>): {
     share: number;
     elapsedMs: number;
   } {
-    const now = this.#utilization();
-    const active = now.active - seen.active;
-    const elapsedMs = active + now.idle - seen.idle;
-    return { share: elapsedMs > 0 ? active / elapsedMs : 0, elapsedMs };
+    const main = busyShare(this.#utilization(), seen);
+    let share = main.share;
+    for (const thread of this.#options.threadUtilizations?.() ?? [])
+      share = Math.max(share, busyShare(thread, this.#threadsSeen.get(thread.threadId)).share);
+    return { share, elapsedMs: main.elapsedMs };
+  }
+
+  #threadReadings(): Map<number, ThreadUtilization> {
+    const readings = this.#options.threadUtilizations?.() ?? [];
+    return new Map(readings.map((reading) => [reading.threadId, reading]));
   }
 
   /** Ticks that fell due since `seen`, and how many of them ran late or were skipped. */
@@ -197,4 +219,15 @@ export class NodeLoad {
     const skipped = counts.ticksSkipped - seen.ticksSkipped;
     return { due: counts.ticks - seen.ticks + skipped, late: counts.lateTicks - seen.lateTicks + skipped };
   }
+}
+
+/** Busy share of the time between two readings of one loop (from its start without `seen`). */
+function busyShare(
+  now: Pick<EventLoopUtilization, 'idle' | 'active'>,
+  seen: Pick<EventLoopUtilization, 'idle' | 'active'> = { idle: 0, active: 0 },
+): { share: number; elapsedMs: number } {
+  const active = now.active - seen.active;
+  const elapsedMs = active + now.idle - seen.idle;
+  // Another thread's loop read from here can be a fraction of a millisecond behind itself.
+  return { share: elapsedMs > 0 ? Math.min(1, Math.max(0, active / elapsedMs)) : 0, elapsedMs };
 }

@@ -255,7 +255,7 @@ export const limitsSchema = z
           .lt(1)
           .optional()
           .describe(
-            "Overloaded while the event loop was busy for more than this share of the last window (Node's event-loop utilization: the main thread's CPU). A leading signal: a node refusing at 0.8 refuses before the media clock falls behind, where the other two say calls already suffer.",
+            "Overloaded while an event loop, the main thread's or a media worker's, was busy for more than this share of the last window (Node's event-loop utilization: the thread's CPU, counting a media clock's precise wait before each tick as busy). A leading signal: a node refusing at 0.8 refuses before the media clock falls behind, where the other two say calls already suffer.",
           ),
         windowSec: z.number().int().min(1).max(60).default(5),
         retryAfterSec: z

@@ -206,7 +206,7 @@ export class GatewayMetrics {
 
   readonly overloaded: Gauge<'signal'> = new Gauge({
     name: 'patchbay_overloaded',
-    help: 'By signal (event_loop_delay, media_clock, event_loop_utilization): 1 while its limits.overload threshold was crossed over the last window, so new INVITEs get 503 and OPTIONS 503; else 0 (always 0 without a threshold)',
+    help: 'By signal (event_loop_delay, media_clock, event_loop_utilization: the busiest loop, main thread or media worker): 1 while its limits.overload threshold was crossed over the last window, so new INVITEs get 503 and OPTIONS 503; else 0 (always 0 without a threshold)',
     labelNames: ['signal'] as const,
     registers: [this.registry],
     collect: () => {

@@ -3,7 +3,7 @@
  * keeps the registry of calls in progress, and implements drain, reload and stop. A call's
  * own life is its CallController's; metrics, records, health and callbacks subscribe to it.
  */
-import { hostname, networkInterfaces } from 'node:os';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { Cluster, defaultApiUrl, defaultNodeId, NodeLoad, OVERLOAD_SIGNALS } from '../cluster/index.js';
 import {
@@ -43,6 +43,7 @@ import { GatewayControl } from './control-adapter.js';
 import { DigestSupport } from './digest-support.js';
 import { SourceRateLimiter } from './flood.js';
 import { scheduleGauges } from './gauges.js';
+import { advertisableAddress } from './media-address.js';
 import type { CallPorts, OutboundRequest } from './ports.js';
 import { sendOptionsProbe } from './probe.js';
 import { TrunkRegistrations } from './registrations.js';
@@ -147,6 +148,7 @@ export class Gateway {
       draining: () => this.#admission.draining,
       overload: () => this.config().gateway.limits.overload,
       mediaClockTicks: () => this.#mediaClockStats(),
+      threadUtilizations: () => this.#mediaWorkers?.threadUtilizations() ?? [],
     });
     this.#inbound = new InboundMatcher(options.config.current);
     this.#router = new OutboundRouter(this.health, this.#locator, this.clock);
@@ -490,14 +492,4 @@ export class Gateway {
     if (kept.length > 0)
       this.logger.warn({ settings: kept }, 'changed settings that apply at start are kept until a restart');
   }
-}
-
-/** The address to write into SDP when bound to a wildcard: the first external IPv4. */
-function advertisableAddress(bind: string): string {
-  if (bind !== '0.0.0.0' && bind !== '::') return bind;
-  for (const addresses of Object.values(networkInterfaces())) {
-    const external = addresses?.find((address) => address.family === 'IPv4' && !address.internal);
-    if (external) return external.address;
-  }
-  return '127.0.0.1';
 }

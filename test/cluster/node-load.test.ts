@@ -27,17 +27,19 @@ function setup(overload?: OverloadThresholds) {
   const state = { calls: 0, maxCalls: 3, draining: false };
   const ticks = { ticks: 0, lateTicks: 0, ticksSkipped: 0 };
   const loop = { idle: 0, active: 0 };
+  const threads: Array<{ threadId: number; idle: number; active: number }> = [];
   const load = new NodeLoad({
     clock,
     histogram,
     utilization: () => ({ ...loop }),
+    threadUtilizations: () => threads.map((thread) => ({ ...thread })),
     mediaClockTicks: () => ({ ...ticks }),
     activeCalls: () => state.calls,
     maxCalls: () => state.maxCalls,
     draining: () => state.draining,
     overload: () => overload,
   });
-  return { clock, histogram, state, ticks, loop, load };
+  return { clock, histogram, state, ticks, loop, threads, load };
 }
 
 test('OPTIONS: 200 with the load header, 503 at maxCalls and while draining', () => {
@@ -173,5 +175,31 @@ test('overload: a busy share of the loop over eventLoopUtilization refuses, from
   loop.idle += 900;
   clock.advance(900);
   assert.equal(load.condition(), 'ok');
+  load.close();
+});
+
+test('overload: a media worker busier than eventLoopUtilization refuses while the main thread idles; a replaced worker counts from its own start', () => {
+  const { clock, loop, threads, load } = setup({ eventLoopUtilization: 0.8, windowSec: 1 });
+  const worker = { threadId: 7, idle: 0, active: 0 };
+  threads.push(worker);
+  const advance = (ms: number, mainBusy: number, workerBusy: number) => {
+    loop.active += ms * mainBusy;
+    loop.idle += ms * (1 - mainBusy);
+    worker.active += ms * workerBusy;
+    worker.idle += ms * (1 - workerBusy);
+    clock.advance(ms);
+  };
+  advance(300, 0.1, 0.5);
+  assert.equal(load.condition(), 'ok');
+  advance(700, 0.1, 0.95);
+  assert.equal(load.eventLoopUtilization, 0.815, 'the busiest loop: the worker, 815 of 1000 ms');
+  assert.equal(load.condition(), 'overloaded');
+  advance(1000, 0.1, 0.3);
+  assert.equal(load.condition(), 'ok');
+  // The worker dies; its replacement (a new thread id) is judged from its own start.
+  threads.splice(0, 1, { threadId: 8, idle: 50, active: 250 });
+  loop.idle += 250;
+  clock.advance(250);
+  assert.equal(load.condition(), 'overloaded', 'the new worker busy 250 of 300 ms');
   load.close();
 });

@@ -166,6 +166,15 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
     });
   }
 
+  /** Each live worker thread's cumulative event-loop idle and active time (for overload). */
+  threadUtilizations(): Array<{ threadId: number; idle: number; active: number }> {
+    return this.#slots.flatMap(({ worker }) => {
+      if (!worker) return [];
+      const { idle, active } = worker.performance.eventLoopUtilization();
+      return [{ threadId: worker.threadId, idle, active }];
+    });
+  }
+
   /** Every worker's media clock counts summed, dead workers' included: they only grow. */
   clockStats(): MediaClockStats {
     const total = { ...ZERO_CLOCK };

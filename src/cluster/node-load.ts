@@ -16,8 +16,8 @@
  * MIN_JUDGED_MS old, so a burst of calls is refused from its first fifth of a second rather
  * than admitted until the window closes.
  */
-import { type EventLoopUtilization, monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import type { Clock, TimerHandle } from '../util/index.js';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { type Clock, type LoopTimes, loopBusyShare, type TimerHandle } from '../util/index.js';
 
 export const LOAD_HEADER = 'X-Patchbay-Calls';
 
@@ -66,16 +66,14 @@ export interface NodeLoadOptions {
   mediaClockTicks?(): TickCounts;
   histogram?: DelayHistogram;
   /** The loop's cumulative idle and active time (perf_hooks' eventLoopUtilization); tests pass a fake. */
-  utilization?: () => Pick<EventLoopUtilization, 'idle' | 'active'>;
+  utilization?: () => LoopTimes;
   /** The same for each other thread that carries calls (media workers), by its thread id. */
   threadUtilizations?: () => ReadonlyArray<ThreadUtilization>;
 }
 
 /** A thread's cumulative event-loop idle and active time; `threadId` tells a replaced thread apart. */
-export interface ThreadUtilization {
+export interface ThreadUtilization extends LoopTimes {
   threadId: number;
-  idle: number;
-  active: number;
 }
 
 export type NodeCondition = 'ok' | 'draining' | 'full' | 'overloaded';
@@ -87,9 +85,9 @@ export class NodeLoad {
   #lastWindowP99Ms = 0;
   #lastWindowLateShare = 0;
   #ticksSeen: TickCounts = { ticks: 0, lateTicks: 0, ticksSkipped: 0 };
-  readonly #utilization: () => Pick<EventLoopUtilization, 'idle' | 'active'>;
+  readonly #utilization: () => LoopTimes;
   #lastWindowUtilization = 0;
-  #utilizationSeen: Pick<EventLoopUtilization, 'idle' | 'active'>;
+  #utilizationSeen: LoopTimes;
   /** The other threads' readings at the window's start, by thread id. */
   #threadsSeen = new Map<number, ThreadUtilization>();
   #closed = false;
@@ -196,14 +194,14 @@ export class NodeLoad {
    * The busiest loop's share of the time since `seen` (the main thread's, or another thread's
    * since the window's start or its own, if it is newer), and how long the main thread's is.
    */
-  #utilizationSince(seen: Pick<EventLoopUtilization, 'idle' | 'active'>): {
+  #utilizationSince(seen: LoopTimes): {
     share: number;
     elapsedMs: number;
   } {
-    const main = busyShare(this.#utilization(), seen);
+    const main = loopBusyShare(this.#utilization(), seen);
     let share = main.share;
     for (const thread of this.#options.threadUtilizations?.() ?? [])
-      share = Math.max(share, busyShare(thread, this.#threadsSeen.get(thread.threadId)).share);
+      share = Math.max(share, loopBusyShare(thread, this.#threadsSeen.get(thread.threadId)).share);
     return { share, elapsedMs: main.elapsedMs };
   }
 
@@ -219,15 +217,4 @@ export class NodeLoad {
     const skipped = counts.ticksSkipped - seen.ticksSkipped;
     return { due: counts.ticks - seen.ticks + skipped, late: counts.lateTicks - seen.lateTicks + skipped };
   }
-}
-
-/** Busy share of the time between two readings of one loop (from its start without `seen`). */
-function busyShare(
-  now: Pick<EventLoopUtilization, 'idle' | 'active'>,
-  seen: Pick<EventLoopUtilization, 'idle' | 'active'> = { idle: 0, active: 0 },
-): { share: number; elapsedMs: number } {
-  const active = now.active - seen.active;
-  const elapsedMs = active + now.idle - seen.idle;
-  // Another thread's loop read from here can be a fraction of a millisecond behind itself.
-  return { share: elapsedMs > 0 ? Math.min(1, Math.max(0, active / elapsedMs)) : 0, elapsedMs };
 }

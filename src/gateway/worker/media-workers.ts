@@ -9,7 +9,13 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { type GatewayFileConfig, mediaWorkerCount, type StreamTarget } from '../../config/index.js';
 import type { BridgeRate, JitterDelayBounds, MediaClockStats, RtpPosition } from '../../media/index.js';
-import type { Clock, Logger, MediaEncryption, TimerHandle } from '../../util/index.js';
+import {
+  type Clock,
+  type Logger,
+  loopBusyShare,
+  type MediaEncryption,
+  type TimerHandle,
+} from '../../util/index.js';
 import { resolveBotUrl } from '../bot-connector.js';
 import type {
   BotCallInfo,
@@ -155,13 +161,8 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
       const calls = slot.channel?.calls ?? 0;
       if (!slot.worker) return { calls, busyShare: 0 };
       const utilization = slot.worker.performance.eventLoopUtilization();
-      const since = slot.utilizationSeen
-        ? slot.worker.performance.eventLoopUtilization(utilization, slot.utilizationSeen)
-        : utilization;
+      const { share } = loopBusyShare(utilization, slot.utilizationSeen);
       slot.utilizationSeen = utilization;
-      // Read from another thread, a reading races the worker's loop by a fraction of a
-      // millisecond: over a very short interval the share can fall outside 0-1, or be NaN.
-      const share = Number.isFinite(since.utilization) ? Math.min(1, Math.max(0, since.utilization)) : 0;
       return { calls, busyShare: share };
     });
   }

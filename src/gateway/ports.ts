@@ -15,7 +15,7 @@ import type {
   UdpDropTable,
 } from '../media/index.js';
 import type { CallOptions, OfferAnswerer, OutboundSession, Session, SipRequest } from '../sip/index.js';
-import type { PlayoutStats } from '../stream/index.js';
+import { NO_PLAYOUT_COUNTS, type PlayoutStats } from '../stream/index.js';
 import type {
   AttemptPlan,
   Admission as CpsAdmission,
@@ -104,13 +104,7 @@ export interface BotStreamStats extends BridgeStats {
 
 /** The figures of a bot stream that has counted nothing yet. */
 export const NO_BOT_STREAM_STATS: Readonly<BotStreamStats> = {
-  framesPlayed: 0,
-  underrunFrames: 0,
-  overflowSamples: 0,
-  marksEchoed: 0,
-  marksRefused: 0,
-  clears: 0,
-  trimmedFrames: 0,
+  ...NO_PLAYOUT_COUNTS,
   queuedSamples: 0,
   botInputs: 0,
   dtmfFromCaller: 0,

@@ -19,7 +19,13 @@ export {
   type WireMessage,
 } from './dialect.js';
 export { EXOTEL_CHUNK_ALIGN_BYTES, ExotelDialect } from './exotel.js';
-export { Playout, type PlayoutOptions, type PlayoutStats, type PulledFrame } from './playout.js';
+export {
+  NO_PLAYOUT_COUNTS,
+  Playout,
+  type PlayoutOptions,
+  type PlayoutStats,
+  type PulledFrame,
+} from './playout.js';
 export { decodeL16, encodeL16, type PcmStreamRate, StereoDialect } from './stereo.js';
 export { TwilioDialect } from './twilio.js';
 export { type VadEvent, type VadOptions, VoiceActivityDetector } from './vad.js';

@@ -70,6 +70,17 @@ export interface PlayoutStats {
   queuedSamples: number;
 }
 
+/** A playout's counts before it played anything (its stats but the queue depth). */
+export const NO_PLAYOUT_COUNTS: Readonly<Omit<PlayoutStats, 'queuedSamples'>> = {
+  framesPlayed: 0,
+  underrunFrames: 0,
+  overflowSamples: 0,
+  marksEchoed: 0,
+  marksRefused: 0,
+  clears: 0,
+  trimmedFrames: 0,
+};
+
 /** What pullFrame hands out: the object and its frame are reused by the next pullFrame. */
 export interface PulledFrame {
   /** Exactly one frame of PCM, valid until the next pullFrame (copy it to keep it). */
@@ -107,15 +118,7 @@ export class Playout {
   readonly #standingDelay: StandingDelay;
   /** Decaying peak of the bot's played audio, which sets the silence threshold. */
   #botLevel = 0;
-  readonly #counters = {
-    framesPlayed: 0,
-    underrunFrames: 0,
-    overflowSamples: 0,
-    marksEchoed: 0,
-    marksRefused: 0,
-    clears: 0,
-    trimmedFrames: 0,
-  };
+  readonly #counters = { ...NO_PLAYOUT_COUNTS };
 
   constructor(options: PlayoutOptions) {
     const frameMs = options.frameMs ?? 20;

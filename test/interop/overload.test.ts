@@ -17,6 +17,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, before, type TestContext, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { metricSum, scrapeMetrics } from '../../bench/lib/metrics.js';
 import { EchoBotProcess } from '../../bench/load/bot-process.js';
 import type { ReceivedFigures } from '../../bench/load/frame-stats.js';
 import { nowUs } from '../../bench/load/frame-tag.js';
@@ -88,13 +89,13 @@ after(async () => {
   await bot?.close();
 });
 
-async function metricSum(series: RegExp): Promise<number> {
-  const text = await (await fetch(`${gateway?.apiUrl}/metrics`)).text();
-  return [...text.matchAll(series)].reduce((sum, [, value]) => sum + Number(value), 0);
+/** The gateway's current sum of `name`'s series, or of those whose labels include `label`. */
+async function gatewayMetric(name: string, label = ''): Promise<number> {
+  return metricSum(await scrapeMetrics(gateway?.apiUrl ?? assert.fail('no gateway')), name, label);
 }
 
-const REFUSED = /^patchbay_calls_total\{[^}]*outcome="rejected_overload"[^}]*\} (\S+)$/gm;
-const activeCalls = () => metricSum(/^patchbay_active_calls\{[^}]*\} (\S+)$/gm);
+const refusedAsOverloaded = () => gatewayMetric('patchbay_calls_total', 'outcome="rejected_overload"');
+const activeCalls = () => gatewayMetric('patchbay_active_calls');
 
 /** The witness call, retried while the node (on a loaded machine) refuses it as overloaded. */
 async function placeWitness(ua: StackUa, gatewayProcess: GatewayProcess, rtp: RtpCallers) {
@@ -195,7 +196,7 @@ async function offer(t: TestContext, flood: Flood, baseline: WitnessWindow): Pro
   const node = gateway ?? assert.fail('no gateway');
   const offered = flood.rate * flood.seconds;
   // The witness may have been refused a few times on a loaded machine: counted apart.
-  const refusedBefore = await metricSum(REFUSED);
+  const refusedBefore = await refusedAsOverloaded();
   const sippPort = await freePort();
   const sippRun = runSipp({
     scenario: 'uac',
@@ -212,7 +213,7 @@ async function offer(t: TestContext, flood: Flood, baseline: WitnessWindow): Pro
   const floorGapMs = await floor;
   t.diagnostic(describeWindow(`under ${offered} calls at ${flood.rate}/s`, loaded));
 
-  const refused = (await metricSum(REFUSED)) - refusedBefore;
+  const refused = (await refusedAsOverloaded()) - refusedBefore;
   t.diagnostic(
     `SIPp: ${sipp.successfulCalls} ok, ${sipp.failedCalls} failed of ${offered}; ` +
       `gateway: ${refused} refused as overloaded`,

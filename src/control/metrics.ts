@@ -125,6 +125,12 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly playoutCompressedSecondsTotal = new Counter({
+    name: 'patchbay_playout_compressed_seconds_total',
+    help: 'Seconds of bot audio with no pause to trim removed as whole pitch periods (played faster, pitch kept) to remove standing delay behind a bot streaming in real time (added when the call ends)',
+    registers: [this.registry],
+  });
+
   readonly rtpToWebSocketLatency = new Histogram({
     name: 'patchbay_rtp_to_websocket_seconds',
     help: 'Time from an RTP packet arriving to its audio being written to the bot socket',

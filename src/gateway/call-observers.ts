@@ -97,6 +97,8 @@ function recordMediaQuality(metrics: GatewayMetrics, record: CallRecord): void {
   if (pauses > 0) metrics.botSocketPausesTotal.inc(pauses);
   const trimmed = record.media.stream?.trimmedFrames ?? 0;
   if (trimmed > 0) metrics.playoutTrimmedFramesTotal.inc(trimmed);
+  const compressedMs = record.media.stream?.compressedMs ?? 0;
+  if (compressedMs > 0) metrics.playoutCompressedSecondsTotal.inc(compressedMs / 1000);
   const recovered = record.media.fecRecoveredFrames ?? 0;
   if (recovered > 0) metrics.fecRecoveredTotal.inc(recovered);
   const dropped = record.media.rtp?.srtp?.dropped;

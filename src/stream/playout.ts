@@ -24,13 +24,18 @@
  * at up to twice its speed), so the caller hears the bot's next words on time again. Only
  * frames whose every sample is within the silence threshold go (set from the bot's own
  * level), so speech is never cut; marks inside dropped audio are due when it is passed, in
- * order, as if it had played. Audio a bot sends ahead of real time (a burst, a faster pace)
- * is not trimmed, neither while it piles up nor while it drains: only a depth that stood
- * through a whole window of real-time pace is.
+ * order, as if it had played. Audio with no pause to trim (continuous speech, music, an
+ * echo) goes faster instead once the delay has stood FRAMES_BEFORE_COMPRESSING frames more:
+ * every other frame one pitch period shorter (TimeCompressor, NetEQ's "accelerate"), only
+ * where the audio repeats closely, so what is played keeps its pitch and has no seam. Audio
+ * a bot sends ahead of real time (a burst, a faster pace) is neither trimmed nor compressed,
+ * while it piles up or while it drains: only a depth that stood through a whole window of
+ * real-time pace is.
  */
 import type { Clock, Logger } from '../util/index.js';
 import { RateLimitedWarning } from './rate-limited-warning.js';
 import { StandingDelay } from './standing-delay.js';
+import { TimeCompressor } from './time-compression.js';
 
 /** What standing delay is trimmed back to: a real-time bot's socket jitter fits in it. */
 const STANDING_TARGET_MS = 80;
@@ -42,6 +47,11 @@ const SILENCE_CEILING = 1000;
 const SILENCE_BELOW_LEVEL = 100;
 /** Per played frame, the bot's level falls by this factor (halves in ~2.8 s) unless renewed. */
 const LEVEL_DECAY = 0.995;
+/**
+ * Frames of standing delay with no silent frame to trim before periodic audio is played
+ * faster instead (2.4 s): pauses are where standing delay goes first, unchanged audio.
+ */
+const FRAMES_BEFORE_COMPRESSING = 120;
 
 export interface PlayoutOptions {
   sampleRate: number;
@@ -67,6 +77,8 @@ export interface PlayoutStats {
   clears: number;
   /** Silent frames dropped to remove standing delay behind a real-time bot. */
   trimmedFrames: number;
+  /** Milliseconds of audio with no pause removed as pitch periods to remove standing delay. */
+  compressedMs: number;
   queuedSamples: number;
 }
 
@@ -79,6 +91,7 @@ export const NO_PLAYOUT_COUNTS: Readonly<Omit<PlayoutStats, 'queuedSamples'>> = 
   marksRefused: 0,
   clears: 0,
   trimmedFrames: 0,
+  compressedMs: 0,
 };
 
 /** What pullFrame hands out: the object and its frame are reused by the next pullFrame. */
@@ -118,6 +131,11 @@ export class Playout {
   readonly #standingDelay: StandingDelay;
   /** Decaying peak of the bot's played audio, which sets the silence threshold. */
   #botLevel = 0;
+  readonly #compressor: TimeCompressor;
+  /** Pulls in a row with standing delay to give back and no silent frame trimmed. */
+  #pullsWithoutPause = 0;
+  #compressedLastPull = false;
+  #compressedSamples = 0;
   readonly #counters = { ...NO_PLAYOUT_COUNTS };
 
   constructor(options: PlayoutOptions) {
@@ -134,10 +152,12 @@ export class Playout {
     this.#pulled = { frame: new Int16Array(this.frameSamples), marks: NO_MARKS };
     const targetSamples = Math.round((options.sampleRate * STANDING_TARGET_MS) / 1000);
     this.#standingDelay = new StandingDelay(this.frameSamples, targetSamples);
+    this.#compressor = new TimeCompressor(options.sampleRate, this.frameSamples);
   }
 
   get stats(): PlayoutStats {
-    return { ...this.#counters, queuedSamples: this.#queuedSamples };
+    const compressedMs = Math.round((this.#compressedSamples * 1000) / this.sampleRate);
+    return { ...this.#counters, compressedMs, queuedSamples: this.#queuedSamples };
   }
 
   /** Queued audio in milliseconds. */
@@ -192,11 +212,12 @@ export class Playout {
     const pulled = this.#pulled;
     const frame = pulled.frame;
     this.#releaseLeadingMarks();
-    const filled = this.#take(frame);
+    const filled = this.#compressInto(frame) ? this.frameSamples : this.#take(frame, this.frameSamples);
     if (this.#standingDelay.budget >= this.frameSamples && this.#nextFrameIsSilent()) {
-      this.#take(undefined);
+      this.#take(undefined, this.frameSamples);
       this.#standingDelay.removed(this.frameSamples);
       this.#counters.trimmedFrames++;
+      this.#pullsWithoutPause = 0;
     }
     this.#releaseLeadingMarks();
     frame.fill(0, filled); // the reused frame still holds the previous one's samples
@@ -208,13 +229,54 @@ export class Playout {
   }
 
   /**
-   * Takes up to one frame of audio off the queue into `into` (or drops it, without one),
-   * making due the marks it passes; returns how many samples it took.
+   * Standing delay that no pause has given back for FRAMES_BEFORE_COMPRESSING pulls: plays
+   * this frame one pitch period shorter, every other frame at most, when the audio repeats
+   * closely enough (TimeCompressor). Returns whether `frame` was filled so.
    */
-  #take(into: Int16Array | undefined): number {
+  #compressInto(frame: Int16Array): boolean {
+    const budget = this.#standingDelay.budget;
+    if (budget < this.frameSamples) {
+      this.#pullsWithoutPause = 0;
+      return false;
+    }
+    const compressor = this.#compressor;
+    const ready =
+      ++this.#pullsWithoutPause >= FRAMES_BEFORE_COMPRESSING &&
+      !this.#compressedLastPull &&
+      this.#queuedSamples >= compressor.input.length;
+    this.#compressedLastPull = false;
+    if (!ready) return false;
+    this.#peek(compressor.input);
+    const period = compressor.findPeriod(budget);
+    if (period === 0) return false;
+    this.#take(frame, this.frameSamples);
+    this.#take(undefined, period);
+    compressor.compress(period, frame);
+    this.#standingDelay.removed(period);
+    this.#compressedSamples += period;
+    this.#compressedLastPull = true;
+    return true;
+  }
+
+  /** Copies the head of the queued audio into `into` without taking it (it is queued). */
+  #peek(into: Int16Array): void {
+    let seen = 0;
+    for (let item = 0; item < this.#queue.length && seen < into.length; item++) {
+      const audio = this.#queue[item];
+      if (audio?.kind !== 'audio') continue;
+      const end = Math.min(audio.samples.length, audio.offset + into.length - seen);
+      for (let i = audio.offset; i < end; i++) into[seen++] = audio.samples[i] as number;
+    }
+  }
+
+  /**
+   * Takes up to `count` samples of audio off the queue into `into` (or drops them, without
+   * one), making due the marks it passes; returns how many samples it took.
+   */
+  #take(into: Int16Array | undefined, count: number): number {
     let taken = 0;
     let peak = 0;
-    while (taken < this.frameSamples) {
+    while (taken < count) {
       const head = this.#queue[0];
       if (!head) break;
       if (head.kind === 'mark') {
@@ -223,7 +285,7 @@ export class Playout {
         this.#queue.shift();
         continue;
       }
-      const take = Math.min(this.frameSamples - taken, head.samples.length - head.offset);
+      const take = Math.min(count - taken, head.samples.length - head.offset);
       // A loop rather than set(subarray): a view would be an allocation per frame.
       if (into) {
         for (let i = 0; i < take; i++) {

@@ -9,12 +9,13 @@ test('what the bot stream counted reaches the record and, when the call ends, th
     await flush();
     assert.equal((await outbound.outcome).kind, 'answered');
     const bot = h.bots.connected[0] ?? assert.fail('no bot');
-    Object.assign(bot.counted, { socketPauses: 2, trimmedFrames: 46 });
+    Object.assign(bot.counted, { socketPauses: 2, trimmedFrames: 46, compressedMs: 1500 });
     await outbound.bye();
     await flush();
     const [{ record } = assert.fail('ended')] = h.observed(0).ends;
     assert.equal(record?.media.stream?.trimmedFrames, 46);
     assert.equal((await h.metrics.playoutTrimmedFramesTotal.get()).values[0]?.value, 46);
+    assert.equal((await h.metrics.playoutCompressedSecondsTotal.get()).values[0]?.value, 1.5);
     assert.equal((await h.metrics.botSocketPausesTotal.get()).values[0]?.value, 2);
   } finally {
     h.close();

@@ -206,12 +206,30 @@ test('a real-time bot after a 1 s stall is trimmed back to the target in its sil
   assert.ok(sent.length - played.length <= 4);
 });
 
-test('a bot that streams speech without pauses is never trimmed: only silence goes', () => {
+test('a bot that streams speech without pauses is never trimmed: it plays faster, nothing cut', () => {
   const playout = new Playout({ sampleRate: 8000 });
-  const { depthMs, played, sent } = realTimeBotWithStall(playout, 10, 50, (i) => talkingFrame(i, 25));
+  const ids: number[] = [];
+  const sent: number[] = [];
+  let next = 0;
+  const send = () => {
+    sent.push(next);
+    playout.enqueue(talkingFrame(next++, 25));
+  };
+  for (let tick = 0; tick < 20 * 50; tick++) {
+    if (tick === 250) for (let i = 0; i < 50; i++) send();
+    send();
+    const frame = playout.pullFrame().frame;
+    for (const sample of frame)
+      if (sample >= SPEECH_BASE && sample - SPEECH_BASE !== ids.at(-1)) ids.push(sample - SPEECH_BASE);
+    if (tick === 250 + 120 + 100)
+      assert.equal(playout.queuedMs, 1000, 'untouched for a window and 2.4 s more');
+  }
   assert.equal(playout.stats.trimmedFrames, 0);
-  assert.equal(depthMs.at(-1), 1000);
-  assert.deepEqual(played, sent.slice(0, played.length));
+  assert.ok(playout.stats.compressedMs >= 900, `${playout.stats.compressedMs} ms compressed`);
+  assert.ok(playout.queuedMs <= 100, `${playout.queuedMs} ms still standing`);
+  // Every frame the bot sent is heard (at most 10 % of each removed: no word is cut), in order.
+  assert.deepEqual(ids, sent.slice(0, ids.length));
+  assert.ok(sent.length - ids.length <= 6);
 });
 
 test('audio sent ahead of real time is never trimmed: a 10 s burst in 200 ms, or a bot at 2x', () => {

@@ -148,7 +148,7 @@ export class GatewayMetrics {
 
   readonly sipShedTotal = new Counter({
     name: 'patchbay_sip_shed_total',
-    help: 'SIP messages refused unserved, by reason (rate_limited, oversize, malformed, unknown_source, overload, memory)',
+    help: 'SIP messages refused unserved, by reason (rate_limited, oversize, malformed, unknown_source, queue_full, overload, memory)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

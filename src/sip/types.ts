@@ -59,7 +59,8 @@ export interface TransportAddress {
 
 /**
  * Why a request was refused without being served (a bounded set: a metric label). The
- * transport sheds before or after parsing (rate_limited, oversize, malformed, unknown_source),
+ * transport sheds before or after parsing (rate_limited, oversize, malformed, unknown_source;
+ * queue_full: a source's datagrams waiting to be parsed past its share),
  * the transaction layer when it is full (overload) or holds too many bytes (memory).
  */
 export const SHED_REASONS = [
@@ -67,6 +68,7 @@ export const SHED_REASONS = [
   'oversize',
   'malformed',
   'unknown_source',
+  'queue_full',
   'overload',
   'memory',
 ] as const;

@@ -29,8 +29,9 @@ import {
   sniffTopVia,
 } from '../parser.js';
 import type { StreamEvent } from '../stream-parser.js';
-import type { ShedReason, TransportAddress, Via } from '../types.js';
+import { SHED_REASONS, type ShedReason, type TransportAddress, type Via } from '../types.js';
 import { serializeVia } from '../uri.js';
+import { DatagramQueue, type DatagramQueueLimits, DEFAULT_DATAGRAM_QUEUE_LIMITS } from './datagram-queue.js';
 import {
   ConnectionBudget,
   DEFAULT_TCP_LIMITS,
@@ -74,6 +75,8 @@ export interface SipTransportOptions {
   maxMessageBytes?: number;
   /** SO_RCVBUF for UDP sockets; the kernel caps it at net.core.rmem_max. */
   udpReceiveBufferBytes?: number;
+  /** Bounds of the per-source queues between the UDP socket and the parser (DatagramQueue). */
+  datagramQueue?: Partial<DatagramQueueLimits>;
   /** Limits of TCP and TLS connections (one budget for both). */
   tcp?: Partial<TcpLimits>;
   /**
@@ -122,7 +125,7 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
     received: 0,
     sent: 0,
     sendErrors: 0,
-    shed: { rate_limited: 0, oversize: 0, malformed: 0, unknown_source: 0, overload: 0, memory: 0 },
+    shed: zeroCounts(SHED_REASONS),
     tcpClosed: zeroCounts(TCP_CLOSE_REASONS),
     tlsHandshakeFailures: zeroCounts(TLS_HANDSHAKE_FAILURES),
   };
@@ -131,6 +134,7 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
   readonly #streamLimits: TcpLimits;
   readonly #budget: ConnectionBudget;
   #udp: UdpSocket | undefined;
+  readonly #datagrams: DatagramQueue;
   #udpLocal: TransportAddress | undefined;
   readonly #streams = new Map<StreamTransport, StreamPool>();
   #tls: TlsConnector | undefined;
@@ -143,6 +147,15 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
     this.#maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#streamLimits = { ...DEFAULT_TCP_LIMITS, ...options.tcp };
     this.#budget = new ConnectionBudget(this.#streamLimits);
+    const clock = options.clock ?? new SystemClock();
+    this.#datagrams = new DatagramQueue({
+      limits: { ...DEFAULT_DATAGRAM_QUEUE_LIMITS, ...options.datagramQueue },
+      now: () => clock.now(),
+      defer: (fn) => setImmediate(fn),
+      handle: (data, source) => this.#handleDatagram(data, source),
+      onError: (error, source) =>
+        this.#options.logger.warn({ err: error, source }, 'sip datagram handler failed'),
+    });
   }
 
   async start(): Promise<void> {
@@ -202,6 +215,7 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
 
   async close(): Promise<void> {
     for (const pool of this.#streams.values()) await pool.close();
+    this.#datagrams.close();
     const udp = this.#udp;
     this.#udp = undefined;
     if (udp) await new Promise<void>((resolve) => udp.close(() => resolve()));
@@ -216,7 +230,7 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
     this.#udp = socket;
     socket.on('message', (data, info) => {
       const source: TransportAddress = { transport: 'udp', address: info.address, port: info.port };
-      if (this.#udpLocal) this.#receiveDatagram(data, source, this.#udpLocal);
+      if (this.#udpLocal) this.#receiveDatagram(data, source);
     });
     socket.on('error', (error) => this.#options.logger.error({ err: error }, 'sip udp socket error'));
     return new Promise((resolve, reject) => {
@@ -291,7 +305,7 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
     });
   }
 
-  #receiveDatagram(data: Buffer, source: TransportAddress, local: TransportAddress): void {
+  #receiveDatagram(data: Buffer, source: TransportAddress): void {
     // RFC 5626 §4.4.1: a CRLF keep-alive datagram carries no message.
     if (data.length <= 4 && data.toString('latin1').trim() === '') return;
     const refusal = this.#screenDatagram(data, source);
@@ -299,6 +313,13 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
       this.#shed(refusal);
       return;
     }
+    if (!this.#datagrams.push(data, source)) this.#shed('queue_full');
+  }
+
+  /** A datagram's turn in the fair queue: parsed and handed on. */
+  #handleDatagram(data: Buffer, source: TransportAddress): void {
+    const local = this.#udpLocal;
+    if (!local) return;
     try {
       this.#deliver(parseMessage(data, { datagram: true, maxMessageBytes: this.#maxBytes }), source, local);
     } catch (error) {

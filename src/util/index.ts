@@ -13,3 +13,4 @@ export {
 } from './media-types.js';
 export { SeededRandom, seededRandom } from './random.js';
 export { SecretBytes } from './secret.js';
+export { TimerQueues } from './timer-queues.js';

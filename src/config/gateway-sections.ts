@@ -207,14 +207,16 @@ export const sipSchema = z
           .min(65_536)
           .default(8 << 20)
           .describe(
-            'Bytes of requests and stored responses one address may have held by SIP transactions; beyond it its new requests get 503.',
+            "Bytes one address's SIP server transactions may hold (each is charged its parsed request until answered, its stored response bytes and a fixed ~1.6 KB); beyond it its new requests get 503.",
           ),
         maxBytes: z
           .number()
           .int()
           .min(65_536)
           .default(64 << 20)
-          .describe('Bytes held by all SIP transactions; beyond it new requests get 503.'),
+          .describe(
+            'Bytes held by all SIP server transactions, charged the same way; beyond it new requests get 503.',
+          ),
       })
       .prefault({}),
   })

@@ -28,7 +28,8 @@ import type { TransportAddress, Via } from './types.js';
 export type RetransmissionProbe = (method: string, topVia: Via) => boolean;
 
 export interface EndpointTransport<Msg> {
-  send(message: Msg, destination: TransportAddress): Promise<void>;
+  /** Sends a message, or a message already serialized (a server transaction's response). */
+  send(message: Msg | Buffer, destination: TransportAddress): Promise<void>;
   onMessage(
     handler: (message: Msg, source: TransportAddress, local: TransportAddress) => void,
     isRetransmission?: RetransmissionProbe,

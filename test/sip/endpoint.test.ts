@@ -55,6 +55,7 @@ let branchCounter = 0;
 const ops: EndpointMessageOps<Request, Response> = {
   createResponse: (request, status) => new Response(status, request),
   createAck: (invite) => Object.assign(new Request('ACK', invite.callIdValue), { vias: invite.vias }),
+  serialize: (response) => Buffer.from(String(response.status)),
   addVia: (request, sentBy) => {
     request.vias.unshift({
       transport: sentBy.transport.toUpperCase(),
@@ -66,11 +67,11 @@ const ops: EndpointMessageOps<Request, Response> = {
 };
 
 class LoopTransport implements EndpointTransport<Request | Response> {
-  readonly sent: { message: Request | Response; destination: TransportAddress }[] = [];
+  readonly sent: { message: Request | Response | Buffer; destination: TransportAddress }[] = [];
   handler:
     | ((message: Request | Response, source: TransportAddress, local: TransportAddress) => void)
     | undefined;
-  send(message: Request | Response, destination: TransportAddress): Promise<void> {
+  send(message: Request | Response | Buffer, destination: TransportAddress): Promise<void> {
     this.sent.push({ message, destination });
     return Promise.resolve();
   }
@@ -86,7 +87,10 @@ class LoopTransport implements EndpointTransport<Request | Response> {
     this.handler?.(message, remote, local);
   }
   describe(): string[] {
-    return this.sent.map(({ message }) => (message.isRequest ? message.method : `${message.status}`));
+    return this.sent.map(({ message }) => {
+      if (Buffer.isBuffer(message)) return message.toString();
+      return message.isRequest ? message.method : `${message.status}`;
+    });
   }
 }
 

@@ -70,7 +70,13 @@ function via(ids: Ids): Via {
 const factory: MessageFactory<FakeRequest, FakeResponse> = {
   createResponse: (request, status) => new FakeResponse(status, request),
   createAck: (invite) => new FakeRequest('ACK', invite.ids, 'ACK'),
+  serialize: (response) => Buffer.from(wireText(response)),
 };
+
+function wireText(message: FakeRequest | FakeResponse | Buffer): string {
+  if (Buffer.isBuffer(message)) return message.toString();
+  return message.isRequest ? message.method : `${message.status} ${message.cseq().method}`;
+}
 
 const peer: TransportAddress = { transport: 'udp', address: '10.0.0.1', port: 5060 };
 
@@ -85,7 +91,7 @@ function setup(maxTransactions?: number) {
     clock,
     factory,
     send: (message) => {
-      sent.push(message.isRequest ? message.method : `${message.status} ${message.cseq().method}`);
+      sent.push(wireText(message));
     },
     isReliable: (transport) => transport !== 'udp',
     onRequest: (request, tx) => requests.push({ request, tx }),

@@ -1,7 +1,7 @@
 /**
  * What server transactions hold: a request only until its final response, then only that
- * response, so 60 KB requests are not kept for Timer J; and the bytes held are bounded per
- * source and in total (beyond: 503, shed as `memory`). Real parsed messages, FakeClock.
+ * response's bytes, so 60 KB requests are not kept for Timer J; and the bytes held are bounded
+ * per source and in total (beyond: 503, shed as `memory`). Real parsed messages, FakeClock.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -11,6 +11,7 @@ import type { SipRequest, SipResponse } from '../../src/sip/message.js';
 import { createResponse, messageOps } from '../../src/sip/message-ops.js';
 import { parseMessage } from '../../src/sip/parser.js';
 import {
+  SERVER_TRANSACTION_BYTES,
   type ServerTransaction,
   TransactionManager,
   type TransactionMemoryLimits,
@@ -46,13 +47,16 @@ function large(method: string, source: TransportAddress, n: number): SipRequest 
 function setup(answer: boolean, memory?: Partial<TransactionMemoryLimits>) {
   const clock = new FakeClock();
   const sent: number[] = [];
+  const wire: Buffer[] = [];
   const held: ServerTransaction<SipRequest, SipResponse>[] = [];
   const shed: ShedReason[] = [];
   const manager = new TransactionManager<SipRequest, SipResponse>({
     clock,
     factory: messageOps,
     send: (message) => {
-      if (!message.isRequest) sent.push(message.status);
+      if (Buffer.isBuffer(message)) wire.push(message);
+      const response = Buffer.isBuffer(message) ? parseMessage(message) : message;
+      if (!response.isRequest) sent.push(response.status);
     },
     isReliable: () => false,
     onRequest: (request, transaction) => {
@@ -62,7 +66,7 @@ function setup(answer: boolean, memory?: Partial<TransactionMemoryLimits>) {
     ...(memory ? { memory } : {}),
   });
   manager.on('shed', (reason) => shed.push(reason));
-  return { clock, manager, sent, held, shed };
+  return { clock, manager, sent, wire, held, shed };
 }
 
 const A: TransportAddress = { transport: 'udp', address: '127.0.0.2', port: 5060 };
@@ -83,7 +87,8 @@ describe('server transaction memory', () => {
     assert.deepEqual(shed, []);
     assert.equal(manager.serverCount, 2000, 'all still in Completed for Timer J');
     assert.ok(held.every((transaction) => transaction.request === undefined));
-    assert.ok(peak < 1_000_000, `peak ${peak} bytes: only the stored 200s, not the requests`);
+    const bound = 2000 * (SERVER_TRANSACTION_BYTES + 1000);
+    assert.ok(peak < bound, `peak ${peak} bytes: only the stored 200s' bytes, not the requests`);
     // The stored 200s copy the request's Via/From/To: they must not keep its 60 KB header text.
     collectGarbage();
     const kept = process.memoryUsage().heapUsed - heapBefore;
@@ -97,15 +102,43 @@ describe('server transaction memory', () => {
     const { clock, manager, sent, shed } = setup(false, limits);
     for (let n = 0; n < 40; n++) manager.receiveRequest(large('INVITE', A, n), A);
     const admitted = manager.serverCount;
-    assert.equal(admitted, 16, 'sixteen 60 KB INVITEs fit in 1 MB');
+    assert.equal(admitted, 14, 'fourteen 60 KB INVITEs, parsed, with their transactions fit in 1 MB');
     assert.ok(manager.bytesHeld <= limits.maxBytesPerSource);
     assert.equal(sent.filter((status) => status === 503).length, 40 - admitted);
     assert.ok(shed.length === 40 - admitted && shed.every((reason) => reason === 'memory'));
     for (let n = 100; n < 140; n++) manager.receiveRequest(large('INVITE', B, n), B);
     assert.ok(manager.bytesHeld <= limits.maxBytes, 'the total bound holds across sources');
-    assert.equal(manager.serverCount, 24, 'the other source got what the total bound leaves');
+    assert.equal(manager.serverCount, 22, 'the other source got what the total bound leaves');
     manager.close();
     clock.advance(1);
     assert.equal(manager.bytesHeld, 0);
+  });
+
+  it('a retransmission gets the stored bytes again; the transaction keeps neither request nor response', async () => {
+    const { manager, wire, held } = setup(false);
+    let request: SipRequest | undefined = large('OPTIONS', A, 1);
+    manager.receiveRequest(request, A);
+    const transaction = held[0] as ServerTransaction<SipRequest, SipResponse>;
+    let response: SipResponse | undefined = createResponse(request, 200);
+    const requestRef = new WeakRef(request);
+    const responseRef = new WeakRef(response);
+    transaction.respond(response);
+    request = undefined;
+    response = undefined;
+    manager.receiveRequest(large('OPTIONS', A, 1), A);
+    manager.receiveRequest(large('OPTIONS', A, 1), A);
+    assert.equal(wire.length, 3);
+    assert.ok(
+      wire.every((bytes) => bytes.equals(wire[0] as Buffer)),
+      'identical bytes each time',
+    );
+    assert.ok(transaction.responseBytes?.equals(wire[0] as Buffer));
+    assert.equal(transaction.request, undefined);
+    await new Promise((resolve) => setImmediate(resolve)); // WeakRef targets live to the end of the turn
+    collectGarbage();
+    assert.equal(requestRef.deref(), undefined, 'the request was collected');
+    assert.equal(responseRef.deref(), undefined, 'the response object was collected');
+    assert.equal(manager.serverCount, 1);
+    manager.close();
   });
 });

@@ -24,8 +24,10 @@ function recorder() {
     clock,
     sent,
     states,
-    send: (message: string | FakeResponse) => {
-      sent.push({ at: clock.now(), message: typeof message === 'string' ? message : String(message.status) });
+    send: (message: string | FakeResponse | Buffer) => {
+      const text =
+        typeof message === 'string' || Buffer.isBuffer(message) ? String(message) : String(message.status);
+      sent.push({ at: clock.now(), message: text });
     },
     watch(transaction: Transaction) {
       states.push(transaction.state);
@@ -35,6 +37,8 @@ function recorder() {
 }
 
 const profile = DEFAULT_TIMER_PROFILE;
+/** A fake response's bytes: its status. */
+const serialize = (response: FakeResponse) => Buffer.from(String(response.status));
 
 function inviteClient(reliable: boolean, events: string[] = []) {
   const r = recorder();
@@ -231,6 +235,7 @@ function inviteServer(reliable: boolean, failures: string[] = []) {
     clock: r.clock,
     profile,
     reliable,
+    serialize,
     send: r.send,
     createTrying: () => ({ status: 100 }),
     user: { onTimeout: () => failures.push('timeout') },
@@ -328,6 +333,7 @@ describe('non-INVITE server transaction (RFC 3261 §17.2.2)', () => {
       clock: r.clock,
       profile,
       reliable,
+      serialize,
       send: r.send,
     });
     r.watch(tx);

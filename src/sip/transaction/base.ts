@@ -38,11 +38,16 @@ export interface StatusBearer {
 
 export type StateListener = (state: TransactionState, previous: TransactionState) => void;
 
+/** RFC 3261 §17 timer names (C bounds an INVITE client's Proceeding here) and the automatic 100 Trying. */
+type TimerName = 'A' | 'B' | 'C' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'K' | 'L' | 'M' | 'trying';
+
 /** Shared plumbing: observable state and named timers on an injected clock. */
 export abstract class Transaction {
   #state: TransactionState;
-  readonly #listeners: StateListener[] = [];
-  readonly #timers = new Map<string, TimerHandle>();
+  /** Made on the first listener, holding just that one: most transactions have a single one. */
+  #listeners: StateListener[] | undefined;
+  /** Armed timers by name: a plain record, lighter than a Map for the two or three a transaction has. */
+  readonly #timers: Partial<Record<TimerName, TimerHandle>> = {};
 
   protected constructor(
     initial: TransactionState,
@@ -62,19 +67,19 @@ export abstract class Transaction {
   }
 
   onStateChange(listener: StateListener): void {
-    this.#listeners.push(listener);
+    if (this.#listeners) this.#listeners.push(listener);
+    else this.#listeners = [listener];
   }
 
   /** Number of timers still armed (for leak checks in tests). */
   get activeTimers(): number {
-    return this.#timers.size;
+    return Object.values(this.#timers).filter((timer) => timer !== undefined).length;
   }
 
   /** Ends the transaction at once (TU abort, manager shutdown). Idempotent. */
   terminate(): void {
     if (this.#state === 'terminated') return;
-    for (const timer of this.#timers.values()) timer.cancel();
-    this.#timers.clear();
+    for (const name of Object.keys(this.#timers) as TimerName[]) this.cancelTimer(name);
     this.setState('terminated');
   }
 
@@ -101,21 +106,20 @@ export abstract class Transaction {
     const previous = this.#state;
     if (previous === next) return;
     this.#state = next;
-    for (const listener of this.#listeners) listener(next, previous);
+    for (const listener of this.#listeners ?? []) listener(next, previous);
   }
 
-  protected startTimer(name: string, delayMs: number, fire: () => void): void {
+  protected startTimer(name: TimerName, delayMs: number, fire: () => void): void {
     this.cancelTimer(name);
-    const handle = this.clock.setTimer(delayMs, () => {
-      this.#timers.delete(name);
+    this.#timers[name] = this.clock.setTimer(delayMs, () => {
+      this.#timers[name] = undefined;
       if (this.#state !== 'terminated') fire();
     });
-    this.#timers.set(name, handle);
   }
 
-  protected cancelTimer(name: string): void {
-    this.#timers.get(name)?.cancel();
-    this.#timers.delete(name);
+  protected cancelTimer(name: TimerName): void {
+    this.#timers[name]?.cancel();
+    this.#timers[name] = undefined;
   }
 
   /** 64*T1: Timers B, F, H, J, L and M (RFC 3261 Table 4, RFC 6026 §8.4). */

@@ -10,6 +10,7 @@ export { type ClientTransactionUser, InviteClientTransaction } from './invite-cl
 export { AUTO_TRYING_DELAY_MS, InviteServerTransaction } from './invite-server.js';
 export {
   type ClientTransaction,
+  SERVER_TRANSACTION_BYTES,
   type ServerTransaction,
   TransactionManager,
   type TransactionManagerEvents,
@@ -25,4 +26,4 @@ export {
 } from './message-view.js';
 export { NonInviteClientTransaction } from './non-invite-client.js';
 export { NonInviteServerTransaction } from './non-invite-server.js';
-export type { ServerTransactionUser } from './server-user.js';
+export type { ServerTransactionOptions, ServerTransactionUser } from './server-user.js';

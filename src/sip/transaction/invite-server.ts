@@ -1,37 +1,36 @@
-import type { Clock } from '../../util/index.js';
-import { type StatusBearer, type TimerProfile, Transaction } from './base.js';
-import type { ServerTransactionUser } from './server-user.js';
+import { type StatusBearer, Transaction } from './base.js';
+import type { ServerTransactionOptions, ServerTransactionUser } from './server-user.js';
 
 /** RFC 3261 §17.2.1: send 100 Trying if the TU has not answered within 200 ms. */
 export const AUTO_TRYING_DELAY_MS = 200;
 
-export interface InviteServerOptions<Req, Res> {
-  request: Req;
-  clock: Clock;
-  profile: TimerProfile;
-  reliable: boolean;
-  send(response: Res): Promise<void> | void;
+export interface InviteServerOptions<Req, Res> extends ServerTransactionOptions<Req, Res> {
   /** Builds the automatic 100 Trying for the INVITE. */
   createTrying(request: Req): Res;
-  user?: ServerTransactionUser;
 }
 
 /**
  * INVITE server transaction, RFC 3261 §17.2.1 with the Accepted state of RFC 6026 §7.1. It
  * holds the INVITE only while Proceeding (a CANCEL answers it 487, §9.2); after the final
- * response ACKs match on the branch key alone and retransmissions need only that response.
+ * response ACKs match on the branch key alone and retransmissions need only that response's
+ * bytes, which are all it keeps of it (none after a 2xx: Accepted absorbs retransmissions).
  */
 export class InviteServerTransaction<Req, Res extends StatusBearer> extends Transaction {
   #request: Req | undefined;
-  #lastResponse: Res | undefined;
-  readonly #options: Omit<InviteServerOptions<Req, Res>, 'request'>;
+  #responseBytes: Buffer | undefined;
+  readonly #serialize: InviteServerOptions<Req, Res>['serialize'];
+  readonly #send: InviteServerOptions<Req, Res>['send'];
+  readonly #user: ServerTransactionUser | undefined;
 
-  constructor({ request, ...options }: InviteServerOptions<Req, Res>) {
+  constructor(options: InviteServerOptions<Req, Res>) {
     super('proceeding', options.clock, options.profile, options.reliable);
-    this.#request = request;
-    this.#options = options;
+    this.#request = options.request;
+    this.#serialize = options.serialize;
+    this.#send = options.send;
+    this.#user = options.user;
     this.startTimer('trying', AUTO_TRYING_DELAY_MS, () => {
-      if (!this.#lastResponse && this.#request) this.respond(options.createTrying(this.#request));
+      // Any response from the TU cancels this timer (respond), so here it has not answered.
+      if (this.#request) this.respond(options.createTrying(this.#request));
     });
   }
 
@@ -40,9 +39,9 @@ export class InviteServerTransaction<Req, Res extends StatusBearer> extends Tran
     return this.#request;
   }
 
-  /** The final or provisional response last sent, if any. */
-  get lastResponse(): Res | undefined {
-    return this.#lastResponse;
+  /** The bytes a retransmitted INVITE gets: the last provisional, or the non-2xx final. */
+  get responseBytes(): Buffer | undefined {
+    return this.#responseBytes;
   }
 
   /** Sends a response from the TU (RFC 3261 §17.2.1). */
@@ -50,13 +49,14 @@ export class InviteServerTransaction<Req, Res extends StatusBearer> extends Tran
     const status = response.status;
     if (this.state === 'accepted') {
       // RFC 6026 §7.1: the TU retransmits its 2xx through the Accepted transaction.
-      if (status >= 200 && status < 300) this.#send(response);
+      if (status >= 200 && status < 300) this.#transmit(this.#serialize(response));
       return;
     }
     if (this.state !== 'proceeding') throw new RangeError(`cannot respond in state ${this.state}`);
     this.cancelTimer('trying');
-    this.#lastResponse = response;
-    this.#send(response);
+    const bytes = this.#serialize(response);
+    this.#responseBytes = status < 200 || status >= 300 ? bytes : undefined;
+    this.#transmit(bytes);
     if (status < 200) return;
     this.#request = undefined;
     if (status < 300) {
@@ -68,14 +68,14 @@ export class InviteServerTransaction<Req, Res extends StatusBearer> extends Tran
     if (!this.reliable) this.#armTimerG(this.profile.t1);
     this.startTimer('H', this.transactionTimeout, () => {
       this.terminate();
-      this.#options.user?.onTimeout?.();
+      this.#user?.onTimeout?.();
     });
   }
 
   /** A retransmitted INVITE re-sends the last response; Accepted absorbs it (RFC 6026 §7.1). */
   receiveRetransmission(): void {
-    if ((this.state === 'proceeding' || this.state === 'completed') && this.#lastResponse) {
-      this.#send(this.#lastResponse);
+    if ((this.state === 'proceeding' || this.state === 'completed') && this.#responseBytes) {
+      this.#transmit(this.#responseBytes);
     }
   }
 
@@ -89,24 +89,25 @@ export class InviteServerTransaction<Req, Res extends StatusBearer> extends Tran
     this.cancelTimer('G');
     this.cancelTimer('H');
     this.setState('confirmed');
-    // RFC 3261 §17.2.1: Timer I absorbs ACK retransmissions; zero on reliable transports.
+    // RFC 3261 §17.2.1: Timer I absorbs ACK retransmissions, which need no response bytes.
+    this.#responseBytes = undefined;
     this.startTimer('I', this.reliable ? 0 : this.profile.t4, () => this.terminate());
     return false;
   }
 
   protected override reportTransportError(error: unknown): void {
-    this.#options.user?.onTransportError?.(error);
+    this.#user?.onTransportError?.(error);
   }
 
   #armTimerG(interval: number): void {
     // RFC 3261 §17.2.1: Timer G doubles up to T2.
     this.startTimer('G', interval, () => {
-      if (this.#lastResponse) this.#send(this.#lastResponse);
+      if (this.#responseBytes) this.#transmit(this.#responseBytes);
       this.#armTimerG(Math.min(interval * 2, this.profile.t2));
     });
   }
 
-  #send(response: Res): void {
-    this.transmitWith(this.#options.send, response);
+  #transmit(bytes: Buffer): void {
+    this.transmitWith(this.#send, bytes);
   }
 }

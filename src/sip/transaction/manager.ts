@@ -1,4 +1,4 @@
-import { type Clock, TypedEmitter } from '../../util/index.js';
+import { type Clock, TimerQueues, TypedEmitter } from '../../util/index.js';
 import type { ShedReason, TransportAddress, Via } from '../types.js';
 import { DEFAULT_TIMER_PROFILE, type TimerProfile } from './base.js';
 import { type ClientTransactionUser, InviteClientTransaction } from './invite-client.js';
@@ -23,7 +23,8 @@ export type ServerTransaction<Req extends RequestView, Res extends ResponseView>
 export interface TransactionManagerOptions<Req extends RequestView, Res extends ResponseView> {
   clock: Clock;
   factory: MessageFactory<Req, Res>;
-  send(message: Req | Res, destination: TransportAddress): Promise<void> | void;
+  /** Sends a message, or a server transaction's response as the bytes `factory.serialize` made. */
+  send(message: Req | Res | Buffer, destination: TransportAddress): Promise<void> | void;
   isReliable(transport: TransportAddress['transport']): boolean;
   /** A new request with its server transaction; the TU answers with `transaction.respond`. */
   onRequest(request: Req, transaction: ServerTransaction<Req, Res>, source: TransportAddress): void;
@@ -38,7 +39,7 @@ export interface TransactionManagerOptions<Req extends RequestView, Res extends 
   profile?: TimerProfile;
   /** Upper bound on live transactions (client + server); beyond it requests get 503. */
   maxTransactions?: number;
-  /** Bytes server transactions may hold (requests and stored responses), per source and in all. */
+  /** Bytes server transactions may hold (see SERVER_TRANSACTION_BYTES), per source and in all. */
   memory?: Partial<TransactionMemoryLimits>;
 }
 
@@ -55,6 +56,15 @@ const DEFAULT_TRANSACTION_MEMORY: Readonly<TransactionMemoryLimits> = {
   maxBytes: 64 << 20,
 };
 
+/**
+ * Heap a live server transaction holds besides the request and the response bytes it keeps:
+ * the transaction object, its closures, timer entries, its keys in the manager's maps.
+ * Measured with bench/sip-transaction-memory.ts (compiled) as heap + ArrayBuffers per
+ * transaction, less its response bytes: ~1,450 B for a non-INVITE waiting for Timer J, ~1,800 B
+ * for an INVITE waiting for Timer H (and G). With it the bound charges what is really held.
+ */
+export const SERVER_TRANSACTION_BYTES = 1600;
+
 export interface TransactionManagerEvents {
   /** A request was answered 503 unserved: too many transactions, or too many bytes held. */
   shed: [reason: Extract<ShedReason, 'overload' | 'memory'>];
@@ -62,8 +72,10 @@ export interface TransactionManagerEvents {
 
 /**
  * Matches messages to transactions and owns their lifetimes (RFC 3261 §17.1.3, §17.2.3), and
- * bounds what server transactions hold: each is charged the bytes of the request it keeps
- * (until its final response) and of its stored response, per source address and in total.
+ * bounds what server transactions hold: each is charged a fixed SERVER_TRANSACTION_BYTES, the
+ * bytes of the request it keeps (until its final response) and those of the response it keeps
+ * for retransmissions, per source address and in total. Their timers share one clock timer
+ * per delay (TimerQueues): thousands of them wait out the same 64*T1.
  */
 export class TransactionManager<
   Req extends RequestView,
@@ -74,21 +86,26 @@ export class TransactionManager<
   /** RFC 3261 §8.2.2.2: Call-ID + From tag + CSeq of tag-less requests being served. */
   readonly #mergeKeys = new Map<string, string>();
   readonly #options: TransactionManagerOptions<Req, Res>;
+  readonly #timers: TimerQueues;
   readonly #profile: TimerProfile;
   readonly #maxTransactions: number;
   readonly #memory: TransactionMemoryLimits;
   readonly #bytesBySource = new Map<string, number>();
   #bytesHeld = 0;
+  /** Shared by every server transaction, so none carries closures of its own for these. */
+  readonly #serialize = (response: Res): Buffer => this.#options.factory.serialize(response);
+  readonly #createTrying = (invite: Req): Res => this.#options.factory.createResponse(invite, 100, 'Trying');
 
   constructor(options: TransactionManagerOptions<Req, Res>) {
     super();
     this.#options = options;
+    this.#timers = new TimerQueues(options.clock);
     this.#profile = options.profile ?? DEFAULT_TIMER_PROFILE;
     this.#maxTransactions = options.maxTransactions ?? DEFAULT_MAX_TRANSACTIONS;
     this.#memory = { ...DEFAULT_TRANSACTION_MEMORY, ...options.memory };
   }
 
-  /** Bytes of requests and responses server transactions hold now. */
+  /** Bytes charged to the live server transactions (see SERVER_TRANSACTION_BYTES). */
   get bytesHeld(): number {
     return this.#bytesHeld;
   }
@@ -124,7 +141,7 @@ export class TransactionManager<
     if (this.#clients.has(key)) throw new RangeError(`branch already in use: ${key}`);
     const common = {
       request,
-      clock: this.#options.clock,
+      clock: this.#timers,
       profile: this.#profile,
       reliable: this.#options.isReliable(destination.transport),
       send: (message: Req) => this.#options.send(message, destination),
@@ -181,7 +198,7 @@ export class TransactionManager<
       return;
     }
     const requestBytes = this.#options.factory.byteSize?.(request) ?? 0;
-    const shed = this.#shedReason(requestBytes, source.address);
+    const shed = this.#shedReason(SERVER_TRANSACTION_BYTES + requestBytes, source.address);
     if (shed) {
       this.safeEmit('shed', shed);
       this.#replyStateless(request, 503, 'Service Unavailable', source);
@@ -189,13 +206,14 @@ export class TransactionManager<
     }
     // Read every header the layer needs before creating state, so a malformed one throws here.
     const mergeKey = request.method === 'CANCEL' || request.toTag() ? undefined : mergeKeyOf(request);
-    const transaction = this.#createServer(request, key, source);
-    this.#chargeWhileAlive(transaction, requestBytes, source.address);
+    const merged = mergeKey !== undefined && this.#isMerged(mergeKey, key);
+    const transaction = this.#createServer(request, source);
+    this.#track(transaction, key, merged ? undefined : mergeKey, requestBytes, source.address);
     if (request.method === 'CANCEL') {
       this.#cancel(request, transaction, serverKey(branch, sentBy, 'INVITE'));
       return;
     }
-    if (mergeKey !== undefined && this.#isMerged(mergeKey, key, transaction)) {
+    if (merged) {
       transaction.respond(this.#options.factory.createResponse(request, 482, 'Loop Detected'));
       return;
     }
@@ -230,30 +248,25 @@ export class TransactionManager<
   }
 
   /** RFC 3261 §8.2.2.2: same Call-ID/From tag/CSeq without To tag on another branch. */
-  #isMerged(mergeKey: string, key: string, transaction: ServerTransaction<Req, Res>): boolean {
+  #isMerged(mergeKey: string, key: string): boolean {
     const owner = this.#mergeKeys.get(mergeKey);
-    if (owner !== undefined && owner !== key && this.#servers.has(owner)) return true;
-    this.#mergeKeys.set(mergeKey, key);
-    transaction.onStateChange((state) => {
-      if (state === 'terminated' && this.#mergeKeys.get(mergeKey) === key) this.#mergeKeys.delete(mergeKey);
-    });
-    return false;
+    return owner !== undefined && owner !== key && this.#servers.has(owner);
   }
 
-  #createServer(request: Req, key: string, source: TransportAddress): ServerTransaction<Req, Res> {
-    const factory = this.#options.factory;
+  #createServer(request: Req, source: TransportAddress): ServerTransaction<Req, Res> {
     const common = {
       request,
-      clock: this.#options.clock,
+      clock: this.#timers,
       profile: this.#profile,
       reliable: this.#options.isReliable(source.transport),
-      send: (response: Res) => this.#options.send(response, source),
+      serialize: this.#serialize,
+      send: (bytes: Buffer) => this.#options.send(bytes, source),
     };
     const transaction: ServerTransaction<Req, Res> =
       request.method === 'INVITE'
         ? new InviteServerTransaction<Req, Res>({
             ...common,
-            createTrying: (invite) => factory.createResponse(invite, 100, 'Trying'),
+            createTrying: this.#createTrying,
             user: {
               onTimeout: () => this.#options.onServerFailure?.(transaction, 'timeout'),
               onTransportError: () => this.#options.onServerFailure?.(transaction, 'transport'),
@@ -263,28 +276,25 @@ export class TransactionManager<
             ...common,
             user: { onTransportError: () => this.#options.onServerFailure?.(transaction, 'transport') },
           });
-    this.#servers.set(key, transaction);
-    transaction.onStateChange((state) => {
-      if (state === 'terminated') this.#servers.delete(key);
-    });
     return transaction;
   }
 
-  #shedReason(requestBytes: number, address: string): 'overload' | 'memory' | undefined {
-    if (this.#clients.size + this.#servers.size >= this.#maxTransactions) return 'overload';
-    const { maxBytes, maxBytesPerSource } = this.#memory;
-    if (this.#bytesHeld + requestBytes > maxBytes) return 'memory';
-    if ((this.#bytesBySource.get(address) ?? 0) + requestBytes > maxBytesPerSource) return 'memory';
-    return undefined;
-  }
-
   /**
-   * Charges a server transaction the request it holds; when it answers finally (and drops
-   * the request) the charge becomes its stored response; when it ends, nothing.
+   * Registers a server transaction under its key (and merge key) until it ends, charging it
+   * SERVER_TRANSACTION_BYTES, the request while it holds it and the response bytes it keeps;
+   * the charge is updated at every state change, and is nothing once it has ended.
    */
-  #chargeWhileAlive(transaction: ServerTransaction<Req, Res>, requestBytes: number, address: string): void {
+  #track(
+    transaction: ServerTransaction<Req, Res>,
+    key: string,
+    mergeKey: string | undefined,
+    requestBytes: number,
+    address: string,
+  ): void {
+    this.#servers.set(key, transaction);
+    if (mergeKey !== undefined) this.#mergeKeys.set(mergeKey, key);
     let charged = 0;
-    const recharge = (bytes: number): void => {
+    const charge = (bytes: number): void => {
       const delta = bytes - charged;
       charged = bytes;
       this.#bytesHeld += delta;
@@ -292,12 +302,25 @@ export class TransactionManager<
       if (bySource > 0) this.#bytesBySource.set(address, bySource);
       else this.#bytesBySource.delete(address);
     };
-    recharge(requestBytes);
+    charge(SERVER_TRANSACTION_BYTES + requestBytes);
     transaction.onStateChange((state) => {
-      if (state === 'terminated') recharge(0);
-      else if (!transaction.request && transaction.lastResponse)
-        recharge(this.#options.factory.byteSize?.(transaction.lastResponse) ?? 0);
+      if (state !== 'terminated') {
+        const request = transaction.request === undefined ? 0 : requestBytes;
+        charge(SERVER_TRANSACTION_BYTES + request + (transaction.responseBytes?.length ?? 0));
+        return;
+      }
+      charge(0);
+      this.#servers.delete(key);
+      if (mergeKey !== undefined && this.#mergeKeys.get(mergeKey) === key) this.#mergeKeys.delete(mergeKey);
     });
+  }
+
+  #shedReason(bytes: number, address: string): 'overload' | 'memory' | undefined {
+    if (this.#clients.size + this.#servers.size >= this.#maxTransactions) return 'overload';
+    const { maxBytes, maxBytesPerSource } = this.#memory;
+    if (this.#bytesHeld + bytes > maxBytes) return 'memory';
+    if ((this.#bytesBySource.get(address) ?? 0) + bytes > maxBytesPerSource) return 'memory';
+    return undefined;
   }
 
   #replyStateless(request: Req, status: number, reason: string, source: TransportAddress): void {
@@ -313,9 +336,15 @@ export class TransactionManager<
   }
 }
 
+/*
+ * The keys a live server transaction is held under are built with join, which copies into one
+ * flat string: a template literal makes a tree of string pieces, and the pieces (slices of the
+ * request's header text) would keep that text alive as long as the transaction.
+ */
+
 function mergeKeyOf(request: RequestView): string {
   const cseq = request.cseq();
-  return `${request.callId()}|${request.fromTag() ?? ''}|${cseq.seq}|${cseq.method}`;
+  return [request.callId(), request.fromTag() ?? '', cseq.seq, cseq.method].join('|');
 }
 
 function clientKey(branch: string | null | undefined, method: string): string | undefined {
@@ -323,5 +352,5 @@ function clientKey(branch: string | null | undefined, method: string): string | 
 }
 
 function serverKey(branch: string, sentBy: string, method: string): string {
-  return `${branch}|${sentBy}|${method}`;
+  return [branch, sentBy, method].join('|');
 }

@@ -28,8 +28,13 @@ export interface MessageFactory<Req extends RequestView, Res extends ResponseVie
   createResponse(request: Req, status: number, reason?: string): Res;
   /** The ACK for a non-2xx final response (RFC 3261 §17.1.1.3). */
   createAck(invite: Req, response: Res): Req;
-  /** About the bytes a message occupies, for the transaction layer's memory bound. */
-  byteSize?(message: Req | Res): number;
+  /**
+   * A response's wire bytes. Server transactions keep these, not the response, for their
+   * retransmissions (RFC 3261 §17.2.1, §17.2.2), and the transport sends them as they are.
+   */
+  serialize(response: Res): Buffer;
+  /** About the bytes a request occupies in memory, parsed, for the transaction layer's memory bound. */
+  byteSize?(request: Req): number;
 }
 
 /** RFC 3261 §8.1.1.7: branches from compliant implementations start with this cookie. */

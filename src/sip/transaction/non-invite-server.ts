@@ -1,30 +1,24 @@
-import type { Clock } from '../../util/index.js';
-import { type StatusBearer, type TimerProfile, Transaction } from './base.js';
-import type { ServerTransactionUser } from './server-user.js';
-
-export interface NonInviteServerOptions<Req, Res> {
-  request: Req;
-  clock: Clock;
-  profile: TimerProfile;
-  reliable: boolean;
-  send(response: Res): Promise<void> | void;
-  user?: ServerTransactionUser;
-}
+import { type StatusBearer, Transaction } from './base.js';
+import type { ServerTransactionOptions, ServerTransactionUser } from './server-user.js';
 
 /**
- * Non-INVITE server transaction, RFC 3261 §17.2.2. Once the final response is sent it keeps
- * only that response: retransmissions need nothing else, and a large request is not held
- * for Timer J.
+ * Non-INVITE server transaction, RFC 3261 §17.2.2. It keeps the bytes of the last response it
+ * sent, which is all a retransmitted request needs; once the final response is sent it drops
+ * the request, so a large request is not held for Timer J.
  */
 export class NonInviteServerTransaction<Req, Res extends StatusBearer> extends Transaction {
   #request: Req | undefined;
-  #lastResponse: Res | undefined;
-  readonly #options: Omit<NonInviteServerOptions<Req, Res>, 'request'>;
+  #responseBytes: Buffer | undefined;
+  readonly #serialize: ServerTransactionOptions<Req, Res>['serialize'];
+  readonly #send: ServerTransactionOptions<Req, Res>['send'];
+  readonly #user: ServerTransactionUser | undefined;
 
-  constructor({ request, ...options }: NonInviteServerOptions<Req, Res>) {
+  constructor(options: ServerTransactionOptions<Req, Res>) {
     super('trying', options.clock, options.profile, options.reliable);
-    this.#request = request;
-    this.#options = options;
+    this.#request = options.request;
+    this.#serialize = options.serialize;
+    this.#send = options.send;
+    this.#user = options.user;
   }
 
   /** The request, until the final response is sent. */
@@ -32,16 +26,17 @@ export class NonInviteServerTransaction<Req, Res extends StatusBearer> extends T
     return this.#request;
   }
 
-  get lastResponse(): Res | undefined {
-    return this.#lastResponse;
+  /** The bytes of the last response sent, which a retransmitted request gets again. */
+  get responseBytes(): Buffer | undefined {
+    return this.#responseBytes;
   }
 
   respond(response: Res): void {
     if (this.state !== 'trying' && this.state !== 'proceeding') {
       throw new RangeError(`cannot respond in state ${this.state}`);
     }
-    this.#lastResponse = response;
-    this.transmitWith(this.#options.send, response);
+    this.#responseBytes = this.#serialize(response);
+    this.transmitWith(this.#send, this.#responseBytes);
     if (response.status < 200) {
       this.setState('proceeding');
       return;
@@ -54,11 +49,11 @@ export class NonInviteServerTransaction<Req, Res extends StatusBearer> extends T
 
   /** Trying absorbs a retransmission; later states re-send the last response. */
   receiveRetransmission(): void {
-    if (this.state === 'trying' || !this.#lastResponse) return;
-    this.transmitWith(this.#options.send, this.#lastResponse);
+    if (this.state === 'trying' || !this.#responseBytes) return;
+    this.transmitWith(this.#send, this.#responseBytes);
   }
 
   protected override reportTransportError(error: unknown): void {
-    this.#options.user?.onTransportError?.(error);
+    this.#user?.onTransportError?.(error);
   }
 }

@@ -199,8 +199,8 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
     return local ? readUdpDrops(local.address, local.port) : undefined;
   }
 
-  async send(message: SipMessage, destination: TransportAddress): Promise<void> {
-    const data = serializeMessage(message);
+  async send(message: SipMessage | Buffer, destination: TransportAddress): Promise<void> {
+    const data = Buffer.isBuffer(message) ? message : serializeMessage(message);
     try {
       const pool = destination.transport === 'udp' ? undefined : this.#streamPoolFor(destination.transport);
       if (destination.transport === 'udp') await this.#sendUdp(data, destination);

@@ -58,10 +58,11 @@ export class MemoryNetwork {
     });
   }
 
-  transmit(message: SipMessage, from: TransportAddress, to: TransportAddress): void {
+  transmit(message: SipMessage | Buffer, from: TransportAddress, to: TransportAddress): void {
     let copy: SipMessage;
     try {
-      copy = parseMessage(serializeMessage(message), { datagram: true });
+      const bytes = Buffer.isBuffer(message) ? message : serializeMessage(message);
+      copy = parseMessage(bytes, { datagram: true });
     } catch (error) {
       this.errors.push(error);
       return;
@@ -91,7 +92,7 @@ export class MemoryTransport implements UserAgentTransport {
     readonly address: TransportAddress,
   ) {}
 
-  send(message: SipMessage, destination: TransportAddress): Promise<void> {
+  send(message: SipMessage | Buffer, destination: TransportAddress): Promise<void> {
     this.network.transmit(message, this.address, destination);
     return Promise.resolve();
   }

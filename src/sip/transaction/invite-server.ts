@@ -4,7 +4,8 @@ import type { ServerTransactionOptions, ServerTransactionUser } from './server-u
 /** RFC 3261 §17.2.1: send 100 Trying if the TU has not answered within 200 ms. */
 export const AUTO_TRYING_DELAY_MS = 200;
 
-export interface InviteServerOptions<Req, Res> extends ServerTransactionOptions<Req, Res> {
+export interface InviteServerOptions<Req, Res extends StatusBearer>
+  extends ServerTransactionOptions<Req, Res, InviteServerTransaction<Req, Res>> {
   /** Builds the automatic 100 Trying for the INVITE. */
   createTrying(request: Req): Res;
 }
@@ -20,7 +21,7 @@ export class InviteServerTransaction<Req, Res extends StatusBearer> extends Tran
   #responseBytes: Buffer | undefined;
   readonly #serialize: InviteServerOptions<Req, Res>['serialize'];
   readonly #send: InviteServerOptions<Req, Res>['send'];
-  readonly #user: ServerTransactionUser | undefined;
+  readonly #user: ServerTransactionUser<InviteServerTransaction<Req, Res>> | undefined;
 
   constructor(options: InviteServerOptions<Req, Res>) {
     super('proceeding', options.clock, options.profile, options.reliable);
@@ -68,7 +69,7 @@ export class InviteServerTransaction<Req, Res extends StatusBearer> extends Tran
     if (!this.reliable) this.#armTimerG(this.profile.t1);
     this.startTimer('H', this.transactionTimeout, () => {
       this.terminate();
-      this.#user?.onTimeout?.();
+      this.#user?.onTimeout?.(this);
     });
   }
 
@@ -96,7 +97,7 @@ export class InviteServerTransaction<Req, Res extends StatusBearer> extends Tran
   }
 
   protected override reportTransportError(error: unknown): void {
-    this.#user?.onTransportError?.(error);
+    this.#user?.onTransportError?.(error, this);
   }
 
   #armTimerG(interval: number): void {

@@ -12,6 +12,7 @@ import {
 } from './message-view.js';
 import { NonInviteClientTransaction } from './non-invite-client.js';
 import { NonInviteServerTransaction } from './non-invite-server.js';
+import type { ServerTransactionUser } from './server-user.js';
 
 export type ClientTransaction<Req extends RequestView, Res extends ResponseView> =
   | InviteClientTransaction<Req, Res>
@@ -60,10 +61,10 @@ const DEFAULT_TRANSACTION_MEMORY: Readonly<TransactionMemoryLimits> = {
  * Heap a live server transaction holds besides the request and the response bytes it keeps:
  * the transaction object, its closures, timer entries, its keys in the manager's maps.
  * Measured with bench/sip-transaction-memory.ts (compiled) as heap + ArrayBuffers per
- * transaction, less its response bytes: ~1,450 B for a non-INVITE waiting for Timer J, ~1,800 B
+ * transaction, less its response bytes: ~1,350 B for a non-INVITE waiting for Timer J, ~1,650 B
  * for an INVITE waiting for Timer H (and G). With it the bound charges what is really held.
  */
-export const SERVER_TRANSACTION_BYTES = 1600;
+export const SERVER_TRANSACTION_BYTES = 1500;
 
 export interface TransactionManagerEvents {
   /** A request was answered 503 unserved: too many transactions, or too many bytes held. */
@@ -95,6 +96,10 @@ export class TransactionManager<
   /** Shared by every server transaction, so none carries closures of its own for these. */
   readonly #serialize = (response: Res): Buffer => this.#options.factory.serialize(response);
   readonly #createTrying = (invite: Req): Res => this.#options.factory.createResponse(invite, 100, 'Trying');
+  readonly #serverUser: ServerTransactionUser<ServerTransaction<Req, Res>> = {
+    onTimeout: (transaction) => this.#options.onServerFailure?.(transaction, 'timeout'),
+    onTransportError: (_error, transaction) => this.#options.onServerFailure?.(transaction, 'transport'),
+  };
 
   constructor(options: TransactionManagerOptions<Req, Res>) {
     super();
@@ -267,15 +272,9 @@ export class TransactionManager<
         ? new InviteServerTransaction<Req, Res>({
             ...common,
             createTrying: this.#createTrying,
-            user: {
-              onTimeout: () => this.#options.onServerFailure?.(transaction, 'timeout'),
-              onTransportError: () => this.#options.onServerFailure?.(transaction, 'transport'),
-            },
+            user: this.#serverUser,
           })
-        : new NonInviteServerTransaction<Req, Res>({
-            ...common,
-            user: { onTransportError: () => this.#options.onServerFailure?.(transaction, 'transport') },
-          });
+        : new NonInviteServerTransaction<Req, Res>({ ...common, user: this.#serverUser });
     return transaction;
   }
 

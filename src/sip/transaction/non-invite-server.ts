@@ -11,9 +11,9 @@ export class NonInviteServerTransaction<Req, Res extends StatusBearer> extends T
   #responseBytes: Buffer | undefined;
   readonly #serialize: ServerTransactionOptions<Req, Res>['serialize'];
   readonly #send: ServerTransactionOptions<Req, Res>['send'];
-  readonly #user: ServerTransactionUser | undefined;
+  readonly #user: ServerTransactionUser<NonInviteServerTransaction<Req, Res>> | undefined;
 
-  constructor(options: ServerTransactionOptions<Req, Res>) {
+  constructor(options: ServerTransactionOptions<Req, Res, NonInviteServerTransaction<Req, Res>>) {
     super('trying', options.clock, options.profile, options.reliable);
     this.#request = options.request;
     this.#serialize = options.serialize;
@@ -54,6 +54,6 @@ export class NonInviteServerTransaction<Req, Res extends StatusBearer> extends T
   }
 
   protected override reportTransportError(error: unknown): void {
-    this.#user?.onTransportError?.(error);
+    this.#user?.onTransportError?.(error, this);
   }
 }

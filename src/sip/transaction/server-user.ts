@@ -1,16 +1,19 @@
 import type { Clock } from '../../util/index.js';
 import type { TimerProfile } from './base.js';
 
-/** What a server transaction tells its transaction user (RFC 3261 §17.2). */
-export interface ServerTransactionUser {
+/**
+ * What a server transaction tells its transaction user (RFC 3261 §17.2). It names itself, so
+ * one user can serve every transaction (the manager's does) rather than closures for each.
+ */
+export interface ServerTransactionUser<T = unknown> {
   /** Timer H fired: the ACK for a non-2xx final never came (RFC 3261 §17.2.1). */
-  onTimeout?(): void;
+  onTimeout?(transaction: T): void;
   /** The transport could not send a response (RFC 3261 §17.2.4). */
-  onTransportError?(error: unknown): void;
+  onTransportError?(error: unknown, transaction: T): void;
 }
 
-/** What both server transactions are built with. */
-export interface ServerTransactionOptions<Req, Res> {
+/** What both server transactions are built with; T is the transaction's own type. */
+export interface ServerTransactionOptions<Req, Res, T = unknown> {
   request: Req;
   clock: Clock;
   profile: TimerProfile;
@@ -21,5 +24,5 @@ export interface ServerTransactionOptions<Req, Res> {
    */
   serialize(response: Res): Buffer;
   send(bytes: Buffer): Promise<void> | void;
-  user?: ServerTransactionUser;
+  user?: ServerTransactionUser<T>;
 }

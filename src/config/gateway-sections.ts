@@ -205,7 +205,7 @@ export const sipSchema = z
           .number()
           .int()
           .min(65_536)
-          .default(8 << 20)
+          .default(32 << 20)
           .describe(
             "Bytes one address's SIP server transactions may hold (each is charged its parsed request until answered, its stored response bytes and a fixed ~1.5 KB); beyond it its new requests get 503.",
           ),
@@ -213,7 +213,7 @@ export const sipSchema = z
           .number()
           .int()
           .min(65_536)
-          .default(64 << 20)
+          .default(128 << 20)
           .describe(
             'Bytes held by all SIP server transactions, charged the same way; beyond it new requests get 503.',
           ),

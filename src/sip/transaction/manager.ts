@@ -52,9 +52,14 @@ export interface TransactionMemoryLimits {
 }
 
 const DEFAULT_MAX_TRANSACTIONS = 50_000;
+/**
+ * A trunk at the default 200 requests/s keeps ~6,400 server transactions alive through 64*T1
+ * (Timer J, and Timer L of an accepted INVITE, RFC 6026) at ~1.5-2.5 KB each: about 16 MB,
+ * so a source may hold twice that. In all, 50,000 transactions of ~2.5 KB.
+ */
 const DEFAULT_TRANSACTION_MEMORY: Readonly<TransactionMemoryLimits> = {
-  maxBytesPerSource: 8 << 20,
-  maxBytes: 64 << 20,
+  maxBytesPerSource: 32 << 20,
+  maxBytes: 128 << 20,
 };
 
 /**

@@ -90,14 +90,13 @@ export function quote(text: string): string {
 }
 
 /**
- * Splits a header value on `separator` outside quoted strings and <...> (RFC 3261 §7.3.1:
- * comma-separated values; the same walk splits parameters on ';').
+ * Index of the first `separator` at or after `from` outside quoted strings and <...>, or the
+ * text's length (RFC 3261 §7.3.1: comma-separated values; the same walk splits parameters on
+ * ';'). Throws on an unterminated quoted string.
  */
-export function splitOutside(text: string, separator: string): string[] {
-  const parts: string[] = [];
+export function indexOutside(text: string, separator: string, from: number): number {
   let depth = 0;
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = from; i < text.length; i++) {
     const char = text[i];
     if (char === '"') {
       i = endOfQuoted(text, i) - 1;
@@ -106,19 +105,21 @@ export function splitOutside(text: string, separator: string): string[] {
     } else if (char === '>') {
       depth = Math.max(0, depth - 1);
     } else if (char === separator && depth === 0) {
-      parts.push(text.slice(start, i));
-      start = i + 1;
+      return i;
     }
   }
-  parts.push(text.slice(start));
-  return parts;
+  return text.length;
 }
 
-/** Comma-separated list values, trimmed, empty elements dropped (RFC 3261 §7.3.1). */
-export function splitList(value: string): string[] {
-  return splitOutside(value, ',')
-    .map((part) => part.trim())
-    .filter((part) => part.length > 0);
+/** Appends a list value's comma-separated elements to `into`, trimmed, empty ones dropped (§7.3.1). */
+export function splitList(value: string, into: string[] = []): string[] {
+  for (let start = 0; start <= value.length; ) {
+    const end = indexOutside(value, ',', start);
+    const part = value.slice(start, end).trim();
+    if (part.length > 0) into.push(part);
+    start = end + 1;
+  }
+  return into;
 }
 
 /**
@@ -127,25 +128,32 @@ export function splitList(value: string): string[] {
  */
 export function parseParams(text: string): Map<string, string | null> {
   const params = new Map<string, string | null>();
-  for (const raw of splitOutside(text, ';')) {
-    const part = raw.trim();
-    if (part.length === 0) continue;
-    const equals = part.indexOf('=');
-    const name = (equals < 0 ? part : part.slice(0, equals)).trim().toLowerCase();
-    if (!isToken(name)) throw new SipParseError(`bad parameter name '${name}'`);
-    if (equals < 0) {
-      params.set(name, null);
-      continue;
-    }
-    const value = part.slice(equals + 1).trim();
-    if (value.startsWith('"')) {
-      if (endOfQuoted(value, 0) !== value.length) throw new SipParseError(`bad quoted parameter '${name}'`);
-      params.set(name, unquote(value));
-    } else {
-      params.set(name, value);
-    }
+  // The whole value is walked first, so an unterminated quoted string is what is reported.
+  for (let end = -1; end < text.length; ) end = indexOutside(text, ';', end + 1);
+  for (let start = 0; start <= text.length; ) {
+    const end = indexOutside(text, ';', start);
+    addParam(text.slice(start, end).trim(), params);
+    start = end + 1;
   }
   return params;
+}
+
+function addParam(part: string, params: Map<string, string | null>): void {
+  if (part.length === 0) return;
+  const equals = part.indexOf('=');
+  const name = (equals < 0 ? part : part.slice(0, equals)).trim().toLowerCase();
+  if (!isToken(name)) throw new SipParseError(`bad parameter name '${name}'`);
+  if (equals < 0) {
+    params.set(name, null);
+    return;
+  }
+  const value = part.slice(equals + 1).trim();
+  if (value.startsWith('"')) {
+    if (endOfQuoted(value, 0) !== value.length) throw new SipParseError(`bad quoted parameter '${name}'`);
+    params.set(name, unquote(value));
+  } else {
+    params.set(name, value);
+  }
 }
 
 /** Serializes header parameters; values that are not tokens (or IPv6 refs) are quoted. */

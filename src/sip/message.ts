@@ -79,29 +79,51 @@ const EMPTY_BODY = Buffer.alloc(0);
 abstract class SipMessageBase {
   readonly headers: HeaderField[] = [];
   body: Buffer = EMPTY_BODY;
-  readonly #cache = new Map<string, unknown>();
+  // Parsed views, each dropped when its header changes (see #invalidate). Fields rather than a
+  // Map: every parsed request fills most of them, and a Map per message was garbage too.
+  #vias: Via[] | undefined;
+  #cseq: CSeq | undefined;
+  #from: NameAddr | undefined;
+  #to: NameAddr | undefined;
+  #contacts: NameAddr[] | undefined;
+  #routes: NameAddr[] | undefined;
+  #recordRoutes: NameAddr[] | undefined;
 
   get(name: string): string | undefined {
     const key = headerKey(name);
-    return this.headers.find((header) => header.key === key)?.value;
+    for (const header of this.headers) if (header.key === key) return header.value;
+    return undefined;
   }
 
   /** Every line of a header, unsplit. */
   getAll(name: string): string[] {
     const key = headerKey(name);
-    return this.headers.filter((header) => header.key === key).map((header) => header.value);
+    const values: string[] = [];
+    for (const header of this.headers) if (header.key === key) values.push(header.value);
+    return values;
+  }
+
+  /** How many lines a header has (a scan: no array, unlike getAll). */
+  count(name: string): number {
+    const key = headerKey(name);
+    let lines = 0;
+    for (const header of this.headers) if (header.key === key) lines++;
+    return lines;
   }
 
   /** Values of a list header (Via, Route, Contact, Supported...) across lines and commas. */
   listValues(name: string): string[] {
+    const key = headerKey(name);
+    const values: string[] = [];
     try {
-      return this.getAll(name).flatMap(splitList);
+      for (const header of this.headers) if (header.key === key) splitList(header.value, values);
     } catch (error) {
       // Name the header, so the 400 tells the peer what to fix.
       if (error instanceof SipParseError)
         throw new SipParseError(`${canonicalHeaderName(name)}: ${error.message}`, error.status);
       throw error;
     }
+    return values;
   }
 
   has(name: string): boolean {
@@ -110,7 +132,7 @@ abstract class SipMessageBase {
 
   append(name: string, value: string): this {
     const key = headerKey(name);
-    this.#cache.delete(key);
+    this.#invalidate(key);
     this.headers.push({ name: canonicalHeaderName(key), key, value });
     return this;
   }
@@ -161,7 +183,8 @@ abstract class SipMessageBase {
   }
 
   vias(): Via[] {
-    return this.#cached('via', () => this.listValues('via').map(parseVia));
+    this.#vias ??= this.#parsedList('via', parseVia);
+    return this.#vias;
   }
 
   topVia(): Via | undefined {
@@ -169,7 +192,8 @@ abstract class SipMessageBase {
   }
 
   cseq(): CSeq {
-    return this.#cached('cseq', () => parseCSeq(this.#single('cseq')));
+    this.#cseq ??= parseCSeq(this.#single('cseq'));
+    return this.#cseq;
   }
 
   callId(): string {
@@ -177,11 +201,13 @@ abstract class SipMessageBase {
   }
 
   from(): NameAddr {
-    return this.#cached('from', () => parseNameAddr(this.#single('from')));
+    this.#from ??= parseNameAddr(this.#single('from'));
+    return this.#from;
   }
 
   to(): NameAddr {
-    return this.#cached('to', () => parseNameAddr(this.#single('to')));
+    this.#to ??= parseNameAddr(this.#single('to'));
+    return this.#to;
   }
 
   fromTag(): string | undefined {
@@ -194,42 +220,64 @@ abstract class SipMessageBase {
 
   /** Contact values; `*` (REGISTER) is not a name-addr and is skipped. */
   contacts(): NameAddr[] {
-    return this.#cached('contact', () =>
-      this.listValues('contact')
-        .filter((value) => value !== '*')
-        .map(parseNameAddr),
-    );
+    this.#contacts ??= this.#parsedList('contact', parseNameAddr, '*');
+    return this.#contacts;
   }
 
   /** Record-Route (or Route) values as name-addrs, in header order. */
   routes(name: 'Route' | 'Record-Route'): NameAddr[] {
-    return this.#cached(headerKey(name), () => this.listValues(name).map(parseNameAddr));
+    if (name === 'Route') {
+      this.#routes ??= this.#parsedList('route', parseNameAddr);
+      return this.#routes;
+    }
+    this.#recordRoutes ??= this.#parsedList('record-route', parseNameAddr);
+    return this.#recordRoutes;
   }
 
   contentType(): string | undefined {
     return this.get('content-type')?.split(';')[0]?.trim().toLowerCase();
   }
 
+  /** A list header's values parsed one by one, leaving out `skip`. */
+  #parsedList<T>(key: string, parse: (value: string) => T, skip?: string): T[] {
+    const parsed: T[] = [];
+    for (const value of this.listValues(key)) if (value !== skip) parsed.push(parse(value));
+    return parsed;
+  }
+
   /** The single value of a header that must appear once (RFC 3261 §7.3.1). */
   #single(key: string): string {
-    const values = this.getAll(key);
-    if (values.length !== 1) {
-      throw new SipParseError(
-        values.length === 0 ? `missing ${canonicalHeaderName(key)}` : `repeated ${canonicalHeaderName(key)}`,
-      );
-    }
-    return values[0] as string;
+    const lines = this.count(key);
+    if (lines !== 1)
+      throw new SipParseError(`${lines === 0 ? 'missing' : 'repeated'} ${canonicalHeaderName(key)}`);
+    return this.get(key) as string;
   }
 
-  #cached<T>(key: string, parse: () => T): T {
-    if (this.#cache.has(key)) return this.#cache.get(key) as T;
-    const value = parse();
-    this.#cache.set(key, value);
-    return value;
-  }
-
+  /** Drops the parsed view of a header that changed. */
   #invalidate(name: string): void {
-    this.#cache.delete(headerKey(name));
+    switch (headerKey(name)) {
+      case 'via':
+        this.#vias = undefined;
+        break;
+      case 'cseq':
+        this.#cseq = undefined;
+        break;
+      case 'from':
+        this.#from = undefined;
+        break;
+      case 'to':
+        this.#to = undefined;
+        break;
+      case 'contact':
+        this.#contacts = undefined;
+        break;
+      case 'route':
+        this.#routes = undefined;
+        break;
+      case 'record-route':
+        this.#recordRoutes = undefined;
+        break;
+    }
   }
 }
 

@@ -47,10 +47,10 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   const end =
     findHeaderEnd(data, start) ?? (options.datagram !== false ? unterminatedEnd(data, start) : undefined);
   if (!end) throw new SipParseError('no empty line after the headers');
-  const lines = unfold(headerLines(data, start, end.headerEnd));
-  const message = parseStartLine(lines[0] ?? '');
+  const firstLineEnd = lineEnd(data, start, end.headerEnd);
+  const message = parseStartLine(decodeLine(data, start, firstLineEnd));
   try {
-    for (let i = 1; i < lines.length; i++) addHeaderLine(message, lines[i] as string);
+    addHeaderLines(message, data, firstLineEnd + 1, end.headerEnd);
     message.body = frameBody(message, data, end.bodyStart, options.datagram ?? true);
     if (message.isRequest && message.startLineError) throw message.startLineError;
     if (message.isRequest) checkRequestCore(message);
@@ -135,33 +135,37 @@ export class SipRequestError extends SipParseError {
   }
 }
 
-/**
- * The header section's lines, each decoded on its own (no UTF-8 sequence contains LF): a
- * substring of one big decoded string would keep all of it alive for as long as any one
- * header value is kept (a Via copied into a stored response, a Call-ID in a dialog).
- */
-function headerLines(data: Buffer, start: number, end: number): string[] {
-  const lines: string[] = [];
-  for (let from = start; from <= end; ) {
-    const lf = data.indexOf(0x0a, from);
-    const next = lf < 0 || lf > end ? end : lf;
-    lines.push(data.toString('utf8', from, next > from && data[next - 1] === 0x0d ? next - 1 : next));
-    from = next + 1;
-  }
-  return lines;
+/** Where the line starting at `from` ends (its LF, or `end`). */
+function lineEnd(data: Buffer, from: number, end: number): number {
+  const lf = data.indexOf(0x0a, from);
+  return lf < 0 || lf > end ? end : lf;
 }
 
-/** RFC 3261 §7.3.1: a line starting with whitespace continues the previous header. */
-function unfold(lines: string[]): string[] {
-  const out: string[] = [];
-  for (const line of lines) {
-    if ((line.startsWith(' ') || line.startsWith('\t')) && out.length > 1) {
-      out[out.length - 1] += ` ${line.trim()}`;
+/** The line from `from` to its LF at `next`, without a CR before the LF. */
+function decodeLine(data: Buffer, from: number, next: number): string {
+  return data.toString('utf8', from, next > from && data[next - 1] === 0x0d ? next - 1 : next);
+}
+
+/**
+ * Adds the header lines between `start` and `end`, each decoded on its own (no UTF-8 sequence
+ * contains LF): a substring of one big decoded string would keep all of it alive for as long
+ * as any one header value is kept (a Via copied into a stored response, a Call-ID in a dialog).
+ * RFC 3261 §7.3.1: a line starting with whitespace continues the previous header.
+ */
+function addHeaderLines(message: SipMessage, data: Buffer, start: number, end: number): void {
+  let header: string | undefined;
+  for (let from = start; from <= end; ) {
+    const next = lineEnd(data, from, end);
+    const line = decodeLine(data, from, next);
+    if (header !== undefined && (line.startsWith(' ') || line.startsWith('\t'))) {
+      header += ` ${line.trim()}`;
     } else {
-      out.push(line);
+      if (header !== undefined) addHeaderLine(message, header);
+      header = line;
     }
+    from = next + 1;
   }
-  return out;
+  if (header !== undefined) addHeaderLine(message, header);
 }
 
 const REQUEST_LINE = /^([^ ]+) ([^ ]+) SIP\/(\d+\.\d+)$/;
@@ -201,13 +205,14 @@ function addHeaderLine(message: SipMessage, line: string): void {
 
 function frameBody(message: SipMessage, data: Buffer, bodyStart: number, datagram: boolean): Buffer {
   const available = data.length - bodyStart;
-  const lengths = message.getAll('content-length');
-  if (lengths.length === 0) return detach(data, bodyStart, datagram ? data.length : bodyStart);
+  const lines = message.count('content-length');
+  if (lines === 0) return detach(data, bodyStart, datagram ? data.length : bodyStart);
+  const text = message.get('content-length') as string;
   // RFC 4475 §3.1.2.11 mcl01 and §3.1.2.12 ncl: one non-negative integer only.
-  if (lengths.length > 1 || !/^\d{1,9}$/.test(lengths[0] ?? '')) {
-    throw new SipParseError(`bad Content-Length '${lengths.join(', ')}'`);
+  if (lines > 1 || !DECIMAL.test(text)) {
+    throw new SipParseError(`bad Content-Length '${message.getAll('content-length').join(', ')}'`);
   }
-  const length = Number(lengths[0]);
+  const length = Number(text);
   if (length > available)
     throw new SipParseError(`Content-Length ${length} exceeds the ${available} bytes received`);
   return detach(data, bodyStart, bodyStart + length);
@@ -220,14 +225,21 @@ function detach(data: Buffer, start: number, end: number): Buffer {
   return end > start ? Buffer.from(data.subarray(start, end)) : EMPTY_BODY;
 }
 
+/** Content-Length and Max-Forwards: a non-negative integer (kept below 2**30). */
+const DECIMAL = /^\d{1,9}$/;
 const SINGLE_HEADERS = ['call-id', 'cseq', 'from', 'to', 'max-forwards', 'content-type'] as const;
+const REQUIRED_HEADERS = ['call-id', 'cseq', 'from', 'to'] as const;
 
-/** What every request must carry to be matched and answered (RFC 3261 §8.1.1, §8.2.2). */
+/**
+ * What every request must carry to be matched and answered (RFC 3261 §8.1.1, §8.2.2). The
+ * name-addrs and the Request-URI are parsed here so malformed ones are answered 400 at the
+ * transport; what they parse to is kept for the layers that read them.
+ */
 function checkRequestCore(request: SipRequest): void {
   for (const key of SINGLE_HEADERS) {
-    if (request.getAll(key).length > 1) throw new SipParseError(`repeated ${key} header`);
+    if (request.count(key) > 1) throw new SipParseError(`repeated ${key} header`);
   }
-  for (const key of ['call-id', 'cseq', 'from', 'to'] as const) {
+  for (const key of REQUIRED_HEADERS) {
     if (!request.has(key)) throw new SipParseError(`missing ${key} header`);
   }
   if (request.vias().length === 0) throw new SipParseError('missing Via header');
@@ -239,8 +251,7 @@ function checkRequestCore(request: SipRequest): void {
   if (cseq.method !== request.method)
     throw new SipParseError('CSeq method does not match the request method');
   const maxForwards = request.get('max-forwards');
-  if (maxForwards !== undefined && !/^\d{1,9}$/.test(maxForwards))
-    throw new SipParseError('bad Max-Forwards');
+  if (maxForwards !== undefined && !DECIMAL.test(maxForwards)) throw new SipParseError('bad Max-Forwards');
   const uri = request.requestUri();
   if (uri.scheme !== 'sip' && uri.scheme !== 'sips' && uri.scheme !== 'tel') {
     throw new SipParseError(`unsupported URI scheme ${uri.scheme}`, 416);

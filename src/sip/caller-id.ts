@@ -5,7 +5,8 @@
  */
 import { isToken } from './grammar.js';
 import type { SipRequest } from './message.js';
-import { parseNameAddr, serializeNameAddr } from './uri.js';
+import type { NameAddr } from './types.js';
+import { parseNameAddr, serializeNameAddr, withoutTag } from './uri.js';
 
 /** RFC 3323 §4.1.1.3: the From of a call whose caller asked not to be identified. */
 export const ANONYMOUS_FROM = '"Anonymous" <sip:anonymous@anonymous.invalid>';
@@ -89,10 +90,7 @@ export function readCallerIdentity(request: SipRequest): CallerIdentityHeaders {
     const clean = text?.replace(/[\p{Cc}\p{Cf}]+/gu, ' ').trim();
     if (clean && clean.length <= MAX_IDENTITY_TEXT) identity[name] = clean;
   };
-  set(
-    'from',
-    nameAddrs([request.get('from') ?? ''], (params) => params.delete('tag')),
-  );
+  set('from', nameAddrs([request.get('from') ?? ''], withoutTag));
   set('assertedIdentity', nameAddrs(listOf(request, 'p-asserted-identity')));
   set('diversion', nameAddrs(listOf(request, 'diversion')));
   const privacy = request
@@ -113,13 +111,12 @@ function listOf(request: SipRequest, name: string): string[] {
 }
 
 /** The values that parse as name-addrs, written again and joined with ", ". */
-function nameAddrs(values: readonly string[], edit?: (params: Map<string, string | null>) => void): string {
+function nameAddrs(values: readonly string[], edit?: (nameAddr: NameAddr) => NameAddr): string {
   const written: string[] = [];
   for (const value of values.slice(0, MAX_VALUES)) {
     try {
       const nameAddr = parseNameAddr(value);
-      edit?.(nameAddr.params);
-      written.push(serializeNameAddr(nameAddr));
+      written.push(serializeNameAddr(edit ? edit(nameAddr) : nameAddr));
     } catch {
       // Not a name-addr: the bot gets the others.
     }

@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { SipRequest, type SipResponse } from './message.js';
 import type { NameAddr, SipUri, TransportAddress } from './types.js';
-import { parseNameAddr, parseUri, serializeNameAddr, serializeUri } from './uri.js';
+import { parseNameAddr, parseUri, serializeNameAddr, serializeUri, withoutTag } from './uri.js';
 
 /**
  * A confirmed dialog as plain JSON: what another node needs to continue it (call takeover)
@@ -187,10 +187,4 @@ function uriTransport(uri: SipUri): TransportAddress['transport'] | undefined {
   if (uri.scheme === 'sips') return 'tls';
   const param = uri.params.get('transport')?.toLowerCase();
   return param === 'udp' || param === 'tcp' || param === 'tls' ? param : undefined;
-}
-
-function withoutTag(nameAddr: NameAddr): NameAddr {
-  const params = new Map(nameAddr.params);
-  params.delete('tag');
-  return { ...nameAddr, params };
 }

@@ -123,11 +123,31 @@ export function splitList(value: string, into: string[] = []): string[] {
 }
 
 /**
+ * What a URI or header value without parameters has: one shared instance instead of an empty
+ * Map per value (most URIs and many name-addrs have none). Read-only: set() throws.
+ */
+class EmptyMap extends Map<string, never> {
+  override set(): this {
+    throw new TypeError('the shared empty parameter map is read-only');
+  }
+}
+export const NO_PARAMS: ReadonlyMap<string, never> = Object.freeze(new EmptyMap());
+
+const BLANK = /^\s*$/;
+
+/**
  * Parses `;name=value;flag` generic parameters (RFC 3261 §25.1 generic-param). Names are
  * lower-cased; quoted values are unquoted; LWS around `;` and `=` is allowed.
  */
-export function parseParams(text: string): Map<string, string | null> {
-  const params = new Map<string, string | null>();
+export function parseParams(text: string): ReadonlyMap<string, string | null> {
+  return BLANK.test(text) ? NO_PARAMS : parseParamsInto(text, new Map());
+}
+
+/** parseParams into a Map of the caller's (one it may change, as a Via's). */
+export function parseParamsInto(
+  text: string,
+  params: Map<string, string | null>,
+): Map<string, string | null> {
   // The whole value is walked first, so an unterminated quoted string is what is reported.
   for (let end = -1; end < text.length; ) end = indexOutside(text, ';', end + 1);
   for (let start = 0; start <= text.length; ) {

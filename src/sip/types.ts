@@ -14,10 +14,13 @@ export interface SipUri {
   password?: string;
   host: string;
   port?: number;
-  /** URI parameters; a flag parameter (`;lr`) has the value null. Names lower-cased. */
-  params: Map<string, string | null>;
-  /** URI headers (`?subject=x`). */
-  headers: Map<string, string>;
+  /**
+   * URI parameters; a flag parameter (`;lr`) has the value null. Names lower-cased. Read-only:
+   * a parsed URI without parameters shares one empty instance; copy to change.
+   */
+  params: ReadonlyMap<string, string | null>;
+  /** URI headers (`?subject=x`), read-only as `params`. */
+  headers: ReadonlyMap<string, string>;
   /** Everything after `scheme:` for schemes patchbay does not interpret. */
   opaque?: string;
 }
@@ -26,8 +29,8 @@ export interface SipUri {
 export interface NameAddr {
   displayName?: string;
   uri: SipUri;
-  /** Header parameters after the URI (`;tag=...`). Names lower-cased, flags null. */
-  params: Map<string, string | null>;
+  /** Header parameters after the URI (`;tag=...`). Names lower-cased, flags null; read-only as a URI's. */
+  params: ReadonlyMap<string, string | null>;
 }
 
 /** One Via value (RFC 3261 §20.42). */

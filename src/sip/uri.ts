@@ -9,7 +9,9 @@ import {
   escapePassword,
   escapeUser,
   isToken,
+  NO_PARAMS,
   parseParams,
+  parseParamsInto,
   percentDecode,
   quote,
   SipParseError,
@@ -21,6 +23,10 @@ import type { CSeq, NameAddr, SipUri, Via } from './types.js';
 const SCHEME = /^[a-z][a-z0-9+\-.]*$/;
 const HOSTNAME = /^[A-Za-z0-9\-.]+$/;
 const IPV6_REFERENCE = /^\[[0-9A-Fa-f:.]+\]$/;
+/** Unquoted display-name words: tokens separated by LWS (RFC 3261 §25.1). */
+const TOKEN_WORDS = /^[A-Za-z0-9\-.!%*_+`'~]+(?:\s+[A-Za-z0-9\-.!%*_+`'~]+)*$/;
+/** What may follow `<URI>` in a name-addr: nothing, or parameters after a ';'. */
+const PARAMS_OR_NOTHING = /^\s*(?:;|$)/;
 
 export function parseUri(text: string): SipUri {
   // RFC 4475 §3.1.2.6/§3.1.2.7: LWS and <> are not part of a Request-URI or addr-spec.
@@ -31,23 +37,19 @@ export function parseUri(text: string): SipUri {
   const rest = text.slice(colon + 1);
   if (scheme === 'sip' || scheme === 'sips') return parseSipUri(scheme, rest);
   if (scheme === 'tel') return parseTelUri(rest);
-  return { scheme, host: '', params: new Map(), headers: new Map(), opaque: rest };
+  return { scheme, host: '', params: NO_PARAMS, headers: NO_PARAMS, opaque: rest };
 }
 
 function parseSipUri(scheme: string, rest: string): SipUri {
   // user may contain ';' and '?' but never an unescaped '@' (RFC 3261 §25.1 user-unreserved).
   const at = rest.indexOf('@');
-  const afterUser = rest.slice(at + 1);
-  const question = afterUser.indexOf('?');
-  const beforeHeaders = question < 0 ? afterUser : afterUser.slice(0, question);
-  const semicolon = beforeHeaders.indexOf(';');
-  const hostPort = semicolon < 0 ? beforeHeaders : beforeHeaders.slice(0, semicolon);
-  const uri: SipUri = {
-    scheme,
-    ...parseHostPort(hostPort),
-    params: semicolon < 0 ? new Map() : parseUriParams(beforeHeaders.slice(semicolon + 1)),
-    headers: question < 0 ? new Map() : parseUriHeaders(afterUser.slice(question + 1)),
-  };
+  const hostStart = at + 1;
+  const question = indexOr(rest, '?', hostStart, rest.length);
+  const semicolon = Math.min(indexOr(rest, ';', hostStart, question), question);
+  const uri: SipUri = { scheme, host: '', params: NO_PARAMS, headers: NO_PARAMS };
+  readHostPort(rest.slice(hostStart, semicolon), uri);
+  if (semicolon < question) uri.params = parseUriParams(rest.slice(semicolon + 1, question));
+  if (question < rest.length) uri.headers = parseUriHeaders(rest.slice(question + 1));
   if (at >= 0) {
     const userInfo = rest.slice(0, at);
     const passwordColon = userInfo.indexOf(':');
@@ -66,43 +68,62 @@ function parseTelUri(rest: string): SipUri {
     scheme: 'tel',
     user: percentDecode(number),
     host: '',
-    params: semicolon < 0 ? new Map() : parseUriParams(rest.slice(semicolon + 1)),
-    headers: new Map(),
+    params: semicolon < 0 ? NO_PARAMS : parseUriParams(rest.slice(semicolon + 1)),
+    headers: NO_PARAMS,
   };
+}
+
+/** Where `char` first occurs in `text` from `from` on, or `otherwise`. */
+function indexOr(text: string, char: string, from: number, otherwise: number): number {
+  const index = text.indexOf(char, from);
+  return index < 0 ? otherwise : index;
 }
 
 /** host[:port], allowing LWS around the colon as Via sent-by does (RFC 3261 §25.1 HCOLON-like). */
 export function parseHostPort(text: string): { host: string; port?: number } {
+  return readHostPort(text, { host: '' });
+}
+
+/** parseHostPort into the URI or Via being built: no object of its own per value. */
+function readHostPort<T extends { host: string; port?: number }>(text: string, into: T): T {
   const trimmed = text.trim();
   const bracketEnd = trimmed.startsWith('[') ? trimmed.indexOf(']') + 1 : 0;
   const colon = trimmed.indexOf(':', bracketEnd);
   const host = (colon < 0 ? trimmed : trimmed.slice(0, colon)).trim();
   if (!(HOSTNAME.test(host) || IPV6_REFERENCE.test(host))) throw new SipParseError(`bad host '${host}'`);
-  if (colon < 0) return { host };
+  into.host = host;
+  if (colon < 0) return into;
   const portText = trimmed.slice(colon + 1).trim();
   const port = Number(portText);
   if (!/^\d{1,5}$/.test(portText) || port > 65535) throw new SipParseError(`bad port '${portText}'`);
-  return { host, port };
+  into.port = port;
+  return into;
 }
 
 function parseUriParams(text: string): Map<string, string | null> {
   const params = new Map<string, string | null>();
-  for (const part of text.split(';')) {
-    if (part.length === 0) continue;
-    const equals = part.indexOf('=');
-    const name = percentDecode(equals < 0 ? part : part.slice(0, equals)).toLowerCase();
-    params.set(name, equals < 0 ? null : percentDecode(part.slice(equals + 1)));
+  for (let start = 0; start <= text.length; ) {
+    const end = indexOr(text, ';', start, text.length);
+    const equals = indexOr(text, '=', start, end);
+    if (end > start) {
+      const name = percentDecode(text.slice(start, Math.min(equals, end))).toLowerCase();
+      params.set(name, equals < end ? percentDecode(text.slice(equals + 1, end)) : null);
+    }
+    start = end + 1;
   }
   return params;
 }
 
 function parseUriHeaders(text: string): Map<string, string> {
   const headers = new Map<string, string>();
-  for (const part of text.split('&')) {
-    if (part.length === 0) continue;
-    const equals = part.indexOf('=');
-    if (equals < 0) throw new SipParseError(`bad URI header '${part}'`);
-    headers.set(percentDecode(part.slice(0, equals)), percentDecode(part.slice(equals + 1)));
+  for (let start = 0; start <= text.length; ) {
+    const end = indexOr(text, '&', start, text.length);
+    const equals = indexOr(text, '=', start, end);
+    if (end > start) {
+      if (equals >= end) throw new SipParseError(`bad URI header '${text.slice(start, end)}'`);
+      headers.set(percentDecode(text.slice(start, equals)), percentDecode(text.slice(equals + 1, end)));
+    }
+    start = end + 1;
   }
   return headers;
 }
@@ -155,7 +176,7 @@ export function parseNameAddr(text: string): NameAddr {
     if (angleStart > 0) {
       const words = value.slice(0, angleStart).trim();
       // RFC 4475 §3.1.2.16 baddn: an unquoted display name is a sequence of tokens.
-      if (!words.split(/\s+/).every(isToken)) throw new SipParseError(`bad display name '${words}'`);
+      if (!TOKEN_WORDS.test(words)) throw new SipParseError(`bad display name '${words}'`);
       displayName = words;
     }
   }
@@ -164,9 +185,7 @@ export function parseNameAddr(text: string): NameAddr {
     if (angleEnd < 0) throw new SipParseError('unterminated <URI>');
     uriText = value.slice(angleStart + 1, angleEnd);
     paramsText = value.slice(angleEnd + 1);
-    if (paramsText.trim().length > 0 && !paramsText.trim().startsWith(';')) {
-      throw new SipParseError('garbage after <URI>');
-    }
+    if (!PARAMS_OR_NOTHING.test(paramsText)) throw new SipParseError('garbage after <URI>');
   } else {
     const semicolon = value.indexOf(';');
     uriText = (semicolon < 0 ? value : value.slice(0, semicolon)).trimEnd();
@@ -176,6 +195,13 @@ export function parseNameAddr(text: string): NameAddr {
   const nameAddr: NameAddr = { uri: parseUri(uriText), params: parseParams(paramsText) };
   if (displayName !== undefined && displayName.length > 0) nameAddr.displayName = displayName;
   return nameAddr;
+}
+
+/** A copy without the `tag` parameter (parsed parameters are read-only, see SipUri). */
+export function withoutTag(nameAddr: NameAddr): NameAddr {
+  const params = new Map(nameAddr.params);
+  params.delete('tag');
+  return { ...nameAddr, params };
 }
 
 export function serializeNameAddr(nameAddr: NameAddr): string {
@@ -188,11 +214,10 @@ export function parseVia(text: string): Via {
   const match = /^\s*SIP\s*\/\s*2\.0\s*\/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s+([^;]+)(.*)$/is.exec(text);
   if (!match) throw new SipParseError(`bad Via '${text}'`);
   const [, transport = '', sentBy = '', params = ''] = match;
-  const via: Via = {
-    transport: transport.toUpperCase(),
-    ...parseHostPort(sentBy),
-    params: parseParams(params),
-  };
+  const via: Via = { transport: transport.toUpperCase(), host: '', params: new Map() };
+  readHostPort(sentBy, via);
+  // A Map of its own even when empty: the transport adds received and rport (RFC 3581).
+  parseParamsInto(params, via.params);
   return via;
 }
 

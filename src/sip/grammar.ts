@@ -176,6 +176,12 @@ function addParam(part: string, params: Map<string, string | null>): void {
   }
 }
 
+/** A media type (Content-Type, an Accept range) without its parameters, lower-cased (§20.15). */
+export function mediaType(value: string): string {
+  const semicolon = value.indexOf(';');
+  return (semicolon < 0 ? value : value.slice(0, semicolon)).trim().toLowerCase();
+}
+
 /** Serializes header parameters; values that are not tokens (or IPv6 refs) are quoted. */
 export function serializeParams(params: ReadonlyMap<string, string | null>): string {
   let out = '';

@@ -3,7 +3,7 @@
  * parsed lazily on first access, so headers the gateway never reads cost nothing; parsed
  * values are cached until that header is modified.
  */
-import { SipParseError, splitList } from './grammar.js';
+import { mediaType, SipParseError, splitList } from './grammar.js';
 import type { CSeq, NameAddr, SipUri, Via } from './types.js';
 import { parseCSeq, parseNameAddr, parseUri, parseVia } from './uri.js';
 
@@ -235,7 +235,8 @@ abstract class SipMessageBase {
   }
 
   contentType(): string | undefined {
-    return this.get('content-type')?.split(';')[0]?.trim().toLowerCase();
+    const value = this.get('content-type');
+    return value === undefined ? undefined : mediaType(value);
   }
 
   /** A list header's values parsed one by one, leaving out `skip`. */

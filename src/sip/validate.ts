@@ -2,6 +2,7 @@
  * UAS request checks after parsing (RFC 3261 §8.2.1–§8.2.3): what a parsed but unacceptable
  * request is answered with. The parser already rejects what breaks framing or matching.
  */
+import { mediaType } from './grammar.js';
 import type { SipRequest, SipResponse } from './message.js';
 
 export interface Rejection {
@@ -29,24 +30,29 @@ export function checkRequest(
   // RFC 4475 §3.1.2.10 escruri: headers in a Request-URI are meaningless to a UAS.
   if (request.requestUri().headers.size > 0) return { status: 400 };
   if (request.method === 'ACK' || request.method === 'CANCEL') return undefined;
+  // The checks below read headers most requests do not carry; absent, they cost a scan each.
   // §8.2.2.3: unknown Require option tags get 420 listing them (RFC 4475 §3.3.1 bext01).
-  const unsupported = request
-    .listValues('require')
-    .filter((tag) => !capabilities.supported.includes(tag.toLowerCase()));
-  if (unsupported.length > 0) return { status: 420, headers: [['Unsupported', unsupported.join(', ')]] };
+  if (request.has('require')) {
+    const unsupported = request
+      .listValues('require')
+      .filter((tag) => !capabilities.supported.includes(tag.toLowerCase()));
+    if (unsupported.length > 0) return { status: 420, headers: [['Unsupported', unsupported.join(', ')]] };
+  }
   // §8.2.3: a body we cannot read gets 415 with what we accept (RFC 4475 §3.3.4 invut).
-  const contentType = request.contentType();
-  if (request.body.length > 0 && contentType !== undefined && !isAccepted(contentType, capabilities)) {
+  const contentType = request.body.length > 0 ? request.contentType() : undefined;
+  if (contentType !== undefined && !isAccepted(contentType, capabilities)) {
     return { status: 415, headers: [['Accept', capabilities.accept.join(', ')]] };
   }
   // §21.4.7: an INVITE whose Accept excludes SDP cannot be answered (RFC 4475 §3.3.12 sdp01).
-  const accept = request.listValues('accept');
-  if (
-    request.method === 'INVITE' &&
-    accept.length > 0 &&
-    !accept.some((type) => acceptsAny(type, capabilities))
-  ) {
-    return { status: 406 };
+  if (request.has('accept')) {
+    const accept = request.listValues('accept');
+    if (
+      request.method === 'INVITE' &&
+      accept.length > 0 &&
+      !accept.some((type) => acceptsAny(type, capabilities))
+    ) {
+      return { status: 406 };
+    }
   }
   return undefined;
 }
@@ -56,7 +62,7 @@ function isAccepted(contentType: string, capabilities: UasCapabilities): boolean
 }
 
 function acceptsAny(range: string, capabilities: UasCapabilities): boolean {
-  const type = range.split(';')[0]?.trim().toLowerCase() ?? '';
+  const type = mediaType(range);
   if (type === '*/*') return true;
   if (type.endsWith('/*'))
     return capabilities.accept.some((accepted) => accepted.startsWith(type.slice(0, -1)));

@@ -6,7 +6,7 @@
 import { isToken, SipParseError } from './grammar.js';
 import { headerKey, type SipMessage, SipRequest, SipResponse } from './message.js';
 import type { Via } from './types.js';
-import { parseVia } from './uri.js';
+import { isPlainNameAddr, parseVia } from './uri.js';
 
 /** Larger than any sane SIP message; UDP datagrams are at most 65 507 bytes anyway. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 65_535;
@@ -231,9 +231,10 @@ const SINGLE_HEADERS = ['call-id', 'cseq', 'from', 'to', 'max-forwards', 'conten
 const REQUIRED_HEADERS = ['call-id', 'cseq', 'from', 'to'] as const;
 
 /**
- * What every request must carry to be matched and answered (RFC 3261 §8.1.1, §8.2.2). The
- * name-addrs and the Request-URI are parsed here so malformed ones are answered 400 at the
- * transport; what they parse to is kept for the layers that read them.
+ * What every request must carry to be matched and answered (RFC 3261 §8.1.1, §8.2.2). Via,
+ * CSeq and the Request-URI are parsed here (every layer reads them); From, To and Contact
+ * only when they are not plainly well-formed (see checkNameAddr), so a malformed one is
+ * answered 400 at the transport as before while the rest are parsed when first read.
  */
 function checkRequestCore(request: SipRequest): void {
   for (const key of SINGLE_HEADERS) {
@@ -243,9 +244,9 @@ function checkRequestCore(request: SipRequest): void {
     if (!request.has(key)) throw new SipParseError(`missing ${key} header`);
   }
   if (request.vias().length === 0) throw new SipParseError('missing Via header');
-  request.from();
-  request.to();
-  request.contacts();
+  checkNameAddr(request, 'from');
+  checkNameAddr(request, 'to');
+  if (request.has('contact')) checkNameAddr(request, 'contact');
   const cseq = request.cseq();
   // RFC 4475 §3.1.2.17 mismatch01: the CSeq method must match the request method (§8.1.1.5).
   if (cseq.method !== request.method)
@@ -261,9 +262,22 @@ function checkRequestCore(request: SipRequest): void {
 function checkResponseCore(response: SipResponse): void {
   if (response.vias().length === 0) throw new SipParseError('response without Via');
   response.cseq();
-  response.from();
-  response.to();
+  checkNameAddr(response, 'from');
+  checkNameAddr(response, 'to');
   response.callId();
+}
+
+/**
+ * Makes sure From, To or Contact parses. A single line of a plain shape (isPlainNameAddr)
+ * cannot fail to, so its parse waits for its first read (a refused request never reads its
+ * From or Contact); any other is parsed now, failing with the error it always did.
+ */
+function checkNameAddr(message: SipMessage, key: 'from' | 'to' | 'contact'): void {
+  const value = message.get(key);
+  if (value !== undefined && message.count(key) === 1 && isPlainNameAddr(value)) return;
+  if (key === 'from') message.from();
+  else if (key === 'to') message.to();
+  else message.contacts();
 }
 
 /** Serializes with canonical names and a Content-Length computed from the body (§20.14). */

@@ -197,6 +197,31 @@ export function parseNameAddr(text: string): NameAddr {
   return nameAddr;
 }
 
+const TOKEN_CHARS = "A-Za-z0-9\\-.!%*_+`'~";
+
+/**
+ * The common shapes of a name-addr in the form parseNameAddr certainly parses: an optional
+ * display name (tokens, or quoted without escapes), a sip/sips URI in <> with an optional user
+ * (no password, no escapes), a host name or IPv4 address, a port up to 65535, URI parameters
+ * (whose parse cannot fail) and no URI headers, then token or quoted header parameters.
+ * Anything else may still be valid: it is simply parsed to find out.
+ */
+const PLAIN_NAME_ADDR = new RegExp(
+  `^\\s*(?:"[^"\\\\<>]*"\\s*|[${TOKEN_CHARS}]+(?:\\s+[${TOKEN_CHARS}]+)*\\s*)?` +
+    "<sips?:(?:[A-Za-z0-9\\-_.!~*'()&=+$]+@)?[A-Za-z0-9\\-.]+" +
+    '(?::(?:\\d{1,4}|[1-5]\\d{4}|6[0-4]\\d{3}|65[0-4]\\d{2}|655[0-2]\\d|6553[0-5]))?' +
+    "(?:;[A-Za-z0-9\\-_.!~*'()\\[\\]/:&+$=%]+)*>" +
+    `(?:\\s*;\\s*[${TOKEN_CHARS}]+(?:\\s*=\\s*(?:[${TOKEN_CHARS}]+|"[^"\\\\]*"))?)*\\s*$`,
+);
+
+/**
+ * Whether `text` is a name-addr of a shape parseNameAddr cannot fail on (PLAIN_NAME_ADDR), so
+ * the parser may leave it to be parsed when read; false means "parse it to know".
+ */
+export function isPlainNameAddr(text: string): boolean {
+  return PLAIN_NAME_ADDR.test(text);
+}
+
 /** A copy without the `tag` parameter (parsed parameters are read-only, see SipUri). */
 export function withoutTag(nameAddr: NameAddr): NameAddr {
   const params = new Map(nameAddr.params);

@@ -101,7 +101,8 @@ export function sniffTopVia(data: Buffer): Via | undefined {
     const colon = line.indexOf(':');
     if (colon > 0 && headerKey(line.slice(0, colon).trimEnd()) === 'via') {
       try {
-        return parseVia((line.slice(colon + 1).split(',')[0] ?? '').trim());
+        const comma = line.indexOf(',', colon + 1);
+        return parseVia(line.slice(colon + 1, comma < 0 ? line.length : comma).trim());
       } catch {
         return undefined;
       }
@@ -200,7 +201,11 @@ function addHeaderLine(message: SipMessage, line: string): void {
   const colon = line.indexOf(':');
   const name = line.slice(0, Math.max(colon, 0)).trimEnd();
   if (colon <= 0 || !isToken(name)) throw new SipParseError(`bad header line '${line.slice(0, 40)}'`);
-  message.append(name, line.slice(colon + 1).trim());
+  // Past the usual single space first: trim() of the rest then has nothing to cut, so the value
+  // is one string rather than a slice and its trimmed copy.
+  let valueStart = colon + 1;
+  while (line.charCodeAt(valueStart) === 0x20) valueStart++;
+  message.append(name, line.slice(valueStart).trim());
 }
 
 function frameBody(message: SipMessage, data: Buffer, bodyStart: number, datagram: boolean): Buffer {

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { EndpointMessageOps } from './endpoint.js';
-import { type SipMessage, SipRequest, SipResponse } from './message.js';
+import { headerKey, type SipMessage, SipRequest, SipResponse } from './message.js';
 import { serializeMessage } from './parser.js';
 import { BRANCH_MAGIC_COOKIE } from './transaction/index.js';
 import type { TransportAddress } from './types.js';
@@ -97,7 +97,7 @@ export function createResponse(
   reason = reasonPhrase(status),
 ): SipResponse {
   const response = new SipResponse(status, reason);
-  for (const via of request.getAll('via')) response.append('Via', via);
+  copyLines(request, response, 'Via');
   const from = request.get('from');
   const to = request.get('to');
   if (from !== undefined) response.append('From', from);
@@ -115,8 +115,14 @@ export function createResponse(
   // RFC 3261 §12.1.1: a response that establishes a dialog carries the request's Record-Route,
   // so the caller's in-dialog requests pass the proxies that asked to stay on the path.
   if (request.method === 'INVITE' && status > 100 && status < 300 && !hasTag(request))
-    for (const route of request.getAll('record-route')) response.append('Record-Route', route);
+    copyLines(request, response, 'Record-Route');
   return response;
+}
+
+/** Appends every line of header `name` of `from` to `to`, in order (no getAll array). */
+function copyLines(from: SipMessage, to: SipMessage, name: string): void {
+  const key = headerKey(name);
+  for (const header of from.headers) if (header.key === key) to.append(name, header.value);
 }
 
 function hasTag(request: SipRequest): boolean {
@@ -133,14 +139,14 @@ function hasTag(request: SipRequest): boolean {
  */
 export function createAck(invite: SipRequest, response: SipResponse): SipRequest {
   const ack = new SipRequest('ACK', invite.uri);
-  const topVia = invite.getAll('via')[0];
+  const topVia = invite.get('via');
   if (topVia !== undefined) ack.append('Via', topVia.split(',')[0] as string);
   ack.append('Max-Forwards', '70');
   ack.append('From', invite.get('from') ?? '');
   ack.append('To', response.get('to') ?? invite.get('to') ?? '');
   ack.append('Call-ID', invite.callId());
   ack.append('CSeq', `${invite.cseq().seq} ACK`);
-  for (const route of invite.getAll('route')) ack.append('Route', route);
+  copyLines(invite, ack, 'Route');
   return ack;
 }
 

@@ -403,7 +403,7 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
     this.#options.logger.debug({ source, reason }, 'malformed sip message');
     if (!(error instanceof SipRequestError) || error.request.method === 'ACK') return;
     const request = error.request;
-    if (request.getAll('via').length === 0) return;
+    if (!request.has('via')) return;
     try {
       const response = createResponse(request, error.status);
       response.append('Warning', `399 patchbay "${error.summary}"`);

@@ -78,15 +78,21 @@ export function endOfQuoted(text: string, start: number): number {
   throw new SipParseError('unterminated quoted string');
 }
 
+/** A backslash-escaped character in a quoted string (RFC 3261 §25.1 quoted-pair). */
+const QUOTED_PAIR = /\\(.)/g;
+
 export function unquote(text: string): string {
   if (text.length >= 2 && text.startsWith('"') && text.endsWith('"')) {
-    return text.slice(1, -1).replace(/\\(.)/g, '$1');
+    return text.slice(1, -1).replace(QUOTED_PAIR, '$1');
   }
   return text;
 }
 
+/** What a quoted string must escape (RFC 3261 §25.1 qdtext excludes them). */
+const NEEDS_ESCAPE = /(["\\])/g;
+
 export function quote(text: string): string {
-  return `"${text.replace(/(["\\])/g, '\\$1')}"`;
+  return `"${text.replace(NEEDS_ESCAPE, '\\$1')}"`;
 }
 
 /**
@@ -182,17 +188,15 @@ export function mediaType(value: string): string {
   return (semicolon < 0 ? value : value.slice(0, semicolon)).trim().toLowerCase();
 }
 
+export const IPV6_REFERENCE = /^\[[0-9A-Fa-f:.]+\]$/;
+const IPV6_ADDRESS = /^[0-9A-Fa-f:.]+$/;
+
 /** Serializes header parameters; values that are not tokens (or IPv6 refs) are quoted. */
 export function serializeParams(params: ReadonlyMap<string, string | null>): string {
   let out = '';
   for (const [name, value] of params) {
     if (value === null) out += `;${name}`;
-    else if (
-      value === '' ||
-      isToken(value) ||
-      /^\[[0-9A-Fa-f:.]+\]$/.test(value) ||
-      /^[0-9A-Fa-f:.]+$/.test(value)
-    ) {
+    else if (value === '' || isToken(value) || IPV6_REFERENCE.test(value) || IPV6_ADDRESS.test(value)) {
       out += `;${name}=${value}`;
     } else out += `;${name}=${quote(value)}`;
   }

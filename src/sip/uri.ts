@@ -8,6 +8,7 @@ import {
   escapeParam,
   escapePassword,
   escapeUser,
+  IPV6_REFERENCE,
   isToken,
   NO_PARAMS,
   parseParams,
@@ -22,15 +23,23 @@ import type { CSeq, NameAddr, SipUri, Via } from './types.js';
 
 const SCHEME = /^[a-z][a-z0-9+\-.]*$/;
 const HOSTNAME = /^[A-Za-z0-9\-.]+$/;
-const IPV6_REFERENCE = /^\[[0-9A-Fa-f:.]+\]$/;
+// The patterns are constants: a regular expression literal in a function is a new RegExp
+// object on every call, garbage on the parse path.
+/** RFC 4475 §3.1.2.6/§3.1.2.7: LWS and <> are not part of a Request-URI or addr-spec. */
+const NOT_IN_URI = /[\s<>"]/;
+/** An addr-spec with these must have been enclosed in <> (RFC 3261 §20.10). */
+const NEEDS_ANGLES = /[?,]/;
+const PORT = /^\d{1,5}$/;
+/** One Via value: `SIP / 2.0 / UDP host : port ;params` with LWS allowed (RFC 4475 wsinv). */
+const VIA = /^\s*SIP\s*\/\s*2\.0\s*\/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s+([^;]+)(.*)$/is;
+const CSEQ = /^\s*(\d{1,10})\s+(\S+)\s*$/;
 /** Unquoted display-name words: tokens separated by LWS (RFC 3261 §25.1). */
 const TOKEN_WORDS = /^[A-Za-z0-9\-.!%*_+`'~]+(?:\s+[A-Za-z0-9\-.!%*_+`'~]+)*$/;
 /** What may follow `<URI>` in a name-addr: nothing, or parameters after a ';'. */
 const PARAMS_OR_NOTHING = /^\s*(?:;|$)/;
 
 export function parseUri(text: string): SipUri {
-  // RFC 4475 §3.1.2.6/§3.1.2.7: LWS and <> are not part of a Request-URI or addr-spec.
-  if (/[\s<>"]/.test(text)) throw new SipParseError(`bad URI '${text}'`);
+  if (NOT_IN_URI.test(text)) throw new SipParseError(`bad URI '${text}'`);
   const colon = text.indexOf(':');
   const scheme = text.slice(0, Math.max(colon, 0)).toLowerCase();
   if (!SCHEME.test(scheme)) throw new SipParseError(`bad URI scheme in '${text}'`);
@@ -95,7 +104,7 @@ function readHostPort<T extends { host: string; port?: number }>(text: string, i
   if (colon < 0) return into;
   const portText = trimmed.slice(colon + 1).trim();
   const port = Number(portText);
-  if (!/^\d{1,5}$/.test(portText) || port > 65535) throw new SipParseError(`bad port '${portText}'`);
+  if (!PORT.test(portText) || port > 65535) throw new SipParseError(`bad port '${portText}'`);
   into.port = port;
   return into;
 }
@@ -190,7 +199,7 @@ export function parseNameAddr(text: string): NameAddr {
     const semicolon = value.indexOf(';');
     uriText = (semicolon < 0 ? value : value.slice(0, semicolon)).trimEnd();
     paramsText = semicolon < 0 ? '' : value.slice(semicolon);
-    if (/[?,]/.test(uriText)) throw new SipParseError('URI with ? or , must be enclosed in <>');
+    if (NEEDS_ANGLES.test(uriText)) throw new SipParseError('URI with ? or , must be enclosed in <>');
   }
   const nameAddr: NameAddr = { uri: parseUri(uriText), params: parseParams(paramsText) };
   if (displayName !== undefined && displayName.length > 0) nameAddr.displayName = displayName;
@@ -236,7 +245,7 @@ export function serializeNameAddr(nameAddr: NameAddr): string {
 
 /** One Via value: `SIP / 2.0 / UDP host : port ;params` with LWS allowed (RFC 4475 wsinv). */
 export function parseVia(text: string): Via {
-  const match = /^\s*SIP\s*\/\s*2\.0\s*\/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s+([^;]+)(.*)$/is.exec(text);
+  const match = VIA.exec(text);
   if (!match) throw new SipParseError(`bad Via '${text}'`);
   const [, transport = '', sentBy = '', params = ''] = match;
   const via: Via = { transport: transport.toUpperCase(), host: '', params: new Map() };
@@ -253,7 +262,7 @@ export function serializeVia(via: Via): string {
 
 /** CSeq sequence numbers are below 2**31 (RFC 3261 §8.1.1.5); RFC 4475 scalarlg exceeds it. */
 export function parseCSeq(text: string): CSeq {
-  const match = /^\s*(\d{1,10})\s+(\S+)\s*$/.exec(text);
+  const match = CSEQ.exec(text);
   const seq = Number(match?.[1]);
   if (!match?.[2] || !isToken(match[2]) || seq >= 2 ** 31) throw new SipParseError(`bad CSeq '${text}'`);
   return { seq, method: match[2] };

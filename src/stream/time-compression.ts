@@ -1,9 +1,9 @@
 /**
  * Plays periodic audio faster by removing whole pitch periods, like the "accelerate" operation
  * of WebRTC's NetEQ: find the longest lag L (2.5-15 ms) at which the audio repeats closely
- * (normalised correlation 0.9 or more: one period or a few), cross-fade the first L samples
- * into the next L, so N + L input samples become N output samples with no seam and no change
- * of pitch.
+ * (Pearson correlation 0.9 or more: one period or a few) and skip L samples, joined with a short
+ * cross-fade where the audio and its repetition agree best, so N + L input samples become N
+ * output samples with no seam and no change of pitch.
  * Voiced speech and tones repeat at their pitch period; noise and unvoiced sounds do not and are
  * left alone. It serves the playout to give back standing delay in audio that has no pause.
  *
@@ -17,6 +17,8 @@ const MIN_CORRELATION = 0.9;
 /** Pitch periods searched: 400 Hz down to ~67 Hz, every voice. */
 const MIN_LAG_MS = 2.5;
 const MAX_LAG_MS = 15;
+/** The cross-fade where the two periods are joined. */
+const JOIN_FADE_MS = 2;
 /** Below this mean energy per sample (about -50 dBFS) the frame is left to the silence trim. */
 const MIN_ENERGY_PER_SAMPLE = 100 * 100;
 
@@ -26,6 +28,7 @@ export class TimeCompressor {
   readonly maxLag: number;
   /** The input a compressed frame needs: a frame and the longest period after it. */
   readonly input: Int16Array;
+  readonly #fadeSamples: number;
 
   constructor(sampleRate: number, frameSamples: number) {
     this.frameSamples = frameSamples;
@@ -33,6 +36,7 @@ export class TimeCompressor {
     // The cross-fade spans one period inside the frame, so a period is at most a frame.
     this.maxLag = Math.min(frameSamples, Math.round((sampleRate * MAX_LAG_MS) / 1000));
     this.input = new Int16Array(frameSamples + this.maxLag);
+    this.#fadeSamples = Math.max(1, Math.round((sampleRate * JOIN_FADE_MS) / 1000));
   }
 
   /**
@@ -62,37 +66,73 @@ export class TimeCompressor {
   }
 
   /**
-   * Writes the compressed frame into `output` (frameSamples long): the first `period` samples
-   * fade from the first period into the second, the rest is the input after the second.
+   * Writes the compressed frame into `output` (frameSamples long): the input up to the point
+   * where it and the input `period` later agree best, a short cross-fade there, then the input
+   * `period` later. Joining where the two periods agree, over 2 ms, leaves the rest of the
+   * audio sample for sample as it was; a cross-fade over the whole period would blend every
+   * sample of it with its neighbour a period away.
    */
   compress(period: number, output: Int16Array): void {
     const input = this.input;
-    for (let i = 0; i < period; i++) {
-      const weight = (i + 1) / (period + 1);
-      output[i] = Math.round((input[i] as number) * (1 - weight) + (input[i + period] as number) * weight);
+    const fade = Math.min(period, this.#fadeSamples);
+    const join = this.#bestJoin(period, fade);
+    for (let i = 0; i < join; i++) output[i] = input[i] as number;
+    for (let i = 0; i < fade; i++) {
+      const weight = (i + 1) / (fade + 1);
+      const from = input[join + i] as number;
+      output[join + i] = Math.round(from + ((input[join + i + period] as number) - from) * weight);
     }
-    for (let i = period; i < this.frameSamples; i++) output[i] = input[i + period] as number;
+    for (let i = join + fade; i < this.frameSamples; i++) output[i] = input[i + period] as number;
+  }
+
+  /** Where in the frame the input and the input `period` later differ least over `fade` samples. */
+  #bestJoin(period: number, fade: number): number {
+    const input = this.input;
+    let best = 0;
+    let bestDistance = Number.POSITIVE_INFINITY;
+    for (let join = 0; join + fade <= this.frameSamples; join++) {
+      let distance = 0;
+      for (let i = join; i < join + fade && distance < bestDistance; i++) {
+        const difference = (input[i] as number) - (input[i + period] as number);
+        distance += difference * difference;
+      }
+      if (distance < bestDistance) {
+        bestDistance = distance;
+        best = join;
+        if (distance === 0) break;
+      }
+    }
+    return best;
   }
 
   /**
-   * Normalised correlation of the first `lag` samples with the next `lag`, over the sample
-   * stride given; negative or too quiet scores 0.
+   * Pearson correlation of the first `lag` samples with the next `lag`, over the sample stride
+   * given: with their means removed, so a DC offset does not pass for a repetition (audio that
+   * is mostly a constant level repeats at every lag, and a cross-fade would smear what rides
+   * on it). Negative, or too quiet once the mean is removed, scores 0.
    */
   #correlation(lag: number, stride: number): number {
     const input = this.input;
+    let sumA = 0;
+    let sumB = 0;
     let cross = 0;
     let energyA = 0;
     let energyB = 0;
     for (let i = 0; i < lag; i += stride) {
       const a = input[i] as number;
       const b = input[i + lag] as number;
+      sumA += a;
+      sumB += b;
       cross += a * b;
       energyA += a * a;
       energyB += b * b;
     }
     const samples = Math.ceil(lag / stride);
-    if (cross <= 0 || energyA < MIN_ENERGY_PER_SAMPLE * samples || energyB < MIN_ENERGY_PER_SAMPLE * samples)
-      return 0;
-    return cross / Math.sqrt(energyA * energyB);
+    const covariance = cross - (sumA * sumB) / samples;
+    const varianceA = energyA - (sumA * sumA) / samples;
+    const varianceB = energyB - (sumB * sumB) / samples;
+    const quiet = MIN_ENERGY_PER_SAMPLE * samples;
+    if (covariance <= 0 || varianceA < quiet || varianceB < quiet) return 0;
+    return covariance / Math.sqrt(varianceA * varianceB);
   }
 }

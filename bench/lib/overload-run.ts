@@ -66,6 +66,11 @@ export interface OverloadRigOptions {
    */
   jitterFloorMs?: number;
   requestsPerSourcePerSec?: number;
+  /**
+   * `limits.rtpInactivityTimeoutSec` (default 30): SIPp's uac sends no RTP, so a call held longer
+   * is ended by the node unless this is longer still.
+   */
+  rtpInactivityTimeoutSec?: number;
 }
 
 /** The witness's audio both ways over one window. */
@@ -175,6 +180,9 @@ export class OverloadRig {
         ...(options.requestsPerSourcePerSec === undefined
           ? {}
           : { requestsPerSourcePerSec: options.requestsPerSourcePerSec }),
+        ...(options.rtpInactivityTimeoutSec === undefined
+          ? {}
+          : { rtpInactivityTimeoutSec: options.rtpInactivityTimeoutSec }),
       });
       const caller = await startStackUa('udp', false);
       return new OverloadRig(gateway, bot, caller, await RtpCallers.open(1));

@@ -258,7 +258,9 @@ try {
       `run ${index + 1}: ${COLUMNS.map(([name, read, digits]) => `${name} ${read(figures).toFixed(digits)}`).join(', ')}`,
     );
   }
-  console.log(`\n| figure | ${all.map((_, index) => `run ${index + 1}`).join(' | ')} | median |`);
+  console.log(
+    `\n| figure | ${all.map((_, index) => `run ${index + 1}`).join(' | ')} | median (nearest rank) |`,
+  );
   console.log(`| --- | ${all.map(() => '---').join(' | ')} | --- |`);
   for (const [name, read, digits] of COLUMNS) {
     const cells = all.map((figures) => read(figures).toFixed(digits));

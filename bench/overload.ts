@@ -11,7 +11,8 @@
  * process's gaps in the same seconds; the calls offered, answered, refused with 503 as
  * overloaded and failed otherwise; the peak of `patchbay_active_calls`, how long after SIPp
  * ended only the witness was left and how long after its BYE none; the gateway's peak RSS and
- * its CPU as a share of one core. Then the median of each figure. Runs the compiled gateway:
+ * its CPU as a share of one core; the bot audio the playouts removed to give back standing delay
+ * (a frame shortened so loses its tag and counts as lost bot->caller though it was played). Then the median of each figure. Runs the compiled gateway:
  * `npm run build` first.
  *
  *   npx tsx bench/overload.ts [--seconds 30] [--runs 2] [--rate R] [--hold-ms MS]
@@ -80,6 +81,20 @@ interface RunFigures {
   noneAfterByeSec: number;
   rssPeakMb: number;
   cpuPercent: number;
+  /**
+   * Bot audio the node's playouts removed to give back standing delay (whole pitch periods, and
+   * silent frames): played faster, not lost, but a frame cut so loses its tag and counts as lost.
+   */
+  compressedMs: number;
+  trimmedFrames: number;
+}
+
+/** The playouts' removed audio so far: counted as each call ends. */
+async function playoutRemoved(rig: OverloadRig): Promise<{ compressedMs: number; trimmedFrames: number }> {
+  return {
+    compressedMs: 1000 * (await rig.metric('patchbay_playout_compressed_seconds_total')),
+    trimmedFrames: await rig.metric('patchbay_playout_trimmed_frames_total'),
+  };
 }
 
 /** One probe step: SIPp at `rate` for PROBE_SECONDS, calls hung up at once; printed. */
@@ -150,6 +165,7 @@ function sampleGateway(
 async function run(rig: OverloadRig, flood: Flood): Promise<RunFigures> {
   const load = loadavg()[0] ?? 0;
   const pid = rig.gateway.child.pid ?? 0;
+  const removedBefore = await playoutRemoved(rig);
   const witness = await rig.placeWitness();
   await delay(500);
   const baseline = await rig.witnessWindow(BASELINE_MS);
@@ -173,6 +189,7 @@ async function run(rig: OverloadRig, flood: Flood): Promise<RunFigures> {
   const byeAtMs = performance.now();
   await rig.endWitness(witness);
   const none = await rig.untilActiveCalls(0, SETTLE_LIMIT_MS, SETTLE_POLL_MS);
+  const removedAfter = await playoutRemoved(rig);
   const [lostToBot, lostToCaller] = framesLost(result.witness);
   return {
     loadavg: load,
@@ -194,6 +211,8 @@ async function run(rig: OverloadRig, flood: Flood): Promise<RunFigures> {
     noneAfterByeSec: none.active === 0 ? (none.atMs - byeAtMs) / 1000 : Number.NaN,
     rssPeakMb: rssPeak / 2 ** 20,
     cpuPercent,
+    compressedMs: removedAfter.compressedMs - removedBefore.compressedMs,
+    trimmedFrames: removedAfter.trimmedFrames - removedBefore.trimmedFrames,
   };
 }
 
@@ -210,6 +229,8 @@ const COLUMNS: Array<[string, (figures: RunFigures) => number, number]> = [
   ['witness sender max lag ms', (f) => f.witnessSenderLagMs, 0],
   ['bare pacer max gap ms', (f) => f.pacerMaxGapMs, 0],
   [`bare pacer gaps >${LATE_GAP_MS} ms`, (f) => f.pacerGaps, 0],
+  ['playout compressed ms (bot->caller)', (f) => f.compressedMs, 0],
+  ['playout trimmed frames (bot->caller)', (f) => f.trimmedFrames, 0],
   ['peak active calls', (f) => f.peakActive, 0],
   ['only the witness left, s after SIPp ended', (f) => f.onlyWitnessAfterSec, 1],
   ['calls stuck at 45 s', (f) => f.stuck, 0],

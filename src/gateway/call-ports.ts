@@ -6,7 +6,7 @@
  */
 import type { PatchbayConfig } from '../config/index.js';
 import type { GatewayMetrics } from '../control/metrics.js';
-import { type MediaClock, MediaLeg, type PortAllocator } from '../media/index.js';
+import { MEDIA_FRAME_MS, MediaClock, MediaLeg, PortAllocator } from '../media/index.js';
 import type { SipUserAgent } from '../sip/index.js';
 import type { HealthRegistry, InboundMatcher, OutboundRouter } from '../trunks/index.js';
 import type { Clock, Logger } from '../util/index.js';
@@ -21,10 +21,7 @@ export interface CallPortsParts {
   metrics: GatewayMetrics;
   config: () => PatchbayConfig;
   userAgent: SipUserAgent;
-  mediaClock: MediaClock;
-  portAllocator: PortAllocator;
-  /** `media.workers` > 0: the workers open the legs and connect the bots, not this thread. */
-  mediaWorkers: MediaWorkers | undefined;
+  media: CallMedia;
   /** Where RTP sockets bind, and the address SDP names. */
   bindAddress: string;
   mediaAddress: string;
@@ -38,8 +35,38 @@ export interface CallPortsParts {
   health: HealthRegistry;
 }
 
+/** `media.workers` 0: the calls' media runs on this thread's own media clock and RTP ports. */
+export interface ThreadMedia {
+  workers?: undefined;
+  mediaClock: MediaClock;
+  portAllocator: PortAllocator;
+}
+
+/**
+ * Where the calls' media runs: in media worker threads (`media.workers` > 0), which open the
+ * legs and connect the bots, or on this thread.
+ */
+export type CallMedia = { workers: MediaWorkers } | ThreadMedia;
+
+/** A media clock and the RTP port range for the calls on this thread. */
+export function threadCallMedia(
+  clock: Clock,
+  logger: Logger,
+  rtp: PatchbayConfig['gateway']['rtp'],
+): ThreadMedia {
+  return {
+    mediaClock: new MediaClock(
+      clock,
+      MEDIA_FRAME_MS,
+      (error) => logger.error({ err: error }, 'media tick failed'),
+      rtp.pacingLeadMs,
+    ),
+    portAllocator: new PortAllocator(rtp.portMin, rtp.portMax),
+  };
+}
+
 export function buildCallPorts(parts: CallPortsParts): CallPorts {
-  const { clock, logger, config, userAgent, digest } = parts;
+  const { clock, logger, config, userAgent, digest, media } = parts;
   const limits = () => config().gateway.limits;
   return {
     clock,
@@ -51,14 +78,14 @@ export function buildCallPorts(parts: CallPortsParts): CallPorts {
     get rtpInactivityMs() {
       return limits().rtpInactivityTimeoutSec * 1000;
     },
-    mediaLegs: parts.mediaWorkers ?? {
+    mediaLegs: media.workers ?? {
       open: (callId, bridgeRate, { jitterBuffer, encryption }, continueFrom) =>
         MediaLeg.open({
           ...(continueFrom ? { continueFrom } : {}),
-          portAllocator: parts.portAllocator,
+          portAllocator: media.portAllocator,
           bindAddress: parts.bindAddress,
           clock,
-          mediaClock: parts.mediaClock,
+          mediaClock: media.mediaClock,
           logger: logger.child({ callId }),
           bridgeRate,
           jitterBuffer,
@@ -66,7 +93,7 @@ export function buildCallPorts(parts: CallPortsParts): CallPorts {
         }),
     },
     bots:
-      parts.mediaWorkers ??
+      media.workers ??
       new WebSocketBots({
         clock,
         logger,

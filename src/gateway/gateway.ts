@@ -16,7 +16,13 @@ import type { TrunkRegistration } from '../control/backend.js';
 import { GatewayMetrics } from '../control/metrics.js';
 import { createControlServer } from '../control/server.js';
 import { EchoBot } from '../demo/index.js';
-import { MediaClock, PortAllocator, readUdpDrops, type UdpDropTable } from '../media/index.js';
+import {
+  MEDIA_FRAME_MS,
+  type MediaClock,
+  NO_TICKS,
+  readUdpDrops,
+  type UdpDropTable,
+} from '../media/index.js';
 import { type InboundSession, type SipRequest, SipTransport, SipUserAgent } from '../sip/index.js';
 import type { TransportAddress } from '../sip/types.js';
 import { RateLimitedWarning } from '../stream/index.js';
@@ -35,7 +41,7 @@ import { type Clock, type Logger, SystemClock } from '../util/index.js';
 import { GatewayAdmission } from './admission.js';
 import { CallController } from './call-controller.js';
 import { observeCall, observeTakeover, type RefusedCall } from './call-observers.js';
-import { buildCallPorts } from './call-ports.js';
+import { buildCallPorts, type CallMedia, threadCallMedia } from './call-ports.js';
 import { CallRecordWriter } from './call-records.js';
 import { CallRegistry } from './call-registry.js';
 import { CallTakeover } from './call-takeover.js';
@@ -70,7 +76,6 @@ export class Gateway {
   readonly cps: CpsLimiter;
   readonly health: HealthRegistry;
   readonly #config: ConfigManager;
-  readonly #mediaClock: MediaClock;
   readonly #admission: GatewayAdmission;
   readonly #prober: OptionsProber;
   readonly #locator: ServerLocator;
@@ -90,17 +95,13 @@ export class Gateway {
   #takeover: CallTakeover | undefined;
   /** `media.workers` > 0: the threads carrying the calls' media (else this thread's media clock does). */
   #mediaWorkers: MediaWorkers | undefined;
+  /** `media.workers` 0: the clock this thread runs the calls' media on. */
+  #mediaClock: MediaClock | undefined;
 
   private constructor(options: GatewayOptions) {
     this.#config = options.config;
     this.clock = options.clock ?? new SystemClock();
     this.logger = options.logger;
-    this.#mediaClock = new MediaClock(
-      this.clock,
-      20,
-      (error) => this.logger.error({ err: error }, 'media tick failed'),
-      options.config.current.gateway.rtp.pacingLeadMs,
-    );
     // DNS settings are read at start; a reload keeps them.
     const dns = options.config.current.gateway.dns;
     this.#locator = new ServerLocator({
@@ -245,7 +246,7 @@ export class Gateway {
     await this.#takeover?.close();
     for (const call of this.calls.live()) call.hangup('shutdown');
     await this.cluster?.leave();
-    this.#mediaClock.stop();
+    this.#mediaClock?.stop();
     await this.#mediaWorkers?.stop();
     this.#prober.stop();
     this.health.close();
@@ -267,7 +268,7 @@ export class Gateway {
 
   /** The media clock's counts: this thread's, or every media worker's summed. */
   #mediaClockStats() {
-    return this.#mediaWorkers?.clockStats() ?? this.#mediaClock.stats();
+    return this.#mediaWorkers?.clockStats() ?? this.#mediaClock?.stats() ?? NO_TICKS;
   }
 
   /** The cluster this node joins when the config has a `cluster` section. */
@@ -368,15 +369,17 @@ export class Gateway {
       builtinBotUrl: () => this.#echoBot?.url,
       observeLatency: (seconds) => this.metrics.rtpToWebSocketLatency.observe(seconds),
     });
+    const media: CallMedia = this.#mediaWorkers
+      ? { workers: this.#mediaWorkers }
+      : threadCallMedia(this.clock, this.logger, config.rtp);
+    this.#mediaClock = media.workers ? undefined : media.mediaClock;
     this.#ports = buildCallPorts({
       clock: this.clock,
       logger: this.logger,
       metrics: this.metrics,
       config: () => this.config(),
       userAgent: this.#ua,
-      mediaClock: this.#mediaClock,
-      portAllocator: new PortAllocator(config.rtp.portMin, config.rtp.portMax),
-      mediaWorkers: this.#mediaWorkers,
+      media,
       bindAddress,
       mediaAddress,
       builtinBotUrl: () => this.#echoBot?.url,
@@ -386,7 +389,7 @@ export class Gateway {
       router: this.#router,
       health: this.health,
     });
-    if (!this.#mediaWorkers) this.#mediaClock.start();
+    this.#mediaClock?.start();
     this.health.apply(this.config());
     if (config.routes.some((route) => route.target.url.startsWith(BUILTIN_TARGET_PREFIX))) {
       this.#echoBot = await EchoBot.start({ logger: this.logger });
@@ -430,7 +433,7 @@ export class Gateway {
         clock: this.clock,
         config: this.config(),
         mediaAddress,
-        frameMs: this.#mediaClock.frameMs,
+        frameMs: MEDIA_FRAME_MS,
         nodeId: snapshots.nodeId,
       }),
       liveCalls: () => this.calls.live(),

@@ -37,7 +37,13 @@ export {
   type StretchResult,
   simulatePlayout,
 } from './jitter/index.js';
-export { MediaClock, type MediaClockEvents, type MediaClockStats } from './media-clock.js';
+export {
+  MEDIA_FRAME_MS,
+  MediaClock,
+  type MediaClockEvents,
+  type MediaClockStats,
+  NO_TICKS,
+} from './media-clock.js';
 export {
   MediaLeg,
   type MediaLegEvents,

@@ -15,6 +15,9 @@ import { TypedEmitter } from '../util/index.js';
  */
 const MAX_CATCH_UP_MS = 1000;
 
+/** The frame every media clock ticks, and so every call's packet time. */
+export const MEDIA_FRAME_MS = 20;
+
 /** Never notified: waiting on it is a precise sleep (see MediaClock.waitUntil). */
 const SLEEP_CELL = new Int32Array(new SharedArrayBuffer(4));
 /** The tail of the wait done by polling the clock, where a timed futex wait is too coarse. */
@@ -38,6 +41,15 @@ export interface MediaClockStats {
   listenerErrors: number;
 }
 
+/** A media clock's counts before its first tick. */
+export const NO_TICKS: Readonly<MediaClockStats> = {
+  ticks: 0,
+  lateTicks: 0,
+  ticksSkipped: 0,
+  overruns: 0,
+  listenerErrors: 0,
+};
+
 /**
  * The one media clock shared by all calls: one timer for the whole process, not one per call,
  * emitting `tick` per frame. Live, each tick is scheduled from an absolute deadline
@@ -60,7 +72,7 @@ export class MediaClock extends TypedEmitter<MediaClockEvents> {
 
   constructor(
     clock: Clock,
-    frameMs = 20,
+    frameMs = MEDIA_FRAME_MS,
     onListenerError: (error: unknown) => void = () => {},
     /**
      * Live only: wake this many ms before each deadline and wait out the rest precisely (see
@@ -69,13 +81,7 @@ export class MediaClock extends TypedEmitter<MediaClockEvents> {
     leadMs = 0,
   ) {
     if (!(frameMs > 0)) throw new RangeError(`frameMs must be > 0, got ${frameMs}`);
-    const stats: MediaClockStats = {
-      ticks: 0,
-      lateTicks: 0,
-      ticksSkipped: 0,
-      overruns: 0,
-      listenerErrors: 0,
-    };
+    const stats: MediaClockStats = { ...NO_TICKS };
     super((_event, error) => {
       stats.listenerErrors++;
       onListenerError(error);

@@ -3,7 +3,7 @@
  * with its own clock, logger, media clock and port slice. It ends on its own once told to stop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { MediaClock, PortAllocator } from '../../media/index.js';
+import { MEDIA_FRAME_MS, MediaClock, PortAllocator } from '../../media/index.js';
 import { createLogger, SystemClock } from '../../util/index.js';
 import { type HostPort, MediaHost } from './media-host.js';
 import type { MediaWorkerData } from './protocol.js';
@@ -18,7 +18,7 @@ new MediaHost({
   logger,
   mediaClock: new MediaClock(
     clock,
-    20,
+    MEDIA_FRAME_MS,
     (error) => logger.error({ err: error }, 'media tick failed'),
     data.pacingLeadMs,
   ),

@@ -8,7 +8,13 @@
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { type GatewayFileConfig, mediaWorkerCount, type StreamTarget } from '../../config/index.js';
-import type { BridgeRate, JitterDelayBounds, MediaClockStats, RtpPosition } from '../../media/index.js';
+import {
+  type BridgeRate,
+  type JitterDelayBounds,
+  type MediaClockStats,
+  NO_TICKS,
+  type RtpPosition,
+} from '../../media/index.js';
 import {
   type Clock,
   type Logger,
@@ -70,14 +76,6 @@ export interface MediaWorkerLoad {
   busyShare: number;
 }
 
-const ZERO_CLOCK: MediaClockStats = {
-  ticks: 0,
-  lateTicks: 0,
-  ticksSkipped: 0,
-  overruns: 0,
-  listenerErrors: 0,
-};
-
 /**
  * The worker entry: the compiled JS under dist. Under tsx (tests and benches run from source)
  * the TypeScript one, loaded by a bootstrap that registers tsx in the thread first: Node 20
@@ -111,8 +109,8 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
       worker: undefined,
       channel: undefined,
       startedAtMs: 0,
-      clock: { ...ZERO_CLOCK },
-      liveClock: { ...ZERO_CLOCK },
+      clock: { ...NO_TICKS },
+      liveClock: { ...NO_TICKS },
       restart: undefined,
       utilizationSeen: undefined,
     }));
@@ -178,7 +176,7 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
 
   /** Every worker's media clock counts summed, dead workers' included: they only grow. */
   clockStats(): MediaClockStats {
-    const total = { ...ZERO_CLOCK };
+    const total = { ...NO_TICKS };
     for (const { clock } of this.#slots)
       for (const key of Object.keys(total) as Array<keyof MediaClockStats>) total[key] += clock[key];
     return total;
@@ -211,7 +209,7 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
       },
     });
     [slot.worker, slot.channel, slot.startedAtMs] = [worker, channel, this.#options.clock.now()];
-    slot.liveClock = { ...ZERO_CLOCK };
+    slot.liveClock = { ...NO_TICKS };
     slot.utilizationSeen = undefined;
     worker.once('online', () =>
       this.#options.logger.info(

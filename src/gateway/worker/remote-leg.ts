@@ -9,6 +9,7 @@ import type { StreamTarget } from '../../config/index.js';
 import {
   assertDtmfDigits,
   type DtmfEvent,
+  MEDIA_FRAME_MS,
   type MediaLegEvents,
   type MediaLegStats,
   type NegotiatedMedia,
@@ -24,9 +25,6 @@ import {
   type WorkerRequestBody,
 } from './protocol.js';
 import { RemoteBotStream } from './remote-bot.js';
-
-/** The worker's media clock frame: a leg sends one packet per tick. */
-const FRAME_MS = 20;
 
 /** What a remote leg needs of the channel to its worker. */
 export interface LegLink {
@@ -129,7 +127,7 @@ export class RemoteMediaLeg implements CallMediaLeg {
     const elapsedMs = Math.max(0, this.#clock.now() - this.#reportAtMs);
     return {
       ssrc: this.#position.ssrc,
-      sequenceNumber: (this.#position.sequenceNumber + Math.floor(elapsedMs / FRAME_MS)) & 0xffff,
+      sequenceNumber: (this.#position.sequenceNumber + Math.floor(elapsedMs / MEDIA_FRAME_MS)) & 0xffff,
       timestamp: (this.#position.timestamp + Math.round((elapsedMs * media.codec.clockRate) / 1000)) >>> 0,
     };
   }

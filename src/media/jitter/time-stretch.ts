@@ -27,31 +27,17 @@ export interface StretchResult {
 let energyPrefix = new Float64Array(0);
 
 /**
- * Sum of input[i] * input[i + lag] for i in [0, lag), four products per step: integer partial
- * sums are exact, so splitting them over four accumulators changes no bit of the result.
- */
-function crossProduct(input: Int16Array, lag: number): number {
-  let sum0 = 0;
-  let sum1 = 0;
-  let sum2 = 0;
-  let sum3 = 0;
-  let i = 0;
-  for (; i + 3 < lag; i += 4) {
-    sum0 += (input[i] as number) * (input[i + lag] as number);
-    sum1 += (input[i + 1] as number) * (input[i + 1 + lag] as number);
-    sum2 += (input[i + 2] as number) * (input[i + 2 + lag] as number);
-    sum3 += (input[i + 3] as number) * (input[i + 3 + lag] as number);
-  }
-  for (; i < lag; i++) sum0 += (input[i] as number) * (input[i + lag] as number);
-  return sum0 + sum1 + sum2 + sum3;
-}
-
-/**
  * The lag with the best normalised autocorrelation between input[0..lag) and input[lag..2 lag),
- * and that correlation. The two windows' energies come from one running sum of squares, so
- * each lag costs one product per sample rather than three.
+ * and that correlation (the first lag reaching the maximum). The windows' energies come from
+ * one running sum of squares; the cross products of four neighbouring lags are summed in one
+ * pass, each sample read once for all four. Every product and partial sum is an integer below
+ * 2^53, so these sums are exact: no bit differs from summing each lag on its own.
  */
-function bestLag(input: Int16Array, minLag: number, maxLag: number): { lag: number; correlation: number } {
+export function bestLag(
+  input: Int16Array,
+  minLag: number,
+  maxLag: number,
+): { lag: number; correlation: number } {
   const span = 2 * maxLag;
   if (energyPrefix.length < span + 1) energyPrefix = new Float64Array(span + 1);
   const energy = energyPrefix;
@@ -60,19 +46,57 @@ function bestLag(input: Int16Array, minLag: number, maxLag: number): { lag: numb
     const sample = input[i] as number;
     energy[i + 1] = (energy[i] as number) + sample * sample;
   }
-  let bestLagFound = minLag;
-  let bestCorrelation = -1;
-  for (let lag = minLag; lag <= maxLag; lag++) {
-    const cross = crossProduct(input, lag);
+  const best = { lag: minLag, correlation: -1 };
+  const consider = (lag: number, cross: number): void => {
     const energyA = energy[lag] as number;
     const norm = Math.sqrt(energyA * ((energy[2 * lag] as number) - energyA));
     const correlation = norm > 0 ? cross / norm : 1;
-    if (correlation > bestCorrelation) {
-      bestLagFound = lag;
-      bestCorrelation = correlation;
+    if (correlation > best.correlation) {
+      best.lag = lag;
+      best.correlation = correlation;
     }
+  };
+  let lag = minLag;
+  for (; lag + 3 <= maxLag; lag += 4) {
+    // cross[k] = sum over i < lag + k of input[i] * input[i + lag + k]; the common i < lag first.
+    let cross0 = 0;
+    let cross1 = 0;
+    let cross2 = 0;
+    let cross3 = 0;
+    let at0 = input[lag] as number;
+    let at1 = input[lag + 1] as number;
+    let at2 = input[lag + 2] as number;
+    for (let i = 0; i < lag; i++) {
+      const sample = input[i] as number;
+      const at3 = input[i + lag + 3] as number;
+      cross0 += sample * at0;
+      cross1 += sample * at1;
+      cross2 += sample * at2;
+      cross3 += sample * at3;
+      at0 = at1;
+      at1 = at2;
+      at2 = at3;
+    }
+    const tail0 = input[lag] as number;
+    const tail1 = input[lag + 1] as number;
+    const tail2 = input[lag + 2] as number;
+    cross1 += tail0 * (input[2 * lag + 1] as number);
+    cross2 += tail0 * (input[2 * lag + 2] as number) + tail1 * (input[2 * lag + 3] as number);
+    cross3 +=
+      tail0 * (input[2 * lag + 3] as number) +
+      tail1 * (input[2 * lag + 4] as number) +
+      tail2 * (input[2 * lag + 5] as number);
+    consider(lag, cross0);
+    consider(lag + 1, cross1);
+    consider(lag + 2, cross2);
+    consider(lag + 3, cross3);
   }
-  return { lag: bestLagFound, correlation: bestCorrelation };
+  for (; lag <= maxLag; lag++) {
+    let cross = 0;
+    for (let i = 0; i < lag; i++) cross += (input[i] as number) * (input[i + lag] as number);
+    consider(lag, cross);
+  }
+  return best;
 }
 
 function rms(input: Int16Array): number {

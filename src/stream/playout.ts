@@ -49,9 +49,10 @@ const SILENCE_BELOW_LEVEL = 100;
 const LEVEL_DECAY = 0.995;
 /**
  * Frames of standing delay with no silent frame to trim before periodic audio is played
- * faster instead (2.4 s): pauses are where standing delay goes first, unchanged audio.
+ * faster instead (1 s): pauses are where standing delay goes first, unchanged audio, and a
+ * talking bot pauses between its phrases; an echo or music never does.
  */
-const FRAMES_BEFORE_COMPRESSING = 120;
+const FRAMES_BEFORE_COMPRESSING = 50;
 
 export interface PlayoutOptions {
   sampleRate: number;

@@ -225,8 +225,7 @@ test('a bot that streams a voice without pauses is never trimmed: it plays faste
       if (previous !== undefined) largestStep = Math.max(largestStep, Math.abs(sample - previous));
       previous = sample;
     }
-    if (tick === 250 + 120 + 45)
-      assert.equal(playout.queuedMs, 1000, 'untouched for a window and 1 s more');
+    if (tick === 250 + 120 + 45) assert.equal(playout.queuedMs, 1000, 'untouched for a window and 1 s more');
   }
   assert.equal(playout.stats.trimmedFrames, 0);
   assert.ok(playout.stats.compressedMs >= 900, `${playout.stats.compressedMs} ms compressed`);

@@ -8,6 +8,9 @@
  * PLC delays caller audio by 30 samples and its jitter buffer's time-stretching moves it
  * further, so a tag can land anywhere in the frame the bot gets, or across two: each frame
  * carries two copies half a frame apart, so at any shift one of them lies whole in one frame.
+ * The playout's time compression changes that shift mid-stream (it skips a period), so the
+ * callers read each packet after the previous one's last TAG_BYTES - 1 bytes: a copy split
+ * across two packets is still found.
  * Readers find copies by their sync pattern; a checksum refuses a copy that concealment or
  * time-stretching altered.
  *
@@ -31,7 +34,7 @@ const CALL_AT = SYNC.length;
 const CALLER_SENT_AT = CALL_AT + CALL_DIGITS;
 const BOT_SENT_AT = CALLER_SENT_AT + TIME_DIGITS;
 const CHECK_AT = BOT_SENT_AT + TIME_DIGITS;
-const TAG_BYTES = CHECK_AT + CHECK_DIGITS;
+export const TAG_BYTES = CHECK_AT + CHECK_DIGITS;
 /** Where the copies start in a caller's 160-byte frame: half a frame apart (each is TAG_BYTES = 36 long). */
 export const TAG_OFFSETS = [0, 80] as const;
 

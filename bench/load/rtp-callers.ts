@@ -8,7 +8,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { FrameStats, type ReceivedFigures } from './frame-stats.js';
-import { FILL_CODE, findTags, nowUs, TAG_OFFSETS, writeTag } from './frame-tag.js';
+import { FILL_CODE, findTags, nowUs, TAG_BYTES, TAG_OFFSETS, writeTag } from './frame-tag.js';
 
 const FRAME_MS = 20;
 const PHASES = 4;
@@ -18,12 +18,17 @@ const RTP_HEADER_BYTES = 12;
 /** Catch-up is bounded: past this many missed slots the sender skips ahead. */
 const MAX_CATCH_UP_SLOTS = 50;
 
+/** Bytes of the previous packet kept in front of the next: a tag split across them is found. */
+const CARRIED_BYTES = TAG_BYTES - 1;
+
 interface CallerStream {
   socket: Socket;
   remotePort: number | undefined;
   rtpSeq: number;
   rtpTimestamp: number;
   ssrc: number;
+  /** The previous payload's last CARRIED_BYTES, then the payload being read. */
+  received: Buffer;
 }
 
 export interface CallerFigures {
@@ -61,7 +66,14 @@ export class RtpCallers {
       const socket = createSocket('udp4');
       socket.on('error', () => undefined);
       await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-      streams.push({ socket, remotePort: undefined, rtpSeq: 0, rtpTimestamp: 0, ssrc: 0x10000 + call });
+      streams.push({
+        socket,
+        remotePort: undefined,
+        rtpSeq: 0,
+        rtpTimestamp: 0,
+        ssrc: 0x10000 + call,
+        received: Buffer.alloc(CARRIED_BYTES + PAYLOAD_BYTES),
+      });
     }
     return new RtpCallers(streams);
   }
@@ -155,9 +167,15 @@ export class RtpCallers {
     const secondByte = packet[1] ?? 0;
     if (packet.length <= RTP_HEADER_BYTES || (secondByte >= 192 && secondByte <= 223)) return;
     const headerBytes = RTP_HEADER_BYTES + 4 * ((packet[0] ?? 0) & 0x0f);
-    for (const { tag } of findTags(packet.subarray(headerBytes))) {
+    const stream = this.#streams[call];
+    if (!stream) return;
+    const length = Math.min(PAYLOAD_BYTES, packet.length - headerBytes);
+    const received = stream.received;
+    packet.copy(received, CARRIED_BYTES, headerBytes, headerBytes + length);
+    for (const { tag } of findTags(received.subarray(0, CARRIED_BYTES + length))) {
       if (tag.call === call && tag.botSentUs !== 0)
         this.#botToCaller.observe(call, tag.callerSentUs, tag.botSentUs, arrivalUs);
     }
+    received.copy(received, 0, length, CARRIED_BYTES + length);
   }
 }

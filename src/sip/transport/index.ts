@@ -70,7 +70,7 @@ const DEFAULT_UDP_RECEIVE_BUFFER_BYTES = 4 << 20;
 export interface SipTransportOptions {
   listen: ListenSpec[];
   logger: Logger;
-  /** Drives the TCP idle and header deadlines; default the system clock. */
+  /** Drives the TCP idle and header deadlines and the datagram queue's turns; default the system clock. */
   clock?: Clock;
   maxMessageBytes?: number;
   /** SO_RCVBUF for UDP sockets; the kernel caps it at net.core.rmem_max. */
@@ -133,6 +133,7 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
   readonly #maxBytes: number;
   readonly #streamLimits: TcpLimits;
   readonly #budget: ConnectionBudget;
+  readonly #clock: Clock;
   #udp: UdpSocket | undefined;
   readonly #datagrams: DatagramQueue;
   #udpLocal: TransportAddress | undefined;
@@ -148,6 +149,7 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
     this.#streamLimits = { ...DEFAULT_TCP_LIMITS, ...options.tcp };
     this.#budget = new ConnectionBudget(this.#streamLimits);
     const clock = options.clock ?? new SystemClock();
+    this.#clock = clock;
     this.#datagrams = new DatagramQueue({
       limits: { ...DEFAULT_DATAGRAM_QUEUE_LIMITS, ...options.datagramQueue },
       now: () => clock.now(),
@@ -259,7 +261,7 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
 
   /** The pool of a stream transport; TLS needs listener credentials to accept connections. */
   #streamPool(transport: StreamTransport, listener: TlsListenerOptions | undefined): StreamPool {
-    const clock = this.#options.clock ?? new SystemClock();
+    const clock = this.#clock;
     const pool = new StreamPool({
       connector: transport === 'tls' ? this.#tlsConnector(clock, listener) : tcpConnector,
       budget: this.#budget,

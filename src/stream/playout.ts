@@ -26,7 +26,7 @@
  * level), so speech is never cut; marks inside dropped audio are due when it is passed, in
  * order, as if it had played. Audio with no pause to trim (continuous speech, music, an
  * echo) goes faster instead once the delay has stood FRAMES_BEFORE_COMPRESSING frames more:
- * every other frame one pitch period shorter (TimeCompressor, NetEQ's "accelerate"), only
+ * every other frame one or a few pitch periods shorter (TimeCompressor, NetEQ's "accelerate"), only
  * where the audio repeats closely, so what is played keeps its pitch and has no seam. Audio
  * a bot sends ahead of real time (a burst, a faster pace) is neither trimmed nor compressed,
  * while it piles up or while it drains: only a depth that stood through a whole window of
@@ -231,7 +231,7 @@ export class Playout {
 
   /**
    * Standing delay that no pause has given back for FRAMES_BEFORE_COMPRESSING pulls: plays
-   * this frame one pitch period shorter, every other frame at most, when the audio repeats
+   * this frame one or a few pitch periods shorter, every other frame at most, when the audio repeats
    * closely enough (TimeCompressor). Returns whether `frame` was filled so.
    */
   #compressInto(frame: Int16Array): boolean {
@@ -247,7 +247,7 @@ export class Playout {
       this.#queuedSamples >= compressor.input.length;
     this.#compressedLastPull = false;
     if (!ready) return false;
-    this.#peek(compressor.input);
+    this.#peek(compressor.input, compressor.input.length);
     const period = compressor.findPeriod(budget);
     if (period === 0) return false;
     this.#take(frame, this.frameSamples);
@@ -259,13 +259,13 @@ export class Playout {
     return true;
   }
 
-  /** Copies the head of the queued audio into `into` without taking it (it is queued). */
-  #peek(into: Int16Array): void {
+  /** Copies the first `count` queued samples into `into` without taking them (they stay queued). */
+  #peek(into: Int16Array, count: number): void {
     let seen = 0;
-    for (let item = 0; item < this.#queue.length && seen < into.length; item++) {
+    for (let item = 0; item < this.#queue.length && seen < count; item++) {
       const audio = this.#queue[item];
       if (audio?.kind !== 'audio') continue;
-      const end = Math.min(audio.samples.length, audio.offset + into.length - seen);
+      const end = Math.min(audio.samples.length, audio.offset + count - seen);
       for (let i = audio.offset; i < end; i++) into[seen++] = audio.samples[i] as number;
     }
   }
@@ -312,16 +312,12 @@ export class Playout {
       SILENCE_CEILING,
       Math.max(SILENCE_FLOOR, this.#botLevel / SILENCE_BELOW_LEVEL),
     );
-    let seen = 0;
-    for (let item = 0; item < this.#queue.length && seen < this.frameSamples; item++) {
-      const audio = this.#queue[item];
-      if (audio?.kind !== 'audio') continue;
-      const end = Math.min(audio.samples.length, audio.offset + this.frameSamples - seen);
-      for (let i = audio.offset; i < end; i++) {
-        const sample = audio.samples[i] as number;
-        if (sample > threshold || -sample > threshold) return false;
-      }
-      seen += end - audio.offset;
+    // The compressor's input is free between pulls and holds more than a frame.
+    const next = this.#compressor.input;
+    this.#peek(next, this.frameSamples);
+    for (let i = 0; i < this.frameSamples; i++) {
+      const sample = next[i] as number;
+      if (sample > threshold || -sample > threshold) return false;
     }
     return true;
   }

@@ -1,5 +1,6 @@
 export { type Clock, FakeClock, SystemClock, type TimerHandle } from './clock.js';
 export { type EventMap, type ListenerErrorSink, TypedEmitter } from './emitter.js';
+export { Fifo } from './fifo.js';
 export { createLogger, type LogBindings, type Logger, silentLogger } from './log.js';
 export { type LoopTimes, loopBusyShare } from './loop-busy.js';
 export {

@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from './clock.js';
+import { Fifo } from './fifo.js';
 
 /**
  * A Clock whose timers of equal delay share one timer of the underlying clock. Timers set with
@@ -51,8 +52,7 @@ class QueuedTimer implements TimerHandle {
 }
 
 class DelayQueue {
-  #entries: Array<QueuedTimer | undefined> = [];
-  #head = 0;
+  readonly #entries = new Fifo<QueuedTimer>();
   /** Entries not yet fired or cancelled. */
   #live = 0;
   #armed: TimerHandle | undefined;
@@ -81,13 +81,12 @@ class DelayQueue {
   }
 
   #release(): void {
-    this.#entries = [];
-    this.#head = 0;
+    this.#entries.clear();
     this.onEmpty();
   }
 
   #arm(): void {
-    const head = this.#entries[this.#head];
+    const head = this.#entries.peek();
     if (!head) return;
     this.#armed = this.clock.setTimer(head.at - this.clock.now(), () => this.#expire());
   }
@@ -97,8 +96,8 @@ class DelayQueue {
     this.#expiring = true;
     const now = this.clock.now();
     try {
-      for (let head = this.#entries[this.#head]; head && head.at <= now; head = this.#entries[this.#head]) {
-        this.#entries[this.#head++] = undefined;
+      for (let head = this.#entries.peek(); head && head.at <= now; head = this.#entries.peek()) {
+        this.#entries.shift();
         const fn = head.fn;
         if (fn === undefined) continue;
         head.fn = undefined;
@@ -116,10 +115,6 @@ class DelayQueue {
     if (this.#live === 0) {
       this.#release();
       return;
-    }
-    if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
-      this.#entries = this.#entries.slice(this.#head);
-      this.#head = 0;
     }
     this.#arm();
   }

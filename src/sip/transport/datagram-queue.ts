@@ -15,6 +15,7 @@
  * Work is done in turns of at most `turnBudgetMs`, each a later loop turn than the reads that
  * queued it, so reading the socket, timers and the other sockets go on between turns.
  */
+import { Fifo } from '../../util/index.js';
 import type { TransportAddress } from '../types.js';
 
 export interface DatagramQueueLimits {
@@ -46,13 +47,9 @@ export interface DatagramQueueOptions {
   onError: (error: unknown, source: TransportAddress) => void;
 }
 
-/** Handled entries at the front of a source's array before it is compacted. */
-const COMPACT_AFTER = 64;
-
 interface SourceQueue {
   readonly address: string;
-  readonly datagrams: Array<{ data: Buffer; source: TransportAddress }>;
-  head: number;
+  readonly datagrams: Fifo<{ data: Buffer; source: TransportAddress }>;
   bytes: number;
 }
 
@@ -73,7 +70,7 @@ export class DatagramQueue {
   /** Datagrams waiting in all. */
   get waiting(): number {
     let count = 0;
-    for (const queue of this.#active) count += queue.datagrams.length - queue.head;
+    for (const queue of this.#active) count += queue.datagrams.length;
     return count;
   }
 
@@ -86,7 +83,7 @@ export class DatagramQueue {
       if (queue.bytes + data.length > maxBytesPerSource || this.#bytes + data.length > maxBytes) return false;
     } else {
       if (this.#queues.size >= maxSources) return false;
-      queue = { address: source.address, datagrams: [], head: 0, bytes: 0 };
+      queue = { address: source.address, datagrams: new Fifo(), bytes: 0 };
       this.#queues.set(source.address, queue);
       this.#active.push(queue);
     }
@@ -121,7 +118,7 @@ export class DatagramQueue {
       if (this.#next >= this.#active.length) this.#next = 0;
       const queue = this.#active[this.#next] as SourceQueue;
       const { data, source } = this.#take(queue);
-      if (queue.head === queue.datagrams.length) this.#retire(queue);
+      if (queue.datagrams.length === 0) this.#retire(queue);
       else this.#next++;
       try {
         this.#options.handle(data, source);
@@ -132,14 +129,7 @@ export class DatagramQueue {
   }
 
   #take(queue: SourceQueue): { data: Buffer; source: TransportAddress } {
-    const datagram = queue.datagrams[queue.head] as { data: Buffer; source: TransportAddress };
-    queue.datagrams[queue.head] = undefined as never; // the buffer can go as soon as it is handled
-    queue.head++;
-    // A source that always has some waiting never empties its array: drop the handled front.
-    if (queue.head >= COMPACT_AFTER && queue.head * 2 >= queue.datagrams.length) {
-      queue.datagrams.splice(0, queue.head);
-      queue.head = 0;
-    }
+    const datagram = queue.datagrams.shift() as { data: Buffer; source: TransportAddress };
     queue.bytes -= datagram.data.length;
     this.#bytes -= datagram.data.length;
     return datagram;

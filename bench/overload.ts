@@ -233,7 +233,7 @@ const COLUMNS: Array<[string, (figures: RunFigures) => number, number]> = [
   ['playout trimmed frames (bot->caller)', (f) => f.trimmedFrames, 0],
   ['peak active calls', (f) => f.peakActive, 0],
   ['only the witness left, s after SIPp ended', (f) => f.onlyWitnessAfterSec, 1],
-  ['calls stuck at 45 s', (f) => f.stuck, 0],
+  [`calls stuck at ${SETTLE_LIMIT_MS / 1000} s`, (f) => f.stuck, 0],
   ['0 active, s after witness BYE', (f) => f.noneAfterByeSec, 1],
   ['gateway RSS peak MB', (f) => f.rssPeakMb, 0],
   ['gateway CPU % of a core', (f) => f.cpuPercent, 0],

@@ -37,8 +37,13 @@ import { RateLimitedWarning } from './rate-limited-warning.js';
 import { StandingDelay } from './standing-delay.js';
 import { TimeCompressor } from './time-compression.js';
 
-/** What standing delay is trimmed back to: a real-time bot's socket jitter fits in it. */
-const STANDING_TARGET_MS = 80;
+/**
+ * What standing delay is trimmed back to: a frame of margin below the shallowest the queue was
+ * over the whole window. The window's minimum already makes room for the jitter the bot's
+ * socket showed in it; this is for jitter it has not shown yet, and an underrun it would cause
+ * adds a frame back. Every frame above it is latency on every word the caller hears.
+ */
+const STANDING_TARGET_MS = 20;
 /** Peak below which a frame is silence whatever the bot's level (-50 dBFS): TTS noise floors. */
 const SILENCE_FLOOR = 100;
 /** Peak at or above which a frame is never silence (-30 dBFS), however loud the bot is. */
@@ -236,11 +241,12 @@ export class Playout {
    */
   #compressInto(frame: Int16Array): boolean {
     const budget = this.#standingDelay.budget;
-    if (budget < this.frameSamples) {
+    const compressor = this.#compressor;
+    // Down to the shortest period: the silence trim gives back whole frames only.
+    if (budget < compressor.minLag) {
       this.#pullsWithoutPause = 0;
       return false;
     }
-    const compressor = this.#compressor;
     const ready =
       ++this.#pullsWithoutPause >= FRAMES_BEFORE_COMPRESSING &&
       !this.#compressedLastPull &&

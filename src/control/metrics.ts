@@ -1,5 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { RTP_TO_WEBSOCKET_BOUNDS } from '../util/index.js';
+import { BinnedHistogram } from './binned-histogram.js';
 
 /** The media clock's cumulative counts (MediaClockStats), read on each scrape. */
 export interface MediaClockCounts {
@@ -131,11 +133,11 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  readonly rtpToWebSocketLatency = new Histogram({
+  /** Observed per frame on the main thread, added per report from media workers (binned there). */
+  readonly rtpToWebSocketLatency = new BinnedHistogram({
     name: 'patchbay_rtp_to_websocket_seconds',
     help: 'Time from an RTP packet arriving to its audio being written to the bot socket',
-    // 10 ms steps around the usual jitter-buffer delays, so a p50 can be read off to a frame.
-    buckets: [0.001, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.12, 0.16, 0.24, 0.32],
+    bounds: RTP_TO_WEBSOCKET_BOUNDS,
     registers: [this.registry],
   });
 

@@ -367,7 +367,7 @@ export class Gateway {
       clock: this.clock,
       logger: this.logger,
       builtinBotUrl: () => this.#echoBot?.url,
-      observeLatency: (seconds) => this.metrics.rtpToWebSocketLatency.observe(seconds),
+      addLatencies: (binned) => this.metrics.rtpToWebSocketLatency.add(binned),
     });
     const media: CallMedia = this.#mediaWorkers
       ? { workers: this.#mediaWorkers }

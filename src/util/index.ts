@@ -1,3 +1,4 @@
+export { type BinnedValues, BucketCounts, RTP_TO_WEBSOCKET_BOUNDS } from './bucket-counts.js';
 export { type Clock, FakeClock, SystemClock, type TimerHandle } from './clock.js';
 export { type EventMap, type ListenerErrorSink, TypedEmitter } from './emitter.js';
 export { Fifo } from './fifo.js';

@@ -11,10 +11,15 @@ import {
   readUdpDrops,
   type UdpDropTable,
 } from '../../media/index.js';
-import type { Clock, Logger, TimerHandle } from '../../util/index.js';
+import {
+  BucketCounts,
+  type Clock,
+  type Logger,
+  RTP_TO_WEBSOCKET_BOUNDS,
+  type TimerHandle,
+} from '../../util/index.js';
 import { WebSocketBots } from '../bot-connector.js';
 import type { BotStream } from '../ports.js';
-import { LatencyBatch } from './latency-batch.js';
 import {
   type FromWorker,
   type LegReport,
@@ -50,7 +55,8 @@ interface HostedCall {
 export class MediaHost {
   readonly #options: MediaHostOptions;
   readonly #calls = new Map<string, HostedCall>();
-  readonly #latencies = new LatencyBatch();
+  /** Frames' RTP-to-bot-socket latencies binned as they are sent: no per-frame storage to overflow. */
+  readonly #latencies = new BucketCounts(RTP_TO_WEBSOCKET_BOUNDS);
   readonly #bots: WebSocketBots;
   #reportTimer: TimerHandle | undefined;
   #stopped = false;
@@ -205,10 +211,10 @@ export class MediaHost {
       legs.push({ callId, stats: leg.stats(), position: leg.position(), socketDrops, bot: bot?.stats() });
     }
     const latencies = this.#latencies.take();
-    // The latencies' buffer moves to the main thread rather than being copied a second time.
+    // The counts' buffer moves to the main thread rather than being copied a second time.
     this.#options.port.postMessage(
       { kind: 'report', legs, clock: this.#options.mediaClock.stats(), latencies },
-      [latencies.buffer as ArrayBuffer],
+      [latencies.counts.buffer as ArrayBuffer],
     );
   }
 

@@ -16,6 +16,7 @@ import {
   type RtpPosition,
 } from '../../media/index.js';
 import {
+  type BinnedValues,
   type Clock,
   type Logger,
   loopBusyShare,
@@ -51,8 +52,8 @@ export interface MediaWorkersOptions {
   logger: Logger;
   /** The embedded echo bot's URL (it runs on the main thread), for `builtin:` targets. */
   builtinBotUrl(): string | undefined;
-  /** Each frame's RTP-arrival-to-bot-socket latency, as the workers report them. */
-  observeLatency(seconds: number): void;
+  /** The frames' RTP-arrival-to-bot-socket latencies, binned, as each worker reports them. */
+  addLatencies(binned: BinnedValues): void;
 }
 
 interface Slot {
@@ -204,9 +205,7 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
     const worker = new Worker(WORKER_ENTRY.entry, { workerData: slot.data, eval: WORKER_ENTRY.eval });
     const channel = new WorkerChannel(worker, this.#options.clock, {
       clock: (stats) => this.#countClock(slot, stats),
-      latencies: (seconds) => {
-        for (const value of seconds) this.#options.observeLatency(value);
-      },
+      latencies: (binned) => this.#options.addLatencies(binned),
     });
     [slot.worker, slot.channel, slot.startedAtMs] = [worker, channel, this.#options.clock.now()];
     slot.liveClock = { ...NO_TICKS };
@@ -245,7 +244,7 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
 /** The gateway file's `media.workers` threads, or undefined for 0 (media on the main thread). */
 export function startMediaWorkers(
   config: GatewayFileConfig,
-  parts: Pick<MediaWorkersOptions, 'bindAddress' | 'clock' | 'logger' | 'builtinBotUrl' | 'observeLatency'>,
+  parts: Pick<MediaWorkersOptions, 'bindAddress' | 'clock' | 'logger' | 'builtinBotUrl' | 'addLatencies'>,
 ): MediaWorkers | undefined {
   const workers = mediaWorkerCount(config.media);
   if (workers === 0) return undefined;

@@ -15,7 +15,7 @@ import type {
   RtpPosition,
   SrtpKeying,
 } from '../../media/index.js';
-import { type MediaEncryption, SecretBytes } from '../../util/index.js';
+import { type BinnedValues, type MediaEncryption, SecretBytes } from '../../util/index.js';
 import type { BotCallInfo, BotStreamStats } from '../ports.js';
 
 /** How often a worker reports its calls' stats and its metrics. */
@@ -109,6 +109,9 @@ export type FromWorker =
       legs: LegReport[];
       /** The worker's media clock, cumulative. */
       clock: MediaClockStats;
-      /** RTP-arrival-to-bot-socket latencies (seconds) of the frames sent since the last report. */
-      latencies: Float64Array;
+      /**
+       * RTP-arrival-to-bot-socket latencies (seconds) of the frames sent since the last report,
+       * binned by RTP_TO_WEBSOCKET_BOUNDS: a fixed size whatever the frame count.
+       */
+      latencies: BinnedValues;
     };

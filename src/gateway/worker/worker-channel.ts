@@ -4,7 +4,7 @@
  * worker's periodic report on. When the worker dies, `fail` ends everything it carried.
  */
 import type { BridgeRate, JitterDelayBounds, MediaClockStats, RtpPosition } from '../../media/index.js';
-import type { Clock, MediaEncryption } from '../../util/index.js';
+import type { BinnedValues, Clock, MediaEncryption } from '../../util/index.js';
 import { MediaWorkerLost } from '../ports.js';
 import type { FromWorker, ToWorker, WorkerRequest, WorkerRequestBody } from './protocol.js';
 import { type LegLink, RemoteMediaLeg } from './remote-leg.js';
@@ -18,7 +18,7 @@ export interface ChannelPort {
 /** Where a worker's report goes besides its calls: the gateway's metrics. */
 export interface ReportSink {
   clock(stats: MediaClockStats): void;
-  latencies(seconds: Float64Array): void;
+  latencies(binned: BinnedValues): void;
 }
 
 type Reply = Extract<FromWorker, { kind: 'reply' }>;

@@ -20,7 +20,13 @@ import {
   type NegotiatedMedia,
   PortAllocator,
 } from '../../../src/media/index.js';
-import { FakeClock, SecretBytes, silentLogger } from '../../../src/util/index.js';
+import {
+  type BinnedValues,
+  FakeClock,
+  RTP_TO_WEBSOCKET_BOUNDS,
+  SecretBytes,
+  silentLogger,
+} from '../../../src/util/index.js';
 
 const PORT_MIN = 41_000 + Math.floor(Math.random() * 500) * 4;
 const NO_HOOKS = { hangup: () => undefined, transfer: () => undefined, gone: () => undefined };
@@ -30,7 +36,7 @@ let ports: { port1: MessagePort; port2: MessagePort };
 let host: MediaHost;
 let channel: WorkerChannel;
 let peer: Socket;
-let reports: Array<{ clock: MediaClockStats; latencies: number }>;
+let reports: Array<{ clock: MediaClockStats; latencies: BinnedValues | undefined }>;
 let reported: () => Promise<void>;
 
 beforeEach(async () => {
@@ -50,10 +56,10 @@ beforeEach(async () => {
   reports = [];
   let onReport = (): void => undefined;
   channel = new WorkerChannel(ports.port1 as unknown as ChannelPort, clock, {
-    clock: (stats) => reports.push({ clock: stats, latencies: 0 }),
-    latencies: (seconds) => {
+    clock: (stats) => reports.push({ clock: stats, latencies: undefined }),
+    latencies: (binned) => {
       const last = reports.at(-1);
-      if (last) last.latencies = seconds.length;
+      if (last) last.latencies = binned;
       onReport();
     },
   });
@@ -98,6 +104,11 @@ describe('media worker protocol (MessageChannel, no threads)', () => {
     await reported();
     assert.equal(leg.stats().codec, 'PCMU/8000/0', 'the report carries the running codec');
     assert.ok((reports.at(-1)?.clock.ticks ?? 0) > 0, 'the host’s media clock ticks');
+    // No bot: no frame latencies, and still one fixed-size set of bucket counts.
+    const latencies = reports.at(-1)?.latencies;
+    assert.equal(latencies?.counts.length, RTP_TO_WEBSOCKET_BOUNDS.length + 1);
+    assert.deepEqual([...(latencies?.counts ?? [])], new Array(RTP_TO_WEBSOCKET_BOUNDS.length + 1).fill(0));
+    assert.equal(latencies?.sum, 0);
   });
 
   it('carries SDES keys across (structured clone drops a SecretBytes’ private bytes)', async () => {

@@ -8,7 +8,8 @@
  * /metrics; then the median of each figure over the runs. The whole report of every run goes
  * to `--out` (JSON). Runs the compiled gateway: `npm run build` first.
  *
- *   npx tsx bench/hostile-mix.ts [--seconds 120] [--runs 3] [--seed 1] [--scale 1] [--jitter-floor 0] [--out FILE] [--trace DIR]
+ *   npx tsx bench/hostile-mix.ts [--seconds 120] [--runs 3] [--seed 1] [--scale 1] [--jitter-floor 0]
+ *     [--attacker-nice 0] [--out FILE] [--trace DIR]
  *
  * `--scale` multiplies the SIP and RTP rates and the per-source limit (the flood stays at 10x
  * the limit); 0.2 is the rate of test/interop/hostile-mix.test.ts. `--jitter-floor` is the
@@ -16,7 +17,10 @@
  * under `--cpu-prof` with gc-watch.ts, keeps each run's profile and output in DIR/run-N, and
  * prints what filled the attack's stalls (stall-trace.ts): the CPU profile and the GC add load
  * of their own, so a traced run's figures are not comparable with an untraced one's. More node
- * flags for the gateway go in HOSTILE_GATEWAY_NODE_ARGS (space-separated).
+ * flags for the gateway go in HOSTILE_GATEWAY_NODE_ARGS (space-separated). `--attacker-nice N`
+ * runs the attack's generators and bots (this process's main thread) at niceness N while they
+ * attack, as if the attacker had a machine of its own: on a 2-core box they otherwise take the
+ * CPU the gateway, the witness and the bare pacer need, and the figures measure the box.
  */
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -35,6 +39,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     scale: { type: 'string', default: '1' },
     'jitter-floor': { type: 'string', default: '0' },
+    'attacker-nice': { type: 'string', default: '0' },
     out: { type: 'string' },
     trace: { type: 'string' },
   },
@@ -73,6 +78,7 @@ function figures(report: HostileMixReport): Array<[string, number]> {
     ['OPTIONS max ms', options?.maxMs ?? 0],
     ['legit call answered', report.legitCall.successful ? 1 : 0],
     ['legit call INVITE retransmissions', report.legitCall.retransmissions],
+    ['legit call niceness', report.legitCall.nice],
     ['RSS idle MB', report.rss.idleKb / 1024],
     ['RSS with calls MB', report.rss.withCallsKb / 1024],
     ['RSS peak MB', report.rss.peakKb / 1024],
@@ -127,6 +133,7 @@ for (let run = 0; run < Number(values.runs); run++) {
     rtpJunkPerSec: 3000 * scale,
     bots: { badMessages: 10_000, marks: 10_000, bursts: Math.max(1, Math.round(seconds / 20)) },
     jitterFloorMs: Number(values['jitter-floor']),
+    attackerNice: Number(values['attacker-nice']),
     gatewayNodeArgs: gatewayNodeArgs(traceDir),
     log: (line) => console.error(`[run ${run + 1}] ${line}`),
   });

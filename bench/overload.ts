@@ -20,6 +20,7 @@
 import { loadavg } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import type { CallRecord } from '../src/gateway/call-record.js';
 import { percentile } from '../test/interop/helpers/sipp.js';
 import { type Flood, type FloodResult, framesLost, OverloadRig } from './lib/overload-run.js';
 import { cpuSeconds, rssBytes } from './lib/proc-stat.js';
@@ -191,6 +192,7 @@ async function run(rig: OverloadRig, flood: Flood): Promise<RunFigures> {
   const none = await rig.untilActiveCalls(0, SETTLE_LIMIT_MS, SETTLE_POLL_MS);
   const removedAfter = await playoutRemoved(rig);
   const [lostToBot, lostToCaller] = framesLost(result.witness);
+  console.log(`the witness's record: ${witnessRecordLine(rig)}`);
   return {
     loadavg: load,
     offered: result.offered,
@@ -214,6 +216,27 @@ async function run(rig: OverloadRig, flood: Flood): Promise<RunFigures> {
     compressedMs: removedAfter.compressedMs - removedBefore.compressedMs,
     trimmedFrames: removedAfter.trimmedFrames - removedBefore.trimmedFrames,
   };
+}
+
+/**
+ * What the gateway itself counted for the witness (its call record's media figures), to tell
+ * where a frame the witness missed went: caller->bot, packets the jitter buffer got too late
+ * or the kernel dropped at the socket, and audio it concealed; bot->caller, frames the bot
+ * playout had nothing to play for (the echo came late).
+ */
+function witnessRecordLine(rig: OverloadRig): string {
+  const records = rig.gateway.records() as unknown as CallRecord[];
+  const record = records.filter((candidate) => candidate.to.includes('witness')).at(-1);
+  const media = record?.media;
+  if (!media) return 'none';
+  const jitter = media.jitterBuffer;
+  const stream = media.stream;
+  return [
+    `rtp received ${media.rtp?.packetsReceived ?? 'n/a'}, lost ${media.rtp?.packetsLost ?? 'n/a'}, kernel drops ${media.rtp?.socketDrops ?? 'n/a'}`,
+    `jitter buffer late ${jitter?.packetsLate ?? 'n/a'}, discarded ${jitter?.packetsDiscarded ?? 'n/a'}, ` +
+      `concealed ${jitter ? ((1000 * jitter.concealedSamples) / 8000).toFixed(0) : 'n/a'} ms`,
+    `playout underrun frames ${stream?.underrunFrames ?? 'n/a'}`,
+  ].join('; ');
 }
 
 const COLUMNS: Array<[string, (figures: RunFigures) => number, number]> = [

@@ -10,6 +10,7 @@
  */
 import { type ChildProcess, type ChildProcessByStdio, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
@@ -49,6 +50,15 @@ export interface HostileMixOptions {
   rtpJunkPerSec: number;
   /** Each burst: `badMessages` from the junk bot and `marks` from the marks bot. */
   bots: { badMessages: number; marks: number; bursts: number };
+  /**
+   * Niceness of the attack while it runs (default 0: as every other process). The attack's
+   * generators and bots run on this process's main thread; on Linux niceness is per thread, so
+   * this lowers their CPU priority alone, standing in for an attacker on a machine of its own:
+   * the gateway, the witness's carrier and the bare pacer keep theirs. SIPp's legit call,
+   * spawned from here during the attack, is set back to 0 (root only; otherwise it keeps the
+   * attack's niceness and the report says so).
+   */
+  attackerNice?: number;
   /** Node flags for the gateway process (`--cpu-prof`, `--trace-gc`: its output is in `gatewayLogs`). */
   gatewayNodeArgs?: string[];
   /**
@@ -103,7 +113,7 @@ export interface HostileMixReport {
   carrier: Omit<CarrierReport, 'probes'>;
   /** The gateway's own view of the witness call: its call record's media statistics. */
   witnessMedia: CallRecord['media'] | undefined;
-  legitCall: { successful: boolean; retransmissions: number; errors: string };
+  legitCall: { successful: boolean; retransmissions: number; errors: string; nice: number };
   /** VmRSS of the gateway process, kB: idle, with the calls up (baseline end), peak under attack. */
   rss: {
     idleKb: number;
@@ -359,6 +369,7 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
     const withCallsKb = readRssKb(pid);
 
     phases.push({ name: 'hostile', atMs: epochMs() });
+    const attackNice = lowerThisThread(options.attackerNice ?? 0, log);
     const cpuFrom = { gateway: readCpuMs(pid), attack: process.cpuUsage(), atMs: performance.now() };
     log(`hostile mix for ${options.hostileMs} ms`);
     let peakKb = withCallsKb;
@@ -375,18 +386,17 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
         1000 + i * burstEvery,
       ),
     );
-    const legitCall = delay(options.hostileMs / 2).then(
-      async () =>
-        (
-          await callGateway(gateway as NonNullable<typeof gateway>, {
-            scenario: 'uac',
-            calls: 1,
-            timeoutMs: 20_000,
-            extraArgs: ['-d', '1000'],
-            to: NUMBERS.legit,
-          })
-        ).result,
-    );
+    const legitCall = delay(options.hostileMs / 2).then(async () => {
+      const sipp = await callGateway(gateway as NonNullable<typeof gateway>, {
+        scenario: 'uac',
+        calls: 1,
+        timeoutMs: 20_000,
+        extraArgs: ['-d', '1000'],
+        to: NUMBERS.legit,
+      });
+      const nice = restoreNice(sipp.pid, attackNice);
+      return { result: await sipp.result, nice };
+    });
     const [sipFuzz, flood, tcp, rtpJunk] = await Promise.all([
       runSipFuzz({
         target,
@@ -429,7 +439,8 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
       attackPercent: (100 * (attackCpu.user + attackCpu.system)) / 1000 / attackMs,
     };
     for (const timer of burstTimers) clearTimeout(timer);
-    const legit = await legitCall;
+    const { result: legit, nice: legitNice } = await legitCall;
+    restoreNice(undefined, attackNice);
     phases.push({ name: 'after', atMs: epochMs() });
     log(`attack over; ${AFTER_MS} ms after it`);
     await delay(AFTER_MS);
@@ -463,6 +474,7 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
         successful: legit.successfulCalls === 1,
         retransmissions: legit.retransmissions,
         errors: legit.errors,
+        nice: legitNice,
       },
       rss: { idleKb, withCallsKb, peakKb, perCallKb, maxCalls, limitKb: 2 * idleKb + perCallKb * maxCalls },
       metrics,
@@ -485,5 +497,32 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
     carrier.kill();
     await gateway?.stop();
     await bots.close();
+  }
+}
+
+/** Sets this thread's niceness (Linux: per thread) to `nice`; returns what it is now. */
+function lowerThisThread(nice: number, log: (line: string) => void): number {
+  if (nice === 0) return getPriority(0);
+  setPriority(0, nice);
+  log(`attack at niceness ${getPriority(0)}`);
+  return getPriority(0);
+}
+
+/**
+ * Back to niceness 0 for the process `pid` (this thread when undefined) if the attack ran
+ * lower; raising priority needs root (CAP_SYS_NICE), so without it the niceness stays. Returns
+ * the niceness it has.
+ */
+function restoreNice(pid: number | undefined, attackNice: number): number {
+  if (attackNice === 0) return 0;
+  try {
+    setPriority(pid ?? 0, 0);
+  } catch {
+    // Not permitted: it keeps the attack's niceness, which the report shows.
+  }
+  try {
+    return getPriority(pid ?? 0);
+  } catch {
+    return attackNice; // the process has exited already
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Overload for a long run with a witness call (bench/lib/overload-run.ts): a real `patchbay
  * start` with one media worker and the strict `limits.overload` thresholds, an echo bot process,
- * and a witness call with tagged RTP both ways, while SIPp offers twice the sustainable call
+ * and a witness call (with an echo bot process of its own) with tagged RTP both ways, while SIPp offers twice the sustainable call
  * rate for `--seconds`, each answered call held `--hold-ms`, so the calls held at once pass the
  * node's media capacity. The sustainable rate, unless `--rate` is given, is found first in the
  * same run: the most calls per second the node answered in short rising SIPp steps (calls hung
@@ -15,7 +15,11 @@
  * (a frame shortened so loses its tag and counts as lost bot->caller though it was played). Then the median of each figure. Runs the compiled gateway:
  * `npm run build` first.
  *
- *   npx tsx bench/overload.ts [--seconds 30] [--runs 2] [--rate R] [--hold-ms MS]
+ *   npx tsx bench/overload.ts [--seconds 30] [--runs 2] [--rate R] [--hold-ms MS] [--load-nice N]
+ *
+ * The witness has an echo bot process of its own. `--load-nice N` runs SIPp and the offered
+ * calls' echo bot at niceness N, as carriers and bots on machines of their own would be: on a
+ * 2-core box they otherwise take CPU the node needs for the calls it carries.
  */
 import { loadavg } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -32,6 +36,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '2' },
     rate: { type: 'string' },
     'hold-ms': { type: 'string' },
+    'load-nice': { type: 'string', default: '0' },
   },
 });
 const seconds = Number(values.seconds);
@@ -266,6 +271,7 @@ const rig = await OverloadRig.start({
   maxCalls: MAX_CALLS,
   cps: MAX_CALLS,
   rtpInactivityTimeoutSec: RTP_INACTIVITY_TIMEOUT_SEC,
+  loadNice: Number(values['load-nice']),
 });
 try {
   console.log(

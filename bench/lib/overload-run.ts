@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { OutboundSession } from '../../src/sip/index.js';
@@ -18,7 +19,7 @@ import {
   type GatewayProcessOptions,
   startGatewayProcess,
 } from '../../test/interop/helpers/gateway-process.js';
-import { freePort, runSipp, type SippResult } from '../../test/interop/helpers/sipp.js';
+import { freePort, type SippResult, startSipp } from '../../test/interop/helpers/sipp.js';
 import { type StackUa, startStackUa } from '../../test/interop/helpers/stack-ua.js';
 import { EchoBotProcess } from '../load/bot-process.js';
 import { LATE_GAP_MS, type ReceivedFigures } from '../load/frame-stats.js';
@@ -30,6 +31,8 @@ const BARE_PACER = join(import.meta.dirname, `bare-pacer${import.meta.url.endsWi
 const PACER_FRAME_MS = 20;
 /** The witness is refused while the node (on a loaded machine) is overloaded: tried this often. */
 const WITNESS_ATTEMPTS = 10;
+/** The witness's called number: routed to its own echo bot. */
+const WITNESS_NUMBER = 'witness';
 const WITNESS_RETRY_MS = 500;
 /** Frames the witness and the bot still have in flight when a window closes. */
 const IN_FLIGHT_GRACE_MS = 1000;
@@ -71,6 +74,13 @@ export interface OverloadRigOptions {
    * is ended by the node unless this is longer still.
    */
   rtpInactivityTimeoutSec?: number;
+  /**
+   * Niceness of the load while it runs (default 0): SIPp and the echo bot of the offered calls.
+   * The stand-in for carriers and bots on machines of their own: on a 2-core box at niceness 0
+   * they take CPU the node needs for the calls it already carries. The witness's carrier (this
+   * process), its own echo bot and the bare pacer keep niceness 0.
+   */
+  loadNice?: number;
 }
 
 /** The witness's audio both ways over one window. */
@@ -153,23 +163,42 @@ export async function pacerGaps(ms: number): Promise<PacerGaps> {
 
 export class OverloadRig {
   readonly gateway: GatewayProcess;
+  /** The offered calls' echo bot. */
   readonly #bot: EchoBotProcess;
+  /**
+   * The witness's own echo bot: a bot process busy accepting and closing the offered calls'
+   * sockets would echo late, and the witness would measure that bot, not the node.
+   */
+  readonly #witnessBot: EchoBotProcess;
   readonly #caller: StackUa;
   readonly #media: RtpCallers;
+  readonly #loadNice: number;
 
-  private constructor(gateway: GatewayProcess, bot: EchoBotProcess, caller: StackUa, media: RtpCallers) {
+  private constructor(
+    gateway: GatewayProcess,
+    bots: { load: EchoBotProcess; witness: EchoBotProcess },
+    caller: StackUa,
+    media: RtpCallers,
+    loadNice: number,
+  ) {
     this.gateway = gateway;
-    this.#bot = bot;
+    this.#bot = bots.load;
+    this.#witnessBot = bots.witness;
     this.#caller = caller;
     this.#media = media;
+    this.#loadNice = loadNice;
   }
 
   static async start(options: OverloadRigOptions): Promise<OverloadRig> {
     const bot = await EchoBotProcess.start();
+    const witnessBot = await EchoBotProcess.start();
+    const loadNice = options.loadNice ?? 0;
+    if (loadNice !== 0) setPriority(bot.pid, loadNice);
     let gateway: GatewayProcess | undefined;
     try {
       gateway = await startGatewayProcess({
         botUrl: bot.url,
+        routes: [{ match: WITNESS_NUMBER, url: witnessBot.url }],
         codecs: ['PCMU'],
         cps: { rate: options.cps, burst: options.cps },
         maxCalls: options.maxCalls,
@@ -185,10 +214,11 @@ export class OverloadRig {
           : { rtpInactivityTimeoutSec: options.rtpInactivityTimeoutSec }),
       });
       const caller = await startStackUa('udp', false);
-      return new OverloadRig(gateway, bot, caller, await RtpCallers.open(1));
+      const media = await RtpCallers.open(1);
+      return new OverloadRig(gateway, { load: bot, witness: witnessBot }, caller, media, loadNice);
     } catch (error) {
       await gateway?.stop();
-      await bot.close();
+      await Promise.all([bot.close(), witnessBot.close()]);
       throw error;
     }
   }
@@ -230,10 +260,10 @@ export class OverloadRig {
     const ua = this.#caller;
     for (let attempt = 0; attempt < WITNESS_ATTEMPTS; attempt++) {
       const session = ua.ua.call({
-        requestUri: `sip:witness@127.0.0.1:${sipPort}`,
+        requestUri: `sip:${WITNESS_NUMBER}@127.0.0.1:${sipPort}`,
         destination: { transport: 'udp', address: '127.0.0.1', port: sipPort },
-        from: `<sip:witness@127.0.0.1:${ua.port}>`,
-        to: `<sip:witness@127.0.0.1:${sipPort}>`,
+        from: `<sip:${WITNESS_NUMBER}@127.0.0.1:${ua.port}>`,
+        to: `<sip:${WITNESS_NUMBER}@127.0.0.1:${sipPort}>`,
         sdp: createOffer({
           address: '127.0.0.1',
           port: this.#media.ports[0] ?? 0,
@@ -265,13 +295,13 @@ export class OverloadRig {
     const startUs = nowUs();
     const endUs = startUs + ms * 1000;
     this.#media.setWindow(startUs, endUs);
-    this.#bot.setWindow(startUs, endUs);
+    this.#witnessBot.setWindow(startUs, endUs);
     await Promise.all([delay(ms + IN_FLIGHT_GRACE_MS), during]);
     const figures = this.#media.figures();
     return {
       sent: figures.sentInWindow,
       senderLagMaxMs: figures.senderLagMaxMs,
-      callerToBot: (await this.#bot.report()).callerToBot,
+      callerToBot: (await this.#witnessBot.report()).callerToBot,
       botToCaller: figures.botToCaller,
     };
   }
@@ -280,7 +310,7 @@ export class OverloadRig {
   async offer(flood: Flood, timeoutMs: number): Promise<OfferResult> {
     const offered = flood.rate * flood.seconds;
     const refusedBefore = await this.refusedAsOverloaded();
-    const sipp = await runSipp({
+    const handle = startSipp({
       scenario: 'uac',
       remote: `127.0.0.1:${this.gateway.sipPort}`,
       localPort: await freePort(),
@@ -289,6 +319,8 @@ export class OverloadRig {
       timeoutMs,
       extraArgs: ['-d', String(flood.holdMs), '-recv_timeout', '15000'],
     });
+    if (this.#loadNice !== 0 && handle.pid !== undefined) setPriority(handle.pid, this.#loadNice);
+    const sipp = await handle.result;
     const sippEndedAtMs = performance.now();
     return { offered, sipp, refused: (await this.refusedAsOverloaded()) - refusedBefore, sippEndedAtMs };
   }
@@ -309,6 +341,6 @@ export class OverloadRig {
     this.#media.close();
     await this.#caller.close();
     await this.gateway.stop();
-    await this.#bot.close();
+    await Promise.all([this.#bot.close(), this.#witnessBot.close()]);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Soak: a real `patchbay start` (compiled: `npm run build` first) carrying N calls with churn
- * for a long time: each call lasts a random 30–90 s of 20 ms PCMU both ways to the echo bot
- * (its own process), then hangs up and a new call takes its place. Every 10 s the gateway's
+ * for a long time: each call lasts a random 30–90 s of 20 ms PCMU talk both ways to the echo
+ * bot (its own process; bench/load/talker.ts: voiced spurts and pauses), then hangs up and a new call takes its place. Every 10 s the gateway's
  * own /metrics gives RSS, heap, open file descriptors, active handles and timers and active
  * calls. At the end: the slopes after warm-up (MB per 10 minutes, by least squares), and
  * after the load has stopped and every call has ended, what is left above the idle figures

@@ -83,8 +83,12 @@ export interface OverloadRigOptions {
   loadNice?: number;
 }
 
-/** The witness's audio both ways over one window. */
+/**
+ * The witness's audio both ways over one window, counted in its tagged frames (one in 4 of its
+ * speech, bench/load/talker.ts): latency, loss and late frames are over those.
+ */
 export interface WitnessWindow {
+  /** Tagged frames sent. */
   sent: number;
   /** How far behind its 20 ms slots the witness's own sender fell at worst. */
   senderLagMaxMs: number;
@@ -121,14 +125,14 @@ export interface FloodResult extends OfferResult {
   pacer: PacerGaps;
 }
 
-/** Frames sent but not received, caller->bot and bot->caller. */
+/** Tagged frames sent but not received, caller->bot and bot->caller. */
 export function framesLost(window: WitnessWindow): [number, number] {
   return [window.sent - window.callerToBot.received, window.sent - window.botToCaller.received];
 }
 
 export function describeWindow(name: string, window: WitnessWindow): string {
   return (
-    `${name}: sent ${window.sent}, caller->bot received ${window.callerToBot.received} ` +
+    `${name}: tagged frames sent ${window.sent}, caller->bot received ${window.callerToBot.received} ` +
     `(p99 ${window.callerToBot.p99Ms.toFixed(1)} ms, late ${window.callerToBot.late}), bot->caller received ` +
     `${window.botToCaller.received} (p99 ${window.botToCaller.p99Ms.toFixed(1)} ms, late ${window.botToCaller.late})`
   );

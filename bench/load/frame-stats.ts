@@ -1,16 +1,20 @@
 /**
- * One direction of the load bench's audio as its receiver sees it: frames whose send time
- * falls in the measured window are counted once each (a frame concealment repeated is not
- * counted twice), with their one-way latency in a fixed histogram (bounded memory at any
- * call count) and the frames that came more than LATE_GAP_MS after the call's previous one.
+ * One direction of the load bench's audio as its receiver sees it: tagged frames (one in a few
+ * of a caller's speech, see talker.ts) whose send time falls in the measured window are counted
+ * once each (a frame concealment repeated is not counted twice), with their one-way latency in
+ * a fixed histogram (bounded memory at any call count) and the frames that came late: later
+ * after the call's previous tagged frame than they were sent after it, by more than a gap of
+ * LATE_GAP_MS between two 20 ms frames would make them.
  */
 
 /** A frame arriving this long after the call's previous frame is a gap the listener hears. */
 export const LATE_GAP_MS = 60;
+/** How much a frame's latency may exceed its predecessor's before it is late (a 60 ms gap). */
+const LATE_RISE_US = (LATE_GAP_MS - 20) * 1000;
 const BIN_US = 100;
 const BINS = 50_000; // 0.1 ms bins up to 5 s; slower frames land in the last bin
 
-/** What a receiver measured over the window (the sender's count gives the missing frames). */
+/** What a receiver measured over the window's tagged frames (the sender's count gives the missing ones). */
 export interface ReceivedFigures {
   received: number;
   late: number;
@@ -21,7 +25,7 @@ export interface ReceivedFigures {
 
 export class FrameStats {
   readonly #histogram = new Uint32Array(BINS);
-  /** Per call: the latest frame seen (by its caller send time) and when it arrived. */
+  /** Per call: the latest tagged frame seen (by its caller send time) and when it arrived. */
   readonly #lastFrame = new Map<number, number>();
   readonly #lastArrivalUs = new Map<number, number>();
   #windowStartUs = Number.POSITIVE_INFINITY;
@@ -59,7 +63,13 @@ export class FrameStats {
     this.#lastArrivalUs.set(call, arrivalUs);
     if (!this.inWindow(sentUs)) return true;
     this.#received++;
-    if (previousArrival !== undefined && arrivalUs - previousArrival > LATE_GAP_MS * 1000) this.#late++;
+    // Tagged frames are sent 80 ms or more apart: what counts is how much later than that.
+    if (
+      last !== undefined &&
+      previousArrival !== undefined &&
+      arrivalUs - previousArrival - (frameUs - last) > LATE_RISE_US
+    )
+      this.#late++;
     const latencyUs = Math.max(0, arrivalUs - sentUs);
     this.#maxUs = Math.max(this.#maxUs, latencyUs);
     this.#histogram[Math.min(BINS - 1, Math.floor(latencyUs / BIN_US))]!++;

@@ -1,5 +1,6 @@
 /**
- * The tag every load-bench frame carries inside its 160-byte µ-law payload, so the far side
+ * The tag a load-bench frame carries inside its 160-byte µ-law payload (one frame in a few of
+ * a caller's speech, see talker.ts), so the far side
  * can tell which call and frame it is and when it was sent: call index, the caller's send
  * time (which also names the frame: it grows with every frame of a call) and the bot's echo
  * time. Each field is written as µ-law codes, one per
@@ -9,8 +10,8 @@
  * further, so a tag can land anywhere in the frame the bot gets, or across two: each frame
  * carries two copies half a frame apart, so at any shift one of them lies whole in one frame.
  * The playout's time compression changes that shift mid-stream (it skips a period), so the
- * callers read each packet after the previous one's last TAG_BYTES - 1 bytes: a copy split
- * across two packets is still found.
+ * callers read each packet after the previous one's last TAG_BYTES - 1 bytes (TagStreamReader):
+ * a copy split across two packets is still found.
  * Readers find copies by their sync pattern; a checksum refuses a copy that concealment or
  * time-stretching altered.
  *
@@ -18,12 +19,13 @@
  * the host, so a bot in another process can subtract the caller's send time.
  */
 
-/** µ-law codes that open a tag; none of them is a digit code or the fill. */
+/**
+ * µ-law codes that open a tag; none of them is a digit code. The first decodes to 6,652: a
+ * tagged frame is never quiet enough for the playout to trim it as silence.
+ */
 const SYNC = Buffer.from([0xa5, 0xb6, 0xc7, 0xd8]);
 /** Hex digit d is written as the µ-law code DIGIT_BASE + d. */
 const DIGIT_BASE = 0x40;
-/** The rest of a caller frame: a steady non-silent level, never a tag code. */
-export const FILL_CODE = 0x30;
 
 const CALL_DIGITS = 4;
 /** 48-bit microseconds: 8.9 years of uptime. */
@@ -35,6 +37,8 @@ const CALLER_SENT_AT = CALL_AT + CALL_DIGITS;
 const BOT_SENT_AT = CALLER_SENT_AT + TIME_DIGITS;
 const CHECK_AT = BOT_SENT_AT + TIME_DIGITS;
 export const TAG_BYTES = CHECK_AT + CHECK_DIGITS;
+/** Bytes of the previous payload read in front of the next: one fewer than a tag. */
+const CARRIED_BYTES = TAG_BYTES - 1;
 /** Where the copies start in a caller's 160-byte frame: half a frame apart (each is TAG_BYTES = 36 long). */
 export const TAG_OFFSETS = [0, 80] as const;
 
@@ -102,4 +106,28 @@ export function findTags(payload: Buffer): Array<{ at: number; tag: FrameTag }> 
       found.push({ at, tag: { call, callerSentUs, botSentUs } });
   }
   return found;
+}
+
+/**
+ * Reads the tags of one stream of payloads, each after the previous one's last TAG_BYTES - 1
+ * bytes: a copy that a shift split across two payloads is found whole, and each copy once (the
+ * bytes carried over are too few to hold one).
+ */
+export class TagStreamReader {
+  /** The previous payload's last CARRIED_BYTES, then the payload being read. */
+  readonly #received: Buffer;
+
+  constructor(maxPayloadBytes: number) {
+    this.#received = Buffer.alloc(CARRIED_BYTES + maxPayloadBytes);
+  }
+
+  /** The intact tag copies in `source[start, end)` (at most maxPayloadBytes) and before it. */
+  read(source: Uint8Array, start: number, end: number): Array<{ at: number; tag: FrameTag }> {
+    const received = this.#received;
+    const length = Math.max(0, Math.min(end - start, received.length - CARRIED_BYTES));
+    received.set(source.subarray(start, start + length), CARRIED_BYTES);
+    const found = findTags(received.subarray(0, CARRIED_BYTES + length));
+    received.copy(received, 0, length, CARRIED_BYTES + length);
+    return found;
+  }
 }

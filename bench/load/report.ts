@@ -3,7 +3,7 @@ import type { ProfileSummary } from './profile.js';
 import type { StepFigures } from './step.js';
 
 export const TABLE_HEADER = [
-  '| calls | system | CPU ms per call-s | CPU % of a core | RSS MiB | RSS KiB per call | loop lag p99 ms | caller->bot p50 / p99 ms | bot->caller p50 / p99 ms | late c->b / b->c | missing c->b / b->c | failed |',
+  '| calls | system | CPU ms per call-s | CPU % of a core | RSS MiB | RSS KiB per call | loop lag p99 ms | caller->bot p50 / p99 ms | bot->caller p50 / p99 ms | late c->b / b->c | tagged frames missing c->b / b->c | failed |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ].join('\n');
 

@@ -1,6 +1,8 @@
 /**
- * The callers' media: one UDP socket per call sending 20 ms PCMU frames (each tagged with the
- * call and its send time, see frame-tag.ts) and receiving the echo. Calls are spread over
+ * The callers' media: one UDP socket per call sending 20 ms PCMU frames of talk (talker.ts:
+ * voiced spurts and pauses, one spurt frame in TAG_EVERY tagged with the call and its send
+ * time, see frame-tag.ts) and receiving the echo. Latency, loss and lateness are measured on
+ * the tagged frames. Calls are spread over
  * four 5 ms phases of the 20 ms frame, as independent carriers' streams are, instead of all
  * sending in one burst. The sender runs on absolute deadlines; when its own process is late it
  * catches up (stamping the real send times) and reports how late it was, so a stall of the
@@ -8,18 +10,16 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { FrameStats, type ReceivedFigures } from './frame-stats.js';
-import { FILL_CODE, findTags, nowUs, TAG_BYTES, TAG_OFFSETS, writeTag } from './frame-tag.js';
+import { nowUs, TAG_OFFSETS, TagStreamReader, writeTag } from './frame-tag.js';
+import { FRAME_SAMPLES, Talker } from './talker.js';
 
 const FRAME_MS = 20;
 const PHASES = 4;
 const SLOT_MS = FRAME_MS / PHASES;
-const PAYLOAD_BYTES = 160;
+const PAYLOAD_BYTES = FRAME_SAMPLES;
 const RTP_HEADER_BYTES = 12;
 /** Catch-up is bounded: past this many missed slots the sender skips ahead. */
 const MAX_CATCH_UP_SLOTS = 50;
-
-/** Bytes of the previous packet kept in front of the next: a tag split across them is found. */
-const CARRIED_BYTES = TAG_BYTES - 1;
 
 interface CallerStream {
   socket: Socket;
@@ -27,12 +27,13 @@ interface CallerStream {
   rtpSeq: number;
   rtpTimestamp: number;
   ssrc: number;
-  /** The previous payload's last CARRIED_BYTES, then the payload being read. */
-  received: Buffer;
+  talker: Talker;
+  /** Reads the echo's tags across packet boundaries. */
+  tags: TagStreamReader;
 }
 
 export interface CallerFigures {
-  /** Frames sent with a send time in the window. */
+  /** Tagged frames sent with a send time in the window (the frames latency and loss are over). */
   sentInWindow: number;
   botToCaller: ReceivedFigures;
   /** How far behind its deadlines the sender fell at worst in the window, ms. */
@@ -72,7 +73,9 @@ export class RtpCallers {
         rtpSeq: 0,
         rtpTimestamp: 0,
         ssrc: 0x10000 + call,
-        received: Buffer.alloc(CARRIED_BYTES + PAYLOAD_BYTES),
+        // Seeded by the call's index: each call its own voice, the same in every run.
+        talker: new Talker(call + 1),
+        tags: new TagStreamReader(PAYLOAD_BYTES),
       });
     }
     return new RtpCallers(streams);
@@ -94,7 +97,7 @@ export class RtpCallers {
     if (stream) stream.remotePort = undefined;
   }
 
-  /** One window for both directions: frames sent and echoes received are counted by send time. */
+  /** One window for both directions: tagged frames sent and echoed are counted by send time. */
   setWindow(startUs: number, endUs: number): void {
     this.#botToCaller.setWindow(startUs, endUs);
     this.#sentInWindow = 0;
@@ -152,13 +155,14 @@ export class RtpCallers {
     packet.writeUInt32BE(stream.rtpTimestamp, 4);
     packet.writeUInt32BE(stream.ssrc, 8);
     const payload = packet.subarray(RTP_HEADER_BYTES);
-    payload.fill(FILL_CODE);
-    const sentUs = nowUs();
-    for (const at of TAG_OFFSETS) writeTag(payload, at, { call, callerSentUs: sentUs, botSentUs: 0 });
+    const tagged = stream.talker.next(payload);
+    const sentUs = tagged ? nowUs() : 0;
+    if (tagged)
+      for (const at of TAG_OFFSETS) writeTag(payload, at, { call, callerSentUs: sentUs, botSentUs: 0 });
     stream.socket.send(packet, stream.remotePort, '127.0.0.1');
     stream.rtpSeq = (stream.rtpSeq + 1) & 0xffff;
     stream.rtpTimestamp = (stream.rtpTimestamp + PAYLOAD_BYTES) >>> 0;
-    if (this.#botToCaller.inWindow(sentUs)) this.#sentInWindow++;
+    if (tagged && this.#botToCaller.inWindow(sentUs)) this.#sentInWindow++;
   }
 
   #receive(call: number, packet: Buffer): void {
@@ -169,13 +173,9 @@ export class RtpCallers {
     const headerBytes = RTP_HEADER_BYTES + 4 * ((packet[0] ?? 0) & 0x0f);
     const stream = this.#streams[call];
     if (!stream) return;
-    const length = Math.min(PAYLOAD_BYTES, packet.length - headerBytes);
-    const received = stream.received;
-    packet.copy(received, CARRIED_BYTES, headerBytes, headerBytes + length);
-    for (const { tag } of findTags(received.subarray(0, CARRIED_BYTES + length))) {
+    for (const { tag } of stream.tags.read(packet, headerBytes, packet.length)) {
       if (tag.call === call && tag.botSentUs !== 0)
         this.#botToCaller.observe(call, tag.callerSentUs, tag.botSentUs, arrivalUs);
     }
-    received.copy(received, 0, length, CARRIED_BYTES + length);
   }
 }

@@ -5,11 +5,13 @@
  *   npm run build && node dist/bench/load/run.js [options]
  *
  * Each step sets up N calls over SIP/UDP into a real `patchbay start` process (route: the echo
- * bot in bench/load/echo-bot.ts, Twilio Media Streams), sends tagged 20 ms PCMU both ways
- * through the gateway and the bot, and measures over a window after a warm-up: the gateway's
- * CPU per call-second and RSS (from /proc), its event-loop delay p99 (its /metrics), one-way
- * latency caller->bot and bot->caller (p50/p99, same host clock), late frames (more than 60 ms
- * after the call's previous one), missing frames and failed calls. The bare forwarder
+ * bot in bench/load/echo-bot.ts, Twilio Media Streams), sends 20 ms PCMU of talk both ways
+ * through the gateway and the bot (bench/load/talker.ts: voiced spurts and pauses, one spurt
+ * frame in 4 tagged), and measures over a window after a warm-up: the gateway's CPU per
+ * call-second and RSS (from /proc), its event-loop delay p99 (its /metrics), and over the tagged
+ * frames one-way latency caller->bot and bot->caller (p50/p99, same host clock), late frames
+ * (a gap of more than 60 ms in 20 ms frames: later after the call's previous tagged frame than
+ * sent after it, by more than 40 ms) and missing frames; and failed calls. The bare forwarder
  * (bench/lib/bare-forwarder.ts) carries the same N with the same callers and bot. Steps double
  * until the gateway saturates (loss > 0.5 %, caller->bot p99 > 200 ms, or a failed call) or
  * the maximum (an explicit --steps list runs every step); then the gateway runs the highest

@@ -30,9 +30,10 @@ export interface StepOptions {
   mediaWorkers?: number;
 }
 
+/** One direction's tagged frames (one in TAG_EVERY of a spurt, see talker.ts) over the window. */
 export interface DirectionFigures extends ReceivedFigures {
   sent: number;
-  /** Sent in the window and never received intact. */
+  /** Tagged frames sent in the window and never received intact. */
   missing: number;
   lossPercent: number;
 }

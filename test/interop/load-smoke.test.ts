@@ -36,9 +36,10 @@ after(async () => {
 });
 
 function assertDirection(name: string, figures: DirectionFigures): void {
-  // 5 calls x 50 frames/s x 4 s, less what a busy machine shifts out of the window.
-  assert.ok(figures.sent >= CALLS * 50 * 2, `${name}: ${figures.sent} frames sent`);
-  assert.equal(figures.missing, 0, `${name}: ${figures.missing} of ${figures.sent} frames missing`);
+  // 5 calls x about 10 tagged frames/s (one in 4 of a spurt, spurts ~80 % of the talk) x 4 s,
+  // less what a busy machine shifts out of the window.
+  assert.ok(figures.sent >= CALLS * 5 * 4, `${name}: ${figures.sent} tagged frames sent`);
+  assert.equal(figures.missing, 0, `${name}: ${figures.missing} of ${figures.sent} tagged frames missing`);
   for (const key of ['p50Ms', 'p99Ms', 'maxMs', 'late'] as const)
     assert.ok(Number.isFinite(figures[key]), `${name}.${key} is ${figures[key]}`);
 }

@@ -7,12 +7,13 @@
  * same run: the most calls per second the node answered in short rising SIPp steps (calls hung
  * up at once) after a warm-up step.
  *
- * Per run: the witness's frames lost and gaps over 60 ms both ways next to a bare pacer
- * process's gaps in the same seconds; the calls offered, answered, refused with 503 as
- * overloaded and failed otherwise; the peak of `patchbay_active_calls`, how long after SIPp
- * ended only the witness was left and how long after its BYE none; the gateway's peak RSS and
- * its CPU as a share of one core; the bot audio the playouts removed to give back standing delay
- * (a frame shortened so loses its tag and counts as lost bot->caller though it was played). Then the median of each figure. Runs the compiled gateway:
+ * Per run: the witness's tagged frames (one in 4 of its speech, bench/load/talker.ts) lost and
+ * gaps over 60 ms both ways next to a bare pacer process's gaps in the same seconds; the calls
+ * offered, answered, refused with 503 as overloaded and failed otherwise; the peak of
+ * `patchbay_active_calls`, how long after SIPp ended only the witness was left and how long
+ * after its BYE none; the gateway's peak RSS and its CPU as a share of one core; the bot audio
+ * the playouts removed to give back standing delay (voice and pauses only: a tagged frame is
+ * neither trimmed nor compressed). Then the median of each figure. Runs the compiled gateway:
  * `npm run build` first.
  *
  *   npx tsx bench/overload.ts [--seconds 30] [--runs 2] [--rate R] [--hold-ms MS] [--load-nice N]
@@ -89,7 +90,7 @@ interface RunFigures {
   cpuPercent: number;
   /**
    * Bot audio the node's playouts removed to give back standing delay (whole pitch periods, and
-   * silent frames): played faster, not lost, but a frame cut so loses its tag and counts as lost.
+   * silent frames): played faster, not lost; never a tagged frame (see bench/load/talker.ts).
    */
   compressedMs: number;
   trimmedFrames: number;
@@ -177,7 +178,7 @@ async function run(rig: OverloadRig, flood: Flood): Promise<RunFigures> {
   const baseline = await rig.witnessWindow(BASELINE_MS);
   const [baselineToBot, baselineToCaller] = framesLost(baseline);
   console.log(
-    `baseline ${BASELINE_MS} ms: witness lost ${baselineToBot} / ${baselineToCaller}, gaps over ${LATE_GAP_MS} ms ` +
+    `baseline ${BASELINE_MS} ms: witness tagged frames lost ${baselineToBot} / ${baselineToCaller}, gaps over ${LATE_GAP_MS} ms ` +
       `${baseline.callerToBot.late} / ${baseline.botToCaller.late} (caller->bot / bot->caller)`,
   );
   const sampler = sampleGateway(rig, pid);

@@ -2,8 +2,9 @@
  * What a load-bench caller says: talk, not a test tone. Real callers speak in spurts of voiced
  * sound (periodic at their pitch) separated by pauses, and the gateway's playout gives standing
  * delay back exactly there (it drops silent frames in pauses and removes pitch periods where the
- * audio repeats, src/stream/playout.ts); a steady level with no pause and no period left it
- * nothing to give back, so the bench measured its test signal rather than what a caller hears.
+ * audio repeats, src/stream/playout.ts). A steady level with a tag in every frame had no pause,
+ * and no period but its two tag copies' spacing, at which the playout compressed it and cut the
+ * tags: the bench measured its test signal rather than what a caller speaking gets.
  *
  * Each call has its own seeded voice: a fundamental of 100-222 Hz (a whole number of samples
  * per period, so one period is encoded once and replayed phase-continuously with no work per
@@ -25,9 +26,9 @@
  * whole as long as the period removed and the cross-fade stay in the voice. The compressor
  * joins where the audio and the audio a period later differ least, and a tag's digit codes lie
  * at one level the voice passes through: with the voice running straight into the tag, a join
- * just before it cut 9 of 40,045 tagged frames in test/bench/load/talker.test.ts's replay (40
- * voices, 5 alignments). With noise on both sides of every copy it cut none of 220,815 (220
- * voices): noise a lag away from anything is never the least different.
+ * just before it cut 9 of 40,045 tagged frames in test/bench/load/talker.test.ts's replay run
+ * over 40 voices and 5 alignments. With noise on both sides of every copy it cut none of
+ * 220,815 over 220 voices: noise a lag away from anything is never the least different.
  */
 import { encodeMulaw, MULAW_SILENCE } from '../../src/media/index.js';
 import { SeededRandom } from '../../src/util/index.js';

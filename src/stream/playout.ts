@@ -21,7 +21,8 @@
  * Standing delay: when the bot streams in real time and the queue nevertheless stayed deeper
  * than STANDING_TARGET_MS for a whole window (see StandingDelay: after a stall of our loop),
  * the excess is dropped, one whole silent frame after each played one at most (silence plays
- * at up to twice its speed), so the caller hears the bot's next words on time again. Only
+ * at up to twice its speed; three times while 200 ms or more stand), so the caller hears the
+ * bot's next words on time again. Only
  * frames whose every sample is within the silence threshold go (set from the bot's own
  * level), so speech is never cut; marks inside dropped audio are due when it is passed, in
  * order, as if it had played. Audio with no pause to trim (continuous speech, music, an
@@ -52,6 +53,12 @@ const SILENCE_CEILING = 1000;
 const SILENCE_BELOW_LEVEL = 100;
 /** Per played frame, the bot's level falls by this factor (halves in ~2.8 s) unless renewed. */
 const LEVEL_DECAY = 0.995;
+/**
+ * Standing delay (in frames, 200 ms) from which pauses play at up to three times their speed
+ * (two silent frames dropped per played one) rather than twice: a second left standing after a
+ * set-up stall then goes in half the pauses, and what is left under it at the gentler pace.
+ */
+const LONG_STANDING_FRAMES = 10;
 /**
  * Frames of standing delay with no silent frame to trim before periodic audio is played
  * faster instead (1 s): pauses are where standing delay goes first, unchanged audio, and a
@@ -219,11 +226,14 @@ export class Playout {
     const frame = pulled.frame;
     this.#releaseLeadingMarks();
     const filled = this.#compressInto(frame) ? this.frameSamples : this.#take(frame, this.frameSamples);
-    if (this.#standingDelay.budget >= this.frameSamples && this.#nextFrameIsSilent()) {
+    const trims = this.#standingDelay.budget >= this.frameSamples * LONG_STANDING_FRAMES ? 2 : 1;
+    for (let trim = 0; trim < trims; trim++) {
+      if (this.#standingDelay.budget < this.frameSamples || !this.#nextFrameIsSilent()) break;
       this.#take(undefined, this.frameSamples);
       this.#standingDelay.removed(this.frameSamples);
       this.#counters.trimmedFrames++;
       this.#pullsWithoutPause = 0;
+      this.#releaseLeadingMarks();
     }
     this.#releaseLeadingMarks();
     frame.fill(0, filled); // the reused frame still holds the previous one's samples

@@ -3,9 +3,9 @@
  * parsed lazily on first access, so headers the gateway never reads cost nothing; parsed
  * values are cached until that header is modified.
  */
-import { mediaType, SipParseError, splitList } from './grammar.js';
+import { indexOutside, mediaType, SipParseError, splitList } from './grammar.js';
 import type { CSeq, NameAddr, SipUri, Via } from './types.js';
-import { parseCSeq, parseNameAddr, parseUri, parseVia } from './uri.js';
+import { parseCSeq, parseNameAddr, parseUri, parseVia, serializeVia } from './uri.js';
 
 /** RFC 3261 §7.3.3 compact forms, plus RFC 3515/3892/4028/3265 ones seen on trunks. */
 const COMPACT_FORMS: Record<string, string> = {
@@ -189,6 +189,23 @@ abstract class SipMessageBase {
 
   topVia(): Via | undefined {
     return this.vias()[0];
+  }
+
+  /**
+   * Writes the top Via, changed in place through `topVia()` (`received`, `rport`: RFC 3581
+   * §4), back into the header text. The other Via values keep their text and the parsed list
+   * stays as it is, so stamping a request does not make every later reader parse its Vias
+   * again; a first line carrying more than one value is split after the first.
+   */
+  writeBackTopVia(): void {
+    const top = this.#vias?.[0];
+    const index = this.headers.findIndex((header) => header.key === 'via');
+    const line = this.headers[index];
+    if (!top || !line) return;
+    const comma = indexOutside(line.value, ',', 0);
+    const rest = comma < line.value.length ? line.value.slice(comma + 1).trim() : '';
+    line.value = serializeVia(top);
+    if (rest.length > 0) this.headers.splice(index + 1, 0, { name: line.name, key: line.key, value: rest });
   }
 
   cseq(): CSeq {

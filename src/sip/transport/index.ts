@@ -30,7 +30,6 @@ import {
 } from '../parser.js';
 import type { StreamEvent } from '../stream-parser.js';
 import { SHED_REASONS, type ShedReason, type TransportAddress, type Via } from '../types.js';
-import { serializeVia } from '../uri.js';
 import { DatagramQueue, type DatagramQueueLimits, DEFAULT_DATAGRAM_QUEUE_LIMITS } from './datagram-queue.js';
 import {
   ConnectionBudget,
@@ -427,5 +426,5 @@ function stampReceived(request: SipRequest, source: TransportAddress): void {
   if (top.host !== source.address) top.params.set('received', source.address);
   if (top.params.has('rport')) top.params.set('rport', String(source.port));
   else if (top.host === source.address) return;
-  request.setList('via', [serializeVia(top), ...request.listValues('via').slice(1)]);
+  request.writeBackTopVia();
 }

@@ -1,7 +1,8 @@
 /**
  * Plays periodic audio faster by removing whole pitch periods, like the "accelerate" operation
  * of WebRTC's NetEQ: find the longest lag L (2.5-15 ms) at which the audio repeats closely
- * (Pearson correlation 0.9 or more: one period or a few) and skip L samples, joined with a short
+ * (Pearson correlation 0.9 or more: one period or a few) and skip L samples (or, with less
+ * delay left to give back than L, the whole periods of L that fit), joined with a short
  * cross-fade where the audio and its repetition agree best, so N + L input samples become N
  * output samples with no seam and no change of pitch.
  * Voiced speech and tones repeat at their pitch period; noise and unvoiced sounds do not and are
@@ -44,18 +45,44 @@ export class TimeCompressor {
    * `limit` samples; 0 when the audio does not repeat closely within that, or is too quiet.
    */
   findPeriod(limit: number): number {
-    const maxLag = Math.min(this.maxLag, limit);
-    if (maxLag < this.minLag) return 0;
-    // The longest lag that repeats: the most delay given back per frame, and a stricter test
-    // (two whole periods alike) than a short one.
+    if (limit < this.minLag) return 0;
+    const longest = this.#longestRepeatingLag();
+    if (longest === 0) return 0;
+    // Only whole periods go, or the seam is a jump of phase: the longest lag, or when the
+    // budget is shorter a part of it (a multiple of the period divided by a whole number)
+    // that repeats over as long a stretch. Searched up to the budget alone, a smooth low voice
+    // also "repeats" at a short lag over its short window (a 100 Hz voice at 2.5-3 ms).
+    for (let parts = 1; ; parts++) {
+      const lag = Math.round(longest / parts);
+      if (lag < this.minLag) return 0;
+      if (lag > limit) continue;
+      let best = 0;
+      let bestScore = MIN_CORRELATION;
+      for (let near = Math.max(this.minLag, lag - 1); near <= Math.min(limit, lag + 1); near++) {
+        const score = this.#correlation(near, 1, longest);
+        if (score >= bestScore) {
+          best = near;
+          bestScore = score;
+        }
+      }
+      if (best !== 0) return best;
+    }
+  }
+
+  /**
+   * The longest lag (2.5-15 ms) at which the audio repeats, at the peak of that repetition; 0
+   * when none does. The longest gives back the most delay per frame and is the strictest
+   * test: two whole periods alike.
+   */
+  #longestRepeatingLag(): number {
     let best = 0;
-    for (let lag = maxLag; lag >= this.minLag && best === 0; lag -= 2)
+    for (let lag = this.maxLag; lag >= this.minLag && best === 0; lag -= 2)
       if (this.#correlation(lag, 2) >= MIN_CORRELATION) best = lag;
     if (best === 0) return 0;
     // Climb to the peak of that repetition: a lag a little off the period also passes.
     let bestScore = this.#correlation(best, 1);
     for (const step of [-1, 1]) {
-      for (let lag = best + step; lag >= this.minLag && lag <= maxLag; lag += step) {
+      for (let lag = best + step; lag >= this.minLag && lag <= this.maxLag; lag += step) {
         const score = this.#correlation(lag, 1);
         if (score <= bestScore) break;
         bestScore = score;
@@ -106,19 +133,19 @@ export class TimeCompressor {
   }
 
   /**
-   * Pearson correlation of the first `lag` samples with the next `lag`, over the sample stride
-   * given: with their means removed, so a DC offset does not pass for a repetition (audio that
+   * Pearson correlation of the first `window` samples (default `lag`) with those `lag` later,
+   * over the sample stride given: with their means removed, so a DC offset does not pass for a repetition (audio that
    * is mostly a constant level repeats at every lag, and a cross-fade would smear what rides
    * on it). Negative, or too quiet once the mean is removed, scores 0.
    */
-  #correlation(lag: number, stride: number): number {
+  #correlation(lag: number, stride: number, window = lag): number {
     const input = this.input;
     let sumA = 0;
     let sumB = 0;
     let cross = 0;
     let energyA = 0;
     let energyB = 0;
-    for (let i = 0; i < lag; i += stride) {
+    for (let i = 0; i < window; i += stride) {
       const a = input[i] as number;
       const b = input[i + lag] as number;
       sumA += a;
@@ -127,7 +154,7 @@ export class TimeCompressor {
       energyA += a * a;
       energyB += b * b;
     }
-    const samples = Math.ceil(lag / stride);
+    const samples = Math.ceil(window / stride);
     const covariance = cross - (sumA * sumB) / samples;
     const varianceA = energyA - (sumA * sumA) / samples;
     const varianceB = energyB - (sumB * sumB) / samples;

@@ -28,6 +28,28 @@ test('the period is at most the limit given (the standing delay left to give bac
   assert.equal(compressor.findPeriod(10), 0);
 });
 
+test('a budget shorter than the longest repetition takes whole periods of it, or nothing', () => {
+  const compressor = new TimeCompressor(8000, 160);
+  for (const period of [36, 57, 80]) {
+    // A low voice with two harmonics: smooth enough that short stretches of it look alike.
+    fill(
+      compressor,
+      (i) =>
+        6000 * Math.sin((2 * Math.PI * i) / period) +
+        2000 * Math.sin((4 * Math.PI * i) / period) +
+        1000 * Math.sin((6 * Math.PI * i) / period),
+    );
+    for (let limit = compressor.minLag; limit <= 200; limit++) {
+      const lag = compressor.findPeriod(limit);
+      const wanted = Math.floor(Math.min(limit, compressor.maxLag) / period) * period;
+      assert.ok(lag <= limit, `period ${period}, limit ${limit}: ${lag}`);
+      // Never a part of a period (a jump of phase at the seam), and a period whenever one fits.
+      assert.equal(lag % period, 0, `period ${period}, limit ${limit}: ${lag}`);
+      assert.equal(lag === 0, wanted === 0, `period ${period}, limit ${limit}: ${lag}`);
+    }
+  }
+});
+
 test('noise, quiet audio and a 16 kHz frame', () => {
   const compressor = new TimeCompressor(8000, 160);
   let seed = 7;

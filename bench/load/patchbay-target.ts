@@ -4,12 +4,13 @@
  * called over SIP/UDP by a user agent built on our own stack, one INVITE per caller socket.
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import type { JitterStats } from '../../src/media/index.js';
 import type { OutboundSession } from '../../src/sip/index.js';
 import { createOffer, parseAnswer } from '../../src/sip/sdp.js';
 import { type GatewayProcess, startGatewayProcess } from '../../test/interop/helpers/gateway-process.js';
 import { type StackUa, startStackUa } from '../../test/interop/helpers/stack-ua.js';
 import { parseMetrics } from '../lib/metrics.js';
-import type { SystemUnderTest, TargetStatus, WorkerShare } from './targets.js';
+import type { JitterBufferFigures, SystemUnderTest, TargetStatus, WorkerShare } from './targets.js';
 
 /** Answers still missing this long after the last INVITE count as failed calls. */
 const SETUP_GRACE_MS = 10_000;
@@ -112,11 +113,42 @@ export class PatchbayTarget implements SystemUnderTest {
         calls: samples[`patchbay_media_worker_calls{worker="${index}"}`] ?? 0,
         busyShare: samples[`patchbay_media_worker_busy_ratio{worker="${index}"}`] ?? 0,
       });
+    const jitterBuffer = await this.#jitterBuffers();
     return {
       lagP99Ms: lag === undefined ? Number.NaN : lag * 1000,
       dropped: this.#dropped,
       ...(workers.length > 0 ? { workers } : {}),
+      ...(jitterBuffer ? { jitterBuffer } : {}),
     };
+  }
+
+  /**
+   * The calls' jitter buffers as the control API shows them (up to 500 ms old with media
+   * workers), summed over every call in progress: what caller->bot latency is judged against.
+   */
+  async #jitterBuffers(): Promise<JitterBufferFigures | undefined> {
+    const api = this.#gateway.apiUrl;
+    try {
+      const { calls } = (await (await fetch(`${api}/v1/calls`)).json()) as { calls: Array<{ id: string }> };
+      let target = 0;
+      let waited = 0;
+      let emitted = 0;
+      for (const { id } of calls) {
+        const call = (await (await fetch(`${api}/v1/calls/${encodeURIComponent(id)}`)).json()) as {
+          media?: { jitterBuffer?: JitterStats };
+        };
+        const stats = call.media?.jitterBuffer;
+        if (!stats) continue;
+        target += stats.jitterBufferTargetDelay;
+        waited += stats.jitterBufferDelay;
+        emitted += stats.jitterBufferEmittedCount;
+      }
+      return emitted > 0
+        ? { targetMs: (1000 * target) / emitted, delayMs: (1000 * waited) / emitted }
+        : undefined;
+    } catch {
+      return undefined; // a gateway too busy to answer: the step's other figures still count
+    }
   }
 
   close(): Promise<void> {

@@ -46,6 +46,17 @@ export function workerSplitLine(step: StepFigures): string | undefined {
   );
 }
 
+/** The jitter buffers' mean target and delay, beside caller->bot p99 (judged against 40 ms plus the target). */
+export function jitterBufferLine(step: StepFigures): string | undefined {
+  const jitter = step.jitterBuffer;
+  if (!jitter) return undefined;
+  const p99 = step.callerToBot.p99Ms;
+  return (
+    `${step.calls} calls: jitter buffers' target ${fixed(jitter.targetMs, 1)} ms and delay ${fixed(jitter.delayMs, 1)} ms ` +
+    `(means over every sample emitted); caller->bot p99 ${fixed(p99, 1)} ms is ${fixed(p99 - jitter.targetMs, 1)} ms over the target`
+  );
+}
+
 /** patchbay / forwarder CPU per call-second. */
 export function cpuRatio(patchbay: StepFigures, forwarder: StepFigures): number {
   return patchbay.cpuMsPerCallSecond / forwarder.cpuMsPerCallSecond;

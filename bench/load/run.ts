@@ -25,7 +25,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EchoBotProcess } from './bot-process.js';
 import { type ProfileSummary, profilesIn, summariseProfile } from './profile.js';
-import { cpuRatio, profileLines, TABLE_HEADER, tableRow, workerSplitLine } from './report.js';
+import {
+  cpuRatio,
+  jitterBufferLine,
+  profileLines,
+  TABLE_HEADER,
+  tableRow,
+  workerSplitLine,
+} from './report.js';
 import { closeEverything, measureStep, type StepFigures, saturationReasons, track } from './step.js';
 
 const HELP = `usage: node dist/bench/load/run.js [options]   (after npm run build)
@@ -161,6 +168,8 @@ for (const result of results) {
   console.log(`${result.calls} calls: ${state}${ratio} (loadavg at start ${result.loadavg})`);
   const split = workerSplitLine(result.patchbay);
   if (split) console.log(`  ${split}`);
+  const jitter = jitterBufferLine(result.patchbay);
+  if (jitter) console.log(`  ${jitter}`);
 }
 
 // The highest sustained step; on a box too busy to sustain any, the first one (said so).

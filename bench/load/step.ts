@@ -10,7 +10,12 @@ import type { ReceivedFigures } from './frame-stats.js';
 import { nowUs } from './frame-tag.js';
 import { PatchbayTarget } from './patchbay-target.js';
 import { RtpCallers } from './rtp-callers.js';
-import { ForwarderTarget, type SystemUnderTest, type WorkerShare } from './targets.js';
+import {
+  ForwarderTarget,
+  type JitterBufferFigures,
+  type SystemUnderTest,
+  type WorkerShare,
+} from './targets.js';
 
 /** After the window, frames still in flight get this long to arrive. */
 const IN_FLIGHT_GRACE_MS = 1000;
@@ -54,6 +59,8 @@ export interface StepFigures {
   loopLagP99Ms: number;
   /** Per media worker: calls carried and its thread's busy share over the window. */
   workers?: WorkerShare[];
+  /** The gateway's jitter buffers over the calls so far: caller->bot is judged against the target. */
+  jitterBuffer?: JitterBufferFigures;
   callerToBot: DirectionFigures;
   botToCaller: DirectionFigures;
   /** How far the load generator itself fell behind its send deadlines (not the system's doing). */
@@ -148,6 +155,7 @@ export async function measureStep(
       rssKiBPerCall: (rss - idleRss) / 1024 / Math.max(1, connected),
       loopLagP99Ms: status.lagP99Ms,
       ...(status.workers ? { workers: status.workers } : {}),
+      ...(status.jitterBuffer ? { jitterBuffer: status.jitterBuffer } : {}),
       callerToBot: direction(callerFigures.sentInWindow, botReport.callerToBot),
       botToCaller: direction(botReport.echoed, callerFigures.botToCaller),
       senderLagMaxMs: callerFigures.senderLagMaxMs,

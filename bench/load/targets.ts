@@ -12,6 +12,16 @@ export interface TargetStatus {
   dropped: number;
   /** Per media worker (a gateway with them): its calls, and its busy share since resetLag(). */
   workers?: WorkerShare[];
+  /** The gateway's jitter buffers over its calls so far (a gateway with them). */
+  jitterBuffer?: JitterBufferFigures;
+}
+
+/** Means over every sample the calls' jitter buffers emitted (RFC-style stats, W3C webrtc-stats). */
+export interface JitterBufferFigures {
+  /** What the buffers aimed at (`jitterBufferTargetDelay` / `jitterBufferEmittedCount`). */
+  targetMs: number;
+  /** What audio waited in them (`jitterBufferDelay` / `jitterBufferEmittedCount`). */
+  delayMs: number;
 }
 
 export interface WorkerShare {

@@ -22,13 +22,13 @@
  * than STANDING_TARGET_MS for a whole window (see StandingDelay: after a stall of our loop),
  * the excess is dropped, one whole silent frame after each played one at most (silence plays
  * at up to twice its speed; three times while 200 ms or more stand), so the caller hears the
- * bot's next words on time again. Only
- * frames whose every sample is within the silence threshold go (set from the bot's own
- * level), so speech is never cut; marks inside dropped audio are due when it is passed, in
- * order, as if it had played. Audio with no pause to trim (continuous speech, music, an
- * echo) goes faster instead once the delay has stood FRAMES_BEFORE_COMPRESSING frames more:
- * every other frame one or a few pitch periods shorter (TimeCompressor, NetEQ's "accelerate"), only
- * where the audio repeats closely, so what is played keeps its pitch and has no seam. Audio
+ * bot's next words on time again. Only frames whose every sample is within the silence
+ * threshold go (set from the bot's own level), so speech is never cut; marks inside dropped
+ * audio are due when it is passed, in order, as if it had played. Audio with no pause to trim
+ * (continuous speech, music, an echo) goes faster instead once the delay has stood
+ * FRAMES_BEFORE_COMPRESSING frames more: every other frame one or a few pitch periods shorter
+ * (TimeCompressor, NetEQ's "accelerate"), only where the audio repeats closely, so what is
+ * played keeps its pitch and has no seam. Audio
  * a bot sends ahead of real time (a burst, a faster pace) is neither trimmed nor compressed,
  * while it piles up or while it drains: only a depth that stood through a whole window of
  * real-time pace is.
@@ -233,8 +233,8 @@ export class Playout {
       this.#standingDelay.removed(this.frameSamples);
       this.#counters.trimmedFrames++;
       this.#pullsWithoutPause = 0;
-      this.#releaseLeadingMarks();
     }
+    // Marks between two trimmed frames are due as the second is taken (#take); those after the last here.
     this.#releaseLeadingMarks();
     frame.fill(0, filled); // the reused frame still holds the previous one's samples
     this.#shapeEdges(frame, filled);

@@ -134,9 +134,9 @@ export class TimeCompressor {
 
   /**
    * Pearson correlation of the first `window` samples (default `lag`) with those `lag` later,
-   * over the sample stride given: with their means removed, so a DC offset does not pass for a repetition (audio that
-   * is mostly a constant level repeats at every lag, and a cross-fade would smear what rides
-   * on it). Negative, or too quiet once the mean is removed, scores 0.
+   * over the sample stride given: with their means removed, so a DC offset does not pass for a
+   * repetition (audio that is mostly a constant level repeats at every lag, and a cross-fade
+   * would smear what rides on it). Negative, or too quiet once the mean is removed, scores 0.
    */
   #correlation(lag: number, stride: number, window = lag): number {
     const input = this.input;

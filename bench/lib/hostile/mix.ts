@@ -55,8 +55,8 @@ export interface HostileMixOptions {
    * generators and bots run on this process's main thread; on Linux niceness is per thread, so
    * this lowers their CPU priority alone, standing in for an attacker on a machine of its own:
    * the gateway, the witness's carrier and the bare pacer keep theirs. SIPp's legit call,
-   * spawned from here during the attack, is set back to 0 (root only; otherwise it keeps the
-   * attack's niceness and the report says so).
+   * spawned from here during the attack, is set back to the rig's niceness (root only;
+   * otherwise it keeps the attack's and the report says so).
    */
   attackerNice?: number;
   /** Node flags for the gateway process (`--cpu-prof`, `--trace-gc`: its output is in `gatewayLogs`). */
@@ -369,7 +369,7 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
     const withCallsKb = readRssKb(pid);
 
     phases.push({ name: 'hostile', atMs: epochMs() });
-    const attackNice = lowerThisThread(options.attackerNice ?? 0, log);
+    const attackNice = new AttackNiceness(options.attackerNice ?? 0, log);
     const cpuFrom = { gateway: readCpuMs(pid), attack: process.cpuUsage(), atMs: performance.now() };
     log(`hostile mix for ${options.hostileMs} ms`);
     let peakKb = withCallsKb;
@@ -394,7 +394,8 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
         extraArgs: ['-d', '1000'],
         to: NUMBERS.legit,
       });
-      const nice = restoreNice(sipp.pid, attackNice);
+      // No pid: SIPp did not start (its result says so); never this thread mid-attack.
+      const nice = sipp.pid === undefined ? Number.NaN : attackNice.restore(sipp.pid);
       return { result: await sipp.result, nice };
     });
     const [sipFuzz, flood, tcp, rtpJunk] = await Promise.all([
@@ -440,7 +441,7 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
     };
     for (const timer of burstTimers) clearTimeout(timer);
     const { result: legit, nice: legitNice } = await legitCall;
-    restoreNice(undefined, attackNice);
+    attackNice.restore();
     phases.push({ name: 'after', atMs: epochMs() });
     log(`attack over; ${AFTER_MS} ms after it`);
     await delay(AFTER_MS);
@@ -500,29 +501,39 @@ export async function runHostileMix(options: HostileMixOptions): Promise<Hostile
   }
 }
 
-/** Sets this thread's niceness (Linux: per thread) to `nice`; returns what it is now. */
-function lowerThisThread(nice: number, log: (line: string) => void): number {
-  if (nice === 0) return getPriority(0);
-  setPriority(0, nice);
-  log(`attack at niceness ${getPriority(0)}`);
-  return getPriority(0);
-}
-
 /**
- * Back to niceness 0 for the process `pid` (this thread when undefined) if the attack ran
- * lower; raising priority needs root (CAP_SYS_NICE), so without it the niceness stays. Returns
- * the niceness it has.
+ * The attack's niceness (`attackerNice`) while it runs: this thread's (Linux: niceness is per
+ * thread), and what a process this thread spawns inherits until restore() gives it back.
  */
-function restoreNice(pid: number | undefined, attackNice: number): number {
-  if (attackNice === 0) return 0;
-  try {
-    setPriority(pid ?? 0, 0);
-  } catch {
-    // Not permitted: it keeps the attack's niceness, which the report shows.
+class AttackNiceness {
+  /** What this thread ran at before the attack, and what the rest of the rig runs at. */
+  readonly #before = getPriority(0);
+  readonly #lowered: boolean;
+
+  constructor(nice: number, log: (line: string) => void) {
+    this.#lowered = nice !== 0;
+    if (!this.#lowered) return;
+    setPriority(0, nice);
+    log(`attack at niceness ${getPriority(0)}`);
   }
-  try {
-    return getPriority(pid ?? 0);
-  } catch {
-    return attackNice; // the process has exited already
+
+  /**
+   * Gives the process `pid` (this thread when undefined) the niceness from before the attack;
+   * raising priority needs root (CAP_SYS_NICE), so without it the attack's stays. Returns the
+   * niceness it has (NaN once the process has exited).
+   */
+  restore(pid?: number): number {
+    if (this.#lowered) {
+      try {
+        setPriority(pid ?? 0, this.#before);
+      } catch {
+        // Not permitted: it keeps the attack's niceness, which the report shows.
+      }
+    }
+    try {
+      return getPriority(pid ?? 0);
+    } catch {
+      return Number.NaN;
+    }
   }
 }

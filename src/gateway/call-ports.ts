@@ -6,7 +6,7 @@
  */
 import type { PatchbayConfig } from '../config/index.js';
 import type { GatewayMetrics } from '../control/metrics.js';
-import { MEDIA_FRAME_MS, MediaClock, MediaLeg, PortAllocator } from '../media/index.js';
+import { callMediaClock, type MediaClock, MediaLeg, PortAllocator } from '../media/index.js';
 import type { SipUserAgent } from '../sip/index.js';
 import type { HealthRegistry, InboundMatcher, OutboundRouter } from '../trunks/index.js';
 import type { Clock, Logger } from '../util/index.js';
@@ -55,12 +55,7 @@ export function threadCallMedia(
   rtp: PatchbayConfig['gateway']['rtp'],
 ): ThreadMedia {
   return {
-    mediaClock: new MediaClock(
-      clock,
-      MEDIA_FRAME_MS,
-      (error) => logger.error({ err: error }, 'media tick failed'),
-      rtp.pacingLeadMs,
-    ),
+    mediaClock: callMediaClock(clock, logger, rtp.pacingLeadMs),
     portAllocator: new PortAllocator(rtp.portMin, rtp.portMax),
   };
 }

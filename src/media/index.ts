@@ -38,6 +38,7 @@ export {
   simulatePlayout,
 } from './jitter/index.js';
 export {
+  callMediaClock,
   MEDIA_FRAME_MS,
   MediaClock,
   type MediaClockEvents,

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../util/index.js';
+import type { Clock, Logger, TimerHandle } from '../util/index.js';
 import { TypedEmitter } from '../util/index.js';
 
 /**
@@ -192,4 +192,17 @@ export class MediaClock extends TypedEmitter<MediaClockEvents> {
     this.#catchUpPending = true;
     this.#timer = this.#clock.setTimer(0, this.#onTimer);
   }
+}
+
+/**
+ * The media clock a thread carrying calls runs (the main thread with `media.workers: 0`, or a
+ * media worker): MEDIA_FRAME_MS ticks, a failing tick listener logged, `rtp.pacingLeadMs`.
+ */
+export function callMediaClock(clock: Clock, logger: Logger, pacingLeadMs: number): MediaClock {
+  return new MediaClock(
+    clock,
+    MEDIA_FRAME_MS,
+    (error) => logger.error({ err: error }, 'media tick failed'),
+    pacingLeadMs,
+  );
 }

@@ -3,7 +3,7 @@
  * with its own clock, logger, media clock and port slice. It ends on its own once told to stop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { MEDIA_FRAME_MS, MediaClock, PortAllocator } from '../../media/index.js';
+import { callMediaClock, PortAllocator } from '../../media/index.js';
 import { createLogger, SystemClock } from '../../util/index.js';
 import { type HostPort, MediaHost } from './media-host.js';
 import type { MediaWorkerData } from './protocol.js';
@@ -16,12 +16,7 @@ new MediaHost({
   port: parentPort as unknown as HostPort,
   clock,
   logger,
-  mediaClock: new MediaClock(
-    clock,
-    MEDIA_FRAME_MS,
-    (error) => logger.error({ err: error }, 'media tick failed'),
-    data.pacingLeadMs,
-  ),
+  mediaClock: callMediaClock(clock, logger, data.pacingLeadMs),
   portAllocator: new PortAllocator(data.portMin, data.portMax, data.firstPort),
   bindAddress: data.bindAddress,
 });

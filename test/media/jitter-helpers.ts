@@ -24,6 +24,24 @@ export function sineDecoder(): AudioDecoder & { concealCalls: number } {
   };
 }
 
+/** 8 kHz test decoder: each payload decodes to loud seeded noise (aperiodic: never a pitch period). */
+export function noiseDecoder(seed = 1): AudioDecoder {
+  let state = seed;
+  const next = (samples: number): Int16Array =>
+    Int16Array.from({ length: samples }, () => {
+      state = (state * 1103515245 + 12345) & 0x7fffffff;
+      return (state % 20000) - 10000;
+    });
+  return {
+    name: 'noise',
+    sampleRate: 8000,
+    rtpClockRate: 8000,
+    decode: (payload) => next(payload.length),
+    conceal: (samples) => next(samples),
+    close: () => {},
+  };
+}
+
 export function packet(index: number, arrivalMs: number, overrides: Partial<ReceivedRtp> = {}): ReceivedRtp {
   return {
     sequenceNumber: index & 0xffff,

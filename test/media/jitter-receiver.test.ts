@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { AudioDecoder } from '../../src/media/index.js';
 import { AudioReceiver, simulatePlayout } from '../../src/media/jitter/index.js';
 import { FakeClock } from '../../src/util/index.js';
-import { packet, sineDecoder } from './jitter-helpers.js';
+import { noiseDecoder, packet, sineDecoder } from './jitter-helpers.js';
 
 function steadyStream(count: number, delayOf: (i: number) => number = () => 5) {
   return Array.from({ length: count }, (_, i) => packet(i, i * 20 + delayOf(i)));
@@ -240,4 +240,49 @@ test('a packet the playout point has passed is discarded, not played by rewindin
   const { receiver } = simulatePlayout(decoder, arrivals, 400);
   assert.deepEqual(decoded, [0, 1, 2, 3, 5, 6, 7, 8, 9]);
   assert.equal(receiver.stats().packetsDiscarded, 1);
+});
+
+/**
+ * A packet every 20 ms arriving 5 ms late; the pulls stop for `stallMs` from 10 s on (a loop
+ * held up past the media clock's catch-up), so that much audio is left standing. The buffer's
+ * level (ms) after each pull, by the pull's time.
+ */
+function levelsAfterStall(decoder: AudioDecoder, stallMs: number, durationMs: number): Map<number, number> {
+  const clock = new FakeClock(0);
+  const receiver = new AudioReceiver(decoder, clock);
+  const levels = new Map<number, number>();
+  for (let i = 0; i * 20 < durationMs; i++) {
+    clock.advanceTo(i * 20 + 5);
+    receiver.insert(packet(i, i * 20 + 5));
+    clock.advanceTo(i * 20 + 10);
+    if (i * 20 >= 10_000 && i * 20 < 10_000 + stallMs) continue;
+    receiver.pull();
+    levels.set(i * 20, receiver.currentDelayMs());
+  }
+  return levels;
+}
+
+test('a second a stall left standing in loud noise is given back within two seconds', () => {
+  // Noise has no pitch period, so accelerate leaves it alone, and before this the second
+  // stood to the end of the call. Far above the limit, every packet gives back as much as
+  // one accelerate may (10 ms of 20).
+  const levels = levelsAfterStall(noiseDecoder(), 1000, 20_000);
+  assert.ok((levels.get(11_000) ?? 0) > 900, `level after the stall ${levels.get(11_000)}`);
+  assert.ok((levels.get(13_000) ?? Infinity) < 40, `level 2 s after the stall ${levels.get(13_000)}`);
+  assert.ok((levels.get(19_980) ?? Infinity) < 40, `level at the end ${levels.get(19_980)}`);
+});
+
+test('a smaller excess standing in noise for a second is given back too', () => {
+  // 150 ms: under the far-too-late excess, so only its standing a second marks it.
+  const levels = levelsAfterStall(noiseDecoder(), 150, 20_000);
+  assert.ok((levels.get(10_200) ?? 0) > 130, `level after the stall ${levels.get(10_200)}`);
+  assert.ok((levels.get(12_500) ?? Infinity) < 40, `level 2.3 s after the stall ${levels.get(12_500)}`);
+});
+
+test('a clean noise stream is never time-stretched', () => {
+  const { decisions } = simulatePlayout(noiseDecoder(), steadyStream(1500), 30_000);
+  const stretched = decisions.filter(
+    (decision) => decision === 'accelerate' || decision === 'preemptive_expand',
+  );
+  assert.equal(stretched.length, 0);
 });

@@ -54,6 +54,20 @@ test('loud aperiodic noise is left unchanged', () => {
   assert.equal(preemptiveExpand(noise, RATE).changedSamples, 0);
 });
 
+test('for audio far too late, accelerate removes the longest lag from noise and whole periods from a tone', () => {
+  let seed = 1;
+  const noise = Int16Array.from({ length: 160 }, () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return (seed % 20000) - 10000;
+  });
+  assert.equal(accelerate(noise, RATE, true).changedSamples, -80); // 10 ms, the longest lag
+  // A 250 Hz tone's period is 32 samples: two fit in the longest lag, and the join stays in phase.
+  const tone = sine(250, 160);
+  const { output, changedSamples } = accelerate(tone, RATE, true);
+  assert.equal(changedSamples, -64);
+  assert.ok(maxStep(output) <= maxStep(tone) * 1.1, `step ${maxStep(output)} vs ${maxStep(tone)}`);
+});
+
 test('quiet segments are stretched whatever their shape', () => {
   const quiet = Int16Array.from({ length: 160 }, (_, i) => (i * 7919) % 200);
   assert.ok(accelerate(quiet, RATE).changedSamples < 0);

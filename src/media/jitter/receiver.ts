@@ -28,6 +28,17 @@ const EXTRA_GAP_WAIT_FRAMES = 1;
  * would trigger it again and again on a clean stream.
  */
 const STRETCH_HYSTERESIS_MS = 5;
+/**
+ * A level this far above the accelerate limit, or above it for STANDING_ABOVE_LIMIT_MS of
+ * playout on end, is audio a stall or a burst left behind, not jitter the buffer adapted to:
+ * then every packet is shortened as much as one accelerate may, whatever the audio (see
+ * accelerate's `anySignal`), until the level is back under the limit. Otherwise only periodic
+ * or quiet audio is stretched, and on noise or other loud aperiodic audio the delay would
+ * stand to the end of the call. Like NetEQ's fast accelerate, but by the excess rather than a
+ * multiple of the target, so a large target does not hide it.
+ */
+const STANDING_EXCESS_MS = 200;
+const STANDING_ABOVE_LIMIT_MS = 1000;
 /** Buffer level smoothing per decoded packet (NetEQ BufferLevelFilter). */
 const LEVEL_SMOOTHING = 0.9;
 /** Longest packet duration believed from a timestamp step (RFC 3551 §4.5 frames are ≤ 120 ms in practice). */
@@ -74,6 +85,8 @@ export class AudioReceiver {
   #concealing = false;
   /** Preemptive expand is under way: it goes on to STRETCH_HYSTERESIS_MS above the low limit. */
   #raising = false;
+  /** Playout (ms) since the level was last under the accelerate limit. */
+  #aboveLimitMs = 0;
   #expandedMs = 0;
   /** Frames played without advancing the timeline (underrun), which a later jump may skip. */
   #underrunFrames = 0;
@@ -319,8 +332,11 @@ export class AudioReceiver {
     const { lowMs, highMs } = this.#levelLimits();
     const raise = this.#filteredLevelMs < lowMs + (this.#raising ? STRETCH_HYSTERESIS_MS : 0);
     this.#raising = false;
+    this.#aboveLimitMs = this.#filteredLevelMs >= highMs ? this.#aboveLimitMs + this.#packetMs() : 0;
     if (this.#filteredLevelMs >= highMs && this.#buffer.size > 0) {
-      const { output, changedSamples } = accelerate(decoded, this.#decoder.sampleRate);
+      const standing =
+        this.#filteredLevelMs >= highMs + STANDING_EXCESS_MS || this.#aboveLimitMs > STANDING_ABOVE_LIMIT_MS;
+      const { output, changedSamples } = accelerate(decoded, this.#decoder.sampleRate, standing);
       if (changedSamples !== 0) {
         this.#counters.removedSamplesForAcceleration -= changedSamples;
         this.#filteredLevelMs += (changedSamples * 1000) / this.#decoder.sampleRate;

@@ -135,12 +135,27 @@ function suitablePeriod(input: Int16Array, sampleRate: number): number | null {
   return null;
 }
 
+function longestRemovable(input: Int16Array, sampleRate: number): number | null {
+  const range = lagRange(sampleRate, input.length);
+  if (!range) return null;
+  const maxLag = range[1];
+  const estimate = bestLag(input, range[0], maxLag);
+  if (estimate.correlation < MIN_PERIODICITY) return maxLag;
+  return estimate.lag * Math.floor(maxLag / estimate.lag);
+}
+
 /**
  * Removes one pitch period: the first two periods become one crossfaded period
  * (output = fade(x[0..P) → x[P..2P)) followed by x[2P..]).
+ *
+ * `anySignal` (for audio already far too late) removes as much as one call may, whatever the
+ * audio: as many whole periods as fit in the longest lag when the audio is periodic (the
+ * joins stay in phase), else the longest lag itself. Loud aperiodic audio (noise, a
+ * fricative, music) otherwise never gives back a delay, and after a stall a call would keep it
+ * to the end; a crossfade across noise is as good as any other join.
  */
-export function accelerate(input: Int16Array, sampleRate: number): StretchResult {
-  const lag = suitablePeriod(input, sampleRate);
+export function accelerate(input: Int16Array, sampleRate: number, anySignal = false): StretchResult {
+  const lag = anySignal ? longestRemovable(input, sampleRate) : suitablePeriod(input, sampleRate);
   if (lag === null) return { output: input, changedSamples: 0 };
   const output = new Int16Array(input.length - lag);
   crossfade(input, 0, input, lag, lag, output, 0);

@@ -11,6 +11,9 @@
 export const LATE_GAP_MS = 60;
 /** How much a frame's latency may exceed its predecessor's before it is late (a 60 ms gap). */
 const LATE_RISE_US = (LATE_GAP_MS - 20) * 1000;
+/** Frames slower than this make the tail whose spread over the calls the figures give. */
+export const TAIL_MS = 100;
+const TAIL_US = TAIL_MS * 1000;
 const BIN_US = 100;
 const BINS = 50_000; // 0.1 ms bins up to 5 s; slower frames land in the last bin
 
@@ -21,6 +24,9 @@ export interface ReceivedFigures {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** Frames slower than TAIL_MS, and how many calls they came from (a few stalled calls, or all). */
+  tailFrames: number;
+  tailCalls: number;
 }
 
 export class FrameStats {
@@ -28,6 +34,8 @@ export class FrameStats {
   /** Per call: the latest tagged frame seen (by its caller send time) and when it arrived. */
   readonly #lastFrame = new Map<number, number>();
   readonly #lastArrivalUs = new Map<number, number>();
+  /** Per call: its frames in the window slower than TAIL_MS. */
+  readonly #tailByCall = new Map<number, number>();
   #windowStartUs = Number.POSITIVE_INFINITY;
   #windowEndUs = Number.POSITIVE_INFINITY;
   #received = 0;
@@ -38,6 +46,7 @@ export class FrameStats {
   setWindow(startUs: number, endUs: number): void {
     this.#lastFrame.clear();
     this.#lastArrivalUs.clear();
+    this.#tailByCall.clear();
     this.#windowStartUs = startUs;
     this.#windowEndUs = endUs;
     this.#histogram.fill(0);
@@ -72,6 +81,7 @@ export class FrameStats {
       this.#late++;
     const latencyUs = Math.max(0, arrivalUs - sentUs);
     this.#maxUs = Math.max(this.#maxUs, latencyUs);
+    if (latencyUs > TAIL_US) this.#tailByCall.set(call, (this.#tailByCall.get(call) ?? 0) + 1);
     this.#histogram[Math.min(BINS - 1, Math.floor(latencyUs / BIN_US))]!++;
     return true;
   }
@@ -83,6 +93,8 @@ export class FrameStats {
       p50Ms: this.#percentileMs(0.5),
       p99Ms: this.#percentileMs(0.99),
       maxMs: this.#received > 0 ? this.#maxUs / 1000 : Number.NaN,
+      tailFrames: [...this.#tailByCall.values()].reduce((sum, frames) => sum + frames, 0),
+      tailCalls: this.#tailByCall.size,
     };
   }
 

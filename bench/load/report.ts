@@ -1,4 +1,5 @@
 /** The load bench's table rows and profile lines, as markdown (pasted into bench/RESULTS.md). */
+import { TAIL_MS } from './frame-stats.js';
 import type { ProfileSummary } from './profile.js';
 import type { StepFigures } from './step.js';
 
@@ -55,6 +56,16 @@ export function jitterBufferLine(step: StepFigures): string | undefined {
     `${step.calls} calls: jitter buffers' target ${fixed(jitter.targetMs, 1)} ms and delay ${fixed(jitter.delayMs, 1)} ms ` +
     `(means over every sample emitted); caller->bot p99 ${fixed(p99, 1)} ms is ${fixed(p99 - jitter.targetMs, 1)} ms over the target`
   );
+}
+
+/**
+ * Where each direction's slow frames (over TAIL_MS) came from: a few calls a stall left behind
+ * (their standing delay), or every call (the node or the box too slow throughout).
+ */
+export function tailLine(step: StepFigures): string {
+  const spread = (figures: StepFigures['callerToBot']) =>
+    `${figures.tailFrames} from ${figures.tailCalls} of ${step.calls} calls`;
+  return `${step.calls} calls: frames over ${TAIL_MS} ms caller->bot ${spread(step.callerToBot)}, bot->caller ${spread(step.botToCaller)}`;
 }
 
 /** patchbay / forwarder CPU per call-second. */

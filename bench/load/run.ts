@@ -31,6 +31,7 @@ import {
   profileLines,
   TABLE_HEADER,
   tableRow,
+  tailLine,
   workerSplitLine,
 } from './report.js';
 import { closeEverything, measureStep, type StepFigures, saturationReasons, track } from './step.js';
@@ -170,6 +171,7 @@ for (const result of results) {
   if (split) console.log(`  ${split}`);
   const jitter = jitterBufferLine(result.patchbay);
   if (jitter) console.log(`  ${jitter}`);
+  console.log(`  ${tailLine(result.patchbay)}`);
 }
 
 // The highest sustained step; on a box too busy to sustain any, the first one (said so).

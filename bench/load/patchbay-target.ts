@@ -10,7 +10,13 @@ import { createOffer, parseAnswer } from '../../src/sip/sdp.js';
 import { type GatewayProcess, startGatewayProcess } from '../../test/interop/helpers/gateway-process.js';
 import { type StackUa, startStackUa } from '../../test/interop/helpers/stack-ua.js';
 import { parseMetrics } from '../lib/metrics.js';
-import type { JitterBufferFigures, SystemUnderTest, TargetStatus, WorkerShare } from './targets.js';
+import type {
+  JitterBufferFigures,
+  SystemUnderTest,
+  TargetStatus,
+  TickOutcomes,
+  WorkerShare,
+} from './targets.js';
 
 /** Answers still missing this long after the last INVITE count as failed calls. */
 const SETUP_GRACE_MS = 10_000;
@@ -100,7 +106,7 @@ export class PatchbayTarget implements SystemUnderTest {
   }
 
   async resetLag(): Promise<void> {
-    await this.#scrape();
+    this.#ticksAtReset = ticksIn(await this.#scrape());
   }
 
   async status(): Promise<TargetStatus> {
@@ -114,11 +120,22 @@ export class PatchbayTarget implements SystemUnderTest {
         busyShare: samples[`patchbay_media_worker_busy_ratio{worker="${index}"}`] ?? 0,
       });
     const jitterBuffer = await this.#jitterBuffers();
+    const ticks = ticksIn(samples);
+    const before = this.#ticksAtReset;
     return {
       lagP99Ms: lag === undefined ? Number.NaN : lag * 1000,
       dropped: this.#dropped,
       ...(workers.length > 0 ? { workers } : {}),
       ...(jitterBuffer ? { jitterBuffer } : {}),
+      ...(ticks && before
+        ? {
+            ticks: {
+              onTime: ticks.onTime - before.onTime,
+              late: ticks.late - before.late,
+              skipped: ticks.skipped - before.skipped,
+            },
+          }
+        : {}),
     };
   }
 
@@ -174,6 +191,8 @@ export class PatchbayTarget implements SystemUnderTest {
     return session;
   }
 
+  #ticksAtReset: TickOutcomes | undefined;
+
   /** Every series of one /metrics scrape; undefined when the gateway does not answer in time. */
   async #scrape(): Promise<Record<string, number> | undefined> {
     try {
@@ -194,4 +213,11 @@ export class PatchbayTarget implements SystemUnderTest {
     await this.#gateway.stop();
     clearTimeout(killer);
   }
+}
+
+/** The media clock's ticks by outcome in one scrape, or undefined without one. */
+function ticksIn(samples: Record<string, number> | undefined): TickOutcomes | undefined {
+  if (!samples) return undefined;
+  const outcome = (name: string) => samples[`patchbay_media_clock_ticks_total{outcome="${name}"}`] ?? 0;
+  return { onTime: outcome('on_time'), late: outcome('late'), skipped: outcome('skipped') };
 }

@@ -65,7 +65,11 @@ export function jitterBufferLine(step: StepFigures): string | undefined {
 export function tailLine(step: StepFigures): string {
   const spread = (figures: StepFigures['callerToBot']) =>
     `${figures.tailFrames} from ${figures.tailCalls} of ${step.calls} calls`;
-  return `${step.calls} calls: frames over ${TAIL_MS} ms caller->bot ${spread(step.callerToBot)}, bot->caller ${spread(step.botToCaller)}`;
+  const ticks = step.ticks;
+  const clock = ticks
+    ? `; media clock ticks ${ticks.onTime} on time, ${ticks.late} late, ${ticks.skipped} skipped`
+    : '';
+  return `${step.calls} calls: frames over ${TAIL_MS} ms caller->bot ${spread(step.callerToBot)}, bot->caller ${spread(step.botToCaller)}${clock}`;
 }
 
 /** patchbay / forwarder CPU per call-second. */

@@ -14,6 +14,7 @@ import {
   ForwarderTarget,
   type JitterBufferFigures,
   type SystemUnderTest,
+  type TickOutcomes,
   type WorkerShare,
 } from './targets.js';
 
@@ -61,6 +62,8 @@ export interface StepFigures {
   workers?: WorkerShare[];
   /** The gateway's jitter buffers over the calls so far: caller->bot is judged against the target. */
   jitterBuffer?: JitterBufferFigures;
+  /** The gateway's media clock ticks over the window, by outcome. */
+  ticks?: TickOutcomes;
   callerToBot: DirectionFigures;
   botToCaller: DirectionFigures;
   /** How far the load generator itself fell behind its send deadlines (not the system's doing). */
@@ -156,6 +159,7 @@ export async function measureStep(
       loopLagP99Ms: status.lagP99Ms,
       ...(status.workers ? { workers: status.workers } : {}),
       ...(status.jitterBuffer ? { jitterBuffer: status.jitterBuffer } : {}),
+      ...(status.ticks ? { ticks: status.ticks } : {}),
       callerToBot: direction(callerFigures.sentInWindow, botReport.callerToBot),
       botToCaller: direction(botReport.echoed, callerFigures.botToCaller),
       senderLagMaxMs: callerFigures.senderLagMaxMs,

@@ -14,6 +14,15 @@ export interface TargetStatus {
   workers?: WorkerShare[];
   /** The gateway's jitter buffers over its calls so far (a gateway with them). */
   jitterBuffer?: JitterBufferFigures;
+  /** The gateway's media clock ticks since resetLag(), by outcome (a gateway with them). */
+  ticks?: TickOutcomes;
+}
+
+/** Media-clock ticks by outcome (`patchbay_media_clock_ticks_total`), summed over its clocks. */
+export interface TickOutcomes {
+  onTime: number;
+  late: number;
+  skipped: number;
 }
 
 /** Means over every sample the calls' jitter buffers emitted (RFC-style stats, W3C webrtc-stats). */

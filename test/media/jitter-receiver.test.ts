@@ -286,3 +286,26 @@ test('a clean noise stream is never time-stretched', () => {
   );
   assert.equal(stretched.length, 0);
 });
+
+test('three seconds a stall left are flushed at once to the target, counted, and play resumes from the newest', () => {
+  // Beyond three times max(500 ms, target), NetEQ's smart flushing: shortening it packet by
+  // packet would cost every such call a pitch search per packet for seconds.
+  const clock = new FakeClock(0);
+  const receiver = new AudioReceiver(noiseDecoder(), clock);
+  const levels: number[] = [];
+  for (let i = 0; i < 1000; i++) {
+    clock.advanceTo(i * 20 + 5);
+    receiver.insert(packet(i, i * 20 + 5));
+    clock.advanceTo(i * 20 + 10);
+    if (i >= 500 && i < 650) continue; // 3 s without a pull
+    receiver.pull();
+    levels.push(receiver.currentDelayMs());
+  }
+  const afterStall = levels[500] ?? Infinity;
+  assert.ok(afterStall <= receiver.targetDelayMs() + 20, `level after the stall ${afterStall}`);
+  assert.ok(receiver.stats().packetsDiscarded >= 140, `discarded ${receiver.stats().packetsDiscarded}`);
+  assert.ok(
+    levels.slice(500).every((ms) => ms < 60),
+    'and stays near the target',
+  );
+});

@@ -48,10 +48,47 @@ export interface DelayManagerOptions {
   forgetFactor: number;
 }
 
-interface ArrivalSample {
-  index: number;
-  arrivalMs: number;
-  transitMs: number;
+/**
+ * The fastest transit among the packets of the reference window (a sliding-window minimum): a
+ * deque of candidates increasing in transit time, the fastest at the front, in a ring of
+ * typed arrays, so a packet costs O(1) amortised and allocates nothing. It holds at most
+ * MAX_REFERENCE_ENTRIES packets, the window's bound.
+ */
+class FastestTransit {
+  readonly #index = new Float64Array(MAX_REFERENCE_ENTRIES);
+  readonly #arrivalMs = new Float64Array(MAX_REFERENCE_ENTRIES);
+  readonly #transitMs = new Float64Array(MAX_REFERENCE_ENTRIES);
+  #front = 0;
+  #length = 0;
+
+  clear(): void {
+    this.#front = 0;
+    this.#length = 0;
+  }
+
+  /** Adds packet `index`, drops what left the window, and returns the window's fastest transit. */
+  add(index: number, arrivalMs: number, transitMs: number): number {
+    // A slower candidate behind a faster, newer one can never be the fastest again.
+    while (this.#length > 0 && (this.#transitMs[this.#slot(this.#length - 1)] as number) >= transitMs)
+      this.#length--;
+    const back = this.#slot(this.#length);
+    this.#index[back] = index;
+    this.#arrivalMs[back] = arrivalMs;
+    this.#transitMs[back] = transitMs;
+    this.#length++;
+    while (
+      arrivalMs - (this.#arrivalMs[this.#front] as number) > REFERENCE_WINDOW_MS ||
+      index - (this.#index[this.#front] as number) >= MAX_REFERENCE_ENTRIES
+    ) {
+      this.#front = (this.#front + 1) % MAX_REFERENCE_ENTRIES;
+      this.#length--;
+    }
+    return this.#transitMs[this.#front] as number;
+  }
+
+  #slot(offset: number): number {
+    return (this.#front + offset) % MAX_REFERENCE_ENTRIES;
+  }
 }
 
 /** Below this the lazily applied decay is folded into the weights (far from underflow). */
@@ -69,12 +106,7 @@ export class DelayManager {
   /** Sum of the stored (undecayed) weights. */
   #storedTotal = 1;
   #observed = 0;
-  /**
-   * Candidates for the fastest packet of the reference window, increasing in transit time
-   * (a sliding-window minimum): the fastest is at `head`. Compacted when half is stale.
-   */
-  readonly #fastest: ArrivalSample[] = [];
-  #head = 0;
+  readonly #fastest = new FastestTransit();
   /** Target level from the histogram, before the clamp. */
   #histogramTarget: number;
   #target: number;
@@ -101,8 +133,7 @@ export class DelayManager {
     this.#decay = 1;
     this.#storedTotal = 1;
     this.#observed = 0;
-    this.#fastest.length = 0;
-    this.#head = 0;
+    this.#fastest.clear();
     this.#lateRate = 0;
     this.#quantile = this.#options.targetQuantile;
     this.#histogramTarget = this.#options.frameMs;
@@ -115,7 +146,7 @@ export class DelayManager {
    */
   update(arrivalMs: number, mediaMs: number, late: boolean): number {
     const transitMs = arrivalMs - mediaMs;
-    const relativeDelayMs = transitMs - this.#fastestTransit(arrivalMs, transitMs);
+    const relativeDelayMs = transitMs - this.#fastest.add(this.#observed, arrivalMs, transitMs);
     this.#followLateRate(late);
     this.#observe(relativeDelayMs);
     this.#updateTarget();
@@ -165,28 +196,6 @@ export class DelayManager {
       this.#histogram[i] = (this.#histogram[i] ?? 0) * this.#decay;
     this.#storedTotal *= this.#decay;
     this.#decay = 1;
-  }
-
-  /**
-   * The fastest transit among the last MAX_REFERENCE_ENTRIES packets within REFERENCE_WINDOW_MS,
-   * this one included.
-   */
-  #fastestTransit(arrivalMs: number, transitMs: number): number {
-    const index = this.#observed;
-    const window = this.#fastest;
-    while (window.length > this.#head && (window.at(-1)?.transitMs ?? Number.NEGATIVE_INFINITY) >= transitMs)
-      window.pop();
-    window.push({ index, arrivalMs, transitMs });
-    for (let oldest = window[this.#head]; oldest; oldest = window[this.#head]) {
-      if (arrivalMs - oldest.arrivalMs <= REFERENCE_WINDOW_MS && index - oldest.index < MAX_REFERENCE_ENTRIES)
-        break;
-      this.#head++;
-    }
-    if (this.#head > 64 && this.#head * 2 > window.length) {
-      window.splice(0, this.#head);
-      this.#head = 0;
-    }
-    return window[this.#head]?.transitMs ?? transitMs;
   }
 
   #updateTarget(): void {

@@ -17,6 +17,13 @@ export class PacketBuffer {
   readonly #packets: BufferedPacket[] = [];
 
   readonly #capacity: number;
+  /**
+   * The latest arrival among the buffered packets, kept as packets come and go so the jitter
+   * buffer's level (read several times per packet) costs the same at 2 packets or 250; only
+   * removing the packet that holds it makes the next read look at them all.
+   */
+  #latestArrivalMs = Number.NEGATIVE_INFINITY;
+  #latestArrivalStale = false;
 
   constructor(capacity: number) {
     this.#capacity = capacity;
@@ -32,31 +39,48 @@ export class PacketBuffer {
 
   /** Arrival time of the packet that arrived last (-Infinity when empty). */
   lastArrivalMs(): number {
-    let last = Number.NEGATIVE_INFINITY;
-    for (const p of this.#packets) last = Math.max(last, p.packet.arrivalMs);
-    return last;
+    if (this.#latestArrivalStale) {
+      let latest = Number.NEGATIVE_INFINITY;
+      for (const p of this.#packets) latest = Math.max(latest, p.packet.arrivalMs);
+      this.#latestArrivalMs = latest;
+      this.#latestArrivalStale = false;
+    }
+    return this.#latestArrivalMs;
   }
 
+  /** The packet with this timestamp; the buffer is in timestamp order, so the search stops past it. */
   find(timestamp: number): BufferedPacket | undefined {
-    return this.#packets.find((p) => p.timestamp === timestamp);
+    for (const p of this.#packets) {
+      if (p.timestamp === timestamp) return p;
+      if (p.timestamp > timestamp) return undefined;
+    }
+    return undefined;
   }
 
   shift(): BufferedPacket | undefined {
-    return this.#packets.shift();
+    const head = this.#packets.shift();
+    if (head) this.#removed(head);
+    return head;
   }
 
   clear(): void {
     this.#packets.length = 0;
+    this.#latestArrivalMs = Number.NEGATIVE_INFINITY;
+    this.#latestArrivalStale = false;
   }
 
   /** Inserts in timestamp order; on overflow the oldest packet is dropped (and reported). */
   insert(entry: BufferedPacket): InsertOutcome {
-    let index = this.#packets.length;
-    while (index > 0 && (this.#packets[index - 1]?.timestamp ?? 0) > entry.timestamp) index--;
-    if (this.#packets[index - 1]?.timestamp === entry.timestamp) return 'duplicate';
-    this.#packets.splice(index, 0, entry);
-    if (this.#packets.length > this.#capacity) {
-      this.#packets.shift();
+    const packets = this.#packets;
+    let index = packets.length;
+    while (index > 0 && (packets[index - 1]?.timestamp ?? 0) > entry.timestamp) index--;
+    if (packets[index - 1]?.timestamp === entry.timestamp) return 'duplicate';
+    // In order (nearly always): a push, without the array splice() would allocate for its result.
+    if (index === packets.length) packets.push(entry);
+    else packets.splice(index, 0, entry);
+    this.#latestArrivalMs = Math.max(this.#latestArrivalMs, entry.packet.arrivalMs);
+    if (packets.length > this.#capacity) {
+      this.shift();
       return 'overflow';
     }
     return 'inserted';
@@ -66,10 +90,15 @@ export class PacketBuffer {
   dropOlderThan(timestamp: number): number {
     let dropped = 0;
     while ((this.#packets[0]?.timestamp ?? Number.POSITIVE_INFINITY) < timestamp) {
-      this.#packets.shift();
+      this.shift();
       dropped++;
     }
     return dropped;
+  }
+
+  #removed(entry: BufferedPacket): void {
+    if (this.#packets.length === 0) this.clear();
+    else if (entry.packet.arrivalMs >= this.#latestArrivalMs) this.#latestArrivalStale = true;
   }
 }
 

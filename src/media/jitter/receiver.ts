@@ -39,6 +39,14 @@ const STRETCH_HYSTERESIS_MS = 5;
  */
 const STANDING_EXCESS_MS = 200;
 const STANDING_ABOVE_LIMIT_MS = 1000;
+/**
+ * A level over FLUSH_MULTIPLIER times the target (and at least that times FLUSH_FLOOR_MS) is
+ * flushed at once down to the target (NetEQ's smart flushing, same numbers): seconds a long
+ * stall left are audio the far end said that long ago, and shortening them a packet at a time
+ * would take a search per packet of every such call, just when the thread is too busy for it.
+ */
+const FLUSH_MULTIPLIER = 3;
+const FLUSH_FLOOR_MS = 500;
 /** Buffer level smoothing per decoded packet (NetEQ BufferLevelFilter). */
 const LEVEL_SMOOTHING = 0.9;
 /** Longest packet duration believed from a timestamp step (RFC 3551 §4.5 frames are ≤ 120 ms in practice). */
@@ -90,7 +98,9 @@ export class AudioReceiver {
   #expandedMs = 0;
   /** Frames played without advancing the timeline (underrun), which a later jump may skip. */
   #underrunFrames = 0;
-  readonly #played: number[] = [];
+  /** The last PLAYED_MEMORY played timestamps, a ring (NaN: a slot not used yet). */
+  readonly #played = new Float64Array(PLAYED_MEMORY).fill(Number.NaN);
+  #nextPlayed = 0;
   #newestPlayedArrival: number | undefined;
 
   readonly #decoder: AudioDecoder;
@@ -151,6 +161,26 @@ export class AudioReceiver {
     }
     if (outcome === 'overflow') this.#counters.packetsDiscarded++;
     this.#delayManager.update(packet.arrivalMs, (timestamp * 1000) / this.#decoder.rtpClockRate, false);
+    if (
+      !this.#awaitingStart &&
+      this.#bufferLevelMs() > FLUSH_MULTIPLIER * Math.max(FLUSH_FLOOR_MS, this.targetDelayMs())
+    )
+      this.#flushToTarget();
+  }
+
+  /**
+   * Drops the oldest packets until the level is back at the target (counted as discarded, as
+   * WebRTC counts early arrivals it never plays), and plays on from the oldest packet left:
+   * the skip is joined like the end of a concealment (a cross-fade), not concealed over.
+   */
+  #flushToTarget(): void {
+    while (this.#buffer.size > 1 && this.#bufferLevelMs() > this.targetDelayMs()) {
+      this.#buffer.shift();
+      this.#counters.packetsDiscarded++;
+    }
+    this.#playoutTimestamp = this.#buffer.peek()?.timestamp ?? this.#playoutTimestamp;
+    this.#underrunFrames = 0;
+    this.#concealing = true;
   }
 
   /** Samples in each frame pull() returns. */
@@ -161,6 +191,12 @@ export class AudioReceiver {
   /** The next frame of audio, written into `out` (pass a reused one on the hot path). */
   pull(out: Int16Array = new Int16Array(this.#frameSamples)): Int16Array {
     if (out.length !== this.#frameSamples) throw new RangeError(`pull takes ${this.#frameSamples} samples`);
+    // At the pull, not as packets come: what a stall left in the socket is all read first.
+    if (
+      !this.#awaitingStart &&
+      this.#bufferLevelMs() > FLUSH_MULTIPLIER * Math.max(FLUSH_FLOOR_MS, this.targetDelayMs())
+    )
+      this.#flushToTarget();
     let first = true;
     while (this.#pending.length < this.#frameSamples) {
       const decision = this.#produce();
@@ -237,7 +273,7 @@ export class AudioReceiver {
     this.#lastSequence = null;
     this.#playoutTimestamp = null;
     this.#awaitingStart = true;
-    this.#played.length = 0;
+    this.#played.fill(Number.NaN);
   }
 
   #produce(): PlayoutDecision {
@@ -408,7 +444,7 @@ export class AudioReceiver {
   }
 
   #remember(timestamp: number): void {
-    this.#played.push(timestamp);
-    if (this.#played.length > PLAYED_MEMORY) this.#played.shift();
+    this.#played[this.#nextPlayed] = timestamp;
+    this.#nextPlayed = (this.#nextPlayed + 1) % PLAYED_MEMORY;
   }
 }

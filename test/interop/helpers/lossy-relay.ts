@@ -1,7 +1,7 @@
 /**
- * A loopback UDP relay that drops a seeded fraction of datagrams in each direction, and may
- * delay each by a seeded random time (jitter that also reorders, as netem's delay jitter does):
- * to prove that calls complete through SIP retransmissions (RFC 3261 §17.1.1.2, §17.2.1), and
+ * A loopback UDP relay that drops a seeded fraction of datagrams in each direction, one by one
+ * or in bursts (loss-model.ts), and may delay each by a seeded random time (jitter that also
+ * reorders, as netem's delay jitter does): to prove that calls complete through SIP retransmissions (RFC 3261 §17.1.1.2, §17.2.1), and
  * that a call's audio survives an impaired carrier network.
  *
  *   client --> [relay.port] --(may drop)--> target
@@ -15,11 +15,14 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { seededRandom } from '../../../src/util/index.js';
+import { assertLossOptions, type DropDecision, type LossOptions, lossModel } from './loss-model.js';
 
-export interface LossyRelayOptions {
+/** Runs of consecutive drops counted by length up to this; longer runs count here too. */
+const MAX_RUN_COUNTED = 64;
+
+/** `lossRate`: fraction of datagrams dropped per direction; `meanBurstPackets`: drops in bursts. */
+export interface LossyRelayOptions extends LossOptions {
   target: { address: string; port: number };
-  /** Fraction of datagrams dropped per direction, 0..1. */
-  lossRate: number;
   /** Seed of the drop and delay decisions, so a run is reproducible. */
   seed: number;
   /** Each datagram forwarded after a uniform random delay in [0, jitterMs); default 0. */
@@ -33,11 +36,16 @@ export interface LossyRelayOptions {
 export interface RelayDirectionStats {
   forwarded: number;
   dropped: number;
+  /**
+   * dropRuns[n]: runs of exactly n consecutive drops, in the order datagrams reached the relay
+   * (a run still open when the relay closes is not counted).
+   */
+  dropRuns: number[];
 }
 
 export class LossyUdpRelay {
-  readonly toTarget: RelayDirectionStats = { forwarded: 0, dropped: 0 };
-  readonly toClient: RelayDirectionStats = { forwarded: 0, dropped: 0 };
+  readonly toTarget = newDirectionStats();
+  readonly toClient = newDirectionStats();
   #client: RemoteInfo | undefined;
   #target: { address: string; port: number };
   #closed = false;
@@ -49,7 +57,9 @@ export class LossyUdpRelay {
   ) {
     this.#target = options.target;
     const random = seededRandom(options.seed);
-    const drop = () => random() < options.lossRate;
+    // Each direction its own channel: a burst one way says nothing about the other.
+    const towardsTarget = countedDrops(this.toTarget, lossModel(options, random));
+    const towardsClient = countedDrops(this.toClient, lossModel(options, random));
     const jitterMs = options.jitterMs ?? 0;
     const forward = (socket: Socket, data: Buffer, to: { address: string; port: number }): void => {
       if (jitterMs <= 0) this.#send(socket, data, to);
@@ -57,25 +67,16 @@ export class LossyUdpRelay {
     };
     clientSide.on('message', (data, from) => {
       this.#client = from;
-      if (drop()) this.toTarget.dropped++;
-      else {
-        this.toTarget.forwarded++;
-        forward(targetSide, data, this.#target);
-      }
+      if (!towardsTarget()) forward(targetSide, data, this.#target);
     });
     targetSide.on('message', (data) => {
       const client = this.#client;
-      if (!client) return;
-      if (drop()) this.toClient.dropped++;
-      else {
-        this.toClient.forwarded++;
-        forward(clientSide, data, client);
-      }
+      if (client && !towardsClient()) forward(clientSide, data, client);
     });
   }
 
   static async start(options: LossyRelayOptions): Promise<LossyUdpRelay> {
-    if (!(options.lossRate >= 0 && options.lossRate <= 1)) throw new RangeError('lossRate must be in 0..1');
+    assertLossOptions(options);
     const clientSide = await bind(options.listen ?? { address: '127.0.0.1', port: 0 });
     const targetSide = await bind(options.upstreamBind ?? { address: '127.0.0.1', port: 0 }).catch(
       (error) => {
@@ -114,6 +115,28 @@ export class LossyUdpRelay {
   #send(socket: Socket, data: Buffer, to: { address: string; port: number }): void {
     if (!this.#closed) socket.send(data, to.port, to.address);
   }
+}
+
+function newDirectionStats(): RelayDirectionStats {
+  return { forwarded: 0, dropped: 0, dropRuns: new Array<number>(MAX_RUN_COUNTED + 1).fill(0) };
+}
+
+/** `drop`, counting what it forwards and drops, and the drops' runs, into `stats`. */
+function countedDrops(stats: RelayDirectionStats, drop: DropDecision): DropDecision {
+  let run = 0;
+  return () => {
+    const dropped = drop();
+    if (dropped) {
+      stats.dropped++;
+      run++;
+    } else {
+      stats.forwarded++;
+      const length = Math.min(run, MAX_RUN_COUNTED);
+      if (run > 0) stats.dropRuns[length] = (stats.dropRuns[length] ?? 0) + 1;
+      run = 0;
+    }
+    return dropped;
+  };
 }
 
 function bind(at: { address: string; port: number }): Promise<Socket> {

@@ -52,8 +52,9 @@ export interface GatewayProcessOptions {
    */
   maxCalls?: number;
   /**
-   * `media.workers`: media worker threads. Default: PATCHBAY_TEST_MEDIA_WORKERS when set (to run
-   * the interop suite with its calls' media in worker threads), else the gateway's 0.
+   * `media.workers`: media worker threads. Default: PATCHBAY_TEST_MEDIA_WORKERS when set (e.g. 0
+   * to run the interop suite with its calls' media on the main thread), else the gateway's own
+   * default, `auto` (one worker per core).
    */
   mediaWorkers?: number;
   /** Node flags for the gateway process (e.g. `--cpu-prof`). */

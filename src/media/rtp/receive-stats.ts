@@ -73,9 +73,12 @@ export class ReceiveStats {
         this.#restart(seq);
       } else {
         this.outOfOrder++;
+        // Sent before the first packet to arrive (reordered at the start): it was expected too,
+        // else a reordered start counts as negative loss.
+        this.#baseSeq = Math.min(this.#baseSeq, this.#extend(seq));
       }
     }
-    this.#seen[this.#extend(seq) % SEEN_WINDOW] = 1;
+    this.#seen[seenSlot(this.#extend(seq))] = 1;
     this.#received++;
     this.bytes += payloadBytes;
     this.#updateJitter(timestamp >>> 0, arrivalMs);
@@ -145,12 +148,12 @@ export class ReceiveStats {
   }
 
   #wasSeen(extended: number): boolean {
-    return this.extendedHighestSequence - extended < SEEN_WINDOW && this.#seen[extended % SEEN_WINDOW] === 1;
+    return this.extendedHighestSequence - extended < SEEN_WINDOW && this.#seen[seenSlot(extended)] === 1;
   }
 
   /** Forgets the slots that the window reuses as the highest sequence moves ahead. */
   #clearSeen(fromExtended: number, count: number): void {
-    for (let i = 0; i < Math.min(count, SEEN_WINDOW); i++) this.#seen[(fromExtended + i) % SEEN_WINDOW] = 0;
+    for (let i = 0; i < Math.min(count, SEEN_WINDOW); i++) this.#seen[seenSlot(fromExtended + i)] = 0;
   }
 
   /**
@@ -172,4 +175,9 @@ export class ReceiveStats {
     this.#transit = transit;
     this.#lastTimestamp = timestamp;
   }
+}
+
+/** The duplicate window's slot of an extended sequence (below 0 for one sent before the first). */
+function seenSlot(extended: number): number {
+  return ((extended % SEEN_WINDOW) + SEEN_WINDOW) % SEEN_WINDOW;
 }

@@ -40,6 +40,21 @@ test('loss, extended highest sequence and fraction across the 65535 wrap (RFC 35
   assert.equal(stats.cumulativeLost, 2);
 });
 
+test('a reordered start: a packet sent before the first to arrive is expected too, not negative loss', () => {
+  const stats = new ReceiveStats(1, 8000);
+  for (const seq of [2, 1, 1, 3, 4]) stats.update(seq, seq * 160, 0, 160);
+  assert.equal(stats.outOfOrder, 1);
+  assert.equal(stats.duplicates, 1);
+  assert.equal(stats.expected, 4);
+  assert.equal(stats.cumulativeLost, 0);
+  // Across the wrap: 65535 was sent before 0, and 65534 is lost.
+  const wrapped = new ReceiveStats(1, 8000);
+  for (const seq of [0, 65535, 65533, 1]) wrapped.update(seq, seq * 160, 0, 160);
+  assert.equal(wrapped.expected, 5);
+  assert.equal(wrapped.cumulativeLost, 1);
+  assert.equal(wrapped.makeReportBlock().cumulativeLost, 1);
+});
+
 test('a late packet fills its gap and counts as out of order; a repeat is a duplicate', () => {
   const stats = new ReceiveStats(1, 8000);
   for (const seq of [1, 2, 4, 5, 3, 5, 3, 2]) stats.update(seq, seq * 160, 0, 160);

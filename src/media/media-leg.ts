@@ -249,6 +249,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
       media.remoteAddress,
       media.remotePort,
       media.rtcpMux ? undefined : media.remoteRtcpPort,
+      media.rtcpMux,
     );
     this.#media = media;
   }

@@ -22,7 +22,7 @@ async function until(done: () => boolean): Promise<void> {
   for (let turn = 0; turn < 200 && !done(); turn++) await new Promise((resolve) => setImmediate(resolve));
 }
 
-async function setup(name: 'PCMU' | 'PCMA' = 'PCMU', jitterBuffer: JitterDelayBounds = {}) {
+async function setup(name: 'PCMU' | 'PCMA' = 'PCMU', jitterBuffer: JitterDelayBounds = {}, rtcpMux = false) {
   const clock = new FakeClock();
   const mediaClock = new MediaClock(clock);
   const portAllocator = randomRange();
@@ -34,14 +34,14 @@ async function setup(name: 'PCMU' | 'PCMA' = 'PCMU', jitterBuffer: JitterDelayBo
     bridgeRate: BRIDGE_RATE,
     jitterBuffer,
   });
-  const peer = await RtpSession.open({ portRange: randomRange(), bindAddress: '127.0.0.1', clock });
+  const peer = await RtpSession.open({ portRange: randomRange(), bindAddress: '127.0.0.1', clock, rtcpMux });
   peer.setRemote('127.0.0.1', leg.localPort);
   const received: ReceivedRtp[] = [];
   peer.on('packet', (packet) => received.push(packet));
   const media = (codec: 'PCMU' | 'PCMA', direction?: NegotiatedMedia['direction']): NegotiatedMedia => ({
     remoteAddress: '127.0.0.1',
     remotePort: peer.localPort,
-    rtcpMux: false,
+    rtcpMux,
     remoteRtcpPort: peer.localRtcpPort,
     codec: { payloadType: codec === 'PCMU' ? 0 : 8, name: codec, clockRate: 8000, channels: 1 },
     telephoneEvent: { payloadType: 101, clockRate: 8000 },
@@ -51,6 +51,21 @@ async function setup(name: 'PCMU' | 'PCMA' = 'PCMU', jitterBuffer: JitterDelayBo
   await leg.start(media(name));
   return { clock, mediaClock, portAllocator, leg, peer, received, media };
 }
+
+test('rtcp-mux negotiated: the leg sends its RTCP to the RTP port and reads the muxed RTCP there (RFC 5761 §5.1.3)', async () => {
+  // The leg binds port+1 before the offer is read; with rtcp-mux settled it must not use it.
+  const { clock, leg, peer } = await setup('PCMU', {}, true);
+  try {
+    clock.advance(8000); // past each side's randomized report interval (5 s x 0.5-1.5)
+    await until(() => peer.stats().rtcpReceived > 0 && (leg.stats().rtp?.rtcpReceived ?? 0) > 0);
+    assert.ok(peer.stats().rtcpReceived > 0, 'the caller got our RTCP on its RTP port');
+    assert.ok((leg.stats().rtp?.rtcpReceived ?? 0) > 0, "we read the caller's muxed RTCP");
+    assert.equal(leg.stats().rtp?.malformed, 0, 'muxed RTCP is not taken for bad RTP');
+  } finally {
+    leg.close();
+    peer.close();
+  }
+});
 
 test('PCMU both ways: caller 440 Hz reaches the bot, bot 1 kHz reaches the caller with contiguous RTP', async () => {
   const { clock, mediaClock, leg, peer, received } = await setup();

@@ -35,7 +35,7 @@ function sameEndpoint(a: Endpoint | undefined, rinfo: RemoteInfo): boolean {
 }
 
 export class RtpLatch {
-  readonly #rtcpMux: boolean;
+  #rtcpMux: boolean;
   readonly #relatchAfterMs: number;
   #signalledRtp: Endpoint | undefined;
   #signalledRtcp: Endpoint | undefined;
@@ -50,8 +50,12 @@ export class RtpLatch {
     this.#relatchAfterMs = relatchAfterMs;
   }
 
-  /** Rules 1 and 5: the far end from SDP; RTCP to rtcpPort, else port+1, or port itself with rtcp-mux. */
-  setRemote(address: string, port: number, rtcpPort?: number): void {
+  /**
+   * Rules 1 and 5: the far end from SDP; RTCP to rtcpPort, else port+1, or port itself with
+   * rtcp-mux (`rtcpMux` as negotiated; default: as constructed).
+   */
+  setRemote(address: string, port: number, rtcpPort?: number, rtcpMux = this.#rtcpMux): void {
+    this.#rtcpMux = rtcpMux;
     this.#signalledRtp = { address, port };
     this.#signalledRtcp = { address, port: rtcpPort ?? (this.#rtcpMux ? port : port + 1) };
     this.#rtpSource = undefined;

@@ -128,6 +128,8 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   #rtcpTimer: TimerHandle | undefined;
   readonly #srtp: SrtpFilter;
   #isClosed = false;
+  /** RFC 5761: RTCP on the RTP port, as opened and then as negotiated (setRemote). */
+  #rtcpMux: boolean;
   #socketDrops = 0;
 
   private constructor(
@@ -155,7 +157,8 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       rtcpIntervalMs: options.rtcpIntervalMs ?? DEFAULT_RTCP_INTERVAL_MS,
       relatchAfterMs: options.relatchAfterMs ?? DEFAULT_RELATCH_AFTER_MS,
     };
-    this.#latch = new RtpLatch(this.#options.rtcpMux, this.#options.relatchAfterMs);
+    this.#rtcpMux = this.#options.rtcpMux;
+    this.#latch = new RtpLatch(this.#rtcpMux, this.#options.relatchAfterMs);
     rtpSocket.on('message', (msg, rinfo) => this.#onRtpPortMessage(msg, rinfo));
     rtcpSocket?.on('message', (msg, rinfo) => this.#onRtcpPortMessage(msg, rinfo));
     const onSocketError = () => {
@@ -199,13 +202,17 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   }
 
   get localRtcpPort(): number {
-    return this.#options.rtcpMux ? this.localPort : this.localPort + 1;
+    return this.#rtcpMux ? this.localPort : this.localPort + 1;
   }
 
-  /** The far end from SDP: RTCP goes to rtcpPort, else port+1, or port itself with rtcp-mux. */
-  setRemote(address: string, port: number, rtcpPort?: number): void {
+  /**
+   * The far end from SDP: RTCP goes to rtcpPort, else port+1, or port itself with `rtcpMux` as
+   * negotiated (default: as opened), which also reads RTCP on the RTP port (RFC 5761 §5.1.3).
+   */
+  setRemote(address: string, port: number, rtcpPort?: number, rtcpMux = this.#rtcpMux): void {
     this.#assertOpen();
-    this.#latch.setRemote(address, port, rtcpPort);
+    this.#rtcpMux = rtcpMux;
+    this.#latch.setRemote(address, port, rtcpPort, rtcpMux);
   }
 
   /**
@@ -346,7 +353,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   #onRtpPortMessage(msg: Buffer, rinfo: RemoteInfo): void {
     if (this.#isClosed || !this.#plausible(msg)) return;
     try {
-      if (this.#options.rtcpMux && isRtcpPacketType(msg[1] as number)) this.#onRtcp(msg, rinfo);
+      if (this.#rtcpMux && isRtcpPacketType(msg[1] as number)) this.#onRtcp(msg, rinfo);
       else this.#onRtp(msg, rinfo);
     } catch {
       this.#counters.malformed++;
@@ -494,7 +501,8 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     this.#sentSinceReport = false;
     this.#rtcpSent++;
     const wire = this.#srtp.protectRtcp(bytes);
-    (this.#rtcpSocket ?? this.#rtpSocket).send(wire, destination.port, destination.address, () => sent?.());
+    const socket = this.#rtcpMux ? this.#rtpSocket : (this.#rtcpSocket ?? this.#rtpSocket);
+    socket.send(wire, destination.port, destination.address, () => sent?.());
     return true;
   }
 }

@@ -14,6 +14,7 @@ const MIN_PERIODICITY = 0.6;
 const QUIET_RMS = 300;
 
 export interface StretchResult {
+  /** The input itself when unchanged, else a view valid until the next stretch or merge. */
   output: Int16Array;
   /** Samples removed (negative) or inserted (positive); 0 when the segment was unsuitable. */
   changedSamples: number;
@@ -25,6 +26,18 @@ export interface StretchResult {
  * any window's energy is a difference of two of them.
  */
 let energyPrefix = new Float64Array(0);
+
+/**
+ * Where stretched and merged audio is written, reused from call to call: the jitter buffer
+ * copies each result into its FIFO at once, and a new array per stretched packet would be a
+ * malloc'd backing store per packet for every call whose buffer is giving back a delay.
+ */
+let scratch = new Int16Array(0);
+
+function outputOf(length: number): Int16Array {
+  if (scratch.length < length) scratch = new Int16Array(Math.max(length, 2 * scratch.length));
+  return scratch.subarray(0, length);
+}
 
 /**
  * The lag with the best normalised autocorrelation between input[0..lag) and input[lag..2 lag),
@@ -157,7 +170,7 @@ function longestRemovable(input: Int16Array, sampleRate: number): number | null 
 export function accelerate(input: Int16Array, sampleRate: number, anySignal = false): StretchResult {
   const lag = anySignal ? longestRemovable(input, sampleRate) : suitablePeriod(input, sampleRate);
   if (lag === null) return { output: input, changedSamples: 0 };
-  const output = new Int16Array(input.length - lag);
+  const output = outputOf(input.length - lag);
   crossfade(input, 0, input, lag, lag, output, 0);
   output.set(input.subarray(2 * lag), lag);
   return { output, changedSamples: -lag };
@@ -170,17 +183,21 @@ export function accelerate(input: Int16Array, sampleRate: number, anySignal = fa
 export function preemptiveExpand(input: Int16Array, sampleRate: number): StretchResult {
   const lag = suitablePeriod(input, sampleRate);
   if (lag === null) return { output: input, changedSamples: 0 };
-  const output = new Int16Array(input.length + lag);
+  const output = outputOf(input.length + lag);
   output.set(input.subarray(0, lag), 0);
   crossfade(input, lag, input, 0, lag, output, lag);
   output.set(input.subarray(lag), 2 * lag);
   return { output, changedSamples: lag };
 }
 
-/** Crossfades the start of `decoded` with `continuation` (the concealment's next samples) (NetEQ Merge). */
+/**
+ * Crossfades the start of `decoded` with `continuation` (the concealment's next samples) (NetEQ
+ * Merge); the result is a view valid until the next stretch or merge.
+ */
 export function mergeAfterConcealment(continuation: Int16Array, decoded: Int16Array): Int16Array {
   const length = Math.min(continuation.length, decoded.length);
-  const output = Int16Array.from(decoded);
+  const output = outputOf(decoded.length);
+  output.set(decoded);
   crossfade(continuation, 0, decoded, 0, length, output, 0);
   return output;
 }

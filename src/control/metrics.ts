@@ -178,7 +178,7 @@ export class GatewayMetrics {
 
   readonly rtpSocketDropsTotal: Counter = new Counter({
     name: 'patchbay_rtp_socket_drops_total',
-    help: 'Datagrams the kernel dropped on RTP/RTCP sockets of live calls because the receive buffer was full, sampled at each scrape (with media.workers, by each worker every 500 ms)',
+    help: "Datagrams the kernel dropped on RTP/RTCP sockets of live calls because the receive buffer was full, sampled at each scrape (with media.workers, by each worker every 500 ms), from /proc/net/udp, read only when the host's UDP InErrors moved since the last read",
     registers: [this.registry],
     collect: () => this.rtpSocketDropsTotal.inc(this.#sampleRtpSocketDrops()),
   });

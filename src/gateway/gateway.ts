@@ -20,7 +20,7 @@ import {
   MEDIA_FRAME_MS,
   type MediaClock,
   NO_TICKS,
-  readUdpDrops,
+  UdpDropSampler,
   type UdpDropTable,
 } from '../media/index.js';
 import { type InboundSession, type SipRequest, SipTransport, SipUserAgent } from '../sip/index.js';
@@ -81,6 +81,8 @@ export class Gateway {
   readonly #locator: ServerLocator;
   readonly #digest: DigestSupport;
   readonly #refusals: RateLimitedWarning<RefusedCall>;
+  /** Kernel drops on the calls' RTP sockets, when their media runs on this thread. */
+  readonly #udpDrops = new UdpDropSampler();
   readonly #router: OutboundRouter;
   #inbound: InboundMatcher;
   #transport: SipTransport | undefined;
@@ -121,7 +123,7 @@ export class Gateway {
         const live = this.calls.live();
         if (live.length === 0) return 0;
         // Media workers sample their own calls' sockets (the legs here ignore the table).
-        const table = this.#mediaWorkers ? NO_UDP_DROPS : readUdpDrops();
+        const table = this.#mediaWorkers ? NO_UDP_DROPS : (this.#udpDrops.sample() ?? NO_UDP_DROPS);
         return live.reduce((drops, call) => drops + call.sampleSocketDrops(table), 0);
       },
       mediaClockStats: () => this.#mediaClockStats(),

@@ -74,6 +74,7 @@ export {
   type RtpSessionOptions,
   type RtpStreamStats,
   readUdpDrops,
+  UdpDropSampler,
   type UdpDropTable,
 } from './rtp/index.js';
 export {

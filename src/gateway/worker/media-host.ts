@@ -8,7 +8,7 @@ import {
   type MediaClock,
   MediaLeg,
   type PortAllocator,
-  readUdpDrops,
+  UdpDropSampler,
   type UdpDropTable,
 } from '../../media/index.js';
 import {
@@ -43,8 +43,11 @@ export interface MediaHostOptions {
   mediaClock: MediaClock;
   portAllocator: PortAllocator;
   bindAddress: string;
-  /** Kernel UDP drops by port (readUdpDrops); replaced in tests. */
-  readDrops?: () => UdpDropTable;
+  /**
+   * Kernel UDP drops by port, or undefined when none moved since the last table (a
+   * UdpDropSampler's); replaced in tests.
+   */
+  readDrops?: () => UdpDropTable | undefined;
 }
 
 interface HostedCall {
@@ -58,11 +61,14 @@ export class MediaHost {
   /** Frames' RTP-to-bot-socket latencies binned as they are sent: no per-frame storage to overflow. */
   readonly #latencies = new BucketCounts(RTP_TO_WEBSOCKET_BOUNDS);
   readonly #bots: WebSocketBots;
+  readonly #readDrops: () => UdpDropTable | undefined;
   #reportTimer: TimerHandle | undefined;
   #stopped = false;
 
   constructor(options: MediaHostOptions) {
     this.#options = options;
+    const sampler = new UdpDropSampler();
+    this.#readDrops = options.readDrops ?? (() => sampler.sample());
     this.#bots = new WebSocketBots({
       clock: options.clock,
       logger: options.logger,
@@ -204,7 +210,7 @@ export class MediaHost {
 
   /** One message for all the worker's calls and metrics: never one per call per interval. */
   #report(): void {
-    const drops = this.#calls.size > 0 ? (this.#options.readDrops ?? readUdpDrops)() : undefined;
+    const drops = this.#calls.size > 0 ? this.#readDrops() : undefined;
     const legs: LegReport[] = [];
     for (const [callId, { leg, bot }] of this.#calls) {
       const socketDrops = drops ? leg.sampleSocketDrops(drops) : 0;

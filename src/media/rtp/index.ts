@@ -3,6 +3,6 @@ export { PortAllocator } from './port-allocator.js';
 export { ReceiveStats, type ReportBlockValues } from './receive-stats.js';
 export { buildCompoundRtcp, ntpMiddle32, parseCompoundRtcp, wallMsToNtp } from './rtcp.js';
 export { RtpSession, type RtpSessionOptions } from './session.js';
-export { readUdpDrops, type UdpDropTable } from './socket-drops.js';
+export { readUdpDrops, UdpDropSampler, type UdpDropTable } from './socket-drops.js';
 export type { ReceivedRtp, RemoteReceptionReport, RtpStreamStats } from './types.js';
 export { RTP_HEADER_BYTES, RtpPacketWriter, writeRtpHeader } from './writer.js';

@@ -1,11 +1,19 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { PortAllocator } from '../../../src/media/rtp/port-allocator.js';
 import { RtpSession } from '../../../src/media/rtp/session.js';
-import { addProcNetUdp, readUdpDrops } from '../../../src/media/rtp/socket-drops.js';
+import {
+  addProcNetUdp,
+  readUdpDrops,
+  readUdpInErrors,
+  UdpDropSampler,
+  udpInErrorsIn,
+} from '../../../src/media/rtp/socket-drops.js';
 import { FakeClock } from '../../../src/util/index.js';
 
 const LOOPBACK = '127.0.0.1';
@@ -145,4 +153,45 @@ test('oversize datagrams are dropped unparsed, even when they look like RTP', as
   assert.equal(received(), 1);
   assert.equal(session.stats().malformed, 1);
   assert.equal(session.stats().bytesReceived, 160);
+});
+
+const SNMP = [
+  'Ip: Forwarding DefaultTTL',
+  'Ip: 1 64',
+  'Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors',
+  'Udp: 192399713 14245877 41 223407578 40 0 1 0 0',
+  'UdpLite: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors',
+  'UdpLite: 0 0 7 0 0 0 0 0 0',
+].join('\n');
+
+test("the host's UDP InErrors are read from snmp's Udp lines (not UdpLite's) and snmp6", () => {
+  assert.equal(udpInErrorsIn(SNMP), 41);
+  assert.equal(
+    udpInErrorsIn('Udp6InDatagrams  \t12\nUdp6NoPorts 0\nUdp6InErrors                    \t3\n'),
+    3,
+  );
+  assert.equal(udpInErrorsIn('Ip: Forwarding\nIp: 1\n'), undefined);
+  assert.equal(readUdpInErrors(['/nonexistent/proc/net/snmp']), undefined);
+});
+
+test('the sampler reads the drop table only when the host counted a UDP drop since the last one', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'udp-drops-'));
+  const [udp, snmp] = [join(dir, 'udp'), join(dir, 'snmp')];
+  const socketLine = (drops: number) =>
+    `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n` +
+    ` 1: 0100007F:9066 00000000:0000 07 00000000:00000000 00:00000000 00000000  0 0 1 2 0 ${drops}\n`;
+  const counters = (inErrors: number) => SNMP.replace(' 41 ', ` ${inErrors} `);
+  writeFileSync(udp, socketLine(5));
+  writeFileSync(snmp, counters(41));
+  const sampler = new UdpDropSampler([udp], [snmp]);
+  assert.equal(sampler.sample()?.get(0x9066), 5, 'the first sample reads the table');
+  writeFileSync(udp, socketLine(9)); // would be read if asked: the counter says nothing moved
+  assert.equal(sampler.sample(), undefined, 'no drop counted on the host: no table');
+  writeFileSync(snmp, counters(45));
+  assert.equal(sampler.sample()?.get(0x9066), 9, 'the counter moved: the table is read');
+  assert.equal(sampler.sample(), undefined);
+  // Without the counters (not Linux, or a restricted /proc) every sample reads the table.
+  const blind = new UdpDropSampler([udp], ['/nonexistent/proc/net/snmp']);
+  assert.equal(blind.sample()?.get(0x9066), 9);
+  assert.equal(blind.sample()?.get(0x9066), 9);
 });

@@ -161,11 +161,6 @@ export class AudioReceiver {
     }
     if (outcome === 'overflow') this.#counters.packetsDiscarded++;
     this.#delayManager.update(packet.arrivalMs, (timestamp * 1000) / this.#decoder.rtpClockRate, false);
-    if (
-      !this.#awaitingStart &&
-      this.#bufferLevelMs() > FLUSH_MULTIPLIER * Math.max(FLUSH_FLOOR_MS, this.targetDelayMs())
-    )
-      this.#flushToTarget();
   }
 
   /**
@@ -192,11 +187,8 @@ export class AudioReceiver {
   pull(out: Int16Array = new Int16Array(this.#frameSamples)): Int16Array {
     if (out.length !== this.#frameSamples) throw new RangeError(`pull takes ${this.#frameSamples} samples`);
     // At the pull, not as packets come: what a stall left in the socket is all read first.
-    if (
-      !this.#awaitingStart &&
-      this.#bufferLevelMs() > FLUSH_MULTIPLIER * Math.max(FLUSH_FLOOR_MS, this.targetDelayMs())
-    )
-      this.#flushToTarget();
+    const flushAboveMs = FLUSH_MULTIPLIER * Math.max(FLUSH_FLOOR_MS, this.targetDelayMs());
+    if (!this.#awaitingStart && this.#bufferLevelMs() > flushAboveMs) this.#flushToTarget();
     let first = true;
     while (this.#pending.length < this.#frameSamples) {
       const decision = this.#produce();

@@ -226,6 +226,8 @@ export class GatewayMetrics {
   /** Registered only with media workers: in one thread, neither would measure anything. */
   readonly mediaWorkerCalls: Gauge<'worker'> | undefined;
   readonly mediaWorkerBusy: Gauge<'worker'> | undefined;
+  readonly mediaWorkerHeapUsed: Gauge<'worker'> | undefined;
+  readonly mediaWorkerExternal: Gauge<'worker'> | undefined;
 
   /** Registered only on a clustered node: alone, neither gauge would measure anything. */
   readonly clusterRedisUp: Gauge | undefined;
@@ -254,8 +256,15 @@ export class GatewayMetrics {
       sipSocketDrops?: () => Promise<number | undefined>;
       sampleRtpSocketDrops?: () => number;
       cluster?: { readonly redisUp: boolean; readonly liveNodes: number };
-      /** Per media worker (when the node has them): its calls and busy share since the last scrape. */
-      mediaWorkerLoad?: () => ReadonlyArray<{ calls: number; busyShare: number }>;
+      /**
+       * Per media worker (when the node has them): its calls, busy share since the last scrape,
+       * and its thread's heap as of its last report.
+       */
+      mediaWorkerLoad?: () => ReadonlyArray<{
+        calls: number;
+        busyShare: number;
+        heap: { usedBytes: number; externalBytes: number };
+      }>;
       mediaClockStats?: () => MediaClockCounts;
       overloadSignals?: () => ReadonlyArray<readonly [signal: string, overloaded: boolean]>;
     } = {},
@@ -269,11 +278,14 @@ export class GatewayMetrics {
     this.#loopDelay.enable();
     const workerLoad = options.mediaWorkerLoad;
     if (workerLoad) {
-      // One scrape reads both: the busy share is since the previous read.
+      // One read per scrape sets all four: the busy share is since the previous read.
       const collect = (): void => {
-        for (const [index, { calls, busyShare }] of workerLoad().entries()) {
-          this.mediaWorkerCalls?.set({ worker: String(index) }, calls);
-          this.mediaWorkerBusy?.set({ worker: String(index) }, busyShare);
+        for (const [index, { calls, busyShare, heap }] of workerLoad().entries()) {
+          const worker = { worker: String(index) };
+          this.mediaWorkerCalls?.set(worker, calls);
+          this.mediaWorkerBusy?.set(worker, busyShare);
+          this.mediaWorkerHeapUsed?.set(worker, heap.usedBytes);
+          this.mediaWorkerExternal?.set(worker, heap.externalBytes);
         }
       };
       this.mediaWorkerCalls = new Gauge({
@@ -286,6 +298,19 @@ export class GatewayMetrics {
       this.mediaWorkerBusy = new Gauge({
         name: 'patchbay_media_worker_busy_ratio',
         help: "The media worker thread's event loop busy share (0-1) since the previous scrape (its event-loop utilization). It counts the media clock's precise wait before each tick (up to rtp.pacingLeadMs + 1 ms of every 20 ms) as busy, so it is an upper bound of the thread's CPU; 0 while a dead worker is replaced",
+        labelNames: ['worker'] as const,
+        registers: [this.registry],
+      });
+      // patchbay_nodejs_heap_* (the default metrics) is the main thread's isolate only.
+      this.mediaWorkerHeapUsed = new Gauge({
+        name: 'patchbay_media_worker_heap_used_bytes',
+        help: "The media worker thread's own V8 heap in use (its isolate's used_heap_size: the calls' media, jitter buffers, codecs and bot sockets live there; patchbay_nodejs_heap_size_used_bytes is the main thread's alone), as of the worker's last report (every 500 ms); 0 while a dead worker is replaced",
+        labelNames: ['worker'] as const,
+        registers: [this.registry],
+      });
+      this.mediaWorkerExternal = new Gauge({
+        name: 'patchbay_media_worker_external_memory_bytes',
+        help: "Memory outside the media worker thread's V8 heap held by its objects (its isolate's external_memory: ArrayBuffer and Buffer backing stores), as of the worker's last report (every 500 ms); 0 while a dead worker is replaced",
         labelNames: ['worker'] as const,
         registers: [this.registry],
       });

@@ -32,7 +32,7 @@ import type {
   CallMediaLeg,
   MediaLegFactory,
 } from '../ports.js';
-import type { MediaWorkerData } from './protocol.js';
+import type { MediaWorkerData, WorkerHeap } from './protocol.js';
 import { RemoteMediaLeg } from './remote-leg.js';
 import { WorkerChannel } from './worker-channel.js';
 
@@ -68,13 +68,19 @@ interface Slot {
   restart: TimerHandle | undefined;
   /** The live worker's event-loop utilization at the previous load() (undefined: none yet). */
   utilizationSeen: EventLoopUtilization | undefined;
+  /** The live worker's heap at its last report; zero before its first and while it is replaced. */
+  heap: WorkerHeap;
 }
+
+const NO_HEAP: WorkerHeap = { usedBytes: 0, externalBytes: 0 };
 
 /** One worker slot's share of the node's media (`patchbay_media_worker_*`). */
 export interface MediaWorkerLoad {
   calls: number;
   /** The worker's event loop busy share (0-1) since the previous load(); 0 while it is replaced. */
   busyShare: number;
+  /** The worker's own V8 heap at its last report (every 500 ms); zero while it is replaced. */
+  heap: WorkerHeap;
 }
 
 /**
@@ -114,6 +120,7 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
       liveClock: { ...NO_TICKS },
       restart: undefined,
       utilizationSeen: undefined,
+      heap: NO_HEAP,
     }));
     for (const slot of this.#slots) this.#spawn(slot);
   }
@@ -152,17 +159,17 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
   }
 
   /**
-   * Per worker slot, in slot order: the calls it carries and how busy its thread was since the
-   * previous call (read from the main thread: worker.performance, no message).
+   * Per worker slot, in slot order: the calls it carries, how busy its thread was since the
+   * previous call (read from the main thread: worker.performance, no message) and its heap.
    */
   load(): MediaWorkerLoad[] {
     return this.#slots.map((slot) => {
       const calls = slot.channel?.calls ?? 0;
-      if (!slot.worker) return { calls, busyShare: 0 };
+      if (!slot.worker) return { calls, busyShare: 0, heap: NO_HEAP };
       const utilization = slot.worker.performance.eventLoopUtilization();
       const { share } = loopBusyShare(utilization, slot.utilizationSeen);
       slot.utilizationSeen = utilization;
-      return { calls, busyShare: share };
+      return { calls, busyShare: share, heap: slot.heap };
     });
   }
 
@@ -206,10 +213,14 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
     const channel = new WorkerChannel(worker, this.#options.clock, {
       clock: (stats) => this.#countClock(slot, stats),
       latencies: (binned) => this.#options.addLatencies(binned),
+      heap: (heap) => {
+        slot.heap = heap;
+      },
     });
     [slot.worker, slot.channel, slot.startedAtMs] = [worker, channel, this.#options.clock.now()];
     slot.liveClock = { ...NO_TICKS };
     slot.utilizationSeen = undefined;
+    slot.heap = NO_HEAP;
     worker.once('online', () =>
       this.#options.logger.info(
         { portMin: slot.data.portMin, portMax: slot.data.portMax },

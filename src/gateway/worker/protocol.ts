@@ -87,6 +87,17 @@ export type ToWorker =
   /** Close every call and let the thread end on its own. */
   | { kind: 'stop' };
 
+/**
+ * The worker thread's own V8 isolate as of `report` time (v8.getHeapStatistics() in the worker:
+ * the main thread's heap figures do not include it), bytes.
+ */
+export interface WorkerHeap {
+  /** Live and not yet collected JS objects. */
+  usedBytes: number;
+  /** Memory outside the heap that its objects hold: ArrayBuffer and Buffer backing stores. */
+  externalBytes: number;
+}
+
 /** One call's figures as of `report` time. */
 export interface LegReport {
   callId: string;
@@ -114,4 +125,5 @@ export type FromWorker =
        * binned by RTP_TO_WEBSOCKET_BOUNDS: a fixed size whatever the frame count.
        */
       latencies: BinnedValues;
+      heap: WorkerHeap;
     };

@@ -6,7 +6,7 @@
 import type { BridgeRate, JitterDelayBounds, MediaClockStats, RtpPosition } from '../../media/index.js';
 import type { BinnedValues, Clock, MediaEncryption } from '../../util/index.js';
 import { MediaWorkerLost } from '../ports.js';
-import type { FromWorker, ToWorker, WorkerRequest, WorkerRequestBody } from './protocol.js';
+import type { FromWorker, ToWorker, WorkerHeap, WorkerRequest, WorkerRequestBody } from './protocol.js';
 import { type LegLink, RemoteMediaLeg } from './remote-leg.js';
 
 /** The main thread's end of a worker's port (a Worker, or a MessagePort in tests). */
@@ -19,6 +19,7 @@ export interface ChannelPort {
 export interface ReportSink {
   clock(stats: MediaClockStats): void;
   latencies(binned: BinnedValues): void;
+  heap(heap: WorkerHeap): void;
 }
 
 type Reply = Extract<FromWorker, { kind: 'reply' }>;
@@ -116,6 +117,7 @@ export class WorkerChannel {
         for (const report of message.legs) this.#legs.get(report.callId)?.receiveReport(report);
         this.#sink.clock(message.clock);
         this.#sink.latencies(message.latencies);
+        this.#sink.heap(message.heap);
         return;
       default:
         this.#legs.get(message.callId)?.receive(message);

@@ -86,8 +86,15 @@ async function metric(name: string): Promise<number> {
     .reduce((sum, value) => sum + value.value, 0);
 }
 
-/** patchbay_media_worker_calls and _busy_ratio by worker label, from one scrape. */
-async function workerGauges(): Promise<{ calls: Record<string, number>; busy: Record<string, number> }> {
+type ByWorker = Record<string, number>;
+
+/** The patchbay_media_worker_* gauges by worker label, from one scrape. */
+async function workerGauges(): Promise<{
+  calls: ByWorker;
+  busy: ByWorker;
+  heapUsed: ByWorker;
+  external: ByWorker;
+}> {
   const metrics = await (gateway ?? assert.fail('gateway')).metrics.registry.getMetricsAsJSON();
   const byWorker = (name: string) =>
     Object.fromEntries(
@@ -99,7 +106,19 @@ async function workerGauges(): Promise<{ calls: Record<string, number>; busy: Re
   return {
     calls: byWorker('patchbay_media_worker_calls'),
     busy: byWorker('patchbay_media_worker_busy_ratio'),
+    heapUsed: byWorker('patchbay_media_worker_heap_used_bytes'),
+    external: byWorker('patchbay_media_worker_external_memory_bytes'),
   };
+}
+
+/** Each worker thread's own heap and the memory its objects hold outside it, both reported. */
+function assertHeapsReported({ heapUsed, external }: { heapUsed: ByWorker; external: ByWorker }): void {
+  assert.deepEqual(Object.keys(heapUsed).sort(), ['0', '1']);
+  for (const worker of ['0', '1']) {
+    // A worker's isolate under tsx (modules, codecs, a call): megabytes, not a few bytes.
+    assert.ok((heapUsed[worker] ?? 0) > 2 ** 20, `worker ${worker} heap in use: ${heapUsed[worker]}`);
+    assert.ok((external[worker] ?? 0) > 0, `worker ${worker} external memory: ${external[worker]}`);
+  }
 }
 
 function records(): Array<{ id: string; end: { cause: string; detail?: string }; media: { rtp?: unknown } }> {
@@ -141,6 +160,7 @@ describe('media.workers: 2 (in-process gateway, real worker threads)', () => {
         (perWorker.busy[worker] ?? 0) > 0 && (perWorker.busy[worker] ?? 1) < 1,
         `worker ${worker} busy share`,
       );
+    assertHeapsReported(perWorker);
 
     const lostCaller = workerOf(first) === 0 ? first : second;
     const keptCaller = lostCaller === first ? second : first;
@@ -163,6 +183,12 @@ describe('media.workers: 2 (in-process gateway, real worker threads)', () => {
     const third = await answeredCall();
     assert.equal(workerOf(third), 0, 'the new call goes to the emptier, replaced worker');
     assert.equal(live.calls.size, 2);
+    // The replaced slot shows its new thread's heap once that thread has reported.
+    await eventually('the replacement’s heap reported', async () => {
+      const { heapUsed } = await workerGauges();
+      return (heapUsed['0'] ?? 0) > 0;
+    });
+    assertHeapsReported(await workerGauges());
 
     await live.stop();
     gateway = undefined;

@@ -11,7 +11,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { streamTargetSchema } from '../../../src/config/index.js';
 import { MediaWorkerLost } from '../../../src/gateway/ports.js';
 import { type HostPort, MediaHost } from '../../../src/gateway/worker/media-host.js';
-import { REPORT_INTERVAL_MS } from '../../../src/gateway/worker/protocol.js';
+import { REPORT_INTERVAL_MS, type WorkerHeap } from '../../../src/gateway/worker/protocol.js';
 import type { RemoteMediaLeg } from '../../../src/gateway/worker/remote-leg.js';
 import { type ChannelPort, WorkerChannel } from '../../../src/gateway/worker/worker-channel.js';
 import {
@@ -36,7 +36,11 @@ let ports: { port1: MessagePort; port2: MessagePort };
 let host: MediaHost;
 let channel: WorkerChannel;
 let peer: Socket;
-let reports: Array<{ clock: MediaClockStats; latencies: BinnedValues | undefined }>;
+let reports: Array<{
+  clock: MediaClockStats;
+  latencies: BinnedValues | undefined;
+  heap: WorkerHeap | undefined;
+}>;
 let reported: () => Promise<void>;
 
 beforeEach(async () => {
@@ -56,10 +60,14 @@ beforeEach(async () => {
   reports = [];
   let onReport = (): void => undefined;
   channel = new WorkerChannel(ports.port1 as unknown as ChannelPort, clock, {
-    clock: (stats) => reports.push({ clock: stats, latencies: undefined }),
+    clock: (stats) => reports.push({ clock: stats, latencies: undefined, heap: undefined }),
     latencies: (binned) => {
       const last = reports.at(-1);
       if (last) last.latencies = binned;
+    },
+    heap: (heap) => {
+      const last = reports.at(-1);
+      if (last) last.heap = heap;
       onReport();
     },
   });
@@ -109,6 +117,10 @@ describe('media worker protocol (MessageChannel, no threads)', () => {
     assert.equal(latencies?.counts.length, RTP_TO_WEBSOCKET_BOUNDS.length + 1);
     assert.deepEqual([...(latencies?.counts ?? [])], new Array(RTP_TO_WEBSOCKET_BOUNDS.length + 1).fill(0));
     assert.equal(latencies?.sum, 0);
+    // The host's thread's own heap (here the test's thread: no worker).
+    const heap = reports.at(-1)?.heap;
+    assert.ok((heap?.usedBytes ?? 0) > 0, 'heap in use');
+    assert.ok((heap?.externalBytes ?? 0) > 0, 'memory outside the heap (the leg’s buffers among it)');
   });
 
   it('carries SDES keys across (structured clone drops a SecretBytes’ private bytes)', async () => {

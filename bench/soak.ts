@@ -2,14 +2,19 @@
  * Soak: a real `patchbay start` (compiled: `npm run build` first) carrying N calls with churn
  * for a long time: each call lasts a random 30–90 s of 20 ms PCMU talk both ways to the echo
  * bot (its own process; bench/load/talker.ts: voiced spurts and pauses), then hangs up and a new call takes its place. Every 10 s the gateway's
- * own /metrics gives RSS, heap, open file descriptors, active handles and timers and active
- * calls. At the end: the slopes after warm-up (MB per 10 minutes, by least squares), and
- * after the load has stopped and every call has ended, what is left above the idle figures
- * taken before the first call (sockets, handles, timers, calls): leaks.
+ * own /metrics gives RSS, the main thread's heap, each media worker's heap and external memory
+ * (the calls' media lives there), open file descriptors, active handles and timers, active calls
+ * and the process's CPU. At the end: the slopes after warm-up (MB per 10 minutes, by least
+ * squares), CPU per call-second, and after the load has stopped and every call has ended, what
+ * is left above the idle figures taken before the first call (sockets, handles, timers, calls):
+ * leaks. `--malloc-arena-max N` runs the gateway with MALLOC_ARENA_MAX=N (glibc's cap on its
+ * malloc arenas, which it otherwise adds per thread up to 8 per core).
  *
  *   npx tsx bench/soak.ts [--minutes 30] [--calls 100] [--hold 30-90] [--warmup-minutes 5]
+ *     [--malloc-arena-max N]
  */
 
+import { loadavg } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { OutboundSession } from '../src/sip/index.js';
@@ -28,8 +33,10 @@ const { values } = parseArgs({
     hold: { type: 'string', default: '30-90' },
     'warmup-minutes': { type: 'string', default: '5' },
     seed: { type: 'string', default: '1' },
+    'malloc-arena-max': { type: 'string' },
   },
 });
+const arenaMax = values['malloc-arena-max'];
 const minutes = Number(values.minutes);
 const calls = Number(values.calls);
 const [holdMinSec = 30, holdMaxSec = 90] = (values.hold ?? '30-90').split('-').map(Number);
@@ -38,47 +45,67 @@ const SAMPLE_MS = 10_000;
 /** After the load: how long the calls may take to end (BYEs answered, records written). */
 const SETTLE_MS = 60_000;
 
-interface Sample {
-  atMs: number;
-  rssMiB: number;
-  heapMiB: number;
-  fds: number;
-  handles: number;
-  timers: number;
-  activeCalls: number;
-}
+const MIB = 1 / 2 ** 20;
+const WORKER_HEAP = 'patchbay_media_worker_heap_used_bytes';
 
 /** Each figure: its metric, a label its series must carry ('' for all), and a scale. */
 const SERIES = {
-  rssMiB: ['patchbay_process_resident_memory_bytes', '', 1 / 2 ** 20],
-  heapMiB: ['patchbay_nodejs_heap_size_used_bytes', '', 1 / 2 ** 20],
+  rssMiB: ['patchbay_process_resident_memory_bytes', '', MIB],
+  /** The main thread's isolate only (prom-client's default metrics). */
+  heapMiB: ['patchbay_nodejs_heap_size_used_bytes', '', MIB],
+  /** Summed over the media worker threads. */
+  workersHeapMiB: [WORKER_HEAP, '', MIB],
+  workersExternalMiB: ['patchbay_media_worker_external_memory_bytes', '', MIB],
+  /** The whole process, every thread (process.cpuUsage). */
+  cpuSec: ['patchbay_process_cpu_seconds_total', '', 1],
   fds: ['patchbay_process_open_fds', '', 1],
   handles: ['patchbay_nodejs_active_handles_total', '', 1],
   timers: ['patchbay_nodejs_active_resources', 'type="Timeout"', 1],
   activeCalls: ['patchbay_active_calls', '', 1],
 } as const;
 
+type Sample = { atMs: number; load1: number; workerHeapMiB: number[] } & Record<keyof typeof SERIES, number>;
+
 async function sample(apiUrl: string, atMs: number): Promise<Sample> {
   const samples = await scrapeMetrics(apiUrl);
-  const out = { atMs } as Sample;
+  const out = { atMs, load1: loadavg()[0] ?? 0, workerHeapMiB: [] } as unknown as Sample;
   for (const [key, [name, label, scale]] of Object.entries(SERIES))
     out[key as keyof typeof SERIES] = metricSum(samples, name, label) * scale;
+  for (let worker = 0; `${WORKER_HEAP}{worker="${worker}"}` in samples; worker++)
+    out.workerHeapMiB.push((samples[`${WORKER_HEAP}{worker="${worker}"}`] ?? 0) * MIB);
   return out;
 }
 
-/** Least-squares slope of `key` over the samples, per 10 minutes. */
-function slopePer10Min(samples: Sample[], key: keyof typeof SERIES): number {
+/** Least-squares slope of a figure over the samples, per 10 minutes. */
+function slopePer10Min(samples: Sample[], figure: (s: Sample) => number): number {
   const n = samples.length;
   if (n < 2) return Number.NaN;
   const meanX = samples.reduce((sum, s) => sum + s.atMs, 0) / n;
-  const meanY = samples.reduce((sum, s) => sum + s[key], 0) / n;
+  const meanY = samples.reduce((sum, s) => sum + figure(s), 0) / n;
   let numerator = 0;
   let denominator = 0;
   for (const s of samples) {
-    numerator += (s.atMs - meanX) * (s[key] - meanY);
+    numerator += (s.atMs - meanX) * (figure(s) - meanY);
     denominator += (s.atMs - meanX) ** 2;
   }
   return (numerator / denominator) * 600_000;
+}
+
+/** The process's CPU milliseconds per call-second over the samples (calls by the trapezoid rule). */
+function cpuMsPerCallSecond(samples: Sample[]): number {
+  let callSeconds = 0;
+  for (let i = 1; i < samples.length; i++) {
+    const [before, at] = [samples[i - 1] as Sample, samples[i] as Sample];
+    callSeconds += (((before.activeCalls + at.activeCalls) / 2) * (at.atMs - before.atMs)) / 1000;
+  }
+  const first = samples[0];
+  const last = samples.at(-1);
+  return first && last ? ((last.cpuSec - first.cpuSec) * 1000) / callSeconds : Number.NaN;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 const bot = await EchoBotProcess.start();
@@ -88,6 +115,7 @@ const gateway = await startGatewayProcess({
   maxCalls: calls * 2,
   cps: { rate: 50, burst: 50 },
   drainTimeoutSec: 5,
+  ...(arenaMax === undefined ? {} : { env: { MALLOC_ARENA_MAX: arenaMax } }),
 });
 const ua = await startStackUa('udp', false);
 const callers = await RtpCallers.open(calls);
@@ -147,8 +175,9 @@ const samples: Sample[] = [];
 const sampler = setInterval(() => {
   void sample(gateway.apiUrl, performance.now() - started).then((s) => {
     samples.push(s);
+    const perWorker = s.workerHeapMiB.map((heap) => heap.toFixed(1)).join(' + ');
     console.log(
-      `${(s.atMs / 60_000).toFixed(1)} min: ${s.activeCalls} calls, RSS ${s.rssMiB.toFixed(1)} MiB, heap ${s.heapMiB.toFixed(1)} MiB, ${s.fds} fds, ${s.handles} handles, ${s.timers} timers`,
+      `${(s.atMs / 60_000).toFixed(1)} min: ${s.activeCalls} calls, RSS ${s.rssMiB.toFixed(1)} MiB, main heap ${s.heapMiB.toFixed(1)} MiB, workers' heaps ${perWorker} MiB (external ${s.workersExternalMiB.toFixed(1)}), CPU ${s.cpuSec.toFixed(1)} s, ${s.fds} fds, ${s.handles} handles, ${s.timers} timers, load ${s.load1.toFixed(2)}`,
     );
   });
 }, SAMPLE_MS);
@@ -168,22 +197,47 @@ const listed = (await (await fetch(`${gateway.apiUrl}/v1/calls`)).json()) as { c
 const records = gateway.records().length;
 
 const steady = samples.filter((s) => s.atMs >= warmupMs);
-console.log('\n| figure | value |\n| --- | --- |');
+const slope = (figure: (s: Sample) => number): string => slopePer10Min(steady, figure).toFixed(2);
+const idlePeakAfter = (figure: (s: Sample) => number): string =>
+  `${figure(idle).toFixed(1)} → ${Math.max(...samples.map(figure)).toFixed(1)} → ${figure(after).toFixed(1)}`;
+const steadyCpu = cpuMsPerCallSecond(steady);
+const steadyWallSec = ((steady.at(-1)?.atMs ?? 0) - (steady[0]?.atMs ?? 0)) / 1000;
+const loads = samples.map((s) => s.load1);
+console.log(
+  `\n${arenaMax === undefined ? '' : `MALLOC_ARENA_MAX=${arenaMax}\n`}| figure | value |\n| --- | --- |`,
+);
 const rows: Array<[string, string]> = [
   ['calls placed / answered / failed', `${counts.placed} / ${counts.answered} / ${counts.failed}`],
   ['calls ended before their hang-up (by the gateway)', String(counts.endedEarly)],
   ['call records written', String(records)],
+  ['RSS idle → peak → after MiB', idlePeakAfter((s) => s.rssMiB)],
+  ['RSS slope after warm-up, MiB per 10 min', slope((s) => s.rssMiB)],
+  ['main thread heap idle → peak → after MiB', idlePeakAfter((s) => s.heapMiB)],
+  ['main thread heap slope after warm-up, MiB per 10 min', slope((s) => s.heapMiB)],
+  ["media workers' heaps (sum) idle → peak → after MiB", idlePeakAfter((s) => s.workersHeapMiB)],
+  ["media workers' heaps (sum) slope after warm-up, MiB per 10 min", slope((s) => s.workersHeapMiB)],
+  ...idle.workerHeapMiB.map((_, worker): [string, string] => [
+    `media worker ${worker} heap slope after warm-up, MiB per 10 min`,
+    slope((s) => s.workerHeapMiB[worker] ?? Number.NaN),
+  ]),
   [
-    'RSS idle → peak → after MiB',
-    `${idle.rssMiB.toFixed(1)} → ${Math.max(...samples.map((s) => s.rssMiB)).toFixed(1)} → ${after.rssMiB.toFixed(1)}`,
+    "media workers' external memory (sum) idle → peak → after MiB",
+    idlePeakAfter((s) => s.workersExternalMiB),
   ],
-  ['RSS slope after warm-up, MiB per 10 min', slopePer10Min(steady, 'rssMiB').toFixed(2)],
-  ['heap slope after warm-up, MiB per 10 min', slopePer10Min(steady, 'heapMiB').toFixed(2)],
-  ['fds slope after warm-up, per 10 min', slopePer10Min(steady, 'fds').toFixed(2)],
+  ["media workers' external memory slope after warm-up, MiB per 10 min", slope((s) => s.workersExternalMiB)],
+  [
+    'CPU after warm-up: ms per call-second (cores busy)',
+    `${steadyCpu.toFixed(2)} (${(((steady.at(-1)?.cpuSec ?? 0) - (steady[0]?.cpuSec ?? 0)) / steadyWallSec).toFixed(2)})`,
+  ],
+  ['fds slope after warm-up, per 10 min', slope((s) => s.fds)],
   ['active calls after the load', `${after.activeCalls} (API lists ${listed.calls?.length ?? '?'})`],
   ['open fds idle → after', `${idle.fds} → ${after.fds}`],
   ['active handles idle → after', `${idle.handles} → ${after.handles}`],
   ['timers idle → after', `${idle.timers} → ${after.timers}`],
+  [
+    'load average (1 min) min / median / max',
+    `${Math.min(...loads).toFixed(2)} / ${median(loads).toFixed(2)} / ${Math.max(...loads).toFixed(2)}`,
+  ],
 ];
 for (const [name, value] of rows) console.log(`| ${name} | ${value} |`);
 

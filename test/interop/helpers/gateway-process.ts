@@ -59,6 +59,8 @@ export interface GatewayProcessOptions {
   mediaWorkers?: number;
   /** Node flags for the gateway process (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
+  /** Environment variables for the gateway process on top of this one's (e.g. MALLOC_ARENA_MAX). */
+  env?: Record<string, string>;
   /** `limits.requestsPerSourcePerSec` (default: the gateway's, or enough for `maxCalls`). */
   requestsPerSourcePerSec?: number;
   /** `limits.rtpInactivityTimeoutSec` (default 30). */
@@ -117,14 +119,18 @@ export interface PatchbayChild {
 }
 
 /**
- * Starts the compiled CLI with `args` (and `nodeArgs` before it, e.g. `--cpu-prof`) and resolves
- * once it logs "patchbay started".
+ * Starts the compiled CLI with `args` (and `nodeArgs` before it, e.g. `--cpu-prof`; `env` added to
+ * this process's environment) and resolves once it logs "patchbay started".
  */
 export async function spawnPatchbay(
   args: readonly string[],
   nodeArgs: readonly string[] = [],
+  env: Record<string, string> = {},
 ): Promise<PatchbayChild> {
-  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
@@ -267,7 +273,11 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       '',
     ].join('\n'),
   );
-  const { child, logs, exited } = await spawnPatchbay(['start', '--config', gatewayFile], options.nodeArgs);
+  const { child, logs, exited } = await spawnPatchbay(
+    ['start', '--config', gatewayFile],
+    options.nodeArgs,
+    options.env,
+  );
   return {
     sipPort,
     tlsPort,

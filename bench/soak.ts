@@ -91,6 +91,21 @@ function slopePer10Min(samples: Sample[], figure: (s: Sample) => number): number
   return (numerator / denominator) * 600_000;
 }
 
+/**
+ * The lowest sample of each `windowMs` window. A heap's samples swing with the collector's
+ * sawtooth (garbage not yet collected); its floors are what each collection left, so a leak
+ * shows as rising floors while the plain slope depends on where the samples fell on the teeth.
+ */
+function floors(samples: Sample[], figure: (s: Sample) => number, windowMs = 120_000): Sample[] {
+  const lowest = new Map<number, Sample>();
+  for (const s of samples) {
+    const window = Math.floor(s.atMs / windowMs);
+    const seen = lowest.get(window);
+    if (!seen || figure(s) < figure(seen)) lowest.set(window, s);
+  }
+  return [...lowest.values()];
+}
+
 /** The process's CPU milliseconds per call-second over the samples (calls by the trapezoid rule). */
 function cpuMsPerCallSecond(samples: Sample[]): number {
   let callSeconds = 0;
@@ -198,6 +213,9 @@ const records = gateway.records().length;
 
 const steady = samples.filter((s) => s.atMs >= warmupMs);
 const slope = (figure: (s: Sample) => number): string => slopePer10Min(steady, figure).toFixed(2);
+/** A heap's slope over every sample, and over its 2-minute floors. */
+const heapSlopes = (figure: (s: Sample) => number): string =>
+  `${slope(figure)} / ${slopePer10Min(floors(steady, figure), figure).toFixed(2)}`;
 const idlePeakAfter = (figure: (s: Sample) => number): string =>
   `${figure(idle).toFixed(1)} → ${Math.max(...samples.map(figure)).toFixed(1)} → ${figure(after).toFixed(1)}`;
 const steadyCpu = cpuMsPerCallSecond(steady);
@@ -213,12 +231,18 @@ const rows: Array<[string, string]> = [
   ['RSS idle → peak → after MiB', idlePeakAfter((s) => s.rssMiB)],
   ['RSS slope after warm-up, MiB per 10 min', slope((s) => s.rssMiB)],
   ['main thread heap idle → peak → after MiB', idlePeakAfter((s) => s.heapMiB)],
-  ['main thread heap slope after warm-up, MiB per 10 min', slope((s) => s.heapMiB)],
+  [
+    'main thread heap slope after warm-up, MiB per 10 min: samples / 2-min floors',
+    heapSlopes((s) => s.heapMiB),
+  ],
   ["media workers' heaps (sum) idle → peak → after MiB", idlePeakAfter((s) => s.workersHeapMiB)],
-  ["media workers' heaps (sum) slope after warm-up, MiB per 10 min", slope((s) => s.workersHeapMiB)],
+  [
+    "media workers' heaps (sum) slope after warm-up, MiB per 10 min: samples / 2-min floors",
+    heapSlopes((s) => s.workersHeapMiB),
+  ],
   ...idle.workerHeapMiB.map((_, worker): [string, string] => [
-    `media worker ${worker} heap slope after warm-up, MiB per 10 min`,
-    slope((s) => s.workerHeapMiB[worker] ?? Number.NaN),
+    `media worker ${worker} heap slope after warm-up, MiB per 10 min: samples / 2-min floors`,
+    heapSlopes((s) => s.workerHeapMiB[worker] ?? Number.NaN),
   ]),
   [
     "media workers' external memory (sum) idle → peak → after MiB",

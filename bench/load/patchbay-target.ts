@@ -40,6 +40,8 @@ export interface PatchbayTargetOptions {
   jitterFloorMs?: number;
   /** `media.workers` of the gateway (default 0: media on its main thread). */
   mediaWorkers?: number;
+  /** MALLOC_ARENA_MAX in the gateway's environment (only its own). */
+  mallocArenaMax?: number;
 }
 
 export class PatchbayTarget implements SystemUnderTest {
@@ -66,6 +68,9 @@ export class PatchbayTarget implements SystemUnderTest {
       ...(options.jitterFloorMs ? { jitterFloorMs: options.jitterFloorMs } : {}),
       ...(options.mediaWorkers === undefined ? {} : { mediaWorkers: options.mediaWorkers }),
       ...(options.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] } : {}),
+      ...(options.mallocArenaMax === undefined
+        ? {}
+        : { env: { MALLOC_ARENA_MAX: String(options.mallocArenaMax) } }),
     });
     return new PatchbayTarget(gateway, await startStackUa('udp', false), options.cps);
   }

@@ -48,6 +48,7 @@ const HELP = `usage: node dist/bench/load/run.js [options]   (after npm run buil
   --cps N           INVITEs per second while setting up (default 100)
   --workers N       the gateway's media.workers: N media worker threads (default 0: media
                     on its main thread)
+  --malloc-arena-max N  the gateway (only) runs with MALLOC_ARENA_MAX=N
   --skip-forwarder  measure the gateway only
   --skip-profile    no --cpu-prof run
   --out FILE        JSON results (default: a file in the temp folder, printed at the end)
@@ -62,6 +63,7 @@ const { values } = parseArgs({
     window: { type: 'string', default: '20' },
     cps: { type: 'string', default: '100' },
     workers: { type: 'string', default: '0' },
+    'malloc-arena-max': { type: 'string' },
     'profile-at': { type: 'string' },
     'skip-forwarder': { type: 'boolean', default: false },
     'skip-profile': { type: 'boolean', default: false },
@@ -97,11 +99,13 @@ if (!Number.isInteger(mediaWorkers) || mediaWorkers < 0) {
   process.stderr.write(`--workers must be a whole number >= 0, got '${values.workers}'\n`);
   process.exit(2);
 }
+const arenaMax = values['malloc-arena-max'];
 const options = {
   warmupSec: positive('warmup', values.warmup),
   windowSec: positive('window', values.window),
   cps: positive('cps', values.cps),
   mediaWorkers,
+  ...(arenaMax === undefined ? {} : { mallocArenaMax: Math.round(positive('malloc-arena-max', arenaMax)) }),
 };
 const out =
   values.out ?? join(tmpdir(), `patchbay-load-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
@@ -119,7 +123,7 @@ const loadBefore = load();
 console.log(
   `patchbay load bench: Node ${process.version}, ${cpus().length} CPUs, loadavg ${loadBefore}; ` +
     `warm-up ${options.warmupSec} s, window ${options.windowSec} s, steps ${steps.join(', ')}, ` +
-    `gateway media.workers ${mediaWorkers}\n`,
+    `gateway media.workers ${mediaWorkers}${arenaMax === undefined ? '' : `, MALLOC_ARENA_MAX=${arenaMax}`}\n`,
 );
 console.log(TABLE_HEADER);
 

@@ -34,6 +34,8 @@ export interface StepOptions {
   jitterFloorMs?: number;
   /** The gateway's `media.workers` (default 0: media on its main thread). */
   mediaWorkers?: number;
+  /** The gateway alone runs with MALLOC_ARENA_MAX set to this (glibc's cap on malloc arenas). */
+  mallocArenaMax?: number;
 }
 
 /** One direction's tagged frames (one in TAG_EVERY of a spurt, see talker.ts) over the window. */
@@ -118,6 +120,7 @@ export async function measureStep(
             ...(options.profileDir ? { profileDir: options.profileDir } : {}),
             ...(options.jitterFloorMs ? { jitterFloorMs: options.jitterFloorMs } : {}),
             ...(options.mediaWorkers === undefined ? {} : { mediaWorkers: options.mediaWorkers }),
+            ...(options.mallocArenaMax === undefined ? {} : { mallocArenaMax: options.mallocArenaMax }),
           })
         : await ForwarderTarget.start(bot.url),
     );

@@ -50,6 +50,11 @@ export class RtpLatch {
     this.#relatchAfterMs = relatchAfterMs;
   }
 
+  /** RFC 5761: RTCP shares the RTP port, as constructed and then as negotiated (setRemote). */
+  get rtcpMux(): boolean {
+    return this.#rtcpMux;
+  }
+
   /**
    * Rules 1 and 5: the far end from SDP; RTCP to rtcpPort, else port+1, or port itself with
    * rtcp-mux (`rtcpMux` as negotiated; default: as constructed).

@@ -128,8 +128,6 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   #rtcpTimer: TimerHandle | undefined;
   readonly #srtp: SrtpFilter;
   #isClosed = false;
-  /** RFC 5761: RTCP on the RTP port, as opened and then as negotiated (setRemote). */
-  #rtcpMux: boolean;
   #socketDrops = 0;
 
   private constructor(
@@ -157,8 +155,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       rtcpIntervalMs: options.rtcpIntervalMs ?? DEFAULT_RTCP_INTERVAL_MS,
       relatchAfterMs: options.relatchAfterMs ?? DEFAULT_RELATCH_AFTER_MS,
     };
-    this.#rtcpMux = this.#options.rtcpMux;
-    this.#latch = new RtpLatch(this.#rtcpMux, this.#options.relatchAfterMs);
+    this.#latch = new RtpLatch(this.#options.rtcpMux, this.#options.relatchAfterMs);
     rtpSocket.on('message', (msg, rinfo) => this.#onRtpPortMessage(msg, rinfo));
     rtcpSocket?.on('message', (msg, rinfo) => this.#onRtcpPortMessage(msg, rinfo));
     const onSocketError = () => {
@@ -202,16 +199,15 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   }
 
   get localRtcpPort(): number {
-    return this.#rtcpMux ? this.localPort : this.localPort + 1;
+    return this.#latch.rtcpMux ? this.localPort : this.localPort + 1;
   }
 
   /**
    * The far end from SDP: RTCP goes to rtcpPort, else port+1, or port itself with `rtcpMux` as
    * negotiated (default: as opened), which also reads RTCP on the RTP port (RFC 5761 §5.1.3).
    */
-  setRemote(address: string, port: number, rtcpPort?: number, rtcpMux = this.#rtcpMux): void {
+  setRemote(address: string, port: number, rtcpPort?: number, rtcpMux?: boolean): void {
     this.#assertOpen();
-    this.#rtcpMux = rtcpMux;
     this.#latch.setRemote(address, port, rtcpPort, rtcpMux);
   }
 
@@ -353,7 +349,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   #onRtpPortMessage(msg: Buffer, rinfo: RemoteInfo): void {
     if (this.#isClosed || !this.#plausible(msg)) return;
     try {
-      if (this.#rtcpMux && isRtcpPacketType(msg[1] as number)) this.#onRtcp(msg, rinfo);
+      if (this.#latch.rtcpMux && isRtcpPacketType(msg[1] as number)) this.#onRtcp(msg, rinfo);
       else this.#onRtp(msg, rinfo);
     } catch {
       this.#counters.malformed++;
@@ -501,7 +497,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     this.#sentSinceReport = false;
     this.#rtcpSent++;
     const wire = this.#srtp.protectRtcp(bytes);
-    const socket = this.#rtcpMux ? this.#rtpSocket : (this.#rtcpSocket ?? this.#rtpSocket);
+    const socket = this.#latch.rtcpMux ? this.#rtpSocket : (this.#rtcpSocket ?? this.#rtpSocket);
     socket.send(wire, destination.port, destination.address, () => sent?.());
     return true;
   }

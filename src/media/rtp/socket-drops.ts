@@ -27,16 +27,19 @@ const DROPS_FIELD = 12;
  */
 export function readUdpDrops(files: readonly string[] = PROC_NET_UDP): UdpDropTable {
   const table = new Map<number, number>();
-  for (const file of files) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'latin1');
-    } catch {
-      continue;
-    }
-    addProcNetUdp(text, table);
-  }
+  for (const text of existingTexts(files)) addProcNetUdp(text, table);
   return table;
+}
+
+/** The text of each of `files` that can be read (/proc files are absent off Linux). */
+function* existingTexts(files: readonly string[]): Generator<string> {
+  for (const file of files) {
+    try {
+      yield readFileSync(file, 'latin1');
+    } catch {
+      // not there: nothing to add
+    }
+  }
 }
 
 /** Adds each socket line's drops to its local port (hex after the colon of `local_address`). */
@@ -58,13 +61,7 @@ export function addProcNetUdp(text: string, table: Map<number, number>): void {
  */
 export function readUdpInErrors(files: readonly string[] = PROC_NET_SNMP): number | undefined {
   let total: number | undefined;
-  for (const file of files) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'latin1');
-    } catch {
-      continue;
-    }
+  for (const text of existingTexts(files)) {
     const errors = udpInErrorsIn(text);
     if (errors !== undefined) total = (total ?? 0) + errors;
   }

@@ -6,7 +6,8 @@
  *
  * Ending is one ordered step (`#finish`): the SIP side first (reject, CANCEL or BYE), then
  * `stop` to the bot while the media still runs, media stats frozen, the media leg closed, the
- * slot given back, and `ended` emitted once with the record.
+ * slot given back, and `ended` emitted once with the record (with media workers, once the
+ * worker's figures at the close are in).
  */
 import { randomUUID } from 'node:crypto';
 import type { StreamTarget, TrunkConfig } from '../config/index.js';
@@ -456,29 +457,34 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     if (this.#session)
       endSignalling(this.#session, this.direction, this.#state === 'answered', end, rejectHeaders);
     this.#bot?.close(end.cause);
-    this.#finalMedia = this.#mediaRecord();
-    this.#leg?.close();
+    const leg = this.#leg;
+    // A leg on this thread has no RTP figures once closed: they are taken now.
+    if (!leg?.settled) this.#finalMedia = this.#mediaRecord();
+    leg?.close();
     const admitted = this.#releaseSlot !== undefined;
     this.#releaseSlot?.();
-    this.#setState('completed', {
-      end,
-      durationMs: this.#answeredDurationMs(),
-    });
+    const { answeredAtWall, endedAtWall } = this.#progress;
+    this.#setState('completed', { end, durationMs: answeredDurationMs(answeredAtWall, endedAtWall) });
     // A call refused before admission is one line per INVITE a flooder sends: the gateway
     // reports refusals in a rate-limited summary (call-observers.ts), so here only at debug.
     const fields = { callId: this.id, sipCallId: this.sipCallId, cause: end.cause, detail: end.detail };
     if (admitted) this.#ports.logger.info(fields, 'call ended');
     else this.#ports.logger.debug(fields, 'call refused');
-    this.safeEmit('ended', end, admitted ? this.#record(end) : undefined);
-    this.removeAllListeners();
+    const announce = (): void => {
+      this.safeEmit('ended', end, admitted ? this.#record(end) : undefined);
+      this.removeAllListeners();
+    };
+    if (!leg?.settled) announce();
+    // A media worker's leg: the record waits for the worker's figures at the close.
+    else
+      void leg.settled().then(() => {
+        this.#finalMedia = this.#mediaRecord();
+        announce();
+      });
   }
 
   #mediaRecord(): CallMediaRecord {
     return this.#finalMedia ?? mediaRecordOf(this.#leg?.stats(), this.#bot?.stats());
-  }
-
-  #answeredDurationMs(): number {
-    return answeredDurationMs(this.#progress.answeredAtWall, this.#progress.endedAtWall);
   }
 
   #record(end: CallEnd): CallRecord {

@@ -231,16 +231,19 @@ export class Gateway {
   async drainAndWait(timeoutMs: number): Promise<void> {
     this.drain();
     if (this.calls.size === 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = this.clock.setTimer(timeoutMs, () => {
-        for (const call of this.calls.live()) call.hangup('drain_timeout');
-        resolve();
-      });
-      this.calls.whenEmpty(() => {
-        timer.cancel();
-        resolve();
-      });
+    const timer = this.clock.setTimer(timeoutMs, () => {
+      for (const call of this.calls.live()) call.hangup('drain_timeout');
     });
+    await this.#callsEnded();
+    timer.cancel();
+  }
+
+  /**
+   * Once every call has ended with its record: at once for media on this thread; with media
+   * workers, once each worker's figures at the close are in (bounded: remote-leg.ts).
+   */
+  #callsEnded(): Promise<void> {
+    return new Promise((resolve) => this.calls.whenEmpty(resolve));
   }
 
   async stop(): Promise<void> {
@@ -250,6 +253,7 @@ export class Gateway {
     await this.cluster?.leave();
     this.#mediaClock?.stop();
     await this.#mediaWorkers?.stop();
+    await this.#callsEnded();
     this.#prober.stop();
     this.health.close();
     this.#locator.close();

@@ -39,6 +39,12 @@ export interface CallMediaLeg {
   /** The stream towards the caller now: SSRC, next sequence number and timestamp. */
   position(): RtpPosition;
   close(): void;
+  /**
+   * Resolves once `stats()` (and its bot's) are final after `close()`, for the record: a media
+   * worker's leg waits for the worker's figures at the close (`media.workers`); absent for a
+   * leg on the main thread, whose figures are final at once.
+   */
+  settled?(): Promise<void>;
   attachBotAudio(pull: () => Int16Array): void;
   /** Kernel drops on the leg's sockets since the last sample (one /proc read for all legs). */
   sampleSocketDrops(table: UdpDropTable): number;

@@ -103,11 +103,11 @@ export class MediaHost {
       case 'update':
         void this.#answer(message);
         return;
+      case 'close':
+        this.#post({ kind: 'reply', request: message.request, final: this.#close(message.callId) });
+        return;
       case 'sendDtmf':
         this.#sendDtmf(message.callId, message.digits, message.durationMs);
-        return;
-      case 'close':
-        this.#close(message.callId);
         return;
       case 'connectBot':
         this.#connectBot(message);
@@ -124,7 +124,7 @@ export class MediaHost {
   }
 
   /** Runs one request and replies with its result or its error message. */
-  async #answer(message: WorkerRequest): Promise<void> {
+  async #answer(message: Exclude<WorkerRequest, { kind: 'close' }>): Promise<void> {
     const { request, callId } = message;
     try {
       if (message.kind === 'open') {
@@ -197,9 +197,19 @@ export class MediaHost {
     );
   }
 
-  #close(callId: string): void {
-    this.#calls.get(callId)?.leg.close();
+  /**
+   * Closes the call's leg and gives its figures as they stood at the close: the record's, not
+   * the last report's. Read before the leg closes (a closed leg has no RTP figures); its socket
+   * drops since the last report are not read, since taking the kernel's table here would take
+   * the moved drops from the other calls' next report.
+   */
+  #close(callId: string): LegReport | undefined {
+    const call = this.#calls.get(callId);
+    if (!call) return undefined;
     this.#calls.delete(callId);
+    const final = legReport(callId, call, undefined);
+    call.leg.close();
+    return final;
   }
 
   #scheduleReport(): void {
@@ -213,10 +223,7 @@ export class MediaHost {
   #report(): void {
     const drops = this.#calls.size > 0 ? this.#readDrops() : undefined;
     const legs: LegReport[] = [];
-    for (const [callId, { leg, bot }] of this.#calls) {
-      const socketDrops = drops ? leg.sampleSocketDrops(drops) : 0;
-      legs.push({ callId, stats: leg.stats(), position: leg.position(), socketDrops, bot: bot?.stats() });
-    }
+    for (const [callId, call] of this.#calls) legs.push(legReport(callId, call, drops));
     const latencies = this.#latencies.take();
     // About half a microsecond every REPORT_INTERVAL_MS: the thread's own isolate, no heap walk.
     const { used_heap_size: usedBytes, external_memory: externalBytes } = getHeapStatistics();
@@ -236,4 +243,10 @@ export class MediaHost {
   #post(message: FromWorker): void {
     this.#options.port.postMessage(message);
   }
+}
+
+/** One call's figures now; its socket drops since the last table when there is one. */
+function legReport(callId: string, { leg, bot }: HostedCall, drops: UdpDropTable | undefined): LegReport {
+  const socketDrops = drops ? leg.sampleSocketDrops(drops) : 0;
+  return { callId, stats: leg.stats(), position: leg.position(), socketDrops, bot: bot?.stats() };
 }

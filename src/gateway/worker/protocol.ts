@@ -69,7 +69,9 @@ export type WorkerRequest =
       media: { jitterBuffer: JitterDelayBounds; encryption: MediaEncryption };
       continueFrom?: RtpPosition;
     }
-  | { kind: 'start' | 'update'; request: number; callId: string; media: WireMedia };
+  | { kind: 'start' | 'update'; request: number; callId: string; media: WireMedia }
+  /** Answered with the call's figures as they stood at the close (`final`), for its record. */
+  | { kind: 'close'; request: number; callId: string };
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -79,7 +81,6 @@ export type WorkerRequestBody = DistributiveOmit<WorkerRequest, 'request'>;
 export type ToWorker =
   | WorkerRequest
   | { kind: 'sendDtmf'; callId: string; digits: string; durationMs?: number }
-  | { kind: 'close'; callId: string }
   /** `target.url` is already resolved (no `builtin:` left: the echo bot runs on the main thread). */
   | { kind: 'connectBot'; callId: string; call: BotCallInfo; target: StreamTarget }
   | { kind: 'callerDtmf'; callId: string; digit: string }
@@ -109,7 +110,14 @@ export interface LegReport {
 }
 
 export type FromWorker =
-  | { kind: 'reply'; request: number; localPort?: number; position?: RtpPosition; error?: string }
+  | {
+      kind: 'reply';
+      request: number;
+      localPort?: number;
+      position?: RtpPosition;
+      final?: LegReport;
+      error?: string;
+    }
   | { kind: 'dtmf'; callId: string; event: DtmfEvent }
   | { kind: 'botReady'; callId: string }
   | { kind: 'botFailed'; callId: string; error: string }

@@ -2,7 +2,7 @@
  * A call's media leg as the main thread holds it when a media worker carries the media: the
  * CallMediaLeg the controller drives, with each step sent to the worker and the figures
  * (`stats`, `position`, socket drops, the bot's stats) read from what the worker last
- * reported, at most REPORT_INTERVAL_MS old.
+ * reported, at most REPORT_INTERVAL_MS old, and at the close from the worker's answer to it.
  */
 
 import type { StreamTarget } from '../../config/index.js';
@@ -15,7 +15,7 @@ import {
   type NegotiatedMedia,
   type RtpPosition,
 } from '../../media/index.js';
-import { type Clock, TypedEmitter } from '../../util/index.js';
+import { type Clock, type TimerHandle, TypedEmitter } from '../../util/index.js';
 import type { BotCallInfo, BotHooks, BotStream, CallMediaLeg } from '../ports.js';
 import {
   type FromWorker,
@@ -25,6 +25,12 @@ import {
   type WorkerRequestBody,
 } from './protocol.js';
 import { RemoteBotStream } from './remote-bot.js';
+
+/**
+ * How long a closing call waits for its worker's final figures before its record takes the last
+ * report: a worker answers within a tick even when behind; one stuck longer is not waited for.
+ */
+const FINAL_REPORT_WAIT_MS = 1000;
 
 /** What a remote leg needs of the channel to its worker. */
 export interface LegLink {
@@ -58,6 +64,7 @@ export class RemoteMediaLeg implements CallMediaLeg {
   #socketDrops = 0;
   #bot: RemoteBotStream | undefined;
   #closed = false;
+  #settled: Promise<void> | undefined;
 
   constructor(
     callId: string,
@@ -135,9 +142,32 @@ export class RemoteMediaLeg implements CallMediaLeg {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#link.send({ kind: 'close', callId: this.callId });
+    this.#settled = this.#finalReport();
     this.#link.release(this.callId);
     this.#events.removeAllListeners();
+  }
+
+  /**
+   * Resolves once `stats()` and the bot's are final after `close()`: the worker's figures at the
+   * close, or its last report when it is gone or has not answered within FINAL_REPORT_WAIT_MS.
+   */
+  settled(): Promise<void> {
+    return this.#settled ?? Promise.resolve();
+  }
+
+  async #finalReport(): Promise<void> {
+    let timer: TimerHandle | undefined;
+    const waited = new Promise<undefined>((resolve) => {
+      timer = this.#clock.setTimer(FINAL_REPORT_WAIT_MS, () => resolve(undefined));
+    });
+    try {
+      const reply = await Promise.race([this.#link.request({ kind: 'close', callId: this.callId }), waited]);
+      if (reply?.final) this.receiveReport(reply.final);
+    } catch {
+      // The worker died: its last report is all there is.
+    } finally {
+      timer?.cancel();
+    }
   }
 
   /** The bot's audio is joined to the leg inside the worker (connectBot). */

@@ -84,6 +84,22 @@ afterEach(() => {
   peer.close();
 });
 
+/** An RTP packet from the peer: SSRC 0x1234, a frame of µ-law silence unless a payload is given. */
+function rtpPacket(
+  payloadType: number,
+  sequenceNumber: number,
+  timestamp: number,
+  payload = Buffer.alloc(160, 0xff),
+): Buffer {
+  const header = Buffer.alloc(12);
+  header[0] = 0x80;
+  header[1] = payloadType;
+  header.writeUInt16BE(sequenceNumber, 2);
+  header.writeUInt32BE(timestamp, 4);
+  header.writeUInt32BE(0x1234, 8);
+  return Buffer.concat([header, payload]);
+}
+
 function pcmuTo(socket: Socket, telephoneEvent = true): NegotiatedMedia {
   return {
     remoteAddress: '127.0.0.1',
@@ -197,6 +213,35 @@ describe('media worker protocol (MessageChannel, no threads)', () => {
     assert.equal(await leg.lost, 'media worker exited with code 1');
     assert.equal(channel.calls, 0);
     await assert.rejects(openLeg(), MediaWorkerLost);
+  });
+
+  it('the close gives the worker’s figures as they stood then, not the last report’s', async () => {
+    const leg = await openLeg();
+    await leg.start(pcmuTo(peer));
+    await reported();
+    assert.equal(leg.stats().rtp?.packetsReceived, 0, 'nothing sent yet');
+    const digit = new Promise<void>((resolve) => leg.on('dtmf', () => resolve()));
+    // Three frames of audio, then an RFC 4733 event end: once the digit crosses, the host has
+    // read every packet before it (one socket, one sender, loopback keeps their order).
+    for (let seq = 1; seq <= 3; seq++)
+      peer.send(rtpPacket(0, seq, (seq - 1) * 160), leg.localPort, '127.0.0.1');
+    const event = Buffer.from([5, 0x80 | 10, 0x03, 0x20]);
+    peer.send(rtpPacket(101, 4, 480, event), leg.localPort, '127.0.0.1');
+    await digit;
+    leg.close();
+    await leg.settled();
+    assert.equal(leg.stats().rtp?.packetsReceived, 4, 'every packet up to the close');
+    assert.equal(channel.calls, 0);
+  });
+
+  it('a close the worker does not answer settles on the last report', async () => {
+    const leg = await openLeg();
+    await leg.start(pcmuTo(peer));
+    await reported();
+    channel.fail('media worker exited with code 1');
+    leg.close();
+    await leg.settled();
+    assert.equal(leg.stats().codec, 'PCMU/8000/0', 'the last report stands');
   });
 
   it('closing the leg releases it on both sides', async () => {

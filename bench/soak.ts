@@ -4,7 +4,8 @@
  * bot (its own process; bench/load/talker.ts: voiced spurts and pauses), then hangs up and a new call takes its place. Every 10 s the gateway's
  * own /metrics gives RSS, the main thread's heap, each media worker's heap and external memory
  * (the calls' media lives there), open file descriptors, active handles and timers, active calls
- * and the process's CPU. At the end: the slopes after warm-up (MB per 10 minutes, by least
+ * and the process's CPU, and /proc/<pid>/smaps where the RSS lives (glibc's malloc arenas, the rest
+ * of the anonymous memory, files: bench/lib/smaps.ts). At the end: the slopes after warm-up (MB per 10 minutes, by least
  * squares), CPU per call-second, and after the load has stopped and every call has ended, what
  * is left above the idle figures taken before the first call (sockets, handles, timers, calls):
  * leaks. `--malloc-arena-max N` runs the gateway with MALLOC_ARENA_MAX=N (glibc's cap on its
@@ -23,6 +24,7 @@ import { seededRandom } from '../src/util/index.js';
 import { startGatewayProcess } from '../test/interop/helpers/gateway-process.js';
 import { startStackUa } from '../test/interop/helpers/stack-ua.js';
 import { metricSum, scrapeMetrics } from './lib/metrics.js';
+import { type ResidentSplit, residentSplit } from './lib/smaps.js';
 import { EchoBotProcess } from './load/bot-process.js';
 import { RtpCallers } from './load/rtp-callers.js';
 
@@ -46,6 +48,12 @@ const SAMPLE_MS = 10_000;
 const SETTLE_MS = 60_000;
 
 const MIB = 1 / 2 ** 20;
+const RESIDENT_PARTS = {
+  mainArenaMiB: "glibc's main malloc arena",
+  threadArenasMiB: "glibc's thread malloc arenas",
+  otherAnonMiB: 'other anonymous memory (V8 heaps and code, stacks, mmap)',
+  fileMiB: 'file-backed pages',
+} as const;
 const WORKER_HEAP = 'patchbay_media_worker_heap_used_bytes';
 
 /** Each figure: its metric, a label its series must carry ('' for all), and a scale. */
@@ -64,11 +72,18 @@ const SERIES = {
   activeCalls: ['patchbay_active_calls', '', 1],
 } as const;
 
-type Sample = { atMs: number; load1: number; workerHeapMiB: number[] } & Record<keyof typeof SERIES, number>;
+type Sample = {
+  atMs: number;
+  load1: number;
+  workerHeapMiB: number[];
+  /** Where the RSS lives: malloc's arenas, other anonymous memory (V8), files. */
+  resident: ResidentSplit;
+} & Record<keyof typeof SERIES, number>;
 
-async function sample(apiUrl: string, atMs: number): Promise<Sample> {
+async function sample(apiUrl: string, pid: number, atMs: number): Promise<Sample> {
   const samples = await scrapeMetrics(apiUrl);
-  const out = { atMs, load1: loadavg()[0] ?? 0, workerHeapMiB: [] } as unknown as Sample;
+  const resident = residentSplit(pid);
+  const out = { atMs, load1: loadavg()[0] ?? 0, workerHeapMiB: [], resident } as unknown as Sample;
   for (const [key, [name, label, scale]] of Object.entries(SERIES))
     out[key as keyof typeof SERIES] = metricSum(samples, name, label) * scale;
   for (let worker = 0; `${WORKER_HEAP}{worker="${worker}"}` in samples; worker++)
@@ -132,6 +147,7 @@ const gateway = await startGatewayProcess({
   drainTimeoutSec: 5,
   ...(arenaMax === undefined ? {} : { env: { MALLOC_ARENA_MAX: arenaMax } }),
 });
+const gatewayPid = gateway.child.pid ?? 0;
 const ua = await startStackUa('udp', false);
 const callers = await RtpCallers.open(calls);
 const random = seededRandom(Number(values.seed));
@@ -184,15 +200,16 @@ async function runSlot(slot: number): Promise<void> {
 }
 
 await delay(2000);
-const idle = await sample(gateway.apiUrl, 0);
+const idle = await sample(gateway.apiUrl, gatewayPid, 0);
 console.log(`idle: ${JSON.stringify(idle)}`);
 const samples: Sample[] = [];
 const sampler = setInterval(() => {
-  void sample(gateway.apiUrl, performance.now() - started).then((s) => {
+  void sample(gateway.apiUrl, gatewayPid, performance.now() - started).then((s) => {
     samples.push(s);
     const perWorker = s.workerHeapMiB.map((heap) => heap.toFixed(1)).join(' + ');
+    const { mainArenaMiB, threadArenasMiB, threadArenas, otherAnonMiB } = s.resident;
     console.log(
-      `${(s.atMs / 60_000).toFixed(1)} min: ${s.activeCalls} calls, RSS ${s.rssMiB.toFixed(1)} MiB, main heap ${s.heapMiB.toFixed(1)} MiB, workers' heaps ${perWorker} MiB (external ${s.workersExternalMiB.toFixed(1)}), CPU ${s.cpuSec.toFixed(1)} s, ${s.fds} fds, ${s.handles} handles, ${s.timers} timers, load ${s.load1.toFixed(2)}`,
+      `${(s.atMs / 60_000).toFixed(1)} min: ${s.activeCalls} calls, RSS ${s.rssMiB.toFixed(1)} MiB (malloc main arena ${mainArenaMiB.toFixed(1)}, ${threadArenas} thread arenas ${threadArenasMiB.toFixed(1)}, other anonymous ${otherAnonMiB.toFixed(1)}), main heap ${s.heapMiB.toFixed(1)} MiB, workers' heaps ${perWorker} MiB (external ${s.workersExternalMiB.toFixed(1)}), CPU ${s.cpuSec.toFixed(1)} s, ${s.fds} fds, ${s.handles} handles, ${s.timers} timers, load ${s.load1.toFixed(2)}`,
     );
   });
 }, SAMPLE_MS);
@@ -200,14 +217,14 @@ await Promise.all(Array.from({ length: calls }, (_, slot) => runSlot(slot)));
 clearInterval(sampler);
 
 // The load has stopped: wait for every call to end, then compare with the idle figures.
-let after = await sample(gateway.apiUrl, performance.now() - started);
+let after = await sample(gateway.apiUrl, gatewayPid, performance.now() - started);
 for (let waited = 0; after.activeCalls > 0 && waited < SETTLE_MS; waited += 1000) {
   await delay(1000);
-  after = await sample(gateway.apiUrl, performance.now() - started);
+  after = await sample(gateway.apiUrl, gatewayPid, performance.now() - started);
 }
 // The last calls' SIP transactions live on for Timer J (32 s over UDP, RFC 3261 §17.2.2).
 await delay(40_000);
-after = await sample(gateway.apiUrl, performance.now() - started);
+after = await sample(gateway.apiUrl, gatewayPid, performance.now() - started);
 const listed = (await (await fetch(`${gateway.apiUrl}/v1/calls`)).json()) as { calls?: unknown[] };
 const records = gateway.records().length;
 
@@ -230,6 +247,12 @@ const rows: Array<[string, string]> = [
   ['call records written', String(records)],
   ['RSS idle → peak → after MiB', idlePeakAfter((s) => s.rssMiB)],
   ['RSS slope after warm-up, MiB per 10 min', slope((s) => s.rssMiB)],
+  ...(['mainArenaMiB', 'threadArenasMiB', 'otherAnonMiB', 'fileMiB'] as const).map(
+    (part): [string, string] => [
+      `RSS in ${RESIDENT_PARTS[part]}: idle → peak → after MiB; slope after warm-up, MiB per 10 min`,
+      `${idlePeakAfter((s) => s.resident[part])}; ${slope((s) => s.resident[part])}`,
+    ],
+  ),
   ['main thread heap idle → peak → after MiB', idlePeakAfter((s) => s.heapMiB)],
   [
     'main thread heap slope after warm-up, MiB per 10 min: samples / 2-min floors',

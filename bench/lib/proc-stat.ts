@@ -2,8 +2,7 @@
  * Another process's CPU time and resident memory, read from /proc (Linux), so a bench can
  * measure the process under test without instrumenting it.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { readFileSync } from 'node:fs';
 
 /** Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s. */
 const TICKS_PER_SECOND = 100;
@@ -24,13 +23,4 @@ export function cpuSeconds(pid: number): number {
 /** Resident set size in bytes: field 24 of proc(5), in pages. */
 export function rssBytes(pid: number): number {
   return Number(statFields(pid)[21]) * PAGE_BYTES;
-}
-
-/**
- * Every thread of process `pid` at niceness `nice`. Linux's setpriority(2) moves one thread
- * (its TID), not the process, and a thread starts at its creator's niceness: so the threads
- * there now are moved one by one, and those created later by them follow.
- */
-export function reniceProcess(pid: number, nice: number): void {
-  for (const tid of readdirSync(`/proc/${pid}/task`)) setPriority(Number(tid), nice);
 }

@@ -49,9 +49,6 @@ const HELP = `usage: node dist/bench/load/run.js [options]   (after npm run buil
   --workers N       the gateway's media.workers: N media worker threads (default 0: media
                     on its main thread)
   --malloc-arena-max N  the gateway (only) runs with MALLOC_ARENA_MAX=N
-  --target-nice N   the gateway and the forwarder run at niceness N (1-19) once started, so
-                    the callers and the echo bot get a core first when they wake and their
-                    timestamps measure the system under test, not their own wait (default 0)
   --skip-forwarder  measure the gateway only
   --skip-profile    no --cpu-prof run
   --out FILE        JSON results (default: a file in the temp folder, printed at the end)
@@ -67,7 +64,6 @@ const { values } = parseArgs({
     cps: { type: 'string', default: '100' },
     workers: { type: 'string', default: '0' },
     'malloc-arena-max': { type: 'string' },
-    'target-nice': { type: 'string' },
     'profile-at': { type: 'string' },
     'skip-forwarder': { type: 'boolean', default: false },
     'skip-profile': { type: 'boolean', default: false },
@@ -104,18 +100,12 @@ if (!Number.isInteger(mediaWorkers) || mediaWorkers < 0) {
   process.exit(2);
 }
 const arenaMax = values['malloc-arena-max'];
-const targetNice = values['target-nice'];
-if (targetNice !== undefined && !/^([1-9]|1[0-9])$/.test(targetNice)) {
-  process.stderr.write(`--target-nice must be 1-19, got '${targetNice}'\n`);
-  process.exit(2);
-}
 const options = {
   warmupSec: positive('warmup', values.warmup),
   windowSec: positive('window', values.window),
   cps: positive('cps', values.cps),
   mediaWorkers,
   ...(arenaMax === undefined ? {} : { mallocArenaMax: Math.round(positive('malloc-arena-max', arenaMax)) }),
-  ...(targetNice === undefined ? {} : { targetNice: Number(targetNice) }),
 };
 const out =
   values.out ?? join(tmpdir(), `patchbay-load-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
@@ -133,7 +123,7 @@ const loadBefore = load();
 console.log(
   `patchbay load bench: Node ${process.version}, ${cpus().length} CPUs, loadavg ${loadBefore}; ` +
     `warm-up ${options.warmupSec} s, window ${options.windowSec} s, steps ${steps.join(', ')}, ` +
-    `gateway media.workers ${mediaWorkers}${arenaMax === undefined ? '' : `, MALLOC_ARENA_MAX=${arenaMax}`}${targetNice === undefined ? '' : `, targets at niceness ${targetNice}`}\n`,
+    `gateway media.workers ${mediaWorkers}${arenaMax === undefined ? '' : `, MALLOC_ARENA_MAX=${arenaMax}`}\n`,
 );
 console.log(TABLE_HEADER);
 

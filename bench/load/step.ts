@@ -4,7 +4,7 @@
  * /proc), its memory, its event-loop delay and both directions of audio are measured.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { cpuSeconds, reniceProcess, rssBytes } from '../lib/proc-stat.js';
+import { cpuSeconds, rssBytes } from '../lib/proc-stat.js';
 import type { EchoBotProcess } from './bot-process.js';
 import type { ReceivedFigures } from './frame-stats.js';
 import { nowUs } from './frame-tag.js';
@@ -36,12 +36,6 @@ export interface StepOptions {
   mediaWorkers?: number;
   /** The gateway alone runs with MALLOC_ARENA_MAX set to this (glibc's cap on malloc arenas). */
   mallocArenaMax?: number;
-  /**
-   * The gateway and the forwarder run at this niceness, so that on a shared box the callers and
-   * the echo bot (the instrument) get a core first when they wake: their timestamps then measure
-   * the system under test rather than their own wait for a core. Default 0, as the instrument.
-   */
-  targetNice?: number;
 }
 
 /** One direction's tagged frames (one in TAG_EVERY of a spurt, see talker.ts) over the window. */
@@ -131,7 +125,6 @@ export async function measureStep(
         : await ForwarderTarget.start(bot.url),
     );
     const pid = target.pid;
-    if (options.targetNice) reniceProcess(pid, options.targetNice);
     // The first /metrics scrape compiles its route: done here, not at the window's start.
     await target.resetLag();
     const idleRss = rssBytes(pid);

@@ -14,7 +14,9 @@
  * sent after it, by more than 40 ms) and missing frames; and failed calls. The bare forwarder
  * (bench/lib/bare-forwarder.ts) carries the same N with the same callers and bot. Steps double
  * until the gateway saturates (loss > 0.5 %, caller->bot p99 > 200 ms, or a failed call) or
- * the maximum (an explicit --steps list runs every step); then the gateway runs the highest
+ * the maximum (an explicit --steps list runs every step). Each step also says whether it met
+ * the stricter latency goals (step.ts latencyGoalMisses: caller->bot p99 under 40 ms plus the
+ * jitter buffers' target, bot->caller p99 under 60 ms, nothing missing). Then the gateway runs the highest
  * sustained N (or the first step, if none was; or --profile-at) again under --cpu-prof and
  * the profile's self time is summarised by source file. Everything runs on loopback; every
  * child process and socket is closed at the end, also on Ctrl-C.
@@ -34,7 +36,14 @@ import {
   tailLine,
   workerSplitLine,
 } from './report.js';
-import { closeEverything, measureStep, type StepFigures, saturationReasons, track } from './step.js';
+import {
+  closeEverything,
+  latencyGoalMisses,
+  measureStep,
+  type StepFigures,
+  saturationReasons,
+  track,
+} from './step.js';
 
 const HELP = `usage: node dist/bench/load/run.js [options]   (after npm run build)
 
@@ -134,6 +143,8 @@ interface StepResult {
   forwarder: StepFigures | undefined;
   cpuRatio: number | undefined;
   saturation: string[];
+  /** Where the step missed the latency goals (empty: met). */
+  goalMisses: string[];
 }
 
 const results: StepResult[] = [];
@@ -142,6 +153,8 @@ const bot = track(await EchoBotProcess.start());
 // start-up stalls (bursts of late frames) do not fall on the first gateway's jitter buffers.
 await measureStep('forwarder', steps[0] ?? 10, bot, { ...options, warmupSec: 1, windowSec: 3 });
 let highestSustained: number | undefined;
+/** The highest step that also met the latency goals (latencyGoalMisses). */
+let highestMeetingGoals: number | undefined;
 for (const calls of steps) {
   const loadAtStep = load();
   const patchbay = await measureStep('patchbay', calls, bot, options);
@@ -151,6 +164,7 @@ for (const calls of steps) {
     : await measureStep('forwarder', calls, bot, options);
   if (forwarder) console.log(tableRow(forwarder));
   const saturation = saturationReasons(patchbay);
+  const goalMisses = latencyGoalMisses(patchbay);
   results.push({
     calls,
     loadavg: loadAtStep,
@@ -158,8 +172,10 @@ for (const calls of steps) {
     forwarder,
     cpuRatio: forwarder ? cpuRatio(patchbay, forwarder) : undefined,
     saturation,
+    goalMisses,
   });
   if (saturation.length === 0) highestSustained = Math.max(highestSustained ?? 0, calls);
+  if (goalMisses.length === 0) highestMeetingGoals = Math.max(highestMeetingGoals ?? 0, calls);
   else if (!values.steps) break;
 }
 
@@ -175,6 +191,8 @@ for (const result of results) {
   if (split) console.log(`  ${split}`);
   const jitter = jitterBufferLine(result.patchbay);
   if (jitter) console.log(`  ${jitter}`);
+  const goals = result.goalMisses;
+  console.log(`  latency goals: ${goals.length === 0 ? 'met' : `missed (${goals.join('; ')})`}`);
   console.log(`  ${tailLine(result.patchbay)}`);
 }
 
@@ -211,6 +229,7 @@ writeFileSync(
       options: { ...options, steps },
       steps: results,
       highestSustained,
+      highestMeetingGoals,
       profile,
     },
     null,
@@ -218,5 +237,5 @@ writeFileSync(
   )}\n`,
 );
 console.log(
-  `\nhighest sustained: ${highestSustained ?? 'none'} calls; loadavg after ${load()}; JSON: ${out}`,
+  `\nhighest sustained: ${highestSustained ?? 'none'} calls; meeting the latency goals: ${highestMeetingGoals ?? 'none'}; loadavg after ${load()}; JSON: ${out}`,
 );

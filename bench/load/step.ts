@@ -183,3 +183,25 @@ export function saturationReasons(step: StepFigures): string[] {
   if (step.failed > 0) reasons.push(`${step.failed} failed calls`);
   return reasons;
 }
+
+/** The latency goals a node is held to at a sustained N: caller->bot p99 over the target, bot->caller p99. */
+const GOAL_OVER_TARGET_MS = 40;
+const GOAL_BOT_TO_CALLER_P99_MS = 60;
+
+/**
+ * Where a step misses the latency goals, stricter than saturation: caller->bot p99 under 40 ms
+ * plus the jitter buffers' mean target, bot->caller p99 under 60 ms, no tagged frame missing
+ * either way, no failed call. Empty when it meets them all.
+ */
+export function latencyGoalMisses(step: StepFigures): string[] {
+  const misses: string[] = [];
+  const targetMs = step.jitterBuffer?.targetMs ?? 0;
+  const { callerToBot: up, botToCaller: down } = step;
+  if (!(up.p99Ms < targetMs + GOAL_OVER_TARGET_MS))
+    misses.push(`caller->bot p99 ${up.p99Ms} ms >= ${(targetMs + GOAL_OVER_TARGET_MS).toFixed(1)} ms`);
+  if (!(down.p99Ms < GOAL_BOT_TO_CALLER_P99_MS))
+    misses.push(`bot->caller p99 ${down.p99Ms} ms >= ${GOAL_BOT_TO_CALLER_P99_MS} ms`);
+  if (up.missing + down.missing > 0) misses.push(`${up.missing} / ${down.missing} tagged frames missing`);
+  if (step.failed > 0) misses.push(`${step.failed} failed calls`);
+  return misses;
+}

@@ -64,6 +64,9 @@ const SERIES = {
   /** Summed over the media worker threads. */
   workersHeapMiB: [WORKER_HEAP, '', MIB],
   workersExternalMiB: ['patchbay_media_worker_external_memory_bytes', '', MIB],
+  /** The workers' heaps as committed: the pages V8 holds from the OS, used or not. */
+  workersCommittedMiB: ['patchbay_media_worker_heap_committed_bytes', '', MIB],
+  mainCommittedMiB: ['patchbay_nodejs_heap_size_total_bytes', '', MIB],
   /** The whole process, every thread (process.cpuUsage). */
   cpuSec: ['patchbay_process_cpu_seconds_total', '', 1],
   fds: ['patchbay_process_open_fds', '', 1],
@@ -209,7 +212,7 @@ const sampler = setInterval(() => {
     const perWorker = s.workerHeapMiB.map((heap) => heap.toFixed(1)).join(' + ');
     const { mainArenaMiB, threadArenasMiB, threadArenas, otherAnonMiB } = s.resident;
     console.log(
-      `${(s.atMs / 60_000).toFixed(1)} min: ${s.activeCalls} calls, RSS ${s.rssMiB.toFixed(1)} MiB (malloc main arena ${mainArenaMiB.toFixed(1)}, ${threadArenas} thread arenas ${threadArenasMiB.toFixed(1)}, other anonymous ${otherAnonMiB.toFixed(1)}), main heap ${s.heapMiB.toFixed(1)} MiB, workers' heaps ${perWorker} MiB (external ${s.workersExternalMiB.toFixed(1)}), CPU ${s.cpuSec.toFixed(1)} s, ${s.fds} fds, ${s.handles} handles, ${s.timers} timers, load ${s.load1.toFixed(2)}`,
+      `${(s.atMs / 60_000).toFixed(1)} min: ${s.activeCalls} calls, RSS ${s.rssMiB.toFixed(1)} MiB (malloc main arena ${mainArenaMiB.toFixed(1)}, ${threadArenas} thread arenas ${threadArenasMiB.toFixed(1)}, other anonymous ${otherAnonMiB.toFixed(1)}), main heap ${s.heapMiB.toFixed(1)} MiB, workers' heaps ${perWorker} MiB (external ${s.workersExternalMiB.toFixed(1)}; committed: main ${s.mainCommittedMiB.toFixed(1)}, workers ${s.workersCommittedMiB.toFixed(1)}), CPU ${s.cpuSec.toFixed(1)} s, ${s.fds} fds, ${s.handles} handles, ${s.timers} timers, load ${s.load1.toFixed(2)}`,
     );
   });
 }, SAMPLE_MS);
@@ -272,6 +275,10 @@ const rows: Array<[string, string]> = [
     idlePeakAfter((s) => s.workersExternalMiB),
   ],
   ["media workers' external memory slope after warm-up, MiB per 10 min", slope((s) => s.workersExternalMiB)],
+  [
+    'V8 heaps as committed, main thread / media workers (sum): idle → peak → after MiB; slopes after warm-up',
+    `${idlePeakAfter((s) => s.mainCommittedMiB)} / ${idlePeakAfter((s) => s.workersCommittedMiB)}; ${slope((s) => s.mainCommittedMiB)} / ${slope((s) => s.workersCommittedMiB)}`,
+  ],
   [
     'CPU after warm-up: ms per call-second (cores busy)',
     `${steadyCpu.toFixed(2)} (${(((steady.at(-1)?.cpuSec ?? 0) - (steady[0]?.cpuSec ?? 0)) / steadyWallSec).toFixed(2)})`,

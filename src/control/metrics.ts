@@ -227,6 +227,7 @@ export class GatewayMetrics {
   readonly mediaWorkerCalls: Gauge<'worker'> | undefined;
   readonly mediaWorkerBusy: Gauge<'worker'> | undefined;
   readonly mediaWorkerHeapUsed: Gauge<'worker'> | undefined;
+  readonly mediaWorkerHeapCommitted: Gauge<'worker'> | undefined;
   readonly mediaWorkerExternal: Gauge<'worker'> | undefined;
 
   /** Registered only on a clustered node: alone, neither gauge would measure anything. */
@@ -263,7 +264,7 @@ export class GatewayMetrics {
       mediaWorkerLoad?: () => ReadonlyArray<{
         calls: number;
         busyShare: number;
-        heap: { usedBytes: number; externalBytes: number };
+        heap: { usedBytes: number; externalBytes: number; committedBytes: number };
       }>;
       mediaClockStats?: () => MediaClockCounts;
       overloadSignals?: () => ReadonlyArray<readonly [signal: string, overloaded: boolean]>;
@@ -278,7 +279,7 @@ export class GatewayMetrics {
     this.#loopDelay.enable();
     const workerLoad = options.mediaWorkerLoad;
     if (workerLoad) {
-      // One read per scrape sets all four: the busy share is since the previous read.
+      // One read per scrape sets them all: the busy share is since the previous read.
       const collect = (): void => {
         for (const [index, { calls, busyShare, heap }] of workerLoad().entries()) {
           const worker = { worker: String(index) };
@@ -286,6 +287,7 @@ export class GatewayMetrics {
           this.mediaWorkerBusy?.set(worker, busyShare);
           this.mediaWorkerHeapUsed?.set(worker, heap.usedBytes);
           this.mediaWorkerExternal?.set(worker, heap.externalBytes);
+          this.mediaWorkerHeapCommitted?.set(worker, heap.committedBytes);
         }
       };
       this.mediaWorkerCalls = new Gauge({
@@ -305,6 +307,12 @@ export class GatewayMetrics {
       this.mediaWorkerHeapUsed = new Gauge({
         name: 'patchbay_media_worker_heap_used_bytes',
         help: "The media worker thread's own V8 heap in use (its isolate's used_heap_size: the calls' media, jitter buffers, codecs and bot sockets live there; patchbay_nodejs_heap_size_used_bytes is the main thread's alone), as of the worker's last report (every 500 ms); 0 while a dead worker is replaced",
+        labelNames: ['worker'] as const,
+        registers: [this.registry],
+      });
+      this.mediaWorkerHeapCommitted = new Gauge({
+        name: 'patchbay_media_worker_heap_committed_bytes',
+        help: "The media worker thread's V8 heap as committed (its isolate's total_heap_size: the pages V8 holds from the OS, in use or garbage or free, which is what the process's RSS sees of it), as of the worker's last report (every 500 ms); 0 while a dead worker is replaced",
         labelNames: ['worker'] as const,
         registers: [this.registry],
       });

@@ -226,7 +226,11 @@ export class MediaHost {
     for (const [callId, call] of this.#calls) legs.push(legReport(callId, call, drops));
     const latencies = this.#latencies.take();
     // About half a microsecond every REPORT_INTERVAL_MS: the thread's own isolate, no heap walk.
-    const { used_heap_size: usedBytes, external_memory: externalBytes } = getHeapStatistics();
+    const {
+      used_heap_size: usedBytes,
+      external_memory: externalBytes,
+      total_heap_size: committedBytes,
+    } = getHeapStatistics();
     // The counts' buffer moves to the main thread rather than being copied a second time.
     this.#options.port.postMessage(
       {
@@ -234,7 +238,7 @@ export class MediaHost {
         legs,
         clock: this.#options.mediaClock.stats(),
         latencies,
-        heap: { usedBytes, externalBytes },
+        heap: { usedBytes, externalBytes, committedBytes },
       },
       [latencies.counts.buffer as ArrayBuffer],
     );

@@ -2,7 +2,7 @@
  * `media.workers: N`: N worker threads carry the calls' media, so one node uses N cores for
  * it while SIP, the API, admission and every CallController stay on the main thread. Each
  * worker owns an equal slice of the RTP port range (no two bind the same port), its own media
- * clock and its calls' bot sockets; a new call goes to the worker carrying fewest. A worker
+ * clock and its calls' bot sockets; a new call goes to the worker carrying (or opening) fewest. A worker
  * that dies ends its own calls (cause `media_worker_failed`) and is replaced in its slot.
  */
 import type { EventLoopUtilization } from 'node:perf_hooks';
@@ -72,7 +72,7 @@ interface Slot {
   heap: WorkerHeap;
 }
 
-const NO_HEAP: WorkerHeap = { usedBytes: 0, externalBytes: 0 };
+const NO_HEAP: WorkerHeap = { usedBytes: 0, externalBytes: 0, committedBytes: 0 };
 
 /** One worker slot's share of the node's media (`patchbay_media_worker_*`). */
 export interface MediaWorkerLoad {
@@ -139,7 +139,7 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
     let least: { slot: Slot; channel: WorkerChannel } | undefined;
     for (const slot of this.#slots) {
       const channel = slot.channel;
-      if (channel && !channel.failed && (!least || channel.calls < least.channel.calls))
+      if (channel && !channel.failed && (!least || channel.placed < least.channel.placed))
         least = { slot, channel };
     }
     if (!least) return Promise.reject(new Error('no media worker running'));

@@ -97,6 +97,8 @@ export interface WorkerHeap {
   usedBytes: number;
   /** Memory outside the heap that its objects hold: ArrayBuffer and Buffer backing stores. */
   externalBytes: number;
+  /** The heap's pages V8 holds from the OS, in use or not (total_heap_size): what RSS sees. */
+  committedBytes: number;
 }
 
 /** One call's figures as of `report` time. */

@@ -31,6 +31,8 @@ export class WorkerChannel {
   readonly #legs = new Map<string, RemoteMediaLeg>();
   readonly #pending = new Map<number, { resolve(reply: Reply): void; reject(error: Error): void }>();
   #nextRequest = 1;
+  /** Legs asked for and not yet opened. */
+  #opening = 0;
   #failure: string | undefined;
 
   constructor(port: ChannelPort, clock: Clock, sink: ReportSink) {
@@ -45,6 +47,14 @@ export class WorkerChannel {
     return this.#legs.size;
   }
 
+  /**
+   * Calls carried plus those being opened: what placement weighs, so that a burst of set-ups
+   * arriving before the worker answers the first is spread instead of all landing on one worker.
+   */
+  get placed(): number {
+    return this.#legs.size + this.#opening;
+  }
+
   get failed(): boolean {
     return this.#failure !== undefined;
   }
@@ -55,12 +65,15 @@ export class WorkerChannel {
     media: { jitterBuffer: JitterDelayBounds; encryption: MediaEncryption },
     continueFrom?: RtpPosition,
   ): Promise<RemoteMediaLeg> {
+    this.#opening++;
     const reply = await this.#request({
       kind: 'open',
       callId,
       bridgeRate,
       media: { jitterBuffer: media.jitterBuffer, encryption: media.encryption },
       ...(continueFrom ? { continueFrom } : {}),
+    }).finally(() => {
+      this.#opening--;
     });
     const { localPort, position } = reply;
     if (localPort === undefined || !position) throw new Error('media worker opened no port');

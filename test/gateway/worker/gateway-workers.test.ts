@@ -94,6 +94,7 @@ async function workerGauges(): Promise<{
   busy: ByWorker;
   heapUsed: ByWorker;
   external: ByWorker;
+  committed: ByWorker;
 }> {
   const metrics = await (gateway ?? assert.fail('gateway')).metrics.registry.getMetricsAsJSON();
   const byWorker = (name: string) =>
@@ -108,16 +109,29 @@ async function workerGauges(): Promise<{
     busy: byWorker('patchbay_media_worker_busy_ratio'),
     heapUsed: byWorker('patchbay_media_worker_heap_used_bytes'),
     external: byWorker('patchbay_media_worker_external_memory_bytes'),
+    committed: byWorker('patchbay_media_worker_heap_committed_bytes'),
   };
 }
 
-/** Each worker thread's own heap and the memory its objects hold outside it, both reported. */
-function assertHeapsReported({ heapUsed, external }: { heapUsed: ByWorker; external: ByWorker }): void {
+/** Each worker thread's own heap (in use and committed) and the memory its objects hold outside it, reported. */
+function assertHeapsReported({
+  heapUsed,
+  external,
+  committed,
+}: {
+  heapUsed: ByWorker;
+  external: ByWorker;
+  committed: ByWorker;
+}): void {
   assert.deepEqual(Object.keys(heapUsed).sort(), ['0', '1']);
   for (const worker of ['0', '1']) {
     // A worker's isolate under tsx (modules, codecs, a call): megabytes, not a few bytes.
     assert.ok((heapUsed[worker] ?? 0) > 2 ** 20, `worker ${worker} heap in use: ${heapUsed[worker]}`);
     assert.ok((external[worker] ?? 0) > 0, `worker ${worker} external memory: ${external[worker]}`);
+    assert.ok(
+      (committed[worker] ?? 0) >= (heapUsed[worker] ?? 0),
+      `worker ${worker} heap committed ${committed[worker]} covers what is in use`,
+    );
   }
 }
 

@@ -137,6 +137,10 @@ describe('media worker protocol (MessageChannel, no threads)', () => {
     const heap = reports.at(-1)?.heap;
     assert.ok((heap?.usedBytes ?? 0) > 0, 'heap in use');
     assert.ok((heap?.externalBytes ?? 0) > 0, 'memory outside the heap (the leg’s buffers among it)');
+    assert.ok(
+      (heap?.committedBytes ?? 0) >= (heap?.usedBytes ?? 0),
+      'the committed heap covers what is in use',
+    );
   });
 
   it('carries SDES keys across (structured clone drops a SecretBytes’ private bytes)', async () => {
@@ -242,6 +246,21 @@ describe('media worker protocol (MessageChannel, no threads)', () => {
     leg.close();
     await leg.settled();
     assert.equal(leg.stats().codec, 'PCMU/8000/0', 'the last report stands');
+  });
+
+  it('counts legs being opened for placement, so a burst of set-ups is spread', async () => {
+    const first = openLeg();
+    const second = channel.open('call-2', 8000, {
+      jitterBuffer: { minDelayMs: 0, maxDelayMs: 200 },
+      encryption: 'none',
+    });
+    assert.equal(channel.placed, 2, 'both asked for, neither answered yet');
+    assert.equal(channel.calls, 0, 'none carried yet');
+    await Promise.all([first, second]);
+    assert.equal(channel.placed, 2);
+    assert.equal(channel.calls, 2);
+    channel.fail('media worker exited with code 1');
+    assert.equal(channel.placed, 0);
   });
 
   it('closing the leg releases it on both sides', async () => {

@@ -290,38 +290,37 @@ export class GatewayMetrics {
           this.mediaWorkerHeapCommitted?.set(worker, heap.committedBytes);
         }
       };
-      this.mediaWorkerCalls = new Gauge({
-        name: 'patchbay_media_worker_calls',
-        help: 'Calls whose media the media worker thread (by slot, 0 to media.workers - 1) carries now',
-        labelNames: ['worker'] as const,
-        registers: [this.registry],
+      const perWorker = (name: string, help: string, onScrape?: () => void): Gauge<'worker'> =>
+        new Gauge({
+          name,
+          help,
+          labelNames: ['worker'] as const,
+          registers: [this.registry],
+          ...(onScrape ? { collect: onScrape } : {}),
+        });
+      const reported = "as of the worker's last report (every 500 ms); 0 while a dead worker is replaced";
+      this.mediaWorkerCalls = perWorker(
+        'patchbay_media_worker_calls',
+        'Calls whose media the media worker thread (by slot, 0 to media.workers - 1) carries now',
         collect,
-      });
-      this.mediaWorkerBusy = new Gauge({
-        name: 'patchbay_media_worker_busy_ratio',
-        help: "The media worker thread's event loop busy share (0-1) since the previous scrape (its event-loop utilization). It counts the media clock's precise wait before each tick (up to rtp.pacingLeadMs + 1 ms of every 20 ms) as busy, so it is an upper bound of the thread's CPU; 0 while a dead worker is replaced",
-        labelNames: ['worker'] as const,
-        registers: [this.registry],
-      });
+      );
+      this.mediaWorkerBusy = perWorker(
+        'patchbay_media_worker_busy_ratio',
+        "The media worker thread's event loop busy share (0-1) since the previous scrape (its event-loop utilization). It counts the media clock's precise wait before each tick (up to rtp.pacingLeadMs + 1 ms of every 20 ms) as busy, so it is an upper bound of the thread's CPU; 0 while a dead worker is replaced",
+      );
       // patchbay_nodejs_heap_* (the default metrics) is the main thread's isolate only.
-      this.mediaWorkerHeapUsed = new Gauge({
-        name: 'patchbay_media_worker_heap_used_bytes',
-        help: "The media worker thread's own V8 heap in use (its isolate's used_heap_size: the calls' media, jitter buffers, codecs and bot sockets live there; patchbay_nodejs_heap_size_used_bytes is the main thread's alone), as of the worker's last report (every 500 ms); 0 while a dead worker is replaced",
-        labelNames: ['worker'] as const,
-        registers: [this.registry],
-      });
-      this.mediaWorkerHeapCommitted = new Gauge({
-        name: 'patchbay_media_worker_heap_committed_bytes',
-        help: "The media worker thread's V8 heap as committed (its isolate's total_heap_size: the pages V8 holds from the OS, in use or garbage or free, which is what the process's RSS sees of it), as of the worker's last report (every 500 ms); 0 while a dead worker is replaced",
-        labelNames: ['worker'] as const,
-        registers: [this.registry],
-      });
-      this.mediaWorkerExternal = new Gauge({
-        name: 'patchbay_media_worker_external_memory_bytes',
-        help: "Memory outside the media worker thread's V8 heap held by its objects (its isolate's external_memory: ArrayBuffer and Buffer backing stores), as of the worker's last report (every 500 ms); 0 while a dead worker is replaced",
-        labelNames: ['worker'] as const,
-        registers: [this.registry],
-      });
+      this.mediaWorkerHeapUsed = perWorker(
+        'patchbay_media_worker_heap_used_bytes',
+        `The media worker thread's own V8 heap in use (its isolate's used_heap_size: the calls' media, jitter buffers, codecs and bot sockets live there; patchbay_nodejs_heap_size_used_bytes is the main thread's alone), ${reported}`,
+      );
+      this.mediaWorkerHeapCommitted = perWorker(
+        'patchbay_media_worker_heap_committed_bytes',
+        `The media worker thread's V8 heap as committed (its isolate's total_heap_size: the pages V8 holds from the OS, in use or garbage or free, which is what the process's RSS sees of it), ${reported}`,
+      );
+      this.mediaWorkerExternal = perWorker(
+        'patchbay_media_worker_external_memory_bytes',
+        `Memory outside the media worker thread's V8 heap held by its objects (its isolate's external_memory: ArrayBuffer and Buffer backing stores), ${reported}`,
+      );
     }
     const cluster = options.cluster;
     if (cluster) {

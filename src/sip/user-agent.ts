@@ -100,14 +100,23 @@ export interface CallOptions {
 type InviteServer = ServerTransaction<SipRequest, SipResponse>;
 
 /**
- * INVITEs handed to the application that are remembered (Call-ID, From tag, CSeq), oldest
- * forgotten first: ~100 bytes each, so a few MB, and some minutes of calls at hundreds per second.
+ * How long an INVITE handed to the application is remembered (Call-ID, From tag, CSeq): a UAC
+ * retransmits for 64*T1 (Timer B, RFC 3261 §17.1.1.2), and a copy can wait minutes more in a
+ * socket backlog. Forgetting by age keeps the memory at the call rate times this, flat from
+ * then on; forgetting only by count grew it with every call until the cap.
  */
+const REMEMBER_INVITES_MS = 5 * 60_000;
+/** And at most this many, oldest forgotten first (~170 bytes each, under 6 MB). */
 const MAX_REMEMBERED_INVITES = 32_768;
 
-/** What identifies an INVITE apart from its branch (RFC 3261 §8.2.2.2). */
+/**
+ * What identifies an INVITE apart from its branch (RFC 3261 §8.2.2.2), as one flat string: built
+ * from the parsed headers it is a tree of concatenated and sliced strings, ~430 bytes kept per
+ * remembered INVITE where the copy keeps ~170 (with its time).
+ */
 function inviteIdentity(invite: SipRequest): string {
-  return `${invite.callId()}\n${invite.fromTag() ?? ''}\n${invite.cseq().seq}`;
+  const identity = `${invite.callId()}\n${invite.fromTag() ?? ''}\n${invite.cseq().seq}`;
+  return Buffer.from(identity, 'utf8').toString('utf8');
 }
 
 export class SipUserAgent {
@@ -119,7 +128,7 @@ export class SipUserAgent {
   readonly #sessions = new Map<string, Session>();
   readonly #pendingInvites = new Map<InviteServer, InboundSession>();
   /** Identities of the INVITEs already handed to `onInvite` (see #isStaleInvite). */
-  readonly #seenInvites = new Set<string>();
+  readonly #seenInvites = new Map<string, number>();
 
   constructor(options: UserAgentOptions) {
     this.#options = options;
@@ -365,13 +374,16 @@ export class SipUserAgent {
    * refused as a merged request instead (RFC 3261 §8.2.2.2: 482). Remembers the others.
    */
   #isStaleInvite(invite: SipRequest): boolean {
-    const identity = inviteIdentity(invite);
-    if (this.#seenInvites.has(identity)) return true;
-    this.#seenInvites.add(identity);
-    if (this.#seenInvites.size > MAX_REMEMBERED_INVITES) {
-      const oldest = this.#seenInvites.values().next().value;
-      if (oldest !== undefined) this.#seenInvites.delete(oldest);
+    const seen = this.#seenInvites;
+    const now = this.clock.now();
+    // In the order first seen: the oldest are at the front.
+    for (const [oldest, seenAt] of seen) {
+      if (seen.size < MAX_REMEMBERED_INVITES && now - seenAt < REMEMBER_INVITES_MS) break;
+      seen.delete(oldest);
     }
+    const identity = inviteIdentity(invite);
+    if (seen.has(identity)) return true;
+    seen.set(identity, now);
     return false;
   }
 

@@ -79,6 +79,23 @@ describe('InboundSession and the INVITE handler', () => {
     assert.equal(incoming.length, 2);
   });
 
+  it('an INVITE is remembered for 5 minutes: the same one read later is a call again, so the memory stays flat', async () => {
+    const { clock, network, incoming, answered } = setup();
+    const { outbound } = await answered();
+    await outbound.bye();
+    const invite = network.log.find(isRequest('INVITE'));
+    assert.ok(invite?.message.isRequest);
+    await run(clock, 4 * 60_000, 1000);
+    network.transmit(invite.message, invite.from, invite.to);
+    await flush();
+    assert.equal(network.log.filter(isResponse(482, 'INVITE')).length, 1, 'still remembered');
+    // Past the 5 minutes, and past the transaction that answered 482 (Timer H).
+    await run(clock, 60_000 + 64 * T1, 1000);
+    network.transmit(invite.message, invite.from, invite.to);
+    await flush();
+    assert.equal(incoming.length, 2, 'forgotten after 5 minutes: read as a new call');
+  });
+
   it('a malformed Session-Expires gets 400 and never reaches the handler (RFC 3261 §21.4.1)', async () => {
     const { network, incoming, call } = setup();
     call({ headers: [['Session-Expires', 'soon;refresher=uac']] });

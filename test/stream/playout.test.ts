@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Playout } from '../../src/stream/index.js';
+import { TimeCompressor } from '../../src/stream/time-compression.js';
 import { FakeClock, silentLogger } from '../../src/util/index.js';
 
 /** 20 ms frames of 8 kHz audio whose samples count up, so order and gaps are visible. */
@@ -239,6 +240,30 @@ test('a bot that streams a voice without pauses is never trimmed: it plays faste
     largestStep <= voiceStep + 2,
     `a step of ${largestStep} where the voice moves ${voiceStep} at most`,
   );
+});
+
+test('audio that does not repeat is searched for a period once per 6 pulls, not on every one', (t) => {
+  const findPeriod = t.mock.method(TimeCompressor.prototype, 'findPeriod');
+  const playout = new Playout({ sampleRate: 8000 });
+  // Loud noise from a fixed generator (never silent, never periodic), after a 1 s stall.
+  let seed = 1;
+  const noise = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return (seed % 16001) - 8000;
+  };
+  const send = () => playout.enqueue(Int16Array.from({ length: 160 }, noise));
+  for (let tick = 0; tick < 20 * 50; tick++) {
+    if (tick === 250) for (let i = 0; i < 50; i++) send();
+    send();
+    playout.pullFrame();
+  }
+  const searches = findPeriod.mock.calls.length;
+  // A 2.4 s window to see the delay stand and 1 s without a pause before the first search.
+  const eligiblePulls = 20 * 50 - 250 - 120 - 50;
+  assert.ok(searches > 0, 'the standing delay was searched');
+  assert.ok(searches <= Math.ceil(eligiblePulls / 6), `${searches} searches in ${eligiblePulls} pulls`);
+  assert.equal(playout.stats.compressedMs, 0, 'noise is never compressed');
+  assert.equal(playout.queuedMs, 1000, 'so its standing delay stays');
 });
 
 test('audio sent ahead of real time is never trimmed: a 10 s burst in 200 ms, or a bot at 2x', () => {

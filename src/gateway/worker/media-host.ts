@@ -87,10 +87,12 @@ export class MediaHost {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#reportTimer?.cancel();
-    for (const [callId, call] of this.#calls) {
+    // No final figures: after `stop` the worker posts nothing more, so none would be read.
+    for (const call of this.#calls.values()) {
       call.bot?.close('shutdown');
-      this.#close(callId);
+      call.leg.close();
     }
+    this.#calls.clear();
     this.#options.mediaClock.stop();
     this.#options.port.close();
   }

@@ -12,6 +12,7 @@ import { type StackUa, startStackUa } from '../../test/interop/helpers/stack-ua.
 import { parseMetrics } from '../lib/metrics.js';
 import type {
   JitterBufferFigures,
+  PlayoutFigures,
   SystemUnderTest,
   TargetStatus,
   TickOutcomes,
@@ -27,6 +28,18 @@ const SCRAPE_TIMEOUT_MS = 15_000;
  * overloaded one takes long to get there.
  */
 const STOP_TIMEOUT_MS = 30_000;
+
+/** A playout's counts as a call's detail gives them (`media.stream`). */
+interface PlayoutCounts {
+  underrunFrames: number;
+  trimmedFrames: number;
+}
+
+/** The part of a call's detail (`GET /v1/calls/:id`) the bench reads. */
+interface CallMediaFigures {
+  jitterBuffer?: JitterStats;
+  stream?: PlayoutCounts;
+}
 
 export interface PatchbayTargetOptions {
   botUrl: string;
@@ -112,6 +125,9 @@ export class PatchbayTarget implements SystemUnderTest {
 
   async resetLag(): Promise<void> {
     this.#ticksAtReset = ticksIn(await this.#scrape());
+    this.#playoutAtReset.clear();
+    for (const [id, media] of await this.#callDetails())
+      if (media.stream) this.#playoutAtReset.set(id, media.stream);
   }
 
   async status(): Promise<TargetStatus> {
@@ -124,7 +140,7 @@ export class PatchbayTarget implements SystemUnderTest {
         calls: samples[`patchbay_media_worker_calls{worker="${index}"}`] ?? 0,
         busyShare: samples[`patchbay_media_worker_busy_ratio{worker="${index}"}`] ?? 0,
       });
-    const jitterBuffer = await this.#jitterBuffers();
+    const { jitterBuffer, playout } = await this.#callFigures();
     const ticks = ticksIn(samples);
     const before = this.#ticksAtReset;
     return {
@@ -132,6 +148,7 @@ export class PatchbayTarget implements SystemUnderTest {
       dropped: this.#dropped,
       ...(workers.length > 0 ? { workers } : {}),
       ...(jitterBuffer ? { jitterBuffer } : {}),
+      ...(playout ? { playout } : {}),
       ...(ticks && before
         ? {
             ticks: {
@@ -145,32 +162,59 @@ export class PatchbayTarget implements SystemUnderTest {
   }
 
   /**
-   * The calls' jitter buffers as the control API shows them (up to 500 ms old with media
-   * workers), summed over every call in progress: what caller->bot latency is judged against.
+   * The calls' jitter buffers and playouts as the control API shows them (up to 500 ms old with
+   * media workers), summed over every call in progress: the jitter buffers' target is what
+   * caller->bot latency is judged against; the playouts' counts are taken since the last
+   * resetLag(), per call, so set-up does not count.
    */
-  async #jitterBuffers(): Promise<JitterBufferFigures | undefined> {
+  async #callFigures(): Promise<{ jitterBuffer?: JitterBufferFigures; playout?: PlayoutFigures }> {
+    const details = await this.#callDetails();
+    let target = 0;
+    let waited = 0;
+    let emitted = 0;
+    let playouts = 0;
+    let underruns = 0;
+    let trimmed = 0;
+    for (const [id, media] of details) {
+      const stream = media.stream;
+      const before = this.#playoutAtReset.get(id);
+      if (stream && before) {
+        playouts++;
+        underruns += stream.underrunFrames - before.underrunFrames;
+        trimmed += stream.trimmedFrames - before.trimmedFrames;
+      }
+      const stats = media.jitterBuffer;
+      if (!stats) continue;
+      target += stats.jitterBufferTargetDelay;
+      waited += stats.jitterBufferDelay;
+      emitted += stats.jitterBufferEmittedCount;
+    }
+    return {
+      ...(emitted > 0
+        ? { jitterBuffer: { targetMs: (1000 * target) / emitted, delayMs: (1000 * waited) / emitted } }
+        : {}),
+      ...(playouts > 0
+        ? { playout: { underrunsPerCall: underruns / playouts, trimmedFramesPerCall: trimmed / playouts } }
+        : {}),
+    };
+  }
+
+  /** Each call in progress's media figures, by call id; none from a gateway too busy to answer. */
+  async #callDetails(): Promise<Map<string, CallMediaFigures>> {
     const api = this.#gateway.apiUrl;
+    const details = new Map<string, CallMediaFigures>();
     try {
       const { calls } = (await (await fetch(`${api}/v1/calls`)).json()) as { calls: Array<{ id: string }> };
-      let target = 0;
-      let waited = 0;
-      let emitted = 0;
       for (const { id } of calls) {
         const call = (await (await fetch(`${api}/v1/calls/${encodeURIComponent(id)}`)).json()) as {
-          media?: { jitterBuffer?: JitterStats };
+          media?: CallMediaFigures;
         };
-        const stats = call.media?.jitterBuffer;
-        if (!stats) continue;
-        target += stats.jitterBufferTargetDelay;
-        waited += stats.jitterBufferDelay;
-        emitted += stats.jitterBufferEmittedCount;
+        if (call.media) details.set(id, call.media);
       }
-      return emitted > 0
-        ? { targetMs: (1000 * target) / emitted, delayMs: (1000 * waited) / emitted }
-        : undefined;
     } catch {
-      return undefined; // a gateway too busy to answer: the step's other figures still count
+      // The step's other figures still count.
     }
+    return details;
   }
 
   close(): Promise<void> {
@@ -197,6 +241,8 @@ export class PatchbayTarget implements SystemUnderTest {
   }
 
   #ticksAtReset: TickOutcomes | undefined;
+  /** Each call's playout counts at the last resetLag(). */
+  readonly #playoutAtReset = new Map<string, PlayoutCounts>();
 
   /** Every series of one /metrics scrape; undefined when the gateway does not answer in time. */
   async #scrape(): Promise<Record<string, number> | undefined> {

@@ -58,6 +58,16 @@ export function jitterBufferLine(step: StepFigures): string | undefined {
   );
 }
 
+/** The playouts' underruns and trimmed frames per call: whether the frame of margin is in use. */
+export function playoutLine(step: StepFigures): string | undefined {
+  const playout = step.playout;
+  if (!playout) return undefined;
+  return (
+    `${step.calls} calls: bot audio playout, per call over the window: ${fixed(playout.underrunsPerCall, 2)} underruns ` +
+    `(a frame of faded silence each), ${fixed(playout.trimmedFramesPerCall, 2)} standing frames given back`
+  );
+}
+
 /**
  * Where each direction's slow frames (over TAIL_MS) came from: a few calls a stall left behind
  * (their standing delay), or every call (the node or the box too slow throughout).

@@ -30,6 +30,7 @@ import { type ProfileSummary, profilesIn, summariseProfile } from './profile.js'
 import {
   cpuRatio,
   jitterBufferLine,
+  playoutLine,
   profileLines,
   TABLE_HEADER,
   tableRow,
@@ -191,6 +192,8 @@ for (const result of results) {
   if (split) console.log(`  ${split}`);
   const jitter = jitterBufferLine(result.patchbay);
   if (jitter) console.log(`  ${jitter}`);
+  const playout = playoutLine(result.patchbay);
+  if (playout) console.log(`  ${playout}`);
   const goals = result.goalMisses;
   console.log(`  latency goals: ${goals.length === 0 ? 'met' : `missed (${goals.join('; ')})`}`);
   console.log(`  ${tailLine(result.patchbay)}`);

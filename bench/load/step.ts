@@ -13,6 +13,7 @@ import { RtpCallers } from './rtp-callers.js';
 import {
   ForwarderTarget,
   type JitterBufferFigures,
+  type PlayoutFigures,
   type SystemUnderTest,
   type TickOutcomes,
   type WorkerShare,
@@ -64,6 +65,8 @@ export interface StepFigures {
   workers?: WorkerShare[];
   /** The gateway's jitter buffers over the calls so far: caller->bot is judged against the target. */
   jitterBuffer?: JitterBufferFigures;
+  /** The gateway's playouts of bot audio over the window: underruns and trimmed frames per call. */
+  playout?: PlayoutFigures;
   /** The gateway's media clock ticks over the window, by outcome. */
   ticks?: TickOutcomes;
   callerToBot: DirectionFigures;
@@ -162,6 +165,7 @@ export async function measureStep(
       loopLagP99Ms: status.lagP99Ms,
       ...(status.workers ? { workers: status.workers } : {}),
       ...(status.jitterBuffer ? { jitterBuffer: status.jitterBuffer } : {}),
+      ...(status.playout ? { playout: status.playout } : {}),
       ...(status.ticks ? { ticks: status.ticks } : {}),
       callerToBot: direction(callerFigures.sentInWindow, botReport.callerToBot),
       botToCaller: direction(botReport.echoed, callerFigures.botToCaller),

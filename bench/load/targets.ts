@@ -14,6 +14,8 @@ export interface TargetStatus {
   workers?: WorkerShare[];
   /** The gateway's jitter buffers over its calls so far (a gateway with them). */
   jitterBuffer?: JitterBufferFigures;
+  /** The gateway's bot-audio playouts since resetLag() (a gateway with them). */
+  playout?: PlayoutFigures;
   /** The gateway's media clock ticks since resetLag(), by outcome (a gateway with them). */
   ticks?: TickOutcomes;
 }
@@ -31,6 +33,16 @@ export interface JitterBufferFigures {
   targetMs: number;
   /** What audio waited in them (`jitterBufferDelay` / `jitterBufferEmittedCount`). */
   delayMs: number;
+}
+
+/**
+ * Per call in progress, over the window (from resetLag()): how often its playout ran dry while
+ * the bot's audio was playing (a frame of faded silence each) and how many standing frames it
+ * gave back. Together they show whether the playout's frame of margin behind the bot is in use.
+ */
+export interface PlayoutFigures {
+  underrunsPerCall: number;
+  trimmedFramesPerCall: number;
 }
 
 export interface WorkerShare {

@@ -58,6 +58,11 @@ test('5 calls through patchbay (profiled) and through the bare forwarder: no los
   try {
     const patchbay = await measureStep('patchbay', CALLS, bot, { ...OPTIONS, profileDir });
     assertStep(patchbay);
+    const playout = patchbay.playout;
+    assert.ok(
+      playout && Number.isFinite(playout.underrunsPerCall) && Number.isFinite(playout.trimmedFramesPerCall),
+      `the calls' playout figures: ${JSON.stringify(playout)}`,
+    );
     // One per thread: the calls' media runs in the media workers' threads.
     const profiles = profilesIn(profileDir);
     assert.ok(profiles.length > 0, 'the gateway wrote a .cpuprofile');

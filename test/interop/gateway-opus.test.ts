@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { createOpusDecoder } from '../../src/media/opus.js';
 import { tonePower } from '../helpers/audio.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
@@ -49,8 +48,7 @@ test('baresip (Opus only) -> patchbay start -> Twilio bot: transcoded both ways'
   });
   try {
     await baresip.exited;
-    await delay(500);
-    const record = gateway.records().at(-1);
+    const record = (await gateway.recordsWhen('the call record', (written) => written.length > 0)).at(-1);
     assert.ok(record, `a call record\n${baresip.output().slice(-2000)}`);
     assert.equal(record['codec'], 'opus');
     const call = bot.calls.at(-1);

@@ -207,9 +207,10 @@ test('baresip srtp-mand -> patchbay (encryption: required): SRTP both ways, no t
       live.calls.map(async ({ id }) => (await fetch(`${gateway.apiUrl}/v1/calls/${id}`)).text()),
     );
     await Promise.all([secureUa.exited, plainUa.exited]);
-    await delay(500);
 
-    const records = gateway.records();
+    const records = await gateway.recordsWhen('both call records', (written) =>
+      ['local', 'plain'].every((trunk) => written.some((record) => record['trunk'] === trunk)),
+    );
     const secure = records.find((record) => record['trunk'] === 'local');
     const plain = records.find((record) => record['trunk'] === 'plain');
     assert.ok(secure && plain, `two call records\n${secureUa.output().slice(-1500)}`);
@@ -271,10 +272,11 @@ test('baresip srtp-mand -> patchbay (encryption: required): SRTP both ways, no t
     });
     agents.push(refused);
     await refused.exited;
-    await delay(300);
-    const mismatch = gateway
-      .records()
-      .find((record) => (record['end'] as { cause?: string } | undefined)?.cause === 'encryption_mismatch');
+    const isMismatch = (record: Record<string, unknown>): boolean =>
+      (record['end'] as { cause?: string } | undefined)?.cause === 'encryption_mismatch';
+    const mismatch = (
+      await gateway.recordsWhen('the refused call record', (written) => written.some(isMismatch))
+    ).find(isMismatch);
     assert.ok(mismatch, `the plain offer was refused\n${refused.output().slice(-1500)}`);
     assert.equal((mismatch['end'] as { sipStatus?: number } | undefined)?.sipStatus, 488);
     const metrics = await (await fetch(`${gateway.apiUrl}/metrics`)).text();

@@ -89,6 +89,15 @@ export interface GatewayProcess {
   logs(): string;
   /** Parsed call-record lines written so far. */
   records(): Array<Record<string, unknown>>;
+  /**
+   * The records once `done` holds for them (polled, bounded). A record is appended only after
+   * the media worker's final figures arrive, some time after the call's BYE is answered.
+   */
+  recordsWhen(
+    what: string,
+    done: (records: Array<Record<string, unknown>>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Array<Record<string, unknown>>>;
   /** Sends `signal` and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   exited: Promise<number | null>;
@@ -288,13 +297,17 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
     recordsFile,
     child,
     logs,
-    records: () =>
-      existsSync(recordsFile)
-        ? readFileSync(recordsFile, 'utf8')
-            .split('\n')
-            .filter((line) => line.length > 0)
-            .map((line) => JSON.parse(line) as Record<string, unknown>)
-        : [],
+    records: () => readRecords(recordsFile),
+    recordsWhen: async (what, done, timeoutMs = 5000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const records = readRecords(recordsFile);
+        if (done(records)) return records;
+        if (Date.now() > deadline)
+          throw new Error(`timed out waiting for ${what}: ${records.length} records`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
     exited,
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -303,4 +316,15 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       return code;
     },
   };
+}
+
+/** The complete lines of a call-records file; a line still being appended is left for later. */
+function readRecords(recordsFile: string): Array<Record<string, unknown>> {
+  if (!existsSync(recordsFile)) return [];
+  const text = readFileSync(recordsFile, 'utf8');
+  return text
+    .slice(0, text.lastIndexOf('\n') + 1)
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }

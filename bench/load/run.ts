@@ -21,7 +21,7 @@
  * the profile's self time is summarised by source file. Everything runs on loopback; every
  * child process and socket is closed at the end, also on Ctrl-C.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -61,6 +61,9 @@ const HELP = `usage: node dist/bench/load/run.js [options]   (after npm run buil
   --malloc-arena-max N  the gateway (only) runs with MALLOC_ARENA_MAX=N
   --skip-forwarder  measure the gateway only
   --skip-profile    no --cpu-prof run
+  --profile-dir DIR keep the profiled step's .cpuprofile files (one per thread) in DIR, a new
+                    or empty folder, to open in Chrome DevTools (default: a temporary folder,
+                    removed)
   --out FILE        JSON results (default: a file in the temp folder, printed at the end)
 `;
 
@@ -75,6 +78,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '0' },
     'malloc-arena-max': { type: 'string' },
     'profile-at': { type: 'string' },
+    'profile-dir': { type: 'string' },
     'skip-forwarder': { type: 'boolean', default: false },
     'skip-profile': { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -104,6 +108,14 @@ function stepList(): number[] {
 }
 
 const steps = stepList();
+const keptDir = values['profile-dir'];
+if (keptDir) mkdirSync(keptDir, { recursive: true });
+if (keptDir && profilesIn(keptDir).length > 0) {
+  process.stderr.write(
+    `--profile-dir ${keptDir} already holds .cpuprofile files: give a new or empty folder\n`,
+  );
+  process.exit(2);
+}
 const mediaWorkers = Number(values.workers);
 if (!Number.isInteger(mediaWorkers) || mediaWorkers < 0) {
   process.stderr.write(`--workers must be a whole number >= 0, got '${values.workers}'\n`);
@@ -205,7 +217,7 @@ const profiledCalls = values['profile-at']
   : (highestSustained ?? results[0]?.calls);
 let profile: (ProfileSummary & { calls: number; sustained: boolean; step: StepFigures }) | undefined;
 if (profiledCalls !== undefined && !values['skip-profile']) {
-  const profileDir = mkdtempSync(join(tmpdir(), 'patchbay-load-profile-'));
+  const profileDir = keptDir ?? mkdtempSync(join(tmpdir(), 'patchbay-load-profile-'));
   const step = await measureStep('patchbay', profiledCalls, bot, { ...options, profileDir });
   // Every thread's: with media workers the calls' work is in theirs, not the main thread's.
   const files = profilesIn(profileDir);
@@ -217,7 +229,8 @@ if (profiledCalls !== undefined && !values['skip-profile']) {
     if (!values['profile-at'] && highestSustained === undefined)
       console.log('(no step was sustained: this is the first one)');
   } else console.log(`\nno .cpuprofile was written into ${profileDir}`);
-  rmSync(profileDir, { recursive: true, force: true });
+  if (keptDir) console.log(`profiles kept: ${files.join(', ')}`);
+  else rmSync(profileDir, { recursive: true, force: true });
 }
 
 await closeEverything();

@@ -90,10 +90,20 @@ export function cpuRatio(patchbay: StepFigures, forwarder: StepFigures): number 
 export function profileLines(summary: ProfileSummary, calls: number): string {
   return [
     `CPU profile of the gateway (node --cpu-prof) at ${calls} calls, samples of the measured window only:`,
-    `every thread summed: busy ${fixed(summary.busyMs / 1000)} s, idle ${fixed(summary.idleMs / 1000)} s. Self time by file, top ${summary.top.length}:`,
+    `every thread summed: busy ${fixed(summary.busyMs / 1000)} s, idle ${fixed(summary.idleMs / 1000)} s, ` +
+      `in the media clocks' precise wait (blocked, not busy) ${fixed(summary.clockWaitMs / 1000)} s. ` +
+      `Self time by file, top ${summary.top.length}:`,
     '',
     '| file | self ms | % of busy |',
     '| --- | --- | --- |',
     ...summary.top.map((row) => `| ${row.file} | ${fixed(row.selfMs, 0)} | ${fixed(row.percent)} |`),
+    '',
+    `By function, top ${summary.topFunctions.length}:`,
+    '',
+    '| function | self ms | % of busy |',
+    '| --- | --- | --- |',
+    ...summary.topFunctions.map(
+      (row) => `| ${row.function} | ${fixed(row.selfMs, 0)} | ${fixed(row.percent)} |`,
+    ),
   ].join('\n');
 }

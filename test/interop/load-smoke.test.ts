@@ -72,6 +72,12 @@ test('5 calls through patchbay (profiled) and through the bare forwarder: no los
       summary.top.some((row) => row.file.startsWith('src/')),
       `gateway sources in the top files: ${summary.top.map((row) => row.file).join(', ')}`,
     );
+    const functions = summary.topFunctions.map((row) => row.function);
+    assert.ok(
+      functions.some((name) => /src\/.*\.ts:\d+$/.test(name)) &&
+        !functions.some((name) => name.startsWith('#waitUntil')),
+      `gateway functions by source line, the clock's wait apart: ${functions.join(', ')}`,
+    );
     assertStep(await measureStep('forwarder', CALLS, bot, OPTIONS));
   } finally {
     rmSync(profileDir, { recursive: true, force: true });

@@ -127,10 +127,12 @@ describe('SIP over TLS with patchbay start', { skip, timeout: 90_000 }, () => {
       gateway.tlsPort,
     );
     const calls = bot.calls.length;
+    const recordsBefore = records().length;
     const caller = await tlsCaller('inbound', 4, rtpBase, wire);
     await caller.exited;
     await delay(500);
     const rows = await wire.stop();
+    await until(() => records().length > recordsBefore, 'the call record');
     const record = records().at(-1);
     assert.equal(record?.direction, 'inbound', caller.output().slice(-2000));
     assert.equal(record?.end.cause, 'caller_bye');
@@ -187,6 +189,7 @@ describe('SIP over TLS with patchbay start', { skip, timeout: 90_000 }, () => {
 
   it('presents renewed certificates to new connections after SIGHUP while the call in progress keeps its media', async () => {
     const calls = bot.calls.length;
+    const recordsBefore = records().length;
     const caller = await tlsCaller('rotation', 6, rtpPorts());
     await until(() => (bot.calls[calls]?.callerAudio.length ?? 0) > 25, 'the call to be up');
     const call = bot.calls[calls] as BotCall;
@@ -213,7 +216,7 @@ describe('SIP over TLS with patchbay start', { skip, timeout: 90_000 }, () => {
     assert.equal(presented?.fingerprint256, new X509Certificate(renewed.cert).fingerprint256);
 
     await caller.exited;
-    await delay(500);
+    await until(() => records().length > recordsBefore, 'the call record');
     assert.equal(records().at(-1)?.end.cause, 'caller_bye', 'the call ended normally');
     assert.ok(
       call.callerAudio.length - framesAtReload > 100,

@@ -18,7 +18,7 @@
  * the stricter latency goals (step.ts latencyGoalMisses: caller->bot p99 under 40 ms plus the
  * jitter buffers' target, bot->caller p99 under 60 ms, nothing missing). Then the gateway runs the highest
  * sustained N (or the first step, if none was; or --profile-at) again under --cpu-prof and
- * the profile's self time is summarised by source file. Everything runs on loopback; every
+ * the profile's self time is summarised by source file and by function. Everything runs on loopback; every
  * child process and socket is closed at the end, also on Ctrl-C.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -107,8 +107,9 @@ test('outbound digest: only the challenge for outbound.auth.realm is answered', 
     assert.equal(answered.successfulCalls, 1, answered.errors);
     // Its wait for an INVITE with credentials ran out (SIPp counts the jump as a failed call).
     assert.match(other.errors, /receive timeout/, 'the other realm saw no INVITE with credentials');
-    for (let i = 0; i < 50 && !running.records().some((r) => r['id'] === id); i++) await delay(100);
-    const record = running.records().find((r) => r['id'] === id);
+    const record = (await running.recordsWhen((written) => written.some((r) => r['id'] === id))).find(
+      (r) => r['id'] === id,
+    );
     assert.deepEqual(
       ((record?.['attempts'] ?? []) as Array<{ gateway: string; outcome: string }>).map((a) => [
         a.gateway,

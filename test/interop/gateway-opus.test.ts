@@ -48,7 +48,7 @@ test('baresip (Opus only) -> patchbay start -> Twilio bot: transcoded both ways'
   });
   try {
     await baresip.exited;
-    const record = (await gateway.recordsWhen('the call record', (written) => written.length > 0)).at(-1);
+    const record = (await gateway.recordsWhen((written) => written.length > 0)).at(-1);
     assert.ok(record, `a call record\n${baresip.output().slice(-2000)}`);
     assert.equal(record['codec'], 'opus');
     const call = bot.calls.at(-1);

@@ -89,9 +89,9 @@ test('POST /v1/calls fails over 503 -> 200, streams on answer, and reports every
     const carrierBResult = await carrierB.result;
     assert.equal(carrierBResult.successfulCalls, 1, carrierBResult.errors);
     assert.equal((await carrierA.result).successfulCalls, 1, 'carrier A saw its 503 ACKed');
-    const record = (
-      await gateway.recordsWhen('the call record', (written) => written.some((r) => r['id'] === id))
-    ).find((r) => r['id'] === id);
+    const record = (await gateway.recordsWhen((written) => written.some((r) => r['id'] === id))).find(
+      (r) => r['id'] === id,
+    );
     assert.ok(record, 'a call record');
     assert.deepEqual(
       (record['attempts'] as Array<{ gateway: string; outcome: string }>).map((a) => [a.gateway, a.outcome]),

@@ -132,7 +132,7 @@ describe('SIP over TLS with patchbay start', { skip, timeout: 90_000 }, () => {
     await caller.exited;
     await delay(500);
     const rows = await wire.stop();
-    await until(() => records().length > recordsBefore, 'the call record');
+    await gateway.recordsWhen((written) => written.length > recordsBefore);
     const record = records().at(-1);
     assert.equal(record?.direction, 'inbound', caller.output().slice(-2000));
     assert.equal(record?.end.cause, 'caller_bye');
@@ -216,7 +216,7 @@ describe('SIP over TLS with patchbay start', { skip, timeout: 90_000 }, () => {
     assert.equal(presented?.fingerprint256, new X509Certificate(renewed.cert).fingerprint256);
 
     await caller.exited;
-    await until(() => records().length > recordsBefore, 'the call record');
+    await gateway.recordsWhen((written) => written.length > recordsBefore);
     assert.equal(records().at(-1)?.end.cause, 'caller_bye', 'the call ended normally');
     assert.ok(
       call.callerAudio.length - framesAtReload > 100,

@@ -208,7 +208,7 @@ test('baresip srtp-mand -> patchbay (encryption: required): SRTP both ways, no t
     );
     await Promise.all([secureUa.exited, plainUa.exited]);
 
-    const records = await gateway.recordsWhen('both call records', (written) =>
+    const records = await gateway.recordsWhen((written) =>
       ['local', 'plain'].every((trunk) => written.some((record) => record['trunk'] === trunk)),
     );
     const secure = records.find((record) => record['trunk'] === 'local');
@@ -274,9 +274,7 @@ test('baresip srtp-mand -> patchbay (encryption: required): SRTP both ways, no t
     await refused.exited;
     const isMismatch = (record: Record<string, unknown>): boolean =>
       (record['end'] as { cause?: string } | undefined)?.cause === 'encryption_mismatch';
-    const mismatch = (
-      await gateway.recordsWhen('the refused call record', (written) => written.some(isMismatch))
-    ).find(isMismatch);
+    const mismatch = (await gateway.recordsWhen((written) => written.some(isMismatch))).find(isMismatch);
     assert.ok(mismatch, `the plain offer was refused\n${refused.output().slice(-1500)}`);
     assert.equal((mismatch['end'] as { sipStatus?: number } | undefined)?.sipStatus, 488);
     const metrics = await (await fetch(`${gateway.apiUrl}/metrics`)).text();

@@ -168,12 +168,9 @@ export class ImpairedCallRig {
 
   /** Gateway records of the call with this SIP Call-ID, once written (waits up to 5 s). */
   async recordsOf(session: OutboundSession): Promise<CallRecord[]> {
-    const mine = () =>
-      (this.gateway.records() as unknown as CallRecord[]).filter(
-        (record) => record.sipCallId === session.callId,
-      );
-    for (let i = 0; i < 100 && mine().length === 0; i++) await delay(50);
-    return mine();
+    const isMine = (record: Record<string, unknown>): boolean => record['sipCallId'] === session.callId;
+    const written = await this.gateway.recordsWhen((records) => records.some(isMine));
+    return written.filter(isMine) as unknown as CallRecord[];
   }
 }
 

@@ -145,17 +145,20 @@ function addSelfTime(
   selfUs: Map<string, { file: string; us: number }>,
 ): void {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
-  const frameById = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
+  // Named once per node (the source-map lookup included), not once per sample.
+  const placeById = new Map(
+    profile.nodes.map((node) => [node.id, { name: frameName(node.callFrame), file: fileOf(node.callFrame) }]),
+  );
+  const unknown = { name: '(unknown)', file: '(unknown)' };
   let sampledAtUs = profile.startTime + (profile.timeDeltas[0] ?? 0);
   // Sample i lasts until sample i+1 (as Chrome DevTools counts it).
   for (let i = 0; i + 1 < profile.samples.length; i++) {
     const durationUs = profile.timeDeltas[i + 1] ?? 0;
     if (sampledAtUs >= window.startUs && sampledAtUs < window.endUs) {
-      const frame = frameById.get(profile.samples[i] ?? -1);
-      const name = frame ? frameName(frame) : '(unknown)';
+      const { name, file } = placeById.get(profile.samples[i] ?? -1) ?? unknown;
       const entry = selfUs.get(name);
       if (entry) entry.us += durationUs;
-      else selfUs.set(name, { file: frame ? fileOf(frame) : '(unknown)', us: durationUs });
+      else selfUs.set(name, { file, us: durationUs });
     }
     sampledAtUs += durationUs;
   }

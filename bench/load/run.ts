@@ -109,12 +109,14 @@ function stepList(): number[] {
 
 const steps = stepList();
 const keptDir = values['profile-dir'];
-if (keptDir) mkdirSync(keptDir, { recursive: true });
-if (keptDir && profilesIn(keptDir).length > 0) {
-  process.stderr.write(
-    `--profile-dir ${keptDir} already holds .cpuprofile files: give a new or empty folder\n`,
-  );
-  process.exit(2);
+if (keptDir) {
+  mkdirSync(keptDir, { recursive: true });
+  if (profilesIn(keptDir).length > 0) {
+    process.stderr.write(
+      `--profile-dir ${keptDir} already holds .cpuprofile files: give a new or empty folder\n`,
+    );
+    process.exit(2);
+  }
 }
 const mediaWorkers = Number(values.workers);
 if (!Number.isInteger(mediaWorkers) || mediaWorkers < 0) {

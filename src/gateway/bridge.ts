@@ -1,7 +1,8 @@
 /**
  * Joins one call's media leg to its bot: caller frames go out through the dialect on every
  * media-clock tick (with the bot frame played at the same instant, for stereo), bot audio
- * is paced out of a Playout queue, marks are echoed when their audio has been sent, `clear`
+ * is paced out of a Playout queue (a frame that comes just after its tick goes out as it
+ * arrives, in the tick's slot), marks are echoed when their audio has been sent, `clear`
  * empties the queue at once, and DTMF flows both ways.
  */
 import type { DtmfEvent } from '../media/dtmf.js';
@@ -68,7 +69,7 @@ export class CallBridge {
       ...(options.log ? { log: options.log } : {}),
     });
     this.#lastBotFrame = new Int16Array(this.#playout.frameSamples);
-    media.attachBotAudio(() => this.#pullBotFrame());
+    media.attachBotAudio((mayHold) => this.#pullBotFrame(mayHold));
     media.on('callerAudio', (pcm, arrivalMs) => {
       link.sendCallerFrame(pcm, this.#lastBotFrame);
       if (latency && arrivalMs !== undefined) latency.observe((latency.now() - arrivalMs) / 1000);
@@ -90,6 +91,7 @@ export class CallBridge {
     switch (input.kind) {
       case 'audio':
         this.#playout.enqueue(input.pcm);
+        this.#media.botAudioReady();
         return;
       case 'mark':
         this.#playout.mark(input.name);
@@ -114,7 +116,8 @@ export class CallBridge {
     };
   }
 
-  #pullBotFrame(): Int16Array {
+  #pullBotFrame(mayHold: boolean): Int16Array | undefined {
+    if (mayHold && this.#playout.awaitingAudio) return undefined;
     const { frame, marks } = this.#playout.pullFrame();
     this.#lastBotFrame = frame;
     for (const name of marks) this.#link.sendMarkPlayed(name);

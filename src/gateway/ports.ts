@@ -6,6 +6,7 @@
 import type { StreamTarget, TrunkConfig } from '../config/index.js';
 import type { CallSummary } from '../control/index.js';
 import type {
+  BotAudioPull,
   BridgeRate,
   JitterDelayBounds,
   MediaLegEvents,
@@ -45,7 +46,9 @@ export interface CallMediaLeg {
    * leg on the main thread, whose figures are final at once.
    */
   settled?(): Promise<void>;
-  attachBotAudio(pull: () => Int16Array): void;
+  attachBotAudio(pull: BotAudioPull): void;
+  /** Bot audio was queued: a tick slot held for it is sent now (see BotAudioPull). */
+  botAudioReady(): void;
   /** Kernel drops on the leg's sockets since the last sample (one /proc read for all legs). */
   sampleSocketDrops(table: UdpDropTable): number;
   on<K extends keyof MediaLegEvents & string>(

@@ -46,6 +46,7 @@ export {
   NO_TICKS,
 } from './media-clock.js';
 export {
+  type BotAudioPull,
   MediaLeg,
   type MediaLegEvents,
   type MediaLegOptions,

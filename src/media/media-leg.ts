@@ -89,6 +89,14 @@ export interface MediaLegEvents {
   dtmf: [event: DtmfEvent];
 }
 
+/**
+ * Audio towards the caller, pulled once per tick. With `mayHold`, the source may answer
+ * undefined to hold the tick's slot: its next frame is due but late (see Playout's
+ * `awaitingAudio`). The leg then sends the slot, with the tick's RTP timestamp, at
+ * `botAudioReady()` or else (as whatever the source has, silence at worst) before the next tick.
+ */
+export type BotAudioPull = (mayHold: boolean) => Int16Array | undefined;
+
 /** Everything that depends on the negotiated codec; rebuilt when a re-INVITE changes it. */
 interface CodecChain {
   codecKey: string;
@@ -111,8 +119,10 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   #dtmfTransmitter: DtmfTransmitter | undefined;
   #ticking = false;
   #listening = false;
-  #botAudio: (() => Int16Array) | undefined;
+  #botAudio: BotAudioPull | undefined;
   #sendTimestamp = 0;
+  /** RTP timestamp of the tick slot held for late bot audio, or -1 when none is held. */
+  #heldTimestamp = -1;
   /** RFC 3551 §4.1: marker on the first packet of a talkspurt (start, after DTMF, after hold). */
   #markNext = true;
   /** The audio packet's header fields, one object reused for every frame. */
@@ -160,9 +170,14 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
    * The one source of audio towards the caller, pulled once per tick. A second source is an
    * error rather than a silent replacement.
    */
-  attachBotAudio(pull: () => Int16Array): void {
+  attachBotAudio(pull: BotAudioPull): void {
     if (this.#botAudio) throw new Error('media leg already has a bot audio source');
     this.#botAudio = pull;
+  }
+
+  /** Bot audio arrived: a slot held for it goes out now if the source has its frame. */
+  botAudioReady(): void {
+    if (this.#heldTimestamp >= 0) this.#guard(this.#sendHeldSlot, true);
   }
 
   async start(media: NegotiatedMedia): Promise<void> {
@@ -305,29 +320,51 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   }
 
   #sendFrame(chain: CodecChain, tickMs: number): void {
-    const bot = this.#botAudio?.();
+    // A slot still held from the last tick goes first, so RTP leaves in timestamp order.
+    if (this.#heldTimestamp >= 0) this.#sendHeldSlot(false);
+    const timestamp = this.#sendTimestamp;
+    this.#sendTimestamp = (timestamp + chain.samplesPerFrame) >>> 0;
     if (!this.#sending) {
-      this.#sendTimestamp = (this.#sendTimestamp + chain.samplesPerFrame) >>> 0;
+      this.#botAudio?.(false);
       return;
     }
     this.#adaptOpusLoss(chain);
     const transmitter = this.#dtmfTransmitter;
-    transmitter?.tick(tickMs, this.#sendTimestamp);
-    if (transmitter?.active) {
-      // RFC 4733 §2.5.1.1: the event replaces the audio; the next talkspurt is marked.
-      this.#markNext = true;
-    } else if (bot && this.#media) {
-      const pcm = chain.fromBridge ? chain.fromBridge.process(bot) : bot;
-      const options = this.#sendOptions;
-      options.payloadType = this.#media.codec.payloadType;
-      options.timestamp = this.#sendTimestamp;
-      options.marker = this.#markNext;
-      this.#session.send(chain.encoder.encode(pcm), options);
-      this.#markNext = false;
-    } else {
-      this.#markNext = true;
+    transmitter?.tick(tickMs, timestamp);
+    // RFC 4733 §2.5.1.1: the event replaces the audio; the next talkspurt is marked.
+    const bot = this.#botAudio?.(!transmitter?.active);
+    if (transmitter?.active) this.#markNext = true;
+    else if (bot) this.#sendAudio(chain, bot, timestamp);
+    else if (this.#botAudio) this.#heldTimestamp = timestamp;
+    else this.#markNext = true;
+  }
+
+  /**
+   * Sends the held slot's frame if the source has it; with `mayHold` false (the next tick is
+   * due) whatever the source has, so a slot is held for at most one frame.
+   */
+  #sendHeldSlot(mayHold: boolean): void {
+    const chain = this.#chain;
+    const bot = chain && !this.#closed ? this.#botAudio?.(mayHold) : undefined;
+    if (!bot) {
+      if (!mayHold) this.#heldTimestamp = -1;
+      return;
     }
-    this.#sendTimestamp = (this.#sendTimestamp + chain.samplesPerFrame) >>> 0;
+    const timestamp = this.#heldTimestamp;
+    this.#heldTimestamp = -1;
+    if (chain && this.#sending) this.#sendAudio(chain, bot, timestamp);
+  }
+
+  #sendAudio(chain: CodecChain, bot: Int16Array, timestamp: number): void {
+    const media = this.#media;
+    if (!media) return;
+    const pcm = chain.fromBridge ? chain.fromBridge.process(bot) : bot;
+    const options = this.#sendOptions;
+    options.payloadType = media.codec.payloadType;
+    options.timestamp = timestamp;
+    options.marker = this.#markNext;
+    this.#session.send(chain.encoder.encode(pcm), options);
+    this.#markNext = false;
   }
 
   /** Opus in-band FEC sized to the loss the far end reports over RTCP (RFC 7587 §3.3). */

@@ -18,33 +18,28 @@
  * write, and a thousand of them in one tick held every call's media for tens of milliseconds.
  * They still count as pending until handed out, so `clear` cannot grow the backlog.
  *
- * Standing delay: when the bot streams in real time and the queue nevertheless stayed deeper
- * than STANDING_TARGET_MS for a whole window (see StandingDelay: after a stall of our loop),
- * the excess is dropped, one whole silent frame after each played one at most (silence plays
- * at up to twice its speed; three times while 200 ms or more stand), so the caller hears the
- * bot's next words on time again. Only frames whose every sample is within the silence
- * threshold go (set from the bot's own level), so speech is never cut; marks inside dropped
- * audio are due when it is passed, in order, as if it had played. Audio with no pause to trim
- * (continuous speech, music, an echo) goes faster instead once the delay has stood
- * FRAMES_BEFORE_COMPRESSING frames more: every other frame one or a few pitch periods shorter
- * (TimeCompressor, NetEQ's "accelerate"), only where the audio repeats closely, so what is
- * played keeps its pitch and has no seam. Audio
- * a bot sends ahead of real time (a burst, a faster pace) is neither trimmed nor compressed,
- * while it piles up or while it drains: only a depth that stood through a whole window of
- * real-time pace is.
+ * Standing delay: when the bot streams in real time and the queue nevertheless never ran dry
+ * for a whole window (see StandingDelay: after a stall of our loop), what stood is dropped,
+ * one whole silent frame after each played one at most (silence plays at up to twice its
+ * speed; three times while 200 ms or more stand), so the caller hears the bot's next words on
+ * time again. Only frames whose every sample is within the silence threshold go (set from the
+ * bot's own level), so speech is never cut; marks inside dropped audio are due when it is
+ * passed, in order, as if it had played. Audio with no pause to trim (continuous speech,
+ * music, an echo) goes faster instead once the delay has stood FRAMES_BEFORE_COMPRESSING
+ * frames more: every other frame one or a few pitch periods shorter (TimeCompressor, NetEQ's
+ * "accelerate"), only where the audio repeats closely, so what is played keeps its pitch and
+ * has no seam. Audio a bot sends ahead of real time (a burst, a faster pace) is neither
+ * trimmed nor compressed, while it piles up or while it drains: only a depth that stood
+ * through a whole window of real-time pace is.
+ *
+ * No frame of margin is kept against the bot's jitter: when its next frame is late
+ * (`awaitingAudio`), the caller leg holds the tick's slot and sends the frame as it arrives.
  */
 import type { Clock, Logger } from '../util/index.js';
 import { RateLimitedWarning } from './rate-limited-warning.js';
 import { StandingDelay } from './standing-delay.js';
 import { TimeCompressor } from './time-compression.js';
 
-/**
- * What standing delay is trimmed back to: a frame of margin below the shallowest the queue was
- * over the whole window. The window's minimum already makes room for the jitter the bot's
- * socket showed in it; this is for jitter it has not shown yet, and an underrun it would cause
- * adds a frame back. Every frame above it is latency on every word the caller hears.
- */
-const STANDING_TARGET_MS = 20;
 /** Peak below which a frame is silence whatever the bot's level (-50 dBFS): TTS noise floors. */
 const SILENCE_FLOOR = 100;
 /** Peak at or above which a frame is never silence (-30 dBFS), however loud the bot is. */
@@ -171,14 +166,24 @@ export class Playout {
       options.log && new RateLimitedWarning(options.log.logger, options.log.clock, 'bot mark refused');
     if (!(this.frameSamples > 0)) throw new RangeError('frame must hold at least one sample');
     this.#pulled = { frame: new Int16Array(this.frameSamples), marks: NO_MARKS };
-    const targetSamples = Math.round((options.sampleRate * STANDING_TARGET_MS) / 1000);
-    this.#standingDelay = new StandingDelay(this.frameSamples, targetSamples);
+    this.#standingDelay = new StandingDelay(this.frameSamples);
     this.#compressor = new TimeCompressor(options.sampleRate, this.frameSamples);
   }
 
   get stats(): PlayoutStats {
     const compressedMs = Math.round((this.#compressedSamples * 1000) / this.sampleRate);
     return { ...this.#counters, compressedMs, queuedSamples: this.#queuedSamples };
+  }
+
+  /**
+   * The bot is mid-utterance and less than a frame of it is queued: its next frame is late, not
+   * absent (a real-time bot's reply to the last caller frame can come just after a tick). The
+   * caller leg may then hold the tick's slot and send the frame as it arrives, rather than
+   * play a frame of silence and keep the late frame standing in the queue for the rest of
+   * the call.
+   */
+  get awaitingAudio(): boolean {
+    return !this.#silent && this.#queuedSamples < this.frameSamples;
   }
 
   /** Queued audio in milliseconds. */

@@ -11,9 +11,11 @@
  * So, over a sliding window of whole blocks of frames (no wall clock: time is pulled frames),
  * when the queue's depth stayed within PACE_BAND_FRAMES of itself the whole window (what
  * arrived kept pace with what played, in every part of it: a bot ahead of real time or
- * draining moves the depth by its whole lead, a stall by its length) and never fell below
- * `target` plus some depth D, that D stood for the whole window: it is the budget the playout
- * may drop (silent frames only, see Playout).
+ * draining moves the depth by its whole lead, a stall by its length) and never fell below some
+ * depth D, that D stood for the whole window: it is the budget the playout may drop (silent
+ * frames only, see Playout). No margin is kept under it: a frame the bot sends late after the
+ * queue ran dry is sent as it arrives (the caller leg holds the tick's slot for it), so a
+ * frame standing in the queue only delays every later word.
  *
  * From here, a bot that first sends ahead and then streams at exactly real-time pace for a
  * whole window looks like a stall: its pauses are shortened too (never its speech).
@@ -34,7 +36,6 @@ const WINDOW_BLOCKS = 12;
 const PACE_BAND_FRAMES = 10;
 
 export class StandingDelay {
-  readonly #targetSamples: number;
   readonly #paceBandSamples: number;
   /** Per block of the window (a ring): the least and the greatest depth seen. */
   readonly #blockMinDepth = new Float64Array(WINDOW_BLOCKS);
@@ -48,8 +49,7 @@ export class StandingDelay {
   #removed = 0;
   #budget = 0;
 
-  constructor(frameSamples: number, targetSamples: number) {
-    this.#targetSamples = targetSamples;
+  constructor(frameSamples: number) {
     this.#paceBandSamples = frameSamples * PACE_BAND_FRAMES;
   }
 
@@ -80,7 +80,7 @@ export class StandingDelay {
     this.#budget = this.#blocksFilled === WINDOW_BLOCKS ? this.#standingSamples() : 0;
   }
 
-  /** The depth the whole window stood above the target, when the bot kept real-time pace. */
+  /** The depth the whole window stood, when the bot kept real-time pace. */
   #standingSamples(): number {
     let minDepth = Number.POSITIVE_INFINITY;
     let maxDepth = 0;
@@ -89,6 +89,6 @@ export class StandingDelay {
       maxDepth = Math.max(maxDepth, this.#blockMaxDepth[i] ?? 0);
     }
     if (maxDepth - minDepth > this.#paceBandSamples) return 0;
-    return Math.max(0, minDepth - this.#removed - this.#targetSamples);
+    return Math.max(0, minDepth - this.#removed);
   }
 }

@@ -53,3 +53,19 @@ test('without VAD no extension events; marks wait for their audio; bot DTMF reac
     ['12'],
   );
 });
+
+test('mid-utterance, a tick with no bot frame yet is held for it; idle, or told not to hold, the bridge plays silence', () => {
+  const leg = new FakeMediaLeg();
+  const bridge = new CallBridge({ media: leg, link: recordingLink(), sampleRate: 8000, hooks: ignore });
+  assert.ok(leg.pullBot(true), 'no bot audio yet: idle silence, nothing to wait for');
+  bridge.onBotInput({ kind: 'audio', pcm: new Int16Array(160).fill(1000) });
+  assert.equal(leg.botAudioReadyCount, 1, 'each chunk of bot audio tells the leg');
+  assert.equal(leg.pullBot(true)?.[80], 1000);
+  assert.equal(leg.pullBot(true), undefined, 'mid-utterance and the next frame is late: hold the slot');
+  bridge.onBotInput({ kind: 'audio', pcm: new Int16Array(160).fill(2000) });
+  assert.equal(leg.pullBot(true)?.[80], 2000, 'the held slot gets the late frame');
+  const silence = leg.pullBot(false);
+  assert.equal(silence?.[80], 0, 'without leave to hold: a frame of faded silence');
+  assert.equal(bridge.stats().underrunFrames, 1);
+  assert.ok(leg.pullBot(true), 'after it the bot is idle: nothing held');
+});

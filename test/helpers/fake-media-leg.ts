@@ -3,7 +3,7 @@
  * and DTMF into it, pulls the bot's audio out of it, and sees what the call asked of it.
  */
 import type { DtmfEvent } from '../../src/media/dtmf.js';
-import type { MediaLegEvents, MediaLegStats, NegotiatedMedia } from '../../src/media/index.js';
+import type { BotAudioPull, MediaLegEvents, MediaLegStats, NegotiatedMedia } from '../../src/media/index.js';
 import { TypedEmitter } from '../../src/util/index.js';
 
 export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
@@ -16,7 +16,9 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
   closeCount = 0;
   /** Milliseconds since RTP last arrived, as stats() reports it. */
   inactiveMs = 0;
-  #botAudio: (() => Int16Array) | undefined;
+  #botAudio: BotAudioPull | undefined;
+  /** How many times the bridge said bot audio arrived. */
+  botAudioReadyCount = 0;
   #startGate: Promise<void> | undefined;
   #releaseStart: (() => void) | undefined;
 
@@ -29,9 +31,13 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
     this.localPort = localPort;
   }
 
-  attachBotAudio(pull: () => Int16Array): void {
+  attachBotAudio(pull: BotAudioPull): void {
     if (this.#botAudio) throw new Error('media leg already has a bot audio source');
     this.#botAudio = pull;
+  }
+
+  botAudioReady(): void {
+    this.botAudioReadyCount++;
   }
 
   /** Makes start() wait for releaseStart(), like a real leg still setting up its socket. */
@@ -93,7 +99,7 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
   }
 
   /** The frame the bot side would send to the caller on this tick. */
-  pullBot(): Int16Array | undefined {
-    return this.#botAudio?.();
+  pullBot(mayHold = false): Int16Array | undefined {
+    return this.#botAudio?.(mayHold);
   }
 }

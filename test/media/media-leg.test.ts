@@ -240,3 +240,52 @@ test('close is idempotent, releases the port and unsubscribes from the media clo
   assert.equal(pulls, 0);
   assert.equal(received.length, 0);
 });
+
+test('a late bot frame goes out in its tick slot as it arrives; a slot still held at the next tick goes first', async () => {
+  const { clock, mediaClock, leg, peer, received } = await setup();
+  try {
+    const queue: Int16Array[] = [];
+    const pulls: boolean[] = [];
+    leg.attachBotAudio((mayHold) => {
+      pulls.push(mayHold);
+      return queue.shift() ?? (mayHold ? undefined : new Int16Array(320));
+    });
+    const tick = () => {
+      clock.advance(20);
+      mediaClock.tick(clock.now());
+    };
+    queue.push(sine(1000, BRIDGE_RATE, 320));
+    tick();
+    await until(() => received.length >= 1);
+    tick(); // the bot's next frame is late: the slot is held, nothing is sent
+    await until(() => false);
+    assert.equal(received.length, 1);
+    queue.push(sine(1000, BRIDGE_RATE, 320));
+    leg.botAudioReady();
+    await until(() => received.length >= 2);
+    assert.equal(received.length, 2, 'sent as it arrived, between ticks');
+    tick(); // held again, and nothing comes before the next tick:
+    tick(); // that slot goes first, as what the source has without leave to hold; this one is held
+    await until(() => received.length >= 3);
+    assert.equal(received.length, 3);
+    leg.botAudioReady();
+    await until(() => false);
+    assert.equal(received.length, 3, 'a held slot waits for audio, not for any call');
+    queue.push(sine(1000, BRIDGE_RATE, 320));
+    leg.botAudioReady();
+    await until(() => received.length >= 4);
+    assert.deepEqual(pulls, [true, true, true, true, false, true, true, true]);
+    assert.deepEqual(
+      received.map((packet) => packet.timestamp - (received[0]?.timestamp ?? 0)),
+      [0, 160, 320, 480],
+      'one packet per tick slot, with its own timestamp, in order',
+    );
+    assert.deepEqual(
+      received.map((packet) => (packet.sequenceNumber - (received[0]?.sequenceNumber ?? 0)) & 0xffff),
+      [0, 1, 2, 3],
+    );
+  } finally {
+    leg.close();
+    peer.close();
+  }
+});

@@ -175,6 +175,10 @@ export class RemoteMediaLeg implements CallMediaLeg {
     throw new Error('a media worker joins the bot audio to the leg');
   }
 
+  botAudioReady(): void {
+    throw new Error('a media worker joins the bot audio to the leg');
+  }
+
   /** The drops the worker counted on the leg's sockets since the previous sample. */
   sampleSocketDrops(): number {
     const drops = this.#socketDrops;

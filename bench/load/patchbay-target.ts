@@ -12,6 +12,7 @@ import { type StackUa, startStackUa } from '../../test/interop/helpers/stack-ua.
 import { parseMetrics } from '../lib/metrics.js';
 import type {
   JitterBufferFigures,
+  JitterWindowCounts,
   PlayoutFigures,
   SystemUnderTest,
   TargetStatus,
@@ -34,6 +35,9 @@ interface PlayoutCounts {
   underrunFrames: number;
   trimmedFrames: number;
 }
+
+/** The callers' codec (PCMU, see #invite): the jitter buffers count samples at its rate. */
+const CALLER_SAMPLE_RATE = 8000;
 
 /** The part of a call's detail (`GET /v1/calls/:id`) the bench reads. */
 interface CallMediaFigures {
@@ -125,9 +129,7 @@ export class PatchbayTarget implements SystemUnderTest {
 
   async resetLag(): Promise<void> {
     this.#ticksAtReset = ticksIn(await this.#scrape());
-    this.#playoutAtReset.clear();
-    for (const [id, media] of await this.#callDetails())
-      if (media.stream) this.#playoutAtReset.set(id, media.stream);
+    this.#mediaAtReset = await this.#callDetails();
   }
 
   async status(): Promise<TargetStatus> {
@@ -164,8 +166,8 @@ export class PatchbayTarget implements SystemUnderTest {
   /**
    * The calls' jitter buffers and playouts as the control API shows them (up to 500 ms old with
    * media workers), summed over every call in progress: the jitter buffers' target is what
-   * caller->bot latency is judged against; the playouts' counts are taken since the last
-   * resetLag(), per call, so set-up does not count.
+   * caller->bot latency is judged against; the counts (the jitter buffers' and the playouts')
+   * are taken since the last resetLag(), per call, so set-up does not count.
    */
   async #callFigures(): Promise<{ jitterBuffer?: JitterBufferFigures; playout?: PlayoutFigures }> {
     const details = await this.#callDetails();
@@ -175,23 +177,43 @@ export class PatchbayTarget implements SystemUnderTest {
     let playouts = 0;
     let underruns = 0;
     let trimmed = 0;
+    const window: JitterWindowCounts = {
+      concealmentEvents: 0,
+      packetsLate: 0,
+      packetsDiscarded: 0,
+      acceleratedMs: 0,
+    };
     for (const [id, media] of details) {
+      const before = this.#mediaAtReset.get(id);
       const stream = media.stream;
-      const before = this.#playoutAtReset.get(id);
-      if (stream && before) {
+      if (stream && before?.stream) {
         playouts++;
-        underruns += stream.underrunFrames - before.underrunFrames;
-        trimmed += stream.trimmedFrames - before.trimmedFrames;
+        underruns += stream.underrunFrames - before.stream.underrunFrames;
+        trimmed += stream.trimmedFrames - before.stream.trimmedFrames;
       }
       const stats = media.jitterBuffer;
       if (!stats) continue;
       target += stats.jitterBufferTargetDelay;
       waited += stats.jitterBufferDelay;
       emitted += stats.jitterBufferEmittedCount;
+      const was = before?.jitterBuffer;
+      if (!was) continue;
+      window.concealmentEvents += stats.concealmentEvents - was.concealmentEvents;
+      window.packetsLate += stats.packetsLate - was.packetsLate;
+      window.packetsDiscarded += stats.packetsDiscarded - was.packetsDiscarded;
+      window.acceleratedMs +=
+        (1000 * (stats.removedSamplesForAcceleration - was.removedSamplesForAcceleration)) /
+        CALLER_SAMPLE_RATE;
     }
     return {
       ...(emitted > 0
-        ? { jitterBuffer: { targetMs: (1000 * target) / emitted, delayMs: (1000 * waited) / emitted } }
+        ? {
+            jitterBuffer: {
+              targetMs: (1000 * target) / emitted,
+              delayMs: (1000 * waited) / emitted,
+              window,
+            },
+          }
         : {}),
       ...(playouts > 0
         ? { playout: { underrunsPerCall: underruns / playouts, trimmedFramesPerCall: trimmed / playouts } }
@@ -241,8 +263,8 @@ export class PatchbayTarget implements SystemUnderTest {
   }
 
   #ticksAtReset: TickOutcomes | undefined;
-  /** Each call's playout counts at the last resetLag(). */
-  readonly #playoutAtReset = new Map<string, PlayoutCounts>();
+  /** Each call's media figures at the last resetLag(). */
+  #mediaAtReset = new Map<string, CallMediaFigures>();
 
   /** Every series of one /metrics scrape; undefined when the gateway does not answer in time. */
   async #scrape(): Promise<Record<string, number> | undefined> {

@@ -54,7 +54,9 @@ export function jitterBufferLine(step: StepFigures): string | undefined {
   const p99 = step.callerToBot.p99Ms;
   return (
     `${step.calls} calls: jitter buffers' target ${fixed(jitter.targetMs, 1)} ms and delay ${fixed(jitter.delayMs, 1)} ms ` +
-    `(means over every sample emitted); caller->bot p99 ${fixed(p99, 1)} ms is ${fixed(p99 - jitter.targetMs, 1)} ms over the target`
+    `(means over every sample emitted); caller->bot p99 ${fixed(p99, 1)} ms is ${fixed(p99 - jitter.targetMs, 1)} ms over the target; ` +
+    `in the window ${jitter.window.concealmentEvents} concealment events, ${jitter.window.packetsLate} packets late, ` +
+    `${jitter.window.packetsDiscarded} discarded, ${fixed(jitter.window.acceleratedMs, 0)} ms removed by acceleration`
   );
 }
 

@@ -33,6 +33,21 @@ export interface JitterBufferFigures {
   targetMs: number;
   /** What audio waited in them (`jitterBufferDelay` / `jitterBufferEmittedCount`). */
   delayMs: number;
+  /** Summed over the calls in progress, over the window (from resetLag()). */
+  window: JitterWindowCounts;
+}
+
+/**
+ * What the jitter buffers did to caller audio in the window: where a caller->bot frame the bot
+ * never heard intact went (concealed over, discarded, or shortened by acceleration).
+ */
+export interface JitterWindowCounts {
+  concealmentEvents: number;
+  /** Packets that arrived after their playout time (also in packetsDiscarded). */
+  packetsLate: number;
+  packetsDiscarded: number;
+  /** Audio removed by acceleration (time-stretching), ms. */
+  acceleratedMs: number;
 }
 
 /**

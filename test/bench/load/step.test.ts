@@ -33,7 +33,11 @@ function step(overrides: Partial<StepFigures> = {}): StepFigures {
     rssMiB: 150,
     rssKiBPerCall: 200,
     loopLagP99Ms: 10,
-    jitterBuffer: { targetMs: 30, delayMs: 31 },
+    jitterBuffer: {
+      targetMs: 30,
+      delayMs: 31,
+      window: { concealmentEvents: 0, packetsLate: 0, packetsDiscarded: 0, acceleratedMs: 0 },
+    },
     callerToBot: direction(65),
     botToCaller: direction(55),
     senderLagMaxMs: 0,

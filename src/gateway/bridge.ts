@@ -1,6 +1,6 @@
 /**
- * Joins one call's media leg to its bot: caller frames go out through the dialect on every
- * media-clock tick (with the bot frame played at the same instant, for stereo), bot audio
+ * Joins one call's media leg to its bot: caller frames go out through the dialect one per
+ * media-clock tick (with the bot frame played last, for stereo), bot audio
  * is paced out of a Playout queue (a frame that comes just after its tick goes out as it
  * arrives, in the tick's slot), marks are echoed when their audio has been sent, `clear`
  * empties the queue at once, and DTMF flows both ways.

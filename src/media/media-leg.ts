@@ -80,7 +80,8 @@ export interface MediaLegStats {
 
 export interface MediaLegEvents {
   /**
-   * One frame of caller audio at the bridge rate, every tick. `arrivalMs` is when the newest
+   * One frame of caller audio at the bridge rate per tick: at the tick, or when its packet is
+   * late, as the packet arrives (at the next tick at the latest). `arrivalMs` is when the newest
    * packet in it arrived (undefined for concealment or silence), for the frame's latency.
    * `pcm` is a buffer the leg reuses for the next frame: use it now, or copy it.
    */
@@ -123,6 +124,8 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   #sendTimestamp = 0;
   /** RTP timestamp of the tick slot held for late bot audio, or -1 when none is held. */
   #heldTimestamp = -1;
+  /** This tick's caller frame waits for its late packet (AudioReceiver.streamLate). */
+  #callerFrameHeld = false;
   /** RFC 3551 §4.1: marker on the first packet of a talkspurt (start, after DTMF, after hold). */
   #markNext = true;
   /** The audio packet's header fields, one object reused for every frame. */
@@ -287,6 +290,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   }
 
   #closeChain(): void {
+    this.#callerFrameHeld = false;
     this.#chain?.decoder.close();
     this.#chain?.encoder.close();
     this.#chain?.toBridge?.close();
@@ -306,6 +310,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     }
     if (packet.payloadType !== media.codec.payloadType) return;
     chain.receiver.insert(packet);
+    if (this.#callerFrameHeld && !chain.receiver.streamLate) this.#emitCallerFrame(chain);
   }
 
   #onTick(tickMs: number): void {
@@ -313,10 +318,20 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     if (!chain || this.#closed) return;
     const lostEnd = this.#dtmfReceiver?.poll(tickMs);
     if (lostEnd) this.safeEmit('dtmf', lostEnd);
+    // The bot has no playout clock to keep: a caller frame whose packet is late goes to it
+    // when the packet arrives, within a frame, rather than as concealment now. Still missing
+    // at the next tick, it is concealed then, ahead of that tick's frame.
+    if (this.#callerFrameHeld) this.#emitCallerFrame(chain);
+    if (chain.receiver.streamLate) this.#callerFrameHeld = true;
+    else this.#emitCallerFrame(chain);
+    this.#sendFrame(chain, tickMs);
+  }
+
+  #emitCallerFrame(chain: CodecChain): void {
+    this.#callerFrameHeld = false;
     const decoded = chain.receiver.pull(chain.callerFrame);
     const pcm = chain.toBridge ? chain.toBridge.process(decoded) : decoded;
     this.safeEmit('callerAudio', pcm, chain.receiver.lastFrameArrivalMs);
-    this.#sendFrame(chain, tickMs);
   }
 
   #sendFrame(chain: CodecChain, tickMs: number): void {

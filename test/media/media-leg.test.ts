@@ -289,3 +289,50 @@ test('a late bot frame goes out in its tick slot as it arrives; a slot still hel
     peer.close();
   }
 });
+
+test('a caller frame whose packet is late goes to the bot when the packet arrives, not as concealment', async () => {
+  const { clock, mediaClock, leg, peer } = await setup();
+  try {
+    leg.attachBotAudio(() => new Int16Array(320));
+    /** Per caller frame emitted, its newest packet's arrival (undefined: concealment or silence). */
+    const frames: Array<number | undefined> = [];
+    leg.on('callerAudio', (_pcm, arrivalMs) => frames.push(arrivalMs));
+    const encoder = new G711Encoder('PCMU');
+    const tone = sine(440, 8000, 160);
+    let next = 0;
+    const send = async () => {
+      const before = leg.stats().rtp?.packetsReceived ?? 0;
+      peer.send(encoder.encode(tone), { payloadType: 0, timestamp: next++ * 160 });
+      await until(() => (leg.stats().rtp?.packetsReceived ?? 0) > before);
+    };
+    const tick = () => {
+      clock.advance(20);
+      mediaClock.tick(clock.now());
+    };
+    for (let i = 0; i < 20; i++) {
+      await send();
+      tick();
+    }
+    assert.notEqual(frames.at(-1), undefined, "playing the caller's packets");
+    // The caller goes quiet: the buffered delay plays out, then a tick finds the stream late.
+    let held = false;
+    for (let i = 0; i < 10 && !held; i++) {
+      const before = frames.length;
+      tick();
+      held = frames.length === before;
+    }
+    assert.ok(held, 'a tick with the next packet late emits nothing');
+    const waiting = frames.length;
+    await send();
+    assert.equal(frames.length, waiting + 1, 'the frame goes as its packet arrives');
+    assert.notEqual(frames.at(-1), undefined, "with the packet's audio");
+    assert.equal(leg.stats().jitterBuffer?.concealmentEvents, 0);
+    tick();
+    tick();
+    assert.equal(frames.length, waiting + 3, 'a packet that never comes is concealed, a tick late');
+    assert.equal(leg.stats().jitterBuffer?.concealmentEvents, 1);
+  } finally {
+    leg.close();
+    peer.close();
+  }
+});

@@ -210,6 +210,22 @@ export class AudioReceiver {
     return decision === 'expand' || decision === 'comfort_silence' ? undefined : this.#newestPlayedArrival;
   }
 
+  /**
+   * The next pull() would start concealing because the caller's stream is merely late: playing
+   * (not waiting for a talkspurt, not concealing already), nothing decoded left over, and no
+   * packet buffered at all (a later one buffered means this one is lost or reordered, and is
+   * concealed at once as before). A consumer with no fixed output clock (the bot's socket) may
+   * pull when the next packet arrives instead (see MediaLeg), and get the audio, not a guess.
+   */
+  get streamLate(): boolean {
+    return (
+      !this.#awaitingStart &&
+      !this.#concealing &&
+      this.#buffer.size === 0 &&
+      this.#pending.length < this.#frameSamples
+    );
+  }
+
   /** The decision that produced the frame returned by the last pull(). */
   get lastDecision(): PlayoutDecision {
     return this.#decision;

@@ -23,6 +23,11 @@ export interface PacketReceiver {
   insert(packet: ReceivedRtp): void;
   /** One 20 ms frame of PCM at the decoder's rate, called once per 20 ms tick. */
   pull(): Int16Array;
+  /**
+   * The next pull would conceal a packet that is only late (AudioReceiver.streamLate), so
+   * replay waits for it as the gateway does; absent, the receiver conceals at the tick.
+   */
+  readonly streamLate?: boolean;
   stats(): ReceiverStatsView;
 }
 
@@ -64,6 +69,9 @@ export async function loadMediaPipeline(): Promise<MediaPipeline> {
       return {
         insert: (packet) => receiver.insert(packet),
         pull: () => receiver.pull(),
+        get streamLate() {
+          return receiver.streamLate;
+        },
         stats: () => ({ ...receiver.stats() }),
       };
     },

@@ -107,6 +107,8 @@ interface StreamRun {
   /** Last cumulative receiver stats, to plot per-tick means (bounded: a few fields). */
   previousStats: Map<string, number>;
   pulling: boolean;
+  /** This tick's frame waits for its late packet, as the gateway's media leg does. */
+  frameHeld: boolean;
 }
 
 interface InFlight {
@@ -150,6 +152,7 @@ async function startRun(info: RtpStreamInfo, options: ReplayOptions, clock: Fake
     concealedAtLastTick: 0,
     previousStats: new Map(),
     pulling: false,
+    frameHeld: false,
     report: {
       key: info.key,
       ssrc: info.ssrc,
@@ -211,6 +214,7 @@ function deliver(run: StreamRun, packet: ReceivedRtp): void {
     if (event && run.report.dtmf.length < MAX_DTMF_EVENTS) run.report.dtmf.push(event);
   } else if (packet.payloadType === run.info.audio?.payloadType) {
     run.receiver?.insert(packet);
+    if (run.frameHeld && !run.receiver?.streamLate) writeFrame(run);
   }
 }
 
@@ -219,7 +223,11 @@ function tick(run: StreamRun, clock: FakeClock): void {
   if (event && run.report.dtmf.length < MAX_DTMF_EVENTS) run.report.dtmf.push(event);
   const { receiver, decoder } = run;
   if (!receiver || !decoder || run.wavFd === undefined) return;
-  const frame = receiver.pull();
+  // As the gateway's media leg does for the bot (src/media/media-leg.ts): a frame whose packet
+  // is only late is written when the packet arrives, or concealed ahead of the next tick's.
+  if (run.frameHeld) writeFrame(run);
+  if (receiver.streamLate) run.frameHeld = true;
+  else writeFrame(run);
   const stats = receiver.stats();
   const concealedNow = decoder.concealedSamples;
   run.timeline.add({
@@ -229,6 +237,13 @@ function tick(run: StreamRun, clock: FakeClock): void {
     concealedSamples: concealedNow - run.concealedAtLastTick,
   });
   run.concealedAtLastTick = concealedNow;
+}
+
+function writeFrame(run: StreamRun): void {
+  run.frameHeld = false;
+  const { receiver, decoder } = run;
+  if (!receiver || !decoder || run.wavFd === undefined) return;
+  const frame = receiver.pull();
   if (decoder.decodedFrames === 0) {
     run.report.leadingDelayTrimmedMs += TICK_MS;
     return;

@@ -6,9 +6,15 @@ import { test } from 'node:test';
 import type { AudioDecoder } from '../../src/media/codec.js';
 import { decodeWav } from '../../src/media/wav.js';
 import { replayMain } from '../../src/pcap/cli.js';
-import type { Impairment } from '../../src/pcap/pipeline.js';
+import {
+  type Impairment,
+  loadMediaPipeline,
+  type PacketReceiver,
+  type ReceiverFactory,
+} from '../../src/pcap/pipeline.js';
 import { replayCapture } from '../../src/pcap/replay.js';
 import { SequentialPlayout } from '../../src/pcap/sequential-playout.js';
+import type { Clock } from '../../src/util/index.js';
 
 const receiverFactory = (decoder: AudioDecoder) => new SequentialPlayout(decoder);
 
@@ -72,6 +78,50 @@ test(
     assert.equal(stream?.packetsDelivered, 301 - 30);
     assert.ok((stream?.concealedSamples ?? 0) >= 30 * 960);
     assert.equal(report.impair, 'test: every tenth sequence number');
+  }),
+);
+
+test(
+  'as the gateway, replay waits for a late packet rather than conceal it: less concealment, the same audio length',
+  withOutDir(async (out) => {
+    const live = (await loadMediaPipeline()).receiverFactory;
+    /** The same receiver as one that conceals at every tick its packet is missing. */
+    const concealAtTick = (decoder: AudioDecoder, clock: Clock): PacketReceiver => {
+      const receiver = live(decoder, clock);
+      return {
+        insert: (p) => receiver.insert(p),
+        pull: () => receiver.pull(),
+        stats: () => receiver.stats(),
+      };
+    };
+    // 0-35 ms of seeded network delay per packet, in order (a later packet never overtakes).
+    const lateInOrder = (): Impairment => {
+      let seed = 7;
+      let lastArrivalMs = 0;
+      return (packet, sendMs) => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        lastArrivalMs = Math.max(lastArrivalMs, sendMs + (seed % 36));
+        return [{ packet, arrivalMs: lastArrivalMs }];
+      };
+    };
+    const replay = async (factory: ReceiverFactory, dir: string) => {
+      const report = await replayCapture({
+        input: 'fixtures/pcap/baresip-opus.pcapng',
+        outDir: join(out, dir),
+        receiverFactory: factory,
+        ssrcs: [0xeb0ae8c1],
+        impairment: lateInOrder(),
+        impairSpec: 'test: 0-35 ms in order',
+      });
+      return report.streams[0];
+    };
+    const waited = await replay(live, 'waits');
+    const concealed = await replay(concealAtTick, 'conceals');
+    assert.ok(
+      (waited?.concealedSamples ?? 0) < (concealed?.concealedSamples ?? 0),
+      `${waited?.concealedSamples} samples concealed waiting, ${concealed?.concealedSamples} not`,
+    );
+    assert.equal(waited?.wavSamples, concealed?.wavSamples);
   }),
 );
 

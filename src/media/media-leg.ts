@@ -15,7 +15,7 @@ import {
 } from './carrier-codecs.js';
 import type { AudioEncoder } from './codec.js';
 import { type DtmfEvent, DtmfReceiver, DtmfSender, DtmfTransmitter } from './dtmf.js';
-import { AudioReceiver, type JitterDelayBounds, type JitterStats } from './jitter/index.js';
+import { AudioReceiver, type JitterDelayBounds, type JitterStats, LateFrameWait } from './jitter/index.js';
 import type { MediaClock } from './media-clock.js';
 import { ObservedDecoder } from './observed-decoder.js';
 import type { Resampler } from './resample.js';
@@ -124,8 +124,14 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   #sendTimestamp = 0;
   /** RTP timestamp of the tick slot held for late bot audio, or -1 when none is held. */
   #heldTimestamp = -1;
-  /** This tick's caller frame waits for its late packet (AudioReceiver.streamLate). */
-  #callerFrameHeld = false;
+  /**
+   * The bot has no playout clock to keep: a caller frame whose packet is late goes to it when
+   * the packet arrives, within a frame, rather than as concealment at the tick.
+   */
+  readonly #lateCallerFrame = new LateFrameWait(
+    () => this.#chain?.receiver.streamLate ?? false,
+    () => this.#emitCallerFrame(),
+  );
   /** RFC 3551 §4.1: marker on the first packet of a talkspurt (start, after DTMF, after hold). */
   #markNext = true;
   /** The audio packet's header fields, one object reused for every frame. */
@@ -290,7 +296,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   }
 
   #closeChain(): void {
-    this.#callerFrameHeld = false;
+    this.#lateCallerFrame.cancel();
     this.#chain?.decoder.close();
     this.#chain?.encoder.close();
     this.#chain?.toBridge?.close();
@@ -310,7 +316,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     }
     if (packet.payloadType !== media.codec.payloadType) return;
     chain.receiver.insert(packet);
-    if (this.#callerFrameHeld && !chain.receiver.streamLate) this.#emitCallerFrame(chain);
+    this.#lateCallerFrame.onPacket();
   }
 
   #onTick(tickMs: number): void {
@@ -318,17 +324,13 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     if (!chain || this.#closed) return;
     const lostEnd = this.#dtmfReceiver?.poll(tickMs);
     if (lostEnd) this.safeEmit('dtmf', lostEnd);
-    // The bot has no playout clock to keep: a caller frame whose packet is late goes to it
-    // when the packet arrives, within a frame, rather than as concealment now. Still missing
-    // at the next tick, it is concealed then, ahead of that tick's frame.
-    if (this.#callerFrameHeld) this.#emitCallerFrame(chain);
-    if (chain.receiver.streamLate) this.#callerFrameHeld = true;
-    else this.#emitCallerFrame(chain);
+    this.#lateCallerFrame.onTick();
     this.#sendFrame(chain, tickMs);
   }
 
-  #emitCallerFrame(chain: CodecChain): void {
-    this.#callerFrameHeld = false;
+  #emitCallerFrame(): void {
+    const chain = this.#chain;
+    if (!chain) return;
     const decoded = chain.receiver.pull(chain.callerFrame);
     const pcm = chain.toBridge ? chain.toBridge.process(decoded) : decoded;
     this.safeEmit('callerAudio', pcm, chain.receiver.lastFrameArrivalMs);

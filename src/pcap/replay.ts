@@ -12,6 +12,7 @@
 import { closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DtmfEvent, DtmfReceiver } from '../media/dtmf.js';
+import { LateFrameWait } from '../media/jitter/late-frame-wait.js';
 import { ObservedDecoder } from '../media/observed-decoder.js';
 import { parseRtp, type ReceivedRtp } from '../media/rtp/index.js';
 import { pcmBytes, WAV_HEADER_BYTES, wavHeader } from '../media/wav.js';
@@ -107,8 +108,8 @@ interface StreamRun {
   /** Last cumulative receiver stats, to plot per-tick means (bounded: a few fields). */
   previousStats: Map<string, number>;
   pulling: boolean;
-  /** This tick's frame waits for its late packet, as the gateway's media leg does. */
-  frameHeld: boolean;
+  /** A frame whose packet is late waits for it, as the gateway's media leg does for the bot. */
+  lateFrame: LateFrameWait;
 }
 
 interface InFlight {
@@ -136,7 +137,7 @@ async function startRun(info: RtpStreamInfo, options: ReplayOptions, clock: Fake
   const wav = decoder ? join(options.outDir, `${ssrcHex}.wav`) : undefined;
   const wavFd = wav ? openSync(wav, 'w') : undefined;
   if (wavFd !== undefined && decoder) writeSync(wavFd, wavHeader(decoder.sampleRate, 1, 0));
-  return {
+  const run: StreamRun = {
     info,
     decoder,
     receiver: decoder && options.receiverFactory(decoder, clock),
@@ -152,7 +153,10 @@ async function startRun(info: RtpStreamInfo, options: ReplayOptions, clock: Fake
     concealedAtLastTick: 0,
     previousStats: new Map(),
     pulling: false,
-    frameHeld: false,
+    lateFrame: new LateFrameWait(
+      () => run.receiver?.streamLate ?? false,
+      () => writeFrame(run),
+    ),
     report: {
       key: info.key,
       ssrc: info.ssrc,
@@ -175,6 +179,7 @@ async function startRun(info: RtpStreamInfo, options: ReplayOptions, clock: Fake
       skipped: codec && !decoder ? `no decoder for ${codec}` : undefined,
     },
   };
+  return run;
 }
 
 /** Counts capture-side losses and the stream's timestamp span, in send (capture) order. */
@@ -214,7 +219,7 @@ function deliver(run: StreamRun, packet: ReceivedRtp): void {
     if (event && run.report.dtmf.length < MAX_DTMF_EVENTS) run.report.dtmf.push(event);
   } else if (packet.payloadType === run.info.audio?.payloadType) {
     run.receiver?.insert(packet);
-    if (run.frameHeld && !run.receiver?.streamLate) writeFrame(run);
+    run.lateFrame.onPacket();
   }
 }
 
@@ -223,11 +228,7 @@ function tick(run: StreamRun, clock: FakeClock): void {
   if (event && run.report.dtmf.length < MAX_DTMF_EVENTS) run.report.dtmf.push(event);
   const { receiver, decoder } = run;
   if (!receiver || !decoder || run.wavFd === undefined) return;
-  // As the gateway's media leg does for the bot (src/media/media-leg.ts): a frame whose packet
-  // is only late is written when the packet arrives, or concealed ahead of the next tick's.
-  if (run.frameHeld) writeFrame(run);
-  if (receiver.streamLate) run.frameHeld = true;
-  else writeFrame(run);
+  run.lateFrame.onTick();
   const stats = receiver.stats();
   const concealedNow = decoder.concealedSamples;
   run.timeline.add({
@@ -240,7 +241,6 @@ function tick(run: StreamRun, clock: FakeClock): void {
 }
 
 function writeFrame(run: StreamRun): void {
-  run.frameHeld = false;
   const { receiver, decoder } = run;
   if (!receiver || !decoder || run.wavFd === undefined) return;
   const frame = receiver.pull();

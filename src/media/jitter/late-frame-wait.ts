@@ -1,0 +1,40 @@
+/**
+ * For a jitter buffer's consumer with no playout clock of its own (the bot's socket; replay's
+ * WAV, which shows what the bot would hear): a frame whose packet is only late
+ * (AudioReceiver.streamLate) is taken when the packet arrives rather than concealed at its
+ * tick; still missing at the next tick, it is concealed then, ahead of that tick's frame. So
+ * a frame waits one tick at most, and frames leave in order, one per tick.
+ */
+export class LateFrameWait {
+  readonly #streamLate: () => boolean;
+  readonly #take: () => void;
+  #waiting = false;
+
+  /** `streamLate` asks the buffer; `take` pulls one frame from it and hands it on. */
+  constructor(streamLate: () => boolean, take: () => void) {
+    this.#streamLate = streamLate;
+    this.#take = take;
+  }
+
+  /** Once per tick. */
+  onTick(): void {
+    if (this.#waiting) this.#takeNow();
+    if (this.#streamLate()) this.#waiting = true;
+    else this.#takeNow();
+  }
+
+  /** After each packet the buffer took. */
+  onPacket(): void {
+    if (this.#waiting && !this.#streamLate()) this.#takeNow();
+  }
+
+  /** The buffer is gone (a codec change, the end of the stream): nothing waits for it. */
+  cancel(): void {
+    this.#waiting = false;
+  }
+
+  #takeNow(): void {
+    this.#waiting = false;
+    this.#take();
+  }
+}

@@ -4,7 +4,7 @@
  * called over SIP/UDP by a user agent built on our own stack, one INVITE per caller socket.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import type { JitterStats } from '../../src/media/index.js';
+import type { JitterStats, LateFrameCounts } from '../../src/media/index.js';
 import type { OutboundSession } from '../../src/sip/index.js';
 import { createOffer, parseAnswer } from '../../src/sip/sdp.js';
 import { type GatewayProcess, startGatewayProcess } from '../../test/interop/helpers/gateway-process.js';
@@ -43,6 +43,7 @@ const CALLER_SAMPLE_RATE = 8000;
 interface CallMediaFigures {
   jitterBuffer?: JitterStats;
   stream?: PlayoutCounts;
+  lateFrames?: LateFrameCounts;
 }
 
 export interface PatchbayTargetOptions {
@@ -177,11 +178,15 @@ export class PatchbayTarget implements SystemUnderTest {
     let playouts = 0;
     let underruns = 0;
     let trimmed = 0;
+    let slotsHeld = 0;
+    let slotsFilled = 0;
     const window: JitterWindowCounts = {
       concealmentEvents: 0,
       packetsLate: 0,
       packetsDiscarded: 0,
       acceleratedMs: 0,
+      framesWaited: 0,
+      framesArrived: 0,
     };
     for (const [id, media] of details) {
       const before = this.#mediaAtReset.get(id);
@@ -190,6 +195,14 @@ export class PatchbayTarget implements SystemUnderTest {
         playouts++;
         underruns += stream.underrunFrames - before.stream.underrunFrames;
         trimmed += stream.trimmedFrames - before.stream.trimmedFrames;
+      }
+      const late = media.lateFrames;
+      const lateBefore = before?.lateFrames;
+      if (late && lateBefore) {
+        slotsHeld += late.botHeld - lateBefore.botHeld;
+        slotsFilled += late.botArrived - lateBefore.botArrived;
+        window.framesWaited += late.callerWaited - lateBefore.callerWaited;
+        window.framesArrived += late.callerArrived - lateBefore.callerArrived;
       }
       const stats = media.jitterBuffer;
       if (!stats) continue;
@@ -216,7 +229,14 @@ export class PatchbayTarget implements SystemUnderTest {
           }
         : {}),
       ...(playouts > 0
-        ? { playout: { underrunsPerCall: underruns / playouts, trimmedFramesPerCall: trimmed / playouts } }
+        ? {
+            playout: {
+              underrunsPerCall: underruns / playouts,
+              trimmedFramesPerCall: trimmed / playouts,
+              slotsHeldPerCall: slotsHeld / playouts,
+              slotsFilledPerCall: slotsFilled / playouts,
+            },
+          }
         : {}),
     };
   }

@@ -48,6 +48,10 @@ export interface JitterWindowCounts {
   packetsDiscarded: number;
   /** Audio removed by acceleration (time-stretching), ms. */
   acceleratedMs: number;
+  /** Caller frames whose packet was late at their tick and that waited for it (`media.lateFrames`). */
+  framesWaited: number;
+  /** Of those, the frames whose packet came before the next tick (the others were concealed). */
+  framesArrived: number;
 }
 
 /**
@@ -58,6 +62,10 @@ export interface JitterWindowCounts {
 export interface PlayoutFigures {
   underrunsPerCall: number;
   trimmedFramesPerCall: number;
+  /** Ticks whose bot frame was late, so the caller leg held the tick's RTP slot for it. */
+  slotsHeldPerCall: number;
+  /** Of those, the slots the bot's frame filled before the next tick. */
+  slotsFilledPerCall: number;
 }
 
 export interface WorkerShare {

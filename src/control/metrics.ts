@@ -101,6 +101,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly lateFramesTotal = new Counter({
+    name: 'patchbay_late_frames_total',
+    help: 'Frames late at their media-clock tick that the leg waited for instead of covering the tick at once: caller_to_bot, caller frames whose RTP packet was late; bot_to_caller, bot frames whose RTP slot was held. outcome arrived: sent as they came, within the frame; missed: concealed, or the slot filled with what was queued, at the next tick (added when the call ends)',
+    labelNames: ['direction', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly srtpDroppedTotal = new Counter({
     name: 'patchbay_srtp_dropped_total',
     help: 'SRTP and SRTCP packets dropped on carrier legs, by reason (auth: bad authentication tag, replay: replayed or older than the 128-packet window, expired: beyond the key lifetime), added when the call ends',

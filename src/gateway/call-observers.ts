@@ -101,9 +101,24 @@ function recordMediaQuality(metrics: GatewayMetrics, record: CallRecord): void {
   if (compressedMs > 0) metrics.playoutCompressedSecondsTotal.inc(compressedMs / 1000);
   const recovered = record.media.fecRecoveredFrames ?? 0;
   if (recovered > 0) metrics.fecRecoveredTotal.inc(recovered);
+  const late = record.media.lateFrames;
+  if (late) {
+    countLate(metrics, 'caller_to_bot', late.callerWaited, late.callerArrived);
+    countLate(metrics, 'bot_to_caller', late.botHeld, late.botArrived);
+  }
   const dropped = record.media.rtp?.srtp?.dropped;
   for (const reason of ['auth', 'replay', 'expired'] as const)
     if (dropped && dropped[reason] > 0) metrics.srtpDroppedTotal.inc({ reason }, dropped[reason]);
+}
+
+function countLate(
+  metrics: GatewayMetrics,
+  direction: 'caller_to_bot' | 'bot_to_caller',
+  waited: number,
+  arrived: number,
+): void {
+  if (arrived > 0) metrics.lateFramesTotal.inc({ direction, outcome: 'arrived' }, arrived);
+  if (waited > arrived) metrics.lateFramesTotal.inc({ direction, outcome: 'missed' }, waited - arrived);
 }
 
 /**

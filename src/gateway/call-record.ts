@@ -4,7 +4,7 @@
  */
 import type { StreamTarget } from '../config/index.js';
 import type { CallState, CallSummary } from '../control/backend.js';
-import type { JitterStats, MediaLegStats, RtpStreamStats } from '../media/index.js';
+import type { JitterStats, LateFrameCounts, MediaLegStats, RtpStreamStats } from '../media/index.js';
 import { estimateMos, type AttemptRecord as PlannedAttempt } from '../trunks/index.js';
 import { type CallEnd, type HangupParty, hangupPartyOf } from './call-end.js';
 import type { CallerIdentityParameters } from './caller-id.js';
@@ -28,6 +28,8 @@ export interface CallMediaRecord {
   codec?: string;
   /** Lost Opus frames rebuilt from in-band FEC. */
   fecRecoveredFrames?: number;
+  /** Frames late at their tick sent as they came (caller frames that waited, bot slots held). */
+  lateFrames?: LateFrameCounts;
   stream?: BotStreamStats;
 }
 
@@ -121,7 +123,9 @@ export function mediaRecordOf(
   return {
     ...(leg?.rtp ? { rtp: leg.rtp } : {}),
     ...(leg?.jitterBuffer ? { jitterBuffer: leg.jitterBuffer } : {}),
-    ...(leg ? { codec: leg.codec, fecRecoveredFrames: leg.fecRecoveredFrames } : {}),
+    ...(leg
+      ? { codec: leg.codec, fecRecoveredFrames: leg.fecRecoveredFrames, lateFrames: leg.lateFrames }
+      : {}),
     ...(stream ? { stream } : {}),
   };
 }

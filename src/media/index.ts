@@ -47,11 +47,13 @@ export {
 } from './media-clock.js';
 export {
   type BotAudioPull,
+  type LateFrameCounts,
   MediaLeg,
   type MediaLegEvents,
   type MediaLegOptions,
   type MediaLegStats,
   type NegotiatedMedia,
+  NO_LATE_FRAMES,
   type RtpPosition,
 } from './media-leg.js';
 export { ObservedDecoder } from './observed-decoder.js';

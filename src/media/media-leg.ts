@@ -74,9 +74,32 @@ export interface MediaLegStats {
   codec: string;
   /** Lost Opus frames rebuilt from in-band FEC (0 for G.711). */
   fecRecoveredFrames: number;
+  lateFrames: LateFrameCounts;
   inactiveMs: number;
   handlerErrors: number;
 }
+
+/**
+ * Frames late at their tick that the leg sent as they came rather than covering the tick with
+ * a guess: caller frames that waited for their packet, bot frames whose RTP slot was held.
+ */
+export interface LateFrameCounts {
+  /** Caller frames whose packet was late at their tick and that waited for it. */
+  callerWaited: number;
+  /** Of those, the frames whose packet came before the next tick (the others were concealed). */
+  callerArrived: number;
+  /** Ticks whose bot frame was late, mid-utterance: the tick's RTP slot was held for it. */
+  botHeld: number;
+  /** Of those, the slots the bot's frame filled before the next tick (the others got what was queued, silence at worst). */
+  botArrived: number;
+}
+
+export const NO_LATE_FRAMES: Readonly<LateFrameCounts> = {
+  callerWaited: 0,
+  callerArrived: 0,
+  botHeld: 0,
+  botArrived: 0,
+};
 
 export interface MediaLegEvents {
   /**
@@ -124,6 +147,8 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   #sendTimestamp = 0;
   /** RTP timestamp of the tick slot held for late bot audio, or -1 when none is held. */
   #heldTimestamp = -1;
+  #slotsHeld = 0;
+  #slotsArrived = 0;
   /**
    * The bot has no playout clock to keep: a caller frame whose packet is late goes to it when
    * the packet arrives, within a frame, rather than as concealment at the tick.
@@ -225,6 +250,12 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
       jitterBuffer: chain?.receiver.stats(),
       codec: chain?.codecKey ?? 'none',
       fecRecoveredFrames: chain?.decoder.recoveredFrames ?? 0,
+      lateFrames: {
+        callerWaited: this.#lateCallerFrame.waited,
+        callerArrived: this.#lateCallerFrame.arrived,
+        botHeld: this.#slotsHeld,
+        botArrived: this.#slotsArrived,
+      },
       inactiveMs: this.#options.clock.now() - this.#lastRtpMs,
       handlerErrors: this.#handlerErrors,
     };
@@ -352,8 +383,10 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     const bot = this.#botAudio?.(!transmitter?.active);
     if (transmitter?.active) this.#markNext = true;
     else if (bot) this.#sendAudio(chain, bot, timestamp);
-    else if (this.#botAudio) this.#heldTimestamp = timestamp;
-    else this.#markNext = true;
+    else if (this.#botAudio) {
+      this.#heldTimestamp = timestamp;
+      this.#slotsHeld++;
+    } else this.#markNext = true;
   }
 
   /**
@@ -369,6 +402,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     }
     const timestamp = this.#heldTimestamp;
     this.#heldTimestamp = -1;
+    if (mayHold) this.#slotsArrived++;
     if (chain && this.#sending) this.#sendAudio(chain, bot, timestamp);
   }
 

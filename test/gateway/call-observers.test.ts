@@ -21,3 +21,34 @@ test('what the bot stream counted reaches the record and, when the call ends, th
     h.close();
   }
 });
+
+test('late frames the media leg waited for reach the record and the metrics by direction and outcome', async () => {
+  const h = new CallHarness();
+  try {
+    const outbound = h.carrier(CARRIER_A).call();
+    await flush();
+    assert.equal((await outbound.outcome).kind, 'answered');
+    const leg = h.legs[0] ?? assert.fail('no media leg');
+    leg.lateFrames = { callerWaited: 12, callerArrived: 9, botHeld: 30, botArrived: 30 };
+    await outbound.bye();
+    await flush();
+    const [{ record } = assert.fail('ended')] = h.observed(0).ends;
+    assert.deepEqual(record?.media.lateFrames, {
+      callerWaited: 12,
+      callerArrived: 9,
+      botHeld: 30,
+      botArrived: 30,
+    });
+    const counted = (await h.metrics.lateFramesTotal.get()).values.map(
+      ({ labels, value }) => `${labels.direction} ${labels.outcome} ${value}`,
+    );
+    // Nothing is added for an outcome that did not happen (the bot's held slots all filled).
+    assert.deepEqual(counted.sort(), [
+      'bot_to_caller arrived 30',
+      'caller_to_bot arrived 9',
+      'caller_to_bot missed 3',
+    ]);
+  } finally {
+    h.close();
+  }
+});

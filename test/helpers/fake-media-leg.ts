@@ -3,7 +3,14 @@
  * and DTMF into it, pulls the bot's audio out of it, and sees what the call asked of it.
  */
 import type { DtmfEvent } from '../../src/media/dtmf.js';
-import type { BotAudioPull, MediaLegEvents, MediaLegStats, NegotiatedMedia } from '../../src/media/index.js';
+import {
+  type BotAudioPull,
+  type LateFrameCounts,
+  type MediaLegEvents,
+  type MediaLegStats,
+  type NegotiatedMedia,
+  NO_LATE_FRAMES,
+} from '../../src/media/index.js';
 import { TypedEmitter } from '../../src/util/index.js';
 
 export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
@@ -16,6 +23,8 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
   closeCount = 0;
   /** Milliseconds since RTP last arrived, as stats() reports it. */
   inactiveMs = 0;
+  /** What stats() reports of late frames. */
+  lateFrames: LateFrameCounts = { ...NO_LATE_FRAMES };
   #botAudio: BotAudioPull | undefined;
   /** How many times the bridge said bot audio arrived. */
   botAudioReadyCount = 0;
@@ -78,6 +87,7 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
       jitterBuffer: undefined,
       codec: this.started.at(-1)?.codec.name ?? 'none',
       fecRecoveredFrames: 0,
+      lateFrames: { ...this.lateFrames },
       inactiveMs: this.inactiveMs,
       handlerErrors: 0,
     };

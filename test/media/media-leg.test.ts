@@ -284,6 +284,12 @@ test('a late bot frame goes out in its tick slot as it arrives; a slot still hel
       received.map((packet) => (packet.sequenceNumber - (received[0]?.sequenceNumber ?? 0)) & 0xffff),
       [0, 1, 2, 3],
     );
+    const { botHeld, botArrived } = leg.stats().lateFrames;
+    assert.deepEqual(
+      { botHeld, botArrived },
+      { botHeld: 3, botArrived: 2 },
+      'counted: three held, two filled',
+    );
   } finally {
     leg.close();
     peer.close();
@@ -331,6 +337,8 @@ test('a caller frame whose packet is late goes to the bot when the packet arrive
     tick();
     assert.equal(frames.length, waiting + 3, 'a packet that never comes is concealed, a tick late');
     assert.equal(leg.stats().jitterBuffer?.concealmentEvents, 1);
+    const { callerWaited, callerArrived } = leg.stats().lateFrames;
+    assert.deepEqual({ callerWaited, callerArrived }, { callerWaited: 2, callerArrived: 1 });
   } finally {
     leg.close();
     peer.close();

@@ -13,6 +13,7 @@ import {
   type MediaLegEvents,
   type MediaLegStats,
   type NegotiatedMedia,
+  NO_LATE_FRAMES,
   type RtpPosition,
 } from '../../media/index.js';
 import { type Clock, type TimerHandle, TypedEmitter } from '../../util/index.js';
@@ -118,6 +119,7 @@ export class RemoteMediaLeg implements CallMediaLeg {
         jitterBuffer: undefined,
         codec: 'none',
         fecRecoveredFrames: 0,
+        lateFrames: { ...NO_LATE_FRAMES },
         inactiveMs: sinceReport,
         handlerErrors: 0,
       };

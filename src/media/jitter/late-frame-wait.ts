@@ -9,6 +9,8 @@ export class LateFrameWait {
   readonly #streamLate: () => boolean;
   readonly #take: () => void;
   #waiting = false;
+  #waited = 0;
+  #arrived = 0;
 
   /** `streamLate` asks the buffer; `take` pulls one frame from it and hands it on. */
   constructor(streamLate: () => boolean, take: () => void) {
@@ -16,16 +18,31 @@ export class LateFrameWait {
     this.#take = take;
   }
 
+  /** Frames that waited at their tick for a late packet. */
+  get waited(): number {
+    return this.#waited;
+  }
+
+  /** Of those, the frames whose packet came before the next tick (the others were concealed then). */
+  get arrived(): number {
+    return this.#arrived;
+  }
+
   /** Once per tick. */
   onTick(): void {
     if (this.#waiting) this.#takeNow();
-    if (this.#streamLate()) this.#waiting = true;
-    else this.#takeNow();
+    if (this.#streamLate()) {
+      this.#waiting = true;
+      this.#waited++;
+    } else this.#takeNow();
   }
 
   /** After each packet the buffer took. */
   onPacket(): void {
-    if (this.#waiting && !this.#streamLate()) this.#takeNow();
+    if (this.#waiting && !this.#streamLate()) {
+      this.#arrived++;
+      this.#takeNow();
+    }
   }
 
   /** The buffer is gone (a codec change, the end of the stream): nothing waits for it. */

@@ -36,7 +36,14 @@ function step(overrides: Partial<StepFigures> = {}): StepFigures {
     jitterBuffer: {
       targetMs: 30,
       delayMs: 31,
-      window: { concealmentEvents: 0, packetsLate: 0, packetsDiscarded: 0, acceleratedMs: 0 },
+      window: {
+        concealmentEvents: 0,
+        packetsLate: 0,
+        packetsDiscarded: 0,
+        acceleratedMs: 0,
+        framesWaited: 0,
+        framesArrived: 0,
+      },
     },
     callerToBot: direction(65),
     botToCaller: direction(55),

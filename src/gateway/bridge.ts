@@ -1,6 +1,6 @@
 /**
  * Joins one call's media leg to its bot: caller frames go out through the dialect one per
- * media-clock tick (with the bot frame played last, for stereo), bot audio
+ * media-clock tick (with the bot frame played before them, for stereo), bot audio
  * is paced out of a Playout queue (a frame that comes just after its tick goes out as it
  * arrives, in the tick's slot), marks are echoed when their audio has been sent, `clear`
  * empties the queue at once, and DTMF flows both ways.
@@ -14,6 +14,7 @@ import {
   VoiceActivityDetector,
 } from '../stream/index.js';
 import type { Clock, Logger } from '../util/index.js';
+import { BotFramePairing } from './bot-frame-pairing.js';
 import type { BridgeStats, CallMediaLeg } from './ports.js';
 
 /** The bot side as the bridge sees it (a StreamConnection, or a fake in unit tests). */
@@ -54,7 +55,7 @@ export class CallBridge {
   readonly #link: BotLink;
   readonly #hooks: BridgeHooks;
   readonly #playout: Playout;
-  #lastBotFrame: Int16Array;
+  readonly #pairing: BotFramePairing;
   #botInputs = 0;
   #dtmfFromCaller = 0;
   #dtmfToCaller = 0;
@@ -68,10 +69,10 @@ export class CallBridge {
       sampleRate: options.sampleRate,
       ...(options.log ? { log: options.log } : {}),
     });
-    this.#lastBotFrame = new Int16Array(this.#playout.frameSamples);
+    this.#pairing = new BotFramePairing(this.#playout.frameSamples);
     media.attachBotAudio((mayHold) => this.#pullBotFrame(mayHold));
     media.on('callerAudio', (pcm, arrivalMs) => {
-      link.sendCallerFrame(pcm, this.#lastBotFrame);
+      link.sendCallerFrame(pcm, this.#pairing.nextCallerFrame());
       if (latency && arrivalMs !== undefined) latency.observe((latency.now() - arrivalMs) / 1000);
       const event = vad?.process(pcm);
       if (event) link.sendExtension(event);
@@ -119,7 +120,7 @@ export class CallBridge {
   #pullBotFrame(mayHold: boolean): Int16Array | undefined {
     if (mayHold && this.#playout.awaitingAudio) return undefined;
     const { frame, marks } = this.#playout.pullFrame();
-    this.#lastBotFrame = frame;
+    this.#pairing.botFrame(frame);
     for (const name of marks) this.#link.sendMarkPlayed(name);
     return frame;
   }

@@ -285,6 +285,8 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     const codecKey = `${media.codec.name}/${media.codec.clockRate}/${media.codec.payloadType}`;
     if (this.#chain?.codecKey !== codecKey) {
       const chain = await this.#buildChain(media, codecKey);
+      // A caller frame waiting on the old buffer goes now, concealed: one frame per tick still.
+      this.#lateCallerFrame.flush();
       this.#closeChain();
       this.#chain = chain;
     }
@@ -355,6 +357,9 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     if (!chain || this.#closed) return;
     const lostEnd = this.#dtmfReceiver?.poll(tickMs);
     if (lostEnd) this.safeEmit('dtmf', lostEnd);
+    // A slot still held from the last tick goes first: RTP leaves in timestamp order, and the
+    // caller frames this tick emits go out after the bot frame played before them (stereo).
+    if (this.#heldTimestamp >= 0) this.#sendHeldSlot(false);
     this.#lateCallerFrame.onTick();
     this.#sendFrame(chain, tickMs);
   }
@@ -368,8 +373,6 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   }
 
   #sendFrame(chain: CodecChain, tickMs: number): void {
-    // A slot still held from the last tick goes first, so RTP leaves in timestamp order.
-    if (this.#heldTimestamp >= 0) this.#sendHeldSlot(false);
     const timestamp = this.#sendTimestamp;
     this.#sendTimestamp = (timestamp + chain.samplesPerFrame) >>> 0;
     if (!this.#sending) {

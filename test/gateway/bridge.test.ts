@@ -69,3 +69,29 @@ test('mid-utterance, a tick with no bot frame yet is held for it; idle, or told 
   assert.equal(bridge.stats().underrunFrames, 1);
   assert.ok(leg.pullBot(true), 'after it the bot is idle: nothing held');
 });
+
+test('each caller frame goes beside the bot frame played before its tick, whichever of the two left late', () => {
+  const leg = new FakeMediaLeg();
+  const pairs: number[] = [];
+  const link: BotLink = { ...recordingLink(), sendCallerFrame: (_caller, bot) => pairs.push(bot[80] ?? -1) };
+  const bridge = new CallBridge({ media: leg, link, sampleRate: 8000, hooks: ignore });
+  const botSays = (level: number) =>
+    bridge.onBotInput({ kind: 'audio', pcm: new Int16Array(160).fill(level) });
+  const caller = new Int16Array(160);
+  for (const level of [1, 2, 3, 4, 5]) botSays(level);
+  // Tick 0 as MediaLeg runs it: the caller frame, then the tick's bot frame.
+  leg.playCaller(caller, 0);
+  leg.pullBot(true);
+  // Tick 1: the caller's packet is late, so the bot frame goes first and the caller frame after.
+  leg.pullBot(true);
+  leg.playCaller(caller, 20);
+  // Tick 2 on time; tick 3's bot frame is late (its slot held) and tick 4's caller frame comes
+  // before it, as MediaLeg sends a held slot at the next tick before that tick's caller frames.
+  leg.playCaller(caller, 40);
+  leg.pullBot(true);
+  leg.playCaller(caller, 60);
+  leg.pullBot(true);
+  leg.playCaller(caller, 80);
+  leg.pullBot(true);
+  assert.deepEqual(pairs, [0, 1, 2, 3, 4], 'silence first, then every bot frame once, in order');
+});

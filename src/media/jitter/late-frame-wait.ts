@@ -45,7 +45,12 @@ export class LateFrameWait {
     }
   }
 
-  /** The buffer is gone (a codec change, the end of the stream): nothing waits for it. */
+  /** The buffer is about to go (a codec change): a frame waiting on it is taken now. */
+  flush(): void {
+    if (this.#waiting) this.#takeNow();
+  }
+
+  /** The buffer is gone (the end of the stream): nothing waits for it. */
   cancel(): void {
     this.#waiting = false;
   }

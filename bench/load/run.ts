@@ -37,6 +37,7 @@ import {
   tailLine,
   workerSplitLine,
 } from './report.js';
+import { highestMeetingGoals, type RoundResult, summariseRounds, summaryLine } from './rounds.js';
 import {
   closeEverything,
   latencyGoalMisses,
@@ -56,8 +57,12 @@ const HELP = `usage: node dist/bench/load/run.js [options]   (after npm run buil
   --warmup SEC      per step, before the window (default 5)
   --window SEC      measured window per step (default 20)
   --cps N           INVITEs per second while setting up (default 100)
-  --workers N       the gateway's media.workers: N media worker threads (default 0: media
-                    on its main thread)
+  --workers LIST    the gateway's media.workers: N media worker threads (default 0: media
+                    on its main thread); a list, e.g. 1,2, measures each at every step
+  --rounds N        repeat every step N times (default 1), each round measuring every
+                    --workers setting and the forwarder back to back, in the reverse order
+                    every other round; then one line per setting: in how many rounds it met
+                    the latency goals, and medians (needs --steps)
   --malloc-arena-max N  the gateway (only) runs with MALLOC_ARENA_MAX=N
   --skip-forwarder  measure the gateway only
   --skip-profile    no --cpu-prof run
@@ -76,6 +81,7 @@ const { values } = parseArgs({
     window: { type: 'string', default: '20' },
     cps: { type: 'string', default: '100' },
     workers: { type: 'string', default: '0' },
+    rounds: { type: 'string', default: '1' },
     'malloc-arena-max': { type: 'string' },
     'profile-at': { type: 'string' },
     'profile-dir': { type: 'string' },
@@ -118,11 +124,19 @@ if (keptDir) {
     process.exit(2);
   }
 }
-const mediaWorkers = Number(values.workers);
-if (!Number.isInteger(mediaWorkers) || mediaWorkers < 0) {
-  process.stderr.write(`--workers must be a whole number >= 0, got '${values.workers}'\n`);
+const workerSettings = values.workers.split(',').map(Number);
+if (!workerSettings.every((count) => Number.isInteger(count) && count >= 0)) {
+  process.stderr.write(`--workers must be whole numbers >= 0, got '${values.workers}'\n`);
   process.exit(2);
 }
+const rounds = Math.round(positive('rounds', values.rounds));
+/** Several settings or rounds: each step runs as given, and the verdict is taken over the rounds. */
+const repeated = rounds > 1 || workerSettings.length > 1;
+if (repeated && !values.steps) {
+  process.stderr.write('--rounds and a --workers list need --steps\n');
+  process.exit(2);
+}
+const mediaWorkers = workerSettings[0] as number;
 const arenaMax = values['malloc-arena-max'];
 const options = {
   warmupSec: positive('warmup', values.warmup),
@@ -147,51 +161,60 @@ const loadBefore = load();
 console.log(
   `patchbay load bench: Node ${process.version}, ${cpus().length} CPUs, loadavg ${loadBefore}; ` +
     `warm-up ${options.warmupSec} s, window ${options.windowSec} s, steps ${steps.join(', ')}, ` +
-    `gateway media.workers ${mediaWorkers}${arenaMax === undefined ? '' : `, MALLOC_ARENA_MAX=${arenaMax}`}\n`,
+    `gateway media.workers ${workerSettings.join(', ')}${rounds > 1 ? `, ${rounds} rounds` : ''}` +
+    `${arenaMax === undefined ? '' : `, MALLOC_ARENA_MAX=${arenaMax}`}\n`,
 );
 console.log(TABLE_HEADER);
 
-interface StepResult {
-  calls: number;
-  loadavg: string;
-  patchbay: StepFigures;
-  forwarder: StepFigures | undefined;
-  cpuRatio: number | undefined;
-  saturation: string[];
-  /** Where the step missed the latency goals (empty: met). */
-  goalMisses: string[];
-}
-
-const results: StepResult[] = [];
+const results: RoundResult[] = [];
 const bot = track(await EchoBotProcess.start());
 // Unmeasured: the callers' and the bot's code gets compiled before the first step, so their
 // start-up stalls (bursts of late frames) do not fall on the first gateway's jitter buffers.
 await measureStep('forwarder', steps[0] ?? 10, bot, { ...options, warmupSec: 1, windowSec: 3 });
 let highestSustained: number | undefined;
 /** The highest step that also met the latency goals (latencyGoalMisses). */
-let highestMeetingGoals: number | undefined;
-for (const calls of steps) {
-  const loadAtStep = load();
-  const patchbay = await measureStep('patchbay', calls, bot, options);
-  console.log(tableRow(patchbay));
-  const forwarder = values['skip-forwarder']
-    ? undefined
-    : await measureStep('forwarder', calls, bot, options);
-  if (forwarder) console.log(tableRow(forwarder));
-  const saturation = saturationReasons(patchbay);
-  const goalMisses = latencyGoalMisses(patchbay);
-  results.push({
-    calls,
-    loadavg: loadAtStep,
-    patchbay,
-    forwarder,
-    cpuRatio: forwarder ? cpuRatio(patchbay, forwarder) : undefined,
-    saturation,
-    goalMisses,
-  });
-  if (saturation.length === 0) highestSustained = Math.max(highestSustained ?? 0, calls);
-  if (goalMisses.length === 0) highestMeetingGoals = Math.max(highestMeetingGoals ?? 0, calls);
-  else if (!values.steps) break;
+let highestMeeting: number | undefined;
+measuring: for (let round = 1; round <= rounds; round++) {
+  if (rounds > 1) console.log(`| round ${round} of ${rounds} |`);
+  for (const calls of steps) {
+    const loadAtStep = load();
+    const systems: Array<number | 'forwarder'> = [
+      ...workerSettings,
+      ...(values['skip-forwarder'] ? [] : ['forwarder' as const]),
+    ];
+    // Every other round in reverse, so a drift of the box does not favour one system.
+    if (round % 2 === 0) systems.reverse();
+    const measured = new Map<number | 'forwarder', StepFigures>();
+    for (const system of systems) {
+      const figures =
+        system === 'forwarder'
+          ? await measureStep('forwarder', calls, bot, options)
+          : await measureStep('patchbay', calls, bot, { ...options, mediaWorkers: system });
+      console.log(tableRow(figures));
+      measured.set(system, figures);
+    }
+    const forwarder = measured.get('forwarder');
+    let goalsMissed = false;
+    for (const setting of workerSettings) {
+      const patchbay = measured.get(setting) as StepFigures;
+      const saturation = saturationReasons(patchbay);
+      const goalMisses = latencyGoalMisses(patchbay);
+      results.push({
+        round,
+        calls,
+        loadavg: loadAtStep,
+        patchbay,
+        forwarder,
+        cpuRatio: forwarder ? cpuRatio(patchbay, forwarder) : undefined,
+        saturation,
+        goalMisses,
+      });
+      if (saturation.length === 0) highestSustained = Math.max(highestSustained ?? 0, calls);
+      if (goalMisses.length === 0) highestMeeting = Math.max(highestMeeting ?? 0, calls);
+      else goalsMissed = true;
+    }
+    if (goalsMissed && !values.steps) break measuring;
+  }
 }
 
 console.log('');
@@ -201,7 +224,8 @@ for (const result of results) {
       ? ''
       : `, patchbay/forwarder CPU per call-second ${result.cpuRatio.toFixed(2)}x`;
   const state = result.saturation.length > 0 ? `saturated (${result.saturation.join('; ')})` : 'sustained';
-  console.log(`${result.calls} calls: ${state}${ratio} (loadavg at start ${result.loadavg})`);
+  const setting = repeated ? ` (round ${result.round}, media.workers ${result.patchbay.mediaWorkers})` : '';
+  console.log(`${result.calls} calls${setting}: ${state}${ratio} (loadavg at start ${result.loadavg})`);
   const split = workerSplitLine(result.patchbay);
   if (split) console.log(`  ${split}`);
   const jitter = jitterBufferLine(result.patchbay);
@@ -213,7 +237,16 @@ for (const result of results) {
   console.log(`  ${tailLine(result.patchbay)}`);
 }
 
+const summaries = repeated ? summariseRounds(results) : undefined;
+if (summaries) {
+  console.log('\nover the rounds:');
+  for (const summary of summaries) console.log(`  ${summaryLine(summary)}`);
+  for (const [workers, calls] of highestMeetingGoals(summaries))
+    console.log(`  media.workers ${workers}: latency goals met in most rounds up to ${calls ?? 'no step'}`);
+}
+
 // The highest sustained step; on a box too busy to sustain any, the first one (said so).
+// With several --workers settings, the profile is the first setting's.
 const profiledCalls = values['profile-at']
   ? Math.round(positive('profile-at', values['profile-at']))
   : (highestSustained ?? results[0]?.calls);
@@ -246,8 +279,9 @@ writeFileSync(
       loadavgAfter: load(),
       options: { ...options, steps },
       steps: results,
+      summaries,
       highestSustained,
-      highestMeetingGoals,
+      highestMeetingGoals: highestMeeting,
       profile,
     },
     null,
@@ -255,5 +289,6 @@ writeFileSync(
   )}\n`,
 );
 console.log(
-  `\nhighest sustained: ${highestSustained ?? 'none'} calls; meeting the latency goals: ${highestMeetingGoals ?? 'none'}; loadavg after ${load()}; JSON: ${out}`,
+  `\nhighest sustained: ${highestSustained ?? 'none'} calls; meeting the latency goals: ${highestMeeting ?? 'none'}` +
+    `${repeated ? ' (in some round)' : ''}; loadavg after ${load()}; JSON: ${out}`,
 );

@@ -4,54 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { latencyGoalMisses, type StepFigures, saturationReasons } from '../../../bench/load/step.js';
-
-function direction(p99Ms: number, missing = 0) {
-  const sent = 10_000;
-  return {
-    received: sent - missing,
-    late: 0,
-    p50Ms: p99Ms / 2,
-    p99Ms,
-    maxMs: p99Ms,
-    tailFrames: 0,
-    tailCalls: 0,
-    sent,
-    missing,
-    lossPercent: (100 * missing) / sent,
-  };
-}
-
-function step(overrides: Partial<StepFigures> = {}): StepFigures {
-  return {
-    system: 'patchbay',
-    mediaWorkers: 1,
-    calls: 100,
-    failed: 0,
-    cpuMsPerCallSecond: 4,
-    cpuPercent: 40,
-    rssMiB: 150,
-    rssKiBPerCall: 200,
-    loopLagP99Ms: 10,
-    jitterBuffer: {
-      targetMs: 30,
-      delayMs: 31,
-      window: {
-        concealmentEvents: 0,
-        packetsLate: 0,
-        packetsDiscarded: 0,
-        acceleratedMs: 0,
-        framesWaited: 0,
-        framesArrived: 0,
-      },
-    },
-    callerToBot: direction(65),
-    botToCaller: direction(55),
-    senderLagMaxMs: 0,
-    window: { startUs: 0, endUs: 1 },
-    ...overrides,
-  };
-}
+import { latencyGoalMisses, saturationReasons } from '../../../bench/load/step.js';
+import { direction, step } from './step-figures.js';
 
 describe('load bench verdicts', () => {
   it('meets the latency goals below 40 ms over the target caller->bot and 60 ms bot->caller, nothing missing', () => {

@@ -32,7 +32,16 @@ export interface SettingSummary {
   botToCallerP99Ms: Spread;
   /** Tagged frames missing, summed over the rounds: caller->bot, bot->caller. */
   missing: [number, number];
+  /** Rounds in which the callers fell more than GENERATOR_STALL_MS behind their own send schedule. */
+  generatorStalls: number;
 }
+
+/**
+ * Two frames: the load generator stalled itself (a shared box), and every call's next frames
+ * reach the gateway in a burst and the bot's echoes of them come back in one; said beside the
+ * verdict, not taken out of it.
+ */
+export const GENERATOR_STALL_MS = 40;
 
 export interface Spread {
   median: number;
@@ -74,6 +83,7 @@ export function summariseRounds(results: readonly RoundResult[]): SettingSummary
         rounds.reduce((sum, result) => sum + result.patchbay.callerToBot.missing, 0),
         rounds.reduce((sum, result) => sum + result.patchbay.botToCaller.missing, 0),
       ],
+      generatorStalls: rounds.filter((result) => result.patchbay.senderLagMaxMs > GENERATOR_STALL_MS).length,
     };
   });
 }
@@ -104,6 +114,7 @@ export function summaryLine(summary: SettingSummary): string {
     `${summary.calls} calls, media.workers ${summary.mediaWorkers}: latency goals met in ${summary.metGoals} of ` +
     `${summary.rounds} rounds, sustained in ${summary.sustained}; medians (range): CPU ms per call-s ` +
     `${range(summary.cpuMsPerCallSecond, 2)}${ratio}, caller->bot p99 ${range(summary.callerToBotP99Ms, 1)} ms, ` +
-    `bot->caller p99 ${range(summary.botToCallerP99Ms, 1)} ms; tagged frames missing ${summary.missing[0]} / ${summary.missing[1]} in all`
+    `bot->caller p99 ${range(summary.botToCallerP99Ms, 1)} ms; tagged frames missing ${summary.missing[0]} / ${summary.missing[1]} in all; ` +
+    `the callers fell over ${GENERATOR_STALL_MS} ms behind their send schedule in ${summary.generatorStalls} rounds`
   );
 }

@@ -38,7 +38,7 @@ describe('load bench rounds', () => {
   it('folds each setting (calls and media.workers) over its rounds, in the order they ran', () => {
     const one = (cpu: number, p99: number) =>
       step({ calls: 200, mediaWorkers: 1, cpuMsPerCallSecond: cpu, botToCaller: direction(p99) });
-    const two = step({ calls: 200, mediaWorkers: 2, callerToBot: direction(50, 2) });
+    const two = step({ calls: 200, mediaWorkers: 2, callerToBot: direction(50, 2), senderLagMaxMs: 71 });
     const summaries = summariseRounds([
       result(1, one(3, 40), 1.5),
       result(1, two, 1.6, ['missing']),
@@ -59,6 +59,7 @@ describe('load bench rounds', () => {
     assert.deepEqual(first?.cpuRatio, { median: 1.45, min: 1.4, max: 1.5 });
     assert.equal(first?.botToCallerP99Ms.median, 45);
     assert.deepEqual(second?.missing, [2, 0]);
+    assert.deepEqual([first?.generatorStalls, second?.generatorStalls], [0, 1]);
     assert.match(
       summaryLine(first as (typeof summaries)[number]),
       /latency goals met in 2 of 3 rounds.*1\.45x \(1\.40-1\.50\)/,

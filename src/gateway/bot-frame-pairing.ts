@@ -5,6 +5,7 @@
  * frame, and a bot frame whose slot was held goes out between ticks. So frames are paired by
  * their number in each stream, not by which came last, and neither stream skips or repeats one.
  */
+import { MAX_CATCH_UP_TICKS } from '../media/index.js';
 
 /**
  * The bot frames kept: a caller frame goes out at most one tick late, after the bot frame of
@@ -36,10 +37,15 @@ export class BotFramePairing {
   nextCallerFrame(): Int16Array {
     const wanted = this.#callerFrames - 1;
     this.#callerFrames++;
-    if (wanted >= this.#botFrames - KEPT_FRAMES && wanted < this.#botFrames)
-      return wanted < 0 ? this.#silence : (this.#kept[wanted % KEPT_FRAMES] as Int16Array);
-    // Out of step (the bot joined mid-call, a frame was lost with a codec change): from here
-    // on the caller frame goes with the bot frame played last.
+    if (wanted < 0 && this.#botFrames === 0) return this.#silence;
+    // Not played yet: the media clock caught up ticks whose slots still wait for the bot's
+    // frames (HeldSlots). Nothing was played at that instant; the counts meet again as they fill.
+    const unplayed = wanted - (this.#botFrames - 1);
+    if (unplayed > 0 && unplayed <= MAX_CATCH_UP_TICKS) return this.#silence;
+    if (unplayed <= 0 && wanted >= Math.max(0, this.#botFrames - KEPT_FRAMES))
+      return this.#kept[wanted % KEPT_FRAMES] as Int16Array;
+    // Out of step (the bot joined mid-call, a stream stopped): from here on the caller frame
+    // goes with the bot frame played last.
     this.#callerFrames = this.#botFrames + 1;
     return this.#botFrames === 0
       ? this.#silence

@@ -39,6 +39,7 @@ export {
 } from './jitter/index.js';
 export {
   callMediaClock,
+  MAX_CATCH_UP_TICKS,
   MEDIA_FRAME_MS,
   MediaClock,
   type MediaClockEvents,

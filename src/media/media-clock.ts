@@ -18,6 +18,9 @@ const MAX_CATCH_UP_MS = 1000;
 /** The frame every media clock ticks, and so every call's packet time. */
 export const MEDIA_FRAME_MS = 20;
 
+/** The most ticks of MEDIA_FRAME_MS a media clock runs back to back to catch up. */
+export const MAX_CATCH_UP_TICKS = MAX_CATCH_UP_MS / MEDIA_FRAME_MS;
+
 /** Never notified: waiting on it is a precise sleep (see MediaClock.waitUntil). */
 const SLEEP_CELL = new Int32Array(new SharedArrayBuffer(4));
 /** The tail of the wait done by polling the clock, where a timed futex wait is too coarse. */

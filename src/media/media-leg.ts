@@ -15,8 +15,9 @@ import {
 } from './carrier-codecs.js';
 import type { AudioEncoder } from './codec.js';
 import { type DtmfEvent, DtmfReceiver, DtmfSender, DtmfTransmitter } from './dtmf.js';
+import { HeldSlots } from './held-slots.js';
 import { AudioReceiver, type JitterDelayBounds, type JitterStats, LateFrameWait } from './jitter/index.js';
-import type { MediaClock } from './media-clock.js';
+import { MAX_CATCH_UP_TICKS, type MediaClock } from './media-clock.js';
 import { ObservedDecoder } from './observed-decoder.js';
 import type { Resampler } from './resample.js';
 import {
@@ -117,7 +118,8 @@ export interface MediaLegEvents {
  * Audio towards the caller, pulled once per tick. With `mayHold`, the source may answer
  * undefined to hold the tick's slot: its next frame is due but late (see Playout's
  * `awaitingAudio`). The leg then sends the slot, with the tick's RTP timestamp, at
- * `botAudioReady()` or else (as whatever the source has, silence at worst) before the next tick.
+ * `botAudioReady()`, or else, as whatever the source has (silence at worst), at the first tick
+ * half a frame or more later (HeldSlots: ticks caught up after a stall hold theirs until then).
  */
 export type BotAudioPull = (mayHold: boolean) => Int16Array | undefined;
 
@@ -146,9 +148,11 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   #botAudio: BotAudioPull | undefined;
   #sendTimestamp = 0;
   /** RTP timestamp of the tick slot held for late bot audio, or -1 when none is held. */
-  #heldTimestamp = -1;
-  #slotsHeld = 0;
-  #slotsArrived = 0;
+  readonly #heldSlots = new HeldSlots(
+    MAX_CATCH_UP_TICKS,
+    (mayHold) => this.#botAudio?.(mayHold),
+    (frame, timestamp) => this.#sendHeld(frame, timestamp),
+  );
   /**
    * The bot has no playout clock to keep: a caller frame whose packet is late goes to it when
    * the packet arrives, within a frame, rather than as concealment at the tick.
@@ -211,7 +215,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
 
   /** Bot audio arrived: a slot held for it goes out now if the source has its frame. */
   botAudioReady(): void {
-    if (this.#heldTimestamp >= 0) this.#guard(this.#sendHeldSlot, true);
+    this.#guard(this.#fillHeldSlots, undefined);
   }
 
   async start(media: NegotiatedMedia): Promise<void> {
@@ -253,8 +257,8 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
       lateFrames: {
         callerWaited: this.#lateCallerFrame.waited,
         callerArrived: this.#lateCallerFrame.arrived,
-        botHeld: this.#slotsHeld,
-        botArrived: this.#slotsArrived,
+        botHeld: this.#heldSlots.held,
+        botArrived: this.#heldSlots.arrived,
       },
       inactiveMs: this.#options.clock.now() - this.#lastRtpMs,
       handlerErrors: this.#handlerErrors,
@@ -357,9 +361,9 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     if (!chain || this.#closed) return;
     const lostEnd = this.#dtmfReceiver?.poll(tickMs);
     if (lostEnd) this.safeEmit('dtmf', lostEnd);
-    // A slot still held from the last tick goes first: RTP leaves in timestamp order, and the
+    // Slots held since before the last tick go first: RTP leaves in timestamp order, and the
     // caller frames this tick emits go out after the bot frame played before them (stereo).
-    if (this.#heldTimestamp >= 0) this.#sendHeldSlot(false);
+    this.#heldSlots.releaseExpired(this.#options.clock.now());
     this.#lateCallerFrame.onTick();
     this.#sendFrame(chain, tickMs);
   }
@@ -376,37 +380,29 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     const timestamp = this.#sendTimestamp;
     this.#sendTimestamp = (timestamp + chain.samplesPerFrame) >>> 0;
     if (!this.#sending) {
+      this.#heldSlots.releaseAll();
       this.#botAudio?.(false);
       return;
     }
     this.#adaptOpusLoss(chain);
     const transmitter = this.#dtmfTransmitter;
     transmitter?.tick(tickMs, timestamp);
-    // RFC 4733 §2.5.1.1: the event replaces the audio; the next talkspurt is marked.
-    const bot = this.#botAudio?.(!transmitter?.active);
-    if (transmitter?.active) this.#markNext = true;
-    else if (bot) this.#sendAudio(chain, bot, timestamp);
-    else if (this.#botAudio) {
-      this.#heldTimestamp = timestamp;
-      this.#slotsHeld++;
-    } else this.#markNext = true;
+    if (transmitter?.active) {
+      // RFC 4733 §2.5.1.1: the event replaces the audio; the next talkspurt is marked.
+      this.#heldSlots.releaseAll();
+      this.#botAudio?.(false);
+      this.#markNext = true;
+    } else if (this.#botAudio) this.#heldSlots.offer(timestamp, this.#options.clock.now());
+    else this.#markNext = true;
   }
 
-  /**
-   * Sends the held slot's frame if the source has it; with `mayHold` false (the next tick is
-   * due) whatever the source has, so a slot is held for at most one frame.
-   */
-  #sendHeldSlot(mayHold: boolean): void {
+  #fillHeldSlots(): void {
+    this.#heldSlots.fill();
+  }
+
+  #sendHeld(frame: Int16Array, timestamp: number): void {
     const chain = this.#chain;
-    const bot = chain && !this.#closed ? this.#botAudio?.(mayHold) : undefined;
-    if (!bot) {
-      if (!mayHold) this.#heldTimestamp = -1;
-      return;
-    }
-    const timestamp = this.#heldTimestamp;
-    this.#heldTimestamp = -1;
-    if (mayHold) this.#slotsArrived++;
-    if (chain && this.#sending) this.#sendAudio(chain, bot, timestamp);
+    if (chain && !this.#closed && this.#sending) this.#sendAudio(chain, frame, timestamp);
   }
 
   #sendAudio(chain: CodecChain, bot: Int16Array, timestamp: number): void {

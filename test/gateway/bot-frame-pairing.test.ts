@@ -32,3 +32,14 @@ test('out of step (bot frames with no caller frames between them), it goes on fr
   pairing.botFrame(frame(5));
   assert.equal(pairing.nextCallerFrame()[0], 5);
 });
+
+test('caller frames of ticks caught up before their slots were filled go with silence, and the counts meet again', () => {
+  const pairing = new BotFramePairing(4);
+  pairing.nextCallerFrame();
+  pairing.botFrame(frame(1));
+  // Three ticks caught up back to back: their caller frames go, their bot slots wait.
+  const during = [pairing.nextCallerFrame()[0], pairing.nextCallerFrame()[0], pairing.nextCallerFrame()[0]];
+  assert.deepEqual(during, [1, 0, 0]);
+  for (const level of [2, 3, 4]) pairing.botFrame(frame(level));
+  assert.equal(pairing.nextCallerFrame()[0], 4, 'in step again: the frame played before this tick');
+});

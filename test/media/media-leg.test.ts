@@ -296,6 +296,39 @@ test('a late bot frame goes out in its tick slot as it arrives; a slot still hel
   }
 });
 
+test('after a stall, the ticks caught up hold their slots for the bot frames that answer them: no silence, nothing left standing', async () => {
+  const { clock, mediaClock, leg, peer, received } = await setup();
+  try {
+    const queue: Int16Array[] = [];
+    leg.attachBotAudio((mayHold) => queue.shift() ?? (mayHold ? undefined : new Int16Array(320)));
+    queue.push(sine(1000, BRIDGE_RATE, 320));
+    clock.advance(20);
+    mediaClock.tick(clock.now());
+    await until(() => received.length >= 1);
+    // Caught up: three ticks back to back (their deadlines past, no time between them).
+    clock.advance(60);
+    for (const late of [40, 20, 0]) mediaClock.tick(clock.now() - late);
+    await until(() => false);
+    assert.equal(received.length, 1, 'every caught-up slot waits for its frame');
+    for (let i = 0; i < 3; i++) queue.push(sine(1000, BRIDGE_RATE, 320));
+    leg.botAudioReady();
+    await until(() => received.length >= 4);
+    assert.deepEqual(
+      received.map((packet) => packet.timestamp - (received[0]?.timestamp ?? 0)),
+      [0, 160, 320, 480],
+    );
+    assert.ok(
+      received.every((packet) => packet.payload.some((byte) => byte !== 0xff && byte !== 0x7f)),
+      "each slot carries the bot's audio, not silence",
+    );
+    assert.deepEqual(leg.stats().lateFrames.botHeld, 3);
+    assert.deepEqual(leg.stats().lateFrames.botArrived, 3);
+  } finally {
+    leg.close();
+    peer.close();
+  }
+});
+
 test('a caller frame whose packet is late goes to the bot when the packet arrives, not as concealment', async () => {
   const { clock, mediaClock, leg, peer } = await setup();
   try {

@@ -118,7 +118,7 @@ export class CallBridge {
   }
 
   #pullBotFrame(mayHold: boolean): Int16Array | undefined {
-    if (mayHold && this.#playout.awaitingAudio) return undefined;
+    if (mayHold && this.#playout.holdsSlot()) return undefined;
     const { frame, marks } = this.#playout.pullFrame();
     this.#pairing.botFrame(frame);
     for (const name of marks) this.#link.sendMarkPlayed(name);

@@ -117,7 +117,7 @@ export interface MediaLegEvents {
 /**
  * Audio towards the caller, pulled once per tick. With `mayHold`, the source may answer
  * undefined to hold the tick's slot: its next frame is due but late (see Playout's
- * `awaitingAudio`). The leg then sends the slot, with the tick's RTP timestamp, at
+ * `holdsSlot`). The leg then sends the slot, with the tick's RTP timestamp, at
  * `botAudioReady()`, or else, as whatever the source has (silence at worst), at the first tick
  * half a frame or more later (HeldSlots: ticks caught up after a stall hold theirs until then).
  */

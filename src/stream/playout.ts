@@ -186,6 +186,25 @@ export class Playout {
     return !this.#silent && this.#queuedSamples < this.frameSamples;
   }
 
+  /**
+   * At a tick that may hold its slot: when a frame has stood between ticks for a whole window
+   * (StandingDelay's `frameStands`) and the one queued now is silent, it is dropped and the
+   * tick holds its slot, so the bot's next frame goes out as it arrives, a frame earlier than
+   * it would have, and every later one with it. Else notes whether the tick finds the queue
+   * dry. True when the caller leg should hold the slot.
+   */
+  holdsSlot(): boolean {
+    const standing = this.#standingDelay;
+    if (standing.frameStands && this.#queuedSamples < 2 * this.frameSamples && this.#nextFrameIsSilent()) {
+      this.#take(undefined, this.frameSamples);
+      standing.frameSkipped(this.frameSamples);
+      this.#counters.trimmedFrames++;
+    }
+    const held = this.awaitingAudio;
+    if (held) standing.ranDry();
+    return held;
+  }
+
   /** Queued audio in milliseconds. */
   get queuedMs(): number {
     return (this.#queuedSamples * 1000) / this.sampleRate;
@@ -237,6 +256,7 @@ export class Playout {
   pullFrame(): PulledFrame {
     const pulled = this.#pulled;
     const frame = pulled.frame;
+    if (this.#queuedSamples < this.frameSamples) this.#standingDelay.ranDry();
     this.#releaseLeadingMarks();
     const filled = this.#compressInto(frame) ? this.frameSamples : this.#take(frame, this.frameSamples);
     const trims = this.#standingDelay.budget >= this.frameSamples * LONG_STANDING_FRAMES ? 2 : 1;

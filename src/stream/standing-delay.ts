@@ -20,6 +20,12 @@
  * From here, a bot that first sends ahead and then streams at exactly real-time pace for a
  * whole window looks like a stall: its pauses are shortened too (never its speech).
  *
+ * One frame can stand with the queue empty after every pull: each of a real-time bot's frames
+ * arriving just after a tick, to wait for the next one (the bot's frame came after its tick's
+ * held slot had to go). No pull leaves anything, but no tick ever finds the queue dry either:
+ * over a whole window of that (`frameStands`), the playout skips one silent frame at a tick
+ * and holds the slot instead, so the next frame goes out as it arrives.
+ *
  * Depths are kept as if nothing had been dropped (the depth plus everything removed so far),
  * so a drop lowers the window's minimum at once, without waiting for the window to pass, and
  * a real-time bot's depth stays steady while it is trimmed.
@@ -40,6 +46,10 @@ export class StandingDelay {
   /** Per block of the window (a ring): the least and the greatest depth seen. */
   readonly #blockMinDepth = new Float64Array(WINDOW_BLOCKS);
   readonly #blockMaxDepth = new Float64Array(WINDOW_BLOCKS);
+  /** Per block: whether a tick found less than a frame queued (held its slot, or ran dry). */
+  readonly #blockRanDry = new Uint8Array(WINDOW_BLOCKS);
+  #ranDry = false;
+  #frameStands = false;
   #nextBlock = 0;
   #blocksFilled = 0;
   #minDepth = Number.POSITIVE_INFINITY;
@@ -58,6 +68,23 @@ export class StandingDelay {
     return this.#budget;
   }
 
+  /** A frame stood between ticks for a whole window, the queue dry after each pull. */
+  get frameStands(): boolean {
+    return this.#frameStands;
+  }
+
+  /** A tick found less than a frame queued: it held its slot for the bot, or ran dry. */
+  ranDry(): void {
+    this.#ranDry = true;
+  }
+
+  /** The playout skipped the frame that stood: a whole new window before the next. */
+  frameSkipped(samples: number): void {
+    this.removed(samples);
+    this.#frameStands = false;
+    this.#blocksFilled = 0;
+  }
+
   /** Audio taken out of the queue without being played (dropped as standing delay, or cleared). */
   removed(samples: number): void {
     this.#removed += samples;
@@ -72,23 +99,34 @@ export class StandingDelay {
     if (++this.#pulls < BLOCK_FRAMES) return;
     this.#blockMinDepth[this.#nextBlock] = this.#minDepth;
     this.#blockMaxDepth[this.#nextBlock] = this.#maxDepth;
+    this.#blockRanDry[this.#nextBlock] = this.#ranDry ? 1 : 0;
     this.#nextBlock = (this.#nextBlock + 1) % WINDOW_BLOCKS;
     this.#blocksFilled = Math.min(WINDOW_BLOCKS, this.#blocksFilled + 1);
     this.#minDepth = Number.POSITIVE_INFINITY;
     this.#maxDepth = 0;
+    this.#ranDry = false;
     this.#pulls = 0;
-    this.#budget = this.#blocksFilled === WINDOW_BLOCKS ? this.#standingSamples() : 0;
+    const full = this.#blocksFilled === WINDOW_BLOCKS;
+    this.#budget = full ? this.#standingSamples() : 0;
+    this.#frameStands = full && this.#budget === 0 && this.#keptPace() && !this.#blockRanDry.includes(1);
   }
 
   /** The depth the whole window stood, when the bot kept real-time pace. */
   #standingSamples(): number {
+    if (!this.#keptPace()) return 0;
+    let minDepth = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < WINDOW_BLOCKS; i++) minDepth = Math.min(minDepth, this.#blockMinDepth[i] ?? 0);
+    return Math.max(0, minDepth - this.#removed);
+  }
+
+  /** The depth stayed within the pace band over the window: arrivals kept pace with playout. */
+  #keptPace(): boolean {
     let minDepth = Number.POSITIVE_INFINITY;
     let maxDepth = 0;
     for (let i = 0; i < WINDOW_BLOCKS; i++) {
       minDepth = Math.min(minDepth, this.#blockMinDepth[i] ?? 0);
       maxDepth = Math.max(maxDepth, this.#blockMaxDepth[i] ?? 0);
     }
-    if (maxDepth - minDepth > this.#paceBandSamples) return 0;
-    return Math.max(0, minDepth - this.#removed);
+    return maxDepth - minDepth <= this.#paceBandSamples;
   }
 }

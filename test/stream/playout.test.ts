@@ -344,3 +344,38 @@ test('clear takes the standing delay with the audio: what the bot sends next is 
   assert.equal(playout.stats.trimmedFrames, trimmed + 2);
   assert.equal(playout.queuedMs, 0);
 });
+
+test("a frame that stands between ticks (each of a real-time bot's frames arriving just after one) is skipped at a silence, and the slot held", () => {
+  const playout = new Playout({ sampleRate: 8000 });
+  const speech = () => ramp(0, 160);
+  const silence = () => new Int16Array(160);
+  playout.enqueue(speech());
+  let skippedAt = -1;
+  for (let tick = 0; tick < 300 && skippedAt < 0; tick++) {
+    if (playout.holdsSlot()) skippedAt = tick;
+    else playout.pullFrame();
+    // The bot's next frame, just after the tick: a pause every tenth frame.
+    playout.enqueue(tick % 10 === 9 ? silence() : speech());
+  }
+  assert.ok(skippedAt >= 120, `skipped at tick ${skippedAt}: after a whole 2.4 s window`);
+  assert.equal(playout.stats.trimmedFrames, 1);
+  assert.equal(playout.holdsSlot(), false, 'the next frame is there: it goes in the held slot now');
+  assert.equal(playout.pullFrame().frame[80], ramp(0, 160)[80]);
+});
+
+test('a bot whose queue a tick finds dry now and then has no frame standing: nothing is skipped', () => {
+  const playout = new Playout({ sampleRate: 8000 });
+  for (let tick = 0; tick < 300; tick++) {
+    // Every seventh frame comes after its tick's slot was held for it.
+    if (tick % 7 === 0) {
+      assert.equal(playout.holdsSlot(), tick > 0);
+      playout.enqueue(new Int16Array(160));
+      playout.pullFrame();
+    } else {
+      playout.enqueue(new Int16Array(160));
+      assert.equal(playout.holdsSlot(), false);
+      playout.pullFrame();
+    }
+  }
+  assert.equal(playout.stats.trimmedFrames, 0);
+});

@@ -12,15 +12,8 @@
  * nothing stands. Slots leave in timestamp order, the oldest first.
  */
 
-/**
- * Real time a slot waits for its frame: half a frame, so the loop turn after a regular next
- * tick releases it, once the sockets have been read: a frame that reached the bot socket just
- * before that tick, or during it, still fills its own slot (timers run before the poll).
- */
+/** Real time a slot waits for its frame: half a frame, so a regular next tick releases it. */
 export const HOLD_MS = 10;
-
-/** At a tick, slots older than this go out before it: a turn that never polled (tests, replay). */
-export const MAX_HOLD_MS = 30;
 
 /** A source of bot frames: with mayHold, undefined while the next frame is due but late. */
 export type HeldSlotSource = (mayHold: boolean) => Int16Array | undefined;
@@ -83,9 +76,9 @@ export class HeldSlots {
     }
   }
 
-  /** The slots that waited `ageMs` or more go out as what the source has, the oldest first. */
-  releaseOlderThan(nowMs: number, ageMs: number): void {
-    while (this.#count > 0 && nowMs - (this.#heldAtMs[this.#oldest] as number) >= ageMs)
+  /** At a tick, before its own slot: the slots that waited HOLD_MS go out as what the source has. */
+  releaseExpired(nowMs: number): void {
+    while (this.#count > 0 && nowMs - (this.#heldAtMs[this.#oldest] as number) >= HOLD_MS)
       this.#releaseOldest();
   }
 

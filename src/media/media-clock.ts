@@ -29,11 +29,6 @@ const SPIN_MS = 0.2;
 export interface MediaClockEvents {
   /** One frame is due; tickMs is its deadline on the injected clock (start + n * frameMs). */
   tick: [tickMs: number];
-  /**
-   * The loop turn after the ticks has read the sockets (live: a zero timer, which runs after
-   * the poll phase): what reached them before or during the ticks has been handled.
-   */
-  polled: [];
 }
 
 export interface MediaClockStats {
@@ -72,7 +67,6 @@ export class MediaClock extends TypedEmitter<MediaClockEvents> {
   readonly #maxCatchUpTicks: number;
   readonly #stats: MediaClockStats;
   #timer: TimerHandle | undefined;
-  #polledTimer: TimerHandle | undefined;
   #startMs = 0;
   #tickIndex = 0;
   #deadline = 0;
@@ -120,8 +114,6 @@ export class MediaClock extends TypedEmitter<MediaClockEvents> {
   stop(): void {
     this.#timer?.cancel();
     this.#timer = undefined;
-    this.#polledTimer?.cancel();
-    this.#polledTimer = undefined;
     this.#catchUpPending = false;
   }
 
@@ -129,11 +121,6 @@ export class MediaClock extends TypedEmitter<MediaClockEvents> {
   tick(tickMs: number): void {
     this.#stats.ticks++;
     this.safeEmit('tick', tickMs);
-  }
-
-  /** Tells every listener the sockets have been read since the last tick (tests drive it by hand). */
-  polled(): void {
-    this.safeEmit('polled');
   }
 
   #schedule(): void {
@@ -199,15 +186,8 @@ export class MediaClock extends TypedEmitter<MediaClockEvents> {
     }
     if (this.#clock.now() - now > this.frameMs) this.#stats.overruns++;
     if (!this.#timer) return;
-    if (!this.#polledTimer && this.listenerCount('polled') > 0)
-      this.#polledTimer = this.#clock.setTimer(0, this.#onPolled);
     if (ran < ticks) this.#yieldThenCatchUp();
     else this.#schedule();
-  };
-
-  readonly #onPolled = (): void => {
-    this.#polledTimer = undefined;
-    this.polled();
   };
 
   /** The next firing runs in a later loop turn, after the poll phase, and catches up at once. */

@@ -15,7 +15,7 @@ import {
 } from './carrier-codecs.js';
 import type { AudioEncoder } from './codec.js';
 import { type DtmfEvent, DtmfReceiver, DtmfSender, DtmfTransmitter } from './dtmf.js';
-import { HeldSlots, HOLD_MS, MAX_HOLD_MS } from './held-slots.js';
+import { HeldSlots } from './held-slots.js';
 import { AudioReceiver, type JitterDelayBounds, type JitterStats, LateFrameWait } from './jitter/index.js';
 import { MAX_CATCH_UP_TICKS, type MediaClock } from './media-clock.js';
 import { ObservedDecoder } from './observed-decoder.js';
@@ -118,9 +118,8 @@ export interface MediaLegEvents {
  * Audio towards the caller, pulled once per tick. With `mayHold`, the source may answer
  * undefined to hold the tick's slot: its next frame is due but late (see Playout's
  * `holdsSlot`). The leg then sends the slot, with the tick's RTP timestamp, at
- * `botAudioReady()`, or else, as whatever the source has (silence at worst), in the loop turn
- * after the next tick, once the sockets have been read (MediaClock's `polled`; HeldSlots: ticks
- * caught up after a stall hold theirs together).
+ * `botAudioReady()`, or else, as whatever the source has (silence at worst), at the first tick
+ * half a frame or more later (HeldSlots: ticks caught up after a stall hold theirs until then).
  */
 export type BotAudioPull = (mayHold: boolean) => Int16Array | undefined;
 
@@ -223,10 +222,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     await this.#apply(media);
     if (!this.#listening) this.#session.on('packet', this.#onPacket);
     this.#listening = true;
-    if (!this.#ticking) {
-      this.#options.mediaClock.on('tick', this.#tick);
-      this.#options.mediaClock.on('polled', this.#polled);
-    }
+    if (!this.#ticking) this.#options.mediaClock.on('tick', this.#tick);
     this.#ticking = true;
   }
 
@@ -273,7 +269,6 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#options.mediaClock.off('tick', this.#tick);
-    this.#options.mediaClock.off('polled', this.#polled);
     this.#session.off('packet', this.#onPacket);
     this.#closeChain();
     this.#session.close();
@@ -283,7 +278,6 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   // Bound once, so the clock's and the session's listener lists are not touched per frame,
   // and guarded without a closure per call.
   readonly #tick = (tickMs: number): void => this.#guard(this.#onTick, tickMs);
-  readonly #polled = (): void => this.#guard(this.#releaseHeldSlots, HOLD_MS);
   readonly #onPacket = (packet: ReceivedRtp): void => this.#guard(this.#onRtp, packet);
 
   get #sending(): boolean {
@@ -367,9 +361,9 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     if (!chain || this.#closed) return;
     const lostEnd = this.#dtmfReceiver?.poll(tickMs);
     if (lostEnd) this.safeEmit('dtmf', lostEnd);
-    // A slot the loop turn after the last tick did not release (no such turn came) goes before
-    // this tick's: RTP leaves in timestamp order.
-    this.#releaseHeldSlots(MAX_HOLD_MS);
+    // Slots held since before the last tick go first: RTP leaves in timestamp order, and the
+    // caller frames this tick emits go out after the bot frame played before them (stereo).
+    this.#heldSlots.releaseExpired(this.#options.clock.now());
     this.#lateCallerFrame.onTick();
     this.#sendFrame(chain, tickMs);
   }
@@ -404,10 +398,6 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
 
   #fillHeldSlots(): void {
     this.#heldSlots.fill();
-  }
-
-  #releaseHeldSlots(ageMs: number): void {
-    if (this.#chain && !this.#closed) this.#heldSlots.releaseOlderThan(this.#options.clock.now(), ageMs);
   }
 
   #sendHeld(frame: Int16Array, timestamp: number): void {

@@ -36,7 +36,7 @@ test('a slot whose frame is there goes at once; one whose frame is late waits fo
 test('ticks caught up back to back hold their slots, and the late frames fill them in order as they come', () => {
   const { queue, sent, slots } = harness();
   for (let tick = 0; tick < 4; tick++) {
-    slots.releaseOlderThan(100 + tick, HOLD_MS);
+    slots.releaseExpired(100 + tick);
     slots.offer(tick * 160, 100 + tick);
   }
   assert.deepEqual(sent, [], 'nothing sent: no silence in the slots the answers are coming for');
@@ -56,9 +56,9 @@ test('ticks caught up back to back hold their slots, and the late frames fill th
 test(`a slot that waited ${HOLD_MS} ms goes out as what the source has, before the next tick's slot`, () => {
   const { queue, sent, slots } = harness();
   slots.offer(0, 0);
-  slots.releaseOlderThan(HOLD_MS - 1, HOLD_MS);
+  slots.releaseExpired(HOLD_MS - 1);
   assert.deepEqual(sent, []);
-  slots.releaseOlderThan(HOLD_MS, HOLD_MS);
+  slots.releaseExpired(HOLD_MS);
   queue.push(5);
   slots.offer(160, HOLD_MS);
   assert.deepEqual(sent, [

@@ -262,16 +262,3 @@ test('tick() drives listeners manually (replay)', () => {
   media.tick(25);
   assert.deepEqual(ticks, [5, 25]);
 });
-
-test('polled follows each firing in a later turn (a zero timer: after the poll), once, and stops with the clock', () => {
-  const clock = new FakeClock(0);
-  const media = new MediaClock(clock, 20);
-  const events: string[] = [];
-  media.on('tick', (tickMs) => events.push(`tick ${tickMs}`));
-  media.on('polled', () => events.push(`polled ${clock.now()}`));
-  media.start();
-  clock.advance(40);
-  assert.deepEqual(events, ['tick 20', 'polled 20', 'tick 40', 'polled 40']);
-  media.stop();
-  assert.equal(clock.pendingTimers(), 0);
-});

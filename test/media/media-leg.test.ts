@@ -241,7 +241,7 @@ test('close is idempotent, releases the port and unsubscribes from the media clo
   assert.equal(received.length, 0);
 });
 
-test('a late bot frame goes out in its tick slot as it arrives; a slot still held after the next tick goes first, once the sockets are read', async () => {
+test('a late bot frame goes out in its tick slot as it arrives; a slot still held at the next tick goes first', async () => {
   const { clock, mediaClock, leg, peer, received } = await setup();
   try {
     const queue: Int16Array[] = [];
@@ -250,11 +250,9 @@ test('a late bot frame goes out in its tick slot as it arrives; a slot still hel
       pulls.push(mayHold);
       return queue.shift() ?? (mayHold ? undefined : new Int16Array(320));
     });
-    // As live: each tick, then the loop turn that reads the sockets after it.
     const tick = () => {
       clock.advance(20);
       mediaClock.tick(clock.now());
-      mediaClock.polled();
     };
     queue.push(sine(1000, BRIDGE_RATE, 320));
     tick();
@@ -267,7 +265,7 @@ test('a late bot frame goes out in its tick slot as it arrives; a slot still hel
     await until(() => received.length >= 2);
     assert.equal(received.length, 2, 'sent as it arrived, between ticks');
     tick(); // held again, and nothing comes before the next tick:
-    tick(); // this one is held too; then, the sockets read, the older goes as what the source has
+    tick(); // that slot goes first, as what the source has without leave to hold; this one is held
     await until(() => received.length >= 3);
     assert.equal(received.length, 3);
     leg.botAudioReady();
@@ -276,7 +274,7 @@ test('a late bot frame goes out in its tick slot as it arrives; a slot still hel
     queue.push(sine(1000, BRIDGE_RATE, 320));
     leg.botAudioReady();
     await until(() => received.length >= 4);
-    assert.deepEqual(pulls, [true, true, true, true, true, false, true, true]);
+    assert.deepEqual(pulls, [true, true, true, true, false, true, true, true]);
     assert.deepEqual(
       received.map((packet) => packet.timestamp - (received[0]?.timestamp ?? 0)),
       [0, 160, 320, 480],

@@ -10,14 +10,15 @@ import { createOffer, parseAnswer } from '../../src/sip/sdp.js';
 import { type GatewayProcess, startGatewayProcess } from '../../test/interop/helpers/gateway-process.js';
 import { type StackUa, startStackUa } from '../../test/interop/helpers/stack-ua.js';
 import { parseMetrics } from '../lib/metrics.js';
-import type {
-  JitterBufferFigures,
-  JitterWindowCounts,
-  PlayoutFigures,
-  SystemUnderTest,
-  TargetStatus,
-  TickOutcomes,
-  WorkerShare,
+import {
+  type JitterBufferFigures,
+  type JitterWindowCounts,
+  NO_JITTER_WINDOW,
+  type PlayoutFigures,
+  type SystemUnderTest,
+  type TargetStatus,
+  type TickOutcomes,
+  type WorkerShare,
 } from './targets.js';
 
 /** Answers still missing this long after the last INVITE count as failed calls. */
@@ -180,14 +181,7 @@ export class PatchbayTarget implements SystemUnderTest {
     let trimmed = 0;
     let slotsHeld = 0;
     let slotsFilled = 0;
-    const window: JitterWindowCounts = {
-      concealmentEvents: 0,
-      packetsLate: 0,
-      packetsDiscarded: 0,
-      acceleratedMs: 0,
-      framesWaited: 0,
-      framesArrived: 0,
-    };
+    const window: JitterWindowCounts = { ...NO_JITTER_WINDOW };
     for (const [id, media] of details) {
       const before = this.#mediaAtReset.get(id);
       const stream = media.stream;

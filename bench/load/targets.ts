@@ -54,6 +54,16 @@ export interface JitterWindowCounts {
   framesArrived: number;
 }
 
+/** A window in which the jitter buffers did nothing to caller audio. */
+export const NO_JITTER_WINDOW: Readonly<JitterWindowCounts> = {
+  concealmentEvents: 0,
+  packetsLate: 0,
+  packetsDiscarded: 0,
+  acceleratedMs: 0,
+  framesWaited: 0,
+  framesArrived: 0,
+};
+
 /**
  * Per call in progress, over the window (from resetLag()): how often its playout ran dry while
  * the bot's audio was playing (a frame of faded silence each) and how many standing frames it

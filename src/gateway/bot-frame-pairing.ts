@@ -37,15 +37,14 @@ export class BotFramePairing {
   nextCallerFrame(): Int16Array {
     const wanted = this.#callerFrames - 1;
     this.#callerFrames++;
-    if (wanted < 0 && this.#botFrames === 0) return this.#silence;
     // Not played yet: the media clock caught up ticks whose slots still wait for the bot's
     // frames (HeldSlots). Nothing was played at that instant; the counts meet again as they fill.
     const unplayed = wanted - (this.#botFrames - 1);
     if (unplayed > 0 && unplayed <= MAX_CATCH_UP_TICKS) return this.#silence;
     if (unplayed <= 0 && wanted >= Math.max(0, this.#botFrames - KEPT_FRAMES))
       return this.#kept[wanted % KEPT_FRAMES] as Int16Array;
-    // Out of step (the bot joined mid-call, a stream stopped): from here on the caller frame
-    // goes with the bot frame played last.
+    // The first caller frame, or out of step (the bot joined mid-call, a stream stopped): from
+    // here on the caller frame goes with the bot frame played last (silence before any).
     this.#callerFrames = this.#botFrames + 1;
     return this.#botFrames === 0
       ? this.#silence

@@ -91,7 +91,7 @@ export interface LateFrameCounts {
   callerArrived: number;
   /** Ticks whose bot frame was late, mid-utterance: the tick's RTP slot was held for it. */
   botHeld: number;
-  /** Of those, the slots the bot's frame filled before the next tick (the others got what was queued, silence at worst). */
+  /** Of those, the slots the bot's frame filled while they were held (the others got what was queued, silence at worst). */
   botArrived: number;
 }
 

@@ -106,27 +106,30 @@ export class StandingDelay {
     this.#maxDepth = 0;
     this.#ranDry = false;
     this.#pulls = 0;
-    const full = this.#blocksFilled === WINDOW_BLOCKS;
-    this.#budget = full ? this.#standingSamples() : 0;
-    this.#frameStands = full && this.#budget === 0 && this.#keptPace() && !this.#blockRanDry.includes(1);
+    if (this.#blocksFilled < WINDOW_BLOCKS) {
+      this.#budget = 0;
+      this.#frameStands = false;
+      return;
+    }
+    this.#judgeWindow();
   }
 
-  /** The depth the whole window stood, when the bot kept real-time pace. */
-  #standingSamples(): number {
-    if (!this.#keptPace()) return 0;
-    let minDepth = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < WINDOW_BLOCKS; i++) minDepth = Math.min(minDepth, this.#blockMinDepth[i] ?? 0);
-    return Math.max(0, minDepth - this.#removed);
-  }
-
-  /** The depth stayed within the pace band over the window: arrivals kept pace with playout. */
-  #keptPace(): boolean {
+  /**
+   * Over the whole window, when the bot kept real-time pace (the depth stayed within the pace
+   * band): the depth that stood is the budget; with none, a frame stands between ticks when no
+   * tick found the queue dry.
+   */
+  #judgeWindow(): void {
     let minDepth = Number.POSITIVE_INFINITY;
     let maxDepth = 0;
+    let ranDry = false;
     for (let i = 0; i < WINDOW_BLOCKS; i++) {
       minDepth = Math.min(minDepth, this.#blockMinDepth[i] ?? 0);
       maxDepth = Math.max(maxDepth, this.#blockMaxDepth[i] ?? 0);
+      ranDry ||= this.#blockRanDry[i] === 1;
     }
-    return maxDepth - minDepth <= this.#paceBandSamples;
+    const keptPace = maxDepth - minDepth <= this.#paceBandSamples;
+    this.#budget = keptPace ? Math.max(0, minDepth - this.#removed) : 0;
+    this.#frameStands = keptPace && this.#budget === 0 && !ranDry;
   }
 }

@@ -1,5 +1,6 @@
 /** A load-bench step's figures for the verdict tests, with what each test changes. */
 import type { StepFigures } from '../../../bench/load/step.js';
+import { NO_JITTER_WINDOW } from '../../../bench/load/targets.js';
 
 export function direction(p99Ms: number, missing = 0) {
   const sent = 10_000;
@@ -31,14 +32,7 @@ export function step(overrides: Partial<StepFigures> = {}): StepFigures {
     jitterBuffer: {
       targetMs: 30,
       delayMs: 31,
-      window: {
-        concealmentEvents: 0,
-        packetsLate: 0,
-        packetsDiscarded: 0,
-        acceleratedMs: 0,
-        framesWaited: 0,
-        framesArrived: 0,
-      },
+      window: { ...NO_JITTER_WINDOW },
     },
     callerToBot: direction(65),
     botToCaller: direction(55),

@@ -33,7 +33,7 @@
  * through a whole window of real-time pace is.
  *
  * No frame of margin is kept against the bot's jitter: when its next frame is late
- * (`awaitingAudio`), the caller leg holds the tick's slot and sends the frame as it arrives.
+ * (`holdsSlot`), the caller leg holds the tick's slot and sends the frame as it arrives.
  */
 import type { Clock, Logger } from '../util/index.js';
 import { RateLimitedWarning } from './rate-limited-warning.js';
@@ -182,7 +182,7 @@ export class Playout {
    * play a frame of silence and keep the late frame standing in the queue for the rest of
    * the call.
    */
-  get awaitingAudio(): boolean {
+  get #awaitingAudio(): boolean {
     return !this.#silent && this.#queuedSamples < this.frameSamples;
   }
 
@@ -200,7 +200,7 @@ export class Playout {
       standing.frameSkipped(this.frameSamples);
       this.#counters.trimmedFrames++;
     }
-    const held = this.awaitingAudio;
+    const held = this.#awaitingAudio;
     if (held) standing.ranDry();
     return held;
   }

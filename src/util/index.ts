@@ -16,3 +16,4 @@ export {
 export { SeededRandom, seededRandom } from './random.js';
 export { SecretBytes } from './secret.js';
 export { TimerQueues } from './timer-queues.js';
+export { createUdpSocket } from './udp-socket.js';

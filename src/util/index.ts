@@ -16,4 +16,3 @@ export {
 export { SeededRandom, seededRandom } from './random.js';
 export { SecretBytes } from './secret.js';
 export { TimerQueues } from './timer-queues.js';
-export { createUdpSocket } from './udp-socket.js';

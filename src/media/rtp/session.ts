@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import type { RemoteInfo, Socket } from 'node:dgram';
-import { type Clock, createUdpSocket, type TimerHandle, TypedEmitter } from '../../util/index.js';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { type Clock, type TimerHandle, TypedEmitter } from '../../util/index.js';
 import { SrtpFilter, type SrtpKeying } from '../srtp/index.js';
 import { RtpLatch } from './latch.js';
 import { isRtcpPacketType, parseRtp } from './parse.js';
@@ -61,6 +61,10 @@ export interface RtpSessionOptions {
   relatchAfterMs?: number;
   /** Only SRTP: until `setSrtp` gives keys, every packet is dropped (see SrtpFilter). */
   srtpRequired?: boolean;
+}
+
+function udpSocket(bindAddress: string, recvBufferSize: number): Socket {
+  return createSocket({ type: bindAddress.includes(':') ? 'udp6' : 'udp4', recvBufferSize });
 }
 
 function bindSocket(socket: Socket, port: number, address: string): Promise<void> {
@@ -167,10 +171,10 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     for (let attempt = 0; attempt < MAX_BIND_ATTEMPTS; attempt++) {
       const port = options.portRange.reserve();
       if (port === undefined) throw new RangeError('RTP port range exhausted');
-      const rtpSocket = createUdpSocket(options.bindAddress, RTP_RECEIVE_BUFFER_BYTES);
+      const rtpSocket = udpSocket(options.bindAddress, RTP_RECEIVE_BUFFER_BYTES);
       const rtcpSocket = options.rtcpMux
         ? undefined
-        : createUdpSocket(options.bindAddress, RTCP_RECEIVE_BUFFER_BYTES);
+        : udpSocket(options.bindAddress, RTCP_RECEIVE_BUFFER_BYTES);
       try {
         await bindSocket(rtpSocket, port, options.bindAddress);
         if (rtcpSocket) await bindSocket(rtcpSocket, port + 1, options.bindAddress);

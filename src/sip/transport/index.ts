@@ -13,9 +13,9 @@
  * refusal is counted by reason (`shed` event); nothing thrown by parsing escapes the socket
  * handler.
  */
-import type { Socket as UdpSocket } from 'node:dgram';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { isIP } from 'node:net';
-import { type Clock, createUdpSocket, type Logger, SystemClock, TypedEmitter } from '../../util/index.js';
+import { type Clock, type Logger, SystemClock, TypedEmitter } from '../../util/index.js';
 import type { EndpointTransport, RetransmissionProbe } from '../endpoint.js';
 import { SipParseError } from '../grammar.js';
 import type { SipMessage, SipRequest } from '../message.js';
@@ -224,7 +224,10 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
 
   #listenUdp(spec: ListenSpec): Promise<void> {
     const requested = this.#options.udpReceiveBufferBytes ?? DEFAULT_UDP_RECEIVE_BUFFER_BYTES;
-    const socket = createUdpSocket(spec.address, requested);
+    const socket = createSocket({
+      type: spec.address.includes(':') ? 'udp6' : 'udp4',
+      recvBufferSize: requested,
+    });
     this.#udp = socket;
     socket.on('message', (data, info) => {
       const source: TransportAddress = { transport: 'udp', address: info.address, port: info.port };

@@ -8,20 +8,18 @@
  * halfway through. Used by test/interop/hostile-mix.test.ts (short, lower rates) and
  * bench/hostile-mix.ts (long, full rates).
  */
-import { type ChildProcess, type ChildProcessByStdio, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { CallRecord } from '../../../src/gateway/call-record.js';
 import { callGateway, startGatewayProcess } from '../../../test/interop/helpers/gateway-process.js';
 import { type Capture, captureUdp } from '../../../test/interop/helpers/tshark.js';
 import { HostileBots, type HostileBotsReport } from './bots.js';
-import type { CarrierEvent, CarrierReport } from './carrier.js';
+import type { CarrierReport } from './carrier.js';
+import { CarrierProcess, libScript } from './carrier-process.js';
 import { type InviteFloodReport, runInviteFlood } from './invite-flood.js';
+import { LOOP_WATCH, type LoopPhase, summarizeLoop } from './loop-stalls.js';
 import { loopbackSources } from './pace.js';
 import { type RtpJunkReport, runRtpJunk } from './rtp-junk.js';
 import { runSipFuzz, type SipFuzzReport } from './sip-fuzz.js';
@@ -67,26 +65,6 @@ export interface HostileMixOptions {
    */
   jitterFloorMs?: number;
   log?: (line: string) => void;
-}
-
-export interface LoopPhase {
-  name: string;
-  stalls: number;
-  maxWallMs: number;
-  maxOwnMs: number;
-  /**
-   * The longest time the gateway's loop was held while the process was not running at all
-   * (a stall's wall time less the process's CPU time in it, all threads counted, so a lower
-   * bound): what a shared machine imposed on the gateway, not what the gateway did.
-   */
-  maxDescheduledMs: number;
-  /**
-   * The longest the gateway's main thread was on a CPU in one stall (its own loop work, GC
-   * pauses included; 0 off Linux): `maxOwnMs` also counts the other threads' CPU time.
-   */
-  maxMainThreadMs: number;
-  /** The longest the main thread waited on a run queue, ready to run, in one stall (0 off Linux). */
-  maxRunQueueMs: number;
 }
 
 export type GapSummary = Pick<
@@ -212,57 +190,6 @@ function parseCapture(rows: string[][]): CapturedRtp[] {
   }));
 }
 
-/** Loaded into the gateway (plain node, compiled code): the compiled module also from a tsx run. */
-const LOOP_WATCH = pathToFileURL(
-  join(
-    import.meta.dirname,
-    import.meta.url.endsWith('.ts') ? '../../../dist/bench/lib/hostile' : '.',
-    'loop-watch.js',
-  ),
-).href;
-
-/**
- * Node flags that trace the gateway's stalls into `profileDir` (its `--cpu-prof` profile, written
- * on exit) and its output (gc-watch.ts's lines): for `gatewayNodeArgs`, read by stall-trace.ts.
- */
-export function stallTraceArgs(profileDir: string): string[] {
-  const gcWatch = LOOP_WATCH.replace(/loop-watch\.js$/, 'gc-watch.js');
-  return ['--import', gcWatch, '--trace-gc', '--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-}
-
-/** A loop-watch.ts line: epoch ms, wall ms, process CPU ms, main thread on a CPU ms, on a run queue ms. */
-export const LOOP_STALL = /^loop-stall (\d+) ([\d.]+) ([\d.]+) (-?[\d.]+) (-?[\d.]+)$/gm;
-
-/** `loop-stall <epoch ms> <wall ms> <cpu ms> <main ms> <runq ms>` lines (loop-watch.ts) between fromMs and toMs. */
-function summarizeLoop(name: string, logs: string, fromMs: number, toMs: number): LoopPhase {
-  const phase: LoopPhase = {
-    name,
-    stalls: 0,
-    maxWallMs: 0,
-    maxOwnMs: 0,
-    maxDescheduledMs: 0,
-    maxMainThreadMs: 0,
-    maxRunQueueMs: 0,
-  };
-  for (const [, at, wall, cpu, main, runQueue] of logs.matchAll(LOOP_STALL)) {
-    if (Number(at) < fromMs || Number(at) >= toMs) continue;
-    phase.stalls++;
-    phase.maxWallMs = Math.max(phase.maxWallMs, Number(wall));
-    phase.maxOwnMs = Math.max(phase.maxOwnMs, Math.min(Number(wall), Number(cpu)));
-    phase.maxDescheduledMs = Math.max(phase.maxDescheduledMs, Number(wall) - Number(cpu));
-    phase.maxMainThreadMs = Math.max(phase.maxMainThreadMs, Number(main));
-    phase.maxRunQueueMs = Math.max(phase.maxRunQueueMs, Number(runQueue));
-  }
-  return phase;
-}
-
-/** A helper script of this folder's parent (bench/lib) as a command line, from source or compiled. */
-function libScript(name: string): string[] {
-  const source = import.meta.url.endsWith('.ts');
-  const path = fileURLToPath(new URL(`../${name}${source ? '.ts' : '.js'}`, import.meta.url));
-  return [...(source ? process.execArgv : []), path];
-}
-
 /** CPU time a process has used, ms (utime + stime from /proc/<pid>/stat, in clock ticks of 10 ms). */
 export function readCpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -275,48 +202,10 @@ export function readRssKb(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN);
 }
 
-/** The carrier process and its JSON-line conversation. */
-class Carrier {
-  readonly #child: ChildProcessByStdio<Writable, Readable, null>;
-  readonly #events: CarrierEvent[] = [];
-
-  constructor() {
-    const options = { address: CARRIER, probeAddress: PROBER, maxLifeMs: 600_000 };
-    this.#child = spawn(process.execPath, [...libScript('hostile/carrier'), JSON.stringify(options)], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    createInterface({ input: this.#child.stdout }).on('line', (line) =>
-      this.#events.push(JSON.parse(line) as CarrierEvent),
-    );
-  }
-
-  send(command: object): void {
-    this.#child.stdin.write(`${JSON.stringify(command)}\n`);
-  }
-
-  /** The next event named `name`, within `timeoutMs`; an `error` event throws. */
-  async next<Name extends CarrierEvent['event']>(
-    name: Name,
-    timeoutMs: number,
-  ): Promise<Extract<CarrierEvent, { event: Name }>> {
-    for (const started = performance.now(); performance.now() - started < timeoutMs; await delay(20)) {
-      const at = this.#events.findIndex((event) => event.event === name || event.event === 'error');
-      const event = this.#events.splice(at, at < 0 ? 0 : 1)[0];
-      if (event?.event === 'error') throw new Error(`carrier: ${event.message}`);
-      if (event) return event as Extract<CarrierEvent, { event: Name }>;
-    }
-    throw new Error(`carrier: no ${name} within ${timeoutMs} ms`);
-  }
-
-  kill(): void {
-    if (this.#child.exitCode === null) this.#child.kill('SIGKILL');
-  }
-}
-
 export async function runHostileMix(options: HostileMixOptions): Promise<HostileMixReport> {
   const log = options.log ?? (() => undefined);
   const bots = await HostileBots.start(options.seed);
-  const carrier = new Carrier();
+  const carrier = new CarrierProcess(CARRIER, PROBER);
   let gateway: Awaited<ReturnType<typeof startGatewayProcess>> | undefined;
   let capture: Capture | undefined;
   let inboundCapture: Capture | undefined;

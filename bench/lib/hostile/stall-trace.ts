@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type CpuProfile, frameName } from '../../load/profile.js';
-import { LOOP_STALL } from './mix.js';
+import { LOOP_STALL } from './loop-stalls.js';
 
 export interface Stall {
   atMs: number;

@@ -5,6 +5,7 @@
 import type { DtmfEvent } from '../../src/media/dtmf.js';
 import {
   type BotAudioPull,
+  type BotPullMode,
   type LateFrameCounts,
   type MediaLegEvents,
   type MediaLegStats,
@@ -109,7 +110,7 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
   }
 
   /** The frame the bot side would send to the caller on this tick. */
-  pullBot(mayHold = false): Int16Array | undefined {
-    return this.#botAudio?.(mayHold);
+  pullBot(mode: BotPullMode = 'take'): Int16Array | undefined {
+    return this.#botAudio?.(mode);
   }
 }

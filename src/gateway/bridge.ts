@@ -5,7 +5,7 @@
  * arrives, in the tick's slot), marks are echoed when their audio has been sent, `clear`
  * empties the queue at once, and DTMF flows both ways.
  */
-import type { BotPullMode, DtmfEvent } from '../media/index.js';
+import type { DtmfEvent } from '../media/dtmf.js';
 import {
   type BotInput,
   Playout,
@@ -70,7 +70,7 @@ export class CallBridge {
       ...(options.log ? { log: options.log } : {}),
     });
     this.#pairing = new BotFramePairing(this.#playout.frameSamples);
-    media.attachBotAudio((mode) => this.#pullBotFrame(mode));
+    media.attachBotAudio((mayHold) => this.#pullBotFrame(mayHold));
     media.on('callerAudio', (pcm, arrivalMs) => {
       link.sendCallerFrame(pcm, this.#pairing.nextCallerFrame());
       if (latency && arrivalMs !== undefined) latency.observe((latency.now() - arrivalMs) / 1000);
@@ -117,10 +117,8 @@ export class CallBridge {
     };
   }
 
-  #pullBotFrame(mode: BotPullMode): Int16Array | undefined {
-    if (mode !== 'take' && this.#playout.holdsSlot()) return undefined;
-    // A held slot is filled by the bot's audio only; with the bot idle it goes out when released.
-    if (mode === 'fill' && !this.#playout.hasFrame) return undefined;
+  #pullBotFrame(mayHold: boolean): Int16Array | undefined {
+    if (mayHold && this.#playout.holdsSlot()) return undefined;
     const { frame, marks } = this.#playout.pullFrame();
     this.#pairing.botFrame(frame);
     for (const name of marks) this.#link.sendMarkPlayed(name);

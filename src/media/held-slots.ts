@@ -15,27 +15,13 @@
 /** Real time a slot waits for its frame: half a frame, so a regular next tick releases it. */
 export const HOLD_MS = 10;
 
-/**
- * What a pull of bot audio may answer:
- * - `hold`, a tick's own slot: undefined to hold the slot while the bot's next frame is due
- *   but late (see Playout's `holdsSlot`);
- * - `fill`, a held slot as bot audio arrives: a frame of the bot's audio, else undefined (a
- *   bot gone idle does not fill a held slot: it goes out as silence when released);
- * - `take`: whatever the source has, silence at worst.
- */
-export type BotPullMode = 'hold' | 'fill' | 'take';
-
-/**
- * Audio towards the caller, pulled once per tick (BotPullMode). A held slot is sent, with its
- * tick's RTP timestamp, at MediaLeg's `botAudioReady()` when the source fills it, or else, as
- * whatever the source has, at the first tick half a frame or more later.
- */
-export type BotAudioPull = (mode: BotPullMode) => Int16Array | undefined;
+/** A source of bot frames: with mayHold, undefined while the next frame is due but late. */
+export type HeldSlotSource = (mayHold: boolean) => Int16Array | undefined;
 
 export class HeldSlots {
   readonly #timestamps: Float64Array;
   readonly #heldAtMs: Float64Array;
-  readonly #pull: BotAudioPull;
+  readonly #pull: HeldSlotSource;
   readonly #send: (frame: Int16Array, timestamp: number) => void;
   #oldest = 0;
   #count = 0;
@@ -46,7 +32,7 @@ export class HeldSlots {
    * At most `capacity` slots wait; a slot past that goes out as what the source has. `send`
    * puts a frame on the wire in the slot of `timestamp`.
    */
-  constructor(capacity: number, pull: BotAudioPull, send: (frame: Int16Array, timestamp: number) => void) {
+  constructor(capacity: number, pull: HeldSlotSource, send: (frame: Int16Array, timestamp: number) => void) {
     this.#timestamps = new Float64Array(capacity);
     this.#heldAtMs = new Float64Array(capacity);
     this.#pull = pull;
@@ -66,7 +52,7 @@ export class HeldSlots {
   /** A tick's slot: its frame goes now if the source has it and no older slot waits; else it waits. */
   offer(timestamp: number, nowMs: number): void {
     if (this.#count === 0) {
-      const frame = this.#pull('hold');
+      const frame = this.#pull(true);
       if (frame) {
         this.#send(frame, timestamp);
         return;
@@ -80,10 +66,10 @@ export class HeldSlots {
     if (this.#count > 1) this.fill();
   }
 
-  /** Bot audio arrived: the waiting slots get it, the oldest first, while the source has frames of it. */
+  /** Bot audio arrived: the waiting slots get it, the oldest first, while the source has frames. */
   fill(): void {
     while (this.#count > 0) {
-      const frame = this.#pull('fill');
+      const frame = this.#pull(true);
       if (!frame) return;
       this.#arrived++;
       this.#send(frame, this.#shift());
@@ -102,7 +88,7 @@ export class HeldSlots {
   }
 
   #releaseOldest(): void {
-    const frame = this.#pull('take');
+    const frame = this.#pull(false);
     const timestamp = this.#shift();
     if (frame) this.#send(frame, timestamp);
   }

@@ -16,7 +16,6 @@ export {
 export { ALAW_SILENCE, decodeAlaw, decodeMulaw, encodeAlaw, encodeMulaw, MULAW_SILENCE } from './g711.js';
 export { G711Decoder, G711Encoder, type G711Law } from './g711-codec.js';
 export { G711Concealer } from './g711-plc.js';
-export type { BotAudioPull, BotPullMode } from './held-slots.js';
 export {
   type ArrivedPacket,
   Impairer,
@@ -48,6 +47,7 @@ export {
   NO_TICKS,
 } from './media-clock.js';
 export {
+  type BotAudioPull,
   type LateFrameCounts,
   MediaLeg,
   type MediaLegEvents,

@@ -15,7 +15,7 @@ import {
 } from './carrier-codecs.js';
 import type { AudioEncoder } from './codec.js';
 import { type DtmfEvent, DtmfReceiver, DtmfSender, DtmfTransmitter } from './dtmf.js';
-import { type BotAudioPull, HeldSlots } from './held-slots.js';
+import { HeldSlots } from './held-slots.js';
 import { AudioReceiver, type JitterDelayBounds, type JitterStats, LateFrameWait } from './jitter/index.js';
 import { MAX_CATCH_UP_TICKS, type MediaClock } from './media-clock.js';
 import { ObservedDecoder } from './observed-decoder.js';
@@ -114,6 +114,15 @@ export interface MediaLegEvents {
   dtmf: [event: DtmfEvent];
 }
 
+/**
+ * Audio towards the caller, pulled once per tick. With `mayHold`, the source may answer
+ * undefined to hold the tick's slot: its next frame is due but late (see Playout's
+ * `holdsSlot`). The leg then sends the slot, with the tick's RTP timestamp, at
+ * `botAudioReady()`, or else, as whatever the source has (silence at worst), at the first tick
+ * half a frame or more later (HeldSlots: ticks caught up after a stall hold theirs until then).
+ */
+export type BotAudioPull = (mayHold: boolean) => Int16Array | undefined;
+
 /** Everything that depends on the negotiated codec; rebuilt when a re-INVITE changes it. */
 interface CodecChain {
   codecKey: string;
@@ -138,10 +147,10 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   #listening = false;
   #botAudio: BotAudioPull | undefined;
   #sendTimestamp = 0;
-  /** The tick slots held for late bot audio. */
+  /** RTP timestamp of the tick slot held for late bot audio, or -1 when none is held. */
   readonly #heldSlots = new HeldSlots(
     MAX_CATCH_UP_TICKS,
-    (mode) => this.#botAudio?.(mode),
+    (mayHold) => this.#botAudio?.(mayHold),
     (frame, timestamp) => this.#sendHeld(frame, timestamp),
   );
   /**
@@ -372,7 +381,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     this.#sendTimestamp = (timestamp + chain.samplesPerFrame) >>> 0;
     if (!this.#sending) {
       this.#heldSlots.releaseAll();
-      this.#botAudio?.('take');
+      this.#botAudio?.(false);
       return;
     }
     this.#adaptOpusLoss(chain);
@@ -381,7 +390,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     if (transmitter?.active) {
       // RFC 4733 §2.5.1.1: the event replaces the audio; the next talkspurt is marked.
       this.#heldSlots.releaseAll();
-      this.#botAudio?.('take');
+      this.#botAudio?.(false);
       this.#markNext = true;
     } else if (this.#botAudio) this.#heldSlots.offer(timestamp, this.#options.clock.now());
     else this.#markNext = true;

@@ -205,11 +205,6 @@ export class Playout {
     return held;
   }
 
-  /** At least a whole frame of the bot's audio is queued. */
-  get hasFrame(): boolean {
-    return this.#queuedSamples >= this.frameSamples;
-  }
-
   /** Queued audio in milliseconds. */
   get queuedMs(): number {
     return (this.#queuedSamples * 1000) / this.sampleRate;

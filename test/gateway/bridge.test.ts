@@ -57,30 +57,17 @@ test('without VAD no extension events; marks wait for their audio; bot DTMF reac
 test('mid-utterance, a tick with no bot frame yet is held for it; idle, or told not to hold, the bridge plays silence', () => {
   const leg = new FakeMediaLeg();
   const bridge = new CallBridge({ media: leg, link: recordingLink(), sampleRate: 8000, hooks: ignore });
-  assert.ok(leg.pullBot('hold'), 'no bot audio yet: idle silence, nothing to wait for');
+  assert.ok(leg.pullBot(true), 'no bot audio yet: idle silence, nothing to wait for');
   bridge.onBotInput({ kind: 'audio', pcm: new Int16Array(160).fill(1000) });
   assert.equal(leg.botAudioReadyCount, 1, 'each chunk of bot audio tells the leg');
-  assert.equal(leg.pullBot('hold')?.[80], 1000);
-  assert.equal(leg.pullBot('hold'), undefined, 'mid-utterance and the next frame is late: hold the slot');
+  assert.equal(leg.pullBot(true)?.[80], 1000);
+  assert.equal(leg.pullBot(true), undefined, 'mid-utterance and the next frame is late: hold the slot');
   bridge.onBotInput({ kind: 'audio', pcm: new Int16Array(160).fill(2000) });
-  assert.equal(leg.pullBot('hold')?.[80], 2000, 'the held slot gets the late frame');
-  const silence = leg.pullBot('take');
+  assert.equal(leg.pullBot(true)?.[80], 2000, 'the held slot gets the late frame');
+  const silence = leg.pullBot(false);
   assert.equal(silence?.[80], 0, 'without leave to hold: a frame of faded silence');
   assert.equal(bridge.stats().underrunFrames, 1);
-  assert.ok(leg.pullBot('hold'), 'after it the bot is idle: nothing held');
-});
-
-test('a held slot is filled by the bot audio only: with the bot gone idle it waits for its release', () => {
-  const leg = new FakeMediaLeg();
-  const bridge = new CallBridge({ media: leg, link: recordingLink(), sampleRate: 8000, hooks: ignore });
-  bridge.onBotInput({ kind: 'audio', pcm: new Int16Array(160).fill(1000) });
-  assert.equal(leg.pullBot('hold')?.[80], 1000);
-  assert.equal(leg.pullBot('fill'), undefined, 'mid-utterance, nothing queued: nothing to fill with');
-  assert.equal(leg.pullBot('take')?.[80], 0, 'a slot released: the utterance ends in silence');
-  assert.ok(leg.pullBot('hold'), 'idle: a tick slot takes silence at once');
-  assert.equal(leg.pullBot('fill'), undefined, 'idle silence does not fill a slot held before');
-  bridge.onBotInput({ kind: 'audio', pcm: new Int16Array(160).fill(3000) });
-  assert.equal(leg.pullBot('fill')?.[80], 3000, 'the bot talks again: its frame fills the slot');
+  assert.ok(leg.pullBot(true), 'after it the bot is idle: nothing held');
 });
 
 test('each caller frame goes beside the bot frame played before its tick, whichever of the two left late', () => {
@@ -94,17 +81,17 @@ test('each caller frame goes beside the bot frame played before its tick, whiche
   for (const level of [1, 2, 3, 4, 5]) botSays(level);
   // Tick 0 as MediaLeg runs it: the caller frame, then the tick's bot frame.
   leg.playCaller(caller, 0);
-  leg.pullBot('hold');
+  leg.pullBot(true);
   // Tick 1: the caller's packet is late, so the bot frame goes first and the caller frame after.
-  leg.pullBot('hold');
+  leg.pullBot(true);
   leg.playCaller(caller, 20);
   // Tick 2 on time; tick 3's bot frame is late (its slot held) and tick 4's caller frame comes
   // before it, as MediaLeg sends a held slot at the next tick before that tick's caller frames.
   leg.playCaller(caller, 40);
-  leg.pullBot('hold');
+  leg.pullBot(true);
   leg.playCaller(caller, 60);
-  leg.pullBot('hold');
+  leg.pullBot(true);
   leg.playCaller(caller, 80);
-  leg.pullBot('hold');
+  leg.pullBot(true);
   assert.deepEqual(pairs, [0, 1, 2, 3, 4], 'silence first, then every bot frame once, in order');
 });

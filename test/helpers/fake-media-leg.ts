@@ -5,7 +5,6 @@
 import type { DtmfEvent } from '../../src/media/dtmf.js';
 import {
   type BotAudioPull,
-  type BotPullMode,
   type LateFrameCounts,
   type MediaLegEvents,
   type MediaLegStats,
@@ -110,7 +109,7 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
   }
 
   /** The frame the bot side would send to the caller on this tick. */
-  pullBot(mode: BotPullMode = 'take'): Int16Array | undefined {
-    return this.#botAudio?.(mode);
+  pullBot(mayHold = false): Int16Array | undefined {
+    return this.#botAudio?.(mayHold);
   }
 }

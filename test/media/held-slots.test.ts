@@ -8,10 +8,10 @@ function harness(capacity = 8) {
   const sent: Array<[frame: number, timestamp: number]> = [];
   const slots = new HeldSlots(
     capacity,
-    (mode) => {
+    (mayHold) => {
       const next = queue.shift();
       if (next !== undefined) return new Int16Array(1).fill(next);
-      return mode === 'take' ? new Int16Array(1) : undefined;
+      return mayHold ? undefined : new Int16Array(1);
     },
     (frame, timestamp) => sent.push([frame[0] ?? -1, timestamp]),
   );
@@ -79,28 +79,4 @@ test('past its capacity the oldest slot goes out as what the source has; release
     sent.map(([, timestamp]) => timestamp),
     [0, 160, 320],
   );
-});
-
-test('slots still held when the bot goes idle go out as silence at their release, not counted as filled', () => {
-  // As the bridge answers: an idle bot gives silence to a tick's slot and to a release, and
-  // nothing to a fill; mid-utterance, nothing until its frame comes.
-  let idle = false;
-  const sent: number[] = [];
-  const slots = new HeldSlots(
-    8,
-    (mode) => {
-      if (mode === 'take') idle = true;
-      return mode === 'take' || (mode === 'hold' && idle) ? new Int16Array(1) : undefined;
-    },
-    (_frame, timestamp) => sent.push(timestamp),
-  );
-  slots.offer(0, 0);
-  slots.offer(160, 5); // a catch-up slice later: two slots wait, the utterance has ended
-  slots.releaseExpired(HOLD_MS); // the first goes out as silence: the bot is idle from here
-  slots.offer(320, HOLD_MS); // waits behind the second, and a fill must not take idle silence
-  assert.deepEqual(sent, [0]);
-  slots.releaseExpired(HOLD_MS + 5);
-  slots.releaseExpired(2 * HOLD_MS);
-  assert.deepEqual(sent, [0, 160, 320]);
-  assert.deepEqual([slots.held, slots.arrived], [3, 0]);
 });

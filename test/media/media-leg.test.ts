@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { G711Decoder, G711Encoder } from '../../src/media/g711-codec.js';
-import type { BotPullMode } from '../../src/media/held-slots.js';
 import type { JitterDelayBounds } from '../../src/media/jitter/index.js';
 import { MediaClock } from '../../src/media/media-clock.js';
 import { MediaLeg, type NegotiatedMedia } from '../../src/media/media-leg.js';
@@ -246,10 +245,10 @@ test('a late bot frame goes out in its tick slot as it arrives; a slot still hel
   const { clock, mediaClock, leg, peer, received } = await setup();
   try {
     const queue: Int16Array[] = [];
-    const pulls: BotPullMode[] = [];
-    leg.attachBotAudio((mode) => {
-      pulls.push(mode);
-      return queue.shift() ?? (mode === 'take' ? new Int16Array(320) : undefined);
+    const pulls: boolean[] = [];
+    leg.attachBotAudio((mayHold) => {
+      pulls.push(mayHold);
+      return queue.shift() ?? (mayHold ? undefined : new Int16Array(320));
     });
     const tick = () => {
       clock.advance(20);
@@ -275,7 +274,7 @@ test('a late bot frame goes out in its tick slot as it arrives; a slot still hel
     queue.push(sine(1000, BRIDGE_RATE, 320));
     leg.botAudioReady();
     await until(() => received.length >= 4);
-    assert.deepEqual(pulls, ['hold', 'hold', 'fill', 'hold', 'take', 'hold', 'fill', 'fill']);
+    assert.deepEqual(pulls, [true, true, true, true, false, true, true, true]);
     assert.deepEqual(
       received.map((packet) => packet.timestamp - (received[0]?.timestamp ?? 0)),
       [0, 160, 320, 480],
@@ -301,7 +300,7 @@ test('after a stall, the ticks caught up hold their slots for the bot frames tha
   const { clock, mediaClock, leg, peer, received } = await setup();
   try {
     const queue: Int16Array[] = [];
-    leg.attachBotAudio((mode) => queue.shift() ?? (mode === 'take' ? new Int16Array(320) : undefined));
+    leg.attachBotAudio((mayHold) => queue.shift() ?? (mayHold ? undefined : new Int16Array(320)));
     queue.push(sine(1000, BRIDGE_RATE, 320));
     clock.advance(20);
     mediaClock.tick(clock.now());

@@ -147,7 +147,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   #listening = false;
   #botAudio: BotAudioPull | undefined;
   #sendTimestamp = 0;
-  /** RTP timestamp of the tick slot held for late bot audio, or -1 when none is held. */
+  /** The tick slots held for late bot audio. */
   readonly #heldSlots = new HeldSlots(
     MAX_CATCH_UP_TICKS,
     (mayHold) => this.#botAudio?.(mayHold),

@@ -63,15 +63,25 @@ export class HeldSlots {
     this.#heldAtMs[at] = nowMs;
     this.#count++;
     this.#held++;
-    if (this.#count > 1) this.fill();
+    if (this.#count > 1) this.#drain(false);
   }
 
   /** Bot audio arrived: the waiting slots get it, the oldest first, while the source has frames. */
   fill(): void {
+    this.#drain(true);
+  }
+
+  /**
+   * Sends the waiting slots, the oldest first, while the source has a frame for them. Only a
+   * fill counts them as arrived: no bot audio has come since the last fill when a tick offers
+   * its slot behind waiting ones, so a frame the source gives then is what it plays with
+   * nothing queued (a slot released before made it idle), not the bot's answer.
+   */
+  #drain(countArrived: boolean): void {
     while (this.#count > 0) {
       const frame = this.#pull(true);
       if (!frame) return;
-      this.#arrived++;
+      if (countArrived) this.#arrived++;
       this.#send(frame, this.#shift());
     }
   }

@@ -80,3 +80,25 @@ test('past its capacity the oldest slot goes out as what the source has; release
     [0, 160, 320],
   );
 });
+
+test('slots still waiting when a release leaves the bot idle go out with the next offer, not counted as filled', () => {
+  // As the bridge answers: mid-utterance nothing until the bot's frame comes; once a slot has
+  // gone out as silence the bot is idle, and every pull gets silence.
+  let idle = false;
+  const sent: number[] = [];
+  const slots = new HeldSlots(
+    8,
+    (mayHold) => {
+      if (!mayHold) idle = true;
+      return idle ? new Int16Array(1) : undefined;
+    },
+    (_frame, timestamp) => sent.push(timestamp),
+  );
+  slots.offer(0, 0);
+  slots.offer(160, 5); // a catch-up slice later: two slots wait, and the utterance has ended
+  slots.releaseExpired(HOLD_MS); // the first goes out as silence: the bot is idle from here
+  assert.deepEqual(sent, [0]);
+  slots.offer(320, HOLD_MS);
+  assert.deepEqual(sent, [0, 160, 320]);
+  assert.deepEqual([slots.held, slots.arrived], [3, 0]);
+});

@@ -380,8 +380,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     const timestamp = this.#sendTimestamp;
     this.#sendTimestamp = (timestamp + chain.samplesPerFrame) >>> 0;
     if (!this.#sending) {
-      this.#heldSlots.releaseAll();
-      this.#botAudio?.(false);
+      this.#playBotFrameUnsent();
       return;
     }
     this.#adaptOpusLoss(chain);
@@ -389,11 +388,19 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     transmitter?.tick(tickMs, timestamp);
     if (transmitter?.active) {
       // RFC 4733 §2.5.1.1: the event replaces the audio; the next talkspurt is marked.
-      this.#heldSlots.releaseAll();
-      this.#botAudio?.(false);
+      this.#playBotFrameUnsent();
       this.#markNext = true;
     } else if (this.#botAudio) this.#heldSlots.offer(timestamp, this.#options.clock.now());
     else this.#markNext = true;
+  }
+
+  /**
+   * A tick that sends no bot audio still plays it: the held slots are released first, then this
+   * tick's frame is pulled and dropped, so the bot's playout keeps its pace.
+   */
+  #playBotFrameUnsent(): void {
+    this.#heldSlots.releaseAll();
+    this.#botAudio?.(false);
   }
 
   #fillHeldSlots(): void {

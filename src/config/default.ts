@@ -5,10 +5,7 @@
  */
 import { makeSnapshot, type PatchbayConfig } from './loader.js';
 import { type GatewayFileInput, gatewayFileSchema, type TrunkFileInput, trunkSchema } from './schema.js';
-
-/** URL scheme of stream targets served inside the gateway instead of over WebSocket. */
-export const BUILTIN_TARGET_PREFIX = 'builtin:';
-export const DEMO_BOT_URL = 'builtin:echo';
+import { DEMO_BOT_URL } from './stream-target-schema.js';
 
 const demoGateway: GatewayFileInput = {
   listen: [

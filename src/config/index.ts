@@ -1,6 +1,6 @@
 export { type CallerIdConfig, callerIdSchema } from './caller-id-schema.js';
 export { type CheckConfigIo, checkConfigMain } from './check-config.js';
-export { BUILTIN_TARGET_PREFIX, DEMO_BOT_URL, defaultConfig } from './default.js';
+export { defaultConfig } from './default.js';
 export { ConfigError, type ConfigIssue, formatIssue, formatPath } from './errors.js';
 export { mediaWorkerCount } from './gateway-sections.js';
 export { gatewayJsonSchema, schemaFileText, trunkJsonSchema } from './json-schema.js';
@@ -27,7 +27,6 @@ export {
   parseHostAndPort,
   patternSpecificity,
 } from './patterns.js';
-export { redactSecrets } from './redact.js';
 export {
   type ClusterConfig,
   type CpsConfig,
@@ -48,9 +47,14 @@ export {
   type RegisterConfig,
   type RouteConfig,
   type StreamTarget,
-  streamTargetSchema,
   type TakeoverConfig,
   type TrunkConfig,
   type TrunkFileInput,
   trunkSchema,
 } from './schema.js';
+export {
+  BUILTIN_TARGET_PREFIX,
+  checkedStreamTargetSchema,
+  DEMO_BOT_URL,
+  streamTargetSchema,
+} from './stream-target-schema.js';

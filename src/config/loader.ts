@@ -23,10 +23,11 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: ConfigIssue[] };
 
+/** Names the file, line and column of a path in a parsed file. */
+type IssueAt = (path: readonly PathKey[], message: string) => ConfigIssue;
+
 /** A parsed file keeps a locator so checks across files can still name a line. */
-export type ParsedFile<T> =
-  | { ok: true; value: T; issueAt(path: readonly PathKey[], message: string): ConfigIssue }
-  | { ok: false; issues: ConfigIssue[] };
+export type ParsedFile<T> = { ok: true; value: T; issueAt: IssueAt } | { ok: false; issues: ConfigIssue[] };
 
 /** The whole validated configuration: one immutable snapshot. */
 export interface PatchbayConfig {
@@ -182,6 +183,7 @@ export async function loadSipProfiles(
   const trunks = new Map<string, TrunkConfig>();
   const tlsFiles: TlsFiles = new Map();
   const issues: ConfigIssue[] = [];
+  const issueAtOf = new Map<string, IssueAt>();
   for (const file of files) {
     const result = await loadTrunkFile(file, env);
     if (!result.ok) {
@@ -190,14 +192,30 @@ export async function loadSipProfiles(
       issues.push(result.issueAt(['name'], `duplicate trunk name '${result.value.name}'`));
     } else {
       trunks.set(result.value.name, result.value);
+      issueAtOf.set(result.value.name, result.issueAt);
       const tls = await readTrunkTlsFiles(result.value, file, result.issueAt);
       issues.push(...tls.issues);
       for (const [path, pem] of tls.files) tlsFiles.set(path, pem);
     }
   }
+  for (const trunk of trunks.values()) {
+    const issue = rerouteTrunkIssue(trunk, trunks);
+    const issueAt = issueAtOf.get(trunk.name);
+    if (issue && issueAt) issues.push(issueAt(['cps', 'overflow', 'rerouteTo'], issue));
+  }
   return issues.length > 0
     ? { ok: false, issues, files, tlsFiles }
     : { ok: true, value: trunks, files, tlsFiles };
+}
+
+/** An outbound trunk's overflow reroutes its calls through another trunk, which must dial out. */
+function rerouteTrunkIssue(trunk: TrunkConfig, trunks: ReadonlyMap<string, TrunkConfig>): string | undefined {
+  const { rerouteTo } = trunk.cps.overflow;
+  if (!trunk.outbound || trunk.inbound || rerouteTo === undefined) return undefined;
+  const target = trunks.get(rerouteTo);
+  if (!target) return `unknown trunk '${rerouteTo}' (known: ${[...trunks.keys()].join(', ')})`;
+  if (!target.outbound) return `trunk '${rerouteTo}' has no outbound section to reroute calls through`;
+  return undefined;
 }
 
 /**

@@ -15,6 +15,7 @@ import {
 } from './gateway-sections.js';
 import { compileNumberPattern, parseCidr, parseHostAndPort } from './patterns.js';
 import { port, positiveMs } from './primitives.js';
+import { checkedStreamTargetSchema, isBotUrl, type streamTargetSchema } from './stream-target-schema.js';
 import { trunkMediaSchema } from './trunk-media-schema.js';
 
 /** RFC 3261 §21: codes on which trying the next gateway makes sense (plus timeouts and transport errors). */
@@ -310,69 +311,71 @@ export const trunkSchema = z
   })
   .refine((t) => t.inbound !== undefined || t.outbound !== undefined, {
     message: 'a trunk needs an inbound or an outbound section',
+  })
+  .superRefine((trunk, ctx) => {
+    const { rerouteTo } = trunk.cps.overflow;
+    if (rerouteTo === undefined) return;
+    const path = ['cps', 'overflow', 'rerouteTo'];
+    // Inbound, the trunk's overflow reroutes to another bot; outbound, to another trunk.
+    if (trunk.inbound && trunk.outbound)
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message:
+          'rerouteTo names a bot for inbound calls and a trunk for outbound ones: on a trunk with both sections, reroute inbound calls at their routes (routes[].cps) instead',
+      });
+    else if (trunk.inbound && !isBotUrl(rerouteTo))
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: "an inbound trunk's rerouteTo is a bot: ws://, wss:// or builtin:echo",
+      });
+    else if (trunk.outbound && isBotUrl(rerouteTo))
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: "an outbound trunk's rerouteTo is the name of another trunk",
+      });
   });
 
 // ---------------------------------------------------------------- gateway file
 
-export const streamTargetSchema = z.strictObject({
-  url: z
-    .string()
-    .regex(/^(wss?:\/\/.+|builtin:[a-z-]+)$/, 'ws://, wss:// or builtin:<name>')
-    .describe('ws:// or wss:// bot URL, or `builtin:echo` for the demo bot the gateway embeds.'),
-  dialect: z.enum(['twilio', 'stereo', 'exotel']).default('twilio'),
-  sampleRate: z
-    .union([z.literal(8000), z.literal(16000), z.literal(24000)], {
-      error: 'sampleRate is 8000, 16000 or 24000',
-    })
-    .default(8000),
-  customParameters: z.record(z.string(), z.string()).default({}),
-  auth: z
-    .discriminatedUnion('type', [
-      z.strictObject({ type: z.literal('bearer'), token: z.string().min(1) }),
-      z.strictObject({ type: z.literal('hmac'), secret: z.string().min(16) }),
-    ])
-    .optional(),
-  reconnect: z
-    .strictObject({
-      maxAttempts: z.number().int().min(0).max(20).default(0),
-      backoffMs: positiveMs.default(500),
-    })
-    .prefault({}),
-  connectTimeoutMs: positiveMs.default(5000),
-  vad: z
-    .boolean()
-    .default(false)
-    .describe(
-      'Send {"event":"patchbay","patchbay":{"type":"speech_started"|"speech_stopped"}} when the caller starts/stops talking, from a gateway-side detector (8 and 16 kHz streams). Off by default: strict Twilio bots do not expect it.',
-    ),
-});
-
 export const routeSchema = z.strictObject({
   match: numberPattern.describe('Called-number pattern (see NumberPattern).'),
   trunk: z.string().optional().describe('Restrict the route to calls arriving on this trunk.'),
-  target: streamTargetSchema,
+  target: checkedStreamTargetSchema,
   cps: z
     .strictObject({
       rate: z.number().positive(),
       burst: z.number().int().min(1),
-      overflow: overflowSchema.prefault({}),
+      overflow: overflowSchema
+        .refine((overflow) => overflow.rerouteTo === undefined || isBotUrl(overflow.rerouteTo), {
+          message: "a route's rerouteTo is the bot to stream to instead: ws://, wss:// or builtin:echo",
+          path: ['rerouteTo'],
+        })
+        .prefault({}),
     })
     .optional(),
 });
 
 const listenHost = z.string().min(1).default('0.0.0.0');
 
-const tlsListenSchema = z.strictObject({
-  certFile: pemFile(
-    "Certificate chain (leaf first), relative to the gateway file's directory; re-read on SIGHUP.",
-  ),
-  keyFile: pemFile('Unencrypted private key of certFile; re-read on SIGHUP.'),
-  caFile: pemFile('CAs client certificates must chain to; default the system CAs.').optional(),
-  requireClientCert: z
-    .boolean()
-    .default(false)
-    .describe('Refuse clients without a certificate that chains to caFile (mutual TLS); applies at start.'),
-});
+const tlsListenSchema = z
+  .strictObject({
+    certFile: pemFile(
+      "Certificate chain (leaf first), relative to the gateway file's directory; re-read on SIGHUP.",
+    ),
+    keyFile: pemFile('Unencrypted private key of certFile; re-read on SIGHUP.'),
+    caFile: pemFile('CAs client certificates must chain to; default the system CAs.').optional(),
+    requireClientCert: z
+      .boolean()
+      .default(false)
+      .describe('Refuse clients without a certificate that chains to caFile (mutual TLS); applies at start.'),
+  })
+  .refine((tls) => tls.caFile === undefined || tls.requireClientCert, {
+    message: 'caFile is what client certificates are checked against: it needs requireClientCert: true',
+    path: ['caFile'],
+  });
 
 const listenSchema = z.discriminatedUnion(
   'transport',
@@ -428,11 +431,12 @@ export const gatewayFileSchema = z
     media: mediaSchema,
     publicAddress: z
       .string()
+      .min(1, 'empty: set an address or leave the key out')
       .optional()
       .describe('Address written into SDP c= lines when the host is behind NAT.'),
     api: z
       .strictObject({
-        host: z.string().default('127.0.0.1'),
+        host: z.string().min(1, 'empty: set an address or leave the key out').default('127.0.0.1'),
         port: port.default(8080),
         bearerToken: z.string().min(16).optional(),
       })

@@ -6,8 +6,8 @@
 import type { Cluster } from '../cluster/index.js';
 import {
   callerIdSchema,
+  checkedStreamTargetSchema,
   type PatchbayConfig,
-  streamTargetSchema,
   type TrunkConfig,
 } from '../config/index.js';
 import type {
@@ -67,7 +67,7 @@ export class GatewayControl implements ControlBackend {
   async originate(request: OriginateRequest): Promise<CallSummary> {
     if (this.#gateway.draining) throw new OriginateError(503, 'draining');
     const trunk = this.#pickTrunk(request.trunk);
-    const target = streamTargetSchema.safeParse(request.stream);
+    const target = checkedStreamTargetSchema.safeParse(request.stream);
     if (!target.success) throw new OriginateError(400, target.error.issues[0]?.message ?? 'bad stream');
     const callerId = callerIdSchema.safeParse(request.callerId ?? {});
     if (!callerId.success) {

@@ -16,8 +16,8 @@ export class SourceRateLimiter {
   dropped = 0;
 
   readonly #clock: Clock;
-  readonly #ratePerSec: number;
-  readonly #burst: number;
+  #ratePerSec: number;
+  #burst: number;
   readonly #maxSources: number;
 
   constructor(clock: Clock, ratePerSec: number, burst = ratePerSec * 2, maxSources = 10_000) {
@@ -25,6 +25,12 @@ export class SourceRateLimiter {
     this.#ratePerSec = ratePerSec;
     this.#burst = burst;
     this.#maxSources = maxSources;
+  }
+
+  /** A reloaded rate: sources keep their saved tokens, up to the new burst. */
+  setRate(ratePerSec: number, burst = ratePerSec * 2): void {
+    this.#ratePerSec = ratePerSec;
+    this.#burst = burst;
   }
 
   allow(source: string): boolean {

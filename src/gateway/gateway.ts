@@ -6,16 +6,10 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { Cluster, defaultApiUrl, defaultNodeId, NodeLoad, OVERLOAD_SIGNALS } from '../cluster/index.js';
-import {
-  BUILTIN_TARGET_PREFIX,
-  type ConfigManager,
-  mediaWorkerCount,
-  type PatchbayConfig,
-} from '../config/index.js';
+import { type ConfigManager, mediaWorkerCount, type PatchbayConfig } from '../config/index.js';
 import type { TrunkRegistration } from '../control/backend.js';
 import { GatewayMetrics } from '../control/metrics.js';
 import { createControlServer } from '../control/server.js';
-import { EchoBot } from '../demo/index.js';
 import {
   MEDIA_FRAME_MS,
   type MediaClock,
@@ -39,6 +33,7 @@ import {
 } from '../trunks/index.js';
 import { type Clock, type Logger, SystemClock } from '../util/index.js';
 import { GatewayAdmission } from './admission.js';
+import { BuiltinBot } from './builtin-bot.js';
 import { CallController } from './call-controller.js';
 import { observeCall, observeTakeover, type RefusedCall } from './call-observers.js';
 import { buildCallPorts, type CallMedia, threadCallMedia } from './call-ports.js';
@@ -83,6 +78,8 @@ export class Gateway {
   readonly #refusals: RateLimitedWarning<RefusedCall>;
   /** Kernel drops on the calls' RTP sockets, when their media runs on this thread. */
   readonly #udpDrops = new UdpDropSampler();
+  readonly #builtinBot: BuiltinBot;
+  #flood: SourceRateLimiter | undefined;
   readonly #router: OutboundRouter;
   #inbound: InboundMatcher;
   #transport: SipTransport | undefined;
@@ -91,7 +88,6 @@ export class Gateway {
   #ports: CallPorts | undefined;
   #records: CallRecordWriter | undefined;
   #api: FastifyInstance | undefined;
-  #echoBot: EchoBot | undefined;
   #gauges: { cancel(): void } | undefined;
   readonly #nodeLoad: NodeLoad;
   #takeover: CallTakeover | undefined;
@@ -104,6 +100,7 @@ export class Gateway {
     this.#config = options.config;
     this.clock = options.clock ?? new SystemClock();
     this.logger = options.logger;
+    this.#builtinBot = new BuiltinBot(this.logger);
     // DNS settings are read at start; a reload keeps them.
     const dns = options.config.current.gateway.dns;
     this.#locator = new ServerLocator({
@@ -263,7 +260,7 @@ export class Gateway {
     this.#ua?.close();
     await this.#transport?.close();
     await this.#api?.close();
-    await this.#echoBot?.close();
+    await this.#builtinBot.close();
     await this.#records?.close();
     this.cluster?.close();
     this.#nodeLoad.close();
@@ -310,6 +307,7 @@ export class Gateway {
   async #start(): Promise<void> {
     const config = this.config().gateway;
     const flood = new SourceRateLimiter(this.clock, config.limits.requestsPerSourcePerSec);
+    this.#flood = flood;
     const listen = listenSpecs(this.config());
     const sip = config.sip;
     this.#transport = new SipTransport({
@@ -372,7 +370,7 @@ export class Gateway {
       bindAddress,
       clock: this.clock,
       logger: this.logger,
-      builtinBotUrl: () => this.#echoBot?.url,
+      builtinBotUrl: () => this.#builtinBot.url,
       addLatencies: (binned) => this.metrics.rtpToWebSocketLatency.add(binned),
     });
     const media: CallMedia = this.#mediaWorkers
@@ -388,7 +386,7 @@ export class Gateway {
       media,
       bindAddress,
       mediaAddress,
-      builtinBotUrl: () => this.#echoBot?.url,
+      builtinBotUrl: () => this.#builtinBot.url,
       admission: this.#admission,
       inbound: () => this.#inbound,
       digest: this.#digest,
@@ -397,9 +395,7 @@ export class Gateway {
     });
     this.#mediaClock?.start();
     this.health.apply(this.config());
-    if (config.routes.some((route) => route.target.url.startsWith(BUILTIN_TARGET_PREFIX))) {
-      this.#echoBot = await EchoBot.start({ logger: this.logger });
-    }
+    await this.#builtinBot.ensure(this.config());
     if (config.callRecords.enabled) this.#records = CallRecordWriter.open(config.callRecords.path);
     this.#api = await createControlServer({
       backend: new GatewayControl(this),
@@ -496,6 +492,10 @@ export class Gateway {
     this.health.apply(next);
     reloadTlsCredentials(this.#transport, next, previous, this.logger);
     this.#registrations?.apply(next);
+    this.#flood?.setRate(next.gateway.limits.requestsPerSourcePerSec);
+    this.#builtinBot
+      .ensure(next)
+      .catch((error: unknown) => this.logger.error({ err: error }, 'the built-in bot did not start'));
     this.logger.info({ files: next.files }, 'config reloaded');
     const kept = startOnlyChanges(previous.gateway, next.gateway);
     if (kept.length > 0)

@@ -11,7 +11,6 @@ import {
   loadSipProfiles,
   loadTrunkFile,
   parseConfigText,
-  redactSecrets,
   schemaFileText,
   trunkJsonSchema,
   trunkSchema,
@@ -55,11 +54,17 @@ describe('config loader', () => {
       result.issues.map((i) => `${i.line}:${i.col} ${i.path}: ${i.message}`),
       [
         '2:16 listen[0].transport: transport must be udp, tcp or tls (got "sctp")',
-        '6:12 rtp.portMax: portMin must be below portMax',
-        '7:11 logLevel: Invalid option: expected one of "trace"|"debug"|"info"|"warn"|"error"|"fatal"',
-        '11:12 routes[0].target.url: ws://, wss:// or builtin:<name>',
-        '13:19 routes[0].target.sampleRate: sampleRate is 8000, 16000 or 24000',
-        '17:35 routes[1].target.auth.secret: Too small: expected string to have >=16 characters',
+        '6:58 listen[1].tls.caFile: caFile is what client certificates are checked against: it needs requireClientCert: true',
+        '9:12 rtp.portMax: portMin must be below portMax',
+        '10:11 logLevel: Invalid option: expected one of "trace"|"debug"|"info"|"warn"|"error"|"fatal"',
+        '11:16 publicAddress: empty: set an address or leave the key out',
+        "12:1 colour: unknown key 'colour'",
+        '16:12 routes[0].target.url: ws://, wss:// or builtin:echo',
+        '18:19 routes[0].target.sampleRate: sampleRate is 8000, 16000 or 24000',
+        '22:35 routes[1].target.auth.secret: Too small: expected string to have >=16 characters',
+        '26:19 routes[2].target.sampleRate: the twilio dialect is 8000 Hz µ-law only: drop sampleRate or use dialect stereo or exotel',
+        "27:71 routes[2].cps.overflow.rerouteTo: a route's rerouteTo is the bot to stream to instead: ws://, wss:// or builtin:echo",
+        '30:12 routes[3].target.url: ws://, wss:// or builtin:echo',
       ],
     );
   });
@@ -85,10 +90,6 @@ describe('config loader', () => {
     assert.equal(result.value.gateway.routes[1]?.target.dialect, 'twilio');
     assert.ok(Object.isFrozen(result.value.gateway.routes[0]?.target));
     assert.equal(result.value.files.length, 2);
-    const shown = redactSecrets(result.value);
-    assert.equal(shown.gateway.api.bearerToken, '***');
-    assert.equal(shown.trunks.get('carrier-a')?.outbound?.auth?.password, '***');
-    assert.equal(shown.trunks.get('carrier-a')?.outbound?.auth?.username, 'acme');
 
     const keys = parseConfigText(
       `name: x\ninbound:\n  allowedCidrs: ["10.0.0.0/8"]\n  numbers: ["\${N}"]\n  auth: {username: u, password: "$\${LITERAL}\${P}"}\n`,
@@ -224,7 +225,6 @@ describe('config loader', () => {
     assert.equal(good.value.outbound?.callerId.diversion?.reason, 'unconditional');
     assert.equal(good.value.outbound?.callerId.remotePartyId, false);
     assert.equal(good.value.trustPai, true);
-    assert.equal(redactSecrets(good.value).outbound?.register?.password, '***');
 
     const bad = parseConfigText(
       [

@@ -81,6 +81,7 @@ describe('TLS files in the config', { skip: skipWithoutOpenssl }, () => {
         '      certFile: certs/gateway.crt',
         '      keyFile: certs/other.key',
         '      caFile: certs/missing.pem',
+        '      requireClientCert: true',
         '',
       ].join('\n'),
       TRUNK.replace('carrier-ca.pem', '../certs/gateway.key'),

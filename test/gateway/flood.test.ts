@@ -23,3 +23,18 @@ test('the map of sources is bounded', () => {
   // The oldest sources were forgotten, so the first one starts with a full bucket again.
   assert.equal(limiter.allow('10.0.0.0'), true);
 });
+
+test('a reloaded rate applies to sources already seen', () => {
+  const clock = new FakeClock();
+  const limiter = new SourceRateLimiter(clock, 10, 20);
+  for (let i = 0; i < 20; i++) limiter.allow('192.0.2.1');
+  limiter.setRate(100);
+  clock.advance(1000);
+  let allowed = 0;
+  for (let i = 0; i < 300; i++) if (limiter.allow('192.0.2.1')) allowed++;
+  assert.equal(allowed, 100, 'one second at the new rate');
+  clock.advance(10_000);
+  allowed = 0;
+  for (let i = 0; i < 300; i++) if (limiter.allow('192.0.2.1')) allowed++;
+  assert.equal(allowed, 200, 'the new burst, twice the rate');
+});

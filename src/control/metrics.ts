@@ -28,7 +28,7 @@ export class GatewayMetrics {
 
   readonly callsTotal = new Counter({
     name: 'patchbay_calls_total',
-    help: 'Finished calls by trunk, direction and outcome',
+    help: 'Calls by trunk, direction and outcome: answered ones when answered, the others when they end, by end cause',
     labelNames: ['trunk', 'direction', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -42,7 +42,7 @@ export class GatewayMetrics {
 
   readonly cpsRejectedTotal = new Counter({
     name: 'patchbay_cps_rejected_total',
-    help: 'Calls refused by a CPS bucket',
+    help: "Calls refused at CPS admission (a trunk's, route's or called number's bucket empty, its queue full or timed out, or the limit store failing), by the call's trunk bucket",
     labelNames: ['key'] as const,
     registers: [this.registry],
   });
@@ -117,7 +117,7 @@ export class GatewayMetrics {
 
   readonly streamQueueDepth = new Gauge({
     name: 'patchbay_stream_queue_frames',
-    help: 'Frames waiting in WebSocket send buffers and playout queues, summed over calls',
+    help: "Bot audio waiting in the calls' playout queues to be played to the caller, in 20 ms frames, summed over calls",
     labelNames: ['direction'] as const,
     registers: [this.registry],
   });

@@ -12,12 +12,11 @@
 import { randomUUID } from 'node:crypto';
 import type { StreamTarget, TrunkConfig } from '../config/index.js';
 import type { CallDetail, CallState, CallSummary } from '../control/backend.js';
-import type { RtpPosition, UdpDropTable } from '../media/index.js';
+import { MEDIA_FRAME_MS, type RtpPosition, type UdpDropTable } from '../media/index.js';
 import type { InboundSession, OfferAnswerer, Session, TerminationCause } from '../sip/index.js';
 import { negotiateAnswer } from '../sip/sdp.js';
 import { type AttemptPlan, callCpsLimits } from '../trunks/index.js';
-import type { TimerHandle } from '../util/index.js';
-import { TypedEmitter } from '../util/index.js';
+import { type TimerHandle, TypedEmitter } from '../util/index.js';
 import {
   boundedDetail,
   type CallEnd,
@@ -71,6 +70,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   readonly direction: 'inbound' | 'outbound';
   readonly from: string;
   readonly to: string;
+  /** Taken over from a node that died: that node counted it when it answered. */
+  readonly takenOver: boolean;
   readonly #ports: CallPorts;
   readonly #startedAtMs: number;
   readonly #startedAtWall: number;
@@ -93,6 +94,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     this.#ports = ports;
     [this.direction, this.from, this.to] = [call.direction, call.from, call.to];
     this.id = resumed?.id ?? randomUUID();
+    this.takenOver = resumed !== undefined;
     this.#startedAtWall = resumed?.startedAtWall ?? ports.clock.wallNow();
     this.#startedAtMs = ports.clock.now() - (ports.clock.wallNow() - this.#startedAtWall);
   }
@@ -158,9 +160,11 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     }
   }
 
-  /** Bot audio waiting to be played to the caller, in samples. */
-  queuedBotSamples(): number {
-    return this.#bot?.stats().queuedSamples ?? 0;
+  /** Bot audio waiting to be played to the caller, in frames at the bot's rate. */
+  queuedBotFrames(): number {
+    const target = this.#progress.target;
+    if (!this.#bot || !target) return 0;
+    return this.#bot.stats().queuedSamples / ((bridgeRateOf(target) * MEDIA_FRAME_MS) / 1000);
   }
 
   /** Kernel drops on this call's RTP sockets since the last sample. */

@@ -18,8 +18,8 @@ import type { InboundSession, Session, TerminationCause } from '../sip/index.js'
  *   offer or answer does not meet the trunk's `media.encryption`), `bot_unreachable`;
  * - the gateway: `bot_gone` (the bot's socket was lost for good), `rtp_timeout`,
  *   `max_duration`, `session_expired` (RFC 4028 refresh or 2xx ACK failed), `drain_timeout`,
- *   `shutdown`, `transfer` (the carrier took the call away with REFER), `media_worker_failed`
- *   (the media worker thread carrying the call died, `media.workers`), `error`.
+ *   `shutdown`, `media_worker_failed` (the media worker thread carrying the call died,
+ *   `media.workers`), `error`.
  */
 export const CALL_END_CAUSES = [
   'caller_bye',

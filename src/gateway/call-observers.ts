@@ -11,6 +11,7 @@ import type { CallController } from './call-controller.js';
 import { type CallEndCause, hangupPartyOf } from './call-end.js';
 import type { CallRecord } from './call-record.js';
 import type { CallRecordWriter } from './call-records.js';
+import { gatewayLabels } from './gauges.js';
 import { receiveQuality } from './quality.js';
 import { StatusCallback } from './status-callback.js';
 
@@ -40,15 +41,17 @@ export function observeCall(call: CallController, observers: CallObservers): voi
   call.on('attempt', (attempt) =>
     metrics.callAttemptsTotal.inc({
       trunk: attempt.trunk,
-      gateway: attempt.gatewayId,
+      gateway: gatewayLabels(attempt.gatewayId).gateway,
       status: String(attempt.status),
     }),
   );
   call.once('answered', () => metrics.callsTotal.inc({ direction, trunk: trunk(), outcome: 'answered' }));
   call.once('ended', (end, record) => {
-    // Answered calls were counted on answer; the rest are counted by how they ended.
+    // Answered calls were counted on answer; the rest are counted by how they ended, but for
+    // one taken over, which the node that answered it counted.
     const answered = record?.answeredAt !== undefined;
-    if (!answered) metrics.callsTotal.inc({ direction, trunk: trunk(), outcome: end.cause });
+    if (!answered && !call.takenOver)
+      metrics.callsTotal.inc({ direction, trunk: trunk(), outcome: end.cause });
     if (end.cause === 'rejected_cps') metrics.cpsRejectedTotal.inc({ key: cpsKeys.trunk(trunk()) });
     if (!record) {
       observers.refusals.warn({ callId: call.id, trunk: trunk(), cause: end.cause, detail: end.detail });

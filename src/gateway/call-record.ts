@@ -6,6 +6,7 @@ import type { StreamTarget } from '../config/index.js';
 import type { CallState, CallSummary } from '../control/backend.js';
 import type { JitterStats, LateFrameCounts, MediaLegStats, RtpStreamStats } from '../media/index.js';
 import { estimateMos, type AttemptRecord as PlannedAttempt } from '../trunks/index.js';
+import { shownUrl } from '../util/index.js';
 import { type CallEnd, type HangupParty, hangupPartyOf } from './call-end.js';
 import type { CallerIdentityParameters } from './caller-id.js';
 import type { BotStreamStats } from './ports.js';
@@ -191,7 +192,8 @@ export function progressFacts(
   return {
     trunk,
     route,
-    stream: target?.url,
+    // Bots take tokens in the URL's query or user info: a record keeps neither.
+    stream: target ? shownUrl(target.url) : undefined,
     answeredAtWall,
     endedAtWall: endedAtWall ?? nowWall,
     setupMs,

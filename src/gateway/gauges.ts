@@ -49,13 +49,14 @@ export function scheduleGauges(sources: GaugeSources): { cancel(): void } {
 
 function updateGauges({ metrics, calls, health, cps, logger }: GaugeSources): void {
   let queued = 0;
-  for (const call of calls.live()) queued += call.queuedBotSamples();
-  metrics.streamQueueDepth.set({ direction: 'to_caller' }, Math.round(queued / 160));
+  for (const call of calls.live()) queued += call.queuedBotFrames();
+  metrics.streamQueueDepth.set({ direction: 'to_caller' }, Math.round(queued));
+  // Reset first: a target a reload or a DNS answer removed, or an input with no data left in
+  // its window, must not keep its last value.
+  metrics.trunkScore.reset();
+  metrics.trunkMetric.reset();
   for (const snapshot of health.snapshot()) {
-    // `<trunk>/<gateway>` or, for an SRV target, `<trunk>/<gateway>/<host>:<port>`.
-    const slash = snapshot.gatewayId.indexOf('/');
-    const trunk = snapshot.gatewayId.slice(0, slash);
-    const gateway = snapshot.gatewayId.slice(slash + 1);
+    const { trunk, gateway } = gatewayLabels(snapshot.gatewayId);
     metrics.trunkScore.set({ trunk, gateway }, snapshot.score);
     const inputs: Array<[string, number | undefined]> = [
       ...Object.entries(snapshot.metrics).map(
@@ -71,10 +72,21 @@ function updateGauges({ metrics, calls, health, cps, logger }: GaugeSources): vo
   }
   void cps.snapshot().then(
     ({ buckets }) => {
+      metrics.cpsTokens.reset();
       // Per-number buckets are as many as the numbers called: not a label set to export.
       for (const bucket of buckets)
         if (!bucket.key.startsWith('number:')) metrics.cpsTokens.set({ key: bucket.key }, bucket.tokens);
     },
     (error: unknown) => logger.debug({ err: error }, 'CPS snapshot failed'),
   );
+}
+
+/**
+ * A gateway id, `<trunk>/<gateway>` or for one of its SRV or DNS targets
+ * `<trunk>/<gateway>/<host>:<port>`, as the `trunk` and `gateway` labels every metric of a
+ * gateway shares.
+ */
+export function gatewayLabels(gatewayId: string): { trunk: string; gateway: string } {
+  const slash = gatewayId.indexOf('/');
+  return { trunk: gatewayId.slice(0, slash), gateway: gatewayId.slice(slash + 1) };
 }

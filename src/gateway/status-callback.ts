@@ -4,7 +4,7 @@
  * a handful of events wait per call.
  */
 import type { CallState } from '../control/backend.js';
-import type { Logger } from '../util/index.js';
+import { type Logger, shownUrl } from '../util/index.js';
 import type { CallEndCause, HangupParty } from './call-end.js';
 
 /** One status event as the originator's callback receives it (plus a `timestamp`). */
@@ -36,7 +36,10 @@ export class StatusCallback {
 
   send(event: StatusEvent): void {
     if (this.#queued >= MAX_QUEUED) {
-      this.#logger.warn({ url: this.#url, event: event.status }, 'status callback queue full, event dropped');
+      this.#logger.warn(
+        { url: shownUrl(this.#url), event: event.status },
+        'status callback queue full, event dropped',
+      );
       return;
     }
     this.#queued++;
@@ -62,9 +65,12 @@ export class StatusCallback {
           signal: AbortSignal.timeout(TIMEOUT_MS),
         });
         if (response.ok) return;
-        this.#logger.warn({ url: this.#url, status: response.status, attempt }, 'status callback refused');
+        this.#logger.warn(
+          { url: shownUrl(this.#url), status: response.status, attempt },
+          'status callback refused',
+        );
       } catch (error) {
-        this.#logger.warn({ url: this.#url, err: error, attempt }, 'status callback failed');
+        this.#logger.warn({ url: shownUrl(this.#url), err: error, attempt }, 'status callback failed');
       }
     }
   }

@@ -14,5 +14,5 @@ export {
   type SrtpSuiteName,
 } from './media-types.js';
 export { SeededRandom, seededRandom } from './random.js';
-export { SecretBytes } from './secret.js';
+export { SecretBytes, shownUrl } from './secret.js';
 export { TimerQueues } from './timer-queues.js';

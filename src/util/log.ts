@@ -30,6 +30,8 @@ const REDACTED_PATHS = [
   '*.secret',
   'token',
   '*.token',
+  'bearerToken',
+  '*.bearerToken',
   'authorization',
   '*.authorization',
   'headers.authorization',

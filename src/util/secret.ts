@@ -39,3 +39,17 @@ export class SecretBytes {
     return REDACTED;
   }
 }
+
+/**
+ * A URL as it may be shown in a log line or call record: user info (RFC 3986 §3.2.1), query
+ * and fragment dropped, since bots and callback receivers take tokens there.
+ */
+export function shownUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.host === '') return `${parsed.protocol}${parsed.pathname}`;
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  } catch {
+    return url.replace(/[?#].*$/s, '').replace(/\/\/[^/@]*@/, '//');
+  }
+}

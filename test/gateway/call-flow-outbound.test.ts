@@ -339,7 +339,7 @@ describe('outbound call flows (CallController → gateway UA → carrier UAs)', 
       const attempts = await h.metrics.callAttemptsTotal.get();
       assert.deepEqual(
         attempts.values.map((value) => value.labels),
-        [{ trunk: 'carrier', gateway: 'carrier/a', status: String(status) }],
+        [{ trunk: 'carrier', gateway: 'a', status: String(status) }],
       );
     });
   }

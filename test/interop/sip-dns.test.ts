@@ -153,7 +153,7 @@ test('named gateway: NAPTR -> SRV failover at the attempt timeout, per-target he
     const metrics = await (await fetch(`${api}/metrics`)).text();
     assert.match(
       metrics,
-      /patchbay_call_attempts_total\{trunk="named",gateway="named\/missing\/missing\.test:5060",status="dns_failure"\} 1/,
+      /patchbay_call_attempts_total\{trunk="named",gateway="missing\/missing\.test:5060",status="dns_failure"\} 1/,
     );
 
     // 3. DNS gone: the expired answers carry the calls, said once per name.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { createLogger } from '../../src/util/index.js';
+import { createLogger, shownUrl } from '../../src/util/index.js';
 
 test('logger redacts secrets wherever they appear', async () => {
   const lines: string[] = [];
@@ -12,11 +12,22 @@ test('logger redacts secrets wherever they appear', async () => {
     },
   });
   const log = createLogger({ destination: sink }).child({ callId: 'c1' });
-  log.info({ trunk: { name: 'carrier-a', password: 'hunter2' }, token: 'abc' }, 'trunk loaded');
+  log.info(
+    { trunk: { name: 'carrier-a', password: 'hunter2' }, token: 'abc', api: { bearerToken: 'b3arer' } },
+    'trunk loaded',
+  );
   await new Promise((r) => setImmediate(r));
   const line = JSON.parse(lines.join(''));
   assert.equal(line.callId, 'c1');
   assert.equal(line.trunk.password, '[redacted]');
   assert.equal(line.token, '[redacted]');
+  assert.equal(line.api.bearerToken, '[redacted]');
   assert.ok(!lines.join('').includes('hunter2'));
+});
+
+test('a URL shown in a log line or record drops user info, query and fragment', () => {
+  assert.equal(shownUrl('wss://user:pw@bot.example:8443/path?token=abc#x'), 'wss://bot.example:8443/path');
+  assert.equal(shownUrl('https://cb.example/hook?sig=1'), 'https://cb.example/hook');
+  assert.equal(shownUrl('builtin:echo'), 'builtin:echo');
+  assert.equal(shownUrl('ws://u:p@[::1]/a?b'), 'ws://[::1]/a');
 });

@@ -8,7 +8,7 @@ export const commands: Command[] = [
   {
     name: 'start',
     summary: 'run the gateway (no --config: the embedded demo with a built-in echo bot on 127.0.0.1:5060)',
-    run: async (argv) => (await import('../gateway/start.js')).startMain(argv),
+    run: async (argv) => (await import('../gateway/index.js')).startMain(argv),
   },
   {
     name: 'check-config',

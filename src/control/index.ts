@@ -2,6 +2,8 @@ export type {
   CallDetail,
   CallerIdRequest,
   CallList,
+  CallLookupResult,
+  CallOperationFailure,
   CallOperationResult,
   CallState,
   CallSummary,

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { encodeMulaw } from '../media/g711.js';
+import { encodeMulaw } from '../media/index.js';
 import type { Logger } from '../util/index.js';
 
 /**

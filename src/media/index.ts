@@ -30,6 +30,7 @@ export {
   type JitterBufferOptions,
   type JitterDelayBounds,
   type JitterStats,
+  LateFrameWait,
   mergeAfterConcealment,
   type PlayoutDecision,
   type PlayoutTrace,

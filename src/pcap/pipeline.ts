@@ -2,13 +2,16 @@
  * What replay needs from the media receive pipeline, stated as small interfaces so replay
  * drives whatever src/media provides, plus the decoder chosen per stream codec.
  */
-import type { AudioDecoder } from '../media/codec.js';
-import { G711Decoder } from '../media/g711-codec.js';
-import { Impairer, parseImpairSpec } from '../media/impair.js';
-import { AudioReceiver } from '../media/jitter/receiver.js';
-import { createOpusDecoder } from '../media/opus.js';
-import type { ReceivedRtp } from '../media/rtp/index.js';
-import type { Clock } from '../util/clock.js';
+import {
+  type AudioDecoder,
+  AudioReceiver,
+  createOpusDecoder,
+  G711Decoder,
+  Impairer,
+  parseImpairSpec,
+  type ReceivedRtp,
+} from '../media/index.js';
+import type { Clock } from '../util/index.js';
 
 /**
  * The receive statistics replay plots and reports: AudioReceiver's JitterStats, or the simpler

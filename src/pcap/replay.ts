@@ -11,12 +11,18 @@
  */
 import { closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DtmfEvent, DtmfReceiver } from '../media/dtmf.js';
-import { LateFrameWait } from '../media/jitter/late-frame-wait.js';
-import { ObservedDecoder } from '../media/observed-decoder.js';
-import { parseRtp, type ReceivedRtp } from '../media/rtp/index.js';
-import { pcmBytes, WAV_HEADER_BYTES, wavHeader } from '../media/wav.js';
-import { FakeClock } from '../util/clock.js';
+import {
+  type DtmfEvent,
+  DtmfReceiver,
+  LateFrameWait,
+  ObservedDecoder,
+  parseRtp,
+  pcmBytes,
+  type ReceivedRtp,
+  WAV_HEADER_BYTES,
+  wavHeader,
+} from '../media/index.js';
+import { FakeClock } from '../util/index.js';
 import {
   createDecoderFor,
   type Impairment,

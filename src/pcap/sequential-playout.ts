@@ -2,8 +2,7 @@
  * A plain receiver for replay tests: plays packets in sequence order after a fixed start delay, conceals an empty or gapped queue one 20 ms
  * frame at a time. No adaptive delay, no FEC, no time-stretching.
  */
-import type { AudioDecoder } from '../media/codec.js';
-import type { ReceivedRtp } from '../media/rtp/index.js';
+import type { AudioDecoder, ReceivedRtp } from '../media/index.js';
 import type { PacketReceiver } from './pipeline.js';
 
 const START_DELAY_FRAMES = 2;

@@ -3,7 +3,7 @@
  * payload types to codecs from the SDP seen in the capture, else static types (RFC 3551).
  */
 import sdpTransform from 'sdp-transform';
-import { parseRtp } from '../media/rtp/index.js';
+import { parseRtp } from '../media/index.js';
 import { type CaptureReadStats, newReadStats, readCapture } from './reader.js';
 import type { ByteSource } from './source.js';
 import { decodeUdpFrame, type UdpDatagram, type UdpEndpoint } from './udp.js';

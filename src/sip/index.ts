@@ -28,6 +28,7 @@ export {
   type RegistrationStatus,
 } from './registration.js';
 export { ResumedSession } from './resumed-session.js';
+export { newSdesOffer, type SdesCrypto } from './sdes.js';
 export {
   type AudioCodecName,
   createOffer,
@@ -47,7 +48,7 @@ export {
   type TlsClientPolicy,
   type TlsListenerOptions,
 } from './transport/index.js';
-export type { ShedReason } from './types.js';
+export type { ShedReason, TransportAddress } from './types.js';
 export { parseHostPort, parseNameAddr, parseUri, parseVia, serializeNameAddr, serializeUri } from './uri.js';
 export { type CallOptions, type HeldRequest, SipUserAgent } from './user-agent.js';
 export { isResponseForUs } from './validate.js';

@@ -1,4 +1,4 @@
-import { decodeMulaw, encodeMulaw } from '../media/g711.js';
+import { decodeMulaw, encodeMulaw } from '../media/index.js';
 import {
   type BotInput,
   type EventWire,

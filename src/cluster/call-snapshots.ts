@@ -14,7 +14,7 @@ import {
 } from './takeover-scripts.js';
 
 /** One call's entry in a write: `snapshot` undefined when unchanged since the last write. */
-export interface SnapshotWrite {
+interface SnapshotWrite {
   sipCallId: string;
   snapshot: string | undefined;
   position: string;
@@ -27,13 +27,13 @@ export interface ClaimedCall {
   position: string;
 }
 
-export type ClaimResult =
+type ClaimResult =
   | { kind: 'claimed'; call: ClaimedCall }
   | { kind: 'mine' }
   | { kind: 'alive'; node: string }
   | { kind: 'unknown' };
 
-export interface CallSnapshotsOptions {
+interface CallSnapshotsOptions {
   link: RedisLink;
   nodeId: string;
   deadAfterMs: number;

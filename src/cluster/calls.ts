@@ -10,15 +10,15 @@ import type { RedisLink } from './redis-link.js';
 import { keys, LIST_CALLS, LOOKUP_CALL } from './scripts.js';
 
 /** `GET /v1/calls` lists at most this many calls of the whole cluster. */
-export const MAX_LISTED_CALLS = 1000;
+const MAX_LISTED_CALLS = 1000;
 
-export interface CallOwner {
+interface CallOwner {
   node: string;
   apiUrl: string;
 }
 
 /** What the owning node answered, or why it could not be asked. */
-export type ForwardResult =
+type ForwardResult =
   | { ok: true; status: number; body: unknown }
   | { ok: false; status: 502 | 504; error: string };
 

@@ -22,14 +22,14 @@ import { HEARTBEAT, keys, LEAVE } from './scripts.js';
 import { type ShareableHealth, SharedHealth } from './shared-health.js';
 
 /** What a node tells the others about itself at each heartbeat. */
-export interface NodeInfo {
+interface NodeInfo {
   apiUrl: string;
   calls: number;
   maxCalls: number;
   draining: boolean;
 }
 
-export interface ClusterOptions {
+interface ClusterOptions {
   config: ClusterConfig;
   /** `config.nodeId`, or the default the gateway derives (host name and SIP port). */
   nodeId: string;

@@ -19,7 +19,7 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { type Clock, type LoopTimes, loopBusyShare, type TimerHandle } from '../util/index.js';
 
-export const LOAD_HEADER = 'X-Patchbay-Calls';
+const LOAD_HEADER = 'X-Patchbay-Calls';
 
 /** How old the window in progress is before its figures can make the node overloaded. */
 const MIN_JUDGED_MS = 200;
@@ -44,7 +44,7 @@ export interface OverloadThresholds {
 }
 
 /** The media clock's cumulative tick counts (MediaClockStats). */
-export interface TickCounts {
+interface TickCounts {
   ticks: number;
   lateTicks: number;
   ticksSkipped: number;
@@ -52,9 +52,9 @@ export interface TickCounts {
 
 /** What can make the node overloaded; the `signal` label of `patchbay_overloaded`. */
 export const OVERLOAD_SIGNALS = ['event_loop_delay', 'media_clock', 'event_loop_utilization'] as const;
-export type OverloadSignal = (typeof OVERLOAD_SIGNALS)[number];
+type OverloadSignal = (typeof OVERLOAD_SIGNALS)[number];
 
-export interface NodeLoadOptions {
+interface NodeLoadOptions {
   clock: Clock;
   activeCalls(): number;
   /** `limits.maxCalls` as the current config says. */
@@ -72,11 +72,11 @@ export interface NodeLoadOptions {
 }
 
 /** A thread's cumulative event-loop idle and active time; `threadId` tells a replaced thread apart. */
-export interface ThreadUtilization extends LoopTimes {
+interface ThreadUtilization extends LoopTimes {
   threadId: number;
 }
 
-export type NodeCondition = 'ok' | 'draining' | 'full' | 'overloaded';
+type NodeCondition = 'ok' | 'draining' | 'full' | 'overloaded';
 
 export class NodeLoad {
   readonly #options: NodeLoadOptions;

@@ -49,9 +49,9 @@ end
 return out
 `;
 
-export type RedisFailurePolicy = 'failOpen' | 'failClosed';
+type RedisFailurePolicy = 'failOpen' | 'failClosed';
 
-export interface RedisCpsStoreOptions {
+interface RedisCpsStoreOptions {
   /**
    * Default `{patchbay}:cps:`: the hash tag puts every bucket in one Redis Cluster slot, so one
    * script may take from a call's trunk, number and route buckets together.

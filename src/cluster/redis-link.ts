@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { TypedEmitter } from '../util/index.js';
 
-export interface RedisLinkEvents {
+interface RedisLinkEvents {
   /** Redis answers again after an outage (not for the first connection). */
   up: [];
   /** Redis was lost; `reason` is the client's error text, for one log line. */
@@ -17,7 +17,7 @@ export interface RedisLinkEvents {
 /** A script ioredis defined on the client (EVALSHA, EVAL again on NOSCRIPT after a restart). */
 type ScriptCommand = (...args: Array<string | number>) => Promise<unknown>;
 
-export interface RedisLinkOptions {
+interface RedisLinkOptions {
   /** Upper bound on one script; a slower Redis counts as a failure. */
   commandTimeoutMs?: number;
 }

@@ -13,7 +13,7 @@
  */
 import { KEY_PREFIX } from './scripts.js';
 
-export const TAKEOVER_PREFIX = `${KEY_PREFIX}takeover:`;
+const TAKEOVER_PREFIX = `${KEY_PREFIX}takeover:`;
 
 export const takeoverKeys = {
   alive: `${TAKEOVER_PREFIX}alive`,
@@ -24,7 +24,7 @@ export const takeoverKeys = {
 };
 
 /** How long a node's snapshots outlive its last write: nobody resumes calls older than this. */
-export const SNAPSHOT_RETENTION_MS = 60_000;
+const SNAPSHOT_RETENTION_MS = 60_000;
 
 const NOW = `
 local t = redis.call('TIME')

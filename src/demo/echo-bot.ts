@@ -46,7 +46,7 @@ const DTMF_HIGH: Record<string, number> = {
 };
 
 /** Sums sine tones into µ-law bytes, with 5 ms raised-cosine edges so the tone does not click. */
-export function toneMulaw(frequencies: number[], durationMs: number, amplitude = 6000): Uint8Array {
+function toneMulaw(frequencies: number[], durationMs: number, amplitude = 6000): Uint8Array {
   const samples = Math.round((durationMs * SAMPLE_RATE) / 1000);
   const pcm = new Int16Array(samples);
   const ramp = SAMPLE_RATE / 200;
@@ -60,14 +60,14 @@ export function toneMulaw(frequencies: number[], durationMs: number, amplitude =
   return encodeMulaw(pcm);
 }
 
-export function dtmfFrequencies(digit: string): [number, number] | undefined {
+function dtmfFrequencies(digit: string): [number, number] | undefined {
   const key = digit.toUpperCase();
   const low = DTMF_LOW[key] ?? DTMF_ROW3[key];
   const high = DTMF_HIGH[key];
   return low !== undefined && high !== undefined ? [low, high] : undefined;
 }
 
-export interface EchoBotOptions {
+interface EchoBotOptions {
   echoDelayMs?: number;
   logger?: Logger;
 }

@@ -1,1 +1,1 @@
-export { dtmfFrequencies, EchoBot, type EchoBotOptions, toneMulaw } from './echo-bot.js';
+export { EchoBot } from './echo-bot.js';

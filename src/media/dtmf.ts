@@ -22,7 +22,7 @@ export interface DtmfEvent {
   startTimestamp: number;
 }
 
-export interface TelephoneEventPayload {
+interface TelephoneEventPayload {
   event: number;
   end: boolean;
   volume: number;
@@ -51,7 +51,7 @@ export function serializeTelephoneEvent(event: TelephoneEventPayload): Uint8Arra
   );
 }
 
-export function digitToEvent(digit: string): number {
+function digitToEvent(digit: string): number {
   const code = DIGITS.indexOf(digit.toUpperCase());
   if (code < 0 || digit.length !== 1) throw new RangeError(`not a DTMF digit: ${JSON.stringify(digit)}`);
   return code;
@@ -135,7 +135,7 @@ export class DtmfReceiver {
   }
 }
 
-export interface DtmfPacketOut {
+interface DtmfPacketOut {
   payload: Uint8Array;
   payloadType: number;
   timestamp: number;
@@ -144,7 +144,7 @@ export interface DtmfPacketOut {
   offsetMs: number;
 }
 
-export interface DtmfSendOptions {
+interface DtmfSendOptions {
   /** Event duration; RFC 4733 §2.5.1.2 and ITU-T Q.24 want at least 40 ms. Default 100. */
   durationMs?: number;
   /** -dBm0, default 10. */

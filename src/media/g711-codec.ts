@@ -4,7 +4,7 @@ import { decodeAlaw, decodeMulaw, encodeAlaw, encodeMulaw } from './g711.js';
 import { G711Concealer } from './g711-plc.js';
 
 /** RTP/AVP encoding names (RFC 3551 §4.5.14): static payload types 0 and 8. */
-export type G711Law = Extract<AudioCodecName, 'PCMU' | 'PCMA'>;
+type G711Law = Extract<AudioCodecName, 'PCMU' | 'PCMA'>;
 
 const G711_RATE = 8000;
 

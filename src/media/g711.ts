@@ -94,6 +94,5 @@ export function decodeAlaw(bytes: Uint8Array, out = new Int16Array(bytes.length)
   return decodeWith(ALAW_DECODE, bytes, out);
 }
 
-/** The µ-law and A-law bytes for digital silence, for filling gaps. */
+/** The µ-law byte for digital silence, for filling gaps. */
 export const MULAW_SILENCE = 0xff;
-export const ALAW_SILENCE = 0xd5;

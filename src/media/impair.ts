@@ -25,12 +25,12 @@ export interface ImpairOptions {
   seed?: number;
 }
 
-export interface SentPacket<P> {
+interface SentPacket<P> {
   packet: P;
   sendMs: number;
 }
 
-export interface ArrivedPacket<P> {
+interface ArrivedPacket<P> {
   packet: P;
   arrivalMs: number;
 }

@@ -26,7 +26,7 @@ const SLEEP_CELL = new Int32Array(new SharedArrayBuffer(4));
 /** The tail of the wait done by polling the clock, where a timed futex wait is too coarse. */
 const SPIN_MS = 0.2;
 
-export interface MediaClockEvents {
+interface MediaClockEvents {
   /** One frame is due; tickMs is its deadline on the injected clock (start + n * frameMs). */
   tick: [tickMs: number];
 }

@@ -50,7 +50,7 @@ export interface RtpPosition {
   timestamp: number;
 }
 
-export interface MediaLegOptions {
+interface MediaLegOptions {
   portAllocator: PortAllocator;
   bindAddress: string;
   clock: Clock;

@@ -21,11 +21,11 @@ const MAX_PACKET_MS = 120;
 /** Concealed frame length when a packet is undecodable and its duration unknown. */
 const DEFAULT_FRAME_MS = 20;
 
-export interface OpusDecoderOptions {
+interface OpusDecoderOptions {
   sampleRate: OpusSampleRate;
 }
 
-export interface OpusEncoderOptions {
+interface OpusEncoderOptions {
   sampleRate: OpusSampleRate;
   /** Target bitrate in bit/s; libopus picks one when omitted. */
   bitrate?: number;
@@ -38,7 +38,7 @@ export interface OpusEncoderOptions {
 }
 
 /** Decoder that also counts payloads libopus rejected (they are concealed, never thrown). */
-export interface OpusAudioDecoder extends AudioDecoder {
+interface OpusAudioDecoder extends AudioDecoder {
   readonly invalidPackets: number;
   recoverFromNext(nextPayload: Uint8Array, samples: number): Int16Array | null;
 }

@@ -11,7 +11,7 @@ import loadSpeexWasm, { type SpeexWasm } from '@echogarden/speex-resampler-wasm/
 
 const SUPPORTED_RATES = new Set([8000, 16000, 24000, 48000]);
 /** speexdsp's quality 4 ("VoIP"): 64 taps per phase before stretching, 100 dB stopband. */
-export const DEFAULT_RESAMPLER_QUALITY = 4;
+const DEFAULT_RESAMPLER_QUALITY = 4;
 /** Input samples the WASM buffers hold at first: a 20 ms frame at 48 kHz; grown on demand. */
 const INITIAL_INPUT_SAMPLES = 960;
 

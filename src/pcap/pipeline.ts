@@ -48,7 +48,7 @@ export type Impairment = <T extends { sequenceNumber: number; timestamp: number 
   sendMs: number,
 ) => ImpairedDelivery<T>[];
 
-export const OPUS_REPLAY_RATE = 48000;
+const OPUS_REPLAY_RATE = 48000;
 
 /** A decoder for an SDP encoding name, or undefined when replay cannot decode it. */
 export async function createDecoderFor(encoding: string): Promise<AudioDecoder | undefined> {
@@ -59,7 +59,7 @@ export async function createDecoderFor(encoding: string): Promise<AudioDecoder |
 }
 
 /** The live media modules replay runs on. */
-export interface MediaPipeline {
+interface MediaPipeline {
   receiverFactory: ReceiverFactory;
   parseImpairment(spec: string): Impairment;
 }

@@ -3,7 +3,7 @@
  * jitter buffer's delay and target delay and where audio was concealed, over replay time.
  */
 
-export interface TimelinePoint {
+interface TimelinePoint {
   /** Replay time since the capture's first packet. */
   tMs: number;
   bufferDelayMs: number | undefined;

@@ -27,7 +27,7 @@ export interface CaptureReadStats {
 }
 
 /** Upper bound for one record or block; real snap lengths are at most 256 KiB. */
-export const MAX_RECORD_BYTES = 1024 * 1024;
+const MAX_RECORD_BYTES = 1024 * 1024;
 
 const PCAP_MAGIC_MICROS = 0xa1b2c3d4;
 const PCAP_MAGIC_NANOS = 0xa1b23c4d;

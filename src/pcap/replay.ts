@@ -36,7 +36,7 @@ import { FileSource } from './source.js';
 import { type RtpStreamInfo, scanCapture, streamKey } from './streams.js';
 import { decodeUdpFrame } from './udp.js';
 
-export interface ReplayOptions {
+interface ReplayOptions {
   input: string;
   outDir: string;
   receiverFactory: ReceiverFactory;
@@ -52,7 +52,7 @@ export interface ReplayOptions {
   onProgress?: (fraction: number) => void;
 }
 
-export interface StreamReport {
+interface StreamReport {
   key: string;
   ssrc: number;
   src: string;

@@ -8,7 +8,7 @@ import { type CaptureReadStats, newReadStats, readCapture } from './reader.js';
 import type { ByteSource } from './source.js';
 import { decodeUdpFrame, type UdpDatagram, type UdpEndpoint } from './udp.js';
 
-export interface CodecMapping {
+interface CodecMapping {
   /** Encoding name as in SDP a=rtpmap (PCMU, PCMA, opus, telephone-event...). */
   encoding: string;
   clockRate: number;
@@ -31,7 +31,7 @@ export interface RtpStreamInfo {
   events: { payloadType: number; clockRate: number } | undefined;
 }
 
-export interface CaptureScan {
+interface CaptureScan {
   read: CaptureReadStats;
   udpDatagrams: number;
   fragments: number;
@@ -41,14 +41,14 @@ export interface CaptureScan {
   droppedStreams: number;
 }
 
-export interface ScanOptions {
+interface ScanOptions {
   /** Codec for dynamic payload types not described by any SDP, e.g. `opus` or `PCMU`. */
   codec?: string;
   /** Payload type of telephone-events when no SDP names it (101 by common convention). */
   eventPayloadType?: number;
 }
 
-export const MAX_STREAMS = 256;
+const MAX_STREAMS = 256;
 /** Fewer packets than this is noise that happened to look like RTP. */
 const MIN_STREAM_PACKETS = 3;
 const STATIC_PAYLOAD_TYPES: ReadonlyMap<number, CodecMapping> = new Map([
@@ -118,7 +118,7 @@ export class SdpPayloadMaps {
 const DEFAULT_CLOCK_RATES: Readonly<Record<string, number>> = { opus: 48000 };
 
 /** Resolves one payload type: the stream's SDP, any SDP, static types, then --codec. */
-export function resolveCodec(
+function resolveCodec(
   payloadType: number,
   sdpMap: Map<number, CodecMapping> | undefined,
   maps: SdpPayloadMaps,

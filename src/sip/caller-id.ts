@@ -11,7 +11,7 @@ import { parseNameAddr, serializeNameAddr, withoutTag } from './uri.js';
 /** RFC 3323 §4.1.1.3: the From of a call whose caller asked not to be identified. */
 export const ANONYMOUS_FROM = '"Anonymous" <sip:anonymous@anonymous.invalid>';
 
-export interface OutboundCallerId {
+interface OutboundCallerId {
   /** The asserted caller, a SIP or tel URI. */
   assertedIdentity?: string;
   /** priv-values (`id`, `user`, `header`, `session`, `critical`, `none`). */
@@ -65,7 +65,7 @@ export function callerIdHeaders(callerId: OutboundCallerId): Array<[string, stri
 }
 
 /** The identity headers of an inbound INVITE, each as one line of printable text. */
-export interface CallerIdentityHeaders {
+interface CallerIdentityHeaders {
   /** From without its tag. */
   from?: string;
   assertedIdentity?: string;

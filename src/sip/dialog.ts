@@ -175,7 +175,7 @@ export function dialogKey(callId: string, localTag: string, remoteTag: string): 
 }
 
 /** An IP-literal SIP URI as a transport address, else `fallback` (no RFC 3263 resolution). */
-export function uriDestination(uri: SipUri, fallback: TransportAddress): TransportAddress {
+function uriDestination(uri: SipUri, fallback: TransportAddress): TransportAddress {
   const host = uri.host.replace(/^\[|\]$/g, '');
   if (isIP(host) === 0) return fallback;
   const transport = uriTransport(uri) ?? fallback.transport;

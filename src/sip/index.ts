@@ -4,14 +4,7 @@ export {
   type OutboundOutcome,
   OutboundSession,
 } from './call-legs.js';
-export {
-  ANONYMOUS_FROM,
-  type CallerIdentityHeaders,
-  callerIdHeaders,
-  isAnonymous,
-  type OutboundCallerId,
-  readCallerIdentity,
-} from './caller-id.js';
+export { ANONYMOUS_FROM, callerIdHeaders, isAnonymous, readCallerIdentity } from './caller-id.js';
 export { Dialog, type DialogState } from './dialog.js';
 export { DigestClient, DigestVerifier, pickChallenge } from './digest.js';
 export { SipParseError } from './grammar.js';
@@ -19,15 +12,11 @@ export { type SipMessage, SipRequest, SipResponse } from './message.js';
 export { randomToken } from './message-ops.js';
 export { parseMessage, SipRequestError, serializeMessage } from './parser.js';
 export {
-  REGISTRATION_FAILURES,
   type RegistrarLink,
   RegistrationClient,
-  type RegistrationFailure,
   type RegistrationOptions,
-  type RegistrationState,
   type RegistrationStatus,
 } from './registration.js';
-export { ResumedSession } from './resumed-session.js';
 export { newSdesOffer, type SdesCrypto } from './sdes.js';
 export {
   type AudioCodecName,
@@ -49,6 +38,6 @@ export {
   type TlsListenerOptions,
 } from './transport/index.js';
 export type { ShedReason, TransportAddress } from './types.js';
-export { parseHostPort, parseNameAddr, parseUri, parseVia, serializeNameAddr, serializeUri } from './uri.js';
+export { parseNameAddr, parseUri, parseVia, serializeNameAddr, serializeUri } from './uri.js';
 export { type CallOptions, type HeldRequest, SipUserAgent } from './user-agent.js';
 export { isResponseForUs } from './validate.js';

@@ -82,7 +82,7 @@ export function randomToken(bytes = 8): string {
   return token;
 }
 
-export function newBranch(): string {
+function newBranch(): string {
   return `${BRANCH_MAGIC_COOKIE}${randomToken(8)}`;
 }
 
@@ -181,7 +181,7 @@ export function byteSize(message: SipMessage): number {
  * A response's wire bytes in a buffer of their own: a server transaction keeps them for its
  * retransmissions (up to 64*T1), and a slice of Node's shared pool would pin an 8 KB slab.
  */
-export function serializeResponse(response: SipResponse): Buffer {
+function serializeResponse(response: SipResponse): Buffer {
   const wire = serializeMessage(response);
   const owned = Buffer.allocUnsafeSlow(wire.length);
   wire.copy(owned);

@@ -56,7 +56,7 @@ export function headerKey(name: string): string {
 }
 
 /** The canonical spelling written by the serializer. */
-export function canonicalHeaderName(name: string): string {
+function canonicalHeaderName(name: string): string {
   const key = headerKey(name);
   const known = canonicalMemo.get(key);
   if (known !== undefined) return known;

@@ -16,7 +16,7 @@ import { boundedReasonPhrase, randomToken } from './message-ops.js';
 import type { NameAddr, TransportAddress } from './types.js';
 
 /** Why a registration attempt failed: a bounded set (a metric label); details go in `detail`. */
-export const REGISTRATION_FAILURES = [
+const REGISTRATION_FAILURES = [
   'timeout',
   'transport_error',
   /** 401/407 again after our credentials, a challenge we cannot answer (another realm), or 403. */
@@ -28,9 +28,7 @@ export const REGISTRATION_FAILURES = [
   /** A 2xx without a usable interval for our binding (expires=0 or not a number), or a challenge without a qop we know. */
   'bad_response',
 ] as const;
-export type RegistrationFailure = (typeof REGISTRATION_FAILURES)[number];
-
-export type RegistrationState = 'unregistered' | 'registering' | 'registered' | 'failed';
+type RegistrationFailure = (typeof REGISTRATION_FAILURES)[number];
 
 export type RegistrationStatus = { failures: number } & (
   | { state: 'unregistered' | 'registering' }

@@ -56,7 +56,7 @@ const MAX_LIFETIME_EXPONENT = 48;
 const CAPABILITY_CRYPTO = /^acap:\d+ crypto:(\d{1,9}) (\S+) (\S+)( .*)?$/;
 
 /** A fresh random key for `suite` (RFC 4568 §6.1 wants a cryptographically random master key). */
-export function newCrypto(tag: number, suite: SrtpSuiteName): SdesCrypto {
+function newCrypto(tag: number, suite: SrtpSuiteName): SdesCrypto {
   return { tag, suite, key: new SecretBytes(randomBytes(KEY_BYTES)) };
 }
 
@@ -158,7 +158,7 @@ export function answeredSecurity(media: ParsedMedia, offer: SdesOffer | undefine
 }
 
 /** Every key we wrote into an audio m= line, as a=crypto or as an RFC 5939 capability. */
-export function ourCrypto(media: ParsedMedia): SdesCrypto[] {
+function ourCrypto(media: ParsedMedia): SdesCrypto[] {
   const capabilities = (media.invalid ?? []).flatMap(({ value }) => {
     const match = CAPABILITY_CRYPTO.exec(value);
     if (!match) return [];

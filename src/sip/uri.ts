@@ -88,12 +88,10 @@ function indexOr(text: string, char: string, from: number, otherwise: number): n
   return index < 0 ? otherwise : index;
 }
 
-/** host[:port], allowing LWS around the colon as Via sent-by does (RFC 3261 §25.1 HCOLON-like). */
-export function parseHostPort(text: string): { host: string; port?: number } {
-  return readHostPort(text, { host: '' });
-}
-
-/** parseHostPort into the URI or Via being built: no object of its own per value. */
+/**
+ * host[:port], allowing LWS around the colon as Via sent-by does (RFC 3261 §25.1 HCOLON-like),
+ * read into the URI or Via being built: no object of its own per value.
+ */
 function readHostPort<T extends { host: string; port?: number }>(text: string, into: T): T {
   const trimmed = text.trim();
   const bracketEnd = trimmed.startsWith('[') ? trimmed.indexOf(']') + 1 : 0;

@@ -2,7 +2,7 @@
 import type { RouteConfig, TrunkConfig } from '../config/index.js';
 import { type CpsKeyLimit, cpsKeys, type OverflowPolicy } from './cps.js';
 
-export interface CallCpsLimits {
+interface CallCpsLimits {
   limits: CpsKeyLimit[];
   /** The route's overflow policy when the route has its own limit, else the trunk's. */
   overflow: OverflowPolicy;

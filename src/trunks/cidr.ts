@@ -3,7 +3,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { parseCidr } from '../config/index.js';
 
 /** IPv4 as a 32-bit and IPv6 as a 128-bit bigint; IPv4-mapped IPv6 (::ffff:a.b.c.d) counts as IPv4. */
-export function addressToBigInt(address: string): { family: 'ipv4' | 'ipv6'; value: bigint } | undefined {
+function addressToBigInt(address: string): { family: 'ipv4' | 'ipv6'; value: bigint } | undefined {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped?.[1]) address = mapped[1];
   if (isIPv4(address)) {

@@ -118,7 +118,7 @@ export class MemoryCpsStore implements CpsStore {
   }
 }
 
-export type OverflowAction = 'reject' | 'queue' | 'reroute';
+type OverflowAction = 'reject' | 'queue' | 'reroute';
 
 export interface OverflowPolicy {
   action: OverflowAction;

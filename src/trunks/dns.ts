@@ -75,7 +75,7 @@ export interface DnsCacheOptions {
 }
 
 /** One record type's cache: at most `maxEntries` names, the least recently used evicted first. */
-export class DnsCache<T> {
+class DnsCache<T> {
   readonly #type: string;
   readonly #ask: (name: string) => Promise<T[]>;
   /** Seconds the answer may be kept, or undefined when the query does not report it. */

@@ -74,9 +74,9 @@ function emptyBucket(epoch: number): Bucket {
 }
 
 export type MetricName = 'asr' | 'ccr' | 'pddMs' | 'astMs' | 'acdSec' | 'mos';
-export type MetricLevel = 'ok' | 'warn' | 'critical' | 'insufficient';
+type MetricLevel = 'ok' | 'warn' | 'critical' | 'insufficient';
 
-export interface MetricScore {
+interface MetricScore {
   /** undefined when no samples at all. */
   value: number | undefined;
   samples: number;

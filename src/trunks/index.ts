@@ -1,5 +1,5 @@
-export { type CallCpsLimits, callCpsLimits } from './call-limits.js';
-export { addressToBigInt, CidrTable } from './cidr.js';
+export { callCpsLimits } from './call-limits.js';
+export { CidrTable } from './cidr.js';
 export { type CallSlot, ConcurrencyLimiter } from './concurrency.js';
 export {
   type Admission,
@@ -10,7 +10,6 @@ export {
   type CpsStore,
   cpsKeys,
   MemoryCpsStore,
-  type OverflowAction,
   type OverflowPolicy,
 } from './cps.js';
 export { CachingDns, type DnsClient, nodeDnsClient } from './dns.js';
@@ -18,25 +17,15 @@ export {
   type AttemptSample,
   emptyWindowTotals,
   GatewayHealth,
-  type HealthSnapshot,
-  type Liveness,
   type MediaSample,
-  type MetricLevel,
   type MetricName,
-  type MetricScore,
   type WindowTotals,
 } from './health.js';
 export { type InboundDecision, InboundMatcher } from './inbound.js';
 export { MAX_TARGETS_PER_GATEWAY, ServerLocator } from './locate.js';
-export { type CodecImpairment, type EModelInput, estimateMos, G711_PLC, mosFromR, rFactor } from './mos.js';
+export { estimateMos, rFactor } from './mos.js';
 export { normalizeE164, type OutboundIdentity, outboundIdentity } from './numbers.js';
-export {
-  OptionsProber,
-  type OptionsResult,
-  type ProbeSnapshot,
-  type ProbeTransition,
-  type SendOptions,
-} from './probe.js';
+export { OptionsProber, type OptionsResult, type ProbeTransition } from './probe.js';
 export { registrationContactUser } from './registration-contact.js';
 export { HealthRegistry } from './registry.js';
 export {
@@ -49,6 +38,5 @@ export {
   gatewayId,
   type HealthView,
   OutboundRouter,
-  type PlanResult,
 } from './router.js';
 export type { GatewayTarget } from './targets.js';

@@ -10,21 +10,21 @@
  * Defaults are G.711 with packet-loss concealment: Ie = 0, Bpl = 25.1 (ITU-T G.113 Appendix I),
  * BurstR = 1 (random loss), codec delay 10 ms (framing + look-ahead of a 20 ms packetiser's share).
  */
-export interface EModelInput {
+interface EModelInput {
   /** Fraction of packets lost, 0..1. */
   lossFraction: number;
   jitterMs: number;
   rttMs: number;
 }
 
-export interface CodecImpairment {
+interface CodecImpairment {
   ie: number;
   bpl: number;
   burstR: number;
   codecDelayMs: number;
 }
 
-export const G711_PLC: CodecImpairment = { ie: 0, bpl: 25.1, burstR: 1, codecDelayMs: 10 };
+const G711_PLC: CodecImpairment = { ie: 0, bpl: 25.1, burstR: 1, codecDelayMs: 10 };
 
 export function rFactor(input: EModelInput, codec: CodecImpairment = G711_PLC): number {
   const delayMs = Math.max(0, input.rttMs) / 2 + 2 * Math.max(0, input.jitterMs) + codec.codecDelayMs;
@@ -34,7 +34,7 @@ export function rFactor(input: EModelInput, codec: CodecImpairment = G711_PLC): 
   return 93.2 - id - ieEff;
 }
 
-export function mosFromR(r: number): number {
+function mosFromR(r: number): number {
   if (r <= 0) return 1;
   if (r >= 100) return 4.5;
   return 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6;

@@ -13,7 +13,7 @@ import type { GatewayTarget } from './targets.js';
 export type OptionsResult = { status: number } | 'timeout' | 'transport_error' | 'dns_failure';
 
 /** Provided by the SIP layer: send one OPTIONS to the target and report how it ended. */
-export type SendOptions = (target: GatewayTarget) => Promise<OptionsResult>;
+type SendOptions = (target: GatewayTarget) => Promise<OptionsResult>;
 
 export interface ProbeTransition {
   gatewayId: string;
@@ -24,7 +24,7 @@ export interface ProbeTransition {
   lastResult: string;
 }
 
-export interface ProbeSnapshot {
+interface ProbeSnapshot {
   gatewayId: string;
   state: Liveness;
   consecutiveFailures: number;

@@ -60,7 +60,7 @@ export interface AttemptRecord {
   reason: string | undefined;
 }
 
-export type PlanResult = 'pending' | 'answered' | 'failed' | 'exhausted';
+type PlanResult = 'pending' | 'answered' | 'failed' | 'exhausted';
 
 export interface HealthView {
   /** Score in [0, 1] and availability for a gateway or target id (unknown ids: score 1, available). */

@@ -1,5 +1,5 @@
 export { LateFrameWait } from './late-frame-wait.js';
 export { AudioReceiver } from './receiver.js';
-export { type PlayoutTrace, simulatePlayout } from './simulate.js';
-export { accelerate, mergeAfterConcealment, preemptiveExpand, type StretchResult } from './time-stretch.js';
-export type { JitterBufferOptions, JitterDelayBounds, JitterStats, PlayoutDecision } from './types.js';
+export { simulatePlayout } from './simulate.js';
+export { accelerate, mergeAfterConcealment, preemptiveExpand } from './time-stretch.js';
+export type { JitterDelayBounds, JitterStats } from './types.js';

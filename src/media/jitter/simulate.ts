@@ -9,7 +9,7 @@ import type { ReceivedRtp } from '../rtp/types.js';
 import { AudioReceiver } from './receiver.js';
 import type { JitterBufferOptions, PlayoutDecision } from './types.js';
 
-export interface PlayoutTrace {
+interface PlayoutTrace {
   receiver: AudioReceiver;
   decisions: PlayoutDecision[];
   /** Target delay (ms) after each pull. */

@@ -13,7 +13,7 @@ const MIN_PERIODICITY = 0.6;
 /** RMS below which a segment counts as low-energy and may be stretched anywhere. */
 const QUIET_RMS = 300;
 
-export interface StretchResult {
+interface StretchResult {
   /** The input itself when unchanged, else a view valid until the next stretch or merge. */
   output: Int16Array;
   /** Samples removed (negative) or inserted (positive); 0 when the segment was unsuitable. */

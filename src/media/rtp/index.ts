@@ -1,8 +1,8 @@
 export { parseRtp } from './parse.js';
 export { PortAllocator } from './port-allocator.js';
-export { ReceiveStats, type ReportBlockValues } from './receive-stats.js';
+export { ReceiveStats } from './receive-stats.js';
 export { buildCompoundRtcp, ntpMiddle32, parseCompoundRtcp, wallMsToNtp } from './rtcp.js';
-export { RtpSession, type RtpSessionOptions } from './session.js';
+export { RtpSession } from './session.js';
 export { readUdpDrops, UdpDropSampler, type UdpDropTable } from './socket-drops.js';
-export type { ReceivedRtp, RemoteReceptionReport, RtpStreamStats } from './types.js';
+export type { ReceivedRtp, RtpStreamStats } from './types.js';
 export { RTP_HEADER_BYTES, RtpPacketWriter, writeRtpHeader } from './writer.js';

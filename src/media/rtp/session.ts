@@ -45,7 +45,7 @@ const RTP_RECEIVE_BUFFER_BYTES = 256 * 1024;
 /** RTCP is one compound packet every few seconds: a quarter of the RTP socket's buffer is plenty. */
 const RTCP_RECEIVE_BUFFER_BYTES = 64 * 1024;
 
-export interface RtpSessionOptions {
+interface RtpSessionOptions {
   portRange: PortAllocator;
   bindAddress: string;
   clock: Clock;

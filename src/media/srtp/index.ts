@@ -1,5 +1,5 @@
 export { AesCounterMode } from './aes-cm.js';
-export { deriveKey, deriveSessionKeys, type SessionKeys } from './kdf.js';
-export { REPLAY_WINDOW, ReplayWindow } from './replay.js';
-export { type SrtpDropCounts, SrtpFilter, type SrtpStats } from './srtp-filter.js';
-export { type SrtpDropReason, type SrtpKeying, SrtpSession } from './srtp-session.js';
+export { deriveKey, deriveSessionKeys } from './kdf.js';
+export { REPLAY_WINDOW } from './replay.js';
+export { SrtpFilter, type SrtpStats } from './srtp-filter.js';
+export { type SrtpKeying, SrtpSession } from './srtp-session.js';

@@ -18,7 +18,7 @@ const SESSION_SALT_BYTES = 14;
 /** key_id = label || r is 56 bits, aligned to the right of the 112-bit salt: the label is byte 7. */
 const LABEL_BYTE = 7;
 
-export interface SessionKeys {
+interface SessionKeys {
   cipherKey: Buffer;
   authKey: Buffer;
   salt: Buffer;

@@ -6,7 +6,7 @@
 import type { SrtpSuiteName } from '../../util/index.js';
 import { type SrtpDropReason, type SrtpKeying, SrtpSession } from './srtp-session.js';
 
-export interface SrtpDropCounts {
+interface SrtpDropCounts {
   auth: number;
   replay: number;
   expired: number;

@@ -36,7 +36,7 @@ export interface StatusBearer {
   status: number;
 }
 
-export type StateListener = (state: TransactionState, previous: TransactionState) => void;
+type StateListener = (state: TransactionState, previous: TransactionState) => void;
 
 /** RFC 3261 §17 timer names (C bounds an INVITE client's Proceeding here) and the automatic 100 Trying. */
 type TimerName = 'A' | 'B' | 'C' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'K' | 'L' | 'M' | 'trying';

@@ -1,20 +1,11 @@
-export {
-  DEFAULT_TIMER_PROFILE,
-  type StateListener,
-  type StatusBearer,
-  type TimerProfile,
-  Transaction,
-  type TransactionState,
-} from './base.js';
+export { DEFAULT_TIMER_PROFILE, type TimerProfile, Transaction, type TransactionState } from './base.js';
 export { type ClientTransactionUser, InviteClientTransaction } from './invite-client.js';
-export { AUTO_TRYING_DELAY_MS, InviteServerTransaction } from './invite-server.js';
+export { InviteServerTransaction } from './invite-server.js';
 export {
   type ClientTransaction,
   SERVER_TRANSACTION_BYTES,
   type ServerTransaction,
   TransactionManager,
-  type TransactionManagerEvents,
-  type TransactionManagerOptions,
   type TransactionMemoryLimits,
 } from './manager.js';
 export {
@@ -22,8 +13,6 @@ export {
   type MessageFactory,
   type RequestView,
   type ResponseView,
-  sentByOf,
 } from './message-view.js';
 export { NonInviteClientTransaction } from './non-invite-client.js';
 export { NonInviteServerTransaction } from './non-invite-server.js';
-export type { ServerTransactionOptions, ServerTransactionUser } from './server-user.js';

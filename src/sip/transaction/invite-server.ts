@@ -2,7 +2,7 @@ import { type StatusBearer, Transaction } from './base.js';
 import type { ServerTransactionOptions, ServerTransactionUser } from './server-user.js';
 
 /** RFC 3261 §17.2.1: send 100 Trying if the TU has not answered within 200 ms. */
-export const AUTO_TRYING_DELAY_MS = 200;
+const AUTO_TRYING_DELAY_MS = 200;
 
 export interface InviteServerOptions<Req, Res extends StatusBearer>
   extends ServerTransactionOptions<Req, Res, InviteServerTransaction<Req, Res>> {

@@ -21,7 +21,7 @@ export type ServerTransaction<Req extends RequestView, Res extends ResponseView>
   | InviteServerTransaction<Req, Res>
   | NonInviteServerTransaction<Req, Res>;
 
-export interface TransactionManagerOptions<Req extends RequestView, Res extends ResponseView> {
+interface TransactionManagerOptions<Req extends RequestView, Res extends ResponseView> {
   clock: Clock;
   factory: MessageFactory<Req, Res>;
   /** Sends a message, or a server transaction's response as the bytes `factory.serialize` made. */
@@ -71,7 +71,7 @@ const DEFAULT_TRANSACTION_MEMORY: Readonly<TransactionMemoryLimits> = {
  */
 export const SERVER_TRANSACTION_BYTES = 1500;
 
-export interface TransactionManagerEvents {
+interface TransactionManagerEvents {
   /** A request was answered 503 unserved: too many transactions, or too many bytes held. */
   shed: [reason: Extract<ShedReason, 'overload' | 'memory'>];
 }

@@ -16,6 +16,7 @@ export {
   parseConfigText,
 } from './loader.js';
 export { ConfigManager, type ConfigManagerOptions, type ReloadResult } from './manager.js';
+export type { OutboundGatewayConfig, RegisterConfig } from './outbound-schema.js';
 export {
   type CallerIdentity,
   type Cidr,
@@ -31,7 +32,6 @@ export {
   type ClusterConfig,
   type CpsConfig,
   type CpsLimit,
-  DEFAULT_FAILOVER_CODES,
   type DnsCacheConfig,
   type DnsConfig,
   type GatewayFileConfig,
@@ -39,12 +39,9 @@ export {
   gatewayFileSchema,
   type HealthConfig,
   type InboundConfig,
-  NEVER_FAILOVER_CODES,
   type OutboundConfig,
-  type OutboundGatewayConfig,
   type OverflowConfig,
   type ProbingConfig,
-  type RegisterConfig,
   type RouteConfig,
   type StreamTarget,
   type TakeoverConfig,

@@ -3,3 +3,9 @@ import { z } from 'zod';
 
 export const port = z.number().int().min(1).max(65535);
 export const positiveMs = z.number().int().positive();
+
+export const transport = z.enum(['udp', 'tcp', 'tls'], {
+  error: (issue) => `transport must be udp, tcp or tls (got ${JSON.stringify(issue.input)})`,
+});
+/** A PEM file; the loader reads it (relative to the file that names it) and fails on what it cannot use. */
+export const pemFile = (what: string) => z.string().min(1).describe(what);

@@ -4,7 +4,6 @@
  * optional block has defaults (`prefault` parses `{}` so nested defaults apply).
  */
 import { z } from 'zod';
-import { callerIdSchema } from './caller-id-schema.js';
 import {
   clusterSchema,
   dnsSchema,
@@ -13,22 +12,11 @@ import {
   mediaWorkerCount,
   sipSchema,
 } from './gateway-sections.js';
-import { compileNumberPattern, parseCidr, parseHostAndPort } from './patterns.js';
-import { port, positiveMs } from './primitives.js';
+import { digestCredentials, outboundSchema } from './outbound-schema.js';
+import { compileNumberPattern, parseCidr } from './patterns.js';
+import { pemFile, port, positiveMs, transport } from './primitives.js';
 import { checkedStreamTargetSchema, isBotUrl, type streamTargetSchema } from './stream-target-schema.js';
 import { trunkMediaSchema } from './trunk-media-schema.js';
-
-/** RFC 3261 §21: codes on which trying the next gateway makes sense (plus timeouts and transport errors). */
-export const DEFAULT_FAILOVER_CODES: readonly number[] = [408, 480, 500, 502, 503, 504];
-/**
- * Final answers about the callee, not the carrier: another gateway would only repeat them
- * (404 Not Found, 486 Busy Here, 603 Decline), and retrying a declined call rings twice.
- */
-export const NEVER_FAILOVER_CODES: ReadonlyMap<number, string> = new Map([
-  [404, 'the number does not exist; another carrier would say the same'],
-  [486, 'the callee is busy; retrying elsewhere would ring the callee again'],
-  [603, 'the callee declined; retrying elsewhere would ring the callee again'],
-]);
 
 /** A worker's slice of the RTP range: room for a few calls' even/odd pairs at the least. */
 const MIN_PORTS_PER_WORKER = 8;
@@ -44,23 +32,18 @@ const numberPattern = z.string().superRefine((text, ctx) => {
   if (typeof compiled === 'string') ctx.addIssue({ code: 'custom', message: compiled });
 });
 
-const transport = z.enum(['udp', 'tcp', 'tls'], {
-  error: (issue) => `transport must be udp, tcp or tls (got ${JSON.stringify(issue.input)})`,
-});
-/** A PEM file; the loader reads it (relative to the file that names it) and fails on what it cannot use. */
-const pemFile = (what: string) => z.string().min(1).describe(what);
 // The codecs the media engine implements (src/media); G.722 is not one of them yet.
 const codec = z.enum(['PCMU', 'PCMA', 'opus']);
 
 // ---------------------------------------------------------------- trunk file
 
 /** Token bucket limit: `rate` tokens per second, at most `burst` saved up. */
-export const cpsLimitSchema = z.strictObject({
+const cpsLimitSchema = z.strictObject({
   rate: z.number().positive(),
   burst: z.number().int().min(1),
 });
 
-export const overflowSchema = z
+const overflowSchema = z
   .strictObject({
     action: z
       .enum(['reject', 'queue', 'reroute'])
@@ -81,59 +64,14 @@ export const overflowSchema = z
     path: ['rerouteTo'],
   });
 
-export const cpsSchema = z.strictObject({
+const cpsSchema = z.strictObject({
   rate: z.number().positive().default(10),
   burst: z.number().int().min(1).default(20),
   perNumber: cpsLimitSchema.optional(),
   overflow: overflowSchema.prefault({}),
 });
 
-const digestCredentials = z.strictObject({
-  username: z.string().min(1),
-  password: z.string().min(1),
-  realm: z.string().min(1).optional(),
-});
-
-/** Credentials we answer a peer's 401/407 with (RFC 3261 §22.2), for one realm when it is named. */
-const answeringCredentials = digestCredentials.extend({
-  realm: z
-    .string()
-    .min(1)
-    .optional()
-    .describe(
-      'Only 401/407 challenges for this realm are answered (the password is offered to no other); absent: any realm the peer names.',
-    ),
-});
-
-/** A registration-based trunk (RFC 3261 §10): we register at the carrier, which sends calls to our Contact. */
-export const registerSchema = answeringCredentials.extend({
-  registrar: z
-    .string()
-    .refine((text) => parseHostAndPort(text) !== undefined, {
-      message: 'host or host:port (an IPv6 address in brackets)',
-    })
-    .describe(
-      'The registrar as host[:port] (port 5060 by default): REGISTER goes to sip:host[:port] for the address-of-record sip:username@host (RFC 3261 §10.2).',
-    ),
-  expires: z
-    .number()
-    .int()
-    .min(1)
-    .max(86_400)
-    .default(3600)
-    .describe(
-      'Seconds asked for; the registrar may grant less (refreshed at half of what it grants) or ask for more with 423 Min-Expires.',
-    ),
-  // Registering over TLS (server name, CAs, a sips Contact) is not implemented yet.
-  transport: z
-    .enum(['udp', 'tcp'], {
-      error: (issue) =>
-        `transport must be udp or tcp (got ${JSON.stringify(issue.input)}; registration over TLS is not supported yet)`,
-    })
-    .default('udp'),
-});
-
-export const inboundSchema = z.strictObject({
+const inboundSchema = z.strictObject({
   allowedCidrs: z.array(cidr).min(1).describe('Source addresses of this carrier, IPv4 or IPv6 CIDR.'),
   numbers: z
     .array(numberPattern)
@@ -163,95 +101,7 @@ export const inboundSchema = z.strictObject({
     ),
 });
 
-export const outboundGatewaySchema = z
-  .strictObject({
-    name: z.string().min(1).optional(),
-    host: z
-      .string()
-      .min(1)
-      .describe('IP address or DNS name; over TLS, the name its certificate must carry.'),
-    port: port
-      .optional()
-      .describe(
-        'Absent for a DNS name: its targets come from NAPTR and SRV (RFC 3263); absent for an IP address: 5060, 5061 over TLS.',
-      ),
-    transport: transport.default('udp'),
-    priority: z.number().int().min(0).default(1).describe('Lower is tried first.'),
-    weight: z
-      .number()
-      .min(0)
-      .default(1)
-      .describe('Relative share within one priority, multiplied by the health score.'),
-    tlsCaFile: pemFile(
-      "CAs the gateway's certificate must chain to, relative to this trunk file's directory; default the system CAs.",
-    ).optional(),
-    tlsVerify: z
-      .boolean()
-      .default(true)
-      .describe(
-        'false accepts any certificate under any name (labs only); true checks the chain and that it names host (RFC 5922).',
-      ),
-  })
-  .refine((g) => g.transport === 'tls' || g.tlsCaFile === undefined, {
-    message: 'tlsCaFile needs transport: tls',
-    path: ['tlsCaFile'],
-  })
-  .refine((g) => g.transport === 'tls' || g.tlsVerify, {
-    message: 'tlsVerify needs transport: tls',
-    path: ['tlsVerify'],
-  });
-
-const failoverCodes = z
-  .array(z.number().int().min(300).max(699))
-  .default([...DEFAULT_FAILOVER_CODES])
-  .superRefine((codes, ctx) => {
-    codes.forEach((code, index) => {
-      const why = NEVER_FAILOVER_CODES.get(code);
-      if (why)
-        ctx.addIssue({ code: 'custom', path: [index], message: `${code} must never fail over: ${why}` });
-    });
-  });
-
-export const outboundSchema = z.strictObject({
-  gateways: z.array(outboundGatewaySchema).min(1),
-  auth: answeringCredentials.optional(),
-  fromUser: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('Replaces the From user part (the caller ID the carrier will see).'),
-  fromHost: z.string().min(1).optional(),
-  toHost: z.string().min(1).optional(),
-  defaultCountry: z
-    .string()
-    .regex(/^[1-9][0-9]{0,2}$/, 'a country calling code without +, e.g. "44"')
-    .default('1')
-    .describe('Country calling code used to normalise national numbers to E.164 (e.g. "1", "44").'),
-  failoverCodes: failoverCodes.describe(
-    'Final codes that try the next gateway (timeouts and transport errors always do); never 404, 486 or 603.',
-  ),
-  attemptTimeoutMs: positiveMs
-    .default(8000)
-    .describe('Give up on one gateway after this long without an answer.'),
-  maxAttempts: z.number().int().min(1).max(10).default(3).describe('Gateways tried per call at most.'),
-  register: registerSchema
-    .optional()
-    .describe(
-      "Register at the carrier (RFC 3261 §10): calls it sends to our registered Contact are this trunk's calls, from any source address.",
-    ),
-  callerId: callerIdSchema
-    .extend({
-      remotePartyId: z
-        .boolean()
-        .default(false)
-        .describe(
-          'Also send Remote-Party-ID (draft-ietf-sip-privacy-04) with the asserted identity, for carriers that predate RFC 3325.',
-        ),
-    })
-    .prefault({}),
-});
-
-export const probingSchema = z.strictObject({
+const probingSchema = z.strictObject({
   enabled: z.boolean().default(true),
   intervalMs: positiveMs.min(1000).default(30_000),
   timeoutMs: positiveMs
@@ -278,7 +128,7 @@ const threshold = (warn: number, critical: number) =>
     .prefault({});
 
 /** Thresholds for "higher is better" metrics are lower bounds, for the others upper bounds. */
-export const healthSchema = z.strictObject({
+const healthSchema = z.strictObject({
   windowMs: positiveMs.default(600_000),
   bucketMs: positiveMs.default(60_000),
   minCalls: z.number().int().min(1).default(10),
@@ -340,7 +190,7 @@ export const trunkSchema = z
 
 // ---------------------------------------------------------------- gateway file
 
-export const routeSchema = z.strictObject({
+const routeSchema = z.strictObject({
   match: numberPattern.describe('Called-number pattern (see NumberPattern).'),
   trunk: z.string().optional().describe('Restrict the route to calls arriving on this trunk.'),
   target: checkedStreamTargetSchema,
@@ -474,9 +324,7 @@ export const gatewayFileSchema = z
 
 export type TrunkConfig = z.output<typeof trunkSchema>;
 export type InboundConfig = z.output<typeof inboundSchema>;
-export type RegisterConfig = z.output<typeof registerSchema>;
 export type OutboundConfig = z.output<typeof outboundSchema>;
-export type OutboundGatewayConfig = z.output<typeof outboundGatewaySchema>;
 export type ProbingConfig = z.output<typeof probingSchema>;
 export type HealthConfig = z.output<typeof healthSchema>;
 export type CpsConfig = z.output<typeof cpsSchema>;

@@ -1,0 +1,163 @@
+/**
+ * A trunk's outbound section: the carrier's gateways we dial, how we fail over between them,
+ * the identity we dial with and the registration that makes the carrier send us calls.
+ * Hosts and the user part go into SIP URIs as written, so they are checked to be what a URI
+ * can carry (RFC 3261 §25.1).
+ */
+import { z } from 'zod';
+import { callerIdSchema } from './caller-id-schema.js';
+import { parseHostAndPort } from './patterns.js';
+import { pemFile, port, positiveMs, transport } from './primitives.js';
+
+/** A DNS name or an IPv4 address, as a SIP URI's host takes it unbracketed. */
+const uriHost = z
+  .string()
+  .regex(/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'a DNS name or an IPv4 address');
+/** RFC 3261 §25.1 `user`: unreserved and user-unreserved characters, or %-escapes. */
+const uriUser = z
+  .string()
+  .regex(
+    /^(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+$/,
+    'the user part of a SIP URI (RFC 3261 §25.1)',
+  );
+
+/** RFC 3261 §21: codes on which trying the next gateway makes sense (plus timeouts and transport errors). */
+const DEFAULT_FAILOVER_CODES: readonly number[] = [408, 480, 500, 502, 503, 504];
+/**
+ * Final answers about the callee, not the carrier: another gateway would only repeat them
+ * (404 Not Found, 486 Busy Here, 603 Decline), and retrying a declined call rings twice.
+ */
+const NEVER_FAILOVER_CODES: ReadonlyMap<number, string> = new Map([
+  [404, 'the number does not exist; another carrier would say the same'],
+  [486, 'the callee is busy; retrying elsewhere would ring the callee again'],
+  [603, 'the callee declined; retrying elsewhere would ring the callee again'],
+]);
+
+export const digestCredentials = z.strictObject({
+  username: z.string().min(1),
+  password: z.string().min(1),
+  realm: z.string().min(1).optional(),
+});
+
+/** Credentials we answer a peer's 401/407 with (RFC 3261 §22.2), for one realm when it is named. */
+const answeringCredentials = digestCredentials.extend({
+  realm: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Only 401/407 challenges for this realm are answered (the password is offered to no other); absent: any realm the peer names.',
+    ),
+});
+
+/** A registration-based trunk (RFC 3261 §10): we register at the carrier, which sends calls to our Contact. */
+const registerSchema = answeringCredentials.extend({
+  registrar: z
+    .string()
+    .refine((text) => parseHostAndPort(text) !== undefined, {
+      message: 'host or host:port (an IPv6 address in brackets)',
+    })
+    .describe(
+      'The registrar as host[:port] (port 5060 by default): REGISTER goes to sip:host[:port] for the address-of-record sip:username@host (RFC 3261 §10.2).',
+    ),
+  expires: z
+    .number()
+    .int()
+    .min(1)
+    .max(86_400)
+    .default(3600)
+    .describe(
+      'Seconds asked for; the registrar may grant less (refreshed at half of what it grants) or ask for more with 423 Min-Expires.',
+    ),
+  // Registering over TLS (server name, CAs, a sips Contact) is not implemented yet.
+  transport: z
+    .enum(['udp', 'tcp'], {
+      error: (issue) =>
+        `transport must be udp or tcp (got ${JSON.stringify(issue.input)}; registration over TLS is not supported yet)`,
+    })
+    .default('udp'),
+});
+
+const outboundGatewaySchema = z
+  .strictObject({
+    name: z.string().min(1).optional(),
+    host: uriHost.describe('IPv4 address or DNS name; over TLS, the name its certificate must carry.'),
+    port: port
+      .optional()
+      .describe(
+        'Absent for a DNS name: its targets come from NAPTR and SRV (RFC 3263); absent for an IP address: 5060, 5061 over TLS.',
+      ),
+    transport: transport.default('udp'),
+    priority: z.number().int().min(0).default(1).describe('Lower is tried first.'),
+    weight: z
+      .number()
+      .min(0)
+      .default(1)
+      .describe('Relative share within one priority, multiplied by the health score.'),
+    tlsCaFile: pemFile(
+      "CAs the gateway's certificate must chain to, relative to this trunk file's directory; default the system CAs.",
+    ).optional(),
+    tlsVerify: z
+      .boolean()
+      .default(true)
+      .describe(
+        'false accepts any certificate under any name (labs only); true checks the chain and that it names host (RFC 5922).',
+      ),
+  })
+  .refine((g) => g.transport === 'tls' || g.tlsCaFile === undefined, {
+    message: 'tlsCaFile needs transport: tls',
+    path: ['tlsCaFile'],
+  })
+  .refine((g) => g.transport === 'tls' || g.tlsVerify, {
+    message: 'tlsVerify needs transport: tls',
+    path: ['tlsVerify'],
+  });
+
+const failoverCodes = z
+  .array(z.number().int().min(300).max(699))
+  .default([...DEFAULT_FAILOVER_CODES])
+  .superRefine((codes, ctx) => {
+    codes.forEach((code, index) => {
+      const why = NEVER_FAILOVER_CODES.get(code);
+      if (why)
+        ctx.addIssue({ code: 'custom', path: [index], message: `${code} must never fail over: ${why}` });
+    });
+  });
+
+export const outboundSchema = z.strictObject({
+  gateways: z.array(outboundGatewaySchema).min(1),
+  auth: answeringCredentials.optional(),
+  fromUser: uriUser.optional().describe('Replaces the From user part (the caller ID the carrier will see).'),
+  fromHost: uriHost.optional().describe('The From host; default the address media is advertised on.'),
+  toHost: uriHost.optional().describe("The Request-URI and To host; default the gateway's host."),
+  defaultCountry: z
+    .string()
+    .regex(/^[1-9][0-9]{0,2}$/, 'a country calling code without +, e.g. "44"')
+    .default('1')
+    .describe('Country calling code used to normalise national numbers to E.164 (e.g. "1", "44").'),
+  failoverCodes: failoverCodes.describe(
+    'Final codes that try the next gateway (timeouts and transport errors always do); never 404, 486 or 603.',
+  ),
+  attemptTimeoutMs: positiveMs
+    .default(8000)
+    .describe('Give up on one gateway after this long without an answer.'),
+  maxAttempts: z.number().int().min(1).max(10).default(3).describe('Gateways tried per call at most.'),
+  register: registerSchema
+    .optional()
+    .describe(
+      "Register at the carrier (RFC 3261 §10): calls it sends to our registered Contact are this trunk's calls, from any source address.",
+    ),
+  callerId: callerIdSchema
+    .extend({
+      remotePartyId: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Also send Remote-Party-ID (draft-ietf-sip-privacy-04) with the asserted identity, for carriers that predate RFC 3325.',
+        ),
+    })
+    .prefault({}),
+});
+
+export type RegisterConfig = z.output<typeof registerSchema>;
+export type OutboundGatewayConfig = z.output<typeof outboundGatewaySchema>;

@@ -1,5 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { type Clock, type TimerHandle, TypedEmitter } from '../../util/index.js';
 import { SrtpFilter, type SrtpKeying } from '../srtp/index.js';
 import { RtpLatch } from './latch.js';
@@ -15,6 +15,7 @@ import {
 } from './rtcp.js';
 import { readUdpDrops, type UdpDropTable } from './socket-drops.js';
 import type { ReceivedRtp, RemoteReceptionReport, RtpStreamStats } from './types.js';
+import { bindSocket, RTCP_RECEIVE_BUFFER_BYTES, RTP_RECEIVE_BUFFER_BYTES, udpSocket } from './udp-socket.js';
 import { RtpPacketWriter } from './writer.js';
 
 /** RFC 3550 §6.2: 5 s is the recommended minimum report interval. */
@@ -31,20 +32,6 @@ const MIN_DATAGRAM_BYTES = 8;
  * must cost a length check, not a parse.
  */
 const MAX_DATAGRAM_BYTES = 1500;
-/**
- * SO_RCVBUF asked for the RTP socket. Linux doubles it for bookkeeping (caps the request at
- * net.core.rmem_max: raise that sysctl if it is lower) and charges each datagram its buffer
- * size, ~830 bytes for a 172-byte G.711 packet, 16 KiB for an 8 KB one. So the 512 KiB this
- * gives hold ~600 of the call's own packets (12 s of audio, against 5 s at the 208 KiB
- * default) or ~30 large junk datagrams: a stalled event loop or a burst at the port no
- * longer costs the call its audio. It is a limit, not an allocation: memory is used only
- * while datagrams wait, so hundreds of idle calls cost nothing, and the worst case (every
- * buffer full at once) is bounded by net.ipv4.udp_mem.
- */
-const RTP_RECEIVE_BUFFER_BYTES = 256 * 1024;
-/** RTCP is one compound packet every few seconds: a quarter of the RTP socket's buffer is plenty. */
-const RTCP_RECEIVE_BUFFER_BYTES = 64 * 1024;
-
 interface RtpSessionOptions {
   portRange: PortAllocator;
   bindAddress: string;
@@ -61,21 +48,6 @@ interface RtpSessionOptions {
   relatchAfterMs?: number;
   /** Only SRTP: until `setSrtp` gives keys, every packet is dropped (see SrtpFilter). */
   srtpRequired?: boolean;
-}
-
-function udpSocket(bindAddress: string, recvBufferSize: number): Socket {
-  return createSocket({ type: bindAddress.includes(':') ? 'udp6' : 'udp4', recvBufferSize });
-}
-
-function bindSocket(socket: Socket, port: number, address: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error) => reject(error);
-    socket.once('error', onError);
-    socket.bind(port, address, () => {
-      socket.off('error', onError);
-      resolve();
-    });
-  });
 }
 
 export interface RtpSessionEvents {

@@ -31,7 +31,7 @@ const skip = skipUnlessPresent(
   sippAvailable() && commandAvailable('tshark', ['-v']),
   'sipp or tshark missing',
 );
-/** The bounds on a quiet machine: gaps, and the OPTIONS answer time. */
+/** The bounds the gateway holds on a quiet machine: the longest media gap, and the OPTIONS answer time. */
 const MAX_GAP_MS = 60;
 const OPTIONS_DEADLINE_MS = 200;
 const FRAME_MS = 20;

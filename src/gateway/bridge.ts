@@ -5,7 +5,8 @@
  * arrives, in the tick's slot), marks are echoed when their audio has been sent, `clear`
  * empties the queue at once, and DTMF flows both ways.
  */
-import type { DtmfEvent } from '../media/dtmf.js';
+
+import type { DtmfEvent } from '../media/index.js';
 import {
   type BotInput,
   Playout,

@@ -11,10 +11,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { StreamTarget, TrunkConfig } from '../config/index.js';
-import type { CallDetail, CallState, CallSummary } from '../control/backend.js';
+import type { CallDetail, CallState, CallSummary } from '../control/index.js';
 import { MEDIA_FRAME_MS, type RtpPosition, type UdpDropTable } from '../media/index.js';
-import type { InboundSession, OfferAnswerer, Session, TerminationCause } from '../sip/index.js';
-import { negotiateAnswer } from '../sip/sdp.js';
+import {
+  type InboundSession,
+  negotiateAnswer,
+  type OfferAnswerer,
+  type Session,
+  type TerminationCause,
+} from '../sip/index.js';
 import { type AttemptPlan, callCpsLimits } from '../trunks/index.js';
 import { type TimerHandle, TypedEmitter } from '../util/index.js';
 import {

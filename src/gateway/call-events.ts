@@ -1,5 +1,6 @@
 /** What a CallController tells the rest of the gateway, as typed events (call-observers.ts listens). */
-import type { CallState } from '../control/backend.js';
+
+import type { CallState } from '../control/index.js';
 import type { CallEnd } from './call-end.js';
 import type { CallRecord } from './call-record.js';
 

@@ -4,15 +4,16 @@
  */
 import type { StreamTarget } from '../config/index.js';
 import type { BridgeRate, NegotiatedMedia } from '../media/index.js';
-import type { OfferAnswerer, Session } from '../sip/index.js';
-import type { SdesCrypto } from '../sip/sdes.js';
 import {
   type AudioCodecName,
   type MediaDescription,
   negotiateAnswer,
   nextVersion,
+  type OfferAnswerer,
+  type SdesCrypto,
+  type Session,
   sameDescription,
-} from '../sip/sdp.js';
+} from '../sip/index.js';
 import type { Logger, MediaEncryption } from '../util/index.js';
 import type { CallMediaLeg } from './ports.js';
 

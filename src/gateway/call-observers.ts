@@ -3,7 +3,8 @@
  * answering gateway's health window and the originator's status callback. Each subscribes to
  * the call's events; none of them can break the call (the controller's emitter is safe).
  */
-import type { GatewayMetrics } from '../control/metrics.js';
+
+import type { GatewayMetrics } from '../control/index.js';
 import type { RateLimitedWarning } from '../stream/index.js';
 import { cpsKeys, type HealthRegistry } from '../trunks/index.js';
 import type { Logger } from '../util/index.js';

@@ -5,7 +5,7 @@
  * applies to the next call.
  */
 import type { PatchbayConfig } from '../config/index.js';
-import type { GatewayMetrics } from '../control/metrics.js';
+import type { GatewayMetrics } from '../control/index.js';
 import { callMediaClock, type MediaClock, MediaLeg, PortAllocator } from '../media/index.js';
 import type { SipUserAgent } from '../sip/index.js';
 import type { HealthRegistry, InboundMatcher, OutboundRouter } from '../trunks/index.js';

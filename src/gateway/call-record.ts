@@ -3,7 +3,7 @@
  * by field so what operators parse is what the code writes.
  */
 import type { StreamTarget } from '../config/index.js';
-import type { CallState, CallSummary } from '../control/backend.js';
+import type { CallState, CallSummary } from '../control/index.js';
 import type { JitterStats, LateFrameCounts, MediaLegStats, RtpStreamStats } from '../media/index.js';
 import { estimateMos, type AttemptRecord as PlannedAttempt } from '../trunks/index.js';
 import { shownUrl } from '../util/index.js';

@@ -2,7 +2,8 @@
  * The calls in progress, by id, and a bounded memory of finished ones kept as their final
  * detail only (no sockets, codecs or buffers), so `GET /v1/calls/:id` answers after hang-up.
  */
-import type { CallDetail } from '../control/backend.js';
+
+import type { CallDetail } from '../control/index.js';
 import type { CallController } from './call-controller.js';
 import type { CallMediaRecord } from './call-record.js';
 

@@ -7,8 +7,7 @@
  * (RFC 3264 §8). Its 2xx answer may move the caller's media; a refusal ends the call.
  */
 import type { PatchbayConfig, StreamTarget } from '../config/index.js';
-import type { SipUserAgent } from '../sip/index.js';
-import { negotiateAnswer, nextVersion, parseAnswer } from '../sip/sdp.js';
+import { negotiateAnswer, nextVersion, parseAnswer, type SipUserAgent } from '../sip/index.js';
 import type { Clock } from '../util/index.js';
 import { negotiatedMedia } from './call-media.js';
 import type { TakeoverRecord } from './call-record.js';

@@ -23,7 +23,7 @@ import type {
   OriginateRequest,
   RequestOrigin,
   TrunkRegistration,
-} from '../control/backend.js';
+} from '../control/index.js';
 import { type CpsLimiter, cpsKeys, type HealthRegistry } from '../trunks/index.js';
 import type { CallController } from './call-controller.js';
 import type { CallRegistry } from './call-registry.js';

@@ -5,8 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { TrunkConfig } from '../config/index.js';
-import { DigestClient, DigestVerifier, pickChallenge } from '../sip/digest.js';
-import type { Authorizer, SipRequest } from '../sip/index.js';
+import {
+  type Authorizer,
+  DigestClient,
+  DigestVerifier,
+  pickChallenge,
+  type SipRequest,
+} from '../sip/index.js';
 import type { Clock } from '../util/index.js';
 
 /** What an inbound INVITE without valid credentials is answered: 401 with challenges, or 403. */

@@ -7,9 +7,7 @@ import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { Cluster, defaultApiUrl, defaultNodeId, NodeLoad, OVERLOAD_SIGNALS } from '../cluster/index.js';
 import { type ConfigManager, mediaWorkerCount, type PatchbayConfig } from '../config/index.js';
-import type { TrunkRegistration } from '../control/backend.js';
-import { GatewayMetrics } from '../control/metrics.js';
-import { createControlServer } from '../control/server.js';
+import { createControlServer, GatewayMetrics, type TrunkRegistration } from '../control/index.js';
 import {
   MEDIA_FRAME_MS,
   type MediaClock,
@@ -17,8 +15,13 @@ import {
   UdpDropSampler,
   type UdpDropTable,
 } from '../media/index.js';
-import { type InboundSession, type SipRequest, SipTransport, SipUserAgent } from '../sip/index.js';
-import type { TransportAddress } from '../sip/types.js';
+import {
+  type InboundSession,
+  type SipRequest,
+  SipTransport,
+  SipUserAgent,
+  type TransportAddress,
+} from '../sip/index.js';
 import { RateLimitedWarning } from '../stream/index.js';
 import {
   ConcurrencyLimiter,

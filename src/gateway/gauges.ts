@@ -2,7 +2,8 @@
  * The gauges the gateway samples once a second rather than on every change: bot audio queued
  * towards callers, each trunk gateway's health score and its inputs, and the CPS buckets.
  */
-import type { GatewayMetrics } from '../control/metrics.js';
+
+import type { GatewayMetrics } from '../control/index.js';
 import type { CpsLimiter, HealthRegistry, MetricName } from '../trunks/index.js';
 import type { Clock, Logger, TimerHandle } from '../util/index.js';
 import type { CallRegistry } from './call-registry.js';

@@ -5,9 +5,16 @@
  * CCR, PDD, AST). An attempt whose name did not resolve sends nothing and fails over.
  */
 import type { TrunkConfig } from '../config/index.js';
-import type { OfferAnswerer, OutboundOutcome, OutboundSession, SipResponse } from '../sip/index.js';
-import { newSdesOffer } from '../sip/sdes.js';
-import { createOffer, type ParseAnswerResult, parseAnswer } from '../sip/sdp.js';
+import {
+  createOffer,
+  newSdesOffer,
+  type OfferAnswerer,
+  type OutboundOutcome,
+  type OutboundSession,
+  type ParseAnswerResult,
+  parseAnswer,
+  type SipResponse,
+} from '../sip/index.js';
 import {
   type Attempt,
   type AttemptDestination,

@@ -6,8 +6,7 @@
  * state changes to the log (never the password).
  */
 import { type PatchbayConfig, parseHostAndPort, type RegisterConfig } from '../config/index.js';
-import type { TrunkRegistration } from '../control/backend.js';
-import type { GatewayMetrics } from '../control/metrics.js';
+import type { GatewayMetrics, TrunkRegistration } from '../control/index.js';
 import {
   type RegistrarLink,
   RegistrationClient,

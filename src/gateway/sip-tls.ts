@@ -5,8 +5,13 @@
  * the name (RFC 5922 §7.3) — and new credentials after a reload.
  */
 import type { PatchbayConfig } from '../config/index.js';
-import type { ListenSpec, SipTransport, TlsClientPolicy, TlsListenerOptions } from '../sip/index.js';
-import type { TransportAddress } from '../sip/types.js';
+import type {
+  ListenSpec,
+  SipTransport,
+  TlsClientPolicy,
+  TlsListenerOptions,
+  TransportAddress,
+} from '../sip/index.js';
 import type { Logger } from '../util/index.js';
 
 /** The gateway file's listen entries as the transport binds them. */

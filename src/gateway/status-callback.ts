@@ -3,7 +3,8 @@
  * twice with a short timeout; a slow or dead receiver never blocks the call, and at most
  * a handful of events wait per call.
  */
-import type { CallState } from '../control/backend.js';
+
+import type { CallState } from '../control/index.js';
 import { type Logger, shownUrl } from '../util/index.js';
 import type { CallEndCause, HangupParty } from './call-end.js';
 

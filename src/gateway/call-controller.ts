@@ -21,7 +21,7 @@ import {
   type TerminationCause,
 } from '../sip/index.js';
 import { type AttemptPlan, callCpsLimits } from '../trunks/index.js';
-import { type TimerHandle, TypedEmitter } from '../util/index.js';
+import { TypedEmitter } from '../util/index.js';
 import {
   boundedDetail,
   type CallEnd,
@@ -49,6 +49,7 @@ import {
   newCallProgress,
   progressFacts,
 } from './call-record.js';
+import { superviseCall } from './call-supervision.js';
 import { screenInbound } from './inbound-screen.js';
 import { type DialResult, dialOutbound } from './outbound-dial.js';
 import {
@@ -67,8 +68,6 @@ import {
 /** A controller and the flow that runs it, started once the caller has subscribed. */
 type CallRun = { call: CallController; run(): Promise<void> };
 type CallParties = Pick<CallController, 'direction' | 'from' | 'to'>;
-
-const SUPERVISION_INTERVAL_MS = 1000;
 
 export class CallController extends TypedEmitter<CallControllerEvents> {
   readonly id: string;
@@ -89,7 +88,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   #plan: AttemptPlan | undefined;
   #end: CallEnd | undefined;
   #finalMedia: CallMediaRecord | undefined;
-  #supervision: TimerHandle | undefined;
+  #supervision: { cancel(): void } | undefined;
 
   /** `resumed`: a call taken over from another node keeps its id and start. */
   private constructor(ports: CallPorts, call: CallParties, resumed?: { id: string; startedAtWall: number }) {
@@ -368,15 +367,10 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     if (!leg || this.ended) return false;
     this.#progress.target = target;
     try {
+      const { callerIdentity } = this.#progress;
+      const call = { callSid: this.id, from: this.from, to: this.to, direction: this.direction };
       const bot = this.#ports.bots.connect(
-        {
-          callSid: this.id,
-          from: this.from,
-          to: this.to,
-          direction: this.direction,
-          ...(this.#progress.callerIdentity ? { callerIdentity: this.#progress.callerIdentity } : {}),
-          ...(resumed ? { resumed } : {}),
-        },
+        { ...call, ...(callerIdentity ? { callerIdentity } : {}), ...(resumed ? { resumed } : {}) },
         target,
         leg,
         {
@@ -421,15 +415,16 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     this.#supervise();
   }
 
-  /** Max duration and RTP inactivity, checked once a second while answered. */
   #supervise(): void {
-    this.#supervision = this.#ports.clock.setTimer(SUPERVISION_INTERVAL_MS, () => {
-      if (this.ended) return;
-      const ageMs = this.#ports.clock.now() - this.#startedAtMs;
-      const inactiveMs = this.#leg?.stats().inactiveMs ?? 0;
-      if (ageMs > this.#ports.maxDurationMs) return this.#finish({ cause: 'max_duration' });
-      if (inactiveMs > this.#ports.rtpInactivityMs) return this.#finish({ cause: 'rtp_timeout' });
-      this.#supervise();
+    const { clock, maxDurationMs, rtpInactivityMs } = this.#ports;
+    this.#supervision = superviseCall({
+      clock,
+      maxDurationMs,
+      rtpInactivityMs,
+      startedAtMs: this.#startedAtMs,
+      inactiveMs: () => this.#leg?.stats().inactiveMs ?? 0,
+      ended: () => this.ended,
+      end: (cause) => this.#finish({ cause }),
     });
   }
 

@@ -25,9 +25,9 @@ export function superviseCall(call: SupervisedCall): { cancel(): void } {
   let timer: TimerHandle | undefined;
   const check = (): void => {
     if (call.ended()) return;
-    if (call.clock.now() - call.startedAtMs > call.maxDurationMs) return call.end('max_duration');
-    if (call.inactiveMs() > call.rtpInactivityMs) return call.end('rtp_timeout');
-    timer = call.clock.setTimer(SUPERVISION_INTERVAL_MS, check);
+    if (call.clock.now() - call.startedAtMs > call.maxDurationMs) call.end('max_duration');
+    else if (call.inactiveMs() > call.rtpInactivityMs) call.end('rtp_timeout');
+    else timer = call.clock.setTimer(SUPERVISION_INTERVAL_MS, check);
   };
   timer = call.clock.setTimer(SUPERVISION_INTERVAL_MS, check);
   return { cancel: () => timer?.cancel() };

@@ -4,15 +4,18 @@
  * Hosts and the user part go into SIP URIs as written, so they are checked to be what a URI
  * can carry (RFC 3261 §25.1).
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { callerIdSchema } from './caller-id-schema.js';
 import { parseHostAndPort } from './patterns.js';
 import { pemFile, port, positiveMs, transport } from './primitives.js';
 
-/** A DNS name or an IPv4 address, as a SIP URI's host takes it unbracketed. */
+/** A DNS name (a final dot allowed) or an IP address; an IPv6 one is bracketed in URIs. */
 const uriHost = z
   .string()
-  .regex(/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'a DNS name or an IPv4 address');
+  .refine((host) => /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.?$/.test(host) || isIP(host) !== 0, {
+    message: 'a DNS name or an IP address',
+  });
 /** RFC 3261 §25.1 `user`: unreserved and user-unreserved characters, or %-escapes. */
 const uriUser = z
   .string()
@@ -81,7 +84,7 @@ const registerSchema = answeringCredentials.extend({
 const outboundGatewaySchema = z
   .strictObject({
     name: z.string().min(1).optional(),
-    host: uriHost.describe('IPv4 address or DNS name; over TLS, the name its certificate must carry.'),
+    host: uriHost.describe('IP address or DNS name; over TLS, the name its certificate must carry.'),
     port: port
       .optional()
       .describe(

@@ -14,6 +14,7 @@ import {
   type ParseAnswerResult,
   parseAnswer,
   type SipResponse,
+  uriHost,
 } from '../sip/index.js';
 import {
   type Attempt,
@@ -78,7 +79,7 @@ export async function dialOutbound(ports: DialPorts, request: DialRequest): Prom
   const { trunk, plan } = request;
   const encryption = trunk.media.encryption;
   const identity = outboundIdentity(trunk, request.from, request.to);
-  const fromHost = identity.fromHost ?? ports.mediaAddress;
+  const fromHost = uriHost(identity.fromHost ?? ports.mediaAddress);
   const caller = outboundCaller(trunk, request.callerId, `sip:${identity.fromUser}@${fromHost}`, fromHost);
   const deadline = clock.now() + request.ringTimeoutMs;
   let attempt = await plan.next();
@@ -144,7 +145,7 @@ async function dialTarget(ports: DialPorts, request: DialRequest, target: Target
   const { attempt, to, identity } = target;
   const gateway = attempt.gateway;
   // RFC 3263: the Request-URI keeps the name as configured; only the destination is resolved.
-  const host = identity.toHost ?? gateway.host;
+  const host = uriHost(identity.toHost ?? gateway.host);
   const hostPort = gateway.port === undefined ? host : `${host}:${gateway.port}`;
   const started = clock.now();
   const session = ports.outbound.dial(request.trunk, {

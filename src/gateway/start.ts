@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, ConfigManager } from '../config/index.js';
 import { createLogger, SystemClock } from '../util/index.js';
-import { Gateway } from './index.js';
+import { Gateway } from './gateway.js';
 
 const HELP = `usage: patchbay start [--config FILE]
 

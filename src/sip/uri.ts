@@ -2,6 +2,8 @@
  * URIs, name-addr/addr-spec and Via values (RFC 3261 §19.1, §20.10, §20.42, §25.1).
  * Parsed values are %-unescaped; the serializers re-escape what the grammar requires.
  */
+
+import { isIPv6 } from 'node:net';
 import {
   endOfQuoted,
   escapeHeader,
@@ -133,6 +135,11 @@ function parseUriHeaders(text: string): Map<string, string> {
     start = end + 1;
   }
   return headers;
+}
+
+/** A host as a SIP URI writes it: an IPv6 address in brackets (§25.1 IPv6reference). */
+export function uriHost(host: string): string {
+  return isIPv6(host) ? `[${host}]` : host;
 }
 
 export function serializeUri(uri: SipUri): string {

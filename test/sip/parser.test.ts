@@ -11,6 +11,7 @@ import {
   serializeMessage,
   serializeNameAddr,
   serializeUri,
+  uriHost,
 } from '../../src/sip/index.js';
 
 const INVITE = [
@@ -100,6 +101,13 @@ describe('URIs, name-addr and Via', () => {
     assert.equal(uri.params.get('lr'), null);
     assert.equal(uri.headers.get('subject'), 'hi there');
     assert.deepEqual(parseUri(serializeUri(uri)), uri);
+  });
+
+  test('a host written into a URI: IPv6 in brackets (RFC 3261 §25.1), names and IPv4 as they are', () => {
+    assert.equal(uriHost('2001:db8::7'), '[2001:db8::7]');
+    assert.equal(parseUri(`sip:+15551234567@${uriHost('2001:db8::7')}:5090`).port, 5090);
+    assert.equal(uriHost('192.0.2.7'), '192.0.2.7');
+    assert.equal(uriHost('sbc.example.'), 'sbc.example.');
   });
 
   test('tel URIs and opaque schemes', () => {

@@ -1,6 +1,7 @@
 /**
  * Lifecycle of a real `patchbay start` process: SIGTERM drains (calls in progress finish, new
- * INVITEs and OPTIONS get 503, /readyz is 503, exit 0 after the last call), SIGHUP reloads routes for new calls only, and /metrics
+ * INVITEs and OPTIONS get 503, /readyz is 503, exit 0 after the last call), SIGHUP reloads routes for new calls only
+ * (the first route to `builtin:echo` starts the built-in bot), and /metrics
  * follows a call up and back down.
  */
 import assert from 'node:assert/strict';
@@ -203,19 +204,30 @@ test('SIGHUP reload: new calls follow the new route, the call in progress stays'
     assert.equal(afterBroken.successfulCalls, 1, afterBroken.errors);
     assert.equal(botB.calls.length, 2, 'the old config still routes to bot B');
 
+    // The first route to the built-in bot: the reload starts it, and the next call talks to it.
+    writeFileSync(trunkFile, trunkYaml);
+    writeFileSync(gateway.gatewayFile, yaml.replace(botA.url, 'builtin:echo'));
+    gateway.child.kill('SIGHUP');
+    await poll('the second reload', 5000, async () =>
+      gateway.logs().split('"config reloaded"').length === 3 ? true : undefined,
+    );
+    const toEcho = await (await uac(gateway, 300)).result;
+    assert.equal(toEcho.successfulCalls, 1, `${toEcho.errors}\n${gateway.logs().slice(-3000)}`);
+    assert.equal(botB.calls.length, 2, 'bot B got no new call');
+
     const longResult = await long.result;
     assert.equal(longResult.successfulCalls, 1, longResult.errors);
     await Promise.race([callA.closed, delay(3000)]);
     assert.equal(callA.stopped, true, 'bot A got stop when its call ended normally');
-    const records = await gateway.recordsWhen((written) => written.length === 3);
-    assert.equal(records.length, 3);
+    const records = await gateway.recordsWhen((written) => written.length === 4);
     assert.deepEqual(
-      records.map((record) => [record['stream'], record['hangupBy']]),
+      records.map((record) => `${record['stream']} ${(record['end'] as { cause: string }).cause}`).sort(),
       [
-        [botB.url, 'caller'],
-        [botB.url, 'caller'],
-        [botA.url, 'caller'],
-      ],
+        `${botA.url} caller_bye`,
+        `${botB.url} caller_bye`,
+        `${botB.url} caller_bye`,
+        'builtin:echo caller_bye',
+      ].sort(),
     );
   } finally {
     await gateway.stop();

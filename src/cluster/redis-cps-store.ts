@@ -7,13 +7,17 @@ import type { BucketSnapshot, CpsDecision, CpsKeyLimit, CpsStore } from '../trun
 import type { RedisLink } from './redis-link.js';
 import { KEY_PREFIX } from './scripts.js';
 
-/** KEYS = bucket keys; ARGV = ttlMs, then rate, burst per key. Returns {allowed, retryAfterMs}. */
+/**
+ * KEYS = bucket keys; ARGV = ttlMs, then rate, burst per key. Returns {allowed, retryAfterMs,
+ * limiting}: the 1-based index of the bucket that waits longest, 0 when allowed.
+ */
 const TAKE_SCRIPT = `
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local ttl = tonumber(ARGV[1])
 local tokens = {}
 local retry = 0
+local limiting = 0
 for i, key in ipairs(KEYS) do
   local rate = tonumber(ARGV[i * 2])
   local burst = tonumber(ARGV[i * 2 + 1])
@@ -22,7 +26,10 @@ for i, key in ipairs(KEYS) do
   local last = tonumber(state[2]) or now
   have = math.min(burst, have + math.max(0, now - last) * rate / 1000)
   tokens[i] = have
-  if have < 1 then retry = math.max(retry, math.ceil((1 - have) * 1000 / rate)) end
+  if have < 1 then
+    local wait = math.ceil((1 - have) * 1000 / rate)
+    if wait > retry then retry, limiting = wait, i end
+  end
 end
 local allowed = retry == 0 and 1 or 0
 for i, key in ipairs(KEYS) do
@@ -30,7 +37,7 @@ for i, key in ipairs(KEYS) do
   redis.call('HSET', key, 'tokens', tostring(left), 'last', now)
   redis.call('PEXPIRE', key, ttl)
 end
-return {allowed, retry}
+return {allowed, retry, limiting}
 `;
 
 /** KEYS = bucket keys; ARGV = rate, burst per key. Refilled tokens as strings (Lua numbers reply as integers). */
@@ -107,8 +114,10 @@ export class RedisCpsStore implements CpsStore {
     } catch {
       return this.#failed(limits, nowMs);
     }
-    const [allowed, retryAfterMs] = reply as [number, number];
-    return { allowed: allowed === 1, retryAfterMs };
+    const [allowed, retryAfterMs, limiting] = reply as [number, number, number];
+    return allowed === 1
+      ? { allowed: true, retryAfterMs }
+      : { allowed: false, retryAfterMs, limiting: limiting - 1 };
   }
 
   /**

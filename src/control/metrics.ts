@@ -42,7 +42,7 @@ export class GatewayMetrics {
 
   readonly cpsRejectedTotal = new Counter({
     name: 'patchbay_cps_rejected_total',
-    help: "Calls refused at CPS admission (a trunk's, route's or called number's bucket empty, its queue full or timed out, or the limit store failing), by the call's trunk bucket",
+    help: 'Calls refused at CPS admission, by the bucket that refused them (per-number buckets by trunk; store: the shared limit store failed)',
     labelNames: ['key'] as const,
     registers: [this.registry],
   });

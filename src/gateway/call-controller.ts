@@ -211,10 +211,11 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     if (this.ended) return;
     const limits = callCpsLimits(trunk, this.to, { id: String(routeIndex), config: route });
     const cps = await ports.admission.cps(limits.limits, limits.overflow);
-    if (cps.action === 'reject')
-      return this.#finish({ cause: 'rejected_cps', sipStatus: 503, detail: cps.reason }, [
-        ['Retry-After', String(cps.retryAfterSec)],
-      ]);
+    if (cps.action === 'reject') {
+      this.safeEmit('cpsRefused', cps.bucket);
+      const retryAfter: [string, string] = ['Retry-After', String(cps.retryAfterSec)];
+      return this.#finish({ cause: 'rejected_cps', sipStatus: 503, detail: cps.reason }, [retryAfter]);
+    }
     // Overflow 'reroute' on an inbound route names another stream target URL.
     const target = cps.action === 'reroute' ? { ...route.target, url: cps.target } : route.target;
     if (this.ended) return;
@@ -261,6 +262,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     const cps = await this.#ports.admission.cps(limits.limits, limits.overflow);
     // Overflow 'reroute' on an outbound trunk names another trunk to dial through.
     const trunk = cps.action === 'reroute' ? this.#ports.outbound.trunk(cps.target) : request.trunk;
+    if (cps.action === 'reject') this.safeEmit('cpsRefused', cps.bucket);
     if (cps.action === 'reject' || !trunk) {
       const detail = cps.action === 'reject' ? cps.reason : 'reroute trunk has no outbound section';
       this.#finish({ cause: 'rejected_cps', sipStatus: 503, detail });

@@ -20,6 +20,8 @@ export interface CallControllerEvents {
    */
   attempt: [attempt: { trunk: string; gatewayId: string; status: number | 'dns_failure' }];
   answered: [];
+  /** Refused at CPS admission by this bucket's key; undefined when the shared limit store failed. */
+  cpsRefused: [bucket: string | undefined];
   /**
    * A call taken over from a dead node, once the carrier answered its re-INVITE: `resumed`
    * (the carrier took it; `gapMs` is the record's takeover.gapMs) or `refused` (the call ends

@@ -6,7 +6,7 @@
 
 import type { GatewayMetrics } from '../control/index.js';
 import type { RateLimitedWarning } from '../stream/index.js';
-import { cpsKeys, type HealthRegistry } from '../trunks/index.js';
+import { cpsBucketLabel, type HealthRegistry } from '../trunks/index.js';
 import type { Logger } from '../util/index.js';
 import type { CallController } from './call-controller.js';
 import { type CallEndCause, hangupPartyOf } from './call-end.js';
@@ -47,13 +47,13 @@ export function observeCall(call: CallController, observers: CallObservers): voi
     }),
   );
   call.once('answered', () => metrics.callsTotal.inc({ direction, trunk: trunk(), outcome: 'answered' }));
+  call.once('cpsRefused', (bucket) => metrics.cpsRejectedTotal.inc({ key: cpsBucketLabel(bucket) }));
   call.once('ended', (end, record) => {
     // Answered calls were counted on answer; the rest are counted by how they ended, but for
     // one taken over, which the node that answered it counted.
     const answered = record?.answeredAt !== undefined;
     if (!answered && !call.takenOver)
       metrics.callsTotal.inc({ direction, trunk: trunk(), outcome: end.cause });
-    if (end.cause === 'rejected_cps') metrics.cpsRejectedTotal.inc({ key: cpsKeys.trunk(trunk()) });
     if (!record) {
       observers.refusals.warn({ callId: call.id, trunk: trunk(), cause: end.cause, detail: end.detail });
       return;

@@ -15,6 +15,8 @@ export interface CpsDecision {
   allowed: boolean;
   /** When not allowed: time until every bucket involved holds a token again. */
   retryAfterMs: number;
+  /** When not allowed: the index in the limits of the bucket that waits longest; absent when no bucket refused (a failed shared store). */
+  limiting?: number;
 }
 
 export interface BucketSnapshot {
@@ -59,12 +61,13 @@ export class MemoryCpsStore implements CpsStore {
   takeNow(limits: readonly CpsKeyLimit[], nowMs: number): CpsDecision {
     const buckets = limits.map((limit) => this.#bucketFor(limit, nowMs));
     let retryAfterMs = 0;
+    let limiting = 0;
     for (const [index, bucket] of buckets.entries()) {
       const limit = limits[index]!;
-      if (bucket.tokens < 1)
-        retryAfterMs = Math.max(retryAfterMs, Math.ceil(((1 - bucket.tokens) * 1000) / limit.rate));
+      const waitMs = bucket.tokens < 1 ? Math.ceil(((1 - bucket.tokens) * 1000) / limit.rate) : 0;
+      if (waitMs > retryAfterMs) [retryAfterMs, limiting] = [waitMs, index];
     }
-    if (retryAfterMs > 0) return { allowed: false, retryAfterMs };
+    if (retryAfterMs > 0) return { allowed: false, retryAfterMs, limiting };
     for (const bucket of buckets) bucket.tokens -= 1;
     return { allowed: true, retryAfterMs: 0 };
   }
@@ -135,6 +138,8 @@ export type Admission =
       status: 503;
       retryAfterSec: number;
       reason: 'cps_limit' | 'queue_full' | 'queue_timeout' | 'store_error';
+      /** The key of the bucket that refused the call; absent when the limit store failed. */
+      bucket?: string;
     }
   | { action: 'reroute'; target: string };
 
@@ -192,17 +197,18 @@ export class CpsLimiter {
     const decision = await this.#store.take(effective, this.#clock.now());
     if (decision.allowed) return { action: 'accept', waitedMs: 0 };
     const retryAfterSec = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+    const refused = refusedBy(effective, decision);
     switch (policy.action) {
       case 'reroute':
         if (policy.rerouteTo !== undefined) return { action: 'reroute', target: policy.rerouteTo };
-        return { action: 'reject', status: 503, retryAfterSec, reason: 'cps_limit' };
+        return { action: 'reject', status: 503, retryAfterSec, reason: 'cps_limit', ...refused };
       case 'reject':
-        return { action: 'reject', status: 503, retryAfterSec, reason: 'cps_limit' };
+        return { action: 'reject', status: 503, retryAfterSec, reason: 'cps_limit', ...refused };
       case 'queue': {
         const queueKey = effective[0]?.key ?? '';
         const queueLength = this.#queues.get(queueKey)?.size ?? 0;
         if (queueLength >= policy.maxQueued || this.#queuedTotal >= this.#maxQueuedTotal) {
-          return { action: 'reject', status: 503, retryAfterSec, reason: 'queue_full' };
+          return { action: 'reject', status: 503, retryAfterSec, reason: 'queue_full', ...refused };
         }
         return this.#enqueue(queueKey, effective, policy, decision.retryAfterMs);
       }
@@ -276,7 +282,14 @@ export class CpsLimiter {
       this.#finish(waiter, { action: 'accept', waitedMs: now - waiter.enqueuedMs });
     } else if (now >= waiter.deadlineMs) {
       const retryAfterSec = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-      this.#finish(waiter, { action: 'reject', status: 503, retryAfterSec, reason: 'queue_timeout' });
+      const refused = refusedBy(waiter.limits, decision);
+      this.#finish(waiter, {
+        action: 'reject',
+        status: 503,
+        retryAfterSec,
+        reason: 'queue_timeout',
+        ...refused,
+      });
     } else {
       this.#schedule(waiter, decision.retryAfterMs);
     }
@@ -293,9 +306,26 @@ export class CpsLimiter {
   }
 }
 
+/** The refusing bucket's key, for an Admission that rejects. */
+function refusedBy(limits: readonly CpsKeyLimit[], decision: CpsDecision): { bucket?: string } {
+  const key = decision.limiting === undefined ? undefined : limits[decision.limiting]?.key;
+  return key === undefined ? {} : { bucket: key };
+}
+
 /** Bucket keys for one call: per trunk, per called number on that trunk, per route. */
 export const cpsKeys = {
   trunk: (trunk: string) => `trunk:${trunk}`,
   number: (trunk: string, number: string) => `number:${trunk}:${number}`,
   route: (route: string) => `route:${route}`,
 };
+
+/**
+ * A bucket as a metric label: per-number buckets are as many as the numbers called, so they
+ * are labelled by their trunk (`number:<trunk>`); `store` when the shared store failed.
+ */
+export function cpsBucketLabel(key: string | undefined): string {
+  if (key === undefined) return 'store';
+  if (!key.startsWith('number:')) return key;
+  const end = key.indexOf(':', 'number:'.length);
+  return end === -1 ? key : key.slice(0, end);
+}

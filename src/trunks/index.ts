@@ -8,6 +8,7 @@ export {
   type CpsKeyLimit,
   CpsLimiter,
   type CpsStore,
+  cpsBucketLabel,
   cpsKeys,
   MemoryCpsStore,
   type OverflowPolicy,

@@ -149,6 +149,30 @@ describe('inbound call flows (carrier UA → gateway UA → CallController)', ()
     assert.ok(record, 'admitted calls get a record even when CPS refuses them');
     assert.equal(record.end.cause, 'rejected_cps');
     assert.equal(harness.concurrency.inUse('carrier'), 1, 'only the answered call holds a slot');
+    const rejected = (await harness.metrics.cpsRejectedTotal.get()).values;
+    assert.deepEqual(
+      rejected.map(({ labels, value }) => [labels.key, value]),
+      [['trunk:carrier', 1]],
+    );
+    await first.bye();
+    await flush();
+  });
+
+  it('counts a refusal by a per-number CPS bucket under its trunk, not the number', async () => {
+    const { harness, carrier } = setup({
+      trunk: { cps: { rate: 10, burst: 10, perNumber: { rate: 1, burst: 1 } } },
+    });
+    const first = carrier.call();
+    const second = carrier.call();
+    await flush();
+    await flush();
+    assert.equal((await first.outcome).kind, 'answered');
+    assert.equal(await finalStatus(second), 503);
+    const rejected = (await harness.metrics.cpsRejectedTotal.get()).values;
+    assert.deepEqual(
+      rejected.map(({ labels, value }) => [labels.key, value]),
+      [['number:carrier', 1]],
+    );
     await first.bye();
     await flush();
   });

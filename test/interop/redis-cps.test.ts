@@ -75,6 +75,15 @@ test('two stores share one bucket; trunk+number take is all-or-nothing', { skip 
   for (let i = 0; i < 8; i++) results.push((await (i % 2 ? nodeA : nodeB).take(limits, 0)).allowed);
   assert.equal(results.filter(Boolean).length, 5);
   assert.ok(Number(await shared.hget('a:number', 'tokens')) < 96);
+  const refused = await nodeA.take(limits, 0);
+  assert.equal(refused.limiting, 0, 'the trunk bucket, first of the call, is the one that refuses');
+  const byNumber = [
+    { key: 'other-trunk', rate: 1, burst: 5 },
+    { key: 'n1', rate: 0.001, burst: 1 },
+  ];
+  assert.equal((await nodeA.take(byNumber, 0)).allowed, true);
+  const numberOnly = await nodeA.take(byNumber, 0);
+  assert.deepEqual([numberOnly.allowed, numberOnly.limiting], [false, 1]);
   const changed = await nodeA.take([{ key: 'trunk', rate: 1, burst: 1000 }], 0);
   assert.equal(changed.allowed, false, 'burst raise does not mint tokens already spent');
 });

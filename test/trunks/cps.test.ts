@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gatewayFileSchema, trunkSchema } from '../../src/config/index.js';
-import { CpsLimiter, callCpsLimits, MemoryCpsStore, type OverflowPolicy } from '../../src/trunks/index.js';
+import {
+  CpsLimiter,
+  callCpsLimits,
+  cpsBucketLabel,
+  MemoryCpsStore,
+  type OverflowPolicy,
+} from '../../src/trunks/index.js';
 import { FakeClock } from '../../src/util/index.js';
 
 const trunk = { key: 'trunk:a', rate: 2, burst: 3 };
@@ -17,8 +23,8 @@ describe('MemoryCpsStore token bucket', () => {
       [0, 0, 0].map(() => store.takeNow([trunk], 0).allowed),
       [true, true, true],
     );
-    assert.deepEqual(store.takeNow([trunk], 0), { allowed: false, retryAfterMs: 500 });
-    assert.deepEqual(store.takeNow([trunk], 250), { allowed: false, retryAfterMs: 250 });
+    assert.deepEqual(store.takeNow([trunk], 0), { allowed: false, retryAfterMs: 500, limiting: 0 });
+    assert.deepEqual(store.takeNow([trunk], 250), { allowed: false, retryAfterMs: 250, limiting: 0 });
     assert.equal(store.takeNow([trunk], 500).allowed, true);
     assert.equal(store.takeNow([trunk], 500).allowed, false);
   });
@@ -42,7 +48,8 @@ describe('MemoryCpsStore token bucket', () => {
     const store = new MemoryCpsStore();
     const number = { key: 'number:a:+1555', rate: 1, burst: 1 };
     assert.equal(store.takeNow([trunk, number], 0).allowed, true);
-    assert.deepEqual(store.takeNow([trunk, number], 0), { allowed: false, retryAfterMs: 1000 });
+    // The number's bucket is the one that refuses (index 1 of the call's buckets).
+    assert.deepEqual(store.takeNow([trunk, number], 0), { allowed: false, retryAfterMs: 1000, limiting: 1 });
     // The trunk bucket was not charged by the refused call: two tokens remain.
     assert.equal(store.takeNow([trunk], 0).allowed, true);
     assert.equal(store.takeNow([trunk], 0).allowed, true);
@@ -73,7 +80,20 @@ describe('CpsLimiter', () => {
       status: 503,
       retryAfterSec: 4,
       reason: 'cps_limit',
+      bucket: 'route:r',
     });
+  });
+
+  it('names the bucket that refused, and labels per-number buckets by their trunk', async () => {
+    const limiter = new CpsLimiter(new MemoryCpsStore(), new FakeClock());
+    const number = { key: 'number:a:+15551230000', rate: 1, burst: 1 };
+    const route = { key: 'route:0', rate: 0.5, burst: 2 };
+    assert.equal((await limiter.admit([trunk, number, route], reject)).action, 'accept');
+    const refused = await limiter.admit([trunk, number, route], reject);
+    assert.equal(refused.action === 'reject' && refused.bucket, 'number:a:+15551230000');
+    assert.equal(cpsBucketLabel('number:a:+15551230000'), 'number:a');
+    assert.equal(cpsBucketLabel('route:0'), 'route:0');
+    assert.equal(cpsBucketLabel(undefined), 'store');
   });
 
   it('reroutes to the overflow target', async () => {

@@ -53,6 +53,7 @@ import { sendOptionsProbe } from './probe.js';
 import { TrunkRegistrations } from './registrations.js';
 import { startOnlyChanges } from './reload-scope.js';
 import { listenSpecs, reloadTlsCredentials, tlsClientPolicy } from './sip-tls.js';
+import { observeTransport, transportLimits } from './sip-transport.js';
 import { type MediaWorkers, startMediaWorkers } from './worker/media-workers.js';
 
 export interface GatewayOptions {
@@ -313,38 +314,20 @@ export class Gateway {
     this.#flood = flood;
     const listen = listenSpecs(this.config());
     const sip = config.sip;
+    const { handshakeTimeoutMs, ...limits } = transportLimits(sip);
     this.#transport = new SipTransport({
       listen,
       logger: this.logger,
       clock: this.clock,
-      udpReceiveBufferBytes: sip.udpReceiveBufferBytes,
-      tcp: {
-        idleTimeoutMs: sip.tcp.idleTimeoutSec * 1000,
-        headerTimeoutMs: sip.tcp.headerTimeoutSec * 1000,
-        maxConnectionsPerSource: sip.tcp.maxConnectionsPerSource,
-        maxConnections: sip.tcp.maxConnections,
-        keepaliveIntervalMs: sip.tcp.keepaliveIntervalSec * 1000,
-      },
-      tls: {
-        handshakeTimeoutMs: sip.tls.handshakeTimeoutSec * 1000,
-        clientPolicy: (destination) => tlsClientPolicy(this.config(), destination),
-      },
+      ...limits,
+      tls: { handshakeTimeoutMs, clientPolicy: (destination) => tlsClientPolicy(this.config(), destination) },
       // Before parsing: the per-source rate (ACKs and retransmissions of live transactions
       // bypass it in the transport, so a flooder's ACKs still stop its 503 retransmissions).
       allowSource: (source) => flood.allow(source.address),
       allowConnection: (source) => this.#inbound.admitsSource(source.address, source.transport),
       allowRequest: (source, request) => this.#admitSource(source, request),
     });
-    this.#transport.on('shed', (reason) => this.metrics.sipShedTotal.inc({ reason }));
-    this.#transport.on('tcpClosed', (reason, transport) =>
-      this.metrics.sipTcpClosedTotal.inc({ reason, transport }),
-    );
-    this.#transport.on('tlsHandshakeFailed', (reason, direction, detail) => {
-      this.metrics.sipTlsHandshakeFailuresTotal.inc({ reason, direction });
-      // Outbound failures are ours to fix (a gateway's CA or name); inbound ones may be scanners.
-      if (direction === 'outbound') this.logger.warn({ reason, detail }, 'sip tls handshake failed');
-      else this.logger.debug({ reason, detail }, 'sip tls handshake failed');
-    });
+    observeTransport(this.#transport, this.metrics, this.logger);
     await this.#transport.start();
     const bindAddress = listen[0]?.address ?? '0.0.0.0';
     const mediaAddress = config.publicAddress ?? advertisableAddress(bindAddress);

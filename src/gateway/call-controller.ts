@@ -39,15 +39,13 @@ import {
 } from './call-media.js';
 import {
   answeredDurationMs,
-  attemptRecords,
-  buildCallRecord,
   type CallMediaRecord,
   type CallProgress,
   type CallRecord,
   callSummary,
+  endedCallRecord,
   mediaRecordOf,
   newCallProgress,
-  progressFacts,
 } from './call-record.js';
 import { superviseCall } from './call-supervision.js';
 import { screenInbound } from './inbound-screen.js';
@@ -243,7 +241,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     if (!(await this.#connectBot(target))) return;
     await leg.start(negotiatedMedia(negotiation.remote, negotiation.local.crypto));
     if (this.ended) return;
-    this.#watchInfoDigits(session);
+    watchInfoDigits(session, (digit) => this.#bot?.callerDtmf(digit));
     session.accept(negotiation.answer, this.#reofferAnswerer(trunk, negotiation.answer));
     this.#markAnswered();
   }
@@ -308,7 +306,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     this.#progress.codec = answer.remote.codec.name;
     await leg.start(negotiatedMedia(answer.remote, answer.localCrypto));
     if (this.ended) return;
-    this.#watchInfoDigits(session);
+    watchInfoDigits(session, (digit) => this.#bot?.callerDtmf(digit));
     this.#markAnswered();
     await this.#connectBot(target);
   }
@@ -327,7 +325,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     const { session, done } = resumed.resume(leg, answerer);
     this.#session = session;
     session.once('terminated', (cause) => this.#onTerminated(cause));
-    this.#watchInfoDigits(session);
+    watchInfoDigits(session, (digit) => this.#bot?.callerDtmf(digit));
     this.#progress.answeredAtWall = resumed.answeredAtWall;
     this.#setState('answered');
     this.#supervise();
@@ -403,10 +401,6 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       },
       logger: this.#ports.logger.child({ callId: this.id }),
     });
-  }
-
-  #watchInfoDigits(session: Session): void {
-    watchInfoDigits(session, (digit) => this.#bot?.callerDtmf(digit));
   }
 
   #markAnswered(): void {
@@ -494,18 +488,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   }
 
   #record(end: CallEnd): CallRecord {
-    const { clock } = this.#ports;
-    return buildCallRecord({
-      id: this.id,
-      sipCallId: this.sipCallId,
-      direction: this.direction,
-      from: this.from,
-      to: this.to,
-      startedAtWall: this.#startedAtWall,
-      ...progressFacts(this.#progress, clock.wallNow()),
-      attempts: this.#plan ? attemptRecords(this.#plan.attempts, clock.wallNow() - clock.now()) : [],
-      end,
-      media: this.#mediaRecord(),
-    });
+    const [progress, attempts, media] = [this.#progress, this.#plan?.attempts ?? [], this.#mediaRecord()];
+    const ended = { call: this, startedAtWall: this.#startedAtWall, progress, attempts, end, media };
+    return endedCallRecord(ended, this.#ports.clock);
   }
 }

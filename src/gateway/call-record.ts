@@ -6,7 +6,7 @@ import type { StreamTarget } from '../config/index.js';
 import type { CallState, CallSummary } from '../control/index.js';
 import type { JitterStats, LateFrameCounts, MediaLegStats, RtpStreamStats } from '../media/index.js';
 import { estimateMos, type AttemptRecord as PlannedAttempt } from '../trunks/index.js';
-import { shownUrl } from '../util/index.js';
+import { type Clock, shownUrl } from '../util/index.js';
 import { type CallEnd, type HangupParty, hangupPartyOf } from './call-end.js';
 import type { CallerIdentityParameters } from './caller-id.js';
 import type { BotStreamStats } from './ports.js';
@@ -79,7 +79,7 @@ export interface CallFacts
 }
 
 /** The record of a finished call: its facts, plus what derives from them (duration, party, MOS). */
-export function buildCallRecord(facts: CallFacts): CallRecord {
+function buildCallRecord(facts: CallFacts): CallRecord {
   const { startedAtWall, answeredAtWall, endedAtWall, ...known } = facts;
   return {
     ...known,
@@ -106,7 +106,7 @@ export function answeredDurationMs(
 }
 
 /** The router's attempt log as a record carries it (no gateway credentials). */
-export function attemptRecords(planned: readonly PlannedAttempt[], wallOffsetMs: number): AttemptRecord[] {
+function attemptRecords(planned: readonly PlannedAttempt[], wallOffsetMs: number): AttemptRecord[] {
   return planned.map((attempt) => ({
     gateway: attempt.gatewayId,
     startedAt: new Date(attempt.startedAtMs + wallOffsetMs).toISOString(),
@@ -181,7 +181,7 @@ export function callSummary(
 }
 
 /** The record's facts that come from the call's progress (`nowWall` if it has not ended). */
-export function progressFacts(
+function progressFacts(
   progress: CallProgress,
   nowWall: number,
 ): Pick<
@@ -200,4 +200,31 @@ export function progressFacts(
     codec,
     takeover,
   };
+}
+
+/** What the controller knows of a call when it ends. */
+export interface EndedCall {
+  call: Pick<CallRecord, 'id' | 'sipCallId' | 'direction' | 'from' | 'to'>;
+  startedAtWall: number;
+  progress: CallProgress;
+  attempts: readonly PlannedAttempt[];
+  end: CallEnd;
+  media: CallMediaRecord;
+}
+
+/** The record of a call that ended now, its attempts' times on the wall clock. */
+export function endedCallRecord(ended: EndedCall, clock: Clock): CallRecord {
+  const { call, progress, attempts } = ended;
+  return buildCallRecord({
+    id: call.id,
+    sipCallId: call.sipCallId,
+    direction: call.direction,
+    from: call.from,
+    to: call.to,
+    startedAtWall: ended.startedAtWall,
+    ...progressFacts(progress, clock.wallNow()),
+    attempts: attemptRecords(attempts, clock.wallNow() - clock.now()),
+    end: ended.end,
+    media: ended.media,
+  });
 }

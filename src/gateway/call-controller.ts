@@ -454,8 +454,13 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     this.#supervision?.cancel();
     // An attempt still ringing when the call ends is cancelled by the signalling below.
     this.#plan?.stop('cancelled', `call ended: ${end.cause}`);
-    if (this.#session)
-      endSignalling(this.#session, this.direction, this.#state === 'answered', end, rejectHeaders);
+    try {
+      if (this.#session)
+        endSignalling(this.#session, this.direction, this.#state === 'answered', end, rejectHeaders);
+    } catch (error) {
+      // The far end is unreachable; the call still ends here, and gives back its slot.
+      this.#ports.logger.warn({ err: error, callId: this.id }, 'could not signal the end of the call');
+    }
     this.#bot?.close(end.cause);
     const leg = this.#leg;
     // A leg on this thread has no RTP figures once closed: they are taken now.

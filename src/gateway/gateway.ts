@@ -431,7 +431,7 @@ export class Gateway {
         const { call, run } = CallController.resumed(this.#callPorts, resumed);
         this.#observe(call);
         observeTakeover(call, this.metrics);
-        void run();
+        this.#run(call, run);
         return call;
       },
       unusable: () => this.metrics.takeoversTotal.inc({ outcome: 'unusable' }),
@@ -443,7 +443,12 @@ export class Gateway {
   #onInvite(session: InboundSession): void {
     const { call, run } = CallController.inbound(this.#callPorts, session);
     this.#observe(call);
-    void run();
+    this.#run(call, run);
+  }
+
+  /** A call's flow ends its call on anything it throws; what might still escape is logged. */
+  #run(call: CallController, run: () => Promise<void>): void {
+    run().catch((error: unknown) => this.logger.error({ err: error, callId: call.id }, 'call flow failed'));
   }
 
   /** Registry, metrics, records and health follow the call through its events. */

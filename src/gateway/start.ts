@@ -66,6 +66,9 @@ export async function startMain(argv: string[]): Promise<number> {
     config.handleSignals();
     config.watchFiles();
   }
+  // Node ends the process on an unhandled rejection, and every call with it: a bug in one
+  // call's async path is logged instead, and the calls in progress go on.
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
   return new Promise<number>((resolve) => {
     const shutdown = (signal: string): void => {
       logger.info({ signal, activeCalls: gateway.activeCalls }, 'draining');

@@ -39,7 +39,8 @@ export class InboundSession extends Session {
   }
 
   get pending(): boolean {
-    return this.state === 'initial' || this.state === 'early';
+    // A transaction that already ended (its response could not be sent) takes no answer.
+    return (this.state === 'initial' || this.state === 'early') && this.transaction.state !== 'terminated';
   }
 
   /** 180 Ringing or 183 Session Progress (with SDP for early media). */

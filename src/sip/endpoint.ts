@@ -59,6 +59,8 @@ export interface EndpointApplication<Req extends RequestView, Res extends Respon
   onStrayResponse?(response: Res, source: TransportAddress): void;
   /** An INVITE was cancelled; the transaction layer already answered 200 and 487 (§9.2). */
   onCancel?(invite: ServerTransaction<Req, Res>, cancel: Req): void;
+  /** A server transaction could not send its response (transport error) or got no ACK in time. */
+  onServerFailure?(transaction: ServerTransaction<Req, Res>, reason: 'timeout' | 'transport'): void;
 }
 
 export interface SipEndpointOptions<Req extends RequestView, Res extends ResponseView> {
@@ -97,6 +99,7 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
       onAck: (ack, source) => application.onAck?.(ack, source),
       onStrayResponse: (response, source) => application.onStrayResponse?.(response, source),
       onCancel: (invite, cancel) => application.onCancel?.(invite, cancel),
+      onServerFailure: (transaction, reason) => application.onServerFailure?.(transaction, reason),
       ...(options.profile ? { profile: options.profile } : {}),
       ...(options.maxTransactions ? { maxTransactions: options.maxTransactions } : {}),
       ...(options.transactionMemory ? { memory: options.transactionMemory } : {}),

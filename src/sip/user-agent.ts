@@ -142,6 +142,12 @@ export class SipUserAgent {
         onRequest: (request, transaction, source) => this.#receive(request, transaction, source),
         onAck: (ack) => this.#sessionFor(ack.callId(), ack.toTag(), ack.fromTag())?.receiveAck(ack),
         onCancel: (invite) => this.#pendingInvites.get(invite)?.receiveCancel(),
+        // The caller cannot be answered any more (its connection is gone): the session ends
+        // now, not when the call's setup next tries to respond.
+        onServerFailure: (invite, reason) =>
+          this.#pendingInvites
+            .get(invite)
+            ?.terminate({ by: 'error', reason: `INVITE transaction ${reason}` }),
         onStrayResponse: (response) => this.#stray(response),
       },
       ops: messageOps,

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { InboundSession } from '../../src/sip/call-legs.js';
 import type { SipResponse } from '../../src/sip/message.js';
 import { parseMessage } from '../../src/sip/parser.js';
 import type { TransportAddress } from '../../src/sip/types.js';
@@ -94,4 +95,42 @@ describe('SipUserAgent over TLS', () => {
       ua.close();
     });
   }
+});
+
+describe('SipUserAgent: a caller that cannot be answered', () => {
+  it('ends the pending session when its INVITE transaction cannot send, and later answers do nothing', async () => {
+    const clock = new FakeClock();
+    const caller: TransportAddress = { transport: 'tcp', address: '192.0.2.9', port: 40111 };
+    let deliver: ((message: ReturnType<typeof parseMessage>, source: TransportAddress) => void) | undefined;
+    // A TCP caller whose connection is gone: every send to it fails, as the stream pool's does.
+    const transport = {
+      send: () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
+      onMessage: (handler: typeof deliver) => {
+        deliver = handler;
+      },
+      isReliable: (kind: string) => kind !== 'udp',
+      local: (kind: TransportAddress['transport']) => ({ ...UAS, transport: kind }),
+    };
+    const sessions: InboundSession[] = [];
+    const ua = new SipUserAgent({
+      transport: transport as unknown as ConstructorParameters<typeof SipUserAgent>[0]['transport'],
+      clock,
+      logger: silentLogger,
+      onInvite: (session) => sessions.push(session),
+    });
+    const invite = request('INVITE', 'Contact: <sip:a@192.0.2.9:40111;transport=tcp>')
+      .toString()
+      .replace('SIP/2.0/UDP 127.0.0.2:5128', 'SIP/2.0/TCP 192.0.2.9:40111');
+    deliver?.(parseMessage(Buffer.from(invite), { datagram: false }), caller);
+    const [session = assert.fail('no session')] = sessions;
+    const ended: string[] = [];
+    session.on('terminated', (cause) => ended.push(`${cause.by} ${cause.reason}`));
+    clock.advance(250); // the automatic 100 Trying goes out at 200 ms, and fails
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(ended, ['error INVITE transaction transport']);
+    assert.equal(session.pending, false);
+    session.progress(180);
+    session.reject(503);
+    ua.close();
+  });
 });

@@ -9,6 +9,7 @@ import type { SipRequest, SipResponse } from './message.js';
 import { createResponse } from './message-ops.js';
 import type { ServerTransaction } from './transaction/index.js';
 import type { TransportAddress } from './types.js';
+import { parseUri } from './uri.js';
 
 export type SessionState = 'initial' | 'early' | 'confirmed' | 'terminated';
 
@@ -104,6 +105,8 @@ export abstract class Session<
   #sessionExpires: { interval: number; refresher: 'local' | 'remote' } | undefined;
   /** The ACK for the 2xx of our latest INVITE, kept for that 2xx's retransmissions. */
   #lastAck: SipRequest | undefined;
+  /** A REFER in progress: one at a time, each holds a client transaction until answered. */
+  #referring = false;
   protected localSdp: string | undefined;
   /** The peer's Allow header (its INVITE, or its 2xx to ours): whether it takes UPDATE. */
   protected peerAllow: string | undefined;
@@ -189,13 +192,24 @@ export abstract class Session<
     return this.host.request(request, dialog.destination());
   }
 
-  /** Blind transfer (RFC 3515): REFER with Refer-To; the peer's NOTIFYs are answered 200. */
-  refer(target: string): Promise<SipResponse> {
+  /**
+   * Blind transfer (RFC 3515): REFER with Refer-To; the peer's NOTIFYs are answered 200.
+   * Rejects a target that is not one SIP, SIPS or tel URI, and a second REFER while one is in
+   * progress.
+   */
+  async refer(target: string): Promise<SipResponse> {
+    if (!isReferTarget(target)) throw new Error('transfer target is not a SIP, SIPS or tel URI');
+    if (this.#referring) throw new Error('a transfer is already in progress');
     const dialog = this.#confirmedDialog();
     const request = dialog.createRequest('REFER');
     request.append('Refer-To', `<${target}>`);
     request.append('Contact', this.#contact(dialog));
-    return this.host.request(request, dialog.destination());
+    this.#referring = true;
+    try {
+      return await this.host.request(request, dialog.destination());
+    } finally {
+      this.#referring = false;
+    }
   }
 
   /** An in-dialog request from the peer (the user agent has matched the dialog). */
@@ -409,5 +423,17 @@ export abstract class Session<
   #confirmedDialog(): Dialog {
     if (this.state !== 'confirmed' || !this.dialog) throw new Error(`session is ${this.state}`);
     return this.dialog;
+  }
+}
+
+/** One URI to put between Refer-To's angle brackets: nothing that could end the header or the brackets. */
+function isReferTarget(target: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+  if (!/^(sips?|tel):[^\s<>"\x00-\x1f\x7f]+$/i.test(target) || target.length > 1024) return false;
+  try {
+    parseUri(target);
+    return true;
+  } catch {
+    return false;
   }
 }

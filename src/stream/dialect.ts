@@ -110,7 +110,8 @@ export function parseBotCommand(message: BotCommandFields): BotInput {
   }
   if (command === 'transfer') {
     const target = message.target;
-    if (typeof target !== 'string' || !/^(sips?|tel):/.test(target))
+    // The SIP side checks the URI itself; no whitespace, quotes or angle brackets get that far.
+    if (typeof target !== 'string' || !/^(sips?|tel):[^\s<>"]{1,1024}$/i.test(target))
       return { kind: 'invalid', reason: 'bad transfer target' };
     return { kind: 'command', command: { command: 'transfer', target } };
   }

@@ -267,6 +267,24 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
     assert.equal(inbound.state, 'confirmed');
   });
 
+  it('REFER: a target that could end the header is refused, and one transfer at a time', async () => {
+    const { network, answered } = setup();
+    const { outbound } = await answered();
+    await assert.rejects(
+      outbound.refer('sip:a@example.com>\r\nX-Injected: yes'),
+      /not a SIP, SIPS or tel URI/,
+    );
+    await assert.rejects(outbound.refer('http://example.com/'), /not a SIP, SIPS or tel URI/);
+    const first = outbound.refer('sip:agent@example.com').catch(() => undefined);
+    await assert.rejects(outbound.refer('sip:agent@example.com'), /already in progress/);
+    await flush();
+    await first;
+    const refers = network.log.filter(isRequest('REFER'));
+    assert.equal(refers.length, 1);
+    assert.equal(refers[0]?.message.get('refer-to'), '<sip:agent@example.com>');
+    assert.equal(refers[0]?.message.get('x-injected'), undefined);
+  });
+
   it('3. a re-INVITE the UAS cannot answer gets 488 and leaves the call up', async () => {
     const { answered } = setup();
     const { outbound, inbound } = await answered({}, () => undefined);

@@ -126,6 +126,7 @@ test('bot media, mark, clear and patchbay commands parse; bad input is reported,
     [JSON.stringify({ event: 'bogus', streamSid: sid }), false],
     [JSON.stringify({ event: 'patchbay', command: 'dtmf', digits: '12x' }), false],
     [JSON.stringify({ event: 'patchbay', command: 'transfer', target: 'http://evil' }), false],
+    [JSON.stringify({ event: 'patchbay', command: 'transfer', target: 'sip:a@b>\r\nX-Injected: 1' }), false],
     [new Uint8Array([1, 2, 3]), true],
   ];
   for (const [data, isBinary] of invalid) {

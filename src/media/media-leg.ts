@@ -76,6 +76,7 @@ export interface MediaLegStats {
   /** Lost Opus frames rebuilt from in-band FEC (0 for G.711). */
   fecRecoveredFrames: number;
   lateFrames: LateFrameCounts;
+  /** How long the far end has sent no RTP; 0 while it holds the call and sends none (recvonly, inactive). */
   inactiveMs: number;
   handlerErrors: number;
 }
@@ -228,9 +229,11 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
 
   /** Re-INVITE: new remote, codec, direction or SRTP keys. The send timestamp stays continuous. */
   async update(media: NegotiatedMedia): Promise<void> {
-    const wasSending = this.#sending;
+    const [wasSending, farEndSent] = [this.#sending, this.#farEndSends];
     await this.#apply(media);
     if (!wasSending && this.#sending) this.#markNext = true;
+    // Off hold: the far end's silence counts again from now, not from before the hold.
+    if (!farEndSent && this.#farEndSends) this.#lastRtpMs = this.#options.clock.now();
   }
 
   /**
@@ -260,7 +263,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
         botHeld: this.#heldSlots.held,
         botArrived: this.#heldSlots.arrived,
       },
-      inactiveMs: this.#options.clock.now() - this.#lastRtpMs,
+      inactiveMs: this.#farEndSends ? this.#options.clock.now() - this.#lastRtpMs : 0,
       handlerErrors: this.#handlerErrors,
     };
   }
@@ -283,6 +286,12 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   get #sending(): boolean {
     const direction = this.#media?.direction ?? 'sendrecv';
     return direction === 'sendrecv' || direction === 'recvonly';
+  }
+
+  /** The far end sends RTP: not while it holds the call with recvonly or inactive (RFC 3264 §8.4). */
+  get #farEndSends(): boolean {
+    const direction = this.#media?.direction ?? 'sendrecv';
+    return direction === 'sendrecv' || direction === 'sendonly';
   }
 
   async #apply(media: NegotiatedMedia): Promise<void> {

@@ -167,6 +167,25 @@ test('hold stops sending, unhold resumes with continuous timestamps; PCMU→PCMA
   }
 });
 
+test('a far end that holds the call and sends nothing is not inactive; off hold its silence counts from then', async () => {
+  const { clock, leg, peer, media } = await setup();
+  try {
+    clock.advance(5000);
+    assert.equal(leg.stats().inactiveMs, 5000, 'no RTP for 5 s');
+    await leg.update(media('PCMU', 'inactive'));
+    clock.advance(60_000);
+    assert.equal(leg.stats().inactiveMs, 0, 'on hold (inactive): no RTP is expected');
+    await leg.update(media('PCMU', 'recvonly'));
+    assert.equal(leg.stats().inactiveMs, 0, 'recvonly: the far end only listens');
+    await leg.update(media('PCMU', 'sendonly'));
+    clock.advance(1000);
+    assert.equal(leg.stats().inactiveMs, 1000, 'sending again: counted from the re-INVITE');
+  } finally {
+    leg.close();
+    peer.close();
+  }
+});
+
 test('SRTP from the negotiated keys both ways; a re-INVITE re-keys, and one without keys goes plain', async () => {
   const { clock, mediaClock, leg, peer, received, media } = await setup();
   try {

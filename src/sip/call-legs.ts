@@ -17,7 +17,6 @@ import {
 } from './session.js';
 import type { ClientTransaction, ServerTransaction } from './transaction/index.js';
 import type { TransportAddress } from './types.js';
-import type { Rejection } from './validate.js';
 
 type InviteServer = ServerTransaction<SipRequest, SipResponse>;
 
@@ -107,19 +106,6 @@ export class InboundSession extends Session {
   #response(status: number): SipResponse {
     return createResponse(this.invite, status);
   }
-}
-
-/**
- * RFC 4028 §5/§8.1: a Session-Expires below our Min-SE is refused with 422 and our Min-SE;
- * one that is not delta-seconds with parameters is a malformed request (RFC 3261 §21.4.1).
- */
-export function checkSessionTimer(invite: SipRequest, config = DEFAULT_SESSION_TIMER): Rejection | undefined {
-  const header = invite.get('session-expires');
-  if (header === undefined) return undefined;
-  const expires = parseSessionExpires(header);
-  if (!expires) return { status: 400 };
-  if (expires.interval < config.minSE) return { status: 422, headers: [['Min-SE', String(config.minSE)]] };
-  return undefined;
 }
 
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY';

@@ -10,6 +10,7 @@ import { createResponse } from './message-ops.js';
 import type { ServerTransaction } from './transaction/index.js';
 import type { TransportAddress } from './types.js';
 import { parseUri } from './uri.js';
+import type { Rejection } from './validate.js';
 
 export type SessionState = 'initial' | 'early' | 'confirmed' | 'terminated';
 
@@ -24,6 +25,8 @@ export interface SessionHost {
   readonly clock: Clock;
   readonly t1: number;
   readonly t2: number;
+  /** Our session timer settings: the Min-SE refreshes are held to. */
+  readonly sessionTimer: SessionTimerConfig;
   /** Our Contact for `transport`; `secure` (a SIPS dialog) makes it a SIPS URI over TLS. */
   contactHeader(transport: TransportAddress['transport'], secure?: boolean): string;
   /** Sends an in-dialog request through a client transaction; 408/503 on timeout/transport failure. */
@@ -52,6 +55,23 @@ export interface SessionTimerConfig {
 }
 
 export const DEFAULT_SESSION_TIMER: SessionTimerConfig = { expires: 1800, minSE: 90 };
+
+/**
+ * RFC 4028 §5/§8.1: a Session-Expires below our Min-SE, in an INVITE or a refresh (re-INVITE,
+ * UPDATE), is refused with 422 and our Min-SE;
+ * one that is not delta-seconds with parameters is a malformed request (RFC 3261 §21.4.1).
+ */
+export function checkSessionTimer(
+  request: SipRequest,
+  config = DEFAULT_SESSION_TIMER,
+): Rejection | undefined {
+  const header = request.get('session-expires');
+  if (header === undefined) return undefined;
+  const expires = parseSessionExpires(header);
+  if (!expires) return { status: 400 };
+  if (expires.interval < config.minSE) return { status: 422, headers: [['Min-SE', String(config.minSE)]] };
+  return undefined;
+}
 
 /**
  * The longest interval a timer holds (2^31 - 1 ms): a longer Session-Expires would fire at
@@ -375,6 +395,13 @@ export abstract class Session<
     transaction: ServerTransaction<SipRequest, SipResponse>,
     dialog: Dialog,
   ): void {
+    const timerRejection = checkSessionTimer(request, this.host.sessionTimer);
+    if (timerRejection) {
+      const response = createResponse(request, timerRejection.status);
+      for (const [name, value] of timerRejection.headers ?? []) response.append(name, value);
+      transaction.respond(response);
+      return;
+    }
     const offer = request.body.length > 0 ? request.body.toString() : undefined;
     // An offer-less UPDATE (a session refresh) is answered without SDP (RFC 3311 §5.2).
     if (offer === undefined && request.method === 'UPDATE') {

@@ -5,14 +5,7 @@
  * everything else (OPTIONS 200, unknown dialogs 481, other methods 405).
  */
 import type { Clock, Logger } from '../util/index.js';
-import {
-  ALLOW,
-  type Authorizer,
-  checkSessionTimer,
-  InboundSession,
-  type InviteUser,
-  OutboundSession,
-} from './call-legs.js';
+import { ALLOW, type Authorizer, InboundSession, type InviteUser, OutboundSession } from './call-legs.js';
 import { type DialogState, dialogKey } from './dialog.js';
 import { type EndpointTransport, SipEndpoint } from './endpoint.js';
 import { escapeUser } from './grammar.js';
@@ -20,6 +13,7 @@ import { type SipMessage, SipRequest, type SipResponse } from './message.js';
 import { createResponse, messageOps, randomToken } from './message-ops.js';
 import { ResumedSession } from './resumed-session.js';
 import {
+  checkSessionTimer,
   DEFAULT_SESSION_TIMER,
   type OfferAnswerer,
   type Session,
@@ -124,6 +118,7 @@ export class SipUserAgent {
   readonly clock: Clock;
   readonly t1: number;
   readonly t2: number;
+  readonly sessionTimer: SessionTimerConfig;
   readonly #options: UserAgentOptions;
   readonly #sessions = new Map<string, Session>();
   readonly #pendingInvites = new Map<InviteServer, InboundSession>();
@@ -136,6 +131,7 @@ export class SipUserAgent {
     const profile = options.profile ?? DEFAULT_TIMER_PROFILE;
     this.t1 = profile.t1;
     this.t2 = profile.t2;
+    this.sessionTimer = options.sessionTimer ?? DEFAULT_SESSION_TIMER;
     this.endpoint = new SipEndpoint<SipRequest, SipResponse>({
       transport: options.transport,
       application: {
@@ -176,7 +172,7 @@ export class SipUserAgent {
     invite.append('Allow', ALLOW);
     invite.append('Supported', 'timer');
     if (options.sessionTimer) {
-      const config = this.#options.sessionTimer ?? DEFAULT_SESSION_TIMER;
+      const config = this.sessionTimer;
       invite.append('Session-Expires', String(config.expires));
       invite.append('Min-SE', String(config.minSE));
     }
@@ -326,7 +322,7 @@ export class SipUserAgent {
       return;
     }
     const admission = this.#options.admissionStatus?.();
-    const config = this.#options.sessionTimer ?? DEFAULT_SESSION_TIMER;
+    const config = this.sessionTimer;
     if (admission !== undefined) {
       respond(admission);
       return;

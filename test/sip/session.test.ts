@@ -317,6 +317,23 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
   describe('5. RFC 4028 session timers', () => {
     const timer90: SessionTimerConfig = { expires: 90, minSE: 90 };
 
+    it('a re-INVITE asking for a Session-Expires below our Min-SE gets 422 with Min-SE, and the call stays up', async () => {
+      const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
+      const { outbound, inbound } = await answered({ sessionTimer: true });
+      network.rewrite = (message) => {
+        if (inDialog('INVITE')(message)) message.set('Session-Expires', '1;refresher=uac');
+      };
+      const refused = outbound.reinvite(offer());
+      await flush();
+      const answer = await refused;
+      assert.equal(answer.status, 422);
+      assert.equal(answer.get('min-se'), '90');
+      network.rewrite = undefined;
+      await run(clock, 30_000, 100);
+      assert.equal(inbound.state, 'confirmed', 'the refused refresh did not arm a 1 s timer');
+      assert.equal(network.log.filter(isRequest('BYE')).length, 0);
+    });
+
     for (const method of ['UPDATE', 'INVITE'] as const) {
       it(`refresher=uac refreshes every SE/2 by ${method} and the call survives several intervals`, async () => {
         const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });

@@ -3,6 +3,7 @@
  * Pure functions: the caller owns sockets, ports and the o= session id/version across a dialog.
  */
 import { randomInt } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
 import * as sdpTransform from 'sdp-transform';
 
 import type { AudioCodecName, MediaDirection, MediaEncryption } from '../util/index.js';
@@ -104,6 +105,11 @@ type ParsedSdp = sdpTransform.SessionDescription;
 type ParsedMedia = ParsedSdp['media'][number];
 
 class MalformedSdp extends Error {}
+/** Well-formed SDP asking for what the media engine does not do: 488 rather than 400. */
+class UnacceptableSdp extends Error {}
+
+const isPort = (port: unknown): boolean =>
+  Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535;
 
 /** Our offer for one audio stream (RFC 3264 §5). */
 export function createOffer(options: OfferOptions): string {
@@ -201,6 +207,7 @@ export function negotiateAnswer(offerSdp: string, local: AnswerOptions): AnswerR
       refusal = { ok: false, reason: 'no common codec' };
     }
   } catch (error) {
+    if (error instanceof UnacceptableSdp) return { ok: false, status: 488, reason: error.message };
     return { ok: false, status: 400, reason: `malformed SDP: ${(error as Error).message}` };
   }
   if (!chosen) return { ...refusal, status: 488 };
@@ -320,12 +327,20 @@ function describeMedia(
   }
   if (!codec) return undefined;
 
-  const address = media.connection?.ip ?? sdp.connection?.ip;
-  if (!address) throw new MalformedSdp('no c= line for audio');
+  const connection = media.connection?.ip ?? sdp.connection?.ip;
+  if (!connection) throw new MalformedSdp('no c= line for audio');
+  const address = connection.split('/')[0] ?? connection;
+  // RTP goes to an IP literal: a name would be looked up for every packet (RFC 4566 §5.7 allows one).
+  if (isIPv6(address)) throw new UnacceptableSdp('IPv6 media is not supported');
+  if (!isIPv4(address))
+    throw new MalformedSdp(`c= address ${JSON.stringify(address.slice(0, 40))} is not an IP address`);
+  if (!isPort(media.port)) throw new MalformedSdp(`bad m= port ${media.port}`);
+  if (media.rtcp !== undefined && !isPort(media.rtcp.port))
+    throw new MalformedSdp(`bad a=rtcp port ${media.rtcp.port}`);
   const declared = (media.direction ?? sdp.direction ?? 'sendrecv') as MediaDirection;
   const telephoneEvent = pickTelephoneEvent(media, payloads, codec.clockRate);
   return {
-    address: address.split('/')[0] ?? address,
+    address,
     port: media.port,
     codec,
     ...(telephoneEvent ? { telephoneEvent } : {}),

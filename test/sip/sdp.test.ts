@@ -365,6 +365,12 @@ describe('negotiateAnswer: failures never throw', () => {
     ['no c= for audio', TWILIO.replace('c=IN IP4 54.172.60.1\r\n', '')],
     ['binary', '\u0000\u0001\u00ff\ufffd'.repeat(50)],
     ['huge', `v=0\r\n${'a=x\r\n'.repeat(20000)}`],
+    ['an m= port beyond 65535', TWILIO.replace('m=audio 13430', 'm=audio 70000')],
+    [
+      'an a=rtcp port beyond 65535',
+      TWILIO.replace('m=audio 13430 RTP/AVP 0 8 101', 'm=audio 13430 RTP/AVP 0 8 101\r\na=rtcp:99999'),
+    ],
+    ['a host name in c=', TWILIO.replace('c=IN IP4 54.172.60.1', 'c=IN IP4 media.carrier.example')],
   ];
   for (const [name, body] of garbage) {
     test(`400 for ${name}`, () => {
@@ -373,6 +379,14 @@ describe('negotiateAnswer: failures never throw', () => {
       assert.equal(result.ok ? 0 : result.status, 400);
     });
   }
+
+  test('488 for IPv6 media, which the media engine does not send', () => {
+    const result = negotiateAnswer(TWILIO.replace('c=IN IP4 54.172.60.1', 'c=IN IP6 2001:db8::5'), LOCAL);
+    assert.deepEqual(result.ok ? 'answered' : [result.status, result.reason], [
+      488,
+      'IPv6 media is not supported',
+    ]);
+  });
 
   test('every truncation and corruption of the fixtures gives a result, never an exception', () => {
     for (const fixture of [SIPP_PCMA, BARESIP_OPUS, TWILIO, VIDEO_AUDIO, holdOffer('0.0.0.0')]) {

@@ -81,9 +81,17 @@ export interface StreamConnectionStats {
   messagesDropped: number;
   /** Bot messages that arrived, or were still waiting, after `stop`: dropped unparsed. */
   messagesAfterStop: number;
+  /** DTMF, mark echoes and events not sent because the bot had left CONTROL_BUFFER_FACTOR times the audio limit unread. */
+  controlDropped: number;
 }
 
 const MAX_QUEUED_FRAMES = 25;
+/**
+ * Control messages skip the audio queue (a digit or a mark echo must not wait behind audio),
+ * but not without bound: past this many times `maxBufferedBytes` unread, the bot is not
+ * reading at all, and a carrier sending digits for hours would otherwise grow its buffer.
+ */
+const CONTROL_BUFFER_FACTOR = 4;
 /** ws send options for a text message handed over as bytes, made once. */
 const TEXT_FRAME = { binary: false } as const;
 const BINARY_FRAME = { binary: true } as const;
@@ -122,6 +130,7 @@ export class StreamConnection {
     paused: 0,
     messagesDropped: 0,
     messagesAfterStop: 0,
+    controlDropped: 0,
   };
   readonly #options: StreamConnectionOptions;
   readonly #queue: WireMessage[] = [];
@@ -455,6 +464,15 @@ export class StreamConnection {
   #control(message: WireMessage | undefined): void {
     if (message === undefined) return;
     this.#flush();
+    const unread = this.#socket?.bufferedAmount ?? 0;
+    if (unread > CONTROL_BUFFER_FACTOR * this.#maxBufferedBytes) {
+      if (this.stats.controlDropped++ === 0)
+        this.#options.logger.warn(
+          { unreadBytes: unread },
+          'bot is not reading its socket: control messages dropped',
+        );
+      return;
+    }
     this.#sendNow(message);
   }
 

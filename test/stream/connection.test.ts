@@ -179,6 +179,30 @@ test('frames queued behind a slow bot are their own copies: each arrives whole, 
   }
 });
 
+test('digits for a bot that reads nothing stop at a bound: dropped and counted, not buffered for the whole call', async () => {
+  const bot = await TestBot.start();
+  const h = harness(bot.url, { maxBufferedBytes: 2048 });
+  try {
+    await h.connection.connect();
+    await until(() => bot.peers.length === 1, 'connection');
+    pauseReading(bot.peers[0] as BotPeer);
+    // Until the kernel's buffers are full and ws holds the rest (bounded).
+    for (let i = 0; h.connection.stats.controlDropped === 0 && i < 200_000; i++) {
+      h.connection.sendDtmf('5');
+      if (i % 100 === 99) await nextTurn();
+    }
+    assert.ok(h.connection.stats.controlDropped > 0, 'digits were dropped');
+    const { bytesSent, controlDropped } = h.connection.stats;
+    for (let i = 0; i < 1000; i++) h.connection.sendDtmf('5');
+    assert.equal(h.connection.stats.bytesSent, bytesSent, 'nothing more handed to the socket');
+    assert.equal(h.connection.stats.controlDropped, controlDropped + 1000);
+    assert.equal(h.logs.filter((line) => line.includes('not reading')).length, 1, 'said once');
+    h.connection.close('done');
+  } finally {
+    await bot.close();
+  }
+});
+
 test('caller audio before connect or after close is dropped and counted, never thrown', () => {
   const h = harness('ws://127.0.0.1:9/');
   h.connection.sendCallerFrame(frame, frame);

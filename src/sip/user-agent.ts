@@ -8,7 +8,7 @@ import type { Clock, Logger } from '../util/index.js';
 import { ALLOW, type Authorizer, InboundSession, type InviteUser, OutboundSession } from './call-legs.js';
 import { type DialogState, dialogKey } from './dialog.js';
 import { type EndpointTransport, SipEndpoint } from './endpoint.js';
-import { escapeUser } from './grammar.js';
+import { escapeUser, SipParseError } from './grammar.js';
 import { type SipMessage, SipRequest, type SipResponse } from './message.js';
 import { createResponse, messageOps, randomToken } from './message-ops.js';
 import { ResumedSession } from './resumed-session.js';
@@ -150,7 +150,11 @@ export class SipUserAgent {
       clock: options.clock,
       profile,
       sentBy: (transport) => this.#advertised(transport),
-      onError: (error) => options.logger.warn({ err: error }, 'sip request failed'),
+      // A header that breaks as it is read is the peer's (answered 400): not a warning per request.
+      onError: (error) =>
+        error instanceof SipParseError
+          ? options.logger.debug({ err: error }, 'sip request refused')
+          : options.logger.warn({ err: error }, 'sip request failed'),
       ...(options.transactionMemory ? { transactionMemory: options.transactionMemory } : {}),
     });
   }

@@ -6,6 +6,7 @@ import { Dialog } from './dialog.js';
 import { SipRequest, type SipResponse } from './message.js';
 import { boundedReasonPhrase, createResponse, reasonPhrase } from './message-ops.js';
 import {
+  ALLOW,
   DEFAULT_SESSION_TIMER,
   formatSessionExpires,
   type OfferAnswerer,
@@ -46,6 +47,9 @@ export class InboundSession extends Session {
   progress(status = 180, sdp?: string): void {
     if (!this.pending) return;
     const response = this.#response(status);
+    // §12.1.1: a provisional response that makes an early dialog carries our Contact.
+    if (status > 100)
+      response.append('Contact', this.host.contactHeader(this.source.transport, this.#secure));
     if (sdp !== undefined) response.setBody(sdp, 'application/sdp');
     this.state = 'early';
     this.transaction.respond(response);
@@ -61,9 +65,7 @@ export class InboundSession extends Session {
   accept(sdp: string, answerOffer?: OfferAnswerer): void {
     if (!this.pending) return;
     const response = this.#response(200);
-    // RFC 3261 §12.1.1: a dialog set up with a SIPS Request-URI gets a SIPS Contact.
-    const secure = this.invite.requestUri().scheme === 'sips';
-    response.append('Contact', this.host.contactHeader(this.source.transport, secure));
+    response.append('Contact', this.host.contactHeader(this.source.transport, this.#secure));
     response.append('Allow', ALLOW);
     response.append('Supported', 'timer');
     const requested = parseSessionExpires(this.invite.get('session-expires'));
@@ -103,12 +105,15 @@ export class InboundSession extends Session {
     await super.bye(reason);
   }
 
+  /** RFC 3261 §12.1.1: a dialog set up with a SIPS Request-URI gets a SIPS Contact. */
+  get #secure(): boolean {
+    return this.invite.requestUri().scheme === 'sips';
+  }
+
   #response(status: number): SipResponse {
     return createResponse(this.invite, status);
   }
 }
-
-export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY';
 
 /**
  * An attempt that ended without a 2xx, as a failover log records it: the final status and its

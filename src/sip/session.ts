@@ -56,6 +56,9 @@ export interface SessionTimerConfig {
 
 export const DEFAULT_SESSION_TIMER: SessionTimerConfig = { expires: 1800, minSE: 90 };
 
+/** Methods we accept (§20.5): we send REFER, and answer the NOTIFYs of our transfers, but take no REFER. */
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY';
+
 /**
  * RFC 4028 §5/§8.1: a Session-Expires below our Min-SE, in an INVITE or a refresh (re-INVITE,
  * UPDATE), is refused with 422 and our Min-SE;
@@ -257,6 +260,13 @@ export abstract class Session<
       case 'NOTIFY':
         transaction.respond(createResponse(request, 200));
         return;
+      case 'REFER': {
+        // §8.2.1: a method we know but do not take gets 405 with what we do take.
+        const refused = createResponse(request, 405);
+        refused.append('Allow', ALLOW);
+        transaction.respond(refused);
+        return;
+      }
       default:
         transaction.respond(createResponse(request, 501));
     }

@@ -5,7 +5,7 @@
  * everything else (OPTIONS 200, unknown dialogs 481, other methods 405).
  */
 import type { Clock, Logger } from '../util/index.js';
-import { ALLOW, type Authorizer, InboundSession, type InviteUser, OutboundSession } from './call-legs.js';
+import { type Authorizer, InboundSession, type InviteUser, OutboundSession } from './call-legs.js';
 import { type DialogState, dialogKey } from './dialog.js';
 import { type EndpointTransport, SipEndpoint } from './endpoint.js';
 import { escapeUser, SipParseError } from './grammar.js';
@@ -13,6 +13,7 @@ import { type SipMessage, SipRequest, type SipResponse } from './message.js';
 import { createResponse, messageOps, randomToken } from './message-ops.js';
 import { ResumedSession } from './resumed-session.js';
 import {
+  ALLOW,
   checkSessionTimer,
   DEFAULT_SESSION_TIMER,
   type OfferAnswerer,
@@ -26,7 +27,13 @@ import {
   type TransactionMemoryLimits,
 } from './transaction/index.js';
 import type { TransportAddress } from './types.js';
-import { checkRequest, DEFAULT_CAPABILITIES, isResponseForUs, type UasCapabilities } from './validate.js';
+import {
+  checkRequest,
+  DEFAULT_CAPABILITIES,
+  isResponseForUs,
+  requireRejection,
+  type UasCapabilities,
+} from './validate.js';
 
 /** What the user agent needs of a transport: SipTransport, or an in-memory pair in unit tests. */
 export interface UserAgentTransport extends EndpointTransport<SipMessage> {
@@ -299,13 +306,20 @@ export class SipUserAgent {
       if (this.#options.product) response.append('Server', this.#options.product);
       transaction.respond(response);
     };
+    const capabilities = this.#options.capabilities ?? DEFAULT_CAPABILITIES;
     if (request.toTag() !== undefined) {
+      // §8.2.2.3 holds in a dialog too: a refresh requiring an extension we lack is not answered 200.
+      const unsupported = requireRejection(request, capabilities);
+      if (unsupported) {
+        respond(unsupported.status, unsupported.headers);
+        return;
+      }
       const session = this.#sessionFor(request.callId(), request.toTag(), request.fromTag());
       if (session) session.receiveRequest(request, transaction);
       else if (!this.#options.onUnknownDialog?.(this.#held(request, transaction, respond))) respond(481);
       return;
     }
-    const rejection = checkRequest(request, this.#options.capabilities ?? DEFAULT_CAPABILITIES);
+    const rejection = checkRequest(request, capabilities);
     if (rejection) {
       respond(rejection.status, rejection.headers);
       return;

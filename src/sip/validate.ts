@@ -19,7 +19,8 @@ export interface UasCapabilities {
 }
 
 export const DEFAULT_CAPABILITIES: UasCapabilities = {
-  supported: ['timer', 'replaces', 'norefersub'],
+  // RFC 4028 session timers; no Replaces (RFC 3891) or norefersub (RFC 4488): neither is implemented.
+  supported: ['timer'],
   accept: ['application/sdp'],
 };
 
@@ -31,13 +32,8 @@ export function checkRequest(
   if (request.requestUri().headers.size > 0) return { status: 400 };
   if (request.method === 'ACK' || request.method === 'CANCEL') return undefined;
   // The checks below read headers most requests do not carry; absent, they cost a scan each.
-  // §8.2.2.3: unknown Require option tags get 420 listing them (RFC 4475 §3.3.1 bext01).
-  if (request.has('require')) {
-    const unsupported = request
-      .listValues('require')
-      .filter((tag) => !capabilities.supported.includes(tag.toLowerCase()));
-    if (unsupported.length > 0) return { status: 420, headers: [['Unsupported', unsupported.join(', ')]] };
-  }
+  const unsupported = requireRejection(request, capabilities);
+  if (unsupported) return unsupported;
   // §8.2.3: a body we cannot read gets 415 with what we accept (RFC 4475 §3.3.4 invut).
   const contentType = request.body.length > 0 ? request.contentType() : undefined;
   if (contentType !== undefined && !isAccepted(contentType, capabilities)) {
@@ -55,6 +51,17 @@ export function checkRequest(
     }
   }
   return undefined;
+}
+
+/** §8.2.2.3: unknown Require option tags get 420 listing them (RFC 4475 §3.3.1 bext01). */
+export function requireRejection(request: SipRequest, capabilities: UasCapabilities): Rejection | undefined {
+  if (!request.has('require') || request.method === 'ACK' || request.method === 'CANCEL') return undefined;
+  const unsupported = request
+    .listValues('require')
+    .filter((tag) => !capabilities.supported.includes(tag.toLowerCase()));
+  return unsupported.length > 0
+    ? { status: 420, headers: [['Unsupported', unsupported.join(', ')]] }
+    : undefined;
 }
 
 function isAccepted(contentType: string, capabilities: UasCapabilities): boolean {

@@ -267,6 +267,35 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
     assert.equal(inbound.state, 'confirmed');
   });
 
+  it('a 180 that makes an early dialog carries our Contact (RFC 3261 §12.1.1)', async () => {
+    const { network, ring } = setup();
+    const { inbound } = await ring();
+    inbound.progress(180);
+    await flush();
+    const ringing = network.log.find(isResponse(180, 'INVITE'))?.message;
+    assert.match(ringing?.get('contact') ?? '', /^<sip:[^>]+>/);
+    assert.ok(ringing?.toTag(), 'with a To tag');
+  });
+
+  it('in a dialog: a request requiring an extension we lack gets 420, a REFER 405 with Allow', async () => {
+    const { network, answered } = setup();
+    const { outbound, inbound } = await answered();
+    network.rewrite = (message) => {
+      if (inDialog('INVITE')(message)) message.set('Require', 'foo');
+    };
+    const refresh = outbound.reinvite(offer());
+    await flush();
+    const refused = await refresh;
+    assert.deepEqual([refused.status, refused.get('unsupported')], [420, 'foo']);
+    network.rewrite = undefined;
+    const transfer = inbound.refer('sip:agent@example.com');
+    await flush();
+    const answer = await transfer;
+    assert.equal(answer.status, 405);
+    assert.doesNotMatch(answer.get('allow') ?? '', /REFER/);
+    assert.equal(inbound.state, 'confirmed');
+  });
+
   it('REFER: a target that could end the header is refused, and one transfer at a time', async () => {
     const { network, answered } = setup();
     const { outbound } = await answered();

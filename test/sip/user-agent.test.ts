@@ -97,6 +97,31 @@ describe('SipUserAgent over TLS', () => {
   }
 });
 
+describe('SipUserAgent: extensions', () => {
+  it('an INVITE requiring Replaces gets 420: attended transfer is not implemented (RFC 3891)', async () => {
+    const clock = new FakeClock();
+    const network = new MemoryNetwork(clock);
+    const invites: InboundSession[] = [];
+    const ua = new SipUserAgent({
+      transport: network.bind(UAS),
+      clock,
+      logger: silentLogger,
+      onInvite: (session) => invites.push(session),
+    });
+    const peer = network.bind(PEER);
+    const answers: SipResponse[] = [];
+    peer.onMessage((message) => {
+      if (!message.isRequest) answers.push(message);
+    });
+    network.transmit(parseMessage(request('INVITE', 'Require: replaces')), PEER, UAS);
+    await new Promise((resolve) => setImmediate(resolve));
+    const final = answers.find((answer) => answer.status >= 200);
+    assert.deepEqual([final?.status, final?.get('unsupported')], [420, 'replaces']);
+    assert.equal(invites.length, 0);
+    ua.close();
+  });
+});
+
 describe('SipUserAgent: a caller that cannot be answered', () => {
   it('ends the pending session when its INVITE transaction cannot send, and later answers do nothing', async () => {
     const clock = new FakeClock();

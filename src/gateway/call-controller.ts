@@ -439,7 +439,10 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       await flow();
     } catch (error) {
       if (error instanceof OutboundRefusal) throw error;
-      this.#ports.logger.warn({ err: error, callId: this.id }, 'call setup failed');
+      // After the end, a step of the flow may find its leg or session closed under it: expected.
+      if (this.ended)
+        this.#ports.logger.debug({ err: error, callId: this.id }, 'call flow stopped by its end');
+      else this.#ports.logger.warn({ err: error, callId: this.id }, 'call setup failed');
       const cause = error instanceof MediaWorkerLost ? 'media_worker_failed' : 'error';
       this.#finish({ cause, sipStatus: 503, detail: boundedDetail((error as Error).message) });
     }

@@ -6,6 +6,7 @@
  * Contact as the new target, RFC 3261 §14.1) offering our new port in the next o= version
  * (RFC 3264 §8). Its 2xx answer may move the caller's media; a refusal ends the call.
  */
+import { randomInt } from 'node:crypto';
 import type { PatchbayConfig, StreamTarget } from '../config/index.js';
 import { negotiateAnswer, nextVersion, parseAnswer, type SipUserAgent } from '../sip/index.js';
 import type { Clock } from '../util/index.js';
@@ -27,6 +28,9 @@ export interface ResumeContext {
   frameMs: number;
   nodeId: string;
 }
+
+/** How long the takeover's re-INVITE is retried after 491s before the call is given up (64*T1). */
+const GLARE_GIVE_UP_MS = 32_000;
 
 /** A ResumedCall for the snapshot, or why this node cannot run it. */
 export function resumedCall(
@@ -76,7 +80,16 @@ export function resumedCall(
           if (ended()) return false;
           await leg.start(negotiatedMedia(negotiation.remote));
           if (ended()) return false;
-          const response = await session.reinvite(offer);
+          let response = await session.reinvite(offer);
+          // RFC 3261 §14.1: a 491 (the carrier's own re-INVITE crossed ours, e.g. one it sent
+          // while the node was dead and a proxy is still failing over) is tried again after a
+          // random wait: 2.1-4 s by the side that made the Call-ID (we did, outbound), else 0-2 s.
+          const giveUpAt = context.clock.now() + GLARE_GIVE_UP_MS;
+          while (response.status === 491 && !ended() && context.clock.now() < giveUpAt) {
+            const waitMs = call.direction === 'outbound' ? 2100 + randomInt(1900) : randomInt(2000);
+            await new Promise<void>((resolve) => context.clock.setTimer(waitMs, resolve));
+            if (!ended()) response = await session.reinvite(offer);
+          }
           takeover.gapMs = Math.max(0, Math.round(context.clock.wallNow() - position.atWall));
           if (response.status < 200 || response.status >= 300) return false;
           const answer = parseAnswer(response.body.toString(), trunk.codecs);

@@ -130,6 +130,8 @@ export abstract class Session<
   #lastAck: SipRequest | undefined;
   /** A REFER in progress: one at a time, each holds a client transaction until answered. */
   #referring = false;
+  /** Our re-INVITE awaits its final response: an offer from the peer meanwhile is glare (§14.2). */
+  #offering = false;
   protected localSdp: string | undefined;
   /** The peer's Allow header (its INVITE, or its 2xx to ours): whether it takes UPDATE. */
   protected peerAllow: string | undefined;
@@ -158,14 +160,25 @@ export abstract class Session<
     await this.host.request(dialog.createRequest('BYE'), dialog.destination()).catch(() => undefined);
   }
 
-  /** Sends a re-INVITE with a new offer (hold, unhold, codec change; RFC 3264 §8). */
+  /**
+   * Sends a re-INVITE with a new offer (hold, unhold, codec change; RFC 3264 §8). One at a time
+   * (§14.1): a second while one is in progress rejects. A 491 means the peer's offer crossed
+   * ours; the caller may retry after §14.1's random wait.
+   */
   async reinvite(sdp: string): Promise<SipResponse> {
+    if (this.#offering) throw new Error('a re-INVITE is already in progress');
     const dialog = this.#confirmedDialog();
     const request = dialog.createRequest('INVITE');
     request.append('Contact', this.#contact(dialog));
     request.setBody(sdp, 'application/sdp');
     this.#addSessionTimerHeaders(request);
-    const response = await this.host.request(request, dialog.destination());
+    this.#offering = true;
+    let response: SipResponse;
+    try {
+      response = await this.host.request(request, dialog.destination());
+    } finally {
+      this.#offering = false;
+    }
     if (response.status >= 200 && response.status < 300) {
       // The 2xx's Contact is the new target (RFC 3261 §12.2.1.2): its ACK already goes there.
       dialog.refreshTarget(response);
@@ -413,6 +426,11 @@ export abstract class Session<
       return;
     }
     const offer = request.body.length > 0 ? request.body.toString() : undefined;
+    // Glare (RFC 3261 §14.2, RFC 3311 §5.2): the peer's offer crossed our pending re-INVITE.
+    if (this.#offering && (request.method === 'INVITE' || offer !== undefined)) {
+      transaction.respond(createResponse(request, 491));
+      return;
+    }
     // An offer-less UPDATE (a session refresh) is answered without SDP (RFC 3311 §5.2).
     if (offer === undefined && request.method === 'UPDATE') {
       const response = createResponse(request, 200);

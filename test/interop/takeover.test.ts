@@ -82,9 +82,13 @@ async function placeCall(index: number): Promise<RtpCaller> {
 /** Sends BYE in the caller's dialog; its final status. */
 const hangUp = (caller: RtpCaller): Promise<number> => hangUpCall(agent!, caller);
 
-async function waitFor(condition: () => boolean, what: string, withinMs: number): Promise<void> {
+async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  withinMs: number,
+): Promise<void> {
   const deadline = performance.now() + withinMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (performance.now() > deadline)
       throw new Error(`timed out waiting for ${what}\n${cluster?.output().slice(-6000)}`);
     await sleep(50);
@@ -172,6 +176,19 @@ test('the calls of a node killed with SIGKILL come back on the other node', {
     assert.equal(new Set(caller.received.map((packet) => packet.ssrc)).size, 1);
   }
 
+  // Every takeover settled before the callers hang up: the re-INVITE sent in the gap may have
+  // crossed node b's own, and then both sides answer 491 and node b tries again after a random
+  // 0-2 s (RFC 3261 §14.1).
+  await waitFor(
+    async () =>
+      metricSum(
+        await scrapeMetrics(cluster!.nodes.b.api),
+        'patchbay_takeovers_total',
+        'outcome="resumed"',
+      ) === resumed.length,
+    'every resumed call re-INVITEd',
+    10_000,
+  );
   for (const caller of [...resumed, ...onB])
     assert.equal(await hangUp(caller), 200, `BYE of call ${caller.index}`);
 

@@ -267,6 +267,20 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
     assert.equal(inbound.state, 'confirmed');
   });
 
+  it('glare: re-INVITEs that cross are each answered 491, and a later one goes through (RFC 3261 §14)', async () => {
+    const { answered } = setup();
+    const { outbound, inbound } = await answered();
+    const fromCaller = outbound.reinvite(offer('sendonly', offer()));
+    const fromCallee = inbound.reinvite(offer());
+    await assert.rejects(outbound.reinvite(offer()), /already in progress/, 'one re-INVITE at a time');
+    await flush();
+    assert.deepEqual([(await fromCaller).status, (await fromCallee).status], [491, 491]);
+    const retried = outbound.reinvite(offer('sendonly', offer()));
+    await flush();
+    assert.equal((await retried).status, 200);
+    assert.equal(direction(inbound.remoteSdp), 'sendonly');
+  });
+
   it('a 180 that makes an early dialog carries our Contact (RFC 3261 §12.1.1)', async () => {
     const { network, ring } = setup();
     const { inbound } = await ring();

@@ -4,6 +4,7 @@
  * session timers. InboundSession and OutboundSession add the two ways a session starts.
  */
 import { type Clock, type EventMap, type TimerHandle, TypedEmitter } from '../util/index.js';
+import { AwaitedAcks } from './awaited-acks.js';
 import type { Dialog } from './dialog.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { createResponse } from './message-ops.js';
@@ -124,15 +125,14 @@ export abstract class Session<
   remoteSdp: string | undefined;
   #answerOffer: OfferAnswerer | undefined;
   #refreshTimer: TimerHandle | undefined;
-  #awaitingAck: { seq: number; timer: TimerHandle } | undefined;
   #sessionExpires: { interval: number; refresher: 'local' | 'remote' } | undefined;
-  /** The ACK for the 2xx of our latest INVITE, kept for that 2xx's retransmissions. */
-  #lastAck: SipRequest | undefined;
   /** A REFER in progress: one at a time, each holds a client transaction until answered. */
   #referring = false;
   /** Our re-INVITE awaits its final response: an offer from the peer meanwhile is glare (§14.2). */
   #offering = false;
   protected localSdp: string | undefined;
+  /** The ACKs of 2xx responses to INVITEs in this dialog, both ways. */
+  readonly #acks: AwaitedAcks;
   /** The peer's Allow header (its INVITE, or its 2xx to ours): whether it takes UPDATE. */
   protected peerAllow: string | undefined;
 
@@ -141,6 +141,7 @@ export abstract class Session<
     readonly invite: SipRequest,
   ) {
     super();
+    this.#acks = new AwaitedAcks(host, () => void this.bye('no ACK for 2xx'));
   }
 
   get callId(): string {
@@ -154,6 +155,8 @@ export abstract class Session<
 
   /** Ends the call: BYE once confirmed (§15.1.1); subclasses handle earlier states. */
   async bye(reason = 'local hangup'): Promise<void> {
+    // §15: not before the ACK of our 2xx (or its 64*T1 timeout): a BYE could overtake the 2xx.
+    if (this.#acks.pending) await this.#acks.settled();
     const dialog = this.dialog;
     if (this.state !== 'confirmed' || !dialog) return;
     this.terminate({ by: 'local', reason });
@@ -195,13 +198,13 @@ export abstract class Session<
    * again, as the UAS resends the 2xx until one arrives (RFC 3261 §13.2.2.4, §13.3.1.4).
    */
   resendAck(seq: number): void {
-    const ack = this.#lastAck;
-    if (ack && this.dialog && ack.cseq().seq === seq) this.host.ack(ack, this.dialog.destination());
+    const ack = this.#acks.sentFor(seq);
+    if (ack && this.dialog) this.host.ack(ack, this.dialog.destination());
   }
 
   /** ACKs the 2xx to our INVITE and keeps the ACK for its retransmissions. */
   protected acknowledge(ack: SipRequest, destination: TransportAddress): void {
-    this.#lastAck = ack;
+    this.#acks.sent(ack);
     this.host.ack(ack, destination);
   }
 
@@ -287,17 +290,14 @@ export abstract class Session<
 
   /** The ACK for a 2xx we sent arrived (the user agent matched the dialog). */
   receiveAck(ack: SipRequest): void {
-    if (this.#awaitingAck?.seq === ack.cseq().seq) {
-      this.#awaitingAck.timer.cancel();
-      this.#awaitingAck = undefined;
-    }
+    this.#acks.received(ack.cseq().seq);
   }
 
   terminate(cause: TerminationCause): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
     this.#refreshTimer?.cancel();
-    this.#awaitingAck?.timer.cancel();
+    this.#acks.clear();
     this.host.unregister(this);
     this.#emit('terminated', cause);
   }
@@ -307,42 +307,13 @@ export abstract class Session<
     (this as Session).safeEmit(event, ...args);
   }
 
-  /**
-   * RFC 3261 §13.3.1.4 with RFC 6026 §7.1: the UAS core retransmits its 2xx at T1, doubling up
-   * to T2, until the ACK arrives; after 64*T1 without one the session is torn down with BYE.
-   * Over TCP or TLS the transport carries the 2xx and it is sent once, but an ACK that never
-   * comes (the caller died, or never sends one) ends the session at 64*T1 all the same.
-   */
+  /** Sends our 2xx to an INVITE and retransmits it until its ACK (AwaitedAcks.send2xx). */
   protected send2xxUntilAcked(
     transaction: ServerTransaction<SipRequest, SipResponse>,
     response: SipResponse,
     seq: number,
   ): void {
-    transaction.respond(response);
-    if (transaction.reliable) {
-      const timer = this.host.clock.setTimer(64 * this.host.t1, () => {
-        this.#awaitingAck = undefined;
-        void this.bye('no ACK for 2xx');
-      });
-      this.#awaitingAck = { seq, timer };
-      return;
-    }
-    const giveUpAt = this.host.clock.now() + 64 * this.host.t1;
-    const schedule = (interval: number): void => {
-      // The last wait is cut short so the BYE goes out at 64*T1, not at the next retransmission.
-      const wait = Math.min(interval, giveUpAt - this.host.clock.now());
-      const timer = this.host.clock.setTimer(wait, () => {
-        if (this.host.clock.now() >= giveUpAt || transaction.state === 'terminated') {
-          this.#awaitingAck = undefined;
-          void this.bye('no ACK for 2xx');
-          return;
-        }
-        transaction.respond(response);
-        schedule(Math.min(interval * 2, this.host.t2));
-      });
-      this.#awaitingAck = { seq, timer };
-    };
-    schedule(this.host.t1);
+    this.#acks.send2xx(transaction, response, seq);
   }
 
   /** The dialog is up; from now on `answerOffer` answers the peer's offers. */

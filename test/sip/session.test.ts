@@ -229,6 +229,39 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
     });
   });
 
+  it('a lost ACK, then the next re-INVITE at once: both 2xx are ACKed in the end and the call stays up', async () => {
+    const { clock, network, answered } = setup();
+    const { outbound, inbound } = await answered();
+    let dropped = 0;
+    network.drop = (message) => inDialog('ACK')(message) && message.cseq().seq === 2 && dropped++ === 0;
+    const first = outbound.reinvite(offer('sendonly', offer()));
+    await flush();
+    assert.equal((await first).status, 200);
+    const second = outbound.reinvite(offer('sendrecv', offer('sendonly', offer())));
+    await flush();
+    assert.equal((await second).status, 200);
+    await run(clock, 64 * T1 + 2 * T2, 100);
+    assert.equal(network.log.filter(isRequest('BYE')).length, 0, 'no BYE for the ACK that was only late');
+    assert.equal(inbound.state, 'confirmed');
+  });
+
+  it('the callee hanging up before the ACK of its 200 arrived sends BYE only after it (RFC 3261 §15)', async () => {
+    const { clock, network, ring } = setup();
+    const { outbound, inbound } = await ring();
+    let dropped = 0;
+    network.drop = (message) => isRequest('ACK')({ message } as WireRecord) && dropped++ === 0;
+    const answer = answerer()(inbound.remoteSdp ?? '', inbound.invite);
+    assert.ok('sdp' in answer);
+    inbound.accept(answer.sdp);
+    await flush();
+    void inbound.bye();
+    await run(clock, 4 * T1, 50);
+    const order = network.describe();
+    const [delivered, bye] = [order.indexOf('ACK'), order.indexOf('BYE')];
+    assert.ok(delivered !== -1 && bye > delivered, `the BYE after a delivered ACK: ${order.join(', ')}`);
+    assert.equal(outbound.state, 'terminated');
+  });
+
   it('3. re-INVITE hold and unhold (RFC 3264 §8.4)', async () => {
     const { network, answered } = setup();
     const { outbound, inbound } = await answered();

@@ -97,6 +97,26 @@ export class InboundSession extends Session {
     this.terminate({ by: 'remote', reason: 'cancel', status: 487 });
   }
 
+  /**
+   * A BYE from the caller on the early dialog our 180 made (RFC 3261 §15): the caller gave up
+   * before the answer, as with CANCEL, so the INVITE gets 487 and the call ends the same way.
+   */
+  receiveEarlyBye(): void {
+    if (!this.pending) return;
+    this.transaction.respond(this.#response(487));
+    this.receiveCancel();
+  }
+
+  /** Whether `request` belongs to the early dialog our provisional responses made. */
+  inEarlyDialog(request: SipRequest): boolean {
+    return (
+      this.state === 'early' &&
+      request.callId() === this.invite.callId() &&
+      request.fromTag() === this.invite.fromTag() &&
+      request.toTag() === this.invite.localTag
+    );
+  }
+
   override async bye(reason = 'local hangup'): Promise<void> {
     if (this.pending) {
       this.reject(480);

@@ -166,6 +166,16 @@ export class SipUserAgent {
     });
   }
 
+  /** A BYE on an early dialog ends its pending INVITE (§15); false when no such dialog is ringing. */
+  #earlyByeEnds(bye: SipRequest): boolean {
+    for (const session of this.#pendingInvites.values()) {
+      if (!session.inEarlyDialog(bye)) continue;
+      session.receiveEarlyBye();
+      return true;
+    }
+    return false;
+  }
+
   get sessionCount(): number {
     return this.#sessions.size + this.#pendingInvites.size;
   }
@@ -316,6 +326,7 @@ export class SipUserAgent {
       }
       const session = this.#sessionFor(request.callId(), request.toTag(), request.fromTag());
       if (session) session.receiveRequest(request, transaction);
+      else if (request.method === 'BYE' && this.#earlyByeEnds(request)) respond(200);
       else if (!this.#options.onUnknownDialog?.(this.#held(request, transaction, respond))) respond(481);
       return;
     }

@@ -314,6 +314,33 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
     assert.equal(direction(inbound.remoteSdp), 'sendonly');
   });
 
+  it("a caller's BYE on the early dialog gets 200, and its INVITE 487 (RFC 3261 §15)", async () => {
+    const { network, ring } = setup();
+    const { outbound, inbound } = await ring();
+    const ended = causeOf(inbound);
+    inbound.progress(180);
+    await flush();
+    const ringing = network.log.find(isResponse(180, 'INVITE'))?.message ?? assert.fail('no 180');
+    const bye = [
+      'BYE sip:bob@127.0.0.1:5070 SIP/2.0',
+      'Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-early-bye',
+      'Max-Forwards: 70',
+      `From: ${ringing.get('from')}`,
+      `To: ${ringing.get('to')}`,
+      `Call-ID: ${ringing.callId()}`,
+      'CSeq: 2 BYE',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+    network.transmit(Buffer.from(bye), ALICE, BOB);
+    await flush();
+    assert.ok(network.log.some(isResponse(200, 'BYE')), network.describe().join(', '));
+    assert.ok(network.log.some(isResponse(487, 'INVITE')), network.describe().join(', '));
+    assert.deepEqual(await ended, { by: 'remote', reason: 'cancel', status: 487 });
+    assert.equal((await outbound.outcome).kind, 'failed');
+  });
+
   it('a 180 that makes an early dialog carries our Contact (RFC 3261 §12.1.1)', async () => {
     const { network, ring } = setup();
     const { inbound } = await ring();

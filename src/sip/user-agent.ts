@@ -361,6 +361,9 @@ export class SipUserAgent {
       respond(timerRejection.status, timerRejection.headers);
       return;
     }
+    // Read now the route set the dialog takes at the answer: one that does not parse gets 400
+    // here (the endpoint answers a SipParseError), not a 503 after the bot has been connected.
+    request.routes('Record-Route');
     if (this.#isStaleInvite(request)) {
       respond(482);
       return;

@@ -122,6 +122,33 @@ describe('SipUserAgent: extensions', () => {
   });
 });
 
+describe('SipUserAgent: the headers a dialog is made of', () => {
+  // Contact is checked as the message is parsed; Record-Route only when it is read.
+  for (const header of ['Record-Route: <sip:proxy.example;lr']) {
+    it(`an INVITE with '${header}' is answered 400 before any call starts`, async () => {
+      const clock = new FakeClock();
+      const network = new MemoryNetwork(clock);
+      const invites: InboundSession[] = [];
+      const ua = new SipUserAgent({
+        transport: network.bind(UAS),
+        clock,
+        logger: silentLogger,
+        onInvite: (session) => invites.push(session),
+      });
+      const peer = network.bind(PEER);
+      const answers: SipResponse[] = [];
+      peer.onMessage((message) => {
+        if (!message.isRequest) answers.push(message);
+      });
+      network.transmit(parseMessage(request('INVITE', header)), PEER, UAS);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(answers.find((answer) => answer.status >= 200)?.status, 400);
+      assert.equal(invites.length, 0);
+      ua.close();
+    });
+  }
+});
+
 describe('SipUserAgent: a caller that cannot be answered', () => {
   it('ends the pending session when its INVITE transaction cannot send, and later answers do nothing', async () => {
     const clock = new FakeClock();

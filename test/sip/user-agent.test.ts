@@ -34,30 +34,41 @@ function request(method: string, header: string): Buffer {
   );
 }
 
+/** Sends one request from PEER to a user agent at UAS; its final answer, and the INVITEs handed on. */
+async function finalAnswerTo(
+  method: string,
+  header: string,
+): Promise<{ final: SipResponse | undefined; invites: number }> {
+  const clock = new FakeClock();
+  const network = new MemoryNetwork(clock);
+  let invites = 0;
+  const ua = new SipUserAgent({
+    transport: network.bind(UAS),
+    clock,
+    logger: silentLogger,
+    onInvite: (session) => {
+      invites++;
+      session.reject(486);
+    },
+  });
+  const answers: SipResponse[] = [];
+  network.bind(PEER).onMessage((message) => {
+    if (!message.isRequest) answers.push(message);
+  });
+  network.transmit(parseMessage(request(method, header)), PEER, UAS);
+  await new Promise((resolve) => setImmediate(resolve));
+  ua.close();
+  return { final: answers.find((answer) => answer.status >= 200), invites };
+}
+
 describe('SipUserAgent: headers that break when read', () => {
   for (const header of ['Require: "foo', 'Accept: "foo']) {
     for (const method of ['OPTIONS', 'INVITE', 'BYE']) {
       it(`${method} with '${header}' is answered 400 naming the header, not 500`, async () => {
-        const clock = new FakeClock();
-        const network = new MemoryNetwork(clock);
-        const ua = new SipUserAgent({
-          transport: network.bind(UAS),
-          clock,
-          logger: silentLogger,
-          onInvite: (session) => session.reject(486),
-        });
-        const peer = network.bind(PEER);
-        const answers: SipResponse[] = [];
-        peer.onMessage((message) => {
-          if (!message.isRequest) answers.push(message);
-        });
-        network.transmit(parseMessage(request(method, header)), PEER, UAS);
-        await new Promise((resolve) => setImmediate(resolve));
-        const final = answers.find((answer) => answer.status >= 200);
+        const { final } = await finalAnswerTo(method, header);
         assert.equal(final?.status, 400);
         const name = header.split(':')[0] as string;
         assert.match(final.reason, new RegExp(`${name}: unterminated quoted string`));
-        ua.close();
       });
     }
   }
@@ -97,56 +108,17 @@ describe('SipUserAgent over TLS', () => {
   }
 });
 
-describe('SipUserAgent: extensions', () => {
+describe('SipUserAgent: extensions and the headers a dialog is made of', () => {
   it('an INVITE requiring Replaces gets 420: attended transfer is not implemented (RFC 3891)', async () => {
-    const clock = new FakeClock();
-    const network = new MemoryNetwork(clock);
-    const invites: InboundSession[] = [];
-    const ua = new SipUserAgent({
-      transport: network.bind(UAS),
-      clock,
-      logger: silentLogger,
-      onInvite: (session) => invites.push(session),
-    });
-    const peer = network.bind(PEER);
-    const answers: SipResponse[] = [];
-    peer.onMessage((message) => {
-      if (!message.isRequest) answers.push(message);
-    });
-    network.transmit(parseMessage(request('INVITE', 'Require: replaces')), PEER, UAS);
-    await new Promise((resolve) => setImmediate(resolve));
-    const final = answers.find((answer) => answer.status >= 200);
-    assert.deepEqual([final?.status, final?.get('unsupported')], [420, 'replaces']);
-    assert.equal(invites.length, 0);
-    ua.close();
+    const { final, invites } = await finalAnswerTo('INVITE', 'Require: replaces');
+    assert.deepEqual([final?.status, final?.get('unsupported'), invites], [420, 'replaces', 0]);
   });
-});
 
-describe('SipUserAgent: the headers a dialog is made of', () => {
   // Contact is checked as the message is parsed; Record-Route only when it is read.
-  for (const header of ['Record-Route: <sip:proxy.example;lr']) {
-    it(`an INVITE with '${header}' is answered 400 before any call starts`, async () => {
-      const clock = new FakeClock();
-      const network = new MemoryNetwork(clock);
-      const invites: InboundSession[] = [];
-      const ua = new SipUserAgent({
-        transport: network.bind(UAS),
-        clock,
-        logger: silentLogger,
-        onInvite: (session) => invites.push(session),
-      });
-      const peer = network.bind(PEER);
-      const answers: SipResponse[] = [];
-      peer.onMessage((message) => {
-        if (!message.isRequest) answers.push(message);
-      });
-      network.transmit(parseMessage(request('INVITE', header)), PEER, UAS);
-      await new Promise((resolve) => setImmediate(resolve));
-      assert.equal(answers.find((answer) => answer.status >= 200)?.status, 400);
-      assert.equal(invites.length, 0);
-      ua.close();
-    });
-  }
+  it('an INVITE whose Record-Route does not parse is answered 400 before any call starts', async () => {
+    const { final, invites } = await finalAnswerTo('INVITE', 'Record-Route: <sip:proxy.example;lr');
+    assert.deepEqual([final?.status, invites], [400, 0]);
+  });
 });
 
 describe('SipUserAgent: a caller that cannot be answered', () => {

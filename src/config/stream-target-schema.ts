@@ -13,7 +13,7 @@ const BOT_URL = /^(wss?:\/\/.+|builtin:echo)$/;
 const BOT_URL_MESSAGE = 'ws://, wss:// or builtin:echo';
 
 /** A bot URL: a WebSocket URL or the built-in echo bot. */
-export const botUrlSchema = z.string().regex(BOT_URL, BOT_URL_MESSAGE);
+const botUrlSchema = z.string().regex(BOT_URL, BOT_URL_MESSAGE);
 
 export function isBotUrl(text: string): boolean {
   return BOT_URL.test(text);

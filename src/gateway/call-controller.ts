@@ -260,8 +260,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     const cps = await this.#ports.admission.cps(limits.limits, limits.overflow);
     // Overflow 'reroute' on an outbound trunk names another trunk to dial through.
     const trunk = cps.action === 'reroute' ? this.#ports.outbound.trunk(cps.target) : request.trunk;
-    if (cps.action === 'reject') this.safeEmit('cpsRefused', cps.bucket);
     if (cps.action === 'reject' || !trunk) {
+      if (cps.action === 'reject') this.safeEmit('cpsRefused', cps.bucket);
       const detail = cps.action === 'reject' ? cps.reason : 'reroute trunk has no outbound section';
       this.#finish({ cause: 'rejected_cps', sipStatus: 503, detail });
       throw new OutboundRefusal('CPS limit reached');

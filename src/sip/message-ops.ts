@@ -8,6 +8,7 @@ import { headerKey, type SipMessage, SipRequest, SipResponse } from './message.j
 import { serializeMessage } from './parser.js';
 import { BRANCH_MAGIC_COOKIE } from './transaction/index.js';
 import type { TransportAddress } from './types.js';
+import { uriHost } from './uri.js';
 
 /** RFC 3261 §21 reason phrases for the codes patchbay sends. */
 const REASONS: Record<number, string> = {
@@ -152,10 +153,9 @@ export function createAck(invite: SipRequest, response: SipResponse): SipRequest
 
 /** RFC 3261 §18.1.1 sent-by with RFC 3581 `rport` asking the peer to answer our source port. */
 export function addVia(request: SipRequest, sentBy: TransportAddress): void {
-  const host = sentBy.address.includes(':') ? `[${sentBy.address}]` : sentBy.address;
   request.prepend(
     'Via',
-    `SIP/2.0/${sentBy.transport.toUpperCase()} ${host}:${sentBy.port};branch=${newBranch()};rport`,
+    `SIP/2.0/${sentBy.transport.toUpperCase()} ${uriHost(sentBy.address)}:${sentBy.port};branch=${newBranch()};rport`,
   );
 }
 

@@ -14,6 +14,7 @@ import { type DigestChallenge, DigestClient, pickChallenge } from './digest.js';
 import { SipRequest, type SipResponse } from './message.js';
 import { boundedReasonPhrase, randomToken } from './message-ops.js';
 import type { NameAddr, TransportAddress } from './types.js';
+import { uriHost } from './uri.js';
 
 /** Why a registration attempt failed: a bounded set (a metric label); details go in `detail`. */
 const REGISTRATION_FAILURES = [
@@ -116,8 +117,7 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
     super();
     this.#options = options;
     this.#expiresSec = options.expiresSec;
-    const host = options.registrar.address;
-    this.#callId = `${randomToken(12)}@${host.includes(':') ? `[${host}]` : host}`;
+    this.#callId = `${randomToken(12)}@${uriHost(options.registrar.address)}`;
   }
 
   get status(): RegistrationStatus {

@@ -27,6 +27,7 @@ import {
   type TransactionMemoryLimits,
 } from './transaction/index.js';
 import type { TransportAddress } from './types.js';
+import { uriHost } from './uri.js';
 import {
   checkRequest,
   DEFAULT_CAPABILITIES,
@@ -224,7 +225,7 @@ export class SipUserAgent {
    */
   contactHeader(transport: TransportAddress['transport'], secure = false, user = 'patchbay'): string {
     const local = this.#advertised(transport);
-    const host = local.address.includes(':') ? `[${local.address}]` : local.address;
+    const host = uriHost(local.address);
     const userPart = escapeUser(user);
     if (secure && transport === 'tls') return `<sips:${userPart}@${host}:${local.port}>`;
     return `<sip:${userPart}@${host}:${local.port}${transport === 'udp' ? '' : `;transport=${transport}`}>`;

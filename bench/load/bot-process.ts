@@ -23,7 +23,7 @@ export class EchoBotProcess {
   }
 
   static async start(): Promise<EchoBotProcess> {
-    const child = new LineChild('./echo-bot', []);
+    const child = LineChild.node('./echo-bot', []);
     try {
       const { url } = await child.next<{ url: string }>();
       return new EchoBotProcess(child, url);

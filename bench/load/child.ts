@@ -17,12 +17,15 @@ export class LineChild {
   #ended = false;
 
   /** Runs `script` (a path relative to this file's folder, without extension) with `args`. */
-  constructor(script: string, args: readonly string[]) {
+  static node(script: string, args: readonly string[]): LineChild {
     const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
     const path = fileURLToPath(new URL(`${script}${extension}`, import.meta.url));
-    this.#child = spawn(process.execPath, [...process.execArgv, path, ...args], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
+    return new LineChild(process.execPath, [...process.execArgv, path, ...args]);
+  }
+
+  /** Runs the program at `path` with `args`. */
+  constructor(path: string, args: readonly string[]) {
+    this.#child = spawn(path, args, { stdio: ['pipe', 'pipe', 'inherit'] });
     this.exited = new Promise((resolve) => this.#child.once('exit', (code) => resolve(code)));
     createInterface({ input: this.#child.stdout! }).on('line', (line) => {
       const waiter = this.#waiters.shift();

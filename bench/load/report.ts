@@ -86,6 +86,14 @@ export function tailLine(step: StepFigures): string {
   return `${step.calls} calls: frames over ${TAIL_MS} ms caller->bot ${spread(step.callerToBot)}, bot->caller ${spread(step.botToCaller)}${clock}`;
 }
 
+/** The instrument's own share of the box beside the system under test, and its sender's worst lag. */
+export function instrumentLine(step: StepFigures): string {
+  return (
+    `${step.calls} calls: the ${step.instrument.kind} instrument (callers and echo bot) took ` +
+    `${fixed(step.instrument.cpuPercent, 0)} % of a core; its sender fell ${fixed(step.senderLagMaxMs)} ms behind at worst`
+  );
+}
+
 /** patchbay / forwarder CPU per call-second. */
 export function cpuRatio(patchbay: StepFigures, forwarder: StepFigures): number {
   return patchbay.cpuMsPerCallSecond / forwarder.cpuMsPerCallSecond;

@@ -25,10 +25,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { EchoBotProcess } from './bot-process.js';
+import { type InstrumentKind, type LoadInstrument, NodeInstrument } from './instrument.js';
+import { NativeInstrument } from './native.js';
 import { type ProfileSummary, profilesIn, summariseProfile } from './profile.js';
 import {
   cpuRatio,
+  instrumentLine,
   jitterBufferLine,
   playoutLine,
   profileLines,
@@ -64,6 +66,9 @@ const HELP = `usage: node dist/bench/load/run.js [options]   (after npm run buil
                     every other round; then one line per setting: in how many rounds it met
                     the latency goals, and medians (needs --steps)
   --malloc-arena-max N  the gateway (only) runs with MALLOC_ARENA_MAX=N
+  --instrument KIND node (default): the callers in this process, the echo bot in a Node child;
+                    native: both in one C process built with the system's cc (bench/load/native),
+                    a fraction of the CPU, for boxes where the instrument crowds the gateway
   --skip-forwarder  measure the gateway only
   --skip-profile    no --cpu-prof run
   --profile-dir DIR keep the profiled step's .cpuprofile files (one per thread) in DIR, a new
@@ -83,6 +88,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '0' },
     rounds: { type: 'string', default: '1' },
     'malloc-arena-max': { type: 'string' },
+    instrument: { type: 'string', default: 'node' },
     'profile-at': { type: 'string' },
     'profile-dir': { type: 'string' },
     'skip-forwarder': { type: 'boolean', default: false },
@@ -136,6 +142,11 @@ if (repeated && !values.steps) {
   process.stderr.write('--rounds and a --workers list need --steps\n');
   process.exit(2);
 }
+const instrumentKind = values.instrument as InstrumentKind;
+if (instrumentKind !== 'node' && instrumentKind !== 'native') {
+  process.stderr.write(`--instrument must be node or native, got '${values.instrument}'\n`);
+  process.exit(2);
+}
 const mediaWorkers = workerSettings[0] as number;
 const arenaMax = values['malloc-arena-max'];
 const options = {
@@ -162,15 +173,17 @@ console.log(
   `patchbay load bench: Node ${process.version}, ${cpus().length} CPUs, loadavg ${loadBefore}; ` +
     `warm-up ${options.warmupSec} s, window ${options.windowSec} s, steps ${steps.join(', ')}, ` +
     `gateway media.workers ${workerSettings.join(', ')}${rounds > 1 ? `, ${rounds} rounds` : ''}` +
-    `${arenaMax === undefined ? '' : `, MALLOC_ARENA_MAX=${arenaMax}`}\n`,
+    `${arenaMax === undefined ? '' : `, MALLOC_ARENA_MAX=${arenaMax}`}, ${instrumentKind} instrument\n`,
 );
 console.log(TABLE_HEADER);
 
 const results: RoundResult[] = [];
-const bot = track(await EchoBotProcess.start());
+const instrument: LoadInstrument = track(
+  instrumentKind === 'native' ? await NativeInstrument.start() : await NodeInstrument.start(),
+);
 // Unmeasured: the callers' and the bot's code gets compiled before the first step, so their
 // start-up stalls (bursts of late frames) do not fall on the first gateway's jitter buffers.
-await measureStep('forwarder', steps[0] ?? 10, bot, { ...options, warmupSec: 1, windowSec: 3 });
+await measureStep('forwarder', steps[0] ?? 10, instrument, { ...options, warmupSec: 1, windowSec: 3 });
 let highestSustained: number | undefined;
 /** The highest step that also met the latency goals (latencyGoalMisses). */
 let highestMeeting: number | undefined;
@@ -188,8 +201,8 @@ measuring: for (let round = 1; round <= rounds; round++) {
     for (const system of systems) {
       const figures =
         system === 'forwarder'
-          ? await measureStep('forwarder', calls, bot, options)
-          : await measureStep('patchbay', calls, bot, { ...options, mediaWorkers: system });
+          ? await measureStep('forwarder', calls, instrument, options)
+          : await measureStep('patchbay', calls, instrument, { ...options, mediaWorkers: system });
       console.log(tableRow(figures));
       measured.set(system, figures);
     }
@@ -235,6 +248,7 @@ for (const result of results) {
   const goals = result.goalMisses;
   console.log(`  latency goals: ${goals.length === 0 ? 'met' : `missed (${goals.join('; ')})`}`);
   console.log(`  ${tailLine(result.patchbay)}`);
+  console.log(`  ${instrumentLine(result.patchbay)}`);
 }
 
 const summaries = repeated ? summariseRounds(results) : undefined;
@@ -253,7 +267,7 @@ const profiledCalls = values['profile-at']
 let profile: (ProfileSummary & { calls: number; sustained: boolean; step: StepFigures }) | undefined;
 if (profiledCalls !== undefined && !values['skip-profile']) {
   const profileDir = keptDir ?? mkdtempSync(join(tmpdir(), 'patchbay-load-profile-'));
-  const step = await measureStep('patchbay', profiledCalls, bot, { ...options, profileDir });
+  const step = await measureStep('patchbay', profiledCalls, instrument, { ...options, profileDir });
   // Every thread's: with media workers the calls' work is in theirs, not the main thread's.
   const files = profilesIn(profileDir);
   if (files.length > 0) {
@@ -277,7 +291,7 @@ writeFileSync(
       cpus: cpus().length,
       loadavgBefore: loadBefore,
       loadavgAfter: load(),
-      options: { ...options, steps },
+      options: { ...options, steps, instrument: instrumentKind },
       steps: results,
       summaries,
       highestSustained,

@@ -5,11 +5,10 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { cpuSeconds, rssBytes } from '../lib/proc-stat.js';
-import type { EchoBotProcess } from './bot-process.js';
 import type { ReceivedFigures } from './frame-stats.js';
 import { nowUs } from './frame-tag.js';
+import type { LoadInstrument } from './instrument.js';
 import { PatchbayTarget } from './patchbay-target.js';
-import { RtpCallers } from './rtp-callers.js';
 import {
   ForwarderTarget,
   type JitterBufferFigures,
@@ -73,6 +72,8 @@ export interface StepFigures {
   botToCaller: DirectionFigures;
   /** How far the load generator itself fell behind its send deadlines (not the system's doing). */
   senderLagMaxMs: number;
+  /** Which instrument measured the step, and the CPU its callers and bot took, % of a core. */
+  instrument: { kind: LoadInstrument['kind']; cpuPercent: number };
   /** The measured window, CLOCK_MONOTONIC µs (a --cpu-prof profile's clock). */
   window: { startUs: number; endUs: number };
 }
@@ -100,6 +101,10 @@ function direction(sent: number, received: ReceivedFigures): DirectionFigures {
   return { ...received, sent, missing, lossPercent: sent > 0 ? (100 * missing) / sent : Number.NaN };
 }
 
+function instrumentCpuSeconds(instrument: LoadInstrument): number {
+  return instrument.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+}
+
 async function sleepUntilUs(targetUs: number): Promise<void> {
   const waitMs = (targetUs - nowUs()) / 1000;
   if (waitMs > 0) await delay(waitMs);
@@ -108,16 +113,16 @@ async function sleepUntilUs(targetUs: number): Promise<void> {
 export async function measureStep(
   system: SystemKind,
   calls: number,
-  bot: EchoBotProcess,
+  instrument: LoadInstrument,
   options: StepOptions,
 ): Promise<StepFigures> {
-  const callers = track(await RtpCallers.open(calls));
+  const callers = track(await instrument.openCallers(calls));
   let target: SystemUnderTest | undefined;
   try {
     target = track(
       system === 'patchbay'
         ? await PatchbayTarget.start({
-            botUrl: bot.url,
+            botUrl: instrument.botUrl,
             maxCalls: calls,
             cps: options.cps,
             ...(options.profileDir ? { profileDir: options.profileDir } : {}),
@@ -125,7 +130,7 @@ export async function measureStep(
             ...(options.mediaWorkers === undefined ? {} : { mediaWorkers: options.mediaWorkers }),
             ...(options.mallocArenaMax === undefined ? {} : { mallocArenaMax: options.mallocArenaMax }),
           })
-        : await ForwarderTarget.start(bot.url),
+        : await ForwarderTarget.start(instrument.botUrl),
     );
     const pid = target.pid;
     // The first /metrics scrape compiles its route: done here, not at the window's start.
@@ -135,24 +140,24 @@ export async function measureStep(
     const connected = calls - failedSetups;
     const startUs = nowUs() + options.warmupSec * 1e6;
     const endUs = startUs + options.windowSec * 1e6;
-    callers.setWindow(startUs, endUs);
-    bot.setWindow(startUs, endUs);
+    instrument.setWindow(startUs, endUs);
 
     await sleepUntilUs(startUs);
     const cpuBefore = cpuSeconds(pid);
+    const instrumentCpuBefore = instrumentCpuSeconds(instrument);
     const wallBefore = performance.now();
     // Not awaited before the window: an overloaded gateway may answer its scrape late.
     const lagReset = target.resetLag();
     await sleepUntilUs(endUs);
     const cpu = cpuSeconds(pid) - cpuBefore;
+    const instrumentCpu = instrumentCpuSeconds(instrument) - instrumentCpuBefore;
     const wallSeconds = (performance.now() - wallBefore) / 1000;
     const rss = rssBytes(pid);
     await lagReset;
     const status = await target.status();
     await delay(IN_FLIGHT_GRACE_MS);
 
-    const botReport = await bot.report();
-    const callerFigures = callers.figures();
+    const report = await instrument.report();
     return {
       system,
       mediaWorkers: system === 'patchbay' ? (options.mediaWorkers ?? 0) : 0,
@@ -167,9 +172,10 @@ export async function measureStep(
       ...(status.jitterBuffer ? { jitterBuffer: status.jitterBuffer } : {}),
       ...(status.playout ? { playout: status.playout } : {}),
       ...(status.ticks ? { ticks: status.ticks } : {}),
-      callerToBot: direction(callerFigures.sentInWindow, botReport.callerToBot),
-      botToCaller: direction(botReport.echoed, callerFigures.botToCaller),
-      senderLagMaxMs: callerFigures.senderLagMaxMs,
+      callerToBot: direction(report.sentInWindow, report.callerToBot),
+      botToCaller: direction(report.echoed, report.botToCaller),
+      senderLagMaxMs: report.senderLagMaxMs,
+      instrument: { kind: instrument.kind, cpuPercent: (100 * instrumentCpu) / wallSeconds },
       window: { startUs, endUs },
     };
   } finally {

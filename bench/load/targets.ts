@@ -109,7 +109,7 @@ export class ForwarderTarget implements SystemUnderTest {
   }
 
   static async start(botUrl: string): Promise<ForwarderTarget> {
-    const child = new LineChild('../lib/bare-forwarder', [botUrl]);
+    const child = LineChild.node('../lib/bare-forwarder', [botUrl]);
     try {
       await child.next<{ ready: true }>();
       return new ForwarderTarget(child);

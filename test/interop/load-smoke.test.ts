@@ -1,15 +1,17 @@
 /**
  * The load bench (bench/load) in small: 5 calls through a real `patchbay start` process (run
  * under --cpu-prof, so the profile summary is exercised too) and through the bare forwarder,
- * a short window each. Checks that no frame is lost either way and that every figure the
- * bench reports is a number; timings are the bench's business, not this test's.
+ * a short window each, with the Node instrument and with the native one. Checks that no frame
+ * is lost either way and that every figure the bench reports is a number; timings are the
+ * bench's business, not this test's.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { EchoBotProcess } from '../../bench/load/bot-process.js';
+import { type LoadInstrument, NodeInstrument } from '../../bench/load/instrument.js';
+import { NativeInstrument } from '../../bench/load/native.js';
 import { profilesIn, summariseProfile } from '../../bench/load/profile.js';
 import {
   closeEverything,
@@ -26,9 +28,9 @@ const CALLS = 5;
  */
 const OPTIONS = { warmupSec: 1, windowSec: 4, cps: 50, jitterFloorMs: 100 };
 
-let bot: EchoBotProcess;
+let bot: LoadInstrument;
 before(async () => {
-  bot = await EchoBotProcess.start();
+  bot = await NodeInstrument.start();
 });
 after(async () => {
   await bot.close();
@@ -49,6 +51,10 @@ function assertStep(step: StepFigures): void {
   for (const key of ['cpuMsPerCallSecond', 'cpuPercent', 'rssMiB', 'rssKiBPerCall', 'loopLagP99Ms'] as const)
     assert.ok(Number.isFinite(step[key]), `${step.system}.${key} is ${step[key]}`);
   assert.ok(step.cpuMsPerCallSecond > 0, `${step.system} used no CPU`);
+  assert.ok(
+    Number.isFinite(step.instrument.cpuPercent),
+    `the instrument's CPU: ${step.instrument.cpuPercent}`,
+  );
   assertDirection(`${step.system} caller->bot`, step.callerToBot);
   assertDirection(`${step.system} bot->caller`, step.botToCaller);
 }
@@ -86,4 +92,16 @@ test('5 calls through patchbay (profiled) and through the bare forwarder: no los
 
 test('5 calls through patchbay with media.workers: 2: no loss, every figure a number', async () => {
   assertStep(await measureStep('patchbay', CALLS, bot, { ...OPTIONS, mediaWorkers: 2 }));
+});
+
+test('5 calls through patchbay and the forwarder with the native instrument: no loss, every figure a number', async () => {
+  const native = await NativeInstrument.start();
+  try {
+    const patchbay = await measureStep('patchbay', CALLS, native, { ...OPTIONS, mediaWorkers: 1 });
+    assertStep(patchbay);
+    assert.equal(patchbay.instrument.kind, 'native');
+    assertStep(await measureStep('forwarder', CALLS, native, OPTIONS));
+  } finally {
+    await native.close();
+  }
 });

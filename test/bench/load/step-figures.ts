@@ -37,6 +37,7 @@ export function step(overrides: Partial<StepFigures> = {}): StepFigures {
     callerToBot: direction(65),
     botToCaller: direction(55),
     senderLagMaxMs: 0,
+    instrument: { kind: 'node', cpuPercent: 60 },
     window: { startUs: 0, endUs: 1 },
     ...overrides,
   };

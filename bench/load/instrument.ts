@@ -29,6 +29,8 @@ export interface InstrumentReport {
   sentInWindow: number;
   /** How far behind its deadlines the callers' sender fell at worst in the window, ms. */
   senderLagMaxMs: number;
+  /** Echoes the instrument's own receive buffer dropped in the window, where it can tell. */
+  receiveDrops?: number;
 }
 
 export interface LoadInstrument {

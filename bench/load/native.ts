@@ -1,6 +1,7 @@
 /**
  * The native instrument: the load bench's callers and echo bot in one single-threaded C
- * process (bench/load/native/*.c), built on first use with the system's C compiler (`cc`).
+ * process (bench/load/native/*.c), built on first use with the system's C compiler (`cc`),
+ * its calls' RTP on one socket with batched sends and receives.
  * On a box of few cores the Node instrument takes most of a core at 200-300 calls, which the
  * system under test then lacks; this one sends, echoes and notes the same tagged frames for a
  * fraction of that. Its raw observations are replayed here through FrameStats, so both
@@ -52,6 +53,7 @@ interface CountsAnswer {
   sentInWindow: number;
   senderLagMaxMs: number;
   senderSkipped: number;
+  receiveDrops: number;
   invalid: number;
 }
 
@@ -130,6 +132,7 @@ export class NativeInstrument implements LoadInstrument {
       botToCaller: botToCaller.figures(),
       sentInWindow: counts.sentInWindow,
       senderLagMaxMs: counts.senderLagMaxMs,
+      receiveDrops: counts.receiveDrops,
     };
   }
 

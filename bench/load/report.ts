@@ -90,7 +90,10 @@ export function tailLine(step: StepFigures): string {
 export function instrumentLine(step: StepFigures): string {
   return (
     `${step.calls} calls: the ${step.instrument.kind} instrument (callers and echo bot) took ` +
-    `${fixed(step.instrument.cpuPercent, 0)} % of a core; its sender fell ${fixed(step.senderLagMaxMs)} ms behind at worst`
+    `${fixed(step.instrument.cpuPercent, 0)} % of a core; its sender fell ${fixed(step.senderLagMaxMs)} ms behind at worst` +
+    (step.instrument.receiveDrops
+      ? `; its socket dropped ${step.instrument.receiveDrops} echoes (counted as missing)`
+      : '')
   );
 }
 

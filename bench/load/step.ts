@@ -73,7 +73,7 @@ export interface StepFigures {
   /** How far the load generator itself fell behind its send deadlines (not the system's doing). */
   senderLagMaxMs: number;
   /** Which instrument measured the step, and the CPU its callers and bot took, % of a core. */
-  instrument: { kind: LoadInstrument['kind']; cpuPercent: number };
+  instrument: { kind: LoadInstrument['kind']; cpuPercent: number; receiveDrops?: number };
   /** The measured window, CLOCK_MONOTONIC µs (a --cpu-prof profile's clock). */
   window: { startUs: number; endUs: number };
 }
@@ -175,7 +175,11 @@ export async function measureStep(
       callerToBot: direction(report.sentInWindow, report.callerToBot),
       botToCaller: direction(report.echoed, report.botToCaller),
       senderLagMaxMs: report.senderLagMaxMs,
-      instrument: { kind: instrument.kind, cpuPercent: (100 * instrumentCpu) / wallSeconds },
+      instrument: {
+        kind: instrument.kind,
+        cpuPercent: (100 * instrumentCpu) / wallSeconds,
+        ...(report.receiveDrops === undefined ? {} : { receiveDrops: report.receiveDrops }),
+      },
       window: { startUs, endUs },
     };
   } finally {

@@ -100,6 +100,7 @@ test('5 calls through patchbay and the forwarder with the native instrument: no 
     const patchbay = await measureStep('patchbay', CALLS, native, { ...OPTIONS, mediaWorkers: 1 });
     assertStep(patchbay);
     assert.equal(patchbay.instrument.kind, 'native');
+    assert.equal(patchbay.instrument.receiveDrops, 0, "the instrument's own socket dropped echoes");
     assertStep(await measureStep('forwarder', CALLS, native, OPTIONS));
   } finally {
     await native.close();

@@ -66,6 +66,24 @@ extern int64_t window_start_us, window_end_us;
 extern int window_set;
 int in_window(int64_t us);
 
+/* The callers (callers.c): one loopback UDP socket for every call's RTP. */
+typedef struct {
+  uint64_t sent_in_window, sender_skipped;
+  /* Datagrams the callers' socket dropped since the window was set (SO_RXQ_OVFL). */
+  uint64_t receive_drops;
+  double sender_lag_max_ms;
+} caller_counts;
+/* Opens `count` callers (closing the previous ones) ticking on `timer_fd`; returns their port. */
+int callers_open(int epoll_fd, int timer_fd, int count);
+void callers_close(void);
+/* Starts sending call's frames to remote_port on loopback; 0 stops them. */
+void callers_connect(int call, int remote_port);
+void callers_send_due(void);
+void callers_receive(void);
+void callers_reset_window(void);
+caller_counts callers_counts(void);
+extern observations caller_observations;
+
 /* The echo bot (bot.c): a Twilio Media Streams WebSocket server on loopback. */
 int bot_listen(int epoll_fd);
 void bot_ready(int epoll_fd, uint64_t key, uint32_t events);

@@ -23,13 +23,15 @@ function sourceDir(): string {
   return existsSync(join(here, 'main.c')) ? here : here.replace(/\/dist\/bench\//, '/bench/');
 }
 
-/** Builds the instrument once per source text; returns the program's path. */
+const COMPILE_FLAGS = ['-O2', '-std=gnu11'];
+
+/** Builds the instrument once per source text and flags; returns the program's path. */
 export function buildNativeInstrument(): string {
   const dir = sourceDir();
   const sources = readdirSync(dir)
     .filter((name) => name.endsWith('.c') || name.endsWith('.h'))
     .sort();
-  const hash = createHash('sha256');
+  const hash = createHash('sha256').update(COMPILE_FLAGS.join(' '));
   for (const name of sources) hash.update(name).update(readFileSync(join(dir, name)));
   const program = join(tmpdir(), `patchbay-load-instrument-${hash.digest('hex').slice(0, 16)}`);
   if (existsSync(program)) return program;
@@ -37,7 +39,7 @@ export function buildNativeInstrument(): string {
   try {
     const output = join(buildDir, 'instrument');
     const files = sources.filter((name) => name.endsWith('.c')).map((name) => join(dir, name));
-    execFileSync('cc', ['-O2', '-std=gnu11', '-o', output, ...files, '-lm'], { stdio: 'inherit' });
+    execFileSync('cc', [...COMPILE_FLAGS, '-o', output, ...files, '-lm'], { stdio: 'inherit' });
     renameSync(output, program);
   } finally {
     rmSync(buildDir, { recursive: true, force: true });

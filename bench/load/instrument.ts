@@ -8,6 +8,7 @@
 import { EchoBotProcess } from './bot-process.js';
 import type { ReceivedFigures } from './frame-stats.js';
 import { RtpCallers } from './rtp-callers.js';
+import type { TimelineSecond } from './timeline.js';
 
 export type InstrumentKind = 'node' | 'native';
 
@@ -31,6 +32,8 @@ export interface InstrumentReport {
   senderLagMaxMs: number;
   /** Echoes the instrument's own receive buffer dropped in the window, where it can tell. */
   receiveDrops?: number;
+  /** Both directions second by second from the warm-up on, where the instrument keeps arrivals. */
+  timeline?: TimelineSecond[];
 }
 
 export interface LoadInstrument {

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { LineChild } from './child.js';
 import { FrameStats } from './frame-stats.js';
 import type { InstrumentReport, LoadInstrument, StepCallers } from './instrument.js';
+import { LatencyTimeline } from './timeline.js';
 
 /** The C sources sit beside the TypeScript (bench/load/native/), also when run from dist/. */
 function sourceDir(): string {
@@ -118,13 +119,21 @@ export class NativeInstrument implements LoadInstrument {
     callerToBot.setWindow(startUs, endUs);
     const botToCaller = new FrameStats();
     botToCaller.setWindow(startUs, endUs);
+    const timeline = new LatencyTimeline(startUs);
     let echoed = 0;
     let at = 0;
     // The bot's observations, then the callers', each a count and its records, in arrival order.
     for (const side of [callerToBot, botToCaller]) {
       const count = values[at++] ?? 0;
       for (let i = 0; i < count; i++, at += FIELDS) {
-        const fresh = side.observe(values[at]!, values[at + 1]!, values[at + 2]!, values[at + 3]!);
+        const [call, frameUs, sentUs, arrivalUs] = [
+          values[at]!,
+          values[at + 1]!,
+          values[at + 2]!,
+          values[at + 3]!,
+        ];
+        const fresh = side.observe(call, frameUs, sentUs, arrivalUs);
+        if (fresh) timeline.add(side === callerToBot ? 0 : 1, sentUs, arrivalUs - sentUs);
         if (side === callerToBot && fresh && side.inWindow(values[at + 4]!)) echoed++;
       }
     }
@@ -135,6 +144,7 @@ export class NativeInstrument implements LoadInstrument {
       sentInWindow: counts.sentInWindow,
       senderLagMaxMs: counts.senderLagMaxMs,
       receiveDrops: counts.receiveDrops,
+      timeline: timeline.seconds(),
     };
   }
 

@@ -126,12 +126,15 @@ export class PatchbayTarget implements SystemUnderTest {
     }
     await Promise.race([Promise.all(outcomes), delay(SETUP_GRACE_MS)]);
     setupOver = true;
+    // The calls' counts from here on, taken now rather than as the window opens: reading every
+    // call's detail is a burst of work for the gateway's main thread and the bench, which on a
+    // small box would delay the media ticks at the window's start and show in its tail.
+    this.#mediaAtReset = await this.#callDetails();
     return callerPorts.length - answered;
   }
 
   async resetLag(): Promise<void> {
     this.#ticksAtReset = ticksIn(await this.#scrape());
-    this.#mediaAtReset = await this.#callDetails();
   }
 
   async status(): Promise<TargetStatus> {
@@ -169,7 +172,8 @@ export class PatchbayTarget implements SystemUnderTest {
    * The calls' jitter buffers and playouts as the control API shows them (up to 500 ms old with
    * media workers), summed over every call in progress: the jitter buffers' target is what
    * caller->bot latency is judged against; the counts (the jitter buffers' and the playouts')
-   * are taken since the last resetLag(), per call, so set-up does not count.
+   * are taken since the calls were set up (the warm-up and the window), per call, so set-up
+   * does not count.
    */
   async #callFigures(): Promise<{ jitterBuffer?: JitterBufferFigures; playout?: PlayoutFigures }> {
     const details = await this.#callDetails();
@@ -277,7 +281,7 @@ export class PatchbayTarget implements SystemUnderTest {
   }
 
   #ticksAtReset: TickOutcomes | undefined;
-  /** Each call's media figures at the last resetLag(). */
+  /** Each call's media figures once every call was set up. */
   #mediaAtReset = new Map<string, CallMediaFigures>();
 
   /** Every series of one /metrics scrape; undefined when the gateway does not answer in time. */

@@ -55,7 +55,7 @@ export function jitterBufferLine(step: StepFigures): string | undefined {
   return (
     `${step.calls} calls: jitter buffers' target ${fixed(jitter.targetMs, 1)} ms and delay ${fixed(jitter.delayMs, 1)} ms ` +
     `(means over every sample emitted); caller->bot p99 ${fixed(p99, 1)} ms is ${fixed(p99 - jitter.targetMs, 1)} ms over the target; ` +
-    `in the window ${jitter.window.concealmentEvents} concealment events, ${jitter.window.packetsLate} packets late, ` +
+    `since set-up (warm-up and window) ${jitter.window.concealmentEvents} concealment events, ${jitter.window.packetsLate} packets late, ` +
     `${jitter.window.packetsDiscarded} discarded, ${fixed(jitter.window.acceleratedMs, 0)} ms removed by acceleration; ` +
     `${jitter.window.framesWaited} frames waited for a late packet, ${jitter.window.framesArrived} of them got it`
   );
@@ -66,7 +66,7 @@ export function playoutLine(step: StepFigures): string | undefined {
   const playout = step.playout;
   if (!playout) return undefined;
   return (
-    `${step.calls} calls: bot audio playout, per call over the window: ${fixed(playout.underrunsPerCall, 2)} underruns ` +
+    `${step.calls} calls: bot audio playout, per call since set-up (warm-up and window): ${fixed(playout.underrunsPerCall, 2)} underruns ` +
     `(a frame of faded silence each), ${fixed(playout.trimmedFramesPerCall, 2)} standing frames given back, ` +
     `${fixed(playout.slotsHeldPerCall, 2)} RTP slots held for a late bot frame, ${fixed(playout.slotsFilledPerCall, 2)} filled by it`
   );

@@ -48,6 +48,7 @@ import {
   saturationReasons,
   track,
 } from './step.js';
+import { timelineLines } from './timeline.js';
 
 const HELP = `usage: node dist/bench/load/run.js [options]   (after npm run build)
 
@@ -66,6 +67,8 @@ const HELP = `usage: node dist/bench/load/run.js [options]   (after npm run buil
                     every other round; then one line per setting: in how many rounds it met
                     the latency goals, and medians (needs --steps)
   --malloc-arena-max N  the gateway (only) runs with MALLOC_ARENA_MAX=N
+  --timeline        under each step, both directions' p50 / p99 second by second from the
+                    warm-up on (native instrument only; always in the JSON)
   --instrument KIND node (default): the callers in this process, the echo bot in a Node child;
                     native: both in one C process built with the system's cc (bench/load/native),
                     a fraction of the CPU, for boxes where the instrument crowds the gateway
@@ -89,6 +92,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     'malloc-arena-max': { type: 'string' },
     instrument: { type: 'string', default: 'node' },
+    timeline: { type: 'boolean', default: false },
     'profile-at': { type: 'string' },
     'profile-dir': { type: 'string' },
     'skip-forwarder': { type: 'boolean', default: false },
@@ -249,6 +253,8 @@ for (const result of results) {
   console.log(`  latency goals: ${goals.length === 0 ? 'met' : `missed (${goals.join('; ')})`}`);
   console.log(`  ${tailLine(result.patchbay)}`);
   console.log(`  ${instrumentLine(result.patchbay)}`);
+  if (values.timeline && result.patchbay.timeline)
+    for (const line of timelineLines(result.patchbay.timeline)) console.log(`    ${line}`);
 }
 
 const summaries = repeated ? summariseRounds(results) : undefined;

@@ -17,6 +17,7 @@ import {
   type TickOutcomes,
   type WorkerShare,
 } from './targets.js';
+import type { TimelineSecond } from './timeline.js';
 
 /** After the window, frames still in flight get this long to arrive. */
 const IN_FLIGHT_GRACE_MS = 1000;
@@ -74,6 +75,8 @@ export interface StepFigures {
   senderLagMaxMs: number;
   /** Which instrument measured the step, and the CPU its callers and bot took, % of a core. */
   instrument: { kind: LoadInstrument['kind']; cpuPercent: number; receiveDrops?: number };
+  /** Latency second by second from the warm-up on (the native instrument only). */
+  timeline?: TimelineSecond[];
   /** The measured window, CLOCK_MONOTONIC µs (a --cpu-prof profile's clock). */
   window: { startUs: number; endUs: number };
 }
@@ -180,6 +183,7 @@ export async function measureStep(
         cpuPercent: (100 * instrumentCpu) / wallSeconds,
         ...(report.receiveDrops === undefined ? {} : { receiveDrops: report.receiveDrops }),
       },
+      ...(report.timeline ? { timeline: report.timeline } : {}),
       window: { startUs, endUs },
     };
   } finally {

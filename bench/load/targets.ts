@@ -33,12 +33,12 @@ export interface JitterBufferFigures {
   targetMs: number;
   /** What audio waited in them (`jitterBufferDelay` / `jitterBufferEmittedCount`). */
   delayMs: number;
-  /** Summed over the calls in progress, over the window (from resetLag()). */
+  /** Summed over the calls in progress, since they were set up (the warm-up and the window). */
   window: JitterWindowCounts;
 }
 
 /**
- * What the jitter buffers did to caller audio in the window: where a caller->bot frame the bot
+ * What the jitter buffers did to caller audio since set-up: where a caller->bot frame the bot
  * never heard intact went (concealed over, discarded, or shortened by acceleration).
  */
 export interface JitterWindowCounts {
@@ -65,7 +65,7 @@ export const NO_JITTER_WINDOW: Readonly<JitterWindowCounts> = {
 };
 
 /**
- * Per call in progress, over the window (from resetLag()): how often its playout ran dry while
+ * Per call in progress, since set-up (the warm-up and the window): how often its playout ran dry while
  * the bot's audio was playing (a frame of faded silence each) and how many standing frames it
  * gave back. Together they show whether the playout's frame of margin behind the bot is in use.
  */

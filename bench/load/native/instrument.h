@@ -35,9 +35,9 @@ typedef struct {
   int frames_left;
   int spurt_frame;
 } talker;
-void talker_init(talker *talker, uint32_t seed);
+void talker_init(talker *speaker, uint32_t seed);
 /* Writes the next 20 ms PCMU frame; 1 if it is a frame to tag. */
-int talker_next(talker *talker, uint8_t *payload);
+int talker_next(talker *speaker, uint8_t *payload);
 
 typedef struct {
   int at;

@@ -50,10 +50,10 @@ static uint8_t mulaw_encode(int sample) {
 static const int SPURT_FRAMES[2] = {40, 100};
 static const int PAUSE_FRAMES[2] = {10, 30};
 
-void talker_init(talker *talker, uint32_t seed) {
-  memset(talker, 0, sizeof *talker);
-  talker->random.state = seed;
-  seeded_random *random = &talker->random;
+void talker_init(talker *speaker, uint32_t seed) {
+  memset(speaker, 0, sizeof *speaker);
+  speaker->random.state = seed;
+  seeded_random *random = &speaker->random;
   int period = random_int(random, MIN_PERIOD, MAX_PERIOD);
   const double gains[3] = {1, 0.5, 0.25};
   double phases[3];
@@ -62,41 +62,41 @@ void talker_init(talker *talker, uint32_t seed) {
   for (int n = 0; n < period; n++) {
     double sum = 0;
     for (int k = 0; k < 3; k++) sum += gains[k] * sin((2 * M_PI * (k + 1) * n) / period + phases[k]);
-    talker->voice[n] = mulaw_encode(js_round(scale * sum));
+    speaker->voice[n] = mulaw_encode(js_round(scale * sum));
   }
-  talker->voice_length = period;
+  speaker->voice_length = period;
   for (int i = 0; i < FRAME_SAMPLES + ONSET_SAMPLES; i++)
-    talker->noise[i] = mulaw_encode(js_round(VOICE_PEAK * (2 * random_next(random) - 1)));
-  talker->talking = 1;
-  talker->frames_left = random_int(random, 1, SPURT_FRAMES[1]);
+    speaker->noise[i] = mulaw_encode(js_round(VOICE_PEAK * (2 * random_next(random) - 1)));
+  speaker->talking = 1;
+  speaker->frames_left = random_int(random, 1, SPURT_FRAMES[1]);
 }
 
-static void talker_turn(talker *talker) {
-  talker->talking = !talker->talking;
-  const int *range = talker->talking ? SPURT_FRAMES : PAUSE_FRAMES;
-  talker->frames_left = random_int(&talker->random, range[0], range[1]);
-  talker->spurt_frame = 0;
+static void talker_turn(talker *speaker) {
+  speaker->talking = !speaker->talking;
+  const int *range = speaker->talking ? SPURT_FRAMES : PAUSE_FRAMES;
+  speaker->frames_left = random_int(&speaker->random, range[0], range[1]);
+  speaker->spurt_frame = 0;
 }
 
-int talker_next(talker *talker, uint8_t *payload) {
-  if (talker->frames_left == 0) talker_turn(talker);
-  talker->frames_left--;
-  if (!talker->talking) {
+int talker_next(talker *speaker, uint8_t *payload) {
+  if (speaker->frames_left == 0) talker_turn(speaker);
+  speaker->frames_left--;
+  if (!speaker->talking) {
     memset(payload, MULAW_SILENCE, FRAME_SAMPLES);
     return 0;
   }
-  int tagged = talker->spurt_frame++ % TAG_EVERY == TAG_EVERY - 1;
-  if (tagged) memcpy(payload, talker->noise, FRAME_SAMPLES);
+  int tagged = speaker->spurt_frame++ % TAG_EVERY == TAG_EVERY - 1;
+  if (tagged) memcpy(payload, speaker->noise, FRAME_SAMPLES);
   else {
-    int phase = talker->phase;
+    int phase = speaker->phase;
     for (int i = 0; i < FRAME_SAMPLES; i++) {
-      payload[i] = talker->voice[phase];
-      if (++phase == talker->voice_length) phase = 0;
+      payload[i] = speaker->voice[phase];
+      if (++phase == speaker->voice_length) phase = 0;
     }
-    int tagged_next = talker->spurt_frame % TAG_EVERY == TAG_EVERY - 1 && talker->frames_left > 0;
-    if (tagged_next) memcpy(payload + FRAME_SAMPLES - ONSET_SAMPLES, talker->noise + FRAME_SAMPLES, ONSET_SAMPLES);
+    int tagged_next = speaker->spurt_frame % TAG_EVERY == TAG_EVERY - 1 && speaker->frames_left > 0;
+    if (tagged_next) memcpy(payload + FRAME_SAMPLES - ONSET_SAMPLES, speaker->noise + FRAME_SAMPLES, ONSET_SAMPLES);
   }
-  talker->phase = (talker->phase + FRAME_SAMPLES) % talker->voice_length;
+  speaker->phase = (speaker->phase + FRAME_SAMPLES) % speaker->voice_length;
   return tagged;
 }
 

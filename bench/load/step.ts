@@ -65,7 +65,7 @@ export interface StepFigures {
   workers?: WorkerShare[];
   /** The gateway's jitter buffers over the calls so far: caller->bot is judged against the target. */
   jitterBuffer?: JitterBufferFigures;
-  /** The gateway's playouts of bot audio over the window: underruns and trimmed frames per call. */
+  /** The gateway's playouts of bot audio since the calls were set up: underruns and trimmed frames per call. */
   playout?: PlayoutFigures;
   /** The gateway's media clock ticks over the window, by outcome. */
   ticks?: TickOutcomes;

@@ -14,7 +14,7 @@ export interface TargetStatus {
   workers?: WorkerShare[];
   /** The gateway's jitter buffers over its calls so far (a gateway with them). */
   jitterBuffer?: JitterBufferFigures;
-  /** The gateway's bot-audio playouts since resetLag() (a gateway with them). */
+  /** The gateway's bot-audio playouts since the calls were set up (a gateway with them). */
   playout?: PlayoutFigures;
   /** The gateway's media clock ticks since resetLag(), by outcome (a gateway with them). */
   ticks?: TickOutcomes;

@@ -72,7 +72,7 @@ void callers_close(void) {
   if (timer_fd >= 0) timerfd_settime(timer_fd, 0, &off, NULL);
 }
 
-int callers_open(int epoll_fd, int timer, int count) {
+int callers_open(int poller, int timer, int count) {
   static int mapped;
   if (!mapped) memset(call_by_port, 0xff, sizeof call_by_port), mapped = 1;
   callers_close();
@@ -97,7 +97,7 @@ int callers_open(int epoll_fd, int timer, int count) {
       getsockname(socket_fd, (struct sockaddr *)&address, &length) < 0)
     return -1;
   struct epoll_event event = {.events = EPOLLIN, .data.u64 = KEY_CALLER};
-  epoll_ctl(epoll_fd, EPOLL_CTL_ADD, socket_fd, &event);
+  epoll_ctl(poller, EPOLL_CTL_ADD, socket_fd, &event);
   for (int call = 0; call < count; call++) {
     callers[call].ssrc = 0x10000 + (uint32_t)call;
     // Seeded by the call's index, as the Node callers are: the same voices in every run.

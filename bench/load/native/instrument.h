@@ -73,8 +73,8 @@ typedef struct {
   uint64_t receive_drops;
   double sender_lag_max_ms;
 } caller_counts;
-/* Opens `count` callers (closing the previous ones) ticking on `timer_fd`; returns their port. */
-int callers_open(int epoll_fd, int timer_fd, int count);
+/* Opens `count` callers (closing the previous ones) on epoll `poller`, ticking on `timer_fd`; returns their port. */
+int callers_open(int poller, int timer_fd, int count);
 void callers_close(void);
 /* Starts sending call's frames to remote_port on loopback; 0 stops them. */
 void callers_connect(int call, int remote_port);

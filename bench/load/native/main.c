@@ -34,11 +34,7 @@
 #define KEY_STDIN ((uint64_t)4 << 40)
 #define KEY_TIMER ((uint64_t)5 << 40)
 
-int64_t window_start_us = INT64_MAX, window_end_us = INT64_MAX;
-int window_set;
 static int epoll_fd, timer_fd;
-
-int in_window(int64_t us) { return us >= window_start_us && us < window_end_us; }
 
 static void open_callers(int count) {
   int port = count > 0 ? callers_open(epoll_fd, timer_fd, count) : -1;

@@ -158,6 +158,11 @@ int tags_find(const uint8_t *payload, int length, frame_tag *found, int max) {
   return count;
 }
 
+int64_t window_start_us = INT64_MAX, window_end_us = INT64_MAX;
+int window_set;
+
+int in_window(int64_t us) { return us >= window_start_us && us < window_end_us; }
+
 /* Bounded: 1,600 calls' tagged frames from a window's start to its report (warm-up, window and
  * grace, about 30 s) are some 600,000 per direction. */
 #define MAX_OBSERVATIONS (1u << 20)

@@ -17,6 +17,7 @@ import {
   causeOf,
   closePairs,
   direction,
+  dropFirst,
   flush,
   inDialog,
   isRequest,
@@ -131,8 +132,7 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
   describe('2. 2xx retransmission until ACK (RFC 3261 §13.3.1.4)', () => {
     it('the UAS resends 200 at T1 after a lost ACK; the re-sent ACK stops it', async () => {
       const { clock, network, answered } = setup();
-      let acks = 0;
-      network.drop = (message) => message.isRequest && message.method === 'ACK' && acks++ === 0;
+      network.drop = dropFirst((message) => message.isRequest && message.method === 'ACK');
       const { outbound, inbound } = await answered();
       await run(clock, 20 * T1);
       const oks = network.log.filter(isResponse(200, 'INVITE'));
@@ -154,8 +154,7 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
 
     it('the re-sent ACK is the same ACK: one Via, same branch and CSeq (§13.2.2.4)', async () => {
       const { clock, network, answered } = setup();
-      let acks = 0;
-      network.drop = (message) => message.isRequest && message.method === 'ACK' && acks++ === 0;
+      network.drop = dropFirst((message) => message.isRequest && message.method === 'ACK');
       await answered();
       await run(clock, 2 * T1);
       const [first, second] = network.log.filter(isRequest('ACK')).map((record) => record.message);
@@ -214,8 +213,7 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
     it('a lost ACK for a re-INVITE 2xx is re-sent when the 2xx is retransmitted', async () => {
       const { clock, network, answered } = setup();
       const { outbound, inbound } = await answered();
-      let reAcks = 0;
-      network.drop = (message) => inDialog('ACK')(message) && message.cseq().seq === 2 && reAcks++ === 0;
+      network.drop = dropFirst((message) => inDialog('ACK')(message) && message.cseq().seq === 2);
       const response = outbound.reinvite(offer('sendonly', offer()));
       await flush();
       assert.equal((await response).status, 200);
@@ -232,8 +230,7 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
   it('a lost ACK, then the next re-INVITE at once: both 2xx are ACKed in the end and the call stays up', async () => {
     const { clock, network, answered } = setup();
     const { outbound, inbound } = await answered();
-    let dropped = 0;
-    network.drop = (message) => inDialog('ACK')(message) && message.cseq().seq === 2 && dropped++ === 0;
+    network.drop = dropFirst((message) => inDialog('ACK')(message) && message.cseq().seq === 2);
     const first = outbound.reinvite(offer('sendonly', offer()));
     await flush();
     assert.equal((await first).status, 200);
@@ -248,8 +245,7 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
   it('the callee hanging up before the ACK of its 200 arrived sends BYE only after it (RFC 3261 §15)', async () => {
     const { clock, network, ring } = setup();
     const { outbound, inbound } = await ring();
-    let dropped = 0;
-    network.drop = (message) => isRequest('ACK')({ message } as WireRecord) && dropped++ === 0;
+    network.drop = dropFirst((message) => message.isRequest && message.method === 'ACK');
     const answer = answerer()(inbound.remoteSdp ?? '', inbound.invite);
     assert.ok('sdp' in answer);
     inbound.accept(answer.sdp);

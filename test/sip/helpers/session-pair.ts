@@ -86,6 +86,16 @@ export const isResponse = (status: number, method: string) => (record: WireRecor
 export const inDialog = (method: string) => (message: SipMessage) =>
   message.isRequest && message.method === method && message.toTag() !== undefined;
 
+/** A network drop rule that loses the first message `match` accepts, and only that one. */
+export function dropFirst(match: (message: SipMessage) => boolean): (message: SipMessage) => boolean {
+  let dropped = false;
+  return (message) => {
+    if (dropped || !match(message)) return false;
+    dropped = true;
+    return true;
+  };
+}
+
 /** Makes the peer look like one that does not take UPDATE. */
 export const withoutUpdateInAllow = (message: SipMessage): void => {
   const allow = message.get('allow');

@@ -24,13 +24,8 @@ export class EchoBotProcess {
 
   static async start(): Promise<EchoBotProcess> {
     const child = LineChild.node('./echo-bot', []);
-    try {
-      const { url } = await child.next<{ url: string }>();
-      return new EchoBotProcess(child, url);
-    } catch (error) {
-      await child.close();
-      throw error;
-    }
+    const { url } = await child.ready<{ url: string }>();
+    return new EchoBotProcess(child, url);
   }
 
   get pid(): number {

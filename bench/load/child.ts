@@ -68,6 +68,16 @@ export class LineChild {
     return JSON.parse(line) as T;
   }
 
+  /** The child's first line, which says it is ready; if none comes, the child is closed. */
+  async ready<T>(): Promise<T> {
+    try {
+      return await this.next<T>();
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
   /** Closes its stdin (it exits by itself) and kills it if it has not exited within 2 s. */
   async close(): Promise<void> {
     if (this.#ended) return;

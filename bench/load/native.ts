@@ -77,13 +77,8 @@ export class NativeInstrument implements LoadInstrument {
 
   static async start(): Promise<NativeInstrument> {
     const child = new LineChild(buildNativeInstrument(), []);
-    try {
-      const { url } = await child.next<{ url: string }>();
-      return new NativeInstrument(child, url);
-    } catch (error) {
-      await child.close();
-      throw error;
-    }
+    const { url } = await child.ready<{ url: string }>();
+    return new NativeInstrument(child, url);
   }
 
   get pids(): number[] {

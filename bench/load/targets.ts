@@ -110,13 +110,8 @@ export class ForwarderTarget implements SystemUnderTest {
 
   static async start(botUrl: string): Promise<ForwarderTarget> {
     const child = LineChild.node('../lib/bare-forwarder', [botUrl]);
-    try {
-      await child.next<{ ready: true }>();
-      return new ForwarderTarget(child);
-    } catch (error) {
-      await child.close();
-      throw error;
-    }
+    await child.ready<{ ready: true }>();
+    return new ForwarderTarget(child);
   }
 
   get pid(): number {

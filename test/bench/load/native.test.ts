@@ -13,7 +13,7 @@ const FRAMES = 1000;
 let instrument: LineChild;
 before(async () => {
   instrument = new LineChild(buildNativeInstrument(), []);
-  await instrument.next<{ url: string }>();
+  await instrument.ready<{ url: string }>();
 });
 after(() => instrument.close());
 

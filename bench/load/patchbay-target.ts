@@ -12,8 +12,8 @@ import { type StackUa, startStackUa } from '../../test/interop/helpers/stack-ua.
 import { parseMetrics } from '../lib/metrics.js';
 import {
   type JitterBufferFigures,
-  type JitterWindowCounts,
-  NO_JITTER_WINDOW,
+  type JitterCountsSinceSetUp,
+  NO_JITTER_COUNTS,
   type PlayoutFigures,
   type SystemUnderTest,
   type TargetStatus,
@@ -185,7 +185,7 @@ export class PatchbayTarget implements SystemUnderTest {
     let trimmed = 0;
     let slotsHeld = 0;
     let slotsFilled = 0;
-    const window: JitterWindowCounts = { ...NO_JITTER_WINDOW };
+    const sinceSetUp: JitterCountsSinceSetUp = { ...NO_JITTER_COUNTS };
     for (const [id, media] of details) {
       const before = this.#mediaAtReset.get(id);
       const stream = media.stream;
@@ -199,8 +199,8 @@ export class PatchbayTarget implements SystemUnderTest {
       if (late && lateBefore) {
         slotsHeld += late.botHeld - lateBefore.botHeld;
         slotsFilled += late.botArrived - lateBefore.botArrived;
-        window.framesWaited += late.callerWaited - lateBefore.callerWaited;
-        window.framesArrived += late.callerArrived - lateBefore.callerArrived;
+        sinceSetUp.framesWaited += late.callerWaited - lateBefore.callerWaited;
+        sinceSetUp.framesArrived += late.callerArrived - lateBefore.callerArrived;
       }
       const stats = media.jitterBuffer;
       if (!stats) continue;
@@ -209,10 +209,10 @@ export class PatchbayTarget implements SystemUnderTest {
       emitted += stats.jitterBufferEmittedCount;
       const was = before?.jitterBuffer;
       if (!was) continue;
-      window.concealmentEvents += stats.concealmentEvents - was.concealmentEvents;
-      window.packetsLate += stats.packetsLate - was.packetsLate;
-      window.packetsDiscarded += stats.packetsDiscarded - was.packetsDiscarded;
-      window.acceleratedMs +=
+      sinceSetUp.concealmentEvents += stats.concealmentEvents - was.concealmentEvents;
+      sinceSetUp.packetsLate += stats.packetsLate - was.packetsLate;
+      sinceSetUp.packetsDiscarded += stats.packetsDiscarded - was.packetsDiscarded;
+      sinceSetUp.acceleratedMs +=
         (1000 * (stats.removedSamplesForAcceleration - was.removedSamplesForAcceleration)) /
         CALLER_SAMPLE_RATE;
     }
@@ -222,7 +222,7 @@ export class PatchbayTarget implements SystemUnderTest {
             jitterBuffer: {
               targetMs: (1000 * target) / emitted,
               delayMs: (1000 * waited) / emitted,
-              window,
+              sinceSetUp,
             },
           }
         : {}),

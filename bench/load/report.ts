@@ -55,9 +55,9 @@ export function jitterBufferLine(step: StepFigures): string | undefined {
   return (
     `${step.calls} calls: jitter buffers' target ${fixed(jitter.targetMs, 1)} ms and delay ${fixed(jitter.delayMs, 1)} ms ` +
     `(means over every sample emitted); caller->bot p99 ${fixed(p99, 1)} ms is ${fixed(p99 - jitter.targetMs, 1)} ms over the target; ` +
-    `since set-up (warm-up and window) ${jitter.window.concealmentEvents} concealment events, ${jitter.window.packetsLate} packets late, ` +
-    `${jitter.window.packetsDiscarded} discarded, ${fixed(jitter.window.acceleratedMs, 0)} ms removed by acceleration; ` +
-    `${jitter.window.framesWaited} frames waited for a late packet, ${jitter.window.framesArrived} of them got it`
+    `since set-up (warm-up and window) ${jitter.sinceSetUp.concealmentEvents} concealment events, ${jitter.sinceSetUp.packetsLate} packets late, ` +
+    `${jitter.sinceSetUp.packetsDiscarded} discarded, ${fixed(jitter.sinceSetUp.acceleratedMs, 0)} ms removed by acceleration; ` +
+    `${jitter.sinceSetUp.framesWaited} frames waited for a late packet, ${jitter.sinceSetUp.framesArrived} of them got it`
   );
 }
 

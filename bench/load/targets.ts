@@ -34,14 +34,14 @@ export interface JitterBufferFigures {
   /** What audio waited in them (`jitterBufferDelay` / `jitterBufferEmittedCount`). */
   delayMs: number;
   /** Summed over the calls in progress, since they were set up (the warm-up and the window). */
-  window: JitterWindowCounts;
+  sinceSetUp: JitterCountsSinceSetUp;
 }
 
 /**
  * What the jitter buffers did to caller audio since set-up: where a caller->bot frame the bot
  * never heard intact went (concealed over, discarded, or shortened by acceleration).
  */
-export interface JitterWindowCounts {
+export interface JitterCountsSinceSetUp {
   concealmentEvents: number;
   /** Packets that arrived after their playout time (also in packetsDiscarded). */
   packetsLate: number;
@@ -54,8 +54,8 @@ export interface JitterWindowCounts {
   framesArrived: number;
 }
 
-/** A window in which the jitter buffers did nothing to caller audio. */
-export const NO_JITTER_WINDOW: Readonly<JitterWindowCounts> = {
+/** Counts of jitter buffers that did nothing to caller audio. */
+export const NO_JITTER_COUNTS: Readonly<JitterCountsSinceSetUp> = {
   concealmentEvents: 0,
   packetsLate: 0,
   packetsDiscarded: 0,

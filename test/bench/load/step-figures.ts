@@ -1,6 +1,6 @@
 /** A load-bench step's figures for the verdict tests, with what each test changes. */
 import type { StepFigures } from '../../../bench/load/step.js';
-import { NO_JITTER_WINDOW } from '../../../bench/load/targets.js';
+import { NO_JITTER_COUNTS } from '../../../bench/load/targets.js';
 
 export function direction(p99Ms: number, missing = 0) {
   const sent = 10_000;
@@ -32,7 +32,7 @@ export function step(overrides: Partial<StepFigures> = {}): StepFigures {
     jitterBuffer: {
       targetMs: 30,
       delayMs: 31,
-      window: { ...NO_JITTER_WINDOW },
+      sinceSetUp: { ...NO_JITTER_COUNTS },
     },
     callerToBot: direction(65),
     botToCaller: direction(55),

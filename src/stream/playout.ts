@@ -19,8 +19,10 @@
  * They still count as pending until handed out, so `clear` cannot grow the backlog.
  *
  * Standing delay: when the bot streams in real time and the queue nevertheless never ran dry
- * for a whole window (see StandingDelay: after a stall of our loop), what stood is dropped,
- * one whole silent frame after each played one at most (silence plays at up to twice its
+ * for a whole window (see StandingDelay: after a stall of our loop), what stood is dropped;
+ * so is what our own lateness left, once it has stood a block of pulls (LateAudioDebt: no
+ * more than the frames played as silence while the bot's answers were late). It goes one
+ * whole silent frame after each played one at most (silence plays at up to twice its
  * speed; three times while 200 ms or more stand), so the caller hears the bot's next words on
  * time again. Only frames whose every sample is within the silence threshold go (set from the
  * bot's own level), so speech is never cut; marks inside dropped audio are due when it is
@@ -30,7 +32,7 @@
  * "accelerate"), only where the audio repeats closely, so what is played keeps its pitch and
  * has no seam. Audio a bot sends ahead of real time (a burst, a faster pace) is neither
  * trimmed nor compressed, while it piles up or while it drains: only a depth that stood
- * through a whole window of real-time pace is.
+ * through a whole window of real-time pace is, or through a block within what we owe.
  *
  * No frame of margin is kept against the bot's jitter: when its next frame is late
  * (`holdsSlot`), the caller leg holds the tick's slot and sends the frame as it arrives.
@@ -246,7 +248,7 @@ export class Playout {
   clear(): readonly string[] {
     for (const item of this.#queue) if (item.kind === 'mark') this.#dueMarks.push(item.name);
     this.#queue.length = 0;
-    this.#standingDelay.removed(this.#queuedSamples);
+    this.#standingDelay.removed(this.#queuedSamples, true);
     this.#queuedSamples = 0;
     this.#counters.clears++;
     return this.#handOutDueMarks();
@@ -263,7 +265,7 @@ export class Playout {
     for (let trim = 0; trim < trims; trim++) {
       if (this.#standingDelay.budget < this.frameSamples || !this.#nextFrameIsSilent()) break;
       this.#take(undefined, this.frameSamples);
-      this.#standingDelay.removed(this.frameSamples);
+      this.#standingDelay.removed(this.frameSamples, false);
       this.#counters.trimmedFrames++;
       this.#pullsWithoutPause = 0;
     }
@@ -272,7 +274,7 @@ export class Playout {
     frame.fill(0, filled); // the reused frame still holds the previous one's samples
     this.#shapeEdges(frame, filled);
     this.#counters.framesPlayed++;
-    this.#standingDelay.pulled(this.#queuedSamples);
+    this.#standingDelay.pulled(this.#queuedSamples, this.frameSamples - filled);
     pulled.marks = this.#handOutDueMarks();
     return pulled;
   }
@@ -306,7 +308,7 @@ export class Playout {
     this.#take(frame, this.frameSamples);
     this.#take(undefined, period);
     compressor.compress(period, frame);
-    this.#standingDelay.removed(period);
+    this.#standingDelay.removed(period, false);
     this.#compressedSamples += period;
     this.#pullsBeforeSearch = 1; // every other frame at most
     return true;

@@ -26,10 +26,15 @@
  * over a whole window of that (`frameStands`), the playout skips one silent frame at a tick
  * and holds the slot instead, so the next frame goes out as it arrives.
  *
+ * The delay a stall of ours leaves behind a real-time bot is also given back sooner, within
+ * what the playout played as silence while the bot's answers were late (LateAudioDebt).
+ *
  * Depths are kept as if nothing had been dropped (the depth plus everything removed so far),
  * so a drop lowers the window's minimum at once, without waiting for the window to pass, and
  * a real-time bot's depth stays steady while it is trimmed.
  */
+
+import { LateAudioDebt } from './late-audio-debt.js';
 
 /** Frames per block: the window slides a block (200 ms) at a time. */
 const BLOCK_FRAMES = 10;
@@ -49,6 +54,11 @@ export class StandingDelay {
   /** Per block: whether a tick found less than a frame queued (held its slot, or ran dry). */
   readonly #blockRanDry = new Uint8Array(WINDOW_BLOCKS);
   #ranDry = false;
+  /** Whether a pull of this block played silence where bot audio should have been. */
+  #playedDry = false;
+  /** The least depth a pull of this block left, as queued (what could be dropped now). */
+  #minQueued = Number.POSITIVE_INFINITY;
+  readonly #lateAudio: LateAudioDebt;
   #frameStands = false;
   #nextBlock = 0;
   #blocksFilled = 0;
@@ -61,11 +71,12 @@ export class StandingDelay {
 
   constructor(frameSamples: number) {
     this.#paceBandSamples = frameSamples * PACE_BAND_FRAMES;
+    this.#lateAudio = new LateAudioDebt(frameSamples);
   }
 
   /** Samples the playout may still drop as standing delay. */
   get budget(): number {
-    return this.#budget;
+    return Math.max(this.#budget, this.#lateAudio.budget);
   }
 
   /** A frame stood between ticks for a whole window, the queue dry after each pull. */
@@ -80,23 +91,31 @@ export class StandingDelay {
 
   /** The playout skipped the frame that stood: a whole new window before the next. */
   frameSkipped(samples: number): void {
-    this.removed(samples);
+    this.removed(samples, false);
     this.#frameStands = false;
     this.#blocksFilled = 0;
   }
 
-  /** Audio taken out of the queue without being played (dropped as standing delay, or cleared). */
-  removed(samples: number): void {
+  /** Audio taken out of the queue without being played: dropped as standing delay, or cleared. */
+  removed(samples: number, cleared: boolean): void {
     this.#removed += samples;
     this.#budget = Math.max(0, this.#budget - samples);
+    this.#lateAudio.removed(samples, cleared);
   }
 
-  /** Once per pulled frame, with the depth the queue is left with. */
-  pulled(depthSamples: number): void {
+  /**
+   * Once per pulled frame, with the depth the queue is left with and how many of the frame's
+   * samples had no bot audio.
+   */
+  pulled(depthSamples: number, silentSamples: number): void {
     const depth = depthSamples + this.#removed;
     if (depth < this.#minDepth) this.#minDepth = depth;
     if (depth > this.#maxDepth) this.#maxDepth = depth;
+    if (depthSamples < this.#minQueued) this.#minQueued = depthSamples;
+    if (silentSamples > 0) this.#playedDry = true;
+    this.#lateAudio.pulled(silentSamples);
     if (++this.#pulls < BLOCK_FRAMES) return;
+    if (!this.#playedDry) this.#lateAudio.blockEnded(this.#minDepth, this.#maxDepth, this.#minQueued);
     this.#blockMinDepth[this.#nextBlock] = this.#minDepth;
     this.#blockMaxDepth[this.#nextBlock] = this.#maxDepth;
     this.#blockRanDry[this.#nextBlock] = this.#ranDry ? 1 : 0;
@@ -105,6 +124,8 @@ export class StandingDelay {
     this.#minDepth = Number.POSITIVE_INFINITY;
     this.#maxDepth = 0;
     this.#ranDry = false;
+    this.#playedDry = false;
+    this.#minQueued = Number.POSITIVE_INFINITY;
     this.#pulls = 0;
     if (this.#blocksFilled < WINDOW_BLOCKS) {
       this.#budget = 0;

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { Playout } from '../../src/stream/index.js';
 import { TimeCompressor } from '../../src/stream/time-compression.js';
 import { FakeClock, silentLogger } from '../../src/util/index.js';
+import { realTimeBotWithStall, speechId, talkingFrame } from './talking-bot.js';
 
 /** 20 ms frames of 8 kHz audio whose samples count up, so order and gaps are visible. */
 function ramp(start: number, samples: number): Int16Array {
@@ -138,54 +139,6 @@ test('a refused mark is logged at most every 5 s, with the count suppressed in b
   );
   assert.deepEqual(playout.pullFrame().marks, ['kept']);
 });
-
-/**
- * A bot that talks: frame `i` (20 ms at 8 kHz) is speech for 360 ms, then 140 ms of near
- * silence (a TTS noise floor). Every sample of a speech frame is 2000 + i, so the frames that
- * reach the caller can be read back in order.
- */
-const SPEECH_BASE = 2000;
-function talkingFrame(i: number, speechFrames = 18, cycleFrames = 25): Int16Array {
-  const speech = i % cycleFrames < speechFrames;
-  return Int16Array.from({ length: 160 }, (_, k) => (speech ? SPEECH_BASE + i : k % 2 === 0 ? 30 : -30));
-}
-
-/** The speech frame ids a frame carries (its middle sample, clear of fades), or undefined. */
-function speechId(frame: Int16Array): number | undefined {
-  const sample = frame[80] ?? 0;
-  return sample >= SPEECH_BASE ? sample - SPEECH_BASE : undefined;
-}
-
-/**
- * A bot streaming in real time (one frame per tick) for `seconds`, with the media clock
- * skipping `stallFrames` ticks after the first 5 s: the bot's frames of that time arrive
- * with no pull between them. Returns the depth after each pull and the speech ids played.
- */
-function realTimeBotWithStall(
-  playout: Playout,
-  seconds: number,
-  stallFrames: number,
-  frameAt: (i: number) => Int16Array = (i) => talkingFrame(i),
-): { depthMs: number[]; played: number[]; sent: number[] } {
-  const depthMs: number[] = [];
-  const played: number[] = [];
-  const sent: number[] = [];
-  let next = 0;
-  const send = () => {
-    const frame = frameAt(next++);
-    const id = speechId(frame);
-    if (id !== undefined) sent.push(id);
-    playout.enqueue(frame);
-  };
-  for (let tick = 0; tick < seconds * 50; tick++) {
-    if (tick === 250) for (let i = 0; i < stallFrames; i++) send();
-    send();
-    const id = speechId(playout.pullFrame().frame);
-    if (id !== undefined) played.push(id);
-    depthMs.push(playout.queuedMs);
-  }
-  return { depthMs, played, sent };
-}
 
 test('a real-time bot after a 1 s stall is trimmed back to nothing standing in its silences, speech intact', () => {
   const playout = new Playout({ sampleRate: 8000 });

@@ -16,6 +16,11 @@
  * JUDGED_BLOCKS such blocks the debt is forgiven. So is a dry spell longer than the media
  * clock's catch-up (1 s): that was a pause of the bot, not our lateness.
  *
+ * It takes only what is still queued after a pull, never the frame that comes between ticks:
+ * skipping that one so the next slots are held (StandingDelay's `frameStands`) after a block,
+ * rather than a whole window, would turn a bot whose frames come 10-20 ms after each tick,
+ * past a held slot's wait, into an underrun in its speech every few blocks.
+ *
  * What such a bot can lose is bounded by the dry spell before it: a bot that paused, then
  * streams at real-time pace with a lead of its own, has its lead shortened by at most the
  * pause, in its silent frames (see Playout).

@@ -37,7 +37,7 @@
  * No frame of margin is kept against the bot's jitter: when its next frame is late
  * (`holdsSlot`), the caller leg holds the tick's slot and sends the frame as it arrives.
  */
-import type { Clock, Logger } from '../util/index.js';
+import { type Clock, type Logger, SampleFifo } from '../util/index.js';
 import { RateLimitedWarning } from './rate-limited-warning.js';
 import { StandingDelay } from './standing-delay.js';
 import { TimeCompressor } from './time-compression.js';
@@ -124,7 +124,14 @@ export interface PulledFrame {
 
 const NO_MARKS: readonly string[] = Object.freeze([]);
 
-type QueueItem = { kind: 'audio'; samples: Int16Array; offset: number } | { kind: 'mark'; name: string };
+/** The queue's first room, in frames: a real-time bot's few frames; a burst grows it. */
+const INITIAL_QUEUE_FRAMES = 8;
+
+/** A mark in the queue: due once every sample accepted before it has been passed. */
+interface QueuedMark {
+  name: string;
+  after: number;
+}
 
 export class Playout {
   readonly sampleRate: number;
@@ -133,11 +140,16 @@ export class Playout {
   readonly #maxPendingMarks: number;
   readonly #maxMarksPerFrame: number;
   readonly #fadeSamples: number;
-  readonly #queue: QueueItem[] = [];
+  /** The bot's audio not yet played, in one reused buffer (no copy kept per message). */
+  readonly #audio: SampleFifo;
+  /** Marks in the queue, oldest first, each placed by the samples accepted before it. */
+  readonly #queuedMarks: QueuedMark[] = [];
+  /** Samples ever accepted into the queue, and ever taken out of it (played, dropped, cleared). */
+  #samplesAccepted = 0;
+  #samplesPassed = 0;
   /** Marks whose audio is done, waiting for their turn to be echoed (in order). */
   readonly #dueMarks: string[] = [];
   readonly #refusedMarkWarning: RateLimitedWarning<{ pending: number; refused: number }> | undefined;
-  #queuedSamples = 0;
   /** Marks in the queue plus marks due: what maxPendingMarks bounds. */
   #pendingMarks = 0;
   readonly #pulled: PulledFrame;
@@ -168,13 +180,14 @@ export class Playout {
       options.log && new RateLimitedWarning(options.log.logger, options.log.clock, 'bot mark refused');
     if (!(this.frameSamples > 0)) throw new RangeError('frame must hold at least one sample');
     this.#pulled = { frame: new Int16Array(this.frameSamples), marks: NO_MARKS };
+    this.#audio = new SampleFifo(INITIAL_QUEUE_FRAMES * this.frameSamples);
     this.#standingDelay = new StandingDelay(this.frameSamples);
     this.#compressor = new TimeCompressor(options.sampleRate, this.frameSamples);
   }
 
   get stats(): PlayoutStats {
     const compressedMs = Math.round((this.#compressedSamples * 1000) / this.sampleRate);
-    return { ...this.#counters, compressedMs, queuedSamples: this.#queuedSamples };
+    return { ...this.#counters, compressedMs, queuedSamples: this.#audio.length };
   }
 
   /**
@@ -185,7 +198,7 @@ export class Playout {
    * the call.
    */
   get #awaitingAudio(): boolean {
-    return !this.#silent && this.#queuedSamples < this.frameSamples;
+    return !this.#silent && this.#audio.length < this.frameSamples;
   }
 
   /**
@@ -197,7 +210,7 @@ export class Playout {
    */
   holdsSlot(): boolean {
     const standing = this.#standingDelay;
-    if (standing.frameStands && this.#queuedSamples < 2 * this.frameSamples && this.#nextFrameIsSilent()) {
+    if (standing.frameStands && this.#audio.length < 2 * this.frameSamples && this.#nextFrameIsSilent()) {
       this.#take(undefined, this.frameSamples);
       standing.frameSkipped(this.frameSamples);
       this.#counters.trimmedFrames++;
@@ -209,19 +222,19 @@ export class Playout {
 
   /** Queued audio in milliseconds. */
   get queuedMs(): number {
-    return (this.#queuedSamples * 1000) / this.sampleRate;
+    return (this.#audio.length * 1000) / this.sampleRate;
   }
 
   /** Appends bot audio; returns how many samples were refused by the overflow policy. */
   enqueue(samples: Int16Array): number {
-    const room = this.#maxQueueSamples - this.#queuedSamples;
-    const accepted = Math.min(room, samples.length);
+    const room = this.#maxQueueSamples - this.#audio.length;
+    const accepted = Math.max(0, Math.min(room, samples.length));
     const refused = samples.length - accepted;
     this.#counters.overflowSamples += refused;
     if (accepted > 0) {
-      // Copy: the producer may reuse its buffer.
-      this.#queue.push({ kind: 'audio', samples: samples.slice(0, accepted), offset: 0 });
-      this.#queuedSamples += accepted;
+      // Copied into the queue: the producer may reuse its buffer.
+      this.#audio.write(samples, accepted);
+      this.#samplesAccepted += accepted;
     }
     return refused;
   }
@@ -236,7 +249,7 @@ export class Playout {
       this.#refusedMarkWarning?.warn({ pending: this.#pendingMarks, refused: this.#counters.marksRefused });
       return false;
     }
-    this.#queue.push({ kind: 'mark', name });
+    this.#queuedMarks.push({ name, after: this.#samplesAccepted });
     this.#pendingMarks++;
     return true;
   }
@@ -246,10 +259,11 @@ export class Playout {
    * out in order, up to `maxMarksPerFrame` now and the rest with the next frames.
    */
   clear(): readonly string[] {
-    for (const item of this.#queue) if (item.kind === 'mark') this.#dueMarks.push(item.name);
-    this.#queue.length = 0;
-    this.#standingDelay.removed(this.#queuedSamples, true);
-    this.#queuedSamples = 0;
+    for (const mark of this.#queuedMarks) this.#dueMarks.push(mark.name);
+    this.#queuedMarks.length = 0;
+    this.#standingDelay.removed(this.#audio.length, true);
+    this.#samplesPassed += this.#audio.length;
+    this.#audio.drop(this.#audio.length);
     this.#counters.clears++;
     return this.#handOutDueMarks();
   }
@@ -258,8 +272,8 @@ export class Playout {
   pullFrame(): PulledFrame {
     const pulled = this.#pulled;
     const frame = pulled.frame;
-    if (this.#queuedSamples < this.frameSamples) this.#standingDelay.ranDry();
-    this.#releaseLeadingMarks();
+    if (this.#audio.length < this.frameSamples) this.#standingDelay.ranDry();
+    // Every take makes due the marks it passed (#take), a mark behind no audio included.
     const filled = this.#compressInto(frame) ? this.frameSamples : this.#take(frame, this.frameSamples);
     const trims = this.#standingDelay.budget >= this.frameSamples * LONG_STANDING_FRAMES ? 2 : 1;
     for (let trim = 0; trim < trims; trim++) {
@@ -269,12 +283,10 @@ export class Playout {
       this.#counters.trimmedFrames++;
       this.#pullsWithoutPause = 0;
     }
-    // Marks between two trimmed frames are due as the second is taken (#take); those after the last here.
-    this.#releaseLeadingMarks();
     frame.fill(0, filled); // the reused frame still holds the previous one's samples
     this.#shapeEdges(frame, filled);
     this.#counters.framesPlayed++;
-    this.#standingDelay.pulled(this.#queuedSamples, this.frameSamples - filled);
+    this.#standingDelay.pulled(this.#audio.length, this.frameSamples - filled);
     pulled.marks = this.#handOutDueMarks();
     return pulled;
   }
@@ -297,9 +309,9 @@ export class Playout {
     const ready =
       ++this.#pullsWithoutPause >= FRAMES_BEFORE_COMPRESSING &&
       !waiting &&
-      this.#queuedSamples >= compressor.input.length;
+      this.#audio.length >= compressor.input.length;
     if (!ready) return false;
-    this.#peek(compressor.input, compressor.input.length);
+    this.#audio.peek(compressor.input, compressor.input.length);
     const period = compressor.findPeriod(budget);
     if (period === 0) {
       this.#pullsBeforeSearch = PULLS_AFTER_FAILED_SEARCH;
@@ -314,62 +326,37 @@ export class Playout {
     return true;
   }
 
-  /** Copies the first `count` queued samples into `into` without taking them (they stay queued). */
-  #peek(into: Int16Array, count: number): void {
-    let seen = 0;
-    for (let item = 0; item < this.#queue.length && seen < count; item++) {
-      const audio = this.#queue[item];
-      if (audio?.kind !== 'audio') continue;
-      const end = Math.min(audio.samples.length, audio.offset + count - seen);
-      for (let i = audio.offset; i < end; i++) into[seen++] = audio.samples[i] as number;
-    }
-  }
-
   /**
    * Takes up to `count` samples of audio off the queue into `into` (or drops them, without
    * one), making due the marks it passes; returns how many samples it took.
    */
   #take(into: Int16Array | undefined, count: number): number {
-    let taken = 0;
-    let peak = 0;
-    while (taken < count) {
-      const head = this.#queue[0];
-      if (!head) break;
-      if (head.kind === 'mark') {
-        // Audio before this mark is fully handed out once this frame is: it is due now.
-        this.#dueMarks.push(head.name);
-        this.#queue.shift();
-        continue;
+    const taken = Math.min(count, this.#audio.length);
+    if (into) {
+      this.#audio.read(into, taken);
+      let peak = 0;
+      for (let i = 0; i < taken; i++) {
+        const sample = into[i] as number;
+        if (sample > peak) peak = sample;
+        else if (-sample > peak) peak = -sample;
       }
-      const take = Math.min(count - taken, head.samples.length - head.offset);
-      // A loop rather than set(subarray): a view would be an allocation per frame.
-      if (into) {
-        for (let i = 0; i < take; i++) {
-          const sample = head.samples[head.offset + i] as number;
-          into[taken + i] = sample;
-          if (sample > peak) peak = sample;
-          else if (-sample > peak) peak = -sample;
-        }
-      }
-      head.offset += take;
-      taken += take;
-      this.#queuedSamples -= take;
-      if (head.offset === head.samples.length) this.#queue.shift();
-    }
-    if (into) this.#botLevel = Math.max(peak, this.#botLevel * LEVEL_DECAY);
+      this.#botLevel = Math.max(peak, this.#botLevel * LEVEL_DECAY);
+    } else this.#audio.drop(taken);
+    this.#samplesPassed += taken;
+    this.#releasePassedMarks();
     return taken;
   }
 
   /** A whole frame is queued and every sample of it is silence for this bot. */
   #nextFrameIsSilent(): boolean {
-    if (this.#queuedSamples < this.frameSamples) return false;
+    if (this.#audio.length < this.frameSamples) return false;
     const threshold = Math.min(
       SILENCE_CEILING,
       Math.max(SILENCE_FLOOR, this.#botLevel / SILENCE_BELOW_LEVEL),
     );
     // The compressor's input is free between pulls and holds more than a frame.
     const next = this.#compressor.input;
-    this.#peek(next, this.frameSamples);
+    this.#audio.peek(next, this.frameSamples);
     for (let i = 0; i < this.frameSamples; i++) {
       const sample = next[i] as number;
       if (sample > threshold || -sample > threshold) return false;
@@ -377,14 +364,11 @@ export class Playout {
     return true;
   }
 
-  /** Marks at the head of the queue have no audio left before them: they are due. */
-  #releaseLeadingMarks(): void {
-    let head = this.#queue[0];
-    while (head?.kind === 'mark') {
-      this.#dueMarks.push(head.name);
-      this.#queue.shift();
-      head = this.#queue[0];
-    }
+  /** Marks with no audio left before them in the queue: they are due, in order. */
+  #releasePassedMarks(): void {
+    const marks = this.#queuedMarks;
+    while (marks.length > 0 && (marks[0] as QueuedMark).after <= this.#samplesPassed)
+      this.#dueMarks.push((marks.shift() as QueuedMark).name);
   }
 
   /** The oldest due marks, at most maxMarksPerFrame of them; they stop counting as pending. */

@@ -3,12 +3,11 @@
  * manager sets a target delay, and each pull() makes one playout decision and returns
  * exactly one frame of PCM.
  */
-import type { Clock } from '../../util/index.js';
+import { type Clock, SampleFifo } from '../../util/index.js';
 import type { AudioDecoder } from '../codec.js';
 import type { ReceivedRtp } from '../rtp/types.js';
 import { DelayManager } from './delay-manager.js';
 import { type BufferedPacket, PacketBuffer, unwrapTimestamp } from './packet-buffer.js';
-import { SampleFifo } from './sample-fifo.js';
 import { accelerate, mergeAfterConcealment, preemptiveExpand } from './time-stretch.js';
 import type { JitterBufferOptions, JitterStats, PlayoutDecision } from './types.js';
 

@@ -37,15 +37,14 @@ import {
   reofferAnswerer,
   watchInfoDigits,
 } from './call-media.js';
+import { type CallProgress, newCallProgress } from './call-progress.js';
 import {
   answeredDurationMs,
   type CallMediaRecord,
-  type CallProgress,
   type CallRecord,
   callSummary,
   endedCallRecord,
   mediaRecordOf,
-  newCallProgress,
 } from './call-record.js';
 import { superviseCall } from './call-supervision.js';
 import { screenInbound } from './inbound-screen.js';

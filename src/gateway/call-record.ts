@@ -2,13 +2,12 @@
  * The call record: one JSON line per admitted call, written once when it ends. Declared field
  * by field so what operators parse is what the code writes.
  */
-import type { StreamTarget } from '../config/index.js';
 import type { CallState, CallSummary } from '../control/index.js';
 import type { JitterStats, LateFrameCounts, MediaLegStats, RtpStreamStats } from '../media/index.js';
 import { estimateMos, type AttemptRecord as PlannedAttempt } from '../trunks/index.js';
 import { type Clock, shownUrl } from '../util/index.js';
 import { type CallEnd, type HangupParty, hangupPartyOf } from './call-end.js';
-import type { CallerIdentityParameters } from './caller-id.js';
+import type { CallProgress, TakeoverRecord } from './call-progress.js';
 import type { BotStreamStats } from './ports.js';
 import { receiveQuality } from './quality.js';
 
@@ -32,16 +31,6 @@ export interface CallMediaRecord {
   /** Frames late at their tick sent as they came (caller frames that waited, bot slots held). */
   lateFrames?: LateFrameCounts;
   stream?: BotStreamStats;
-}
-
-/** A call another node took over when the one carrying it died. */
-export interface TakeoverRecord {
-  /** The node that took it over (and wrote this record). */
-  node: string;
-  /** The node that died. */
-  fromNode: string;
-  /** From the dead node's last snapshot to the carrier's answer to the re-INVITE, in ms. */
-  gapMs: number;
 }
 
 export interface CallRecord {
@@ -128,34 +117,6 @@ export function mediaRecordOf(
       ? { codec: leg.codec, fecRecoveredFrames: leg.fecRecoveredFrames, lateFrames: leg.lateFrames }
       : {}),
     ...(stream ? { stream } : {}),
-  };
-}
-
-/** What a call learns as it runs, in one place: its summary, its record and its snapshot read it. */
-export interface CallProgress {
-  trunk: string | undefined;
-  route: string | undefined;
-  target: StreamTarget | undefined;
-  codec: string | undefined;
-  /** An inbound caller's identity headers, for the bot. */
-  callerIdentity: CallerIdentityParameters | undefined;
-  answeredAtWall: number | undefined;
-  setupMs: number | undefined;
-  endedAtWall: number | undefined;
-  takeover: TakeoverRecord | undefined;
-}
-
-export function newCallProgress(): CallProgress {
-  return {
-    trunk: undefined,
-    route: undefined,
-    target: undefined,
-    codec: undefined,
-    callerIdentity: undefined,
-    answeredAtWall: undefined,
-    setupMs: undefined,
-    endedAtWall: undefined,
-    takeover: undefined,
   };
 }
 

@@ -11,7 +11,7 @@ import type { PatchbayConfig, StreamTarget } from '../config/index.js';
 import { negotiateAnswer, nextVersion, parseAnswer, type SipUserAgent } from '../sip/index.js';
 import type { Clock } from '../util/index.js';
 import { negotiatedMedia } from './call-media.js';
-import type { TakeoverRecord } from './call-record.js';
+import type { TakeoverRecord } from './call-progress.js';
 import {
   type CallSnapshot,
   callerIdentityOf,

@@ -26,7 +26,7 @@ import type {
   OverflowPolicy,
 } from '../trunks/index.js';
 import type { Clock, Logger, MediaEncryption } from '../util/index.js';
-import type { CallProgress, TakeoverRecord } from './call-record.js';
+import type { CallProgress, TakeoverRecord } from './call-progress.js';
 import type { CallerIdentityParameters, CallerIdOverride } from './caller-id.js';
 import type { AuthChallenge } from './digest-support.js';
 

@@ -3,16 +3,22 @@
  * its next re-INVITE once our 2xx reached it, before its ACK has reached us, so one slot would
  * let the second 2xx forget the first (and end the call for a lost ACK it did get).
  */
-import type { TimerHandle } from '../util/index.js';
+import type { Clock, TimerHandle } from '../util/index.js';
 import type { SipRequest, SipResponse } from './message.js';
-import type { SessionHost } from './session.js';
 import type { ServerTransaction } from './transaction/index.js';
+
+/** What the 2xx retransmissions are timed by (RFC 3261 §13.3.1.4): the session's host gives it. */
+export interface RetransmitTimers {
+  readonly clock: Clock;
+  readonly t1: number;
+  readonly t2: number;
+}
 
 /** ACKs we sent, kept for retransmissions of their 2xx; a dialog has a few INVITEs in flight at most. */
 const KEPT_ACKS = 4;
 
 export class AwaitedAcks {
-  readonly #host: SessionHost;
+  readonly #host: RetransmitTimers;
   readonly #giveUp: () => void;
   /** Our 2xx responses still waiting for their ACK, by CSeq. */
   readonly #awaited = new Map<number, TimerHandle>();
@@ -20,7 +26,7 @@ export class AwaitedAcks {
   #settled: Array<() => void> = [];
 
   /** `giveUp` runs when a 2xx got no ACK within 64*T1 (the session then ends with BYE). */
-  constructor(host: SessionHost, giveUp: () => void) {
+  constructor(host: RetransmitTimers, giveUp: () => void) {
     this.#host = host;
     this.#giveUp = giveUp;
   }

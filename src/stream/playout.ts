@@ -28,7 +28,8 @@
  * bot's own level), so speech is never cut; marks inside dropped audio are due when it is
  * passed, in order, as if it had played. Audio with no pause to trim (continuous speech,
  * music, an echo) goes faster instead once the delay has stood FRAMES_BEFORE_COMPRESSING
- * frames more: every other frame one or a few pitch periods shorter (TimeCompressor, NetEQ's
+ * frames more (at once, beside the pauses, while COMPRESS_AT_ONCE_FRAMES or more stand): every
+ * other frame one or a few pitch periods shorter (TimeCompressor, NetEQ's
  * "accelerate"), only where the audio repeats closely, so what is played keeps its pitch and
  * has no seam. Audio a bot sends ahead of real time (a burst, a faster pace) is neither
  * trimmed nor compressed, while it piles up or while it drains: only a depth that stood
@@ -62,6 +63,13 @@ const LONG_STANDING_FRAMES = 10;
  * talking bot pauses between its phrases; an echo or music never does.
  */
 const FRAMES_BEFORE_COMPRESSING = 50;
+/**
+ * Standing delay (in frames, 1 s) from which periodic audio is played faster at once, beside
+ * the pauses: a delay that long breaks the turn-taking of a conversation, and a talking bot's
+ * pauses alone gave back the one or two seconds a stall of the whole box left at about 0.15 s
+ * per second. Below it, words stay as the bot sent them while pauses can take the delay.
+ */
+const COMPRESS_AT_ONCE_FRAMES = 50;
 /**
  * Pulls without a period search after one found none (100 ms): a search costs as much when it
  * fails as when it succeeds, and on audio that does not repeat (noise, unvoiced sounds) it
@@ -292,9 +300,9 @@ export class Playout {
   }
 
   /**
-   * Standing delay that no pause has given back for FRAMES_BEFORE_COMPRESSING pulls: plays
-   * this frame one or a few pitch periods shorter, every other frame at most, when the audio repeats
-   * closely enough (TimeCompressor). Returns whether `frame` was filled so.
+   * Standing delay that no pause has given back for FRAMES_BEFORE_COMPRESSING pulls, or a long
+   * one: plays this frame one or a few pitch periods shorter, every other frame at most, when
+   * the audio repeats closely enough (TimeCompressor). Returns whether `frame` was filled so.
    */
   #compressInto(frame: Int16Array): boolean {
     const budget = this.#standingDelay.budget;
@@ -306,10 +314,9 @@ export class Playout {
     }
     const waiting = this.#pullsBeforeSearch > 0;
     if (waiting) this.#pullsBeforeSearch--;
+    const patience = budget >= this.frameSamples * COMPRESS_AT_ONCE_FRAMES ? 0 : FRAMES_BEFORE_COMPRESSING;
     const ready =
-      ++this.#pullsWithoutPause >= FRAMES_BEFORE_COMPRESSING &&
-      !waiting &&
-      this.#audio.length >= compressor.input.length;
+      ++this.#pullsWithoutPause >= patience && !waiting && this.#audio.length >= compressor.input.length;
     if (!ready) return false;
     this.#audio.peek(compressor.input, compressor.input.length);
     const period = compressor.findPeriod(budget);

@@ -173,6 +173,7 @@ test('a bot that streams a voice without pauses is never trimmed: it plays faste
   };
   let previous: number | undefined;
   let largestStep = 0;
+  let backAt = -1;
   for (let tick = 0; tick < 20 * 50; tick++) {
     if (tick === 250) for (let i = 0; i < 50; i++) send();
     send();
@@ -180,8 +181,12 @@ test('a bot that streams a voice without pauses is never trimmed: it plays faste
       if (previous !== undefined) largestStep = Math.max(largestStep, Math.abs(sample - previous));
       previous = sample;
     }
-    if (tick === 250 + 120 + 45) assert.equal(playout.queuedMs, 1000, 'untouched for a window and 1 s more');
+    if (tick === 250 + 118) assert.equal(playout.queuedMs, 1000, 'untouched until a window judged it');
+    if (backAt < 0 && tick > 250 && playout.queuedMs <= 40) backAt = tick;
   }
+  // A 2.4 s window, a second with no pause, then 15 ms of every 40 (three of the voice's 5 ms
+  // periods): back within 6 s.
+  assert.ok(backAt > 0 && (backAt - 250) * 20 <= 6000, `back after ${(backAt - 250) * 20} ms`);
   assert.equal(playout.stats.trimmedFrames, 0);
   assert.ok(playout.stats.compressedMs >= 900, `${playout.stats.compressedMs} ms compressed`);
   assert.ok(playout.queuedMs <= 40, `${playout.queuedMs} ms still standing`);
@@ -192,6 +197,23 @@ test('a bot that streams a voice without pauses is never trimmed: it plays faste
     largestStep <= voiceStep + 2,
     `a step of ${largestStep} where the voice moves ${voiceStep} at most`,
   );
+});
+
+test('a second or more standing behind a talking voice: its words go faster too, until less than a second stands', () => {
+  const playout = new Playout({ sampleRate: 8000 });
+  // A 200 Hz voice in spurts of 1.5 s with pauses of 0.3 s, after a 2 s stall.
+  const voice = (n: number) =>
+    Math.round(6000 * Math.sin((2 * Math.PI * n) / 40) + 1500 * Math.sin((4 * Math.PI * n) / 40));
+  const frameAt = (i: number) =>
+    Int16Array.from({ length: 160 }, (_, k) => (i % 90 < 75 ? voice(i * 160 + k) : k % 2 === 0 ? 20 : -20));
+  const { depthMs } = realTimeBotWithStall(playout, 30, 100, { frameAt });
+  const underSecond = depthMs.findIndex((ms, tick) => tick > 250 && ms <= 1000);
+  const back = depthMs.findIndex((ms, tick) => tick > 250 && ms <= 40);
+  // Pauses alone (and speech only after a second without one) took 7.6 s to the first second
+  // and 10.9 s to all of it.
+  assert.ok((underSecond - 250) * 20 <= 5000, `under a second after ${(underSecond - 250) * 20} ms`);
+  assert.ok(back > 0 && (back - 250) * 20 <= 9500, `back after ${(back - 250) * 20} ms`);
+  assert.ok(playout.stats.trimmedFrames > 0 && playout.stats.compressedMs > 0);
 });
 
 test('audio that does not repeat is searched for a period once per 6 pulls, not on every one', (t) => {
@@ -210,8 +232,8 @@ test('audio that does not repeat is searched for a period once per 6 pulls, not 
     playout.pullFrame();
   }
   const searches = findPeriod.mock.calls.length;
-  // A 2.4 s window to see the delay stand and 1 s without a pause before the first search.
-  const eligiblePulls = 20 * 50 - 250 - 120 - 50;
+  // A 2.4 s window to see the delay stand, then a search as soon as it may (200 ms or more stand).
+  const eligiblePulls = 20 * 50 - 250 - 120;
   assert.ok(searches > 0, 'the standing delay was searched');
   assert.ok(searches <= Math.ceil(eligiblePulls / 6), `${searches} searches in ${eligiblePulls} pulls`);
   assert.equal(playout.stats.compressedMs, 0, 'noise is never compressed');

@@ -236,7 +236,7 @@ export class Playout {
   /** Appends bot audio; returns how many samples were refused by the overflow policy. */
   enqueue(samples: Int16Array): number {
     const room = this.#maxQueueSamples - this.#audio.length;
-    const accepted = Math.max(0, Math.min(room, samples.length));
+    const accepted = Math.min(room, samples.length);
     const refused = samples.length - accepted;
     this.#counters.overflowSamples += refused;
     if (accepted > 0) {

@@ -54,7 +54,7 @@ export class StandingDelay {
   /** Per block: whether a tick found less than a frame queued (held its slot, or ran dry). */
   readonly #blockRanDry = new Uint8Array(WINDOW_BLOCKS);
   #ranDry = false;
-  /** Whether a pull of this block played silence where bot audio should have been. */
+  /** Whether a pull of this block played silence of its own (less than a frame of bot audio queued). */
   #playedDry = false;
   /** The least depth a pull of this block left, as queued (what could be dropped now). */
   #minQueued = Number.POSITIVE_INFINITY;

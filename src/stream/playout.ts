@@ -152,9 +152,8 @@ export class Playout {
   readonly #audio: SampleFifo;
   /** Marks in the queue, oldest first, each placed by the samples accepted before it. */
   readonly #queuedMarks: QueuedMark[] = [];
-  /** Samples ever accepted into the queue, and ever taken out of it (played, dropped, cleared). */
+  /** Samples ever accepted into the queue: less what is still queued, what has been passed. */
   #samplesAccepted = 0;
-  #samplesPassed = 0;
   /** Marks whose audio is done, waiting for their turn to be echoed (in order). */
   readonly #dueMarks: string[] = [];
   readonly #refusedMarkWarning: RateLimitedWarning<{ pending: number; refused: number }> | undefined;
@@ -270,7 +269,6 @@ export class Playout {
     for (const mark of this.#queuedMarks) this.#dueMarks.push(mark.name);
     this.#queuedMarks.length = 0;
     this.#standingDelay.removed(this.#audio.length, true);
-    this.#samplesPassed += this.#audio.length;
     this.#audio.drop(this.#audio.length);
     this.#counters.clears++;
     return this.#handOutDueMarks();
@@ -349,7 +347,6 @@ export class Playout {
       }
       this.#botLevel = Math.max(peak, this.#botLevel * LEVEL_DECAY);
     } else this.#audio.drop(taken);
-    this.#samplesPassed += taken;
     this.#releasePassedMarks();
     return taken;
   }
@@ -374,7 +371,8 @@ export class Playout {
   /** Marks with no audio left before them in the queue: they are due, in order. */
   #releasePassedMarks(): void {
     const marks = this.#queuedMarks;
-    while (marks.length > 0 && (marks[0] as QueuedMark).after <= this.#samplesPassed)
+    const passed = this.#samplesAccepted - this.#audio.length;
+    while (marks.length > 0 && (marks[0] as QueuedMark).after <= passed)
       this.#dueMarks.push((marks.shift() as QueuedMark).name);
   }
 

@@ -101,8 +101,8 @@ async function botToCaller(): Promise<{ frame: (i: number) => void; close: () =>
   const options = { payloadType: 0, timestamp: 0, marker: false };
   return {
     frame: (i) => {
-      // ws hands the connection a Buffer; the connection makes it the text the dialect parses.
-      const input = dialect.parse(Buffer.from(botMessage).toString('utf8'), false);
+      // ws hands the connection each message in a Buffer of its own, which the dialect reads.
+      const input = dialect.parse(Buffer.from(botMessage), false);
       if (input.kind === 'audio') playout.enqueue(input.pcm);
       const { frame } = playout.pullFrame();
       options.timestamp = (i * 160) >>> 0;

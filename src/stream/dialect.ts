@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { MediaEventScanner } from './media-event-scan.js';
 
 /**
  * What every wire dialect (twilio, stereo, exotel) implements: turning call events into
@@ -148,6 +149,10 @@ export interface EventWire {
   streamId: string;
   /** Decodes a `media` event's payload (already known to be a string). */
   media(payload: string): BotInput;
+  /** Reads `media` events of this stream from the bytes, before the full parser. */
+  scanner: MediaEventScanner;
+  /** Turns a `media` payload, base64 already decoded, into audio (as `media` does). */
+  audio(bytes: Uint8Array): BotInput;
 }
 
 /**
@@ -156,6 +161,11 @@ export interface EventWire {
  */
 export function parseStreamEvent(data: Uint8Array | string, isBinary: boolean, wire: EventWire): BotInput {
   if (isBinary) return { kind: 'invalid', reason: `binary frame in ${wire.mode} mode` };
+  // ws hands every message over as a Buffer; other byte arrays are for tests and take the parser.
+  if (Buffer.isBuffer(data)) {
+    const payload = wire.scanner.mediaPayload(data);
+    if (payload) return wire.audio(payload);
+  }
   const message = parseJsonObject(data);
   if (typeof message === 'string') return { kind: 'invalid', reason: message };
   if (message.event === 'patchbay') return parseBotCommand(message);

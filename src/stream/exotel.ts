@@ -1,11 +1,13 @@
 import {
   type BotInput,
+  type EventWire,
   parseStreamEvent,
   type StreamCallInfo,
   type StreamDialect,
   twilioStyleSid,
   type WireMessage,
 } from './dialect.js';
+import { MediaEventScanner } from './media-event-scan.js';
 import { asciiPiece, MessageWriter } from './message-writer.js';
 import { decodeL16, encodeL16, type PcmStreamRate } from './stereo.js';
 
@@ -55,6 +57,14 @@ export class ExotelDialect implements StreamDialect {
   #botBytes = Buffer.alloc(0);
   #botPcm: Int16Array = new Int16Array(0);
   readonly #botAudio: Extract<BotInput, { kind: 'audio' }> = { kind: 'audio', pcm: this.#botPcm };
+  readonly #wire: EventWire = {
+    mode: 'exotel',
+    streamIdField: 'stream_sid',
+    streamId: this.streamSid,
+    media: (payload) => this.#parseMedia(payload),
+    scanner: new MediaEventScanner('stream_sid', this.streamSid),
+    audio: (bytes) => this.#decodeBotL16(bytes),
+  };
 
   constructor(sampleRate: PcmStreamRate) {
     this.sampleRate = sampleRate;
@@ -141,12 +151,7 @@ export class ExotelDialect implements StreamDialect {
   }
 
   parse(data: Uint8Array | string, isBinary: boolean): BotInput {
-    return parseStreamEvent(data, isBinary, {
-      mode: 'exotel',
-      streamIdField: 'stream_sid',
-      streamId: this.streamSid,
-      media: (payload) => this.#parseMedia(payload),
-    });
+    return parseStreamEvent(data, isBinary, this.#wire);
   }
 
   #parseMedia(payload: string): BotInput {
@@ -156,9 +161,13 @@ export class ExotelDialect implements StreamDialect {
     const length = Buffer.byteLength(payload, 'base64');
     if (this.#botBytes.length !== length) this.#botBytes = Buffer.alloc(length);
     this.#botBytes.write(payload, 0, 'base64');
-    const pcm = decodeL16(this.#botBytes, this.#botPcm);
+    return this.#decodeBotL16(this.#botBytes);
+  }
+
+  #decodeBotL16(bytes: Uint8Array): BotInput {
+    const pcm = decodeL16(bytes, this.#botPcm);
     if (!pcm) return { kind: 'invalid', reason: 'odd-length PCM payload' };
-    if (length % EXOTEL_CHUNK_ALIGN_BYTES !== 0) this.unalignedChunks++;
+    if (bytes.length % EXOTEL_CHUNK_ALIGN_BYTES !== 0) this.unalignedChunks++;
     this.#botPcm = pcm;
     this.#botAudio.pcm = pcm;
     return this.#botAudio;

@@ -8,6 +8,7 @@ import {
   twilioStyleSid,
   type WireMessage,
 } from './dialect.js';
+import { MediaEventScanner } from './media-event-scan.js';
 import { asciiPiece, MessageWriter } from './message-writer.js';
 
 const FRAME_MS = 20;
@@ -47,6 +48,8 @@ export class TwilioDialect implements StreamDialect {
     streamIdField: 'streamSid',
     streamId: this.streamSid,
     media: (payload) => this.#decodeBotMedia(payload),
+    scanner: new MediaEventScanner('streamSid', this.streamSid),
+    audio: (bytes) => this.#decodeBotMulaw(bytes),
   };
 
   /** Also called again on a reconnect: a new socket is a new stream, counted from 1 again. */
@@ -129,14 +132,18 @@ export class TwilioDialect implements StreamDialect {
     return parseStreamEvent(data, isBinary, this.#wire);
   }
 
-  /** Base64 (decoded as leniently as Buffer.from does) into reused bytes, µ-law into reused PCM. */
+  /** Base64 (decoded as leniently as Buffer.from does) into reused bytes. */
   #decodeBotMedia(payload: string): BotInput {
     const length = Buffer.byteLength(payload, 'base64');
     if (this.#botBytes.length !== length) this.#botBytes = Buffer.alloc(length);
     const written = this.#botBytes.write(payload, 0, 'base64');
     // Fewer bytes than estimated only for malformed base64 (whitespace, stray characters).
-    const bytes = written === length ? this.#botBytes : this.#botBytes.subarray(0, written);
-    if (this.#botPcm.length !== written) this.#botPcm = new Int16Array(written);
+    return this.#decodeBotMulaw(written === length ? this.#botBytes : this.#botBytes.subarray(0, written));
+  }
+
+  /** µ-law into reused PCM. */
+  #decodeBotMulaw(bytes: Uint8Array): BotInput {
+    if (this.#botPcm.length !== bytes.length) this.#botPcm = new Int16Array(bytes.length);
     this.#botAudio.pcm = decodeMulaw(bytes, this.#botPcm);
     return this.#botAudio;
   }

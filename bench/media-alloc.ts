@@ -2,7 +2,8 @@
  * Bytes allocated per 20 ms frame on a call's hot path, each direction, the way MediaLeg,
  * CallBridge and StreamConnection drive it (twilio dialect, PCMU, 8 kHz bridge):
  *  caller->bot: parseRtp -> AudioReceiver.insert -> pull (G.711 decode, PLC on 2 % loss)
- *               -> the dialect's media message (what the connection hands ws)
+ *               -> the dialect's media message (what the connection hands ws: the dialect's
+ *               reused buffer where the tree has callerAudioFrame)
  *  bot->caller: the dialect parses the bot's media message (base64, µ-law decode)
  *               -> Playout.enqueue -> pullFrame -> G.711 encode -> RtpSession.send (real
  *               socket to a loopback sink)
@@ -61,7 +62,11 @@ function callerToBot(): (i: number) => void {
   packet[0] = 0x80;
   packet.set(encoder.encode(tone), 12);
   const frame = new Int16Array(160);
-  const text = dialect as { callerAudioText?: (pcm: Int16Array, bot: Int16Array) => unknown };
+  // What the connection hands ws, in whichever form the tree has: its reused buffer, else a string.
+  const older = dialect as {
+    callerAudioFrame?: (pcm: Int16Array, bot: Int16Array) => unknown;
+    callerAudioText?: (pcm: Int16Array, bot: Int16Array) => unknown;
+  };
   return (i) => {
     clock.advance(20);
     if (i % 50 !== 7) {
@@ -73,7 +78,8 @@ function callerToBot(): (i: number) => void {
       if (parsed) receiver.insert(parsed);
     }
     const pcm = receiver.pull(frame);
-    if (text.callerAudioText) text.callerAudioText(pcm, pcm);
+    if (older.callerAudioFrame) older.callerAudioFrame(pcm, pcm);
+    else if (older.callerAudioText) older.callerAudioText(pcm, pcm);
     else dialect.callerAudio(pcm);
   };
 }

@@ -187,8 +187,7 @@ export class DelayManager {
     this.#histogram[bucket] = (this.#histogram[bucket] ?? 0) + added;
     this.#storedTotal += added;
     if (this.#decay < RESCALE_BELOW) this.#rescale();
-    const { playoutMs, meanWaitedMs } = this.#quantileAndMeanWait();
-    this.#histogramTarget = playoutMs - meanWaitedMs + this.#options.frameMs * TICK_MARGIN_FRAMES;
+    this.#histogramTarget = this.#playoutLessMeanWait() + this.#options.frameMs * TICK_MARGIN_FRAMES;
   }
 
   #rescale(): void {
@@ -203,10 +202,10 @@ export class DelayManager {
   }
 
   /**
-   * The quantile bucket's delay D and E[min(d, D)] (how long, on average, packets took of a
-   * playout delay D) in one pass; the lazy decay cancels out of both.
+   * The quantile bucket's delay D less E[min(d, D)] (how long, on average, packets took of a
+   * playout delay D), both in one pass; the lazy decay cancels out of both.
    */
-  #quantileAndMeanWait(): { playoutMs: number; meanWaitedMs: number } {
+  #playoutLessMeanWait(): number {
     const total = this.#storedTotal;
     const threshold = this.#quantile * total;
     let cumulative = 0;
@@ -224,7 +223,7 @@ export class DelayManager {
     const playoutMs = k * BUCKET_MS;
     const meanWaitedMs =
       total > 0 ? (weightedBuckets * BUCKET_MS + playoutMs * Math.max(0, total - cumulative)) / total : 0;
-    return { playoutMs, meanWaitedMs };
+    return playoutMs - meanWaitedMs;
   }
 
   #clamp(delayMs: number): number {

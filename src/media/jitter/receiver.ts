@@ -372,7 +372,8 @@ export class AudioReceiver {
       this.#pending.write(mergeAfterConcealment(continuation, decoded));
       return 'merge';
     }
-    const { lowMs, highMs } = this.#levelLimits();
+    const lowMs = this.#lowLevelMs();
+    const highMs = this.#highLevelMs(lowMs);
     const raise = this.#filteredLevelMs < lowMs + (this.#raising ? STRETCH_HYSTERESIS_MS : 0);
     this.#raising = false;
     this.#aboveLimitMs = this.#filteredLevelMs >= highMs ? this.#aboveLimitMs + this.#packetMs() : 0;
@@ -407,10 +408,13 @@ export class AudioReceiver {
    * left of the previous packet at that moment swings the level by up to a packet without
    * any jitter (30 ms packets on 20 ms pulls leave 0 or 10 ms).
    */
-  #levelLimits(): { lowMs: number; highMs: number } {
-    const target = this.targetDelayMs();
-    const lowMs = 0.75 * target;
-    return { lowMs, highMs: Math.max(target, lowMs + Math.max(this.#frameMs, this.#packetMs())) };
+  #lowLevelMs(): number {
+    return 0.75 * this.targetDelayMs();
+  }
+
+  /** The high limit, from the low one (two numbers, not an object: this runs per packet). */
+  #highLevelMs(lowMs: number): number {
+    return Math.max(this.targetDelayMs(), lowMs + Math.max(this.#frameMs, this.#packetMs()));
   }
 
   /** Rebuilds the frame at `timestamp` from the next packet's in-band FEC when the decoder can. */

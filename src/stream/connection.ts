@@ -371,7 +371,7 @@ export class StreamConnection {
   #receive(data: Buffer, isBinary: boolean): void {
     let input: BotInput;
     try {
-      input = this.#options.dialect.parse(isBinary ? data : data.toString('utf8'), isBinary);
+      input = this.#options.dialect.parse(data, isBinary);
     } catch (error) {
       input = { kind: 'invalid', reason: (error as Error).message };
     }

@@ -66,6 +66,7 @@ export interface StreamDialect {
   /** Patchbay extension events (VAD `speech_started`/`speech_stopped`). */
   extensionEvent(name: string): WireMessage | undefined;
   stop(): WireMessage | undefined;
+  /** A bot message; text as ws hands it over (a Buffer of UTF-8, which ws has validated). */
   parse(data: Uint8Array | string, isBinary: boolean): BotInput;
 }
 

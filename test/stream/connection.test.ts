@@ -4,7 +4,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { encodeMulaw } from '../../src/media/index.js';
-import { verifySignature } from '../../src/stream/index.js';
+import { TwilioDialect, verifySignature } from '../../src/stream/index.js';
 import {
   type BotPeer,
   frame,
@@ -291,4 +291,28 @@ test('close() during the reconnect backoff stops retrying and reports nothing', 
   } finally {
     await bot.close();
   }
+});
+
+test("a bot's text messages reach the dialect as the Buffer ws received, so media events take the bytes scan", async () => {
+  const dialect = new TwilioDialect();
+  const handedOver: boolean[] = [];
+  const parse = dialect.parse.bind(dialect);
+  dialect.parse = (data, isBinary) => {
+    handedOver.push(Buffer.isBuffer(data));
+    return parse(data, isBinary);
+  };
+  await withStartedStream({ dialect }, async (bot, h) => {
+    const peer = bot.peers[0] as BotPeer;
+    const payload = Buffer.from(encodeMulaw(frame)).toString('base64');
+    peer.connection.send(
+      `{"event":"media","streamSid":"${dialect.streamSid}","media":{"payload":"${payload}"}}`,
+    );
+    peer.connection.send(`{"event":"mark","streamSid":"${dialect.streamSid}","mark":{"name":"m1"}}`);
+    await until(() => h.inputs.length === 2, 'both bot messages');
+    assert.deepEqual(
+      h.inputs.map((input) => input.kind),
+      ['audio', 'mark'],
+    );
+    assert.deepEqual(handedOver, [true, true]);
+  });
 });

@@ -130,6 +130,8 @@ export class SipUserAgent {
   readonly #options: UserAgentOptions;
   readonly #sessions = new Map<string, Session>();
   readonly #pendingInvites = new Map<InviteServer, InboundSession>();
+  /** The same sessions by Call-ID: a BYE finds its early dialog without a scan of them all. */
+  readonly #pendingByCallId = new Map<string, InboundSession[]>();
   /** Identities of the INVITEs already handed to `onInvite` (see #isStaleInvite). */
   readonly #seenInvites = new Map<string, number>();
 
@@ -169,7 +171,7 @@ export class SipUserAgent {
 
   /** A BYE on an early dialog ends its pending INVITE (§15); false when no such dialog is ringing. */
   #earlyByeEnds(bye: SipRequest): boolean {
-    for (const session of this.#pendingInvites.values()) {
+    for (const session of this.#pendingByCallId.get(bye.callId()) ?? []) {
       if (!session.inEarlyDialog(bye)) continue;
       session.receiveEarlyBye();
       return true;
@@ -371,8 +373,15 @@ export class SipUserAgent {
     }
     const session = new InboundSession(this, request, transaction, source, config);
     this.#pendingInvites.set(transaction, session);
+    const callId = request.callId();
+    const sameCallId = this.#pendingByCallId.get(callId);
+    if (sameCallId) sameCallId.push(session);
+    else this.#pendingByCallId.set(callId, [session]);
     const settle = (): void => {
-      this.#pendingInvites.delete(transaction);
+      if (!this.#pendingInvites.delete(transaction)) return;
+      const others = this.#pendingByCallId.get(callId)?.filter((pending) => pending !== session) ?? [];
+      if (others.length > 0) this.#pendingByCallId.set(callId, others);
+      else this.#pendingByCallId.delete(callId);
     };
     session.once('confirmed', settle);
     session.once('terminated', settle);

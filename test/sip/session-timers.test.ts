@@ -1,0 +1,175 @@
+/**
+ * RFC 4028 session timers between two user agents (helpers/session-pair.ts): the
+ * Session-Expires header, refreshes by re-INVITE or UPDATE, the refresher, 422 and Min-SE, and
+ * the BYE when a refresh does not come.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { parseSessionExpires, type SessionTimerConfig } from '../../src/sip/session.js';
+import {
+  ALICE,
+  BOB,
+  causeOf,
+  closePairs,
+  flush,
+  inDialog,
+  isRequest,
+  isResponse,
+  offer,
+  originVersion,
+  run,
+  setup,
+  T1,
+  withoutUpdateInAllow,
+} from './helpers/session-pair.js';
+
+afterEach(closePairs);
+
+describe('parseSessionExpires (RFC 4028 §4)', () => {
+  it('reads delta-seconds and the refresher among generic parameters', () => {
+    assert.deepEqual(parseSessionExpires('1800'), { interval: 1800, refresher: undefined });
+    assert.deepEqual(parseSessionExpires(' 90 ;foo=bar; Refresher = UAS'), {
+      interval: 90,
+      refresher: 'uas',
+    });
+    assert.deepEqual(parseSessionExpires('120;refresher=uac;x'), { interval: 120, refresher: 'uac' });
+    assert.deepEqual(parseSessionExpires('120;refresher=proxy'), { interval: 120, refresher: undefined });
+  });
+
+  it('caps an interval at what a timer holds and refuses what is not delta-seconds', () => {
+    assert.equal(parseSessionExpires('4294967295')?.interval, 2147483);
+    for (const bad of [undefined, '', 'soon', '-5', '90abc', '1.5', '12345678901', ';refresher=uac']) {
+      assert.equal(parseSessionExpires(bad), undefined, String(bad));
+    }
+  });
+});
+
+describe('SIP session timers between two user agents (FakeClock, in-memory UDP)', () => {
+  describe('5. RFC 4028 session timers', () => {
+    const timer90: SessionTimerConfig = { expires: 90, minSE: 90 };
+
+    it('a re-INVITE asking for a Session-Expires below our Min-SE gets 422 with Min-SE, and the call stays up', async () => {
+      const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
+      const { outbound, inbound } = await answered({ sessionTimer: true });
+      network.rewrite = (message) => {
+        if (inDialog('INVITE')(message)) message.set('Session-Expires', '1;refresher=uac');
+      };
+      const refused = outbound.reinvite(offer());
+      await flush();
+      const answer = await refused;
+      assert.equal(answer.status, 422);
+      assert.equal(answer.get('min-se'), '90');
+      network.rewrite = undefined;
+      await run(clock, 30_000, 100);
+      assert.equal(inbound.state, 'confirmed', 'the refused refresh did not arm a 1 s timer');
+      assert.equal(network.log.filter(isRequest('BYE')).length, 0);
+    });
+
+    for (const method of ['UPDATE', 'INVITE'] as const) {
+      it(`refresher=uac refreshes every SE/2 by ${method} and the call survives several intervals`, async () => {
+        const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
+        // A peer whose Allow lacks UPDATE is refreshed by re-INVITE (RFC 4028 §9).
+        if (method === 'INVITE') network.rewrite = withoutUpdateInAllow;
+        const { outbound, inbound } = await answered({ sessionTimer: true });
+        const ok = network.log.find(isResponse(200, 'INVITE'))?.message;
+        assert.match(ok?.get('session-expires') ?? '', /^90;refresher=uac$/);
+        assert.equal(ok?.get('require'), 'timer');
+
+        await run(clock, 4 * 90_000, 100);
+        const refreshes = network.log.filter((record) => inDialog(method)(record.message));
+        assert.deepEqual(
+          refreshes.map((record) => record.at),
+          [1, 2, 3, 4, 5, 6, 7, 8].map((k) => k * 45_000),
+        );
+        for (const { message } of refreshes)
+          assert.match(message.get('session-expires') ?? '', /^90;refresher=uac/);
+        assert.equal(network.log.filter(isRequest('BYE')).length, 0);
+        assert.equal(outbound.state, 'confirmed');
+        assert.equal(inbound.state, 'confirmed');
+        if (method === 'UPDATE') {
+          // No offer, so no answer: the 200s to the UPDATEs carry no SDP (RFC 3311 §5.2).
+          const answers = network.log.filter(isResponse(200, 'UPDATE'));
+          assert.equal(answers.length, 8);
+          assert.ok(answers.every(({ message }) => message.body.length === 0));
+        } else {
+          // A refresh repeats the offer, so the answer's o= version stays put (RFC 3264 §8).
+          assert.equal(originVersion(outbound.remoteSdp), 1);
+        }
+      });
+    }
+
+    it('when refreshes are lost the non-refresher sends BYE at SE - min(32, SE/3)', async () => {
+      const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
+      network.drop = (message) => inDialog('INVITE')(message) || inDialog('UPDATE')(message);
+      const { outbound, inbound } = await answered({ sessionTimer: true });
+      const inboundEnded = causeOf(inbound);
+      const outboundEnded = causeOf(outbound);
+      await run(clock, 90_000, 100);
+      const bye = network.log.find(isRequest('BYE'));
+      assert.ok(bye);
+      assert.deepEqual(bye.from, BOB);
+      assert.equal(bye.at, (90 - 30) * 1000);
+      assert.deepEqual(await inboundEnded, { by: 'local', reason: 'session timer expired' });
+      assert.deepEqual(await outboundEnded, { by: 'remote', reason: 'bye' });
+    });
+
+    it('a refresh answered 481 ends the call with BYE; one answered 491 is tried again', async () => {
+      const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
+      network.rewrite = withoutUpdateInAllow; // refreshes by re-INVITE, which the offer handler answers
+      let refusals = [491];
+      const { outbound } = await answered({ sessionTimer: true }, (answer) => (sdp, request) => {
+        const status = refusals.shift();
+        return status === undefined ? answer(sdp, request) : { status };
+      });
+      // 491 at 45 s, the retry an eighth of the interval later (56.25 s) succeeds, before the
+      // peer's expiry BYE at 60 s.
+      await run(clock, 80_000, 250);
+      const refreshes = network.log.filter((record) => inDialog('INVITE')(record.message));
+      assert.deepEqual(
+        refreshes.map((record) => record.at),
+        [45_000, 56_250],
+      );
+      assert.equal(network.log.filter(isRequest('BYE')).length, 0);
+      assert.equal(outbound.state, 'confirmed');
+
+      refusals = [481];
+      const outboundEnded = causeOf(outbound);
+      await run(clock, 60_000, 250);
+      const bye = network.log.find(isRequest('BYE'));
+      assert.ok(bye, 'the refresher sends BYE (RFC 3261 §14.1, RFC 4028 §10)');
+      assert.deepEqual(bye.from, ALICE);
+      assert.deepEqual(await outboundEnded, { by: 'local', reason: 'session refresh failed' });
+    });
+
+    it('a Session-Expires below the UAS Min-SE gets 422 with Min-SE (§8.1)', async () => {
+      const { clock, network, call, incoming } = setup({
+        uacTimer: timer90,
+        uasTimer: { expires: 1800, minSE: 120 },
+      });
+      call({ sessionTimer: true });
+      await run(clock, 5 * T1);
+      const rejected = network.log.find(isResponse(422, 'INVITE'));
+      assert.ok(rejected);
+      assert.equal(rejected.message.get('min-se'), '120');
+      // Only the UAC's retry with the larger interval (next test) reaches the application.
+      assert.equal(incoming.length, 1);
+      assert.equal(incoming[0]?.invite.cseq().seq, 2);
+      // The 422 was ACKed by the client transaction, so it is not retransmitted.
+      assert.equal(network.log.filter(isResponse(422, 'INVITE')).length, 1);
+      assert.ok(network.log.some((record) => isRequest('ACK')(record) && record.message.cseq().seq === 1));
+    });
+
+    it('the UAC retries a 422 with Session-Expires raised to the Min-SE (§6)', async () => {
+      const { clock, network, call } = setup({ uacTimer: timer90, uasTimer: { expires: 1800, minSE: 120 } });
+      call({ sessionTimer: true });
+      await run(clock, 5 * T1);
+      const invites = network.log.filter((record) => isRequest('INVITE')(record) && !record.dropped);
+      assert.equal(invites.length, 2, 'a second INVITE after the 422');
+      const retry = invites[1]?.message;
+      assert.match(retry?.get('session-expires') ?? '', /^120\b/);
+      assert.equal(retry?.get('min-se'), '120');
+      assert.equal(retry?.cseq().seq, 2);
+      assert.equal(retry?.callId(), invites[0]?.message.callId());
+    });
+  });
+});

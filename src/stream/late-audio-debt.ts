@@ -9,12 +9,15 @@
  * bot was mid-stream: that is the debt, and it bounds what the playout may give back. It
  * still has to tell that case from a bot that paused and then sent its next words ahead (a
  * TTS burst, a bot at 2x): their audio also arrives after dry pulls. So the debt is judged on
- * the first block of pulls after the dry spell in which no pull ran dry: when the depth
- * stayed within LATE_PACE_BAND_FRAMES over it (the bot streams at real-time pace again), the
- * depth that stood under it, up to the debt, is the budget. A bot draining a lead it sent
- * ahead, or building one, moves the depth by a frame per pull and keeps its lead; after
- * JUDGED_BLOCKS such blocks the debt is forgiven. So is a dry spell longer than the media
- * clock's catch-up (1 s): that was a pause of the bot, not our lateness.
+ * the blocks of pulls after the dry spell in which no pull ran dry: when the depth stayed
+ * within LATE_PACE_BAND_FRAMES over one (the bot streams at real-time pace again), the depth
+ * that stood under it, up to what is owed, is granted to the budget, and what is still owed
+ * waits for the next block (the catch-up runs in slices with the bot's answers read between
+ * them, so the answers stand a few at a time). A bot draining a lead it sent ahead, or
+ * building one, moves the depth by a frame per pull and keeps its lead; after JUDGED_BLOCKS
+ * such blocks the debt is forgiven, and after WAITING_BLOCKS with nothing standing. So is a
+ * dry spell longer than the media clock's catch-up (1 s): that was a pause of the bot, not
+ * our lateness.
  *
  * It takes only what is still queued after a pull, never the frame that comes between ticks:
  * skipping that one so the next slots are held (StandingDelay's `frameStands`) after a block,
@@ -32,11 +35,17 @@ const LONGEST_LATE_SPELL_PULLS = 50;
 const LATE_PACE_BAND_FRAMES = 5;
 /** Blocks with no dry pull over which the debt is judged before it is forgiven. */
 const JUDGED_BLOCKS = 3;
+/**
+ * Blocks at real-time pace with nothing standing under them after which the debt is forgiven:
+ * longer than the catch-up of the longest stall the media clock makes up (1 s of ticks, run
+ * in slices between which the answers come).
+ */
+const WAITING_BLOCKS = 6;
 
 export class LateAudioDebt {
   readonly #frameSamples: number;
   readonly #paceBandSamples: number;
-  /** Samples played as silence while the bot was mid-stream, not yet judged. */
+  /** Samples played as silence while the bot was mid-stream, not yet granted or forgiven. */
   #debt = 0;
   /** Starts as after a long pause: the silence before the bot's first words is owed to no one. */
   #dryPullsInRow = LONGEST_LATE_SPELL_PULLS;
@@ -76,10 +85,18 @@ export class LateAudioDebt {
    */
   blockEnded(minDepth: number, maxDepth: number, minQueued: number): void {
     if (this.#debt === 0) return;
-    if (maxDepth - minDepth <= this.#paceBandSamples) {
-      this.#budget = Math.max(this.#budget, Math.min(this.#debt, minQueued));
-      this.#debt = 0;
-    } else if (++this.#blocksJudged >= JUDGED_BLOCKS) this.#debt = 0;
+    const keptPace = maxDepth - minDepth <= this.#paceBandSamples;
+    // What stood under the block beyond what is granted already, up to what is still owed.
+    const grant = keptPace ? Math.min(this.#debt, minQueued - this.#budget) : 0;
+    if (grant > 0) {
+      this.#budget += grant;
+      this.#debt -= grant;
+      return;
+    }
+    // Nothing standing under a block at real-time pace is no answer yet: while the caught-up
+    // ticks run in slices, the bot's answers read between them, some pulls leave the queue
+    // empty until every answer has come in.
+    if (++this.#blocksJudged >= (keptPace ? WAITING_BLOCKS : JUDGED_BLOCKS)) this.#debt = 0;
   }
 
   /** Audio taken out without being played: it pays the budget; a clear also ends the debt. */

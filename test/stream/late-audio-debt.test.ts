@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { simulateStall } from '../../bench/lib/stalled-playout.js';
 import { Playout } from '../../src/stream/index.js';
 import { realTimeBotWithStall, talkingFrame } from './talking-bot.js';
 
@@ -77,4 +78,28 @@ test('a lead a bot sends after a pause loses at most the pause, in its silent fr
   }
   assert.equal(playout.stats.trimmedFrames, 10);
   assert.equal(playout.queuedMs, 800);
+});
+
+test('a stall caught up in slices, the answers read between them: the frames it left go within a second or two', () => {
+  // Some blocks of the catch-up leave nothing queued after a pull while the answers still come
+  // in; the debt waits for the block in which they stand, and is given back as they do.
+  for (const answerMs of [7, 12]) {
+    for (const stallMs of [200, 400]) {
+      const { seconds, givenBack } = simulateStall(answerMs, stallMs, 7);
+      const [, secondSecondP99] = seconds[1] ?? [0, 0];
+      const [, thirdSecondP99] = seconds[2] ?? [0, 0];
+      const between = 20 - answerMs; // the frame between ticks: StandingDelay's window, on purpose
+      assert.ok(
+        thirdSecondP99 <= between,
+        `${answerMs} ms bot, ${stallMs} ms stall: p99 ${thirdSecondP99} ms in the third second`,
+      );
+      assert.ok(secondSecondP99 <= between + 20, `and ${secondSecondP99} ms in the second`);
+      assert.ok(givenBack <= 5, `${givenBack} frames given back, no more than the silent slots`);
+    }
+  }
+  const baseline = simulateStall(7, 0, 7);
+  assert.ok(
+    baseline.seconds.every(([, p99]) => p99 === 0),
+    'no stall: every frame goes as it arrives',
+  );
 });

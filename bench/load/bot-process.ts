@@ -4,6 +4,7 @@
  */
 import { LineChild } from './child.js';
 import type { ReceivedFigures } from './frame-stats.js';
+import type { TimelineSecond } from './timeline.js';
 
 export interface BotReport {
   callerToBot: ReceivedFigures;
@@ -11,6 +12,8 @@ export interface BotReport {
   echoed: number;
   /** Messages that were not JSON or not the protocol. */
   invalid: number;
+  /** Caller->bot second by second from the warm-up on (bot->caller empty: the callers measure it). */
+  timeline: TimelineSecond[];
 }
 
 export class EchoBotProcess {

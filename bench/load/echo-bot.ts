@@ -17,6 +17,7 @@ import type { BotReport } from './bot-process.js';
 import { answer, serveCommands } from './child.js';
 import { FrameStats } from './frame-stats.js';
 import { findTags, nowUs, writeTag } from './frame-tag.js';
+import { LatencyTimeline } from './timeline.js';
 
 interface TwilioMessage {
   event?: string;
@@ -25,6 +26,7 @@ interface TwilioMessage {
 }
 
 const callerToBot = new FrameStats();
+let timeline = new LatencyTimeline(0);
 let echoed = 0;
 let invalid = 0;
 
@@ -51,6 +53,7 @@ function serve(socket: WebSocket): void {
     const botSentUs = nowUs();
     for (const { at, tag } of findTags(payload)) {
       const fresh = callerToBot.observe(tag.call, tag.callerSentUs, tag.callerSentUs, arrivalUs);
+      if (fresh) timeline.add(0, tag.callerSentUs, arrivalUs - tag.callerSentUs);
       writeTag(payload, at, { ...tag, botSentUs });
       if (fresh && callerToBot.inWindow(botSentUs)) echoed++;
     }
@@ -71,10 +74,16 @@ serveCommands(
   ([command, start, end]) => {
     if (command === 'window') {
       callerToBot.setWindow(Number(start), Number(end));
+      timeline = new LatencyTimeline(Number(start));
       echoed = 0;
       invalid = 0;
     } else if (command === 'report') {
-      answer({ callerToBot: callerToBot.figures(), echoed, invalid } satisfies BotReport);
+      answer({
+        callerToBot: callerToBot.figures(),
+        echoed,
+        invalid,
+        timeline: timeline.seconds(),
+      } satisfies BotReport);
     }
   },
   () => {

@@ -8,7 +8,7 @@
 import { EchoBotProcess } from './bot-process.js';
 import type { ReceivedFigures } from './frame-stats.js';
 import { RtpCallers } from './rtp-callers.js';
-import type { TimelineSecond } from './timeline.js';
+import { mergeTimelines, type TimelineSecond } from './timeline.js';
 
 export type InstrumentKind = 'node' | 'native';
 
@@ -32,7 +32,7 @@ export interface InstrumentReport {
   senderLagMaxMs: number;
   /** Echoes the instrument's own receive buffer dropped in the window, where it can tell. */
   receiveDrops?: number;
-  /** Both directions second by second from the warm-up on, where the instrument keeps arrivals. */
+  /** Both directions second by second from the warm-up on. */
   timeline?: TimelineSecond[];
 }
 
@@ -92,6 +92,7 @@ export class NodeInstrument implements LoadInstrument {
       botToCaller: callers.botToCaller,
       sentInWindow: callers.sentInWindow,
       senderLagMaxMs: callers.senderLagMaxMs,
+      timeline: mergeTimelines(bot.timeline, callers.timeline),
     };
   }
 

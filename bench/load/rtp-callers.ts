@@ -12,6 +12,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { FrameStats, type ReceivedFigures } from './frame-stats.js';
 import { nowUs, TAG_OFFSETS, TagStreamReader, writeTag } from './frame-tag.js';
 import { FRAME_SAMPLES, Talker } from './talker.js';
+import { LatencyTimeline, type TimelineSecond } from './timeline.js';
 
 const FRAME_MS = 20;
 const PHASES = 4;
@@ -40,11 +41,14 @@ export interface CallerFigures {
   senderLagMaxMs: number;
   /** Frames the sender skipped because it fell more than MAX_CATCH_UP_SLOTS behind. */
   senderSkipped: number;
+  /** Bot->caller second by second from the warm-up on (caller->bot empty: the bot measures it). */
+  timeline: TimelineSecond[];
 }
 
 export class RtpCallers {
   readonly #streams: CallerStream[];
   readonly #botToCaller = new FrameStats();
+  #timeline = new LatencyTimeline(0);
   readonly #startedAtMs = performance.now();
   #slot = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -100,6 +104,7 @@ export class RtpCallers {
   /** One window for both directions: tagged frames sent and echoed are counted by send time. */
   setWindow(startUs: number, endUs: number): void {
     this.#botToCaller.setWindow(startUs, endUs);
+    this.#timeline = new LatencyTimeline(startUs);
     this.#sentInWindow = 0;
     this.#senderLagMaxMs = 0;
     this.#senderSkipped = 0;
@@ -111,6 +116,7 @@ export class RtpCallers {
       botToCaller: this.#botToCaller.figures(),
       senderLagMaxMs: this.#senderLagMaxMs,
       senderSkipped: this.#senderSkipped,
+      timeline: this.#timeline.seconds(),
     };
   }
 
@@ -174,8 +180,9 @@ export class RtpCallers {
     const stream = this.#streams[call];
     if (!stream) return;
     for (const { tag } of stream.tags.read(packet, headerBytes, packet.length)) {
-      if (tag.call === call && tag.botSentUs !== 0)
-        this.#botToCaller.observe(call, tag.callerSentUs, tag.botSentUs, arrivalUs);
+      if (tag.call !== call || tag.botSentUs === 0) continue;
+      if (this.#botToCaller.observe(call, tag.callerSentUs, tag.botSentUs, arrivalUs))
+        this.#timeline.add(1, tag.botSentUs, arrivalUs - tag.botSentUs);
     }
   }
 }

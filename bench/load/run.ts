@@ -68,7 +68,7 @@ const HELP = `usage: node dist/bench/load/run.js [options]   (after npm run buil
                     the latency goals, and medians (needs --steps)
   --malloc-arena-max N  the gateway (only) runs with MALLOC_ARENA_MAX=N
   --timeline        under each step, both directions' p50 / p99 second by second from the
-                    warm-up on (native instrument only; always in the JSON)
+                    warm-up on (always in the JSON)
   --instrument KIND node (default): the callers in this process, the echo bot in a Node child;
                     native: both in one C process built with the system's cc (bench/load/native),
                     a fraction of the CPU, for boxes where the instrument crowds the gateway

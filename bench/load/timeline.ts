@@ -1,7 +1,8 @@
 /**
  * Latency second by second, from the warm-up through the window: where in a step its tail
  * lies (a set-up transient still being given back when the window opens, or stalls inside
- * it). Built from raw arrivals, so only the native instrument, which keeps them, gives one.
+ * it). Built from raw arrivals: the native instrument keeps them all; the Node one's callers
+ * and bot each build their own direction's, merged by mergeTimelines.
  */
 
 /** One second of one direction's tagged frames, by send time; seconds from the window's start. */
@@ -54,4 +55,21 @@ export function timelineLines(seconds: readonly TimelineSecond[]): string[] {
     ({ second, callerToBot, botToCaller }) =>
       `${second} s: caller->bot ${cell(callerToBot)}, bot->caller ${cell(botToCaller)}`,
   );
+}
+
+/** One timeline from a caller->bot one and a bot->caller one, each with the other side empty. */
+export function mergeTimelines(
+  callerToBot: readonly TimelineSecond[],
+  botToCaller: readonly TimelineSecond[],
+): TimelineSecond[] {
+  const up = new Map(callerToBot.map((second) => [second.second, second.callerToBot]));
+  const down = new Map(botToCaller.map((second) => [second.second, second.botToCaller]));
+  const empty = quantiles(undefined);
+  return [...new Set([...up.keys(), ...down.keys()])]
+    .sort((a, b) => a - b)
+    .map((second) => ({
+      second,
+      callerToBot: up.get(second) ?? empty,
+      botToCaller: down.get(second) ?? empty,
+    }));
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { MediaEventScanner } from './media-event-scan.js';
+import { MediaEventScanner } from './media-event-scan.js';
 
 /**
  * What every wire dialect (twilio, stereo, exotel) implements: turning call events into
@@ -154,6 +154,11 @@ export interface EventWire {
   scanner: MediaEventScanner;
   /** Turns a `media` payload, base64 already decoded, into audio (as `media` does). */
   audio(bytes: Uint8Array): BotInput;
+}
+
+/** A dialect's EventWire, its scanner reading the stream id the wire names. */
+export function eventWire(wire: Omit<EventWire, 'scanner'>): EventWire {
+  return { ...wire, scanner: new MediaEventScanner(wire.streamIdField, wire.streamId) };
 }
 
 /**

@@ -1,13 +1,13 @@
 import {
   type BotInput,
   type EventWire,
+  eventWire,
   parseStreamEvent,
   type StreamCallInfo,
   type StreamDialect,
   twilioStyleSid,
   type WireMessage,
 } from './dialect.js';
-import { MediaEventScanner } from './media-event-scan.js';
 import { asciiPiece, MessageWriter } from './message-writer.js';
 import { decodeL16, encodeL16, type PcmStreamRate } from './stereo.js';
 
@@ -57,14 +57,13 @@ export class ExotelDialect implements StreamDialect {
   #botBytes = Buffer.alloc(0);
   #botPcm: Int16Array = new Int16Array(0);
   readonly #botAudio: Extract<BotInput, { kind: 'audio' }> = { kind: 'audio', pcm: this.#botPcm };
-  readonly #wire: EventWire = {
+  readonly #wire: EventWire = eventWire({
     mode: 'exotel',
     streamIdField: 'stream_sid',
     streamId: this.streamSid,
     media: (payload) => this.#parseMedia(payload),
-    scanner: new MediaEventScanner('stream_sid', this.streamSid),
     audio: (bytes) => this.#decodeBotL16(bytes),
-  };
+  });
 
   constructor(sampleRate: PcmStreamRate) {
     this.sampleRate = sampleRate;

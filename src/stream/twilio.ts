@@ -2,13 +2,13 @@ import { decodeMulaw, encodeMulaw } from '../media/index.js';
 import {
   type BotInput,
   type EventWire,
+  eventWire,
   parseStreamEvent,
   type StreamCallInfo,
   type StreamDialect,
   twilioStyleSid,
   type WireMessage,
 } from './dialect.js';
-import { MediaEventScanner } from './media-event-scan.js';
 import { asciiPiece, MessageWriter } from './message-writer.js';
 
 const FRAME_MS = 20;
@@ -43,14 +43,13 @@ export class TwilioDialect implements StreamDialect {
   #botBytes = Buffer.alloc(0);
   #botPcm = new Int16Array(0);
   readonly #botAudio: Extract<BotInput, { kind: 'audio' }> = { kind: 'audio', pcm: this.#botPcm };
-  readonly #wire: EventWire = {
+  readonly #wire: EventWire = eventWire({
     mode: 'twilio',
     streamIdField: 'streamSid',
     streamId: this.streamSid,
     media: (payload) => this.#decodeBotMedia(payload),
-    scanner: new MediaEventScanner('streamSid', this.streamSid),
     audio: (bytes) => this.#decodeBotMulaw(bytes),
-  };
+  });
 
   /** Also called again on a reconnect: a new socket is a new stream, counted from 1 again. */
   open(call: StreamCallInfo): WireMessage[] {

@@ -14,6 +14,8 @@
  * left to it too.
  */
 
+import { BASE64_ALPHABET } from './message-writer.js';
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
@@ -25,8 +27,12 @@ const PAD = 0x3d; // '='
 const MAX_DEPTH = 4;
 
 const BASE64_VALUE = new Int8Array(256).fill(-1);
-for (const [value, char] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].entries())
-  BASE64_VALUE[char.charCodeAt(0)] = value;
+for (const [value, char] of [...BASE64_ALPHABET].entries()) BASE64_VALUE[char.charCodeAt(0)] = value;
+
+/** A byte a string of the strict subset may hold: printable ASCII, and no escape. */
+function isPlainByte(byte: number): boolean {
+  return byte >= 0x20 && byte <= 0x7e && byte !== BACKSLASH;
+}
 
 const EVENT = Buffer.from('event', 'latin1');
 const MEDIA = Buffer.from('media', 'latin1');
@@ -172,8 +178,7 @@ export class MediaEventScanner {
     if (check) {
       close = this.#at + 1;
       while (close < bytes.length && bytes[close] !== QUOTE) {
-        const byte = bytes[close] as number;
-        if (byte < 0x20 || byte > 0x7e || byte === BACKSLASH) return false;
+        if (!isPlainByte(bytes[close] as number)) return false;
         close++;
       }
       if (close === bytes.length) return false;
@@ -188,10 +193,7 @@ export class MediaEventScanner {
 
   #isPlainText(start: number, end: number): boolean {
     const bytes = this.#bytes;
-    for (let i = start; i < end; i++) {
-      const byte = bytes[i] as number;
-      if (byte < 0x20 || byte > 0x7e || byte === BACKSLASH) return false;
-    }
+    for (let i = start; i < end; i++) if (!isPlainByte(bytes[i] as number)) return false;
     return true;
   }
 

@@ -6,7 +6,8 @@
  * must already be valid JSON text (the caller's literals, digits, the base64 alphabet).
  */
 
-const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+/** RFC 4648 §4's alphabet, value order. */
+export const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const BASE64 = Uint8Array.from(BASE64_ALPHABET, (c) => c.charCodeAt(0));
 const PAD = 0x3d; // '='
 const ZERO = 0x30;

@@ -372,8 +372,9 @@ export class AudioReceiver {
       this.#pending.write(mergeAfterConcealment(continuation, decoded));
       return 'merge';
     }
-    const lowMs = this.#lowLevelMs();
-    const highMs = this.#highLevelMs(lowMs);
+    const targetMs = this.targetDelayMs();
+    const lowMs = 0.75 * targetMs;
+    const highMs = this.#highLevelMs(targetMs, lowMs);
     const raise = this.#filteredLevelMs < lowMs + (this.#raising ? STRETCH_HYSTERESIS_MS : 0);
     this.#raising = false;
     this.#aboveLimitMs = this.#filteredLevelMs >= highMs ? this.#aboveLimitMs + this.#packetMs() : 0;
@@ -402,19 +403,14 @@ export class AudioReceiver {
   }
 
   /**
-   * Time-stretch limits on the filtered level (NetEQ DecisionLogic): preemptive expand
-   * below 3/4 of the target, accelerate at the target, but never closer than a packet (or
+   * The accelerate limit on the filtered level (NetEQ DecisionLogic): preemptive expand
+   * below 3/4 of the target (`lowMs`), accelerate at the target, but never closer than a packet (or
    * a pull, if longer) above the low limit: decisions come once per packet, and what is
    * left of the previous packet at that moment swings the level by up to a packet without
    * any jitter (30 ms packets on 20 ms pulls leave 0 or 10 ms).
    */
-  #lowLevelMs(): number {
-    return 0.75 * this.targetDelayMs();
-  }
-
-  /** The high limit, from the low one (two numbers, not an object: this runs per packet). */
-  #highLevelMs(lowMs: number): number {
-    return Math.max(this.targetDelayMs(), lowMs + Math.max(this.#frameMs, this.#packetMs()));
+  #highLevelMs(targetMs: number, lowMs: number): number {
+    return Math.max(targetMs, lowMs + Math.max(this.#frameMs, this.#packetMs()));
   }
 
   /** Rebuilds the frame at `timestamp` from the next packet's in-band FEC when the decoder can. */

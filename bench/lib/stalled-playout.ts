@@ -1,32 +1,21 @@
 /**
  * One call's bot->caller path through a stall of the gateway's loop, in simulated time with the
  * real Playout and HeldSlots (bench/playout-stall.ts reports it; test/stream/late-audio-debt
- * holds the playout to it). A real-time talker (360 ms of speech, 140 ms of pause) answers each
- * caller frame `answerMs` after the tick that sent it; at 5 s the loop stops for `stallMs`,
+ * holds the playout to it). A real-time talker (the playout tests' talking bot: 360 ms of
+ * speech, 140 ms of pause) answers each caller frame `answerMs` after the tick that sent it;
+ * at 5 s the loop stops for `stallMs`,
  * then the missed ticks run back to back, each costing `tickWorkMs` for every call (this
  * call's part half-way through), in slices of at most a frame of work as MediaClock runs them,
  * the bot's answers read between slices as the poll phase reads them.
  */
 import { HeldSlots } from '../../src/media/held-slots.js';
 import { Playout } from '../../src/stream/index.js';
+import { speechId, talkingFrame } from '../../test/stream/talking-bot.js';
 
 const FRAME_MS = 20;
 const FRAME_SAMPLES = 160;
 const STALL_AT_MS = 5000;
 export const SECONDS_AFTER = 5;
-
-/** Frame `i` of the talker: speech frames carry 2000 + i in every sample, pauses a noise floor. */
-function talkerFrame(i: number): Int16Array {
-  const speech = i % 25 < 18;
-  return Int16Array.from({ length: FRAME_SAMPLES }, (_, k) =>
-    speech ? 2000 + (i % 20000) : k % 2 ? 30 : -30,
-  );
-}
-
-function speechIndex(frame: Int16Array): number | undefined {
-  const sample = frame[80] ?? 0;
-  return sample >= 2000 ? sample - 2000 : undefined;
-}
 
 export interface StallOutcome {
   /** Per second from the stall on: [p50, p99] wait in ms. */
@@ -47,7 +36,7 @@ export function simulateStall(answerMs: number, stallMs: number, tickWorkMs: num
   const source = (mayHold: boolean): Int16Array | undefined =>
     mayHold && playout.holdsSlot() ? undefined : playout.pullFrame().frame;
   const slots = new HeldSlots(8, source, (frame) => {
-    const index = speechIndex(frame);
+    const index = speechId(frame);
     if (index === undefined) {
       if (frame.every((sample) => sample === 0)) silentSlots++;
       return;
@@ -62,9 +51,9 @@ export function simulateStall(answerMs: number, stallMs: number, tickWorkMs: num
     while (answers.length > 0 && (answers[0]?.[0] ?? Number.POSITIVE_INFINITY) <= upTo) {
       const [at, index] = answers.shift() as [number, number];
       const arrival = Math.max(now, at);
-      arrivedAt.set(index % 20000, arrival);
+      arrivedAt.set(index, arrival);
       now = arrival;
-      playout.enqueue(talkerFrame(index));
+      playout.enqueue(talkingFrame(index));
       slots.fill();
     }
   };

@@ -42,6 +42,35 @@ test('good audio passes through delayed by 3.75 ms', () => {
   assert.deepEqual(out.subarray(DELAY), TONE.subarray(0, TONE.length - DELAY));
 });
 
+test('output does not depend on how good audio is handed in, across losses', () => {
+  // 20 ms frames, 10 ms pieces, and output buffers longer than the input (processed 10 ms at a
+  // time) must all give the same samples, lost frames and joins included. (Pieces under 10 ms
+  // do not: the join after a loss is at most one piece long.)
+  const lostFrames = new Set([4, 5, 11, 19, 20, 21, 22]);
+  const run = (piece: number, spare: number): Int16Array => {
+    const plc = new G711Concealer();
+    const out = new Int16Array(TONE.length);
+    for (let n = 0; n < 30; n++) {
+      if (lostFrames.has(n)) {
+        out.set(plc.conceal(160), n * 160);
+        continue;
+      }
+      for (let at = 0; at < 160; at += piece) {
+        const samples = frame(n).slice(at, at + piece);
+        out.set(plc.process(samples, new Int16Array(piece + spare)).subarray(0, piece), n * 160 + at);
+      }
+    }
+    return out;
+  };
+  const reference = run(160, 0);
+  for (const [piece, spare] of [
+    [80, 0],
+    [160, 1],
+    [80, 3],
+  ] as const)
+    assert.deepEqual(run(piece, spare), reference, `pieces of ${piece}, ${spare} spare`);
+});
+
 test('concealment of a sine continues its pitch, then fades and mutes after 60 ms', () => {
   const plc = new G711Concealer();
   for (let n = 0; n < 10; n++) plc.process(frame(n));

@@ -1,0 +1,121 @@
+/**
+ * The JavaScript a call costs per 20 ms frame, without its sockets: 200 Twilio PCMU calls
+ * side by side (each call's state cold again by its next turn, as in the gateway), each frame
+ * both ways as the worker runs it:
+ *  caller->bot: parseRtp -> AudioReceiver.insert -> pull (G.711 decode, PLC delay line)
+ *               -> the dialect's media message (µ-law, base64, the JSON template)
+ *  bot->caller: the dialect reads the bot's media message from its bytes -> Playout.enqueue
+ *               -> pullFrame -> G.711 encode -> the RTP packet written
+ * The syscalls around them (RTP in and out, the WebSocket write and read) are what
+ * bench/load's forwarder pays as well; this is the part of a call's cost that is ours alone.
+ * Only public APIs are used, so the same file measures an older tree for comparison.
+ *
+ *   npx tsx bench/call-compute.ts [rounds=5]
+ */
+import { AudioReceiver, G711Decoder, G711Encoder, parseRtp, RtpPacketWriter } from '../src/media/index.js';
+import { Playout, TwilioDialect } from '../src/stream/index.js';
+import { FakeClock } from '../src/util/index.js';
+
+const rounds = Number(process.argv[2] ?? 5);
+const CALLS = 200;
+const FRAMES = 2000;
+const FRAME_MS = 20;
+const SAMPLES = 160;
+
+interface Call {
+  dialect: TwilioDialect;
+  receiver: AudioReceiver;
+  playout: Playout;
+  encoder: G711Encoder;
+  writer: RtpPacketWriter;
+  callerFrame: Int16Array;
+  botMessage: Buffer;
+}
+
+const tone = Int16Array.from({ length: SAMPLES }, (_, i) =>
+  Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 8000)),
+);
+const mulawTone = new G711Encoder('PCMU').encode(tone).slice();
+// An RTP packet as a carrier sends it: a 12-byte header and 160 bytes of µ-law.
+const carrierPacket = new Uint8Array(12 + SAMPLES);
+carrierPacket[0] = 0x80;
+carrierPacket.set(mulawTone, 12);
+
+const clock = new FakeClock();
+const calls: Call[] = [];
+for (let c = 0; c < CALLS; c++) {
+  const dialect = new TwilioDialect();
+  dialect.open({ callSid: `CA${c}`, accountSid: 'AC0', customParameters: {} });
+  const botMessage = JSON.stringify({
+    event: 'media',
+    streamSid: dialect.streamSid,
+    media: { payload: Buffer.from(mulawTone).toString('base64') },
+  });
+  calls.push({
+    dialect,
+    receiver: new AudioReceiver(new G711Decoder('PCMU'), clock),
+    playout: new Playout({ sampleRate: 8000 }),
+    encoder: new G711Encoder('PCMU'),
+    writer: new RtpPacketWriter(),
+    callerFrame: new Int16Array(SAMPLES),
+    botMessage: Buffer.from(botMessage),
+  });
+}
+
+let sequence = 0;
+const callerToBot = (call: Call, now: number): void => {
+  // The socket hands over a fresh Buffer per datagram, and ws one per message.
+  const bytes = Buffer.from(carrierPacket);
+  bytes.writeUInt16BE(sequence & 0xffff, 2);
+  bytes.writeUInt32BE((sequence * SAMPLES) >>> 0, 4);
+  const packet = parseRtp(bytes, now);
+  if (packet) call.receiver.insert(packet);
+  const pcm = call.receiver.pull(call.callerFrame);
+  call.dialect.callerAudioFrame(pcm);
+};
+const botToCaller = (call: Call): void => {
+  const input = call.dialect.parse(Buffer.from(call.botMessage), false);
+  if (input.kind === 'audio') call.playout.enqueue(input.pcm);
+  const { frame } = call.playout.pullFrame();
+  call.writer.write(
+    call.encoder.encode(frame),
+    0,
+    false,
+    sequence & 0xffff,
+    (sequence * SAMPLES) >>> 0,
+    0x4321,
+  );
+};
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+const up: number[] = [];
+const down: number[] = [];
+for (let round = 0; round < rounds; round++) {
+  let upNs = 0n;
+  let downNs = 0n;
+  for (let frame = 0; frame < FRAMES; frame++, sequence++) {
+    clock.advance(FRAME_MS);
+    const now = clock.now();
+    const start = process.hrtime.bigint();
+    for (const call of calls) callerToBot(call, now);
+    const middle = process.hrtime.bigint();
+    for (const call of calls) botToCaller(call);
+    upNs += middle - start;
+    downNs += process.hrtime.bigint() - middle;
+  }
+  up.push(Number(upNs) / (FRAMES * CALLS));
+  down.push(Number(downNs) / (FRAMES * CALLS));
+}
+const row = (name: string, values: number[]) =>
+  `| ${name} | ${Math.round(median(values))} | ${values.map(Math.round).join(', ')} |`;
+console.log(`call-compute: Node ${process.version}, ${CALLS} calls, ${rounds} rounds of ${FRAMES} frames\n`);
+console.log('| direction | ns per frame (median) | rounds |');
+console.log('| --- | --- | --- |');
+console.log(row('caller->bot (RTP in -> media message)', up));
+console.log(row('bot->caller (media message in -> RTP out)', down));
+console.log(
+  row(
+    'both',
+    up.map((value, i) => value + (down[i] ?? 0)),
+  ),
+);

@@ -15,6 +15,7 @@
 import { AudioReceiver, G711Decoder, G711Encoder, parseRtp, RtpPacketWriter } from '../src/media/index.js';
 import { Playout, TwilioDialect } from '../src/stream/index.js';
 import { FakeClock } from '../src/util/index.js';
+import { median } from './lib/alloc-meter.js';
 
 const rounds = Number(process.argv[2] ?? 5);
 const CALLS = 200;
@@ -87,7 +88,6 @@ const botToCaller = (call: Call): void => {
   );
 };
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 const up: number[] = [];
 const down: number[] = [];
 for (let round = 0; round < rounds; round++) {

@@ -35,9 +35,8 @@ export class G711Concealer {
   readonly #lastQuarter = new Float32Array(POVERLAP_MAX);
   /** Scratch for the synthetic signal joined into good audio (at most one 10 ms frame). */
   readonly #synthetic = new Int16Array(FRAME);
-  /** The history's delayed samples for a frame of #delayedLength, a view kept for #saveWhole. */
+  /** The history's delayed samples for a buffer of its length, a view kept for #saveWhole. */
   #delayed = new Int16Array(0);
-  #delayedLength = -1;
   /** Consecutive concealed 10 ms frames. */
   #erasedFrames = 0;
   #pitch = 0;
@@ -211,10 +210,8 @@ export class G711Concealer {
     const history = this.#history;
     history.copyWithin(0, length);
     history.set(samples, HISTORY_LEN - length);
-    if (this.#delayedLength !== length) {
+    if (this.#delayed.length !== length)
       this.#delayed = history.subarray(HISTORY_LEN - length - POVERLAP_MAX, HISTORY_LEN - POVERLAP_MAX);
-      this.#delayedLength = length;
-    }
     samples.set(this.#delayed);
   }
 

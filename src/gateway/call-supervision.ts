@@ -73,14 +73,18 @@ function limitReached(call: SupervisedCall, now: number): LimitCause | undefined
 
 const sweeps = new WeakMap<Clock, SupervisionSweep>();
 
+function sweepOf(clock: Clock): SupervisionSweep {
+  let sweep = sweeps.get(clock);
+  if (!sweep) {
+    sweep = new SupervisionSweep(clock);
+    sweeps.set(clock, sweep);
+  }
+  return sweep;
+}
+
 /** Checks until the call ends, or ends it on a limit; `cancel` stops at once. */
 export function superviseCall(call: SupervisedCall): { cancel(): void } {
-  let sweep = sweeps.get(call.clock);
-  if (!sweep) {
-    sweep = new SupervisionSweep(call.clock);
-    sweeps.set(call.clock, sweep);
-  }
-  const own = sweep;
-  own.add(call);
-  return { cancel: () => own.delete(call) };
+  const sweep = sweepOf(call.clock);
+  sweep.add(call);
+  return { cancel: () => sweep.delete(call) };
 }

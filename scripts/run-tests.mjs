@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 function collect(dir) {
   let out = [];
@@ -22,8 +23,12 @@ const all = collect('dist/test').filter((f) => !filter || f.includes(filter));
 const unit = all.filter((f) => !f.includes('/interop/'));
 const interop = all.filter((f) => f.includes('/interop/'));
 // --test-force-exit: a test that timed out may leave a socket or a child behind; the run must
-// still end with its summary instead of waiting on them.
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-force-exit', ...unit, ...interop], {
-  stdio: 'inherit',
-});
+// still end with its summary instead of waiting on them. blocking-stdio.mjs keeps that exit from
+// losing the last results of a file.
+const blockingStdio = pathToFileURL(join(import.meta.dirname, 'blocking-stdio.mjs')).href;
+const result = spawnSync(
+  process.execPath,
+  ['--import', blockingStdio, '--test', '--test-concurrency=1', '--test-force-exit', ...unit, ...interop],
+  { stdio: 'inherit' },
+);
 process.exit(result.status ?? 1);

@@ -55,6 +55,7 @@ const RESIDENT_PARTS = {
   fileMiB: 'file-backed pages',
 } as const;
 const WORKER_HEAP = 'patchbay_media_worker_heap_used_bytes';
+const MAIN_SPACE = 'patchbay_nodejs_heap_space_size_total_bytes';
 
 /** Each figure: its metric, a label its series must carry ('' for all), and a scale. */
 const SERIES = {
@@ -67,6 +68,15 @@ const SERIES = {
   /** The workers' heaps as committed: the pages V8 holds from the OS, used or not. */
   workersCommittedMiB: ['patchbay_media_worker_heap_committed_bytes', '', MIB],
   mainCommittedMiB: ['patchbay_nodejs_heap_size_total_bytes', '', MIB],
+  /**
+   * The main thread's committed heap by V8 space: the young generation's semi-spaces grow in
+   * steps up to a cap while survivors are many, and that is bounded; old space growing while its
+   * used bytes do not is fragmentation or a lazy release.
+   */
+  mainNewSpaceMiB: [MAIN_SPACE, 'space="new"', MIB],
+  mainOldSpaceMiB: [MAIN_SPACE, 'space="old"', MIB],
+  mainCodeSpaceMiB: [MAIN_SPACE, 'space="code"', MIB],
+  mainLargeObjectsMiB: [MAIN_SPACE, 'space="large_object"', MIB],
   /** The whole process, every thread (process.cpuUsage). */
   cpuSec: ['patchbay_process_cpu_seconds_total', '', 1],
   fds: ['patchbay_process_open_fds', '', 1],
@@ -212,7 +222,7 @@ const sampler = setInterval(() => {
     const perWorker = s.workerHeapMiB.map((heap) => heap.toFixed(1)).join(' + ');
     const { mainArenaMiB, threadArenasMiB, threadArenas, otherAnonMiB } = s.resident;
     console.log(
-      `${(s.atMs / 60_000).toFixed(1)} min: ${s.activeCalls} calls, RSS ${s.rssMiB.toFixed(1)} MiB (malloc main arena ${mainArenaMiB.toFixed(1)}, ${threadArenas} thread arenas ${threadArenasMiB.toFixed(1)}, other anonymous ${otherAnonMiB.toFixed(1)}), main heap ${s.heapMiB.toFixed(1)} MiB, workers' heaps ${perWorker} MiB (external ${s.workersExternalMiB.toFixed(1)}; committed: main ${s.mainCommittedMiB.toFixed(1)}, workers ${s.workersCommittedMiB.toFixed(1)}), CPU ${s.cpuSec.toFixed(1)} s, ${s.fds} fds, ${s.handles} handles, ${s.timers} timers, load ${s.load1.toFixed(2)}`,
+      `${(s.atMs / 60_000).toFixed(1)} min: ${s.activeCalls} calls, RSS ${s.rssMiB.toFixed(1)} MiB (malloc main arena ${mainArenaMiB.toFixed(1)}, ${threadArenas} thread arenas ${threadArenasMiB.toFixed(1)}, other anonymous ${otherAnonMiB.toFixed(1)}), main heap ${s.heapMiB.toFixed(1)} MiB, workers' heaps ${perWorker} MiB (external ${s.workersExternalMiB.toFixed(1)}; committed: main ${s.mainCommittedMiB.toFixed(1)} (new ${s.mainNewSpaceMiB.toFixed(1)}, old ${s.mainOldSpaceMiB.toFixed(1)}, code ${s.mainCodeSpaceMiB.toFixed(1)}, large ${s.mainLargeObjectsMiB.toFixed(1)}), workers ${s.workersCommittedMiB.toFixed(1)}), CPU ${s.cpuSec.toFixed(1)} s, ${s.fds} fds, ${s.handles} handles, ${s.timers} timers, load ${s.load1.toFixed(2)}`,
     );
   });
 }, SAMPLE_MS);
@@ -278,6 +288,12 @@ const rows: Array<[string, string]> = [
   [
     'V8 heaps as committed, main thread / media workers (sum): idle → peak → after MiB; slopes after warm-up',
     `${idlePeakAfter((s) => s.mainCommittedMiB)} / ${idlePeakAfter((s) => s.workersCommittedMiB)}; ${slope((s) => s.mainCommittedMiB)} / ${slope((s) => s.workersCommittedMiB)}`,
+  ],
+  [
+    "main thread's committed heap by space (new / old / code / large objects): idle → peak → after MiB; slopes after warm-up",
+    (['mainNewSpaceMiB', 'mainOldSpaceMiB', 'mainCodeSpaceMiB', 'mainLargeObjectsMiB'] as const)
+      .map((space) => `${idlePeakAfter((s) => s[space])}; ${slope((s) => s[space])}`)
+      .join(' / '),
   ],
   [
     'CPU after warm-up: ms per call-second (cores busy)',

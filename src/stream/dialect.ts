@@ -156,9 +156,20 @@ export interface EventWire {
   audio(bytes: Uint8Array): BotInput;
 }
 
-/** A dialect's EventWire, its scanner reading the stream id the wire names. */
+/**
+ * A dialect's EventWire, its scanner reading the stream id the wire names. Written out field by
+ * field, not spread: every bot message reads `scanner` and `audio`, and spread copies took
+ * shapes enough for V8 to read them through the megamorphic stub cache.
+ */
 export function eventWire(wire: Omit<EventWire, 'scanner'>): EventWire {
-  return { ...wire, scanner: new MediaEventScanner(wire.streamIdField, wire.streamId) };
+  return {
+    mode: wire.mode,
+    streamIdField: wire.streamIdField,
+    streamId: wire.streamId,
+    media: wire.media,
+    scanner: new MediaEventScanner(wire.streamIdField, wire.streamId),
+    audio: wire.audio,
+  };
 }
 
 /**

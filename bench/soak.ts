@@ -44,13 +44,6 @@ const calls = Number(values.calls);
 const [holdMinSec = 30, holdMaxSec = 90] = (values.hold ?? '30-90').split('-').map(Number);
 const warmupMs = Number(values['warmup-minutes']) * 60_000;
 const SAMPLE_MS = 10_000;
-/**
- * Windows for the RSS's floors. The main thread's old space fills with the garbage of finished
- * calls for several minutes between major collections and drops when one runs: a sawtooth that
- * long bends a 30-minute least-squares slope by a few MiB per 10 minutes either way, depending
- * on where the window cuts it. The lowest sample of each 10 minutes follows what is kept.
- */
-const LONG_FLOOR_MS = 600_000;
 /** After the load: how long the calls may take to end (BYEs answered, records written). */
 const SETTLE_MS = 60_000;
 
@@ -267,13 +260,6 @@ const rows: Array<[string, string]> = [
   ['call records written', String(records)],
   ['RSS idle → peak → after MiB', idlePeakAfter((s) => s.rssMiB)],
   ['RSS slope after warm-up, MiB per 10 min', slope((s) => s.rssMiB)],
-  [
-    'RSS slope after warm-up over 10-minute floors, MiB per 10 min',
-    slopePer10Min(
-      floors(steady, (s) => s.rssMiB, LONG_FLOOR_MS),
-      (s) => s.rssMiB,
-    ).toFixed(2),
-  ],
   ...(['mainArenaMiB', 'threadArenasMiB', 'otherAnonMiB', 'fileMiB'] as const).map(
     (part): [string, string] => [
       `RSS in ${RESIDENT_PARTS[part]}: idle → peak → after MiB; slope after warm-up, MiB per 10 min`,

@@ -73,9 +73,10 @@ const SERIES = {
   workersCommittedMiB: ['patchbay_media_worker_heap_committed_bytes', '', MIB],
   mainCommittedMiB: ['patchbay_nodejs_heap_size_total_bytes', '', MIB],
   /**
-   * The main thread's committed heap by V8 space: the young generation's semi-spaces grow in
-   * steps up to a cap while survivors are many, and that is bounded; old space growing while its
-   * used bytes do not is fragmentation or a lazy release.
+   * The main thread's committed heap by V8 space: the young generation's semi-spaces grow and
+   * shrink in steps, bounded; old space climbs for 10-25 minutes between major collections
+   * (finished calls' garbage, and compiled code's deoptimization data while the JIT warms up);
+   * code space grows as more per-call code is optimized, slowing over the first half hour.
    */
   mainNewSpaceMiB: [MAIN_SPACE, 'space="new"', MIB],
   mainOldSpaceMiB: [MAIN_SPACE, 'space="old"', MIB],

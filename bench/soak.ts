@@ -88,6 +88,8 @@ const SERIES = {
   handles: ['patchbay_nodejs_active_handles_total', '', 1],
   timers: ['patchbay_nodejs_active_resources', 'type="Timeout"', 1],
   activeCalls: ['patchbay_active_calls', '', 1],
+  /** How many major (mark-compact) collections the main thread has run. */
+  mainMajorCollections: ['patchbay_nodejs_gc_duration_seconds_count', 'kind="major"', 1],
 } as const;
 
 type Sample = {
@@ -137,6 +139,23 @@ function floors(samples: Sample[], figure: (s: Sample) => number, windowMs = 120
     if (!seen || figure(s) < figure(seen)) lowest.set(window, s);
   }
   return [...lowest.values()];
+}
+
+/**
+ * The samples taken just before (the sawtooth's peaks) and just after (what the collection
+ * left) each major collection of the main thread: judged on these, one climb of the old space
+ * between collections cannot pass for a trend.
+ */
+function aroundMajorCollections(samples: Sample[]): { justBefore: Sample[]; justAfter: Sample[] } {
+  const justBefore: Sample[] = [];
+  const justAfter: Sample[] = [];
+  for (let i = 1; i < samples.length; i++) {
+    const [before, at] = [samples[i - 1] as Sample, samples[i] as Sample];
+    if (at.mainMajorCollections === before.mainMajorCollections) continue;
+    justBefore.push(before);
+    justAfter.push(at);
+  }
+  return { justBefore, justAfter };
 }
 
 /** The process's CPU milliseconds per call-second over the samples (calls by the trapezoid rule). */
@@ -227,7 +246,7 @@ const sampler = setInterval(() => {
     const perWorker = s.workerHeapMiB.map((heap) => heap.toFixed(1)).join(' + ');
     const { mainArenaMiB, threadArenasMiB, threadArenas, otherAnonMiB } = s.resident;
     console.log(
-      `${(s.atMs / 60_000).toFixed(1)} min: ${s.activeCalls} calls, RSS ${s.rssMiB.toFixed(1)} MiB (malloc main arena ${mainArenaMiB.toFixed(1)}, ${threadArenas} thread arenas ${threadArenasMiB.toFixed(1)}, other anonymous ${otherAnonMiB.toFixed(1)}), main heap ${s.heapMiB.toFixed(1)} MiB, workers' heaps ${perWorker} MiB (external ${s.workersExternalMiB.toFixed(1)}; committed: main ${s.mainCommittedMiB.toFixed(1)} (new ${s.mainNewSpaceMiB.toFixed(1)}, old ${s.mainOldSpaceMiB.toFixed(1)}, code ${s.mainCodeSpaceMiB.toFixed(1)}, large ${s.mainLargeObjectsMiB.toFixed(1)}), workers ${s.workersCommittedMiB.toFixed(1)}), CPU ${s.cpuSec.toFixed(1)} s, ${s.fds} fds, ${s.handles} handles, ${s.timers} timers, load ${s.load1.toFixed(2)}`,
+      `${(s.atMs / 60_000).toFixed(1)} min: ${s.activeCalls} calls, RSS ${s.rssMiB.toFixed(1)} MiB (malloc main arena ${mainArenaMiB.toFixed(1)}, ${threadArenas} thread arenas ${threadArenasMiB.toFixed(1)}, other anonymous ${otherAnonMiB.toFixed(1)}), main heap ${s.heapMiB.toFixed(1)} MiB, workers' heaps ${perWorker} MiB (external ${s.workersExternalMiB.toFixed(1)}; committed: main ${s.mainCommittedMiB.toFixed(1)} (new ${s.mainNewSpaceMiB.toFixed(1)}, old ${s.mainOldSpaceMiB.toFixed(1)}, code ${s.mainCodeSpaceMiB.toFixed(1)}, large ${s.mainLargeObjectsMiB.toFixed(1)}), workers ${s.workersCommittedMiB.toFixed(1)}), CPU ${s.cpuSec.toFixed(1)} s, ${s.mainMajorCollections} major GCs, ${s.fds} fds, ${s.handles} handles, ${s.timers} timers, load ${s.load1.toFixed(2)}`,
     );
   });
 }, SAMPLE_MS);
@@ -254,6 +273,7 @@ const heapSlopes = (figure: (s: Sample) => number): string =>
 const idlePeakAfter = (figure: (s: Sample) => number): string =>
   `${figure(idle).toFixed(1)} → ${Math.max(...samples.map(figure)).toFixed(1)} → ${figure(after).toFixed(1)}`;
 const steadyCpu = cpuMsPerCallSecond(steady);
+const collections = aroundMajorCollections(steady);
 const steadyWallSec = ((steady.at(-1)?.atMs ?? 0) - (steady[0]?.atMs ?? 0)) / 1000;
 const loads = samples.map((s) => s.load1);
 console.log(
@@ -265,6 +285,10 @@ const rows: Array<[string, string]> = [
   ['call records written', String(records)],
   ['RSS idle → peak → after MiB', idlePeakAfter((s) => s.rssMiB)],
   ['RSS slope after warm-up, MiB per 10 min', slope((s) => s.rssMiB)],
+  [
+    "RSS slope after warm-up over the samples just before / just after the main thread's major collections (how many), MiB per 10 min",
+    `${slopePer10Min(collections.justBefore, (s) => s.rssMiB).toFixed(2)} / ${slopePer10Min(collections.justAfter, (s) => s.rssMiB).toFixed(2)} (${collections.justAfter.length})`,
+  ],
   ...(['mainArenaMiB', 'threadArenasMiB', 'otherAnonMiB', 'fileMiB'] as const).map(
     (part): [string, string] => [
       `RSS in ${RESIDENT_PARTS[part]}: idle → peak → after MiB; slope after warm-up, MiB per 10 min`,

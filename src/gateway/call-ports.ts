@@ -6,7 +6,7 @@
  */
 import type { PatchbayConfig } from '../config/index.js';
 import type { GatewayMetrics } from '../control/index.js';
-import { callMediaClock, type MediaClock, MediaLeg, PortAllocator } from '../media/index.js';
+import { callMediaClock, type MediaClock, MediaLeg, PortAllocator, SendBatch } from '../media/index.js';
 import type { SipUserAgent } from '../sip/index.js';
 import type { HealthRegistry, InboundMatcher, OutboundRouter } from '../trunks/index.js';
 import type { Clock, Logger } from '../util/index.js';
@@ -39,6 +39,7 @@ export interface CallPortsParts {
 export interface ThreadMedia {
   workers?: undefined;
   mediaClock: MediaClock;
+  sendBatch: SendBatch;
   portAllocator: PortAllocator;
 }
 
@@ -56,6 +57,7 @@ export function threadCallMedia(
 ): ThreadMedia {
   return {
     mediaClock: callMediaClock(clock, logger, rtp.pacingLeadMs),
+    sendBatch: new SendBatch(),
     portAllocator: new PortAllocator(rtp.portMin, rtp.portMax),
   };
 }
@@ -81,6 +83,7 @@ export function buildCallPorts(parts: CallPortsParts): CallPorts {
           bindAddress: parts.bindAddress,
           clock,
           mediaClock: media.mediaClock,
+          sendBatch: media.sendBatch,
           logger: logger.child({ callId }),
           bridgeRate,
           jitterBuffer,

@@ -52,6 +52,7 @@ export {
   RtpSession,
   type RtpStreamStats,
   readUdpDrops,
+  SendBatch,
   UdpDropSampler,
   type UdpDropTable,
 } from './rtp/index.js';

@@ -25,6 +25,7 @@ import {
   type ReceivedRtp,
   RtpSession,
   type RtpStreamStats,
+  type SendBatch,
   type UdpDropTable,
 } from './rtp/index.js';
 import type { SrtpKeying } from './srtp/index.js';
@@ -55,6 +56,8 @@ interface MediaLegOptions {
   bindAddress: string;
   clock: Clock;
   mediaClock: MediaClock;
+  /** The thread's RTP sends, put on the wire once per loop turn (see SendBatch). */
+  sendBatch?: SendBatch;
   logger?: Logger;
   bridgeRate: BridgeRate;
   /** Bounds of the jitter buffer's target delay (the trunk's `media.jitterBuffer`). */
@@ -185,6 +188,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
       bindAddress: options.bindAddress,
       clock: options.clock,
       srtpRequired: options.encryption === 'required',
+      ...(options.sendBatch ? { sendBatch: options.sendBatch } : {}),
       ...(options.continueFrom
         ? { ssrc: options.continueFrom.ssrc, sequenceNumber: options.continueFrom.sequenceNumber }
         : {}),

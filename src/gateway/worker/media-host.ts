@@ -9,6 +9,7 @@ import {
   type MediaClock,
   MediaLeg,
   type PortAllocator,
+  type SendBatch,
   UdpDropSampler,
   type UdpDropTable,
 } from '../../media/index.js';
@@ -42,6 +43,8 @@ export interface MediaHostOptions {
   clock: Clock;
   logger: Logger;
   mediaClock: MediaClock;
+  /** The thread's RTP sends, one run per loop turn. */
+  sendBatch?: SendBatch;
   portAllocator: PortAllocator;
   bindAddress: string;
   /**
@@ -153,6 +156,7 @@ export class MediaHost {
       bindAddress: options.bindAddress,
       clock: options.clock,
       mediaClock: options.mediaClock,
+      ...(options.sendBatch ? { sendBatch: options.sendBatch } : {}),
       logger: options.logger.child({ callId }),
       bridgeRate,
       jitterBuffer: media.jitterBuffer,

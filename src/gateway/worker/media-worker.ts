@@ -3,7 +3,7 @@
  * with its own clock, logger, media clock and port slice. It ends on its own once told to stop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { callMediaClock, PortAllocator } from '../../media/index.js';
+import { callMediaClock, PortAllocator, SendBatch } from '../../media/index.js';
 import { createLogger, SystemClock } from '../../util/index.js';
 import { type HostPort, MediaHost } from './media-host.js';
 import type { MediaWorkerData } from './protocol.js';
@@ -17,6 +17,7 @@ new MediaHost({
   clock,
   logger,
   mediaClock: callMediaClock(clock, logger, data.pacingLeadMs),
+  sendBatch: new SendBatch(),
   portAllocator: new PortAllocator(data.portMin, data.portMax, data.firstPort),
   bindAddress: data.bindAddress,
 });

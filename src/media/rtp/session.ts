@@ -2,7 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { type Clock, type TimerHandle, TypedEmitter } from '../../util/index.js';
 import { SrtpFilter, type SrtpKeying } from '../srtp/index.js';
-import { RtpLatch } from './latch.js';
+import { type Endpoint, RtpLatch } from './latch.js';
 import { isRtcpPacketType, parseRtp } from './parse.js';
 import type { PortAllocator } from './port-allocator.js';
 import { ReceiveStats } from './receive-stats.js';
@@ -13,6 +13,7 @@ import {
   parseCompoundRtcp,
   wallMsToNtp,
 } from './rtcp.js';
+import type { DatagramSent, SendBatch } from './send-batch.js';
 import { readUdpDrops, type UdpDropTable } from './socket-drops.js';
 import type { ReceivedRtp, RemoteReceptionReport, RtpStreamStats } from './types.js';
 import { bindSocket, RTCP_RECEIVE_BUFFER_BYTES, RTP_RECEIVE_BUFFER_BYTES, udpSocket } from './udp-socket.js';
@@ -48,6 +49,8 @@ interface RtpSessionOptions {
   relatchAfterMs?: number;
   /** Only SRTP: until `setSrtp` gives keys, every packet is dropped (see SrtpFilter). */
   srtpRequired?: boolean;
+  /** The thread's batch of sends, flushed once per loop turn; without it each packet goes at once. */
+  sendBatch?: SendBatch;
 }
 
 export interface RtpSessionEvents {
@@ -67,7 +70,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   readonly #options: Required<
     Omit<
       RtpSessionOptions,
-      'portRange' | 'bindAddress' | 'clock' | 'ssrc' | 'srtpRequired' | 'sequenceNumber'
+      'portRange' | 'bindAddress' | 'clock' | 'ssrc' | 'srtpRequired' | 'sequenceNumber' | 'sendBatch'
     >
   >;
   readonly #clock: Clock;
@@ -99,6 +102,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   #remoteBye = false;
   #rtcpTimer: TimerHandle | undefined;
   readonly #srtp: SrtpFilter;
+  readonly #sendBatch: SendBatch | undefined;
   #isClosed = false;
   #socketDrops = 0;
 
@@ -115,6 +119,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     this.#clock = options.clock;
     this.#srtp = new SrtpFilter({ keysRequired: options.srtpRequired ?? false });
     this.#portRange = options.portRange;
+    this.#sendBatch = options.sendBatch;
     this.localPort = localPort;
     this.#rtpSocket = rtpSocket;
     this.#rtcpSocket = rtcpSocket;
@@ -214,12 +219,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     this.#sentSinceReport = true;
     this.#writer.hold();
     try {
-      this.#rtpSocket.send(
-        this.#srtp.protectRtp(packet),
-        destination.port,
-        destination.address,
-        this.#rtpSent,
-      );
+      this.#transmit(this.#rtpSocket, this.#srtp.protectRtp(packet), destination, this.#rtpSent);
     } catch (error) {
       this.#writer.release();
       throw error;
@@ -228,12 +228,19 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
 
   /**
    * Bound once, the send callback of every RTP packet: the writer's buffer is free again. With
-   * a callback the socket reports a failed send here instead of as an 'error' event.
+   * a callback the socket reports a failed send here instead of as an 'error' event; a packet
+   * still batched when close() closed the socket is not one.
    */
   readonly #rtpSent = (error: Error | null): void => {
     this.#writer.release();
-    if (error) this.#counters.socketErrors++;
+    if (error && !this.#isClosed) this.#counters.socketErrors++;
   };
+
+  /** Every packet of the session, RTP and RTCP, leaves through the batch when there is one: in order. */
+  #transmit(socket: Socket, packet: Uint8Array, to: Endpoint, sent: DatagramSent): void {
+    if (this.#sendBatch) this.#sendBatch.send(socket, packet, to.port, to.address, sent);
+    else socket.send(packet, to.port, to.address, sent);
+  }
 
   /** The far end's latest RTCP reception report about our stream, without building stats(). */
   get remoteReport(): RemoteReceptionReport | undefined {
@@ -470,7 +477,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     this.#rtcpSent++;
     const wire = this.#srtp.protectRtcp(bytes);
     const socket = this.#latch.rtcpMux ? this.#rtpSocket : (this.#rtcpSocket ?? this.#rtpSocket);
-    socket.send(wire, destination.port, destination.address, () => sent?.());
+    this.#transmit(socket, wire, destination, () => sent?.());
     return true;
   }
 }

@@ -4,6 +4,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { after, test } from 'node:test';
 import { RtpPacket } from 'rtp.js/packets';
 import { PortAllocator } from '../../../src/media/rtp/port-allocator.js';
+import { SendBatch } from '../../../src/media/rtp/send-batch.js';
 import { RtpSession } from '../../../src/media/rtp/session.js';
 import type { ReceivedRtp } from '../../../src/media/rtp/types.js';
 import { FakeClock, SecretBytes } from '../../../src/util/index.js';
@@ -422,4 +423,30 @@ test('SRTP required: packets ahead of the keys are dropped as unauthenticated, n
   relay.send(wire[1] as Buffer, required.localPort, LOOPBACK);
   await until(() => received.length === 1, 'SRTP taken once the keys are set');
   assert.ok(received[0]?.payload.every((byte) => byte === 0x66));
+});
+
+test('with a send batch, RTP leaves at the end of the turn in order, and the BYE after it before the sockets close', async () => {
+  const clock = new FakeClock();
+  const batch = new SendBatch();
+  const sender = await RtpSession.open({ portRange: ports, bindAddress: LOOPBACK, clock, sendBatch: batch });
+  opened.push(sender);
+  const receiver = await openSession(clock);
+  const received: number[] = [];
+  receiver.on('packet', (packet) => received.push(packet.sequenceNumber));
+  sender.setRemote(LOOPBACK, receiver.localPort, receiver.localRtcpPort, false);
+  receiver.setRemote(LOOPBACK, sender.localPort, sender.localRtcpPort, false);
+  const first = sender.nextSequenceNumber;
+  for (let i = 0; i < 5; i++) sender.send(new Uint8Array(160), { payloadType: 0, timestamp: i * 160 });
+  assert.equal(batch.queued, 5, 'queued until the turn ends');
+  await until(() => received.length === 5, 'the batched packets');
+  assert.deepEqual(
+    received,
+    [0, 1, 2, 3, 4].map((i) => (first + i) & 0xffff),
+  );
+  // Packets queued when the session closes still leave, then the BYE, then the sockets close.
+  for (let i = 5; i < 8; i++) sender.send(new Uint8Array(160), { payloadType: 0, timestamp: i * 160 });
+  sender.close();
+  await until(() => received.length === 8 && receiver.stats().remoteBye, 'the last packets and the BYE');
+  assert.equal(receiver.stats().malformed, 0);
+  assert.equal(sender.stats().socketErrors, 0);
 });

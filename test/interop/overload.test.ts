@@ -82,6 +82,7 @@ async function offer(
     `SIPp: ${sipp.successfulCalls} ok, ${sipp.failedCalls} failed of ${offered}; ` +
       `gateway: ${refused} refused as overloaded`,
   );
+  if (sipp.successfulCalls + refused !== offered) t.diagnostic(unexplainedFailures(node, sipp.errors));
   assert.equal(sipp.successfulCalls + refused, offered, 'every call was answered or refused with 503');
 
   // The witness against its quiet baseline, when the machine let a bare pacer and the witness's
@@ -106,6 +107,21 @@ async function offer(
   const { active } = await node.untilActiveCalls(1, 10_000, 250);
   assert.equal(active, 1, 'only the witness is left once the load stops');
   return refused;
+}
+
+/** Why calls failed that were not refused as overloaded: the gateway's records of them, and SIPp's first error. */
+function unexplainedFailures(node: OverloadRig, sippErrors: string): string {
+  const causes = new Map<string, number>();
+  for (const record of node.gateway.records()) {
+    const end = record['end'] as { cause?: string; detail?: string } | undefined;
+    const cause = end?.cause ?? 'none';
+    if (cause === 'rejected_overload' || cause === 'caller_bye') continue;
+    const key = `${cause}${end?.detail ? ` (${end.detail})` : ''}`;
+    causes.set(key, (causes.get(key) ?? 0) + 1);
+  }
+  const firstError =
+    sippErrors.split('\n').find((line) => line.includes('Aborting')) ?? sippErrors.slice(0, 400);
+  return `unexplained failures: gateway records ${JSON.stringify([...causes])}; SIPp: ${firstError.slice(0, 400)}`;
 }
 
 test('overload: the excess is refused with 503, the call in progress keeps its audio, and every call ends after the load', {

@@ -32,8 +32,13 @@ export class PortAllocator {
     return this.capacity - this.#inUse.size;
   }
 
-  /** An even port not handed out yet, or undefined when the range is exhausted. */
-  reserve(): number | undefined {
+  /**
+   * An even port not handed out yet, or undefined when the range is exhausted. `skipPairs` moves
+   * the round-robin on that many pairs first: past ports another process holds.
+   */
+  reserve(skipPairs = 0): number | undefined {
+    if (skipPairs > 0)
+      this.#next = this.min + ((this.#next - this.min + 2 * skipPairs) % (2 * this.capacity));
     for (let tried = 0; tried < this.capacity; tried++) {
       const port = this.#next;
       this.#next = port + 2 > this.max - 1 ? this.min : port + 2;

@@ -23,7 +23,11 @@ import { RtpPacketWriter } from './writer.js';
 const DEFAULT_RTCP_INTERVAL_MS = 5000;
 /** A latched source silent this long may be replaced by a new one (NAT rebinding). */
 const DEFAULT_RELATCH_AFTER_MS = 1000;
-/** Bound on bind retries when ports of the range are taken by other processes. */
+/**
+ * Bound on bind retries when ports of the range are taken by other processes. Those come in
+ * blocks (a draining instance on the same range, another service's range overlapping ours), so
+ * each retry jumps twice as far on as the last: 16 reach past a block of any size in the range.
+ */
 const MAX_BIND_ATTEMPTS = 16;
 /** RTCP's fixed header plus the sender SSRC (RFC 3550 §6.4.1), the shortest datagram we parse. */
 const MIN_DATAGRAM_BYTES = 8;
@@ -146,7 +150,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   /** Binds an even port from the range (and the odd one above unless rtcp-mux). */
   static async open(options: RtpSessionOptions): Promise<RtpSession> {
     for (let attempt = 0; attempt < MAX_BIND_ATTEMPTS; attempt++) {
-      const port = options.portRange.reserve();
+      const port = options.portRange.reserve(attempt === 0 ? 0 : 2 ** (attempt - 1));
       if (port === undefined) throw new RangeError('RTP port range exhausted');
       const rtpSocket = udpSocket(options.bindAddress, RTP_RECEIVE_BUFFER_BYTES);
       const rtcpSocket = options.rtcpMux

@@ -66,6 +66,40 @@ test('port allocator: even RTP ports, bounded, released, round-robin', () => {
   assert.equal(allocator.reserve(), 30004);
   assert.throws(() => new PortAllocator(30000, 30000), RangeError);
   assert.throws(() => new PortAllocator(80, 30000), RangeError);
+  // Skipping moves the round-robin on, around the end of the range.
+  const skipping = new PortAllocator(30000, 30011); // 6 pairs: 30000 .. 30010
+  assert.equal(skipping.reserve(), 30000);
+  assert.equal(skipping.reserve(3), 30008); // 30002 skipped to 30008
+  assert.equal(skipping.reserve(2), 30002); // past 30010 and 30000 (taken): 30002
+});
+
+test('a block of the range held by another process is jumped over: the session binds past it', async () => {
+  // Below the ephemeral ports (32768+), like the other tests' ranges.
+  const base = 20000 + 2 * Math.floor(Math.random() * 6000);
+  const range = new PortAllocator(base, base + 399);
+  // Another process holds the first 120 ports (60 pairs), where the round-robin starts. A port
+  // of the block some other test holds already is held all the same.
+  const held: Socket[] = [];
+  try {
+    for (let port = base; port < base + 120; port++) {
+      const socket = createSocket('udp4');
+      held.push(socket);
+      await new Promise<void>((resolve) => {
+        socket.once('error', () => resolve());
+        socket.bind(port, LOOPBACK, () => resolve());
+      });
+    }
+    const session = await RtpSession.open({
+      portRange: range,
+      bindAddress: LOOPBACK,
+      clock: new FakeClock(),
+    });
+    opened.push(session);
+    assert.ok(session.localPort >= base + 120, `bound ${session.localPort}, past the held block`);
+    assert.equal(range.available, range.capacity - 1, 'the ports tried are released again');
+  } finally {
+    for (const socket of held) socket.close();
+  }
 });
 
 test('two sessions exchange RTP over loopback with stats on both sides', async () => {

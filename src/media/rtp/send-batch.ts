@@ -6,7 +6,7 @@
  * by one, spread through the turn, nearly every packet finds the receiving process (on
  * loopback, or the kernel's softirq on a NIC) asleep and wakes it again; sent in one run after
  * every message of the turn is handled, only the first does. At 200 calls on one media worker
- * this cost the gateway ~6 % of its CPU (bench/RESULTS.md), for no latency: the run goes out in
+ * this cost the gateway ~4 % of its CPU (bench/RESULTS.md), for no latency: the run goes out in
  * the next check phase, after a poll that does not block.
  *
  * Packets leave in the order they were queued, so a stream's sequence numbers stay in order

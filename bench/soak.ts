@@ -263,7 +263,16 @@ for (let waited = 0; after.activeCalls > 0 && waited < SETTLE_MS; waited += 1000
 await delay(40_000);
 after = await sample(gateway.apiUrl, gatewayPid, performance.now() - started);
 const listed = (await (await fetch(`${gateway.apiUrl}/v1/calls`)).json()) as { calls?: unknown[] };
-const records = gateway.records().length;
+const allRecords = gateway.records();
+const records = allRecords.length;
+/** Why calls ended other than by the caller's hang-up: the records' causes (and details), counted. */
+const otherEnds = new Map<string, number>();
+for (const record of allRecords) {
+  const end = record['end'] as { cause?: string; detail?: string } | undefined;
+  if (end?.cause === 'caller_bye') continue;
+  const key = `${end?.cause ?? 'none'}${end?.detail ? ` (${end.detail})` : ''}`;
+  otherEnds.set(key, (otherEnds.get(key) ?? 0) + 1);
+}
 
 const steady = samples.filter((s) => s.atMs >= warmupMs);
 const slope = (figure: (s: Sample) => number): string => slopePer10Min(steady, figure).toFixed(2);
@@ -283,6 +292,10 @@ const rows: Array<[string, string]> = [
   ['calls placed / answered / failed', `${counts.placed} / ${counts.answered} / ${counts.failed}`],
   ['calls ended before their hang-up (by the gateway)', String(counts.endedEarly)],
   ['call records written', String(records)],
+  [
+    "records of calls not ended by the caller's hang-up, by cause",
+    otherEnds.size === 0 ? 'none' : [...otherEnds].map(([end, count]) => `${end}: ${count}`).join('; '),
+  ],
   ['RSS idle → peak → after MiB', idlePeakAfter((s) => s.rssMiB)],
   ['RSS slope after warm-up, MiB per 10 min', slope((s) => s.rssMiB)],
   [

@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import type { OutboundSession } from '../src/sip/index.js';
 import { createOffer, parseAnswer } from '../src/sip/sdp.js';
 import { seededRandom } from '../src/util/index.js';
-import { startGatewayProcess } from '../test/interop/helpers/gateway-process.js';
+import { endCauseCounts, startGatewayProcess } from '../test/interop/helpers/gateway-process.js';
 import { startStackUa } from '../test/interop/helpers/stack-ua.js';
 import { metricSum, scrapeMetrics } from './lib/metrics.js';
 import { type ResidentSplit, residentSplit } from './lib/smaps.js';
@@ -266,13 +266,7 @@ const listed = (await (await fetch(`${gateway.apiUrl}/v1/calls`)).json()) as { c
 const allRecords = gateway.records();
 const records = allRecords.length;
 /** Why calls ended other than by the caller's hang-up: the records' causes (and details), counted. */
-const otherEnds = new Map<string, number>();
-for (const record of allRecords) {
-  const end = record['end'] as { cause?: string; detail?: string } | undefined;
-  if (end?.cause === 'caller_bye') continue;
-  const key = `${end?.cause ?? 'none'}${end?.detail ? ` (${end.detail})` : ''}`;
-  otherEnds.set(key, (otherEnds.get(key) ?? 0) + 1);
-}
+const otherEnds = endCauseCounts(allRecords, ['caller_bye']);
 
 const steady = samples.filter((s) => s.atMs >= warmupMs);
 const slope = (figure: (s: Sample) => number): string => slopePer10Min(steady, figure).toFixed(2);

@@ -21,6 +21,7 @@ import {
   type WitnessWindow,
 } from '../../bench/lib/overload-run.js';
 import { LATE_GAP_MS } from '../../bench/load/frame-stats.js';
+import { endCauseCounts } from './helpers/gateway-process.js';
 import { skipWithoutSipp } from './helpers/sipp.js';
 
 const BASELINE_MS = 2500;
@@ -111,14 +112,7 @@ async function offer(
 
 /** Why calls failed that were not refused as overloaded: the gateway's records of them, and SIPp's first error. */
 function unexplainedFailures(node: OverloadRig, sippErrors: string): string {
-  const causes = new Map<string, number>();
-  for (const record of node.gateway.records()) {
-    const end = record['end'] as { cause?: string; detail?: string } | undefined;
-    const cause = end?.cause ?? 'none';
-    if (cause === 'rejected_overload' || cause === 'caller_bye') continue;
-    const key = `${cause}${end?.detail ? ` (${end.detail})` : ''}`;
-    causes.set(key, (causes.get(key) ?? 0) + 1);
-  }
+  const causes = endCauseCounts(node.gateway.records(), ['rejected_overload', 'caller_bye']);
   const firstError =
     sippErrors.split('\n').find((line) => line.includes('Aborting')) ?? sippErrors.slice(0, 400);
   return `unexplained failures: gateway records ${JSON.stringify([...causes])}; SIPp: ${firstError.slice(0, 400)}`;

@@ -104,6 +104,25 @@ export interface GatewayProcess {
 }
 
 /**
+ * The records' end causes, each with its detail ("error (no free RTP port pair ...)"), counted,
+ * leaving out the causes in `expected`: why calls ended otherwise than a test meant them to.
+ */
+export function endCauseCounts(
+  records: ReadonlyArray<Record<string, unknown>>,
+  expected: readonly string[],
+): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const record of records) {
+    const end = record['end'] as { cause?: string; detail?: string } | undefined;
+    const cause = end?.cause ?? 'none';
+    if (expected.includes(cause)) continue;
+    const key = `${cause}${end?.detail ? ` (${end.detail})` : ''}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/**
  * A SIPp caller (from a free loopback port) towards `gateway`; with `to`, it calls that number
  * (`-s`), else the scenario's own Request-URI user.
  */

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Clock, Logger, TimerHandle } from '../util/index.js';
 import { TypedEmitter } from '../util/index.js';
 

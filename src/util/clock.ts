@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 /**
  * Injected time. Everything with timers (transactions, jitter buffer, health windows,
  * CPS buckets) takes a Clock so tests and pcap replay run on virtual time and never sleep.
@@ -14,7 +16,11 @@ export interface Clock {
   setTimer(delayMs: number, fn: () => void): TimerHandle;
 }
 
-/** The real clock: performance.now() for intervals, Date.now() for wall time. */
+/**
+ * The real clock: performance.now() for intervals, Date.now() for wall time. `performance` is
+ * perf_hooks' own: in Node 20 the global one is a replaceable accessor that runs a getter and a
+ * receiver check on every read, and media threads read the clock several times a frame.
+ */
 export class SystemClock implements Clock {
   now(): number {
     return performance.now();

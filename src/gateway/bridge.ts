@@ -21,6 +21,9 @@ import type { BridgeStats, CallMediaLeg } from './ports.js';
 /** The bot side as the bridge sees it (a StreamConnection, or a fake in unit tests). */
 export interface BotLink {
   sendCallerFrame(caller: Int16Array, bot: Int16Array): void;
+  /** The link's wire audio is 8 kHz µ-law: it takes caller frames as the carrier's bytes too. */
+  readonly takesCallerMulaw?: boolean;
+  sendCallerMulaw?(mulaw: Uint8Array): void;
   sendDtmf(digit: string): void;
   sendMarkPlayed(name: string): void;
   sendExtension(name: string): void;
@@ -72,12 +75,25 @@ export class CallBridge {
     });
     this.#pairing = new BotFramePairing(this.#playout.frameSamples);
     media.attachBotAudio((mayHold) => this.#pullBotFrame(mayHold));
+    const observeLatency = (arrivalMs: number | undefined): void => {
+      if (latency && arrivalMs !== undefined) latency.observe((latency.now() - arrivalMs) / 1000);
+    };
     media.on('callerAudio', (pcm, arrivalMs) => {
       link.sendCallerFrame(pcm, this.#pairing.nextCallerFrame());
-      if (latency && arrivalMs !== undefined) latency.observe((latency.now() - arrivalMs) / 1000);
+      observeLatency(arrivalMs);
       const event = vad?.process(pcm);
       if (event) link.sendExtension(event);
     });
+    // A µ-law bot gets a PCMU caller's bytes as they came; the gateway's VAD needs samples.
+    const sendMulaw = link.takesCallerMulaw && !vad ? link.sendCallerMulaw?.bind(link) : undefined;
+    if (sendMulaw && media.passCallerMulaw) {
+      media.passCallerMulaw();
+      media.on('callerMulaw', (mulaw, arrivalMs) => {
+        this.#pairing.nextCallerFrame();
+        sendMulaw(mulaw);
+        observeLatency(arrivalMs);
+      });
+    }
     media.on('dtmf', (event: DtmfEvent) => this.onCallerDtmf(event.digit));
   }
 

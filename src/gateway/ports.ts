@@ -47,6 +47,11 @@ export interface CallMediaLeg {
    */
   settled?(): Promise<void>;
   attachBotAudio(pull: BotAudioPull): void;
+  /**
+   * Frames that play as they came go as `callerMulaw` (the carrier's PCMU bytes) rather than
+   * `callerAudio`; absent where the leg never passes them (a leg proxied from a media worker).
+   */
+  passCallerMulaw?(): void;
   /** Bot audio was queued: a tick slot held for it is sent now (see BotAudioPull). */
   botAudioReady(): void;
   /** Kernel drops on the leg's sockets since the last sample (one /proc read for all legs). */

@@ -20,7 +20,22 @@ export interface AudioDecoder {
    * (Opus LBRR, RFC 6716 §2.1.7), or returns null when the packet carries none.
    */
   recoverFromNext?(nextPayload: Uint8Array, samples: number): Int16Array | null;
+  /** A codec of one byte per sample (G.711): frames that play as they came need no decoding. */
+  readonly bytes?: SampleBytes;
   close(): void;
+}
+
+/** A decoder's one-byte-per-sample form (AudioReceiver.pullPassing). */
+export interface SampleBytes {
+  /**
+   * What decode() would return for `payload`, as bytes, with the decoder's state left as if
+   * decode() had run; valid until the next pass. Undefined when this one must be decoded.
+   */
+  pass(payload: Uint8Array): Uint8Array | undefined;
+  /** `count` samples of `pcm` into bytes at `out[at]`. */
+  encode(pcm: Int16Array, count: number, out: Uint8Array, at: number): void;
+  /** `count` bytes from `bytes[from]` into samples at the start of `out`. */
+  decode(bytes: Uint8Array, from: number, count: number, out: Int16Array): void;
 }
 
 export interface AudioEncoder {

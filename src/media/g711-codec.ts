@@ -1,6 +1,13 @@
 import type { AudioCodecName } from '../util/index.js';
-import type { AudioDecoder, AudioEncoder } from './codec.js';
-import { decodeAlaw, decodeMulaw, encodeAlaw, encodeMulaw } from './g711.js';
+import type { AudioDecoder, AudioEncoder, SampleBytes } from './codec.js';
+import {
+  decodeAlaw,
+  decodeG711Range,
+  decodeMulaw,
+  encodeAlaw,
+  encodeG711Range,
+  encodeMulaw,
+} from './g711.js';
 import { G711Concealer } from './g711-plc.js';
 
 /** RTP/AVP encoding names (RFC 3551 §4.5.14): static payload types 0 and 8. */
@@ -25,15 +32,36 @@ export class G711Decoder implements AudioDecoder {
   readonly #concealer = new G711Concealer();
   #decoded = new Int16Array(0);
   #concealed = new Int16Array(0);
+  #passed = new Uint8Array(0);
+  /** The delayed bytes of #codedHistory for a frame of #passed's length. */
+  #passedView: Uint8Array<ArrayBuffer> = new Uint8Array(0);
+  /**
+   * The delay line in this law's bytes while frames pass as bytes (`bytes.pass`). The concealer's
+   * history gets the passed audio only when decode() or conceal() next needs it: a call with
+   * no loss never decodes.
+   */
+  #codedHistory: Uint8Array<ArrayBuffer> | undefined;
+  /** Bytes passed since the concealer's history last took audio (at most its length). */
+  #passedSinceHistory = 0;
+  #historyCoded = false;
+  #historyScratch: Int16Array<ArrayBuffer> | undefined;
   #closed = false;
+
+  readonly bytes: SampleBytes;
 
   constructor(law: G711Law) {
     checkLaw(law);
     this.name = law;
+    this.bytes = {
+      pass: (payload) => this.#pass(payload),
+      encode: (pcm, count, out, at) => encodeG711Range(law, pcm, count, out, at),
+      decode: (bytes, from, count, out) => decodeG711Range(law, bytes, from, count, out),
+    };
   }
 
   decode(payload: Uint8Array): Int16Array {
     this.#assertOpen();
+    this.#restoreHistory();
     if (this.#decoded.length !== payload.length) this.#decoded = new Int16Array(payload.length);
     const pcm = this.#decoded;
     if (this.name === 'PCMU') decodeMulaw(payload, pcm);
@@ -48,6 +76,7 @@ export class G711Decoder implements AudioDecoder {
    */
   conceal(samples: number): Int16Array {
     this.#assertOpen();
+    this.#restoreHistory();
     const frame = G711Concealer.frameSamples;
     const whole = Math.ceil(samples / frame) * frame;
     if (this.#concealed.length !== whole) this.#concealed = new Int16Array(whole);
@@ -56,8 +85,66 @@ export class G711Decoder implements AudioDecoder {
     return whole === samples ? out : out.subarray(0, samples);
   }
 
+  /**
+   * What decode() would give for `payload`, as this law's bytes and without decoding: G.711 is
+   * one byte per sample, so the PLC's 3.75 ms delay line runs on the bytes, and the history a
+   * concealment searches gets them decoded only when decode() or conceal() next runs (the same
+   * history decoding them would have left). The bytes are encode(decode()) but for µ-law's
+   * negative zero (0x7F), which stays as it came: the same sample. Undefined while a loss is
+   * being joined (that cross-fade needs samples) or for a payload longer than one block.
+   */
+  #pass(payload: Uint8Array): Uint8Array | undefined {
+    this.#assertOpen();
+    const length = payload.length;
+    const delay = G711Concealer.delaySamples;
+    if (this.#concealer.joining || length > G711Concealer.maxWholeSamples) return undefined;
+    const history = this.#codeHistory();
+    const historyLength = history.length;
+    // As G711Concealer's #saveWhole: one shift, then the delayed bytes out through a view.
+    history.copyWithin(0, length);
+    history.set(payload, historyLength - length);
+    if (this.#passed.length !== length) {
+      this.#passed = new Uint8Array(length);
+      this.#passedView = history.subarray(historyLength - length - delay, historyLength - delay);
+    }
+    this.#passed.set(this.#passedView);
+    this.#passedSinceHistory = Math.min(historyLength, this.#passedSinceHistory + length);
+    return this.#passed;
+  }
+
   close(): void {
     this.#closed = true;
+  }
+
+  /** The delay line as bytes, encoded from the concealer's history when it last held the audio. */
+  #codeHistory(): Uint8Array<ArrayBuffer> {
+    this.#codedHistory ??= new Uint8Array(G711Concealer.historySamples);
+    if (!this.#historyCoded) {
+      const samples = this.#scratch();
+      this.#concealer.readHistory(samples);
+      if (this.name === 'PCMU') encodeMulaw(samples, this.#codedHistory);
+      else encodeAlaw(samples, this.#codedHistory);
+      this.#passedSinceHistory = 0;
+      this.#historyCoded = true;
+    }
+    return this.#codedHistory;
+  }
+
+  /** Gives the concealer the audio passed coded since it last had the history, decoded. */
+  #restoreHistory(): void {
+    if (!this.#historyCoded || !this.#codedHistory) return;
+    const count = this.#passedSinceHistory;
+    const samples = this.#scratch().subarray(0, count);
+    const bytes = this.#codedHistory.subarray(this.#codedHistory.length - count);
+    if (this.name === 'PCMU') decodeMulaw(bytes, samples);
+    else decodeAlaw(bytes, samples);
+    this.#concealer.appendHistory(samples);
+    this.#historyCoded = false;
+  }
+
+  #scratch(): Int16Array<ArrayBuffer> {
+    this.#historyScratch ??= new Int16Array(G711Concealer.historySamples);
+    return this.#historyScratch;
   }
 
   #assertOpen(): void {

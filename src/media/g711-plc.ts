@@ -29,6 +29,9 @@ function clampSample(value: number): number {
 export class G711Concealer {
   static readonly frameSamples = FRAME;
   static readonly delaySamples = POVERLAP_MAX;
+  static readonly historySamples = HISTORY_LEN;
+  /** The longest buffer process() delays in one block, and so the longest a coded pass may be. */
+  static readonly maxWholeSamples = MAX_WHOLE_SAMPLES;
 
   readonly #history = new Int16Array(HISTORY_LEN);
   readonly #pitchBuffer = new Float32Array(HISTORY_LEN);
@@ -88,6 +91,26 @@ export class G711Concealer {
       this.#saveSpeech(out, start, FRAME);
     }
     return out;
+  }
+
+  /** A loss is being concealed: the next good audio is cross-faded in, not just delayed. */
+  get joining(): boolean {
+    return this.#erasedFrames > 0;
+  }
+
+  /** Copies the history (historySamples, oldest first) into `out`. */
+  readHistory(out: Int16Array): void {
+    out.set(this.#history);
+  }
+
+  /**
+   * Appends good audio (at most historySamples) to the history with no output and no join:
+   * what process() would have left there for audio that went past it (G711Decoder's `bytes.pass`).
+   */
+  appendHistory(samples: Int16Array): void {
+    const history = this.#history;
+    history.copyWithin(0, samples.length);
+    history.set(samples, HISTORY_LEN - samples.length);
   }
 
   reset(): void {

@@ -94,5 +94,29 @@ export function decodeAlaw(bytes: Uint8Array, out = new Int16Array(bytes.length)
   return decodeWith(ALAW_DECODE, bytes, out);
 }
 
+/** `count` samples of `pcm` into `law` bytes at `out[at]`. */
+export function encodeG711Range(
+  law: 'PCMU' | 'PCMA',
+  pcm: Int16Array,
+  count: number,
+  out: Uint8Array,
+  at: number,
+): void {
+  const table = law === 'PCMU' ? MULAW_ENCODE : ALAW_ENCODE;
+  for (let i = 0; i < count; i++) out[at + i] = table[(pcm[i] as number) + 32768] as number;
+}
+
+/** `count` `law` bytes from `bytes[from]` into samples at the start of `out`. */
+export function decodeG711Range(
+  law: 'PCMU' | 'PCMA',
+  bytes: Uint8Array,
+  from: number,
+  count: number,
+  out: Int16Array,
+): void {
+  const table = law === 'PCMU' ? MULAW_DECODE : ALAW_DECODE;
+  for (let i = 0; i < count; i++) out[i] = table[bytes[from + i] as number] as number;
+}
+
 /** The µ-law byte for digital silence, for filling gaps. */
 export const MULAW_SILENCE = 0xff;

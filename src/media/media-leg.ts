@@ -114,6 +114,12 @@ export interface MediaLegEvents {
    * `pcm` is a buffer the leg reuses for the next frame: use it now, or copy it.
    */
   callerAudio: [pcm: Int16Array, arrivalMs: number | undefined];
+  /**
+   * A caller frame in place of `callerAudio`, after passCallerMulaw(): the carrier's PCMU bytes
+   * as they came (behind the PLC's delay line), for a frame nothing had to conceal or stretch.
+   * A buffer the leg reuses, like `callerAudio`'s.
+   */
+  callerMulaw: [mulaw: Uint8Array, arrivalMs: number | undefined];
   /** An RFC 4733 digit from the caller. */
   dtmf: [event: DtmfEvent];
 }
@@ -135,6 +141,8 @@ interface CodecChain {
   /** The frame the receiver writes each tick, reused. */
   callerFrame: Int16Array;
   toBridge: Resampler | undefined;
+  /** PCMU into an 8 kHz bridge: a frame played as it came can pass as its bytes. */
+  passesMulaw: boolean;
   encoder: AudioEncoder;
   fromBridge: Resampler | undefined;
   samplesPerFrame: number;
@@ -150,6 +158,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   #ticking = false;
   #listening = false;
   #botAudio: BotAudioPull | undefined;
+  #callerMulaw = false;
   #sendTimestamp = 0;
   /** The tick slots held for late bot audio. */
   readonly #heldSlots = new HeldSlots(
@@ -216,6 +225,14 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   attachBotAudio(pull: BotAudioPull): void {
     if (this.#botAudio) throw new Error('media leg already has a bot audio source');
     this.#botAudio = pull;
+  }
+
+  /**
+   * The consumer takes caller frames as µ-law too: a PCMU call's frames that play as they came
+   * then go as `callerMulaw`, never decoded (a µ-law bot's stream carries the carrier's bytes).
+   */
+  passCallerMulaw(): void {
+    this.#callerMulaw = true;
   }
 
   /** Bot audio arrived: a slot held for it goes out now if the source has its frame. */
@@ -333,12 +350,14 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     const decoder = new ObservedDecoder(await carrierDecoderFor(media.codec.name, bridgeRate));
     const encoder = await carrierEncoderFor(media.codec.name, bridgeRate);
     const receiver = new AudioReceiver(decoder, this.#options.clock, this.#options.jitterBuffer);
+    const toBridge = await resamplerBetween(decoder.sampleRate, bridgeRate);
     return {
       codecKey,
       decoder,
       receiver,
       callerFrame: new Int16Array(receiver.frameSamples),
-      toBridge: await resamplerBetween(decoder.sampleRate, bridgeRate),
+      toBridge,
+      passesMulaw: media.codec.name === 'PCMU' && !toBridge,
       encoder,
       fromBridge: await resamplerBetween(bridgeRate, encoder.sampleRate),
       samplesPerFrame: (encoder.rtpClockRate * this.#options.mediaClock.frameMs) / 1000,
@@ -384,9 +403,16 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   #emitCallerFrame(): void {
     const chain = this.#chain;
     if (!chain) return;
-    const decoded = chain.receiver.pull(chain.callerFrame);
+    const receiver = chain.receiver;
+    if (this.#callerMulaw && chain.passesMulaw) {
+      const mulaw = receiver.pullPassing(chain.callerFrame);
+      if (mulaw) this.safeEmit('callerMulaw', mulaw, receiver.lastFrameArrivalMs);
+      else this.safeEmit('callerAudio', chain.callerFrame, receiver.lastFrameArrivalMs);
+      return;
+    }
+    const decoded = receiver.pull(chain.callerFrame);
     const pcm = chain.toBridge ? chain.toBridge.process(decoded) : decoded;
-    this.safeEmit('callerAudio', pcm, chain.receiver.lastFrameArrivalMs);
+    this.safeEmit('callerAudio', pcm, receiver.lastFrameArrivalMs);
   }
 
   #sendFrame(chain: CodecChain, tickMs: number): void {

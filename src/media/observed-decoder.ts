@@ -1,9 +1,10 @@
 /**
  * A decoder wrapper that sees what the jitter buffer asked of it: whether real audio has been
  * decoded yet (the end of the buffer's initial delay, for replay) and how many frames were
- * concealed or recovered from the next packet's in-band FEC (RFC 6716 §2.1.7, LBRR).
+ * concealed or recovered from the next packet's in-band FEC (RFC 6716 §2.1.7, LBRR). A frame
+ * passed coded (G.711 bytes carried as they came) counts as decoded.
  */
-import type { AudioDecoder } from './codec.js';
+import type { AudioDecoder, SampleBytes } from './codec.js';
 
 export class ObservedDecoder implements AudioDecoder {
   decodedFrames = 0;
@@ -12,6 +13,7 @@ export class ObservedDecoder implements AudioDecoder {
   recoveredFrames = 0;
   recoveredSamples = 0;
   readonly recoverFromNext?: (nextPayload: Uint8Array, samples: number) => Int16Array | null;
+  readonly bytes?: SampleBytes;
   readonly #inner: AudioDecoder;
 
   constructor(inner: AudioDecoder) {
@@ -25,6 +27,17 @@ export class ObservedDecoder implements AudioDecoder {
           this.recoveredSamples += recovered.length;
         }
         return recovered;
+      };
+    const bytes = inner.bytes;
+    if (bytes)
+      this.bytes = {
+        pass: (payload) => {
+          const passed = bytes.pass(payload);
+          if (passed) this.decodedFrames++;
+          return passed;
+        },
+        encode: bytes.encode,
+        decode: bytes.decode,
       };
   }
 

@@ -191,10 +191,25 @@ export class StreamConnection {
   }
 
   sendCallerFrame(caller: Int16Array, bot: Int16Array): void {
-    const dialect = this.#dialect;
     // Written even when it cannot be sent: a dropped frame still counts in the stream's
     // chunk, sequence and timestamp counters, as it would have on the wire.
-    const frame = dialect.callerAudioFrame(caller, bot);
+    this.#sendFrame(this.#dialect.callerAudioFrame(caller, bot));
+  }
+
+  /** Whether sendCallerMulaw() may be used: the dialect's wire audio is 8 kHz µ-law. */
+  get takesCallerMulaw(): boolean {
+    return this.#dialect.callerMulawFrame !== undefined;
+  }
+
+  /** sendCallerFrame for a frame already µ-law (see takesCallerMulaw). */
+  sendCallerMulaw(mulaw: Uint8Array): void {
+    const write = this.#dialect.callerMulawFrame;
+    if (!write) throw new Error(`the ${this.#dialect.name} dialect does not carry µ-law`);
+    this.#sendFrame(write.call(this.#dialect, mulaw));
+  }
+
+  #sendFrame(frame: Buffer): void {
+    const dialect = this.#dialect;
     const socket = this.#socket;
     if (!socket || socket.readyState !== WebSocket.OPEN) {
       this.stats.droppedFrames++;

@@ -61,6 +61,11 @@ export interface StreamDialect {
    * buffer the dialect reuses for its next frame, so send or copy it at once.
    */
   callerAudioFrame(callerFrame: Int16Array, botFrame: Int16Array): Buffer;
+  /**
+   * For a dialect whose wire audio is mono 8 kHz µ-law: callerAudioFrame for a frame already
+   * µ-law (the carrier's PCMU, passed without decoding), in the same reused buffer.
+   */
+  callerMulawFrame?(mulaw: Uint8Array): Buffer;
   dtmf(digit: string): WireMessage | undefined;
   markPlayed(name: string): WireMessage | undefined;
   /** Patchbay extension events (VAD `speech_started`/`speech_stopped`). */

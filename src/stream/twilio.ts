@@ -78,9 +78,14 @@ export class TwilioDialect implements StreamDialect {
   }
 
   callerAudioFrame(callerFrame: Int16Array): Buffer {
+    if (this.#mulaw.length !== callerFrame.length) this.#mulaw = new Uint8Array(callerFrame.length);
+    return this.callerMulawFrame(encodeMulaw(callerFrame, this.#mulaw));
+  }
+
+  /** The stream's wire audio is the carrier's own PCMU: a frame of it is written as it is. */
+  callerMulawFrame(mulaw: Uint8Array): Buffer {
     this.#chunk++;
     this.#sequenceNumber++;
-    if (this.#mulaw.length !== callerFrame.length) this.#mulaw = new Uint8Array(callerFrame.length);
     return this.#message
       .begin()
       .piece(MEDIA_HEAD)
@@ -90,7 +95,7 @@ export class TwilioDialect implements StreamDialect {
       .piece(MEDIA_TIMESTAMP)
       .decimal((this.#chunk - 1) * FRAME_MS)
       .piece(MEDIA_PAYLOAD)
-      .base64(encodeMulaw(callerFrame, this.#mulaw))
+      .base64(mulaw)
       .piece(this.#mediaTail)
       .message();
   }

@@ -95,3 +95,36 @@ test('each caller frame goes beside the bot frame played before its tick, whiche
   leg.pullBot(true);
   assert.deepEqual(pairs, [0, 1, 2, 3, 4], 'silence first, then every bot frame once, in order');
 });
+
+test("a µ-law link gets a PCMU caller's bytes as they came, beside decoded frames; with VAD it gets samples only", () => {
+  const leg = new FakeMediaLeg();
+  const sent: string[] = [];
+  const latencies: number[] = [];
+  const link: BotLink = {
+    ...recordingLink(),
+    takesCallerMulaw: true,
+    sendCallerMulaw: (mulaw) => sent.push(`mulaw:${mulaw[0]}`),
+    sendCallerFrame: (caller) => sent.push(`pcm:${caller[0]}`),
+  };
+  const latency = { now: () => 1000, observe: (seconds: number) => latencies.push(seconds) };
+  new CallBridge({ media: leg, link, sampleRate: 8000, hooks: ignore, latency });
+  assert.equal(leg.passingMulaw, true);
+  leg.playCallerMulaw(new Uint8Array(160).fill(0x55), 990);
+  leg.playCaller(new Int16Array(160).fill(7), 980);
+  leg.playCallerMulaw(new Uint8Array(160).fill(0x56));
+  assert.deepEqual(sent, ['mulaw:85', 'pcm:7', 'mulaw:86']);
+  assert.deepEqual(latencies, [0.01, 0.02], 'latency observed for each frame that came from a packet');
+
+  const vadLeg = new FakeMediaLeg();
+  new CallBridge({
+    media: vadLeg,
+    link,
+    sampleRate: 8000,
+    hooks: ignore,
+    vad: new VoiceActivityDetector({ sampleRate: 8000 }),
+  });
+  assert.equal(vadLeg.passingMulaw, false, 'the VAD needs samples');
+  const plainLeg = new FakeMediaLeg();
+  new CallBridge({ media: plainLeg, link: recordingLink(), sampleRate: 8000, hooks: ignore });
+  assert.equal(plainLeg.passingMulaw, false, 'a link without µ-law');
+});

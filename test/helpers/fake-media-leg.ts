@@ -99,6 +99,18 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
     this.closeCount++;
   }
 
+  /** The consumer asked for `callerMulaw` frames (passCallerMulaw). */
+  passingMulaw = false;
+
+  passCallerMulaw(): void {
+    this.passingMulaw = true;
+  }
+
+  /** A frame of the carrier's PCMU bytes passed as they came, from RTP that arrived at `arrivalMs`. */
+  playCallerMulaw(mulaw: Uint8Array, arrivalMs?: number): void {
+    this.safeEmit('callerMulaw', mulaw, arrivalMs);
+  }
+
   /** A frame of caller audio, as if decoded from RTP that arrived at `arrivalMs`. */
   playCaller(pcm: Int16Array, arrivalMs?: number): void {
     this.safeEmit('callerAudio', pcm, arrivalMs);

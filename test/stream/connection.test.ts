@@ -4,7 +4,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { encodeMulaw } from '../../src/media/index.js';
-import { TwilioDialect, verifySignature } from '../../src/stream/index.js';
+import { StereoDialect, TwilioDialect, verifySignature } from '../../src/stream/index.js';
 import {
   type BotPeer,
   frame,
@@ -315,4 +315,25 @@ test("a bot's text messages reach the dialect as the Buffer ws received, so medi
     );
     assert.deepEqual(handedOver, [true, true]);
   });
+});
+
+test("a Twilio stream takes the caller's µ-law as it came, counted with decoded frames; a stereo one does not", async () => {
+  await withStartedStream({}, async (bot, h) => {
+    assert.equal(h.connection.takesCallerMulaw, true);
+    const mulaw = Uint8Array.from({ length: 160 }, (_, i) => (i * 7) & 0xff);
+    h.connection.sendCallerMulaw(mulaw);
+    h.connection.sendCallerFrame(frame, frame);
+    await until(() => bot.events().filter((event) => event === 'media').length === 2, 'two media');
+    const media = (bot.peers[0]?.messages ?? []).filter((m) => m['event'] === 'media');
+    assert.deepEqual([...Buffer.from(media[0]?.['media'].payload, 'base64')], [...mulaw]);
+    assert.deepEqual([...Buffer.from(media[1]?.['media'].payload, 'base64')], [...encodeMulaw(frame)]);
+    assert.deepEqual(
+      media.map((m) => m['media'].chunk),
+      ['1', '2'],
+    );
+    assert.equal(h.connection.stats.framesSent, 2);
+  });
+  const stereo = harness('ws://127.0.0.1:9/', { dialect: new StereoDialect(8000) });
+  assert.equal(stereo.connection.takesCallerMulaw, false);
+  assert.throws(() => stereo.connection.sendCallerMulaw(new Uint8Array(160)), /does not carry µ-law/);
 });

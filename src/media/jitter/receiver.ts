@@ -1,10 +1,11 @@
 /**
  * The audio receive pipeline (NetEQ-style): packets go into a bounded buffer, the delay
  * manager sets a target delay, and each pull() makes one playout decision and returns
- * exactly one frame of PCM.
+ * exactly one frame of PCM (or, from pullPassing(), a packet played as it came in the codec's
+ * own bytes).
  */
 import { type Clock, SampleFifo } from '../../util/index.js';
-import type { AudioDecoder } from '../codec.js';
+import type { AudioDecoder, SampleBytes } from '../codec.js';
 import type { ReceivedRtp } from '../rtp/types.js';
 import { DelayManager } from './delay-manager.js';
 import { type BufferedPacket, PacketBuffer, unwrapTimestamp } from './packet-buffer.js';
@@ -104,6 +105,11 @@ export class AudioReceiver {
 
   readonly #decoder: AudioDecoder;
   readonly #clock: Clock;
+  /** pullPassing() is producing: a packet played as it came may pass as bytes, into #passed. */
+  #passWanted = false;
+  #passed: Uint8Array | undefined;
+  /** pullPassing()'s frame when samples a stretch left lead it, and their scratch. */
+  #joined: { frame: Uint8Array; samples: Int16Array } | undefined;
 
   constructor(decoder: AudioDecoder, clock: Clock, options: JitterBufferOptions = {}) {
     this.#decoder = decoder;
@@ -184,11 +190,39 @@ export class AudioReceiver {
 
   /** The next frame of audio, written into `out` (pass a reused one on the hot path). */
   pull(out: Int16Array = new Int16Array(this.#frameSamples)): Int16Array {
+    this.#pullFrame(out, undefined);
+    return out;
+  }
+
+  /**
+   * pull(), except that a frame whose packet plays as it came, with nothing to join or stretch,
+   * is not decoded: it is returned as bytes (the decoder's SampleBytes, valid until the next
+   * pull), led by any samples a stretch left over, as pull() would have led it. Undefined when
+   * the frame is in `out` as samples.
+   */
+  pullPassing(out: Int16Array): Uint8Array | undefined {
+    return this.#pullFrame(out, this.#decoder.bytes);
+  }
+
+  #pullFrame(out: Int16Array, bytes: SampleBytes | undefined): Uint8Array | undefined {
     if (out.length !== this.#frameSamples) throw new RangeError(`pull takes ${this.#frameSamples} samples`);
     // At the pull, not as packets come: what a stall left in the socket is all read first.
     const flushAboveMs = FLUSH_MULTIPLIER * Math.max(FLUSH_FLOOR_MS, this.targetDelayMs());
     if (!this.#awaitingStart && this.#bufferLevelMs() > flushAboveMs) this.#flushToTarget();
     let first = true;
+    const held = this.#pending.length;
+    if (bytes && held < this.#frameSamples) {
+      this.#passWanted = true;
+      this.#decision = this.#produce();
+      this.#passWanted = false;
+      first = false;
+      const passed = this.#passed;
+      if (passed) {
+        this.#passed = undefined;
+        this.#counters.totalSamplesReceived += this.#frameSamples;
+        return held === 0 ? passed : this.#joinHeld(bytes, passed, held);
+      }
+    }
     while (this.#pending.length < this.#frameSamples) {
       const decision = this.#produce();
       if (first) this.#decision = decision;
@@ -197,7 +231,26 @@ export class AudioReceiver {
     if (first) this.#decision = 'normal';
     this.#pending.read(out);
     this.#counters.totalSamplesReceived += out.length;
-    return out;
+    return undefined;
+  }
+
+  /**
+   * The frame pull() would read after a stretch left `held` samples over: those, then the
+   * packet's head as bytes; its last `held` bytes wait as samples for the next frame.
+   */
+  #joinHeld(bytes: SampleBytes, passed: Uint8Array, held: number): Uint8Array {
+    this.#joined ??= {
+      frame: new Uint8Array(this.#frameSamples),
+      samples: new Int16Array(this.#frameSamples),
+    };
+    const { frame, samples } = this.#joined;
+    const head = this.#frameSamples - held;
+    this.#pending.read(samples, held);
+    bytes.encode(samples, held, frame, 0);
+    for (let i = 0; i < head; i++) frame[held + i] = passed[i] as number;
+    bytes.decode(passed, head, held, samples);
+    this.#pending.write(samples, held);
+    return frame;
   }
 
   /**
@@ -345,43 +398,47 @@ export class AudioReceiver {
     const entry = this.#buffer.shift() as BufferedPacket;
     const now = this.#clock.now();
     const pendingMs = (this.#pending.length * 1000) / this.#decoder.sampleRate;
-    let decoded: Int16Array;
     const continuation = this.#concealing
       ? this.#decoder.conceal(Math.round((this.#decoder.sampleRate * MERGE_MS) / 1000))
       : null;
+    const targetMs = this.targetDelayMs();
+    const lowMs = 0.75 * targetMs;
+    const highMs = this.#highLevelMs(targetMs, lowMs);
+    const accelerating = this.#filteredLevelMs >= highMs && this.#buffer.size > 0;
+    const raise = this.#filteredLevelMs < lowMs + (this.#raising ? STRETCH_HYSTERESIS_MS : 0);
+    // Passed as bytes only where the samples below would go to the FIFO untouched, as one frame.
+    const passes =
+      this.#passWanted &&
+      !continuation &&
+      !accelerating &&
+      !raise &&
+      entry.packet.payload.length === this.#frameSamples;
+    const passed = passes ? this.#decoder.bytes?.pass(entry.packet.payload) : undefined;
+    if (passed) {
+      this.#account(entry, passed.length, now - entry.packet.arrivalMs + pendingMs, targetMs);
+      this.#noteLevel(highMs);
+      this.#passed = passed;
+      return 'normal';
+    }
+    let pcm: Int16Array;
     try {
-      decoded = this.#decoder.decode(entry.packet.payload);
+      pcm = this.#decoder.decode(entry.packet.payload);
     } catch {
       this.#counters.packetsDiscarded++;
       this.#playoutTimestamp = entry.timestamp + this.#packetTicks;
       return this.#expand();
     }
-    this.#playoutTimestamp =
-      entry.timestamp + Math.round((decoded.length * this.#decoder.rtpClockRate) / this.#decoder.sampleRate);
-    this.#remember(entry.timestamp);
-    this.#newestPlayedArrival = entry.packet.arrivalMs;
-    this.#underrunFrames = 0;
-    this.#expandedMs = 0;
-    const delaySeconds = (now - entry.packet.arrivalMs + pendingMs) / 1000;
-    this.#counters.jitterBufferDelay += delaySeconds * decoded.length;
-    this.#counters.jitterBufferEmittedCount += decoded.length;
-    this.#counters.jitterBufferTargetDelay += (this.targetDelayMs() / 1000) * decoded.length;
-
+    this.#account(entry, pcm.length, now - entry.packet.arrivalMs + pendingMs, targetMs);
     if (continuation) {
       this.#concealing = false;
-      this.#pending.write(mergeAfterConcealment(continuation, decoded));
+      this.#pending.write(mergeAfterConcealment(continuation, pcm));
       return 'merge';
     }
-    const targetMs = this.targetDelayMs();
-    const lowMs = 0.75 * targetMs;
-    const highMs = this.#highLevelMs(targetMs, lowMs);
-    const raise = this.#filteredLevelMs < lowMs + (this.#raising ? STRETCH_HYSTERESIS_MS : 0);
-    this.#raising = false;
-    this.#aboveLimitMs = this.#filteredLevelMs >= highMs ? this.#aboveLimitMs + this.#packetMs() : 0;
-    if (this.#filteredLevelMs >= highMs && this.#buffer.size > 0) {
+    this.#noteLevel(highMs);
+    if (accelerating) {
       const standing =
         this.#filteredLevelMs >= highMs + STANDING_EXCESS_MS || this.#aboveLimitMs > STANDING_ABOVE_LIMIT_MS;
-      const { output, changedSamples } = accelerate(decoded, this.#decoder.sampleRate, standing);
+      const { output, changedSamples } = accelerate(pcm, this.#decoder.sampleRate, standing);
       if (changedSamples !== 0) {
         this.#counters.removedSamplesForAcceleration -= changedSamples;
         this.#filteredLevelMs += (changedSamples * 1000) / this.#decoder.sampleRate;
@@ -390,7 +447,7 @@ export class AudioReceiver {
       }
     } else if (raise) {
       this.#raising = true;
-      const { output, changedSamples } = preemptiveExpand(decoded, this.#decoder.sampleRate);
+      const { output, changedSamples } = preemptiveExpand(pcm, this.#decoder.sampleRate);
       if (changedSamples !== 0) {
         this.#counters.insertedSamplesForDeceleration += changedSamples;
         this.#filteredLevelMs += (changedSamples * 1000) / this.#decoder.sampleRate;
@@ -398,8 +455,27 @@ export class AudioReceiver {
         return 'preemptive_expand';
       }
     }
-    this.#pending.write(decoded);
+    this.#pending.write(pcm);
     return 'normal';
+  }
+
+  /** Timeline and statistics for a packet played as `samples` samples, `delayMs` after it came. */
+  #account(entry: BufferedPacket, samples: number, delayMs: number, targetMs: number): void {
+    this.#playoutTimestamp =
+      entry.timestamp + Math.round((samples * this.#decoder.rtpClockRate) / this.#decoder.sampleRate);
+    this.#remember(entry.timestamp);
+    this.#newestPlayedArrival = entry.packet.arrivalMs;
+    this.#underrunFrames = 0;
+    this.#expandedMs = 0;
+    this.#counters.jitterBufferDelay += (delayMs / 1000) * samples;
+    this.#counters.jitterBufferEmittedCount += samples;
+    this.#counters.jitterBufferTargetDelay += (targetMs / 1000) * samples;
+  }
+
+  /** A packet played outside a merge: how long the level has stood above the limit. */
+  #noteLevel(highMs: number): void {
+    this.#raising = false;
+    this.#aboveLimitMs = this.#filteredLevelMs >= highMs ? this.#aboveLimitMs + this.#packetMs() : 0;
   }
 
   /**

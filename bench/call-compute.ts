@@ -3,7 +3,9 @@
  * side by side (each call's state cold again by its next turn, as in the gateway), each frame
  * both ways as the worker runs it:
  *  caller->bot: parseRtp -> AudioReceiver.insert -> pull (G.711 decode, PLC delay line)
- *               -> the dialect's media message (µ-law, base64, the JSON template)
+ *               -> the dialect's media message (µ-law, base64, the JSON template); and, in
+ *               alternate rounds where the tree has it, pullPassing (the packet's bytes through
+ *               the delay line, no decode) -> the media message from those bytes
  *  bot->caller: the dialect reads the bot's media message from its bytes -> Playout.enqueue
  *               -> pullFrame -> G.711 encode -> the RTP packet written
  * The syscalls around them (RTP in and out, the WebSocket write and read) are what
@@ -64,6 +66,9 @@ for (let c = 0; c < CALLS; c++) {
 }
 
 let sequence = 0;
+/** The tree passes a PCMU frame that plays as it came as its bytes (checked, for older trees). */
+const canPass = 'pullPassing' in AudioReceiver.prototype;
+let passing = false;
 const callerToBot = (call: Call, now: number): void => {
   // The socket hands over a fresh Buffer per datagram, and ws one per message.
   const bytes = Buffer.from(carrierPacket);
@@ -71,6 +76,12 @@ const callerToBot = (call: Call, now: number): void => {
   bytes.writeUInt32BE((sequence * SAMPLES) >>> 0, 4);
   const packet = parseRtp(bytes, now);
   if (packet) call.receiver.insert(packet);
+  if (passing) {
+    const mulaw = call.receiver.pullPassing(call.callerFrame);
+    if (mulaw) call.dialect.callerMulawFrame(mulaw);
+    else call.dialect.callerAudioFrame(call.callerFrame);
+    return;
+  }
   const pcm = call.receiver.pull(call.callerFrame);
   call.dialect.callerAudioFrame(pcm);
 };
@@ -89,8 +100,10 @@ const botToCaller = (call: Call): void => {
 };
 
 const up: number[] = [];
+const upPassed: number[] = [];
 const down: number[] = [];
-for (let round = 0; round < rounds; round++) {
+for (let round = 0; round < rounds * (canPass ? 2 : 1); round++) {
+  passing = canPass && round % 2 === 1;
   let upNs = 0n;
   let downNs = 0n;
   for (let frame = 0; frame < FRAMES; frame++, sequence++) {
@@ -103,7 +116,7 @@ for (let round = 0; round < rounds; round++) {
     upNs += middle - start;
     downNs += process.hrtime.bigint() - middle;
   }
-  up.push(Number(upNs) / (FRAMES * CALLS));
+  (passing ? upPassed : up).push(Number(upNs) / (FRAMES * CALLS));
   down.push(Number(downNs) / (FRAMES * CALLS));
 }
 const row = (name: string, values: number[]) =>
@@ -112,10 +125,13 @@ console.log(`call-compute: Node ${process.version}, ${CALLS} calls, ${rounds} ro
 console.log('| direction | ns per frame (median) | rounds |');
 console.log('| --- | --- | --- |');
 console.log(row('caller->bot (RTP in -> media message)', up));
+if (canPass) console.log(row('caller->bot, PCMU passed as its bytes', upPassed));
 console.log(row('bot->caller (media message in -> RTP out)', down));
+// Both directions of the decoding rounds (the bot->caller rounds alternate with them when passing).
+const decodedDown = canPass ? down.filter((_, i) => i % 2 === 0) : down;
 console.log(
   row(
     'both',
-    up.map((value, i) => value + (down[i] ?? 0)),
+    up.map((value, i) => value + (decodedDown[i] ?? 0)),
   ),
 );

@@ -4,11 +4,12 @@
  * exactly one frame of PCM (or, from pullPassing(), a packet played as it came in the codec's
  * own bytes).
  */
-import { type Clock, SampleFifo } from '../../util/index.js';
+import type { Clock } from '../../util/index.js';
 import type { AudioDecoder, SampleBytes } from '../codec.js';
 import type { ReceivedRtp } from '../rtp/types.js';
 import { DelayManager } from './delay-manager.js';
 import { type BufferedPacket, PacketBuffer, unwrapTimestamp } from './packet-buffer.js';
+import { PendingAudio } from './pending-audio.js';
 import { accelerate, mergeAfterConcealment, preemptiveExpand } from './time-stretch.js';
 import type { JitterBufferOptions, JitterStats, PlayoutDecision } from './types.js';
 
@@ -87,8 +88,8 @@ export class AudioReceiver {
   #playoutTimestamp: number | null = null;
   /** True while playing silence before a stream or talkspurt starts. */
   #awaitingStart = true;
-  /** Decoded samples not yet played. */
-  readonly #pending: SampleFifo;
+  /** Audio produced and not yet played. */
+  readonly #pending: PendingAudio;
   #filteredLevelMs = 0;
   #concealing = false;
   /** Preemptive expand is under way: it goes on to STRETCH_HYSTERESIS_MS above the low limit. */
@@ -108,8 +109,6 @@ export class AudioReceiver {
   /** pullPassing() is producing: a packet played as it came may pass as bytes, into #passed. */
   #passWanted = false;
   #passed: Uint8Array | undefined;
-  /** pullPassing()'s frame when samples a stretch left lead it, and their scratch. */
-  #joined: { frame: Uint8Array; samples: Int16Array } | undefined;
 
   constructor(decoder: AudioDecoder, clock: Clock, options: JitterBufferOptions = {}) {
     this.#decoder = decoder;
@@ -118,8 +117,7 @@ export class AudioReceiver {
     this.#frameSamples = Math.round((decoder.sampleRate * this.#frameMs) / 1000);
     this.#frameTicks = Math.round((decoder.rtpClockRate * this.#frameMs) / 1000);
     this.#packetTicks = this.#frameTicks;
-    // Room for a frame left over plus a long packet, stretched: growing past it is rare.
-    this.#pending = new SampleFifo(4 * this.#frameSamples);
+    this.#pending = new PendingAudio(this.#frameSamples);
     this.#delayManager = new DelayManager({
       frameMs: this.#frameMs,
       minDelayMs: options.minDelayMs ?? 0,
@@ -210,8 +208,7 @@ export class AudioReceiver {
     const flushAboveMs = FLUSH_MULTIPLIER * Math.max(FLUSH_FLOOR_MS, this.targetDelayMs());
     if (!this.#awaitingStart && this.#bufferLevelMs() > flushAboveMs) this.#flushToTarget();
     let first = true;
-    const held = this.#pending.length;
-    if (bytes && held < this.#frameSamples) {
+    if (bytes && this.#pending.length < this.#frameSamples) {
       this.#passWanted = true;
       this.#decision = this.#produce();
       this.#passWanted = false;
@@ -220,7 +217,7 @@ export class AudioReceiver {
       if (passed) {
         this.#passed = undefined;
         this.#counters.totalSamplesReceived += this.#frameSamples;
-        return held === 0 ? passed : this.#joinHeld(bytes, passed, held);
+        return this.#pending.passFrame(passed, bytes);
       }
     }
     while (this.#pending.length < this.#frameSamples) {
@@ -232,25 +229,6 @@ export class AudioReceiver {
     this.#pending.read(out);
     this.#counters.totalSamplesReceived += out.length;
     return undefined;
-  }
-
-  /**
-   * The frame pull() would read after a stretch left `held` samples over: those, then the
-   * packet's head as bytes; its last `held` bytes wait as samples for the next frame.
-   */
-  #joinHeld(bytes: SampleBytes, passed: Uint8Array, held: number): Uint8Array {
-    this.#joined ??= {
-      frame: new Uint8Array(this.#frameSamples),
-      samples: new Int16Array(this.#frameSamples),
-    };
-    const { frame, samples } = this.#joined;
-    const head = this.#frameSamples - held;
-    this.#pending.read(samples, held);
-    bytes.encode(samples, held, frame, 0);
-    for (let i = 0; i < head; i++) frame[held + i] = passed[i] as number;
-    bytes.decode(passed, head, held, samples);
-    this.#pending.write(samples, held);
-    return frame;
   }
 
   /**

@@ -21,6 +21,8 @@ import type { BridgeStats, CallMediaLeg } from './ports.js';
 /** The bot side as the bridge sees it (a StreamConnection, or a fake in unit tests). */
 export interface BotLink {
   sendCallerFrame(caller: Int16Array, bot: Int16Array): void;
+  /** False when sendCallerFrame ignores `bot`: no bot frame is then kept to pair (default true). */
+  readonly carriesBotFrame?: boolean;
   /** The link's wire audio is 8 kHz µ-law: it takes caller frames as the carrier's bytes too. */
   readonly takesCallerMulaw?: boolean;
   sendCallerMulaw?(mulaw: Uint8Array): void;
@@ -59,7 +61,9 @@ export class CallBridge {
   readonly #link: BotLink;
   readonly #hooks: BridgeHooks;
   readonly #playout: Playout;
-  readonly #pairing: BotFramePairing;
+  /** Bot frames kept for the caller frames they go beside, for a link that sends them. */
+  readonly #pairing: BotFramePairing | undefined;
+  readonly #noBotFrame: Int16Array;
   #botInputs = 0;
   #dtmfFromCaller = 0;
   #dtmfToCaller = 0;
@@ -73,13 +77,15 @@ export class CallBridge {
       sampleRate: options.sampleRate,
       ...(options.log ? { log: options.log } : {}),
     });
-    this.#pairing = new BotFramePairing(this.#playout.frameSamples);
+    this.#pairing =
+      link.carriesBotFrame === false ? undefined : new BotFramePairing(this.#playout.frameSamples);
+    this.#noBotFrame = new Int16Array(this.#playout.frameSamples);
     media.attachBotAudio((mayHold) => this.#pullBotFrame(mayHold));
     const observeLatency = (arrivalMs: number | undefined): void => {
       if (latency && arrivalMs !== undefined) latency.observe((latency.now() - arrivalMs) / 1000);
     };
     media.on('callerAudio', (pcm, arrivalMs) => {
-      link.sendCallerFrame(pcm, this.#pairing.nextCallerFrame());
+      link.sendCallerFrame(pcm, this.#pairing?.nextCallerFrame() ?? this.#noBotFrame);
       observeLatency(arrivalMs);
       const event = vad?.process(pcm);
       if (event) link.sendExtension(event);
@@ -89,7 +95,7 @@ export class CallBridge {
     if (sendMulaw && media.passCallerMulaw) {
       media.passCallerMulaw();
       media.on('callerMulaw', (mulaw, arrivalMs) => {
-        this.#pairing.nextCallerFrame();
+        this.#pairing?.nextCallerFrame();
         sendMulaw(mulaw);
         observeLatency(arrivalMs);
       });
@@ -137,7 +143,7 @@ export class CallBridge {
   #pullBotFrame(mayHold: boolean): Int16Array | undefined {
     if (mayHold && this.#playout.holdsSlot()) return undefined;
     const { frame, marks } = this.#playout.pullFrame();
-    this.#pairing.botFrame(frame);
+    this.#pairing?.botFrame(frame);
     for (const name of marks) this.#link.sendMarkPlayed(name);
     return frame;
   }

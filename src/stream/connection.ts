@@ -196,6 +196,11 @@ export class StreamConnection {
     this.#sendFrame(this.#dialect.callerAudioFrame(caller, bot));
   }
 
+  /** Whether sendCallerFrame() sends its `bot` frame too (the stereo dialect's second channel). */
+  get carriesBotFrame(): boolean {
+    return this.#dialect.carriesBotFrame;
+  }
+
   /** Whether sendCallerMulaw() may be used: the dialect's wire audio is 8 kHz µ-law. */
   get takesCallerMulaw(): boolean {
     return this.#dialect.callerMulawFrame !== undefined;

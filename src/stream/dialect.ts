@@ -51,6 +51,8 @@ export interface StreamDialect {
   open(call: StreamCallInfo): WireMessage[];
   /** Whether caller frames travel as binary WebSocket messages (else as text). */
   readonly binaryFrames: boolean;
+  /** Whether a caller frame carries the bot frame played beside it (a second channel). */
+  readonly carriesBotFrame: boolean;
   /**
    * One 20 ms caller frame, as a message of its own; `botFrame` is the bot audio played at the
    * same instant.

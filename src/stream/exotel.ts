@@ -44,6 +44,7 @@ export class ExotelDialect implements StreamDialect {
   readonly name = 'exotel';
   readonly sampleRate: PcmStreamRate;
   readonly binaryFrames = false;
+  readonly carriesBotFrame = false;
   readonly streamSid = twilioStyleSid('MZ');
   /** Bot media chunks accepted although not a multiple of 320 bytes. */
   unalignedChunks = 0;

@@ -55,6 +55,7 @@ export class StereoDialect implements StreamDialect {
   readonly name = 'stereo';
   readonly sampleRate: PcmStreamRate;
   readonly binaryFrames = true;
+  readonly carriesBotFrame = true;
   /** Caller frames interleave into this, and binary bot frames decode into #botPcm: both reused. */
   #frame = Buffer.alloc(0);
   #botPcm: Int16Array = new Int16Array(0);

@@ -32,6 +32,7 @@ export class TwilioDialect implements StreamDialect {
   readonly name = 'twilio';
   readonly sampleRate = 8000;
   readonly binaryFrames = false;
+  readonly carriesBotFrame = false;
   readonly streamSid = twilioStyleSid('MZ');
   #sequenceNumber = 0;
   #chunk = 0;

@@ -128,3 +128,20 @@ test("a µ-law link gets a PCMU caller's bytes as they came, beside decoded fram
   new CallBridge({ media: plainLeg, link: recordingLink(), sampleRate: 8000, hooks: ignore });
   assert.equal(plainLeg.passingMulaw, false, 'a link without µ-law');
 });
+
+test('a link that sends no bot frame keeps none to pair: it is handed silence', () => {
+  const leg = new FakeMediaLeg();
+  const beside: number[] = [];
+  const link: BotLink = {
+    ...recordingLink(),
+    carriesBotFrame: false,
+    sendCallerFrame: (_caller, bot) => beside.push(bot[80] ?? -1),
+  };
+  const bridge = new CallBridge({ media: leg, link, sampleRate: 8000, hooks: ignore });
+  bridge.onBotInput({ kind: 'audio', pcm: new Int16Array(320).fill(1000) });
+  leg.pullBot();
+  leg.playCaller(new Int16Array(160));
+  leg.pullBot();
+  leg.playCaller(new Int16Array(160));
+  assert.deepEqual(beside, [0, 0]);
+});

@@ -320,6 +320,7 @@ test("a bot's text messages reach the dialect as the Buffer ws received, so medi
 test("a Twilio stream takes the caller's µ-law as it came, counted with decoded frames; a stereo one does not", async () => {
   await withStartedStream({}, async (bot, h) => {
     assert.equal(h.connection.takesCallerMulaw, true);
+    assert.equal(h.connection.carriesBotFrame, false, 'a mono stream sends no bot frame');
     const mulaw = Uint8Array.from({ length: 160 }, (_, i) => (i * 7) & 0xff);
     h.connection.sendCallerMulaw(mulaw);
     h.connection.sendCallerFrame(frame, frame);
@@ -335,5 +336,6 @@ test("a Twilio stream takes the caller's µ-law as it came, counted with decoded
   });
   const stereo = harness('ws://127.0.0.1:9/', { dialect: new StereoDialect(8000) });
   assert.equal(stereo.connection.takesCallerMulaw, false);
+  assert.equal(stereo.connection.carriesBotFrame, true);
   assert.throws(() => stereo.connection.sendCallerMulaw(new Uint8Array(160)), /does not carry µ-law/);
 });

@@ -122,8 +122,7 @@ export class G711Decoder implements AudioDecoder {
     if (!this.#historyCoded) {
       const samples = this.#scratch();
       this.#concealer.readHistory(samples);
-      if (this.name === 'PCMU') encodeMulaw(samples, this.#codedHistory);
-      else encodeAlaw(samples, this.#codedHistory);
+      this.bytes.encode(samples, samples.length, this.#codedHistory, 0);
       this.#passedSinceHistory = 0;
       this.#historyCoded = true;
     }
@@ -134,11 +133,9 @@ export class G711Decoder implements AudioDecoder {
   #restoreHistory(): void {
     if (!this.#historyCoded || !this.#codedHistory) return;
     const count = this.#passedSinceHistory;
-    const samples = this.#scratch().subarray(0, count);
-    const bytes = this.#codedHistory.subarray(this.#codedHistory.length - count);
-    if (this.name === 'PCMU') decodeMulaw(bytes, samples);
-    else decodeAlaw(bytes, samples);
-    this.#concealer.appendHistory(samples);
+    const samples = this.#scratch();
+    this.bytes.decode(this.#codedHistory, this.#codedHistory.length - count, count, samples);
+    this.#concealer.appendHistory(samples.subarray(0, count));
     this.#historyCoded = false;
   }
 

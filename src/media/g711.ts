@@ -66,15 +66,29 @@ const ALAW_DECODE = buildDecodeTable(alawDecodeSample);
 const MULAW_ENCODE = buildEncodeTable(mulawEncodeSample);
 const ALAW_ENCODE = buildEncodeTable(alawEncodeSample);
 
-function encodeWith(table: Uint8Array, pcm: Int16Array, out: Uint8Array): Uint8Array {
-  if (out.length < pcm.length) throw new RangeError('G.711 output buffer too small');
-  for (let i = 0; i < pcm.length; i++) out[i] = table[(pcm[i] as number) + 32768] as number;
+/** The first `count` samples of `pcm` into bytes at `out[at]`. */
+function encodeWith(
+  table: Uint8Array,
+  pcm: Int16Array,
+  out: Uint8Array,
+  count = pcm.length,
+  at = 0,
+): Uint8Array {
+  if (out.length < at + count) throw new RangeError('G.711 output buffer too small');
+  for (let i = 0; i < count; i++) out[at + i] = table[(pcm[i] as number) + 32768] as number;
   return out;
 }
 
-function decodeWith(table: Int16Array, bytes: Uint8Array, out: Int16Array): Int16Array {
-  if (out.length < bytes.length) throw new RangeError('G.711 output buffer too small');
-  for (let i = 0; i < bytes.length; i++) out[i] = table[bytes[i] as number] as number;
+/** `count` bytes from `bytes[from]` into samples at the start of `out`. */
+function decodeWith(
+  table: Int16Array,
+  bytes: Uint8Array,
+  out: Int16Array,
+  from = 0,
+  count = bytes.length,
+): Int16Array {
+  if (out.length < count) throw new RangeError('G.711 output buffer too small');
+  for (let i = 0; i < count; i++) out[i] = table[bytes[from + i] as number] as number;
   return out;
 }
 
@@ -102,8 +116,7 @@ export function encodeG711Range(
   out: Uint8Array,
   at: number,
 ): void {
-  const table = law === 'PCMU' ? MULAW_ENCODE : ALAW_ENCODE;
-  for (let i = 0; i < count; i++) out[at + i] = table[(pcm[i] as number) + 32768] as number;
+  encodeWith(law === 'PCMU' ? MULAW_ENCODE : ALAW_ENCODE, pcm, out, count, at);
 }
 
 /** `count` `law` bytes from `bytes[from]` into samples at the start of `out`. */
@@ -114,8 +127,7 @@ export function decodeG711Range(
   count: number,
   out: Int16Array,
 ): void {
-  const table = law === 'PCMU' ? MULAW_DECODE : ALAW_DECODE;
-  for (let i = 0; i < count; i++) out[i] = table[bytes[from + i] as number] as number;
+  decodeWith(law === 'PCMU' ? MULAW_DECODE : ALAW_DECODE, bytes, out, from, count);
 }
 
 /** The µ-law byte for digital silence, for filling gaps. */

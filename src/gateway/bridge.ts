@@ -6,7 +6,7 @@
  * empties the queue at once, and DTMF flows both ways.
  */
 
-import type { DtmfEvent } from '../media/index.js';
+import type { BotAudioFrame, DtmfEvent } from '../media/index.js';
 import {
   type BotInput,
   Playout,
@@ -26,6 +26,8 @@ export interface BotLink {
   /** The link's wire audio is 8 kHz µ-law: it takes caller frames as the carrier's bytes too. */
   readonly takesCallerMulaw?: boolean;
   sendCallerMulaw?(mulaw: Uint8Array): void;
+  /** Asks for the bot's audio as the µ-law it sent; true when it will come so (`mulaw` inputs). */
+  keepBotMulaw?(): boolean;
   sendDtmf(digit: string): void;
   sendMarkPlayed(name: string): void;
   sendExtension(name: string): void;
@@ -60,7 +62,8 @@ export class CallBridge {
   readonly #media: CallMediaLeg;
   readonly #link: BotLink;
   readonly #hooks: BridgeHooks;
-  readonly #playout: Playout;
+  /** PCM, or the bytes of a µ-law bot: the form its link hands over is the form queued. */
+  readonly #playout: Playout<BotAudioFrame>;
   /** Bot frames kept for the caller frames they go beside, for a link that sends them. */
   readonly #pairing: BotFramePairing | undefined;
   readonly #noBotFrame: Int16Array;
@@ -73,10 +76,11 @@ export class CallBridge {
     this.#media = media;
     this.#link = link;
     this.#hooks = options.hooks;
-    this.#playout = new Playout({
-      sampleRate: options.sampleRate,
-      ...(options.log ? { log: options.log } : {}),
-    });
+    const playoutOptions = { sampleRate: options.sampleRate, ...(options.log ? { log: options.log } : {}) };
+    // A µ-law bot's audio is queued as it came and reaches a PCMU carrier unchanged (the leg
+    // decodes it for any other codec). The stereo dialect pairs PCM bot frames, so keeps PCM.
+    const botMulaw = link.carriesBotFrame === false && link.keepBotMulaw?.() === true;
+    this.#playout = botMulaw ? Playout.mulaw(playoutOptions) : new Playout(playoutOptions);
     this.#pairing =
       link.carriesBotFrame === false ? undefined : new BotFramePairing(this.#playout.frameSamples);
     this.#noBotFrame = new Int16Array(this.#playout.frameSamples);
@@ -117,6 +121,10 @@ export class CallBridge {
         this.#playout.enqueue(input.pcm);
         this.#media.botAudioReady();
         return;
+      case 'mulaw': // only once keepBotMulaw() asked for it, into the µ-law playout
+        this.#playout.enqueue(input.mulaw);
+        this.#media.botAudioReady();
+        return;
       case 'mark':
         this.#playout.mark(input.name);
         return;
@@ -140,10 +148,10 @@ export class CallBridge {
     };
   }
 
-  #pullBotFrame(mayHold: boolean): Int16Array | undefined {
+  #pullBotFrame(mayHold: boolean): BotAudioFrame | undefined {
     if (mayHold && this.#playout.holdsSlot()) return undefined;
     const { frame, marks } = this.#playout.pullFrame();
-    this.#pairing?.botFrame(frame);
+    if (this.#pairing && frame instanceof Int16Array) this.#pairing.botFrame(frame);
     for (const name of marks) this.#link.sendMarkPlayed(name);
     return frame;
   }

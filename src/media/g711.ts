@@ -65,6 +65,8 @@ const MULAW_DECODE = buildDecodeTable(mulawDecodeSample);
 const ALAW_DECODE = buildDecodeTable(alawDecodeSample);
 const MULAW_ENCODE = buildEncodeTable(mulawEncodeSample);
 const ALAW_ENCODE = buildEncodeTable(alawEncodeSample);
+/** |sample| of each µ-law byte: a level read from the bytes, with no decode. */
+const MULAW_MAGNITUDE = MULAW_DECODE.map(Math.abs);
 
 /** The first `count` samples of `pcm` into bytes at `out[at]`. */
 function encodeWith(
@@ -92,20 +94,40 @@ function decodeWith(
   return out;
 }
 
-export function encodeMulaw(pcm: Int16Array, out = new Uint8Array(pcm.length)): Uint8Array {
+export function encodeMulaw(pcm: Int16Array, out: Uint8Array = new Uint8Array(pcm.length)): Uint8Array {
   return encodeWith(MULAW_ENCODE, pcm, out);
 }
 
-export function decodeMulaw(bytes: Uint8Array, out = new Int16Array(bytes.length)): Int16Array {
+export function decodeMulaw(bytes: Uint8Array, out: Int16Array = new Int16Array(bytes.length)): Int16Array {
   return decodeWith(MULAW_DECODE, bytes, out);
 }
 
-export function encodeAlaw(pcm: Int16Array, out = new Uint8Array(pcm.length)): Uint8Array {
+export function encodeAlaw(pcm: Int16Array, out: Uint8Array = new Uint8Array(pcm.length)): Uint8Array {
   return encodeWith(ALAW_ENCODE, pcm, out);
 }
 
-export function decodeAlaw(bytes: Uint8Array, out = new Int16Array(bytes.length)): Int16Array {
+export function decodeAlaw(bytes: Uint8Array, out: Int16Array = new Int16Array(bytes.length)): Int16Array {
   return decodeWith(ALAW_DECODE, bytes, out);
+}
+
+/** The sample a µ-law byte stands for. */
+export function mulawToSample(byte: number): number {
+  return MULAW_DECODE[byte & 0xff] as number;
+}
+
+/** The µ-law byte for a 16-bit sample. */
+export function sampleToMulaw(sample: number): number {
+  return MULAW_ENCODE[(sample | 0) + 32768] as number;
+}
+
+/** The largest |sample| among the first `count` µ-law bytes of `bytes`. */
+export function mulawPeak(bytes: Uint8Array, count: number): number {
+  let peak = 0;
+  for (let i = 0; i < count; i++) {
+    const magnitude = MULAW_MAGNITUDE[bytes[i] as number] as number;
+    if (magnitude > peak) peak = magnitude;
+  }
+  return peak;
 }
 
 /** `count` samples of `pcm` into `law` bytes at `out[at]`. */

@@ -16,13 +16,13 @@
 export const HOLD_MS = 10;
 
 /** A source of bot frames: with mayHold, undefined while the next frame is due but late. */
-export type HeldSlotSource = (mayHold: boolean) => Int16Array | undefined;
+export type HeldSlotSource<Frame> = (mayHold: boolean) => Frame | undefined;
 
-export class HeldSlots {
+export class HeldSlots<Frame> {
   readonly #timestamps: Float64Array;
   readonly #heldAtMs: Float64Array;
-  readonly #pull: HeldSlotSource;
-  readonly #send: (frame: Int16Array, timestamp: number) => void;
+  readonly #pull: HeldSlotSource<Frame>;
+  readonly #send: (frame: Frame, timestamp: number) => void;
   #oldest = 0;
   #count = 0;
   #held = 0;
@@ -32,7 +32,11 @@ export class HeldSlots {
    * At most `capacity` slots wait; a slot past that goes out as what the source has. `send`
    * puts a frame on the wire in the slot of `timestamp`.
    */
-  constructor(capacity: number, pull: HeldSlotSource, send: (frame: Int16Array, timestamp: number) => void) {
+  constructor(
+    capacity: number,
+    pull: HeldSlotSource<Frame>,
+    send: (frame: Frame, timestamp: number) => void,
+  ) {
     this.#timestamps = new Float64Array(capacity);
     this.#heldAtMs = new Float64Array(capacity);
     this.#pull = pull;

@@ -9,7 +9,16 @@ export {
   parseTelephoneEvent,
   serializeTelephoneEvent,
 } from './dtmf.js';
-export { decodeAlaw, decodeMulaw, encodeAlaw, encodeMulaw, MULAW_SILENCE } from './g711.js';
+export {
+  decodeAlaw,
+  decodeMulaw,
+  encodeAlaw,
+  encodeMulaw,
+  MULAW_SILENCE,
+  mulawPeak,
+  mulawToSample,
+  sampleToMulaw,
+} from './g711.js';
 export { G711Decoder, G711Encoder } from './g711-codec.js';
 export { G711Concealer } from './g711-plc.js';
 export { Impairer, type ImpairOptions, impair, parseImpairSpec } from './impair.js';
@@ -32,6 +41,7 @@ export {
   NO_TICKS,
 } from './media-clock.js';
 export {
+  type BotAudioFrame,
   type BotAudioPull,
   type LateFrameCounts,
   MediaLeg,

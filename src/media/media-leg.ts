@@ -15,6 +15,7 @@ import {
 } from './carrier-codecs.js';
 import type { AudioEncoder } from './codec.js';
 import { type DtmfEvent, DtmfReceiver, DtmfSender, DtmfTransmitter } from './dtmf.js';
+import { decodeMulaw } from './g711.js';
 import { HeldSlots } from './held-slots.js';
 import { AudioReceiver, type JitterDelayBounds, type JitterStats, LateFrameWait } from './jitter/index.js';
 import { MAX_CATCH_UP_TICKS, type MediaClock } from './media-clock.js';
@@ -131,7 +132,13 @@ export interface MediaLegEvents {
  * `botAudioReady()`, or else, as whatever the source has (silence at worst), at the first tick
  * half a frame or more later (HeldSlots: ticks caught up after a stall hold theirs until then).
  */
-export type BotAudioPull = (mayHold: boolean) => Int16Array | undefined;
+export type BotAudioPull = (mayHold: boolean) => BotAudioFrame | undefined;
+
+/**
+ * A frame of bot audio: PCM at the bridge rate, or (a Uint8Array) a µ-law bot's 8 kHz bytes as
+ * it sent them, which a PCMU carrier gets unchanged and any other is sent decoded.
+ */
+export type BotAudioFrame = Int16Array | Uint8Array;
 
 /** Everything that depends on the negotiated codec; rebuilt when a re-INVITE changes it. */
 interface CodecChain {
@@ -141,8 +148,10 @@ interface CodecChain {
   /** The frame the receiver writes each tick, reused. */
   callerFrame: Int16Array;
   toBridge: Resampler | undefined;
-  /** PCMU into an 8 kHz bridge: a frame played as it came can pass as its bytes. */
+  /** PCMU with an 8 kHz bridge: a frame played as it came can pass as its bytes, both ways. */
   passesMulaw: boolean;
+  /** A µ-law bot frame decoded, for a carrier codec other than PCMU. */
+  botMulawPcm: Int16Array;
   encoder: AudioEncoder;
   fromBridge: Resampler | undefined;
   samplesPerFrame: number;
@@ -161,7 +170,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   #callerMulaw = false;
   #sendTimestamp = 0;
   /** The tick slots held for late bot audio. */
-  readonly #heldSlots = new HeldSlots(
+  readonly #heldSlots = new HeldSlots<BotAudioFrame>(
     MAX_CATCH_UP_TICKS,
     (mayHold) => this.#botAudio?.(mayHold),
     (frame, timestamp) => this.#sendHeld(frame, timestamp),
@@ -358,6 +367,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
       callerFrame: new Int16Array(receiver.frameSamples),
       toBridge,
       passesMulaw: media.codec.name === 'PCMU' && !toBridge,
+      botMulawPcm: new Int16Array((8000 * this.#options.mediaClock.frameMs) / 1000),
       encoder,
       fromBridge: await resamplerBetween(bridgeRate, encoder.sampleRate),
       samplesPerFrame: (encoder.rtpClockRate * this.#options.mediaClock.frameMs) / 1000,
@@ -446,21 +456,28 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     this.#heldSlots.fill();
   }
 
-  #sendHeld(frame: Int16Array, timestamp: number): void {
+  #sendHeld(frame: BotAudioFrame, timestamp: number): void {
     const chain = this.#chain;
     if (chain && !this.#closed && this.#sending) this.#sendAudio(chain, frame, timestamp);
   }
 
-  #sendAudio(chain: CodecChain, bot: Int16Array, timestamp: number): void {
+  #sendAudio(chain: CodecChain, bot: BotAudioFrame, timestamp: number): void {
     const media = this.#media;
     if (!media) return;
-    const pcm = chain.fromBridge ? chain.fromBridge.process(bot) : bot;
     const options = this.#sendOptions;
     options.payloadType = media.codec.payloadType;
     options.timestamp = timestamp;
     options.marker = this.#markNext;
-    this.#session.send(chain.encoder.encode(pcm), options);
+    this.#session.send(this.#payloadOf(chain, bot), options);
     this.#markNext = false;
+  }
+
+  #payloadOf(chain: CodecChain, bot: BotAudioFrame): Uint8Array {
+    if (bot instanceof Uint8Array) {
+      if (chain.passesMulaw) return bot; // the bot's µ-law to a PCMU carrier, as it came
+      bot = decodeMulaw(bot, chain.botMulawPcm);
+    }
+    return chain.encoder.encode(chain.fromBridge ? chain.fromBridge.process(bot) : bot);
   }
 
   /** Opus in-band FEC sized to the loss the far end reports over RTCP (RFC 7587 §3.3). */

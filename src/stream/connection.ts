@@ -206,6 +206,16 @@ export class StreamConnection {
     return this.#dialect.callerMulawFrame !== undefined;
   }
 
+  /**
+   * Asks for the bot's audio as the µ-law bytes it sent (`mulaw` inputs) where the dialect's
+   * wire audio is 8 kHz µ-law; false, and audio stays PCM, for any other dialect.
+   */
+  keepBotMulaw(): boolean {
+    if (!this.#dialect.keepBotMulaw) return false;
+    this.#dialect.keepBotMulaw();
+    return true;
+  }
+
   /** sendCallerFrame for a frame already µ-law (see takesCallerMulaw). */
   sendCallerMulaw(mulaw: Uint8Array): void {
     const write = this.#dialect.callerMulawFrame;

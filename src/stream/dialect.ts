@@ -34,10 +34,12 @@ export type BotCommand =
 
 /**
  * A bot message decoded by a dialect. `invalid` is logged and ignored by the bridge. An
- * `audio` input (object and PCM) may be reused for the dialect's next message: copy to keep.
+ * `audio` or `mulaw` input (object and audio) may be reused for the dialect's next message:
+ * copy to keep. `mulaw` is the bot's 8 kHz µ-law as it sent it, after keepBotMulaw().
  */
 export type BotInput =
   | { kind: 'audio'; pcm: Int16Array }
+  | { kind: 'mulaw'; mulaw: Uint8Array }
   | { kind: 'mark'; name: string }
   | { kind: 'clear' }
   | { kind: 'command'; command: BotCommand }
@@ -68,6 +70,11 @@ export interface StreamDialect {
    * µ-law (the carrier's PCMU, passed without decoding), in the same reused buffer.
    */
   callerMulawFrame?(mulaw: Uint8Array): Buffer;
+  /**
+   * For a dialect whose wire audio is mono 8 kHz µ-law: from now on the bot's audio is handed
+   * over as its bytes (`mulaw` inputs), not decoded into `audio`.
+   */
+  keepBotMulaw?(): void;
   dtmf(digit: string): WireMessage | undefined;
   markPlayed(name: string): WireMessage | undefined;
   /** Patchbay extension events (VAD `speech_started`/`speech_stopped`). */

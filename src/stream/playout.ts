@@ -38,7 +38,8 @@
  * No frame of margin is kept against the bot's jitter: when its next frame is late
  * (`holdsSlot`), the caller leg holds the tick's slot and sends the frame as it arrives.
  */
-import { type Clock, type Logger, SampleFifo } from '../util/index.js';
+import type { Clock, Logger } from '../util/index.js';
+import { MulawPlayoutAudio, PcmPlayoutAudio, type PlayoutAudio, type PlayoutFrame } from './playout-audio.js';
 import { RateLimitedWarning } from './rate-limited-warning.js';
 import { StandingDelay } from './standing-delay.js';
 import { TimeCompressor } from './time-compression.js';
@@ -120,9 +121,9 @@ export const NO_PLAYOUT_COUNTS: Readonly<Omit<PlayoutStats, 'queuedSamples'>> = 
 };
 
 /** What pullFrame hands out: the object and its frame are reused by the next pullFrame. */
-export interface PulledFrame {
-  /** Exactly one frame of PCM, valid until the next pullFrame (copy it to keep it). */
-  frame: Int16Array;
+export interface PulledFrame<F extends PlayoutFrame = Int16Array> {
+  /** Exactly one frame, valid until the next pullFrame (copy it to keep it). */
+  frame: F;
   /**
    * Marks whose preceding audio has been fully handed out, in queue order: at most
    * `maxMarksPerFrame`, the oldest first; later ones come with the next frames.
@@ -132,8 +133,11 @@ export interface PulledFrame {
 
 const NO_MARKS: readonly string[] = Object.freeze([]);
 
-/** The queue's first room, in frames: a real-time bot's few frames; a burst grows it. */
-const INITIAL_QUEUE_FRAMES = 8;
+/** Builds the queue for a playout's frame and longest peek, in samples. */
+type PlayoutAudioOf<F extends PlayoutFrame> = (frameSamples: number, peekSamples: number) => PlayoutAudio<F>;
+
+const pcmAudio: PlayoutAudioOf<Int16Array> = (frameSamples, peekSamples) =>
+  new PcmPlayoutAudio(frameSamples, peekSamples);
 
 /** A mark in the queue: due once every sample accepted before it has been passed. */
 interface QueuedMark {
@@ -141,7 +145,11 @@ interface QueuedMark {
   after: number;
 }
 
-export class Playout {
+/**
+ * `new Playout(options)` queues and hands out PCM; `Playout.mulaw(options)` the bytes of an
+ * 8 kHz µ-law bot, for a carrier leg that sends them as they are.
+ */
+export class Playout<F extends PlayoutFrame = Int16Array> {
   readonly sampleRate: number;
   readonly frameSamples: number;
   readonly #maxQueueSamples: number;
@@ -149,7 +157,7 @@ export class Playout {
   readonly #maxMarksPerFrame: number;
   readonly #fadeSamples: number;
   /** The bot's audio not yet played, in one reused buffer (no copy kept per message). */
-  readonly #audio: SampleFifo;
+  readonly #audio: PlayoutAudio<F>;
   /** Marks in the queue, oldest first, each placed by the samples accepted before it. */
   readonly #queuedMarks: QueuedMark[] = [];
   /** Samples ever accepted into the queue: less what is still queued, what has been passed. */
@@ -159,7 +167,7 @@ export class Playout {
   readonly #refusedMarkWarning: RateLimitedWarning<{ pending: number; refused: number }> | undefined;
   /** Marks in the queue plus marks due: what maxPendingMarks bounds. */
   #pendingMarks = 0;
-  readonly #pulled: PulledFrame;
+  readonly #pulled: PulledFrame<F>;
   /** Last sample handed out, to fade from on underrun. */
   #lastSample = 0;
   /** True after a frame that ended in (faded) silence: the next audio fades in. */
@@ -175,7 +183,15 @@ export class Playout {
   #compressedSamples = 0;
   readonly #counters = { ...NO_PLAYOUT_COUNTS };
 
-  constructor(options: PlayoutOptions) {
+  static mulaw(options: PlayoutOptions): Playout<Uint8Array> {
+    return new Playout(
+      options,
+      (frameSamples, peekSamples) => new MulawPlayoutAudio(frameSamples, peekSamples),
+    );
+  }
+
+  // F defaults to Int16Array, which the default form hands out; TypeScript cannot tie the two.
+  constructor(options: PlayoutOptions, audioOf = pcmAudio as unknown as PlayoutAudioOf<F>) {
     const frameMs = options.frameMs ?? 20;
     this.sampleRate = options.sampleRate;
     this.frameSamples = Math.round((options.sampleRate * frameMs) / 1000);
@@ -186,10 +202,10 @@ export class Playout {
     this.#refusedMarkWarning =
       options.log && new RateLimitedWarning(options.log.logger, options.log.clock, 'bot mark refused');
     if (!(this.frameSamples > 0)) throw new RangeError('frame must hold at least one sample');
-    this.#pulled = { frame: new Int16Array(this.frameSamples), marks: NO_MARKS };
-    this.#audio = new SampleFifo(INITIAL_QUEUE_FRAMES * this.frameSamples);
     this.#standingDelay = new StandingDelay(this.frameSamples);
     this.#compressor = new TimeCompressor(options.sampleRate, this.frameSamples);
+    this.#audio = audioOf(this.frameSamples, this.#compressor.input.length);
+    this.#pulled = { frame: this.#audio.frame, marks: NO_MARKS };
   }
 
   get stats(): PlayoutStats {
@@ -218,7 +234,7 @@ export class Playout {
   holdsSlot(): boolean {
     const standing = this.#standingDelay;
     if (standing.frameStands && this.#audio.length < 2 * this.frameSamples && this.#nextFrameIsSilent()) {
-      this.#take(undefined, this.frameSamples);
+      this.#take(false, this.frameSamples);
       standing.frameSkipped(this.frameSamples);
       this.#counters.trimmedFrames++;
     }
@@ -233,7 +249,7 @@ export class Playout {
   }
 
   /** Appends bot audio; returns how many samples were refused by the overflow policy. */
-  enqueue(samples: Int16Array): number {
+  enqueue(samples: F): number {
     const room = this.#maxQueueSamples - this.#audio.length;
     const accepted = Math.min(room, samples.length);
     const refused = samples.length - accepted;
@@ -275,22 +291,21 @@ export class Playout {
   }
 
   /** Hands out exactly one frame (called once per media-clock tick). */
-  pullFrame(): PulledFrame {
+  pullFrame(): PulledFrame<F> {
     const pulled = this.#pulled;
-    const frame = pulled.frame;
     if (this.#audio.length < this.frameSamples) this.#standingDelay.ranDry();
     // Every take makes due the marks it passed (#take), a mark behind no audio included.
-    const filled = this.#compressInto(frame) ? this.frameSamples : this.#take(frame, this.frameSamples);
+    const filled = this.#compressIntoFrame() ? this.frameSamples : this.#take(true, this.frameSamples);
     const trims = this.#standingDelay.budget >= this.frameSamples * LONG_STANDING_FRAMES ? 2 : 1;
     for (let trim = 0; trim < trims; trim++) {
       if (this.#standingDelay.budget < this.frameSamples || !this.#nextFrameIsSilent()) break;
-      this.#take(undefined, this.frameSamples);
+      this.#take(false, this.frameSamples);
       this.#standingDelay.removed(this.frameSamples, false);
       this.#counters.trimmedFrames++;
       this.#pullsWithoutPause = 0;
     }
-    frame.fill(0, filled); // the reused frame still holds the previous one's samples
-    this.#shapeEdges(frame, filled);
+    this.#audio.fillSilence(filled); // the reused frame still holds the previous one's samples
+    this.#shapeEdges(filled);
     this.#counters.framesPlayed++;
     this.#standingDelay.pulled(this.#audio.length, this.frameSamples - filled);
     pulled.marks = this.#handOutDueMarks();
@@ -300,9 +315,9 @@ export class Playout {
   /**
    * Standing delay that no pause has given back for FRAMES_BEFORE_COMPRESSING pulls, or a long
    * one: plays this frame one or a few pitch periods shorter, every other frame at most, when
-   * the audio repeats closely enough (TimeCompressor). Returns whether `frame` was filled so.
+   * the audio repeats closely enough (TimeCompressor). Returns whether the frame was filled so.
    */
-  #compressInto(frame: Int16Array): boolean {
+  #compressIntoFrame(): boolean {
     const budget = this.#standingDelay.budget;
     const compressor = this.#compressor;
     // Down to the shortest period: the silence trim gives back whole frames only.
@@ -316,15 +331,16 @@ export class Playout {
     const ready =
       ++this.#pullsWithoutPause >= patience && !waiting && this.#audio.length >= compressor.input.length;
     if (!ready) return false;
-    this.#audio.peek(compressor.input, compressor.input.length);
+    this.#audio.peekPcm(compressor.input, compressor.input.length);
     const period = compressor.findPeriod(budget);
     if (period === 0) {
       this.#pullsBeforeSearch = PULLS_AFTER_FAILED_SEARCH;
       return false;
     }
-    this.#take(frame, this.frameSamples);
-    this.#take(undefined, period);
-    compressor.compress(period, frame);
+    this.#take(true, this.frameSamples); // for the level, and the marks it passes
+    this.#take(false, period);
+    compressor.compress(period, this.#audio.pcmFrame);
+    this.#audio.commitPcm();
     this.#standingDelay.removed(period, false);
     this.#compressedSamples += period;
     this.#pullsBeforeSearch = 1; // every other frame at most
@@ -332,21 +348,13 @@ export class Playout {
   }
 
   /**
-   * Takes up to `count` samples of audio off the queue into `into` (or drops them, without
-   * one), making due the marks it passes; returns how many samples it took.
+   * Takes up to `count` samples of audio off the queue into the frame (or drops them), making
+   * due the marks it passes; returns how many samples it took.
    */
-  #take(into: Int16Array | undefined, count: number): number {
+  #take(intoFrame: boolean, count: number): number {
     const taken = Math.min(count, this.#audio.length);
-    if (into) {
-      this.#audio.read(into, taken);
-      let peak = 0;
-      for (let i = 0; i < taken; i++) {
-        const sample = into[i] as number;
-        if (sample > peak) peak = sample;
-        else if (-sample > peak) peak = -sample;
-      }
-      this.#botLevel = Math.max(peak, this.#botLevel * LEVEL_DECAY);
-    } else this.#audio.drop(taken);
+    if (intoFrame) this.#botLevel = Math.max(this.#audio.take(taken), this.#botLevel * LEVEL_DECAY);
+    else this.#audio.drop(taken);
     this.#releasePassedMarks();
     return taken;
   }
@@ -358,14 +366,7 @@ export class Playout {
       SILENCE_CEILING,
       Math.max(SILENCE_FLOOR, this.#botLevel / SILENCE_BELOW_LEVEL),
     );
-    // The compressor's input is free between pulls and holds more than a frame.
-    const next = this.#compressor.input;
-    this.#audio.peek(next, this.frameSamples);
-    for (let i = 0; i < this.frameSamples; i++) {
-      const sample = next[i] as number;
-      if (sample > threshold || -sample > threshold) return false;
-    }
-    return true;
+    return this.#audio.peekPeak(this.frameSamples) <= threshold;
   }
 
   /** Marks with no audio left before them in the queue: they are due, in order. */
@@ -386,22 +387,24 @@ export class Playout {
   }
 
   /** Fades in after silence and fades out into an underrun, so neither edge clicks. */
-  #shapeEdges(frame: Int16Array, filled: number): void {
+  #shapeEdges(filled: number): void {
+    const audio = this.#audio;
+    const frameSamples = this.frameSamples;
     if (filled > 0 && this.#silent) {
       const n = Math.min(this.#fadeSamples, filled);
-      for (let i = 0; i < n; i++) frame[i] = Math.round(((frame[i] ?? 0) * (i + 1)) / (n + 1));
+      for (let i = 0; i < n; i++) audio.setSample(i, Math.round((audio.sampleAt(i) * (i + 1)) / (n + 1)));
     }
-    if (filled < frame.length) {
+    if (filled < frameSamples) {
       // An underrun is the queue running dry while audio was playing, not idle silence.
       if (!this.#silent) this.#counters.underrunFrames++;
-      const from = filled > 0 ? (frame[filled - 1] ?? 0) : this.#silent ? 0 : this.#lastSample;
-      const n = Math.min(this.#fadeSamples, frame.length - filled);
-      for (let i = 0; i < n; i++) frame[filled + i] = Math.round((from * (n - i - 1)) / n);
+      const from = filled > 0 ? audio.sampleAt(filled - 1) : this.#silent ? 0 : this.#lastSample;
+      const n = Math.min(this.#fadeSamples, frameSamples - filled);
+      for (let i = 0; i < n; i++) audio.setSample(filled + i, Math.round((from * (n - i - 1)) / n));
       this.#silent = true;
       this.#lastSample = 0;
       return;
     }
     this.#silent = false;
-    this.#lastSample = frame[frame.length - 1] ?? 0;
+    this.#lastSample = audio.sampleAt(frameSamples - 1);
   }
 }

@@ -44,6 +44,8 @@ export class TwilioDialect implements StreamDialect {
   #botBytes = Buffer.alloc(0);
   #botPcm = new Int16Array(0);
   readonly #botAudio: Extract<BotInput, { kind: 'audio' }> = { kind: 'audio', pcm: this.#botPcm };
+  /** Set by keepBotMulaw(): the bot's audio goes on as the bytes it sent. */
+  #botMulaw: Extract<BotInput, { kind: 'mulaw' }> | undefined;
   readonly #wire: EventWire = eventWire({
     mode: 'twilio',
     streamIdField: 'streamSid',
@@ -101,6 +103,10 @@ export class TwilioDialect implements StreamDialect {
       .message();
   }
 
+  keepBotMulaw(): void {
+    this.#botMulaw ??= { kind: 'mulaw', mulaw: this.#botBytes };
+  }
+
   dtmf(digit: string): WireMessage {
     return JSON.stringify({
       event: 'dtmf',
@@ -146,8 +152,13 @@ export class TwilioDialect implements StreamDialect {
     return this.#decodeBotMulaw(written === length ? this.#botBytes : this.#botBytes.subarray(0, written));
   }
 
-  /** µ-law into reused PCM. */
+  /** µ-law into reused PCM, or as it is after keepBotMulaw(). */
   #decodeBotMulaw(bytes: Uint8Array): BotInput {
+    const kept = this.#botMulaw;
+    if (kept) {
+      kept.mulaw = bytes;
+      return kept;
+    }
     if (this.#botPcm.length !== bytes.length) this.#botPcm = new Int16Array(bytes.length);
     this.#botAudio.pcm = decodeMulaw(bytes, this.#botPcm);
     return this.#botAudio;

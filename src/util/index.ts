@@ -14,6 +14,6 @@ export {
   type SrtpSuiteName,
 } from './media-types.js';
 export { SeededRandom, seededRandom } from './random.js';
-export { SampleFifo } from './sample-fifo.js';
+export { ByteFifo, SampleFifo } from './sample-fifo.js';
 export { SecretBytes, shownUrl } from './secret.js';
 export { TimerQueues } from './timer-queues.js';

@@ -145,3 +145,39 @@ test('a link that sends no bot frame keeps none to pair: it is handed silence', 
   leg.playCaller(new Int16Array(160));
   assert.deepEqual(beside, [0, 0]);
 });
+
+test("a link that keeps a µ-law bot's bytes gets a µ-law playout: the leg pulls the bot's bytes, marks after them", () => {
+  const leg = new FakeMediaLeg();
+  const events: string[] = [];
+  let kept = 0;
+  const link: BotLink = {
+    ...recordingLink(),
+    carriesBotFrame: false,
+    keepBotMulaw: () => ++kept > 0,
+    sendMarkPlayed: (name) => events.push(`mark:${name}`),
+  };
+  const bridge = new CallBridge({ media: leg, link, sampleRate: 8000, hooks: ignore });
+  assert.equal(kept, 1);
+  const bot = Uint8Array.from({ length: 320 }, (_, i) => (i % 2 === 0 ? 0x20 : 0xa0));
+  bridge.onBotInput({ kind: 'mulaw', mulaw: bot });
+  bridge.onBotInput({ kind: 'mark', name: 'said' });
+  const first = leg.pullBot();
+  assert.ok(first instanceof Uint8Array, 'µ-law bytes, not samples');
+  assert.deepEqual(events, []);
+  assert.deepEqual(leg.pullBot(), bot.subarray(160), 'past the fade in, the bytes the bot sent');
+  assert.deepEqual(events, ['mark:said']);
+  assert.equal(leg.pullBot(true), undefined, 'mid-utterance, the next tick holds its slot');
+  const underrun = leg.pullBot(false);
+  assert.deepEqual(underrun?.subarray(16), new Uint8Array(144).fill(0xff), 'a fade out, then µ-law silence');
+
+  const stereoLeg = new FakeMediaLeg();
+  let stereoAsked = 0;
+  new CallBridge({
+    media: stereoLeg,
+    link: { ...recordingLink(), keepBotMulaw: () => ++stereoAsked > 0 },
+    sampleRate: 8000,
+    hooks: ignore,
+  });
+  assert.equal(stereoAsked, 0, 'a link that pairs bot frames keeps PCM');
+  assert.ok(stereoLeg.pullBot() instanceof Int16Array);
+});

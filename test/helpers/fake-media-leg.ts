@@ -4,6 +4,7 @@
  */
 import type { DtmfEvent } from '../../src/media/dtmf.js';
 import {
+  type BotAudioFrame,
   type BotAudioPull,
   type LateFrameCounts,
   type MediaLegEvents,
@@ -121,7 +122,7 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
   }
 
   /** The frame the bot side would send to the caller on this tick. */
-  pullBot(mayHold = false): Int16Array | undefined {
+  pullBot(mayHold = false): BotAudioFrame | undefined {
     return this.#botAudio?.(mayHold);
   }
 }

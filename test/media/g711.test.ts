@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeAlaw, decodeMulaw, encodeAlaw, encodeMulaw } from '../../src/media/g711.js';
+import {
+  decodeAlaw,
+  decodeMulaw,
+  encodeAlaw,
+  encodeMulaw,
+  mulawPeak,
+  mulawToSample,
+  sampleToMulaw,
+} from '../../src/media/g711.js';
 
 // Reference points from ITU-T G.711 tables (and the Sun g711.c reference implementation).
 test('µ-law matches G.711 reference values', () => {
@@ -31,4 +39,19 @@ test('every code word round-trips through decode and encode', () => {
     assert.equal(mu[i], i, `µ-law code ${i}`);
   }
   assert.deepEqual([...encodeAlaw(decodeAlaw(all))], [...all]);
+});
+
+test('one µ-law sample at a time is what the frame conversions give, and a peak reads the bytes', () => {
+  const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+  const samples = decodeMulaw(bytes);
+  assert.deepEqual(Array.from(bytes, mulawToSample), [...samples]);
+  const pcm = Int16Array.from({ length: 65536 }, (_, i) => i - 32768);
+  assert.deepEqual(Array.from(pcm, sampleToMulaw), [...encodeMulaw(pcm)]);
+  assert.equal(mulawPeak(bytes, 256), 32124, 'the largest µ-law magnitude');
+  const frame = encodeMulaw(Int16Array.from([0, -1000, 500, 30000]));
+  assert.equal(
+    mulawPeak(frame, 3),
+    Math.abs(mulawToSample(frame[1] as number)),
+    'only the first count bytes',
+  );
 });

@@ -96,6 +96,29 @@ test('bot media decodes through reused buffers exactly as Buffer.from would, mal
   }
 });
 
+test('after keepBotMulaw, bot media comes as the bytes it carried, from the bytes scan and the parser alike', () => {
+  const dialect = new TwilioDialect();
+  dialect.open(call);
+  const mulaw = Uint8Array.from({ length: 160 }, (_, i) => (i * 37) & 0xff);
+  const message = JSON.stringify({
+    event: 'media',
+    streamSid: dialect.streamSid,
+    media: { payload: Buffer.from(mulaw).toString('base64') },
+  });
+  assert.equal(dialect.parse(Buffer.from(message), false).kind, 'audio', 'decoded until asked');
+  dialect.keepBotMulaw();
+  for (const data of [Buffer.from(message), message, Buffer.from(message.replace('{', '{ '))]) {
+    const input = dialect.parse(data, false);
+    assert.equal(input.kind, 'mulaw');
+    if (input.kind === 'mulaw') assert.deepEqual([...input.mulaw], [...mulaw]);
+  }
+  const mark = dialect.parse(
+    JSON.stringify({ event: 'mark', streamSid: dialect.streamSid, mark: { name: 'a' } }),
+    false,
+  );
+  assert.deepEqual(mark, { kind: 'mark', name: 'a' }, 'other events as before');
+});
+
 test('bot media, mark, clear and patchbay commands parse; bad input is reported, never thrown', () => {
   const dialect = new TwilioDialect();
   dialect.open(call);

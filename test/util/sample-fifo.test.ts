@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SampleFifo } from '../../src/util/index.js';
+import { ByteFifo, SampleFifo } from '../../src/util/index.js';
 
 const run = (from: number, count: number) => Int16Array.from({ length: count }, (_, i) => from + i);
 
@@ -53,4 +53,19 @@ test('a burst grows the buffer; once it is read out the next write is back in th
   fifo.write(run(200, 8));
   assert.equal(fifo.capacity, 8);
   assert.deepEqual([...fifo.read(new Int16Array(8))], [...run(200, 8)]);
+});
+
+test('a ByteFifo keeps bytes in order across compaction and growth, and peeks, drops and refuses alike', () => {
+  const fifo = new ByteFifo(4);
+  const bytes = (from: number, count: number) =>
+    Uint8Array.from({ length: count }, (_, i) => (from + i) & 0xff);
+  fifo.write(bytes(250, 3));
+  fifo.write(bytes(0, 10), 6); // grows past its first room
+  assert.deepEqual([...fifo.peek(new Uint8Array(2))], [250, 251]);
+  fifo.drop(1);
+  assert.deepEqual([...fifo.read(new Uint8Array(8))], [251, 252, 0, 1, 2, 3, 4, 5]);
+  assert.equal(fifo.length, 0);
+  fifo.write(bytes(7, 2)); // back to its first room once empty
+  assert.equal(fifo.capacity, 4);
+  assert.throws(() => fifo.read(new Uint8Array(3)), RangeError);
 });

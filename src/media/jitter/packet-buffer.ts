@@ -65,16 +65,16 @@ export class PacketBuffer {
 
   clear(): void {
     this.#packets.length = 0;
-    this.#latestArrivalMs = Number.NEGATIVE_INFINITY;
-    this.#latestArrivalStale = false;
+    this.#forgetArrivals();
   }
 
   /** Inserts in timestamp order; on overflow the oldest packet is dropped (and reported). */
   insert(entry: BufferedPacket): InsertOutcome {
     const packets = this.#packets;
     let index = packets.length;
-    while (index > 0 && (packets[index - 1]?.timestamp ?? 0) > entry.timestamp) index--;
-    if (packets[index - 1]?.timestamp === entry.timestamp) return 'duplicate';
+    while (index > 0 && (packets[index - 1] as BufferedPacket).timestamp > entry.timestamp) index--;
+    // Never packets[-1]: a negative index is a named property, looked up in the V8 runtime.
+    if (index > 0 && (packets[index - 1] as BufferedPacket).timestamp === entry.timestamp) return 'duplicate';
     // In order (nearly always): a push, without the array splice() would allocate for its result.
     if (index === packets.length) packets.push(entry);
     else packets.splice(index, 0, entry);
@@ -97,8 +97,14 @@ export class PacketBuffer {
   }
 
   #removed(entry: BufferedPacket): void {
-    if (this.#packets.length === 0) this.clear();
+    // Emptied (nearly every pull): setting an array's length is a runtime call, not needed here.
+    if (this.#packets.length === 0) this.#forgetArrivals();
     else if (entry.packet.arrivalMs >= this.#latestArrivalMs) this.#latestArrivalStale = true;
+  }
+
+  #forgetArrivals(): void {
+    this.#latestArrivalMs = Number.NEGATIVE_INFINITY;
+    this.#latestArrivalStale = false;
   }
 }
 

@@ -7,7 +7,9 @@
  *               alternate rounds where the tree has it, pullPassing (the packet's bytes through
  *               the delay line, no decode) -> the media message from those bytes
  *  bot->caller: the dialect reads the bot's media message from its bytes -> Playout.enqueue
- *               -> pullFrame -> G.711 encode -> the RTP packet written
+ *               -> pullFrame -> G.711 encode -> the RTP packet written; and, in the alternate
+ *               rounds where the tree has it, the bot's µ-law kept as its bytes (keepBotMulaw)
+ *               -> Playout.mulaw -> pullFrame -> the RTP packet written from those bytes
  * The syscalls around them (RTP in and out, the WebSocket write and read) are what
  * bench/load's forwarder pays as well; this is the part of a call's cost that is ours alone.
  * Only public APIs are used, so the same file measures an older tree for comparison.
@@ -29,6 +31,8 @@ interface Call {
   dialect: TwilioDialect;
   receiver: AudioReceiver;
   playout: Playout;
+  /** The bytes path's bot side, where the tree has it: its own stream, so its own message. */
+  mulawBot: { dialect: TwilioDialect; playout: Playout<Uint8Array>; message: Buffer } | undefined;
   encoder: G711Encoder;
   writer: RtpPacketWriter;
   callerFrame: Int16Array;
@@ -45,23 +49,36 @@ carrierPacket[0] = 0x80;
 carrierPacket.set(mulawTone, 12);
 
 const clock = new FakeClock();
-const calls: Call[] = [];
-for (let c = 0; c < CALLS; c++) {
+/** The tree keeps a µ-law bot's audio as its bytes (checked, for older trees). */
+const canKeepMulaw = 'mulaw' in Playout && 'keepBotMulaw' in TwilioDialect.prototype;
+function openDialect(c: number): { dialect: TwilioDialect; message: Buffer } {
   const dialect = new TwilioDialect();
   dialect.open({ callSid: `CA${c}`, accountSid: 'AC0', customParameters: {} });
-  const botMessage = JSON.stringify({
+  const message = JSON.stringify({
     event: 'media',
     streamSid: dialect.streamSid,
     media: { payload: Buffer.from(mulawTone).toString('base64') },
   });
+  return { dialect, message: Buffer.from(message) };
+}
+function mulawBot(c: number): Call['mulawBot'] {
+  if (!canKeepMulaw) return undefined;
+  const { dialect, message } = openDialect(c);
+  dialect.keepBotMulaw();
+  return { dialect, playout: Playout.mulaw({ sampleRate: 8000 }), message };
+}
+const calls: Call[] = [];
+for (let c = 0; c < CALLS; c++) {
+  const { dialect, message: botMessage } = openDialect(c);
   calls.push({
     dialect,
     receiver: new AudioReceiver(new G711Decoder('PCMU'), clock),
     playout: new Playout({ sampleRate: 8000 }),
+    mulawBot: mulawBot(c),
     encoder: new G711Encoder('PCMU'),
     writer: new RtpPacketWriter(),
     callerFrame: new Int16Array(SAMPLES),
-    botMessage: Buffer.from(botMessage),
+    botMessage,
   });
 }
 
@@ -86,22 +103,24 @@ const callerToBot = (call: Call, now: number): void => {
   call.dialect.callerAudioFrame(pcm);
 };
 const botToCaller = (call: Call): void => {
-  const input = call.dialect.parse(Buffer.from(call.botMessage), false);
-  if (input.kind === 'audio') call.playout.enqueue(input.pcm);
-  const { frame } = call.playout.pullFrame();
-  call.writer.write(
-    call.encoder.encode(frame),
-    0,
-    false,
-    sequence & 0xffff,
-    (sequence * SAMPLES) >>> 0,
-    0x4321,
-  );
+  const bot = passing ? call.mulawBot : undefined;
+  let payload: Uint8Array;
+  if (bot) {
+    const input = bot.dialect.parse(Buffer.from(bot.message), false);
+    if (input.kind === 'mulaw') bot.playout.enqueue(input.mulaw);
+    payload = bot.playout.pullFrame().frame;
+  } else {
+    const input = call.dialect.parse(Buffer.from(call.botMessage), false);
+    if (input.kind === 'audio') call.playout.enqueue(input.pcm);
+    payload = call.encoder.encode(call.playout.pullFrame().frame);
+  }
+  call.writer.write(payload, 0, false, sequence & 0xffff, (sequence * SAMPLES) >>> 0, 0x4321);
 };
 
 const up: number[] = [];
 const upPassed: number[] = [];
 const down: number[] = [];
+const downKept: number[] = [];
 for (let round = 0; round < rounds * (canPass ? 2 : 1); round++) {
   passing = canPass && round % 2 === 1;
   let upNs = 0n;
@@ -117,7 +136,7 @@ for (let round = 0; round < rounds * (canPass ? 2 : 1); round++) {
     downNs += process.hrtime.bigint() - middle;
   }
   (passing ? upPassed : up).push(Number(upNs) / (FRAMES * CALLS));
-  down.push(Number(downNs) / (FRAMES * CALLS));
+  (passing && canKeepMulaw ? downKept : down).push(Number(downNs) / (FRAMES * CALLS));
 }
 const row = (name: string, values: number[]) =>
   `| ${name} | ${Math.round(median(values))} | ${values.map(Math.round).join(', ')} |`;
@@ -127,11 +146,19 @@ console.log('| --- | --- | --- |');
 console.log(row('caller->bot (RTP in -> media message)', up));
 if (canPass) console.log(row('caller->bot, PCMU passed as its bytes', upPassed));
 console.log(row('bot->caller (media message in -> RTP out)', down));
-// Both directions of the decoding rounds (the bot->caller rounds alternate with them when passing).
-const decodedDown = canPass ? down.filter((_, i) => i % 2 === 0) : down;
+if (canKeepMulaw) console.log(row("bot->caller, the bot's µ-law kept as its bytes", downKept));
+// Both directions of each kind of round (older trees: the bot->caller rounds all decode).
+const decodedDown = canPass && !canKeepMulaw ? down.filter((_, i) => i % 2 === 0) : down;
 console.log(
   row(
     'both',
     up.map((value, i) => value + (decodedDown[i] ?? 0)),
   ),
 );
+if (canKeepMulaw)
+  console.log(
+    row(
+      'both, as bytes',
+      upPassed.map((value, i) => value + (downKept[i] ?? 0)),
+    ),
+  );

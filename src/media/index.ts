@@ -11,6 +11,7 @@ export {
 } from './dtmf.js';
 export {
   decodeAlaw,
+  decodeG711Range,
   decodeMulaw,
   encodeAlaw,
   encodeMulaw,

@@ -5,7 +5,14 @@
  * form (a µ-law byte's magnitude is a table lookup); fades and time compression work on
  * samples, and the µ-law form converts only the samples they touch.
  */
-import { encodeMulaw, MULAW_SILENCE, mulawPeak, mulawToSample, sampleToMulaw } from '../media/index.js';
+import {
+  decodeG711Range,
+  encodeMulaw,
+  MULAW_SILENCE,
+  mulawPeak,
+  mulawToSample,
+  sampleToMulaw,
+} from '../media/index.js';
 import { ByteFifo, SampleFifo } from '../util/index.js';
 
 /** A frame as Playout hands it out: 16-bit PCM, or 8 kHz µ-law bytes. */
@@ -137,8 +144,7 @@ export class MulawPlayoutAudio implements PlayoutAudio<Uint8Array> {
   }
 
   peekPcm(out: Int16Array, count: number): void {
-    const bytes = this.#queue.peek(this.#scratch, count);
-    for (let i = 0; i < count; i++) out[i] = mulawToSample(bytes[i] as number);
+    decodeG711Range('PCMU', this.#queue.peek(this.#scratch, count), 0, count, out);
   }
 
   commitPcm(): void {

@@ -8,14 +8,11 @@
  * stop) are never dropped while the socket is open.
  *
  * Inbound: ws hands over one bot message per event-loop turn (`allowSynchronousEvents: false`:
- * each further message of a read waits for the next turn), so a burst never holds the loop
- * for more than one message. A bot gets at most MESSAGES_PER_WINDOW messages handled per
- * WINDOW_MS; once it has used them the socket is paused (ws stops reading, so TCP flow control
- * pushes back on the bot) and resumed in the next window. Messages ws had already read wait in
- * a queue of MAX_QUEUED_INBOUND, in order, handled one per turn in the next windows; only a
- * burst beyond that is dropped (counted). Messages
- * that fail the dialect's parse are counted and logged at most every 5 s; a message over 1 MiB
- * makes ws close with 1009 (RFC 6455 §7.4.1), and the call then follows its reconnect policy.
+ * each further message of a read waits for the next turn), rationed per 20 ms window by
+ * InboundBudget, which pauses the socket and queues or drops (counted) what is past the
+ * budget. Messages that fail the dialect's parse are counted and logged at most every 5 s; a
+ * message over 1 MiB makes ws close with 1009 (RFC 6455 §7.4.1), and the call then follows its
+ * reconnect policy.
  *
  * After `stop` (close()), nothing the bot sends is parsed: it is counted and dropped at the
  * socket, and a bot that does not answer our close frame within CLOSE_TIMEOUT_MS is cut off,
@@ -25,6 +22,7 @@ import WebSocket from 'ws';
 import type { Clock, Logger, TimerHandle } from '../util/index.js';
 import { signRequest } from './auth.js';
 import type { BotInput, StreamCallInfo, StreamDialect, WireMessage } from './dialect.js';
+import { InboundBudget } from './inbound-budget.js';
 import { RateLimitedWarning } from './rate-limited-warning.js';
 
 export type StreamAuth =
@@ -96,27 +94,9 @@ const CONTROL_BUFFER_FACTOR = 4;
 const TEXT_FRAME = { binary: false } as const;
 const BINARY_FRAME = { binary: true } as const;
 const MAX_INBOUND_BYTES = 1 << 20;
-/**
- * Bot messages handled per window of one media frame: a bot sends one 20 ms media message per
- * frame, or a whole utterance at 1,600 messages a second; a flood costs at most this much.
- */
-const MESSAGES_PER_WINDOW = 32;
-const WINDOW_MS = 20;
-/**
- * Bot messages read past the budget that wait for later windows. Pausing stops the reads, so
- * only the rest of what ws has read (a 64 KiB TCP chunk, and its 16 KiB write buffer) lands
- * here: 2048 covers that much of the shortest valid bot messages (about 40 bytes), so only a
- * flood of smaller junk is dropped.
- */
-const MAX_QUEUED_INBOUND = 2048;
 /** How long a bot has to answer our close frame (RFC 6455 §5.5.1) before the socket is cut. */
 const CLOSE_TIMEOUT_MS = 1000;
 const MAX_BACKOFF_MS = 10_000;
-
-interface InboundMessage {
-  data: Buffer;
-  isBinary: boolean;
-}
 
 export class StreamConnection {
   readonly stats: StreamConnectionStats = {
@@ -143,16 +123,12 @@ export class StreamConnection {
   readonly #logger: Logger;
   readonly #onBotInput: (input: BotInput) => void;
   readonly #queue: WireMessage[] = [];
-  readonly #inbound: InboundMessage[] = [];
+  readonly #inbound: InboundBudget;
   readonly #invalidWarning: RateLimitedWarning<{ reason: string; invalid: number }>;
   readonly #droppedWarning: RateLimitedWarning<{ dropped: number; queued: number }>;
   readonly #maxBufferedBytes: number;
   #socket: WebSocket | undefined;
   #closed = false;
-  #budget = 0;
-  #windowStartMs = -Infinity;
-  /** Resumes a socket paused for its budget, at the start of the next window. */
-  #nextWindowTimer: TimerHandle | undefined;
   /** The close code of a socket lost while its messages still wait in the inbound queue. */
   #lostCode: number | undefined;
   #reconnectsLeft: number;
@@ -173,6 +149,15 @@ export class StreamConnection {
     this.#backoffMs = options.reconnect?.backoffMs ?? 250;
     this.#invalidWarning = new RateLimitedWarning(options.logger, options.clock, 'bot message ignored');
     this.#droppedWarning = new RateLimitedWarning(options.logger, options.clock, 'bot message burst dropped');
+    this.#inbound = new InboundBudget(options.clock, {
+      receive: (data, isBinary) => this.#receive(data, isBinary),
+      pause: () => this.#pause(),
+      drained: () => this.#drained(),
+      dropped: (queued) => {
+        this.stats.messagesDropped++;
+        this.#droppedWarning.warn({ dropped: this.stats.messagesDropped, queued });
+      },
+    });
   }
 
   get sampleRate(): number {
@@ -268,9 +253,7 @@ export class StreamConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#retryTimer?.cancel();
-    this.#nextWindowTimer?.cancel();
-    this.stats.messagesAfterStop += this.#inbound.length;
-    this.#inbound.length = 0;
+    this.stats.messagesAfterStop += this.#inbound.stop();
     this.#lostCode = undefined;
     const socket = this.#socket;
     if (!socket) return;
@@ -331,7 +314,7 @@ export class StreamConnection {
   #attach(socket: WebSocket): void {
     this.#socket = socket;
     this.#failure = undefined;
-    socket.on('message', (data, isBinary) => this.#arrived(socket, data as Buffer, isBinary));
+    socket.on('message', (data, isBinary) => this.#arrived(data as Buffer, isBinary));
     // Late errors are followed by 'close', which applies the reconnect policy.
     socket.on('error', (error: Error & { code?: string }) => {
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
@@ -344,64 +327,28 @@ export class StreamConnection {
     socket.on('close', (code) => this.#socketClosed(socket, code));
   }
 
-  /** Every bot message, straight from ws: handled now, queued for a later window, or dropped. */
-  #arrived(socket: WebSocket, data: Buffer, isBinary: boolean): void {
+  /** Every bot message, straight from ws, to the budget; none is parsed after `stop`. */
+  #arrived(data: Buffer, isBinary: boolean): void {
     this.stats.messagesReceived++;
     if (this.#closed) {
       this.stats.messagesAfterStop++;
       if (this.stats.messagesAfterStop === 1) this.#logger.warn({}, 'bot message after stop dropped');
       return;
     }
-    this.#refill();
-    if (this.#budget > 0 && this.#inbound.length === 0) {
-      this.#budget--;
-      this.#receive(data, isBinary);
-    } else if (this.#inbound.length < MAX_QUEUED_INBOUND) {
-      this.#inbound.push({ data, isBinary });
-    } else {
-      this.stats.messagesDropped++;
-      this.#droppedWarning.warn({ dropped: this.stats.messagesDropped, queued: this.#inbound.length });
-    }
-    if (this.#budget > 0) return;
-    if (!socket.isPaused && socket.readyState === WebSocket.OPEN) {
+    this.#inbound.arrived(data, isBinary);
+  }
+
+  /** The window's budget is used: ws stops reading until the queue has been handed on. */
+  #pause(): void {
+    const socket = this.#socket;
+    if (socket && !socket.isPaused && socket.readyState === WebSocket.OPEN) {
       socket.pause();
       this.stats.paused++;
     }
-    this.#awaitNextWindow();
   }
 
-  /** A fresh budget once the current window is over (windows start with the first message). */
-  #refill(): void {
-    const now = this.#clock.now();
-    if (now - this.#windowStartMs < WINDOW_MS) return;
-    this.#windowStartMs = now;
-    this.#budget = MESSAGES_PER_WINDOW;
-  }
-
-  #awaitNextWindow(): void {
-    if (this.#nextWindowTimer || this.#closed) return;
-    const waitMs = this.#windowStartMs + WINDOW_MS - this.#clock.now();
-    this.#nextWindowTimer = this.#clock.setTimer(waitMs, () => {
-      this.#nextWindowTimer = undefined;
-      this.#refill();
-      this.#drain();
-    });
-  }
-
-  /**
-   * Hands on one queued message per loop turn while the window's budget lasts; once the queue
-   * is empty, reads again (or applies a close that came while messages were queued).
-   */
-  readonly #drain = (): void => {
-    if (this.#closed) return;
-    const message = this.#inbound.shift();
-    if (message) {
-      this.#budget--;
-      this.#receive(message.data, message.isBinary);
-      if (this.#budget > 0) setImmediate(this.#drain);
-      else this.#awaitNextWindow();
-      return;
-    }
+  /** The queue is handed on: read again, or apply a close that came while messages waited. */
+  #drained(): void {
     if (this.#lostCode !== undefined) {
       const code = this.#lostCode;
       this.#lostCode = undefined;
@@ -409,7 +356,7 @@ export class StreamConnection {
       return;
     }
     if (this.#socket?.isPaused) this.#socket.resume();
-  };
+  }
 
   #receive(data: Buffer, isBinary: boolean): void {
     let input: BotInput;
@@ -439,7 +386,7 @@ export class StreamConnection {
       return;
     }
     // What the bot sent before it went away is still the call's: hand it on first.
-    if (this.#inbound.length > 0) {
+    if (this.#inbound.queued > 0) {
       this.#lostCode = code;
       return;
     }

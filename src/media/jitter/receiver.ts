@@ -10,6 +10,7 @@ import type { ReceivedRtp } from '../rtp/types.js';
 import { DelayManager } from './delay-manager.js';
 import { type BufferedPacket, PacketBuffer, unwrapTimestamp } from './packet-buffer.js';
 import { PendingAudio } from './pending-audio.js';
+import { PlayedTimestamps } from './played-timestamps.js';
 import { accelerate, mergeAfterConcealment, preemptiveExpand } from './time-stretch.js';
 import type { JitterBufferOptions, JitterStats, PlayoutDecision } from './types.js';
 
@@ -52,8 +53,6 @@ const FLUSH_FLOOR_MS = 500;
 const LEVEL_SMOOTHING = 0.9;
 /** Longest packet duration believed from a timestamp step (RFC 3551 §4.5 frames are ≤ 120 ms in practice). */
 const MAX_PACKET_MS = 120;
-/** Recently played timestamps remembered to tell duplicates from late packets. */
-const PLAYED_MEMORY = 64;
 
 export class AudioReceiver {
   #decision: PlayoutDecision = 'comfort_silence';
@@ -99,9 +98,7 @@ export class AudioReceiver {
   #expandedMs = 0;
   /** Frames played without advancing the timeline (underrun), which a later jump may skip. */
   #underrunFrames = 0;
-  /** The last PLAYED_MEMORY played timestamps, a ring (NaN: a slot not used yet). */
-  readonly #played = new Float64Array(PLAYED_MEMORY).fill(Number.NaN);
-  #nextPlayed = 0;
+  readonly #played = new PlayedTimestamps();
   #newestPlayedArrival: number | undefined;
 
   readonly #decoder: AudioDecoder;
@@ -147,7 +144,7 @@ export class AudioReceiver {
     }
     this.#learnPacketDuration(packet.sequenceNumber, timestamp);
     this.#lastTimestamp = Math.max(this.#lastTimestamp ?? timestamp, timestamp);
-    if (this.#wasPlayed(timestamp)) {
+    if (this.#played.has(timestamp)) {
       this.#counters.packetsDuplicated++;
       return;
     }
@@ -311,7 +308,7 @@ export class AudioReceiver {
     this.#lastSequence = null;
     this.#playoutTimestamp = null;
     this.#awaitingStart = true;
-    this.#played.fill(Number.NaN);
+    this.#played.clear();
   }
 
   #produce(): PlayoutDecision {
@@ -441,7 +438,7 @@ export class AudioReceiver {
   #account(entry: BufferedPacket, samples: number, delayMs: number, targetMs: number): void {
     this.#playoutTimestamp =
       entry.timestamp + Math.round((samples * this.#decoder.rtpClockRate) / this.#decoder.sampleRate);
-    this.#remember(entry.timestamp);
+    this.#played.add(entry.timestamp);
     this.#newestPlayedArrival = entry.packet.arrivalMs;
     this.#underrunFrames = 0;
     this.#expandedMs = 0;
@@ -502,17 +499,5 @@ export class AudioReceiver {
     this.#concealing = !silent;
     this.#counters.concealedSamples += samples;
     if (silent) this.#counters.silentConcealedSamples += samples;
-  }
-
-  /** A plain loop: TypedArray#includes runs in the runtime, ~100 ns per packet here. */
-  #wasPlayed(timestamp: number): boolean {
-    const played = this.#played;
-    for (let i = 0; i < PLAYED_MEMORY; i++) if (played[i] === timestamp) return true;
-    return false;
-  }
-
-  #remember(timestamp: number): void {
-    this.#played[this.#nextPlayed] = timestamp;
-    this.#nextPlayed = (this.#nextPlayed + 1) % PLAYED_MEMORY;
   }
 }

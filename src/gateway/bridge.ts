@@ -79,10 +79,10 @@ export class CallBridge {
     const playoutOptions = { sampleRate: options.sampleRate, ...(options.log ? { log: options.log } : {}) };
     // A µ-law bot's audio is queued as it came and reaches a PCMU carrier unchanged (the leg
     // decodes it for any other codec). The stereo dialect pairs PCM bot frames, so keeps PCM.
-    const botMulaw = link.carriesBotFrame === false && link.keepBotMulaw?.() === true;
+    const pairsBotFrames = link.carriesBotFrame !== false;
+    const botMulaw = !pairsBotFrames && link.keepBotMulaw?.() === true;
     this.#playout = botMulaw ? Playout.mulaw(playoutOptions) : new Playout(playoutOptions);
-    this.#pairing =
-      link.carriesBotFrame === false ? undefined : new BotFramePairing(this.#playout.frameSamples);
+    this.#pairing = pairsBotFrames ? new BotFramePairing(this.#playout.frameSamples) : undefined;
     this.#noBotFrame = new Int16Array(this.#playout.frameSamples);
     media.attachBotAudio((mayHold) => this.#pullBotFrame(mayHold));
     const observeLatency = (arrivalMs: number | undefined): void => {

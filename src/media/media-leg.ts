@@ -150,8 +150,8 @@ interface CodecChain {
   toBridge: Resampler | undefined;
   /** PCMU with an 8 kHz bridge: a frame played as it came can pass as its bytes, both ways. */
   passesMulaw: boolean;
-  /** A µ-law bot frame decoded, for a carrier codec other than PCMU. */
-  botMulawPcm: Int16Array;
+  /** A µ-law bot frame decoded, for a carrier codec other than PCMU: made at the first such frame. */
+  botMulawPcm: Int16Array | undefined;
   encoder: AudioEncoder;
   fromBridge: Resampler | undefined;
   samplesPerFrame: number;
@@ -367,7 +367,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
       callerFrame: new Int16Array(receiver.frameSamples),
       toBridge,
       passesMulaw: media.codec.name === 'PCMU' && !toBridge,
-      botMulawPcm: new Int16Array((8000 * this.#options.mediaClock.frameMs) / 1000),
+      botMulawPcm: undefined,
       encoder,
       fromBridge: await resamplerBetween(bridgeRate, encoder.sampleRate),
       samplesPerFrame: (encoder.rtpClockRate * this.#options.mediaClock.frameMs) / 1000,
@@ -475,6 +475,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   #payloadOf(chain: CodecChain, bot: BotAudioFrame): Uint8Array {
     if (bot instanceof Uint8Array) {
       if (chain.passesMulaw) return bot; // the bot's µ-law to a PCMU carrier, as it came
+      chain.botMulawPcm ??= new Int16Array(bot.length);
       bot = decodeMulaw(bot, chain.botMulawPcm);
     }
     return chain.encoder.encode(chain.fromBridge ? chain.fromBridge.process(bot) : bot);

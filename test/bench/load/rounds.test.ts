@@ -66,6 +66,24 @@ describe('load bench rounds', () => {
     );
   });
 
+  it("gives the forwarder its own median and the ratio of the two medians beside the rounds' ratios", () => {
+    const round = (n: number, cpu: number, forwarderCpu: number): RoundResult => ({
+      ...result(n, step({ calls: 200, mediaWorkers: 1, cpuMsPerCallSecond: cpu }), cpu / forwarderCpu),
+      forwarder: step({ system: 'forwarder', calls: 200, mediaWorkers: 0, cpuMsPerCallSecond: forwarderCpu }),
+    });
+    // The gateway's slow round met the forwarder's fast one: that round's ratio is the outlier.
+    const [summary] = summariseRounds([round(1, 1.5, 1.0), round(2, 2.0, 1.0), round(3, 1.6, 1.25)]);
+    assert.deepEqual(summary?.forwarderCpuMsPerCallSecond, { median: 1.0, min: 1.0, max: 1.25 });
+    assert.equal(summary?.cpuRatio?.median, 1.5);
+    assert.match(
+      summaryLine(summary as NonNullable<typeof summary>),
+      /forwarder CPU ms per call-s 1\.00 \(1\.00-1\.25\), ratio of the medians 1\.60x/,
+    );
+    const [alone] = summariseRounds([result(1, step({ calls: 200, mediaWorkers: 1 }), 1.5)]);
+    assert.equal(alone?.forwarderCpuMsPerCallSecond, undefined);
+    assert.doesNotMatch(summaryLine(alone as NonNullable<typeof alone>), /ratio of the medians/);
+  });
+
   it('says, per media.workers, the highest step that met the goals in more than half its rounds', () => {
     const at = (calls: number, mediaWorkers: number) => step({ calls, mediaWorkers });
     const summaries = summariseRounds([

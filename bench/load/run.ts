@@ -25,6 +25,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { otherCpus, parseCpuList, pinProcess } from '../lib/cpu-pin.js';
 import { type InstrumentKind, type LoadInstrument, NodeInstrument } from './instrument.js';
 import { NativeInstrument } from './native.js';
 import { type ProfileSummary, profilesIn, summariseProfile } from './profile.js';
@@ -67,6 +68,9 @@ const HELP = `usage: node dist/bench/load/run.js [options]   (after npm run buil
                     every other round; then one line per setting: in how many rounds it met
                     the latency goals, and medians (needs --steps)
   --malloc-arena-max N  the gateway (only) runs with MALLOC_ARENA_MAX=N
+  --pin LIST        the gateway's and the forwarder's threads on these CPUs (a taskset list,
+                    e.g. 1), this process and the instrument's on the others, so neither side
+                    is scheduled onto the other's CPU (Linux, needs taskset)
   --timeline        under each step, both directions' p50 / p99 second by second from the
                     warm-up on (always in the JSON)
   --instrument KIND node (default): the callers in this process, the echo bot in a Node child;
@@ -91,6 +95,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '0' },
     rounds: { type: 'string', default: '1' },
     'malloc-arena-max': { type: 'string' },
+    pin: { type: 'string' },
     instrument: { type: 'string', default: 'node' },
     timeline: { type: 'boolean', default: false },
     'profile-at': { type: 'string' },
@@ -153,12 +158,16 @@ if (instrumentKind !== 'node' && instrumentKind !== 'native') {
 }
 const mediaWorkers = workerSettings[0] as number;
 const arenaMax = values['malloc-arena-max'];
+const pinCpus = values.pin === undefined ? undefined : parseCpuList(values.pin, cpus().length).join(',');
+// Before the instrument starts, so its bot process inherits the CPUs.
+if (pinCpus) pinProcess(process.pid, otherCpus(parseCpuList(pinCpus, cpus().length), cpus().length));
 const options = {
   warmupSec: positive('warmup', values.warmup),
   windowSec: positive('window', values.window),
   cps: positive('cps', values.cps),
   mediaWorkers,
   ...(arenaMax === undefined ? {} : { mallocArenaMax: Math.round(positive('malloc-arena-max', arenaMax)) }),
+  ...(pinCpus ? { pinCpus } : {}),
 };
 const out =
   values.out ?? join(tmpdir(), `patchbay-load-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
@@ -177,7 +186,8 @@ console.log(
   `patchbay load bench: Node ${process.version}, ${cpus().length} CPUs, loadavg ${loadBefore}; ` +
     `warm-up ${options.warmupSec} s, window ${options.windowSec} s, steps ${steps.join(', ')}, ` +
     `gateway media.workers ${workerSettings.join(', ')}${rounds > 1 ? `, ${rounds} rounds` : ''}` +
-    `${arenaMax === undefined ? '' : `, MALLOC_ARENA_MAX=${arenaMax}`}, ${instrumentKind} instrument\n`,
+    `${arenaMax === undefined ? '' : `, MALLOC_ARENA_MAX=${arenaMax}`}, ${instrumentKind} instrument` +
+    `${pinCpus ? `, the system under test on CPU ${pinCpus}, the instrument on the others` : ''}\n`,
 );
 console.log(TABLE_HEADER);
 

@@ -4,6 +4,7 @@
  * /proc), its memory, its event-loop delay and both directions of audio are measured.
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import { pinProcess } from '../lib/cpu-pin.js';
 import { cpuSeconds, rssBytes } from '../lib/proc-stat.js';
 import type { ReceivedFigures } from './frame-stats.js';
 import { nowUs } from './frame-tag.js';
@@ -37,6 +38,8 @@ export interface StepOptions {
   mediaWorkers?: number;
   /** The gateway alone runs with MALLOC_ARENA_MAX set to this (glibc's cap on malloc arenas). */
   mallocArenaMax?: number;
+  /** The system under test's threads are pinned to these CPUs (a taskset list) once it has started. */
+  pinCpus?: string;
 }
 
 /** One direction's tagged frames (one in TAG_EVERY of a spurt, see talker.ts) over the window. */
@@ -136,6 +139,7 @@ export async function measureStep(
         : await ForwarderTarget.start(instrument.botUrl),
     );
     const pid = target.pid;
+    if (options.pinCpus) pinProcess(pid, options.pinCpus);
     // The first /metrics scrape compiles its route: done here, not at the window's start.
     await target.resetLag();
     const idleRss = rssBytes(pid);

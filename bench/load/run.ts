@@ -111,6 +111,18 @@ if (values.help) {
   process.exit(0);
 }
 
+/** A taskset CPU list of this machine, at least one CPU left out of it. */
+function cpuList(name: string, text: string): number[] {
+  try {
+    const list = parseCpuList(text, cpus().length);
+    otherCpus(list, cpus().length);
+    return list;
+  } catch (error) {
+    process.stderr.write(`--${name}: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+}
+
 function positive(name: string, text: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value <= 0) {
@@ -158,9 +170,10 @@ if (instrumentKind !== 'node' && instrumentKind !== 'native') {
 }
 const mediaWorkers = workerSettings[0] as number;
 const arenaMax = values['malloc-arena-max'];
-const pinCpus = values.pin === undefined ? undefined : parseCpuList(values.pin, cpus().length).join(',');
+const pinned = values.pin === undefined ? undefined : cpuList('pin', values.pin);
+const pinCpus = pinned?.join(',');
 // Before the instrument starts, so its bot process inherits the CPUs.
-if (pinCpus) pinProcess(process.pid, otherCpus(parseCpuList(pinCpus, cpus().length), cpus().length));
+if (pinned) pinProcess(process.pid, otherCpus(pinned, cpus().length));
 const options = {
   warmupSec: positive('warmup', values.warmup),
   windowSec: positive('window', values.window),

@@ -1,5 +1,6 @@
 export { type BridgeRate, carrierDecoderFor, carrierEncoderFor } from './carrier-codecs.js';
 export type { AudioDecoder } from './codec.js';
+export type { BotAudioFrame } from './codec-chain.js';
 export {
   assertDtmfDigits,
   type DtmfEvent,
@@ -42,7 +43,6 @@ export {
   NO_TICKS,
 } from './media-clock.js';
 export {
-  type BotAudioFrame,
   type BotAudioPull,
   type LateFrameCounts,
   MediaLeg,

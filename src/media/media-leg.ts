@@ -5,22 +5,12 @@
  */
 import type { AudioCodecName, Clock, Logger, MediaDirection, MediaEncryption } from '../util/index.js';
 import { TypedEmitter } from '../util/index.js';
-import {
-  type BridgeRate,
-  carrierDecoderFor,
-  carrierEncoderFor,
-  MAX_OPUS_LOSS_PERCENT,
-  MIN_OPUS_LOSS_PERCENT,
-  resamplerBetween,
-} from './carrier-codecs.js';
-import type { AudioEncoder } from './codec.js';
+import { type BridgeRate, MAX_OPUS_LOSS_PERCENT, MIN_OPUS_LOSS_PERCENT } from './carrier-codecs.js';
+import { type BotAudioFrame, CodecChain } from './codec-chain.js';
 import { type DtmfEvent, DtmfReceiver, DtmfSender, DtmfTransmitter } from './dtmf.js';
-import { decodeMulaw } from './g711.js';
 import { HeldSlots } from './held-slots.js';
-import { AudioReceiver, type JitterDelayBounds, type JitterStats, LateFrameWait } from './jitter/index.js';
+import { type JitterDelayBounds, type JitterStats, LateFrameWait } from './jitter/index.js';
 import { MAX_CATCH_UP_TICKS, type MediaClock } from './media-clock.js';
-import { ObservedDecoder } from './observed-decoder.js';
-import type { Resampler } from './resample.js';
 import {
   type PortAllocator,
   type ReceivedRtp,
@@ -133,29 +123,6 @@ export interface MediaLegEvents {
  * half a frame or more later (HeldSlots: ticks caught up after a stall hold theirs until then).
  */
 export type BotAudioPull = (mayHold: boolean) => BotAudioFrame | undefined;
-
-/**
- * A frame of bot audio: PCM at the bridge rate, or (a Uint8Array) a µ-law bot's 8 kHz bytes as
- * it sent them, which a PCMU carrier gets unchanged and any other is sent decoded.
- */
-export type BotAudioFrame = Int16Array | Uint8Array;
-
-/** Everything that depends on the negotiated codec; rebuilt when a re-INVITE changes it. */
-interface CodecChain {
-  codecKey: string;
-  decoder: ObservedDecoder;
-  receiver: AudioReceiver;
-  /** The frame the receiver writes each tick, reused. */
-  callerFrame: Int16Array;
-  toBridge: Resampler | undefined;
-  /** PCMU with an 8 kHz bridge: a frame played as it came can pass as its bytes, both ways. */
-  passesMulaw: boolean;
-  /** A µ-law bot frame decoded, for a carrier codec other than PCMU: made at the first such frame. */
-  botMulawPcm: Int16Array | undefined;
-  encoder: AudioEncoder;
-  fromBridge: Resampler | undefined;
-  samplesPerFrame: number;
-}
 
 export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   readonly #session: RtpSession;
@@ -325,9 +292,10 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   }
 
   async #apply(media: NegotiatedMedia): Promise<void> {
-    const codecKey = `${media.codec.name}/${media.codec.clockRate}/${media.codec.payloadType}`;
-    if (this.#chain?.codecKey !== codecKey) {
-      const chain = await this.#buildChain(media, codecKey);
+    if (this.#chain?.codecKey !== CodecChain.keyOf(media.codec)) {
+      const { bridgeRate, clock, jitterBuffer, mediaClock } = this.#options;
+      const frameMs = mediaClock.frameMs;
+      const chain = await CodecChain.build({ codec: media.codec, bridgeRate, clock, jitterBuffer, frameMs });
       // A caller frame waiting on the old buffer goes now, concealed: one frame per tick still.
       this.#lateCallerFrame.flush();
       this.#closeChain();
@@ -354,32 +322,9 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     this.#media = media;
   }
 
-  async #buildChain(media: NegotiatedMedia, codecKey: string): Promise<CodecChain> {
-    const bridgeRate = this.#options.bridgeRate;
-    const decoder = new ObservedDecoder(await carrierDecoderFor(media.codec.name, bridgeRate));
-    const encoder = await carrierEncoderFor(media.codec.name, bridgeRate);
-    const receiver = new AudioReceiver(decoder, this.#options.clock, this.#options.jitterBuffer);
-    const toBridge = await resamplerBetween(decoder.sampleRate, bridgeRate);
-    return {
-      codecKey,
-      decoder,
-      receiver,
-      callerFrame: new Int16Array(receiver.frameSamples),
-      toBridge,
-      passesMulaw: media.codec.name === 'PCMU' && !toBridge,
-      botMulawPcm: undefined,
-      encoder,
-      fromBridge: await resamplerBetween(bridgeRate, encoder.sampleRate),
-      samplesPerFrame: (encoder.rtpClockRate * this.#options.mediaClock.frameMs) / 1000,
-    };
-  }
-
   #closeChain(): void {
     this.#lateCallerFrame.cancel();
-    this.#chain?.decoder.close();
-    this.#chain?.encoder.close();
-    this.#chain?.toBridge?.close();
-    this.#chain?.fromBridge?.close();
+    this.#chain?.close();
     this.#chain = undefined;
   }
 
@@ -468,17 +413,8 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     options.payloadType = media.codec.payloadType;
     options.timestamp = timestamp;
     options.marker = this.#markNext;
-    this.#session.send(this.#payloadOf(chain, bot), options);
+    this.#session.send(chain.payloadOf(bot), options);
     this.#markNext = false;
-  }
-
-  #payloadOf(chain: CodecChain, bot: BotAudioFrame): Uint8Array {
-    if (bot instanceof Uint8Array) {
-      if (chain.passesMulaw) return bot; // the bot's µ-law to a PCMU carrier, as it came
-      chain.botMulawPcm ??= new Int16Array(bot.length);
-      bot = decodeMulaw(bot, chain.botMulawPcm);
-    }
-    return chain.encoder.encode(chain.fromBridge ? chain.fromBridge.process(bot) : bot);
   }
 
   /** Opus in-band FEC sized to the loss the far end reports over RTCP (RFC 7587 §3.3). */

@@ -181,6 +181,12 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     return { ...this.summary(), media: this.#mediaRecord() };
   }
 
+  /** detail() with the media figures read now where a media worker holds them. */
+  async freshDetail(): Promise<CallDetail<CallMediaRecord>> {
+    await this.#leg?.refresh?.();
+    return this.detail();
+  }
+
   /** What another node needs to continue this call (call-snapshot.ts); undefined unless answered. */
   takeoverView(): TakeoverView | undefined {
     const [session, leg] = [this.#session, this.#leg];

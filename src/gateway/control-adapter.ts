@@ -110,7 +110,8 @@ export class GatewayControl implements ControlBackend {
   }
 
   async getCall(id: string, origin: RequestOrigin): Promise<CallLookupResult> {
-    const call = this.#gateway.calls.detail(id);
+    const live = this.#gateway.calls.get(id);
+    const call = live ? await live.freshDetail() : this.#gateway.calls.detail(id);
     if (call) return { ok: true, call };
     const answer = await this.#onOwner(id, origin, 'GET', `/v1/calls/${encodeURIComponent(id)}`);
     if (!answer.ok) return answer;

@@ -46,6 +46,11 @@ export interface CallMediaLeg {
    * leg on the main thread, whose figures are final at once.
    */
   settled?(): Promise<void>;
+  /**
+   * Brings `stats()` (and its bot's) up to now for a reader that shows them: a media worker's
+   * leg asks the worker; absent for a leg on the main thread, whose figures are always now.
+   */
+  refresh?(): Promise<void>;
   attachBotAudio(pull: BotAudioPull): void;
   /**
    * Frames that play as they came go as `callerMulaw` (the carrier's PCMU bytes) rather than

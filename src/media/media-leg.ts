@@ -260,9 +260,14 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
         botHeld: this.#heldSlots.held,
         botArrived: this.#heldSlots.arrived,
       },
-      inactiveMs: this.#farEndSends ? this.#options.clock.now() - this.#lastRtpMs : 0,
+      inactiveMs: this.inactiveMs,
       handlerErrors: this.#handlerErrors,
     };
+  }
+
+  /** stats().inactiveMs alone, for a reader that wants no more every interval. */
+  get inactiveMs(): number {
+    return this.#farEndSends ? this.#options.clock.now() - this.#lastRtpMs : 0;
   }
 
   close(): void {

@@ -23,8 +23,11 @@ import {
 import { WebSocketBots } from '../bot-connector.js';
 import type { BotStream } from '../ports.js';
 import {
+  DETAIL_EVERY_REPORTS,
+  FIGURES_PER_LEG,
   type FromWorker,
-  type LegReport,
+  type LegDetail,
+  LegFigure,
   mediaFromWire,
   REPORT_INTERVAL_MS,
   type ToWorker,
@@ -57,6 +60,8 @@ export interface MediaHostOptions {
 interface HostedCall {
   leg: MediaLeg;
   bot: BotStream | undefined;
+  /** The report (modulo DETAIL_EVERY_REPORTS) that carries this call's detail: spread by opening order. */
+  detailTurn: number;
 }
 
 export class MediaHost {
@@ -67,6 +72,8 @@ export class MediaHost {
   readonly #bots: WebSocketBots;
   readonly #readDrops: () => UdpDropTable | undefined;
   #reportTimer: TimerHandle | undefined;
+  #reports = 0;
+  #opened = 0;
   #stopped = false;
 
   constructor(options: MediaHostOptions) {
@@ -108,8 +115,17 @@ export class MediaHost {
       case 'update':
         void this.#answer(message);
         return;
+      case 'detail': {
+        const call = this.#calls.get(message.callId);
+        this.#post({
+          kind: 'reply',
+          request: message.request,
+          detail: call && legDetail(message.callId, call),
+        });
+        return;
+      }
       case 'close':
-        this.#post({ kind: 'reply', request: message.request, final: this.#close(message.callId) });
+        this.#post({ kind: 'reply', request: message.request, detail: this.#close(message.callId) });
         return;
       case 'sendDtmf':
         this.#sendDtmf(message.callId, message.digits, message.durationMs);
@@ -129,7 +145,7 @@ export class MediaHost {
   }
 
   /** Runs one request and replies with its result or its error message. */
-  async #answer(message: Exclude<WorkerRequest, { kind: 'close' }>): Promise<void> {
+  async #answer(message: Extract<WorkerRequest, { kind: 'open' | 'start' | 'update' }>): Promise<void> {
     const { request, callId } = message;
     try {
       if (message.kind === 'open') {
@@ -167,7 +183,7 @@ export class MediaHost {
       throw new Error('media worker stopping');
     }
     leg.on('dtmf', (event) => this.#post({ kind: 'dtmf', callId, event }));
-    this.#calls.set(callId, { leg, bot: undefined });
+    this.#calls.set(callId, { leg, bot: undefined, detailTurn: this.#opened++ % DETAIL_EVERY_REPORTS });
     return leg;
   }
 
@@ -209,11 +225,11 @@ export class MediaHost {
    * drops since the last report are not read, since taking the kernel's table here would take
    * the moved drops from the other calls' next report.
    */
-  #close(callId: string): LegReport | undefined {
+  #close(callId: string): LegDetail | undefined {
     const call = this.#calls.get(callId);
     if (!call) return undefined;
     this.#calls.delete(callId);
-    const final = legReport(callId, call, undefined);
+    const final = legDetail(callId, call);
     call.leg.close();
     return final;
   }
@@ -228,8 +244,15 @@ export class MediaHost {
   /** One message for all the worker's calls and metrics: never one per call per interval. */
   #report(): void {
     const drops = this.#calls.size > 0 ? this.#readDrops() : undefined;
-    const legs: LegReport[] = [];
-    for (const [callId, call] of this.#calls) legs.push(legReport(callId, call, drops));
+    const callIds: string[] = [];
+    const figures = new Float64Array(this.#calls.size * FIGURES_PER_LEG);
+    const details: LegDetail[] = [];
+    const turn = this.#reports++ % DETAIL_EVERY_REPORTS;
+    for (const [callId, call] of this.#calls) {
+      writeFigures(figures, callIds.length * FIGURES_PER_LEG, call, drops);
+      callIds.push(callId);
+      if (call.detailTurn === turn) details.push(legDetail(callId, call));
+    }
     const latencies = this.#latencies.take();
     // About half a microsecond every REPORT_INTERVAL_MS: the thread's own isolate, no heap walk.
     const {
@@ -237,16 +260,18 @@ export class MediaHost {
       external_memory: externalBytes,
       total_heap_size: committedBytes,
     } = getHeapStatistics();
-    // The counts' buffer moves to the main thread rather than being copied a second time.
+    // The arrays' buffers move to the main thread rather than being copied a second time.
     this.#options.port.postMessage(
       {
         kind: 'report',
-        legs,
+        callIds,
+        figures,
+        details,
         clock: this.#options.mediaClock.stats(),
         latencies,
         heap: { usedBytes, externalBytes, committedBytes },
       },
-      [latencies.counts.buffer as ArrayBuffer],
+      [figures.buffer as ArrayBuffer, latencies.counts.buffer as ArrayBuffer],
     );
   }
 
@@ -255,8 +280,23 @@ export class MediaHost {
   }
 }
 
-/** One call's figures now; its socket drops since the last table when there is one. */
-function legReport(callId: string, { leg, bot }: HostedCall, drops: UdpDropTable | undefined): LegReport {
-  const socketDrops = drops ? leg.sampleSocketDrops(drops) : 0;
-  return { callId, stats: leg.stats(), position: leg.position(), socketDrops, bot: bot?.stats() };
+/** A call's every-interval numbers at `at`, laid out by LegFigure; its drops since the last table. */
+function writeFigures(
+  figures: Float64Array,
+  at: number,
+  { leg, bot }: HostedCall,
+  drops: UdpDropTable | undefined,
+): void {
+  const position = leg.position();
+  figures[at + LegFigure.inactiveMs] = leg.inactiveMs;
+  figures[at + LegFigure.ssrc] = position.ssrc;
+  figures[at + LegFigure.sequenceNumber] = position.sequenceNumber;
+  figures[at + LegFigure.timestamp] = position.timestamp;
+  figures[at + LegFigure.socketDrops] = drops ? leg.sampleSocketDrops(drops) : 0;
+  figures[at + LegFigure.queuedSamples] = bot ? bot.stats().queuedSamples : 0;
+}
+
+/** One call's full figures now. */
+function legDetail(callId: string, { leg, bot }: HostedCall): LegDetail {
+  return { callId, stats: leg.stats(), bot: bot?.stats() };
 }

@@ -1,8 +1,9 @@
 /**
  * What the main thread and a media worker say to each other (`media.workers`). Plain objects,
  * structured-cloned: one message per call step (open, start, update, DTMF, bot connect, close)
- * and one report per worker every REPORT_INTERVAL_MS carrying every call's stats and the
- * metrics the media fed. Audio frames never cross: they stay inside the worker.
+ * and one report per worker every REPORT_INTERVAL_MS carrying the figures the main thread
+ * reads every interval as numbers in one transferred array, a share of the calls' full figures,
+ * and the metrics the media fed. Audio frames never cross: they stay inside the worker.
  */
 import type { StreamTarget } from '../../config/index.js';
 import type {
@@ -18,8 +19,30 @@ import type {
 import { type BinnedValues, type MediaEncryption, SecretBytes } from '../../util/index.js';
 import type { BotCallInfo, BotStreamStats } from '../ports.js';
 
-/** How often a worker reports its calls' stats and its metrics. */
+/** How often a worker reports its calls' figures and its metrics. */
 export const REPORT_INTERVAL_MS = 500;
+
+/**
+ * A call's full figures (LegDetail) ride in one report of every DETAIL_EVERY_REPORTS, each call
+ * in its own turn (5 s apart): structured-cloning every call's nested stats twice a second was
+ * about 2 % of a worker's and the main thread's CPU at 200 calls, for figures that only the API
+ * (which asks the worker for them fresh) and a record (sent at the close) read. They are what a
+ * call whose worker dies keeps.
+ */
+export const DETAIL_EVERY_REPORTS = 10;
+
+/** Where each of a call's numbers sits in its FIGURES_PER_LEG slots of a report's `figures`. */
+export const LegFigure = {
+  inactiveMs: 0,
+  ssrc: 1,
+  sequenceNumber: 2,
+  timestamp: 3,
+  /** Kernel drops on the call's sockets since the previous report. */
+  socketDrops: 4,
+  /** The bot's audio queued towards the caller, in samples at the bridge rate (0 without a bot). */
+  queuedSamples: 5,
+} as const;
+export const FIGURES_PER_LEG = 6;
 
 /** What a worker is started with (`workerData`). */
 export interface MediaWorkerData {
@@ -70,8 +93,8 @@ export type WorkerRequest =
       continueFrom?: RtpPosition;
     }
   | { kind: 'start' | 'update'; request: number; callId: string; media: WireMedia }
-  /** Answered with the call's figures as they stood at the close (`final`), for its record. */
-  | { kind: 'close'; request: number; callId: string };
+  /** Answered with the call's figures (`detail`): now, or as they stood at the close, for its record. */
+  | { kind: 'detail' | 'close'; request: number; callId: string };
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -101,13 +124,10 @@ export interface WorkerHeap {
   committedBytes: number;
 }
 
-/** One call's figures as of `report` time. */
-export interface LegReport {
+/** One call's full figures as the worker read them. */
+export interface LegDetail {
   callId: string;
   stats: MediaLegStats;
-  position: RtpPosition;
-  /** Kernel drops on the call's sockets since the previous report. */
-  socketDrops: number;
   bot: BotStreamStats | undefined;
 }
 
@@ -117,7 +137,7 @@ export type FromWorker =
       request: number;
       localPort?: number;
       position?: RtpPosition;
-      final?: LegReport;
+      detail?: LegDetail;
       error?: string;
     }
   | { kind: 'dtmf'; callId: string; event: DtmfEvent }
@@ -127,7 +147,12 @@ export type FromWorker =
   | { kind: 'botTransfer'; callId: string; target: string }
   | {
       kind: 'report';
-      legs: LegReport[];
+      /** The calls in `figures`' order. */
+      callIds: string[];
+      /** FIGURES_PER_LEG numbers per call, laid out by LegFigure (transferred, not copied). */
+      figures: Float64Array;
+      /** The full figures of the calls whose turn it is (DETAIL_EVERY_REPORTS). */
+      details: LegDetail[];
       /** The worker's media clock, cumulative. */
       clock: MediaClockStats;
       /**

@@ -1,9 +1,9 @@
 /**
  * A call's bot stream as the main thread holds it when a media worker runs the bot socket:
  * `ready` settles on the worker's word, the bot's hang-up, transfer and loss come back as
- * messages to the call's hooks, and `stats` is the worker's last report.
+ * messages to the call's hooks, and `stats` is what the worker last sent of them (RemoteMediaLeg).
  */
-import { type BotHooks, type BotStream, type BotStreamStats, NO_BOT_STREAM_STATS } from '../ports.js';
+import type { BotHooks, BotStream, BotStreamStats } from '../ports.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
 type BotMessage = Exclude<Extract<FromWorker, { callId: string }>, { kind: 'dtmf' }>;
@@ -13,7 +13,7 @@ export class RemoteBotStream implements BotStream {
   readonly #callId: string;
   readonly #link: { send(message: ToWorker): void };
   readonly #hooks: BotHooks;
-  readonly #reported: () => BotStreamStats | undefined;
+  readonly #reported: () => BotStreamStats;
   #settle: { resolve(): void; reject(error: Error): void } | undefined;
   #closed = false;
 
@@ -21,7 +21,7 @@ export class RemoteBotStream implements BotStream {
     callId: string,
     link: { send(message: ToWorker): void },
     hooks: BotHooks,
-    reported: () => BotStreamStats | undefined,
+    reported: () => BotStreamStats,
   ) {
     this.#callId = callId;
     this.#link = link;
@@ -43,7 +43,7 @@ export class RemoteBotStream implements BotStream {
   }
 
   stats(): BotStreamStats {
-    return this.#reported() ?? { ...NO_BOT_STREAM_STATS };
+    return this.#reported();
   }
 
   receive(message: BotMessage): void {

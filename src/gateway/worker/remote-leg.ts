@@ -1,8 +1,9 @@
 /**
  * A call's media leg as the main thread holds it when a media worker carries the media: the
- * CallMediaLeg the controller drives, with each step sent to the worker and the figures
- * (`stats`, `position`, socket drops, the bot's stats) read from what the worker last
- * reported, at most REPORT_INTERVAL_MS old, and at the close from the worker's answer to it.
+ * CallMediaLeg the controller drives, with each step sent to the worker. Its inactivity,
+ * position, socket drops and queued bot audio come in every report (at most REPORT_INTERVAL_MS
+ * old); the full figures (`stats`, the bot's stats) come in the call's turn of the reports
+ * (DETAIL_EVERY_REPORTS), fresh when `refresh` asks for them, and at the close as its answer.
  */
 
 import type { StreamTarget } from '../../config/index.js';
@@ -17,10 +18,18 @@ import {
   type RtpPosition,
 } from '../../media/index.js';
 import { type Clock, type TimerHandle, TypedEmitter } from '../../util/index.js';
-import type { BotCallInfo, BotHooks, BotStream, CallMediaLeg } from '../ports.js';
+import {
+  type BotCallInfo,
+  type BotHooks,
+  type BotStream,
+  type BotStreamStats,
+  type CallMediaLeg,
+  NO_BOT_STREAM_STATS,
+} from '../ports.js';
 import {
   type FromWorker,
-  type LegReport,
+  type LegDetail,
+  LegFigure,
   mediaToWire,
   type ToWorker,
   type WorkerRequestBody,
@@ -29,9 +38,10 @@ import { RemoteBotStream } from './remote-bot.js';
 
 /**
  * How long a closing call waits for its worker's final figures before its record takes the last
- * report: a worker answers within a tick even when behind; one stuck longer is not waited for.
+ * detail (and the API its figures): a worker answers within a tick even when behind; one stuck
+ * longer is not waited for.
  */
-const FINAL_REPORT_WAIT_MS = 1000;
+const DETAIL_WAIT_MS = 1000;
 
 /** What a remote leg needs of the channel to its worker. */
 export interface LegLink {
@@ -58,11 +68,15 @@ export class RemoteMediaLeg implements CallMediaLeg {
   readonly #events = new DtmfEvents();
   #markLost: (detail: string) => void = () => undefined;
   #media: NegotiatedMedia | undefined;
-  #report: LegReport | undefined;
-  /** When the main thread got `#report` (or opened the leg, before the first one). */
-  #reportAtMs: number;
+  #detail: LegDetail | undefined;
+  /** The far end's silence as of `#inactiveAtMs` (the leg's opening, the last report or answer). */
+  #inactiveMs = 0;
+  #inactiveAtMs: number;
+  /** The stream towards the caller as of `#positionAtMs` (the opening, or the last report). */
   #position: RtpPosition;
+  #positionAtMs: number;
   #socketDrops = 0;
+  #queuedSamples = 0;
   #bot: RemoteBotStream | undefined;
   #closed = false;
   #settled: Promise<void> | undefined;
@@ -78,7 +92,8 @@ export class RemoteMediaLeg implements CallMediaLeg {
     this.#position = opened.position;
     this.#link = link;
     this.#clock = clock;
-    this.#reportAtMs = clock.now();
+    this.#inactiveAtMs = clock.now();
+    this.#positionAtMs = this.#inactiveAtMs;
     this.lost = new Promise((resolve) => {
       this.#markLost = resolve;
     });
@@ -110,9 +125,10 @@ export class RemoteMediaLeg implements CallMediaLeg {
     });
   }
 
+  /** The last detail's figures, with the inactivity of the last report moved on by the time since. */
   stats(): MediaLegStats {
-    const sinceReport = this.#clock.now() - this.#reportAtMs;
-    const stats = this.#report?.stats;
+    const inactiveMs = this.#inactiveMs + this.#clock.now() - this.#inactiveAtMs;
+    const stats = this.#detail?.stats;
     if (!stats)
       return {
         rtp: undefined,
@@ -120,10 +136,15 @@ export class RemoteMediaLeg implements CallMediaLeg {
         codec: 'none',
         fecRecoveredFrames: 0,
         lateFrames: { ...NO_LATE_FRAMES },
-        inactiveMs: sinceReport,
+        inactiveMs,
         handlerErrors: 0,
       };
-    return { ...stats, inactiveMs: stats.inactiveMs + sinceReport };
+    return { ...stats, inactiveMs };
+  }
+
+  /** Asks the worker for the call's figures now, for a reader that shows them (the API). */
+  async refresh(): Promise<void> {
+    if (!this.#closed) await this.#askDetail('detail');
   }
 
   /**
@@ -133,7 +154,7 @@ export class RemoteMediaLeg implements CallMediaLeg {
   position(): RtpPosition {
     const media = this.#media;
     if (!media) return { ...this.#position };
-    const elapsedMs = Math.max(0, this.#clock.now() - this.#reportAtMs);
+    const elapsedMs = Math.max(0, this.#clock.now() - this.#positionAtMs);
     return {
       ssrc: this.#position.ssrc,
       sequenceNumber: (this.#position.sequenceNumber + Math.floor(elapsedMs / MEDIA_FRAME_MS)) & 0xffff,
@@ -144,29 +165,30 @@ export class RemoteMediaLeg implements CallMediaLeg {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#settled = this.#finalReport();
+    this.#settled = this.#askDetail('close');
     this.#link.release(this.callId);
     this.#events.removeAllListeners();
   }
 
   /**
    * Resolves once `stats()` and the bot's are final after `close()`: the worker's figures at the
-   * close, or its last report when it is gone or has not answered within FINAL_REPORT_WAIT_MS.
+   * close, or its last detail when it is gone or has not answered within DETAIL_WAIT_MS.
    */
   settled(): Promise<void> {
     return this.#settled ?? Promise.resolve();
   }
 
-  async #finalReport(): Promise<void> {
+  /** The call's figures from the worker, waited for at most DETAIL_WAIT_MS. */
+  async #askDetail(kind: 'detail' | 'close'): Promise<void> {
     let timer: TimerHandle | undefined;
     const waited = new Promise<undefined>((resolve) => {
-      timer = this.#clock.setTimer(FINAL_REPORT_WAIT_MS, () => resolve(undefined));
+      timer = this.#clock.setTimer(DETAIL_WAIT_MS, () => resolve(undefined));
     });
     try {
-      const reply = await Promise.race([this.#link.request({ kind: 'close', callId: this.callId }), waited]);
-      if (reply?.final) this.receiveReport(reply.final);
+      const reply = await Promise.race([this.#link.request({ kind, callId: this.callId }), waited]);
+      if (reply?.detail) this.receiveDetail(reply.detail);
     } catch {
-      // The worker died: its last report is all there is.
+      // The worker died: its last detail is all there is.
     } finally {
       timer?.cancel();
     }
@@ -201,7 +223,7 @@ export class RemoteMediaLeg implements CallMediaLeg {
   /** The bot, connected in the worker to this leg. */
   connectBot(call: BotCallInfo, target: StreamTarget, hooks: BotHooks): BotStream {
     if (this.#closed) throw new Error('media leg closed');
-    this.#bot = new RemoteBotStream(this.callId, this.#link, hooks, () => this.#report?.bot);
+    this.#bot = new RemoteBotStream(this.callId, this.#link, hooks, () => this.#botStats());
     this.#link.send({ kind: 'connectBot', callId: this.callId, call, target });
     return this.#bot;
   }
@@ -212,12 +234,32 @@ export class RemoteMediaLeg implements CallMediaLeg {
     else this.#bot?.receive(message);
   }
 
-  /** The worker's periodic figures for this call. */
-  receiveReport(report: LegReport): void {
-    this.#report = report;
-    this.#reportAtMs = this.#clock.now();
-    this.#position = report.position;
-    this.#socketDrops += report.socketDrops;
+  /** This call's numbers in a report's `figures`, from `at` (laid out by LegFigure). */
+  receiveFigures(figures: Float64Array, at: number): void {
+    this.#inactiveAtMs = this.#clock.now();
+    this.#positionAtMs = this.#inactiveAtMs;
+    this.#inactiveMs = figures[at + LegFigure.inactiveMs] as number;
+    this.#position = {
+      ssrc: figures[at + LegFigure.ssrc] as number,
+      sequenceNumber: figures[at + LegFigure.sequenceNumber] as number,
+      timestamp: figures[at + LegFigure.timestamp] as number,
+    };
+    this.#socketDrops += figures[at + LegFigure.socketDrops] as number;
+    this.#queuedSamples = figures[at + LegFigure.queuedSamples] as number;
+  }
+
+  /** The call's full figures, from its turn in a report or from an answer. */
+  receiveDetail(detail: LegDetail): void {
+    this.#detail = detail;
+    // An answer is newer than the last report: its inactivity and queue stand from now.
+    this.#inactiveMs = detail.stats.inactiveMs;
+    this.#inactiveAtMs = this.#clock.now();
+    this.#queuedSamples = detail.bot?.queuedSamples ?? this.#queuedSamples;
+  }
+
+  /** The last detail's bot figures with the last report's queue. */
+  #botStats(): BotStreamStats {
+    return { ...(this.#detail?.bot ?? NO_BOT_STREAM_STATS), queuedSamples: this.#queuedSamples };
   }
 
   /** The worker carrying this leg died: its bot is gone and the call must end. */

@@ -6,7 +6,14 @@
 import type { BridgeRate, JitterDelayBounds, MediaClockStats, RtpPosition } from '../../media/index.js';
 import type { BinnedValues, Clock, MediaEncryption } from '../../util/index.js';
 import { MediaWorkerLost } from '../ports.js';
-import type { FromWorker, ToWorker, WorkerHeap, WorkerRequest, WorkerRequestBody } from './protocol.js';
+import {
+  FIGURES_PER_LEG,
+  type FromWorker,
+  type ToWorker,
+  type WorkerHeap,
+  type WorkerRequest,
+  type WorkerRequestBody,
+} from './protocol.js';
 import { type LegLink, RemoteMediaLeg } from './remote-leg.js';
 
 /** The main thread's end of a worker's port (a Worker, or a MessagePort in tests). */
@@ -126,12 +133,16 @@ export class WorkerChannel {
         else pending?.reject(new Error(message.error));
         return;
       }
-      case 'report':
-        for (const report of message.legs) this.#legs.get(report.callId)?.receiveReport(report);
+      case 'report': {
+        const { callIds, figures, details } = message;
+        for (let i = 0; i < callIds.length; i++)
+          this.#legs.get(callIds[i] as string)?.receiveFigures(figures, i * FIGURES_PER_LEG);
+        for (const detail of details) this.#legs.get(detail.callId)?.receiveDetail(detail);
         this.#sink.clock(message.clock);
         this.#sink.latencies(message.latencies);
         this.#sink.heap(message.heap);
         return;
+      }
       default:
         this.#legs.get(message.callId)?.receive(message);
     }

@@ -2,7 +2,8 @@
  * The media worker protocol without threads: a MediaHost on one end of a MessageChannel and the
  * main thread's WorkerChannel on the other, both on a FakeClock, the leg on a real loopback
  * socket. Covers each step crossing as a message, the proxy's checks made at once, figures read
- * from the periodic report, and a dead worker failing what it carried.
+ * from the periodic report (every call's numbers, each call's full figures in its turn, fresh
+ * ones on request), and a dead worker failing what it carried.
  */
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
@@ -11,7 +12,11 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { streamTargetSchema } from '../../../src/config/index.js';
 import { MediaWorkerLost } from '../../../src/gateway/ports.js';
 import { type HostPort, MediaHost } from '../../../src/gateway/worker/media-host.js';
-import { REPORT_INTERVAL_MS, type WorkerHeap } from '../../../src/gateway/worker/protocol.js';
+import {
+  DETAIL_EVERY_REPORTS,
+  REPORT_INTERVAL_MS,
+  type WorkerHeap,
+} from '../../../src/gateway/worker/protocol.js';
 import type { RemoteMediaLeg } from '../../../src/gateway/worker/remote-leg.js';
 import { type ChannelPort, WorkerChannel } from '../../../src/gateway/worker/worker-channel.js';
 import {
@@ -111,8 +116,8 @@ function pcmuTo(socket: Socket, telephoneEvent = true): NegotiatedMedia {
   };
 }
 
-async function openLeg(): Promise<RemoteMediaLeg> {
-  return channel.open('call-1', 8000, {
+async function openLeg(callId = 'call-1'): Promise<RemoteMediaLeg> {
+  return channel.open(callId, 8000, {
     jitterBuffer: { minDelayMs: 0, maxDelayMs: 200 },
     encryption: 'none',
   });
@@ -219,33 +224,70 @@ describe('media worker protocol (MessageChannel, no threads)', () => {
     await assert.rejects(openLeg(), MediaWorkerLost);
   });
 
-  it('the close gives the worker’s figures as they stood then, not the last report’s', async () => {
-    const leg = await openLeg();
-    await leg.start(pcmuTo(peer));
-    await reported();
-    assert.equal(leg.stats().rtp?.packetsReceived, 0, 'nothing sent yet');
+  /** Three frames of audio and an RFC 4733 event end, resolved once the digit has crossed. */
+  async function sendFourPackets(leg: RemoteMediaLeg): Promise<void> {
     const digit = new Promise<void>((resolve) => leg.on('dtmf', () => resolve()));
-    // Three frames of audio, then an RFC 4733 event end: once the digit crosses, the host has
-    // read every packet before it (one socket, one sender, loopback keeps their order).
+    // Once the digit crosses, the host has read every packet before it (one socket, one
+    // sender, loopback keeps their order).
     for (let seq = 1; seq <= 3; seq++)
       peer.send(rtpPacket(0, seq, (seq - 1) * 160), leg.localPort, '127.0.0.1');
     const event = Buffer.from([5, 0x80 | 10, 0x03, 0x20]);
     peer.send(rtpPacket(101, 4, 480, event), leg.localPort, '127.0.0.1');
     await digit;
+  }
+
+  it('carries each call’s full figures in its own turn, and every call’s numbers in every report', async () => {
+    const first = await openLeg();
+    const second = await openLeg('call-2');
+    await first.start(pcmuTo(peer));
+    await second.start(pcmuTo(peer));
+    await reported();
+    assert.equal(first.stats().codec, 'PCMU/8000/0', 'the first call’s turn');
+    assert.equal(second.stats().codec, 'none', 'not yet the second’s');
+    assert.equal(first.sampleSocketDrops() + second.sampleSocketDrops(), 3, 'numbers for both');
+    await reported();
+    assert.equal(second.stats().codec, 'PCMU/8000/0', 'the second call’s turn, one report later');
+    for (let report = 2; report < DETAIL_EVERY_REPORTS; report++) await reported();
+    await sendFourPackets(first);
+    await reported();
+    assert.equal(first.stats().rtp?.packetsReceived, 4, 'the first call’s turn again');
+    assert.ok(first.stats().inactiveMs <= REPORT_INTERVAL_MS, 'its RTP counted as activity');
+  });
+
+  it('refresh asks the worker for the figures now, between the call’s turns', async () => {
+    const leg = await openLeg();
+    await leg.start(pcmuTo(peer));
+    await reported();
+    assert.equal(leg.stats().rtp?.packetsReceived, 0, 'nothing sent yet');
+    await sendFourPackets(leg);
+    await reported();
+    assert.equal(leg.stats().rtp?.packetsReceived, 0, 'not the call’s turn');
+    const position = leg.position();
+    await leg.refresh();
+    assert.equal(leg.stats().rtp?.packetsReceived, 4, 'every packet so far');
+    assert.deepEqual(leg.position(), position, 'the position still runs from the last report');
+  });
+
+  it('the close gives the worker’s figures as they stood then, not the last report’s', async () => {
+    const leg = await openLeg();
+    await leg.start(pcmuTo(peer));
+    await reported();
+    assert.equal(leg.stats().rtp?.packetsReceived, 0, 'nothing sent yet');
+    await sendFourPackets(leg);
     leg.close();
     await leg.settled();
     assert.equal(leg.stats().rtp?.packetsReceived, 4, 'every packet up to the close');
     assert.equal(channel.calls, 0);
   });
 
-  it('a close the worker does not answer settles on the last report', async () => {
+  it('a close the worker does not answer settles on the last detail', async () => {
     const leg = await openLeg();
     await leg.start(pcmuTo(peer));
     await reported();
     channel.fail('media worker exited with code 1');
     leg.close();
     await leg.settled();
-    assert.equal(leg.stats().codec, 'PCMU/8000/0', 'the last report stands');
+    assert.equal(leg.stats().codec, 'PCMU/8000/0', 'the last detail stands');
   });
 
   it('counts legs being opened for placement, so a burst of set-ups is spread', async () => {

@@ -60,8 +60,13 @@ export interface MediaHostOptions {
 interface HostedCall {
   leg: MediaLeg;
   bot: BotStream | undefined;
-  /** The report (modulo DETAIL_EVERY_REPORTS) that carries this call's detail: spread by opening order. */
+  /**
+   * The reports (modulo DETAIL_EVERY_REPORTS) that carry this call's detail, spread by opening
+   * order; the first report after the opening carries it too, so a call's record has figures
+   * even if its worker dies within the first turn.
+   */
   detailTurn: number;
+  detailed: boolean;
 }
 
 export class MediaHost {
@@ -183,7 +188,12 @@ export class MediaHost {
       throw new Error('media worker stopping');
     }
     leg.on('dtmf', (event) => this.#post({ kind: 'dtmf', callId, event }));
-    this.#calls.set(callId, { leg, bot: undefined, detailTurn: this.#opened++ % DETAIL_EVERY_REPORTS });
+    this.#calls.set(callId, {
+      leg,
+      bot: undefined,
+      detailTurn: this.#opened++ % DETAIL_EVERY_REPORTS,
+      detailed: false,
+    });
     return leg;
   }
 
@@ -251,7 +261,9 @@ export class MediaHost {
     for (const [callId, call] of this.#calls) {
       writeFigures(figures, callIds.length * FIGURES_PER_LEG, call, drops);
       callIds.push(callId);
-      if (call.detailTurn === turn) details.push(legDetail(callId, call));
+      if (call.detailed && call.detailTurn !== turn) continue;
+      call.detailed = true;
+      details.push(legDetail(callId, call));
     }
     const latencies = this.#latencies.take();
     // About half a microsecond every REPORT_INTERVAL_MS: the thread's own isolate, no heap walk.

@@ -23,8 +23,8 @@ import type { BotCallInfo, BotStreamStats } from '../ports.js';
 export const REPORT_INTERVAL_MS = 500;
 
 /**
- * A call's full figures (LegDetail) ride in one report of every DETAIL_EVERY_REPORTS, each call
- * in its own turn (5 s apart): structured-cloning every call's nested stats twice a second was
+ * A call's full figures (LegDetail) ride in the first report after it opens and then in one
+ * report of every DETAIL_EVERY_REPORTS, each call in its own turn (5 s apart): structured-cloning every call's nested stats twice a second was
  * about 2 % of a worker's and the main thread's CPU at 200 calls, for figures that only the API
  * (which asks the worker for them fresh) and a record (sent at the close) read. They are what a
  * call whose worker dies keeps.

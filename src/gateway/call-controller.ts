@@ -37,7 +37,7 @@ import {
   reofferAnswerer,
   watchInfoDigits,
 } from './call-media.js';
-import { type CallProgress, newCallProgress } from './call-progress.js';
+import { botCallInfo, type CallProgress, newCallProgress } from './call-progress.js';
 import {
   answeredDurationMs,
   type CallMediaRecord,
@@ -372,20 +372,12 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     if (!leg || this.ended) return false;
     this.#progress.target = target;
     try {
-      const { callerIdentity } = this.#progress;
-      const call = { callSid: this.id, from: this.from, to: this.to, direction: this.direction };
-      const bot = this.#ports.bots.connect(
-        { ...call, ...(callerIdentity ? { callerIdentity } : {}), ...(resumed ? { resumed } : {}) },
-        target,
-        leg,
-        {
-          hangup: (reason) => this.#finish({ cause: 'bot_hangup', detail: boundedDetail(reason) }),
-          transfer: (uri) => void this.#session?.refer(uri).catch(() => undefined),
-          gone: (reason) => this.#finish({ cause: 'bot_gone', detail: boundedDetail(reason) }),
-        },
-      );
-      this.#bot = bot;
-      await bot.ready;
+      this.#bot = this.#ports.bots.connect(botCallInfo(this, this.#progress, resumed), target, leg, {
+        hangup: (reason) => this.#finish({ cause: 'bot_hangup', detail: boundedDetail(reason) }),
+        transfer: (uri) => void this.#session?.refer(uri).catch(() => undefined),
+        gone: (reason) => this.#finish({ cause: 'bot_gone', detail: boundedDetail(reason) }),
+      });
+      await this.#bot.ready;
     } catch (error) {
       const detail = boundedDetail((error as Error).message);
       this.#finish({ cause: 'bot_unreachable', sipStatus: 503, detail });

@@ -39,3 +39,17 @@ export function newCallProgress(): CallProgress {
     takeover: undefined,
   };
 }
+
+/** What the bot's `start` says of the call (BotCallInfo): parties, the caller's identity, a takeover. */
+export function botCallInfo(
+  call: { id: string; from: string; to: string; direction: 'inbound' | 'outbound' },
+  { callerIdentity }: CallProgress,
+  resumed: boolean,
+) {
+  const info = { callSid: call.id, from: call.from, to: call.to, direction: call.direction };
+  return {
+    ...info,
+    ...(callerIdentity ? { callerIdentity } : {}),
+    ...(resumed ? { resumed: true as const } : {}),
+  };
+}

@@ -12,7 +12,12 @@ import { type BufferedPacket, PacketBuffer, unwrapTimestamp } from './packet-buf
 import { PendingAudio } from './pending-audio.js';
 import { PlayedTimestamps } from './played-timestamps.js';
 import { accelerate, mergeAfterConcealment, preemptiveExpand } from './time-stretch.js';
-import type { JitterBufferOptions, JitterStats, PlayoutDecision } from './types.js';
+import {
+  type JitterBufferOptions,
+  type JitterStats,
+  NO_JITTER_STATS,
+  type PlayoutDecision,
+} from './types.js';
 
 export type { JitterBufferOptions, JitterStats, PlayoutDecision } from './types.js';
 
@@ -65,22 +70,7 @@ export class AudioReceiver {
   #lastSequence: number | null = null;
   readonly #delayManager: DelayManager;
   readonly #buffer: PacketBuffer;
-  readonly #counters: JitterStats = {
-    jitterBufferDelay: 0,
-    jitterBufferEmittedCount: 0,
-    jitterBufferTargetDelay: 0,
-    concealedSamples: 0,
-    silentConcealedSamples: 0,
-    concealmentEvents: 0,
-    insertedSamplesForDeceleration: 0,
-    removedSamplesForAcceleration: 0,
-    packetsReceived: 0,
-    packetsDiscarded: 0,
-    packetsDuplicated: 0,
-    packetsLate: 0,
-    fecPacketsReceived: 0,
-    totalSamplesReceived: 0,
-  };
+  readonly #counters: JitterStats = { ...NO_JITTER_STATS };
   #ssrc: number | null = null;
   #lastTimestamp: number | null = null;
   /** Unwrapped timestamp of the next frame to play; null until the stream starts. */

@@ -54,3 +54,21 @@ export interface JitterStats {
   /** Samples played, including concealed ones. */
   totalSamplesReceived: number;
 }
+
+/** The figures of a receiver that has counted nothing yet. */
+export const NO_JITTER_STATS: Readonly<JitterStats> = {
+  jitterBufferDelay: 0,
+  jitterBufferEmittedCount: 0,
+  jitterBufferTargetDelay: 0,
+  concealedSamples: 0,
+  silentConcealedSamples: 0,
+  concealmentEvents: 0,
+  insertedSamplesForDeceleration: 0,
+  removedSamplesForAcceleration: 0,
+  packetsReceived: 0,
+  packetsDiscarded: 0,
+  packetsDuplicated: 0,
+  packetsLate: 0,
+  fecPacketsReceived: 0,
+  totalSamplesReceived: 0,
+};

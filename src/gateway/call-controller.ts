@@ -415,7 +415,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       maxDurationMs,
       rtpInactivityMs,
       startedAtMs: this.#startedAtMs,
-      inactiveMs: () => this.#leg?.stats().inactiveMs ?? 0,
+      inactiveMs: () => this.#leg?.inactiveMs ?? 0,
       ended: () => this.ended,
       end: (cause) => this.#finish({ cause }),
     });

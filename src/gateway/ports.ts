@@ -37,6 +37,8 @@ export interface CallMediaLeg {
   update(media: NegotiatedMedia): Promise<void>;
   sendDtmf(digits: string, durationMs?: number): void;
   stats(): MediaLegStats;
+  /** stats().inactiveMs alone: read every second of every call (the inactivity timeout). */
+  readonly inactiveMs: number;
   /** The stream towards the caller now: SSRC, next sequence number and timestamp. */
   position(): RtpPosition;
   close(): void;

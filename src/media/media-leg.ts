@@ -265,7 +265,7 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
     };
   }
 
-  /** stats().inactiveMs alone, for a reader that wants no more every interval. */
+  /** stats().inactiveMs alone, for a reader that wants no more every second or report. */
   get inactiveMs(): number {
     return this.#farEndSends ? this.#options.clock.now() - this.#lastRtpMs : 0;
   }

@@ -127,7 +127,7 @@ export class RemoteMediaLeg implements CallMediaLeg {
 
   /** The last detail's figures, with the inactivity of the last report moved on by the time since. */
   stats(): MediaLegStats {
-    const inactiveMs = this.#inactiveMs + this.#clock.now() - this.#inactiveAtMs;
+    const inactiveMs = this.inactiveMs;
     const stats = this.#detail?.stats;
     if (!stats)
       return {
@@ -140,6 +140,11 @@ export class RemoteMediaLeg implements CallMediaLeg {
         handlerErrors: 0,
       };
     return { ...stats, inactiveMs };
+  }
+
+  /** The far end's silence as of the last report or answer, moved on by the time since. */
+  get inactiveMs(): number {
+    return this.#inactiveMs + this.#clock.now() - this.#inactiveAtMs;
   }
 
   /** Asks the worker for the call's figures now, for a reader that shows them (the API). */

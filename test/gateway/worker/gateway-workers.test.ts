@@ -135,7 +135,11 @@ function assertHeapsReported({
   }
 }
 
-function records(): Array<{ id: string; end: { cause: string; detail?: string }; media: { rtp?: unknown } }> {
+function records(): Array<{
+  id: string;
+  end: { cause: string; detail?: string };
+  media: { rtp?: { packetsReceived: number } };
+}> {
   if (!existsSync(recordsFile)) return [];
   return readFileSync(recordsFile, 'utf8')
     .trim()
@@ -187,6 +191,8 @@ describe('media.workers: 2 (in-process gateway, real worker threads)', () => {
     const [ended] = records();
     assert.equal(ended?.end.cause, 'media_worker_failed');
     assert.match(ended?.end.detail ?? '', /media worker exited/);
+    // The worker cannot answer the close: the record keeps the figures it last sent of the call.
+    assert.ok((ended?.media.rtp?.packetsReceived ?? 0) > 0, 'the dead worker’s call keeps its RTP figures');
 
     const tonesBefore = keptCaller.received.length;
     await eventually(

@@ -111,12 +111,11 @@ if (values.help) {
   process.exit(0);
 }
 
-/** A taskset CPU list of this machine, at least one CPU left out of it. */
-function cpuList(name: string, text: string): number[] {
+/** A taskset CPU list of this machine, and the CPUs left out of it (at least one). */
+function cpuList(name: string, text: string): { list: number[]; others: string } {
   try {
     const list = parseCpuList(text, cpus().length);
-    otherCpus(list, cpus().length);
-    return list;
+    return { list, others: otherCpus(list, cpus().length) };
   } catch (error) {
     process.stderr.write(`--${name}: ${(error as Error).message}\n`);
     process.exit(2);
@@ -171,9 +170,9 @@ if (instrumentKind !== 'node' && instrumentKind !== 'native') {
 const mediaWorkers = workerSettings[0] as number;
 const arenaMax = values['malloc-arena-max'];
 const pinned = values.pin === undefined ? undefined : cpuList('pin', values.pin);
-const pinCpus = pinned?.join(',');
+const pinCpus = pinned?.list.join(',');
 // Before the instrument starts, so its bot process inherits the CPUs.
-if (pinned) pinProcess(process.pid, otherCpus(pinned, cpus().length));
+if (pinned) pinProcess(process.pid, pinned.others);
 const options = {
   warmupSec: positive('warmup', values.warmup),
   windowSec: positive('window', values.window),

@@ -8,6 +8,7 @@
  *   node --import tsx bench/loop-delay-monitor.ts [rounds=3] [seconds=5]
  */
 import { execFileSync } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { median } from './lib/alloc-meter.js';
 
@@ -27,7 +28,6 @@ const CASES: readonly MonitorCase[] = [
 ];
 
 async function child(resolutionMs: number, monitors: number, seconds: number): Promise<void> {
-  const { monitorEventLoopDelay } = await import('node:perf_hooks');
   for (let i = 0; i < monitors; i++) monitorEventLoopDelay({ resolution: resolutionMs }).enable();
   const start = process.cpuUsage();
   // Keeps the loop alive and idle for the window; nothing else runs.

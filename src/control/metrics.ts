@@ -124,7 +124,26 @@ export class GatewayMetrics {
 
   readonly botSocketPausesTotal = new Counter({
     name: 'patchbay_bot_socket_pauses_total',
-    help: 'Times a bot socket stopped being read because the bot used its per-loop-turn message budget (added when the call ends)',
+    help: 'Times a bot socket stopped being read because the bot used its budget of messages per 20 ms window (added when the call ends)',
+    registers: [this.registry],
+  });
+
+  readonly botCallerFramesDroppedTotal = new Counter({
+    name: 'patchbay_bot_caller_frames_dropped_total',
+    help: "Caller audio frames never sent to a bot: dropped while the bot left its socket's buffer over its bound, or still queued when the stream ended (added when the call ends)",
+    registers: [this.registry],
+  });
+
+  readonly botMessagesIgnoredTotal = new Counter({
+    name: 'patchbay_bot_messages_ignored_total',
+    help: "Bot messages not acted on: reason invalid (refused by the stream's dialect) or queue_full (dropped unparsed in a flood) (added when the call ends)",
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly botReconnectsTotal = new Counter({
+    name: 'patchbay_bot_reconnects_total',
+    help: "Bot streams opened again after their socket was lost, by the route's reconnect policy (added when the call ends)",
     registers: [this.registry],
   });
 

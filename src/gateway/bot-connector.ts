@@ -3,10 +3,18 @@
  * media leg. The bridge exists before the socket opens, so nothing the bot sends first is lost.
  */
 import { BUILTIN_TARGET_PREFIX, type StreamTarget } from '../config/index.js';
-import { createDialect, RateLimitedWarning } from '../stream/index.js';
+import { createDialect, RateLimitedWarning, type StreamConnectionStats } from '../stream/index.js';
 import type { Clock, Logger } from '../util/index.js';
 import { attachBot, type FrameLatencyProbe } from './bridge.js';
-import type { BotCallInfo, BotConnector, BotHooks, BotStream, CallMediaLeg } from './ports.js';
+import type {
+  BotCallInfo,
+  BotConnector,
+  BotHooks,
+  BotStream,
+  BotStreamStats,
+  BridgeStats,
+  CallMediaLeg,
+} from './ports.js';
 
 /** The `accountSid` of Twilio `start` messages. */
 const ACCOUNT_SID = `AC${'0'.repeat(32)}`;
@@ -81,9 +89,25 @@ export class WebSocketBots implements BotConnector {
       ready: connection.connect(),
       callerDtmf: (digit) => bridge.onCallerDtmf(digit),
       close: (reason) => connection.close(reason),
-      stats: () => ({ ...bridge.stats(), socketPauses: connection.stats.paused }),
+      stats: () => botStreamStats(bridge.stats(), connection.stats),
     };
   }
+}
+
+/** The bridge's figures and the socket's, as a call's record and `/v1/calls/:id` show them. */
+function botStreamStats(bridge: BridgeStats, socket: Readonly<StreamConnectionStats>): BotStreamStats {
+  return {
+    ...bridge,
+    socketPauses: socket.paused,
+    callerFramesSent: socket.framesSent,
+    callerFramesDropped: socket.droppedFrames,
+    botMessages: socket.messagesReceived,
+    botMessagesInvalid: socket.invalidMessages,
+    botMessagesDropped: socket.messagesDropped,
+    botMessagesAfterStop: socket.messagesAfterStop,
+    controlDropped: socket.controlDropped,
+    reconnects: socket.reconnects,
+  };
 }
 
 /** A route's target URL, with `builtin:` ones the embedded demo bot's ws:// URL; throws when it is not running. */

@@ -13,6 +13,7 @@ import { type CallEndCause, hangupPartyOf } from './call-end.js';
 import type { CallRecord } from './call-record.js';
 import type { CallRecordWriter } from './call-records.js';
 import { gatewayLabels } from './gauges.js';
+import type { BotStreamStats } from './ports.js';
 import { receiveQuality } from './quality.js';
 import { StatusCallback } from './status-callback.js';
 
@@ -97,12 +98,8 @@ function recordMediaQuality(metrics: GatewayMetrics, record: CallRecord): void {
   if (jitter && jitter.jitterBufferEmittedCount > 0)
     metrics.jitterBufferDelay.observe(jitter.jitterBufferDelay / jitter.jitterBufferEmittedCount);
   if (jitter && jitter.concealedSamples > 0) metrics.concealedSamplesTotal.inc(jitter.concealedSamples);
-  const pauses = record.media.stream?.socketPauses ?? 0;
-  if (pauses > 0) metrics.botSocketPausesTotal.inc(pauses);
-  const trimmed = record.media.stream?.trimmedFrames ?? 0;
-  if (trimmed > 0) metrics.playoutTrimmedFramesTotal.inc(trimmed);
-  const compressedMs = record.media.stream?.compressedMs ?? 0;
-  if (compressedMs > 0) metrics.playoutCompressedSecondsTotal.inc(compressedMs / 1000);
+  const stream = record.media.stream;
+  if (stream) countBotStream(metrics, stream);
   const recovered = record.media.fecRecoveredFrames ?? 0;
   if (recovered > 0) metrics.fecRecoveredTotal.inc(recovered);
   const late = record.media.lateFrames;
@@ -113,6 +110,18 @@ function recordMediaQuality(metrics: GatewayMetrics, record: CallRecord): void {
   const dropped = record.media.rtp?.srtp?.dropped;
   for (const reason of ['auth', 'replay', 'expired'] as const)
     if (dropped && dropped[reason] > 0) metrics.srtpDroppedTotal.inc({ reason }, dropped[reason]);
+}
+
+function countBotStream(metrics: GatewayMetrics, stream: BotStreamStats): void {
+  if (stream.socketPauses > 0) metrics.botSocketPausesTotal.inc(stream.socketPauses);
+  if (stream.callerFramesDropped > 0) metrics.botCallerFramesDroppedTotal.inc(stream.callerFramesDropped);
+  if (stream.botMessagesInvalid > 0)
+    metrics.botMessagesIgnoredTotal.inc({ reason: 'invalid' }, stream.botMessagesInvalid);
+  if (stream.botMessagesDropped > 0)
+    metrics.botMessagesIgnoredTotal.inc({ reason: 'queue_full' }, stream.botMessagesDropped);
+  if (stream.reconnects > 0) metrics.botReconnectsTotal.inc(stream.reconnects);
+  if (stream.trimmedFrames > 0) metrics.playoutTrimmedFramesTotal.inc(stream.trimmedFrames);
+  if (stream.compressedMs > 0) metrics.playoutCompressedSecondsTotal.inc(stream.compressedMs / 1000);
 }
 
 function countLate(

@@ -119,8 +119,27 @@ export interface BridgeStats extends PlayoutStats {
 }
 
 export interface BotStreamStats extends BridgeStats {
-  /** Times the bot's socket was paused for sending more than its per-turn message budget. */
+  /** Times the bot's socket was paused for using its budget of messages per 20 ms window. */
   socketPauses: number;
+  /** Caller audio frames sent to the bot. */
+  callerFramesSent: number;
+  /**
+   * Caller audio frames never sent: the oldest dropped while the bot left its socket's buffer
+   * over its bound, and those still queued when the stream ended or was lost.
+   */
+  callerFramesDropped: number;
+  /** Messages the bot sent, every kind, valid or not. */
+  botMessages: number;
+  /** Bot messages the dialect refused (not JSON, wrong stream id, bad payload...): ignored. */
+  botMessagesInvalid: number;
+  /** Bot messages dropped unparsed, its inbound queue being full (a flood). */
+  botMessagesDropped: number;
+  /** Bot messages that came after `stop`, dropped unparsed: a real-time bot's frames in flight. */
+  botMessagesAfterStop: number;
+  /** DTMF, mark echoes and events not sent because the bot had stopped reading its socket. */
+  controlDropped: number;
+  /** Times the stream was opened again after its socket was lost (the route's reconnect policy). */
+  reconnects: number;
 }
 
 /** The figures of a bot stream that has counted nothing yet. */
@@ -131,6 +150,14 @@ export const NO_BOT_STREAM_STATS: Readonly<BotStreamStats> = {
   dtmfFromCaller: 0,
   dtmfToCaller: 0,
   socketPauses: 0,
+  callerFramesSent: 0,
+  callerFramesDropped: 0,
+  botMessages: 0,
+  botMessagesInvalid: 0,
+  botMessagesDropped: 0,
+  botMessagesAfterStop: 0,
+  controlDropped: 0,
+  reconnects: 0,
 };
 
 /** A bot stream bridged to a call's media leg. */

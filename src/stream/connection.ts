@@ -73,7 +73,7 @@ export interface StreamConnectionStats {
   invalidMessages: number;
   reconnects: number;
   queueDepth: number;
-  /** Times the bot's socket was paused for using its per-turn message budget. */
+  /** Times the bot's socket was paused for using its budget of messages per 20 ms window. */
   paused: number;
   /** Bot messages dropped unparsed because the inbound queue was full. */
   messagesDropped: number;
@@ -327,12 +327,15 @@ export class StreamConnection {
     socket.on('close', (code) => this.#socketClosed(socket, code));
   }
 
-  /** Every bot message, straight from ws, to the budget; none is parsed after `stop`. */
+  /**
+   * Every bot message, straight from ws, to the budget; none is parsed after `stop`. Those are
+   * counted, not logged: a real-time bot's frames in flight as `stop` went are no fault, and a
+   * bot that goes on sending is cut off by the close timeout, which is logged.
+   */
   #arrived(data: Buffer, isBinary: boolean): void {
     this.stats.messagesReceived++;
     if (this.#closed) {
       this.stats.messagesAfterStop++;
-      if (this.stats.messagesAfterStop === 1) this.#logger.warn({}, 'bot message after stop dropped');
       return;
     }
     this.#inbound.arrived(data, isBinary);

@@ -9,14 +9,33 @@ test('what the bot stream counted reaches the record and, when the call ends, th
     await flush();
     assert.equal((await outbound.outcome).kind, 'answered');
     const bot = h.bots.connected[0] ?? assert.fail('no bot');
-    Object.assign(bot.counted, { socketPauses: 2, trimmedFrames: 46, compressedMs: 1500 });
+    Object.assign(bot.counted, {
+      socketPauses: 2,
+      trimmedFrames: 46,
+      compressedMs: 1500,
+      callerFramesSent: 500,
+      callerFramesDropped: 7,
+      botMessagesInvalid: 3,
+      botMessagesDropped: 40,
+      botMessagesAfterStop: 5,
+      reconnects: 1,
+    });
     await outbound.bye();
     await flush();
     const [{ record } = assert.fail('ended')] = h.observed(0).ends;
     assert.equal(record?.media.stream?.trimmedFrames, 46);
+    assert.equal(record?.media.stream?.callerFramesDropped, 7);
+    assert.equal(record?.media.stream?.reconnects, 1);
     assert.equal((await h.metrics.playoutTrimmedFramesTotal.get()).values[0]?.value, 46);
     assert.equal((await h.metrics.playoutCompressedSecondsTotal.get()).values[0]?.value, 1.5);
     assert.equal((await h.metrics.botSocketPausesTotal.get()).values[0]?.value, 2);
+    assert.equal((await h.metrics.botCallerFramesDroppedTotal.get()).values[0]?.value, 7);
+    assert.equal((await h.metrics.botReconnectsTotal.get()).values[0]?.value, 1);
+    const ignored = (await h.metrics.botMessagesIgnoredTotal.get()).values.map(
+      ({ labels, value }) => `${labels.reason} ${value}`,
+    );
+    // Messages in flight after `stop` are no fault of the bot's: in the record only.
+    assert.deepEqual(ignored.sort(), ['invalid 3', 'queue_full 40']);
   } finally {
     h.close();
   }

@@ -262,6 +262,9 @@ test('/metrics: active calls up during a call and back to 0, answered calls coun
       return sampleSum(families, 'patchbay_active_calls') === 1 ? families : undefined;
     });
     assert.equal(sampleSum(during, 'patchbay_active_calls', { direction: 'inbound' }), 1);
+    // A message the dialect refuses is ignored, and counted in the record and the metrics.
+    const botCall = await poll('the call at the bot', 5000, async () => bot.calls[0]);
+    botCall.socket.send('not json');
     const result = await call.result;
     assert.equal(result.successfulCalls, 1, result.errors);
 
@@ -273,6 +276,11 @@ test('/metrics: active calls up during a call and back to 0, answered calls coun
       sampleSum(afterCall, 'patchbay_calls_total', { outcome: 'answered', direction: 'inbound' }),
       answeredBefore + 1,
     );
+    assert.equal(sampleSum(afterCall, 'patchbay_bot_messages_ignored_total', { reason: 'invalid' }), 1);
+    const [record] = await gateway.recordsWhen((written) => written.length === 1);
+    const stream = (record?.['media'] as { stream?: Record<string, number> } | undefined)?.stream;
+    assert.equal(stream?.['botMessagesInvalid'], 1, JSON.stringify(stream));
+    assert.ok((stream?.['callerFramesSent'] ?? 0) > 0, 'the caller frames sent to the bot counted');
     const lag = afterCall.find((family) => family.name === 'patchbay_event_loop_lag_seconds');
     assert.equal(lag?.type, 'GAUGE');
     const value = Number(lag?.metrics[0]?.value);

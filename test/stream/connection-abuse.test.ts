@@ -149,7 +149,8 @@ test('after stop nothing the bot sends is parsed or passed on: counted, logged o
     await until(() => h.connection.stats.messagesAfterStop === 10_000, 'every late message counted');
     assert.deepEqual(h.inputs, []);
     assert.equal(h.connection.stats.invalidMessages, 0);
-    assert.equal(logCount(h, 'bot message after stop dropped'), 1);
+    // Counted, not logged: frames in flight as `stop` went are no fault of the bot's.
+    assert.equal(h.logs.length, 0);
     await until(() => h.clock.pendingTimers() === 0, 'the close timeout cancelled by the completed close');
     assert.equal(logCount(h, 'bot did not complete the close handshake; socket cut'), 0);
   }));

@@ -16,7 +16,8 @@ export const originateBody = {
     to: phoneNumber,
     from: phoneNumber,
     trunk: { type: 'string', minLength: 1, maxLength: 128 },
-    statusCallback: { type: 'string', format: 'uri', pattern: '^https?://' },
+    // No user info: fetch refuses such a URL, and its error would carry the password to the log.
+    statusCallback: { type: 'string', format: 'uri', pattern: '^https?://[^/?#@]+(?:[/?#]|$)' },
     timeoutSeconds: { type: 'integer', minimum: 1, maximum: 300 },
     // Shape and size only; the gateway checks the values against the trunk config's rules.
     callerId: {

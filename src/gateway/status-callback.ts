@@ -71,7 +71,9 @@ export class StatusCallback {
           'status callback refused',
         );
       } catch (error) {
-        this.#logger.warn({ url: shownUrl(this.#url), err: error, attempt }, 'status callback failed');
+        // The message only: an error's cause or stack may quote the URL whole.
+        const reason = error instanceof Error ? error.message : String(error);
+        this.#logger.warn({ url: shownUrl(this.#url), err: reason, attempt }, 'status callback failed');
       }
     }
   }

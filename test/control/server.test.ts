@@ -132,6 +132,19 @@ test('originate validates its body and answers 400 with the reason', async () =>
     payload: { to: '+1', from: '+2', stream: { url: 'wss://bot' }, bogus: 1 },
   });
   assert.equal(extra.statusCode, 400);
+  const credentials = await app.inject({
+    method: 'POST',
+    url: '/v1/calls',
+    headers: auth,
+    payload: {
+      to: '+1',
+      from: '+2',
+      stream: { url: 'wss://bot' },
+      statusCallback: 'https://acct:S3CRET@hooks.example/cb',
+    },
+  });
+  assert.equal(credentials.statusCode, 400);
+  assert.doesNotMatch(credentials.body, /S3CRET/);
   const badJson = await app.inject({
     method: 'POST',
     url: '/v1/calls',

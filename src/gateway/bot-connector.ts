@@ -2,7 +2,7 @@
  * The real BotConnector: a WebSocket to the route's bot in its dialect, bridged to the call's
  * media leg. The bridge exists before the socket opens, so nothing the bot sends first is lost.
  */
-import { BUILTIN_TARGET_PREFIX, type StreamTarget } from '../config/index.js';
+import { BUILTIN_TARGET_PREFIX, type PatchbayConfig, type StreamTarget } from '../config/index.js';
 import { createDialect, RateLimitedWarning, type StreamConnectionStats } from '../stream/index.js';
 import type { Clock, Logger } from '../util/index.js';
 import { attachBot, type FrameLatencyProbe } from './bridge.js';
@@ -108,6 +108,19 @@ function botStreamStats(bridge: BridgeStats, socket: Readonly<StreamConnectionSt
     controlDropped: socket.controlDropped,
     reconnects: socket.reconnects,
   };
+}
+
+/**
+ * A bot target with the credentials of this node's route to the same URL, or none: how a
+ * target that did not come with its own (a taken-over call's, a CPS reroute's) gets them, so a
+ * route's token or secret only ever goes to that route's bot.
+ */
+export function targetWithCredentials(
+  config: PatchbayConfig,
+  target: Omit<StreamTarget, 'auth'>,
+): StreamTarget {
+  const route = config.gateway.routes.find((candidate) => candidate.target.url === target.url);
+  return route?.target.auth ? { ...target, auth: route.target.auth } : target;
 }
 
 /** A route's target URL, with `builtin:` ones the embedded demo bot's ws:// URL; throws when it is not running. */

@@ -220,7 +220,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       return this.#finish({ cause: 'rejected_cps', sipStatus: 503, detail: cps.reason }, [retryAfter]);
     }
     // Overflow 'reroute' on an inbound route names another stream target URL.
-    const target = cps.action === 'reroute' ? { ...route.target, url: cps.target } : route.target;
+    const target =
+      cps.action === 'reroute' ? ports.inbound.rerouteTarget(route.target, cps.target) : route.target;
     if (this.ended) return;
     const offer = session.remoteSdp;
     // An offer-less INVITE (RFC 3264 §5) would need our offer in the 200; carriers always offer.

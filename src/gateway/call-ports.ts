@@ -10,9 +10,9 @@ import { callMediaClock, type MediaClock, MediaLeg, PortAllocator, SendBatch } f
 import type { SipUserAgent } from '../sip/index.js';
 import type { HealthRegistry, InboundMatcher, OutboundRouter } from '../trunks/index.js';
 import type { Clock, Logger } from '../util/index.js';
-import { WebSocketBots } from './bot-connector.js';
+import { targetWithCredentials, WebSocketBots } from './bot-connector.js';
 import type { DigestSupport } from './digest-support.js';
-import type { CallAdmission, CallPorts } from './ports.js';
+import type { CallAdmission, CallPorts, InboundPolicy } from './ports.js';
 import type { MediaWorkers } from './worker/media-workers.js';
 
 export interface CallPortsParts {
@@ -102,12 +102,7 @@ export function buildCallPorts(parts: CallPortsParts): CallPorts {
         },
       }),
     admission: parts.admission,
-    inbound: {
-      calledNumber: (requestUser, toUser) => parts.inbound().calledNumber(requestUser, toUser),
-      match: (address, called, transport, requestUser) =>
-        parts.inbound().match(address, called, transport, requestUser),
-      authenticate: (trunk, invite) => digest.challengeInbound(trunk, invite),
-    },
+    inbound: inboundPolicy(parts.inbound, digest, config),
     outbound: {
       plan: (trunk) => parts.router.plan(trunk),
       trunk: (name) => {
@@ -121,5 +116,21 @@ export function buildCallPorts(parts: CallPortsParts): CallPorts {
           ...(trunk.outbound?.auth ? { authorize: digest.authorizer(trunk.outbound.auth) } : {}),
         }),
     },
+  };
+}
+
+/** Inbound calls' matching and authentication, with the configuration as it is now (reloads). */
+export function inboundPolicy(
+  matcher: () => InboundMatcher,
+  digest: DigestSupport,
+  config: () => PatchbayConfig,
+): InboundPolicy {
+  return {
+    calledNumber: (requestUser, toUser) => matcher().calledNumber(requestUser, toUser),
+    match: (address, called, transport, requestUser) =>
+      matcher().match(address, called, transport, requestUser),
+    authenticate: (trunk, invite) => digest.challengeInbound(trunk, invite),
+    rerouteTarget: ({ auth: _refusingRoutes, ...target }, url) =>
+      targetWithCredentials(config(), { ...target, url }),
   };
 }

@@ -7,9 +7,10 @@
  * (RFC 3264 §8). Its 2xx answer may move the caller's media; a refusal ends the call.
  */
 import { randomInt } from 'node:crypto';
-import type { PatchbayConfig, StreamTarget } from '../config/index.js';
+import type { PatchbayConfig } from '../config/index.js';
 import { negotiateAnswer, nextVersion, parseAnswer, type SipUserAgent } from '../sip/index.js';
 import type { Clock } from '../util/index.js';
+import { targetWithCredentials } from './bot-connector.js';
 import { negotiatedMedia } from './call-media.js';
 import type { TakeoverRecord } from './call-progress.js';
 import {
@@ -40,6 +41,7 @@ export function resumedCall(
 ): { ok: true; call: ResumedCall } | { ok: false; reason: string } {
   const trunk = context.config.trunks.get(snapshot.call.trunk);
   if (!trunk) return { ok: false, reason: `trunk ${snapshot.call.trunk} is not configured here` };
+  // Credentials never go to Redis: this node's own, for the same URL.
   const target = targetWithCredentials(context.config, snapshot.target);
   const answerOptions = { address: context.mediaAddress, preferences: trunk.codecs };
   const probe = negotiateAnswer(snapshot.sdp.remote, { ...answerOptions, port: 9 });
@@ -100,13 +102,4 @@ export function resumedCall(
       },
     },
   };
-}
-
-/**
- * The snapshot's bot target with the credentials of this node's route to the same URL: they
- * never go to Redis.
- */
-function targetWithCredentials(config: PatchbayConfig, target: Omit<StreamTarget, 'auth'>): StreamTarget {
-  const route = config.gateway.routes.find((candidate) => candidate.target.url === target.url);
-  return route?.target.auth ? { ...target, auth: route.target.auth } : target;
 }

@@ -200,6 +200,11 @@ export interface InboundPolicy {
   match(sourceAddress: string, called: string, transport: string, requestUser: string): InboundDecision;
   /** A 401/403 answer when the trunk requires credentials the INVITE lacks. */
   authenticate(trunk: TrunkConfig, invite: SipRequest): AuthChallenge | undefined;
+  /**
+   * The bot a CPS overflow reroutes a call to: the route's target with the other URL, and the
+   * credentials of a route to that URL (targetWithCredentials), never the refusing route's.
+   */
+  rerouteTarget(routeTarget: StreamTarget, url: string): StreamTarget;
 }
 
 /** Outbound: the failover plan, each gateway's health, and the SIP user agent's dialling. */

@@ -21,6 +21,7 @@ import { GatewayAdmission, type GatewayAdmissionOptions } from '../../../src/gat
 import { CallController } from '../../../src/gateway/call-controller.js';
 import type { CallEnd } from '../../../src/gateway/call-end.js';
 import { observeCall } from '../../../src/gateway/call-observers.js';
+import { inboundPolicy } from '../../../src/gateway/call-ports.js';
 import type { CallRecord } from '../../../src/gateway/call-record.js';
 import { CallRegistry } from '../../../src/gateway/call-registry.js';
 import { DigestSupport } from '../../../src/gateway/digest-support.js';
@@ -204,12 +205,11 @@ export class CallHarness {
       },
       bots: this.bots,
       admission: this.admission,
-      inbound: {
-        calledNumber: (requestUser, toUser) => inbound.calledNumber(requestUser, toUser),
-        match: (address, called, transport, requestUser) =>
-          inbound.match(address, called, transport, requestUser),
-        authenticate: (trunk, invite) => digest.challengeInbound(trunk, invite),
-      },
+      inbound: inboundPolicy(
+        () => inbound,
+        digest,
+        () => this.config,
+      ),
       outbound: {
         plan: (trunk) => router.plan(trunk),
         health: (gatewayId) => this.health.get(gatewayId),

@@ -226,7 +226,7 @@ export class GatewayMetrics {
 
   readonly takeoversTotal = new Counter({
     name: 'patchbay_takeovers_total',
-    help: 'Calls this node claimed from a dead node (cluster.takeover), by outcome: resumed (the carrier took the re-INVITE and media runs here), ended (the call ended before its re-INVITE was answered: a BYE held through the gap, or no room on this node), refused (the carrier refused the re-INVITE; the call ends with a record), unusable (the claimed snapshot could not be resumed; logged)',
+    help: 'Calls this node claimed from a dead node (cluster.takeover), by outcome: resumed (the carrier took the re-INVITE and media runs here; its bot may still fail, which ends the call with its own cause), ended (the call ended before its re-INVITE was answered: a BYE held through the gap, no room on this node, or its bot unreachable first), refused (the carrier refused the re-INVITE; the call ends with a record), unusable (the claimed snapshot could not be resumed; logged)',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });

@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { StreamTarget, TrunkConfig } from '../config/index.js';
 import type { CallDetail, CallState, CallSummary } from '../control/index.js';
-import { MEDIA_FRAME_MS, type RtpPosition, type UdpDropTable } from '../media/index.js';
+import type { RtpPosition, UdpDropTable } from '../media/index.js';
 import {
   type InboundSession,
   negotiateAnswer,
@@ -33,6 +33,7 @@ import type { CallControllerEvents, StateInfo } from './call-events.js';
 import {
   bridgeRateOf,
   negotiatedMedia,
+  queuedFrames,
   refusalCause,
   reofferAnswerer,
   watchInfoDigits,
@@ -107,11 +108,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   static inbound(ports: CallPorts, session: InboundSession): CallRun {
     const invite = session.invite;
     const called = ports.inbound.calledNumber(invite.requestUri().user, invite.to().uri.user);
-    const call = new CallController(ports, {
-      direction: 'inbound',
-      from: invite.from().uri.user ?? '',
-      to: called,
-    });
+    const from = invite.from().uri.user ?? '';
+    const call = new CallController(ports, { direction: 'inbound', from, to: called });
     call.#session = session;
     return { call, run: () => call.#guarded(() => call.#runInbound(session)) };
   }
@@ -163,9 +161,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
 
   /** Bot audio waiting to be played to the caller, in frames at the bot's rate. */
   queuedBotFrames(): number {
-    const target = this.#progress.target;
-    if (!this.#bot || !target) return 0;
-    return this.#bot.stats().queuedSamples / ((bridgeRateOf(target) * MEDIA_FRAME_MS) / 1000);
+    return queuedFrames(this.#bot, this.#progress.target);
   }
 
   /** Kernel drops on this call's RTP sockets since the last sample. */
@@ -205,7 +201,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     if (!screen.ok) return this.#finish(screen.end, screen.headers);
     const { trunk, route, routeIndex } = screen;
     // Before admission waits (a cluster lease is a Redis round trip): a CANCEL meanwhile ends the call.
-    session.once('terminated', (cause) => this.#onTerminated(cause));
+    session.once('terminated', this.#onTerminated);
     const refusal = await this.#admit(trunk);
     if (refusal)
       return this.#finish({ cause: refusal.cause, sipStatus: 503 }, [
@@ -219,9 +215,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       const retryAfter: [string, string] = ['Retry-After', String(cps.retryAfterSec)];
       return this.#finish({ cause: 'rejected_cps', sipStatus: 503, detail: cps.reason }, [retryAfter]);
     }
-    // Overflow 'reroute' on an inbound route names another stream target URL.
-    const target =
-      cps.action === 'reroute' ? ports.inbound.rerouteTarget(route.target, cps.target) : route.target;
+    const target = ports.inbound.streamTarget(route.target, cps);
     if (this.ended) return;
     const offer = session.remoteSdp;
     // An offer-less INVITE (RFC 3264 §5) would need our offer in the 200; carriers always offer.
@@ -304,7 +298,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     if (this.ended) return;
     if (result.kind === 'failed') return this.#finish(result.end);
     const { session, answer } = result;
-    session.once('terminated', (cause) => this.#onTerminated(cause));
+    session.once('terminated', this.#onTerminated);
     if (!answer.ok) {
       const detail = `bad SDP answer: ${answer.reason}`;
       return this.#finish({ cause: refusalCause(answer), sipStatus: 488, detail });
@@ -330,14 +324,18 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     const answerer = (localSdp: string) => this.#reofferAnswerer(resumed.trunk, localSdp);
     const { session, done } = resumed.resume(leg, answerer);
     this.#session = session;
-    session.once('terminated', (cause) => this.#onTerminated(cause));
+    session.once('terminated', this.#onTerminated);
     watchInfoDigits(session, (digit) => this.#bot?.callerDtmf(digit));
     this.#progress.answeredAtWall = resumed.answeredAtWall;
     this.#setState('answered');
     this.#supervise();
-    // The bot's new stream opens while the carrier answers the re-INVITE: one round trip less gap.
-    const [reinvited] = await Promise.all([done, this.#connectBot(resumed.target, true)]);
-    this.safeEmit('resumed', { outcome: reinvited ? 'resumed' : 'refused', gapMs: takeover.gapMs });
+    // The bot's stream opens during the re-INVITE (a round trip less gap); told on the answer.
+    const answered = done.then((reinvited) => {
+      const outcome = reinvited ? 'resumed' : 'refused';
+      if (!this.ended) this.safeEmit('resumed', { outcome, gapMs: takeover.gapMs });
+      return reinvited;
+    });
+    const [reinvited] = await Promise.all([answered, this.#connectBot(resumed.target, true)]);
     if (!reinvited) this.#finish({ cause: 'error', detail: 'takeover re-INVITE refused' });
   }
 
@@ -422,9 +420,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     });
   }
 
-  #onTerminated(termination: TerminationCause): void {
+  readonly #onTerminated = (termination: TerminationCause): void =>
     this.#finish(endOfTermination(termination, this.direction));
-  }
 
   #setState(state: CallState, info: StateInfo = {}): void {
     this.#state = state;

@@ -3,7 +3,7 @@
  * re-INVITE / UPDATE offers answered on the same port with a new codec, direction or SRTP key.
  */
 import type { StreamTarget } from '../config/index.js';
-import type { BridgeRate, NegotiatedMedia } from '../media/index.js';
+import { type BridgeRate, MEDIA_FRAME_MS, type NegotiatedMedia } from '../media/index.js';
 import {
   type AudioCodecName,
   type MediaDescription,
@@ -15,7 +15,7 @@ import {
   sameDescription,
 } from '../sip/index.js';
 import type { Logger, MediaEncryption } from '../util/index.js';
-import type { CallMediaLeg } from './ports.js';
+import type { BotStream, CallMediaLeg } from './ports.js';
 
 /** The media leg's view of a negotiation; `localCrypto` is our SDES key when the far end's is in `remote`. */
 export function negotiatedMedia(remote: MediaDescription, localCrypto?: SdesCrypto): NegotiatedMedia {
@@ -106,4 +106,10 @@ export function watchInfoDigits(session: Session, onInfoDigit: (digit: string) =
 /** The bridge's sample rate for a stream target: Twilio's protocol is 8 kHz µ-law only. */
 export function bridgeRateOf(target: StreamTarget): BridgeRate {
   return target.dialect === 'twilio' ? 8000 : target.sampleRate;
+}
+
+/** Bot audio waiting to be played to the caller, in frames at the bot's rate. */
+export function queuedFrames(bot: BotStream | undefined, target: StreamTarget | undefined): number {
+  if (!bot || !target) return 0;
+  return bot.stats().queuedSamples / ((bridgeRateOf(target) * MEDIA_FRAME_MS) / 1000);
 }

@@ -130,7 +130,10 @@ export function inboundPolicy(
     match: (address, called, transport, requestUser) =>
       matcher().match(address, called, transport, requestUser),
     authenticate: (trunk, invite) => digest.challengeInbound(trunk, invite),
-    rerouteTarget: ({ auth: _refusingRoutes, ...target }, url) =>
-      targetWithCredentials(config(), { ...target, url }),
+    streamTarget: (routeTarget, cps) => {
+      if (cps.action !== 'reroute') return routeTarget;
+      const { auth: _refusingRoutes, ...target } = routeTarget;
+      return targetWithCredentials(config(), { ...target, url: cps.target });
+    },
   };
 }

@@ -201,10 +201,11 @@ export interface InboundPolicy {
   /** A 401/403 answer when the trunk requires credentials the INVITE lacks. */
   authenticate(trunk: TrunkConfig, invite: SipRequest): AuthChallenge | undefined;
   /**
-   * The bot a CPS overflow reroutes a call to: the route's target with the other URL, and the
-   * credentials of a route to that URL (targetWithCredentials), never the refusing route's.
+   * The bot a call streams to: its route's, or where a CPS overflow `reroute` sends it, the
+   * route's target with that URL and the credentials of a route to it (targetWithCredentials),
+   * never the refusing route's.
    */
-  rerouteTarget(routeTarget: StreamTarget, url: string): StreamTarget;
+  streamTarget(routeTarget: StreamTarget, cps: CpsAdmission): StreamTarget;
 }
 
 /** Outbound: the failover plan, each gateway's health, and the SIP user agent's dialling. */

@@ -57,7 +57,7 @@ function answeringOffers(offers: SipRequest[]): OfferAnswerer {
  * Node A goes away without a word 1 s after `original`'s snapshot was read; node B (a second
  * user agent on the same in-memory network) resumes the call from it.
  */
-async function resumeOnNodeB(h: CallHarness, original: CallController) {
+async function resumeOnNodeB(h: CallHarness, original: CallController, bot: 'open' | 'refuse' = 'open') {
   const view = original.takeoverView();
   assert.ok(view);
   const snapshot = snapshotOf(view, 'node-a');
@@ -92,6 +92,8 @@ async function resumeOnNodeB(h: CallHarness, original: CallController) {
   call.on('ended', (_end, record) => records.push(record));
   const resumed: Array<{ outcome: string; gapMs: number }> = [];
   call.on('resumed', (outcome) => resumed.push(outcome));
+  // A bot to refuse waits until the carrier has answered the re-INVITE.
+  if (bot === 'refuse') h.bots.behaviour = 'pending';
   void runResumed();
   await run(h.clock, 200);
   assert.equal(call.id, original.id, 'the same callSid');
@@ -99,9 +101,10 @@ async function resumeOnNodeB(h: CallHarness, original: CallController) {
   assert.ok(resumedBot && resumedBot !== h.bots.connected[0], 'a new bot stream');
   assert.equal(resumedBot.call.callSid, original.id);
   assert.equal(resumedBot.call.resumed, true);
-  resumedBot.open();
-  await flush();
-  assert.equal(call.state, 'answered');
+  if (bot === 'refuse') resumedBot.refuse('connection refused');
+  else resumedBot.open();
+  await run(h.clock, 200);
+  assert.equal(call.state, bot === 'open' ? 'answered' : 'completed');
   assert.deepEqual(
     resumed.map(({ outcome }) => outcome),
     ['resumed'],
@@ -163,6 +166,26 @@ it('node B resumes node A’s answered call: re-INVITE in the dialog, same strea
   await run(harness.clock, 200);
   assert.equal(call.state, 'completed');
   assertTakeoverRecord(records, resumed, original.id, 'caller_bye');
+  nodeB.close();
+});
+
+it('a resumed call whose bot cannot be reached counts as resumed by the carrier, and ends with its own cause', async () => {
+  harness = new CallHarness();
+  const carrier = harness.carrier(CARRIER_A);
+  const outbound = carrier.ua.call({
+    requestUri: `sip:${CALLED}@${GATEWAY.address}:${GATEWAY.port}`,
+    destination: GATEWAY,
+    from: `<sip:+15551230000@${CARRIER_A.address}>`,
+    to: `<sip:${CALLED}@${GATEWAY.address}>`,
+    sdp: createOffer({ address: CARRIER_A.address, port: CARRIER_RTP_PORT, codecs: ['PCMU'] }),
+    answerOffer: answeringOffers([]),
+  });
+  await flush();
+  harness.bots.connected[0]?.open();
+  await flush();
+  assert.equal((await outbound.outcome).kind, 'answered');
+  const { records, nodeB } = await resumeOnNodeB(harness, harness.observed(0).call, 'refuse');
+  assert.equal(records[0]?.end.cause, 'bot_unreachable');
   nodeB.close();
 });
 

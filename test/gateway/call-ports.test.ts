@@ -30,11 +30,15 @@ test("a CPS reroute's bot gets the credentials of a route to its URL, never the 
   );
   const [main] = config.gateway.routes;
   const routeTarget = main?.target ?? assert.fail('no route');
-  const rerouted = policy.rerouteTarget(routeTarget, BUSY.url);
+  const rerouted = policy.streamTarget(routeTarget, { action: 'reroute', target: BUSY.url });
   assert.equal(rerouted.url, BUSY.url);
   assert.deepEqual(rerouted.auth, BUSY.auth);
-  const elsewhere = policy.rerouteTarget(routeTarget, 'ws://overflow.example/bot');
+  const elsewhere = policy.streamTarget(routeTarget, {
+    action: 'reroute',
+    target: 'ws://overflow.example/bot',
+  });
   assert.equal(elsewhere.url, 'ws://overflow.example/bot');
   assert.equal(elsewhere.auth, undefined, "no route to it: no credentials, and not main's");
   assert.equal(elsewhere.dialect, routeTarget.dialect, 'the stream format is the route’s');
+  assert.equal(policy.streamTarget(routeTarget, { action: 'accept', waitedMs: 0 }), routeTarget);
 });

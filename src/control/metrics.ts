@@ -68,11 +68,19 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  readonly trunkRegistered = new Gauge({
+  /** Read at each scrape: each registration trunk, and whether its registrar holds our binding. */
+  registeredTrunks: () => Iterable<readonly [trunk: string, bound: boolean]> = () => [];
+
+  readonly trunkRegistered: Gauge<'trunk'> = new Gauge({
     name: 'patchbay_trunk_registered',
-    help: 'Registration-based trunks: 1 while registered at their registrar, else 0',
+    help: 'Registration-based trunks: 1 while their registrar holds our binding (granted and not expired, refreshes included), else 0',
     labelNames: ['trunk'] as const,
     registers: [this.registry],
+    collect: () => {
+      this.trunkRegistered.reset();
+      for (const [trunk, bound] of this.registeredTrunks())
+        this.trunkRegistered.set({ trunk }, bound ? 1 : 0);
+    },
   });
 
   readonly registrationsTotal = new Counter({

@@ -45,6 +45,8 @@ export class TrunkRegistrations {
 
   constructor(options: TrunkRegistrationsOptions) {
     this.#options = options;
+    options.metrics.registeredTrunks = () =>
+      [...this.#running].map(([trunk, { client }]) => [trunk, client.bound] as const);
   }
 
   /** Starts the registrations `config` asks for and removes those it no longer does. */
@@ -103,7 +105,6 @@ export class TrunkRegistrations {
   #retire(trunk: string, running: Running): void {
     this.#running.delete(trunk);
     running.client.removeAllListeners();
-    this.#options.metrics.trunkRegistered.remove({ trunk });
     this.#options.logger.info({ trunk }, 'trunk registration removed by reload');
     const stopped = running.client.stop().then(() => {
       running.client.close();
@@ -141,7 +142,6 @@ export class TrunkRegistrations {
     const log = logger.child({ trunk, registrar: register.registrar, aor });
     let registered = false;
     client.on('state', (status) => {
-      metrics.trunkRegistered.set({ trunk }, status.state === 'registered' ? 1 : 0);
       logTransition(log, status, registered);
       registered = status.state === 'registered';
     });

@@ -124,6 +124,15 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
     return this.#status;
   }
 
+  /**
+   * The registrar holds a binding of ours: one was granted and has not expired. A refresh in
+   * flight, or one that failed, leaves it standing until then (RFC 3261 §10.3: a refused
+   * REGISTER changes no binding).
+   */
+  get bound(): boolean {
+    return this.#options.clock.now() < this.#boundUntil;
+  }
+
   /** Sends the first REGISTER now. */
   start(): void {
     if (this.#started || this.#stopping) return;

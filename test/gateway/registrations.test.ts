@@ -110,6 +110,20 @@ describe('TrunkRegistrations', () => {
     assert.equal(listed?.detail, '403 Forbidden');
   });
 
+  it('shows 1 through a refresh the registrar refuses, until the binding it granted expires', async () => {
+    const { clock, metrics, registrations } = setup((request, index) =>
+      index === 0 ? grant(request, 60) : createResponse(request, 503),
+    );
+    registrations.apply(config(registeringTrunk('reg')));
+    await run(clock, 100);
+    assert.deepEqual(await gauge(metrics), { reg: 1 });
+    await run(clock, 31_000); // the refresh at half the interval, refused
+    assert.equal(registrations.list()[0]?.state, 'failed');
+    assert.deepEqual(await gauge(metrics), { reg: 1 }, 'the first binding still stands');
+    await run(clock, 30_000);
+    assert.deepEqual(await gauge(metrics), { reg: 0 }, 'expired');
+  });
+
   it('on reload keeps an unchanged registration, and replaces a changed one only after its Expires: 0', async () => {
     const { clock, registrar, metrics, registrations } = setup();
     registrations.apply(config(registeringTrunk('reg')));

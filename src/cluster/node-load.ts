@@ -17,7 +17,15 @@
  * than admitted until the window closes.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { type Clock, type LoopTimes, loopBusyShare, type TimerHandle } from '../util/index.js';
+import {
+  type Clock,
+  LOOP_DELAY_RESOLUTION_MS,
+  type LoopDelayHistogram,
+  type LoopTimes,
+  loopBusyShare,
+  loopDelayMs,
+  type TimerHandle,
+} from '../util/index.js';
 
 const LOAD_HEADER = 'X-Patchbay-Calls';
 
@@ -27,8 +35,7 @@ const MIN_JUDGED_MS = 200;
 const MIN_TICKS_TO_JUDGE = MIN_JUDGED_MS / 20;
 
 /** The part of `perf_hooks`' IntervalHistogram used here; tests pass a fake. */
-export interface DelayHistogram {
-  percentile(percentile: number): number;
+export interface DelayHistogram extends LoopDelayHistogram {
   reset(): void;
   enable(): void;
   disable(): void;
@@ -94,7 +101,7 @@ export class NodeLoad {
 
   constructor(options: NodeLoadOptions) {
     this.#options = options;
-    this.#histogram = options.histogram ?? monitorEventLoopDelay({ resolution: 10 });
+    this.#histogram = options.histogram ?? monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
     this.#histogram.enable();
     this.#ticksSeen = options.mediaClockTicks?.() ?? this.#ticksSeen;
     this.#utilization = options.utilization ?? (() => performance.eventLoopUtilization());
@@ -172,8 +179,7 @@ export class NodeLoad {
   #schedule(): void {
     const windowMs = (this.#options.overload()?.windowSec ?? 5) * 1000;
     this.#timer = this.#options.clock.setTimer(windowMs, () => {
-      const p99Ns = this.#histogram.percentile(99);
-      this.#lastWindowP99Ms = Number.isFinite(p99Ns) ? p99Ns / 1e6 : 0;
+      this.#lastWindowP99Ms = loopDelayMs(this.#histogram, 99);
       this.#histogram.reset();
       this.#lastWindowLateShare = this.#closeTickWindow();
       this.#lastWindowUtilization = this.#utilizationSince(this.#utilizationSeen).share;

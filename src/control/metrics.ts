@@ -1,6 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { RTP_TO_WEBSOCKET_BOUNDS } from '../util/index.js';
+import { LOOP_DELAY_RESOLUTION_MS, loopDelayMs, RTP_TO_WEBSOCKET_BOUNDS } from '../util/index.js';
 import { BinnedHistogram } from './binned-histogram.js';
 
 /** The media clock's cumulative counts (MediaClockStats), read on each scrape. */
@@ -177,7 +177,7 @@ export class GatewayMetrics {
 
   readonly eventLoopLag = new Gauge({
     name: 'patchbay_event_loop_lag_seconds',
-    help: 'Event-loop delay p99 over the last scrape interval',
+    help: "The main thread's event-loop delay p99 since the previous scrape: how late the loop ran a 10 ms timer (0 on an idle loop)",
     registers: [this.registry],
     collect: () => this.#sampleEventLoopLag(),
   });
@@ -268,7 +268,7 @@ export class GatewayMetrics {
   readonly clusterRedisUp: Gauge | undefined;
   readonly clusterNodes: Gauge | undefined;
 
-  readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  readonly #loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   readonly #readSocketDrops: (() => Promise<number | undefined>) | undefined;
   readonly #sampleRtpSocketDrops: () => number;
   readonly #mediaClockStats: (() => MediaClockCounts) | undefined;
@@ -374,7 +374,7 @@ export class GatewayMetrics {
   }
 
   #sampleEventLoopLag(): void {
-    this.eventLoopLag.set(this.#loopDelay.percentile(99) / 1e9);
+    this.eventLoopLag.set(loopDelayMs(this.#loopDelay, 99) / 1000);
     this.#loopDelay.reset();
   }
 

@@ -3,7 +3,13 @@ export { type Clock, FakeClock, SystemClock, type TimerHandle } from './clock.js
 export { type EventMap, type ListenerErrorSink, TypedEmitter } from './emitter.js';
 export { Fifo } from './fifo.js';
 export { createLogger, type LogBindings, type Logger, silentLogger } from './log.js';
-export { type LoopTimes, loopBusyShare } from './loop-busy.js';
+export {
+  LOOP_DELAY_RESOLUTION_MS,
+  type LoopDelayHistogram,
+  type LoopTimes,
+  loopBusyShare,
+  loopDelayMs,
+} from './loop-busy.js';
 export {
   type AudioCodecName,
   type MediaDirection,

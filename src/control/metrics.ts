@@ -118,7 +118,7 @@ export class GatewayMetrics {
 
   readonly srtpDroppedTotal = new Counter({
     name: 'patchbay_srtp_dropped_total',
-    help: 'SRTP and SRTCP packets dropped on carrier legs, by reason (auth: bad authentication tag, replay: replayed or older than the 128-packet window, expired: beyond the key lifetime), added when the call ends',
+    help: "SRTP and SRTCP packets dropped on carrier legs, by reason (unkeyed: on a leg that requires SRTP, before its keys were known, as an outbound call's early media ahead of the 200 OK; auth: bad authentication tag, replay: replayed or older than the 128-packet window, expired: beyond the key lifetime), added when the call ends",
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

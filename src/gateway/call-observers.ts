@@ -108,7 +108,7 @@ function recordMediaQuality(metrics: GatewayMetrics, record: CallRecord): void {
     countLate(metrics, 'bot_to_caller', late.botHeld, late.botArrived);
   }
   const dropped = record.media.rtp?.srtp?.dropped;
-  for (const reason of ['auth', 'replay', 'expired'] as const)
+  for (const reason of ['unkeyed', 'auth', 'replay', 'expired'] as const)
     if (dropped && dropped[reason] > 0) metrics.srtpDroppedTotal.inc({ reason }, dropped[reason]);
 }
 

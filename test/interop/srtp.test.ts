@@ -224,7 +224,7 @@ test('baresip srtp-mand -> patchbay (encryption: required): SRTP both ways, no t
     );
     assert.deepEqual(srtpStats, {
       suite: 'AES_CM_128_HMAC_SHA1_80',
-      dropped: { auth: srtpStats?.dropped.auth, replay: 0, expired: 0 },
+      dropped: { unkeyed: 0, auth: srtpStats?.dropped.auth, replay: 0, expired: 0 },
     });
     assert.equal((plain['media'] as { rtp?: { srtp?: unknown } }).rtp?.srtp, undefined);
 

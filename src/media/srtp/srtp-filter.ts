@@ -7,15 +7,17 @@ import type { SrtpSuiteName } from '../../util/index.js';
 import { type SrtpDropReason, type SrtpKeying, SrtpSession } from './srtp-session.js';
 
 interface SrtpDropCounts {
+  /** Packets on a leg that may only carry SRTP, come before its keys (see the constructor). */
+  unkeyed: number;
   auth: number;
   replay: number;
   expired: number;
 }
 
 export interface SrtpStats {
-  /** The suite in use, or the last one if a re-INVITE turned SRTP off. */
-  suite: SrtpSuiteName;
-  /** SRTP and SRTCP packets refused: bad tag, replayed or too old, beyond the key lifetime. */
+  /** The suite in use, or the last one if a re-INVITE turned SRTP off; none before any key. */
+  suite?: SrtpSuiteName;
+  /** SRTP and SRTCP packets refused: before any key, bad tag, replayed or too old, beyond the key lifetime. */
   dropped: SrtpDropCounts;
 }
 
@@ -23,13 +25,13 @@ export class SrtpFilter {
   #session: SrtpSession | undefined;
   readonly #keysRequired: boolean;
   #lastSuite: SrtpSuiteName | undefined;
-  readonly #dropped: SrtpDropCounts = { auth: 0, replay: 0, expired: 0 };
+  readonly #dropped: SrtpDropCounts = { unkeyed: 0, auth: 0, replay: 0, expired: 0 };
 
   /**
    * With `keysRequired` (a leg that may only carry SRTP), packets that arrive while no keys are
-   * set are not taken as plain RTP: they cannot be authenticated, so they are dropped and
-   * counted as `auth` (RFC 3711 §3.3). An outbound call's media can arrive ahead of the
-   * 200 OK whose answer carries the key.
+   * set are not taken as plain RTP: they cannot be authenticated (RFC 3711 §3.3), so they are
+   * dropped and counted as `unkeyed`, apart from `auth`: an outbound call's media can arrive
+   * ahead of the 200 OK whose answer carries the key, on a healthy call.
    */
   constructor(options: { keysRequired?: boolean } = {}) {
     this.#keysRequired = options.keysRequired ?? false;
@@ -60,12 +62,16 @@ export class SrtpFilter {
     return this.#session ? this.#count(this.#session.unprotectRtcp(packet)) : this.#unkeyed(packet);
   }
 
+  /** Undefined while the leg has seen no key and dropped nothing: a plain RTP leg's. */
   stats(): SrtpStats | undefined {
-    return this.#lastSuite ? { suite: this.#lastSuite, dropped: { ...this.#dropped } } : undefined;
+    if (!this.#lastSuite && this.#dropped.unkeyed === 0) return undefined;
+    return { ...(this.#lastSuite ? { suite: this.#lastSuite } : {}), dropped: { ...this.#dropped } };
   }
 
   #unkeyed(packet: Buffer): Buffer | 'malformed' | 'dropped' {
-    return this.#keysRequired ? this.#count('auth') : packet;
+    if (!this.#keysRequired) return packet;
+    this.#dropped.unkeyed++;
+    return 'dropped';
   }
 
   #count(result: Buffer | SrtpDropReason): Buffer | 'malformed' | 'dropped' {

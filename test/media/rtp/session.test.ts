@@ -406,7 +406,7 @@ test('SRTP: protected on the wire, checked before parsing; forged, replayed and 
   forward(wire[1] as Buffer);
   await until(() => b.stats().rtcpReceived === 1, 'SRTCP at b');
   // The tampered copy reuses an index already seen: the replay check refuses it before any HMAC.
-  assert.deepEqual(b.stats().srtp, { suite, dropped: { auth: 1, replay: 2, expired: 0 } });
+  assert.deepEqual(b.stats().srtp, { suite, dropped: { unkeyed: 0, auth: 1, replay: 2, expired: 0 } });
   assert.equal(b.stats().packetsReceived, 1);
   assert.equal(b.stats().malformed, 0);
 
@@ -451,7 +451,7 @@ test('SRTP required: packets ahead of the keys are dropped as unauthenticated, n
   await until(() => plain.stats().packetsReceived === 1, 'the SRTP packet taken as RTP without the policy');
 
   required.setSrtp({ suite, sendKey: keyB, receiveKey: keyA });
-  assert.deepEqual(required.stats().srtp?.dropped, { auth: 1, replay: 0, expired: 0 });
+  assert.deepEqual(required.stats().srtp?.dropped, { unkeyed: 1, auth: 0, replay: 0, expired: 0 });
   a.send(new Uint8Array(160).fill(0x66), { payloadType: 0, timestamp: 320 });
   await until(() => wire.length === 2, 'second packet at the relay');
   relay.send(wire[1] as Buffer, required.localPort, LOOPBACK);

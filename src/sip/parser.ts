@@ -270,6 +270,20 @@ function checkResponseCore(response: SipResponse): void {
   checkNameAddr(response, 'from');
   checkNameAddr(response, 'to');
   response.callId();
+  if (response.status >= 200 && response.status < 300) checkTargetRefresh(response);
+}
+
+/**
+ * A 2xx to INVITE or UPDATE sets the dialog's remote target from its Contact, a 2xx to INVITE
+ * its route set from Record-Route (RFC 3261 §12.1.2, §12.2.1.2, RFC 3311 §5.1). One where they
+ * do not parse is dropped here, before any transaction or dialog takes it: a well-formed
+ * retransmission (§13.2.2.4, §17.1.1.2) still can.
+ */
+function checkTargetRefresh(response: SipResponse): void {
+  const method = response.cseq().method;
+  if (method !== 'INVITE' && method !== 'UPDATE') return;
+  if (response.has('contact')) checkNameAddr(response, 'contact');
+  if (method === 'INVITE' && response.has('record-route')) response.routes('Record-Route');
 }
 
 /**

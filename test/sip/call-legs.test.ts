@@ -5,9 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import type { OutboundOutcome } from '../../src/sip/call-legs.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import {
   answerer,
+  breakContactOf200,
   closePairs,
   direction,
   flush,
@@ -182,6 +184,36 @@ describe('OutboundSession outcomes and offers', () => {
       [outcome.cause, outcome.status, outcome.reason, outcome.earlyMedia],
       ['timeout', 408, 'Request Timeout', false],
     );
+  });
+
+  it('a 2xx whose Contact does not parse is dropped: no ACK, and the attempt times out (Timer B)', async () => {
+    const { clock, network, ring } = setup();
+    network.garble = breakContactOf200('INVITE');
+    const { outbound, inbound } = await ring();
+    let outcome: OutboundOutcome | undefined;
+    void outbound.outcome.then((settled) => {
+      outcome = settled;
+    });
+    inbound.accept(offer());
+    await run(clock, 64 * T1 + 1000, 500);
+    assert.ok(network.malformed.length > 1, 'the 2xx and its retransmissions were dropped');
+    assert.equal(network.log.filter(isRequest('ACK')).length, 0);
+    assert.ok(outcome?.kind === 'failed', 'the attempt ended, so the dial can fail over');
+    assert.deepEqual([outcome.cause, outcome.status], ['timeout', 408]);
+  });
+
+  it('after a 2xx whose Contact does not parse, its well-formed retransmission answers the call (§13.2.2.4)', async () => {
+    const { clock, network, ring } = setup();
+    network.garble = breakContactOf200('INVITE', 1);
+    const { outbound, inbound } = await ring();
+    inbound.accept(offer());
+    await run(clock, 4 * T1, 100);
+    assert.equal((await outbound.outcome).kind, 'answered');
+    assert.equal(network.malformed.length, 1);
+    assert.equal(network.log.filter(isRequest('ACK')).length, 1);
+    assert.equal(network.log.filter(isRequest('BYE')).length, 0);
+    assert.equal(outbound.state, 'confirmed');
+    assert.equal(inbound.state, 'confirmed');
   });
 
   it('the answerOffer of the call options answers the callee re-INVITE; without one it is 488', async () => {

@@ -72,6 +72,38 @@ describe('SIP message parser (RFC 3261 §7, §25)', () => {
     );
   });
 
+  test('a 2xx to INVITE or UPDATE whose Contact or Record-Route does not parse is refused (RFC 3261 §12.1.2)', () => {
+    const ok = (method: string, extra: string[]) =>
+      Buffer.from(
+        [
+          'SIP/2.0 200 OK',
+          'Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1',
+          'From: <sip:a@example.com>;tag=1',
+          'To: <sip:b@example.com>;tag=2',
+          'Call-ID: c1',
+          `CSeq: 1 ${method}`,
+          ...extra,
+          'Content-Length: 0',
+          '',
+          '',
+        ].join('\r\n'),
+      );
+    const goodContact = 'Contact: <sip:b@192.0.2.2>';
+    const badRoute = 'Record-Route: <sip:p1.example.com;lr>, <sip:>';
+    for (const method of ['INVITE', 'UPDATE']) {
+      assert.throws(() => parseMessage(ok(method, ['Contact: <sip:b@192.0.2.2'])), SipParseError, method);
+      assert.throws(() => parseMessage(ok(method, ['Contact: <sip:b@h>', 'm: <>'])), SipParseError, method);
+      assert.equal(parseMessage(ok(method, [goodContact, 'Record-Route: <sip:p1;lr>'])).isRequest, false);
+    }
+    assert.throws(() => parseMessage(ok('INVITE', [goodContact, badRoute])), SipParseError);
+    // Read nowhere else: an UPDATE's route set is the dialog's (§12.2.1.2), other 2xx are not
+    // target refreshes, and a 1xx makes no dialog we use.
+    assert.doesNotThrow(() => parseMessage(ok('UPDATE', [goodContact, badRoute])));
+    assert.doesNotThrow(() => parseMessage(ok('OPTIONS', ['Contact: <sip:b@192.0.2.2'])));
+    const ringing = ok('INVITE', ['Contact: <>']).toString().replace('200 OK', '180 Ringing');
+    assert.doesNotThrow(() => parseMessage(Buffer.from(ringing)));
+  });
+
   test('garbage never throws anything but SipParseError', () => {
     const seeds = [INVITE, 'SIP/2.0 200 OK\r\n\r\n', '\r\n\r\n', 'INVITE\r\n\r\n'];
     let state = 7;

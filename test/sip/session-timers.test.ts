@@ -9,6 +9,7 @@ import { parseSessionExpires, type SessionTimerConfig } from '../../src/sip/sess
 import {
   ALICE,
   BOB,
+  breakContactOf200,
   causeOf,
   closePairs,
   flush,
@@ -95,6 +96,20 @@ describe('SIP session timers between two user agents (FakeClock, in-memory UDP)'
           // A refresh repeats the offer, so the answer's o= version stays put (RFC 3264 §8).
           assert.equal(originVersion(outbound.remoteSdp), 1);
         }
+      });
+    }
+
+    for (const method of ['UPDATE', 'INVITE'] as const) {
+      it(`a refresh's 2xx to ${method} whose Contact does not parse is dropped; its retransmission keeps the call`, async () => {
+        const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
+        if (method === 'INVITE') network.rewrite = withoutUpdateInAllow;
+        const { outbound, inbound } = await answered({ sessionTimer: true });
+        network.garble = breakContactOf200(method, 1);
+        await run(clock, 100_000, 100);
+        assert.equal(network.malformed.length, 1);
+        assert.equal(network.log.filter(isRequest('BYE')).length, 0);
+        assert.equal(outbound.state, 'confirmed');
+        assert.equal(inbound.state, 'confirmed');
       });
     }
 

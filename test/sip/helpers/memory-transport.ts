@@ -34,6 +34,13 @@ export class MemoryNetwork {
   readonly errors: unknown[] = [];
   /** Return true to lose the message (it is still logged, with `dropped`). */
   drop: DropFilter | undefined;
+  /**
+   * Replaces a message's bytes on the wire (undefined: leaves them), before parsing: what then
+   * fails to parse is dropped as a transport drops it, and kept in `malformed`, not `errors`.
+   */
+  garble: ((bytes: Buffer, from: TransportAddress, to: TransportAddress) => Buffer | undefined) | undefined;
+  /** Garbled messages that failed to parse, as their bytes. */
+  readonly malformed: Buffer[] = [];
   /** Edits a message on the wire (after parsing, before logging and delivery). */
   rewrite: ((message: SipMessage, from: TransportAddress, to: TransportAddress) => void) | undefined;
   readonly #nodes = new Map<string, MemoryTransport>();
@@ -60,11 +67,14 @@ export class MemoryNetwork {
 
   transmit(message: SipMessage | Buffer, from: TransportAddress, to: TransportAddress): void {
     let copy: SipMessage;
+    let garbled: Buffer | undefined;
     try {
       const bytes = Buffer.isBuffer(message) ? message : serializeMessage(message);
-      copy = parseMessage(bytes, { datagram: true });
+      garbled = this.garble?.(bytes, from, to);
+      copy = parseMessage(garbled ?? bytes, { datagram: true });
     } catch (error) {
-      this.errors.push(error);
+      if (garbled) this.malformed.push(garbled);
+      else this.errors.push(error);
       return;
     }
     this.rewrite?.(copy, from, to);

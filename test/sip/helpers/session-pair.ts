@@ -102,6 +102,25 @@ export const withoutUpdateInAllow = (message: SipMessage): void => {
   if (allow) message.set('Allow', allow.replace(/,\s*UPDATE\b|\bUPDATE\s*,\s*/i, ''));
 };
 
+/**
+ * A `garble` rule that breaks the Contact of the 200s to `method` (the first `times` of them),
+ * so they no longer parse (RFC 3261 §12.1.2: the Contact is the dialog's remote target).
+ */
+export function breakContactOf200(method: string, times = Number.POSITIVE_INFINITY) {
+  let left = times;
+  return (bytes: Buffer): Buffer | undefined => {
+    const text = bytes.toString('latin1');
+    if (
+      left === 0 ||
+      !text.startsWith('SIP/2.0 200') ||
+      !new RegExp(`^CSeq: \\d+ ${method}\r$`, 'm').test(text)
+    )
+      return undefined;
+    left--;
+    return Buffer.from(text.replace(/^Contact: <([^>]*)>/m, 'Contact: <$1'), 'latin1');
+  };
+}
+
 export interface Setup {
   uacTimer?: SessionTimerConfig;
   uasTimer?: SessionTimerConfig;

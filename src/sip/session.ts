@@ -337,7 +337,10 @@ export abstract class Session<
     const expires = parseSessionExpires(message.get('session-expires'));
     if (!expires) return;
     const refresher = expires.refresher ?? 'uac';
-    this.#sessionExpires = { interval: expires.interval, refresher: refresher === role ? 'local' : 'remote' };
+    // RFC 4028 §9: no 2xx sets an interval below the request's Min-SE (90 s without one). One
+    // that does (0: refreshes back to back, or BYE at once) is held to our Min-SE.
+    const interval = Math.max(expires.interval, this.host.sessionTimer.minSE);
+    this.#sessionExpires = { interval, refresher: refresher === role ? 'local' : 'remote' };
     this.#armRefresh();
   }
 

@@ -113,6 +113,36 @@ describe('SIP session timers between two user agents (FakeClock, in-memory UDP)'
       });
     }
 
+    for (const refresher of ['uac', 'uas'] as const) {
+      it(`a 2xx with Session-Expires: 0;refresher=${refresher} is held to our Min-SE, not to 0 (§9)`, async () => {
+        const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
+        network.rewrite = (message) => {
+          if (!message.isRequest && message.status === 200 && message.cseq().method === 'INVITE')
+            message.set('Session-Expires', `0;refresher=${refresher}`);
+        };
+        const { outbound } = await answered({ sessionTimer: true });
+        await run(clock, 44_000, 100);
+        const refreshes = () =>
+          network.log.filter(
+            (record) => inDialog('UPDATE')(record.message) || inDialog('INVITE')(record.message),
+          );
+        assert.equal(refreshes().length, 0, 'no refresh before SE/2 of our Min-SE');
+        assert.equal(network.log.filter(isRequest('BYE')).length, 0);
+        assert.equal(outbound.state, 'confirmed');
+        if (refresher === 'uac') {
+          await run(clock, 2_000, 100);
+          assert.deepEqual(
+            refreshes().map((record) => [record.at, record.message.get('session-expires')]),
+            [[45_000, '90;refresher=uac']],
+          );
+        } else {
+          // The peer refreshes: we wait out Min-SE - min(32, Min-SE/3) for it.
+          await run(clock, 15_000, 100);
+          assert.equal(outbound.state, 'confirmed');
+        }
+      });
+    }
+
     it('when refreshes are lost the non-refresher sends BYE at SE - min(32, SE/3)', async () => {
       const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
       network.drop = (message) => inDialog('INVITE')(message) || inDialog('UPDATE')(message);

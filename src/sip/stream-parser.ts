@@ -22,7 +22,19 @@ export type StreamEvent =
 const CONTENT_LENGTH = /^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*$/im;
 
 export class SipStreamParser {
-  #buffer: Buffer = Buffer.alloc(0);
+  /**
+   * Bytes held are `#data[#start, #end)`. A chunk arriving with nothing held is kept as it is;
+   * one that must be added is copied into a buffer of ours that doubles as it grows, so a
+   * message trickling in a byte at a time costs linear work, not a copy of all held per chunk.
+   */
+  #data: Buffer = EMPTY;
+  #owned = false;
+  #start = 0;
+  #end = 0;
+  /** How far from `#start` the header section's end has been looked for. */
+  #scanned = 0;
+  /** The length of the message at `#start`, once its header section is read. */
+  #total: number | undefined;
   #lineBreakRun = 0;
   #headersPending = false;
   readonly #maxMessageBytes: number;
@@ -41,52 +53,103 @@ export class SipStreamParser {
 
   /** Bytes held waiting for the rest of a message. */
   get buffered(): number {
-    return this.#buffer.length;
+    return this.#end - this.#start;
   }
 
   push(chunk: Buffer): StreamEvent[] {
-    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    this.#append(chunk);
     const events: StreamEvent[] = [];
     for (;;) {
       const event = this.#next();
       if (!event) break;
       events.push(event);
       if (event.kind === 'fatal') {
-        this.#buffer = Buffer.alloc(0);
+        this.#consume(this.buffered);
         break;
       }
     }
     return events;
   }
 
+  #append(chunk: Buffer): void {
+    const held = this.buffered;
+    if (held === 0) {
+      this.#data = chunk;
+      this.#owned = false;
+      this.#start = 0;
+      this.#end = chunk.length;
+      return;
+    }
+    if (!this.#owned || this.#end + chunk.length > this.#data.length) this.#makeRoom(held + chunk.length);
+    chunk.copy(this.#data, this.#end);
+    this.#end += chunk.length;
+  }
+
+  /** Moves what is held to the front of a buffer of ours with room for `needed` bytes. */
+  #makeRoom(needed: number): void {
+    const held = this.buffered;
+    if (this.#owned && needed <= this.#data.length / 2) {
+      // This frees at least half of the buffer, so amortized each byte moves at most once.
+      this.#data.copyWithin(0, this.#start, this.#end);
+    } else {
+      const grown = Buffer.allocUnsafe(Math.max(2 * needed, MIN_CAPACITY));
+      this.#data.copy(grown, 0, this.#start, this.#end);
+      this.#data = grown;
+      this.#owned = true;
+    }
+    this.#start = 0;
+    this.#end = held;
+  }
+
+  /** Drops `count` bytes from the front; nothing held lets go of the buffer. */
+  #consume(count: number): void {
+    this.#start += count;
+    this.#scanned = 0;
+    this.#total = undefined;
+    if (this.#start < this.#end) return;
+    this.#data = EMPTY;
+    this.#owned = false;
+    this.#start = 0;
+    this.#end = 0;
+  }
+
   #next(): StreamEvent | undefined {
     this.#headersPending = false;
-    let start = 0;
-    while (this.#buffer[start] === 0x0d || this.#buffer[start] === 0x0a) start++;
-    if (start > 0) {
-      // Count line-break bytes across chunks: four in a row between messages is a ping, two a pong.
-      this.#lineBreakRun += start;
-      this.#buffer = this.#buffer.subarray(start);
-      if (this.#lineBreakRun >= this.#keepalive.bytes) {
-        this.#lineBreakRun = 0;
-        return { kind: this.#keepalive.kind };
+    if (this.#total === undefined && this.#scanned === 0) {
+      let skip = 0;
+      while (this.#start + skip < this.#end && isLineBreak(this.#data[this.#start + skip])) skip++;
+      if (skip > 0) {
+        // Count line-break bytes across chunks: four in a row between messages is a ping, two a pong.
+        this.#lineBreakRun += skip;
+        this.#consume(skip);
+        if (this.#lineBreakRun >= this.#keepalive.bytes) {
+          this.#lineBreakRun = 0;
+          return { kind: this.#keepalive.kind };
+        }
       }
     }
-    if (this.#buffer.length === 0) return undefined;
-    const end = findHeaderEnd(this.#buffer);
-    if (!end) {
-      if (this.#buffer.length > this.#maxMessageBytes) return this.#fatal('header section too large');
-      this.#headersPending = true;
-      return undefined;
+    const held = this.#data.subarray(this.#start, this.#end);
+    if (held.length === 0) return undefined;
+    if (this.#total === undefined) {
+      // Only the new bytes are searched, from 3 back for a CRLFCRLF split across chunks.
+      const end = findHeaderEnd(held, Math.max(0, this.#scanned - 3));
+      if (!end) {
+        this.#scanned = held.length;
+        if (held.length > this.#maxMessageBytes) return this.#fatal('header section too large');
+        this.#headersPending = true;
+        return undefined;
+      }
+      const head = held.toString('latin1', 0, end.headerEnd);
+      this.#total = end.bodyStart + Number(CONTENT_LENGTH.exec(head)?.[1] ?? 0);
+      if (this.#total > this.#maxMessageBytes)
+        return this.#fatal(`message of ${this.#total} bytes too large`);
     }
-    const head = this.#buffer.toString('latin1', 0, end.headerEnd);
-    const length = Number(CONTENT_LENGTH.exec(head)?.[1] ?? 0);
-    const total = end.bodyStart + length;
-    if (total > this.#maxMessageBytes) return this.#fatal(`message of ${total} bytes too large`);
-    if (this.#buffer.length < total) return undefined;
+    const total = this.#total;
+    if (held.length < total) return undefined;
     this.#lineBreakRun = 0;
-    const data = this.#buffer.subarray(0, total);
-    this.#buffer = this.#buffer.subarray(total);
+    // parseMessage copies what it keeps (header strings, the body), so the buffer can be reused.
+    const data = held.subarray(0, total);
+    this.#consume(total);
     try {
       return {
         kind: 'message',
@@ -103,4 +166,11 @@ export class SipStreamParser {
   #fatal(reason: string): StreamEvent {
     return { kind: 'fatal', error: new SipParseError(reason, 513) };
   }
+}
+
+const EMPTY = Buffer.alloc(0);
+const MIN_CAPACITY = 4096;
+
+function isLineBreak(byte: number | undefined): boolean {
+  return byte === 0x0d || byte === 0x0a;
 }

@@ -9,8 +9,9 @@
  * what passes waits here in one queue per source address, served round robin, one datagram
  * per source in turn: a source with one datagram waiting goes within one round, however much
  * the others have queued. Each source's queue is bounded in bytes, and all of them together;
- * past its share a source's newest datagram is dropped (counted), while a source with nothing
- * queued is always taken, so a full queue cannot lock a quiet source out.
+ * past its share a source's newest datagram is dropped (counted). Sources with datagrams queued
+ * fill the total only up to its last eighth, kept for sources with nothing queued, so a flood
+ * from a few sources cannot lock a quiet one out, and many new (spoofed) ones stop at the total.
  *
  * Work is done in turns of at most `turnBudgetMs`, each a later loop turn than the reads that
  * queued it, so reading the socket, timers and the other sockets go on between turns.
@@ -21,7 +22,7 @@ import type { TransportAddress } from '../types.js';
 export interface DatagramQueueLimits {
   /** Bytes waiting per source address at most. */
   maxBytesPerSource: number;
-  /** Bytes waiting in all at most (a source with nothing queued is taken past it). */
+  /** Bytes waiting in all at most; sources with datagrams queued leave the last eighth to others. */
   maxBytes: number;
   /** Source addresses with datagrams waiting, at most. */
   maxSources: number;
@@ -79,8 +80,12 @@ export class DatagramQueue {
     if (this.#closed) return false;
     const { maxBytesPerSource, maxBytes, maxSources } = this.#options.limits;
     let queue = this.#queues.get(source.address);
+    // The last eighth of the total is kept for sources with nothing queued (a quiet source
+    // gets in past a flood), and the total holds for them too (spoofed new sources).
+    const room = queue ? maxBytes - Math.floor(maxBytes / 8) : maxBytes;
+    if (this.#bytes + data.length > room) return false;
     if (queue) {
-      if (queue.bytes + data.length > maxBytesPerSource || this.#bytes + data.length > maxBytes) return false;
+      if (queue.bytes + data.length > maxBytesPerSource) return false;
     } else {
       if (this.#queues.size >= maxSources) return false;
       queue = { address: source.address, datagrams: new Fifo(), bytes: 0 };

@@ -67,18 +67,41 @@ test('work per loop turn is bounded: past the budget the rest waits for a later 
 });
 
 test('each source is bounded in bytes, all sources together too, and a quiet source still gets in', () => {
+  // An eighth of the total (3 bytes) is kept for sources with nothing queued.
   const h = harness({ maxBytesPerSource: 10, maxBytes: 25, maxSources: 3 });
   assert.ok(h.push('10.0.0.1', '12345'));
   assert.ok(h.push('10.0.0.1', '12345'));
   assert.equal(h.push('10.0.0.1', '1'), false, 'past its own share');
   assert.ok(h.push('10.0.0.2', '1234567890'));
   assert.equal(h.push('10.0.0.2', '12345'), false, 'past its own share');
-  assert.ok(h.push('10.0.0.3', '12345'), 'nothing queued from it: taken past the total');
+  assert.ok(h.push('10.0.0.3', '12345'), 'nothing queued from it: taken into the reserve');
   assert.equal(h.push('10.0.0.3', '1'), false, 'past the total');
   assert.equal(h.push('10.0.0.4', '1'), false, 'too many sources waiting');
   h.turn();
   assert.equal(h.handled.length, 4);
   assert.ok(h.push('10.0.0.4', '1'), 'room again once handled');
+});
+
+test('the total holds for every datagram, also from sources with nothing queued (spoofed addresses)', () => {
+  const h = harness({ maxBytesPerSource: 1000, maxBytes: 800, maxSources: 1000 });
+  let taken = 0;
+  for (let i = 0; i < 1000; i++) if (h.push(`10.0.${i >> 8}.${i & 255}`, 'x'.repeat(100))) taken++;
+  assert.equal(taken, 8, 'eight new sources of 100 bytes fill 800 bytes');
+  assert.equal(h.push('10.9.9.9', 'x'), false, 'past the total');
+  h.turn();
+  assert.equal(h.handled.length, 8);
+  assert.ok(h.push('10.9.9.9', 'x'), 'room again once handled');
+});
+
+test('sources with datagrams queued leave the last eighth of the total to sources with none', () => {
+  const h = harness({ maxBytesPerSource: 1000, maxBytes: 800, maxSources: 1000 });
+  for (const source of ['10.0.0.1', '10.0.0.2']) {
+    for (let i = 0; i < 7; i++) h.push(source, 'x'.repeat(50));
+  }
+  assert.equal(h.queue.waiting, 14, '700 bytes queued: the two flooders reached 800 - 800/8');
+  assert.equal(h.push('10.0.0.1', 'x'), false);
+  assert.ok(h.push('10.0.0.3', 'x'.repeat(100)), "a quiet source's datagram is taken");
+  assert.equal(h.push('10.0.0.4', 'x'), false, 'the reserve is full');
 });
 
 test('a handler that throws is reported and the turn goes on; close drops what waits', () => {

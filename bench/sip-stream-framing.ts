@@ -73,12 +73,12 @@ if (baselineTree) {
   ]);
 }
 
-console.log('| case | ' + trees.map(([label]) => `${label}, CPU ms (median of ${RUNS})`).join(' | ') + ' |');
-console.log('| --- | ' + trees.map(() => '---').join(' | ') + ' |');
+console.log(`| case | ${trees.map(([label]) => `${label}, CPU ms (median of ${RUNS})`).join(' | ')} |`);
+console.log(`| --- | ${trees.map(() => '---').join(' | ')} |`);
 for (const [name, work] of cases) {
   const runs = trees.map((): number[] => []);
   for (let run = 0; run < RUNS; run++)
-    trees.forEach(([, Parser], index) => runs[index]?.push(cpuMs(work(Parser))));
+    for (const [index, [, Parser]] of trees.entries()) runs[index]?.push(cpuMs(work(Parser)));
   console.log(`| ${name} | ${runs.map((values) => median(values).toFixed(1)).join(' | ')} |`);
 }
 const ratios = trees.map(([, Parser]) => {

@@ -93,13 +93,14 @@ export class GatewayMetrics {
   readonly jitterBufferDelay = new Histogram({
     name: 'patchbay_jitter_buffer_delay_seconds',
     help: 'Mean jitter-buffer delay of each finished call',
-    buckets: [0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5],
+    // Up to the largest configurable jitter-buffer delay (maxDelayMs, at most 1 s).
+    buckets: [0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1],
     registers: [this.registry],
   });
 
-  readonly concealedSamplesTotal = new Counter({
-    name: 'patchbay_concealed_samples_total',
-    help: 'Samples produced by packet-loss concealment',
+  readonly concealedSecondsTotal = new Counter({
+    name: 'patchbay_concealed_seconds_total',
+    help: "Caller audio made up by packet-loss concealment, in seconds (each call's concealed samples over its decoder's rate), added when the call ends",
     registers: [this.registry],
   });
 

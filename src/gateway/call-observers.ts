@@ -97,7 +97,8 @@ function recordMediaQuality(metrics: GatewayMetrics, record: CallRecord): void {
   const jitter = record.media.jitterBuffer;
   if (jitter && jitter.jitterBufferEmittedCount > 0)
     metrics.jitterBufferDelay.observe(jitter.jitterBufferDelay / jitter.jitterBufferEmittedCount);
-  if (jitter && jitter.concealedSamples > 0) metrics.concealedSamplesTotal.inc(jitter.concealedSamples);
+  if (jitter && jitter.concealedSamples > 0 && jitter.sampleRate > 0)
+    metrics.concealedSecondsTotal.inc(jitter.concealedSamples / jitter.sampleRate);
   const stream = record.media.stream;
   if (stream) countBotStream(metrics, stream);
   const recovered = record.media.fecRecoveredFrames ?? 0;

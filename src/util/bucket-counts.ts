@@ -8,10 +8,10 @@
 /**
  * Upper bounds (seconds) of `patchbay_rtp_to_websocket_seconds`, shared by the metric and the
  * media workers that bin for it: 10 ms steps around the usual jitter-buffer delays, so a p50
- * can be read off to a frame.
+ * can be read off to a frame, and up to a second (the largest jitter-buffer delay a trunk may set).
  */
 export const RTP_TO_WEBSOCKET_BOUNDS: readonly number[] = Object.freeze([
-  0.001, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.12, 0.16, 0.24, 0.32,
+  0.001, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.12, 0.16, 0.24, 0.32, 0.5, 0.75, 1,
 ]);
 
 /**

@@ -90,7 +90,7 @@ test('a worker starts over after each report, and counts what no fixed-size valu
   assert.equal(first.counts[BOUNDS.indexOf(0.05)], 100_000);
   assert.equal(worker.count, 0);
   assert.equal(worker.sum, 0);
-  worker.observe(1);
+  worker.observe(2);
   assert.equal(worker.take().counts.at(-1), 1, 'above every bound');
   assert.equal(first.counts[BOUNDS.indexOf(0.05)], 100_000, 'a taken report is its own copy');
 });

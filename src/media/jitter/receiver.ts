@@ -249,7 +249,7 @@ export class AudioReceiver {
   }
 
   stats(): JitterStats {
-    return { ...this.#counters };
+    return { ...this.#counters, sampleRate: this.#decoder.sampleRate };
   }
 
   targetDelayMs(): number {

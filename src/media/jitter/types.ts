@@ -53,6 +53,8 @@ export interface JitterStats {
   fecPacketsReceived: number;
   /** Samples played, including concealed ones. */
   totalSamplesReceived: number;
+  /** Extension: the rate of every sample count here, the decoder's (the bridge's for Opus). */
+  sampleRate: number;
 }
 
 /** The figures of a receiver that has counted nothing yet. */
@@ -71,4 +73,5 @@ export const NO_JITTER_STATS: Readonly<JitterStats> = {
   packetsLate: 0,
   fecPacketsReceived: 0,
   totalSamplesReceived: 0,
+  sampleRate: 0,
 };

@@ -1,6 +1,6 @@
 /** `patchbay check-config FILE|DIR`: validate and print every error as `file:line:col path: message`. */
 import { readFile, stat } from 'node:fs/promises';
-import { parse } from 'yaml';
+import { isMap, parseDocument } from 'yaml';
 import { type ConfigIssue, formatIssue } from './errors.js';
 import { type Env, loadConfig, loadSipProfiles, loadTrunkFile } from './loader.js';
 
@@ -27,12 +27,13 @@ export interface CheckConfigIo {
   env: Env;
 }
 
+/** Reads the top-level keys only: aliases are not expanded, errors are left to the loader. */
 async function looksLikeTrunkFile(file: string): Promise<boolean> {
   try {
-    const value: unknown = parse(await readFile(file, 'utf8'));
-    return value !== null && typeof value === 'object' && 'name' in value;
+    const doc = parseDocument(await readFile(file, 'utf8'));
+    return isMap(doc.contents) && doc.contents.has('name');
   } catch {
-    return false; // the full loader reports the syntax error with its position
+    return false; // unreadable: the loader reports it
   }
 }
 

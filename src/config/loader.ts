@@ -5,7 +5,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { type Document, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type ConfigIssue, formatPath } from './errors.js';
 import {
@@ -16,8 +16,7 @@ import {
   trunkSchema,
 } from './schema.js';
 import { readListenerTlsFiles, readTrunkTlsFiles, type TlsFiles } from './tls-files.js';
-
-type PathKey = string | number;
+import { locateNode, type PathKey, pathAt, unresolvedAlias } from './yaml-nodes.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -39,29 +38,6 @@ export interface PatchbayConfig {
   readonly watchPaths: readonly string[];
   /** PEM text of every TLS file the config names, by the absolute path it now holds. */
   readonly tlsFiles: ReadonlyMap<string, string>;
-}
-
-/** Finds the YAML node at `path`, or the deepest existing ancestor; `keyNode` prefers a map key. */
-function locateNode(root: Node | null, path: readonly PathKey[], keyNode = false): Node | null {
-  let node: Node | null = root;
-  for (const [depth, segment] of path.entries()) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
-      if (!pair) return node;
-      const isLast = depth === path.length - 1;
-      if (isLast && keyNode) return pair.key as Node;
-      const value = pair.value as Node | null;
-      if (!value) return pair.key as Node;
-      node = value;
-    } else if (isSeq(node) && typeof segment === 'number') {
-      const item = node.items[segment] as Node | undefined;
-      if (!item) return node;
-      node = item;
-    } else {
-      return node;
-    }
-  }
-  return node;
 }
 
 /** `${VAR}`, or `$${VAR}` for a literal `${VAR}`. */
@@ -123,8 +99,16 @@ export function parseConfigText<S extends z.ZodType>(
     return { ok: false, issues };
   }
 
+  const { value, error } = documentValue(doc);
+  if (error) {
+    // An undefined anchor or an alias bomb: at the alias when it can be found, else the document.
+    const aliasAt = unresolvedAlias(doc)?.range?.[0];
+    const { line, col } = at(aliasAt ?? doc.contents?.range?.[0]);
+    const path = aliasAt === undefined ? '' : formatPath(pathAt(doc.contents, aliasAt));
+    return { ok: false, issues: [{ file, path, line, col, message: `YAML: ${error.message}` }] };
+  }
   const missing: Array<{ path: PathKey[]; name: string }> = [];
-  const substituted = substituteEnv(doc.toJS({ maxAliasCount: 100 }), env, [], missing);
+  const substituted = substituteEnv(value, env, [], missing);
   const issues = missing.map((m) => issueAt(m.path, `environment variable ${m.name} is not set`));
 
   const parsed = schema.safeParse(substituted);
@@ -145,6 +129,18 @@ export function parseConfigText<S extends z.ZodType>(
     return { ok: false, issues };
   }
   return { ok: true, value: parsed.data, issueAt };
+}
+
+/** Aliases expand to at most 100 nodes (a "billion laughs" document fails instead). */
+const MAX_ALIAS_COUNT = 100;
+
+/** The document as plain data, or the error toJS throws on an undefined anchor or an alias bomb. */
+function documentValue(doc: Document): { value?: unknown; error?: Error } {
+  try {
+    return { value: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) };
+  } catch (error) {
+    return { error: error instanceof Error ? error : new Error(String(error)) };
+  }
 }
 
 async function readText(file: string): Promise<string | ConfigIssue> {

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import {
-  checkConfigMain,
   defaultConfig,
   gatewayFileSchema,
   gatewayJsonSchema,
@@ -308,41 +307,5 @@ describe('config loader', () => {
     assert.equal(config.gateway.routes[0]?.match, '*');
     assert.equal(config.gateway.routes[0]?.target.url, 'builtin:echo');
     assert.deepEqual(config.trunks.get('local')?.inbound?.allowedCidrs, ['127.0.0.0/8', '::1/128']);
-  });
-});
-
-describe('checkConfigMain', () => {
-  function capture() {
-    let text = '';
-    const write = (chunk: string) => {
-      text += chunk;
-      return true;
-    };
-    const stream = { write } as unknown as NodeJS.WritableStream;
-    return { stream, text: () => text };
-  }
-
-  it('prints file:line:col path: message for each error and exits 1', async () => {
-    const out = capture();
-    const err = capture();
-    const code = await checkConfigMain([`${fixtures}broken/sip-profiles-bad.yaml`], {
-      stdout: out.stream,
-      stderr: err.stream,
-      env: {},
-    });
-    assert.equal(code, 1);
-    assert.match(err.text(), /sip-profiles-bad\.yaml:13:13 outbound\.gateways\[1\]\.port: /);
-    assert.match(err.text(), /8 error\(s\)/);
-  });
-
-  it('exits 0 with a summary for a valid gateway file, and prints help', async () => {
-    const out = capture();
-    const err = capture();
-    const io = { stdout: out.stream, stderr: err.stream, env: goodEnv };
-    assert.equal(await checkConfigMain([`${fixtures}good/patchbay.yaml`], io), 0, err.text());
-    assert.match(out.text(), /ok: .*2 route\(s\), 1 trunk\(s\)/);
-    assert.equal(await checkConfigMain(['--help'], io), 0);
-    assert.match(out.text(), /examples:/);
-    assert.equal(await checkConfigMain([], io), 2);
   });
 });

@@ -41,6 +41,21 @@ describe('ConfigManager', () => {
     manager.close();
   });
 
+  it('reload() with an undefined YAML alias emits invalid instead of rejecting', async () => {
+    const manager = await ConfigManager.open({ gatewayFile, env, clock: new FakeClock() });
+    const invalid: ConfigError[] = [];
+    manager.on('invalid', (error) => invalid.push(error));
+    writeFileSync(trunkFile, readFileSync(trunkFile, 'utf8').replace('rate: 5', 'rate: *nowhere'));
+    const result = await manager.reload();
+    assert.equal(result.ok, false);
+    assert.equal(invalid.length, 1);
+    assert.deepEqual(
+      invalid[0]?.issues.map((i) => `${i.file.endsWith('carrier-a.yaml')} ${i.line} ${i.path}`),
+      ['true 17 cps.rate'],
+    );
+    manager.close();
+  });
+
   it('a throwing changed listener neither fails the reload nor keeps the next listener from it', async () => {
     const manager = await ConfigManager.open({ gatewayFile, env, clock: new FakeClock() });
     const seen: number[] = [];

@@ -94,7 +94,8 @@ export function parseConfigText<S extends z.ZodType>(
   if (doc.errors.length > 0) {
     const issues = doc.errors.map((error) => {
       const { line, col } = at(error.pos[0]);
-      return { file, path: '', line, col, message: `YAML: ${error.message.split('\n')[0]}` };
+      const path = formatPath(pathAt(doc.contents, error.pos[0]));
+      return { file, path, line, col, message: `YAML: ${error.message.split('\n')[0]}` };
     });
     return { ok: false, issues };
   }

@@ -28,4 +28,19 @@ describe('YAML document errors', () => {
     assert.deepEqual(more, []);
     assert.match(issue ?? '', /^gw\.yaml:1:1 : YAML: Excessive alias count/);
   });
+
+  it('a duplicate key is named by its path at its line', () => {
+    assert.deepEqual(issuesOf('api:\n  host: 127.0.0.1\n  port: 8080\n  port: 8081\n'), [
+      'gw.yaml:4:3 api.port: YAML: Map keys must be unique',
+    ]);
+    assert.deepEqual(issuesOf('routes:\n  - match: "*"\n    match: "+1*"\n'), [
+      'gw.yaml:3:5 routes[0].match: YAML: Map keys must be unique',
+    ]);
+  });
+
+  it('a syntax error inside a value is named by the path of that value', () => {
+    assert.deepEqual(issuesOf('listen:\n  - transport: udp\napi:\n  host: @localhost\n'), [
+      'gw.yaml:4:9 api.host: YAML: Plain value cannot start with reserved character @',
+    ]);
+  });
 });

@@ -9,15 +9,37 @@ import { positiveMs } from './primitives.js';
 export const BUILTIN_TARGET_PREFIX = 'builtin:';
 /** The one built-in bot: the demo echo bot the gateway embeds. */
 export const DEMO_BOT_URL = `${BUILTIN_TARGET_PREFIX}echo`;
-const BOT_URL = /^(wss?:\/\/.+|builtin:echo)$/;
 const BOT_URL_MESSAGE = 'ws://, wss:// or builtin:echo';
 
-/** A bot URL: a WebSocket URL or the built-in echo bot. */
-const botUrlSchema = z.string().regex(BOT_URL, BOT_URL_MESSAGE);
+/**
+ * Why `text` is not a URL the gateway can stream to, or undefined when it is. Parsed as the
+ * WebSocket client parses it. The message never quotes the URL: its query or user info may
+ * carry a token, and it reaches logs and API answers.
+ */
+export function botUrlProblem(text: string): string | undefined {
+  if (text === DEMO_BOT_URL) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `not a valid URL (${BOT_URL_MESSAGE}): check the host, the port and for spaces`;
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') return BOT_URL_MESSAGE;
+  if (url.hostname === '') return 'a ws:// or wss:// URL needs a host';
+  // RFC 6455 §3: fragments MUST NOT be used on WebSocket URIs; the client refuses them.
+  if (url.hash !== '') return 'a WebSocket URL has no #fragment (RFC 6455 §3)';
+  return undefined;
+}
 
 export function isBotUrl(text: string): boolean {
-  return BOT_URL.test(text);
+  return botUrlProblem(text) === undefined;
 }
+
+/** A bot URL: a WebSocket URL or the built-in echo bot. */
+const botUrlSchema = z.string().superRefine((text, ctx) => {
+  const problem = botUrlProblem(text);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 /** A target as written; `checkedStreamTargetSchema` adds the rules between its fields. */
 export const streamTargetSchema = z.strictObject({

@@ -71,18 +71,21 @@ export const streamTargetSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe(
-      'Send {"event":"patchbay","patchbay":{"type":"speech_started"|"speech_stopped"}} when the caller starts/stops talking, from a gateway-side detector (8 and 16 kHz streams). Off by default: strict Twilio bots do not expect it.',
+      'Send {"event":"patchbay","patchbay":{"type":"speech_started"|"speech_stopped"}} when the caller starts/stops talking, from a gateway-side detector (8 and 16 kHz streams only). Off by default: strict Twilio bots do not expect it.',
     ),
 });
 
 /**
  * A target whose fields agree: Twilio Media Streams carry 8 kHz µ-law only, so another
- * sampleRate with that dialect would be accepted and never used.
+ * sampleRate with that dialect would be accepted and never used; the speech detector runs at
+ * 8 and 16 kHz only, so vad on a 24 kHz stream would send no events.
  */
-export const checkedStreamTargetSchema = streamTargetSchema.refine(
-  (target) => target.dialect !== 'twilio' || target.sampleRate === 8000,
-  {
+export const checkedStreamTargetSchema = streamTargetSchema
+  .refine((target) => target.dialect !== 'twilio' || target.sampleRate === 8000, {
     message: 'the twilio dialect is 8000 Hz µ-law only: drop sampleRate or use dialect stereo or exotel',
     path: ['sampleRate'],
-  },
-);
+  })
+  .refine((target) => !target.vad || target.sampleRate === 8000 || target.sampleRate === 16000, {
+    message: 'the speech detector runs at 8000 or 16000 Hz: drop vad or use one of those sampleRates',
+    path: ['vad'],
+  });

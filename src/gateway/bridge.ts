@@ -191,7 +191,7 @@ export function attachBot(
   let bridge: CallBridge | undefined;
   const connection = new StreamConnection({ ...options, onBotInput: (input) => bridge?.onBotInput(input) });
   const rate = options.dialect.sampleRate;
-  // The detector runs at 8 or 16 kHz; a 24 kHz stream has none (documented in the schema).
+  // The detector runs at 8 or 16 kHz; the config refuses vad on a 24 kHz stream.
   const detector =
     vad && (rate === 8000 || rate === 16000) ? new VoiceActivityDetector({ sampleRate: rate }) : undefined;
   bridge = new CallBridge({

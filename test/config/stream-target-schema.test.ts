@@ -58,3 +58,17 @@ describe('a stream target URL', () => {
     ]);
   });
 });
+
+describe('a stream target', () => {
+  const target = (fields: string): string =>
+    `routes:\n  - match: "*"\n    target: { url: "wss://bot.example/a", dialect: stereo, ${fields} }\n`;
+
+  it('refuses vad where the speech detector does not run (24 kHz)', () => {
+    assert.deepEqual(issuesOf(target('sampleRate: 8000, vad: true')), []);
+    assert.deepEqual(issuesOf(target('sampleRate: 16000, vad: true')), []);
+    assert.deepEqual(issuesOf(target('sampleRate: 24000, vad: false')), []);
+    assert.deepEqual(issuesOf(target('sampleRate: 24000, vad: true')), [
+      '3:84 routes[0].target.vad: the speech detector runs at 8000 or 16000 Hz: drop vad or use one of those sampleRates',
+    ]);
+  });
+});

@@ -62,6 +62,11 @@ const overflowSchema = z
   .refine((o) => o.action !== 'reroute' || o.rerouteTo !== undefined, {
     message: "action 'reroute' needs rerouteTo",
     path: ['rerouteTo'],
+  })
+  // Only a reroute reads it: under reject or queue it would be accepted and ignored.
+  .refine((o) => o.action === 'reroute' || o.rerouteTo === undefined, {
+    message: "rerouteTo is only used by action 'reroute': set that action or drop rerouteTo",
+    path: ['rerouteTo'],
   });
 
 const cpsSchema = z.strictObject({

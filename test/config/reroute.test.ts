@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadSipProfiles, parseConfigText, trunkSchema } from '../../src/config/index.js';
+import { gatewayFileSchema, loadSipProfiles, parseConfigText, trunkSchema } from '../../src/config/index.js';
 
 const reroute = (to: string): string =>
   `cps:\n  overflow:\n    action: reroute\n    rerouteTo: ${JSON.stringify(to)}\n`;
@@ -24,6 +24,20 @@ describe("a CPS overflow's rerouteTo", () => {
     ]);
     assert.deepEqual(issuesOf(`name: a\n${outbound('sip.example')}${reroute('ws://bot')}`), [
       "8:16 cps.overflow.rerouteTo: an outbound trunk's rerouteTo is the name of another trunk",
+    ]);
+  });
+
+  it('is refused with action reject or queue, which would ignore it', () => {
+    for (const action of ['reject', 'queue']) {
+      const text = `name: a\n${inbound}cps:\n  overflow:\n    action: ${action}\n    rerouteTo: builtin:echo\n`;
+      assert.deepEqual(issuesOf(text), [
+        "7:16 cps.overflow.rerouteTo: rerouteTo is only used by action 'reroute': set that action or drop rerouteTo",
+      ]);
+    }
+    const route = `routes:\n  - match: "*"\n    target: { url: builtin:echo }\n    cps: { rate: 1, burst: 1, overflow: { rerouteTo: builtin:echo } }\n`;
+    const result = parseConfigText(route, 'g.yaml', gatewayFileSchema, {});
+    assert.deepEqual(result.ok ? [] : result.issues.map((i) => `${i.path}: ${i.message}`), [
+      "routes[0].cps.overflow.rerouteTo: rerouteTo is only used by action 'reroute': set that action or drop rerouteTo",
     ]);
   });
 

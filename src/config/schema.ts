@@ -119,32 +119,56 @@ const probingSchema = z.strictObject({
     .describe('Random spread of each interval, ± this fraction, so gateways are not probed in lockstep.'),
   failuresToMarkDown: z.number().int().min(1).default(3),
   successesToMarkUp: z.number().int().min(1).default(2),
-  acceptedCodes: z.array(z.number().int().min(100).max(699)).min(1).default([200]),
+  // A probe is judged on its final answer: a 1xx is provisional, never final (RFC 3261 §7.2).
+  acceptedCodes: z.array(z.number().int().min(200).max(699)).min(1).default([200]),
 });
 
-const threshold = (warn: number, critical: number) =>
-  z
+/** Health metrics where higher is better; for the others (delays) a threshold is an upper bound. */
+export const HEALTH_HIGHER_IS_BETTER = {
+  asr: true,
+  ccr: true,
+  pddMs: false,
+  astMs: false,
+  acdSec: true,
+  mos: true,
+} as const;
+export type HealthMetricName = keyof typeof HEALTH_HIGHER_IS_BETTER;
+
+/** `critical` must lie past `warn` in the metric's worse direction, or the warn level never applies. */
+const threshold = (metric: HealthMetricName, warn: number, critical: number) => {
+  const higherIsBetter = HEALTH_HIGHER_IS_BETTER[metric];
+  return z
     .strictObject({
       warn: z.number().default(warn),
       critical: z.number().default(critical),
       warnPenalty: ratio.default(0.8),
       criticalPenalty: ratio.default(0.3),
     })
+    .refine((t) => (higherIsBetter ? t.critical < t.warn : t.critical > t.warn), {
+      message: `critical must be ${higherIsBetter ? 'below' : 'above'} warn: a ${higherIsBetter ? 'lower' : 'higher'} ${metric} is worse`,
+      path: ['critical'],
+    })
     .prefault({});
+};
 
-/** Thresholds for "higher is better" metrics are lower bounds, for the others upper bounds. */
-const healthSchema = z.strictObject({
-  windowMs: positiveMs.default(600_000),
-  bucketMs: positiveMs.default(60_000),
-  minCalls: z.number().int().min(1).default(10),
-  minMediaSamples: z.number().int().min(1).default(5),
-  asr: threshold(0.5, 0.3),
-  ccr: threshold(0.9, 0.7),
-  pddMs: threshold(4000, 8000),
-  astMs: threshold(6000, 12_000),
-  acdSec: threshold(30, 10),
-  mos: threshold(3.6, 3.1),
-});
+const healthSchema = z
+  .strictObject({
+    windowMs: positiveMs.default(600_000),
+    bucketMs: positiveMs.default(60_000),
+    minCalls: z.number().int().min(1).default(10),
+    minMediaSamples: z.number().int().min(1).default(5),
+    asr: threshold('asr', 0.5, 0.3),
+    ccr: threshold('ccr', 0.9, 0.7),
+    pddMs: threshold('pddMs', 4000, 8000),
+    astMs: threshold('astMs', 6000, 12_000),
+    acdSec: threshold('acdSec', 30, 10),
+    mos: threshold('mos', 3.6, 3.1),
+  })
+  // The window is a ring of whole buckets: a shorter one would silently be one bucket.
+  .refine((health) => health.windowMs >= health.bucketMs, {
+    message: 'windowMs must be at least bucketMs (the window holds whole buckets)',
+    path: ['windowMs'],
+  });
 
 export const trunkSchema = z
   .strictObject({

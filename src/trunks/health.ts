@@ -4,7 +4,7 @@
  * and OPTIONS liveness. Each metric counts only with enough samples; a metric past its warn
  * or critical threshold multiplies the score by that penalty (qrouting's dynamic weights).
  */
-import type { HealthConfig } from '../config/index.js';
+import { HEALTH_HIGHER_IS_BETTER, type HealthConfig, type HealthMetricName } from '../config/index.js';
 import type { Clock } from '../util/index.js';
 import { estimateMos } from './mos.js';
 
@@ -73,7 +73,7 @@ function emptyBucket(epoch: number): Bucket {
   return { epoch, ...emptyWindowTotals() };
 }
 
-export type MetricName = 'asr' | 'ccr' | 'pddMs' | 'astMs' | 'acdSec' | 'mos';
+export type MetricName = HealthMetricName;
 type MetricLevel = 'ok' | 'warn' | 'critical' | 'insufficient';
 
 interface MetricScore {
@@ -99,16 +99,6 @@ export interface HealthSnapshot {
   media: { lossFraction: number | undefined; jitterMs: number | undefined; rttMs: number | undefined };
   window: { ms: number; calls: number; answered: number; completed: number };
 }
-
-/** Higher-is-better metrics; for the others (delays) a threshold is an upper bound. */
-const HIGHER_IS_BETTER: Record<MetricName, boolean> = {
-  asr: true,
-  ccr: true,
-  pddMs: false,
-  astMs: false,
-  acdSec: true,
-  mos: true,
-};
 
 export class GatewayHealth {
   readonly #buckets: Bucket[];
@@ -239,7 +229,7 @@ export class GatewayHealth {
       return { value, samples, minSamples, level: 'insufficient', penalty: 1 };
     }
     const threshold = this.#config[name];
-    const worse = (limit: number) => (HIGHER_IS_BETTER[name] ? value < limit : value > limit);
+    const worse = (limit: number) => (HEALTH_HIGHER_IS_BETTER[name] ? value < limit : value > limit);
     if (worse(threshold.critical))
       return { value, samples, minSamples, level: 'critical', penalty: threshold.criticalPenalty };
     if (worse(threshold.warn))

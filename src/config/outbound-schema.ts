@@ -7,15 +7,13 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { callerIdSchema } from './caller-id-schema.js';
-import { parseHostAndPort } from './patterns.js';
+import { isHostName, parseHostAndPort } from './patterns.js';
 import { pemFile, port, positiveMs, transport } from './primitives.js';
 
 /** A DNS name (a final dot allowed) or an IP address; an IPv6 one is bracketed in URIs. */
-const uriHost = z
-  .string()
-  .refine((host) => /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.?$/.test(host) || isIP(host) !== 0, {
-    message: 'a DNS name or an IP address',
-  });
+const uriHost = z.string().refine((host) => isHostName(host, true) || isIP(host) !== 0, {
+  message: 'a DNS name or an IP address',
+});
 /** RFC 3261 §25.1 `user`: unreserved and user-unreserved characters, or %-escapes. */
 const uriUser = z
   .string()

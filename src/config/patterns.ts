@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 
 /** A parsed CIDR block: family, network address text and prefix length. */
 export interface Cidr {
@@ -35,6 +35,24 @@ function validPort(text: string | undefined): boolean {
   if (text === undefined) return true;
   const port = Number(text);
   return /^\d{1,5}$/.test(text) && port >= 1 && port <= 65535;
+}
+
+/**
+ * An RFC 1123 §2.1 host name: labels of letters, digits and inner hyphens, 63 characters at
+ * most, 253 in all; the last label not all digits, so 1.2.3.999 is no name. `finalDot` takes
+ * a fully qualified name ending in a dot.
+ */
+export function isHostName(text: string, finalDot = false): boolean {
+  const name = finalDot && text.endsWith('.') ? text.slice(0, -1) : text;
+  if (name.length === 0 || name.length > 253) return false;
+  const labels = name.split('.');
+  const label = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+  return labels.every((part) => label.test(part)) && !/^[0-9]+$/.test(labels[labels.length - 1] ?? '');
+}
+
+/** An IPv4 or IPv6 address or a host name, with no port. */
+export function isHost(text: string): boolean {
+  return isIP(text) !== 0 || isHostName(text);
 }
 
 /**

@@ -9,3 +9,10 @@ export const transport = z.enum(['udp', 'tcp', 'tls'], {
 });
 /** A PEM file; the loader reads it (relative to the file that names it) and fails on what it cannot use. */
 export const pemFile = (what: string) => z.string().min(1).describe(what);
+
+/** An address setting that passes `check`; an empty one is refused on its own (leave the key out instead). */
+export const addressSetting = (check: (text: string) => boolean, message: string) =>
+  z
+    .string()
+    .min(1, 'empty: set an address or leave the key out')
+    .refine((text) => text === '' || check(text), { message });

@@ -3,6 +3,7 @@
  * carrier under sip-profiles/. Objects are strict so a misspelt key is an error, and every
  * optional block has defaults (`prefault` parses `{}` so nested defaults apply).
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import {
   clusterSchema,
@@ -13,8 +14,8 @@ import {
   sipSchema,
 } from './gateway-sections.js';
 import { digestCredentials, outboundSchema } from './outbound-schema.js';
-import { compileNumberPattern, parseCidr } from './patterns.js';
-import { pemFile, port, positiveMs, transport } from './primitives.js';
+import { compileNumberPattern, isHost, parseCidr } from './patterns.js';
+import { addressSetting, pemFile, port, positiveMs, transport } from './primitives.js';
 import { checkedStreamTargetSchema, isBotUrl, type streamTargetSchema } from './stream-target-schema.js';
 import { trunkMediaSchema } from './trunk-media-schema.js';
 
@@ -237,7 +238,9 @@ const routeSchema = z.strictObject({
     .optional(),
 });
 
-const listenHost = z.string().min(1).default('0.0.0.0');
+const HOST_MESSAGE = 'an IP address or a host name (RFC 1123), without a port';
+const host = addressSetting(isHost, HOST_MESSAGE);
+const listenHost = host.default('0.0.0.0');
 
 const tlsListenSchema = z
   .strictObject({
@@ -308,14 +311,13 @@ export const gatewayFileSchema = z
       .refine((r) => r.portMin < r.portMax, { message: 'portMin must be below portMax', path: ['portMax'] })
       .prefault({}),
     media: mediaSchema,
-    publicAddress: z
-      .string()
-      .min(1, 'empty: set an address or leave the key out')
+    // The SDP c= address: peers, patchbay among them, take only an IP address there.
+    publicAddress: addressSetting((text) => isIP(text) !== 0, 'an IPv4 or IPv6 address, without a port')
       .optional()
       .describe('Address written into SDP c= lines when the host is behind NAT.'),
     api: z
       .strictObject({
-        host: z.string().min(1, 'empty: set an address or leave the key out').default('127.0.0.1'),
+        host: host.default('127.0.0.1'),
         port: port.default(8080),
         bearerToken: z.string().min(16).optional(),
       })
@@ -340,6 +342,15 @@ export const gatewayFileSchema = z
         code: 'custom',
         path: ['media', 'workers'],
         message: `rtp.portMin..portMax must hold at least ${MIN_PORTS_PER_WORKER} ports per media worker`,
+      });
+    // Without publicAddress, the first listener's address is what SDP c= lines carry.
+    const first = gateway.listen[0];
+    if (gateway.publicAddress === undefined && first && isHost(first.host) && isIP(first.host) === 0)
+      context.addIssue({
+        code: 'custom',
+        path: ['listen', 0, 'host'],
+        message:
+          'SDP c= lines carry this address when publicAddress is absent: give an IP address or set publicAddress',
       });
     // Other nodes forward hang-ups to this address: a wildcard bind names no reachable host.
     const wildcard = gateway.api.host === '0.0.0.0' || gateway.api.host === '::';

@@ -1,7 +1,7 @@
-/** Ranges of the trunk file that would load and then never apply. */
+/** Values the schema refuses because they would load and then never work or never apply. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfigText, trunkSchema } from '../../src/config/index.js';
+import { gatewayFileSchema, parseConfigText, trunkSchema } from '../../src/config/index.js';
 
 const trunk = (extra: string): string => `name: t\noutbound:\n  gateways: [{host: a.example}]\n${extra}`;
 
@@ -55,5 +55,52 @@ describe('trunk ranges', () => {
     assert.deepEqual(issuesOf(trunk('health:\n  asr: { warn: 0.2 }\n')), [
       '5 health.asr.critical: critical must be below warn: a lower asr is worse',
     ]);
+  });
+});
+
+describe('gateway addresses', () => {
+  function gatewayIssues(text: string): string[] {
+    const result = parseConfigText(text, 'gw.yaml', gatewayFileSchema, {});
+    return result.ok ? [] : result.issues.map((i) => `${i.line} ${i.path}: ${i.message}`);
+  }
+
+  it('publicAddress is an IP address: it is the SDP c= address', () => {
+    assert.deepEqual(gatewayIssues('publicAddress: 203.0.113.5\n'), []);
+    assert.deepEqual(gatewayIssues('publicAddress: "2001:db8::5"\n'), []);
+    for (const bad of ['1.2.3.4:5060', 'sbc.example.com', '1.2.3.999'])
+      assert.deepEqual(gatewayIssues(`publicAddress: "${bad}"\n`), [
+        '1 publicAddress: an IPv4 or IPv6 address, without a port',
+      ]);
+  });
+
+  it('listen[].host and api.host are an IP address or an RFC 1123 host name', () => {
+    const good =
+      'listen:\n  - { transport: udp, host: "::" }\n  - { transport: tcp, host: localhost }\napi:\n  host: api.internal.example\n';
+    assert.deepEqual(gatewayIssues(good), []);
+    const bad =
+      'listen:\n  - { transport: udp, host: "10.0.0.1:5060" }\n  - { transport: tcp, host: "-bad.example" }\napi:\n  host: "my host"\n';
+    assert.deepEqual(gatewayIssues(bad), [
+      '2 listen[0].host: an IP address or a host name (RFC 1123), without a port',
+      '3 listen[1].host: an IP address or a host name (RFC 1123), without a port',
+      '5 api.host: an IP address or a host name (RFC 1123), without a port',
+    ]);
+    assert.deepEqual(gatewayIssues('api:\n  host: ""\n'), [
+      '2 api.host: empty: set an address or leave the key out',
+    ]);
+  });
+
+  it('a first listener given by name needs publicAddress: its address would go into SDP c= lines', () => {
+    const byName = 'listen:\n  - { transport: udp, host: localhost }\n';
+    assert.deepEqual(gatewayIssues(byName), [
+      '2 listen[0].host: SDP c= lines carry this address when publicAddress is absent: give an IP address or set publicAddress',
+    ]);
+    assert.deepEqual(gatewayIssues(`${byName}publicAddress: 127.0.0.1\n`), []);
+  });
+
+  it("an outbound gateway's host is an IP address or a host name, a final dot allowed", () => {
+    const host = (name: string) => issuesOf(`name: t\noutbound:\n  gateways: [{host: "${name}"}]\n`);
+    assert.deepEqual([...host('sip.carrier.example.'), ...host('192.0.2.1'), ...host('2001:db8::1')], []);
+    for (const bad of ['a..b', '1.2.3.999', 'sip.example:5060'])
+      assert.deepEqual(host(bad), ['3 outbound.gateways[0].host: a DNS name or an IP address'], bad);
   });
 });

@@ -7,14 +7,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { type Document, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { crossCheck, type LocatedFile } from './cross-check.js';
 import { type ConfigIssue, formatPath } from './errors.js';
-import {
-  type GatewayFileConfig,
-  gatewayFileSchema,
-  type RouteConfig,
-  type TrunkConfig,
-  trunkSchema,
-} from './schema.js';
+import { type GatewayFileConfig, gatewayFileSchema, type TrunkConfig, trunkSchema } from './schema.js';
 import { readListenerTlsFiles, readTrunkTlsFiles, type TlsFiles } from './tls-files.js';
 import { locateNode, type PathKey, pathAt, unresolvedAlias } from './yaml-nodes.js';
 
@@ -22,11 +17,8 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: ConfigIssue[] };
 
-/** Names the file, line and column of a path in a parsed file. */
-type IssueAt = (path: readonly PathKey[], message: string) => ConfigIssue;
-
 /** A parsed file keeps a locator so checks across files can still name a line. */
-export type ParsedFile<T> = { ok: true; value: T; issueAt: IssueAt } | { ok: false; issues: ConfigIssue[] };
+export type ParsedFile<T> = ({ ok: true } & LocatedFile<T>) | { ok: false; issues: ConfigIssue[] };
 
 /** The whole validated configuration: one immutable snapshot. */
 export interface PatchbayConfig {
@@ -91,26 +83,24 @@ export function parseConfigText<S extends z.ZodType>(
     return { file, path: formatPath(path), line, col, message };
   };
 
-  if (doc.errors.length > 0) {
-    const issues = doc.errors.map((error) => {
-      const { line, col } = at(error.pos[0]);
-      const path = formatPath(pathAt(doc.contents, error.pos[0]));
-      return { file, path, line, col, message: `YAML: ${error.message.split('\n')[0]}` };
-    });
-    return { ok: false, issues };
-  }
-
+  const issues: ConfigIssue[] = doc.errors.map((error) => {
+    const { line, col } = at(error.pos[0]);
+    const path = formatPath(pathAt(doc.contents, error.pos[0]));
+    return { file, path, line, col, message: `YAML: ${error.message.split('\n')[0]}` };
+  });
   const { value, error } = documentValue(doc);
   if (error) {
     // An undefined anchor or an alias bomb: at the alias when it can be found, else the document.
     const aliasAt = unresolvedAlias(doc)?.range?.[0];
     const { line, col } = at(aliasAt ?? doc.contents?.range?.[0]);
     const path = aliasAt === undefined ? '' : formatPath(pathAt(doc.contents, aliasAt));
-    return { ok: false, issues: [{ file, path, line, col, message: `YAML: ${error.message}` }] };
+    issues.push({ file, path, line, col, message: `YAML: ${error.message}` });
+    return { ok: false, issues };
   }
   const missing: Array<{ path: PathKey[]; name: string }> = [];
   const substituted = substituteEnv(value, env, [], missing);
-  const issues = missing.map((m) => issueAt(m.path, `environment variable ${m.name} is not set`));
+  if (issues.length > 0) return { ok: false, issues };
+  for (const m of missing) issues.push(issueAt(m.path, `environment variable ${m.name} is not set`));
 
   const parsed = schema.safeParse(substituted);
   if (!parsed.success) {
@@ -129,7 +119,7 @@ export function parseConfigText<S extends z.ZodType>(
     issues.sort((a, b) => a.line - b.line || a.col - b.col);
     return { ok: false, issues };
   }
-  return { ok: true, value: parsed.data, issueAt };
+  return { ok: true, value: parsed.data, issueAt, written: (path) => doc.hasIn(path) };
 }
 
 /** Aliases expand to at most 100 nodes (a "billion laughs" document fails instead). */
@@ -162,7 +152,14 @@ export async function loadTrunkFile(file: string, env: Env): Promise<ParsedFile<
 export async function loadSipProfiles(
   dir: string,
   env: Env,
-): Promise<ParseResult<Map<string, TrunkConfig>> & { files: string[]; tlsFiles: TlsFiles }> {
+): Promise<
+  ParseResult<Map<string, TrunkConfig>> & {
+    files: string[];
+    tlsFiles: TlsFiles;
+    /** Each valid trunk's file, to name lines in checks against the gateway file. */
+    located: Map<string, LocatedFile<TrunkConfig>>;
+  }
+> {
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort();
@@ -174,13 +171,13 @@ export async function loadSipProfiles(
       col: 1,
       message: `cannot read directory: ${(error as Error).message}`,
     };
-    return { ok: false, issues: [issue], files: [], tlsFiles: new Map() };
+    return { ok: false, issues: [issue], files: [], tlsFiles: new Map(), located: new Map() };
   }
   const files = names.map((n) => join(dir, n));
   const trunks = new Map<string, TrunkConfig>();
   const tlsFiles: TlsFiles = new Map();
   const issues: ConfigIssue[] = [];
-  const issueAtOf = new Map<string, IssueAt>();
+  const located = new Map<string, LocatedFile<TrunkConfig>>();
   for (const file of files) {
     const result = await loadTrunkFile(file, env);
     if (!result.ok) {
@@ -189,7 +186,7 @@ export async function loadSipProfiles(
       issues.push(result.issueAt(['name'], `duplicate trunk name '${result.value.name}'`));
     } else {
       trunks.set(result.value.name, result.value);
-      issueAtOf.set(result.value.name, result.issueAt);
+      located.set(result.value.name, result);
       const tls = await readTrunkTlsFiles(result.value, file, result.issueAt);
       issues.push(...tls.issues);
       for (const [path, pem] of tls.files) tlsFiles.set(path, pem);
@@ -197,12 +194,12 @@ export async function loadSipProfiles(
   }
   for (const trunk of trunks.values()) {
     const issue = rerouteTrunkIssue(trunk, trunks);
-    const issueAt = issueAtOf.get(trunk.name);
-    if (issue && issueAt) issues.push(issueAt(['cps', 'overflow', 'rerouteTo'], issue));
+    const file = located.get(trunk.name);
+    if (issue && file) issues.push(file.issueAt(['cps', 'overflow', 'rerouteTo'], issue));
   }
   return issues.length > 0
-    ? { ok: false, issues, files, tlsFiles }
-    : { ok: true, value: trunks, files, tlsFiles };
+    ? { ok: false, issues, files, tlsFiles, located }
+    : { ok: true, value: trunks, files, tlsFiles, located };
 }
 
 /** An outbound trunk's overflow reroutes its calls through another trunk, which must dial out. */
@@ -213,31 +210,6 @@ function rerouteTrunkIssue(trunk: TrunkConfig, trunks: ReadonlyMap<string, Trunk
   if (!target) return `unknown trunk '${rerouteTo}' (known: ${[...trunks.keys()].join(', ')})`;
   if (!target.outbound) return `trunk '${rerouteTo}' has no outbound section to reroute calls through`;
   return undefined;
-}
-
-/**
- * Checks references between files: routes naming trunks that do not exist; trunks dialling
- * over TLS without a TLS listener (the Contact carriers send in-dialog requests to).
- */
-function crossCheck(
-  gateway: Extract<ParsedFile<GatewayFileConfig>, { ok: true }>,
-  trunks: ReadonlyMap<string, TrunkConfig>,
-): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
-  const dialsTls = [...trunks.values()].find((trunk) =>
-    trunk.outbound?.gateways.some((outbound) => outbound.transport === 'tls'),
-  );
-  if (dialsTls && !gateway.value.listen.some((listen) => listen.transport === 'tls')) {
-    const message = `trunk '${dialsTls.name}' dials over TLS: add a listen entry with transport: tls (its Contact takes the carrier's in-dialog requests)`;
-    issues.push(gateway.issueAt(['listen'], message));
-  }
-  gateway.value.routes.forEach((route: RouteConfig, index) => {
-    if (route.trunk !== undefined && !trunks.has(route.trunk)) {
-      const message = `unknown trunk '${route.trunk}' (known: ${[...trunks.keys()].join(', ') || 'none'})`;
-      issues.push(gateway.issueAt(['routes', index, 'trunk'], message));
-    }
-  });
-  return issues;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -285,7 +257,7 @@ export async function loadConfig(gatewayFile: string, env: Env): Promise<ParseRe
     ...(listenerTls?.issues ?? []),
     ...(profiles && !profiles.ok ? profiles.issues : []),
   ];
-  if (gateway.ok && profiles?.ok) issues.push(...crossCheck(gateway, profiles.value));
+  if (gateway.ok && profiles?.ok) issues.push(...crossCheck(gatewayFile, gateway, profiles.located));
   if (issues.length > 0 || !gateway.ok || !profiles?.ok) return { ok: false, issues };
   return {
     ok: true,

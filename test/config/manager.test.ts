@@ -136,7 +136,7 @@ describe('ConfigManager', () => {
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
         assert.equal(error.issues[0]?.path, 'routes[0].trunk');
-        assert.equal(error.issues[0]?.line, 10);
+        assert.equal(error.issues[0]?.line, 11);
         assert.match(error.message, /unknown trunk 'nope'/);
         return true;
       },

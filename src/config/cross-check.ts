@@ -1,0 +1,60 @@
+/**
+ * Checks between the gateway file and the trunk files, each issue at the line that has to
+ * change: every transport a trunk dials, registers or takes calls over has a listener, and
+ * every route names a trunk that exists and that calls arrive on.
+ */
+import { basename } from 'node:path';
+import type { ConfigIssue } from './errors.js';
+import type { GatewayFileConfig, TrunkConfig } from './schema.js';
+import type { PathKey } from './yaml-nodes.js';
+
+/** A validated file that can still name the line of a path, and tell whether it wrote the path. */
+export interface LocatedFile<T> {
+  value: T;
+  issueAt(path: readonly PathKey[], message: string): ConfigIssue;
+  written(path: readonly PathKey[]): boolean;
+}
+
+export function crossCheck(
+  gatewayFile: string,
+  gateway: LocatedFile<GatewayFileConfig>,
+  trunks: ReadonlyMap<string, LocatedFile<TrunkConfig>>,
+): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const listening = new Set<string>(gateway.value.listen.map((listen) => listen.transport));
+  const addListener = (transport: string) =>
+    `add a listen entry with transport: ${transport} to ${basename(gatewayFile)}`;
+  for (const { value: trunk, issueAt, written } of trunks.values()) {
+    // The transport sends from its listener's socket, and the Contact it writes names that listener.
+    trunk.outbound?.gateways.forEach((outbound, index) => {
+      if (listening.has(outbound.transport)) return;
+      const message = `trunk '${trunk.name}' dials over ${outbound.transport.toUpperCase()}: ${addListener(outbound.transport)} (its Contact takes the carrier's in-dialog requests)`;
+      issues.push(issueAt(['outbound', 'gateways', index, 'transport'], message));
+    });
+    const register = trunk.outbound?.register;
+    if (register && !listening.has(register.transport)) {
+      const message = `trunk '${trunk.name}' registers over ${register.transport.toUpperCase()}: ${addListener(register.transport)} (the registrar sends calls to its Contact)`;
+      issues.push(issueAt(['outbound', 'register', 'transport'], message));
+    }
+    // The default (every transport) means "whichever the gateway listens on": only a list as written is checked.
+    if (trunk.inbound && written(['inbound', 'transports']))
+      trunk.inbound.transports.forEach((transport, index) => {
+        if (listening.has(transport)) return;
+        const message = `no call can arrive over ${transport} without a listener: ${addListener(transport)} or drop ${transport} here`;
+        issues.push(issueAt(['inbound', 'transports', index], message));
+      });
+  }
+  // Routes are chosen for inbound calls only (trunks/inbound.ts), which arrive on a trunk by
+  // its source address (inbound) or its registered Contact (outbound.register).
+  gateway.value.routes.forEach((route, index) => {
+    if (route.trunk === undefined) return;
+    const trunk = trunks.get(route.trunk)?.value;
+    let message: string | undefined;
+    if (!trunk)
+      message = `unknown trunk '${route.trunk}' (known: ${[...trunks.keys()].join(', ') || 'none'})`;
+    else if (!trunk.inbound && !trunk.outbound?.register)
+      message = `trunk '${route.trunk}' takes no calls (it has neither inbound nor outbound.register): the route can never match`;
+    if (message) issues.push(gateway.issueAt(['routes', index, 'trunk'], message));
+  });
+  return issues;
+}

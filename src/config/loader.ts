@@ -9,7 +9,13 @@ import { type Document, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { crossCheck, type LocatedFile } from './cross-check.js';
 import { type ConfigIssue, formatPath } from './errors.js';
-import { type GatewayFileConfig, gatewayFileSchema, type TrunkConfig, trunkSchema } from './schema.js';
+import {
+  DEFAULT_SIP_PROFILES_DIR,
+  type GatewayFileConfig,
+  gatewayFileSchema,
+  type TrunkConfig,
+  trunkSchema,
+} from './schema.js';
 import { readListenerTlsFiles, readTrunkTlsFiles, type TlsFiles } from './tls-files.js';
 import { locateNode, type PathKey, pathAt, unresolvedAlias } from './yaml-nodes.js';
 
@@ -17,8 +23,13 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: ConfigIssue[] };
 
-/** A parsed file keeps a locator so checks across files can still name a line. */
-export type ParsedFile<T> = ({ ok: true } & LocatedFile<T>) | { ok: false; issues: ConfigIssue[] };
+/**
+ * A parsed file keeps a locator so checks across files can still name a line. One that fails
+ * keeps its data as written (`raw`, once the YAML could be read) for what other files need of it.
+ */
+export type ParsedFile<T> =
+  | ({ ok: true } & LocatedFile<T>)
+  | { ok: false; issues: ConfigIssue[]; raw?: unknown };
 
 /** The whole validated configuration: one immutable snapshot. */
 export interface PatchbayConfig {
@@ -99,7 +110,7 @@ export function parseConfigText<S extends z.ZodType>(
   }
   const missing: Array<{ path: PathKey[]; name: string }> = [];
   const substituted = substituteEnv(value, env, [], missing);
-  if (issues.length > 0) return { ok: false, issues };
+  if (issues.length > 0) return { ok: false, issues, raw: substituted };
   for (const m of missing) issues.push(issueAt(m.path, `environment variable ${m.name} is not set`));
 
   const parsed = schema.safeParse(substituted);
@@ -117,7 +128,7 @@ export function parseConfigText<S extends z.ZodType>(
   }
   if (issues.length > 0 || !parsed.success) {
     issues.sort((a, b) => a.line - b.line || a.col - b.col);
-    return { ok: false, issues };
+    return { ok: false, issues, raw: substituted };
   }
   return { ok: true, value: parsed.data, issueAt, written: (path) => doc.hasIn(path) };
 }
@@ -239,26 +250,33 @@ export function makeSnapshot(
   });
 }
 
+/** The sipProfilesDir of a gateway file that failed validation, when it reads as one; else the default. */
+function rawSipProfilesDir(raw: unknown): string {
+  const named = (raw as { sipProfilesDir?: unknown } | null | undefined)?.sipProfilesDir;
+  return typeof named === 'string' && named !== '' ? named : DEFAULT_SIP_PROFILES_DIR;
+}
+
 /** Loads the gateway file and the sip-profiles directory it names; all errors of all files at once. */
 export async function loadConfig(gatewayFile: string, env: Env): Promise<ParseResult<PatchbayConfig>> {
   const text = await readText(gatewayFile);
   if (typeof text !== 'string') return { ok: false, issues: [text] };
   const gateway = parseConfigText(text, gatewayFile, gatewayFileSchema, env);
+  // A gateway file that fails still names its profiles directory: those files are checked too.
   const profilesDir = resolve(
     dirname(gatewayFile),
-    gateway.ok ? gateway.value.sipProfilesDir : 'sip-profiles',
+    gateway.ok ? gateway.value.sipProfilesDir : rawSipProfilesDir(gateway.raw),
   );
-  const profiles = gateway.ok ? await loadSipProfiles(profilesDir, env) : undefined;
+  const profiles = await loadSipProfiles(profilesDir, env);
   const listenerTls = gateway.ok
     ? await readListenerTlsFiles(gateway.value, gatewayFile, gateway.issueAt)
     : undefined;
   const issues = [
     ...(gateway.ok ? [] : gateway.issues),
     ...(listenerTls?.issues ?? []),
-    ...(profiles && !profiles.ok ? profiles.issues : []),
+    ...(profiles.ok ? [] : profiles.issues),
   ];
-  if (gateway.ok && profiles?.ok) issues.push(...crossCheck(gatewayFile, gateway, profiles.located));
-  if (issues.length > 0 || !gateway.ok || !profiles?.ok) return { ok: false, issues };
+  if (gateway.ok && profiles.ok) issues.push(...crossCheck(gatewayFile, gateway, profiles.located));
+  if (issues.length > 0 || !gateway.ok || !profiles.ok) return { ok: false, issues };
   return {
     ok: true,
     value: makeSnapshot(

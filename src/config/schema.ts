@@ -19,6 +19,8 @@ import { addressSetting, pemFile, port, positiveMs, transport } from './primitiv
 import { checkedStreamTargetSchema, isBotUrl, type streamTargetSchema } from './stream-target-schema.js';
 import { trunkMediaSchema } from './trunk-media-schema.js';
 
+export const DEFAULT_SIP_PROFILES_DIR = 'sip-profiles';
+
 /** A worker's slice of the RTP range: room for a few calls' even/odd pairs at the least. */
 const MIN_PORTS_PER_WORKER = 8;
 
@@ -331,7 +333,10 @@ export const gatewayFileSchema = z
     dns: dnsSchema.prefault({}),
     sip: sipSchema,
     routes: z.array(routeSchema).default([]),
-    sipProfilesDir: z.string().default('sip-profiles').describe("Relative to the gateway file's directory."),
+    sipProfilesDir: z
+      .string()
+      .default(DEFAULT_SIP_PROFILES_DIR)
+      .describe("Relative to the gateway file's directory."),
   })
   .superRefine((gateway, context) => {
     // Each media worker binds its calls' ports from its own slice of the range.

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   defaultConfig,
@@ -45,7 +46,7 @@ describe('config loader', () => {
     assert.ok(result.issues.every((i) => i.file.endsWith('sip-profiles-bad.yaml')));
   });
 
-  it('reports every error of a broken gateway file, cross-field rules included', async () => {
+  it('reports every error of a broken gateway file, cross-field rules included, and its profiles', async () => {
     const result = await loadConfig(`${fixtures}broken-gateway/patchbay.yaml`, {});
     assert.equal(result.ok, false);
     if (result.ok) return;
@@ -64,8 +65,43 @@ describe('config loader', () => {
         '26:19 routes[2].target.sampleRate: the twilio dialect is 8000 Hz µ-law only: drop sampleRate or use dialect stereo or exotel',
         "27:71 routes[2].cps.overflow.rerouteTo: a route's rerouteTo is the bot to stream to instead: ws://, wss:// or builtin:echo",
         '30:12 routes[3].target.url: ws://, wss:// or builtin:echo',
+        // The trunk files are checked too, in the sipProfilesDir the broken file names.
+        `1:1 : cannot read directory: ENOENT: no such file or directory, scandir '${fixtures}broken-gateway/nowhere'`,
       ],
     );
+  });
+
+  it('checks the trunk files when the gateway file fails, in the sipProfilesDir it names if readable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'patchbay-loader-'));
+    try {
+      for (const sub of ['trunks', 'sip-profiles']) {
+        mkdirSync(join(dir, sub));
+        writeFileSync(join(dir, sub, 'bad.yaml'), `name: ${sub}\ninbound:\n  allowedCidrs: [10.0.0.0/33]\n`);
+      }
+      const gatewayFile = join(dir, 'gw.yaml');
+      const issuesWith = async (text: string) => {
+        writeFileSync(gatewayFile, text);
+        const result = await loadConfig(gatewayFile, {});
+        return result.ok
+          ? []
+          : result.issues.map((i) => `${i.file.slice(dir.length + 1)}:${i.line} ${i.path}`);
+      };
+      assert.deepEqual(await issuesWith('logLevel: loud\nsipProfilesDir: trunks\n'), [
+        'gw.yaml:1 logLevel',
+        'trunks/bad.yaml:3 inbound.allowedCidrs[0]',
+      ]);
+      assert.deepEqual(await issuesWith('api: { port: 1, port: 2 }\nsipProfilesDir: trunks\n'), [
+        'gw.yaml:1 api.port',
+        'trunks/bad.yaml:3 inbound.allowedCidrs[0]',
+      ]);
+      // Not a directory name: the default one is checked.
+      assert.deepEqual(await issuesWith('sipProfilesDir: [trunks]\n'), [
+        'gw.yaml:1 sipProfilesDir',
+        'sip-profiles/bad.yaml:3 inbound.allowedCidrs[0]',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports YAML syntax errors with their position', async () => {

@@ -21,5 +21,5 @@ export {
 } from './media-types.js';
 export { SeededRandom, seededRandom } from './random.js';
 export { ByteFifo, SampleFifo } from './sample-fifo.js';
-export { SecretBytes, shownUrl } from './secret.js';
+export { SecretBytes, shownUrl, shownUrlsIn } from './secret.js';
 export { TimerQueues } from './timer-queues.js';

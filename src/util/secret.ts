@@ -50,6 +50,24 @@ export function shownUrl(url: string): string {
     if (parsed.host === '') return `${parsed.protocol}${parsed.pathname}`;
     return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
   } catch {
-    return url.replace(/[?#].*$/s, '').replace(/\/\/[^/@]*@/, '//');
+    // Unparsable (a raw `/` or space in the password, say): everything up to the last `@` goes.
+    return url.replace(/[?#].*$/s, '').replace(/\/\/.*@/s, '//');
   }
+}
+
+/**
+ * A URL inside free text or a JSON line that has user info, a query or a fragment: a scheme and
+ * `://`, up to whitespace, a quote, an angle bracket or a backslash (which in JSON starts an
+ * escape, so a match never spans one), with an `@`, `?` or `#` in it.
+ */
+const URL_WITH_CREDENTIALS = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>\\@?#]*[@?#][^\s"'<>\\]*/gi;
+
+/**
+ * `text` with each URL in it that has user info, a query or a fragment replaced by its
+ * `shownUrl`; other text is returned as it is, after one scan for `://`. Safe on a serialised
+ * JSON line: a replacement only removes characters or percent-encodes them.
+ */
+export function shownUrlsIn(text: string): string {
+  if (!text.includes('://')) return text;
+  return text.replace(URL_WITH_CREDENTIALS, shownUrl);
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { createLogger, shownUrl } from '../../src/util/index.js';
+import { createLogger, shownUrl, shownUrlsIn } from '../../src/util/index.js';
 
 test('logger redacts secrets wherever they appear', async () => {
   const lines: string[] = [];
@@ -30,4 +30,21 @@ test('a URL shown in a log line or record drops user info, query and fragment', 
   assert.equal(shownUrl('https://cb.example/hook?sig=1'), 'https://cb.example/hook');
   assert.equal(shownUrl('builtin:echo'), 'builtin:echo');
   assert.equal(shownUrl('ws://u:p@[::1]/a?b'), 'ws://[::1]/a');
+  assert.equal(shownUrl('redis://:pw@redis.example:6379'), 'redis://redis.example:6379');
+  // Unparsable: a raw `/` in the password.
+  assert.equal(shownUrl('wss://u:p/w@bot.example/x?t=1'), 'wss://bot.example/x');
+});
+
+test('URLs inside text are shown without credentials; other text is returned as it is', () => {
+  const text = 'no url here';
+  assert.equal(shownUrlsIn(text), text);
+  assert.equal(shownUrlsIn('see https://cb.example/hook.'), 'see https://cb.example/hook.');
+  assert.equal(
+    shownUrlsIn('a wss://u:p@bot.example/x?token=1 and redis://:pw@r:6379, then http://h/p#frag'),
+    'a wss://bot.example/x and redis://r:6379, then http://h/p',
+  );
+  // In a JSON line a match stops at a quote or an escape, so the line stays valid JSON.
+  const line = JSON.stringify({ msg: 'say "wss://u:p@bot/x?t=1"', u: 'https://u:p@h/\\x' });
+  const shown = shownUrlsIn(line);
+  assert.deepEqual(JSON.parse(shown), { msg: 'say "wss://bot/x"', u: 'https://h/\\x' });
 });

@@ -3,6 +3,7 @@
  * it, and free-text detail for logs and call records only. Every call reaches exactly one.
  */
 import type { InboundSession, Session, TerminationCause } from '../sip/index.js';
+import { shownUrlsIn } from '../util/index.js';
 
 /**
  * Every cause, in one list so metrics and docs can enumerate them:
@@ -98,9 +99,15 @@ export function causeOfFinalStatus(status: number): CallEndCause {
 
 const MAX_DETAIL = 160;
 
-/** Free text from the network or an exception, made safe for a record: printable, bounded. */
+/**
+ * Free text from the network or an exception, made safe for a record and its log line:
+ * printable, bounded, and any URL in it without user info or query (an error may quote a bot
+ * URL whole, token and all).
+ */
 export function boundedDetail(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, MAX_DETAIL);
+  return shownUrlsIn(text)
+    .replace(/[^\x20-\x7e]/g, '?')
+    .slice(0, MAX_DETAIL);
 }
 
 /** Local session ends the SIP layer decides on its own (RFC 4028 refresh, lost 2xx ACK). */

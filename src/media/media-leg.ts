@@ -301,6 +301,11 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
       const { bridgeRate, clock, jitterBuffer, mediaClock } = this.#options;
       const frameMs = mediaClock.frameMs;
       const chain = await CodecChain.build({ codec: media.codec, bridgeRate, clock, jitterBuffer, frameMs });
+      if (this.#closed) {
+        // Closed while the chain was built: its codecs' WASM memory goes with it, not to the leg.
+        chain.close();
+        throw new Error('media leg closed while its codec was set up');
+      }
       // A caller frame waiting on the old buffer goes now, concealed: one frame per tick still.
       this.#lateCallerFrame.flush();
       this.#closeChain();

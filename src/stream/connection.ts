@@ -128,6 +128,8 @@ export class StreamConnection {
   readonly #droppedWarning: RateLimitedWarning<{ dropped: number; queued: number }>;
   readonly #maxBufferedBytes: number;
   #socket: WebSocket | undefined;
+  /** The socket whose handshake is under way, for close() to cut. */
+  #connecting: WebSocket | undefined;
   #closed = false;
   /** The close code of a socket lost while its messages still wait in the inbound queue. */
   #lostCode: number | undefined;
@@ -166,7 +168,12 @@ export class StreamConnection {
 
   /** Opens the socket and sends the dialect's opening messages; rejects on timeout or refusal. */
   async connect(): Promise<void> {
-    const socket = await this.#open();
+    let socket: WebSocket;
+    try {
+      socket = await this.#open();
+    } finally {
+      this.#connecting = undefined;
+    }
     if (this.#closed) {
       socket.terminate();
       throw new Error('stream closed while connecting');
@@ -255,6 +262,8 @@ export class StreamConnection {
     this.#retryTimer?.cancel();
     this.stats.messagesAfterStop += this.#inbound.stop();
     this.#lostCode = undefined;
+    // A handshake under way is cut at once: connect() rejects, and the bot sees no call.
+    this.#connecting?.terminate();
     const socket = this.#socket;
     if (!socket) return;
     if (socket.readyState !== WebSocket.OPEN) {
@@ -289,6 +298,7 @@ export class StreamConnection {
       allowSynchronousEvents: false,
       ...(options.ca ? { ca: options.ca } : {}),
     });
+    this.#connecting = socket;
     const timeoutMs = options.connectTimeoutMs ?? 3000;
     return new Promise((resolve, reject) => {
       const timer = options.clock.setTimer(timeoutMs, () => {

@@ -263,6 +263,17 @@ test('close is idempotent, releases the port and unsubscribes from the media clo
   assert.equal(received.length, 0);
 });
 
+test('a leg closed while its codec chain is built frees that chain and does not start', async () => {
+  const { leg, peer, media, mediaClock } = await setup();
+  const listening = mediaClock.listenerCount('tick');
+  const switching = leg.update(media('PCMA'));
+  leg.close();
+  await assert.rejects(switching, /closed/);
+  assert.equal(leg.stats().codec, 'none', 'no chain kept by the closed leg');
+  assert.equal(mediaClock.listenerCount('tick'), listening - 1, 'off the media clock');
+  peer.close();
+});
+
 test('a late bot frame goes out in its tick slot as it arrives; a slot still held at the next tick goes first', async () => {
   const { clock, mediaClock, leg, peer, received } = await setup();
   try {

@@ -69,6 +69,26 @@ test('connect rejects when the connect timeout runs out on a server that accepts
   }
 });
 
+test('a stream closed while its handshake is under way cuts the socket: connect rejects at once', async () => {
+  const sockets: Socket[] = [];
+  // Read, so the server side sees the client's end of the connection.
+  const server = createServer((socket) => sockets.push(socket.resume()));
+  const port = await listen(server);
+  const h = harness(`ws://127.0.0.1:${port}/`, { connectTimeoutMs: 60_000 });
+  try {
+    const connecting = h.connection.connect();
+    await until(() => sockets.length === 1, 'the TCP connection');
+    const ended = new Promise((resolve) => sockets[0]?.once('close', resolve));
+    h.connection.close('caller hung up');
+    await assert.rejects(connecting);
+    await ended;
+    assert.equal(h.clock.pendingTimers(), 0, 'the connect timeout cancelled');
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  }
+});
+
 test('connect rejects on a refused port and on an HTTP answer other than 101', async () => {
   const closedServer = createServer();
   const closedPort = await listen(closedServer);

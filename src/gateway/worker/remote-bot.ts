@@ -40,6 +40,9 @@ export class RemoteBotStream implements BotStream {
     if (this.#closed) return;
     this.#closed = true;
     this.#link.send({ kind: 'closeBot', callId: this.#callId, reason });
+    // The worker's answer to a connect under way is no longer routed here: settle now, as a
+    // stream on this thread does.
+    this.fail('bot stream closed while connecting');
   }
 
   stats(): BotStreamStats {

@@ -17,7 +17,7 @@ import {
   NO_LATE_FRAMES,
   type RtpPosition,
 } from '../../media/index.js';
-import { type Clock, type TimerHandle, TypedEmitter } from '../../util/index.js';
+import { type Clock, TypedEmitter } from '../../util/index.js';
 import {
   type BotCallInfo,
   type BotHooks,
@@ -46,8 +46,8 @@ const DETAIL_WAIT_MS = 1000;
 /** What a remote leg needs of the channel to its worker. */
 export interface LegLink {
   send(message: ToWorker): void;
-  /** Resolves with the worker's reply; rejects with its error, or when the worker dies. */
-  request(message: WorkerRequestBody): Promise<Extract<FromWorker, { kind: 'reply' }>>;
+  /** Resolves with the worker's reply; rejects with its error, when the worker dies, or on `signal`. */
+  request(message: WorkerRequestBody, signal?: AbortSignal): Promise<Extract<FromWorker, { kind: 'reply' }>>;
   /** The leg is closed: the channel forgets it. */
   release(callId: string): void;
 }
@@ -185,17 +185,15 @@ export class RemoteMediaLeg implements CallMediaLeg {
 
   /** The call's figures from the worker, waited for at most DETAIL_WAIT_MS. */
   async #askDetail(kind: 'detail' | 'close'): Promise<void> {
-    let timer: TimerHandle | undefined;
-    const waited = new Promise<undefined>((resolve) => {
-      timer = this.#clock.setTimer(DETAIL_WAIT_MS, () => resolve(undefined));
-    });
+    const giveUp = new AbortController();
+    const timer = this.#clock.setTimer(DETAIL_WAIT_MS, () => giveUp.abort());
     try {
-      const reply = await Promise.race([this.#link.request({ kind, callId: this.callId }), waited]);
-      if (reply?.detail) this.receiveDetail(reply.detail);
+      const reply = await this.#link.request({ kind, callId: this.callId }, giveUp.signal);
+      if (reply.detail) this.receiveDetail(reply.detail);
     } catch {
-      // The worker died: its last detail is all there is.
+      // The worker died or is stuck: its last detail is all there is.
     } finally {
-      timer?.cancel();
+      timer.cancel();
     }
   }
 

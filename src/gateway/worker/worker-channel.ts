@@ -108,19 +108,32 @@ export class WorkerChannel {
     send: (message) => {
       if (!this.failed) this.#port.postMessage(message);
     },
-    request: (message) => this.#request(message),
+    request: (message, signal) => this.#request(message, signal),
     release: (callId) => {
       this.#legs.delete(callId);
     },
   };
 
-  #request(message: WorkerRequestBody): Promise<Reply> {
+  /** `signal` gives up waiting: the request is forgotten, so a stuck worker piles up nothing. */
+  #request(message: WorkerRequestBody, signal?: AbortSignal): Promise<Reply> {
     if (this.#failure !== undefined) return Promise.reject(new MediaWorkerLost(this.#failure));
     const request = this.#nextRequest++;
     return new Promise<Reply>((resolve, reject) => {
       this.#pending.set(request, { resolve, reject });
+      signal?.addEventListener(
+        'abort',
+        () => {
+          if (this.#pending.delete(request)) reject(new Error('the media worker did not answer in time'));
+        },
+        { once: true },
+      );
       this.#port.postMessage({ ...message, request } as WorkerRequest);
     });
+  }
+
+  /** Requests waiting for the worker's answer. */
+  get pendingRequests(): number {
+    return this.#pending.size;
   }
 
   #receive(message: FromWorker): void {

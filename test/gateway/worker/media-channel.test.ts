@@ -291,6 +291,20 @@ describe('media worker protocol (MessageChannel, no threads)', () => {
     assert.equal(leg.stats().codec, 'PCMU/8000/0', 'the last detail stands');
   });
 
+  it('a close a stuck worker does not answer is given up after a second and forgotten', async () => {
+    const leg = await openLeg();
+    await leg.start(pcmuTo(peer));
+    await reported();
+    ports.port2.removeAllListeners('message'); // alive, and answering nothing
+    leg.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(channel.pendingRequests, 1, 'the close waits for its answer');
+    clock.advance(1000);
+    await leg.settled();
+    assert.equal(channel.pendingRequests, 0, 'and is forgotten when it is given up');
+    assert.equal(leg.stats().codec, 'PCMU/8000/0', 'the last detail stands');
+  });
+
   it('counts legs being opened for placement, so a burst of set-ups is spread', async () => {
     const first = openLeg();
     const second = channel.open('call-2', 8000, {

@@ -79,7 +79,7 @@ export class GatewayAdmission implements CallAdmission {
     }
   }
 
-  cps(limits: readonly CpsKeyLimit[], overflow: OverflowPolicy) {
-    return this.#options.cps.admit(limits, overflow);
+  cps(limits: readonly CpsKeyLimit[], overflow: OverflowPolicy, ended?: AbortSignal) {
+    return this.#options.cps.admit(limits, overflow, ended);
   }
 }

@@ -87,6 +87,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   #end: CallEnd | undefined;
   #finalMedia: CallMediaRecord | undefined;
   #supervision: { cancel(): void } | undefined;
+  readonly #ending = new AbortController(); // a CPS queue wait is abandoned at the end
 
   /** `resumed`: a call taken over from another node keeps its id and start. */
   private constructor(ports: CallPorts, call: CallParties, resumed?: { id: string; startedAtWall: number }) {
@@ -209,7 +210,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       ]);
     if (this.ended) return;
     const limits = callCpsLimits(trunk, this.to, { id: String(routeIndex), config: route });
-    const cps = await ports.admission.cps(limits.limits, limits.overflow);
+    const cps = await ports.admission.cps(limits.limits, limits.overflow, this.#ending.signal);
     if (cps.action === 'reject') {
       this.safeEmit('cpsRefused', cps.bucket);
       const retryAfter: [string, string] = ['Retry-After', String(cps.retryAfterSec)];
@@ -257,7 +258,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     }
     if (this.ended) throw new OutboundRefusal('ended while waiting for admission');
     const limits = callCpsLimits(request.trunk, this.to);
-    const cps = await this.#ports.admission.cps(limits.limits, limits.overflow);
+    const cps = await this.#ports.admission.cps(limits.limits, limits.overflow, this.#ending.signal);
     // Overflow 'reroute' on an outbound trunk names another trunk to dial through.
     const trunk = cps.action === 'reroute' ? this.#ports.outbound.trunk(cps.target) : request.trunk;
     if (cps.action === 'reject' || !trunk) {
@@ -450,6 +451,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     this.#end = end;
     this.#progress.endedAtWall = this.#ports.clock.wallNow();
     this.#supervision?.cancel();
+    this.#ending.abort();
     // An attempt still ringing when the call ends is cancelled by the signalling below.
     this.#plan?.stop('cancelled', `call ended: ${end.cause}`);
     try {

@@ -189,7 +189,8 @@ export interface AdmittedCall {
 export interface CallAdmission {
   /** Async: in a cluster the slot is a lease in Redis (one round trip). */
   admit(trunk: TrunkConfig, call: AdmittedCall): Promise<CallSlot>;
-  cps(limits: readonly CpsKeyLimit[], overflow: OverflowPolicy): Promise<CpsAdmission>;
+  /** `ended` aborts when the call ends: a call still queued leaves the queue without a token. */
+  cps(limits: readonly CpsKeyLimit[], overflow: OverflowPolicy, ended?: AbortSignal): Promise<CpsAdmission>;
 }
 
 /** Inbound policy: which trunk and route an INVITE belongs to, and its digest check. */

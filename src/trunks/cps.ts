@@ -137,7 +137,7 @@ export type Admission =
       action: 'reject';
       status: 503;
       retryAfterSec: number;
-      reason: 'cps_limit' | 'queue_full' | 'queue_timeout' | 'store_error';
+      reason: 'cps_limit' | 'queue_full' | 'queue_timeout' | 'store_error' | 'cancelled';
       /** The key of the bucket that refused the call; absent when the limit store failed. */
       bucket?: string;
     }
@@ -150,7 +150,12 @@ interface Waiter {
   enqueuedMs: number;
   resolve(admission: Admission): void;
   timer: TimerHandle | undefined;
+  signal: AbortSignal | undefined;
+  onAbort(): void;
 }
+
+/** The call ended before it was admitted: it takes no token and leaves its queue. */
+const CANCELLED: Admission = { action: 'reject', status: 503, retryAfterSec: 1, reason: 'cancelled' };
 
 /**
  * Applies limits (with run-time overrides) and the overflow policy. Queued calls retry when
@@ -192,7 +197,13 @@ export class CpsLimiter {
     return limits.map((limit) => ({ ...limit, ...this.#overrides.get(limit.key) }));
   }
 
-  async admit(limits: readonly CpsKeyLimit[], policy: OverflowPolicy): Promise<Admission> {
+  /** `signal`: the call ended; a queued call leaves its queue without taking a token. */
+  async admit(
+    limits: readonly CpsKeyLimit[],
+    policy: OverflowPolicy,
+    signal?: AbortSignal,
+  ): Promise<Admission> {
+    if (signal?.aborted) return CANCELLED;
     const effective = this.effectiveLimits(limits);
     const decision = await this.#store.take(effective, this.#clock.now());
     if (decision.allowed) return { action: 'accept', waitedMs: 0 };
@@ -210,7 +221,8 @@ export class CpsLimiter {
         if (queueLength >= policy.maxQueued || this.#queuedTotal >= this.#maxQueuedTotal) {
           return { action: 'reject', status: 503, retryAfterSec, reason: 'queue_full', ...refused };
         }
-        return this.#enqueue(queueKey, effective, policy, decision.retryAfterMs);
+        if (signal?.aborted) return CANCELLED;
+        return this.#enqueue(queueKey, effective, policy, decision.retryAfterMs, signal);
       }
     }
   }
@@ -242,6 +254,7 @@ export class CpsLimiter {
     limits: readonly CpsKeyLimit[],
     policy: OverflowPolicy,
     retryAfterMs: number,
+    signal: AbortSignal | undefined,
   ): Promise<Admission> {
     const now = this.#clock.now();
     return new Promise((resolve) => {
@@ -252,11 +265,14 @@ export class CpsLimiter {
         enqueuedMs: now,
         resolve,
         timer: undefined,
+        signal,
+        onAbort: () => this.#finish(waiter, CANCELLED),
       };
       const queue = this.#queues.get(queueKey) ?? new Set<Waiter>();
       queue.add(waiter);
       this.#queues.set(queueKey, queue);
       this.#queuedTotal++;
+      signal?.addEventListener('abort', waiter.onAbort, { once: true });
       this.#schedule(waiter, retryAfterMs);
     });
   }
@@ -267,8 +283,12 @@ export class CpsLimiter {
     waiter.timer = this.#clock.setTimer(wakeAt - now, () => void this.#retry(waiter));
   }
 
+  #queued(waiter: Waiter): boolean {
+    return this.#queues.get(waiter.queueKey)?.has(waiter) ?? false;
+  }
+
   async #retry(waiter: Waiter): Promise<void> {
-    if (!this.#queues.get(waiter.queueKey)?.has(waiter)) return;
+    if (!this.#queued(waiter)) return;
     const now = this.#clock.now();
     let decision: CpsDecision;
     try {
@@ -278,6 +298,8 @@ export class CpsLimiter {
       this.#finish(waiter, { action: 'reject', status: 503, retryAfterSec: 1, reason: 'store_error' });
       return;
     }
+    // Cancelled during the take: nothing to resolve or to schedule.
+    if (!this.#queued(waiter)) return;
     if (decision.allowed) {
       this.#finish(waiter, { action: 'accept', waitedMs: now - waiter.enqueuedMs });
     } else if (now >= waiter.deadlineMs) {
@@ -295,13 +317,14 @@ export class CpsLimiter {
     }
   }
 
+  /** Once per waiter: a take still in flight when its call was cancelled finds it gone. */
   #finish(waiter: Waiter, admission: Admission): void {
-    waiter.timer?.cancel();
     const queue = this.#queues.get(waiter.queueKey);
-    if (queue?.delete(waiter)) {
-      this.#queuedTotal--;
-      if (queue.size === 0) this.#queues.delete(waiter.queueKey);
-    }
+    if (!queue?.delete(waiter)) return;
+    this.#queuedTotal--;
+    if (queue.size === 0) this.#queues.delete(waiter.queueKey);
+    waiter.timer?.cancel();
+    waiter.signal?.removeEventListener('abort', waiter.onAbort);
     waiter.resolve(admission);
   }
 }

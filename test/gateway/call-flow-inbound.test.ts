@@ -15,6 +15,7 @@ import {
   CallHarness,
   flush,
   type HarnessOptions,
+  run,
 } from './helpers/call-harness.js';
 
 let harness: CallHarness | undefined;
@@ -155,6 +156,31 @@ describe('inbound call flows (carrier UA → gateway UA → CallController)', ()
       [['trunk:carrier', 1]],
     );
     await first.bye();
+    await flush();
+  });
+
+  it('a call cancelled while queued for CPS leaves the queue without a token: the next call takes its place', async () => {
+    const queue = { action: 'queue' as const, queueTimeoutMs: 5000, maxQueued: 1 };
+    const { harness, carrier } = setup({ trunk: { cps: { rate: 1, burst: 1, overflow: queue } } });
+    const first = carrier.call();
+    await flush();
+    assert.equal((await first.outcome).kind, 'answered');
+    const cancelled = carrier.call();
+    await flush();
+    assert.equal(harness.cps.queueLength, 1);
+    cancelled.cancel();
+    await run(harness.clock, 300); // the CANCEL goes once 100 Trying is in (after 200 ms)
+    assert.equal(await finalStatus(cancelled), 487);
+    assert.equal(harness.cps.queueLength, 0, 'the cancelled call left the queue');
+
+    const next = carrier.call();
+    await flush();
+    assert.equal(harness.cps.queueLength, 1, 'queued, not refused as queue_full');
+    await run(harness.clock, 700);
+    assert.equal((await next.outcome).kind, 'answered', 'the token went to the call still waiting');
+    assert.equal(harness.legs.length, 2, 'no media leg for the cancelled call');
+    await first.bye();
+    await next.bye();
     await flush();
   });
 

@@ -131,6 +131,33 @@ describe('CpsLimiter', () => {
     assert.equal(limiter.queueLength, 0);
   });
 
+  it('a cancelled call leaves its queue at once and takes no token; the next waiter gets it', async () => {
+    const clock = new FakeClock();
+    const limiter = new CpsLimiter(new MemoryCpsStore(), clock);
+    const policy: OverflowPolicy = { action: 'queue', queueTimeoutMs: 5000, maxQueued: 1 };
+    const one = { key: 'k', rate: 1, burst: 1 };
+    await limiter.admit([one], policy);
+    const ended = new AbortController();
+    const cancelled = limiter.admit([one], policy, ended.signal);
+    await settle();
+    assert.equal(limiter.queueLength, 1);
+    ended.abort();
+    assert.deepEqual(await cancelled, {
+      action: 'reject',
+      status: 503,
+      retryAfterSec: 1,
+      reason: 'cancelled',
+    });
+    assert.equal(limiter.queueLength, 0, 'its place is free for another call');
+    const next = limiter.admit([one], policy);
+    await settle();
+    clock.advance(1000);
+    assert.equal((await next).action, 'accept', 'the one token went to the call still waiting');
+    assert.equal((await limiter.admit([one], policy, AbortSignal.abort())).action, 'reject');
+    clock.advance(1000);
+    assert.equal((await limiter.admit([one], policy)).action, 'accept', 'an ended call took no token');
+  });
+
   it('bounds each trunk queue separately; a failing store and close() never leave a call waiting', async () => {
     const clock = new FakeClock();
     let failing = false;

@@ -8,23 +8,34 @@ import type { RedisLink } from './redis-link.js';
 import { KEY_PREFIX } from './scripts.js';
 
 /**
+ * A bucket's tokens refilled to `now` (server time). A count no store of ours writes (not a
+ * number, infinite, NaN, below -burst: a foreign or corrupt value) is read as a full bucket:
+ * written back unchanged, it would refuse every call on the key for good.
+ */
+const REFILLED = `
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local function refilled(key, rate, burst)
+  local state = redis.call('HMGET', key, 'tokens', 'last')
+  local have = tonumber(state[1]) or burst
+  if have ~= have or have < -burst or have > burst then have = burst end
+  local last = tonumber(state[2]) or now
+  return math.min(burst, have + math.max(0, now - last) * rate / 1000)
+end
+`;
+
+/**
  * KEYS = bucket keys; ARGV = ttlMs, then rate, burst per key. Returns {allowed, retryAfterMs,
  * limiting}: the 1-based index of the bucket that waits longest, 0 when allowed.
  */
-const TAKE_SCRIPT = `
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
+const TAKE_SCRIPT = `${REFILLED}
 local ttl = tonumber(ARGV[1])
 local tokens = {}
 local retry = 0
 local limiting = 0
 for i, key in ipairs(KEYS) do
   local rate = tonumber(ARGV[i * 2])
-  local burst = tonumber(ARGV[i * 2 + 1])
-  local state = redis.call('HMGET', key, 'tokens', 'last')
-  local have = tonumber(state[1]) or burst
-  local last = tonumber(state[2]) or now
-  have = math.min(burst, have + math.max(0, now - last) * rate / 1000)
+  local have = refilled(key, rate, tonumber(ARGV[i * 2 + 1]))
   tokens[i] = have
   if have < 1 then
     local wait = math.ceil((1 - have) * 1000 / rate)
@@ -41,17 +52,10 @@ return {allowed, retry, limiting}
 `;
 
 /** KEYS = bucket keys; ARGV = rate, burst per key. Refilled tokens as strings (Lua numbers reply as integers). */
-const SNAPSHOT_SCRIPT = `
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
+const SNAPSHOT_SCRIPT = `${REFILLED}
 local out = {}
 for i, key in ipairs(KEYS) do
-  local rate = tonumber(ARGV[i * 2 - 1])
-  local burst = tonumber(ARGV[i * 2])
-  local state = redis.call('HMGET', key, 'tokens', 'last')
-  local have = tonumber(state[1]) or burst
-  local last = tonumber(state[2]) or now
-  out[i] = tostring(math.min(burst, have + math.max(0, now - last) * rate / 1000))
+  out[i] = tostring(refilled(key, tonumber(ARGV[i * 2 - 1]), tonumber(ARGV[i * 2])))
 end
 return out
 `;

@@ -104,6 +104,25 @@ test('snapshot reports the shared Redis buckets this node used', { skip }, async
   assert.deepEqual(keys, ['b', 'c'], 'bounded: the oldest key is dropped');
 });
 
+test('a foreign token count (-inf, -1e400, nan, far below empty, above burst) reads as a full bucket', {
+  skip,
+}, async () => {
+  const store = new RedisCpsStore(new RedisLink(redis!), { keyPrefix: 'foreign:' });
+  const limit = { key: 'trunk', rate: 0.001, burst: 2 };
+  await store.take([limit], 0); // snapshot() lists the keys this node used
+  for (const tokens of ['-inf', '-1e400', 'nan', '-1e300', '-3', 'inf', '1e9']) {
+    await redis!.hset('foreign:trunk', 'tokens', tokens, 'last', '0');
+    assert.equal((await store.snapshot(0))[0]?.tokens, 2, `snapshot of ${tokens}`);
+    const takes = [];
+    for (let i = 0; i < 3; i++) takes.push((await store.take([limit], 0)).allowed);
+    assert.deepEqual(takes, [true, true, false], `tokens ${tokens}: the burst, then refused`);
+  }
+  // Within -burst it is debt, as written: no token until it refills.
+  await redis!.hset('foreign:trunk', 'tokens', '-1', 'last', String(Date.now()));
+  const refused = await store.take([{ key: 'trunk', rate: 1000, burst: 2 }], 0);
+  assert.ok(!refused.allowed && refused.retryAfterMs >= 1 && refused.retryAfterMs <= 3);
+});
+
 test('two limiters on one Redis at 3x the rate for 3 s admit burst + 3 x rate (±5%)', { skip }, async () => {
   const rate = 100;
   const burst = 50;

@@ -157,6 +157,9 @@ interface Waiter {
 /** The call ended before it was admitted: it takes no token and leaves its queue. */
 const CANCELLED: Admission = { action: 'reject', status: 503, retryAfterSec: 1, reason: 'cancelled' };
 
+/** The wait before a queued call tries again: a store's 0, negative or NaN would spin on it. */
+const retryDelayMs = (retryAfterMs: number): number => (retryAfterMs >= 1 ? retryAfterMs : 1);
+
 /**
  * Applies limits (with run-time overrides) and the overflow policy. Queued calls retry when
  * their buckets should hold a token again, on the injected clock, until their deadline.
@@ -207,7 +210,7 @@ export class CpsLimiter {
     const effective = this.effectiveLimits(limits);
     const decision = await this.#store.take(effective, this.#clock.now());
     if (decision.allowed) return { action: 'accept', waitedMs: 0 };
-    const retryAfterSec = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+    const retryAfterSec = retryAfterSecOf(decision.retryAfterMs);
     const refused = refusedBy(effective, decision);
     switch (policy.action) {
       case 'reroute':
@@ -279,7 +282,7 @@ export class CpsLimiter {
 
   #schedule(waiter: Waiter, retryAfterMs: number): void {
     const now = this.#clock.now();
-    const wakeAt = Math.min(now + retryAfterMs, waiter.deadlineMs);
+    const wakeAt = Math.min(now + retryDelayMs(retryAfterMs), waiter.deadlineMs);
     waiter.timer = this.#clock.setTimer(wakeAt - now, () => void this.#retry(waiter));
   }
 
@@ -303,7 +306,7 @@ export class CpsLimiter {
     if (decision.allowed) {
       this.#finish(waiter, { action: 'accept', waitedMs: now - waiter.enqueuedMs });
     } else if (now >= waiter.deadlineMs) {
-      const retryAfterSec = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+      const retryAfterSec = retryAfterSecOf(decision.retryAfterMs);
       const refused = refusedBy(waiter.limits, decision);
       this.#finish(waiter, {
         action: 'reject',
@@ -327,6 +330,11 @@ export class CpsLimiter {
     waiter.signal?.removeEventListener('abort', waiter.onAbort);
     waiter.resolve(admission);
   }
+}
+
+/** RFC 3261 §20.33: whole seconds, at least 1; a store's nonsense (NaN, Infinity) reads as 1. */
+function retryAfterSecOf(retryAfterMs: number): number {
+  return Number.isFinite(retryAfterMs) ? Math.max(1, Math.ceil(retryAfterMs / 1000)) : 1;
 }
 
 /** The refusing bucket's key, for an Admission that rejects. */

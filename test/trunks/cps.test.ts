@@ -158,6 +158,27 @@ describe('CpsLimiter', () => {
     assert.equal((await limiter.admit([one], policy)).action, 'accept', 'an ended call took no token');
   });
 
+  it('a store answering 0, a negative or NaN ms to wait is asked again after 1 ms, until the deadline', async () => {
+    const clock = new FakeClock();
+    const waits = [Number.NaN, -9.2e18, 0];
+    let takes = 0;
+    const store = {
+      take: () => Promise.resolve({ allowed: false, retryAfterMs: waits[takes++ % waits.length]! }),
+      snapshot: () => Promise.resolve([]),
+    };
+    const limiter = new CpsLimiter(store, clock);
+    const policy: OverflowPolicy = { action: 'queue', queueTimeoutMs: 10, maxQueued: 1 };
+    const waiting = limiter.admit([{ key: 'k', rate: 1, burst: 1 }], policy);
+    for (let ms = 0; ms <= 10; ms++) {
+      await settle();
+      clock.advance(1);
+    }
+    await settle();
+    const outcome = await waiting;
+    assert.equal(outcome.action === 'reject' && outcome.reason, 'queue_timeout');
+    assert.ok(takes >= 10 && takes <= 12, `one take per ms (got ${takes})`);
+  });
+
   it('bounds each trunk queue separately; a failing store and close() never leave a call waiting', async () => {
     const clock = new FakeClock();
     let failing = false;

@@ -179,9 +179,13 @@ export class Cluster {
       args.push(ref.callId);
     }
     try {
-      const liveNodes = await this.#link.run('patchbayHeartbeat', heartbeatKeys, args);
+      const [liveNodes, lost] = (await this.#link.run('patchbayHeartbeat', heartbeatKeys, args)) as [
+        number,
+        string[],
+      ];
       this.#liveNodes = Math.max(1, Number(liveNodes));
       this.leases.releasesSent(released);
+      this.leases.ownedElsewhere(lost);
     } catch {
       // Redis away: the link has said so once; the next heartbeat after `up` resynchronises.
     }

@@ -101,6 +101,11 @@ export class ClusterLeases {
     for (const ref of released) this.#pendingReleases.delete(ref.callId);
   }
 
+  /** The heartbeat found these calls' entries naming another node (it took them over): not renewed again. */
+  ownedElsewhere(callIds: readonly string[]): void {
+    for (const callId of callIds) this.#held.delete(callId);
+  }
+
   /** While Redis is unreachable: this node's share of each cap, over its own calls. */
   #acquireLocally(request: LeaseRequest): ClusterSlot {
     const { localShare, liveNodes, clusterMax } = this.#options;
@@ -121,7 +126,8 @@ export class ClusterLeases {
       release: () => {
         if (released) return;
         released = true;
-        this.#held.delete(request.callId);
+        // The id may be held again since (a call taken back over): that lease is not this one.
+        if (this.#held.get(request.callId) === request) this.#held.delete(request.callId);
         void this.#release({ callId: request.callId, trunk: request.trunk });
       },
     };
@@ -132,7 +138,7 @@ export class ClusterLeases {
       await this.#options.link.run(
         'patchbayLeaseRelease',
         [keys.trunkLeases(ref.trunk), keys.allLeases, keys.calls],
-        [ref.callId],
+        [ref.callId, this.#options.nodeId],
       );
     } catch {
       if (this.#pendingReleases.size >= MAX_PENDING_RELEASES) {

@@ -39,6 +39,20 @@ end
 `;
 
 /**
+ * The node a call's registry entry names, or nil when there is none or it is not ours to read
+ * (corrupt or foreign): a lookup answers no owner, and this node may write its own over it.
+ */
+const OWNER = `
+local function owner_of(calls, id)
+  local entry = redis.call('HGET', calls, id)
+  if not entry then return nil end
+  local ok, value = pcall(cjson.decode, entry)
+  if ok and type(value) == 'table' and type(value.node) == 'string' then return value.node end
+  return nil
+end
+`;
+
+/**
  * KEYS: trunk leases, all leases, calls. ARGV: call id, trunk max, cluster max (0: none), ttl ms,
  * registry entry. Returns {1} when the call holds both leases, {0, 'trunk'|'cluster'} when full.
  */
@@ -60,8 +74,13 @@ for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ttl * 2) end
 return {1}
 `;
 
-/** KEYS: trunk leases, all leases, calls. ARGV: call id. */
-export const RELEASE = `
+/**
+ * KEYS: trunk leases, all leases, calls. ARGV: call id, node id. A call another node took over
+ * keeps its id: its leases and entry are that node's now, and stay. Returns 1 when released.
+ */
+export const RELEASE = `${OWNER}
+local owner = owner_of(KEYS[3], ARGV[1])
+if owner ~= nil and owner ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
@@ -71,12 +90,14 @@ return 1
 /**
  * A node's heartbeat: its liveness and info, the renewal (or, after Redis lost them, the
  * re-registration) of every live call's leases and registry entry, and the releases that
- * failed while Redis was away. Returns the count of live nodes.
+ * failed while Redis was away. A call whose entry names another node (it took the call over)
+ * is neither renewed nor released: it is returned, for this node to stop renewing it.
+ * Returns {count of live nodes, {call ids owned elsewhere}}.
  * KEYS: nodes, nodeinfo, all leases, calls, then one trunk-lease key per live call, then one per
  * release. ARGV: node id, ttl, node info, live count, release count, then (call id, entry) per
  * live call, then a call id per release.
  */
-export const HEARTBEAT = `${PRELUDE}
+export const HEARTBEAT = `${PRELUDE}${OWNER}
 local node, ttl, live, released = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[5])
 redis.call('ZADD', KEYS[1], now + ttl, node)
 redis.call('HSET', KEYS[2], node, ARGV[3])
@@ -86,21 +107,32 @@ if #dead > 0 then
   redis.call('HDEL', KEYS[2], unpack(dead))
 end
 purge_calls(KEYS[3], KEYS[4])
+local function ours(id)
+  local owner = owner_of(KEYS[4], id)
+  return owner == nil or owner == node
+end
+local lost = {}
 for i = 1, live do
   local id = ARGV[4 + i * 2]
-  redis.call('ZADD', KEYS[4 + i], now + ttl, id)
-  redis.call('PEXPIRE', KEYS[4 + i], ttl * 2)
-  redis.call('ZADD', KEYS[3], now + ttl, id)
-  redis.call('HSET', KEYS[4], id, ARGV[5 + i * 2])
+  if ours(id) then
+    redis.call('ZADD', KEYS[4 + i], now + ttl, id)
+    redis.call('PEXPIRE', KEYS[4 + i], ttl * 2)
+    redis.call('ZADD', KEYS[3], now + ttl, id)
+    redis.call('HSET', KEYS[4], id, ARGV[5 + i * 2])
+  else
+    lost[#lost + 1] = id
+  end
 end
 for i = 1, released do
   local id = ARGV[5 + live * 2 + i]
-  redis.call('ZREM', KEYS[4 + live + i], id)
-  redis.call('ZREM', KEYS[3], id)
-  redis.call('HDEL', KEYS[4], id)
+  if ours(id) then
+    redis.call('ZREM', KEYS[4 + live + i], id)
+    redis.call('ZREM', KEYS[3], id)
+    redis.call('HDEL', KEYS[4], id)
+  end
 end
 for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl * 2) end
-return redis.call('ZCARD', KEYS[1])
+return {redis.call('ZCARD', KEYS[1]), lost}
 `;
 
 /** A draining node leaves: KEYS nodes, nodeinfo; ARGV node id. */

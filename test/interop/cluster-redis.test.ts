@@ -201,6 +201,29 @@ test('the registry lists every node’s calls and names the owner; forwarding ca
   }
 });
 
+test('a call taken over keeps its id: the old owner neither renews nor releases the new owner’s lease', {
+  skip,
+}, async () => {
+  const { node: old } = await startNode('over-a', { apiUrl: 'http://127.0.0.1:2' });
+  const { node: taker } = await startNode('over-b', { apiUrl: 'http://127.0.0.1:3' });
+  const call = request('over', 1);
+  const oldSlot = await old.leases.acquire(call);
+  assert.ok(oldSlot.ok);
+  // A resumed call takes its lease under the same call id.
+  const takenSlot = await taker.leases.acquire({ ...call });
+  assert.ok(takenSlot.ok, 'the trunk lease of the same call is the new owner’s, not a second one');
+  await old.heartbeat();
+  assert.equal((await taker.calls.owner(call.callId))?.node, 'over-b', 'the old heartbeat left it');
+  assert.equal(old.leases.size, 0, 'the old node stops renewing it');
+  oldSlot.release();
+  await sleep(50);
+  await old.heartbeat();
+  assert.deepEqual(await old.calls.owner(call.callId), { node: 'over-b', apiUrl: 'http://127.0.0.1:3' });
+  assert.equal((await old.leases.acquire(request('over', 1))).ok, false, 'the trunk slot is still held');
+  takenSlot.release();
+  await waitFor(async () => (await old.calls.owner(call.callId)) === undefined, 'released by its owner');
+});
+
 test('trunk health: each node reads the other nodes’ window sums', { skip }, async () => {
   const { node: a, health: healthA } = await startNode('health-a', { gatewayId: 'health/gw1', seized: 3 });
   const { node: b, health: healthB } = await startNode('health-b', { gatewayId: 'health/gw1', seized: 5 });

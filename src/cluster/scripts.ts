@@ -168,7 +168,7 @@ return {entry, redis.call('HGET', KEYS[4], node) or ''}
 /**
  * Trunk health shared by every node. KEYS: one health hash per gateway. ARGV: node id, ttl, then
  * this node's window totals (JSON) per key. Stores them and returns, per key, the other nodes'
- * unexpired totals; expired ones are deleted.
+ * unexpired totals; expired ones, and fields that are not "expiry|totals", are deleted.
  */
 export const SHARE_HEALTH = `${PRELUDE}
 local node, ttl = ARGV[1], tonumber(ARGV[2])
@@ -182,7 +182,8 @@ for i, key in ipairs(KEYS) do
     if fields[j] ~= node then
       local value = fields[j + 1]
       local bar = string.find(value, '|', 1, true)
-      if bar and tonumber(string.sub(value, 1, bar - 1)) > now then
+      local expiry = bar and tonumber(string.sub(value, 1, bar - 1))
+      if expiry and expiry > now and expiry < math.huge then
         peers[#peers + 1] = string.sub(value, bar + 1)
       else
         redis.call('HDEL', key, fields[j])

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import { after, afterEach, before, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { Cluster, type ClusterSlot, type LeaseRequest, RedisLink } from '../../src/cluster/index.js';
+import { keys } from '../../src/cluster/scripts.js';
 import type { ClusterConfig } from '../../src/config/index.js';
 import type { CallSummary } from '../../src/control/index.js';
 import { emptyWindowTotals, type WindowTotals } from '../../src/trunks/index.js';
@@ -237,6 +239,27 @@ test('trunk health: each node reads the other nodes’ window sums', { skip }, a
     healthB.peers.get('health/gw1')?.map((peer) => peer.seized),
     [3],
   );
+});
+
+test('trunk health: a field that is not "expiry|totals" is dropped, and sharing goes on', {
+  skip,
+}, async () => {
+  const key = keys.health('bad/gw1');
+  const redis = new Redis(server!.port, '127.0.0.1');
+  try {
+    const never = String(Number.MAX_SAFE_INTEGER);
+    await redis.hset(key, 'no-bar', 'x', 'no-number', 'soon|{}', 'nan', 'nan|{}', 'inf', 'inf|{}');
+    await redis.hset(key, 'good', `${never}|${JSON.stringify(totals(7))}`);
+    const { node: a, health } = await startNode('bad-health-a', { gatewayId: 'bad/gw1', seized: 1 });
+    await a.heartbeat();
+    assert.deepEqual(
+      health.peers.get('bad/gw1')?.map((peer) => peer.seized),
+      [7],
+    );
+    assert.deepEqual((await redis.hkeys(key)).sort(), ['bad-health-a', 'good']);
+  } finally {
+    redis.disconnect();
+  }
 });
 
 test('Redis restarted empty: local share meanwhile, leases and registry re-registered after', {

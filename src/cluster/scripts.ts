@@ -39,15 +39,15 @@ end
 `;
 
 /**
- * The node a call's registry entry names, or nil when there is none or it is not ours to read
- * (corrupt or foreign): a lookup answers no owner, and this node may write its own over it.
+ * The node a call's registry entry names (and the entry), or nil when there is none or it is not
+ * ours to read (corrupt or foreign): a lookup answers no owner, and a node may write its own over it.
  */
 const OWNER = `
 local function owner_of(calls, id)
   local entry = redis.call('HGET', calls, id)
   if not entry then return nil end
   local ok, value = pcall(cjson.decode, entry)
-  if ok and type(value) == 'table' and type(value.node) == 'string' then return value.node end
+  if ok and type(value) == 'table' and type(value.node) == 'string' then return value.node, entry end
   return nil
 end
 `;
@@ -152,14 +152,13 @@ return redis.call('HMGET', KEYS[2], unpack(ids))
 
 /**
  * KEYS: all leases, calls, nodes, nodeinfo. ARGV: call id. Returns {entry, node info} of a live
- * call whose node is alive, else an empty reply.
+ * call whose node is alive, else an empty reply (so too for an entry that names no node).
  */
-export const LOOKUP_CALL = `${PRELUDE}
+export const LOOKUP_CALL = `${PRELUDE}${OWNER}
 local expiry = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]))
 if expiry == nil or expiry <= now then return {} end
-local entry = redis.call('HGET', KEYS[2], ARGV[1])
-if not entry then return {} end
-local node = cjson.decode(entry).node
+local node, entry = owner_of(KEYS[2], ARGV[1])
+if node == nil then return {} end
 local alive = tonumber(redis.call('ZSCORE', KEYS[3], node))
 if alive == nil or alive <= now then return {} end
 return {entry, redis.call('HGET', KEYS[4], node) or ''}

@@ -226,6 +226,26 @@ test('a call taken over keeps its id: the old owner neither renews nor releases 
   await waitFor(async () => (await old.calls.owner(call.callId)) === undefined, 'released by its owner');
 });
 
+test('a corrupt or foreign registry entry reads as no owner, not as Redis unreachable', {
+  skip,
+}, async () => {
+  const { node } = await startNode('corrupt-a');
+  const redis = new Redis(server!.port, '127.0.0.1');
+  try {
+    const bad = ['not json', '{"node":5}', '[1,2]', '"text"', '{"node":{}}', `${'['.repeat(2000)}`];
+    for (const [index, entry] of bad.entries()) {
+      const id = `corrupt-${index}`;
+      await redis.zadd(keys.allLeases, Number.MAX_SAFE_INTEGER, id);
+      await redis.hset(keys.calls, id, entry);
+      assert.equal(await node.calls.owner(id), undefined, entry.slice(0, 20));
+      await redis.zrem(keys.allLeases, id);
+      await redis.hdel(keys.calls, id);
+    }
+  } finally {
+    redis.disconnect();
+  }
+});
+
 test('trunk health: each node reads the other nodes’ window sums', { skip }, async () => {
   const { node: a, health: healthA } = await startNode('health-a', { gatewayId: 'health/gw1', seized: 3 });
   const { node: b, health: healthB } = await startNode('health-b', { gatewayId: 'health/gw1', seized: 5 });

@@ -7,7 +7,8 @@
  * Redis lost: the node logs it once, decides on local state (its share of each limit, N the
  * live nodes last counted) and calls in progress go on untouched. Redis back: the next
  * heartbeat, run at once, re-registers the leases and registry entries of every live call and
- * sends the releases that failed meanwhile.
+ * sends the releases that failed meanwhile. Scripts that fail while Redis is connected (error
+ * replies, missed deadlines) fall back the same way, logged once per streak.
  */
 import type { ClusterConfig } from '../config/index.js';
 import { type CpsStore, MemoryCpsStore } from '../trunks/index.js';
@@ -17,7 +18,7 @@ import { ClusterCalls } from './calls.js';
 import { ClusterLeases } from './leases.js';
 import { LocalShareCpsStore } from './local-share.js';
 import { RedisCpsStore } from './redis-cps-store.js';
-import { RedisLink } from './redis-link.js';
+import { type RedisErrorKind, RedisLink } from './redis-link.js';
 import { HEARTBEAT, keys, LEAVE } from './scripts.js';
 import { type ShareableHealth, SharedHealth } from './shared-health.js';
 
@@ -80,6 +81,10 @@ export class Cluster {
       logger.info({}, 'redis reachable again: re-registering live calls');
       void this.heartbeat();
     });
+    link.on('failing', (kind, reason) =>
+      logger.warn({ kind, err: reason }, 'redis scripts failing: deciding on local state'),
+    );
+    link.on('recovered', (failures) => logger.info({ failures }, 'redis scripts answering again'));
     const liveNodes = () => this.#liveNodes;
     this.cps = new RedisCpsStore(link, {
       failurePolicy: 'failOpen',
@@ -104,6 +109,11 @@ export class Cluster {
 
   get redisUp(): boolean {
     return this.#link.up;
+  }
+
+  /** Failed Redis scripts since start, by kind. */
+  get redisErrors(): Readonly<Record<RedisErrorKind, number>> {
+    return this.#link.errors;
   }
 
   /** Live nodes at the last heartbeat that reached Redis (this one included; 1 before any). */

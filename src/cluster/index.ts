@@ -4,5 +4,5 @@ export { ClusterLeases, type ClusterSlot, type LeaseRequest } from './leases.js'
 export { LocalShareCpsStore, shareOfCount } from './local-share.js';
 export { type DelayHistogram, NodeLoad, OVERLOAD_SIGNALS, type OverloadThresholds } from './node-load.js';
 export { RedisCpsStore } from './redis-cps-store.js';
-export { RedisLink } from './redis-link.js';
+export { type RedisErrorKind, RedisLink } from './redis-link.js';
 export { takeoverKeys } from './takeover-scripts.js';

@@ -92,8 +92,6 @@ export class RedisCpsStore implements CpsStore {
   readonly #maxSnapshotKeys: number;
   /** Keys this node took from, with the limit last used, for snapshot(). Bounded. */
   readonly #seen = new Map<string, CpsKeyLimit>();
-  /** Takes decided by the failure policy because Redis failed, timed out or was not connected. */
-  failures = 0;
 
   constructor(link: RedisLink, options: RedisCpsStoreOptions = {}) {
     this.#link = link;
@@ -143,7 +141,6 @@ export class RedisCpsStore implements CpsStore {
   }
 
   #failed(limits: readonly CpsKeyLimit[], nowMs: number): Promise<CpsDecision> {
-    this.failures += 1;
     if (this.#failurePolicy === 'failClosed') {
       return Promise.resolve({ allowed: false, retryAfterMs: FAIL_CLOSED_RETRY_MS });
     }

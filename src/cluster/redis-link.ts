@@ -3,16 +3,33 @@
  * with a deadline, only while the connection is ready, and it says once when Redis is lost and
  * once when it is back (`down` / `up`), so a node logs one line per outage and every part can
  * fall back to local state at once instead of queueing behind a dead socket.
+ *
+ * Every failed script is counted here by kind, and scripts that fail while Redis is connected
+ * (an error reply such as WRONGTYPE, OOM or READONLY, or a missed deadline) are said once per
+ * streak (`failing` / `recovered`): the connection is up, so `down` never tells of them.
  */
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
 import { TypedEmitter } from '../util/index.js';
+
+/** Why a script failed: not sent (not connected), no answer in time, or an error reply. */
+export type RedisErrorKind = 'disconnected' | 'timeout' | 'script_error';
 
 interface RedisLinkEvents {
   /** Redis answers again after an outage (not for the first connection). */
   up: [];
   /** Redis was lost; `reason` is the client's error text, for one log line. */
   down: [reason: string];
+  /** A script failed (timeout or script_error) while connected, the first of a streak. */
+  failing: [kind: RedisErrorKind, reason: string];
+  /** A script succeeded again at least STREAK_QUIET_MS after the streak's last failure. */
+  recovered: [failures: number];
 }
+
+/**
+ * A streak ends only after this long without a failure: one bad key among good ones would
+ * otherwise log a failure and a recovery at every call.
+ */
+const STREAK_QUIET_MS = 10_000;
 
 /** A script ioredis defined on the client (EVALSHA, EVAL again on NOSCRIPT after a restart). */
 type ScriptCommand = (...args: Array<string | number>) => Promise<unknown>;
@@ -20,12 +37,18 @@ type ScriptCommand = (...args: Array<string | number>) => Promise<unknown>;
 interface RedisLinkOptions {
   /** Upper bound on one script; a slower Redis counts as a failure. */
   commandTimeoutMs?: number;
+  /** Monotonic ms for failure streaks (tests); default performance.now. */
+  now?: () => number;
 }
 
 export class RedisLink extends TypedEmitter<RedisLinkEvents> {
   readonly client: Redis;
   readonly #commandTimeoutMs: number;
   readonly #scripts = new Map<string, ScriptCommand>();
+  readonly #now: () => number;
+  /** Failed scripts since start, by kind (patchbay_cluster_redis_errors_total). */
+  readonly errors: Record<RedisErrorKind, number> = { disconnected: 0, timeout: 0, script_error: 0 };
+  #streak: { failures: number; lastAtMs: number } | undefined;
   #down = false;
   #closed = false;
 
@@ -33,6 +56,7 @@ export class RedisLink extends TypedEmitter<RedisLinkEvents> {
     super();
     this.client = client;
     this.#commandTimeoutMs = options.commandTimeoutMs ?? 200;
+    this.#now = options.now ?? (() => performance.now());
     client.on('error', (error: Error) => this.#lost(error.message));
     client.on('end', () => this.#lost('connection ended'));
     client.on('ready', () => {
@@ -68,14 +92,22 @@ export class RedisLink extends TypedEmitter<RedisLinkEvents> {
     const script = this.#scripts.get(name);
     if (!script) throw new Error(`script ${name} not defined`);
     if (this.client.status === 'wait') void this.client.connect().catch(() => undefined); // lazyConnect
-    if (this.client.status !== 'ready') throw new Error(`redis ${this.client.status}`);
+    if (this.client.status !== 'ready') {
+      this.errors.disconnected++;
+      throw new Error(`redis ${this.client.status}`);
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('redis command timeout')), this.#commandTimeoutMs);
+      timer = setTimeout(() => reject(new RedisTimeout()), this.#commandTimeoutMs);
     });
     try {
       // A command that loses the race still settles later; race() has already handled it.
-      return await Promise.race([script(keys.length, ...keys, ...args), timeout]);
+      const reply = await Promise.race([script(keys.length, ...keys, ...args), timeout]);
+      this.#succeeded();
+      return reply;
+    } catch (error) {
+      this.#failed(error as Error);
+      throw error;
     } finally {
       clearTimeout(timer);
     }
@@ -89,9 +121,42 @@ export class RedisLink extends TypedEmitter<RedisLinkEvents> {
     this.removeAllListeners();
   }
 
+  #failed(error: Error): void {
+    // Not a reply and no deadline: the connection went while the script was in flight.
+    const kind: RedisErrorKind =
+      error instanceof RedisTimeout
+        ? 'timeout'
+        : error instanceof ReplyError
+          ? 'script_error'
+          : 'disconnected';
+    this.errors[kind]++;
+    if (kind === 'disconnected') return; // `down` says so
+    const now = this.#now();
+    if (this.#streak) {
+      this.#streak.failures++;
+      this.#streak.lastAtMs = now;
+      return;
+    }
+    this.#streak = { failures: 1, lastAtMs: now };
+    this.safeEmit('failing', kind, error.message);
+  }
+
+  #succeeded(): void {
+    const streak = this.#streak;
+    if (!streak || this.#now() - streak.lastAtMs < STREAK_QUIET_MS) return;
+    this.#streak = undefined;
+    this.safeEmit('recovered', streak.failures);
+  }
+
   #lost(reason: string): void {
     if (this.#down || this.#closed) return;
     this.#down = true;
     this.safeEmit('down', reason);
+  }
+}
+
+class RedisTimeout extends Error {
+  constructor() {
+    super('redis command timeout');
   }
 }

@@ -265,9 +265,10 @@ export class GatewayMetrics {
   readonly mediaWorkerHeapCommitted: Gauge<'worker'> | undefined;
   readonly mediaWorkerExternal: Gauge<'worker'> | undefined;
 
-  /** Registered only on a clustered node: alone, neither gauge would measure anything. */
+  /** Registered only on a clustered node: alone, none of them would measure anything. */
   readonly clusterRedisUp: Gauge | undefined;
   readonly clusterNodes: Gauge | undefined;
+  readonly clusterRedisErrorsTotal: Counter<'kind'> | undefined;
 
   readonly #loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   readonly #readSocketDrops: (() => Promise<number | undefined>) | undefined;
@@ -291,7 +292,12 @@ export class GatewayMetrics {
       processMetrics?: boolean;
       sipSocketDrops?: () => Promise<number | undefined>;
       sampleRtpSocketDrops?: () => number;
-      cluster?: { readonly redisUp: boolean; readonly liveNodes: number };
+      /** `redisErrors`: failed scripts since start by kind, a fixed set of keys (RedisLink's). */
+      cluster?: {
+        readonly redisUp: boolean;
+        readonly liveNodes: number;
+        readonly redisErrors: Readonly<Record<string, number>>;
+      };
       /**
        * Per media worker (when the node has them): its calls, busy share since the last scrape,
        * and its thread's heap as of its last report.
@@ -371,6 +377,21 @@ export class GatewayMetrics {
         registers: [this.registry],
         collect: () => this.clusterNodes?.set(cluster.liveNodes),
       });
+      const seen = { ...cluster.redisErrors };
+      const errors = new Counter({
+        name: 'patchbay_cluster_redis_errors_total',
+        help: 'Cluster Redis scripts that failed, by kind: disconnected (not sent, or the connection went while in flight), timeout (no answer within the command deadline), script_error (an error reply: WRONGTYPE, OOM, READONLY, BUSY...). Each time the node went on without Redis for that step (local limits, no peer health, 503 to a cluster call lookup)',
+        labelNames: ['kind'] as const,
+        registers: [this.registry],
+        collect: () => {
+          for (const [kind, count] of Object.entries(cluster.redisErrors)) {
+            errors.inc({ kind }, count - (seen[kind] ?? 0));
+            seen[kind] = count;
+          }
+        },
+      });
+      for (const kind of Object.keys(seen)) errors.inc({ kind }, 0);
+      this.clusterRedisErrorsTotal = errors;
     }
   }
 

@@ -3,7 +3,11 @@
  * JSON, by SIP Call-ID) and their RTP positions, renews its takeover heartbeat, and claims the
  * calls of dead nodes, each call by exactly one node (takeover-scripts.ts). What a snapshot
  * holds, and how a call is resumed from it, is the gateway's business.
+ *
+ * Calls are owned by the process, not the node id: a node restarted within `deadAfterMs` would
+ * otherwise beat as its crashed self, and the crashed process's calls would never be claimed.
  */
+import { randomBytes } from 'node:crypto';
 import type { RedisLink } from './redis-link.js';
 import {
   CLAIM_CALL,
@@ -13,11 +17,16 @@ import {
   WRITE_SNAPSHOTS,
 } from './takeover-scripts.js';
 
-/** One call's entry in a write: `snapshot` undefined when unchanged since the last write. */
+/**
+ * One call's entry in a write: `snapshot` undefined when unchanged since the last write;
+ * `unownedIsLost`: no owner in Redis means the call was taken over and ended elsewhere (this
+ * node wrote it before and may have been taken for dead since), not that Redis forgot it.
+ */
 interface SnapshotWrite {
   sipCallId: string;
   snapshot: string | undefined;
   position: string;
+  unownedIsLost?: boolean;
 }
 
 /** A call claimed from a dead node. */
@@ -37,15 +46,41 @@ interface CallSnapshotsOptions {
   link: RedisLink;
   nodeId: string;
   deadAfterMs: number;
+  /** This process's owner name; default: the node id and a random suffix. */
+  owner?: string;
+}
+
+/** The floor of the snapshots' retention (the fixed 60 s they always had). */
+const MIN_RETENTION_MS = 60_000;
+/** Past `2 x deadAfterMs`: a claim, a late last write and a slow beat. */
+const RETENTION_MARGIN_MS = 10_000;
+
+/**
+ * How long a node's snapshots outlive its last write: longer than it takes to count it dead and
+ * claim its calls, however large `deadAfterMs` is.
+ */
+export function snapshotRetentionMs(deadAfterMs: number): number {
+  return Math.max(MIN_RETENTION_MS, 2 * deadAfterMs + RETENTION_MARGIN_MS);
+}
+
+/** A process's owner name: `nodeId~` and 8 random hex digits, new at each start. */
+export function incarnationOf(nodeId: string): string {
+  return `${nodeId}~${randomBytes(4).toString('hex')}`;
 }
 
 export class CallSnapshots {
+  /** The node's stable id (records, logs). */
   readonly nodeId: string;
+  /** This process's name as the owner of its calls in Redis. */
+  readonly owner: string;
   readonly #options: CallSnapshotsOptions;
+  readonly #retentionMs: number;
 
   constructor(options: CallSnapshotsOptions) {
     this.#options = options;
     this.nodeId = options.nodeId;
+    this.owner = options.owner ?? incarnationOf(options.nodeId);
+    this.#retentionMs = snapshotRetentionMs(options.deadAfterMs);
     const { link } = options;
     link.defineScript('patchbayWriteSnapshots', WRITE_SNAPSHOTS);
     link.defineScript('patchbayRemoveSnapshot', REMOVE_SNAPSHOT);
@@ -55,22 +90,28 @@ export class CallSnapshots {
 
   /** One round trip for every call; rejects while Redis is unreachable. */
   async write(writes: readonly SnapshotWrite[]): Promise<{ lost: string[]; missing: string[] }> {
-    const { link, nodeId } = this.#options;
-    const args: Array<string | number> = [nodeId, writes.length];
-    for (const write of writes) args.push(write.sipCallId, write.snapshot ?? '', write.position);
-    const [lost, missing] = (await link.run('patchbayWriteSnapshots', this.#ownKeys(), args)) as [
-      string[],
-      string[],
-    ];
+    const args: Array<string | number> = [this.owner, this.#retentionMs, writes.length];
+    for (const write of writes)
+      args.push(write.sipCallId, write.snapshot ?? '', write.position, write.unownedIsLost ? 1 : 0);
+    const [lost, missing] = (await this.#options.link.run(
+      'patchbayWriteSnapshots',
+      this.#ownKeys(),
+      args,
+    )) as [string[], string[]];
     return { lost, missing };
   }
 
-  /** The call ended here: its snapshot goes (unless another node owns it now). */
+  /**
+   * The call ended here: its snapshot goes (unless another node owns it now), and a tombstone
+   * outlives what a node taken for dead may still write of it.
+   */
   async remove(sipCallId: string): Promise<void> {
-    await this.#options.link.run('patchbayRemoveSnapshot', this.#ownKeys(), [
-      this.#options.nodeId,
-      sipCallId,
-    ]);
+    const tombstoneMs = this.#options.deadAfterMs + this.#retentionMs + RETENTION_MARGIN_MS;
+    await this.#options.link.run(
+      'patchbayRemoveSnapshot',
+      [...this.#ownKeys(), takeoverKeys.ended(sipCallId)],
+      [this.owner, sipCallId, tombstoneMs],
+    );
   }
 
   /**
@@ -78,11 +119,11 @@ export class CallSnapshots {
    * `takesNone` (draining, or full) the others share the dead nodes' calls without it.
    */
   async beat(maxClaims: number, takesNone: boolean): Promise<ClaimedCall[]> {
-    const { link, nodeId, deadAfterMs } = this.#options;
+    const { link, deadAfterMs } = this.#options;
     const reply = (await link.run(
       'patchbayTakeoverBeat',
       [takeoverKeys.alive, takeoverKeys.draining, takeoverKeys.owner],
-      [nodeId, deadAfterMs, maxClaims, takesNone ? 1 : 0],
+      [this.owner, deadAfterMs, maxClaims, takesNone ? 1 : 0, this.#retentionMs],
     )) as string[];
     const claimed: ClaimedCall[] = [];
     for (let i = 0; i + 2 < reply.length; i += 3)
@@ -99,7 +140,7 @@ export class CallSnapshots {
     const reply = (await this.#options.link.run(
       'patchbayClaimCall',
       [takeoverKeys.alive, takeoverKeys.owner],
-      [this.#options.nodeId, sipCallId],
+      [this.owner, sipCallId, this.#retentionMs],
     )) as string[];
     const [kind, first, second] = reply;
     if (kind === 'claimed' && first !== undefined)
@@ -110,7 +151,7 @@ export class CallSnapshots {
   }
 
   #ownKeys(): string[] {
-    const node = this.#options.nodeId;
+    const node = this.owner;
     return [takeoverKeys.owner, takeoverKeys.snapshots(node), takeoverKeys.positions(node)];
   }
 }

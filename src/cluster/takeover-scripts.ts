@@ -10,6 +10,10 @@
  *   P owner       hash        SIP Call-ID -> the node that carries the call now
  *   P snap:NODE   hash        SIP Call-ID -> the call's snapshot (JSON, written when it changes)
  *   P pos:NODE    hash        SIP Call-ID -> the call's RTP position (JSON, every interval)
+ *   P ended:ID    string      the node a call ended on (a tombstone, expiring): a node taken for
+ *                             dead that writes the call again learns it is lost, not unowned
+ *
+ * NODE is a process's incarnation (CallSnapshots.owner), never reused after a restart.
  */
 import { KEY_PREFIX } from './scripts.js';
 
@@ -21,16 +25,14 @@ export const takeoverKeys = {
   owner: `${TAKEOVER_PREFIX}owner`,
   snapshots: (node: string) => `${TAKEOVER_PREFIX}snap:${node}`,
   positions: (node: string) => `${TAKEOVER_PREFIX}pos:${node}`,
+  ended: (sipCallId: string) => `${TAKEOVER_PREFIX}ended:${sipCallId}`,
 };
-
-/** How long a node's snapshots outlive its last write: nobody resumes calls older than this. */
-const SNAPSHOT_RETENTION_MS = 60_000;
 
 const NOW = `
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local prefix = '${TAKEOVER_PREFIX}'
-local function take(from, id, node)
+local function take(from, id, node, retention)
   local snap = redis.call('HGET', prefix .. 'snap:' .. from, id)
   local pos = redis.call('HGET', prefix .. 'pos:' .. from, id) or ''
   redis.call('HDEL', prefix .. 'snap:' .. from, id)
@@ -39,25 +41,28 @@ local function take(from, id, node)
   redis.call('HSET', prefix .. 'owner', id, node)
   redis.call('HSET', prefix .. 'snap:' .. node, id, snap)
   redis.call('HSET', prefix .. 'pos:' .. node, id, pos)
-  redis.call('PEXPIRE', prefix .. 'snap:' .. node, ${SNAPSHOT_RETENTION_MS})
-  redis.call('PEXPIRE', prefix .. 'pos:' .. node, ${SNAPSHOT_RETENTION_MS})
+  redis.call('PEXPIRE', prefix .. 'snap:' .. node, retention)
+  redis.call('PEXPIRE', prefix .. 'pos:' .. node, retention)
   return {id, snap, pos}
 end
 `;
 
 /**
- * A node's snapshot writes. KEYS: owner, this node's snapshots, its positions. ARGV: node id,
- * count, then (Call-ID, snapshot or '' when unchanged, position) per call. Returns {lost,
- * missing}: calls another node owns now (this node was taken for dead), and calls whose
- * snapshot Redis does not have (lost with a restart), to be sent whole next time.
+ * A node's snapshot writes. KEYS: owner, this node's snapshots, its positions. ARGV: node,
+ * retention ms, count, then (Call-ID, snapshot or '' when unchanged, position, '1' when an
+ * unowned call is lost rather than this node's) per call. Returns {lost, missing}: calls
+ * another node owns or ended (this node was taken for dead), and calls whose snapshot Redis
+ * does not have (lost with a restart), to be sent whole next time.
  */
 export const WRITE_SNAPSHOTS = `
-local node, count = ARGV[1], tonumber(ARGV[2])
+local prefix = '${TAKEOVER_PREFIX}'
+local node, retention, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local lost, missing = {}, {}
 for i = 0, count - 1 do
-  local id, snap, pos = ARGV[3 + i * 3], ARGV[4 + i * 3], ARGV[5 + i * 3]
+  local id, snap, pos, unowned_lost = ARGV[4 + i * 4], ARGV[5 + i * 4], ARGV[6 + i * 4], ARGV[7 + i * 4]
   local owner = redis.call('HGET', KEYS[1], id)
-  if owner and owner ~= node then
+  local ended = not owner and (unowned_lost == '1' or redis.call('EXISTS', prefix .. 'ended:' .. id) == 1)
+  if (owner and owner ~= node) or ended then
     lost[#lost + 1] = id
   else
     redis.call('HSET', KEYS[1], id, node)
@@ -66,21 +71,29 @@ for i = 0, count - 1 do
     redis.call('HSET', KEYS[3], id, pos)
   end
 end
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ${SNAPSHOT_RETENTION_MS}) end
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], retention) end
 return {lost, missing}
 `;
 
-/** A call that ended. KEYS: owner, this node's snapshots, positions. ARGV: node id, Call-ID. */
+/**
+ * A call that ended. KEYS: owner, this node's snapshots, positions, the call's tombstone. ARGV:
+ * node, Call-ID, tombstone ms (longer than a stalled node can still hold the call: deadAfterMs
+ * plus the retention).
+ */
 export const REMOVE_SNAPSHOT = `
-if redis.call('HGET', KEYS[1], ARGV[2]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[2]) end
+local owner = redis.call('HGET', KEYS[1], ARGV[2])
+if not owner or owner == ARGV[1] then
+  redis.call('HDEL', KEYS[1], ARGV[2])
+  redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[3])
+end
 redis.call('HDEL', KEYS[2], ARGV[2])
 redis.call('HDEL', KEYS[3], ARGV[2])
 return 1
 `;
 
 /**
- * A node's takeover heartbeat, and its claims. KEYS: alive, draining, owner. ARGV: node id,
- * dead-after ms, most calls to claim, taking none (1/0: draining or full). Each call of a dead node goes to one live,
+ * A node's takeover heartbeat, and its claims. KEYS: alive, draining, owner. ARGV: node,
+ * dead-after ms, most calls to claim, taking none (1/0: draining or full), retention ms. Each call of a dead node goes to one live,
  * not draining node chosen by rendezvous hashing (the highest sha1 of Call-ID and node id), so
  * every node agrees on it without talking to the others and the calls spread evenly; the
  * chosen node moves it into its own hashes here, atomically. A dead node with no call left is
@@ -88,6 +101,7 @@ return 1
  */
 export const TAKEOVER_BEAT = `${NOW}
 local node, dead_after, max_claims = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local retention = tonumber(ARGV[5])
 redis.call('ZADD', KEYS[1], now + dead_after, node)
 if ARGV[4] == '1' then redis.call('SADD', KEYS[2], node) else redis.call('SREM', KEYS[2], node) end
 local candidates = {}
@@ -105,7 +119,7 @@ for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)) 
       if best == nil or h > best then best, chosen = h, n end
     end
     if chosen == node then
-      local claimed = take(dead, id, node)
+      local claimed = take(dead, id, node, retention)
       if claimed then for _, v in ipairs(claimed) do out[#out + 1] = v end end
     end
   end
@@ -115,13 +129,13 @@ for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)) 
     redis.call('DEL', prefix .. 'pos:' .. dead)
   end
 end
-redis.call('PEXPIRE', KEYS[1], ${SNAPSHOT_RETENTION_MS})
+redis.call('PEXPIRE', KEYS[1], retention)
 return out
 `;
 
 /**
  * One call claimed now, for an in-dialog request that reached this node before the heartbeat
- * claimed it. KEYS: alive, owner. ARGV: node id, Call-ID. Returns {'claimed', snapshot,
+ * claimed it. KEYS: alive, owner. ARGV: node, Call-ID, retention ms. Returns {'claimed', snapshot,
  * position}, {'mine'} (this node owns it already), {'alive', node} (its owner still beats) or
  * {'unknown'}.
  */
@@ -132,7 +146,7 @@ if not owner then return {'unknown'} end
 if owner == node then return {'mine'} end
 local expiry = redis.call('ZSCORE', KEYS[1], owner)
 if expiry and tonumber(expiry) >= now then return {'alive', owner} end
-local claimed = take(owner, id, node)
+local claimed = take(owner, id, node, tonumber(ARGV[3]))
 if not claimed then return {'unknown'} end
 return {'claimed', claimed[2], claimed[3]}
 `;

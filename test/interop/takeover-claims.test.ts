@@ -2,12 +2,13 @@
  * The takeover scripts on a real Redis: a dead node's calls are claimed by the live nodes
  * exactly once each and spread between them; a node counted dead that writes again learns which
  * of its calls are owned elsewhere; an in-dialog request's on-demand claim waits for the owner
- * to be dead; a removed call is not claimed.
+ * to be dead; a removed call is not claimed, nor taken back by a node taken for dead; a node
+ * restarted with the same id is a new owner; snapshots outlive any deadAfterMs.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { CallSnapshots, RedisLink } from '../../src/cluster/index.js';
+import { CallSnapshots, RedisLink, takeoverKeys } from '../../src/cluster/index.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { RedisServer } from './helpers/redis-server.js';
 import { freePort } from './helpers/sipp.js';
@@ -36,7 +37,12 @@ async function flush(): Promise<void> {
   client.disconnect();
 }
 
-async function node(nodeId: string): Promise<CallSnapshots> {
+/** A node's process, owning its calls as `owner` (null: a new incarnation, as at a start). */
+async function node(
+  nodeId: string,
+  owner: string | null = nodeId,
+  deadAfterMs = DEAD_AFTER_MS,
+): Promise<CallSnapshots> {
   const client = new Redis({ port: server!.port, host: '127.0.0.1' });
   const link = new RedisLink(client);
   links.push(link);
@@ -44,7 +50,7 @@ async function node(nodeId: string): Promise<CallSnapshots> {
     if (waited > 3000) throw new Error('redis client not ready');
     await sleep(20);
   }
-  return new CallSnapshots({ link, nodeId, deadAfterMs: DEAD_AFTER_MS });
+  return new CallSnapshots({ link, nodeId, deadAfterMs, ...(owner === null ? {} : { owner }) });
 }
 
 const write = (sipCallId: string) => ({ sipCallId, snapshot: `{"call":"${sipCallId}"}`, position: '{}' });
@@ -108,4 +114,79 @@ test('a draining node and a node without room claim nothing', { skip }, async ()
   assert.deepEqual(await draining.beat(10, true), [], 'not even when the only other node has no room');
   const claimed = await full.beat(10, false);
   assert.deepEqual(claimed.map((call) => call.sipCallId).sort(), ['a@carrier', 'b@carrier']);
+});
+
+test('a call that ended on its new owner is lost to the node taken for dead, not taken back', {
+  skip,
+}, async () => {
+  await flush();
+  const [a, b] = [await node('a'), await node('b')];
+  await a.beat(0, false);
+  await a.write([write('ended@carrier'), write('live@carrier')]);
+  await sleep(DEAD_AFTER_MS + 50);
+  const claimed = await b.beat(10, false);
+  assert.equal(claimed.length, 2);
+  await b.remove('ended@carrier'); // the caller hung up on b
+  // a wakes: the ended call is lost to it, whole or unchanged, like the one b still carries.
+  const unchanged = await a.write(
+    ['ended@carrier', 'live@carrier'].map((id) => ({ ...write(id), snapshot: undefined })),
+  );
+  assert.deepEqual(unchanged.lost, ['ended@carrier', 'live@carrier']);
+  assert.deepEqual((await a.write([write('ended@carrier')])).lost, ['ended@carrier']);
+  assert.deepEqual(await a.claim('ended@carrier'), { kind: 'unknown' });
+  assert.deepEqual(await b.beat(10, false), [], 'nothing left to claim');
+});
+
+test('after Redis forgot everything, a node taken for dead lets unowned calls go; others re-own theirs', {
+  skip,
+}, async () => {
+  await flush();
+  const a = await node('a');
+  await a.write([write('stale@carrier'), write('kept@carrier')]);
+  await flush(); // a Redis restarted empty
+  const reply = await a.write([
+    { ...write('stale@carrier'), snapshot: undefined, unownedIsLost: true },
+    { ...write('kept@carrier'), snapshot: undefined },
+  ]);
+  assert.deepEqual(reply, { lost: ['stale@carrier'], missing: ['kept@carrier'] });
+  assert.deepEqual(await a.claim('kept@carrier'), { kind: 'mine' });
+});
+
+test('a node restarted with the same id is a new owner: the crashed process’s calls are claimed', {
+  skip,
+}, async () => {
+  await flush();
+  const crashed = await node('node-1', null);
+  const other = await node('node-2', null);
+  assert.match(crashed.owner, /^node-1~[0-9a-f]{8}$/);
+  await crashed.beat(0, false);
+  await crashed.write([write('call@carrier')]);
+  const restarted = await node('node-1', null); // within deadAfterMs
+  assert.notEqual(restarted.owner, crashed.owner);
+  await restarted.beat(10, false);
+  await other.beat(10, false);
+  await sleep(DEAD_AFTER_MS + 50);
+  await other.beat(0, false); // alive when the restarted node beats
+  const claimed = [...(await restarted.beat(10, false)), ...(await other.beat(10, false))];
+  assert.deepEqual(
+    claimed.map((call) => call.sipCallId),
+    ['call@carrier'],
+  );
+});
+
+test('snapshots and tombstones outlive a large deadAfterMs', { skip }, async () => {
+  await flush();
+  const deadAfterMs = 55_000;
+  const a = await node('slow', 'slow', deadAfterMs);
+  await a.write([write('x@carrier'), write('y@carrier')]);
+  await a.remove('y@carrier');
+  const client = new Redis({ port: server!.port, host: '127.0.0.1' });
+  try {
+    const snapshotsTtl = await client.pttl(takeoverKeys.snapshots('slow'));
+    const tombstoneTtl = await client.pttl(takeoverKeys.ended('y@carrier'));
+    assert.ok(snapshotsTtl > 2 * deadAfterMs, `snapshots kept ${snapshotsTtl} ms`);
+    assert.ok(tombstoneTtl > deadAfterMs + snapshotsTtl, `tombstone kept ${tombstoneTtl} ms`);
+  } finally {
+    client.disconnect();
+  }
 });

@@ -11,7 +11,12 @@
  * `deadAfterMs` more) gets 481, which lets the balancer try the next node.
  *
  * A node counted dead that was only stalled learns at its next write that its calls are owned
- * elsewhere: it lets them go without signalling (the new owner holds the dialog).
+ * elsewhere: it lets them go without signalling (the new owner holds the dialog). One whose
+ * stall outlasted `deadAfterMs` also lets go of calls no node owns any more: another node may
+ * have taken them over and ended them meanwhile.
+ *
+ * A node that is draining, full or overloaded claims nothing: its admission would refuse the
+ * call, which would then be lost; a held request gets 481 so the balancer tries the next node.
  */
 import type { CallSnapshots, ClaimedCall } from '../cluster/index.js';
 import type { TakeoverConfig } from '../config/index.js';
@@ -46,6 +51,8 @@ export interface CallTakeoverOptions {
   /** Calls this node can still take (limits.maxCalls less those in progress). */
   room(): number;
   draining(): boolean;
+  /** Admission refuses new calls for load (`limits.overload`). */
+  overloaded(): boolean;
   /** Runs a resumed call as the gateway runs its own (registry, records, metrics). */
   adopt(call: ResumedCall): CallController;
   /** A claimed call whose snapshot cannot be resumed (counted; the call is lost). */
@@ -67,12 +74,17 @@ export class CallTakeover {
   #writing = false;
   #writeAgain = false;
   #closed = false;
+  /** When the last takeover heartbeat started or settled (monotonic ms): a slow Redis is no stall. */
+  #lastBeatAt = 0;
+  /** This node stalled past `deadAfterMs` since its last write: it may have been taken for dead. */
+  #mayHaveBeenDead = false;
 
   constructor(options: CallTakeoverOptions) {
     this.#options = options;
   }
 
   start(): void {
+    this.#lastBeatAt = this.#options.clock.now();
     this.#scheduleWrite();
     this.#scheduleBeat();
   }
@@ -141,8 +153,16 @@ export class CallTakeover {
     });
   }
 
+  /** Notes a stall long enough for the other nodes to have counted this one dead. */
+  #noteStall(): void {
+    if (this.#options.clock.now() - this.#lastBeatAt > this.#options.config.deadAfterMs)
+      this.#mayHaveBeenDead = true;
+  }
+
   async #write(): Promise<void> {
     const { snapshots, nodeId, clock } = this.#options;
+    this.#noteStall();
+    const mayHaveBeenDead = this.#mayHaveBeenDead;
     const writes = [];
     const current = new Map<string, { call: CallController; text: string }>();
     for (const call of this.#options.liveCalls()) {
@@ -156,6 +176,7 @@ export class CallTakeover {
         sipCallId,
         snapshot: changed ? text : undefined,
         position: positionOf(view.leg, clock.wallNow()),
+        unownedIsLost: mayHaveBeenDead && this.#written.has(sipCallId),
       });
     }
     const ended = [...this.#written.keys()].filter((sipCallId) => !current.has(sipCallId));
@@ -172,6 +193,7 @@ export class CallTakeover {
       }
       for (const sipCallId of missing) this.#written.delete(sipCallId);
       for (const sipCallId of lost) this.#letGo(sipCallId, current.get(sipCallId)?.call);
+      if (mayHaveBeenDead) this.#mayHaveBeenDead = false;
     } catch {
       // Redis away: the cluster link has said so; the next write sends what changed meanwhile.
     }
@@ -189,15 +211,26 @@ export class CallTakeover {
     session.terminate({ by: 'local', reason: TAKEN_OVER_REASON });
   }
 
+  /** How many calls this node may claim now: none while draining, overloaded or full. */
+  #room(): number {
+    const { draining, overloaded, room } = this.#options;
+    return draining() || overloaded() ? 0 : Math.max(0, room());
+  }
+
   async #beat(): Promise<void> {
-    const { snapshots, draining, room } = this.#options;
+    this.#noteStall();
+    this.#lastBeatAt = this.#options.clock.now();
     try {
       // A node without room is left out of the choice, so the others get its share.
-      const free = Math.max(0, room());
-      const claimed = await snapshots.beat(free, draining() || free === 0);
+      const free = this.#room();
+      const claimed = await this.#options.snapshots.beat(free, free === 0);
+      // Claimed during stop(): left in this node's hashes, the live nodes claim them once it is dead.
+      if (this.#closed) return;
       for (const call of claimed) this.#resume(call);
     } catch {
       // Redis away: no takeover heartbeat, so other nodes may take this one's calls meanwhile.
+    } finally {
+      this.#lastBeatAt = this.#options.clock.now();
     }
   }
 
@@ -237,8 +270,10 @@ export class CallTakeover {
     while (!this.#closed && clock.now() < deadline) {
       if (held.deliver()) return;
       if (!this.#resuming.has(sipCallId)) {
+        // No room here: 481 without claiming, so the balancer tries a node that can take it.
+        if (this.#room() === 0) break;
         const claim = await snapshots.claim(sipCallId).catch(() => undefined);
-        if (claim?.kind === 'unknown') break;
+        if (claim?.kind === 'unknown' || this.#closed) break;
         if (claim?.kind === 'claimed') {
           this.#resume(claim.call);
           continue;

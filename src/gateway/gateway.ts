@@ -142,8 +142,7 @@ export class Gateway {
       cps: this.cps,
       liveCalls: () => this.calls.size,
       maxCalls: () => this.config().gateway.limits.maxCalls,
-      overloadRetryAfterSec: () =>
-        this.#nodeLoad.overloaded ? this.config().gateway.limits.overload?.retryAfterSec : undefined,
+      overloadRetryAfterSec: () => this.#overloadRetryAfterSec(),
     });
     this.#nodeLoad = new NodeLoad({
       clock: this.clock,
@@ -276,6 +275,11 @@ export class Gateway {
   /** The media clock's counts: this thread's, or every media worker's summed. */
   #mediaClockStats() {
     return this.#mediaWorkers?.clockStats() ?? this.#mediaClock?.stats() ?? NO_TICKS;
+  }
+
+  /** The Retry-After of admission's 503 while overloaded (`limits.overload`), else undefined. */
+  #overloadRetryAfterSec(): number | undefined {
+    return this.#nodeLoad.overloaded ? this.config().gateway.limits.overload?.retryAfterSec : undefined;
   }
 
   /** The cluster this node joins when the config has a `cluster` section. */
@@ -427,6 +431,7 @@ export class Gateway {
       liveCalls: () => this.calls.live(),
       room: () => this.config().gateway.limits.maxCalls - this.calls.size,
       draining: () => this.#admission.draining,
+      overloaded: () => this.#overloadRetryAfterSec() !== undefined,
       adopt: (resumed) => {
         const { call, run } = CallController.resumed(this.#callPorts, resumed);
         this.#observe(call);

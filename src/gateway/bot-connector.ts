@@ -4,7 +4,7 @@
  */
 import { BUILTIN_TARGET_PREFIX, type PatchbayConfig, type StreamTarget } from '../config/index.js';
 import { createDialect, RateLimitedWarning, type StreamConnectionStats } from '../stream/index.js';
-import type { Clock, Logger } from '../util/index.js';
+import { type Clock, type Logger, shownUrl } from '../util/index.js';
 import { attachBot, type FrameLatencyProbe } from './bridge.js';
 import type {
   BotCallInfo,
@@ -121,6 +121,35 @@ export function targetWithCredentials(
 ): StreamTarget {
   const route = config.gateway.routes.find((candidate) => candidate.target.url === target.url);
   return route?.target.auth ? { ...target, auth: route.target.auth } : target;
+}
+
+/** Every bot URL the config sends calls to: the routes' targets and the CPS reroutes. */
+export function configuredBotUrls(config: PatchbayConfig): string[] {
+  const urls = config.gateway.routes.flatMap((route) => [route.target.url, route.cps?.overflow.rerouteTo]);
+  for (const trunk of config.trunks.values()) urls.push(trunk.cps.overflow.rerouteTo);
+  return urls.filter((url): url is string => url !== undefined);
+}
+
+/**
+ * A taken-over call's bot target as this node's config has it. The snapshot's URL is shown
+ * without user info or query (either may hold a token); when it hid some, the URL is this
+ * node's configured one that shows the same (the call's route's, when several do); undefined
+ * when none does. Credentials as targetWithCredentials gives them.
+ */
+export function configuredTarget(
+  config: PatchbayConfig,
+  target: Omit<StreamTarget, 'auth'>,
+  urlHidden: boolean,
+  route: string | undefined,
+): StreamTarget | undefined {
+  if (!urlHidden) return targetWithCredentials(config, target);
+  const urls = new Set(configuredBotUrls(config).filter((url) => shownUrl(url) === target.url));
+  const url =
+    urls.size === 1
+      ? [...urls][0]
+      : config.gateway.routes.find((candidate) => candidate.match === route && urls.has(candidate.target.url))
+          ?.target.url;
+  return url === undefined ? undefined : targetWithCredentials(config, { ...target, url });
 }
 
 /** A route's target URL, with `builtin:` ones the embedded demo bot's ws:// URL; throws when it is not running. */

@@ -6,15 +6,11 @@
 import { BUILTIN_TARGET_PREFIX, type PatchbayConfig } from '../config/index.js';
 import { EchoBot } from '../demo/index.js';
 import type { Logger } from '../util/index.js';
+import { configuredBotUrls } from './bot-connector.js';
 
 /** Whether a route's target or a reroute at a CPS limit sends calls to the built-in bot. */
 export function namesBuiltinBot(config: PatchbayConfig): boolean {
-  const builtin = (url: string | undefined): boolean => url?.startsWith(BUILTIN_TARGET_PREFIX) ?? false;
-  return (
-    config.gateway.routes.some(
-      (route) => builtin(route.target.url) || builtin(route.cps?.overflow.rerouteTo),
-    ) || [...config.trunks.values()].some((trunk) => builtin(trunk.cps.overflow.rerouteTo))
-  );
+  return configuredBotUrls(config).some((url) => url.startsWith(BUILTIN_TARGET_PREFIX));
 }
 
 export class BuiltinBot {

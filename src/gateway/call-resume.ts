@@ -10,7 +10,7 @@ import { randomInt } from 'node:crypto';
 import type { PatchbayConfig } from '../config/index.js';
 import { negotiateAnswer, nextVersion, parseAnswer, type SipUserAgent } from '../sip/index.js';
 import type { Clock } from '../util/index.js';
-import { targetWithCredentials } from './bot-connector.js';
+import { configuredTarget } from './bot-connector.js';
 import { negotiatedMedia } from './call-media.js';
 import type { TakeoverRecord } from './call-progress.js';
 import {
@@ -41,8 +41,10 @@ export function resumedCall(
 ): { ok: true; call: ResumedCall } | { ok: false; reason: string } {
   const trunk = context.config.trunks.get(snapshot.call.trunk);
   if (!trunk) return { ok: false, reason: `trunk ${snapshot.call.trunk} is not configured here` };
-  // Credentials never go to Redis: this node's own, for the same URL.
-  const target = targetWithCredentials(context.config, snapshot.target);
+  // Credentials and URL tokens never go to Redis: this node's own, for the same bot.
+  const { urlHidden, ...shownTarget } = snapshot.target;
+  const target = configuredTarget(context.config, shownTarget, urlHidden === true, snapshot.call.route);
+  if (!target) return { ok: false, reason: 'the bot URL is not configured here' };
   const answerOptions = { address: context.mediaAddress, preferences: trunk.codecs };
   const probe = negotiateAnswer(snapshot.sdp.remote, { ...answerOptions, port: 9 });
   if (!probe.ok) return { ok: false, reason: `snapshot SDP: ${probe.reason}` };

@@ -1,7 +1,8 @@
 /**
  * What another node needs to continue an answered call, as written to Redis and read back:
- * the carrier dialog (identifiers, CSeq spaces, route set, targets), both SDPs, the bot stream
- * target (without its credentials: the node resuming the call takes them from its own route),
+ * the carrier dialog (identifiers, CSeq spaces, route set, targets), both SDPs (never with SRTP
+ * keys), the bot stream target (without its credentials, and its URL without user info or
+ * query: the node resuming the call takes them from its own config),
  * the call's identity and times; and, apart because it changes every frame, the RTP position
  * of the stream towards the caller. A snapshot read back is validated field by field: one
  * written by another version, or damaged, is refused rather than half used.
@@ -10,6 +11,7 @@ import { z } from 'zod';
 import { streamTargetSchema } from '../config/index.js';
 import type { RtpPosition } from '../media/index.js';
 import type { DialogState } from '../sip/index.js';
+import { shownUrl } from '../util/index.js';
 import type { CallerIdentityParameters } from './caller-id.js';
 import type { TakeoverView } from './ports.js';
 
@@ -34,7 +36,10 @@ const snapshotSchema = z.object({
     startedAtWall: z.number(),
     answeredAtWall: z.number(),
   }),
-  target: streamTargetSchema.omit({ auth: true }),
+  target: streamTargetSchema.omit({ auth: true }).extend({
+    /** The URL had user info or a query, which the snapshot leaves out. */
+    urlHidden: z.literal(true).optional(),
+  }),
   dialog: z.object({
     callId: text,
     localTag: text,
@@ -65,6 +70,17 @@ const positionSchema = z.object({
 export type CallSnapshot = z.output<typeof snapshotSchema>;
 export type SnapshotPosition = z.output<typeof positionSchema>;
 
+/** An SDES key in use (RFC 4568), or any inline key left after the capabilities go. */
+const KEY_IN_USE = /^a=crypto:|inline:/im;
+/** RFC 5939 capability lines: an SRTP option (keys in `acap`) the call did not take. */
+const CAPABILITY_LINES = /^a=(?:acap:\d+ crypto:|tcap:|pcfg:).*(?:\r?\n|$)/gim;
+
+/** `sdp` without SRTP capability lines; undefined when it holds a key in use. */
+function keylessSdp(sdp: string): string | undefined {
+  const stripped = sdp.replace(CAPABILITY_LINES, '');
+  return KEY_IN_USE.test(stripped) ? undefined : stripped;
+}
+
 /**
  * An answered call's snapshot (JSON), or undefined when it cannot be continued elsewhere: its
  * session has no SDP yet, or its media is SRTP (the keys are not shared between nodes).
@@ -76,8 +92,10 @@ export function snapshotOf(view: TakeoverView, node: string): string | undefined
   const local = session.lastLocalSdp;
   const remote = session.remoteSdp;
   if (!dialog || !trunk || !target || answeredAtWall === undefined) return undefined;
-  if (local === undefined || remote === undefined || /^a=crypto:/m.test(remote)) return undefined;
-  const { auth: _credentials, ...publicTarget } = target;
+  const sdp = { local: local && keylessSdp(local), remote: remote && keylessSdp(remote) };
+  if (sdp.local === undefined || sdp.remote === undefined) return undefined;
+  const { auth: _credentials, url, ...publicTarget } = target;
+  const shown = shownUrl(url);
   const snapshot: CallSnapshot = {
     v: 1,
     node,
@@ -93,9 +111,9 @@ export function snapshotOf(view: TakeoverView, node: string): string | undefined
       startedAtWall: view.startedAtWall,
       answeredAtWall,
     },
-    target: publicTarget,
+    target: { ...publicTarget, url: shown, ...(shown === url ? {} : { urlHidden: true as const }) },
     dialog: { ...dialog, ...(dialog.remoteSeq === undefined ? {} : { remoteSeq: dialog.remoteSeq }) },
-    sdp: { local, remote },
+    sdp: { local: sdp.local, remote: sdp.remote },
   };
   return JSON.stringify(snapshot);
 }

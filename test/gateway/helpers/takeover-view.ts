@@ -33,15 +33,15 @@ export const TARGET: StreamTarget = {
   vad: false,
 };
 
-export function view(remoteSdp = SDP): TakeoverView {
+export function view(remoteSdp = SDP, localSdp = SDP, target = TARGET): TakeoverView {
   const dialog = Dialog.forUas(INVITE, 'ourtag', { transport: 'udp', address: '127.0.0.1', port: 5060 });
-  const session = { dialog, lastLocalSdp: SDP, remoteSdp, callId: dialog.callId } as unknown as Session;
+  const session = { dialog, lastLocalSdp: localSdp, remoteSdp, callId: dialog.callId } as unknown as Session;
   return {
     call: { id: 'sid-1', direction: 'inbound', from: 'caller', to: '1000' },
     progress: {
       trunk: 'proxy',
       route: '*',
-      target: TARGET,
+      target,
       codec: 'PCMU',
       callerIdentity: { sipFrom: '<sip:caller@127.0.0.1>' },
       answeredAtWall: 2000,

@@ -179,7 +179,10 @@ export class CallTakeover {
         unownedIsLost: mayHaveBeenDead && this.#written.has(sipCallId),
       });
     }
-    const ended = [...this.#written.keys()].filter((sipCallId) => !current.has(sipCallId));
+    // A call being resumed has no view until answered: not ended (its removal would tombstone it).
+    const ended = [...this.#written.keys()].filter(
+      (sipCallId) => !current.has(sipCallId) && !this.#resuming.has(sipCallId),
+    );
     try {
       for (const sipCallId of ended) {
         await snapshots.remove(sipCallId);

@@ -5,9 +5,12 @@
  * its calls so that one no node owns any more is let go rather than taken back.
  */
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import type { CallSnapshots, ClaimedCall } from '../../src/cluster/index.js';
 import type { CallController } from '../../src/gateway/call-controller.js';
+import type { ResumeContext } from '../../src/gateway/call-resume.js';
+import { positionOf, snapshotOf } from '../../src/gateway/call-snapshot.js';
 import { CallTakeover } from '../../src/gateway/call-takeover.js';
 import type { HeldRequest } from '../../src/sip/index.js';
 import { type Clock, FakeClock, silentLogger } from '../../src/util/index.js';
@@ -39,10 +42,22 @@ class FakeSnapshots {
     this.writes.push(writes);
     return { lost: [], missing: [] };
   }
-  async remove(): Promise<void> {}
+  readonly removed: string[] = [];
+  async remove(sipCallId: string): Promise<void> {
+    this.removed.push(sipCallId);
+  }
 }
 
-function setup(node: { draining?: boolean; overloaded?: boolean; room?: number; calls?: number } = {}) {
+interface NodeState {
+  draining?: boolean;
+  overloaded?: boolean;
+  room?: number;
+  calls?: number;
+  /** What adopting a claimed call gives (none: nothing may be resumed). */
+  adopted?: CallController;
+}
+
+function setup(node: NodeState = {}) {
   const fake = new FakeClock();
   const stall = { ms: 0 };
   const clock: Clock = {
@@ -62,12 +77,21 @@ function setup(node: { draining?: boolean; overloaded?: boolean; room?: number; 
     nodeId: 'node-b',
     clock,
     logger: silentLogger,
-    resumeContext: () => assert.fail('a malformed snapshot is never resumed'),
+    resumeContext: () =>
+      node.adopted
+        ? ({
+            config: { trunks: new Map([['proxy', { codecs: ['PCMU'] }]]), gateway: { routes: [] } },
+            clock,
+            mediaAddress: '127.0.0.9',
+            frameMs: 20,
+            nodeId: 'node-b',
+          } as unknown as ResumeContext)
+        : assert.fail('a malformed snapshot is never resumed'),
     liveCalls: () => calls,
     room: () => node.room ?? 10,
     draining: () => node.draining ?? false,
     overloaded: () => node.overloaded ?? false,
-    adopt: () => assert.fail('nothing adopted'),
+    adopt: () => node.adopted ?? assert.fail('nothing adopted'),
     unusable: () => outcome.unusable++,
   });
   takeover.start();
@@ -147,5 +171,21 @@ test('after a stall past deadAfterMs, the calls written before go out marked: un
     [[false], [true], [false]],
     'first write: its own; after the stall: lost if unowned; then its own again',
   );
+  await takeover.close();
+});
+
+test('a claimed call still being resumed (no view until answered) is not removed by a write', async () => {
+  const adopted = Object.assign(new EventEmitter(), { id: 'sid-1' }) as unknown as CallController;
+  const { fake, snapshots, takeover, outcome } = setup({ adopted });
+  const snapshot = snapshotOf(view(), 'node-a') as string;
+  fake.advance(DEAD_AFTER_MS / 5);
+  snapshots.beats[0]?.answer([
+    { sipCallId: 'call-1@127.0.0.1', snapshot, position: positionOf(view().leg, 0) },
+  ]);
+  await settle();
+  assert.equal(outcome.unusable, 0, 'resumed');
+  fake.advance(500); // a write while the re-INVITE is out
+  await settle();
+  assert.deepEqual(snapshots.removed, [], 'not taken for ended');
   await takeover.close();
 });

@@ -124,7 +124,11 @@ async function oneRun(run: number, killDelay: number | 'answered', agent: StackU
     process.kill(cluster.pid('node-a'), 'SIGKILL');
     // Node a writes nothing more, and node b claims only once node a is `deadAfterMs` silent.
     const snapshots = new Set(
-      await readRedis(cluster.redisUrl, (redis) => redis.hkeys(takeoverKeys.snapshots('node-a'))),
+      // Node a's process owns its calls as node-a~<incarnation>.
+      await readRedis(cluster.redisUrl, async (redis) => {
+        const [key] = await redis.keys(takeoverKeys.snapshots('node-a~*'));
+        return key ? redis.hkeys(key) : [];
+      }),
     );
     const snapshotted = onA.filter((caller) => snapshots.has(caller.session.callId));
     const resumedWithin = (caller: RtpCaller) => tonesFrom(caller, NODE_B, killedAt).length >= 5;
@@ -145,7 +149,7 @@ async function oneRun(run: number, killDelay: number | 'answered', agent: StackU
     let claimMismatches = [...claims.keys()].filter((id) => !onAIds.has(id)).length;
     for (const caller of takenOver) {
       const id = caller.session.callId;
-      if (claims.get(id) !== 1 || owners[id] !== 'node-b') claimMismatches++;
+      if (claims.get(id) !== 1 || !owners[id]?.startsWith('node-b~')) claimMismatches++;
     }
     const resumedStarts = (caller: RtpCaller) =>
       bot.calls.filter(

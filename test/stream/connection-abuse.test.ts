@@ -136,7 +136,7 @@ test('tiny messages beyond the inbound queue are dropped and counted, never hand
     assert.deepEqual(h.inputs, [{ kind: 'clear' }]);
   }));
 
-test('after stop nothing the bot sends is parsed or passed on: counted, logged once, then the close completes', () =>
+test('after stop nothing the bot sends is parsed or passed on: counted, not logged, then the close completes', () =>
   withStartedStream({}, async (bot, h) => {
     const peer = bot.peers[0] as BotPeer;
     const dtmf = JSON.stringify({ event: 'patchbay', command: 'dtmf', digits: '1' });

@@ -85,9 +85,14 @@ export class EchoBot {
   static async start(options: EchoBotOptions = {}): Promise<EchoBot> {
     const server = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 64 * 1024 });
     await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
       server.once('error', reject);
+      server.once('listening', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
+    // Later server errors (a client's broken handshake) are logged, never thrown.
+    server.on('error', (error) => options.logger?.warn({ err: error.message }, 'demo bot: server error'));
     const port = (server.address() as AddressInfo).port;
     const delayFrames = Math.max(0, Math.round((options.echoDelayMs ?? 600) / 20));
     server.on('connection', (socket) => serveCall(socket, delayFrames, options.logger));
@@ -102,6 +107,7 @@ export class EchoBot {
 
 function serveCall(socket: WebSocket, delayFrames: number, logger?: Logger): void {
   let streamSid: string | undefined;
+  let warnedNotJson = false;
   const echoQueue: string[] = [];
   const sendAudio = (mulaw: Uint8Array): void => {
     if (!streamSid) return;
@@ -122,7 +128,9 @@ function serveCall(socket: WebSocket, delayFrames: number, logger?: Logger): voi
     try {
       message = JSON.parse(String(data));
     } catch {
-      logger?.warn({}, 'demo bot: ignoring a frame that is not JSON');
+      // Once per call: a peer sending nothing but junk must not write a line per frame.
+      if (!warnedNotJson) logger?.warn({}, 'demo bot: ignoring frames that are not JSON');
+      warnedNotJson = true;
       return;
     }
     switch (message.event) {
@@ -139,6 +147,8 @@ function serveCall(socket: WebSocket, delayFrames: number, logger?: Logger): voi
         if (echoQueue.length > delayFrames && streamSid) {
           socket.send(JSON.stringify({ event: 'media', streamSid, media: { payload: echoQueue.shift() } }));
         }
+        // Frames before `start` have no stream to go to: only the last delay's worth is kept.
+        if (echoQueue.length > delayFrames) echoQueue.shift();
         break;
       }
       case 'dtmf': {

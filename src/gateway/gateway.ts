@@ -224,9 +224,8 @@ export class Gateway {
   }
 
   /**
-   * SIGTERM: refuse new calls (503, OPTIONS too), let calls in progress finish up to
-   * `timeoutMs`, then end the rest. Resolves when no call is left (`stop()` then leaves the
-   * cluster).
+   * SIGTERM: refuse new calls (503, OPTIONS too), let calls in progress finish up to `timeoutMs`,
+   * then end the rest. Resolves when no call is left (`stop()` then leaves the cluster).
    */
   async drainAndWait(timeoutMs: number): Promise<void> {
     this.drain();
@@ -247,6 +246,7 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    this.drain(); // a call let in while the others are hung up would hold stop() up for its length
     this.#gauges?.cancel();
     await this.#takeover?.close();
     for (const call of this.calls.live()) call.hangup('shutdown');

@@ -65,6 +65,8 @@ export class StatusCallback {
           body,
           signal: AbortSignal.timeout(TIMEOUT_MS),
         });
+        // The answer's body is never read: let go of it, so its connection is not held until GC.
+        await response.body?.cancel();
         if (response.ok) return;
         this.#logger.warn(
           { url: shownUrl(this.#url), status: response.status, attempt },

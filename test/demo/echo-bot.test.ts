@@ -68,3 +68,22 @@ test('answers a DTMF digit with its dual tone and a mark, and ignores garbage', 
   assert.ok(row > 50 * other && column > 50 * other, `digit 5 is 770+1336 Hz (${row}, ${column}, ${other})`);
   socket.close();
 });
+
+test('keeps only the last delay of frames sent before start, and echoes from there', async () => {
+  const socket = new WebSocket(bot.url);
+  const received: BotMessage[] = [];
+  socket.on('message', (data) => received.push(JSON.parse(String(data))));
+  await new Promise((resolve) => socket.once('open', resolve));
+  const frame = (n: number) => Buffer.alloc(160, n).toString('base64');
+  // 100 ms of delay is 5 frames: of the 20 sent before start, frames 15-19 are kept.
+  for (let n = 0; n < 20; n++)
+    socket.send(JSON.stringify({ event: 'media', streamSid: 'MZ1', media: { payload: frame(n) } }));
+  socket.send(
+    JSON.stringify({ event: 'start', sequenceNumber: '1', streamSid: 'MZ1', start: { streamSid: 'MZ1' } }),
+  );
+  await waitFor(() => received.some((m) => m.event === 'mark'));
+  socket.send(JSON.stringify({ event: 'media', streamSid: 'MZ1', media: { payload: frame(20) } }));
+  await waitFor(() => received.length > 11);
+  assert.equal(received[11]?.media?.payload, frame(15), 'the oldest frame kept, not the first one sent');
+  socket.close();
+});

@@ -110,10 +110,10 @@ export function boundedDetail(text: string): string {
     .slice(0, MAX_DETAIL);
 }
 
-/** Local session ends the SIP layer decides on its own (RFC 4028 refresh, lost 2xx ACK). */
 /** How a node lets go of a call another node took over (call-takeover.ts): no BYE, its own cause. */
 export const TAKEN_OVER_REASON = 'taken over by another node';
 
+/** Local session ends the SIP layer decides on its own (RFC 4028 refresh, lost 2xx ACK). */
 const SESSION_EXPIRY_REASONS = new Set(['session timer expired', 'session refresh failed', 'no ACK for 2xx']);
 
 /** How a SIP session's own end (a BYE, a CANCEL, a refresh failure) ends its call. */

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { RedisLink } from './redis-link.js';
 import {
   CLAIM_CALL,
+  GIVE_BACK,
   REMOVE_SNAPSHOT,
   TAKEOVER_BEAT,
   takeoverKeys,
@@ -29,7 +30,7 @@ interface SnapshotWrite {
   unownedIsLost?: boolean;
 }
 
-/** A call claimed from a dead node. */
+/** A call claimed from a dead node (or owned here already: `mine`, `unconfirmed`). */
 export interface ClaimedCall {
   sipCallId: string;
   snapshot: string;
@@ -38,7 +39,7 @@ export interface ClaimedCall {
 
 type ClaimResult =
   | { kind: 'claimed'; call: ClaimedCall }
-  | { kind: 'mine' }
+  | { kind: 'mine'; call?: ClaimedCall }
   | { kind: 'alive'; node: string }
   | { kind: 'unknown' };
 
@@ -86,6 +87,7 @@ export class CallSnapshots {
     link.defineScript('patchbayRemoveSnapshot', REMOVE_SNAPSHOT);
     link.defineScript('patchbayTakeoverBeat', TAKEOVER_BEAT);
     link.defineScript('patchbayClaimCall', CLAIM_CALL);
+    link.defineScript('patchbayGiveBack', GIVE_BACK);
   }
 
   /** One round trip for every call; rejects while Redis is unreachable. */
@@ -117,22 +119,32 @@ export class CallSnapshots {
   /**
    * Renews this node's heartbeat and claims at most `maxClaims` calls of dead nodes; with
    * `takesNone` (draining, or full) the others share the dead nodes' calls without it.
+   * `unconfirmed`: calls this process claimed before and no write has carried since (being
+   * resumed, or claimed by a script whose reply was lost).
    */
-  async beat(maxClaims: number, takesNone: boolean): Promise<ClaimedCall[]> {
+  async beat(
+    maxClaims: number,
+    takesNone: boolean,
+  ): Promise<{ claimed: ClaimedCall[]; unconfirmed: ClaimedCall[] }> {
     const { link, deadAfterMs } = this.#options;
-    const reply = (await link.run(
+    const [claimed, unconfirmed] = (await link.run(
       'patchbayTakeoverBeat',
       [takeoverKeys.alive, takeoverKeys.draining, takeoverKeys.owner],
       [this.owner, deadAfterMs, maxClaims, takesNone ? 1 : 0, this.#retentionMs],
-    )) as string[];
-    const claimed: ClaimedCall[] = [];
-    for (let i = 0; i + 2 < reply.length; i += 3)
-      claimed.push({
-        sipCallId: reply[i] as string,
-        snapshot: reply[i + 1] as string,
-        position: reply[i + 2] as string,
-      });
-    return claimed;
+    )) as [string[], string[]];
+    return { claimed: callsOf(claimed), unconfirmed: callsOf(unconfirmed) };
+  }
+
+  /**
+   * Calls this process owns but cannot take now go back to the others (a node counted dead at
+   * once, see GIVE_BACK); resolves to how many moved.
+   */
+  async giveBack(sipCallIds: readonly string[]): Promise<number> {
+    return (await this.#options.link.run(
+      'patchbayGiveBack',
+      [takeoverKeys.alive, takeoverKeys.owner],
+      [this.owner, this.#retentionMs, ...sipCallIds],
+    )) as number;
   }
 
   /** Claims one call now if its owner is dead (an in-dialog request for it reached this node). */
@@ -143,15 +155,32 @@ export class CallSnapshots {
       [this.owner, sipCallId, this.#retentionMs],
     )) as string[];
     const [kind, first, second] = reply;
-    if (kind === 'claimed' && first !== undefined)
-      return { kind, call: { sipCallId, snapshot: first, position: second ?? '' } };
+    const call = first === undefined ? undefined : { sipCallId, snapshot: first, position: second ?? '' };
+    if (kind === 'claimed' && call) return { kind, call };
     if (kind === 'alive' && first !== undefined) return { kind, node: first };
-    if (kind === 'mine') return { kind };
+    if (kind === 'mine') return call ? { kind, call } : { kind };
     return { kind: 'unknown' };
   }
 
   #ownKeys(): string[] {
     const node = this.owner;
-    return [takeoverKeys.owner, takeoverKeys.snapshots(node), takeoverKeys.positions(node)];
+    return [
+      takeoverKeys.owner,
+      takeoverKeys.snapshots(node),
+      takeoverKeys.positions(node),
+      takeoverKeys.claimed(node),
+    ];
   }
+}
+
+/** A script's flat (Call-ID, snapshot, position) list. */
+function callsOf(flat: readonly string[]): ClaimedCall[] {
+  const calls: ClaimedCall[] = [];
+  for (let i = 0; i + 2 < flat.length; i += 3)
+    calls.push({
+      sipCallId: flat[i] as string,
+      snapshot: flat[i + 1] as string,
+      position: flat[i + 2] as string,
+    });
+  return calls;
 }

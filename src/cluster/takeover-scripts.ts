@@ -10,6 +10,8 @@
  *   P owner       hash        SIP Call-ID -> the node that carries the call now
  *   P snap:NODE   hash        SIP Call-ID -> the call's snapshot (JSON, written when it changes)
  *   P pos:NODE    hash        SIP Call-ID -> the call's RTP position (JSON, every interval)
+ *   P claimed:NODE hash       SIP Call-ID -> 1: claimed by NODE, no write of its carried it yet
+ *                             (a claim's reply may be lost: the beat reports these again)
  *   P ended:ID    string      the node a call ended on (a tombstone, expiring): a node taken for
  *                             dead that writes the call again learns it is lost, not unowned
  *
@@ -25,6 +27,7 @@ export const takeoverKeys = {
   owner: `${TAKEOVER_PREFIX}owner`,
   snapshots: (node: string) => `${TAKEOVER_PREFIX}snap:${node}`,
   positions: (node: string) => `${TAKEOVER_PREFIX}pos:${node}`,
+  claimed: (node: string) => `${TAKEOVER_PREFIX}claimed:${node}`,
   ended: (sipCallId: string) => `${TAKEOVER_PREFIX}ended:${sipCallId}`,
 };
 
@@ -37,18 +40,21 @@ local function take(from, id, node, retention)
   local pos = redis.call('HGET', prefix .. 'pos:' .. from, id) or ''
   redis.call('HDEL', prefix .. 'snap:' .. from, id)
   redis.call('HDEL', prefix .. 'pos:' .. from, id)
+  redis.call('HDEL', prefix .. 'claimed:' .. from, id)
   if not snap then return nil end
   redis.call('HSET', prefix .. 'owner', id, node)
   redis.call('HSET', prefix .. 'snap:' .. node, id, snap)
   redis.call('HSET', prefix .. 'pos:' .. node, id, pos)
-  redis.call('PEXPIRE', prefix .. 'snap:' .. node, retention)
-  redis.call('PEXPIRE', prefix .. 'pos:' .. node, retention)
+  redis.call('HSET', prefix .. 'claimed:' .. node, id, 1)
+  for _, kind in ipairs({'snap:', 'pos:', 'claimed:'}) do
+    redis.call('PEXPIRE', prefix .. kind .. node, retention)
+  end
   return {id, snap, pos}
 end
 `;
 
 /**
- * A node's snapshot writes. KEYS: owner, this node's snapshots, its positions. ARGV: node,
+ * A node's snapshot writes. KEYS: owner, this node's snapshots, positions, claims. ARGV: node,
  * retention ms, count, then (Call-ID, snapshot or '' when unchanged, position, '1' when an
  * unowned call is lost rather than this node's) per call. Returns {lost, missing}: calls
  * another node owns or ended (this node was taken for dead), and calls whose snapshot Redis
@@ -69,14 +75,15 @@ for i = 0, count - 1 do
     if snap ~= '' then redis.call('HSET', KEYS[2], id, snap)
     elseif redis.call('HEXISTS', KEYS[2], id) == 0 then missing[#missing + 1] = id end
     redis.call('HSET', KEYS[3], id, pos)
+    redis.call('HDEL', KEYS[4], id)
   end
 end
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], retention) end
+for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], retention) end
 return {lost, missing}
 `;
 
 /**
- * A call that ended. KEYS: owner, this node's snapshots, positions, the call's tombstone. ARGV:
+ * A call that ended. KEYS: owner, this node's snapshots, positions, claims, the call's tombstone. ARGV:
  * node, Call-ID, tombstone ms (longer than a stalled node can still hold the call: deadAfterMs
  * plus the retention).
  */
@@ -84,10 +91,9 @@ export const REMOVE_SNAPSHOT = `
 local owner = redis.call('HGET', KEYS[1], ARGV[2])
 if not owner or owner == ARGV[1] then
   redis.call('HDEL', KEYS[1], ARGV[2])
-  redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[3])
+  redis.call('SET', KEYS[5], ARGV[1], 'PX', ARGV[3])
 end
-redis.call('HDEL', KEYS[2], ARGV[2])
-redis.call('HDEL', KEYS[3], ARGV[2])
+for i = 2, 4 do redis.call('HDEL', KEYS[i], ARGV[2]) end
 return 1
 `;
 
@@ -97,12 +103,22 @@ return 1
  * not draining node chosen by rendezvous hashing (the highest sha1 of Call-ID and node id), so
  * every node agrees on it without talking to the others and the calls spread evenly; the
  * chosen node moves it into its own hashes here, atomically. A dead node with no call left is
- * forgotten. Returns a flat list of (Call-ID, snapshot, position) claimed.
+ * forgotten. Returns two flat lists of (Call-ID, snapshot, position): the calls claimed now, and
+ * those claimed before that no write has carried yet (being resumed, or a claim whose reply was
+ * lost: the node resumes or gives back the ones it does not know).
  */
 export const TAKEOVER_BEAT = `${NOW}
 local node, dead_after, max_claims = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local retention = tonumber(ARGV[5])
 redis.call('ZADD', KEYS[1], now + dead_after, node)
+local unconfirmed = {}
+for _, id in ipairs(redis.call('HKEYS', prefix .. 'claimed:' .. node)) do
+  local snap = redis.call('HGET', prefix .. 'snap:' .. node, id)
+  local pos = redis.call('HGET', prefix .. 'pos:' .. node, id) or ''
+  if snap then
+    for _, v in ipairs({id, snap, pos}) do unconfirmed[#unconfirmed + 1] = v end
+  else redis.call('HDEL', prefix .. 'claimed:' .. node, id) end
+end
 if ARGV[4] == '1' then redis.call('SADD', KEYS[2], node) else redis.call('SREM', KEYS[2], node) end
 local candidates = {}
 for _, n in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')) do
@@ -127,26 +143,50 @@ for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)) 
     redis.call('ZREM', KEYS[1], dead)
     redis.call('SREM', KEYS[2], dead)
     redis.call('DEL', prefix .. 'pos:' .. dead)
+    redis.call('DEL', prefix .. 'claimed:' .. dead)
   end
 end
 redis.call('PEXPIRE', KEYS[1], retention)
-return out
+return {out, unconfirmed}
 `;
 
 /**
  * One call claimed now, for an in-dialog request that reached this node before the heartbeat
  * claimed it. KEYS: alive, owner. ARGV: node, Call-ID, retention ms. Returns {'claimed', snapshot,
- * position}, {'mine'} (this node owns it already), {'alive', node} (its owner still beats) or
- * {'unknown'}.
+ * position}, {'mine', snapshot, position} (this node owns it already: a claim repeated after a
+ * lost reply; without a snapshot when Redis has none), {'alive', node} (its owner still beats)
+ * or {'unknown'}.
  */
 export const CLAIM_CALL = `${NOW}
 local node, id = ARGV[1], ARGV[2]
 local owner = redis.call('HGET', KEYS[2], id)
 if not owner then return {'unknown'} end
-if owner == node then return {'mine'} end
+if owner == node then
+  local snap = redis.call('HGET', prefix .. 'snap:' .. node, id)
+  if not snap then return {'mine'} end
+  return {'mine', snap, redis.call('HGET', prefix .. 'pos:' .. node, id) or ''}
+end
 local expiry = redis.call('ZSCORE', KEYS[1], owner)
 if expiry and tonumber(expiry) >= now then return {'alive', owner} end
 local claimed = take(owner, id, node, tonumber(ARGV[3]))
 if not claimed then return {'unknown'} end
 return {'claimed', claimed[2], claimed[3]}
+`;
+
+/**
+ * Calls this node owns but cannot take now (a lost claim's reply found while draining, overloaded
+ * or full), moved to NODE/returned, a node counted dead at once, so the others' heartbeats claim
+ * them. KEYS: alive, owner. ARGV: node, retention ms, Call-IDs. Returns how many moved.
+ */
+export const GIVE_BACK = `${NOW}
+local node, retention = ARGV[1], tonumber(ARGV[2])
+local back = node .. '/returned'
+local moved = 0
+for i = 3, #ARGV do
+  if redis.call('HGET', KEYS[2], ARGV[i]) == node and take(node, ARGV[i], back, retention) then
+    moved = moved + 1
+  end
+end
+if moved > 0 then redis.call('ZADD', KEYS[1], 0, back) end
+return moved
 `;

@@ -17,6 +17,11 @@
  *
  * A node that is draining, full or overloaded claims nothing: its admission would refuse the
  * call, which would then be lost; a held request gets 481 so the balancer tries the next node.
+ *
+ * A claim whose reply is lost (a Redis slower than the deadline) may still have run: the call is
+ * this node's in Redis, yet not resumed. Claims are safe to repeat: a held request's claim then
+ * answers `mine` with the snapshot, and each heartbeat reports the calls this node claimed that
+ * no write has carried since; one it does not know is resumed, or given back when it has no room.
  */
 import type { CallSnapshots, ClaimedCall } from '../cluster/index.js';
 import type { TakeoverConfig } from '../config/index.js';
@@ -226,10 +231,15 @@ export class CallTakeover {
     try {
       // A node without room is left out of the choice, so the others get its share.
       const free = this.#room();
-      const claimed = await this.#options.snapshots.beat(free, free === 0);
+      const { claimed, unconfirmed } = await this.#options.snapshots.beat(free, free === 0);
       // Claimed during stop(): left in this node's hashes, the live nodes claim them once it is dead.
       if (this.#closed) return;
-      for (const call of claimed) this.#resume(call);
+      const unknown = [...claimed, ...unconfirmed].filter((call) => !this.#knows(call.sipCallId));
+      const room = this.#room();
+      for (const call of unknown.slice(0, room)) this.#resume(call);
+      const over = unknown.slice(room).map((call) => call.sipCallId);
+      // Not given back now: still this node's, reported again at the next beat.
+      if (over.length > 0) await this.#options.snapshots.giveBack(over).catch(() => undefined);
     } catch {
       // Redis away: no takeover heartbeat, so other nodes may take this one's calls meanwhile.
     } finally {
@@ -237,8 +247,23 @@ export class CallTakeover {
     }
   }
 
-  #resume(claimed: ClaimedCall): void {
+  /**
+   * This node carries the call, resumes it, or removes it (ended, or unusable): a repeated
+   * claim's answer must not resume it again.
+   */
+  #knows(sipCallId: string): boolean {
+    return (
+      this.#written.has(sipCallId) || this.#options.liveCalls().some((call) => call.sipCallId === sipCallId)
+    );
+  }
+
+  /** Resumes a call claimed for this node unless it knows it already; true if resumed. */
+  #resume(claimed: ClaimedCall): boolean {
     const { logger } = this.#options;
+    if (this.#knows(claimed.sipCallId)) return false;
+    // Claimed, it is in this node's hashes: removed when it ends, like the calls answered here
+    // (an unusable one at the next write, so it is not reported again).
+    this.#written.set(claimed.sipCallId, claimed.snapshot);
     const parsed = parseSnapshot(claimed.snapshot, claimed.position);
     const built = parsed.ok
       ? resumedCall(this.#options.resumeContext(), parsed.snapshot, parsed.position)
@@ -246,11 +271,9 @@ export class CallTakeover {
     if (!built.ok) {
       logger.warn({ sipCallId: claimed.sipCallId, reason: built.reason }, 'claimed call not resumed');
       this.#options.unusable();
-      return;
+      return false;
     }
     this.#resuming.add(claimed.sipCallId);
-    // Claimed, it is in this node's hashes: removed when it ends, like the calls answered here.
-    this.#written.set(claimed.sipCallId, claimed.snapshot);
     const call = this.#options.adopt(built.call);
     // The first state is `answered`, right after the dialog is registered and before the
     // re-INVITE goes out: held requests go in now, so a BYE ends the call rather than racing it.
@@ -263,6 +286,7 @@ export class CallTakeover {
       { callId: call.id, sipCallId: claimed.sipCallId, fromNode: built.call.takeover.fromNode },
       'taking over call',
     );
+    return true;
   }
 
   /** Holds `held` until its call is resumed here (then delivers it) or cannot be (481). */
@@ -277,10 +301,9 @@ export class CallTakeover {
         if (this.#room() === 0) break;
         const claim = await snapshots.claim(sipCallId).catch(() => undefined);
         if (claim?.kind === 'unknown' || this.#closed) break;
-        if (claim?.kind === 'claimed') {
-          this.#resume(claim.call);
+        // `mine`: an earlier claim's reply was lost; resumed unless known here.
+        if ((claim?.kind === 'claimed' || claim?.kind === 'mine') && claim.call && this.#resume(claim.call))
           continue;
-        }
       }
       if (await this.#delivered(sipCallId, held)) return;
     }

@@ -2,7 +2,9 @@
  * CallTakeover against a fake store: a node that cannot take a call (draining, overloaded,
  * full) claims nothing and answers a held request 481 at once; a claim or beat still in flight
  * when the node stops resumes nothing; a node whose event loop stalled past deadAfterMs marks
- * its calls so that one no node owns any more is let go rather than taken back.
+ * its calls so that one no node owns any more is let go rather than taken back; a claim whose
+ * reply was lost is resumed when the retry answers `mine` or the beat reports it, once, or
+ * given back without room.
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
@@ -21,16 +23,17 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 const CLAIMED: ClaimedCall = { sipCallId: 'x@carrier', snapshot: '{}', position: '{}' };
 
 type Write = Parameters<CallSnapshots['write']>[0][number];
+type Beat = Awaited<ReturnType<CallSnapshots['beat']>>;
 
 /** A store whose beats and claims answer when the test says. */
 class FakeSnapshots {
-  readonly beats: Array<{ maxClaims: number; takesNone: boolean; answer(calls: ClaimedCall[]): void }> = [];
+  readonly beats: Array<{ maxClaims: number; takesNone: boolean; answer(beat: Beat): void }> = [];
   readonly claims: Array<{
     sipCallId: string;
     answer(kind: Awaited<ReturnType<CallSnapshots['claim']>>): void;
   }> = [];
   readonly writes: Write[][] = [];
-  beat(maxClaims: number, takesNone: boolean): Promise<ClaimedCall[]> {
+  beat(maxClaims: number, takesNone: boolean): Promise<Beat> {
     return new Promise((answer) => this.beats.push({ maxClaims, takesNone, answer }));
   }
   claim(sipCallId: string) {
@@ -45,6 +48,11 @@ class FakeSnapshots {
   readonly removed: string[] = [];
   async remove(sipCallId: string): Promise<void> {
     this.removed.push(sipCallId);
+  }
+  readonly givenBack: string[][] = [];
+  async giveBack(sipCallIds: string[]): Promise<number> {
+    this.givenBack.push(sipCallIds);
+    return sipCallIds.length;
   }
 }
 
@@ -66,7 +74,7 @@ function setup(node: NodeState = {}) {
     setTimer: (ms, fn) => fake.setTimer(ms, fn),
   };
   const snapshots = new FakeSnapshots();
-  const outcome = { unusable: 0 };
+  const outcome = { unusable: 0, adopted: 0 };
   const calls = Array.from(
     { length: node.calls ?? 0 },
     () => ({ id: 'sid-1', takeoverView: () => view() }) as unknown as CallController,
@@ -91,18 +99,24 @@ function setup(node: NodeState = {}) {
     room: () => node.room ?? 10,
     draining: () => node.draining ?? false,
     overloaded: () => node.overloaded ?? false,
-    adopt: () => node.adopted ?? assert.fail('nothing adopted'),
+    adopt: () => {
+      outcome.adopted++;
+      return node.adopted ?? assert.fail('nothing adopted');
+    },
     unusable: () => outcome.unusable++,
   });
   takeover.start();
   return { fake, stall, snapshots, takeover, outcome };
 }
 
-function heldRequest(): { held: HeldRequest; responses: number[] } {
+function heldRequest(
+  sipCallId = 'x@carrier',
+  deliver = () => false,
+): { held: HeldRequest; responses: number[] } {
   const responses: number[] = [];
   const held = {
-    request: { callId: () => 'x@carrier' },
-    deliver: () => false,
+    request: { callId: () => sipCallId },
+    deliver,
     respond: (status: number) => responses.push(status),
   } as unknown as HeldRequest;
   return { held, responses };
@@ -148,7 +162,7 @@ test('a beat answered after stop() began resumes nothing', async () => {
   fake.advance(DEAD_AFTER_MS / 5);
   assert.equal(snapshots.beats.length, 1);
   const closed = takeover.close();
-  snapshots.beats[0]?.answer([CLAIMED]);
+  snapshots.beats[0]?.answer({ claimed: [CLAIMED], unconfirmed: [] });
   await closed;
   await settle();
   assert.equal(outcome.unusable, 0, 'not resumed');
@@ -159,7 +173,7 @@ test('after a stall past deadAfterMs, the calls written before go out marked: un
   takeover.answered();
   await settle();
   fake.advance(DEAD_AFTER_MS / 5); // the first beat
-  snapshots.beats[0]?.answer([]);
+  snapshots.beats[0]?.answer({ claimed: [], unconfirmed: [] });
   await settle();
   stall.ms += DEAD_AFTER_MS + 500; // the event loop was blocked: no timer ran meanwhile
   for (let i = 0; i < 2; i++) {
@@ -179,13 +193,77 @@ test('a claimed call still being resumed (no view until answered) is not removed
   const { fake, snapshots, takeover, outcome } = setup({ adopted });
   const snapshot = snapshotOf(view(), 'node-a') as string;
   fake.advance(DEAD_AFTER_MS / 5);
-  snapshots.beats[0]?.answer([
-    { sipCallId: 'call-1@127.0.0.1', snapshot, position: positionOf(view().leg, 0) },
-  ]);
+  snapshots.beats[0]?.answer({
+    claimed: [{ sipCallId: 'call-1@127.0.0.1', snapshot, position: positionOf(view().leg, 0) }],
+    unconfirmed: [],
+  });
   await settle();
   assert.equal(outcome.unusable, 0, 'resumed');
   fake.advance(500); // a write while the re-INVITE is out
   await settle();
   assert.deepEqual(snapshots.removed, [], 'not taken for ended');
+  await takeover.close();
+});
+
+/** A snapshot that resumes (node-a's answered call), and a call adopted for it. */
+function resumable() {
+  const emitter = Object.assign(new EventEmitter(), { id: 'sid-1' });
+  const adopted = emitter as unknown as CallController;
+  const call: ClaimedCall = {
+    sipCallId: 'call-1@127.0.0.1',
+    snapshot: snapshotOf(view(), 'node-a') as string,
+    position: positionOf(view().leg, 0),
+  };
+  return { emitter, adopted, call };
+}
+
+test('a held request whose claim timed out resumes the call when the retry answers mine', async () => {
+  const { emitter, adopted, call } = resumable();
+  const { fake, snapshots, takeover, outcome } = setup({ adopted });
+  let resumed = false;
+  const { held, responses } = heldRequest(call.sipCallId, () => resumed);
+  emitter.once('state', () => (resumed = true));
+  takeover.hold(held);
+  await settle();
+  snapshots.claims[0]?.answer(Promise.reject(new Error('redis command timeout')) as never);
+  await settle();
+  fake.advance(100); // the next poll claims again: Redis ran the first claim meanwhile
+  await settle();
+  assert.equal(snapshots.claims.length, 2);
+  snapshots.claims[1]?.answer({ kind: 'mine', call });
+  await settle();
+  assert.equal(outcome.adopted, 1, 'resumed');
+  emitter.emit('state', 'answered');
+  assert.deepEqual(responses, [], 'delivered to the resumed call, not 481');
+  // A beat in flight meanwhile reports the same call, unconfirmed: not resumed twice.
+  fake.advance(DEAD_AFTER_MS / 5);
+  snapshots.beats[0]?.answer({ claimed: [], unconfirmed: [call] });
+  await settle();
+  assert.equal(outcome.adopted, 1, 'resumed once');
+  await takeover.close();
+});
+
+test('a beat resumes a call it claimed whose reply was lost, once, and gives back what it has no room for', async () => {
+  const { adopted, call } = resumable();
+  const node: NodeState = { adopted };
+  const { fake, snapshots, takeover, outcome } = setup(node);
+  const { held } = heldRequest(call.sipCallId);
+  takeover.hold(held); // its claim is in flight while the beat reports the call
+  await settle();
+  assert.equal(snapshots.claims.length, 1);
+  fake.advance(DEAD_AFTER_MS / 5);
+  snapshots.beats[0]?.answer({ claimed: [], unconfirmed: [call] });
+  await settle();
+  assert.equal(outcome.adopted, 1, 'resumed');
+  snapshots.claims[0]?.answer({ kind: 'mine', call });
+  await settle();
+  assert.equal(outcome.adopted, 1, 'not resumed twice');
+  node.room = 0;
+  const other = { ...call, sipCallId: 'other@carrier' };
+  fake.advance(DEAD_AFTER_MS / 5);
+  snapshots.beats[1]?.answer({ claimed: [], unconfirmed: [call, other] });
+  await settle();
+  assert.deepEqual(snapshots.givenBack, [['other@carrier']], 'only the unknown call, given back');
+  assert.equal(outcome.adopted, 1);
   await takeover.close();
 });

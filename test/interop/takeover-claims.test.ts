@@ -3,12 +3,22 @@
  * exactly once each and spread between them; a node counted dead that writes again learns which
  * of its calls are owned elsewhere; an in-dialog request's on-demand claim waits for the owner
  * to be dead; a removed call is not claimed, nor taken back by a node taken for dead; a node
- * restarted with the same id is a new owner; snapshots outlive any deadAfterMs.
+ * restarted with the same id is a new owner; snapshots outlive any deadAfterMs; a claim whose
+ * reply missed the deadline (Redis paused) still resumes its call on that node, once, and a node
+ * without room gives such a call back to the others.
  */
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { CallSnapshots, RedisLink, takeoverKeys } from '../../src/cluster/index.js';
+import type { CallController } from '../../src/gateway/call-controller.js';
+import type { ResumeContext } from '../../src/gateway/call-resume.js';
+import { positionOf, snapshotOf } from '../../src/gateway/call-snapshot.js';
+import { CallTakeover } from '../../src/gateway/call-takeover.js';
+import type { HeldRequest } from '../../src/sip/index.js';
+import { SystemClock, silentLogger } from '../../src/util/index.js';
+import { view } from '../gateway/helpers/takeover-view.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { RedisServer } from './helpers/redis-server.js';
 import { freePort } from './helpers/sipp.js';
@@ -64,19 +74,29 @@ test('a dead node’s calls are claimed once each, spread over the live nodes', 
   await x.beat(100, false);
   await y.beat(100, false);
   assert.deepEqual(
-    [...(await x.beat(100, false)), ...(await y.beat(100, false))],
+    [...(await x.beat(100, false)).claimed, ...(await y.beat(100, false)).claimed],
     [],
     'nothing while it beats',
   );
   await sleep(DEAD_AFTER_MS + 50);
   await y.beat(0, false); // both beat every deadAfterMs / 3: both are alive when x claims
-  const claimedX = await x.beat(100, false);
-  const claimedY = await y.beat(100, false);
+  const claimedX = (await x.beat(100, false)).claimed;
+  const claimedY = (await y.beat(100, false)).claimed;
   const ids = [...claimedX, ...claimedY].map((call) => call.sipCallId).sort();
   assert.deepEqual(ids, [...calls].sort(), 'every call claimed, none twice');
   assert.ok(claimedX.length >= 8 && claimedY.length >= 8, `spread ${claimedX.length}/${claimedY.length}`);
   assert.equal(claimedX[0]?.snapshot, `{"call":"${claimedX[0]?.sipCallId}"}`);
-  assert.deepEqual([...(await x.beat(100, false)), ...(await y.beat(100, false))], [], 'claimed once');
+  const again = [await x.beat(100, false), await y.beat(100, false)];
+  assert.deepEqual(
+    again.flatMap((beat) => beat.claimed),
+    [],
+    'claimed once',
+  );
+  assert.equal(
+    again.flatMap((beat) => beat.unconfirmed).length,
+    calls.length,
+    'each reported to its claimer until a write carries it',
+  );
 
   // The "dead" node was only stalled: its next write names the calls it lost.
   const { lost } = await dead.write(
@@ -94,12 +114,13 @@ test('on-demand claim: alive owner, then dead owner; removed and unknown calls',
   await owner.remove('ended@carrier');
   assert.deepEqual(await taker.claim('held@carrier'), { kind: 'alive', node: 'owner' });
   assert.deepEqual(await taker.claim('ended@carrier'), { kind: 'unknown' });
-  assert.deepEqual(await owner.claim('held@carrier'), { kind: 'mine' });
+  assert.deepEqual(await owner.claim('held@carrier'), { kind: 'mine', call: { ...write('held@carrier') } });
   await sleep(DEAD_AFTER_MS + 50);
   const claim = await taker.claim('held@carrier');
   assert.equal(claim.kind, 'claimed');
-  assert.deepEqual(await taker.claim('held@carrier'), { kind: 'mine' });
-  assert.deepEqual(await taker.beat(10, false), [], 'the claimed call is not claimed again');
+  assert.deepEqual(await taker.claim('held@carrier'), { kind: 'mine', call: { ...write('held@carrier') } });
+  await taker.write([write('held@carrier')]); // carried: no longer unconfirmed
+  assert.deepEqual(await taker.beat(10, false), { claimed: [], unconfirmed: [] }, 'not claimed again');
 });
 
 test('a draining node and a node without room claim nothing', { skip }, async () => {
@@ -109,10 +130,14 @@ test('a draining node and a node without room claim nothing', { skip }, async ()
   await dead.write([write('a@carrier'), write('b@carrier')]);
   await draining.beat(10, true);
   await sleep(DEAD_AFTER_MS + 50);
-  assert.deepEqual(await draining.beat(10, true), []);
-  assert.deepEqual(await full.beat(0, false), []);
-  assert.deepEqual(await draining.beat(10, true), [], 'not even when the only other node has no room');
-  const claimed = await full.beat(10, false);
+  assert.deepEqual((await draining.beat(10, true)).claimed, []);
+  assert.deepEqual((await full.beat(0, false)).claimed, []);
+  assert.deepEqual(
+    (await draining.beat(10, true)).claimed,
+    [],
+    'not even when the only other node has no room',
+  );
+  const { claimed } = await full.beat(10, false);
   assert.deepEqual(claimed.map((call) => call.sipCallId).sort(), ['a@carrier', 'b@carrier']);
 });
 
@@ -124,7 +149,7 @@ test('a call that ended on its new owner is lost to the node taken for dead, not
   await a.beat(0, false);
   await a.write([write('ended@carrier'), write('live@carrier')]);
   await sleep(DEAD_AFTER_MS + 50);
-  const claimed = await b.beat(10, false);
+  const { claimed } = await b.beat(10, false);
   assert.equal(claimed.length, 2);
   await b.remove('ended@carrier'); // the caller hung up on b
   // a wakes: the ended call is lost to it, whole or unchanged, like the one b still carries.
@@ -134,7 +159,7 @@ test('a call that ended on its new owner is lost to the node taken for dead, not
   assert.deepEqual(unchanged.lost, ['ended@carrier', 'live@carrier']);
   assert.deepEqual((await a.write([write('ended@carrier')])).lost, ['ended@carrier']);
   assert.deepEqual(await a.claim('ended@carrier'), { kind: 'unknown' });
-  assert.deepEqual(await b.beat(10, false), [], 'nothing left to claim');
+  assert.deepEqual((await b.beat(10, false)).claimed, [], 'nothing left to claim');
 });
 
 test('after Redis forgot everything, a node taken for dead lets unowned calls go; others re-own theirs', {
@@ -149,7 +174,7 @@ test('after Redis forgot everything, a node taken for dead lets unowned calls go
     { ...write('kept@carrier'), snapshot: undefined },
   ]);
   assert.deepEqual(reply, { lost: ['stale@carrier'], missing: ['kept@carrier'] });
-  assert.deepEqual(await a.claim('kept@carrier'), { kind: 'mine' });
+  assert.deepEqual(await a.claim('kept@carrier'), { kind: 'mine' }, 'no snapshot until sent whole');
 });
 
 test('a node restarted with the same id is a new owner: the crashed process’s calls are claimed', {
@@ -167,7 +192,7 @@ test('a node restarted with the same id is a new owner: the crashed process’s 
   await other.beat(10, false);
   await sleep(DEAD_AFTER_MS + 50);
   await other.beat(0, false); // alive when the restarted node beats
-  const claimed = [...(await restarted.beat(10, false)), ...(await other.beat(10, false))];
+  const claimed = [...(await restarted.beat(10, false)).claimed, ...(await other.beat(10, false)).claimed];
   assert.deepEqual(
     claimed.map((call) => call.sipCallId),
     ['call@carrier'],
@@ -189,4 +214,85 @@ test('snapshots and tombstones outlive a large deadAfterMs', { skip }, async () 
   } finally {
     client.disconnect();
   }
+});
+
+/** Redis answers nothing for `ms`, longer than the 200 ms deadline of the scripts sent meanwhile. */
+async function pauseRedis(ms: number): Promise<void> {
+  const client = new Redis({ port: server!.port, host: '127.0.0.1' });
+  await client.call('CLIENT', 'PAUSE', ms, 'ALL');
+  client.disconnect();
+}
+
+test('a held request whose claim timed out still gets its call, resumed once on that node', {
+  skip,
+}, async () => {
+  await flush();
+  const [dead, taker] = [await node('dead3'), await node('taker3')];
+  const clock = new SystemClock();
+  const snapshot = snapshotOf(view(), 'node-a') as string;
+  const sipCallId = 'call-1@127.0.0.1';
+  await dead.beat(0, false);
+  await dead.write([{ sipCallId, snapshot, position: positionOf(view().leg, clock.wallNow()) }]);
+  await sleep(DEAD_AFTER_MS + 50);
+  const adopted: EventEmitter[] = [];
+  const takeover = new CallTakeover({
+    snapshots: taker,
+    config: { enabled: true, deadAfterMs: DEAD_AFTER_MS, snapshotIntervalMs: 100 },
+    nodeId: 'taker3',
+    clock,
+    logger: silentLogger,
+    resumeContext: () =>
+      ({
+        config: { trunks: new Map([['proxy', { codecs: ['PCMU'] }]]), gateway: { routes: [] } },
+        clock,
+        mediaAddress: '127.0.0.9',
+        frameMs: 20,
+        nodeId: 'taker3',
+      }) as unknown as ResumeContext,
+    liveCalls: () => [],
+    room: () => 10,
+    draining: () => false,
+    overloaded: () => false,
+    adopt: () => {
+      const call = Object.assign(new EventEmitter(), { id: 'sid-1' });
+      adopted.push(call);
+      setImmediate(() => call.emit('state', 'answered'));
+      return call as unknown as CallController;
+    },
+    unusable: () => assert.fail('the snapshot resumes'),
+  });
+  const responses: number[] = [];
+  let delivered = false;
+  const held = {
+    request: { callId: () => sipCallId },
+    deliver: () => (delivered = adopted.length > 0),
+    respond: (status: number) => responses.push(status),
+  } as unknown as HeldRequest;
+  await pauseRedis(400); // the claim misses its deadline, and Redis runs it once unpaused
+  assert.equal(takeover.hold(held), true);
+  for (let waited = 0; !delivered && responses.length === 0 && waited < 3000; waited += 20) await sleep(20);
+  await takeover.close();
+  assert.ok((links.at(-1)?.errors.timeout ?? 0) >= 1, 'the claim timed out');
+  assert.deepEqual(responses, [], 'not 481');
+  assert.equal(delivered, true, 'delivered to the resumed call');
+  assert.equal(adopted.length, 1, 'resumed once');
+});
+
+test('a beat whose reply timed out reports its claims next time; given back, another node claims them', {
+  skip,
+}, async () => {
+  await flush();
+  const [dead, a, b] = [await node('dead4'), await node('a4'), await node('b4')];
+  await dead.beat(0, false);
+  await dead.write([write('lost@carrier')]);
+  await a.beat(0, true);
+  await sleep(DEAD_AFTER_MS + 50);
+  await pauseRedis(400);
+  await assert.rejects(a.beat(10, false), /timeout/);
+  await sleep(300); // Redis ran the beat: a claimed the call without hearing of it
+  assert.deepEqual(await a.beat(10, false), { claimed: [], unconfirmed: [write('lost@carrier')] });
+  await b.beat(0, true); // b is alive, but full until a gives the call back
+  assert.equal(await a.giveBack(['lost@carrier']), 1);
+  assert.deepEqual(await a.beat(0, true), { claimed: [], unconfirmed: [] }, 'no longer a’s');
+  assert.deepEqual((await b.beat(10, false)).claimed, [write('lost@carrier')], 'claimed by another node');
 });

@@ -15,6 +15,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import { LOOP_DELAY_RESOLUTION_MS, loopDelayMs } from '../../src/util/index.js';
 import { answer, serveCommands } from '../load/child.js';
 
 const FRAME_MS = 20;
@@ -37,7 +38,7 @@ interface Bridge {
 }
 
 const botUrl = process.argv[2] ?? '';
-const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
 loopDelay.enable();
 const bridges: Array<Bridge | undefined> = [];
 let closedEarly = 0;
@@ -147,7 +148,8 @@ serveCommands(
   ([command, argument]) => {
     if (command === 'open' && bridges.length === 0) void openBridges(Number(argument));
     if (command !== 'status') return;
-    answer({ lagP99Ms: loopDelay.percentile(99) / 1e6, closedEarly });
+    // Read as the gateway's lag metric reads its own: the monitor's interval taken off.
+    answer({ lagP99Ms: loopDelayMs(loopDelay, 99), closedEarly });
     loopDelay.reset();
   },
   () => {

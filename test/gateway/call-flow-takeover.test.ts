@@ -140,11 +140,9 @@ function assertTakeoverRecord(
   assert.equal(resumed[0]?.gapMs, records[0]?.takeover?.gapMs, 'the gap the record keeps');
 }
 
-it('node B resumes node A’s answered call: re-INVITE in the dialog, same stream, same callSid', async () => {
-  harness = new CallHarness();
-  const carrier = harness.carrier(CARRIER_A);
-  const offers: SipRequest[] = [];
-  const outbound = carrier.ua.call({
+/** A carrier's call into the gateway (node A), answered; `offers` keeps the re-offers it gets. */
+async function answeredInbound(h: CallHarness, offers: SipRequest[]) {
+  const outbound = h.carrier(CARRIER_A).ua.call({
     requestUri: `sip:${CALLED}@${GATEWAY.address}:${GATEWAY.port}`,
     destination: GATEWAY,
     from: `<sip:+15551230000@${CARRIER_A.address}>`,
@@ -153,9 +151,16 @@ it('node B resumes node A’s answered call: re-INVITE in the dialog, same strea
     answerOffer: answeringOffers(offers),
   });
   await flush();
-  harness.bots.connected[0]?.open();
+  h.bots.connected[0]?.open();
   await flush();
   assert.equal((await outbound.outcome).kind, 'answered');
+  return outbound;
+}
+
+it('node B resumes node A’s answered call: re-INVITE in the dialog, same stream, same callSid', async () => {
+  harness = new CallHarness();
+  const offers: SipRequest[] = [];
+  const outbound = await answeredInbound(harness, offers);
   const original = harness.observed(0).call;
   const { call, nodeB, records, resumed } = await resumeOnNodeB(harness, original);
   // Node A had sent nothing in the dialog: node B's re-INVITE is its first CSeq.
@@ -171,19 +176,7 @@ it('node B resumes node A’s answered call: re-INVITE in the dialog, same strea
 
 it('a resumed call whose bot cannot be reached counts as resumed by the carrier, and ends with its own cause', async () => {
   harness = new CallHarness();
-  const carrier = harness.carrier(CARRIER_A);
-  const outbound = carrier.ua.call({
-    requestUri: `sip:${CALLED}@${GATEWAY.address}:${GATEWAY.port}`,
-    destination: GATEWAY,
-    from: `<sip:+15551230000@${CARRIER_A.address}>`,
-    to: `<sip:${CALLED}@${GATEWAY.address}>`,
-    sdp: createOffer({ address: CARRIER_A.address, port: CARRIER_RTP_PORT, codecs: ['PCMU'] }),
-    answerOffer: answeringOffers([]),
-  });
-  await flush();
-  harness.bots.connected[0]?.open();
-  await flush();
-  assert.equal((await outbound.outcome).kind, 'answered');
+  await answeredInbound(harness, []);
   const { records, nodeB } = await resumeOnNodeB(harness, harness.observed(0).call, 'refuse');
   assert.equal(records[0]?.end.cause, 'bot_unreachable');
   nodeB.close();

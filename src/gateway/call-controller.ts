@@ -208,16 +208,15 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       return this.#finish({ cause: refusal.cause, sipStatus: 503 }, [
         ['Retry-After', String(refusal.retryAfterSec)],
       ]);
-    if (this.ended) return;
     const limits = callCpsLimits(trunk, this.to, { id: String(routeIndex), config: route });
     const cps = await ports.admission.cps(limits.limits, limits.overflow, this.#ending.signal);
+    if (this.ended) return; // a CANCEL while admitted or queued is no CPS refusal
     if (cps.action === 'reject') {
       this.safeEmit('cpsRefused', cps.bucket);
       const retryAfter: [string, string] = ['Retry-After', String(cps.retryAfterSec)];
       return this.#finish({ cause: 'rejected_cps', sipStatus: 503, detail: cps.reason }, [retryAfter]);
     }
     const target = ports.inbound.streamTarget(route.target, cps);
-    if (this.ended) return;
     const offer = session.remoteSdp;
     // An offer-less INVITE (RFC 3264 §5) would need our offer in the 200; carriers always offer.
     if (offer === undefined)
@@ -256,9 +255,10 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       this.#finish({ cause: refusal.cause, sipStatus: 503 });
       throw new OutboundRefusal(OUTBOUND_REFUSALS[refusal.cause]);
     }
-    if (this.ended) throw new OutboundRefusal('ended while waiting for admission');
     const limits = callCpsLimits(request.trunk, this.to);
+    // Ended while admitted or queued (an aborted wait takes no token): not a CPS refusal.
     const cps = await this.#ports.admission.cps(limits.limits, limits.overflow, this.#ending.signal);
+    if (this.ended) throw new OutboundRefusal('ended while waiting for admission');
     // Overflow 'reroute' on an outbound trunk names another trunk to dial through.
     const trunk = cps.action === 'reroute' ? this.#ports.outbound.trunk(cps.target) : request.trunk;
     if (cps.action === 'reject' || !trunk) {

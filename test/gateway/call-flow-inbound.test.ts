@@ -172,6 +172,8 @@ describe('inbound call flows (carrier UA → gateway UA → CallController)', ()
     await run(harness.clock, 300); // the CANCEL goes once 100 Trying is in (after 200 ms)
     assert.equal(await finalStatus(cancelled), 487);
     assert.equal(harness.cps.queueLength, 0, 'the cancelled call left the queue');
+    const refused = (await harness.metrics.cpsRejectedTotal.get()).values;
+    assert.equal(refused.length, 0, 'a cancelled call is no CPS refusal');
 
     const next = carrier.call();
     await flush();

@@ -116,7 +116,7 @@ export class PatchbayTarget implements SystemUnderTest {
           if (outcome.kind !== 'answered') return;
           const answer = parseAnswer(session.remoteSdp ?? '', ['PCMU']);
           if (setupOver || !answer.ok) {
-            void session.bye('not measured').catch(() => undefined);
+            void session.bye().catch(() => undefined);
             return;
           }
           answered++;

@@ -110,24 +110,37 @@ export function boundedDetail(text: string): string {
     .slice(0, MAX_DETAIL);
 }
 
-/** How a node lets go of a call another node took over (call-takeover.ts): no BYE, its own cause. */
-export const TAKEN_OVER_REASON = 'taken over by another node';
-
-/** Local session ends the SIP layer decides on its own (RFC 4028 refresh, lost 2xx ACK). */
-const SESSION_EXPIRY_REASONS = new Set(['session timer expired', 'session refresh failed', 'no ACK for 2xx']);
+/** The session ends the SIP layer decides on its own (RFC 4028 refresh, lost 2xx ACK), as the record says them. */
+const SESSION_EXPIRY_DETAIL = {
+  session_expired: 'session timer expired',
+  refresh_failed: 'session refresh failed',
+  no_ack: 'no ACK for 2xx',
+} as const;
 
 /** How a SIP session's own end (a BYE, a CANCEL, a refresh failure) ends its call. */
 export function endOfTermination(termination: TerminationCause, direction: 'inbound' | 'outbound'): CallEnd {
   const status = termination.status === undefined ? {} : { sipStatus: termination.status };
-  if (termination.by === 'remote') {
-    if (termination.reason === 'cancel') return { cause: 'caller_cancel', ...status };
-    return { cause: direction === 'inbound' ? 'caller_bye' : 'callee_bye', ...status };
+  switch (termination.reason) {
+    case 'bye':
+      return { cause: direction === 'inbound' ? 'caller_bye' : 'callee_bye', ...status };
+    case 'cancel':
+      return { cause: 'caller_cancel', ...status };
+    case 'session_expired':
+    case 'refresh_failed':
+    case 'no_ack':
+      return { cause: 'session_expired', detail: SESSION_EXPIRY_DETAIL[termination.reason] };
+    case 'shutdown':
+      return { cause: 'shutdown' };
+    case 'taken_over':
+      return { cause: 'taken_over' };
+    case 'rejected':
+    case 'attempt_failed':
+    case 'hangup':
+    case 'transaction_failed':
+      // The call ended these itself, or learns of them otherwise (the dial's result): an end
+      // the session reports first is an error.
+      return { cause: 'error', ...status, detail: boundedDetail(termination.detail ?? termination.reason) };
   }
-  if (SESSION_EXPIRY_REASONS.has(termination.reason))
-    return { cause: 'session_expired', detail: termination.reason };
-  if (termination.reason === 'shutdown') return { cause: 'shutdown' };
-  if (termination.reason === TAKEN_OVER_REASON) return { cause: 'taken_over' };
-  return { cause: 'error', ...status, detail: boundedDetail(termination.reason) };
 }
 
 /**
@@ -150,5 +163,5 @@ export function endSignalling(
     (session as InboundSession).reject(end.sipStatus ?? 500, rejectHeaders);
     return;
   }
-  void session.bye(end.cause).catch(() => undefined);
+  void session.bye().catch(() => undefined);
 }

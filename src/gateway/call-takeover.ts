@@ -28,7 +28,6 @@ import type { TakeoverConfig } from '../config/index.js';
 import type { HeldRequest } from '../sip/index.js';
 import type { Clock, Logger, TimerHandle } from '../util/index.js';
 import type { CallController } from './call-controller.js';
-import { TAKEN_OVER_REASON } from './call-end.js';
 import { type ResumeContext, resumedCall } from './call-resume.js';
 import { parseSnapshot, positionOf, snapshotOf } from './call-snapshot.js';
 import type { ResumedCall } from './ports.js';
@@ -216,7 +215,7 @@ export class CallTakeover {
       { callId: call?.id, sipCallId },
       'call taken over by another node: letting it go',
     );
-    session.terminate({ by: 'local', reason: TAKEN_OVER_REASON });
+    session.terminate({ by: 'local', reason: 'taken_over' });
   }
 
   /** How many calls this node may claim now: none while draining, overloaded or full. */

@@ -12,6 +12,7 @@ import {
   type OfferAnswerer,
   parseSessionExpires,
   Session,
+  type SessionEndReason,
   type SessionEvents,
   type SessionHost,
   type SessionTimerConfig,
@@ -117,7 +118,7 @@ export class InboundSession extends Session {
     );
   }
 
-  override async bye(reason = 'local hangup'): Promise<void> {
+  override async bye(reason: SessionEndReason = 'hangup'): Promise<void> {
     if (this.pending) {
       this.reject(480);
       return;
@@ -230,7 +231,7 @@ export class OutboundSession extends Session<OutboundSessionEvents> {
     this.#sendCancel();
   }
 
-  override async bye(reason = 'local hangup'): Promise<void> {
+  override async bye(reason: SessionEndReason = 'hangup'): Promise<void> {
     if (this.state === 'initial' || this.state === 'early') {
       this.cancel();
       return;
@@ -276,7 +277,7 @@ export class OutboundSession extends Session<OutboundSessionEvents> {
       this.negotiateSessionTimer(response, 'uac');
       this.#resolve({ kind: 'answered', response });
       // §9.1: a 2xx that crossed our CANCEL still makes a call, which we now end.
-      if (this.#cancelWanted) void this.bye('cancelled');
+      if (this.#cancelWanted) void this.bye();
       return;
     }
     const authorize = this.#options.authorize;
@@ -350,7 +351,12 @@ export class OutboundSession extends Session<OutboundSessionEvents> {
   #fail(failure: AttemptFailure): void {
     this.#resolve({ kind: 'failed', earlyMedia: this.#earlyMedia, ...failure });
     const { status, reason } = failure;
-    this.terminate({ by: status === 487 ? 'local' : 'remote', reason, status });
+    this.terminate({
+      by: status === 487 ? 'local' : 'remote',
+      reason: 'attempt_failed',
+      status,
+      detail: reason,
+    });
   }
 
   /** Once per INVITE transaction, and only in Proceeding (after a provisional response, §9.1). */

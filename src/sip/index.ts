@@ -28,7 +28,7 @@ export {
   parseAnswer,
   sameDescription,
 } from './sdp.js';
-export { type OfferAnswerer, Session, type TerminationCause } from './session.js';
+export { type OfferAnswerer, Session, type SessionEndReason, type TerminationCause } from './session.js';
 export { SipStreamParser } from './stream-parser.js';
 export {
   type ListenSpec,

@@ -15,10 +15,37 @@ import type { Rejection } from './validate.js';
 
 export type SessionState = 'initial' | 'early' | 'confirmed' | 'terminated';
 
+/** Why a session ended, from a fixed list; what it means for a call is the call's to say. */
+export type SessionEndReason =
+  /** The peer's BYE. */
+  | 'bye'
+  /** The caller's CANCEL of its INVITE. */
+  | 'cancel'
+  /** We answered the INVITE with a final error. */
+  | 'rejected'
+  /** Our INVITE got a final error, timed out or could not be sent (`detail`: its reason phrase). */
+  | 'attempt_failed'
+  /** We ended it: CANCEL, or BYE (§15.1.1). */
+  | 'hangup'
+  /** Our 2xx was never acknowledged (§13.3.1.4). */
+  | 'no_ack'
+  /** No refresh came before the session interval ran out (RFC 4028 §10). */
+  | 'session_expired'
+  /** Our refresh was refused or timed out (RFC 4028 §10). */
+  | 'refresh_failed'
+  /** The INVITE server transaction timed out or its transport failed before we answered. */
+  | 'transaction_failed'
+  /** The user agent closed. */
+  | 'shutdown'
+  /** Another node took the call over: let go without BYE. */
+  | 'taken_over';
+
 export interface TerminationCause {
   by: 'local' | 'remote' | 'timeout' | 'error';
-  reason: string;
+  reason: SessionEndReason;
   status?: number;
+  /** Free text beside the reason (a reason phrase, the transaction's failure). */
+  detail?: string;
 }
 
 /** What the session needs from the user agent that owns it. */
@@ -141,7 +168,7 @@ export abstract class Session<
     readonly invite: SipRequest,
   ) {
     super();
-    this.#acks = new AwaitedAcks(host, () => void this.bye('no ACK for 2xx'));
+    this.#acks = new AwaitedAcks(host, () => void this.bye('no_ack'));
   }
 
   get callId(): string {
@@ -154,7 +181,7 @@ export abstract class Session<
   }
 
   /** Ends the call: BYE once confirmed (§15.1.1); subclasses handle earlier states. */
-  async bye(reason = 'local hangup'): Promise<void> {
+  async bye(reason: SessionEndReason = 'hangup'): Promise<void> {
     // §15: not before the ACK of our 2xx (or its 64*T1 timeout): a BYE could overtake the 2xx.
     if (this.#acks.pending) await this.#acks.settled();
     const dialog = this.dialog;
@@ -354,7 +381,7 @@ export abstract class Session<
       // §10: BYE at expiry minus min(32 s, interval/3) if no refresh arrived.
       const slack = Math.min(32, timer.interval / 3);
       this.#refreshTimer = this.host.clock.setTimer((timer.interval - slack) * 1000, () => {
-        void this.bye('session timer expired');
+        void this.bye('session_expired');
       });
     }
   }
@@ -373,7 +400,7 @@ export abstract class Session<
     const response = await (viaUpdate ? this.update() : this.reinvite(this.localSdp)).catch(() => undefined);
     if (response && response.status >= 200 && response.status < 300) return;
     if (!response || response.status === 408 || response.status === 481) {
-      await this.bye('session refresh failed');
+      await this.bye('refresh_failed');
       return;
     }
     if (this.state === 'confirmed')

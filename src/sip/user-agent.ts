@@ -151,9 +151,11 @@ export class SipUserAgent {
         // The caller cannot be answered any more (its connection is gone): the session ends
         // now, not when the call's setup next tries to respond.
         onServerFailure: (invite, reason) =>
-          this.#pendingInvites
-            .get(invite)
-            ?.terminate({ by: 'error', reason: `INVITE transaction ${reason}` }),
+          this.#pendingInvites.get(invite)?.terminate({
+            by: 'error',
+            reason: 'transaction_failed',
+            detail: `INVITE transaction ${reason}`,
+          }),
         onStrayResponse: (response) => this.#stray(response),
       },
       ops: messageOps,

@@ -154,7 +154,7 @@ describe('SIP session timers between two user agents (FakeClock, in-memory UDP)'
       assert.ok(bye);
       assert.deepEqual(bye.from, BOB);
       assert.equal(bye.at, (90 - 30) * 1000);
-      assert.deepEqual(await inboundEnded, { by: 'local', reason: 'session timer expired' });
+      assert.deepEqual(await inboundEnded, { by: 'local', reason: 'session_expired' });
       assert.deepEqual(await outboundEnded, { by: 'remote', reason: 'bye' });
     });
 
@@ -183,7 +183,7 @@ describe('SIP session timers between two user agents (FakeClock, in-memory UDP)'
       const bye = network.log.find(isRequest('BYE'));
       assert.ok(bye, 'the refresher sends BYE (RFC 3261 §14.1, RFC 4028 §10)');
       assert.deepEqual(bye.from, ALICE);
-      assert.deepEqual(await outboundEnded, { by: 'local', reason: 'session refresh failed' });
+      assert.deepEqual(await outboundEnded, { by: 'local', reason: 'refresh_failed' });
     });
 
     it('a Session-Expires below the UAS Min-SE gets 422 with Min-SE (§8.1)', async () => {

@@ -74,7 +74,7 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
       const bye = local.bye();
       await flush();
       await bye;
-      assert.deepEqual(await localEnded, { by: 'local', reason: 'local hangup' });
+      assert.deepEqual(await localEnded, { by: 'local', reason: 'hangup' });
       assert.deepEqual(await remoteEnded, { by: 'remote', reason: 'bye' });
       assert.deepEqual(network.describe().slice(-2), ['BYE', '200 BYE']);
       assert.deepEqual(network.log.find(isRequest('BYE'))?.from, side === 'uac' ? ALICE : BOB);
@@ -159,7 +159,7 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
       assert.deepEqual(bye.from, BOB);
       // RFC 3261 §13.3.1.4: the BYE goes out at 64*T1 exactly.
       assert.equal(bye.at, 64 * T1);
-      assert.deepEqual(await inboundEnded, { by: 'local', reason: 'no ACK for 2xx' });
+      assert.deepEqual(await inboundEnded, { by: 'local', reason: 'no_ack' });
       assert.deepEqual(await outboundEnded, { by: 'remote', reason: 'bye' });
     });
 
@@ -178,7 +178,7 @@ describe('SIP sessions between two user agents (FakeClock, in-memory UDP)', () =
         'the transport carries the 2xx: no retransmission',
       );
       assert.equal(network.log.find(isRequest('BYE'))?.at, 64 * T1);
-      assert.deepEqual(await inboundEnded, { by: 'local', reason: 'no ACK for 2xx' });
+      assert.deepEqual(await inboundEnded, { by: 'local', reason: 'no_ack' });
       assert.deepEqual(await outboundEnded, { by: 'remote', reason: 'bye' });
     });
 

@@ -148,10 +148,10 @@ describe('SipUserAgent: a caller that cannot be answered', () => {
     deliver?.(parseMessage(Buffer.from(invite), { datagram: false }), caller);
     const [session = assert.fail('no session')] = sessions;
     const ended: string[] = [];
-    session.on('terminated', (cause) => ended.push(`${cause.by} ${cause.reason}`));
+    session.on('terminated', (cause) => ended.push(`${cause.by} ${cause.reason}: ${cause.detail}`));
     clock.advance(250); // the automatic 100 Trying goes out at 200 ms, and fails
     await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(ended, ['error INVITE transaction transport']);
+    assert.deepEqual(ended, ['error transaction_failed: INVITE transaction transport']);
     assert.equal(session.pending, false);
     session.progress(180);
     session.reject(503);

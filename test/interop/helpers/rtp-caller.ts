@@ -116,7 +116,7 @@ export async function hangUp(agent: StackUa, caller: RtpCaller): Promise<number>
   if (!dialog) throw new Error(`call ${caller.index} has no dialog to hang up`);
   const bye = dialog.createRequest('BYE');
   const destination = dialog.destination();
-  caller.session.terminate({ by: 'local', reason: 'test hangup' });
+  caller.session.terminate({ by: 'local', reason: 'hangup' });
   const response = await agent.ua.request(bye, destination);
   clearInterval(caller.sender);
   return response.status;

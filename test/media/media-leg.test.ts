@@ -167,6 +167,40 @@ test('hold stops sending, unhold resumes with continuous timestamps; PCMU→PCMA
   }
 });
 
+test('Opus: jitter is measured and reported at 48 kHz (RFC 7587 §4.1): a steady 20 ms stream reads 0', async () => {
+  const { clock, leg, peer, media } = await setup();
+  // The caller's side reads our report blocks at Opus's clock too.
+  const caller = await RtpSession.open({
+    portRange: randomRange(),
+    bindAddress: '127.0.0.1',
+    clock,
+    clockRate: 48000,
+  });
+  try {
+    caller.setRemote('127.0.0.1', leg.localPort);
+    await leg.update({
+      ...media('PCMU'),
+      remotePort: caller.localPort,
+      remoteRtcpPort: caller.localRtcpPort,
+      codec: { payloadType: 111, name: 'opus', clockRate: 48000, channels: 2 },
+    });
+    for (let i = 0; i < 30; i++) {
+      const before = leg.stats().rtp?.packetsReceived ?? 0;
+      caller.send(Uint8Array.of(0xfc, 0xff, 0xfe), { payloadType: 111, timestamp: i * 960 });
+      await until(() => (leg.stats().rtp?.packetsReceived ?? 0) > before);
+      clock.advance(20);
+    }
+    assert.equal(leg.stats().rtp?.jitterMs, 0);
+    clock.advance(8000); // past the leg's randomized report interval (5 s x 0.5-1.5)
+    await until(() => caller.remoteReport !== undefined);
+    assert.equal(caller.remoteReport?.jitterMs, 0, 'the receiver report carries jitter 0');
+  } finally {
+    leg.close();
+    peer.close();
+    caller.close();
+  }
+});
+
 test('a far end that holds the call and sends nothing is not inactive; off hold its silence counts from then', async () => {
   const { clock, leg, peer, media } = await setup();
   try {

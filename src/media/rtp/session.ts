@@ -43,7 +43,7 @@ interface RtpSessionOptions {
   clock: Clock;
   /** RFC 5761: RTP and RTCP share the RTP port; RTCP told apart by packet type 200-223 (PT 64-95). */
   rtcpMux?: boolean;
-  /** Clock rate of the received payload, for jitter (8000 for G.711, 48000 for Opus). */
+  /** Clock rate of the payload, for jitter (8000 for G.711, 48000 for Opus); see setClockRate. */
   clockRate?: number;
   cname?: string;
   ssrc?: number;
@@ -199,6 +199,19 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   setSrtp(keying: SrtpKeying | undefined): void {
     this.#assertOpen();
     this.#srtp.setKeys(keying);
+  }
+
+  /**
+   * The negotiated codec's RTP clock rate (48000 for Opus, RFC 7587 §4.1): jitter both ways
+   * and the sender report's RTP time are in its units (RFC 3550 §6.4.1, A.8). A change starts
+   * the receive statistics over, as jitter kept in the old units means nothing in the new ones.
+   */
+  setClockRate(clockRate: number): void {
+    this.#assertOpen();
+    if (!(clockRate > 0)) throw new RangeError('clockRate must be > 0');
+    if (clockRate === this.#options.clockRate) return;
+    this.#options.clockRate = clockRate;
+    this.#source = undefined;
   }
 
   /** Sends one RTP packet; dropped (not counted) while no remote is known yet. */

@@ -57,10 +57,19 @@ function digitToEvent(digit: string): number {
   return code;
 }
 
+/** RFC 4733 §2.5.1.3: a long event goes on in segments of this many units (the duration's limit). */
+const SEGMENT_UNITS = 0xffff;
+
 interface OpenEvent {
+  /** The first segment's timestamp: the event's start. */
   timestamp: number;
+  /** The current segment's timestamp; earlier segments' are in `reported` already. */
+  segmentTimestamp: number;
   digit: string;
+  /** In the current segment. */
   duration: number;
+  /** Of the segments before the current one. */
+  priorDuration: number;
   volume: number;
   lastArrivalMs: number;
 }
@@ -85,7 +94,8 @@ export class DtmfReceiver {
   }
 
   /**
-   * Feeds one telephone-event packet. Returns a digit once: on its first end packet, or,
+   * Feeds one telephone-event packet. Returns a digit once (a long one of several segments,
+   * RFC 4733 §2.5.1.3, as one): on its first end packet, or,
    * when all end packets were lost, when a packet with a new event timestamp arrives.
    */
   push(packet: ReceivedRtp): DtmfEvent | undefined {
@@ -98,9 +108,21 @@ export class DtmfReceiver {
     const timestamp = packet.timestamp >>> 0;
     if (this.#reported.includes(timestamp)) return this.#ready.shift();
 
-    if (this.#open && this.#open.timestamp !== timestamp) this.#finish(); // §2.5.1.5: new event, old one's end lost
+    if (this.#open && this.#open.segmentTimestamp !== timestamp) {
+      if (this.#continues(this.#open, timestamp, digit, packet.marker))
+        this.#nextSegment(this.#open, timestamp);
+      else this.#finish(); // §2.5.1.5: new event, old one's end lost
+    }
     if (!this.#open) {
-      this.#open = { timestamp, digit, duration: 0, volume: parsed.volume, lastArrivalMs: packet.arrivalMs };
+      this.#open = {
+        timestamp,
+        segmentTimestamp: timestamp,
+        digit,
+        duration: 0,
+        priorDuration: 0,
+        volume: parsed.volume,
+        lastArrivalMs: packet.arrivalMs,
+      };
     }
     const open = this.#open;
     open.lastArrivalMs = packet.arrivalMs;
@@ -119,16 +141,37 @@ export class DtmfReceiver {
     return this.#ready.shift();
   }
 
+  /**
+   * RFC 4733 §2.5.1.3: an event longer than the 16-bit duration goes on as a new segment whose
+   * timestamp is the previous one's plus 0xFFFF, same event, without the marker bit. It is the
+   * same press, not a new digit (whether or not the segment's 0xFFFF update arrived).
+   */
+  #continues(open: OpenEvent, timestamp: number, digit: string, marker: boolean): boolean {
+    return !marker && digit === open.digit && timestamp === (open.segmentTimestamp + SEGMENT_UNITS) >>> 0;
+  }
+
+  #nextSegment(open: OpenEvent, timestamp: number): void {
+    // Late retransmissions of the segment before are dropped like a reported event's.
+    this.#remember(open.segmentTimestamp);
+    open.priorDuration += SEGMENT_UNITS;
+    open.segmentTimestamp = timestamp;
+    open.duration = 0;
+  }
+
+  #remember(timestamp: number): void {
+    this.#reported.push(timestamp);
+    if (this.#reported.length > REMEMBERED_EVENTS) this.#reported.shift();
+  }
+
   #finish(): void {
     const open = this.#open;
     if (!open) return;
     this.#open = undefined;
-    this.#reported.push(open.timestamp);
-    if (this.#reported.length > REMEMBERED_EVENTS) this.#reported.shift();
+    this.#remember(open.segmentTimestamp);
     if (this.#ready.length >= READY_QUEUE_LIMIT) this.#ready.shift();
     this.#ready.push({
       digit: open.digit,
-      durationMs: (open.duration * 1000) / this.#clockRate,
+      durationMs: ((open.priorDuration + open.duration) * 1000) / this.#clockRate,
       volume: open.volume,
       startTimestamp: open.timestamp,
     });

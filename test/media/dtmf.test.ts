@@ -133,6 +133,58 @@ test('all end packets lost: reported on the next event, or on timeout', () => {
   assert.equal(receiver.poll(5000), undefined);
 });
 
+/**
+ * A 2 s press of '5' at 48 kHz in two segments (RFC 4733 §2.5.1.3): updates every 50 ms, the
+ * second segment at the first one's timestamp + 0xFFFF, without the marker bit.
+ */
+function longPress(start: number, withBoundaryUpdate: boolean): ReceivedRtp[] {
+  const packets: ReceivedRtp[] = [];
+  const push = (timestamp: number, duration: number, end: boolean, arrivalMs: number) =>
+    packets.push({
+      payloadType: 101,
+      ssrc: 1,
+      payload: serializeTelephoneEvent({ event: 5, end, volume: 10, duration }),
+      timestamp: timestamp >>> 0,
+      marker: packets.length === 0,
+      sequenceNumber: packets.length,
+      arrivalMs,
+    });
+  for (let ms = 0; ms * 48 < 0xffff; ms += 50) push(start, ms * 48, false, ms);
+  if (withBoundaryUpdate) push(start, 0xffff, false, 1365);
+  const second = start + 0xffff;
+  for (let ms = 1400; ms < 2000; ms += 50) push(second, ms * 48 - 0xffff, false, ms);
+  for (let copy = 0; copy < 3; copy++) push(second, 2000 * 48 - 0xffff, true, 2000);
+  // A late copy of the first segment's last update is not a new press.
+  push(start, 0xffff - 735, false, 2010);
+  return packets;
+}
+
+test('a long event in 0xFFFF segments (RFC 4733 §2.5.1.3) is one digit with the whole duration', () => {
+  for (const withBoundaryUpdate of [true, false]) {
+    for (const start of [1000, 0xffffffff - 20000]) {
+      const receiver = new DtmfReceiver({ clockRate: 48000 });
+      const events = longPress(start, withBoundaryUpdate)
+        .map((p) => receiver.push(p))
+        .filter((e) => e !== undefined);
+      assert.equal(receiver.poll(10_000), undefined);
+      assert.deepEqual(
+        events.map((e) => [e.digit, e.durationMs, e.startTimestamp]),
+        [['5', 2000, start]],
+        `boundary update ${withBoundaryUpdate}, start ${start}`,
+      );
+    }
+  }
+});
+
+test('a marked event at the segment boundary is a new press, not a continuation', () => {
+  const receiver = new DtmfReceiver({ clockRate: 8000 });
+  const packets = longPress(0, true).slice(0, 28);
+  const next = { ...packets[0]!, timestamp: 0xffff, marker: true, sequenceNumber: 99, arrivalMs: 1400 };
+  const events = [...packets, next].map((p) => receiver.push(p)).filter((e) => e !== undefined);
+  assert.equal(events.length, 1);
+  assert.equal(events[0]!.startTimestamp, 0);
+});
+
 test('malformed and non-digit payloads are counted, never thrown', () => {
   const receiver = new DtmfReceiver({ clockRate: 8000 });
   const base = { payloadType: 101, ssrc: 1, timestamp: 1, sequenceNumber: 1, marker: true, arrivalMs: 0 };

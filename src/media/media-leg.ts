@@ -322,8 +322,9 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
       this.#dtmfReceiver = undefined;
       this.#dtmfTransmitter = undefined;
     }
-    // Jitter, its RTCP reports and the SR's RTP time run at the codec's clock (RFC 3550 §6.4.1).
-    this.#session.setClockRate(media.codec.clockRate);
+    // Jitter, its RTCP reports and the SR's RTP time run at the codec's clock (RFC 3550 §6.4.1),
+    // about the source sending its payload type.
+    this.#session.setAudioFormat(media.codec);
     this.#session.setSrtp(media.srtp);
     this.#session.setRemote(
       media.remoteAddress,

@@ -5,7 +5,7 @@ import { SrtpFilter, type SrtpKeying } from '../srtp/index.js';
 import { type Endpoint, RtpLatch } from './latch.js';
 import { isRtcpPacketType, parseRtp } from './parse.js';
 import type { PortAllocator } from './port-allocator.js';
-import { ReceiveStats } from './receive-stats.js';
+import { ReceiveSources } from './receive-sources.js';
 import {
   buildCompoundRtcp,
   ntpMiddle32,
@@ -43,7 +43,7 @@ interface RtpSessionOptions {
   clock: Clock;
   /** RFC 5761: RTP and RTCP share the RTP port; RTCP told apart by packet type 200-223 (PT 64-95). */
   rtcpMux?: boolean;
-  /** Clock rate of the payload, for jitter (8000 for G.711, 48000 for Opus); see setClockRate. */
+  /** Clock rate of the payload, for jitter (8000 for G.711, 48000 for Opus); see setAudioFormat. */
   clockRate?: number;
   cname?: string;
   ssrc?: number;
@@ -80,7 +80,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   readonly #clock: Clock;
   readonly #portRange: PortAllocator;
   readonly #latch: RtpLatch;
-  #source: ReceiveStats | undefined;
+  readonly #sources: ReceiveSources;
   #sequenceNumber = randomInt(0x10000);
   readonly #writer = new RtpPacketWriter();
   /** RTP timestamp and clock time of the last packet sent, for the sender report. */
@@ -89,13 +89,11 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   #packetsSent = 0;
   #bytesSent = 0;
   #sentSinceReport = false;
-  #lastSr: { middle32: number; atMs: number } | undefined;
   #rttMs: number | undefined;
   #remoteReport: RemoteReceptionReport | undefined;
   #counters = {
     packetsReceived: 0,
     bytesReceived: 0,
-    ssrcChanges: 0,
     malformed: 0,
     foreign: 0,
     listenerErrors: 0,
@@ -136,6 +134,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       rtcpIntervalMs: options.rtcpIntervalMs ?? DEFAULT_RTCP_INTERVAL_MS,
       relatchAfterMs: options.relatchAfterMs ?? DEFAULT_RELATCH_AFTER_MS,
     };
+    this.#sources = new ReceiveSources(this.#options.clockRate);
     this.#latch = new RtpLatch(this.#options.rtcpMux, this.#options.relatchAfterMs);
     rtpSocket.on('message', (msg, rinfo) => this.#onRtpPortMessage(msg, rinfo));
     rtcpSocket?.on('message', (msg, rinfo) => this.#onRtcpPortMessage(msg, rinfo));
@@ -202,16 +201,16 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   }
 
   /**
-   * The negotiated codec's RTP clock rate (48000 for Opus, RFC 7587 §4.1): jitter both ways
-   * and the sender report's RTP time are in its units (RFC 3550 §6.4.1, A.8). A change starts
-   * the receive statistics over, as jitter kept in the old units means nothing in the new ones.
+   * The negotiated audio codec. Its clock rate (48000 for Opus, RFC 7587 §4.1) is the unit of
+   * jitter both ways and of the SR's RTP time (RFC 3550 §6.4.1, A.8): a change starts the receive
+   * statistics over. Statistics and report blocks are about the source sending its payload type,
+   * not telephone events on another SSRC (RFC 3550 §6.4, §8.2).
    */
-  setClockRate(clockRate: number): void {
+  setAudioFormat(format: { payloadType: number; clockRate: number }): void {
     this.#assertOpen();
-    if (!(clockRate > 0)) throw new RangeError('clockRate must be > 0');
-    if (clockRate === this.#options.clockRate) return;
-    this.#options.clockRate = clockRate;
-    this.#source = undefined;
+    if (!(format.clockRate > 0)) throw new RangeError('clockRate must be > 0');
+    this.#options.clockRate = format.clockRate;
+    this.#sources.setFormat(format.payloadType, format.clockRate);
   }
 
   /** Sends one RTP packet; dropped (not counted) while no remote is known yet. */
@@ -265,7 +264,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   }
 
   stats(): RtpStreamStats {
-    const source = this.#source;
+    const source = this.#sources.audio?.stats;
     return {
       ssrc: this.ssrc,
       remoteSsrc: source?.ssrc,
@@ -279,7 +278,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       roundTripTimeMs: this.#rttMs,
       duplicates: source?.duplicates ?? 0,
       outOfOrder: source?.outOfOrder ?? 0,
-      ssrcChanges: this.#counters.ssrcChanges,
+      ssrcChanges: this.#sources.ssrcChanges,
       malformed: this.#counters.malformed,
       foreignPackets: this.#counters.foreign,
       socketDrops: this.#socketDrops,
@@ -381,14 +380,11 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       this.#counters.foreign++;
       return;
     }
-    if (!this.#source || this.#source.ssrc !== received.ssrc) {
-      // A new SSRC is a new source (RFC 3550 §8.2): its sequence and jitter state start over.
-      if (this.#source) this.#counters.ssrcChanges++;
-      this.#source = new ReceiveStats(received.ssrc, this.#options.clockRate);
-      this.#lastSr = undefined;
-      this.#remoteBye = false;
-    }
-    const fresh = this.#source.update(
+    // Each SSRC is its own source (RFC 3550 §8.2), with its own sequence, loss and jitter state.
+    const audioBefore = this.#sources.audio;
+    const source = this.#sources.receive(received.ssrc, received.payloadType);
+    if (this.#sources.audio !== audioBefore) this.#remoteBye = false;
+    const fresh = source.stats.update(
       received.sequenceNumber,
       received.timestamp,
       now,
@@ -418,9 +414,10 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     this.#latch.latchRtcp(rinfo);
     const now = this.#clock.now();
     this.#rtcpReceived++;
-    if (this.#source && parsed.byeSsrcs.includes(this.#source.ssrc)) this.#remoteBye = true;
-    if (parsed.senderReport && parsed.senderReport.ssrc === this.#source?.ssrc)
-      this.#lastSr = { middle32: ntpMiddle32(parsed.senderReport.ntp), atMs: now };
+    const audio = this.#sources.audio;
+    if (audio && parsed.byeSsrcs.includes(audio.stats.ssrc)) this.#remoteBye = true;
+    if (parsed.senderReport)
+      this.#sources.noteSenderReport(parsed.senderReport.ssrc, ntpMiddle32(parsed.senderReport.ntp), now);
     const aboutUs = parsed.aboutUs;
     if (aboutUs) {
       this.#remoteReport = {
@@ -464,13 +461,16 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     const destination = this.#latch.rtcpDestination;
     if (!destination) return false;
     const now = this.#clock.now();
+    // RFC 3550 §6.4: one report block, about the source we listen to, the audio.
+    const audio = this.#sources.audio;
     let reportBlock: OutgoingReportBlock | undefined;
-    if (this.#source) {
+    if (audio) {
+      const lastSr = audio.lastSr;
       reportBlock = {
-        ssrc: this.#source.ssrc,
-        ...this.#source.makeReportBlock(),
-        lastSr: this.#lastSr?.middle32 ?? 0,
-        delaySinceLastSr: this.#lastSr ? Math.floor(((now - this.#lastSr.atMs) * 65536) / 1000) : 0,
+        ssrc: audio.stats.ssrc,
+        ...audio.stats.makeReportBlock(),
+        lastSr: lastSr?.middle32 ?? 0,
+        delaySinceLastSr: lastSr ? Math.floor(((now - lastSr.atMs) * 65536) / 1000) : 0,
       };
     }
     const bytes = buildCompoundRtcp({

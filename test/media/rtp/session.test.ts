@@ -44,9 +44,9 @@ async function until(condition: () => boolean, what: string, limitMs = 2000): Pr
   }
 }
 
-function rtpBytes(seq: number, ssrc: number, timestamp = seq * 160): Uint8Array {
+function rtpBytes(seq: number, ssrc: number, timestamp = seq * 160, payloadType = 0): Uint8Array {
   const packet = new RtpPacket();
-  packet.setPayloadType(0);
+  packet.setPayloadType(payloadType);
   packet.setSequenceNumber(seq);
   packet.setTimestamp(timestamp);
   packet.setSsrc(ssrc);
@@ -270,6 +270,43 @@ test('SSRC change resets loss state; malformed datagrams are counted and dropped
   for (const datagram of [...garbage, truncatedCsrc]) peer.send(datagram, b.localPort, LOOPBACK);
   await until(() => b.stats().malformed === 5, 'malformed counted');
   assert.equal(received, 5);
+});
+
+test('audio and telephone events on two SSRCs keep separate statistics; RTCP reports the audio source', async () => {
+  const clock = new FakeClock();
+  const b = await openSession(clock, { rtcpIntervalMs: 1_000_000 });
+  b.setAudioFormat({ payloadType: 0, clockRate: 8000 });
+  const peer = await rawSocket();
+  const peerPort = peer.address().port;
+  b.setRemote(LOOPBACK, peerPort, peerPort);
+  const rtcp: Buffer[] = [];
+  peer.on('message', (msg) => rtcp.push(msg));
+  let received = 0;
+  b.on('packet', () => received++);
+  // Audio on SSRC 1 (one packet lost), events on SSRC 2, interleaved.
+  const audioSeqs = [10, 11, 13, 14, 15];
+  for (const [i, seq] of audioSeqs.entries()) {
+    peer.send(rtpBytes(seq, 1), b.localPort, LOOPBACK);
+    peer.send(rtpBytes(500 + i, 2, 4000, 101), b.localPort, LOOPBACK);
+    await until(() => received === 2 * (i + 1), `pair ${i}`);
+    clock.advance(20);
+  }
+  const stats = b.stats();
+  assert.equal(stats.ssrcChanges, 0);
+  assert.equal(stats.remoteSsrc, 1);
+  assert.equal(stats.packetsLost, 1);
+  assert.equal(stats.packetsReceived, 10);
+  b.sendReport();
+  await until(() => rtcp.length === 1, 'receiver report');
+  const report = rtcp[0]!;
+  assert.equal(report[1], 201); // RR: b sent no media
+  assert.equal(report.readUInt32BE(8), 1, 'the report block is about the audio source');
+  assert.equal(report.readUIntBE(13, 3), 1, 'its cumulative loss');
+  // The audio source really changing is still counted.
+  for (const seq of [7000, 7001]) peer.send(rtpBytes(seq, 3), b.localPort, LOOPBACK);
+  await until(() => received === 12, 'new audio source');
+  assert.equal(b.stats().ssrcChanges, 1);
+  assert.equal(b.stats().remoteSsrc, 3);
 });
 
 test('random datagrams (seeded fuzz) never throw and are all accounted for', async () => {

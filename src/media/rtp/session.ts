@@ -6,6 +6,7 @@ import { type Endpoint, RtpLatch } from './latch.js';
 import { isRtcpPacketType, parseRtp } from './parse.js';
 import type { PortAllocator } from './port-allocator.js';
 import { ReceiveSources } from './receive-sources.js';
+import { RoundTripTime } from './round-trip.js';
 import {
   buildCompoundRtcp,
   ntpMiddle32,
@@ -89,7 +90,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   #packetsSent = 0;
   #bytesSent = 0;
   #sentSinceReport = false;
-  #rttMs: number | undefined;
+  readonly #rtt = new RoundTripTime();
   #remoteReport: RemoteReceptionReport | undefined;
   #counters = {
     packetsReceived: 0,
@@ -275,7 +276,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       packetsLost: source?.cumulativeLost ?? 0,
       fractionLost: source?.fractionLost ?? 0,
       jitterMs: source?.jitterMs ?? 0,
-      roundTripTimeMs: this.#rttMs,
+      roundTripTimeMs: this.#rtt.ms,
       duplicates: source?.duplicates ?? 0,
       outOfOrder: source?.outOfOrder ?? 0,
       ssrcChanges: this.#sources.ssrcChanges,
@@ -426,13 +427,8 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
         jitterMs: (aboutUs.getJitter() * 1000) / this.#options.clockRate,
         receivedAtMs: now,
       };
-      const lsr = aboutUs.getLastSRTimestamp();
-      if (lsr !== 0) {
-        // RFC 3550 §6.4.1: RTT = A - LSR - DLSR, in 1/65536 s, modulo 2^32.
-        const arrival = ntpMiddle32(wallMsToNtp(this.#clock.wallNow()));
-        const rtt = (arrival - lsr - aboutUs.getDelaySinceLastSR()) >>> 0;
-        if (rtt < 0x80000000) this.#rttMs = (rtt * 1000) / 65536;
-      }
+      const arrival = wallMsToNtp(this.#clock.wallNow());
+      this.#rtt.reportReceived(aboutUs.getLastSRTimestamp(), aboutUs.getDelaySinceLastSR(), arrival);
     }
   }
 
@@ -473,12 +469,14 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
         delaySinceLastSr: lastSr ? Math.floor(((now - lastSr.atMs) * 65536) / 1000) : 0,
       };
     }
+    const ntp = wallMsToNtp(this.#clock.wallNow());
+    if (this.#sentSinceReport) this.#rtt.senderReportSent(ntp);
     const bytes = buildCompoundRtcp({
       ssrc: this.ssrc,
       cname: this.#options.cname,
       sender: this.#sentSinceReport
         ? {
-            ntp: wallMsToNtp(this.#clock.wallNow()),
+            ntp,
             // §6.4.1: the RTP time matching the NTP time, extrapolated from the last packet.
             rtpTimestamp:
               this.#lastSentTimestamp +

@@ -4,6 +4,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { after, test } from 'node:test';
 import { RtpPacket } from 'rtp.js/packets';
 import { PortAllocator } from '../../../src/media/rtp/port-allocator.js';
+import { buildCompoundRtcp } from '../../../src/media/rtp/rtcp.js';
 import { SendBatch } from '../../../src/media/rtp/send-batch.js';
 import { RtpSession } from '../../../src/media/rtp/session.js';
 import type { ReceivedRtp } from '../../../src/media/rtp/types.js';
@@ -159,6 +160,60 @@ test('RTCP: SR then RR carry loss, jitter and LSR/DLSR, giving the RTT (RFC 3550
   a.close(); // BYE from b's current source
   await until(() => b.stats().rtcpReceived === before + 1, 'BYE at b');
   assert.equal(b.stats().remoteBye, true);
+});
+
+test('RTT only from a report block whose LSR is one of our recent sender reports (RFC 3550 §6.4.1)', async () => {
+  const clock = new FakeClock();
+  const b = await openSession(clock, { rtcpIntervalMs: 1_000_000 });
+  const peer = await rawSocket();
+  const peerPort = peer.address().port;
+  b.setRemote(LOOPBACK, peerPort, peerPort);
+  const rtcp: Buffer[] = [];
+  peer.on('message', (msg) => {
+    if (msg[1]! >= 200 && msg[1]! <= 204) rtcp.push(msg); // b's RTP comes here too
+  });
+  // The peer's RTP latches it as b's source, so its RTCP is accepted.
+  peer.send(rtpBytes(1, 7), b.localPort, LOOPBACK);
+  await until(() => b.stats().packetsReceived === 1, 'latch');
+  const receiverReport = (lastSr: number, delaySinceLastSr: number) =>
+    buildCompoundRtcp({
+      ssrc: 7,
+      cname: 'peer',
+      sender: undefined,
+      reportBlock: {
+        ssrc: b.ssrc,
+        fractionLost: 0,
+        cumulativeLost: 0,
+        extendedHighestSequence: 0,
+        jitter: 0,
+        lastSr,
+        delaySinceLastSr,
+      },
+      bye: false,
+    });
+  const ourSrs: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    b.send(new Uint8Array(160), { payloadType: 0, timestamp: i * 160 });
+    b.sendReport();
+    await until(() => rtcp.length === i + 1, 'our SR');
+    assert.equal(rtcp[i]![1], 200);
+    ourSrs.push(rtcp[i]!.readUInt32BE(10)); // the middle 32 bits of the SR's NTP time
+    clock.advance(1000);
+  }
+  let seen = b.stats().rtcpReceived;
+  const deliver = async (bytes: Uint8Array) => {
+    peer.send(bytes, b.localPort + 1, LOOPBACK);
+    await until(() => b.stats().rtcpReceived === seen + 1, 'RR at b');
+    seen++;
+  };
+  // Fuzz-like LSRs that are not ours: no RTT, however large or small it would come out.
+  for (const lsr of [0x12345678, (ourSrs[1]! + 1) >>> 0, 0xffffffff]) {
+    await deliver(receiverReport(lsr, 0));
+    assert.equal(b.stats().roundTripTimeMs, undefined, `lsr ${lsr.toString(16)}`);
+  }
+  // The earlier SR is still remembered: 2 s since it left, 1.5 s of it held by the peer.
+  await deliver(receiverReport(ourSrs[0]!, 1.5 * 65536));
+  assert.ok(Math.abs((b.stats().roundTripTimeMs ?? 0) - 500) < 0.1, `rtt ${b.stats().roundTripTimeMs}`);
 });
 
 test('periodic RTCP on the injected clock, over rtcp-mux, and BYE on close', async () => {

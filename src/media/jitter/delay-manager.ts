@@ -66,6 +66,15 @@ class FastestTransit {
     this.#length = 0;
   }
 
+  /** The window's fastest transit as of `arrivalMs` (what left the window dropped), if any. */
+  peek(arrivalMs: number): number | undefined {
+    while (this.#length > 0 && arrivalMs - (this.#arrivalMs[this.#front] as number) > REFERENCE_WINDOW_MS) {
+      this.#front = (this.#front + 1) % MAX_REFERENCE_ENTRIES;
+      this.#length--;
+    }
+    return this.#length > 0 ? (this.#transitMs[this.#front] as number) : undefined;
+  }
+
   /** Adds packet `index`, drops what left the window, and returns the window's fastest transit. */
   add(index: number, arrivalMs: number, transitMs: number): number {
     // A slower candidate behind a faster, newer one can never be the fastest again.
@@ -142,10 +151,21 @@ export class DelayManager {
 
   /**
    * Records one arrival, late ones included (they are the delays the target failed to
-   * cover); `mediaMs` is the packet's RTP timestamp in milliseconds (unwrapped).
+   * cover); `mediaMs` is the packet's RTP timestamp in milliseconds (unwrapped). A packet
+   * whose delay relative to the window's fastest is above maxDelayMs, or below minus a frame,
+   * is a timestamp jump (a stray packet, a source switch), not jitter: it is left out of both
+   * the reference window and the histogram, or one packet seconds ahead would become the
+   * reference and every packet after it would look seconds late for as long as the
+   * histogram remembers (RFC 3550 §A.8 measures jitter from timestamp and arrival differences
+   * of one stream; NetEQ resets its delay manager on such a jump).
    */
   update(arrivalMs: number, mediaMs: number, late: boolean): number {
     const transitMs = arrivalMs - mediaMs;
+    const fastestMs = this.#fastest.peek(arrivalMs);
+    if (fastestMs !== undefined) {
+      const offsetMs = transitMs - fastestMs;
+      if (offsetMs > this.#options.maxDelayMs || offsetMs < -this.#options.frameMs) return offsetMs;
+    }
     const relativeDelayMs = transitMs - this.#fastest.add(this.#observed, arrivalMs, transitMs);
     this.#followLateRate(late);
     this.#observe(relativeDelayMs);

@@ -1,8 +1,25 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DelayManager } from '../../src/media/jitter/delay-manager.js';
-import { simulatePlayout } from '../../src/media/jitter/index.js';
+import { AudioReceiver, simulatePlayout } from '../../src/media/jitter/index.js';
+import type { ReceivedRtp } from '../../src/media/rtp/index.js';
+import { FakeClock } from '../../src/util/index.js';
 import { packet, sineDecoder } from './jitter-helpers.js';
+
+const TICKS_PER_S = 8000;
+
+/**
+ * A steady 20 ms stream (5 ms transit) whose sequence numbers go on by one per packet, with
+ * the timestamps from packet `at` on shifted by `stepS` seconds (a source switch under one SSRC).
+ */
+function steppedStream(count: number, at: number, stepS: number, marker = false): ReceivedRtp[] {
+  return Array.from({ length: count }, (_, i) =>
+    packet(i, i * 20 + 5, {
+      timestamp: (i * 160 + (i >= at ? stepS * TICKS_PER_S : 0)) >>> 0,
+      marker: i === 0 || (marker && i === at),
+    }),
+  );
+}
 
 function delayManager(): DelayManager {
   return new DelayManager({
@@ -54,4 +71,76 @@ test('one stray packet seconds ahead adds no lasting latency', () => {
       );
     }
   }
+});
+
+test('a backward timestamp step under 10 s restarts the buffer instead of discarding the audio', () => {
+  for (const [stepS, marker] of [
+    [-5, false],
+    [-5, true],
+    [-2, false],
+    [-9, true],
+  ] as const) {
+    const { receiver, decisions, targets } = simulatePlayout(
+      sineDecoder(),
+      steppedStream(1000, 500, stepS, marker),
+      20_000,
+    );
+    const stats = receiver.stats();
+    const silentOrConcealed = decisions
+      .slice(490, 1000)
+      .filter((d) => d === 'expand' || d === 'comfort_silence');
+    assert.ok(silentOrConcealed.length <= 5, `${stepS} s: ${silentOrConcealed.length} frames lost`);
+    assert.equal(stats.packetsDuplicated, 0, `${stepS} s`);
+    assert.ok(stats.packetsLate <= 1, `${stepS} s: ${stats.packetsLate} late`);
+    assert.ok(
+      Math.max(...targets.slice(520)) <= 60,
+      `${stepS} s: target up to ${Math.max(...targets.slice(520))}`,
+    );
+  }
+});
+
+test('a marker behind the playout point while waiting for a talkspurt starts a new stream', () => {
+  const clock = new FakeClock();
+  const receiver = new AudioReceiver(sineDecoder(), clock);
+  for (let i = 0; i < 10; i++) {
+    clock.advanceTo(i * 20);
+    receiver.insert(packet(i, i * 20));
+    receiver.pull();
+  }
+  // The far end goes quiet until the receiver waits for a talkspurt ...
+  for (let t = 200; t < 600; t += 20) {
+    clock.advanceTo(t);
+    receiver.pull();
+  }
+  assert.equal(receiver.lastDecision, 'comfort_silence');
+  // ... and its next talkspurt starts a frame behind what was played.
+  for (let i = 0; i < 20; i++) {
+    clock.advanceTo(600 + i * 20);
+    receiver.insert(packet(10 + i, 600 + i * 20, { timestamp: (9 + i) * 160, marker: i === 0 }));
+    receiver.pull();
+  }
+  assert.equal(receiver.stats().packetsLate, 0);
+  assert.equal(receiver.stats().packetsDuplicated, 0);
+  assert.equal(receiver.lastDecision, 'normal');
+});
+
+test('a forward timestamp step well beyond the buffer restarts instead of concealing until a flush', () => {
+  const { receiver, decisions } = simulatePlayout(sineDecoder(), steppedStream(1000, 500, 3), 20_000);
+  const lost = decisions.slice(490, 1000).filter((d) => d === 'expand' || d === 'comfort_silence');
+  assert.ok(lost.length <= 5, `${lost.length} frames lost`);
+  assert.ok(receiver.stats().packetsDiscarded <= 2, `${receiver.stats().packetsDiscarded} discarded`);
+});
+
+test('a DTX gap (timestamps and arrivals advance together) does not restart: the target is kept', () => {
+  const jitter = (i: number) => 5 + ((i * 37) % 80);
+  const arrivals = Array.from({ length: 1000 }, (_, i) => {
+    const gap = i >= 500 ? 3000 : 0;
+    return packet(i, i * 20 + gap + jitter(i), {
+      timestamp: i * 160 + gap * 8,
+      marker: i === 0 || i === 500,
+    });
+  });
+  const { targets } = simulatePlayout(sineDecoder(), arrivals, 24_000);
+  assert.ok((targets[499] ?? 0) >= 40, `target ${targets[499]}`);
+  assert.ok((targets[660] ?? 0) >= (targets[499] ?? 0) - 10, `target ${targets[499]} -> ${targets[660]}`);
 });

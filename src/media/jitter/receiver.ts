@@ -8,9 +8,10 @@ import type { Clock } from '../../util/index.js';
 import type { AudioDecoder, SampleBytes } from '../codec.js';
 import type { ReceivedRtp } from '../rtp/types.js';
 import { DelayManager } from './delay-manager.js';
-import { type BufferedPacket, PacketBuffer, unwrapTimestamp } from './packet-buffer.js';
+import { type BufferedPacket, PacketBuffer } from './packet-buffer.js';
 import { PendingAudio } from './pending-audio.js';
 import { PlayedTimestamps } from './played-timestamps.js';
+import { StreamTimeline } from './stream-timeline.js';
 import { accelerate, mergeAfterConcealment, preemptiveExpand } from './time-stretch.js';
 import {
   type JitterBufferOptions,
@@ -21,8 +22,6 @@ import {
 
 export type { JitterBufferOptions, JitterStats, PlayoutDecision } from './types.js';
 
-/** A timestamp step larger than this (seconds) is a new stream, not a gap. */
-const MAX_TIMESTAMP_JUMP_S = 10;
 /** After this much back-to-back concealment, play silence instead (NetEQ fades expand out). */
 const MAX_EXPAND_MS = 100;
 /** Concealment continuation crossfaded into the first decoded frame after an expand. */
@@ -56,8 +55,6 @@ const FLUSH_MULTIPLIER = 3;
 const FLUSH_FLOOR_MS = 500;
 /** Buffer level smoothing per decoded packet (NetEQ BufferLevelFilter). */
 const LEVEL_SMOOTHING = 0.9;
-/** Longest packet duration believed from a timestamp step (RFC 3551 §4.5 frames are ≤ 120 ms in practice). */
-const MAX_PACKET_MS = 120;
 
 export class AudioReceiver {
   #decision: PlayoutDecision = 'comfort_silence';
@@ -65,14 +62,12 @@ export class AudioReceiver {
   readonly #frameMs: number;
   readonly #frameSamples: number;
   readonly #frameTicks: number;
-  /** RTP ticks per packet, from consecutive packets' timestamps (NetEQ packet_length_samples). */
-  #packetTicks: number;
-  #lastSequence: number | null = null;
+  /** Newest timestamp and sequence number, packet duration, and what breaks the timeline. */
+  readonly #timeline: StreamTimeline;
   readonly #delayManager: DelayManager;
   readonly #buffer: PacketBuffer;
   readonly #counters: JitterStats = { ...NO_JITTER_STATS };
   #ssrc: number | null = null;
-  #lastTimestamp: number | null = null;
   /** Unwrapped timestamp of the next frame to play; null until the stream starts. */
   #playoutTimestamp: number | null = null;
   /** True while playing silence before a stream or talkspurt starts. */
@@ -103,12 +98,18 @@ export class AudioReceiver {
     this.#frameMs = options.frameMs ?? 20;
     this.#frameSamples = Math.round((decoder.sampleRate * this.#frameMs) / 1000);
     this.#frameTicks = Math.round((decoder.rtpClockRate * this.#frameMs) / 1000);
-    this.#packetTicks = this.#frameTicks;
+    const maxDelayMs = options.maxDelayMs ?? 1000;
+    this.#timeline = new StreamTimeline({
+      rtpClockRate: decoder.rtpClockRate,
+      frameTicks: this.#frameTicks,
+      granularityTicks: 1,
+      maxForwardMs: maxDelayMs,
+    });
     this.#pending = new PendingAudio(this.#frameSamples);
     this.#delayManager = new DelayManager({
       frameMs: this.#frameMs,
       minDelayMs: options.minDelayMs ?? 0,
-      maxDelayMs: options.maxDelayMs ?? 1000,
+      maxDelayMs,
       targetQuantile: options.targetQuantile ?? 0.99,
       maxTargetQuantile: options.maxTargetQuantile ?? 0.995,
       lateRateGoal: options.lateRateGoal ?? 0.005,
@@ -124,16 +125,14 @@ export class AudioReceiver {
       return;
     }
     if (this.#ssrc !== packet.ssrc) this.#restart(packet.ssrc);
-    let timestamp = unwrapTimestamp(packet.timestamp, this.#lastTimestamp);
-    if (
-      this.#lastTimestamp !== null &&
-      Math.abs(timestamp - this.#lastTimestamp) > MAX_TIMESTAMP_JUMP_S * this.#decoder.rtpClockRate
-    ) {
+    let timestamp = this.#timeline.unwrap(packet.timestamp);
+    // A timestamp jump starts over as a new stream would (NetEQ resets on one), so the audio
+    // after it is neither discarded as late nor concealed over as a gap.
+    if (this.#timeline.breaks(packet, timestamp, this.#awaitingStart ? this.#playoutTimestamp : null)) {
       this.#restart(packet.ssrc);
-      timestamp = unwrapTimestamp(packet.timestamp, null);
+      timestamp = this.#timeline.unwrap(packet.timestamp);
     }
-    this.#learnPacketDuration(packet.sequenceNumber, timestamp);
-    this.#lastTimestamp = Math.max(this.#lastTimestamp ?? timestamp, timestamp);
+    this.#timeline.note(packet, timestamp);
     if (this.#played.has(timestamp)) {
       this.#counters.packetsDuplicated++;
       return;
@@ -277,25 +276,14 @@ export class AudioReceiver {
   }
 
   #packetMs(): number {
-    return (this.#packetTicks * 1000) / this.#decoder.rtpClockRate;
-  }
-
-  /** A timestamp step between consecutive sequence numbers is one packet's duration. */
-  #learnPacketDuration(sequenceNumber: number, timestamp: number): void {
-    const previous = this.#lastSequence;
-    this.#lastSequence = sequenceNumber;
-    if (previous === null || this.#lastTimestamp === null || ((previous + 1) & 0xffff) !== sequenceNumber)
-      return;
-    const ticks = timestamp - this.#lastTimestamp;
-    if (ticks > 0 && ticks <= (MAX_PACKET_MS * this.#decoder.rtpClockRate) / 1000) this.#packetTicks = ticks;
+    return (this.#timeline.packetTicks * 1000) / this.#decoder.rtpClockRate;
   }
 
   #restart(ssrc: number): void {
     this.#ssrc = ssrc;
     this.#buffer.clear();
     this.#delayManager.reset();
-    this.#lastTimestamp = null;
-    this.#lastSequence = null;
+    this.#timeline.reset();
     this.#playoutTimestamp = null;
     this.#awaitingStart = true;
     this.#played.clear();
@@ -333,7 +321,7 @@ export class AudioReceiver {
     this.#underrunFrames++;
     const recovered = this.#recoverFromFec(expected);
     if (recovered) {
-      this.#playoutTimestamp = expected + this.#packetTicks;
+      this.#playoutTimestamp = expected + this.#timeline.packetTicks;
       this.#underrunFrames = 0;
       return recovered;
     }
@@ -390,7 +378,7 @@ export class AudioReceiver {
       pcm = this.#decoder.decode(entry.packet.payload);
     } catch {
       this.#counters.packetsDiscarded++;
-      this.#playoutTimestamp = entry.timestamp + this.#packetTicks;
+      this.#playoutTimestamp = entry.timestamp + this.#timeline.packetTicks;
       return this.#expand();
     }
     this.#account(entry, pcm.length, now - entry.packet.arrivalMs + pendingMs, targetMs);
@@ -456,10 +444,10 @@ export class AudioReceiver {
 
   /** Rebuilds the frame at `timestamp` from the next packet's in-band FEC when the decoder can. */
   #recoverFromFec(timestamp: number): PlayoutDecision | null {
-    const next = this.#buffer.find(timestamp + this.#packetTicks);
+    const next = this.#buffer.find(timestamp + this.#timeline.packetTicks);
     if (!next || !this.#decoder.recoverFromNext) return null;
     const packetSamples = Math.round(
-      (this.#packetTicks * this.#decoder.sampleRate) / this.#decoder.rtpClockRate,
+      (this.#timeline.packetTicks * this.#decoder.sampleRate) / this.#decoder.rtpClockRate,
     );
     const recovered = this.#decoder.recoverFromNext(next.packet.payload, packetSamples);
     if (!recovered) return null;

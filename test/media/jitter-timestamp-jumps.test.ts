@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { AudioDecoder } from '../../src/media/index.js';
 import { DelayManager } from '../../src/media/jitter/delay-manager.js';
 import { AudioReceiver, simulatePlayout } from '../../src/media/jitter/index.js';
+import { createOpusDecoder, createOpusEncoder } from '../../src/media/opus.js';
 import type { ReceivedRtp } from '../../src/media/rtp/index.js';
 import { FakeClock } from '../../src/util/index.js';
 import { packet, sineDecoder } from './jitter-helpers.js';
@@ -143,4 +145,79 @@ test('a DTX gap (timestamps and arrivals advance together) does not restart: the
   const { targets } = simulatePlayout(sineDecoder(), arrivals, 24_000);
   assert.ok((targets[499] ?? 0) >= 40, `target ${targets[499]}`);
   assert.ok((targets[660] ?? 0) >= (targets[499] ?? 0) - 10, `target ${targets[499]} -> ${targets[660]}`);
+});
+
+test('an Opus timestamp step that is no multiple of 2.5 ms is not learned as the packet duration', async () => {
+  const encoder = await createOpusEncoder({
+    sampleRate: 16000,
+    application: 'voip',
+    fec: true,
+    packetLossPercent: 20,
+  });
+  const opusDecoder = await createOpusDecoder({ sampleRate: 16000 });
+  const recoverSizes: number[] = [];
+  const decoder: AudioDecoder = {
+    name: opusDecoder.name,
+    sampleRate: opusDecoder.sampleRate,
+    rtpClockRate: opusDecoder.rtpClockRate,
+    decode: (payload) => opusDecoder.decode(payload),
+    conceal: (samples) => opusDecoder.conceal(samples),
+    recoverFromNext: (payload, samples) => {
+      recoverSizes.push(samples);
+      return opusDecoder.recoverFromNext(payload, samples);
+    },
+    close: () => opusDecoder.close(),
+  };
+  const clock = new FakeClock();
+  const receiver = new AudioReceiver(decoder, clock);
+  const tone = Int16Array.from({ length: 320 }, (_, i) =>
+    Math.round(8000 * Math.sin((2 * Math.PI * 300 * i) / 16000)),
+  );
+  const opus = (sequenceNumber: number, timestamp: number, arrivalMs: number): ReceivedRtp => ({
+    sequenceNumber,
+    timestamp,
+    ssrc: 7,
+    marker: sequenceNumber === 0,
+    payloadType: 111,
+    payload: encoder.encode(tone),
+    arrivalMs,
+  });
+  const arrivals = Array.from({ length: 20 }, (_, i) => opus(i, i * 960, i * 20));
+  // Consecutive sequence numbers 100 ticks apart, then a gap with a packet where the step says.
+  arrivals.push(opus(20, 19 * 960 + 100, 400), opus(22, 20 * 960 + 100, 420), opus(23, 21 * 960, 440));
+  for (let i = 24; i < 40; i++) arrivals.push(opus(i, (i - 2) * 960, (i - 2) * 20));
+  let next = 0;
+  for (let t = 10; t < 800; t += 20) {
+    for (let p = arrivals[next]; p && p.arrivalMs <= t; p = arrivals[++next]) {
+      clock.advanceTo(Math.max(clock.now(), p.arrivalMs));
+      receiver.insert(p);
+    }
+    clock.advanceTo(t);
+    assert.equal(receiver.pull().length, 320);
+  }
+  // Every FEC recovery asked for is a size Opus has (2.5 ms is 40 samples at 16 kHz).
+  assert.deepEqual(
+    recoverSizes.filter((samples) => samples % 40 !== 0),
+    [],
+  );
+  encoder.close();
+  decoder.close();
+});
+
+test('a decoder that cannot recover a frame from FEC conceals it instead of throwing', () => {
+  const base = sineDecoder();
+  const decoder: AudioDecoder = {
+    ...base,
+    decode: (payload) => base.decode(payload),
+    conceal: (samples) => base.conceal(samples),
+    recoverFromNext: () => {
+      throw new RangeError('cannot decode that size');
+    },
+  };
+  const arrivals = Array.from({ length: 100 }, (_, i) => packet(i, i * 20 + 5)).filter(
+    (p) => p.sequenceNumber !== 50,
+  );
+  const { receiver, decisions } = simulatePlayout(decoder, arrivals, 2000, { minDelayMs: 60 });
+  assert.ok(decisions.includes('expand'));
+  assert.equal(receiver.stats().fecPacketsReceived, 0);
 });

@@ -102,7 +102,8 @@ export class AudioReceiver {
     this.#timeline = new StreamTimeline({
       rtpClockRate: decoder.rtpClockRate,
       frameTicks: this.#frameTicks,
-      granularityTicks: 1,
+      // Opus frames are whole multiples of 2.5 ms (RFC 6716 §2.1.4); other codecs any sample count.
+      granularityTicks: decoder.name === 'opus' ? decoder.rtpClockRate / 400 : 1,
       maxForwardMs: maxDelayMs,
     });
     this.#pending = new PendingAudio(this.#frameSamples);
@@ -449,7 +450,13 @@ export class AudioReceiver {
     const packetSamples = Math.round(
       (this.#timeline.packetTicks * this.#decoder.sampleRate) / this.#decoder.rtpClockRate,
     );
-    const recovered = this.#decoder.recoverFromNext(next.packet.payload, packetSamples);
+    let recovered: Int16Array | null;
+    try {
+      recovered = this.#decoder.recoverFromNext(next.packet.payload, packetSamples);
+    } catch {
+      // A size the decoder cannot rebuild (network input set it): conceal instead, as decode() does.
+      return null;
+    }
     if (!recovered) return null;
     this.#counters.fecPacketsReceived++;
     this.#pending.write(recovered);

@@ -26,7 +26,7 @@ export interface RemoteReceptionReport {
 export interface RtpStreamStats {
   /** Our SSRC. */
   ssrc: number;
-  /** The SSRC we currently receive, if any. */
+  /** The SSRC whose audio we currently receive (the one these figures are of), if any. */
   remoteSsrc: number | undefined;
   packetsSent: number;
   /** Payload octets sent (the RTCP SR octet count, RFC 3550 §6.4.1). */

@@ -109,18 +109,7 @@ function censoredJson(value: unknown, depth: number, ancestors: object[]): unkno
     }
     copy = items;
   } else {
-    const fields = value as Record<string, unknown>;
-    let shownFields: Record<string, unknown> | undefined;
-    for (const name in fields) {
-      if (!Object.hasOwn(fields, name)) continue;
-      const item = fields[name];
-      const shown = item !== undefined && isSecretName(name) ? CENSOR : censored(item, depth + 1, ancestors);
-      if (shown !== item) {
-        shownFields ??= { ...fields };
-        shownFields[name] = shown;
-      }
-    }
-    copy = shownFields;
+    copy = censoredEach(value as Record<string, unknown>, (item) => censored(item, depth + 1, ancestors));
   }
   ancestors.pop();
   return copy ?? value;
@@ -134,21 +123,35 @@ function censoredJson(value: unknown, depth: number, ancestors: object[]): unkno
 function censoredFields(fields: Record<string, unknown>, skip?: string): Record<string, unknown> {
   let copy: Record<string, unknown> | undefined;
   try {
-    for (const name in fields) {
-      if (name === skip || !Object.hasOwn(fields, name)) continue;
-      const item = fields[name];
-      const shown = item !== undefined && isSecretName(name) ? CENSOR : censored(item, 0, []);
-      if (shown !== item) {
-        copy ??= { ...fields };
-        copy[name] = shown;
-      }
-    }
+    copy = censoredEach(fields, (item) => censored(item, 0, []), skip);
   } catch {
     return skip !== undefined && Object.hasOwn(fields, skip)
       ? { [skip]: fields[skip], fields: '[unserialisable]' }
       : { fields: '[unserialisable]' };
   }
   return copy ?? fields;
+}
+
+/**
+ * `fields` with each field named as a secret censored and every other shown by `show`, copied
+ * only if something changed (else undefined); `skip` is left as it is.
+ */
+function censoredEach(
+  fields: Record<string, unknown>,
+  show: (item: unknown) => unknown,
+  skip?: string,
+): Record<string, unknown> | undefined {
+  let copy: Record<string, unknown> | undefined;
+  for (const name in fields) {
+    if (name === skip || !Object.hasOwn(fields, name)) continue;
+    const item = fields[name];
+    const shown = item !== undefined && isSecretName(name) ? CENSOR : show(item);
+    if (shown !== item) {
+      copy ??= { ...fields };
+      copy[name] = shown;
+    }
+  }
+  return copy;
 }
 
 /** A logged `err` as pino serialises it (type, message, stack, own fields), then censored. */

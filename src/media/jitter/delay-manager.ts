@@ -68,10 +68,7 @@ class FastestTransit {
 
   /** The window's fastest transit as of `arrivalMs` (what left the window dropped), if any. */
   peek(arrivalMs: number): number | undefined {
-    while (this.#length > 0 && arrivalMs - (this.#arrivalMs[this.#front] as number) > REFERENCE_WINDOW_MS) {
-      this.#front = (this.#front + 1) % MAX_REFERENCE_ENTRIES;
-      this.#length--;
-    }
+    this.#expire(arrivalMs);
     return this.#length > 0 ? (this.#transitMs[this.#front] as number) : undefined;
   }
 
@@ -85,14 +82,20 @@ class FastestTransit {
     this.#arrivalMs[back] = arrivalMs;
     this.#transitMs[back] = transitMs;
     this.#length++;
+    this.#expire(arrivalMs, index);
+    return this.#transitMs[this.#front] as number;
+  }
+
+  /** Drops from the front what left the window by `arrivalMs`, and by count once `index` is given. */
+  #expire(arrivalMs: number, index = Number.NEGATIVE_INFINITY): void {
     while (
-      arrivalMs - (this.#arrivalMs[this.#front] as number) > REFERENCE_WINDOW_MS ||
-      index - (this.#index[this.#front] as number) >= MAX_REFERENCE_ENTRIES
+      this.#length > 0 &&
+      (arrivalMs - (this.#arrivalMs[this.#front] as number) > REFERENCE_WINDOW_MS ||
+        index - (this.#index[this.#front] as number) >= MAX_REFERENCE_ENTRIES)
     ) {
       this.#front = (this.#front + 1) % MAX_REFERENCE_ENTRIES;
       this.#length--;
     }
-    return this.#transitMs[this.#front] as number;
   }
 
   #slot(offset: number): number {

@@ -4,6 +4,7 @@
  * packet_length_samples), and whether a packet breaks the timeline, so that the receiver
  * must start over as for a new stream rather than take it for late or early audio.
  */
+import { MAX_DROPOUT } from '../rtp/receive-stats.js';
 import type { ReceivedRtp } from '../rtp/types.js';
 import { unwrapTimestamp } from './packet-buffer.js';
 
@@ -11,8 +12,6 @@ import { unwrapTimestamp } from './packet-buffer.js';
 const MAX_TIMESTAMP_JUMP_S = 10;
 /** Longest packet duration believed from a timestamp step (RFC 3551 §4.5 frames are ≤ 120 ms in practice). */
 const MAX_PACKET_MS = 120;
-/** RFC 3550 A.1 MAX_DROPOUT: a sequence number this far ahead of the highest is still the stream going on. */
-const MAX_DROPOUT = 3000;
 /**
  * A packet newer by sequence number whose timestamp is more than this many frames behind the
  * newest is a step back of the sender's clock (a source switched under one SSRC), not a

@@ -6,7 +6,7 @@
 
 const SEQ_MOD = 0x10000;
 /** RFC 3550 A.1: a jump of more than MAX_DROPOUT ahead, or MAX_MISORDER behind, is a restart. */
-const MAX_DROPOUT = 3000;
+export const MAX_DROPOUT = 3000;
 const MAX_MISORDER = 100;
 /** Duplicate detection window: flags for the last 1024 extended sequence numbers. */
 const SEEN_WINDOW = 1024;

@@ -35,7 +35,7 @@ export class GatewayMetrics {
 
   readonly callAttemptsTotal = new Counter({
     name: 'patchbay_call_attempts_total',
-    help: 'Outbound attempts per gateway (or SRV target) and final SIP status, or dns_failure',
+    help: "Outbound attempts by trunk, gateway (its name in the trunk's config, else its host[:port] as written; an SRV target's attempts count for its gateway) and final SIP status, or dns_failure",
     labelNames: ['trunk', 'gateway', 'status'] as const,
     registers: [this.registry],
   });

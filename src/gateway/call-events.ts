@@ -15,10 +15,11 @@ export interface CallControllerEvents {
   admitted: [];
   state: [state: CallState, info: StateInfo];
   /**
-   * One outbound attempt finished: `status` is its final SIP status (408 for a timeout), or
-   * `dns_failure` when the target's name did not resolve and nothing was sent.
+   * One outbound attempt finished: `gateway` is the configured gateway's name (an SRV
+   * target's too), `status` its final SIP status (408 for a timeout), or `dns_failure` when the
+   * target's name did not resolve and nothing was sent.
    */
-  attempt: [attempt: { trunk: string; gatewayId: string; status: number | 'dns_failure' }];
+  attempt: [attempt: { trunk: string; gateway: string; status: number | 'dns_failure' }];
   answered: [];
   /** Refused at CPS admission by this bucket's key; undefined when the shared limit store failed. */
   cpsRefused: [bucket: string | undefined];

@@ -12,7 +12,6 @@ import type { CallController } from './call-controller.js';
 import { type CallEndCause, hangupPartyOf } from './call-end.js';
 import type { CallRecord } from './call-record.js';
 import type { CallRecordWriter } from './call-records.js';
-import { gatewayLabels } from './gauges.js';
 import type { BotStreamStats } from './ports.js';
 import { receiveQuality } from './quality.js';
 import { StatusCallback } from './status-callback.js';
@@ -40,12 +39,8 @@ export function observeCall(call: CallController, observers: CallObservers): voi
   const direction = call.direction;
   const trunk = (): string => call.summary().trunk ?? 'unknown';
   call.once('admitted', () => metrics.activeCalls.inc({ direction }));
-  call.on('attempt', (attempt) =>
-    metrics.callAttemptsTotal.inc({
-      trunk: attempt.trunk,
-      gateway: gatewayLabels(attempt.gatewayId).gateway,
-      status: String(attempt.status),
-    }),
+  call.on('attempt', ({ trunk, gateway, status }) =>
+    metrics.callAttemptsTotal.inc({ trunk, gateway, status: String(status) }),
   );
   call.once('answered', () => metrics.callsTotal.inc({ direction, trunk: trunk(), outcome: 'answered' }));
   call.once('cpsRefused', (bucket) => metrics.cpsRejectedTotal.inc({ key: cpsBucketLabel(bucket) }));

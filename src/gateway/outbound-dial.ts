@@ -23,6 +23,7 @@ import {
   type AttemptPlan,
   type AttemptSample,
   attemptHealth,
+  gatewayName,
   type OutboundIdentity,
   outboundIdentity,
 } from '../trunks/index.js';
@@ -46,8 +47,11 @@ export interface DialRequest {
   isEnded(): boolean;
   onSession(session: OutboundSession): void;
   onRinging(): void;
-  /** `status` is the final SIP status, or `dns_failure` when nothing could be sent. */
-  onAttempt(attempt: { trunk: string; gatewayId: string; status: number | 'dns_failure' }): void;
+  /**
+   * `gateway` is the configured gateway's name (`gatewayName`, an SRV target's too); `status`
+   * the final SIP status, or `dns_failure` when nothing could be sent.
+   */
+  onAttempt(attempt: { trunk: string; gateway: string; status: number | 'dns_failure' }): void;
   /** Answers the callee's re-INVITE/UPDATE offers once answered; `localSdp` is our offer. */
   reofferAnswerer(localSdp: string): OfferAnswerer;
 }
@@ -113,7 +117,7 @@ export async function dialOutbound(ports: DialPorts, request: DialRequest): Prom
     ports.outbound
       .health(attempt.gatewayId)
       ?.recordAttempt({ ...attemptHealth(tried.routed), ...tried.timing });
-    request.onAttempt({ trunk: trunk.name, gatewayId: attempt.gatewayId, status: tried.status });
+    request.onAttempt({ trunk: trunk.name, gateway: gatewayName(attempt.gateway), status: tried.status });
     if (!tried.answered && clock.now() >= deadline) {
       plan.stop(tried.routed, 'ring timeout');
       break;

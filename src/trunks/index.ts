@@ -37,6 +37,7 @@ export {
   type AttemptRecord,
   attemptHealth,
   gatewayId,
+  gatewayName,
   type HealthView,
   OutboundRouter,
 } from './router.js';

@@ -12,10 +12,17 @@ import type { OutboundGatewayConfig, TrunkConfig } from '../config/index.js';
 import type { Clock } from '../util/index.js';
 import { type AddressAnswer, type ServerLocator, targetId } from './locate.js';
 
-/** `<trunk>/<name>`, or `<trunk>/<host>[:<port>]` for a gateway without a name. */
+/**
+ * A gateway's name within its trunk, from its configuration alone: its `name`, else its
+ * `host[:port]` as written. Never an SRV target's: the `gateway` label of every gateway metric.
+ */
+export function gatewayName(gateway: OutboundGatewayConfig): string {
+  return gateway.name ?? (gateway.port === undefined ? gateway.host : `${gateway.host}:${gateway.port}`);
+}
+
+/** `<trunk>/<gatewayName>`. */
 export function gatewayId(trunk: string, gateway: OutboundGatewayConfig): string {
-  const written = gateway.port === undefined ? gateway.host : `${gateway.host}:${gateway.port}`;
-  return `${trunk}/${gateway.name ?? written}`;
+  return `${trunk}/${gatewayName(gateway)}`;
 }
 
 /** How an attempt ended, as reported by the SIP layer. */

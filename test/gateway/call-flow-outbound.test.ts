@@ -268,10 +268,11 @@ describe('outbound call flows (CallController → gateway UA → carrier UAs)', 
     assert.deepEqual(end, { cause: 'dns_failure', detail: 'A/AAAA gone.test: ENOTFOUND' });
     assert.match(record?.attempts[0]?.reason ?? '', /; no attempts left$/);
     assert.equal(alone.network.log.length, 0, 'no SIP message sent');
+    // The record names the target DNS gave (gone.test:5060); the label, the configured gateway.
     const attempts = await alone.metrics.callAttemptsTotal.get();
     assert.deepEqual(
-      attempts.values.map((value) => value.labels.status),
-      ['dns_failure'],
+      attempts.values.map((value) => value.labels),
+      [{ trunk: 'carrier', gateway: 'gone', status: 'dns_failure' }],
     );
     const calls = await alone.metrics.callsTotal.get();
     assert.deepEqual(

@@ -150,11 +150,14 @@ test('named gateway: NAPTR -> SRV failover at the attempt timeout, per-target he
       firstMs <= ATTEMPT_TIMEOUT_MS + baselineMs + 1000,
       `failover after the attempt timeout: ${firstMs} ms against ${ATTEMPT_TIMEOUT_MS} + ${baselineMs} ms`,
     );
+    // Labels name the configured gateways; the SRV targets are in the records and /v1/trunks.
     const metrics = await (await fetch(`${api}/metrics`)).text();
     assert.match(
       metrics,
-      /patchbay_call_attempts_total\{trunk="named",gateway="missing\/missing\.test:5060",status="dns_failure"\} 1/,
+      /patchbay_call_attempts_total\{trunk="named",gateway="missing",status="dns_failure"\} 1/,
     );
+    assert.match(metrics, /patchbay_call_attempts_total\{trunk="named",gateway="carrier",status="408"\} 1/);
+    assert.match(metrics, /patchbay_call_attempts_total\{trunk="named",gateway="carrier",status="200"\} 2/);
 
     // 3. DNS gone: the expired answers carry the calls, said once per name.
     await dns.stop();

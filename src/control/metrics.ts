@@ -56,14 +56,14 @@ export class GatewayMetrics {
 
   readonly trunkScore = new Gauge({
     name: 'patchbay_trunk_score',
-    help: 'Health score in [0,1] per trunk gateway',
+    help: "Health score in [0,1] per configured trunk gateway, the one the router ranks it by: a gateway resolved through SRV has its best target's (each target is scored on its own); 0 while probing marks it down (for an SRV gateway, every target)",
     labelNames: ['trunk', 'gateway'] as const,
     registers: [this.registry],
   });
 
   readonly trunkMetric = new Gauge({
     name: 'patchbay_trunk_health_input',
-    help: 'Inputs of the health score (asr, ccr, pdd_ms, ast_ms, acd_s, loss, jitter_ms, rtt_ms, mos)',
+    help: "Inputs of the health score (asr, ccr, pdd_ms, ast_ms, acd_s, loss, jitter_ms, rtt_ms, mos) per configured trunk gateway over its health window, once there is a sample: a gateway resolved through SRV has its targets' samples together (mos: their MOS weighted by media samples)",
     labelNames: ['trunk', 'gateway', 'input'] as const,
     registers: [this.registry],
   });

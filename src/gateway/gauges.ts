@@ -1,10 +1,11 @@
 /**
  * The gauges the gateway samples once a second rather than on every change: bot audio queued
- * towards callers, each trunk gateway's health score and its inputs, and the CPS buckets.
+ * towards callers, each configured trunk gateway's health score and its inputs (its SRV
+ * targets' together: labels come from the config, never from DNS), and the CPS buckets.
  */
 
 import type { GatewayMetrics } from '../control/index.js';
-import type { CpsLimiter, HealthRegistry, MetricName } from '../trunks/index.js';
+import type { CpsLimiter, HealthRegistry, HealthSnapshot, MetricName } from '../trunks/index.js';
 import type { Clock, Logger, TimerHandle } from '../util/index.js';
 import type { CallRegistry } from './call-registry.js';
 
@@ -52,23 +53,13 @@ function updateGauges({ metrics, calls, health, cps, logger }: GaugeSources): vo
   let queued = 0;
   for (const call of calls.live()) queued += call.queuedBotFrames();
   metrics.streamQueueDepth.set({ direction: 'to_caller' }, Math.round(queued));
-  // Reset first: a target a reload or a DNS answer removed, or an input with no data left in
-  // its window, must not keep its last value.
+  // Reset first: a gateway a reload removed (or whose targets DNS no longer gives), or an
+  // input with no data left in its window, must not keep its last value.
   metrics.trunkScore.reset();
   metrics.trunkMetric.reset();
-  for (const snapshot of health.snapshot()) {
-    const { trunk, gateway } = gatewayLabels(snapshot.gatewayId);
-    metrics.trunkScore.set({ trunk, gateway }, snapshot.score);
-    const inputs: Array<[string, number | undefined]> = [
-      ...Object.entries(snapshot.metrics).map(
-        ([name, score]) =>
-          [HEALTH_INPUT_LABELS[name as MetricName], score.value] as [string, number | undefined],
-      ),
-      ['loss', snapshot.media.lossFraction],
-      ['jitter_ms', snapshot.media.jitterMs],
-      ['rtt_ms', snapshot.media.rttMs],
-    ];
-    for (const [input, value] of inputs)
+  for (const { trunk, gateway, score, targets } of health.gateways()) {
+    metrics.trunkScore.set({ trunk, gateway }, score);
+    for (const [input, value] of pooledInputs(targets))
       if (value !== undefined) metrics.trunkMetric.set({ trunk, gateway, input }, value);
   }
   void cps.snapshot().then(
@@ -83,11 +74,36 @@ function updateGauges({ metrics, calls, health, cps, logger }: GaugeSources): vo
 }
 
 /**
- * A gateway id, `<trunk>/<gateway>` or for one of its SRV or DNS targets
- * `<trunk>/<gateway>/<host>:<port>`, as the `trunk` and `gateway` labels every metric of a
- * gateway shares.
+ * A gateway's health inputs over its targets' samples together (one target: its own inputs):
+ * each the mean over every sample of every target, MOS the targets' MOS weighted by their
+ * media samples. Undefined: no sample in the window.
  */
-export function gatewayLabels(gatewayId: string): { trunk: string; gateway: string } {
-  const slash = gatewayId.indexOf('/');
-  return { trunk: gatewayId.slice(0, slash), gateway: gatewayId.slice(slash + 1) };
+function pooledInputs(targets: readonly HealthSnapshot[]): Array<[string, number | undefined]> {
+  const pool = (sample: (target: HealthSnapshot) => { value: number | undefined; samples: number }) =>
+    weightedMean(targets.map(sample));
+  // Loss, jitter and RTT are means over the media samples MOS counts.
+  const media = (key: keyof HealthSnapshot['media']) =>
+    pool((target) => ({ value: target.media[key], samples: target.metrics.mos.samples }));
+  return [
+    ...(Object.keys(HEALTH_INPUT_LABELS) as MetricName[]).map((name): [string, number | undefined] => [
+      HEALTH_INPUT_LABELS[name],
+      pool((target) => target.metrics[name]),
+    ]),
+    ['loss', media('lossFraction')],
+    ['jitter_ms', media('jitterMs')],
+    ['rtt_ms', media('rttMs')],
+  ];
+}
+
+function weightedMean(
+  parts: ReadonlyArray<{ value: number | undefined; samples: number }>,
+): number | undefined {
+  let sum = 0;
+  let samples = 0;
+  for (const part of parts) {
+    if (part.value === undefined || part.samples <= 0) continue;
+    sum += part.value * part.samples;
+    samples += part.samples;
+  }
+  return samples > 0 ? sum / samples : undefined;
 }

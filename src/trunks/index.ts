@@ -18,6 +18,7 @@ export {
   type AttemptSample,
   emptyWindowTotals,
   GatewayHealth,
+  type HealthSnapshot,
   type MediaSample,
   type MetricName,
   type WindowTotals,
@@ -28,7 +29,7 @@ export { estimateMos, rFactor } from './mos.js';
 export { normalizeE164, type OutboundIdentity, outboundIdentity } from './numbers.js';
 export { OptionsProber, type OptionsResult, type ProbeTransition } from './probe.js';
 export { registrationContactUser } from './registration-contact.js';
-export { HealthRegistry } from './registry.js';
+export { type GatewayHealthSummary, HealthRegistry } from './registry.js';
 export {
   type Attempt,
   type AttemptDestination,

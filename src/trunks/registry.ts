@@ -1,6 +1,7 @@
 /**
  * Health of every outbound gateway target of a config snapshot, fed by the prober, read by the
- * router (`HealthView`) and by the API/metrics (`snapshot()`). A gateway given by DNS name
+ * router (`HealthView`), the API (`snapshot()`, per target) and metrics (`gateways()`, per
+ * configured gateway, so no label comes from DNS). A gateway given by DNS name
  * without a port has one entry per SRV target (`GatewayTargets`), so a dead target is marked
  * down while its siblings carry the calls. `apply(config)` on reload keeps the history of
  * targets that still exist and drops the others, as does a changed DNS answer.
@@ -8,18 +9,42 @@
 import type { PatchbayConfig } from '../config/index.js';
 import type { Clock } from '../util/index.js';
 import { GatewayHealth, type HealthSnapshot, type WindowTotals } from './health.js';
-import { fixedTarget, type ServerLocator } from './locate.js';
+import type { ServerLocator } from './locate.js';
 import type { OptionsProber, ProbeTransition } from './probe.js';
-import { gatewayId, type HealthView } from './router.js';
+import { gatewayId, gatewayName, type HealthView } from './router.js';
 import { GatewayTargets } from './targets.js';
+
+interface ConfiguredGateway {
+  trunk: string;
+  /** `gatewayName`. */
+  gateway: string;
+  /** Its targets' ids: its own when it is its only target, else one per SRV target. */
+  targets: string[];
+}
+
+/** A configured gateway's health as `gateways()` gives it. */
+export interface GatewayHealthSummary {
+  trunk: string;
+  gateway: string;
+  score: number;
+  targets: HealthSnapshot[];
+}
+
+/** Several targets of one gateway: the best one's score, available while one is. */
+function bestOf(snapshots: readonly HealthSnapshot[]): { score: number; available: boolean } {
+  return {
+    score: Math.max(...snapshots.map((snapshot) => snapshot.score)),
+    available: snapshots.some((snapshot) => snapshot.available),
+  };
+}
 
 export class HealthRegistry implements HealthView {
   /** By target id. */
   readonly #targets = new Map<string, GatewayHealth>();
   /** Per target: the health and probing settings it was set up with, to notice changes. */
   readonly #settings = new Map<string, { health: string; probing: string }>();
-  /** The target ids of each gateway resolved through SRV, by gateway id. */
-  readonly #members = new Map<string, string[]>();
+  /** Each configured gateway by gateway id: its trunk, its name and its targets' ids (a fixed one's, its own). */
+  readonly #gateways = new Map<string, ConfiguredGateway>();
   readonly #clock: Clock;
   readonly #prober: OptionsProber | undefined;
   readonly #gatewayTargets: GatewayTargets;
@@ -50,16 +75,21 @@ export class HealthRegistry implements HealthView {
 
   /** A target's health; an SRV gateway's is its best target's (available while one is). */
   health(id: string): { score: number; available: boolean } {
-    const members = this.#members.get(id);
-    const own = this.#targets.get(id);
-    const snapshots = (own ? [own] : (members ?? []).flatMap((m) => this.#targets.get(m) ?? [])).map(
-      (target) => target.snapshot(),
+    const snapshots = this.#snapshotsOf(
+      this.#targets.has(id) ? [id] : (this.#gateways.get(id)?.targets ?? []),
     );
-    if (snapshots.length === 0) return { score: 1, available: true };
-    return {
-      score: Math.max(...snapshots.map((snapshot) => snapshot.score)),
-      available: snapshots.some((snapshot) => snapshot.available),
-    };
+    return snapshots.length === 0 ? { score: 1, available: true } : bestOf(snapshots);
+  }
+
+  /**
+   * Each configured gateway with a target known, named as in the config (never by a DNS
+   * answer): the score the router ranks it by (`health`) and each of its targets' snapshot.
+   */
+  gateways(): GatewayHealthSummary[] {
+    return [...this.#gateways.values()].flatMap(({ trunk, gateway, targets: ids }) => {
+      const targets = this.#snapshotsOf(ids);
+      return targets.length === 0 ? [] : [{ trunk, gateway, score: bestOf(targets).score, targets }];
+    });
   }
 
   /** Each target's own window sums, for the other nodes of a cluster. */
@@ -83,18 +113,22 @@ export class HealthRegistry implements HealthView {
     this.#prober?.stop();
   }
 
+  #snapshotsOf(ids: readonly string[]): HealthSnapshot[] {
+    return ids.flatMap((id) => this.#targets.get(id)?.snapshot() ?? []);
+  }
+
   #sync(config: PatchbayConfig): void {
     const wanted = new Set<string>();
-    this.#members.clear();
+    this.#gateways.clear();
     for (const trunk of config.trunks.values()) {
       for (const gateway of trunk.outbound?.gateways ?? []) {
         const ownerId = gatewayId(trunk.name, gateway);
         const targets = this.#gatewayTargets.of(ownerId, gateway);
-        if (!fixedTarget(gateway))
-          this.#members.set(
-            ownerId,
-            targets.map((target) => target.id),
-          );
+        this.#gateways.set(ownerId, {
+          trunk: trunk.name,
+          gateway: gatewayName(gateway),
+          targets: targets.map((target) => target.id),
+        });
         for (const target of targets) {
           const id = target.id;
           wanted.add(id);

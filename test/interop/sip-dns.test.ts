@@ -158,6 +158,8 @@ test('named gateway: NAPTR -> SRV failover at the attempt timeout, per-target he
     );
     assert.match(metrics, /patchbay_call_attempts_total\{trunk="named",gateway="carrier",status="408"\} 1/);
     assert.match(metrics, /patchbay_call_attempts_total\{trunk="named",gateway="carrier",status="200"\} 2/);
+    assert.match(metrics, /patchbay_trunk_score\{trunk="named",gateway="carrier"\} 1/);
+    assert.ok(!metrics.includes('trunk.test'), 'no DNS name in a label');
 
     // 3. DNS gone: the expired answers carry the calls, said once per name.
     await dns.stop();

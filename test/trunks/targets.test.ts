@@ -111,6 +111,45 @@ describe('health and probing per resolved target', () => {
     assert.equal(clock.pendingTimers(), 0);
   });
 
+  it('metrics see each configured gateway by its name, whatever DNS answers, until a reload drops it', async () => {
+    const clock = new FakeClock();
+    const dns = carrierDns();
+    const registry = new HealthRegistry(clock, fakeLocator(clock, dns));
+    const summary = () =>
+      registry
+        .gateways()
+        .map(({ trunk, gateway, score, targets }) => [trunk, gateway, score, targets.length]);
+    registry.apply(config());
+    assert.deepEqual(summary(), [['c', 'fixed', 1, 1]], 'an SRV gateway once its targets are known');
+    await settle();
+    assert.deepEqual(summary(), [
+      ['c', 'srv', 1, 2],
+      ['c', 'fixed', 1, 1],
+    ]);
+    // Health stays per target: a failing target lowers its own score; the gateway's is its best.
+    const failing = registry.get('c/srv/a.carrier.test:5061') ?? assert.fail('target a');
+    for (let i = 0; i < 20; i++) failing.recordAttempt({ answered: false, networkFailure: true });
+    assert.ok(failing.score() < 1);
+    assert.equal(registry.health('c/srv/b.carrier.test:5062').score, 1);
+    assert.deepEqual(summary()[0], ['c', 'srv', 1, 2]);
+
+    dns.addService('carrier.test', [
+      { host: 'd.carrier.test', port: 5070, priority: 10, weight: 1, address: '127.0.0.4' },
+    ]);
+    clock.advance(10_000);
+    await settle();
+    assert.deepEqual(summary(), [
+      ['c', 'srv', 1, 1],
+      ['c', 'fixed', 1, 1],
+    ]);
+    const labels = JSON.stringify(registry.gateways().map(({ trunk, gateway }) => [trunk, gateway]));
+    assert.ok(!labels.includes('carrier.test'), labels);
+
+    registry.apply(makeSnapshot(gatewayFileSchema.parse({}), []));
+    assert.deepEqual(summary(), []);
+    registry.close();
+  });
+
   it('a reload that drops the gateway stops its lookups', async () => {
     const clock = new FakeClock();
     const dns = carrierDns();

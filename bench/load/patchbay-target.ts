@@ -138,7 +138,8 @@ export class PatchbayTarget implements SystemUnderTest {
   }
 
   async status(): Promise<TargetStatus> {
-    // Both gauges are since the previous scrape (src/control/metrics.ts).
+    // The busy shares are since the previous scrape; the lag is the gateway's last complete 5 s
+    // window (src/control/metrics.ts).
     const samples = await this.#scrape();
     const lag = samples?.['patchbay_event_loop_lag_seconds'];
     const workers: WorkerShare[] = [];

@@ -6,7 +6,11 @@
 import { LineChild } from './child.js';
 
 export interface TargetStatus {
-  /** Event-loop delay p99 since the previous resetLag(), ms. */
+  /**
+   * Event-loop delay p99, ms: the bare forwarder's since the previous resetLag(); the gateway's
+   * over its last complete 5 s window (`patchbay_event_loop_lag_seconds`, closed on its clock,
+   * not by a scrape): 5 s of the bench window's last 10 s.
+   */
   lagP99Ms: number;
   /** Calls that ended before the bench hung up. */
   dropped: number;

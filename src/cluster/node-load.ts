@@ -110,7 +110,7 @@ export class NodeLoad {
     this.#schedule();
   }
 
-  /** p99 event-loop delay of the last complete window, in ms. */
+  /** p99 event-loop delay of the last complete window, in ms (also `patchbay_event_loop_lag_seconds`). */
   get eventLoopDelayP99Ms(): number {
     return this.#lastWindowP99Ms;
   }

@@ -1,6 +1,5 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { LOOP_DELAY_RESOLUTION_MS, loopDelayMs, RTP_TO_WEBSOCKET_BOUNDS } from '../util/index.js';
+import { RTP_TO_WEBSOCKET_BOUNDS } from '../util/index.js';
 import { BinnedHistogram } from './binned-histogram.js';
 
 /** The media clock's cumulative counts (MediaClockStats), read on each scrape. */
@@ -176,13 +175,6 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  readonly eventLoopLag = new Gauge({
-    name: 'patchbay_event_loop_lag_seconds',
-    help: "The main thread's event-loop delay p99 since the previous scrape: how late the loop ran a 10 ms timer (0 on an idle loop)",
-    registers: [this.registry],
-    collect: () => this.#sampleEventLoopLag(),
-  });
-
   readonly sipShedTotal = new Counter({
     name: 'patchbay_sip_shed_total',
     help: 'SIP messages refused unserved, by reason (rate_limited, oversize, malformed, unknown_source, queue_full, overload, memory)',
@@ -258,6 +250,9 @@ export class GatewayMetrics {
     },
   });
 
+  /** Registered only with a reading of the loop's delay (the gateway's NodeLoad). */
+  readonly eventLoopLag: Gauge | undefined;
+
   /** Registered only with media workers: in one thread, neither would measure anything. */
   readonly mediaWorkerCalls: Gauge<'worker'> | undefined;
   readonly mediaWorkerBusy: Gauge<'worker'> | undefined;
@@ -270,7 +265,6 @@ export class GatewayMetrics {
   readonly clusterNodes: Gauge | undefined;
   readonly clusterRedisErrorsTotal: Counter<'kind'> | undefined;
 
-  readonly #loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   readonly #readSocketDrops: (() => Promise<number | undefined>) | undefined;
   readonly #sampleRtpSocketDrops: () => number;
   readonly #mediaClockStats: (() => MediaClockCounts) | undefined;
@@ -285,7 +279,9 @@ export class GatewayMetrics {
    * RTP sockets since its previous call (RtpSession.sampleSocketDrops summed over the live
    * sessions, with one readUdpDrops table); it runs once per scrape. `mediaClockStats` returns
    * the shared media clock's cumulative counts (MediaClock.stats); `overloadSignals` each
-   * overload signal (a fixed list, NodeLoad's) and whether it is over its threshold.
+   * overload signal (a fixed list, NodeLoad's) and whether it is over its threshold;
+   * `eventLoopDelayP99Ms` the main thread's p99 event-loop delay of NodeLoad's last complete
+   * window (read, never reset, by a scrape: every scraper sees the same figure).
    */
   constructor(
     options: {
@@ -309,6 +305,7 @@ export class GatewayMetrics {
       }>;
       mediaClockStats?: () => MediaClockCounts;
       overloadSignals?: () => ReadonlyArray<readonly [signal: string, overloaded: boolean]>;
+      eventLoopDelayP99Ms?: () => number;
     } = {},
   ) {
     this.#readSocketDrops = options.sipSocketDrops;
@@ -317,7 +314,14 @@ export class GatewayMetrics {
     this.#overloadSignals = options.overloadSignals ?? (() => []);
     if (options.processMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: 'patchbay_' });
-    this.#loopDelay.enable();
+    const loopDelayMs = options.eventLoopDelayP99Ms;
+    if (loopDelayMs)
+      this.eventLoopLag = new Gauge({
+        name: 'patchbay_event_loop_lag_seconds',
+        help: "The main thread's event-loop delay p99 over the last complete overload window (limits.overload.windowSec, 5 s by default, thresholds or not): how late the loop ran a 10 ms timer, the figure limits.overload.eventLoopDelayP99Ms is held against. The window closes on the clock, not on a scrape, so every scraper reads the same; 0 on an idle loop and before the first window closes",
+        registers: [this.registry],
+        collect: () => this.eventLoopLag?.set(loopDelayMs() / 1000),
+      });
     const workerLoad = options.mediaWorkerLoad;
     if (workerLoad) {
       // One read per scrape sets them all: the busy share is since the previous read.
@@ -395,11 +399,6 @@ export class GatewayMetrics {
     }
   }
 
-  #sampleEventLoopLag(): void {
-    this.eventLoopLag.set(loopDelayMs(this.#loopDelay, 99) / 1000);
-    this.#loopDelay.reset();
-  }
-
   /** The kernel's count only grows while the socket lives; a smaller one means a new socket. */
   async #collectSocketDrops(): Promise<void> {
     const drops = await this.#readSocketDrops?.();
@@ -427,9 +426,5 @@ export class GatewayMetrics {
     if (!counts) return;
     this.mediaClockOverrunsTotal.inc(counts.overruns - this.#mediaClockSeen.overruns);
     this.#mediaClockSeen.overruns = counts.overruns;
-  }
-
-  close(): void {
-    this.#loopDelay.disable();
   }
 }

@@ -130,6 +130,7 @@ export class Gateway {
       mediaClockStats: () => this.#mediaClockStats(),
       overloadSignals: () =>
         OVERLOAD_SIGNALS.map((signal) => [signal, this.#nodeLoad.overloadedBy(signal)] as const),
+      eventLoopDelayP99Ms: () => this.#nodeLoad.eventLoopDelayP99Ms,
       ...(this.cluster ? { cluster: this.cluster } : {}),
       ...(mediaWorkerCount(options.config.current.gateway.media) > 0
         ? { mediaWorkerLoad: () => this.#mediaWorkers?.load() ?? [] }
@@ -267,7 +268,6 @@ export class Gateway {
     await this.#records?.close();
     this.cluster?.close();
     this.#nodeLoad.close();
-    this.metrics.close();
   }
 
   // ------------------------------------------------------------------ internals

@@ -56,6 +56,23 @@ test('OPTIONS: 200 with the load header, 503 at maxCalls and while draining', ()
   load.close();
 });
 
+test('the p99 event-loop delay is the last complete window’s however often it is read: only the clock closes a window', () => {
+  const { clock, histogram, load } = setup();
+  histogram.p99Ns = 60e6;
+  clock.advance(4999);
+  assert.equal(load.eventLoopDelayP99Ms, 0, 'no window closed yet');
+  clock.advance(1);
+  for (let read = 0; read < 3; read++) assert.equal(load.eventLoopDelayP99Ms, 50);
+  assert.equal(histogram.resets, 1, 'reads reset nothing');
+  histogram.p99Ns = 30e6;
+  clock.advance(4999);
+  assert.equal(load.eventLoopDelayP99Ms, 50);
+  clock.advance(1);
+  assert.equal(load.eventLoopDelayP99Ms, 20);
+  assert.equal(histogram.resets, 2);
+  load.close();
+});
+
 test('overload: the last window’s p99 event-loop delay over the threshold turns OPTIONS to 503', () => {
   const { clock, histogram, load } = setup({ eventLoopDelayP99Ms: 100, windowSec: 2 });
   // Node's histogram holds the whole interval between its 10 ms timer's runs: 150 ms late.

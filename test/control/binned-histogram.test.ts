@@ -113,5 +113,4 @@ test('the gateway registers the metric once, with its help text and bounds', asy
   assert.equal(text, await reference([0.03, 0.03, 0.2]).getSingleMetricAsString(NAME));
   const json = await metrics.registry.getMetricsAsJSON();
   assert.equal(json.filter((metric) => metric.name === NAME).length, 1);
-  metrics.close();
 });

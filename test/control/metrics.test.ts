@@ -13,7 +13,6 @@ test('patchbay_sip_socket_drops_total follows the kernel count read on each scra
   assert.equal(await scrape(), '5');
   assert.equal(await scrape(), '12');
   assert.equal(await scrape(), '15', 'a new socket starts from zero: its 3 drops add up');
-  metrics.close();
 });
 
 test('RTP socket drops are sampled on each scrape and add up', async () => {
@@ -27,7 +26,6 @@ test('RTP socket drops are sampled on each scrape and add up', async () => {
   assert.equal(await total(), 3);
   assert.equal(await total(), 5);
   assert.match(await metrics.registry.metrics(), /^patchbay_rtp_socket_drops_total 5$/m);
-  metrics.close();
 });
 
 test('media-clock ticks are counted by outcome and overruns on their own, growing by what the clock counted since the last scrape', async () => {
@@ -54,5 +52,19 @@ test('media-clock ticks are counted by outcome and overruns on their own, growin
   current = readings[2];
   assert.deepEqual(await scrape(), [198, 62, 7, 3]);
   assert.deepEqual(await scrape(), [198, 62, 7, 3], 'nothing new: nothing added');
-  metrics.close();
+});
+
+test('patchbay_event_loop_lag_seconds is the figure it is given, in seconds: a scrape reads it and changes nothing', async () => {
+  let windowP99Ms = 0;
+  const metrics = new GatewayMetrics({ processMetrics: false, eventLoopDelayP99Ms: () => windowP99Ms });
+  const scrape = async () =>
+    Number(/^patchbay_event_loop_lag_seconds (\S+)$/m.exec(await metrics.registry.metrics())?.[1]);
+  assert.equal(await scrape(), 0);
+  windowP99Ms = 150;
+  assert.deepEqual([await scrape(), await scrape()], [0.15, 0.15], 'two scrapers read the same');
+  assert.equal(
+    new GatewayMetrics({ processMetrics: false }).eventLoopLag,
+    undefined,
+    'none without a figure',
+  );
 });

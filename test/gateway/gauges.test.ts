@@ -71,7 +71,6 @@ test('the sampled gauges: queued bot audio in frames, and no series left for a g
     assert.deepEqual(await series(), ['to_caller 0', 'carrier a 0.8']);
   } finally {
     gauges.cancel();
-    metrics.close();
   }
 });
 
@@ -116,6 +115,5 @@ test("an SRV gateway is one series under its configured name: its targets' sampl
     assert.deepEqual(new Set(labels), new Set(['srv']));
   } finally {
     gauges.cancel();
-    metrics.close();
   }
 });

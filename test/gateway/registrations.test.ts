@@ -53,7 +53,6 @@ function setup(script: RegistrarScript = (request) => grant(request, Number(requ
   closeAll = () => {
     registrations.close();
     ua.close();
-    metrics.close();
   };
   return { clock, registrar, metrics, registrations };
 }

@@ -88,6 +88,5 @@ test('error replies and timeouts while connected are counted, logged once per st
     await sleep(400);
     direct.disconnect();
     cluster.close();
-    metrics.close();
   }
 });

@@ -305,7 +305,6 @@ export class CallHarness {
     this.health.close();
     this.locator.close();
     this.cps.close();
-    this.metrics.close();
     assert.deepEqual(this.network.errors, []);
   }
 

@@ -134,20 +134,23 @@ export class PatchbayTarget implements SystemUnderTest {
   }
 
   async resetLag(): Promise<void> {
-    this.#ticksAtReset = ticksIn(await this.#scrape());
+    const samples = await this.#scrape();
+    this.#ticksAtReset = ticksIn(samples);
+    this.#busyAtReset = { atMs: performance.now(), seconds: workerBusySeconds(samples) };
   }
 
   async status(): Promise<TargetStatus> {
-    // The busy shares are since the previous scrape; the lag is the gateway's last complete 5 s
-    // window (src/control/metrics.ts).
+    // The busy shares are since resetLag(); the lag is the gateway's last complete 5 s window
+    // (src/control/metrics.ts).
     const samples = await this.#scrape();
     const lag = samples?.['patchbay_event_loop_lag_seconds'];
-    const workers: WorkerShare[] = [];
-    for (let index = 0; samples && `patchbay_media_worker_calls{worker="${index}"}` in samples; index++)
-      workers.push({
-        calls: samples[`patchbay_media_worker_calls{worker="${index}"}`] ?? 0,
-        busyShare: samples[`patchbay_media_worker_busy_ratio{worker="${index}"}`] ?? 0,
-      });
+    const busy = workerBusySeconds(samples);
+    const since = this.#busyAtReset;
+    const elapsedSeconds = since ? (performance.now() - since.atMs) / 1000 : 0;
+    const workers: WorkerShare[] = busy.map((seconds, index) => ({
+      calls: samples?.[`patchbay_media_worker_calls{worker="${index}"}`] ?? 0,
+      busyShare: elapsedSeconds > 0 ? (seconds - (since?.seconds[index] ?? 0)) / elapsedSeconds : 0,
+    }));
     const { jitterBuffer, playout } = await this.#callFigures();
     const ticks = ticksIn(samples);
     const before = this.#ticksAtReset;
@@ -282,6 +285,7 @@ export class PatchbayTarget implements SystemUnderTest {
   }
 
   #ticksAtReset: TickOutcomes | undefined;
+  #busyAtReset: { atMs: number; seconds: number[] } | undefined;
   /** Each call's media figures once every call was set up. */
   #mediaAtReset = new Map<string, CallMediaFigures>();
 
@@ -312,4 +316,12 @@ function ticksIn(samples: Record<string, number> | undefined): TickOutcomes | un
   if (!samples) return undefined;
   const outcome = (name: string) => samples[`patchbay_media_clock_ticks_total{outcome="${name}"}`] ?? 0;
   return { onTime: outcome('on_time'), late: outcome('late'), skipped: outcome('skipped') };
+}
+
+/** Each media worker slot's busy seconds so far (`patchbay_media_worker_busy_seconds_total`), in slot order. */
+function workerBusySeconds(samples: Record<string, number> | undefined): number[] {
+  const seconds: number[] = [];
+  for (let index = 0; samples && `patchbay_media_worker_calls{worker="${index}"}` in samples; index++)
+    seconds.push(samples[`patchbay_media_worker_busy_seconds_total{worker="${index}"}`] ?? 0);
+  return seconds;
 }

@@ -255,7 +255,7 @@ export class GatewayMetrics {
 
   /** Registered only with media workers: in one thread, neither would measure anything. */
   readonly mediaWorkerCalls: Gauge<'worker'> | undefined;
-  readonly mediaWorkerBusy: Gauge<'worker'> | undefined;
+  readonly mediaWorkerBusy: Counter<'worker'> | undefined;
   readonly mediaWorkerHeapUsed: Gauge<'worker'> | undefined;
   readonly mediaWorkerHeapCommitted: Gauge<'worker'> | undefined;
   readonly mediaWorkerExternal: Gauge<'worker'> | undefined;
@@ -295,12 +295,12 @@ export class GatewayMetrics {
         readonly redisErrors: Readonly<Record<string, number>>;
       };
       /**
-       * Per media worker (when the node has them): its calls, busy share since the last scrape,
-       * and its thread's heap as of its last report.
+       * Per media worker (when the node has them): its calls, its threads' busy seconds so far
+       * (only growing), and its thread's heap as of its last report.
        */
       mediaWorkerLoad?: () => ReadonlyArray<{
         calls: number;
-        busyShare: number;
+        busySeconds: number;
         heap: { usedBytes: number; externalBytes: number; committedBytes: number };
       }>;
       mediaClockStats?: () => MediaClockCounts;
@@ -324,12 +324,14 @@ export class GatewayMetrics {
       });
     const workerLoad = options.mediaWorkerLoad;
     if (workerLoad) {
-      // One read per scrape sets them all: the busy share is since the previous read.
+      // One read per scrape sets them all.
+      const busySecondsSeen: number[] = [];
       const collect = (): void => {
-        for (const [index, { calls, busyShare, heap }] of workerLoad().entries()) {
+        for (const [index, { calls, busySeconds, heap }] of workerLoad().entries()) {
           const worker = { worker: String(index) };
           this.mediaWorkerCalls?.set(worker, calls);
-          this.mediaWorkerBusy?.set(worker, busyShare);
+          this.mediaWorkerBusy?.inc(worker, Math.max(0, busySeconds - (busySecondsSeen[index] ?? 0)));
+          busySecondsSeen[index] = Math.max(busySeconds, busySecondsSeen[index] ?? 0);
           this.mediaWorkerHeapUsed?.set(worker, heap.usedBytes);
           this.mediaWorkerExternal?.set(worker, heap.externalBytes);
           this.mediaWorkerHeapCommitted?.set(worker, heap.committedBytes);
@@ -349,10 +351,13 @@ export class GatewayMetrics {
         'Calls whose media the media worker thread (by slot, 0 to media.workers - 1) carries now',
         collect,
       );
-      this.mediaWorkerBusy = perWorker(
-        'patchbay_media_worker_busy_ratio',
-        "The media worker thread's event loop busy share (0-1) since the previous scrape (its event-loop utilization). It counts the media clock's precise wait before each tick (up to rtp.pacingLeadMs + 1 ms of every 20 ms) as busy, so it is an upper bound of the thread's CPU; 0 while a dead worker is replaced",
-      );
+      // A counter, not a share since the previous scrape: two scrapers would halve each other's window.
+      this.mediaWorkerBusy = new Counter({
+        name: 'patchbay_media_worker_busy_seconds_total',
+        help: "Seconds the media worker threads of a slot had their event loop busy (event-loop utilization's active time; rate() is the busy share). It counts the media clock's precise wait before each tick (up to rtp.pacingLeadMs + 1 ms of every 20 ms) as busy, so it is an upper bound of the thread's CPU; a replaced worker's time counts on",
+        labelNames: ['worker'] as const,
+        registers: [this.registry],
+      });
       // patchbay_nodejs_heap_* (the default metrics) is the main thread's isolate only.
       this.mediaWorkerHeapUsed = perWorker(
         'patchbay_media_worker_heap_used_bytes',

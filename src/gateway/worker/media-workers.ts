@@ -5,7 +5,6 @@
  * clock and its calls' bot sockets; a new call goes to the worker carrying (or opening) fewest. A worker
  * that dies ends its own calls (cause `media_worker_failed`) and is replaced in its slot.
  */
-import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { type GatewayFileConfig, mediaWorkerCount, type StreamTarget } from '../../config/index.js';
 import {
@@ -15,14 +14,7 @@ import {
   NO_TICKS,
   type RtpPosition,
 } from '../../media/index.js';
-import {
-  type BinnedValues,
-  type Clock,
-  type Logger,
-  loopBusyShare,
-  type MediaEncryption,
-  type TimerHandle,
-} from '../../util/index.js';
+import type { BinnedValues, Clock, Logger, MediaEncryption, TimerHandle } from '../../util/index.js';
 import { resolveBotUrl } from '../bot-connector.js';
 import type {
   BotCallInfo,
@@ -66,8 +58,10 @@ interface Slot {
   /** The live worker's clock counts at its last report (counted once into `clock`). */
   liveClock: MediaClockStats;
   restart: TimerHandle | undefined;
-  /** The live worker's event-loop utilization at the previous load() (undefined: none yet). */
-  utilizationSeen: EventLoopUtilization | undefined;
+  /** The slot's dead workers' event-loop active ms plus the live one's as of the last load(). */
+  busyMs: number;
+  /** The live worker's active ms already counted into `busyMs`. */
+  busyMsSeen: number;
   /** The live worker's heap at its last report; zero before its first and while it is replaced. */
   heap: WorkerHeap;
 }
@@ -77,8 +71,11 @@ const NO_HEAP: WorkerHeap = { usedBytes: 0, externalBytes: 0, committedBytes: 0 
 /** One worker slot's share of the node's media (`patchbay_media_worker_*`). */
 export interface MediaWorkerLoad {
   calls: number;
-  /** The worker's event loop busy share (0-1) since the previous load(); 0 while it is replaced. */
-  busyShare: number;
+  /**
+   * The slot's event-loop active time since the node started, its dead workers' included, in
+   * seconds: it only grows, so any reader takes its rate over the interval it wants.
+   */
+  busySeconds: number;
   /** The worker's own V8 heap at its last report (every 500 ms); zero while it is replaced. */
   heap: WorkerHeap;
 }
@@ -119,7 +116,8 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
       clock: { ...NO_TICKS },
       liveClock: { ...NO_TICKS },
       restart: undefined,
-      utilizationSeen: undefined,
+      busyMs: 0,
+      busyMsSeen: 0,
       heap: NO_HEAP,
     }));
     for (const slot of this.#slots) this.#spawn(slot);
@@ -159,17 +157,19 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
   }
 
   /**
-   * Per worker slot, in slot order: the calls it carries, how busy its thread was since the
-   * previous call (read from the main thread: worker.performance, no message) and its heap.
+   * Per worker slot, in slot order: the calls it carries, its threads' event-loop active time
+   * so far (read from the main thread: worker.performance, no message; a dead worker's time
+   * after the last read is not seen) and its heap.
    */
   load(): MediaWorkerLoad[] {
     return this.#slots.map((slot) => {
       const calls = slot.channel?.calls ?? 0;
-      if (!slot.worker) return { calls, busyShare: 0, heap: NO_HEAP };
-      const utilization = slot.worker.performance.eventLoopUtilization();
-      const { share } = loopBusyShare(utilization, slot.utilizationSeen);
-      slot.utilizationSeen = utilization;
-      return { calls, busyShare: share, heap: slot.heap };
+      if (slot.worker) {
+        const { active } = slot.worker.performance.eventLoopUtilization();
+        slot.busyMs += Math.max(0, active - slot.busyMsSeen);
+        slot.busyMsSeen = Math.max(active, slot.busyMsSeen);
+      }
+      return { calls, busySeconds: slot.busyMs / 1000, heap: slot.worker ? slot.heap : NO_HEAP };
     });
   }
 
@@ -219,7 +219,7 @@ export class MediaWorkers implements MediaLegFactory, BotConnector {
     });
     [slot.worker, slot.channel, slot.startedAtMs] = [worker, channel, this.#options.clock.now()];
     slot.liveClock = { ...NO_TICKS };
-    slot.utilizationSeen = undefined;
+    slot.busyMsSeen = 0;
     slot.heap = NO_HEAP;
     worker.once('online', () =>
       this.#options.logger.info(

@@ -91,7 +91,7 @@ type ByWorker = Record<string, number>;
 /** The patchbay_media_worker_* gauges by worker label, from one scrape. */
 async function workerGauges(): Promise<{
   calls: ByWorker;
-  busy: ByWorker;
+  busySeconds: ByWorker;
   heapUsed: ByWorker;
   external: ByWorker;
   committed: ByWorker;
@@ -106,7 +106,7 @@ async function workerGauges(): Promise<{
     );
   return {
     calls: byWorker('patchbay_media_worker_calls'),
-    busy: byWorker('patchbay_media_worker_busy_ratio'),
+    busySeconds: byWorker('patchbay_media_worker_busy_seconds_total'),
     heapUsed: byWorker('patchbay_media_worker_heap_used_bytes'),
     external: byWorker('patchbay_media_worker_external_memory_bytes'),
     committed: byWorker('patchbay_media_worker_heap_committed_bytes'),
@@ -168,16 +168,15 @@ describe('media.workers: 2 (in-process gateway, real worker threads)', () => {
       async () => (await metric('patchbay_rtp_to_websocket_seconds')) > 0,
     );
     assert.ok((await metric('patchbay_media_clock_ticks_total')) > 0, 'worker clocks counted');
-    // Each worker's share: one call each, and a thread that did some work since the last scrape.
-    // The busy share is since the previous scrape (just above): give the threads a moment.
+    // Each worker's share: one call each, and a thread whose busy time grows between scrapes.
+    const before = await workerGauges();
     await delay(500);
     const perWorker = await workerGauges();
     assert.deepEqual(perWorker.calls, { '0': 1, '1': 1 });
-    for (const worker of ['0', '1'])
-      assert.ok(
-        (perWorker.busy[worker] ?? 0) > 0 && (perWorker.busy[worker] ?? 1) < 1,
-        `worker ${worker} busy share`,
-      );
+    for (const worker of ['0', '1']) {
+      const busy = (perWorker.busySeconds[worker] ?? 0) - (before.busySeconds[worker] ?? 0);
+      assert.ok(busy > 0, `worker ${worker} busy ${busy} s more`);
+    }
     assertHeapsReported(perWorker);
 
     const lostCaller = workerOf(first) === 0 ? first : second;

@@ -20,6 +20,8 @@ interface Entry {
   once: boolean;
 }
 
+const NO_ENTRIES: readonly Entry[] = [];
+
 const warnListenerError: ListenerErrorSink = (event, error) =>
   process.emitWarning(`listener of '${event}' threw: ${(error as Error)?.message ?? String(error)}`);
 
@@ -73,7 +75,8 @@ export class TypedEmitter<Events extends EventMap<Events>> {
   }
 
   #add(event: string, entry: Entry): this {
-    this.#set(event, [...(this.#listeners.get(event) ?? []), entry]);
+    // concat makes an array of just the length needed; a spread leaves room to grow in each.
+    this.#set(event, (this.#listeners.get(event) ?? NO_ENTRIES).concat(entry));
     return this;
   }
 

@@ -5,6 +5,7 @@ import {
   type RequestView,
   type ResponseView,
   type ServerTransaction,
+  type TransactionEnd,
   TransactionManager,
 } from '../../src/sip/transaction/index.js';
 import type { CSeq, TransportAddress, Via } from '../../src/sip/types.js';
@@ -87,6 +88,7 @@ function setup(maxTransactions?: number) {
   const acks: FakeRequest[] = [];
   const strays: FakeResponse[] = [];
   const cancelled: string[] = [];
+  const failures: string[] = [];
   const manager = new TransactionManager<FakeRequest, FakeResponse>({
     clock,
     factory,
@@ -98,9 +100,10 @@ function setup(maxTransactions?: number) {
     onAck: (ack) => acks.push(ack),
     onStrayResponse: (response) => strays.push(response),
     onCancel: (invite) => cancelled.push(invite.state),
+    onServerFailure: (tx, reason) => failures.push(`${tx.state} ${reason}`),
     ...(maxTransactions === undefined ? {} : { maxTransactions }),
   });
-  return { clock, sent, requests, acks, strays, cancelled, manager };
+  return { clock, sent, requests, acks, strays, cancelled, failures, manager };
 }
 
 const BRANCH = 'z9hG4bK-1';
@@ -234,6 +237,59 @@ describe('TransactionManager (RFC 3261 §17.1.3, §17.2.3)', () => {
     await Promise.resolve();
     assert.equal(errors.length, 1);
     assert.equal(manager.size, 0);
+  });
+
+  it('tells the TU of a server transaction ended by Timer H, not of one that completed', () => {
+    const { clock, manager, requests, failures } = setup();
+    const rejected = new FakeRequest('INVITE', { branch: BRANCH });
+    const answered = new FakeRequest('OPTIONS', { branch: 'z9hG4bK-2', callId: 'call-2' });
+    manager.receiveRequest(rejected, peer);
+    manager.receiveRequest(answered, peer);
+    requests[0]?.tx.respond(new FakeResponse(486, rejected));
+    requests[1]?.tx.respond(new FakeResponse(200, answered));
+    clock.advance(32_000);
+    assert.deepEqual(failures, ['terminated timeout']);
+    assert.deepEqual(
+      requests.map(({ tx }) => tx.end?.cause),
+      ['timeout', 'completed'],
+    );
+    assert.equal(manager.size, 0);
+  });
+
+  it('tells the TU of a server transaction whose response could not be sent', async () => {
+    const failures: string[] = [];
+    let tx: ServerTransaction<FakeRequest, FakeResponse> | undefined;
+    const manager = new TransactionManager<FakeRequest, FakeResponse>({
+      clock: new FakeClock(),
+      factory,
+      send: () => Promise.reject(new Error('EPIPE')),
+      isReliable: () => true,
+      onRequest: (_request, transaction) => {
+        tx = transaction;
+      },
+      onServerFailure: (_transaction, reason) => failures.push(reason),
+    });
+    const bye = new FakeRequest('BYE', { branch: BRANCH, toTag: 't' });
+    manager.receiveRequest(bye, { ...peer, transport: 'tcp' });
+    tx?.respond(new FakeResponse(200, bye));
+    await Promise.resolve();
+    assert.deepEqual(failures, ['transport']);
+    assert.deepEqual(tx?.end, { cause: 'transport_error', detail: 'EPIPE' });
+    assert.equal(manager.size, 0);
+  });
+
+  it('close() aborts every live transaction, each ended once, and frees them', () => {
+    const { clock, manager, failures } = setup();
+    const ends: TransactionEnd[] = [];
+    manager.receiveRequest(new FakeRequest('INVITE', { branch: BRANCH }), peer);
+    const client = manager.sendRequest(new FakeRequest('OPTIONS', { branch: 'z9hG4bK-out' }), peer, {});
+    client.on('ended', (end) => ends.push(end));
+    manager.close();
+    manager.close();
+    assert.deepEqual(ends, [{ cause: 'aborted', detail: 'transaction manager closed' }]);
+    assert.deepEqual(failures, [], 'an abort is no failure to report');
+    assert.equal(manager.size, 0);
+    assert.equal(clock.pendingTimers(), 0);
   });
 
   it('cleans up every map after a burst of completed exchanges', () => {

@@ -1,65 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  DEFAULT_TIMER_PROFILE,
-  InviteClientTransaction,
-  InviteServerTransaction,
-  NonInviteClientTransaction,
-  NonInviteServerTransaction,
-  type Transaction,
-  type TransactionState,
-} from '../../src/sip/transaction/index.js';
-import { FakeClock } from '../../src/util/index.js';
-
-interface FakeResponse {
-  status: number;
-}
-
-/** Records when each message was sent and every state the transaction went through. */
-function recorder() {
-  const sent: { at: number; message: string }[] = [];
-  const states: TransactionState[] = [];
-  const clock = new FakeClock();
-  return {
-    clock,
-    sent,
-    states,
-    send: (message: string | FakeResponse | Buffer) => {
-      const text =
-        typeof message === 'string' || Buffer.isBuffer(message) ? String(message) : String(message.status);
-      sent.push({ at: clock.now(), message: text });
-    },
-    watch(transaction: Transaction) {
-      states.push(transaction.state);
-      transaction.onStateChange((state) => states.push(state));
-    },
-  };
-}
-
-const profile = DEFAULT_TIMER_PROFILE;
-/** A fake response's bytes: its status. */
-const serialize = (response: FakeResponse) => Buffer.from(String(response.status));
-
-function inviteClient(reliable: boolean, events: string[] = []) {
-  const r = recorder();
-  const tx = new InviteClientTransaction<string, FakeResponse>({
-    request: 'INVITE',
-    clock: r.clock,
-    profile,
-    reliable,
-    send: r.send,
-    createAck: (response) => `ACK/${response.status}`,
-    user: {
-      onProvisional: (response) => events.push(`prov ${response.status}`),
-      onFinal: (response) => events.push(`final ${response.status}`),
-      onTimeout: () => events.push('timeout'),
-      onTransportError: () => events.push('transport-error'),
-    },
-  });
-  r.watch(tx);
-  tx.start();
-  return { ...r, tx, events };
-}
+import { inviteClient, inviteServer, nonInviteClient, nonInviteServer } from './helpers/transactions.js';
 
 describe('INVITE client transaction (RFC 3261 §17.1.1, RFC 6026)', () => {
   it('retransmits on Timer A doubling without cap and times out on Timer B at 64*T1', () => {
@@ -144,43 +85,15 @@ describe('INVITE client transaction (RFC 3261 §17.1.1, RFC 6026)', () => {
   });
 
   it('a transport failure terminates and tells the TU', async () => {
-    const events: string[] = [];
-    const clock = new FakeClock();
-    const tx = new InviteClientTransaction<string, FakeResponse>({
-      request: 'INVITE',
-      clock,
-      profile,
-      reliable: false,
+    const { clock, events, tx } = inviteClient(false, {
       send: () => Promise.reject(new Error('EHOSTUNREACH')),
-      createAck: () => 'ACK',
-      user: { onTransportError: () => events.push('transport-error') },
     });
-    tx.start();
     await Promise.resolve();
     assert.deepEqual(events, ['transport-error']);
     assert.equal(tx.state, 'terminated');
     assert.equal(clock.pendingTimers(), 0);
   });
 });
-
-function nonInviteClient(reliable: boolean, events: string[] = []) {
-  const r = recorder();
-  const tx = new NonInviteClientTransaction<string, FakeResponse>({
-    request: 'BYE',
-    clock: r.clock,
-    profile,
-    reliable,
-    send: r.send,
-    user: {
-      onProvisional: (response) => events.push(`prov ${response.status}`),
-      onFinal: (response) => events.push(`final ${response.status}`),
-      onTimeout: () => events.push('timeout'),
-    },
-  });
-  r.watch(tx);
-  tx.start();
-  return { ...r, tx, events };
-}
 
 describe('non-INVITE client transaction (RFC 3261 §17.1.2)', () => {
   it('Timer E doubles up to T2, Timer F times out at 64*T1', () => {
@@ -228,22 +141,6 @@ describe('non-INVITE client transaction (RFC 3261 §17.1.2)', () => {
   });
 });
 
-function inviteServer(reliable: boolean, failures: string[] = []) {
-  const r = recorder();
-  const tx = new InviteServerTransaction<string, FakeResponse>({
-    request: 'INVITE',
-    clock: r.clock,
-    profile,
-    reliable,
-    serialize,
-    send: r.send,
-    createTrying: () => ({ status: 100 }),
-    user: { onTimeout: () => failures.push('timeout') },
-  });
-  r.watch(tx);
-  return { ...r, tx, failures };
-}
-
 describe('INVITE server transaction (RFC 3261 §17.2.1, RFC 6026)', () => {
   it('sends 100 Trying after 200 ms when the TU is silent, and re-sends it on retransmission', () => {
     const { clock, sent, tx } = inviteServer(false);
@@ -284,10 +181,10 @@ describe('INVITE server transaction (RFC 3261 §17.2.1, RFC 6026)', () => {
   });
 
   it('Timer H fires at 64*T1 without an ACK and tells the TU', () => {
-    const { clock, sent, failures, tx } = inviteServer(false);
+    const { clock, sent, ends, tx } = inviteServer(false);
     tx.respond({ status: 603 });
     clock.advance(32_000);
-    assert.deepEqual(failures, ['timeout']);
+    assert.deepEqual(ends, [{ cause: 'timeout', detail: 'Timer H' }]);
     assert.equal(tx.state, 'terminated');
     assert.deepEqual(
       sent.map((s) => s.at),
@@ -326,20 +223,6 @@ describe('INVITE server transaction (RFC 3261 §17.2.1, RFC 6026)', () => {
 });
 
 describe('non-INVITE server transaction (RFC 3261 §17.2.2)', () => {
-  function nonInviteServer(reliable: boolean) {
-    const r = recorder();
-    const tx = new NonInviteServerTransaction<string, FakeResponse>({
-      request: 'BYE',
-      clock: r.clock,
-      profile,
-      reliable,
-      serialize,
-      send: r.send,
-    });
-    r.watch(tx);
-    return { ...r, tx };
-  }
-
   it('Trying absorbs retransmissions, Proceeding and Completed re-send the last response, Timer J = 64*T1', () => {
     const { clock, sent, states, tx } = nonInviteServer(false);
     tx.receiveRetransmission();

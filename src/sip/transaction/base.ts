@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../util/index.js';
+import { type Clock, type TimerHandle, TypedEmitter } from '../../util/index.js';
 
 /** Every state any of the four RFC 3261 §17 / RFC 6026 machines can be in. */
 export type TransactionState =
@@ -36,16 +36,37 @@ export interface StatusBearer {
   status: number;
 }
 
-type StateListener = (state: TransactionState, previous: TransactionState) => void;
+/** Why a transaction ended (a bounded set: fit for a metric label). */
+export type TransactionEndCause = 'completed' | 'timeout' | 'transport_error' | 'aborted';
+
+/**
+ * How a transaction reached Terminated, set once: `completed` after its final wait (Timer D, I,
+ * J, K, L or M), `timeout` when Timer B, F or H (or the Proceeding bound) fired, `transport_error`
+ * when a send failed (RFC 3261 §17.1.4, §17.2.4), `aborted` when the TU or the manager ended it.
+ * `detail` is free text for logs only.
+ */
+export interface TransactionEnd {
+  readonly cause: TransactionEndCause;
+  readonly detail?: string;
+}
+
+export interface TransactionEvents {
+  state: [state: TransactionState, previous: TransactionState];
+  /** Once, right after the state event for Terminated. */
+  ended: [end: TransactionEnd];
+}
 
 /** RFC 3261 §17 timer names (C bounds an INVITE client's Proceeding here) and the automatic 100 Trying. */
 type TimerName = 'A' | 'B' | 'C' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'K' | 'L' | 'M' | 'trying';
 
-/** Shared plumbing: observable state and named timers on an injected clock. */
-export abstract class Transaction {
+/** The ends without detail, shared: a completed transaction allocates nothing to end. */
+const COMPLETED: TransactionEnd = Object.freeze({ cause: 'completed' });
+const ABORTED: TransactionEnd = Object.freeze({ cause: 'aborted' });
+
+/** Shared plumbing: observable state, a typed end and named timers on an injected clock. */
+export abstract class Transaction extends TypedEmitter<TransactionEvents> {
   #state: TransactionState;
-  /** Made on the first listener, holding just that one: most transactions have a single one. */
-  #listeners: StateListener[] | undefined;
+  #end: TransactionEnd | undefined;
   /** Armed timers by name: a plain record, lighter than a Map for the two or three a transaction has. */
   readonly #timers: Partial<Record<TimerName, TimerHandle>> = {};
 
@@ -55,6 +76,7 @@ export abstract class Transaction {
     protected readonly profile: TimerProfile,
     readonly reliable: boolean,
   ) {
+    super();
     this.#state = initial;
   }
 
@@ -66,9 +88,9 @@ export abstract class Transaction {
     return this.#state === 'terminated';
   }
 
-  onStateChange(listener: StateListener): void {
-    if (this.#listeners) this.#listeners.push(listener);
-    else this.#listeners = [listener];
+  /** Why it ended; undefined until Terminated. */
+  get end(): TransactionEnd | undefined {
+    return this.#end;
   }
 
   /** Number of timers still armed (for leak checks in tests). */
@@ -76,21 +98,39 @@ export abstract class Transaction {
     return Object.values(this.#timers).filter((timer) => timer !== undefined).length;
   }
 
-  /** Ends the transaction at once (TU abort, manager shutdown). Idempotent. */
-  terminate(): void {
-    if (this.#state === 'terminated') return;
-    for (const name of Object.keys(this.#timers) as TimerName[]) this.cancelTimer(name);
-    this.setState('terminated');
+  /** Ends the transaction at once (TU abort, manager shutdown) as `aborted`. Idempotent. */
+  terminate(detail?: string): void {
+    this.finish(detail === undefined ? ABORTED : { cause: 'aborted', detail });
   }
 
   /** The transport failed to send (RFC 3261 §17.1.4 / §17.2.4): terminate and tell the TU. */
   transportError(error: unknown): void {
     if (this.#state === 'terminated') return;
-    this.terminate();
-    this.reportTransportError(error);
+    this.finish({ cause: 'transport_error', detail: error instanceof Error ? error.message : String(error) });
+    this.reportTransportError?.(error);
   }
 
-  protected abstract reportTransportError(error: unknown): void;
+  /** Tells the TU of a transport error, for the transactions whose TU wants it. */
+  protected reportTransportError?(error: unknown): void;
+
+  /** Enters Terminated once, with `end`: timers cancelled, then the state and ended events. */
+  protected finish(end: TransactionEnd): void {
+    if (this.#state === 'terminated') return;
+    for (const name of Object.keys(this.#timers) as TimerName[]) this.cancelTimer(name);
+    this.#end = end;
+    this.setState('terminated');
+    this.safeEmit('ended', end);
+  }
+
+  /** A timer that gives up on the peer (B, F, H, or the Proceeding bound): ends as `timeout`. */
+  protected timeout(detail: string): void {
+    this.finish({ cause: 'timeout', detail });
+  }
+
+  /** The last wait (Timer D, I, J, K, L or M): when it fires the transaction has completed. */
+  protected completeAfter(name: TimerName, delayMs: number): void {
+    this.startTimer(name, delayMs, () => this.finish(COMPLETED));
+  }
 
   /** Sends through the transport; a synchronous throw or a rejected promise is a transport error. */
   protected transmitWith<M>(send: (message: M) => Promise<void> | void, message: M): void {
@@ -106,11 +146,13 @@ export abstract class Transaction {
     const previous = this.#state;
     if (previous === next) return;
     this.#state = next;
-    for (const listener of this.#listeners ?? []) listener(next, previous);
+    this.safeEmit('state', next, previous);
   }
 
+  /** Arms a timer; none once Terminated (a send that failed at once has already ended it). */
   protected startTimer(name: TimerName, delayMs: number, fire: () => void): void {
     this.cancelTimer(name);
+    if (this.#state === 'terminated') return;
     this.#timers[name] = this.clock.setTimer(delayMs, () => {
       this.#timers[name] = undefined;
       if (this.#state !== 'terminated') fire();

@@ -1,4 +1,12 @@
-export { DEFAULT_TIMER_PROFILE, type TimerProfile, Transaction, type TransactionState } from './base.js';
+export {
+  DEFAULT_TIMER_PROFILE,
+  type TimerProfile,
+  Transaction,
+  type TransactionEnd,
+  type TransactionEndCause,
+  type TransactionEvents,
+  type TransactionState,
+} from './base.js';
 export { type ClientTransactionUser, InviteClientTransaction } from './invite-client.js';
 export { InviteServerTransaction } from './invite-server.js';
 export {

@@ -42,7 +42,7 @@ export class InviteClientTransaction<Req, Res extends StatusBearer> extends Tran
     this.startTimer('B', this.profile.timerB ?? this.transactionTimeout, () => {
       // RFC 3261 §17.1.1.2: Timer B only matters while still Calling.
       if (this.state !== 'calling') return;
-      this.terminate();
+      this.timeout('Timer B');
       this.#options.user.onTimeout?.();
     });
   }
@@ -93,7 +93,7 @@ export class InviteClientTransaction<Req, Res extends StatusBearer> extends Tran
 
   #armProceedingTimeout(): void {
     this.startTimer('C', this.profile.proceedingTimeout ?? 180_000, () => {
-      this.terminate();
+      this.timeout('Timer C: no final response while Proceeding');
       this.#options.user.onTimeout?.();
     });
   }
@@ -103,7 +103,7 @@ export class InviteClientTransaction<Req, Res extends StatusBearer> extends Tran
     this.cancelTimer('B');
     this.cancelTimer('C');
     this.setState('accepted');
-    this.startTimer('M', this.transactionTimeout, () => this.terminate());
+    this.completeAfter('M', this.transactionTimeout);
   }
 
   #enterCompleted(response: Res): void {
@@ -114,7 +114,7 @@ export class InviteClientTransaction<Req, Res extends StatusBearer> extends Tran
     this.#transmit(this.#ack);
     this.setState('completed');
     const timerD = this.reliable ? 0 : (this.profile.timerD ?? 32_000);
-    this.startTimer('D', timerD, () => this.terminate());
+    this.completeAfter('D', timerD);
   }
 
   #transmit(message: Req): void {

@@ -1,11 +1,11 @@
 import { type StatusBearer, Transaction } from './base.js';
-import type { ServerTransactionOptions, ServerTransactionUser } from './server-user.js';
+import type { ServerTransactionOptions } from './server-options.js';
 
 /** RFC 3261 §17.2.1: send 100 Trying if the TU has not answered within 200 ms. */
 const AUTO_TRYING_DELAY_MS = 200;
 
 export interface InviteServerOptions<Req, Res extends StatusBearer>
-  extends ServerTransactionOptions<Req, Res, InviteServerTransaction<Req, Res>> {
+  extends ServerTransactionOptions<Req, Res> {
   /** Builds the automatic 100 Trying for the INVITE. */
   createTrying(request: Req): Res;
 }
@@ -21,14 +21,12 @@ export class InviteServerTransaction<Req, Res extends StatusBearer> extends Tran
   #responseBytes: Buffer | undefined;
   readonly #serialize: InviteServerOptions<Req, Res>['serialize'];
   readonly #send: InviteServerOptions<Req, Res>['send'];
-  readonly #user: ServerTransactionUser<InviteServerTransaction<Req, Res>> | undefined;
 
   constructor(options: InviteServerOptions<Req, Res>) {
     super('proceeding', options.clock, options.profile, options.reliable);
     this.#request = options.request;
     this.#serialize = options.serialize;
     this.#send = options.send;
-    this.#user = options.user;
     this.startTimer('trying', AUTO_TRYING_DELAY_MS, () => {
       // Any response from the TU cancels this timer (respond), so here it has not answered.
       if (this.#request) this.respond(options.createTrying(this.#request));
@@ -62,15 +60,13 @@ export class InviteServerTransaction<Req, Res extends StatusBearer> extends Tran
     this.#request = undefined;
     if (status < 300) {
       this.setState('accepted');
-      this.startTimer('L', this.transactionTimeout, () => this.terminate());
+      this.completeAfter('L', this.transactionTimeout);
       return;
     }
     this.setState('completed');
     if (!this.reliable) this.#armTimerG(this.profile.t1);
-    this.startTimer('H', this.transactionTimeout, () => {
-      this.terminate();
-      this.#user?.onTimeout?.(this);
-    });
+    // RFC 3261 §17.2.1: the ACK never came.
+    this.startTimer('H', this.transactionTimeout, () => this.timeout('Timer H'));
   }
 
   /** A retransmitted INVITE re-sends the last response; Accepted absorbs it (RFC 6026 §7.1). */
@@ -92,12 +88,8 @@ export class InviteServerTransaction<Req, Res extends StatusBearer> extends Tran
     this.setState('confirmed');
     // RFC 3261 §17.2.1: Timer I absorbs ACK retransmissions, which need no response bytes.
     this.#responseBytes = undefined;
-    this.startTimer('I', this.reliable ? 0 : this.profile.t4, () => this.terminate());
+    this.completeAfter('I', this.reliable ? 0 : this.profile.t4);
     return false;
-  }
-
-  protected override reportTransportError(error: unknown): void {
-    this.#user?.onTransportError?.(error, this);
   }
 
   #armTimerG(interval: number): void {

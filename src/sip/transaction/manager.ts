@@ -1,6 +1,6 @@
 import { type Clock, TimerQueues, TypedEmitter } from '../../util/index.js';
 import type { ShedReason, TransportAddress, Via } from '../types.js';
-import { DEFAULT_TIMER_PROFILE, type TimerProfile } from './base.js';
+import { DEFAULT_TIMER_PROFILE, type TimerProfile, type TransactionEnd } from './base.js';
 import { type ClientTransactionUser, InviteClientTransaction } from './invite-client.js';
 import { InviteServerTransaction } from './invite-server.js';
 import {
@@ -12,7 +12,6 @@ import {
 } from './message-view.js';
 import { NonInviteClientTransaction } from './non-invite-client.js';
 import { NonInviteServerTransaction } from './non-invite-server.js';
-import type { ServerTransactionUser } from './server-user.js';
 
 export type ClientTransaction<Req extends RequestView, Res extends ResponseView> =
   | InviteClientTransaction<Req, Res>
@@ -64,12 +63,13 @@ const DEFAULT_TRANSACTION_MEMORY: Readonly<TransactionMemoryLimits> = {
 
 /**
  * Heap a live server transaction holds besides the request and the response bytes it keeps:
- * the transaction object, its closures, timer entries, its keys in the manager's maps.
- * Measured with bench/sip-transaction-memory.ts (compiled) as heap + ArrayBuffers per
- * transaction, less its response bytes: ~1,350 B for a non-INVITE waiting for Timer J, ~1,650 B
- * for an INVITE waiting for Timer H (and G). With it the bound charges what is really held.
+ * the transaction object with its listener map, its closures, timer entries, its keys in the
+ * manager's maps. Measured with bench/sip-transaction-memory.ts (compiled) as heap +
+ * ArrayBuffers per transaction, less its response bytes: ~1,600 B for a non-INVITE waiting for
+ * Timer J, ~1,900 B for an INVITE waiting for Timer H (and G). With it the bound charges what is
+ * really held.
  */
-export const SERVER_TRANSACTION_BYTES = 1500;
+export const SERVER_TRANSACTION_BYTES = 1750;
 
 interface TransactionManagerEvents {
   /** A request was answered 503 unserved: too many transactions, or too many bytes held. */
@@ -101,10 +101,6 @@ export class TransactionManager<
   /** Shared by every server transaction, so none carries closures of its own for these. */
   readonly #serialize = (response: Res): Buffer => this.#options.factory.serialize(response);
   readonly #createTrying = (invite: Req): Res => this.#options.factory.createResponse(invite, 100, 'Trying');
-  readonly #serverUser: ServerTransactionUser<ServerTransaction<Req, Res>> = {
-    onTimeout: (transaction) => this.#options.onServerFailure?.(transaction, 'timeout'),
-    onTransportError: (_error, transaction) => this.#options.onServerFailure?.(transaction, 'transport'),
-  };
 
   constructor(options: TransactionManagerOptions<Req, Res>) {
     super();
@@ -165,9 +161,7 @@ export class TransactionManager<
           })
         : new NonInviteClientTransaction<Req, Res>(common);
     this.#clients.set(key, transaction);
-    transaction.onStateChange((state) => {
-      if (state === 'terminated') this.#clients.delete(key);
-    });
+    transaction.on('ended', () => this.#clients.delete(key));
     transaction.start();
     return transaction;
   }
@@ -233,7 +227,7 @@ export class TransactionManager<
   /** Terminates every transaction (shutdown). */
   close(): void {
     for (const transaction of [...this.#clients.values(), ...this.#servers.values()]) {
-      transaction.terminate();
+      transaction.terminate('transaction manager closed');
     }
   }
 
@@ -274,19 +268,16 @@ export class TransactionManager<
     };
     const transaction: ServerTransaction<Req, Res> =
       request.method === 'INVITE'
-        ? new InviteServerTransaction<Req, Res>({
-            ...common,
-            createTrying: this.#createTrying,
-            user: this.#serverUser,
-          })
-        : new NonInviteServerTransaction<Req, Res>({ ...common, user: this.#serverUser });
+        ? new InviteServerTransaction<Req, Res>({ ...common, createTrying: this.#createTrying })
+        : new NonInviteServerTransaction<Req, Res>(common);
     return transaction;
   }
 
   /**
    * Registers a server transaction under its key (and merge key) until it ends, charging it
    * SERVER_TRANSACTION_BYTES, the request while it holds it and the response bytes it keeps;
-   * the charge is updated at every state change, and is nothing once it has ended.
+   * the charge is updated at every state change, and is nothing once it has ended. An end by
+   * Timer H or a transport error is the TU's `onServerFailure`.
    */
   #track(
     transaction: ServerTransaction<Req, Res>,
@@ -307,7 +298,9 @@ export class TransactionManager<
       else this.#bytesBySource.delete(address);
     };
     charge(SERVER_TRANSACTION_BYTES + requestBytes);
-    transaction.onStateChange((state) => {
+    // One listener for both, its end read off the transaction: each costs ~150 B, and
+    // thousands of server transactions wait out Timer J at once.
+    transaction.on('state', (state) => {
       if (state !== 'terminated') {
         const request = transaction.request === undefined ? 0 : requestBytes;
         charge(SERVER_TRANSACTION_BYTES + request + (transaction.responseBytes?.length ?? 0));
@@ -316,6 +309,8 @@ export class TransactionManager<
       charge(0);
       this.#servers.delete(key);
       if (mergeKey !== undefined && this.#mergeKeys.get(mergeKey) === key) this.#mergeKeys.delete(mergeKey);
+      const failure = serverFailureOf(transaction.end);
+      if (failure) this.#options.onServerFailure?.(transaction, failure);
     });
   }
 
@@ -349,6 +344,12 @@ export class TransactionManager<
 function mergeKeyOf(request: RequestView): string {
   const cseq = request.cseq();
   return [request.callId(), request.fromTag() ?? '', cseq.seq, cseq.method].join('|');
+}
+
+/** The ends of a server transaction its TU is told of (RFC 3261 §17.2.1 Timer H, §17.2.4). */
+function serverFailureOf(end: TransactionEnd | undefined): 'timeout' | 'transport' | undefined {
+  if (end?.cause === 'timeout') return 'timeout';
+  return end?.cause === 'transport_error' ? 'transport' : undefined;
 }
 
 function clientKey(branch: string | null | undefined, method: string): string | undefined {

@@ -29,7 +29,7 @@ export class NonInviteClientTransaction<Req, Res extends StatusBearer> extends T
     this.#transmit();
     if (!this.reliable) this.#armTimerE(this.profile.t1);
     this.startTimer('F', this.profile.timerF ?? this.transactionTimeout, () => {
-      this.terminate();
+      this.timeout('Timer F');
       this.#user.onTimeout?.();
     });
   }
@@ -46,7 +46,7 @@ export class NonInviteClientTransaction<Req, Res extends StatusBearer> extends T
     this.setState('completed');
     this.#user.onFinal?.(response);
     // RFC 3261 §17.1.2.2: Timer K buffers response retransmissions; zero on reliable transports.
-    this.startTimer('K', this.reliable ? 0 : this.profile.t4, () => this.terminate());
+    this.completeAfter('K', this.reliable ? 0 : this.profile.t4);
   }
 
   protected override reportTransportError(error: unknown): void {

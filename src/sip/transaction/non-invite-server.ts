@@ -1,5 +1,5 @@
 import { type StatusBearer, Transaction } from './base.js';
-import type { ServerTransactionOptions, ServerTransactionUser } from './server-user.js';
+import type { ServerTransactionOptions } from './server-options.js';
 
 /**
  * Non-INVITE server transaction, RFC 3261 §17.2.2. It keeps the bytes of the last response it
@@ -11,14 +11,12 @@ export class NonInviteServerTransaction<Req, Res extends StatusBearer> extends T
   #responseBytes: Buffer | undefined;
   readonly #serialize: ServerTransactionOptions<Req, Res>['serialize'];
   readonly #send: ServerTransactionOptions<Req, Res>['send'];
-  readonly #user: ServerTransactionUser<NonInviteServerTransaction<Req, Res>> | undefined;
 
-  constructor(options: ServerTransactionOptions<Req, Res, NonInviteServerTransaction<Req, Res>>) {
+  constructor(options: ServerTransactionOptions<Req, Res>) {
     super('trying', options.clock, options.profile, options.reliable);
     this.#request = options.request;
     this.#serialize = options.serialize;
     this.#send = options.send;
-    this.#user = options.user;
   }
 
   /** The request, until the final response is sent. */
@@ -44,16 +42,12 @@ export class NonInviteServerTransaction<Req, Res extends StatusBearer> extends T
     this.#request = undefined;
     this.setState('completed');
     // RFC 3261 §17.2.2: Timer J absorbs request retransmissions; zero on reliable transports.
-    this.startTimer('J', this.reliable ? 0 : this.transactionTimeout, () => this.terminate());
+    this.completeAfter('J', this.reliable ? 0 : this.transactionTimeout);
   }
 
   /** Trying absorbs a retransmission; later states re-send the last response. */
   receiveRetransmission(): void {
     if (this.state === 'trying' || !this.#responseBytes) return;
     this.transmitWith(this.#send, this.#responseBytes);
-  }
-
-  protected override reportTransportError(error: unknown): void {
-    this.#user?.onTransportError?.(error, this);
   }
 }

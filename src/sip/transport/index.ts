@@ -69,7 +69,7 @@ const DEFAULT_UDP_RECEIVE_BUFFER_BYTES = 4 << 20;
 export interface SipTransportOptions {
   listen: ListenSpec[];
   logger: Logger;
-  /** Drives the TCP idle and header deadlines and the datagram queue's turns; default the system clock. */
+  /** Drives the TCP connect, idle and header deadlines and the datagram queue's turns; default the system clock. */
   clock?: Clock;
   maxMessageBytes?: number;
   /** SO_RCVBUF for UDP sockets; the kernel caps it at net.core.rmem_max. */

@@ -6,6 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../../util/index.js';
+import { DEFAULT_TIMER_PROFILE } from '../transaction/base.js';
 
 export interface TcpLimits {
   /** A connection with no complete message (or keep-alive) for this long is closed. */
@@ -27,6 +28,13 @@ export const DEFAULT_TCP_LIMITS: Readonly<TcpLimits> = {
   maxConnections: 1024,
   keepaliveIntervalMs: 100_000,
 };
+
+/**
+ * How long opening a connection may take, a TLS handshake included: RFC 3261 Timer B/F (64*T1),
+ * by when the transaction waiting on it has given up, where the OS would hold the socket for ~2
+ * minutes. The transport is not given the transactions' timer profile, so it is the default T1's.
+ */
+export const CONNECT_TIMEOUT_MS = 64 * DEFAULT_TIMER_PROFILE.t1;
 
 /** Bytes we may have written to a connection that its peer has not read; beyond, it is closed. */
 export const MAX_SEND_BACKLOG_BYTES = 1 << 20;

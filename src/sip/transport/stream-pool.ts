@@ -10,13 +10,15 @@
  * total are capped (one `ConnectionBudget` shared by TCP and TLS); a connection with no complete
  * message for `idleTimeoutMs` is closed (§18: servers may close idle connections), and so is one
  * whose message headers do not complete within `headerTimeoutMs` (a slow client trickling
- * bytes). The limits and timers live in stream-limits.ts.
+ * bytes); one we open that is not up, TLS handshake included, within CONNECT_TIMEOUT_MS is
+ * abandoned. The limits and timers live in stream-limits.ts.
  */
 import { createServer, type Server, Socket } from 'node:net';
 import type { Clock, Logger } from '../../util/index.js';
 import { SipStreamParser, type StreamEvent } from '../stream-parser.js';
 import type { TransportAddress } from '../types.js';
 import {
+  CONNECT_TIMEOUT_MS,
   type ConnectionBudget,
   Deadlines,
   Keepalive,
@@ -32,8 +34,11 @@ export interface StreamConnector {
   readonly transport: StreamTransport;
   /** An accepted socket, admitted by the pool: the socket to read SIP from. */
   accept(socket: Socket): Promise<Socket>;
-  /** A new connection to `destination`. */
-  connect(destination: TransportAddress): Promise<Socket>;
+  /**
+   * A new connection to `destination`. The pool aborts `signal` only while the attempt is
+   * pending (its deadline, or the pool closing): the socket is destroyed and the promise rejects.
+   */
+  connect(destination: TransportAddress, signal: AbortSignal): Promise<Socket>;
 }
 
 /** Plain TCP: an accepted socket is ready as it is. */
@@ -43,17 +48,25 @@ export const tcpConnector: StreamConnector = {
   connect: connectTcp,
 };
 
-/** A TCP connection to `destination` (a host name is resolved by the OS). */
-export function connectTcp(destination: TransportAddress): Promise<Socket> {
+/**
+ * A TCP connection to `destination` (a host name is resolved by the OS). Aborting `signal`
+ * before it is up destroys the socket; once up, the signal no longer concerns it.
+ */
+export function connectTcp(destination: TransportAddress, signal: AbortSignal): Promise<Socket> {
   return new Promise((resolve, reject) => {
+    signal.throwIfAborted();
     const socket = new Socket();
-    const fail = (error: Error): void => {
+    const fail = (error: unknown): void => {
+      signal.removeEventListener('abort', abort);
       socket.destroy();
       reject(error);
     };
+    const abort = (): void => fail(signal.reason);
     socket.once('error', fail);
+    signal.addEventListener('abort', abort, { once: true });
     socket.connect(destination.port, destination.address, () => {
       socket.off('error', fail);
+      signal.removeEventListener('abort', abort);
       resolve(socket);
     });
   });
@@ -96,7 +109,7 @@ export class StreamPool {
   /** Other names of a connection: the host name it was dialled by, a peer's own listening port. */
   readonly #aliases = new Map<string, Connection>();
   /** Connections being opened, so concurrent sends to one destination share one. */
-  readonly #opening = new Map<string, Promise<Connection>>();
+  readonly #opening = new Map<string, { connection: Promise<Connection>; abort: AbortController }>();
   /** Accepted sockets not ready yet (a TLS handshake in progress). */
   readonly #accepting = new Set<Socket>();
   readonly #options: StreamPoolOptions;
@@ -164,6 +177,8 @@ export class StreamPool {
 
   close(): Promise<void> {
     this.#closed = true;
+    const closed = this.#closedError();
+    for (const { abort } of this.#opening.values()) abort.abort(closed);
     for (const socket of this.#accepting) socket.destroy();
     for (const connection of this.#connections.values()) connection.socket.destroy();
     this.#connections.clear();
@@ -175,18 +190,53 @@ export class StreamPool {
 
   #open(key: string, destination: TransportAddress): Promise<Connection> {
     const pending = this.#opening.get(key);
-    if (pending) return pending;
-    const opening = this.#options.connector
-      .connect(destination)
+    if (pending) return pending.connection;
+    if (this.#closed) return Promise.reject(this.#closedError());
+    const transport = this.#options.connector.transport;
+    const abort = new AbortController();
+    const connection = this.#connect(key, destination, abort)
       .then((socket) => {
         const connection = this.#adopt(socket, true);
-        if (!connection) throw new Error(`${this.#options.connector.transport} connection to ${key} closed`);
+        if (!connection) throw new Error(`${transport} connection to ${key} closed`);
         if (!connection.keys.has(key)) this.#setAlias(key, connection);
         return connection;
       })
       .finally(() => this.#opening.delete(key));
-    this.#opening.set(key, opening);
-    return opening;
+    this.#opening.set(key, { connection, abort });
+    return connection;
+  }
+
+  /**
+   * The connector's attempt, aborted after CONNECT_TIMEOUT_MS or when the pool closes: its
+   * socket is destroyed and the sends waiting on it fail as they do on a refused connection,
+   * so their transactions see a transport error (RFC 3261 §17.1.4). The first outcome wins.
+   */
+  #connect(key: string, destination: TransportAddress, abort: AbortController): Promise<Socket> {
+    const { clock, connector } = this.#options;
+    const signal = abort.signal;
+    return new Promise((resolve, reject) => {
+      const timedOut = (): void =>
+        abort.abort(
+          Object.assign(new Error(`${connector.transport} connect to ${key} timed out`), {
+            code: 'ETIMEDOUT',
+          }),
+        );
+      const deadline = clock.setTimer(CONNECT_TIMEOUT_MS, timedOut);
+      const fail = (error: unknown): void => {
+        deadline.cancel();
+        reject(error);
+      };
+      signal.addEventListener('abort', () => fail(signal.reason), { once: true });
+      connector.connect(destination, signal).then((socket) => {
+        deadline.cancel();
+        if (signal.aborted) socket.destroy();
+        else resolve(socket);
+      }, fail);
+    });
+  }
+
+  #closedError(): Error {
+    return new Error(`sip ${this.#options.connector.transport} transport closed`);
   }
 
   #setAlias(key: string, connection: Connection): void {

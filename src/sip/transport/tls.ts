@@ -116,17 +116,17 @@ export class TlsConnector extends TypedEmitter<TlsConnectorEvents> implements St
     const server = this.#server;
     if (!server) return Promise.reject(new Error('no TLS listener credentials'));
     const key = remoteKey(raw);
-    return this.#handshake('inbound', raw, (settle) => {
+    return this.#handshake('inbound', raw, undefined, (settle) => {
       this.#accepting.set(key, settle);
       server.emit('connection', raw);
     }).finally(() => this.#accepting.delete(key));
   }
 
-  async connect(destination: TransportAddress): Promise<Socket> {
-    const raw = await connectTcp(destination);
+  async connect(destination: TransportAddress, signal: AbortSignal): Promise<Socket> {
+    const raw = await connectTcp(destination, signal);
     const policy = this.#options.clientPolicy(destination);
     const ours = this.#credentials;
-    return this.#handshake('outbound', raw, (settle) => {
+    return this.#handshake('outbound', raw, signal, (settle) => {
       const socket = connect({
         socket: raw,
         // RFC 6066 §3: SNI carries host names only.
@@ -142,8 +142,17 @@ export class TlsConnector extends TypedEmitter<TlsConnectorEvents> implements St
     });
   }
 
-  /** Runs one handshake against the clock; the first outcome wins and a failure is reported once. */
-  #handshake(direction: TlsDirection, raw: Socket, start: (settle: Settle) => void): Promise<TLSSocket> {
+  /**
+   * Runs one handshake against the clock; the first outcome wins and a failure is reported once.
+   * An outbound one also ends when the pool aborts the connect (its deadline, or closing),
+   * counted as a timeout.
+   */
+  #handshake(
+    direction: TlsDirection,
+    raw: Socket,
+    signal: AbortSignal | undefined,
+    start: (settle: Settle) => void,
+  ): Promise<TLSSocket> {
     return new Promise((resolve, reject) => {
       let done = false;
       const finish = (): boolean => {
@@ -151,6 +160,7 @@ export class TlsConnector extends TypedEmitter<TlsConnectorEvents> implements St
         done = true;
         timer.cancel();
         raw.off('close', onClose);
+        signal?.removeEventListener('abort', onAbort);
         return true;
       };
       const fail = (reason: TlsHandshakeFailure, error: unknown): void => {
@@ -166,7 +176,9 @@ export class TlsConnector extends TypedEmitter<TlsConnectorEvents> implements St
       const timer = this.#options.clock.setTimer(this.#options.handshakeTimeoutMs, () =>
         fail('timeout', new Error('TLS handshake timed out')),
       );
+      const onAbort = (): void => fail('timeout', signal?.reason);
       raw.once('close', onClose);
+      signal?.addEventListener('abort', onAbort, { once: true });
       start({
         ok: (socket) => {
           if (finish()) resolve(socket);

@@ -104,13 +104,14 @@ export async function tlsClient(
   policy: TlsClientPolicy,
   clock: Clock = new FakeClock(),
   limits: Partial<TcpLimits> = {},
+  handshakeTimeoutMs = 5_000,
 ) {
   const transport = new SipTransport({
     listen: [],
     logger: silentLogger,
     clock,
     tcp: limits,
-    tls: { handshakeTimeoutMs: 5_000, clientPolicy: () => policy },
+    tls: { handshakeTimeoutMs, clientPolicy: () => policy },
   });
   await transport.start();
   open.push(transport);

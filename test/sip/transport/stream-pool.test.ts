@@ -2,17 +2,32 @@
  * The connection layer TCP and TLS share, driven over real loopback TLS with the timers on a
  * FakeClock: CRLF keep-alive both ways (RFC 5626), connection reuse towards a peer's own
  * listening port (RFC 5923), and one connection budget for TCP and TLS that counts handshakes
- * in progress. The tests wait for socket events and messages, never for time.
+ * in progress. Then the deadline on opening a connection: a connector that never completes
+ * stands in for a blackholed peer (loopback always answers), real sockets for the rest. The
+ * tests wait for socket events and messages, never for time.
  */
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
+import { createServer as createTcpServer, type Server, Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { createServer, type TLSSocket } from 'node:tls';
 import type { SipRequest } from '../../../src/sip/message.js';
 import { createResponse } from '../../../src/sip/message-ops.js';
 import { serializeMessage } from '../../../src/sip/parser.js';
+import type { TlsDirection, TlsHandshakeFailure } from '../../../src/sip/transport/index.js';
+import {
+  CONNECT_TIMEOUT_MS,
+  ConnectionBudget,
+  DEFAULT_TCP_LIMITS,
+  type TcpLimits,
+} from '../../../src/sip/transport/stream-limits.js';
+import {
+  connectTcp,
+  type StreamConnector,
+  StreamPool,
+  tcpConnector,
+} from '../../../src/sip/transport/stream-pool.js';
 import type { TransportAddress } from '../../../src/sip/types.js';
-import { FakeClock } from '../../../src/util/index.js';
+import { FakeClock, silentLogger } from '../../../src/util/index.js';
 import { pkiForSuite, skipWithoutOpenssl } from '../../helpers/test-pki.js';
 import {
   closeAll,
@@ -174,5 +189,181 @@ describe('SIP stream connections over TLS', { skip: skipWithoutOpenssl }, () => 
     });
     while (sources.length < 2) await new Promise((resolve) => setImmediate(resolve));
     assert.equal(sources[0]?.port, sources[1]?.port);
+  });
+});
+
+/** A pending promise's outcome, readable without awaiting it. */
+function outcome(promise: Promise<void>): { settled: boolean; error?: unknown } {
+  const seen: { settled: boolean; error?: unknown } = { settled: false };
+  promise.then(
+    () => {
+      seen.settled = true;
+    },
+    (error: unknown) => {
+      seen.settled = true;
+      seen.error = error;
+    },
+  );
+  return seen;
+}
+
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * A connector whose connects never complete (a blackholed peer). Each attempt's socket is
+ * destroyed when the pool aborts it, unless `ignoresAbort`; `deliver` completes it late.
+ */
+function neverConnects(ignoresAbort = false) {
+  const attempts: Array<{ socket: Socket; deliver(): void }> = [];
+  const connector: StreamConnector = {
+    transport: 'tcp',
+    accept: (socket) => Promise.resolve(socket),
+    connect: (_destination, signal) =>
+      new Promise((resolve, reject) => {
+        const socket = new Socket();
+        attempts.push({ socket, deliver: () => resolve(socket) });
+        if (ignoresAbort) return;
+        signal.addEventListener('abort', () => {
+          socket.destroy();
+          reject(signal.reason);
+        });
+      }),
+  };
+  return { connector, attempts };
+}
+
+describe('opening a SIP stream connection: the connect deadline', () => {
+  const pools: StreamPool[] = [];
+  const servers: Server[] = [];
+  afterEach(async () => {
+    for (const pool of pools.splice(0)) await pool.close();
+    for (const server of servers.splice(0)) server.close();
+    await closeAll();
+  });
+
+  const DATA = Buffer.from('OPTIONS sip:x SIP/2.0\r\n\r\n');
+  const BLACKHOLE: TransportAddress = { transport: 'tcp', address: '192.0.2.1', port: 5060 };
+
+  function openPool(connector: StreamConnector, limits: Partial<TcpLimits> = {}) {
+    const clock = new FakeClock();
+    const all = { ...DEFAULT_TCP_LIMITS, ...limits };
+    const pool = new StreamPool({
+      connector,
+      budget: new ConnectionBudget(all),
+      clock,
+      logger: silentLogger,
+      maxMessageBytes: 65_535,
+      limits: all,
+      onEvent: () => undefined,
+      onClosed: () => undefined,
+    });
+    pools.push(pool);
+    return { pool, clock };
+  }
+
+  async function silentServer(): Promise<{ port: number; accepted: Socket[] }> {
+    const accepted: Socket[] = [];
+    const server = createTcpServer((socket) => accepted.push(socket));
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { port: (server.address() as { port: number }).port, accepted };
+  }
+
+  it('fails the sends waiting on a connect that never completes at 64*T1, its socket destroyed', async () => {
+    const { connector, attempts } = neverConnects();
+    const { pool, clock } = openPool(connector);
+    const first = outcome(pool.send(DATA, BLACKHOLE));
+    const second = outcome(pool.send(DATA, BLACKHOLE));
+    assert.equal(CONNECT_TIMEOUT_MS, 32_000, 'Timer B at T1 = 500 ms');
+    clock.advance(CONNECT_TIMEOUT_MS - 1);
+    await flush();
+    assert.equal(first.settled || second.settled, false);
+    assert.equal(attempts.length, 1, 'the two sends share one attempt');
+    clock.advance(1);
+    await flush();
+    for (const { error } of [first, second]) {
+      assert.match(String(error), /tcp connect to 192\.0\.2\.1\|5060 timed out/);
+      assert.equal((error as { code?: string }).code, 'ETIMEDOUT');
+    }
+    assert.equal(attempts[0]?.socket.destroyed, true);
+    assert.equal(clock.pendingTimers(), 0);
+    outcome(pool.send(DATA, BLACKHOLE));
+    assert.equal(attempts.length, 2, 'a later send tries again');
+  });
+
+  it('close() fails a pending connect at once and clears its deadline; sends after it fail unattempted', async () => {
+    const { connector, attempts } = neverConnects();
+    const { pool, clock } = openPool(connector);
+    const pending = outcome(pool.send(DATA, BLACKHOLE));
+    await pool.close();
+    await pool.close();
+    await flush();
+    assert.match(String(pending.error), /sip tcp transport closed/);
+    assert.equal(attempts[0]?.socket.destroyed, true);
+    assert.equal(clock.pendingTimers(), 0);
+    await assert.rejects(pool.send(DATA, BLACKHOLE), /sip tcp transport closed/);
+    assert.equal(attempts.length, 1);
+  });
+
+  it('destroys a socket its connector delivers after the deadline', async () => {
+    const { connector, attempts } = neverConnects(true);
+    const { pool, clock } = openPool(connector);
+    const pending = outcome(pool.send(DATA, BLACKHOLE));
+    clock.advance(CONNECT_TIMEOUT_MS);
+    await flush();
+    assert.match(String(pending.error), /timed out/);
+    attempts[0]?.deliver();
+    await flush();
+    assert.equal(attempts[0]?.socket.destroyed, true);
+  });
+
+  it('clears the deadline of a connect that succeeds (loopback)', async () => {
+    const { port, accepted } = await silentServer();
+    const { pool, clock } = openPool(tcpConnector, { keepaliveIntervalMs: 0 });
+    const destination: TransportAddress = { transport: 'tcp', address: '127.0.0.1', port };
+    await pool.send(DATA, destination);
+    assert.equal(clock.pendingTimers(), 1, 'only the idle deadline is armed');
+    clock.advance(2 * CONNECT_TIMEOUT_MS);
+    await pool.send(DATA, destination);
+    await flush();
+    assert.equal(accepted.length, 1, 'the connection outlived the deadline and was reused');
+  });
+
+  it('connectTcp: an abort before the connection is up rejects with its reason (loopback)', async () => {
+    const { port } = await silentServer();
+    const abort = new AbortController();
+    const connecting = connectTcp({ transport: 'tcp', address: '127.0.0.1', port }, abort.signal);
+    abort.abort(new Error('deadline'));
+    await assert.rejects(connecting, /deadline/);
+    await assert.rejects(
+      connectTcp({ transport: 'tcp', address: '127.0.0.1', port }, abort.signal),
+      /deadline/,
+    );
+  });
+
+  it('ends a TLS handshake the peer never answers at the deadline, counted as a timeout (loopback)', async () => {
+    const { port, accepted } = await silentServer();
+    const clock = new FakeClock();
+    const client = await tlsClient(
+      { serverName: 'localhost', verify: false },
+      clock,
+      {},
+      2 * CONNECT_TIMEOUT_MS,
+    );
+    const seen: Array<[TlsHandshakeFailure, TlsDirection]> = [];
+    client.transport.on('tlsHandshakeFailed', (reason, direction) => seen.push([reason, direction]));
+    const sent = outcome(
+      client.transport.send(options('silent'), { transport: 'tls', address: '127.0.0.1', port }),
+    );
+    while (accepted.length === 0) await flush();
+    const peer = accepted[0] as Socket;
+    await new Promise((resolve) => peer.once('data', resolve)); // the ClientHello: the handshake is under way
+    clock.advance(CONNECT_TIMEOUT_MS);
+    await closed(peer);
+    await flush();
+    assert.equal((sent.error as { code?: string }).code, 'ETIMEDOUT');
+    assert.deepEqual(seen, [['timeout', 'outbound']]);
+    assert.equal(client.transport.stats.sendErrors, 1);
+    assert.equal(clock.pendingTimers(), 0);
   });
 });

@@ -22,6 +22,7 @@
  * this node's in Redis, yet not resumed. Claims are safe to repeat: a held request's claim then
  * answers `mine` with the snapshot, and each heartbeat reports the calls this node claimed that
  * no write has carried since; one it does not know is resumed, or given back when it has no room.
+ * A snapshot write whose reply is lost may have run too: its call is removed when it ends.
  */
 import type { CallSnapshots, ClaimedCall } from '../cluster/index.js';
 import type { TakeoverConfig } from '../config/index.js';
@@ -43,6 +44,8 @@ const MAX_HELD_REQUESTS = 1000;
 const HOLD_POLL_MS = 100;
 /** A held request waits this long past `deadAfterMs` for its call's node to be counted dead. */
 const HOLD_MARGIN_MS = 2000;
+/** What Redis holds of a call whose write got no reply: unknown, so never a snapshot's text. */
+const SENT = '';
 
 export interface CallTakeoverOptions {
   snapshots: CallSnapshots;
@@ -65,7 +68,7 @@ export interface CallTakeoverOptions {
 
 export class CallTakeover {
   readonly #options: CallTakeoverOptions;
-  /** The snapshot text last written per SIP Call-ID (what Redis holds). */
+  /** The snapshot text last written per SIP Call-ID (what Redis holds; SENT: may hold). */
   readonly #written = new Map<string, string>();
   /** Calls being resumed, by SIP Call-ID. */
   readonly #resuming = new Set<string>();
@@ -193,6 +196,9 @@ export class CallTakeover {
         this.#written.delete(sipCallId);
       }
       if (writes.length === 0) return;
+      // A write whose reply is lost may still run in Redis: its call's end must remove it.
+      for (const { sipCallId } of writes)
+        if (!this.#written.has(sipCallId)) this.#written.set(sipCallId, SENT);
       const { lost, missing } = await snapshots.write(writes);
       for (const { sipCallId } of writes) {
         const entry = current.get(sipCallId);

@@ -4,7 +4,8 @@
  * when the node stops resumes nothing; a node whose event loop stalled past deadAfterMs marks
  * its calls so that one no node owns any more is let go rather than taken back; a claim whose
  * reply was lost is resumed when the retry answers `mine` or the beat reports it, once, or
- * given back without room.
+ * given back without room; a call whose write got no reply is sent whole again and removed
+ * when it ends.
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
@@ -33,6 +34,8 @@ class FakeSnapshots {
     answer(kind: Awaited<ReturnType<CallSnapshots['claim']>>): void;
   }> = [];
   readonly writes: Write[][] = [];
+  /** Writes still to fail as a missed deadline does (the script may have run all the same). */
+  failWrites = 0;
   beat(maxClaims: number, takesNone: boolean): Promise<Beat> {
     return new Promise((answer) => this.beats.push({ maxClaims, takesNone, answer }));
   }
@@ -43,6 +46,7 @@ class FakeSnapshots {
   }
   async write(writes: Write[]) {
     this.writes.push(writes);
+    if (this.failWrites > 0 && this.failWrites--) throw new Error('redis command timeout');
     return { lost: [], missing: [] };
   }
   readonly removed: string[] = [];
@@ -106,7 +110,7 @@ function setup(node: NodeState = {}) {
     unusable: () => outcome.unusable++,
   });
   takeover.start();
-  return { fake, stall, snapshots, takeover, outcome };
+  return { fake, stall, snapshots, takeover, outcome, calls };
 }
 
 function heldRequest(
@@ -265,5 +269,24 @@ test('a beat resumes a call it claimed whose reply was lost, once, and gives bac
   await settle();
   assert.deepEqual(snapshots.givenBack, [['other@carrier']], 'only the unknown call, given back');
   assert.equal(outcome.adopted, 1);
+  await takeover.close();
+});
+
+test('a call whose writes missed their deadline is sent whole again, and removed when it ends', async () => {
+  const { fake, snapshots, takeover, calls } = setup({ calls: 1 });
+  snapshots.failWrites = 2; // no reply, yet Redis may have run them
+  takeover.answered();
+  await settle();
+  fake.advance(500);
+  await settle();
+  assert.deepEqual(
+    snapshots.writes.map((writes) => writes.map((write) => write.snapshot !== undefined)),
+    [[true], [true]],
+    'what Redis holds is unknown: the snapshot goes whole',
+  );
+  calls.length = 0; // the caller hangs up before the next write
+  fake.advance(500);
+  await settle();
+  assert.deepEqual(snapshots.removed, ['call-1@127.0.0.1'], 'its end removes it all the same');
   await takeover.close();
 });

@@ -5,7 +5,8 @@
  * to be dead; a removed call is not claimed, nor taken back by a node taken for dead; a node
  * restarted with the same id is a new owner; snapshots outlive any deadAfterMs; a claim whose
  * reply missed the deadline (Redis paused) still resumes its call on that node, once, and a node
- * without room gives such a call back to the others.
+ * without room gives such a call back to the others; a snapshot write that missed its deadline
+ * and ran after its call ended is removed, before or after it lands.
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
@@ -15,7 +16,7 @@ import { CallSnapshots, RedisLink, takeoverKeys } from '../../src/cluster/index.
 import type { CallController } from '../../src/gateway/call-controller.js';
 import type { ResumeContext } from '../../src/gateway/call-resume.js';
 import { positionOf, snapshotOf } from '../../src/gateway/call-snapshot.js';
-import { CallTakeover } from '../../src/gateway/call-takeover.js';
+import { CallTakeover, type CallTakeoverOptions } from '../../src/gateway/call-takeover.js';
 import type { HeldRequest } from '../../src/sip/index.js';
 import { SystemClock, silentLogger } from '../../src/util/index.js';
 import { view } from '../gateway/helpers/takeover-view.js';
@@ -223,6 +224,37 @@ async function pauseRedis(ms: number): Promise<void> {
   client.disconnect();
 }
 
+/** A node's CallTakeover on a real store (the snapshots of `view()` resume); `options` override. */
+function takeoverOn(
+  snapshots: CallSnapshots,
+  nodeId: string,
+  options: Partial<CallTakeoverOptions> = {},
+): CallTakeover {
+  const clock = new SystemClock();
+  return new CallTakeover({
+    snapshots,
+    config: { enabled: true, deadAfterMs: DEAD_AFTER_MS, snapshotIntervalMs: 100 },
+    nodeId,
+    clock,
+    logger: silentLogger,
+    resumeContext: () =>
+      ({
+        config: { trunks: new Map([['proxy', { codecs: ['PCMU'] }]]), gateway: { routes: [] } },
+        clock,
+        mediaAddress: '127.0.0.9',
+        frameMs: 20,
+        nodeId,
+      }) as unknown as ResumeContext,
+    liveCalls: () => [],
+    room: () => 10,
+    draining: () => false,
+    overloaded: () => false,
+    adopt: () => assert.fail('nothing to resume'),
+    unusable: () => assert.fail('nothing to resume'),
+    ...options,
+  });
+}
+
 test('a held request whose claim timed out still gets its call, resumed once on that node', {
   skip,
 }, async () => {
@@ -235,24 +267,7 @@ test('a held request whose claim timed out still gets its call, resumed once on 
   await dead.write([{ sipCallId, snapshot, position: positionOf(view().leg, clock.wallNow()) }]);
   await sleep(DEAD_AFTER_MS + 50);
   const adopted: EventEmitter[] = [];
-  const takeover = new CallTakeover({
-    snapshots: taker,
-    config: { enabled: true, deadAfterMs: DEAD_AFTER_MS, snapshotIntervalMs: 100 },
-    nodeId: 'taker3',
-    clock,
-    logger: silentLogger,
-    resumeContext: () =>
-      ({
-        config: { trunks: new Map([['proxy', { codecs: ['PCMU'] }]]), gateway: { routes: [] } },
-        clock,
-        mediaAddress: '127.0.0.9',
-        frameMs: 20,
-        nodeId: 'taker3',
-      }) as unknown as ResumeContext,
-    liveCalls: () => [],
-    room: () => 10,
-    draining: () => false,
-    overloaded: () => false,
+  const takeover = takeoverOn(taker, 'taker3', {
     adopt: () => {
       const call = Object.assign(new EventEmitter(), { id: 'sid-1' });
       adopted.push(call);
@@ -295,4 +310,29 @@ test('a beat whose reply timed out reports its claims next time; given back, ano
   assert.equal(await a.giveBack(['lost@carrier']), 1);
   assert.deepEqual(await a.beat(0, true), { claimed: [], unconfirmed: [] }, 'no longer a’s');
   assert.deepEqual((await b.beat(10, false)).claimed, [write('lost@carrier')], 'claimed by another node');
+});
+
+test('a write that missed its deadline and ran after its call ended is removed: no node resumes that call', {
+  skip,
+}, async () => {
+  await flush();
+  const [a, b] = [await node('a5'), await node('b5')];
+  const sipCallId = 'call-1@127.0.0.1';
+  const calls = [{ id: 'sid-1', takeoverView: () => view() }] as unknown as CallController[];
+  const takeover = takeoverOn(a, 'a5', { liveCalls: () => calls });
+  takeover.start();
+  await pauseRedis(400);
+  takeover.answered(); // misses its deadline; Redis runs it once unpaused
+  await sleep(100);
+  calls.length = 0; // the caller hangs up before any write got a reply
+  await sleep(700); // Redis answers again, and the next writes run
+  assert.deepEqual(await a.claim(sipCallId), { kind: 'unknown' }, 'no owner, no snapshot');
+  await takeover.close();
+  await b.beat(0, false);
+  await sleep(DEAD_AFTER_MS + 50); // a is dead now
+  assert.deepEqual(await b.beat(10, false), { claimed: [], unconfirmed: [] }, 'nothing to claim');
+  // Had the end's removal run first, its tombstone refuses the late write.
+  await a.remove('late@carrier');
+  assert.deepEqual((await a.write([write('late@carrier')])).lost, ['late@carrier']);
+  assert.deepEqual(await b.claim('late@carrier'), { kind: 'unknown' });
 });

@@ -36,6 +36,13 @@ export class LocalShareCpsStore implements CpsStore {
     );
   }
 
+  refund(limits: readonly CpsKeyLimit[], nowMs: number): Promise<void> {
+    return this.#buckets.refund(
+      limits.map((limit) => this.#scale(limit)),
+      nowMs,
+    );
+  }
+
   snapshot(nowMs: number): Promise<BucketSnapshot[]> {
     return this.#buckets.snapshot(nowMs);
   }

@@ -1,6 +1,7 @@
 /**
  * Cluster-wide CPS buckets in Redis: one Lua script refills and takes from every bucket of a
- * call atomically, or from none. The script uses the Redis server's clock (`TIME`), not the
+ * call atomically, or from none; another gives a token back to each (its call ended while the
+ * take was in flight). The scripts use the Redis server's clock (`TIME`), not the
  * caller's `nowMs`, so nodes with skewed clocks still share one bucket correctly.
  */
 import type { BucketSnapshot, CpsDecision, CpsKeyLimit, CpsStore } from '../trunks/index.js';
@@ -49,6 +50,17 @@ for i, key in ipairs(KEYS) do
   redis.call('PEXPIRE', key, ttl)
 end
 return {allowed, retry, limiting}
+`;
+
+/** KEYS = bucket keys; ARGV = ttlMs, then rate, burst per key. One token back to each, at most burst. */
+const REFUND_SCRIPT = `${REFILLED}
+for i, key in ipairs(KEYS) do
+  local burst = tonumber(ARGV[i * 2 + 1])
+  local have = refilled(key, tonumber(ARGV[i * 2]), burst)
+  redis.call('HSET', key, 'tokens', tostring(math.min(burst, have + 1)), 'last', now)
+  redis.call('PEXPIRE', key, tonumber(ARGV[1]))
+end
+return 1
 `;
 
 /** KEYS = bucket keys; ARGV = rate, burst per key. Refilled tokens as strings (Lua numbers reply as integers). */
@@ -102,17 +114,16 @@ export class RedisCpsStore implements CpsStore {
     this.#maxSnapshotKeys = options.maxSnapshotKeys ?? 1000;
     link.defineScript('patchbayCpsTake', TAKE_SCRIPT);
     link.defineScript('patchbayCpsSnapshot', SNAPSHOT_SCRIPT);
+    link.defineScript('patchbayCpsRefund', REFUND_SCRIPT);
   }
 
   /** `nowMs` is ignored by Redis (it uses server time, see file comment); the fallback uses it. */
   async take(limits: readonly CpsKeyLimit[], nowMs: number): Promise<CpsDecision> {
     if (limits.length === 0) return { allowed: true, retryAfterMs: 0 };
     this.#remember(limits);
-    const args: number[] = [this.#idleTtlMs];
-    for (const limit of limits) args.push(limit.rate, limit.burst);
     let reply: unknown;
     try {
-      reply = await this.#link.run('patchbayCpsTake', this.#keys(limits), args);
+      reply = await this.#link.run('patchbayCpsTake', this.#keys(limits), this.#bucketArgs(limits));
     } catch {
       return this.#failed(limits, nowMs);
     }
@@ -120,6 +131,19 @@ export class RedisCpsStore implements CpsStore {
     return allowed === 1
       ? { allowed: true, retryAfterMs }
       : { allowed: false, retryAfterMs, limiting: limiting - 1 };
+  }
+
+  /**
+   * Atomic in Redis. Redis away: to the local fallback, where the take most likely went too (at
+   * worst one token too many on either side, never past a burst).
+   */
+  async refund(limits: readonly CpsKeyLimit[], nowMs: number): Promise<void> {
+    if (limits.length === 0) return;
+    try {
+      await this.#link.run('patchbayCpsRefund', this.#keys(limits), this.#bucketArgs(limits));
+    } catch {
+      await this.#localFallback?.refund(limits, nowMs);
+    }
   }
 
   /**
@@ -134,6 +158,13 @@ export class RedisCpsStore implements CpsStore {
     for (const limit of limits) args.push(limit.rate, limit.burst);
     const tokens = (await this.#link.run('patchbayCpsSnapshot', this.#keys(limits), args)) as string[];
     return limits.map((limit, index) => ({ ...limit, tokens: Number(tokens[index]) }));
+  }
+
+  /** The take's and the refund's ARGV: the idle TTL, then rate and burst per bucket. */
+  #bucketArgs(limits: readonly CpsKeyLimit[]): number[] {
+    const args: number[] = [this.#idleTtlMs];
+    for (const limit of limits) args.push(limit.rate, limit.burst);
+    return args;
   }
 
   #keys(limits: readonly CpsKeyLimit[]): string[] {

@@ -32,6 +32,11 @@ export interface BucketSnapshot {
  */
 export interface CpsStore {
   take(limits: readonly CpsKeyLimit[], nowMs: number): Promise<CpsDecision>;
+  /**
+   * Gives back one token to each bucket, never past its burst: a take's call ended before its
+   * answer, so the next call may use the token.
+   */
+  refund(limits: readonly CpsKeyLimit[], nowMs: number): Promise<void>;
   snapshot(nowMs: number): Promise<BucketSnapshot[]>;
 }
 
@@ -74,6 +79,16 @@ export class MemoryCpsStore implements CpsStore {
 
   take(limits: readonly CpsKeyLimit[], nowMs: number): Promise<CpsDecision> {
     return Promise.resolve(this.takeNow(limits, nowMs));
+  }
+
+  refund(limits: readonly CpsKeyLimit[], nowMs: number): Promise<void> {
+    for (const limit of limits) {
+      const bucket = this.#buckets.get(limit.key);
+      if (!bucket) continue; // evicted: a new bucket starts full
+      refill(bucket, limit, nowMs);
+      bucket.tokens = Math.min(limit.burst, bucket.tokens + 1);
+    }
+    return Promise.resolve();
   }
 
   snapshot(nowMs: number): Promise<BucketSnapshot[]> {
@@ -200,7 +215,10 @@ export class CpsLimiter {
     return limits.map((limit) => ({ ...limit, ...this.#overrides.get(limit.key) }));
   }
 
-  /** `signal`: the call ended; a queued call leaves its queue without taking a token. */
+  /**
+   * `signal`: the call ended; a queued call leaves its queue without taking a token, and one
+   * taken while the call ended goes back.
+   */
   async admit(
     limits: readonly CpsKeyLimit[],
     policy: OverflowPolicy,
@@ -209,6 +227,10 @@ export class CpsLimiter {
     if (signal?.aborted) return CANCELLED;
     const effective = this.effectiveLimits(limits);
     const decision = await this.#store.take(effective, this.#clock.now());
+    if (decision.allowed && signal?.aborted) {
+      await this.#refund(effective);
+      return CANCELLED;
+    }
     if (decision.allowed) return { action: 'accept', waitedMs: 0 };
     const retryAfterSec = retryAfterSecOf(decision.retryAfterMs);
     const refused = refusedBy(effective, decision);
@@ -301,8 +323,11 @@ export class CpsLimiter {
       this.#finish(waiter, { action: 'reject', status: 503, retryAfterSec: 1, reason: 'store_error' });
       return;
     }
-    // Cancelled during the take: nothing to resolve or to schedule.
-    if (!this.#queued(waiter)) return;
+    // Cancelled during the take: nothing to resolve or to schedule, a token taken goes back.
+    if (!this.#queued(waiter)) {
+      if (decision.allowed) await this.#refund(waiter.limits);
+      return;
+    }
     if (decision.allowed) {
       this.#finish(waiter, { action: 'accept', waitedMs: now - waiter.enqueuedMs });
     } else if (now >= waiter.deadlineMs) {
@@ -318,6 +343,12 @@ export class CpsLimiter {
     } else {
       this.#schedule(waiter, decision.retryAfterMs);
     }
+  }
+
+  /** Tokens taken for a call that ended before the answer: the next call may use them. */
+  async #refund(limits: readonly CpsKeyLimit[]): Promise<void> {
+    // A store that fails to refund keeps the token: as if the call had used it.
+    await this.#store.refund(limits, this.#clock.now()).catch(() => undefined);
   }
 
   /** Once per waiter: a take still in flight when its call was cancelled finds it gone. */

@@ -19,3 +19,14 @@ test('local CPS buckets run at rate/N and burst/N while Redis is away', async ()
   assert.equal((await store.take(limits, 200)).allowed, true);
   assert.equal((await store.take(limits, 200)).allowed, false);
 });
+
+test('a refund goes back to the local share of the bucket, never past its burst/N', async () => {
+  const store = new LocalShareCpsStore('divide', () => 2);
+  const limits = [{ key: 'trunk:a', rate: 0.001, burst: 4 }];
+  await store.take(limits, 0);
+  for (let i = 0; i < 3; i++) await store.refund(limits, 0);
+  assert.deepEqual(
+    (await store.snapshot(0)).map((bucket) => bucket.tokens),
+    [2],
+  );
+});

@@ -127,6 +127,25 @@ test('a foreign token count (-inf, -1e400, nan, far below empty, above burst) re
   );
 });
 
+test('a call that ends while its take is in flight gives the token back to the shared bucket, never past burst', {
+  skip,
+}, async () => {
+  const clock = new FakeClock();
+  const store = new RedisCpsStore(new RedisLink(redis!), { keyPrefix: 'refund:' });
+  const other = new CpsLimiter(new RedisCpsStore(new RedisLink(redis!), { keyPrefix: 'refund:' }), clock);
+  const limits = [{ key: 'trunk', rate: 0.001, burst: 1 }];
+  const queue: OverflowPolicy = { action: 'queue', queueTimeoutMs: 5000, maxQueued: 1 };
+  const ended = new AbortController();
+  const admitted = new CpsLimiter(store, clock).admit(limits, queue, ended.signal);
+  ended.abort(); // the take is on its way to Redis, which runs it
+  const cancelled = await admitted;
+  assert.equal(cancelled.action === 'reject' && cancelled.reason, 'cancelled');
+  assert.equal((await other.admit(limits, reject)).action, 'accept', "another node's call gets the token");
+  assert.equal((await other.admit(limits, reject)).action, 'reject', 'one token, taken');
+  for (let i = 0; i < 3; i++) await store.refund(limits, 0);
+  assert.equal((await store.snapshot(0))[0]?.tokens, 1, 'capped at the burst');
+});
+
 test('two limiters on one Redis at 3x the rate for 3 s admit burst + 3 x rate (±5%)', { skip }, async () => {
   const rate = 100;
   const burst = 50;

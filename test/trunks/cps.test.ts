@@ -67,6 +67,18 @@ describe('MemoryCpsStore token bucket', () => {
     store.takeNow([{ key: 'e', rate: 1, burst: 5 }], 2500); // nothing idle: d goes
     assert.deepEqual((await store.snapshot(2500)).map((b) => b.key).sort(), ['c', 'e']);
   });
+
+  it('refund gives a token back to each bucket, never past its burst', async () => {
+    const store = new MemoryCpsStore();
+    const number = { key: 'number:a:1', rate: 1, burst: 1 };
+    store.takeNow([trunk, number], 0);
+    await store.refund([trunk, number], 0);
+    await store.refund([trunk, number], 0);
+    assert.deepEqual(
+      (await store.snapshot(0)).map((bucket) => bucket.tokens),
+      [3, 1],
+    );
+  });
 });
 
 describe('CpsLimiter', () => {
@@ -158,12 +170,54 @@ describe('CpsLimiter', () => {
     assert.equal((await limiter.admit([one], policy)).action, 'accept', 'an ended call took no token');
   });
 
+  it('a call that ends while its take is in flight gives the token back: the next call gets it', async () => {
+    const clock = new FakeClock();
+    const memory = new MemoryCpsStore();
+    // Takes at once, as Redis runs the script, and answers when the test says.
+    const answers: Array<() => void> = [];
+    const store = {
+      take: (limits: Parameters<MemoryCpsStore['take']>[0], now: number) => {
+        const decision = memory.takeNow(limits, now);
+        return new Promise<typeof decision>((resolve) => answers.push(() => resolve(decision)));
+      },
+      refund: (limits: Parameters<MemoryCpsStore['take']>[0], now: number) => memory.refund(limits, now),
+      snapshot: (now: number) => memory.snapshot(now),
+    };
+    const limiter = new CpsLimiter(store, clock);
+    const policy: OverflowPolicy = { action: 'queue', queueTimeoutMs: 5000, maxQueued: 2 };
+    const one = { key: 'k', rate: 1, burst: 1 };
+    const tokens = async () => (await memory.snapshot(clock.now()))[0]?.tokens;
+    const first = new AbortController();
+    const admitted = limiter.admit([one], policy, first.signal);
+    first.abort(); // the caller hangs up while the first take is in flight
+    answers.shift()?.();
+    const cancelled = await admitted;
+    assert.equal(cancelled.action === 'reject' && cancelled.reason, 'cancelled');
+    assert.equal(await tokens(), 1, 'its token is back');
+    // A queued call's retry in flight when it ends gives its token back too.
+    const held = limiter.admit([one], policy);
+    answers.shift()?.();
+    assert.equal((await held).action, 'accept');
+    const queued = new AbortController();
+    const waiting = limiter.admit([one], policy, queued.signal);
+    answers.shift()?.(); // refused: queued
+    await settle();
+    clock.advance(1000); // its retry takes the new token
+    queued.abort();
+    answers.shift()?.();
+    const left = await waiting;
+    assert.equal(left.action === 'reject' && left.reason, 'cancelled');
+    await settle();
+    assert.equal(await tokens(), 1, 'its token is back');
+  });
+
   it('a store answering 0, a negative or NaN ms to wait is asked again after 1 ms, until the deadline', async () => {
     const clock = new FakeClock();
     const waits = [Number.NaN, -9.2e18, 0];
     let takes = 0;
     const store = {
       take: () => Promise.resolve({ allowed: false, retryAfterMs: waits[takes++ % waits.length]! }),
+      refund: () => Promise.resolve(),
       snapshot: () => Promise.resolve([]),
     };
     const limiter = new CpsLimiter(store, clock);
@@ -186,6 +240,7 @@ describe('CpsLimiter', () => {
     const store = {
       take: (limits: Parameters<MemoryCpsStore['take']>[0], now: number) =>
         failing ? Promise.reject(new Error('redis down')) : memory.take(limits, now),
+      refund: () => Promise.resolve(),
       snapshot: (now: number) => memory.snapshot(now),
     };
     const limiter = new CpsLimiter(store, clock);

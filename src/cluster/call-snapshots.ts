@@ -20,14 +20,15 @@ import {
 
 /**
  * One call's entry in a write: `snapshot` undefined when unchanged since the last write;
- * `unownedIsLost`: no owner in Redis means the call was taken over and ended elsewhere (this
- * node wrote it before and may have been taken for dead since), not that Redis forgot it.
+ * `mayBeTakenOver`: this node wrote the call before and may have been taken for dead since, so
+ * no owner in Redis does not make the call its own again (another node may have taken it over
+ * and ended it, and Redis forgotten both).
  */
 interface SnapshotWrite {
   sipCallId: string;
   snapshot: string | undefined;
   position: string;
-  unownedIsLost?: boolean;
+  mayBeTakenOver?: boolean;
 }
 
 /** A call claimed from a dead node (or owned here already: `mine`, `unconfirmed`). */
@@ -90,17 +91,24 @@ export class CallSnapshots {
     link.defineScript('patchbayGiveBack', GIVE_BACK);
   }
 
-  /** One round trip for every call; rejects while Redis is unreachable. */
-  async write(writes: readonly SnapshotWrite[]): Promise<{ lost: string[]; missing: string[] }> {
+  /** Redis is connected: a write sent now may run even if its reply is lost. */
+  get reachable(): boolean {
+    return this.#options.link.up;
+  }
+
+  /** One round trip for every call (see WRITE_SNAPSHOTS); rejects while Redis is unreachable. */
+  async write(
+    writes: readonly SnapshotWrite[],
+  ): Promise<{ lost: string[]; missing: string[]; unowned: string[] }> {
     const args: Array<string | number> = [this.owner, this.#retentionMs, writes.length];
     for (const write of writes)
-      args.push(write.sipCallId, write.snapshot ?? '', write.position, write.unownedIsLost ? 1 : 0);
-    const [lost, missing] = (await this.#options.link.run(
+      args.push(write.sipCallId, write.snapshot ?? '', write.position, write.mayBeTakenOver ? 1 : 0);
+    const [lost, missing, unowned] = (await this.#options.link.run(
       'patchbayWriteSnapshots',
       this.#ownKeys(),
       args,
-    )) as [string[], string[]];
-    return { lost, missing };
+    )) as [string[], string[], string[]];
+    return { lost, missing, unowned };
   }
 
   /**

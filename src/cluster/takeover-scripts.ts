@@ -55,21 +55,24 @@ end
 
 /**
  * A node's snapshot writes. KEYS: owner, this node's snapshots, positions, claims. ARGV: node,
- * retention ms, count, then (Call-ID, snapshot or '' when unchanged, position, '1' when an
- * unowned call is lost rather than this node's) per call. Returns {lost, missing}: calls
- * another node owns or ended (this node was taken for dead), and calls whose snapshot Redis
- * does not have (lost with a restart), to be sent whole next time.
+ * retention ms, count, then (Call-ID, snapshot or '' when unchanged, position, '1' when this node
+ * may have been counted dead since it wrote the call) per call. Returns {lost, missing, unowned}:
+ * calls another node owns or ended (this node was taken for dead); calls whose snapshot Redis
+ * does not have (lost with a restart), to be sent whole next time; and calls marked '1' that no
+ * node owns (Redis forgot them): not this node's again, as another node may have taken them over
+ * and ended them.
  */
 export const WRITE_SNAPSHOTS = `
 local prefix = '${TAKEOVER_PREFIX}'
 local node, retention, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local lost, missing = {}, {}
+local lost, missing, unowned = {}, {}, {}
 for i = 0, count - 1 do
-  local id, snap, pos, unowned_lost = ARGV[4 + i * 4], ARGV[5 + i * 4], ARGV[6 + i * 4], ARGV[7 + i * 4]
+  local id, snap, pos, taken = ARGV[4 + i * 4], ARGV[5 + i * 4], ARGV[6 + i * 4], ARGV[7 + i * 4]
   local owner = redis.call('HGET', KEYS[1], id)
-  local ended = not owner and (unowned_lost == '1' or redis.call('EXISTS', prefix .. 'ended:' .. id) == 1)
-  if (owner and owner ~= node) or ended then
+  if (owner and owner ~= node) or (not owner and redis.call('EXISTS', prefix .. 'ended:' .. id) == 1) then
     lost[#lost + 1] = id
+  elseif not owner and taken == '1' then
+    unowned[#unowned + 1] = id
   else
     redis.call('HSET', KEYS[1], id, node)
     if snap ~= '' then redis.call('HSET', KEYS[2], id, snap)
@@ -79,7 +82,7 @@ for i = 0, count - 1 do
   end
 end
 for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], retention) end
-return {lost, missing}
+return {lost, missing, unowned}
 `;
 
 /**

@@ -10,10 +10,12 @@
  * call. One whose call no live node can have (unknown, or still owned by a live node after
  * `deadAfterMs` more) gets 481, which lets the balancer try the next node.
  *
- * A node counted dead that was only stalled learns at its next write that its calls are owned
- * elsewhere: it lets them go without signalling (the new owner holds the dialog). One whose
- * stall outlasted `deadAfterMs` also lets go of calls no node owns any more: another node may
- * have taken them over and ended them meanwhile.
+ * A node counted dead that was only stalled, or cut off from Redis while the others were not,
+ * learns at its next write that its calls are owned elsewhere: it lets them go without
+ * signalling (the new owner holds the dialog). One that Redis did not hear from for longer than
+ * `deadAfterMs` takes back no call Redis has no owner for (it restarted empty): another node may
+ * have taken it over, and ended it, meanwhile. Such a call goes on here without a snapshot, and
+ * is let go once another node owns it.
  *
  * A node that is draining, full or overloaded claims nothing: its admission would refuse the
  * call, which would then be lost; a held request gets 481 so the balancer tries the next node.
@@ -81,10 +83,18 @@ export class CallTakeover {
   #writing = false;
   #writeAgain = false;
   #closed = false;
-  /** When the last takeover heartbeat started or settled (monotonic ms): a slow Redis is no stall. */
+  /**
+   * When the last takeover heartbeat Redis answered was sent (monotonic ms): Redis counts this
+   * node alive until `deadAfterMs` after it ran it, whatever the node did since.
+   */
   #lastBeatAt = 0;
-  /** This node stalled past `deadAfterMs` since its last write: it may have been taken for dead. */
+  /**
+   * Redis did not hear from this node for `deadAfterMs` since its last write: it may have been
+   * taken for dead.
+   */
   #mayHaveBeenDead = false;
+  /** Calls written before this node may have been taken for dead, that Redis then had no owner for. */
+  readonly #unowned = new Set<string>();
 
   constructor(options: CallTakeoverOptions) {
     this.#options = options;
@@ -107,6 +117,7 @@ export class CallTakeover {
     this.#beatTimer?.cancel();
     const removals = [...this.#written.keys()].map((sipCallId) => this.#options.snapshots.remove(sipCallId));
     this.#written.clear();
+    this.#unowned.clear();
     await Promise.allSettled(removals);
   }
 
@@ -160,16 +171,21 @@ export class CallTakeover {
     });
   }
 
-  /** Notes a stall long enough for the other nodes to have counted this one dead. */
-  #noteStall(): void {
+  /**
+   * Notes that Redis heard no beat of this node for long enough to count it dead: its loop
+   * stalled, or it could not reach Redis (the other nodes may have).
+   */
+  #noteSilence(): void {
     if (this.#options.clock.now() - this.#lastBeatAt > this.#options.config.deadAfterMs)
       this.#mayHaveBeenDead = true;
   }
 
   async #write(): Promise<void> {
     const { snapshots, nodeId, clock } = this.#options;
-    this.#noteStall();
+    this.#noteSilence();
     const mayHaveBeenDead = this.#mayHaveBeenDead;
+    // Redis away: nothing sent, nothing marked sent (a call answered meanwhile is this node's alone).
+    if (!snapshots.reachable) return;
     const writes = [];
     const current = new Map<string, { call: CallController; text: string }>();
     for (const call of this.#options.liveCalls()) {
@@ -183,7 +199,7 @@ export class CallTakeover {
         sipCallId,
         snapshot: changed ? text : undefined,
         position: positionOf(view.leg, clock.wallNow()),
-        unownedIsLost: mayHaveBeenDead && this.#written.has(sipCallId),
+        mayBeTakenOver: this.#unowned.has(sipCallId) || (mayHaveBeenDead && this.#written.has(sipCallId)),
       });
     }
     // A call being resumed has no view until answered: not ended (its removal would tombstone it).
@@ -194,27 +210,30 @@ export class CallTakeover {
       for (const sipCallId of ended) {
         await snapshots.remove(sipCallId);
         this.#written.delete(sipCallId);
+        this.#unowned.delete(sipCallId);
       }
       if (writes.length === 0) return;
       // A write whose reply is lost may still run in Redis: its call's end must remove it.
       for (const { sipCallId } of writes)
         if (!this.#written.has(sipCallId)) this.#written.set(sipCallId, SENT);
-      const { lost, missing } = await snapshots.write(writes);
+      const { lost, missing, unowned } = await snapshots.write(writes);
       for (const { sipCallId } of writes) {
         const entry = current.get(sipCallId);
         if (entry) this.#written.set(sipCallId, entry.text);
       }
       for (const sipCallId of missing) this.#written.delete(sipCallId);
       for (const sipCallId of lost) this.#letGo(sipCallId, current.get(sipCallId)?.call);
+      for (const sipCallId of unowned) this.#disown(sipCallId, current.get(sipCallId)?.call);
       if (mayHaveBeenDead) this.#mayHaveBeenDead = false;
     } catch {
-      // Redis away: the cluster link has said so; the next write sends what changed meanwhile.
+      // Redis lost or slow: the link has said so; the next write sends what changed meanwhile.
     }
   }
 
   /** Another node owns the call now: this one stops carrying it, without BYE. */
   #letGo(sipCallId: string, call: CallController | undefined): void {
     this.#written.delete(sipCallId);
+    this.#unowned.delete(sipCallId);
     const session = call?.takeoverView()?.session;
     if (!session) return;
     this.#options.logger.warn(
@@ -224,6 +243,19 @@ export class CallTakeover {
     session.terminate({ by: 'local', reason: 'taken_over' });
   }
 
+  /**
+   * Not written again, so no other node resumes it while it may be carried elsewhere; still sent
+   * marked, so this node lets it go once another owns it or it ended there.
+   */
+  #disown(sipCallId: string, call: CallController | undefined): void {
+    if (this.#unowned.has(sipCallId)) return;
+    this.#unowned.add(sipCallId);
+    this.#options.logger.warn(
+      { callId: call?.id, sipCallId },
+      'call may have been taken over while this node was counted dead: no longer snapshotted',
+    );
+  }
+
   /** How many calls this node may claim now: none while draining, overloaded or full. */
   #room(): number {
     const { draining, overloaded, room } = this.#options;
@@ -231,12 +263,13 @@ export class CallTakeover {
   }
 
   async #beat(): Promise<void> {
-    this.#noteStall();
-    this.#lastBeatAt = this.#options.clock.now();
+    this.#noteSilence();
+    const sentAt = this.#options.clock.now();
     try {
       // A node without room is left out of the choice, so the others get its share.
       const free = this.#room();
       const { claimed, unconfirmed } = await this.#options.snapshots.beat(free, free === 0);
+      this.#lastBeatAt = sentAt;
       // Claimed during stop(): left in this node's hashes, the live nodes claim them once it is dead.
       if (this.#closed) return;
       const unknown = [...claimed, ...unconfirmed].filter((call) => !this.#knows(call.sipCallId));
@@ -246,9 +279,7 @@ export class CallTakeover {
       // Not given back now: still this node's, reported again at the next beat.
       if (over.length > 0) await this.#options.snapshots.giveBack(over).catch(() => undefined);
     } catch {
-      // Redis away: no takeover heartbeat, so other nodes may take this one's calls meanwhile.
-    } finally {
-      this.#lastBeatAt = this.#options.clock.now();
+      // Redis away or slow: no beat counted, so other nodes may take this one's calls meanwhile.
     }
   }
 

@@ -17,7 +17,7 @@ import { positionOf, snapshotOf } from '../../src/gateway/call-snapshot.js';
 import { CallTakeover } from '../../src/gateway/call-takeover.js';
 import type { HeldRequest } from '../../src/sip/index.js';
 import { type Clock, FakeClock, silentLogger } from '../../src/util/index.js';
-import { view } from './helpers/takeover-view.js';
+import { liveCall, view } from './helpers/takeover-view.js';
 
 const DEAD_AFTER_MS = 1500;
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -36,7 +36,15 @@ class FakeSnapshots {
   readonly writes: Write[][] = [];
   /** Writes still to fail as a missed deadline does (the script may have run all the same). */
   failWrites = 0;
+  /** Redis unreachable from this node: beats fail at once, nothing is written. */
+  away = false;
+  /** What the next writes answer (by default: every call written). */
+  readonly replies: Array<Awaited<ReturnType<CallSnapshots['write']>>> = [];
+  get reachable(): boolean {
+    return !this.away;
+  }
   beat(maxClaims: number, takesNone: boolean): Promise<Beat> {
+    if (this.away) return Promise.reject(new Error('redis connecting'));
     return new Promise((answer) => this.beats.push({ maxClaims, takesNone, answer }));
   }
   claim(sipCallId: string) {
@@ -47,7 +55,7 @@ class FakeSnapshots {
   async write(writes: Write[]) {
     this.writes.push(writes);
     if (this.failWrites > 0 && this.failWrites--) throw new Error('redis command timeout');
-    return { lost: [], missing: [] };
+    return this.replies.shift() ?? { lost: [], missing: [], unowned: [] };
   }
   readonly removed: string[] = [];
   async remove(sipCallId: string): Promise<void> {
@@ -172,7 +180,7 @@ test('a beat answered after stop() began resumes nothing', async () => {
   assert.equal(outcome.unusable, 0, 'not resumed');
 });
 
-test('after a stall past deadAfterMs, the calls written before go out marked: unowned is lost', async () => {
+test('after a stall past deadAfterMs, the calls written before go out marked until Redis hears a beat', async () => {
   const { fake, stall, snapshots, takeover } = setup({ calls: 1 });
   takeover.answered();
   await settle();
@@ -180,14 +188,17 @@ test('after a stall past deadAfterMs, the calls written before go out marked: un
   snapshots.beats[0]?.answer({ claimed: [], unconfirmed: [] });
   await settle();
   stall.ms += DEAD_AFTER_MS + 500; // the event loop was blocked: no timer ran meanwhile
+  fake.advance(500); // the next write, then a beat
+  await settle();
+  snapshots.beats[1]?.answer({ claimed: [], unconfirmed: [] });
   for (let i = 0; i < 2; i++) {
     fake.advance(500); // the next write
     await settle();
   }
   assert.deepEqual(
-    snapshots.writes.map((writes) => writes.map((write) => write.unownedIsLost)),
-    [[false], [true], [false]],
-    'first write: its own; after the stall: lost if unowned; then its own again',
+    snapshots.writes.map((writes) => writes.map((write) => write.mayBeTakenOver)),
+    [[false], [true], [true], [false]],
+    'first write: its own; after the stall, until a write follows a beat Redis answered: marked',
   );
   await takeover.close();
 });
@@ -288,5 +299,55 @@ test('a call whose writes missed their deadline is sent whole again, and removed
   fake.advance(500);
   await settle();
   assert.deepEqual(snapshots.removed, ['call-1@127.0.0.1'], 'its end removes it all the same');
+  await takeover.close();
+});
+
+test('cut off from Redis past deadAfterMs, a node takes back no call Redis forgot; another node owning it lets it go', async () => {
+  const { fake, snapshots, takeover, calls } = setup();
+  const terminated: string[] = [];
+  calls.push(liveCall('before@carrier', terminated));
+  takeover.answered();
+  await settle();
+  fake.advance(DEAD_AFTER_MS / 5);
+  snapshots.beats[0]?.answer({ claimed: [], unconfirmed: [] });
+  await settle();
+  snapshots.away = true; // the other nodes still reach Redis and count this one dead
+  calls.push(liveCall('during@carrier', terminated)); // answered meanwhile: this node's alone
+  takeover.answered();
+  for (let ms = 0; ms < DEAD_AFTER_MS + 500; ms += 100) {
+    fake.advance(100);
+    await settle();
+  }
+  assert.equal(snapshots.writes.length, 1, 'nothing sent while Redis is away');
+  snapshots.away = false; // back, restarted empty: it has no owner for the call written before
+  const marks = () => snapshots.writes.at(-1)?.map((write) => [write.sipCallId, write.mayBeTakenOver]);
+  snapshots.replies.push({ lost: [], missing: [], unowned: ['before@carrier'] });
+  while (snapshots.writes.length < 2) {
+    fake.advance(100);
+    await settle();
+  }
+  assert.deepEqual(marks(), [
+    ['before@carrier', true],
+    ['during@carrier', false],
+  ]);
+  assert.deepEqual(terminated, [], "the call may be this node's alone: it goes on");
+  for (let ms = 0; ms < 1000; ms += 100) {
+    snapshots.beats.at(-1)?.answer({ claimed: [], unconfirmed: [] }); // Redis hears this node again
+    fake.advance(100);
+    await settle();
+  }
+  assert.deepEqual(
+    marks(),
+    [
+      ['before@carrier', true],
+      ['during@carrier', false],
+    ],
+    'still not taken back',
+  );
+  // The node carrying the call wrote it since.
+  snapshots.replies.push({ lost: ['before@carrier'], missing: [], unowned: [] });
+  fake.advance(500);
+  await settle();
+  assert.deepEqual(terminated, ['before@carrier'], 'let go to the node that owns it');
   await takeover.close();
 });

@@ -12,17 +12,16 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { CallSnapshots, RedisLink, takeoverKeys } from '../../src/cluster/index.js';
+import { CallSnapshots, type RedisLink, takeoverKeys } from '../../src/cluster/index.js';
 import type { CallController } from '../../src/gateway/call-controller.js';
-import type { ResumeContext } from '../../src/gateway/call-resume.js';
 import { positionOf, snapshotOf } from '../../src/gateway/call-snapshot.js';
-import { CallTakeover, type CallTakeoverOptions } from '../../src/gateway/call-takeover.js';
 import type { HeldRequest } from '../../src/sip/index.js';
-import { SystemClock, silentLogger } from '../../src/util/index.js';
+import { SystemClock } from '../../src/util/index.js';
 import { view } from '../gateway/helpers/takeover-view.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { RedisServer } from './helpers/redis-server.js';
 import { freePort } from './helpers/sipp.js';
+import { readyLink, takeoverOn } from './helpers/takeover-node.js';
 
 const skip = skipUnlessPresent(commandAvailable('redis-server', ['-v']), 'redis-server not installed');
 const DEAD_AFTER_MS = 300;
@@ -54,13 +53,8 @@ async function node(
   owner: string | null = nodeId,
   deadAfterMs = DEAD_AFTER_MS,
 ): Promise<CallSnapshots> {
-  const client = new Redis({ port: server!.port, host: '127.0.0.1' });
-  const link = new RedisLink(client);
+  const link = await readyLink(server!.port);
   links.push(link);
-  for (let waited = 0; client.status !== 'ready'; waited += 20) {
-    if (waited > 3000) throw new Error('redis client not ready');
-    await sleep(20);
-  }
   return new CallSnapshots({ link, nodeId, deadAfterMs, ...(owner === null ? {} : { owner }) });
 }
 
@@ -71,7 +65,7 @@ test('a dead node’s calls are claimed once each, spread over the live nodes', 
   const [dead, x, y] = [await node('dead'), await node('x'), await node('y')];
   await dead.beat(0, false);
   const calls = Array.from({ length: 40 }, (_, i) => `call-${i}@carrier`);
-  assert.deepEqual(await dead.write(calls.map(write)), { lost: [], missing: [] });
+  assert.deepEqual(await dead.write(calls.map(write)), { lost: [], missing: [], unowned: [] });
   await x.beat(100, false);
   await y.beat(100, false);
   assert.deepEqual(
@@ -163,7 +157,7 @@ test('a call that ended on its new owner is lost to the node taken for dead, not
   assert.deepEqual((await b.beat(10, false)).claimed, [], 'nothing left to claim');
 });
 
-test('after Redis forgot everything, a node taken for dead lets unowned calls go; others re-own theirs', {
+test('after Redis forgot everything, a node maybe taken for dead takes back no unowned call; others re-own theirs', {
   skip,
 }, async () => {
   await flush();
@@ -171,10 +165,11 @@ test('after Redis forgot everything, a node taken for dead lets unowned calls go
   await a.write([write('stale@carrier'), write('kept@carrier')]);
   await flush(); // a Redis restarted empty
   const reply = await a.write([
-    { ...write('stale@carrier'), snapshot: undefined, unownedIsLost: true },
+    { ...write('stale@carrier'), mayBeTakenOver: true },
     { ...write('kept@carrier'), snapshot: undefined },
   ]);
-  assert.deepEqual(reply, { lost: ['stale@carrier'], missing: ['kept@carrier'] });
+  assert.deepEqual(reply, { lost: [], missing: ['kept@carrier'], unowned: ['stale@carrier'] });
+  assert.deepEqual(await a.claim('stale@carrier'), { kind: 'unknown' }, 'not written');
   assert.deepEqual(await a.claim('kept@carrier'), { kind: 'mine' }, 'no snapshot until sent whole');
 });
 
@@ -224,37 +219,6 @@ async function pauseRedis(ms: number): Promise<void> {
   client.disconnect();
 }
 
-/** A node's CallTakeover on a real store (the snapshots of `view()` resume); `options` override. */
-function takeoverOn(
-  snapshots: CallSnapshots,
-  nodeId: string,
-  options: Partial<CallTakeoverOptions> = {},
-): CallTakeover {
-  const clock = new SystemClock();
-  return new CallTakeover({
-    snapshots,
-    config: { enabled: true, deadAfterMs: DEAD_AFTER_MS, snapshotIntervalMs: 100 },
-    nodeId,
-    clock,
-    logger: silentLogger,
-    resumeContext: () =>
-      ({
-        config: { trunks: new Map([['proxy', { codecs: ['PCMU'] }]]), gateway: { routes: [] } },
-        clock,
-        mediaAddress: '127.0.0.9',
-        frameMs: 20,
-        nodeId,
-      }) as unknown as ResumeContext,
-    liveCalls: () => [],
-    room: () => 10,
-    draining: () => false,
-    overloaded: () => false,
-    adopt: () => assert.fail('nothing to resume'),
-    unusable: () => assert.fail('nothing to resume'),
-    ...options,
-  });
-}
-
 test('a held request whose claim timed out still gets its call, resumed once on that node', {
   skip,
 }, async () => {
@@ -267,7 +231,7 @@ test('a held request whose claim timed out still gets its call, resumed once on 
   await dead.write([{ sipCallId, snapshot, position: positionOf(view().leg, clock.wallNow()) }]);
   await sleep(DEAD_AFTER_MS + 50);
   const adopted: EventEmitter[] = [];
-  const takeover = takeoverOn(taker, 'taker3', {
+  const takeover = takeoverOn(taker, 'taker3', DEAD_AFTER_MS, {
     adopt: () => {
       const call = Object.assign(new EventEmitter(), { id: 'sid-1' });
       adopted.push(call);
@@ -319,7 +283,7 @@ test('a write that missed its deadline and ran after its call ended is removed: 
   const [a, b] = [await node('a5'), await node('b5')];
   const sipCallId = 'call-1@127.0.0.1';
   const calls = [{ id: 'sid-1', takeoverView: () => view() }] as unknown as CallController[];
-  const takeover = takeoverOn(a, 'a5', { liveCalls: () => calls });
+  const takeover = takeoverOn(a, 'a5', DEAD_AFTER_MS, { liveCalls: () => calls });
   takeover.start();
   await pauseRedis(400);
   takeover.answered(); // misses its deadline; Redis runs it once unpaused

@@ -1,5 +1,6 @@
 /** An answered call's TakeoverView for snapshot and takeover tests (a UAS dialog, plain RTP). */
 import type { StreamTarget } from '../../../src/config/index.js';
+import type { CallController } from '../../../src/gateway/call-controller.js';
 import type { TakeoverView } from '../../../src/gateway/ports.js';
 import { Dialog, parseMessage, type Session, type SipRequest } from '../../../src/sip/index.js';
 
@@ -53,4 +54,14 @@ export function view(remoteSdp = SDP, localSdp = SDP, target = TARGET): Takeover
     session,
     leg: { position: () => ({ ssrc: 0xdeadbeef, sequenceNumber: 65_530, timestamp: 0xffff_ff00 }) },
   };
+}
+
+/** A live call on `view()` whose dialog is `sipCallId`; its session notes being let go. */
+export function liveCall(sipCallId: string, terminated: string[]): CallController {
+  const shown = view();
+  const session = Object.assign(shown.session, {
+    callId: sipCallId,
+    terminate: () => terminated.push(sipCallId),
+  });
+  return { id: sipCallId, takeoverView: () => ({ ...shown, session }) } as unknown as CallController;
 }

@@ -160,7 +160,7 @@ export class CallSnapshots {
     const reply = (await this.#options.link.run(
       'patchbayClaimCall',
       [takeoverKeys.alive, takeoverKeys.owner],
-      [this.owner, sipCallId, this.#retentionMs],
+      [this.owner, sipCallId, this.#retentionMs, this.#options.deadAfterMs],
     )) as string[];
     const [kind, first, second] = reply;
     const call = first === undefined ? undefined : { sipCallId, snapshot: first, position: second ?? '' };

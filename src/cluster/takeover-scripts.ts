@@ -51,6 +51,19 @@ local function take(from, id, node, retention)
   end
   return {id, snap, pos}
 end
+-- last_beat: Redis time of the last heartbeat or claim from any node. None for longer than
+-- dead_after means Redis itself was away (down, failing over, cut off from every node), not one
+-- node: every node alive at the last beat gets dead_after from now to beat again, so the first
+-- node back does not take the others' calls for dead.
+local function excuse_outage(alive, dead_after, retention)
+  local last = tonumber(redis.call('GET', prefix .. 'last_beat'))
+  if last and now - last > dead_after then
+    for _, n in ipairs(redis.call('ZRANGEBYSCORE', alive, last, '+inf')) do
+      redis.call('ZADD', alive, now + dead_after, n)
+    end
+  end
+  redis.call('SET', prefix .. 'last_beat', now, 'PX', retention)
+end
 `;
 
 /**
@@ -113,6 +126,7 @@ return 1
 export const TAKEOVER_BEAT = `${NOW}
 local node, dead_after, max_claims = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local retention = tonumber(ARGV[5])
+excuse_outage(KEYS[1], dead_after, retention)
 redis.call('ZADD', KEYS[1], now + dead_after, node)
 local unconfirmed = {}
 for _, id in ipairs(redis.call('HKEYS', prefix .. 'claimed:' .. node)) do
@@ -155,13 +169,14 @@ return {out, unconfirmed}
 
 /**
  * One call claimed now, for an in-dialog request that reached this node before the heartbeat
- * claimed it. KEYS: alive, owner. ARGV: node, Call-ID, retention ms. Returns {'claimed', snapshot,
+ * claimed it. KEYS: alive, owner. ARGV: node, Call-ID, retention ms, dead-after ms. Returns {'claimed', snapshot,
  * position}, {'mine', snapshot, position} (this node owns it already: a claim repeated after a
  * lost reply; without a snapshot when Redis has none), {'alive', node} (its owner still beats)
  * or {'unknown'}.
  */
 export const CLAIM_CALL = `${NOW}
 local node, id = ARGV[1], ARGV[2]
+excuse_outage(KEYS[1], tonumber(ARGV[4]), tonumber(ARGV[3]))
 local owner = redis.call('HGET', KEYS[2], id)
 if not owner then return {'unknown'} end
 if owner == node then

@@ -6,7 +6,8 @@
  * restarted with the same id is a new owner; snapshots outlive any deadAfterMs; a claim whose
  * reply missed the deadline (Redis paused) still resumes its call on that node, once, and a node
  * without room gives such a call back to the others; a snapshot write that missed its deadline
- * and ran after its call ended is removed, before or after it lands.
+ * and ran after its call ended is removed, before or after it lands; Redis away from every node
+ * (no node's beat reaching it) for longer than deadAfterMs counts nobody dead.
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
@@ -21,7 +22,7 @@ import { view } from '../gateway/helpers/takeover-view.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { RedisServer } from './helpers/redis-server.js';
 import { freePort } from './helpers/sipp.js';
-import { readyLink, takeoverOn } from './helpers/takeover-node.js';
+import { beatingFor, readyLink, takeoverOn } from './helpers/takeover-node.js';
 
 const skip = skipUnlessPresent(commandAvailable('redis-server', ['-v']), 'redis-server not installed');
 const DEAD_AFTER_MS = 300;
@@ -73,7 +74,11 @@ test('a dead node’s calls are claimed once each, spread over the live nodes', 
     [],
     'nothing while it beats',
   );
-  await sleep(DEAD_AFTER_MS + 50);
+  await beatingFor(
+    DEAD_AFTER_MS + 50,
+    () => x.beat(0, false),
+    () => y.beat(0, false),
+  );
   await y.beat(0, false); // both beat every deadAfterMs / 3: both are alive when x claims
   const claimedX = (await x.beat(100, false)).claimed;
   const claimedY = (await y.beat(100, false)).claimed;
@@ -100,6 +105,24 @@ test('a dead node’s calls are claimed once each, spread over the live nodes', 
   assert.deepEqual(lost, calls.slice(0, 3));
 });
 
+test('Redis away from every node longer than deadAfterMs counts nobody dead; a node silent after it is', {
+  skip,
+}, async () => {
+  await flush();
+  const [a, b] = [await node('a0'), await node('b0')];
+  await a.beat(0, false);
+  await b.beat(0, false);
+  await a.write([write('kept@carrier')]);
+  await sleep(DEAD_AFTER_MS + 100); // no node's beat reaches Redis: as Redis sees it, its own outage
+  assert.deepEqual((await b.beat(10, false)).claimed, [], 'the first node back claims nothing');
+  assert.deepEqual(await b.claim('kept@carrier'), { kind: 'alive', node: 'a0' }, 'nor on demand');
+  await beatingFor(DEAD_AFTER_MS + 50, () => b.beat(0, false)); // a stays silent after it
+  assert.deepEqual(
+    (await b.beat(10, false)).claimed.map((call) => call.sipCallId),
+    ['kept@carrier'],
+  );
+});
+
 test('on-demand claim: alive owner, then dead owner; removed and unknown calls', { skip }, async () => {
   await flush();
   const [owner, taker] = [await node('owner'), await node('taker')];
@@ -110,7 +133,7 @@ test('on-demand claim: alive owner, then dead owner; removed and unknown calls',
   assert.deepEqual(await taker.claim('held@carrier'), { kind: 'alive', node: 'owner' });
   assert.deepEqual(await taker.claim('ended@carrier'), { kind: 'unknown' });
   assert.deepEqual(await owner.claim('held@carrier'), { kind: 'mine', call: { ...write('held@carrier') } });
-  await sleep(DEAD_AFTER_MS + 50);
+  await beatingFor(DEAD_AFTER_MS + 50, () => taker.beat(0, false));
   const claim = await taker.claim('held@carrier');
   assert.equal(claim.kind, 'claimed');
   assert.deepEqual(await taker.claim('held@carrier'), { kind: 'mine', call: { ...write('held@carrier') } });
@@ -124,7 +147,7 @@ test('a draining node and a node without room claim nothing', { skip }, async ()
   await dead.beat(0, false);
   await dead.write([write('a@carrier'), write('b@carrier')]);
   await draining.beat(10, true);
-  await sleep(DEAD_AFTER_MS + 50);
+  await beatingFor(DEAD_AFTER_MS + 50, () => draining.beat(0, true));
   assert.deepEqual((await draining.beat(10, true)).claimed, []);
   assert.deepEqual((await full.beat(0, false)).claimed, []);
   assert.deepEqual(
@@ -143,7 +166,7 @@ test('a call that ended on its new owner is lost to the node taken for dead, not
   const [a, b] = [await node('a'), await node('b')];
   await a.beat(0, false);
   await a.write([write('ended@carrier'), write('live@carrier')]);
-  await sleep(DEAD_AFTER_MS + 50);
+  await beatingFor(DEAD_AFTER_MS + 50, () => b.beat(0, false));
   const { claimed } = await b.beat(10, false);
   assert.equal(claimed.length, 2);
   await b.remove('ended@carrier'); // the caller hung up on b
@@ -186,7 +209,11 @@ test('a node restarted with the same id is a new owner: the crashed process’s 
   assert.notEqual(restarted.owner, crashed.owner);
   await restarted.beat(10, false);
   await other.beat(10, false);
-  await sleep(DEAD_AFTER_MS + 50);
+  await beatingFor(
+    DEAD_AFTER_MS + 50,
+    () => restarted.beat(0, false),
+    () => other.beat(0, false),
+  );
   await other.beat(0, false); // alive when the restarted node beats
   const claimed = [...(await restarted.beat(10, false)).claimed, ...(await other.beat(10, false)).claimed];
   assert.deepEqual(
@@ -229,7 +256,7 @@ test('a held request whose claim timed out still gets its call, resumed once on 
   const sipCallId = 'call-1@127.0.0.1';
   await dead.beat(0, false);
   await dead.write([{ sipCallId, snapshot, position: positionOf(view().leg, clock.wallNow()) }]);
-  await sleep(DEAD_AFTER_MS + 50);
+  await beatingFor(DEAD_AFTER_MS + 50, () => taker.beat(0, false));
   const adopted: EventEmitter[] = [];
   const takeover = takeoverOn(taker, 'taker3', DEAD_AFTER_MS, {
     adopt: () => {
@@ -265,7 +292,7 @@ test('a beat whose reply timed out reports its claims next time; given back, ano
   await dead.beat(0, false);
   await dead.write([write('lost@carrier')]);
   await a.beat(0, true);
-  await sleep(DEAD_AFTER_MS + 50);
+  await beatingFor(DEAD_AFTER_MS + 50, () => a.beat(0, true));
   await pauseRedis(400);
   await assert.rejects(a.beat(10, false), /timeout/);
   await sleep(300); // Redis ran the beat: a claimed the call without hearing of it
@@ -293,7 +320,7 @@ test('a write that missed its deadline and ran after its call ended is removed: 
   assert.deepEqual(await a.claim(sipCallId), { kind: 'unknown' }, 'no owner, no snapshot');
   await takeover.close();
   await b.beat(0, false);
-  await sleep(DEAD_AFTER_MS + 50); // a is dead now
+  await beatingFor(DEAD_AFTER_MS + 50, () => b.beat(0, false)); // a is dead now
   assert.deepEqual(await b.beat(10, false), { claimed: [], unconfirmed: [] }, 'nothing to claim');
   // Had the end's removal run first, its tombstone refuses the late write.
   await a.remove('late@carrier');

@@ -13,7 +13,7 @@ import { liveCall } from '../gateway/helpers/takeover-view.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { RedisServer } from './helpers/redis-server.js';
 import { freePort } from './helpers/sipp.js';
-import { readyLink, takeoverOn } from './helpers/takeover-node.js';
+import { beatingFor, readyLink, takeoverOn } from './helpers/takeover-node.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
 
 const skip = skipUnlessPresent(commandAvailable('redis-server', ['-v']), 'redis-server not installed');
@@ -85,7 +85,7 @@ test('a node cut off from Redis, counted dead meanwhile, takes no call back from
   );
 
   relay.cut(); // a cannot reach Redis; b still does
-  await sleep(DEAD_AFTER_MS + 100);
+  await beatingFor(DEAD_AFTER_MS + 100, () => b.beat(0, false));
   const [taken] = (await b.beat(10, false)).claimed;
   assert.equal(taken?.sipCallId, sipCallId, 'b takes the call over');
   await b.write([taken!]); // b carries it now (or it has ended there: Redis forgets both alike)

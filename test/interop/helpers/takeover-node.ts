@@ -11,6 +11,19 @@ import { SystemClock, silentLogger } from '../../../src/util/index.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Waits `ms` while each of `beats` runs every 50 ms, as live nodes' heartbeats do (every
+ * deadAfterMs / 5): a node silent meanwhile is dead to them. Had no node beaten at all, Redis
+ * would take the silence for its own outage and count nobody dead.
+ */
+export async function beatingFor(ms: number, ...beats: Array<() => Promise<unknown>>): Promise<void> {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    for (const beat of beats) await beat();
+    await sleep(Math.max(0, Math.min(50, end - performance.now())));
+  }
+}
+
 /** A link to the Redis on `port`, ready (the caller closes it). */
 export async function readyLink(port: number): Promise<RedisLink> {
   const client = new Redis({ port, host: '127.0.0.1' });

@@ -214,14 +214,16 @@ export class Playout<F extends PlayoutFrame = Int16Array> {
   }
 
   /**
-   * The bot is mid-utterance and less than a frame of it is queued: its next frame is late, not
-   * absent (a real-time bot's reply to the last caller frame can come just after a tick). The
+   * Less than a frame is queued and the bot is mid-utterance, or has just begun one: the rest of
+   * its frame is late, not absent (a real-time bot's reply to the last caller frame can come
+   * just after a tick, and a bot sending 10 ms chunks can start one just before a tick). The
    * caller leg may then hold the tick's slot and send the frame as it arrives, rather than
    * play a frame of silence and keep the late frame standing in the queue for the rest of
-   * the call.
+   * the call, or play the utterance's first chunk with a hole of silence behind it.
    */
   get #awaitingAudio(): boolean {
-    return !this.#silent && this.#audio.length < this.frameSamples;
+    const queued = this.#audio.length;
+    return queued < this.frameSamples && (queued > 0 || !this.#silent);
   }
 
   /**

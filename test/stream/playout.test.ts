@@ -354,3 +354,31 @@ test('a bot whose queue a tick finds dry now and then has no frame standing: not
   }
   assert.equal(playout.stats.trimmedFrames, 0);
 });
+
+test('an utterance whose first chunk is under a frame is not padded with silence: the slot waits for the rest', () => {
+  const playout = new Playout({ sampleRate: 8000 });
+  // A real-time bot sending 10 ms chunks, each arriving 5 ms before a tick or 5 ms after one,
+  // behind a leg that holds a tick's slot while holdsSlot() says so (src/media/held-slots.ts).
+  const played: number[] = [];
+  let held = false;
+  const play = () => played.push(...playout.pullFrame().frame);
+  const utterance = ramp(0, 1600);
+  for (let ms = 0; ms <= 260; ms += 5) {
+    if (ms % 20 === 0) {
+      if (held) play(); // a slot still waiting at the next tick goes as what is queued
+      held = playout.holdsSlot();
+      if (!held) play();
+    }
+    if (ms % 10 === 5 && ms >= 15 && (ms - 15) / 10 < 20) {
+      const at = ((ms - 15) / 10) * 80;
+      playout.enqueue(utterance.subarray(at, at + 80));
+      if (held && !playout.holdsSlot()) {
+        held = false;
+        play();
+      }
+    }
+  }
+  const start = played.findIndex((sample) => sample !== 0);
+  // The first 2 ms fade in from silence; from there on every sample is the bot's, in order.
+  assert.deepEqual(played.slice(start + 16, start + 1600), [...utterance.subarray(16)]);
+});

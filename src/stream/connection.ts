@@ -5,7 +5,7 @@
  *
  * Outbound: caller audio waits in a small bounded queue whose oldest frames are dropped (and
  * counted) while the socket's own buffer is over its bound; control messages (marks, DTMF,
- * stop) are never dropped while the socket is open.
+ * stop) are never dropped for audio, and go after the frames queued before them.
  *
  * Inbound: ws hands over one bot message per event-loop turn (`allowSynchronousEvents: false`:
  * each further message of a read waits for the next turn), rationed per 20 ms window by
@@ -85,9 +85,10 @@ export interface StreamConnectionStats {
 
 const MAX_QUEUED_FRAMES = 25;
 /**
- * Control messages skip the audio queue (a digit or a mark echo must not wait behind audio),
- * but not without bound: past this many times `maxBufferedBytes` unread, the bot is not
- * reading at all, and a carrier sending digits for hours would otherwise grow its buffer.
+ * Control messages do not wait for the socket's buffer to drain below its bound as caller
+ * frames do (a digit or a mark echo is never dropped for audio), but not without bound: past
+ * this many times `maxBufferedBytes` unread, the bot is not reading at all, and a carrier
+ * sending digits for hours would otherwise grow its buffer.
  */
 const CONTROL_BUFFER_FACTOR = 4;
 /** ws send options for a text message handed over as bytes, made once. */
@@ -463,19 +464,23 @@ export class StreamConnection {
 
   #control(message: WireMessage | undefined): void {
     if (message === undefined) return;
-    this.#flush();
     const unread = this.#socket?.bufferedAmount ?? 0;
     if (unread > CONTROL_BUFFER_FACTOR * this.#maxBufferedBytes) {
       if (this.stats.controlDropped++ === 0)
         this.#logger.warn({ unreadBytes: unread }, 'bot is not reading its socket: control messages dropped');
       return;
     }
+    // The caller frames still queued were numbered before this message (Twilio's and Exotel's
+    // sequence numbers are the order of sending): they go first. It waits behind the socket's
+    // buffer either way, and the queue holds a few of them at most.
+    this.#flush(true);
     this.#sendNow(message);
   }
 
-  #flush(): void {
+  /** Hands queued caller frames to the socket while its buffer is within bound, or all of them. */
+  #flush(all = false): void {
     const socket = this.#socket;
-    while (socket && this.#queue.length > 0 && socket.bufferedAmount <= this.#maxBufferedBytes) {
+    while (socket && this.#queue.length > 0 && (all || socket.bufferedAmount <= this.#maxBufferedBytes)) {
       const message = this.#queue.shift() as WireMessage;
       this.#sendNow(message);
       this.stats.framesSent++;

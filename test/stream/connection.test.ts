@@ -199,6 +199,37 @@ test('frames queued behind a slow bot are their own copies: each arrives whole, 
   }
 });
 
+test('a digit or mark echo sent while caller frames wait for a slow bot arrives after them: sequenceNumbers in order', async () => {
+  const bot = await TestBot.start();
+  const h = harness(bot.url, { maxBufferedBytes: 2048 });
+  try {
+    await h.connection.connect();
+    await until(() => bot.peers.length === 1, 'connection');
+    const socket = pauseReading(bot.peers[0] as BotPeer);
+    for (let i = 0; h.connection.stats.queueDepth < 10 && i < 50_000; i++) {
+      h.connection.sendCallerFrame(frame, frame);
+      if (i % 100 === 99) await nextTurn();
+    }
+    assert.ok(h.connection.stats.queueDepth > 0, 'frames were queued');
+    h.connection.sendDtmf('5');
+    h.connection.sendMarkPlayed('m1');
+    socket.resume();
+    for (let i = 0; h.connection.stats.queueDepth > 0 && i < 1000; i++) {
+      await nextTurn();
+      h.connection.sendCallerFrame(frame, frame);
+    }
+    await until(() => bot.events().includes('mark'), 'the mark echo');
+    const { framesSent } = h.connection.stats;
+    await until(() => (bot.peers[0]?.messages.length ?? 0) === framesSent + 4, 'every message sent');
+    const sequence = (bot.peers[0]?.messages ?? []).slice(1).map((m) => Number(m['sequenceNumber']));
+    const disorder = sequence.findIndex((n, i) => i > 0 && n <= (sequence[i - 1] as number));
+    assert.equal(disorder, -1, `sequenceNumber ${sequence[disorder]} after ${sequence[disorder - 1]}`);
+    h.connection.close('done');
+  } finally {
+    await bot.close();
+  }
+});
+
 test('digits for a bot that reads nothing stop at a bound: dropped and counted, not buffered for the whole call', async () => {
   const bot = await TestBot.start();
   const h = harness(bot.url, { maxBufferedBytes: 2048 });

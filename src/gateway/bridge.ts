@@ -28,7 +28,8 @@ export interface BotLink {
   sendCallerMulaw?(mulaw: Uint8Array): void;
   /** Asks for the bot's audio as the µ-law it sent; true when it will come so (`mulaw` inputs). */
   keepBotMulaw?(): boolean;
-  sendDtmf(digit: string): void;
+  /** A caller's digit, and how long it was held when the carrier said (RFC 4733). */
+  sendDtmf(digit: string, durationMs?: number): void;
   sendMarkPlayed(name: string): void;
   sendExtension(name: string): void;
 }
@@ -104,13 +105,13 @@ export class CallBridge {
         observeLatency(arrivalMs);
       });
     }
-    media.on('dtmf', (event: DtmfEvent) => this.onCallerDtmf(event.digit));
+    media.on('dtmf', (event: DtmfEvent) => this.onCallerDtmf(event.digit, event.durationMs));
   }
 
-  /** A digit from the caller, by RFC 4733 or SIP INFO. */
-  onCallerDtmf(digit: string): void {
+  /** A digit from the caller, by RFC 4733 (with its duration) or SIP INFO. */
+  onCallerDtmf(digit: string, durationMs?: number): void {
     this.#dtmfFromCaller++;
-    this.#link.sendDtmf(digit);
+    this.#link.sendDtmf(digit, durationMs);
   }
 
   /** Everything the bot sends, already decoded by the dialect. */

@@ -240,8 +240,8 @@ export class StreamConnection {
     this.#flush();
   }
 
-  sendDtmf(digit: string): void {
-    this.#control(this.#dialect.dtmf(digit));
+  sendDtmf(digit: string, durationMs?: number): void {
+    this.#control(this.#dialect.dtmf(digit, durationMs));
   }
 
   sendMarkPlayed(name: string): void {

@@ -75,7 +75,8 @@ export interface StreamDialect {
    * over as its bytes (`mulaw` inputs), not decoded into `audio`.
    */
   keepBotMulaw?(): void;
-  dtmf(digit: string): WireMessage | undefined;
+  /** A caller's digit; `durationMs` is how long it was held, when the carrier said (RFC 4733). */
+  dtmf(digit: string, durationMs?: number): WireMessage | undefined;
   markPlayed(name: string): WireMessage | undefined;
   /** Patchbay extension events (VAD `speech_started`/`speech_stopped`). */
   extensionEvent(name: string): WireMessage | undefined;

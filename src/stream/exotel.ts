@@ -20,6 +20,11 @@ const MEDIA_HEAD = asciiPiece('{"event":"media","sequence_number":"');
 const MEDIA_TIMESTAMP = asciiPiece('","timestamp":"');
 const MEDIA_PAYLOAD = asciiPiece('","payload":"');
 const MEDIA_TAIL = asciiPiece('"}}');
+/**
+ * The length given a digit the carrier did not time (SIP INFO): what our own RFC 4733 sender
+ * gives one, and Exotel's documented example.
+ */
+const UNTIMED_DTMF_MS = 100;
 /** Exotel wants bot chunks in multiples of 320 bytes (20 ms at 8 kHz); others play with gaps. */
 export const EXOTEL_CHUNK_ALIGN_BYTES = 320;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -30,7 +35,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
  * - `connected` (`{"event":"connected"}`), one `start` (`sequence_number` "1", `stream_sid`,
  *   `start.{stream_sid,call_sid,account_sid,from,to,custom_parameters,media_format}` with
  *   `media_format` `{encoding:"audio/x-raw", sample_rate:"8000", bit_rate:"16"}` as strings),
- *   then `media` (`media.{chunk,timestamp,payload}`), `dtmf` (`dtmf.digit`), `mark`
+ *   then `media` (`media.{chunk,timestamp,payload}`), `dtmf` (`dtmf.{digit,duration}`, ms), `mark`
  *   (`mark.name`), finally `stop` (`stop.{call_sid,account_sid,reason}`). Counters are strings.
  * - Payloads are base64 of raw 16-bit little-endian mono PCM at 8/16/24 kHz. Exotel itself sends
  *   ~100 ms chunks; we send one 20 ms frame per message (320/640/960 bytes, all multiples of 320),
@@ -114,12 +119,12 @@ export class ExotelDialect implements StreamDialect {
       .message();
   }
 
-  dtmf(digit: string): WireMessage {
+  dtmf(digit: string, durationMs = UNTIMED_DTMF_MS): WireMessage {
     return JSON.stringify({
       event: 'dtmf',
       sequence_number: this.#nextSequence(),
       stream_sid: this.streamSid,
-      dtmf: { digit },
+      dtmf: { digit, duration: String(Math.round(durationMs)) },
     });
   }
 

@@ -54,6 +54,22 @@ test('without VAD no extension events; marks wait for their audio; bot DTMF reac
   );
 });
 
+test("a caller's RFC 4733 digit reaches the link with how long it was held", () => {
+  const leg = new FakeMediaLeg();
+  const digits: Array<[string, number | undefined]> = [];
+  const link: BotLink = {
+    ...recordingLink(),
+    sendDtmf: (digit, durationMs) => digits.push([digit, durationMs]),
+  };
+  const bridge = new CallBridge({ media: leg, link, sampleRate: 8000, hooks: ignore });
+  leg.playDtmf({ digit: '5', durationMs: 160, volume: 10, startTimestamp: 0 });
+  bridge.onCallerDtmf('#');
+  assert.deepEqual(digits, [
+    ['5', 160],
+    ['#', undefined],
+  ]);
+});
+
 test('mid-utterance, a tick with no bot frame yet is held for it; idle, or told not to hold, the bridge plays silence', () => {
   const leg = new FakeMediaLeg();
   const bridge = new CallBridge({ media: leg, link: recordingLink(), sampleRate: 8000, hooks: ignore });

@@ -63,12 +63,21 @@ for (const rate of [8000, 16000, 24000] as PcmStreamRate[]) {
     assert.equal(payload.length % 320, 0);
     assert.deepEqual([...payload], [...encodeL16(frame)]);
     assert.equal(payload.readInt16LE(2), frame[1]);
-    assert.deepEqual(digit['dtmf'], { digit: '7' });
+    assert.deepEqual(digit['dtmf'], { digit: '7', duration: '100' });
     assert.deepEqual(mark['mark'], { name: 'm1' });
     assert.deepEqual(stop['stop'], { call_sid: 'CA0123', account_sid: 'AC0123', reason: 'stopped' });
     for (const m of [first, second, digit, mark, stop]) assert.equal(m['stream_sid'], dialect.streamSid);
   });
 }
+
+test("dtmf carries the digit's duration in ms as a string, as Exotel's own dtmf event does", () => {
+  const dialect = new ExotelDialect(8000);
+  dialect.open(call);
+  assert.deepEqual(json(dialect.dtmf('5', 160))['dtmf'], { digit: '5', duration: '160' });
+  assert.deepEqual(json(dialect.dtmf('#', 87.5))['dtmf'], { digit: '#', duration: '88' });
+  // A digit whose length the carrier did not say (SIP INFO) still has the field.
+  assert.deepEqual(json(dialect.dtmf('7'))['dtmf'], { digit: '7', duration: '100' });
+});
 
 test('extension events carry no sequence_number', () => {
   const dialect = new ExotelDialect(8000);

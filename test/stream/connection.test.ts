@@ -8,6 +8,7 @@ import { StereoDialect, TwilioDialect, verifySignature } from '../../src/stream/
 import {
   type BotPeer,
   frame,
+  type Harness,
   harness,
   type Json,
   listen,
@@ -161,7 +162,17 @@ test('a bot that stops reading costs dropped caller audio, counted, and never bl
   }
 });
 
-test('frames queued behind a slow bot are their own copies: each arrives whole, once, in order', async () => {
+/**
+ * A started stream whose bot stops reading until `queued` caller frames wait in the
+ * connection's queue; `meanwhile` runs then, and the bot reads again while later frames drain
+ * the queue, the way the media clock drives it. Resolves with every message the bot got, once
+ * it has them all: the caller frames sent and `others` more (`connected` and `start` included).
+ */
+async function throughSlowBot(
+  queued: number,
+  meanwhile: (h: Harness) => void,
+  others: number,
+): Promise<Json[]> {
   const bot = await TestBot.start();
   const h = harness(bot.url, { maxBufferedBytes: 2048 });
   try {
@@ -169,65 +180,56 @@ test('frames queued behind a slow bot are their own copies: each arrives whole, 
     await until(() => bot.peers.length === 1, 'connection');
     const socket = pauseReading(bot.peers[0] as BotPeer);
     // Until the kernel's buffers and ws's are full and frames queue (bounded).
-    for (let i = 0; h.connection.stats.queueDepth < 20 && i < 50_000; i++) {
+    for (let i = 0; h.connection.stats.queueDepth < queued && i < 50_000; i++) {
       h.connection.sendCallerFrame(frame, frame);
       if (i % 100 === 99) await nextTurn();
     }
     assert.ok(h.connection.stats.queueDepth > 0, 'frames were queued');
+    meanwhile(h);
     socket.resume();
-    // The queue drains as later frames are sent, the way the media clock drives it.
     for (let i = 0; h.connection.stats.queueDepth > 0 && i < 1000; i++) {
       await nextTurn();
       h.connection.sendCallerFrame(frame, frame);
     }
     const { framesSent } = h.connection.stats;
-    await until(() => (bot.peers[0]?.messages.length ?? 0) === framesSent + 2, 'every sent frame');
-    const media = (bot.peers[0]?.messages ?? []).slice(2);
-    const payload = Buffer.from(encodeMulaw(frame)).toString('base64');
-    let previous = 0;
-    for (const message of media) {
-      const sequence = Number(message['sequenceNumber']);
-      assert.ok(sequence > previous, `sequence ${sequence} after ${previous}`);
-      previous = sequence;
-      assert.equal(message['media'].chunk, String(sequence - 1));
-      assert.equal(message['media'].timestamp, String((sequence - 2) * 20));
-      assert.equal(message['media'].payload, payload);
-    }
+    await until(() => (bot.peers[0]?.messages.length ?? 0) === framesSent + others, 'every message sent');
     h.connection.close('done');
+    return bot.peers[0]?.messages ?? [];
   } finally {
     await bot.close();
+  }
+}
+
+test('frames queued behind a slow bot are their own copies: each arrives whole, once, in order', async () => {
+  const media = (await throughSlowBot(20, () => undefined, 2)).slice(2);
+  const payload = Buffer.from(encodeMulaw(frame)).toString('base64');
+  let previous = 0;
+  for (const message of media) {
+    const sequence = Number(message['sequenceNumber']);
+    assert.ok(sequence > previous, `sequence ${sequence} after ${previous}`);
+    previous = sequence;
+    assert.equal(message['media'].chunk, String(sequence - 1));
+    assert.equal(message['media'].timestamp, String((sequence - 2) * 20));
+    assert.equal(message['media'].payload, payload);
   }
 });
 
 test('a digit or mark echo sent while caller frames wait for a slow bot arrives after them: sequenceNumbers in order', async () => {
-  const bot = await TestBot.start();
-  const h = harness(bot.url, { maxBufferedBytes: 2048 });
-  try {
-    await h.connection.connect();
-    await until(() => bot.peers.length === 1, 'connection');
-    const socket = pauseReading(bot.peers[0] as BotPeer);
-    for (let i = 0; h.connection.stats.queueDepth < 10 && i < 50_000; i++) {
-      h.connection.sendCallerFrame(frame, frame);
-      if (i % 100 === 99) await nextTurn();
-    }
-    assert.ok(h.connection.stats.queueDepth > 0, 'frames were queued');
-    h.connection.sendDtmf('5');
-    h.connection.sendMarkPlayed('m1');
-    socket.resume();
-    for (let i = 0; h.connection.stats.queueDepth > 0 && i < 1000; i++) {
-      await nextTurn();
-      h.connection.sendCallerFrame(frame, frame);
-    }
-    await until(() => bot.events().includes('mark'), 'the mark echo');
-    const { framesSent } = h.connection.stats;
-    await until(() => (bot.peers[0]?.messages.length ?? 0) === framesSent + 4, 'every message sent');
-    const sequence = (bot.peers[0]?.messages ?? []).slice(1).map((m) => Number(m['sequenceNumber']));
-    const disorder = sequence.findIndex((n, i) => i > 0 && n <= (sequence[i - 1] as number));
-    assert.equal(disorder, -1, `sequenceNumber ${sequence[disorder]} after ${sequence[disorder - 1]}`);
-    h.connection.close('done');
-  } finally {
-    await bot.close();
-  }
+  const messages = await throughSlowBot(
+    10,
+    (h) => {
+      h.connection.sendDtmf('5');
+      h.connection.sendMarkPlayed('m1');
+    },
+    4,
+  );
+  assert.deepEqual(
+    messages.map((m) => m['event']).filter((event) => event !== 'media'),
+    ['connected', 'start', 'dtmf', 'mark'],
+  );
+  const sequence = messages.slice(1).map((m) => Number(m['sequenceNumber']));
+  const disorder = sequence.findIndex((n, i) => i > 0 && n <= (sequence[i - 1] as number));
+  assert.equal(disorder, -1, `sequenceNumber ${sequence[disorder]} after ${sequence[disorder - 1]}`);
 });
 
 test('digits for a bot that reads nothing stop at a bound: dropped and counted, not buffered for the whole call', async () => {

@@ -87,7 +87,7 @@ export class WebSocketBots implements BotConnector {
     );
     return {
       ready: connection.connect(),
-      callerDtmf: (digit) => bridge.onCallerDtmf(digit),
+      callerDtmf: (digit, durationMs) => bridge.onCallerDtmf(digit, durationMs),
       close: (reason) => connection.close(reason),
       stats: () => botStreamStats(bridge.stats(), connection.stats),
     };

@@ -241,7 +241,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     if (!(await this.#connectBot(target))) return;
     await leg.start(negotiatedMedia(negotiation.remote, negotiation.local.crypto));
     if (this.ended) return;
-    watchInfoDigits(session, (digit) => this.#bot?.callerDtmf(digit));
+    watchInfoDigits(session, (digit, durationMs) => this.#bot?.callerDtmf(digit, durationMs));
     session.accept(negotiation.answer, this.#reofferAnswerer(trunk, negotiation.answer));
     this.#markAnswered();
   }
@@ -307,7 +307,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     this.#progress.codec = answer.remote.codec.name;
     await leg.start(negotiatedMedia(answer.remote, answer.localCrypto));
     if (this.ended) return;
-    watchInfoDigits(session, (digit) => this.#bot?.callerDtmf(digit));
+    watchInfoDigits(session, (digit, durationMs) => this.#bot?.callerDtmf(digit, durationMs));
     this.#markAnswered();
     await this.#connectBot(target);
   }
@@ -326,7 +326,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     const { session, done } = resumed.resume(leg, answerer);
     this.#session = session;
     session.once('terminated', this.#onTerminated);
-    watchInfoDigits(session, (digit) => this.#bot?.callerDtmf(digit));
+    watchInfoDigits(session, (digit, durationMs) => this.#bot?.callerDtmf(digit, durationMs));
     this.#progress.answeredAtWall = resumed.answeredAtWall;
     this.#setState('answered');
     this.#supervise();

@@ -96,11 +96,33 @@ export function reofferAnswerer(context: ReofferContext): OfferAnswerer {
 }
 
 /** Digits from SIP INFO (application/dtmf-relay), for carriers that do not send RFC 4733. */
-export function watchInfoDigits(session: Session, onInfoDigit: (digit: string) => void): void {
+export function watchInfoDigits(
+  session: Session,
+  onInfoDigit: (digit: string, durationMs: number | undefined) => void,
+): void {
   session.on('info', (request) => {
-    const digit = /Signal\s*=\s*([0-9A-D*#])/i.exec(request.body.toString())?.[1];
-    if (digit) onInfoDigit(digit.toUpperCase());
+    const info = infoDigit(request.body.toString());
+    if (info) onInfoDigit(info.digit, info.durationMs);
   });
+}
+
+/** RFC 4733 §3.2's event codes 0-15 as digits: some phones send `Signal=10` for `*`. */
+const EVENT_CODE_DIGITS = '0123456789*#ABCD';
+
+/**
+ * The digit of an application/dtmf-relay body (`Signal=5` and `Duration=160`, in ms, each on a
+ * line of its own), the Signal a digit or its event code; anything else (a flash, 16) is none.
+ */
+export function infoDigit(body: string): { digit: string; durationMs?: number } | undefined {
+  const signal = /^[ \t]*Signal[ \t]*=[ \t]*(\S+)[ \t]*$/im.exec(body)?.[1]?.toUpperCase() ?? '';
+  const digit = /^[0-9A-D*#]$/.test(signal)
+    ? signal
+    : /^\d{1,2}$/.test(signal)
+      ? EVENT_CODE_DIGITS[Number(signal)]
+      : undefined;
+  if (digit === undefined) return undefined;
+  const durationMs = Number(/^[ \t]*Duration[ \t]*=[ \t]*(\d{1,5})[ \t]*$/im.exec(body)?.[1]);
+  return durationMs > 0 ? { digit, durationMs } : { digit };
 }
 
 /** The bridge's sample rate for a stream target: Twilio's protocol is 8 kHz µ-law only. */

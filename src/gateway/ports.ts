@@ -164,8 +164,11 @@ export const NO_BOT_STREAM_STATS: Readonly<BotStreamStats> = {
 export interface BotStream {
   /** Resolves once the socket is open; rejects on timeout or refusal. */
   readonly ready: Promise<void>;
-  /** A digit the caller sent by SIP INFO (RFC 4733 digits come through the media leg). */
-  callerDtmf(digit: string): void;
+  /**
+   * A digit the caller sent by SIP INFO, with its Duration when the INFO gave one (RFC 4733
+   * digits come through the media leg).
+   */
+  callerDtmf(digit: string, durationMs?: number): void;
   /** Sends `stop` and closes; idempotent. */
   close(reason: string): void;
   stats(): BotStreamStats;

@@ -41,6 +41,25 @@ function retryAfter(responses: SipResponse[], status: number): string | undefine
 }
 
 describe('inbound call flows (carrier UA → gateway UA → CallController)', () => {
+  it('hands a SIP INFO digit (application/dtmf-relay) to the bot with its duration, an event code as its digit', async () => {
+    const { harness, carrier } = setup();
+    const session = carrier.call();
+    await flush();
+    assert.equal((await session.outcome).kind, 'answered');
+    const answered = await Promise.all([
+      session.sendInfo('application/dtmf-relay', 'Signal=10\r\nDuration=160\r\n'),
+      session.sendInfo('application/dtmf-relay', 'Signal=#\r\n'),
+    ]);
+    assert.deepEqual(
+      answered.map((response) => response.status),
+      [200, 200],
+    );
+    assert.deepEqual(harness.bots.connected[0]?.infoDigits, [
+      ['*', 160],
+      ['#', undefined],
+    ]);
+  });
+
   it('answers with 180 then 200, starts media on the negotiated codec, and ends once on the carrier BYE (bot closed before media)', async () => {
     const { harness, carrier } = setup();
     harness.bots.behaviour = 'pending';

@@ -139,7 +139,7 @@ export class MediaHost {
         this.#connectBot(message);
         return;
       case 'callerDtmf':
-        this.#calls.get(message.callId)?.bot?.callerDtmf(message.digit);
+        this.#calls.get(message.callId)?.bot?.callerDtmf(message.digit, message.durationMs);
         return;
       case 'closeBot':
         this.#calls.get(message.callId)?.bot?.close(message.reason);

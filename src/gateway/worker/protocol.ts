@@ -106,7 +106,7 @@ export type ToWorker =
   | { kind: 'sendDtmf'; callId: string; digits: string; durationMs?: number }
   /** `target.url` is already resolved (no `builtin:` left: the echo bot runs on the main thread). */
   | { kind: 'connectBot'; callId: string; call: BotCallInfo; target: StreamTarget }
-  | { kind: 'callerDtmf'; callId: string; digit: string }
+  | { kind: 'callerDtmf'; callId: string; digit: string; durationMs: number | undefined }
   | { kind: 'closeBot'; callId: string; reason: string }
   /** Close every call and let the thread end on its own. */
   | { kind: 'stop' };

@@ -32,8 +32,8 @@ export class RemoteBotStream implements BotStream {
     });
   }
 
-  callerDtmf(digit: string): void {
-    if (!this.#closed) this.#link.send({ kind: 'callerDtmf', callId: this.#callId, digit });
+  callerDtmf(digit: string, durationMs?: number): void {
+    if (!this.#closed) this.#link.send({ kind: 'callerDtmf', callId: this.#callId, digit, durationMs });
   }
 
   close(reason: string): void {

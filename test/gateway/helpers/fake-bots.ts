@@ -47,7 +47,12 @@ export class FakeBot implements BotStream {
     this.#reject(new Error(message));
   }
 
-  callerDtmf(): void {}
+  /** Digits the caller sent by SIP INFO, with their Duration. */
+  readonly infoDigits: Array<[digit: string, durationMs: number | undefined]> = [];
+
+  callerDtmf(digit: string, durationMs?: number): void {
+    this.infoDigits.push([digit, durationMs]);
+  }
 
   close(reason: string): void {
     if (this.closeReasons.length === 0) this.journal.push('bot.close');

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../util/index.js';
@@ -30,6 +31,27 @@ function tokenMatches(presented: string, expected: string): boolean {
   const a = createHash('sha256').update(presented).digest();
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b);
+}
+
+interface HandlerError {
+  validation?: unknown;
+  /** Fastify's own errors (413, 415, bad JSON...). */
+  statusCode?: number;
+  /** The backend's refusals (OriginateError: 400, 404, 503). */
+  status?: number;
+  message: string;
+}
+
+/** The status an error asks for when it is a refusal (4xx, or 5xx but 500); else undefined. */
+function refusalStatus(error: HandlerError): number | undefined {
+  const status = error.statusCode ?? error.status;
+  if (status === undefined || !Number.isInteger(status) || status < 400 || status > 599) return undefined;
+  return status === 500 ? undefined : status;
+}
+
+/** `not_found` for 404 and so on, from the status's reason phrase. */
+function errorName(status: number): string {
+  return (STATUS_CODES[status] ?? 'error').toLowerCase().replace(/[^a-z]+/g, '_');
 }
 
 function originOf(request: FastifyRequest): RequestOrigin {
@@ -70,16 +92,16 @@ export async function createControlServer(options: ControlServerOptions): Promis
     }
   });
 
-  app.setErrorHandler(
-    (error: { validation?: unknown; statusCode?: number; message: string }, _request, reply) => {
-      if (error.validation) return reply.code(400).send({ error: 'bad_request', message: error.message });
-      const status = error.statusCode && error.statusCode < 500 ? error.statusCode : 500;
-      if (status === 500) options.logger?.error({ err: error }, 'control API handler failed');
-      return reply
-        .code(status)
-        .send({ error: status === 500 ? 'internal_error' : 'bad_request', message: error.message });
-    },
-  );
+  app.setErrorHandler((error: HandlerError, _request, reply) => {
+    if (error.validation) return reply.code(400).send({ error: 'bad_request', message: error.message });
+    const status = refusalStatus(error);
+    if (status === undefined) {
+      options.logger?.error({ err: error }, 'control API handler failed');
+      // The message stays in the log: an unexpected error's text is no answer for a client.
+      return reply.code(500).send({ error: 'internal_error', message: 'internal error' });
+    }
+    return reply.code(status).send({ error: errorName(status), message: error.message });
+  });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) =>
@@ -92,7 +114,12 @@ export async function createControlServer(options: ControlServerOptions): Promis
 
   app.post<{ Body: OriginateRequest }>(
     '/v1/calls',
-    { schema: { body: originateBody, response: { 400: errorResponse } } },
+    {
+      schema: {
+        body: originateBody,
+        response: { 400: errorResponse, 404: errorResponse, 503: errorResponse },
+      },
+    },
     async (request, reply) => reply.code(201).send(await backend.originate(request.body)),
   );
   app.get('/v1/calls', async () => backend.listCalls());

@@ -45,7 +45,7 @@ export interface ControlledGateway {
   registrations(): TrunkRegistration[];
 }
 
-/** Fastify answers a thrown error with its `status`. */
+/** The control API answers a thrown OriginateError with its `status` and message. */
 export class OriginateError extends Error {
   constructor(
     readonly status: 400 | 404 | 503,

@@ -14,6 +14,8 @@ import {
 } from '../../src/control/index.js';
 
 const TOKEN = 'test-token';
+/** A number the fake backend fails on as a bug would: an Error without a status. */
+const UNEXPECTED_FAILURE = '+15550666';
 
 class FakeBackend implements ControlBackend {
   calls = new Map<string, CallSummary>();
@@ -22,6 +24,7 @@ class FakeBackend implements ControlBackend {
   dtmfSent: string[] = [];
 
   async originate(request: OriginateRequest): Promise<CallSummary> {
+    if (request.to === UNEXPECTED_FAILURE) throw new Error('redis://:hunter2@cache.internal/0 unreachable');
     const call: CallSummary = {
       id: `call-${this.calls.size + 1}`,
       direction: 'outbound',
@@ -163,6 +166,25 @@ test('originate validates its body and answers 400 with the reason', async () =>
   });
   assert.equal(ok.statusCode, 201);
   assert.equal(ok.json().state, 'initiated');
+});
+
+test('an unexpected backend failure is a 500 whose answer does not quote the error', async () => {
+  const failed = await app.inject({
+    method: 'POST',
+    url: '/v1/calls',
+    headers: auth,
+    payload: { to: UNEXPECTED_FAILURE, from: '+2', stream: { url: 'wss://bot' } },
+  });
+  assert.equal(failed.statusCode, 500);
+  assert.deepEqual(failed.json(), { error: 'internal_error', message: 'internal error' });
+  const tooLarge = await app.inject({
+    method: 'POST',
+    url: '/v1/calls',
+    headers: { ...auth, 'content-type': 'application/json' },
+    payload: `{"to":"${'1'.repeat(70 * 1024)}"}`,
+  });
+  assert.equal(tooLarge.statusCode, 413);
+  assert.equal(tooLarge.json().error, 'payload_too_large');
 });
 
 test('call operations map to 204 and 404', async () => {

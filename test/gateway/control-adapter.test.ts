@@ -1,0 +1,89 @@
+/**
+ * GatewayControl behind the real control API: what `POST /v1/calls` answers when the gateway
+ * refuses to place a call (the statuses OriginateError carries, never a 500).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { gatewayFileSchema, makeSnapshot, trunkSchema } from '../../src/config/index.js';
+import { createControlServer, GatewayMetrics } from '../../src/control/index.js';
+import { type ControlledGateway, GatewayControl } from '../../src/gateway/control-adapter.js';
+import { OutboundRefusal } from '../../src/gateway/ports.js';
+
+const TOKEN = 'control-adapter-test-token';
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+/** A gateway stand-in: one outbound trunk, `draining` and `refuse` switchable. */
+const gateway = {
+  draining: false,
+  refuse: false,
+  config: () => makeSnapshot(gatewayFileSchema.parse({}), [trunk]),
+  originate: async () => {
+    if (gateway.refuse) throw new OutboundRefusal('gateway at maxCalls');
+    return { summary: () => ({ id: 'call-1', state: 'initiated' }) };
+  },
+};
+const trunk = trunkSchema.parse({ name: 'carrier', outbound: { gateways: [{ host: 'g' }] } });
+
+let app: FastifyInstance;
+const logged: unknown[] = [];
+
+before(async () => {
+  app = await createControlServer({
+    backend: new GatewayControl(gateway as unknown as ControlledGateway),
+    metrics: new GatewayMetrics({ eventLoopDelayP99Ms: () => 0 }),
+    token: TOKEN,
+    logger: { error: (...args: unknown[]) => logged.push(args) } as never,
+  });
+});
+after(async () => {
+  await app.close();
+});
+
+async function originate(body: object) {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/v1/calls',
+    headers: auth,
+    payload: { to: '+15550100', from: '+15550199', stream: { url: 'wss://bot.example/ws' }, ...body },
+  });
+  return { status: response.statusCode, body: response.json() as { error?: string; message?: string } };
+}
+
+describe('POST /v1/calls refused by the gateway', () => {
+  it('answers 404 for a trunk that does not exist or has no outbound section', async () => {
+    const answer = await originate({ trunk: 'nope' });
+    assert.equal(answer.status, 404);
+    assert.match(answer.body.message ?? '', /no outbound trunk named 'nope'/);
+  });
+
+  it('answers 400 naming the field for a caller ID or stream the gateway refuses', async () => {
+    const callerId = await originate({ callerId: { privacy: ['none', 'id'] } });
+    assert.equal(callerId.status, 400);
+    assert.match(callerId.body.message ?? '', /^callerId\.privacy/);
+    const stream = await originate({
+      stream: { url: 'wss://bot.example/ws', dialect: 'twilio', sampleRate: 16000 },
+    });
+    assert.equal(stream.status, 400);
+    assert.match(stream.body.message ?? '', /twilio dialect is 8000 Hz/);
+  });
+
+  it('answers 503 while draining or when the call cannot be admitted', async () => {
+    gateway.draining = true;
+    const draining = await originate({});
+    gateway.draining = false;
+    assert.equal(draining.status, 503);
+    assert.equal(draining.body.message, 'draining');
+    gateway.refuse = true;
+    const refused = await originate({});
+    gateway.refuse = false;
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body.message, 'gateway at maxCalls');
+  });
+
+  it('places the call otherwise, and logs none of the refusals as a handler failure', async () => {
+    const placed = await originate({ trunk: 'carrier' });
+    assert.equal(placed.status, 201);
+    assert.deepEqual(logged, []);
+  });
+});

@@ -78,6 +78,12 @@ export const cpsParams = {
   properties: { key: { type: 'string', minLength: 1, maxLength: 256 } },
 } as const;
 
+/** The longest path parameter any route's schema takes (the router is sized by it). */
+export const MAX_PATH_PARAM_LENGTH = Math.max(
+  callIdParams.properties.id.maxLength,
+  cpsParams.properties.key.maxLength,
+);
+
 export const cpsBody = {
   type: 'object',
   additionalProperties: false,

@@ -12,7 +12,15 @@ import {
   type RequestOrigin,
 } from './backend.js';
 import type { GatewayMetrics } from './metrics.js';
-import { callIdParams, cpsBody, cpsParams, dtmfBody, errorResponse, originateBody } from './schemas.js';
+import {
+  callIdParams,
+  cpsBody,
+  cpsParams,
+  dtmfBody,
+  errorResponse,
+  MAX_PATH_PARAM_LENGTH,
+  originateBody,
+} from './schemas.js';
 
 export interface ControlServerOptions {
   backend: ControlBackend;
@@ -69,6 +77,9 @@ export async function createControlServer(options: ControlServerOptions): Promis
   const app = Fastify({
     logger: false,
     bodyLimit: 64 * 1024,
+    // The router counts a parameter as sent (percent-encoded), before the schema sees it
+    // decoded: room for the longest the schemas take, every character encoded.
+    routerOptions: { maxParamLength: 3 * MAX_PATH_PARAM_LENGTH },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
   });
 

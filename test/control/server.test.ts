@@ -261,6 +261,23 @@ test('CPS limits change at run time and unknown buckets are 404', async () => {
   assert.equal(negative.statusCode, 400);
 });
 
+test('path parameters as long as the schema allows reach the handler; longer ones are 400', async () => {
+  // Trunk names have no length limit in the config: a CPS key is `trunk:` and the name.
+  const key = `trunk:${'k'.repeat(250)}`;
+  backend.limits.push({ key, rate: 1, burst: 1 });
+  try {
+    const put = (cpsKey: string) =>
+      app.inject({ method: 'PUT', url: `/v1/cps/${cpsKey}`, headers: auth, payload: { rate: 2, burst: 2 } });
+    assert.equal((await put(key)).statusCode, 200);
+    assert.equal((await put(`${key}x`)).statusCode, 400);
+    const get = (id: string) => app.inject({ method: 'GET', url: `/v1/calls/${id}`, headers: auth });
+    assert.equal((await get('a'.repeat(128))).statusCode, 404);
+    assert.equal((await get('a'.repeat(129))).statusCode, 400);
+  } finally {
+    backend.limits.pop();
+  }
+});
+
 test('/metrics is valid Prometheus text and the OpenAPI document lists the API', async () => {
   metrics.activeCalls.set({ direction: 'inbound' }, 3);
   metrics.callsTotal.inc({ trunk: 'carrier-a', direction: 'inbound', outcome: 'completed' });

@@ -1,6 +1,9 @@
 /** JSON Schemas for the control API bodies and params; fastify validates with them and
  * @fastify/swagger publishes them in the OpenAPI document. */
 
+/** Room for a token in a URL's query (a JWT, a signed URL) without taking any length at all. */
+const MAX_URL_LENGTH = 4096;
+
 const phoneNumber = {
   type: 'string',
   minLength: 1,
@@ -17,7 +20,12 @@ export const originateBody = {
     from: phoneNumber,
     trunk: { type: 'string', minLength: 1, maxLength: 128 },
     // No user info: fetch refuses such a URL, and its error would carry the password to the log.
-    statusCallback: { type: 'string', format: 'uri', pattern: '^https?://[^/?#@]+(?:[/?#]|$)' },
+    statusCallback: {
+      type: 'string',
+      format: 'uri',
+      maxLength: MAX_URL_LENGTH,
+      pattern: '^https?://[^/?#@]+(?:[/?#]|$)',
+    },
     timeoutSeconds: { type: 'integer', minimum: 1, maximum: 300 },
     // Shape and size only; the gateway checks the values against the trunk config's rules.
     callerId: {
@@ -42,12 +50,13 @@ export const originateBody = {
       additionalProperties: false,
       required: ['url'],
       properties: {
-        url: { type: 'string', pattern: '^(wss?://|builtin:)' },
+        url: { type: 'string', maxLength: MAX_URL_LENGTH, pattern: '^(wss?://|builtin:)' },
         dialect: { type: 'string', enum: ['twilio', 'stereo', 'exotel'] },
         sampleRate: { type: 'integer', enum: [8000, 16000, 24000] },
         customParameters: {
           type: 'object',
           maxProperties: 32,
+          propertyNames: { maxLength: 256 },
           additionalProperties: { type: 'string', maxLength: 1024 },
         },
       },

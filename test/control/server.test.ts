@@ -187,6 +187,29 @@ test('an unexpected backend failure is a 500 whose answer does not quote the err
   assert.equal(tooLarge.json().error, 'payload_too_large');
 });
 
+test('originate bounds every string: URLs and customParameters names included', async () => {
+  const long = 'a'.repeat(5000);
+  const bodies = [
+    { stream: { url: `wss://bot.example/${long}` } },
+    { stream: { url: 'wss://bot.example/' }, statusCallback: `https://hooks.example/${long}` },
+    { stream: { url: 'wss://bot.example/', customParameters: { [long]: 'v' } } },
+  ];
+  for (const body of bodies) {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/calls',
+      headers: auth,
+      payload: { to: '+1', from: '+2', ...body },
+    });
+    assert.equal(response.statusCode, 400, JSON.stringify(body).slice(0, 80));
+  }
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+  const schema = doc.paths['/v1/calls'].post.requestBody.content['application/json'].schema;
+  assert.ok(schema.properties.statusCallback.maxLength > 0);
+  assert.ok(schema.properties.stream.properties.url.maxLength > 0);
+  assert.ok(schema.properties.stream.properties.customParameters.propertyNames.maxLength > 0);
+});
+
 test('call operations map to 204 and 404', async () => {
   const created = await backend.originate({ to: '1', from: '2', stream: { url: 'wss://x' } });
   const dtmf = await app.inject({

@@ -85,7 +85,9 @@ export async function createControlServer(options: ControlServerOptions): Promis
 
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      // 3.1: its schemas are JSON Schema, as the validator's are (a numeric exclusiveMinimum,
+      // propertyNames); 3.0's dialect reads or lacks those.
+      openapi: '3.1.0',
       info: { title: 'patchbay control API', version: '1' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],

@@ -33,6 +33,7 @@ export interface ControlServerOptions {
 }
 
 const UNAUTHENTICATED = new Set(['/healthz', '/readyz', '/openapi.json']);
+const BEARER = /^bearer (.+)$/i;
 
 /** Compares digests so neither length nor content leaks through timing. */
 function tokenMatches(presented: string, expected: string): boolean {
@@ -98,8 +99,8 @@ export async function createControlServer(options: ControlServerOptions): Promis
     const path = request.url.split('?')[0] ?? '';
     if (!token || UNAUTHENTICATED.has(path)) return;
     if (path === '/metrics' && !options.protectMetrics) return;
-    const header = request.headers.authorization ?? '';
-    const presented = header.startsWith('Bearer ') ? header.slice(7) : '';
+    // RFC 7235 §2.1: the scheme is case-insensitive; the token is compared as sent.
+    const presented = BEARER.exec(request.headers.authorization ?? '')?.[1] ?? '';
     if (!presented || !tokenMatches(presented, token)) {
       await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized' });
     }

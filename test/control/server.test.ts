@@ -118,6 +118,16 @@ test('the API refuses requests without the bearer token, but health stays open',
   assert.equal((await app.inject({ method: 'GET', url: '/v1/calls', headers: auth })).statusCode, 200);
 });
 
+test('the auth scheme is matched case-insensitively (RFC 7235 §2.1), the token exactly', async () => {
+  const status = async (authorization: string) =>
+    (await app.inject({ method: 'GET', url: '/v1/calls', headers: { authorization } })).statusCode;
+  assert.equal(await status(`bearer ${TOKEN}`), 200);
+  assert.equal(await status(`BEARER ${TOKEN}`), 200);
+  assert.equal(await status(`Bearer ${TOKEN.toUpperCase()}`), 401);
+  assert.equal(await status(`Basic ${TOKEN}`), 401);
+  assert.equal(await status(`Bearer${TOKEN}`), 401);
+});
+
 test('originate validates its body and answers 400 with the reason', async () => {
   const missing = await app.inject({
     method: 'POST',

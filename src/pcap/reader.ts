@@ -29,6 +29,9 @@ export interface CaptureReadStats {
 /** Upper bound for one record or block; real snap lengths are at most 256 KiB. */
 const MAX_RECORD_BYTES = 1024 * 1024;
 
+/** Interfaces kept per pcapng section: a capture of every veth on a busy host has hundreds. */
+const MAX_INTERFACES = 4096;
+
 const PCAP_MAGIC_MICROS = 0xa1b2c3d4;
 const PCAP_MAGIC_NANOS = 0xa1b23c4d;
 const PCAPNG_SECTION_HEADER = 0x0a0d0d0a;
@@ -179,7 +182,9 @@ function* readPcapng(
     const type = view(typeBytes).getUint32(0, littleEndian);
     const block = view(body);
     if (type === PCAPNG_INTERFACE_DESCRIPTION && body.length >= 8) {
-      interfaces.push(parseInterface(body, littleEndian));
+      // Past the bound, an IDB is skipped and so are the packets naming it (no interface).
+      if (interfaces.length < MAX_INTERFACES) interfaces.push(parseInterface(body, littleEndian));
+      else stats.skippedBlocks++;
     } else if (type === PCAPNG_ENHANCED_PACKET && body.length >= 20) {
       const iface = interfaces[block.getUint32(0, littleEndian)];
       const capturedLength = block.getUint32(12, littleEndian);

@@ -220,3 +220,39 @@ test('truncated and garbage files end the stream with a report, never a throw', 
   assert.equal([...readCapture(new MemorySource(Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8)), garbage)].length, 0);
   assert.match(garbage.error ?? '', /magic/);
 });
+
+test('pcapng: interfaces are kept up to a bound; packets on interfaces past it are skipped and counted', () => {
+  // Each IDB is 20 bytes of file; kept without bound, a crafted capture of a gigabyte of them
+  // held some 3.4 GB of heap before its first packet.
+  const interfaces = 100_000;
+  const idb = pcapngBlock(1, [...le32(LinkType.Raw), ...le32(0)], le32);
+  const epb = (iface: number) =>
+    pcapngBlock(
+      6,
+      [
+        ...le32(iface),
+        ...le32(0),
+        ...le32(0),
+        ...le32(IPV4_UDP.length),
+        ...le32(IPV4_UDP.length),
+        ...IPV4_UDP,
+      ],
+      le32,
+    );
+  const section = pcapngBlock(
+    0x0a0d0d0a,
+    [...le32(0x1a2b3c4d), 1, 0, 0, 0, ...new Array(8).fill(0xff)],
+    le32,
+  );
+  const bytes = new Uint8Array(section.length + interfaces * idb.length + 2 * 64);
+  bytes.set(section);
+  for (let i = 0; i < interfaces; i++) bytes.set(idb, section.length + i * idb.length);
+  const tail = [...epb(interfaces - 1), ...epb(0)];
+  const file = bytes.subarray(0, section.length + interfaces * idb.length + tail.length);
+  file.set(tail, section.length + interfaces * idb.length);
+  const stats = newReadStats();
+  const frames = [...readCapture(new MemorySource(file), stats)];
+  assert.equal(frames.length, 1, 'only the packet on interface 0');
+  assert.equal(stats.truncated, false);
+  assert.ok(stats.skippedBlocks > 1, `${stats.skippedBlocks} blocks skipped`);
+});

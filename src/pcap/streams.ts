@@ -37,7 +37,7 @@ interface CaptureScan {
   fragments: number;
   sipMessages: number;
   streams: RtpStreamInfo[];
-  /** Datagrams that looked like RTP beyond the stream limit. */
+  /** Datagrams of streams beyond the stream limit (MAX_STREAMS streams of 3 packets or more). */
   droppedStreams: number;
 }
 
@@ -51,6 +51,8 @@ interface ScanOptions {
 const MAX_STREAMS = 256;
 /** Fewer packets than this is noise that happened to look like RTP. */
 const MIN_STREAM_PACKETS = 3;
+/** A stream under MIN_STREAM_PACKETS silent this long gives its slot up when all are taken. */
+const UNPROVEN_IDLE_MS = 1000;
 const STATIC_PAYLOAD_TYPES: ReadonlyMap<number, CodecMapping> = new Map([
   [0, { encoding: 'PCMU', clockRate: 8000 }],
   [8, { encoding: 'PCMA', clockRate: 8000 }],
@@ -152,6 +154,13 @@ export function scanCapture(
     sdp: new SdpPayloadMaps(),
   };
   const byKey = new Map<string, RtpStreamInfo>();
+  /**
+   * Streams still under MIN_STREAM_PACKETS, least recently heard first: noise that happened to
+   * look like RTP (a DNS answer, a QUIC packet) or a stream just begun. With every slot taken,
+   * one silent for UNPROVEN_IDLE_MS makes room, so noise never keeps a call that comes after it
+   * out of the scan, and streams that start together still keep their slots.
+   */
+  const unproven = new Map<string, RtpStreamInfo>();
   for (const frame of readCapture(source, scan.read)) {
     const datagram = decodeUdpFrame(frame.linkType, frame.data);
     if (datagram === 'fragment') scan.fragments++;
@@ -168,8 +177,13 @@ export function scanCapture(
     let stream = byKey.get(key);
     if (!stream) {
       if (byKey.size >= MAX_STREAMS) {
-        scan.droppedStreams++;
-        continue;
+        const idlest = unproven.values().next().value;
+        if (!idlest || !(frame.timestampMs - idlest.lastMs >= UNPROVEN_IDLE_MS)) {
+          scan.droppedStreams++;
+          continue;
+        }
+        unproven.delete(idlest.key);
+        byKey.delete(idlest.key);
       }
       stream = {
         key,
@@ -186,6 +200,9 @@ export function scanCapture(
       byKey.set(key, stream);
     }
     stream.packets++;
+    // Re-inserted, so the map stays in the order streams were last heard.
+    unproven.delete(key);
+    if (stream.packets < MIN_STREAM_PACKETS) unproven.set(key, stream);
     stream.lastMs = frame.timestampMs;
     // Bounded: a payload type is 7 bits.
     stream.payloadTypes.set(rtp.payloadType, (stream.payloadTypes.get(rtp.payloadType) ?? 0) + 1);

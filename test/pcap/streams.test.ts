@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { MemorySource } from '../../src/pcap/source.js';
 import { isSipMessage, scanCapture } from '../../src/pcap/streams.js';
+import { ipv4Udp, pcapOfFrames, rtpPacket } from '../helpers/pcap-files.js';
 
 const ascii = (text: string) => Uint8Array.from(Buffer.from(text, 'latin1'));
 
@@ -48,4 +49,33 @@ test('corrupted captures never throw out of the scan (seeded byte flips)', () =>
     const scan = scanCapture(new MemorySource(damaged));
     assert.ok(scan.streams.length <= 256);
   }
+});
+
+test('UDP noise that reads as RTP does not take the stream slots from the streams after it', () => {
+  // A host capture: DNS answers to 300 lookups, each from a new source port, whose ID byte
+  // reads as RTP version 2; then the call.
+  const noise = Array.from({ length: 300 }, (_, i) => {
+    const answer = Buffer.alloc(40);
+    answer.writeUInt8(0x80, 0);
+    answer.writeUInt32BE(0x00010000 + i, 8);
+    return ipv4Udp(20000 + i, 53, answer);
+  });
+  const call = Array.from({ length: 50 }, (_, i) => ipv4Udp(4000, 6000, rtpPacket(0xabcdef, i)));
+  const scan = scanCapture(new MemorySource(pcapOfFrames([...noise, ...call])));
+  assert.deepEqual(
+    scan.streams.map((s) => [s.ssrc, s.packets, s.audio?.codec.encoding]),
+    [[0xabcdef, 50, 'PCMU']],
+  );
+  assert.equal(scan.droppedStreams, 0);
+});
+
+test('past 256 streams that start together, the first 256 keep their slots', () => {
+  // 300 calls' first three packets, every stream once per 15 ms round.
+  const frames = Array.from({ length: 300 * 3 }, (_, i) =>
+    ipv4Udp(10000 + (i % 300), 6000, rtpPacket(i % 300, Math.floor(i / 300))),
+  );
+  const scan = scanCapture(new MemorySource(pcapOfFrames(frames, undefined, 50)));
+  assert.equal(scan.streams.length, 256);
+  assert.ok(scan.streams.every((s) => s.ssrc < 256 && s.packets === 3));
+  assert.equal(scan.droppedStreams, 44 * 3);
 });

@@ -44,6 +44,10 @@ function summary(report: ReplayReport): string {
   ];
   if (report.truncated || report.readError)
     lines.push(`  capture problem: ${report.readError ?? 'truncated'}`);
+  const skipped = skippedText(report);
+  if (skipped) lines.push(`  ${skipped}`);
+  if (report.droppedStreams > 0)
+    lines.push(`  ${report.droppedStreams} datagrams of streams past the first 256 not replayed`);
   for (const s of report.streams) {
     const digits = s.dtmf.map((d) => d.digit).join('');
     lines.push(
@@ -53,6 +57,26 @@ function summary(report: ReplayReport): string {
     );
   }
   return lines.join('\n');
+}
+
+const SKIP_REASONS: Record<keyof ReplayReport['skippedFrames'], string> = {
+  'unsupported-link': 'of link type {link}, which replay does not decode',
+  'not-ip': 'not IP',
+  'not-udp': 'not UDP',
+  fragment: 'IP fragments (not reassembled)',
+  malformed: 'malformed or cut short',
+};
+
+/** `N frames skipped: n why, ...`, or undefined when every frame held a UDP datagram. */
+function skippedText(report: ReplayReport): string | undefined {
+  const counts = Object.entries(report.skippedFrames).filter(([, count]) => count > 0);
+  if (counts.length === 0) return undefined;
+  const total = counts.reduce((sum, [, count]) => sum + count, 0);
+  const parts = counts.map(([why, count]) => {
+    const reason = SKIP_REASONS[why as keyof typeof SKIP_REASONS];
+    return `${count} ${reason.replace('{link}', String(report.unsupportedLinkType))}`;
+  });
+  return `${total} frames skipped: ${parts.join(', ')}`;
 }
 
 /** Entry point; returns the process exit code (0 ok, 1 failure, 2 usage error). */

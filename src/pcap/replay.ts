@@ -34,7 +34,7 @@ import { type PlotStream, renderPlotHtml, Timeline } from './plot.js';
 import { newReadStats, readCapture } from './reader.js';
 import { FileSource } from './source.js';
 import { type RtpStreamInfo, scanCapture, streamKey } from './streams.js';
-import { decodeUdpFrame } from './udp.js';
+import { decodeUdpFrame, type NotUdp } from './udp.js';
 
 interface ReplayOptions {
   input: string;
@@ -81,9 +81,17 @@ export interface ReplayReport {
   frames: number;
   truncated: boolean;
   readError: string | undefined;
+  /** Frames that held no whole UDP datagram, by why (`fragment`: not reassembled). */
+  skippedFrames: Record<NotUdp, number>;
+  /** The first link type met that replay does not decode. */
+  unsupportedLinkType: number | undefined;
   udpDatagrams: number;
   fragments: number;
   sipMessages: number;
+  /** Datagrams neither SIP nor of a stream (RTCP, STUN, broken RTP headers, noise). */
+  otherDatagrams: number;
+  /** Datagrams of streams past the first 256 (not replayed). */
+  droppedStreams: number;
   impair: string | undefined;
   streams: StreamReport[];
 }
@@ -402,9 +410,13 @@ export async function replayCapture(options: ReplayOptions): Promise<ReplayRepor
     frames: read.frames,
     truncated: read.truncated,
     readError: read.error,
+    skippedFrames: scan.skippedFrames,
+    unsupportedLinkType: scan.unsupportedLinkType,
     udpDatagrams: scan.udpDatagrams,
     fragments: scan.fragments,
     sipMessages: scan.sipMessages,
+    otherDatagrams: scan.otherDatagrams,
+    droppedStreams: scan.droppedStreams,
     impair: options.impairSpec,
     streams: allRuns.map((r) => r.report),
   };

@@ -6,7 +6,7 @@ import sdpTransform from 'sdp-transform';
 import { parseRtp } from '../media/index.js';
 import { type CaptureReadStats, newReadStats, readCapture } from './reader.js';
 import type { ByteSource } from './source.js';
-import { decodeUdpFrame, type UdpDatagram, type UdpEndpoint } from './udp.js';
+import { decodeUdpFrame, type NotUdp, type UdpDatagram, type UdpEndpoint } from './udp.js';
 
 interface CodecMapping {
   /** Encoding name as in SDP a=rtpmap (PCMU, PCMA, opus, telephone-event...). */
@@ -33,9 +33,18 @@ export interface RtpStreamInfo {
 
 interface CaptureScan {
   read: CaptureReadStats;
+  /** Frames that held no whole UDP datagram, by why. */
+  skippedFrames: Record<NotUdp, number>;
+  /** The first link type met that the reader does not decode (its frames are skipped). */
+  unsupportedLinkType: number | undefined;
   udpDatagrams: number;
   fragments: number;
   sipMessages: number;
+  /**
+   * Datagrams neither SIP nor of a stream: not RTP (RTCP, STUN, an RTP header that does not
+   * hold: version, CSRCs or extension past the end), or RTP of fewer than 3 packets (noise).
+   */
+  otherDatagrams: number;
   streams: RtpStreamInfo[];
   /** Datagrams of streams beyond the stream limit (MAX_STREAMS streams of 3 packets or more). */
   droppedStreams: number;
@@ -146,9 +155,12 @@ export function scanCapture(
 ): CaptureScan & { sdp: SdpPayloadMaps } {
   const scan: CaptureScan & { sdp: SdpPayloadMaps } = {
     read: newReadStats(),
+    skippedFrames: { fragment: 0, 'not-ip': 0, 'not-udp': 0, malformed: 0, 'unsupported-link': 0 },
+    unsupportedLinkType: undefined,
     udpDatagrams: 0,
     fragments: 0,
     sipMessages: 0,
+    otherDatagrams: 0,
     streams: [],
     droppedStreams: 0,
     sdp: new SdpPayloadMaps(),
@@ -163,8 +175,12 @@ export function scanCapture(
   const unproven = new Map<string, RtpStreamInfo>();
   for (const frame of readCapture(source, scan.read)) {
     const datagram = decodeUdpFrame(frame.linkType, frame.data);
-    if (datagram === 'fragment') scan.fragments++;
-    if (typeof datagram === 'string') continue;
+    if (typeof datagram === 'string') {
+      scan.skippedFrames[datagram]++;
+      if (datagram === 'fragment') scan.fragments++;
+      if (datagram === 'unsupported-link') scan.unsupportedLinkType ??= frame.linkType;
+      continue;
+    }
     scan.udpDatagrams++;
     if (isSipMessage(datagram.payload)) {
       scan.sipMessages++;
@@ -172,7 +188,10 @@ export function scanCapture(
       continue;
     }
     const rtp = parseRtp(datagram.payload, frame.timestampMs);
-    if (!rtp) continue;
+    if (!rtp) {
+      scan.otherDatagrams++;
+      continue;
+    }
     const key = streamKey(rtp.ssrc, datagram);
     let stream = byKey.get(key);
     if (!stream) {
@@ -182,6 +201,7 @@ export function scanCapture(
           scan.droppedStreams++;
           continue;
         }
+        scan.otherDatagrams += idlest.packets;
         unproven.delete(idlest.key);
         byKey.delete(idlest.key);
       }
@@ -208,7 +228,10 @@ export function scanCapture(
     stream.payloadTypes.set(rtp.payloadType, (stream.payloadTypes.get(rtp.payloadType) ?? 0) + 1);
   }
   for (const stream of byKey.values()) {
-    if (stream.packets < MIN_STREAM_PACKETS) continue;
+    if (stream.packets < MIN_STREAM_PACKETS) {
+      scan.otherDatagrams += stream.packets;
+      continue;
+    }
     const sdpMap = scan.sdp.lookup(stream.src, stream.dst);
     const byCount = [...stream.payloadTypes.entries()].sort((a, b) => b[1] - a[1]);
     for (const [payloadType] of byCount) {

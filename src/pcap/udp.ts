@@ -25,7 +25,7 @@ export interface UdpDatagram {
 }
 
 /** Why a frame gave no datagram; `fragment` is counted apart (we do not reassemble). */
-type NotUdp = 'fragment' | 'not-ip' | 'not-udp' | 'malformed' | 'unsupported-link';
+export type NotUdp = 'fragment' | 'not-ip' | 'not-udp' | 'malformed' | 'unsupported-link';
 
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;

@@ -15,6 +15,7 @@ import {
 import { replayCapture } from '../../src/pcap/replay.js';
 import { SequentialPlayout } from '../../src/pcap/sequential-playout.js';
 import type { Clock } from '../../src/util/index.js';
+import { ipv4Udp, pcapOfFrames, rtpPacket } from '../helpers/pcap-files.js';
 
 const receiverFactory = (decoder: AudioDecoder) => new SequentialPlayout(decoder);
 
@@ -138,18 +139,56 @@ test(
 );
 
 test('replayMain --help prints usage with examples; bad arguments give exit code 2', async () => {
+  const help = await runReplayMain(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.output, /Examples:[\s\S]*patchbay replay/);
+  assert.equal((await runReplayMain([])).code, 2);
+  assert.equal((await runReplayMain(['--bogus', 'x.pcap'])).code, 2);
+});
+
+/** Runs replayMain with stdout and stderr captured; the exit code and what it wrote. */
+async function runReplayMain(argv: string[]): Promise<{ code: number; output: string }> {
   const written: string[] = [];
   const original = process.stdout.write.bind(process.stdout);
   const originalErr = process.stderr.write.bind(process.stderr);
   process.stdout.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stdout.write;
   process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
   try {
-    assert.equal(await replayMain(['--help']), 0);
-    assert.equal(await replayMain([]), 2);
-    assert.equal(await replayMain(['--bogus', 'x.pcap']), 2);
+    const code = await replayMain(argv);
+    return { code, output: written.join('') };
   } finally {
     process.stdout.write = original;
     process.stderr.write = originalErr;
   }
-  assert.match(written.join(''), /Examples:[\s\S]*patchbay replay/);
-});
+}
+
+test(
+  'a capture whose frames are all skipped says why, in the summary and in report.json',
+  withOutDir(async (out) => {
+    const radiotap = join(out, 'wifi.pcap');
+    writeFileSync(radiotap, pcapOfFrames([Buffer.alloc(80), Buffer.alloc(80)], 127));
+    const { code, output } = await runReplayMain([radiotap, '--out', join(out, 'o')]);
+    assert.equal(code, 1);
+    assert.match(output, /2 frames skipped: 2 of link type 127, which replay does not decode/);
+    const report = JSON.parse(readFileSync(join(out, 'o', 'report.json'), 'utf8'));
+    assert.equal(report.skippedFrames['unsupported-link'], 2);
+    assert.equal(report.unsupportedLinkType, 127);
+  }),
+);
+
+test(
+  'datagrams of streams past the 256-stream limit are reported, not silently left out',
+  withOutDir(async (out) => {
+    // 260 event-only streams of 3 packets each (no decoder, no WAV): 4 past the limit.
+    const frames = Array.from({ length: 260 * 3 }, (_, i) =>
+      ipv4Udp(10000 + Math.floor(i / 3), 6000, rtpPacket(Math.floor(i / 3), i % 3, 101)),
+    );
+    const capture = join(out, 'many.pcap');
+    writeFileSync(capture, pcapOfFrames(frames));
+    const { output } = await runReplayMain([capture, '--out', join(out, 'o')]);
+    assert.match(output, /12 datagrams of streams past the first 256 not replayed/);
+    const report = JSON.parse(readFileSync(join(out, 'o', 'report.json'), 'utf8'));
+    assert.equal(report.droppedStreams, 12);
+    assert.equal(report.streams.length, 256);
+  }),
+);

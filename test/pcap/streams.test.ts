@@ -79,3 +79,46 @@ test('past 256 streams that start together, the first 256 keep their slots', () 
   assert.ok(scan.streams.every((s) => s.ssrc < 256 && s.packets === 3));
   assert.equal(scan.droppedStreams, 44 * 3);
 });
+
+test('every frame and datagram the scan passes over is counted, by why', () => {
+  const withByte = (packet: Buffer, at: number, value: number) => {
+    const copy = Buffer.from(packet);
+    copy.writeUInt8(value, at);
+    return copy;
+  };
+  const rtp = rtpPacket(0x1234, 0);
+  const udp = ipv4Udp(4000, 6000, rtp);
+  const frames = [
+    ...Array.from({ length: 5 }, (_, i) => ipv4Udp(4000, 6000, rtpPacket(0x1234, i))),
+    withByte(udp, 6, 0x20), // IPv4 more-fragments
+    withByte(udp, 9, 6), // TCP
+    udp.subarray(0, 24), // IPv4 cut inside the UDP header
+    withByte(udp, 0, 0x00), // not IP at all
+    ipv4Udp(4000, 6000, Buffer.alloc(0)), // UDP without payload
+    ipv4Udp(4000, 6000, withByte(rtp, 0, 0x40)), // RTP version 1
+    ipv4Udp(4000, 6000, withByte(rtp, 0, 0x8f).subarray(0, 20)), // 15 CSRCs past the end
+    ipv4Udp(4000, 6000, Buffer.concat([withByte(rtp.subarray(0, 12), 0, 0x90), Buffer.of(0, 0, 0xff, 0xff)])), // extension past the end
+    ipv4Udp(4001, 6001, rtpPacket(0x9999, 0)), // one packet: noise that looked like RTP
+  ];
+  const scan = scanCapture(new MemorySource(pcapOfFrames(frames)));
+  assert.deepEqual(scan.skippedFrames, {
+    fragment: 1,
+    'not-udp': 1,
+    malformed: 1,
+    'not-ip': 1,
+    'unsupported-link': 0,
+  });
+  assert.equal(scan.udpDatagrams, 5 + 5);
+  assert.equal(scan.otherDatagrams, 5, 'empty, bad version, CSRCs and extension past the end, noise');
+  assert.deepEqual(
+    scan.streams.map((s) => s.packets),
+    [5],
+  );
+});
+
+test('frames of a link type the reader does not decode are counted with the link type', () => {
+  const radiotap = 127;
+  const scan = scanCapture(new MemorySource(pcapOfFrames([Buffer.alloc(60), Buffer.alloc(60)], radiotap)));
+  assert.equal(scan.skippedFrames['unsupported-link'], 2);
+  assert.equal(scan.unsupportedLinkType, radiotap);
+});

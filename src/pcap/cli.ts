@@ -1,7 +1,7 @@
 /** `patchbay replay`: command-line front end of replayCapture. */
 import { parseArgs } from 'node:util';
 import { loadMediaPipeline } from './pipeline.js';
-import { type ReplayReport, replayCapture } from './replay.js';
+import { type ReplayOptions, type ReplayReport, replayCapture } from './replay.js';
 
 const USAGE = `Usage: patchbay replay <capture.pcap|pcapng> [options]
 
@@ -27,7 +27,8 @@ Examples:
 `;
 
 function parseSsrc(text: string): number {
-  const value = text.startsWith('0x') ? Number.parseInt(text.slice(2), 16) : Number(text);
+  const hex = text.startsWith('0x') && /^0x[0-9a-f]+$/i.test(text);
+  const value = hex ? Number.parseInt(text.slice(2), 16) : text.trim() === '' ? Number.NaN : Number(text);
   if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`bad --ssrc ${text}`);
   return value;
 }
@@ -35,6 +36,14 @@ function parseSsrc(text: string): number {
 function parsePort(text: string): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < 1 || value > 65535) throw new RangeError(`bad --port ${text}`);
+  return value;
+}
+
+/** An RTP payload type: 7 bits (RFC 3550 §5.1). */
+function parsePayloadType(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isInteger(value) || value < 0 || value > 127)
+    throw new RangeError(`bad --event-pt ${text}: a payload type, 0-127`);
   return value;
 }
 
@@ -100,16 +109,25 @@ export async function replayMain(argv: string[]): Promise<number> {
   }
   try {
     const pipeline = await loadMediaPipeline();
+    let selection: Pick<ReplayOptions, 'ssrcs' | 'ports' | 'eventPayloadType' | 'impairment'>;
+    try {
+      selection = {
+        ssrcs: (values.ssrc ?? []).map(parseSsrc),
+        ports: (values.port ?? []).map(parsePort),
+        eventPayloadType: values['event-pt'] === undefined ? undefined : parsePayloadType(values['event-pt']),
+        impairment: values.impair === undefined ? undefined : pipeline.parseImpairment(values.impair),
+      };
+    } catch (error) {
+      process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
     const showProgress = values.progress || process.stderr.isTTY;
     const report = await replayCapture({
       input,
       outDir: values.out ?? 'replay-out',
       receiverFactory: pipeline.receiverFactory,
-      ssrcs: (values.ssrc ?? []).map(parseSsrc),
-      ports: (values.port ?? []).map(parsePort),
+      ...selection,
       codec: values.codec,
-      eventPayloadType: values['event-pt'] === undefined ? undefined : Number(values['event-pt']),
-      impairment: values.impair === undefined ? undefined : pipeline.parseImpairment(values.impair),
       impairSpec: values.impair,
       onProgress: showProgress
         ? (fraction) =>

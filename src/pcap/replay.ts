@@ -36,7 +36,7 @@ import { FileSource } from './source.js';
 import { type RtpStreamInfo, scanCapture, streamKey } from './streams.js';
 import { decodeUdpFrame, type NotUdp } from './udp.js';
 
-interface ReplayOptions {
+export interface ReplayOptions {
   input: string;
   outDir: string;
   receiverFactory: ReceiverFactory;

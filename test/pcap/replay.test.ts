@@ -146,6 +146,28 @@ test('replayMain --help prints usage with examples; bad arguments give exit code
   assert.equal((await runReplayMain(['--bogus', 'x.pcap'])).code, 2);
 });
 
+test('option values replay cannot use are usage errors (exit 2, naming the option), not ignored', async () => {
+  // The input does not exist: an option that passed would fail later, with exit code 1.
+  const missing = join(tmpdir(), 'replay-unit-no-such-capture.pcap');
+  for (const [option, value] of [
+    ['--event-pt', 'abc'],
+    ['--event-pt', '128'],
+    ['--event-pt', ''],
+    ['--ssrc', 'zz'],
+    ['--ssrc', ''],
+    ['--port', '0'],
+    ['--impair', 'loss=200'],
+  ] as const) {
+    const { code, output } = await runReplayMain([missing, option, value]);
+    assert.equal(code, 2, `${option} ${JSON.stringify(value)}: ${output.split('\n')[0]}`);
+    assert.match(output, new RegExp(option.slice(2)), `${option} named`);
+  }
+  assert.equal(
+    (await runReplayMain([missing, '--event-pt', '96', '--ssrc', '0x1f', '--port', '4000'])).code,
+    1,
+  );
+});
+
 /** Runs replayMain with stdout and stderr captured; the exit code and what it wrote. */
 async function runReplayMain(argv: string[]): Promise<{ code: number; output: string }> {
   const written: string[] = [];

@@ -150,10 +150,10 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
   }
 
   /** RFC 4733 digits towards the caller; an error message when they cannot be sent. */
-  sendDtmf(digits: string, durationMs?: number): string | undefined {
+  async sendDtmf(digits: string, durationMs?: number): Promise<string | undefined> {
     if (this.#state !== 'answered' || !this.#leg) return `call is ${this.#state}`;
     try {
-      this.#leg.sendDtmf(digits, durationMs);
+      await this.#leg.sendDtmf(digits, durationMs);
       return undefined;
     } catch (error) {
       return (error as Error).message;

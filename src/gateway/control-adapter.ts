@@ -142,7 +142,7 @@ export class GatewayControl implements ControlBackend {
           durationMs,
         }),
       );
-    const refusal = call.sendDtmf(digits, durationMs);
+    const refusal = await call.sendDtmf(digits, durationMs);
     return refusal === undefined ? { ok: true } : { ok: false, status: 409, error: refusal };
   }
 

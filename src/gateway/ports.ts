@@ -35,7 +35,8 @@ export interface CallMediaLeg {
   readonly localPort: number;
   start(media: NegotiatedMedia): Promise<void>;
   update(media: NegotiatedMedia): Promise<void>;
-  sendDtmf(digits: string, durationMs?: number): void;
+  /** Throws (or rejects, in a media worker) when the leg refuses the digits. */
+  sendDtmf(digits: string, durationMs?: number): void | Promise<void>;
   stats(): MediaLegStats;
   /** stats().inactiveMs alone: read every second of every call (the inactivity timeout). */
   readonly inactiveMs: number;

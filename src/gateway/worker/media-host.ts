@@ -133,7 +133,7 @@ export class MediaHost {
         this.#post({ kind: 'reply', request: message.request, detail: this.#close(message.callId) });
         return;
       case 'sendDtmf':
-        this.#sendDtmf(message.callId, message.digits, message.durationMs);
+        this.#sendDtmf(message);
         return;
       case 'connectBot':
         this.#connectBot(message);
@@ -197,12 +197,15 @@ export class MediaHost {
     return leg;
   }
 
-  #sendDtmf(callId: string, digits: string, durationMs: number | undefined): void {
+  /** The main thread checked digits and duration; what is left to refuse is a full queue. */
+  #sendDtmf({ request, callId, digits, durationMs }: Extract<WorkerRequest, { kind: 'sendDtmf' }>): void {
     try {
-      this.#calls.get(callId)?.leg.sendDtmf(digits, durationMs);
+      const leg = this.#calls.get(callId)?.leg;
+      if (!leg) throw new Error('media leg closed');
+      leg.sendDtmf(digits, durationMs);
+      this.#post({ kind: 'reply', request });
     } catch (error) {
-      // The main thread checked digits and duration; what is left is a full queue.
-      this.#options.logger.warn({ callId, err: (error as Error).message }, 'DTMF not sent');
+      this.#post({ kind: 'reply', request, error: (error as Error).message });
     }
   }
 

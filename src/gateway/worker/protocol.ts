@@ -94,7 +94,9 @@ export type WorkerRequest =
     }
   | { kind: 'start' | 'update'; request: number; callId: string; media: WireMedia }
   /** Answered with the call's figures (`detail`): now, or as they stood at the close, for its record. */
-  | { kind: 'detail' | 'close'; request: number; callId: string };
+  | { kind: 'detail' | 'close'; request: number; callId: string }
+  /** Answered with an error when the leg refuses the digits (a full queue). */
+  | { kind: 'sendDtmf'; request: number; callId: string; digits: string; durationMs?: number };
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -103,7 +105,6 @@ export type WorkerRequestBody = DistributiveOmit<WorkerRequest, 'request'>;
 
 export type ToWorker =
   | WorkerRequest
-  | { kind: 'sendDtmf'; callId: string; digits: string; durationMs?: number }
   /** `target.url` is already resolved (no `builtin:` left: the echo bot runs on the main thread). */
   | { kind: 'connectBot'; callId: string; call: BotCallInfo; target: StreamTarget }
   | { kind: 'callerDtmf'; callId: string; digit: string; durationMs: number | undefined }

@@ -110,14 +110,14 @@ export class RemoteMediaLeg implements CallMediaLeg {
   }
 
   /**
-   * Checked here as MediaLeg checks it (telephone-event negotiated, digits, duration), so the
-   * API answers at once; only a full queue is found in the worker, which logs it.
+   * Checked here as MediaLeg checks it (telephone-event negotiated, digits, duration), without
+   * a round trip; a full queue is found in the worker, whose refusal rejects.
    */
-  sendDtmf(digits: string, durationMs?: number): void {
+  async sendDtmf(digits: string, durationMs?: number): Promise<void> {
     const event = this.#media?.telephoneEvent;
     if (!event) throw new Error('no telephone-event negotiated');
     assertDtmfDigits(digits, durationMs, event.clockRate);
-    this.#link.send({
+    await this.#link.request({
       kind: 'sendDtmf',
       callId: this.callId,
       digits,

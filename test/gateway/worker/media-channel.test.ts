@@ -159,22 +159,23 @@ describe('media worker protocol (MessageChannel, no threads)', () => {
     assert.equal(leg.stats().rtp?.srtp?.suite, 'AES_CM_128_HMAC_SHA1_80');
   });
 
-  it('checks DTMF at once as the leg would, and sends it as one message', async () => {
+  it('checks DTMF as the leg would without a round trip, sends it, and rejects what the host refuses', async () => {
     const leg = await openLeg();
-    assert.throws(() => leg.sendDtmf('1'), /no telephone-event negotiated/);
+    await assert.rejects(leg.sendDtmf('1'), /no telephone-event negotiated/);
     await leg.start(pcmuTo(peer));
-    assert.throws(() => leg.sendDtmf('X'), RangeError);
-    assert.throws(() => leg.sendDtmf('1', 0), RangeError);
+    await assert.rejects(leg.sendDtmf('X'), RangeError);
+    await assert.rejects(leg.sendDtmf('1', 0), RangeError);
     const event = new Promise<void>((resolve) =>
       peer.on('message', (packet) => {
         if ((packet[1] ?? 0) % 128 === 101) resolve();
       }),
     );
-    leg.sendDtmf('5');
-    // Messages keep their order: once the update is answered, the host has the digit.
-    await leg.update(pcmuTo(peer));
+    await leg.sendDtmf('5');
     clock.advance(100);
     await event;
+    // The host's queue holds 64 digits: the API hears of the ones it refused.
+    await leg.sendDtmf('1'.repeat(60));
+    await assert.rejects(leg.sendDtmf('2'.repeat(10)), /queue/i);
   });
 
   it('reads socket drops and the extrapolated position from the reports', async () => {

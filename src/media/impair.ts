@@ -158,7 +158,8 @@ export function parseImpairSpec(spec: string): ImpairOptions {
       options.jitterDistribution = value;
       continue;
     }
-    const rule = SPEC_KEYS[key];
+    // Own keys only: `constructor` or `toString` would find Object.prototype's.
+    const rule = Object.hasOwn(SPEC_KEYS, key) ? SPEC_KEYS[key] : undefined;
     if (!rule) {
       throw new Error(
         `unknown impairment "${key}" (known: ${[...Object.keys(SPEC_KEYS), 'dist'].join(', ')})`,

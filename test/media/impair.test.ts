@@ -78,6 +78,8 @@ test('parseImpairSpec reads the replay syntax and rejects bad input clearly', ()
     jitterDistribution: 'gaussian',
   });
   assert.throws(() => parseImpairSpec('los=5'), /unknown impairment "los"/);
+  assert.throws(() => parseImpairSpec('constructor=5'), /unknown impairment "constructor"/);
+  assert.throws(() => parseImpairSpec('toString=1'), /unknown impairment "toString"/);
   assert.throws(() => parseImpairSpec('loss=abc'), /not a number/);
   assert.throws(() => parseImpairSpec('loss=150'), /out of range/);
   assert.throws(() => parseImpairSpec('seed=1.5'), /integer/);

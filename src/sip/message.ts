@@ -47,12 +47,17 @@ function remember(memo: Map<string, string>, name: string, value: string): strin
   return value;
 }
 
+/** A table's own entry: a header named `constructor` or `__proto__` must not find Object.prototype's. */
+function ownEntry(table: Record<string, string>, key: string): string | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 /** Lower-case long form of a header name (compact forms expanded). */
 export function headerKey(name: string): string {
   const known = keyMemo.get(name);
   if (known !== undefined) return known;
   const lower = name.toLowerCase();
-  return remember(keyMemo, name, COMPACT_FORMS[lower] ?? lower);
+  return remember(keyMemo, name, ownEntry(COMPACT_FORMS, lower) ?? lower);
 }
 
 /** The canonical spelling written by the serializer. */
@@ -61,7 +66,7 @@ function canonicalHeaderName(name: string): string {
   const known = canonicalMemo.get(key);
   if (known !== undefined) return known;
   const spelled =
-    SPECIAL_NAMES[key] ??
+    ownEntry(SPECIAL_NAMES, key) ??
     key.replace(/(^|-)([a-z])/g, (_match, dash: string, char: string) => dash + char.toUpperCase());
   return remember(canonicalMemo, key, spelled);
 }

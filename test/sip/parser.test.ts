@@ -51,6 +51,18 @@ describe('SIP message parser (RFC 3261 §7, §25)', () => {
     assert.match(serializeMessage(message).toString(), /^Call-ID: call-1@example.com\r$/m);
   });
 
+  test('header names that are Object.prototype members are headers like any other', () => {
+    const names = ['constructor', '__proto__', 'toString', 'hasOwnProperty'];
+    const raw = INVITE.replace(
+      'Max-Forwards: 70',
+      names.map((name) => `${name}: ${name}-value`).join('\r\n'),
+    );
+    const message = parseMessage(Buffer.from(raw));
+    for (const name of names) assert.equal(message.get(name), `${name}-value`);
+    assert.equal(message.get('Call-ID'), 'call-1@example.com');
+    assert.match(serializeMessage(message).toString(), /^Constructor: constructor-value\r$/m);
+  });
+
   test('Content-Length frames the body; extra datagram bytes are ignored', () => {
     const message = parseMessage(Buffer.from(`${INVITE}garbage`));
     assert.equal(message.body.length, 5);

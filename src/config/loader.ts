@@ -59,7 +59,8 @@ function substituteEnv(
   if (typeof value === 'string') {
     return value.replace(ENV_REFERENCE, (whole, escaped: string, name: string) => {
       if (escaped) return whole.slice(1);
-      const replacement = env[name];
+      // Own variables only: `${constructor}` would find Object.prototype's (process.env has it).
+      const replacement = Object.hasOwn(env, name) ? env[name] : undefined;
       if (replacement === undefined) {
         missing.push({ path: [...path], name });
         return whole;

@@ -137,6 +137,26 @@ describe('config loader', () => {
     assert.equal(keys.value.inbound?.auth?.password, `\${LITERAL}\${N}`); // escape kept literal, no re-scan
   });
 
+  it('a reference to a variable named like an Object.prototype member is a variable that is not set', () => {
+    for (const env of [{}, process.env]) {
+      const result = parseConfigText(
+        `name: x\ninbound:\n  allowedCidrs: ["10.0.0.0/8"]\n  auth: {username: "\${__proto__}", password: "\${constructor}"}\n`,
+        'f.yaml',
+        trunkSchema,
+        env,
+      );
+      assert.equal(result.ok, false);
+      if (result.ok) continue;
+      assert.deepEqual(
+        result.issues.map((issue) => [issue.path, issue.message]),
+        [
+          ['inbound.auth.username', 'environment variable __proto__ is not set'],
+          ['inbound.auth.password', 'environment variable constructor is not set'],
+        ],
+      );
+    }
+  });
+
   it('accepts DNS servers as address[:port] and reports bad ones and a TTL floor above the ceiling', () => {
     const good = parseConfigText(
       'dns:\n  servers: ["127.0.0.1:5353", "10.0.0.2", "[::1]:53", "::1"]\n',

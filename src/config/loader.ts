@@ -71,10 +71,11 @@ function substituteEnv(
   if (Array.isArray(value))
     return value.map((item, index) => substituteEnv(item, env, [...path, index], missing));
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value))
-      out[key] = substituteEnv(item, env, [...path, key], missing);
-    return out;
+    // fromEntries defines each key as its own: `out[key] =` with a YAML key `__proto__` set the
+    // object's prototype, whose fields the schema then read as if written, past its unknown-key check.
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, substituteEnv(item, env, [...path, key], missing)]),
+    );
   }
   return value;
 }

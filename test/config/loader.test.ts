@@ -157,6 +157,21 @@ describe('config loader', () => {
     }
   });
 
+  it('a key named __proto__ is an unknown key, not a hidden section the schema reads through', () => {
+    const result = parseConfigText(
+      'name: x\n__proto__:\n  inbound:\n    allowedCidrs: ["0.0.0.0/0"]\noutbound:\n  gateways: [{host: 192.0.2.1}]\n',
+      'f.yaml',
+      trunkSchema,
+      {},
+    );
+    assert.equal(result.ok, false, 'a trunk took its inbound section from __proto__');
+    if (!result.ok)
+      assert.deepEqual(
+        result.issues.map((issue) => [issue.path, issue.line, issue.message]),
+        [['__proto__', 2, "unknown key '__proto__'"]],
+      );
+  });
+
   it('accepts DNS servers as address[:port] and reports bad ones and a TTL floor above the ceiling', () => {
     const good = parseConfigText(
       'dns:\n  servers: ["127.0.0.1:5353", "10.0.0.2", "[::1]:53", "::1"]\n',

@@ -126,7 +126,8 @@ export class SdpPayloadMaps {
   }
 }
 
-const DEFAULT_CLOCK_RATES: Readonly<Record<string, number>> = { opus: 48000 };
+/** By --codec lower-cased; a Map, so `constructor` finds no Object.prototype member. */
+const DEFAULT_CLOCK_RATES: ReadonlyMap<string, number> = new Map([['opus', 48000]]);
 
 /** Resolves one payload type: the stream's SDP, any SDP, static types, then --codec. */
 function resolveCodec(
@@ -140,7 +141,10 @@ function resolveCodec(
   if (payloadType === (options.eventPayloadType ?? DEFAULT_EVENT_PAYLOAD_TYPE))
     return { encoding: 'telephone-event', clockRate: 8000 };
   if (options.codec && payloadType >= 96)
-    return { encoding: options.codec, clockRate: DEFAULT_CLOCK_RATES[options.codec.toLowerCase()] ?? 8000 };
+    return {
+      encoding: options.codec,
+      clockRate: DEFAULT_CLOCK_RATES.get(options.codec.toLowerCase()) ?? 8000,
+    };
   return undefined;
 }
 

@@ -122,3 +122,15 @@ test('frames of a link type the reader does not decode are counted with the link
   assert.equal(scan.skippedFrames['unsupported-link'], 2);
   assert.equal(scan.unsupportedLinkType, radiotap);
 });
+
+test('--codec names a codec; one named like an Object.prototype member gets the default clock rate', () => {
+  const frames = Array.from({ length: 5 }, (_, i) => ipv4Udp(4000, 6000, rtpPacket(0x4321, i, 96)));
+  for (const [codec, clockRate] of [
+    ['opus', 48000],
+    ['constructor', 8000],
+    ['toString', 8000],
+  ] as const) {
+    const scan = scanCapture(new MemorySource(pcapOfFrames(frames)), { codec });
+    assert.deepEqual(scan.streams[0]?.audio, { payloadType: 96, codec: { encoding: codec, clockRate } });
+  }
+});

@@ -50,6 +50,7 @@ export class DigestSupport {
       this.#verifiers.set(key, verifier);
     }
     const authorization = invite.get('authorization');
+    let stale = false;
     if (authorization !== undefined) {
       const result = verifier.verify({
         authorization,
@@ -59,10 +60,12 @@ export class DigestSupport {
       });
       if (result.ok) return undefined;
       if (!result.stale) return { status: 403, headers: [], reason: result.reason };
+      stale = true;
     }
+    // stale=true: the caller retries with the new nonce instead of taking its password as wrong.
     return {
       status: 401,
-      headers: verifier.challenges().map((value) => ['WWW-Authenticate', value] as [string, string]),
+      headers: verifier.challenges({ stale }).map((value) => ['WWW-Authenticate', value] as [string, string]),
     };
   }
 

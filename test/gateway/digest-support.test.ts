@@ -1,11 +1,14 @@
 /**
- * The outbound Authorizer of DigestSupport: 401/407 challenges answered with the trunk's
- * credentials, and with `outbound.auth.realm` only those for that realm (RFC 3261 §22.2).
+ * DigestSupport: the inbound check of a trunk's INVITEs (401 with challenges, stale=true for a
+ * stale nonce, 403 for wrong credentials, no nonce answered twice), and the outbound Authorizer:
+ * 401/407 challenges answered with the trunk's credentials, and with `outbound.auth.realm` only
+ * those for that realm (RFC 3261 §22.2).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { type TrunkConfig, trunkSchema } from '../../src/config/index.js';
 import { DigestSupport } from '../../src/gateway/digest-support.js';
-import { parseCredentials } from '../../src/sip/digest.js';
+import { DigestClient, parseChallenge, parseCredentials } from '../../src/sip/digest.js';
 import { SipRequest, SipResponse } from '../../src/sip/message.js';
 import { FakeClock } from '../../src/util/clock.js';
 
@@ -41,5 +44,60 @@ describe('DigestSupport.authorizer', () => {
   it('does not offer the password to another realm', () => {
     const authorize = digest.authorizer({ username: 'u', password: 'p', realm: 'carrier.example' });
     assert.equal(authorize(challenge(401, 'attacker.example'), invite), undefined);
+  });
+});
+
+describe('DigestSupport.challengeInbound', () => {
+  const requestUri = 'sip:+15551230000@gateway.example';
+  function trunk(name: string, algorithms = ['SHA-256', 'MD5']): TrunkConfig {
+    return trunkSchema.parse({
+      name,
+      inbound: {
+        allowedCidrs: ['192.0.2.0/24'],
+        auth: { username: 'carrier', password: 's3cret', realm: 'patchbay', algorithms },
+      },
+    });
+  }
+  function inbound(authorization?: string): SipRequest {
+    const request = new SipRequest('INVITE', requestUri);
+    if (authorization !== undefined) request.append('Authorization', authorization);
+    return request;
+  }
+  /** The carrier's answer to the first challenge of a 401. */
+  function answer(challenges: Array<[string, string]> | undefined, password = 's3cret'): string {
+    const challenge = parseChallenge(challenges?.[0]?.[1] ?? '');
+    return new DigestClient().authorize({
+      challenge,
+      method: 'INVITE',
+      uri: requestUri,
+      username: 'carrier',
+      password,
+    });
+  }
+
+  it('challenges, lets the right answer in and refuses a wrong one with 403', () => {
+    const digest = new DigestSupport(new FakeClock());
+    const carrier = trunk('carrier');
+    const challenge = digest.challengeInbound(carrier, inbound());
+    assert.equal(challenge?.status, 401);
+    assert.equal(parseChallenge(challenge?.headers[0]?.[1] ?? '').stale, false);
+    assert.equal(digest.challengeInbound(carrier, inbound(answer(challenge?.headers))), undefined);
+    const wrong = digest.challengeInbound(carrier, inbound(answer(challenge?.headers, 'nope')));
+    assert.deepEqual([wrong?.status, wrong?.reason], [403, 'wrong response']);
+  });
+
+  it('answers a stale nonce with the right password by challenges with stale=true (RFC 7616 §3.3)', () => {
+    const clock = new FakeClock();
+    const digest = new DigestSupport(clock);
+    const carrier = trunk('carrier');
+    const credentials = answer(digest.challengeInbound(carrier, inbound())?.headers);
+    clock.advance(300_001);
+    const again = digest.challengeInbound(carrier, inbound(credentials));
+    assert.equal(again?.status, 401);
+    assert.deepEqual(
+      again?.headers.map(([, value]) => parseChallenge(value).stale),
+      [true, true],
+      'without stale=true the caller takes its credentials as wrong and gives up (RFC 3261 §22.2)',
+    );
   });
 });

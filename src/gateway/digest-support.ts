@@ -3,7 +3,7 @@
  * (401 with one challenge per algorithm, RFC 8760 §2.4) and an Authorizer answering 401/407
  * for outbound trunks with credentials (RFC 3261 §22.2).
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { TrunkConfig } from '../config/index.js';
 import {
   type Authorizer,
@@ -43,7 +43,9 @@ export class DigestSupport {
     if (!verifier) {
       verifier = new DigestVerifier({
         realm,
-        secret: this.#secret,
+        // Its own key: a nonce counts its uses in the verifier that issued it, so another trunk's
+        // verifier, or this trunk's after a reload, would take a used one as new (a replay).
+        secret: createHmac('sha256', this.#secret).update(key).digest('hex'),
         clock: this.#clock,
         algorithms: [...auth.algorithms],
       });

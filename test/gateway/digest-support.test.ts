@@ -100,4 +100,19 @@ describe('DigestSupport.challengeInbound', () => {
       'without stale=true the caller takes its credentials as wrong and gives up (RFC 3261 §22.2)',
     );
   });
+
+  it('never lets the same credentials in twice: not at another trunk, nor after a reload', () => {
+    const digest = new DigestSupport(new FakeClock());
+    const before = trunk('carrier');
+    const credentials = answer(digest.challengeInbound(before, inbound())?.headers);
+    assert.equal(digest.challengeInbound(before, inbound(credentials)), undefined);
+    assert.equal(digest.challengeInbound(before, inbound(credentials))?.status, 403, 'replayed');
+    // Another trunk with the same realm and credentials, and the trunk after a reload that
+    // reordered its algorithms: each a new verifier, which must not take the used nonce afresh.
+    for (const other of [trunk('other-carrier'), trunk('carrier', ['MD5', 'SHA-256'])]) {
+      const replayed = digest.challengeInbound(other, inbound(credentials));
+      assert.equal(replayed?.status, 401, `${other.name}: the replayed INVITE was let in`);
+      assert.ok(replayed?.headers.every(([, value]) => parseChallenge(value).stale));
+    }
+  });
 });

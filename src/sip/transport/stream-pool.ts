@@ -101,6 +101,19 @@ interface Connection {
   keys: Set<string>;
   /** The listening port its peer claimed (RFC 5923); one at a time, so claims cannot pile up. */
   peerAlias?: string;
+  /** The server name it was opened to (TLS verified its certificate for it), lower-cased. */
+  serverName?: string;
+}
+
+/**
+ * Whether `connection` may carry what goes to `destination`. One that names a server (a TLS
+ * gateway, RFC 5922) takes only a connection we opened to that name: a peer's own connection,
+ * its RFC 5923 alias, or one verified for another name never proved to be that server.
+ */
+function serves(connection: Connection, destination: TransportAddress): boolean {
+  return (
+    destination.serverName === undefined || connection.serverName === destination.serverName.toLowerCase()
+  );
 }
 
 export class StreamPool {
@@ -153,7 +166,8 @@ export class StreamPool {
   async send(data: Buffer, destination: TransportAddress): Promise<void> {
     const key = keyOf(destination.address, destination.port);
     const known = this.#connections.get(key) ?? this.#aliases.get(key);
-    const connection = known?.socket.writable ? known : await this.#open(key, destination);
+    const connection =
+      known?.socket.writable && serves(known, destination) ? known : await this.#open(key, destination);
     const written = new Promise<void>((resolve, reject) =>
       connection.socket.write(data, (error) => (error ? reject(error) : resolve())),
     );
@@ -189,7 +203,9 @@ export class StreamPool {
   }
 
   #open(key: string, destination: TransportAddress): Promise<Connection> {
-    const pending = this.#opening.get(key);
+    const serverName = destination.serverName?.toLowerCase();
+    const openingKey = serverName === undefined ? key : `${key}|${serverName}`;
+    const pending = this.#opening.get(openingKey);
     if (pending) return pending.connection;
     if (this.#closed) return Promise.reject(this.#closedError());
     const transport = this.#options.connector.transport;
@@ -198,11 +214,12 @@ export class StreamPool {
       .then((socket) => {
         const connection = this.#adopt(socket, true);
         if (!connection) throw new Error(`${transport} connection to ${key} closed`);
+        if (serverName !== undefined) connection.serverName = serverName;
         if (!connection.keys.has(key)) this.#setAlias(key, connection);
         return connection;
       })
-      .finally(() => this.#opening.delete(key));
-    this.#opening.set(key, { connection, abort });
+      .finally(() => this.#opening.delete(openingKey));
+    this.#opening.set(openingKey, { connection, abort });
     return connection;
   }
 

@@ -158,4 +158,42 @@ describe('SIP over TLS', { skip: skipWithoutOpenssl }, () => {
     before.write(serializeMessage(options('still-up')));
     assert.equal((await delivered).message.isRequest, true, 'the old connection still carries SIP');
   });
+
+  it('sends to a server it must verify by name over its own verified connection, never over one the server did not open', async () => {
+    const carrier = await tlsServer(certs.localhost);
+    const gateway = await tlsServer(certs.pki.issue('gateway', { san: ['DNS:gateway.example'] }), {
+      clientPolicy: (to) => ({
+        serverName: to.serverName ?? to.address,
+        ca: certs.pki.ca.cert,
+        verify: true,
+      }),
+    });
+    // A stranger on the carrier's address connects in (no certificate of its own) and claims
+    // the carrier's listening port as its Via alias (RFC 5923).
+    const stranger = await rawTlsClient(gateway.port, {
+      ca: certs.pki.ca.cert,
+      servername: 'gateway.example',
+    });
+    const claimed = nextMessage(gateway.transport);
+    stranger.write(serializeMessage(options('claim', `SIP/2.0/TLS 127.0.0.1:${carrier.port}`)));
+    await claimed;
+    const stolen = new Promise<string>((resolve) => stranger.once('data', () => resolve('the stranger')));
+    const delivered = nextMessage(carrier.transport).then(() => 'the carrier');
+    const toCarrier = {
+      transport: 'tls' as const,
+      address: '127.0.0.1',
+      port: carrier.port,
+      serverName: 'localhost',
+    };
+    await gateway.transport.send(options('for-the-carrier'), toCarrier);
+    assert.equal(await Promise.race([stolen, delivered]), 'the carrier');
+    // A name the connection was not verified for gets a connection of its own.
+    const other = nextMessage(carrier.transport);
+    await assert.rejects(
+      gateway.transport.send(options('other-name'), { ...toCarrier, serverName: 'carrier.example' }),
+      /not for carrier\.example/,
+    );
+    await gateway.transport.send(options('same-name'), toCarrier);
+    assert.equal(((await other).message as SipRequest).callId(), 'same-name@tls-test');
+  });
 });

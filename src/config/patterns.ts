@@ -1,4 +1,4 @@
-import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6, SocketAddress } from 'node:net';
 
 /** A parsed CIDR block: family, network address text and prefix length. */
 export interface Cidr {
@@ -19,7 +19,28 @@ export function parseCidr(text: string): Cidr | undefined {
   if (!/^\d{1,3}$/.test(prefixText)) return undefined;
   const prefix = Number(prefixText);
   if (prefix > maxPrefix) return undefined;
+  // ::ffff:a.b.c.d/24 reads as a.b.c.d/24, but is ::/24: it holds every IPv4 address.
+  if (family === 'ipv6' && prefix < 96 && mappedIPv4(address) !== undefined) return undefined;
   return { family, address, prefix };
+}
+
+/** Why parseCidr refuses `text`, as a config message. */
+export function cidrProblem(text: string): string {
+  const [address = '', prefixText] = text.split('/');
+  const ipv4 = mappedIPv4(address);
+  const prefix = Number(prefixText);
+  if (ipv4 !== undefined && prefix < 96) {
+    const meant = Math.min(prefix, 32);
+    return `an IPv4-mapped address takes a prefix of 96 to 128, /${prefix} holds every IPv4 address (::ffff:${ipv4}/${meant + 96} is ${ipv4}/${meant})`;
+  }
+  return 'not an IPv4 or IPv6 CIDR (e.g. 203.0.113.0/24 or 2001:db8::/32)';
+}
+
+/** The IPv4 address an IPv4-mapped IPv6 address holds (RFC 4291 §2.5.5.2), in any spelling. */
+export function mappedIPv4(address: string): string | undefined {
+  if (!isIPv6(address)) return undefined;
+  const normal = new SocketAddress({ address, family: 'ipv6' }).address;
+  return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(normal)?.[1];
 }
 
 /** A DNS server as node:dns `setServers` takes it: `address`, `address:port` or `[ipv6]:port`. */

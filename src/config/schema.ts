@@ -14,7 +14,7 @@ import {
   sipSchema,
 } from './gateway-sections.js';
 import { digestCredentials, outboundSchema } from './outbound-schema.js';
-import { compileNumberPattern, isHost, parseCidr } from './patterns.js';
+import { cidrProblem, compileNumberPattern, isHost, parseCidr } from './patterns.js';
 import { addressSetting, pemFile, port, positiveMs, transport } from './primitives.js';
 import { checkedStreamTargetSchema, isBotUrl, type streamTargetSchema } from './stream-target-schema.js';
 import { trunkMediaSchema } from './trunk-media-schema.js';
@@ -27,7 +27,7 @@ const MIN_PORTS_PER_WORKER = 8;
 const ratio = z.number().min(0).max(1);
 
 const cidr = z.string().refine((text) => parseCidr(text) !== undefined, {
-  message: 'not an IPv4 or IPv6 CIDR (e.g. 203.0.113.0/24 or 2001:db8::/32)',
+  error: (issue) => cidrProblem(String(issue.input)),
 });
 
 const numberPattern = z.string().superRefine((text, ctx) => {

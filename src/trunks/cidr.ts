@@ -43,8 +43,8 @@ export class CidrTable<T> {
     const parsed = parseCidr(cidr);
     const address = parsed && addressToBigInt(parsed.address);
     if (!parsed || !address) throw new RangeError(`not a CIDR: ${cidr}`);
-    // An IPv4-mapped IPv6 block (::ffff:a.b.c.d/n) is stored as the IPv4 block /(n-96).
-    const prefix = address.family === parsed.family ? parsed.prefix : Math.max(0, parsed.prefix - 96);
+    // An IPv4-mapped IPv6 block (::ffff:a.b.c.d/n, n >= 96) is stored as the IPv4 block /(n-96).
+    const prefix = address.family === parsed.family ? parsed.prefix : parsed.prefix - 96;
     const bits = address.family === 'ipv4' ? 32 : 128;
     const all = (1n << BigInt(bits)) - 1n;
     const mask = prefix === 0 ? 0n : (all << BigInt(bits - prefix)) & all;

@@ -30,6 +30,22 @@ describe('CidrTable', () => {
     assert.equal(table.lookup('not an ip'), undefined);
     assert.throws(() => table.add('10.0.0.0/33', 'x'), RangeError);
   });
+
+  it('refuses an IPv4-mapped block wider than the mapped space, in the table and in the config', () => {
+    // Read as 203.0.113.0/24, it is ::/24: every IPv4 source would be the carrier's.
+    const table = new CidrTable<string>();
+    assert.throws(() => table.add('::ffff:203.0.113.0/24', 'carrier'), RangeError);
+    assert.equal(table.lookup('198.51.100.1'), undefined);
+    const parsed = trunkSchema.safeParse({
+      name: 'carrier',
+      inbound: { allowedCidrs: ['::ffff:203.0.113.0/24'] },
+    });
+    assert.equal(parsed.success, false);
+    assert.match(parsed.error?.issues[0]?.message ?? '', /::ffff:203\.0\.113\.0\/120/);
+    table.add('::ffff:203.0.113.0/120', 'carrier');
+    assert.equal(table.lookup('203.0.113.9')?.value, 'carrier');
+    assert.equal(table.lookup('198.51.100.1'), undefined);
+  });
 });
 
 describe('InboundMatcher', () => {

@@ -2,7 +2,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { parseCidr } from '../config/index.js';
 
-/** IPv4 as a 32-bit and IPv6 as a 128-bit bigint; IPv4-mapped IPv6 (::ffff:a.b.c.d) counts as IPv4. */
+/** IPv4 as a 32-bit and IPv6 as a 128-bit bigint; IPv4-mapped IPv6 (::ffff:a.b.c.d, any spelling) counts as IPv4. */
 function addressToBigInt(address: string): { family: 'ipv4' | 'ipv6'; value: bigint } | undefined {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped?.[1]) address = mapped[1];
@@ -23,6 +23,8 @@ function addressToBigInt(address: string): { family: 'ipv4' | 'ipv6'; value: big
   const zeros = Array<string>(8 - headGroups.length - tailGroups.length).fill('0');
   const groups = tail === undefined ? headGroups : [...headGroups, ...zeros, ...tailGroups];
   const value = groups.reduce((acc, group) => (acc << 16n) | BigInt(Number.parseInt(group, 16)), 0n);
+  // Mapped in another spelling (0:0:0:0:0:ffff:a.b.c.d, ::ffff:c000:201): IPv4 all the same.
+  if (value >> 32n === 0xffffn) return { family: 'ipv4', value: value & 0xffff_ffffn };
   return { family: 'ipv6', value };
 }
 

@@ -46,6 +46,21 @@ describe('CidrTable', () => {
     assert.equal(table.lookup('203.0.113.9')?.value, 'carrier');
     assert.equal(table.lookup('198.51.100.1'), undefined);
   });
+
+  it('takes an IPv4-mapped block in any spelling as the IPv4 block it holds', () => {
+    const table = new CidrTable<string>();
+    table.add('0:0:0:0:0:ffff:198.51.100.0/120', 'long');
+    table.add('::FFFF:C000:0200/120', 'hex');
+    assert.equal(table.lookup('198.51.100.7')?.value, 'long');
+    assert.equal(table.lookup('::ffff:198.51.100.7')?.value, 'long');
+    assert.equal(table.lookup('192.0.2.5')?.value, 'hex');
+    assert.equal(table.lookup('0:0:0:0:0:ffff:c000:205')?.value, 'hex');
+    assert.equal(table.lookup('203.0.113.1'), undefined);
+    const every = new CidrTable<string>();
+    every.add('::ffff:0:0/96', 'every IPv4');
+    assert.equal(every.lookup('203.0.113.1')?.value, 'every IPv4');
+    assert.equal(every.lookup('2001:db8::1'), undefined);
+  });
 });
 
 describe('InboundMatcher', () => {

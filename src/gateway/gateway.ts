@@ -15,13 +15,7 @@ import {
   UdpDropSampler,
   type UdpDropTable,
 } from '../media/index.js';
-import {
-  type InboundSession,
-  type SipRequest,
-  SipTransport,
-  SipUserAgent,
-  type TransportAddress,
-} from '../sip/index.js';
+import { type InboundSession, SipTransport, SipUserAgent } from '../sip/index.js';
 import { RateLimitedWarning } from '../stream/index.js';
 import {
   ConcurrencyLimiter,
@@ -47,6 +41,7 @@ import { GatewayControl } from './control-adapter.js';
 import { DigestSupport } from './digest-support.js';
 import { SourceRateLimiter } from './flood.js';
 import { scheduleGauges } from './gauges.js';
+import { admitsRequest } from './inbound-screen.js';
 import { advertisableAddress } from './media-address.js';
 import type { CallPorts, OutboundRequest } from './ports.js';
 import { sendOptionsProbe } from './probe.js';
@@ -329,7 +324,9 @@ export class Gateway {
       // bypass it in the transport, so a flooder's ACKs still stop its 503 retransmissions).
       allowSource: (source) => flood.allow(source.address),
       allowConnection: (source) => this.#inbound.admitsSource(source.address, source.transport),
-      allowRequest: (source, request) => this.#admitSource(source, request),
+      // A dead node's calls come here unknown until taken over: their requests all pass.
+      allowRequest: (source, request) =>
+        admitsRequest(this.#inbound, source, request, (r) => !!this.#takeover || !!this.#ua?.knowsDialog(r)),
     });
     observeTransport(this.#transport, this.metrics, this.logger);
     await this.#transport.start();
@@ -469,17 +466,6 @@ export class Gateway {
       ...(statusCallback ? { statusCallback } : {}),
     });
     call.once('ended', () => this.calls.remove(call));
-  }
-
-  /**
-   * Transport admission (before any transaction state): requests from sources no trunk
-   * knows are dropped silently when the trunk set says so, which costs scanners nothing.
-   * In-dialog requests always pass: outbound carriers send BYE from their own addresses.
-   */
-  #admitSource(source: TransportAddress, request: SipRequest): boolean {
-    if (request.toTag() !== undefined || request.method === 'ACK' || request.method === 'CANCEL') return true;
-    const decision = this.#inbound.match(source.address, request.requestUri().user ?? '', source.transport);
-    return !(decision.ok === false && decision.reason === 'unknown_source' && decision.action === 'drop');
   }
 
   /** Reload: new calls see the new snapshot; calls in progress keep theirs. */

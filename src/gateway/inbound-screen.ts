@@ -4,7 +4,8 @@
  * trunk's digest check (401/407 challenge, 403).
  */
 import type { RouteConfig, TrunkConfig } from '../config/index.js';
-import type { InboundSession } from '../sip/index.js';
+import type { InboundSession, SipRequest, TransportAddress } from '../sip/index.js';
+import type { InboundMatcher } from '../trunks/index.js';
 import type { CallEnd } from './call-end.js';
 import { type CallerIdentityParameters, callerIdentityParameters } from './caller-id.js';
 import type { InboundPolicy } from './ports.js';
@@ -57,4 +58,22 @@ export function screenInbound(
     ...(challenge.reason ? { detail: challenge.reason } : {}),
   };
   return { ok: false, end, headers: challenge.headers, matched: { trunk, route, callerIdentity } };
+}
+
+/**
+ * Transport admission (before any transaction state): requests from sources no trunk knows are
+ * dropped silently when the trunk set says so, which costs scanners nothing. An in-dialog request
+ * passes when `dialogHere` says its call is here (outbound carriers send BYE from their own
+ * addresses): a To tag alone would get a scanner its answer (481).
+ */
+export function admitsRequest(
+  inbound: Pick<InboundMatcher, 'match'>,
+  source: TransportAddress,
+  request: SipRequest,
+  dialogHere: (request: SipRequest) => boolean,
+): boolean {
+  if (request.method === 'ACK' || request.method === 'CANCEL') return true;
+  if (request.toTag() !== undefined && dialogHere(request)) return true;
+  const decision = inbound.match(source.address, request.requestUri().user ?? '', source.transport);
+  return !(decision.ok === false && decision.reason === 'unknown_source' && decision.action === 'drop');
 }

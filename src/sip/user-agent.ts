@@ -181,6 +181,18 @@ export class SipUserAgent {
     return false;
   }
 
+  /**
+   * Whether an in-dialog request (one with a To tag) belongs to a call here: a confirmed
+   * dialog, or the early dialog of an INVITE still being answered (a BYE may end that).
+   */
+  knowsDialog(request: SipRequest): boolean {
+    const callId = request.callId();
+    return (
+      this.#sessionFor(callId, request.toTag(), request.fromTag()) !== undefined ||
+      this.#pendingByCallId.has(callId)
+    );
+  }
+
   get sessionCount(): number {
     return this.#sessions.size + this.#pendingInvites.size;
   }

@@ -1,7 +1,8 @@
 /**
  * An in-process Gateway for tests: SIP/UDP and the API on free loopback ports, every number
  * routed to the embedded echo bot, the loopback trunk `local`, call records in `recordsFile`;
- * `extra` adds gateway-file keys (an RTP range, media workers).
+ * `extra` adds gateway-file keys (an RTP range, media workers); `allowedCidrs` narrows the
+ * trunk's sources (default all of 127.0.0.0/8).
  */
 import {
   ConfigManager,
@@ -19,8 +20,9 @@ export async function startLoopbackGateway(options: {
   sipPort: number;
   recordsFile: string;
   extra?: Partial<GatewayFileInput>;
+  allowedCidrs?: string[];
 }): Promise<Gateway> {
-  const { clock, sipPort, recordsFile, extra = {} } = options;
+  const { clock, sipPort, recordsFile, extra = {}, allowedCidrs = ['127.0.0.0/8'] } = options;
   const snapshot = makeSnapshot(
     gatewayFileSchema.parse({
       listen: [{ transport: 'udp', host: '127.0.0.1', port: sipPort }],
@@ -32,7 +34,7 @@ export async function startLoopbackGateway(options: {
     [
       trunkSchema.parse({
         name: 'local',
-        inbound: { allowedCidrs: ['127.0.0.0/8'] },
+        inbound: { allowedCidrs },
         probing: { enabled: false },
       }),
     ],

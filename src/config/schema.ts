@@ -88,7 +88,7 @@ const inboundSchema = z.strictObject({
   auth: digestCredentials
     .extend({
       algorithms: z
-        .array(z.enum(['SHA-256', 'MD5']))
+        .array(z.enum(['SHA-512-256', 'SHA-256', 'MD5']))
         .min(1)
         .default(['SHA-256', 'MD5'])
         .describe(

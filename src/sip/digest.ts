@@ -1,6 +1,6 @@
 /**
  * SIP digest authentication (RFC 3261 §22.4 on RFC 2617, with RFC 7616 / RFC 8760
- * algorithms MD5, MD5-sess, SHA-256, SHA-256-sess and qop=auth / auth-int).
+ * algorithms MD5, SHA-256 and SHA-512-256, each also -sess, and qop=auth / auth-int).
  * DigestClient answers challenges for outbound trunks; DigestVerifier challenges and checks
  * inbound ones with stateless HMAC nonces, expiry (stale=true) and nonce-count replay checks.
  */
@@ -9,8 +9,21 @@ import type { Clock } from '../util/index.js';
 import { endOfQuoted, quote, unquote } from './grammar.js';
 import { parseUri } from './uri.js';
 
-export type DigestAlgorithm = 'MD5' | 'MD5-sess' | 'SHA-256' | 'SHA-256-sess';
-const ALGORITHMS: readonly DigestAlgorithm[] = ['MD5', 'MD5-sess', 'SHA-256', 'SHA-256-sess'];
+export type DigestAlgorithm =
+  | 'MD5'
+  | 'MD5-sess'
+  | 'SHA-256'
+  | 'SHA-256-sess'
+  | 'SHA-512-256'
+  | 'SHA-512-256-sess';
+const ALGORITHMS: readonly DigestAlgorithm[] = [
+  'MD5',
+  'MD5-sess',
+  'SHA-256',
+  'SHA-256-sess',
+  'SHA-512-256',
+  'SHA-512-256-sess',
+];
 
 export interface DigestChallenge {
   realm: string;
@@ -116,7 +129,8 @@ export function parseCredentials(headerValue: string): DigestCredentials {
 }
 
 /**
- * RFC 8760 §2.4: of several challenges (one per algorithm), the strongest we support wins.
+ * RFC 8760 §2.4: of several challenges (one per algorithm), the first we support in the order
+ * the server listed them, but MD5 only when no SHA-2 one is usable.
  * With `realm`, only challenges for that realm count (RFC 3261 §22.2: credentials belong to a
  * realm, so the password is never offered to another one). Throws when none is usable.
  */
@@ -129,17 +143,21 @@ export function pickChallenge(values: readonly string[], realm?: string): Digest
     }
   });
   const usable = realm === undefined ? parsed : parsed.filter((c) => c.realm === realm);
-  const best = usable.find((c) => c.algorithm.startsWith('SHA-256')) ?? usable[0];
+  const best = usable.find((c) => !c.algorithm.startsWith('MD5')) ?? usable[0];
   if (best) return best;
   const offered = [...new Set(parsed.map((c) => `'${c.realm}'`))].join(', ');
   if (parsed.length > 0) throw new Error(`challenge for realm ${offered}, configured '${realm}'`);
   throw new Error('no usable Digest challenge');
 }
 
+/** RFC 7616 §3.2: SHA-512-256 is SHA-512/256 of FIPS 180-4, not SHA-512 cut short. */
+function hashName(algorithm: DigestAlgorithm): string {
+  if (algorithm.startsWith('SHA-512-256')) return 'sha512-256';
+  return algorithm.startsWith('SHA-256') ? 'sha256' : 'md5';
+}
+
 function hash(algorithm: DigestAlgorithm, data: string | Uint8Array): string {
-  return createHash(algorithm.startsWith('SHA-256') ? 'sha256' : 'md5')
-    .update(data)
-    .digest('hex');
+  return createHash(hashName(algorithm)).update(data).digest('hex');
 }
 
 interface ResponseInput {

@@ -86,6 +86,17 @@ describe('DigestSupport.challengeInbound', () => {
     assert.deepEqual([wrong?.status, wrong?.reason], [403, 'wrong response']);
   });
 
+  it('offers SHA-512-256 when the trunk lists it (RFC 8760)', () => {
+    const digest = new DigestSupport(new FakeClock());
+    const carrier = trunk('carrier', ['SHA-512-256', 'SHA-256']);
+    const challenge = digest.challengeInbound(carrier, inbound());
+    assert.deepEqual(
+      challenge?.headers.map(([, value]) => parseChallenge(value).algorithm),
+      ['SHA-512-256', 'SHA-256'],
+    );
+    assert.equal(digest.challengeInbound(carrier, inbound(answer(challenge?.headers))), undefined);
+  });
+
   it('answers a stale nonce with the right password by challenges with stale=true (RFC 7616 §3.3)', () => {
     const clock = new FakeClock();
     const digest = new DigestSupport(clock);

@@ -3,6 +3,7 @@
  * INVITE we send (OutboundSession, §13.2), with CANCEL (§9), digest retries and RFC 4028.
  */
 import { Dialog } from './dialog.js';
+import { EarlyDialogs } from './early-dialog.js';
 import { SipRequest, type SipResponse } from './message.js';
 import { boundedReasonPhrase, createResponse, reasonPhrase } from './message-ops.js';
 import {
@@ -22,9 +23,18 @@ import type { TransportAddress } from './types.js';
 
 type InviteServer = ServerTransaction<SipRequest, SipResponse>;
 
-export class InboundSession extends Session {
+/** A session still being set up that answers requests in its early dialogs (early-dialog.ts). */
+export interface EarlySession {
+  /** Whether `request` belongs to an early dialog of this session's INVITE. */
+  inEarlyDialog(request: SipRequest): boolean;
+  /** An UPDATE in one of its early dialogs. */
+  receiveEarlyUpdate(request: SipRequest, transaction: InviteServer): void;
+}
+
+export class InboundSession extends Session implements EarlySession {
   cancelled = false;
   readonly #timerConfig: SessionTimerConfig;
+  readonly #early = new EarlyDialogs();
 
   constructor(
     host: SessionHost,
@@ -53,6 +63,7 @@ export class InboundSession extends Session {
       response.append('Contact', this.host.contactHeader(this.source.transport, this.#secure));
     if (sdp !== undefined) response.setBody(sdp, 'application/sdp');
     this.state = 'early';
+    if (status > 100) this.#early.open(this.invite.fromTag(), this.invite.cseq().seq);
     this.transaction.respond(response);
   }
 
@@ -79,7 +90,9 @@ export class InboundSession extends Session {
     }
     response.setBody(sdp, 'application/sdp');
     this.localSdp = sdp;
-    this.confirm(Dialog.forUas(this.invite, this.invite.localTag ?? '', this.source), answerOffer);
+    const dialog = Dialog.forUas(this.invite, this.invite.localTag ?? '', this.source);
+    this.#early.confirm(dialog, true);
+    this.confirm(dialog, answerOffer);
     this.negotiateSessionTimer(response, 'uas');
     this.send2xxUntilAcked(this.transaction, response, this.invite.cseq().seq);
   }
@@ -116,6 +129,12 @@ export class InboundSession extends Session {
       request.fromTag() === this.invite.fromTag() &&
       request.toTag() === this.invite.localTag
     );
+  }
+
+  /** RFC 3311 §5.2: the INVITE's offer (if it had one) is answered only in our 2xx. */
+  receiveEarlyUpdate(request: SipRequest, transaction: InviteServer): void {
+    const contact = this.host.contactHeader(this.source.transport, this.#secure);
+    this.#early.receive(request, transaction, contact, this.remoteSdp === undefined ? 'ours' : 'theirs');
   }
 
   override async bye(reason: SessionEndReason = 'hangup'): Promise<void> {
@@ -190,7 +209,7 @@ const MAX_EXTRA_FORKS = 16;
 /** Returns the Authorization header for a 401/407, or undefined to give up (RFC 3261 §22.2). */
 export type Authorizer = (challenge: SipResponse, request: SipRequest) => [string, string] | undefined;
 
-export class OutboundSession extends Session<OutboundSessionEvents> {
+export class OutboundSession extends Session<OutboundSessionEvents> implements EarlySession {
   readonly outcome: Promise<OutboundOutcome>;
   readonly #options: OutboundSessionOptions;
   #resolve!: (outcome: OutboundOutcome) => void;
@@ -204,6 +223,8 @@ export class OutboundSession extends Session<OutboundSessionEvents> {
   #intervalRaised = false;
   /** ACKs of extra forks' dialogs, by To tag, for their 2xx retransmissions. */
   readonly #forks = new Map<string, { ack: SipRequest; destination: TransportAddress }>();
+  /** The early dialogs our INVITE's provisional responses made, by their To tag. */
+  readonly #early = new EarlyDialogs();
 
   constructor(
     protected override readonly host: OutboundHost,
@@ -239,6 +260,21 @@ export class OutboundSession extends Session<OutboundSessionEvents> {
     await super.bye(reason);
   }
 
+  inEarlyDialog(request: SipRequest): boolean {
+    return (
+      this.state === 'early' &&
+      request.callId() === this.invite.callId() &&
+      request.toTag() === this.invite.fromTag() &&
+      this.#early.has(request.fromTag())
+    );
+  }
+
+  /** RFC 3311 §5.2: our INVITE's offer is answered only in the 2xx (we ask for no 100rel). */
+  receiveEarlyUpdate(request: SipRequest, transaction: InviteServer): void {
+    const contact = this.host.contactHeader(this.destination.transport);
+    this.#early.receive(request, transaction, contact, 'ours');
+  }
+
   #send(invite: SipRequest): void {
     this.#current = invite;
     this.#transaction = this.host.sendInvite(invite, this.destination, {
@@ -254,6 +290,7 @@ export class OutboundSession extends Session<OutboundSessionEvents> {
     // RFC 3261 §9.1: any provisional response, 100 Trying included, lets the CANCEL go.
     if (this.#cancelWanted) this.#sendCancel();
     if (response.status === 100) return;
+    this.#early.open(response.toTag());
     if (response.body.length > 0) {
       this.#earlyMedia = true;
       this.remoteSdp = response.body.toString();
@@ -270,6 +307,7 @@ export class OutboundSession extends Session<OutboundSessionEvents> {
         return;
       }
       const dialog = Dialog.forUac(this.#current, response, this.destination);
+      this.#early.confirm(dialog, false);
       this.acknowledge(dialog.createRequest('ACK', this.#current.cseq().seq), dialog.destination());
       if (response.body.length > 0) this.remoteSdp = response.body.toString();
       this.peerAllow = response.get('allow');

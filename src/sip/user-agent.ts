@@ -130,8 +130,11 @@ export class SipUserAgent {
   readonly #options: UserAgentOptions;
   readonly #sessions = new Map<string, Session>();
   readonly #pendingInvites = new Map<InviteServer, InboundSession>();
-  /** The same sessions by Call-ID: a BYE finds its early dialog without a scan of them all. */
-  readonly #pendingByCallId = new Map<string, InboundSession[]>();
+  /**
+   * Sessions not yet answered, ours and the peers', by Call-ID: a BYE or UPDATE finds its early
+   * dialog without a scan of them all.
+   */
+  readonly #pendingByCallId = new Map<string, Array<InboundSession | OutboundSession>>();
   /** Identities of the INVITEs already handed to `onInvite` (see #isStaleInvite). */
   readonly #seenInvites = new Map<string, number>();
 
@@ -171,14 +174,39 @@ export class SipUserAgent {
     });
   }
 
-  /** A BYE on an early dialog ends its pending INVITE (§15); false when no such dialog is ringing. */
-  #earlyByeEnds(bye: SipRequest): boolean {
-    for (const session of this.#pendingByCallId.get(bye.callId()) ?? []) {
-      if (!session.inEarlyDialog(bye)) continue;
-      session.receiveEarlyBye();
+  /**
+   * A request in an early dialog (RFC 3261 §12.1): the caller's BYE ends its pending INVITE
+   * (§15), an UPDATE is answered (RFC 3311 §5.1). False when no such dialog is ringing, or the
+   * method is another.
+   */
+  #earlyRequest(request: SipRequest, transaction: InviteServer, respond: (status: number) => void): boolean {
+    const pending = this.#pendingByCallId.get(request.callId()) ?? [];
+    const session = pending.find((candidate) => candidate.inEarlyDialog(request));
+    if (!session) return false;
+    if (request.method === 'UPDATE') {
+      session.receiveEarlyUpdate(request, transaction);
       return true;
     }
-    return false;
+    if (request.method !== 'BYE' || !(session instanceof InboundSession)) return false;
+    session.receiveEarlyBye();
+    respond(200);
+    return true;
+  }
+
+  /** Keeps a session by Call-ID until it is answered or ends (see #pendingByCallId); returns the forgetting. */
+  #trackPending(session: InboundSession | OutboundSession): () => void {
+    const callId = session.callId;
+    const sameCallId = this.#pendingByCallId.get(callId);
+    if (sameCallId) sameCallId.push(session);
+    else this.#pendingByCallId.set(callId, [session]);
+    const settle = (): void => {
+      const others = this.#pendingByCallId.get(callId)?.filter((pending) => pending !== session) ?? [];
+      if (others.length > 0) this.#pendingByCallId.set(callId, others);
+      else this.#pendingByCallId.delete(callId);
+    };
+    (session as Session).once('confirmed', settle);
+    (session as Session).once('terminated', settle);
+    return settle;
   }
 
   /**
@@ -221,7 +249,13 @@ export class SipUserAgent {
       ...(options.authorize ? { authorize: options.authorize } : {}),
       ...(options.answerOffer ? { answerOffer: options.answerOffer } : {}),
     });
-    session.start();
+    const forget = this.#trackPending(session);
+    try {
+      session.start();
+    } catch (error) {
+      forget(); // nothing was sent (too many transactions): no early dialog to find
+      throw error;
+    }
     return session;
   }
 
@@ -343,7 +377,7 @@ export class SipUserAgent {
       }
       const session = this.#sessionFor(request.callId(), request.toTag(), request.fromTag());
       if (session) session.receiveRequest(request, transaction);
-      else if (request.method === 'BYE' && this.#earlyByeEnds(request)) respond(200);
+      else if (this.#earlyRequest(request, transaction, respond)) return;
       else if (!this.#options.onUnknownDialog?.(this.#held(request, transaction, respond))) respond(481);
       return;
     }
@@ -387,16 +421,8 @@ export class SipUserAgent {
     }
     const session = new InboundSession(this, request, transaction, source, config);
     this.#pendingInvites.set(transaction, session);
-    const callId = request.callId();
-    const sameCallId = this.#pendingByCallId.get(callId);
-    if (sameCallId) sameCallId.push(session);
-    else this.#pendingByCallId.set(callId, [session]);
-    const settle = (): void => {
-      if (!this.#pendingInvites.delete(transaction)) return;
-      const others = this.#pendingByCallId.get(callId)?.filter((pending) => pending !== session) ?? [];
-      if (others.length > 0) this.#pendingByCallId.set(callId, others);
-      else this.#pendingByCallId.delete(callId);
-    };
+    this.#trackPending(session);
+    const settle = (): void => void this.#pendingInvites.delete(transaction);
     session.once('confirmed', settle);
     session.once('terminated', settle);
     try {

@@ -1,23 +1,65 @@
 /**
  * Dialog edge cases where a carrier races us or misbehaves, between two user agents
- * (helpers/session-pair.ts): a CANCEL crossing the 200 (RFC 3261 §9).
+ * (helpers/session-pair.ts): a CANCEL crossing the 200 (RFC 3261 §9), requests in an early
+ * dialog (RFC 3311 §5.1).
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import type { SipMessage } from '../../src/sip/message.js';
+import { parseMessage } from '../../src/sip/parser.js';
+import type { TransportAddress } from '../../src/sip/types.js';
 import {
   ALICE,
   answerer,
+  BOB,
   causeOf,
   closePairs,
   flush,
   isRequest,
   isResponse,
+  offer,
   run,
   setup,
   T1,
 } from './helpers/session-pair.js';
 
 afterEach(closePairs);
+
+/**
+ * A request in the dialog a provisional response `ringing` made, from the side that sent the
+ * INVITE (`fromCaller`) or the side that answered it.
+ */
+function earlyRequest(
+  ringing: SipMessage,
+  method: string,
+  options: { cseq: number; fromCaller: boolean; body?: string; branch: string },
+): SipMessage {
+  const [from, to] = options.fromCaller
+    ? [ringing.get('from'), ringing.get('to')]
+    : [ringing.get('to'), ringing.get('from')];
+  const [source, uri] = options.fromCaller
+    ? [ALICE, 'sip:bob@127.0.0.1:5070']
+    : [BOB, 'sip:alice@127.0.0.1:5060'];
+  const body = options.body ?? '';
+  const lines = [
+    `${method} ${uri} SIP/2.0`,
+    `Via: SIP/2.0/UDP ${source.address}:${source.port};branch=z9hG4bK-${options.branch}`,
+    'Max-Forwards: 70',
+    `From: ${from}`,
+    `To: ${to}`,
+    `Call-ID: ${ringing.callId()}`,
+    `CSeq: ${options.cseq} ${method}`,
+    `Contact: <sip:${options.fromCaller ? 'alice' : 'bob'}@${source.address}:${source.port}>`,
+    ...(body ? ['Content-Type: application/sdp'] : []),
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ];
+  return parseMessage(Buffer.from(lines.join('\r\n')));
+}
+
+const fromTo = (fromCaller: boolean): [TransportAddress, TransportAddress] =>
+  fromCaller ? [ALICE, BOB] : [BOB, ALICE];
 
 describe('a CANCEL that crosses the 200 (RFC 3261 §9.1, §9.2, §15)', () => {
   it('the callee ignores it (200 to the CANCEL, no 487); the caller ACKs the 200 and ends the call with BYE', async () => {
@@ -60,5 +102,105 @@ describe('a CANCEL that crosses the 200 (RFC 3261 §9.1, §9.2, §15)', () => {
     assert.deepEqual(network.describe(), ['INVITE', '200 INVITE', 'ACK', 'BYE', '200 BYE']);
     assert.equal(inbound.state, 'terminated');
     assert.equal(outbound.state, 'terminated');
+  });
+});
+
+describe('requests in an early dialog (RFC 3311 §5.1, RFC 3261 §12.1)', () => {
+  it('an UPDATE without offer from the caller, after our 180, gets 200 and the call still answers', async () => {
+    const { clock, network, ring } = setup();
+    const { outbound, inbound } = await ring();
+    inbound.progress(180);
+    await flush();
+    const ringing = network.log.find(isResponse(180, 'INVITE'))?.message ?? assert.fail('no 180');
+    network.transmit(
+      earlyRequest(ringing, 'UPDATE', { cseq: 2, fromCaller: true, branch: 'u1' }),
+      ...fromTo(true),
+    );
+    await flush();
+    const answered = network.log.find(isResponse(200, 'UPDATE'))?.message;
+    assert.ok(answered, network.describe().join(', '));
+    assert.equal(answered.body.length, 0, 'no offer, no answer');
+    assert.match(answered.get('contact') ?? '', /^<sip:/);
+    assert.equal(inbound.state, 'early');
+    const answer = answerer()(inbound.remoteSdp ?? '', inbound.invite);
+    assert.ok('sdp' in answer);
+    inbound.accept(answer.sdp);
+    await run(clock, 2 * T1, 50);
+    assert.equal((await outbound.outcome).kind, 'answered');
+    assert.equal(inbound.state, 'confirmed');
+    // The UPDATE refreshed the target (RFC 3311 §5.2), and the dialog's CSeq goes on from it.
+    assert.equal(inbound.dialog?.remoteTarget.user, 'alice');
+    assert.equal(inbound.dialog?.remoteSeq, 2);
+  });
+
+  it('an UPDATE with an offer while the INVITE offer is unanswered gets 500 with Retry-After 0-10 (RFC 3311 §5.2)', async () => {
+    const { network, ring } = setup();
+    const { inbound } = await ring();
+    inbound.progress(180);
+    await flush();
+    const ringing = network.log.find(isResponse(180, 'INVITE'))?.message ?? assert.fail('no 180');
+    const update = earlyRequest(ringing, 'UPDATE', {
+      cseq: 2,
+      fromCaller: true,
+      body: offer(),
+      branch: 'u2',
+    });
+    network.transmit(update, ...fromTo(true));
+    await flush();
+    const refused = network.log.find(isResponse(500, 'UPDATE'))?.message;
+    assert.ok(refused, network.describe().join(', '));
+    const retryAfter = Number(refused.get('retry-after'));
+    assert.ok(Number.isInteger(retryAfter) && retryAfter >= 0 && retryAfter <= 10, String(retryAfter));
+    assert.equal(inbound.state, 'early');
+  });
+
+  it('an UPDATE from the callee in its early dialog: 200 without offer, 491 with one (our INVITE offer awaits its answer)', async () => {
+    const { clock, network, ring } = setup();
+    const { outbound, inbound } = await ring();
+    inbound.progress(180);
+    await flush();
+    const ringing = network.log.find(isResponse(180, 'INVITE'))?.message ?? assert.fail('no 180');
+    network.transmit(
+      earlyRequest(ringing, 'UPDATE', { cseq: 1, fromCaller: false, branch: 'u3' }),
+      ...fromTo(false),
+    );
+    await flush();
+    const withOffer = earlyRequest(ringing, 'UPDATE', {
+      cseq: 2,
+      fromCaller: false,
+      body: offer(),
+      branch: 'u4',
+    });
+    network.transmit(withOffer, ...fromTo(false));
+    await flush();
+    const answers = network.log.filter(
+      (record) => !record.message.isRequest && record.message.cseq().method === 'UPDATE',
+    );
+    assert.deepEqual(
+      answers.map((record) => record.message.isRequest || record.message.status),
+      [200, 491],
+      network.describe().join(', '),
+    );
+    assert.equal(outbound.state, 'early');
+    const answer = answerer()(inbound.remoteSdp ?? '', inbound.invite);
+    assert.ok('sdp' in answer);
+    inbound.accept(answer.sdp);
+    await run(clock, 2 * T1, 50);
+    assert.equal(outbound.state, 'confirmed');
+    assert.equal(outbound.dialog?.remoteSeq, 2, "the callee's CSeq goes on from its early UPDATEs");
+  });
+
+  it('an UPDATE for an early dialog that no provisional response made still gets 481', async () => {
+    const { network, ring } = setup();
+    const { inbound } = await ring();
+    inbound.progress(180);
+    await flush();
+    const ringing = network.log.find(isResponse(180, 'INVITE'))?.message ?? assert.fail('no 180');
+    const update = earlyRequest(ringing, 'UPDATE', { cseq: 2, fromCaller: true, branch: 'u5' });
+    update.set('To', `${update.get('to')?.replace(/;tag=[^;]*/, '')};tag=other`);
+    network.transmit(update, ...fromTo(true));
+    await flush();
+    assert.ok(network.log.some(isResponse(481, 'UPDATE')), network.describe().join(', '));
+    assert.equal(inbound.state, 'early');
   });
 });

@@ -10,6 +10,7 @@ import {
   negotiateAnswer,
   nextVersion,
   type OfferAnswerer,
+  parseAnswerToOurs,
   type SdesCrypto,
   type Session,
   sameDescription,
@@ -69,10 +70,23 @@ export interface ReofferContext {
 /**
  * Answers re-INVITE / UPDATE offers on an answered call: same port, new codec or direction, new
  * SRTP keys from the far end (ours are kept for the same suite, so a refresh changes nothing).
+ * A re-INVITE without an offer gets our last SDP as the offer, and the answer in its ACK moves
+ * the media the same way (`takeAnswer`; one we cannot use ends the call).
  */
 export function reofferAnswerer(context: ReofferContext): OfferAnswerer {
   let previous = context.localSdp;
-  return (offer) => {
+  const takeAnswer = (answer: string): string | undefined => {
+    const leg = context.leg();
+    if (!leg) return 'no media leg';
+    const result = parseAnswerToOurs(answer, previous, context.preferences, context.encryption);
+    if (!result.ok) return result.reason;
+    context.onCodec(result.remote.codec.name);
+    leg.update(negotiatedMedia(result.remote, result.localCrypto)).catch((error: unknown) => {
+      context.logger.warn({ err: error }, 're-INVITE media update failed');
+    });
+    return undefined;
+  };
+  const answerOffer = (offer: string): ReturnType<OfferAnswerer> => {
     const leg = context.leg();
     if (!leg) return { status: 488 };
     // RFC 3264 §8: a new answer keeps our o= session id and bumps its version; an unchanged
@@ -93,6 +107,7 @@ export function reofferAnswerer(context: ReofferContext): OfferAnswerer {
     });
     return { sdp: previous };
   };
+  return Object.assign(answerOffer, { takeAnswer });
 }
 
 /** Digits from SIP INFO (application/dtmf-relay), for carriers that do not send RFC 4733. */

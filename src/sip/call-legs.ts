@@ -137,12 +137,12 @@ export class InboundSession extends Session implements EarlySession {
     this.#early.receive(request, transaction, contact, this.remoteSdp === undefined ? 'ours' : 'theirs');
   }
 
-  override async bye(reason: SessionEndReason = 'hangup'): Promise<void> {
+  override async bye(reason: SessionEndReason = 'hangup', detail?: string): Promise<void> {
     if (this.pending) {
       this.reject(480);
       return;
     }
-    await super.bye(reason);
+    await super.bye(reason, detail);
   }
 
   /** RFC 3261 §12.1.1: a dialog set up with a SIPS Request-URI gets a SIPS Contact. */
@@ -252,12 +252,12 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
     this.#sendCancel();
   }
 
-  override async bye(reason: SessionEndReason = 'hangup'): Promise<void> {
+  override async bye(reason: SessionEndReason = 'hangup', detail?: string): Promise<void> {
     if (this.state === 'initial' || this.state === 'early') {
       this.cancel();
       return;
     }
-    await super.bye(reason);
+    await super.bye(reason, detail);
   }
 
   inEarlyDialog(request: SipRequest): boolean {

@@ -26,6 +26,7 @@ export {
   nextVersion,
   type ParseAnswerResult,
   parseAnswer,
+  parseAnswerToOurs,
   sameDescription,
 } from './sdp.js';
 export { type OfferAnswerer, Session, type SessionEndReason, type TerminationCause } from './session.js';

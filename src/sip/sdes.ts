@@ -158,7 +158,7 @@ export function answeredSecurity(media: ParsedMedia, offer: SdesOffer | undefine
 }
 
 /** Every key we wrote into an audio m= line, as a=crypto or as an RFC 5939 capability. */
-function ourCrypto(media: ParsedMedia): SdesCrypto[] {
+export function ourCrypto(media: ParsedMedia): SdesCrypto[] {
   const capabilities = (media.invalid ?? []).flatMap(({ value }) => {
     const match = CAPABILITY_CRYPTO.exec(value);
     if (!match) return [];

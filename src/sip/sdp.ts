@@ -11,6 +11,7 @@ import {
   answeredSecurity,
   answerSecurity,
   capabilityAttributes,
+  ourCrypto,
   type SdesCrypto,
   type SdesKeys,
   type SdesOffer,
@@ -264,6 +265,23 @@ export function parseAnswer(
   } catch (error) {
     return { ok: false, reason: `malformed SDP: ${(error as Error).message}` };
   }
+}
+
+/**
+ * The answer to an SDP of ours offered again (in the 2xx to a re-INVITE without an offer, RFC
+ * 3264 §8): parseAnswer, with the keys written in `ourSdp` as the ones offered, SRTP required
+ * or optional as the trunk's `encryption` says.
+ */
+export function parseAnswerToOurs(
+  answerSdp: string,
+  ourSdp: string,
+  offeredCodecs: AudioCodecName[],
+  encryption: MediaEncryption,
+): ParseAnswerResult {
+  const ours = audioOf(ourSdp);
+  const crypto = ours ? ourCrypto(ours) : [];
+  const mode = encryption === 'required' ? 'required' : 'optional';
+  return parseAnswer(answerSdp, offeredCodecs, crypto.length > 0 ? { mode, crypto } : undefined);
 }
 
 /** RFC 3264 §6.1 direction table. */

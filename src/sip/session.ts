@@ -29,6 +29,8 @@ export type SessionEndReason =
   | 'hangup'
   /** Our 2xx was never acknowledged (§13.3.1.4). */
   | 'no_ack'
+  /** The ACK to the offer in our 2xx carried no answer, or one we cannot use (§13.2.2.4). */
+  | 'bad_answer'
   /** No refresh came before the session interval ran out (RFC 4028 §10). */
   | 'session_expired'
   /** Our refresh was refused or timed out (RFC 4028 §10). */
@@ -73,7 +75,15 @@ export type OfferAnswer = { sdp: string } | { status: number };
  * fixed when the dialog is confirmed: `InboundSession.accept(sdp, answerOffer)` or
  * `CallOptions.answerOffer`, so no later caller can replace it. Without one, offers get 488.
  */
-export type OfferAnswerer = (offer: string, request: SipRequest) => OfferAnswer;
+export interface OfferAnswerer {
+  (offer: string, request: SipRequest): OfferAnswer;
+  /**
+   * The peer's answer, in its ACK, to the offer our 2xx made to a re-INVITE without one (RFC 3261
+   * §14.2: our current SDP, offered again): undefined when taken, else why it cannot be used,
+   * and the session ends with BYE (§13.2.2.4). Without it, any answer is taken.
+   */
+  takeAnswer?(answer: string): string | undefined;
+}
 
 export interface SessionTimerConfig {
   /** Session-Expires we ask for (RFC 4028 §4; default 1800 s). */
@@ -157,6 +167,8 @@ export abstract class Session<
   #referring = false;
   /** Our re-INVITE awaits its final response: an offer from the peer meanwhile is glare (§14.2). */
   #offering = false;
+  /** The CSeq of the re-INVITE whose 2xx carried our offer: its ACK must carry the answer. */
+  #offerInAck: number | undefined;
   protected localSdp: string | undefined;
   /** The ACKs of 2xx responses to INVITEs in this dialog, both ways. */
   readonly #acks: AwaitedAcks;
@@ -181,12 +193,12 @@ export abstract class Session<
   }
 
   /** Ends the call: BYE once confirmed (§15.1.1); subclasses handle earlier states. */
-  async bye(reason: SessionEndReason = 'hangup'): Promise<void> {
+  async bye(reason: SessionEndReason = 'hangup', detail?: string): Promise<void> {
     // §15: not before the ACK of our 2xx (or its 64*T1 timeout): a BYE could overtake the 2xx.
     if (this.#acks.pending) await this.#acks.settled();
     const dialog = this.dialog;
     if (this.state !== 'confirmed' || !dialog) return;
-    this.terminate({ by: 'local', reason });
+    this.terminate({ by: 'local', reason, ...(detail === undefined ? {} : { detail }) });
     await this.host.request(dialog.createRequest('BYE'), dialog.destination()).catch(() => undefined);
   }
 
@@ -317,7 +329,19 @@ export abstract class Session<
 
   /** The ACK for a 2xx we sent arrived (the user agent matched the dialog). */
   receiveAck(ack: SipRequest): void {
-    this.#acks.received(ack.cseq().seq);
+    const seq = ack.cseq().seq;
+    this.#acks.received(seq);
+    if (seq !== this.#offerInAck || this.state !== 'confirmed') return;
+    this.#offerInAck = undefined;
+    // §13.2.2.4: an offer in a 2xx is answered in the ACK; a UA that cannot use it sends BYE.
+    const answer = ack.body.length > 0 ? ack.body.toString() : undefined;
+    const refusal =
+      answer === undefined ? 'no SDP answer in the ACK' : this.#answerOffer?.takeAnswer?.(answer);
+    if (refusal !== undefined) {
+      void this.bye('bad_answer', refusal);
+      return;
+    }
+    this.remoteSdp = answer;
   }
 
   terminate(cause: TerminationCause): void {
@@ -459,8 +483,12 @@ export abstract class Session<
     response.append('Contact', this.#contact(dialog));
     this.#answerSessionTimer(request, response);
     response.setBody(answer.sdp, 'application/sdp');
-    if (request.method === 'INVITE') this.send2xxUntilAcked(transaction, response, request.cseq().seq);
-    else transaction.respond(response);
+    if (request.method !== 'INVITE') {
+      transaction.respond(response);
+      return;
+    }
+    if (offer === undefined) this.#offerInAck = request.cseq().seq;
+    this.send2xxUntilAcked(transaction, response, request.cseq().seq);
   }
 
   /** A refresh request's interval and refresher are taken as they are (RFC 4028 §9). */

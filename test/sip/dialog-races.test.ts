@@ -1,13 +1,15 @@
 /**
  * Dialog edge cases where a carrier races us or misbehaves, between two user agents
  * (helpers/session-pair.ts): a CANCEL crossing the 200 (RFC 3261 §9), requests in an early
- * dialog (RFC 3311 §5.1).
+ * dialog (RFC 3311 §5.1), a re-INVITE without an offer (RFC 3261 §14.2).
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import type { SipMessage } from '../../src/sip/message.js';
+import type { OutboundSession } from '../../src/sip/call-legs.js';
+import type { SipMessage, SipRequest } from '../../src/sip/message.js';
 import { parseMessage } from '../../src/sip/parser.js';
 import type { TransportAddress } from '../../src/sip/types.js';
+import type { SipUserAgent } from '../../src/sip/user-agent.js';
 import {
   ALICE,
   answerer,
@@ -203,4 +205,71 @@ describe('requests in an early dialog (RFC 3311 §5.1, RFC 3261 §12.1)', () => 
     assert.ok(network.log.some(isResponse(481, 'UPDATE')), network.describe().join(', '));
     assert.equal(inbound.state, 'early');
   });
+});
+
+describe('a re-INVITE without SDP: our offer in the 200, the answer in the ACK (RFC 3261 §14.2, RFC 3264 §8)', () => {
+  /** The caller's offer-less re-INVITE, sent on its own dialog; the 200 and the ACK to send back. */
+  async function offerlessReinvite(uac: SipUserAgent, outbound: OutboundSession) {
+    const dialog = outbound.dialog ?? assert.fail('no dialog');
+    const reinvite = dialog.createRequest('INVITE');
+    reinvite.append('Contact', uac.contactHeader('udp'));
+    const response = uac.request(reinvite, dialog.destination());
+    await flush();
+    const ok = await response;
+    return { ok, ack: dialog.createRequest('ACK', reinvite.cseq().seq), destination: dialog.destination() };
+  }
+
+  it('the ACK carries the answer: the answerer takes it and the call stays up', async () => {
+    const { clock, network, uac, answered } = setup();
+    const taken: string[] = [];
+    const { outbound, inbound } = await answered({}, (initial) =>
+      Object.assign((offerSdp: string, request: SipRequest) => initial(offerSdp, request), {
+        takeAnswer: (answer: string) => void taken.push(answer),
+      }),
+    );
+    const { ok, ack, destination } = await offerlessReinvite(uac, outbound);
+    assert.equal(ok.status, 200);
+    const ourOffer = ok.body.toString();
+    assert.equal(ourOffer, inbound.lastLocalSdp, 'our current SDP, offered again');
+    const answer = answerer()(ourOffer, inbound.invite);
+    assert.ok('sdp' in answer);
+    ack.setBody(answer.sdp, 'application/sdp');
+    uac.ack(ack, destination);
+    await run(clock, 4 * T1, 50);
+    assert.deepEqual(taken, [answer.sdp]);
+    assert.equal(inbound.remoteSdp, answer.sdp);
+    assert.equal(network.log.filter(isRequest('BYE')).length, 0);
+    assert.equal(inbound.state, 'confirmed');
+  });
+
+  for (const [what, body, refusal] of [
+    ['no answer at all', undefined, undefined],
+    ['an answer the answerer cannot use', 'answer', 'answer has none of the offered codecs'],
+  ] as const) {
+    it(`an ACK with ${what} ends the call with BYE (§13.2.2.4)`, async () => {
+      const { clock, network, uac, answered } = setup();
+      const { outbound, inbound } = await answered({}, (initial) =>
+        Object.assign((offerSdp: string, request: SipRequest) => initial(offerSdp, request), {
+          takeAnswer: () => refusal,
+        }),
+      );
+      const ended = causeOf(inbound);
+      const { ok, ack, destination } = await offerlessReinvite(uac, outbound);
+      assert.equal(ok.status, 200);
+      if (body) {
+        const answer = answerer()(ok.body.toString(), inbound.invite);
+        assert.ok('sdp' in answer);
+        ack.setBody(answer.sdp, 'application/sdp');
+      }
+      uac.ack(ack, destination);
+      await run(clock, 2 * T1, 50);
+      const bye = network.log.find(isRequest('BYE'));
+      assert.ok(bye, network.describe().join(', '));
+      assert.deepEqual(bye.from, BOB);
+      const cause = await ended;
+      assert.deepEqual([cause.by, cause.reason], ['local', 'bad_answer']);
+      assert.equal(cause.detail, refusal ?? 'no SDP answer in the ACK');
+      assert.equal(outbound.state, 'terminated');
+    });
+  }
 });

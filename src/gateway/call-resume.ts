@@ -6,9 +6,14 @@
  * Contact as the new target, RFC 3261 §14.1) offering our new port in the next o= version
  * (RFC 3264 §8). Its 2xx answer may move the caller's media; a refusal ends the call.
  */
-import { randomInt } from 'node:crypto';
 import type { PatchbayConfig } from '../config/index.js';
-import { negotiateAnswer, nextVersion, parseAnswer, type SipUserAgent } from '../sip/index.js';
+import {
+  glareRetryDelayMs,
+  negotiateAnswer,
+  nextVersion,
+  parseAnswer,
+  type SipUserAgent,
+} from '../sip/index.js';
 import type { Clock } from '../util/index.js';
 import { configuredTarget } from './bot-connector.js';
 import { negotiatedMedia } from './call-media.js';
@@ -76,7 +81,8 @@ export function resumedCall(
         if (!negotiation.ok) throw new Error(`snapshot SDP: ${negotiation.reason}`);
         const offer = negotiation.answer;
         const dialog = { ...snapshot.dialog, remoteSeq: snapshot.dialog.remoteSeq };
-        const session = context.ua.resume(dialog, snapshot.sdp, answerer(offer));
+        const ownsCallId = call.direction === 'outbound';
+        const session = context.ua.resume(dialog, snapshot.sdp, answerer(offer), ownsCallId);
         session.open();
         // A held BYE may end the call as soon as the dialog is registered: nothing more to do then.
         const ended = (): boolean => session.state === 'terminated';
@@ -90,7 +96,7 @@ export function resumedCall(
           // random wait: 2.1-4 s by the side that made the Call-ID (we did, outbound), else 0-2 s.
           const giveUpAt = context.clock.now() + GLARE_GIVE_UP_MS;
           while (response.status === 491 && !ended() && context.clock.now() < giveUpAt) {
-            const waitMs = call.direction === 'outbound' ? 2100 + randomInt(1900) : randomInt(2000);
+            const waitMs = glareRetryDelayMs(ownsCallId);
             await new Promise<void>((resolve) => context.clock.setTimer(waitMs, resolve));
             if (!ended()) response = await session.reinvite(offer);
           }

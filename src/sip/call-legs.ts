@@ -8,16 +8,19 @@ import { SipRequest, type SipResponse } from './message.js';
 import { boundedReasonPhrase, createResponse, reasonPhrase } from './message-ops.js';
 import {
   ALLOW,
-  DEFAULT_SESSION_TIMER,
-  formatSessionExpires,
   type OfferAnswerer,
-  parseSessionExpires,
   Session,
   type SessionEndReason,
   type SessionEvents,
   type SessionHost,
-  type SessionTimerConfig,
 } from './session.js';
+import {
+  answerSessionTimer,
+  DEFAULT_SESSION_TIMER,
+  formatSessionExpires,
+  minSEOf,
+  type SessionTimerConfig,
+} from './session-timer.js';
 import type { ClientTransaction, ServerTransaction } from './transaction/index.js';
 import type { TransportAddress } from './types.js';
 
@@ -80,13 +83,10 @@ export class InboundSession extends Session implements EarlySession {
     response.append('Contact', this.host.contactHeader(this.source.transport, this.#secure));
     response.append('Allow', ALLOW);
     response.append('Supported', 'timer');
-    const requested = parseSessionExpires(this.invite.get('session-expires'));
-    if (requested) {
-      const callerRefreshes = this.invite.listValues('supported').includes('timer');
-      if (callerRefreshes) response.append('Require', 'timer');
-      const interval = Math.max(requested.interval, this.#timerConfig.minSE);
-      const refresher = callerRefreshes ? (requested.refresher ?? 'uac') : 'uas';
-      response.append('Session-Expires', formatSessionExpires(interval, refresher));
+    const timer = answerSessionTimer(this.invite, this.#timerConfig.minSE);
+    if (timer) {
+      if (timer.require) response.append('Require', 'timer');
+      response.append('Session-Expires', formatSessionExpires(timer.interval, timer.refresher));
     }
     response.setBody(sdp, 'application/sdp');
     this.localSdp = sdp;
@@ -260,6 +260,11 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
     await super.bye(reason, detail);
   }
 
+  /** We sent the INVITE, so we made the Call-ID (RFC 3261 §14.1). */
+  protected override get ownsCallId(): boolean {
+    return true;
+  }
+
   inEarlyDialog(request: SipRequest): boolean {
     return (
       this.state === 'early' &&
@@ -370,10 +375,8 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
 
   /** The Min-SE of a 422 to our session-timer INVITE, once (RFC 4028 §6); else undefined. */
   #sessionIntervalTooSmall(response: SipResponse): number | undefined {
-    if (response.status !== 422 || this.#intervalRaised || !this.#current.get('session-expires'))
-      return undefined;
-    const minSE = parseSessionExpires(response.get('min-se'))?.interval;
-    return minSE !== undefined && minSE > 0 ? minSE : undefined;
+    if (this.#intervalRaised || !this.#current.get('session-expires')) return undefined;
+    return minSEOf(response);
   }
 
   /** Same Call-ID and From tag, next CSeq, `headers` set (credentials §22.2, intervals RFC 4028 §6). */

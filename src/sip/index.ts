@@ -30,6 +30,7 @@ export {
   sameDescription,
 } from './sdp.js';
 export { type OfferAnswerer, Session, type SessionEndReason, type TerminationCause } from './session.js';
+export { glareRetryDelayMs } from './session-timer.js';
 export { SipStreamParser } from './stream-parser.js';
 export {
   type ListenSpec,

@@ -9,13 +9,18 @@ import { type OfferAnswerer, Session, type SessionHost } from './session.js';
 
 export class ResumedSession extends Session {
   readonly #answerOffer: OfferAnswerer | undefined;
+  readonly #ownsCallId: boolean;
 
-  /** Throws SipParseError when the state's URIs do not parse. */
+  /**
+   * Throws SipParseError when the state's URIs do not parse. `ownsCallId`: the dialog was set up
+   * by our INVITE (an outbound call), for RFC 3261 §14.1's glare wait.
+   */
   constructor(
     host: SessionHost,
     state: DialogState,
     sdp: { local: string; remote: string },
     answerOffer?: OfferAnswerer,
+    ownsCallId = false,
   ) {
     const dialog = Dialog.fromState(state);
     // The dialog's identity as a request, for `callId`; it is never sent (no CSeq is taken).
@@ -23,7 +28,12 @@ export class ResumedSession extends Session {
     this.localSdp = sdp.local;
     this.remoteSdp = sdp.remote;
     this.#answerOffer = answerOffer;
+    this.#ownsCallId = ownsCallId;
     this.dialog = dialog;
+  }
+
+  protected override get ownsCallId(): boolean {
+    return this.#ownsCallId;
   }
 
   /**

@@ -8,10 +8,18 @@ import { AwaitedAcks } from './awaited-acks.js';
 import type { Dialog } from './dialog.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { createResponse } from './message-ops.js';
+import {
+  answerSessionTimer,
+  checkSessionTimer,
+  formatSessionExpires,
+  glareRetryDelayMs,
+  minSEOf,
+  parseSessionExpires,
+  type SessionTimerConfig,
+} from './session-timer.js';
 import type { ServerTransaction } from './transaction/index.js';
 import type { TransportAddress } from './types.js';
-import { parseUri } from './uri.js';
-import type { Rejection } from './validate.js';
+import { isReferTarget } from './uri.js';
 
 export type SessionState = 'initial' | 'early' | 'confirmed' | 'terminated';
 
@@ -85,67 +93,17 @@ export interface OfferAnswerer {
   takeAnswer?(answer: string): string | undefined;
 }
 
-export interface SessionTimerConfig {
-  /** Session-Expires we ask for (RFC 4028 §4; default 1800 s). */
-  expires: number;
-  /** Smallest interval we accept (Min-SE, at least 90 s, §5). */
-  minSE: number;
-}
-
-export const DEFAULT_SESSION_TIMER: SessionTimerConfig = { expires: 1800, minSE: 90 };
-
 /** Methods we accept (§20.5): we send REFER, and answer the NOTIFYs of our transfers, but take no REFER. */
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY';
 
-/**
- * RFC 4028 §5/§8.1: a Session-Expires below our Min-SE, in an INVITE or a refresh (re-INVITE,
- * UPDATE), is refused with 422 and our Min-SE;
- * one that is not delta-seconds with parameters is a malformed request (RFC 3261 §21.4.1).
- */
-export function checkSessionTimer(
-  request: SipRequest,
-  config = DEFAULT_SESSION_TIMER,
-): Rejection | undefined {
-  const header = request.get('session-expires');
-  if (header === undefined) return undefined;
-  const expires = parseSessionExpires(header);
-  if (!expires) return { status: 400 };
-  if (expires.interval < config.minSE) return { status: 422, headers: [['Min-SE', String(config.minSE)]] };
-  return undefined;
-}
-
-/**
- * The longest interval a timer holds (2^31 - 1 ms): a longer Session-Expires would fire at
- * once. Reading a longer one as this is a reduction, which RFC 4028 §9 allows a UAS.
- */
-const MAX_SESSION_INTERVAL = Math.floor(0x7fffffff / 1000);
-
-export interface SessionExpires {
-  /** delta-seconds, at most MAX_SESSION_INTERVAL. */
-  interval: number;
-  refresher: 'uac' | 'uas' | undefined;
-}
-
-/**
- * Session-Expires (RFC 4028 §4): `delta-seconds *(SEMI se-params)`, se-params being
- * `refresher=uac|uas` or a generic-param. Min-SE has the same shape without refresher, so
- * `interval` is its value too. Undefined when the header is absent or malformed.
- */
-export function parseSessionExpires(value: string | undefined): SessionExpires | undefined {
-  if (value === undefined) return undefined;
-  const [delta = '', ...params] = value.split(';');
-  if (!/^\s*\d{1,10}\s*$/.test(delta)) return undefined;
-  let refresher: SessionExpires['refresher'];
-  for (const param of params) {
-    const [name = '', paramValue = ''] = param.split('=').map((part) => part.trim().toLowerCase());
-    if (name === 'refresher' && (paramValue === 'uac' || paramValue === 'uas')) refresher = paramValue;
-  }
-  return { interval: Math.min(Number(delta), MAX_SESSION_INTERVAL), refresher };
-}
-
-export function formatSessionExpires(interval: number, refresher: 'uac' | 'uas'): string {
-  return `${interval};refresher=${refresher}`;
-}
+export {
+  checkSessionTimer,
+  DEFAULT_SESSION_TIMER,
+  formatSessionExpires,
+  parseSessionExpires,
+  type SessionExpires,
+  type SessionTimerConfig,
+} from './session-timer.js';
 
 export interface SessionEvents {
   terminated: [cause: TerminationCause];
@@ -165,8 +123,10 @@ export abstract class Session<
   #sessionExpires: { interval: number; refresher: 'local' | 'remote' } | undefined;
   /** A REFER in progress: one at a time, each holds a client transaction until answered. */
   #referring = false;
-  /** Our re-INVITE awaits its final response: an offer from the peer meanwhile is glare (§14.2). */
-  #offering = false;
+  /** Our re-INVITE awaiting its final response: an offer from the peer meanwhile is glare (§14.2). */
+  #reinviting: Promise<SipResponse> | undefined;
+  /** The Min-SE a 422 to our refresh named (RFC 4028 §7.3): our refreshes carry it from then on. */
+  #minSE: number | undefined;
   /** The CSeq of the re-INVITE whose 2xx carried our offer: its ACK must carry the answer. */
   #offerInAck: number | undefined;
   protected localSdp: string | undefined;
@@ -208,18 +168,19 @@ export abstract class Session<
    * ours; the caller may retry after §14.1's random wait.
    */
   async reinvite(sdp: string): Promise<SipResponse> {
-    if (this.#offering) throw new Error('a re-INVITE is already in progress');
+    if (this.#reinviting) throw new Error('a re-INVITE is already in progress');
     const dialog = this.#confirmedDialog();
     const request = dialog.createRequest('INVITE');
     request.append('Contact', this.#contact(dialog));
     request.setBody(sdp, 'application/sdp');
     this.#addSessionTimerHeaders(request);
-    this.#offering = true;
+    const pending = this.host.request(request, dialog.destination());
+    this.#reinviting = pending;
     let response: SipResponse;
     try {
-      response = await this.host.request(request, dialog.destination());
+      response = await pending;
     } finally {
-      this.#offering = false;
+      this.#reinviting = undefined;
     }
     if (response.status >= 200 && response.status < 300) {
       // The 2xx's Contact is the new target (RFC 3261 §12.2.1.2): its ACK already goes there.
@@ -411,14 +372,20 @@ export abstract class Session<
   }
 
   /**
-   * A refresh re-INVITE. Its 2xx re-arms the timer (#negotiateTimer). A 408 or 481 means the
-   * dialog is gone (RFC 3261 §14.1, RFC 4028 §10): BYE. Any other refusal (491 glare, 500...)
-   * leaves the session as it was; the refresh is tried again an eighth of the interval later, still
-   * before the peer's expiry BYE at interval - min(32, interval/3).
+   * A refresh: UPDATE, or re-INVITE. Its 2xx re-arms the timer (#negotiateTimer). A 408 or 481
+   * means the dialog is gone (RFC 3261 §14.1, RFC 4028 §10): BYE. A 422 names the Min-SE to send
+   * it again with, at once (RFC 4028 §7.3); a 491 is glare, tried again after §14.1's wait. Any
+   * other refusal leaves the session as it was; the refresh is tried again an eighth of the
+   * interval later, still before the peer's expiry BYE at interval - min(32, interval/3).
    */
   async #refresh(): Promise<void> {
+    const due = this.#refreshTimer;
+    // One INVITE transaction at a time (§14.1): a re-INVITE of ours in progress refreshes the
+    // session when its 2xx comes (which re-arms the timer); if it fails, the refresh follows it.
+    if (this.#reinviting) await this.#reinviting.catch(() => undefined);
     const timer = this.#sessionExpires;
-    if (this.localSdp === undefined || !timer || this.state !== 'confirmed') return;
+    if (this.#refreshTimer !== due || this.localSdp === undefined || !timer || this.state !== 'confirmed')
+      return;
     // UPDATE when the peer takes it: no offer, so no media renegotiation; else re-INVITE.
     const viaUpdate = /\bUPDATE\b/i.test(this.peerAllow ?? '');
     const response = await (viaUpdate ? this.update() : this.reinvite(this.localSdp)).catch(() => undefined);
@@ -427,8 +394,21 @@ export abstract class Session<
       await this.bye('refresh_failed');
       return;
     }
-    if (this.state === 'confirmed')
-      this.#refreshTimer = this.host.clock.setTimer((timer.interval * 1000) / 8, () => void this.#refresh());
+    if (this.state !== 'confirmed' || this.#refreshTimer !== due) return;
+    const minSE = minSEOf(response);
+    if (minSE !== undefined && minSE > timer.interval) {
+      this.#sessionExpires = { ...timer, interval: minSE };
+      this.#minSE = minSE;
+      await this.#refresh();
+      return;
+    }
+    const wait = response.status === 491 ? glareRetryDelayMs(this.ownsCallId) : (timer.interval * 1000) / 8;
+    this.#refreshTimer = this.host.clock.setTimer(wait, () => void this.#refresh());
+  }
+
+  /** Whether we made the dialog's Call-ID (we sent its INVITE): RFC 3261 §14.1's longer glare wait. */
+  protected get ownsCallId(): boolean {
+    return false;
   }
 
   #addSessionTimerHeaders(request: SipRequest): void {
@@ -436,6 +416,7 @@ export abstract class Session<
     if (!timer) return;
     request.set('Supported', 'timer');
     request.set('Session-Expires', formatSessionExpires(timer.interval, 'uac'));
+    if (this.#minSE !== undefined) request.set('Min-SE', String(this.#minSE));
   }
 
   #receiveOffer(
@@ -452,7 +433,7 @@ export abstract class Session<
     }
     const offer = request.body.length > 0 ? request.body.toString() : undefined;
     // Glare (RFC 3261 §14.2, RFC 3311 §5.2): the peer's offer crossed our pending re-INVITE.
-    if (this.#offering && (request.method === 'INVITE' || offer !== undefined)) {
+    if (this.#reinviting && (request.method === 'INVITE' || offer !== undefined)) {
       transaction.respond(createResponse(request, 491));
       return;
     }
@@ -491,12 +472,12 @@ export abstract class Session<
     this.send2xxUntilAcked(transaction, response, request.cseq().seq);
   }
 
-  /** A refresh request's interval and refresher are taken as they are (RFC 4028 §9). */
+  /** RFC 4028 §9: our 2xx to a refresh request (answerSessionTimer), and the timer it sets. */
   #answerSessionTimer(request: SipRequest, response: SipResponse): void {
-    const expires = parseSessionExpires(request.get('session-expires'));
-    if (!expires) return;
-    response.append('Require', 'timer');
-    response.append('Session-Expires', formatSessionExpires(expires.interval, expires.refresher ?? 'uac'));
+    const answer = answerSessionTimer(request, this.host.sessionTimer.minSE, this.#sessionExpires?.interval);
+    if (!answer) return;
+    if (answer.require) response.append('Require', 'timer');
+    response.append('Session-Expires', formatSessionExpires(answer.interval, answer.refresher));
     this.#negotiateTimer(response, 'uas');
   }
 
@@ -507,17 +488,5 @@ export abstract class Session<
   #confirmedDialog(): Dialog {
     if (this.state !== 'confirmed' || !this.dialog) throw new Error(`session is ${this.state}`);
     return this.dialog;
-  }
-}
-
-/** One URI to put between Refer-To's angle brackets: nothing that could end the header or the brackets. */
-function isReferTarget(target: string): boolean {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
-  if (!/^(sips?|tel):[^\s<>"\x00-\x1f\x7f]+$/i.test(target) || target.length > 1024) return false;
-  try {
-    parseUri(target);
-    return true;
-  } catch {
-    return false;
   }
 }

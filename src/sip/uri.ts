@@ -272,3 +272,15 @@ export function parseCSeq(text: string): CSeq {
   if (!match?.[2] || !isToken(match[2]) || seq >= 2 ** 31) throw new SipParseError(`bad CSeq '${text}'`);
   return { seq, method: match[2] };
 }
+
+/** One URI to put between Refer-To's angle brackets: nothing that could end the header or the brackets. */
+export function isReferTarget(target: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+  if (!/^(sips?|tel):[^\s<>"\x00-\x1f\x7f]+$/i.test(target) || target.length > 1024) return false;
+  try {
+    parseUri(target);
+    return true;
+  } catch {
+    return false;
+  }
+}

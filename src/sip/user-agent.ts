@@ -259,13 +259,17 @@ export class SipUserAgent {
     return session;
   }
 
-  /** Continues a dialog another node set up (call takeover); `open()` registers it. */
+  /**
+   * Continues a dialog another node set up (call takeover); `open()` registers it. `ownsCallId`:
+   * that node sent the dialog's INVITE (RFC 3261 §14.1).
+   */
   resume(
     state: DialogState,
     sdp: { local: string; remote: string },
     answerOffer?: OfferAnswerer,
+    ownsCallId = false,
   ): ResumedSession {
-    return new ResumedSession(this, state, sdp, answerOffer);
+    return new ResumedSession(this, state, sdp, answerOffer, ownsCallId);
   }
 
   /**

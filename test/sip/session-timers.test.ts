@@ -6,12 +6,15 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { parseSessionExpires, type SessionTimerConfig } from '../../src/sip/session.js';
+import { glareRetryDelayMs } from '../../src/sip/session-timer.js';
 import {
   ALICE,
+  answerer,
   BOB,
   breakContactOf200,
   causeOf,
   closePairs,
+  dropFirst,
   flush,
   inDialog,
   isRequest,
@@ -41,6 +44,22 @@ describe('parseSessionExpires (RFC 4028 §4)', () => {
     assert.equal(parseSessionExpires('4294967295')?.interval, 2147483);
     for (const bad of [undefined, '', 'soon', '-5', '90abc', '1.5', '12345678901', ';refresher=uac']) {
       assert.equal(parseSessionExpires(bad), undefined, String(bad));
+    }
+  });
+});
+
+describe('glareRetryDelayMs (RFC 3261 §14.1)', () => {
+  it('waits 2.1-4 s for the side that made the Call-ID, 0-2 s for the other, in units of 10 ms', () => {
+    for (const [owns, low, high] of [
+      [true, 2100, 4000],
+      [false, 0, 2000],
+    ] as const) {
+      const waits = Array.from({ length: 2000 }, () => glareRetryDelayMs(owns));
+      assert.ok(
+        waits.every((wait) => wait >= low && wait <= high && wait % 10 === 0),
+        String(waits.find((wait) => wait < low || wait > high || wait % 10 !== 0)),
+      );
+      assert.ok(new Set(waits).size > 100, 'spread over the range');
     }
   });
 });
@@ -166,14 +185,14 @@ describe('SIP session timers between two user agents (FakeClock, in-memory UDP)'
         const status = refusals.shift();
         return status === undefined ? answer(sdp, request) : { status };
       });
-      // 491 at 45 s, the retry an eighth of the interval later (56.25 s) succeeds, before the
-      // peer's expiry BYE at 60 s.
-      await run(clock, 80_000, 250);
+      // 491 at 45 s: glare (RFC 3261 §14.1). We made the Call-ID, so the retry waits 2.1-4 s,
+      // well before the peer's expiry BYE at 60 s.
+      await run(clock, 80_000, 10);
       const refreshes = network.log.filter((record) => inDialog('INVITE')(record.message));
-      assert.deepEqual(
-        refreshes.map((record) => record.at),
-        [45_000, 56_250],
-      );
+      assert.equal(refreshes.length, 2);
+      assert.equal(refreshes[0]?.at, 45_000);
+      const wait = (refreshes[1]?.at ?? 0) - 45_000;
+      assert.ok(wait >= 2100 && wait <= 4000, `retried after ${wait} ms`);
       assert.equal(network.log.filter(isRequest('BYE')).length, 0);
       assert.equal(outbound.state, 'confirmed');
 
@@ -184,6 +203,121 @@ describe('SIP session timers between two user agents (FakeClock, in-memory UDP)'
       assert.ok(bye, 'the refresher sends BYE (RFC 3261 §14.1, RFC 4028 §10)');
       assert.deepEqual(bye.from, ALICE);
       assert.deepEqual(await outboundEnded, { by: 'local', reason: 'refresh_failed' });
+    });
+
+    it('a refresh from the side that did not make the Call-ID is retried 0-2 s after a 491 (RFC 3261 §14.1)', async () => {
+      const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
+      network.rewrite = withoutUpdateInAllow; // the callee refreshes by re-INVITE
+      let refusals = [491];
+      const answerOffer = answerer();
+      const { inbound } = await answered({
+        headers: [['Session-Expires', '90;refresher=uas']],
+        answerOffer: (sdp, request) => {
+          const status = refusals.shift();
+          return status === undefined ? answerOffer(sdp, request) : { status };
+        },
+      });
+      await run(clock, 50_000, 10);
+      const refreshes = network.log.filter((record) => inDialog('INVITE')(record.message));
+      assert.equal(refreshes.length, 2);
+      assert.deepEqual(refreshes[0]?.from, BOB);
+      const wait = (refreshes[1]?.at ?? 0) - 45_000;
+      assert.ok(wait >= 0 && wait <= 2000, `retried after ${wait} ms`);
+      refusals = [];
+      assert.equal(inbound.state, 'confirmed');
+    });
+
+    it('a refresh answered 422 is sent again at once, its Session-Expires raised to the Min-SE of the 422 (RFC 4028 §7.3, §6)', async () => {
+      const uasTimer = { expires: 90, minSE: 90 };
+      const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer });
+      const { outbound, inbound } = await answered({ sessionTimer: true });
+      uasTimer.minSE = 120; // the far end now holds refreshes to 120 s
+      await run(clock, 200_000, 100);
+      const refreshes = network.log.filter((record) => inDialog('UPDATE')(record.message));
+      assert.deepEqual(
+        refreshes
+          .slice(0, 3)
+          .map(({ at, message }) => [at, message.get('session-expires'), message.get('min-se')]),
+        [
+          [45_000, '90;refresher=uac', undefined],
+          [45_000, '120;refresher=uac', '120'],
+          [105_000, '120;refresher=uac', '120'],
+        ],
+      );
+      assert.deepEqual(
+        network.log.filter(isResponse(422, 'UPDATE')).map((record) => record.at),
+        [45_000],
+      );
+      assert.equal(network.log.filter(isRequest('BYE')).length, 0);
+      assert.equal(outbound.state, 'confirmed');
+      assert.equal(inbound.state, 'confirmed');
+    });
+
+    it('a refresh due while our own re-INVITE is in progress waits for it: no BYE, the re-INVITE was the refresh', async () => {
+      const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
+      network.rewrite = withoutUpdateInAllow; // refreshes by re-INVITE: one at a time (§14.1)
+      const { outbound, inbound } = await answered({ sessionTimer: true });
+      await run(clock, 44_800, 100);
+      // A hold whose first 200 is lost: its retransmission comes T1 later, after the refresh was due.
+      network.drop = dropFirst(
+        (message) => !message.isRequest && message.status === 200 && message.cseq().seq === 2,
+      );
+      let held: number | undefined;
+      void outbound.reinvite(offer('sendonly', offer())).then((response) => {
+        held = response.status;
+      });
+      await run(clock, 1000, 10);
+      assert.equal(network.log.filter(isRequest('BYE')).length, 0);
+      assert.equal(held, 200);
+      await run(clock, 30_000, 100);
+      assert.equal(network.log.filter(isRequest('BYE')).length, 0);
+      assert.equal(outbound.state, 'confirmed');
+      assert.equal(inbound.state, 'confirmed');
+      // Each re-INVITE once, by its CSeq (the hold's INVITE was retransmitted while its 200 was lost).
+      const reinvites = () =>
+        new Set(
+          network.log.filter((record) => inDialog('INVITE')(record.message)).map((r) => r.message.cseq().seq),
+        );
+      assert.deepEqual([...reinvites()], [2], 'the hold re-INVITE refreshed the session: no second one');
+      await run(clock, 20_000, 100);
+      assert.deepEqual([...reinvites()], [2, 3], 'the next refresh, SE/2 after the hold');
+    });
+
+    it('a refresh without Session-Expires from the refresher is answered with one we refresh (RFC 4028 §9): no BYE at the old expiry', async () => {
+      const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
+      const { outbound, inbound } = await answered({ sessionTimer: true });
+      network.rewrite = (message) => {
+        if (inDialog('UPDATE')(message)) message.remove('session-expires');
+      };
+      await run(clock, 200_000, 100);
+      const ok = network.log.find(isResponse(200, 'UPDATE'))?.message;
+      assert.ok(ok);
+      // Without one in the 2xx the timer would be off (§7.2); the UAS may ask for one (§9), and
+      // keeps the one it had, refreshing it itself: nobody waits for a refresh that will not come.
+      assert.match(ok.get('session-expires') ?? '', /^90;refresher=uas$/);
+      assert.equal(ok.get('require'), undefined);
+      assert.equal(network.log.filter(isRequest('BYE')).length, 0);
+      assert.equal(outbound.state, 'confirmed');
+      assert.equal(inbound.state, 'confirmed');
+    });
+
+    it('a refresh with Session-Expires but without Supported: timer (a proxy put it there) is answered refresher=uas, no Require (§9)', async () => {
+      const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
+      const { outbound, inbound } = await answered({ sessionTimer: true });
+      network.rewrite = (message) => {
+        if (!inDialog('UPDATE')(message)) return;
+        message.remove('supported');
+        message.set('Session-Expires', '90');
+      };
+      await run(clock, 46_000, 100);
+      const ok = network.log.find(isResponse(200, 'UPDATE'))?.message;
+      assert.equal(ok?.get('session-expires'), '90;refresher=uas');
+      assert.equal(ok?.get('require'), undefined);
+      network.rewrite = undefined;
+      await run(clock, 150_000, 100);
+      assert.equal(network.log.filter(isRequest('BYE')).length, 0);
+      assert.equal(outbound.state, 'confirmed');
+      assert.equal(inbound.state, 'confirmed');
     });
 
     it('a Session-Expires below the UAS Min-SE gets 422 with Min-SE (§8.1)', async () => {

@@ -129,6 +129,8 @@ export function endOfTermination(termination: TerminationCause, direction: 'inbo
     case 'refresh_failed':
     case 'no_ack':
       return { cause: 'session_expired', detail: SESSION_EXPIRY_DETAIL[termination.reason] };
+    case 'dialog_gone':
+      return { cause: 'session_expired', detail: boundedDetail(`dialog gone: ${termination.detail}`) };
     case 'bad_answer':
       return { cause: 'no_common_codec', detail: boundedDetail(`SDP answer refused: ${termination.detail}`) };
     case 'shutdown':

@@ -8,6 +8,7 @@ import { AwaitedAcks } from './awaited-acks.js';
 import type { Dialog } from './dialog.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { createResponse } from './message-ops.js';
+import type { SessionEndReason, TerminationCause } from './session-end.js';
 import {
   answerSessionTimer,
   checkSessionTimer,
@@ -23,40 +24,7 @@ import { isReferTarget } from './uri.js';
 
 export type SessionState = 'initial' | 'early' | 'confirmed' | 'terminated';
 
-/** Why a session ended, from a fixed list; what it means for a call is the call's to say. */
-export type SessionEndReason =
-  /** The peer's BYE. */
-  | 'bye'
-  /** The caller's CANCEL of its INVITE. */
-  | 'cancel'
-  /** We answered the INVITE with a final error. */
-  | 'rejected'
-  /** Our INVITE got a final error, timed out or could not be sent (`detail`: its reason phrase). */
-  | 'attempt_failed'
-  /** We ended it: CANCEL, or BYE (§15.1.1). */
-  | 'hangup'
-  /** Our 2xx was never acknowledged (§13.3.1.4). */
-  | 'no_ack'
-  /** The ACK to the offer in our 2xx carried no answer, or one we cannot use (§13.2.2.4). */
-  | 'bad_answer'
-  /** No refresh came before the session interval ran out (RFC 4028 §10). */
-  | 'session_expired'
-  /** Our refresh was refused or timed out (RFC 4028 §10). */
-  | 'refresh_failed'
-  /** The INVITE server transaction timed out or its transport failed before we answered. */
-  | 'transaction_failed'
-  /** The user agent closed. */
-  | 'shutdown'
-  /** Another node took the call over: let go without BYE. */
-  | 'taken_over';
-
-export interface TerminationCause {
-  by: 'local' | 'remote' | 'timeout' | 'error';
-  reason: SessionEndReason;
-  status?: number;
-  /** Free text beside the reason (a reason phrase, the transaction's failure). */
-  detail?: string;
-}
+export type { SessionEndReason, TerminationCause } from './session-end.js';
 
 /** What the session needs from the user agent that owns it. */
 export interface SessionHost {
@@ -227,8 +195,7 @@ export abstract class Session<
 
   sendInfo(contentType: string, body: string): Promise<SipResponse> {
     const dialog = this.#confirmedDialog();
-    const request = dialog.createRequest('INFO').setBody(body, contentType);
-    return this.host.request(request, dialog.destination());
+    return this.#request(dialog, dialog.createRequest('INFO').setBody(body, contentType));
   }
 
   /**
@@ -245,10 +212,23 @@ export abstract class Session<
     request.append('Contact', this.#contact(dialog));
     this.#referring = true;
     try {
-      return await this.host.request(request, dialog.destination());
+      return await this.#request(dialog, request);
     } finally {
       this.#referring = false;
     }
+  }
+
+  /**
+   * An in-dialog request of ours besides BYE and the refreshes (which handle it themselves): a
+   * 481, or a 408 (also no answer at all, §8.1.3.1), says the peer no longer has the dialog, and
+   * the UAC ends it (RFC 3261 §12.2.1.2; any other refusal fails the transaction only, RFC 5057
+   * §5.1).
+   */
+  async #request(dialog: Dialog, request: SipRequest): Promise<SipResponse> {
+    const response = await this.host.request(request, dialog.destination());
+    if (response.status === 481 || response.status === 408)
+      void this.bye('dialog_gone', `${request.method} answered ${response.status}`);
+    return response;
   }
 
   /** An in-dialog request from the peer (the user agent has matched the dialog). */

@@ -121,3 +121,19 @@ describe('a carrier re-INVITE without an offer (RFC 3261 §14.2, RFC 3264 §8)',
     assert.equal(harness.legs[0]?.updates.length, 0);
   });
 });
+
+describe('a carrier that lost the call without a BYE', () => {
+  it("answers the bot's transfer (REFER) 481: the call ends session_expired, not at the RTP timeout", async () => {
+    const { harness, carrier } = setup();
+    const session = carrier.call();
+    await flush();
+    assert.equal((await session.outcome).kind, 'answered');
+    session.terminate({ by: 'local', reason: 'shutdown' }); // a carrier restart: the dialog is gone there
+    const bot = harness.bots.connected[0] ?? assert.fail('a bot');
+    bot.hooks.transfer('sip:agent@example.com');
+    await run(harness.clock, 1000);
+    assert.ok(harness.network.log.some((r) => !r.message.isRequest && r.message.status === 481));
+    const [{ end } = assert.fail('ended')] = harness.observed(0).ends;
+    assert.deepEqual([end.cause, end.detail], ['session_expired', 'dialog gone: REFER answered 481']);
+  });
+});

@@ -8,6 +8,7 @@ import { afterEach, describe, it } from 'node:test';
 import type { OutboundSession } from '../../src/sip/call-legs.js';
 import type { SipMessage, SipRequest } from '../../src/sip/message.js';
 import { parseMessage } from '../../src/sip/parser.js';
+import type { TerminationCause } from '../../src/sip/session.js';
 import type { TransportAddress } from '../../src/sip/types.js';
 import type { SipUserAgent } from '../../src/sip/user-agent.js';
 import {
@@ -272,4 +273,50 @@ describe('a re-INVITE without SDP: our offer in the 200, the answer in the ACK (
       assert.equal(outbound.state, 'terminated');
     });
   }
+});
+
+describe('an in-dialog request of ours answered 481 or 408 (RFC 3261 §12.2.1.2, RFC 5057 §5.1)', () => {
+  for (const [method, send] of [
+    ['REFER', (session: OutboundSession) => session.refer('sip:agent@example.com')],
+    ['INFO', (session: OutboundSession) => session.sendInfo('application/dtmf-relay', 'Signal=5\r\n')],
+  ] as const) {
+    it(`a ${method} answered 481 (the peer has no such dialog) ends the call`, async () => {
+      const { clock, network, answered } = setup();
+      const { outbound, inbound } = await answered();
+      // The far end lost the call without a BYE (a restart): it answers 481 from now on.
+      inbound.terminate({ by: 'local', reason: 'shutdown' });
+      let cause: TerminationCause | undefined;
+      outbound.once('terminated', (ended) => {
+        cause = ended;
+      });
+      const response = send(outbound);
+      await run(clock, 2 * T1, 50);
+      assert.equal((await response).status, 481);
+      assert.deepEqual(
+        [cause?.by, cause?.reason, cause?.detail],
+        ['local', 'dialog_gone', `${method} answered 481`],
+      );
+      assert.ok(network.log.some(isRequest('BYE')), 'a BYE, for a dialog the peer may still half hold');
+    });
+  }
+
+  it('a REFER that times out (408, RFC 3261 §8.1.3.1) ends the call', async () => {
+    const { clock, network, answered } = setup();
+    const { outbound } = await answered();
+    network.drop = (message) => message.isRequest && message.method === 'REFER';
+    const response = outbound.refer('sip:agent@example.com');
+    await run(clock, 64 * T1 + 1000, 500);
+    assert.equal((await response).status, 408);
+    assert.equal(outbound.state, 'terminated');
+  });
+
+  it('a REFER refused otherwise (403, 405, 501...) only fails the transfer: the call stays up', async () => {
+    const { clock, answered } = setup();
+    const { outbound, inbound } = await answered();
+    const response = inbound.refer('sip:agent@example.com'); // we take no REFER: 405
+    await run(clock, 2 * T1, 50);
+    assert.equal((await response).status, 405);
+    assert.equal(inbound.state, 'confirmed');
+    assert.equal(outbound.state, 'confirmed');
+  });
 });

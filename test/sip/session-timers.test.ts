@@ -320,6 +320,27 @@ describe('SIP session timers between two user agents (FakeClock, in-memory UDP)'
       assert.equal(inbound.state, 'confirmed');
     });
 
+    it('a 2xx without Session-Expires to our INVITE that asked for one: no timer, no refresh, no BYE (RFC 4028 §7.2)', async () => {
+      const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
+      // A callee without timers behind a proxy that passed the header on, or dropped it.
+      network.rewrite = (message) => {
+        if (message.isRequest && message.method === 'INVITE') message.remove('session-expires');
+      };
+      const { outbound, inbound } = await answered({ sessionTimer: true });
+      assert.equal(outbound.invite.get('session-expires'), '90', 'we asked for a timer');
+      assert.equal(network.log.find(isResponse(200, 'INVITE'))?.message.get('session-expires'), undefined);
+      await run(clock, 300_000, 500);
+      const inDialogRequests = network.log.filter(
+        (record) => record.message.isRequest && record.message.toTag(),
+      );
+      assert.deepEqual(
+        inDialogRequests.map((record) => record.message.isRequest && record.message.method),
+        ['ACK'],
+      );
+      assert.equal(outbound.state, 'confirmed');
+      assert.equal(inbound.state, 'confirmed');
+    });
+
     it('a Session-Expires below the UAS Min-SE gets 422 with Min-SE (§8.1)', async () => {
       const { clock, network, call, incoming } = setup({
         uacTimer: timer90,

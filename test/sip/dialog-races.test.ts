@@ -320,3 +320,23 @@ describe('an in-dialog request of ours answered 481 or 408 (RFC 3261 §12.2.1.2,
     assert.equal(outbound.state, 'confirmed');
   });
 });
+
+describe('a BYE before the ACK of our 2xx (RFC 3261 §15, §13.3.1.4)', () => {
+  it('is answered 200 and ends the call: the 2xx is not retransmitted any more, and no no-ACK BYE follows', async () => {
+    const { clock, network, answered } = setup();
+    network.drop = (message) => message.isRequest && message.method === 'ACK';
+    const { outbound, inbound } = await answered();
+    const inboundEnded = causeOf(inbound);
+    await run(clock, T1 / 2, 50);
+    void outbound.bye();
+    await run(clock, 64 * T1 + 1000, 100);
+    assert.deepEqual(await inboundEnded, { by: 'remote', reason: 'bye' });
+    assert.ok(network.log.some(isResponse(200, 'BYE')));
+    assert.equal(network.log.filter(isRequest('BYE')).length, 1, 'only the caller’s BYE');
+    assert.equal(
+      network.log.filter(isResponse(200, 'INVITE')).length,
+      1,
+      'no 2xx retransmission after the BYE',
+    );
+  });
+});

@@ -15,10 +15,12 @@ import { shownUrlsIn } from '../util/index.js';
  * - refusals before answer: `rejected_source`, `rejected_number`, `rejected_route`,
  *   `auth_challenge` (401 sent, the caller may retry), `auth_failed`, `rejected_cps`,
  *   `rejected_concurrency`, `rejected_overload` (the node's event loop or media clock fell
- *   behind over the last window, `limits.overload`), `draining`, `no_common_codec` (488), `encryption_mismatch` (488: the
+ *   behind over the last window, `limits.overload`), `draining`, `no_common_codec` (488; on an
+ *   answered call, an SDP answer in an ACK we cannot use), `encryption_mismatch` (488: the
  *   offer or answer does not meet the trunk's `media.encryption`), `bot_unreachable`;
  * - the gateway: `bot_gone` (the bot's socket was lost for good), `rtp_timeout`,
- *   `max_duration`, `session_expired` (RFC 4028 refresh or 2xx ACK failed), `drain_timeout`,
+ *   `max_duration`, `session_expired` (RFC 4028 refresh or 2xx ACK failed, or a request of ours
+ *   in the dialog answered 481 or 408), `drain_timeout`,
  *   `shutdown`, `media_worker_failed` (the media worker thread carrying the call died,
  *   `media.workers`), `error`.
  */

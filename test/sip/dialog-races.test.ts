@@ -64,6 +64,15 @@ function earlyRequest(
 const fromTo = (fromCaller: boolean): [TransportAddress, TransportAddress] =>
   fromCaller ? [ALICE, BOB] : [BOB, ALICE];
 
+/** A call ringing: the UAS's 180 made the early dialog; that 180 as the UAC got it. */
+async function ringing(pair: ReturnType<typeof setup>) {
+  const { outbound, inbound } = await pair.ring();
+  inbound.progress(180);
+  await flush();
+  const response = pair.network.log.find(isResponse(180, 'INVITE'))?.message ?? assert.fail('no 180');
+  return { outbound, inbound, ringing: response };
+}
+
 describe('a CANCEL that crosses the 200 (RFC 3261 §9.1, §9.2, §15)', () => {
   it('the callee ignores it (200 to the CANCEL, no 487); the caller ACKs the 200 and ends the call with BYE', async () => {
     const { clock, network, ring } = setup();
@@ -110,13 +119,11 @@ describe('a CANCEL that crosses the 200 (RFC 3261 §9.1, §9.2, §15)', () => {
 
 describe('requests in an early dialog (RFC 3311 §5.1, RFC 3261 §12.1)', () => {
   it('an UPDATE without offer from the caller, after our 180, gets 200 and the call still answers', async () => {
-    const { clock, network, ring } = setup();
-    const { outbound, inbound } = await ring();
-    inbound.progress(180);
-    await flush();
-    const ringing = network.log.find(isResponse(180, 'INVITE'))?.message ?? assert.fail('no 180');
+    const pair = setup();
+    const { clock, network } = pair;
+    const { outbound, inbound, ringing: ringing180 } = await ringing(pair);
     network.transmit(
-      earlyRequest(ringing, 'UPDATE', { cseq: 2, fromCaller: true, branch: 'u1' }),
+      earlyRequest(ringing180, 'UPDATE', { cseq: 2, fromCaller: true, branch: 'u1' }),
       ...fromTo(true),
     );
     await flush();
@@ -137,12 +144,10 @@ describe('requests in an early dialog (RFC 3311 §5.1, RFC 3261 §12.1)', () => 
   });
 
   it('an UPDATE with an offer while the INVITE offer is unanswered gets 500 with Retry-After 0-10 (RFC 3311 §5.2)', async () => {
-    const { network, ring } = setup();
-    const { inbound } = await ring();
-    inbound.progress(180);
-    await flush();
-    const ringing = network.log.find(isResponse(180, 'INVITE'))?.message ?? assert.fail('no 180');
-    const update = earlyRequest(ringing, 'UPDATE', {
+    const pair = setup();
+    const { network } = pair;
+    const { inbound, ringing: ringing180 } = await ringing(pair);
+    const update = earlyRequest(ringing180, 'UPDATE', {
       cseq: 2,
       fromCaller: true,
       body: offer(),
@@ -158,17 +163,15 @@ describe('requests in an early dialog (RFC 3311 §5.1, RFC 3261 §12.1)', () => 
   });
 
   it('an UPDATE from the callee in its early dialog: 200 without offer, 491 with one (our INVITE offer awaits its answer)', async () => {
-    const { clock, network, ring } = setup();
-    const { outbound, inbound } = await ring();
-    inbound.progress(180);
-    await flush();
-    const ringing = network.log.find(isResponse(180, 'INVITE'))?.message ?? assert.fail('no 180');
+    const pair = setup();
+    const { clock, network } = pair;
+    const { outbound, inbound, ringing: ringing180 } = await ringing(pair);
     network.transmit(
-      earlyRequest(ringing, 'UPDATE', { cseq: 1, fromCaller: false, branch: 'u3' }),
+      earlyRequest(ringing180, 'UPDATE', { cseq: 1, fromCaller: false, branch: 'u3' }),
       ...fromTo(false),
     );
     await flush();
-    const withOffer = earlyRequest(ringing, 'UPDATE', {
+    const withOffer = earlyRequest(ringing180, 'UPDATE', {
       cseq: 2,
       fromCaller: false,
       body: offer(),
@@ -194,12 +197,10 @@ describe('requests in an early dialog (RFC 3311 §5.1, RFC 3261 §12.1)', () => 
   });
 
   it('an UPDATE for an early dialog that no provisional response made still gets 481', async () => {
-    const { network, ring } = setup();
-    const { inbound } = await ring();
-    inbound.progress(180);
-    await flush();
-    const ringing = network.log.find(isResponse(180, 'INVITE'))?.message ?? assert.fail('no 180');
-    const update = earlyRequest(ringing, 'UPDATE', { cseq: 2, fromCaller: true, branch: 'u5' });
+    const pair = setup();
+    const { network } = pair;
+    const { inbound, ringing: ringing180 } = await ringing(pair);
+    const update = earlyRequest(ringing180, 'UPDATE', { cseq: 2, fromCaller: true, branch: 'u5' });
     update.set('To', `${update.get('to')?.replace(/;tag=[^;]*/, '')};tag=other`);
     network.transmit(update, ...fromTo(true));
     await flush();

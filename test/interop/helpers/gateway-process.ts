@@ -223,7 +223,21 @@ function testMediaWorkers(): number | undefined {
   return workers;
 }
 
+/**
+ * Its ports are found free, but another test's socket can take one before the gateway binds it
+ * (they are the kernel's ephemeral ports): a start refused EADDRINUSE tries again on new ones.
+ */
 export async function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !(error as Error).message.includes('EADDRINUSE')) throw error;
+    }
+  }
+}
+
+async function startOnce(options: GatewayProcessOptions): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'patchbay-e2e-'));
   const sipPort = await freePort();
   const tlsPort = options.tls ? await freePort() : 0;
@@ -305,7 +319,10 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
     ['start', '--config', gatewayFile],
     options.nodeArgs,
     options.env,
-  );
+  ).catch((error: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  });
   return {
     sipPort,
     tlsPort,

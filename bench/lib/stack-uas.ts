@@ -20,6 +20,10 @@ const ua = new SipUserAgent({
   clock: new SystemClock(),
   logger: silentLogger,
   onInvite: (session) => session.accept(SDP),
+  // SIPp offers every call from one address, as the balancer in front of a node does: each call
+  // keeps two transactions for 64*T1, so 2000 CPS holds ~128,000; the operator gives that address
+  // room (`sip.transactionMemory`), where the defaults bound a single carrier or flooder.
+  transactionMemory: { maxBytesPerSource: 1 << 30, maxBytes: 1 << 30 },
 });
 process.stdout.write('ready\n');
 process.on('SIGTERM', () => {

@@ -207,7 +207,7 @@ export const sipSchema = z
           .min(65_536)
           .default(32 << 20)
           .describe(
-            "Bytes one address's SIP server transactions may hold (each is charged its parsed request until answered, its stored response bytes and a fixed ~1.5 KB); beyond it its new requests get 503.",
+            "Bytes one address's SIP server transactions may hold (each is charged its parsed request until answered, its stored response bytes and a fixed ~1.75 KB); beyond it its new requests get 503.",
           ),
         maxBytes: z
           .number()

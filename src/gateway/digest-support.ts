@@ -3,7 +3,7 @@
  * (401 with one challenge per algorithm, RFC 8760 §2.4) and an Authorizer answering 401/407
  * for outbound trunks with credentials (RFC 3261 §22.2).
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { TrunkConfig } from '../config/index.js';
 import {
   type Authorizer,
@@ -23,9 +23,11 @@ export interface AuthChallenge {
 }
 
 export class DigestSupport {
-  /** Stateless nonces are HMACs under this process secret; a restart invalidates them (stale). */
-  readonly #secret = randomBytes(32).toString('hex');
-  readonly #verifiers = new Map<string, DigestVerifier>();
+  /**
+   * One verifier per trunk, for its realm and algorithms: a reload that changes them replaces
+   * it (its nonces then read as stale), so the map holds no verifier of a configuration gone.
+   */
+  readonly #verifiers = new Map<string, { key: string; verifier: DigestVerifier }>();
 
   readonly #clock: Clock;
 
@@ -39,22 +41,26 @@ export class DigestSupport {
     if (!auth) return undefined;
     const realm = auth.realm ?? 'patchbay';
     const key = `${trunk.name}|${realm}|${auth.algorithms.join(',')}`;
-    let verifier = this.#verifiers.get(key);
-    if (!verifier) {
-      verifier = new DigestVerifier({
-        realm,
-        // Its own key: a nonce counts its uses in the verifier that issued it, so another trunk's
-        // verifier, or this trunk's after a reload, would take a used one as new (a replay).
-        secret: createHmac('sha256', this.#secret).update(key).digest('hex'),
-        clock: this.#clock,
-        algorithms: [...auth.algorithms],
-      });
-      this.#verifiers.set(key, verifier);
+    let verifier = this.#verifiers.get(trunk.name);
+    if (verifier?.key !== key) {
+      verifier = {
+        key,
+        verifier: new DigestVerifier({
+          realm,
+          // Its own random key: a nonce counts its uses in the verifier that issued it, so another
+          // trunk's verifier, or this trunk's after a reload (even back to an earlier
+          // configuration), would take a used one as new (a replay). A restart makes them stale.
+          secret: randomBytes(32).toString('hex'),
+          clock: this.#clock,
+          algorithms: [...auth.algorithms],
+        }),
+      };
+      this.#verifiers.set(trunk.name, verifier);
     }
     const authorization = invite.get('authorization');
     let stale = false;
     if (authorization !== undefined) {
-      const result = verifier.verify({
+      const result = verifier.verifier.verify({
         authorization,
         method: invite.method,
         uri: invite.uri,
@@ -67,7 +73,9 @@ export class DigestSupport {
     // stale=true: the caller retries with the new nonce instead of taking its password as wrong.
     return {
       status: 401,
-      headers: verifier.challenges({ stale }).map((value) => ['WWW-Authenticate', value] as [string, string]),
+      headers: verifier.verifier
+        .challenges({ stale })
+        .map((value) => ['WWW-Authenticate', value] as [string, string]),
     };
   }
 

@@ -118,9 +118,10 @@ describe('DigestSupport.challengeInbound', () => {
     const credentials = answer(digest.challengeInbound(before, inbound())?.headers);
     assert.equal(digest.challengeInbound(before, inbound(credentials)), undefined);
     assert.equal(digest.challengeInbound(before, inbound(credentials))?.status, 403, 'replayed');
-    // Another trunk with the same realm and credentials, and the trunk after a reload that
-    // reordered its algorithms: each a new verifier, which must not take the used nonce afresh.
-    for (const other of [trunk('other-carrier'), trunk('carrier', ['MD5', 'SHA-256'])]) {
+    // Another trunk with the same realm and credentials, the trunk after a reload that
+    // reordered its algorithms, and after a reload back: each a new verifier, which must not take
+    // the used nonce afresh.
+    for (const other of [trunk('other-carrier'), trunk('carrier', ['MD5', 'SHA-256']), trunk('carrier')]) {
       const replayed = digest.challengeInbound(other, inbound(credentials));
       assert.equal(replayed?.status, 401, `${other.name}: the replayed INVITE was let in`);
       assert.ok(replayed?.headers.every(([, value]) => parseChallenge(value).stale));

@@ -75,15 +75,23 @@ export interface ReofferContext {
  */
 export function reofferAnswerer(context: ReofferContext): OfferAnswerer {
   let previous = context.localSdp;
+  /** The media leg moves to what the far end's SDP now says (RFC 3264 §8). */
+  const moveMedia = (
+    leg: CallMediaLeg,
+    remote: MediaDescription,
+    localCrypto: SdesCrypto | undefined,
+  ): void => {
+    context.onCodec(remote.codec.name);
+    leg.update(negotiatedMedia(remote, localCrypto)).catch((error: unknown) => {
+      context.logger.warn({ err: error }, 're-INVITE media update failed');
+    });
+  };
   const takeAnswer = (answer: string): string | undefined => {
     const leg = context.leg();
     if (!leg) return 'no media leg';
     const result = parseAnswerToOurs(answer, previous, context.preferences, context.encryption);
     if (!result.ok) return result.reason;
-    context.onCodec(result.remote.codec.name);
-    leg.update(negotiatedMedia(result.remote, result.localCrypto)).catch((error: unknown) => {
-      context.logger.warn({ err: error }, 're-INVITE media update failed');
-    });
+    moveMedia(leg, result.remote, result.localCrypto);
     return undefined;
   };
   const answerOffer = (offer: string): ReturnType<OfferAnswerer> => {
@@ -101,10 +109,7 @@ export function reofferAnswerer(context: ReofferContext): OfferAnswerer {
     });
     if (!result.ok) return { status: result.status };
     if (!sameDescription(result.answer, previous)) previous = result.answer;
-    context.onCodec(result.remote.codec.name);
-    leg.update(negotiatedMedia(result.remote, result.local.crypto)).catch((error: unknown) => {
-      context.logger.warn({ err: error }, 're-INVITE media update failed');
-    });
+    moveMedia(leg, result.remote, result.local.crypto);
     return { sdp: previous };
   };
   return Object.assign(answerOffer, { takeAnswer });

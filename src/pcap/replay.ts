@@ -413,7 +413,7 @@ export async function replayCapture(options: ReplayOptions): Promise<ReplayRepor
     skippedFrames: scan.skippedFrames,
     unsupportedLinkType: scan.unsupportedLinkType,
     udpDatagrams: scan.udpDatagrams,
-    fragments: scan.fragments,
+    fragments: scan.skippedFrames.fragment,
     sipMessages: scan.sipMessages,
     otherDatagrams: scan.otherDatagrams,
     droppedStreams: scan.droppedStreams,

@@ -38,7 +38,6 @@ interface CaptureScan {
   /** The first link type met that the reader does not decode (its frames are skipped). */
   unsupportedLinkType: number | undefined;
   udpDatagrams: number;
-  fragments: number;
   sipMessages: number;
   /**
    * Datagrams neither SIP nor of a stream: not RTP (RTCP, STUN, an RTP header that does not
@@ -162,7 +161,6 @@ export function scanCapture(
     skippedFrames: { fragment: 0, 'not-ip': 0, 'not-udp': 0, malformed: 0, 'unsupported-link': 0 },
     unsupportedLinkType: undefined,
     udpDatagrams: 0,
-    fragments: 0,
     sipMessages: 0,
     otherDatagrams: 0,
     streams: [],
@@ -181,7 +179,6 @@ export function scanCapture(
     const datagram = decodeUdpFrame(frame.linkType, frame.data);
     if (typeof datagram === 'string') {
       scan.skippedFrames[datagram]++;
-      if (datagram === 'fragment') scan.fragments++;
       if (datagram === 'unsupported-link') scan.unsupportedLinkType ??= frame.linkType;
       continue;
     }

@@ -20,33 +20,18 @@
  */
 import WebSocket from 'ws';
 import type { Clock, Logger, TimerHandle } from '../util/index.js';
-import { signRequest } from './auth.js';
 import type { BotInput, StreamCallInfo, StreamDialect, WireMessage } from './dialect.js';
+import { buildControl, type ControlMessage, HeldControls } from './held-controls.js';
 import { InboundBudget } from './inbound-budget.js';
+import { type BotSocketTarget, MAX_INBOUND_BYTES, openBotSocket } from './open-bot-socket.js';
 import { RateLimitedWarning } from './rate-limited-warning.js';
 
-export type StreamAuth =
-  | { kind: 'bearer'; token: string }
-  | { kind: 'hmac'; secret: string; header?: string };
+export type { StreamAuth } from './open-bot-socket.js';
 
-/** The handshake header that proves the call is ours, when the route asks for one. */
-function authHeaders(auth: StreamAuth | undefined, url: string): Record<string, string> {
-  if (auth?.kind === 'bearer') return { Authorization: `Bearer ${auth.token}` };
-  if (auth?.kind === 'hmac')
-    return { [auth.header ?? 'X-Patchbay-Signature']: signRequest(auth.secret, url) };
-  return {};
-}
-
-export interface StreamConnectionOptions {
-  url: string;
+export interface StreamConnectionOptions extends BotSocketTarget {
   dialect: StreamDialect;
   call: StreamCallInfo;
-  clock: Clock;
   logger: Logger;
-  connectTimeoutMs?: number;
-  auth?: StreamAuth;
-  /** PEM CA bundle for wss:// backends with a private CA. */
-  ca?: string | Buffer;
   /** Socket buffer above which caller audio is queued (and then dropped); default 256 KiB. */
   maxBufferedBytes?: number;
   onBotInput(input: BotInput): void;
@@ -79,7 +64,11 @@ export interface StreamConnectionStats {
   messagesDropped: number;
   /** Bot messages that arrived, or were still waiting, after `stop`: dropped unparsed. */
   messagesAfterStop: number;
-  /** DTMF, mark echoes and events not sent because the bot had left CONTROL_BUFFER_FACTOR times the audio limit unread. */
+  /**
+   * DTMF, mark echoes and events not sent: the bot had left CONTROL_BUFFER_FACTOR times the
+   * audio limit unread, or they were held for a reconnect that never came (or past
+   * MAX_HELD_CONTROLS).
+   */
   controlDropped: number;
 }
 
@@ -94,7 +83,6 @@ const CONTROL_BUFFER_FACTOR = 4;
 /** ws send options for a text message handed over as bytes, made once. */
 const TEXT_FRAME = { binary: false } as const;
 const BINARY_FRAME = { binary: true } as const;
-const MAX_INBOUND_BYTES = 1 << 20;
 /** How long a bot has to answer our close frame (RFC 6455 §5.5.1) before the socket is cut. */
 const CLOSE_TIMEOUT_MS = 1000;
 const MAX_BACKOFF_MS = 10_000;
@@ -140,6 +128,8 @@ export class StreamConnection {
   #closeTimer: TimerHandle | undefined;
   /** Why ws is closing the current socket, when it told us before 'close' (an oversized message). */
   #failure: string | undefined;
+  /** Controls that came since the socket was lost, while a reconnect may still come. */
+  #held: HeldControls | undefined;
 
   constructor(options: StreamConnectionOptions) {
     this.#options = options;
@@ -181,6 +171,9 @@ export class StreamConnection {
     }
     this.#attach(socket);
     for (const message of this.#dialect.open(this.#options.call)) this.#sendNow(message);
+    const held = this.#held?.take() ?? [];
+    this.#held = undefined;
+    for (const control of held) this.#control(buildControl(this.#dialect, control));
   }
 
   sendCallerFrame(caller: Int16Array, bot: Int16Array): void {
@@ -241,15 +234,15 @@ export class StreamConnection {
   }
 
   sendDtmf(digit: string, durationMs?: number): void {
-    this.#control(this.#dialect.dtmf(digit, durationMs));
+    this.#sendControl({ kind: 'dtmf', digit, durationMs });
   }
 
   sendMarkPlayed(name: string): void {
-    this.#control(this.#dialect.markPlayed(name));
+    this.#sendControl({ kind: 'mark', name });
   }
 
   sendExtension(name: string): void {
-    this.#control(this.#dialect.extensionEvent(name));
+    this.#sendControl({ kind: 'event', name });
   }
 
   /**
@@ -260,6 +253,7 @@ export class StreamConnection {
   close(reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#dropHeld();
     this.#retryTimer?.cancel();
     this.stats.messagesAfterStop += this.#inbound.stop();
     this.#lostCode = undefined;
@@ -289,37 +283,9 @@ export class StreamConnection {
   }
 
   #open(): Promise<WebSocket> {
-    const options = this.#options;
-    // The handshake timeout is ours, on the injected clock, not ws's own timer.
-    const socket = new WebSocket(options.url, {
-      headers: authHeaders(options.auth, options.url),
-      maxPayload: MAX_INBOUND_BYTES,
-      perMessageDeflate: false,
-      // One message per loop turn: a read of 64 KiB of tiny messages is not parsed in one go.
-      allowSynchronousEvents: false,
-      ...(options.ca ? { ca: options.ca } : {}),
-    });
+    const { socket, opened } = openBotSocket(this.#options);
     this.#connecting = socket;
-    const timeoutMs = options.connectTimeoutMs ?? 3000;
-    return new Promise((resolve, reject) => {
-      const timer = options.clock.setTimer(timeoutMs, () => {
-        socket.terminate();
-        reject(new Error(`bot did not answer within ${timeoutMs} ms`));
-      });
-      socket.once('open', () => {
-        timer.cancel();
-        resolve(socket);
-      });
-      socket.once('error', (error) => {
-        timer.cancel();
-        reject(error);
-      });
-      socket.once('unexpected-response', (_request, response) => {
-        timer.cancel();
-        socket.terminate();
-        reject(new Error(`bot refused the upgrade with HTTP ${response.statusCode}`));
-      });
-    });
+    return opened;
   }
 
   #attach(socket: WebSocket): void {
@@ -399,6 +365,8 @@ export class StreamConnection {
       this.#socket = undefined;
       return;
     }
+    // Until the policy has run its course, what the call tells the bot waits for its next socket.
+    if (this.#options.reconnect?.policy === 'reconnect') this.#held ??= new HeldControls();
     // What the bot sent before it went away is still the call's: hand it on first.
     if (this.#inbound.queued > 0) {
       this.#lostCode = code;
@@ -459,7 +427,23 @@ export class StreamConnection {
 
   #finish(reason: string): void {
     this.#closed = true;
+    this.#dropHeld();
     this.#options.onClosed(reason);
+  }
+
+  #dropHeld(): void {
+    this.stats.controlDropped += this.#held?.length ?? 0;
+    this.#held = undefined;
+  }
+
+  /** Sent now, or held while a reconnect is under way (see HeldControls). */
+  #sendControl(control: ControlMessage): void {
+    if (this.#closed) return;
+    if (this.#held) {
+      if (!this.#held.hold(control)) this.stats.controlDropped++;
+      return;
+    }
+    this.#control(buildControl(this.#dialect, control));
   }
 
   #control(message: WireMessage | undefined): void {

@@ -301,6 +301,54 @@ test('reconnect policy: a new socket gets a fresh connected and start, counted f
   }
 });
 
+test('reconnect policy: digits, mark echoes and events from the backoff follow the new start, numbered in the new stream', async () => {
+  const bot = await TestBot.start();
+  const h = harness(bot.url, { reconnect: { policy: 'reconnect', backoffMs: 20 } });
+  try {
+    await h.connection.connect();
+    await until(() => bot.peers.length === 1, 'connection');
+    bot.peers[0]?.connection.terminate();
+    await until(() => logCount(h, 'bot socket lost') === 1, 'socket lost');
+    h.connection.sendDtmf('7', 120);
+    h.connection.sendMarkPlayed('greeting-done');
+    h.connection.sendExtension('speech_started');
+    await runBackoff(h, 20, 'bot socket lost');
+    await until(() => bot.events(1).length === 5, 'held controls on the new socket');
+    assert.deepEqual(bot.events(1), ['connected', 'start', 'dtmf', 'mark', 'patchbay']);
+    const [, , dtmf, mark] = bot.peers[1]?.messages ?? [];
+    assert.equal(dtmf?.['dtmf'].digit, '7');
+    assert.equal(dtmf?.['sequenceNumber'], '2', 'after the new start, which is 1');
+    assert.equal(mark?.['mark'].name, 'greeting-done');
+    assert.equal(mark?.['sequenceNumber'], '3');
+    assert.equal(h.connection.stats.controlDropped, 0);
+    h.connection.close('done');
+  } finally {
+    await bot.close();
+  }
+});
+
+test('reconnect policy: controls held for a reconnect that never comes are counted as dropped', async () => {
+  const bot = await TestBot.start();
+  const h = harness(bot.url, { reconnect: { policy: 'reconnect', maxRetries: 1, backoffMs: 20 } });
+  try {
+    await h.connection.connect();
+    await until(() => bot.peers.length === 1, 'connection');
+    bot.server.options.verifyClient = (_info: unknown, done: (ok: boolean, code?: number) => void) =>
+      done(false, 503);
+    bot.peers[0]?.connection.terminate();
+    await until(() => logCount(h, 'bot socket lost') === 1, 'socket lost');
+    h.connection.sendDtmf('1');
+    h.connection.sendMarkPlayed('m1');
+    await runBackoff(h, 20, 'bot socket lost');
+    await until(() => h.closed.length === 1, 'onClosed');
+    assert.equal(h.connection.stats.controlDropped, 2);
+    h.connection.sendDtmf('2');
+    assert.equal(h.connection.stats.controlDropped, 2, 'nothing is held after the end');
+  } finally {
+    await bot.close();
+  }
+});
+
 test('reconnect policy: when every retry fails the call ends once, after maxRetries attempts', async () => {
   const bot = await TestBot.start();
   let upgrades = 0;

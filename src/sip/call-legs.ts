@@ -71,8 +71,8 @@ export class InboundSession extends Session implements EarlySession {
   }
 
   /**
-   * 200 OK with our SDP answer; `answerOffer` answers the peer's later offers (without it they
-   * get 488). RFC 4028 §9: if the caller asked for session timers we take its interval
+   * 200 OK with our SDP answer (our offer, to an INVITE without one: its ACK then carries the
+   * answer, §13.2.1); `answerOffer` answers the peer's later offers (without it they get 488). RFC 4028 §9: if the caller asked for session timers we take its interval
    * (answering 422 upstream when below Min-SE is `checkSessionTimer`'s job). A caller that
    * supports timers keeps the refresher it chose (the caller by default) and gets Require:
    * timer; one that does not (a proxy added Session-Expires) cannot refresh, so we do.
@@ -94,7 +94,7 @@ export class InboundSession extends Session implements EarlySession {
     this.#early.confirm(dialog, true);
     this.confirm(dialog, answerOffer);
     this.negotiateSessionTimer(response, 'uas');
-    this.send2xxUntilAcked(this.transaction, response, this.invite.cseq().seq);
+    this.send2xxUntilAcked(this.transaction, response, this.invite.cseq().seq, this.remoteSdp === undefined);
   }
 
   reject(status: number, headers: Array<[string, string]> = []): void {

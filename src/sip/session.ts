@@ -95,7 +95,10 @@ export abstract class Session<
   #reinviting: Promise<SipResponse> | undefined;
   /** The Min-SE a 422 to our refresh named (RFC 4028 §7.3): our refreshes carry it from then on. */
   #minSE: number | undefined;
-  /** The CSeq of the re-INVITE whose 2xx carried our offer: its ACK must carry the answer. */
+  /**
+   * The CSeq of the INVITE whose 2xx carried our offer (it had none): its ACK must carry the
+   * answer, and until then our offer is outstanding (RFC 3264 §4).
+   */
   #offerInAck: number | undefined;
   protected localSdp: string | undefined;
   /** The ACKs of 2xx responses to INVITEs in this dialog, both ways. */
@@ -299,12 +302,17 @@ export abstract class Session<
     (this as Session).safeEmit(event, ...args);
   }
 
-  /** Sends our 2xx to an INVITE and retransmits it until its ACK (AwaitedAcks.send2xx). */
+  /**
+   * Sends our 2xx to an INVITE and retransmits it until its ACK (AwaitedAcks.send2xx);
+   * `offers`: the INVITE had no offer, so the 2xx's SDP is ours and the ACK answers it (§13.2.1).
+   */
   protected send2xxUntilAcked(
     transaction: ServerTransaction<SipRequest, SipResponse>,
     response: SipResponse,
     seq: number,
+    offers: boolean,
   ): void {
+    if (offers) this.#offerInAck = seq;
     this.#acks.send2xx(transaction, response, seq);
   }
 
@@ -412,8 +420,10 @@ export abstract class Session<
       return;
     }
     const offer = request.body.length > 0 ? request.body.toString() : undefined;
-    // Glare (RFC 3261 §14.2, RFC 3311 §5.2): the peer's offer crossed our pending re-INVITE.
-    if (this.#reinviting && (request.method === 'INVITE' || offer !== undefined)) {
+    // Glare (RFC 3261 §14.2, RFC 3311 §5.2): the peer's offer, or re-INVITE, crossed an offer of
+    // ours still awaiting its answer: our pending re-INVITE's, or our 2xx's, answered in the ACK.
+    const ourOfferOpen = this.#reinviting !== undefined || this.#offerInAck !== undefined;
+    if (ourOfferOpen && (request.method === 'INVITE' || offer !== undefined)) {
       transaction.respond(createResponse(request, 491));
       return;
     }
@@ -448,8 +458,7 @@ export abstract class Session<
       transaction.respond(response);
       return;
     }
-    if (offer === undefined) this.#offerInAck = request.cseq().seq;
-    this.send2xxUntilAcked(transaction, response, request.cseq().seq);
+    this.send2xxUntilAcked(transaction, response, request.cseq().seq, offer === undefined);
   }
 
   /** RFC 4028 §9: our 2xx to a refresh request (answerSessionTimer), and the timer it sets. */

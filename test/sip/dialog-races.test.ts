@@ -17,6 +17,7 @@ import {
   BOB,
   causeOf,
   closePairs,
+  dropFirst,
   flush,
   isRequest,
   isResponse,
@@ -274,6 +275,67 @@ describe('a re-INVITE without SDP: our offer in the 200, the answer in the ACK (
       assert.equal(outbound.state, 'terminated');
     });
   }
+
+  for (const method of ['UPDATE', 'INVITE']) {
+    it(`an ${method} with an offer before that ACK gets 491: our offer awaits its answer (RFC 3311 §5.2, RFC 3264 §4)`, async () => {
+      const { clock, network, uac, answered } = setup();
+      const offered: string[] = [];
+      const { outbound, inbound } = await answered({}, (initial) =>
+        Object.assign(
+          (offerSdp: string, request: SipRequest) => {
+            offered.push(request.method);
+            return initial(offerSdp, request);
+          },
+          { takeAnswer: () => undefined },
+        ),
+      );
+      const { ok, ack, destination } = await offerlessReinvite(uac, outbound);
+      assert.equal(ok.status, 200);
+      const dialog = outbound.dialog ?? assert.fail('no dialog');
+      const crossing = () => {
+        const request = dialog.createRequest(method);
+        request.append('Contact', uac.contactHeader('udp'));
+        request.setBody(offer('sendonly'), 'application/sdp');
+        return uac.request(request, dialog.destination());
+      };
+      const crossed = crossing();
+      await flush();
+      assert.equal((await crossed).status, 491, network.describe().join(', '));
+      assert.deepEqual(offered, [], 'the answerer never saw the crossing offer');
+      const answer = answerer()(ok.body.toString(), inbound.invite);
+      assert.ok('sdp' in answer);
+      ack.setBody(answer.sdp, 'application/sdp');
+      uac.ack(ack, destination);
+      await run(clock, 2 * T1, 50);
+      // The answer came: the next offer is answered.
+      const next = crossing();
+      await run(clock, 2 * T1, 50);
+      assert.equal((await next).status, 200);
+      assert.deepEqual(offered, [method]);
+      assert.equal(inbound.state, 'confirmed');
+    });
+  }
+
+  it('the same for an INVITE without SDP: an UPDATE offer before the ACK gets 491, an ACK without the answer a BYE', async () => {
+    const { clock, network, uac, ring } = setup();
+    network.drop = dropFirst((message) => message.isRequest && message.method === 'ACK');
+    const { outbound, inbound } = await ring({ sdp: '' });
+    const ours = answerer()(offer(), inbound.invite);
+    assert.ok('sdp' in ours);
+    const ended = causeOf(inbound);
+    inbound.accept(ours.sdp);
+    await flush();
+    const dialog = outbound.dialog ?? assert.fail('no dialog');
+    const update = dialog.createRequest('UPDATE');
+    update.append('Contact', uac.contactHeader('udp'));
+    update.setBody(offer(), 'application/sdp');
+    const crossed = uac.request(update, dialog.destination());
+    await flush();
+    assert.equal((await crossed).status, 491, network.describe().join(', '));
+    await run(clock, 2 * T1, 50);
+    const cause = await ended;
+    assert.deepEqual([cause.reason, cause.detail], ['bad_answer', 'no SDP answer in the ACK']);
+  });
 });
 
 describe('an in-dialog request of ours answered 481 or 408 (RFC 3261 §12.2.1.2, RFC 5057 §5.1)', () => {

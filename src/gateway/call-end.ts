@@ -20,7 +20,7 @@ import { shownUrlsIn } from '../util/index.js';
  *   offer or answer does not meet the trunk's `media.encryption`), `bot_unreachable`;
  * - the gateway: `bot_gone` (the bot's socket was lost for good), `rtp_timeout`,
  *   `max_duration`, `session_expired` (RFC 4028 refresh or 2xx ACK failed, or a request of ours
- *   in the dialog answered 481 or 408), `drain_timeout`,
+ *   in the dialog got an answer that ends it: 481, 408, 404... RFC 5057 §5.1), `drain_timeout`,
  *   `shutdown`, `media_worker_failed` (the media worker thread carrying the call died,
  *   `media.workers`), `error`.
  */

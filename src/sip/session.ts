@@ -8,7 +8,7 @@ import { AwaitedAcks } from './awaited-acks.js';
 import type { Dialog } from './dialog.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { createResponse } from './message-ops.js';
-import type { SessionEndReason, TerminationCause } from './session-end.js';
+import { endsDialog, type SessionEndReason, type TerminationCause } from './session-end.js';
 import {
   answerSessionTimer,
   checkSessionTimer,
@@ -138,14 +138,19 @@ export abstract class Session<
    * (§14.1): a second while one is in progress rejects. A 491 means the peer's offer crossed
    * ours; the caller may retry after §14.1's random wait.
    */
-  async reinvite(sdp: string): Promise<SipResponse> {
+  reinvite(sdp: string): Promise<SipResponse> {
+    return this.#reinvite(sdp, 'dialog_gone');
+  }
+
+  /** `ending`: why the session ends when the answer ends the dialog (#request). */
+  async #reinvite(sdp: string, ending: SessionEndReason): Promise<SipResponse> {
     if (this.#reinviting) throw new Error('a re-INVITE is already in progress');
     const dialog = this.#confirmedDialog();
     const request = dialog.createRequest('INVITE');
     request.append('Contact', this.#contact(dialog));
     request.setBody(sdp, 'application/sdp');
     this.#addSessionTimerHeaders(request);
-    const pending = this.host.request(request, dialog.destination());
+    const pending = this.#request(dialog, request, ending);
     this.#reinviting = pending;
     let response: SipResponse;
     try {
@@ -183,12 +188,16 @@ export abstract class Session<
    * A session refresh by UPDATE without an offer (RFC 4028 §9, RFC 3311 §5.1): no SDP is
    * renegotiated, so neither side's media is touched. Its 2xx re-arms the session timer.
    */
-  async update(): Promise<SipResponse> {
+  update(): Promise<SipResponse> {
+    return this.#update('dialog_gone');
+  }
+
+  async #update(ending: SessionEndReason): Promise<SipResponse> {
     const dialog = this.#confirmedDialog();
     const request = dialog.createRequest('UPDATE');
     request.append('Contact', this.#contact(dialog));
     this.#addSessionTimerHeaders(request);
-    const response = await this.host.request(request, dialog.destination());
+    const response = await this.#request(dialog, request, ending);
     if (response.status >= 200 && response.status < 300) {
       dialog.refreshTarget(response);
       this.#negotiateTimer(response, 'uac');
@@ -222,15 +231,17 @@ export abstract class Session<
   }
 
   /**
-   * An in-dialog request of ours besides BYE and the refreshes (which handle it themselves): a
-   * 481, or a 408 (also no answer at all, §8.1.3.1), says the peer no longer has the dialog, and
-   * the UAC ends it (RFC 3261 §12.2.1.2; any other refusal fails the transaction only, RFC 5057
-   * §5.1).
+   * Every in-dialog request of ours but BYE (re-INVITE, UPDATE, INFO, REFER): an answer that
+   * ends the dialog (endsDialog: 481, 408 or no answer at all, 404...) ends the call with BYE
+   * (RFC 3261 §12.2.1.2, RFC 5057 §5.1), for `ending`; any other fails the request only.
    */
-  async #request(dialog: Dialog, request: SipRequest): Promise<SipResponse> {
+  async #request(
+    dialog: Dialog,
+    request: SipRequest,
+    ending: SessionEndReason = 'dialog_gone',
+  ): Promise<SipResponse> {
     const response = await this.host.request(request, dialog.destination());
-    if (response.status === 481 || response.status === 408)
-      void this.bye('dialog_gone', `${request.method} answered ${response.status}`);
+    if (endsDialog(response.status)) void this.bye(ending, `${request.method} answered ${response.status}`);
     return response;
   }
 
@@ -360,11 +371,12 @@ export abstract class Session<
   }
 
   /**
-   * A refresh: UPDATE, or re-INVITE. Its 2xx re-arms the timer (#negotiateTimer). A 408 or 481
-   * means the dialog is gone (RFC 3261 §14.1, RFC 4028 §10): BYE. A 422 names the Min-SE to send
-   * it again with, at once (RFC 4028 §7.3); a 491 is glare, tried again after §14.1's wait. Any
-   * other refusal leaves the session as it was; the refresh is tried again an eighth of the
-   * interval later, still before the peer's expiry BYE at interval - min(32, interval/3).
+   * A refresh: UPDATE, or re-INVITE. Its 2xx re-arms the timer (#negotiateTimer). An answer
+   * that ends the dialog (endsDialog: 408, 481, 404..., RFC 5057 §5.1, RFC 4028 §10) ends the
+   * call with BYE (#request). A 422 names the Min-SE to send it again with, at once (RFC 4028
+   * §7.3); a 491 is glare, tried again after §14.1's wait. Any other refusal leaves the session
+   * as it was; the refresh is tried again an eighth of the interval later, still before the
+   * peer's expiry BYE at interval - min(32, interval/3).
    */
   async #refresh(): Promise<void> {
     const due = this.#refreshTimer;
@@ -376,9 +388,12 @@ export abstract class Session<
       return;
     // UPDATE when the peer takes it: no offer, so no media renegotiation; else re-INVITE.
     const viaUpdate = /\bUPDATE\b/i.test(this.peerAllow ?? '');
-    const response = await (viaUpdate ? this.update() : this.reinvite(this.localSdp)).catch(() => undefined);
+    const refresh = viaUpdate
+      ? this.#update('refresh_failed')
+      : this.#reinvite(this.localSdp, 'refresh_failed');
+    const response = await refresh.catch(() => undefined);
     if (response && response.status >= 200 && response.status < 300) return;
-    if (!response || response.status === 408 || response.status === 481) {
+    if (!response) {
       await this.bye('refresh_failed');
       return;
     }

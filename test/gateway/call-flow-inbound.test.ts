@@ -11,6 +11,7 @@ import type { OutboundSession } from '../../src/sip/call-legs.js';
 import type { SipResponse } from '../../src/sip/message.js';
 import { newSdesOffer } from '../../src/sip/sdes.js';
 import { negotiateAnswer } from '../../src/sip/sdp.js';
+import { answerAs } from '../sip/helpers/session-pair.js';
 import {
   CALLED,
   CARRIER_A,
@@ -479,16 +480,20 @@ describe('a carrier re-INVITE without an offer (RFC 3261 §14.2, RFC 3264 §8)',
   });
 });
 
-describe('a carrier that lost the call without a BYE', () => {
-  it("answers the bot's transfer (REFER) 481: the call ends session_expired, not at the RTP timeout", async () => {
-    const { harness, carrier } = setup();
-    const session = await answeredCall(carrier);
-    session.terminate({ by: 'local', reason: 'shutdown' }); // a carrier restart: the dialog is gone there
-    const bot = harness.bots.connected[0] ?? assert.fail('a bot');
-    bot.hooks.transfer('sip:agent@example.com');
-    await run(harness.clock, 1000);
-    assert.ok(harness.network.log.some((r) => !r.message.isRequest && r.message.status === 481));
-    const [{ end } = assert.fail('ended')] = harness.observed(0).ends;
-    assert.deepEqual([end.cause, end.detail], ['session_expired', 'dialog gone: REFER answered 481']);
-  });
+describe('a carrier that lost the call without a BYE (RFC 5057 §5.1)', () => {
+  for (const status of [481, 404]) {
+    it(`answers the bot's transfer (REFER) ${status}: the call ends session_expired with BYE, not at the RTP timeout`, async () => {
+      const { harness, carrier } = setup();
+      const session = await answeredCall(carrier);
+      // A carrier restart: the dialog is gone there (481), or no longer routed to (404).
+      if (status === 481) session.terminate({ by: 'local', reason: 'shutdown' });
+      else harness.network.garble = answerAs('REFER', ['404 Not Found']);
+      const bot = harness.bots.connected[0] ?? assert.fail('a bot');
+      bot.hooks.transfer('sip:agent@example.com');
+      await run(harness.clock, 1000);
+      assert.ok(harness.network.log.some((r) => r.message.isRequest && r.message.method === 'BYE'));
+      const [{ end } = assert.fail('ended')] = harness.observed(0).ends;
+      assert.deepEqual([end.cause, end.detail], ['session_expired', `dialog gone: REFER answered ${status}`]);
+    });
+  }
 });

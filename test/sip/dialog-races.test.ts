@@ -13,6 +13,7 @@ import type { TransportAddress } from '../../src/sip/types.js';
 import type { SipUserAgent } from '../../src/sip/user-agent.js';
 import {
   ALICE,
+  answerAs,
   answerer,
   BOB,
   causeOf,
@@ -338,7 +339,7 @@ describe('a re-INVITE without SDP: our offer in the 200, the answer in the ACK (
   });
 });
 
-describe('an in-dialog request of ours answered 481 or 408 (RFC 3261 §12.2.1.2, RFC 5057 §5.1)', () => {
+describe('an in-dialog request of ours answered so the dialog ends: 481, 408, 404... (RFC 3261 §12.2.1.2, RFC 5057 §5.1)', () => {
   for (const [method, send] of [
     ['REFER', (session: OutboundSession) => session.refer('sip:agent@example.com')],
     ['INFO', (session: OutboundSession) => session.sendInfo('application/dtmf-relay', 'Signal=5\r\n')],
@@ -372,6 +373,32 @@ describe('an in-dialog request of ours answered 481 or 408 (RFC 3261 §12.2.1.2,
     assert.equal((await response).status, 408);
     assert.equal(outbound.state, 'terminated');
   });
+
+  for (const status of [
+    '404 Not Found',
+    '410 Gone',
+    '482 Loop Detected',
+    '502 Bad Gateway',
+    '604 Does Not Exist Anywhere',
+  ]) {
+    it(`a REFER answered ${status} (the dialog is gone, RFC 5057 §5.1) ends the call with BYE`, async () => {
+      const { clock, network, answered } = setup();
+      network.garble = answerAs('REFER', [status]);
+      const { outbound, inbound } = await answered();
+      const ended = causeOf(inbound);
+      const response = inbound.refer('sip:agent@example.com');
+      await run(clock, 2 * T1, 50);
+      const code = Number(status.slice(0, 3));
+      assert.equal((await response).status, code);
+      const cause = await ended;
+      assert.deepEqual(
+        [cause.by, cause.reason, cause.detail],
+        ['local', 'dialog_gone', `REFER answered ${code}`],
+      );
+      assert.deepEqual(network.log.find(isRequest('BYE'))?.from, BOB);
+      assert.equal(outbound.state, 'terminated');
+    });
+  }
 
   it('a REFER refused otherwise (403, 405, 501...) only fails the transfer: the call stays up', async () => {
     const { clock, answered } = setup();

@@ -9,6 +9,7 @@ import { parseSessionExpires, type SessionTimerConfig } from '../../src/sip/sess
 import { glareRetryDelayMs } from '../../src/sip/session-timer.js';
 import {
   ALICE,
+  answerAs,
   answerer,
   BOB,
   breakContactOf200,
@@ -202,7 +203,33 @@ describe('SIP session timers between two user agents (FakeClock, in-memory UDP)'
       const bye = network.log.find(isRequest('BYE'));
       assert.ok(bye, 'the refresher sends BYE (RFC 3261 §14.1, RFC 4028 §10)');
       assert.deepEqual(bye.from, ALICE);
-      assert.deepEqual(await outboundEnded, { by: 'local', reason: 'refresh_failed' });
+      assert.deepEqual(await outboundEnded, {
+        by: 'local',
+        reason: 'refresh_failed',
+        detail: 'INVITE answered 481',
+      });
+    });
+
+    it('a refresh answered 488 only fails itself and is tried again; one answered 404 ends the call with BYE (RFC 5057 §5.1)', async () => {
+      const { clock, network, answered } = setup({ uacTimer: timer90, uasTimer: timer90 });
+      network.garble = answerAs('UPDATE', ['488 Not Acceptable Here', '404 Not Found']);
+      const { outbound } = await answered({ sessionTimer: true });
+      const outboundEnded = causeOf(outbound);
+      await run(clock, 50_000, 100);
+      assert.equal(network.log.filter(isResponse(488, 'UPDATE')).length, 1);
+      assert.equal(network.log.filter(isRequest('BYE')).length, 0, 'a 488 ends the refresh only');
+      assert.equal(outbound.state, 'confirmed');
+      // Tried again an eighth of the interval later (56.25 s): 404, the dialog is gone.
+      await run(clock, 10_000, 100);
+      assert.equal(network.log.filter(isResponse(404, 'UPDATE')).length, 1);
+      const bye = network.log.find(isRequest('BYE'));
+      assert.ok(bye, network.describe().join(', '));
+      assert.deepEqual(bye.from, ALICE);
+      assert.deepEqual(await outboundEnded, {
+        by: 'local',
+        reason: 'refresh_failed',
+        detail: 'UPDATE answered 404',
+      });
     });
 
     it('a refresh from the side that did not make the Call-ID is retried 0-2 s after a 491 (RFC 3261 §14.1)', async () => {

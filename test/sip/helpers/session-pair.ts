@@ -121,6 +121,22 @@ export function breakContactOf200(method: string, times = Number.POSITIVE_INFINI
   };
 }
 
+/**
+ * A `garble` rule that gives the final responses to `method` other status lines: the next of
+ * `statuses` (`'404 Not Found'`) each, until they run out.
+ */
+export function answerAs(method: string, statuses: string[]) {
+  const left = [...statuses];
+  return (bytes: Buffer): Buffer | undefined => {
+    const text = bytes.toString('latin1');
+    if (!/^SIP\/2\.0 [2-6]\d\d /.test(text) || !new RegExp(`^CSeq: \\d+ ${method}\r$`, 'm').test(text))
+      return undefined;
+    const status = left.shift();
+    if (status === undefined) return undefined;
+    return Buffer.from(text.replace(/^SIP\/2\.0 [^\r]*/, `SIP/2.0 ${status}`), 'latin1');
+  };
+}
+
 export interface Setup {
   uacTimer?: SessionTimerConfig;
   uasTimer?: SessionTimerConfig;

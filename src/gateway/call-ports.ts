@@ -110,13 +110,18 @@ export function buildCallPorts(parts: CallPortsParts): CallPorts {
         return trunk?.outbound ? trunk : undefined;
       },
       health: (gatewayId) => parts.health.get(gatewayId),
-      dial: (trunk, options) =>
-        userAgent.call({
-          ...options,
-          ...(trunk.outbound?.auth ? { authorize: digest.authorizer(trunk.outbound.auth) } : {}),
-        }),
+      dial: trunkDialer(userAgent, digest),
     },
   };
+}
+
+/** Dials an attempt through `userAgent`, answering its 401/407 with the trunk's `outbound.auth`. */
+export function trunkDialer(userAgent: SipUserAgent, digest: DigestSupport): CallPorts['outbound']['dial'] {
+  return (trunk, options) =>
+    userAgent.call({
+      ...options,
+      ...(trunk.outbound?.auth ? { authorize: digest.authorizer(trunk.outbound.auth) } : {}),
+    });
 }
 
 /** Inbound calls' matching and authentication, with the configuration as it is now (reloads). */

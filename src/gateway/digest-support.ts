@@ -96,7 +96,8 @@ export class DigestSupport {
           password: credentials.password,
           body: request.body.toString(),
         });
-        return [response.status === 407 ? 'Proxy-Authorization' : 'Authorization', value];
+        const name = response.status === 407 ? 'Proxy-Authorization' : 'Authorization';
+        return { header: [name, value], stale: challenge.stale };
       } catch {
         return undefined;
       }

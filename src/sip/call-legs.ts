@@ -3,6 +3,7 @@
  * INVITE we send (OutboundSession, §13.2), with CANCEL (§9), digest retries and RFC 4028.
  */
 import { Dialog } from './dialog.js';
+import { answersChallenge } from './digest.js';
 import { EarlyDialogs } from './early-dialog.js';
 import { SipRequest, type SipResponse } from './message.js';
 import { boundedReasonPhrase, createResponse, reasonPhrase } from './message-ops.js';
@@ -206,8 +207,14 @@ export interface InviteUser {
 /** Extra forks answered with 2xx that a call ACKs and ends; a bound against a runaway forker. */
 const MAX_EXTRA_FORKS = 16;
 
-/** Returns the Authorization header for a 401/407, or undefined to give up (RFC 3261 §22.2). */
-export type Authorizer = (challenge: SipResponse, request: SipRequest) => [string, string] | undefined;
+/** Our answer to a 401/407: the Authorization header, and whether its challenge said stale=true. */
+export interface DigestAnswer {
+  header: [string, string];
+  stale: boolean;
+}
+
+/** Answers a 401/407, or undefined to give up (RFC 3261 §22.2). */
+export type Authorizer = (challenge: SipResponse, request: SipRequest) => DigestAnswer | undefined;
 
 export class OutboundSession extends Session<OutboundSessionEvents> implements EarlySession {
   readonly outcome: Promise<OutboundOutcome>;
@@ -219,7 +226,8 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
   #cancelWanted = false;
   /** The INVITE transaction a CANCEL was sent for (a retried INVITE is a new one). */
   #cancelled: ClientTransaction<SipRequest, SipResponse> | undefined;
-  #authorized = false;
+  /** Challenges our INVITE answered (answersChallenge: after the first, stale ones only). */
+  #challenges = 0;
   #intervalRaised = false;
   /** ACKs of extra forks' dialogs, by To tag, for their 2xx retransmissions. */
   readonly #forks = new Map<string, { ack: SipRequest; destination: TransportAddress }>();
@@ -324,11 +332,11 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
       return;
     }
     const authorize = this.#options.authorize;
-    if ((response.status === 401 || response.status === 407) && !this.#authorized && authorize) {
-      const header = authorize(response, this.#current);
-      if (header) {
-        this.#authorized = true;
-        this.#send(this.#retry([header]));
+    if ((response.status === 401 || response.status === 407) && authorize) {
+      const answer = authorize(response, this.#current);
+      if (answer && answersChallenge(this.#challenges, answer.stale)) {
+        this.#challenges++;
+        this.#send(this.#retry([answer.header]));
         return;
       }
     }

@@ -150,6 +150,19 @@ export function pickChallenge(values: readonly string[], realm?: string): Digest
   throw new Error('no usable Digest challenge');
 }
 
+/** Challenges one request answers at most: the first, then stale ones (answersChallenge). */
+const MAX_CHALLENGES = 3;
+
+/**
+ * Whether a request that has answered `answered` challenges answers this one (RFC 3261 §22.2):
+ * the first always; after our credentials only one that says `stale=true` (RFC 7616 §3.3: the
+ * nonce was stale but the password right, so retry with the new nonce), at most MAX_CHALLENGES
+ * in all, so a peer that says stale forever is no loop. Any other means wrong credentials.
+ */
+export function answersChallenge(answered: number, stale: boolean): boolean {
+  return answered === 0 || (stale && answered < MAX_CHALLENGES);
+}
+
 /** RFC 7616 §3.2: SHA-512-256 is SHA-512/256 of FIPS 180-4, not SHA-512 cut short. */
 function hashName(algorithm: DigestAlgorithm): string {
   if (algorithm.startsWith('SHA-512-256')) return 'sha512-256';

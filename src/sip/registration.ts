@@ -10,7 +10,7 @@
  */
 import type { Clock, TimerHandle } from '../util/index.js';
 import { TypedEmitter } from '../util/index.js';
-import { type DigestChallenge, DigestClient, pickChallenge } from './digest.js';
+import { answersChallenge, type DigestChallenge, DigestClient, pickChallenge } from './digest.js';
 import { SipRequest, type SipResponse } from './message.js';
 import { boundedReasonPhrase, randomToken } from './message-ops.js';
 import type { NameAddr, TransportAddress } from './types.js';
@@ -83,8 +83,6 @@ const JITTER = 0.25;
 const MAX_INTERVAL_RETRIES = 3;
 /** delta-seconds is 32 bits (§25.1); a day is far beyond what a trunk asks for. */
 const MAX_EXPIRES_SEC = 86_400;
-/** Challenges answered per REGISTER: a stale up-front answer, a fresh one, one stale nonce. */
-const MAX_CHALLENGES = 3;
 
 /** How the next REGISTER answers the registrar's last challenge. */
 interface Answer {
@@ -230,7 +228,6 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
   }
 
   async #exchangeUntilFinal(expiresSec: number): Promise<Exchange> {
-    let answeredFresh = false;
     let challenges = 0;
     let intervalRetries = 0;
     let expires = expiresSec;
@@ -249,10 +246,10 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
             cause: 'auth_rejected',
             detail: `${detail}: ${boundedReasonPhrase(challenge, status)}`,
           };
-        // A fresh challenge already answered with our password, and refused again: wrong credentials.
-        if ((answeredFresh && !challenge.challenge.stale) || challenges >= MAX_CHALLENGES)
+        // A challenge after our answer to one, without stale=true: wrong credentials. (A first
+        // one may follow credentials sent up front for the last challenge, §22.3.)
+        if (!answersChallenge(challenges, challenge.challenge.stale))
           return { ok: false, cause: 'auth_rejected', detail };
-        answeredFresh = true;
         challenges++;
         this.#challenge = challenge;
         continue;

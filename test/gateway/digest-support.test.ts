@@ -27,18 +27,26 @@ describe('DigestSupport.authorizer', () => {
 
   it('answers any realm when the trunk names none', () => {
     const authorize = digest.authorizer({ username: 'u', password: 'p' });
-    const [header, value] = authorize(challenge(401, 'anything.example'), invite) ?? [];
+    const [header, value] = authorize(challenge(401, 'anything.example'), invite)?.header ?? [];
     assert.equal(header, 'Authorization');
     assert.equal(parseCredentials(value ?? '').realm, 'anything.example');
   });
 
   it('answers only the configured realm, also when it is not the first challenge', () => {
     const authorize = digest.authorizer({ username: 'u', password: 'p', realm: 'carrier.example' });
-    const [header, value] = authorize(challenge(407, 'proxy.other', 'carrier.example'), invite) ?? [];
+    const [header, value] = authorize(challenge(407, 'proxy.other', 'carrier.example'), invite)?.header ?? [];
     assert.equal(header, 'Proxy-Authorization');
     const credentials = parseCredentials(value ?? '');
     assert.equal(credentials.realm, 'carrier.example');
     assert.equal(credentials.nonce, 'n1');
+  });
+
+  it('says whether the challenge it answered had stale=true (RFC 7616 §3.3)', () => {
+    const authorize = digest.authorizer({ username: 'u', password: 'p' });
+    const stale = challenge(401, 'carrier.example');
+    assert.equal(authorize(stale, invite)?.stale, false);
+    stale.set('WWW-Authenticate', `${stale.get('www-authenticate')}, stale=true`);
+    assert.equal(authorize(stale, invite)?.stale, true);
   });
 
   it('does not offer the password to another realm', () => {

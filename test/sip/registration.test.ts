@@ -228,6 +228,24 @@ describe('RegistrationClient (RFC 3261 §10.2)', () => {
     assert.deepEqual(attempts, ['auth_rejected']);
   });
 
+  it('answers a second 401 with stale=true with its new nonce (RFC 7616 §3.3) and is registered', async () => {
+    const { clock, client, requests, attempts } = setup((c) => {
+      const credentials = { realm: REALM, username: 'trunk-user', password: PASSWORD };
+      const before = digestChallenger(c, credentials, (request) => grant(request, 60), 'before');
+      // Restarted after its first challenge: our answer to it names a nonce it no longer knows.
+      const after = digestChallenger(c, credentials, (request) => grant(request, 60), 'after');
+      return (request, index) => (index === 0 ? before : after)(request, index);
+    });
+    client.start();
+    await run(clock, 500);
+    assert.equal(requests.length, 3);
+    const nonces = requests.map(
+      ({ request }) => /nonce="([^"]+)"/.exec(request.get('authorization') ?? '')?.[1],
+    );
+    assert.ok(nonces[1] && nonces[2] && nonces[1] !== nonces[2], 'the retry answers the new nonce');
+    assert.deepEqual(attempts, ['registered']);
+  });
+
   it('does not answer a challenge for another realm than the configured one', async () => {
     const { clock, client, requests, attempts } = setup(
       (c) => digestRegistrar(c, (request) => grant(request, 60)),

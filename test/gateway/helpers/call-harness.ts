@@ -21,7 +21,7 @@ import { GatewayAdmission, type GatewayAdmissionOptions } from '../../../src/gat
 import { CallController } from '../../../src/gateway/call-controller.js';
 import type { CallEnd } from '../../../src/gateway/call-end.js';
 import { observeCall } from '../../../src/gateway/call-observers.js';
-import { inboundPolicy } from '../../../src/gateway/call-ports.js';
+import { inboundPolicy, trunkDialer } from '../../../src/gateway/call-ports.js';
 import type { CallRecord } from '../../../src/gateway/call-record.js';
 import { CallRegistry } from '../../../src/gateway/call-registry.js';
 import { DigestSupport } from '../../../src/gateway/digest-support.js';
@@ -213,7 +213,7 @@ export class CallHarness {
       outbound: {
         plan: (trunk) => router.plan(trunk),
         health: (gatewayId) => this.health.get(gatewayId),
-        dial: (_trunk, callOptions) => ua.call(callOptions),
+        dial: trunkDialer(ua, digest),
         trunk: (name) => {
           const trunk = this.config.trunks.get(name);
           return trunk?.outbound ? trunk : undefined;

@@ -43,15 +43,19 @@ export function grant(request: SipRequest, expires: number, header = false): Sip
   return response;
 }
 
-/** Challenges (401, MD5) every REGISTER without valid credentials for `username`/`password`. */
+/**
+ * Challenges (401, MD5) every REGISTER without valid credentials for `username`/`password`;
+ * `secret` keys its nonces (another one reads them as stale, as after a restart).
+ */
 export function digestChallenger(
   clock: FakeClock,
   credentials: { realm: string; username: string; password: string },
   onAuthorized: (request: SipRequest) => SipResponse,
+  secret = 'registrar-secret',
 ): RegistrarScript {
   const verifier = new DigestVerifier({
     realm: credentials.realm,
-    secret: 'registrar-secret',
+    secret,
     clock,
     algorithms: ['MD5'],
   });

@@ -5,7 +5,9 @@
  * with its own MD5 digest and the call reaches the bot. Wrong credentials get 403 and no bot call.
  * Outbound, two SIPp carriers challenge our INVITE (fixtures/sipp/carrier_digest.xml): the one
  * whose realm is not the trunk's `outbound.auth.realm` gets no credentials (its 401 fails the
- * attempt over), the other checks our answer and connects the call.
+ * attempt over), the other checks our answer and connects the call. A third answers our
+ * credentials with a second 401 saying stale=true (fixtures/sipp/carrier_digest_stale.xml): we
+ * answer it again with its new nonce and the call connects (RFC 7616 §3.3).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -23,6 +25,7 @@ import { TestBot } from './helpers/test-bot.js';
 const skip = skipWithoutSipp();
 const UAC_DIGEST = join(import.meta.dirname, '../../../fixtures/sipp/uac_digest.xml');
 const CARRIER_DIGEST = join(import.meta.dirname, '../../../fixtures/sipp/carrier_digest.xml');
+const CARRIER_DIGEST_STALE = join(import.meta.dirname, '../../../fixtures/sipp/carrier_digest_stale.xml');
 
 test('a trunk with digest auth: SIPp answers the 401 and is connected; a wrong password gets 403', {
   skip,
@@ -123,6 +126,61 @@ test('outbound digest: only the challenge for outbound.auth.realm is answered', 
   } finally {
     await gateway?.stop();
     await elsewhere.stop();
+    await sbc.stop();
+    await bot.close();
+  }
+});
+
+test('outbound digest: a second 401 with stale=true is answered with its new nonce and the call connects', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const port = await freePort();
+  const sbc = startSipp({
+    scenario: CARRIER_DIGEST_STALE,
+    localPort: port,
+    calls: 1,
+    timeoutMs: 40_000,
+    extraArgs: ['-key', 'realm', 'carrier.example'],
+  });
+  const bot = await TestBot.start();
+  let gateway: GatewayProcess | undefined;
+  try {
+    gateway = await startGatewayProcess({
+      botUrl: bot.url,
+      trunks: {
+        carrier: [
+          'name: carrier',
+          'outbound:',
+          '  gateways:',
+          `    - { name: sbc, host: 127.0.0.1, port: ${port}, priority: 1 }`,
+          '  auth: { username: patchbay, password: s3cret, realm: carrier.example }',
+          'codecs: [PCMU]',
+          'probing: { enabled: false }',
+          '',
+        ].join('\n'),
+      },
+    });
+    const running = gateway;
+    const id = await placeCall(running, 'carrier', { streamUrl: bot.url });
+    for (let i = 0; i < 100 && bot.calls.length === 0; i++) await delay(100);
+    assert.equal(bot.calls.length, 1, `the call was answered\n${running.logs().slice(-3000)}`);
+    const hangup = await fetch(`${running.apiUrl}/v1/calls/${id}`, { method: 'DELETE' });
+    assert.equal(hangup.status, 204);
+    const answered = await sbc.result;
+    assert.equal(answered.successfulCalls, 1, answered.errors);
+    const record = (await running.recordsWhen((written) => written.some((r) => r['id'] === id))).find(
+      (r) => r['id'] === id,
+    );
+    assert.deepEqual(
+      ((record?.['attempts'] ?? []) as Array<{ gateway: string; outcome: string }>).map((a) => [
+        a.gateway,
+        a.outcome,
+      ]),
+      [['carrier/sbc', '200']],
+    );
+  } finally {
+    await gateway?.stop();
     await sbc.stop();
     await bot.close();
   }

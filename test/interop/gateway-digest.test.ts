@@ -19,7 +19,7 @@ import {
   placeCall,
   startGatewayProcess,
 } from './helpers/gateway-process.js';
-import { freePort, skipWithoutSipp, startSipp } from './helpers/sipp.js';
+import { freePort, type SippHandle, skipWithoutSipp, startSipp } from './helpers/sipp.js';
 import { TestBot } from './helpers/test-bot.js';
 
 const skip = skipWithoutSipp();
@@ -65,66 +65,86 @@ test('a trunk with digest auth: SIPp answers the 401 and is connected; a wrong p
   }
 });
 
+/** A SIPp carrier on `port` challenging INVITEs with `scenario` for `realm`. */
+function digestCarrier(scenario: string, port: number, realm: string): SippHandle {
+  return startSipp({
+    scenario,
+    localPort: port,
+    calls: 1,
+    timeoutMs: 40_000,
+    extraArgs: ['-key', 'realm', realm],
+  });
+}
+
+/**
+ * A gateway whose trunk `carrier` dials `gateways` (name and port, in priority order) with our
+ * credentials for carrier.example; one call placed through it, hung up once the bot has it.
+ * Returns each attempt's gateway and outcome, from the call record.
+ */
+async function dialThroughTrunk(
+  bot: TestBot,
+  gateways: Array<[name: string, port: number]>,
+  extra: string[] = [],
+): Promise<string[][]> {
+  const gateway = await startGatewayProcess({
+    botUrl: bot.url,
+    trunks: {
+      carrier: [
+        'name: carrier',
+        'outbound:',
+        '  gateways:',
+        ...gateways.map(
+          ([name, port], index) =>
+            `    - { name: ${name}, host: 127.0.0.1, port: ${port}, priority: ${index + 1} }`,
+        ),
+        '  auth: { username: patchbay, password: s3cret, realm: carrier.example }',
+        ...extra,
+        'codecs: [PCMU]',
+        'probing: { enabled: false }',
+        '',
+      ].join('\n'),
+    },
+  });
+  try {
+    const id = await placeCall(gateway, 'carrier', { streamUrl: bot.url });
+    for (let i = 0; i < 100 && bot.calls.length === 0; i++) await delay(100);
+    assert.equal(bot.calls.length, 1, `the call was answered\n${gateway.logs().slice(-3000)}`);
+    const hangup = await fetch(`${gateway.apiUrl}/v1/calls/${id}`, { method: 'DELETE' });
+    assert.equal(hangup.status, 204);
+    const records = await gateway.recordsWhen((written) => written.some((r) => r['id'] === id));
+    const record = records.find((r) => r['id'] === id);
+    return ((record?.['attempts'] ?? []) as Array<{ gateway: string; outcome: string }>).map((a) => [
+      a.gateway,
+      a.outcome,
+    ]);
+  } finally {
+    await gateway.stop();
+  }
+}
+
 test('outbound digest: only the challenge for outbound.auth.realm is answered', {
   skip,
   timeout: 60_000,
 }, async () => {
   const [portA, portB] = [await freePort(), await freePort()];
-  const carrier = (port: number, realm: string) =>
-    startSipp({
-      scenario: CARRIER_DIGEST,
-      localPort: port,
-      calls: 1,
-      timeoutMs: 40_000,
-      extraArgs: ['-key', 'realm', realm],
-    });
-  const elsewhere = carrier(portA, 'elsewhere.example');
-  const sbc = carrier(portB, 'carrier.example');
+  const elsewhere = digestCarrier(CARRIER_DIGEST, portA, 'elsewhere.example');
+  const sbc = digestCarrier(CARRIER_DIGEST, portB, 'carrier.example');
   const bot = await TestBot.start();
-  let gateway: GatewayProcess | undefined;
   try {
-    gateway = await startGatewayProcess({
-      botUrl: bot.url,
-      trunks: {
-        carrier: [
-          'name: carrier',
-          'outbound:',
-          '  gateways:',
-          `    - { name: elsewhere, host: 127.0.0.1, port: ${portA}, priority: 1 }`,
-          `    - { name: sbc, host: 127.0.0.1, port: ${portB}, priority: 2 }`,
-          '  auth: { username: patchbay, password: s3cret, realm: carrier.example }',
-          '  failoverCodes: [401, 503]',
-          'codecs: [PCMU]',
-          'probing: { enabled: false }',
-          '',
-        ].join('\n'),
-      },
-    });
-    const running = gateway;
-    const id = await placeCall(running, 'carrier', { streamUrl: bot.url });
-    for (let i = 0; i < 100 && bot.calls.length === 0; i++) await delay(100);
-    assert.equal(bot.calls.length, 1, `the call was answered\n${running.logs().slice(-3000)}`);
-    const hangup = await fetch(`${running.apiUrl}/v1/calls/${id}`, { method: 'DELETE' });
-    assert.equal(hangup.status, 204);
+    const gateways: Array<[string, number]> = [
+      ['elsewhere', portA],
+      ['sbc', portB],
+    ];
+    const attempts = await dialThroughTrunk(bot, gateways, ['  failoverCodes: [401, 503]']);
     const [other, answered] = [await elsewhere.result, await sbc.result];
     assert.equal(answered.successfulCalls, 1, answered.errors);
     // Its wait for an INVITE with credentials ran out (SIPp counts the jump as a failed call).
     assert.match(other.errors, /receive timeout/, 'the other realm saw no INVITE with credentials');
-    const record = (await running.recordsWhen((written) => written.some((r) => r['id'] === id))).find(
-      (r) => r['id'] === id,
-    );
-    assert.deepEqual(
-      ((record?.['attempts'] ?? []) as Array<{ gateway: string; outcome: string }>).map((a) => [
-        a.gateway,
-        a.outcome,
-      ]),
-      [
-        ['carrier/elsewhere', '401'],
-        ['carrier/sbc', '200'],
-      ],
-    );
+    assert.deepEqual(attempts, [
+      ['carrier/elsewhere', '401'],
+      ['carrier/sbc', '200'],
+    ]);
   } finally {
-    await gateway?.stop();
     await elsewhere.stop();
     await sbc.stop();
     await bot.close();
@@ -136,51 +156,14 @@ test('outbound digest: a second 401 with stale=true is answered with its new non
   timeout: 60_000,
 }, async () => {
   const port = await freePort();
-  const sbc = startSipp({
-    scenario: CARRIER_DIGEST_STALE,
-    localPort: port,
-    calls: 1,
-    timeoutMs: 40_000,
-    extraArgs: ['-key', 'realm', 'carrier.example'],
-  });
+  const sbc = digestCarrier(CARRIER_DIGEST_STALE, port, 'carrier.example');
   const bot = await TestBot.start();
-  let gateway: GatewayProcess | undefined;
   try {
-    gateway = await startGatewayProcess({
-      botUrl: bot.url,
-      trunks: {
-        carrier: [
-          'name: carrier',
-          'outbound:',
-          '  gateways:',
-          `    - { name: sbc, host: 127.0.0.1, port: ${port}, priority: 1 }`,
-          '  auth: { username: patchbay, password: s3cret, realm: carrier.example }',
-          'codecs: [PCMU]',
-          'probing: { enabled: false }',
-          '',
-        ].join('\n'),
-      },
-    });
-    const running = gateway;
-    const id = await placeCall(running, 'carrier', { streamUrl: bot.url });
-    for (let i = 0; i < 100 && bot.calls.length === 0; i++) await delay(100);
-    assert.equal(bot.calls.length, 1, `the call was answered\n${running.logs().slice(-3000)}`);
-    const hangup = await fetch(`${running.apiUrl}/v1/calls/${id}`, { method: 'DELETE' });
-    assert.equal(hangup.status, 204);
+    const attempts = await dialThroughTrunk(bot, [['sbc', port]]);
     const answered = await sbc.result;
     assert.equal(answered.successfulCalls, 1, answered.errors);
-    const record = (await running.recordsWhen((written) => written.some((r) => r['id'] === id))).find(
-      (r) => r['id'] === id,
-    );
-    assert.deepEqual(
-      ((record?.['attempts'] ?? []) as Array<{ gateway: string; outcome: string }>).map((a) => [
-        a.gateway,
-        a.outcome,
-      ]),
-      [['carrier/sbc', '200']],
-    );
+    assert.deepEqual(attempts, [['carrier/sbc', '200']]);
   } finally {
-    await gateway?.stop();
     await sbc.stop();
     await bot.close();
   }

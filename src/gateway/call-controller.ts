@@ -13,13 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { StreamTarget, TrunkConfig } from '../config/index.js';
 import type { CallDetail, CallState, CallSummary } from '../control/index.js';
 import type { RtpPosition, UdpDropTable } from '../media/index.js';
-import {
-  type InboundSession,
-  negotiateAnswer,
-  type OfferAnswerer,
-  type Session,
-  type TerminationCause,
-} from '../sip/index.js';
+import type { InboundSession, OfferAnswerer, Session, TerminationCause } from '../sip/index.js';
 import { type AttemptPlan, callCpsLimits } from '../trunks/index.js';
 import { TypedEmitter } from '../util/index.js';
 import {
@@ -32,6 +26,7 @@ import {
 import type { CallControllerEvents, StateInfo } from './call-events.js';
 import {
   bridgeRateOf,
+  inboundSdp,
   negotiatedMedia,
   queuedFrames,
   refusalCause,
@@ -217,32 +212,21 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       return this.#finish({ cause: 'rejected_cps', sipStatus: 503, detail: cps.reason }, [retryAfter]);
     }
     const target = ports.inbound.streamTarget(route.target, cps);
-    const offer = session.remoteSdp;
-    // An offer-less INVITE (RFC 3264 §5) would need our offer in the 200; carriers always offer.
-    if (offer === undefined)
-      return this.#finish({ cause: 'no_common_codec', sipStatus: 488, detail: 'no SDP offer' });
     const leg = await this.#openLeg(target, trunk);
     if (this.ended) return;
-    const negotiation = negotiateAnswer(offer, {
-      address: ports.mediaAddress,
-      port: leg.localPort,
-      preferences: trunk.codecs,
-      encryption: trunk.media.encryption,
-    });
-    if (!negotiation.ok)
-      return this.#finish({
-        cause: refusalCause(negotiation),
-        sipStatus: negotiation.status,
-        detail: negotiation.reason,
-      });
-    this.#progress.codec = negotiation.remote.codec.name;
+    const { codecs, media } = trunk;
+    const local = { address: ports.mediaAddress, port: leg.localPort, codecs, encryption: media.encryption };
+    const sdp = inboundSdp(session.remoteSdp, local);
+    if (!sdp.ok) return this.#finish({ cause: sdp.cause, sipStatus: sdp.status, detail: sdp.reason });
+    this.#progress.codec = sdp.codec;
     session.progress(180);
     this.#setState('ringing');
     if (!(await this.#connectBot(target))) return;
-    await leg.start(negotiatedMedia(negotiation.remote, negotiation.local.crypto));
+    // Without an offer in the INVITE, the media starts with the answer in the ACK.
+    if (sdp.media) await leg.start(sdp.media);
     if (this.ended) return;
     watchInfoDigits(session, (digit, durationMs) => this.#bot?.callerDtmf(digit, durationMs));
-    session.accept(negotiation.answer, this.#reofferAnswerer(trunk, negotiation.answer));
+    session.accept(sdp.sdp, this.#reofferAnswerer(trunk, sdp.sdp, !sdp.media));
     this.#markAnswered();
   }
 
@@ -386,12 +370,13 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     return !this.ended;
   }
 
-  #reofferAnswerer(trunk: TrunkConfig, localSdp: string): OfferAnswerer {
+  #reofferAnswerer(trunk: TrunkConfig, localSdp: string, startsLeg = false): OfferAnswerer {
     return reofferAnswerer({
       mediaAddress: this.#ports.mediaAddress,
       preferences: trunk.codecs,
       encryption: trunk.media.encryption,
       localSdp,
+      startsLeg,
       leg: () => this.#leg,
       onCodec: (codec) => {
         this.#progress.codec = codec;

@@ -6,8 +6,10 @@ import type { StreamTarget } from '../config/index.js';
 import { type BridgeRate, MEDIA_FRAME_MS, type NegotiatedMedia } from '../media/index.js';
 import {
   type AudioCodecName,
+  createOffer,
   type MediaDescription,
   negotiateAnswer,
+  newSdesOffer,
   nextVersion,
   type OfferAnswerer,
   parseAnswerToOurs,
@@ -55,6 +57,36 @@ export function refusalCause(refusal: {
   return refusal.encryptionMismatch ? 'encryption_mismatch' : 'no_common_codec';
 }
 
+/**
+ * What our 200 to an inbound INVITE carries: the answer to its offer, with the media it starts;
+ * or, for an INVITE without an offer (RFC 3261 §13.2.1, a "delayed offer"), our offer of every
+ * codec the trunk takes, with fresh SDES keys where it encrypts, which the ACK answers
+ * (§13.2.2.4; see `ReofferContext.startsLeg`).
+ */
+export function inboundSdp(
+  offer: string | undefined,
+  local: { address: string; port: number; codecs: AudioCodecName[]; encryption: MediaEncryption },
+):
+  | { ok: true; sdp: string; media: NegotiatedMedia | undefined; codec: AudioCodecName | undefined }
+  | { ok: false; cause: ReturnType<typeof refusalCause>; status: number; reason: string } {
+  if (offer === undefined) {
+    const srtp = local.encryption === 'none' ? undefined : newSdesOffer(local.encryption);
+    const sdp = createOffer({ ...local, ...(srtp ? { srtp } : {}) });
+    return { ok: true, sdp, media: undefined, codec: undefined };
+  }
+  const { codecs: preferences, ...rest } = local;
+  const negotiation = negotiateAnswer(offer, { ...rest, preferences });
+  if (!negotiation.ok)
+    return {
+      ok: false,
+      cause: refusalCause(negotiation),
+      status: negotiation.status,
+      reason: negotiation.reason,
+    };
+  const media = negotiatedMedia(negotiation.remote, negotiation.local.crypto);
+  return { ok: true, sdp: negotiation.answer, media, codec: negotiation.remote.codec.name };
+}
+
 export interface ReofferContext {
   mediaAddress: string;
   preferences: AudioCodecName[];
@@ -62,6 +94,8 @@ export interface ReofferContext {
   encryption: MediaEncryption;
   /** The SDP we last sent (offer or answer). */
   localSdp: string;
+  /** `localSdp` is the offer in our 200 to an INVITE without one: the ACK's answer starts the leg. */
+  startsLeg?: boolean;
   leg(): CallMediaLeg | undefined;
   onCodec(codec: AudioCodecName): void;
   logger: Logger;
@@ -75,16 +109,19 @@ export interface ReofferContext {
  */
 export function reofferAnswerer(context: ReofferContext): OfferAnswerer {
   let previous = context.localSdp;
-  /** The media leg moves to what the far end's SDP now says (RFC 3264 §8). */
+  let started = context.startsLeg !== true;
+  /** The media leg moves to what the far end's SDP now says (RFC 3264 §8), or starts with it. */
   const moveMedia = (
     leg: CallMediaLeg,
     remote: MediaDescription,
     localCrypto: SdesCrypto | undefined,
   ): void => {
     context.onCodec(remote.codec.name);
-    leg.update(negotiatedMedia(remote, localCrypto)).catch((error: unknown) => {
-      context.logger.warn({ err: error }, 're-INVITE media update failed');
+    const media = negotiatedMedia(remote, localCrypto);
+    (started ? leg.update(media) : leg.start(media)).catch((error: unknown) => {
+      context.logger.warn({ err: error }, 'media leg update failed');
     });
+    started = true;
   };
   const takeAnswer = (answer: string): string | undefined => {
     const leg = context.leg();

@@ -2,17 +2,20 @@
  * Dialog edge cases against a real `patchbay start` over UDP: SIPp re-INVITEs the answered
  * call without SDP, so the gateway's 200 carries the offer and the ACK the answer, and sends an
  * UPDATE with an offer before that ACK (fixtures/sipp/uac_update_glare.xml). RFC 3311 §5.2: the
- * UPDATE gets 491; once the ACK brought the answer, the next UPDATE offer gets 200.
+ * UPDATE gets 491; once the ACK brought the answer, the next UPDATE offer gets 200. And a
+ * caller whose INVITE has no SDP (fixtures/sipp/uac_delayed_offer.xml): the 200 offers, the ACK
+ * answers, and the caller's audio reaches the bot.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { callGateway, type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
 import { skipWithoutSipp } from './helpers/sipp.js';
-import { TestBot } from './helpers/test-bot.js';
+import { joinedAudio, TestBot } from './helpers/test-bot.js';
 
 const skip = skipWithoutSipp();
 const UAC_UPDATE_GLARE = join(import.meta.dirname, '../../../fixtures/sipp/uac_update_glare.xml');
+const UAC_DELAYED_OFFER = join(import.meta.dirname, '../../../fixtures/sipp/uac_delayed_offer.xml');
 
 test('an UPDATE offer while the offer in our 200 awaits its ACK gets 491; after the ACK one gets 200', {
   skip,
@@ -34,6 +37,41 @@ test('an UPDATE offer while the offer in our 200 awaits its ACK gets 491; after 
     assert.equal(bot.calls.length, 1);
     const record = (await running.recordsWhen((written) => written.length > 0))[0];
     assert.equal((record?.['end'] as { cause?: string } | undefined)?.cause, 'caller_bye');
+  } finally {
+    await gateway?.stop();
+    await bot.close();
+  }
+});
+
+test('an INVITE without SDP: the 200 offers, the answer in the ACK starts the media', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const bot = await TestBot.start();
+  let gateway: GatewayProcess | undefined;
+  try {
+    gateway = await startGatewayProcess({ botUrl: bot.url });
+    const running = gateway;
+    const sipp = await callGateway(running, {
+      scenario: UAC_DELAYED_OFFER,
+      calls: 1,
+      timeoutMs: 40_000,
+      to: '15551230000',
+    });
+    const result = await sipp.result;
+    assert.equal(result.successfulCalls, 1, `${result.errors}\n${running.logs().slice(-3000)}`);
+    const call = bot.calls[0];
+    assert.ok(call, 'the bot was connected');
+    // g711a.pcap is ~7 s of speech, played once the ACK answered: most of it reached the bot.
+    const audio = joinedAudio(call);
+    assert.ok(audio.length >= 5 * 8000, `${audio.length} samples`);
+    const energy = audio.reduce((sum, sample) => sum + Math.abs(sample), 0) / audio.length;
+    assert.ok(energy > 100, `caller audio energy ${energy}`);
+    const record = (await running.recordsWhen((written) => written.length > 0))[0] as
+      | { end?: { cause?: string }; codec?: string }
+      | undefined;
+    assert.equal(record?.end?.cause, 'caller_bye');
+    assert.equal(record?.codec, 'PCMA', 'the codec the ACK answered');
   } finally {
     await gateway?.stop();
     await bot.close();

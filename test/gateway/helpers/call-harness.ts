@@ -96,6 +96,8 @@ export interface CarrierCallOptions {
   codecs?: AudioCodecName[];
   headers?: Array<[string, string]>;
   srtp?: SdesOffer;
+  /** The INVITE's body in place of an offer of `codecs` ('' for an INVITE without SDP). */
+  sdp?: string;
 }
 
 export interface HarnessOptions {
@@ -244,6 +246,7 @@ export class CallHarness {
         codecs = ['PCMA' as AudioCodecName],
         headers = [],
         srtp,
+        sdp,
       } = {}) =>
         ua.call({
           requestUri: `sip:${requestUser}@${GATEWAY.address}:${GATEWAY.port}`,
@@ -251,12 +254,14 @@ export class CallHarness {
           destination: GATEWAY,
           from: `<sip:+15551230000@${address.address}>`,
           to: `<sip:${to}@${GATEWAY.address}>`,
-          sdp: createOffer({
-            address: address.address,
-            port: CARRIER_RTP_PORT,
-            codecs,
-            ...(srtp ? { srtp } : {}),
-          }),
+          sdp:
+            sdp ??
+            createOffer({
+              address: address.address,
+              port: CARRIER_RTP_PORT,
+              codecs,
+              ...(srtp ? { srtp } : {}),
+            }),
         }),
     };
     this.#carriers.push(carrier);

@@ -385,12 +385,15 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
   }
 
   /**
-   * A peer that connected from another port than the one it listens on (its Via sent-by)
+   * A TLS peer that connected from another port than the one it listens on (its Via sent-by)
    * gets requests for that port over this connection while it is open (RFC 5923 §5): TLS
-   * phones and NATed peers often cannot take a connection in. Only the peer's own address.
+   * phones and NATed peers often cannot take a connection in. Only the peer's own address,
+   * and never over plain TCP: without TLS nothing authenticates the claim (RFC 5923 §11), and
+   * anyone on a carrier's address could take the requests meant for its listening port.
+   * Responses still go back over the connection their request came on (RFC 3261 §18.2.2).
    */
   #reuseConnection(request: SipRequest, source: TransportAddress): void {
-    const pool = source.transport === 'udp' ? undefined : this.#streamPoolFor(source.transport);
+    const pool = source.transport === 'tls' ? this.#streamPoolFor(source.transport) : undefined;
     const via = pool ? request.topVia() : undefined;
     if (!pool || via?.port === undefined || via.port === source.port) return;
     const host = via.host.replace(/^\[|\]$/g, '');

@@ -178,7 +178,8 @@ export class StreamPool {
   /**
    * RFC 5923 §5 connection reuse: requests to `port` on the address `remote` connected from go
    * over that connection while it is open. Only the peer's own address can be claimed, so a
-   * client cannot draw away requests meant for anyone else.
+   * client cannot draw away requests meant for anyone else; the transport asks it for TLS
+   * connections only (§11).
    */
   alias(remote: TransportAddress, port: number): void {
     const connection = this.#connections.get(keyOf(remote.address, remote.port));

@@ -90,7 +90,10 @@ const results = [
     baselineCounts.set(key, (baselineCounts.get(key) ?? 0) + 1);
   }),
   measure('inbound: CIDR + route match', (i) => {
-    const decision = matcher.match(`10.${i % 50}.1.${i % 250}`, numbers[i % numbers.length]!, 'udp');
+    const decision = matcher.match(
+      { address: `10.${i % 50}.1.${i % 250}`, transport: 'udp' },
+      numbers[i % numbers.length]!,
+    );
     if (decision.ok) sink++;
   }),
   measure('cps: take trunk+number+route', (i) => {

@@ -1,11 +1,14 @@
 /**
  * Checks between the gateway file and the trunk files, each issue at the line that has to
- * change: every transport a trunk dials, registers or takes calls over has a listener, and
- * every route names a trunk that exists and that calls arrive on.
+ * change: every transport a trunk dials, registers or takes calls over has a listener; with
+ * mutual TLS, a trunk that takes calls over TLS has names to match client certificates against,
+ * and names are only given where a listener asks for certificates; every route names a trunk
+ * that exists and that calls arrive on.
  */
 import { basename } from 'node:path';
 import type { ConfigIssue } from './errors.js';
 import type { GatewayFileConfig, TrunkConfig } from './schema.js';
+import { clientCertificateNames, requiresClientCert } from './tls-clients.js';
 import type { PathKey } from './yaml-nodes.js';
 
 /** A validated file that can still name the line of a path, and tell whether it wrote the path. */
@@ -22,6 +25,7 @@ export function crossCheck(
 ): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const listening = new Set<string>(gateway.value.listen.map((listen) => listen.transport));
+  const mutualTls = requiresClientCert(gateway.value);
   const addListener = (transport: string) =>
     `add a listen entry with transport: ${transport} to ${basename(gatewayFile)}`;
   for (const { value: trunk, issueAt, written } of trunks.values()) {
@@ -43,6 +47,17 @@ export function crossCheck(
         const message = `no call can arrive over ${transport} without a listener: ${addListener(transport)} or drop ${transport} here`;
         issues.push(issueAt(['inbound', 'transports', index], message));
       });
+    if (trunk.inbound?.tlsClientNames && !mutualTls) {
+      const message = `no TLS listener asks clients for a certificate, so these names would be checked against nothing: set requireClientCert: true on the tls listen entry of ${basename(gatewayFile)} or drop tlsClientNames`;
+      issues.push(issueAt(['inbound', 'tlsClientNames'], message));
+    }
+    // A trunk written to take TLS whose certificate nothing can match would have every call refused.
+    const tls =
+      trunk.inbound && written(['inbound', 'transports']) ? trunk.inbound.transports.indexOf('tls') : -1;
+    if (mutualTls && tls >= 0 && clientCertificateNames(trunk).length === 0) {
+      const message = `trunk '${trunk.name}' takes calls over TLS, where clients must show a certificate (requireClientCert), but has no name to match it against: set inbound.tlsClientNames or drop tls here`;
+      issues.push(issueAt(['inbound', 'transports', tls], message));
+    }
   }
   // Routes are chosen for inbound calls only (trunks/inbound.ts), which arrive on a trunk by
   // its source address (inbound) or its registered Contact (outbound.register).

@@ -57,3 +57,4 @@ export {
   DEMO_BOT_URL,
   streamTargetSchema,
 } from './stream-target-schema.js';
+export { clientCertificateNames, requiresClientCert } from './tls-clients.js';

@@ -79,6 +79,12 @@ const cpsSchema = z.strictObject({
   overflow: overflowSchema.prefault({}),
 });
 
+/** A name a TLS client certificate carries: no wildcard, which matches nothing (RFC 5922 §7.2). */
+const certificateName = addressSetting(
+  isHost,
+  'a host name or an IP address, as the certificate names it (no wildcard, no port)',
+);
+
 const inboundSchema = z.strictObject({
   allowedCidrs: z.array(cidr).min(1).describe('Source addresses of this carrier, IPv4 or IPv6 CIDR.'),
   numbers: z
@@ -106,6 +112,13 @@ const inboundSchema = z.strictObject({
     .default(['udp', 'tcp', 'tls'])
     .describe(
       'Transports this trunk may call in over, e.g. [tls]; a new request over another is refused like an unknown source (unknownSourceAction).',
+    ),
+  tlsClientNames: z
+    .array(certificateName)
+    .min(1)
+    .optional()
+    .describe(
+      "With a TLS listener that has requireClientCert: the names (subjectAltName DNS, sip: URI or IP, else the Common Name; RFC 5922 §7.1) one of which this carrier's client certificate must carry; a request over TLS whose certificate names none is refused like an unknown source. Default: each outbound gateway's host.",
     ),
 });
 
@@ -194,6 +207,11 @@ export const trunkSchema = z
   .refine((t) => t.inbound !== undefined || t.outbound !== undefined, {
     message: 'a trunk needs an inbound or an outbound section',
   })
+  // The names are read for requests over TLS only: with TLS refused they would be ignored.
+  .refine((t) => t.inbound?.tlsClientNames === undefined || t.inbound.transports.includes('tls'), {
+    message: 'tlsClientNames are checked on calls over TLS: add tls to transports or drop tlsClientNames',
+    path: ['inbound', 'tlsClientNames'],
+  })
   .superRefine((trunk, ctx) => {
     const { rerouteTo } = trunk.cps.overflow;
     if (rerouteTo === undefined) return;
@@ -254,7 +272,9 @@ const tlsListenSchema = z
     requireClientCert: z
       .boolean()
       .default(false)
-      .describe('Refuse clients without a certificate that chains to caFile (mutual TLS); applies at start.'),
+      .describe(
+        'Refuse clients without a certificate that chains to caFile (mutual TLS), and take a request over TLS only from a trunk one of whose names the certificate carries (inbound.tlsClientNames, default its outbound gateway hosts); applies at start.',
+      ),
   })
   .refine((tls) => tls.caFile === undefined || tls.requireClientCert, {
     message: 'caFile is what client certificates are checked against: it needs requireClientCert: true',

@@ -132,8 +132,7 @@ export function inboundPolicy(
 ): InboundPolicy {
   return {
     calledNumber: (requestUser, toUser) => matcher().calledNumber(requestUser, toUser),
-    match: (address, called, transport, requestUser) =>
-      matcher().match(address, called, transport, requestUser),
+    match: (source, called, requestUser) => matcher().match(source, called, requestUser),
     authenticate: (trunk, invite) => digest.challengeInbound(trunk, invite),
     streamTarget: (routeTarget, cps) => {
       if (cps.action !== 'reroute') return routeTarget;

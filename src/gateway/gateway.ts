@@ -6,7 +6,12 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { Cluster, defaultApiUrl, defaultNodeId, NodeLoad, OVERLOAD_SIGNALS } from '../cluster/index.js';
-import { type ConfigManager, mediaWorkerCount, type PatchbayConfig } from '../config/index.js';
+import {
+  type ConfigManager,
+  mediaWorkerCount,
+  type PatchbayConfig,
+  requiresClientCert,
+} from '../config/index.js';
 import { createControlServer, GatewayMetrics, type TrunkRegistration } from '../control/index.js';
 import {
   MEDIA_FRAME_MS,
@@ -22,6 +27,7 @@ import {
   CpsLimiter,
   HealthRegistry,
   InboundMatcher,
+  type InboundMatcherOptions,
   MemoryCpsStore,
   nodeDnsClient,
   OptionsProber,
@@ -81,6 +87,8 @@ export class Gateway {
   #flood: SourceRateLimiter | undefined;
   readonly #router: OutboundRouter;
   #inbound: InboundMatcher;
+  /** What inbound matching takes from outside the config: mutual TLS as started. */
+  readonly #inboundOptions: InboundMatcherOptions;
   #transport: SipTransport | undefined;
   #ua: SipUserAgent | undefined;
   #registrations: TrunkRegistrations | undefined;
@@ -149,7 +157,10 @@ export class Gateway {
       mediaClockTicks: () => this.#mediaClockStats(),
       threadUtilizations: () => this.#mediaWorkers?.threadUtilizations() ?? [],
     });
-    this.#inbound = new InboundMatcher(options.config.current);
+    this.#inboundOptions = {
+      requireClientCert: requiresClientCert(options.config.current.gateway),
+    };
+    this.#inbound = new InboundMatcher(options.config.current, this.#inboundOptions);
     this.#router = new OutboundRouter(this.health, this.#locator, this.clock);
     this.#digest = new DigestSupport(this.clock);
     this.#refusals = new RateLimitedWarning(this.logger, this.clock, 'calls refused');
@@ -470,7 +481,7 @@ export class Gateway {
 
   /** Reload: new calls see the new snapshot; calls in progress keep theirs. */
   #applyConfig(next: PatchbayConfig, previous: PatchbayConfig): void {
-    this.#inbound = new InboundMatcher(next);
+    this.#inbound = new InboundMatcher(next, this.#inboundOptions);
     this.health.apply(next);
     reloadTlsCredentials(this.#transport, next, previous, this.logger);
     this.#registrations?.apply(next);

@@ -33,7 +33,7 @@ export function screenInbound(
   called: string,
 ): InboundScreen {
   const requestUser = session.invite.requestUri().user ?? called;
-  const decision = inbound.match(session.source.address, called, session.source.transport, requestUser);
+  const decision = inbound.match(session.source, called, requestUser);
   if (!decision.ok) {
     // 'drop' sources never get here: the transport's admission hook drops them.
     if (decision.reason === 'unknown_source')
@@ -74,6 +74,6 @@ export function admitsRequest(
 ): boolean {
   if (request.method === 'ACK' || request.method === 'CANCEL') return true;
   if (request.toTag() !== undefined && dialogHere(request)) return true;
-  const decision = inbound.match(source.address, request.requestUri().user ?? '', source.transport);
+  const decision = inbound.match(source, request.requestUri().user ?? '');
   return !(decision.ok === false && decision.reason === 'unknown_source' && decision.action === 'drop');
 }

@@ -15,7 +15,14 @@ import type {
   RtpPosition,
   UdpDropTable,
 } from '../media/index.js';
-import type { CallOptions, OfferAnswerer, OutboundSession, Session, SipRequest } from '../sip/index.js';
+import type {
+  CallOptions,
+  OfferAnswerer,
+  OutboundSession,
+  Session,
+  SipRequest,
+  TransportAddress,
+} from '../sip/index.js';
 import { NO_PLAYOUT_COUNTS, type PlayoutStats } from '../stream/index.js';
 import type {
   AttemptPlan,
@@ -201,8 +208,11 @@ export interface CallAdmission {
 export interface InboundPolicy {
   /** The number an INVITE calls: its Request-URI user, or the To user on a registration. */
   calledNumber(requestUser: string | undefined, toUser: string | undefined): string;
-  /** The trunk (by registered Contact `requestUser`, else by source and transport) and route of a call. */
-  match(sourceAddress: string, called: string, transport: string, requestUser: string): InboundDecision;
+  /**
+   * The trunk (by registered Contact `requestUser` from its registrar, else by source and
+   * transport; over mutual TLS, named by the client certificate) and route of a call.
+   */
+  match(source: TransportAddress, called: string, requestUser: string): InboundDecision;
   /** A 401/403 answer when the trunk requires credentials the INVITE lacks. */
   authenticate(trunk: TrunkConfig, invite: SipRequest): AuthChallenge | undefined;
   /**

@@ -58,6 +58,12 @@ export interface TransportAddress {
    * SIP domain that was resolved to `address`); default `address` itself.
    */
   serverName?: string;
+  /**
+   * Where a message came from over TLS: the names the peer's certificate, verified against
+   * the trusted CAs, speaks for (tls-identity.ts `peerIdentities`); absent when the peer
+   * showed no verified certificate (a TLS listener that does not ask clients for one).
+   */
+  peerNames?: readonly string[];
 }
 
 /**

@@ -1,17 +1,21 @@
 /**
  * Inbound classification: the Request-URI user → a registration trunk (the registrar sends
  * calls to the Contact we registered), else source IP → trunk (longest CIDR match); then
- * called number → route (most specific pattern; ties go to the earlier route). A trunk's
- * source calling over a transport the trunk does not take (`inbound.transports`, e.g. TLS
- * only) is treated as an unknown source: 403 or silence, as the trunk says.
+ * called number → route (most specific pattern; ties go to the earlier route). Treated as an
+ * unknown source (403 or silence, as the trunk says): a trunk's source calling over a
+ * transport the trunk does not take (`inbound.transports`, e.g. TLS only); and, when the TLS
+ * listener requires client certificates, a request over TLS whose certificate names none of
+ * the trunk's names (config/tls-clients.ts).
  */
 import {
+  clientCertificateNames,
   compileNumberPattern,
   matchesNumber,
   type NumberPattern,
   type PatchbayConfig,
   patternSpecificity,
   type RouteConfig,
+  requiresClientCert,
   type TrunkConfig,
 } from '../config/index.js';
 import { CidrTable } from './cidr.js';
@@ -25,6 +29,22 @@ export type InboundDecision =
    */
   | { ok: false; reason: 'unknown_source'; action: 403 | 'drop'; detail?: string }
   | { ok: false; reason: 'number_not_allowed' | 'no_route'; trunk: TrunkConfig; status: 403 | 404 };
+
+/** Where a request came from, as the transport says (`TransportAddress`). */
+export interface InboundSource {
+  address: string;
+  transport: string;
+  /** Over TLS, the names of the peer's verified certificate. */
+  peerNames?: readonly string[];
+}
+
+export interface InboundMatcherOptions {
+  /**
+   * The TLS listener asks clients for a certificate; default what `config` says. The gateway
+   * passes the listener's setting as started (it applies at start, not on reload).
+   */
+  requireClientCert?: boolean;
+}
 
 interface CompiledRoute {
   route: RouteConfig;
@@ -62,10 +82,15 @@ export class InboundMatcher {
   readonly #registrations = new Map<string, TrunkConfig>();
   /** A registrar may open TCP connections from addresses we cannot know in advance. */
   readonly #registersOverTcp: boolean;
+  /** The names each trunk's TLS client certificate may carry, when the listener requires one. */
+  readonly #clientNames = new Map<string, ReadonlySet<string>>();
+  readonly #requireClientCert: boolean;
 
-  constructor(config: PatchbayConfig) {
+  constructor(config: PatchbayConfig, options: InboundMatcherOptions = {}) {
+    this.#requireClientCert = options.requireClientCert ?? requiresClientCert(config.gateway);
     let registersOverTcp = false;
     for (const trunk of config.trunks.values()) {
+      if (this.#requireClientCert) this.#clientNames.set(trunk.name, new Set(clientCertificateNames(trunk)));
       const register = trunk.outbound?.register;
       if (register) {
         this.#registrations.set(registrationContactUser(trunk.name, register), trunk);
@@ -113,27 +138,20 @@ export class InboundMatcher {
    * (the registrar's addresses are not known in advance, and it reaches us as our Contact
    * says); anything else is matched by source address and the trunk's transports.
    */
-  match(
-    sourceAddress: string,
-    calledNumber: string,
-    transport: string,
-    requestUser = calledNumber,
-  ): InboundDecision {
+  match(source: InboundSource, calledNumber: string, requestUser = calledNumber): InboundDecision {
     const registered = this.#registrations.get(requestUser);
-    const trunk = registered ?? this.#sources.lookup(sourceAddress)?.value;
-    if (!trunk) {
-      const owner = bestMatch(this.#numberOwners, calledNumber)?.trunk;
-      return { ok: false, reason: 'unknown_source', action: owner?.inbound?.unknownSourceAction ?? 'drop' };
+    const trunk = registered ?? this.#sources.lookup(source.address)?.value;
+    if (!trunk) return this.#unknownSource(calledNumber);
+    if (!registered && !takes(trunk, source.transport)) {
+      const detail = `trunk ${trunk.name} takes ${trunk.inbound?.transports.join(', ')}, not ${source.transport}`;
+      return this.#unknownSource(calledNumber, trunk, detail);
     }
-    if (!registered && !takes(trunk, transport)) {
-      const detail = `trunk ${trunk.name} takes ${trunk.inbound?.transports.join(', ')}, not ${transport}`;
-      return {
-        ok: false,
-        reason: 'unknown_source',
-        action: trunk.inbound?.unknownSourceAction ?? 'drop',
-        detail,
-      };
-    }
+    if (source.transport === 'tls' && !this.#certifies(trunk, source.peerNames))
+      return this.#unknownSource(
+        calledNumber,
+        trunk,
+        `the TLS client certificate names none of trunk ${trunk.name}'s hosts`,
+      );
     const allowed = this.#trunkNumbers.get(trunk.name) ?? [];
     if (allowed.length > 0 && !allowed.some((p) => matchesNumber(p, calledNumber))) {
       return { ok: false, reason: 'number_not_allowed', trunk, status: 403 };
@@ -144,5 +162,24 @@ export class InboundMatcher {
     const route = bestMatch(candidates, calledNumber);
     if (!route) return { ok: false, reason: 'no_route', trunk, status: 404 };
     return { ok: true, trunk, route: route.route, routeIndex: route.index };
+  }
+
+  /**
+   * Refused as an unknown source: with the action of the trunk it passed for, else of the
+   * trunk that owns the number, else dropped.
+   */
+  #unknownSource(calledNumber: string, trunk?: TrunkConfig, detail?: string): InboundDecision {
+    const action =
+      trunk?.inbound?.unknownSourceAction ??
+      bestMatch(this.#numberOwners, calledNumber)?.trunk.inbound?.unknownSourceAction ??
+      'drop';
+    return { ok: false, reason: 'unknown_source', action, ...(detail ? { detail } : {}) };
+  }
+
+  /** Without mutual TLS every peer passes; with it, its verified certificate must name the trunk. */
+  #certifies(trunk: TrunkConfig, peerNames: readonly string[] | undefined): boolean {
+    if (!this.#requireClientCert) return true;
+    const names = this.#clientNames.get(trunk.name);
+    return !!names && !!peerNames?.some((name) => names.has(name));
   }
 }

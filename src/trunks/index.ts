@@ -23,7 +23,12 @@ export {
   type MetricName,
   type WindowTotals,
 } from './health.js';
-export { type InboundDecision, InboundMatcher } from './inbound.js';
+export {
+  type InboundDecision,
+  InboundMatcher,
+  type InboundMatcherOptions,
+  type InboundSource,
+} from './inbound.js';
 export { MAX_TARGETS_PER_GATEWAY, ServerLocator } from './locate.js';
 export { estimateMos, rFactor } from './mos.js';
 export { normalizeE164, type OutboundIdentity, outboundIdentity } from './numbers.js';

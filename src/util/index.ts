@@ -2,6 +2,7 @@ export { type BinnedValues, BucketCounts, RTP_TO_WEBSOCKET_BOUNDS } from './buck
 export { type Clock, FakeClock, SystemClock, type TimerHandle } from './clock.js';
 export { type EventMap, type ListenerErrorSink, TypedEmitter } from './emitter.js';
 export { Fifo } from './fifo.js';
+export { canonicalHost } from './hosts.js';
 export { createLogger, type LogBindings, type Logger, silentLogger } from './log.js';
 export {
   LOOP_DELAY_RESOLUTION_MS,

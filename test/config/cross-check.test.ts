@@ -1,6 +1,8 @@
 /**
  * Checks between the gateway file and the trunk files: a transport a trunk dials, registers
- * or takes calls over needs a listener, and a route's trunk must be one calls arrive on.
+ * or takes calls over needs a listener; with mutual TLS, a trunk that takes TLS needs names to
+ * match client certificates against, and such names need a listener that asks for
+ * certificates; a route's trunk must be one calls arrive on.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
+import { pkiForSuite, skipWithoutOpenssl } from '../helpers/test-pki.js';
 
 describe('checks across the gateway and trunk files', () => {
   const dirs: string[] = [];
@@ -93,5 +96,49 @@ describe('checks across the gateway and trunk files', () => {
     assert.deepEqual(await issuesOf(routes('gone'), trunks), [
       "gw.yaml:5 routes[0].trunk: unknown trunk 'gone' (known: in, out, reg)",
     ]);
+  });
+
+  describe('mutual TLS', { skip: skipWithoutOpenssl }, () => {
+    const certs = pkiForSuite();
+    const listeners = (requireClientCert: boolean) => {
+      const { certFile, keyFile } = certs.localhost;
+      const ca = requireClientCert ? `, caFile: ${certs.pki.ca.certFile}, requireClientCert: true` : '';
+      return `${UDP_ONLY}  - transport: tls\n    host: 127.0.0.1\n    tls: { certFile: ${certFile}, keyFile: ${keyFile}${ca} }\n`;
+    };
+    const pbx = 'name: pbx\ninbound:\n  allowedCidrs: [192.0.2.0/24]\n';
+
+    it('names a trunk written to take TLS whose client certificate no name could match', async () => {
+      assert.deepEqual(await issuesOf(listeners(true), { 'pbx.yaml': `${pbx}  transports: [udp, tls]\n` }), [
+        "sip-profiles/pbx.yaml:4 inbound.transports[1]: trunk 'pbx' takes calls over TLS, where clients must show a certificate (requireClientCert), but has no name to match it against: set inbound.tlsClientNames or drop tls here",
+      ]);
+      const named = `${pbx}  transports: [tls]\n  tlsClientNames: [sbc.pbx.example]\n`;
+      assert.deepEqual(await issuesOf(listeners(true), { 'pbx.yaml': named }), []);
+      const dialled = `${pbx}  transports: [tls]\noutbound:\n  gateways: [{ host: sbc.pbx.example, transport: tls }]\n`;
+      assert.deepEqual(
+        await issuesOf(listeners(true), { 'pbx.yaml': dialled }),
+        [],
+        'its gateway host names it',
+      );
+      assert.deepEqual(
+        await issuesOf(listeners(true), { 'pbx.yaml': pbx }),
+        [],
+        'the default list is not checked',
+      );
+      assert.deepEqual(await issuesOf(listeners(false), { 'pbx.yaml': `${pbx}  transports: [tls]\n` }), []);
+    });
+
+    it('names tlsClientNames that nothing would check: no listener asks for certificates, or the trunk refuses TLS', async () => {
+      const named = `${pbx}  tlsClientNames: [sbc.pbx.example]\n`;
+      assert.deepEqual(await issuesOf(listeners(false), { 'pbx.yaml': named }), [
+        'sip-profiles/pbx.yaml:4 inbound.tlsClientNames: no TLS listener asks clients for a certificate, so these names would be checked against nothing: set requireClientCert: true on the tls listen entry of gw.yaml or drop tlsClientNames',
+      ]);
+      assert.deepEqual(await issuesOf(listeners(true), { 'pbx.yaml': `${named}  transports: [udp]\n` }), [
+        'sip-profiles/pbx.yaml:4 inbound.tlsClientNames: tlsClientNames are checked on calls over TLS: add tls to transports or drop tlsClientNames',
+      ]);
+      const wildcard = `${pbx}  tlsClientNames: ["*.pbx.example"]\n`;
+      assert.deepEqual(await issuesOf(listeners(true), { 'pbx.yaml': wildcard }), [
+        'sip-profiles/pbx.yaml:4 inbound.tlsClientNames[0]: a host name or an IP address, as the certificate names it (no wildcard, no port)',
+      ]);
+    });
   });
 });

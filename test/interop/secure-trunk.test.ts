@@ -6,7 +6,8 @@
  * SRTP. Each time the bot hears the carrier's 440 Hz and baresip decodes the bot's 1 kHz, while
  * one tshark on `lo` finds no SIP in clear on either TLS port and, in the RTP payloads, only
  * SRTP (frame + 10-byte tag) in which neither tone shows as G.711. A client without a
- * certificate is refused at the handshake; a plain-RTP offer over TLS gets 488.
+ * certificate is refused at the handshake, one whose certificate names another host with 403;
+ * a plain-RTP offer over TLS gets 488.
  * (srtp.test.ts has the plain-RTP baseline of the wire check; sip-tls.test.ts certificate rotation.)
  */
 import assert from 'node:assert/strict';
@@ -107,6 +108,8 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
       codecs: ['PCMU'],
       encryption: 'required',
       inboundTransports: ['tls'],
+      // The carrier's certificate names its address: mutual TLS takes calls from it alone.
+      tlsClientNames: ['127.0.0.1'],
       tls: {
         certFile: leaf.certFile,
         keyFile: leaf.keyFile,
@@ -278,6 +281,51 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
     );
     const mismatch = records().find((r) => r.end.cause === 'encryption_mismatch');
     assert.equal(mismatch?.end.sipStatus, 488);
+  });
+
+  it('refuses with 403 a caller whose certificate the CA signed for another host (it names none of the trunk)', async () => {
+    const other = pki.issue('other', { san: ['DNS:other.example'] });
+    const socket = connect({
+      host: '127.0.0.1',
+      port: gateway.tlsPort,
+      ca: pki.ca.cert,
+      servername: 'localhost',
+      cert: other.cert,
+      key: other.key,
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('secureConnect', resolve);
+        socket.once('error', reject);
+      });
+      const final = new Promise<string>((resolve) => {
+        let text = '';
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString('latin1');
+          const status = /^SIP\/2\.0 [2-6]\d\d [^\r]*/m.exec(text);
+          if (status) resolve(status[0]);
+        });
+      });
+      const local = `127.0.0.1:${socket.localPort}`;
+      socket.write(
+        [
+          `INVITE sip:+15551230000@127.0.0.1:${gateway.tlsPort};transport=tls SIP/2.0`,
+          `Via: SIP/2.0/TLS ${local};branch=z9hG4bK-other-host`,
+          'Max-Forwards: 70',
+          `From: <sip:other@${local}>;tag=1`,
+          'To: <sip:+15551230000@127.0.0.1>',
+          'Call-ID: other-host@secure-trunk',
+          'CSeq: 1 INVITE',
+          `Contact: <sip:other@${local};transport=tls>`,
+          'Content-Length: 0',
+          '',
+          '',
+        ].join('\r\n'),
+      );
+      assert.match(await final, /^SIP\/2\.0 403 /);
+    } finally {
+      socket.destroy();
+    }
   });
 
   it('on the wire: no SIP in clear on the TLS ports, only SRTP in which no tone shows as G.711', async () => {

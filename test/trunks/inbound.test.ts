@@ -83,32 +83,32 @@ describe('InboundMatcher', () => {
   const matcher = new InboundMatcher(makeSnapshot(gateway, [carrier, pbx]));
 
   it('picks the trunk by longest CIDR and the most specific route for it', () => {
-    const exact = matcher.match('203.0.113.9', '+15550100', 'udp');
+    const exact = matcher.match({ address: '203.0.113.9', transport: 'udp' }, '+15550100');
     assert.ok(exact.ok);
     assert.equal(exact.trunk.name, 'carrier');
     assert.equal(exact.route.target.url, 'wss://bot/exact');
-    const prefix = matcher.match('203.0.113.9', '+15559999', 'udp');
+    const prefix = matcher.match({ address: '203.0.113.9', transport: 'udp' }, '+15559999');
     assert.ok(prefix.ok && prefix.route.target.url === 'wss://bot/a');
-    const pbxCall = matcher.match('203.0.113.10', '+442079460018', 'udp');
+    const pbxCall = matcher.match({ address: '203.0.113.10', transport: 'udp' }, '+442079460018');
     assert.ok(pbxCall.ok && pbxCall.trunk.name === 'pbx' && pbxCall.routeIndex === 3);
-    const v6 = matcher.match('2001:db8::99', '+33123', 'udp');
+    const v6 = matcher.match({ address: '2001:db8::99', transport: 'udp' }, '+33123');
     assert.ok(v6.ok && v6.route.target.url === 'builtin:echo');
   });
 
   it('refuses numbers a trunk does not own and unknown sources with the owner trunk action', () => {
-    const refused = matcher.match('203.0.113.9', '+442079460018', 'udp');
+    const refused = matcher.match({ address: '203.0.113.9', transport: 'udp' }, '+442079460018');
     assert.ok(!refused.ok && refused.reason === 'number_not_allowed' && refused.status === 403);
-    assert.deepEqual(matcher.match('198.51.100.1', '+15551234', 'udp'), {
+    assert.deepEqual(matcher.match({ address: '198.51.100.1', transport: 'udp' }, '+15551234'), {
       ok: false,
       reason: 'unknown_source',
       action: 403,
     });
-    assert.deepEqual(matcher.match('198.51.100.1', '+4420', 'udp'), {
+    assert.deepEqual(matcher.match({ address: '198.51.100.1', transport: 'udp' }, '+4420'), {
       ok: false,
       reason: 'unknown_source',
       action: 'drop',
     });
-    assert.deepEqual(matcher.match('garbage', '+1555', 'udp'), {
+    assert.deepEqual(matcher.match({ address: 'garbage', transport: 'udp' }, '+1555'), {
       ok: false,
       reason: 'unknown_source',
       action: 403,
@@ -129,12 +129,23 @@ describe('InboundMatcher', () => {
     const withRegistration = new InboundMatcher(makeSnapshot(gateway, [carrier, pbx, registered]));
 
     it('match a Request-URI naming the registered Contact from any source, before source CIDRs', () => {
-      const fromAnywhere = withRegistration.match('198.51.100.1', '+15550100', 'udp', contact);
+      const fromAnywhere = withRegistration.match(
+        { address: '198.51.100.1', transport: 'udp' },
+        '+15550100',
+        contact,
+      );
       assert.ok(fromAnywhere.ok && fromAnywhere.trunk.name === 'registered');
       assert.equal(fromAnywhere.route.target.url, 'wss://bot/exact');
-      const fromCarrierCidr = withRegistration.match('203.0.113.9', '+442079460018', 'tcp', contact);
+      const fromCarrierCidr = withRegistration.match(
+        { address: '203.0.113.9', transport: 'tcp' },
+        '+442079460018',
+        contact,
+      );
       assert.ok(fromCarrierCidr.ok && fromCarrierCidr.trunk.name === 'registered');
-      assert.equal(withRegistration.match('198.51.100.1', '+4420', 'udp', 'pb-guessed').ok, false);
+      assert.equal(
+        withRegistration.match({ address: '198.51.100.1', transport: 'udp' }, '+4420', 'pb-guessed').ok,
+        false,
+      );
     });
 
     it('call the To user, since the registrar rewrote the Request-URI to our Contact', () => {
@@ -176,8 +187,8 @@ describe('InboundMatcher: trunks that take TLS only', () => {
 
   it('treats the trunk calling over another transport as an unknown source, with its own action', () => {
     const dropping = new InboundMatcher(makeSnapshot(gateway, [secure('drop')]));
-    assert.equal(dropping.match('198.51.100.7', '+1555', 'tls').ok, true);
-    assert.deepEqual(dropping.match('198.51.100.7', '+1555', 'udp'), {
+    assert.equal(dropping.match({ address: '198.51.100.7', transport: 'tls' }, '+1555').ok, true);
+    assert.deepEqual(dropping.match({ address: '198.51.100.7', transport: 'udp' }, '+1555'), {
       ok: false,
       reason: 'unknown_source',
       action: 'drop',
@@ -187,8 +198,71 @@ describe('InboundMatcher: trunks that take TLS only', () => {
     assert.equal(dropping.admitsSource('198.51.100.7', 'tls'), true);
     const answering = new InboundMatcher(makeSnapshot(gateway, [secure(403)]));
     assert.equal(answering.admitsSource('198.51.100.7', 'tcp'), true, 'it will hear its 403');
-    const refusal = answering.match('198.51.100.7', '+1555', 'tcp');
+    const refusal = answering.match({ address: '198.51.100.7', transport: 'tcp' }, '+1555');
     assert.equal(!refusal.ok && refusal.reason === 'unknown_source' && refusal.action, 403);
+  });
+});
+
+describe('InboundMatcher: mutual TLS (the listener requires client certificates)', () => {
+  const gateway = gatewayFileSchema.parse({ routes: [{ match: '*', target: { url: 'builtin:echo' } }] });
+  const named = trunkSchema.parse({
+    name: 'named',
+    inbound: { allowedCidrs: ['198.51.100.0/24'], tlsClientNames: ['SBC.Carrier.example'] },
+    outbound: { gateways: [{ host: 'ignored.example' }] },
+  });
+  const dialled = trunkSchema.parse({
+    name: 'dialled',
+    inbound: { allowedCidrs: ['203.0.113.0/24'], unknownSourceAction: 403 },
+    outbound: { gateways: [{ host: 'sbc.other.example.' }, { host: '2001:DB8::5' }] },
+  });
+  const bare = trunkSchema.parse({ name: 'bare', inbound: { allowedCidrs: ['192.0.2.0/24'] } });
+  const mutual = new InboundMatcher(makeSnapshot(gateway, [named, dialled, bare]), {
+    requireClientCert: true,
+  });
+  const tls = (address: string, peerNames?: string[]) => ({
+    address,
+    transport: 'tls',
+    ...(peerNames ? { peerNames } : {}),
+  });
+
+  it("takes a request over TLS only when the client's certificate names the trunk its source belongs to", () => {
+    const byName = mutual.match(tls('198.51.100.7', ['sbc.carrier.example']), '+1555');
+    assert.ok(byName.ok && byName.trunk.name === 'named', 'tlsClientNames, compared case-insensitively');
+    assert.equal(
+      mutual.match(tls('198.51.100.7', ['ignored.example']), '+1555').ok,
+      false,
+      'not its gateway',
+    );
+    const byGateway = mutual.match(tls('203.0.113.9', ['x.example', 'sbc.other.example']), '+1555');
+    assert.ok(byGateway.ok && byGateway.trunk.name === 'dialled', 'default: its outbound gateway hosts');
+    assert.equal(mutual.match(tls('203.0.113.9', ['2001:db8::5']), '+1555').ok, true, 'an IP, canonical');
+  });
+
+  it('refuses like an unknown source, with the trunk action, a certificate for another trunk or none', () => {
+    assert.deepEqual(mutual.match(tls('203.0.113.9', ['sbc.carrier.example']), '+1555'), {
+      ok: false,
+      reason: 'unknown_source',
+      action: 403,
+      detail: "the TLS client certificate names none of trunk dialled's hosts",
+    });
+    assert.deepEqual(mutual.match(tls('198.51.100.7'), '+1555'), {
+      ok: false,
+      reason: 'unknown_source',
+      action: 'drop',
+      detail: "the TLS client certificate names none of trunk named's hosts",
+    });
+    assert.equal(
+      mutual.match(tls('192.0.2.1', ['bare.example']), '+1555').ok,
+      false,
+      'a trunk without names',
+    );
+  });
+
+  it('leaves UDP and TCP to the source address, and TLS alone without mutual TLS', () => {
+    assert.equal(mutual.match({ address: '198.51.100.7', transport: 'udp' }, '+1555').ok, true);
+    assert.equal(mutual.match({ address: '192.0.2.1', transport: 'tcp' }, '+1555').ok, true);
+    const plain = new InboundMatcher(makeSnapshot(gateway, [named, dialled, bare]));
+    assert.equal(plain.match(tls('192.0.2.1'), '+1555').ok, true);
   });
 });
 

@@ -39,6 +39,8 @@ export interface StreamConnector {
    * pending (its deadline, or the pool closing): the socket is destroyed and the promise rejects.
    */
   connect(destination: TransportAddress, signal: AbortSignal): Promise<Socket>;
+  /** What a ready socket's peer proved it is (TLS: its verified certificate's names), for `peerNames`. */
+  peerNames?(socket: Socket): readonly string[] | undefined;
 }
 
 /** Plain TCP: an accepted socket is ready as it is. */
@@ -303,7 +305,13 @@ export class StreamPool {
     const { clock, connector, limits, logger, maxMessageBytes } = this.#options;
     const transport = connector.transport;
     const key = keyOf(remoteAddress, remotePort);
-    const remote: TransportAddress = { transport, address: remoteAddress, port: remotePort };
+    const peerNames = connector.peerNames?.(socket);
+    const remote: TransportAddress = {
+      transport,
+      address: remoteAddress,
+      port: remotePort,
+      ...(peerNames ? { peerNames } : {}),
+    };
     const local: TransportAddress = {
       transport,
       address: socket.localAddress ?? '',

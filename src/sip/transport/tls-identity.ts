@@ -3,10 +3,12 @@
  * against the certificate's subjectAltName URIs of the form `sip:domain` and its DNS names, or,
  * only when it has no subjectAltName at all, its Common Name. Comparison is exact and
  * case-insensitive; wildcards match nothing (§7.2). An IP address is matched as any TLS client
- * matches one (an IP subjectAltName).
+ * matches one (an IP subjectAltName). A TLS client's certificate is read the same way, to tell
+ * which trunk it speaks for.
  */
 import { isIP } from 'node:net';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { canonicalHost } from '../../util/index.js';
 
 /** One `TYPE:value` entry of Node's subjectaltname text; values with commas come JSON-quoted. */
 const ALT_NAME = /([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)(?:,\s*|$)/g;
@@ -40,6 +42,17 @@ export function sipDomainIdentities(cert: Pick<PeerCertificate, 'subject' | 'sub
     else if (type === 'DNS') identities.push(value.toLowerCase());
   }
   return identities;
+}
+
+/**
+ * Every name a peer certificate speaks for, to match against a trunk's names: its SIP domains
+ * (above) and its IP subjectAltNames, each as `canonicalHost` spells it.
+ */
+export function peerIdentities(cert: Pick<PeerCertificate, 'subject' | 'subjectaltname'>): string[] {
+  const names = sipDomainIdentities(cert);
+  for (const { type, value } of altNames(cert.subjectaltname ?? ''))
+    if (type === 'IP Address' && isIP(value) !== 0) names.push(canonicalHost(value));
+  return names;
 }
 
 /** A `checkServerIdentity` for SIP: undefined when `cert` speaks for `host`, else the error to fail with. */

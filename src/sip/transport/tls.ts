@@ -15,7 +15,7 @@ import { connect, createServer, type PeerCertificate, type Server, type TLSSocke
 import { type Clock, TypedEmitter } from '../../util/index.js';
 import type { TransportAddress } from '../types.js';
 import { connectTcp, type StreamConnector } from './stream-pool.js';
-import { checkSipServerIdentity } from './tls-identity.js';
+import { checkSipServerIdentity, peerIdentities } from './tls-identity.js';
 
 /** PEM credentials of a TLS listener; re-read on reload. */
 export interface TlsCredentials {
@@ -140,6 +140,18 @@ export class TlsConnector extends TypedEmitter<TlsConnectorEvents> implements St
       socket.once('secureConnect', () => settle.ok(socket));
       socket.once('error', (error) => settle.fail(error));
     });
+  }
+
+  /**
+   * The names of the peer's certificate once it was verified against the trusted CAs: a client
+   * of a listener that requires one (mutual TLS), or a server we checked. Without a verified
+   * certificate, none.
+   */
+  peerNames(socket: Socket): readonly string[] | undefined {
+    const tls = socket as TLSSocket;
+    if (!tls.authorized) return undefined;
+    const cert = tls.getPeerCertificate();
+    return cert && Object.keys(cert).length > 0 ? peerIdentities(cert) : undefined;
   }
 
   /**

@@ -42,6 +42,8 @@ export interface GatewayProcessOptions {
   tls?: { certFile: string; keyFile: string; caFile?: string; requireClientCert?: boolean };
   /** Transports the loopback trunk takes (default all). */
   inboundTransports?: Array<'udp' | 'tcp' | 'tls'>;
+  /** `inbound.tlsClientNames` of the loopback trunk: what its callers' certificates name (mutual TLS). */
+  tlsClientNames?: string[];
   /** `media.encryption` of the loopback trunk (default none). */
   encryption?: 'none' | 'optional' | 'required';
   /** `media.jitterBuffer.minDelayMs` of the loopback trunk (default 0: adaptive only). */
@@ -268,6 +270,7 @@ async function startOnce(options: GatewayProcessOptions): Promise<GatewayProcess
       '  allowedCidrs: ["127.0.0.0/8"]',
       '  unknownSourceAction: 403',
       ...(options.inboundTransports ? [`  transports: [${options.inboundTransports.join(', ')}]`] : []),
+      ...(options.tlsClientNames ? [`  tlsClientNames: ${JSON.stringify(options.tlsClientNames)}`] : []),
       ...(options.inboundAuth ? [`  auth: ${JSON.stringify(options.inboundAuth)}`] : []),
       `codecs: [${(options.codecs ?? ['PCMU', 'PCMA', 'opus']).join(', ')}]`,
       'media:',

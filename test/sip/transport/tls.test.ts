@@ -142,7 +142,43 @@ describe('SIP over TLS', { skip: skipWithoutOpenssl }, () => {
     });
     const delivered = nextMessage(server.transport);
     await gateway.transport.send(options('m'), { transport: 'tls', address: '127.0.0.1', port: server.port });
-    assert.equal((await delivered).source.transport, 'tls');
+    const { source } = await delivered;
+    assert.equal(source.transport, 'tls');
+    assert.deepEqual(
+      source.peerNames,
+      ['gateway.example'],
+      "the source carries the client certificate's names",
+    );
+  });
+
+  it("names a client's verified certificate in each request's source: subjectAltName DNS, sip: URIs and IPs", async () => {
+    const server = await tlsServer(certs.localhost, { requireClientCert: true, ca: certs.pki.ca.cert });
+    const carrier = certs.pki.issue('carrier', {
+      san: ['DNS:SBC.carrier.example', 'URI:sip:carrier.example', 'IP:2001:db8::5', 'IP:127.0.0.1'],
+    });
+    /** The source of a request sent over a new connection to `port` presenting `carrier`'s certificate. */
+    const sourceOf = async (port: number, transport: SipTransport) => {
+      const client = await rawTlsClient(port, {
+        ca: certs.pki.ca.cert,
+        cert: carrier.cert,
+        key: carrier.key,
+      });
+      const delivered = nextMessage(transport);
+      client.write(serializeMessage(options(`from-${port}`)));
+      return (await delivered).source;
+    };
+    assert.deepEqual((await sourceOf(server.port, server.transport)).peerNames, [
+      'sbc.carrier.example',
+      'carrier.example',
+      '2001:db8::5',
+      '127.0.0.1',
+    ]);
+    const open = await tlsServer(certs.localhost);
+    assert.equal(
+      (await sourceOf(open.port, open.transport)).peerNames,
+      undefined,
+      'a listener that asks for no certificate names none',
+    );
   });
 
   it('presents rotated credentials to new connections while an established one carries on', async () => {

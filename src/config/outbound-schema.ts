@@ -146,7 +146,7 @@ export const outboundSchema = z.strictObject({
   register: registerSchema
     .optional()
     .describe(
-      "Register at the carrier (RFC 3261 §10): calls it sends to our registered Contact are this trunk's calls, from any source address.",
+      "Register at the carrier (RFC 3261 §10): calls it sends to our registered Contact are this trunk's calls when they come from an address the registrar answered our standing binding from (or the registrar as configured, when it is an IP address), or from the trunk's inbound.allowedCidrs (proxies of the carrier other than its registrar); from elsewhere they are refused like an unknown source.",
     ),
   callerId: callerIdSchema
     .extend({

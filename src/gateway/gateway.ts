@@ -87,7 +87,7 @@ export class Gateway {
   #flood: SourceRateLimiter | undefined;
   readonly #router: OutboundRouter;
   #inbound: InboundMatcher;
-  /** What inbound matching takes from outside the config: mutual TLS as started. */
+  /** What inbound matching takes from outside the config: mutual TLS as started, registrars' addresses. */
   readonly #inboundOptions: InboundMatcherOptions;
   #transport: SipTransport | undefined;
   #ua: SipUserAgent | undefined;
@@ -159,6 +159,7 @@ export class Gateway {
     });
     this.#inboundOptions = {
       requireClientCert: requiresClientCert(options.config.current.gateway),
+      registrarAddresses: (trunk) => this.#registrations?.registrarAddresses(trunk) ?? [],
     };
     this.#inbound = new InboundMatcher(options.config.current, this.#inboundOptions);
     this.#router = new OutboundRouter(this.health, this.#locator, this.clock);

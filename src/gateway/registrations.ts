@@ -3,7 +3,8 @@
  * per trunk, started at start and on reload (a trunk whose registration settings changed gets
  * a new one; the old binding is removed), all removed on drain and stop. Each one's state goes
  * to `patchbay_trunk_registered`, each attempt to `patchbay_registrations_total`, and the
- * state changes to the log (never the password).
+ * state changes to the log (never the password). The registrars' addresses tell which
+ * sources may send each trunk's calls.
  */
 import { type PatchbayConfig, parseHostAndPort, type RegisterConfig } from '../config/index.js';
 import type { GatewayMetrics, TrunkRegistration } from '../control/index.js';
@@ -58,6 +59,14 @@ export class TrunkRegistrations {
       if (!register || settingsOf(register) !== running.settings) this.#retire(trunk, running);
     }
     this.#startWanted();
+  }
+
+  /**
+   * Where `trunk`'s registrar answered the bindings of ours that stand: its calls come from
+   * there (trunks/inbound.ts). None while it is not registered.
+   */
+  registrarAddresses(trunk: string): readonly string[] {
+    return this.#running.get(trunk)?.client.registrarAddresses ?? [];
   }
 
   /** Each registration's state, for `GET /v1/trunks`. */

@@ -41,5 +41,5 @@ export {
 } from './transport/index.js';
 export type { ShedReason, TransportAddress } from './types.js';
 export { parseNameAddr, parseUri, parseVia, serializeNameAddr, serializeUri, uriHost } from './uri.js';
-export { type CallOptions, type HeldRequest, SipUserAgent } from './user-agent.js';
+export { type CallOptions, type Exchanged, type HeldRequest, SipUserAgent } from './user-agent.js';
 export { isResponseForUs } from './validate.js';

@@ -6,8 +6,10 @@
  * refreshed at half its length; 423 is retried with the registrar's Min-Expires (§10.2.8);
  * failures are retried after a capped, jittered exponential backoff (as RFC 5626 §4.5 does for
  * flows), never sooner than a Retry-After (§21.5.4); `stop()` removes the binding (Expires: 0,
- * §10.2.2).
+ * §10.2.2). The addresses the registrar answered from are kept while the binding they made
+ * stands: the registrar sends calls to our Contact from there.
  */
+import { isIP } from 'node:net';
 import type { Clock, TimerHandle } from '../util/index.js';
 import { TypedEmitter } from '../util/index.js';
 import { answersChallenge, type DigestChallenge, DigestClient, pickChallenge } from './digest.js';
@@ -15,6 +17,7 @@ import { SipRequest, type SipResponse } from './message.js';
 import { boundedReasonPhrase, randomToken } from './message-ops.js';
 import type { NameAddr, TransportAddress } from './types.js';
 import { uriHost } from './uri.js';
+import type { Exchanged } from './user-agent.js';
 
 /** Why a registration attempt failed: a bounded set (a metric label); details go in `detail`. */
 const REGISTRATION_FAILURES = [
@@ -45,10 +48,7 @@ export interface RegistrationEvents {
 
 /** What a registration needs of the user agent (SipUserAgent). */
 export interface RegistrarLink {
-  send(
-    request: SipRequest,
-    destination: TransportAddress,
-  ): Promise<SipResponse | 'timeout' | 'transport_error'>;
+  exchange(request: SipRequest, destination: TransportAddress): Promise<Exchanged>;
   contactHeader(transport: TransportAddress['transport'], secure?: boolean, user?: string): string;
 }
 
@@ -83,6 +83,8 @@ const JITTER = 0.25;
 const MAX_INTERVAL_RETRIES = 3;
 /** delta-seconds is 32 bits (§25.1); a day is far beyond what a trunk asks for. */
 const MAX_EXPIRES_SEC = 86_400;
+/** Registrar addresses kept (a DNS name may resolve elsewhere at each refresh); the oldest go first. */
+const MAX_REGISTRAR_ADDRESSES = 8;
 
 /** How the next REGISTER answers the registrar's last challenge. */
 interface Answer {
@@ -91,7 +93,7 @@ interface Answer {
 }
 
 type Exchange =
-  | { ok: true; response: SipResponse }
+  | { ok: true; response: SipResponse; source: TransportAddress }
   | { ok: false; cause: RegistrationFailure; detail: string; retryAfterSec?: number };
 
 export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
@@ -105,6 +107,9 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
   #challenge: Answer | undefined;
   /** Monotonic time until which the registrar may hold a binding of ours. */
   #boundUntil = Number.NEGATIVE_INFINITY;
+  /** Each address the registrar granted a binding from (or was sent it at), until that binding lapses. */
+  readonly #registrars = new Map<string, number>();
+  #registrarList: readonly string[] = [];
   #status: RegistrationStatus = { state: 'unregistered', failures: 0 };
   #timer: TimerHandle | undefined;
   #inFlight: Promise<void> | undefined;
@@ -129,6 +134,22 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
    */
   get bound(): boolean {
     return this.#options.clock.now() < this.#boundUntil;
+  }
+
+  /**
+   * Where the registrar answered bindings of ours that still stand, and the address REGISTERs
+   * went to when it was configured as one (a DNS name is resolved by the transport).
+   */
+  get registrarAddresses(): readonly string[] {
+    const now = this.#options.clock.now();
+    let lapsed = false;
+    for (const [address, until] of this.#registrars) {
+      if (until > now) continue;
+      this.#registrars.delete(address);
+      lapsed = true;
+    }
+    if (lapsed) this.#registrarList = [...this.#registrars.keys()];
+    return this.#registrarList;
   }
 
   /** Sends the first REGISTER now. */
@@ -168,6 +189,9 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
     if (outcome.ok && granted !== undefined && granted > 0) {
       const clock = this.#options.clock;
       this.#boundUntil = clock.now() + granted * 1000;
+      this.#noteRegistrar(outcome.source.address);
+      const configured = this.#options.registrar.address;
+      if (isIP(configured) !== 0) this.#noteRegistrar(configured);
       this.#setStatus({
         state: 'registered',
         failures: 0,
@@ -183,6 +207,17 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
       ? { ok: false, cause: 'bad_response', detail: 'the registrar answered 2xx without keeping our binding' }
       : outcome;
     this.#fail(failure);
+  }
+
+  #noteRegistrar(address: string): void {
+    this.#registrars.delete(address);
+    this.#registrars.set(address, this.#boundUntil);
+    // Map order is the order they last answered: the least recent go first.
+    for (const oldest of this.#registrars.keys()) {
+      if (this.#registrars.size <= MAX_REGISTRAR_ADDRESSES) break;
+      this.#registrars.delete(oldest);
+    }
+    this.#registrarList = [...this.#registrars.keys()];
   }
 
   #fail(failure: { cause: RegistrationFailure; detail: string; retryAfterSec?: number }): void {
@@ -211,6 +246,8 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
     await inFlight;
     if (inFlight || this.#options.clock.now() < this.#boundUntil) await this.#exchange(0);
     this.#boundUntil = Number.NEGATIVE_INFINITY;
+    this.#registrars.clear();
+    this.#registrarList = [];
     if (this.#started) this.#setStatus({ state: 'unregistered', failures: 0 });
   }
 
@@ -233,10 +270,11 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
     let expires = expiresSec;
     for (;;) {
       const request = this.#build(expires);
-      const outcome = await this.#options.link.send(request, this.#options.registrar);
-      if (typeof outcome === 'string') return { ok: false, cause: outcome, detail: outcome };
+      const answer = await this.#options.link.exchange(request, this.#options.registrar);
+      if (typeof answer === 'string') return { ok: false, cause: answer, detail: answer };
+      const outcome = answer.response;
       const { status } = outcome;
-      if (status >= 200 && status < 300) return { ok: true, response: outcome };
+      if (status >= 200 && status < 300) return { ok: true, response: outcome, source: answer.source };
       const detail = `${status} ${boundedReasonPhrase(outcome.reason, status)}`;
       if (status === 401 || status === 407) {
         const challenge = this.#readChallenge(outcome);

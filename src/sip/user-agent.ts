@@ -76,6 +76,9 @@ export interface UserAgentOptions {
   onUnknownDialog?: (held: HeldRequest) => boolean;
 }
 
+/** A request's final response and the address it came from, or why none came. */
+export type Exchanged = { response: SipResponse; source: TransportAddress } | 'timeout' | 'transport_error';
+
 /** An in-dialog request waiting for its dialog (call takeover), its transaction still open. */
 export interface HeldRequest {
   readonly request: SipRequest;
@@ -286,20 +289,26 @@ export class SipUserAgent {
   }
 
   /** An out-of-transaction-user request: the final response, or why none came. */
-  send(
+  async send(
     request: SipRequest,
     destination: TransportAddress,
   ): Promise<SipResponse | 'timeout' | 'transport_error'> {
+    const outcome = await this.exchange(request, destination);
+    return typeof outcome === 'string' ? outcome : outcome.response;
+  }
+
+  /** Like `send`, with the address the final response came from (a registrar's, registration.ts). */
+  exchange(request: SipRequest, destination: TransportAddress): Promise<Exchanged> {
     return new Promise((resolve) => {
       let settled = false;
       try {
         this.endpoint.sendRequest(request, destination, {
           // A re-INVITE's transaction passes on 2xx retransmissions (RFC 6026 Accepted state):
           // they mean our ACK was lost, and the session sends it again.
-          onFinal: (response) => {
+          onFinal: (response, source) => {
             if (settled) this.#stray(response);
             settled = true;
-            resolve(response);
+            resolve({ response, source: source ?? destination });
           },
           onTimeout: () => resolve('timeout'),
           onTransportError: () => resolve('transport_error'),

@@ -28,6 +28,14 @@ function addressToBigInt(address: string): { family: 'ipv4' | 'ipv6'; value: big
   return { family: 'ipv6', value };
 }
 
+/** One address in any spelling: `::ffff:192.0.2.1` is `192.0.2.1`, `2001:DB8::1` is `2001:db8:0::1`. */
+export function sameAddress(a: string, b: string): boolean {
+  if (a === b) return true;
+  const x = addressToBigInt(a);
+  const y = addressToBigInt(b);
+  return !!x && !!y && x.family === y.family && x.value === y.value;
+}
+
 interface Block<T> {
   family: 'ipv4' | 'ipv6';
   network: bigint;

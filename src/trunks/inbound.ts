@@ -1,11 +1,12 @@
 /**
  * Inbound classification: the Request-URI user → a registration trunk (the registrar sends
- * calls to the Contact we registered), else source IP → trunk (longest CIDR match); then
- * called number → route (most specific pattern; ties go to the earlier route). Treated as an
- * unknown source (403 or silence, as the trunk says): a trunk's source calling over a
- * transport the trunk does not take (`inbound.transports`, e.g. TLS only); and, when the TLS
- * listener requires client certificates, a request over TLS whose certificate names none of
- * the trunk's names (config/tls-clients.ts).
+ * calls to the Contact we registered) when the request comes from that trunk's registrar or
+ * its own CIDRs, else source IP → trunk (longest CIDR match); then called number → route (most
+ * specific pattern; ties go to the earlier route). Treated as an unknown source (403 or
+ * silence, as the trunk says): a trunk's source calling over a transport the trunk does not
+ * take (`inbound.transports`, e.g. TLS only); a request to a registration's Contact from
+ * anywhere else; and, when the TLS listener requires client certificates, a request over TLS
+ * whose certificate names none of the trunk's names (config/tls-clients.ts).
  */
 import {
   clientCertificateNames,
@@ -18,7 +19,7 @@ import {
   requiresClientCert,
   type TrunkConfig,
 } from '../config/index.js';
-import { CidrTable } from './cidr.js';
+import { CidrTable, sameAddress } from './cidr.js';
 import { registrationContactUser } from './registration-contact.js';
 
 export type InboundDecision =
@@ -44,6 +45,8 @@ export interface InboundMatcherOptions {
    * passes the listener's setting as started (it applies at start, not on reload).
    */
   requireClientCert?: boolean;
+  /** The addresses a registration trunk's registrar answered its live binding from (registrations.ts). */
+  registrarAddresses?(trunk: string): readonly string[];
 }
 
 interface CompiledRoute {
@@ -80,21 +83,24 @@ export class InboundMatcher {
   readonly #routes: CompiledRoute[];
   /** Registration trunks by the user part of the Contact they register. */
   readonly #registrations = new Map<string, TrunkConfig>();
-  /** A registrar may open TCP connections from addresses we cannot know in advance. */
-  readonly #registersOverTcp: boolean;
+  /** A registration trunk's own CIDRs (`inbound.allowedCidrs`): proxies besides its registrar. */
+  readonly #registrationCidrs = new Map<string, CidrTable<true>>();
   /** The names each trunk's TLS client certificate may carry, when the listener requires one. */
   readonly #clientNames = new Map<string, ReadonlySet<string>>();
   readonly #requireClientCert: boolean;
+  readonly #registrarAddresses: (trunk: string) => readonly string[];
 
   constructor(config: PatchbayConfig, options: InboundMatcherOptions = {}) {
     this.#requireClientCert = options.requireClientCert ?? requiresClientCert(config.gateway);
-    let registersOverTcp = false;
+    this.#registrarAddresses = options.registrarAddresses ?? (() => []);
     for (const trunk of config.trunks.values()) {
       if (this.#requireClientCert) this.#clientNames.set(trunk.name, new Set(clientCertificateNames(trunk)));
       const register = trunk.outbound?.register;
       if (register) {
         this.#registrations.set(registrationContactUser(trunk.name, register), trunk);
-        registersOverTcp ||= register.transport === 'tcp';
+        const own = new CidrTable<true>();
+        for (const cidr of trunk.inbound?.allowedCidrs ?? []) own.add(cidr, true);
+        this.#registrationCidrs.set(trunk.name, own);
       }
       if (!trunk.inbound) continue;
       for (const cidr of trunk.inbound.allowedCidrs) this.#sources.add(cidr, trunk);
@@ -102,7 +108,6 @@ export class InboundMatcher {
       this.#trunkNumbers.set(trunk.name, patterns);
       for (const pattern of patterns) this.#numberOwners.push({ pattern, trunk });
     }
-    this.#registersOverTcp = registersOverTcp;
     this.#routes = config.gateway.routes.map((route, index) => ({
       route,
       index,
@@ -113,10 +118,12 @@ export class InboundMatcher {
   /**
    * Whether anything from `sourceAddress` over `transport` could be answered, before any
    * request is read (a TCP or TLS connection at accept): a trunk's source over a transport it
-   * takes, or a source some trunk would answer 403.
+   * takes, a registrar of a registration trunk (its calls may come over a connection of its
+   * own), or a source some trunk would answer 403.
    */
   admitsSource(sourceAddress: string, transport: string): boolean {
-    if (transport === 'tcp' && this.#registersOverTcp) return true;
+    for (const trunk of this.#registrations.values())
+      if (this.#fromRegistrar(trunk, sourceAddress)) return true;
     const trunk = this.#sources.lookup(sourceAddress)?.value;
     if (trunk) return takes(trunk, transport) || trunk.inbound?.unknownSourceAction === 403;
     return this.#numberOwners.some(({ trunk: owner }) => owner.inbound?.unknownSourceAction === 403);
@@ -134,12 +141,15 @@ export class InboundMatcher {
 
   /**
    * The trunk and route of a request to `requestUser` calling `calledNumber`. A Request-URI
-   * naming a registration's Contact is that trunk's call whatever its source and transport
-   * (the registrar's addresses are not known in advance, and it reaches us as our Contact
-   * says); anything else is matched by source address and the trunk's transports.
+   * naming a registration's Contact is that trunk's call over any transport (it reaches us as
+   * our Contact says), but only from its registrar or its own CIDRs: the Contact user travels
+   * in clear in REGISTER over UDP and TCP, so knowing it proves nothing. Anything else is
+   * matched by source address and the trunk's transports.
    */
   match(source: InboundSource, calledNumber: string, requestUser = calledNumber): InboundDecision {
     const registered = this.#registrations.get(requestUser);
+    if (registered && !this.#fromRegistration(registered, source.address))
+      return this.#unknownSource(calledNumber, registered, `not trunk ${registered.name}'s registrar`);
     const trunk = registered ?? this.#sources.lookup(source.address)?.value;
     if (!trunk) return this.#unknownSource(calledNumber);
     if (!registered && !takes(trunk, source.transport)) {
@@ -174,6 +184,14 @@ export class InboundMatcher {
       bestMatch(this.#numberOwners, calledNumber)?.trunk.inbound?.unknownSourceAction ??
       'drop';
     return { ok: false, reason: 'unknown_source', action, ...(detail ? { detail } : {}) };
+  }
+
+  #fromRegistrar(trunk: TrunkConfig, address: string): boolean {
+    return this.#registrarAddresses(trunk.name).some((registrar) => sameAddress(registrar, address));
+  }
+
+  #fromRegistration(trunk: TrunkConfig, address: string): boolean {
+    return this.#fromRegistrar(trunk, address) || !!this.#registrationCidrs.get(trunk.name)?.lookup(address);
   }
 
   /** Without mutual TLS every peer passes; with it, its verified certificate must name the trunk. */

@@ -8,13 +8,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TLSSocket } from 'node:tls';
-import { ConfigManager, gatewayFileSchema, makeSnapshot, trunkSchema } from '../../src/config/index.js';
-import { Gateway } from '../../src/gateway/index.js';
-import { FakeClock, silentLogger } from '../../src/util/index.js';
+import { gatewayFileSchema, makeSnapshot, trunkSchema } from '../../src/config/index.js';
+import type { Gateway } from '../../src/gateway/index.js';
+import { FakeClock } from '../../src/util/index.js';
 import { type Leaf, skipWithoutOpenssl, TestPki } from '../helpers/test-pki.js';
 import { freePort } from '../interop/helpers/sipp.js';
-import { ANSWER_SDP } from '../interop/helpers/stack-ua.js';
 import { closeAll, rawTlsClient } from '../sip/helpers/tls-peers.js';
+import { inviteText, startGateway } from './helpers/loopback-gateway.js';
 
 describe('Gateway over mutual TLS (in-process, real loopback sockets)', { skip: skipWithoutOpenssl }, () => {
   let pki: TestPki;
@@ -59,14 +59,7 @@ describe('Gateway over mutual TLS (in-process, real loopback sockets)', { skip: 
         ['ca.crt', pki.ca.cert],
       ]),
     );
-    const clock = new FakeClock();
-    const config = await ConfigManager.open({
-      gatewayFile: '',
-      env: {},
-      clock,
-      load: async () => ({ ok: true, value: snapshot }),
-    });
-    gateway = await Gateway.start({ config, logger: silentLogger, clock });
+    gateway = await startGateway(snapshot, new FakeClock());
   });
 
   after(async () => {
@@ -77,22 +70,12 @@ describe('Gateway over mutual TLS (in-process, real loopback sockets)', { skip: 
 
   /** Sends an INVITE over `socket`; resolves with the status line of its first final response. */
   function invite(socket: TLSSocket, callId: string): Promise<string> {
-    const body = ANSWER_SDP;
-    const local = `${socket.localAddress}:${socket.localPort}`;
-    const text = [
-      `INVITE sip:+15550100@127.0.0.1:${tlsPort};transport=tls SIP/2.0`,
-      `Via: SIP/2.0/TLS ${local};branch=z9hG4bK-${callId}`,
-      'Max-Forwards: 70',
-      `From: <sip:+15551230000@${local}>;tag=${callId}`,
-      `To: <sip:+15550100@127.0.0.1>`,
-      `Call-ID: ${callId}`,
-      'CSeq: 1 INVITE',
-      `Contact: <sip:carrier@${local};transport=tls>`,
-      'Content-Type: application/sdp',
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      '',
-      body,
-    ].join('\r\n');
+    const text = inviteText({
+      requestUri: `sip:+15550100@127.0.0.1:${tlsPort};transport=tls`,
+      transport: 'TLS',
+      local: `${socket.localAddress}:${socket.localPort}`,
+      callId,
+    });
     return new Promise((resolve) => {
       let received = '';
       const onData = (chunk: Buffer): void => {

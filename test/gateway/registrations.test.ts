@@ -95,12 +95,19 @@ describe('TrunkRegistrations', () => {
     assert.equal(listed?.state, 'registered');
     assert.equal(listed?.aor, 'sip:u@127.0.0.9');
     assert.equal(listed?.expiresSec, 60);
+    assert.deepEqual(registrations.registrarAddresses('reg'), ['127.0.0.9'], 'where its calls come from');
+    assert.deepEqual(registrations.registrarAddresses('plain'), []);
   });
 
   it('counts failures by cause and shows 0 while not registered', async () => {
     const { clock, metrics, registrations } = setup((request) => createResponse(request, 403));
     registrations.apply(config(registeringTrunk('reg')));
     await run(clock, 100);
+    assert.deepEqual(
+      registrations.registrarAddresses('reg'),
+      [],
+      'no binding, no registrar to take calls from',
+    );
     assert.deepEqual(await gauge(metrics), { reg: 0 });
     assert.deepEqual(await counted(metrics), ['reg auth_rejected 1']);
     const [listed] = registrations.list();

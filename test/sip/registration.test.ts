@@ -19,7 +19,9 @@ import {
   REGISTRAR,
   type RegistrarScript,
   registrarScene,
+  US,
 } from './helpers/fake-registrar.js';
+import type { MemoryNetwork } from './helpers/memory-transport.js';
 
 const REALM = 'registrar.test';
 const PASSWORD = 's3cret';
@@ -305,6 +307,37 @@ describe('RegistrationClient (RFC 3261 §10.2)', () => {
     await stopped;
     assert.deepEqual(registrar.expires(), ['60', '0']);
     assert.equal(state(client), 'unregistered');
+  });
+
+  it('keeps the addresses the registrar answered from while the binding they made stands', async () => {
+    // The registrar answers from another address of its own than the one REGISTERs go to.
+    const other = { ...REGISTRAR, address: '127.0.0.10' };
+    let answerFrom = other;
+    let network: MemoryNetwork | undefined;
+    const scene = setup(() => (request) => {
+      network?.transmit(grant(request, 40), answerFrom, US);
+      return undefined;
+    });
+    network = scene.network;
+    const { clock, client } = scene;
+    const addresses = (): string[] => [...client.registrarAddresses].sort();
+    assert.deepEqual(client.registrarAddresses, [], 'none before a binding');
+    client.start();
+    await run(clock, 100);
+    assert.deepEqual(addresses(), ['127.0.0.10', '127.0.0.9'], 'and the configured one');
+    answerFrom = { ...REGISTRAR, address: '127.0.0.11' };
+    await run(clock, 20_000);
+    assert.deepEqual(addresses(), ['127.0.0.10', '127.0.0.11', '127.0.0.9']);
+    answerFrom = other;
+    // The refresh at 40 s is answered again by 127.0.0.10: the binding 127.0.0.11 made lapses at 60 s.
+    await run(clock, 20_000);
+    assert.deepEqual(addresses(), ['127.0.0.10', '127.0.0.11', '127.0.0.9']);
+    await run(clock, 20_000);
+    assert.deepEqual(addresses(), ['127.0.0.10', '127.0.0.9']);
+    const stopped = client.stop();
+    await run(clock, 100);
+    await stopped;
+    assert.deepEqual(client.registrarAddresses, [], 'none once unregistered');
   });
 
   it('sends nothing on stop when never registered', async () => {

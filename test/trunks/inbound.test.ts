@@ -121,31 +121,65 @@ describe('InboundMatcher', () => {
       name: 'registered',
       outbound: { gateways: [{ host: 'sip.carrier.example' }], register },
     });
-    const overTcp = trunkSchema.parse({
-      name: 'over-tcp',
-      outbound: { gateways: [{ host: 'h' }], register: { ...register, transport: 'tcp' } },
+    const proxied = trunkSchema.parse({
+      name: 'proxied',
+      inbound: { allowedCidrs: ['192.0.2.0/28'], unknownSourceAction: 403 },
+      outbound: { gateways: [{ host: 'h' }], register: { ...register, username: 'v' } },
     });
     const contact = registrationContactUser('registered', registered.outbound?.register ?? assert.fail());
-    const withRegistration = new InboundMatcher(makeSnapshot(gateway, [carrier, pbx, registered]));
+    const proxiedContact = registrationContactUser('proxied', proxied.outbound?.register ?? assert.fail());
+    /** Where each trunk's registrar answered its binding from (TrunkRegistrations). */
+    const registrars: Record<string, string[]> = {
+      registered: ['198.51.100.1'],
+      proxied: ['::ffff:192.0.2.99'],
+    };
+    const withRegistration = new InboundMatcher(makeSnapshot(gateway, [carrier, pbx, registered, proxied]), {
+      registrarAddresses: (trunk) => registrars[trunk] ?? [],
+    });
+    const from = (address: string, transport = 'udp') => ({ address, transport });
 
-    it('match a Request-URI naming the registered Contact from any source, before source CIDRs', () => {
-      const fromAnywhere = withRegistration.match(
-        { address: '198.51.100.1', transport: 'udp' },
-        '+15550100',
-        contact,
+    it("match a Request-URI naming the registered Contact from its registrar's address, before source CIDRs", () => {
+      const fromRegistrar = withRegistration.match(from('198.51.100.1'), '+15550100', contact);
+      assert.ok(fromRegistrar.ok && fromRegistrar.trunk.name === 'registered');
+      assert.equal(fromRegistrar.route.target.url, 'wss://bot/exact');
+      const overTcp = withRegistration.match(from('198.51.100.1', 'tcp'), '+442079460018', contact);
+      assert.ok(overTcp.ok && overTcp.trunk.name === 'registered', 'over any transport');
+      const mapped = withRegistration.match(from('192.0.2.99'), '+15550100', proxiedContact);
+      assert.ok(mapped.ok && mapped.trunk.name === 'proxied', 'an address in any spelling');
+      assert.equal(withRegistration.match(from('198.51.100.1'), '+4420', 'pb-guessed').ok, false);
+    });
+
+    it('refuse the Contact from elsewhere like an unknown source: it travels in clear in REGISTER', () => {
+      assert.deepEqual(withRegistration.match(from('198.51.100.2'), '+4420', contact), {
+        ok: false,
+        reason: 'unknown_source',
+        action: 'drop',
+        detail: "not trunk registered's registrar",
+      });
+      const fromCarrier = withRegistration.match(from('203.0.113.9'), '+15550100', contact);
+      assert.deepEqual(
+        fromCarrier,
+        {
+          ok: false,
+          reason: 'unknown_source',
+          action: 403,
+          detail: "not trunk registered's registrar",
+        },
+        "another trunk's source, with the action of the number's owner",
       );
-      assert.ok(fromAnywhere.ok && fromAnywhere.trunk.name === 'registered');
-      assert.equal(fromAnywhere.route.target.url, 'wss://bot/exact');
-      const fromCarrierCidr = withRegistration.match(
-        { address: '203.0.113.9', transport: 'tcp' },
-        '+442079460018',
-        contact,
-      );
-      assert.ok(fromCarrierCidr.ok && fromCarrierCidr.trunk.name === 'registered');
+      const unregistered = new InboundMatcher(makeSnapshot(gateway, [registered]));
       assert.equal(
-        withRegistration.match({ address: '198.51.100.1', transport: 'udp' }, '+4420', 'pb-guessed').ok,
+        unregistered.match(from('198.51.100.1'), '+1555', contact).ok,
         false,
+        'no binding, no call',
       );
+    });
+
+    it("take the Contact from the trunk's own CIDRs, with the trunk's action elsewhere", () => {
+      const proxy = withRegistration.match(from('192.0.2.7'), '+15550100', proxiedContact);
+      assert.ok(proxy.ok && proxy.trunk.name === 'proxied');
+      const other = withRegistration.match(from('192.0.2.77'), '+4420', proxiedContact);
+      assert.ok(!other.ok && other.reason === 'unknown_source' && other.action === 403);
     });
 
     it('call the To user, since the registrar rewrote the Request-URI to our Contact', () => {
@@ -165,14 +199,13 @@ describe('InboundMatcher', () => {
       assert.notEqual(registrationContactUser('registered', otherPassword), contact);
     });
 
-    it('admit TCP connections from any source only when a trunk registers over TCP', () => {
-      assert.equal(withRegistration.admitsSource('198.51.100.1', 'tcp'), true, 'carrier answers 403');
-      const dropping = new InboundMatcher(makeSnapshot(gateway, [pbx, registered]));
-      assert.equal(dropping.admitsSource('198.51.100.1', 'tcp'), false);
-      assert.equal(
-        new InboundMatcher(makeSnapshot(gateway, [pbx, overTcp])).admitsSource('198.51.100.1', 'tcp'),
-        true,
-      );
+    it('admit TCP connections from a registrar, whatever the transport it registers over', () => {
+      const dropping = new InboundMatcher(makeSnapshot(gateway, [pbx, registered]), {
+        registrarAddresses: (trunk) => registrars[trunk] ?? [],
+      });
+      assert.equal(dropping.admitsSource('198.51.100.1', 'tcp'), true);
+      assert.equal(dropping.admitsSource('198.51.100.2', 'tcp'), false, 'nor anyone else');
+      assert.equal(withRegistration.admitsSource('198.51.100.2', 'tcp'), true, 'carrier answers 403');
     });
   });
 });

@@ -1,10 +1,14 @@
 import type { Clock } from '../../util/index.js';
+import type { TransportAddress } from '../types.js';
 import { type StatusBearer, type TimerProfile, Transaction } from './base.js';
 
 export interface ClientTransactionUser<Res> {
   onProvisional?(response: Res): void;
-  /** First final response; for INVITE also every retransmitted 2xx (RFC 6026 §7.2). */
-  onFinal?(response: Res): void;
+  /**
+   * First final response; for INVITE also every retransmitted 2xx (RFC 6026 §7.2). `source`:
+   * where it came from, as the transport saw it.
+   */
+  onFinal?(response: Res, source?: TransportAddress): void;
   /** Timer B/F fired without a final response (RFC 3261 §17.1.1.2 / §17.1.2.2): treat as 408. */
   onTimeout?(): void;
   /** The transport could not send (RFC 3261 §17.1.4): treat as 503. */
@@ -47,7 +51,7 @@ export class InviteClientTransaction<Req, Res extends StatusBearer> extends Tran
     });
   }
 
-  receiveResponse(response: Res): void {
+  receiveResponse(response: Res, source?: TransportAddress): void {
     const status = response.status;
     switch (this.state) {
       case 'calling':
@@ -59,15 +63,15 @@ export class InviteClientTransaction<Req, Res extends StatusBearer> extends Tran
           this.#options.user.onProvisional?.(response);
         } else if (status < 300) {
           this.#enterAccepted();
-          this.#options.user.onFinal?.(response);
+          this.#options.user.onFinal?.(response, source);
         } else {
           this.#enterCompleted(response);
-          this.#options.user.onFinal?.(response);
+          this.#options.user.onFinal?.(response, source);
         }
         return;
       case 'accepted':
         // RFC 6026 §7.2: 2xx retransmissions (and other forks' 2xx) go to the TU for its ACK.
-        if (status >= 200 && status < 300) this.#options.user.onFinal?.(response);
+        if (status >= 200 && status < 300) this.#options.user.onFinal?.(response, source);
         return;
       case 'completed':
         // RFC 3261 §17.1.1.2: a retransmitted final response is answered with the same ACK.

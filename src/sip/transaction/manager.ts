@@ -170,7 +170,7 @@ export class TransactionManager<
   receiveResponse(response: Res, source: TransportAddress): void {
     const key = clientKey(response.topVia()?.params.get('branch'), response.cseq().method);
     const transaction = key ? this.#clients.get(key) : undefined;
-    if (transaction) transaction.receiveResponse(response);
+    if (transaction) transaction.receiveResponse(response, source);
     else this.#options.onStrayResponse?.(response, source);
   }
 

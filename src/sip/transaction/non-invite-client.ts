@@ -1,4 +1,5 @@
 import type { Clock } from '../../util/index.js';
+import type { TransportAddress } from '../types.js';
 import { type StatusBearer, type TimerProfile, Transaction } from './base.js';
 import type { ClientTransactionUser } from './invite-client.js';
 
@@ -34,7 +35,7 @@ export class NonInviteClientTransaction<Req, Res extends StatusBearer> extends T
     });
   }
 
-  receiveResponse(response: Res): void {
+  receiveResponse(response: Res, source?: TransportAddress): void {
     if (this.state !== 'trying' && this.state !== 'proceeding') return; // Completed absorbs
     if (response.status < 200) {
       this.setState('proceeding');
@@ -44,7 +45,7 @@ export class NonInviteClientTransaction<Req, Res extends StatusBearer> extends T
     this.cancelTimer('E');
     this.cancelTimer('F');
     this.setState('completed');
-    this.#user.onFinal?.(response);
+    this.#user.onFinal?.(response, source);
     // RFC 3261 §17.1.2.2: Timer K buffers response retransmissions; zero on reliable transports.
     this.completeAfter('K', this.reliable ? 0 : this.profile.t4);
   }

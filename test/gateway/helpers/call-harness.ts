@@ -38,6 +38,7 @@ import {
   CpsLimiter,
   HealthRegistry,
   InboundMatcher,
+  type InboundMatcherOptions,
   MemoryCpsStore,
   OutboundRouter,
   type ServerLocator,
@@ -109,6 +110,8 @@ export interface HarnessOptions {
   leases?: GatewayAdmissionOptions['leases'];
   /** The node's overload as NodeLoad reports it: the Retry-After while overloaded. */
   overloadRetryAfterSec?: GatewayAdmissionOptions['overloadRetryAfterSec'];
+  /** What the inbound matcher takes from the gateway (registrars' addresses, mutual TLS). */
+  inbound?: InboundMatcherOptions;
 }
 
 export class CallHarness {
@@ -175,7 +178,7 @@ export class CallHarness {
       maxCalls: () => limits.maxCalls,
       ...(options.overloadRetryAfterSec ? { overloadRetryAfterSec: options.overloadRetryAfterSec } : {}),
     });
-    const inbound = new InboundMatcher(this.config);
+    const inbound = new InboundMatcher(this.config, options.inbound);
     const digest = new DigestSupport(this.clock);
     const router = new OutboundRouter(this.health, this.locator, this.clock, () => 0);
     this.gatewayUa = new SipUserAgent({

@@ -31,13 +31,21 @@ export const takeoverKeys = {
   ended: (sipCallId: string) => `${TAKEOVER_PREFIX}ended:${sipCallId}`,
 };
 
+/** A call's snapshot (false when NODE has none) and RTP position ('' when none) on NODE; needs `prefix`. */
+const READ_CALL = `
+local function read_call(node, id)
+  local snap = redis.call('HGET', prefix .. 'snap:' .. node, id)
+  return snap, redis.call('HGET', prefix .. 'pos:' .. node, id) or ''
+end
+`;
+
 const NOW = `
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local prefix = '${TAKEOVER_PREFIX}'
+${READ_CALL}
 local function take(from, id, node, retention)
-  local snap = redis.call('HGET', prefix .. 'snap:' .. from, id)
-  local pos = redis.call('HGET', prefix .. 'pos:' .. from, id) or ''
+  local snap, pos = read_call(from, id)
   redis.call('HDEL', prefix .. 'snap:' .. from, id)
   redis.call('HDEL', prefix .. 'pos:' .. from, id)
   redis.call('HDEL', prefix .. 'claimed:' .. from, id)
@@ -130,8 +138,7 @@ excuse_outage(KEYS[1], dead_after, retention)
 redis.call('ZADD', KEYS[1], now + dead_after, node)
 local unconfirmed = {}
 for _, id in ipairs(redis.call('HKEYS', prefix .. 'claimed:' .. node)) do
-  local snap = redis.call('HGET', prefix .. 'snap:' .. node, id)
-  local pos = redis.call('HGET', prefix .. 'pos:' .. node, id) or ''
+  local snap, pos = read_call(node, id)
   if snap then
     for _, v in ipairs({id, snap, pos}) do unconfirmed[#unconfirmed + 1] = v end
   else redis.call('HDEL', prefix .. 'claimed:' .. node, id) end
@@ -180,9 +187,9 @@ excuse_outage(KEYS[1], tonumber(ARGV[4]), tonumber(ARGV[3]))
 local owner = redis.call('HGET', KEYS[2], id)
 if not owner then return {'unknown'} end
 if owner == node then
-  local snap = redis.call('HGET', prefix .. 'snap:' .. node, id)
+  local snap, pos = read_call(node, id)
   if not snap then return {'mine'} end
-  return {'mine', snap, redis.call('HGET', prefix .. 'pos:' .. node, id) or ''}
+  return {'mine', snap, pos}
 end
 local expiry = redis.call('ZSCORE', KEYS[1], owner)
 if expiry and tonumber(expiry) >= now then return {'alive', owner} end

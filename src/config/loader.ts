@@ -161,18 +161,14 @@ export async function loadTrunkFile(file: string, env: Env): Promise<ParsedFile<
   return parseConfigText(text, file, trunkSchema, env);
 }
 
-/** Loads every `*.yaml`/`*.yml` in a sip-profiles directory; trunk names must be unique. */
+/**
+ * Loads every `*.yaml`/`*.yml` in a sip-profiles directory; trunk names must be unique. Each
+ * valid trunk keeps its file, to name lines in checks against the gateway file.
+ */
 export async function loadSipProfiles(
   dir: string,
   env: Env,
-): Promise<
-  ParseResult<Map<string, TrunkConfig>> & {
-    files: string[];
-    tlsFiles: TlsFiles;
-    /** Each valid trunk's file, to name lines in checks against the gateway file. */
-    located: Map<string, LocatedFile<TrunkConfig>>;
-  }
-> {
+): Promise<ParseResult<Map<string, LocatedFile<TrunkConfig>>> & { files: string[]; tlsFiles: TlsFiles }> {
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort();
@@ -184,13 +180,12 @@ export async function loadSipProfiles(
       col: 1,
       message: `cannot read directory: ${(error as Error).message}`,
     };
-    return { ok: false, issues: [issue], files: [], tlsFiles: new Map(), located: new Map() };
+    return { ok: false, issues: [issue], files: [], tlsFiles: new Map() };
   }
   const files = names.map((n) => join(dir, n));
-  const trunks = new Map<string, TrunkConfig>();
+  const trunks = new Map<string, LocatedFile<TrunkConfig>>();
   const tlsFiles: TlsFiles = new Map();
   const issues: ConfigIssue[] = [];
-  const located = new Map<string, LocatedFile<TrunkConfig>>();
   for (const file of files) {
     const result = await loadTrunkFile(file, env);
     if (!result.ok) {
@@ -198,28 +193,29 @@ export async function loadSipProfiles(
     } else if (trunks.has(result.value.name)) {
       issues.push(result.issueAt(['name'], `duplicate trunk name '${result.value.name}'`));
     } else {
-      trunks.set(result.value.name, result.value);
-      located.set(result.value.name, result);
+      trunks.set(result.value.name, result);
       const tls = await readTrunkTlsFiles(result.value, file, result.issueAt);
       issues.push(...tls.issues);
       for (const [path, pem] of tls.files) tlsFiles.set(path, pem);
     }
   }
-  for (const trunk of trunks.values()) {
+  for (const { value: trunk, issueAt } of trunks.values()) {
     const issue = rerouteTrunkIssue(trunk, trunks);
-    const file = located.get(trunk.name);
-    if (issue && file) issues.push(file.issueAt(['cps', 'overflow', 'rerouteTo'], issue));
+    if (issue) issues.push(issueAt(['cps', 'overflow', 'rerouteTo'], issue));
   }
   return issues.length > 0
-    ? { ok: false, issues, files, tlsFiles, located }
-    : { ok: true, value: trunks, files, tlsFiles, located };
+    ? { ok: false, issues, files, tlsFiles }
+    : { ok: true, value: trunks, files, tlsFiles };
 }
 
 /** An outbound trunk's overflow reroutes its calls through another trunk, which must dial out. */
-function rerouteTrunkIssue(trunk: TrunkConfig, trunks: ReadonlyMap<string, TrunkConfig>): string | undefined {
+function rerouteTrunkIssue(
+  trunk: TrunkConfig,
+  trunks: ReadonlyMap<string, LocatedFile<TrunkConfig>>,
+): string | undefined {
   const { rerouteTo } = trunk.cps.overflow;
   if (!trunk.outbound || trunk.inbound || rerouteTo === undefined) return undefined;
-  const target = trunks.get(rerouteTo);
+  const target = trunks.get(rerouteTo)?.value;
   if (!target) return `unknown trunk '${rerouteTo}' (known: ${[...trunks.keys()].join(', ')})`;
   if (!target.outbound) return `trunk '${rerouteTo}' has no outbound section to reroute calls through`;
   return undefined;
@@ -277,13 +273,13 @@ export async function loadConfig(gatewayFile: string, env: Env): Promise<ParseRe
     ...(listenerTls?.issues ?? []),
     ...(profiles.ok ? [] : profiles.issues),
   ];
-  if (gateway.ok && profiles.ok) issues.push(...crossCheck(gatewayFile, gateway, profiles.located));
+  if (gateway.ok && profiles.ok) issues.push(...crossCheck(gatewayFile, gateway, profiles.value));
   if (issues.length > 0 || !gateway.ok || !profiles.ok) return { ok: false, issues };
   return {
     ok: true,
     value: makeSnapshot(
       gateway.value,
-      profiles.value.values(),
+      [...profiles.value.values()].map((trunk) => trunk.value),
       [gatewayFile, ...profiles.files],
       [gatewayFile, profilesDir],
       new Map([...(listenerTls?.files ?? []), ...profiles.tlsFiles]),

@@ -363,7 +363,7 @@ describe('config loader', () => {
       EXAMPLE_SECURE_TRUNK_PASSWORD: 'd',
     });
     assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.issues));
-    const secure = result.value.get('secure-carrier');
+    const secure = result.value.get('secure-carrier')?.value;
     assert.equal(secure?.media.encryption, 'required');
     assert.equal(secure?.outbound?.auth?.realm, 'carrier.example');
     assert.equal(secure?.outbound?.callerId?.assertedIdentity, '+15550123');

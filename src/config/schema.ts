@@ -26,6 +26,9 @@ const MIN_PORTS_PER_WORKER = 8;
 
 const ratio = z.number().min(0).max(1);
 
+/** The control API's timeouts: Node takes whole ms and 0 for none, so not below 0.1 s; longer than an hour guards nothing. */
+const apiTimeoutSec = z.number().min(0.1).max(3600);
+
 const cidr = z.string().refine((text) => parseCidr(text) !== undefined, {
   error: (issue) => cidrProblem(String(issue.input)),
 });
@@ -342,8 +345,36 @@ export const gatewayFileSchema = z
         host: host.default('127.0.0.1'),
         port: port.default(8080),
         bearerToken: z.string().min(16).optional(),
+        maxConnections: z
+          .number()
+          .int()
+          .min(1)
+          .default(256)
+          .describe(
+            'Connections open to the API at once, kept-alive ones included; more are closed at accept (patchbay_api_connections_refused_total).',
+          ),
+        headerTimeoutSec: apiTimeoutSec
+          .default(10)
+          .describe(
+            'A request whose headers are not complete this long after the connection opened, or after its first byte on a kept-alive connection, is answered 408 and its connection closed (slow clients); checked every quarter of this, at least once a second.',
+          ),
+        requestTimeoutSec: apiTimeoutSec
+          .default(30)
+          .describe(
+            'A request not received whole, body included, this long after its first byte is answered 408 and its connection closed.',
+          ),
+        idleTimeoutSec: apiTimeoutSec
+          .default(5)
+          .describe(
+            'A kept-alive connection with no next request this long after a response is closed (Node waits up to a second more, so a client told this in the Keep-Alive header closes first).',
+          ),
       })
-      .prefault({}),
+      .refine((api) => api.headerTimeoutSec <= api.requestTimeoutSec, {
+        message: 'must not exceed requestTimeoutSec: the request timeout runs over the headers too',
+        path: ['headerTimeoutSec'],
+      })
+      .prefault({})
+      .describe("The control API's HTTP server. Read at start; a reload keeps it."),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
     callRecords: z
       .strictObject({ enabled: z.boolean().default(false), path: z.string().default('call-records.jsonl') })

@@ -17,4 +17,4 @@ export type {
 } from './backend.js';
 export { FORWARDED_HEADER } from './backend.js';
 export { GatewayMetrics } from './metrics.js';
-export { type ControlServerOptions, createControlServer } from './server.js';
+export { type ControlServerLimits, type ControlServerOptions, createControlServer } from './server.js';

@@ -189,6 +189,12 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly apiConnectionsRefusedTotal = new Counter({
+    name: 'patchbay_api_connections_refused_total',
+    help: 'Connections to the control API closed at accept because api.maxConnections were open',
+    registers: [this.registry],
+  });
+
   readonly sipTlsHandshakeFailuresTotal = new Counter({
     name: 'patchbay_sip_tls_handshake_failures_total',
     help: 'SIP TLS handshakes that failed, by direction (inbound, outbound) and reason (timeout, certificate, name_mismatch, protocol, closed)',

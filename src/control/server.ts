@@ -30,6 +30,24 @@ export interface ControlServerOptions {
   /** Require the token on /metrics too (default: open, for Prometheus scrapers). */
   protectMetrics?: boolean;
   logger?: Logger;
+  limits: ControlServerLimits;
+}
+
+/** What one client may hold of the server (`api.*` in the gateway file, in ms). */
+export interface ControlServerLimits {
+  /** Connections open at once; more are closed at accept. */
+  maxConnections: number;
+  /** Until a request's headers are complete (slowloris). */
+  headerTimeoutMs: number;
+  /** Until a whole request, body included, is received. */
+  requestTimeoutMs: number;
+  /** A kept-alive connection's wait for its next request. */
+  idleTimeoutMs: number;
+}
+
+/** Node checks the header and request timeouts on an interval (30 s by default): often enough to keep them. */
+function timeoutCheckMs(limits: ControlServerLimits): number {
+  return Math.min(1000, Math.ceil(limits.headerTimeoutMs / 4));
 }
 
 const UNAUTHENTICATED = new Set(['/healthz', '/readyz', '/openapi.json']);
@@ -74,15 +92,27 @@ function sendOperationResult(reply: FastifyReply, result: CallOperationResult): 
 
 /** Builds the control API (not yet listening): the caller chooses address and port. */
 export async function createControlServer(options: ControlServerOptions): Promise<FastifyInstance> {
-  const { backend, metrics, token } = options;
+  const { backend, metrics, token, limits } = options;
   const app = Fastify({
     logger: false,
     bodyLimit: 64 * 1024,
+    // Fastify's defaults keep an idle connection 72 s and never time a request out.
+    keepAliveTimeout: limits.idleTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    http: {
+      headersTimeout: limits.headerTimeoutMs,
+      // Given here too so Node checks the pair as it creates the server.
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: timeoutCheckMs(limits),
+    },
     // The router counts a parameter as sent (percent-encoded), before the schema sees it
     // decoded: room for the longest the schemas take, every character encoded.
     routerOptions: { maxParamLength: 3 * MAX_PATH_PARAM_LENGTH },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
   });
+  // Node closes a connection beyond this at accept (its 'drop' event), before any byte is read.
+  app.server.maxConnections = limits.maxConnections;
+  app.server.on('drop', () => metrics.apiConnectionsRefusedTotal.inc());
 
   await app.register(swagger, {
     openapi: {

@@ -7,6 +7,7 @@ import type { Cluster } from '../cluster/index.js';
 import {
   callerIdSchema,
   checkedStreamTargetSchema,
+  type GatewayFileConfig,
   type PatchbayConfig,
   type TrunkConfig,
 } from '../config/index.js';
@@ -18,6 +19,7 @@ import type {
   CallOperationResult,
   CallSummary,
   ControlBackend,
+  ControlServerLimits,
   CpsLimit,
   DrainStatus,
   OriginateRequest,
@@ -28,6 +30,17 @@ import { type CpsLimiter, cpsKeys, type HealthRegistry } from '../trunks/index.j
 import type { CallController } from './call-controller.js';
 import type { CallRegistry } from './call-registry.js';
 import { OutboundRefusal, type OutboundRequest } from './ports.js';
+
+/** The API's connection limits in the server's units (whole ms, as Node takes them). */
+export function apiLimits(api: GatewayFileConfig['api']): ControlServerLimits {
+  const ms = (sec: number) => Math.round(sec * 1000);
+  return {
+    maxConnections: api.maxConnections,
+    headerTimeoutMs: ms(api.headerTimeoutSec),
+    requestTimeoutMs: ms(api.requestTimeoutSec),
+    idleTimeoutMs: ms(api.idleTimeoutSec),
+  };
+}
 
 /** What the control API needs of the gateway (the Gateway satisfies it; nothing else is reached). */
 export interface ControlledGateway {

@@ -43,7 +43,7 @@ import { buildCallPorts, type CallMedia, threadCallMedia } from './call-ports.js
 import { CallRecordWriter } from './call-records.js';
 import { CallRegistry } from './call-registry.js';
 import { CallTakeover } from './call-takeover.js';
-import { GatewayControl } from './control-adapter.js';
+import { apiLimits, GatewayControl } from './control-adapter.js';
 import { DigestSupport } from './digest-support.js';
 import { SourceRateLimiter } from './flood.js';
 import { scheduleGauges } from './gauges.js';
@@ -401,6 +401,7 @@ export class Gateway {
       metrics: this.metrics,
       ...(config.api.bearerToken ? { token: config.api.bearerToken } : {}),
       logger: this.logger,
+      limits: apiLimits(config.api),
     });
     await this.#api.listen({ host: config.api.host, port: config.api.port });
     this.#registrations.apply(this.config());

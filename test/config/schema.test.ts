@@ -97,6 +97,25 @@ describe('gateway addresses', () => {
     assert.deepEqual(gatewayIssues(`${byName}publicAddress: 127.0.0.1\n`), []);
   });
 
+  it('the control API bounds its connections: a header timeout within the request timeout, 0.1 s to an hour', () => {
+    const { api } = gatewayFileSchema.parse({});
+    assert.deepEqual(
+      [api.maxConnections, api.headerTimeoutSec, api.requestTimeoutSec, api.idleTimeoutSec],
+      [256, 10, 30, 5],
+    );
+    assert.deepEqual(gatewayIssues('api:\n  headerTimeoutSec: 0.3\n  requestTimeoutSec: 0.3\n'), []);
+    assert.deepEqual(gatewayIssues('api:\n  headerTimeoutSec: 40\n'), [
+      '2 api.headerTimeoutSec: must not exceed requestTimeoutSec: the request timeout runs over the headers too',
+    ]);
+    assert.deepEqual(gatewayIssues('api:\n  idleTimeoutSec: 0\n  maxConnections: 0\n'), [
+      '2 api.idleTimeoutSec: Too small: expected number to be >=0.1',
+      '3 api.maxConnections: Too small: expected number to be >=1',
+    ]);
+    assert.deepEqual(gatewayIssues('api:\n  requestTimeoutSec: 3601\n'), [
+      '2 api.requestTimeoutSec: Too big: expected number to be <=3600',
+    ]);
+  });
+
   it("an outbound gateway's host is an IP address or a host name, a final dot allowed", () => {
     const host = (name: string) => issuesOf(`name: t\noutbound:\n  gateways: [{host: "${name}"}]\n`);
     assert.deepEqual([...host('sip.carrier.example.'), ...host('192.0.2.1'), ...host('2001:db8::1')], []);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { gatewayFileSchema } from '../../src/config/index.js';
 import {
   type CallSummary,
   type ControlBackend,
@@ -12,6 +13,7 @@ import {
   type RequestOrigin,
   type TrunkRegistration,
 } from '../../src/control/index.js';
+import { apiLimits } from '../../src/gateway/control-adapter.js';
 
 const TOKEN = 'test-token';
 /** A number the fake backend fails on as a bug would: an Error without a status. */
@@ -100,7 +102,12 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 before(async () => {
   backend = new FakeBackend();
   metrics = new GatewayMetrics({ eventLoopDelayP99Ms: () => 0 });
-  app = await createControlServer({ backend, metrics, token: TOKEN });
+  app = await createControlServer({
+    backend,
+    metrics,
+    token: TOKEN,
+    limits: apiLimits(gatewayFileSchema.parse({}).api),
+  });
 });
 after(async () => {
   await app.close();

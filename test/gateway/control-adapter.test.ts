@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { gatewayFileSchema, makeSnapshot, trunkSchema } from '../../src/config/index.js';
 import { createControlServer, GatewayMetrics } from '../../src/control/index.js';
-import { type ControlledGateway, GatewayControl } from '../../src/gateway/control-adapter.js';
+import { apiLimits, type ControlledGateway, GatewayControl } from '../../src/gateway/control-adapter.js';
 import { OutboundRefusal } from '../../src/gateway/ports.js';
 
 const TOKEN = 'control-adapter-test-token';
@@ -34,6 +34,7 @@ before(async () => {
     metrics: new GatewayMetrics({ eventLoopDelayP99Ms: () => 0 }),
     token: TOKEN,
     logger: { error: (...args: unknown[]) => logged.push(args) } as never,
+    limits: apiLimits(gatewayFileSchema.parse({}).api),
   });
 });
 after(async () => {
@@ -85,5 +86,17 @@ describe('POST /v1/calls refused by the gateway', () => {
     const placed = await originate({ trunk: 'carrier' });
     assert.equal(placed.status, 201);
     assert.deepEqual(logged, []);
+  });
+});
+
+it("the API's limits reach the server in whole milliseconds, as Node takes them", () => {
+  const api = gatewayFileSchema.parse({
+    api: { maxConnections: 9, headerTimeoutSec: 1.1, requestTimeoutSec: 2.3, idleTimeoutSec: 0.7 },
+  }).api;
+  assert.deepEqual(apiLimits(api), {
+    maxConnections: 9,
+    headerTimeoutMs: 1100,
+    requestTimeoutMs: 2300,
+    idleTimeoutMs: 700,
   });
 });

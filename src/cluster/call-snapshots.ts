@@ -20,22 +20,42 @@ import {
 
 /**
  * One call's entry in a write: `snapshot` undefined when unchanged since the last write;
- * `mayBeTakenOver`: this node wrote the call before and may have been taken for dead since, so
- * no owner in Redis does not make the call its own again (another node may have taken it over
- * and ended it, and Redis forgotten both).
+ * `generation`: the one this node carries the call at (FIRST_GENERATION where it was answered,
+ * a claim's otherwise); `mayBeTakenOver`: this node wrote the call before and may have been
+ * taken for dead since, so no owner in a Redis that kept its data does not make the call its
+ * own again (another node may have taken it over and ended it, and the tombstone expired).
  */
 interface SnapshotWrite {
   sipCallId: string;
   snapshot: string | undefined;
   position: string;
+  generation: number;
   mayBeTakenOver?: boolean;
 }
 
-/** A call claimed from a dead node (or owned here already: `mine`, `unconfirmed`). */
+/**
+ * What a write found: calls this node lost (another node owns them at a higher generation, or
+ * they ended there), calls whose snapshot Redis lacks (to be sent whole), and marked calls no
+ * node owns (not this node's again).
+ */
+interface WriteResult {
+  lost: string[];
+  missing: string[];
+  unowned: string[];
+}
+
+/** A call's generation where it was answered; each claim adds one. */
+export const FIRST_GENERATION = 1;
+
+/**
+ * A call claimed from a dead node (or owned here already: `mine`, `unconfirmed`), with the
+ * generation this node now carries it at.
+ */
 export interface ClaimedCall {
   sipCallId: string;
   snapshot: string;
   position: string;
+  generation: number;
 }
 
 type ClaimResult =
@@ -97,12 +117,16 @@ export class CallSnapshots {
   }
 
   /** One round trip for every call (see WRITE_SNAPSHOTS); rejects while Redis is unreachable. */
-  async write(
-    writes: readonly SnapshotWrite[],
-  ): Promise<{ lost: string[]; missing: string[]; unowned: string[] }> {
+  async write(writes: readonly SnapshotWrite[]): Promise<WriteResult> {
     const args: Array<string | number> = [this.owner, this.#retentionMs, writes.length];
     for (const write of writes)
-      args.push(write.sipCallId, write.snapshot ?? '', write.position, write.mayBeTakenOver ? 1 : 0);
+      args.push(
+        write.sipCallId,
+        write.snapshot ?? '',
+        write.position,
+        write.generation,
+        write.mayBeTakenOver ? 1 : 0,
+      );
     const [lost, missing, unowned] = (await this.#options.link.run(
       'patchbayWriteSnapshots',
       this.#ownKeys(),
@@ -115,12 +139,12 @@ export class CallSnapshots {
    * The call ended here: its snapshot goes (unless another node owns it now), and a tombstone
    * outlives what a node taken for dead may still write of it.
    */
-  async remove(sipCallId: string): Promise<void> {
+  async remove(sipCallId: string, generation: number): Promise<void> {
     const tombstoneMs = this.#options.deadAfterMs + this.#retentionMs + RETENTION_MARGIN_MS;
     await this.#options.link.run(
       'patchbayRemoveSnapshot',
       [...this.#ownKeys(), takeoverKeys.ended(sipCallId)],
-      [this.owner, sipCallId, tombstoneMs],
+      [this.owner, sipCallId, tombstoneMs, generation],
     );
   }
 
@@ -162,8 +186,11 @@ export class CallSnapshots {
       [takeoverKeys.alive, takeoverKeys.owner],
       [this.owner, sipCallId, this.#retentionMs, this.#options.deadAfterMs],
     )) as string[];
-    const [kind, first, second] = reply;
-    const call = first === undefined ? undefined : { sipCallId, snapshot: first, position: second ?? '' };
+    const [kind, first, second, third] = reply;
+    const call =
+      first === undefined
+        ? undefined
+        : { sipCallId, snapshot: first, position: second ?? '', generation: generationOf(third) };
     if (kind === 'claimed' && call) return { kind, call };
     if (kind === 'alive' && first !== undefined) return { kind, node: first };
     if (kind === 'mine') return call ? { kind, call } : { kind };
@@ -181,14 +208,21 @@ export class CallSnapshots {
   }
 }
 
-/** A script's flat (Call-ID, snapshot, position) list. */
+/** A script's flat (Call-ID, snapshot, position, generation) list. */
 function callsOf(flat: readonly string[]): ClaimedCall[] {
   const calls: ClaimedCall[] = [];
-  for (let i = 0; i + 2 < flat.length; i += 3)
+  for (let i = 0; i + 3 < flat.length; i += 4)
     calls.push({
       sipCallId: flat[i] as string,
       snapshot: flat[i + 1] as string,
       position: flat[i + 2] as string,
+      generation: generationOf(flat[i + 3]),
     });
   return calls;
+}
+
+/** A generation as a script returns it (a decimal string). */
+function generationOf(text: string | undefined): number {
+  const generation = Number(text);
+  return Number.isSafeInteger(generation) && generation >= FIRST_GENERATION ? generation : FIRST_GENERATION;
 }

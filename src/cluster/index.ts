@@ -1,4 +1,4 @@
-export { CallSnapshots, type ClaimedCall } from './call-snapshots.js';
+export { CallSnapshots, type ClaimedCall, FIRST_GENERATION } from './call-snapshots.js';
 export { Cluster, defaultApiUrl, defaultNodeId } from './cluster.js';
 export { ClusterLeases, type ClusterSlot, type LeaseRequest } from './leases.js';
 export { LocalShareCpsStore, shareOfCount } from './local-share.js';

@@ -7,12 +7,14 @@
  * Data (P = `{patchbay}:takeover:`):
  *   P alive       sorted set  node id -> expiry of its takeover heartbeat (ms, server time)
  *   P draining    set         nodes that take no calls over (they drain, or have no room)
- *   P owner       hash        SIP Call-ID -> the node that carries the call now
+ *   P owner       hash        SIP Call-ID -> 'GEN|NODE': the node that carries the call now, and
+ *                             the call's generation there (1 where it was answered, one more at
+ *                             each claim); a write of a lower generation than stored is refused
  *   P snap:NODE   hash        SIP Call-ID -> the call's snapshot (JSON, written when it changes)
  *   P pos:NODE    hash        SIP Call-ID -> the call's RTP position (JSON, every interval)
  *   P claimed:NODE hash       SIP Call-ID -> 1: claimed by NODE, no write of its carried it yet
  *                             (a claim's reply may be lost: the beat reports these again)
- *   P ended:ID    string      the node a call ended on (a tombstone, expiring): a node taken for
+ *   P ended:ID    string      'GEN|NODE' a call ended on (a tombstone, expiring): a node taken for
  *                             dead that writes the call again learns it is lost, not unowned
  *
  * NODE is a process's incarnation (CallSnapshots.owner), never reused after a restart.
@@ -39,25 +41,56 @@ local function read_call(node, id)
 end
 `;
 
-const NOW = `
+/**
+ * A call's owner entry (or tombstone) read as its node and generation. A value without a
+ * generation (written by an earlier version) names its node at an unknown one, which no other
+ * node's write overrides.
+ */
+const OWNER = `
+local prefix = '${TAKEOVER_PREFIX}'
+local function holder_of(value)
+  if not value then return nil end
+  local gen, node = string.match(value, '^(%d+)|(.*)$')
+  if not gen then return value, nil end
+  return node, tonumber(gen)
+end
+local function owner_of(id)
+  return holder_of(redis.call('HGET', prefix .. 'owner', id))
+end
+local function entry_of(node, gen)
+  return string.format('%d|%s', gen, node)
+end
+local function own(id, node, gen)
+  redis.call('HSET', prefix .. 'owner', id, entry_of(node, gen))
+end
+-- Whether a write of generation gen by node yields to what holder, at held, has of the call.
+local function yields(node, gen, holder, held)
+  return holder ~= nil and holder ~= node and (held == nil or held >= gen)
+end
+`;
+
+const NOW = `${OWNER}${READ_CALL}
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local prefix = '${TAKEOVER_PREFIX}'
-${READ_CALL}
+-- Moves a call from node from to node, one generation up; nil when from has no snapshot of it
+-- or another node owns it now (from's copy is stale: it lost the call to a higher generation).
 local function take(from, id, node, retention)
   local snap, pos = read_call(from, id)
   redis.call('HDEL', prefix .. 'snap:' .. from, id)
   redis.call('HDEL', prefix .. 'pos:' .. from, id)
   redis.call('HDEL', prefix .. 'claimed:' .. from, id)
   if not snap then return nil end
-  redis.call('HSET', prefix .. 'owner', id, node)
+  local holder, held = owner_of(id)
+  if holder and holder ~= from then return nil end
+  local gen = (held or 1) + 1
+  own(id, node, gen)
   redis.call('HSET', prefix .. 'snap:' .. node, id, snap)
   redis.call('HSET', prefix .. 'pos:' .. node, id, pos)
   redis.call('HSET', prefix .. 'claimed:' .. node, id, 1)
   for _, kind in ipairs({'snap:', 'pos:', 'claimed:'}) do
     redis.call('PEXPIRE', prefix .. kind .. node, retention)
   end
-  return {id, snap, pos}
+  return {id, snap, pos, tostring(gen)}
 end
 -- last_beat: Redis time of the last heartbeat or claim from any node. None for longer than
 -- dead_after means Redis itself was away (down, failing over, cut off from every node), not one
@@ -76,26 +109,34 @@ end
 
 /**
  * A node's snapshot writes. KEYS: owner, this node's snapshots, positions, claims. ARGV: node,
- * retention ms, count, then (Call-ID, snapshot or '' when unchanged, position, '1' when this node
- * may have been counted dead since it wrote the call) per call. Returns {lost, missing, unowned}:
- * calls another node owns or ended (this node was taken for dead); calls whose snapshot Redis
- * does not have (lost with a restart), to be sent whole next time; and calls marked '1' that no
- * node owns (Redis forgot them): not this node's again, as another node may have taken them over
- * and ended them.
+ * retention ms, count, then (Call-ID, snapshot or '' when unchanged, position, the generation
+ * this node carries the call at, '1' when this node may have been counted dead since it wrote
+ * the call) per call.
+ *
+ * A write of a call yields to another node's entry of the same or a higher generation, and to a
+ * tombstone of one; it replaces another node's entry of a lower generation (that node lost the
+ * call: it learns so at its next write). Returns {lost, missing, unowned}: calls this node lost
+ * (taken over, or ended elsewhere); calls whose snapshot Redis does not have (lost with a
+ * restart), to be sent whole next time; and calls marked '1' that no node owns (Redis forgot
+ * them): not this node's again, as another node may have taken them over and ended them.
  */
-export const WRITE_SNAPSHOTS = `
-local prefix = '${TAKEOVER_PREFIX}'
+export const WRITE_SNAPSHOTS = `${OWNER}
 local node, retention, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local lost, missing, unowned = {}, {}, {}
 for i = 0, count - 1 do
-  local id, snap, pos, taken = ARGV[4 + i * 4], ARGV[5 + i * 4], ARGV[6 + i * 4], ARGV[7 + i * 4]
-  local owner = redis.call('HGET', KEYS[1], id)
-  if (owner and owner ~= node) or (not owner and redis.call('EXISTS', prefix .. 'ended:' .. id) == 1) then
+  local at = 4 + i * 5
+  local id, snap, pos, gen, taken = ARGV[at], ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3]), ARGV[at + 4]
+  local holder, held = owner_of(id)
+  local ender, ended = holder_of(redis.call('GET', prefix .. 'ended:' .. id))
+  if yields(node, gen, holder, held) or (not holder and ender and (ended == nil or ended >= gen)) then
     lost[#lost + 1] = id
-  elseif not owner and taken == '1' then
+  elseif not holder and taken == '1' then
     unowned[#unowned + 1] = id
   else
-    redis.call('HSET', KEYS[1], id, node)
+    if holder and holder ~= node then
+      for _, kind in ipairs({'snap:', 'pos:', 'claimed:'}) do redis.call('HDEL', prefix .. kind .. holder, id) end
+    end
+    own(id, node, math.max(gen, held or 0))
     if snap ~= '' then redis.call('HSET', KEYS[2], id, snap)
     elseif redis.call('HEXISTS', KEYS[2], id) == 0 then missing[#missing + 1] = id end
     redis.call('HSET', KEYS[3], id, pos)
@@ -107,15 +148,15 @@ return {lost, missing, unowned}
 `;
 
 /**
- * A call that ended. KEYS: owner, this node's snapshots, positions, claims, the call's tombstone. ARGV:
- * node, Call-ID, tombstone ms (longer than a stalled node can still hold the call: deadAfterMs
- * plus the retention).
+ * A call that ended. KEYS: owner, this node's snapshots, positions, claims, the call's tombstone.
+ * ARGV: node, Call-ID, tombstone ms (longer than a stalled node can still hold the call:
+ * deadAfterMs plus the retention), the generation the node carried it at.
  */
-export const REMOVE_SNAPSHOT = `
-local owner = redis.call('HGET', KEYS[1], ARGV[2])
-if not owner or owner == ARGV[1] then
+export const REMOVE_SNAPSHOT = `${OWNER}
+local holder, held = owner_of(ARGV[2])
+if not holder or holder == ARGV[1] then
   redis.call('HDEL', KEYS[1], ARGV[2])
-  redis.call('SET', KEYS[5], ARGV[1], 'PX', ARGV[3])
+  redis.call('SET', KEYS[5], entry_of(ARGV[1], math.max(tonumber(ARGV[4]), held or 0)), 'PX', ARGV[3])
 end
 for i = 2, 4 do redis.call('HDEL', KEYS[i], ARGV[2]) end
 return 1
@@ -127,7 +168,8 @@ return 1
  * not draining node chosen by rendezvous hashing (the highest sha1 of Call-ID and node id), so
  * every node agrees on it without talking to the others and the calls spread evenly; the
  * chosen node moves it into its own hashes here, atomically. A dead node with no call left is
- * forgotten. Returns two flat lists of (Call-ID, snapshot, position): the calls claimed now, and
+ * forgotten. Returns two flat lists of (Call-ID, snapshot, position, generation): the calls
+ * claimed now (each one generation up from its dead owner's), and
  * those claimed before that no write has carried yet (being resumed, or a claim whose reply was
  * lost: the node resumes or gives back the ones it does not know).
  */
@@ -139,8 +181,9 @@ redis.call('ZADD', KEYS[1], now + dead_after, node)
 local unconfirmed = {}
 for _, id in ipairs(redis.call('HKEYS', prefix .. 'claimed:' .. node)) do
   local snap, pos = read_call(node, id)
-  if snap then
-    for _, v in ipairs({id, snap, pos}) do unconfirmed[#unconfirmed + 1] = v end
+  local holder, held = owner_of(id)
+  if snap and holder == node then
+    for _, v in ipairs({id, snap, pos, tostring(held or 1)}) do unconfirmed[#unconfirmed + 1] = v end
   else redis.call('HDEL', prefix .. 'claimed:' .. node, id) end
 end
 if ARGV[4] == '1' then redis.call('SADD', KEYS[2], node) else redis.call('SREM', KEYS[2], node) end
@@ -152,7 +195,7 @@ local out = {}
 for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)) do
   local snaps = prefix .. 'snap:' .. dead
   for _, id in ipairs(redis.call('HKEYS', snaps)) do
-    if #out >= max_claims * 3 then break end
+    if #out >= max_claims * 4 then break end
     local best, chosen = nil, nil
     for _, n in ipairs(candidates) do
       local h = redis.sha1hex(id .. '|' .. n)
@@ -176,26 +219,26 @@ return {out, unconfirmed}
 
 /**
  * One call claimed now, for an in-dialog request that reached this node before the heartbeat
- * claimed it. KEYS: alive, owner. ARGV: node, Call-ID, retention ms, dead-after ms. Returns {'claimed', snapshot,
- * position}, {'mine', snapshot, position} (this node owns it already: a claim repeated after a
- * lost reply; without a snapshot when Redis has none), {'alive', node} (its owner still beats)
- * or {'unknown'}.
+ * claimed it. KEYS: alive, owner. ARGV: node, Call-ID, retention ms, dead-after ms. Returns
+ * {'claimed', snapshot, position, generation}, {'mine', snapshot, position, generation} (this
+ * node owns it already: a claim repeated after a lost reply; without a snapshot when Redis has
+ * none), {'alive', node} (its owner still beats) or {'unknown'}.
  */
 export const CLAIM_CALL = `${NOW}
 local node, id = ARGV[1], ARGV[2]
 excuse_outage(KEYS[1], tonumber(ARGV[4]), tonumber(ARGV[3]))
-local owner = redis.call('HGET', KEYS[2], id)
+local owner, held = owner_of(id)
 if not owner then return {'unknown'} end
 if owner == node then
   local snap, pos = read_call(node, id)
   if not snap then return {'mine'} end
-  return {'mine', snap, pos}
+  return {'mine', snap, pos, tostring(held or 1)}
 end
 local expiry = redis.call('ZSCORE', KEYS[1], owner)
 if expiry and tonumber(expiry) >= now then return {'alive', owner} end
 local claimed = take(owner, id, node, tonumber(ARGV[3]))
 if not claimed then return {'unknown'} end
-return {'claimed', claimed[2], claimed[3]}
+return {'claimed', claimed[2], claimed[3], claimed[4]}
 `;
 
 /**
@@ -208,7 +251,7 @@ local node, retention = ARGV[1], tonumber(ARGV[2])
 local back = node .. '/returned'
 local moved = 0
 for i = 3, #ARGV do
-  if redis.call('HGET', KEYS[2], ARGV[i]) == node and take(node, ARGV[i], back, retention) then
+  if owner_of(ARGV[i]) == node and take(node, ARGV[i], back, retention) then
     moved = moved + 1
   end
 end

@@ -12,10 +12,11 @@
  *
  * A node counted dead that was only stalled, or cut off from Redis while the others were not,
  * learns at its next write that its calls are owned elsewhere: it lets them go without
- * signalling (the new owner holds the dialog). One that Redis did not hear from for longer than
- * `deadAfterMs` takes back no call Redis has no owner for (it restarted empty): another node may
- * have taken it over, and ended it, meanwhile. Such a call goes on here without a snapshot, and
- * is let go once another node owns it.
+ * signalling (the new owner holds the dialog). Each call is carried at a generation (1 where it
+ * was answered, one more at each claim) and a write yields to an owner of the same or a higher
+ * one. One that Redis did not hear from for longer than `deadAfterMs` takes back no call Redis
+ * has no owner for (it restarted empty): another node may have taken it over, and ended it,
+ * meanwhile. Such a call goes on here without a snapshot, and is let go once another node owns it.
  *
  * A node that is draining, full or overloaded claims nothing: its admission would refuse the
  * call, which would then be lost; a held request gets 481 so the balancer tries the next node.
@@ -26,7 +27,7 @@
  * no write has carried since; one it does not know is resumed, or given back when it has no room.
  * A snapshot write whose reply is lost may have run too: its call is removed when it ends.
  */
-import type { CallSnapshots, ClaimedCall } from '../cluster/index.js';
+import { type CallSnapshots, type ClaimedCall, FIRST_GENERATION } from '../cluster/index.js';
 import type { TakeoverConfig } from '../config/index.js';
 import type { HeldRequest } from '../sip/index.js';
 import type { Clock, Logger, TimerHandle } from '../util/index.js';
@@ -49,6 +50,12 @@ const HOLD_MARGIN_MS = 2000;
 /** What Redis holds of a call whose write got no reply: unknown, so never a snapshot's text. */
 const SENT = '';
 
+/** A call this node wrote (or claimed): the snapshot text Redis holds, and its generation here. */
+interface Written {
+  text: string;
+  generation: number;
+}
+
 export interface CallTakeoverOptions {
   snapshots: CallSnapshots;
   config: TakeoverConfig;
@@ -70,8 +77,8 @@ export interface CallTakeoverOptions {
 
 export class CallTakeover {
   readonly #options: CallTakeoverOptions;
-  /** The snapshot text last written per SIP Call-ID (what Redis holds; SENT: may hold). */
-  readonly #written = new Map<string, string>();
+  /** What was last written per SIP Call-ID (what Redis holds; SENT: may hold). */
+  readonly #written = new Map<string, Written>();
   /** Calls being resumed, by SIP Call-ID. */
   readonly #resuming = new Set<string>();
   /** Held requests by SIP Call-ID: each delivers its request when the dialog is here (true). */
@@ -115,7 +122,9 @@ export class CallTakeover {
     this.#closed = true;
     this.#writeTimer?.cancel();
     this.#beatTimer?.cancel();
-    const removals = [...this.#written.keys()].map((sipCallId) => this.#options.snapshots.remove(sipCallId));
+    const removals = [...this.#written].map(([sipCallId, { generation }]) =>
+      this.#options.snapshots.remove(sipCallId, generation),
+    );
     this.#written.clear();
     this.#unowned.clear();
     await Promise.allSettled(removals);
@@ -194,12 +203,13 @@ export class CallTakeover {
       const sipCallId = view?.session.callId;
       if (!view || !text || !sipCallId) continue;
       current.set(sipCallId, { call, text });
-      const changed = this.#written.get(sipCallId) !== text;
+      const written = this.#written.get(sipCallId);
       writes.push({
         sipCallId,
-        snapshot: changed ? text : undefined,
+        snapshot: written?.text === text ? undefined : text,
         position: positionOf(view.leg, clock.wallNow()),
-        mayBeTakenOver: this.#unowned.has(sipCallId) || (mayHaveBeenDead && this.#written.has(sipCallId)),
+        generation: written?.generation ?? FIRST_GENERATION,
+        mayBeTakenOver: this.#unowned.has(sipCallId) || (mayHaveBeenDead && written !== undefined),
       });
     }
     // A call being resumed has no view until answered: not ended (its removal would tombstone it).
@@ -208,20 +218,24 @@ export class CallTakeover {
     );
     try {
       for (const sipCallId of ended) {
-        await snapshots.remove(sipCallId);
+        await snapshots.remove(sipCallId, this.#written.get(sipCallId)?.generation ?? FIRST_GENERATION);
         this.#written.delete(sipCallId);
         this.#unowned.delete(sipCallId);
       }
       if (writes.length === 0) return;
       // A write whose reply is lost may still run in Redis: its call's end must remove it.
-      for (const { sipCallId } of writes)
-        if (!this.#written.has(sipCallId)) this.#written.set(sipCallId, SENT);
+      for (const { sipCallId, generation } of writes)
+        if (!this.#written.has(sipCallId)) this.#written.set(sipCallId, { text: SENT, generation });
       const { lost, missing, unowned } = await snapshots.write(writes);
-      for (const { sipCallId } of writes) {
+      for (const { sipCallId, generation } of writes) {
         const entry = current.get(sipCallId);
-        if (entry) this.#written.set(sipCallId, entry.text);
+        if (entry) this.#written.set(sipCallId, { text: entry.text, generation });
       }
-      for (const sipCallId of missing) this.#written.delete(sipCallId);
+      // Owned again, without a snapshot: sent whole next time.
+      for (const sipCallId of missing) {
+        const written = this.#written.get(sipCallId);
+        if (written) this.#written.set(sipCallId, { ...written, text: SENT });
+      }
       for (const sipCallId of lost) this.#letGo(sipCallId, current.get(sipCallId)?.call);
       for (const sipCallId of unowned) this.#disown(sipCallId, current.get(sipCallId)?.call);
       if (mayHaveBeenDead) this.#mayHaveBeenDead = false;
@@ -299,7 +313,7 @@ export class CallTakeover {
     if (this.#knows(claimed.sipCallId)) return false;
     // Claimed, it is in this node's hashes: removed when it ends, like the calls answered here
     // (an unusable one at the next write, so it is not reported again).
-    this.#written.set(claimed.sipCallId, claimed.snapshot);
+    this.#written.set(claimed.sipCallId, { text: claimed.snapshot, generation: claimed.generation });
     const parsed = parseSnapshot(claimed.snapshot, claimed.position);
     const built = parsed.ok
       ? resumedCall(this.#options.resumeContext(), parsed.snapshot, parsed.position)

@@ -21,7 +21,7 @@ import { liveCall, view } from './helpers/takeover-view.js';
 
 const DEAD_AFTER_MS = 1500;
 const settle = () => new Promise((resolve) => setImmediate(resolve));
-const CLAIMED: ClaimedCall = { sipCallId: 'x@carrier', snapshot: '{}', position: '{}' };
+const CLAIMED: ClaimedCall = { sipCallId: 'x@carrier', snapshot: '{}', position: '{}', generation: 2 };
 
 type Write = Parameters<CallSnapshots['write']>[0][number];
 type Beat = Awaited<ReturnType<CallSnapshots['beat']>>;
@@ -58,8 +58,10 @@ class FakeSnapshots {
     return this.replies.shift() ?? { lost: [], missing: [], unowned: [] };
   }
   readonly removed: string[] = [];
-  async remove(sipCallId: string): Promise<void> {
+  readonly removedAt: number[] = [];
+  async remove(sipCallId: string, generation: number): Promise<void> {
     this.removed.push(sipCallId);
+    this.removedAt.push(generation);
   }
   readonly givenBack: string[][] = [];
   async giveBack(sipCallIds: string[]): Promise<number> {
@@ -209,7 +211,9 @@ test('a claimed call still being resumed (no view until answered) is not removed
   const snapshot = snapshotOf(view(), 'node-a') as string;
   fake.advance(DEAD_AFTER_MS / 5);
   snapshots.beats[0]?.answer({
-    claimed: [{ sipCallId: 'call-1@127.0.0.1', snapshot, position: positionOf(view().leg, 0) }],
+    claimed: [
+      { sipCallId: 'call-1@127.0.0.1', snapshot, position: positionOf(view().leg, 0), generation: 2 },
+    ],
     unconfirmed: [],
   });
   await settle();
@@ -228,6 +232,7 @@ function resumable() {
     sipCallId: 'call-1@127.0.0.1',
     snapshot: snapshotOf(view(), 'node-a') as string,
     position: positionOf(view().leg, 0),
+    generation: 3,
   };
   return { emitter, adopted, call };
 }
@@ -349,5 +354,37 @@ test('cut off from Redis past deadAfterMs, a node takes back no call Redis forgo
   fake.advance(500);
   await settle();
   assert.deepEqual(terminated, ['before@carrier'], 'let go to the node that owns it');
+  await takeover.close();
+});
+
+/** Runs the write timer until `count` writes went out. */
+async function writesUntil(fake: FakeClock, snapshots: FakeSnapshots, count: number): Promise<void> {
+  for (let ms = 0; snapshots.writes.length < count && ms < 10_000; ms += 100) {
+    fake.advance(100);
+    await settle();
+  }
+}
+
+test('a resumed call is written and removed at its claim’s generation; one answered here at the first', async () => {
+  const { emitter, adopted, call } = resumable();
+  const { fake, snapshots, takeover, calls } = setup({ adopted });
+  calls.push(liveCall('here@carrier', []));
+  fake.advance(DEAD_AFTER_MS / 5);
+  snapshots.beats[0]?.answer({ claimed: [call], unconfirmed: [] });
+  await settle();
+  emitter.emit('state', 'answered'); // the re-INVITE is out: the call has a view from now on
+  calls.push({ id: 'sid-1', takeoverView: () => view() } as unknown as CallController);
+  await writesUntil(fake, snapshots, 1);
+  assert.deepEqual(
+    snapshots.writes[0]?.map(({ sipCallId, generation }) => [sipCallId, generation]),
+    [
+      ['here@carrier', 1],
+      ['call-1@127.0.0.1', 3],
+    ],
+  );
+  calls.pop(); // the resumed call ends
+  await writesUntil(fake, snapshots, 2);
+  assert.deepEqual(snapshots.removed, ['call-1@127.0.0.1']);
+  assert.deepEqual(snapshots.removedAt, [3], 'its tombstone yields to no lower generation');
   await takeover.close();
 });

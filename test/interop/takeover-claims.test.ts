@@ -7,7 +7,9 @@
  * reply missed the deadline (Redis paused) still resumes its call on that node, once, and a node
  * without room gives such a call back to the others; a snapshot write that missed its deadline
  * and ran after its call ended is removed, before or after it lands; Redis away from every node
- * (no node's beat reaching it) for longer than deadAfterMs counts nobody dead.
+ * (no node's beat reaching it) for longer than deadAfterMs counts nobody dead. Each claim moves a
+ * call one generation up: a write of a lower one (from a node taken for dead) loses the call,
+ * also after Redis restarted empty, and a tombstone of a lower one does not stop a higher one.
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
@@ -59,14 +61,20 @@ async function node(
   return new CallSnapshots({ link, nodeId, deadAfterMs, ...(owner === null ? {} : { owner }) });
 }
 
-const write = (sipCallId: string) => ({ sipCallId, snapshot: `{"call":"${sipCallId}"}`, position: '{}' });
+/** A call's write (or claim) at `generation`: 1 where it was answered, one more per claim. */
+const write = (sipCallId: string, generation = 1) => ({
+  sipCallId,
+  snapshot: `{"call":"${sipCallId}"}`,
+  position: '{}',
+  generation,
+});
 
 test('a dead node’s calls are claimed once each, spread over the live nodes', { skip }, async () => {
   await flush();
   const [dead, x, y] = [await node('dead'), await node('x'), await node('y')];
   await dead.beat(0, false);
   const calls = Array.from({ length: 40 }, (_, i) => `call-${i}@carrier`);
-  assert.deepEqual(await dead.write(calls.map(write)), { lost: [], missing: [], unowned: [] });
+  assert.deepEqual(await dead.write(calls.map((id) => write(id))), { lost: [], missing: [], unowned: [] });
   await x.beat(100, false);
   await y.beat(100, false);
   assert.deepEqual(
@@ -86,6 +94,7 @@ test('a dead node’s calls are claimed once each, spread over the live nodes', 
   assert.deepEqual(ids, [...calls].sort(), 'every call claimed, none twice');
   assert.ok(claimedX.length >= 8 && claimedY.length >= 8, `spread ${claimedX.length}/${claimedY.length}`);
   assert.equal(claimedX[0]?.snapshot, `{"call":"${claimedX[0]?.sipCallId}"}`);
+  assert.equal(claimedX[0]?.generation, 2, 'one generation up');
   const again = [await x.beat(100, false), await y.beat(100, false)];
   assert.deepEqual(
     again.flatMap((beat) => beat.claimed),
@@ -129,15 +138,15 @@ test('on-demand claim: alive owner, then dead owner; removed and unknown calls',
   await owner.beat(0, false);
   await taker.beat(0, false);
   await owner.write([write('held@carrier'), write('ended@carrier')]);
-  await owner.remove('ended@carrier');
+  await owner.remove('ended@carrier', 1);
   assert.deepEqual(await taker.claim('held@carrier'), { kind: 'alive', node: 'owner' });
   assert.deepEqual(await taker.claim('ended@carrier'), { kind: 'unknown' });
-  assert.deepEqual(await owner.claim('held@carrier'), { kind: 'mine', call: { ...write('held@carrier') } });
+  assert.deepEqual(await owner.claim('held@carrier'), { kind: 'mine', call: write('held@carrier') });
   await beatingFor(DEAD_AFTER_MS + 50, () => taker.beat(0, false));
   const claim = await taker.claim('held@carrier');
   assert.equal(claim.kind, 'claimed');
-  assert.deepEqual(await taker.claim('held@carrier'), { kind: 'mine', call: { ...write('held@carrier') } });
-  await taker.write([write('held@carrier')]); // carried: no longer unconfirmed
+  assert.deepEqual(await taker.claim('held@carrier'), { kind: 'mine', call: write('held@carrier', 2) });
+  await taker.write([write('held@carrier', 2)]); // carried: no longer unconfirmed
   assert.deepEqual(await taker.beat(10, false), { claimed: [], unconfirmed: [] }, 'not claimed again');
 });
 
@@ -169,7 +178,7 @@ test('a call that ended on its new owner is lost to the node taken for dead, not
   await beatingFor(DEAD_AFTER_MS + 50, () => b.beat(0, false));
   const { claimed } = await b.beat(10, false);
   assert.equal(claimed.length, 2);
-  await b.remove('ended@carrier'); // the caller hung up on b
+  await b.remove('ended@carrier', 2); // the caller hung up on b
   // a wakes: the ended call is lost to it, whole or unchanged, like the one b still carries.
   const unchanged = await a.write(
     ['ended@carrier', 'live@carrier'].map((id) => ({ ...write(id), snapshot: undefined })),
@@ -194,6 +203,50 @@ test('after Redis forgot everything, a node maybe taken for dead takes back no u
   assert.deepEqual(reply, { lost: [], missing: ['kept@carrier'], unowned: ['stale@carrier'] });
   assert.deepEqual(await a.claim('stale@carrier'), { kind: 'unknown' }, 'not written');
   assert.deepEqual(await a.claim('kept@carrier'), { kind: 'mine' }, 'no snapshot until sent whole');
+});
+
+test('after Redis restarted empty the claimant’s higher generation wins; the call stays takeable', {
+  skip,
+}, async () => {
+  for (const first of ['claimant'] as const) {
+    await flush();
+    const [a, b, c] = [await node(`a-${first}`), await node(`b-${first}`), await node(`c-${first}`)];
+    const sipCallId = `call-${first}@carrier`;
+    await a.beat(0, false);
+    await a.write([write(sipCallId)]);
+    await beatingFor(DEAD_AFTER_MS + 50, () => b.beat(0, false)); // a is cut off, counted dead
+    assert.deepEqual((await b.beat(10, false)).claimed, [write(sipCallId, 2)]);
+    await b.write([{ ...write(sipCallId, 2), snapshot: '{"call":"on b"}' }]);
+
+    await flush(); // Redis restarted empty; both nodes write their call again
+    const stale = { ...write(sipCallId), mayBeTakenOver: true };
+    const claimant = { ...write(sipCallId, 2), snapshot: '{"call":"on b"}' };
+    assert.deepEqual(await b.write([claimant]), { lost: [], missing: [], unowned: [] });
+    assert.deepEqual((await a.write([stale])).lost, [sipCallId], 'a lost the call to b');
+    await b.beat(0, false);
+    assert.deepEqual(await c.claim(sipCallId), { kind: 'alive', node: `b-${first}` });
+
+    await c.beat(0, false);
+    await beatingFor(DEAD_AFTER_MS + 50, () => c.beat(0, false)); // b dies; a owns nothing
+    assert.deepEqual(
+      (await c.beat(10, false)).claimed,
+      [{ ...claimant, generation: 3 }],
+      `${first} first: b’s snapshot, taken over`,
+    );
+  }
+});
+
+test('a call ended at a lower generation does not refuse the node carrying it at a higher one', {
+  skip,
+}, async () => {
+  await flush();
+  const [a, b] = [await node('a6'), await node('b6')];
+  await b.write([write('split@carrier', 2)]);
+  await flush();
+  await a.write([write('split@carrier')]); // a rewrites first after the restart...
+  await a.remove('split@carrier', 1); // ...and its copy of the call ends
+  assert.deepEqual((await b.write([write('split@carrier', 2)])).lost, [], 'b carries on');
+  assert.deepEqual((await a.write([write('split@carrier')])).lost, ['split@carrier']);
 });
 
 test('a node restarted with the same id is a new owner: the crashed process’s calls are claimed', {
@@ -227,7 +280,7 @@ test('snapshots and tombstones outlive a large deadAfterMs', { skip }, async () 
   const deadAfterMs = 55_000;
   const a = await node('slow', 'slow', deadAfterMs);
   await a.write([write('x@carrier'), write('y@carrier')]);
-  await a.remove('y@carrier');
+  await a.remove('y@carrier', 1);
   const client = new Redis({ port: server!.port, host: '127.0.0.1' });
   try {
     const snapshotsTtl = await client.pttl(takeoverKeys.snapshots('slow'));
@@ -255,7 +308,9 @@ test('a held request whose claim timed out still gets its call, resumed once on 
   const snapshot = snapshotOf(view(), 'node-a') as string;
   const sipCallId = 'call-1@127.0.0.1';
   await dead.beat(0, false);
-  await dead.write([{ sipCallId, snapshot, position: positionOf(view().leg, clock.wallNow()) }]);
+  await dead.write([
+    { sipCallId, snapshot, position: positionOf(view().leg, clock.wallNow()), generation: 1 },
+  ]);
   await beatingFor(DEAD_AFTER_MS + 50, () => taker.beat(0, false));
   const adopted: EventEmitter[] = [];
   const takeover = takeoverOn(taker, 'taker3', DEAD_AFTER_MS, {
@@ -296,11 +351,15 @@ test('a beat whose reply timed out reports its claims next time; given back, ano
   await pauseRedis(400);
   await assert.rejects(a.beat(10, false), /timeout/);
   await sleep(300); // Redis ran the beat: a claimed the call without hearing of it
-  assert.deepEqual(await a.beat(10, false), { claimed: [], unconfirmed: [write('lost@carrier')] });
+  assert.deepEqual(await a.beat(10, false), { claimed: [], unconfirmed: [write('lost@carrier', 2)] });
   await b.beat(0, true); // b is alive, but full until a gives the call back
   assert.equal(await a.giveBack(['lost@carrier']), 1);
   assert.deepEqual(await a.beat(0, true), { claimed: [], unconfirmed: [] }, 'no longer a’s');
-  assert.deepEqual((await b.beat(10, false)).claimed, [write('lost@carrier')], 'claimed by another node');
+  assert.deepEqual(
+    (await b.beat(10, false)).claimed,
+    [write('lost@carrier', 4)],
+    'returned, then claimed: two claims up',
+  );
 });
 
 test('a write that missed its deadline and ran after its call ended is removed: no node resumes that call', {
@@ -323,7 +382,7 @@ test('a write that missed its deadline and ran after its call ended is removed: 
   await beatingFor(DEAD_AFTER_MS + 50, () => b.beat(0, false)); // a is dead now
   assert.deepEqual(await b.beat(10, false), { claimed: [], unconfirmed: [] }, 'nothing to claim');
   // Had the end's removal run first, its tombstone refuses the late write.
-  await a.remove('late@carrier');
+  await a.remove('late@carrier', 1);
   assert.deepEqual((await a.write([write('late@carrier')])).lost, ['late@carrier']);
   assert.deepEqual(await b.claim('late@carrier'), { kind: 'unknown' });
 });

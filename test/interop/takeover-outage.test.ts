@@ -79,7 +79,7 @@ test('a node cut off from Redis, counted dead meanwhile, takes no call back from
   const redis = linkB.client;
   await waitFor(
     async () =>
-      (await redis.hget(takeoverKeys.owner, sipCallId)) === 'a' &&
+      (await redis.hget(takeoverKeys.owner, sipCallId)) === '1|a' &&
       (await redis.zscore(takeoverKeys.alive, 'a')) !== null,
     'a writes its call and beats',
   );
@@ -88,6 +88,7 @@ test('a node cut off from Redis, counted dead meanwhile, takes no call back from
   await beatingFor(DEAD_AFTER_MS + 100, () => b.beat(0, false));
   const [taken] = (await b.beat(10, false)).claimed;
   assert.equal(taken?.sipCallId, sipCallId, 'b takes the call over');
+  assert.equal(taken?.generation, 2, 'one generation up');
   await b.write([taken!]); // b carries it now (or it has ended there: Redis forgets both alike)
 
   await restartRedisEmpty();
@@ -100,6 +101,7 @@ test('a node cut off from Redis, counted dead meanwhile, takes no call back from
   const again = await b.write([taken!]); // b writes the call it carries
   assert.deepEqual(again, { lost: [], missing: [], unowned: [] });
   await waitFor(() => terminated.length === 1, 'a lets the call go to b');
+  assert.equal(await redis.hget(takeoverKeys.owner, sipCallId), '2|b');
 });
 
 test('a Redis restarted empty within deadAfterMs: the node writes its call again, whole', {

@@ -35,13 +35,15 @@ interface SnapshotWrite {
 
 /**
  * What a write found: calls this node lost (another node owns them at a higher generation, or
- * they ended there), calls whose snapshot Redis lacks (to be sent whole), and marked calls no
- * node owns (not this node's again).
+ * they ended there), calls whose snapshot Redis lacks (to be sent whole), marked calls no node
+ * owns (not this node's again), and whether Redis lost its data since this node's last write
+ * (then every call was written again, marked or not).
  */
 interface WriteResult {
   lost: string[];
   missing: string[];
   unowned: string[];
+  dataLost: boolean;
 }
 
 /** A call's generation where it was answered; each claim adds one. */
@@ -97,6 +99,8 @@ export class CallSnapshots {
   readonly owner: string;
   readonly #options: CallSnapshotsOptions;
   readonly #retentionMs: number;
+  /** The epoch Redis had at this node's last write (see WRITE_SNAPSHOTS); '' before the first. */
+  #epoch = '';
 
   constructor(options: CallSnapshotsOptions) {
     this.#options = options;
@@ -118,7 +122,8 @@ export class CallSnapshots {
 
   /** One round trip for every call (see WRITE_SNAPSHOTS); rejects while Redis is unreachable. */
   async write(writes: readonly SnapshotWrite[]): Promise<WriteResult> {
-    const args: Array<string | number> = [this.owner, this.#retentionMs, writes.length];
+    const fresh = randomBytes(8).toString('hex');
+    const args: Array<string | number> = [this.owner, this.#retentionMs, this.#epoch, fresh, writes.length];
     for (const write of writes)
       args.push(
         write.sipCallId,
@@ -127,12 +132,13 @@ export class CallSnapshots {
         write.generation,
         write.mayBeTakenOver ? 1 : 0,
       );
-    const [lost, missing, unowned] = (await this.#options.link.run(
+    const [lost, missing, unowned, epoch, forgot] = (await this.#options.link.run(
       'patchbayWriteSnapshots',
-      this.#ownKeys(),
+      [...this.#ownKeys(), takeoverKeys.epoch],
       args,
-    )) as [string[], string[], string[]];
-    return { lost, missing, unowned };
+    )) as [string[], string[], string[], string, number];
+    this.#epoch = epoch;
+    return { lost, missing, unowned, dataLost: forgot === 1 };
   }
 
   /**

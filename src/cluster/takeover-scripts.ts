@@ -16,6 +16,9 @@
  *                             (a claim's reply may be lost: the beat reports these again)
  *   P ended:ID    string      'GEN|NODE' a call ended on (a tombstone, expiring): a node taken for
  *                             dead that writes the call again learns it is lost, not unowned
+ *   P epoch       string      a random id set by the first write to find it missing: one that
+ *                             changed since a node's last write tells it Redis lost its data
+ *                             (restarted empty), so nobody's claims since are known
  *
  * NODE is a process's incarnation (CallSnapshots.owner), never reused after a restart.
  */
@@ -31,6 +34,7 @@ export const takeoverKeys = {
   positions: (node: string) => `${TAKEOVER_PREFIX}pos:${node}`,
   claimed: (node: string) => `${TAKEOVER_PREFIX}claimed:${node}`,
   ended: (sipCallId: string) => `${TAKEOVER_PREFIX}ended:${sipCallId}`,
+  epoch: `${TAKEOVER_PREFIX}epoch`,
 };
 
 /** A call's snapshot (false when NODE has none) and RTP position ('' when none) on NODE; needs `prefix`. */
@@ -108,29 +112,39 @@ end
 `;
 
 /**
- * A node's snapshot writes. KEYS: owner, this node's snapshots, positions, claims. ARGV: node,
- * retention ms, count, then (Call-ID, snapshot or '' when unchanged, position, the generation
- * this node carries the call at, '1' when this node may have been counted dead since it wrote
- * the call) per call.
+ * A node's snapshot writes. KEYS: owner, this node's snapshots, positions, claims, epoch. ARGV:
+ * node, retention ms, the epoch this node last saw ('' for none), a fresh one to set if Redis has
+ * none, count, then (Call-ID, snapshot or '' when unchanged, position, the generation this node
+ * carries the call at, '1' when this node may have been counted dead since it wrote the call)
+ * per call.
  *
  * A write of a call yields to another node's entry of the same or a higher generation, and to a
  * tombstone of one; it replaces another node's entry of a lower generation (that node lost the
- * call: it learns so at its next write). Returns {lost, missing, unowned}: calls this node lost
- * (taken over, or ended elsewhere); calls whose snapshot Redis does not have (lost with a
- * restart), to be sent whole next time; and calls marked '1' that no node owns (Redis forgot
- * them): not this node's again, as another node may have taken them over and ended them.
+ * call: it learns so at its next write). Returns {lost, missing, unowned, epoch, forgot}: calls
+ * this node lost (taken over, or ended elsewhere); calls whose snapshot Redis does not have (lost
+ * with a restart), to be sent whole next time; calls marked '1' that no node owns while Redis
+ * kept its data, which are not this node's again (another node may have taken them over and
+ * ended them, and the tombstone expired); the epoch now; and 1 when it is not the one the node
+ * saw last (Redis lost its data: nobody's claims since are known, so every node writes its calls
+ * again, marked or not, and the higher generation wins).
  */
 export const WRITE_SNAPSHOTS = `${OWNER}
-local node, retention, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local node, retention, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5])
+local epoch = redis.call('GET', KEYS[5])
+if not epoch then
+  epoch = ARGV[4]
+  redis.call('SET', KEYS[5], epoch)
+end
+local forgot = ARGV[3] ~= '' and ARGV[3] ~= epoch
 local lost, missing, unowned = {}, {}, {}
 for i = 0, count - 1 do
-  local at = 4 + i * 5
+  local at = 6 + i * 5
   local id, snap, pos, gen, taken = ARGV[at], ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3]), ARGV[at + 4]
   local holder, held = owner_of(id)
   local ender, ended = holder_of(redis.call('GET', prefix .. 'ended:' .. id))
   if yields(node, gen, holder, held) or (not holder and ender and (ended == nil or ended >= gen)) then
     lost[#lost + 1] = id
-  elseif not holder and taken == '1' then
+  elseif not holder and taken == '1' and not forgot then
     unowned[#unowned + 1] = id
   else
     if holder and holder ~= node then
@@ -144,7 +158,7 @@ for i = 0, count - 1 do
   end
 end
 for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], retention) end
-return {lost, missing, unowned}
+return {lost, missing, unowned, epoch, forgot and 1 or 0}
 `;
 
 /**

@@ -14,9 +14,11 @@
  * learns at its next write that its calls are owned elsewhere: it lets them go without
  * signalling (the new owner holds the dialog). Each call is carried at a generation (1 where it
  * was answered, one more at each claim) and a write yields to an owner of the same or a higher
- * one. One that Redis did not hear from for longer than `deadAfterMs` takes back no call Redis
- * has no owner for (it restarted empty): another node may have taken it over, and ended it,
- * meanwhile. Such a call goes on here without a snapshot, and is let go once another node owns it.
+ * one, so this holds also after Redis restarted empty: then every node writes its calls again
+ * and the claimant's higher generation wins, whichever writes first. One that Redis did not hear
+ * from for longer than `deadAfterMs` and that finds no owner for a call in a Redis that kept its
+ * data does not take it back: another node may have taken it over and ended it, and the tombstone
+ * expired. Such a call goes on here without a snapshot, and is let go once another node owns it.
  *
  * A node that is draining, full or overloaded claims nothing: its admission would refuse the
  * call, which would then be lost; a held request gets 481 so the balancer tries the next node.
@@ -100,7 +102,10 @@ export class CallTakeover {
    * taken for dead.
    */
   #mayHaveBeenDead = false;
-  /** Calls written before this node may have been taken for dead, that Redis then had no owner for. */
+  /**
+   * Calls written before this node may have been taken for dead, that Redis (with its data) then
+   * had no owner for; written again once Redis lost its data.
+   */
   readonly #unowned = new Set<string>();
 
   constructor(options: CallTakeoverOptions) {
@@ -226,7 +231,12 @@ export class CallTakeover {
       // A write whose reply is lost may still run in Redis: its call's end must remove it.
       for (const { sipCallId, generation } of writes)
         if (!this.#written.has(sipCallId)) this.#written.set(sipCallId, { text: SENT, generation });
-      const { lost, missing, unowned } = await snapshots.write(writes);
+      const { lost, missing, unowned, dataLost } = await snapshots.write(writes);
+      if (dataLost)
+        this.#options.logger.warn(
+          { calls: writes.length },
+          'redis lost the takeover state (restarted empty): calls written again, each at its generation',
+        );
       for (const { sipCallId, generation } of writes) {
         const entry = current.get(sipCallId);
         if (entry) this.#written.set(sipCallId, { text: entry.text, generation });
@@ -238,6 +248,9 @@ export class CallTakeover {
       }
       for (const sipCallId of lost) this.#letGo(sipCallId, current.get(sipCallId)?.call);
       for (const sipCallId of unowned) this.#disown(sipCallId, current.get(sipCallId)?.call);
+      // A call written is this node's again (Redis lost its data, so nobody's claim is known).
+      const refused = new Set([...lost, ...unowned]);
+      for (const { sipCallId } of writes) if (!refused.has(sipCallId)) this.#unowned.delete(sipCallId);
       if (mayHaveBeenDead) this.#mayHaveBeenDead = false;
     } catch {
       // Redis lost or slow: the link has said so; the next write sends what changed meanwhile.

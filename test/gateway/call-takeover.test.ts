@@ -52,10 +52,15 @@ class FakeSnapshots {
       this.claims.push({ sipCallId, answer }),
     );
   }
+  /** Calls Redis kept no owner for (it kept its data): a marked write of one is refused. */
+  readonly ownerless = new Set<string>();
   async write(writes: Write[]) {
     this.writes.push(writes);
     if (this.failWrites > 0 && this.failWrites--) throw new Error('redis command timeout');
-    return this.replies.shift() ?? { lost: [], missing: [], unowned: [] };
+    const unowned = writes
+      .filter((write) => write.mayBeTakenOver && this.ownerless.has(write.sipCallId))
+      .map((write) => write.sipCallId);
+    return this.replies.shift() ?? { lost: [], missing: [], unowned, dataLost: false };
   }
   readonly removed: string[] = [];
   readonly removedAt: number[] = [];
@@ -307,7 +312,7 @@ test('a call whose writes missed their deadline is sent whole again, and removed
   await takeover.close();
 });
 
-test('cut off from Redis past deadAfterMs, a node takes back no call Redis forgot; another node owning it lets it go', async () => {
+test('cut off from Redis past deadAfterMs, a node takes back no call Redis kept no owner for; another node owning it lets it go', async () => {
   const { fake, snapshots, takeover, calls } = setup();
   const terminated: string[] = [];
   calls.push(liveCall('before@carrier', terminated));
@@ -324,9 +329,9 @@ test('cut off from Redis past deadAfterMs, a node takes back no call Redis forgo
     await settle();
   }
   assert.equal(snapshots.writes.length, 1, 'nothing sent while Redis is away');
-  snapshots.away = false; // back, restarted empty: it has no owner for the call written before
+  snapshots.away = false; // back, with its data but no owner for the call written before
   const marks = () => snapshots.writes.at(-1)?.map((write) => [write.sipCallId, write.mayBeTakenOver]);
-  snapshots.replies.push({ lost: [], missing: [], unowned: ['before@carrier'] });
+  snapshots.ownerless.add('before@carrier');
   while (snapshots.writes.length < 2) {
     fake.advance(100);
     await settle();
@@ -350,7 +355,7 @@ test('cut off from Redis past deadAfterMs, a node takes back no call Redis forgo
     'still not taken back',
   );
   // The node carrying the call wrote it since.
-  snapshots.replies.push({ lost: ['before@carrier'], missing: [], unowned: [] });
+  snapshots.replies.push({ lost: ['before@carrier'], missing: [], unowned: [], dataLost: false });
   fake.advance(500);
   await settle();
   assert.deepEqual(terminated, ['before@carrier'], 'let go to the node that owns it');
@@ -364,6 +369,29 @@ async function writesUntil(fake: FakeClock, snapshots: FakeSnapshots, count: num
     await settle();
   }
 }
+
+test('after Redis lost its data, a call no longer snapshotted is written again, unmarked from then on', async () => {
+  const { fake, snapshots, takeover, calls } = setup();
+  calls.push(liveCall('before@carrier', []));
+  snapshots.ownerless.add('before@carrier');
+  snapshots.replies.push({ lost: [], missing: [], unowned: ['before@carrier'], dataLost: false });
+  takeover.answered();
+  await settle();
+  await writesUntil(fake, snapshots, 2);
+  assert.equal(snapshots.writes[1]?.[0]?.mayBeTakenOver, true, 'marked: Redis kept no owner for it');
+  // Redis restarted empty: the write re-owned the call, marked or not, at its generation.
+  snapshots.ownerless.clear();
+  snapshots.replies.push({ lost: [], missing: [], unowned: [], dataLost: true });
+  await writesUntil(fake, snapshots, 4);
+  assert.deepEqual(
+    snapshots.writes
+      .slice(2)
+      .map((writes) => writes.map(({ mayBeTakenOver, generation }) => ({ mayBeTakenOver, generation }))),
+    [[{ mayBeTakenOver: true, generation: 1 }], [{ mayBeTakenOver: false, generation: 1 }]],
+    "this node's again",
+  );
+  await takeover.close();
+});
 
 test('a resumed call is written and removed at its claim’s generation; one answered here at the first', async () => {
   const { emitter, adopted, call } = resumable();

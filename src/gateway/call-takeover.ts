@@ -241,11 +241,12 @@ export class CallTakeover {
         const entry = current.get(sipCallId);
         if (entry) this.#written.set(sipCallId, { text: entry.text, generation });
       }
-      // Owned again, without a snapshot: sent whole next time.
+      // Owned again, without a snapshot: sent whole at once, so the call can be taken over.
       for (const sipCallId of missing) {
         const written = this.#written.get(sipCallId);
         if (written) this.#written.set(sipCallId, { ...written, text: SENT });
       }
+      if (missing.length > 0) this.#writeAgain = true;
       for (const sipCallId of lost) this.#letGo(sipCallId, current.get(sipCallId)?.call);
       for (const sipCallId of unowned) this.#disown(sipCallId, current.get(sipCallId)?.call);
       // A call written is this node's again (Redis lost its data, so nobody's claim is known).

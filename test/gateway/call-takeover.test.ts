@@ -416,3 +416,19 @@ test('a resumed call is written and removed at its claim’s generation; one ans
   assert.deepEqual(snapshots.removedAt, [3], 'its tombstone yields to no lower generation');
   await takeover.close();
 });
+
+test('a call whose snapshot Redis lost is sent whole at once, not an interval later', async () => {
+  const { snapshots, takeover } = setup({ calls: 1 });
+  takeover.answered();
+  await settle();
+  snapshots.replies.push({ lost: [], missing: ['call-1@127.0.0.1'], unowned: [], dataLost: true });
+  takeover.answered(); // the next write finds Redis restarted empty
+  await settle();
+  await settle();
+  assert.deepEqual(
+    snapshots.writes.map((writes) => writes.map((write) => write.snapshot !== undefined)),
+    [[true], [false], [true]],
+    'no timer ran: the whole snapshot followed the write that found it missing',
+  );
+  await takeover.close();
+});

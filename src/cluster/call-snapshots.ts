@@ -123,7 +123,15 @@ export class CallSnapshots {
   /** One round trip for every call (see WRITE_SNAPSHOTS); rejects while Redis is unreachable. */
   async write(writes: readonly SnapshotWrite[]): Promise<WriteResult> {
     const fresh = randomBytes(8).toString('hex');
-    const args: Array<string | number> = [this.owner, this.#retentionMs, this.#epoch, fresh, writes.length];
+    const { link, deadAfterMs } = this.#options;
+    const args: Array<string | number> = [
+      this.owner,
+      this.#retentionMs,
+      deadAfterMs,
+      this.#epoch,
+      fresh,
+      writes.length,
+    ];
     for (const write of writes)
       args.push(
         write.sipCallId,
@@ -132,9 +140,9 @@ export class CallSnapshots {
         write.generation,
         write.mayBeTakenOver ? 1 : 0,
       );
-    const [lost, missing, unowned, epoch, forgot] = (await this.#options.link.run(
+    const [lost, missing, unowned, epoch, forgot] = (await link.run(
       'patchbayWriteSnapshots',
-      [...this.#ownKeys(), takeoverKeys.epoch],
+      [...this.#ownKeys(), takeoverKeys.epoch, takeoverKeys.alive],
       args,
     )) as [string[], string[], string[], string, number];
     this.#epoch = epoch;

@@ -73,9 +73,13 @@ local function yields(node, gen, holder, held)
 end
 `;
 
-const NOW = `${OWNER}${READ_CALL}
+/** Redis server time in ms. */
+const CLOCK = `
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
+`;
+
+const NOW = `${OWNER}${READ_CALL}${CLOCK}
 -- Moves a call from node from to node, one generation up; nil when from has no snapshot of it
 -- or another node owns it now (from's copy is stale: it lost the call to a higher generation).
 local function take(from, id, node, retention)
@@ -112,11 +116,15 @@ end
 `;
 
 /**
- * A node's snapshot writes. KEYS: owner, this node's snapshots, positions, claims, epoch. ARGV:
- * node, retention ms, the epoch this node last saw ('' for none), a fresh one to set if Redis has
- * none, count, then (Call-ID, snapshot or '' when unchanged, position, the generation this node
- * carries the call at, '1' when this node may have been counted dead since it wrote the call)
- * per call.
+ * A node's snapshot writes. KEYS: owner, this node's snapshots, positions, claims, epoch, alive.
+ * ARGV: node, retention ms, dead-after ms, the epoch this node last saw ('' for none), a fresh one
+ * to set if Redis has none, count, then (Call-ID, snapshot or '' when unchanged, position, the
+ * generation this node carries the call at, '1' when this node may have been counted dead since
+ * it wrote the call) per call.
+ *
+ * A node missing from the live set (Redis restarted empty, or the node just started) enters it
+ * for dead-after from now: one that dies before its first beat is counted dead like any other,
+ * rather than never, and its calls are claimed.
  *
  * A write of a call yields to another node's entry of the same or a higher generation, and to a
  * tombstone of one; it replaces another node's entry of a lower generation (that node lost the
@@ -128,17 +136,20 @@ end
  * saw last (Redis lost its data: nobody's claims since are known, so every node writes its calls
  * again, marked or not, and the higher generation wins).
  */
-export const WRITE_SNAPSHOTS = `${OWNER}
-local node, retention, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5])
+export const WRITE_SNAPSHOTS = `${OWNER}${CLOCK}
+local node, retention, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[6])
+if redis.call('ZADD', KEYS[6], 'NX', now + tonumber(ARGV[3]), node) == 1 then
+  redis.call('PEXPIRE', KEYS[6], retention)
+end
 local epoch = redis.call('GET', KEYS[5])
 if not epoch then
-  epoch = ARGV[4]
+  epoch = ARGV[5]
   redis.call('SET', KEYS[5], epoch)
 end
-local forgot = ARGV[3] ~= '' and ARGV[3] ~= epoch
+local forgot = ARGV[4] ~= '' and ARGV[4] ~= epoch
 local lost, missing, unowned = {}, {}, {}
 for i = 0, count - 1 do
-  local at = 6 + i * 5
+  local at = 7 + i * 5
   local id, snap, pos, gen, taken = ARGV[at], ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3]), ARGV[at + 4]
   local holder, held = owner_of(id)
   local ender, ended = holder_of(redis.call('GET', prefix .. 'ended:' .. id))

@@ -9,7 +9,8 @@
  * and ran after its call ended is removed, before or after it lands; Redis away from every node
  * (no node's beat reaching it) for longer than deadAfterMs counts nobody dead. Each claim moves a
  * call one generation up: a write of a lower one (from a node taken for dead) loses the call,
- * also after Redis restarted empty, and a tombstone of a lower one does not stop a higher one.
+ * also after Redis restarted empty, and a tombstone of a lower one does not stop a higher one;
+ * a node that writes is in the live set, so one that dies before its first beat is counted dead.
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
@@ -251,6 +252,16 @@ test('after Redis lost its data the higher generation wins, whichever node write
       `${first} first: b’s snapshot, taken over`,
     );
   }
+});
+
+test('a node that writes but dies before its first beat (Redis restarted empty) is counted dead all the same', {
+  skip,
+}, async () => {
+  await flush();
+  const [a, b] = [await node('a7'), await node('b7')];
+  await a.write([write('unbeaten@carrier')]); // no beat of a's reaches this Redis
+  await beatingFor(DEAD_AFTER_MS + 50, () => b.beat(0, false));
+  assert.deepEqual((await b.beat(10, false)).claimed, [write('unbeaten@carrier', 2)]);
 });
 
 test('a call ended at a lower generation does not refuse the node carrying it at a higher one', {

@@ -99,6 +99,10 @@ export async function createControlServer(options: ControlServerOptions): Promis
     // Fastify's defaults keep an idle connection 72 s and never time a request out.
     keepAliveTimeout: limits.idleTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
+    // A socket with no bytes moving either way for twice as long (a client that stopped reading
+    // our answer) is destroyed rather than held with its buffered reply; twice, so a stalled
+    // request still gets its 408 first.
+    connectionTimeout: 2 * limits.requestTimeoutMs,
     http: {
       headersTimeout: limits.headerTimeoutMs,
       // Given here too so Node checks the pair as it creates the server.

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { DtmfSender } from '../../src/media/dtmf.js';
 import { PortAllocator } from '../../src/media/rtp/port-allocator.js';
+import { buildCompoundRtcp } from '../../src/media/rtp/rtcp.js';
 import { RtpSession } from '../../src/media/rtp/session.js';
 import { FakeClock } from '../../src/util/index.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
@@ -189,6 +190,51 @@ test('tshark decodes the compound RTCP (SR + SDES, then RR + SDES + BYE) an RtpS
     session.close();
     rtpSink.close();
     rtcpSink.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("tshark reads the cumulative loss of our report blocks as RFC 3550's signed 24 bits", {
+  skip,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rtcp-loss-tshark-'));
+  try {
+    const losses = [5000, -1, -3, 9_000_000, -9_000_000];
+    const datagrams = losses.map((cumulativeLost) => ({
+      data: Buffer.from(
+        buildCompoundRtcp({
+          ssrc: 1,
+          cname: 'patchbay-test',
+          sender: undefined,
+          reportBlock: {
+            ssrc: 2,
+            fractionLost: 0,
+            cumulativeLost,
+            extendedHighestSequence: 100_000,
+            jitter: 0,
+            lastSr: 0,
+            delaySinceLastSr: 0,
+          },
+        }),
+      ),
+      srcPort: 40001,
+      dstPort: 40003,
+    }));
+    const file = join(dir, 'rtcp-loss.pcap');
+    writeFileSync(file, pcapOfDatagrams(datagrams));
+    const result = await run('tshark', [
+      '-r',
+      file,
+      '-d',
+      'udp.port==40003,rtcp',
+      '-T',
+      'fields',
+      '-e',
+      'rtcp.ssrc.cum_nr',
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(result.stdout.trim().split('\n'), ['5000', '-1', '-3', '8388607', '-8388608']);
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

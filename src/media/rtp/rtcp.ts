@@ -62,12 +62,11 @@ export function buildCompoundRtcp(args: {
     const block = args.reportBlock;
     const report = new ReceptionReport();
     report.setSsrc(block.ssrc);
-    report.setFractionLost(block.fractionLost);
-    report.setTotalLost(block.cumulativeLost);
     report.setHighestSeqNumber(block.extendedHighestSequence);
     report.setJitter(block.jitter);
     report.setLastSRTimestamp(block.lastSr);
     report.setDelaySinceLastSR(block.delaySinceLastSr);
+    writeLoss(report.getView(), block.fractionLost, block.cumulativeLost);
     reports.push(report);
   }
   if (args.sender) {
@@ -101,11 +100,39 @@ export function buildCompoundRtcp(args: {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
+/**
+ * Fraction lost and the cumulative loss, a 24-bit two's complement integer clamped to its range
+ * (RFC 3550 §6.4.1, A.3), written by hand: rtp.js writes a negative one as sign and magnitude
+ * and reads only the low 12 bits back.
+ */
+function writeLoss(block: DataView, fractionLost: number, cumulativeLost: number): void {
+  const field = Math.max(-0x800000, Math.min(0x7fffff, Math.trunc(cumulativeLost))) & 0xffffff;
+  block.setUint32(4, (((fractionLost & 0xff) << 24) | field) >>> 0);
+}
+
+function readCumulativeLost(block: DataView): number {
+  const field = block.getUint32(4) & 0xffffff;
+  return field & 0x800000 ? field - 0x1000000 : field;
+}
+
+/** A report block as it came (RFC 3550 §6.4.1). */
+function reportBlockOf(report: ReceptionReport): OutgoingReportBlock {
+  return {
+    ssrc: report.getSsrc(),
+    fractionLost: report.getFractionLost(),
+    cumulativeLost: readCumulativeLost(report.getView()),
+    extendedHighestSequence: report.getHighestSeqNumber(),
+    jitter: report.getJitter(),
+    lastSr: report.getLastSRTimestamp(),
+    delaySinceLastSr: report.getDelaySinceLastSR(),
+  };
+}
+
 export interface ParsedRtcp {
   /** Sender of the SR, and the SR's NTP time, when the compound carries one. */
   senderReport: { ssrc: number; ntp: NtpTime } | undefined;
-  /** Report blocks about `forSsrc` (our stream). */
-  aboutUs: ReceptionReport | undefined;
+  /** The last report block about `forSsrc` (our stream). */
+  aboutUs: OutgoingReportBlock | undefined;
   byeSsrcs: number[];
 }
 
@@ -125,7 +152,8 @@ export function parseCompoundRtcp(view: DataView, forSsrc: number): ParsedRtcp {
     } else if (packet instanceof ByePacket) {
       result.byeSsrcs.push(...packet.getSsrcs());
     }
-    result.aboutUs = reports.find((r) => r.getSsrc() === forSsrc) ?? result.aboutUs;
+    const aboutUs = reports.find((r) => r.getSsrc() === forSsrc);
+    if (aboutUs) result.aboutUs = reportBlockOf(aboutUs);
   }
   return result;
 }

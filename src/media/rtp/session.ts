@@ -422,13 +422,13 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     const aboutUs = parsed.aboutUs;
     if (aboutUs) {
       this.#remoteReport = {
-        fractionLost: aboutUs.getFractionLost() / 256,
-        packetsLost: aboutUs.getTotalLost(),
-        jitterMs: (aboutUs.getJitter() * 1000) / this.#options.clockRate,
+        fractionLost: aboutUs.fractionLost / 256,
+        packetsLost: aboutUs.cumulativeLost,
+        jitterMs: (aboutUs.jitter * 1000) / this.#options.clockRate,
         receivedAtMs: now,
       };
       const arrival = wallMsToNtp(this.#clock.wallNow());
-      this.#rtt.reportReceived(aboutUs.getLastSRTimestamp(), aboutUs.getDelaySinceLastSR(), arrival);
+      this.#rtt.reportReceived(aboutUs.lastSr, aboutUs.delaySinceLastSr, arrival);
     }
   }
 

@@ -198,16 +198,19 @@ interface DtmfSendOptions {
   gapMs?: number;
 }
 
-/** Three end packets with the same duration and timestamp (RFC 4733 §2.5.1.4). */
-const END_PACKET_COPIES = 3;
-const MAX_DURATION_UNITS = 0xffff;
+/** The final packet of an event, and of each segment, goes three times (RFC 4733 §2.5.1.4). */
+const FINAL_PACKET_COPIES = 3;
+/**
+ * Longer events go on in segments (§2.5.1.3), so only the packets of one digit (one per update
+ * interval) bound the duration: 10 s, past any API's digit (8.2 s on an 8 kHz clock before).
+ */
+const MAX_EVENT_MS = 10_000;
 
-/** RFC 4733 §2.3.5: an event's duration is a 16-bit count of RTP clock units. */
+/** The event's duration in RTP clock units, which may take several 16-bit segments (§2.3.5, §2.5.1.3). */
 function assertEventDuration(durationMs: number, clockRate: number): number {
-  const units = Math.round((durationMs * clockRate) / 1000);
-  if (!(durationMs > 0) || units > MAX_DURATION_UNITS)
+  if (!(durationMs > 0) || durationMs > MAX_EVENT_MS)
     throw new RangeError(`DTMF duration ${durationMs} ms out of range`);
-  return units;
+  return Math.round((durationMs * clockRate) / 1000);
 }
 
 /**
@@ -234,7 +237,10 @@ export class DtmfSender {
 
   /**
    * The packet train for one digit starting at RTP `startTimestamp`: a start packet with the
-   * marker bit (§2.5.1.2), an update every interval, then three end packets back to back.
+   * marker bit (§2.5.1.2), an update every interval, then three end packets back to back. An
+   * event longer than the 16-bit duration (1.37 s on a 48 kHz clock) goes in segments
+   * (§2.5.1.3): each ends with three packets of duration 0xFFFF without the E bit, and the next
+   * starts at its timestamp + 0xFFFF, unmarked, its durations counted from there.
    */
   packetsForDigit(digit: string, startTimestamp: number, options: DtmfSendOptions = {}): DtmfPacketOut[] {
     const event = digitToEvent(digit);
@@ -244,18 +250,37 @@ export class DtmfSender {
     const totalUnits = assertEventDuration(durationMs, this.clockRate);
     if (!(intervalMs > 0)) throw new RangeError('updateIntervalMs must be > 0');
     if (!Number.isInteger(volume) || volume < 0 || volume > 63) throw new RangeError(`bad volume ${volume}`);
-    const timestamp = startTimestamp >>> 0;
+    const lastSegment = Math.max(0, Math.ceil(totalUnits / SEGMENT_UNITS) - 1);
+    let segment = 0;
     const packets: DtmfPacketOut[] = [];
-    const packet = (offsetMs: number, units: number, end: boolean): DtmfPacketOut => ({
-      payload: serializeTelephoneEvent({ event, end, volume, duration: units }),
-      payloadType: this.#payloadType,
-      timestamp,
-      marker: packets.length === 0,
-      offsetMs,
-    });
-    for (let offsetMs = 0; offsetMs < durationMs; offsetMs += intervalMs)
-      packets.push(packet(offsetMs, Math.round((offsetMs * this.clockRate) / 1000), false));
-    for (let copy = 0; copy < END_PACKET_COPIES; copy++) packets.push(packet(durationMs, totalUnits, true));
+    const push = (offsetMs: number, units: number, end: boolean, copies = 1): void => {
+      const segmentStart = segment * SEGMENT_UNITS;
+      const payload = serializeTelephoneEvent({ event, end, volume, duration: units - segmentStart });
+      const timestamp = (startTimestamp + segmentStart) >>> 0;
+      for (let copy = 0; copy < copies; copy++)
+        packets.push({
+          payload,
+          payloadType: this.#payloadType,
+          timestamp,
+          marker: packets.length === 0,
+          offsetMs,
+        });
+    };
+    /** Ends the segments that are over by `units` into the event. */
+    const closeSegments = (units: number): void => {
+      while (segment < lastSegment && units >= (segment + 1) * SEGMENT_UNITS) {
+        const boundary = (segment + 1) * SEGMENT_UNITS;
+        push((boundary * 1000) / this.clockRate, boundary, false, FINAL_PACKET_COPIES);
+        segment++;
+      }
+    };
+    for (let offsetMs = 0; offsetMs < durationMs; offsetMs += intervalMs) {
+      const units = Math.round((offsetMs * this.clockRate) / 1000);
+      closeSegments(units);
+      push(offsetMs, units, false);
+    }
+    closeSegments(totalUnits);
+    push(durationMs, totalUnits, true, FINAL_PACKET_COPIES);
     return packets;
   }
 

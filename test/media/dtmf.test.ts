@@ -91,7 +91,8 @@ test('sender: marker on the start packet, updates every interval, three identica
   );
   assert.ok(parsed.every((p) => p.event === 5 && p.volume === 7));
   assert.throws(() => sender.packetsForDigit('x', 0), RangeError);
-  assert.throws(() => sender.packetsForDigit('1', 0, { durationMs: 9000 }), RangeError);
+  assert.throws(() => sender.packetsForDigit('1', 0, { durationMs: 10_001 }), RangeError);
+  assert.throws(() => sender.packetsForDigit('1', 0, { durationMs: 0 }), RangeError);
 });
 
 test('round trip of several digits: each reported once, in order', () => {
@@ -229,4 +230,57 @@ test('transmitter: digits go out on media-clock ticks, on the audio timeline, on
   assert.deepEqual(activeAt.slice(0, 6), [true, true, true, true, true, false]);
   assert.equal(transmitter.pendingDigits, 0);
   assert.equal(transmitter.active, false);
+});
+
+test('a digit longer than 0xFFFF units (2 s on a 48 kHz Opus clock) goes out in segments (RFC 4733 §2.5.1.3)', () => {
+  const sent: Array<{ payload: Uint8Array; timestamp: number; marker: boolean; atMs: number }> = [];
+  let now = 0;
+  const transmitter = new DtmfTransmitter({
+    sender: new DtmfSender({ clockRate: 48000, payloadType: 101 }),
+    send: (payload, opts) =>
+      sent.push({ payload, timestamp: opts.timestamp, marker: opts.marker, atMs: now }),
+  });
+  const start = 0xffffffff - 20000; // the second segment's timestamp wraps
+  transmitter.enqueue('5', 2000);
+  for (let tick = 0; tick < 110; tick++) {
+    now = tick * 20;
+    transmitter.tick(now, (start + tick * 960) >>> 0);
+  }
+  const fields = sent.map((p) => ({
+    ...parseTelephoneEvent(p.payload)!,
+    timestamp: p.timestamp,
+    marker: p.marker,
+  }));
+  const second = (start + 0xffff) >>> 0;
+  // Segment one: its timestamp, durations up to 0xFFFF, whose packet goes three times without E.
+  const first = fields.filter((f) => f.timestamp === start);
+  assert.ok(first.every((f) => !f.end && f.duration <= 0xffff));
+  assert.deepEqual(
+    first.slice(-3).map((f) => f.duration),
+    [0xffff, 0xffff, 0xffff],
+  );
+  // Segment two: the first one's timestamp + 0xFFFF, no marker, durations from its own start,
+  // three end packets with the rest of the 96000 units.
+  const rest = fields.filter((f) => f.timestamp === second);
+  assert.equal(first.length + rest.length, fields.length);
+  assert.ok(rest.every((f) => !f.marker));
+  assert.deepEqual(
+    rest.slice(-3).map((f) => [f.duration, f.end]),
+    [
+      [96000 - 0xffff, true],
+      [96000 - 0xffff, true],
+      [96000 - 0xffff, true],
+    ],
+  );
+  assert.ok(rest.slice(0, -3).every((f) => !f.end && f.duration < 96000 - 0xffff));
+  assert.equal(fields.filter((f) => f.marker).length, 1);
+  // A receiver takes it as one press of the whole duration.
+  const receiver = new DtmfReceiver({ clockRate: 48000 });
+  const events = sent
+    .map((p, i) => receiver.push({ ...p, payloadType: 101, ssrc: 1, sequenceNumber: i, arrivalMs: p.atMs }))
+    .filter((e) => e !== undefined);
+  assert.deepEqual(
+    events.map((e) => [e.digit, e.durationMs, e.startTimestamp]),
+    [['5', 2000, start]],
+  );
 });

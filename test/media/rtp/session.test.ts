@@ -1,60 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { after, test } from 'node:test';
-import { RtpPacket } from 'rtp.js/packets';
+import { test } from 'node:test';
 import { PortAllocator } from '../../../src/media/rtp/port-allocator.js';
 import { buildCompoundRtcp } from '../../../src/media/rtp/rtcp.js';
 import { SendBatch } from '../../../src/media/rtp/send-batch.js';
 import { RtpSession } from '../../../src/media/rtp/session.js';
 import type { ReceivedRtp } from '../../../src/media/rtp/types.js';
 import { FakeClock, SecretBytes } from '../../../src/util/index.js';
-
-const LOOPBACK = '127.0.0.1';
-const opened: Array<{ close(): void }> = [];
-after(() => {
-  for (const resource of opened) resource.close();
-});
-
-/** A random high range per test file run, so parallel runs rarely collide (bind retries cover the rest). */
-const base = 20000 + 2 * Math.floor(Math.random() * 6000); // below the ephemeral ports (32768+)
-const ports = new PortAllocator(base, base + 199);
-
-async function openSession(
-  clock: FakeClock,
-  extra: { rtcpMux?: boolean; rtcpIntervalMs?: number; srtpRequired?: boolean } = {},
-) {
-  const session = await RtpSession.open({ portRange: ports, bindAddress: LOOPBACK, clock, ...extra });
-  opened.push(session);
-  return session;
-}
-
-async function rawSocket(): Promise<Socket> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, LOOPBACK, resolve));
-  opened.push({ close: () => socket.close() });
-  return socket;
-}
-
-/** Waits for socket I/O (event-driven, bounded): not a fixed sleep. */
-async function until(condition: () => boolean, what: string, limitMs = 2000): Promise<void> {
-  const deadline = performance.now() + limitMs;
-  while (!condition()) {
-    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
-
-function rtpBytes(seq: number, ssrc: number, timestamp = seq * 160, payloadType = 0): Uint8Array {
-  const packet = new RtpPacket();
-  packet.setPayloadType(payloadType);
-  packet.setSequenceNumber(seq);
-  packet.setTimestamp(timestamp);
-  packet.setSsrc(ssrc);
-  packet.setPayload(new DataView(new Uint8Array(160).fill(0xff).buffer));
-  const view = packet.getView();
-  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-}
+import { LOOPBACK, opened, openSession, ports, rawSocket, rtpBytes, until } from './session-helpers.js';
 
 test('port allocator: even RTP ports, bounded, released, round-robin', () => {
   const allocator = new PortAllocator(30001, 30010);
@@ -575,39 +529,4 @@ test('with a send batch, RTP leaves at the end of the turn in order, and the BYE
   await until(() => received.length === 8 && receiver.stats().remoteBye, 'the last packets and the BYE');
   assert.equal(receiver.stats().malformed, 0);
   assert.equal(sender.stats().socketErrors, 0);
-});
-
-test("the far end's cumulative loss is read as RFC 3550's signed 24 bits (§6.4.1), past 4095 and below 0", async () => {
-  const clock = new FakeClock();
-  const b = await openSession(clock, { rtcpIntervalMs: 1_000_000 });
-  const peer = await rawSocket();
-  const peerPort = peer.address().port;
-  b.setRemote(LOOPBACK, peerPort, peerPort);
-  peer.send(rtpBytes(1, 7), b.localPort, LOOPBACK);
-  await until(() => b.stats().packetsReceived === 1, 'latch');
-  // An RR written by hand (not by our builder): SSRC 7, one block about b.
-  const rr = (field: number) => {
-    const bytes = Buffer.alloc(32);
-    bytes.writeUInt8(0x81, 0);
-    bytes.writeUInt8(201, 1);
-    bytes.writeUInt16BE(7, 2);
-    bytes.writeUInt32BE(7, 4);
-    bytes.writeUInt32BE(b.ssrc, 8);
-    bytes.writeUInt32BE((0x10 << 24) | field, 12); // fraction lost 16/256, then the 24-bit loss
-    bytes.writeUInt32BE(100_000, 16);
-    return bytes;
-  };
-  let seen = 0;
-  for (const [field, lost] of [
-    [0x001388, 5000],
-    [0xfffffd, -3],
-    [0x7fffff, 0x7fffff],
-    [0x800000, -0x800000],
-  ] as const) {
-    peer.send(rr(field), b.localPort + 1, LOOPBACK);
-    await until(() => b.stats().rtcpReceived === seen + 1, 'RR at b');
-    seen++;
-    assert.equal(b.stats().remoteReport?.packetsLost, lost, `field ${field.toString(16)}`);
-    assert.equal(b.stats().remoteReport?.fractionLost, 16 / 256);
-  }
 });

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FakeClock } from '../../../src/util/index.js';
+import { LOOPBACK, openSession, rawSocket, rtpBytes, until } from './session-helpers.js';
+
+test("the far end's cumulative loss is read as RFC 3550's signed 24 bits (§6.4.1), past 4095 and below 0", async () => {
+  const clock = new FakeClock();
+  const b = await openSession(clock, { rtcpIntervalMs: 1_000_000 });
+  const peer = await rawSocket();
+  const peerPort = peer.address().port;
+  b.setRemote(LOOPBACK, peerPort, peerPort);
+  peer.send(rtpBytes(1, 7), b.localPort, LOOPBACK);
+  await until(() => b.stats().packetsReceived === 1, 'latch');
+  // An RR written by hand (not by our builder): SSRC 7, one block about b.
+  const rr = (field: number) => {
+    const bytes = Buffer.alloc(32);
+    bytes.writeUInt8(0x81, 0);
+    bytes.writeUInt8(201, 1);
+    bytes.writeUInt16BE(7, 2);
+    bytes.writeUInt32BE(7, 4);
+    bytes.writeUInt32BE(b.ssrc, 8);
+    bytes.writeUInt32BE((0x10 << 24) | field, 12); // fraction lost 16/256, then the 24-bit loss
+    bytes.writeUInt32BE(100_000, 16);
+    return bytes;
+  };
+  let seen = 0;
+  for (const [field, lost] of [
+    [0x001388, 5000],
+    [0xfffffd, -3],
+    [0x7fffff, 0x7fffff],
+    [0x800000, -0x800000],
+  ] as const) {
+    peer.send(rr(field), b.localPort + 1, LOOPBACK);
+    await until(() => b.stats().rtcpReceived === seen + 1, 'RR at b');
+    seen++;
+    assert.equal(b.stats().remoteReport?.packetsLost, lost, `field ${field.toString(16)}`);
+    assert.equal(b.stats().remoteReport?.fractionLost, 16 / 256);
+  }
+});

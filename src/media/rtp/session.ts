@@ -15,6 +15,7 @@ import {
   wallMsToNtp,
 } from './rtcp.js';
 import type { DatagramSent, SendBatch } from './send-batch.js';
+import { SentStream } from './sent-stream.js';
 import { readUdpDrops, type UdpDropTable } from './socket-drops.js';
 import type { ReceivedRtp, RemoteReceptionReport, RtpStreamStats } from './types.js';
 import { bindSocket, RTCP_RECEIVE_BUFFER_BYTES, RTP_RECEIVE_BUFFER_BYTES, udpSocket } from './udp-socket.js';
@@ -84,12 +85,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   readonly #sources: ReceiveSources;
   #sequenceNumber = randomInt(0x10000);
   readonly #writer = new RtpPacketWriter();
-  /** RTP timestamp and clock time of the last packet sent, for the sender report. */
-  #lastSentTimestamp = 0;
-  #lastSentAtMs = 0;
-  #packetsSent = 0;
-  #bytesSent = 0;
-  #sentSinceReport = false;
+  readonly #sent = new SentStream();
   readonly #rtt = new RoundTripTime();
   #remoteReport: RemoteReceptionReport | undefined;
   #counters = {
@@ -229,11 +225,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       this.ssrc,
     );
     this.#sequenceNumber = (this.#sequenceNumber + 1) & 0xffff;
-    this.#lastSentTimestamp = timestamp;
-    this.#lastSentAtMs = this.#clock.now();
-    this.#packetsSent++;
-    this.#bytesSent += payload.byteLength;
-    this.#sentSinceReport = true;
+    this.#sent.sent(timestamp, payload.byteLength, this.#clock.now());
     this.#writer.hold();
     try {
       this.#transmit(this.#rtpSocket, this.#srtp.protectRtp(packet), destination, this.#rtpSent);
@@ -269,8 +261,8 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     return {
       ssrc: this.ssrc,
       remoteSsrc: source?.ssrc,
-      packetsSent: this.#packetsSent,
-      bytesSent: this.#bytesSent,
+      packetsSent: this.#sent.packets,
+      bytesSent: this.#sent.octets,
       packetsReceived: this.#counters.packetsReceived,
       bytesReceived: this.#counters.bytesReceived,
       packetsLost: source?.cumulativeLost ?? 0,
@@ -470,25 +462,23 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       };
     }
     const ntp = wallMsToNtp(this.#clock.wallNow());
-    if (this.#sentSinceReport) this.#rtt.senderReportSent(ntp);
+    const stream = this.#sent;
+    if (stream.sinceReport) this.#rtt.senderReportSent(ntp);
     const bytes = buildCompoundRtcp({
       ssrc: this.ssrc,
       cname: this.#options.cname,
-      sender: this.#sentSinceReport
+      sender: stream.sinceReport
         ? {
             ntp,
-            // §6.4.1: the RTP time matching the NTP time, extrapolated from the last packet.
-            rtpTimestamp:
-              this.#lastSentTimestamp +
-              Math.round(((now - this.#lastSentAtMs) * this.#options.clockRate) / 1000),
-            packetCount: this.#packetsSent,
-            octetCount: this.#bytesSent,
+            rtpTimestamp: stream.rtpTimeAt(now, this.#options.clockRate),
+            packetCount: stream.packets,
+            octetCount: stream.octets,
           }
         : undefined,
       reportBlock,
       bye,
     });
-    this.#sentSinceReport = false;
+    stream.sinceReport = false;
     this.#rtcpSent++;
     const wire = this.#srtp.protectRtcp(bytes);
     const socket = this.#latch.rtcpMux ? this.#rtpSocket : (this.#rtcpSocket ?? this.#rtpSocket);

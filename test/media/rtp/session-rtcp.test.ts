@@ -37,3 +37,32 @@ test("the far end's cumulative loss is read as RFC 3550's signed 24 bits (§6.4.
     assert.equal(b.stats().remoteReport?.fractionLost, 16 / 256);
   }
 });
+
+test("the SR's RTP time matches its NTP time (RFC 3550 §6.4.1) also after a telephone event's updates, which repeat the event's start timestamp", async () => {
+  const clock = new FakeClock();
+  const a = await openSession(clock, { rtcpIntervalMs: 1_000_000 });
+  const peer = await rawSocket();
+  const peerPort = peer.address().port;
+  a.setRemote(LOOPBACK, peerPort, peerPort);
+  const reports: Buffer[] = [];
+  peer.on('message', (msg) => {
+    if (msg[1] === 200) reports.push(msg);
+  });
+  const audio = { payloadType: 0, timestamp: 0 };
+  for (let tick = 0; tick < 5; tick++) {
+    audio.timestamp = 8000 + tick * 160;
+    a.send(new Uint8Array(160), audio);
+    clock.advance(20);
+  }
+  // A 2 s digit from the next frame's timestamp on: an update every 50 ms, all with that timestamp.
+  const event = { payloadType: 101, timestamp: 8000 + 5 * 160, marker: true };
+  for (let ms = 0; ms < 2000; ms += 50) {
+    a.send(new Uint8Array(4), event);
+    event.marker = false;
+    clock.advance(50);
+  }
+  a.sendReport(); // 2000 ms after the event began, 2100 ms after audio timestamp 8000
+  await until(() => reports.length === 1, 'SR');
+  const rtpTimestamp = reports[0]!.readUInt32BE(16);
+  assert.equal(rtpTimestamp, 8000 + 2100 * 8);
+});

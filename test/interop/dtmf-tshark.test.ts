@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { DtmfSender } from '../../src/media/dtmf.js';
 import { PortAllocator } from '../../src/media/rtp/port-allocator.js';
-import { buildCompoundRtcp } from '../../src/media/rtp/rtcp.js';
 import { RtpSession } from '../../src/media/rtp/session.js';
 import { FakeClock } from '../../src/util/index.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
+import { receiverReportLosing } from '../media/rtp/rtcp-helpers.js';
 
 const LOOPBACK = '127.0.0.1';
 const PAYLOAD_TYPE = 101;
@@ -201,22 +201,7 @@ test("tshark reads the cumulative loss of our report blocks as RFC 3550's signed
   try {
     const losses = [5000, -1, -3, 9_000_000, -9_000_000];
     const datagrams = losses.map((cumulativeLost) => ({
-      data: Buffer.from(
-        buildCompoundRtcp({
-          ssrc: 1,
-          cname: 'patchbay-test',
-          sender: undefined,
-          reportBlock: {
-            ssrc: 2,
-            fractionLost: 0,
-            cumulativeLost,
-            extendedHighestSequence: 100_000,
-            jitter: 0,
-            lastSr: 0,
-            delaySinceLastSr: 0,
-          },
-        }),
-      ),
+      data: Buffer.from(receiverReportLosing(cumulativeLost)),
       srcPort: 40001,
       dstPort: 40003,
     }));

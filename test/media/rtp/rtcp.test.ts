@@ -6,6 +6,7 @@ import {
   parseCompoundRtcp,
   wallMsToNtp,
 } from '../../../src/media/rtp/rtcp.js';
+import { receiverReportLosing } from './rtcp-helpers.js';
 
 test('wall clock to NTP (RFC 3550 §4) and the middle 32 bits used by LSR', () => {
   assert.deepEqual(wallMsToNtp(0), { seconds: 2_208_988_800, fraction: 0 });
@@ -52,23 +53,6 @@ test('a built compound packet parses back: SR with a report block about the peer
 function cumulativeLostField(rr: Uint8Array): number {
   const at = 8 + 5;
   return ((rr[at]! << 16) | (rr[at + 1]! << 8) | rr[at + 2]!) >>> 0;
-}
-
-function receiverReportLosing(cumulativeLost: number): Uint8Array {
-  return buildCompoundRtcp({
-    ssrc: 1,
-    cname: 'x',
-    sender: undefined,
-    reportBlock: {
-      ssrc: 2,
-      fractionLost: 0,
-      cumulativeLost,
-      extendedHighestSequence: 100_000,
-      jitter: 0,
-      lastSr: 0,
-      delaySinceLastSr: 0,
-    },
-  });
 }
 
 test("cumulative loss is a signed 24-bit two's complement field, clamped (RFC 3550 §6.4.1, A.3)", () => {

@@ -141,7 +141,9 @@ export const outboundSchema = z.strictObject({
   ),
   attemptTimeoutMs: positiveMs
     .default(8000)
-    .describe('Give up on one gateway after this long without an answer.'),
+    .describe(
+      "Give up on one gateway after this long without a 180/183 or final answer; once it rings, only the call's ring timeout ends the attempt, without failover.",
+    ),
   maxAttempts: z.number().int().min(1).max(10).default(3).describe('Gateways tried per call at most.'),
   register: registerSchema
     .optional()

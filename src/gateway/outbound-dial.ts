@@ -1,7 +1,7 @@
 /**
  * The outbound dialling loop: walk the trunk's failover plan one target at a time (a gateway,
  * or one SRV target of a gateway given by DNS name), each attempt bounded by its own timeout
- * and by the call's ring deadline, feeding every attempt to its target's health window (ASR,
+ * until the target rings (180/183) and by the call's ring deadline, feeding every attempt to its target's health window (ASR,
  * CCR, PDD, AST). An attempt whose name did not resolve sends nothing and fails over.
  */
 import type { TrunkConfig } from '../config/index.js';
@@ -114,9 +114,12 @@ export async function dialOutbound(ports: DialPorts, request: DialRequest): Prom
           answered: undefined,
         };
     last = tried.last;
-    ports.outbound
-      .health(attempt.gatewayId)
-      ?.recordAttempt({ ...attemptHealth(tried.routed), ...tried.timing });
+    // A callee rung until the ring timeout is no fault of the carrier's (no CCR failure).
+    const health =
+      tried.routed === 'timeout' && tried.timing.pddMs !== undefined
+        ? { answered: false, networkFailure: false }
+        : attemptHealth(tried.routed);
+    ports.outbound.health(attempt.gatewayId)?.recordAttempt({ ...health, ...tried.timing });
     request.onAttempt({ trunk: trunk.name, gateway: gatewayName(attempt.gateway), status: tried.status });
     if (!tried.answered && clock.now() >= deadline) {
       plan.stop(tried.routed, 'ring timeout');
@@ -165,20 +168,28 @@ async function dialTarget(ports: DialPorts, request: DialRequest, target: Target
   request.onSession(session);
   let pddMs: number | undefined;
   let timedOut = false;
-  session.on('progress', () => {
-    if (timedOut) return;
-    pddMs ??= clock.now() - started;
-    request.onRinging();
-  });
   // The attempt ends at its timeout, not at Timer B or C: the session sends its CANCEL as soon
   // as the target has answered anything (RFC 3261 §9.1) and ends a 2xx that comes later.
   let attemptTimer: TimerHandle | undefined;
+  let expire: () => void = () => undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
-    attemptTimer = clock.setTimer(Math.min(attempt.timeoutMs, Math.max(0, target.deadline - started)), () => {
+    expire = () => {
       timedOut = true;
       session.cancel();
       resolve('timeout');
-    });
+    };
+  });
+  attemptTimer = clock.setTimer(Math.min(attempt.timeoutMs, Math.max(0, target.deadline - started)), expire);
+  session.on('progress', () => {
+    if (timedOut) return;
+    if (pddMs === undefined) {
+      // A 180/183 means the callee is being alerted: from now on only the ring deadline ends
+      // the attempt, and not as a failover, else the callee would ring again elsewhere.
+      attemptTimer?.cancel();
+      attemptTimer = clock.setTimer(Math.max(0, target.deadline - clock.now()), expire);
+    }
+    pddMs ??= clock.now() - started;
+    request.onRinging();
   });
   const outcome = await Promise.race([session.outcome, timeout]);
   attemptTimer?.cancel();

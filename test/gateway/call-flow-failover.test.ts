@@ -1,0 +1,113 @@
+/**
+ * Failover as a carrier sees it: what ends an attempt and moves the call to the next gateway,
+ * and what a gateway's answer says about the calls after it. In-process, on the FakeClock.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import type { SipRequest } from '../../src/sip/message.js';
+import {
+  answerWith,
+  CARRIER_A,
+  CARRIER_B,
+  CallHarness,
+  flush,
+  type HarnessOptions,
+  run as runFor,
+} from './helpers/call-harness.js';
+
+let harness: CallHarness | undefined;
+afterEach(() => {
+  harness?.close();
+  harness = undefined;
+});
+
+function setup(options: HarnessOptions = {}): CallHarness {
+  harness = new CallHarness(options);
+  return harness;
+}
+
+const TWO_GATEWAYS = {
+  gateways: [
+    { name: 'a', host: CARRIER_A.address, port: CARRIER_A.port, priority: 1 },
+    { name: 'b', host: CARRIER_B.address, port: CARRIER_B.port, priority: 2 },
+  ],
+};
+
+function invitesTo(h: CallHarness, address: string): SipRequest[] {
+  return h.network.log
+    .filter((r) => r.message.isRequest && r.message.method === 'INVITE' && r.to.address === address)
+    .map((r) => r.message as SipRequest);
+}
+
+describe('outbound failover: when an attempt ends', () => {
+  it('a gateway that rings keeps the call past the attempt timeout: the callee is not rung again elsewhere', async () => {
+    const h = setup({ trunk: { outbound: { ...TWO_GATEWAYS, attemptTimeoutMs: 2000 } } });
+    // The callee's phone rings for 5 s, then it answers.
+    const ringing = h.carrier(CARRIER_A, (session) => {
+      session.progress(180);
+      h.clock.setTimer(5000, () => answerWith('PCMU')(session));
+    });
+    const other = h.carrier(CARRIER_B, answerWith('PCMU'));
+    const { observed, run } = h.originate();
+    await run;
+    await flush();
+    await runFor(h.clock, 6000);
+
+    assert.equal(other.incoming.length, 0, 'no second INVITE rings the callee through gateway b');
+    assert.ok(!h.network.log.some((r) => r.message.isRequest && r.message.method === 'CANCEL'));
+    assert.equal(ringing.incoming[0]?.state, 'confirmed');
+    assert.equal(observed.call.state, 'answered');
+    assert.deepEqual(
+      observed.events.filter((event) => event.startsWith('attempt')),
+      ['attempt:200'],
+    );
+    observed.call.hangup('api_hangup');
+    await flush();
+  });
+
+  it('a ringing gateway is cancelled at the ring timeout and the call ends no_answer, with no failover', async () => {
+    const h = setup({ trunk: { outbound: { ...TWO_GATEWAYS, attemptTimeoutMs: 2000 } } });
+    h.carrier(CARRIER_A, (session) => session.progress(180));
+    const other = h.carrier(CARRIER_B, answerWith('PCMU'));
+    const { observed, run } = h.originate();
+    await run;
+    await flush();
+    await runFor(h.clock, 61_000, 500);
+
+    assert.equal(other.incoming.length, 0);
+    assert.equal(invitesTo(h, CARRIER_A.address).length, 1);
+    assert.ok(h.network.log.some((r) => r.message.isRequest && r.message.method === 'CANCEL'));
+    const [{ end, record } = assert.fail('ended')] = observed.ends;
+    assert.equal(end.cause, 'no_answer');
+    assert.deepEqual(
+      record?.attempts.map(({ gateway, outcome, reason }) => ({ gateway, outcome, reason })),
+      [{ gateway: 'carrier/a', outcome: 'timeout', reason: 'ring timeout' }],
+    );
+    const health = h.health.get('carrier/a')?.snapshot();
+    assert.deepEqual(
+      [health?.window.calls, health?.window.completed],
+      [1, 1],
+      'no answer is not a network failure',
+    );
+  });
+
+  it('a gateway that answers only 100 Trying still fails over at the attempt timeout (no callee was reached)', async () => {
+    const h = setup({ trunk: { outbound: { ...TWO_GATEWAYS, attemptTimeoutMs: 2000 } } });
+    const trying = h.carrier(CARRIER_A); // the user agent sends 100 Trying, then nothing
+    const answering = h.carrier(CARRIER_B, answerWith('PCMU'));
+    const { observed, run } = h.originate();
+    await run;
+    await flush();
+    await runFor(h.clock, 2500);
+
+    assert.equal(trying.incoming.length, 1);
+    assert.equal(answering.incoming.length, 1);
+    assert.equal(observed.call.state, 'answered');
+    assert.deepEqual(
+      observed.events.filter((event) => event.startsWith('attempt')),
+      ['attempt:408', 'attempt:200'],
+    );
+    observed.call.hangup('api_hangup');
+    await flush();
+  });
+});

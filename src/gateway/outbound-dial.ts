@@ -13,6 +13,7 @@ import {
   type OutboundSession,
   type ParseAnswerResult,
   parseAnswer,
+  retryAfterSec,
   type SipResponse,
   uriHost,
 } from '../sip/index.js';
@@ -76,6 +77,8 @@ interface Tried {
   status: number | 'dns_failure';
   timing: Pick<AttemptSample, 'pddMs' | 'setupMs'>;
   answered: { session: OutboundSession; response: SipResponse } | undefined;
+  /** A 503's Retry-After: the target takes no new calls for that long (RFC 3261 §21.5.4). */
+  retryAfterSec?: number | undefined;
 }
 
 export async function dialOutbound(ports: DialPorts, request: DialRequest): Promise<DialResult> {
@@ -119,7 +122,9 @@ export async function dialOutbound(ports: DialPorts, request: DialRequest): Prom
       tried.routed === 'timeout' && tried.timing.pddMs !== undefined
         ? { answered: false, networkFailure: false }
         : attemptHealth(tried.routed);
-    ports.outbound.health(attempt.gatewayId)?.recordAttempt({ ...health, ...tried.timing });
+    const targetHealth = ports.outbound.health(attempt.gatewayId);
+    targetHealth?.recordAttempt({ ...health, ...tried.timing });
+    if (tried.retryAfterSec !== undefined) targetHealth?.holdOff(tried.retryAfterSec * 1000);
     request.onAttempt({ trunk: trunk.name, gateway: gatewayName(attempt.gateway), status: tried.status });
     if (!tried.answered && clock.now() >= deadline) {
       plan.stop(tried.routed, 'ring timeout');
@@ -208,6 +213,10 @@ async function dialTarget(ports: DialPorts, request: DialRequest, target: Target
     status: answered ? outcome.response.status : outcome.status,
     timing: { pddMs, setupMs: answered ? clock.now() - started : undefined },
     answered: answered ? { session, response: outcome.response } : undefined,
+    retryAfterSec:
+      outcome.kind === 'failed' && outcome.cause === 'response' && outcome.status === 503
+        ? retryAfterSec(outcome.response)
+        : undefined,
   };
 }
 

@@ -9,7 +9,7 @@ export { Dialog, type DialogState } from './dialog.js';
 export { DigestClient, DigestVerifier, pickChallenge } from './digest.js';
 export { SipParseError } from './grammar.js';
 export { type SipMessage, SipRequest, SipResponse } from './message.js';
-export { randomToken } from './message-ops.js';
+export { randomToken, retryAfterSec } from './message-ops.js';
 export { parseMessage, SipRequestError, serializeMessage } from './parser.js';
 export {
   type RegistrarLink,

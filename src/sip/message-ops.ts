@@ -51,6 +51,16 @@ export function reasonPhrase(status: number): string {
   return REASONS[status] ?? (status < 300 ? 'OK' : 'Error');
 }
 
+/**
+ * The delta-seconds of a Retry-After (RFC 3261 §20.33: `delta-seconds [comment] *(; param)`),
+ * undefined when absent, zero or not a number of seconds.
+ */
+export function retryAfterSec(message: SipResponse): number | undefined {
+  const match = /^\s*(\d{1,10})\s*(?:[(;]|$)/.exec(message.get('retry-after') ?? '');
+  const seconds = Number(match?.[1]);
+  return seconds > 0 ? seconds : undefined;
+}
+
 /** Enough for any RFC 3261 §21 phrase and a carrier's short note. */
 const MAX_REASON_PHRASE = 64;
 

@@ -14,7 +14,7 @@ import type { Clock, TimerHandle } from '../util/index.js';
 import { TypedEmitter } from '../util/index.js';
 import { answersChallenge, type DigestChallenge, DigestClient, pickChallenge } from './digest.js';
 import { SipRequest, type SipResponse } from './message.js';
-import { boundedReasonPhrase, randomToken } from './message-ops.js';
+import { boundedReasonPhrase, randomToken, retryAfterSec } from './message-ops.js';
 import type { NameAddr, TransportAddress } from './types.js';
 import { uriHost } from './uri.js';
 import type { Exchanged } from './user-agent.js';
@@ -310,12 +310,12 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
         this.#expiresSec = minimum;
         continue;
       }
-      const retryAfter = Number(outcome.get('retry-after')?.split(/[;(]/)[0]?.trim());
+      const retryAfter = retryAfterSec(outcome);
       return {
         ok: false,
         cause: status === 403 ? 'auth_rejected' : 'rejected',
         detail,
-        ...(Number.isInteger(retryAfter) && retryAfter > 0 ? { retryAfterSec: retryAfter } : {}),
+        ...(retryAfter === undefined ? {} : { retryAfterSec: retryAfter }),
       };
     }
   }

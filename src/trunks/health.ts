@@ -88,11 +88,16 @@ interface MetricScore {
 
 export type Liveness = 'unknown' | 'up' | 'down';
 
+/** The longest a Retry-After holds a gateway off: a carrier's typo must not take it out for days. */
+export const MAX_RETRY_AFTER_MS = 300_000;
+
 export interface HealthSnapshot {
   gatewayId: string;
-  /** False while OPTIONS probing marks the gateway down: the router skips it. */
+  /** False while OPTIONS probing marks the gateway down, or a Retry-After holds it off: the router skips it. */
   available: boolean;
   liveness: Liveness;
+  /** What is left of the last 503's Retry-After (0: none): no new calls go to it meanwhile. */
+  retryAfterMs: number;
   /** Product of the penalties, in [0, 1]; 0 when unavailable. */
   score: number;
   metrics: Record<MetricName, MetricScore>;
@@ -104,6 +109,7 @@ export class GatewayHealth {
   readonly #buckets: Bucket[];
   #latestEpoch = Number.NEGATIVE_INFINITY;
   #liveness: Liveness = 'unknown';
+  #heldOffUntilMs = Number.NEGATIVE_INFINITY;
   #peerTotals: readonly WindowTotals[] = [];
 
   readonly #config: HealthConfig;
@@ -168,8 +174,21 @@ export class GatewayHealth {
     this.#liveness = liveness;
   }
 
+  /**
+   * A 503 with Retry-After: no new requests go to the gateway for that long (RFC 3261 §21.5.4),
+   * at most MAX_RETRY_AFTER_MS, beyond which its probes and health window judge it again.
+   */
+  holdOff(retryAfterMs: number): void {
+    const until = this.#clock.now() + Math.min(Math.max(0, retryAfterMs), MAX_RETRY_AFTER_MS);
+    this.#heldOffUntilMs = Math.max(this.#heldOffUntilMs, until);
+  }
+
   get available(): boolean {
-    return this.#liveness !== 'down';
+    return this.#liveness !== 'down' && this.#retryAfterMs() === 0;
+  }
+
+  #retryAfterMs(): number {
+    return Math.max(0, this.#heldOffUntilMs - this.#clock.now());
   }
 
   score(): number {
@@ -212,6 +231,7 @@ export class GatewayHealth {
       gatewayId: this.gatewayId,
       available: this.available,
       liveness: this.#liveness,
+      retryAfterMs: this.#retryAfterMs(),
       score: this.available ? penalties : 0,
       metrics,
       media,

@@ -111,3 +111,58 @@ describe('outbound failover: when an attempt ends', () => {
     await flush();
   });
 });
+
+describe('outbound failover: what an answer says about later calls', () => {
+  async function callOnce(h: CallHarness): Promise<string[]> {
+    const { observed, run } = h.originate();
+    await run;
+    await flush();
+    await flush();
+    observed.call.hangup('api_hangup');
+    await flush();
+    return (observed.ends[0]?.record?.attempts ?? []).map(({ gateway, outcome }) => `${gateway} ${outcome}`);
+  }
+
+  it('a 503 with Retry-After keeps new calls off that gateway for that long (RFC 3261 §21.5.4), then it is tried again', async () => {
+    const h = setup({ trunk: { outbound: TWO_GATEWAYS } });
+    let overloaded = true;
+    h.carrier(CARRIER_A, (session) =>
+      overloaded ? session.reject(503, [['Retry-After', '60 (overloaded)']]) : answerWith('PCMU')(session),
+    );
+    h.carrier(CARRIER_B, answerWith('PCMU'));
+
+    assert.deepEqual(await callOnce(h), ['carrier/a 503', 'carrier/b 200']);
+    await runFor(h.clock, 30_000, 1000);
+    assert.deepEqual(
+      await callOnce(h),
+      ['carrier/b 200'],
+      'a is not sent new calls while it asked us to wait',
+    );
+    assert.equal(h.health.get('carrier/a')?.snapshot().available, false);
+    assert.equal(invitesTo(h, CARRIER_A.address).length, 1);
+
+    overloaded = false;
+    await runFor(h.clock, 31_000, 1000);
+    assert.equal(h.health.get('carrier/a')?.snapshot().available, true);
+    assert.deepEqual(await callOnce(h), ['carrier/a 200']);
+  });
+
+  it('a 503 without Retry-After, or one that is not a number, keeps the gateway in the plan', async () => {
+    const h = setup({ trunk: { outbound: TWO_GATEWAYS } });
+    let retryAfter: Array<[string, string]> = [];
+    h.carrier(CARRIER_A, (session) => session.reject(503, retryAfter));
+    h.carrier(CARRIER_B, answerWith('PCMU'));
+    assert.deepEqual(await callOnce(h), ['carrier/a 503', 'carrier/b 200']);
+    retryAfter = [['Retry-After', 'soon']];
+    assert.deepEqual(await callOnce(h), ['carrier/a 503', 'carrier/b 200']);
+    assert.deepEqual(await callOnce(h), ['carrier/a 503', 'carrier/b 200']);
+  });
+
+  it('a Retry-After on another status than 503 (a callee busy for now) does not hold the gateway off', async () => {
+    const h = setup({ trunk: { outbound: { ...TWO_GATEWAYS, failoverCodes: [480, 503] } } });
+    h.carrier(CARRIER_A, (session) => session.reject(480, [['Retry-After', '600']]));
+    h.carrier(CARRIER_B, answerWith('PCMU'));
+    assert.deepEqual(await callOnce(h), ['carrier/a 480', 'carrier/b 200']);
+    assert.deepEqual(await callOnce(h), ['carrier/a 480', 'carrier/b 200']);
+  });
+});

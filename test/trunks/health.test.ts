@@ -13,6 +13,24 @@ function healthConfig(overrides: Record<string, unknown> = {}) {
 }
 
 describe('GatewayHealth', () => {
+  it('is unavailable while a Retry-After holds it off, at most 5 minutes however long the carrier asks', () => {
+    const clock = new FakeClock();
+    const health = new GatewayHealth('t/a', healthConfig(), clock);
+    health.holdOff(24 * 3600_000);
+    assert.deepEqual(
+      [health.available, health.snapshot().score, health.snapshot().retryAfterMs],
+      [false, 0, 300_000],
+    );
+    health.holdOff(1000); // a shorter one does not cut the longer short
+    clock.advance(299_999);
+    assert.equal(health.available, false);
+    clock.advance(1);
+    assert.deepEqual(
+      [health.available, health.snapshot().score, health.snapshot().retryAfterMs],
+      [true, 1, 0],
+    );
+  });
+
   it('scores on its own window plus the peer sums other cluster nodes shared', () => {
     const clock = new FakeClock();
     const health = new GatewayHealth('t/a', healthConfig(), clock);

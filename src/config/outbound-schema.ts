@@ -119,7 +119,11 @@ const failoverCodes = z
   .default([...DEFAULT_FAILOVER_CODES])
   .superRefine((codes, ctx) => {
     codes.forEach((code, index) => {
-      const why = NEVER_FAILOVER_CODES.get(code);
+      const why =
+        NEVER_FAILOVER_CODES.get(code) ??
+        (code >= 600
+          ? 'a 6xx is a global failure (RFC 3261 §21.6): every gateway would give the same answer'
+          : undefined);
       if (why)
         ctx.addIssue({ code: 'custom', path: [index], message: `${code} must never fail over: ${why}` });
     });
@@ -137,7 +141,7 @@ export const outboundSchema = z.strictObject({
     .default('1')
     .describe('Country calling code used to normalise national numbers to E.164 (e.g. "1", "44").'),
   failoverCodes: failoverCodes.describe(
-    'Final codes that try the next gateway (timeouts and transport errors always do); never 404, 486 or 603.',
+    'Final codes that try the next gateway (timeouts and transport errors always do); never 404, 486 or a 6xx.',
   ),
   attemptTimeoutMs: positiveMs
     .default(8000)

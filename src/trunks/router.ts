@@ -5,7 +5,7 @@
  * into its SRV targets, ordered the same way by SRV priority and weight × the target's score
  * (RFC 2782's selection); each target is one attempt. Gateways and targets marked down by
  * probing, or held off by a 503's Retry-After (RFC 3261 §21.5.4), are skipped. Failover happens only on the trunk's failover codes, timeouts,
- * transport errors and DNS failures, never after early media, never on 404/486/603 (the
+ * transport errors and DNS failures, never after early media, never on 404, 486 or 6xx (the
  * schema refuses those), and stops after maxAttempts.
  */
 import type { OutboundGatewayConfig, TrunkConfig } from '../config/index.js';

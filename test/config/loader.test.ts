@@ -243,6 +243,18 @@ describe('config loader', () => {
     assert.match(result.issues[0]?.message ?? '', /does not exist/);
   });
 
+  it('rejects every 6xx as a failover code: a global failure (RFC 3261 §21.6) is the same on any gateway', () => {
+    const text = 'name: x\noutbound:\n  gateways: [{host: a}]\n  failoverCodes: [600, 503, 604, 606]\n';
+    const result = parseConfigText(text, 'f.yaml', trunkSchema, {});
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.deepEqual(
+      result.issues.map((i) => i.path),
+      ['outbound.failoverCodes[0]', 'outbound.failoverCodes[2]', 'outbound.failoverCodes[3]'],
+    );
+    assert.match(result.issues[0]?.message ?? '', /600 must never fail over: .*RFC 3261 §21\.6/);
+  });
+
   it("reads a trunk's jitter buffer bounds and names a floor above the ceiling at its line", () => {
     const good = parseConfigText(
       'name: x\noutbound:\n  gateways: [{host: a}]\nmedia:\n  jitterBuffer: {minDelayMs: 60}\n',

@@ -8,7 +8,7 @@ export async function sendOptionsProbe(
   locator: ServerLocator,
   target: GatewayTarget,
 ): Promise<OptionsResult> {
-  const resolved = await locator.address(target.host);
+  const resolved = await locator.address(target.host, target.port);
   if (!resolved.ok) return 'dns_failure';
   const transport = target.transport;
   const uri = `sip:${target.host}:${target.port}${uriTransportParam(transport)}`;
@@ -21,5 +21,7 @@ export async function sendOptionsProbe(
   request.append('Contact', ua.contactHeader(transport));
   const destination = gatewayDestination(transport, resolved.address, target.port, target.domain);
   const outcome = await ua.send(request, destination);
+  // A name's dead address is probed after its siblings next time (RFC 3263 §4.3).
+  if (outcome === 'timeout' || outcome === 'transport_error') locator.failed(resolved.address, target.port);
   return typeof outcome === 'string' ? outcome : { status: outcome.status };
 }

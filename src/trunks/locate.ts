@@ -6,12 +6,14 @@
  *   name is built from it when no NAPTR record offers the transport; the SRV records are the
  *   targets (RFC 2782; the router orders them by priority and weight); with no SRV records, the
  *   name itself at 5060 (5061 over TLS);
- * - each target's address is an A record, else an AAAA record, asked when it is tried.
+ * - each target's addresses are its A records, else its AAAA records, asked when it is tried;
+ *   an address that failed (timeout, transport error, 503: §4.3) goes after its siblings for a
+ *   while, for calls and probes alike, so a dead address of a name costs one attempt.
  * `localhost` is the loopback address without asking DNS (RFC 6761 §6.3).
  */
 import { isIP } from 'node:net';
 import type { OutboundGatewayConfig } from '../config/index.js';
-import { CachingDns, type DnsCacheOptions, type DnsClient } from './dns.js';
+import { CachingDns, type DnsCacheOptions, type DnsClient, type NonEmpty } from './dns.js';
 
 export type GatewayTransport = OutboundGatewayConfig['transport'];
 
@@ -39,6 +41,12 @@ export type TargetsAnswer =
   | { ok: false; detail: string; expiresAtMs: number };
 
 export type AddressAnswer = { ok: true; address: string } | { ok: false; detail: string };
+export type AddressesAnswer = { ok: true; addresses: NonEmpty<string> } | { ok: false; detail: string };
+
+/** How long an address that failed is tried after its name's other addresses. */
+export const FAILED_ADDRESS_MS = 60_000;
+/** Failed addresses remembered at once, the oldest forgotten first. */
+const MAX_FAILED_ADDRESSES = 1024;
 
 const isLocalhost = (host: string): boolean => host === 'localhost' || host.endsWith('.localhost');
 
@@ -67,9 +75,13 @@ export interface ServerLocatorOptions extends DnsCacheOptions {
 
 export class ServerLocator {
   readonly #dns: CachingDns;
+  readonly #clock: ServerLocatorOptions['clock'];
+  /** `address port` → until when it goes after its siblings. */
+  readonly #failed = new Map<string, number>();
 
   constructor(options: ServerLocatorOptions) {
     this.#dns = new CachingDns(options.dns, options);
+    this.#clock = options.clock;
   }
 
   /** The gateway's targets, unordered (the router orders them), or why DNS could not say. */
@@ -113,17 +125,44 @@ export class ServerLocator {
     return { ok: true, targets, expiresAtMs };
   }
 
-  /** The address to send to: the host itself when it is one, else its first A, else AAAA record. */
-  async address(host: string): Promise<AddressAnswer> {
-    if (isIP(host) !== 0) return { ok: true, address: host };
-    if (isLocalhost(host)) return { ok: true, address: '127.0.0.1' };
+  /** The address to send to at `port`: the first of `addresses`. */
+  async address(host: string, port: number): Promise<AddressAnswer> {
+    const answer = await this.addresses(host, port);
+    return answer.ok ? { ok: true, address: answer.addresses[0] } : answer;
+  }
+
+  /**
+   * The addresses to try in turn at `port` (RFC 3263 §4.2): the host itself when it is one,
+   * else its A, else its AAAA records (at most MAX_TARGETS_PER_GATEWAY), those that failed
+   * lately last.
+   */
+  async addresses(host: string, port: number): Promise<AddressesAnswer> {
+    if (isIP(host) !== 0) return { ok: true, addresses: [host] };
+    if (isLocalhost(host)) return { ok: true, addresses: ['127.0.0.1'] };
     const name = normalName(host);
     const a = await this.#dns.a.query(name);
-    if (a.ok) return { ok: true, address: a.records[0].address };
-    if (a.failure === 'server_failure') return { ok: false, detail: `A ${name}: ${a.code}` };
-    const aaaa = await this.#dns.aaaa.query(name);
-    if (aaaa.ok) return { ok: true, address: aaaa.records[0].address };
-    return { ok: false, detail: `A/AAAA ${name}: ${aaaa.code}` };
+    if (!a.ok && a.failure === 'server_failure') return { ok: false, detail: `A ${name}: ${a.code}` };
+    const answer = a.ok ? a : await this.#dns.aaaa.query(name);
+    if (!answer.ok) return { ok: false, detail: `A/AAAA ${name}: ${answer.code}` };
+    const now = this.#clock.now();
+    const failed = (address: string) => (this.#failed.get(`${address} ${port}`) ?? 0) > now;
+    const all = answer.records.slice(0, MAX_TARGETS_PER_GATEWAY).map((record) => record.address);
+    const [first = answer.records[0].address, ...rest] = [
+      ...all.filter((address) => !failed(address)),
+      ...all.filter(failed),
+    ];
+    return { ok: true, addresses: [first, ...rest] };
+  }
+
+  /** `address` did not answer at `port` (timeout, transport error, 503): try its siblings first. */
+  failed(address: string, port: number): void {
+    const key = `${address} ${port}`;
+    this.#failed.delete(key);
+    this.#failed.set(key, this.#clock.now() + FAILED_ADDRESS_MS);
+    for (const oldest of this.#failed.keys()) {
+      if (this.#failed.size <= MAX_FAILED_ADDRESSES) break;
+      this.#failed.delete(oldest);
+    }
   }
 
   /** Ends the DNS queries in flight; idempotent. */

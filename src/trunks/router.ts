@@ -3,14 +3,16 @@
  * then within one priority by a weighted random draw without replacement, weight × health
  * score. A gateway given by DNS name without a port is expanded, when the plan reaches it,
  * into its SRV targets, ordered the same way by SRV priority and weight × the target's score
- * (RFC 2782's selection); each target is one attempt. Gateways and targets marked down by
- * probing, or held off by a 503's Retry-After (RFC 3261 §21.5.4), are skipped. Failover happens only on the trunk's failover codes, timeouts,
- * transport errors and DNS failures, never after early media, never on 404, 486 or 6xx (the
- * schema refuses those), and stops after maxAttempts.
+ * (RFC 2782's selection); each target is one attempt, and so is each further address of its
+ * name after a timeout, transport error or 503 (RFC 3263 §4.2, §4.3). Gateways and targets
+ * marked down by probing, or held off by a 503's Retry-After (RFC 3261 §21.5.4), are skipped.
+ * Failover happens only on the trunk's failover codes, timeouts, transport errors and DNS
+ * failures, never after early media, never on 404, 486 or 6xx (the schema refuses those), and
+ * stops after maxAttempts.
  */
 import type { OutboundGatewayConfig, TrunkConfig } from '../config/index.js';
 import type { Clock } from '../util/index.js';
-import { type AddressAnswer, type ServerLocator, targetId } from './locate.js';
+import { type AddressesAnswer, type ServerLocator, targetId } from './locate.js';
 
 /**
  * A gateway's name within its trunk, from its configuration alone: its `name`, else its
@@ -95,13 +97,27 @@ interface Candidate {
   gateway: OutboundGatewayConfig;
 }
 
-/** A target to try, or a gateway whose lookup failed (one 'dns_failure' attempt). */
-type PlannedTarget = Candidate & ({ host: string; port: number } | { failure: string });
+/**
+ * A target to try (`address`: one of its name's further addresses, already looked up), or a
+ * gateway whose lookup failed (one 'dns_failure' attempt).
+ */
+type PlannedTarget = Candidate & ({ host: string; port: number; address?: string } | { failure: string });
 
-/** What a plan asks as it goes: a gateway's ordered targets, a target's address. */
+/** What a plan asks as it goes: a gateway's ordered targets, a target's addresses. */
 interface TargetSource {
   targets(candidate: Candidate): Promise<PlannedTarget[]>;
-  address(host: string): Promise<AddressAnswer>;
+  addresses(host: string, port: number): Promise<AddressesAnswer>;
+  /** An address that failed as RFC 3263 §4.3 says (timeout, transport error, 503). */
+  failed(address: string, port: number): void;
+}
+
+/** RFC 3263 §4.3: the failures after which the same target's next address is tried. */
+function serverFailed(outcome: AttemptOutcome): boolean {
+  return (
+    outcome === 'timeout' ||
+    outcome === 'transport_error' ||
+    (typeof outcome === 'object' && outcome.status === 503)
+  );
 }
 
 /** One call's walk through its gateways and their targets. */
@@ -116,6 +132,8 @@ export class AttemptPlan {
   #state: PlanResult = 'pending';
   /** Why the attempt in flight found no address, for its record. */
   #dnsDetail: string | undefined;
+  /** Where the attempt in flight went. */
+  #sentTo: AttemptDestination | undefined;
 
   constructor(trunk: TrunkConfig, gateways: readonly Candidate[], source: TargetSource, clock: Clock) {
     this.#trunk = trunk;
@@ -145,6 +163,7 @@ export class AttemptPlan {
         this.#state = decision.stop;
         return undefined;
       }
+      this.#afterFailure(previous.gatewayId, lastOutcome);
     }
     const outbound = this.#trunk.outbound;
     const startedAtMs = this.#clock.now();
@@ -157,6 +176,7 @@ export class AttemptPlan {
     }
     const destination = await this.#destination(planned);
     this.#dnsDetail = destination.ok ? undefined : destination.detail;
+    this.#sentTo = destination.ok ? destination.to : undefined;
     const index = this.attempts.length;
     const { gatewayId, gateway } = planned;
     this.attempts.push({
@@ -194,9 +214,27 @@ export class AttemptPlan {
 
   async #destination(planned: PlannedTarget): Promise<Attempt['destination']> {
     if ('failure' in planned) return { ok: false, detail: planned.failure };
-    const address = await this.#source.address(planned.host);
-    if (!address.ok) return address;
-    return { ok: true, to: { host: planned.host, port: planned.port, address: address.address } };
+    const { host, port } = planned;
+    if (planned.address !== undefined) return { ok: true, to: { host, port, address: planned.address } };
+    const answer = await this.#source.addresses(host, port);
+    if (!answer.ok) return answer;
+    const [address, ...others] = answer.addresses;
+    // RFC 3263 §4.2: should this address fail, the name's next one is tried before the next target.
+    this.#queued.unshift(...others.map((other) => ({ ...planned, address: other })));
+    return { ok: true, to: { host, port, address } };
+  }
+
+  /**
+   * A failed attempt the plan goes on from: an address that failed as a server is tried after
+   * its siblings from now on; any other failover answer is the server's, whatever its address,
+   * so the target's other addresses are skipped.
+   */
+  #afterFailure(gatewayId: string, outcome: AttemptOutcome): void {
+    if (serverFailed(outcome)) {
+      if (this.#sentTo) this.#source.failed(this.#sentTo.address, this.#sentTo.port);
+      return;
+    }
+    while (this.#queued[0]?.gatewayId === gatewayId && 'address' in this.#queued[0]) this.#queued.shift();
   }
 
   #decide(outcome: AttemptOutcome): { stop?: PlanResult; reason: string } {
@@ -241,7 +279,8 @@ export class OutboundRouter {
       this.order(trunk),
       {
         targets: (candidate) => this.#targets(candidate),
-        address: (host) => this.#locator.address(host),
+        addresses: (host, port) => this.#locator.addresses(host, port),
+        failed: (address, port) => this.#locator.failed(address, port),
       },
       this.#clock,
     );

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { SipRequest } from '../../src/sip/message.js';
+import { FakeDns } from '../trunks/helpers/fake-dns.js';
 import {
   answerWith,
   CARRIER_A,
@@ -164,5 +165,85 @@ describe('outbound failover: what an answer says about later calls', () => {
     h.carrier(CARRIER_B, answerWith('PCMU'));
     assert.deepEqual(await callOnce(h), ['carrier/a 480', 'carrier/b 200']);
     assert.deepEqual(await callOnce(h), ['carrier/a 480', 'carrier/b 200']);
+  });
+});
+
+describe('outbound failover: a name with several addresses (RFC 3263 §4.2)', () => {
+  it('tries the next address of a gateway when the first times out, and later calls start at the one that works', async () => {
+    const dns = new FakeDns();
+    dns.aRecords.set('sbc.carrier.test', [
+      { address: CARRIER_A.address, ttl: 300 },
+      { address: CARRIER_B.address, ttl: 300 },
+    ]);
+    const h = setup({
+      dns,
+      trunk: {
+        outbound: {
+          gateways: [{ name: 'sbc', host: 'sbc.carrier.test', port: CARRIER_A.port }],
+          attemptTimeoutMs: 2000,
+        },
+      },
+    });
+    // The first address is dead: nothing it would answer reaches the gateway.
+    h.network.drop = (message, from) => !message.isRequest && from.address === CARRIER_A.address;
+    h.carrier(CARRIER_A);
+    const live = h.carrier(CARRIER_B, answerWith('PCMU'));
+
+    const first = h.originate();
+    await first.run;
+    await flush();
+    await runFor(h.clock, 2500);
+    assert.equal(first.observed.call.state, 'answered');
+    assert.equal(live.incoming.length, 1);
+    first.observed.call.hangup('api_hangup');
+    await flush();
+    assert.deepEqual(
+      first.observed.ends[0]?.record?.attempts.map(({ gateway, outcome }) => `${gateway} ${outcome}`),
+      ['carrier/sbc timeout', 'carrier/sbc 200'],
+    );
+
+    const second = h.originate();
+    await second.run;
+    await flush();
+    await flush();
+    assert.equal(second.observed.call.state, 'answered', 'answered at once by the live address');
+    assert.equal(
+      new Set(invitesTo(h, CARRIER_A.address).map((invite) => invite.callId())).size,
+      1,
+      'the dead address is not tried first again',
+    );
+    second.observed.call.hangup('api_hangup');
+    await flush();
+  });
+
+  it('a final answer that is a failover code but not a server failure moves on to the next gateway, not the same server at its next address', async () => {
+    const dns = new FakeDns();
+    dns.aRecords.set('sbc.carrier.test', [
+      { address: CARRIER_A.address, ttl: 300 },
+      { address: CARRIER_B.address, ttl: 300 },
+    ]);
+    const h = setup({
+      dns,
+      trunk: {
+        outbound: {
+          gateways: [
+            { name: 'sbc', host: 'sbc.carrier.test', port: CARRIER_A.port, priority: 1 },
+            { name: 'b', host: CARRIER_B.address, port: CARRIER_B.port, priority: 2 },
+          ],
+        },
+      },
+    });
+    h.carrier(CARRIER_A, (session) => session.reject(480));
+    h.carrier(CARRIER_B, answerWith('PCMU'));
+    const { observed, run } = h.originate();
+    await run;
+    await flush();
+    await flush();
+    observed.call.hangup('api_hangup');
+    await flush();
+    assert.deepEqual(
+      observed.ends[0]?.record?.attempts.map(({ gateway, outcome }) => `${gateway} ${outcome}`),
+      ['carrier/sbc 480', 'carrier/b 200'],
+    );
   });
 });

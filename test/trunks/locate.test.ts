@@ -115,8 +115,8 @@ describe('ServerLocator (RFC 3263)', () => {
       assert.deepEqual(answer.ok && answer.targets, [{ ...target, priority: 0, weight: 1 }]);
     }
     assert.deepEqual(dns.asked, []);
-    assert.deepEqual(await locator.address('localhost'), { ok: true, address: '127.0.0.1' });
-    assert.deepEqual(await locator.address('192.0.2.7'), { ok: true, address: '192.0.2.7' });
+    assert.deepEqual(await locator.address('localhost', 5060), { ok: true, address: '127.0.0.1' });
+    assert.deepEqual(await locator.address('192.0.2.7', 5060), { ok: true, address: '192.0.2.7' });
     assert.deepEqual(dns.asked, []);
   });
 
@@ -125,14 +125,46 @@ describe('ServerLocator (RFC 3263)', () => {
     dns.aaaaRecords.set('v6.test', [{ address: '2001:db8::1', ttl: 60 }]);
     dns.aRecords.set('v4.test', [{ address: '192.0.2.4', ttl: 60 }]);
     dns.errors.set('A broken.test', 'ESERVFAIL');
-    assert.deepEqual(await locator.address('v6.test'), { ok: true, address: '2001:db8::1' });
-    assert.deepEqual(await locator.address('v4.test'), { ok: true, address: '192.0.2.4' });
-    assert.deepEqual(await locator.address('broken.test'), { ok: false, detail: 'A broken.test: ESERVFAIL' });
-    assert.deepEqual(await locator.address('none.test'), {
+    assert.deepEqual(await locator.address('v6.test', 5060), { ok: true, address: '2001:db8::1' });
+    assert.deepEqual(await locator.address('v4.test', 5060), { ok: true, address: '192.0.2.4' });
+    assert.deepEqual(await locator.address('broken.test', 5060), {
+      ok: false,
+      detail: 'A broken.test: ESERVFAIL',
+    });
+    assert.deepEqual(await locator.address('none.test', 5060), {
       ok: false,
       detail: 'A/AAAA none.test: ENOTFOUND',
     });
     assert.equal(dns.count('AAAA v4.test') + dns.count('AAAA broken.test'), 0);
+  });
+
+  it('gives every address of a name, those that failed at that port in the last minute last (§4.2, §4.3)', async () => {
+    const dns = new FakeDns();
+    const clock = new FakeClock();
+    const locator = fakeLocator(clock, dns);
+    dns.aRecords.set(
+      'sbc.test',
+      ['192.0.2.1', '192.0.2.2', '192.0.2.3'].map((address) => ({ address, ttl: 600 })),
+    );
+    const addresses = async (port: number) => {
+      const answer = await locator.addresses('sbc.test', port);
+      return answer.ok ? answer.addresses : answer.detail;
+    };
+    assert.deepEqual(await addresses(5060), ['192.0.2.1', '192.0.2.2', '192.0.2.3']);
+    locator.failed('192.0.2.1', 5060);
+    clock.advance(1000);
+    locator.failed('192.0.2.2', 5060);
+    assert.deepEqual(await addresses(5060), ['192.0.2.3', '192.0.2.1', '192.0.2.2']);
+    assert.deepEqual(
+      await addresses(5070),
+      ['192.0.2.1', '192.0.2.2', '192.0.2.3'],
+      'another port is another server',
+    );
+    assert.deepEqual(await locator.address('sbc.test', 5060), { ok: true, address: '192.0.2.3' });
+    clock.advance(59_000);
+    assert.deepEqual(await addresses(5060), ['192.0.2.1', '192.0.2.3', '192.0.2.2']);
+    clock.advance(1000);
+    assert.deepEqual(await addresses(5060), ['192.0.2.1', '192.0.2.2', '192.0.2.3']);
   });
 
   it('reports a failing SRV lookup and a "." target (RFC 2782: no service here)', async () => {

@@ -3,29 +3,20 @@
  * and what a gateway's answer says about the calls after it. In-process, on the FakeClock.
  */
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { SipRequest } from '../../src/sip/message.js';
 import { FakeDns } from '../trunks/helpers/fake-dns.js';
 import {
   answerWith,
   CARRIER_A,
   CARRIER_B,
-  CallHarness,
+  type CallHarness,
   flush,
-  type HarnessOptions,
+  harnessPerTest,
   run as runFor,
 } from './helpers/call-harness.js';
 
-let harness: CallHarness | undefined;
-afterEach(() => {
-  harness?.close();
-  harness = undefined;
-});
-
-function setup(options: HarnessOptions = {}): CallHarness {
-  harness = new CallHarness(options);
-  return harness;
-}
+const setup = harnessPerTest();
 
 const TWO_GATEWAYS = {
   gateways: [
@@ -38,6 +29,17 @@ function invitesTo(h: CallHarness, address: string): SipRequest[] {
   return h.network.log
     .filter((r) => r.message.isRequest && r.message.method === 'INVITE' && r.to.address === address)
     .map((r) => r.message as SipRequest);
+}
+
+/** Places one call that is answered at once, hangs it up and gives its attempts as `<gateway> <outcome>`. */
+async function callOnce(h: CallHarness): Promise<string[]> {
+  const { observed, run } = h.originate();
+  await run;
+  await flush();
+  await flush();
+  observed.call.hangup('api_hangup');
+  await flush();
+  return (observed.ends[0]?.record?.attempts ?? []).map(({ gateway, outcome }) => `${gateway} ${outcome}`);
 }
 
 describe('outbound failover: when an attempt ends', () => {
@@ -114,16 +116,6 @@ describe('outbound failover: when an attempt ends', () => {
 });
 
 describe('outbound failover: what an answer says about later calls', () => {
-  async function callOnce(h: CallHarness): Promise<string[]> {
-    const { observed, run } = h.originate();
-    await run;
-    await flush();
-    await flush();
-    observed.call.hangup('api_hangup');
-    await flush();
-    return (observed.ends[0]?.record?.attempts ?? []).map(({ gateway, outcome }) => `${gateway} ${outcome}`);
-  }
-
   it('a 503 with Retry-After keeps new calls off that gateway for that long (RFC 3261 §21.5.4), then it is tried again', async () => {
     const h = setup({ trunk: { outbound: TWO_GATEWAYS } });
     let overloaded = true;
@@ -169,14 +161,19 @@ describe('outbound failover: what an answer says about later calls', () => {
 });
 
 describe('outbound failover: a name with several addresses (RFC 3263 §4.2)', () => {
-  it('tries the next address of a gateway when the first times out, and later calls start at the one that works', async () => {
+  /** `sbc.carrier.test` has two A records: carrier A's address, then carrier B's. */
+  function sbcAtBothCarriers(): FakeDns {
     const dns = new FakeDns();
     dns.aRecords.set('sbc.carrier.test', [
       { address: CARRIER_A.address, ttl: 300 },
       { address: CARRIER_B.address, ttl: 300 },
     ]);
+    return dns;
+  }
+
+  it('tries the next address of a gateway when the first times out, and later calls start at the one that works', async () => {
     const h = setup({
-      dns,
+      dns: sbcAtBothCarriers(),
       trunk: {
         outbound: {
           gateways: [{ name: 'sbc', host: 'sbc.carrier.test', port: CARRIER_A.port }],
@@ -217,13 +214,8 @@ describe('outbound failover: a name with several addresses (RFC 3263 §4.2)', ()
   });
 
   it('a final answer that is a failover code but not a server failure moves on to the next gateway, not the same server at its next address', async () => {
-    const dns = new FakeDns();
-    dns.aRecords.set('sbc.carrier.test', [
-      { address: CARRIER_A.address, ttl: 300 },
-      { address: CARRIER_B.address, ttl: 300 },
-    ]);
     const h = setup({
-      dns,
+      dns: sbcAtBothCarriers(),
       trunk: {
         outbound: {
           gateways: [
@@ -235,15 +227,6 @@ describe('outbound failover: a name with several addresses (RFC 3263 §4.2)', ()
     });
     h.carrier(CARRIER_A, (session) => session.reject(480));
     h.carrier(CARRIER_B, answerWith('PCMU'));
-    const { observed, run } = h.originate();
-    await run;
-    await flush();
-    await flush();
-    observed.call.hangup('api_hangup');
-    await flush();
-    assert.deepEqual(
-      observed.ends[0]?.record?.attempts.map(({ gateway, outcome }) => `${gateway} ${outcome}`),
-      ['carrier/sbc 480', 'carrier/b 200'],
-    );
+    assert.deepEqual(await callOnce(h), ['carrier/sbc 480', 'carrier/b 200']);
   });
 });

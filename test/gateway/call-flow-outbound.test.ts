@@ -5,7 +5,7 @@
  * (its Reason-Phrase) stays in `end.detail` and never reaches a metric label.
  */
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { CALL_END_CAUSES, type CallEndCause } from '../../src/gateway/call-end.js';
 import { OutboundRefusal } from '../../src/gateway/ports.js';
 import type { SipMessage, SipRequest } from '../../src/sip/message.js';
@@ -14,22 +14,12 @@ import {
   answerWith,
   CARRIER_A,
   CARRIER_B,
-  CallHarness,
   flush,
-  type HarnessOptions,
+  harnessPerTest,
   run as runFor,
 } from './helpers/call-harness.js';
 
-let harness: CallHarness | undefined;
-afterEach(() => {
-  harness?.close();
-  harness = undefined;
-});
-
-function setup(options: HarnessOptions = {}): CallHarness {
-  harness = new CallHarness(options);
-  return harness;
-}
+const setup = harnessPerTest();
 
 const ASCII = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:!?()[]{}<>"=/\\';
 

@@ -7,6 +7,7 @@
  * INVITEs while draining.
  */
 import assert from 'node:assert/strict';
+import { afterEach } from 'node:test';
 import {
   type GatewayFileInput,
   gatewayFileSchema,
@@ -338,6 +339,19 @@ export class CallHarness {
     });
     return observed;
   }
+}
+
+/** One harness per test of the file, closed after it: `const setup = harnessPerTest();`. */
+export function harnessPerTest(): (options?: HarnessOptions) => CallHarness {
+  let harness: CallHarness | undefined;
+  afterEach(() => {
+    harness?.close();
+    harness = undefined;
+  });
+  return (options = {}) => {
+    harness = new CallHarness(options);
+    return harness;
+  };
 }
 
 /** A carrier's answer to the gateway's offer: 180, then 200 with SDP in `codec` (and SRTP per `encryption`). */

@@ -17,63 +17,54 @@ const skip = skipWithoutSipp();
 const UAC_UPDATE_GLARE = join(import.meta.dirname, '../../../fixtures/sipp/uac_update_glare.xml');
 const UAC_DELAYED_OFFER = join(import.meta.dirname, '../../../fixtures/sipp/uac_delayed_offer.xml');
 
-test('an UPDATE offer while the offer in our 200 awaits its ACK gets 491; after the ACK one gets 200', {
-  skip,
-  timeout: 60_000,
-}, async () => {
-  const bot = await TestBot.start();
-  let gateway: GatewayProcess | undefined;
-  try {
-    gateway = await startGatewayProcess({ botUrl: bot.url });
-    const running = gateway;
-    const sipp = await callGateway(running, {
-      scenario: UAC_UPDATE_GLARE,
-      calls: 1,
-      timeoutMs: 30_000,
-      to: '15551230000',
-    });
-    const result = await sipp.result;
-    assert.equal(result.successfulCalls, 1, `${result.errors}\n${running.logs().slice(-3000)}`);
-    assert.equal(bot.calls.length, 1);
-    const record = (await running.recordsWhen((written) => written.length > 0))[0];
-    assert.equal((record?.['end'] as { cause?: string } | undefined)?.cause, 'caller_bye');
-  } finally {
-    await gateway?.stop();
-    await bot.close();
-  }
-});
+type CallRecordSeen = { end?: { cause?: string }; codec?: string } | undefined;
 
-test('an INVITE without SDP: the 200 offers, the answer in the ACK starts the media', {
-  skip,
-  timeout: 60_000,
-}, async () => {
+/** One SIPp call of `scenario` into a fresh gateway and bot; the bot and the call's record to check. */
+async function oneCall(
+  scenario: string,
+  check: (bot: TestBot, record: CallRecordSeen) => void,
+): Promise<void> {
   const bot = await TestBot.start();
   let gateway: GatewayProcess | undefined;
   try {
     gateway = await startGatewayProcess({ botUrl: bot.url });
     const running = gateway;
-    const sipp = await callGateway(running, {
-      scenario: UAC_DELAYED_OFFER,
-      calls: 1,
-      timeoutMs: 40_000,
-      to: '15551230000',
-    });
+    const sipp = await callGateway(running, { scenario, calls: 1, timeoutMs: 40_000, to: '15551230000' });
     const result = await sipp.result;
     assert.equal(result.successfulCalls, 1, `${result.errors}\n${running.logs().slice(-3000)}`);
-    const call = bot.calls[0];
-    assert.ok(call, 'the bot was connected');
-    // g711a.pcap is ~7 s of speech, played once the ACK answered: most of it reached the bot.
-    const audio = joinedAudio(call);
-    assert.ok(audio.length >= 5 * 8000, `${audio.length} samples`);
-    const energy = audio.reduce((sum, sample) => sum + Math.abs(sample), 0) / audio.length;
-    assert.ok(energy > 100, `caller audio energy ${energy}`);
-    const record = (await running.recordsWhen((written) => written.length > 0))[0] as
-      | { end?: { cause?: string }; codec?: string }
-      | undefined;
+    const record = (await running.recordsWhen((written) => written.length > 0))[0] as CallRecordSeen;
     assert.equal(record?.end?.cause, 'caller_bye');
-    assert.equal(record?.codec, 'PCMA', 'the codec the ACK answered');
+    check(bot, record);
   } finally {
     await gateway?.stop();
     await bot.close();
   }
-});
+}
+
+test(
+  'an UPDATE offer while the offer in our 200 awaits its ACK gets 491; after the ACK one gets 200',
+  {
+    skip,
+    timeout: 60_000,
+  },
+  () => oneCall(UAC_UPDATE_GLARE, (bot) => assert.equal(bot.calls.length, 1)),
+);
+
+test(
+  'an INVITE without SDP: the 200 offers, the answer in the ACK starts the media',
+  {
+    skip,
+    timeout: 60_000,
+  },
+  () =>
+    oneCall(UAC_DELAYED_OFFER, (bot, record) => {
+      const call = bot.calls[0];
+      assert.ok(call, 'the bot was connected');
+      // g711a.pcap is ~7 s of speech, played once the ACK answered: most of it reached the bot.
+      const audio = joinedAudio(call);
+      assert.ok(audio.length >= 5 * 8000, `${audio.length} samples`);
+      const energy = audio.reduce((sum, sample) => sum + Math.abs(sample), 0) / audio.length;
+      assert.ok(energy > 100, `caller audio energy ${energy}`);
+      assert.equal(record?.codec, 'PCMA', 'the codec the ACK answered');
+    }),
+);

@@ -11,10 +11,10 @@ export function isRtcpPacketType(secondByte: number): boolean {
 
 /**
  * The one RTP parser: the packet (RFC 3550 §5.1) when the bytes plausibly are RTP: version 2,
- * CSRCs, header extension (§5.3.1) and padding inside the packet, and not RTCP (marker plus
- * payload types 64-95 would collide with RTCP's packet types, RFC 5761 §4). The payload is a
- * view into `bytes`, not a copy; reads bytes directly so the only allocations are the result
- * and its payload view.
+ * CSRCs, header extension (§5.3.1) and padding (a count of 1 or more) inside the packet, and
+ * not RTCP (marker plus payload types 64-95 would collide with RTCP's packet types, RFC 5761
+ * §4). The payload is a view into `bytes`, not a copy; reads bytes directly so the only
+ * allocations are the result and its payload view.
  */
 export function parseRtp(bytes: Uint8Array, arrivalMs: number): ReceivedRtp | undefined {
   const length = bytes.length;
@@ -27,8 +27,14 @@ export function parseRtp(bytes: Uint8Array, arrivalMs: number): ReceivedRtp | un
     if (offset + 4 > length) return undefined;
     offset += 4 + (((bytes[offset + 2] as number) << 8) | (bytes[offset + 3] as number)) * 4;
   }
-  // §5.1: the last octet of the padding counts the padding octets, itself included.
-  const end = first & 0x20 ? length - (bytes[length - 1] as number) : length;
+  // §5.1: the last octet of the padding counts the padding octets, itself included, so a count
+  // of 0 or one reaching into the header makes the packet invalid (A.1).
+  let end = length;
+  if (first & 0x20) {
+    const padding = bytes[length - 1] as number;
+    if (padding === 0) return undefined;
+    end -= padding;
+  }
   if (offset > end) return undefined;
   return {
     payloadType: second & 0x7f,

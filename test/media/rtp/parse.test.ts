@@ -46,3 +46,14 @@ test('RTP parse: CSRCs, extension and padding; RTCP and bad versions rejected', 
   assert.equal(parseRtp(Uint8Array.from([0xa0, 0x08, ...base.slice(2), 1, 40]), 0), undefined); // padding > packet
   assert.equal(parseRtp(Uint8Array.of(0x80, 0), 0), undefined);
 });
+
+test('RTP parse: a padding count of 0, or past the payload, makes the packet invalid (RFC 3550 §5.1, A.1)', () => {
+  const header = [0xa0, 0x08, 0x12, 0x34, 0, 0, 0x01, 0x00, 0xde, 0xad, 0xbe, 0xef];
+  assert.equal(parseRtp(Uint8Array.from([...header, 1, 2, 3, 0]), 0), undefined);
+  assert.equal(parseRtp(Uint8Array.from([...header, 1, 2, 3, 5]), 0), undefined);
+  // With a CSRC: the count may not reach into the header either.
+  assert.equal(parseRtp(Uint8Array.from([0xa1, ...header.slice(1), 0, 0, 0, 9, 1, 6]), 0), undefined);
+  // The count covers itself: a packet of only padding carries an empty payload.
+  assert.deepEqual([...(parseRtp(Uint8Array.from([...header, 1, 2, 3, 4]), 0)?.payload ?? [9])], []);
+  assert.deepEqual([...(parseRtp(Uint8Array.from([...header, 1, 2, 3, 1]), 0)?.payload ?? [])], [1, 2, 3]);
+});

@@ -46,8 +46,8 @@ export interface OutgoingReportBlock extends ReportBlockValues {
 }
 
 /**
- * A compound RTCP packet (RFC 3550 §6.1): SR if we sent media since the last report,
- * else RR; then SDES with our CNAME; then BYE when leaving (§6.6).
+ * A compound RTCP packet (RFC 3550 §6.1): SR when given sender info (see SentStream), else
+ * RR; then SDES with our CNAME; then BYE when leaving (§6.6).
  */
 export function buildCompoundRtcp(args: {
   ssrc: number;

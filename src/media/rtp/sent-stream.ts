@@ -6,8 +6,8 @@
 export class SentStream {
   packets = 0;
   octets = 0;
-  /** Media went out since the last report: the next one is an SR. */
-  sinceReport = false;
+  /** Reports sent since the last RTP packet, counted up to 2 (2 also while none was sent). */
+  #reportsSinceMedia = 2;
   #timestamp = 0;
   #atMs = 0;
 
@@ -21,7 +21,20 @@ export class SentStream {
     }
     this.packets++;
     this.octets += payloadBytes;
-    this.sinceReport = true;
+    this.#reportsSinceMedia = 0;
+  }
+
+  /**
+   * §6.4: the next report is an SR if RTP went out since the second previous report was
+   * transmitted, so one quiet interval (a hold, a pause between prompts) still sends an SR.
+   */
+  get senderReportDue(): boolean {
+    return this.#reportsSinceMedia < 2;
+  }
+
+  /** A report (SR or RR) was transmitted. */
+  reportSent(): void {
+    if (this.#reportsSinceMedia < 2) this.#reportsSinceMedia++;
   }
 
   /** §6.4.1: the RTP timestamp of instant `nowMs` (same clock as `sent`'s) at `clockRate`. */

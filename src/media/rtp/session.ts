@@ -463,11 +463,11 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     }
     const ntp = wallMsToNtp(this.#clock.wallNow());
     const stream = this.#sent;
-    if (stream.sinceReport) this.#rtt.senderReportSent(ntp);
+    if (stream.senderReportDue) this.#rtt.senderReportSent(ntp);
     const bytes = buildCompoundRtcp({
       ssrc: this.ssrc,
       cname: this.#options.cname,
-      sender: stream.sinceReport
+      sender: stream.senderReportDue
         ? {
             ntp,
             rtpTimestamp: stream.rtpTimeAt(now, this.#options.clockRate),
@@ -478,7 +478,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       reportBlock,
       bye,
     });
-    stream.sinceReport = false;
+    stream.reportSent();
     this.#rtcpSent++;
     const wire = this.#srtp.protectRtcp(bytes);
     const socket = this.#latch.rtcpMux ? this.#rtpSocket : (this.#rtcpSocket ?? this.#rtpSocket);

@@ -66,3 +66,29 @@ test("the SR's RTP time matches its NTP time (RFC 3550 §6.4.1) also after a tel
   const rtpTimestamp = reports[0]!.readUInt32BE(16);
   assert.equal(rtpTimestamp, 8000 + 2100 * 8);
 });
+
+test('an SR while RTP went out since the second previous report, then RRs (RFC 3550 §6.4)', async () => {
+  const clock = new FakeClock();
+  const a = await openSession(clock, { rtcpIntervalMs: 1_000_000 });
+  const peer = await rawSocket();
+  const peerPort = peer.address().port;
+  a.setRemote(LOOPBACK, peerPort, peerPort);
+  const types: number[] = [];
+  peer.on('message', (msg) => {
+    if (msg[1]! >= 200 && msg[1]! <= 204) types.push(msg[1]!);
+  });
+  const report = async () => {
+    clock.advance(5000);
+    a.sendReport();
+    await until(() => types.length === a.stats().rtcpSent, 'report');
+  };
+  await report(); // nothing sent yet
+  a.send(new Uint8Array(160), { payloadType: 0, timestamp: 0 });
+  await report(); // media in this interval
+  await report(); // none in this one, but since the second previous report
+  await report(); // none in two intervals
+  await report();
+  a.send(new Uint8Array(160), { payloadType: 0, timestamp: 160 });
+  await report();
+  assert.deepEqual(types, [201, 200, 200, 201, 201, 200]);
+});

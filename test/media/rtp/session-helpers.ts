@@ -26,6 +26,15 @@ export async function openSession(
   return session;
 }
 
+/** A session that reports only when asked, sending RTP and RTCP to a raw peer's one port. */
+export async function sessionToPeer(clock: FakeClock): Promise<{ session: RtpSession; peer: Socket }> {
+  const session = await openSession(clock, { rtcpIntervalMs: 1_000_000 });
+  const peer = await rawSocket();
+  const peerPort = peer.address().port;
+  session.setRemote(LOOPBACK, peerPort, peerPort);
+  return { session, peer };
+}
+
 export async function rawSocket(): Promise<Socket> {
   const socket = createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(0, LOOPBACK, resolve));

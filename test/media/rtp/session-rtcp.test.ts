@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeClock } from '../../../src/util/index.js';
-import { LOOPBACK, openSession, rawSocket, rtpBytes, until } from './session-helpers.js';
+import { LOOPBACK, rtpBytes, sessionToPeer, until } from './session-helpers.js';
 
 test("the far end's cumulative loss is read as RFC 3550's signed 24 bits (§6.4.1), past 4095 and below 0", async () => {
   const clock = new FakeClock();
-  const b = await openSession(clock, { rtcpIntervalMs: 1_000_000 });
-  const peer = await rawSocket();
-  const peerPort = peer.address().port;
-  b.setRemote(LOOPBACK, peerPort, peerPort);
+  const { session: b, peer } = await sessionToPeer(clock);
   peer.send(rtpBytes(1, 7), b.localPort, LOOPBACK);
   await until(() => b.stats().packetsReceived === 1, 'latch');
   // An RR written by hand (not by our builder): SSRC 7, one block about b.
@@ -40,10 +37,7 @@ test("the far end's cumulative loss is read as RFC 3550's signed 24 bits (§6.4.
 
 test("the SR's RTP time matches its NTP time (RFC 3550 §6.4.1) also after a telephone event's updates, which repeat the event's start timestamp", async () => {
   const clock = new FakeClock();
-  const a = await openSession(clock, { rtcpIntervalMs: 1_000_000 });
-  const peer = await rawSocket();
-  const peerPort = peer.address().port;
-  a.setRemote(LOOPBACK, peerPort, peerPort);
+  const { session: a, peer } = await sessionToPeer(clock);
   const reports: Buffer[] = [];
   peer.on('message', (msg) => {
     if (msg[1] === 200) reports.push(msg);
@@ -69,10 +63,7 @@ test("the SR's RTP time matches its NTP time (RFC 3550 §6.4.1) also after a tel
 
 test('an SR while RTP went out since the second previous report, then RRs (RFC 3550 §6.4)', async () => {
   const clock = new FakeClock();
-  const a = await openSession(clock, { rtcpIntervalMs: 1_000_000 });
-  const peer = await rawSocket();
-  const peerPort = peer.address().port;
-  a.setRemote(LOOPBACK, peerPort, peerPort);
+  const { session: a, peer } = await sessionToPeer(clock);
   const types: number[] = [];
   peer.on('message', (msg) => {
     if (msg[1]! >= 200 && msg[1]! <= 204) types.push(msg[1]!);

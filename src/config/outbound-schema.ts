@@ -135,6 +135,12 @@ export const outboundSchema = z.strictObject({
   fromUser: uriUser.optional().describe('Replaces the From user part (the caller ID the carrier will see).'),
   fromHost: uriHost.optional().describe('The From host; default the address media is advertised on.'),
   toHost: uriHost.optional().describe("The Request-URI and To host; default the gateway's host."),
+  userPhone: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Add ;user=phone (RFC 3261 §19.1.1) to the Request-URI, To and From, and to the P-Asserted-Identity of an anonymous call, when their user part is a telephone number (+digits or digits): for carriers that want it, e.g. IMS interconnects.',
+    ),
   defaultCountry: z
     .string()
     .regex(/^[1-9][0-9]{0,2}$/, 'a country calling code without +, e.g. "44"')

@@ -16,6 +16,7 @@ import {
   retryAfterSec,
   type SipResponse,
   uriHost,
+  userPhoneParam,
 } from '../sip/index.js';
 import {
   type Attempt,
@@ -87,7 +88,11 @@ export async function dialOutbound(ports: DialPorts, request: DialRequest): Prom
   const encryption = trunk.media.encryption;
   const identity = outboundIdentity(trunk, request.from, request.to);
   const fromHost = uriHost(identity.fromHost ?? ports.mediaAddress);
-  const caller = outboundCaller(trunk, request.callerId, `sip:${identity.fromUser}@${fromHost}`, fromHost);
+  // RFC 3261 §19.1.1: some carriers (IMS interconnects) take a number only marked user=phone.
+  const phone = (user: string) => (trunk.outbound?.userPhone ? userPhoneParam(user) : '');
+  const callerUri = `sip:${identity.fromUser}@${fromHost}${phone(identity.fromUser)}`;
+  const caller = outboundCaller(trunk, request.callerId, callerUri, fromHost);
+  const toUserParams = phone(identity.toUser);
   const deadline = clock.now() + request.ringTimeoutMs;
   let attempt = await plan.next();
   let last: LastAttempt | undefined;
@@ -105,6 +110,7 @@ export async function dialOutbound(ports: DialPorts, request: DialRequest): Prom
           attempt,
           to: attempt.destination.to,
           identity,
+          toUserParams,
           caller,
           offer,
           deadline,
@@ -146,6 +152,8 @@ interface TargetAttempt {
   attempt: Attempt;
   to: AttemptDestination;
   identity: OutboundIdentity;
+  /** `;user=phone` or nothing, for the Request-URI and To. */
+  toUserParams: string;
   caller: OutboundCaller;
   offer: string;
   deadline: number;
@@ -161,10 +169,10 @@ async function dialTarget(ports: DialPorts, request: DialRequest, target: Target
   const hostPort = gateway.port === undefined ? host : `${host}:${gateway.port}`;
   const started = clock.now();
   const session = ports.outbound.dial(request.trunk, {
-    requestUri: `sip:${identity.toUser}@${hostPort}${uriTransportParam(gateway.transport)}`,
+    requestUri: `sip:${identity.toUser}@${hostPort}${target.toUserParams}${uriTransportParam(gateway.transport)}`,
     destination: gatewayDestination(gateway.transport, to.address, to.port, gateway.host),
     from: target.caller.from,
-    to: `<sip:${identity.toUser}@${host}>`,
+    to: `<sip:${identity.toUser}@${host}${target.toUserParams}>`,
     headers: target.caller.headers,
     sdp: target.offer,
     sessionTimer: true,

@@ -40,6 +40,14 @@ export {
   type TlsListenerOptions,
 } from './transport/index.js';
 export type { ShedReason, TransportAddress } from './types.js';
-export { parseNameAddr, parseUri, parseVia, serializeNameAddr, serializeUri, uriHost } from './uri.js';
+export {
+  parseNameAddr,
+  parseUri,
+  parseVia,
+  serializeNameAddr,
+  serializeUri,
+  uriHost,
+  userPhoneParam,
+} from './uri.js';
 export { type CallOptions, type Exchanged, type HeldRequest, SipUserAgent } from './user-agent.js';
 export { isResponseForUs } from './validate.js';

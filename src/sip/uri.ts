@@ -142,6 +142,17 @@ export function uriHost(host: string): string {
   return isIPv6(host) ? `[${host}]` : host;
 }
 
+/** A user part that is a telephone number as we write one: `+digits` (E.164) or digits. */
+const TELEPHONE_USER = /^\+?[0-9]+$/;
+
+/**
+ * `;user=phone` for a user part that is a telephone number (RFC 3261 §19.1.1: it is then an
+ * RFC 3966 telephone-subscriber; ours carry no visual separators), else nothing.
+ */
+export function userPhoneParam(user: string): string {
+  return TELEPHONE_USER.test(user) ? ';user=phone' : '';
+}
+
 export function serializeUri(uri: SipUri): string {
   if (uri.opaque !== undefined) return `${uri.scheme}:${uri.opaque}`;
   let out = `${uri.scheme}:`;

@@ -32,10 +32,15 @@ afterEach(() => {
   harness = undefined;
 });
 
-async function dialled(trunk: Partial<TrunkFileInput>, callerId?: Parameters<CallHarness['originate']>[1]) {
+async function dialled(
+  trunk: Partial<TrunkFileInput>,
+  callerId?: Parameters<CallHarness['originate']>[1],
+  to = '+15559876543',
+) {
+  harness?.close();
   harness = new CallHarness({ trunk });
   const carrier = harness.carrier(CARRIER_A, answerWith('PCMA'));
-  const { observed, run } = harness.originate('+15559876543', callerId);
+  const { observed, run } = harness.originate(to, callerId);
   await run;
   await flush();
   const invite = (carrier.incoming[0] ?? assert.fail('the carrier got no INVITE')).invite;
@@ -77,6 +82,38 @@ describe('caller ID on outbound calls', () => {
     const invite = await dialled({ outbound: OUTBOUND }, { assertedIdentity: 'sip:sales@pbx.example' });
     assert.equal(invite.get('p-asserted-identity'), '<sip:sales@pbx.example>');
     assert.match(invite.get('diversion') ?? '', /^<sip:\+15559990000@pbx\.example;user=phone>/);
+  });
+});
+
+describe('user=phone on outbound calls (RFC 3261 §19.1.1)', () => {
+  const GATEWAY = `${CARRIER_A.address}:${CARRIER_A.port}`;
+  const bare = (value: string | undefined) => value?.replace(/;tag=.*/, '');
+
+  it('marks a telephone number in the Request-URI, To and From with outbound.userPhone', async () => {
+    const invite = await dialled({ outbound: { ...OUTBOUND, callerId: {}, userPhone: true } });
+    assert.equal(invite.uri, `sip:+15559876543@${GATEWAY};user=phone`);
+    assert.equal(invite.get('to'), `<sip:+15559876543@${CARRIER_A.address};user=phone>`);
+    assert.equal(bare(invite.get('from')), '<sip:+15551230000@pbx.example;user=phone>');
+  });
+
+  it('also the caller asserted for an anonymous call; a user part that is no number stays bare', async () => {
+    const outbound = { ...OUTBOUND, callerId: {}, userPhone: true, fromUser: 'reception' };
+    const named = await dialled({ outbound }, { privacy: ['id'] }, 'sales');
+    assert.equal(named.uri, `sip:sales@${GATEWAY}`);
+    assert.equal(named.get('to'), `<sip:sales@${CARRIER_A.address}>`);
+    assert.equal(named.get('p-asserted-identity'), '<sip:reception@pbx.example>');
+    const anonymous = await dialled(
+      { outbound: { ...outbound, fromUser: '5551230000' } },
+      { privacy: ['id'] },
+    );
+    assert.equal(anonymous.get('p-asserted-identity'), '<sip:5551230000@pbx.example;user=phone>');
+  });
+
+  it('leaves the URIs bare by default', async () => {
+    const invite = await dialled({ outbound: { ...OUTBOUND, callerId: {} } });
+    assert.equal(invite.uri, `sip:+15559876543@${GATEWAY}`);
+    assert.equal(invite.get('to'), `<sip:+15559876543@${CARRIER_A.address}>`);
+    assert.equal(bare(invite.get('from')), '<sip:+15551230000@pbx.example>');
   });
 });
 

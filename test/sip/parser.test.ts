@@ -12,6 +12,7 @@ import {
   serializeNameAddr,
   serializeUri,
   uriHost,
+  userPhoneParam,
 } from '../../src/sip/index.js';
 
 const INVITE = [
@@ -152,6 +153,13 @@ describe('URIs, name-addr and Via', () => {
     assert.equal(parseUri(`sip:+15551234567@${uriHost('2001:db8::7')}:5090`).port, 5090);
     assert.equal(uriHost('192.0.2.7'), '192.0.2.7');
     assert.equal(uriHost('sbc.example.'), 'sbc.example.');
+  });
+
+  test('user=phone only for a user part that is a telephone number, +digits or digits (RFC 3261 §19.1.1)', () => {
+    assert.equal(userPhoneParam('+15551234567'), ';user=phone');
+    assert.equal(userPhoneParam('5551234567'), ';user=phone');
+    for (const user of ['sales', '+', '', '+1-555-123', '1555;ext=2', '+1555a'])
+      assert.equal(userPhoneParam(user), '', user);
   });
 
   test('tel URIs and opaque schemes', () => {

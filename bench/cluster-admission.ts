@@ -16,6 +16,7 @@ import type { CallSummary } from '../src/control/index.js';
 import { GatewayAdmission } from '../src/gateway/admission.js';
 import { ConcurrencyLimiter, CpsLimiter, callCpsLimits, MemoryCpsStore } from '../src/trunks/index.js';
 import { SystemClock, silentLogger } from '../src/util/index.js';
+import { noSharedHealth } from '../test/interop/helpers/no-shared-health.js';
 import { RedisServer } from '../test/interop/helpers/redis-server.js';
 import { freePort } from '../test/interop/helpers/sipp.js';
 
@@ -115,7 +116,7 @@ const cluster = new Cluster({
   apiToken: undefined,
   clock: new SystemClock(),
   logger: silentLogger,
-  health: { ownTotals: () => [], setPeerTotals: () => undefined },
+  health: noSharedHealth,
   load: () => ({ calls: 0, maxCalls: 1e9, draining: false }),
   link,
 });

@@ -2,7 +2,7 @@
  * One node's membership of a patchbay cluster: the shared Redis link, the CPS store, the
  * concurrency leases, the call registry and the trunk-health sharing, kept alive by one
  * heartbeat every `heartbeatMs` (one round trip for liveness, every lease and every registry
- * entry, one more for trunk health).
+ * entry, one more for trunk health and Retry-After holds).
  *
  * Redis lost: the node logs it once, decides on local state (its share of each limit, N the
  * live nodes last counted) and calls in progress go on untouched. Redis back: the next
@@ -159,6 +159,7 @@ export class Cluster {
     if (this.#closed) return;
     this.#closed = true;
     this.#timer?.cancel();
+    this.#health.close();
     this.#link.close();
   }
 

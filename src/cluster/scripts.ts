@@ -11,6 +11,7 @@
  *   P lease:trunk:NAME sorted set  call id -> expiry: the trunk's calls
  *   P calls            hash        call id -> JSON {node, call}; its expiry is the call's score in lease:all
  *   P health:GATEWAY   hash        node id -> "expiry|JSON window totals"
+ *   P hold:GATEWAY     string      a 503's Retry-After hold on a target: its PTTL is what is left
  *   P cps:KEY          hash        a CPS bucket {tokens, last} (redis-cps-store.ts)
  */
 
@@ -23,6 +24,7 @@ export const keys = {
   calls: `${KEY_PREFIX}calls`,
   trunkLeases: (trunk: string) => `${KEY_PREFIX}lease:trunk:${trunk}`,
   health: (gatewayId: string) => `${KEY_PREFIX}health:${gatewayId}`,
+  hold: (gatewayId: string) => `${KEY_PREFIX}hold:${gatewayId}`,
 };
 
 /** Server time in ms and the purge of expired calls (at most 100 per run, amortised). */
@@ -165,15 +167,48 @@ return {entry, redis.call('HGET', KEYS[4], node) or ''}
 `;
 
 /**
- * Trunk health shared by every node. KEYS: one health hash per gateway. ARGV: node id, ttl, then
- * this node's window totals (JSON) per key. Stores them and returns, per key, the other nodes'
- * unexpired totals; expired ones, and fields that are not "expiry|totals", are deleted.
+ * A target's Retry-After hold (RFC 3261 §21.5.4), on Redis's clock: its key lives as long as the
+ * hold. A longer hold replaces a shorter one, never the reverse; a key no node wrote (no expiry,
+ * or beyond the cap) is dropped or cut to the cap. Returns what is left, in ms (0: none).
  */
-export const SHARE_HEALTH = `${PRELUDE}
-local node, ttl = ARGV[1], tonumber(ARGV[2])
+const HOLD = `
+local function hold(key, ms, cap)
+  local left = redis.call('PTTL', key)
+  if left == -1 then
+    redis.call('DEL', key)
+    left = 0
+  elseif left > cap then
+    redis.call('PEXPIRE', key, cap)
+    left = cap
+  end
+  ms = math.floor(math.min(tonumber(ms) or 0, cap))
+  if ms > 0 and ms > left then
+    redis.call('SET', key, '1', 'PX', ms)
+    left = ms
+  end
+  return math.max(left, 0)
+end
+`;
+
+/** KEYS: a target's hold. ARGV: hold ms, cap ms. Returns what is left of the hold. */
+export const HOLD_TARGET = `${HOLD}
+return hold(KEYS[1], ARGV[1], tonumber(ARGV[2]))
+`;
+
+/**
+ * Trunk health shared by every node. KEYS: one health hash per gateway, then one hold key per
+ * gateway. ARGV: node id, ttl, hold cap, then per gateway this node's window totals (JSON) and
+ * what is left of its own hold. Stores them and returns, per gateway, {the other nodes' unexpired
+ * totals, what is left of the cluster's hold}; expired totals, and fields that are not
+ * "expiry|totals", are deleted.
+ */
+export const SHARE_HEALTH = `${PRELUDE}${HOLD}
+local node, ttl, cap = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local gateways = #KEYS / 2
 local out = {}
-for i, key in ipairs(KEYS) do
-  redis.call('HSET', key, node, (now + ttl) .. '|' .. ARGV[2 + i])
+for i = 1, gateways do
+  local key = KEYS[i]
+  redis.call('HSET', key, node, (now + ttl) .. '|' .. ARGV[2 + i * 2])
   redis.call('PEXPIRE', key, ttl * 2)
   local fields = redis.call('HGETALL', key)
   local peers = {}
@@ -189,7 +224,7 @@ for i, key in ipairs(KEYS) do
       end
     end
   end
-  out[i] = peers
+  out[i] = {peers, hold(KEYS[gateways + i], ARGV[3 + i * 2], cap)}
 end
 return out
 `;

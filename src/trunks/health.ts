@@ -110,18 +110,24 @@ export class GatewayHealth {
   #latestEpoch = Number.NEGATIVE_INFINITY;
   #liveness: Liveness = 'unknown';
   #heldOffUntilMs = Number.NEGATIVE_INFINITY;
+  /** The end of a hold another node got (or this one, read back), on this node's clock. */
+  #sharedHoldUntilMs = Number.NEGATIVE_INFINITY;
   #peerTotals: readonly WindowTotals[] = [];
 
   readonly #config: HealthConfig;
   readonly #clock: Clock;
+  readonly #onHoldOff: ((gatewayId: string, holdMs: number) => void) | undefined;
 
+  /** `onHoldOff`: told of each hold this node gets (a cluster shares it). */
   constructor(
     readonly gatewayId: string,
     config: HealthConfig,
     clock: Clock,
+    onHoldOff?: (gatewayId: string, holdMs: number) => void,
   ) {
     this.#config = config;
     this.#clock = clock;
+    this.#onHoldOff = onHoldOff;
     const count = Math.max(1, Math.ceil(config.windowMs / config.bucketMs));
     this.#buckets = Array.from({ length: count }, () => emptyBucket(Number.NEGATIVE_INFINITY));
   }
@@ -179,8 +185,24 @@ export class GatewayHealth {
    * at most MAX_RETRY_AFTER_MS, beyond which its probes and health window judge it again.
    */
   holdOff(retryAfterMs: number): void {
-    const until = this.#clock.now() + Math.min(Math.max(0, retryAfterMs), MAX_RETRY_AFTER_MS);
-    this.#heldOffUntilMs = Math.max(this.#heldOffUntilMs, until);
+    const holdMs = boundedHoldMs(retryAfterMs);
+    this.#heldOffUntilMs = Math.max(this.#heldOffUntilMs, this.#clock.now() + holdMs);
+    if (holdMs > 0) this.#onHoldOff?.(this.gatewayId, holdMs);
+  }
+
+  /** What is left of this node's own hold (0: none), to share with the other nodes. */
+  ownHoldMs(): number {
+    return Math.max(0, this.#heldOffUntilMs - this.#clock.now());
+  }
+
+  /**
+   * What is left of the cluster's hold, as Redis counts it: it ends that long from now on this
+   * node's clock (only durations cross nodes, so their clocks need not agree). A hold only grows
+   * until it ends: a Redis that lost it, or a read that failed, does not end it early.
+   */
+  setSharedHold(holdMs: number): void {
+    const until = this.#clock.now() + boundedHoldMs(holdMs);
+    this.#sharedHoldUntilMs = Math.max(this.#sharedHoldUntilMs, until);
   }
 
   get available(): boolean {
@@ -188,7 +210,8 @@ export class GatewayHealth {
   }
 
   #retryAfterMs(): number {
-    return Math.max(0, this.#heldOffUntilMs - this.#clock.now());
+    const until = Math.max(this.#heldOffUntilMs, this.#sharedHoldUntilMs);
+    return Math.max(0, until - this.#clock.now());
   }
 
   score(): number {
@@ -285,6 +308,11 @@ export class GatewayHealth {
     }
     return total;
   }
+}
+
+/** A Retry-After hold in whole ms, within [0, MAX_RETRY_AFTER_MS] (NaN holds nothing). */
+function boundedHoldMs(ms: number): number {
+  return ms > 0 ? Math.floor(Math.min(ms, MAX_RETRY_AFTER_MS)) : 0;
 }
 
 /** Adds `from`'s sums into `into` (a bucket's `epoch`, when `into` is one, is not a sum). */

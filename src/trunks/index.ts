@@ -19,6 +19,7 @@ export {
   emptyWindowTotals,
   GatewayHealth,
   type HealthSnapshot,
+  MAX_RETRY_AFTER_MS,
   type MediaSample,
   type MetricName,
   type WindowTotals,

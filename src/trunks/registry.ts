@@ -4,10 +4,11 @@
  * configured gateway, so no label comes from DNS). A gateway given by DNS name
  * without a port has one entry per SRV target (`GatewayTargets`), so a dead target is marked
  * down while its siblings carry the calls. `apply(config)` on reload keeps the history of
- * targets that still exist and drops the others, as does a changed DNS answer.
+ * targets that still exist and drops the others, as does a changed DNS answer. Each hold a
+ * target's 503 Retry-After puts on it is told (`holdOff`) for a cluster to share.
  */
 import type { PatchbayConfig } from '../config/index.js';
-import type { Clock } from '../util/index.js';
+import { type Clock, TypedEmitter } from '../util/index.js';
 import { GatewayHealth, type HealthSnapshot, type WindowTotals } from './health.js';
 import type { ServerLocator } from './locate.js';
 import type { OptionsProber, ProbeTransition } from './probe.js';
@@ -38,7 +39,12 @@ function bestOf(snapshots: readonly HealthSnapshot[]): { score: number; availabl
   };
 }
 
-export class HealthRegistry implements HealthView {
+interface HealthRegistryEvents {
+  /** A target's 503 asked for no new requests for `holdMs` (bounded), RFC 3261 §21.5.4. */
+  holdOff: [gatewayId: string, holdMs: number];
+}
+
+export class HealthRegistry extends TypedEmitter<HealthRegistryEvents> implements HealthView {
   /** By target id. */
   readonly #targets = new Map<string, GatewayHealth>();
   /** Per target: the health and probing settings it was set up with, to notice changes. */
@@ -54,7 +60,10 @@ export class HealthRegistry implements HealthView {
     if (this.#config) this.#sync(this.#config);
   };
 
+  readonly #onHoldOff = (gatewayId: string, holdMs: number) => this.safeEmit('holdOff', gatewayId, holdMs);
+
   constructor(clock: Clock, locator: ServerLocator, prober?: OptionsProber) {
+    super();
     this.#clock = clock;
     this.#prober = prober;
     this.#gatewayTargets = new GatewayTargets(locator, clock);
@@ -92,9 +101,18 @@ export class HealthRegistry implements HealthView {
     });
   }
 
-  /** Each target's own window sums, for the other nodes of a cluster. */
-  ownTotals(): Array<{ gatewayId: string; totals: WindowTotals }> {
-    return [...this.#targets.values()].map((t) => ({ gatewayId: t.gatewayId, totals: t.ownTotals() }));
+  /** Each target's own window sums and what is left of its own hold, for the other nodes of a cluster. */
+  ownTotals(): Array<{ gatewayId: string; totals: WindowTotals; holdMs: number }> {
+    return [...this.#targets.values()].map((t) => ({
+      gatewayId: t.gatewayId,
+      totals: t.ownTotals(),
+      holdMs: t.ownHoldMs(),
+    }));
+  }
+
+  /** What is left of the cluster's hold on one target (unknown targets are ignored). */
+  setSharedHold(gatewayId: string, holdMs: number): void {
+    this.#targets.get(gatewayId)?.setSharedHold(holdMs);
   }
 
   /** The other nodes' sums for one target (unknown targets are ignored). */
@@ -140,7 +158,7 @@ export class HealthRegistry implements HealthView {
           this.#settings.set(id, next);
           // History and probe state survive a reload unless their own settings changed.
           if (previous?.health !== next.health) {
-            const health = new GatewayHealth(id, trunk.health, this.#clock);
+            const health = new GatewayHealth(id, trunk.health, this.#clock, this.#onHoldOff);
             health.setLiveness(this.#prober?.state(id) ?? 'unknown');
             this.#targets.set(id, health);
           }

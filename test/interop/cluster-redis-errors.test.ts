@@ -10,6 +10,7 @@ import { Cluster, RedisLink } from '../../src/cluster/index.js';
 import { GatewayMetrics } from '../../src/control/metrics.js';
 import { SystemClock, silentLogger } from '../../src/util/index.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
+import { noSharedHealth } from './helpers/no-shared-health.js';
 import { RedisServer } from './helpers/redis-server.js';
 import { freePort } from './helpers/sipp.js';
 
@@ -47,7 +48,7 @@ test('error replies and timeouts while connected are counted, logged once per st
     apiToken: undefined,
     clock: new SystemClock(),
     logger,
-    health: { ownTotals: () => [], setPeerTotals: () => undefined },
+    health: noSharedHealth,
     load: () => ({ calls: 0, maxCalls: 10, draining: false }),
     link,
   });

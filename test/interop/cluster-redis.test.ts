@@ -43,11 +43,14 @@ class FakeHealth {
     readonly own: WindowTotals,
   ) {}
   ownTotals() {
-    return [{ gatewayId: this.gatewayId, totals: this.own }];
+    return [{ gatewayId: this.gatewayId, totals: this.own, holdMs: 0 }];
   }
   setPeerTotals(gatewayId: string, totals: readonly WindowTotals[]) {
     this.peers.set(gatewayId, totals);
   }
+  setSharedHold() {}
+  on() {}
+  off() {}
 }
 
 function totals(seized: number): WindowTotals {

@@ -31,6 +31,36 @@ describe('GatewayHealth', () => {
     );
   });
 
+  it('a hold another cluster node got counts as its own, bounded, only growing, and is never shared back', () => {
+    const clock = new FakeClock();
+    const told: Array<[string, number]> = [];
+    const health = new GatewayHealth('t/a', healthConfig(), clock, (id, ms) => told.push([id, ms]));
+    health.setSharedHold(2000);
+    assert.deepEqual(
+      [health.available, health.snapshot().retryAfterMs, health.ownHoldMs()],
+      [false, 2000, 0],
+    );
+    health.setSharedHold(500); // a later read, or a Redis that lost the key, does not end it early
+    health.setSharedHold(Number.NaN);
+    clock.advance(1999);
+    assert.equal(health.snapshot().retryAfterMs, 1);
+    clock.advance(1);
+    assert.equal(health.available, true);
+    health.setSharedHold(24 * 3600_000);
+    assert.equal(health.snapshot().retryAfterMs, 300_000);
+    assert.deepEqual(told, [], 'a shared hold is not told again');
+
+    health.holdOff(1500.7);
+    health.holdOff(0);
+    health.holdOff(Number.NaN);
+    health.holdOff(24 * 3600_000);
+    assert.deepEqual(told, [
+      ['t/a', 1500],
+      ['t/a', 300_000],
+    ]);
+    assert.equal(health.ownHoldMs(), 300_000);
+  });
+
   it('scores on its own window plus the peer sums other cluster nodes shared', () => {
     const clock = new FakeClock();
     const health = new GatewayHealth('t/a', healthConfig(), clock);

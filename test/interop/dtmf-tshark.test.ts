@@ -26,7 +26,7 @@ function run(file: string, args: string[]): Promise<{ code: number; stdout: stri
 }
 
 /** A libpcap file (LINKTYPE_RAW: IPv4) holding each datagram with its real UDP ports. */
-function pcapOfDatagrams(datagrams: Array<{ data: Buffer; srcPort: number; dstPort: number }>): Buffer {
+function pcapOfDatagrams(datagrams: Datagram[]): Buffer {
   const header = Buffer.alloc(24);
   header.writeUInt32LE(0xa1b2c3d4, 0);
   header.writeUInt16LE(2, 4);
@@ -59,6 +59,40 @@ function pcapOfDatagrams(datagrams: Array<{ data: Buffer; srcPort: number; dstPo
   return Buffer.concat([header, ...records]);
 }
 
+type Datagram = { data: Buffer; srcPort: number; dstPort: number };
+
+/**
+ * tshark's `fields` output for `datagrams` written as a pcap, decoded as `decodeAs` (`-d`):
+ * one row per packet, one tab-separated column per field.
+ */
+async function tsharkRows(
+  datagrams: Datagram[],
+  decodeAs: string,
+  fields: string[],
+  options: string[] = [],
+): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'tshark-'));
+  try {
+    const file = join(dir, 'capture.pcap');
+    writeFileSync(file, pcapOfDatagrams(datagrams));
+    const fieldArgs = fields.flatMap((field) => ['-e', field]);
+    const result = await run('tshark', [
+      '-r',
+      file,
+      '-d',
+      decodeAs,
+      ...options,
+      '-T',
+      'fields',
+      ...fieldArgs,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    return result.stdout.trim().split('\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 test('tshark decodes the RFC 4733 digits an RtpSession sent', { skip }, async () => {
   const clock = new FakeClock();
   const base = 40000 + 2 * Math.floor(Math.random() * 5000);
@@ -69,11 +103,10 @@ test('tshark decodes the RFC 4733 digits an RtpSession sent', { skip }, async ()
     rtcpIntervalMs: 1_000_000,
   });
   const receiver = createSocket('udp4');
-  const dir = mkdtempSync(join(tmpdir(), 'dtmf-tshark-'));
   try {
     await new Promise<void>((resolve) => receiver.bind(0, LOOPBACK, resolve));
     const receiverPort = receiver.address().port;
-    const datagrams: Array<{ data: Buffer; srcPort: number; dstPort: number }> = [];
+    const datagrams: Datagram[] = [];
     receiver.on('message', (data, rinfo) =>
       datagrams.push({ data, srcPort: rinfo.port, dstPort: receiverPort }),
     );
@@ -93,38 +126,24 @@ test('tshark decodes the RFC 4733 digits an RtpSession sent', { skip }, async ()
       await new Promise((resolve) => setTimeout(resolve, 2));
     assert.equal(datagrams.length, packets.length);
 
-    const file = join(dir, 'dtmf.pcap');
-    writeFileSync(file, pcapOfDatagrams(datagrams));
-    const result = await run('tshark', [
-      '-r',
-      file,
-      '-d',
+    const rows = await tsharkRows(
+      datagrams,
       `udp.port==${receiverPort},rtp`,
-      '-o',
-      `rtpevent.event_payload_type_value:${PAYLOAD_TYPE}`,
-      '-Y',
-      'rtpevent.end_of_event == 1',
-      '-T',
-      'fields',
-      '-e',
-      'rtp.timestamp',
-      '-e',
-      'rtpevent.event_id',
-    ]);
-    assert.equal(result.code, 0, result.stderr);
+      ['rtp.timestamp', 'rtpevent.event_id'],
+      ['-o', `rtpevent.event_payload_type_value:${PAYLOAD_TYPE}`, '-Y', 'rtpevent.end_of_event == 1'],
+    );
     // Three end packets per digit (RFC 4733 §2.5.1.4); one digit per distinct timestamp.
     const ends = new Map<string, string>();
-    for (const line of result.stdout.trim().split('\n')) {
+    for (const line of rows) {
       const [timestamp, eventId] = line.split('\t');
       if (timestamp && eventId) ends.set(timestamp, eventId);
     }
     const decoded = [...ends.values()].map((id) => '0123456789*#ABCD'[Number(id)]).join('');
     assert.equal(decoded, digits);
-    assert.equal(result.stdout.trim().split('\n').length, digits.length * 3);
+    assert.equal(rows.length, digits.length * 3);
   } finally {
     session.close();
     receiver.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -142,12 +161,11 @@ test('tshark decodes the compound RTCP (SR + SDES, then SR + SDES + BYE) an RtpS
   });
   const rtpSink = createSocket('udp4');
   const rtcpSink = createSocket('udp4');
-  const dir = mkdtempSync(join(tmpdir(), 'rtcp-tshark-'));
   try {
     await new Promise<void>((resolve) => rtpSink.bind(0, LOOPBACK, resolve));
     await new Promise<void>((resolve) => rtcpSink.bind(0, LOOPBACK, resolve));
     const rtcpPort = rtcpSink.address().port;
-    const datagrams: Array<{ data: Buffer; srcPort: number; dstPort: number }> = [];
+    const datagrams: Datagram[] = [];
     rtcpSink.on('message', (data, rinfo) => datagrams.push({ data, srcPort: rinfo.port, dstPort: rtcpPort }));
     session.setRemote(LOOPBACK, rtpSink.address().port, rtcpPort);
     for (let i = 0; i < 5; i++) session.send(new Uint8Array(160), { payloadType: 0, timestamp: i * 160 });
@@ -158,29 +176,13 @@ test('tshark decodes the compound RTCP (SR + SDES, then SR + SDES + BYE) an RtpS
       await new Promise((resolve) => setTimeout(resolve, 2));
     assert.equal(datagrams.length, 2);
 
-    const file = join(dir, 'rtcp.pcap');
-    writeFileSync(file, pcapOfDatagrams(datagrams));
-    const result = await run('tshark', [
-      '-r',
-      file,
-      '-d',
-      `udp.port==${rtcpPort},rtcp`,
-      '-T',
-      'fields',
-      '-e',
+    const rows = await tsharkRows(datagrams, `udp.port==${rtcpPort},rtcp`, [
       'rtcp.pt',
-      '-e',
       'rtcp.sender.packetcount',
-      '-e',
       'rtcp.sdes.text',
-      '-e',
       '_ws.expert',
     ]);
-    assert.equal(result.code, 0, result.stderr);
-    const [sr, bye] = result.stdout
-      .trim()
-      .split('\n')
-      .map((line) => line.split('\t'));
+    const [sr, bye] = rows.map((line) => line.split('\t'));
     assert.deepEqual(sr?.slice(0, 3), ['200,202', '5', 'patchbay-test']);
     // Still an SR: RTP went out since the second previous report (RFC 3550 §6.4).
     assert.deepEqual(bye?.slice(0, 3), ['200,202,203', '5', 'patchbay-test']);
@@ -191,36 +193,18 @@ test('tshark decodes the compound RTCP (SR + SDES, then SR + SDES + BYE) an RtpS
     session.close();
     rtpSink.close();
     rtcpSink.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test("tshark reads the cumulative loss of our report blocks as RFC 3550's signed 24 bits", {
   skip,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rtcp-loss-tshark-'));
-  try {
-    const losses = [5000, -1, -3, 9_000_000, -9_000_000];
-    const datagrams = losses.map((cumulativeLost) => ({
-      data: Buffer.from(receiverReportLosing(cumulativeLost)),
-      srcPort: 40001,
-      dstPort: 40003,
-    }));
-    const file = join(dir, 'rtcp-loss.pcap');
-    writeFileSync(file, pcapOfDatagrams(datagrams));
-    const result = await run('tshark', [
-      '-r',
-      file,
-      '-d',
-      'udp.port==40003,rtcp',
-      '-T',
-      'fields',
-      '-e',
-      'rtcp.ssrc.cum_nr',
-    ]);
-    assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(result.stdout.trim().split('\n'), ['5000', '-1', '-3', '8388607', '-8388608']);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const losses = [5000, -1, -3, 9_000_000, -9_000_000];
+  const datagrams = losses.map((cumulativeLost) => ({
+    data: Buffer.from(receiverReportLosing(cumulativeLost)),
+    srcPort: 40001,
+    dstPort: 40003,
+  }));
+  const rows = await tsharkRows(datagrams, 'udp.port==40003,rtcp', ['rtcp.ssrc.cum_nr']);
+  assert.deepEqual(rows, ['5000', '-1', '-3', '8388607', '-8388608']);
 });

@@ -37,7 +37,8 @@ export interface SenderInfo {
   octetCount: number;
 }
 
-export interface OutgoingReportBlock extends ReportBlockValues {
+/** One report block (RFC 3550 §6.4.1), as we send it or as a far end sent it about us. */
+export interface ReportBlock extends ReportBlockValues {
   ssrc: number;
   /** Middle 32 bits of the last SR's NTP time from this source, 0 if none (§6.4.1). */
   lastSr: number;
@@ -53,7 +54,7 @@ export function buildCompoundRtcp(args: {
   ssrc: number;
   cname: string;
   sender: SenderInfo | undefined;
-  reportBlock: OutgoingReportBlock | undefined;
+  reportBlock: ReportBlock | undefined;
   bye?: boolean;
 }): Uint8Array {
   const compound = new CompoundPacket();
@@ -116,7 +117,7 @@ function readCumulativeLost(block: DataView): number {
 }
 
 /** A report block as it came (RFC 3550 §6.4.1). */
-function reportBlockOf(report: ReceptionReport): OutgoingReportBlock {
+function reportBlockOf(report: ReceptionReport): ReportBlock {
   return {
     ssrc: report.getSsrc(),
     fractionLost: report.getFractionLost(),
@@ -132,7 +133,7 @@ export interface ParsedRtcp {
   /** Sender of the SR, and the SR's NTP time, when the compound carries one. */
   senderReport: { ssrc: number; ntp: NtpTime } | undefined;
   /** The last report block about `forSsrc` (our stream). */
-  aboutUs: OutgoingReportBlock | undefined;
+  aboutUs: ReportBlock | undefined;
   byeSsrcs: number[];
 }
 

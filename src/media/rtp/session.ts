@@ -7,13 +7,7 @@ import { isRtcpPacketType, parseRtp } from './parse.js';
 import type { PortAllocator } from './port-allocator.js';
 import { ReceiveSources } from './receive-sources.js';
 import { RoundTripTime } from './round-trip.js';
-import {
-  buildCompoundRtcp,
-  ntpMiddle32,
-  type OutgoingReportBlock,
-  parseCompoundRtcp,
-  wallMsToNtp,
-} from './rtcp.js';
+import { buildCompoundRtcp, ntpMiddle32, parseCompoundRtcp, type ReportBlock, wallMsToNtp } from './rtcp.js';
 import type { DatagramSent, SendBatch } from './send-batch.js';
 import { SentStream } from './sent-stream.js';
 import { readUdpDrops, type UdpDropTable } from './socket-drops.js';
@@ -451,7 +445,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     const now = this.#clock.now();
     // RFC 3550 §6.4: one report block, about the source we listen to, the audio.
     const audio = this.#sources.audio;
-    let reportBlock: OutgoingReportBlock | undefined;
+    let reportBlock: ReportBlock | undefined;
     if (audio) {
       const lastSr = audio.lastSr;
       reportBlock = {

@@ -1,8 +1,9 @@
 /**
  * The outbound dialling loop: walk the trunk's failover plan one target at a time (a gateway,
  * or one SRV target of a gateway given by DNS name), each attempt bounded by its own timeout
- * until the target rings (180/183) and by the call's ring deadline, feeding every attempt to its target's health window (ASR,
- * CCR, PDD, AST). An attempt whose name did not resolve sends nothing and fails over.
+ * until the target rings (180/183) and by the call's ring deadline, feeding every attempt to
+ * its target's health window (ASR, CCR, PDD, AST). An attempt whose name did not resolve sends
+ * nothing and fails over.
  */
 import type { TrunkConfig } from '../config/index.js';
 import {

@@ -301,12 +301,8 @@ test('reconnect policy: a new socket gets a fresh connected and start, counted f
   }
 });
 
-test('reconnect policy: digits, mark echoes and events from the backoff follow the new start, numbered in the new stream', async () => {
-  const bot = await TestBot.start();
-  const h = harness(bot.url, { reconnect: { policy: 'reconnect', backoffMs: 20 } });
-  try {
-    await h.connection.connect();
-    await until(() => bot.peers.length === 1, 'connection');
+test('reconnect policy: digits, mark echoes and events from the backoff follow the new start, numbered in the new stream', () =>
+  withStartedStream({ reconnect: { policy: 'reconnect', backoffMs: 20 } }, async (bot, h) => {
     bot.peers[0]?.connection.terminate();
     await until(() => logCount(h, 'bot socket lost') === 1, 'socket lost');
     h.connection.sendDtmf('7', 120);
@@ -322,17 +318,10 @@ test('reconnect policy: digits, mark echoes and events from the backoff follow t
     assert.equal(mark?.['sequenceNumber'], '3');
     assert.equal(h.connection.stats.controlDropped, 0);
     h.connection.close('done');
-  } finally {
-    await bot.close();
-  }
-});
+  }));
 
-test('reconnect policy: controls held for a reconnect that never comes are counted as dropped', async () => {
-  const bot = await TestBot.start();
-  const h = harness(bot.url, { reconnect: { policy: 'reconnect', maxRetries: 1, backoffMs: 20 } });
-  try {
-    await h.connection.connect();
-    await until(() => bot.peers.length === 1, 'connection');
+test('reconnect policy: controls held for a reconnect that never comes are counted as dropped', () =>
+  withStartedStream({ reconnect: { policy: 'reconnect', maxRetries: 1, backoffMs: 20 } }, async (bot, h) => {
     bot.server.options.verifyClient = (_info: unknown, done: (ok: boolean, code?: number) => void) =>
       done(false, 503);
     bot.peers[0]?.connection.terminate();
@@ -344,10 +333,7 @@ test('reconnect policy: controls held for a reconnect that never comes are count
     assert.equal(h.connection.stats.controlDropped, 2);
     h.connection.sendDtmf('2');
     assert.equal(h.connection.stats.controlDropped, 2, 'nothing is held after the end');
-  } finally {
-    await bot.close();
-  }
-});
+  }));
 
 test('reconnect policy: when every retry fails the call ends once, after maxRetries attempts', async () => {
   const bot = await TestBot.start();

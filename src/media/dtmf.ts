@@ -198,7 +198,10 @@ interface DtmfSendOptions {
   gapMs?: number;
 }
 
-/** The final packet of an event, and of each segment, goes three times (RFC 4733 §2.5.1.4). */
+/**
+ * The final packet of an event, and of each segment, goes three times at the update interval
+ * (RFC 4733 §2.5.1.4).
+ */
 const FINAL_PACKET_COPIES = 3;
 /**
  * Longer events go on in segments (§2.5.1.3), so only the packets of one digit (one per update
@@ -236,11 +239,15 @@ export class DtmfSender {
   }
 
   /**
-   * The packet train for one digit starting at RTP `startTimestamp`: a start packet with the
-   * marker bit (§2.5.1.2), an update every interval, then three end packets back to back. An
-   * event longer than the 16-bit duration (1.37 s on a 48 kHz clock) goes in segments
-   * (§2.5.1.3): each ends with three packets of duration 0xFFFF without the E bit, and the next
-   * starts at its timestamp + 0xFFFF, unmarked, its durations counted from there.
+   * The packet train for one digit starting at RTP `startTimestamp`, in order of `offsetMs`: a
+   * start packet with the marker bit (§2.5.1.2), an update every interval, then the end packet
+   * (E bit) three times, at the event's end and one and two intervals after: §2.5.1.4 wants the
+   * final packet sent three times at the update interval, the copies identical, so one loss
+   * does not lose the event's duration. An event longer than the 16-bit duration (1.37 s on a
+   * 48 kHz clock) goes in segments (§2.5.1.3): each ends with a packet of duration 0xFFFF
+   * without the E bit, sent three times the same way, and the next starts at its timestamp +
+   * 0xFFFF, unmarked, its durations counted from there (its first updates go between the
+   * copies).
    */
   packetsForDigit(digit: string, startTimestamp: number, options: DtmfSendOptions = {}): DtmfPacketOut[] {
     const event = digitToEvent(digit);
@@ -263,7 +270,7 @@ export class DtmfSender {
           payloadType: this.#payloadType,
           timestamp,
           marker: packets.length === 0,
-          offsetMs,
+          offsetMs: offsetMs + copy * intervalMs,
         });
     };
     /** Ends the segments that are over by `units` into the event. */
@@ -281,20 +288,24 @@ export class DtmfSender {
     }
     closeSegments(totalUnits);
     push(durationMs, totalUnits, true, FINAL_PACKET_COPIES);
-    return packets;
+    // A segment's later copies are due after the next segment's first updates. The sort is
+    // stable: packets due together keep the order they were built in (a segment's end first).
+    return packets.sort((a, b) => a.offsetMs - b.offsetMs);
   }
 
-  /** Trains for several digits, each starting after the previous one's end plus the gap. */
+  /**
+   * Trains for several digits, each starting the gap after the previous one's last packet (its
+   * last end copy), as a DtmfTransmitter sends them.
+   */
   packetsForDigits(digits: string, startTimestamp: number, options: DtmfSendOptions = {}): DtmfPacketOut[] {
-    const durationMs = options.durationMs ?? 100;
-    const stepMs = durationMs + (options.gapMs ?? 60);
     const packets: DtmfPacketOut[] = [];
-    [...digits].forEach((digit, index) => {
-      const offset = index * stepMs;
+    let offset = 0;
+    for (const digit of digits) {
       const timestamp = startTimestamp + Math.round((offset * this.clockRate) / 1000);
-      for (const p of this.packetsForDigit(digit, timestamp, options))
-        packets.push({ ...p, offsetMs: p.offsetMs + offset });
-    });
+      const train = this.packetsForDigit(digit, timestamp, options);
+      for (const p of train) packets.push({ ...p, offsetMs: p.offsetMs + offset });
+      offset += train.at(-1)!.offsetMs + (options.gapMs ?? 60);
+    }
     return packets;
   }
 }
@@ -337,7 +348,7 @@ export class DtmfTransmitter {
     this.#maxQueued = opts.maxQueuedDigits ?? DEFAULT_MAX_QUEUED_DIGITS;
   }
 
-  /** True while a digit's packets are being sent. */
+  /** True while a digit's packets are being sent, until its last end copy has gone. */
   get active(): boolean {
     return this.#train !== undefined;
   }

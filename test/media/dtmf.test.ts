@@ -73,7 +73,7 @@ test('sender: marker on the start packet, updates every interval, three identica
   const packets = sender.packetsForDigit('5', 1234, { durationMs: 160, updateIntervalMs: 50, volume: 7 });
   assert.deepEqual(
     packets.map((p) => p.offsetMs),
-    [0, 50, 100, 150, 160, 160, 160],
+    [0, 50, 100, 150, 160, 210, 260],
   );
   assert.deepEqual(
     packets.map((p) => p.marker),
@@ -95,10 +95,103 @@ test('sender: marker on the start packet, updates every interval, three identica
   assert.throws(() => sender.packetsForDigit('1', 0, { durationMs: 0 }), RangeError);
 });
 
+type DtmfTrain = ReturnType<DtmfSender['packetsForDigit']>;
+
+function assertSortedByOffset(packets: DtmfTrain): void {
+  packets.slice(1).forEach((p, i) => {
+    assert.ok(p.offsetMs >= packets[i]!.offsetMs, `packet ${i + 1} at ${p.offsetMs} ms`);
+  });
+}
+
+/**
+ * `copies` are one final packet sent three times at the update interval from `firstMs` on
+ * (RFC 4733 §2.5.1.4), byte for byte the same packet, none marked.
+ */
+function assertFinalCopies(copies: DtmfTrain, firstMs: number, intervalMs: number): void {
+  assert.deepEqual(
+    copies.map((p) => p.offsetMs),
+    [firstMs, firstMs + intervalMs, firstMs + 2 * intervalMs],
+  );
+  for (const copy of copies) {
+    assert.deepEqual([...copy.payload], [...copies[0]!.payload]);
+    assert.deepEqual(
+      [copy.timestamp, copy.payloadType, copy.marker],
+      [copies[0]!.timestamp, copies[0]!.payloadType, false],
+    );
+  }
+}
+
+test('sender: the end packet goes three times one update interval apart, the train in order of offset (RFC 4733 §2.5.1.4)', () => {
+  const sender = new DtmfSender({ clockRate: 8000, payloadType: 101 });
+  // The default 100 ms digit, updates every 50 ms: its copies at 100, 150 and 200 ms.
+  assert.deepEqual(
+    sender.packetsForDigit('7', 4321).map((p) => p.offsetMs),
+    [0, 50, 100, 150, 200],
+  );
+  const cases = [{}, { durationMs: 160 }, { durationMs: 40 }, { durationMs: 100, updateIntervalMs: 20 }];
+  for (const options of cases) {
+    const packets = sender.packetsForDigit('7', 4321, options);
+    assertSortedByOffset(packets);
+    const ends = packets.filter((p) => parseTelephoneEvent(p.payload)!.end);
+    assert.deepEqual(ends, packets.slice(-3), 'the end copies are the last three');
+    assertFinalCopies(ends, options.durationMs ?? 100, options.updateIntervalMs ?? 50);
+    assert.equal(parseTelephoneEvent(ends[0]!.payload)!.duration, (options.durationMs ?? 100) * 8);
+    assert.equal(ends[0]!.timestamp, 4321);
+  }
+});
+
+test("sender: each segment's final packet goes three times one interval apart, among the next segment's updates (RFC 4733 §2.5.1.3)", () => {
+  const sender = new DtmfSender({ clockRate: 48000, payloadType: 101 });
+  const start = 0xffffffff - 20000;
+  const second = (start + 0xffff) >>> 0;
+  const boundaryMs = 0xffff / 48;
+  const packets = sender.packetsForDigit('5', start, { durationMs: 2000 });
+  assertSortedByOffset(packets);
+  const fields = packets.map((p) => parseTelephoneEvent(p.payload)!);
+  const segmentEnds = packets.filter((p, i) => p.timestamp === start && fields[i]!.duration === 0xffff);
+  assertFinalCopies(segmentEnds, boundaryMs, 50);
+  assert.equal(parseTelephoneEvent(segmentEnds[0]!.payload)!.end, false);
+  const eventEnds = packets.filter((_, i) => fields[i]!.end);
+  assertFinalCopies(eventEnds, 2000, 50);
+  assert.deepEqual(
+    eventEnds.map((p) => [p.timestamp, parseTelephoneEvent(p.payload)!.duration]),
+    Array(3).fill([second, 96000 - 0xffff]),
+  );
+  // Around the boundary: the first segment's copies between the second one's updates.
+  assert.deepEqual(
+    packets.filter((p) => p.offsetMs >= 1350 && p.offsetMs <= 1500).map((p) => [p.offsetMs, p.timestamp]),
+    [
+      [1350, start],
+      [boundaryMs, start],
+      [1400, second],
+      [boundaryMs + 50, start],
+      [1450, second],
+      [boundaryMs + 100, start],
+      [1500, second],
+    ],
+  );
+  // A receiver still takes it as one press of the whole duration.
+  const receiver = new DtmfReceiver({ clockRate: 48000 });
+  const events = toReceived(packets)
+    .map((p) => receiver.push(p))
+    .filter((e) => e !== undefined);
+  assert.deepEqual(
+    events.map((e) => [e.digit, e.durationMs, e.startTimestamp]),
+    [['5', 2000, start]],
+  );
+});
+
 test('round trip of several digits: each reported once, in order', () => {
   const sender = new DtmfSender({ clockRate: 8000, payloadType: 101 });
   const receiver = new DtmfReceiver({ clockRate: 8000 });
-  const packets = toReceived(sender.packetsForDigits('12*#AD', 0xfffff000));
+  const train = sender.packetsForDigits('12*#AD', 0xfffff000);
+  // Each digit starts after the previous one's last end copy and the gap, as a transmitter's.
+  assertSortedByOffset(train);
+  assert.deepEqual(
+    train.filter((p) => p.marker).map((p) => p.offsetMs),
+    [0, 260, 520, 780, 1040, 1300],
+  );
+  const packets = toReceived(train);
   const digits = packets
     .map((p) => receiver.push(p))
     .filter((e) => e !== undefined)
@@ -222,13 +315,57 @@ test('transmitter: digits go out on media-clock ticks, on the audio timeline, on
     events.map((e) => [e.digit, e.durationMs, e.startTimestamp]),
     [
       ['4', 100, 8000],
-      // The first digit ends at 100 ms, then a 40 ms gap: the next starts on the 140 ms tick.
-      ['7', 100, 8000 + 7 * 160],
+      // The first digit's last end copy goes at 140 ms, then a 40 ms gap: the next starts on
+      // the 180 ms tick.
+      ['7', 100, 8000 + 9 * 160],
     ],
   );
   assert.equal(sent.filter((p) => p.marker).length, 2);
-  assert.deepEqual(activeAt.slice(0, 6), [true, true, true, true, true, false]);
+  assert.deepEqual(activeAt.slice(0, 8), [true, true, true, true, true, true, true, false]);
   assert.equal(transmitter.pendingDigits, 0);
+  assert.equal(transmitter.active, false);
+});
+
+test('transmitter: the end copies leave on separate ticks, and the digit stays active until the last', () => {
+  const sent: Array<{ payload: Uint8Array; timestamp: number; marker: boolean; atMs: number }> = [];
+  let now = 0;
+  const transmitter = new DtmfTransmitter({
+    sender: new DtmfSender({ clockRate: 8000, payloadType: 101 }),
+    send: (payload, opts) =>
+      sent.push({ payload, timestamp: opts.timestamp, marker: opts.marker, atMs: now }),
+  });
+  transmitter.enqueue('89');
+  const activeAt: boolean[] = [];
+  for (let tick = 0; tick < 30; tick++) {
+    now = tick * 20;
+    transmitter.tick(now, 8000 + tick * 160);
+    activeAt.push(transmitter.active);
+  }
+  // The default 100 ms digit, updates every 50 ms: packets due at 0, 50, 100, 150 and 200 ms
+  // go on the 20 ms ticks at or after those, one a tick.
+  const first = sent.filter((p) => p.timestamp === 8000);
+  assert.deepEqual(
+    first.map((p) => p.atMs),
+    [0, 60, 100, 160, 200],
+  );
+  const ends = first.filter((p) => parseTelephoneEvent(p.payload)!.end);
+  assert.deepEqual(
+    ends.map((p) => p.atMs),
+    [100, 160, 200],
+  );
+  for (const copy of ends) assert.deepEqual([...copy.payload], [...ends[0]!.payload]);
+  // Active, so the audio stays replaced, until the tick that sends the last copy (200 ms).
+  assert.deepEqual(activeAt.slice(0, 13), [...Array(10).fill(true), false, false, false]);
+  // The 60 ms gap counts from that last copy: the next digit starts on the 260 ms tick.
+  const next = sent.filter((p) => p.timestamp !== 8000);
+  assert.deepEqual(
+    [next[0]!.atMs, next[0]!.timestamp, next[0]!.marker, activeAt[13]],
+    [260, 8000 + 13 * 160, true, true],
+  );
+  assert.deepEqual(
+    next.filter((p) => parseTelephoneEvent(p.payload)!.end).map((p) => p.atMs),
+    [360, 420, 460],
+  );
   assert.equal(transmitter.active, false);
 });
 

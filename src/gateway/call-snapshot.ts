@@ -141,8 +141,9 @@ export function callerIdentityOf(snapshot: CallSnapshot): CallerIdentityParamete
 }
 
 /**
- * Packets the dead node may have sent beyond one per frame since the position was read (RFC
- * 4733 end packets are sent three times), so the continued sequence never goes backwards.
+ * Packets the dead node may have sent beyond one per frame since the position was read (an RFC
+ * 4733 event's last tick can send a segment's end copies with its own end packet), so the
+ * continued sequence never goes backwards.
  */
 const SEQUENCE_MARGIN = 5;
 

@@ -245,9 +245,9 @@ export class DtmfSender {
    * final packet sent three times at the update interval, the copies identical, so one loss
    * does not lose the event's duration. An event longer than the 16-bit duration (1.37 s on a
    * 48 kHz clock) goes in segments (§2.5.1.3): each ends with a packet of duration 0xFFFF
-   * without the E bit, sent three times the same way, and the next starts at its timestamp +
-   * 0xFFFF, unmarked, its durations counted from there (its first updates go between the
-   * copies).
+   * without the E bit, sent three times the same way (but never after the event's end), and the
+   * next starts at its timestamp + 0xFFFF, unmarked, its durations counted from there (its first
+   * updates go between the copies).
    */
   packetsForDigit(digit: string, startTimestamp: number, options: DtmfSendOptions = {}): DtmfPacketOut[] {
     const event = digitToEvent(digit);
@@ -264,13 +264,16 @@ export class DtmfSender {
       const segmentStart = segment * SEGMENT_UNITS;
       const payload = serializeTelephoneEvent({ event, end, volume, duration: units - segmentStart });
       const timestamp = (startTimestamp + segmentStart) >>> 0;
+      // A segment's copies never follow the event's end: a receiver that forgot the segment
+      // could take a copy after it for a new press.
+      const latestMs = end ? Number.POSITIVE_INFINITY : durationMs;
       for (let copy = 0; copy < copies; copy++)
         packets.push({
           payload,
           payloadType: this.#payloadType,
           timestamp,
           marker: packets.length === 0,
-          offsetMs: offsetMs + copy * intervalMs,
+          offsetMs: Math.min(offsetMs + copy * intervalMs, latestMs),
         });
     };
     /** Ends the segments that are over by `units` into the event. */

@@ -181,6 +181,30 @@ test("sender: each segment's final packet goes three times one interval apart, a
   );
 });
 
+test("sender: a segment's copies that would follow the event's end go with it, before the end packets", () => {
+  // 1400 ms at 48 kHz: the first segment ends at 1365.3 ms, its copies would be due at 1415.3
+  // and 1465.3 ms, after the event's end packet at 1400 ms.
+  const sender = new DtmfSender({ clockRate: 48000, payloadType: 101 });
+  const packets = sender.packetsForDigit('9', 1000, { durationMs: 1400 });
+  assertSortedByOffset(packets);
+  const fields = packets.map((p) => parseTelephoneEvent(p.payload)!);
+  const firstEnd = fields.findIndex((f) => f.end);
+  const lastOfFirstSegment = packets.map((p) => p.timestamp).lastIndexOf(1000);
+  assert.ok(lastOfFirstSegment < firstEnd, 'every packet of the first segment goes before the end packets');
+  assert.deepEqual(
+    packets.filter((p, i) => p.timestamp === 1000 && fields[i]!.duration === 0xffff).map((p) => p.offsetMs),
+    [0xffff / 48, 1400, 1400],
+  );
+  const receiver = new DtmfReceiver({ clockRate: 48000 });
+  const events = toReceived(packets)
+    .map((p) => receiver.push(p))
+    .filter((e) => e !== undefined);
+  assert.deepEqual(
+    events.map((e) => [e.digit, e.durationMs]),
+    [['9', 1400]],
+  );
+});
+
 test('round trip of several digits: each reported once, in order', () => {
   const sender = new DtmfSender({ clockRate: 8000, payloadType: 101 });
   const receiver = new DtmfReceiver({ clockRate: 8000 });

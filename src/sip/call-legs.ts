@@ -24,6 +24,7 @@ import {
 } from './session-timer.js';
 import type { ClientTransaction, ServerTransaction } from './transaction/index.js';
 import type { TransportAddress } from './types.js';
+import { requiresReliableProvisionals } from './validate.js';
 
 type InviteServer = ServerTransaction<SipRequest, SipResponse>;
 
@@ -58,9 +59,12 @@ export class InboundSession extends Session implements EarlySession {
     return (this.state === 'initial' || this.state === 'early') && this.transaction.state !== 'terminated';
   }
 
-  /** 180 Ringing or 183 Session Progress (with SDP for early media). */
+  /**
+   * 180 Ringing or 183 Session Progress (with SDP for early media); nothing to a caller that
+   * requires 100rel, whose provisional responses would have to be reliable.
+   */
   progress(status = 180, sdp?: string): void {
-    if (!this.pending) return;
+    if (!this.pending || (status > 100 && requiresReliableProvisionals(this.invite))) return;
     const response = this.#response(status);
     // §12.1.1: a provisional response that makes an early dialog carries our Contact.
     if (status > 100)

@@ -270,6 +270,9 @@ export abstract class Session<
       case 'NOTIFY':
         transaction.respond(createResponse(request, 200));
         return;
+      case 'PRACK': // RFC 3262 §3: we send no reliable provisional response for it to match
+        transaction.respond(createResponse(request, 481));
+        return;
       case 'REFER': {
         // §8.2.1: a method we know but do not take gets 405 with what we do take.
         const refused = createResponse(request, 405);

@@ -19,8 +19,10 @@ export interface UasCapabilities {
 }
 
 export const DEFAULT_CAPABILITIES: UasCapabilities = {
-  // RFC 4028 session timers; no Replaces (RFC 3891) or norefersub (RFC 4488): neither is implemented.
-  supported: ['timer'],
+  // RFC 4028 session timers, and RFC 3262's 100rel: an INVITE that requires it is answered with
+  // no provisional response but 100 (see requiresReliableProvisionals). No Replaces (RFC 3891)
+  // or norefersub (RFC 4488): neither is implemented.
+  supported: ['timer', '100rel'],
   accept: ['application/sdp'],
 };
 
@@ -62,6 +64,18 @@ export function requireRejection(request: SipRequest, capabilities: UasCapabilit
   return unsupported.length > 0
     ? { status: 420, headers: [['Unsupported', unsupported.join(', ')]] }
     : undefined;
+}
+
+/**
+ * RFC 3262 §3: to a request that requires 100rel, every provisional response but 100 must go
+ * reliably (retransmitted until PRACKed). We send none: the call is answered straight from
+ * 100 Trying, which meets that rule without a PRACK, and a PRACK that comes anyway matches no
+ * reliable response (481, §3).
+ */
+export function requiresReliableProvisionals(request: SipRequest): boolean {
+  return (
+    request.has('require') && request.listValues('require').some((tag) => tag.toLowerCase() === '100rel')
+  );
 }
 
 function isAccepted(contentType: string, capabilities: UasCapabilities): boolean {

@@ -4,7 +4,8 @@
  * UPDATE with an offer before that ACK (fixtures/sipp/uac_update_glare.xml). RFC 3311 §5.2: the
  * UPDATE gets 491; once the ACK brought the answer, the next UPDATE offer gets 200. And a
  * caller whose INVITE has no SDP (fixtures/sipp/uac_delayed_offer.xml): the 200 offers, the ACK
- * answers, and the caller's audio reaches the bot.
+ * answers, and the caller's audio reaches the bot. A caller that requires 100rel
+ * (fixtures/sipp/uac_require_100rel.xml) is answered from 100 Trying, with no 180 or 183.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import { joinedAudio, TestBot } from './helpers/test-bot.js';
 const skip = skipWithoutSipp();
 const UAC_UPDATE_GLARE = join(import.meta.dirname, '../../../fixtures/sipp/uac_update_glare.xml');
 const UAC_DELAYED_OFFER = join(import.meta.dirname, '../../../fixtures/sipp/uac_delayed_offer.xml');
+const UAC_REQUIRE_100REL = join(import.meta.dirname, '../../../fixtures/sipp/uac_require_100rel.xml');
 
 type CallRecordSeen = { end?: { cause?: string }; codec?: string } | undefined;
 
@@ -66,5 +68,16 @@ test(
       const energy = audio.reduce((sum, sample) => sum + Math.abs(sample), 0) / audio.length;
       assert.ok(energy > 100, `caller audio energy ${energy}`);
       assert.equal(record?.codec, 'PCMA', 'the codec the ACK answered');
+    }),
+);
+
+test(
+  'a caller that requires 100rel is answered from 100 Trying, with no 180 or 183, and its audio reaches the bot',
+  { skip, timeout: 60_000 },
+  () =>
+    oneCall(UAC_REQUIRE_100REL, (bot) => {
+      const call = bot.calls[0];
+      assert.ok(call, 'the bot was connected');
+      assert.ok(joinedAudio(call).length >= 5 * 8000, 'most of the 7 s of speech');
     }),
 );

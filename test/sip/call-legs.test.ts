@@ -234,3 +234,39 @@ describe('OutboundSession outcomes and offers', () => {
     }
   });
 });
+
+describe('RFC 3262: a caller that requires 100rel', () => {
+  it('gets no provisional response but 100, is answered 200, and a PRACK in the dialog gets 481', async () => {
+    const { network, answered } = setup();
+    const { outbound, inbound } = await answered({ headers: [['Require', '100rel']] });
+    inbound.progress(180); // the gateway rings every call; this one it may not tell so unreliably
+    inbound.progress(183, offer());
+    await flush();
+    const provisional = network.log.filter(
+      (record) => !record.message.isRequest && record.message.status > 100 && record.message.status < 200,
+    );
+    assert.deepEqual(provisional, [], 'no 180 or 183 (they would have to be reliable)');
+    assert.ok(network.log.some(isResponse(200, 'INVITE')));
+    // A PRACK matches no reliable provisional response of ours (§3): the INFO made one on the wire.
+    network.rewrite = (message) => {
+      if (!inDialog('INFO')(message) || !message.isRequest) return;
+      message.method = 'PRACK';
+      message.set('CSeq', `${message.cseq().seq} PRACK`);
+      message.set('RAck', `1 1 INVITE`);
+    };
+    void outbound.sendInfo('application/dtmf-relay', 'Signal=1\r\nDuration=100\r\n').catch(() => undefined);
+    await flush();
+    assert.ok(network.log.some(isResponse(481, 'PRACK')), network.describe().join(', '));
+    assert.equal(inbound.state, 'confirmed');
+  });
+
+  it('with another tag it lacks, gets 420 naming only that tag', async () => {
+    const { network, call } = setup();
+    const session = call({ headers: [['Require', '100rel, foo']] });
+    await flush();
+    const outcome = await session.outcome;
+    assert.equal(outcome.kind === 'failed' && outcome.status, 420);
+    const refused = network.log.find(isResponse(420, 'INVITE'))?.message;
+    assert.equal(refused?.get('unsupported'), 'foo');
+  });
+});

@@ -312,25 +312,52 @@ test('malformed and non-digit payloads are counted, never thrown', () => {
   assert.equal(receiver.malformed, 2);
 });
 
-test('transmitter: digits go out on media-clock ticks, on the audio timeline, one at a time', () => {
-  const sent: Array<{ payload: Uint8Array; timestamp: number; marker: boolean; atMs: number }> = [];
+/** A packet a transmitter sent, with the tick time it left at. */
+interface SentDtmf {
+  payload: Uint8Array;
+  timestamp: number;
+  marker: boolean;
+  atMs: number;
+}
+
+/**
+ * A transmitter at `clockRate` whose packets are recorded; `tickThrough` runs `ticks` 20 ms
+ * ticks from 0, the audio timestamp `samplesPerTick` a tick on from `startTimestamp`, and says
+ * after each whether the transmitter was active.
+ */
+function recordingTransmitter(
+  clockRate: number,
+  extra: Pick<ConstructorParameters<typeof DtmfTransmitter>[0], 'options' | 'maxQueuedDigits'> = {},
+) {
+  const sent: SentDtmf[] = [];
   let now = 0;
   const transmitter = new DtmfTransmitter({
-    sender: new DtmfSender({ clockRate: 8000, payloadType: 101 }),
+    sender: new DtmfSender({ clockRate, payloadType: 101 }),
     send: (payload, opts) =>
       sent.push({ payload, timestamp: opts.timestamp, marker: opts.marker, atMs: now }),
+    ...extra,
+  });
+  const tickThrough = (ticks: number, samplesPerTick: number, startTimestamp = 8000): boolean[] => {
+    const activeAt: boolean[] = [];
+    for (let tick = 0; tick < ticks; tick++) {
+      now = tick * 20;
+      transmitter.tick(now, (startTimestamp + tick * samplesPerTick) >>> 0);
+      activeAt.push(transmitter.active);
+    }
+    return activeAt;
+  };
+  return { sent, transmitter, tickThrough };
+}
+
+test('transmitter: digits go out on media-clock ticks, on the audio timeline, one at a time', () => {
+  const { sent, transmitter, tickThrough } = recordingTransmitter(8000, {
     options: { durationMs: 100, updateIntervalMs: 20, gapMs: 40 },
     maxQueuedDigits: 4,
   });
   transmitter.enqueue('47');
   assert.throws(() => transmitter.enqueue('123'), RangeError);
   assert.throws(() => transmitter.enqueue('x'), RangeError);
-  const activeAt: boolean[] = [];
-  for (let tick = 0; tick < 25; tick++) {
-    now = tick * 20;
-    transmitter.tick(now, 8000 + tick * 160);
-    activeAt.push(transmitter.active);
-  }
+  const activeAt = tickThrough(25, 160);
   const receiver = new DtmfReceiver({ clockRate: 8000 });
   const events = sent
     .map((p, i) => receiver.push({ ...p, payloadType: 101, ssrc: 1, sequenceNumber: i, arrivalMs: p.atMs }))
@@ -351,20 +378,9 @@ test('transmitter: digits go out on media-clock ticks, on the audio timeline, on
 });
 
 test('transmitter: the end copies leave on separate ticks, and the digit stays active until the last', () => {
-  const sent: Array<{ payload: Uint8Array; timestamp: number; marker: boolean; atMs: number }> = [];
-  let now = 0;
-  const transmitter = new DtmfTransmitter({
-    sender: new DtmfSender({ clockRate: 8000, payloadType: 101 }),
-    send: (payload, opts) =>
-      sent.push({ payload, timestamp: opts.timestamp, marker: opts.marker, atMs: now }),
-  });
+  const { sent, transmitter, tickThrough } = recordingTransmitter(8000);
   transmitter.enqueue('89');
-  const activeAt: boolean[] = [];
-  for (let tick = 0; tick < 30; tick++) {
-    now = tick * 20;
-    transmitter.tick(now, 8000 + tick * 160);
-    activeAt.push(transmitter.active);
-  }
+  const activeAt = tickThrough(30, 160);
   // The default 100 ms digit, updates every 50 ms: packets due at 0, 50, 100, 150 and 200 ms
   // go on the 20 ms ticks at or after those, one a tick.
   const first = sent.filter((p) => p.timestamp === 8000);
@@ -394,19 +410,10 @@ test('transmitter: the end copies leave on separate ticks, and the digit stays a
 });
 
 test('a digit longer than 0xFFFF units (2 s on a 48 kHz Opus clock) goes out in segments (RFC 4733 §2.5.1.3)', () => {
-  const sent: Array<{ payload: Uint8Array; timestamp: number; marker: boolean; atMs: number }> = [];
-  let now = 0;
-  const transmitter = new DtmfTransmitter({
-    sender: new DtmfSender({ clockRate: 48000, payloadType: 101 }),
-    send: (payload, opts) =>
-      sent.push({ payload, timestamp: opts.timestamp, marker: opts.marker, atMs: now }),
-  });
+  const { sent, transmitter, tickThrough } = recordingTransmitter(48000);
   const start = 0xffffffff - 20000; // the second segment's timestamp wraps
   transmitter.enqueue('5', 2000);
-  for (let tick = 0; tick < 110; tick++) {
-    now = tick * 20;
-    transmitter.tick(now, (start + tick * 960) >>> 0);
-  }
+  tickThrough(110, 960, start);
   const fields = sent.map((p) => ({
     ...parseTelephoneEvent(p.payload)!,
     timestamp: p.timestamp,

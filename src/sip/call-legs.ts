@@ -1,12 +1,14 @@
 /**
  * The two ways a session starts: an INVITE we answer (InboundSession, RFC 3261 §13.3) and an
- * INVITE we send (OutboundSession, §13.2), with CANCEL (§9), digest retries and RFC 4028.
+ * INVITE we send (OutboundSession, §13.2), with CANCEL (§9), digest retries, RFC 4028, and our
+ * PRACKs for reliable provisional responses (RFC 3262, reliable-provisionals.ts).
  */
 import { Dialog } from './dialog.js';
 import { answersChallenge } from './digest.js';
 import { EarlyDialogs } from './early-dialog.js';
 import { SipRequest, type SipResponse } from './message.js';
 import { boundedReasonPhrase, createResponse, reasonPhrase } from './message-ops.js';
+import { acceptsOnlyWith100rel, ReliableProvisionals } from './reliable-provisionals.js';
 import {
   ALLOW,
   type OfferAnswerer,
@@ -233,6 +235,10 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
   /** Challenges our INVITE answered (answersChallenge: after the first, stale ones only). */
   #challenges = 0;
   #intervalRaised = false;
+  /** A 421 asked for 100rel and our INVITE was retried supporting it (once). */
+  #reliabilityOffered = false;
+  /** Our INVITE's reliable provisional responses, PRACKed per early dialog (a retry starts anew). */
+  #reliable = new ReliableProvisionals();
   /** ACKs of extra forks' dialogs, by To tag, for their 2xx retransmissions. */
   readonly #forks = new Map<string, { ack: SipRequest; destination: TransportAddress }>();
   /** The early dialogs our INVITE's provisional responses made, by their To tag. */
@@ -286,7 +292,10 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
     );
   }
 
-  /** RFC 3311 §5.2: our INVITE's offer is answered only in the 2xx (we ask for no 100rel). */
+  /**
+   * RFC 3311 §5.2: an offer in an UPDATE gets 491 until the 2xx, as if our INVITE's offer were
+   * still open, even once a reliable 18x answered it (RFC 3262 §5).
+   */
   receiveEarlyUpdate(request: SipRequest, transaction: InviteServer): void {
     const contact = this.host.contactHeader(this.destination.transport);
     this.#early.receive(request, transaction, contact, 'ours');
@@ -294,6 +303,7 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
 
   #send(invite: SipRequest): void {
     this.#current = invite;
+    this.#reliable = new ReliableProvisionals();
     this.#transaction = this.host.sendInvite(invite, this.destination, {
       onProvisional: (response) => this.#provisional(response),
       onFinal: (response) => this.#final(response),
@@ -307,6 +317,7 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
     // RFC 3261 §9.1: any provisional response, 100 Trying included, lets the CANCEL go.
     if (this.#cancelWanted) this.#sendCancel();
     if (response.status === 100) return;
+    if (!this.#acknowledgeReliable(response)) return;
     this.#early.open(response.toTag());
     if (response.body.length > 0) {
       this.#earlyMedia = true;
@@ -324,6 +335,7 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
         return;
       }
       const dialog = Dialog.forUac(this.#current, response, this.destination);
+      this.#reliable.continueLocalSeq(dialog);
       this.#early.confirm(dialog, false);
       this.acknowledge(dialog.createRequest('ACK', this.#current.cseq().seq), dialog.destination());
       if (response.body.length > 0) this.remoteSdp = response.body.toString();
@@ -343,6 +355,12 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
         this.#send(this.#retry([answer.header]));
         return;
       }
+    }
+    if (!this.#reliabilityOffered && acceptsOnlyWith100rel(response)) {
+      this.#reliabilityOffered = true;
+      // RFC 3261 §21.4.15: retry once with the extension the 421 requires (RFC 3262 §3).
+      this.#send(this.#retry([['Supported', 'timer, 100rel']]));
+      return;
     }
     const minSE = this.#sessionIntervalTooSmall(response);
     if (minSE !== undefined) {
@@ -379,10 +397,23 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
     }
     if (this.#forks.size >= MAX_EXTRA_FORKS) return;
     const fork = Dialog.forUac(this.#current, response, this.destination);
+    this.#reliable.continueLocalSeq(fork);
     const ack = fork.createRequest('ACK', this.#current.cseq().seq);
     this.#forks.set(toTag, { ack, destination: fork.destination() });
     this.host.ack(ack, fork.destination());
     void this.host.request(fork.createRequest('BYE'), fork.destination()).catch(() => undefined);
+  }
+
+  /**
+   * RFC 3262 §4: a reliable provisional response is PRACKed (its answer is not needed); false
+   * for one to discard, a retransmission or out of order, which is not reported again.
+   */
+  #acknowledgeReliable(response: SipResponse): boolean {
+    const reliability = this.#reliable.receive(this.#current, response, this.destination);
+    if (reliability.kind === 'discard') return false;
+    if (reliability.kind === 'acknowledge')
+      void this.host.request(reliability.prack, reliability.destination).catch(() => undefined);
+    return true;
   }
 
   /** The Min-SE of a 422 to our session-timer INVITE, once (RFC 4028 §6); else undefined. */
@@ -391,7 +422,10 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
     return minSEOf(response);
   }
 
-  /** Same Call-ID and From tag, next CSeq, `headers` set (credentials §22.2, intervals RFC 4028 §6). */
+  /**
+   * Same Call-ID and From tag, next CSeq, `headers` set (credentials §22.2, intervals RFC 4028
+   * §6, extensions §21.4.15).
+   */
   #retry(headers: Array<[string, string]>): SipRequest {
     const retry = this.#current;
     const next = retry.clone();

@@ -3,7 +3,7 @@
  * request is answered with. The parser already rejects what breaks framing or matching.
  */
 import { mediaType } from './grammar.js';
-import type { SipRequest, SipResponse } from './message.js';
+import type { SipMessage, SipRequest, SipResponse } from './message.js';
 
 export interface Rejection {
   status: number;
@@ -70,11 +70,12 @@ export function requireRejection(request: SipRequest, capabilities: UasCapabilit
  * RFC 3262 §3: to a request that requires 100rel, every provisional response but 100 must go
  * reliably (retransmitted until PRACKed). We send none: the call is answered straight from
  * 100 Trying, which meets that rule without a PRACK, and a PRACK that comes anyway matches no
- * reliable response (481, §3).
+ * reliable response (481, §3). A provisional response that requires it was sent reliably, and
+ * a 421 that does asks for it (reliable-provisionals.ts).
  */
-export function requiresReliableProvisionals(request: SipRequest): boolean {
+export function requiresReliableProvisionals(message: SipMessage): boolean {
   return (
-    request.has('require') && request.listValues('require').some((tag) => tag.toLowerCase() === '100rel')
+    message.has('require') && message.listValues('require').some((tag) => tag.toLowerCase() === '100rel')
   );
 }
 

@@ -15,7 +15,6 @@ import {
   type ParseAnswerResult,
   parseAnswer,
   retryAfterSec,
-  type SipResponse,
   uriHost,
   userPhoneParam,
 } from '../sip/index.js';
@@ -78,7 +77,7 @@ interface Tried {
   last: LastAttempt | undefined;
   status: number | 'dns_failure';
   timing: Pick<AttemptSample, 'pddMs' | 'setupMs'>;
-  answered: { session: OutboundSession; response: SipResponse } | undefined;
+  answered: { session: OutboundSession } | undefined;
   /** A 503's Retry-After: the target takes no new calls for that long (RFC 3261 §21.5.4). */
   retryAfterSec?: number | undefined;
 }
@@ -143,7 +142,8 @@ export async function dialOutbound(ports: DialPorts, request: DialRequest): Prom
         kind: 'answered',
         session: tried.answered.session,
         offer,
-        answer: parseAnswer(tried.answered.response.body.toString(), trunk.codecs, srtp),
+        // The 2xx's SDP, or a reliable 18x's when the 2xx has none (RFC 3262 §5).
+        answer: parseAnswer(tried.answered.session.remoteSdp ?? '', trunk.codecs, srtp),
       };
   }
   return { kind: 'failed', end: failedEnd(last) };
@@ -221,7 +221,7 @@ async function dialTarget(ports: DialPorts, request: DialRequest, target: Target
     last: outcome.kind === 'answered' ? undefined : { kind: 'failed', outcome },
     status: answered ? outcome.response.status : outcome.status,
     timing: { pddMs, setupMs: answered ? clock.now() - started : undefined },
-    answered: answered ? { session, response: outcome.response } : undefined,
+    answered: answered ? { session } : undefined,
     retryAfterSec:
       outcome.kind === 'failed' && outcome.cause === 'response' && outcome.status === 503
         ? retryAfterSec(outcome.response)

@@ -9,11 +9,13 @@ import { describe, it } from 'node:test';
 import { CALL_END_CAUSES, type CallEndCause } from '../../src/gateway/call-end.js';
 import { OutboundRefusal } from '../../src/gateway/ports.js';
 import type { SipMessage, SipRequest } from '../../src/sip/message.js';
+import { negotiateAnswer } from '../../src/sip/sdp.js';
 import { FakeDns } from '../trunks/helpers/fake-dns.js';
 import {
   answerWith,
   CARRIER_A,
   CARRIER_B,
+  CARRIER_RTP_PORT,
   flush,
   harnessPerTest,
   run as runFor,
@@ -75,6 +77,38 @@ describe('outbound call flows (CallController → gateway UA → carrier UAs)', 
     assert.equal(record.codec, 'PCMU');
     assert.deepEqual(h.journal, ['bot.close', 'media.close']);
     assert.equal(h.concurrency.inUse('carrier'), 0);
+  });
+
+  it("a carrier answering in a reliable 183 (RFC 3262 §5) and sending its 200 without SDP: the call takes the 183's answer", async () => {
+    const h = setup();
+    h.network.rewrite = (message) => {
+      if (message.isRequest) return;
+      if (message.status === 183) {
+        message.set('Require', '100rel');
+        message.set('RSeq', '1');
+      }
+      if (message.status === 200 && message.cseq().method === 'INVITE') message.setBody('');
+    };
+    h.carrier(CARRIER_A, (session) => {
+      const answer = negotiateAnswer(session.remoteSdp ?? '', {
+        address: '127.0.0.2',
+        port: CARRIER_RTP_PORT,
+        preferences: ['PCMU'],
+      });
+      assert.ok(answer.ok);
+      session.progress(183, answer.answer);
+      session.accept(answer.answer);
+    });
+    const { observed, run } = h.originate();
+    await run;
+    await flush();
+    assert.equal(observed.call.state, 'answered');
+    assert.equal(
+      h.network.log.filter((record) => record.message.isRequest && record.message.method === 'PRACK').length,
+      1,
+    );
+    assert.equal(h.legs[0]?.started[0]?.codec.name, 'PCMU');
+    assert.equal(h.legs[0]?.started[0]?.remoteAddress, '127.0.0.2');
   });
 
   it('a callee BYE while the media leg is still starting ends the call for good: it is not marked answered afterwards', async () => {

@@ -88,8 +88,14 @@ export interface OverloadRigOptions {
  * speech, bench/load/talker.ts): latency, loss and late frames are over those.
  */
 export interface WitnessWindow {
-  /** Tagged frames sent. */
+  /** Tagged frames the witness sent in the window. */
   sent: number;
+  /**
+   * Of those, the ones its bot echoed with a send time in the window: what should come back.
+   * The callers count bot->caller frames by that echo time (as bench/load does), so a frame
+   * echoed across the window's edge is neither lost nor one too many.
+   */
+  echoed: number;
   /** How far behind its 20 ms slots the witness's own sender fell at worst. */
   senderLagMaxMs: number;
   callerToBot: ReceivedFigures;
@@ -125,15 +131,15 @@ export interface FloodResult extends OfferResult {
   pacer: PacerGaps;
 }
 
-/** Tagged frames sent but not received, caller->bot and bot->caller. */
+/** Tagged frames not received: caller->bot of those sent, bot->caller of those the bot echoed. */
 export function framesLost(window: WitnessWindow): [number, number] {
-  return [window.sent - window.callerToBot.received, window.sent - window.botToCaller.received];
+  return [window.sent - window.callerToBot.received, window.echoed - window.botToCaller.received];
 }
 
 export function describeWindow(name: string, window: WitnessWindow): string {
   return (
     `${name}: tagged frames sent ${window.sent}, caller->bot received ${window.callerToBot.received} ` +
-    `(p99 ${window.callerToBot.p99Ms.toFixed(1)} ms, late ${window.callerToBot.late}), bot->caller received ` +
+    `(p99 ${window.callerToBot.p99Ms.toFixed(1)} ms, late ${window.callerToBot.late}), echoed ${window.echoed}, bot->caller received ` +
     `${window.botToCaller.received} (p99 ${window.botToCaller.p99Ms.toFixed(1)} ms, late ${window.botToCaller.late})`
   );
 }
@@ -302,10 +308,12 @@ export class OverloadRig {
     this.#witnessBot.setWindow(startUs, endUs);
     await Promise.all([delay(ms + IN_FLIGHT_GRACE_MS), during]);
     const figures = this.#media.figures();
+    const bot = await this.#witnessBot.report();
     return {
       sent: figures.sentInWindow,
+      echoed: bot.echoed,
       senderLagMaxMs: figures.senderLagMaxMs,
-      callerToBot: (await this.#witnessBot.report()).callerToBot,
+      callerToBot: bot.callerToBot,
       botToCaller: figures.botToCaller,
     };
   }

@@ -12,11 +12,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import {
+  answeredCallAttempts,
   callGateway,
   type GatewayProcess,
-  placeCall,
   startGatewayProcess,
 } from './helpers/gateway-process.js';
 import { freePort, type SippHandle, skipWithoutSipp, startSipp } from './helpers/sipp.js';
@@ -106,17 +105,7 @@ async function dialThroughTrunk(
     },
   });
   try {
-    const id = await placeCall(gateway, 'carrier', { streamUrl: bot.url });
-    for (let i = 0; i < 100 && bot.calls.length === 0; i++) await delay(100);
-    assert.equal(bot.calls.length, 1, `the call was answered\n${gateway.logs().slice(-3000)}`);
-    const hangup = await fetch(`${gateway.apiUrl}/v1/calls/${id}`, { method: 'DELETE' });
-    assert.equal(hangup.status, 204);
-    const records = await gateway.recordsWhen((written) => written.some((r) => r['id'] === id));
-    const record = records.find((r) => r['id'] === id);
-    return ((record?.['attempts'] ?? []) as Array<{ gateway: string; outcome: string }>).map((a) => [
-      a.gateway,
-      a.outcome,
-    ]);
+    return await answeredCallAttempts(gateway, 'carrier', bot);
   } finally {
     await gateway.stop();
   }

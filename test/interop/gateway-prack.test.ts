@@ -8,8 +8,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
-import { placeCall, startGatewayProcess } from './helpers/gateway-process.js';
+import { answeredCallAttempts, startGatewayProcess } from './helpers/gateway-process.js';
 import { freePort, skipWithoutSipp, startSipp } from './helpers/sipp.js';
 import { TestBot } from './helpers/test-bot.js';
 
@@ -39,20 +38,8 @@ test('a carrier requiring 100rel: the 421 is retried, the reliable 183 PRACKed, 
       },
     });
     try {
-      const id = await placeCall(gateway, 'carrier', { streamUrl: bot.url });
-      for (let i = 0; i < 100 && bot.calls.length === 0; i++) await delay(100);
-      assert.equal(bot.calls.length, 1, `the call was answered\n${gateway.logs().slice(-3000)}`);
-      // Held a while: the 183 is not retransmitted at us until the carrier gives up.
-      await delay(2000);
-      const hangup = await fetch(`${gateway.apiUrl}/v1/calls/${id}`, { method: 'DELETE' });
-      assert.equal(hangup.status, 204, 'the call was still up');
-      const records = await gateway.recordsWhen((written) => written.some((r) => r['id'] === id));
-      const record = records.find((r) => r['id'] === id);
-      const attempts = (record?.['attempts'] ?? []) as Array<{ gateway: string; outcome: string }>;
-      assert.deepEqual(
-        attempts.map((a) => [a.gateway, a.outcome]),
-        [['carrier/sbc', '200']],
-      );
+      // Held 2 s: a carrier whose reliable 183 went unPRACKed would retransmit it and give up.
+      assert.deepEqual(await answeredCallAttempts(gateway, 'carrier', bot, 2000), [['carrier/sbc', '200']]);
     } finally {
       await gateway.stop();
     }

@@ -3,10 +3,12 @@
  * trunk profile into a temp directory (free ports, loopback only), starts the compiled CLI,
  * waits for its "patchbay started" log line, and stops it with a signal.
  */
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { freePort, type SippHandle, type SippOptions, startSipp } from './sipp.js';
 
 const MAX_LOG_CHARS = 500_000;
@@ -207,6 +209,30 @@ export async function placeCall(
   });
   if (response.status !== 201) throw new Error(`POST /v1/calls: ${response.status} ${await response.text()}`);
   return ((await response.json()) as { id: string }).id;
+}
+
+/**
+ * One call placed through `trunk` to `bot`, held `holdMs` once the bot has it, then hung up
+ * (the hang-up must find it still up): each attempt's gateway and outcome, from the call record.
+ */
+export async function answeredCallAttempts(
+  gateway: GatewayProcess,
+  trunk: string,
+  bot: { url: string; calls: readonly unknown[] },
+  holdMs = 0,
+): Promise<string[][]> {
+  const id = await placeCall(gateway, trunk, { streamUrl: bot.url });
+  for (let i = 0; i < 100 && bot.calls.length === 0; i++) await delay(100);
+  assert.equal(bot.calls.length, 1, `the call was answered\n${gateway.logs().slice(-3000)}`);
+  await delay(holdMs);
+  const hangup = await fetch(`${gateway.apiUrl}/v1/calls/${id}`, { method: 'DELETE' });
+  assert.equal(hangup.status, 204, 'the call was still up');
+  const records = await gateway.recordsWhen((written) => written.some((r) => r['id'] === id));
+  const record = records.find((r) => r['id'] === id);
+  return ((record?.['attempts'] ?? []) as Array<{ gateway: string; outcome: string }>).map((a) => [
+    a.gateway,
+    a.outcome,
+  ]);
 }
 
 /** The client-certificate keys of a TLS listener, as `, key: value` YAML. */

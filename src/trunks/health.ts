@@ -205,6 +205,15 @@ export class GatewayHealth {
     this.#sharedHoldUntilMs = Math.max(this.#sharedHoldUntilMs, until);
   }
 
+  /**
+   * A reload that rebuilt this gateway's health with new settings keeps the holds of the old
+   * one: a Retry-After is the carrier's word, not one of our settings.
+   */
+  keepHoldsOf(previous: GatewayHealth): void {
+    this.#heldOffUntilMs = Math.max(this.#heldOffUntilMs, previous.#heldOffUntilMs);
+    this.#sharedHoldUntilMs = Math.max(this.#sharedHoldUntilMs, previous.#sharedHoldUntilMs);
+  }
+
   get available(): boolean {
     return this.#liveness !== 'down' && this.#retryAfterMs() === 0;
   }

@@ -156,10 +156,13 @@ export class HealthRegistry extends TypedEmitter<HealthRegistryEvents> implement
           };
           const previous = this.#settings.get(id);
           this.#settings.set(id, next);
-          // History and probe state survive a reload unless their own settings changed.
+          // History and probe state survive a reload unless their own settings changed; a
+          // Retry-After hold survives it always.
           if (previous?.health !== next.health) {
             const health = new GatewayHealth(id, trunk.health, this.#clock, this.#onHoldOff);
             health.setLiveness(this.#prober?.state(id) ?? 'unknown');
+            const before = this.#targets.get(id);
+            if (before) health.keepHoldsOf(before);
             this.#targets.set(id, health);
           }
           if (previous?.probing !== next.probing) {

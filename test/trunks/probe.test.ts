@@ -197,4 +197,23 @@ describe('HealthRegistry.apply on reload', () => {
     registry.close();
     assert.equal(clock.pendingTimers(), 0);
   });
+
+  it("a Retry-After hold, this node's or the cluster's, outlives new health settings: it is the carrier's word", () => {
+    const clock = new FakeClock();
+    const registry = new HealthRegistry(clock, fakeLocator(clock));
+    const gatewayFile = gatewayFileSchema.parse({});
+    registry.apply(makeSnapshot(gatewayFile, [trunk]));
+    registry.get('carrier/a')?.holdOff(60_000);
+    registry.get('carrier/a')?.setSharedHold(90_000);
+    clock.advance(10_000);
+    registry.apply(makeSnapshot(gatewayFile, [trunkSchema.parse({ ...trunk, health: { minCalls: 1 } })]));
+    const held = registry.get('carrier/a');
+    assert.deepEqual(
+      [held?.available, held?.ownHoldMs(), held?.snapshot().retryAfterMs],
+      [false, 50_000, 80_000],
+    );
+    clock.advance(80_000);
+    assert.equal(registry.get('carrier/a')?.available, true);
+    registry.close();
+  });
 });

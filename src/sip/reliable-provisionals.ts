@@ -11,7 +11,7 @@ import { Dialog } from './dialog.js';
 import { SipParseError } from './grammar.js';
 import type { SipRequest, SipResponse } from './message.js';
 import type { TransportAddress } from './types.js';
-import { DEFAULT_CAPABILITIES, requiresReliableProvisionals } from './validate.js';
+import { DEFAULT_CAPABILITIES, requiresReliableProvisionals, unsupportedRequirements } from './validate.js';
 
 /** RFC 3262 §7.1: RSeq is 1 to 2^31-1. */
 const MAX_RSEQ = 2 ** 31 - 1;
@@ -45,9 +45,7 @@ export function reliableRSeq(response: SipResponse): number | undefined {
 export function acceptsOnlyWith100rel(response: SipResponse): boolean {
   try {
     if (response.status !== 421 || !requiresReliableProvisionals(response)) return false;
-    return response
-      .listValues('require')
-      .every((tag) => DEFAULT_CAPABILITIES.supported.includes(tag.toLowerCase()));
+    return unsupportedRequirements(response, DEFAULT_CAPABILITIES).length === 0;
   } catch (error) {
     if (error instanceof SipParseError) return false; // a Require that does not parse
     throw error;

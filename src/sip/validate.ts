@@ -57,13 +57,17 @@ export function checkRequest(
 
 /** §8.2.2.3: unknown Require option tags get 420 listing them (RFC 4475 §3.3.1 bext01). */
 export function requireRejection(request: SipRequest, capabilities: UasCapabilities): Rejection | undefined {
-  if (!request.has('require') || request.method === 'ACK' || request.method === 'CANCEL') return undefined;
-  const unsupported = request
-    .listValues('require')
-    .filter((tag) => !capabilities.supported.includes(tag.toLowerCase()));
+  if (request.method === 'ACK' || request.method === 'CANCEL') return undefined;
+  const unsupported = unsupportedRequirements(request, capabilities);
   return unsupported.length > 0
     ? { status: 420, headers: [['Unsupported', unsupported.join(', ')]] }
     : undefined;
+}
+
+/** The option tags `message` requires (its Require header) that `capabilities` lack. */
+export function unsupportedRequirements(message: SipMessage, capabilities: UasCapabilities): string[] {
+  if (!message.has('require')) return [];
+  return message.listValues('require').filter((tag) => !capabilities.supported.includes(tag.toLowerCase()));
 }
 
 /**

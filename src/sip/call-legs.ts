@@ -423,14 +423,15 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
   }
 
   /**
-   * Same Call-ID and From tag, next CSeq, `headers` set (credentials §22.2, intervals RFC 4028
-   * §6, extensions §21.4.15).
+   * Same Call-ID and From tag, `headers` set (credentials §22.2, intervals RFC 4028 §6,
+   * extensions §21.4.15), and a CSeq above the last INVITE's and any PRACK it sent (§8.1.3.5:
+   * the retry's CSeq is higher than any this Call-ID and From tag have used).
    */
   #retry(headers: Array<[string, string]>): SipRequest {
     const retry = this.#current;
     const next = retry.clone();
     next.remove('via');
-    next.set('CSeq', `${retry.cseq().seq + 1} INVITE`);
+    next.set('CSeq', `${this.#reliable.nextLocalSeq(retry)} INVITE`);
     for (const [name, value] of headers) next.set(name, value);
     return next;
   }

@@ -88,6 +88,13 @@ export class ReliableProvisionals {
     return { kind: 'acknowledge', prack, destination: early.dialog.destination() };
   }
 
+  /** The lowest CSeq above `invite`'s and above every PRACK sent in its early dialogs. */
+  nextLocalSeq(invite: SipRequest): number {
+    let next = invite.cseq().seq + 1;
+    for (const { dialog } of this.#dialogs.values()) next = Math.max(next, dialog.localSeq);
+    return next;
+  }
+
   /** RFC 3261 §12.2.1.1: `dialog`, confirmed by a 2xx, sends above the PRACKs of its early dialog. */
   continueLocalSeq(dialog: Dialog): void {
     const early = this.#dialogs.get(dialog.remoteTag);

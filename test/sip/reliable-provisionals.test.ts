@@ -42,11 +42,14 @@ function reliable183(...rseqs: string[]) {
 const pracks = (network: ReturnType<typeof setup>['network']) =>
   network.log.filter(isRequest('PRACK')).map((record) => record.message as SipRequest);
 
-/** A call ringing with a 183 carrying the callee's SDP, and the progress events it reported. */
-async function ringing(rewrite: (message: SipMessage) => void) {
-  const pair = setup();
+/**
+ * A call ringing with a 183 carrying the callee's SDP, and the progress events it reported;
+ * with `sessionTimer`, our INVITE asks for session timers (RFC 4028).
+ */
+async function ringing(rewrite: (message: SipMessage) => void, sessionTimer = false) {
+  const pair = setup(sessionTimer ? { uacTimer: { expires: 1800, minSE: 90 } } : {});
   pair.network.rewrite = rewrite;
-  const { outbound, inbound } = await pair.ring();
+  const { outbound, inbound } = await pair.ring(sessionTimer ? { sessionTimer } : {});
   const progress: SipResponse[] = [];
   outbound.on('progress', (response) => progress.push(response));
   const answer = answerer()(inbound.remoteSdp ?? '', inbound.invite);
@@ -170,6 +173,22 @@ describe('RFC 3262 with the call answered', () => {
     assert.equal(outbound.remoteSdp, answer);
     assert.equal(outbound.state, 'confirmed');
     assert.equal(pracks(network).length, 1);
+  });
+});
+
+describe('RFC 3262 with the call retried', () => {
+  it("a retry after a reliable 183 takes a CSeq above the PRACK's (RFC 3261 §8.1.3.5)", async () => {
+    const { network, inbound } = await ringing(reliable183('1'), true);
+    inbound.reject(422, [['Min-SE', '3600']]);
+    await flush();
+    const invites = network.log.filter(isRequest('INVITE')).map((record) => record.message as SipRequest);
+    assert.equal(invites.length, 2, network.describe().join(', '));
+    assert.deepEqual(
+      pracks(network).map((prack) => prack.cseq().seq),
+      [2],
+    );
+    assert.equal(invites[1]?.cseq().seq, 3);
+    assert.equal(invites[1]?.get('session-expires')?.split(';')[0], '3600');
   });
 });
 
@@ -329,5 +348,19 @@ describe('reliable-provisionals.ts', () => {
     assert.equal(dialog.localSeq, 3);
     reliable.continueLocalSeq(dialog);
     assert.equal(dialog.localSeq, 5);
+  });
+
+  it('ReliableProvisionals: a retry of the INVITE goes above its CSeq and every PRACK sent', () => {
+    const reliable = new ReliableProvisionals();
+    assert.equal(reliable.nextLocalSeq(invite), 3);
+    reliable.receive(
+      invite,
+      provisional([
+        ['Require', '100rel'],
+        ['RSeq', '1'],
+      ]),
+      BOB,
+    );
+    assert.equal(reliable.nextLocalSeq(invite), 4);
   });
 });

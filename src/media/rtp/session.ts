@@ -134,7 +134,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     };
     rtpSocket.on('error', onSocketError);
     rtcpSocket?.on('error', onSocketError);
-    this.#scheduleReport();
+    this.#scheduleReport(true);
   }
 
   /** Binds an even port from the range (and the odd one above unless rtcp-mux). */
@@ -418,9 +418,13 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
     }
   }
 
-  /** RFC 3550 §6.3.5: randomize each interval over [0.5, 1.5] x the nominal one. */
-  #scheduleReport(): void {
-    const delay = this.#options.rtcpIntervalMs * (0.5 + Math.random());
+  /**
+   * RFC 3550 §6.3.5: each interval randomized over [0.5, 1.5] x the nominal one; the first is
+   * half the nominal (§6.2: the initial report goes after half the 5 s minimum).
+   */
+  #scheduleReport(initial = false): void {
+    const nominalMs = initial ? this.#options.rtcpIntervalMs / 2 : this.#options.rtcpIntervalMs;
+    const delay = nominalMs * (0.5 + Math.random());
     this.#rtcpTimer = this.#clock.setTimer(delay, () => {
       if (this.#isClosed) return;
       try {

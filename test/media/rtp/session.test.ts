@@ -176,10 +176,16 @@ test('periodic RTCP on the injected clock, over rtcp-mux, and BYE on close', asy
   assert.equal(a.localRtcpPort, a.localPort);
   a.setRemote(LOOPBACK, b.localPort);
   b.setRemote(LOOPBACK, a.localPort);
-  clock.advance(7500); // the randomized interval is within [2.5 s, 7.5 s]: one or two reports each
+  // RFC 3550 §6.2: the first report after half the interval, randomized: within [1.25 s, 3.75 s].
+  clock.advance(1249);
+  assert.deepEqual([a.stats().rtcpSent, b.stats().rtcpSent], [0, 0]);
+  clock.advance(3750 - 1249);
+  assert.deepEqual([a.stats().rtcpSent, b.stats().rtcpSent], [1, 1]);
+  // Then every [2.5 s, 7.5 s]: at most 3.75 + 7.5 s in, the second has gone too.
+  clock.advance(7500);
   const sentByA = a.stats().rtcpSent;
   const sentByB = b.stats().rtcpSent;
-  assert.ok(sentByA >= 1 && sentByA <= 2 && sentByB >= 1 && sentByB <= 2);
+  assert.ok(sentByA >= 2 && sentByA <= 5 && sentByB >= 2 && sentByB <= 5);
   await until(
     () => b.stats().rtcpReceived === sentByA && a.stats().rtcpReceived === sentByB,
     'periodic reports',

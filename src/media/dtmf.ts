@@ -295,22 +295,6 @@ export class DtmfSender {
     // stable: packets due together keep the order they were built in (a segment's end first).
     return packets.sort((a, b) => a.offsetMs - b.offsetMs);
   }
-
-  /**
-   * Trains for several digits, each starting the gap after the previous one's last packet (its
-   * last end copy), as a DtmfTransmitter sends them.
-   */
-  packetsForDigits(digits: string, startTimestamp: number, options: DtmfSendOptions = {}): DtmfPacketOut[] {
-    const packets: DtmfPacketOut[] = [];
-    let offset = 0;
-    for (const digit of digits) {
-      const timestamp = startTimestamp + Math.round((offset * this.clockRate) / 1000);
-      const train = this.packetsForDigit(digit, timestamp, options);
-      for (const p of train) packets.push({ ...p, offsetMs: p.offsetMs + offset });
-      offset += train.at(-1)!.offsetMs + (options.gapMs ?? 60);
-    }
-    return packets;
-  }
 }
 
 const DEFAULT_MAX_QUEUED_DIGITS = 64;

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DtmfSender } from '../../src/media/dtmf.js';
+import { DtmfSender, DtmfTransmitter } from '../../src/media/dtmf.js';
 import { PortAllocator } from '../../src/media/rtp/port-allocator.js';
 import { RtpSession } from '../../src/media/rtp/session.js';
 import { FakeClock } from '../../src/util/index.js';
@@ -112,19 +112,26 @@ test('tshark decodes the RFC 4733 digits an RtpSession sent', { skip }, async ()
     );
     session.setRemote(LOOPBACK, receiverPort);
 
+    // The digits as a call sends them: a DtmfTransmitter on 20 ms media-clock ticks.
     const digits = '159*#0D';
-    const packets = new DtmfSender({ clockRate: 8000, payloadType: PAYLOAD_TYPE }).packetsForDigits(
-      digits,
-      4000,
-    );
-    for (const packet of packets) {
-      clock.advanceTo(packet.offsetMs);
-      session.send(packet.payload, packet);
+    let sent = 0;
+    const transmitter = new DtmfTransmitter({
+      sender: new DtmfSender({ clockRate: 8000, payloadType: PAYLOAD_TYPE }),
+      send: (payload, options) => {
+        sent++;
+        session.send(payload, options);
+      },
+    });
+    transmitter.enqueue(digits);
+    for (let tick = 0; tick < 500 && (transmitter.active || transmitter.pendingDigits > 0); tick++) {
+      clock.advanceTo(tick * 20);
+      transmitter.tick(tick * 20, 4000 + tick * 160);
     }
+    assert.equal(transmitter.pendingDigits, 0);
     const deadline = performance.now() + 5000;
-    while (datagrams.length < packets.length && performance.now() < deadline)
+    while (datagrams.length < sent && performance.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 2));
-    assert.equal(datagrams.length, packets.length);
+    assert.equal(datagrams.length, sent);
 
     const rows = await tsharkRows(
       datagrams,

@@ -205,19 +205,18 @@ test("sender: a segment's copies that would follow the event's end go with it, b
   );
 });
 
-test('round trip of several digits: each reported once, in order', () => {
-  const sender = new DtmfSender({ clockRate: 8000, payloadType: 101 });
-  const receiver = new DtmfReceiver({ clockRate: 8000 });
-  const train = sender.packetsForDigits('12*#AD', 0xfffff000);
-  // Each digit starts after the previous one's last end copy and the gap, as a transmitter's.
-  assertSortedByOffset(train);
+test('round trip of several digits across a timestamp wrap: each reported once, in order', () => {
+  const { sent, transmitter, tickThrough } = recordingTransmitter(8000);
+  transmitter.enqueue('12*#AD');
+  tickThrough(100, 160, 0xfffff000);
+  // Each digit starts on the tick after the previous one's last end copy and the 60 ms gap.
   assert.deepEqual(
-    train.filter((p) => p.marker).map((p) => p.offsetMs),
+    sent.filter((p) => p.marker).map((p) => p.atMs),
     [0, 260, 520, 780, 1040, 1300],
   );
-  const packets = toReceived(train);
-  const digits = packets
-    .map((p) => receiver.push(p))
+  const receiver = new DtmfReceiver({ clockRate: 8000 });
+  const digits = sent
+    .map((p, i) => receiver.push({ ...p, payloadType: 101, ssrc: 1, sequenceNumber: i, arrivalMs: p.atMs }))
     .filter((e) => e !== undefined)
     .map((e) => e.digit);
   assert.deepEqual(digits.join(''), '12*#AD');

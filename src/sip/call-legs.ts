@@ -8,7 +8,7 @@ import { answersChallenge } from './digest.js';
 import { EarlyDialogs } from './early-dialog.js';
 import { SipRequest, type SipResponse } from './message.js';
 import { boundedReasonPhrase, createResponse, reasonPhrase } from './message-ops.js';
-import { acceptsOnlyWith100rel, ReliableProvisionals } from './reliable-provisionals.js';
+import { acceptsOnlyWith100rel, type Reliability, ReliableProvisionals } from './reliable-provisionals.js';
 import {
   ALLOW,
   type OfferAnswerer,
@@ -239,6 +239,8 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
   #reliabilityOffered = false;
   /** Our INVITE's reliable provisional responses, PRACKed per early dialog (a retry starts anew). */
   #reliable = new ReliableProvisionals();
+  /** The answer a reliable 18x gave our offer, by the To tag of its early dialog (fork). */
+  readonly #reliableAnswers = new Map<string, string>();
   /** ACKs of extra forks' dialogs, by To tag, for their 2xx retransmissions. */
   readonly #forks = new Map<string, { ack: SipRequest; destination: TransportAddress }>();
   /** The early dialogs our INVITE's provisional responses made, by their To tag. */
@@ -304,6 +306,7 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
   #send(invite: SipRequest): void {
     this.#current = invite;
     this.#reliable = new ReliableProvisionals();
+    this.#reliableAnswers.clear();
     this.#transaction = this.host.sendInvite(invite, this.destination, {
       onProvisional: (response) => this.#provisional(response),
       onFinal: (response) => this.#final(response),
@@ -317,11 +320,16 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
     // RFC 3261 §9.1: any provisional response, 100 Trying included, lets the CANCEL go.
     if (this.#cancelWanted) this.#sendCancel();
     if (response.status === 100) return;
-    if (!this.#acknowledgeReliable(response)) return;
-    this.#early.open(response.toTag());
+    const reliability = this.#acknowledgeReliable(response);
+    if (reliability === 'discard') return;
+    const toTag = response.toTag();
+    this.#early.open(toTag);
     if (response.body.length > 0) {
       this.#earlyMedia = true;
       this.remoteSdp = response.body.toString();
+      // RFC 3261 §13.2.1: the first SDP in a reliable response is the answer, for its dialog.
+      if (reliability === 'acknowledge' && toTag !== undefined && !this.#reliableAnswers.has(toTag))
+        this.#reliableAnswers.set(toTag, this.remoteSdp);
     }
     if (this.state === 'initial') this.state = 'early';
     this.safeEmit('progress', response);
@@ -338,7 +346,10 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
       this.#reliable.continueLocalSeq(dialog);
       this.#early.confirm(dialog, false);
       this.acknowledge(dialog.createRequest('ACK', this.#current.cseq().seq), dialog.destination());
-      if (response.body.length > 0) this.remoteSdp = response.body.toString();
+      // A reliable 18x of this dialog answered already: any SDP in the 2xx is ignored (§13.2.1).
+      const answer = this.#reliableAnswers.get(dialog.remoteTag);
+      if (answer !== undefined) this.remoteSdp = answer;
+      else if (response.body.length > 0) this.remoteSdp = response.body.toString();
       this.peerAllow = response.get('allow');
       this.confirm(dialog, this.#options.answerOffer);
       this.negotiateSessionTimer(response, 'uac');
@@ -405,15 +416,14 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
   }
 
   /**
-   * RFC 3262 §4: a reliable provisional response is PRACKed (its answer is not needed); false
-   * for one to discard, a retransmission or out of order, which is not reported again.
+   * RFC 3262 §4: a reliable provisional response is PRACKed (its answer is not needed);
+   * 'discard' for a retransmission or one out of order, which is not reported again.
    */
-  #acknowledgeReliable(response: SipResponse): boolean {
+  #acknowledgeReliable(response: SipResponse): Reliability['kind'] {
     const reliability = this.#reliable.receive(this.#current, response, this.destination);
-    if (reliability.kind === 'discard') return false;
     if (reliability.kind === 'acknowledge')
       void this.host.request(reliability.prack, reliability.destination).catch(() => undefined);
-    return true;
+    return reliability.kind;
   }
 
   /** The Min-SE of a 422 to our session-timer INVITE, once (RFC 4028 §6); else undefined. */

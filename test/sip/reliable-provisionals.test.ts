@@ -176,6 +176,56 @@ describe('RFC 3262 with the call answered', () => {
   });
 });
 
+describe('RFC 3261 §13.2.1: the answer is the first SDP in a reliable response', () => {
+  /** `sdp` with its audio port changed: another answer than the one the 183 gave. */
+  const movedPort = (sdp: string) => sdp.replace(/^m=audio \d+/m, 'm=audio 40998');
+
+  it("a 200 with other SDP after a reliable 183's answer: the 183's answer stands", async () => {
+    const { network, inbound, outbound, answer } = await ringing(reliable183('1'));
+    network.rewrite = (message) => {
+      if (!message.isRequest && message.status === 200 && message.cseq().method === 'INVITE')
+        message.setBody(movedPort(answer), 'application/sdp');
+    };
+    inbound.accept(answer);
+    await flush();
+    assert.equal((await outbound.outcome).kind, 'answered');
+    assert.equal(outbound.remoteSdp, answer);
+  });
+
+  it("after an unreliable 183 with SDP, the 200's SDP is the answer", async () => {
+    const { network, inbound, outbound, answer } = await ringing(() => undefined);
+    network.rewrite = (message) => {
+      if (!message.isRequest && message.status === 200 && message.cseq().method === 'INVITE')
+        message.setBody(movedPort(answer), 'application/sdp');
+    };
+    inbound.accept(answer);
+    await flush();
+    assert.equal((await outbound.outcome).kind, 'answered');
+    assert.equal(outbound.remoteSdp, movedPort(answer));
+  });
+
+  it('two forks answer in reliable 183s; the 200 without SDP takes the answer of its own fork', async () => {
+    let forks = 0;
+    const { network, inbound, outbound, answer } = await ringing((message) => {
+      if (message.isRequest || message.status !== 183) return;
+      message.set('Require', '100rel');
+      message.set('RSeq', '1');
+      if (forks++ === 1) message.set('To', `${message.get('to')?.replace(/;tag=.*$/, '')};tag=fork-b`);
+    });
+    inbound.progress(183, movedPort(answer));
+    await flush();
+    assert.equal(outbound.remoteSdp, movedPort(answer), "fork b's 183 came last");
+    network.rewrite = (message) => {
+      if (!message.isRequest && message.status === 200 && message.cseq().method === 'INVITE')
+        message.setBody('');
+    };
+    inbound.accept(answer);
+    await flush();
+    assert.equal((await outbound.outcome).kind, 'answered');
+    assert.equal(outbound.remoteSdp, answer);
+  });
+});
+
 describe('RFC 3262 with the call retried', () => {
   it("a retry after a reliable 183 takes a CSeq above the PRACK's (RFC 3261 §8.1.3.5)", async () => {
     const { network, inbound } = await ringing(reliable183('1'), true);

@@ -12,9 +12,11 @@ import {
   type OfferAnswerer,
   type OutboundOutcome,
   type OutboundSession,
+  offerAsAnswered,
   type ParseAnswerResult,
   parseAnswer,
   retryAfterSec,
+  type SdesOffer,
   uriHost,
   userPhoneParam,
 } from '../sip/index.js';
@@ -142,8 +144,10 @@ export async function dialOutbound(ports: DialPorts, request: DialRequest): Prom
         kind: 'answered',
         session: tried.answered.session,
         offer,
-        // The 2xx's SDP, or a reliable 18x's when the 2xx has none (RFC 3262 §5).
-        answer: parseAnswer(tried.answered.session.remoteSdp ?? '', trunk.codecs, srtp),
+        answer: answerOf(tried.answered.session, offer, trunk, srtp, {
+          address: ports.mediaAddress,
+          port: request.localPort,
+        }),
       };
   }
   return { kind: 'failed', end: failedEnd(last) };
@@ -227,6 +231,29 @@ async function dialTarget(ports: DialPorts, request: DialRequest, target: Target
         ? retryAfterSec(outcome.response)
         : undefined,
   };
+}
+
+/**
+ * The SDP the answered call runs on: the answer to our offer, from the 2xx or from a reliable
+ * 18x when the 2xx has none (RFC 3262 §5); or, where the carrier offered anew in an UPDATE of
+ * the early dialog (RFC 3311 §5.2), its offer as we answered it (`local`: our media address).
+ */
+function answerOf(
+  session: OutboundSession,
+  offer: string,
+  trunk: TrunkConfig,
+  srtp: SdesOffer | undefined,
+  local: { address: string; port: number },
+): ParseAnswerResult {
+  const remote = session.remoteSdp ?? '';
+  const ours = session.lastLocalSdp;
+  if (ours === undefined || ours === offer) return parseAnswer(remote, trunk.codecs, srtp);
+  return offerAsAnswered(remote, {
+    ...local,
+    preferences: trunk.codecs,
+    encryption: trunk.media.encryption,
+    previousSdp: ours,
+  });
 }
 
 /** How the last attempt's failure ends the call. */

@@ -11,6 +11,7 @@ import { boundedReasonPhrase, createResponse, reasonPhrase } from './message-ops
 import { acceptsOnlyWith100rel, type Reliability, ReliableProvisionals } from './reliable-provisionals.js';
 import {
   ALLOW,
+  type OfferAnswer,
   type OfferAnswerer,
   Session,
   type SessionEndReason,
@@ -295,12 +296,27 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
   }
 
   /**
-   * RFC 3311 §5.2: an offer in an UPDATE gets 491 until the 2xx, as if our INVITE's offer were
-   * still open, even once a reliable 18x answered it (RFC 3262 §5).
+   * RFC 3311 §5.2: an offer in an UPDATE gets 491 while our INVITE's offer is open; once a
+   * reliable 18x of its early dialog answered it (RFC 3262 §5), `answerOffer` answers it, and
+   * the UPDATE's offer is that dialog's SDP from then on (the 2xx confirms it, §13.2.1).
    */
   receiveEarlyUpdate(request: SipRequest, transaction: InviteServer): void {
     const contact = this.host.contactHeader(this.destination.transport);
-    this.#early.receive(request, transaction, contact, 'ours');
+    const remoteTag = request.fromTag();
+    if (remoteTag === undefined || !this.#reliableAnswers.has(remoteTag)) {
+      this.#early.receive(request, transaction, contact, 'ours');
+      return;
+    }
+    const answer = (offer: string): OfferAnswer => {
+      const result = this.#options.answerOffer?.(offer, request) ?? { status: 488 };
+      if ('sdp' in result) {
+        this.#reliableAnswers.set(remoteTag, offer);
+        this.remoteSdp = offer;
+        this.localSdp = result.sdp;
+      }
+      return result;
+    };
+    this.#early.receive(request, transaction, contact, { answer });
   }
 
   #send(invite: SipRequest): void {

@@ -17,13 +17,14 @@ export {
   type RegistrationOptions,
   type RegistrationStatus,
 } from './registration.js';
-export { newSdesOffer, type SdesCrypto } from './sdes.js';
+export { newSdesOffer, type SdesCrypto, type SdesOffer } from './sdes.js';
 export {
   type AudioCodecName,
   createOffer,
   type MediaDescription,
   negotiateAnswer,
   nextVersion,
+  offerAsAnswered,
   type ParseAnswerResult,
   parseAnswer,
   parseAnswerToOurs,

@@ -284,6 +284,26 @@ export function parseAnswerToOurs(
   return parseAnswer(answerSdp, offeredCodecs, crypto.length > 0 ? { mode, crypto } : undefined);
 }
 
+/**
+ * The peer's offer as we answered it (an offer in an UPDATE of the early dialog, RFC 3311 §5.2,
+ * once the call is answered): negotiateAnswer again with `local` as for that answer and our
+ * answer as `previousSdp`, so the same codec, the same a=crypto line and our answer's key.
+ */
+export function offerAsAnswered(offerSdp: string, local: AnswerOptions): ParseAnswerResult {
+  const again = negotiateAnswer(offerSdp, local);
+  if (!again.ok)
+    return {
+      ok: false,
+      reason: again.reason,
+      ...(again.encryptionMismatch ? { encryptionMismatch: true } : {}),
+    };
+  return {
+    ok: true,
+    remote: again.remote,
+    ...(again.local.crypto ? { localCrypto: again.local.crypto } : {}),
+  };
+}
+
 /** RFC 3264 §6.1 direction table. */
 const ANSWER_DIRECTION: Record<MediaDirection, MediaDirection> = {
   sendrecv: 'sendrecv',

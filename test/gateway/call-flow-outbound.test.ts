@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { CALL_END_CAUSES, type CallEndCause } from '../../src/gateway/call-end.js';
 import { OutboundRefusal } from '../../src/gateway/ports.js';
 import type { SipMessage, SipRequest } from '../../src/sip/message.js';
-import { negotiateAnswer } from '../../src/sip/sdp.js';
+import { createOffer } from '../../src/sip/sdp.js';
 import { FakeDns } from '../trunks/helpers/fake-dns.js';
 import {
   answerWith,
@@ -18,6 +18,7 @@ import {
   CARRIER_RTP_PORT,
   flush,
   harnessPerTest,
+  progressWith,
   run as runFor,
 } from './helpers/call-harness.js';
 
@@ -81,24 +82,8 @@ describe('outbound call flows (CallController → gateway UA → carrier UAs)', 
 
   it("a carrier answering in a reliable 183 (RFC 3262 §5) and sending its 200 without SDP: the call takes the 183's answer", async () => {
     const h = setup();
-    h.network.rewrite = (message) => {
-      if (message.isRequest) return;
-      if (message.status === 183) {
-        message.set('Require', '100rel');
-        message.set('RSeq', '1');
-      }
-      if (message.status === 200 && message.cseq().method === 'INVITE') message.setBody('');
-    };
-    h.carrier(CARRIER_A, (session) => {
-      const answer = negotiateAnswer(session.remoteSdp ?? '', {
-        address: '127.0.0.2',
-        port: CARRIER_RTP_PORT,
-        preferences: ['PCMU'],
-      });
-      assert.ok(answer.ok);
-      session.progress(183, answer.answer);
-      session.accept(answer.answer);
-    });
+    h.answerReliablyIn183();
+    h.carrier(CARRIER_A, progressWith('PCMU', { accept: true }));
     const { observed, run } = h.originate();
     await run;
     await flush();
@@ -109,6 +94,28 @@ describe('outbound call flows (CallController → gateway UA → carrier UAs)', 
     );
     assert.equal(h.legs[0]?.started[0]?.codec.name, 'PCMU');
     assert.equal(h.legs[0]?.started[0]?.remoteAddress, '127.0.0.2');
+  });
+
+  it('a carrier offering anew in an early UPDATE after its reliable 183 (RFC 3311 §5.2): the call runs on that offer, in the codec our answer chose', async () => {
+    const h = setup({ trunk: { codecs: ['PCMU', 'PCMA'] } });
+    h.answerReliablyIn183();
+    const carrier = h.carrier(CARRIER_A, progressWith('PCMU'));
+    const { observed, run } = h.originate();
+    await flush();
+    // The carrier's new offer prefers PCMA and moves its media: we answer in PCMU, our preference.
+    const offer = createOffer({ address: '127.0.0.3', port: CARRIER_RTP_PORT + 2, codecs: ['PCMA', 'PCMU'] });
+    const answered = await h.earlyUpdateFromCarrier(offer);
+    assert.equal(answered.status, 200);
+    assert.match(answered.body.toString(), /^m=audio \d+ RTP\/AVP 0 /m);
+    const callee = carrier.incoming[0] ?? assert.fail('carrier A session');
+    callee.accept(callee.lastLocalSdp ?? '');
+    await run;
+    await flush();
+    assert.equal(observed.call.state, 'answered');
+    const started = h.legs[0]?.started[0];
+    assert.equal(started?.codec.name, 'PCMU');
+    assert.equal(started?.remoteAddress, '127.0.0.3');
+    assert.equal(started?.remotePort, CARRIER_RTP_PORT + 2);
   });
 
   it('a callee BYE while the media leg is still starting ends the call for good: it is not marked answered afterwards', async () => {

@@ -16,6 +16,7 @@ import {
   CallHarness,
   flush,
   GATEWAY,
+  progressWith,
 } from './helpers/call-harness.js';
 
 let harness: CallHarness | undefined;
@@ -139,6 +140,38 @@ describe('outbound calls and media.encryption', () => {
     assert.equal(base64(srtp.sendKey), sdpKeys(offers[1])[0]);
     const answer = h.inviteResponses(GATEWAY).find((record) => record.message.status === 200);
     assert.equal(base64(srtp.receiveKey), sdpKeys(answer?.message.body.toString())[0]);
+    await callee.bye();
+    await flush();
+  });
+
+  it('required: new keys in an early UPDATE after a reliable 183 (RFC 3311 §5.2): the leg runs on the UPDATE’s key and our answer’s', async () => {
+    const h = setup('required');
+    h.answerReliablyIn183();
+    const carrier = h.carrier(CARRIER_A, progressWith('PCMU', { encryption: 'required' }));
+    const { observed, run } = h.originate();
+    await flush();
+    // Two suites offered, a key each: the answer takes the first.
+    const rekey = newSdesOffer('required');
+    const offer = createOffer({
+      address: '127.0.0.3',
+      port: CARRIER_RTP_PORT + 2,
+      codecs: ['PCMU'],
+      srtp: rekey,
+    });
+    const answered = await h.earlyUpdateFromCarrier(offer);
+    assert.equal(answered.status, 200);
+    const [ourKey, ...more] = sdpKeys(answered.body.toString());
+    assert.equal(more.length, 0);
+    const callee = carrier.incoming[0] ?? assert.fail('carrier A session');
+    callee.accept(callee.lastLocalSdp ?? '');
+    await run;
+    await flush();
+    assert.equal(observed.call.state, 'answered');
+    const started = h.legs[0]?.started[0] ?? assert.fail('leg started');
+    assert.equal(started.remotePort, CARRIER_RTP_PORT + 2);
+    assert.equal(started.srtp?.suite, 'AES_CM_128_HMAC_SHA1_80');
+    assert.equal(base64(started.srtp?.receiveKey), base64(rekey.crypto[0]?.key));
+    assert.equal(base64(started.srtp?.sendKey), ourKey);
     await callee.bye();
     await flush();
   });

@@ -3,7 +3,9 @@
  * carrier (fixtures/sipp/carrier_100rel.xml) answers our first INVITE 421 requiring 100rel, so
  * we retry it supporting 100rel; it then answers our offer in a reliable 183, which we PRACK
  * (RAck checked by SIPp), and sends its 200 without SDP. The call is answered with the 183's
- * answer, streams to the bot, stays up, and ends with our BYE.
+ * answer, streams to the bot, stays up, and ends with our BYE. A second carrier
+ * (fixtures/sipp/carrier_early_update.xml) then offers anew in an UPDATE of the early dialog
+ * (RFC 3311 §5.2), which we answer in the trunk's codec before its 200 answers the call.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -13,14 +15,12 @@ import { freePort, skipWithoutSipp, startSipp } from './helpers/sipp.js';
 import { TestBot } from './helpers/test-bot.js';
 
 const skip = skipWithoutSipp();
-const CARRIER_100REL = join(import.meta.dirname, '../../../fixtures/sipp/carrier_100rel.xml');
+const scenario = (name: string) => join(import.meta.dirname, '../../../fixtures/sipp', name);
 
-test('a carrier requiring 100rel: the 421 is retried, the reliable 183 PRACKed, and its SDP answers the call', {
-  skip,
-  timeout: 60_000,
-}, async () => {
+/** One call to a SIPp carrier running `scenario`, answered, held 2 s and hung up by us. */
+async function callCarrier(scenarioFile: string): Promise<void> {
   const port = await freePort();
-  const carrier = startSipp({ scenario: CARRIER_100REL, localPort: port, calls: 1, timeoutMs: 40_000 });
+  const carrier = startSipp({ scenario: scenarioFile, localPort: port, calls: 1, timeoutMs: 40_000 });
   const bot = await TestBot.start();
   try {
     const gateway = await startGatewayProcess({
@@ -49,4 +49,22 @@ test('a carrier requiring 100rel: the 421 is retried, the reliable 183 PRACKed, 
     await carrier.stop();
     await bot.close();
   }
-});
+}
+
+test(
+  'a carrier requiring 100rel: the 421 is retried, the reliable 183 PRACKed, and its SDP answers the call',
+  {
+    skip,
+    timeout: 60_000,
+  },
+  () => callCarrier(scenario('carrier_100rel.xml')),
+);
+
+test(
+  'a carrier offering in an UPDATE after its reliable 183: answered in PCMU, then its 200 answers the call',
+  {
+    skip,
+    timeout: 60_000,
+  },
+  () => callCarrier(scenario('carrier_early_update.xml')),
+);

@@ -6,11 +6,10 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { OutboundSession } from '../../src/sip/call-legs.js';
-import type { SipMessage, SipRequest } from '../../src/sip/message.js';
-import { parseMessage } from '../../src/sip/parser.js';
+import type { SipRequest } from '../../src/sip/message.js';
 import type { TerminationCause } from '../../src/sip/session.js';
-import type { TransportAddress } from '../../src/sip/types.js';
 import type { SipUserAgent } from '../../src/sip/user-agent.js';
+import { earlyRequest, fromTo } from './helpers/early-requests.js';
 import {
   ALICE,
   answerAs,
@@ -29,42 +28,6 @@ import {
 } from './helpers/session-pair.js';
 
 afterEach(closePairs);
-
-/**
- * A request in the dialog a provisional response `ringing` made, from the side that sent the
- * INVITE (`fromCaller`) or the side that answered it.
- */
-function earlyRequest(
-  ringing: SipMessage,
-  method: string,
-  options: { cseq: number; fromCaller: boolean; body?: string; branch: string },
-): SipMessage {
-  const [from, to] = options.fromCaller
-    ? [ringing.get('from'), ringing.get('to')]
-    : [ringing.get('to'), ringing.get('from')];
-  const [source, uri] = options.fromCaller
-    ? [ALICE, 'sip:bob@127.0.0.1:5070']
-    : [BOB, 'sip:alice@127.0.0.1:5060'];
-  const body = options.body ?? '';
-  const lines = [
-    `${method} ${uri} SIP/2.0`,
-    `Via: SIP/2.0/UDP ${source.address}:${source.port};branch=z9hG4bK-${options.branch}`,
-    'Max-Forwards: 70',
-    `From: ${from}`,
-    `To: ${to}`,
-    `Call-ID: ${ringing.callId()}`,
-    `CSeq: ${options.cseq} ${method}`,
-    `Contact: <sip:${options.fromCaller ? 'alice' : 'bob'}@${source.address}:${source.port}>`,
-    ...(body ? ['Content-Type: application/sdp'] : []),
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    '',
-    body,
-  ];
-  return parseMessage(Buffer.from(lines.join('\r\n')));
-}
-
-const fromTo = (fromCaller: boolean): [TransportAddress, TransportAddress] =>
-  fromCaller ? [ALICE, BOB] : [BOB, ALICE];
 
 /** A call ringing: the UAS's 180 made the early dialog; that 180 as the UAC got it. */
 async function ringing(pair: ReturnType<typeof setup>) {

@@ -46,6 +46,7 @@ import {
 } from '../../../src/trunks/index.js';
 import { FakeClock, silentLogger } from '../../../src/util/index.js';
 import { FakeMediaLeg } from '../../helpers/fake-media-leg.js';
+import { earlyRequest } from '../../sip/helpers/early-requests.js';
 import { MemoryNetwork, type WireRecord } from '../../sip/helpers/memory-transport.js';
 import { FakeDns, fakeLocator } from '../../trunks/helpers/fake-dns.js';
 import { FakeBots } from './fake-bots.js';
@@ -307,6 +308,45 @@ export class CallHarness {
     );
   }
 
+  /**
+   * From now on the carriers' 183s are reliable (RFC 3262: Require: 100rel, RSeq 1) and their
+   * 2xx to INVITE carry no SDP, as after a reliable answer they need not (§5).
+   */
+  answerReliablyIn183(): void {
+    this.network.rewrite = (message) => {
+      if (message.isRequest) return;
+      if (message.status === 183) {
+        message.set('Require', '100rel');
+        message.set('RSeq', '1');
+      }
+      if (message.status === 200 && message.cseq().method === 'INVITE') message.setBody('');
+    };
+  }
+
+  /**
+   * Carrier A offers `sdp` in an UPDATE of the early dialog its 183 made (RFC 3311 §5.1); the
+   * gateway's response to it.
+   */
+  async earlyUpdateFromCarrier(sdp: string): Promise<SipResponse> {
+    const progress = this.network.log.find(
+      (record) => !record.message.isRequest && record.message.status === 183,
+    );
+    assert.ok(progress, this.network.describe().join(', '));
+    const update = earlyRequest(progress.message, 'UPDATE', {
+      cseq: 2,
+      fromCaller: false,
+      body: sdp,
+      branch: 'eu',
+    });
+    this.network.transmit(update, CARRIER_A, GATEWAY);
+    await flush();
+    const response = this.network.log.find(
+      (record) => !record.message.isRequest && record.message.cseq().method === 'UPDATE',
+    )?.message;
+    assert.ok(response && !response.isRequest, this.network.describe().join(', '));
+    return response;
+  }
+
   /** Stops every user agent and checks the wire carried only well-formed messages. */
   close(): void {
     for (const carrier of this.#carriers) carrier.ua.close();
@@ -361,13 +401,33 @@ export function answerWith(
 ): (session: InboundSession) => void {
   return (session) => {
     session.progress(180);
-    const answer = negotiateAnswer(session.remoteSdp ?? '', {
-      address: '127.0.0.2',
-      port: CARRIER_RTP_PORT,
-      preferences: [codec],
-      encryption,
-    });
-    assert.ok(answer.ok, 'the gateway offered the carrier a codec it takes');
-    session.accept(answer.answer);
+    session.accept(carrierAnswer(session, codec, encryption));
   };
+}
+
+/** A carrier's 183 with its answer to the gateway's offer in `codec` (SRTP per `encryption`), and with `accept` its 200. */
+export function progressWith(
+  codec: AudioCodecName,
+  options: { encryption?: 'none' | 'optional' | 'required'; accept?: boolean } = {},
+): (session: InboundSession) => void {
+  return (session) => {
+    const answer = carrierAnswer(session, codec, options.encryption ?? 'none');
+    session.progress(183, answer);
+    if (options.accept) session.accept(answer);
+  };
+}
+
+function carrierAnswer(
+  session: InboundSession,
+  codec: AudioCodecName,
+  encryption: 'none' | 'optional' | 'required',
+): string {
+  const answer = negotiateAnswer(session.remoteSdp ?? '', {
+    address: '127.0.0.2',
+    port: CARRIER_RTP_PORT,
+    preferences: [codec],
+    encryption,
+  });
+  assert.ok(answer.ok, 'the gateway offered the carrier a codec it takes');
+  return answer.answer;
 }

@@ -2,7 +2,13 @@
  * How a call ended: one bounded cause (safe as a metric label), the SIP status that went with
  * it, and free-text detail for logs and call records only. Every call reaches exactly one.
  */
-import type { InboundSession, Session, TerminationCause } from '../sip/index.js';
+import {
+  type InboundSession,
+  q850Reason,
+  type Session,
+  type SignalledReason,
+  type TerminationCause,
+} from '../sip/index.js';
 import { shownUrlsIn } from '../util/index.js';
 
 /**
@@ -66,6 +72,11 @@ export interface CallEnd {
   sipStatus?: number;
   /** Free text (a reason phrase, an error message): records and logs only, never a label. */
   detail?: string;
+  /**
+   * The carrier's Reason header (RFC 3326, RFC 6432) on the BYE, CANCEL or final response that
+   * ended the call: a Q.850 cause (ITU-T Q.850) or a SIP status. Its text is in `detail`.
+   */
+  signalled?: { protocol: 'Q.850' | 'SIP'; cause: number };
 }
 
 /** Who ended the call, as call records and status callbacks name it. */
@@ -119,14 +130,51 @@ const SESSION_EXPIRY_DETAIL = {
   no_ack: 'no ACK for 2xx',
 } as const;
 
+/** The carrier's Reason in an end: its protocol and cause, and its text (bounded) as the detail. */
+export function signalledEnd(reason: SignalledReason | undefined): Pick<CallEnd, 'signalled' | 'detail'> {
+  if (!reason) return {};
+  const { protocol, cause, text } = reason;
+  return {
+    signalled: { protocol, cause },
+    ...(text === undefined ? {} : { detail: boundedDetail(text) }),
+  };
+}
+
+/**
+ * The Q.850 cause our BYE gives for an end (RFC 3326): recovery on timer expiry (102) for a
+ * silent or expired session, incompatible destination (88) for media we cannot use, temporary
+ * failure (41) when the bot or the gateway failed, else normal call clearing (16).
+ */
+export function q850CauseOf(cause: CallEndCause): number {
+  switch (cause) {
+    case 'rtp_timeout':
+    case 'session_expired':
+      return 102;
+    case 'no_common_codec':
+    case 'encryption_mismatch':
+      return 88;
+    case 'bot_unreachable':
+    case 'bot_gone':
+    case 'media_worker_failed':
+    case 'error':
+      return 41;
+    default:
+      return 16;
+  }
+}
+
 /** How a SIP session's own end (a BYE, a CANCEL, a refresh failure) ends its call. */
 export function endOfTermination(termination: TerminationCause, direction: 'inbound' | 'outbound'): CallEnd {
   const status = termination.status === undefined ? {} : { sipStatus: termination.status };
   switch (termination.reason) {
     case 'bye':
-      return { cause: direction === 'inbound' ? 'caller_bye' : 'callee_bye', ...status };
+      return {
+        cause: direction === 'inbound' ? 'caller_bye' : 'callee_bye',
+        ...status,
+        ...signalledEnd(termination.signalled),
+      };
     case 'cancel':
-      return { cause: 'caller_cancel', ...status };
+      return { cause: 'caller_cancel', ...status, ...signalledEnd(termination.signalled) };
     case 'session_expired':
     case 'refresh_failed':
     case 'no_ack':
@@ -169,5 +217,7 @@ export function endSignalling(
     (session as InboundSession).reject(end.sipStatus ?? 500, rejectHeaders);
     return;
   }
-  void session.bye().catch(() => undefined);
+  // RFC 3326: the BYE says why, as a Q.850 cause with our bounded cause as its text.
+  const reason = q850Reason(q850CauseOf(end.cause), end.cause);
+  void session.bye('hangup', undefined, [['Reason', reason]]).catch(() => undefined);
 }

@@ -17,6 +17,7 @@ import {
   parseAnswer,
   retryAfterSec,
   type SdesOffer,
+  signalledReason,
   uriHost,
   userPhoneParam,
 } from '../sip/index.js';
@@ -261,8 +262,15 @@ function failedEnd(last: LastAttempt | undefined): CallEnd {
   if (!last) return { cause: 'failover_exhausted', sipStatus: 480, detail: 'no gateway' };
   if (last.kind === 'dns_failure') return { cause: 'dns_failure', detail: boundedDetail(last.detail) };
   if (last.kind === 'timeout') return { cause: 'no_answer', sipStatus: 408, detail: 'ring timeout' };
-  const { status, reason } = last.outcome;
-  return { cause: causeOfFinalStatus(status), sipStatus: status, detail: boundedDetail(reason) };
+  const { outcome } = last;
+  const end: CallEnd = {
+    cause: causeOfFinalStatus(outcome.status),
+    sipStatus: outcome.status,
+    detail: boundedDetail(outcome.reason),
+  };
+  // RFC 6432: a carrier's final response may say its network's Q.850 cause in a Reason.
+  const signalled = outcome.cause === 'response' ? signalledReason(outcome.response) : undefined;
+  return signalled ? { ...end, signalled: { protocol: signalled.protocol, cause: signalled.cause } } : end;
 }
 
 function routerOutcome(outcome: OutboundOutcome): AttemptOutcome {

@@ -8,13 +8,13 @@ import { answersChallenge } from './digest.js';
 import { EarlyDialogs } from './early-dialog.js';
 import { SipRequest, type SipResponse } from './message.js';
 import { boundedReasonPhrase, createResponse, reasonPhrase } from './message-ops.js';
+import { signalledBy } from './reason.js';
 import { acceptsOnlyWith100rel, type Reliability, ReliableProvisionals } from './reliable-provisionals.js';
 import {
   ALLOW,
   type OfferAnswer,
   type OfferAnswerer,
   Session,
-  type SessionEndReason,
   type SessionEvents,
   type SessionHost,
 } from './session.js';
@@ -113,10 +113,10 @@ export class InboundSession extends Session implements EarlySession {
     this.terminate({ by: 'local', reason: 'rejected', status });
   }
 
-  /** The caller sent CANCEL; the transaction layer already answered 487 (§9.2). */
-  receiveCancel(): void {
+  /** The caller sent `cancel`; the transaction layer already answered 487 (§9.2). */
+  receiveCancel(cancel?: SipRequest): void {
     this.cancelled = true;
-    this.terminate({ by: 'remote', reason: 'cancel', status: 487 });
+    this.terminate({ by: 'remote', reason: 'cancel', status: 487, ...(cancel ? signalledBy(cancel) : {}) });
   }
 
   /**
@@ -145,12 +145,12 @@ export class InboundSession extends Session implements EarlySession {
     this.#early.receive(request, transaction, contact, this.remoteSdp === undefined ? 'ours' : 'theirs');
   }
 
-  override async bye(reason: SessionEndReason = 'hangup', detail?: string): Promise<void> {
+  override async bye(...args: Parameters<Session['bye']>): Promise<void> {
     if (this.pending) {
       this.reject(480);
       return;
     }
-    await super.bye(reason, detail);
+    await super.bye(...args);
   }
 
   /** RFC 3261 §12.1.1: a dialog set up with a SIPS Request-URI gets a SIPS Contact. */
@@ -273,12 +273,12 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
     this.#sendCancel();
   }
 
-  override async bye(reason: SessionEndReason = 'hangup', detail?: string): Promise<void> {
+  override async bye(...args: Parameters<Session['bye']>): Promise<void> {
     if (this.state === 'initial' || this.state === 'early') {
       this.cancel();
       return;
     }
-    await super.bye(reason, detail);
+    await super.bye(...args);
   }
 
   /** We sent the INVITE, so we made the Call-ID (RFC 3261 §14.1). */

@@ -12,7 +12,7 @@ import { randomInt } from 'node:crypto';
 import type { Dialog } from './dialog.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { createResponse } from './message-ops.js';
-import type { OfferAnswer } from './session.js';
+import type { OfferAnswer } from './offer-answer.js';
 import type { ServerTransaction } from './transaction/index.js';
 
 /** Whose offer, made with the INVITE or to be made in its 2xx, still waits for its answer. */

@@ -11,6 +11,7 @@ export { SipParseError } from './grammar.js';
 export { type SipMessage, SipRequest, SipResponse } from './message.js';
 export { randomToken, retryAfterSec } from './message-ops.js';
 export { parseMessage, SipRequestError, serializeMessage } from './parser.js';
+export { q850Reason, type SignalledReason, signalledReason } from './reason.js';
 export {
   type RegistrarLink,
   RegistrationClient,

@@ -2,6 +2,7 @@
  * How a SIP session ends: the fixed list of reasons, the cause a session reports once, and
  * which answers to a request of ours inside the dialog end it.
  */
+import type { SignalledReason } from './reason.js';
 
 /** Why a session ended, from a fixed list; what it means for a call is the call's to say. */
 export type SessionEndReason =
@@ -38,6 +39,8 @@ export interface TerminationCause {
   status?: number;
   /** Free text beside the reason (a reason phrase, the transaction's failure). */
   detail?: string;
+  /** The Reason header (RFC 3326) of the peer's BYE or CANCEL. */
+  signalled?: SignalledReason;
 }
 
 /**

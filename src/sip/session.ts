@@ -8,6 +8,8 @@ import { AwaitedAcks } from './awaited-acks.js';
 import type { Dialog } from './dialog.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { createResponse } from './message-ops.js';
+import type { OfferAnswer, OfferAnswerer } from './offer-answer.js';
+import { signalledBy } from './reason.js';
 import { endsDialog, type SessionEndReason, type TerminationCause } from './session-end.js';
 import {
   answerSessionTimer,
@@ -24,6 +26,7 @@ import { isReferTarget } from './uri.js';
 
 export type SessionState = 'initial' | 'early' | 'confirmed' | 'terminated';
 
+export type { OfferAnswer, OfferAnswerer } from './offer-answer.js';
 export type { SessionEndReason, TerminationCause } from './session-end.js';
 
 /** What the session needs from the user agent that owns it. */
@@ -41,24 +44,6 @@ export interface SessionHost {
   ack(ack: SipRequest, destination: TransportAddress): void;
   register(session: Session): void;
   unregister(session: Session): void;
-}
-
-/** Answer to a re-INVITE/UPDATE offer: SDP, or a status such as 488 or 491. */
-export type OfferAnswer = { sdp: string } | { status: number };
-
-/**
- * Answers the peer's re-INVITE/UPDATE offers (RFC 3264 §8). Exactly one answerer per session,
- * fixed when the dialog is confirmed: `InboundSession.accept(sdp, answerOffer)` or
- * `CallOptions.answerOffer`, so no later caller can replace it. Without one, offers get 488.
- */
-export interface OfferAnswerer {
-  (offer: string, request: SipRequest): OfferAnswer;
-  /**
-   * The peer's answer, in its ACK, to the offer our 2xx made to a re-INVITE without one (RFC 3261
-   * §14.2: our current SDP, offered again): undefined when taken, else why it cannot be used,
-   * and the session ends with BYE (§13.2.2.4). Without it, any answer is taken.
-   */
-  takeAnswer?(answer: string): string | undefined;
 }
 
 /** Methods we accept (§20.5): we send REFER, and answer the NOTIFYs of our transfers, but take no REFER. */
@@ -123,14 +108,20 @@ export abstract class Session<
     return this.localSdp;
   }
 
-  /** Ends the call: BYE once confirmed (§15.1.1); subclasses handle earlier states. */
-  async bye(reason: SessionEndReason = 'hangup', detail?: string): Promise<void> {
+  /** Ends the call: BYE once confirmed (§15.1.1) with `headers`; subclasses handle earlier states. */
+  async bye(
+    reason: SessionEndReason = 'hangup',
+    detail?: string,
+    headers: Array<[string, string]> = [],
+  ): Promise<void> {
     // §15: not before the ACK of our 2xx (or its 64*T1 timeout): a BYE could overtake the 2xx.
     if (this.#acks.pending) await this.#acks.settled();
     const dialog = this.dialog;
     if (this.state !== 'confirmed' || !dialog) return;
     this.terminate({ by: 'local', reason, ...(detail === undefined ? {} : { detail }) });
-    await this.host.request(dialog.createRequest('BYE'), dialog.destination()).catch(() => undefined);
+    const bye = dialog.createRequest('BYE');
+    for (const [name, value] of headers) bye.append(name, value);
+    await this.host.request(bye, dialog.destination()).catch(() => undefined);
   }
 
   /**
@@ -256,7 +247,7 @@ export abstract class Session<
     switch (request.method) {
       case 'BYE':
         transaction.respond(createResponse(request, 200));
-        this.terminate({ by: 'remote', reason: 'bye' });
+        this.terminate({ by: 'remote', reason: 'bye', ...signalledBy(request) });
         return;
       case 'INVITE':
       case 'UPDATE':

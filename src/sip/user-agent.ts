@@ -153,7 +153,7 @@ export class SipUserAgent {
       application: {
         onRequest: (request, transaction, source) => this.#receive(request, transaction, source),
         onAck: (ack) => this.#sessionFor(ack.callId(), ack.toTag(), ack.fromTag())?.receiveAck(ack),
-        onCancel: (invite) => this.#pendingInvites.get(invite)?.receiveCancel(),
+        onCancel: (invite, cancel) => this.#pendingInvites.get(invite)?.receiveCancel(cancel),
         // The caller cannot be answered any more (its connection is gone): the session ends
         // now, not when the call's setup next tries to respond.
         onServerFailure: (invite, reason) =>

@@ -47,7 +47,12 @@ describe('call supervision (FakeClock)', () => {
     assert.equal(observed.ends[0]?.end.cause, 'max_duration');
     assert.equal(observed.ends[0]?.record?.hangupBy, 'gateway');
     assert.equal(byesToCarrier(harness), 1);
-    assert.deepEqual(await carrierEnd, { by: 'remote', reason: 'bye' });
+    assert.deepEqual(await carrierEnd, {
+      by: 'remote',
+      reason: 'bye',
+      // RFC 3326: our BYE says why.
+      signalled: { protocol: 'Q.850', cause: 16, text: 'max_duration' },
+    });
     assert.equal(leg.closed, true);
     assert.equal(harness.gatewayUa.sessionCount, 0);
   });
@@ -65,7 +70,12 @@ describe('call supervision (FakeClock)', () => {
     assert.equal(observed.ends.length, 1);
     assert.equal(observed.ends[0]?.end.cause, 'rtp_timeout');
     assert.equal(byesToCarrier(harness), 1);
-    assert.deepEqual(await carrierEnd, { by: 'remote', reason: 'bye' });
+    assert.deepEqual(await carrierEnd, {
+      by: 'remote',
+      reason: 'bye',
+      // RFC 3326: our BYE says why.
+      signalled: { protocol: 'Q.850', cause: 102, text: 'rtp_timeout' },
+    });
     assert.deepEqual(harness.journal, ['bot.close', 'media.close']);
   });
 

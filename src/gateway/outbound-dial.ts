@@ -15,6 +15,7 @@ import {
   offerAsAnswered,
   type ParseAnswerResult,
   parseAnswer,
+  q850Reason,
   retryAfterSec,
   type SdesOffer,
   signalledReason,
@@ -194,7 +195,10 @@ async function dialTarget(ports: DialPorts, request: DialRequest, target: Target
   const timeout = new Promise<'timeout'>((resolve) => {
     expire = () => {
       timedOut = true;
-      session.cancel();
+      // RFC 3326: no answer once the callee was alerted (Q.850 19), else a timer ran out (102).
+      session.cancel([
+        ['Reason', pddMs === undefined ? q850Reason(102, 'attempt timeout') : q850Reason(19, 'no_answer')],
+      ]);
       resolve('timeout');
     };
   });

@@ -231,6 +231,7 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
   #transaction: ClientTransaction<SipRequest, SipResponse> | undefined;
   #earlyMedia = false;
   #cancelWanted = false;
+  #cancelHeaders: Array<[string, string]> = [];
   /** The INVITE transaction a CANCEL was sent for (a retried INVITE is a new one). */
   #cancelled: ClientTransaction<SipRequest, SipResponse> | undefined;
   /** Challenges our INVITE answered (answersChallenge: after the first, stale ones only). */
@@ -266,16 +267,17 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
     this.#send(this.#current);
   }
 
-  /** CANCEL (§9.1); it goes out once a provisional response has arrived. */
-  cancel(): void {
+  /** CANCEL (§9.1) with `headers` (a Reason, RFC 3326); it goes out once a provisional response has arrived. */
+  cancel(headers: Array<[string, string]> = []): void {
     if (this.state !== 'initial' && this.state !== 'early') return;
     this.#cancelWanted = true;
+    this.#cancelHeaders = headers;
     this.#sendCancel();
   }
 
   override async bye(...args: Parameters<Session['bye']>): Promise<void> {
     if (this.state === 'initial' || this.state === 'early') {
-      this.cancel();
+      this.cancel(args[2]);
       return;
     }
     await super.bye(...args);
@@ -478,8 +480,8 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
     const transaction = this.#transaction;
     if (transaction?.state !== 'proceeding' || this.#cancelled === transaction) return;
     this.#cancelled = transaction;
-    const invite = this.#current;
-    const cancel = createCancel(invite);
+    const cancel = createCancel(this.#current);
+    for (const [name, value] of this.#cancelHeaders) cancel.append(name, value);
     this.host.sendCancel(cancel, this.destination);
   }
 }

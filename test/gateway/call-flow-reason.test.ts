@@ -67,6 +67,23 @@ describe('RFC 3326: why a call ended, both ways', () => {
     assert.equal(bye.get('reason'), 'Q.850;cause=102;text="rtp_timeout"');
   });
 
+  it("the gateway's CANCEL says why: 16 for an API hang-up while ringing, 19 at the ring timeout", async () => {
+    const h = setup();
+    h.carrier(CARRIER_A, (session) => session.progress(180));
+    const first = h.originate();
+    await flush();
+    first.observed.call.hangup('api_hangup');
+    await first.run;
+    await flush();
+    const second = h.originate();
+    await run(h.clock, 61_000, 1_000);
+    await second.run;
+    await flush();
+    assert.equal(second.observed.ends[0]?.end.cause, 'no_answer');
+    const reasons = h.network.log.filter(isRequest('CANCEL')).map((record) => record.message.get('reason'));
+    assert.deepEqual(reasons, ['Q.850;cause=16;text="api_hangup"', 'Q.850;cause=19;text="no_answer"']);
+  });
+
   it("a carrier's final response with a Q.850 cause (RFC 6432): the failed call's end carries it", async () => {
     const h = setup({
       trunk: { outbound: { gateways: [{ name: 'a', host: CARRIER_A.address, port: CARRIER_A.port }] } },

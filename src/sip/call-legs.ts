@@ -113,7 +113,7 @@ export class InboundSession extends Session implements EarlySession {
     this.terminate({ by: 'local', reason: 'rejected', status });
   }
 
-  /** The caller sent `cancel`; the transaction layer already answered 487 (§9.2). */
+  /** The caller sent `cancel` (or an early BYE); the transaction layer already answered 487 (§9.2). */
   receiveCancel(cancel?: SipRequest): void {
     this.cancelled = true;
     this.terminate({ by: 'remote', reason: 'cancel', status: 487, ...(cancel ? signalledBy(cancel) : {}) });
@@ -123,10 +123,10 @@ export class InboundSession extends Session implements EarlySession {
    * A BYE from the caller on the early dialog our 180 made (RFC 3261 §15): the caller gave up
    * before the answer, as with CANCEL, so the INVITE gets 487 and the call ends the same way.
    */
-  receiveEarlyBye(): void {
+  receiveEarlyBye(bye: SipRequest): void {
     if (!this.pending) return;
     this.transaction.respond(this.#response(487));
-    this.receiveCancel();
+    this.receiveCancel(bye);
   }
 
   /** Whether `request` belongs to the early dialog our provisional responses made. */

@@ -191,7 +191,7 @@ export class SipUserAgent {
       return true;
     }
     if (request.method !== 'BYE' || !(session instanceof InboundSession)) return false;
-    session.receiveEarlyBye();
+    session.receiveEarlyBye(request);
     respond(200);
     return true;
   }

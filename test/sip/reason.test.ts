@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { SipRequest } from '../../src/sip/message.js';
 import { q850Reason, signalledReason } from '../../src/sip/reason.js';
-import { causeOf, closePairs, flush, isRequest, setup } from './helpers/session-pair.js';
+import { earlyRequest, fromTo } from './helpers/early-requests.js';
+import { causeOf, closePairs, flush, isRequest, isResponse, setup } from './helpers/session-pair.js';
 
 afterEach(closePairs);
 
@@ -108,5 +109,24 @@ describe('a session ended with a Reason', () => {
     outbound.cancel();
     await flush();
     assert.deepEqual((await ended).signalled, { protocol: 'Q.850', cause: 31 });
+  });
+
+  it("a caller's BYE on the early dialog (RFC 3261 §15) with a Reason: the callee's session ends with it", async () => {
+    const { network, ring } = setup();
+    const { inbound } = await ring();
+    inbound.progress(180);
+    await flush();
+    const ringing = network.log.find(isResponse(180, 'INVITE'))?.message ?? assert.fail('no 180');
+    const ended = causeOf(inbound);
+    const bye = earlyRequest(ringing, 'BYE', { cseq: 2, fromCaller: true, branch: 'eb1' });
+    bye.set('Reason', 'Q.850;cause=16');
+    network.transmit(bye, ...fromTo(true));
+    await flush();
+    assert.deepEqual(await ended, {
+      by: 'remote',
+      reason: 'cancel',
+      status: 487,
+      signalled: { protocol: 'Q.850', cause: 16 },
+    });
   });
 });

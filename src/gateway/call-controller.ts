@@ -144,7 +144,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     this.#finish({ cause });
   }
 
-  /** RFC 4733 digits towards the caller; an error message when they cannot be sent. */
+  /** Digits towards the caller (RFC 4733, or tones in the audio); an error message when they cannot be sent. */
   async sendDtmf(digits: string, durationMs?: number): Promise<string | undefined> {
     if (this.#state !== 'answered' || !this.#leg) return `call is ${this.#state}`;
     try {

@@ -8,6 +8,7 @@ import { TypedEmitter } from '../util/index.js';
 import { type BridgeRate, MAX_OPUS_LOSS_PERCENT, MIN_OPUS_LOSS_PERCENT } from './carrier-codecs.js';
 import { type BotAudioFrame, CodecChain } from './codec-chain.js';
 import { type DtmfEvent, DtmfReceiver, DtmfSender, DtmfTransmitter } from './dtmf.js';
+import { DtmfTones } from './dtmf-tones.js';
 import { HeldSlots } from './held-slots.js';
 import { type JitterDelayBounds, type JitterStats, LateFrameWait } from './jitter/index.js';
 import { MAX_CATCH_UP_TICKS, type MediaClock } from './media-clock.js';
@@ -131,6 +132,8 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   #chain: CodecChain | undefined;
   #dtmfReceiver: DtmfReceiver | undefined;
   #dtmfTransmitter: DtmfTransmitter | undefined;
+  /** Digits sent in the audio, for a carrier without telephone-event. */
+  #dtmfTones: DtmfTones | undefined;
   #ticking = false;
   #listening = false;
   #botAudio: BotAudioPull | undefined;
@@ -234,12 +237,18 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
   }
 
   /**
-   * RFC 4733 digits towards the caller, each `durationMs` long (default 100 ms); throws
-   * RangeError on a bad digit or duration or a full queue, Error without telephone-event.
+   * Digits towards the caller, each `durationMs` long (default 100 ms): RFC 4733 events where
+   * the carrier negotiated telephone-event, else ITU-T Q.23 tones in the audio (dtmf-tones.ts).
+   * Throws RangeError on a bad digit or duration or a full queue, Error before the media starts.
    */
   sendDtmf(digits: string, durationMs?: number): void {
-    if (!this.#dtmfTransmitter) throw new Error('no telephone-event negotiated');
-    this.#dtmfTransmitter.enqueue(digits, durationMs);
+    if (!this.#media) throw new Error('media not started');
+    if (this.#dtmfTransmitter) {
+      this.#dtmfTransmitter.enqueue(digits, durationMs);
+      return;
+    }
+    this.#dtmfTones ??= new DtmfTones(this.#options.bridgeRate);
+    this.#dtmfTones.enqueue(digits, durationMs);
   }
 
   /** Kernel drops on this leg's sockets since the last call, from one /proc read shared by all legs. */
@@ -391,6 +400,13 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
       return;
     }
     this.#adaptOpusLoss(chain);
+    const tone = this.#dtmfTones?.nextFrame();
+    if (tone) {
+      // The digit's tones replace the bot's audio, which plays on unheard (as for RFC 4733).
+      this.#playBotFrameUnsent();
+      this.#sendAudio(chain, tone, timestamp);
+      return;
+    }
     const transmitter = this.#dtmfTransmitter;
     transmitter?.tick(tickMs, timestamp);
     if (transmitter?.active) {

@@ -23,7 +23,7 @@ export interface StreamCallInfo {
 
 /**
  * Patchbay's bot commands, outside Twilio's event names so Twilio bots never collide:
- *   {"event":"patchbay","command":"dtmf","digits":"123#"}        send RFC 4733 digits
+ *   {"event":"patchbay","command":"dtmf","digits":"123#"}        send digits to the caller (RFC 4733, else tones)
  *   {"event":"patchbay","command":"hangup","reason":"done"}      end the call (BYE)
  *   {"event":"patchbay","command":"transfer","target":"sip:a@b"} blind transfer (REFER)
  */

@@ -8,7 +8,7 @@ import { MediaLeg, type NegotiatedMedia } from '../../src/media/media-leg.js';
 import { PortAllocator, type ReceivedRtp, RtpSession } from '../../src/media/rtp/index.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { SecretBytes } from '../../src/util/index.js';
-import { sine, tonePower } from '../helpers/audio.js';
+import { sine, tonePower, toneShare } from '../helpers/audio.js';
 
 const BRIDGE_RATE = 16000;
 
@@ -271,6 +271,37 @@ test('sendDtmf sends RFC 4733 events for each digit', async () => {
     const events = received.filter((packet) => packet.payloadType === 101).map((packet) => packet.payload[0]);
     assert.ok(events.includes(1));
     assert.ok(events.includes(2));
+  } finally {
+    leg.close();
+    peer.close();
+  }
+});
+
+test('without telephone-event, sendDtmf puts the digits in the audio as Q.23 tones, in place of the bot', async () => {
+  const { clock, mediaClock, leg, peer, received, media } = await setup();
+  try {
+    const { telephoneEvent: _, ...plain } = media('PCMU');
+    await leg.update(plain);
+    leg.attachBotAudio(() => sine(1000, BRIDGE_RATE, 320));
+    leg.sendDtmf('5');
+    for (let i = 0; i < 14; i++) {
+      clock.advance(20);
+      mediaClock.tick(clock.now());
+    }
+    await until(() => received.length >= 14);
+    assert.ok(
+      received.every((packet) => packet.payloadType === 0),
+      'no RFC 4733 event',
+    );
+    const decoder = new G711Decoder('PCMU');
+    const frames = received.map((packet) => decoder.decode(packet.payload).slice());
+    // 100 ms of 770 + 1336 Hz, 60 ms of pause (the resampler's tail aside), then the bot's 1 kHz.
+    for (const frame of frames.slice(1, 4)) {
+      assert.ok(toneShare(frame, 770) > 0.2 && toneShare(frame, 1336) > 0.2);
+      assert.ok(toneShare(frame, 1000) < 0.01);
+    }
+    assert.ok(Math.max(...frames[6]!.map(Math.abs)) < 100, 'the pause is silent');
+    for (const frame of frames.slice(9)) assert.ok(toneShare(frame, 1000) > 0.4);
   } finally {
     leg.close();
     peer.close();

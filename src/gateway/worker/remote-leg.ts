@@ -110,13 +110,13 @@ export class RemoteMediaLeg implements CallMediaLeg {
   }
 
   /**
-   * Checked here as MediaLeg checks it (telephone-event negotiated, digits, duration), without
-   * a round trip; a full queue is found in the worker, whose refusal rejects.
+   * Checked here as MediaLeg checks it (media started, digits, duration), without a round trip;
+   * a full queue is found in the worker, whose refusal rejects.
    */
   async sendDtmf(digits: string, durationMs?: number): Promise<void> {
-    const event = this.#media?.telephoneEvent;
-    if (!event) throw new Error('no telephone-event negotiated');
-    assertDtmfDigits(digits, durationMs, event.clockRate);
+    const media = this.#media;
+    if (!media) throw new Error('media not started');
+    assertDtmfDigits(digits, durationMs, media.telephoneEvent?.clockRate ?? media.codec.clockRate);
     await this.#link.request({
       kind: 'sendDtmf',
       callId: this.callId,

@@ -18,6 +18,8 @@ import {
   q850Reason,
   retryAfterSec,
   type SdesOffer,
+  SipParseError,
+  type SipResponse,
   signalledReason,
   uriHost,
   userPhoneParam,
@@ -96,7 +98,6 @@ export async function dialOutbound(ports: DialPorts, request: DialRequest): Prom
   const phone = (user: string) => (trunk.outbound?.userPhone ? userPhoneParam(user) : '');
   const callerUri = `sip:${identity.fromUser}@${fromHost}${phone(identity.fromUser)}`;
   const caller = outboundCaller(trunk, request.callerId, callerUri, fromHost);
-  const toUserParams = phone(identity.toUser);
   const deadline = clock.now() + request.ringTimeoutMs;
   let attempt = await plan.next();
   let last: LastAttempt | undefined;
@@ -114,7 +115,7 @@ export async function dialOutbound(ports: DialPorts, request: DialRequest): Prom
           attempt,
           to: attempt.destination.to,
           identity,
-          toUserParams,
+          userParams: phone,
           caller,
           offer,
           deadline,
@@ -159,8 +160,8 @@ interface TargetAttempt {
   attempt: Attempt;
   to: AttemptDestination;
   identity: OutboundIdentity;
-  /** `;user=phone` or nothing, for the Request-URI and To. */
-  toUserParams: string;
+  /** `;user=phone` or nothing, for the Request-URI and To, by the number they name. */
+  userParams: (user: string) => string;
   caller: OutboundCaller;
   offer: string;
   deadline: number;
@@ -175,15 +176,26 @@ async function dialTarget(ports: DialPorts, request: DialRequest, target: Target
   const host = uriHost(identity.toHost ?? gateway.host);
   const hostPort = gateway.port === undefined ? host : `${host}:${gateway.port}`;
   const started = clock.now();
+  const requestUri = (user: string) =>
+    `sip:${user}@${hostPort}${target.userParams(user)}${uriTransportParam(gateway.transport)}`;
+  let redirects = 0;
   const session = ports.outbound.dial(request.trunk, {
-    requestUri: `sip:${identity.toUser}@${hostPort}${target.toUserParams}${uriTransportParam(gateway.transport)}`,
+    requestUri: requestUri(identity.toUser),
     destination: gatewayDestination(gateway.transport, to.address, to.port, gateway.host),
     from: target.caller.from,
-    to: `<sip:${identity.toUser}@${host}${target.toUserParams}>`,
+    to: `<sip:${identity.toUser}@${host}${target.userParams(identity.toUser)}>`,
     headers: target.caller.headers,
     sdp: target.offer,
     sessionTimer: true,
     answerOffer: request.reofferAnswerer(target.offer),
+    // RFC 3261 §8.1.3.4, bounded: a 3xx (a ported or forwarded number) is followed to the number
+    // its Contact names, always through this gateway, never to a host the carrier names.
+    redirect: (response) => {
+      const user = redirects < MAX_REDIRECTS ? redirectedNumber(response) : undefined;
+      if (user === undefined) return undefined;
+      redirects++;
+      return requestUri(user);
+    },
   });
   request.onSession(session);
   let pddMs: number | undefined;
@@ -259,6 +271,29 @@ function answerOf(
     encryption: trunk.media.encryption,
     previousSdp: ours,
   });
+}
+
+/** The 3xx responses one attempt follows (RFC 3261 §8.1.3.4) before the next ends it. */
+const MAX_REDIRECTS = 2;
+/** A number or plain user a redirect may name: no escapes, parameters or headers to carry. */
+const REDIRECT_USER = /^[A-Za-z0-9+*._~-]{1,64}$/;
+
+/**
+ * The user part (a number) of a 3xx's most preferred Contact (highest q, RFC 3261 §8.1.3.4), a
+ * sip, sips or tel URI; undefined when it names none we may dial or does not parse.
+ */
+function redirectedNumber(response: SipResponse): string | undefined {
+  let contacts: ReturnType<SipResponse['contacts']>;
+  try {
+    contacts = response.contacts();
+  } catch (error) {
+    if (error instanceof SipParseError) return undefined;
+    throw error;
+  }
+  const q = (params: ReadonlyMap<string, string | null>) => Number(params.get('q') ?? 1) || 0;
+  const [best] = [...contacts].sort((a, b) => q(b.params) - q(a.params));
+  const user = best?.uri.user;
+  return user !== undefined && REDIRECT_USER.test(user) ? user : undefined;
 }
 
 /** How the last attempt's failure ends the call. */

@@ -6,8 +6,8 @@
 import { Dialog } from './dialog.js';
 import { answersChallenge } from './digest.js';
 import { EarlyDialogs } from './early-dialog.js';
-import { SipRequest, type SipResponse } from './message.js';
-import { boundedReasonPhrase, createResponse, reasonPhrase } from './message-ops.js';
+import type { SipRequest, SipResponse } from './message.js';
+import { boundedReasonPhrase, createCancel, createResponse, reasonPhrase } from './message-ops.js';
 import { signalledBy } from './reason.js';
 import { acceptsOnlyWith100rel, type Reliability, ReliableProvisionals } from './reliable-provisionals.js';
 import {
@@ -191,6 +191,11 @@ export interface OutboundSessionOptions {
   authorize?: Authorizer;
   /** Answers the peer's re-INVITE/UPDATE offers once the call is up; without it they get 488. */
   answerOffer?: OfferAnswerer;
+  /**
+   * RFC 3261 §8.1.3.4: for a 3xx, the Request-URI to try next (same Call-ID, From tag and To,
+   * a higher CSeq, the same destination), or undefined to fail the call with the 3xx.
+   */
+  redirect?: (response: SipResponse) => string | undefined;
 }
 
 export interface OutboundHost extends SessionHost {
@@ -376,6 +381,11 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
       if (this.#cancelWanted) void this.bye();
       return;
     }
+    const redirected = response.status < 400 ? this.#options.redirect?.(response) : undefined;
+    if (redirected !== undefined) {
+      this.#send(this.#retry([], redirected));
+      return;
+    }
     const authorize = this.#options.authorize;
     if ((response.status === 401 || response.status === 407) && authorize) {
       const answer = authorize(response, this.#current);
@@ -455,9 +465,10 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
    * extensions §21.4.15), and a CSeq above the last INVITE's and any PRACK it sent (§8.1.3.5:
    * the retry's CSeq is higher than any this Call-ID and From tag have used).
    */
-  #retry(headers: Array<[string, string]>): SipRequest {
+  #retry(headers: Array<[string, string]>, requestUri?: string): SipRequest {
     const retry = this.#current;
     const next = retry.clone();
+    if (requestUri !== undefined) next.setUri(requestUri);
     next.remove('via');
     next.set('CSeq', `${this.#reliable.nextLocalSeq(retry)} INVITE`);
     for (const [name, value] of headers) next.set(name, value);
@@ -484,15 +495,4 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
     for (const [name, value] of this.#cancelHeaders) cancel.append(name, value);
     this.host.sendCancel(cancel, this.destination);
   }
-}
-
-/** CANCEL: same Request-URI, Call-ID, From, To, CSeq number and top Via as the INVITE (§9.1). */
-function createCancel(invite: SipRequest): SipRequest {
-  const cancel = new SipRequest('CANCEL', invite.uri);
-  cancel.append('Via', invite.listValues('via')[0] ?? '');
-  for (const name of ['max-forwards', 'from', 'to', 'call-id', 'route']) {
-    for (const value of invite.getAll(name)) cancel.append(name, value);
-  }
-  cancel.append('CSeq', `${invite.cseq().seq} CANCEL`);
-  return cancel;
 }

@@ -161,6 +161,17 @@ export function createAck(invite: SipRequest, response: SipResponse): SipRequest
   return ack;
 }
 
+/** CANCEL: same Request-URI, Call-ID, From, To, CSeq number and top Via as the INVITE (§9.1). */
+export function createCancel(invite: SipRequest): SipRequest {
+  const cancel = new SipRequest('CANCEL', invite.uri);
+  cancel.append('Via', invite.listValues('via')[0] ?? '');
+  for (const name of ['max-forwards', 'from', 'to', 'call-id', 'route']) {
+    for (const value of invite.getAll(name)) cancel.append(name, value);
+  }
+  cancel.append('CSeq', `${invite.cseq().seq} CANCEL`);
+  return cancel;
+}
+
 /** RFC 3261 §18.1.1 sent-by with RFC 3581 `rport` asking the peer to answer our source port. */
 export function addVia(request: SipRequest, sentBy: TransportAddress): void {
   request.prepend(

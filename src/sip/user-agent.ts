@@ -100,6 +100,8 @@ export interface CallOptions {
   answerOffer?: OfferAnswerer;
   /** Ask for RFC 4028 session timers (Session-Expires with our interval). */
   sessionTimer?: boolean;
+  /** For a 3xx: the Request-URI to try next, or undefined to fail (OutboundSessionOptions). */
+  redirect?: (response: SipResponse) => string | undefined;
 }
 
 type InviteServer = ServerTransaction<SipRequest, SipResponse>;
@@ -251,6 +253,7 @@ export class SipUserAgent {
     const session = new OutboundSession(this, invite, options.destination, {
       ...(options.authorize ? { authorize: options.authorize } : {}),
       ...(options.answerOffer ? { answerOffer: options.answerOffer } : {}),
+      ...(options.redirect ? { redirect: options.redirect } : {}),
     });
     const forget = this.#trackPending(session);
     try {

@@ -1,11 +1,14 @@
 /**
- * Outbound reliable provisional responses (RFC 3262) against a real `patchbay start`: a SIPp
- * carrier (fixtures/sipp/carrier_100rel.xml) answers our first INVITE 421 requiring 100rel, so
- * we retry it supporting 100rel; it then answers our offer in a reliable 183, which we PRACK
- * (RAck checked by SIPp), and sends its 200 without SDP. The call is answered with the 183's
- * answer, streams to the bot, stays up, and ends with our BYE. A second carrier
- * (fixtures/sipp/carrier_early_update.xml) then offers anew in an UPDATE of the early dialog
- * (RFC 3311 §5.2), which we answer in the trunk's codec before its 200 answers the call.
+ * Outbound calls against a real `patchbay start`, to SIPp carriers with scripted behaviour
+ * (fixtures/sipp), each call answered, streamed to the bot, held and ended with our BYE (whose
+ * Reason SIPp checks):
+ * - carrier_100rel.xml answers our first INVITE 421 requiring 100rel, so we retry it supporting
+ *   100rel (RFC 3262); it then answers our offer in a reliable 183, which we PRACK (RAck checked
+ *   by SIPp), and sends its 200 without SDP: the call runs on the 183's answer;
+ * - carrier_early_update.xml then offers anew in an UPDATE of the early dialog (RFC 3311 §5.2),
+ *   which we answer in the trunk's codec before its 200 answers the call;
+ * - carrier_redirect.xml answers 302 naming another number on another host (RFC 3261
+ *   §8.1.3.4): we follow it to that number, through the same gateway.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -67,4 +70,10 @@ test(
     timeout: 60_000,
   },
   () => callCarrier(scenario('carrier_early_update.xml')),
+);
+
+test(
+  'a carrier redirecting with 302: followed to the number its Contact names, through the same gateway',
+  { skip, timeout: 60_000 },
+  () => callCarrier(scenario('carrier_redirect.xml')),
 );

@@ -192,8 +192,8 @@ export interface OutboundSessionOptions {
   /** Answers the peer's re-INVITE/UPDATE offers once the call is up; without it they get 488. */
   answerOffer?: OfferAnswerer;
   /**
-   * RFC 3261 §8.1.3.4: for a 3xx, the Request-URI to try next (same Call-ID, From tag and To,
-   * a higher CSeq, the same destination), or undefined to fail the call with the 3xx.
+   * RFC 3261 §8.1.3.4: for a 3xx, the Request-URI to try next (same Call-ID, From tag, To and
+   * destination), or undefined to fail with it; not asked once we cancelled (it would ring).
    */
   redirect?: (response: SipResponse) => string | undefined;
 }
@@ -381,7 +381,8 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
       if (this.#cancelWanted) void this.bye();
       return;
     }
-    const redirected = response.status < 400 ? this.#options.redirect?.(response) : undefined;
+    const redirected =
+      response.status < 400 && !this.#cancelWanted ? this.#options.redirect?.(response) : undefined;
     if (redirected !== undefined) {
       this.#send(this.#retry([], redirected));
       return;
@@ -462,8 +463,8 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
 
   /**
    * Same Call-ID and From tag, `headers` set (credentials §22.2, intervals RFC 4028 §6,
-   * extensions §21.4.15), and a CSeq above the last INVITE's and any PRACK it sent (§8.1.3.5:
-   * the retry's CSeq is higher than any this Call-ID and From tag have used).
+   * extensions §21.4.15), a redirect's Request-URI (§8.1.3.4), and a CSeq above the last
+   * INVITE's and any PRACK it sent (§8.1.3.5: higher than any this Call-ID and From tag used).
    */
   #retry(headers: Array<[string, string]>, requestUri?: string): SipRequest {
     const retry = this.#current;

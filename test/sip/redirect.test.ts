@@ -51,4 +51,16 @@ describe('RFC 3261 §8.1.3.4: a 3xx to our INVITE', () => {
       assert.equal(invites(network).length, 1);
     }
   });
+
+  it('a call we cancelled is not redirected: the 3xx ends it', async () => {
+    const { network, incoming, call } = setup();
+    const session = call({ redirect: () => 'sip:+15550199@127.0.0.1:5070' });
+    await flush();
+    session.cancel();
+    incoming[0]?.reject(302, [['Contact', '<sip:+15550199@127.0.0.1:5070>']]);
+    await flush();
+    assert.equal(invites(network).length, 1);
+    const outcome = await session.outcome;
+    assert.equal(outcome.kind === 'failed' && outcome.status, 302);
+  });
 });

@@ -8,16 +8,16 @@ import { answersChallenge } from './digest.js';
 import { EarlyDialogs } from './early-dialog.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { boundedReasonPhrase, createCancel, createResponse, reasonPhrase } from './message-ops.js';
+import type {
+  AttemptFailure,
+  OutboundHost,
+  OutboundOutcome,
+  OutboundSessionEvents,
+  OutboundSessionOptions,
+} from './outbound-types.js';
 import { signalledBy } from './reason.js';
 import { acceptsOnlyWith100rel, type Reliability, ReliableProvisionals } from './reliable-provisionals.js';
-import {
-  ALLOW,
-  type OfferAnswer,
-  type OfferAnswerer,
-  Session,
-  type SessionEvents,
-  type SessionHost,
-} from './session.js';
+import { ALLOW, type OfferAnswer, type OfferAnswerer, Session, type SessionHost } from './session.js';
 import {
   answerSessionTimer,
   DEFAULT_SESSION_TIMER,
@@ -163,70 +163,19 @@ export class InboundSession extends Session implements EarlySession {
   }
 }
 
-/**
- * An attempt that ended without a 2xx, as a failover log records it: the final status and its
- * Reason-Phrase (control characters removed, at most 64 characters). `cause` says where they
- * come from: the peer's final response, or no response at all, which RFC 3261 §8.1.3.1 treats
- * as 408 (Timer B, §17.1.1.2) or 503 (transport error) with their §21 phrases.
- */
-export type OutboundFailure = {
-  kind: 'failed';
-  /** A provisional response carried SDP before the failure. */
-  earlyMedia: boolean;
-} & AttemptFailure;
-
-type AttemptFailure = { status: number; reason: string } & (
-  | { cause: 'response'; response: SipResponse }
-  | { cause: 'timeout' | 'transport_error' }
-);
-
-export type OutboundOutcome = { kind: 'answered'; response: SipResponse } | OutboundFailure;
-
-export interface OutboundSessionEvents extends SessionEvents {
-  /** Every provisional response but 100 (180/183, with or without SDP). */
-  progress: [response: SipResponse];
-}
-
-export interface OutboundSessionOptions {
-  authorize?: Authorizer;
-  /** Answers the peer's re-INVITE/UPDATE offers once the call is up; without it they get 488. */
-  answerOffer?: OfferAnswerer;
-  /**
-   * RFC 3261 §8.1.3.4: for a 3xx, the Request-URI to try next (same Call-ID, From tag, To and
-   * destination), or undefined to fail with it; not asked once we cancelled (it would ring).
-   */
-  redirect?: (response: SipResponse) => string | undefined;
-}
-
-export interface OutboundHost extends SessionHost {
-  /** Sends the INVITE (adds Via) and returns its client transaction. */
-  sendInvite(
-    invite: SipRequest,
-    destination: TransportAddress,
-    user: InviteUser,
-  ): ClientTransaction<SipRequest, SipResponse>;
-  /** Sends a CANCEL carrying the INVITE's Via (no new branch, §9.1). */
-  sendCancel(cancel: SipRequest, destination: TransportAddress): void;
-}
-
-export interface InviteUser {
-  onProvisional(response: SipResponse): void;
-  onFinal(response: SipResponse): void;
-  onTimeout(): void;
-  onTransportError(error: unknown): void;
-}
+export type {
+  Authorizer,
+  DigestAnswer,
+  InviteUser,
+  OutboundFailure,
+  OutboundHost,
+  OutboundOutcome,
+  OutboundSessionEvents,
+  OutboundSessionOptions,
+} from './outbound-types.js';
 
 /** Extra forks answered with 2xx that a call ACKs and ends; a bound against a runaway forker. */
 const MAX_EXTRA_FORKS = 16;
-
-/** Our answer to a 401/407: the Authorization header, and whether its challenge said stale=true. */
-export interface DigestAnswer {
-  header: [string, string];
-  stale: boolean;
-}
-
-/** Answers a 401/407, or undefined to give up (RFC 3261 §22.2). */
-export type Authorizer = (challenge: SipResponse, request: SipRequest) => DigestAnswer | undefined;
 
 export class OutboundSession extends Session<OutboundSessionEvents> implements EarlySession {
   readonly outcome: Promise<OutboundOutcome>;
@@ -381,37 +330,10 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
       if (this.#cancelWanted) void this.bye();
       return;
     }
-    const redirected =
-      response.status < 400 && !this.#cancelWanted ? this.#options.redirect?.(response) : undefined;
-    if (redirected !== undefined) {
-      this.#send(this.#retry([], redirected));
-      return;
-    }
-    const authorize = this.#options.authorize;
-    if ((response.status === 401 || response.status === 407) && authorize) {
-      const answer = authorize(response, this.#current);
-      if (answer && answersChallenge(this.#challenges, answer.stale)) {
-        this.#challenges++;
-        this.#send(this.#retry([answer.header]));
-        return;
-      }
-    }
-    if (!this.#reliabilityOffered && acceptsOnlyWith100rel(response)) {
-      this.#reliabilityOffered = true;
-      // RFC 3261 §21.4.15: retry once with the extension the 421 requires (RFC 3262 §3).
-      this.#send(this.#retry([['Supported', 'timer, 100rel']]));
-      return;
-    }
-    const minSE = this.#sessionIntervalTooSmall(response);
-    if (minSE !== undefined) {
-      this.#intervalRaised = true;
-      // RFC 4028 §6: retry once with Session-Expires (and Min-SE) raised to the peer's Min-SE.
-      this.#send(
-        this.#retry([
-          ['Session-Expires', String(minSE)],
-          ['Min-SE', String(minSE)],
-        ]),
-      );
+    // Not once we cancelled the call: a new INVITE would ring until its first provisional.
+    const retry = this.#cancelWanted ? undefined : this.#retryFor(response);
+    if (retry) {
+      this.#send(retry);
       return;
     }
     this.#fail({
@@ -420,6 +342,36 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
       reason: boundedReasonPhrase(response.reason, response.status),
       response,
     });
+  }
+
+  /**
+   * The INVITE a final response asks for in place of ending the call: to a redirect's target,
+   * with credentials for a challenge, supporting 100rel for a 421, or with a 422's Min-SE.
+   */
+  #retryFor(response: SipResponse): SipRequest | undefined {
+    const redirected = response.status < 400 ? this.#options.redirect?.(response) : undefined;
+    if (redirected !== undefined) return this.#retry([], redirected);
+    const authorize = this.#options.authorize;
+    if ((response.status === 401 || response.status === 407) && authorize) {
+      const answer = authorize(response, this.#current);
+      if (answer && answersChallenge(this.#challenges, answer.stale)) {
+        this.#challenges++;
+        return this.#retry([answer.header]);
+      }
+    }
+    if (!this.#reliabilityOffered && acceptsOnlyWith100rel(response)) {
+      this.#reliabilityOffered = true;
+      // RFC 3261 §21.4.15: retry once with the extension the 421 requires (RFC 3262 §3).
+      return this.#retry([['Supported', 'timer, 100rel']]);
+    }
+    const minSE = this.#sessionIntervalTooSmall(response);
+    if (minSE === undefined) return undefined;
+    this.#intervalRaised = true;
+    // RFC 4028 §6: retry once with Session-Expires (and Min-SE) raised to the peer's Min-SE.
+    return this.#retry([
+      ['Session-Expires', String(minSE)],
+      ['Min-SE', String(minSE)],
+    ]);
   }
 
   /**

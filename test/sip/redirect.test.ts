@@ -2,6 +2,7 @@
  * A 3xx to our INVITE (RFC 3261 §8.1.3.4), between two user agents (helpers/session-pair.ts):
  * followed to the Request-URI the `redirect` option gives, in the same Call-ID, From tag and To
  * with a higher CSeq; without the option, or when it gives none, the call fails with the 3xx.
+ * A call we cancelled is sent again for nothing: not a 3xx, a challenge or a 421.
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
@@ -63,4 +64,23 @@ describe('RFC 3261 §8.1.3.4: a 3xx to our INVITE', () => {
     const outcome = await session.outcome;
     assert.equal(outcome.kind === 'failed' && outcome.status, 302);
   });
+
+  for (const [status, header] of [
+    [401, ['WWW-Authenticate', 'Digest realm="carrier", nonce="n1"']],
+    [421, ['Require', '100rel']],
+  ] as const) {
+    it(`nor is a call we cancelled sent again for a ${status}: it ends with it`, async () => {
+      const { network, incoming, call } = setup();
+      const session = call({
+        authorize: () => ({ header: ['Authorization', 'Digest username="u"'], stale: false }),
+      });
+      await flush();
+      session.cancel();
+      incoming[0]?.reject(status, [[header[0], header[1]]]);
+      await flush();
+      assert.equal(invites(network).length, 1);
+      const outcome = await session.outcome;
+      assert.equal(outcome.kind === 'failed' && outcome.status, status);
+    });
+  }
 });

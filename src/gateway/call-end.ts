@@ -141,12 +141,26 @@ export function signalledEnd(reason: SignalledReason | undefined): Pick<CallEnd,
 }
 
 /**
- * The Q.850 cause our BYE gives for an end (RFC 3326): recovery on timer expiry (102) for a
- * silent or expired session, incompatible destination (88) for media we cannot use, temporary
- * failure (41) when the bot or the gateway failed, else normal call clearing (16).
+ * The Q.850 cause our BYE or refusal gives for an end (RFC 3326, RFC 6432): unallocated number
+ * (1) for a number or route we do not serve, call rejected (21) for a source or credentials we
+ * refuse, no circuit available (34) at a trunk's limits, switching equipment congestion (42)
+ * when overloaded, recovery on timer expiry (102) for a silent or expired session, incompatible
+ * destination (88) for media we cannot use, temporary failure (41) when the bot or the gateway
+ * failed or drains, else normal call clearing (16).
  */
 export function q850CauseOf(cause: CallEndCause): number {
   switch (cause) {
+    case 'rejected_number':
+    case 'rejected_route':
+      return 1;
+    case 'rejected_source':
+    case 'auth_failed':
+      return 21;
+    case 'rejected_cps':
+    case 'rejected_concurrency':
+      return 34;
+    case 'rejected_overload':
+      return 42;
     case 'rtp_timeout':
     case 'session_expired':
       return 102;
@@ -156,6 +170,7 @@ export function q850CauseOf(cause: CallEndCause): number {
     case 'bot_unreachable':
     case 'bot_gone':
     case 'media_worker_failed':
+    case 'draining':
     case 'error':
       return 41;
     default:
@@ -213,11 +228,13 @@ export function endSignalling(
   const party = hangupPartyOf(end.cause);
   if (party === 'caller' && direction === 'inbound') return;
   if (party === 'callee' && direction === 'outbound' && answered) return;
+  // RFC 3326 (RFC 6432 in a response): it says why, as a Q.850 cause with our cause as its text.
+  const reason: [string, string] = ['Reason', q850Reason(q850CauseOf(end.cause), end.cause)];
   if (direction === 'inbound' && (session as InboundSession).pending) {
-    (session as InboundSession).reject(end.sipStatus ?? 500, rejectHeaders);
+    // A challenge is no end for the caller, who may answer it.
+    const headers = end.cause === 'auth_challenge' ? rejectHeaders : [...rejectHeaders, reason];
+    (session as InboundSession).reject(end.sipStatus ?? 500, headers);
     return;
   }
-  // RFC 3326: the BYE says why, as a Q.850 cause with our bounded cause as its text.
-  const reason = q850Reason(q850CauseOf(end.cause), end.cause);
-  void session.bye('hangup', undefined, [['Reason', reason]]).catch(() => undefined);
+  void session.bye('hangup', undefined, [reason]).catch(() => undefined);
 }

@@ -84,6 +84,43 @@ describe('RFC 3326: why a call ended, both ways', () => {
     assert.deepEqual(reasons, ['Q.850;cause=16;text="api_hangup"', 'Q.850;cause=19;text="no_answer"']);
   });
 
+  it('our refusals of an INVITE say why (RFC 6432): 34 at the trunk limit, 88 for no common codec', async () => {
+    const h = setup({ trunk: { maxConcurrentCalls: 1, codecs: ['PCMA'] } });
+    const carrier = h.carrier(CARRIER_A);
+    const refusedCodec = carrier.call({ codecs: ['PCMU'] });
+    await flush();
+    const first = carrier.call({ codecs: ['PCMA'] });
+    await flush();
+    assert.equal((await first.outcome).kind, 'answered');
+    const second = carrier.call({ codecs: ['PCMA'] });
+    await flush();
+    for (const session of [refusedCodec, second]) assert.equal((await session.outcome).kind, 'failed');
+    const refusals = h.inviteResponses(CARRIER_A).filter((record) => record.message.status >= 300);
+    assert.deepEqual(
+      refusals.map((record) => [record.message.status, record.message.get('reason')]),
+      [
+        [488, 'Q.850;cause=88;text="no_common_codec"'],
+        [503, 'Q.850;cause=34;text="rejected_concurrency"'],
+      ],
+    );
+  });
+
+  it('a digest challenge carries no Reason: it ends nothing, the caller may answer it', async () => {
+    const h = setup({
+      trunk: {
+        inbound: { allowedCidrs: ['127.0.0.0/8'], auth: { username: 'carrier-a', password: 's3cret' } },
+      },
+    });
+    const session = h.carrier(CARRIER_A).call({ codecs: ['PCMU'] });
+    await flush();
+    const outcome = await session.outcome;
+    assert.equal(outcome.kind === 'failed' && outcome.status, 401);
+    assert.equal(
+      outcome.kind === 'failed' && outcome.cause === 'response' && outcome.response.get('reason'),
+      undefined,
+    );
+  });
+
   it("a carrier's final response with a Q.850 cause (RFC 6432): the failed call's end carries it", async () => {
     const h = setup({
       trunk: { outbound: { gateways: [{ name: 'a', host: CARRIER_A.address, port: CARRIER_A.port }] } },

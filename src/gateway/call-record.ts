@@ -20,6 +20,8 @@ export interface AttemptRecord {
   outcome: string;
   /** The router's decision after it ("503 is a failover code", "answered"...). */
   reason: string | undefined;
+  /** The number a carrier's 3xx redirected the attempt to (RFC 3261 §8.1.3.4). */
+  redirectedTo?: string;
 }
 
 export interface CallMediaRecord {
@@ -102,6 +104,7 @@ function attemptRecords(planned: readonly PlannedAttempt[], wallOffsetMs: number
     durationMs: Math.round((attempt.endedAtMs ?? attempt.startedAtMs) - attempt.startedAtMs),
     outcome: attempt.outcome ?? 'pending',
     reason: attempt.reason,
+    ...(attempt.redirectedTo === undefined ? {} : { redirectedTo: attempt.redirectedTo }),
   }));
 }
 

@@ -179,6 +179,7 @@ async function dialTarget(ports: DialPorts, request: DialRequest, target: Target
   const requestUri = (user: string) =>
     `sip:${user}@${hostPort}${target.userParams(user)}${uriTransportParam(gateway.transport)}`;
   let redirects = 0;
+  let redirectedTo: string | undefined;
   const session = ports.outbound.dial(request.trunk, {
     requestUri: requestUri(identity.toUser),
     destination: gatewayDestination(gateway.transport, to.address, to.port, gateway.host),
@@ -194,6 +195,7 @@ async function dialTarget(ports: DialPorts, request: DialRequest, target: Target
       const user = redirects < MAX_REDIRECTS ? redirectedNumber(response) : undefined;
       if (user === undefined) return undefined;
       redirects++;
+      redirectedTo = user;
       return requestUri(user);
     },
   });
@@ -238,7 +240,7 @@ async function dialTarget(ports: DialPorts, request: DialRequest, target: Target
     };
   const answered = outcome.kind === 'answered';
   return {
-    routed: routerOutcome(outcome),
+    routed: routerOutcome(outcome, redirectedTo),
     last: outcome.kind === 'answered' ? undefined : { kind: 'failed', outcome },
     status: answered ? outcome.response.status : outcome.status,
     timing: { pddMs, setupMs: answered ? clock.now() - started : undefined },
@@ -312,8 +314,9 @@ function failedEnd(last: LastAttempt | undefined): CallEnd {
   return signalled ? { ...end, signalled: { protocol: signalled.protocol, cause: signalled.cause } } : end;
 }
 
-function routerOutcome(outcome: OutboundOutcome): AttemptOutcome {
-  if (outcome.kind === 'answered') return { status: outcome.response.status };
+function routerOutcome(outcome: OutboundOutcome, redirectedTo: string | undefined): AttemptOutcome {
+  const redirect = redirectedTo === undefined ? {} : { redirectedTo };
+  if (outcome.kind === 'answered') return { status: outcome.response.status, ...redirect };
   if (outcome.cause !== 'response') return outcome.cause;
-  return { status: outcome.status, earlyMedia: outcome.earlyMedia };
+  return { status: outcome.status, earlyMedia: outcome.earlyMedia, ...redirect };
 }

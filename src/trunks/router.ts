@@ -33,6 +33,8 @@ export type AttemptOutcome =
       status: number;
       /** 183 with SDP or 180 with media already flowing: the caller heard something, so no failover. */
       earlyMedia?: boolean;
+      /** The number a 3xx redirected the attempt to, whose INVITE got `status`. */
+      redirectedTo?: string;
     }
   | 'timeout'
   | 'transport_error'
@@ -67,6 +69,8 @@ export interface AttemptRecord {
   outcome: string | undefined;
   /** Why the plan continued or stopped after this attempt. */
   reason: string | undefined;
+  /** The number a 3xx redirected this attempt to (RFC 3261 §8.1.3.4), if one did. */
+  redirectedTo?: string;
 }
 
 type PlanResult = 'pending' | 'answered' | 'failed' | 'exhausted';
@@ -159,6 +163,8 @@ export class AttemptPlan {
       previous.endedAtMs = this.#clock.now();
       previous.outcome = outcomeLabel(lastOutcome);
       previous.reason = decision.reason;
+      if (typeof lastOutcome === 'object' && lastOutcome.redirectedTo !== undefined)
+        previous.redirectedTo = lastOutcome.redirectedTo;
       if (decision.stop) {
         this.#state = decision.stop;
         return undefined;

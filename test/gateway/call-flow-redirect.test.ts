@@ -44,7 +44,13 @@ describe('RFC 3261 §8.1.3.4: a carrier redirecting our INVITE', () => {
     assert.ok(
       invites.every((invite) => invite.to.address === CARRIER_A.address && invite.to.port === CARRIER_A.port),
     );
-    await observed.call.hangup('api_hangup');
+    observed.call.hangup('api_hangup');
+    await flush();
+    const record = observed.ends[0]?.record ?? assert.fail('no record');
+    assert.deepEqual(
+      record.attempts.map(({ gateway, outcome, redirectedTo }) => ({ gateway, outcome, redirectedTo })),
+      [{ gateway: 'carrier/a', outcome: '200', redirectedTo: '+15550111' }],
+    );
   });
 
   it('at most two redirects per attempt: the third 302 ends the call with it', async () => {

@@ -5,7 +5,7 @@
  * at least 40 ms each; the defaults are those of our RFC 4733 sender (100 ms tone, 60 ms
  * pause). Pure: frames are pulled once per tick.
  */
-import { assertDtmfDigits } from './dtmf.js';
+import { DigitQueue } from './dtmf.js';
 
 /** ITU-T Q.23: the keypad's rows and columns, and the frequency (Hz) of each. */
 const KEYPAD = ['123A', '456B', '789C', '*0#D'];
@@ -19,7 +19,6 @@ const COLUMN_HZ = [1209, 1336, 1477, 1633];
 const TONE_PEAK = 7200;
 const DEFAULT_DURATION_MS = 100;
 const DEFAULT_PAUSE_MS = 60;
-const DEFAULT_MAX_QUEUED_DIGITS = 64;
 
 /** The low (row) and high (column) frequencies of a digit, any case. */
 export function dtmfTonePair(digit: string): [number, number] {
@@ -33,10 +32,9 @@ export class DtmfTones {
   readonly #sampleRate: number;
   readonly #frameMs: number;
   readonly #pauseFrames: number;
-  readonly #maxQueued: number;
   /** One frame, reused: the caller sends it before asking for the next. */
   readonly #frame: Int16Array;
-  readonly #queue: Array<{ digit: string; durationMs: number }> = [];
+  readonly #queue: DigitQueue;
   #toneFramesLeft = 0;
   #pauseFramesLeft = 0;
   /** Phase steps (radians per sample) and phases of the digit's two tones. */
@@ -52,7 +50,7 @@ export class DtmfTones {
     this.#sampleRate = sampleRate;
     this.#frameMs = options.frameMs ?? 20;
     this.#pauseFrames = Math.ceil((options.pauseMs ?? DEFAULT_PAUSE_MS) / this.#frameMs);
-    this.#maxQueued = options.maxQueuedDigits ?? DEFAULT_MAX_QUEUED_DIGITS;
+    this.#queue = new DigitQueue(sampleRate, options.maxQueuedDigits);
     this.#frame = new Int16Array(Math.round((sampleRate * this.#frameMs) / 1000));
   }
 
@@ -70,10 +68,7 @@ export class DtmfTones {
    * duration out of range or when the bounded queue would overflow.
    */
   enqueue(digits: string, durationMs?: number): void {
-    assertDtmfDigits(digits, durationMs, this.#sampleRate);
-    if (this.#queue.length + digits.length > this.#maxQueued)
-      throw new RangeError(`DTMF queue full (${this.#maxQueued} digits)`);
-    for (const digit of digits) this.#queue.push({ digit, durationMs: durationMs ?? DEFAULT_DURATION_MS });
+    this.#queue.enqueue(digits, durationMs);
   }
 
   /** The next frame: tone, then pause, digit after digit; undefined once none is under way or queued. */
@@ -108,7 +103,7 @@ export class DtmfTones {
     this.#highStep = (2 * Math.PI * highHz) / this.#sampleRate;
     this.#lowPhase = 0;
     this.#highPhase = 0;
-    this.#toneFramesLeft = Math.ceil(next.durationMs / this.#frameMs);
+    this.#toneFramesLeft = Math.ceil((next.durationMs ?? DEFAULT_DURATION_MS) / this.#frameMs);
     this.#pauseFramesLeft = this.#pauseFrames;
     return true;
   }

@@ -299,6 +299,51 @@ export class DtmfSender {
 
 const DEFAULT_MAX_QUEUED_DIGITS = 64;
 
+/** A digit waiting to be sent, with its own duration when it was given one. */
+export interface QueuedDigit {
+  digit: string;
+  durationMs: number | undefined;
+}
+
+/**
+ * The digits a sender has yet to send, in order and bounded: whatever sends them (RFC 4733
+ * events, or tones in the audio) refuses the same digits, durations and overflow the same way.
+ */
+export class DigitQueue {
+  readonly #clockRate: number;
+  readonly #max: number;
+  readonly #digits: QueuedDigit[] = [];
+
+  /** `clockRate` is the sender's, for the duration check; at most `max` digits wait. */
+  constructor(clockRate: number, max = DEFAULT_MAX_QUEUED_DIGITS) {
+    this.#clockRate = clockRate;
+    this.#max = max;
+  }
+
+  get length(): number {
+    return this.#digits.length;
+  }
+
+  /**
+   * Queues digits, each lasting `durationMs` (undefined: the sender's default); throws
+   * RangeError on a non-digit, a duration out of range or when the queue would overflow.
+   */
+  enqueue(digits: string, durationMs?: number): void {
+    assertDtmfDigits(digits, durationMs, this.#clockRate);
+    if (this.#digits.length + digits.length > this.#max)
+      throw new RangeError(`DTMF queue full (${this.#max} digits)`);
+    for (const digit of digits) this.#digits.push({ digit, durationMs });
+  }
+
+  shift(): QueuedDigit | undefined {
+    return this.#digits.shift();
+  }
+
+  clear(): void {
+    this.#digits.length = 0;
+  }
+}
+
 interface ActiveTrain {
   packets: DtmfPacketOut[];
   next: number;
@@ -318,8 +363,7 @@ export class DtmfTransmitter {
     opts: { payloadType: number; timestamp: number; marker: boolean },
   ) => void;
   readonly #options: DtmfSendOptions;
-  readonly #maxQueued: number;
-  readonly #queue: Array<{ digit: string; durationMs: number | undefined }> = [];
+  readonly #queue: DigitQueue;
   #train: ActiveTrain | undefined;
   #gapUntilMs = Number.NEGATIVE_INFINITY;
 
@@ -332,7 +376,7 @@ export class DtmfTransmitter {
     this.#sender = opts.sender;
     this.#sendPacket = opts.send;
     this.#options = opts.options ?? {};
-    this.#maxQueued = opts.maxQueuedDigits ?? DEFAULT_MAX_QUEUED_DIGITS;
+    this.#queue = new DigitQueue(opts.sender.clockRate, opts.maxQueuedDigits);
   }
 
   /** True while a digit's packets are being sent, until its last end copy has gone. */
@@ -349,21 +393,19 @@ export class DtmfTransmitter {
    * RangeError on a non-digit, a duration out of range or when the bounded queue would overflow.
    */
   enqueue(digits: string, durationMs?: number): void {
-    assertDtmfDigits(digits, durationMs, this.#sender.clockRate);
-    if (this.#queue.length + digits.length > this.#maxQueued)
-      throw new RangeError(`DTMF queue full (${this.#maxQueued} digits)`);
-    for (const digit of digits) this.#queue.push({ digit, durationMs });
+    this.#queue.enqueue(digits, durationMs);
   }
 
   /** Drops queued digits (the one in flight still ends properly, with its end packets). */
   clear(): void {
-    this.#queue.length = 0;
+    this.#queue.clear();
   }
 
   /** Call on every media-clock tick with the RTP timestamp the next audio frame would carry. */
   tick(nowMs: number, audioTimestamp: number): void {
-    if (!this.#train && this.#queue.length > 0 && nowMs >= this.#gapUntilMs) {
-      const { digit, durationMs } = this.#queue.shift()!;
+    const next = !this.#train && nowMs >= this.#gapUntilMs ? this.#queue.shift() : undefined;
+    if (next) {
+      const { digit, durationMs } = next;
       const options = durationMs === undefined ? this.#options : { ...this.#options, durationMs };
       this.#train = {
         packets: this.#sender.packetsForDigit(digit, audioTimestamp, options),

@@ -36,7 +36,7 @@ import {
   outboundIdentity,
 } from '../trunks/index.js';
 import type { Clock, TimerHandle } from '../util/index.js';
-import { boundedDetail, type CallEnd, causeOfFinalStatus } from './call-end.js';
+import { boundedDetail, type CallEnd, causeOfFinalStatus, signalledEnd } from './call-end.js';
 import { type CallerIdOverride, type OutboundCaller, outboundCaller } from './caller-id.js';
 import type { OutboundDialer } from './ports.js';
 import { gatewayDestination, uriTransportParam } from './sip-tls.js';
@@ -304,14 +304,15 @@ function failedEnd(last: LastAttempt | undefined): CallEnd {
   if (last.kind === 'dns_failure') return { cause: 'dns_failure', detail: boundedDetail(last.detail) };
   if (last.kind === 'timeout') return { cause: 'no_answer', sipStatus: 408, detail: 'ring timeout' };
   const { outcome } = last;
-  const end: CallEnd = {
+  // RFC 6432: a carrier's final response may say its network's Q.850 cause in a Reason; the
+  // detail stays its Reason-Phrase.
+  const signalled = outcome.cause === 'response' ? signalledReason(outcome.response) : undefined;
+  return {
+    ...signalledEnd(signalled),
     cause: causeOfFinalStatus(outcome.status),
     sipStatus: outcome.status,
     detail: boundedDetail(outcome.reason),
   };
-  // RFC 6432: a carrier's final response may say its network's Q.850 cause in a Reason.
-  const signalled = outcome.cause === 'response' ? signalledReason(outcome.response) : undefined;
-  return signalled ? { ...end, signalled: { protocol: signalled.protocol, cause: signalled.cause } } : end;
 }
 
 function routerOutcome(outcome: OutboundOutcome, redirectedTo: string | undefined): AttemptOutcome {

@@ -1,7 +1,8 @@
 /**
  * The Reason header (RFC 3326): why a BYE or CANCEL ends a call, as a Q.850 cause (ITU-T Q.850,
  * the cause codes of the telephone network behind a carrier) or a SIP status, with free text.
- * RFC 6432 allows it in responses too. Read from what a carrier sends, written into our BYEs.
+ * RFC 6432 allows it in responses too. Read from what a carrier sends; written into our BYEs,
+ * CANCELs and refusals.
  */
 import { parseParams, SipParseError } from './grammar.js';
 import type { SipMessage } from './message.js';

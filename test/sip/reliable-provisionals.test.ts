@@ -13,7 +13,6 @@ import {
   ReliableProvisionals,
   reliableRSeq,
 } from '../../src/sip/reliable-provisionals.js';
-import type { TransportAddress } from '../../src/sip/types.js';
 import {
   answerer,
   BOB,
@@ -306,6 +305,12 @@ describe('reliable-provisionals.ts', () => {
     for (const [name, value] of headers) message.append(name, value);
     return message;
   };
+  /** A reliable 183 (Require: 100rel) with RSeq `rseq`. */
+  const reliableWith = (rseq: string) =>
+    provisional([
+      ['Require', '100rel'],
+      ['RSeq', rseq],
+    ]);
 
   it('reliableRSeq: Require lists 100rel (any case, in a list) and RSeq is 1..2^31-1 in digits', () => {
     assert.equal(
@@ -372,29 +377,14 @@ describe('reliable-provisionals.ts', () => {
 
   it('ReliableProvisionals: the confirmed dialog continues above the PRACKs of its early dialog', () => {
     const reliable = new ReliableProvisionals();
-    const destination: TransportAddress = BOB;
-    const first = reliable.receive(
-      invite,
-      provisional([
-        ['Require', '100rel'],
-        ['RSeq', '5'],
-      ]),
-      destination,
-    );
+    const first = reliable.receive(invite, reliableWith('5'), BOB);
     assert.ok(first.kind === 'acknowledge');
     assert.equal(first.prack.get('cseq'), '3 PRACK');
     assert.equal(first.prack.get('rack'), '5 2 INVITE');
-    const second = reliable.receive(
-      invite,
-      provisional([
-        ['Require', '100rel'],
-        ['RSeq', '6'],
-      ]),
-      destination,
-    );
+    const second = reliable.receive(invite, reliableWith('6'), BOB);
     assert.ok(second.kind === 'acknowledge');
     assert.equal(second.prack.get('cseq'), '4 PRACK');
-    const dialog = Dialog.forUac(invite, provisional([]), destination);
+    const dialog = Dialog.forUac(invite, provisional([]), BOB);
     assert.equal(dialog.localSeq, 3);
     reliable.continueLocalSeq(dialog);
     assert.equal(dialog.localSeq, 5);
@@ -403,14 +393,7 @@ describe('reliable-provisionals.ts', () => {
   it('ReliableProvisionals: a retry of the INVITE goes above its CSeq and every PRACK sent', () => {
     const reliable = new ReliableProvisionals();
     assert.equal(reliable.nextLocalSeq(invite), 3);
-    reliable.receive(
-      invite,
-      provisional([
-        ['Require', '100rel'],
-        ['RSeq', '1'],
-      ]),
-      BOB,
-    );
+    reliable.receive(invite, reliableWith('1'), BOB);
     assert.equal(reliable.nextLocalSeq(invite), 4);
   });
 });

@@ -179,27 +179,26 @@ describe('RFC 3261 §13.2.1: the answer is the first SDP in a reliable response'
   /** `sdp` with its audio port changed: another answer than the one the 183 gave. */
   const movedPort = (sdp: string) => sdp.replace(/^m=audio \d+/m, 'm=audio 40998');
 
-  it("a 200 with other SDP after a reliable 183's answer: the 183's answer stands", async () => {
-    const { network, inbound, outbound, answer } = await ringing(reliable183('1'));
-    network.rewrite = (message) => {
+  /** A call ringing with 183s as `rewrite` makes them, answered by a 200 with other SDP. */
+  async function answeredWithOtherSdp(rewrite: (message: SipMessage) => void) {
+    const call = await ringing(rewrite);
+    call.network.rewrite = (message) => {
       if (!message.isRequest && message.status === 200 && message.cseq().method === 'INVITE')
-        message.setBody(movedPort(answer), 'application/sdp');
+        message.setBody(movedPort(call.answer), 'application/sdp');
     };
-    inbound.accept(answer);
+    call.inbound.accept(call.answer);
     await flush();
-    assert.equal((await outbound.outcome).kind, 'answered');
+    assert.equal((await call.outbound.outcome).kind, 'answered');
+    return call;
+  }
+
+  it("a 200 with other SDP after a reliable 183's answer: the 183's answer stands", async () => {
+    const { outbound, answer } = await answeredWithOtherSdp(reliable183('1'));
     assert.equal(outbound.remoteSdp, answer);
   });
 
   it("after an unreliable 183 with SDP, the 200's SDP is the answer", async () => {
-    const { network, inbound, outbound, answer } = await ringing(() => undefined);
-    network.rewrite = (message) => {
-      if (!message.isRequest && message.status === 200 && message.cseq().method === 'INVITE')
-        message.setBody(movedPort(answer), 'application/sdp');
-    };
-    inbound.accept(answer);
-    await flush();
-    assert.equal((await outbound.outcome).kind, 'answered');
+    const { outbound, answer } = await answeredWithOtherSdp(() => undefined);
     assert.equal(outbound.remoteSdp, movedPort(answer));
   });
 

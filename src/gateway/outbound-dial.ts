@@ -79,6 +79,8 @@ type LastAttempt =
 /** One attempt, as the plan, the health window, metrics and the call's end see it. */
 interface Tried {
   routed: AttemptOutcome;
+  /** The number a 3xx redirected the attempt to, whatever became of it then. */
+  redirectedTo?: string | undefined;
   /** Undefined for an answered attempt. */
   last: LastAttempt | undefined;
   status: number | 'dns_failure';
@@ -138,10 +140,10 @@ export async function dialOutbound(ports: DialPorts, request: DialRequest): Prom
     if (tried.retryAfterSec !== undefined) targetHealth?.holdOff(tried.retryAfterSec * 1000);
     request.onAttempt({ trunk: trunk.name, gateway: gatewayName(attempt.gateway), status: tried.status });
     if (!tried.answered && clock.now() >= deadline) {
-      plan.stop(tried.routed, 'ring timeout');
+      plan.stop(tried.routed, 'ring timeout', tried.redirectedTo);
       break;
     }
-    attempt = await plan.next(tried.routed);
+    attempt = await plan.next(tried.routed, tried.redirectedTo);
     if (tried.answered)
       return {
         kind: 'answered',
@@ -233,6 +235,7 @@ async function dialTarget(ports: DialPorts, request: DialRequest, target: Target
   if (outcome === 'timeout')
     return {
       routed: 'timeout',
+      redirectedTo,
       last: { kind: 'timeout' },
       status: 408,
       timing: { pddMs },
@@ -240,7 +243,8 @@ async function dialTarget(ports: DialPorts, request: DialRequest, target: Target
     };
   const answered = outcome.kind === 'answered';
   return {
-    routed: routerOutcome(outcome, redirectedTo),
+    routed: routerOutcome(outcome),
+    redirectedTo,
     last: outcome.kind === 'answered' ? undefined : { kind: 'failed', outcome },
     status: answered ? outcome.response.status : outcome.status,
     timing: { pddMs, setupMs: answered ? clock.now() - started : undefined },
@@ -315,9 +319,8 @@ function failedEnd(last: LastAttempt | undefined): CallEnd {
   };
 }
 
-function routerOutcome(outcome: OutboundOutcome, redirectedTo: string | undefined): AttemptOutcome {
-  const redirect = redirectedTo === undefined ? {} : { redirectedTo };
-  if (outcome.kind === 'answered') return { status: outcome.response.status, ...redirect };
+function routerOutcome(outcome: OutboundOutcome): AttemptOutcome {
+  if (outcome.kind === 'answered') return { status: outcome.response.status };
   if (outcome.cause !== 'response') return outcome.cause;
-  return { status: outcome.status, earlyMedia: outcome.earlyMedia, ...redirect };
+  return { status: outcome.status, earlyMedia: outcome.earlyMedia };
 }

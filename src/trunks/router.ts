@@ -33,8 +33,6 @@ export type AttemptOutcome =
       status: number;
       /** 183 with SDP or 180 with media already flowing: the caller heard something, so no failover. */
       earlyMedia?: boolean;
-      /** The number a 3xx redirected the attempt to, whose INVITE got `status`. */
-      redirectedTo?: string;
     }
   | 'timeout'
   | 'transport_error'
@@ -152,19 +150,16 @@ export class AttemptPlan {
 
   /**
    * First call: no outcome, returns the first attempt. Later calls: the outcome of the
-   * previous attempt; returns the next attempt, or undefined when the plan is over.
+   * previous attempt, and the number a 3xx redirected it to if one did, whatever its outcome;
+   * returns the next attempt, or undefined when the plan is over.
    */
-  async next(lastOutcome?: AttemptOutcome): Promise<Attempt | undefined> {
+  async next(lastOutcome?: AttemptOutcome, redirectedTo?: string): Promise<Attempt | undefined> {
     if (this.#state !== 'pending') return undefined;
     const previous = this.attempts.at(-1);
     if (previous) {
       if (lastOutcome === undefined) throw new TypeError('next() needs the outcome of the previous attempt');
       const decision = this.#decide(lastOutcome);
-      previous.endedAtMs = this.#clock.now();
-      previous.outcome = outcomeLabel(lastOutcome);
-      previous.reason = decision.reason;
-      if (typeof lastOutcome === 'object' && lastOutcome.redirectedTo !== undefined)
-        previous.redirectedTo = lastOutcome.redirectedTo;
+      endAttempt(previous, this.#clock.now(), lastOutcome, decision.reason, redirectedTo);
       if (decision.stop) {
         this.#state = decision.stop;
         return undefined;
@@ -198,14 +193,11 @@ export class AttemptPlan {
   }
 
   /** Ends the plan early (the caller's deadline passed, or the call ended), logging why. */
-  stop(lastOutcome: AttemptOutcome, reason: string): void {
+  stop(lastOutcome: AttemptOutcome, reason: string, redirectedTo?: string): void {
     if (this.#state !== 'pending') return;
     const previous = this.attempts.at(-1);
-    if (previous && previous.endedAtMs === undefined) {
-      previous.endedAtMs = this.#clock.now();
-      previous.outcome = outcomeLabel(lastOutcome);
-      previous.reason = reason;
-    }
+    if (previous && previous.endedAtMs === undefined)
+      endAttempt(previous, this.#clock.now(), lastOutcome, reason, redirectedTo);
     this.#state = 'failed';
   }
 
@@ -258,6 +250,19 @@ export class AttemptPlan {
 
 function outcomeLabel(outcome: AttemptOutcome): string {
   return typeof outcome === 'string' ? outcome : String(outcome.status);
+}
+
+function endAttempt(
+  attempt: AttemptRecord,
+  nowMs: number,
+  outcome: AttemptOutcome,
+  reason: string,
+  redirectedTo: string | undefined,
+): void {
+  attempt.endedAtMs = nowMs;
+  attempt.outcome = outcomeLabel(outcome);
+  attempt.reason = reason;
+  if (redirectedTo !== undefined) attempt.redirectedTo = redirectedTo;
 }
 
 export class OutboundRouter {

@@ -7,18 +7,21 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SipRequest } from '../../src/sip/message.js';
 import { isRequest } from '../sip/helpers/session-pair.js';
-import { answerWith, CARRIER_A, flush, harnessPerTest } from './helpers/call-harness.js';
+import { answerWith, CARRIER_A, flush, harnessPerTest, run as runFor } from './helpers/call-harness.js';
 
 const setup = harnessPerTest();
 
-/** Carrier A redirects each INVITE to the Contact of `contacts` in turn, and answers the next. */
-function redirectingCarrier(h: ReturnType<typeof setup>, contacts: string[]) {
+/**
+ * Carrier A redirects each INVITE to the Contact of `contacts` in turn, and answers the next
+ * (or, `silent`, leaves it at 100 Trying).
+ */
+function redirectingCarrier(h: ReturnType<typeof setup>, contacts: string[], silent = false) {
   let invite = 0;
   const answer = answerWith('PCMU');
   return h.carrier(CARRIER_A, (session) => {
     const contact = contacts[invite++];
-    if (contact === undefined) answer(session);
-    else session.reject(302, [['Contact', contact]]);
+    if (contact !== undefined) session.reject(302, [['Contact', contact]]);
+    else if (!silent) answer(session);
   });
 }
 
@@ -63,6 +66,21 @@ describe('RFC 3261 §8.1.3.4: a carrier redirecting our INVITE', () => {
     assert.equal(invitesTo(h).length, 3);
     const [{ end } = assert.fail('ended')] = observed.ends;
     assert.equal(end.sipStatus, 302);
+  });
+
+  it('an attempt redirected and then timed out keeps the number it was redirected to in its record', async () => {
+    const gateways = [{ name: 'a', host: CARRIER_A.address, port: CARRIER_A.port }];
+    const h = setup({ trunk: { outbound: { gateways, attemptTimeoutMs: 2000 } } });
+    redirectingCarrier(h, ['<sip:+15550111@127.0.0.1>'], true);
+    const { observed, run } = h.originate();
+    await run;
+    await flush();
+    await runFor(h.clock, 2500);
+    const record = observed.ends[0]?.record ?? assert.fail('no record');
+    assert.deepEqual(
+      record.attempts.map(({ gateway, outcome, redirectedTo }) => ({ gateway, outcome, redirectedTo })),
+      [{ gateway: 'carrier/a', outcome: 'timeout', redirectedTo: '+15550111' }],
+    );
   });
 
   for (const contact of ['<sip:%23123@127.0.0.1>', '<sip:127.0.0.1>', 'not a contact <']) {

@@ -52,35 +52,63 @@ const answeringCredentials = digestCredentials.extend({
 });
 
 /** A registration-based trunk (RFC 3261 §10): we register at the carrier, which sends calls to our Contact. */
-const registerSchema = answeringCredentials.extend({
-  registrar: z
-    .string()
-    .refine((text) => parseHostAndPort(text) !== undefined, {
-      message: 'host or host:port (an IPv6 address in brackets)',
-    })
+/**
+ * How a TLS peer of ours (a trunk gateway, a registrar) is checked: its CAs and whether to check
+ * at all. Both mean something only over TLS.
+ */
+const tlsPeerSettings = (whose: string) => ({
+  tlsCaFile: pemFile(
+    `CAs ${whose} certificate must chain to, relative to this trunk file's directory; default the system CAs.`,
+  ).optional(),
+  tlsVerify: z
+    .boolean()
+    .default(true)
     .describe(
-      'The registrar as host[:port] (port 5060 by default): REGISTER goes to sip:host[:port] for the address-of-record sip:username@host (RFC 3261 §10.2).',
+      'false accepts any certificate under any name (labs only); true checks the chain and that it names host (RFC 5922).',
     ),
-  expires: z
-    .number()
-    .int()
-    .min(1)
-    .max(86_400)
-    .default(3600)
-    .describe(
-      'Seconds asked for; the registrar may grant less (refreshed at half of what it grants) or ask for more with 423 Min-Expires.',
-    ),
-  // Registering over TLS (server name, CAs, a sips Contact) is not implemented yet.
-  transport: z
-    .enum(['udp', 'tcp'], {
-      error: (issue) =>
-        `transport must be udp or tcp (got ${JSON.stringify(issue.input)}; registration over TLS is not supported yet)`,
-    })
-    .default('udp'),
 });
 
-const outboundGatewaySchema = z
-  .strictObject({
+/** The refinements that keep tlsCaFile and tlsVerify to a TLS peer. */
+function tlsOnlyWithTls<
+  T extends z.ZodType<{ transport: string; tlsCaFile?: string | undefined; tlsVerify: boolean }>,
+>(schema: T) {
+  return schema
+    .refine((peer) => peer.transport === 'tls' || peer.tlsCaFile === undefined, {
+      message: 'tlsCaFile needs transport: tls',
+      path: ['tlsCaFile'],
+    })
+    .refine((peer) => peer.transport === 'tls' || peer.tlsVerify, {
+      message: 'tlsVerify needs transport: tls',
+      path: ['tlsVerify'],
+    });
+}
+
+const registerSchema = tlsOnlyWithTls(
+  answeringCredentials.extend({
+    registrar: z
+      .string()
+      .refine((text) => parseHostAndPort(text) !== undefined, {
+        message: 'host or host:port (an IPv6 address in brackets)',
+      })
+      .describe(
+        'The registrar as host[:port] (port 5060 by default, 5061 over TLS): REGISTER goes to sip:host[:port] for the address-of-record sip:username@host (RFC 3261 §10.2); over TLS, host is the name its certificate must carry.',
+      ),
+    expires: z
+      .number()
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(3600)
+      .describe(
+        'Seconds asked for; the registrar may grant less (refreshed at half of what it grants) or ask for more with 423 Min-Expires.',
+      ),
+    transport: transport.default('udp'),
+    ...tlsPeerSettings("the registrar's"),
+  }),
+);
+
+const outboundGatewaySchema = tlsOnlyWithTls(
+  z.strictObject({
     name: z.string().min(1).optional(),
     host: uriHost.describe('IP address or DNS name; over TLS, the name its certificate must carry.'),
     port: port
@@ -95,24 +123,9 @@ const outboundGatewaySchema = z
       .min(0)
       .default(1)
       .describe('Relative share within one priority, multiplied by the health score.'),
-    tlsCaFile: pemFile(
-      "CAs the gateway's certificate must chain to, relative to this trunk file's directory; default the system CAs.",
-    ).optional(),
-    tlsVerify: z
-      .boolean()
-      .default(true)
-      .describe(
-        'false accepts any certificate under any name (labs only); true checks the chain and that it names host (RFC 5922).',
-      ),
-  })
-  .refine((g) => g.transport === 'tls' || g.tlsCaFile === undefined, {
-    message: 'tlsCaFile needs transport: tls',
-    path: ['tlsCaFile'],
-  })
-  .refine((g) => g.transport === 'tls' || g.tlsVerify, {
-    message: 'tlsVerify needs transport: tls',
-    path: ['tlsVerify'],
-  });
+    ...tlsPeerSettings("the gateway's"),
+  }),
+);
 
 const failoverCodes = z
   .array(z.number().int().min(300).max(699))

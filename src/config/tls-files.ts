@@ -78,7 +78,7 @@ export async function readListenerTlsFiles(
   return result;
 }
 
-/** Reads a trunk's gateway CA files (relative to `trunkFile`'s directory). */
+/** Reads a trunk's gateway and registrar CA files (relative to `trunkFile`'s directory). */
 export async function readTrunkTlsFiles(
   trunk: TrunkConfig,
   trunkFile: string,
@@ -91,6 +91,11 @@ export async function readTrunkTlsFiles(
     const path = ['outbound', 'gateways', index, 'tlsCaFile'];
     refs.push({ path, kind: 'certificate', file: ca, set: (p) => (gateway.tlsCaFile = p) });
   });
+  const register = trunk.outbound?.register;
+  if (register?.tlsCaFile !== undefined) {
+    const path = ['outbound', 'register', 'tlsCaFile'];
+    refs.push({ path, kind: 'certificate', file: register.tlsCaFile, set: (p) => (register.tlsCaFile = p) });
+  }
   return readPemFiles(refs, dirname(trunkFile), issueAt);
 }
 

@@ -16,6 +16,7 @@ import {
 } from '../sip/index.js';
 import { registrationContactUser } from '../trunks/index.js';
 import type { Clock, Logger } from '../util/index.js';
+import { gatewayDestination, registrarHost, uriTransportParam } from './sip-tls.js';
 
 export interface TrunkRegistrationsOptions {
   link: RegistrarLink;
@@ -127,7 +128,8 @@ export class TrunkRegistrations {
     const { clock, logger, metrics, link } = this.#options;
     const target = parseHostAndPort(register.registrar);
     if (!target) return; // the schema refuses such a registrar
-    const address = target.host.replace(/^\[(.*)\]$/, '$1');
+    const address = registrarHost(register.registrar);
+    const { transport } = register;
     const aor = serializeUri({
       scheme: 'sip',
       user: register.username,
@@ -138,8 +140,14 @@ export class TrunkRegistrations {
     const client = new RegistrationClient({
       link,
       clock,
-      registrar: { transport: register.transport, address, port: target.port ?? 5060 },
-      registrarUri: `sip:${register.registrar}`,
+      // Over TLS the registrar is verified as the host configured (RFC 5922 §7.3), as a gateway is.
+      registrar: gatewayDestination(
+        transport,
+        address,
+        target.port ?? (transport === 'tls' ? 5061 : 5060),
+        address,
+      ),
+      registrarUri: `sip:${register.registrar}${uriTransportParam(transport)}`,
       aor,
       username: register.username,
       password: register.password,

@@ -1,10 +1,10 @@
 /**
  * The config's side of SIP over TLS for the transport: listen entries with the listener's
  * credentials (the PEM text the config snapshot carries), how each new outbound connection
- * checks its server — a trunk gateway's own CAs and `tlsVerify`, with its configured host as
- * the name (RFC 5922 §7.3) — and new credentials after a reload.
+ * checks its server — a trunk gateway's or registrar's own CAs and `tlsVerify`, with its
+ * configured host as the name (RFC 5922 §7.3) — and new credentials after a reload.
  */
-import type { PatchbayConfig } from '../config/index.js';
+import { type PatchbayConfig, parseHostAndPort, type TrunkConfig } from '../config/index.js';
 import type {
   ListenSpec,
   SipTransport,
@@ -43,19 +43,37 @@ export function gatewayDestination(
 }
 
 /**
- * A new connection to a trunk gateway (by the name it is verified as) is checked as that
- * gateway says; one to any other address (a Contact or Record-Route in a dialog) against the
+ * A new connection to a trunk gateway or registrar (by the name it is verified as) is checked as
+ * its trunk says; one to any other address (a Contact or Record-Route in a dialog) against the
  * system CAs and the address itself.
  */
 export function tlsClientPolicy(config: PatchbayConfig, destination: TransportAddress): TlsClientPolicy {
   const name = (destination.serverName ?? destination.address).toLowerCase();
   for (const trunk of config.trunks.values())
-    for (const gateway of trunk.outbound?.gateways ?? [])
-      if (gateway.transport === 'tls' && gateway.host.toLowerCase() === name) {
-        const ca = gateway.tlsCaFile === undefined ? undefined : config.tlsFiles.get(gateway.tlsCaFile);
-        return { serverName: gateway.host, verify: gateway.tlsVerify, ...(ca !== undefined ? { ca } : {}) };
+    for (const peer of tlsPeersOf(trunk))
+      if (peer.host.toLowerCase() === name) {
+        const ca = peer.tlsCaFile === undefined ? undefined : config.tlsFiles.get(peer.tlsCaFile);
+        return { serverName: peer.host, verify: peer.tlsVerify, ...(ca !== undefined ? { ca } : {}) };
       }
   return { serverName: destination.serverName ?? destination.address, verify: true };
+}
+
+interface TlsPeer {
+  host: string;
+  tlsCaFile?: string | undefined;
+  tlsVerify: boolean;
+}
+
+/** A trunk's gateways and registrar reached over TLS, each by the name its certificate must carry. */
+function* tlsPeersOf(trunk: TrunkConfig): Iterable<TlsPeer> {
+  for (const gateway of trunk.outbound?.gateways ?? []) if (gateway.transport === 'tls') yield gateway;
+  const register = trunk.outbound?.register;
+  if (register?.transport === 'tls') yield { ...register, host: registrarHost(register.registrar) };
+}
+
+/** The host of a registrar setting (host or host:port), without an IPv6 address's brackets. */
+export function registrarHost(registrar: string): string {
+  return (parseHostAndPort(registrar)?.host ?? registrar).replace(/^\[(.*)\]$/, '$1');
 }
 
 /** `;transport=tls` for a TLS gateway's URIs (RFC 3261 §19.1.1), the transport the target is reached over. */

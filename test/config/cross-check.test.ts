@@ -61,6 +61,9 @@ describe('checks across the gateway and trunk files', () => {
     assert.deepEqual(await issuesOf(UDP_ONLY, { 'reg.yaml': trunk('    transport: tcp\n') }), [
       "sip-profiles/reg.yaml:8 outbound.register.transport: trunk 'reg' registers over TCP: add a listen entry with transport: tcp to gw.yaml (the registrar sends calls to its Contact)",
     ]);
+    assert.deepEqual(await issuesOf(UDP_ONLY, { 'reg.yaml': trunk('    transport: tls\n') }), [
+      "sip-profiles/reg.yaml:8 outbound.register.transport: trunk 'reg' registers over TLS: add a listen entry with transport: tls to gw.yaml (the registrar sends calls to its Contact)",
+    ]);
     const tcpOnly = 'listen:\n  - { transport: tcp, host: 127.0.0.1 }\n';
     const issues = await issuesOf(tcpOnly, {
       'reg.yaml': trunk('').replace('[{ host: a.example }]', '[{ host: a.example, transport: tcp }]'),

@@ -104,6 +104,40 @@ describe('TLS files in the config', { skip: skipWithoutOpenssl }, () => {
     assert.doesNotMatch(messages, /PRIVATE KEY|BEGIN/);
   });
 
+  it("reads a TLS registrar's CA file relative to its trunk file; refuses TLS settings on a registrar over UDP", async () => {
+    const registering = (transport: string) =>
+      [
+        'name: carrier',
+        'outbound:',
+        '  gateways: [{ host: sbc.carrier.example }]',
+        '  register:',
+        '    registrar: reg.carrier.example',
+        '    username: u',
+        '    password: p',
+        `    transport: ${transport}`,
+        '    tlsCaFile: carrier-ca.pem',
+        '',
+      ].join('\n');
+    const { dir, gatewayFile } = layout(
+      'listen:\n  - { transport: udp }\n  - transport: tls\n    tls: { certFile: certs/gateway.crt, keyFile: certs/gateway.key }\n',
+      registering('tls'),
+    );
+    const result = await loadConfig(gatewayFile, {});
+    assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.issues));
+    const register = result.value.trunks.get('carrier')?.outbound?.register;
+    assert.equal(register?.tlsCaFile, join(dir, 'sip-profiles', 'carrier-ca.pem'));
+    assert.equal(register?.tlsVerify, true);
+    assert.equal(result.value.tlsFiles.get(register?.tlsCaFile ?? ''), certs.pki.ca.cert);
+    writeFileSync(join(dir, 'sip-profiles', 'carrier.yaml'), registering('udp'));
+    const refused = await loadConfig(gatewayFile, {});
+    assert.equal(refused.ok, false);
+    if (refused.ok) return;
+    assert.deepEqual(
+      refused.issues.map((issue) => `${issue.line} ${issue.path} ${issue.message}`),
+      ['9 outbound.register.tlsCaFile tlsCaFile needs transport: tls'],
+    );
+  });
+
   it('refuses TLS settings on a non-TLS gateway, and a TLS gateway without a TLS listener', async () => {
     const { dir, gatewayFile } = layout(
       'listen:\n  - { transport: udp }\n',

@@ -14,9 +14,11 @@ import {
 } from '../../src/config/index.js';
 import { GatewayMetrics } from '../../src/control/metrics.js';
 import { TrunkRegistrations } from '../../src/gateway/registrations.js';
+import type { SipRequest } from '../../src/sip/message.js';
 import { createResponse } from '../../src/sip/message-ops.js';
+import type { TransportAddress } from '../../src/sip/types.js';
 import { registrationContactUser } from '../../src/trunks/index.js';
-import { silentLogger } from '../../src/util/index.js';
+import { FakeClock, silentLogger } from '../../src/util/index.js';
 import { grant, type RegistrarScript, registrarScene } from '../sip/helpers/fake-registrar.js';
 import { flush, run } from './helpers/call-harness.js';
 
@@ -181,5 +183,48 @@ describe('TrunkRegistrations', () => {
     assert.equal(done, false);
     await run(clock, 200);
     assert.equal(done, true);
+  });
+
+  it('registers over TLS to port 5061 by default, verified as the registrar host, with a TLS Contact', async () => {
+    const clock = new FakeClock();
+    const sent: Array<{ request: SipRequest; destination: TransportAddress }> = [];
+    const link = {
+      exchange: async (request: SipRequest, destination: TransportAddress) => {
+        sent.push({ request, destination });
+        return { response: grant(request, 60), source: { ...destination, address: '192.0.2.7' } };
+      },
+      contactHeader: (transport: string, _secure?: boolean, user?: string) =>
+        `<sip:${user}@198.51.100.1:5061;transport=${transport}>`,
+    };
+    const metrics = new GatewayMetrics({ processMetrics: false });
+    const registrations = new TrunkRegistrations({
+      link,
+      clock,
+      logger: silentLogger,
+      metrics,
+      userAgent: 'pb',
+    });
+    closeAll = () => registrations.close();
+    registrations.apply(
+      config({
+        name: 'secure',
+        outbound: {
+          gateways: [{ host: 'g' }],
+          register: { ...REGISTER, registrar: 'Registrar.carrier.example', transport: 'tls' },
+        },
+      }),
+    );
+    await run(clock, 100);
+    const [first] = sent;
+    assert.deepEqual(first?.destination, {
+      transport: 'tls',
+      address: 'Registrar.carrier.example',
+      port: 5061,
+      serverName: 'Registrar.carrier.example',
+    });
+    assert.equal(first?.request.uri, 'sip:Registrar.carrier.example;transport=tls');
+    assert.match(first?.request.get('contact') ?? '', /;transport=tls>/);
+    assert.equal(registrations.list()[0]?.state, 'registered');
+    assert.deepEqual(registrations.registrarAddresses('secure'), ['192.0.2.7']);
   });
 });

@@ -35,7 +35,21 @@ function config(certPem: string): PatchbayConfig {
     ['/pki/gw.key', 'KEY'],
     ['/pki/carrier-ca.pem', 'CARRIER CA'],
   ]);
-  return makeSnapshot(gateway, [carrier], [], [], files);
+  const registered = trunkSchema.parse({
+    name: 'registered',
+    outbound: {
+      gateways: [{ host: 'sbc.other.example' }],
+      register: {
+        registrar: 'reg.other.example:5062',
+        username: 'u',
+        password: 'p',
+        transport: 'tls',
+        tlsCaFile: '/pki/other-ca.pem',
+      },
+    },
+  });
+  files.set('/pki/other-ca.pem', 'OTHER CA');
+  return makeSnapshot(gateway, [carrier, registered], [], [], files);
 }
 
 describe('gateway TLS settings', () => {
@@ -57,6 +71,15 @@ describe('gateway TLS settings', () => {
     assert.deepEqual(tlsClientPolicy(snapshot, { ...destination, address: '198.51.100.4' }), {
       serverName: '198.51.100.4',
       verify: true,
+    });
+  });
+
+  it("checks a TLS registrar with its trunk's CA and its host name", () => {
+    const registrar = gatewayDestination('tls', '203.0.113.8', 5062, 'reg.other.example');
+    assert.deepEqual(tlsClientPolicy(config('CERT'), registrar), {
+      serverName: 'reg.other.example',
+      verify: true,
+      ca: 'OTHER CA',
     });
   });
 

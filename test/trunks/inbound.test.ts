@@ -195,7 +195,13 @@ describe('InboundMatcher', () => {
         outbound: { gateways: [{ host: 'x' }], register },
       });
       assert.equal(registrationContactUser('registered', again.outbound?.register ?? assert.fail()), contact);
-      const otherPassword = { ...register, password: 'q', expires: 60, transport: 'udp' as const };
+      const otherPassword = {
+        ...register,
+        password: 'q',
+        expires: 60,
+        transport: 'udp' as const,
+        tlsVerify: true,
+      };
       assert.notEqual(registrationContactUser('registered', otherPassword), contact);
     });
 

@@ -15,9 +15,9 @@ import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { fakeLocator } from '../trunks/helpers/fake-dns.js';
 import { RedisServer } from './helpers/redis-server.js';
 import { freePort } from './helpers/sipp.js';
+import { waitFor } from './helpers/wait-for.js';
 
 const skip = skipUnlessPresent(commandAvailable('redis-server'), 'redis-server not installed');
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let server: RedisServer | undefined;
 const stops: Array<() => Promise<void>> = [];
@@ -82,14 +82,6 @@ async function startNode(name: string, trunkName: string): Promise<Node> {
   const router = new OutboundRouter(health, fakeLocator(clock), clock, () => 0);
   const trunk = snapshot.trunks.get(trunkName) ?? assert.fail('trunk');
   return { cluster, health, order: () => router.order(trunk).map((candidate) => candidate.gatewayId) };
-}
-
-async function waitFor(done: () => boolean | Promise<boolean>, what: string, withinMs = 5000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) assert.fail(`${what} not reached within ${withinMs} ms`);
-    await sleep(20);
-  }
 }
 
 test('node B skips the target node A got a 503 with Retry-After from, until the hold ends', {

@@ -12,6 +12,7 @@ import { SystemClock, silentLogger } from '../../src/util/index.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { RedisServer } from './helpers/redis-server.js';
 import { freePort } from './helpers/sipp.js';
+import { waitFor } from './helpers/wait-for.js';
 
 const skip = skipUnlessPresent(commandAvailable('redis-server'), 'redis-server not installed');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -101,14 +102,6 @@ function request(trunk: string, trunkMax: number): LeaseRequest {
     startedAt: new Date().toISOString(),
   };
   return { callId: id, trunk, trunkMax, summary: () => summary };
-}
-
-async function waitFor(done: () => boolean | Promise<boolean>, what: string, withinMs = 5000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) assert.fail(`${what} not reached within ${withinMs} ms`);
-    await sleep(20);
-  }
 }
 
 const granted = (slots: ClusterSlot[]) => slots.filter((slot) => slot.ok).length;

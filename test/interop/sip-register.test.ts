@@ -12,16 +12,20 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
-import { type KamailioHandle, skipWithoutKamailio, startKamailio } from './helpers/kamailio.js';
-import { freePort, skipWithoutSipp, startSipp } from './helpers/sipp.js';
+import {
+  callThroughKamailio,
+  type KamailioHandle,
+  skipWithoutKamailio,
+  startKamailio,
+} from './helpers/kamailio.js';
+import { freePort, skipWithoutSipp } from './helpers/sipp.js';
 import { TestBot } from './helpers/test-bot.js';
+import { waitFor } from './helpers/wait-for.js';
 
 const skip = skipWithoutSipp() || skipWithoutKamailio();
 const FIXTURES = join(import.meta.dirname, '../../../fixtures');
 const REGISTRAR_CFG = join(FIXTURES, 'kamailio/registrar.cfg');
-const UAC_PROXY = join(FIXTURES, 'sipp/uac_proxy.xml');
 const AOR_USER = 'trunk-user';
 
 const trunkYaml = (kamailioPort: number): string =>
@@ -65,14 +69,6 @@ async function attempts(gateway: GatewayProcess, result: string): Promise<number
   return Number(line.exec(text)?.[1] ?? 0);
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await delay(100);
-  }
-}
-
 /** How long each logged registration failure said it would wait before the next attempt. */
 function retryDelaysMs(logs: string): number[] {
   return logs
@@ -98,8 +94,8 @@ test('registers at Kamailio (423, digest), refreshes, re-registers after a resta
 
     // First registration (after a 401 and a 423) and two refreshes, 2 s apart.
     await waitFor(
-      'registered and refreshed twice',
       async () => (await attempts(running, 'registered')) >= 3,
+      'registered and refreshed twice',
       15_000,
     );
     const registered = await registration(running);
@@ -112,13 +108,13 @@ test('registers at Kamailio (423, digest), refreshes, re-registers after a resta
     await kamailio.stop();
     kamailio = undefined;
     await waitFor(
-      'two failed attempts',
       async () => (await attempts(running, 'transport_error')) >= 2,
+      'two failed attempts',
       10_000,
     );
     kamailio = await startKamailio(REGISTRAR_CFG, kamailioPort);
     const before = await attempts(running, 'registered');
-    await waitFor('registered again', async () => (await attempts(running, 'registered')) > before, 10_000);
+    await waitFor(async () => (await attempts(running, 'registered')) > before, 'registered again', 10_000);
     const delays = retryDelaysMs(running.logs());
     assert.ok(delays.length >= 2, context());
     assert.ok(
@@ -128,17 +124,7 @@ test('registers at Kamailio (423, digest), refreshes, re-registers after a resta
     assert.equal((await registration(running))?.state, 'registered');
 
     // A caller reaches the registered address-of-record through Kamailio.
-    const sipp = startSipp({
-      scenario: UAC_PROXY,
-      remote: `127.0.0.1:${kamailioPort}`,
-      localPort: await freePort(),
-      calls: 1,
-      timeoutMs: 20_000,
-      // Kamailio's children may forward the 180 after the 200: a stray provisional is ignored, as
-      // in the cluster test, rather than aborting the call.
-      extraArgs: ['-s', AOR_USER, '-d', '1000', '-default_behaviors', 'all,-abortunexp'],
-    });
-    const call = await sipp.result;
+    const call = await callThroughKamailio(kamailio, AOR_USER);
     assert.equal(call.successfulCalls, 1, `${call.errors}\n${context()}`);
     assert.match(
       kamailio.logs(),
@@ -156,7 +142,7 @@ test('registers at Kamailio (423, digest), refreshes, re-registers after a resta
     assert.equal(sipPAssertedIdentity, '<sip:+15551230000@127.0.0.1;user=phone>');
     assert.equal(sipPrivacy, 'none');
     assert.equal(routeParameter, 'e2e', "the route's own parameters are still there");
-    await waitFor('the call record', async () => running.records().length === 1, 5000);
+    await waitFor(async () => running.records().length === 1, 'the call record', 5000);
     const { trunk, to } = running.records()[0] ?? {};
     assert.equal(trunk, 'kamailio', "the registration trunk's call, not the loopback trunk's");
     assert.equal(to, AOR_USER, 'the called number is the To user');

@@ -158,7 +158,9 @@ export const outboundSchema = z.strictObject({
     .string()
     .regex(/^[1-9][0-9]{0,2}$/, 'a country calling code without +, e.g. "44"')
     .default('1')
-    .describe('Country calling code used to normalise national numbers to E.164 (e.g. "1", "44").'),
+    .describe(
+      'Country calling code used to normalise national numbers to E.164 by that country\'s rules (e.g. "1", "44"); a short code or extension is sent as it is.',
+    ),
   failoverCodes: failoverCodes.describe(
     'Final codes that try the next gateway (timeouts and transport errors always do); never 404, 486 or a 6xx.',
   ),

@@ -1,12 +1,16 @@
 /** Number normalisation to E.164 (ITU-T E.164) and outbound From/To rewriting. */
+import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
 import type { TrunkConfig } from '../config/index.js';
 
 /**
  * Normalises a dialled number to E.164 (`+<country><national>`):
- * `+44 20 7946 0018` → `+442079460018`; `0044…` → `+44…` (international prefix 00);
- * `020 7946 0018` with country 44 → `+442079460018` (national trunk prefix 0 dropped);
- * for country 1 (NANP) a 10-digit number gets `+1` and an 11-digit one starting with 1 gets `+`.
- * Returns undefined for text that has no digits or characters other than digits, spaces, `-.()`.
+ * `+44 20 7946 0018` → `+442079460018`; `0044…` → `+44…` (the international prefix 00, or 011
+ * from country 1); a national number by its country's own rules (libphonenumber's metadata):
+ * `020 7946 0018` with country 44 → `+442079460018` (the trunk prefix 0 dropped), `06 1234 5678`
+ * with country 39 → `+390612345678` (Italy keeps it), `(555) 010-0100` with country 1 →
+ * `+15550100100`. Returns undefined for text with characters other than digits, spaces and
+ * `-.()`, and for digits of no length a national number of that country can have (a short code
+ * such as 911 or 116123, an extension): those are not ours to rewrite.
  */
 export function normalizeE164(raw: string, defaultCountry: string): string | undefined {
   const trimmed = raw.trim();
@@ -15,12 +19,9 @@ export function normalizeE164(raw: string, defaultCountry: string): string | und
   if (digits.length === 0) return undefined;
   if (trimmed.startsWith('+')) return `+${digits}`;
   if (digits.startsWith('00')) return `+${digits.slice(2)}`;
-  if (defaultCountry === '1') {
-    if (digits.length === 11 && digits.startsWith('1')) return `+${digits}`;
-    return `+1${digits}`;
-  }
-  if (digits.startsWith('0')) return `+${defaultCountry}${digits.slice(1)}`;
-  return `+${defaultCountry}${digits}`;
+  if (defaultCountry === '1' && digits.startsWith('011')) return `+${digits.slice(3)}`;
+  const national = parsePhoneNumberFromString(digits, { defaultCallingCode: defaultCountry });
+  return national?.isPossible() ? national.number : undefined;
 }
 
 export interface OutboundIdentity {

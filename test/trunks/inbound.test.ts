@@ -315,6 +315,27 @@ describe('numbers', () => {
     assert.equal(normalizeE164('sip:alice', '1'), undefined);
   });
 
+  it("normalises a national number by its country's rules, and leaves short codes alone", () => {
+    assert.equal(normalizeE164('06 1234 5678', '39'), '+390612345678', 'Italy keeps the 0 after +39');
+    assert.equal(normalizeE164('030 123456', '49'), '+4930123456', 'Germany drops it');
+    assert.equal(normalizeE164('011 44 20 7946 0018', '1'), '+442079460018', "NANP's international prefix");
+    for (const [short, country] of [
+      ['911', '1'],
+      ['611', '1'],
+      ['555 0100', '1'],
+      ['999', '44'],
+      ['116123', '44'],
+      ['112', '49'],
+    ] as const)
+      assert.equal(normalizeE164(short, country), undefined, `${short} in country ${country}`);
+    const trunk = trunkSchema.parse({ name: 'c', outbound: { gateways: [{ host: 'g' }] } });
+    assert.equal(
+      outboundIdentity(trunk, '+15550100100', '611').toUser,
+      '611',
+      'a short code is dialled as it is',
+    );
+  });
+
   it('rewrites From to the trunk caller ID and To to E.164', () => {
     const trunk = trunkSchema.parse({
       name: 'uk',

@@ -68,7 +68,12 @@ interface TlsPeer {
 function* tlsPeersOf(trunk: TrunkConfig): Iterable<TlsPeer> {
   for (const gateway of trunk.outbound?.gateways ?? []) if (gateway.transport === 'tls') yield gateway;
   const register = trunk.outbound?.register;
-  if (register?.transport === 'tls') yield { ...register, host: registrarHost(register.registrar) };
+  if (register?.transport === 'tls')
+    yield {
+      host: registrarHost(register.registrar),
+      tlsCaFile: register.tlsCaFile,
+      tlsVerify: register.tlsVerify,
+    };
 }
 
 /** The host of a registrar setting (host or host:port), without an IPv6 address's brackets. */

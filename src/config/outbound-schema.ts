@@ -152,7 +152,7 @@ export const outboundSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe(
-      'Add ;user=phone (RFC 3261 §19.1.1) to the Request-URI, To and From, and to the P-Asserted-Identity of an anonymous call, when their user part is a telephone number (+digits or digits): for carriers that want it, e.g. IMS interconnects.',
+      'Add ;user=phone (RFC 3261 §19.1.1) to the Request-URI, To and From, and to the P-Asserted-Identity of an anonymous call, when their user part is a global telephone number (+digits; a local one would need a phone-context, RFC 3966): for carriers that want it, e.g. IMS interconnects.',
     ),
   defaultCountry: z
     .string()

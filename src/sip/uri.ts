@@ -142,15 +142,17 @@ export function uriHost(host: string): string {
   return isIPv6(host) ? `[${host}]` : host;
 }
 
-/** A user part that is a telephone number as we write one: `+digits` (E.164) or digits. */
-const TELEPHONE_USER = /^\+?[0-9]+$/;
+/** A user part that is a global telephone number as we write one: `+digits` (E.164). */
+const GLOBAL_TELEPHONE_USER = /^\+[0-9]+$/;
 
 /**
- * `;user=phone` for a user part that is a telephone number (RFC 3261 §19.1.1: it is then an
- * RFC 3966 telephone-subscriber; ours carry no visual separators), else nothing.
+ * `;user=phone` for a user part that is a global telephone number (RFC 3261 §19.1.1: it is then
+ * an RFC 3966 telephone-subscriber; ours carry no visual separators), else nothing: digits
+ * without `+` (a short code, an extension) are a local number, which RFC 3966 §5.1.5 allows
+ * only with a phone-context we have none to give.
  */
 export function userPhoneParam(user: string): string {
-  return TELEPHONE_USER.test(user) ? ';user=phone' : '';
+  return GLOBAL_TELEPHONE_USER.test(user) ? ';user=phone' : '';
 }
 
 export function serializeUri(uri: SipUri): string {

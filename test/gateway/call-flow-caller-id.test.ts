@@ -96,17 +96,20 @@ describe('user=phone on outbound calls (RFC 3261 §19.1.1)', () => {
     assert.equal(bare(invite.get('from')), '<sip:+15551230000@pbx.example;user=phone>');
   });
 
-  it('also the caller asserted for an anonymous call; a user part that is no number stays bare', async () => {
+  it('also the caller asserted for an anonymous call; a user part that is no global number stays bare', async () => {
     const outbound = { ...OUTBOUND, callerId: {}, userPhone: true, fromUser: 'reception' };
     const named = await dialled({ outbound }, { privacy: ['id'] }, 'sales');
     assert.equal(named.uri, `sip:sales@${GATEWAY}`);
     assert.equal(named.get('to'), `<sip:sales@${CARRIER_A.address}>`);
     assert.equal(named.get('p-asserted-identity'), '<sip:reception@pbx.example>');
     const anonymous = await dialled(
-      { outbound: { ...outbound, fromUser: '5551230000' } },
+      { outbound: { ...outbound, fromUser: '+15551230000' } },
       { privacy: ['id'] },
     );
-    assert.equal(anonymous.get('p-asserted-identity'), '<sip:5551230000@pbx.example;user=phone>');
+    assert.equal(anonymous.get('p-asserted-identity'), '<sip:+15551230000@pbx.example;user=phone>');
+    // A local number would need a phone-context (RFC 3966 §5.1.5): no user=phone for it.
+    const local = await dialled({ outbound: { ...outbound, fromUser: '5551230000' } }, { privacy: ['id'] });
+    assert.equal(local.get('p-asserted-identity'), '<sip:5551230000@pbx.example>');
   });
 
   it('leaves the URIs bare by default', async () => {

@@ -155,10 +155,10 @@ describe('URIs, name-addr and Via', () => {
     assert.equal(uriHost('sbc.example.'), 'sbc.example.');
   });
 
-  test('user=phone only for a user part that is a telephone number, +digits or digits (RFC 3261 §19.1.1)', () => {
+  test('user=phone only for a user part that is a global telephone number, +digits (RFC 3261 §19.1.1, RFC 3966 §5.1.4)', () => {
     assert.equal(userPhoneParam('+15551234567'), ';user=phone');
-    assert.equal(userPhoneParam('5551234567'), ';user=phone');
-    for (const user of ['sales', '+', '', '+1-555-123', '1555;ext=2', '+1555a'])
+    // A local number (a short code, an extension) would need a phone-context (RFC 3966 §5.1.5).
+    for (const user of ['5551234567', '611', 'sales', '+', '', '+1-555-123', '1555;ext=2', '+1555a'])
       assert.equal(userPhoneParam(user), '', user);
   });
 

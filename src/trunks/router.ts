@@ -13,6 +13,7 @@
 import type { OutboundGatewayConfig, TrunkConfig } from '../config/index.js';
 import type { Clock } from '../util/index.js';
 import { type AddressesAnswer, type ServerLocator, targetId } from './locate.js';
+import { priorityWeightedOrder } from './weighted-order.js';
 
 /**
  * A gateway's name within its trunk, from its configuration alone: its `name`, else its
@@ -324,38 +325,11 @@ export class OutboundRouter {
 
   /** Drops what is marked down; orders by priority, then weight × score draws within one. */
   #orderAvailable<T extends { gatewayId: string; priority: number; weight: number }>(items: T[]): T[] {
-    const byPriority = new Map<number, T[]>();
+    const available: T[] = [];
     for (const item of items) {
-      const { score, available } = this.#healthView.health(item.gatewayId);
-      if (!available) continue;
-      const group = byPriority.get(item.priority) ?? [];
-      group.push({ ...item, weight: item.weight * Math.max(0, score) });
-      byPriority.set(item.priority, group);
+      const { score, available: up } = this.#healthView.health(item.gatewayId);
+      if (up) available.push({ ...item, weight: item.weight * Math.max(0, score) });
     }
-    const priorities = [...byPriority.keys()].sort((a, b) => a - b);
-    return priorities.flatMap((priority) => this.#weightedShuffle(byPriority.get(priority) ?? []));
-  }
-
-  /** Weighted draw without replacement; when every remaining weight is 0, equal chances. */
-  #weightedShuffle<T extends { weight: number }>(items: T[]): T[] {
-    const remaining = [...items];
-    const ordered: T[] = [];
-    while (remaining.length > 0) {
-      const total = remaining.reduce((sum, item) => sum + item.weight, 0);
-      let pick = remaining.length - 1;
-      if (total > 0) {
-        let target = this.#random() * total;
-        pick = remaining.findIndex((item) => {
-          target -= item.weight;
-          return target < 0;
-        });
-        if (pick < 0) pick = remaining.length - 1;
-      } else {
-        pick = Math.min(remaining.length - 1, Math.floor(this.#random() * remaining.length));
-      }
-      const [chosen] = remaining.splice(pick, 1);
-      if (chosen) ordered.push(chosen);
-    }
-    return ordered;
+    return priorityWeightedOrder(available, this.#random);
   }
 }

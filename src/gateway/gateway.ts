@@ -364,6 +364,7 @@ export class Gateway {
       logger: this.logger,
       metrics: this.metrics,
       userAgent: PRODUCT,
+      locator: this.#locator,
     });
     this.#mediaWorkers = startMediaWorkers(config, {
       bindAddress,

@@ -14,8 +14,9 @@ import {
   type RegistrationStatus,
   serializeUri,
 } from '../sip/index.js';
-import { registrationContactUser } from '../trunks/index.js';
+import { fixedTarget, registrationContactUser, type ServerLocator } from '../trunks/index.js';
 import type { Clock, Logger } from '../util/index.js';
+import { locatingRegistrarLink } from './registrar-location.js';
 import { gatewayDestination, registrarHost, uriTransportParam } from './sip-tls.js';
 
 export interface TrunkRegistrationsOptions {
@@ -24,6 +25,8 @@ export interface TrunkRegistrationsOptions {
   logger: Logger;
   metrics: GatewayMetrics;
   userAgent: string;
+  /** Locates a registrar named by DNS without a port (RFC 3263); without it the name's A record. */
+  locator?: ServerLocator;
 }
 
 /** How long `stop` waits for registrars to confirm our bindings are removed. */
@@ -130,6 +133,8 @@ export class TrunkRegistrations {
     if (!target) return; // the schema refuses such a registrar
     const address = registrarHost(register.registrar);
     const { transport } = register;
+    const { locator } = this.#options;
+    const located = locator && !fixedTarget({ host: address, port: target.port, transport });
     const aor = serializeUri({
       scheme: 'sip',
       user: register.username,
@@ -138,7 +143,9 @@ export class TrunkRegistrations {
       headers: new Map(),
     });
     const client = new RegistrationClient({
-      link,
+      link: located
+        ? locatingRegistrarLink(link, locator, { host: address, port: undefined, transport })
+        : link,
       clock,
       // Over TLS the registrar is verified as the host configured (RFC 5922 §7.3), as a gateway is.
       registrar: gatewayDestination(

@@ -30,7 +30,7 @@ export {
   type InboundMatcherOptions,
   type InboundSource,
 } from './inbound.js';
-export { MAX_TARGETS_PER_GATEWAY, ServerLocator } from './locate.js';
+export { fixedTarget, type LocatedServer, MAX_TARGETS_PER_GATEWAY, ServerLocator } from './locate.js';
 export { estimateMos, rFactor } from './mos.js';
 export { normalizeE164, type OutboundIdentity, outboundIdentity } from './numbers.js';
 export { OptionsProber, type OptionsResult, type ProbeTransition } from './probe.js';
@@ -49,3 +49,4 @@ export {
   OutboundRouter,
 } from './router.js';
 export type { GatewayTarget } from './targets.js';
+export { priorityWeightedOrder } from './weighted-order.js';

@@ -17,6 +17,9 @@ import { CachingDns, type DnsCacheOptions, type DnsClient, type NonEmpty } from 
 
 export type GatewayTransport = OutboundGatewayConfig['transport'];
 
+/** What is located: a gateway, or a registrar, by its configured host, port and transport. */
+export type LocatedServer = Pick<OutboundGatewayConfig, 'host' | 'port' | 'transport'>;
+
 /** RFC 3263 §4.1 NAPTR services and RFC 2782 SRV names per transport; RFC 3261 §19.1.2 ports. */
 const TRANSPORTS: Record<GatewayTransport, { naptrService: string; srvPrefix: string; defaultPort: number }> =
   {
@@ -54,7 +57,7 @@ const isLocalhost = (host: string): boolean => host === 'localhost' || host.ends
 const normalName = (host: string): string => host.toLowerCase().replace(/\.$/, '');
 
 /** The gateway's only target when DNS cannot give it more (an address, a port, or localhost). */
-export function fixedTarget(gateway: OutboundGatewayConfig): ServiceTarget | undefined {
+export function fixedTarget(gateway: LocatedServer): ServiceTarget | undefined {
   const fixed = gateway.port !== undefined || isIP(gateway.host) !== 0 || isLocalhost(gateway.host);
   if (!fixed) return undefined;
   const port = gateway.port ?? TRANSPORTS[gateway.transport].defaultPort;
@@ -85,7 +88,7 @@ export class ServerLocator {
   }
 
   /** The gateway's targets, unordered (the router orders them), or why DNS could not say. */
-  async targets(gateway: OutboundGatewayConfig): Promise<TargetsAnswer> {
+  async targets(gateway: LocatedServer): Promise<TargetsAnswer> {
     const fixed = fixedTarget(gateway);
     if (fixed) return { ok: true, targets: [fixed], expiresAtMs: Number.POSITIVE_INFINITY };
     const rules = TRANSPORTS[gateway.transport];
@@ -144,14 +147,18 @@ export class ServerLocator {
     if (!a.ok && a.failure === 'server_failure') return { ok: false, detail: `A ${name}: ${a.code}` };
     const answer = a.ok ? a : await this.#dns.aaaa.query(name);
     if (!answer.ok) return { ok: false, detail: `A/AAAA ${name}: ${answer.code}` };
-    const now = this.#clock.now();
-    const failed = (address: string) => (this.#failed.get(`${address} ${port}`) ?? 0) > now;
+    const failed = (address: string) => this.hasFailed(address, port);
     const all = answer.records.slice(0, MAX_TARGETS_PER_GATEWAY).map((record) => record.address);
     const [first = answer.records[0].address, ...rest] = [
       ...all.filter((address) => !failed(address)),
       ...all.filter(failed),
     ];
     return { ok: true, addresses: [first, ...rest] };
+  }
+
+  /** Whether `address` failed at `port` lately (see `failed`). */
+  hasFailed(address: string, port: number): boolean {
+    return (this.#failed.get(`${address} ${port}`) ?? 0) > this.#clock.now();
   }
 
   /** `address` did not answer at `port` (timeout, transport error, 503): try its siblings first. */

@@ -17,9 +17,11 @@ import { TrunkRegistrations } from '../../src/gateway/registrations.js';
 import type { SipRequest } from '../../src/sip/message.js';
 import { createResponse } from '../../src/sip/message-ops.js';
 import type { TransportAddress } from '../../src/sip/types.js';
-import { registrationContactUser } from '../../src/trunks/index.js';
+import type { Exchanged } from '../../src/sip/user-agent.js';
+import { registrationContactUser, type ServerLocator } from '../../src/trunks/index.js';
 import { FakeClock, silentLogger } from '../../src/util/index.js';
 import { grant, type RegistrarScript, registrarScene } from '../sip/helpers/fake-registrar.js';
+import { FakeDns, fakeLocator } from '../trunks/helpers/fake-dns.js';
 import { flush, run } from './helpers/call-harness.js';
 
 const REGISTER = { registrar: '127.0.0.9:5090', username: 'u', password: 'p', expires: 60 };
@@ -67,6 +69,37 @@ async function gauge(metrics: GatewayMetrics): Promise<Record<string, number>> {
 async function counted(metrics: GatewayMetrics): Promise<string[]> {
   const values = (await metrics.registrationsTotal.get()).values;
   return values.map((value) => `${value.labels.trunk} ${value.labels.result} ${value.value}`);
+}
+
+/**
+ * TrunkRegistrations over a scripted link instead of the network: `answer` gives each REGISTER's
+ * outcome by where it was sent; every REGISTER and its destination are kept in `sent`.
+ */
+function scriptedLink(
+  clock: FakeClock,
+  answer: (request: SipRequest, destination: TransportAddress) => Exchanged,
+  locator?: ServerLocator,
+) {
+  const sent: Array<{ request: SipRequest; destination: TransportAddress }> = [];
+  const link = {
+    exchange: async (request: SipRequest, destination: TransportAddress) => {
+      sent.push({ request, destination });
+      return answer(request, destination);
+    },
+    contactHeader: (transport: string, _secure?: boolean, user?: string) =>
+      `<sip:${user}@198.51.100.1:5061;transport=${transport}>`,
+  };
+  const metrics = new GatewayMetrics({ processMetrics: false });
+  const registrations = new TrunkRegistrations({
+    link,
+    clock,
+    logger: silentLogger,
+    metrics,
+    userAgent: 'pb',
+    ...(locator ? { locator } : {}),
+  });
+  closeAll = () => registrations.close();
+  return { sent, registrations };
 }
 
 describe('TrunkRegistrations', () => {
@@ -187,24 +220,10 @@ describe('TrunkRegistrations', () => {
 
   it('registers over TLS to port 5061 by default, verified as the registrar host, with a TLS Contact', async () => {
     const clock = new FakeClock();
-    const sent: Array<{ request: SipRequest; destination: TransportAddress }> = [];
-    const link = {
-      exchange: async (request: SipRequest, destination: TransportAddress) => {
-        sent.push({ request, destination });
-        return { response: grant(request, 60), source: { ...destination, address: '192.0.2.7' } };
-      },
-      contactHeader: (transport: string, _secure?: boolean, user?: string) =>
-        `<sip:${user}@198.51.100.1:5061;transport=${transport}>`,
-    };
-    const metrics = new GatewayMetrics({ processMetrics: false });
-    const registrations = new TrunkRegistrations({
-      link,
-      clock,
-      logger: silentLogger,
-      metrics,
-      userAgent: 'pb',
-    });
-    closeAll = () => registrations.close();
+    const { sent, registrations } = scriptedLink(clock, (request, destination) => ({
+      response: grant(request, 60),
+      source: { ...destination, address: '192.0.2.7' },
+    }));
     registrations.apply(
       config({
         name: 'secure',
@@ -226,5 +245,36 @@ describe('TrunkRegistrations', () => {
     assert.match(first?.request.get('contact') ?? '', /;transport=tls>/);
     assert.equal(registrations.list()[0]?.state, 'registered');
     assert.deepEqual(registrations.registrarAddresses('secure'), ['192.0.2.7']);
+  });
+
+  it('locates a registrar named without a port by SRV (RFC 3263), and fails over to the next target after a failed attempt', async () => {
+    const clock = new FakeClock();
+    const dns = new FakeDns();
+    dns.addService('voip.example', [
+      { host: 'a.voip.example', port: 5070, priority: 10, weight: 1, address: '192.0.2.1' },
+      { host: 'b.voip.example', port: 5080, priority: 20, weight: 1, address: '192.0.2.2' },
+    ]);
+    const { sent, registrations } = scriptedLink(
+      clock,
+      (request, destination) =>
+        destination.address === '192.0.2.1'
+          ? 'transport_error'
+          : { response: grant(request, 60), source: destination },
+      fakeLocator(clock, dns),
+    );
+    registrations.apply(config(registeringTrunk('located', { registrar: 'voip.example' })));
+    await run(clock, 5000);
+    assert.deepEqual(
+      sent.map(({ destination: to }) => `${to.address}:${to.port}`),
+      ['192.0.2.1:5070', '192.0.2.2:5080'],
+      'the priority 10 target first, then the next one',
+    );
+    assert.deepEqual(
+      sent.map(({ request }) => request.uri),
+      ['sip:voip.example', 'sip:voip.example'],
+      'the Request-URI names the domain (§10.2)',
+    );
+    assert.equal(registrations.list()[0]?.state, 'registered');
+    assert.deepEqual(registrations.registrarAddresses('located'), ['192.0.2.2']);
   });
 });

@@ -1,0 +1,49 @@
+/**
+ * A registrar named by DNS without a port is located as a gateway is (RFC 3263 §4): NAPTR and
+ * SRV give its servers, in RFC 2782's order. Each REGISTER goes to the first of them whose
+ * address has not failed lately, so after a timeout, transport error or 503 (§4.3) the next
+ * attempt, after the registration's backoff, goes to the next server. The Request-URI keeps the
+ * domain (RFC 3261 §10.2), and over TLS the server is verified as the domain (RFC 5922 §4).
+ */
+import type { RegistrarLink, TransportAddress } from '../sip/index.js';
+import { type LocatedServer, priorityWeightedOrder, type ServerLocator } from '../trunks/index.js';
+
+export function locatingRegistrarLink(
+  link: RegistrarLink,
+  locator: ServerLocator,
+  server: LocatedServer,
+  random: () => number = Math.random,
+): RegistrarLink {
+  return {
+    contactHeader: (transport, secure, user) => link.contactHeader(transport, secure, user),
+    exchange: async (request, configured) => {
+      const destination = await locate(locator, server, configured, random);
+      if (!destination) return 'transport_error'; // DNS could not name a server
+      const outcome = await link.exchange(request, destination);
+      if (outcome === 'timeout' || outcome === 'transport_error' || outcome.response.status === 503)
+        locator.failed(destination.address, destination.port);
+      return outcome;
+    },
+  };
+}
+
+/** The first server, in RFC 2782's order, whose address has not failed lately; else the first. */
+async function locate(
+  locator: ServerLocator,
+  server: LocatedServer,
+  configured: TransportAddress,
+  random: () => number,
+): Promise<TransportAddress | undefined> {
+  const answer = await locator.targets(server);
+  if (!answer.ok) return undefined;
+  let fallback: TransportAddress | undefined;
+  for (const target of priorityWeightedOrder(answer.targets, random)) {
+    const addresses = await locator.addresses(target.host, target.port);
+    if (!addresses.ok) continue;
+    const [address] = addresses.addresses;
+    const destination = { ...configured, address, port: target.port };
+    if (!locator.hasFailed(address, target.port)) return destination;
+    fallback ??= destination;
+  }
+  return fallback;
+}

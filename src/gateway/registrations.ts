@@ -128,13 +128,12 @@ export class TrunkRegistrations {
   }
 
   #start(trunk: string, register: RegisterConfig): void {
-    const { clock, logger, metrics, link } = this.#options;
+    const { clock, logger, metrics, link, locator } = this.#options;
     const target = parseHostAndPort(register.registrar);
     if (!target) return; // the schema refuses such a registrar
     const address = registrarHost(register.registrar);
     const { transport } = register;
-    const { locator } = this.#options;
-    const located = locator && !fixedTarget({ host: address, port: target.port, transport });
+    const server = { host: address, port: target.port, transport };
     const aor = serializeUri({
       scheme: 'sip',
       user: register.username,
@@ -143,9 +142,8 @@ export class TrunkRegistrations {
       headers: new Map(),
     });
     const client = new RegistrationClient({
-      link: located
-        ? locatingRegistrarLink(link, locator, { host: address, port: undefined, transport })
-        : link,
+      // A DNS name without a port: its servers come from RFC 3263, as a gateway's do.
+      link: locator && !fixedTarget(server) ? locatingRegistrarLink(link, locator, server) : link,
       clock,
       // Over TLS the registrar is verified as the host configured (RFC 5922 §7.3), as a gateway is.
       registrar: gatewayDestination(

@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { callerIdSchema } from './caller-id-schema.js';
 import { isHostName, parseHostAndPort } from './patterns.js';
-import { pemFile, port, positiveMs, transport } from './primitives.js';
+import { callingCode, pemFile, port, positiveMs, transport } from './primitives.js';
 
 /** A DNS name (a final dot allowed) or an IP address; an IPv6 one is bracketed in URIs. */
 const uriHost = z.string().refine((host) => isHostName(host, true) || isIP(host) !== 0, {
@@ -154,9 +154,7 @@ export const outboundSchema = z.strictObject({
     .describe(
       'Add ;user=phone (RFC 3261 §19.1.1) to the Request-URI, To and From, and to the P-Asserted-Identity of an anonymous call, when their user part is a global telephone number (+digits; a local one would need a phone-context, RFC 3966): for carriers that want it, e.g. IMS interconnects.',
     ),
-  defaultCountry: z
-    .string()
-    .regex(/^[1-9][0-9]{0,2}$/, 'a country calling code without +, e.g. "44"')
+  defaultCountry: callingCode
     .default('1')
     .describe(
       'Country calling code used to normalise national numbers to E.164 by that country\'s rules (e.g. "1", "44"); a short code or extension is sent as it is.',

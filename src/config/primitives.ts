@@ -7,6 +7,11 @@ export const positiveMs = z.number().int().positive();
 export const transport = z.enum(['udp', 'tcp', 'tls'], {
   error: (issue) => `transport must be udp, tcp or tls (got ${JSON.stringify(issue.input)})`,
 });
+/** A country calling code (ITU-T E.164) without the +: 1, 44, 353. */
+export const callingCode = z
+  .string()
+  .regex(/^[1-9][0-9]{0,2}$/, 'a country calling code without +, e.g. "44"');
+
 /** A PEM file; the loader reads it (relative to the file that names it) and fails on what it cannot use. */
 export const pemFile = (what: string) => z.string().min(1).describe(what);
 

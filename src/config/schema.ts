@@ -15,7 +15,7 @@ import {
 } from './gateway-sections.js';
 import { digestCredentials, outboundSchema } from './outbound-schema.js';
 import { cidrProblem, compileNumberPattern, isHost, parseCidr } from './patterns.js';
-import { addressSetting, pemFile, port, positiveMs, transport } from './primitives.js';
+import { addressSetting, callingCode, pemFile, port, positiveMs, transport } from './primitives.js';
 import { checkedStreamTargetSchema, isBotUrl, type streamTargetSchema } from './stream-target-schema.js';
 import { trunkMediaSchema } from './trunk-media-schema.js';
 
@@ -198,6 +198,11 @@ export const trunkSchema = z
     media: trunkMediaSchema.prefault({}),
     cps: cpsSchema.prefault({}),
     maxConcurrentCalls: z.number().int().min(1).default(100),
+    inboundCountry: callingCode
+      .optional()
+      .describe(
+        "The country of the numbers this trunk's calls carry without a +: set, their called and calling numbers, national (020 7946 0018) or international without the + (442079460018), are read as E.164 before routes and inbound.numbers match them and the bot and the record see them; short codes and extensions stay as sent. Unset, numbers are taken as they come.",
+      ),
     trustPai: z
       .boolean()
       .default(false)

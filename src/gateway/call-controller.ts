@@ -103,9 +103,13 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
    */
   static inbound(ports: CallPorts, session: InboundSession): CallRun {
     const invite = session.invite;
-    const called = ports.inbound.calledNumber(invite.requestUri().user, invite.to().uri.user);
-    const from = invite.from().uri.user ?? '';
-    const call = new CallController(ports, { direction: 'inbound', from, to: called });
+    const { called, caller } = ports.inbound.numbersOf(
+      session.source.address,
+      invite.requestUri().user,
+      invite.to().uri.user,
+      invite.from().uri.user ?? '',
+    );
+    const call = new CallController(ports, { direction: 'inbound', from: caller, to: called });
     call.#session = session;
     return { call, run: () => call.#guarded(() => call.#runInbound(session)) };
   }

@@ -131,7 +131,8 @@ export function inboundPolicy(
   config: () => PatchbayConfig,
 ): InboundPolicy {
   return {
-    calledNumber: (requestUser, toUser) => matcher().calledNumber(requestUser, toUser),
+    numbersOf: (sourceAddress, requestUser, toUser, fromUser) =>
+      matcher().numbersOf(sourceAddress, requestUser, toUser, fromUser),
     match: (source, called, requestUser) => matcher().match(source, called, requestUser),
     authenticate: (trunk, invite) => digest.challengeInbound(trunk, invite),
     streamTarget: (routeTarget, cps) => {

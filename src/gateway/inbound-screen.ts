@@ -26,7 +26,7 @@ export type InboundScreen =
       matched?: { trunk: TrunkConfig; route: RouteConfig; callerIdentity: CallerIdentityParameters };
     };
 
-/** `called`: the number the INVITE calls (InboundPolicy.calledNumber). */
+/** `called`: the number the INVITE calls (InboundPolicy.numbersOf). */
 export function screenInbound(
   inbound: InboundPolicy,
   session: InboundSession,

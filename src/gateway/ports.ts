@@ -206,8 +206,16 @@ export interface CallAdmission {
 
 /** Inbound policy: which trunk and route an INVITE belongs to, and its digest check. */
 export interface InboundPolicy {
-  /** The number an INVITE calls: its Request-URI user, or the To user on a registration. */
-  calledNumber(requestUser: string | undefined, toUser: string | undefined): string;
+  /**
+   * The number an INVITE from `sourceAddress` calls (its Request-URI user, or the To user on a
+   * registration) and its caller's, in E.164 when its trunk sets `inboundCountry`.
+   */
+  numbersOf(
+    sourceAddress: string,
+    requestUser: string | undefined,
+    toUser: string | undefined,
+    fromUser: string,
+  ): { called: string; caller: string };
   /**
    * The trunk (by registered Contact `requestUser` from its registrar, else by source and
    * transport; over mutual TLS, named by the client certificate) and route of a call.

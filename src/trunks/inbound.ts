@@ -20,6 +20,7 @@ import {
   type TrunkConfig,
 } from '../config/index.js';
 import { CidrTable, sameAddress } from './cidr.js';
+import { inboundE164 } from './numbers.js';
 import { registrationContactUser } from './registration-contact.js';
 
 export type InboundDecision =
@@ -137,6 +138,27 @@ export class InboundMatcher {
   calledNumber(requestUser: string | undefined, toUser: string | undefined): string {
     if (requestUser !== undefined && this.#registrations.has(requestUser)) return toUser ?? requestUser;
     return requestUser ?? toUser ?? '';
+  }
+
+  /**
+   * The called number (see calledNumber) and the caller's of an INVITE from `sourceAddress`, in
+   * E.164 when the trunk it comes from (by registered Contact, else by source) sets
+   * `inboundCountry`; as sent otherwise, or when a number is no number of that country.
+   */
+  numbersOf(
+    sourceAddress: string,
+    requestUser: string | undefined,
+    toUser: string | undefined,
+    fromUser: string,
+  ): { called: string; caller: string } {
+    const called = this.calledNumber(requestUser, toUser);
+    const registered = requestUser === undefined ? undefined : this.#registrations.get(requestUser);
+    const country = (registered ?? this.#sources.lookup(sourceAddress)?.value)?.inboundCountry;
+    if (country === undefined) return { called, caller: fromUser };
+    return {
+      called: inboundE164(called, country) ?? called,
+      caller: inboundE164(fromUser, country) ?? fromUser,
+    };
   }
 
   /**

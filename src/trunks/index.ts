@@ -32,7 +32,7 @@ export {
 } from './inbound.js';
 export { fixedTarget, type LocatedServer, MAX_TARGETS_PER_GATEWAY, ServerLocator } from './locate.js';
 export { estimateMos, rFactor } from './mos.js';
-export { normalizeE164, type OutboundIdentity, outboundIdentity } from './numbers.js';
+export { inboundE164, normalizeE164, type OutboundIdentity, outboundIdentity } from './numbers.js';
 export { OptionsProber, type OptionsResult, type ProbeTransition } from './probe.js';
 export { registrationContactUser } from './registration-contact.js';
 export { type GatewayHealthSummary, HealthRegistry } from './registry.js';

@@ -24,6 +24,20 @@ export function normalizeE164(raw: string, defaultCountry: string): string | und
   return national?.isPossible() ? national.number : undefined;
 }
 
+/**
+ * A number a trunk's call carries, read in the trunk's country (`inboundCountry`): as
+ * normalizeE164 reads it, else, for digits that begin with the country's code and make a number
+ * of that country as they stand, international without the + (`442079460018` from a UK carrier).
+ * Undefined when it is neither (a short code, an extension, a name): it stays as sent.
+ */
+export function inboundE164(raw: string, country: string): string | undefined {
+  const normalised = normalizeE164(raw, country);
+  if (normalised !== undefined) return normalised;
+  const digits = raw.trim();
+  if (!/^[0-9]+$/.test(digits) || !digits.startsWith(country)) return undefined;
+  return parsePhoneNumberFromString(`+${digits}`)?.isPossible() ? `+${digits}` : undefined;
+}
+
 export interface OutboundIdentity {
   fromUser: string;
   fromHost: string | undefined;

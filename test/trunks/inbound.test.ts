@@ -5,6 +5,7 @@ import {
   CidrTable,
   ConcurrencyLimiter,
   InboundMatcher,
+  inboundE164,
   normalizeE164,
   outboundIdentity,
   registrationContactUser,
@@ -306,6 +307,42 @@ describe('InboundMatcher: mutual TLS (the listener requires client certificates)
 });
 
 describe('numbers', () => {
+  it('reads an inbound number in the trunk country: national, international without +, or as sent', () => {
+    assert.equal(inboundE164('02079460018', '44'), '+442079460018');
+    assert.equal(inboundE164('442079460018', '44'), '+442079460018', 'international without the +');
+    assert.equal(inboundE164('14155550123', '1'), '+14155550123');
+    assert.equal(inboundE164('+33 1 23 45 67 89', '44'), '+33123456789');
+    assert.equal(inboundE164('0033123456789', '44'), '+33123456789');
+    for (const sent of ['999', 'anonymous', '4420'])
+      assert.equal(inboundE164(sent, '44'), undefined, `${sent} is left as sent`);
+  });
+
+  it("normalises the called and calling numbers of a trunk's calls when it sets inboundCountry", () => {
+    const uk = trunkSchema.parse({
+      name: 'uk',
+      inboundCountry: '44',
+      inbound: { allowedCidrs: ['192.0.2.0/24'] },
+    });
+    const plain = trunkSchema.parse({ name: 'plain', inbound: { allowedCidrs: ['198.51.100.0/24'] } });
+    const matcher = new InboundMatcher(makeSnapshot(gatewayFileSchema.parse({}), [uk, plain]));
+    assert.deepEqual(matcher.numbersOf('192.0.2.9', '02079460018', '02079460018', '07700900123'), {
+      called: '+442079460018',
+      caller: '+447700900123',
+    });
+    assert.deepEqual(matcher.numbersOf('192.0.2.9', '999', '999', 'anonymous'), {
+      called: '999',
+      caller: 'anonymous',
+    });
+    assert.deepEqual(matcher.numbersOf('198.51.100.9', '02079460018', undefined, '07700900123'), {
+      called: '02079460018',
+      caller: '07700900123',
+    });
+    assert.deepEqual(matcher.numbersOf('203.0.113.9', '02079460018', undefined, 'x'), {
+      called: '02079460018',
+      caller: 'x',
+    });
+  });
+
   it('normalises to E.164 with a default country', () => {
     assert.equal(normalizeE164('+44 20 7946 0018', '1'), '+442079460018');
     assert.equal(normalizeE164('0044 20 7946 0018', '1'), '+442079460018');

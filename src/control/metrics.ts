@@ -84,7 +84,7 @@ export class GatewayMetrics {
 
   readonly registrationsTotal = new Counter({
     name: 'patchbay_registrations_total',
-    help: 'Attempts to register a trunk (first, refresh or retry) by result: registered, timeout, transport_error, auth_rejected, interval_too_brief, rejected, bad_response',
+    help: 'Attempts to register a trunk (first, refresh or retry) by result: registered, timeout, transport_error, dns_failure, auth_rejected, interval_too_brief, rejected, bad_response',
     labelNames: ['trunk', 'result'] as const,
     registers: [this.registry],
   });

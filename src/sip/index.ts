@@ -14,6 +14,7 @@ export { parseMessage, SipRequestError, serializeMessage } from './parser.js';
 export { q850Reason, type SignalledReason, signalledReason } from './reason.js';
 export {
   type RegistrarLink,
+  type RegistrarNotFound,
   RegistrationClient,
   type RegistrationOptions,
   type RegistrationStatus,

@@ -23,6 +23,8 @@ import type { Exchanged } from './user-agent.js';
 const REGISTRATION_FAILURES = [
   'timeout',
   'transport_error',
+  /** The registrar's name gave no server to send to (RFC 3263: NAPTR, SRV, A/AAAA). */
+  'dns_failure',
   /** 401/407 again after our credentials, a challenge we cannot answer (another realm), or 403. */
   'auth_rejected',
   /** 423 more often than MAX_INTERVAL_RETRIES, or without a usable Min-Expires. */
@@ -46,9 +48,14 @@ export interface RegistrationEvents {
   attempt: [result: 'registered' | RegistrationFailure];
 }
 
-/** What a registration needs of the user agent (SipUserAgent). */
+/** Nothing was sent: the registrar's name gave no server (`detail`: what DNS said). */
+export interface RegistrarNotFound {
+  dnsFailure: string;
+}
+
+/** What a registration needs of the user agent (SipUserAgent), or of a link locating the registrar. */
 export interface RegistrarLink {
-  exchange(request: SipRequest, destination: TransportAddress): Promise<Exchanged>;
+  exchange(request: SipRequest, destination: TransportAddress): Promise<Exchanged | RegistrarNotFound>;
   contactHeader(transport: TransportAddress['transport'], secure?: boolean, user?: string): string;
 }
 
@@ -272,6 +279,7 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
       const request = this.#build(expires);
       const answer = await this.#options.link.exchange(request, this.#options.registrar);
       if (typeof answer === 'string') return { ok: false, cause: answer, detail: answer };
+      if ('dnsFailure' in answer) return { ok: false, cause: 'dns_failure', detail: answer.dnsFailure };
       const outcome = answer.response;
       const { status } = outcome;
       if (status >= 200 && status < 300) return { ok: true, response: outcome, source: answer.source };

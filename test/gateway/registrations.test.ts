@@ -99,7 +99,7 @@ function scriptedLink(
     ...(locator ? { locator } : {}),
   });
   closeAll = () => registrations.close();
-  return { sent, registrations };
+  return { sent, registrations, metrics };
 }
 
 describe('TrunkRegistrations', () => {
@@ -276,5 +276,22 @@ describe('TrunkRegistrations', () => {
     );
     assert.equal(registrations.list()[0]?.state, 'registered');
     assert.deepEqual(registrations.registrarAddresses('located'), ['192.0.2.2']);
+  });
+
+  it('a registrar name DNS cannot resolve fails as dns_failure with what DNS said, not as a transport error', async () => {
+    const clock = new FakeClock();
+    const { sent, registrations, metrics } = scriptedLink(
+      clock,
+      (request, destination) => ({ response: grant(request, 60), source: destination }),
+      fakeLocator(clock, new FakeDns()),
+    );
+    registrations.apply(config(registeringTrunk('nowhere', { registrar: 'nowhere.example' })));
+    await run(clock, 100);
+    assert.equal(sent.length, 0, 'no REGISTER without a server');
+    const [listed] = registrations.list();
+    assert.equal(listed?.state, 'failed');
+    assert.equal(listed?.cause, 'dns_failure');
+    assert.match(listed?.detail ?? '', /nowhere\.example/);
+    assert.deepEqual(await counted(metrics), ['nowhere dns_failure 1']);
   });
 });

@@ -215,6 +215,11 @@ export const trunkSchema = z
   .refine((t) => t.inbound !== undefined || t.outbound !== undefined, {
     message: 'a trunk needs an inbound or an outbound section',
   })
+  .refine((t) => t.inboundCountry === undefined || t.inbound !== undefined || t.outbound?.register, {
+    message:
+      'inboundCountry reads the numbers of calls the trunk takes: it takes none without an inbound section or outbound.register',
+    path: ['inboundCountry'],
+  })
   // The names are read for requests over TLS only: with TLS refused they would be ignored.
   .refine((t) => t.inbound?.tlsClientNames === undefined || t.inbound.transports.includes('tls'), {
     message: 'tlsClientNames are checked on calls over TLS: add tls to transports or drop tlsClientNames',

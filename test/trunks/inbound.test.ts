@@ -341,6 +341,12 @@ describe('numbers', () => {
       called: '02079460018',
       caller: 'x',
     });
+    const outboundOnly = trunkSchema.safeParse({
+      name: 'out',
+      inboundCountry: '44',
+      outbound: { gateways: [{ host: 'g' }] },
+    });
+    assert.equal(outboundOnly.success, false, 'a trunk that takes no calls has no inbound numbers to read');
   });
 
   it('normalises to E.164 with a default country', () => {

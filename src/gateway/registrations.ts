@@ -16,7 +16,7 @@ import {
 } from '../sip/index.js';
 import { fixedTarget, registrationContactUser, type ServerLocator } from '../trunks/index.js';
 import type { Clock, Logger } from '../util/index.js';
-import { locatingRegistrarLink } from './registrar-location.js';
+import { type LocatingRegistrarLink, locatingRegistrarLink } from './registrar-location.js';
 import { gatewayDestination, registrarHost, uriTransportParam } from './sip-tls.js';
 
 export interface TrunkRegistrationsOptions {
@@ -38,6 +38,8 @@ interface Running {
   registrar: string;
   aor: string;
   client: RegistrationClient;
+  /** A registrar named by DNS: its servers, located (RFC 3263). */
+  located: LocatingRegistrarLink | undefined;
 }
 
 export class TrunkRegistrations {
@@ -66,11 +68,16 @@ export class TrunkRegistrations {
   }
 
   /**
-   * Where `trunk`'s registrar answered the bindings of ours that stand: its calls come from
-   * there (trunks/inbound.ts). None while it is not registered.
+   * Where `trunk`'s registrar answered the bindings of ours that stand, and for a registrar
+   * located by DNS its other servers' addresses: its calls come from there (trunks/inbound.ts).
+   * None while it is not registered.
    */
   registrarAddresses(trunk: string): readonly string[] {
-    return this.#running.get(trunk)?.client.registrarAddresses ?? [];
+    const running = this.#running.get(trunk);
+    if (!running) return [];
+    const answered = running.client.registrarAddresses;
+    if (!running.located || !running.client.bound) return answered;
+    return [...new Set([...answered, ...running.located.serverAddresses])];
   }
 
   /** Each registration's state, for `GET /v1/trunks`. */
@@ -134,6 +141,9 @@ export class TrunkRegistrations {
     const address = registrarHost(register.registrar);
     const { transport } = register;
     const server = { host: address, port: target.port, transport };
+    // A DNS name without a port: its servers come from RFC 3263, as a gateway's do.
+    const located =
+      locator && !fixedTarget(server) ? locatingRegistrarLink(link, locator, server) : undefined;
     const aor = serializeUri({
       scheme: 'sip',
       user: register.username,
@@ -142,8 +152,7 @@ export class TrunkRegistrations {
       headers: new Map(),
     });
     const client = new RegistrationClient({
-      // A DNS name without a port: its servers come from RFC 3263, as a gateway's do.
-      link: locator && !fixedTarget(server) ? locatingRegistrarLink(link, locator, server) : link,
+      link: located ?? link,
       clock,
       // Over TLS the registrar is verified as the host configured (RFC 5922 §7.3), as a gateway is.
       registrar: gatewayDestination(
@@ -168,7 +177,13 @@ export class TrunkRegistrations {
       registered = status.state === 'registered';
     });
     client.on('attempt', (result) => metrics.registrationsTotal.inc({ trunk, result }));
-    this.#running.set(trunk, { settings: settingsOf(register), registrar: register.registrar, aor, client });
+    this.#running.set(trunk, {
+      settings: settingsOf(register),
+      registrar: register.registrar,
+      aor,
+      client,
+      located,
+    });
     client.start();
   }
 }

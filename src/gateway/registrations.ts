@@ -6,18 +6,19 @@
  * state changes to the log (never the password). The registrars' addresses tell which
  * sources may send each trunk's calls.
  */
-import { type PatchbayConfig, parseHostAndPort, type RegisterConfig } from '../config/index.js';
+import type { PatchbayConfig, RegisterConfig } from '../config/index.js';
 import type { GatewayMetrics, TrunkRegistration } from '../control/index.js';
 import {
   type RegistrarLink,
   RegistrationClient,
   type RegistrationStatus,
   serializeUri,
+  uriHost,
 } from '../sip/index.js';
-import { fixedTarget, registrationContactUser, type ServerLocator } from '../trunks/index.js';
+import { defaultSipPort, fixedTarget, registrationContactUser, type ServerLocator } from '../trunks/index.js';
 import type { Clock, Logger } from '../util/index.js';
 import { type LocatingRegistrarLink, locatingRegistrarLink } from './registrar-location.js';
-import { gatewayDestination, registrarHost, uriTransportParam } from './sip-tls.js';
+import { gatewayDestination, registrarServer, uriTransportParam } from './sip-tls.js';
 
 export interface TrunkRegistrationsOptions {
   link: RegistrarLink;
@@ -136,18 +137,17 @@ export class TrunkRegistrations {
 
   #start(trunk: string, register: RegisterConfig): void {
     const { clock, logger, metrics, link, locator } = this.#options;
-    const target = parseHostAndPort(register.registrar);
-    if (!target) return; // the schema refuses such a registrar
-    const address = registrarHost(register.registrar);
+    const registrar = registrarServer(register.registrar);
+    if (!registrar) return; // the schema refuses such a registrar
     const { transport } = register;
-    const server = { host: address, port: target.port, transport };
+    const server = { ...registrar, transport };
     // A DNS name without a port: its servers come from RFC 3263, as a gateway's do.
     const located =
       locator && !fixedTarget(server) ? locatingRegistrarLink(link, locator, server) : undefined;
     const aor = serializeUri({
       scheme: 'sip',
       user: register.username,
-      host: target.host,
+      host: uriHost(registrar.host),
       params: new Map(),
       headers: new Map(),
     });
@@ -157,9 +157,9 @@ export class TrunkRegistrations {
       // Over TLS the registrar is verified as the host configured (RFC 5922 §7.3), as a gateway is.
       registrar: gatewayDestination(
         transport,
-        address,
-        target.port ?? (transport === 'tls' ? 5061 : 5060),
-        address,
+        registrar.host,
+        registrar.port ?? defaultSipPort(transport),
+        registrar.host,
       ),
       registrarUri: `sip:${register.registrar}${uriTransportParam(transport)}`,
       aor,

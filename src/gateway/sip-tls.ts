@@ -70,15 +70,19 @@ function* tlsPeersOf(trunk: TrunkConfig): Iterable<TlsPeer> {
   const register = trunk.outbound?.register;
   if (register?.transport === 'tls')
     yield {
-      host: registrarHost(register.registrar),
+      host: registrarServer(register.registrar)?.host ?? register.registrar,
       tlsCaFile: register.tlsCaFile,
       tlsVerify: register.tlsVerify,
     };
 }
 
-/** The host of a registrar setting (host or host:port), without an IPv6 address's brackets. */
-export function registrarHost(registrar: string): string {
-  return (parseHostAndPort(registrar)?.host ?? registrar).replace(/^\[(.*)\]$/, '$1');
+/**
+ * A registrar setting (host or host:port) as its host, without an IPv6 address's brackets, and
+ * its port if it names one; undefined when it is neither (the schema refuses such a setting).
+ */
+export function registrarServer(registrar: string): { host: string; port: number | undefined } | undefined {
+  const parsed = parseHostAndPort(registrar);
+  return parsed && { host: parsed.host.replace(/^\[(.*)\]$/, '$1'), port: parsed.port };
 }
 
 /** `;transport=tls` for a TLS gateway's URIs (RFC 3261 §19.1.1), the transport the target is reached over. */

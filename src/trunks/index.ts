@@ -30,7 +30,13 @@ export {
   type InboundMatcherOptions,
   type InboundSource,
 } from './inbound.js';
-export { fixedTarget, type LocatedServer, MAX_TARGETS_PER_GATEWAY, ServerLocator } from './locate.js';
+export {
+  defaultSipPort,
+  fixedTarget,
+  type LocatedServer,
+  MAX_TARGETS_PER_GATEWAY,
+  ServerLocator,
+} from './locate.js';
 export { estimateMos, rFactor } from './mos.js';
 export { inboundE164, normalizeE164, type OutboundIdentity, outboundIdentity } from './numbers.js';
 export { OptionsProber, type OptionsResult, type ProbeTransition } from './probe.js';

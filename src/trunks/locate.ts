@@ -56,11 +56,16 @@ const isLocalhost = (host: string): boolean => host === 'localhost' || host.ends
 /** A DNS name as the cache keys it: lower case, without the root's trailing dot. */
 const normalName = (host: string): string => host.toLowerCase().replace(/\.$/, '');
 
+/** The port a server takes SIP on when none is named (RFC 3261 §19.1.2). */
+export function defaultSipPort(transport: GatewayTransport): number {
+  return TRANSPORTS[transport].defaultPort;
+}
+
 /** The gateway's only target when DNS cannot give it more (an address, a port, or localhost). */
 export function fixedTarget(gateway: LocatedServer): ServiceTarget | undefined {
   const fixed = gateway.port !== undefined || isIP(gateway.host) !== 0 || isLocalhost(gateway.host);
   if (!fixed) return undefined;
-  const port = gateway.port ?? TRANSPORTS[gateway.transport].defaultPort;
+  const port = gateway.port ?? defaultSipPort(gateway.transport);
   return { host: gateway.host, port, priority: 0, weight: 1 };
 }
 

@@ -152,8 +152,7 @@ export class InboundMatcher {
     fromUser: string,
   ): { called: string; caller: string } {
     const called = this.calledNumber(requestUser, toUser);
-    const registered = requestUser === undefined ? undefined : this.#registrations.get(requestUser);
-    const country = (registered ?? this.#sources.lookup(sourceAddress)?.value)?.inboundCountry;
+    const country = this.#claimedTrunk(sourceAddress, requestUser)?.inboundCountry;
     if (country === undefined) return { called, caller: fromUser };
     return {
       called: inboundE164(called, country) ?? called,
@@ -172,7 +171,7 @@ export class InboundMatcher {
     const registered = this.#registrations.get(requestUser);
     if (registered && !this.#fromRegistration(registered, source.address))
       return this.#unknownSource(calledNumber, registered, `not trunk ${registered.name}'s registrar`);
-    const trunk = registered ?? this.#sources.lookup(source.address)?.value;
+    const trunk = this.#claimedTrunk(source.address, requestUser);
     if (!trunk) return this.#unknownSource(calledNumber);
     if (!registered && !takes(trunk, source.transport)) {
       const detail = `trunk ${trunk.name} takes ${trunk.inbound?.transports.join(', ')}, not ${source.transport}`;
@@ -194,6 +193,12 @@ export class InboundMatcher {
     const route = bestMatch(candidates, calledNumber);
     if (!route) return { ok: false, reason: 'no_route', trunk, status: 404 };
     return { ok: true, trunk, route: route.route, routeIndex: route.index };
+  }
+
+  /** The trunk a request is for: the registration whose Contact it calls, else its source's. */
+  #claimedTrunk(sourceAddress: string, requestUser: string | undefined): TrunkConfig | undefined {
+    const registered = requestUser === undefined ? undefined : this.#registrations.get(requestUser);
+    return registered ?? this.#sources.lookup(sourceAddress)?.value;
   }
 
   /**

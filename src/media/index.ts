@@ -50,7 +50,6 @@ export {
   type MediaLegStats,
   type NegotiatedMedia,
   NO_LATE_FRAMES,
-  type RtpPosition,
 } from './media-leg.js';
 export { ObservedDecoder } from './observed-decoder.js';
 export { createOpusDecoder, createOpusEncoder, type OpusSampleRate, opusPacketHasLbrr } from './opus.js';
@@ -67,5 +66,6 @@ export {
   UdpDropSampler,
   type UdpDropTable,
 } from './rtp/index.js';
-export { REPLAY_WINDOW, type SrtpKeying, SrtpSession } from './srtp/index.js';
+export { movedOn, type RtpPosition } from './rtp-position.js';
+export { REPLAY_WINDOW, type SrtpKeying, type SrtpPosition, SrtpSession } from './srtp/index.js';
 export { decodeWav, encodeWav, pcmBytes, WAV_HEADER_BYTES, type WavAudio, wavHeader } from './wav.js';

@@ -20,6 +20,7 @@ import {
   type SendBatch,
   type UdpDropTable,
 } from './rtp/index.js';
+import type { RtpPosition } from './rtp-position.js';
 import type { SrtpKeying } from './srtp/index.js';
 
 export interface NegotiatedMedia {
@@ -34,13 +35,6 @@ export interface NegotiatedMedia {
   direction?: MediaDirection;
   /** SDES keys when the m= line is RTP/SAVP; a later update without them turns SRTP off. */
   srtp?: SrtpKeying;
-}
-
-/** Where the stream towards the caller stands: what a node continuing the call sends next. */
-export interface RtpPosition {
-  ssrc: number;
-  sequenceNumber: number;
-  timestamp: number;
 }
 
 interface MediaLegOptions {
@@ -178,7 +172,11 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
       srtpRequired: options.encryption === 'required',
       ...(options.sendBatch ? { sendBatch: options.sendBatch } : {}),
       ...(options.continueFrom
-        ? { ssrc: options.continueFrom.ssrc, sequenceNumber: options.continueFrom.sequenceNumber }
+        ? {
+            ssrc: options.continueFrom.ssrc,
+            sequenceNumber: options.continueFrom.sequenceNumber,
+            ...(options.continueFrom.srtp ? { srtp: options.continueFrom.srtp } : {}),
+          }
         : {}),
     });
     return new MediaLeg(session, options);
@@ -190,10 +188,12 @@ export class MediaLeg extends TypedEmitter<MediaLegEvents> {
 
   /** The stream towards the caller now (for a snapshot another node could continue from). */
   position(): RtpPosition {
+    const srtp = this.#session.srtpPosition;
     return {
       ssrc: this.#session.ssrc,
       sequenceNumber: this.#session.nextSequenceNumber,
       timestamp: this.#sendTimestamp,
+      ...(srtp ? { srtp } : {}),
     };
   }
 

@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { type Clock, type TimerHandle, TypedEmitter } from '../../util/index.js';
-import { SrtpFilter, type SrtpKeying } from '../srtp/index.js';
+import { SrtpFilter, type SrtpKeying, type SrtpPosition } from '../srtp/index.js';
 import { type Endpoint, RtpLatch } from './latch.js';
 import { isRtcpPacketType, parseRtp } from './parse.js';
 import type { PortAllocator } from './port-allocator.js';
@@ -49,6 +49,8 @@ interface RtpSessionOptions {
   relatchAfterMs?: number;
   /** Only SRTP: until `setSrtp` gives keys, every packet is dropped (see SrtpFilter). */
   srtpRequired?: boolean;
+  /** The SRTP state of a stream pair continued from another node, for the first keys set. */
+  srtp?: SrtpPosition;
   /** The thread's batch of sends, flushed once per loop turn; without it each packet goes at once. */
   sendBatch?: SendBatch;
 }
@@ -70,7 +72,14 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   readonly #options: Required<
     Omit<
       RtpSessionOptions,
-      'portRange' | 'bindAddress' | 'clock' | 'ssrc' | 'srtpRequired' | 'sequenceNumber' | 'sendBatch'
+      | 'portRange'
+      | 'bindAddress'
+      | 'clock'
+      | 'ssrc'
+      | 'srtpRequired'
+      | 'srtp'
+      | 'sequenceNumber'
+      | 'sendBatch'
     >
   >;
   readonly #clock: Clock;
@@ -110,7 +119,10 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
       this.#counters.listenerErrors++;
     });
     this.#clock = options.clock;
-    this.#srtp = new SrtpFilter({ keysRequired: options.srtpRequired ?? false });
+    this.#srtp = new SrtpFilter({
+      keysRequired: options.srtpRequired ?? false,
+      ...(options.srtp ? { continueFrom: options.srtp } : {}),
+    });
     this.#portRange = options.portRange;
     this.#sendBatch = options.sendBatch;
     this.localPort = localPort;
@@ -163,6 +175,11 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   /** The sequence number the next packet sent carries. */
   get nextSequenceNumber(): number {
     return this.#sequenceNumber;
+  }
+
+  /** Where the SRTP stream pair stands at the next packet we send; undefined for plain RTP. */
+  get srtpPosition(): SrtpPosition | undefined {
+    return this.#srtp.position(this.#sequenceNumber, this.#sources.audio?.stats.ssrc);
   }
 
   get closed(): boolean {

@@ -4,7 +4,7 @@
  * per call and never end one: a forged, replayed or expired packet is counted and skipped.
  */
 import type { SrtpSuiteName } from '../../util/index.js';
-import { type SrtpDropReason, type SrtpKeying, SrtpSession } from './srtp-session.js';
+import { type SrtpDropReason, type SrtpKeying, type SrtpPosition, SrtpSession } from './srtp-session.js';
 
 interface SrtpDropCounts {
   /** Packets on a leg that may only carry SRTP, come before its keys (see the constructor). */
@@ -24,6 +24,8 @@ export interface SrtpStats {
 export class SrtpFilter {
   #session: SrtpSession | undefined;
   readonly #keysRequired: boolean;
+  /** A continued stream pair's state, for the session the first keys start (call takeover). */
+  #continueFrom: SrtpPosition | undefined;
   #lastSuite: SrtpSuiteName | undefined;
   readonly #dropped: SrtpDropCounts = { unkeyed: 0, auth: 0, replay: 0, expired: 0 };
 
@@ -31,18 +33,28 @@ export class SrtpFilter {
    * With `keysRequired` (a leg that may only carry SRTP), packets that arrive while no keys are
    * set are not taken as plain RTP: they cannot be authenticated (RFC 3711 §3.3), so they are
    * dropped and counted as `unkeyed`, apart from `auth`: an outbound call's media can arrive
-   * ahead of the 200 OK whose answer carries the key, on a healthy call.
+   * ahead of the 200 OK whose answer carries the key, on a healthy call. With `continueFrom`,
+   * the first keys carry on a stream pair another node protected (see SrtpSession).
    */
-  constructor(options: { keysRequired?: boolean } = {}) {
+  constructor(options: { keysRequired?: boolean; continueFrom?: SrtpPosition } = {}) {
     this.#keysRequired = options.keysRequired ?? false;
+    this.#continueFrom = options.continueFrom;
   }
 
   /** New keys (kept crypto state carries on, see SrtpSession.rekey), or undefined for plain RTP. */
   setKeys(keying: SrtpKeying | undefined): void {
     if (!keying) this.#session = undefined;
     else if (this.#session) this.#session.rekey(keying);
-    else this.#session = new SrtpSession(keying);
+    else {
+      this.#session = new SrtpSession(keying, this.#continueFrom);
+      this.#continueFrom = undefined;
+    }
     this.#lastSuite = keying?.suite ?? this.#lastSuite;
+  }
+
+  /** Where the SRTP stream pair stands (see SrtpSession.position); undefined for plain RTP. */
+  position(nextSeq: number, audioSsrc: number | undefined): SrtpPosition | undefined {
+    return this.#session?.position(nextSeq, audioSsrc);
   }
 
   protectRtp(packet: Uint8Array): Uint8Array {

@@ -27,6 +27,19 @@ export interface SrtpKeying {
   receiveLifetime?: number;
 }
 
+/**
+ * Where an SRTP stream pair stands, so that another node holding the same keys can carry it on
+ * (call takeover): the far end then sees one stream, and its packets keep authenticating here.
+ */
+export interface SrtpPosition {
+  /** RFC 3711 §3.3.1: our stream's rollover counter at the next sequence number we send. */
+  rolloverCount: number;
+  /** §3.4: the SRTCP index of the next report we send. */
+  srtcpIndex: number;
+  /** The far end's audio source as last authenticated: its ROC and highest sequence number (s_l). */
+  received?: { ssrc: number; rolloverCount: number; highestSeq: number };
+}
+
 /** RFC 3711 §9.2: a master key protects at most 2^48 SRTP and 2^31 SRTCP packets. */
 const MAX_RTP_PACKETS = 2 ** 48;
 const MAX_RTCP_PACKETS = 2 ** 31;
@@ -97,11 +110,47 @@ export class SrtpSession {
   readonly #rtcpWindows = new Map<number, ReplayWindow>();
   readonly #roc = Buffer.alloc(4);
 
-  constructor(keying: SrtpKeying) {
+  /**
+   * `from` carries on a stream pair another instance protected with these keys: our next packet
+   * uses its rollover counter and the SRTCP index goes on from its own, and the far end's source
+   * is estimated from its ROC and s_l (Appendix A), so a stream whose sequence numbers wrapped
+   * before still authenticates. Its replay window starts at s_l: nothing up to it is taken again.
+   */
+  constructor(keying: SrtpKeying, from?: SrtpPosition) {
     this.#suite = keying.suite;
     this.#send = keyCrypto(keying.sendKey, keying.suite);
     this.#receive = keyCrypto(keying.receiveKey, keying.suite);
     this.#setLifetime(keying.receiveLifetime);
+    if (!from) return;
+    this.#sendRoc = from.rolloverCount >>> 0;
+    this.#srtcpIndex = from.srtcpIndex % MAX_RTCP_PACKETS;
+    const received = from.received;
+    if (received) {
+      const window = new ReplayWindow();
+      window.mark(received.rolloverCount * SEQ_MODULUS + received.highestSeq);
+      this.#sources.set(received.ssrc, {
+        roc: received.rolloverCount,
+        highestSeq: received.highestSeq,
+        window,
+      });
+    }
+  }
+
+  /**
+   * Where the pair stands when our next packet carries `nextSeq`; `audioSsrc` is the far end's
+   * audio source, whose receive state goes with it when this session has authenticated it.
+   */
+  position(nextSeq: number, audioSsrc: number | undefined): SrtpPosition {
+    const last = this.#lastSentSeq;
+    const wraps = last !== undefined && nextSeq < last && last - nextSeq > HALF_SEQ;
+    const source = audioSsrc === undefined ? undefined : this.#sources.get(audioSsrc);
+    return {
+      rolloverCount: wraps ? (this.#sendRoc + 1) >>> 0 : this.#sendRoc,
+      srtcpIndex: this.#srtcpIndex,
+      ...(source && audioSsrc !== undefined
+        ? { received: { ssrc: audioSsrc, rolloverCount: source.roc, highestSeq: source.highestSeq } }
+        : {}),
+    };
   }
 
   get suite(): SrtpSuiteName {

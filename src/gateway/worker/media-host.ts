@@ -32,6 +32,7 @@ import {
   REPORT_INTERVAL_MS,
   type ToWorker,
   type WorkerRequest,
+  writePosition,
 } from './protocol.js';
 
 /** The end of a MessagePort (or a worker's parentPort) the host talks through. */
@@ -302,11 +303,8 @@ function writeFigures(
   { leg, bot }: HostedCall,
   drops: UdpDropTable | undefined,
 ): void {
-  const position = leg.position();
   figures[at + LegFigure.inactiveMs] = leg.inactiveMs;
-  figures[at + LegFigure.ssrc] = position.ssrc;
-  figures[at + LegFigure.sequenceNumber] = position.sequenceNumber;
-  figures[at + LegFigure.timestamp] = position.timestamp;
+  writePosition(figures, at, leg.position());
   figures[at + LegFigure.socketDrops] = drops ? leg.sampleSocketDrops(drops) : 0;
   figures[at + LegFigure.queuedSamples] = bot ? bot.stats().queuedSamples : 0;
 }

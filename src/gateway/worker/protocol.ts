@@ -41,8 +41,55 @@ export const LegFigure = {
   socketDrops: 4,
   /** The bot's audio queued towards the caller, in samples at the bridge rate (0 without a bot). */
   queuedSamples: 5,
+  /** Under SRTP (else NaN, as every SRTP slot): our rollover counter at `sequenceNumber`. */
+  srtpRolloverCount: 6,
+  srtcpIndex: 7,
+  /** The far end's audio source as last authenticated (NaN before any). */
+  srtpReceivedSsrc: 8,
+  srtpReceivedRolloverCount: 9,
+  srtpReceivedHighestSeq: 10,
 } as const;
 export const FIGURES_PER_LEG = Object.keys(LegFigure).length;
+
+/** Writes `position` into a call's slots of a report's `figures` from `at`. */
+export function writePosition(figures: Float64Array, at: number, position: RtpPosition): void {
+  figures[at + LegFigure.ssrc] = position.ssrc;
+  figures[at + LegFigure.sequenceNumber] = position.sequenceNumber;
+  figures[at + LegFigure.timestamp] = position.timestamp;
+  const srtp = position.srtp;
+  const received = srtp?.received;
+  figures[at + LegFigure.srtpRolloverCount] = srtp ? srtp.rolloverCount : Number.NaN;
+  figures[at + LegFigure.srtcpIndex] = srtp ? srtp.srtcpIndex : Number.NaN;
+  figures[at + LegFigure.srtpReceivedSsrc] = received ? received.ssrc : Number.NaN;
+  figures[at + LegFigure.srtpReceivedRolloverCount] = received ? received.rolloverCount : Number.NaN;
+  figures[at + LegFigure.srtpReceivedHighestSeq] = received ? received.highestSeq : Number.NaN;
+}
+
+/** The position writePosition wrote at `at`. */
+export function readPosition(figures: Float64Array, at: number): RtpPosition {
+  const figure = (slot: number): number => figures[at + slot] as number;
+  const position: RtpPosition = {
+    ssrc: figure(LegFigure.ssrc),
+    sequenceNumber: figure(LegFigure.sequenceNumber),
+    timestamp: figure(LegFigure.timestamp),
+  };
+  if (Number.isNaN(figure(LegFigure.srtpRolloverCount))) return position;
+  const receivedSsrc = figure(LegFigure.srtpReceivedSsrc);
+  position.srtp = {
+    rolloverCount: figure(LegFigure.srtpRolloverCount),
+    srtcpIndex: figure(LegFigure.srtcpIndex),
+    ...(Number.isNaN(receivedSsrc)
+      ? {}
+      : {
+          received: {
+            ssrc: receivedSsrc,
+            rolloverCount: figure(LegFigure.srtpReceivedRolloverCount),
+            highestSeq: figure(LegFigure.srtpReceivedHighestSeq),
+          },
+        }),
+  };
+  return position;
+}
 
 /** What a worker is started with (`workerData`). */
 export interface MediaWorkerData {

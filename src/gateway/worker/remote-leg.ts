@@ -13,6 +13,7 @@ import {
   MEDIA_FRAME_MS,
   type MediaLegEvents,
   type MediaLegStats,
+  movedOn,
   type NegotiatedMedia,
   NO_LATE_FRAMES,
   type RtpPosition,
@@ -31,6 +32,7 @@ import {
   type LegDetail,
   LegFigure,
   mediaToWire,
+  readPosition,
   type ToWorker,
   type WorkerRequestBody,
 } from './protocol.js';
@@ -160,11 +162,11 @@ export class RemoteMediaLeg implements CallMediaLeg {
     const media = this.#media;
     if (!media) return { ...this.#position };
     const elapsedMs = Math.max(0, this.#clock.now() - this.#positionAtMs);
-    return {
-      ssrc: this.#position.ssrc,
-      sequenceNumber: (this.#position.sequenceNumber + Math.floor(elapsedMs / MEDIA_FRAME_MS)) & 0xffff,
-      timestamp: (this.#position.timestamp + Math.round((elapsedMs * media.codec.clockRate) / 1000)) >>> 0,
-    };
+    return movedOn(
+      this.#position,
+      Math.floor(elapsedMs / MEDIA_FRAME_MS),
+      Math.round((elapsedMs * media.codec.clockRate) / 1000),
+    );
   }
 
   close(): void {
@@ -242,11 +244,7 @@ export class RemoteMediaLeg implements CallMediaLeg {
     this.#inactiveAtMs = this.#clock.now();
     this.#positionAtMs = this.#inactiveAtMs;
     this.#inactiveMs = figures[at + LegFigure.inactiveMs] as number;
-    this.#position = {
-      ssrc: figures[at + LegFigure.ssrc] as number,
-      sequenceNumber: figures[at + LegFigure.sequenceNumber] as number,
-      timestamp: figures[at + LegFigure.timestamp] as number,
-    };
+    this.#position = readPosition(figures, at);
     this.#socketDrops += figures[at + LegFigure.socketDrops] as number;
     this.#queuedSamples = figures[at + LegFigure.queuedSamples] as number;
   }

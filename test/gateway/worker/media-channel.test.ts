@@ -159,6 +159,43 @@ describe('media worker protocol (MessageChannel, no threads)', () => {
     assert.equal(leg.stats().rtp?.srtp?.suite, 'AES_CM_128_HMAC_SHA1_80');
   });
 
+  it('continues an SRTP stream from a position and reports where it stands, its rollover counter moving with a wrap', async () => {
+    const continueFrom = {
+      ssrc: 0x1234,
+      sequenceNumber: 65_530,
+      timestamp: 1000,
+      srtp: { rolloverCount: 4, srtcpIndex: 9 },
+    };
+    const leg = await channel.open(
+      'call-1',
+      8000,
+      { jitterBuffer: { minDelayMs: 0, maxDelayMs: 200 }, encryption: 'required' },
+      continueFrom,
+    );
+    const key = (fill: number) => new SecretBytes(Buffer.alloc(30, fill));
+    await leg.start({
+      ...pcmuTo(peer),
+      srtp: { suite: 'AES_CM_128_HMAC_SHA1_80', sendKey: key(1), receiveKey: key(2) },
+    });
+    await reported();
+    const position = leg.position();
+    assert.equal(position.ssrc, 0x1234);
+    assert.equal(position.srtp?.rolloverCount, 4, 'no packet has wrapped the sequence yet');
+    assert.equal(position.srtp?.srtcpIndex, 9);
+    clock.advance(200);
+    const later = leg.position();
+    // Ten frames on from 65530 the sequence number has wrapped: the counter with it.
+    assert.equal(later.sequenceNumber, (position.sequenceNumber + 10) & 0xffff);
+    assert.equal(later.srtp?.rolloverCount, 5);
+  });
+
+  it('reports a plain leg without an SRTP position', async () => {
+    const leg = await openLeg();
+    await leg.start(pcmuTo(peer));
+    await reported();
+    assert.equal(leg.position().srtp, undefined);
+  });
+
   it('checks DTMF as the leg would without a round trip, sends it, and rejects what the host refuses', async () => {
     const leg = await openLeg();
     await assert.rejects(leg.sendDtmf('1'), /media not started/);

@@ -131,6 +131,14 @@ export const clusterSchema = z
           .describe(
             "How often a node writes what changed in its calls' snapshots and their RTP positions to Redis (off the media path, one round trip for all calls).",
           ),
+        snapshotSecret: z
+          .string()
+          .min(32, 'at least 32 characters (for example `openssl rand -base64 32`)')
+          .max(1024)
+          .optional()
+          .describe(
+            'A secret every node shares (give it from the environment): SRTP calls are taken over too, their SDES keys written to Redis sealed under it (AES-256-GCM). Absent: SRTP calls end with their node, and their keys never leave it.',
+          ),
       })
       .optional()
       .describe('Absent: a call ends with the node that carries it.'),

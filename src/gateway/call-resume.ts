@@ -4,14 +4,15 @@
  * dead node's last write, and the resume step itself: the dialog registered here, our media
  * started towards the caller's last address, and a re-INVITE (next CSeq, same dialog, our
  * Contact as the new target, RFC 3261 §14.1) offering our new port in the next o= version
- * (RFC 3264 §8). Its 2xx answer may move the caller's media; a refusal ends the call.
+ * (RFC 3264 §8), for an SRTP call with the same SDES key, so the far end's crypto context goes
+ * on. Its 2xx answer may move the caller's media or re-key it; a refusal ends the call.
  */
 import type { PatchbayConfig } from '../config/index.js';
 import {
   glareRetryDelayMs,
   negotiateAnswer,
   nextVersion,
-  parseAnswer,
+  parseAnswerToOurs,
   type SipUserAgent,
 } from '../sip/index.js';
 import type { Clock } from '../util/index.js';
@@ -50,7 +51,8 @@ export function resumedCall(
   const { urlHidden, ...shownTarget } = snapshot.target;
   const target = configuredTarget(context.config, shownTarget, urlHidden === true, snapshot.call.route);
   if (!target) return { ok: false, reason: 'the bot URL is not configured here' };
-  const answerOptions = { address: context.mediaAddress, preferences: trunk.codecs };
+  const encryption = trunk.media.encryption;
+  const answerOptions = { address: context.mediaAddress, preferences: trunk.codecs, encryption };
   const probe = negotiateAnswer(snapshot.sdp.remote, { ...answerOptions, port: 9 });
   if (!probe.ok) return { ok: false, reason: `snapshot SDP: ${probe.reason}` };
   const takeover: TakeoverRecord = { node: context.nodeId, fromNode: snapshot.node, gapMs: 0 };
@@ -88,7 +90,8 @@ export function resumedCall(
         const ended = (): boolean => session.state === 'terminated';
         const done = (async () => {
           if (ended()) return false;
-          await leg.start(negotiatedMedia(negotiation.remote));
+          // Our SDES key as before (previousSdp), so the far end's SRTP context goes on with it.
+          await leg.start(negotiatedMedia(negotiation.remote, negotiation.local.crypto));
           if (ended()) return false;
           let response = await session.reinvite(offer);
           // RFC 3261 §14.1: a 491 (the carrier's own re-INVITE crossed ours, e.g. one it sent
@@ -102,8 +105,8 @@ export function resumedCall(
           }
           takeover.gapMs = Math.max(0, Math.round(context.clock.wallNow() - position.atWall));
           if (response.status < 200 || response.status >= 300) return false;
-          const answer = parseAnswer(response.body.toString(), trunk.codecs);
-          if (answer.ok) await leg.update(negotiatedMedia(answer.remote));
+          const answer = parseAnswerToOurs(response.body.toString(), offer, trunk.codecs, encryption);
+          if (answer.ok) await leg.update(negotiatedMedia(answer.remote, answer.localCrypto));
           return true;
         })();
         return { session, done };

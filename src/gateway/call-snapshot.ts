@@ -1,26 +1,36 @@
 /**
  * What another node needs to continue an answered call, as written to Redis and read back:
- * the carrier dialog (identifiers, CSeq spaces, route set, targets), both SDPs (never with SRTP
- * keys), the bot stream target (without its credentials, and its URL without user info or
- * query: the node resuming the call takes them from its own config),
- * the call's identity and times; and, apart because it changes every frame, the RTP position
- * of the stream towards the caller. A snapshot read back is validated field by field: one
- * written by another version, or damaged, is refused rather than half used.
+ * the carrier dialog (identifiers, CSeq spaces, route set, targets), both SDPs, the bot stream
+ * target (without its credentials, and its URL without user info or query: the node resuming
+ * the call takes them from its own config), the call's identity and times; and, apart because
+ * it changes every frame, the RTP position of the stream towards the caller (with its SRTP
+ * rollover counters). An SRTP call's SDPs hold its SDES keys: they go only sealed under the
+ * cluster's `snapshotSecret` (snapshot-seal.ts), and without one the call is not snapshotted.
+ * A snapshot read back is validated field by field: one written by another version, or
+ * damaged, is refused rather than half used.
  */
 import { z } from 'zod';
 import { streamTargetSchema } from '../config/index.js';
-import type { RtpPosition } from '../media/index.js';
+import { movedOn, type RtpPosition } from '../media/index.js';
 import type { DialogState } from '../sip/index.js';
 import { shownUrl } from '../util/index.js';
 import type { CallerIdentityParameters } from './caller-id.js';
 import type { TakeoverView } from './ports.js';
+import type { SnapshotSeal } from './snapshot-seal.js';
 
 /** Bounds on what a snapshot may hold: an SDP, a route set, a header value. */
 const MAX_SDP_CHARS = 16_384;
+/** Both SDPs sealed: base64 of their JSON, with the IV and tag. */
+const MAX_SEALED_CHARS = 48_000;
 const MAX_ROUTES = 16;
 const text = z.string().max(2048);
 
-const snapshotSchema = z.object({
+const sdpPairSchema = z.object({
+  local: z.string().max(MAX_SDP_CHARS),
+  remote: z.string().max(MAX_SDP_CHARS),
+});
+
+const storedSnapshotSchema = z.object({
   v: z.literal(1),
   /** The node carrying the call when the snapshot was written. */
   node: text,
@@ -56,18 +66,37 @@ const snapshotSchema = z.object({
       port: z.number().int().min(1).max(65_535),
     }),
   }),
-  sdp: z.object({ local: z.string().max(MAX_SDP_CHARS), remote: z.string().max(MAX_SDP_CHARS) }),
+  /** Both SDPs, or, for an SRTP call, both sealed (SnapshotSeal) because they hold its keys. */
+  sdp: z.union([sdpPairSchema, z.object({ sealed: z.string().max(MAX_SEALED_CHARS) })]),
 });
 
+const uint32 = z.number().int().min(0).max(0xffff_ffff);
 const positionSchema = z.object({
-  ssrc: z.number().int().min(0).max(0xffff_ffff),
+  ssrc: uint32,
   sequenceNumber: z.number().int().min(0).max(0xffff),
-  timestamp: z.number().int().min(0).max(0xffff_ffff),
+  timestamp: uint32,
+  srtp: z
+    .object({
+      rolloverCount: uint32,
+      srtcpIndex: z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 31 - 1),
+      received: z
+        .object({ ssrc: uint32, rolloverCount: uint32, highestSeq: z.number().int().min(0).max(0xffff) })
+        .optional(),
+    })
+    .optional(),
   /** Wall-clock ms when the position was read. */
   atWall: z.number(),
 });
 
-export type CallSnapshot = z.output<typeof snapshotSchema>;
+/** A snapshot as read back: an SRTP call's SDPs opened. */
+export type CallSnapshot = Omit<z.output<typeof storedSnapshotSchema>, 'sdp'> & {
+  sdp: z.output<typeof sdpPairSchema>;
+};
+type StoredSnapshot = z.input<typeof storedSnapshotSchema>;
 export type SnapshotPosition = z.output<typeof positionSchema>;
 
 /** An SDES key in use (RFC 4568), or any inline key left after the capabilities go. */
@@ -82,21 +111,38 @@ function keylessSdp(sdp: string): string | undefined {
 }
 
 /**
- * An answered call's snapshot (JSON), or undefined when it cannot be continued elsewhere: its
- * session has no SDP yet, or its media is SRTP (the keys are not shared between nodes).
+ * The SDPs as a snapshot stores them: without unused SRTP options; for an SRTP call whole and
+ * sealed, or undefined with no seal (its keys never go to Redis in the clear).
  */
-export function snapshotOf(view: TakeoverView, node: string): string | undefined {
+function storedSdp(
+  local: string,
+  remote: string,
+  callId: string,
+  seal: SnapshotSeal | undefined,
+): StoredSnapshot['sdp'] | undefined {
+  const keyless = { local: keylessSdp(local), remote: keylessSdp(remote) };
+  if (keyless.local !== undefined && keyless.remote !== undefined)
+    return { local: keyless.local, remote: keyless.remote };
+  return seal ? { sealed: seal.seal(JSON.stringify({ local, remote }), callId) } : undefined;
+}
+
+/**
+ * An answered call's snapshot (JSON), or undefined when it cannot be continued elsewhere: its
+ * session has no SDP yet, or its media is SRTP and there is no `seal` for its keys.
+ */
+export function snapshotOf(view: TakeoverView, node: string, seal?: SnapshotSeal): string | undefined {
   const { session, call, progress } = view;
   const { trunk, target, answeredAtWall } = progress;
   const dialog: DialogState | undefined = session.dialog?.state();
   const local = session.lastLocalSdp;
   const remote = session.remoteSdp;
   if (!dialog || !trunk || !target || answeredAtWall === undefined) return undefined;
-  const sdp = { local: local && keylessSdp(local), remote: remote && keylessSdp(remote) };
-  if (sdp.local === undefined || sdp.remote === undefined) return undefined;
+  if (local === undefined || remote === undefined) return undefined;
+  const sdp = storedSdp(local, remote, dialog.callId, seal);
+  if (!sdp) return undefined;
   const { auth: _credentials, url, ...publicTarget } = target;
   const shown = shownUrl(url);
-  const snapshot: CallSnapshot = {
+  const snapshot: StoredSnapshot = {
     v: 1,
     node,
     call: {
@@ -113,7 +159,7 @@ export function snapshotOf(view: TakeoverView, node: string): string | undefined
     },
     target: { ...publicTarget, url: shown, ...(shown === url ? {} : { urlHidden: true as const }) },
     dialog: { ...dialog, ...(dialog.remoteSeq === undefined ? {} : { remoteSeq: dialog.remoteSeq }) },
-    sdp: { local: sdp.local, remote: sdp.remote },
+    sdp,
   };
   return JSON.stringify(snapshot);
 }
@@ -123,16 +169,26 @@ export function positionOf(leg: TakeoverView['leg'], atWall: number): string {
   return JSON.stringify(position);
 }
 
-/** A stored snapshot and position, or the reason they cannot be used. */
+/** A stored snapshot and position (an SRTP call's SDPs opened with `seal`), or why they cannot be used. */
 export function parseSnapshot(
   snapshotText: string,
   positionText: string,
+  seal?: SnapshotSeal,
 ): { ok: true; snapshot: CallSnapshot; position: SnapshotPosition } | { ok: false; reason: string } {
-  const snapshot = snapshotSchema.safeParse(safeJson(snapshotText));
-  if (!snapshot.success) return { ok: false, reason: 'malformed snapshot' };
+  const stored = storedSnapshotSchema.safeParse(safeJson(snapshotText));
+  if (!stored.success) return { ok: false, reason: 'malformed snapshot' };
   const position = positionSchema.safeParse(safeJson(positionText));
   if (!position.success) return { ok: false, reason: 'malformed RTP position' };
-  return { ok: true, snapshot: snapshot.data, position: position.data };
+  const { sdp, ...rest } = stored.data;
+  if (!('sealed' in sdp)) return { ok: true, snapshot: { ...rest, sdp }, position: position.data };
+  if (!seal) return { ok: false, reason: 'an SRTP call, and no cluster.takeover.snapshotSecret here' };
+  const opened = seal.open(sdp.sealed, rest.dialog.callId);
+  const pair = opened === undefined ? undefined : sdpPairSchema.safeParse(safeJson(opened));
+  if (!pair?.success)
+    return { ok: false, reason: "an SRTP call's keys, not sealed with this snapshotSecret" };
+  // Without its rollover counters the stream would go on from ROC 0: refused, not garbled.
+  if (!position.data.srtp) return { ok: false, reason: 'an SRTP call without its SRTP position' };
+  return { ok: true, snapshot: { ...rest, sdp: pair.data }, position: position.data };
 }
 
 /** The caller identity parameters as the bot's `start` carries them. */
@@ -146,11 +202,19 @@ export function callerIdentityOf(snapshot: CallSnapshot): CallerIdentityParamete
  * continued sequence never goes backwards.
  */
 const SEQUENCE_MARGIN = 5;
+/**
+ * RTCP reports the dead node may have sent since: one per 2.5 s at most (RFC 3550 §6.3.5, half
+ * the 5 s interval), and a margin. An SRTCP index skipped is harmless; one used twice is a
+ * replay to the far end (RFC 3711 §3.4).
+ */
+const MIN_REPORT_GAP_MS = 2500;
+const SRTCP_MARGIN = 4;
 
 /**
  * Where the continued stream starts, `nowWall` later: the timestamp moves with the wall clock
- * at the codec's RTP rate (RFC 3550 §5.1), the sequence number by one per frame, so the
- * caller sees the gap as lost packets of one stream rather than a new one.
+ * at the codec's RTP rate (RFC 3550 §5.1), the sequence number by one per frame (its SRTP
+ * rollover counter with it), so the caller sees the gap as lost packets of one stream rather
+ * than a new one.
  */
 export function continuedPosition(
   position: SnapshotPosition,
@@ -159,11 +223,13 @@ export function continuedPosition(
   frameMs: number,
 ): RtpPosition {
   const elapsedMs = Math.max(0, nowWall - position.atWall);
-  return {
-    ssrc: position.ssrc,
-    sequenceNumber: (position.sequenceNumber + Math.ceil(elapsedMs / frameMs) + SEQUENCE_MARGIN) & 0xffff,
-    timestamp: (position.timestamp + Math.round((elapsedMs * rtpClockRate) / 1000)) >>> 0,
-  };
+  const { atWall: _read, ...stream } = position;
+  return movedOn(
+    stream,
+    Math.ceil(elapsedMs / frameMs) + SEQUENCE_MARGIN,
+    Math.round((elapsedMs * rtpClockRate) / 1000),
+    Math.ceil(elapsedMs / MIN_REPORT_GAP_MS) + SRTCP_MARGIN,
+  );
 }
 
 function safeJson(value: string): unknown {

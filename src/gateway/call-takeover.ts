@@ -37,6 +37,7 @@ import type { CallController } from './call-controller.js';
 import { type ResumeContext, resumedCall } from './call-resume.js';
 import { parseSnapshot, positionOf, snapshotOf } from './call-snapshot.js';
 import type { ResumedCall } from './ports.js';
+import { SnapshotSeal } from './snapshot-seal.js';
 
 /**
  * Takeover heartbeats per `deadAfterMs`: a dead node is counted dead at most 1/5 of it early or
@@ -79,6 +80,8 @@ export interface CallTakeoverOptions {
 
 export class CallTakeover {
   readonly #options: CallTakeoverOptions;
+  /** SRTP calls' keys sealed and opened under `snapshotSecret`; without one they are not snapshotted. */
+  readonly #seal: SnapshotSeal | undefined;
   /** What was last written per SIP Call-ID (what Redis holds; SENT: may hold). */
   readonly #written = new Map<string, Written>();
   /** Calls being resumed, by SIP Call-ID. */
@@ -110,6 +113,8 @@ export class CallTakeover {
 
   constructor(options: CallTakeoverOptions) {
     this.#options = options;
+    const secret = options.config.snapshotSecret;
+    this.#seal = secret === undefined ? undefined : new SnapshotSeal(secret);
   }
 
   start(): void {
@@ -204,7 +209,7 @@ export class CallTakeover {
     const current = new Map<string, { call: CallController; text: string }>();
     for (const call of this.#options.liveCalls()) {
       const view = call.takeoverView();
-      const text = view && snapshotOf(view, nodeId);
+      const text = view && snapshotOf(view, nodeId, this.#seal);
       const sipCallId = view?.session.callId;
       if (!view || !text || !sipCallId) continue;
       current.set(sipCallId, { call, text });
@@ -328,7 +333,7 @@ export class CallTakeover {
     // Claimed, it is in this node's hashes: removed when it ends, like the calls answered here
     // (an unusable one at the next write, so it is not reported again).
     this.#written.set(claimed.sipCallId, { text: claimed.snapshot, generation: claimed.generation });
-    const parsed = parseSnapshot(claimed.snapshot, claimed.position);
+    const parsed = parseSnapshot(claimed.snapshot, claimed.position, this.#seal);
     const built = parsed.ok
       ? resumedCall(this.#options.resumeContext(), parsed.snapshot, parsed.position)
       : parsed;

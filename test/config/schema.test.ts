@@ -123,3 +123,19 @@ describe('gateway addresses', () => {
       assert.deepEqual(host(bad), ['3 outbound.gateways[0].host: a DNS name or an IP address'], bad);
   });
 });
+
+describe('cluster.takeover.snapshotSecret', () => {
+  const cluster = (secret: string) =>
+    `cluster:\n  redis: redis://127.0.0.1:6379\n  takeover:\n    enabled: true\n    snapshotSecret: "${secret}"\n`;
+  const issues = (text: string, env: Record<string, string> = {}) => {
+    const result = parseConfigText(text, 'gw.yaml', gatewayFileSchema, env);
+    return result.ok ? [] : result.issues.map((i) => `${i.line} ${i.path}: ${i.message}`);
+  };
+
+  it('is a secret of at least 32 characters, given from the environment', () => {
+    assert.deepEqual(issues(cluster('${PB_SNAPSHOT_SECRET}'), { PB_SNAPSHOT_SECRET: 'x'.repeat(32) }), []);
+    assert.deepEqual(issues(cluster('${PB_SNAPSHOT_SECRET}'), { PB_SNAPSHOT_SECRET: 'short' }), [
+      '5 cluster.takeover.snapshotSecret: at least 32 characters (for example `openssl rand -base64 32`)',
+    ]);
+  });
+});

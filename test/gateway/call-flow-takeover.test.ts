@@ -4,7 +4,8 @@
  * B (a second user agent on the same in-memory network) resumes it: a re-INVITE in the same
  * dialog with B's Contact and the next CSeq and o= version, the stream continued with the same
  * SSRC, a bot stream with the same callSid marked resumed, and the far end's later BYE reaching
- * B and ending the call with one record that names the takeover.
+ * B and ending the call with one record that names the takeover. An SRTP call goes on with the
+ * keys its sealed snapshot carries and the rollover counters of its position.
  */
 import assert from 'node:assert/strict';
 import { afterEach, it } from 'node:test';
@@ -12,7 +13,9 @@ import { CallController } from '../../src/gateway/call-controller.js';
 import type { CallRecord } from '../../src/gateway/call-record.js';
 import { resumedCall } from '../../src/gateway/call-resume.js';
 import { parseSnapshot, positionOf, snapshotOf } from '../../src/gateway/call-snapshot.js';
+import { SnapshotSeal } from '../../src/gateway/snapshot-seal.js';
 import type { SipRequest } from '../../src/sip/message.js';
+import { newSdesOffer } from '../../src/sip/sdes.js';
 import { createOffer, negotiateAnswer } from '../../src/sip/sdp.js';
 import type { OfferAnswer, OfferAnswerer } from '../../src/sip/session.js';
 import type { TransportAddress } from '../../src/sip/types.js';
@@ -57,12 +60,17 @@ function answeringOffers(offers: SipRequest[]): OfferAnswerer {
  * Node A goes away without a word 1 s after `original`'s snapshot was read; node B (a second
  * user agent on the same in-memory network) resumes the call from it.
  */
-async function resumeOnNodeB(h: CallHarness, original: CallController, bot: 'open' | 'refuse' = 'open') {
+async function resumeOnNodeB(
+  h: CallHarness,
+  original: CallController,
+  bot: 'open' | 'refuse' = 'open',
+  seal?: SnapshotSeal,
+) {
   const view = original.takeoverView();
   assert.ok(view);
-  const snapshot = snapshotOf(view, 'node-a');
+  const snapshot = snapshotOf(view, 'node-a', seal);
   assert.ok(snapshot);
-  const parsed = parseSnapshot(snapshot, positionOf(view.leg, h.clock.wallNow()));
+  const parsed = parseSnapshot(snapshot, positionOf(view.leg, h.clock.wallNow()), seal);
   assert.ok(parsed.ok);
   h.gatewayUa.close();
   await run(h.clock, 1000);
@@ -140,15 +148,30 @@ function assertTakeoverRecord(
   assert.equal(resumed[0]?.gapMs, records[0]?.takeover?.gapMs, 'the gap the record keeps');
 }
 
-/** A carrier's call into the gateway (node A), answered; `offers` keeps the re-offers it gets. */
-async function answeredInbound(h: CallHarness, offers: SipRequest[]) {
+/**
+ * A carrier's call into the gateway (node A), answered; `offers` keeps the re-offers it gets.
+ * With `sdp` (an SRTP offer), later offers are answered keeping the carrier's key.
+ */
+async function answeredInbound(h: CallHarness, offers: SipRequest[], sdp?: string) {
   const outbound = h.carrier(CARRIER_A).ua.call({
     requestUri: `sip:${CALLED}@${GATEWAY.address}:${GATEWAY.port}`,
     destination: GATEWAY,
     from: `<sip:+15551230000@${CARRIER_A.address}>`,
     to: `<sip:${CALLED}@${GATEWAY.address}>`,
-    sdp: createOffer({ address: CARRIER_A.address, port: CARRIER_RTP_PORT, codecs: ['PCMU'] }),
-    answerOffer: answeringOffers(offers),
+    sdp: sdp ?? createOffer({ address: CARRIER_A.address, port: CARRIER_RTP_PORT, codecs: ['PCMU'] }),
+    answerOffer: sdp
+      ? (offer, request) => {
+          offers.push(request);
+          const answer = negotiateAnswer(offer, {
+            address: CARRIER_A.address,
+            port: CARRIER_RTP_PORT,
+            preferences: ['PCMU'],
+            encryption: 'required',
+            previousSdp: sdp,
+          });
+          return answer.ok ? { sdp: answer.answer } : { status: 488 };
+        }
+      : answeringOffers(offers),
   });
   await flush();
   h.bots.connected[0]?.open();
@@ -205,5 +228,33 @@ it('node B resumes node A’s answered outbound call: the callee gets the re-INV
   await run(harness.clock, 200);
   assert.equal(call.state, 'completed');
   assertTakeoverRecord(records, resumed, observed.call.id, 'callee_bye');
+  nodeB.close();
+});
+
+/** The base64 keys of an SDP body's a=crypto lines, in order. */
+const sdpKeys = (sdp: string | undefined) =>
+  [...(sdp ?? '').matchAll(/inline:([A-Za-z0-9+/]{40})/g)].map((m) => m[1]);
+
+it('node B resumes node A’s SRTP call from its sealed snapshot: the same keys, the rollover counters carried on', async () => {
+  harness = new CallHarness({ trunk: { media: { encryption: 'required' } } });
+  const offers: SipRequest[] = [];
+  const srtp = newSdesOffer('required');
+  const offer = createOffer({ address: CARRIER_A.address, port: CARRIER_RTP_PORT, codecs: ['PCMU'], srtp });
+  const outbound = await answeredInbound(harness, offers, offer);
+  const [nodeAKey] = sdpKeys(outbound.remoteSdp);
+  assert.ok(nodeAKey, 'node A answered with its key');
+  const seal = new SnapshotSeal('the cluster secret, 32 characters or more');
+  const { nodeB } = await resumeOnNodeB(harness, harness.observed(0).call, 'open', seal);
+  // The re-INVITE offers node A's key again: the carrier's crypto context for our stream goes on.
+  assert.match(offers[0]?.body.toString() ?? '', /m=audio \d+ RTP\/SAVP /);
+  assert.deepEqual(sdpKeys(offers[0]?.body.toString()), [nodeAKey]);
+  const leg = harness.legs.at(-1) ?? assert.fail('node B opened a leg');
+  const keys = leg.started[0]?.srtp ?? assert.fail('node B keyed its leg');
+  assert.equal(keys.sendKey.bytes.toString('base64'), nodeAKey);
+  assert.equal(keys.receiveKey.bytes.toString('base64'), srtp.crypto[0]?.key.bytes.toString('base64'));
+  // From node A's position: its rollover counter (no wrap in the second since) and the far end's state.
+  assert.equal(leg.continuedFrom?.srtp?.rolloverCount, 3);
+  assert.ok((leg.continuedFrom?.srtp?.srtcpIndex ?? 0) > 12, 'SRTCP goes on past node A’s index');
+  assert.deepEqual(leg.continuedFrom?.srtp?.received, { ssrc: 77, rolloverCount: 1, highestSeq: 500 });
   nodeB.close();
 });

@@ -1,15 +1,17 @@
 /**
  * Call snapshots: what an answered call writes is what another node reads back (dialog, SDPs,
  * bot target without credentials, its URL without user info or query, rebuilt from the
- * resuming node's config); damaged ones are refused; SRTP calls are not snapshotted, and an
- * SRTP option not taken (RFC 5939 capabilities) leaves no key in either SDP;
- * the RTP position moves on with the time since it was read, never backwards.
+ * resuming node's config); damaged ones are refused; SRTP calls are snapshotted only with the
+ * cluster's snapshot secret, their SDPs sealed, and an SRTP option not taken (RFC 5939
+ * capabilities) leaves no key in either SDP; the RTP position moves on with the time since it
+ * was read, never backwards, its SRTP rollover counter with it.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PatchbayConfig } from '../../src/config/index.js';
 import { configuredTarget } from '../../src/gateway/bot-connector.js';
 import { continuedPosition, parseSnapshot, positionOf, snapshotOf } from '../../src/gateway/call-snapshot.js';
+import { SnapshotSeal } from '../../src/gateway/snapshot-seal.js';
 import { SDP, TARGET, view } from './helpers/takeover-view.js';
 
 test('a snapshot read back is what was written, without the bot credentials', () => {
@@ -27,7 +29,7 @@ test('a snapshot read back is what was written, without the bot credentials', ()
   assert.equal(parsed.position.sequenceNumber, 65_530);
 });
 
-test('an SRTP call is not snapshotted; damaged snapshots are refused', () => {
+test('an SRTP call is not snapshotted without a seal; damaged snapshots are refused', () => {
   assert.equal(snapshotOf(view(`${SDP}a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x\r\n`), 'a'), undefined);
   const text = snapshotOf(view(), 'a') as string;
   const position = positionOf(view().leg, 0);
@@ -103,3 +105,65 @@ function parseTarget() {
   assert.ok(parsed.ok);
   return parsed.snapshot.target;
 }
+
+const SEAL = new SnapshotSeal('the cluster secret, 32 characters or more');
+const KEYED = `${SDP.replace('RTP/AVP', 'RTP/SAVP')}a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${KEY}\r\n`;
+const SRTP_POSITION = JSON.stringify({
+  ssrc: 7,
+  sequenceNumber: 65_530,
+  timestamp: 0,
+  srtp: { rolloverCount: 2, srtcpIndex: 40, received: { ssrc: 9, rolloverCount: 1, highestSeq: 77 } },
+  atWall: 0,
+});
+
+test("an SRTP call's SDPs go sealed: no key in the snapshot, and only the same secret opens them", () => {
+  const text = snapshotOf(view(KEYED, KEYED), 'a', SEAL);
+  assert.ok(text, 'snapshotted with a seal');
+  assert.doesNotMatch(text, /inline|crypto|SAVP/);
+  assert.doesNotMatch(text, new RegExp(KEY.slice(0, 12)));
+  const parsed = parseSnapshot(
+    text,
+    SRTP_POSITION,
+    new SnapshotSeal('the cluster secret, 32 characters or more'),
+  );
+  assert.ok(parsed.ok);
+  assert.equal(parsed.snapshot.sdp.remote, KEYED);
+  assert.equal(parsed.snapshot.sdp.local, KEYED);
+  assert.deepEqual(parsed.position.srtp?.received, { ssrc: 9, rolloverCount: 1, highestSeq: 77 });
+  assert.deepEqual(parseSnapshot(text, SRTP_POSITION), {
+    ok: false,
+    reason: 'an SRTP call, and no cluster.takeover.snapshotSecret here',
+  });
+  const other = parseSnapshot(
+    text,
+    SRTP_POSITION,
+    new SnapshotSeal('another secret, also 32 characters long'),
+  );
+  assert.equal(other.ok, false);
+  const withoutRoc = parseSnapshot(text, positionOf(view().leg, 0), SEAL);
+  assert.deepEqual(withoutRoc, { ok: false, reason: 'an SRTP call without its SRTP position' });
+  assert.equal(snapshotOf(view(KEYED, KEYED), 'a', SEAL), text, 'an unchanged call seals to the same text');
+});
+
+test("a plain call's snapshot is not sealed, seal or not", () => {
+  assert.equal(snapshotOf(view(), 'a', SEAL), snapshotOf(view(), 'a'));
+});
+
+test('the continued SRTP position: the rollover counter moves with a wrap, the SRTCP index past what the dead node sent', () => {
+  const position = {
+    ssrc: 7,
+    sequenceNumber: 65_530,
+    timestamp: 0,
+    srtp: { rolloverCount: 2, srtcpIndex: 40, received: { ssrc: 9, rolloverCount: 1, highestSeq: 77 } },
+    atWall: 10_000,
+  };
+  const later = continuedPosition(position, 15_000, 8000, 20);
+  // 5 s = 250 frames (+5 margin) past 65530: wrapped once.
+  assert.equal(later.sequenceNumber, (65_530 + 255) & 0xffff);
+  assert.equal(later.srtp?.rolloverCount, 3);
+  // At most one report per 2.5 s since (2), and a margin of 4.
+  assert.equal(later.srtp?.srtcpIndex, 46);
+  assert.deepEqual(later.srtp?.received, position.srtp.received, "the far end's state as last seen");
+  const notWrapped = continuedPosition({ ...position, sequenceNumber: 100 }, 11_000, 8000, 20);
+  assert.equal(notWrapped.srtp?.rolloverCount, 2);
+});

@@ -107,7 +107,10 @@ function setup(node: NodeState = {}) {
     resumeContext: () =>
       node.adopted
         ? ({
-            config: { trunks: new Map([['proxy', { codecs: ['PCMU'] }]]), gateway: { routes: [] } },
+            config: {
+              trunks: new Map([['proxy', { codecs: ['PCMU'], media: { encryption: 'none' } }]]),
+              gateway: { routes: [] },
+            },
             clock,
             mediaAddress: '127.0.0.9',
             frameMs: 20,

@@ -11,6 +11,7 @@ import {
   type MediaLegStats,
   type NegotiatedMedia,
   NO_LATE_FRAMES,
+  type RtpPosition,
 } from '../../src/media/index.js';
 import { TypedEmitter } from '../../src/util/index.js';
 
@@ -32,10 +33,14 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
   #startGate: Promise<void> | undefined;
   #releaseStart: (() => void) | undefined;
 
-  /** `journal` gets 'media.close' on the first close, for tests that check teardown order. */
+  /**
+   * `journal` gets 'media.close' on the first close, for tests that check teardown order;
+   * `continuedFrom` is the position a resumed call's leg was opened to continue.
+   */
   constructor(
     localPort = 40000,
     readonly journal?: string[],
+    readonly continuedFrom?: RtpPosition,
   ) {
     super();
     this.localPort = localPort;
@@ -78,8 +83,12 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
     return 0;
   }
 
-  position(): { ssrc: number; sequenceNumber: number; timestamp: number } {
-    return { ssrc: 1, sequenceNumber: 0, timestamp: 0 };
+  /** Under SRTP, a stream whose sequence numbers wrapped three times, the far end's once. */
+  position(): RtpPosition {
+    const srtp = this.started.at(-1)?.srtp
+      ? { rolloverCount: 3, srtcpIndex: 12, received: { ssrc: 77, rolloverCount: 1, highestSeq: 500 } }
+      : undefined;
+    return { ssrc: 1, sequenceNumber: 0, timestamp: 0, ...(srtp ? { srtp } : {}) };
   }
 
   stats(): MediaLegStats {

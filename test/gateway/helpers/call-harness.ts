@@ -202,9 +202,9 @@ export class CallHarness {
       maxDurationMs: limits.maxCallDurationSec * 1000,
       rtpInactivityMs: limits.rtpInactivityTimeoutSec * 1000,
       mediaLegs: {
-        open: async (_callId, _bridgeRate, policy) => {
+        open: async (_callId, _bridgeRate, policy, continueFrom) => {
           this.legPolicies.push(policy);
-          const leg = new FakeMediaLeg(40000 + 2 * this.legs.length, this.journal);
+          const leg = new FakeMediaLeg(40000 + 2 * this.legs.length, this.journal, continueFrom);
           if (this.holdMediaStart) leg.holdStart();
           this.legs.push(leg);
           return leg;

@@ -15,8 +15,10 @@
 # control API token every node shares (default: a fixed development token); PB_FR_TIMER_MS how
 # long Kamailio waits for a node's first answer before failing over (2000), PB_DIALOG_FR_TIMER_MS
 # the same for in-dialog requests (2000). PB_TAKEOVER_DEAD_AFTER_MS turns call takeover on
-# (cluster.takeover, with that deadAfterMs). Calls go to the built-in echo bot (PB_BOT_URL
-# for another). PB_MEDIA_WORKERS is each node's media.workers (default 0).
+# (cluster.takeover, with that deadAfterMs); PB_TAKEOVER_SNAPSHOT_SECRET, when set, is its
+# snapshotSecret (read by each node from its environment: SRTP calls are taken over too).
+# PB_TRUNK_ENCRYPTION is the trunk's media.encryption (default none). Calls go to the built-in
+# echo bot (PB_BOT_URL for another). PB_MEDIA_WORKERS is each node's media.workers (default 0).
 #
 # Files go to PB_WORKDIR (default: a new temp dir): configs, one log per process and a pid file
 # per process (redis.pid, node-a.pid, node-b.pid, kamailio.pid). PB_KAMAILIO_CFG runs another
@@ -90,11 +92,16 @@ codecs: [PCMU, PCMA]
 cps: { rate: ${PB_TRUNK_CPS:-50}, burst: ${PB_TRUNK_BURST:-50}, overflow: { action: reject } }
 maxConcurrentCalls: ${PB_TRUNK_MAX_CALLS:-200}
 probing: { enabled: false }
+media: { encryption: ${PB_TRUNK_ENCRYPTION:-none} }
 YAML
 
 takeover=""
+snapshot_secret=""
+# Left as \${...} for each node to take from its environment: the secret is in no file.
+[[ -n "${PB_TAKEOVER_SNAPSHOT_SECRET:-}" ]] &&
+  snapshot_secret=', snapshotSecret: "${PB_TAKEOVER_SNAPSHOT_SECRET}"'
 [[ -n "${PB_TAKEOVER_DEAD_AFTER_MS:-}" ]] &&
-  takeover="  takeover: { enabled: true, deadAfterMs: $PB_TAKEOVER_DEAD_AFTER_MS }"
+  takeover="  takeover: { enabled: true, deadAfterMs: $PB_TAKEOVER_DEAD_AFTER_MS$snapshot_secret }"
 for node in a b; do
   cat >"$work/node-$node.yaml" <<YAML
 listen:

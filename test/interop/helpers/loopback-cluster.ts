@@ -30,6 +30,10 @@ export interface LoopbackClusterOptions {
   botUrl?: string;
   /** Kamailio's wait for a node's answer to an in-dialog request before failover. */
   dialogFrTimerMs?: number;
+  /** The trunk's media.encryption (default none). */
+  trunkEncryption?: 'optional' | 'required';
+  /** cluster.takeover.snapshotSecret, given to the nodes in their environment. */
+  snapshotSecret?: string;
 }
 
 /**
@@ -112,6 +116,8 @@ export async function startLoopbackCluster(
       ? { PB_MEDIA_WORKERS: process.env['PATCHBAY_TEST_MEDIA_WORKERS'] }
       : {}),
     ...(options.dialogFrTimerMs ? { PB_DIALOG_FR_TIMER_MS: String(options.dialogFrTimerMs) } : {}),
+    ...(options.trunkEncryption ? { PB_TRUNK_ENCRYPTION: options.trunkEncryption } : {}),
+    ...(options.snapshotSecret ? { PB_TAKEOVER_SNAPSHOT_SECRET: options.snapshotSecret } : {}),
   };
   // Its own process group: stop() can end the script and everything it started at once.
   const child: ChildProcess = spawn('bash', [SCRIPT], {

@@ -50,7 +50,10 @@ export function takeoverOn(
     logger: silentLogger,
     resumeContext: () =>
       ({
-        config: { trunks: new Map([['proxy', { codecs: ['PCMU'] }]]), gateway: { routes: [] } },
+        config: {
+          trunks: new Map([['proxy', { codecs: ['PCMU'], media: { encryption: 'none' } }]]),
+          gateway: { routes: [] },
+        },
         clock,
         mediaAddress: '127.0.0.9',
         frameMs: 20,

@@ -103,6 +103,15 @@ const registerSchema = tlsOnlyWithTls(
         'Seconds asked for; the registrar may grant less (refreshed at half of what it grants) or ask for more with 423 Min-Expires.',
       ),
     transport: transport.default('udp'),
+    keepAliveSec: z
+      .number()
+      .int()
+      .min(0)
+      .max(600)
+      .default(25)
+      .describe(
+        'Over UDP, while the registrar sees our REGISTERs come through a NAT (its Via says another address or port than ours, RFC 3581), a CRLF keep-alive goes to it this often, so the NAT keeps the mapping the registrar sends calls to; 0 sends none.',
+      ),
     ...tlsPeerSettings("the registrar's"),
   }),
 );

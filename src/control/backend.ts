@@ -83,6 +83,8 @@ export interface TrunkRegistration {
   cause?: string;
   detail?: string;
   retryAt?: string;
+  /** Behind a NAT (UDP): our address:port as the registrar saw it, where our Contact now is. */
+  publicAddress?: string;
 }
 
 export interface CpsLimit {

@@ -26,7 +26,9 @@ export function locatingRegistrarLink(
     get serverAddresses() {
       return serverAddresses;
     },
-    contactHeader: (transport, secure, user) => link.contactHeader(transport, secure, user),
+    contactHeader: (transport, secure, user, at) => link.contactHeader(transport, secure, user, at),
+    keepAlive: (destination) => link.keepAlive(destination),
+    contactMoved: (user, at) => link.contactMoved(user, at),
     exchange: async (request, configured) => {
       const servers = await locate(locator, server, configured, random);
       if ('dnsFailure' in servers) return servers;

@@ -83,12 +83,16 @@ export class TrunkRegistrations {
 
   /** Each registration's state, for `GET /v1/trunks`. */
   list(): TrunkRegistration[] {
-    return [...this.#running].map(([trunk, { registrar, aor, client }]) => ({
-      trunk,
-      registrar,
-      aor,
-      ...client.status,
-    }));
+    return [...this.#running].map(([trunk, { registrar, aor, client }]) => {
+      const nat = client.publicAddress;
+      return {
+        trunk,
+        registrar,
+        aor,
+        ...client.status,
+        ...(nat ? { publicAddress: `${uriHost(nat.address)}:${nat.port}` } : {}),
+      };
+    });
   }
 
   /**
@@ -167,6 +171,7 @@ export class TrunkRegistrations {
       password: register.password,
       ...(register.realm ? { realm: register.realm } : {}),
       expiresSec: register.expires,
+      keepAliveSec: register.keepAliveSec,
       contactUser: registrationContactUser(trunk, register),
       userAgent: this.#options.userAgent,
     });
@@ -177,6 +182,12 @@ export class TrunkRegistrations {
       registered = status.state === 'registered';
     });
     client.on('attempt', (result) => metrics.registrationsTotal.inc({ trunk, result }));
+    client.on('publicAddress', ({ address, port }) =>
+      log.info(
+        { publicAddress: `${uriHost(address)}:${port}` },
+        'registrar sees us behind a NAT; Contact moved',
+      ),
+    );
     this.#running.set(trunk, {
       settings: settingsOf(register),
       registrar: register.registrar,

@@ -70,8 +70,7 @@ export class InboundSession extends Session implements EarlySession {
     if (!this.pending || (status > 100 && requiresReliableProvisionals(this.invite))) return;
     const response = this.#response(status);
     // §12.1.1: a provisional response that makes an early dialog carries our Contact.
-    if (status > 100)
-      response.append('Contact', this.host.contactHeader(this.source.transport, this.#secure));
+    if (status > 100) response.append('Contact', this.ownContact(this.source.transport, this.#secure));
     if (sdp !== undefined) response.setBody(sdp, 'application/sdp');
     this.state = 'early';
     if (status > 100) this.#early.open(this.invite.fromTag(), this.invite.cseq().seq);
@@ -88,7 +87,7 @@ export class InboundSession extends Session implements EarlySession {
   accept(sdp: string, answerOffer?: OfferAnswerer): void {
     if (!this.pending) return;
     const response = this.#response(200);
-    response.append('Contact', this.host.contactHeader(this.source.transport, this.#secure));
+    response.append('Contact', this.ownContact(this.source.transport, this.#secure));
     response.append('Allow', ALLOW);
     response.append('Supported', 'timer');
     const timer = answerSessionTimer(this.invite, this.#timerConfig.minSE);
@@ -141,7 +140,7 @@ export class InboundSession extends Session implements EarlySession {
 
   /** RFC 3311 §5.2: the INVITE's offer (if it had one) is answered only in our 2xx. */
   receiveEarlyUpdate(request: SipRequest, transaction: InviteServer): void {
-    const contact = this.host.contactHeader(this.source.transport, this.#secure);
+    const contact = this.ownContact(this.source.transport, this.#secure);
     this.#early.receive(request, transaction, contact, this.remoteSdp === undefined ? 'ours' : 'theirs');
   }
 
@@ -257,7 +256,7 @@ export class OutboundSession extends Session<OutboundSessionEvents> implements E
    * the UPDATE's offer is that dialog's SDP from then on (the 2xx confirms it, §13.2.1).
    */
   receiveEarlyUpdate(request: SipRequest, transaction: InviteServer): void {
-    const contact = this.host.contactHeader(this.destination.transport);
+    const contact = this.ownContact(this.destination.transport);
     const remoteTag = request.fromTag();
     if (remoteTag === undefined || !this.#reliableAnswers.has(remoteTag)) {
       this.#early.receive(request, transaction, contact, 'ours');

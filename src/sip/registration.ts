@@ -8,6 +8,13 @@
  * flows), never sooner than a Retry-After (§21.5.4); `stop()` removes the binding (Expires: 0,
  * §10.2.2). The addresses the registrar answered from are kept while the binding they made
  * stands: the registrar sends calls to our Contact from there.
+ *
+ * Behind a NAT (over UDP): when the registrar's answer says our REGISTER came from another
+ * address or port than our Via names (RFC 3581 `received` and `rport`), the binding is moved
+ * at once to a Contact at that public address (the old one removed with expires=0, §10.2.2),
+ * as the NAT maps it, and CRLF keep-alives (RFC 5626 §3.5.1's ping, which SIP stacks ignore on
+ * UDP) go to the registrar every `keepAliveSec`, so the NAT keeps that mapping open for the
+ * calls the registrar sends between refreshes.
  */
 import { isIP } from 'node:net';
 import type { Clock, TimerHandle } from '../util/index.js';
@@ -15,6 +22,7 @@ import { TypedEmitter } from '../util/index.js';
 import { answersChallenge, type DigestChallenge, DigestClient, pickChallenge } from './digest.js';
 import { SipRequest, type SipResponse } from './message.js';
 import { boundedReasonPhrase, randomToken, retryAfterSec } from './message-ops.js';
+import { natMapped, type PublicAddress } from './nat-mapping.js';
 import type { NameAddr, TransportAddress } from './types.js';
 import { uriHost } from './uri.js';
 import type { Exchanged } from './user-agent.js';
@@ -46,6 +54,8 @@ export interface RegistrationEvents {
   state: [status: RegistrationStatus];
   /** The outcome of each attempt to register (first, refresh or retry), for counting. */
   attempt: [result: 'registered' | RegistrationFailure];
+  /** The registrar saw us behind a NAT at this new address (UDP): the binding moves there. */
+  publicAddress: [address: PublicAddress];
 }
 
 /** Nothing was sent: the registrar's name gave no server (`detail`: what DNS said). */
@@ -56,7 +66,17 @@ export interface RegistrarNotFound {
 /** What a registration needs of the user agent (SipUserAgent), or of a link locating the registrar. */
 export interface RegistrarLink {
   exchange(request: SipRequest, destination: TransportAddress): Promise<Exchanged | RegistrarNotFound>;
-  contactHeader(transport: TransportAddress['transport'], secure?: boolean, user?: string): string;
+  /** Our Contact for `transport`, at `at` instead of our own address when given. */
+  contactHeader(
+    transport: TransportAddress['transport'],
+    secure?: boolean,
+    user?: string,
+    at?: PublicAddress,
+  ): string;
+  /** A keep-alive datagram (CRLF CRLF) to `destination`; failures are not reported. */
+  keepAlive(destination: TransportAddress): void;
+  /** Our Contact `user` is now at `at` (undefined: at our own address again), for the calls to it. */
+  contactMoved(user: string, at: PublicAddress | undefined): void;
 }
 
 export interface RegistrationOptions {
@@ -76,6 +96,8 @@ export interface RegistrationOptions {
   expiresSec: number;
   /** The user part of our Contact, so calls the registrar sends on this binding can be told apart. */
   contactUser: string;
+  /** Keep-alives to the registrar while it sees us behind a NAT over UDP, seconds apart (0: none). */
+  keepAliveSec?: number;
   /** Backoff after the first failure, doubling per failure up to `maxMs`. */
   backoff?: { baseMs: number; maxMs: number };
   /** In [0, 1); spreads retries of many registrations (default Math.random). */
@@ -92,6 +114,8 @@ const MAX_INTERVAL_RETRIES = 3;
 const MAX_EXPIRES_SEC = 86_400;
 /** Registrar addresses kept (a DNS name may resolve elsewhere at each refresh); the oldest go first. */
 const MAX_REGISTRAR_ADDRESSES = 8;
+const sameAddress = (a: PublicAddress | undefined, b: PublicAddress | undefined): boolean =>
+  a?.address === b?.address && a?.port === b?.port;
 
 /** How the next REGISTER answers the registrar's last challenge. */
 interface Answer {
@@ -118,6 +142,11 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
   readonly #registrars = new Map<string, number>();
   #registrarList: readonly string[] = [];
   #status: RegistrationStatus = { state: 'unregistered', failures: 0 };
+  /** Our address as the NAT in front of us maps it, learned from the registrar (UDP). */
+  #publicAddress: PublicAddress | undefined;
+  /** The Contact a move to the public address leaves behind: removed by the next REGISTER. */
+  #staleContact: string | undefined;
+  #keepAliveTimer: TimerHandle | undefined;
   #timer: TimerHandle | undefined;
   #inFlight: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -176,10 +205,16 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
     return this.#stopping;
   }
 
+  /** Our address as the registrar saw it behind a NAT (UDP), when it was not our own. */
+  get publicAddress(): PublicAddress | undefined {
+    return this.#publicAddress;
+  }
+
   /** Stops every timer without signalling (shutdown after `stop`, or when the transport is gone). */
   close(): void {
     this.#stopping ??= Promise.resolve();
     this.#timer?.cancel();
+    this.#keepAliveTimer?.cancel();
   }
 
   #attempt(): void {
@@ -206,6 +241,12 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
         expiresAt: new Date(clock.wallNow() + granted * 1000).toISOString(),
       });
       this.safeEmit('attempt', 'registered');
+      this.#staleContact = undefined;
+      if (this.#learnPublicAddress(outcome)) {
+        // The binding we have is at an address the registrar cannot reach: move it now.
+        this.#timer = clock.setTimer(0, () => this.#attempt());
+        return;
+      }
       // Half the interval leaves room for a whole failed transaction (Timer F, 32 s) and a retry.
       this.#timer = clock.setTimer((granted * 1000) / 2, () => this.#attempt());
       return;
@@ -214,6 +255,40 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
       ? { ok: false, cause: 'bad_response', detail: 'the registrar answered 2xx without keeping our binding' }
       : outcome;
     this.#fail(failure);
+  }
+
+  /**
+   * Behind a NAT over UDP: notes the public address the answer shows and keeps the mapping open
+   * with keep-alives to where the registrar answered from. True when the address is new, so
+   * the binding must move to it (the current Contact then goes as stale).
+   */
+  #learnPublicAddress(outcome: Exchange & { ok: true }): boolean {
+    if (this.#options.registrar.transport !== 'udp') return false;
+    const mapped = natMapped(outcome.response);
+    if (mapped) this.#keepAlive(outcome.source);
+    if (!mapped || sameAddress(mapped, this.#publicAddress)) return false;
+    this.#staleContact = this.#contact();
+    this.#publicAddress = mapped;
+    this.#options.link.contactMoved(this.#options.contactUser, mapped);
+    this.safeEmit('publicAddress', mapped);
+    return true;
+  }
+
+  #keepAlive(registrar: TransportAddress): void {
+    const everyMs = (this.#options.keepAliveSec ?? 0) * 1000;
+    this.#keepAliveTimer?.cancel();
+    if (everyMs <= 0) return;
+    const beat = (): void => {
+      if (this.#stopping) return;
+      this.#options.link.keepAlive(registrar);
+      this.#keepAliveTimer = this.#options.clock.setTimer(everyMs, beat);
+    };
+    this.#keepAliveTimer = this.#options.clock.setTimer(everyMs, beat);
+  }
+
+  #contact(): string {
+    const { link, registrar, contactUser } = this.#options;
+    return link.contactHeader(registrar.transport, false, contactUser, this.#publicAddress);
   }
 
   #noteRegistrar(address: string): void {
@@ -247,11 +322,13 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
 
   async #unregister(): Promise<void> {
     this.#timer?.cancel();
+    this.#keepAliveTimer?.cancel();
     // A REGISTER in flight may bind us even if its answer is lost; a failed refresh leaves
     // the earlier binding in place until it lapses.
     const inFlight = this.#inFlight;
     await inFlight;
     if (inFlight || this.#options.clock.now() < this.#boundUntil) await this.#exchange(0);
+    if (this.#publicAddress) this.#options.link.contactMoved(this.#options.contactUser, undefined);
     this.#boundUntil = Number.NEGATIVE_INFINITY;
     this.#registrars.clear();
     this.#registrarList = [];
@@ -337,10 +414,9 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
     request.append('To', `<${options.aor}>`);
     request.append('Call-ID', this.#callId);
     request.append('CSeq', `${this.#cseq} REGISTER`);
-    request.append(
-      'Contact',
-      options.link.contactHeader(options.registrar.transport, false, options.contactUser),
-    );
+    request.append('Contact', this.#contact());
+    // §10.2.2: the binding left at our address before the NAT's goes in the same request.
+    if (this.#staleContact && expiresSec > 0) request.append('Contact', `${this.#staleContact};expires=0`);
     request.append('Expires', String(expiresSec));
     if (options.userAgent) request.append('User-Agent', options.userAgent);
     if (this.#challenge) {
@@ -377,7 +453,15 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
     } catch {
       contacts = [];
     }
-    const ours = contacts.find((contact) => contact.uri.user === this.#options.contactUser);
+    // Ours at the address we registered (a stale one of ours may be listed while it goes).
+    const user = this.#options.contactUser;
+    const at = this.#publicAddress;
+    const ours =
+      contacts.find(
+        (contact) =>
+          contact.uri.user === user &&
+          (!at || (uriHost(contact.uri.host) === uriHost(at.address) && contact.uri.port === at.port)),
+      ) ?? contacts.find((contact) => contact.uri.user === user);
     const text = ours?.params.get('expires') ?? response.get('expires') ?? String(this.#expiresSec);
     const seconds = Number(text.trim());
     return Number.isInteger(seconds) && seconds >= 0 ? Math.min(seconds, MAX_EXPIRES_SEC) : undefined;

@@ -36,8 +36,16 @@ export interface SessionHost {
   readonly t2: number;
   /** Our session timer settings: the Min-SE refreshes are held to. */
   readonly sessionTimer: SessionTimerConfig;
-  /** Our Contact for `transport`; `secure` (a SIPS dialog) makes it a SIPS URI over TLS. */
-  contactHeader(transport: TransportAddress['transport'], secure?: boolean): string;
+  /**
+   * Our Contact for `transport`; `secure` (a SIPS dialog) makes it a SIPS URI over TLS; `at`
+   * puts it at that address instead of ours (where a NAT maps us).
+   */
+  contactHeader(
+    transport: TransportAddress['transport'],
+    secure?: boolean,
+    user?: string,
+    at?: { address: string; port: number },
+  ): string;
   /** Sends an in-dialog request through a client transaction; 408/503 on timeout/transport failure. */
   request(request: SipRequest, destination: TransportAddress): Promise<SipResponse>;
   /** Sends an ACK for a 2xx (no transaction, RFC 3261 §13.2.2.4). */
@@ -90,6 +98,11 @@ export abstract class Session<
   readonly #acks: AwaitedAcks;
   /** The peer's Allow header (its INVITE, or its 2xx to ours): whether it takes UPDATE. */
   protected peerAllow: string | undefined;
+  /**
+   * Where our Contact in this session says we are, when not our own address: the address a NAT
+   * maps us to, as the registrar whose binding the call came through saw it.
+   */
+  contactAt: { address: string; port: number } | undefined;
 
   constructor(
     protected readonly host: SessionHost,
@@ -480,7 +493,12 @@ export abstract class Session<
   }
 
   #contact(dialog: Dialog): string {
-    return this.host.contactHeader(dialog.destination().transport, dialog.secure);
+    return this.ownContact(dialog.destination().transport, dialog.secure);
+  }
+
+  /** Our Contact in this session (at `contactAt` when set). */
+  protected ownContact(transport: TransportAddress['transport'], secure = false): string {
+    return this.host.contactHeader(transport, secure, undefined, this.contactAt);
   }
 
   #confirmedDialog(): Dialog {

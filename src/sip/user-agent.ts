@@ -12,6 +12,7 @@ import { escapeUser, SipParseError } from './grammar.js';
 import { type SipMessage, SipRequest, type SipResponse } from './message.js';
 import { createResponse, messageOps, randomToken } from './message-ops.js';
 import { ResumedSession } from './resumed-session.js';
+import { SeenInvites } from './seen-invites.js';
 import {
   ALLOW,
   checkSessionTimer,
@@ -35,6 +36,8 @@ import {
   requireRejection,
   type UasCapabilities,
 } from './validate.js';
+
+const KEEP_ALIVE = Buffer.from('\r\n\r\n');
 
 /** What the user agent needs of a transport: SipTransport, or an in-memory pair in unit tests. */
 export interface UserAgentTransport extends EndpointTransport<SipMessage> {
@@ -106,26 +109,6 @@ export interface CallOptions {
 
 type InviteServer = ServerTransaction<SipRequest, SipResponse>;
 
-/**
- * How long an INVITE handed to the application is remembered (Call-ID, From tag, CSeq): a UAC
- * retransmits for 64*T1 (Timer B, RFC 3261 §17.1.1.2), and a copy can wait minutes more in a
- * socket backlog. Forgetting by age keeps the memory at the call rate times this, flat from
- * then on; forgetting only by count grew it with every call until the cap.
- */
-const REMEMBER_INVITES_MS = 5 * 60_000;
-/** And at most this many, oldest forgotten first (~170 bytes each, under 6 MB). */
-const MAX_REMEMBERED_INVITES = 32_768;
-
-/**
- * What identifies an INVITE apart from its branch (RFC 3261 §8.2.2.2), as one flat string: built
- * from the parsed headers it is a tree of concatenated and sliced strings, ~430 bytes kept per
- * remembered INVITE where the copy keeps ~170 (with its time).
- */
-function inviteIdentity(invite: SipRequest): string {
-  const identity = `${invite.callId()}\n${invite.fromTag() ?? ''}\n${invite.cseq().seq}`;
-  return Buffer.from(identity, 'utf8').toString('utf8');
-}
-
 export class SipUserAgent {
   readonly endpoint: SipEndpoint<SipRequest, SipResponse>;
   readonly clock: Clock;
@@ -135,13 +118,15 @@ export class SipUserAgent {
   readonly #options: UserAgentOptions;
   readonly #sessions = new Map<string, Session>();
   readonly #pendingInvites = new Map<InviteServer, InboundSession>();
+  /** Registration Contacts moved to where a NAT maps us, by user part (contactMoved). */
+  readonly #contactsAt = new Map<string, { address: string; port: number }>();
   /**
    * Sessions not yet answered, ours and the peers', by Call-ID: a BYE or UPDATE finds its early
    * dialog without a scan of them all.
    */
   readonly #pendingByCallId = new Map<string, Array<InboundSession | OutboundSession>>();
-  /** Identities of the INVITEs already handed to `onInvite` (see #isStaleInvite). */
-  readonly #seenInvites = new Map<string, number>();
+  /** The INVITEs already handed to `onInvite` (see SeenInvites). */
+  readonly #seenInvites = new SeenInvites();
 
   constructor(options: UserAgentOptions) {
     this.#options = options;
@@ -283,12 +268,31 @@ export class SipUserAgent {
    * (`secure`), a SIPS URI (RFC 3261 §12.1.1; RFC 5630 §3.1: sips: already means TLS). A
    * registration passes its own user part (RFC 3261 §10.2.1).
    */
-  contactHeader(transport: TransportAddress['transport'], secure = false, user = 'patchbay'): string {
-    const local = this.#advertised(transport);
+  contactHeader(
+    transport: TransportAddress['transport'],
+    secure = false,
+    user = 'patchbay',
+    at?: { address: string; port: number },
+  ): string {
+    const local = at ?? this.#advertised(transport);
     const host = uriHost(local.address);
     const userPart = escapeUser(user);
     if (secure && transport === 'tls') return `<sips:${userPart}@${host}:${local.port}>`;
     return `<sip:${userPart}@${host}:${local.port}${transport === 'udp' ? '' : `;transport=${transport}`}>`;
+  }
+
+  /**
+   * A registration's Contact `user` is at `at` (where a NAT maps us, as its registrar saw it),
+   * or back at our own address when undefined: calls to it answer with that Contact.
+   */
+  contactMoved(user: string, at: { address: string; port: number } | undefined): void {
+    if (at) this.#contactsAt.set(user, at);
+    else this.#contactsAt.delete(user);
+  }
+
+  /** A CRLF CRLF keep-alive (RFC 5626 §3.5.1) to `destination`, keeping a NAT's mapping open. */
+  keepAlive(destination: TransportAddress): void {
+    this.#options.transport.send(KEEP_ALIVE, destination).catch(() => undefined);
   }
 
   /** An out-of-transaction-user request: the final response, or why none came. */
@@ -431,11 +435,14 @@ export class SipUserAgent {
     // Read now the route set the dialog takes at the answer: one that does not parse gets 400
     // here (the endpoint answers a SipParseError), not a 503 after the bot has been connected.
     request.routes('Record-Route');
-    if (this.#isStaleInvite(request)) {
+    if (this.#seenInvites.isStale(request, this.clock.now())) {
       respond(482);
       return;
     }
     const session = new InboundSession(this, request, transaction, source, config);
+    // A call to a registration's Contact answers with that Contact, where the registrar saw us.
+    const user = request.requestUri().user;
+    session.contactAt = user === undefined ? undefined : this.#contactsAt.get(user);
     this.#pendingInvites.set(transaction, session);
     this.#trackPending(session);
     const settle = (): void => void this.#pendingInvites.delete(transaction);
@@ -464,27 +471,6 @@ export class SipUserAgent {
       },
       respond,
     };
-  }
-
-  /**
-   * An INVITE we already handed to the application whose transaction is gone (it met none): a
-   * retransmission read after its transaction ended, e.g. from a socket backlog while the
-   * process was overloaded. As a new call it would be answered to a caller that gave up long
-   * ago, hold a media leg and a bot until Timer H, and feed the overload that delayed it; it is
-   * refused as a merged request instead (RFC 3261 §8.2.2.2: 482). Remembers the others.
-   */
-  #isStaleInvite(invite: SipRequest): boolean {
-    const seen = this.#seenInvites;
-    const now = this.clock.now();
-    // In the order first seen: the oldest are at the front.
-    for (const [oldest, seenAt] of seen) {
-      if (seen.size < MAX_REMEMBERED_INVITES && now - seenAt < REMEMBER_INVITES_MS) break;
-      seen.delete(oldest);
-    }
-    const identity = inviteIdentity(invite);
-    if (seen.has(identity)) return true;
-    seen.set(identity, now);
-    return false;
   }
 
   #stray(response: SipResponse): void {

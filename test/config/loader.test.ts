@@ -303,6 +303,7 @@ describe('config loader', () => {
       password: 's3cret',
       expires: 3600,
       transport: 'udp',
+      keepAliveSec: 25,
       tlsVerify: true,
     });
     assert.equal(good.value.outbound?.callerId.diversion?.reason, 'unconditional');

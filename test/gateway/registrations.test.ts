@@ -88,6 +88,8 @@ function scriptedLink(
     },
     contactHeader: (transport: string, _secure?: boolean, user?: string) =>
       `<sip:${user}@198.51.100.1:5061;transport=${transport}>`,
+    keepAlive: () => undefined,
+    contactMoved: () => undefined,
   };
   const metrics = new GatewayMetrics({ processMetrics: false });
   const registrations = new TrunkRegistrations({

@@ -1,7 +1,8 @@
 /**
  * RegistrationClient against a scripted registrar on the in-memory SIP network, on a
  * FakeClock: digest challenge, granted intervals and refresh timing, one Call-ID with
- * increasing CSeq (RFC 3261 §10.2.4), 423 (§10.2.8), backoff after failures, unregister.
+ * increasing CSeq (RFC 3261 §10.2.4), 423 (§10.2.8), backoff after failures, unregister, and
+ * behind a NAT (RFC 3581 received/rport): the binding moved to the public address, keep-alives.
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
@@ -45,12 +46,22 @@ afterEach(() => {
   cleanup = [];
 });
 
-/** `registrar` builds the registrar's answers (it may need the clock, e.g. for digest nonces). */
+/**
+ * `registrar` builds the registrar's answers (it may need the clock, e.g. for digest nonces).
+ * The link is the UA's, but keep-alives are noted in `keepAlives` (`to`: address:port), not sent.
+ */
 function setup(script: (clock: FakeClock) => RegistrarScript, options: Partial<RegistrationOptions> = {}) {
   const { clock, network, ua, registrar } = registrarScene(script);
   const { requests } = registrar;
+  const keepAlives: Array<{ at: number; to: string }> = [];
   const client = new RegistrationClient({
-    link: ua,
+    link: {
+      exchange: (request, destination) => ua.exchange(request, destination),
+      contactHeader: (transport, secure, user, at) => ua.contactHeader(transport, secure, user, at),
+      keepAlive: (destination) =>
+        keepAlives.push({ at: clock.now(), to: `${destination.address}:${destination.port}` }),
+      contactMoved: (user, at) => ua.contactMoved(user, at),
+    },
     clock,
     registrar: REGISTRAR,
     registrarUri: `sip:${REGISTRAR.address}:${REGISTRAR.port}`,
@@ -70,7 +81,7 @@ function setup(script: (clock: FakeClock) => RegistrarScript, options: Partial<R
     client.close();
     ua.close();
   });
-  return { clock, network, client, registrar, requests, states, attempts };
+  return { clock, network, client, registrar, requests, states, attempts, keepAlives };
 }
 
 function digestRegistrar(
@@ -346,5 +357,93 @@ describe('RegistrationClient (RFC 3261 §10.2)', () => {
     client.start();
     await run(clock, 5000);
     assert.equal(requests.length, 0);
+  });
+});
+
+/** The registrar's 200, with the top Via as a NAT in front of us makes it look (RFC 3581). */
+function grantBehindNat(request: SipRequest, expires: number, received: string, rport: number): SipResponse {
+  const response = grant(request, expires);
+  const via = response.topVia();
+  assert.ok(via);
+  via.params.set('received', received);
+  via.params.set('rport', String(rport));
+  response.writeBackTopVia();
+  return response;
+}
+
+describe('RegistrationClient behind a NAT (RFC 3581 received and rport)', () => {
+  it('moves the binding to the address the NAT maps us to, the old Contact removed in the same REGISTER', async () => {
+    const { clock, client, requests, attempts, keepAlives } = setup(
+      () => (request) => grantBehindNat(request, 60, '203.0.113.9', 40_000),
+      { keepAliveSec: 25 },
+    );
+    client.start();
+    await run(clock, 100);
+    assert.equal(requests.length, 2, 'registered, then moved at once');
+    const [first, moved] = requests.map(({ request }) => request);
+    assert.match(first?.get('contact') ?? '', /@127\.0\.0\.1:5060>$/);
+    const contacts = moved?.contacts() ?? [];
+    assert.equal(contacts.length, 2);
+    assert.equal(contacts[0]?.uri.host, '203.0.113.9');
+    assert.equal(contacts[0]?.uri.port, 40_000);
+    assert.equal(contacts[0]?.uri.user, CONTACT_USER);
+    assert.equal(contacts[1]?.uri.host, '127.0.0.1');
+    assert.equal(contacts[1]?.params.get('expires'), '0', 'the private binding removed');
+    assert.deepEqual(client.publicAddress, { address: '203.0.113.9', port: 40_000 });
+    assert.equal(client.status.state, 'registered');
+    assert.deepEqual(attempts, ['registered', 'registered']);
+
+    // The refresh at half the interval keeps the public Contact, alone.
+    await run(clock, 30_000);
+    const refresh = requests[2]?.request;
+    assert.ok(refresh, 'refreshed');
+    assert.deepEqual(
+      refresh.contacts().map((contact) => `${contact.uri.host}:${contact.uri.port}`),
+      ['203.0.113.9:40000'],
+    );
+    // Keep-alives to where the registrar answered from, every 25 s.
+    assert.ok(keepAlives.length >= 1);
+    assert.ok(keepAlives.every(({ to }) => to === '127.0.0.9:5090'));
+    const gaps = keepAlives.slice(1).map(({ at }, i) => at - (keepAlives[i]?.at ?? 0));
+    assert.ok(
+      gaps.every((gap) => gap === 25_000),
+      `keep-alives ${gaps.join(', ')} ms apart`,
+    );
+  });
+
+  it('not behind a NAT, or with keepAliveSec 0: no move and no keep-alive', async () => {
+    const direct = setup(() => (request) => grant(request, 60), { keepAliveSec: 25 });
+    direct.client.start();
+    await run(direct.clock, 60_000);
+    assert.equal(direct.client.publicAddress, undefined);
+    assert.ok(direct.requests.every(({ request }) => request.contacts().length === 1));
+    assert.deepEqual(direct.keepAlives, []);
+
+    const natted = setup(() => (request) => grantBehindNat(request, 60, '203.0.113.9', 40_000), {
+      keepAliveSec: 0,
+    });
+    natted.client.start();
+    await run(natted.clock, 60_000);
+    assert.deepEqual(natted.client.publicAddress, { address: '203.0.113.9', port: 40_000 });
+    assert.deepEqual(natted.keepAlives, []);
+  });
+
+  it('stop() ends the keep-alives and removes the public binding', async () => {
+    const { clock, client, requests, keepAlives } = setup(
+      () => (request) => grantBehindNat(request, 600, '203.0.113.9', 40_000),
+      { keepAliveSec: 25 },
+    );
+    client.start();
+    await run(clock, 30_000);
+    const before = keepAlives.length;
+    assert.ok(before >= 1);
+    const stopped = client.stop();
+    await run(clock, 100);
+    await stopped;
+    const removal = requests.at(-1)?.request;
+    assert.equal(removal?.get('expires'), '0');
+    assert.equal(removal?.contacts()[0]?.uri.host, '203.0.113.9');
+    await run(clock, 60_000);
+    assert.equal(keepAlives.length, before, 'no keep-alive after stop');
   });
 });

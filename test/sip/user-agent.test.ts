@@ -158,3 +158,44 @@ describe('SipUserAgent: a caller that cannot be answered', () => {
     ua.close();
   });
 });
+
+describe('SipUserAgent: a registration Contact behind a NAT', () => {
+  it('answers a call to a moved Contact with that Contact, where the registrar saw us; other calls with ours', async () => {
+    const clock = new FakeClock();
+    const network = new MemoryNetwork(clock);
+    const ua = new SipUserAgent({
+      transport: network.bind(UAS),
+      clock,
+      logger: silentLogger,
+      onInvite: (session) => session.accept('v=0\r\n'),
+    });
+    const answers: SipResponse[] = [];
+    network.bind(PEER).onMessage((message) => {
+      if (!message.isRequest) answers.push(message);
+    });
+    const invite = (user: string, branch: string) =>
+      parseMessage(
+        Buffer.from(
+          request('INVITE', 'Contact: <sip:a@127.0.0.2:5128>')
+            .toString()
+            .replace('sip:sink@', `sip:${user}@`)
+            .replace(/branch=\S+/, `branch=z9hG4bK-${branch}`)
+            .replace('INVITE@repro', `${branch}@repro`),
+        ),
+      );
+    ua.contactMoved('pb-0123', { address: '203.0.113.9', port: 40_000 });
+    network.transmit(invite('pb-0123', 'moved'), PEER, UAS);
+    network.transmit(invite('other', 'plain'), PEER, UAS);
+    await new Promise((resolve) => setImmediate(resolve));
+    const contactOf = (callId: string) =>
+      answers.find((answer) => answer.status === 200 && answer.callId() === callId)?.get('contact');
+    assert.equal(contactOf('moved@repro'), '<sip:patchbay@203.0.113.9:40000>');
+    assert.equal(contactOf('plain@repro'), '<sip:patchbay@127.0.0.1:5100>');
+    // Back at our address once the registration is gone.
+    ua.contactMoved('pb-0123', undefined);
+    network.transmit(invite('pb-0123', 'after'), PEER, UAS);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(contactOf('after@repro'), '<sip:patchbay@127.0.0.1:5100>');
+    ua.close();
+  });
+});

@@ -201,6 +201,7 @@ describe('InboundMatcher', () => {
         password: 'q',
         expires: 60,
         transport: 'udp' as const,
+        keepAliveSec: 25,
         tlsVerify: true,
       };
       assert.notEqual(registrationContactUser('registered', otherPassword), contact);

@@ -258,19 +258,20 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
   }
 
   /**
-   * Behind a NAT over UDP: notes the public address the answer shows and keeps the mapping open
-   * with keep-alives to where the registrar answered from. True when the address is new, so
-   * the binding must move to it (the current Contact then goes as stale).
+   * Over UDP: notes where the answer shows the registrar sees us (a NAT's address, or ours
+   * again), keeping a NAT's mapping open with keep-alives to where the registrar answered from.
+   * True when that changed, so the binding must move (the current Contact then goes as stale).
    */
   #learnPublicAddress(outcome: Exchange & { ok: true }): boolean {
     if (this.#options.registrar.transport !== 'udp') return false;
     const mapped = natMapped(outcome.response);
     if (mapped) this.#keepAlive(outcome.source);
-    if (!mapped || sameAddress(mapped, this.#publicAddress)) return false;
+    else this.#keepAliveTimer?.cancel();
+    if (sameAddress(mapped, this.#publicAddress)) return false;
     this.#staleContact = this.#contact();
     this.#publicAddress = mapped;
     this.#options.link.contactMoved(this.#options.contactUser, mapped);
-    this.safeEmit('publicAddress', mapped);
+    if (mapped) this.safeEmit('publicAddress', mapped);
     return true;
   }
 

@@ -446,4 +446,29 @@ describe('RegistrationClient behind a NAT (RFC 3581 received and rport)', () => 
     await run(clock, 60_000);
     assert.equal(keepAlives.length, before, 'no keep-alive after stop');
   });
+
+  it('moves back when the registrar sees us at our own address again, and stops the keep-alives', async () => {
+    let natted = true;
+    const { clock, client, requests, keepAlives } = setup(
+      () => (request) => (natted ? grantBehindNat(request, 60, '203.0.113.9', 40_000) : grant(request, 60)),
+      { keepAliveSec: 25 },
+    );
+    client.start();
+    await run(clock, 100);
+    assert.deepEqual(client.publicAddress, { address: '203.0.113.9', port: 40_000 });
+    natted = false;
+    await run(clock, 30_500);
+    assert.equal(client.publicAddress, undefined);
+    const back = requests.at(-1)?.request;
+    assert.deepEqual(
+      back
+        ?.contacts()
+        .map((contact) => `${contact.uri.host}:${contact.uri.port}:${contact.params.get('expires') ?? ''}`),
+      ['127.0.0.1:5060:', '203.0.113.9:40000:0'],
+      'our own Contact again, the public one removed',
+    );
+    const beats = keepAlives.length;
+    await run(clock, 60_000);
+    assert.equal(keepAlives.length, beats, 'no keep-alive without a NAT');
+  });
 });

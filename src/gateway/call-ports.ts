@@ -8,7 +8,12 @@ import type { PatchbayConfig } from '../config/index.js';
 import type { GatewayMetrics } from '../control/index.js';
 import { callMediaClock, type MediaClock, MediaLeg, PortAllocator, SendBatch } from '../media/index.js';
 import type { SipUserAgent } from '../sip/index.js';
-import type { HealthRegistry, InboundMatcher, OutboundRouter } from '../trunks/index.js';
+import {
+  type HealthRegistry,
+  type InboundMatcher,
+  type OutboundRouter,
+  registrationContactUser,
+} from '../trunks/index.js';
 import type { Clock, Logger } from '../util/index.js';
 import { targetWithCredentials, WebSocketBots } from './bot-connector.js';
 import type { DigestSupport } from './digest-support.js';
@@ -115,13 +120,20 @@ export function buildCallPorts(parts: CallPortsParts): CallPorts {
   };
 }
 
-/** Dials an attempt through `userAgent`, answering its 401/407 with the trunk's `outbound.auth`. */
+/**
+ * Dials an attempt through `userAgent`, answering its 401/407 with the trunk's `outbound.auth`.
+ * A trunk that registers from behind a NAT calls with its Contact where the registrar sees us.
+ */
 export function trunkDialer(userAgent: SipUserAgent, digest: DigestSupport): CallPorts['outbound']['dial'] {
-  return (trunk, options) =>
-    userAgent.call({
+  return (trunk, options) => {
+    const register = trunk.outbound?.register;
+    const contactAt = register && userAgent.contactAddressOf(registrationContactUser(trunk.name, register));
+    return userAgent.call({
       ...options,
       ...(trunk.outbound?.auth ? { authorize: digest.authorizer(trunk.outbound.auth) } : {}),
+      ...(contactAt ? { contactAt } : {}),
     });
+  };
 }
 
 /** Inbound calls' matching and authentication, with the configuration as it is now (reloads). */

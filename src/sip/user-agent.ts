@@ -105,6 +105,8 @@ export interface CallOptions {
   sessionTimer?: boolean;
   /** For a 3xx: the Request-URI to try next, or undefined to fail (OutboundSessionOptions). */
   redirect?: (response: SipResponse) => string | undefined;
+  /** Our Contact at this address instead of ours (where a NAT maps us, see contactAddressOf). */
+  contactAt?: { address: string; port: number };
 }
 
 type InviteServer = ServerTransaction<SipRequest, SipResponse>;
@@ -224,7 +226,10 @@ export class SipUserAgent {
     invite.append('To', options.to);
     invite.append('Call-ID', `${randomToken(12)}@${host}`);
     invite.append('CSeq', '1 INVITE');
-    invite.append('Contact', this.contactHeader(options.destination.transport));
+    invite.append(
+      'Contact',
+      this.contactHeader(options.destination.transport, false, undefined, options.contactAt),
+    );
     invite.append('Allow', ALLOW);
     invite.append('Supported', 'timer');
     if (options.sessionTimer) {
@@ -240,6 +245,7 @@ export class SipUserAgent {
       ...(options.answerOffer ? { answerOffer: options.answerOffer } : {}),
       ...(options.redirect ? { redirect: options.redirect } : {}),
     });
+    session.contactAt = options.contactAt;
     const forget = this.#trackPending(session);
     try {
       session.start();
@@ -288,6 +294,11 @@ export class SipUserAgent {
   contactMoved(user: string, at: { address: string; port: number } | undefined): void {
     if (at) this.#contactsAt.set(user, at);
     else this.#contactsAt.delete(user);
+  }
+
+  /** Where a registration's Contact `user` was moved (contactMoved), if it was. */
+  contactAddressOf(user: string): { address: string; port: number } | undefined {
+    return this.#contactsAt.get(user);
   }
 
   /** A CRLF CRLF keep-alive (RFC 5626 §3.5.1) to `destination`, keeping a NAT's mapping open. */

@@ -139,6 +139,17 @@ export const clusterSchema = z
           .describe(
             'A secret every node shares (give it from the environment): SRTP calls are taken over too, their SDES keys written to Redis sealed under it (AES-256-GCM). Absent: SRTP calls end with their node, and their keys never leave it.',
           ),
+        previousSnapshotSecrets: z
+          .array(z.string().min(32, 'at least 32 characters').max(1024))
+          .max(4)
+          .default([])
+          .describe(
+            'Secrets snapshots sealed before may still be under (rotation: give every node the new snapshotSecret with the old one here, then drop it once each node writes with the new one); they open snapshots, never seal them.',
+          ),
+      })
+      .refine((t) => t.previousSnapshotSecrets.length === 0 || t.snapshotSecret !== undefined, {
+        message: 'previousSnapshotSecrets needs a snapshotSecret',
+        path: ['previousSnapshotSecrets'],
       })
       .optional()
       .describe('Absent: a call ends with the node that carries it.'),

@@ -113,8 +113,9 @@ export class CallTakeover {
 
   constructor(options: CallTakeoverOptions) {
     this.#options = options;
-    const secret = options.config.snapshotSecret;
-    this.#seal = secret === undefined ? undefined : new SnapshotSeal(secret);
+    const { snapshotSecret, previousSnapshotSecrets } = options.config;
+    this.#seal =
+      snapshotSecret === undefined ? undefined : new SnapshotSeal(snapshotSecret, previousSnapshotSecrets);
   }
 
   start(): void {

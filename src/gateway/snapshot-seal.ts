@@ -15,43 +15,68 @@ const TAG_BYTES = 16;
 /** RFC 5869 info: keys derived from the secret for this use only. */
 const KEY_INFO = 'patchbay takeover snapshot seal';
 
-export class SnapshotSeal {
-  readonly #encryptionKey: Buffer;
-  readonly #ivKey: Buffer;
+interface SealKeys {
+  encryption: Buffer;
+  iv: Buffer;
+}
 
-  /** `secret`: the shared secret as configured (high-entropy text; the config wants 32+ characters). */
-  constructor(secret: string) {
-    const keys = Buffer.from(hkdfSync('sha256', secret, '', KEY_INFO, 2 * KEY_BYTES));
-    this.#encryptionKey = keys.subarray(0, KEY_BYTES);
-    this.#ivKey = keys.subarray(KEY_BYTES);
+function keysOf(secret: string): SealKeys {
+  const keys = Buffer.from(hkdfSync('sha256', secret, '', KEY_INFO, 2 * KEY_BYTES));
+  return { encryption: keys.subarray(0, KEY_BYTES), iv: keys.subarray(KEY_BYTES) };
+}
+
+export class SnapshotSeal {
+  readonly #keys: SealKeys;
+  /** Older secrets' keys, which open what was sealed before a rotation. */
+  readonly #previous: SealKeys[];
+
+  /**
+   * `secret`: the shared secret as configured (high-entropy text; the config wants 32+
+   * characters), which seals and opens; `previous` only open.
+   */
+  constructor(secret: string, previous: readonly string[] = []) {
+    this.#keys = keysOf(secret);
+    this.#previous = previous.map(keysOf);
   }
 
   /** `text` sealed for the call `callId`: base64 of the IV, the GCM tag and the ciphertext. */
   seal(text: string, callId: string): string {
-    const iv = createHmac('sha256', this.#ivKey)
+    const iv = createHmac('sha256', this.#keys.iv)
       .update(callId)
       .update('\0')
       .update(text)
       .digest()
       .subarray(0, IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.#encryptionKey, iv);
+    const cipher = createCipheriv('aes-256-gcm', this.#keys.encryption, iv);
     cipher.setAAD(Buffer.from(callId));
     const ciphertext = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
     return Buffer.concat([iv, cipher.getAuthTag(), ciphertext]).toString('base64');
   }
 
-  /** The text seal() sealed for `callId`, or undefined when it was not sealed under this secret for that call. */
+  /**
+   * The text seal() sealed for `callId`, or undefined when it was not sealed for that call under
+   * this secret or one of the previous ones.
+   */
   open(sealed: string, callId: string): string | undefined {
     const bytes = Buffer.from(sealed, 'base64');
     if (bytes.length < IV_BYTES + TAG_BYTES) return undefined;
-    try {
-      const decipher = createDecipheriv('aes-256-gcm', this.#encryptionKey, bytes.subarray(0, IV_BYTES));
-      decipher.setAAD(Buffer.from(callId));
-      decipher.setAuthTag(bytes.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
-      const text = Buffer.concat([decipher.update(bytes.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
-      return text.toString('utf8');
-    } catch {
-      return undefined;
+    for (const keys of [this.#keys, ...this.#previous]) {
+      const text = openWith(keys, bytes, callId);
+      if (text !== undefined) return text;
     }
+    return undefined;
+  }
+}
+
+/** GCM refuses (throws on) a tag that does not check: another key, call or a changed byte. */
+function openWith(keys: SealKeys, bytes: Buffer, callId: string): string | undefined {
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', keys.encryption, bytes.subarray(0, IV_BYTES));
+    decipher.setAAD(Buffer.from(callId));
+    decipher.setAuthTag(bytes.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+    const text = Buffer.concat([decipher.update(bytes.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
+    return text.toString('utf8');
+  } catch {
+    return undefined;
   }
 }

@@ -100,7 +100,12 @@ function setup(node: NodeState = {}) {
   );
   const takeover = new CallTakeover({
     snapshots: snapshots as unknown as CallSnapshots,
-    config: { enabled: true, deadAfterMs: DEAD_AFTER_MS, snapshotIntervalMs: 500 },
+    config: {
+      enabled: true,
+      deadAfterMs: DEAD_AFTER_MS,
+      snapshotIntervalMs: 500,
+      previousSnapshotSecrets: [],
+    },
     nodeId: 'node-b',
     clock,
     logger: silentLogger,

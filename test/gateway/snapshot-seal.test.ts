@@ -37,3 +37,14 @@ test('the same text seals to the same bytes; another text or call to others', ()
   assert.notEqual(seal.seal(TEXT, 'call-1'), seal.seal(`${TEXT} `, 'call-1'));
   assert.notEqual(seal.seal(TEXT, 'call-1'), seal.seal(TEXT, 'call-2'));
 });
+
+test('a rotation: the new secret seals; what the old one sealed still opens while it is listed', () => {
+  const OLD = 'the secret before the rotation, 32+ characters';
+  const sealedBefore = new SnapshotSeal(OLD).seal(TEXT, 'call-1');
+  const rotating = new SnapshotSeal(SECRET, [OLD]);
+  assert.equal(rotating.open(sealedBefore, 'call-1'), TEXT, 'the old seal opens');
+  const sealedAfter = rotating.seal(TEXT, 'call-1');
+  assert.equal(new SnapshotSeal(SECRET).open(sealedAfter, 'call-1'), TEXT, 'sealed with the new secret');
+  assert.equal(new SnapshotSeal(OLD).open(sealedAfter, 'call-1'), undefined);
+  assert.equal(new SnapshotSeal(SECRET).open(sealedBefore, 'call-1'), undefined, 'dropped: no longer opens');
+});

@@ -44,7 +44,7 @@ export function takeoverOn(
   const clock = new SystemClock();
   return new CallTakeover({
     snapshots,
-    config: { enabled: true, deadAfterMs, snapshotIntervalMs: 100 },
+    config: { enabled: true, deadAfterMs, snapshotIntervalMs: 100, previousSnapshotSecrets: [] },
     nodeId,
     clock,
     logger: silentLogger,

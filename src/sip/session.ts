@@ -8,6 +8,7 @@ import { AwaitedAcks } from './awaited-acks.js';
 import type { Dialog } from './dialog.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { createResponse } from './message-ops.js';
+import type { PublicAddress } from './nat-mapping.js';
 import type { OfferAnswer, OfferAnswerer } from './offer-answer.js';
 import { signalledBy } from './reason.js';
 import { endsDialog, type SessionEndReason, type TerminationCause } from './session-end.js';
@@ -29,6 +30,8 @@ export type SessionState = 'initial' | 'early' | 'confirmed' | 'terminated';
 export type { OfferAnswer, OfferAnswerer } from './offer-answer.js';
 export type { SessionEndReason, TerminationCause } from './session-end.js';
 
+type Transport = TransportAddress['transport'];
+
 /** What the session needs from the user agent that owns it. */
 export interface SessionHost {
   readonly clock: Clock;
@@ -36,16 +39,8 @@ export interface SessionHost {
   readonly t2: number;
   /** Our session timer settings: the Min-SE refreshes are held to. */
   readonly sessionTimer: SessionTimerConfig;
-  /**
-   * Our Contact for `transport`; `secure` (a SIPS dialog) makes it a SIPS URI over TLS; `at`
-   * puts it at that address instead of ours (where a NAT maps us).
-   */
-  contactHeader(
-    transport: TransportAddress['transport'],
-    secure?: boolean,
-    user?: string,
-    at?: { address: string; port: number },
-  ): string;
+  /** Our Contact for `transport`; `secure` (SIPS dialog): a SIPS URI over TLS; `at`: at that address. */
+  contactHeader(transport: Transport, secure?: boolean, user?: string, at?: PublicAddress): string;
   /** Sends an in-dialog request through a client transaction; 408/503 on timeout/transport failure. */
   request(request: SipRequest, destination: TransportAddress): Promise<SipResponse>;
   /** Sends an ACK for a 2xx (no transaction, RFC 3261 §13.2.2.4). */
@@ -98,11 +93,8 @@ export abstract class Session<
   readonly #acks: AwaitedAcks;
   /** The peer's Allow header (its INVITE, or its 2xx to ours): whether it takes UPDATE. */
   protected peerAllow: string | undefined;
-  /**
-   * Where our Contact in this session says we are, when not our own address: the address a NAT
-   * maps us to, as the registrar whose binding the call came through saw it.
-   */
-  contactAt: { address: string; port: number } | undefined;
+  /** Where our Contact says we are when not our own address: a NAT's, as a registrar saw it. */
+  contactAt: PublicAddress | undefined;
 
   constructor(
     protected readonly host: SessionHost,
@@ -497,7 +489,7 @@ export abstract class Session<
   }
 
   /** Our Contact in this session (at `contactAt` when set). */
-  protected ownContact(transport: TransportAddress['transport'], secure = false): string {
+  protected ownContact(transport: Transport, secure = false): string {
     return this.host.contactHeader(transport, secure, undefined, this.contactAt);
   }
 

@@ -55,6 +55,9 @@ interface RtpSessionOptions {
   sendBatch?: SendBatch;
 }
 
+/** The options the session keeps, defaults filled in. */
+type SessionSetting = 'rtcpMux' | 'clockRate' | 'cname' | 'rtcpIntervalMs' | 'relatchAfterMs';
+
 export interface RtpSessionEvents {
   /** A fresh RTP packet from the latched source (duplicates are not delivered). */
   packet: [packet: ReceivedRtp];
@@ -69,19 +72,7 @@ export class RtpSession extends TypedEmitter<RtpSessionEvents> {
   readonly ssrc: number;
   readonly #rtpSocket: Socket;
   readonly #rtcpSocket: Socket | undefined;
-  readonly #options: Required<
-    Omit<
-      RtpSessionOptions,
-      | 'portRange'
-      | 'bindAddress'
-      | 'clock'
-      | 'ssrc'
-      | 'srtpRequired'
-      | 'srtp'
-      | 'sequenceNumber'
-      | 'sendBatch'
-    >
-  >;
+  readonly #options: Required<Pick<RtpSessionOptions, SessionSetting>>;
   readonly #clock: Clock;
   readonly #portRange: PortAllocator;
   readonly #latch: RtpLatch;

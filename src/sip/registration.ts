@@ -24,7 +24,7 @@ import { SipRequest, type SipResponse } from './message.js';
 import { boundedReasonPhrase, randomToken, retryAfterSec } from './message-ops.js';
 import { natMapped, type PublicAddress } from './nat-mapping.js';
 import type { NameAddr, TransportAddress } from './types.js';
-import { uriHost } from './uri.js';
+import { parseNameAddr, uriHost } from './uri.js';
 import type { Exchanged } from './user-agent.js';
 
 /** Why a registration attempt failed: a bounded set (a metric label); details go in `detail`. */
@@ -454,15 +454,13 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
     } catch {
       contacts = [];
     }
-    // Ours at the address we registered (a stale one of ours may be listed while it goes).
+    // The Contact we registered (a stale one of ours, at another address, may be listed as it goes).
+    const sent = parseNameAddr(this.#contact()).uri;
     const user = this.#options.contactUser;
-    const at = this.#publicAddress;
     const ours =
       contacts.find(
-        (contact) =>
-          contact.uri.user === user &&
-          (!at || (uriHost(contact.uri.host) === uriHost(at.address) && contact.uri.port === at.port)),
-      ) ?? contacts.find((contact) => contact.uri.user === user);
+        ({ uri }) => uri.user === user && uriHost(uri.host) === uriHost(sent.host) && uri.port === sent.port,
+      ) ?? contacts.find(({ uri }) => uri.user === user);
     const text = ours?.params.get('expires') ?? response.get('expires') ?? String(this.#expiresSec);
     const seconds = Number(text.trim());
     return Number.isInteger(seconds) && seconds >= 0 ? Math.min(seconds, MAX_EXPIRES_SEC) : undefined;

@@ -471,4 +471,30 @@ describe('RegistrationClient behind a NAT (RFC 3581 received and rport)', () => 
     await run(clock, 60_000);
     assert.equal(keepAlives.length, beats, 'no keep-alive without a NAT');
   });
+
+  it('reads its interval from the Contact it registered when the registrar also lists the one going', async () => {
+    let natted = true;
+    const { clock, client } = setup(
+      () => (request) => {
+        const response = natted ? grantBehindNat(request, 60, '203.0.113.9', 40_000) : grant(request, 60);
+        // Every binding of ours the registrar knows, the one being removed first (expires=0).
+        const listed = request.getAll('contact').flatMap((value) => value.split(','));
+        response.remove('contact');
+        for (const contact of listed.reverse())
+          response.append('Contact', contact.includes('expires=0') ? contact : `${contact};expires=45`);
+        return response;
+      },
+      { keepAliveSec: 25 },
+    );
+    client.start();
+    await run(clock, 100);
+    natted = false;
+    // The refresh at half of 45 s finds us back at our address: the move back lists the public
+    // Contact (going) before ours.
+    await run(clock, 23_000);
+    assert.equal(client.publicAddress, undefined);
+    const status = client.status;
+    assert.equal(status.state, 'registered');
+    assert.equal(status.state === 'registered' && status.expiresSec, 45);
+  });
 });

@@ -20,6 +20,25 @@ const BURST = 5;
 const SECONDS = 30;
 const CHANGE_AT_S = 15;
 const NEW_RATE = 5;
+/** A longer gap between this process's 100 ms ticks: the box (or this process) stood still. */
+const MAX_PAUSE_MS = 1000;
+
+/** The longest gap between 100 ms ticks while watched: how long the box stood still. */
+function watchPauses(): { stop(): { longestMs: number } } {
+  let last = performance.now();
+  let longestMs = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longestMs = Math.max(longestMs, Math.round(now - last - 100));
+    last = now;
+  }, 100);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return { longestMs };
+    },
+  };
+}
 
 test(`SIPp at 2x the trunk CPS for ${SECONDS} s: the bucket holds, the rest get 503 + Retry-After`, {
   skip,
@@ -37,6 +56,7 @@ test(`SIPp at 2x the trunk CPS for ${SECONDS} s: the bucket holds, the rest get 
       timeoutMs: (SECONDS + 30) * 1000,
     });
     const started = Date.now();
+    const pauses = watchPauses();
     await delay(CHANGE_AT_S * 1000);
     const changedAt = Date.now();
     const put = await fetch(`${api}/v1/cps/${encodeURIComponent('trunk:local')}`, {
@@ -76,11 +96,18 @@ test(`SIPp at 2x the trunk CPS for ${SECONDS} s: the bucket holds, the rest get 
         `from 1 s after it ${secondPhase} (expected ${expectedSecond.toFixed(0)})`,
     );
     assert.equal(accepted.length + refused, 2 * RATE * SECONDS, 'every INVITE was answered or refused');
-    assert.ok(Math.abs(firstPhase - expectedFirst) <= 0.05 * expectedFirst + 1, `first phase ${firstPhase}`);
-    assert.ok(
-      Math.abs(secondPhase - expectedSecond) <= 0.05 * expectedSecond + 1,
-      `second phase ${secondPhase}`,
-    );
+    const paused = pauses.stop();
+    // The bucket never lets more through than it holds. That it lets as many through is judged
+    // only when the box ran without a pause: a machine frozen for seconds (a shared VM) offers
+    // SIPp's INVITEs late, and wall-clock windows then count fewer than the rate.
+    assert.ok(firstPhase <= 1.05 * expectedFirst + 1, `first phase ${firstPhase}`);
+    assert.ok(secondPhase <= 1.05 * expectedSecond + 1, `second phase ${secondPhase}`);
+    if (paused.longestMs > MAX_PAUSE_MS) {
+      t.diagnostic(`the machine paused ${paused.longestMs} ms: the phases' lower bounds not judged`);
+      return;
+    }
+    assert.ok(firstPhase >= 0.95 * expectedFirst - 1, `first phase ${firstPhase}`);
+    assert.ok(secondPhase >= 0.95 * expectedSecond - 1, `second phase ${secondPhase}`);
   } finally {
     await gateway?.stop();
     await bot.close();

@@ -1,8 +1,9 @@
 /**
  * An SRTP call taken over, as deployed: baresip (`srtp-mand`, RFC 4568 SDES, libre's SRTP) calls
  * through real Kamailio into two `patchbay start` nodes whose trunk requires SRTP and whose
- * cluster shares a `snapshotSecret`, with a real Redis and a Twilio bot streaming a tone. The
- * node carrying the call is killed with SIGKILL, and the other carries it on from its sealed
+ * cluster shares a `snapshotSecret` (media in a worker thread, as by default), with a real Redis
+ * and a Twilio bot streaming a tone. The node carrying the call is killed with SIGKILL, and the
+ * other carries it on from its sealed
  * snapshot: its re-INVITE reaches baresip through Kamailio, baresip goes on decoding the bot's
  * tone, and the bot gets a new `start` (same callSid, marked resumed) and hears baresip's tone
  * again through the continued SRTP. baresip's BYE then ends the call on the surviving node,
@@ -51,6 +52,8 @@ before(async () => {
     ...takeoverClusterOptions(bot.url, DEAD_AFTER_MS),
     trunkEncryption: 'required',
     snapshotSecret: SECRET,
+    // As deployed by default, media in a worker thread: the SRTP position comes in its reports.
+    mediaWorkers: 1,
   });
   home = mkdtempSync(join(tmpdir(), 'patchbay-takeover-srtp-'));
 });

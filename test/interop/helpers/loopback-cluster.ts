@@ -34,6 +34,8 @@ export interface LoopbackClusterOptions {
   trunkEncryption?: 'optional' | 'required';
   /** cluster.takeover.snapshotSecret, given to the nodes in their environment. */
   snapshotSecret?: string;
+  /** Each node's media.workers (default PATCHBAY_TEST_MEDIA_WORKERS, else the script's 0). */
+  mediaWorkers?: number;
 }
 
 /**
@@ -115,6 +117,7 @@ export async function startLoopbackCluster(
     ...(process.env['PATCHBAY_TEST_MEDIA_WORKERS']
       ? { PB_MEDIA_WORKERS: process.env['PATCHBAY_TEST_MEDIA_WORKERS'] }
       : {}),
+    ...(options.mediaWorkers === undefined ? {} : { PB_MEDIA_WORKERS: String(options.mediaWorkers) }),
     ...(options.dialogFrTimerMs ? { PB_DIALOG_FR_TIMER_MS: String(options.dialogFrTimerMs) } : {}),
     ...(options.trunkEncryption ? { PB_TRUNK_ENCRYPTION: options.trunkEncryption } : {}),
     ...(options.snapshotSecret ? { PB_TAKEOVER_SNAPSHOT_SECRET: options.snapshotSecret } : {}),

@@ -6,6 +6,7 @@
  * state changes to the log (never the password). The registrars' addresses tell which
  * sources may send each trunk's calls.
  */
+import { isIP } from 'node:net';
 import type { PatchbayConfig, RegisterConfig } from '../config/index.js';
 import type { GatewayMetrics, TrunkRegistration } from '../control/index.js';
 import {
@@ -37,6 +38,8 @@ interface Running {
   /** The settings it was made from: a reload with other settings replaces it. */
   settings: string;
   registrar: string;
+  /** The registrar configured as an IP address: its calls are taken from the start. */
+  registrarIp: string | undefined;
   aor: string;
   client: RegistrationClient;
   /** A registrar named by DNS: its servers, located (RFC 3263). */
@@ -70,15 +73,17 @@ export class TrunkRegistrations {
 
   /**
    * Where `trunk`'s registrar answered the bindings of ours that stand, and for a registrar
-   * located by DNS its other servers' addresses: its calls come from there (trunks/inbound.ts).
-   * None while it is not registered.
+   * located by DNS its other servers' addresses while one stands: its calls come from there
+   * (trunks/inbound.ts). A registrar configured as an IP address is one of them from the start:
+   * after a restart it may send calls on the binding we made before, ahead of our first REGISTER.
    */
   registrarAddresses(trunk: string): readonly string[] {
     const running = this.#running.get(trunk);
     if (!running) return [];
     const answered = running.client.registrarAddresses;
-    if (!running.located || !running.client.bound) return answered;
-    return [...new Set([...answered, ...running.located.serverAddresses])];
+    const located = running.located && running.client.bound ? running.located.serverAddresses : [];
+    if (!running.registrarIp && located.length === 0) return answered;
+    return [...new Set([...(running.registrarIp ? [running.registrarIp] : []), ...answered, ...located])];
   }
 
   /** Each registration's state, for `GET /v1/trunks`. */
@@ -191,6 +196,7 @@ export class TrunkRegistrations {
     this.#running.set(trunk, {
       settings: settingsOf(register),
       registrar: register.registrar,
+      registrarIp: isIP(registrar.host) === 0 ? undefined : registrar.host,
       aor,
       client,
       located,

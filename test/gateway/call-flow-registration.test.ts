@@ -13,7 +13,7 @@ import { TrunkRegistrations } from '../../src/gateway/registrations.js';
 import type { TransportAddress } from '../../src/sip/types.js';
 import { registrationContactUser } from '../../src/trunks/index.js';
 import { silentLogger } from '../../src/util/index.js';
-import { FakeRegistrar, grant } from '../sip/helpers/fake-registrar.js';
+import { FakeRegistrar, grant, type RegistrarScript } from '../sip/helpers/fake-registrar.js';
 import { CALLED, CARRIER_A, CallHarness, flush, run } from './helpers/call-harness.js';
 
 const REGISTRAR: TransportAddress = { transport: 'udp', address: '127.0.0.9', port: 5090 };
@@ -36,14 +36,14 @@ afterEach(() => {
   registrations = undefined;
 });
 
-/** The harness with its trunk registered at a FakeRegistrar that grants what is asked. */
-async function registered(): Promise<{ harness: CallHarness; contact: string }> {
+/** The harness with its trunk registering at a FakeRegistrar that answers with `script`. */
+async function registering(script: RegistrarScript): Promise<{ harness: CallHarness; contact: string }> {
   const scene = new CallHarness({
     trunk: REGISTERING_TRUNK,
     inbound: { registrarAddresses: (trunk) => registrations?.registrarAddresses(trunk) ?? [] },
   });
   harness = scene;
-  new FakeRegistrar(scene.network, REGISTRAR, (request) => grant(request, Number(request.get('expires'))));
+  new FakeRegistrar(scene.network, REGISTRAR, script);
   registrations = new TrunkRegistrations({
     link: scene.gatewayUa,
     clock: scene.clock,
@@ -53,9 +53,15 @@ async function registered(): Promise<{ harness: CallHarness; contact: string }> 
   });
   registrations.apply(scene.config);
   await run(scene.clock, 100);
-  assert.equal(registrations.list()[0]?.state, 'registered');
   const register = trunkSchema.parse({ name: 'carrier', ...REGISTERING_TRUNK }).outbound?.register;
   return { harness: scene, contact: registrationContactUser('carrier', register ?? assert.fail()) };
+}
+
+/** The harness with its trunk registered at a FakeRegistrar that grants what is asked. */
+async function registered(): Promise<{ harness: CallHarness; contact: string }> {
+  const scene = await registering((request) => grant(request, Number(request.get('expires'))));
+  assert.equal(registrations?.list()[0]?.state, 'registered');
+  return scene;
 }
 
 describe('calls on a registration trunk', () => {
@@ -76,6 +82,18 @@ describe('calls on a registration trunk', () => {
     await flush();
     const outcome = await guessed.outcome;
     assert.equal(outcome.kind === 'failed' && outcome.status, 403, 'another Request-URI is no call of its');
+  });
+
+  it('are taken from a registrar configured by IP address before it has answered our first REGISTER', async () => {
+    // After a restart, the registrar may send calls on our earlier binding (the same Contact).
+    const { harness: scene, contact } = await registering(() => undefined);
+    assert.equal(registrations?.list()[0]?.state, 'registering', 'no answer yet');
+    const call = scene.carrier({ ...REGISTRAR, port: 5091 }).call({ requestUser: contact, to: CALLED });
+    await flush();
+    assert.equal((await call.outcome).kind, 'answered');
+    assert.equal(scene.observed(0).call.summary().trunk, 'carrier');
+    await call.bye();
+    await flush();
   });
 
   it('are refused like an unknown source from an address that is neither its registrar nor in its CIDRs', async () => {

@@ -142,8 +142,8 @@ describe('TrunkRegistrations', () => {
     await run(clock, 100);
     assert.deepEqual(
       registrations.registrarAddresses('reg'),
-      [],
-      'no binding, no registrar to take calls from',
+      ['127.0.0.9'],
+      'no binding, but the registrar as configured (an IP address) is where its calls come from',
     );
     assert.deepEqual(await gauge(metrics), { reg: 0 });
     assert.deepEqual(await counted(metrics), ['reg auth_rejected 1']);

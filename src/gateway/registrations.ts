@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import type { PatchbayConfig, RegisterConfig } from '../config/index.js';
 import type { GatewayMetrics, TrunkRegistration } from '../control/index.js';
 import {
+  type PublicAddress,
   type RegistrarLink,
   RegistrationClient,
   type RegistrationStatus,
@@ -95,7 +96,7 @@ export class TrunkRegistrations {
         registrar,
         aor,
         ...client.status,
-        ...(nat ? { publicAddress: `${uriHost(nat.address)}:${nat.port}` } : {}),
+        ...(nat ? { publicAddress: shownAddress(nat) } : {}),
       };
     });
   }
@@ -187,11 +188,8 @@ export class TrunkRegistrations {
       registered = status.state === 'registered';
     });
     client.on('attempt', (result) => metrics.registrationsTotal.inc({ trunk, result }));
-    client.on('publicAddress', ({ address, port }) =>
-      log.info(
-        { publicAddress: `${uriHost(address)}:${port}` },
-        'registrar sees us behind a NAT; Contact moved',
-      ),
+    client.on('publicAddress', (address) =>
+      log.info({ publicAddress: shownAddress(address) }, 'registrar sees us behind a NAT; Contact moved'),
     );
     this.#running.set(trunk, {
       settings: settingsOf(register),
@@ -228,4 +226,9 @@ function logTransition(log: Logger, status: RegistrationStatus, wasRegistered: b
     case 'registering':
       return;
   }
+}
+
+/** `address:port`, an IPv6 address in brackets (as `GET /v1/trunks` and the log show it). */
+function shownAddress({ address, port }: PublicAddress): string {
+  return `${uriHost(address)}:${port}`;
 }

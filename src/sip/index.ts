@@ -10,6 +10,7 @@ export { DigestClient, DigestVerifier, pickChallenge } from './digest.js';
 export { SipParseError } from './grammar.js';
 export { type SipMessage, SipRequest, SipResponse } from './message.js';
 export { randomToken, retryAfterSec } from './message-ops.js';
+export type { PublicAddress } from './nat-mapping.js';
 export { parseMessage, SipRequestError, serializeMessage } from './parser.js';
 export { q850Reason, type SignalledReason, signalledReason } from './reason.js';
 export {

@@ -11,6 +11,7 @@ import { type EndpointTransport, SipEndpoint } from './endpoint.js';
 import { escapeUser, SipParseError } from './grammar.js';
 import { type SipMessage, SipRequest, type SipResponse } from './message.js';
 import { createResponse, messageOps, randomToken } from './message-ops.js';
+import type { PublicAddress } from './nat-mapping.js';
 import { ResumedSession } from './resumed-session.js';
 import { SeenInvites } from './seen-invites.js';
 import {
@@ -106,7 +107,7 @@ export interface CallOptions {
   /** For a 3xx: the Request-URI to try next, or undefined to fail (OutboundSessionOptions). */
   redirect?: (response: SipResponse) => string | undefined;
   /** Our Contact at this address instead of ours (where a NAT maps us, see contactAddressOf). */
-  contactAt?: { address: string; port: number };
+  contactAt?: PublicAddress;
 }
 
 type InviteServer = ServerTransaction<SipRequest, SipResponse>;
@@ -121,7 +122,7 @@ export class SipUserAgent {
   readonly #sessions = new Map<string, Session>();
   readonly #pendingInvites = new Map<InviteServer, InboundSession>();
   /** Registration Contacts moved to where a NAT maps us, by user part (contactMoved). */
-  readonly #contactsAt = new Map<string, { address: string; port: number }>();
+  readonly #contactsAt = new Map<string, PublicAddress>();
   /**
    * Sessions not yet answered, ours and the peers', by Call-ID: a BYE or UPDATE finds its early
    * dialog without a scan of them all.
@@ -278,7 +279,7 @@ export class SipUserAgent {
     transport: TransportAddress['transport'],
     secure = false,
     user = 'patchbay',
-    at?: { address: string; port: number },
+    at?: PublicAddress,
   ): string {
     const local = at ?? this.#advertised(transport);
     const host = uriHost(local.address);
@@ -291,13 +292,13 @@ export class SipUserAgent {
    * A registration's Contact `user` is at `at` (where a NAT maps us, as its registrar saw it),
    * or back at our own address when undefined: calls to it answer with that Contact.
    */
-  contactMoved(user: string, at: { address: string; port: number } | undefined): void {
+  contactMoved(user: string, at: PublicAddress | undefined): void {
     if (at) this.#contactsAt.set(user, at);
     else this.#contactsAt.delete(user);
   }
 
   /** Where a registration's Contact `user` was moved (contactMoved), if it was. */
-  contactAddressOf(user: string): { address: string; port: number } | undefined {
+  contactAddressOf(user: string): PublicAddress | undefined {
     return this.#contactsAt.get(user);
   }
 

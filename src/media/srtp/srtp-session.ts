@@ -141,16 +141,22 @@ export class SrtpSession {
    * audio source, whose receive state goes with it when this session has authenticated it.
    */
   position(nextSeq: number, audioSsrc: number | undefined): SrtpPosition {
-    const last = this.#lastSentSeq;
-    const wraps = last !== undefined && nextSeq < last && last - nextSeq > HALF_SEQ;
     const source = audioSsrc === undefined ? undefined : this.#sources.get(audioSsrc);
     return {
-      rolloverCount: wraps ? (this.#sendRoc + 1) >>> 0 : this.#sendRoc,
+      rolloverCount: this.#sendRocFor(nextSeq),
       srtcpIndex: this.#srtcpIndex,
       ...(source && audioSsrc !== undefined
         ? { received: { ssrc: audioSsrc, rolloverCount: source.roc, highestSeq: source.highestSeq } }
         : {}),
     };
+  }
+
+  /** §3.3.1: the rollover counter our packet `seq` goes with: one more once our sequence wraps. */
+  #sendRocFor(seq: number): number {
+    const last = this.#lastSentSeq;
+    return last !== undefined && seq < last && last - seq > HALF_SEQ
+      ? (this.#sendRoc + 1) >>> 0
+      : this.#sendRoc;
   }
 
   get suite(): SrtpSuiteName {
@@ -178,8 +184,7 @@ export class SrtpSession {
     if (headerLength === undefined) throw new RangeError('not an RTP packet');
     const view = Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength);
     const seq = view.readUInt16BE(2);
-    if (this.#lastSentSeq !== undefined && seq < this.#lastSentSeq && this.#lastSentSeq - seq > HALF_SEQ)
-      this.#sendRoc = (this.#sendRoc + 1) >>> 0;
+    this.#sendRoc = this.#sendRocFor(seq);
     this.#lastSentSeq = seq;
     const crypto = this.#send.rtp;
     const out = Buffer.allocUnsafe(packet.length + crypto.tagBytes);

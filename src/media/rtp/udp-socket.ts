@@ -1,5 +1,7 @@
-/** The UDP sockets of an RTP session: how much each may buffer, and binding one. */
+/** The UDP sockets of an RTP session: how much each may buffer, how they address, and binding one. */
 import { createSocket, type Socket } from 'node:dgram';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { isIP } from 'node:net';
 
 /**
  * SO_RCVBUF asked for the RTP socket. Linux doubles it for bookkeeping (caps the request at
@@ -15,8 +17,40 @@ export const RTP_RECEIVE_BUFFER_BYTES = 256 * 1024;
 /** RTCP is one compound packet every few seconds: a quarter of the RTP socket's buffer is plenty. */
 export const RTCP_RECEIVE_BUFFER_BYTES = 64 * 1024;
 
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string, family: number) => void;
+/** dgram's `lookup` option (at run time it passes the socket's family, 4 or 6, as the options). */
+export type DatagramLookup = (hostname: string, options: LookupOneOptions, callback: LookupCallback) => void;
+
+/**
+ * dgram resolves the destination of every send on an unconnected socket through its `lookup`,
+ * by default dns.lookup, which answers even an IP literal a tick later (process.nextTick): a
+ * closure, a queued tick and an IP parse per RTP packet. An RTP destination is an IP literal
+ * (the SDP's c= address, or the source a packet came from), so it is answered here at once,
+ * the last one without parsing it again; a host name still goes to dns.lookup.
+ */
+export function literalFirstLookup(): DatagramLookup {
+  let known = '';
+  let knownFamily = 0;
+  return (hostname, options, callback) => {
+    if (hostname !== known) {
+      const family = isIP(hostname);
+      if (family === 0) {
+        dnsLookup(hostname, options, callback);
+        return;
+      }
+      known = hostname;
+      knownFamily = family;
+    }
+    callback(null, known, knownFamily);
+  };
+}
+
 export function udpSocket(bindAddress: string, recvBufferSize: number): Socket {
-  return createSocket({ type: bindAddress.includes(':') ? 'udp6' : 'udp4', recvBufferSize });
+  return createSocket({
+    type: bindAddress.includes(':') ? 'udp6' : 'udp4',
+    recvBufferSize,
+    lookup: literalFirstLookup(),
+  });
 }
 
 export function bindSocket(socket: Socket, port: number, address: string): Promise<void> {

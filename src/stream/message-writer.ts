@@ -23,6 +23,16 @@ export class MessageWriter {
   /** Views of the buffer by message length: messages of one length reuse one. */
   #views: Array<Buffer | undefined> = [];
   #length = 0;
+  /**
+   * The pieces of the message before, by their place among its pieces: where each went and
+   * what it was. A message of the same shape finds its fixed pieces already in place whenever
+   * the numbers before them kept their widths (nearly every frame), and does not copy them.
+   */
+  readonly #pieceAt: number[] = [];
+  readonly #pieceBytes: Uint8Array[] = [];
+  /** Pieces written in this message, and in the one before (the records past that are stale). */
+  #pieces = 0;
+  #piecesBefore = 0;
 
   constructor(initialCapacity = 512) {
     this.#buffer = Buffer.alloc(initialCapacity);
@@ -31,12 +41,21 @@ export class MessageWriter {
   /** Starts a new message; the previous one is overwritten. */
   begin(): this {
     this.#length = 0;
+    this.#piecesBefore = this.#pieces;
+    this.#pieces = 0;
     return this;
   }
 
   piece(bytes: Uint8Array): this {
     const at = this.#reserve(bytes.length); // before reading #buffer: reserving may replace it
-    this.#buffer.set(bytes, at);
+    const place = this.#pieces++;
+    // In the message before, this place held these bytes here, and everything written since
+    // went before them (this message so far) or after them (the rest of that message).
+    if (place >= this.#piecesBefore || this.#pieceAt[place] !== at || this.#pieceBytes[place] !== bytes) {
+      this.#buffer.set(bytes, at);
+      this.#pieceAt[place] = at;
+      this.#pieceBytes[place] = bytes;
+    }
     this.#length += bytes.length;
     return this;
   }
@@ -98,6 +117,7 @@ export class MessageWriter {
       this.#buffer.copy(grown, 0, 0, this.#length);
       this.#buffer = grown;
       this.#views = [];
+      this.#piecesBefore = 0; // only this message's bytes so far were copied over
     }
     return this.#length;
   }

@@ -115,6 +115,12 @@ export interface SipTransportEvents {
   tcpClosed: [reason: TcpCloseReason, transport: StreamTransport];
   /** A TLS handshake failed (the connection is gone); `detail` is free text for logs only. */
   tlsHandshakeFailed: [reason: TlsHandshakeFailure, direction: TlsDirection, detail: string];
+  /**
+   * A TCP or TLS connection we opened is gone (RFC 5626 §4.4.1's flow failure): a peer that
+   * sends us requests on it, a registrar behind which our Contact is not reachable
+   * otherwise, can no longer.
+   */
+  flowClosed: [remote: TransportAddress];
 }
 
 type MessageHandler = (message: SipMessage, source: TransportAddress, local: TransportAddress) => void;
@@ -273,6 +279,7 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
         this.stats.tcpClosed[reason]++;
         this.safeEmit('tcpClosed', reason, transport);
       },
+      onFlowClosed: (remote) => this.safeEmit('flowClosed', remote),
       ...(this.#options.allowConnection ? { allowConnection: this.#options.allowConnection } : {}),
     });
     this.#streams.set(transport, pool);

@@ -84,6 +84,8 @@ export interface StreamPoolOptions {
   onEvent(event: StreamEvent, remote: TransportAddress, local: TransportAddress): void;
   /** The pool closed a connection on its own. */
   onClosed(reason: TcpCloseReason): void;
+  /** A connection we opened is gone, however it ended (the peer, a keep-alive, the pool). */
+  onFlowClosed?(remote: TransportAddress): void;
   /** Accept-time admission: false closes the connection before anything is read. */
   allowConnection?(source: TransportAddress): boolean;
 }
@@ -347,6 +349,7 @@ export class StreamPool {
         if (this.#connections.get(name) === connection) this.#connections.delete(name);
         this.#dropAlias(name, connection);
       }
+      if (opened && !this.#closed) this.#options.onFlowClosed?.(remote);
     });
     socket.on('data', (chunk: Buffer) => {
       for (const event of parser.push(chunk)) {

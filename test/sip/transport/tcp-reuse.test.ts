@@ -2,7 +2,9 @@
  * Connection reuse over plain TCP, on loopback sockets: a request's response goes back over the
  * connection it came on (RFC 3261 §18.2.2), but a Via `alias` (RFC 5923 §5) is not honoured
  * without TLS (§11: nothing authenticates the claim), so a stranger on a carrier's address
- * cannot draw away the requests we send to the carrier's listening port.
+ * cannot draw away the requests we send to the carrier's listening port. A connection we opened
+ * that closes is reported (`flowClosed`, what a registration over it needs to know); one a peer
+ * opened to us is not.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -75,5 +77,37 @@ describe('SIP TCP connection reuse', () => {
     } finally {
       await transport.close();
     }
+  });
+
+  it('reports a connection we opened when it closes, not one a peer opened to us', async () => {
+    const { transport, port } = await tcpTransport();
+    const closed: string[] = [];
+    let reported = (): void => undefined;
+    transport.on('flowClosed', (remote) => {
+      closed.push(`${remote.transport}:${remote.address}:${remote.port}`);
+      reported();
+    });
+    try {
+      const carrier = await carrierListener();
+      await transport.send(options('out', 'SIP/2.0/TCP 127.0.0.1:5060'), {
+        transport: 'tcp',
+        address: '127.0.0.2',
+        port: carrier.port,
+      });
+      const peer = rawTcp(port, '127.0.0.2');
+      await new Promise((resolve) => peer.once('connect', resolve));
+      const arrived = nextMessage(transport);
+      peer.write(serializeMessage(options('in', 'SIP/2.0/TCP 127.0.0.2:5070')));
+      await arrived;
+      // The peer's connection closes first: were it reported, it would be before the carrier's.
+      peer.destroy();
+      const carrierClosed = new Promise<void>((resolve) => (reported = resolve));
+      (await carrier.accepted).destroy();
+      await carrierClosed;
+      assert.deepEqual(closed, [`tcp:127.0.0.2:${carrier.port}`]);
+    } finally {
+      await transport.close();
+    }
+    assert.equal(closed.length, 1, 'closing the transport reports nothing');
   });
 });

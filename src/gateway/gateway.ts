@@ -222,10 +222,7 @@ export class Gateway {
     return this.#registrations?.list() ?? [];
   }
 
-  /**
-   * New INVITEs and OPTIONS get 503 from now on; calls in progress go on. Registrations are
-   * removed, so registrars stop sending calls here.
-   */
+  /** New INVITEs and OPTIONS get 503 from now on; calls go on; registrars stop sending calls here. */
   drain(): void {
     this.#admission.drain();
     void this.#registrations?.stop();
@@ -365,6 +362,7 @@ export class Gateway {
       metrics: this.metrics,
       userAgent: PRODUCT,
       locator: this.#locator,
+      flows: this.#transport,
     });
     this.#mediaWorkers = startMediaWorkers(config, {
       bindAddress,

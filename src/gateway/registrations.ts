@@ -15,6 +15,7 @@ import {
   RegistrationClient,
   type RegistrationStatus,
   serializeUri,
+  type TransportAddress,
   uriHost,
 } from '../sip/index.js';
 import { defaultSipPort, fixedTarget, registrationContactUser, type ServerLocator } from '../trunks/index.js';
@@ -30,6 +31,8 @@ export interface TrunkRegistrationsOptions {
   userAgent: string;
   /** Locates a registrar named by DNS without a port (RFC 3263); without it the name's A record. */
   locator?: ServerLocator;
+  /** The TCP and TLS connections we opened that closed (the SIP transport's `flowClosed`). */
+  flows?: { on(event: 'flowClosed', listener: (remote: TransportAddress) => void): unknown };
 }
 
 /** How long `stop` waits for registrars to confirm our bindings are removed. */
@@ -59,6 +62,14 @@ export class TrunkRegistrations {
     this.#options = options;
     options.metrics.registeredTrunks = () =>
       [...this.#running].map(([trunk, { client }]) => [trunk, client.bound] as const);
+    options.flows?.on('flowClosed', (remote) => {
+      for (const [trunk, { client }] of this.#running)
+        if (client.flowClosed(remote))
+          options.logger.info(
+            { trunk, registrar: shownAddress(remote) },
+            'connection to the registrar closed; binding refreshed over a new one',
+          );
+    });
   }
 
   /** Starts the registrations `config` asks for and removes those it no longer does. */

@@ -14,7 +14,8 @@
  * at once to a Contact at that public address (the old one removed with expires=0, §10.2.2),
  * as the NAT maps it, and CRLF keep-alives (RFC 5626 §3.5.1's ping, which SIP stacks ignore on
  * UDP) go to the registrar every `keepAliveSec`, so the NAT keeps that mapping open for the
- * calls the registrar sends between refreshes.
+ * calls the registrar sends between refreshes. Over TCP or TLS, a binding whose connection
+ * closes is refreshed over a new one within seconds (registration-flow.ts).
  */
 import { isIP } from 'node:net';
 import type { Clock, TimerHandle } from '../util/index.js';
@@ -23,6 +24,7 @@ import { answersChallenge, type DigestChallenge, DigestClient, pickChallenge } f
 import { SipRequest, type SipResponse } from './message.js';
 import { boundedReasonPhrase, randomToken, retryAfterSec } from './message-ops.js';
 import { natMapped, type PublicAddress } from './nat-mapping.js';
+import { RegistrationFlow } from './registration-flow.js';
 import type { NameAddr, TransportAddress } from './types.js';
 import { parseNameAddr, uriHost } from './uri.js';
 import type { Exchanged } from './user-agent.js';
@@ -147,6 +149,9 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
   /** The Contact a move to the public address leaves behind: removed by the next REGISTER. */
   #staleContact: string | undefined;
   #keepAliveTimer: TimerHandle | undefined;
+  readonly #flow: RegistrationFlow;
+  /** When the standing binding's refresh is due (half its interval after it was granted). */
+  #refreshAtMs = 0;
   #timer: TimerHandle | undefined;
   #inFlight: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -156,6 +161,7 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
     super();
     this.#options = options;
     this.#expiresSec = options.expiresSec;
+    this.#flow = new RegistrationFlow(options.clock, options.random ?? Math.random);
     this.#callId = `${randomToken(12)}@${uriHost(options.registrar.address)}`;
   }
 
@@ -210,6 +216,20 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
     return this.#publicAddress;
   }
 
+  /**
+   * Over TCP or TLS, a connection we opened to `remote` closed. When it carried the standing
+   * binding, the binding is refreshed over a new one in a few seconds (RegistrationFlow), unless
+   * its refresh is due sooner anyway. True when that refresh was brought forward.
+   */
+  flowClosed(remote: TransportAddress): boolean {
+    if (this.#stopping || this.#inFlight || this.#status.state !== 'registered') return false;
+    const waitMs = this.#flow.lost(remote, this.#refreshAtMs - this.#options.clock.now());
+    if (waitMs === undefined) return false;
+    this.#timer?.cancel();
+    this.#timer = this.#options.clock.setTimer(waitMs, () => this.#attempt());
+    return true;
+  }
+
   /** Stops every timer without signalling (shutdown after `stop`, or when the transport is gone). */
   close(): void {
     this.#stopping ??= Promise.resolve();
@@ -232,6 +252,7 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
       const clock = this.#options.clock;
       this.#boundUntil = clock.now() + granted * 1000;
       this.#noteRegistrar(outcome.source.address);
+      this.#flow.granted(outcome.source);
       const configured = this.#options.registrar.address;
       if (isIP(configured) !== 0) this.#noteRegistrar(configured);
       this.#setStatus({
@@ -248,6 +269,7 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
         return;
       }
       // Half the interval leaves room for a whole failed transaction (Timer F, 32 s) and a retry.
+      this.#refreshAtMs = clock.now() + (granted * 1000) / 2;
       this.#timer = clock.setTimer((granted * 1000) / 2, () => this.#attempt());
       return;
     }
@@ -331,6 +353,7 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
     if (inFlight || this.#options.clock.now() < this.#boundUntil) await this.#exchange(0);
     if (this.#publicAddress) this.#options.link.contactMoved(this.#options.contactUser, undefined);
     this.#boundUntil = Number.NEGATIVE_INFINITY;
+    this.#flow.forget();
     this.#registrars.clear();
     this.#registrarList = [];
     if (this.#started) this.#setStatus({ state: 'unregistered', failures: 0 });

@@ -20,6 +20,7 @@ import {
   REGISTRAR,
   type RegistrarScript,
   registrarScene,
+  run,
   US,
 } from './helpers/fake-registrar.js';
 import type { MemoryNetwork } from './helpers/memory-transport.js';
@@ -27,18 +28,6 @@ import type { MemoryNetwork } from './helpers/memory-transport.js';
 const REALM = 'registrar.test';
 const PASSWORD = 's3cret';
 const CONTACT_USER = 'pb-0123abcd';
-
-/** Lets queued deliveries and the promise chains they start run. */
-const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** Advances virtual time in steps, delivering what was sent before each step. */
-async function run(clock: FakeClock, ms: number, step = 100): Promise<void> {
-  for (let done = 0; done < ms; done += step) {
-    await flush();
-    clock.advance(Math.min(step, ms - done));
-  }
-  await flush();
-}
 
 let cleanup: Array<() => void> = [];
 afterEach(() => {

@@ -93,3 +93,15 @@ export function registrarScene(script: (clock: FakeClock) => RegistrarScript) {
   const registrar = new FakeRegistrar(network, REGISTRAR, script(clock));
   return { clock, network, ua, registrar };
 }
+
+/** Lets queued deliveries and the promise chains they start run. */
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Advances virtual time in steps, delivering what was sent before each step. */
+export async function run(clock: FakeClock, ms: number, step = 100): Promise<void> {
+  for (let done = 0; done < ms; done += step) {
+    await flush();
+    clock.advance(Math.min(step, ms - done));
+  }
+  await flush();
+}

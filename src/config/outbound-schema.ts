@@ -110,7 +110,7 @@ const registerSchema = tlsOnlyWithTls(
       .max(600)
       .default(25)
       .describe(
-        'Over UDP, while the registrar sees our REGISTERs come through a NAT (its Via says another address or port than ours, RFC 3581), a CRLF keep-alive goes to it this often, so the NAT keeps the mapping the registrar sends calls to; 0 sends none.',
+        'Over UDP, while the registrar sees our REGISTERs come through a NAT (its Via says another address or port than ours, RFC 3581), a CRLF keep-alive goes to it this often, so the NAT keeps the mapping the registrar sends calls to; 0 sends none. Over TCP and TLS the connection keeps its own (sip.tcp.keepaliveIntervalSec).',
       ),
     ...tlsPeerSettings("the registrar's"),
   }),

@@ -1,7 +1,7 @@
 /**
- * What a NAT in front of us did to a request over UDP, as the far end's answer tells it: RFC
- * 3581's `received` (the source address, when not the Via's) and `rport` (the source port) in
- * the top Via.
+ * What a NAT in front of us did to a request, as the far end's answer tells it: RFC 3581's
+ * `received` (the source address, when not the Via's) and `rport` (the source port) in the top
+ * Via.
  */
 import { isIP } from 'node:net';
 import type { SipResponse } from './message.js';
@@ -16,8 +16,13 @@ export interface PublicAddress {
 const DEFAULT_SIP_PORT = 5060;
 
 /**
- * Where the far end saw our request over UDP come from, by the top Via of its answer, when that
- * is not where the Via says we are: a NAT rewrote it. Undefined otherwise.
+ * Where the far end saw our request come from, by the top Via of its answer, when that is not
+ * where the Via says we are: a NAT rewrote it. Undefined otherwise.
+ *
+ * Over UDP a rewritten address or port tells it. Over TCP or TLS the source port is never the
+ * listening port the Via names (a connection has its own), so only a rewritten address tells a
+ * NAT, and the public end of the connection is then where the far end can reach us: over that
+ * connection, as a registrar that reuses connections by address and port does.
  */
 export function natMapped(response: SipResponse): PublicAddress | undefined {
   let via: Via | undefined;
@@ -26,12 +31,18 @@ export function natMapped(response: SipResponse): PublicAddress | undefined {
   } catch {
     return undefined;
   }
-  if (!via || via.transport !== 'UDP') return undefined;
+  if (!via) return undefined;
   const ownHost = via.host.replace(/^\[|\]$/g, '');
   const ownPort = via.port ?? DEFAULT_SIP_PORT;
   const received = via.params.get('received');
   const address = received && isIP(received) !== 0 ? received : ownHost;
   const rport = Number(via.params.get('rport') ?? Number.NaN);
-  const port = Number.isInteger(rport) && rport >= 1 && rport <= 65_535 ? rport : ownPort;
-  return address === ownHost && port === ownPort ? undefined : { address, port };
+  const seenPort = Number.isInteger(rport) && rport >= 1 && rport <= 65_535 ? rport : undefined;
+  if (via.transport === 'UDP') {
+    const port = seenPort ?? ownPort;
+    return address === ownHost && port === ownPort ? undefined : { address, port };
+  }
+  if (via.transport !== 'TCP' && via.transport !== 'TLS') return undefined;
+  // Without rport the connection's public port is not known, and no Contact could name it.
+  return address === ownHost || seenPort === undefined ? undefined : { address, port: seenPort };
 }

@@ -9,13 +9,15 @@
  * §10.2.2). The addresses the registrar answered from are kept while the binding they made
  * stands: the registrar sends calls to our Contact from there.
  *
- * Behind a NAT (over UDP): when the registrar's answer says our REGISTER came from another
- * address or port than our Via names (RFC 3581 `received` and `rport`), the binding is moved
+ * Behind a NAT: when the registrar's answer says our REGISTER came from another address (or
+ * over UDP, port) than our Via names (RFC 3581 `received` and `rport`), the binding is moved
  * at once to a Contact at that public address (the old one removed with expires=0, §10.2.2),
- * as the NAT maps it, and CRLF keep-alives (RFC 5626 §3.5.1's ping, which SIP stacks ignore on
- * UDP) go to the registrar every `keepAliveSec`, so the NAT keeps that mapping open for the
- * calls the registrar sends between refreshes. Over TCP or TLS, a binding whose connection
- * closes is refreshed over a new one within seconds (registration-flow.ts).
+ * as the NAT maps it. Over UDP, CRLF keep-alives (RFC 5626 §3.5.1's ping, which SIP stacks
+ * ignore on UDP) go to the registrar every `keepAliveSec`, so the NAT keeps that mapping open
+ * for the calls the registrar sends between refreshes; over TCP or TLS the public address is
+ * the connection's, reached over it, and the connection's keep-alive holds it open. A binding
+ * whose TCP or TLS connection closes is refreshed over a new one within seconds
+ * (registration-flow.ts).
  */
 import { isIP } from 'node:net';
 import type { Clock, TimerHandle } from '../util/index.js';
@@ -280,14 +282,14 @@ export class RegistrationClient extends TypedEmitter<RegistrationEvents> {
   }
 
   /**
-   * Over UDP: notes where the answer shows the registrar sees us (a NAT's address, or ours
-   * again), keeping a NAT's mapping open with keep-alives to where the registrar answered from.
-   * True when that changed, so the binding must move (the current Contact then goes as stale).
+   * Notes where the answer shows the registrar sees us (a NAT's address, or ours again); over
+   * UDP keeps a NAT's mapping open with keep-alives to where the registrar answered from (over
+   * TCP or TLS the connection's own keep-alive does, sip.tcp.keepaliveIntervalSec). True when
+   * that changed, so the binding must move (the current Contact then goes as stale).
    */
   #learnPublicAddress(outcome: Exchange & { ok: true }): boolean {
-    if (this.#options.registrar.transport !== 'udp') return false;
     const mapped = natMapped(outcome.response);
-    if (mapped) this.#keepAlive(outcome.source);
+    if (mapped && this.#options.registrar.transport === 'udp') this.#keepAlive(outcome.source);
     else this.#keepAliveTimer?.cancel();
     if (sameAddress(mapped, this.#publicAddress)) return false;
     this.#staleContact = this.#contact();

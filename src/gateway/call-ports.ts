@@ -4,11 +4,12 @@
  * matching, routing, digest). Limits are read through the config on each use, so a reload
  * applies to the next call.
  */
-import type { PatchbayConfig } from '../config/index.js';
+import type { PatchbayConfig, RegisterConfig } from '../config/index.js';
 import type { GatewayMetrics } from '../control/index.js';
 import { callMediaClock, type MediaClock, MediaLeg, PortAllocator, SendBatch } from '../media/index.js';
-import type { SipUserAgent } from '../sip/index.js';
+import type { SipUserAgent, TransportAddress } from '../sip/index.js';
 import {
+  defaultSipPort,
   type HealthRegistry,
   type InboundMatcher,
   type OutboundRouter,
@@ -18,6 +19,7 @@ import type { Clock, Logger } from '../util/index.js';
 import { targetWithCredentials, WebSocketBots } from './bot-connector.js';
 import type { DigestSupport } from './digest-support.js';
 import type { CallAdmission, CallPorts, InboundPolicy } from './ports.js';
+import { registrarServer } from './sip-tls.js';
 import type { MediaWorkers } from './worker/media-workers.js';
 
 export interface CallPortsParts {
@@ -122,18 +124,39 @@ export function buildCallPorts(parts: CallPortsParts): CallPorts {
 
 /**
  * Dials an attempt through `userAgent`, answering its 401/407 with the trunk's `outbound.auth`.
- * A trunk that registers from behind a NAT calls with its Contact where the registrar sees us.
+ * A trunk that registers from behind a NAT calls with its Contact where the registrar sees us,
+ * where that address can reach us (registrationContactReaches).
  */
 export function trunkDialer(userAgent: SipUserAgent, digest: DigestSupport): CallPorts['outbound']['dial'] {
   return (trunk, options) => {
     const register = trunk.outbound?.register;
-    const contactAt = register && userAgent.contactAddressOf(registrationContactUser(trunk.name, register));
+    const contactAt =
+      register &&
+      registrationContactReaches(register, options.destination) &&
+      userAgent.contactAddressOf(registrationContactUser(trunk.name, register));
     return userAgent.call({
       ...options,
       ...(trunk.outbound?.auth ? { authorize: digest.authorizer(trunk.outbound.auth) } : {}),
       ...(contactAt ? { contactAt } : {}),
     });
   };
+}
+
+/**
+ * Whether a call to `destination` can be answered at the public address our registration moved
+ * to: only over the registration's own transport (the mapping is of that socket), and over TCP
+ * or TLS only to the registrar itself, since the public end of a connection is reached over
+ * that connection alone; a NAT's UDP mapping other hosts may use too.
+ */
+function registrationContactReaches(register: RegisterConfig, destination: TransportAddress): boolean {
+  if (destination.transport !== register.transport) return false;
+  if (destination.transport === 'udp') return true;
+  const registrar = registrarServer(register.registrar);
+  return (
+    registrar !== undefined &&
+    destination.port === (registrar.port ?? defaultSipPort(register.transport)) &&
+    (destination.address === registrar.host || destination.serverName === registrar.host)
+  );
 }
 
 /** Inbound calls' matching and authentication, with the configuration as it is now (reloads). */

@@ -90,3 +90,86 @@ test('a trunk whose registration moved behind a NAT dials with its Contact where
   assert.equal(contactOf('plain'), '<sip:patchbay@127.0.0.1:5060>');
   ua.close();
 });
+
+test("a registration's moved Contact is used only where it reaches us: its own transport, and over TCP only to the registrar", async () => {
+  const clock = new FakeClock();
+  const network = new MemoryNetwork(clock);
+  const US_TCP: TransportAddress = { ...US, transport: 'tcp' };
+  const ua = new SipUserAgent({
+    transport: network.bind(US),
+    clock,
+    logger: silentLogger,
+    onInvite: () => {},
+  });
+  const tcpUa = new SipUserAgent({
+    transport: network.bind(US_TCP),
+    clock,
+    logger: silentLogger,
+    onInvite: () => {},
+  });
+  const invites: SipRequest[] = [];
+  const carriers: TransportAddress[] = [
+    CARRIER,
+    { transport: 'tcp', address: '127.0.0.2', port: 5060 },
+    { transport: 'tcp', address: '127.0.0.3', port: 5060 },
+  ];
+  for (const carrier of carriers)
+    network.bind(carrier).onMessage((message) => {
+      if (message.isRequest) invites.push(message);
+    });
+  const trunk = (transport: 'udp' | 'tcp') =>
+    trunkSchema.parse({
+      name: `over-${transport}`,
+      outbound: {
+        gateways: [{ host: '127.0.0.2', transport }],
+        register: { registrar: '127.0.0.2', username: 'u', password: 'p', transport },
+      },
+    });
+  const [overUdp, overTcp] = [trunk('udp'), trunk('tcp')];
+  for (const registering of [overUdp, overTcp]) {
+    const register = registering.outbound?.register ?? assert.fail('register');
+    ua.contactMoved(registrationContactUser(registering.name, register), {
+      address: '203.0.113.9',
+      port: 40_000,
+    });
+    tcpUa.contactMoved(registrationContactUser(registering.name, register), {
+      address: '203.0.113.9',
+      port: 40_001,
+    });
+  }
+  const options = (callId: string, destination: TransportAddress) => ({
+    requestUri: `sip:+15551230000@${destination.address}`,
+    destination,
+    from: `<sip:${callId}@127.0.0.1>`,
+    to: `<sip:+15551230000@${destination.address}>`,
+    sdp: 'v=0\r\n',
+  });
+  const [udpCarrier, registrar, otherHost] = carriers as [
+    TransportAddress,
+    TransportAddress,
+    TransportAddress,
+  ];
+  trunkDialer(ua, new DigestSupport(clock))(overTcp, options('tcp-reg-udp-call', udpCarrier));
+  trunkDialer(tcpUa, new DigestSupport(clock))(overTcp, options('tcp-reg-to-registrar', registrar));
+  trunkDialer(tcpUa, new DigestSupport(clock))(overTcp, options('tcp-reg-other-host', otherHost));
+  trunkDialer(tcpUa, new DigestSupport(clock))(overUdp, options('udp-reg-tcp-call', registrar));
+  trunkDialer(ua, new DigestSupport(clock))(overUdp, options('udp-reg-udp-call', udpCarrier));
+  await new Promise((resolve) => setImmediate(resolve));
+  const contactOf = (user: string) =>
+    invites.find((invite) => invite.from().uri.user === user)?.get('contact');
+  assert.equal(
+    contactOf('tcp-reg-udp-call'),
+    '<sip:patchbay@127.0.0.1:5060>',
+    'a TCP mapping is no UDP address',
+  );
+  assert.equal(contactOf('tcp-reg-to-registrar'), '<sip:patchbay@203.0.113.9:40001;transport=tcp>');
+  assert.equal(
+    contactOf('tcp-reg-other-host'),
+    '<sip:patchbay@127.0.0.1:5060;transport=tcp>',
+    "another host cannot use the registrar's connection",
+  );
+  assert.equal(contactOf('udp-reg-tcp-call'), '<sip:patchbay@127.0.0.1:5060;transport=tcp>');
+  assert.equal(contactOf('udp-reg-udp-call'), '<sip:patchbay@203.0.113.9:40000>');
+  ua.close();
+  tcpUa.close();
+});

@@ -43,6 +43,9 @@ export function natMapped(response: SipResponse): PublicAddress | undefined {
     return address === ownHost && port === ownPort ? undefined : { address, port };
   }
   if (via.transport !== 'TCP' && via.transport !== 'TLS') return undefined;
-  // Without rport the connection's public port is not known, and no Contact could name it.
-  return address === ownHost || seenPort === undefined ? undefined : { address, port: seenPort };
+  // A Via naming us by host name always gets `received`: that is no NAT to move the Contact
+  // for, when the name is reachable and the connection's end may not be. Without rport the
+  // connection's public port is not known, and no Contact could name it.
+  if (isIP(ownHost) === 0 || address === ownHost || seenPort === undefined) return undefined;
+  return { address, port: seenPort };
 }

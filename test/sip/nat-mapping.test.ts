@@ -56,6 +56,15 @@ describe('natMapped', () => {
         natMapped(answerWithVia(`SIP/2.0/${transport} 10.0.0.5:5060;branch=z9hG4bK1;rport=40123`)),
         undefined,
       );
+      // Named by a host name: `received` is always there, and tells no NAT.
+      assert.equal(
+        natMapped(
+          answerWithVia(
+            `SIP/2.0/${transport} sip.example.com:5060;branch=z9hG4bK1;received=203.0.113.7;rport=40123`,
+          ),
+        ),
+        undefined,
+      );
       // A rewritten address without rport: the public port is unknown.
       assert.equal(
         natMapped(answerWithVia(`SIP/2.0/${transport} 10.0.0.5:5060;branch=z9hG4bK1;received=203.0.113.7`)),

@@ -4,7 +4,9 @@
  * against the trunk's `tlsCaFile` and the registrar's address; a SIPp caller's INVITE to the
  * address-of-record is relayed by Kamailio over TLS to our Contact (`;transport=tls`) and
  * answered by the test bot. With a CA that did not sign Kamailio's certificate, no REGISTER is
- * sent: the handshake fails and is counted.
+ * sent: the handshake fails and is counted. Behind a NAT (the gateway advertises 127.0.0.5,
+ * where nothing listens), the binding moves to the public end of our TLS connection and the
+ * call comes over it.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -82,15 +84,20 @@ describe('a registration trunk over TLS, against Kamailio', { skip }, () => {
     otherCa?.close();
   });
 
-  /** A gateway with a TLS listener whose trunk registers at Kamailio trusting `caFile`; stopped after `body`. */
+  /**
+   * A gateway with a TLS listener whose trunk registers at Kamailio trusting `caFile`, with
+   * `extraGatewayYaml` in its gateway file; stopped after `body`.
+   */
   async function withGateway(
     caFile: string,
     body: (gateway: GatewayProcess) => Promise<void>,
+    extraGatewayYaml?: string,
   ): Promise<void> {
     const gateway = await startGatewayProcess({
       botUrl: bot.url,
       tls: { certFile: ours.certFile, keyFile: ours.keyFile },
       trunks: { kamailio: trunkYaml(kamailioTlsPort, caFile) },
+      ...(extraGatewayYaml ? { extraGatewayYaml } : {}),
     });
     try {
       await body(gateway);
@@ -124,6 +131,35 @@ describe('a registration trunk over TLS, against Kamailio', { skip }, () => {
       await gateway.stop();
       assert.match(kamailio.logs(), /REGISTER sip:trunk-user@127\.0\.0\.1 .* over tls: saved, Expires 0/);
     });
+  });
+
+  it('behind a NAT: the binding moves to the public end of our TLS connection, and the call comes over it', {
+    timeout: 40_000,
+  }, async () => {
+    const callsBefore = bot.calls.length;
+    // Kamailio serves every test here: only what it logs from now on is this gateway's.
+    const logsFrom = kamailio.logs().length;
+    const logs = () => kamailio.logs().slice(logsFrom);
+    await withGateway(
+      pki.ca.certFile,
+      async (gateway) => {
+        const context = () =>
+          `${gateway.logs().slice(-3000)}\n--- kamailio ---\n${kamailio.logs().slice(-3000)}`;
+        const publicEnd = /saved, Expires 60, Contact <sip:pb-[0-9a-f]{24}@127\.0\.0\.1:(\d+);transport=tls>/;
+        await waitFor(async () => publicEnd.test(logs()), 'the binding moved', 15_000);
+        const port = Number(publicEnd.exec(logs())?.[1]);
+        assert.notEqual(port, gateway.tlsPort, 'the connection, not our TLS listener');
+
+        const call = await callThroughKamailio(kamailio, AOR_USER);
+        assert.equal(call.successfulCalls, 1, `${call.errors}\n${context()}`);
+        const relayed = `relayed to sip:pb-[0-9a-f]{24}@127\\.0\\.0\\.1:${port};transport=tls`;
+        assert.match(logs(), new RegExp(`INVITE for sip:trunk-user@.* ${relayed}`));
+        assert.equal(bot.calls.length, callsBefore + 1, 'the call reached the bot');
+        const [record] = await gateway.recordsWhen((records) => records.length === 1);
+        assert.equal((record?.['end'] as { cause?: string } | undefined)?.cause, 'caller_bye', context());
+      },
+      'publicAddress: 127.0.0.5',
+    );
   });
 
   it('sends no REGISTER to a registrar whose certificate its tlsCaFile did not sign', {

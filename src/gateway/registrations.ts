@@ -85,15 +85,16 @@ export class TrunkRegistrations {
 
   /**
    * Where `trunk`'s registrar answered the bindings of ours that stand, and for a registrar
-   * located by DNS its other servers' addresses while one stands: its calls come from there
-   * (trunks/inbound.ts). A registrar configured as an IP address is one of them from the start:
-   * after a restart it may send calls on the binding we made before, ahead of our first REGISTER.
+   * located by DNS every address of its servers once located: its calls come from there
+   * (trunks/inbound.ts). A registrar configured as an IP address is one of them from the start,
+   * and one named by DNS from its first REGISTER's lookup: after a restart it may send calls on
+   * the binding we made before, ahead of our first REGISTER's answer.
    */
   registrarAddresses(trunk: string): readonly string[] {
     const running = this.#running.get(trunk);
     if (!running) return [];
     const answered = running.client.registrarAddresses;
-    const located = running.located && running.client.bound ? running.located.serverAddresses : [];
+    const located = running.located?.serverAddresses ?? [];
     if (!running.registrarIp && located.length === 0) return answered;
     return [...new Set([...(running.registrarIp ? [running.registrarIp] : []), ...answered, ...located])];
   }

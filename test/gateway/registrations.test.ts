@@ -284,6 +284,24 @@ describe('TrunkRegistrations', () => {
     );
   });
 
+  it("takes calls from a located registrar's servers from its first lookup, before any answer", async () => {
+    const clock = new FakeClock();
+    const dns = new FakeDns();
+    dns.addService('voip.example', [
+      { host: 'a.voip.example', port: 5070, priority: 10, weight: 1, address: '192.0.2.1' },
+      { host: 'b.voip.example', port: 5080, priority: 20, weight: 1, address: '192.0.2.2' },
+    ]);
+    // Our REGISTERs get no answer (the registrar is still starting, say) while it sends calls
+    // on the binding we made before a restart.
+    const { sent, registrations } = scriptedLink(clock, () => 'timeout', fakeLocator(clock, dns));
+    registrations.apply(config(registeringTrunk('located', { registrar: 'voip.example' })));
+    assert.deepEqual(registrations.registrarAddresses('located'), [], 'nothing located yet');
+    await run(clock, 100);
+    assert.ok(sent.length >= 1);
+    assert.notEqual(registrations.list()[0]?.state, 'registered');
+    assert.deepEqual([...registrations.registrarAddresses('located')].sort(), ['192.0.2.1', '192.0.2.2']);
+  });
+
   it('a registrar name DNS cannot resolve fails as dns_failure with what DNS said, not as a transport error', async () => {
     const clock = new FakeClock();
     const { sent, registrations, metrics } = scriptedLink(

@@ -1,6 +1,7 @@
 /**
- * A registrar named by DNS without a port is located as a gateway is (RFC 3263 §4): NAPTR and
- * SRV give its servers, in RFC 2782's order. Each REGISTER goes to the first of them whose
+ * A registrar named by DNS is located as a gateway is (RFC 3263 §4): without a port NAPTR and
+ * SRV give its servers, in RFC 2782's order; with one, its A or AAAA records (§4.2). Each
+ * REGISTER goes to the first of them whose
  * address has not failed lately, so after a timeout, transport error or 503 (§4.3) the next
  * attempt, after the registration's backoff, goes to the next server. The Request-URI keeps the
  * domain (RFC 3261 §10.2), and over TLS the server is verified as the domain (RFC 5922 §4).

@@ -18,7 +18,7 @@ import {
   type TransportAddress,
   uriHost,
 } from '../sip/index.js';
-import { defaultSipPort, fixedTarget, registrationContactUser, type ServerLocator } from '../trunks/index.js';
+import { defaultSipPort, registrationContactUser, type ServerLocator } from '../trunks/index.js';
 import type { Clock, Logger } from '../util/index.js';
 import { type LocatingRegistrarLink, locatingRegistrarLink } from './registrar-location.js';
 import { gatewayDestination, registrarServer, uriTransportParam } from './sip-tls.js';
@@ -85,7 +85,7 @@ export class TrunkRegistrations {
 
   /**
    * Where `trunk`'s registrar answered the bindings of ours that stand, and for a registrar
-   * located by DNS every address of its servers once located: its calls come from there
+   * named by DNS every address of its servers once located: its calls come from there
    * (trunks/inbound.ts). A registrar configured as an IP address is one of them from the start,
    * and one named by DNS from its first REGISTER's lookup: after a restart it may send calls on
    * the binding we made before, ahead of our first REGISTER's answer.
@@ -163,9 +163,10 @@ export class TrunkRegistrations {
     if (!registrar) return; // the schema refuses such a registrar
     const { transport } = register;
     const server = { ...registrar, transport };
-    // A DNS name without a port: its servers come from RFC 3263, as a gateway's do.
+    // A DNS name is located as a gateway is (RFC 3263: without a port NAPTR and SRV, with one
+    // its A/AAAA records), so its servers' addresses are known from the first REGISTER on.
     const located =
-      locator && !fixedTarget(server) ? locatingRegistrarLink(link, locator, server) : undefined;
+      locator && isIP(registrar.host) === 0 ? locatingRegistrarLink(link, locator, server) : undefined;
     const aor = serializeUri({
       scheme: 'sip',
       user: register.username,

@@ -302,6 +302,20 @@ describe('TrunkRegistrations', () => {
     assert.deepEqual([...registrations.registrarAddresses('located')].sort(), ['192.0.2.1', '192.0.2.2']);
   });
 
+  it('a registrar named with a port is located by its A records: its calls are taken from the first lookup on', async () => {
+    const clock = new FakeClock();
+    const dns = new FakeDns();
+    dns.aRecords.set('pbx.example', [{ address: '192.0.2.5', ttl: 300 }]);
+    const { sent, registrations } = scriptedLink(clock, () => 'timeout', fakeLocator(clock, dns));
+    registrations.apply(config(registeringTrunk('named', { registrar: 'pbx.example:5070' })));
+    await run(clock, 100);
+    assert.equal(dns.count('SRV _sip._udp.pbx.example'), 0, 'a port given: no SRV (RFC 3263 §4.2)');
+    const [first] = sent;
+    assert.equal(`${first?.destination.address}:${first?.destination.port}`, '192.0.2.5:5070');
+    assert.equal(first?.request.uri, 'sip:pbx.example:5070', 'the Request-URI keeps the name (§10.2)');
+    assert.deepEqual(registrations.registrarAddresses('named'), ['192.0.2.5']);
+  });
+
   it('a registrar name DNS cannot resolve fails as dns_failure with what DNS said, not as a transport error', async () => {
     const clock = new FakeClock();
     const { sent, registrations, metrics } = scriptedLink(

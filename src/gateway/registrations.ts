@@ -29,7 +29,7 @@ export interface TrunkRegistrationsOptions {
   logger: Logger;
   metrics: GatewayMetrics;
   userAgent: string;
-  /** Locates a registrar named by DNS without a port (RFC 3263); without it the name's A record. */
+  /** Locates a registrar named by DNS (RFC 3263); without it the transport resolves the name at each send. */
   locator?: ServerLocator;
   /** The TCP and TLS connections we opened that closed (the SIP transport's `flowClosed`). */
   flows?: { on(event: 'flowClosed', listener: (remote: TransportAddress) => void): unknown };

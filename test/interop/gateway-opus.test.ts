@@ -12,9 +12,8 @@ import { test } from 'node:test';
 import { createOpusDecoder } from '../../src/media/opus.js';
 import { tonePower } from '../helpers/audio.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
-import { startBaresip } from './helpers/baresip.js';
+import { freeSipPorts, startBaresip } from './helpers/baresip.js';
 import { startGatewayProcess } from './helpers/gateway-process.js';
-import { freePort } from './helpers/sipp.js';
 import { joinedAudio, TestBot } from './helpers/test-bot.js';
 import { captureUdp } from './helpers/tshark.js';
 
@@ -32,7 +31,7 @@ test('baresip (Opus only) -> patchbay start -> Twilio bot: transcoded both ways'
   const dir = mkdtempSync(join(tmpdir(), 'patchbay-baresip-'));
   const bot = await TestBot.start({ reply: { frequency: 1000, durationMs: 3000 } });
   const gateway = await startGatewayProcess({ botUrl: bot.url, codecs: ['opus', 'PCMU'] });
-  const sipPort = await freePort();
+  const sipPort = await freeSipPorts();
   const rtpBase = 26000 + 2 * Math.floor(Math.random() * 1000);
   const toBaresip = captureUdp([rtpBase, rtpBase + 10], ['rtp.payload']);
   await toBaresip.ready;

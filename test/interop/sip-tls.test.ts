@@ -21,9 +21,8 @@ import { decodeMulaw } from '../../src/media/g711.js';
 import { concatPcm, tonePower } from '../helpers/audio.js';
 import { commandAvailable, skipUnlessPresent } from '../helpers/peers.js';
 import { type Leaf, opensslAvailable, TestPki } from '../helpers/test-pki.js';
-import { startBaresip } from './helpers/baresip.js';
+import { freeSipPorts, startBaresip } from './helpers/baresip.js';
 import { type GatewayProcess, placeCall, startGatewayProcess } from './helpers/gateway-process.js';
-import { freePort } from './helpers/sipp.js';
 import { type BotCall, joinedAudio, TestBot } from './helpers/test-bot.js';
 import { type Capture, captureLoopback, readTlsPayloads } from './helpers/tshark.js';
 
@@ -68,7 +67,7 @@ describe('SIP over TLS with patchbay start', { skip, timeout: 90_000 }, () => {
     copyFileSync(leaf.certFile, join(dir, 'certs', 'gateway.crt'));
     copyFileSync(leaf.keyFile, join(dir, 'certs', 'gateway.key'));
     carrier = pki.issue('carrier', { san: ['IP:127.0.0.1'] });
-    carrierSipPort = await freePort();
+    carrierSipPort = await freeSipPorts();
     bot = await TestBot.start({ reply: { frequency: 1000, durationMs: 4000 } });
     gateway = await startGatewayProcess({
       botUrl: bot.url,
@@ -106,7 +105,7 @@ describe('SIP over TLS with patchbay start', { skip, timeout: 90_000 }, () => {
     await capture?.ready;
     const baresip = startBaresip({
       dir: home,
-      sipPort: await freePort(),
+      sipPort: await freeSipPorts(),
       rtpBase,
       toneHz: 440,
       seconds,

@@ -9,7 +9,6 @@ import type { GatewayMetrics } from '../control/index.js';
 import { callMediaClock, type MediaClock, MediaLeg, PortAllocator, SendBatch } from '../media/index.js';
 import type { SipUserAgent, TransportAddress } from '../sip/index.js';
 import {
-  defaultSipPort,
   type HealthRegistry,
   type InboundMatcher,
   type OutboundRouter,
@@ -19,7 +18,7 @@ import type { Clock, Logger } from '../util/index.js';
 import { targetWithCredentials, WebSocketBots } from './bot-connector.js';
 import type { DigestSupport } from './digest-support.js';
 import type { CallAdmission, CallPorts, InboundPolicy } from './ports.js';
-import { registrarServer } from './sip-tls.js';
+import { registrarDestination, registrarServer } from './sip-tls.js';
 import type { MediaWorkers } from './worker/media-workers.js';
 
 export interface CallPortsParts {
@@ -152,11 +151,9 @@ function registrationContactReaches(register: RegisterConfig, destination: Trans
   if (destination.transport !== register.transport) return false;
   if (destination.transport === 'udp') return true;
   const registrar = registrarServer(register.registrar);
-  return (
-    registrar !== undefined &&
-    destination.port === (registrar.port ?? defaultSipPort(register.transport)) &&
-    (destination.address === registrar.host || destination.serverName === registrar.host)
-  );
+  if (!registrar) return false;
+  const { address, port } = registrarDestination(registrar, register.transport);
+  return destination.port === port && (destination.address === address || destination.serverName === address);
 }
 
 /** Inbound calls' matching and authentication, with the configuration as it is now (reloads). */

@@ -18,10 +18,10 @@ import {
   type TransportAddress,
   uriHost,
 } from '../sip/index.js';
-import { defaultSipPort, registrationContactUser, type ServerLocator } from '../trunks/index.js';
+import { registrationContactUser, type ServerLocator } from '../trunks/index.js';
 import type { Clock, Logger } from '../util/index.js';
 import { type LocatingRegistrarLink, locatingRegistrarLink } from './registrar-location.js';
-import { gatewayDestination, registrarServer, uriTransportParam } from './sip-tls.js';
+import { registrarDestination, registrarServer, uriTransportParam } from './sip-tls.js';
 
 export interface TrunkRegistrationsOptions {
   link: RegistrarLink;
@@ -94,9 +94,8 @@ export class TrunkRegistrations {
     const running = this.#running.get(trunk);
     if (!running) return [];
     const answered = running.client.registrarAddresses;
-    const located = running.located?.serverAddresses ?? [];
-    if (!running.registrarIp && located.length === 0) return answered;
-    return [...new Set([...(running.registrarIp ? [running.registrarIp] : []), ...answered, ...located])];
+    const configured = running.registrarIp ? [running.registrarIp] : (running.located?.serverAddresses ?? []);
+    return configured.length === 0 ? answered : [...new Set([...configured, ...answered])];
   }
 
   /** Each registration's state, for `GET /v1/trunks`. */
@@ -177,13 +176,7 @@ export class TrunkRegistrations {
     const client = new RegistrationClient({
       link: located ?? link,
       clock,
-      // Over TLS the registrar is verified as the host configured (RFC 5922 §7.3), as a gateway is.
-      registrar: gatewayDestination(
-        transport,
-        registrar.host,
-        registrar.port ?? defaultSipPort(transport),
-        registrar.host,
-      ),
+      registrar: registrarDestination(registrar, transport),
       registrarUri: `sip:${register.registrar}${uriTransportParam(transport)}`,
       aor,
       username: register.username,

@@ -4,7 +4,12 @@
  * checks its server — a trunk gateway's or registrar's own CAs and `tlsVerify`, with its
  * configured host as the name (RFC 5922 §7.3) — and new credentials after a reload.
  */
-import { type PatchbayConfig, parseHostAndPort, type TrunkConfig } from '../config/index.js';
+import {
+  type PatchbayConfig,
+  parseHostAndPort,
+  type RegisterConfig,
+  type TrunkConfig,
+} from '../config/index.js';
 import type {
   ListenSpec,
   SipTransport,
@@ -12,6 +17,7 @@ import type {
   TlsListenerOptions,
   TransportAddress,
 } from '../sip/index.js';
+import { defaultSipPort } from '../trunks/index.js';
 import type { Logger } from '../util/index.js';
 
 /** The gateway file's listen entries as the transport binds them. */
@@ -83,6 +89,18 @@ function* tlsPeersOf(trunk: TrunkConfig): Iterable<TlsPeer> {
 export function registrarServer(registrar: string): { host: string; port: number | undefined } | undefined {
   const parsed = parseHostAndPort(registrar);
   return parsed && { host: parsed.host.replace(/^\[(.*)\]$/, '$1'), port: parsed.port };
+}
+
+/**
+ * Where a registration's REGISTERs go: the registrar's host at its port, the transport's default
+ * when it names none; over TLS verified as that host (RFC 5922 §7.3), as a gateway is.
+ */
+export function registrarDestination(
+  registrar: { host: string; port: number | undefined },
+  transport: RegisterConfig['transport'],
+): TransportAddress {
+  const port = registrar.port ?? defaultSipPort(transport);
+  return gatewayDestination(transport, registrar.host, port, registrar.host);
 }
 
 /** `;transport=tls` for a TLS gateway's URIs (RFC 3261 §19.1.1), the transport the target is reached over. */

@@ -6,22 +6,16 @@
  * Kamailio, the Request-URI and address-of-record naming the domain.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { type DnsmasqHandle, skipWithoutDnsmasq, startDnsmasq } from './helpers/dnsmasq.js';
 import { type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
 import { type KamailioHandle, skipWithoutKamailio, startKamailio } from './helpers/kamailio.js';
+import { REGISTRAR_CFG, registrationAttempts } from './helpers/registrar.js';
 import { freePort } from './helpers/sipp.js';
 import { waitFor } from './helpers/wait-for.js';
 
 const skip = skipWithoutKamailio() || skipWithoutDnsmasq();
-const REGISTRAR_CFG = join(import.meta.dirname, '../../../fixtures/kamailio/registrar.cfg');
-
-async function attempts(gateway: GatewayProcess, result: string): Promise<number> {
-  const text = await (await fetch(`${gateway.apiUrl}/metrics`)).text();
-  const line = new RegExp(`^patchbay_registrations_total\\{trunk="srv",result="${result}"\\} (\\d+)`, 'm');
-  return Number(line.exec(text)?.[1] ?? 0);
-}
+const attempts = (gateway: GatewayProcess, result: string) => registrationAttempts(gateway, 'srv', result);
 
 test('a registrar named by DNS is located by SRV, and the next server is tried after one that failed', {
   skip,

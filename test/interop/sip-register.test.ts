@@ -10,64 +10,19 @@
  * Stopping patchbay removes the binding.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
+import { callThroughKamailio, skipWithoutKamailio } from './helpers/kamailio.js';
 import {
-  callThroughKamailio,
-  type KamailioHandle,
-  skipWithoutKamailio,
-  startKamailio,
-} from './helpers/kamailio.js';
-import { freePort, skipWithoutSipp } from './helpers/sipp.js';
-import { TestBot } from './helpers/test-bot.js';
+  AOR_USER,
+  RegistrarRig,
+  registerTrunkYaml,
+  registrationAttempts,
+  trunkRegistration,
+} from './helpers/registrar.js';
+import { skipWithoutSipp } from './helpers/sipp.js';
 import { waitFor } from './helpers/wait-for.js';
 
 const skip = skipWithoutSipp() || skipWithoutKamailio();
-const FIXTURES = join(import.meta.dirname, '../../../fixtures');
-const REGISTRAR_CFG = join(FIXTURES, 'kamailio/registrar.cfg');
-const AOR_USER = 'trunk-user';
-
-const trunkYaml = (kamailioPort: number): string =>
-  [
-    'name: kamailio',
-    'trustPai: true',
-    'outbound:',
-    `  gateways: [{ host: 127.0.0.1, port: ${kamailioPort}, transport: tcp }]`,
-    '  register:',
-    `    registrar: "127.0.0.1:${kamailioPort}"`,
-    `    username: ${AOR_USER}`,
-    '    password: s3cret',
-    '    realm: 127.0.0.1', // Kamailio challenges for the To domain
-    '    expires: 2',
-    '    transport: tcp',
-    'probing: { enabled: false }',
-    '',
-  ].join('\n');
-
-interface Registration {
-  trunk: string;
-  state: string;
-  failures: number;
-  expiresSec?: number;
-}
-
-async function registration(gateway: GatewayProcess): Promise<Registration | undefined> {
-  const body = (await (await fetch(`${gateway.apiUrl}/v1/trunks`)).json()) as {
-    registrations: Registration[];
-  };
-  return body.registrations.find((entry) => entry.trunk === 'kamailio');
-}
-
-/** `patchbay_registrations_total{trunk="kamailio",result}`. */
-async function attempts(gateway: GatewayProcess, result: string): Promise<number> {
-  const text = await (await fetch(`${gateway.apiUrl}/metrics`)).text();
-  const line = new RegExp(
-    `^patchbay_registrations_total\\{trunk="kamailio",result="${result}"\\} (\\d+)`,
-    'm',
-  );
-  return Number(line.exec(text)?.[1] ?? 0);
-}
 
 /** How long each logged registration failure said it would wait before the next attempt. */
 function retryDelaysMs(logs: string): number[] {
@@ -82,52 +37,40 @@ test('registers at Kamailio (423, digest), refreshes, re-registers after a resta
   skip,
   timeout: 60_000,
 }, async () => {
-  const kamailioPort = await freePort();
-  let kamailio: KamailioHandle | undefined = await startKamailio(REGISTRAR_CFG, kamailioPort);
-  const bot = await TestBot.start();
-  let gateway: GatewayProcess | undefined;
-  try {
-    gateway = await startGatewayProcess({ botUrl: bot.url, trunks: { kamailio: trunkYaml(kamailioPort) } });
-    const running = gateway;
-    const context = () =>
-      `${running.logs().slice(-3000)}\n--- kamailio ---\n${kamailio?.logs().slice(-3000)}`;
+  const trunks = (port: number) => ({
+    kamailio: registerTrunkYaml({ name: 'kamailio', port, transport: 'tcp', expires: 2, trustPai: true }),
+  });
+  await RegistrarRig.run({ trunks }, async (rig) => {
+    const { bot, gateway } = rig;
+    const attempts = (result: string) => registrationAttempts(gateway, 'kamailio', result);
 
     // First registration (after a 401 and a 423) and two refreshes, 2 s apart.
-    await waitFor(
-      async () => (await attempts(running, 'registered')) >= 3,
-      'registered and refreshed twice',
-      15_000,
-    );
-    const registered = await registration(running);
-    assert.equal(registered?.state, 'registered', context());
+    await waitFor(async () => (await attempts('registered')) >= 3, 'registered and refreshed twice', 15_000);
+    const registered = await trunkRegistration(gateway, 'kamailio');
+    assert.equal(registered?.state, 'registered', rig.context());
     assert.equal(registered?.expiresSec, 4, 'asked for 2 s, retried with the Min-Expires of the 423');
-    assert.match(kamailio.logs(), /REGISTER sip:trunk-user@127\.0\.0\.1 .*: saved, Expires 4/);
-    assert.match(kamailio.logs(), /challenged/, 'Kamailio challenged the REGISTER');
+    assert.match(rig.kamailio.logs(), /REGISTER sip:trunk-user@127\.0\.0\.1 .*: saved, Expires 4/);
+    assert.match(rig.kamailio.logs(), /challenged/, 'Kamailio challenged the REGISTER');
 
     // Kamailio goes away with our binding; refreshes fail and back off; it comes back.
-    await kamailio.stop();
-    kamailio = undefined;
-    await waitFor(
-      async () => (await attempts(running, 'transport_error')) >= 2,
-      'two failed attempts',
-      10_000,
-    );
-    kamailio = await startKamailio(REGISTRAR_CFG, kamailioPort);
-    const before = await attempts(running, 'registered');
-    await waitFor(async () => (await attempts(running, 'registered')) > before, 'registered again', 10_000);
-    const delays = retryDelaysMs(running.logs());
-    assert.ok(delays.length >= 2, context());
+    await rig.stopKamailio();
+    await waitFor(async () => (await attempts('transport_error')) >= 2, 'two failed attempts', 10_000);
+    await rig.startKamailio();
+    const before = await attempts('registered');
+    await waitFor(async () => (await attempts('registered')) > before, 'registered again', 10_000);
+    const delays = retryDelaysMs(gateway.logs());
+    assert.ok(delays.length >= 2, rig.context());
     assert.ok(
       delays.every((delayMs, index) => index === 0 || delayMs > (delays[index - 1] ?? 0)),
       `each retry waits longer than the one before: ${delays.join(', ')} ms`,
     );
-    assert.equal((await registration(running))?.state, 'registered');
+    assert.equal((await trunkRegistration(gateway, 'kamailio'))?.state, 'registered');
 
     // A caller reaches the registered address-of-record through Kamailio.
-    const call = await callThroughKamailio(kamailio, AOR_USER);
-    assert.equal(call.successfulCalls, 1, `${call.errors}\n${context()}`);
+    const call = await callThroughKamailio(rig.kamailio, AOR_USER);
+    assert.equal(call.successfulCalls, 1, `${call.errors}\n${rig.context()}`);
     assert.match(
-      kamailio.logs(),
+      rig.kamailio.logs(),
       /INVITE for sip:trunk-user@.* relayed to sip:pb-[0-9a-f]{24}@127\.0\.0\.1:/,
     );
     assert.equal(bot.calls.length, 1, 'the call reached the bot');
@@ -142,17 +85,13 @@ test('registers at Kamailio (423, digest), refreshes, re-registers after a resta
     assert.equal(sipPAssertedIdentity, '<sip:+15551230000@127.0.0.1;user=phone>');
     assert.equal(sipPrivacy, 'none');
     assert.equal(routeParameter, 'e2e', "the route's own parameters are still there");
-    await waitFor(async () => running.records().length === 1, 'the call record', 5000);
-    const { trunk, to } = running.records()[0] ?? {};
+    await waitFor(async () => gateway.records().length === 1, 'the call record', 5000);
+    const { trunk, to } = gateway.records()[0] ?? {};
     assert.equal(trunk, 'kamailio', "the registration trunk's call, not the loopback trunk's");
     assert.equal(to, AOR_USER, 'the called number is the To user');
 
     // Stopping removes the binding (REGISTER with Expires: 0).
-    await running.stop();
-    assert.match(kamailio.logs(), /REGISTER sip:trunk-user@127\.0\.0\.1 .*: saved, Expires 0/);
-  } finally {
-    await gateway?.stop();
-    await kamailio?.stop();
-    await bot.close();
-  }
+    await gateway.stop();
+    assert.match(rig.kamailio.logs(), /REGISTER sip:trunk-user@127\.0\.0\.1 .*: saved, Expires 0/);
+  });
 });

@@ -9,10 +9,10 @@ import type * as sdpTransform from 'sdp-transform';
 import {
   type MediaEncryption,
   SecretBytes,
-  SRTP_MASTER_KEY_BYTES,
   SRTP_MASTER_SALT_BYTES,
   SRTP_SUITES,
   type SrtpSuiteName,
+  srtpMasterKeyBytes,
 } from '../util/index.js';
 
 type ParsedMedia = sdpTransform.SessionDescription['media'][number];
@@ -23,7 +23,7 @@ export interface SdesCrypto {
   /** RFC 4568 §9.1: the answer names the offer's tag it accepts. */
   tag: number;
   suite: SrtpSuiteName;
-  /** Master key || master salt (30 bytes for both suites). */
+  /** Master key || master salt: 30 bytes, or 46 for the AES-256 suites. */
   key: SecretBytes;
   /** RFC 4568 §6.1: how many packets this key may protect. */
   lifetime?: number;
@@ -47,9 +47,11 @@ export type SecurityResult =
 
 const PLAIN_PROFILES = new Set(['RTP/AVP', 'RTP/AVPF']);
 const SECURE_PROFILES = new Set(['RTP/SAVP', 'RTP/SAVPF']);
-const KEY_BYTES = SRTP_MASTER_KEY_BYTES + SRTP_MASTER_SALT_BYTES;
-/** 30 bytes are exactly 40 base64 characters, no padding (RFC 4568 §6.1). */
-const INLINE_KEY = /^inline:([A-Za-z0-9+/]{40})(?:\|(.*))?$/;
+/**
+ * One inline key in padded base64 (RFC 4568 §6.1): 30 bytes are exactly 40 characters, 46 bytes
+ * (RFC 6188 §6) 64 with two of padding; the length is checked against the suite's.
+ */
+const INLINE_KEY = /^inline:([A-Za-z0-9+/]{40}|[A-Za-z0-9+/]{62}==)(?:\|(.*))?$/;
 /** RFC 3711 §9.2: no key protects more than 2^48 packets. */
 const MAX_LIFETIME_EXPONENT = 48;
 /** RFC 5939 §3.4.1: `a=acap:<n> crypto:<tag> <suite> <key-params>`. */
@@ -57,12 +59,24 @@ const CAPABILITY_CRYPTO = /^acap:\d+ crypto:(\d{1,9}) (\S+) (\S+)( .*)?$/;
 
 /** A fresh random key for `suite` (RFC 4568 §6.1 wants a cryptographically random master key). */
 function newCrypto(tag: number, suite: SrtpSuiteName): SdesCrypto {
-  return { tag, suite, key: new SecretBytes(randomBytes(KEY_BYTES)) };
+  return { tag, suite, key: new SecretBytes(randomBytes(keyBytesOf(suite))) };
 }
 
-/** Our offer's keys: one a=crypto per suite we run, in our order of preference, each its own key. */
+/** Master key || master salt for `suite`. */
+function keyBytesOf(suite: SrtpSuiteName): number {
+  return srtpMasterKeyBytes(suite) + SRTP_MASTER_SALT_BYTES;
+}
+
+/**
+ * The suites our offers name: RFC 4568's AES-128 ones, which every SDES peer runs. An offer of
+ * the AES-256 ones is answered too, but our own offers stay at two lines: two more would add
+ * some 200 bytes to an INVITE that goes over UDP (RFC 3261 §18.1.1's 1300-byte bound).
+ */
+const OFFERED_SUITES = SRTP_SUITES.filter((suite) => srtpMasterKeyBytes(suite) === 16);
+
+/** Our offer's keys: one a=crypto per suite we offer, in our order of preference, each its own key. */
 export function newSdesOffer(mode: SdesOffer['mode']): SdesOffer {
-  return { mode, crypto: SRTP_SUITES.map((suite, index) => newCrypto(index + 1, suite)) };
+  return { mode, crypto: OFFERED_SUITES.map((suite, index) => newCrypto(index + 1, suite)) };
 }
 
 /** The a=crypto entry sdp-transform writes. */
@@ -173,8 +187,8 @@ export function ourCrypto(media: ParsedMedia): SdesCrypto[] {
 
 /**
  * One a=crypto line (RFC 4568 §9.1), or why we cannot honour it: a suite we do not run, a key
- * that is not 30 bytes, an MKI (we send and expect none), several keys, or session parameters
- * (KDR, UNENCRYPTED_*, FEC_*, WSH) that would change the transform.
+ * that is not its suite's length, an MKI (we send and expect none), several keys, or session
+ * parameters (KDR, UNENCRYPTED_*, FEC_*, WSH) that would change the transform.
  */
 export function parseCrypto(line: SdpCrypto): SdesCrypto | string {
   // RFC 4568 §9.1: tag = 1*9DIGIT (sdp-transform hands over "" for an empty one).
@@ -184,9 +198,11 @@ export function parseCrypto(line: SdpCrypto): SdesCrypto | string {
   if (!suite) return 'unsupported crypto suite';
   if (line.sessionConfig !== undefined) return 'crypto session parameters are not supported';
   const inline = INLINE_KEY.exec(line.config);
-  if (!inline) return 'crypto key is not one inline 30-byte key';
-  const [, base64 = '', extra] = inline;
-  const crypto: SdesCrypto = { tag, suite, key: new SecretBytes(Buffer.from(base64, 'base64')) };
+  const key = inline ? Buffer.from(inline[1] ?? '', 'base64') : undefined;
+  if (!inline || key?.length !== keyBytesOf(suite))
+    return `crypto key is not one inline ${keyBytesOf(suite)}-byte key`;
+  const extra = inline[2];
+  const crypto: SdesCrypto = { tag, suite, key: new SecretBytes(key) };
   if (extra === undefined) return crypto;
   if (extra.includes('|') || extra.includes(':')) return 'crypto MKI is not supported';
   const lifetime = parseLifetime(extra);

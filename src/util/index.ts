@@ -15,10 +15,10 @@ export {
   type AudioCodecName,
   type MediaDirection,
   type MediaEncryption,
-  SRTP_MASTER_KEY_BYTES,
   SRTP_MASTER_SALT_BYTES,
   SRTP_SUITES,
   type SrtpSuiteName,
+  srtpMasterKeyBytes,
 } from './media-types.js';
 export { SeededRandom, seededRandom } from './random.js';
 export { ByteFifo, SampleFifo } from './sample-fifo.js';

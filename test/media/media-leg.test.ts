@@ -7,7 +7,7 @@ import { MediaClock } from '../../src/media/media-clock.js';
 import { MediaLeg, type NegotiatedMedia } from '../../src/media/media-leg.js';
 import { PortAllocator, type ReceivedRtp, RtpSession } from '../../src/media/rtp/index.js';
 import { FakeClock } from '../../src/util/clock.js';
-import { SecretBytes } from '../../src/util/index.js';
+import { SecretBytes, srtpMasterKeyBytes } from '../../src/util/index.js';
 import { sine, tonePower, toneShare } from '../helpers/audio.js';
 
 const BRIDGE_RATE = 16000;
@@ -220,42 +220,42 @@ test('a far end that holds the call and sends nothing is not inactive; off hold 
   }
 });
 
-test('SRTP from the negotiated keys both ways; a re-INVITE re-keys, and one without keys goes plain', async () => {
-  const { clock, mediaClock, leg, peer, received, media } = await setup();
-  try {
-    leg.attachBotAudio(() => sine(1000, BRIDGE_RATE, 320));
-    const suite = 'AES_CM_128_HMAC_SHA1_32' as const;
-    const key = () => new SecretBytes(randomBytes(30));
-    const tick = async (count: number, expected: number) => {
-      for (let i = 0; i < count; i++) {
-        clock.advance(20);
-        mediaClock.tick(clock.now());
-      }
-      await until(() => received.length >= expected);
-    };
-    const [ours, theirs, ours2] = [key(), key(), key()];
-    await leg.update({ ...media('PCMU'), srtp: { suite, sendKey: ours, receiveKey: theirs } });
-    peer.setSrtp({ suite, sendKey: theirs, receiveKey: ours });
-    await tick(3, 3);
-    peer.send(new Uint8Array(160), { payloadType: 0, timestamp: 0 });
-    await until(() => (leg.stats().rtp?.packetsReceived ?? 0) === 1);
-    await leg.update({ ...media('PCMU'), srtp: { suite, sendKey: ours2, receiveKey: theirs } });
-    peer.setSrtp({ suite, sendKey: theirs, receiveKey: ours2 });
-    await tick(3, 6);
-    await leg.update(media('PCMU'));
-    peer.setSrtp(undefined);
-    await tick(3, 9);
-    assert.equal(received.length, 9);
-    assert.deepEqual(peer.stats().srtp?.dropped, { unkeyed: 0, auth: 0, replay: 0, expired: 0 });
-    assert.deepEqual(leg.stats().rtp?.srtp, {
-      suite,
-      dropped: { unkeyed: 0, auth: 0, replay: 0, expired: 0 },
-    });
-  } finally {
-    leg.close();
-    peer.close();
-  }
-});
+for (const suite of ['AES_CM_128_HMAC_SHA1_32', 'AES_256_CM_HMAC_SHA1_80'] as const)
+  test(`SRTP (${suite}) from the negotiated keys both ways; a re-INVITE re-keys, and one without keys goes plain`, async () => {
+    const { clock, mediaClock, leg, peer, received, media } = await setup();
+    try {
+      leg.attachBotAudio(() => sine(1000, BRIDGE_RATE, 320));
+      const key = () => new SecretBytes(randomBytes(srtpMasterKeyBytes(suite) + 14));
+      const tick = async (count: number, expected: number) => {
+        for (let i = 0; i < count; i++) {
+          clock.advance(20);
+          mediaClock.tick(clock.now());
+        }
+        await until(() => received.length >= expected);
+      };
+      const [ours, theirs, ours2] = [key(), key(), key()];
+      await leg.update({ ...media('PCMU'), srtp: { suite, sendKey: ours, receiveKey: theirs } });
+      peer.setSrtp({ suite, sendKey: theirs, receiveKey: ours });
+      await tick(3, 3);
+      peer.send(new Uint8Array(160), { payloadType: 0, timestamp: 0 });
+      await until(() => (leg.stats().rtp?.packetsReceived ?? 0) === 1);
+      await leg.update({ ...media('PCMU'), srtp: { suite, sendKey: ours2, receiveKey: theirs } });
+      peer.setSrtp({ suite, sendKey: theirs, receiveKey: ours2 });
+      await tick(3, 6);
+      await leg.update(media('PCMU'));
+      peer.setSrtp(undefined);
+      await tick(3, 9);
+      assert.equal(received.length, 9);
+      assert.deepEqual(peer.stats().srtp?.dropped, { unkeyed: 0, auth: 0, replay: 0, expired: 0 });
+      assert.deepEqual(leg.stats().rtp?.srtp, {
+        suite,
+        dropped: { unkeyed: 0, auth: 0, replay: 0, expired: 0 },
+      });
+    } finally {
+      leg.close();
+      peer.close();
+    }
+  });
 
 test('sendDtmf sends RFC 4733 events for each digit', async () => {
   const { clock, mediaClock, leg, peer, received } = await setup();

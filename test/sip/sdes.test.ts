@@ -18,6 +18,8 @@ const sdp = (...lines: string[]): string => `${lines.join('\r\n')}\r\n`;
 const LOCAL: AnswerOptions = { address: '203.0.113.5', port: 20000, preferences: ['PCMU', 'PCMA'] };
 const KEY_80 = 'cJQlVzwenvvUqKmN9Pj8O+triQ51A/6dXxoO702I';
 const KEY_32 = 'QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk';
+/** 46 bytes: an AES-256 master key and salt (RFC 6188 §6). */
+const KEY_256 = Buffer.alloc(46, 0x5a).toString('base64');
 
 /** baresip 1.0 with `mediaenc srtp-mand`, as it offers. */
 function baresipOffer(...crypto: string[]): string {
@@ -66,7 +68,7 @@ describe('answering SDES offers', () => {
   test('the first offered suite we run wins, in the offer’s order', () => {
     const result = negotiateAnswer(
       baresipOffer(
-        `a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:${KEY_80}${KEY_32}`,
+        `a=crypto:1 AEAD_AES_128_GCM inline:${KEY_80}`,
         `a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:${KEY_32}`,
         `a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:${KEY_80}`,
       ),
@@ -76,6 +78,23 @@ describe('answering SDES offers', () => {
     assert.match(cryptoLines(result.answer)[0] ?? '', /^a=crypto:2 AES_CM_128_HMAC_SHA1_32 /);
     assert.equal(result.remote.crypto?.suite, 'AES_CM_128_HMAC_SHA1_32');
     assert.equal(result.remote.crypto?.key.bytes.toString('base64'), KEY_32);
+  });
+
+  test('an AES-256 suite offered first is answered with a 46-byte key of our own (RFC 6188)', () => {
+    const result = negotiateAnswer(
+      baresipOffer(
+        `a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:${KEY_256}`,
+        `a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:${KEY_80}`,
+      ),
+      { ...LOCAL, encryption: 'required' },
+    );
+    assert.ok(result.ok);
+    const [line, ...more] = cryptoLines(result.answer);
+    assert.equal(more.length, 0);
+    assert.match(line ?? '', /^a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:[A-Za-z0-9+/]{62}==$/);
+    assert.equal(result.remote.crypto?.key.bytes.toString('base64'), KEY_256);
+    assert.equal(result.local.crypto?.key.bytes.length, 46);
+    assert.equal(result.local.crypto?.key.bytes.toString('base64'), line?.slice(-64));
   });
 
   test('lines we cannot honour are skipped: MKI, several keys, session parameters, bad keys', () => {
@@ -287,5 +306,10 @@ describe('a=crypto parameters (RFC 4568 §9.1)', () => {
       'crypto session parameters are not supported',
     );
     assert.equal(line(`inline:${KEY_80}`, { suite: 'AEAD_AES_128_GCM' }), 'unsupported crypto suite');
+    // Each suite takes its own key length: 30 bytes for AES-128, 46 for AES-256.
+    assert.equal(line(`inline:${KEY_256}`), 'crypto key is not one inline 30-byte key');
+    const aes256 = { suite: 'AES_256_CM_HMAC_SHA1_32' };
+    assert.equal(line(`inline:${KEY_80}`, aes256), 'crypto key is not one inline 46-byte key');
+    assert.equal((line(`inline:${KEY_256}|2^20`, aes256) as { lifetime: number }).lifetime, 2 ** 20);
   });
 });

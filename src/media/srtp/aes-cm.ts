@@ -4,7 +4,8 @@
  * bytes. Node cannot give a CTR cipher a new IV; rather than create an `aes-128-ctr` cipher
  * per packet (which made protecting a G.711 packet 1.1-1.3x slower, bench/srtp.ts), one ECB
  * cipher per session key encrypts the counter blocks, laid out in a buffer allocated once, and
- * the keystream is XORed in place. The AES is OpenSSL's.
+ * the keystream is XORed in place. The AES is OpenSSL's, with a 128- or 256-bit key (RFC 6188
+ * §4.1 runs the same mode with AES-256).
  */
 import { type Cipher, createCipheriv } from 'node:crypto';
 
@@ -19,7 +20,8 @@ export class AesCounterMode {
   readonly #counters = Buffer.alloc(CHUNK_BLOCKS * BLOCK_BYTES);
 
   constructor(key: Uint8Array) {
-    this.#ecb = createCipheriv('aes-128-ecb', key, null);
+    if (key.length !== 16 && key.length !== 32) throw new RangeError('AES-CM takes a 128- or 256-bit key');
+    this.#ecb = createCipheriv(key.length === 16 ? 'aes-128-ecb' : 'aes-256-ecb', key, null);
     this.#ecb.setAutoPadding(false);
   }
 

@@ -1,9 +1,9 @@
 /**
- * SRTP key derivation (RFC 3711 §4.3) with the AES-CM PRF (§4.3.3) and a key derivation rate
- * of 0 (the only one SDES signals by default, RFC 4568 §6.3.1): each session key is derived
- * once per master key.
+ * SRTP key derivation (RFC 3711 §4.3) with the AES-CM PRF (§4.3.3), or RFC 6188 §7's
+ * AES_256_CM_PRF for a 256-bit master key, and a key derivation rate of 0 (the only one SDES
+ * signals by default, RFC 4568 §6.3.1): each session key is derived once per master key.
  */
-import { SRTP_MASTER_KEY_BYTES, SRTP_MASTER_SALT_BYTES } from '../../util/index.js';
+import { SRTP_MASTER_SALT_BYTES } from '../../util/index.js';
 import { AesCounterMode } from './aes-cm.js';
 
 /** RFC 3711 §4.3.2 and §4.3.3. */
@@ -11,7 +11,6 @@ const LABELS = {
   rtp: { cipher: 0x00, auth: 0x01, salt: 0x02 },
   rtcp: { cipher: 0x03, auth: 0x04, salt: 0x05 },
 } as const;
-const CIPHER_KEY_BYTES = 16;
 /** HMAC-SHA1 takes a 160-bit session authentication key (RFC 3711 §4.2.1, RFC 4568 §6.2.1). */
 const AUTH_KEY_BYTES = 20;
 const SESSION_SALT_BYTES = 14;
@@ -24,15 +23,22 @@ interface SessionKeys {
   salt: Buffer;
 }
 
-/** The three session keys of one master key, for SRTP or SRTCP. `master` is key || salt. */
-export function deriveSessionKeys(master: Uint8Array, stream: 'rtp' | 'rtcp'): SessionKeys {
-  if (master.length !== SRTP_MASTER_KEY_BYTES + SRTP_MASTER_SALT_BYTES)
-    throw new RangeError('SRTP master key || salt must be 30 bytes');
-  const prf = new AesCounterMode(master.subarray(0, SRTP_MASTER_KEY_BYTES));
-  const masterSalt = master.subarray(SRTP_MASTER_KEY_BYTES);
+/**
+ * The three session keys of one master key, for SRTP or SRTCP. `master` is key || salt; the
+ * session cipher key is as long as the master key (RFC 6188 §7: 256 bits for AES-256).
+ */
+export function deriveSessionKeys(
+  master: Uint8Array,
+  keyBytes: 16 | 32,
+  stream: 'rtp' | 'rtcp',
+): SessionKeys {
+  if (master.length !== keyBytes + SRTP_MASTER_SALT_BYTES)
+    throw new RangeError(`SRTP master key || salt must be ${keyBytes + SRTP_MASTER_SALT_BYTES} bytes`);
+  const prf = new AesCounterMode(master.subarray(0, keyBytes));
+  const masterSalt = master.subarray(keyBytes);
   const labels = LABELS[stream];
   return {
-    cipherKey: deriveKey(prf, masterSalt, labels.cipher, CIPHER_KEY_BYTES),
+    cipherKey: deriveKey(prf, masterSalt, labels.cipher, keyBytes),
     authKey: deriveKey(prf, masterSalt, labels.auth, AUTH_KEY_BYTES),
     salt: deriveKey(prf, masterSalt, labels.salt, SESSION_SALT_BYTES),
   };

@@ -5,7 +5,7 @@
  * a time, as the event loop delivers them.
  */
 import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
-import type { SrtpSuiteName } from '../../util/index.js';
+import { type SrtpSuiteName, srtpMasterKeyBytes } from '../../util/index.js';
 import { AesCounterMode } from './aes-cm.js';
 import { deriveSessionKeys } from './kdf.js';
 
@@ -14,10 +14,15 @@ interface TagLengths {
   rtcp: number;
 }
 
-/** Authentication tag bytes per suite: RFC 4568 §6.2.2 keeps SRTCP's tag at 80 bits for _32. */
+/**
+ * Authentication tag bytes per suite: RFC 4568 §6.2.2 keeps SRTCP's tag at 80 bits for _32, and
+ * RFC 6188 §5 the same for AES-256.
+ */
 const TAG_BYTES: Record<SrtpSuiteName, TagLengths> = {
   AES_CM_128_HMAC_SHA1_80: { rtp: 10, rtcp: 10 },
   AES_CM_128_HMAC_SHA1_32: { rtp: 4, rtcp: 10 },
+  AES_256_CM_HMAC_SHA1_80: { rtp: 10, rtcp: 10 },
+  AES_256_CM_HMAC_SHA1_32: { rtp: 4, rtcp: 10 },
 };
 
 export class StreamCrypto {
@@ -28,7 +33,7 @@ export class StreamCrypto {
   readonly #iv = Buffer.alloc(16);
 
   constructor(master: Uint8Array, suite: SrtpSuiteName, stream: 'rtp' | 'rtcp') {
-    const keys = deriveSessionKeys(master, stream);
+    const keys = deriveSessionKeys(master, srtpMasterKeyBytes(suite), stream);
     this.tagBytes = TAG_BYTES[suite][stream];
     this.#cipher = new AesCounterMode(keys.cipherKey);
     this.#authKey = createSecretKey(keys.authKey);

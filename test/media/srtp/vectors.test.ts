@@ -1,7 +1,8 @@
 /**
- * Known answers: RFC 3711 Appendix B.2 (AES-CM keystream) and B.3 (key derivation), and the
- * reference packets libsrtp validates itself against (its `srtp_validate`), which pin the whole
- * SRTP and SRTCP transform byte for byte.
+ * Known answers: RFC 3711 Appendix B.2 (AES-CM keystream) and B.3 (key derivation), RFC 6188
+ * §7.2 (the AES-256 key derivation), and the reference packets libsrtp validates itself against
+ * (its `srtp_validate` and `srtp_validate_aes_256`), which pin the whole SRTP and SRTCP
+ * transform byte for byte.
  */
 import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes } from 'node:crypto';
@@ -54,7 +55,7 @@ describe('RFC 3711 B.3: key derivation', () => {
   const master = hex('E1F97A0D3E018BE0D64FA32C06DE4139 0EC675AD498AFEEBB6960B3AABE6');
 
   test('cipher key, cipher salt and authentication key', () => {
-    const keys = deriveSessionKeys(master, 'rtp');
+    const keys = deriveSessionKeys(master, 16, 'rtp');
     assert.equal(keys.cipherKey.toString('hex').toUpperCase(), 'C61E7A93744F39EE10734AFE3FF7A087');
     assert.equal(keys.salt.toString('hex').toUpperCase(), '30CBBC08863D8C85D49DB34A9AE1');
     assert.equal(keys.authKey.toString('hex').toUpperCase(), 'CEBE321F6FF7716B6FD4AB49AF256A156D38BAA4');
@@ -73,13 +74,33 @@ describe('RFC 3711 B.3: key derivation', () => {
 
   test('SRTCP keys use their own labels', () => {
     assert.notDeepEqual(
-      deriveSessionKeys(master, 'rtcp').cipherKey,
-      deriveSessionKeys(master, 'rtp').cipherKey,
+      deriveSessionKeys(master, 16, 'rtcp').cipherKey,
+      deriveSessionKeys(master, 16, 'rtp').cipherKey,
     );
   });
 
   test('a master key that is not 30 bytes is refused', () => {
-    assert.throws(() => deriveSessionKeys(Buffer.alloc(29), 'rtp'), RangeError);
+    assert.throws(() => deriveSessionKeys(Buffer.alloc(29), 16, 'rtp'), RangeError);
+    assert.throws(() => deriveSessionKeys(Buffer.alloc(46), 16, 'rtp'), RangeError);
+  });
+});
+
+describe('RFC 6188 §7.2: AES_256_CM_PRF key derivation', () => {
+  const master = hex(`f0f04914b513f2763a1b1fa130f10e29 98f6f6e43e4309d1e622a0e332b9f1b6
+                      3b04803de51ee7c96423ab5b78d2`);
+
+  test('a 256-bit cipher key, the cipher salt and the authentication key', () => {
+    const keys = deriveSessionKeys(master, 32, 'rtp');
+    assert.equal(
+      keys.cipherKey.toString('hex'),
+      '5ba1064e30ec51613cad926c5a28ef731ec7fb397f70a960653caf06554cd8c4',
+    );
+    assert.equal(keys.salt.toString('hex'), 'fa31791685ca444a9e07c6c64e93');
+    assert.equal(keys.authKey.toString('hex'), 'fd9c32d39ed5fbb5a9dc96b30818454d1313dc05');
+  });
+
+  test('a master key that is not 46 bytes is refused', () => {
+    assert.throws(() => deriveSessionKeys(Buffer.alloc(30), 32, 'rtp'), RangeError);
   });
 });
 
@@ -110,5 +131,35 @@ describe('libsrtp reference packets (SSRC 0xcafebabe, the B.3 master key)', () =
     assert.equal(first.readUInt32BE(rtcp.length), 0x80000000, 'E flag and index 0');
     assert.deepEqual(sender.protectRtcp(rtcp), srtcp);
     assert.deepEqual(session('AES_CM_128_HMAC_SHA1_80').unprotectRtcp(Buffer.from(srtcp)), rtcp);
+  });
+});
+
+describe('libsrtp reference packets with AES-256 (SSRC 0xcafebabe, the RFC 6188 master key)', () => {
+  const key = new SecretBytes(
+    hex('f0f04914b513f2763a1b1fa130f10e29 98f6f6e43e4309d1e622a0e332b9f1b6 3b04803de51ee7c96423ab5b78d2'),
+  );
+  const session = (suite: 'AES_256_CM_HMAC_SHA1_80' | 'AES_256_CM_HMAC_SHA1_32') =>
+    new SrtpSession({ suite, sendKey: key, receiveKey: key });
+  const rtp = hex(`800f1234decafbadcafebabe ${'ab'.repeat(16)}`);
+  const srtp80 = hex('800f1234decafbadcafebabe f1d9de17ff251ff1aa007774b0b4b40d a08d9d9a5b3a55d8873b');
+
+  test('AES_256_CM_HMAC_SHA1_80 protects and unprotects the reference RTP packet', () => {
+    assert.deepEqual(session('AES_256_CM_HMAC_SHA1_80').protectRtp(rtp), srtp80);
+    assert.deepEqual(session('AES_256_CM_HMAC_SHA1_80').unprotectRtp(Buffer.from(srtp80)), rtp);
+  });
+
+  test('AES_256_CM_HMAC_SHA1_32 has the same ciphertext and a 4-byte tag', () => {
+    const srtp32 = srtp80.subarray(0, srtp80.length - 6);
+    assert.deepEqual(session('AES_256_CM_HMAC_SHA1_32').protectRtp(rtp), srtp32);
+    assert.deepEqual(session('AES_256_CM_HMAC_SHA1_32').unprotectRtp(Buffer.from(srtp32)), rtp);
+  });
+
+  test('SRTCP round trip with a 10-byte tag for both suites (RFC 6188 §5)', () => {
+    const rtcp = hex(`81c8000bcafebabe ${'ab'.repeat(16)}`);
+    for (const suite of ['AES_256_CM_HMAC_SHA1_80', 'AES_256_CM_HMAC_SHA1_32'] as const) {
+      const protectedRtcp = session(suite).protectRtcp(rtcp);
+      assert.equal(protectedRtcp.length, rtcp.length + 4 + 10);
+      assert.deepEqual(session(suite).unprotectRtcp(Buffer.from(protectedRtcp)), rtcp);
+    }
   });
 });

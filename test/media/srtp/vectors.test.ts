@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { AesCounterMode, deriveKey, deriveSessionKeys, SrtpSession } from '../../../src/media/srtp/index.js';
-import { SecretBytes } from '../../../src/util/index.js';
+import { SecretBytes, type SrtpSuiteName } from '../../../src/util/index.js';
 
 const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 
@@ -104,62 +104,61 @@ describe('RFC 6188 §7.2: AES_256_CM_PRF key derivation', () => {
   });
 });
 
-describe('libsrtp reference packets (SSRC 0xcafebabe, the B.3 master key)', () => {
-  const key = new SecretBytes(hex('E1F97A0D3E018BE0D64FA32C06DE4139 0EC675AD498AFEEBB6960B3AABE6'));
-  const session = (suite: 'AES_CM_128_HMAC_SHA1_80' | 'AES_CM_128_HMAC_SHA1_32') =>
-    new SrtpSession({ suite, sendKey: key, receiveKey: key });
-  const rtp = hex(`800f1234decafbadcafebabe ${'ab'.repeat(16)}`);
-  const srtp80 = hex('800f1234decafbadcafebabe 4e55dc4ce79978d88ca4d215949d2402 b78d6acc99ea179b8dbb');
-  const rtcp = hex(`81c8000bcafebabe ${'ab'.repeat(16)}`);
+/** libsrtp's reference RTP packet (SSRC 0xcafebabe) under each key size: the packet and its `_80` protection. */
+const REFERENCE_RTP = [
+  {
+    keys: 'AES-128, the B.3 master key',
+    master: 'E1F97A0D3E018BE0D64FA32C06DE4139 0EC675AD498AFEEBB6960B3AABE6',
+    suites: ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'],
+    ciphertext: '4e55dc4ce79978d88ca4d215949d2402 b78d6acc99ea179b8dbb',
+  },
+  {
+    keys: 'AES-256, the RFC 6188 master key',
+    master: 'f0f04914b513f2763a1b1fa130f10e29 98f6f6e43e4309d1e622a0e332b9f1b6 3b04803de51ee7c96423ab5b78d2',
+    suites: ['AES_256_CM_HMAC_SHA1_80', 'AES_256_CM_HMAC_SHA1_32'],
+    ciphertext: 'f1d9de17ff251ff1aa007774b0b4b40d a08d9d9a5b3a55d8873b',
+  },
+] as const;
+
+const rtp = hex(`800f1234decafbadcafebabe ${'ab'.repeat(16)}`);
+const rtcp = hex(`81c8000bcafebabe ${'ab'.repeat(16)}`);
+
+for (const { keys, master, suites, ciphertext } of REFERENCE_RTP) {
+  describe(`libsrtp reference packets, ${keys}`, () => {
+    const key = new SecretBytes(hex(master));
+    const session = (suite: SrtpSuiteName) => new SrtpSession({ suite, sendKey: key, receiveKey: key });
+    const [suite80, suite32] = suites;
+    const srtp80 = hex(`800f1234decafbadcafebabe ${ciphertext}`);
+
+    test(`${suite80} protects and unprotects the reference RTP packet`, () => {
+      assert.deepEqual(session(suite80).protectRtp(rtp), srtp80);
+      assert.deepEqual(session(suite80).unprotectRtp(Buffer.from(srtp80)), rtp);
+    });
+
+    test(`${suite32} has the same ciphertext and a 4-byte tag`, () => {
+      const srtp32 = srtp80.subarray(0, srtp80.length - 6);
+      assert.deepEqual(session(suite32).protectRtp(rtp), srtp32);
+      assert.deepEqual(session(suite32).unprotectRtp(Buffer.from(srtp32)), rtp);
+    });
+
+    test('SRTCP keeps a 10-byte tag for both suites (RFC 4568 §6.2.2, RFC 6188 §5)', () => {
+      for (const suite of suites) {
+        const protectedRtcp = session(suite).protectRtcp(rtcp);
+        assert.equal(protectedRtcp.length, rtcp.length + 4 + 10);
+        assert.deepEqual(session(suite).unprotectRtcp(Buffer.from(protectedRtcp)), rtcp);
+      }
+    });
+  });
+}
+
+test("SRTCP: libsrtp's reference packet (E set, index 1) both ways", () => {
+  const key = new SecretBytes(hex(REFERENCE_RTP[0].master));
+  const session = () => new SrtpSession({ suite: 'AES_CM_128_HMAC_SHA1_80', sendKey: key, receiveKey: key });
   // libsrtp numbers its first SRTCP packet 1; RFC 3711 §3.4 starts at 0, so ours is the second.
   const srtcp = hex('81c8000bcafebabe 7128035be487b9bdbef89041f977a5a8 80000001 993e08cd54d6c1230798');
-
-  test('AES_CM_128_HMAC_SHA1_80 protects and unprotects the reference RTP packet', () => {
-    assert.deepEqual(session('AES_CM_128_HMAC_SHA1_80').protectRtp(rtp), srtp80);
-    assert.deepEqual(session('AES_CM_128_HMAC_SHA1_80').unprotectRtp(Buffer.from(srtp80)), rtp);
-  });
-
-  test('AES_CM_128_HMAC_SHA1_32 has the same ciphertext and a 4-byte tag', () => {
-    const srtp32 = srtp80.subarray(0, srtp80.length - 6);
-    assert.deepEqual(session('AES_CM_128_HMAC_SHA1_32').protectRtp(rtp), srtp32);
-    assert.deepEqual(session('AES_CM_128_HMAC_SHA1_32').unprotectRtp(Buffer.from(srtp32)), rtp);
-  });
-
-  test('SRTCP: the reference packet (E set, index 1) both ways', () => {
-    const sender = session('AES_CM_128_HMAC_SHA1_80');
-    const first = sender.protectRtcp(rtcp);
-    assert.equal(first.readUInt32BE(rtcp.length), 0x80000000, 'E flag and index 0');
-    assert.deepEqual(sender.protectRtcp(rtcp), srtcp);
-    assert.deepEqual(session('AES_CM_128_HMAC_SHA1_80').unprotectRtcp(Buffer.from(srtcp)), rtcp);
-  });
-});
-
-describe('libsrtp reference packets with AES-256 (SSRC 0xcafebabe, the RFC 6188 master key)', () => {
-  const key = new SecretBytes(
-    hex('f0f04914b513f2763a1b1fa130f10e29 98f6f6e43e4309d1e622a0e332b9f1b6 3b04803de51ee7c96423ab5b78d2'),
-  );
-  const session = (suite: 'AES_256_CM_HMAC_SHA1_80' | 'AES_256_CM_HMAC_SHA1_32') =>
-    new SrtpSession({ suite, sendKey: key, receiveKey: key });
-  const rtp = hex(`800f1234decafbadcafebabe ${'ab'.repeat(16)}`);
-  const srtp80 = hex('800f1234decafbadcafebabe f1d9de17ff251ff1aa007774b0b4b40d a08d9d9a5b3a55d8873b');
-
-  test('AES_256_CM_HMAC_SHA1_80 protects and unprotects the reference RTP packet', () => {
-    assert.deepEqual(session('AES_256_CM_HMAC_SHA1_80').protectRtp(rtp), srtp80);
-    assert.deepEqual(session('AES_256_CM_HMAC_SHA1_80').unprotectRtp(Buffer.from(srtp80)), rtp);
-  });
-
-  test('AES_256_CM_HMAC_SHA1_32 has the same ciphertext and a 4-byte tag', () => {
-    const srtp32 = srtp80.subarray(0, srtp80.length - 6);
-    assert.deepEqual(session('AES_256_CM_HMAC_SHA1_32').protectRtp(rtp), srtp32);
-    assert.deepEqual(session('AES_256_CM_HMAC_SHA1_32').unprotectRtp(Buffer.from(srtp32)), rtp);
-  });
-
-  test('SRTCP round trip with a 10-byte tag for both suites (RFC 6188 §5)', () => {
-    const rtcp = hex(`81c8000bcafebabe ${'ab'.repeat(16)}`);
-    for (const suite of ['AES_256_CM_HMAC_SHA1_80', 'AES_256_CM_HMAC_SHA1_32'] as const) {
-      const protectedRtcp = session(suite).protectRtcp(rtcp);
-      assert.equal(protectedRtcp.length, rtcp.length + 4 + 10);
-      assert.deepEqual(session(suite).unprotectRtcp(Buffer.from(protectedRtcp)), rtcp);
-    }
-  });
+  const sender = session();
+  const first = sender.protectRtcp(rtcp);
+  assert.equal(first.readUInt32BE(rtcp.length), 0x80000000, 'E flag and index 0');
+  assert.deepEqual(sender.protectRtcp(rtcp), srtcp);
+  assert.deepEqual(session().unprotectRtcp(Buffer.from(srtcp)), rtcp);
 });

@@ -1,5 +1,6 @@
 /** The media section of a trunk: how its carrier's audio is buffered and protected. */
 import { z } from 'zod';
+import { SRTP_SUITES } from '../util/index.js';
 
 const jitterBufferSchema = z
   .strictObject({
@@ -25,12 +26,25 @@ const jitterBufferSchema = z
     path: ['minDelayMs'],
   });
 
-export const trunkMediaSchema = z.strictObject({
-  jitterBuffer: jitterBufferSchema.prefault({}),
-  encryption: z
-    .enum(['none', 'optional', 'required'])
-    .default('none')
-    .describe(
-      'SRTP with SDES keys (RFC 3711, RFC 4568) on this carrier leg. none: plain RTP only (an RTP/SAVP-only offer gets 488); optional: RTP/SAVP when the carrier offers it, plain otherwise, and our offers propose SRTP as an RFC 5939 capability; required: RTP/SAVP only (a plain offer gets 488).',
-    ),
-});
+export const trunkMediaSchema = z
+  .strictObject({
+    jitterBuffer: jitterBufferSchema.prefault({}),
+    encryption: z
+      .enum(['none', 'optional', 'required'])
+      .default('none')
+      .describe(
+        'SRTP with SDES keys (RFC 3711, RFC 4568) on this carrier leg. none: plain RTP only (an RTP/SAVP-only offer gets 488); optional: RTP/SAVP when the carrier offers it, plain otherwise, and our offers propose SRTP as an RFC 5939 capability; required: RTP/SAVP only (a plain offer gets 488).',
+      ),
+    srtpSuites: z
+      .array(z.enum(SRTP_SUITES))
+      .min(1)
+      .refine((suites) => new Set(suites).size === suites.length, { message: 'a suite is listed twice' })
+      .optional()
+      .describe(
+        "The SDES crypto suites this carrier leg takes, in our order of preference: our offers name each (one a=crypto with its own key), and an offer is answered with its first a=crypto whose suite is listed (the offerer's order, RFC 4568 §7.1.1). Default: all four are answered, and our offers name the two AES-128 ones. Needs encryption optional or required.",
+      ),
+  })
+  .refine((media) => media.srtpSuites === undefined || media.encryption !== 'none', {
+    message: 'srtpSuites needs encryption optional or required',
+    path: ['srtpSuites'],
+  });

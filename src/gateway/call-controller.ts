@@ -219,7 +219,8 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
     const leg = await this.#openLeg(target, trunk);
     if (this.ended) return;
     const { codecs, media } = trunk;
-    const local = { address: ports.mediaAddress, port: leg.localPort, codecs, encryption: media.encryption };
+    const { encryption, srtpSuites } = media;
+    const local = { address: ports.mediaAddress, port: leg.localPort, codecs, encryption, srtpSuites };
     const sdp = inboundSdp(session.remoteSdp, local);
     if (!sdp.ok) return this.#finish({ cause: sdp.cause, sipStatus: sdp.status, detail: sdp.reason });
     this.#progress.codec = sdp.codec;
@@ -379,6 +380,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       mediaAddress: this.#ports.mediaAddress,
       preferences: trunk.codecs,
       encryption: trunk.media.encryption,
+      srtpSuites: trunk.media.srtpSuites,
       localSdp,
       startsLeg,
       leg: () => this.#leg,

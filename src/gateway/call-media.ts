@@ -17,7 +17,7 @@ import {
   type Session,
   sameDescription,
 } from '../sip/index.js';
-import type { Logger, MediaEncryption } from '../util/index.js';
+import type { Logger, MediaEncryption, SrtpSuiteName } from '../util/index.js';
 import type { BotStream, CallMediaLeg } from './ports.js';
 
 /** The media leg's view of a negotiation; `localCrypto` is our SDES key when the far end's is in `remote`. */
@@ -65,12 +65,18 @@ export function refusalCause(refusal: {
  */
 export function inboundSdp(
   offer: string | undefined,
-  local: { address: string; port: number; codecs: AudioCodecName[]; encryption: MediaEncryption },
+  local: {
+    address: string;
+    port: number;
+    codecs: AudioCodecName[];
+    encryption: MediaEncryption;
+    srtpSuites: readonly SrtpSuiteName[] | undefined;
+  },
 ):
   | { ok: true; sdp: string; media: NegotiatedMedia | undefined; codec: AudioCodecName | undefined }
   | { ok: false; cause: ReturnType<typeof refusalCause>; status: number; reason: string } {
   if (offer === undefined) {
-    const srtp = local.encryption === 'none' ? undefined : newSdesOffer(local.encryption);
+    const srtp = local.encryption === 'none' ? undefined : newSdesOffer(local.encryption, local.srtpSuites);
     const sdp = createOffer({ ...local, ...(srtp ? { srtp } : {}) });
     return { ok: true, sdp, media: undefined, codec: undefined };
   }
@@ -90,8 +96,9 @@ export function inboundSdp(
 export interface ReofferContext {
   mediaAddress: string;
   preferences: AudioCodecName[];
-  /** The trunk's `media.encryption`. */
+  /** The trunk's `media.encryption` and `media.srtpSuites`. */
   encryption: MediaEncryption;
+  srtpSuites: readonly SrtpSuiteName[] | undefined;
   /** The SDP we last sent (offer or answer). */
   localSdp: string;
   /** `localSdp` is the offer in our 200 to an INVITE without one: the ACK's answer starts the leg. */
@@ -141,6 +148,7 @@ export function reofferAnswerer(context: ReofferContext): OfferAnswerer {
       port: leg.localPort,
       preferences: context.preferences,
       encryption: context.encryption,
+      srtpSuites: context.srtpSuites,
       previousSdp: previous,
       ...nextVersion(previous),
     });

@@ -51,8 +51,8 @@ export function resumedCall(
   const { urlHidden, ...shownTarget } = snapshot.target;
   const target = configuredTarget(context.config, shownTarget, urlHidden === true, snapshot.call.route);
   if (!target) return { ok: false, reason: 'the bot URL is not configured here' };
-  const encryption = trunk.media.encryption;
-  const answerOptions = { address: context.mediaAddress, preferences: trunk.codecs, encryption };
+  const { encryption, srtpSuites } = trunk.media;
+  const answerOptions = { address: context.mediaAddress, preferences: trunk.codecs, encryption, srtpSuites };
   const probe = negotiateAnswer(snapshot.sdp.remote, { ...answerOptions, port: 9 });
   if (!probe.ok) return { ok: false, reason: `snapshot SDP: ${probe.reason}` };
   const takeover: TakeoverRecord = { node: context.nodeId, fromNode: snapshot.node, gapMs: 0 };

@@ -105,7 +105,7 @@ export async function dialOutbound(ports: DialPorts, request: DialRequest): Prom
   let last: LastAttempt | undefined;
   while (attempt && !request.isEnded()) {
     // Fresh SRTP keys per attempt: a gateway that refused the call must not hold the next one's key.
-    const srtp = encryption === 'none' ? undefined : newSdesOffer(encryption);
+    const srtp = encryption === 'none' ? undefined : newSdesOffer(encryption, trunk.media.srtpSuites);
     const offer = createOffer({
       address: ports.mediaAddress,
       port: request.localPort,
@@ -275,6 +275,7 @@ function answerOf(
     ...local,
     preferences: trunk.codecs,
     encryption: trunk.media.encryption,
+    srtpSuites: trunk.media.srtpSuites,
     previousSdp: ours,
   });
 }

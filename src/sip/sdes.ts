@@ -68,15 +68,22 @@ function keyBytesOf(suite: SrtpSuiteName): number {
 }
 
 /**
- * The suites our offers name: RFC 4568's AES-128 ones, which every SDES peer runs. An offer of
- * the AES-256 ones is answered too, but our own offers stay at two lines: two more would add
- * some 200 bytes to an INVITE that goes over UDP (RFC 3261 §18.1.1's 1300-byte bound).
+ * The suites our offers name unless a trunk lists its own: RFC 4568's AES-128 ones, which every
+ * SDES peer runs. An offer of the AES-256 ones is answered too, but our own offers stay at two
+ * lines: two more would add some 200 bytes to an INVITE that goes over UDP (RFC 3261 §18.1.1's
+ * 1300-byte bound).
  */
-const OFFERED_SUITES = SRTP_SUITES.filter((suite) => srtpMasterKeyBytes(suite) === 16);
+const DEFAULT_OFFERED_SUITES = SRTP_SUITES.filter((suite) => srtpMasterKeyBytes(suite) === 16);
 
-/** Our offer's keys: one a=crypto per suite we offer, in our order of preference, each its own key. */
-export function newSdesOffer(mode: SdesOffer['mode']): SdesOffer {
-  return { mode, crypto: OFFERED_SUITES.map((suite, index) => newCrypto(index + 1, suite)) };
+/**
+ * Our offer's keys: one a=crypto per suite, in our order of preference (the trunk's
+ * `srtpSuites`, else the AES-128 ones), each its own key.
+ */
+export function newSdesOffer(
+  mode: SdesOffer['mode'],
+  suites: readonly SrtpSuiteName[] = DEFAULT_OFFERED_SUITES,
+): SdesOffer {
+  return { mode, crypto: suites.map((suite, index) => newCrypto(index + 1, suite)) };
 }
 
 /** The a=crypto entry sdp-transform writes. */
@@ -101,14 +108,16 @@ export function capabilityAttributes(crypto: SdesCrypto[]): Array<{ value: strin
 
 /**
  * Answerer side: whether an offered audio m= line may be answered under `policy`, and with which
- * keys. RTP/SAVP takes the first a=crypto whose suite we run and whose parameters we can honour
- * (RFC 4568 §7.1.1), answered with the same tag and our own key: the one for that suite in
- * `ourPreviousSdp` when there is one (a session refresh must not re-key), else a fresh one.
+ * keys. RTP/SAVP takes the first a=crypto whose suite the trunk takes (`suites`, default every
+ * one we run) and whose parameters we can honour (RFC 4568 §7.1.1: the offerer's order), answered
+ * with the same tag and our own key: the one for that suite in `ourPreviousSdp` when there is one
+ * (a session refresh must not re-key), else a fresh one.
  */
 export function answerSecurity(
   media: ParsedMedia,
   policy: MediaEncryption,
   ourPreviousSdp?: ParsedMedia,
+  suites: readonly SrtpSuiteName[] = SRTP_SUITES,
 ): SecurityResult {
   if (PLAIN_PROFILES.has(media.protocol)) {
     if (policy === 'required')
@@ -130,8 +139,8 @@ export function answerSecurity(
   let firstRefusal: string | undefined;
   for (const line of media.crypto ?? []) {
     const remote = parseCrypto(line);
-    if (typeof remote === 'string') {
-      firstRefusal ??= remote;
+    if (typeof remote === 'string' || !suites.includes(remote.suite)) {
+      firstRefusal ??= typeof remote === 'string' ? remote : 'crypto suite not taken on this trunk';
       continue;
     }
     const kept = ourPreviousSdp

@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import * as sdpTransform from 'sdp-transform';
 
-import type { AudioCodecName, MediaDirection, MediaEncryption } from '../util/index.js';
+import type { AudioCodecName, MediaDirection, MediaEncryption, SrtpSuiteName } from '../util/index.js';
 import {
   answeredSecurity,
   answerSecurity,
@@ -85,6 +85,8 @@ export interface AnswerOptions {
   sessionVersion?: number;
   /** The trunk's SRTP policy; default 'none' (plain RTP only). */
   encryption?: MediaEncryption;
+  /** The SDES suites the trunk takes (its `media.srtpSuites`); default every one we run. */
+  srtpSuites?: readonly SrtpSuiteName[] | undefined;
   /** Our previous SDP on this call: its SRTP key for the chosen suite is kept, not replaced. */
   previousSdp?: string;
 }
@@ -195,7 +197,7 @@ export function negotiateAnswer(offerSdp: string, local: AnswerOptions): AnswerR
     const previous = local.previousSdp === undefined ? undefined : audioOf(local.previousSdp);
     for (const [index, media] of offer.media.entries()) {
       if (media.type !== 'audio' || media.port === 0) continue;
-      const security = answerSecurity(media, local.encryption ?? 'none', previous);
+      const security = answerSecurity(media, local.encryption ?? 'none', previous, local.srtpSuites);
       if (!security.ok) {
         refusal = security;
         continue;

@@ -11,6 +11,29 @@ function issuesOf(text: string): string[] {
 }
 
 describe('trunk ranges', () => {
+  it('media.srtpSuites: known suites, each once, and only where the trunk encrypts', () => {
+    const media = (lines: string) => trunk(`media:\n${lines}`);
+    assert.deepEqual(
+      issuesOf(
+        media('  encryption: required\n  srtpSuites: [AES_256_CM_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_80]\n'),
+      ),
+      [],
+    );
+    assert.deepEqual(issuesOf(media('  encryption: optional\n  srtpSuites: []\n')), [
+      '6 media.srtpSuites: Too small: expected array to have >=1 items',
+    ]);
+    assert.deepEqual(
+      issuesOf(
+        media('  encryption: required\n  srtpSuites: [AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_80]\n'),
+      ),
+      ['6 media.srtpSuites: a suite is listed twice'],
+    );
+    assert.equal(issuesOf(media('  encryption: required\n  srtpSuites: [AEAD_AES_128_GCM]\n')).length, 1);
+    assert.deepEqual(issuesOf(media('  srtpSuites: [AES_CM_128_HMAC_SHA1_80]\n')), [
+      '5 media.srtpSuites: srtpSuites needs encryption optional or required',
+    ]);
+  });
+
   it('probing.acceptedCodes are final answers: 1xx refused', () => {
     assert.deepEqual(issuesOf(trunk('probing:\n  acceptedCodes: [200, 404]\n')), []);
     assert.deepEqual(issuesOf(trunk('probing:\n  acceptedCodes: [183, 200]\n')), [

@@ -144,6 +144,31 @@ describe('outbound calls and media.encryption', () => {
     await flush();
   });
 
+  it('srtpSuites: our offer names the trunk’s suites, and the carrier’s choice of them keys the leg', async () => {
+    harness = new CallHarness({
+      trunk: { media: { encryption: 'required', srtpSuites: ['AES_256_CM_HMAC_SHA1_80'] } },
+    });
+    const h = harness;
+    const callee = h.carrier(CARRIER_A, answerWith('PCMU', 'required'));
+    const { observed, run } = h.originate();
+    await run;
+    await flush();
+    assert.equal(observed.call.state, 'answered');
+    const offer = callee.incoming[0]?.remoteSdp ?? '';
+    const lines = offer.split('\r\n').filter((line) => line.startsWith('a=crypto:'));
+    assert.deepEqual(
+      lines.map((line) => line.replace(/inline:\S+/, 'inline:KEY')),
+      ['a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:KEY'],
+    );
+    assert.match(lines[0] ?? '', /inline:[A-Za-z0-9+/]{62}==$/, 'a 46-byte key');
+    const srtp = h.legs[0]?.started[0]?.srtp ?? assert.fail('SRTP keys on the leg');
+    assert.equal(srtp.suite, 'AES_256_CM_HMAC_SHA1_80');
+    assert.equal(srtp.sendKey.bytes.length, 46);
+    assert.equal(srtp.receiveKey.bytes.length, 46);
+    await callee.incoming[0]?.bye();
+    await flush();
+  });
+
   it('required: new keys in an early UPDATE after a reliable 183 (RFC 3311 §5.2): the leg runs on the UPDATE’s key and our answer’s', async () => {
     const h = setup('required');
     h.answerReliablyIn183();

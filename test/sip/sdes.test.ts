@@ -184,6 +184,39 @@ describe('the trunk policy (media.encryption)', () => {
   });
 });
 
+describe("a trunk's srtpSuites", () => {
+  test('our offer names its suites in its order, each with a key of its length', () => {
+    const offer = newSdesOffer('required', ['AES_256_CM_HMAC_SHA1_32', 'AES_CM_128_HMAC_SHA1_80']);
+    assert.deepEqual(
+      offer.crypto.map((crypto) => [crypto.tag, crypto.suite, crypto.key.bytes.length]),
+      [
+        [1, 'AES_256_CM_HMAC_SHA1_32', 46],
+        [2, 'AES_CM_128_HMAC_SHA1_80', 30],
+      ],
+    );
+  });
+
+  test("an answer takes the offer's first line whose suite the trunk lists; none listed is a mismatch", () => {
+    const offer = baresipOffer(
+      `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${KEY_80}`,
+      `a=crypto:2 AES_256_CM_HMAC_SHA1_80 inline:${KEY_256}`,
+    );
+    const only256 = {
+      ...LOCAL,
+      encryption: 'required' as const,
+      srtpSuites: ['AES_256_CM_HMAC_SHA1_80'] as const,
+    };
+    const result = negotiateAnswer(offer, only256);
+    assert.ok(result.ok);
+    assert.match(cryptoLines(result.answer)[0] ?? '', /^a=crypto:2 AES_256_CM_HMAC_SHA1_80 /);
+    const refused = negotiateAnswer(offer, { ...only256, srtpSuites: ['AES_CM_128_HMAC_SHA1_32'] });
+    assert.ok(!refused.ok);
+    assert.equal(refused.status, 488);
+    assert.equal(refused.encryptionMismatch, true);
+    assert.match(refused.reason, /crypto suite not taken on this trunk/);
+  });
+});
+
 describe('our offers and their answers', () => {
   const offerOf = (mode: 'required' | 'optional') => {
     const srtp = newSdesOffer(mode);

@@ -3,9 +3,11 @@
  * mutual TLS (a throwaway PKI; the listener asks for client certificates) with SRTP/SDES
  * required, towards a Twilio bot. Inbound, baresip (`mediaenc srtp-mand`, presenting its
  * certificate) calls in; outbound, `POST /v1/calls` dials a baresip that answers over TLS with
- * SRTP. Each time the bot hears the carrier's 440 Hz and baresip decodes the bot's 1 kHz, while
- * one tshark on `lo` finds no SIP in clear on either TLS port and, in the RTP payloads, only
- * SRTP (frame + 10-byte tag) in which neither tone shows as G.711. A client without a
+ * SRTP, taking the first suite of the trunk's `srtpSuites` it runs (`AES_CM_128_HMAC_SHA1_32`,
+ * listed first). Each time the bot hears the carrier's 440 Hz and baresip decodes the bot's
+ * 1 kHz, while one tshark on `lo` finds no SIP in clear on either TLS port and, in the RTP
+ * payloads, only SRTP (frame + 10-byte tag inbound, + 4-byte tag outbound) in which neither
+ * tone shows as G.711. A client without a
  * certificate is refused at the handshake, one whose certificate names another host with 403;
  * a plain-RTP offer over TLS gets 488.
  * (srtp.test.ts has the plain-RTP baseline of the wire check; sip-tls.test.ts certificate rotation.)
@@ -40,7 +42,8 @@ const CARRIER_TONE_HZ = 440;
 const BOT_TONE_HZ = 1000;
 const PCMU_FRAME_BYTES = 160;
 /** AES_CM_128_HMAC_SHA1_80's tag (RFC 4568 §6.2.1). */
-const SRTP_TAG_BYTES = 10;
+/** The inbound call's suite (baresip offers `_80`) and the outbound call's (our `srtpSuites` lead with `_32`). */
+const SRTP_TAG_BYTES = { AES_CM_128_HMAC_SHA1_80: 10, AES_CM_128_HMAC_SHA1_32: 4 } as const;
 
 /** `what` may be a function, for a message with the state at the time it failed. */
 async function until(
@@ -123,7 +126,7 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
           '  gateways:',
           `    - { name: tls, host: 127.0.0.1, port: ${carrierSipPort + 1}, transport: tls, tlsCaFile: ${JSON.stringify(pki.ca.certFile)} }`,
           'codecs: [PCMU]',
-          'media: { encryption: required }',
+          'media: { encryption: required, srtpSuites: [AES_CM_128_HMAC_SHA1_32, AES_CM_128_HMAC_SHA1_80] }',
           'probing: { enabled: false }',
           '',
         ].join('\n'),
@@ -184,9 +187,9 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
   }
 
   /** The call's carrier leg ran SRTP: its record names the suite. */
-  function assertSrtp(record: CallRecord | undefined): void {
+  function assertSrtp(record: CallRecord | undefined, suite: keyof typeof SRTP_TAG_BYTES): void {
     const srtp = (record?.media as { rtp?: { srtp?: { suite: string } } } | undefined)?.rtp?.srtp;
-    assert.equal(srtp?.suite, 'AES_CM_128_HMAC_SHA1_80');
+    assert.equal(srtp?.suite, suite);
   }
 
   it('inbound: baresip over mutual TLS with srtp-mand reaches the bot, audio both ways', async () => {
@@ -198,7 +201,7 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
     await until(() => records().some((r) => r.direction === 'inbound'), 'the call record');
     const record = records().find((r) => r.direction === 'inbound');
     assert.equal(record?.end.cause, 'caller_bye', ua.output().slice(-2000));
-    assertSrtp(record);
+    assertSrtp(record, 'AES_CM_128_HMAC_SHA1_80');
     const call = botCallOf(bot, record?.id ?? '') ?? assert.fail('the bot was connected');
     assert.ok(
       hears({ samples: joinedAudio(call).subarray(8000), sampleRate: 8000 }, CARRIER_TONE_HZ, BOT_TONE_HZ),
@@ -222,7 +225,7 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
     await until(() => records().some((r) => r.id === id), 'the call record');
     const record = records().find((r) => r.id === id);
     assert.equal(record?.end.cause, 'api_hangup');
-    assertSrtp(record);
+    assertSrtp(record, 'AES_CM_128_HMAC_SHA1_32');
     const call = botCallOf(bot, id) as BotCall;
     assert.ok(
       hears({ samples: joinedAudio(call).subarray(8000), sampleRate: 8000 }, CARRIER_TONE_HZ, BOT_TONE_HZ),
@@ -341,9 +344,13 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
           payload && Number(source) % 2 === 0 && Number(destination) % 2 === 0,
       )
       .map(([, , , payload]) => Buffer.from((payload ?? '').replace(/:/g, ''), 'hex'));
-    const srtp = media.filter((payload) => payload.length === PCMU_FRAME_BYTES + SRTP_TAG_BYTES);
-    assert.ok(srtp.length > 400, `${srtp.length} SRTP packets (two calls, both ways)`);
-    const others = media.filter((payload) => payload.length !== PCMU_FRAME_BYTES + SRTP_TAG_BYTES);
+    const sizes = Object.values(SRTP_TAG_BYTES).map((tag) => PCMU_FRAME_BYTES + tag);
+    const srtp = media.filter((payload) => sizes.includes(payload.length));
+    for (const size of sizes) {
+      const count = srtp.filter((payload) => payload.length === size).length;
+      assert.ok(count > 200, `${count} SRTP packets of ${size} bytes (one call, both ways)`);
+    }
+    const others = media.filter((payload) => !sizes.includes(payload.length));
     assert.deepEqual(
       [...new Set(others.map((payload) => payload.length))],
       [],

@@ -41,7 +41,7 @@ export const trunkMediaSchema = z
       .refine((suites) => new Set(suites).size === suites.length, { message: 'a suite is listed twice' })
       .optional()
       .describe(
-        "The SDES crypto suites this carrier leg takes, in our order of preference: our offers name each (one a=crypto with its own key), and an offer is answered with its first a=crypto whose suite is listed (the offerer's order, RFC 4568 §7.1.1). Default: all four are answered, and our offers name the two AES-128 ones. Needs encryption optional or required.",
+        "The SDES crypto suites this carrier leg takes, in our order of preference: our offers name each (one a=crypto with its own key), and an offer is answered with its first a=crypto whose suite is listed (the offerer's order, RFC 4568 §7.1.1). Default: all six are answered, and our offers name the two AES-128 counter-mode ones. Needs encryption optional or required.",
       ),
   })
   .refine((media) => media.srtpSuites === undefined || media.encryption !== 'none', {

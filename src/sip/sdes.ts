@@ -9,10 +9,9 @@ import type * as sdpTransform from 'sdp-transform';
 import {
   type MediaEncryption,
   SecretBytes,
-  SRTP_MASTER_SALT_BYTES,
   SRTP_SUITES,
   type SrtpSuiteName,
-  srtpMasterKeyBytes,
+  srtpMasterBytes,
 } from '../util/index.js';
 
 type ParsedMedia = sdpTransform.SessionDescription['media'][number];
@@ -23,7 +22,7 @@ export interface SdesCrypto {
   /** RFC 4568 §9.1: the answer names the offer's tag it accepts. */
   tag: number;
   suite: SrtpSuiteName;
-  /** Master key || master salt: 30 bytes, or 46 for the AES-256 suites. */
+  /** Master key || master salt: 30 bytes, 46 for AES_256_CM, 28 and 44 for AES-GCM. */
   key: SecretBytes;
   /** RFC 4568 §6.1: how many packets this key may protect. */
   lifetime?: number;
@@ -48,10 +47,10 @@ export type SecurityResult =
 const PLAIN_PROFILES = new Set(['RTP/AVP', 'RTP/AVPF']);
 const SECURE_PROFILES = new Set(['RTP/SAVP', 'RTP/SAVPF']);
 /**
- * One inline key in padded base64 (RFC 4568 §6.1): 30 bytes are exactly 40 characters, 46 bytes
- * (RFC 6188 §6) 64 with two of padding; the length is checked against the suite's.
+ * One inline key in padded base64 (RFC 4568 §6.1: 30 bytes are exactly 40 characters; the other
+ * suites' lengths take padding); the decoded length is checked against the suite's.
  */
-const INLINE_KEY = /^inline:([A-Za-z0-9+/]{40}|[A-Za-z0-9+/]{62}==)(?:\|(.*))?$/;
+const INLINE_KEY = /^inline:((?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)(?:\|(.*))?$/;
 /** RFC 3711 §9.2: no key protects more than 2^48 packets. */
 const MAX_LIFETIME_EXPONENT = 48;
 /** RFC 5939 §3.4.1: `a=acap:<n> crypto:<tag> <suite> <key-params>`. */
@@ -59,21 +58,16 @@ const CAPABILITY_CRYPTO = /^acap:\d+ crypto:(\d{1,9}) (\S+) (\S+)( .*)?$/;
 
 /** A fresh random key for `suite` (RFC 4568 §6.1 wants a cryptographically random master key). */
 function newCrypto(tag: number, suite: SrtpSuiteName): SdesCrypto {
-  return { tag, suite, key: new SecretBytes(randomBytes(keyBytesOf(suite))) };
-}
-
-/** Master key || master salt for `suite`. */
-function keyBytesOf(suite: SrtpSuiteName): number {
-  return srtpMasterKeyBytes(suite) + SRTP_MASTER_SALT_BYTES;
+  return { tag, suite, key: new SecretBytes(randomBytes(srtpMasterBytes(suite))) };
 }
 
 /**
  * The suites our offers name unless a trunk lists its own: RFC 4568's AES-128 ones, which every
- * SDES peer runs. An offer of the AES-256 ones is answered too, but our own offers stay at two
- * lines: two more would add some 200 bytes to an INVITE that goes over UDP (RFC 3261 §18.1.1's
+ * SDES peer runs. An offer of the others is answered too, but our own offers stay at two lines:
+ * four more would add some 400 bytes to an INVITE that goes over UDP (RFC 3261 §18.1.1's
  * 1300-byte bound).
  */
-const DEFAULT_OFFERED_SUITES = SRTP_SUITES.filter((suite) => srtpMasterKeyBytes(suite) === 16);
+const DEFAULT_OFFERED_SUITES = SRTP_SUITES.filter((suite) => suite.startsWith('AES_CM_128_'));
 
 /**
  * Our offer's keys: one a=crypto per suite, in our order of preference (the trunk's
@@ -208,8 +202,8 @@ export function parseCrypto(line: SdpCrypto): SdesCrypto | string {
   if (line.sessionConfig !== undefined) return 'crypto session parameters are not supported';
   const inline = INLINE_KEY.exec(line.config);
   const key = inline ? Buffer.from(inline[1] ?? '', 'base64') : undefined;
-  if (!inline || key?.length !== keyBytesOf(suite))
-    return `crypto key is not one inline ${keyBytesOf(suite)}-byte key`;
+  if (!inline || key?.length !== srtpMasterBytes(suite))
+    return `crypto key is not one inline ${srtpMasterBytes(suite)}-byte key`;
   const extra = inline[2];
   const crypto: SdesCrypto = { tag, suite, key: new SecretBytes(key) };
   if (extra === undefined) return crypto;

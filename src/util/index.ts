@@ -15,10 +15,11 @@ export {
   type AudioCodecName,
   type MediaDirection,
   type MediaEncryption,
-  SRTP_MASTER_SALT_BYTES,
   SRTP_SUITES,
+  type SrtpKeyLengths,
   type SrtpSuiteName,
-  srtpMasterKeyBytes,
+  srtpKeyLengths,
+  srtpMasterBytes,
 } from './media-types.js';
 export { SeededRandom, seededRandom } from './random.js';
 export { ByteFifo, SampleFifo } from './sample-fifo.js';

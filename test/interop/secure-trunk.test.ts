@@ -3,11 +3,11 @@
  * mutual TLS (a throwaway PKI; the listener asks for client certificates) with SRTP/SDES
  * required, towards a Twilio bot. Inbound, baresip (`mediaenc srtp-mand`, presenting its
  * certificate) calls in; outbound, `POST /v1/calls` dials a baresip that answers over TLS with
- * SRTP, taking the first suite of the trunk's `srtpSuites` it runs (`AES_CM_128_HMAC_SHA1_32`,
+ * SRTP, taking the first suite of the trunk's `srtpSuites` it runs (`AEAD_AES_256_GCM`, RFC 7714,
  * listed first). Each time the bot hears the carrier's 440 Hz and baresip decodes the bot's
  * 1 kHz, while one tshark on `lo` finds no SIP in clear on either TLS port and, in the RTP
- * payloads, only SRTP (frame + 10-byte tag inbound, + 4-byte tag outbound) in which neither
- * tone shows as G.711. A client without a
+ * payloads, only SRTP (frame + 10-byte tag inbound, + 16-byte GCM tag outbound) in which
+ * neither tone shows as G.711; no packet of the GCM call fails authentication. A client without a
  * certificate is refused at the handshake, one whose certificate names another host with 403;
  * a plain-RTP offer over TLS gets 488.
  * (srtp.test.ts has the plain-RTP baseline of the wire check; sip-tls.test.ts certificate rotation.)
@@ -42,8 +42,8 @@ const CARRIER_TONE_HZ = 440;
 const BOT_TONE_HZ = 1000;
 const PCMU_FRAME_BYTES = 160;
 /** AES_CM_128_HMAC_SHA1_80's tag (RFC 4568 §6.2.1). */
-/** The inbound call's suite (baresip offers `_80`) and the outbound call's (our `srtpSuites` lead with `_32`). */
-const SRTP_TAG_BYTES = { AES_CM_128_HMAC_SHA1_80: 10, AES_CM_128_HMAC_SHA1_32: 4 } as const;
+/** The inbound call's suite (baresip offers `_80`) and the outbound call's (our `srtpSuites` lead with GCM). */
+const SRTP_TAG_BYTES = { AES_CM_128_HMAC_SHA1_80: 10, AEAD_AES_256_GCM: 16 } as const;
 
 /** `what` may be a function, for a message with the state at the time it failed. */
 async function until(
@@ -126,7 +126,7 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
           '  gateways:',
           `    - { name: tls, host: 127.0.0.1, port: ${carrierSipPort + 1}, transport: tls, tlsCaFile: ${JSON.stringify(pki.ca.certFile)} }`,
           'codecs: [PCMU]',
-          'media: { encryption: required, srtpSuites: [AES_CM_128_HMAC_SHA1_32, AES_CM_128_HMAC_SHA1_80] }',
+          'media: { encryption: required, srtpSuites: [AEAD_AES_256_GCM, AES_CM_128_HMAC_SHA1_80] }',
           'probing: { enabled: false }',
           '',
         ].join('\n'),
@@ -187,9 +187,12 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
   }
 
   /** The call's carrier leg ran SRTP: its record names the suite. */
-  function assertSrtp(record: CallRecord | undefined, suite: keyof typeof SRTP_TAG_BYTES): void {
-    const srtp = (record?.media as { rtp?: { srtp?: { suite: string } } } | undefined)?.rtp?.srtp;
-    assert.equal(srtp?.suite, suite);
+  /** The record's SRTP suite, and how many packets failed authentication. */
+  function srtpOf(record: CallRecord | undefined): { suite?: string; authDrops?: number } {
+    const srtp = (
+      record?.media as { rtp?: { srtp?: { suite: string; dropped: { auth: number } } } } | undefined
+    )?.rtp?.srtp;
+    return { ...(srtp ? { suite: srtp.suite, authDrops: srtp.dropped.auth } : {}) };
   }
 
   it('inbound: baresip over mutual TLS with srtp-mand reaches the bot, audio both ways', async () => {
@@ -201,7 +204,7 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
     await until(() => records().some((r) => r.direction === 'inbound'), 'the call record');
     const record = records().find((r) => r.direction === 'inbound');
     assert.equal(record?.end.cause, 'caller_bye', ua.output().slice(-2000));
-    assertSrtp(record, 'AES_CM_128_HMAC_SHA1_80');
+    assert.equal(srtpOf(record).suite, 'AES_CM_128_HMAC_SHA1_80');
     const call = botCallOf(bot, record?.id ?? '') ?? assert.fail('the bot was connected');
     assert.ok(
       hears({ samples: joinedAudio(call).subarray(8000), sampleRate: 8000 }, CARRIER_TONE_HZ, BOT_TONE_HZ),
@@ -225,7 +228,8 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
     await until(() => records().some((r) => r.id === id), 'the call record');
     const record = records().find((r) => r.id === id);
     assert.equal(record?.end.cause, 'api_hangup');
-    assertSrtp(record, 'AES_CM_128_HMAC_SHA1_32');
+    // GCM both ways: every packet baresip protected authenticated here.
+    assert.deepEqual(srtpOf(record), { suite: 'AEAD_AES_256_GCM', authDrops: 0 });
     const call = botCallOf(bot, id) as BotCall;
     assert.ok(
       hears({ samples: joinedAudio(call).subarray(8000), sampleRate: 8000 }, CARRIER_TONE_HZ, BOT_TONE_HZ),

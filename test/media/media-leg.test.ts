@@ -7,7 +7,7 @@ import { MediaClock } from '../../src/media/media-clock.js';
 import { MediaLeg, type NegotiatedMedia } from '../../src/media/media-leg.js';
 import { PortAllocator, type ReceivedRtp, RtpSession } from '../../src/media/rtp/index.js';
 import { FakeClock } from '../../src/util/clock.js';
-import { SecretBytes, srtpMasterKeyBytes } from '../../src/util/index.js';
+import { SecretBytes, srtpMasterBytes } from '../../src/util/index.js';
 import { sine, tonePower, toneShare } from '../helpers/audio.js';
 
 const BRIDGE_RATE = 16000;
@@ -225,7 +225,7 @@ for (const suite of ['AES_CM_128_HMAC_SHA1_32', 'AES_256_CM_HMAC_SHA1_80'] as co
     const { clock, mediaClock, leg, peer, received, media } = await setup();
     try {
       leg.attachBotAudio(() => sine(1000, BRIDGE_RATE, 320));
-      const key = () => new SecretBytes(randomBytes(srtpMasterKeyBytes(suite) + 14));
+      const key = () => new SecretBytes(randomBytes(srtpMasterBytes(suite)));
       const tick = async (count: number, expected: number) => {
         for (let i = 0; i < count; i++) {
           clock.advance(20);

@@ -68,7 +68,7 @@ describe('answering SDES offers', () => {
   test('the first offered suite we run wins, in the offer’s order', () => {
     const result = negotiateAnswer(
       baresipOffer(
-        `a=crypto:1 AEAD_AES_128_GCM inline:${KEY_80}`,
+        `a=crypto:1 AES_192_CM_HMAC_SHA1_80 inline:${KEY_80}`,
         `a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:${KEY_32}`,
         `a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:${KEY_80}`,
       ),
@@ -338,9 +338,24 @@ describe('a=crypto parameters (RFC 4568 §9.1)', () => {
       line(`inline:${KEY_80}`, { sessionConfig: 'WSH=64' }),
       'crypto session parameters are not supported',
     );
-    assert.equal(line(`inline:${KEY_80}`, { suite: 'AEAD_AES_128_GCM' }), 'unsupported crypto suite');
+    assert.equal(line(`inline:${KEY_80}`, { suite: 'AES_192_CM_HMAC_SHA1_80' }), 'unsupported crypto suite');
     // Each suite takes its own key length: 30 bytes for AES-128, 46 for AES-256.
     assert.equal(line(`inline:${KEY_256}`), 'crypto key is not one inline 30-byte key');
+    // AES-GCM's salt is 96 bits (RFC 7714 §12): 28 and 44 bytes.
+    const gcm128 = Buffer.alloc(28, 1).toString('base64');
+    const gcm256 = Buffer.alloc(44, 2).toString('base64');
+    assert.equal(
+      (line(`inline:${gcm128}`, { suite: 'AEAD_AES_128_GCM' }) as { suite: string }).suite,
+      'AEAD_AES_128_GCM',
+    );
+    assert.equal(
+      (line(`inline:${gcm256}`, { suite: 'AEAD_AES_256_GCM' }) as { suite: string }).suite,
+      'AEAD_AES_256_GCM',
+    );
+    assert.equal(
+      line(`inline:${KEY_80}`, { suite: 'AEAD_AES_128_GCM' }),
+      'crypto key is not one inline 28-byte key',
+    );
     const aes256 = { suite: 'AES_256_CM_HMAC_SHA1_32' };
     assert.equal(line(`inline:${KEY_80}`, aes256), 'crypto key is not one inline 46-byte key');
     assert.equal((line(`inline:${KEY_256}|2^20`, aes256) as { lifetime: number }).lifetime, 2 ** 20);

@@ -8,8 +8,9 @@
  * counter and the replay window, so a forged packet changes nothing.
  */
 import type { SecretBytes, SrtpSuiteName } from '../../util/index.js';
+import { type PacketCrypto, RTCP_CLEAR_BYTES, SRTCP_E_FLAG, SRTCP_INDEX_BYTES } from './packet-crypto.js';
 import { ReplayWindow } from './replay.js';
-import { StreamCrypto } from './stream-crypto.js';
+import { streamCrypto } from './stream-crypto.js';
 
 /** What a protected packet turned out to be when it is not delivered. */
 export type SrtpDropReason = 'auth' | 'replay' | 'expired' | 'malformed';
@@ -44,10 +45,6 @@ export interface SrtpPosition {
 const MAX_RTP_PACKETS = 2 ** 48;
 const MAX_RTCP_PACKETS = 2 ** 31;
 const RTP_HEADER_BYTES = 12;
-/** RTCP's header and sender SSRC stay in the clear (§3.4). */
-const RTCP_CLEAR_BYTES = 8;
-const SRTCP_INDEX_BYTES = 4;
-const E_FLAG = 0x80000000;
 const SEQ_MODULUS = 0x10000;
 const HALF_SEQ = 0x8000;
 /** Far-end SSRCs whose rollover state is kept (a source change keeps a few old ones in reach). */
@@ -55,8 +52,8 @@ const MAX_SOURCES = 4;
 
 interface KeyCrypto {
   key: SecretBytes;
-  rtp: StreamCrypto;
-  rtcp: StreamCrypto;
+  rtp: PacketCrypto;
+  rtcp: PacketCrypto;
 }
 
 /** Appendix A state of one far-end SSRC. */
@@ -69,8 +66,8 @@ interface SourceState {
 function keyCrypto(key: SecretBytes, suite: SrtpSuiteName): KeyCrypto {
   return {
     key,
-    rtp: new StreamCrypto(key.bytes, suite, 'rtp'),
-    rtcp: new StreamCrypto(key.bytes, suite, 'rtcp'),
+    rtp: streamCrypto(key.bytes, suite, 'rtp'),
+    rtcp: streamCrypto(key.bytes, suite, 'rtcp'),
   };
 }
 
@@ -108,7 +105,6 @@ export class SrtpSession {
   #srtcpIndex = 0;
   readonly #sources = new Map<number, SourceState>();
   readonly #rtcpWindows = new Map<number, ReplayWindow>();
-  readonly #roc = Buffer.alloc(4);
 
   /**
    * `from` carries on a stream pair another instance protected with these keys: our next packet
@@ -189,25 +185,25 @@ export class SrtpSession {
     const crypto = this.#send.rtp;
     const out = Buffer.allocUnsafe(packet.length + crypto.tagBytes);
     out.set(packet);
-    crypto.crypt(out, headerLength, packet.length, view.readUInt32BE(8), this.#sendRoc, seq);
-    this.#roc.writeUInt32BE(this.#sendRoc);
-    crypto.mac(out.subarray(0, packet.length), this.#roc).copy(out, packet.length, 0, crypto.tagBytes);
+    crypto.protectRtp(
+      out,
+      headerLength,
+      packet.length,
+      view.readUInt32BE(8),
+      this.#sendRoc * SEQ_MODULUS + seq,
+    );
     return out;
   }
 
-  /** §3.4: a compound RTCP packet in; encrypted after its first 8 bytes, E || index and tag appended. */
+  /** §3.4: a compound RTCP packet in; encrypted after its first 8 bytes, E || index and tag added. */
   protectRtcp(packet: Uint8Array): Buffer {
     if (packet.length < RTCP_CLEAR_BYTES) throw new RangeError('not an RTCP packet');
     const crypto = this.#send.rtcp;
     const index = this.#srtcpIndex;
     this.#srtcpIndex = (index + 1) % MAX_RTCP_PACKETS;
-    const trailerAt = packet.length;
-    const out = Buffer.allocUnsafe(trailerAt + SRTCP_INDEX_BYTES + crypto.tagBytes);
+    const out = Buffer.allocUnsafe(packet.length + SRTCP_INDEX_BYTES + crypto.tagBytes);
     out.set(packet);
-    crypto.crypt(out, RTCP_CLEAR_BYTES, trailerAt, out.readUInt32BE(4), index >>> 16, index & 0xffff);
-    out.writeUInt32BE((E_FLAG | index) >>> 0, trailerAt);
-    const authenticatedEnd = trailerAt + SRTCP_INDEX_BYTES;
-    crypto.mac(out.subarray(0, authenticatedEnd)).copy(out, authenticatedEnd, 0, crypto.tagBytes);
+    crypto.protectRtcp(out, packet.length, index);
     return out;
   }
 
@@ -225,9 +221,7 @@ export class SrtpSession {
     if (roc < 0) return 'replay';
     const index = roc * SEQ_MODULUS + seq;
     if (source && !source.window.accepts(index)) return 'replay';
-    this.#roc.writeUInt32BE(roc);
-    if (!crypto.verify(crypto.mac(packet.subarray(0, end), this.#roc), packet.subarray(end))) return 'auth';
-    crypto.crypt(packet, headerLength, end, ssrc, roc, seq);
+    if (!crypto.unprotectRtp(packet, headerLength, end, ssrc, index)) return 'auth';
     this.#rtpPacketsLeft--;
     const state = source ?? { roc, highestSeq: seq, window: new ReplayWindow() };
     if (!source) remember(this.#sources, ssrc, state, MAX_SOURCES);
@@ -239,25 +233,20 @@ export class SrtpSession {
   /** §3.4: the compound RTCP packet decrypted in place (without index and tag), or why not. */
   unprotectRtcp(packet: Buffer): Buffer | SrtpDropReason {
     const crypto = this.#receive.rtcp;
-    const authenticatedEnd = packet.length - crypto.tagBytes;
-    const trailerAt = authenticatedEnd - SRTCP_INDEX_BYTES;
-    if (trailerAt < RTCP_CLEAR_BYTES) return 'malformed';
+    const payloadEnd = crypto.rtcpPayloadEnd(packet.length);
+    if (payloadEnd < RTCP_CLEAR_BYTES) return 'malformed';
     if (this.#rtcpPacketsLeft <= 0) return 'expired';
-    const trailer = packet.readUInt32BE(trailerAt);
-    const index = trailer & ~E_FLAG;
+    const trailer = packet.readUInt32BE(crypto.rtcpIndexAt(packet.length));
+    const index = trailer & ~SRTCP_E_FLAG;
     const ssrc = packet.readUInt32BE(4);
     const window = this.#rtcpWindows.get(ssrc);
     if (window && !window.accepts(index)) return 'replay';
-    const mac = crypto.mac(packet.subarray(0, authenticatedEnd));
-    if (!crypto.verify(mac, packet.subarray(authenticatedEnd))) return 'auth';
-    // E = 0: sent authenticated but unencrypted (§3.4), so there is nothing to decrypt.
-    if (trailer & E_FLAG)
-      crypto.crypt(packet, RTCP_CLEAR_BYTES, trailerAt, ssrc, index >>> 16, index & 0xffff);
+    if (!crypto.unprotectRtcp(packet, trailer)) return 'auth';
     this.#rtcpPacketsLeft--;
     const marked = window ?? new ReplayWindow();
     if (!window) remember(this.#rtcpWindows, ssrc, marked, MAX_SOURCES);
     marked.mark(index);
-    return packet.subarray(0, trailerAt);
+    return packet.subarray(0, payloadEnd);
   }
 
   #setLifetime(lifetime: number | undefined): void {

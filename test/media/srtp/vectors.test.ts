@@ -1,16 +1,19 @@
 /**
  * Known answers: RFC 3711 Appendix B.2 (AES-CM keystream) and B.3 (key derivation), RFC 6188
- * §7.2 (the AES-256 key derivation), and the reference packets libsrtp validates itself against
+ * §7.2 (the AES-256 key derivation), the reference packets libsrtp validates itself against
  * (its `srtp_validate` and `srtp_validate_aes_256`), which pin the whole SRTP and SRTCP
- * transform byte for byte.
+ * transform byte for byte, and RFC 7714's AES-GCM packets (§16, §17), given session keys.
  */
 import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { AeadCrypto } from '../../../src/media/srtp/aead-crypto.js';
 import { AesCounterMode, deriveKey, deriveSessionKeys, SrtpSession } from '../../../src/media/srtp/index.js';
 import { SecretBytes, type SrtpSuiteName } from '../../../src/util/index.js';
 
 const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'hex');
+const AES_128 = { key: 16, salt: 14 } as const;
+const AES_256 = { key: 32, salt: 14 } as const;
 
 describe('RFC 3711 B.2: AES-CM keystream', () => {
   test('blocks 0-2 and 0xfeff-0xff01 of the B.2 counter', () => {
@@ -55,7 +58,7 @@ describe('RFC 3711 B.3: key derivation', () => {
   const master = hex('E1F97A0D3E018BE0D64FA32C06DE4139 0EC675AD498AFEEBB6960B3AABE6');
 
   test('cipher key, cipher salt and authentication key', () => {
-    const keys = deriveSessionKeys(master, 16, 'rtp');
+    const keys = deriveSessionKeys(master, AES_128, 'rtp');
     assert.equal(keys.cipherKey.toString('hex').toUpperCase(), 'C61E7A93744F39EE10734AFE3FF7A087');
     assert.equal(keys.salt.toString('hex').toUpperCase(), '30CBBC08863D8C85D49DB34A9AE1');
     assert.equal(keys.authKey.toString('hex').toUpperCase(), 'CEBE321F6FF7716B6FD4AB49AF256A156D38BAA4');
@@ -74,14 +77,14 @@ describe('RFC 3711 B.3: key derivation', () => {
 
   test('SRTCP keys use their own labels', () => {
     assert.notDeepEqual(
-      deriveSessionKeys(master, 16, 'rtcp').cipherKey,
-      deriveSessionKeys(master, 16, 'rtp').cipherKey,
+      deriveSessionKeys(master, AES_128, 'rtcp').cipherKey,
+      deriveSessionKeys(master, AES_128, 'rtp').cipherKey,
     );
   });
 
   test('a master key that is not 30 bytes is refused', () => {
-    assert.throws(() => deriveSessionKeys(Buffer.alloc(29), 16, 'rtp'), RangeError);
-    assert.throws(() => deriveSessionKeys(Buffer.alloc(46), 16, 'rtp'), RangeError);
+    assert.throws(() => deriveSessionKeys(Buffer.alloc(29), AES_128, 'rtp'), RangeError);
+    assert.throws(() => deriveSessionKeys(Buffer.alloc(46), AES_128, 'rtp'), RangeError);
   });
 });
 
@@ -90,7 +93,7 @@ describe('RFC 6188 §7.2: AES_256_CM_PRF key derivation', () => {
                       3b04803de51ee7c96423ab5b78d2`);
 
   test('a 256-bit cipher key, the cipher salt and the authentication key', () => {
-    const keys = deriveSessionKeys(master, 32, 'rtp');
+    const keys = deriveSessionKeys(master, AES_256, 'rtp');
     assert.equal(
       keys.cipherKey.toString('hex'),
       '5ba1064e30ec51613cad926c5a28ef731ec7fb397f70a960653caf06554cd8c4',
@@ -100,7 +103,7 @@ describe('RFC 6188 §7.2: AES_256_CM_PRF key derivation', () => {
   });
 
   test('a master key that is not 46 bytes is refused', () => {
-    assert.throws(() => deriveSessionKeys(Buffer.alloc(30), 32, 'rtp'), RangeError);
+    assert.throws(() => deriveSessionKeys(Buffer.alloc(30), AES_256, 'rtp'), RangeError);
   });
 });
 
@@ -161,4 +164,52 @@ test("SRTCP: libsrtp's reference packet (E set, index 1) both ways", () => {
   assert.equal(first.readUInt32BE(rtcp.length), 0x80000000, 'E flag and index 0');
   assert.deepEqual(sender.protectRtcp(rtcp), srtcp);
   assert.deepEqual(session().unprotectRtcp(Buffer.from(srtcp)), rtcp);
+});
+
+describe('RFC 7714: AES-GCM packets from the session key and salt', () => {
+  const salt = hex('517569642070726f2071756f');
+  const key128 = hex('000102030405060708090a0b0c0d0e0f');
+  const key256 = hex('000102030405060708090a0b0c0d0e0f 101112131415161718191a1b1c1d1e1f');
+
+  test('§16.1: AEAD_AES_128_GCM protects and unprotects the example RTP packet', () => {
+    const header = hex('8040f17b 8041f8d3 5501a0b2');
+    const payload = hex(
+      '47616c6c 69612065 7374206f 6d6e6973 20646976 69736120 696e2070 61727465 73207472 6573',
+    );
+    const expected = hex(`8040f17b 8041f8d3 5501a0b2
+      f24de3a3 fb34de6c acba861c 9d7e4bca be633bd5 0d294e6f 42a5f47a 51c7d19b 36de3adf 8833
+      899d7f27 beb16a91 52cf765e e4390cce`);
+    const packet = Buffer.alloc(header.length + payload.length + 16);
+    header.copy(packet);
+    payload.copy(packet, header.length);
+    const crypto = new AeadCrypto(key128, salt);
+    crypto.protectRtp(packet, 12, 12 + payload.length, 0x5501a0b2, 0xf17b);
+    assert.deepEqual(packet, expected);
+    assert.ok(crypto.unprotectRtp(packet, 12, 12 + payload.length, 0x5501a0b2, 0xf17b));
+    assert.deepEqual(packet.subarray(12, 12 + payload.length), payload);
+    expected[20] = (expected[20] as number) ^ 1;
+    assert.ok(!crypto.unprotectRtp(expected, 12, 12 + payload.length, 0x5501a0b2, 0xf17b), 'a flipped bit');
+  });
+
+  test('§17: AEAD_AES_256_GCM protects and unprotects the example SRTCP packet (index 0x5d4)', () => {
+    const rtcp = hex(`81c8000d 4d617273 4e545031 4e545032 52545020 0000042a 0000e930 4c756e61
+      deadbeef deadbeef deadbeef deadbeef deadbeef`);
+    const expected = hex(`81c8000d 4d617273 d50ae4d1 f5ce5d30 4ba297e4 7d470c28 2c3ece5d bffe0a50
+      a2eaa5c1 110555be 8415f658 c61de047 6f1b6fad 1d1eb30c 4446839f 57ff6f6c b26ac3be 800005d4`);
+    const crypto = new AeadCrypto(key256, salt);
+    const packet = Buffer.alloc(rtcp.length + 4 + 16);
+    rtcp.copy(packet);
+    crypto.protectRtcp(packet, rtcp.length, 0x5d4);
+    assert.deepEqual(packet, expected);
+    assert.equal(crypto.rtcpIndexAt(packet.length), rtcp.length + 16);
+    assert.equal(crypto.rtcpPayloadEnd(packet.length), rtcp.length);
+    assert.ok(crypto.unprotectRtcp(packet, packet.readUInt32BE(rtcp.length + 16)));
+    assert.deepEqual(packet.subarray(0, rtcp.length), rtcp);
+    const unencrypted = Buffer.from(expected);
+    unencrypted[unencrypted.length - 4] = 0x00;
+    assert.ok(
+      !crypto.unprotectRtcp(unencrypted, unencrypted.readUInt32BE(rtcp.length + 16)),
+      'E clear is refused',
+    );
+  });
 });

@@ -99,7 +99,7 @@ export interface RegistrarRigOptions {
   gateway?: Omit<GatewayProcessOptions, 'botUrl' | 'trunks'>;
 }
 
-/** Kamailio, a test bot and a gateway registering there; `close()` stops all three. */
+/** Kamailio, a test bot and a gateway registering there, torn down together after `run`'s body. */
 export class RegistrarRig {
   readonly bot: TestBot;
   readonly gateway: GatewayProcess;
@@ -127,6 +127,7 @@ export class RegistrarRig {
     const kamailio = await startKamailio(REGISTRAR_CFG, kamailioPort, tls);
     let bot: TestBot | undefined;
     let gateway: GatewayProcess | undefined;
+    let rig: RegistrarRig | undefined;
     try {
       bot = await TestBot.start();
       gateway = await startGatewayProcess({
@@ -134,15 +135,12 @@ export class RegistrarRig {
         botUrl: bot.url,
         trunks: options.trunks(tls?.port ?? kamailioPort),
       });
-      const rig = new RegistrarRig(bot, gateway, kamailio, tls);
-      try {
-        await body(rig);
-      } finally {
-        await rig.#stopKamailio();
-      }
+      rig = new RegistrarRig(bot, gateway, kamailio, tls);
+      await body(rig);
     } finally {
+      // The gateway first, while the registrar it unregisters from still runs.
       await gateway?.stop();
-      await kamailio.stop();
+      await (rig ? rig.#stopKamailio() : kamailio.stop());
       await bot?.close();
     }
   }

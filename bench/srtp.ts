@@ -11,7 +11,7 @@
  */
 import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { SrtpSession } from '../src/media/srtp/index.js';
-import { SecretBytes } from '../src/util/index.js';
+import { SecretBytes, type SrtpSuiteName, srtpMasterBytes } from '../src/util/index.js';
 
 const TRIALS = 7;
 const CHUNKS = 50;
@@ -34,12 +34,6 @@ function rtpPacket(seq: number): Buffer {
   return packet;
 }
 
-const key = new SecretBytes(randomBytes(30));
-const session = () => new SrtpSession({ suite: SUITE, sendKey: key, receiveKey: key });
-const [sender, wireSender, receiver] = [session(), session(), session()];
-const gcmKey = new SecretBytes(randomBytes(28));
-const gcmSession = () => new SrtpSession({ suite: 'AEAD_AES_128_GCM', sendKey: gcmKey, receiveKey: gcmKey });
-const [gcmSender, gcmWireSender, gcmReceiver] = [gcmSession(), gcmSession(), gcmSession()];
 const sessionKey = randomBytes(16);
 const authKey = randomBytes(20);
 const iv = Buffer.alloc(16);
@@ -49,6 +43,28 @@ interface Path {
   /** Builds one chunk's inputs, untimed. */
   prepare(packets: Buffer[]): Buffer[];
   step(input: Buffer): void;
+}
+
+/** SrtpSession's protect and unprotect with `suite`, each path named `protect` / `unprotect` and its label. */
+function sessionPaths(suite: SrtpSuiteName, protectLabel: string, unprotectLabel: string): Path[] {
+  const key = new SecretBytes(randomBytes(srtpMasterBytes(suite)));
+  const session = () => new SrtpSession({ suite, sendKey: key, receiveKey: key });
+  const [sender, wireSender, receiver] = [session(), session(), session()];
+  return [
+    {
+      name: `protect${protectLabel}`,
+      prepare: (packets) => packets,
+      step: (packet) => sender.protectRtp(packet),
+    },
+    {
+      name: `unprotect${unprotectLabel}`,
+      // In order from one sender: the replay window refuses repeats.
+      prepare: (packets) => packets.map((packet) => wireSender.protectRtp(packet)),
+      step: (packet) => {
+        if (!Buffer.isBuffer(receiver.unprotectRtp(packet))) throw new Error('packet refused');
+      },
+    },
+  ];
 }
 
 const paths: Path[] = [
@@ -68,31 +84,8 @@ const paths: Path[] = [
       createHmac('sha1', authKey).update(out.subarray(0, 172)).digest().copy(out, 172, 0, 10);
     },
   },
-  {
-    name: 'protect (SrtpSession.protectRtp)',
-    prepare: (packets) => packets,
-    step: (packet) => sender.protectRtp(packet),
-  },
-  {
-    name: 'unprotect (SrtpSession.unprotectRtp)',
-    // In order from one sender: the replay window refuses repeats.
-    prepare: (packets) => packets.map((packet) => wireSender.protectRtp(packet)),
-    step: (packet) => {
-      if (!Buffer.isBuffer(receiver.unprotectRtp(packet))) throw new Error('packet refused');
-    },
-  },
-  {
-    name: 'protect, AEAD_AES_128_GCM',
-    prepare: (packets) => packets,
-    step: (packet) => gcmSender.protectRtp(packet),
-  },
-  {
-    name: 'unprotect, AEAD_AES_128_GCM',
-    prepare: (packets) => packets.map((packet) => gcmWireSender.protectRtp(packet)),
-    step: (packet) => {
-      if (!Buffer.isBuffer(gcmReceiver.unprotectRtp(packet))) throw new Error('packet refused');
-    },
-  },
+  ...sessionPaths(SUITE, ' (SrtpSession.protectRtp)', ' (SrtpSession.unprotectRtp)'),
+  ...sessionPaths('AEAD_AES_128_GCM', ', AEAD_AES_128_GCM', ', AEAD_AES_128_GCM'),
 ];
 
 const perTrial = paths.map(() => [] as number[]);

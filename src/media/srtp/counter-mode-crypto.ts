@@ -5,10 +5,13 @@
  */
 import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { AesCounterMode } from './aes-cm.js';
-import { type PacketCrypto, RTCP_CLEAR_BYTES, SRTCP_E_FLAG, SRTCP_INDEX_BYTES } from './packet-crypto.js';
-
-/** RTP sequence numbers wrap here; the 48-bit index is ROC * 2^16 + SEQ. */
-const SEQ_MODULUS = 0x10000;
+import {
+  type PacketCrypto,
+  RTCP_CLEAR_BYTES,
+  SEQ_MODULUS,
+  SRTCP_E_FLAG,
+  SRTCP_INDEX_BYTES,
+} from './packet-crypto.js';
 
 /** AES-CM and HMAC-SHA1: SRTCP is header || payload || E,index || tag (RFC 3711 §3.4). */
 export class CounterModeCrypto implements PacketCrypto {

@@ -6,6 +6,8 @@
 /** RTCP's header and sender SSRC stay in the clear (RFC 3711 §3.4). */
 export const RTCP_CLEAR_BYTES = 8;
 export const SRTCP_INDEX_BYTES = 4;
+/** RTP sequence numbers wrap here: a packet's 48-bit index is ROC * 2^16 + SEQ (§3.3.1). */
+export const SEQ_MODULUS = 0x10000;
 /** The SRTCP index word's top bit: the packet is encrypted (§3.4). */
 export const SRTCP_E_FLAG = 0x80000000;
 

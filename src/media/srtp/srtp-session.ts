@@ -8,7 +8,13 @@
  * counter and the replay window, so a forged packet changes nothing.
  */
 import type { SecretBytes, SrtpSuiteName } from '../../util/index.js';
-import { type PacketCrypto, RTCP_CLEAR_BYTES, SRTCP_E_FLAG, SRTCP_INDEX_BYTES } from './packet-crypto.js';
+import {
+  type PacketCrypto,
+  RTCP_CLEAR_BYTES,
+  SEQ_MODULUS,
+  SRTCP_E_FLAG,
+  SRTCP_INDEX_BYTES,
+} from './packet-crypto.js';
 import { ReplayWindow } from './replay.js';
 import { streamCrypto } from './stream-crypto.js';
 
@@ -45,7 +51,6 @@ export interface SrtpPosition {
 const MAX_RTP_PACKETS = 2 ** 48;
 const MAX_RTCP_PACKETS = 2 ** 31;
 const RTP_HEADER_BYTES = 12;
-const SEQ_MODULUS = 0x10000;
 const HALF_SEQ = 0x8000;
 /** Far-end SSRCs whose rollover state is kept (a source change keeps a few old ones in reach). */
 const MAX_SOURCES = 4;

@@ -4,8 +4,10 @@
  * and is loaded lazily, so `patchbay replay` does not start SIP and `--help` is instant.
  */
 import { commands, printUsage } from './commands.js';
+import { tuneV8 } from './v8-tuning.js';
 
 async function main(argv: string[]): Promise<number> {
+  tuneV8();
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     printUsage(process.stdout);

@@ -22,6 +22,13 @@ import {
 import type { TransportAddress, Via } from './types.js';
 
 /**
+ * RFC 3261 §18.1.1: with the path MTU unknown, a request larger than 1300 bytes MUST go over a
+ * congestion-controlled transport (TCP), not as a UDP datagram that IP would fragment (and
+ * that many firewalls and carrier SBCs drop in pieces).
+ */
+export const MAX_UDP_REQUEST_BYTES = 1300;
+
+/**
  * Whether a request with this method and top Via matches a live server transaction
  * (RFC 3261 §17.2.3), asked by a transport before parsing so retransmissions skip its rate limit.
  */
@@ -35,12 +42,18 @@ export interface EndpointTransport<Msg> {
     isRetransmission?: RetransmissionProbe,
   ): void;
   isReliable(transport: TransportAddress['transport']): boolean;
+  /** Whether requests can go out over `transport` (a TCP listener exists); absent: only as addressed. */
+  supports?(transport: TransportAddress['transport']): boolean;
 }
 
 export interface EndpointMessageOps<Req extends RequestView, Res extends ResponseView>
   extends MessageFactory<Req, Res> {
   /** Prepends a Via with `sentBy` and a fresh z9hG4bK branch (RFC 3261 §8.1.1.7). */
   addVia(request: Req, sentBy: TransportAddress): void;
+  /** The request's top Via names `sentBy`'s transport and address instead; its branch stays. */
+  moveTopVia(request: Req, sentBy: TransportAddress): void;
+  /** The request's size on the wire, in bytes. */
+  wireLength(request: Req): number;
 }
 
 export type RequestHandler<Req extends RequestView, Res extends ResponseView> = (
@@ -110,24 +123,56 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
     );
   }
 
-  /** Adds a Via with a fresh branch and starts a client transaction to `destination`. */
+  /**
+   * Adds a Via with a fresh branch and starts a client transaction to `destination`, over TCP
+   * to the same address and port if it is addressed to UDP and too large for it (§18.1.1).
+   */
   sendRequest(
     request: Req,
     destination: TransportAddress,
     user: ClientTransactionUser<Res>,
   ): ClientTransaction<Req, Res> {
     this.#options.ops.addVia(request, this.#options.sentBy(destination.transport));
-    return this.transactions.sendRequest(request, destination, user);
+    return this.transactions.sendRequest(request, this.#sizedFor(request, destination), user);
   }
 
-  /** Sends the ACK for a 2xx outside any transaction (RFC 3261 §13.2.2.4, §17.1.1.3). */
+  /**
+   * Sends a CANCEL (its own transaction, RFC 3261 §9.1) where its INVITE went: over TCP when
+   * the INVITE's Via, which the CANCEL repeats, says the INVITE went over TCP for its size.
+   */
+  sendCancel(cancel: Req, inviteDestination: TransportAddress): ClientTransaction<Req, Res> {
+    return this.transactions.sendRequest(cancel, this.#asItsVia(cancel, inviteDestination), {});
+  }
+
   /**
    * Sends a 2xx ACK (its own transaction, RFC 3261 §17.1.1.3). A retransmitted 2xx is answered
-   * with the same ACK (§13.2.2.4), so the Via is added only the first time.
+   * with the same ACK (§13.2.2.4), so the Via is added only the first time, and the ACK goes
+   * again over the transport its Via names.
    */
   sendAck(ack: Req, destination: TransportAddress): Promise<void> {
-    if (!ack.topVia()) this.#options.ops.addVia(ack, this.#options.sentBy(destination.transport));
-    return this.#options.transport.send(ack, destination);
+    if (ack.topVia()) return this.#options.transport.send(ack, this.#asItsVia(ack, destination));
+    this.#options.ops.addVia(ack, this.#options.sentBy(destination.transport));
+    return this.#options.transport.send(ack, this.#sizedFor(ack, destination));
+  }
+
+  /**
+   * `destination`, or the same address over TCP for a request addressed to UDP that is larger
+   * than MAX_UDP_REQUEST_BYTES, its top Via changed to match (§18.1.1). Without a TCP transport
+   * it stays on UDP.
+   */
+  #sizedFor(request: Req, destination: TransportAddress): TransportAddress {
+    const { ops, transport, sentBy } = this.#options;
+    if (destination.transport !== 'udp' || !transport.supports?.('tcp')) return destination;
+    if (ops.wireLength(request) <= MAX_UDP_REQUEST_BYTES) return destination;
+    ops.moveTopVia(request, sentBy('tcp'));
+    return { ...destination, transport: 'tcp' };
+  }
+
+  /** A request that repeats an earlier one's Via (CANCEL, a repeated ACK) goes over TCP if that Via does. */
+  #asItsVia(request: Req, destination: TransportAddress): TransportAddress {
+    return destination.transport === 'udp' && request.topVia()?.transport === 'TCP'
+      ? { ...destination, transport: 'tcp' }
+      : destination;
   }
 
   close(): void {

@@ -180,6 +180,16 @@ export function addVia(request: SipRequest, sentBy: TransportAddress): void {
   );
 }
 
+/** The top Via names `sentBy` (RFC 3261 §18.1.1: a request moved to TCP for its size); the branch stays. */
+export function moveTopVia(request: SipRequest, sentBy: TransportAddress): void {
+  const top = request.topVia();
+  if (!top) return;
+  top.transport = sentBy.transport.toUpperCase();
+  top.host = uriHost(sentBy.address);
+  top.port = sentBy.port;
+  request.writeBackTopVia();
+}
+
 /**
  * Heap a parsed message occupies besides its text: the message object, the parsed views read
  * so far (Via, CSeq, Request-URI; From, To and Contact once read), and per header line its
@@ -214,6 +224,8 @@ export const messageOps: EndpointMessageOps<SipRequest, SipResponse> = {
   createResponse,
   createAck,
   addVia,
+  moveTopVia,
+  wireLength: (request) => serializeMessage(request).length,
   serialize: serializeResponse,
   byteSize,
 };

@@ -64,8 +64,8 @@ function newCrypto(tag: number, suite: SrtpSuiteName): SdesCrypto {
 /**
  * The suites our offers name unless a trunk lists its own: RFC 4568's AES-128 ones, which every
  * SDES peer runs. An offer of the others is answered too, but our own offers stay at two lines:
- * four more would add some 400 bytes to an INVITE that goes over UDP (RFC 3261 §18.1.1's
- * 1300-byte bound).
+ * four more add some 500 bytes, and an INVITE over 1300 bytes goes over TCP (RFC 3261 §18.1.1),
+ * which not every carrier takes.
  */
 const DEFAULT_OFFERED_SUITES = SRTP_SUITES.filter((suite) => suite.startsWith('AES_CM_128_'));
 

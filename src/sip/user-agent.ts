@@ -355,7 +355,7 @@ export class SipUserAgent {
 
   sendCancel(cancel: SipRequest, destination: TransportAddress): void {
     try {
-      this.endpoint.transactions.sendRequest(cancel, destination, {});
+      this.endpoint.sendCancel(cancel, destination);
     } catch (error) {
       this.#options.logger.debug({ err: error }, 'CANCEL not sent');
     }

@@ -56,6 +56,8 @@ const ops: EndpointMessageOps<Request, Response> = {
   createResponse: (request, status) => new Response(status, request),
   createAck: (invite) => Object.assign(new Request('ACK', invite.callIdValue), { vias: invite.vias }),
   serialize: (response) => Buffer.from(String(response.status)),
+  moveTopVia: () => undefined,
+  wireLength: () => 0,
   addVia: (request, sentBy) => {
     request.vias.unshift({
       transport: sentBy.transport.toUpperCase(),

@@ -197,6 +197,11 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
     return transport !== 'udp';
   }
 
+  /** Whether requests can go out over `transport`: a socket, or a listener for the Via's sent-by. */
+  supports(transport: TransportAddress['transport']): boolean {
+    return this.local(transport) !== undefined;
+  }
+
   /**
    * Datagrams the kernel dropped on the SIP UDP socket because its receive buffer was full,
    * read from /proc on demand (a scrape); undefined without a UDP socket or off Linux.

@@ -1,0 +1,136 @@
+/**
+ * RFC 3261 §18.1.1: a request over 1300 bytes addressed to UDP goes over TCP to the same
+ * address and port, its top Via saying so, and the requests that repeat its Via (CANCEL, a
+ * repeated ACK) follow it. Real messages and message operations, a recording transport.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type EndpointTransport, MAX_UDP_REQUEST_BYTES, SipEndpoint } from '../../src/sip/endpoint.js';
+import { SipRequest, type SipResponse, serializeMessage } from '../../src/sip/index.js';
+import { addVia, createCancel, messageOps } from '../../src/sip/message-ops.js';
+import type { TransportAddress } from '../../src/sip/types.js';
+import { FakeClock } from '../../src/util/index.js';
+
+type Message = SipRequest | SipResponse;
+
+class RecordingTransport implements EndpointTransport<Message> {
+  readonly sent: { message: SipRequest; destination: TransportAddress }[] = [];
+  constructor(readonly hasTcp: boolean) {}
+  send(message: Message | Buffer, destination: TransportAddress): Promise<void> {
+    if (!Buffer.isBuffer(message) && message.isRequest) this.sent.push({ message, destination });
+    return Promise.resolve();
+  }
+  onMessage(): void {}
+  isReliable(transport: TransportAddress['transport']): boolean {
+    return transport !== 'udp';
+  }
+  supports(transport: TransportAddress['transport']): boolean {
+    return transport === 'udp' || this.hasTcp;
+  }
+}
+
+const carrier: TransportAddress = { transport: 'udp', address: '198.51.100.7', port: 5060 };
+const ourUdp: TransportAddress = { transport: 'udp', address: '192.0.2.10', port: 5060 };
+const ourTcp: TransportAddress = { transport: 'tcp', address: '192.0.2.10', port: 5062 };
+
+function setup(hasTcp = true) {
+  const clock = new FakeClock();
+  const transport = new RecordingTransport(hasTcp);
+  const endpoint = new SipEndpoint<SipRequest, SipResponse>({
+    transport,
+    application: { onRequest: () => undefined },
+    ops: messageOps,
+    clock,
+    sentBy: (kind) => (kind === 'tcp' ? ourTcp : ourUdp),
+  });
+  return { clock, transport, endpoint };
+}
+
+/** An INVITE whose wire size, once our Via is on it, is exactly `bytes`. */
+function inviteOf(bytes: number): SipRequest {
+  const build = (bodyBytes: number): SipRequest => {
+    const invite = new SipRequest('INVITE', 'sip:+15550100@198.51.100.7');
+    invite.append('From', '<sip:gw@192.0.2.10>;tag=a1');
+    invite.append('To', '<sip:+15550100@198.51.100.7>');
+    invite.append('Call-ID', 'size-test@192.0.2.10');
+    invite.append('CSeq', '1 INVITE');
+    invite.setBody('v'.repeat(bodyBytes), 'application/sdp');
+    return invite;
+  };
+  const withVia = (bodyBytes: number): number => {
+    const probe = build(bodyBytes);
+    addVia(probe, ourUdp);
+    return serializeMessage(probe).length;
+  };
+  // Twice: the Content-Length's own digits grow with the body.
+  let bodyBytes = bytes - withVia(0);
+  bodyBytes += bytes - withVia(bodyBytes);
+  return build(bodyBytes);
+}
+
+describe('requests too large for UDP (RFC 3261 §18.1.1)', () => {
+  it('a request of 1300 bytes goes over UDP, retransmitted on Timer A; one byte more goes over TCP', () => {
+    const { clock, transport, endpoint } = setup();
+    const fits = inviteOf(MAX_UDP_REQUEST_BYTES);
+    endpoint.sendRequest(fits, carrier, {});
+    assert.equal(serializeMessage(fits).length, MAX_UDP_REQUEST_BYTES);
+    assert.deepEqual(transport.sent[0]?.destination, carrier);
+    assert.equal(fits.topVia()?.transport, 'UDP');
+    clock.advance(500);
+    assert.equal(transport.sent.length, 2, 'Timer A retransmits over UDP');
+
+    const tcp = setup();
+    const large = inviteOf(MAX_UDP_REQUEST_BYTES + 1);
+    tcp.endpoint.sendRequest(large, carrier, {});
+    assert.deepEqual(tcp.transport.sent[0]?.destination, { ...carrier, transport: 'tcp' });
+    const via = large.topVia();
+    assert.equal(via?.transport, 'TCP');
+    assert.equal(`${via?.host}:${via?.port}`, '192.0.2.10:5062', "our TCP listener's sent-by");
+    assert.match(via?.params.get('branch') ?? '', /^z9hG4bK/);
+    assert.match(
+      serializeMessage(large).toString(),
+      /\r\nVia: SIP\/2\.0\/TCP 192\.0\.2\.10:5062;branch=z9hG4bK/,
+    );
+    tcp.clock.advance(500 * 8);
+    assert.equal(tcp.transport.sent.length, 1, 'no Timer A over TCP (§17.1.1.2)');
+  });
+
+  it('without a TCP transport a large request still goes over UDP', () => {
+    const { transport, endpoint } = setup(false);
+    const large = inviteOf(2000);
+    endpoint.sendRequest(large, carrier, {});
+    assert.deepEqual(transport.sent[0]?.destination, carrier);
+    assert.equal(large.topVia()?.transport, 'UDP');
+  });
+
+  it('a CANCEL goes where its INVITE went: over TCP for a large INVITE, over UDP for a small one', () => {
+    const { transport, endpoint } = setup();
+    for (const [bytes, expected] of [
+      [2000, 'tcp'],
+      [800, 'udp'],
+    ] as const) {
+      transport.sent.length = 0;
+      const invite = inviteOf(bytes);
+      endpoint.sendRequest(invite, carrier, {});
+      const cancel = createCancel(invite);
+      endpoint.sendCancel(cancel, carrier);
+      assert.equal(transport.sent[1]?.message.method, 'CANCEL');
+      assert.equal(transport.sent[1]?.destination.transport, expected);
+      assert.equal(cancel.get('via'), invite.get('via'), 'the CANCEL repeats the top Via (§9.1)');
+    }
+  });
+
+  it('a large 2xx ACK goes over TCP, and again over TCP when the 2xx comes again', async () => {
+    const { transport, endpoint } = setup();
+    const ack = inviteOf(1500);
+    ack.method = 'ACK';
+    await endpoint.sendAck(ack, carrier);
+    const via = ack.get('via');
+    await endpoint.sendAck(ack, carrier);
+    assert.deepEqual(
+      transport.sent.map((sent) => sent.destination.transport),
+      ['tcp', 'tcp'],
+    );
+    assert.equal(ack.get('via'), via, 'the same Via both times');
+  });
+});

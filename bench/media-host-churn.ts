@@ -66,7 +66,6 @@ async function call(): Promise<void> {
     remotePort: caller.address().port,
     rtcpMux: true,
     codec: { payloadType: 0, name: 'PCMU', clockRate: 8000, channels: 1 },
-    ptimeMs: 20,
   });
   const stream = leg.connectBot({ callSid: callId, from: 'a', to: 'b', direction: 'inbound' }, target, hooks);
   await stream.ready;

@@ -33,7 +33,6 @@ export async function openLoopbackPcmuLeg(options: LoopbackLegOptions): Promise<
     ...(options.telephoneEventPayloadType === undefined
       ? {}
       : { telephoneEvent: { payloadType: options.telephoneEventPayloadType, clockRate: 8000 } }),
-    ptimeMs: 20,
   });
   return leg;
 }

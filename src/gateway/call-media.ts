@@ -35,7 +35,6 @@ export function negotiatedMedia(remote: MediaDescription, localCrypto?: SdesCryp
       channels: remote.codec.channels,
     },
     ...(remote.telephoneEvent ? { telephoneEvent: remote.telephoneEvent } : {}),
-    ptimeMs: remote.ptime,
     direction: remote.direction,
     ...(remoteCrypto && localCrypto
       ? {

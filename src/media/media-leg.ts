@@ -30,7 +30,6 @@ export interface NegotiatedMedia {
   rtcpMux: boolean;
   codec: { payloadType: number; name: AudioCodecName; clockRate: number; channels: number };
   telephoneEvent?: { payloadType: number; clockRate: number };
-  ptimeMs: number;
   /** The far end's direction attribute; we send only when it receives. Default 'sendrecv'. */
   direction?: MediaDirection;
   /** SDES keys when the m= line is RTP/SAVP; a later update without them turns SRTP off. */

@@ -66,7 +66,6 @@ test('multimon-ng reads the Q.23 tones a MediaLeg sends without telephone-event'
       remotePort: receiver.address().port,
       rtcpMux: true,
       codec: { payloadType: 0, name: 'PCMU', clockRate: 8000, channels: 1 },
-      ptimeMs: 20,
     });
     const digits = '159*#0D';
     leg.sendDtmf(digits);

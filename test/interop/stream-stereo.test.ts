@@ -41,7 +41,6 @@ for (const rate of [8000, 16000] as const) {
       remotePort: (caller.address() as AddressInfo).port,
       rtcpMux: false,
       codec: { payloadType: 0, name: 'PCMU', clockRate: 8000, channels: 1 },
-      ptimeMs: 20,
     });
     const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await new Promise<void>((resolve) => server.once('listening', () => resolve()));

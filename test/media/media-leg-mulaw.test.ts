@@ -40,7 +40,6 @@ function towards(peer: RtpSession, codec: 'PCMU' | 'PCMA'): NegotiatedMedia {
     remotePort: peer.localPort,
     rtcpMux: false,
     codec: { payloadType: codec === 'PCMU' ? 0 : 8, name: codec, clockRate: 8000, channels: 1 },
-    ptimeMs: 20,
   };
 }
 

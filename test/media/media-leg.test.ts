@@ -45,7 +45,6 @@ async function setup(name: 'PCMU' | 'PCMA' = 'PCMU', jitterBuffer: JitterDelayBo
     remoteRtcpPort: peer.localRtcpPort,
     codec: { payloadType: codec === 'PCMU' ? 0 : 8, name: codec, clockRate: 8000, channels: 1 },
     telephoneEvent: { payloadType: 101, clockRate: 8000 },
-    ptimeMs: 20,
     ...(direction ? { direction } : {}),
   });
   await leg.start(media(name));

@@ -112,7 +112,6 @@ function pcmuTo(socket: Socket, telephoneEvent = true): NegotiatedMedia {
     rtcpMux: true,
     codec: { payloadType: 0, name: 'PCMU', clockRate: 8000, channels: 1 },
     ...(telephoneEvent ? { telephoneEvent: { payloadType: 101, clockRate: 8000 } } : {}),
-    ptimeMs: 20,
   };
 }
 

@@ -189,6 +189,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly sipRequestsMovedToTcpTotal = new Counter({
+    name: 'patchbay_sip_requests_moved_to_tcp_total',
+    help: 'Requests of ours over 1300 bytes addressed to UDP that went over TCP to the same address and port instead (RFC 3261 §18.1.1); a carrier that takes no TCP fails them as transport errors',
+    registers: [this.registry],
+    collect: () => this.#collectMovedToTcp(),
+  });
+
   readonly apiConnectionsRefusedTotal = new Counter({
     name: 'patchbay_api_connections_refused_total',
     help: 'Connections to the control API closed at accept because api.maxConnections were open',
@@ -272,6 +279,8 @@ export class GatewayMetrics {
   readonly clusterRedisErrorsTotal: Counter<'kind'> | undefined;
 
   readonly #readSocketDrops: (() => Promise<number | undefined>) | undefined;
+  readonly #requestsMovedToTcp: () => number;
+  #movedToTcpSeen = 0;
   readonly #sampleRtpSocketDrops: () => number;
   readonly #mediaClockStats: (() => MediaClockCounts) | undefined;
   readonly #overloadSignals: () => ReadonlyArray<readonly [signal: string, overloaded: boolean]>;
@@ -293,6 +302,8 @@ export class GatewayMetrics {
     options: {
       processMetrics?: boolean;
       sipSocketDrops?: () => Promise<number | undefined>;
+      /** The SIP endpoint's requests moved to TCP for their size since start (only growing). */
+      sipRequestsMovedToTcp?: () => number;
       sampleRtpSocketDrops?: () => number;
       /** `redisErrors`: failed scripts since start by kind, a fixed set of keys (RedisLink's). */
       cluster?: {
@@ -315,6 +326,7 @@ export class GatewayMetrics {
     } = {},
   ) {
     this.#readSocketDrops = options.sipSocketDrops;
+    this.#requestsMovedToTcp = options.sipRequestsMovedToTcp ?? (() => 0);
     this.#sampleRtpSocketDrops = options.sampleRtpSocketDrops ?? (() => 0);
     this.#mediaClockStats = options.mediaClockStats;
     this.#overloadSignals = options.overloadSignals ?? (() => []);
@@ -417,6 +429,13 @@ export class GatewayMetrics {
     const increase = drops >= this.#socketDropsSeen ? drops - this.#socketDropsSeen : drops;
     this.#socketDropsSeen = drops;
     if (increase > 0) this.sipSocketDropsTotal.inc(increase);
+  }
+
+  /** A smaller count than last seen is a new endpoint's (a restart): all of it is new. */
+  #collectMovedToTcp(): void {
+    const moved = this.#requestsMovedToTcp();
+    this.sipRequestsMovedToTcpTotal.inc(moved >= this.#movedToTcpSeen ? moved - this.#movedToTcpSeen : moved);
+    this.#movedToTcpSeen = moved;
   }
 
   #collectMediaClockTicks(): void {

@@ -99,6 +99,7 @@ export interface SipEndpointOptions<Req extends RequestView, Res extends Respons
 export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
   readonly transactions: TransactionManager<Req, Res>;
   readonly #options: SipEndpointOptions<Req, Res>;
+  #movedToTcp = 0;
 
   constructor(options: SipEndpointOptions<Req, Res>) {
     this.#options = options;
@@ -165,6 +166,7 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
     if (destination.transport !== 'udp' || !transport.supports?.('tcp')) return destination;
     if (ops.wireLength(request) <= MAX_UDP_REQUEST_BYTES) return destination;
     ops.moveTopVia(request, sentBy('tcp'));
+    this.#movedToTcp++;
     return { ...destination, transport: 'tcp' };
   }
 
@@ -173,6 +175,11 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
     return destination.transport === 'udp' && request.topVia()?.transport === 'TCP'
       ? { ...destination, transport: 'tcp' }
       : destination;
+  }
+
+  /** Requests addressed to UDP that went over TCP for their size (§18.1.1), since start. */
+  get requestsMovedToTcp(): number {
+    return this.#movedToTcp;
   }
 
   close(): void {

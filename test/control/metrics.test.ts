@@ -15,6 +15,20 @@ test('patchbay_sip_socket_drops_total follows the kernel count read on each scra
   assert.equal(await scrape(), '15', 'a new socket starts from zero: its 3 drops add up');
 });
 
+test('patchbay_sip_requests_moved_to_tcp_total follows the endpoint count, across a restart', async () => {
+  const counts = [0, 2, 5, 1];
+  const metrics = new GatewayMetrics({
+    processMetrics: false,
+    sipRequestsMovedToTcp: () => counts.shift() ?? 0,
+  });
+  const scrape = async (): Promise<string | undefined> =>
+    /^patchbay_sip_requests_moved_to_tcp_total (\d+)$/m.exec(await metrics.registry.metrics())?.[1];
+  assert.equal(await scrape(), '0');
+  assert.equal(await scrape(), '2');
+  assert.equal(await scrape(), '5');
+  assert.equal(await scrape(), '6', 'a new endpoint starts from zero: its 1 adds up');
+});
+
 test('RTP socket drops are sampled on each scrape and add up', async () => {
   const samples = [3, 0, 2];
   const metrics = new GatewayMetrics({

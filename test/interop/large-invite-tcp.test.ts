@@ -96,6 +96,8 @@ test('an INVITE over 1300 bytes to a UDP gateway goes over TCP to the same port;
     assert.equal(large.transport, 'TCP');
     assert.ok(large.bytes > 1300, `the six-suite INVITE is over 1300 bytes (${large.bytes})`);
     assert.match(large.via, /^SIP\/2\.0\/TCP 127\.0\.0\.1:\d+;branch=z9hG4bK/);
+    const metrics = await (await fetch(`${gateway.apiUrl}/metrics`)).text();
+    assert.match(metrics, /^patchbay_sip_requests_moved_to_tcp_total 1$/m, 'the large INVITE, counted once');
   } finally {
     await gateway?.stop();
     await overUdp.stop();

@@ -93,6 +93,8 @@ describe('requests too large for UDP (RFC 3261 §18.1.1)', () => {
     );
     tcp.clock.advance(500 * 8);
     assert.equal(tcp.transport.sent.length, 1, 'no Timer A over TCP (§17.1.1.2)');
+    assert.equal(endpoint.requestsMovedToTcp, 0);
+    assert.equal(tcp.endpoint.requestsMovedToTcp, 1);
   });
 
   it('without a TCP transport a large request still goes over UDP', () => {

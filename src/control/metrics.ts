@@ -15,6 +15,12 @@ export interface MediaClockCounts {
  * tests can run several gateways in one process). The gateway updates them; /metrics
  * serves `registry.metrics()`.
  */
+/** Requests over 1300 bytes addressed to UDP: moved to TCP, and of those back to UDP (SipEndpoint). */
+interface LargeRequestCounts {
+  movedToTcp: number;
+  backToUdp: number;
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry();
 
@@ -189,11 +195,12 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  readonly sipRequestsMovedToTcpTotal = new Counter({
-    name: 'patchbay_sip_requests_moved_to_tcp_total',
-    help: 'Requests of ours over 1300 bytes addressed to UDP that went over TCP to the same address and port instead (RFC 3261 §18.1.1); a carrier that takes no TCP fails them as transport errors',
+  readonly sipLargeRequestsTotal = new Counter({
+    name: 'patchbay_sip_large_requests_total',
+    help: 'Requests of ours over 1300 bytes addressed to UDP (RFC 3261 §18.1.1), by path: tcp, each moved to TCP to the same address and port; udp_fallback, those of them sent over UDP after all, their TCP connection having failed before any response (a carrier that takes no TCP)',
+    labelNames: ['path'] as const,
     registers: [this.registry],
-    collect: () => this.#collectMovedToTcp(),
+    collect: () => this.#collectLargeRequests(),
   });
 
   readonly apiConnectionsRefusedTotal = new Counter({
@@ -279,8 +286,8 @@ export class GatewayMetrics {
   readonly clusterRedisErrorsTotal: Counter<'kind'> | undefined;
 
   readonly #readSocketDrops: (() => Promise<number | undefined>) | undefined;
-  readonly #requestsMovedToTcp: () => number;
-  #movedToTcpSeen = 0;
+  readonly #largeRequests: () => LargeRequestCounts;
+  #largeRequestsSeen: LargeRequestCounts = { movedToTcp: 0, backToUdp: 0 };
   readonly #sampleRtpSocketDrops: () => number;
   readonly #mediaClockStats: (() => MediaClockCounts) | undefined;
   readonly #overloadSignals: () => ReadonlyArray<readonly [signal: string, overloaded: boolean]>;
@@ -302,8 +309,8 @@ export class GatewayMetrics {
     options: {
       processMetrics?: boolean;
       sipSocketDrops?: () => Promise<number | undefined>;
-      /** The SIP endpoint's requests moved to TCP for their size since start (only growing). */
-      sipRequestsMovedToTcp?: () => number;
+      /** The SIP endpoint's large requests since start (SipEndpoint.largeRequests; only growing). */
+      sipLargeRequests?: () => LargeRequestCounts;
       sampleRtpSocketDrops?: () => number;
       /** `redisErrors`: failed scripts since start by kind, a fixed set of keys (RedisLink's). */
       cluster?: {
@@ -326,7 +333,7 @@ export class GatewayMetrics {
     } = {},
   ) {
     this.#readSocketDrops = options.sipSocketDrops;
-    this.#requestsMovedToTcp = options.sipRequestsMovedToTcp ?? (() => 0);
+    this.#largeRequests = options.sipLargeRequests ?? (() => this.#largeRequestsSeen);
     this.#sampleRtpSocketDrops = options.sampleRtpSocketDrops ?? (() => 0);
     this.#mediaClockStats = options.mediaClockStats;
     this.#overloadSignals = options.overloadSignals ?? (() => []);
@@ -431,11 +438,20 @@ export class GatewayMetrics {
     if (increase > 0) this.sipSocketDropsTotal.inc(increase);
   }
 
-  /** A smaller count than last seen is a new endpoint's (a restart): all of it is new. */
-  #collectMovedToTcp(): void {
-    const moved = this.#requestsMovedToTcp();
-    this.sipRequestsMovedToTcpTotal.inc(moved >= this.#movedToTcpSeen ? moved - this.#movedToTcpSeen : moved);
-    this.#movedToTcpSeen = moved;
+  /** Counts below those last seen are a new endpoint's (a restart): all of them are new. */
+  #collectLargeRequests(): void {
+    const counts = this.#largeRequests();
+    const seen = this.#largeRequestsSeen;
+    const fresh = counts.movedToTcp < seen.movedToTcp;
+    this.sipLargeRequestsTotal.inc(
+      { path: 'tcp' },
+      fresh ? counts.movedToTcp : counts.movedToTcp - seen.movedToTcp,
+    );
+    this.sipLargeRequestsTotal.inc(
+      { path: 'udp_fallback' },
+      fresh ? counts.backToUdp : counts.backToUdp - seen.backToUdp,
+    );
+    this.#largeRequestsSeen = { ...counts };
   }
 
   #collectMediaClockTicks(): void {

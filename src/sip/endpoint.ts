@@ -100,6 +100,7 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
   readonly transactions: TransactionManager<Req, Res>;
   readonly #options: SipEndpointOptions<Req, Res>;
   #movedToTcp = 0;
+  #fellBackToUdp = 0;
 
   constructor(options: SipEndpointOptions<Req, Res>) {
     this.#options = options;
@@ -133,8 +134,14 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
     destination: TransportAddress,
     user: ClientTransactionUser<Res>,
   ): ClientTransaction<Req, Res> {
-    this.#options.ops.addVia(request, this.#options.sentBy(destination.transport));
-    return this.transactions.sendRequest(request, this.#sizedFor(request, destination), user);
+    const { ops, sentBy } = this.#options;
+    ops.addVia(request, sentBy(destination.transport));
+    const sized = this.#sizedFor(request, destination);
+    if (sized === destination) return this.transactions.sendRequest(request, destination, user);
+    return this.transactions.sendRequest(request, sized, user, {
+      destination,
+      prepare: () => this.#backToUdp(request),
+    });
   }
 
   /**
@@ -151,9 +158,15 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
    * again over the transport its Via names.
    */
   sendAck(ack: Req, destination: TransportAddress): Promise<void> {
-    if (ack.topVia()) return this.#options.transport.send(ack, this.#asItsVia(ack, destination));
-    this.#options.ops.addVia(ack, this.#options.sentBy(destination.transport));
-    return this.#options.transport.send(ack, this.#sizedFor(ack, destination));
+    const { ops, transport, sentBy } = this.#options;
+    if (ack.topVia()) return transport.send(ack, this.#asItsVia(ack, destination));
+    ops.addVia(ack, sentBy(destination.transport));
+    const sized = this.#sizedFor(ack, destination);
+    if (sized === destination) return transport.send(ack, destination);
+    return transport.send(ack, sized).catch(() => {
+      this.#backToUdp(ack);
+      return transport.send(ack, destination);
+    });
   }
 
   /**
@@ -170,6 +183,15 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
     return { ...destination, transport: 'tcp' };
   }
 
+  /**
+   * A request moved to TCP whose connection failed before any response (a carrier that takes
+   * no TCP): it goes over UDP after all, as addressed, its Via saying so again.
+   */
+  #backToUdp(request: Req): void {
+    this.#options.ops.moveTopVia(request, this.#options.sentBy('udp'));
+    this.#fellBackToUdp++;
+  }
+
   /** A request that repeats an earlier one's Via (CANCEL, a repeated ACK) goes over TCP if that Via does. */
   #asItsVia(request: Req, destination: TransportAddress): TransportAddress {
     return destination.transport === 'udp' && request.topVia()?.transport === 'TCP'
@@ -177,9 +199,12 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
       : destination;
   }
 
-  /** Requests addressed to UDP that went over TCP for their size (§18.1.1), since start. */
-  get requestsMovedToTcp(): number {
-    return this.#movedToTcp;
+  /**
+   * Since start: requests addressed to UDP that went over TCP for their size (§18.1.1), and of
+   * those, the ones sent over UDP after all, their TCP connection having failed first.
+   */
+  get largeRequests(): { movedToTcp: number; backToUdp: number } {
+    return { movedToTcp: this.#movedToTcp, backToUdp: this.#fellBackToUdp };
   }
 
   close(): void {

@@ -15,18 +15,27 @@ test('patchbay_sip_socket_drops_total follows the kernel count read on each scra
   assert.equal(await scrape(), '15', 'a new socket starts from zero: its 3 drops add up');
 });
 
-test('patchbay_sip_requests_moved_to_tcp_total follows the endpoint count, across a restart', async () => {
-  const counts = [0, 2, 5, 1];
+test('patchbay_sip_large_requests_total follows the endpoint counts by path, across a restart', async () => {
+  const counts = [
+    { movedToTcp: 0, backToUdp: 0 },
+    { movedToTcp: 2, backToUdp: 1 },
+    { movedToTcp: 5, backToUdp: 1 },
+    { movedToTcp: 1, backToUdp: 0 },
+  ];
   const metrics = new GatewayMetrics({
     processMetrics: false,
-    sipRequestsMovedToTcp: () => counts.shift() ?? 0,
+    sipLargeRequests: () => counts.shift() ?? { movedToTcp: 0, backToUdp: 0 },
   });
-  const scrape = async (): Promise<string | undefined> =>
-    /^patchbay_sip_requests_moved_to_tcp_total (\d+)$/m.exec(await metrics.registry.metrics())?.[1];
-  assert.equal(await scrape(), '0');
-  assert.equal(await scrape(), '2');
-  assert.equal(await scrape(), '5');
-  assert.equal(await scrape(), '6', 'a new endpoint starts from zero: its 1 adds up');
+  const scrape = async (): Promise<string> => {
+    const text = await metrics.registry.metrics();
+    const path = (name: string) =>
+      new RegExp(`^patchbay_sip_large_requests_total\\{path="${name}"\\} (\\d+)$`, 'm').exec(text)?.[1];
+    return `${path('tcp')}/${path('udp_fallback')}`;
+  };
+  assert.equal(await scrape(), '0/0');
+  assert.equal(await scrape(), '2/1');
+  assert.equal(await scrape(), '5/1');
+  assert.equal(await scrape(), '6/1', 'a new endpoint starts from zero: its count adds up');
 });
 
 test('RTP socket drops are sampled on each scrape and add up', async () => {

@@ -3,7 +3,8 @@
  * UDP, each answered by a SIPp UAS on the same port over UDP and over TCP. An INVITE offering
  * SRTP with the two default suites fits a datagram and goes over UDP; one offering all six
  * suites is larger than 1300 bytes and goes over TCP to the same port, its Via saying TCP, and
- * the call is answered there.
+ * the call is answered there. A carrier that listens on UDP only refuses the TCP connection,
+ * and the same INVITE goes over UDP after all.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -97,11 +98,57 @@ test('an INVITE over 1300 bytes to a UDP gateway goes over TCP to the same port;
     assert.ok(large.bytes > 1300, `the six-suite INVITE is over 1300 bytes (${large.bytes})`);
     assert.match(large.via, /^SIP\/2\.0\/TCP 127\.0\.0\.1:\d+;branch=z9hG4bK/);
     const metrics = await (await fetch(`${gateway.apiUrl}/metrics`)).text();
-    assert.match(metrics, /^patchbay_sip_requests_moved_to_tcp_total 1$/m, 'the large INVITE, counted once');
+    assert.match(metrics, /^patchbay_sip_large_requests_total\{path="tcp"\} 1$/m, 'the large INVITE, once');
+    assert.match(metrics, /^patchbay_sip_large_requests_total\{path="udp_fallback"\} 0$/m);
   } finally {
     await gateway?.stop();
     await overUdp.stop();
     await overTcp.stop();
+    await bot.close();
+    rmSync(logs, { recursive: true, force: true });
+  }
+});
+
+test('a large INVITE to a carrier that takes no TCP goes over UDP after the connection is refused', {
+  skip,
+  timeout: 90_000,
+}, async () => {
+  const logs = mkdtempSync(join(tmpdir(), 'patchbay-large-invite-'));
+  const port = await freePort();
+  const overUdp = startSipp({
+    scenario: 'uas',
+    localPort: port,
+    transport: 'u1',
+    calls: 1,
+    timeoutMs: 60_000,
+    extraArgs: ['-trace_msg', '-message_file', join(logs, 'u1.log')],
+  });
+  const bot = await TestBot.start();
+  let gateway: GatewayProcess | undefined;
+  try {
+    gateway = await startGatewayProcess({
+      botUrl: bot.url,
+      trunks: { large: trunk('large', port, SRTP_SUITES) },
+    });
+    const id = await placeCall(gateway, 'large', { streamUrl: bot.url });
+    for (let i = 0; i < 100; i++) {
+      const live = (await (await fetch(`${gateway.apiUrl}/v1/calls/${id}`)).json()) as { state?: string };
+      if (live.state === 'answered') break;
+      await delay(100);
+    }
+    const hangup = await fetch(`${gateway.apiUrl}/v1/calls/${id}`, { method: 'DELETE' });
+    assert.equal(hangup.status, 204, 'the call was answered over UDP and is hung up');
+    const udp = await overUdp.result;
+    assert.equal(udp.successfulCalls, 1, udp.errors);
+    const [invite] = invitesIn(join(logs, 'u1.log'));
+    assert.ok(invite && invite.bytes > 1300, `the six-suite INVITE came over UDP (${invite?.bytes} bytes)`);
+    assert.match(invite.via, /^SIP\/2\.0\/UDP 127\.0\.0\.1:\d+;branch=z9hG4bK/);
+    const metrics = await (await fetch(`${gateway.apiUrl}/metrics`)).text();
+    assert.match(metrics, /^patchbay_sip_large_requests_total\{path="tcp"\} 1$/m);
+    assert.match(metrics, /^patchbay_sip_large_requests_total\{path="udp_fallback"\} 1$/m);
+  } finally {
+    await gateway?.stop();
+    await overUdp.stop();
     await bot.close();
     rmSync(logs, { recursive: true, force: true });
   }

@@ -14,10 +14,15 @@ import { FakeClock } from '../../src/util/index.js';
 type Message = SipRequest | SipResponse;
 
 class RecordingTransport implements EndpointTransport<Message> {
-  readonly sent: { message: SipRequest; destination: TransportAddress }[] = [];
+  readonly sent: { message: SipRequest; destination: TransportAddress; via: string }[] = [];
+  /** TCP connections are refused (a carrier that listens on UDP only). */
+  refuseTcp = false;
   constructor(readonly hasTcp: boolean) {}
   send(message: Message | Buffer, destination: TransportAddress): Promise<void> {
-    if (!Buffer.isBuffer(message) && message.isRequest) this.sent.push({ message, destination });
+    if (!Buffer.isBuffer(message) && message.isRequest)
+      this.sent.push({ message, destination, via: message.get('via') ?? '' });
+    if (this.refuseTcp && destination.transport === 'tcp')
+      return Promise.reject(new Error('connect ECONNREFUSED'));
     return Promise.resolve();
   }
   onMessage(): void {}
@@ -93,8 +98,8 @@ describe('requests too large for UDP (RFC 3261 §18.1.1)', () => {
     );
     tcp.clock.advance(500 * 8);
     assert.equal(tcp.transport.sent.length, 1, 'no Timer A over TCP (§17.1.1.2)');
-    assert.equal(endpoint.requestsMovedToTcp, 0);
-    assert.equal(tcp.endpoint.requestsMovedToTcp, 1);
+    assert.deepEqual(endpoint.largeRequests, { movedToTcp: 0, backToUdp: 0 });
+    assert.deepEqual(tcp.endpoint.largeRequests, { movedToTcp: 1, backToUdp: 0 });
   });
 
   it('without a TCP transport a large request still goes over UDP', () => {
@@ -134,5 +139,73 @@ describe('requests too large for UDP (RFC 3261 §18.1.1)', () => {
       ['tcp', 'tcp'],
     );
     assert.equal(ack.get('via'), via, 'the same Via both times');
+  });
+
+  it('refused over TCP before any response, an INVITE goes over UDP after all, its Via back on UDP, Timer A and all', async () => {
+    const { clock, transport, endpoint } = setup();
+    transport.refuseTcp = true;
+    const failures: unknown[] = [];
+    const invite = inviteOf(1500);
+    const transaction = endpoint.sendRequest(invite, carrier, {
+      onTransportError: (error) => failures.push(error),
+    });
+    const branch = invite.topVia()?.params.get('branch');
+    await Promise.resolve();
+    assert.deepEqual(
+      transport.sent.map((sent) => sent.destination.transport),
+      ['tcp', 'udp'],
+    );
+    assert.match(transport.sent[0]?.via ?? '', /^SIP\/2\.0\/TCP 192\.0\.2\.10:5062;/);
+    assert.match(transport.sent[1]?.via ?? '', /^SIP\/2\.0\/UDP 192\.0\.2\.10:5060;/);
+    assert.equal(invite.topVia()?.params.get('branch'), branch, 'the same transaction');
+    assert.equal(transaction.state, 'calling');
+    assert.equal(transaction.reliable, false);
+    clock.advance(500);
+    assert.equal(transport.sent.length, 3, 'Timer A retransmits over UDP');
+    assert.deepEqual(failures, []);
+    assert.deepEqual(endpoint.largeRequests, { movedToTcp: 1, backToUdp: 1 });
+    endpoint.sendCancel(createCancel(invite), carrier);
+    assert.equal(transport.sent.at(-1)?.destination.transport, 'udp', 'its CANCEL follows it to UDP');
+  });
+
+  it('a non-INVITE request falls back the same way, Timer E and all; a failure over UDP too ends it', async () => {
+    const { clock, transport, endpoint } = setup();
+    transport.refuseTcp = true;
+    const failures: unknown[] = [];
+    const message = inviteOf(1500);
+    message.method = 'MESSAGE';
+    endpoint.sendRequest(message, carrier, { onTransportError: (error) => failures.push(error) });
+    await Promise.resolve();
+    clock.advance(500);
+    assert.deepEqual(
+      transport.sent.map((sent) => sent.destination.transport),
+      ['tcp', 'udp', 'udp'],
+    );
+    assert.deepEqual(failures, []);
+
+    const once = setup();
+    once.transport.refuseTcp = true;
+    once.transport.send = (sent) => {
+      once.transport.sent.push({ message: sent as SipRequest, destination: carrier, via: '' });
+      return Promise.reject(new Error('unreachable'));
+    };
+    const lost: unknown[] = [];
+    once.endpoint.sendRequest(inviteOf(1500), carrier, { onTransportError: (error) => lost.push(error) });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(once.transport.sent.length, 2, 'one fallback, no more');
+    assert.equal(lost.length, 1, 'the second failure reaches the user as a transport error');
+  });
+
+  it('a large 2xx ACK refused over TCP goes over UDP, and so does its repetition', async () => {
+    const { transport, endpoint } = setup();
+    transport.refuseTcp = true;
+    const ack = inviteOf(1500);
+    ack.method = 'ACK';
+    await endpoint.sendAck(ack, carrier);
+    await endpoint.sendAck(ack, carrier);
+    assert.deepEqual(
+      transport.sent.map((sent) => sent.destination.transport),
+      ['tcp', 'udp', 'udp'],
+    );
   });
 });

@@ -69,15 +69,22 @@ export abstract class Transaction extends TypedEmitter<TransactionEvents> {
   #end: TransactionEnd | undefined;
   /** Armed timers by name: a plain record, lighter than a Map for the two or three a transaction has. */
   readonly #timers: Partial<Record<TimerName, TimerHandle>> = {};
+  #reliable: boolean;
 
   protected constructor(
     initial: TransactionState,
     protected readonly clock: Clock,
     protected readonly profile: TimerProfile,
-    readonly reliable: boolean,
+    reliable: boolean,
   ) {
     super();
     this.#state = initial;
+    this.#reliable = reliable;
+  }
+
+  /** Whether its transport is reliable: no retransmission timers, no final waits (Table 4). */
+  get reliable(): boolean {
+    return this.#reliable;
   }
 
   get state(): TransactionState {
@@ -106,12 +113,21 @@ export abstract class Transaction extends TypedEmitter<TransactionEvents> {
   /** The transport failed to send (RFC 3261 §17.1.4 / §17.2.4): terminate and tell the TU. */
   transportError(error: unknown): void {
     if (this.#state === 'terminated') return;
+    if (this.recoverFromTransportError?.()) return;
     this.finish({ cause: 'transport_error', detail: error instanceof Error ? error.message : String(error) });
     this.reportTransportError?.(error);
   }
 
   /** Tells the TU of a transport error, for the transactions whose TU wants it. */
   protected reportTransportError?(error: unknown): void;
+
+  /** A client transaction's second transport, tried instead of ending: true when it carries on. */
+  protected recoverFromTransportError?(): boolean;
+
+  /** From now on over an unreliable transport (a fallback to UDP): its retransmission timers apply. */
+  protected becomeUnreliable(): void {
+    this.#reliable = false;
+  }
 
   /** Enters Terminated once, with `end`: timers cancelled, then the state and ended events. */
   protected finish(end: TransactionEnd): void {

@@ -15,6 +15,41 @@ export interface ClientTransactionUser<Res> {
   onTransportError?(error: unknown): void;
 }
 
+/**
+ * Where a client transaction goes instead when its transport fails before any response came:
+ * back to UDP for a request RFC 3261 §18.1.1 moved to TCP, when the peer takes no TCP (a
+ * refused connection). Used once.
+ */
+export interface TransportFallback<Req> {
+  /** Readies the request for the fallback (its top Via's transport); the branch stays. */
+  prepare(): void;
+  /** Sends one message over the fallback, which is unreliable (UDP). */
+  send(message: Req): Promise<void> | void;
+}
+
+/** A client transaction's sending: its transport's, until it falls back (once) to the fallback's. */
+export class ClientSender<Req> {
+  #send: (message: Req) => Promise<void> | void;
+  #fallback: TransportFallback<Req> | undefined;
+
+  constructor(send: (message: Req) => Promise<void> | void, fallback: TransportFallback<Req> | undefined) {
+    this.#send = send;
+    this.#fallback = fallback;
+  }
+
+  readonly send = (message: Req): Promise<void> | void => this.#send(message);
+
+  /** Takes the fallback, readying the request for it: false when there is none (left). */
+  fallBack(): boolean {
+    const fallback = this.#fallback;
+    if (!fallback) return false;
+    this.#fallback = undefined;
+    fallback.prepare();
+    this.#send = fallback.send;
+    return true;
+  }
+}
+
 export interface InviteClientOptions<Req, Res> {
   request: Req;
   clock: Clock;
@@ -25,6 +60,7 @@ export interface InviteClientOptions<Req, Res> {
   /** Builds the ACK for a non-2xx final response (RFC 3261 §17.1.1.3). */
   createAck(response: Res): Req;
   user: ClientTransactionUser<Res>;
+  fallback?: TransportFallback<Req> | undefined;
 }
 
 /** INVITE client transaction, RFC 3261 §17.1.1 with the Accepted state of RFC 6026 §7.2. */
@@ -32,11 +68,13 @@ export class InviteClientTransaction<Req, Res extends StatusBearer> extends Tran
   readonly request: Req;
   #ack: Req | undefined;
   readonly #options: InviteClientOptions<Req, Res>;
+  readonly #sender: ClientSender<Req>;
 
   constructor(options: InviteClientOptions<Req, Res>) {
     super('calling', options.clock, options.profile, options.reliable);
     this.request = options.request;
     this.#options = options;
+    this.#sender = new ClientSender(options.send, options.fallback);
   }
 
   /** Sends the INVITE and arms timers A (unreliable only) and B. */
@@ -86,6 +124,15 @@ export class InviteClientTransaction<Req, Res extends StatusBearer> extends Tran
     this.#options.user.onTransportError?.(error);
   }
 
+  /** Still Calling (nothing answered), with a fallback: the INVITE goes again over it, Timer A and all. */
+  protected override recoverFromTransportError(): boolean {
+    if (this.state !== 'calling' || !this.#sender.fallBack()) return false;
+    this.becomeUnreliable();
+    this.#transmit(this.request);
+    this.#armTimerA(this.profile.t1);
+    return true;
+  }
+
   #armTimerA(interval: number): void {
     // RFC 3261 §17.1.1.2: Timer A doubles each time, without the T2 cap.
     this.startTimer('A', interval, () => {
@@ -122,6 +169,6 @@ export class InviteClientTransaction<Req, Res extends StatusBearer> extends Tran
   }
 
   #transmit(message: Req): void {
-    this.transmitWith(this.#options.send, message);
+    this.transmitWith(this.#sender.send, message);
   }
 }

@@ -133,10 +133,16 @@ export class TransactionManager<
    * Starts a client transaction for `request` (its top Via must carry a fresh branch).
    * ACK is not a transaction (RFC 3261 §17.1.1.3): send 2xx ACKs through the transport.
    */
+  /**
+   * Starts a client transaction to `destination`. With `fallback`, a transport error before any
+   * response sends the request again to the fallback's destination instead (once), after its
+   * `prepare` (see TransportFallback).
+   */
   sendRequest(
     request: Req,
     destination: TransportAddress,
     user: ClientTransactionUser<Res>,
+    fallback?: { destination: TransportAddress; prepare(): void },
   ): ClientTransaction<Req, Res> {
     if (request.method === 'ACK') throw new TypeError('ACK is sent outside transactions');
     if (this.#clients.size + this.#servers.size >= this.#maxTransactions) {
@@ -152,6 +158,10 @@ export class TransactionManager<
       reliable: this.#options.isReliable(destination.transport),
       send: (message: Req) => this.#options.send(message, destination),
       user,
+      fallback: fallback && {
+        prepare: fallback.prepare,
+        send: (message: Req) => this.#options.send(message, fallback.destination),
+      },
     };
     const transaction: ClientTransaction<Req, Res> =
       request.method === 'INVITE'

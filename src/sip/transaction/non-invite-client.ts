@@ -1,7 +1,7 @@
 import type { Clock } from '../../util/index.js';
 import type { TransportAddress } from '../types.js';
 import { type StatusBearer, type TimerProfile, Transaction } from './base.js';
-import type { ClientTransactionUser } from './invite-client.js';
+import { ClientSender, type ClientTransactionUser, type TransportFallback } from './invite-client.js';
 
 export interface NonInviteClientOptions<Req, Res> {
   request: Req;
@@ -10,19 +10,20 @@ export interface NonInviteClientOptions<Req, Res> {
   reliable: boolean;
   send(message: Req): Promise<void> | void;
   user: ClientTransactionUser<Res>;
+  fallback?: TransportFallback<Req> | undefined;
 }
 
 /** Non-INVITE client transaction, RFC 3261 §17.1.2. */
 export class NonInviteClientTransaction<Req, Res extends StatusBearer> extends Transaction {
   readonly request: Req;
-  readonly #options: NonInviteClientOptions<Req, Res>;
   readonly #user: ClientTransactionUser<Res>;
+  readonly #sender: ClientSender<Req>;
 
   constructor(options: NonInviteClientOptions<Req, Res>) {
     super('trying', options.clock, options.profile, options.reliable);
     this.request = options.request;
-    this.#options = options;
     this.#user = options.user;
+    this.#sender = new ClientSender(options.send, options.fallback);
   }
 
   /** Sends the request and arms timers E (unreliable only) and F. */
@@ -54,6 +55,15 @@ export class NonInviteClientTransaction<Req, Res extends StatusBearer> extends T
     this.#user.onTransportError?.(error);
   }
 
+  /** Still Trying (nothing answered), with a fallback: the request goes again over it, Timer E and all. */
+  protected override recoverFromTransportError(): boolean {
+    if (this.state !== 'trying' || !this.#sender.fallBack()) return false;
+    this.becomeUnreliable();
+    this.#transmit();
+    this.#armTimerE(this.profile.t1);
+    return true;
+  }
+
   #armTimerE(interval: number): void {
     this.startTimer('E', interval, () => {
       this.#transmit();
@@ -64,6 +74,6 @@ export class NonInviteClientTransaction<Req, Res extends StatusBearer> extends T
   }
 
   #transmit(): void {
-    this.transmitWith(this.#options.send, this.request);
+    this.transmitWith(this.#sender.send, this.request);
   }
 }

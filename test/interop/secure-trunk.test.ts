@@ -230,8 +230,12 @@ describe('secure carrier trunk (mutual TLS + SRTP) with patchbay start', { skip,
     await until(() => records().some((r) => r.id === id), 'the call record');
     const record = records().find((r) => r.id === id);
     assert.equal(record?.end.cause, 'api_hangup');
-    // GCM both ways: every packet baresip protected authenticated here.
-    assert.deepEqual(srtpOf(record), { suite: 'AEAD_AES_256_GCM', authDrops: 0 });
+    // GCM both ways: every packet baresip protected authenticated here, but for at most one: the
+    // last RTCP that libre 1.1 sends in the clear as it takes our BYE, when it lands before the
+    // leg closes (a race; dropped as unauthenticated, as it must be).
+    const srtp = srtpOf(record);
+    assert.equal(srtp.suite, 'AEAD_AES_256_GCM');
+    assert.ok((srtp.authDrops ?? 0) <= 1, `${srtp.authDrops} packets failed authentication`);
     const call = botCallOf(bot, id) as BotCall;
     assert.ok(
       hears({ samples: joinedAudio(call).subarray(8000), sampleRate: 8000 }, CARRIER_TONE_HZ, BOT_TONE_HZ),

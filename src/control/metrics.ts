@@ -10,17 +10,17 @@ export interface MediaClockCounts {
   overruns: number;
 }
 
-/**
- * Every Prometheus metric patchbay exports, on one registry per gateway instance (so
- * tests can run several gateways in one process). The gateway updates them; /metrics
- * serves `registry.metrics()`.
- */
 /** Requests over 1300 bytes addressed to UDP: moved to TCP, and of those back to UDP (SipEndpoint). */
 interface LargeRequestCounts {
   movedToTcp: number;
   backToUdp: number;
 }
 
+/**
+ * Every Prometheus metric patchbay exports, on one registry per gateway instance (so
+ * tests can run several gateways in one process). The gateway updates them; /metrics
+ * serves `registry.metrics()`.
+ */
 export class GatewayMetrics {
   readonly registry = new Registry();
 

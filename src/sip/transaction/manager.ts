@@ -130,13 +130,11 @@ export class TransactionManager<
   }
 
   /**
-   * Starts a client transaction for `request` (its top Via must carry a fresh branch).
-   * ACK is not a transaction (RFC 3261 §17.1.1.3): send 2xx ACKs through the transport.
-   */
-  /**
-   * Starts a client transaction to `destination`. With `fallback`, a transport error before any
-   * response sends the request again to the fallback's destination instead (once), after its
-   * `prepare` (see TransportFallback).
+   * Starts a client transaction for `request` (its top Via must carry a fresh branch) to
+   * `destination`. With `fallback`, a transport error before any response sends the request
+   * again to the fallback's destination instead (once), after its `prepare` (see
+   * TransportFallback). ACK is not a transaction (RFC 3261 §17.1.1.3): send 2xx ACKs through
+   * the transport.
    */
   sendRequest(
     request: Req,

@@ -127,7 +127,8 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
 
   /**
    * Adds a Via with a fresh branch and starts a client transaction to `destination`, over TCP
-   * to the same address and port if it is addressed to UDP and too large for it (§18.1.1).
+   * to the same address and port if it is addressed to UDP and too large for it (§18.1.1); if
+   * that connection fails before any response, the transaction goes on over UDP after all.
    */
   sendRequest(
     request: Req,

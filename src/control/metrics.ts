@@ -10,6 +10,15 @@ export interface MediaClockCounts {
   overruns: number;
 }
 
+/**
+ * How much a count read from its source grew since `seen`. Such counts only grow while their
+ * source lives, so a smaller one comes from a new source (a new socket, a restarted endpoint)
+ * and all of it is new.
+ */
+function increaseSince(count: number, seen: number): number {
+  return count >= seen ? count - seen : count;
+}
+
 /** Requests over 1300 bytes addressed to UDP: moved to TCP, and of those back to UDP (SipEndpoint). */
 interface LargeRequestCounts {
   movedToTcp: number;
@@ -433,24 +442,16 @@ export class GatewayMetrics {
   async #collectSocketDrops(): Promise<void> {
     const drops = await this.#readSocketDrops?.();
     if (drops === undefined) return;
-    const increase = drops >= this.#socketDropsSeen ? drops - this.#socketDropsSeen : drops;
+    const increase = increaseSince(drops, this.#socketDropsSeen);
     this.#socketDropsSeen = drops;
     if (increase > 0) this.sipSocketDropsTotal.inc(increase);
   }
 
-  /** Counts below those last seen are a new endpoint's (a restart): all of them are new. */
   #collectLargeRequests(): void {
     const counts = this.#largeRequests();
     const seen = this.#largeRequestsSeen;
-    const fresh = counts.movedToTcp < seen.movedToTcp;
-    this.sipLargeRequestsTotal.inc(
-      { path: 'tcp' },
-      fresh ? counts.movedToTcp : counts.movedToTcp - seen.movedToTcp,
-    );
-    this.sipLargeRequestsTotal.inc(
-      { path: 'udp_fallback' },
-      fresh ? counts.backToUdp : counts.backToUdp - seen.backToUdp,
-    );
+    this.sipLargeRequestsTotal.inc({ path: 'tcp' }, increaseSince(counts.movedToTcp, seen.movedToTcp));
+    this.sipLargeRequestsTotal.inc({ path: 'udp_fallback' }, increaseSince(counts.backToUdp, seen.backToUdp));
     this.#largeRequestsSeen = { ...counts };
   }
 

@@ -11,9 +11,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { SRTP_SUITES } from '../../src/util/index.js';
-import { type GatewayProcess, placeCall, startGatewayProcess } from './helpers/gateway-process.js';
+import { answeredCallAttempts, type GatewayProcess, startGatewayProcess } from './helpers/gateway-process.js';
 import { freePort, type SippHandle, skipWithoutSipp, startSipp } from './helpers/sipp.js';
 import { TestBot } from './helpers/test-bot.js';
 
@@ -31,6 +30,18 @@ function trunk(name: string, port: number, suites?: readonly string[]): string {
     'probing: { enabled: false }',
     '',
   ].join('\n');
+}
+
+/** SIPp's UAS on `port`, taking one call and logging its messages to `logs`/<transport>.log. */
+function tracedUas(port: number, transport: 'u1' | 't1', logs: string): SippHandle {
+  return startSipp({
+    scenario: 'uas',
+    localPort: port,
+    transport,
+    calls: 1,
+    timeoutMs: 60_000,
+    extraArgs: ['-trace_msg', '-message_file', join(logs, `${transport}.log`)],
+  });
 }
 
 /** The INVITEs a SIPp UAS logged (`-trace_msg`): the transport it came on and its size. */
@@ -55,34 +66,18 @@ test('an INVITE over 1300 bytes to a UDP gateway goes over TCP to the same port;
 }, async (t) => {
   const logs = mkdtempSync(join(tmpdir(), 'patchbay-large-invite-'));
   const port = await freePort();
-  const uas = (transport: 'u1' | 't1'): SippHandle =>
-    startSipp({
-      scenario: 'uas',
-      localPort: port,
-      transport,
-      calls: 1,
-      timeoutMs: 60_000,
-      extraArgs: ['-trace_msg', '-message_file', join(logs, `${transport}.log`)],
-    });
-  const overUdp = uas('u1');
-  const overTcp = uas('t1');
-  const bot = await TestBot.start();
+  const overUdp = tracedUas(port, 'u1', logs);
+  const overTcp = tracedUas(port, 't1', logs);
+  // One bot per call: each call's answer is its bot's first call.
+  const bots = { small: await TestBot.start(), large: await TestBot.start() };
   let gateway: GatewayProcess | undefined;
   try {
     gateway = await startGatewayProcess({
-      botUrl: bot.url,
+      botUrl: bots.small.url,
       trunks: { small: trunk('small', port), large: trunk('large', port, SRTP_SUITES) },
     });
-    for (const name of ['small', 'large']) {
-      const id = await placeCall(gateway, name, { streamUrl: bot.url });
-      for (let i = 0; i < 100; i++) {
-        const live = (await (await fetch(`${gateway.apiUrl}/v1/calls/${id}`)).json()) as { state?: string };
-        if (live.state === 'answered') break;
-        await delay(100);
-      }
-      const hangup = await fetch(`${gateway.apiUrl}/v1/calls/${id}`, { method: 'DELETE' });
-      assert.equal(hangup.status, 204, `the ${name} call was answered and is hung up`);
-    }
+    for (const name of ['small', 'large'] as const)
+      assert.deepEqual(await answeredCallAttempts(gateway, name, bots[name]), [[`${name}/a`, '200']]);
     const [udp, tcp] = await Promise.all([overUdp.result, overTcp.result]);
     assert.equal(udp.successfulCalls, 1, udp.errors);
     assert.equal(tcp.successfulCalls, 1, tcp.errors);
@@ -104,7 +99,7 @@ test('an INVITE over 1300 bytes to a UDP gateway goes over TCP to the same port;
     await gateway?.stop();
     await overUdp.stop();
     await overTcp.stop();
-    await bot.close();
+    for (const bot of Object.values(bots)) await bot.close();
     rmSync(logs, { recursive: true, force: true });
   }
 });
@@ -115,14 +110,7 @@ test('a large INVITE to a carrier that takes no TCP goes over UDP after the conn
 }, async () => {
   const logs = mkdtempSync(join(tmpdir(), 'patchbay-large-invite-'));
   const port = await freePort();
-  const overUdp = startSipp({
-    scenario: 'uas',
-    localPort: port,
-    transport: 'u1',
-    calls: 1,
-    timeoutMs: 60_000,
-    extraArgs: ['-trace_msg', '-message_file', join(logs, 'u1.log')],
-  });
+  const overUdp = tracedUas(port, 'u1', logs);
   const bot = await TestBot.start();
   let gateway: GatewayProcess | undefined;
   try {
@@ -130,14 +118,7 @@ test('a large INVITE to a carrier that takes no TCP goes over UDP after the conn
       botUrl: bot.url,
       trunks: { large: trunk('large', port, SRTP_SUITES) },
     });
-    const id = await placeCall(gateway, 'large', { streamUrl: bot.url });
-    for (let i = 0; i < 100; i++) {
-      const live = (await (await fetch(`${gateway.apiUrl}/v1/calls/${id}`)).json()) as { state?: string };
-      if (live.state === 'answered') break;
-      await delay(100);
-    }
-    const hangup = await fetch(`${gateway.apiUrl}/v1/calls/${id}`, { method: 'DELETE' });
-    assert.equal(hangup.status, 204, 'the call was answered over UDP and is hung up');
+    assert.deepEqual(await answeredCallAttempts(gateway, 'large', bot), [['large/a', '200']]);
     const udp = await overUdp.result;
     assert.equal(udp.successfulCalls, 1, udp.errors);
     const [invite] = invitesIn(join(logs, 'u1.log'));

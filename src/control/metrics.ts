@@ -23,6 +23,7 @@ function increaseSince(count: number, seen: number): number {
 interface LargeRequestCounts {
   movedToTcp: number;
   backToUdp: number;
+  keptOnUdp: number;
 }
 
 /**
@@ -206,7 +207,7 @@ export class GatewayMetrics {
 
   readonly sipLargeRequestsTotal = new Counter({
     name: 'patchbay_sip_large_requests_total',
-    help: 'Requests of ours over 1300 bytes addressed to UDP (RFC 3261 §18.1.1), by path: tcp, each moved to TCP to the same address and port; udp_fallback, those of them sent over UDP after all, their TCP connection having failed before any response (a carrier that takes no TCP)',
+    help: 'Requests of ours over 1300 bytes addressed to UDP (RFC 3261 §18.1.1), by path: tcp, each moved to TCP to the same address and port; udp_fallback, those of them sent over UDP after all, their TCP connection having failed or not come up within 4*T1 before any response (a carrier that takes no TCP); udp_no_tcp, those kept on UDP, their destination having taken no TCP in the last 10 minutes',
     labelNames: ['path'] as const,
     registers: [this.registry],
     collect: () => this.#collectLargeRequests(),
@@ -296,7 +297,7 @@ export class GatewayMetrics {
 
   readonly #readSocketDrops: (() => Promise<number | undefined>) | undefined;
   readonly #largeRequests: () => LargeRequestCounts;
-  #largeRequestsSeen: LargeRequestCounts = { movedToTcp: 0, backToUdp: 0 };
+  #largeRequestsSeen: LargeRequestCounts = { movedToTcp: 0, backToUdp: 0, keptOnUdp: 0 };
   readonly #sampleRtpSocketDrops: () => number;
   readonly #mediaClockStats: (() => MediaClockCounts) | undefined;
   readonly #overloadSignals: () => ReadonlyArray<readonly [signal: string, overloaded: boolean]>;
@@ -452,6 +453,7 @@ export class GatewayMetrics {
     const seen = this.#largeRequestsSeen;
     this.sipLargeRequestsTotal.inc({ path: 'tcp' }, increaseSince(counts.movedToTcp, seen.movedToTcp));
     this.sipLargeRequestsTotal.inc({ path: 'udp_fallback' }, increaseSince(counts.backToUdp, seen.backToUdp));
+    this.sipLargeRequestsTotal.inc({ path: 'udp_no_tcp' }, increaseSince(counts.keptOnUdp, seen.keptOnUdp));
     this.#largeRequestsSeen = { ...counts };
   }
 

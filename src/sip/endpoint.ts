@@ -11,6 +11,7 @@ import { SipParseError } from './grammar.js';
 import {
   type ClientTransaction,
   type ClientTransactionUser,
+  DEFAULT_TIMER_PROFILE,
   type MessageFactory,
   type RequestView,
   type ResponseView,
@@ -19,7 +20,7 @@ import {
   TransactionManager,
   type TransactionMemoryLimits,
 } from './transaction/index.js';
-import type { TransportAddress, Via } from './types.js';
+import type { SendOptions, TransportAddress, Via } from './types.js';
 
 /**
  * RFC 3261 §18.1.1: with the path MTU unknown, a request larger than 1300 bytes MUST go over a
@@ -29,14 +30,35 @@ import type { TransportAddress, Via } from './types.js';
 export const MAX_UDP_REQUEST_BYTES = 1300;
 
 /**
+ * How long a request moved to TCP for its size waits for the connection before it goes over
+ * UDP after all, in T1s: a carrier that drops the SYN unanswered would otherwise hold it for
+ * the connect deadline (64*T1). Four T1s (2 s) cover one lost SYN (Linux resends it after 1 s).
+ */
+const TCP_CONNECT_BEFORE_UDP_T1S = 4;
+/**
+ * After a destination took no TCP (refused, or not up in time), its large requests stay on
+ * UDP this long instead of waiting on TCP again for every call; then TCP is tried afresh.
+ */
+const NO_TCP_MEMORY_MS = 10 * 60_000;
+/** Destinations remembered as taking no TCP, at most (the oldest forgotten first). */
+export const MAX_NO_TCP_DESTINATIONS = 1024;
+
+/**
  * Whether a request with this method and top Via matches a live server transaction
  * (RFC 3261 §17.2.3), asked by a transport before parsing so retransmissions skip its rate limit.
  */
 export type RetransmissionProbe = (method: string, topVia: Via) => boolean;
 
+/** SipEndpoint.largeRequests: what became of requests too large for UDP, since start. */
+export interface LargeRequestCounts {
+  movedToTcp: number;
+  backToUdp: number;
+  keptOnUdp: number;
+}
+
 export interface EndpointTransport<Msg> {
   /** Sends a message, or a message already serialized (a server transaction's response). */
-  send(message: Msg | Buffer, destination: TransportAddress): Promise<void>;
+  send(message: Msg | Buffer, destination: TransportAddress, options?: SendOptions): Promise<void>;
   onMessage(
     handler: (message: Msg, source: TransportAddress, local: TransportAddress) => void,
     isRetransmission?: RetransmissionProbe,
@@ -99,16 +121,22 @@ export interface SipEndpointOptions<Req extends RequestView, Res extends Respons
 export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
   readonly transactions: TransactionManager<Req, Res>;
   readonly #options: SipEndpointOptions<Req, Res>;
+  readonly #tcpConnectBeforeUdpMs: number;
+  /** Destinations that took no TCP lately (address:port), with when TCP is tried again. */
+  readonly #noTcpUntil = new Map<string, number>();
   #movedToTcp = 0;
   #fellBackToUdp = 0;
+  #keptOnUdp = 0;
 
   constructor(options: SipEndpointOptions<Req, Res>) {
     this.#options = options;
+    this.#tcpConnectBeforeUdpMs =
+      TCP_CONNECT_BEFORE_UDP_T1S * (options.profile?.t1 ?? DEFAULT_TIMER_PROFILE.t1);
     const { application } = options;
     this.transactions = new TransactionManager<Req, Res>({
       clock: options.clock,
       factory: options.ops,
-      send: (message, destination) => options.transport.send(message, destination),
+      send: (message, destination, sendOptions) => options.transport.send(message, destination, sendOptions),
       isReliable: (transport) => options.transport.isReliable(transport),
       onRequest: (request, transaction, source) => this.#dispatch(request, transaction, source),
       onAck: (ack, source) => application.onAck?.(ack, source),
@@ -141,7 +169,8 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
     if (sized === destination) return this.transactions.sendRequest(request, destination, user);
     return this.transactions.sendRequest(request, sized, user, {
       destination,
-      prepare: () => this.#backToUdp(request),
+      prepare: () => this.#backToUdp(request, destination),
+      connectWithinMs: this.#tcpConnectBeforeUdpMs,
     });
   }
 
@@ -164,33 +193,54 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
     ops.addVia(ack, sentBy(destination.transport));
     const sized = this.#sizedFor(ack, destination);
     if (sized === destination) return transport.send(ack, destination);
-    return transport.send(ack, sized).catch(() => {
-      this.#backToUdp(ack);
+    return transport.send(ack, sized, { connectWithinMs: this.#tcpConnectBeforeUdpMs }).catch(() => {
+      this.#backToUdp(ack, destination);
       return transport.send(ack, destination);
     });
   }
 
   /**
    * `destination`, or the same address over TCP for a request addressed to UDP that is larger
-   * than MAX_UDP_REQUEST_BYTES, its top Via changed to match (§18.1.1). Without a TCP transport
-   * it stays on UDP.
+   * than MAX_UDP_REQUEST_BYTES, its top Via changed to match (§18.1.1). Without a TCP transport,
+   * or to a destination that took no TCP lately, it stays on UDP.
    */
   #sizedFor(request: Req, destination: TransportAddress): TransportAddress {
     const { ops, transport, sentBy } = this.#options;
     if (destination.transport !== 'udp' || !transport.supports?.('tcp')) return destination;
     if (ops.wireLength(request) <= MAX_UDP_REQUEST_BYTES) return destination;
+    if (this.#tookNoTcpLately(destination)) {
+      this.#keptOnUdp++;
+      return destination;
+    }
     ops.moveTopVia(request, sentBy('tcp'));
     this.#movedToTcp++;
     return { ...destination, transport: 'tcp' };
   }
 
   /**
-   * A request moved to TCP whose connection failed before any response (a carrier that takes
-   * no TCP): it goes over UDP after all, as addressed, its Via saying so again.
+   * A request moved to TCP whose connection failed or was not up in time, before any response
+   * (a carrier that takes no TCP): it goes over UDP after all, as addressed, its Via saying so
+   * again, and the destination's next large requests stay on UDP for NO_TCP_MEMORY_MS.
    */
-  #backToUdp(request: Req): void {
+  #backToUdp(request: Req, destination: TransportAddress): void {
     this.#options.ops.moveTopVia(request, this.#options.sentBy('udp'));
     this.#fellBackToUdp++;
+    const key = `${destination.address}:${destination.port}`;
+    this.#noTcpUntil.delete(key); // re-inserted last: the map's order is the forgetting order
+    this.#noTcpUntil.set(key, this.#options.clock.now() + NO_TCP_MEMORY_MS);
+    if (this.#noTcpUntil.size > MAX_NO_TCP_DESTINATIONS) {
+      const oldest = this.#noTcpUntil.keys().next().value;
+      if (oldest !== undefined) this.#noTcpUntil.delete(oldest);
+    }
+  }
+
+  #tookNoTcpLately(destination: TransportAddress): boolean {
+    const key = `${destination.address}:${destination.port}`;
+    const until = this.#noTcpUntil.get(key);
+    if (until === undefined) return false;
+    if (this.#options.clock.now() < until) return true;
+    this.#noTcpUntil.delete(key);
+    return false;
   }
 
   /** A request that repeats an earlier one's Via (CANCEL, a repeated ACK) goes over TCP if that Via does. */
@@ -201,11 +251,12 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
   }
 
   /**
-   * Since start: requests addressed to UDP that went over TCP for their size (§18.1.1), and of
-   * those, the ones sent over UDP after all, their TCP connection having failed first.
+   * Since start: requests addressed to UDP that went over TCP for their size (§18.1.1); of
+   * those, the ones sent over UDP after all, their TCP connection having failed or not come up
+   * in time; and those kept on UDP, their destination having taken no TCP lately.
    */
-  get largeRequests(): { movedToTcp: number; backToUdp: number } {
-    return { movedToTcp: this.#movedToTcp, backToUdp: this.#fellBackToUdp };
+  get largeRequests(): LargeRequestCounts {
+    return { movedToTcp: this.#movedToTcp, backToUdp: this.#fellBackToUdp, keptOnUdp: this.#keptOnUdp };
   }
 
   close(): void {

@@ -66,6 +66,14 @@ export interface TransportAddress {
   peerNames?: readonly string[];
 }
 
+export interface SendOptions {
+  /**
+   * Over TCP or TLS, how long a connection that is not open yet may take to come up before
+   * this send fails with a transport error; absent: the transport's own connect deadline.
+   */
+  connectWithinMs?: number;
+}
+
 /**
  * Why a request was refused without being served (a bounded set: a metric label). The
  * transport sheds before or after parsing (rate_limited, oversize, malformed, unknown_source;

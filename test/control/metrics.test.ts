@@ -17,25 +17,25 @@ test('patchbay_sip_socket_drops_total follows the kernel count read on each scra
 
 test('patchbay_sip_large_requests_total follows the endpoint counts by path, across a restart', async () => {
   const counts = [
-    { movedToTcp: 0, backToUdp: 0 },
-    { movedToTcp: 2, backToUdp: 1 },
-    { movedToTcp: 5, backToUdp: 1 },
-    { movedToTcp: 1, backToUdp: 0 },
+    { movedToTcp: 0, backToUdp: 0, keptOnUdp: 0 },
+    { movedToTcp: 2, backToUdp: 1, keptOnUdp: 0 },
+    { movedToTcp: 5, backToUdp: 1, keptOnUdp: 3 },
+    { movedToTcp: 1, backToUdp: 0, keptOnUdp: 1 },
   ];
   const metrics = new GatewayMetrics({
     processMetrics: false,
-    sipLargeRequests: () => counts.shift() ?? { movedToTcp: 0, backToUdp: 0 },
+    sipLargeRequests: () => counts.shift() ?? { movedToTcp: 0, backToUdp: 0, keptOnUdp: 0 },
   });
   const scrape = async (): Promise<string> => {
     const text = await metrics.registry.metrics();
     const path = (name: string) =>
       new RegExp(`^patchbay_sip_large_requests_total\\{path="${name}"\\} (\\d+)$`, 'm').exec(text)?.[1];
-    return `${path('tcp')}/${path('udp_fallback')}`;
+    return `${path('tcp')}/${path('udp_fallback')}/${path('udp_no_tcp')}`;
   };
-  assert.equal(await scrape(), '0/0');
-  assert.equal(await scrape(), '2/1');
-  assert.equal(await scrape(), '5/1');
-  assert.equal(await scrape(), '6/1', 'a new endpoint starts from zero: its count adds up');
+  assert.equal(await scrape(), '0/0/0');
+  assert.equal(await scrape(), '2/1/0');
+  assert.equal(await scrape(), '5/1/3');
+  assert.equal(await scrape(), '6/1/4', 'a new endpoint starts from zero: its count adds up');
 });
 
 test('RTP socket drops are sampled on each scrape and add up', async () => {

@@ -4,10 +4,13 @@
  * SRTP with the two default suites fits a datagram and goes over UDP; one offering all six
  * suites is larger than 1300 bytes and goes over TCP to the same port, its Via saying TCP, and
  * the call is answered there. A carrier that listens on UDP only refuses the TCP connection,
- * and the same INVITE goes over UDP after all.
+ * and the same INVITE goes over UDP after all. One that drops the SYN unanswered gets it over
+ * UDP once the connection is not up within 4*T1, and its next large INVITE over UDP at once.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -32,13 +35,13 @@ function trunk(name: string, port: number, suites?: readonly string[]): string {
   ].join('\n');
 }
 
-/** SIPp's UAS on `port`, taking one call and logging its messages to `logs`/<transport>.log. */
-function tracedUas(port: number, transport: 'u1' | 't1', logs: string): SippHandle {
+/** SIPp's UAS on `port`, taking `calls` calls and logging its messages to `logs`/<transport>.log. */
+function tracedUas(port: number, transport: 'u1' | 't1', logs: string, calls = 1): SippHandle {
   return startSipp({
     scenario: 'uas',
     localPort: port,
     transport,
-    calls: 1,
+    calls,
     timeoutMs: 60_000,
     extraArgs: ['-trace_msg', '-message_file', join(logs, `${transport}.log`)],
   });
@@ -58,6 +61,42 @@ function invitesIn(messageLog: string): Array<{ transport: string; bytes: number
     });
   }
   return invites;
+}
+
+/**
+ * A TCP port on loopback that drops SYNs unanswered, as a carrier's firewall does: a listener
+ * with a backlog of one in a stopped process, its accept queue filled, so the kernel drops
+ * every further SYN. Returns how to take it down.
+ */
+async function synBlackHole(port: number): Promise<() => void> {
+  const listener = spawn(
+    process.execPath,
+    [
+      '-e',
+      `require('node:net').createServer().listen({ port: ${port}, host: '127.0.0.1', backlog: 1 }, () => console.log('up'))`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const fillers: Socket[] = [];
+  const takeDown = (): void => {
+    listener.kill('SIGKILL');
+    for (const socket of fillers) socket.destroy();
+  };
+  await new Promise((resolve) => listener.stdout.once('data', resolve));
+  listener.kill('SIGSTOP');
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const socket = new Socket();
+    fillers.push(socket);
+    const connected = await new Promise<boolean>((resolve) => {
+      socket.once('connect', () => resolve(true));
+      socket.once('error', () => resolve(false));
+      setTimeout(() => resolve(false), 500);
+      socket.connect(port, '127.0.0.1');
+    });
+    if (!connected) return takeDown;
+  }
+  takeDown();
+  throw new Error(`the accept queue of port ${port} did not fill`);
 }
 
 test('an INVITE over 1300 bytes to a UDP gateway goes over TCP to the same port; a smaller one over UDP', {
@@ -104,33 +143,60 @@ test('an INVITE over 1300 bytes to a UDP gateway goes over TCP to the same port;
   }
 });
 
-test('a large INVITE to a carrier that takes no TCP goes over UDP after the connection is refused', {
-  skip,
-  timeout: 90_000,
-}, async () => {
+/**
+ * Two six-suite calls to a carrier that listens on UDP only (a SIPp UAS), its TCP port closed
+ * or, with `dropSyn`, dropping SYNs: the INVITEs it logged, and the gateway's large-request
+ * counts as `tcp/udp_fallback/udp_no_tcp`.
+ */
+async function largeCallsToUdpOnlyCarrier(
+  dropSyn: boolean,
+): Promise<{ invites: ReturnType<typeof invitesIn>; counts: string }> {
   const logs = mkdtempSync(join(tmpdir(), 'patchbay-large-invite-'));
   const port = await freePort();
-  const overUdp = tracedUas(port, 'u1', logs);
-  const bot = await TestBot.start();
+  const takeDown = dropSyn ? await synBlackHole(port) : () => undefined;
+  const overUdp = tracedUas(port, 'u1', logs, 2);
+  // One bot per call: each call's answer is its bot's first call.
+  const bots = [await TestBot.start(), await TestBot.start()];
   let gateway: GatewayProcess | undefined;
   try {
     gateway = await startGatewayProcess({
-      botUrl: bot.url,
+      botUrl: bots[0]?.url ?? '',
       trunks: { large: trunk('large', port, SRTP_SUITES) },
     });
-    assert.deepEqual(await answeredCallAttempts(gateway, 'large', bot), [['large/a', '200']]);
+    for (const bot of bots)
+      assert.deepEqual(await answeredCallAttempts(gateway, 'large', bot), [['large/a', '200']]);
     const udp = await overUdp.result;
-    assert.equal(udp.successfulCalls, 1, udp.errors);
-    const [invite] = invitesIn(join(logs, 'u1.log'));
-    assert.ok(invite && invite.bytes > 1300, `the six-suite INVITE came over UDP (${invite?.bytes} bytes)`);
-    assert.match(invite.via, /^SIP\/2\.0\/UDP 127\.0\.0\.1:\d+;branch=z9hG4bK/);
+    assert.equal(udp.successfulCalls, 2, udp.errors);
     const metrics = await (await fetch(`${gateway.apiUrl}/metrics`)).text();
-    assert.match(metrics, /^patchbay_sip_large_requests_total\{path="tcp"\} 1$/m);
-    assert.match(metrics, /^patchbay_sip_large_requests_total\{path="udp_fallback"\} 1$/m);
+    const count = (path: string) =>
+      new RegExp(`^patchbay_sip_large_requests_total\\{path="${path}"\\} (\\d+)$`, 'm').exec(metrics)?.[1];
+    return {
+      invites: invitesIn(join(logs, 'u1.log')),
+      counts: `${count('tcp')}/${count('udp_fallback')}/${count('udp_no_tcp')}`,
+    };
   } finally {
     await gateway?.stop();
     await overUdp.stop();
-    await bot.close();
+    for (const bot of bots) await bot.close();
+    takeDown();
     rmSync(logs, { recursive: true, force: true });
   }
-});
+}
+
+for (const [carrier, dropSyn] of [
+  ['refuses TCP connections', false],
+  ['drops TCP SYNs unanswered (its connection not up within 4*T1)', true],
+] as const) {
+  test(`a large INVITE to a carrier that ${carrier} goes over UDP after all; its next one over UDP at once`, {
+    skip,
+    timeout: 90_000,
+  }, async () => {
+    const { invites, counts } = await largeCallsToUdpOnlyCarrier(dropSyn);
+    assert.equal(invites.length, 2);
+    for (const invite of invites) {
+      assert.ok(invite.bytes > 1300, `the six-suite INVITE came over UDP (${invite.bytes} bytes)`);
+      assert.match(invite.via, /^SIP\/2\.0\/UDP 127\.0\.0\.1:\d+;branch=z9hG4bK/);
+    }
+    assert.equal(counts, '1/1/1', 'tcp/udp_fallback/udp_no_tcp: TCP tried for the first INVITE only');
+  });
+}

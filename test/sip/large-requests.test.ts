@@ -5,24 +5,49 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type EndpointTransport, MAX_UDP_REQUEST_BYTES, SipEndpoint } from '../../src/sip/endpoint.js';
+import {
+  type EndpointTransport,
+  MAX_NO_TCP_DESTINATIONS,
+  MAX_UDP_REQUEST_BYTES,
+  SipEndpoint,
+} from '../../src/sip/endpoint.js';
 import { SipRequest, type SipResponse, serializeMessage } from '../../src/sip/index.js';
 import { addVia, createCancel, messageOps } from '../../src/sip/message-ops.js';
-import type { TransportAddress } from '../../src/sip/types.js';
+import type { SendOptions, TransportAddress } from '../../src/sip/types.js';
 import { FakeClock } from '../../src/util/index.js';
 
 type Message = SipRequest | SipResponse;
 
 class RecordingTransport implements EndpointTransport<Message> {
-  readonly sent: { message: SipRequest; destination: TransportAddress; via: string }[] = [];
+  readonly sent: {
+    message: SipRequest;
+    destination: TransportAddress;
+    via: string;
+    options?: SendOptions;
+  }[] = [];
   /** TCP connections are refused (a carrier that listens on UDP only). */
   refuseTcp = false;
-  constructor(readonly hasTcp: boolean) {}
-  send(message: Message | Buffer, destination: TransportAddress): Promise<void> {
+  /** TCP connections never come up (a carrier that drops the SYN): a send fails at its connectWithinMs. */
+  dropTcpSyn = false;
+  constructor(
+    readonly hasTcp: boolean,
+    readonly clock: FakeClock,
+  ) {}
+  send(message: Message | Buffer, destination: TransportAddress, options?: SendOptions): Promise<void> {
     if (!Buffer.isBuffer(message) && message.isRequest)
-      this.sent.push({ message, destination, via: message.get('via') ?? '' });
+      this.sent.push({
+        message,
+        destination,
+        via: message.get('via') ?? '',
+        ...(options ? { options } : {}),
+      });
     if (this.refuseTcp && destination.transport === 'tcp')
       return Promise.reject(new Error('connect ECONNREFUSED'));
+    const withinMs = options?.connectWithinMs;
+    if (this.dropTcpSyn && destination.transport === 'tcp' && withinMs !== undefined)
+      return new Promise((_resolve, reject) =>
+        this.clock.setTimer(withinMs, () => reject(new Error('not up'))),
+      );
     return Promise.resolve();
   }
   onMessage(): void {}
@@ -40,7 +65,7 @@ const ourTcp: TransportAddress = { transport: 'tcp', address: '192.0.2.10', port
 
 function setup(hasTcp = true) {
   const clock = new FakeClock();
-  const transport = new RecordingTransport(hasTcp);
+  const transport = new RecordingTransport(hasTcp, clock);
   const endpoint = new SipEndpoint<SipRequest, SipResponse>({
     transport,
     application: { onRequest: () => undefined },
@@ -98,8 +123,13 @@ describe('requests too large for UDP (RFC 3261 §18.1.1)', () => {
     );
     tcp.clock.advance(500 * 8);
     assert.equal(tcp.transport.sent.length, 1, 'no Timer A over TCP (§17.1.1.2)');
-    assert.deepEqual(endpoint.largeRequests, { movedToTcp: 0, backToUdp: 0 });
-    assert.deepEqual(tcp.endpoint.largeRequests, { movedToTcp: 1, backToUdp: 0 });
+    assert.deepEqual(endpoint.largeRequests, { movedToTcp: 0, backToUdp: 0, keptOnUdp: 0 });
+    assert.deepEqual(tcp.endpoint.largeRequests, { movedToTcp: 1, backToUdp: 0, keptOnUdp: 0 });
+    assert.deepEqual(
+      tcp.transport.sent[0]?.options,
+      { connectWithinMs: 2000 },
+      'its connection asked up within 4*T1',
+    );
   });
 
   it('without a TCP transport a large request still goes over UDP', () => {
@@ -163,7 +193,7 @@ describe('requests too large for UDP (RFC 3261 §18.1.1)', () => {
     clock.advance(500);
     assert.equal(transport.sent.length, 3, 'Timer A retransmits over UDP');
     assert.deepEqual(failures, []);
-    assert.deepEqual(endpoint.largeRequests, { movedToTcp: 1, backToUdp: 1 });
+    assert.deepEqual(endpoint.largeRequests, { movedToTcp: 1, backToUdp: 1, keptOnUdp: 0 });
     endpoint.sendCancel(createCancel(invite), carrier);
     assert.equal(transport.sent.at(-1)?.destination.transport, 'udp', 'its CANCEL follows it to UDP');
   });
@@ -206,6 +236,77 @@ describe('requests too large for UDP (RFC 3261 §18.1.1)', () => {
     assert.deepEqual(
       transport.sent.map((sent) => sent.destination.transport),
       ['tcp', 'udp', 'udp'],
+    );
+  });
+  it('a TCP connection not up within 4*T1 (a dropped SYN) sends the INVITE over UDP after all', async () => {
+    const { clock, transport, endpoint } = setup();
+    transport.dropTcpSyn = true;
+    const failures: unknown[] = [];
+    endpoint.sendRequest(inviteOf(1500), carrier, { onTransportError: (error) => failures.push(error) });
+    clock.advance(1999);
+    await Promise.resolve();
+    assert.deepEqual(
+      transport.sent.map((sent) => sent.destination.transport),
+      ['tcp'],
+    );
+    clock.advance(1);
+    await Promise.resolve();
+    assert.deepEqual(
+      transport.sent.map((sent) => sent.destination.transport),
+      ['tcp', 'udp'],
+    );
+    assert.match(transport.sent[1]?.via ?? '', /^SIP\/2\.0\/UDP /);
+    clock.advance(500);
+    assert.equal(transport.sent.length, 3, 'Timer A retransmits over UDP');
+    assert.deepEqual(failures, []);
+  });
+
+  it('a destination that took no TCP gets its large requests over UDP at once for 10 minutes; others still try TCP', async () => {
+    const { clock, transport, endpoint } = setup();
+    transport.refuseTcp = true;
+    endpoint.sendRequest(inviteOf(1500), carrier, {});
+    await Promise.resolve();
+    transport.sent.length = 0;
+
+    const next = inviteOf(1500);
+    endpoint.sendRequest(next, carrier, {});
+    assert.deepEqual(transport.sent[0]?.destination, carrier);
+    assert.equal(next.topVia()?.transport, 'UDP');
+    const otherPort: TransportAddress = { ...carrier, port: 5080 };
+    endpoint.sendRequest(inviteOf(1500), otherPort, {});
+    assert.deepEqual(
+      transport.sent[1]?.destination,
+      { ...otherPort, transport: 'tcp' },
+      'another destination',
+    );
+    await Promise.resolve();
+    assert.deepEqual(endpoint.largeRequests, { movedToTcp: 2, backToUdp: 2, keptOnUdp: 1 });
+
+    transport.refuseTcp = false;
+    clock.advance(10 * 60_000);
+    transport.sent.length = 0; // the retransmissions until Timer B
+    endpoint.sendRequest(inviteOf(1500), carrier, {});
+    assert.deepEqual(
+      transport.sent[0]?.destination,
+      { ...carrier, transport: 'tcp' },
+      'tried over TCP afresh',
+    );
+  });
+  it('remembers at most MAX_NO_TCP_DESTINATIONS destinations without TCP, forgetting the oldest first', async () => {
+    const { transport, endpoint } = setup();
+    transport.refuseTcp = true;
+    const port = (index: number): TransportAddress => ({ ...carrier, port: 10_000 + index });
+    for (let index = 0; index <= MAX_NO_TCP_DESTINATIONS; index++)
+      endpoint.sendRequest(inviteOf(1500), port(index), {});
+    await Promise.resolve();
+    transport.sent.length = 0;
+    endpoint.sendRequest(inviteOf(1500), port(MAX_NO_TCP_DESTINATIONS), {});
+    endpoint.sendRequest(inviteOf(1500), port(1), {});
+    endpoint.sendRequest(inviteOf(1500), port(0), {});
+    assert.deepEqual(
+      transport.sent.map((sent) => sent.destination.transport),
+      ['udp', 'udp', 'tcp'],
+      'the first one remembered is the one forgotten',
     );
   });
 });

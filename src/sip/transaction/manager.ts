@@ -1,5 +1,5 @@
 import { type Clock, TimerQueues, TypedEmitter } from '../../util/index.js';
-import type { ShedReason, TransportAddress, Via } from '../types.js';
+import type { SendOptions, ShedReason, TransportAddress, Via } from '../types.js';
 import { DEFAULT_TIMER_PROFILE, type TimerProfile, type TransactionEnd } from './base.js';
 import { type ClientTransactionUser, InviteClientTransaction } from './invite-client.js';
 import { InviteServerTransaction } from './invite-server.js';
@@ -24,7 +24,11 @@ interface TransactionManagerOptions<Req extends RequestView, Res extends Respons
   clock: Clock;
   factory: MessageFactory<Req, Res>;
   /** Sends a message, or a server transaction's response as the bytes `factory.serialize` made. */
-  send(message: Req | Res | Buffer, destination: TransportAddress): Promise<void> | void;
+  send(
+    message: Req | Res | Buffer,
+    destination: TransportAddress,
+    options?: SendOptions,
+  ): Promise<void> | void;
   isReliable(transport: TransportAddress['transport']): boolean;
   /** A new request with its server transaction; the TU answers with `transaction.respond`. */
   onRequest(request: Req, transaction: ServerTransaction<Req, Res>, source: TransportAddress): void;
@@ -133,14 +137,15 @@ export class TransactionManager<
    * Starts a client transaction for `request` (its top Via must carry a fresh branch) to
    * `destination`. With `fallback`, a transport error before any response sends the request
    * again to the fallback's destination instead (once), after its `prepare` (see
-   * TransportFallback). ACK is not a transaction (RFC 3261 §17.1.1.3): send 2xx ACKs through
+   * TransportFallback); a connection to `destination` not up within the fallback's
+   * `connectWithinMs` is such an error. ACK is not a transaction (RFC 3261 §17.1.1.3): send 2xx ACKs through
    * the transport.
    */
   sendRequest(
     request: Req,
     destination: TransportAddress,
     user: ClientTransactionUser<Res>,
-    fallback?: { destination: TransportAddress; prepare(): void },
+    fallback?: { destination: TransportAddress; prepare(): void; connectWithinMs?: number },
   ): ClientTransaction<Req, Res> {
     if (request.method === 'ACK') throw new TypeError('ACK is sent outside transactions');
     if (this.#clients.size + this.#servers.size >= this.#maxTransactions) {
@@ -149,12 +154,14 @@ export class TransactionManager<
     const key = clientKey(request.topVia()?.params.get('branch'), request.method);
     if (!key) throw new TypeError('request has no Via branch');
     if (this.#clients.has(key)) throw new RangeError(`branch already in use: ${key}`);
+    const connectWithinMs = fallback?.connectWithinMs;
+    const sendOptions = connectWithinMs === undefined ? undefined : { connectWithinMs };
     const common = {
       request,
       clock: this.#timers,
       profile: this.#profile,
       reliable: this.#options.isReliable(destination.transport),
-      send: (message: Req) => this.#options.send(message, destination),
+      send: (message: Req) => this.#options.send(message, destination, sendOptions),
       user,
       fallback: fallback && {
         prepare: fallback.prepare,

@@ -29,7 +29,13 @@ import {
   sniffTopVia,
 } from '../parser.js';
 import type { StreamEvent } from '../stream-parser.js';
-import { SHED_REASONS, type ShedReason, type TransportAddress, type Via } from '../types.js';
+import {
+  type SendOptions,
+  SHED_REASONS,
+  type ShedReason,
+  type TransportAddress,
+  type Via,
+} from '../types.js';
 import { DatagramQueue, type DatagramQueueLimits, DEFAULT_DATAGRAM_QUEUE_LIMITS } from './datagram-queue.js';
 import {
   ConnectionBudget,
@@ -211,12 +217,17 @@ export class SipTransport extends TypedEmitter<SipTransportEvents> implements En
     return local ? readUdpDrops(local.address, local.port) : undefined;
   }
 
-  async send(message: SipMessage | Buffer, destination: TransportAddress): Promise<void> {
+  /** Sends `message`; with `options.connectWithinMs`, see StreamPool.send. */
+  async send(
+    message: SipMessage | Buffer,
+    destination: TransportAddress,
+    options?: SendOptions,
+  ): Promise<void> {
     const data = Buffer.isBuffer(message) ? message : serializeMessage(message);
     try {
       const pool = destination.transport === 'udp' ? undefined : this.#streamPoolFor(destination.transport);
       if (destination.transport === 'udp') await this.#sendUdp(data, destination);
-      else if (pool) await pool.send(data, destination);
+      else if (pool) await pool.send(data, destination, options?.connectWithinMs);
       else throw new Error(`no ${destination.transport} transport`);
       this.stats.sent++;
     } catch (error) {

@@ -93,6 +93,11 @@ export interface StreamPoolOptions {
 const CRLF = Buffer.from('\r\n');
 const PING = Buffer.from('\r\n\r\n');
 
+/** A connect that took too long: the error a send rejects with (`code` as the OS would name it). */
+function timedOutError(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ETIMEDOUT' });
+}
+
 function keyOf(address: string, port: number): string {
   return `${address}|${port}`;
 }
@@ -166,12 +171,17 @@ export class StreamPool {
    * opening one if none is open (§18.1.1); rejects when the write fails, so the transaction
    * sees a transport error (§17.1.4) instead of waiting for a timeout. A peer that has left
    * more than MAX_SEND_BACKLOG_BYTES unread is cut off rather than buffered for without end.
+   * With `connectWithinMs`, a connection still opening after that long fails this send, and
+   * this send only (the attempt goes on for others until CONNECT_TIMEOUT_MS): nothing of it
+   * is written should the connection come up later.
    */
-  async send(data: Buffer, destination: TransportAddress): Promise<void> {
+  async send(data: Buffer, destination: TransportAddress, connectWithinMs?: number): Promise<void> {
     const key = keyOf(destination.address, destination.port);
     const known = this.#connections.get(key) ?? this.#aliases.get(key);
     const connection =
-      known?.socket.writable && serves(known, destination) ? known : await this.#open(key, destination);
+      known?.socket.writable && serves(known, destination)
+        ? known
+        : await this.#waitFor(this.#open(key, destination), key, connectWithinMs);
     const written = new Promise<void>((resolve, reject) =>
       connection.socket.write(data, (error) => (error ? reject(error) : resolve())),
     );
@@ -207,6 +217,27 @@ export class StreamPool {
     return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
   }
 
+  /** `opening`, or a rejection (ETIMEDOUT) once `withinMs` has passed without it. */
+  #waitFor(opening: Promise<Connection>, key: string, withinMs: number | undefined): Promise<Connection> {
+    if (withinMs === undefined) return opening;
+    return new Promise((resolve, reject) => {
+      const transport = this.#options.connector.transport;
+      const deadline = this.#options.clock.setTimer(withinMs, () =>
+        reject(timedOutError(`${transport} connect to ${key} not up within ${withinMs} ms`)),
+      );
+      opening.then(
+        (connection) => {
+          deadline.cancel();
+          resolve(connection);
+        },
+        (error: unknown) => {
+          deadline.cancel();
+          reject(error);
+        },
+      );
+    });
+  }
+
   #open(key: string, destination: TransportAddress): Promise<Connection> {
     const serverName = destination.serverName?.toLowerCase();
     const openingKey = serverName === undefined ? key : `${key}|${serverName}`;
@@ -238,11 +269,7 @@ export class StreamPool {
     const signal = abort.signal;
     return new Promise((resolve, reject) => {
       const timedOut = (): void =>
-        abort.abort(
-          Object.assign(new Error(`${connector.transport} connect to ${key} timed out`), {
-            code: 'ETIMEDOUT',
-          }),
-        );
+        abort.abort(timedOutError(`${connector.transport} connect to ${key} timed out`));
       const deadline = clock.setTimer(CONNECT_TIMEOUT_MS, timedOut);
       const fail = (error: unknown): void => {
         deadline.cancel();

@@ -317,6 +317,46 @@ describe('opening a SIP stream connection: the connect deadline', () => {
     assert.equal(attempts[0]?.socket.destroyed, true);
   });
 
+  it("a send's own connectWithinMs fails that send alone; the attempt goes on, and nothing of it is written once up (loopback)", async () => {
+    const { port, accepted } = await silentServer();
+    const destination: TransportAddress = { transport: 'tcp', address: '127.0.0.1', port };
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // A connect held back until released: a SYN answered late.
+    const { pool, clock } = openPool(
+      { ...tcpConnector, connect: (to, signal) => gate.then(() => tcpConnector.connect(to, signal)) },
+      { keepaliveIntervalMs: 0 },
+    );
+    const hurried = outcome(pool.send(Buffer.from('hurried\r\n'), destination, 2000));
+    const patient = outcome(pool.send(Buffer.from('patient\r\n'), destination));
+    clock.advance(1999);
+    await flush();
+    assert.equal(hurried.settled, false);
+    clock.advance(1);
+    await flush();
+    assert.match(String(hurried.error), /tcp connect to 127\.0\.0\.1\|\d+ not up within 2000 ms/);
+    assert.equal((hurried.error as { code?: string }).code, 'ETIMEDOUT');
+    assert.equal(patient.settled, false, 'the other send still waits on the attempt');
+    release();
+    while (!patient.settled) await flush();
+    assert.equal(patient.error, undefined);
+    while (accepted.length === 0) await flush();
+    const received = await new Promise<string>((resolve) =>
+      accepted[0]?.once('data', (data) => resolve(String(data))),
+    );
+    assert.equal(received, 'patient\r\n', 'only the patient send is written');
+  });
+
+  it('a connection that comes up within connectWithinMs clears that deadline (loopback)', async () => {
+    const { port, accepted } = await silentServer();
+    const { pool, clock } = openPool(tcpConnector, { keepaliveIntervalMs: 0 });
+    await pool.send(DATA, { transport: 'tcp', address: '127.0.0.1', port }, 2000);
+    assert.equal(clock.pendingTimers(), 1, 'only the idle deadline is armed');
+    while (accepted.length === 0) await flush();
+  });
+
   it('clears the deadline of a connect that succeeds (loopback)', async () => {
     const { port, accepted } = await silentServer();
     const { pool, clock } = openPool(tcpConnector, { keepaliveIntervalMs: 0 });

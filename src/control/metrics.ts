@@ -296,7 +296,7 @@ export class GatewayMetrics {
   readonly clusterRedisErrorsTotal: Counter<'kind'> | undefined;
 
   readonly #readSocketDrops: (() => Promise<number | undefined>) | undefined;
-  readonly #largeRequests: () => LargeRequestCounts;
+  readonly #largeRequests: () => LargeRequestCounts | undefined;
   #largeRequestsSeen: LargeRequestCounts = { movedToTcp: 0, backToUdp: 0, keptOnUdp: 0 };
   readonly #sampleRtpSocketDrops: () => number;
   readonly #mediaClockStats: (() => MediaClockCounts) | undefined;
@@ -319,8 +319,8 @@ export class GatewayMetrics {
     options: {
       processMetrics?: boolean;
       sipSocketDrops?: () => Promise<number | undefined>;
-      /** The SIP endpoint's large requests since start (SipEndpoint.largeRequests; only growing). */
-      sipLargeRequests?: () => LargeRequestCounts;
+      /** The SIP endpoint's large requests since start (SipEndpoint.largeRequests; only growing); undefined before it starts. */
+      sipLargeRequests?: () => LargeRequestCounts | undefined;
       sampleRtpSocketDrops?: () => number;
       /** `redisErrors`: failed scripts since start by kind, a fixed set of keys (RedisLink's). */
       cluster?: {
@@ -343,7 +343,7 @@ export class GatewayMetrics {
     } = {},
   ) {
     this.#readSocketDrops = options.sipSocketDrops;
-    this.#largeRequests = options.sipLargeRequests ?? (() => this.#largeRequestsSeen);
+    this.#largeRequests = options.sipLargeRequests ?? (() => undefined);
     this.#sampleRtpSocketDrops = options.sampleRtpSocketDrops ?? (() => 0);
     this.#mediaClockStats = options.mediaClockStats;
     this.#overloadSignals = options.overloadSignals ?? (() => []);
@@ -450,6 +450,7 @@ export class GatewayMetrics {
 
   #collectLargeRequests(): void {
     const counts = this.#largeRequests();
+    if (!counts) return;
     const seen = this.#largeRequestsSeen;
     this.sipLargeRequestsTotal.inc({ path: 'tcp' }, increaseSince(counts.movedToTcp, seen.movedToTcp));
     this.sipLargeRequestsTotal.inc({ path: 'udp_fallback' }, increaseSince(counts.backToUdp, seen.backToUdp));

@@ -123,8 +123,7 @@ export class Gateway {
     this.cluster = this.#joinCluster();
     this.metrics = new GatewayMetrics({
       sipSocketDrops: () => this.#transport?.udpSocketDrops() ?? Promise.resolve(undefined),
-      sipLargeRequests: () =>
-        this.#ua?.endpoint.largeRequests ?? { movedToTcp: 0, backToUdp: 0, keptOnUdp: 0 },
+      sipLargeRequests: () => this.#ua?.endpoint.largeRequests,
       sampleRtpSocketDrops: () => {
         const live = this.calls.live();
         if (live.length === 0) return 0;

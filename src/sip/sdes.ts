@@ -65,7 +65,8 @@ function newCrypto(tag: number, suite: SrtpSuiteName): SdesCrypto {
  * The suites our offers name unless a trunk lists its own: RFC 4568's AES-128 ones, which every
  * SDES peer runs. An offer of the others is answered too, but our own offers stay at two lines:
  * four more add some 500 bytes, and an INVITE over 1300 bytes goes over TCP (RFC 3261 §18.1.1),
- * which not every carrier takes (refused, it goes over UDP after all, as IP fragments).
+ * which not every carrier takes (refused or not up in time, it goes over UDP after all, as IP
+ * fragments).
  */
 const DEFAULT_OFFERED_SUITES = SRTP_SUITES.filter((suite) => suite.startsWith('AES_CM_128_'));
 

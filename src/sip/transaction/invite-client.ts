@@ -18,7 +18,7 @@ export interface ClientTransactionUser<Res> {
 /**
  * Where a client transaction goes instead when its transport fails before any response came:
  * back to UDP for a request RFC 3261 §18.1.1 moved to TCP, when the peer takes no TCP (a
- * refused connection). Used once.
+ * connection refused, or not up in time). Used once.
  */
 export interface TransportFallback<Req> {
   /** Readies the request for the fallback (its top Via's transport); the branch stays. */

@@ -319,7 +319,10 @@ export class GatewayMetrics {
     options: {
       processMetrics?: boolean;
       sipSocketDrops?: () => Promise<number | undefined>;
-      /** The SIP endpoint's large requests since start (SipEndpoint.largeRequests; only growing); undefined before it starts. */
+      /**
+       * The SIP endpoint's large requests since start (SipEndpoint.largeRequests; only growing);
+       * undefined while there is no endpoint.
+       */
       sipLargeRequests?: () => LargeRequestCounts | undefined;
       sampleRtpSocketDrops?: () => number;
       /** `redisErrors`: failed scripts since start by kind, a fixed set of keys (RedisLink's). */

@@ -138,8 +138,8 @@ export class TransactionManager<
    * `destination`. With `fallback`, a transport error before any response sends the request
    * again to the fallback's destination instead (once), after its `prepare` (see
    * TransportFallback); a connection to `destination` not up within the fallback's
-   * `connectWithinMs` is such an error. ACK is not a transaction (RFC 3261 §17.1.1.3): send 2xx ACKs through
-   * the transport.
+   * `connectWithinMs` is such an error. ACK is not a transaction (RFC 3261 §17.1.1.3): send
+   * 2xx ACKs through the transport.
    */
   sendRequest(
     request: Req,

@@ -40,34 +40,60 @@ interface TrunkHealth {
   liveness: string;
 }
 
-/** Resolves once something (SIPp) holds the UDP port; bounded. */
-async function waitForUdpBound(port: number): Promise<void> {
-  for (let attempt = 0; attempt < 50; attempt++) {
+/**
+ * True once something holds the UDP port and SIPp is still running 200 ms later (one that
+ * found the port taken has exited by then); false if `exited` settles first or 5 s pass.
+ */
+async function udpBound(port: number, exited: Promise<unknown>): Promise<boolean> {
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  for (let attempt = 0; attempt < 50 && !gone; attempt++) {
     const free = await new Promise<boolean>((resolve) => {
       const socket = createSocket('udp4');
       socket.once('error', () => resolve(false));
       socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
     });
-    if (!free) return;
+    if (!free) {
+      await delay(200);
+      return !gone;
+    }
     await delay(100);
   }
-  throw new Error(`nothing bound UDP port ${port}`);
+  return false;
+}
+
+/**
+ * A SIPp carrier holding its UDP port. freePort's port is the kernel's ephemeral one, which
+ * another test's socket can take before SIPp binds it: then SIPp exits, and it starts again on
+ * a new port (three tries).
+ */
+async function boundCarrier(): Promise<{ sipp: SippHandle; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const sipp = startSipp({ scenario: CARRIER_ANSWER, localPort: port, timeoutMs: 80_000 });
+    if (await udpBound(port, sipp.result)) return { sipp, port };
+    const { stderr } = await sipp.stop();
+    if (attempt === 3) throw new Error(`SIPp never held UDP port ${port}: ${stderr.slice(-500)}`);
+  }
 }
 
 test('named gateway: NAPTR -> SRV failover at the attempt timeout, per-target health, stale answers when DNS dies', {
   skip,
   timeout: 90_000,
 }, async (t) => {
-  const [dnsPort, frozenPort, livePort] = [await freePort(), await freePort(), await freePort()];
+  const dnsPort = await freePort();
   const carriers: SippHandle[] = [];
   let dns: DnsmasqHandle | undefined;
   let gateway: GatewayProcess | undefined;
   try {
-    const frozen = startSipp({ scenario: CARRIER_ANSWER, localPort: frozenPort, timeoutMs: 80_000 });
-    carriers.push(frozen, startSipp({ scenario: CARRIER_ANSWER, localPort: livePort, timeoutMs: 80_000 }));
-    await waitForUdpBound(frozenPort);
-    await waitForUdpBound(livePort);
-    process.kill(frozen.pid ?? assert.fail('no SIPp pid'), 'SIGSTOP');
+    const frozen = await boundCarrier();
+    carriers.push(frozen.sipp);
+    const live = await boundCarrier();
+    carriers.push(live.sipp);
+    const [frozenPort, livePort] = [frozen.port, live.port];
+    process.kill(frozen.sipp.pid ?? assert.fail('no SIPp pid'), 'SIGSTOP');
     dns = await startDnsmasq(dnsPort, {
       naptr: ['trunk.test,10,10,S,SIP+D2U,,_sip._udp.trunk.test'],
       srv: [

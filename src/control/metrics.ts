@@ -19,7 +19,7 @@ function increaseSince(count: number, seen: number): number {
   return count >= seen ? count - seen : count;
 }
 
-/** Requests over 1300 bytes addressed to UDP: moved to TCP, and of those back to UDP (SipEndpoint). */
+/** Requests over 1300 bytes addressed to UDP: moved to TCP, of those back to UDP, and kept on UDP (SipEndpoint). */
 interface LargeRequestCounts {
   movedToTcp: number;
   backToUdp: number;

@@ -49,6 +49,11 @@ export const MAX_NO_TCP_DESTINATIONS = 1024;
  */
 export type RetransmissionProbe = (method: string, topVia: Via) => boolean;
 
+/** Where #noTcpUntil keeps a destination: its address and port, whatever the transport. */
+function noTcpKey(destination: TransportAddress): string {
+  return `${destination.address}:${destination.port}`;
+}
+
 /** SipEndpoint.largeRequests: what became of requests too large for UDP, since start. */
 export interface LargeRequestCounts {
   movedToTcp: number;
@@ -225,7 +230,7 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
   #backToUdp(request: Req, destination: TransportAddress): void {
     this.#options.ops.moveTopVia(request, this.#options.sentBy('udp'));
     this.#fellBackToUdp++;
-    const key = `${destination.address}:${destination.port}`;
+    const key = noTcpKey(destination);
     this.#noTcpUntil.delete(key); // re-inserted last: the map's order is the forgetting order
     this.#noTcpUntil.set(key, this.#options.clock.now() + NO_TCP_MEMORY_MS);
     if (this.#noTcpUntil.size > MAX_NO_TCP_DESTINATIONS) {
@@ -235,7 +240,7 @@ export class SipEndpoint<Req extends RequestView, Res extends ResponseView> {
   }
 
   #tookNoTcpLately(destination: TransportAddress): boolean {
-    const key = `${destination.address}:${destination.port}`;
+    const key = noTcpKey(destination);
     const until = this.#noTcpUntil.get(key);
     if (until === undefined) return false;
     if (this.#options.clock.now() < until) return true;

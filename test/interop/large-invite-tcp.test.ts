@@ -153,12 +153,17 @@ async function largeCallsToUdpOnlyCarrier(
 ): Promise<{ invites: ReturnType<typeof invitesIn>; counts: string }> {
   const logs = mkdtempSync(join(tmpdir(), 'patchbay-large-invite-'));
   const port = await freePort();
-  const takeDown = dropSyn ? await synBlackHole(port) : () => undefined;
-  const overUdp = tracedUas(port, 'u1', logs, 2);
-  // One bot per call: each call's answer is its bot's first call.
-  const bots = [await TestBot.start(), await TestBot.start()];
+  // Everything is started inside the try, so a failing start still takes down what came before
+  // it (the black hole is a stopped process that would otherwise outlive the test).
+  let takeDown = (): void => undefined;
+  let overUdp: SippHandle | undefined;
+  const bots: TestBot[] = [];
   let gateway: GatewayProcess | undefined;
   try {
+    if (dropSyn) takeDown = await synBlackHole(port);
+    overUdp = tracedUas(port, 'u1', logs, 2);
+    // One bot per call: each call's answer is its bot's first call.
+    bots.push(await TestBot.start(), await TestBot.start());
     gateway = await startGatewayProcess({
       botUrl: bots[0]?.url ?? '',
       trunks: { large: trunk('large', port, SRTP_SUITES) },
@@ -176,7 +181,7 @@ async function largeCallsToUdpOnlyCarrier(
     };
   } finally {
     await gateway?.stop();
-    await overUdp.stop();
+    await overUdp?.stop();
     for (const bot of bots) await bot.close();
     takeDown();
     rmSync(logs, { recursive: true, force: true });

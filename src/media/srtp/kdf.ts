@@ -18,32 +18,57 @@ const AUTH_KEY_BYTES = 20;
 /** key_id = label || r is 56 bits, aligned to the right of the 112-bit salt: the label is byte 7. */
 const LABEL_BYTE = 7;
 
-interface SessionKeys {
+/** What AES-GCM keys itself with (RFC 7714 §11: no authentication key). */
+export interface CipherSessionKeys {
   cipherKey: Buffer;
-  authKey: Buffer;
   salt: Buffer;
 }
 
+/** What AES-CM with HMAC-SHA1 keys itself with. */
+export interface SessionKeys extends CipherSessionKeys {
+  authKey: Buffer;
+}
+
 /**
- * The three session keys of one master key, for SRTP or SRTCP. `master` is key || salt; the
- * session cipher key is as long as the master key (RFC 6188 §7: 256 bits for AES-256) and the
- * session salt as the master salt.
+ * The session cipher key and salt of one master key, for SRTP or SRTCP. `master` is key ||
+ * salt; the session cipher key is as long as the master key (RFC 6188 §7: 256 bits for AES-256)
+ * and the session salt as the master salt.
  */
-export function deriveSessionKeys(
+export function deriveCipherSessionKeys(
   master: Uint8Array,
   lengths: SrtpKeyLengths,
   stream: 'rtp' | 'rtcp',
-): SessionKeys {
-  if (master.length !== lengths.key + lengths.salt)
-    throw new RangeError(`SRTP master key || salt must be ${lengths.key + lengths.salt} bytes`);
-  const prf = new AesCounterMode(master.subarray(0, lengths.key));
-  const masterSalt = master.subarray(lengths.key);
+): CipherSessionKeys {
+  const { prf, masterSalt } = masterParts(master, lengths);
+  return cipherKeys(prf, masterSalt, lengths, LABELS[stream]);
+}
+
+/** The three session keys of one master key: deriveCipherSessionKeys' and the HMAC-SHA1 key. */
+export function deriveSessionKeys(master: Uint8Array, lengths: SrtpKeyLengths, stream: 'rtp' | 'rtcp'): SessionKeys {
+  const { prf, masterSalt } = masterParts(master, lengths);
   const labels = LABELS[stream];
   return {
-    cipherKey: deriveKey(prf, masterSalt, labels.cipher, lengths.key),
+    ...cipherKeys(prf, masterSalt, lengths, labels),
     authKey: deriveKey(prf, masterSalt, labels.auth, AUTH_KEY_BYTES),
+  };
+}
+
+function cipherKeys(
+  prf: AesCounterMode,
+  masterSalt: Uint8Array,
+  lengths: SrtpKeyLengths,
+  labels: (typeof LABELS)[keyof typeof LABELS],
+): CipherSessionKeys {
+  return {
+    cipherKey: deriveKey(prf, masterSalt, labels.cipher, lengths.key),
     salt: deriveKey(prf, masterSalt, labels.salt, lengths.salt),
   };
+}
+
+function masterParts(master: Uint8Array, lengths: SrtpKeyLengths): { prf: AesCounterMode; masterSalt: Uint8Array } {
+  if (master.length !== lengths.key + lengths.salt)
+    throw new RangeError(`SRTP master key || salt must be ${lengths.key + lengths.salt} bytes`);
+  return { prf: new AesCounterMode(master.subarray(0, lengths.key)), masterSalt: master.subarray(lengths.key) };
 }
 
 /**

@@ -5,15 +5,17 @@
 import { type SrtpSuiteName, srtpKeyLengths } from '../../util/index.js';
 import { AeadCrypto } from './aead-crypto.js';
 import { CounterModeCrypto } from './counter-mode-crypto.js';
-import { deriveSessionKeys } from './kdf.js';
+import { deriveCipherSessionKeys, deriveSessionKeys } from './kdf.js';
 import type { PacketCrypto } from './packet-crypto.js';
 
 /** The suite's transform for one kind of stream, keyed from `master` (key || salt). */
 export function streamCrypto(master: Uint8Array, suite: SrtpSuiteName, stream: 'rtp' | 'rtcp'): PacketCrypto {
-  const keys = deriveSessionKeys(master, srtpKeyLengths(suite), stream);
-  if (suite === 'AEAD_AES_128_GCM' || suite === 'AEAD_AES_256_GCM')
+  const lengths = srtpKeyLengths(suite);
+  if (suite === 'AEAD_AES_128_GCM' || suite === 'AEAD_AES_256_GCM') {
+    const keys = deriveCipherSessionKeys(master, lengths, stream);
     return new AeadCrypto(keys.cipherKey, keys.salt);
-  return new CounterModeCrypto(keys, TAG_BYTES[suite][stream]);
+  }
+  return new CounterModeCrypto(deriveSessionKeys(master, lengths, stream), TAG_BYTES[suite][stream]);
 }
 
 /**

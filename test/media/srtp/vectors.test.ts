@@ -8,7 +8,13 @@ import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { AeadCrypto } from '../../../src/media/srtp/aead-crypto.js';
-import { AesCounterMode, deriveKey, deriveSessionKeys, SrtpSession } from '../../../src/media/srtp/index.js';
+import {
+  AesCounterMode,
+  deriveCipherSessionKeys,
+  deriveKey,
+  deriveSessionKeys,
+  SrtpSession,
+} from '../../../src/media/srtp/index.js';
 import { SecretBytes, type SrtpSuiteName } from '../../../src/util/index.js';
 
 const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'hex');
@@ -104,6 +110,22 @@ describe('RFC 6188 §7.2: AES_256_CM_PRF key derivation', () => {
 
   test('a master key that is not 46 bytes is refused', () => {
     assert.throws(() => deriveSessionKeys(Buffer.alloc(30), AES_256, 'rtp'), RangeError);
+  });
+});
+
+describe('AES-GCM session keys (RFC 7714 §11)', () => {
+  test('a cipher key and a 96-bit salt from the same PRF, and no authentication key', () => {
+    const master = randomBytes(28);
+    const gcm = deriveCipherSessionKeys(master, { key: 16, salt: 12 }, 'rtcp');
+    assert.deepEqual(Object.keys(gcm).sort(), ['cipherKey', 'salt']);
+    assert.equal(gcm.cipherKey.length, 16);
+    assert.equal(gcm.salt.length, 12);
+    // The 96-bit salt enters the PRF times 2^16: the same key_id bytes as a 112-bit salt whose
+    // last two bytes are zero, so the cipher key matches AES-CM's derivation from that salt.
+    const widened = Buffer.concat([master, Buffer.alloc(2)]);
+    const cm = deriveSessionKeys(widened, AES_128, 'rtcp');
+    assert.deepEqual(gcm.cipherKey, cm.cipherKey);
+    assert.deepEqual(gcm.salt, cm.salt.subarray(0, 12));
   });
 });
 

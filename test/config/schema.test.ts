@@ -169,7 +169,7 @@ describe('cluster.takeover.snapshotSecret', () => {
     const previous = '\n    previousSnapshotSecrets: ["${PB_OLD_SECRET}"]\n';
     const env = { PB_SNAPSHOT_SECRET: 'x'.repeat(32), PB_OLD_SECRET: 'y'.repeat(32) };
     assert.deepEqual(issues(cluster('${PB_SNAPSHOT_SECRET}').trimEnd() + previous, env), []);
-    const without = 'cluster:\n  redis: redis://127.0.0.1:6379\n  takeover:\n    enabled: true' + previous;
+    const without = `cluster:\n  redis: redis://127.0.0.1:6379\n  takeover:\n    enabled: true${previous}`;
     assert.deepEqual(issues(without, env), [
       '5 cluster.takeover.previousSnapshotSecrets: previousSnapshotSecrets needs a snapshotSecret',
     ]);

@@ -44,7 +44,11 @@ export function deriveCipherSessionKeys(
 }
 
 /** The three session keys of one master key: deriveCipherSessionKeys' and the HMAC-SHA1 key. */
-export function deriveSessionKeys(master: Uint8Array, lengths: SrtpKeyLengths, stream: 'rtp' | 'rtcp'): SessionKeys {
+export function deriveSessionKeys(
+  master: Uint8Array,
+  lengths: SrtpKeyLengths,
+  stream: 'rtp' | 'rtcp',
+): SessionKeys {
   const { prf, masterSalt } = masterParts(master, lengths);
   const labels = LABELS[stream];
   return {
@@ -65,10 +69,16 @@ function cipherKeys(
   };
 }
 
-function masterParts(master: Uint8Array, lengths: SrtpKeyLengths): { prf: AesCounterMode; masterSalt: Uint8Array } {
+function masterParts(
+  master: Uint8Array,
+  lengths: SrtpKeyLengths,
+): { prf: AesCounterMode; masterSalt: Uint8Array } {
   if (master.length !== lengths.key + lengths.salt)
     throw new RangeError(`SRTP master key || salt must be ${lengths.key + lengths.salt} bytes`);
-  return { prf: new AesCounterMode(master.subarray(0, lengths.key)), masterSalt: master.subarray(lengths.key) };
+  return {
+    prf: new AesCounterMode(master.subarray(0, lengths.key)),
+    masterSalt: master.subarray(lengths.key),
+  };
 }
 
 /**

@@ -71,6 +71,12 @@ const storedSnapshotSchema = z.object({
 });
 
 const uint32 = z.number().int().min(0).max(0xffff_ffff);
+/** RFC 3711 §3.4: 31 bits. */
+const srtcpIndex = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1);
 const positionSchema = z.object({
   ssrc: uint32,
   sequenceNumber: z.number().int().min(0).max(0xffff),
@@ -78,13 +84,14 @@ const positionSchema = z.object({
   srtp: z
     .object({
       rolloverCount: uint32,
-      srtcpIndex: z
-        .number()
-        .int()
-        .min(0)
-        .max(2 ** 31 - 1),
+      srtcpIndex,
       received: z
-        .object({ ssrc: uint32, rolloverCount: uint32, highestSeq: z.number().int().min(0).max(0xffff) })
+        .object({
+          ssrc: uint32,
+          rolloverCount: uint32,
+          highestSeq: z.number().int().min(0).max(0xffff),
+          srtcpIndex: srtcpIndex.optional(),
+        })
         .optional(),
     })
     .optional(),

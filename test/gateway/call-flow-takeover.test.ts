@@ -255,6 +255,11 @@ it('node B resumes node A’s SRTP call from its sealed snapshot: the same keys,
   // From node A's position: its rollover counter (no wrap in the second since) and the far end's state.
   assert.equal(leg.continuedFrom?.srtp?.rolloverCount, 3);
   assert.ok((leg.continuedFrom?.srtp?.srtcpIndex ?? 0) > 12, 'SRTCP goes on past node A’s index');
-  assert.deepEqual(leg.continuedFrom?.srtp?.received, { ssrc: 77, rolloverCount: 1, highestSeq: 500 });
+  assert.deepEqual(leg.continuedFrom?.srtp?.received, {
+    ssrc: 77,
+    rolloverCount: 1,
+    highestSeq: 500,
+    srtcpIndex: 31,
+  });
   nodeB.close();
 });

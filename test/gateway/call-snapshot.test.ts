@@ -112,7 +112,11 @@ const SRTP_POSITION = JSON.stringify({
   ssrc: 7,
   sequenceNumber: 65_530,
   timestamp: 0,
-  srtp: { rolloverCount: 2, srtcpIndex: 40, received: { ssrc: 9, rolloverCount: 1, highestSeq: 77 } },
+  srtp: {
+    rolloverCount: 2,
+    srtcpIndex: 40,
+    received: { ssrc: 9, rolloverCount: 1, highestSeq: 77, srtcpIndex: 6 },
+  },
   atWall: 0,
 });
 
@@ -129,7 +133,12 @@ test("an SRTP call's SDPs go sealed: no key in the snapshot, and only the same s
   assert.ok(parsed.ok);
   assert.equal(parsed.snapshot.sdp.remote, KEYED);
   assert.equal(parsed.snapshot.sdp.local, KEYED);
-  assert.deepEqual(parsed.position.srtp?.received, { ssrc: 9, rolloverCount: 1, highestSeq: 77 });
+  assert.deepEqual(parsed.position.srtp?.received, {
+    ssrc: 9,
+    rolloverCount: 1,
+    highestSeq: 77,
+    srtcpIndex: 6,
+  });
   assert.deepEqual(parseSnapshot(text, SRTP_POSITION), {
     ok: false,
     reason: 'an SRTP call, and no cluster.takeover.snapshotSecret here',

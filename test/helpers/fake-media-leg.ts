@@ -86,7 +86,11 @@ export class FakeMediaLeg extends TypedEmitter<MediaLegEvents> {
   /** Under SRTP, a stream whose sequence numbers wrapped three times, the far end's once. */
   position(): RtpPosition {
     const srtp = this.started.at(-1)?.srtp
-      ? { rolloverCount: 3, srtcpIndex: 12, received: { ssrc: 77, rolloverCount: 1, highestSeq: 500 } }
+      ? {
+          rolloverCount: 3,
+          srtcpIndex: 12,
+          received: { ssrc: 77, rolloverCount: 1, highestSeq: 500, srtcpIndex: 31 },
+        }
       : undefined;
     return { ssrc: 1, sequenceNumber: 0, timestamp: 0, ...(srtp ? { srtp } : {}) };
   }

@@ -48,6 +48,8 @@ export const LegFigure = {
   srtpReceivedSsrc: 8,
   srtpReceivedRolloverCount: 9,
   srtpReceivedHighestSeq: 10,
+  /** The highest SRTCP index authenticated from that source (NaN before any). */
+  srtpReceivedSrtcpIndex: 11,
 } as const;
 export const FIGURES_PER_LEG = Object.keys(LegFigure).length;
 
@@ -63,6 +65,7 @@ export function writePosition(figures: Float64Array, at: number, position: RtpPo
   figures[at + LegFigure.srtpReceivedSsrc] = received ? received.ssrc : Number.NaN;
   figures[at + LegFigure.srtpReceivedRolloverCount] = received ? received.rolloverCount : Number.NaN;
   figures[at + LegFigure.srtpReceivedHighestSeq] = received ? received.highestSeq : Number.NaN;
+  figures[at + LegFigure.srtpReceivedSrtcpIndex] = received?.srtcpIndex ?? Number.NaN;
 }
 
 /** The position writePosition wrote at `at`. */
@@ -75,6 +78,7 @@ export function readPosition(figures: Float64Array, at: number): RtpPosition {
   };
   if (Number.isNaN(figure(LegFigure.srtpRolloverCount))) return position;
   const receivedSsrc = figure(LegFigure.srtpReceivedSsrc);
+  const receivedSrtcpIndex = figure(LegFigure.srtpReceivedSrtcpIndex);
   position.srtp = {
     rolloverCount: figure(LegFigure.srtpRolloverCount),
     srtcpIndex: figure(LegFigure.srtcpIndex),
@@ -85,6 +89,7 @@ export function readPosition(figures: Float64Array, at: number): RtpPosition {
             ssrc: receivedSsrc,
             rolloverCount: figure(LegFigure.srtpReceivedRolloverCount),
             highestSeq: figure(LegFigure.srtpReceivedHighestSeq),
+            ...(Number.isNaN(receivedSrtcpIndex) ? {} : { srtcpIndex: receivedSrtcpIndex }),
           },
         }),
   };

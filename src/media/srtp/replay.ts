@@ -17,6 +17,23 @@ export class ReplayWindow {
     return this.#seen[index % REPLAY_WINDOW] === 0;
   }
 
+  /** The highest authenticated index, -1 before any. */
+  get highest(): number {
+    return this.#highest;
+  }
+
+  /**
+   * A window carried on from another context whose highest index was `index`: which of the
+   * indices below it arrived there is not known, so every one of them counts as taken. A late
+   * packet among them is lost; none is taken twice.
+   */
+  static takenThrough(index: number): ReplayWindow {
+    const window = new ReplayWindow();
+    window.#highest = index;
+    window.#seen.fill(1);
+    return window;
+  }
+
   /** Records an authenticated index (§3.3.2: only after authentication). */
   mark(index: number): void {
     if (index > this.#highest) {

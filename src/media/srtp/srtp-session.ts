@@ -43,8 +43,11 @@ export interface SrtpPosition {
   rolloverCount: number;
   /** §3.4: the SRTCP index of the next report we send. */
   srtcpIndex: number;
-  /** The far end's audio source as last authenticated: its ROC and highest sequence number (s_l). */
-  received?: { ssrc: number; rolloverCount: number; highestSeq: number };
+  /**
+   * The far end's audio source as last authenticated: its ROC and highest sequence number (s_l),
+   * and the highest SRTCP index authenticated from that SSRC, once one was.
+   */
+  received?: { ssrc: number; rolloverCount: number; highestSeq: number; srtcpIndex?: number };
 }
 
 /** RFC 3711 §9.2: a master key protects at most 2^48 SRTP and 2^31 SRTCP packets. */
@@ -115,7 +118,8 @@ export class SrtpSession {
    * `from` carries on a stream pair another instance protected with these keys: our next packet
    * uses its rollover counter and the SRTCP index goes on from its own, and the far end's source
    * is estimated from its ROC and s_l (Appendix A), so a stream whose sequence numbers wrapped
-   * before still authenticates. Its replay window starts at s_l: nothing up to it is taken again.
+   * before still authenticates. Its replay windows, SRTP's and SRTCP's, start at the highest
+   * index the position names, nothing up to it taken again (§3.3.2).
    */
   constructor(keying: SrtpKeying, from?: SrtpPosition) {
     this.#suite = keying.suite;
@@ -127,13 +131,13 @@ export class SrtpSession {
     this.#srtcpIndex = from.srtcpIndex % MAX_RTCP_PACKETS;
     const received = from.received;
     if (received) {
-      const window = new ReplayWindow();
-      window.mark(received.rolloverCount * SEQ_MODULUS + received.highestSeq);
       this.#sources.set(received.ssrc, {
         roc: received.rolloverCount,
         highestSeq: received.highestSeq,
-        window,
+        window: ReplayWindow.takenThrough(received.rolloverCount * SEQ_MODULUS + received.highestSeq),
       });
+      if (received.srtcpIndex !== undefined)
+        this.#rtcpWindows.set(received.ssrc, ReplayWindow.takenThrough(received.srtcpIndex));
     }
   }
 
@@ -143,11 +147,19 @@ export class SrtpSession {
    */
   position(nextSeq: number, audioSsrc: number | undefined): SrtpPosition {
     const source = audioSsrc === undefined ? undefined : this.#sources.get(audioSsrc);
+    const rtcpWindow = audioSsrc === undefined ? undefined : this.#rtcpWindows.get(audioSsrc);
     return {
       rolloverCount: this.#sendRocFor(nextSeq),
       srtcpIndex: this.#srtcpIndex,
       ...(source && audioSsrc !== undefined
-        ? { received: { ssrc: audioSsrc, rolloverCount: source.roc, highestSeq: source.highestSeq } }
+        ? {
+            received: {
+              ssrc: audioSsrc,
+              rolloverCount: source.roc,
+              highestSeq: source.highestSeq,
+              ...(rtcpWindow ? { srtcpIndex: rtcpWindow.highest } : {}),
+            },
+          }
         : {}),
     };
   }

@@ -95,6 +95,47 @@ describe('SRTP carried on from a position', () => {
     assert.equal(second.unprotectRtp(last), 'replay');
   });
 
+  test("nothing up to the position's highest packet is taken again, though the second session never saw them", () => {
+    const { ourKeying, farKeying } = keys();
+    const far = new SrtpSession(farKeying);
+    const first = new SrtpSession(ourKeying);
+    const earlier = far.protectRtp(rtp(FAR_SSRC, 450));
+    for (let seq = 451; seq <= 500; seq++) first.unprotectRtp(far.protectRtp(rtp(FAR_SSRC, seq)));
+    first.unprotectRtp(Buffer.from(earlier));
+    const second = new SrtpSession(ourKeying, first.position(0, FAR_SSRC));
+    assert.equal(second.unprotectRtp(earlier), 'replay', 'inside the replay window below s_l');
+    assert.ok(
+      Buffer.isBuffer(second.unprotectRtp(far.protectRtp(rtp(FAR_SSRC, 501)))),
+      'the next one is new',
+    );
+  });
+
+  test("the far end's SRTCP goes with the position: a report the first session took is a replay to the second", () => {
+    const { ourKeying, farKeying } = keys();
+    const far = new SrtpSession(farKeying);
+    const first = new SrtpSession(ourKeying);
+    first.unprotectRtp(far.protectRtp(rtp(FAR_SSRC, 500)));
+    const farReport = () => {
+      const report = rtcp();
+      report.writeUInt32BE(FAR_SSRC, 4);
+      return far.protectRtcp(report);
+    };
+    const taken = [farReport(), farReport(), farReport()];
+    for (const report of taken) assert.ok(Buffer.isBuffer(first.unprotectRtcp(Buffer.from(report))));
+    const at = first.position(0, FAR_SSRC);
+    assert.equal(at.received?.srtcpIndex, 2);
+    const second = new SrtpSession(ourKeying, at);
+    const fresh = new SrtpSession(ourKeying);
+    for (const report of taken) {
+      assert.equal(second.unprotectRtcp(Buffer.from(report)), 'replay');
+      assert.ok(
+        Buffer.isBuffer(fresh.unprotectRtcp(Buffer.from(report))),
+        'a context without the position takes it',
+      );
+    }
+    assert.ok(Buffer.isBuffer(second.unprotectRtcp(farReport())), "the far end's next report is new");
+  });
+
   test('SRTCP indices go on from the position, never reused', () => {
     const { ourKeying, farKeying } = keys();
     const first = new SrtpSession(ourKeying);

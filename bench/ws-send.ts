@@ -4,17 +4,22 @@
  *  - JSON.stringify of a fresh object with base64 from Buffer.toString, sent as a string (what
  *    the twilio dialect did before),
  *  - TwilioDialect.callerAudioFrame: the message written from a template into a reused buffer,
- *    sent as a text frame the way StreamConnection sends it,
- *  - the floor: one prebuilt message Buffer sent again and again.
+ *    sent as a text frame by ws.send (what StreamConnection did before),
+ *  - the same message framed by ClientFrameWriter and written to the connection under ws, as
+ *    StreamConnection sends caller audio now,
+ *  - the floor: one prebuilt message Buffer sent again and again by ws.send.
  * All over a real loopback WebSocket as patchbay uses it (client side, so ws masks every frame),
  * to a bot in its own process that counts what arrives; 50 messages per event-loop turn.
  *
  *   node --expose-gc --max-semi-space-size=64 --min-semi-space-size=64 --import tsx bench/ws-send.ts [rounds=5]
  */
 import { fork } from 'node:child_process';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import { encodeMulaw } from '../src/media/index.js';
+import { ClientFrameWriter, TEXT_OPCODE } from '../src/stream/client-frames.js';
 import { TwilioDialect } from '../src/stream/index.js';
+import { openBotSocket } from '../src/stream/open-bot-socket.js';
+import { SystemClock } from '../src/util/index.js';
 import { stringifiedMediaMessage } from '../test/helpers/twilio-media.js';
 import { AllocationMeter, median } from './lib/alloc-meter.js';
 
@@ -46,8 +51,11 @@ async function main(): Promise<void> {
       bot.once('message', (m: { received: number }) => resolve(m.received));
       bot.send('count');
     });
-  const socket = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
-  await new Promise((resolve) => socket.once('open', resolve));
+  const { socket, connection } = await openBotSocket({
+    url: `ws://127.0.0.1:${port}`,
+    clock: new SystemClock(),
+  }).opened;
+  const writer = new ClientFrameWriter(connection);
 
   const dialect = new TwilioDialect();
   dialect.open({ callSid: 'CA0', accountSid: 'AC0', customParameters: {} });
@@ -63,7 +71,9 @@ async function main(): Promise<void> {
       sequence++;
       socket.send(stringifiedMediaMessage(dialect.streamSid, sequence, chunk, encodeMulaw(frame)));
     },
-    'template into reused buffer (now)': () => socket.send(dialect.callerAudioFrame(frame), TEXT_FRAME),
+    'template into reused buffer, ws.send (before)': () =>
+      socket.send(dialect.callerAudioFrame(frame), TEXT_FRAME),
+    'template, ClientFrameWriter (now)': () => writer.send(dialect.callerAudioFrame(frame), TEXT_OPCODE),
   };
 
   let sent = 0;

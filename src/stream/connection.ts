@@ -20,10 +20,16 @@
  */
 import WebSocket from 'ws';
 import type { Clock, Logger, TimerHandle } from '../util/index.js';
+import { BINARY_OPCODE, ClientFrameWriter, TEXT_OPCODE } from './client-frames.js';
 import type { BotInput, StreamCallInfo, StreamDialect, WireMessage } from './dialect.js';
 import { buildControl, type ControlMessage, HeldControls } from './held-controls.js';
 import { InboundBudget } from './inbound-budget.js';
-import { type BotSocketTarget, MAX_INBOUND_BYTES, openBotSocket } from './open-bot-socket.js';
+import {
+  type BotSocketTarget,
+  MAX_INBOUND_BYTES,
+  type OpenedBotSocket,
+  openBotSocket,
+} from './open-bot-socket.js';
 import { RateLimitedWarning } from './rate-limited-warning.js';
 
 export type { StreamAuth } from './open-bot-socket.js';
@@ -80,9 +86,6 @@ const MAX_QUEUED_FRAMES = 25;
  * sending digits for hours would otherwise grow its buffer.
  */
 const CONTROL_BUFFER_FACTOR = 4;
-/** ws send options for a text message handed over as bytes, made once. */
-const TEXT_FRAME = { binary: false } as const;
-const BINARY_FRAME = { binary: true } as const;
 /** How long a bot has to answer our close frame (RFC 6455 §5.5.1) before the socket is cut. */
 const CLOSE_TIMEOUT_MS = 1000;
 const MAX_BACKOFF_MS = 10_000;
@@ -117,6 +120,8 @@ export class StreamConnection {
   readonly #droppedWarning: RateLimitedWarning<{ dropped: number; queued: number }>;
   readonly #maxBufferedBytes: number;
   #socket: WebSocket | undefined;
+  /** Frames caller audio onto #socket's connection itself (see ClientFrameWriter). */
+  #frames: ClientFrameWriter | undefined;
   /** The socket whose handshake is under way, for close() to cut. */
   #connecting: WebSocket | undefined;
   #closed = false;
@@ -159,17 +164,17 @@ export class StreamConnection {
 
   /** Opens the socket and sends the dialect's opening messages; rejects on timeout or refusal. */
   async connect(): Promise<void> {
-    let socket: WebSocket;
+    let opened: OpenedBotSocket;
     try {
-      socket = await this.#open();
+      opened = await this.#open();
     } finally {
       this.#connecting = undefined;
     }
     if (this.#closed) {
-      socket.terminate();
+      opened.socket.terminate();
       throw new Error('stream closed while connecting');
     }
-    this.#attach(socket);
+    this.#attach(opened);
     for (const message of this.#dialect.open(this.#options.call)) this.#sendNow(message);
     const held = this.#held?.take() ?? [];
     this.#held = undefined;
@@ -216,10 +221,11 @@ export class StreamConnection {
       this.stats.droppedFrames++;
       return;
     }
-    if (this.#queue.length === 0 && socket.bufferedAmount <= this.#maxBufferedBytes) {
-      // Sent at once: ws copies it into the masked client frame (RFC 6455 §5.3), so the
-      // dialect may overwrite its buffer with the next frame.
-      socket.send(frame, dialect.binaryFrames ? BINARY_FRAME : TEXT_FRAME);
+    const frames = this.#frames;
+    if (frames && this.#queue.length === 0 && socket.bufferedAmount <= this.#maxBufferedBytes) {
+      // Sent at once: masked into the writer's own buffer (RFC 6455 §5.3), so the dialect may
+      // overwrite its buffer with the next frame.
+      frames.send(frame, dialect.binaryFrames ? BINARY_OPCODE : TEXT_OPCODE);
       this.stats.bytesSent += frame.length;
       this.stats.framesSent++;
       return;
@@ -282,14 +288,15 @@ export class StreamConnection {
     });
   }
 
-  #open(): Promise<WebSocket> {
+  #open(): Promise<OpenedBotSocket> {
     const { socket, opened } = openBotSocket(this.#options);
     this.#connecting = socket;
     return opened;
   }
 
-  #attach(socket: WebSocket): void {
+  #attach({ socket, connection }: OpenedBotSocket): void {
     this.#socket = socket;
+    this.#frames = new ClientFrameWriter(connection);
     this.#failure = undefined;
     socket.on('message', (data, isBinary) => this.#arrived(data as Buffer, isBinary));
     // Late errors are followed by 'close', which applies the reconnect policy.

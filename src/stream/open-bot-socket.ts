@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import type { Clock } from '../util/index.js';
 import { signRequest } from './auth.js';
@@ -27,12 +28,21 @@ function authHeaders(auth: StreamAuth | undefined, url: string): Record<string, 
   return {};
 }
 
+/** A bot socket whose handshake is done, and the TCP or TLS connection under it. */
+export interface OpenedBotSocket {
+  socket: WebSocket;
+  connection: Duplex;
+}
+
 /**
  * Starts a bot socket's handshake: `socket` is there at once (to be cut while connecting),
  * `opened` settles on the handshake, rejecting on refusal, error or our own timeout on the
  * injected clock (not ws's timer).
  */
-export function openBotSocket(target: BotSocketTarget): { socket: WebSocket; opened: Promise<WebSocket> } {
+export function openBotSocket(target: BotSocketTarget): {
+  socket: WebSocket;
+  opened: Promise<OpenedBotSocket>;
+} {
   const socket = new WebSocket(target.url, {
     headers: authHeaders(target.auth, target.url),
     maxPayload: MAX_INBOUND_BYTES,
@@ -42,14 +52,23 @@ export function openBotSocket(target: BotSocketTarget): { socket: WebSocket; ope
     ...(target.ca ? { ca: target.ca } : {}),
   });
   const timeoutMs = target.connectTimeoutMs ?? 3000;
-  const opened = new Promise<WebSocket>((resolve, reject) => {
+  const opened = new Promise<OpenedBotSocket>((resolve, reject) => {
     const timer = target.clock.setTimer(timeoutMs, () => {
       socket.terminate();
       reject(new Error(`bot did not answer within ${timeoutMs} ms`));
     });
+    // The 101 response comes on the connection ws then carries the socket on.
+    let connection: Duplex | undefined;
+    socket.once('upgrade', (response) => {
+      connection = response.socket;
+    });
     socket.once('open', () => {
       timer.cancel();
-      resolve(socket);
+      if (connection) resolve({ socket, connection });
+      else {
+        socket.terminate();
+        reject(new Error('bot socket opened without its connection'));
+      }
     });
     socket.once('error', (error) => {
       timer.cancel();

@@ -1,0 +1,160 @@
+/**
+ * Client frames written straight to a bot's connection (RFC 6455 §5.2, §5.3): read back byte
+ * by byte from a real loopback socket, backed up behind a peer that does not read, and mixed
+ * with ws's own messages on a real WebSocket.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer as createHttpsServer } from 'node:https';
+import { type AddressInfo, createServer, type Socket, connect as tcpConnect } from 'node:net';
+import { describe, test } from 'node:test';
+import { WebSocketServer } from 'ws';
+import { BINARY_OPCODE, ClientFrameWriter, TEXT_OPCODE } from '../../src/stream/client-frames.js';
+import { openBotSocket } from '../../src/stream/open-bot-socket.js';
+import { FakeClock } from '../../src/util/index.js';
+import { pkiForSuite, skipWithoutOpenssl } from '../helpers/test-pki.js';
+
+interface ReadFrame {
+  fin: boolean;
+  opcode: number;
+  key: Buffer;
+  payload: Buffer;
+}
+
+/** Reads masked frames off `bytes` (§5.2); throws on an unmasked or truncated one. */
+function readFrames(bytes: Buffer): ReadFrame[] {
+  const frames: ReadFrame[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const first = bytes[at] as number;
+    const second = bytes[at + 1] as number;
+    assert.ok(second & 0x80, 'a client frame is masked');
+    let length = second & 0x7f;
+    at += 2;
+    if (length === 126) {
+      length = bytes.readUInt16BE(at);
+      assert.ok(length > 125, 'the shortest length form');
+      at += 2;
+    } else if (length === 127) {
+      length = Number(bytes.readBigUInt64BE(at));
+      assert.ok(length > 0xffff, 'the shortest length form');
+      at += 8;
+    }
+    const key = bytes.subarray(at, at + 4);
+    at += 4;
+    assert.ok(at + length <= bytes.length, 'a whole frame');
+    const payload = Buffer.from(bytes.subarray(at, at + length));
+    for (let i = 0; i < length; i++) payload[i] = (payload[i] as number) ^ (key[i & 3] as number);
+    frames.push({ fin: (first & 0x80) !== 0, opcode: first & 0x0f, key: Buffer.from(key), payload });
+    at += length;
+  }
+  return frames;
+}
+
+/** A client socket to a loopback server that collects every byte once asked to read. */
+async function loopbackPair(): Promise<{ client: Socket; peer: Socket; received: () => Promise<Buffer> }> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = tcpConnect((server.address() as AddressInfo).port, '127.0.0.1');
+  const [peer] = (await once(server, 'connection')) as [Socket];
+  await once(client, 'connect');
+  peer.pause();
+  const received = async (): Promise<Buffer> => {
+    const chunks: Buffer[] = [];
+    peer.on('data', (chunk: Buffer) => chunks.push(chunk));
+    peer.resume();
+    client.end();
+    await once(peer, 'end');
+    server.close();
+    return Buffer.concat(chunks);
+  };
+  return { client, peer, received };
+}
+
+test('each frame is one final frame, masked with its own key, its length in the shortest form', async () => {
+  const { client, received } = await loopbackPair();
+  const writer = new ClientFrameWriter(client);
+  const lengths = [0, 1, 3, 4, 125, 126, 127, 300, 0xffff, 0x10000, 70_001];
+  const sent = lengths.map((length, n) =>
+    Buffer.from(Uint8Array.from({ length }, (_, i) => (i * 7 + n) & 0xff)),
+  );
+  const keys = new Set<string>();
+  sent.forEach((payload, n) => {
+    const wire = writer.send(payload, n % 2 === 0 ? TEXT_OPCODE : BINARY_OPCODE);
+    assert.equal(wire, payload.length + 2 + 4 + (payload.length > 0xffff ? 8 : payload.length > 125 ? 2 : 0));
+  });
+  const frames = readFrames(await received());
+  assert.equal(frames.length, sent.length);
+  frames.forEach((frame, n) => {
+    assert.ok(frame.fin);
+    assert.equal(frame.opcode, n % 2 === 0 ? TEXT_OPCODE : BINARY_OPCODE);
+    assert.deepEqual(frame.payload, sent[n], `frame ${n} of ${lengths[n]} bytes`);
+    keys.add(frame.key.toString('hex'));
+  });
+  assert.equal(keys.size, sent.length, 'a fresh masking key per frame');
+});
+
+test('frames written while the peer does not read stay intact: a buffer the socket holds is not reused', async () => {
+  const { client, received } = await loopbackPair();
+  const writer = new ClientFrameWriter(client);
+  const frames = 20_000;
+  let backedUp = false;
+  for (let n = 0; n < frames; n++) {
+    const payload = Buffer.alloc(1000, n & 0xff);
+    payload.writeUInt32BE(n, 0);
+    writer.send(payload, BINARY_OPCODE);
+    backedUp ||= client.writableLength > 0;
+  }
+  assert.ok(backedUp, "the socket's own buffer was used (20 MB behind a peer that does not read)");
+  const read = readFrames(await received());
+  assert.equal(read.length, frames);
+  read.forEach((frame, n) => {
+    assert.equal(frame.payload.readUInt32BE(0), n);
+    assert.equal(frame.payload[999], n & 0xff, `frame ${n} whole`);
+  });
+});
+
+/** Frames of the writer and messages of ws, mixed on one socket to `server`, all read back in order. */
+async function mixedOnOneSocket(server: WebSocketServer, url: string, ca?: string): Promise<void> {
+  const received: Array<{ text: string; binary: boolean }> = [];
+  server.on('connection', (socket) =>
+    socket.on('message', (data, isBinary) => received.push({ text: String(data), binary: isBinary })),
+  );
+  const { opened } = openBotSocket({ url, clock: new FakeClock(), ...(ca ? { ca } : {}) });
+  const { socket, connection } = await opened;
+  const writer = new ClientFrameWriter(connection);
+  const expected: Array<{ text: string; binary: boolean }> = [];
+  for (let n = 0; n < 300; n++) {
+    const text = `{"event":"media","n":${n},"pad":"${'x'.repeat(n * 3)}"}`;
+    if (n % 3 === 0) socket.send(text);
+    else writer.send(Buffer.from(text), n % 3 === 1 ? TEXT_OPCODE : BINARY_OPCODE);
+    expected.push({ text, binary: n % 3 === 2 });
+  }
+  while (received.length < expected.length) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.deepEqual(received, expected);
+  socket.close();
+  await once(socket, 'close');
+}
+
+test('on a real WebSocket, frames of the writer and messages of ws arrive whole and in order', async () => {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await once(server, 'listening');
+  await mixedOnOneSocket(server, `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  server.close();
+});
+
+describe('over TLS (wss://)', { skip: skipWithoutOpenssl }, () => {
+  const certs = pkiForSuite();
+
+  test("the frames go through the TLS connection, whole and in order with ws's", async () => {
+    const https = createHttpsServer({ cert: certs.localhost.cert, key: certs.localhost.key });
+    https.listen(0, '127.0.0.1');
+    await once(https, 'listening');
+    const server = new WebSocketServer({ server: https });
+    const port = (https.address() as AddressInfo).port;
+    await mixedOnOneSocket(server, `wss://localhost:${port}/`, certs.pki.ca.cert);
+    server.close();
+    https.close();
+  });
+});

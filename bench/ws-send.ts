@@ -16,9 +16,7 @@
 import { fork } from 'node:child_process';
 import { WebSocketServer } from 'ws';
 import { encodeMulaw } from '../src/media/index.js';
-import { ClientFrameWriter, TEXT_OPCODE } from '../src/stream/client-frames.js';
-import { TwilioDialect } from '../src/stream/index.js';
-import { openBotSocket } from '../src/stream/open-bot-socket.js';
+import { ClientFrameWriter, openBotSocket, TEXT_OPCODE, TwilioDialect } from '../src/stream/index.js';
 import { SystemClock } from '../src/util/index.js';
 import { stringifiedMediaMessage } from '../test/helpers/twilio-media.js';
 import { AllocationMeter, median } from './lib/alloc-meter.js';

@@ -4,6 +4,7 @@ import { StereoDialect } from './stereo.js';
 import { TwilioDialect } from './twilio.js';
 
 export { signRequest, verifySignature } from './auth.js';
+export { BINARY_OPCODE, ClientFrameWriter, TEXT_OPCODE } from './client-frames.js';
 export {
   type StreamAuth,
   StreamConnection,
@@ -19,6 +20,7 @@ export {
   type WireMessage,
 } from './dialect.js';
 export { EXOTEL_CHUNK_ALIGN_BYTES, ExotelDialect } from './exotel.js';
+export { type OpenedBotSocket, openBotSocket } from './open-bot-socket.js';
 export {
   NO_PLAYOUT_COUNTS,
   Playout,

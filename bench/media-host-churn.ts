@@ -20,10 +20,15 @@ import { type HostPort, MediaHost } from '../src/gateway/worker/media-host.js';
 import { type ChannelPort, WorkerChannel } from '../src/gateway/worker/worker-channel.js';
 import { callMediaClock, PortAllocator } from '../src/media/index.js';
 import { SystemClock, silentLogger } from '../src/util/index.js';
+import { parseBenchArgs } from './lib/bench-args.js';
 
-const { values } = parseArgs({
-  options: { calls: { type: 'string', default: '1000' }, snapshots: { type: 'string' } },
-});
+const { values } = parseBenchArgs(
+  'node --expose-gc --import tsx bench/media-host-churn.ts [--calls 1000] [--snapshots DIR]',
+  () =>
+    parseArgs({
+      options: { calls: { type: 'string', default: '1000' }, snapshots: { type: 'string' } },
+    }),
+);
 const collect = (globalThis as { gc?: () => void }).gc;
 if (!collect) throw new Error('run with node --expose-gc');
 const CONCURRENT = 25;

@@ -35,15 +35,20 @@ import {
   type Impairment,
   recordGaps,
 } from '../test/interop/helpers/impaired-call.js';
+import { parseBenchArgs } from './lib/bench-args.js';
 
-const { values } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '15' },
-    calls: { type: 'string', default: '8' },
-    workers: { type: 'string' },
-    seed: { type: 'string', default: '1' },
-  },
-});
+const { values } = parseBenchArgs(
+  'npx tsx bench/network-faults.ts [--seconds 15] [--calls 8] [--workers N] [--seed 1]',
+  () =>
+    parseArgs({
+      options: {
+        seconds: { type: 'string', default: '15' },
+        calls: { type: 'string', default: '8' },
+        workers: { type: 'string' },
+        seed: { type: 'string', default: '1' },
+      },
+    }),
+);
 const seconds = Number(values.seconds);
 const callsPerCell = Math.min(10, Number(values.calls));
 const workers = values.workers === undefined ? undefined : Number(values.workers);

@@ -16,7 +16,7 @@
  * growing and slowing), and the main thread's old space fills and drops over 10-25 minutes.
  *
  *   npx tsx bench/soak.ts [--minutes 60] [--calls 100] [--hold 30-90] [--warmup-minutes 30]
- *     [--malloc-arena-max N]
+ *     [--seed 1] [--malloc-arena-max N]
  */
 
 import { loadavg } from 'node:os';
@@ -27,21 +27,26 @@ import { createOffer, parseAnswer } from '../src/sip/sdp.js';
 import { seededRandom } from '../src/util/index.js';
 import { endCauseCounts, startGatewayProcess } from '../test/interop/helpers/gateway-process.js';
 import { startStackUa } from '../test/interop/helpers/stack-ua.js';
+import { parseBenchArgs } from './lib/bench-args.js';
 import { metricSum, scrapeMetrics } from './lib/metrics.js';
 import { type ResidentSplit, residentSplit } from './lib/smaps.js';
 import { EchoBotProcess } from './load/bot-process.js';
 import { RtpCallers } from './load/rtp-callers.js';
 
-const { values } = parseArgs({
-  options: {
-    minutes: { type: 'string', default: '60' },
-    calls: { type: 'string', default: '100' },
-    hold: { type: 'string', default: '30-90' },
-    'warmup-minutes': { type: 'string', default: '30' },
-    seed: { type: 'string', default: '1' },
-    'malloc-arena-max': { type: 'string' },
-  },
-});
+const { values } = parseBenchArgs(
+  'npx tsx bench/soak.ts [--minutes 60] [--calls 100] [--hold 30-90] [--warmup-minutes 30] [--seed 1] [--malloc-arena-max N]',
+  () =>
+    parseArgs({
+      options: {
+        minutes: { type: 'string', default: '60' },
+        calls: { type: 'string', default: '100' },
+        hold: { type: 'string', default: '30-90' },
+        'warmup-minutes': { type: 'string', default: '30' },
+        seed: { type: 'string', default: '1' },
+        'malloc-arena-max': { type: 'string' },
+      },
+    }),
+);
 const arenaMax = values['malloc-arena-max'];
 const minutes = Number(values.minutes);
 const calls = Number(values.calls);

@@ -36,14 +36,19 @@ import {
 import { percentile } from '../test/interop/helpers/sipp.js';
 import { type StackUa, startStackUa } from '../test/interop/helpers/stack-ua.js';
 import { TestBot } from '../test/interop/helpers/test-bot.js';
+import { parseBenchArgs } from './lib/bench-args.js';
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '20' },
-    calls: { type: 'string', default: '10' },
-    seed: { type: 'string', default: '1' },
-  },
-});
+const { values } = parseBenchArgs(
+  'npm run build && npx tsx bench/takeover-repeat.ts [--runs 20] [--calls 10] [--seed 1]',
+  () =>
+    parseArgs({
+      options: {
+        runs: { type: 'string', default: '20' },
+        calls: { type: 'string', default: '10' },
+        seed: { type: 'string', default: '1' },
+      },
+    }),
+);
 const RUNS = Number(values.runs);
 const CALLS = Number(values.calls);
 const SEED = Number(values.seed);

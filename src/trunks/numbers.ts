@@ -28,14 +28,33 @@ export function normalizeE164(raw: string, defaultCountry: string): string | und
  * A number a trunk's call carries, read in the trunk's country (`inboundCountry`): as
  * normalizeE164 reads it, else, for digits that begin with the country's code and make a number
  * of that country as they stand, international without the + (`442079460018` from a UK carrier).
- * Undefined when it is neither (a short code, an extension, a name): it stays as sent.
+ * A local number with a phone-context (RFC 3966 §5.1.5, in a SIP URI's user part as RFC 3261
+ * §19.1.6 carries it, `5550123;phone-context=+1-415`) is read in that context: after a global
+ * number prefix as its continuation (`+14155550123`), with a domain as a number of the trunk's
+ * country. Undefined when it is none of these (a short code, an extension, a name, a number
+ * with other parameters): it stays as sent.
  */
 export function inboundE164(raw: string, country: string): string | undefined {
+  const semicolon = raw.indexOf(';');
+  if (semicolon >= 0) return localNumberE164(raw.slice(0, semicolon), raw.slice(semicolon + 1), country);
   const normalised = normalizeE164(raw, country);
   if (normalised !== undefined) return normalised;
   const digits = raw.trim();
   if (!/^[0-9]+$/.test(digits) || !digits.startsWith(country)) return undefined;
   return parsePhoneNumberFromString(`+${digits}`)?.isPossible() ? `+${digits}` : undefined;
+}
+
+/** RFC 3966 §3: a phone-context is a global number prefix (`+` digits and visual separators) or a domain. */
+const GLOBAL_PREFIX = /^\+[0-9().-]*[0-9][0-9().-]*$/;
+
+/** `local` under `parameters` (after the user part's first ';'): only a lone phone-context is read. */
+function localNumberE164(local: string, parameters: string, country: string): string | undefined {
+  const match = /^phone-context=([^;]+)$/i.exec(parameters);
+  if (!match || local.startsWith('+') || !/^[0-9().-]*[0-9][0-9().-]*$/.test(local)) return undefined;
+  const context = match[1] as string;
+  if (!GLOBAL_PREFIX.test(context)) return inboundE164(local, country);
+  const e164 = `+${context.replace(/[^0-9]/g, '')}${local.replace(/[^0-9]/g, '')}`;
+  return parsePhoneNumberFromString(e164)?.isPossible() ? e164 : undefined;
 }
 
 export interface OutboundIdentity {

@@ -33,6 +33,15 @@ describe('inbound numbers in the trunk country', () => {
     assert.equal(observed.ends[0]?.record?.to, '+442079460018');
   });
 
+  it('a local number in a phone-context (RFC 3966 §5.1.5) in the Request-URI is read in its context', async () => {
+    harness = new CallHarness({ trunk: { inboundCountry: '44', inbound: UK_NUMBERS } });
+    const carrier = harness.carrier(CARRIER_A);
+    carrier.call({ requestUser: '79460018;phone-context=+44-20', to: '79460018;phone-context=+44-20' });
+    await flush();
+    const bot = harness.bots.connected[0] ?? assert.fail('the call did not reach the bot');
+    assert.equal(bot.call.to, '+442079460018');
+  });
+
   it('without inboundCountry the national number is taken as it comes: not one of the trunk numbers', async () => {
     harness = new CallHarness({ trunk: { inbound: UK_NUMBERS } });
     const carrier = harness.carrier(CARRIER_A);

@@ -318,6 +318,22 @@ describe('numbers', () => {
       assert.equal(inboundE164(sent, '44'), undefined, `${sent} is left as sent`);
   });
 
+  it('reads a local number in its phone-context (RFC 3966 §5.1.5): a global prefix, or a domain of the trunk country', () => {
+    assert.equal(inboundE164('5550123;phone-context=+1-415', '44'), '+14155550123');
+    assert.equal(inboundE164('555-0123;PHONE-CONTEXT=+1.415', '1'), '+14155550123');
+    assert.equal(inboundE164('02079460018;phone-context=ims.mnc015.mcc234.3gppnetwork.org', '44'), '+442079460018');
+    for (const sent of [
+      '999;phone-context=ims.example.net',
+      '123;phone-context=+1',
+      '+14155550123;phone-context=+1',
+      '5550123;phone-context=+1-415;isub=12',
+      '5550123;ext=22',
+      '555*0123;phone-context=+1-415',
+      'alice;phone-context=+1-415',
+    ])
+      assert.equal(inboundE164(sent, '44'), undefined, `${sent} is left as sent`);
+  });
+
   it("normalises the called and calling numbers of a trunk's calls when it sets inboundCountry", () => {
     const uk = trunkSchema.parse({
       name: 'uk',

@@ -321,7 +321,10 @@ describe('numbers', () => {
   it('reads a local number in its phone-context (RFC 3966 §5.1.5): a global prefix, or a domain of the trunk country', () => {
     assert.equal(inboundE164('5550123;phone-context=+1-415', '44'), '+14155550123');
     assert.equal(inboundE164('555-0123;PHONE-CONTEXT=+1.415', '1'), '+14155550123');
-    assert.equal(inboundE164('02079460018;phone-context=ims.mnc015.mcc234.3gppnetwork.org', '44'), '+442079460018');
+    assert.equal(
+      inboundE164('02079460018;phone-context=ims.mnc015.mcc234.3gppnetwork.org', '44'),
+      '+442079460018',
+    );
     for (const sent of [
       '999;phone-context=ims.example.net',
       '123;phone-context=+1',

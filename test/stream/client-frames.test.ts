@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Socket, connect as tcpConnect } from 'node:net';
 import { describe, test } from 'node:test';
+import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import { BINARY_OPCODE, ClientFrameWriter, TEXT_OPCODE } from '../../src/stream/client-frames.js';
 import { openBotSocket } from '../../src/stream/open-bot-socket.js';
@@ -51,14 +52,40 @@ function readFrames(bytes: Buffer): ReadFrame[] {
   return frames;
 }
 
+interface LoopbackPair {
+  client: Socket;
+  received: () => Promise<Buffer>;
+}
+
 /** A client socket to a loopback server that collects every byte once asked to read. */
-async function loopbackPair(): Promise<{ client: Socket; peer: Socket; received: () => Promise<Buffer> }> {
+async function loopbackPair(): Promise<LoopbackPair> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const client = tcpConnect((server.address() as AddressInfo).port, '127.0.0.1');
-  const [peer] = (await once(server, 'connection')) as [Socket];
-  await once(client, 'connect');
+  // Both ends' events awaited together: either may come first.
+  const [[peer]] = (await Promise.all([once(server, 'connection'), once(client, 'connect')])) as [
+    [Socket],
+    unknown,
+  ];
+  return collectOnRequest(server, client, peer);
+}
+
+/** The same over TLS, the server's certificate checked against `ca`. */
+async function tlsPair(cert: string, key: string, ca: string): Promise<LoopbackPair> {
+  const server = createTlsServer({ cert, key });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  const client = tlsConnect({ port, host: '127.0.0.1', ca, servername: 'localhost' });
+  const [[peer]] = (await Promise.all([once(server, 'secureConnection'), once(client, 'secureConnect')])) as [
+    [Socket],
+    unknown,
+  ];
+  return collectOnRequest(server, client, peer);
+}
+
+function collectOnRequest(server: { close(): unknown }, client: Socket, peer: Socket): LoopbackPair {
   peer.pause();
   const received = async (): Promise<Buffer> => {
     const chunks: Buffer[] = [];
@@ -69,7 +96,7 @@ async function loopbackPair(): Promise<{ client: Socket; peer: Socket; received:
     server.close();
     return Buffer.concat(chunks);
   };
-  return { client, peer, received };
+  return { client, received };
 }
 
 test('each frame is one final frame, masked with its own key, its length in the shortest form', async () => {
@@ -95,8 +122,7 @@ test('each frame is one final frame, masked with its own key, its length in the 
   assert.equal(keys.size, sent.length, 'a fresh masking key per frame');
 });
 
-test('frames written while the peer does not read stay intact: a buffer the socket holds is not reused', async () => {
-  const { client, received } = await loopbackPair();
+async function backedUp({ client, received }: LoopbackPair): Promise<void> {
   const writer = new ClientFrameWriter(client);
   const frames = 20_000;
   let backedUp = false;
@@ -113,6 +139,10 @@ test('frames written while the peer does not read stay intact: a buffer the sock
     assert.equal(frame.payload.readUInt32BE(0), n);
     assert.equal(frame.payload[999], n & 0xff, `frame ${n} whole`);
   });
+}
+
+test('frames written while the peer does not read stay intact: a buffer the socket holds is not reused', async () => {
+  await backedUp(await loopbackPair());
 });
 
 /** Frames of the writer and messages of ws, mixed on one socket to `server`, all read back in order. */
@@ -146,6 +176,10 @@ test('on a real WebSocket, frames of the writer and messages of ws arrive whole 
 
 describe('over TLS (wss://)', { skip: skipWithoutOpenssl }, () => {
   const certs = pkiForSuite();
+
+  test('frames written while the peer does not read stay intact over TLS too', async () => {
+    await backedUp(await tlsPair(certs.localhost.cert, certs.localhost.key, certs.pki.ca.cert));
+  });
 
   test("the frames go through the TLS connection, whole and in order with ws's", async () => {
     const https = createHttpsServer({ cert: certs.localhost.cert, key: certs.localhost.key });

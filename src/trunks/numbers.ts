@@ -46,13 +46,16 @@ export function inboundE164(raw: string, country: string): string | undefined {
 
 /** RFC 3966 §3: a phone-context is a global number prefix (`+` digits and visual separators) or a domain. */
 const GLOBAL_PREFIX = /^\+[0-9().-]*[0-9][0-9().-]*$/;
+/** RFC 3966 §3 domainname: labels, the last one starting with a letter. */
+const DOMAIN_CONTEXT = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z](?:[a-z0-9-]*[a-z0-9])?\.?$/i;
 
 /** `local` under `parameters` (after the user part's first ';'): only a lone phone-context is read. */
 function localNumberE164(local: string, parameters: string, country: string): string | undefined {
   const match = /^phone-context=([^;]+)$/i.exec(parameters);
   if (!match || local.startsWith('+') || !/^[0-9().-]*[0-9][0-9().-]*$/.test(local)) return undefined;
   const context = match[1] as string;
-  if (!GLOBAL_PREFIX.test(context)) return inboundE164(local, country);
+  if (DOMAIN_CONTEXT.test(context)) return inboundE164(local, country);
+  if (!GLOBAL_PREFIX.test(context)) return undefined;
   const e164 = `+${context.replace(/[^0-9]/g, '')}${local.replace(/[^0-9]/g, '')}`;
   return parsePhoneNumberFromString(e164)?.isPossible() ? e164 : undefined;
 }

@@ -333,6 +333,8 @@ describe('numbers', () => {
       '5550123;ext=22',
       '555*0123;phone-context=+1-415',
       'alice;phone-context=+1-415',
+      '02079460018;phone-context=%2B44',
+      '02079460018;phone-context=1-415',
     ])
       assert.equal(inboundE164(sent, '44'), undefined, `${sent} is left as sent`);
   });

@@ -25,7 +25,6 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { percentile } from '../test/interop/helpers/sipp.js';
 import { parseBenchArgs } from './lib/bench-args.js';
 import { stallTraceArgs } from './lib/hostile/loop-stalls.js';
@@ -35,20 +34,17 @@ import { metricSum } from './lib/metrics.js';
 import { profileIn } from './load/profile.js';
 
 const { values } = parseBenchArgs(
-  'npx tsx bench/hostile-mix.ts [--seconds 120] [--runs 3] [--seed 1] [--scale 1] [--jitter-floor 0] [--attacker-nice 0] [--out FILE] [--trace DIR]',
-  () =>
-    parseArgs({
-      options: {
-        seconds: { type: 'string', default: '120' },
-        runs: { type: 'string', default: '3' },
-        seed: { type: 'string', default: '1' },
-        scale: { type: 'string', default: '1' },
-        'jitter-floor': { type: 'string', default: '0' },
-        'attacker-nice': { type: 'string', default: '0' },
-        out: { type: 'string' },
-        trace: { type: 'string' },
-      },
-    }),
+  'usage: npx tsx bench/hostile-mix.ts [--seconds 120] [--runs 3] [--seed 1] [--scale 1] [--jitter-floor 0] [--attacker-nice 0] [--out FILE] [--trace DIR]',
+  {
+    seconds: { type: 'string', default: '120' },
+    runs: { type: 'string', default: '3' },
+    seed: { type: 'string', default: '1' },
+    scale: { type: 'string', default: '1' },
+    'jitter-floor': { type: 'string', default: '0' },
+    'attacker-nice': { type: 'string', default: '0' },
+    out: { type: 'string' },
+    trace: { type: 'string' },
+  },
 );
 const seconds = Number(values.seconds);
 const scale = Number(values.scale);

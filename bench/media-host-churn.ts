@@ -11,7 +11,6 @@
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import { MessageChannel } from 'node:worker_threads';
 import { streamTargetSchema } from '../src/config/index.js';
@@ -23,11 +22,8 @@ import { SystemClock, silentLogger } from '../src/util/index.js';
 import { parseBenchArgs } from './lib/bench-args.js';
 
 const { values } = parseBenchArgs(
-  'node --expose-gc --import tsx bench/media-host-churn.ts [--calls 1000] [--snapshots DIR]',
-  () =>
-    parseArgs({
-      options: { calls: { type: 'string', default: '1000' }, snapshots: { type: 'string' } },
-    }),
+  'usage: node --expose-gc --import tsx bench/media-host-churn.ts [--calls 1000] [--snapshots DIR]',
+  { calls: { type: 'string', default: '1000' }, snapshots: { type: 'string' } },
 );
 const collect = (globalThis as { gc?: () => void }).gc;
 if (!collect) throw new Error('run with node --expose-gc');

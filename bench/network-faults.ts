@@ -25,7 +25,6 @@
  */
 import { loadavg } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import type { CallRecord } from '../src/gateway/index.js';
 import {
   type Heard,
@@ -38,16 +37,13 @@ import {
 import { parseBenchArgs } from './lib/bench-args.js';
 
 const { values } = parseBenchArgs(
-  'npx tsx bench/network-faults.ts [--seconds 15] [--calls 8] [--workers N] [--seed 1]',
-  () =>
-    parseArgs({
-      options: {
-        seconds: { type: 'string', default: '15' },
-        calls: { type: 'string', default: '8' },
-        workers: { type: 'string' },
-        seed: { type: 'string', default: '1' },
-      },
-    }),
+  'usage: npx tsx bench/network-faults.ts [--seconds 15] [--calls 8] [--workers N] [--seed 1]',
+  {
+    seconds: { type: 'string', default: '15' },
+    calls: { type: 'string', default: '8' },
+    workers: { type: 'string' },
+    seed: { type: 'string', default: '1' },
+  },
 );
 const seconds = Number(values.seconds);
 const callsPerCell = Math.min(10, Number(values.calls));

@@ -24,7 +24,6 @@
  */
 import { loadavg } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import type { CallRecord } from '../src/gateway/call-record.js';
 import { percentile } from '../test/interop/helpers/sipp.js';
 import { parseBenchArgs } from './lib/bench-args.js';
@@ -33,17 +32,14 @@ import { cpuSeconds, rssBytes } from './lib/proc-stat.js';
 import { LATE_GAP_MS } from './load/frame-stats.js';
 
 const { values } = parseBenchArgs(
-  'npx tsx bench/overload.ts [--seconds 30] [--runs 2] [--rate R] [--hold-ms MS] [--load-nice N]',
-  () =>
-    parseArgs({
-      options: {
-        seconds: { type: 'string', default: '30' },
-        runs: { type: 'string', default: '2' },
-        rate: { type: 'string' },
-        'hold-ms': { type: 'string' },
-        'load-nice': { type: 'string', default: '0' },
-      },
-    }),
+  'usage: npx tsx bench/overload.ts [--seconds 30] [--runs 2] [--rate R] [--hold-ms MS] [--load-nice N]',
+  {
+    seconds: { type: 'string', default: '30' },
+    runs: { type: 'string', default: '2' },
+    rate: { type: 'string' },
+    'hold-ms': { type: 'string' },
+    'load-nice': { type: 'string', default: '0' },
+  },
 );
 const seconds = Number(values.seconds);
 const runs = Number(values.runs);

@@ -21,7 +21,6 @@
 
 import { loadavg } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import type { OutboundSession } from '../src/sip/index.js';
 import { createOffer, parseAnswer } from '../src/sip/sdp.js';
 import { seededRandom } from '../src/util/index.js';
@@ -34,18 +33,15 @@ import { EchoBotProcess } from './load/bot-process.js';
 import { RtpCallers } from './load/rtp-callers.js';
 
 const { values } = parseBenchArgs(
-  'npx tsx bench/soak.ts [--minutes 60] [--calls 100] [--hold 30-90] [--warmup-minutes 30] [--seed 1] [--malloc-arena-max N]',
-  () =>
-    parseArgs({
-      options: {
-        minutes: { type: 'string', default: '60' },
-        calls: { type: 'string', default: '100' },
-        hold: { type: 'string', default: '30-90' },
-        'warmup-minutes': { type: 'string', default: '30' },
-        seed: { type: 'string', default: '1' },
-        'malloc-arena-max': { type: 'string' },
-      },
-    }),
+  'usage: npx tsx bench/soak.ts [--minutes 60] [--calls 100] [--hold 30-90] [--warmup-minutes 30] [--seed 1] [--malloc-arena-max N]',
+  {
+    minutes: { type: 'string', default: '60' },
+    calls: { type: 'string', default: '100' },
+    hold: { type: 'string', default: '30-90' },
+    'warmup-minutes': { type: 'string', default: '30' },
+    seed: { type: 'string', default: '1' },
+    'malloc-arena-max': { type: 'string' },
+  },
 );
 const arenaMax = values['malloc-arena-max'];
 const minutes = Number(values.minutes);

@@ -15,7 +15,6 @@
  *   npm run build && npx tsx bench/takeover-repeat.ts [--runs 20] [--calls 10] [--seed 1]
  */
 import { loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { takeoverKeys } from '../src/cluster/index.js';
 import { SeededRandom } from '../src/util/index.js';
@@ -39,15 +38,12 @@ import { TestBot } from '../test/interop/helpers/test-bot.js';
 import { parseBenchArgs } from './lib/bench-args.js';
 
 const { values } = parseBenchArgs(
-  'npm run build && npx tsx bench/takeover-repeat.ts [--runs 20] [--calls 10] [--seed 1]',
-  () =>
-    parseArgs({
-      options: {
-        runs: { type: 'string', default: '20' },
-        calls: { type: 'string', default: '10' },
-        seed: { type: 'string', default: '1' },
-      },
-    }),
+  'usage: npm run build && npx tsx bench/takeover-repeat.ts [--runs 20] [--calls 10] [--seed 1]',
+  {
+    runs: { type: 'string', default: '20' },
+    calls: { type: 'string', default: '10' },
+    seed: { type: 'string', default: '1' },
+  },
 );
 const RUNS = Number(values.runs);
 const CALLS = Number(values.calls);

@@ -24,7 +24,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseBenchArgs } from '../lib/bench-args.js';
 import { otherCpus, parseCpuList, pinProcess } from '../lib/cpu-pin.js';
 import { type InstrumentKind, type LoadInstrument, NodeInstrument } from './instrument.js';
 import { NativeInstrument } from './native.js';
@@ -84,32 +84,25 @@ const HELP = `usage: node dist/bench/load/run.js [options]   (after npm run buil
   --out FILE        JSON results (default: a file in the temp folder, printed at the end)
 `;
 
-const { values } = parseArgs({
-  options: {
-    steps: { type: 'string' },
-    start: { type: 'string', default: '50' },
-    max: { type: 'string', default: '1600' },
-    warmup: { type: 'string', default: '5' },
-    window: { type: 'string', default: '20' },
-    cps: { type: 'string', default: '100' },
-    workers: { type: 'string', default: '0' },
-    rounds: { type: 'string', default: '1' },
-    'malloc-arena-max': { type: 'string' },
-    pin: { type: 'string' },
-    instrument: { type: 'string', default: 'node' },
-    timeline: { type: 'boolean', default: false },
-    'profile-at': { type: 'string' },
-    'profile-dir': { type: 'string' },
-    'skip-forwarder': { type: 'boolean', default: false },
-    'skip-profile': { type: 'boolean', default: false },
-    out: { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
+const { values } = parseBenchArgs(HELP, {
+  steps: { type: 'string' },
+  start: { type: 'string', default: '50' },
+  max: { type: 'string', default: '1600' },
+  warmup: { type: 'string', default: '5' },
+  window: { type: 'string', default: '20' },
+  cps: { type: 'string', default: '100' },
+  workers: { type: 'string', default: '0' },
+  rounds: { type: 'string', default: '1' },
+  'malloc-arena-max': { type: 'string' },
+  pin: { type: 'string' },
+  instrument: { type: 'string', default: 'node' },
+  timeline: { type: 'boolean', default: false },
+  'profile-at': { type: 'string' },
+  'profile-dir': { type: 'string' },
+  'skip-forwarder': { type: 'boolean', default: false },
+  'skip-profile': { type: 'boolean', default: false },
+  out: { type: 'string' },
 });
-if (values.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
 
 /** A taskset CPU list of this machine, and the CPUs left out of it (at least one). */
 function cpuList(name: string, text: string): { list: number[]; others: string } {

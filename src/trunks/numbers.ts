@@ -44,18 +44,21 @@ export function inboundE164(raw: string, country: string): string | undefined {
   return parsePhoneNumberFromString(`+${digits}`)?.isPossible() ? `+${digits}` : undefined;
 }
 
-/** RFC 3966 §3: a phone-context is a global number prefix (`+` digits and visual separators) or a domain. */
-const GLOBAL_PREFIX = /^\+[0-9().-]*[0-9][0-9().-]*$/;
+/** RFC 3966 §3: digits with visual separators, at least one digit (no `+`: a local number's). */
+const VISUAL_DIGITS = /^[0-9().-]*[0-9][0-9().-]*$/;
 /** RFC 3966 §3 domainname: labels, the last one starting with a letter. */
 const DOMAIN_CONTEXT = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z](?:[a-z0-9-]*[a-z0-9])?\.?$/i;
 
-/** `local` under `parameters` (after the user part's first ';'): only a lone phone-context is read. */
+/**
+ * `local` under `parameters` (after the user part's first ';'): only a lone phone-context is
+ * read, a domain (§3 domainname) or a global number prefix (`+` and visual digits).
+ */
 function localNumberE164(local: string, parameters: string, country: string): string | undefined {
   const match = /^phone-context=([^;]+)$/i.exec(parameters);
-  if (!match || local.startsWith('+') || !/^[0-9().-]*[0-9][0-9().-]*$/.test(local)) return undefined;
+  if (!match || !VISUAL_DIGITS.test(local)) return undefined;
   const context = match[1] as string;
   if (DOMAIN_CONTEXT.test(context)) return inboundE164(local, country);
-  if (!GLOBAL_PREFIX.test(context)) return undefined;
+  if (!context.startsWith('+') || !VISUAL_DIGITS.test(context.slice(1))) return undefined;
   const e164 = `+${context.replace(/[^0-9]/g, '')}${local.replace(/[^0-9]/g, '')}`;
   return parsePhoneNumberFromString(e164)?.isPossible() ? e164 : undefined;
 }

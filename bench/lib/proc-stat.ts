@@ -14,10 +14,22 @@ function statFields(pid: number): string[] {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
-/** utime + stime of a process (all its threads), in seconds: fields 14 and 15 of proc(5). */
-export function cpuSeconds(pid: number): number {
+/** A process's CPU time (all its threads), in seconds: in user mode and in the kernel on its behalf. */
+export interface CpuTimes {
+  user: number;
+  kernel: number;
+}
+
+/** utime and stime: fields 14 and 15 of proc(5). */
+export function cpuTimes(pid: number): CpuTimes {
   const fields = statFields(pid);
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  return { user: Number(fields[11]) / TICKS_PER_SECOND, kernel: Number(fields[12]) / TICKS_PER_SECOND };
+}
+
+/** utime + stime of a process (all its threads), in seconds. */
+export function cpuSeconds(pid: number): number {
+  const { user, kernel } = cpuTimes(pid);
+  return user + kernel;
 }
 
 /** Resident set size in bytes: field 24 of proc(5), in pages. */

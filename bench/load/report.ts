@@ -97,6 +97,17 @@ export function instrumentLine(step: StepFigures): string {
   );
 }
 
+/**
+ * Both systems' CPU per call-second split into user mode and the kernel: the kernel's share is
+ * mostly the sockets' system calls, which the gateway and the forwarder make alike.
+ */
+export function cpuSplitLine(patchbay: StepFigures, forwarder: StepFigures | undefined): string {
+  const split = (step: StepFigures) =>
+    `${fixed(step.cpuMsPerCallSecond - step.kernelMsPerCallSecond, 2)} user + ${fixed(step.kernelMsPerCallSecond, 2)} kernel`;
+  const theirs = forwarder ? `, forwarder ${split(forwarder)}` : '';
+  return `${patchbay.calls} calls: CPU ms per call-second, patchbay ${split(patchbay)}${theirs}`;
+}
+
 /** patchbay / forwarder CPU per call-second. */
 export function cpuRatio(patchbay: StepFigures, forwarder: StepFigures): number {
   return patchbay.cpuMsPerCallSecond / forwarder.cpuMsPerCallSecond;

@@ -31,6 +31,7 @@ import { NativeInstrument } from './native.js';
 import { type ProfileSummary, profilesIn, summariseProfile } from './profile.js';
 import {
   cpuRatio,
+  cpuSplitLine,
   instrumentLine,
   jitterBufferLine,
   playoutLine,
@@ -269,6 +270,7 @@ for (const result of results) {
   const goals = result.goalMisses;
   console.log(`  latency goals: ${goals.length === 0 ? 'met' : `missed (${goals.join('; ')})`}`);
   console.log(`  ${tailLine(result.patchbay)}`);
+  console.log(`  ${cpuSplitLine(result.patchbay, result.forwarder)}`);
   console.log(`  ${instrumentLine(result.patchbay)}`);
   if (values.timeline && result.patchbay.timeline)
     for (const line of timelineLines(result.patchbay.timeline)) console.log(`    ${line}`);

@@ -5,7 +5,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { pinProcess } from '../lib/cpu-pin.js';
-import { cpuSeconds, rssBytes } from '../lib/proc-stat.js';
+import { cpuSeconds, cpuTimes, rssBytes } from '../lib/proc-stat.js';
 import type { ReceivedFigures } from './frame-stats.js';
 import { nowUs } from './frame-tag.js';
 import type { LoadInstrument } from './instrument.js';
@@ -58,6 +58,8 @@ export interface StepFigures {
   /** Calls that could not be set up, plus calls that ended before the bench hung up. */
   failed: number;
   cpuMsPerCallSecond: number;
+  /** Of cpuMsPerCallSecond, the part spent in the kernel (system calls, the network stack). */
+  kernelMsPerCallSecond: number;
   /** Of one core, over the window. */
   cpuPercent: number;
   rssMiB: number;
@@ -150,13 +152,15 @@ export async function measureStep(
     instrument.setWindow(startUs, endUs);
 
     await sleepUntilUs(startUs);
-    const cpuBefore = cpuSeconds(pid);
+    const cpuBefore = cpuTimes(pid);
     const instrumentCpuBefore = instrumentCpuSeconds(instrument);
     const wallBefore = performance.now();
     // Not awaited before the window: an overloaded gateway may answer its scrape late.
     const lagReset = target.resetLag();
     await sleepUntilUs(endUs);
-    const cpu = cpuSeconds(pid) - cpuBefore;
+    const cpuAfter = cpuTimes(pid);
+    const kernelCpu = cpuAfter.kernel - cpuBefore.kernel;
+    const cpu = cpuAfter.user - cpuBefore.user + kernelCpu;
     const instrumentCpu = instrumentCpuSeconds(instrument) - instrumentCpuBefore;
     const wallSeconds = (performance.now() - wallBefore) / 1000;
     const rss = rssBytes(pid);
@@ -171,6 +175,7 @@ export async function measureStep(
       calls,
       failed: failedSetups + status.dropped,
       cpuMsPerCallSecond: (1000 * cpu) / (Math.max(1, connected) * wallSeconds),
+      kernelMsPerCallSecond: (1000 * kernelCpu) / (Math.max(1, connected) * wallSeconds),
       cpuPercent: (100 * cpu) / wallSeconds,
       rssMiB: rss / 2 ** 20,
       rssKiBPerCall: (rss - idleRss) / 1024 / Math.max(1, connected),

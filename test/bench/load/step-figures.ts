@@ -25,6 +25,7 @@ export function step(overrides: Partial<StepFigures> = {}): StepFigures {
     calls: 100,
     failed: 0,
     cpuMsPerCallSecond: 4,
+    kernelMsPerCallSecond: 1.5,
     cpuPercent: 40,
     rssMiB: 150,
     rssKiBPerCall: 200,

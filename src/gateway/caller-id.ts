@@ -73,6 +73,10 @@ export interface CallerIdentityParameters {
   sipPrivacy?: string;
   /** Diversion entries, newest first. */
   sipDiversion?: string;
+  /** STIR/SHAKEN verification verdict (`TN-Validation-Passed`...), only from a trunk with `trustPai`. */
+  sipVerstat?: string;
+  /** STIR/SHAKEN attestation level (`A`, `B` or `C`), only from a trunk with `trustPai`. */
+  sipAttestation?: string;
 }
 
 export function callerIdentityParameters(invite: SipRequest, trunk: TrunkConfig): CallerIdentityParameters {
@@ -84,5 +88,8 @@ export function callerIdentityParameters(invite: SipRequest, trunk: TrunkConfig)
       : { sipPAssertedIdentity: identity.assertedIdentity }),
     ...(identity.privacy === undefined ? {} : { sipPrivacy: identity.privacy }),
     ...(identity.diversion === undefined ? {} : { sipDiversion: identity.diversion }),
+    // Like P-Asserted-Identity, only a carrier in our trust domain can vouch for these.
+    ...(identity.verstat === undefined || !trunk.trustPai ? {} : { sipVerstat: identity.verstat }),
+    ...(identity.attestation === undefined || !trunk.trustPai ? {} : { sipAttestation: identity.attestation }),
   };
 }

@@ -5,6 +5,7 @@
  */
 import { isToken } from './grammar.js';
 import type { SipRequest } from './message.js';
+import { readShakenAttestation, readVerstat, type ShakenAttestation, type Verstat } from './stir-shaken.js';
 import type { NameAddr } from './types.js';
 import { parseNameAddr, serializeNameAddr, withoutTag } from './uri.js';
 
@@ -64,13 +65,17 @@ export function callerIdHeaders(callerId: OutboundCallerId): Array<[string, stri
   return headers;
 }
 
-/** The identity headers of an inbound INVITE, each as one line of printable text. */
+/** The identity headers of an inbound INVITE, each as one line of printable text, and STIR/SHAKEN's two values. */
 interface CallerIdentityHeaders {
   /** From without its tag. */
   from?: string;
   assertedIdentity?: string;
   privacy?: string;
   diversion?: string;
+  /** STIR/SHAKEN: the terminating carrier's verdict on the calling number. */
+  verstat?: Verstat;
+  /** STIR/SHAKEN: the attestation the originating carrier signed (Identity header). */
+  attestation?: ShakenAttestation;
 }
 
 /** Longer header text is left out: an identity is a URI or two, not a story. */
@@ -79,19 +84,25 @@ export const MAX_IDENTITY_TEXT = 512;
 const MAX_VALUES = 4;
 
 /**
- * Reads From, P-Asserted-Identity, Privacy and Diversion. Name-addrs are parsed and written
+ * Reads From, P-Asserted-Identity, Privacy, Diversion and what they and the Identity header
+ * say of STIR/SHAKEN (stir-shaken.ts). Name-addrs are parsed and written
  * again (so nothing but the URI, display name and parameters passes), values that do not parse
  * are skipped, control and format characters become spaces, and a header whose text is over
  * MAX_IDENTITY_TEXT characters is left out. Never throws.
  */
 export function readCallerIdentity(request: SipRequest): CallerIdentityHeaders {
   const identity: CallerIdentityHeaders = {};
-  const set = (name: keyof CallerIdentityHeaders, text: string | undefined): void => {
+  const set = (
+    name: 'from' | 'assertedIdentity' | 'privacy' | 'diversion',
+    text: string | undefined,
+  ): void => {
     const clean = text?.replace(/[\p{Cc}\p{Cf}]+/gu, ' ').trim();
     if (clean && clean.length <= MAX_IDENTITY_TEXT) identity[name] = clean;
   };
-  set('from', nameAddrs([request.get('from') ?? ''], withoutTag));
-  set('assertedIdentity', nameAddrs(listOf(request, 'p-asserted-identity')));
+  const from = request.get('from') ?? '';
+  const asserted = listOf(request, 'p-asserted-identity');
+  set('from', nameAddrs([from], withoutTag));
+  set('assertedIdentity', nameAddrs(asserted));
   set('diversion', nameAddrs(listOf(request, 'diversion')));
   const privacy = request
     .getAll('privacy')
@@ -99,6 +110,10 @@ export function readCallerIdentity(request: SipRequest): CallerIdentityHeaders {
     .map((value) => value.trim())
     .filter(isToken);
   set('privacy', privacy.slice(0, MAX_VALUES * 2).join(';'));
+  const verstat = readVerstat([...asserted.slice(0, MAX_VALUES), from]);
+  if (verstat) identity.verstat = verstat;
+  const attestation = readShakenAttestation(request.getAll('identity'));
+  if (attestation) identity.attestation = attestation;
   return identity;
 }
 

@@ -121,10 +121,10 @@ describe('user=phone on outbound calls (RFC 3261 §19.1.1)', () => {
 });
 
 describe('caller identity handed to the bot', () => {
-  async function inboundCall(trustPai: boolean) {
+  async function inboundCall(trustPai: boolean, headers = IDENTITY_HEADERS) {
     harness = new CallHarness({ trunk: { trustPai } });
     const carrier = harness.carrier(CARRIER_A, (_session: InboundSession) => undefined);
-    const call = carrier.call({ headers: IDENTITY_HEADERS });
+    const call = carrier.call({ headers });
     await flush();
     assert.equal((await call.outcome).kind, 'answered');
     const bot = harness.bots.connected[0] ?? assert.fail('no bot');
@@ -147,5 +147,32 @@ describe('caller identity handed to the bot', () => {
     assert.equal(identity?.sipPAssertedIdentity, undefined);
     assert.equal(identity?.sipPrivacy, 'id');
     assert.ok(identity?.sipFrom);
+  });
+
+  it('gives the STIR/SHAKEN verdict and attestation from a trusted trunk only', async () => {
+    const claims = {
+      attest: 'A',
+      dest: { tn: ['15559876543'] },
+      iat: 1,
+      orig: { tn: '15551230000' },
+      origid: 'x',
+    };
+    const passport = [
+      { alg: 'ES256', ppt: 'shaken', typ: 'passport', x5u: 'https://cert.example/a.cer' },
+      claims,
+    ]
+      .map((part) => Buffer.from(JSON.stringify(part)).toString('base64url'))
+      .join('.');
+    const headers: Array<[string, string]> = [
+      ['P-Asserted-Identity', '<tel:+15551230000;verstat=TN-Validation-Passed>'],
+      ['Identity', `${passport}.c2ln;info=<https://cert.example/a.cer>;alg=ES256;ppt=shaken`],
+    ];
+    const trusted = await inboundCall(true, headers);
+    assert.equal(trusted?.sipVerstat, 'TN-Validation-Passed');
+    assert.equal(trusted?.sipAttestation, 'A');
+    harness?.close();
+    const untrusted = await inboundCall(false, headers);
+    assert.equal(untrusted?.sipVerstat, undefined);
+    assert.equal(untrusted?.sipAttestation, undefined);
   });
 });

@@ -79,11 +79,19 @@ test('registers at Kamailio (423, digest), refreshes, re-registers after a resta
       sipFrom,
       sipPAssertedIdentity,
       sipPrivacy,
+      sipVerstat,
+      sipAttestation,
       test: routeParameter,
     } = bot.calls[0]?.customParameters ?? {};
     assert.match(sipFrom ?? '', /^"sipp" <sip:sipp@127\.0\.0\.1:\d+>$/);
-    assert.equal(sipPAssertedIdentity, '<sip:+15551230000@127.0.0.1;user=phone>');
+    assert.equal(
+      sipPAssertedIdentity,
+      '<sip:+15551230000@127.0.0.1;user=phone>, <tel:+15551230000;verstat=TN-Validation-Passed>',
+    );
     assert.equal(sipPrivacy, 'none');
+    // STIR/SHAKEN, through Kamailio: the verdict in the tel identity, the PASSporT's attestation.
+    assert.equal(sipVerstat, 'TN-Validation-Passed');
+    assert.equal(sipAttestation, 'A');
     assert.equal(routeParameter, 'e2e', "the route's own parameters are still there");
     await waitFor(async () => gateway.records().length === 1, 'the call record', 5000);
     const { trunk, to } = gateway.records()[0] ?? {};

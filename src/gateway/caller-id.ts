@@ -90,6 +90,8 @@ export function callerIdentityParameters(invite: SipRequest, trunk: TrunkConfig)
     ...(identity.diversion === undefined ? {} : { sipDiversion: identity.diversion }),
     // Like P-Asserted-Identity, only a carrier in our trust domain can vouch for these.
     ...(identity.verstat === undefined || !trunk.trustPai ? {} : { sipVerstat: identity.verstat }),
-    ...(identity.attestation === undefined || !trunk.trustPai ? {} : { sipAttestation: identity.attestation }),
+    ...(identity.attestation === undefined || !trunk.trustPai
+      ? {}
+      : { sipAttestation: identity.attestation }),
   };
 }

@@ -31,14 +31,20 @@ const SCRAPE_TIMEOUT_MS = 15_000;
  */
 const STOP_TIMEOUT_MS = 30_000;
 
-/** A playout's counts as a call's detail gives them (`media.stream`). */
+/** A bot stream's counts as a call's detail gives them (`media.stream`). */
 interface PlayoutCounts {
   underrunFrames: number;
   trimmedFrames: number;
+  compressedMs: number;
+  overflowSamples: number;
+  callerFramesDropped: number;
+  botMessagesDropped: number;
 }
 
 /** The callers' codec (PCMU, see #invite): the jitter buffers count samples at its rate. */
 const CALLER_SAMPLE_RATE = 8000;
+/** The echo bot's Twilio stream is µ-law at 8 kHz: its playout counts samples at that rate. */
+const BOT_SAMPLE_RATE = 8000;
 
 /** The part of a call's detail (`GET /v1/calls/:id`) the bench reads. */
 interface CallMediaFigures {
@@ -187,6 +193,8 @@ export class PatchbayTarget implements SystemUnderTest {
     let playouts = 0;
     let underruns = 0;
     let trimmed = 0;
+    let compressedMs = 0;
+    const dropped = { callerFrames: 0, botMessages: 0, botAudioMs: 0 };
     let slotsHeld = 0;
     let slotsFilled = 0;
     const sinceSetUp: JitterCountsSinceSetUp = { ...NO_JITTER_COUNTS };
@@ -197,6 +205,11 @@ export class PatchbayTarget implements SystemUnderTest {
         playouts++;
         underruns += stream.underrunFrames - before.stream.underrunFrames;
         trimmed += stream.trimmedFrames - before.stream.trimmedFrames;
+        compressedMs += stream.compressedMs - before.stream.compressedMs;
+        dropped.callerFrames += stream.callerFramesDropped - before.stream.callerFramesDropped;
+        dropped.botMessages += stream.botMessagesDropped - before.stream.botMessagesDropped;
+        dropped.botAudioMs +=
+          (1000 * (stream.overflowSamples - before.stream.overflowSamples)) / BOT_SAMPLE_RATE;
       }
       const late = media.lateFrames;
       const lateBefore = before?.lateFrames;
@@ -235,6 +248,8 @@ export class PatchbayTarget implements SystemUnderTest {
             playout: {
               underrunsPerCall: underruns / playouts,
               trimmedFramesPerCall: trimmed / playouts,
+              compressedMsPerCall: compressedMs / playouts,
+              dropped,
               slotsHeldPerCall: slotsHeld / playouts,
               slotsFilledPerCall: slotsFilled / playouts,
             },

@@ -61,14 +61,20 @@ export function jitterBufferLine(step: StepFigures): string | undefined {
   );
 }
 
-/** The playouts' underruns and trimmed frames per call: whether the frame of margin is in use. */
+/**
+ * The playouts' underruns and trimmed frames per call (whether the frame of margin is in use),
+ * and what the gateway dropped on purpose: where a missing tagged frame may have gone.
+ */
 export function playoutLine(step: StepFigures): string | undefined {
   const playout = step.playout;
   if (!playout) return undefined;
   return (
     `${step.calls} calls: bot audio playout, per call since set-up (warm-up and window): ${fixed(playout.underrunsPerCall, 2)} underruns ` +
     `(a frame of faded silence each), ${fixed(playout.trimmedFramesPerCall, 2)} standing frames given back, ` +
-    `${fixed(playout.slotsHeldPerCall, 2)} RTP slots held for a late bot frame, ${fixed(playout.slotsFilledPerCall, 2)} filled by it`
+    `${fixed(playout.slotsHeldPerCall, 2)} RTP slots held for a late bot frame, ${fixed(playout.slotsFilledPerCall, 2)} filled by it, ` +
+    `${fixed(playout.compressedMsPerCall, 0)} ms of unpaused audio shortened; dropped over all calls: ` +
+    `${playout.dropped.callerFrames} caller frames (a bot's socket over its bound), ${playout.dropped.botMessages} bot messages ` +
+    `(its inbound queue full), ${fixed(playout.dropped.botAudioMs, 0)} ms of bot audio (over the playout's bound)`
   );
 }
 

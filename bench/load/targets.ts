@@ -76,6 +76,13 @@ export const NO_JITTER_COUNTS: Readonly<JitterCountsSinceSetUp> = {
 export interface PlayoutFigures {
   underrunsPerCall: number;
   trimmedFramesPerCall: number;
+  /** Audio with no pause shortened by whole pitch periods, ms per call. */
+  compressedMsPerCall: number;
+  /**
+   * What the gateway dropped over all calls: caller frames while a bot's socket was over its
+   * bound, bot messages while its inbound queue was full, bot audio over the playout's bound.
+   */
+  dropped: { callerFrames: number; botMessages: number; botAudioMs: number };
   /** Ticks whose bot frame was late, so the caller leg held the tick's RTP slot for it. */
   slotsHeldPerCall: number;
   /** Of those, the slots the bot's frame filled before the next tick. */

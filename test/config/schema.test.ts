@@ -158,17 +158,22 @@ describe('cluster.takeover.snapshotSecret', () => {
     return result.ok ? [] : result.issues.map((i) => `${i.line} ${i.path}: ${i.message}`);
   };
 
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the config file's own ${NAME} reference
+  const secretRef = '${PB_SNAPSHOT_SECRET}';
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the config file's own ${NAME} reference
+  const oldSecretRef = '${PB_OLD_SECRET}';
+
   it('is a secret of at least 32 characters, given from the environment', () => {
-    assert.deepEqual(issues(cluster('${PB_SNAPSHOT_SECRET}'), { PB_SNAPSHOT_SECRET: 'x'.repeat(32) }), []);
-    assert.deepEqual(issues(cluster('${PB_SNAPSHOT_SECRET}'), { PB_SNAPSHOT_SECRET: 'short' }), [
+    assert.deepEqual(issues(cluster(secretRef), { PB_SNAPSHOT_SECRET: 'x'.repeat(32) }), []);
+    assert.deepEqual(issues(cluster(secretRef), { PB_SNAPSHOT_SECRET: 'short' }), [
       '5 cluster.takeover.snapshotSecret: at least 32 characters (for example `openssl rand -base64 32`)',
     ]);
   });
 
   it('previousSnapshotSecrets open what older secrets sealed, so they need a snapshotSecret', () => {
-    const previous = '\n    previousSnapshotSecrets: ["${PB_OLD_SECRET}"]\n';
+    const previous = `\n    previousSnapshotSecrets: ["${oldSecretRef}"]\n`;
     const env = { PB_SNAPSHOT_SECRET: 'x'.repeat(32), PB_OLD_SECRET: 'y'.repeat(32) };
-    assert.deepEqual(issues(cluster('${PB_SNAPSHOT_SECRET}').trimEnd() + previous, env), []);
+    assert.deepEqual(issues(cluster(secretRef).trimEnd() + previous, env), []);
     const without = `cluster:\n  redis: redis://127.0.0.1:6379\n  takeover:\n    enabled: true${previous}`;
     assert.deepEqual(issues(without, env), [
       '5 cluster.takeover.previousSnapshotSecrets: previousSnapshotSecrets needs a snapshotSecret',

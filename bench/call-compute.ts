@@ -14,7 +14,13 @@
  * bench/load's forwarder pays as well; this is the part of a call's cost that is ours alone.
  * Only public APIs are used, so the same file measures an older tree for comparison.
  *
- *   npx tsx bench/call-compute.ts [rounds=5]
+ * In the gateway a call's state is colder still: between two of its frames the kernel's
+ * network stack, the other calls' sockets and the bot's process all run on the same cores.
+ * With `evict-KiB` > 0 that much other memory is read and written between one call's frame and
+ * the next (outside the timed part, each call timed on its own), to see how much of a frame's
+ * cost is waiting for memory rather than computing.
+ *
+ *   npx tsx bench/call-compute.ts [rounds=5] [evict-KiB=0]
  */
 import { AudioReceiver, G711Decoder, G711Encoder, parseRtp, RtpPacketWriter } from '../src/media/index.js';
 import { Playout, TwilioDialect } from '../src/stream/index.js';
@@ -22,6 +28,7 @@ import { FakeClock } from '../src/util/index.js';
 import { median } from './lib/alloc-meter.js';
 
 const rounds = Number(process.argv[2] ?? 5);
+const evictBytes = 1024 * Number(process.argv[3] ?? 0);
 const CALLS = 200;
 const FRAMES = 2000;
 const FRAME_MS = 20;
@@ -117,6 +124,29 @@ const botToCaller = (call: Call): void => {
   call.writer.write(payload, 0, false, sequence & 0xffff, (sequence * SAMPLES) >>> 0, 0x4321);
 };
 
+/** Memory the eviction walks through, a cache line at a time, well past any cache. */
+const evictionArea = new Uint8Array(evictBytes > 0 ? 64 * 2 ** 20 : 0);
+let evictionAt = 0;
+const CACHE_LINE = 64;
+function evict(): void {
+  for (let i = 0; i < evictBytes; i += CACHE_LINE) {
+    evictionArea[evictionAt] = (evictionArea[evictionAt] as number) + 1;
+    evictionAt = (evictionAt + CACHE_LINE) % evictionArea.length;
+  }
+}
+
+/** Each call's frame timed on its own, memory evicted between calls: ns over all calls. */
+function timedWithEviction(run: (call: Call) => void): bigint {
+  let ns = 0n;
+  for (const call of calls) {
+    const start = process.hrtime.bigint();
+    run(call);
+    ns += process.hrtime.bigint() - start;
+    evict();
+  }
+  return ns;
+}
+
 const up: number[] = [];
 const upPassed: number[] = [];
 const down: number[] = [];
@@ -128,6 +158,11 @@ for (let round = 0; round < rounds * (canPass ? 2 : 1); round++) {
   for (let frame = 0; frame < FRAMES; frame++, sequence++) {
     clock.advance(FRAME_MS);
     const now = clock.now();
+    if (evictBytes > 0) {
+      upNs += timedWithEviction((call) => callerToBot(call, now));
+      downNs += timedWithEviction(botToCaller);
+      continue;
+    }
     const start = process.hrtime.bigint();
     for (const call of calls) callerToBot(call, now);
     const middle = process.hrtime.bigint();
@@ -140,7 +175,10 @@ for (let round = 0; round < rounds * (canPass ? 2 : 1); round++) {
 }
 const row = (name: string, values: number[]) =>
   `| ${name} | ${Math.round(median(values))} | ${values.map(Math.round).join(', ')} |`;
-console.log(`call-compute: Node ${process.version}, ${CALLS} calls, ${rounds} rounds of ${FRAMES} frames\n`);
+const eviction = evictBytes > 0 ? `, ${evictBytes / 1024} KiB of other memory touched between calls` : '';
+console.log(
+  `call-compute: Node ${process.version}, ${CALLS} calls, ${rounds} rounds of ${FRAMES} frames${eviction}\n`,
+);
 console.log('| direction | ns per frame (median) | rounds |');
 console.log('| --- | --- | --- |');
 console.log(row('caller->bot (RTP in -> media message)', up));

@@ -27,8 +27,11 @@ export interface SettingSummary {
   sustained: number;
   metGoals: number;
   cpuMsPerCallSecond: Spread;
-  /** The forwarder's CPU per call-second over the rounds that measured it. */
+  /** Of it, the kernel's part (the sockets' system calls). */
+  kernelMsPerCallSecond: Spread;
+  /** The forwarder's CPU per call-second over the rounds that measured it, and the kernel's part of it. */
   forwarderCpuMsPerCallSecond: Spread | undefined;
+  forwarderKernelMsPerCallSecond: Spread | undefined;
   /** Per round, patchbay over the forwarder: each round's ratio carries both sides' noise. */
   cpuRatio: Spread | undefined;
   callerToBotP99Ms: Spread;
@@ -72,9 +75,7 @@ export function summariseRounds(results: readonly RoundResult[]): SettingSummary
   return [...bySetting.values()].map((rounds) => {
     const first = rounds[0] as RoundResult;
     const ratios = rounds.flatMap((result) => (result.cpuRatio === undefined ? [] : [result.cpuRatio]));
-    const forwarder = rounds.flatMap((result) =>
-      result.forwarder ? [result.forwarder.cpuMsPerCallSecond] : [],
-    );
+    const forwarders = rounds.flatMap((result) => (result.forwarder ? [result.forwarder] : []));
     return {
       calls: first.calls,
       mediaWorkers: first.patchbay.mediaWorkers,
@@ -82,7 +83,11 @@ export function summariseRounds(results: readonly RoundResult[]): SettingSummary
       sustained: rounds.filter((result) => result.saturation.length === 0).length,
       metGoals: rounds.filter((result) => result.goalMisses.length === 0).length,
       cpuMsPerCallSecond: spreadOf(rounds.map((result) => result.patchbay.cpuMsPerCallSecond)),
-      forwarderCpuMsPerCallSecond: forwarder.length > 0 ? spreadOf(forwarder) : undefined,
+      kernelMsPerCallSecond: spreadOf(rounds.map((result) => result.patchbay.kernelMsPerCallSecond)),
+      forwarderCpuMsPerCallSecond:
+        forwarders.length > 0 ? spreadOf(forwarders.map((step) => step.cpuMsPerCallSecond)) : undefined,
+      forwarderKernelMsPerCallSecond:
+        forwarders.length > 0 ? spreadOf(forwarders.map((step) => step.kernelMsPerCallSecond)) : undefined,
       cpuRatio: ratios.length > 0 ? spreadOf(ratios) : undefined,
       callerToBotP99Ms: spreadOf(rounds.map((result) => result.patchbay.callerToBot.p99Ms)),
       botToCallerP99Ms: spreadOf(rounds.map((result) => result.patchbay.botToCaller.p99Ms)),
@@ -119,14 +124,16 @@ export function summaryLine(summary: SettingSummary): string {
     : '';
   // The two medians each steady one side's noise, which a round's own ratio carries from both.
   const forwarder = summary.forwarderCpuMsPerCallSecond;
+  const forwarderKernel = summary.forwarderKernelMsPerCallSecond;
   const forwarderCpu = forwarder
-    ? `, forwarder CPU ms per call-s ${range(forwarder, 2)}, ratio of the medians ` +
-      `${(summary.cpuMsPerCallSecond.median / forwarder.median).toFixed(2)}x`
+    ? `, forwarder CPU ms per call-s ${range(forwarder, 2)}` +
+      (forwarderKernel ? ` (kernel ${range(forwarderKernel, 2)})` : '') +
+      `, ratio of the medians ${(summary.cpuMsPerCallSecond.median / forwarder.median).toFixed(2)}x`
     : '';
   return (
     `${summary.calls} calls, media.workers ${summary.mediaWorkers}: latency goals met in ${summary.metGoals} of ` +
     `${summary.rounds} rounds, sustained in ${summary.sustained}; medians (range): CPU ms per call-s ` +
-    `${range(summary.cpuMsPerCallSecond, 2)}${ratio}${forwarderCpu}, caller->bot p99 ${range(summary.callerToBotP99Ms, 1)} ms, ` +
+    `${range(summary.cpuMsPerCallSecond, 2)} (kernel ${range(summary.kernelMsPerCallSecond, 2)})${ratio}${forwarderCpu}, caller->bot p99 ${range(summary.callerToBotP99Ms, 1)} ms, ` +
     `bot->caller p99 ${range(summary.botToCallerP99Ms, 1)} ms; tagged frames missing ${summary.missing[0]} / ${summary.missing[1]} in all; ` +
     `the callers fell over ${GENERATOR_STALL_MS} ms behind their send schedule in ${summary.generatorStalls} rounds`
   );

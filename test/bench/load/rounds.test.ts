@@ -69,7 +69,13 @@ describe('load bench rounds', () => {
   it("gives the forwarder its own median and the ratio of the two medians beside the rounds' ratios", () => {
     const round = (n: number, cpu: number, forwarderCpu: number): RoundResult => ({
       ...result(n, step({ calls: 200, mediaWorkers: 1, cpuMsPerCallSecond: cpu }), cpu / forwarderCpu),
-      forwarder: step({ system: 'forwarder', calls: 200, mediaWorkers: 0, cpuMsPerCallSecond: forwarderCpu }),
+      forwarder: step({
+        system: 'forwarder',
+        calls: 200,
+        mediaWorkers: 0,
+        cpuMsPerCallSecond: forwarderCpu,
+        kernelMsPerCallSecond: forwarderCpu / 2,
+      }),
     });
     // The gateway's slow round met the forwarder's fast one: that round's ratio is the outlier.
     const [summary] = summariseRounds([round(1, 1.5, 1.0), round(2, 2.0, 1.0), round(3, 1.6, 1.25)]);
@@ -77,7 +83,7 @@ describe('load bench rounds', () => {
     assert.equal(summary?.cpuRatio?.median, 1.5);
     assert.match(
       summaryLine(summary as NonNullable<typeof summary>),
-      /forwarder CPU ms per call-s 1\.00 \(1\.00-1\.25\), ratio of the medians 1\.60x/,
+      /CPU ms per call-s 1\.60 \(1\.50-2\.00\) \(kernel 1\.50 \(1\.50-1\.50\)\).*forwarder CPU ms per call-s 1\.00 \(1\.00-1\.25\) \(kernel 0\.50 \(0\.50-0\.63\)\), ratio of the medians 1\.60x/,
     );
     const [alone] = summariseRounds([result(1, step({ calls: 200, mediaWorkers: 1 }), 1.5)]);
     assert.equal(alone?.forwarderCpuMsPerCallSecond, undefined);

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { readCallerIdentity } from '../../src/sip/caller-id.js';
 import { parseMessage } from '../../src/sip/parser.js';
 import { readShakenAttestation, readVerstat } from '../../src/sip/stir-shaken.js';
+import { SeededRandom } from '../../src/util/index.js';
 
 function base64url(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -100,6 +101,35 @@ describe('readShakenAttestation', () => {
       `${identity(SHAKEN_HEADER, shakenClaims('A'))};x=${'y'.repeat(4096)}`, // far too long to be one
     ])
       assert.equal(readShakenAttestation([value]), undefined, value.slice(0, 80));
+  });
+});
+
+describe('STIR/SHAKEN from mangled headers', () => {
+  it('never throws, and answers only standard values, for 20,000 mutations of valid headers', () => {
+    const random = new SeededRandom(7);
+    const identityValue = identity(SHAKEN_HEADER, shakenClaims('A'));
+    const identities = [
+      '<tel:+12155551212;verstat=TN-Validation-Passed>',
+      '"Bob" <sip:+12155551212;verstat=No-TN-Validation@carrier.example;user=phone>;tag=1',
+    ];
+    const alphabet = ';=<>"@:.,\\%+-_ \u0000\u00ffAbc09';
+    const mutate = (text: string): string => {
+      const chars = [...text];
+      for (let edits = random.int(1, 4); edits > 0; edits--) {
+        const at = random.int(0, chars.length);
+        const kind = random.int(0, 2);
+        const char = alphabet[random.int(0, alphabet.length - 1)] as string;
+        if (kind === 0) chars.splice(at, 1);
+        else if (kind === 1) chars.splice(at, 0, char);
+        else chars[at] = char;
+      }
+      return chars.join('');
+    };
+    const verstats = new Set([undefined, 'TN-Validation-Passed', 'TN-Validation-Failed', 'No-TN-Validation']);
+    for (let round = 0; round < 10_000; round++) {
+      assert.ok(verstats.has(readVerstat(identities.map(mutate))));
+      assert.ok(['A', 'B', 'C', undefined].includes(readShakenAttestation([mutate(identityValue)])));
+    }
   });
 });
 

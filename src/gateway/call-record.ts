@@ -59,6 +59,14 @@ export interface CallRecord {
   mos: number | undefined;
   /** Set when the call was taken over from a dead node; media counts are then this node's only. */
   takeover: TakeoverRecord | undefined;
+  /** An inbound call's STIR/SHAKEN verdict and attestation, when a trusted trunk gave either. */
+  stirShaken?: StirShakenRecord;
+}
+
+/** What the bot was told of STIR/SHAKEN (`sipVerstat`, `sipAttestation`), kept for the record. */
+export interface StirShakenRecord {
+  verstat?: string;
+  attestation?: string;
 }
 
 /** What a call knows when it ends, as the record says it; times as wall-clock milliseconds. */
@@ -150,10 +158,22 @@ function progressFacts(
   nowWall: number,
 ): Pick<
   CallFacts,
-  'trunk' | 'route' | 'stream' | 'answeredAtWall' | 'endedAtWall' | 'setupMs' | 'codec' | 'takeover'
+  | 'trunk'
+  | 'route'
+  | 'stream'
+  | 'answeredAtWall'
+  | 'endedAtWall'
+  | 'setupMs'
+  | 'codec'
+  | 'takeover'
+  | 'stirShaken'
 > {
   const { trunk, route, target, answeredAtWall, endedAtWall, setupMs, codec, takeover } = progress;
+  const { sipVerstat: verstat, sipAttestation: attestation } = progress.callerIdentity ?? {};
   return {
+    ...(verstat || attestation
+      ? { stirShaken: { ...(verstat ? { verstat } : {}), ...(attestation ? { attestation } : {}) } }
+      : {}),
     trunk,
     route,
     // Bots take tokens in the URL's query or user info: a record keeps neither.

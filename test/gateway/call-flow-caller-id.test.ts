@@ -149,7 +149,7 @@ describe('caller identity handed to the bot', () => {
     assert.ok(identity?.sipFrom);
   });
 
-  it('gives the STIR/SHAKEN verdict and attestation from a trusted trunk only', async () => {
+  it('gives the STIR/SHAKEN verdict and attestation from a trusted trunk only, and records them', async () => {
     const claims = {
       attest: 'A',
       dest: { tn: ['15559876543'] },
@@ -170,9 +170,14 @@ describe('caller identity handed to the bot', () => {
     const trusted = await inboundCall(true, headers);
     assert.equal(trusted?.sipVerstat, 'TN-Validation-Passed');
     assert.equal(trusted?.sipAttestation, 'A');
+    // The call record keeps what the bot was told.
+    const record = () => harness?.calls[0]?.ends[0]?.record;
+    assert.deepEqual(record()?.stirShaken, { verstat: 'TN-Validation-Passed', attestation: 'A' });
     harness?.close();
     const untrusted = await inboundCall(false, headers);
     assert.equal(untrusted?.sipVerstat, undefined);
     assert.equal(untrusted?.sipAttestation, undefined);
+    assert.ok(record(), 'the untrusted call has its record');
+    assert.equal(record()?.stirShaken, undefined);
   });
 });

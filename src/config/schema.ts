@@ -207,7 +207,7 @@ export const trunkSchema = z
       .boolean()
       .default(false)
       .describe(
-        "The carrier is in our trust domain (RFC 3325 §2.3): the P-Asserted-Identity of its calls, and what they say of STIR/SHAKEN (verstat, the Identity header's attestation), are passed to the bot. Other trunks' are dropped.",
+        "The carrier is in our trust domain (RFC 3325 §2.3): the P-Asserted-Identity and Remote-Party-ID of its calls, and what they say of STIR/SHAKEN (verstat, the Identity header's attestation), are passed to the bot. Other trunks' are dropped.",
       ),
     probing: probingSchema.prefault({}),
     health: healthSchema.prefault({}),

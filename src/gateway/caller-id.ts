@@ -73,6 +73,8 @@ export interface CallerIdentityParameters {
   sipPrivacy?: string;
   /** Diversion entries, newest first. */
   sipDiversion?: string;
+  /** Remote-Party-ID, only from a trunk with `trustPai` (an assertion, as P-Asserted-Identity). */
+  sipRemotePartyId?: string;
   /** STIR/SHAKEN verification verdict (`TN-Validation-Passed`...), only from a trunk with `trustPai`. */
   sipVerstat?: string;
   /** STIR/SHAKEN attestation level (`A`, `B` or `C`), only from a trunk with `trustPai`. */
@@ -88,6 +90,9 @@ export function callerIdentityParameters(invite: SipRequest, trunk: TrunkConfig)
       : { sipPAssertedIdentity: identity.assertedIdentity }),
     ...(identity.privacy === undefined ? {} : { sipPrivacy: identity.privacy }),
     ...(identity.diversion === undefined ? {} : { sipDiversion: identity.diversion }),
+    ...(identity.remotePartyId === undefined || !trunk.trustPai
+      ? {}
+      : { sipRemotePartyId: identity.remotePartyId }),
     // Like P-Asserted-Identity, only a carrier in our trust domain can vouch for these.
     ...(identity.verstat === undefined || !trunk.trustPai ? {} : { sipVerstat: identity.verstat }),
     ...(identity.attestation === undefined || !trunk.trustPai

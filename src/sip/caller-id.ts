@@ -72,6 +72,8 @@ interface CallerIdentityHeaders {
   assertedIdentity?: string;
   privacy?: string;
   diversion?: string;
+  /** Remote-Party-ID (draft-ietf-sip-privacy-04), the asserted caller of carriers older than RFC 3325. */
+  remotePartyId?: string;
   /** STIR/SHAKEN: the terminating carrier's verdict on the calling number. */
   verstat?: Verstat;
   /** STIR/SHAKEN: the attestation the originating carrier signed (Identity header). */
@@ -84,7 +86,7 @@ export const MAX_IDENTITY_TEXT = 512;
 const MAX_VALUES = 4;
 
 /**
- * Reads From, P-Asserted-Identity, Privacy, Diversion and what they and the Identity header
+ * Reads From, P-Asserted-Identity, Privacy, Diversion, Remote-Party-ID and what they and the Identity header
  * say of STIR/SHAKEN (stir-shaken.ts). Name-addrs are parsed and written
  * again (so nothing but the URI, display name and parameters passes), values that do not parse
  * are skipped, control and format characters become spaces, and a header whose text is over
@@ -93,7 +95,7 @@ const MAX_VALUES = 4;
 export function readCallerIdentity(request: SipRequest): CallerIdentityHeaders {
   const identity: CallerIdentityHeaders = {};
   const set = (
-    name: 'from' | 'assertedIdentity' | 'privacy' | 'diversion',
+    name: 'from' | 'assertedIdentity' | 'privacy' | 'diversion' | 'remotePartyId',
     text: string | undefined,
   ): void => {
     const clean = text?.replace(/[\p{Cc}\p{Cf}]+/gu, ' ').trim();
@@ -104,6 +106,7 @@ export function readCallerIdentity(request: SipRequest): CallerIdentityHeaders {
   set('from', nameAddrs([from], withoutTag));
   set('assertedIdentity', nameAddrs(asserted));
   set('diversion', nameAddrs(listOf(request, 'diversion')));
+  set('remotePartyId', nameAddrs(listOf(request, 'remote-party-id')));
   const privacy = request
     .getAll('privacy')
     .flatMap((value) => value.split(';'))

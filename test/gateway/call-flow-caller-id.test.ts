@@ -24,6 +24,7 @@ const IDENTITY_HEADERS: Array<[string, string]> = [
   ['P-Asserted-Identity', '<sip:+15551230000@carrier.example;user=phone>'],
   ['Privacy', 'id'],
   ['Diversion', '<sip:+15559990000@carrier.example>;reason=user-busy;counter=1'],
+  ['Remote-Party-ID', '<sip:+15551230000@carrier.example>;party=calling;screen=yes;privacy=full'],
 ];
 
 let harness: CallHarness | undefined;
@@ -133,18 +134,20 @@ describe('caller identity handed to the bot', () => {
     return bot.call.callerIdentity;
   }
 
-  it('gives From, P-Asserted-Identity, Privacy and Diversion from a trusted trunk', async () => {
+  it('gives From, P-Asserted-Identity, Privacy, Diversion and Remote-Party-ID from a trusted trunk', async () => {
     assert.deepEqual(await inboundCall(true), {
       sipFrom: '<sip:+15551230000@127.0.0.1>',
       sipPAssertedIdentity: '<sip:+15551230000@carrier.example;user=phone>',
       sipPrivacy: 'id',
       sipDiversion: '<sip:+15559990000@carrier.example>;reason=user-busy;counter=1',
+      sipRemotePartyId: '<sip:+15551230000@carrier.example>;party=calling;screen=yes;privacy=full',
     });
   });
 
-  it('drops the P-Asserted-Identity of a trunk outside the trust domain (RFC 3325 §2.3)', async () => {
+  it('drops the P-Asserted-Identity and Remote-Party-ID of a trunk outside the trust domain (RFC 3325 §2.3)', async () => {
     const identity = await inboundCall(false);
     assert.equal(identity?.sipPAssertedIdentity, undefined);
+    assert.equal(identity?.sipRemotePartyId, undefined);
     assert.equal(identity?.sipPrivacy, 'id');
     assert.ok(identity?.sipFrom);
   });

@@ -83,13 +83,14 @@ describe('callerIdHeaders', () => {
 });
 
 describe('readCallerIdentity', () => {
-  it('reads From without its tag, P-Asserted-Identity, Privacy and Diversion', () => {
+  it('reads From without its tag, P-Asserted-Identity, Privacy, Diversion and Remote-Party-ID', () => {
     const identity = readCallerIdentity(
       invite(
         'P-Asserted-Identity: "Alice" <sip:+15551230000@carrier.example;user=phone>',
         'P-Asserted-Identity: <tel:+15551230000>',
         'Privacy: id; critical',
         'Diversion: <sip:+15559990000@carrier.example>;reason=user-busy;counter=1, <sip:+15558880000@x.example>;reason=no-answer',
+        'Remote-Party-ID: "Alice" <sip:+15551230000@carrier.example>;party=calling;screen=yes;privacy=off',
       ),
     );
     assert.deepEqual(identity, {
@@ -98,6 +99,7 @@ describe('readCallerIdentity', () => {
       privacy: 'id;critical',
       diversion:
         '<sip:+15559990000@carrier.example>;reason=user-busy;counter=1, <sip:+15558880000@x.example>;reason=no-answer',
+      remotePartyId: '"Alice" <sip:+15551230000@carrier.example>;party=calling;screen=yes;privacy=off',
     });
   });
 

@@ -125,6 +125,34 @@ const inboundSchema = z.strictObject({
     ),
 });
 
+/** Headers passed to the bot at most per trunk: context, not the whole INVITE. */
+const MAX_PASSED_HEADERS = 16;
+/**
+ * A header the bot may be handed: an RFC 3261 §25.1 token of at most 22 characters (its
+ * parameter name, sipHeader_<name>, stays within a call snapshot's 32); not one whose value is
+ * a credential, nor one already handed on as a caller identity parameter.
+ */
+const NEVER_PASSED: ReadonlyMap<string, string> = new Map([
+  ['authorization', 'carries credentials'],
+  ['proxy-authorization', 'carries credentials'],
+  ['from', 'is already sipFrom'],
+  ['p-asserted-identity', 'is already sipPAssertedIdentity (trustPai)'],
+  ['privacy', 'is already sipPrivacy'],
+  ['diversion', 'is already sipDiversion'],
+  ['remote-party-id', 'is already sipRemotePartyId (trustPai)'],
+  ['identity', 'is already read into sipAttestation (trustPai)'],
+]);
+const passedHeaderName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9.!%*_+`'~-]{1,22}$/,
+    "a header name (letters, digits, -.!%*_+`'~), at most 22 characters",
+  )
+  .superRefine((name, context) => {
+    const why = NEVER_PASSED.get(name.toLowerCase());
+    if (why) context.addIssue({ code: 'custom', message: `${name} is not passed: it ${why}` });
+  });
+
 const probingSchema = z.strictObject({
   enabled: z.boolean().default(true),
   intervalMs: positiveMs.min(1000).default(30_000),
@@ -208,6 +236,16 @@ export const trunkSchema = z
       .default(false)
       .describe(
         "The carrier is in our trust domain (RFC 3325 §2.3): the P-Asserted-Identity and Remote-Party-ID of its calls, and what they say of STIR/SHAKEN (verstat, the Identity header's attestation), are passed to the bot. Other trunks' are dropped.",
+      ),
+    passHeaders: z
+      .array(passedHeaderName)
+      .max(MAX_PASSED_HEADERS)
+      .default([])
+      .refine((names) => new Set(names.map((name) => name.toLowerCase())).size === names.length, {
+        message: 'each header once',
+      })
+      .describe(
+        "Headers of this trunk's inbound INVITEs handed to the bot as start parameters sipHeader_<name> (e.g. [User-to-User, X-Customer-Id]: context a contact centre or PBX sends along), each as printable text of at most 512 characters, a header's lines joined with ', '; absent from the INVITE, absent for the bot.",
       ),
     probing: probingSchema.prefault({}),
     health: healthSchema.prefault({}),

@@ -4,7 +4,8 @@
  * `id` or `user` goes out as Anonymous (RFC 3323 §4.1.1.3) with the real caller asserted in
  * P-Asserted-Identity (RFC 3325 §9.1). Inbound: the caller's identity headers become custom
  * parameters of the bot's `start`; P-Asserted-Identity only from trunks in our trust domain
- * (`trustPai`, RFC 3325 §2.3), since anyone else can write one.
+ * (`trustPai`, RFC 3325 §2.3), since anyone else can write one; with them the headers the trunk
+ * names in `passHeaders`, as `sipHeader_<name>`.
  */
 import { type CallerIdConfig, parseCallerIdentity, type TrunkConfig } from '../config/index.js';
 import {
@@ -12,6 +13,7 @@ import {
   callerIdHeaders,
   isAnonymous,
   readCallerIdentity,
+  readPassedHeaders,
   type SipRequest,
 } from '../sip/index.js';
 
@@ -79,6 +81,8 @@ export interface CallerIdentityParameters {
   sipVerstat?: string;
   /** STIR/SHAKEN attestation level (`A`, `B` or `C`), only from a trunk with `trustPai`. */
   sipAttestation?: string;
+  /** A header the trunk's `passHeaders` names (`sipHeader_User-to-User`...), when the INVITE has it. */
+  [passed: `sipHeader_${string}`]: string;
 }
 
 export function callerIdentityParameters(invite: SipRequest, trunk: TrunkConfig): CallerIdentityParameters {
@@ -98,5 +102,8 @@ export function callerIdentityParameters(invite: SipRequest, trunk: TrunkConfig)
     ...(identity.attestation === undefined || !trunk.trustPai
       ? {}
       : { sipAttestation: identity.attestation }),
+    ...Object.fromEntries(
+      readPassedHeaders(invite, trunk.passHeaders).map(([name, text]) => [`sipHeader_${name}`, text]),
+    ),
   };
 }

@@ -98,8 +98,8 @@ export function readCallerIdentity(request: SipRequest): CallerIdentityHeaders {
     name: 'from' | 'assertedIdentity' | 'privacy' | 'diversion' | 'remotePartyId',
     text: string | undefined,
   ): void => {
-    const clean = text?.replace(/[\p{Cc}\p{Cf}]+/gu, ' ').trim();
-    if (clean && clean.length <= MAX_IDENTITY_TEXT) identity[name] = clean;
+    const clean = boundedText(text);
+    if (clean) identity[name] = clean;
   };
   const from = request.get('from') ?? '';
   const asserted = listOf(request, 'p-asserted-identity');
@@ -118,6 +118,35 @@ export function readCallerIdentity(request: SipRequest): CallerIdentityHeaders {
   const attestation = readShakenAttestation(request.getAll('identity'));
   if (attestation) identity.attestation = attestation;
   return identity;
+}
+
+/**
+ * The headers named (an operator's list: `User-to-User`, `X-Customer-Id`...) as bounded,
+ * printable text, each header's lines joined with ", "; a header absent, or over
+ * MAX_IDENTITY_TEXT characters, is left out.
+ */
+export function readPassedHeaders(request: SipRequest, names: readonly string[]): Array<[string, string]> {
+  const passed: Array<[string, string]> = [];
+  for (const name of names) {
+    const lines = request
+      .getAll(name)
+      .map(printable)
+      .filter((line) => line.length > 0);
+    const text = boundedText(lines.join(', '));
+    if (text) passed.push([name, text]);
+  }
+  return passed;
+}
+
+/** Control and format characters as spaces, trimmed. */
+function printable(text: string): string {
+  return text.replace(/[\p{Cc}\p{Cf}]+/gu, ' ').trim();
+}
+
+/** Printable text, undefined when empty or over MAX_IDENTITY_TEXT. */
+function boundedText(text: string | undefined): string | undefined {
+  const clean = text === undefined ? undefined : printable(text);
+  return clean && clean.length <= MAX_IDENTITY_TEXT ? clean : undefined;
 }
 
 function listOf(request: SipRequest, name: string): string[] {

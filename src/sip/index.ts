@@ -4,7 +4,13 @@ export {
   type OutboundOutcome,
   OutboundSession,
 } from './call-legs.js';
-export { ANONYMOUS_FROM, callerIdHeaders, isAnonymous, readCallerIdentity } from './caller-id.js';
+export {
+  ANONYMOUS_FROM,
+  callerIdHeaders,
+  isAnonymous,
+  readCallerIdentity,
+  readPassedHeaders,
+} from './caller-id.js';
 export { Dialog, type DialogState } from './dialog.js';
 export { DigestClient, DigestVerifier, pickChallenge } from './digest.js';
 export { SipParseError } from './grammar.js';

@@ -37,6 +37,21 @@ describe('trunk ranges', () => {
     ]);
   });
 
+  it('passHeaders: header names, each once, none carrying credentials or already handed on', () => {
+    assert.deepEqual(issuesOf(trunk('passHeaders: [User-to-User, X-Customer-Id]\n')), []);
+    assert.deepEqual(issuesOf(trunk('passHeaders: [X-A, x-a]\n')), ['4 passHeaders: each header once']);
+    assert.deepEqual(issuesOf(trunk('passHeaders: [Authorization]\n')), [
+      '4 passHeaders[0]: Authorization is not passed: it carries credentials',
+    ]);
+    assert.deepEqual(issuesOf(trunk('passHeaders: [p-asserted-identity]\n')), [
+      '4 passHeaders[0]: p-asserted-identity is not passed: it is already sipPAssertedIdentity (trustPai)',
+    ]);
+    assert.equal(issuesOf(trunk('passHeaders: ["X Bad"]\n')).length, 1);
+    assert.equal(issuesOf(trunk(`passHeaders: [X-${'a'.repeat(21)}]\n`)).length, 1, 'over 22 characters');
+    const many = Array.from({ length: 17 }, (_, i) => `X-${i}`).join(', ');
+    assert.equal(issuesOf(trunk(`passHeaders: [${many}]\n`)).length, 1, 'over 16 headers');
+  });
+
   it('probing.acceptedCodes are final answers: 1xx refused', () => {
     assert.deepEqual(issuesOf(trunk('probing:\n  acceptedCodes: [200, 404]\n')), []);
     assert.deepEqual(issuesOf(trunk('probing:\n  acceptedCodes: [183, 200]\n')), [

@@ -152,6 +152,32 @@ describe('caller identity handed to the bot', () => {
     assert.ok(identity?.sipFrom);
   });
 
+  it("hands on the headers the trunk's passHeaders names, as sipHeader_<name>, and no others", async () => {
+    harness = new CallHarness({ trunk: { passHeaders: ['User-to-User', 'X-Customer-Id', 'X-Absent'] } });
+    const carrier = harness.carrier(CARRIER_A, (_session: InboundSession) => undefined);
+    const call = carrier.call({
+      headers: [
+        ['User-to-User', '56a390f3d2b7310023a2;encoding=hex;purpose=isdn-uui'],
+        ['X-Customer-Id', 'c-1234\u0007'],
+        ['X-Customer-Id', 'c-5678'],
+        ['X-Other', 'not named'],
+      ],
+    });
+    await flush();
+    assert.equal((await call.outcome).kind, 'answered');
+    const identity = harness.bots.connected[0]?.call.callerIdentity ?? assert.fail('no bot');
+    await call.bye();
+    await flush();
+    assert.equal(identity['sipHeader_User-to-User'], '56a390f3d2b7310023a2;encoding=hex;purpose=isdn-uui');
+    assert.equal(
+      identity['sipHeader_X-Customer-Id'],
+      'c-1234, c-5678',
+      'lines joined, control characters out',
+    );
+    assert.equal(identity['sipHeader_X-Absent'], undefined);
+    assert.equal(identity['sipHeader_X-Other'], undefined);
+  });
+
   it('gives the STIR/SHAKEN verdict and attestation from a trusted trunk only, and records them', async () => {
     const claims = {
       attest: 'A',

@@ -38,7 +38,14 @@ test('registers at Kamailio (423, digest), refreshes, re-registers after a resta
   timeout: 60_000,
 }, async () => {
   const trunks = (port: number) => ({
-    kamailio: registerTrunkYaml({ name: 'kamailio', port, transport: 'tcp', expires: 2, trustPai: true }),
+    kamailio: registerTrunkYaml({
+      name: 'kamailio',
+      port,
+      transport: 'tcp',
+      expires: 2,
+      trustPai: true,
+      passHeaders: ['User-to-User'],
+    }),
   });
   await RegistrarRig.run({ trunks }, async (rig) => {
     const { bot, gateway } = rig;
@@ -81,6 +88,7 @@ test('registers at Kamailio (423, digest), refreshes, re-registers after a resta
       sipPrivacy,
       sipVerstat,
       sipAttestation,
+      'sipHeader_User-to-User': userToUser,
       test: routeParameter,
     } = bot.calls[0]?.customParameters ?? {};
     assert.match(sipFrom ?? '', /^"sipp" <sip:sipp@127\.0\.0\.1:\d+>$/);
@@ -92,6 +100,8 @@ test('registers at Kamailio (423, digest), refreshes, re-registers after a resta
     // STIR/SHAKEN, through Kamailio: the verdict in the tel identity, the PASSporT's attestation.
     assert.equal(sipVerstat, 'TN-Validation-Passed');
     assert.equal(sipAttestation, 'A');
+    // A header the trunk's passHeaders names (RFC 7433 User-to-User), through Kamailio.
+    assert.equal(userToUser, '56a390f3d2b7310023a2;encoding=hex;purpose=isdn-uui;content=isdn-uui');
     assert.equal(routeParameter, 'e2e', "the route's own parameters are still there");
     await waitFor(async () => gateway.records().length === 1, 'the call record', 5000);
     const { trunk, to } = gateway.records()[0] ?? {};

@@ -10,6 +10,7 @@ import {
   isAnonymous,
   MAX_IDENTITY_TEXT,
   readCallerIdentity,
+  readPassedHeaders,
 } from '../../src/sip/caller-id.js';
 import { parseMessage } from '../../src/sip/parser.js';
 
@@ -119,5 +120,20 @@ describe('readCallerIdentity', () => {
   it('turns control and format characters in display names into spaces', () => {
     const identity = readCallerIdentity(invite('P-Asserted-Identity: "Ali\u202Ece\u0007" <sip:a@b>'));
     assert.equal(identity.assertedIdentity, '"Ali ce " <sip:a@b>');
+  });
+});
+
+describe('readPassedHeaders', () => {
+  it('gives each named header present as printable text, its lines joined, one over the bound left out', () => {
+    const request = invite(
+      'User-to-User: 56a390f3d2b7310023a2;encoding=hex',
+      'X-Tag: one',
+      'x-tag: two\u200b',
+      `X-Long: ${'x'.repeat(MAX_IDENTITY_TEXT + 1)}`,
+    );
+    assert.deepEqual(readPassedHeaders(request, ['User-to-User', 'X-Tag', 'X-Long', 'X-Absent']), [
+      ['User-to-User', '56a390f3d2b7310023a2;encoding=hex'],
+      ['X-Tag', 'one, two'],
+    ]);
   });
 });

@@ -25,6 +25,8 @@ export interface RegisterTrunk {
   /** Over TLS: the CA that signed Kamailio's certificate, for the gateway and the registration. */
   caFile?: string;
   trustPai?: boolean;
+  /** The trunk's passHeaders. */
+  passHeaders?: readonly string[];
 }
 
 /** A trunk whose calls go to Kamailio and which registers `AOR_USER` there. */
@@ -33,6 +35,7 @@ export function registerTrunkYaml(trunk: RegisterTrunk): string {
   return [
     `name: ${trunk.name}`,
     ...(trunk.trustPai ? ['trustPai: true'] : []),
+    ...(trunk.passHeaders ? [`passHeaders: [${trunk.passHeaders.join(', ')}]`] : []),
     'outbound:',
     `  gateways: [{ host: 127.0.0.1, port: ${trunk.port}, transport: ${trunk.transport}${tlsCa} }]`,
     '  register:',

@@ -23,6 +23,8 @@ export interface OriginateRequest {
   trunk?: string;
   stream: StreamTargetRequest;
   callerId?: CallerIdRequest;
+  /** X- headers and User-to-User for the INVITE (names and values checked by the API schema). */
+  headers?: Record<string, string>;
   statusCallback?: string;
   timeoutSeconds?: number;
 }

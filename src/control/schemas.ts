@@ -45,6 +45,16 @@ export const originateBody = {
         },
       },
     },
+    // Context for the carrier or the far PBX: only X- headers and User-to-User (RFC 7433), so
+    // no request can set a header the gateway's own SIP depends on.
+    headers: {
+      type: 'object',
+      maxProperties: 16,
+      propertyNames: {
+        pattern: "^(?:[Xx]-[A-Za-z0-9.!%*_+`'~-]{1,62}|[Uu][Ss][Ee][Rr]-[Tt][Oo]-[Uu][Ss][Ee][Rr])$",
+      },
+      additionalProperties: { type: 'string', minLength: 1, maxLength: 512, pattern: '^[\\x20-\\x7e]+$' },
+    },
     stream: {
       type: 'object',
       additionalProperties: false,

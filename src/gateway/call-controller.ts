@@ -275,6 +275,7 @@ export class CallController extends TypedEmitter<CallControllerEvents> {
       localPort: leg.localPort,
       ringTimeoutMs: request.ringTimeoutMs,
       ...(request.callerId ? { callerId: request.callerId } : {}),
+      ...(request.headers ? { headers: request.headers } : {}),
       isEnded: () => this.ended,
       onSession: (session) => {
         this.#session = session;

@@ -96,6 +96,7 @@ export class GatewayControl implements ControlBackend {
           to: request.to,
           ringTimeoutMs: (request.timeoutSeconds ?? DEFAULT_RING_TIMEOUT_SEC) * 1000,
           callerId: callerId.data,
+          ...(request.headers ? { headers: Object.entries(request.headers) } : {}),
         },
         request.statusCallback,
       );

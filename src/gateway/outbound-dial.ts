@@ -51,6 +51,8 @@ export interface DialRequest {
   localPort: number;
   ringTimeoutMs: number;
   callerId?: CallerIdOverride;
+  /** Headers the API asked the INVITE to carry, after the caller-ID ones. */
+  headers?: ReadonlyArray<[string, string]>;
   /** The call ended meanwhile (API hangup, shutdown): stop after the attempt in flight. */
   isEnded(): boolean;
   onSession(session: OutboundSession): void;
@@ -100,6 +102,7 @@ export async function dialOutbound(ports: DialPorts, request: DialRequest): Prom
   const phone = (user: string) => (trunk.outbound?.userPhone ? userPhoneParam(user) : '');
   const callerUri = `sip:${identity.fromUser}@${fromHost}${phone(identity.fromUser)}`;
   const caller = outboundCaller(trunk, request.callerId, callerUri, fromHost);
+  if (request.headers) caller.headers.push(...request.headers);
   const deadline = clock.now() + request.ringTimeoutMs;
   let attempt = await plan.next();
   let last: LastAttempt | undefined;

@@ -265,6 +265,8 @@ export interface OutboundRequest {
   ringTimeoutMs: number;
   /** This call's caller-ID headers, over the trunk's `outbound.callerId`. */
   callerId?: CallerIdOverride;
+  /** Headers the API asked the INVITE to carry (X- headers and User-to-User). */
+  headers?: ReadonlyArray<[string, string]>;
 }
 
 /** An answered call as its controller shows it to the snapshot writer (call-snapshot.ts). */

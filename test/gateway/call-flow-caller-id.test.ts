@@ -37,11 +37,12 @@ async function dialled(
   trunk: Partial<TrunkFileInput>,
   callerId?: Parameters<CallHarness['originate']>[1],
   to = '+15559876543',
+  headers?: Parameters<CallHarness['originate']>[2],
 ) {
   harness?.close();
   harness = new CallHarness({ trunk });
   const carrier = harness.carrier(CARRIER_A, answerWith('PCMA'));
-  const { observed, run } = harness.originate(to, callerId);
+  const { observed, run } = harness.originate(to, callerId, headers);
   await run;
   await flush();
   const invite = (carrier.incoming[0] ?? assert.fail('the carrier got no INVITE')).invite;
@@ -63,6 +64,16 @@ describe('caller ID on outbound calls', () => {
       '<sip:+15550001111@pbx.example;user=phone>;party=calling;screen=yes;privacy=off',
     );
     assert.equal(invite.get('privacy'), undefined);
+  });
+
+  it("carries the API's X- and User-to-User headers after the caller-ID ones", async () => {
+    const invite = await dialled({ outbound: OUTBOUND }, undefined, undefined, [
+      ['X-Campaign', '42'],
+      ['User-to-User', '56a390f3;encoding=hex'],
+    ]);
+    assert.equal(invite.get('x-campaign'), '42');
+    assert.equal(invite.get('user-to-user'), '56a390f3;encoding=hex');
+    assert.ok(invite.get('p-asserted-identity'), 'the caller ID is still there');
   });
 
   it('a call asking for Privacy: id goes out as Anonymous with the real caller asserted', async () => {

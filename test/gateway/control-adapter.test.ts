@@ -13,12 +13,14 @@ import { OutboundRefusal } from '../../src/gateway/ports.js';
 const TOKEN = 'control-adapter-test-token';
 const auth = { authorization: `Bearer ${TOKEN}` };
 
-/** A gateway stand-in: one outbound trunk, `draining` and `refuse` switchable. */
+/** A gateway stand-in: one outbound trunk, `draining` and `refuse` switchable; the last request kept. */
 const gateway = {
   draining: false,
   refuse: false,
+  lastRequest: undefined as { headers?: ReadonlyArray<[string, string]> } | undefined,
   config: () => makeSnapshot(gatewayFileSchema.parse({}), [trunk]),
-  originate: async () => {
+  originate: async (request: { headers?: ReadonlyArray<[string, string]> }) => {
+    gateway.lastRequest = request;
     if (gateway.refuse) throw new OutboundRefusal('gateway at maxCalls');
     return { summary: () => ({ id: 'call-1', state: 'initiated' }) };
   },
@@ -80,6 +82,29 @@ describe('POST /v1/calls refused by the gateway', () => {
     gateway.refuse = false;
     assert.equal(refused.status, 503);
     assert.equal(refused.body.message, 'gateway at maxCalls');
+  });
+
+  it('takes X- headers and User-to-User for the INVITE, and nothing that could break its SIP', async () => {
+    const placed = await originate({
+      headers: { 'X-Campaign': '42', 'User-to-User': '56a390f3;encoding=hex' },
+    });
+    assert.equal(placed.status, 201);
+    assert.deepEqual(gateway.lastRequest?.headers, [
+      ['X-Campaign', '42'],
+      ['User-to-User', '56a390f3;encoding=hex'],
+    ]);
+    for (const headers of [
+      { Via: 'SIP/2.0/UDP evil.example' }, // not an X- header
+      { 'P-Asserted-Identity': '<sip:+1@x>' }, // caller ID has its own field
+      { 'X-Bad Name': '1' },
+      { 'X-Injected': 'a\r\nVia: SIP/2.0/UDP evil.example' },
+      { 'X-Empty': '' },
+      { 'X-Long': 'x'.repeat(513) },
+      Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`X-${i}`, '1'])),
+    ]) {
+      const refused = await originate({ headers });
+      assert.equal(refused.status, 400, JSON.stringify(headers).slice(0, 60));
+    }
   });
 
   it('places the call otherwise, and logs none of the refusals as a handler failure', async () => {

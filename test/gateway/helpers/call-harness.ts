@@ -277,6 +277,7 @@ export class CallHarness {
   originate(
     to = '+15559876543',
     callerId?: OutboundRequest['callerId'],
+    headers?: OutboundRequest['headers'],
   ): { observed: ObservedCall; run: Promise<void> } {
     const request: OutboundRequest = {
       trunk: this.trunk,
@@ -285,6 +286,7 @@ export class CallHarness {
       to,
       ringTimeoutMs: 60_000,
       ...(callerId ? { callerId } : {}),
+      ...(headers ? { headers } : {}),
     };
     const { call, run: runCall } = CallController.outbound(this.ports, request);
     const observed = this.#observe(call);

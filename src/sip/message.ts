@@ -35,6 +35,9 @@ const SPECIAL_NAMES: Record<string, string> = {
   rack: 'RAck',
   rseq: 'RSeq',
   'p-asserted-identity': 'P-Asserted-Identity',
+  // As their specifications spell them (draft-ietf-sip-privacy-04, RFC 7433 §4.1).
+  'remote-party-id': 'Remote-Party-ID',
+  'user-to-user': 'User-to-User',
 };
 
 /** Memo of name → key and key → canonical name; bounded so hostile header names cannot grow it. */

@@ -1,9 +1,10 @@
 /**
  * Outbound call through the control API against a real `patchbay
  * start`: SIPp plays two carrier gateways of one trunk, the first answering 503, the second
- * (SIPp's uas) 200. The call fails over, the bot stream opens on answer, the API shows the
- * call with live media stats, and the status callback receives initiated, ringing, answered
- * and completed, in order.
+ * 200 only to an INVITE carrying the headers the request asked for (an X- header and
+ * User-to-User). The call fails over, the bot stream opens on answer, the API shows the call
+ * with live media stats, and the status callback receives initiated, ringing, answered and
+ * completed, in order.
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -17,6 +18,7 @@ import { TestBot } from './helpers/test-bot.js';
 
 const skip = skipWithoutSipp();
 const CARRIER_503 = join(import.meta.dirname, '../../../fixtures/sipp/carrier_503.xml');
+const CARRIER_CHECKING_HEADERS = join(import.meta.dirname, '../../../fixtures/sipp/carrier_headers_uas.xml');
 
 test('POST /v1/calls fails over 503 -> 200, streams on answer, and reports every status', {
   skip,
@@ -25,7 +27,12 @@ test('POST /v1/calls fails over 503 -> 200, streams on answer, and reports every
   const portA = await freePort();
   const portB = await freePort();
   const carrierA = startSipp({ scenario: CARRIER_503, localPort: portA, calls: 1, timeoutMs: 40_000 });
-  const carrierB = startSipp({ scenario: 'uas', localPort: portB, calls: 1, timeoutMs: 40_000 });
+  const carrierB = startSipp({
+    scenario: CARRIER_CHECKING_HEADERS,
+    localPort: portB,
+    calls: 1,
+    timeoutMs: 40_000,
+  });
   const bot = await TestBot.start();
   const statuses: Array<Record<string, unknown>> = [];
   const callback = createServer((request, response) => {
@@ -61,6 +68,7 @@ test('POST /v1/calls fails over 503 -> 200, streams on answer, and reports every
     });
     const id = await placeCall(gateway, 'carrier', {
       streamUrl: bot.url,
+      headers: { 'X-Campaign': '42', 'User-to-User': '56a390f3d2b7310023a2;encoding=hex' },
       statusCallback: `http://127.0.0.1:${(callback.address() as AddressInfo).port}/status`,
     });
     for (let i = 0; i < 100 && !statuses.some((s) => s['status'] === 'answered'); i++) await delay(100);

@@ -193,9 +193,9 @@ export async function spawnPatchbay(
 export async function placeCall(
   gateway: GatewayProcess,
   trunk: string,
-  options: { streamUrl?: string; statusCallback?: string } = {},
+  options: { streamUrl?: string; statusCallback?: string; headers?: Record<string, string> } = {},
 ): Promise<string> {
-  const { streamUrl = 'builtin:echo', statusCallback } = options;
+  const { streamUrl = 'builtin:echo', statusCallback, headers } = options;
   const response = await fetch(`${gateway.apiUrl}/v1/calls`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -205,6 +205,7 @@ export async function placeCall(
       trunk,
       stream: { url: streamUrl },
       ...(statusCallback ? { statusCallback } : {}),
+      ...(headers ? { headers } : {}),
     }),
   });
   if (response.status !== 201) throw new Error(`POST /v1/calls: ${response.status} ${await response.text()}`);

@@ -87,23 +87,21 @@ export interface CallerIdentityParameters {
 
 export function callerIdentityParameters(invite: SipRequest, trunk: TrunkConfig): CallerIdentityParameters {
   const identity = readCallerIdentity(invite);
-  return {
-    ...(identity.from === undefined ? {} : { sipFrom: identity.from }),
-    ...(identity.assertedIdentity === undefined || !trunk.trustPai
-      ? {}
-      : { sipPAssertedIdentity: identity.assertedIdentity }),
-    ...(identity.privacy === undefined ? {} : { sipPrivacy: identity.privacy }),
-    ...(identity.diversion === undefined ? {} : { sipDiversion: identity.diversion }),
-    ...(identity.remotePartyId === undefined || !trunk.trustPai
-      ? {}
-      : { sipRemotePartyId: identity.remotePartyId }),
-    // Like P-Asserted-Identity, only a carrier in our trust domain can vouch for these.
-    ...(identity.verstat === undefined || !trunk.trustPai ? {} : { sipVerstat: identity.verstat }),
-    ...(identity.attestation === undefined || !trunk.trustPai
-      ? {}
-      : { sipAttestation: identity.attestation }),
-    ...Object.fromEntries(
-      readPassedHeaders(invite, trunk.passHeaders).map(([name, text]) => [`sipHeader_${name}`, text]),
-    ),
+  const parameters: CallerIdentityParameters = {};
+  const put = (name: keyof CallerIdentityParameters & `sip${string}`, value: string | undefined): void => {
+    if (value !== undefined) parameters[name] = value;
   };
+  put('sipFrom', identity.from);
+  put('sipPrivacy', identity.privacy);
+  put('sipDiversion', identity.diversion);
+  // Assertions: only a carrier in our trust domain can vouch for them (RFC 3325 §2.3).
+  if (trunk.trustPai) {
+    put('sipPAssertedIdentity', identity.assertedIdentity);
+    put('sipRemotePartyId', identity.remotePartyId);
+    put('sipVerstat', identity.verstat);
+    put('sipAttestation', identity.attestation);
+  }
+  for (const [name, text] of readPassedHeaders(invite, trunk.passHeaders))
+    parameters[`sipHeader_${name}`] = text;
+  return parameters;
 }

@@ -151,6 +151,35 @@ const failoverCodes = z
     });
   });
 
+/**
+ * Headers a trunk may add to its INVITEs: context and billing headers the gateway never writes
+ * itself (X- headers, User-to-User RFC 7433, P-Charge-Info RFC 8496, Call-Info, Organization,
+ * Subject, Priority RFC 3261 §20), so none can contradict the SIP it does write.
+ */
+const TRUNK_HEADER_NAME =
+  /^(?:X-[A-Za-z0-9.!%*_+`'~-]{1,62}|User-to-User|P-Charge-Info|Call-Info|Organization|Subject|Priority)$/i;
+const MAX_TRUNK_HEADERS = 16;
+const trunkHeaders = z
+  .record(
+    z
+      .string()
+      .regex(
+        TRUNK_HEADER_NAME,
+        'an X- header, User-to-User, P-Charge-Info, Call-Info, Organization, Subject or Priority',
+      ),
+    z.string().regex(/^[\x20-\x7e]{1,512}$/, '1-512 printable ASCII characters'),
+  )
+  .refine((headers) => Object.keys(headers).length <= MAX_TRUNK_HEADERS, {
+    message: `at most ${MAX_TRUNK_HEADERS} headers`,
+  })
+  .refine(
+    (headers) =>
+      new Set(Object.keys(headers).map((name) => name.toLowerCase())).size === Object.keys(headers).length,
+    {
+      message: 'each header once',
+    },
+  );
+
 export const outboundSchema = z.strictObject({
   gateways: z.array(outboundGatewaySchema).min(1),
   auth: answeringCredentials.optional(),
@@ -177,6 +206,11 @@ export const outboundSchema = z.strictObject({
       "Give up on one gateway after this long without a 180/183 or final answer; once it rings, only the call's ring timeout ends the attempt, without failover.",
     ),
   maxAttempts: z.number().int().min(1).max(10).default(3).describe('Gateways tried per call at most.'),
+  headers: trunkHeaders
+    .optional()
+    .describe(
+      "Headers every outbound INVITE of this trunk carries (e.g. {P-Charge-Info: '<sip:+15550100@carrier.example>', X-Account: '42'}): X- headers, User-to-User, P-Charge-Info, Call-Info, Organization, Subject or Priority, at most 16; a POST /v1/calls header of the same name replaces the trunk's for that call.",
+    ),
   register: registerSchema
     .optional()
     .describe(

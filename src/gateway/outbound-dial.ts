@@ -102,7 +102,7 @@ export async function dialOutbound(ports: DialPorts, request: DialRequest): Prom
   const phone = (user: string) => (trunk.outbound?.userPhone ? userPhoneParam(user) : '');
   const callerUri = `sip:${identity.fromUser}@${fromHost}${phone(identity.fromUser)}`;
   const caller = outboundCaller(trunk, request.callerId, callerUri, fromHost);
-  if (request.headers) caller.headers.push(...request.headers);
+  caller.headers.push(...extraHeaders(trunk.outbound?.headers, request.headers));
   const deadline = clock.now() + request.ringTimeoutMs;
   let attempt = await plan.next();
   let last: LastAttempt | undefined;
@@ -327,4 +327,14 @@ function routerOutcome(outcome: OutboundOutcome): AttemptOutcome {
   if (outcome.kind === 'answered') return { status: outcome.response.status };
   if (outcome.cause !== 'response') return outcome.cause;
   return { status: outcome.status, earlyMedia: outcome.earlyMedia };
+}
+
+/** The trunk's own headers, each replaced by the call's header of the same name, then the call's others. */
+function extraHeaders(
+  trunkHeaders: Readonly<Record<string, string>> | undefined,
+  callHeaders: ReadonlyArray<[string, string]> = [],
+): Array<[string, string]> {
+  const called = new Set(callHeaders.map(([name]) => name.toLowerCase()));
+  const fromTrunk = Object.entries(trunkHeaders ?? {}).filter(([name]) => !called.has(name.toLowerCase()));
+  return [...fromTrunk, ...callHeaders];
 }

@@ -52,6 +52,23 @@ describe('trunk ranges', () => {
     assert.equal(issuesOf(trunk(`passHeaders: [${many}]\n`)).length, 1, 'over 16 headers');
   });
 
+  it('outbound.headers: context and billing headers only, each once, printable values', () => {
+    const headers = (map: string) => issuesOf(trunk(`  headers: ${map}\n`));
+    assert.deepEqual(
+      headers(
+        '{P-Charge-Info: "<sip:+15550100@carrier.example>", X-Account: "42", user-to-user: "ab;encoding=hex"}',
+      ),
+      [],
+    );
+    assert.equal(headers('{Via: "SIP/2.0/UDP evil.example"}').length, 1, 'a header the gateway writes');
+    assert.equal(headers('{P-Asserted-Identity: "<sip:+1@x>"}').length, 1, 'caller ID has its own settings');
+    assert.equal(headers('{X-A: "1", x-a: "2"}').length, 1, 'each once');
+    assert.equal(headers('{X-A: ""}').length, 1, 'empty');
+    assert.equal(headers('{X-A: "a\\r\\nVia: x"}').length, 1, 'CR/LF');
+    const many = Array.from({ length: 17 }, (_, i) => `X-${i}: "1"`).join(', ');
+    assert.equal(headers(`{${many}}`).length, 1, 'over 16');
+  });
+
   it('probing.acceptedCodes are final answers: 1xx refused', () => {
     assert.deepEqual(issuesOf(trunk('probing:\n  acceptedCodes: [200, 404]\n')), []);
     assert.deepEqual(issuesOf(trunk('probing:\n  acceptedCodes: [183, 200]\n')), [

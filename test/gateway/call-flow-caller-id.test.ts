@@ -76,6 +76,22 @@ describe('caller ID on outbound calls', () => {
     assert.ok(invite.get('p-asserted-identity'), 'the caller ID is still there');
   });
 
+  it("carries the trunk's outbound.headers, a call's header of the same name replacing the trunk's", async () => {
+    const invite = await dialled(
+      {
+        outbound: {
+          ...OUTBOUND,
+          headers: { 'P-Charge-Info': '<sip:+15550100@pbx.example>', 'X-Campaign': '1' },
+        },
+      },
+      undefined,
+      undefined,
+      [['x-campaign', '2']],
+    );
+    assert.equal(invite.get('p-charge-info'), '<sip:+15550100@pbx.example>');
+    assert.deepEqual(invite.getAll('x-campaign'), ['2']);
+  });
+
   it('a call asking for Privacy: id goes out as Anonymous with the real caller asserted', async () => {
     const invite = await dialled(
       { outbound: { ...OUTBOUND, callerId: {} } },

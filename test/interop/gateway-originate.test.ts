@@ -1,8 +1,8 @@
 /**
  * Outbound call through the control API against a real `patchbay
  * start`: SIPp plays two carrier gateways of one trunk, the first answering 503, the second
- * 200 only to an INVITE carrying the headers the request asked for (an X- header and
- * User-to-User). The call fails over, the bot stream opens on answer, the API shows the call
+ * 200 only to an INVITE carrying an X- header of the trunk's `outbound.headers` and the
+ * User-to-User the request asked for. The call fails over, the bot stream opens on answer, the API shows the call
  * with live media stats, and the status callback receives initiated, ringing, answered and
  * completed, in order.
  */
@@ -60,6 +60,7 @@ test('POST /v1/calls fails over 503 -> 200, streams on answer, and reports every
           `    - { name: a, host: localhost, port: ${portA}, priority: 1 }`,
           `    - { name: b, host: 127.0.0.1, port: ${portB}, priority: 2 }`,
           '  attemptTimeoutMs: 5000',
+          "  headers: { X-Campaign: '42' }", // the trunk's own; User-to-User comes from the request
           'codecs: [PCMU, PCMA]',
           'probing: { enabled: false }',
           '',
@@ -68,7 +69,7 @@ test('POST /v1/calls fails over 503 -> 200, streams on answer, and reports every
     });
     const id = await placeCall(gateway, 'carrier', {
       streamUrl: bot.url,
-      headers: { 'X-Campaign': '42', 'User-to-User': '56a390f3d2b7310023a2;encoding=hex' },
+      headers: { 'User-to-User': '56a390f3d2b7310023a2;encoding=hex' },
       statusCallback: `http://127.0.0.1:${(callback.address() as AddressInfo).port}/status`,
     });
     for (let i = 0; i < 100 && !statuses.some((s) => s['status'] === 'answered'); i++) await delay(100);

@@ -157,7 +157,7 @@ const failoverCodes = z
  * Subject, Priority RFC 3261 §20), so none can contradict the SIP it does write.
  */
 const TRUNK_HEADER_NAME =
-  /^(?:X-[A-Za-z0-9.!%*_+`'~-]{1,62}|User-to-User|P-Charge-Info|Call-Info|Organization|Subject|Priority)$/i;
+  /^(?:X-[A-Za-z0-9.!%*_+\x60'~-]{1,62}|User-to-User|P-Charge-Info|Call-Info|Organization|Subject|Priority)$/i;
 const MAX_TRUNK_HEADERS = 16;
 const trunkHeaders = z
   .record(

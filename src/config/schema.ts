@@ -144,10 +144,7 @@ const NEVER_PASSED: ReadonlyMap<string, string> = new Map([
 ]);
 const passedHeaderName = z
   .string()
-  .regex(
-    /^[A-Za-z0-9.!%*_+`'~-]{1,22}$/,
-    "a header name (letters, digits, -.!%*_+`'~), at most 22 characters",
-  )
+  .regex(/^[A-Za-z0-9.!%*_+\x60'~-]{1,22}$/, 'a header name (an RFC 3261 token), at most 22 characters')
   .superRefine((name, context) => {
     const why = NEVER_PASSED.get(name.toLowerCase());
     if (why) context.addIssue({ code: 'custom', message: `${name} is not passed: it ${why}` });

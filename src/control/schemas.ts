@@ -51,7 +51,7 @@ export const originateBody = {
       type: 'object',
       maxProperties: 16,
       propertyNames: {
-        pattern: "^(?:[Xx]-[A-Za-z0-9.!%*_+`'~-]{1,62}|[Uu][Ss][Ee][Rr]-[Tt][Oo]-[Uu][Ss][Ee][Rr])$",
+        pattern: "^(?:[Xx]-[A-Za-z0-9.!%*_+\\x60'~-]{1,62}|[Uu][Ss][Ee][Rr]-[Tt][Oo]-[Uu][Ss][Ee][Rr])$",
       },
       additionalProperties: { type: 'string', minLength: 1, maxLength: 512, pattern: '^[\\x20-\\x7e]+$' },
     },

@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { callerIdSchema } from './caller-id-schema.js';
-import { isHostName, parseHostAndPort } from './patterns.js';
+import { headerNamesDistinct, isHostName, parseHostAndPort } from './patterns.js';
 import { callingCode, pemFile, port, positiveMs, transport } from './primitives.js';
 
 /** A DNS name (a final dot allowed) or an IP address; an IPv6 one is bracketed in URIs. */
@@ -172,13 +172,7 @@ const trunkHeaders = z
   .refine((headers) => Object.keys(headers).length <= MAX_TRUNK_HEADERS, {
     message: `at most ${MAX_TRUNK_HEADERS} headers`,
   })
-  .refine(
-    (headers) =>
-      new Set(Object.keys(headers).map((name) => name.toLowerCase())).size === Object.keys(headers).length,
-    {
-      message: 'each header once',
-    },
-  );
+  .refine((headers) => headerNamesDistinct(Object.keys(headers)), { message: 'each header once' });
 
 export const outboundSchema = z.strictObject({
   gateways: z.array(outboundGatewaySchema).min(1),

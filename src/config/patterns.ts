@@ -156,3 +156,8 @@ export function parseCallerIdentity(text: string): CallerIdentity | undefined {
   if (SIP_IDENTITY.test(text)) return { kind: 'uri', uri: text };
   return undefined;
 }
+
+/** Header names, which compare without regard to case (RFC 3261 §7.3.5), each given once. */
+export function headerNamesDistinct(names: readonly string[]): boolean {
+  return new Set(names.map((name) => name.toLowerCase())).size === names.length;
+}

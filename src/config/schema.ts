@@ -14,7 +14,7 @@ import {
   sipSchema,
 } from './gateway-sections.js';
 import { digestCredentials, outboundSchema } from './outbound-schema.js';
-import { cidrProblem, compileNumberPattern, isHost, parseCidr } from './patterns.js';
+import { cidrProblem, compileNumberPattern, headerNamesDistinct, isHost, parseCidr } from './patterns.js';
 import { addressSetting, callingCode, pemFile, port, positiveMs, transport } from './primitives.js';
 import { checkedStreamTargetSchema, isBotUrl, type streamTargetSchema } from './stream-target-schema.js';
 import { trunkMediaSchema } from './trunk-media-schema.js';
@@ -128,9 +128,10 @@ const inboundSchema = z.strictObject({
 /** Headers passed to the bot at most per trunk: context, not the whole INVITE. */
 const MAX_PASSED_HEADERS = 16;
 /**
- * A header the bot may be handed: an RFC 3261 §25.1 token of at most 22 characters (its
- * parameter name, sipHeader_<name>, stays within a call snapshot's 32); not one whose value is
- * a credential, nor one already handed on as a caller identity parameter.
+ * A header the bot may be handed: an RFC 3261 §25.1 token of 2-22 characters (its parameter
+ * name, sipHeader_<name>, stays within a call snapshot's 32; a one-letter compact form could
+ * name one of the headers below); not one whose value is a credential, nor one already handed
+ * on as a caller identity parameter.
  */
 const NEVER_PASSED: ReadonlyMap<string, string> = new Map([
   ['authorization', 'carries credentials'],
@@ -144,7 +145,7 @@ const NEVER_PASSED: ReadonlyMap<string, string> = new Map([
 ]);
 const passedHeaderName = z
   .string()
-  .regex(/^[A-Za-z0-9.!%*_+\x60'~-]{1,22}$/, 'a header name (an RFC 3261 token), at most 22 characters')
+  .regex(/^[A-Za-z0-9.!%*_+\x60'~-]{2,22}$/, 'a header name in full (an RFC 3261 token of 2-22 characters)')
   .superRefine((name, context) => {
     const why = NEVER_PASSED.get(name.toLowerCase());
     if (why) context.addIssue({ code: 'custom', message: `${name} is not passed: it ${why}` });
@@ -238,9 +239,7 @@ export const trunkSchema = z
       .array(passedHeaderName)
       .max(MAX_PASSED_HEADERS)
       .default([])
-      .refine((names) => new Set(names.map((name) => name.toLowerCase())).size === names.length, {
-        message: 'each header once',
-      })
+      .refine(headerNamesDistinct, { message: 'each header once' })
       .describe(
         "Headers of this trunk's inbound INVITEs handed to the bot as start parameters sipHeader_<name> (e.g. [User-to-User, X-Customer-Id]: context a contact centre or PBX sends along), each as printable text of at most 512 characters, a header's lines joined with ', '; absent from the INVITE, absent for the bot.",
       ),

@@ -47,6 +47,7 @@ describe('trunk ranges', () => {
       '4 passHeaders[0]: p-asserted-identity is not passed: it is already sipPAssertedIdentity (trustPai)',
     ]);
     assert.equal(issuesOf(trunk('passHeaders: ["X Bad"]\n')).length, 1);
+    assert.equal(issuesOf(trunk('passHeaders: [y]\n')).length, 1, 'a compact form (y is Identity)');
     assert.equal(issuesOf(trunk(`passHeaders: [X-${'a'.repeat(21)}]\n`)).length, 1, 'over 22 characters');
     const many = Array.from({ length: 17 }, (_, i) => `X-${i}`).join(', ');
     assert.equal(issuesOf(trunk(`passHeaders: [${many}]\n`)).length, 1, 'over 16 headers');

@@ -7,7 +7,7 @@ import { indexOutside, mediaType, SipParseError, splitList } from './grammar.js'
 import type { CSeq, NameAddr, SipUri, Via } from './types.js';
 import { parseCSeq, parseNameAddr, parseUri, parseVia, serializeVia } from './uri.js';
 
-/** RFC 3261 §7.3.3 compact forms, plus RFC 3515/3892/4028/3265 ones seen on trunks. */
+/** RFC 3261 §7.3.3 compact forms, plus RFC 3515/3892/4028/3265/8224 ones seen on trunks. */
 const COMPACT_FORMS: Record<string, string> = {
   i: 'call-id',
   m: 'contact',
@@ -24,6 +24,7 @@ const COMPACT_FORMS: Record<string, string> = {
   b: 'referred-by',
   u: 'allow-events',
   x: 'session-expires',
+  y: 'identity',
 };
 
 /** Spellings that capitalising each word would get wrong. */

@@ -165,6 +165,9 @@ describe('readCallerIdentity with STIR/SHAKEN', () => {
     );
     assert.equal(both.verstat, 'TN-Validation-Passed');
     assert.equal(both.attestation, 'B');
+    // RFC 8224 §4.1: `y` is Identity's compact form.
+    const compact = readCallerIdentity(invite(`y: ${identity(SHAKEN_HEADER, shakenClaims('C'))}`));
+    assert.equal(compact.attestation, 'C');
     const fromOnly = readCallerIdentity(invite());
     assert.equal(fromOnly.verstat, 'TN-Validation-Failed');
     assert.equal(fromOnly.attestation, undefined);

@@ -96,7 +96,7 @@ export function readCallerIdentity(request: SipRequest): CallerIdentityHeaders {
   const identity: CallerIdentityHeaders = {};
   const set = (
     name: 'from' | 'assertedIdentity' | 'privacy' | 'diversion' | 'remotePartyId',
-    text: string | undefined,
+    text: string,
   ): void => {
     const clean = boundedText(text);
     if (clean) identity[name] = clean;
@@ -132,8 +132,9 @@ export function readPassedHeaders(request: SipRequest, names: readonly string[])
       .getAll(name)
       .map(printable)
       .filter((line) => line.length > 0);
-    const text = boundedText(lines.join(', '));
-    if (text) passed.push([name, text]);
+    // Each line is printable already: only the bound is left to check.
+    const text = lines.join(', ');
+    if (text.length > 0 && text.length <= MAX_IDENTITY_TEXT) passed.push([name, text]);
   }
   return passed;
 }
@@ -144,9 +145,9 @@ function printable(text: string): string {
 }
 
 /** Printable text, undefined when empty or over MAX_IDENTITY_TEXT. */
-function boundedText(text: string | undefined): string | undefined {
-  const clean = text === undefined ? undefined : printable(text);
-  return clean && clean.length <= MAX_IDENTITY_TEXT ? clean : undefined;
+function boundedText(text: string): string | undefined {
+  const clean = printable(text);
+  return clean.length > 0 && clean.length <= MAX_IDENTITY_TEXT ? clean : undefined;
 }
 
 function listOf(request: SipRequest, name: string): string[] {

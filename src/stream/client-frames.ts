@@ -8,6 +8,11 @@
  * The frames go on the same socket as ws's own (control messages, pongs, the close), each
  * written whole in one synchronous call, so the two never interleave inside a frame. ws reads
  * the socket's write buffer in `bufferedAmount`, so these frames count there too.
+ *
+ * A frame is written at the end of its run (see FrameRun), not as it is framed: the media clock
+ * frames every call's caller audio in one tick, and written one by one, spread through the
+ * tick, nearly every write found the bot's process asleep and woke it again, which the writer
+ * pays for in the kernel. Anything else written to the socket must first `writePending()`.
  */
 import { randomFillSync } from 'node:crypto';
 import type { Writable } from 'node:stream';
@@ -25,6 +30,12 @@ const MASK_BYTES = 4;
 /** Header, extended length and masking key of the longest form. */
 const MAX_HEADER_BYTES = 2 + 8 + MASK_BYTES;
 const INITIAL_CAPACITY = 1024;
+/**
+ * Frames written together at most: a run flushes when it holds this many, so a frame waits for
+ * at most this many other calls' tick work (~1-2 ms at 200 calls), and the bot's process is woken
+ * about once per run rather than once per frame.
+ */
+const RUN_LIMIT = 32;
 
 /**
  * RFC 6455 §5.3: a fresh, unpredictable masking key per frame from a strong source of entropy.
@@ -43,18 +54,74 @@ function nextMaskingKey(): number {
   return at;
 }
 
-export class ClientFrameWriter {
-  readonly #connection: Writable;
-  #out = Buffer.allocUnsafe(INITIAL_CAPACITY);
-  /** The view of #out last written, reused while frames keep its length. */
-  #view: Buffer | undefined;
+/**
+ * The frames of one thread's writers, written in one run: at the end of the current task (a
+ * microtask, so right after the media clock's tick has framed every call), or as soon as
+ * RUN_LIMIT writers wait. Bounded: a writer waits here at most once, with one frame.
+ */
+export class FrameRun {
+  readonly #waiting: ClientFrameWriter[] = [];
+  #scheduled = false;
+  readonly #schedule: (flush: () => void) => void;
 
-  constructor(connection: Writable) {
-    this.#connection = connection;
+  /** `schedule` runs the flush once the current task is done (queueMicrotask; tests replace it). */
+  constructor(schedule: (flush: () => void) => void = queueMicrotask) {
+    this.#schedule = schedule;
   }
 
-  /** Writes `payload` as one masked frame with `opcode`; returns the frame's length on the wire. */
+  /** Writers whose frame waits. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  add(writer: ClientFrameWriter): void {
+    this.#waiting.push(writer);
+    if (this.#waiting.length >= RUN_LIMIT) this.flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      this.#schedule(this.#scheduledFlush);
+    }
+  }
+
+  /** Writes every waiting frame, in the order they were framed. */
+  flush(): void {
+    const waiting = this.#waiting;
+    // A writer's own writePending() may have written its frame already: then it writes nothing.
+    for (let i = 0; i < waiting.length; i++) (waiting[i] as ClientFrameWriter).runEnded();
+    waiting.length = 0;
+  }
+
+  readonly #scheduledFlush = (): void => {
+    this.#scheduled = false;
+    this.flush();
+  };
+}
+
+/** The run of this thread's writers (a media worker's module instance is its own). */
+const THREAD_RUN = new FrameRun();
+
+export class ClientFrameWriter {
+  readonly #connection: Writable;
+  readonly #run: FrameRun;
+  #out = Buffer.allocUnsafe(INITIAL_CAPACITY);
+  /** The view of #out last framed, reused while frames keep its length. */
+  #view: Buffer | undefined;
+  /** The frame in #view is not written yet. */
+  #pending = false;
+  /** Listed in the run (its frame may have been written since, by writePending). */
+  #inRun = false;
+
+  constructor(connection: Writable, run: FrameRun = THREAD_RUN) {
+    this.#connection = connection;
+    this.#run = run;
+  }
+
+  /**
+   * Frames `payload` as one masked frame with `opcode`, written at the end of the run (a frame
+   * still waiting from before is written first); returns the frame's length on the wire.
+   */
   send(payload: Uint8Array, opcode: number): number {
+    if (this.#pending) this.writePending();
     const length = payload.length;
     if (this.#out.length < MAX_HEADER_BYTES + length) this.#renew(MAX_HEADER_BYTES + length);
     const out = this.#out;
@@ -97,11 +164,33 @@ export class ClientFrameWriter {
       view = out.subarray(0, frameLength);
       this.#view = view;
     }
-    this.#connection.write(view);
+    this.#pending = true;
+    if (!this.#inRun) {
+      this.#inRun = true;
+      this.#run.add(this);
+    }
+    return frameLength;
+  }
+
+  /**
+   * Writes the frame waiting in the run, if any: the run does, and whatever else is about to
+   * write to the socket, so frames keep their order. A connection gone meanwhile takes nothing.
+   */
+  writePending(): void {
+    if (!this.#pending) return;
+    this.#pending = false;
+    const connection = this.#connection;
+    if (connection.destroyed || !connection.writable) return;
+    connection.write(this.#view as Buffer);
     // Written at once, the socket holds nothing of the buffer; queued (the bot reads slowly, or
     // a write is under way), it does until written, so the next frame gets a buffer of its own.
-    if (this.#connection.writableLength > 0) this.#renew(this.#out.length);
-    return frameLength;
+    if (connection.writableLength > 0) this.#renew(this.#out.length);
+  }
+
+  /** The run is written: this writer's frame, if still waiting, goes now. */
+  runEnded(): void {
+    this.#inRun = false;
+    this.writePending();
   }
 
   #renew(capacity: number): void {

@@ -223,8 +223,8 @@ export class StreamConnection {
     }
     const frames = this.#frames;
     if (frames && this.#queue.length === 0 && socket.bufferedAmount <= this.#maxBufferedBytes) {
-      // Sent at once: masked into the writer's own buffer (RFC 6455 §5.3), so the dialect may
-      // overwrite its buffer with the next frame.
+      // Masked into the writer's own buffer (RFC 6455 §5.3), so the dialect may overwrite its
+      // buffer with the next frame; written at the end of the run.
       frames.send(frame, dialect.binaryFrames ? BINARY_OPCODE : TEXT_OPCODE);
       this.stats.bytesSent += frame.length;
       this.stats.framesSent++;
@@ -271,6 +271,7 @@ export class StreamConnection {
       socket.terminate();
       return;
     }
+    this.#frames?.writePending();
     this.#flush();
     this.stats.droppedFrames += this.#queue.length;
     this.#queue.length = 0;
@@ -482,6 +483,8 @@ export class StreamConnection {
   #sendNow(message: WireMessage): void {
     const socket = this.#socket;
     if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    // A caller frame framed before this message goes before it (see ClientFrameWriter).
+    this.#frames?.writePending();
     socket.send(message);
     this.stats.bytesSent += typeof message === 'string' ? Buffer.byteLength(message) : message.byteLength;
   }

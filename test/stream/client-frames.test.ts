@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Socket, connect as tcpConnect } from 'node:net';
+import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
 import { WebSocketServer } from 'ws';
-import { BINARY_OPCODE, ClientFrameWriter, TEXT_OPCODE } from '../../src/stream/client-frames.js';
+import { BINARY_OPCODE, ClientFrameWriter, FrameRun, TEXT_OPCODE } from '../../src/stream/client-frames.js';
 import { openBotSocket } from '../../src/stream/open-bot-socket.js';
 import { FakeClock } from '../../src/util/index.js';
 import { pkiForSuite, skipWithoutOpenssl } from '../helpers/test-pki.js';
@@ -111,6 +112,7 @@ test('each frame is one final frame, masked with its own key, its length in the 
     const wire = writer.send(payload, n % 2 === 0 ? TEXT_OPCODE : BINARY_OPCODE);
     assert.equal(wire, payload.length + 2 + 4 + (payload.length > 0xffff ? 8 : payload.length > 125 ? 2 : 0));
   });
+  writer.writePending(); // as the connection does before it closes: the last frame is still in its run
   const frames = readFrames(await received());
   assert.equal(frames.length, sent.length);
   frames.forEach((frame, n) => {
@@ -133,6 +135,7 @@ async function backedUp({ client, received }: LoopbackPair): Promise<void> {
     backedUp ||= client.writableLength > 0;
   }
   assert.ok(backedUp, "the socket's own buffer was used (20 MB behind a peer that does not read)");
+  writer.writePending();
   const read = readFrames(await received());
   assert.equal(read.length, frames);
   read.forEach((frame, n) => {
@@ -157,8 +160,11 @@ async function mixedOnOneSocket(server: WebSocketServer, url: string, ca?: strin
   const expected: Array<{ text: string; binary: boolean }> = [];
   for (let n = 0; n < 300; n++) {
     const text = `{"event":"media","n":${n},"pad":"${'x'.repeat(n * 3)}"}`;
-    if (n % 3 === 0) socket.send(text);
-    else writer.send(Buffer.from(text), n % 3 === 1 ? TEXT_OPCODE : BINARY_OPCODE);
+    if (n % 3 === 0) {
+      // As the connection does: a frame still waiting in its run goes before ws's message.
+      writer.writePending();
+      socket.send(text);
+    } else writer.send(Buffer.from(text), n % 3 === 1 ? TEXT_OPCODE : BINARY_OPCODE);
     expected.push({ text, binary: n % 3 === 2 });
   }
   while (received.length < expected.length) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -172,6 +178,90 @@ test('on a real WebSocket, frames of the writer and messages of ws arrive whole 
   await once(server, 'listening');
   await mixedOnOneSocket(server, `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`);
   server.close();
+});
+
+/** A Writable that records what is written, or refuses it once destroyed. */
+function recordingConnection(): { connection: Writable; written: Buffer[] } {
+  const written: Buffer[] = [];
+  const connection = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      written.push(Buffer.from(chunk));
+      done();
+    },
+  });
+  return { connection, written };
+}
+
+/** The payloads of the frames written, as text. */
+function payloads(written: Buffer[]): string[] {
+  return readFrames(Buffer.concat(written)).map((frame) => String(frame.payload));
+}
+
+describe('frames written in runs', () => {
+  /** A run flushed by hand, standing for the microtask after a media tick. */
+  function manualRun(): { run: FrameRun; endTask: () => void } {
+    let scheduled: (() => void) | undefined;
+    const run = new FrameRun((flush) => {
+      scheduled = flush;
+    });
+    return {
+      run,
+      endTask: () => {
+        const flush = scheduled;
+        scheduled = undefined;
+        flush?.();
+      },
+    };
+  }
+
+  test("a frame waits for the end of the task, then every writer's frame goes in the order framed", () => {
+    const { run, endTask } = manualRun();
+    const a = recordingConnection();
+    const b = recordingConnection();
+    const writerA = new ClientFrameWriter(a.connection, run);
+    const writerB = new ClientFrameWriter(b.connection, run);
+    writerA.send(Buffer.from('a1'), TEXT_OPCODE);
+    writerB.send(Buffer.from('b1'), TEXT_OPCODE);
+    assert.equal(a.written.length + b.written.length, 0, 'nothing written while the tick frames');
+    assert.equal(run.waiting, 2);
+    endTask();
+    assert.deepEqual(payloads(a.written), ['a1']);
+    assert.deepEqual(payloads(b.written), ['b1']);
+    assert.equal(run.waiting, 0);
+  });
+
+  test('a second frame from one writer writes its first one before it, and the writer waits in the run once', () => {
+    const { run, endTask } = manualRun();
+    const { connection, written } = recordingConnection();
+    const writer = new ClientFrameWriter(connection, run);
+    writer.send(Buffer.from('one'), TEXT_OPCODE);
+    writer.send(Buffer.from('two'), TEXT_OPCODE);
+    assert.deepEqual(payloads(written), ['one']);
+    writer.writePending(); // as the connection does before a message of ws's
+    writer.send(Buffer.from('three'), TEXT_OPCODE);
+    assert.equal(run.waiting, 1);
+    endTask();
+    assert.deepEqual(payloads(written), ['one', 'two', 'three']);
+  });
+
+  test('a run that fills is written at once, so a frame waits for a bounded number of others', () => {
+    const { run } = manualRun();
+    const connections = Array.from({ length: 40 }, () => recordingConnection());
+    for (const [n, { connection }] of connections.entries())
+      new ClientFrameWriter(connection, run).send(Buffer.from(`frame ${n}`), TEXT_OPCODE);
+    const writtenBy = connections.filter(({ written }) => written.length > 0).length;
+    assert.ok(writtenBy >= 32 && writtenBy < 40, `${writtenBy} written before the task ended`);
+    assert.equal(run.waiting, 40 - writtenBy);
+  });
+
+  test('a connection destroyed before its run ends takes nothing', () => {
+    const { run, endTask } = manualRun();
+    const { connection, written } = recordingConnection();
+    new ClientFrameWriter(connection, run).send(Buffer.from('late'), TEXT_OPCODE);
+    connection.destroy();
+    assert.doesNotThrow(endTask);
+    assert.equal(written.length, 0);
+  });
 });
 
 describe('over TLS (wss://)', { skip: skipWithoutOpenssl }, () => {

@@ -87,7 +87,15 @@ export class FrameRun {
   flush(): void {
     const waiting = this.#waiting;
     // A writer's own writePending() may have written its frame already: then it writes nothing.
-    for (let i = 0; i < waiting.length; i++) (waiting[i] as ClientFrameWriter).runEnded();
+    for (let i = 0; i < waiting.length; i++) {
+      try {
+        (waiting[i] as ClientFrameWriter).runEnded();
+      } catch {
+        // A stream reports a failed write by its 'error' event, which ends the bot's socket and
+        // so the call's stream; a throw here, out of a microtask, would take the process down
+        // and cost the other writers of the run their frames.
+      }
+    }
     waiting.length = 0;
   }
 

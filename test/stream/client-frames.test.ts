@@ -254,6 +254,20 @@ describe('frames written in runs', () => {
     assert.equal(run.waiting, 40 - writtenBy);
   });
 
+  test('a write that throws costs only its own frame: the rest of the run is written', () => {
+    const { run, endTask } = manualRun();
+    const broken = new Writable({ write: (_chunk, _encoding, done) => done() });
+    broken.write = () => {
+      throw new Error('broken stream');
+    };
+    const { connection, written } = recordingConnection();
+    new ClientFrameWriter(broken, run).send(Buffer.from('lost'), TEXT_OPCODE);
+    new ClientFrameWriter(connection, run).send(Buffer.from('kept'), TEXT_OPCODE);
+    assert.doesNotThrow(endTask);
+    assert.deepEqual(payloads(written), ['kept']);
+    assert.equal(run.waiting, 0);
+  });
+
   test('a connection destroyed before its run ends takes nothing', () => {
     const { run, endTask } = manualRun();
     const { connection, written } = recordingConnection();

@@ -60,7 +60,13 @@ function nextMaskingKey(): number {
  * RUN_LIMIT writers wait. Bounded: a writer waits here at most once, with one frame.
  */
 export class FrameRun {
-  readonly #waiting: ClientFrameWriter[] = [];
+  /**
+   * The first #count slots wait. Two fixed arrays take turns, so no array is grown or trimmed
+   * per run, and a writer added while a run is written lands in the other, for the next run.
+   */
+  #waiting: Array<ClientFrameWriter | undefined> = new Array(RUN_LIMIT).fill(undefined);
+  #written: Array<ClientFrameWriter | undefined> = new Array(RUN_LIMIT).fill(undefined);
+  #count = 0;
   #scheduled = false;
   readonly #schedule: (flush: () => void) => void;
 
@@ -71,12 +77,12 @@ export class FrameRun {
 
   /** Writers whose frame waits. */
   get waiting(): number {
-    return this.#waiting.length;
+    return this.#count;
   }
 
   add(writer: ClientFrameWriter): void {
-    this.#waiting.push(writer);
-    if (this.#waiting.length >= RUN_LIMIT) this.flush();
+    this.#waiting[this.#count++] = writer;
+    if (this.#count >= RUN_LIMIT) this.flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;
       this.#schedule(this.#scheduledFlush);
@@ -85,18 +91,23 @@ export class FrameRun {
 
   /** Writes every waiting frame, in the order they were framed. */
   flush(): void {
-    const waiting = this.#waiting;
+    const run = this.#waiting;
+    const count = this.#count;
+    this.#waiting = this.#written;
+    this.#written = run;
+    this.#count = 0;
     // A writer's own writePending() may have written its frame already: then it writes nothing.
-    for (let i = 0; i < waiting.length; i++) {
+    for (let i = 0; i < count; i++) {
+      const writer = run[i] as ClientFrameWriter;
+      run[i] = undefined;
       try {
-        (waiting[i] as ClientFrameWriter).runEnded();
+        writer.runEnded();
       } catch {
         // A stream reports a failed write by its 'error' event, which ends the bot's socket and
         // so the call's stream; a throw here, out of a microtask, would take the process down
         // and cost the other writers of the run their frames.
       }
     }
-    waiting.length = 0;
   }
 
   readonly #scheduledFlush = (): void => {
